@@ -1,0 +1,57 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper.
+.PHONY: all deps test-deps build debug asan run test unit api lint format clean
+
+PY := /usr/bin/python3
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+test-deps:
+	@scripts/deps.sh test
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j$$(nproc)
+
+debug: deps
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug -j$$(nproc)
+
+asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j$$(nproc)
+
+# Starts the server on the embedded SQLite file ./data/ticketd.db with a demo admin.
+run: build
+	@echo "ticketd: http://localhost:$${PORT:-8080}  (admin: $${ADMIN_EMAIL:-admin@ticketd.local} / $${ADMIN_PASSWORD:-admin-password})"
+	ADMIN_EMAIL=$${ADMIN_EMAIL:-admin@ticketd.local} ADMIN_PASSWORD=$${ADMIN_PASSWORD:-admin-password} \
+	  ./build/ticketd serve
+
+# Unit and API tests on the release build, then all of it again under ASan+UBSan.
+test: test-deps build asan
+	ctest --preset release
+	TICKETD_BIN=$(CURDIR)/build/ticketd $(PY) -m pytest tests/api -q
+	$(ASAN_ENV) ctest --preset asan
+	$(ASAN_ENV) TICKETD_BIN=$(CURDIR)/build-asan/ticketd $(PY) -m pytest tests/api -q
+
+unit: build
+	ctest --preset release
+
+api: build
+	TICKETD_BIN=$(CURDIR)/build/ticketd $(PY) -m pytest tests/api -q
+
+lint: build
+	clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
+	clang-tidy -p build --quiet $$(git ls-files 'src/*.c')
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --std=c11 -I src $$(git ls-files 'src/*.c')
+
+format:
+	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
+
+clean:
+	rm -rf build build-debug build-asan

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ticketd needs to build, run and test, if any are missing.
+# Usage: scripts/deps.sh [build|test]   (test adds the servers and tools the tests start)
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+  libmicrohttpd-dev libjansson-dev libpq-dev libsqlite3-dev libsodium-dev libjwt-dev
+  libssl-dev libcurl4-openssl-dev libhiredis-dev libcmocka-dev)
+test_pkgs=(postgresql redis-server nginx-light python3 python3-pytest python3-requests
+  clang-format clang-tidy cppcheck wrk curl)
+
+want=("${build_pkgs[@]}")
+if [ "${1:-build}" = "test" ]; then
+  want+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "deps: these packages are missing and this user cannot install them:" >&2
+  echo "      apt-get install -y ${missing[*]}" >&2
+  echo "      (run that as root, then run make again)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! "${SUDO[@]}" apt-get install -y -q "${missing[@]}" >/tmp/ticketd-apt.log 2>&1; then
+  "${SUDO[@]}" apt-get update -q >/tmp/ticketd-apt.log 2>&1 || true
+  if ! "${SUDO[@]}" apt-get install -y -q "${missing[@]}" >>/tmp/ticketd-apt.log 2>&1; then
+    echo "deps: apt-get could not install: ${missing[*]}" >&2
+    tail -20 /tmp/ticketd-apt.log >&2
+    echo "deps: check the network / apt sources, then run: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+echo "deps: done"

@@ -1,0 +1,34 @@
+/*
+ * The route table (Redis's command table): every endpoint of ticketd, with its handler, who
+ * may call it and whether it reads a JSON body. Grep this file and you know the whole API.
+ */
+#include "api/handlers.h"
+#include "app.h"
+
+#define V1 "/api/v1"
+#define PUB TIX_ACCESS_PUBLIC
+#define USER TIX_ACCESS_USER
+#define OWNER TIX_ACCESS_OWNER
+#define ADMIN TIX_ACCESS_ADMIN
+#define JSON TIX_ROUTE_JSON
+
+const tix_route tix_routes[] = {
+    /* operations */
+    {"GET", "/healthz", tix_api_healthz, PUB, 0},
+    {"GET", "/readyz", tix_api_readyz, PUB, 0},
+    {"GET", "/metrics", tix_api_metrics, PUB, 0},
+    {"GET", V1 "/healthz", tix_api_healthz, PUB, 0},
+    {"GET", V1 "/readyz", tix_api_readyz, PUB, 0},
+
+    /* auth and users */
+    {"POST", V1 "/auth/register", tix_api_register, PUB, JSON},
+    {"POST", V1 "/auth/login", tix_api_login, PUB, JSON},
+    {"POST", V1 "/auth/refresh", tix_api_refresh, PUB, JSON},
+    {"POST", V1 "/auth/logout", tix_api_logout, PUB, JSON},
+    {"POST", V1 "/auth/change-password", tix_api_change_password, USER, JSON},
+    {"GET", V1 "/me", tix_api_me, USER, 0},
+    {"GET", V1 "/admin/users", tix_api_admin_list_users, ADMIN, 0},
+    {"PATCH", V1 "/admin/users/{id}", tix_api_admin_update_user, ADMIN, JSON},
+};
+
+const size_t tix_routes_count = sizeof(tix_routes) / sizeof(tix_routes[0]);

@@ -1,0 +1,21 @@
+/* JSON views of domain objects: the one place that decides how each object looks on the wire. */
+#ifndef TIX_API_VIEWS_H
+#define TIX_API_VIEWS_H
+
+#include <jansson.h>
+
+#include "auth/session.h"
+#include "http/req.h"
+#include "http/validate.h"
+#include "store/users.h"
+
+/* {id, email, name, role, created_at, updated_at}: never the password hash. New reference. */
+json_t *tix_view_user(const tix_user *u);
+/* {user, access_token, refresh_token, token_type, expires_in}. New reference. */
+json_t *tix_view_session(const tix_user *u, const tix_session_tokens *t);
+/* An RFC 3339 string for ms since the epoch. New reference. */
+json_t *tix_view_time(int64_t ms);
+/* Answers a validation error (400 invalid_type or 422 validation_failed, with the field). */
+void tix_reply_verr(tix_req *r, const tix_verr *e);
+
+#endif

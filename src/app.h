@@ -1,0 +1,29 @@
+/*
+ * The process-wide state that handlers reach through tix_req->app: configuration, the database
+ * pool, the route table and counters. Created in main.c, read-only while serving except the
+ * atomic counters.
+ */
+#ifndef TIX_APP_H
+#define TIX_APP_H
+
+#include <stdatomic.h>
+
+#include "core/config.h"
+#include "http/router.h"
+#include "store/db.h"
+
+typedef struct tix_app {
+    tix_config cfg;
+    tix_db_pool *db;
+    tix_router *router;
+    atomic_long inflight;          /* requests between first byte and completion */
+    atomic_ullong requests_total;  /* completed requests */
+    atomic_ullong responses_5xx;
+    atomic_ullong slow_clients_cut; /* connections closed by the slow-client reaper */
+} tix_app;
+
+/* The route table (src/api/routes.c): every endpoint, its handler and required role. */
+extern const tix_route tix_routes[];
+extern const size_t tix_routes_count;
+
+#endif

@@ -1,0 +1,342 @@
+/*
+ * Parsing and validation of the configuration. Each variable has one parse step with one
+ * error sentence; tix_config_load stops at the first problem.
+ */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+#define MIN_SECRET_LEN 32
+
+const char *tix_config_getenv(const char *name, void *ctx)
+{
+    (void)ctx;
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' ? v : NULL;
+}
+
+static tix_rc fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static tix_rc fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return TIX_EINVAL;
+}
+
+bool tix_config_parse_duration(const char *s, int64_t *out_s)
+{
+    if (s == NULL || !isdigit((unsigned char)*s)) {
+        return false;
+    }
+    size_t len = strlen(s);
+    int64_t mult = 1;
+    char num[32];
+    if (len == 0 || len >= sizeof(num)) {
+        return false;
+    }
+    memcpy(num, s, len + 1);
+    switch (num[len - 1]) {
+    case 's': mult = 1; num[len - 1] = '\0'; break;
+    case 'm': mult = 60; num[len - 1] = '\0'; break;
+    case 'h': mult = 3600; num[len - 1] = '\0'; break;
+    case 'd': mult = 86400; num[len - 1] = '\0'; break;
+    default: break;
+    }
+    int64_t v = 0;
+    if (!tix_parse_int(num, 0, INT64_MAX / 86400 / 1000, &v)) {
+        return false;
+    }
+    *out_s = v * mult;
+    return true;
+}
+
+static tix_rc get_int(tix_config_getter get, void *ctx, const char *name, int64_t def,
+                      int64_t min, int64_t max, int64_t *out, char *err, size_t errlen)
+{
+    const char *v = get(name, ctx);
+    if (v == NULL) {
+        *out = def;
+        return TIX_OK;
+    }
+    if (!tix_parse_int(v, min, max, out)) {
+        return fail(err, errlen, "%s must be a whole number from %lld to %lld (got \"%.40s\")",
+                    name, (long long)min, (long long)max, v);
+    }
+    return TIX_OK;
+}
+
+static tix_rc get_duration(tix_config_getter get, void *ctx, const char *name, int64_t def,
+                           int64_t min, int64_t max, int64_t *out, char *err, size_t errlen)
+{
+    const char *v = get(name, ctx);
+    if (v == NULL) {
+        *out = def;
+        return TIX_OK;
+    }
+    if (!tix_config_parse_duration(v, out) || *out < min || *out > max) {
+        return fail(err, errlen,
+                    "%s must be a duration such as 900, 900s, 15m, 12h or 30d between %lld and "
+                    "%lld seconds (got \"%.40s\")",
+                    name, (long long)min, (long long)max, v);
+    }
+    return TIX_OK;
+}
+
+static tix_rc copy_str(char *dst, size_t cap, const char *name, const char *v, char *err,
+                       size_t errlen)
+{
+    if (strlen(v) >= cap) {
+        return fail(err, errlen, "%s is too long (at most %zu characters)", name, cap - 1);
+    }
+    memcpy(dst, v, strlen(v) + 1);
+    return TIX_OK;
+}
+
+static tix_rc parse_database(tix_config *cfg, tix_config_getter get, void *ctx, char *err,
+                             size_t errlen)
+{
+    const char *url = get("DATABASE_URL", ctx);
+    if (url == NULL) {
+        url = "sqlite://./data/ticketd.db";
+    }
+    if (copy_str(cfg->database_url, sizeof(cfg->database_url), "DATABASE_URL", url, err,
+                 errlen) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    if (strncmp(url, "sqlite://", 9) == 0) {
+        cfg->db_kind = TIX_DB_SQLITE;
+        const char *path = url + 9;
+        if (*path == '\0') {
+            return fail(err, errlen, "DATABASE_URL sqlite:// needs a file path, "
+                                     "e.g. sqlite:///var/lib/ticketd/ticketd.db");
+        }
+        memcpy(cfg->sqlite_path, path, strlen(path) + 1);
+        return TIX_OK;
+    }
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        cfg->db_kind = TIX_DB_POSTGRES;
+        return TIX_OK;
+    }
+    return fail(err, errlen,
+                "DATABASE_URL must start with sqlite:// or postgres:// (got \"%.20s...\")", url);
+}
+
+static tix_rc parse_secret(tix_config *cfg, tix_config_getter get, void *ctx, const char *name,
+                           char *dst, size_t cap, bool *generated, char *err, size_t errlen)
+{
+    const char *v = get(name, ctx);
+    *generated = false;
+    if (v == NULL) {
+        if (cfg->db_kind == TIX_DB_POSTGRES) {
+            return fail(err, errlen,
+                        "%s is required with PostgreSQL (every server must share it); "
+                        "set it to at least %d random characters",
+                        name, MIN_SECRET_LEN);
+        }
+        unsigned char raw[32];
+        tix_random_bytes(raw, sizeof(raw));
+        tix_hex_encode(dst, raw, sizeof(raw));
+        *generated = true;
+        return TIX_OK;
+    }
+    if (strlen(v) < MIN_SECRET_LEN) {
+        return fail(err, errlen, "%s must be at least %d characters long", name, MIN_SECRET_LEN);
+    }
+    return copy_str(dst, cap, name, v, err, errlen);
+}
+
+static tix_rc parse_misc(tix_config *cfg, tix_config_getter get, void *ctx, char *err,
+                         size_t errlen)
+{
+    const char *lvl = get("LOG_LEVEL", ctx);
+    cfg->log_level = TIX_LOG_INFO;
+    if (lvl != NULL && !tix_log_parse_level(lvl, &cfg->log_level)) {
+        return fail(err, errlen, "LOG_LEVEL must be debug, info, warn or error (got \"%.20s\")",
+                    lvl);
+    }
+    const char *cost = get("PASSWORD_HASH_COST", ctx);
+    cfg->pwhash_cost = TIX_PWHASH_INTERACTIVE;
+    if (cost != NULL) {
+        if (strcmp(cost, "interactive") == 0) {
+            cfg->pwhash_cost = TIX_PWHASH_INTERACTIVE;
+        } else if (strcmp(cost, "moderate") == 0) {
+            cfg->pwhash_cost = TIX_PWHASH_MODERATE;
+        } else if (strcmp(cost, "min") == 0) {
+            cfg->pwhash_cost = TIX_PWHASH_MIN;
+        } else {
+            return fail(err, errlen,
+                        "PASSWORD_HASH_COST must be interactive, moderate or min (got \"%.20s\")",
+                        cost);
+        }
+    }
+    const char *bind = get("BIND_ADDRESS", ctx);
+    return copy_str(cfg->bind_address, sizeof(cfg->bind_address), "BIND_ADDRESS",
+                    bind ? bind : "0.0.0.0", err, errlen);
+}
+
+static tix_rc parse_admin(tix_config *cfg, tix_config_getter get, void *ctx, char *err,
+                          size_t errlen)
+{
+    const char *email = get("ADMIN_EMAIL", ctx);
+    const char *pw = get("ADMIN_PASSWORD", ctx);
+    if ((email == NULL) != (pw == NULL)) {
+        return fail(err, errlen, "ADMIN_EMAIL and ADMIN_PASSWORD must be set together");
+    }
+    if (email == NULL) {
+        return TIX_OK;
+    }
+    if (copy_str(cfg->admin_email, sizeof(cfg->admin_email), "ADMIN_EMAIL", email, err,
+                 errlen) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    return copy_str(cfg->admin_password, sizeof(cfg->admin_password), "ADMIN_PASSWORD", pw, err,
+                    errlen);
+}
+
+static tix_rc parse_numbers(tix_config *cfg, tix_config_getter get, void *ctx, char *err,
+                            size_t errlen)
+{
+    int64_t v = 0;
+    tix_rc rc = TIX_OK;
+#define INT_VAR(name, def, min, max, field)                                                    \
+    if ((rc = get_int(get, ctx, name, def, min, max, &v, err, errlen)) != TIX_OK) {            \
+        return rc;                                                                             \
+    }                                                                                          \
+    cfg->field = (int)v
+    INT_VAR("PORT", 8080, 1, 65535, port);
+    INT_VAR("WORKERS", 16, 1, 1024, workers);
+    INT_VAR("MAX_CONNECTIONS", 10000, 16, 1000000, max_connections);
+    INT_VAR("PER_IP_CONNECTIONS", 0, 0, 1000000, per_ip_connections);
+    INT_VAR("DB_POOL_SIZE", 0, 0, 1024, db_pool_size);
+#undef INT_VAR
+    if (cfg->db_pool_size == 0) {
+        cfg->db_pool_size = cfg->workers + 2;
+    }
+    if ((rc = get_int(get, ctx, "MAX_BODY_BYTES", 1 << 20, 1024, 1LL << 30, &cfg->max_body_bytes,
+                      err, errlen)) != TIX_OK) {
+        return rc;
+    }
+    if ((rc = get_duration(get, ctx, "ACCESS_TOKEN_TTL", 900, 10, 86400, &cfg->access_ttl_s, err,
+                           errlen)) != TIX_OK ||
+        (rc = get_duration(get, ctx, "REFRESH_TOKEN_TTL", 30 * 86400, 60, 365 * 86400,
+                           &cfg->refresh_ttl_s, err, errlen)) != TIX_OK ||
+        (rc = get_duration(get, ctx, "CONNECTION_TIMEOUT", 15, 1, 3600,
+                           &cfg->connection_timeout_s, err, errlen)) != TIX_OK ||
+        (rc = get_duration(get, ctx, "REQUEST_TIMEOUT", 30, 1, 3600, &cfg->request_timeout_s,
+                           err, errlen)) != TIX_OK) {
+        return rc;
+    }
+    return TIX_OK;
+}
+
+tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx, char *err,
+                       size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    err[0] = '\0';
+    if (parse_database(cfg, get, ctx, err, errlen) != TIX_OK ||
+        parse_numbers(cfg, get, ctx, err, errlen) != TIX_OK ||
+        parse_misc(cfg, get, ctx, err, errlen) != TIX_OK ||
+        parse_admin(cfg, get, ctx, err, errlen) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    const char *redis = get("REDIS_URL", ctx);
+    if (redis != NULL) {
+        if (strncmp(redis, "redis://", 8) != 0 && strncmp(redis, "unix://", 7) != 0) {
+            return fail(err, errlen, "REDIS_URL must start with redis:// or unix://");
+        }
+        if (copy_str(cfg->redis_url, sizeof(cfg->redis_url), "REDIS_URL", redis, err, errlen) !=
+            TIX_OK) {
+            return TIX_EINVAL;
+        }
+    }
+    if (parse_secret(cfg, get, ctx, "JWT_ACCESS_SECRET", cfg->jwt_access_secret,
+                     sizeof(cfg->jwt_access_secret), &cfg->access_secret_generated, err,
+                     errlen) != TIX_OK ||
+        parse_secret(cfg, get, ctx, "JWT_REFRESH_SECRET", cfg->jwt_refresh_secret,
+                     sizeof(cfg->jwt_refresh_secret), &cfg->refresh_secret_generated, err,
+                     errlen) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    if (strcmp(cfg->jwt_access_secret, cfg->jwt_refresh_secret) == 0) {
+        return fail(err, errlen, "JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ");
+    }
+    return TIX_OK;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) {
+        s[--n] = '\0';
+    }
+    return s;
+}
+
+static bool valid_name(const char *k)
+{
+    if (*k == '\0' || isdigit((unsigned char)*k)) {
+        return false;
+    }
+    for (; *k; k++) {
+        if (!isalnum((unsigned char)*k) && *k != '_') {
+            return false;
+        }
+    }
+    return true;
+}
+
+tix_rc tix_config_load_dotenv(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return TIX_OK;
+    }
+    char line[2048];
+    int lineno = 0;
+    tix_rc rc = TIX_OK;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#') {
+            continue;
+        }
+        if (strncmp(s, "export ", 7) == 0) {
+            s = trim(s + 7);
+        }
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            rc = fail(err, errlen, "%s line %d: expected KEY=VALUE", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *val = trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && (val[0] == '"' || val[0] == '\'') && val[vl - 1] == val[0]) {
+            val[vl - 1] = '\0';
+            val++;
+        }
+        if (!valid_name(key)) {
+            rc = fail(err, errlen, "%s line %d: \"%.40s\" is not a variable name", path, lineno,
+                      key);
+            break;
+        }
+        setenv(key, val, 0);
+    }
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,71 @@
+/*
+ * Configuration from the environment (and an optional .env file), validated once at start.
+ * tix_config_load is pure: it reads variables through a getter so tests can feed tables.
+ * The struct owns fixed buffers only; there is nothing to free.
+ */
+#ifndef TIX_CORE_CONFIG_H
+#define TIX_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/log.h"
+#include "core/rc.h"
+
+#define TIX_CFG_STR 1024
+
+typedef enum tix_db_kind { TIX_DB_SQLITE, TIX_DB_POSTGRES } tix_db_kind;
+
+typedef enum tix_pwhash_cost {
+    TIX_PWHASH_INTERACTIVE, /* libsodium's interactive limits: the default */
+    TIX_PWHASH_MODERATE,
+    TIX_PWHASH_MIN, /* the minimum limits: for tests only */
+} tix_pwhash_cost;
+
+typedef struct tix_config {
+    int port;
+    char bind_address[64];
+    char database_url[TIX_CFG_STR];
+    tix_db_kind db_kind;
+    char sqlite_path[TIX_CFG_STR]; /* for TIX_DB_SQLITE: the file path */
+    char redis_url[TIX_CFG_STR];   /* empty = in-process */
+    char jwt_access_secret[256];
+    char jwt_refresh_secret[256];
+    bool access_secret_generated;
+    bool refresh_secret_generated;
+    int64_t access_ttl_s;
+    int64_t refresh_ttl_s;
+    char admin_email[256];
+    char admin_password[256];
+    int workers;
+    tix_log_level log_level;
+    int64_t max_body_bytes;
+    int64_t connection_timeout_s; /* idle keep-alive and header time-out */
+    int64_t request_timeout_s;    /* the whole request body must arrive within this */
+    int max_connections;
+    int per_ip_connections; /* 0 = unlimited */
+    tix_pwhash_cost pwhash_cost;
+    int db_pool_size;
+} tix_config;
+
+/* Looks a variable up; returns NULL when unset. */
+typedef const char *(*tix_config_getter)(const char *name, void *ctx);
+
+/* Fills cfg from the getter, applying defaults. On TIX_EINVAL, err holds one clear sentence
+ * naming the variable and what is wrong. Secrets left unset are generated only in the
+ * embedded SQLite mode (flags say so); with PostgreSQL they are required. */
+TIX_MUSTCHECK tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx, char *err,
+                                     size_t errlen);
+
+/* Reads KEY=VALUE lines from path into the process environment without overriding variables
+ * already set. A missing file is not an error. Returns TIX_EINVAL with err on a bad line. */
+TIX_MUSTCHECK tix_rc tix_config_load_dotenv(const char *path, char *err, size_t errlen);
+
+/* Parses a duration: "900", "900s", "15m", "12h", "30d" → seconds; false if invalid. */
+bool tix_config_parse_duration(const char *s, int64_t *out_s);
+
+/* A getter over the real environment (getenv). */
+const char *tix_config_getenv(const char *name, void *ctx);
+
+#endif

@@ -1,0 +1,129 @@
+/* JSON-lines logger. The level is a process-wide atomic; output goes to fd 2. */
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int min_level = TIX_LOG_INFO;
+static const char *const names[] = {"debug", "info", "warn", "error"};
+
+void tix_log_set_level(tix_log_level level)
+{
+    atomic_store(&min_level, (int)level);
+}
+
+bool tix_log_enabled(tix_log_level level)
+{
+    return (int)level >= atomic_load(&min_level);
+}
+
+bool tix_log_parse_level(const char *s, tix_log_level *out)
+{
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (tix_log_level)i;
+            return true;
+        }
+    }
+    if (strcmp(s, "warning") == 0) {
+        *out = TIX_LOG_WARN;
+        return true;
+    }
+    return false;
+}
+
+size_t tix_json_escape(char *out, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    if (cap == 0) {
+        return 0;
+    }
+    for (; s != NULL && *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[7];
+        size_t len = 1;
+        esc[0] = (char)c;
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            len = 2;
+        } else if (c == '\n') {
+            memcpy(esc, "\\n", 2);
+            len = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            len = 6;
+        }
+        if (n + len >= cap) {
+            break;
+        }
+        memcpy(out + n, esc, len);
+        n += len;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static size_t stamp(char *buf, size_t cap)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    int ms = (int)(ts.tv_nsec / 1000000) % 1000;
+    if (n + 6 > cap) {
+        return n;
+    }
+    buf[n++] = '.';
+    buf[n++] = (char)('0' + ms / 100);
+    buf[n++] = (char)('0' + ms / 10 % 10);
+    buf[n++] = (char)('0' + ms % 10);
+    buf[n++] = 'Z';
+    buf[n] = '\0';
+    return n;
+}
+
+void tix_log_fields(tix_log_level level, const char *msg, const char *fields)
+{
+    if (!tix_log_enabled(level)) {
+        return;
+    }
+    char ts[40];
+    char emsg[1024];
+    char line[4096];
+    stamp(ts, sizeof(ts));
+    tix_json_escape(emsg, sizeof(emsg), msg);
+    int n = snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"%s%s}\n",
+                     ts, names[level], emsg, fields ? "," : "", fields ? fields : "");
+    if (n < 0) {
+        return;
+    }
+    if ((size_t)n >= sizeof(line)) {
+        n = (int)sizeof(line) - 1;
+        line[n - 2] = '}';
+        line[n - 1] = '\n';
+    }
+    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+    (void)w;
+}
+
+void tix_log(tix_log_level level, const char *fmt, ...)
+{
+    if (!tix_log_enabled(level)) {
+        return;
+    }
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    tix_log_fields(level, msg, NULL);
+}

@@ -1,0 +1,39 @@
+/*
+ * Logging as JSON lines on stderr, one write(2) per line so lines from many threads never
+ * interleave. Never log a password, token, secret or signature: log ids.
+ */
+#ifndef TIX_CORE_LOG_H
+#define TIX_CORE_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum tix_log_level {
+    TIX_LOG_DEBUG = 0,
+    TIX_LOG_INFO = 1,
+    TIX_LOG_WARN = 2,
+    TIX_LOG_ERROR = 3,
+} tix_log_level;
+
+void tix_log_set_level(tix_log_level level);
+bool tix_log_enabled(tix_log_level level);
+/* Parses "debug" | "info" | "warn" | "error"; false if unknown. */
+bool tix_log_parse_level(const char *s, tix_log_level *out);
+
+/* {"ts":…,"level":…,"msg":"<formatted>"}; the message is JSON-escaped. */
+void tix_log(tix_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* {"ts":…,"level":…,"msg":msg,<fields>}: fields is a ready JSON member list such as
+ * "\"port\":8080" (already escaped by the caller with tix_json_escape), or NULL. */
+void tix_log_fields(tix_log_level level, const char *msg, const char *fields);
+
+/* Writes s as the inside of a JSON string into out (at most cap bytes, always terminated).
+ * Returns the length written; output is cut, never overflowed. */
+size_t tix_json_escape(char *out, size_t cap, const char *s);
+
+#define tix_log_debug(...) tix_log(TIX_LOG_DEBUG, __VA_ARGS__)
+#define tix_log_info(...) tix_log(TIX_LOG_INFO, __VA_ARGS__)
+#define tix_log_warn(...) tix_log(TIX_LOG_WARN, __VA_ARGS__)
+#define tix_log_error(...) tix_log(TIX_LOG_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * Request accessors and replies (see req.h). The mapping from tix_rc to HTTP status and error
+ * code lives here, once.
+ */
+#include <microhttpd.h>
+#include <string.h>
+
+#include "app.h"
+#include "core/log.h"
+#include "http/req.h"
+
+const char *tix_req_param(tix_req *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < r->match.nparams; i++) {
+        if (r->match.names[i].n == n && memcmp(r->match.names[i].p, name, n) == 0) {
+            return tix_arena_strndup(r->arena, r->match.values[i].p, r->match.values[i].n);
+        }
+    }
+    return NULL;
+}
+
+const char *tix_req_query(tix_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *tix_req_header(tix_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+json_t *tix_req_json(tix_req *r)
+{
+    if (r->json != NULL) {
+        return r->json;
+    }
+    if (r->body == NULL || r->body_len == 0) {
+        tix_reply_error(r, 400, "malformed_json", "a JSON object body is required", NULL);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL) {
+        json_t *d = json_pack("{s:i,s:i}", "line", jerr.line, "column", jerr.column);
+        tix_reply_error(r, 400, "malformed_json", "the body is not valid JSON", d);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        tix_reply_error(r, 400, "invalid_type", "the body must be a JSON object", NULL);
+        return NULL;
+    }
+    r->json = j;
+    return j;
+}
+
+tix_db *tix_req_db(tix_req *r)
+{
+    if (r->db != NULL) {
+        return r->db;
+    }
+    if (tix_db_acquire(r->app->db, &r->db) != TIX_OK) {
+        r->db = NULL;
+        tix_reply_rc(r, TIX_EUNAVAIL);
+        return NULL;
+    }
+    return r->db;
+}
+
+bool tix_req_page(tix_req *r, int *limit, const char **cursor)
+{
+    const char *l = tix_req_query(r, "limit");
+    const char *c = tix_req_query(r, "cursor");
+    int64_t v = 20;
+    *cursor = NULL;
+    if (l != NULL && !tix_parse_int(l, 1, 100, &v)) {
+        tix_reply_error(r, 400, "invalid_parameter", "limit must be a whole number from 1 to 100",
+                        json_pack("{s:s}", "parameter", "limit"));
+        return false;
+    }
+    *limit = (int)v;
+    if (c != NULL) {
+        unsigned char buf[128];
+        long n = tix_base64url_decode(buf, sizeof(buf) - 1, c);
+        if (n <= 0 || memchr(buf, '\0', (size_t)n) != NULL) {
+            tix_reply_error(r, 400, "invalid_parameter", "cursor is not one this server issued",
+                            json_pack("{s:s}", "parameter", "cursor"));
+            return false;
+        }
+        *cursor = tix_arena_strndup(r->arena, (const char *)buf, (size_t)n);
+    }
+    return true;
+}
+
+const char *tix_req_cursor_encode(tix_req *r, const char *key)
+{
+    size_t cap = strlen(key) * 4 / 3 + 8;
+    char *out = tix_arena_alloc(r->arena, cap);
+    if (!tix_base64url_encode(out, cap, (const unsigned char *)key, strlen(key))) {
+        return NULL;
+    }
+    return out;
+}
+
+void tix_reply_header(tix_req *r, const char *name, const char *value)
+{
+    if (r->nheaders < TIX_REQ_MAX_HEADERS) {
+        r->hname[r->nheaders] = name;
+        r->hvalue[r->nheaders] = value;
+        r->nheaders++;
+    }
+}
+
+bool tix_req_answered(const tix_req *r)
+{
+    return r->status != 0;
+}
+
+void tix_reply_json(tix_req *r, unsigned status, json_t *body)
+{
+    if (r->status != 0) {
+        tix_log_error("handler answered twice (%s %s)", r->method, r->path);
+        json_decref(body);
+        return;
+    }
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    r->status = status;
+    r->content_type = "application/json; charset=utf-8";
+    if (text == NULL) {
+        r->status = 500;
+        r->resp = tix_arena_strdup(r->arena, "{\"error\":{\"code\":\"internal\","
+                                             "\"message\":\"internal error\"}}");
+    } else {
+        r->resp = tix_arena_strdup(r->arena, text);
+        free(text);
+    }
+    r->resp_len = strlen(r->resp);
+}
+
+void tix_reply_empty(tix_req *r, unsigned status)
+{
+    if (r->status != 0) {
+        return;
+    }
+    r->status = status;
+    r->resp = NULL;
+    r->resp_len = 0;
+}
+
+void tix_reply_error(tix_req *r, unsigned status, const char *code, const char *message,
+                     json_t *details)
+{
+    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", message);
+    if (details != NULL) {
+        json_object_set_new(err, "details", details);
+    }
+    r->error_code = code;
+    tix_reply_json(r, status, json_pack("{s:o}", "error", err));
+}
+
+void tix_reply_rc(tix_req *r, tix_rc rc)
+{
+    switch (rc) {
+    case TIX_OK: tix_reply_empty(r, 204); return;
+    case TIX_EINVAL:
+        tix_reply_error(r, 422, "validation_failed", "the request is not valid", NULL);
+        return;
+    case TIX_ENOTFOUND: tix_reply_error(r, 404, "not_found", "not found", NULL); return;
+    case TIX_ECONFLICT:
+        tix_reply_error(r, 409, "conflict", "the request conflicts with the current state", NULL);
+        return;
+    case TIX_EAUTH:
+        tix_reply_header(r, "WWW-Authenticate", "Bearer");
+        tix_reply_error(r, 401, "unauthorized", "authentication required", NULL);
+        return;
+    case TIX_EFORBIDDEN:
+        tix_reply_error(r, 403, "forbidden", "you may not do this", NULL);
+        return;
+    case TIX_ETOOBIG:
+        tix_reply_error(r, 413, "payload_too_large", "the request is too large", NULL);
+        return;
+    case TIX_EUNAVAIL:
+    case TIX_EBUSY:
+        tix_reply_header(r, "Retry-After", "1");
+        tix_reply_error(r, 503, "unavailable", "a dependency is unavailable; retry shortly",
+                        NULL);
+        return;
+    case TIX_EUPSTREAM:
+        tix_reply_header(r, "Retry-After", "5");
+        tix_reply_error(r, 503, "upstream_error", "a provider failed; retry shortly", NULL);
+        return;
+    case TIX_EDB:
+    case TIX_ENOMEM: break;
+    }
+    tix_reply_error(r, 500, "internal", "internal error", NULL);
+}

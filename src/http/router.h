@@ -1,0 +1,72 @@
+/*
+ * The route table and its matcher (pure: no I/O). Patterns are literal segments and {name}
+ * parameters: "/api/v1/movies/{id}/poster". The router compiles the table once; a match
+ * returns the route and the parameter values as slices of the path, or tells apart "no such
+ * path" (404) from "path exists, method does not" (405, with the allowed methods).
+ */
+#ifndef TIX_HTTP_ROUTER_H
+#define TIX_HTTP_ROUTER_H
+
+#include <stddef.h>
+
+#include "core/rc.h"
+
+#define TIX_ROUTE_MAX_PARAMS 8
+#define TIX_ROUTE_MAX_SEGMENTS 16
+
+typedef struct tix_req tix_req;
+typedef void (*tix_handler)(tix_req *r);
+
+/* Who may call a route. Roles are ordered: admin ⊇ owner ⊇ user. */
+typedef enum tix_access {
+    TIX_ACCESS_PUBLIC, /* no token needed */
+    TIX_ACCESS_USER,   /* any signed-in role */
+    TIX_ACCESS_OWNER,  /* owner or admin */
+    TIX_ACCESS_ADMIN,  /* admin only */
+} tix_access;
+
+enum {
+    TIX_ROUTE_JSON = 1u << 0, /* the route reads a JSON body */
+    TIX_ROUTE_RAW = 1u << 1,  /* the route reads the body itself (webhooks, uploads) */
+};
+
+typedef struct tix_route {
+    const char *method;
+    const char *pattern;
+    tix_handler handler;
+    tix_access access;
+    unsigned flags;
+} tix_route;
+
+typedef struct tix_slice {
+    const char *p;
+    size_t n;
+} tix_slice;
+
+typedef enum tix_match_result {
+    TIX_MATCH_OK,
+    TIX_MATCH_NOT_FOUND,
+    TIX_MATCH_BAD_METHOD,
+} tix_match_result;
+
+typedef struct tix_match {
+    const tix_route *route;
+    int nparams;
+    tix_slice names[TIX_ROUTE_MAX_PARAMS];
+    tix_slice values[TIX_ROUTE_MAX_PARAMS];
+    char allow[96]; /* for TIX_MATCH_BAD_METHOD: "GET, POST" */
+} tix_match;
+
+typedef struct tix_router tix_router;
+
+/* Compiles routes (kept by pointer: the table must outlive the router). TIX_EINVAL if a
+ * pattern is malformed or two routes share method and pattern. Free with destroy. */
+TIX_MUSTCHECK tix_rc tix_router_create(const tix_route *routes, size_t n, tix_router **out);
+void tix_router_destroy(tix_router *router);
+
+/* Matches method and path (no query string). HEAD matches GET routes. A trailing slash is
+ * ignored. Parameter values point into path. */
+tix_match_result tix_router_match(const tix_router *router, const char *method, const char *path,
+                                  tix_match *m);
+
+#endif

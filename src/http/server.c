@@ -1,0 +1,548 @@
+/*
+ * libmicrohttpd glue. The lifecycle of one request:
+ *   1. first access callback: make the tix_req (arena, request id, route match); answer
+ *      nothing yet (queueing on the first call makes MHD close keep-alive connections);
+ *   2. upload callbacks: append body bytes up to MAX_BODY_BYTES and within REQUEST_TIMEOUT,
+ *      else answer 413/408 at once (MHD then drops the rest and closes the connection);
+ *   3. last callback: size, route, auth, role and content-type checks, then the handler;
+ *   4. completion callback: access-log line, database connection back to the pool, free.
+ * Slow clients: MHD closes connections idle for CONNECTION_TIMEOUT; a reaper thread also cuts
+ * connections that trickle request headers or bodies for longer than the time-outs allow
+ * (MHD has no header deadline of its own). It shuts the socket down under the same mutex that
+ * the close notification takes, so it never touches a descriptor MHD already reused.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/token.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/req.h"
+
+enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER };
+
+typedef struct track {
+    struct track *prev, *next;
+    int fd;
+    atomic_int phase;
+    atomic_llong since_ms;
+} track;
+
+struct tix_server {
+    tix_app *app;
+    struct MHD_Daemon *daemon;
+    pthread_mutex_t mu; /* guards the track list */
+    track *tracks;
+    pthread_t reaper;
+    atomic_bool reaper_stop;
+    bool reaper_started;
+};
+
+/* Per-request state that handlers do not see. */
+typedef struct req_state {
+    tix_req r;
+    tix_server *s;
+    track *t;
+    tix_match_result match;
+    char *buf;
+    size_t cap;
+    unsigned reject; /* 413 or 408 decided while reading, 0 otherwise */
+    bool queued;
+} req_state;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void set_phase(track *t, int phase)
+{
+    if (t != NULL) {
+        atomic_store(&t->phase, phase);
+        atomic_store(&t->since_ms, mono_ms());
+    }
+}
+
+/* ---- connection tracking and the slow-client reaper ---- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    tix_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        track *t = calloc(1, sizeof(*t));
+        if (t == NULL) {
+            return;
+        }
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        t->fd = ci ? ci->connect_fd : -1;
+        set_phase(t, PHASE_IDLE);
+        pthread_mutex_lock(&s->mu);
+        t->next = s->tracks;
+        if (s->tracks) {
+            s->tracks->prev = t;
+        }
+        s->tracks = t;
+        pthread_mutex_unlock(&s->mu);
+        *socket_context = t;
+        return;
+    }
+    track *t = *socket_context;
+    if (t == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (t->prev) {
+        t->prev->next = t->next;
+    } else {
+        s->tracks = t->next;
+    }
+    if (t->next) {
+        t->next->prev = t->prev;
+    }
+    pthread_mutex_unlock(&s->mu);
+    free(t);
+    *socket_context = NULL;
+}
+
+static void *reaper_main(void *arg)
+{
+    tix_server *s = arg;
+    int64_t idle_limit = (s->app->cfg.connection_timeout_s + s->app->cfg.request_timeout_s) * 1000;
+    int64_t body_limit = s->app->cfg.request_timeout_s * 1000 + 1000;
+    while (!atomic_load(&s->reaper_stop)) {
+        struct timespec nap = {0, 250 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        int64_t now = mono_ms();
+        pthread_mutex_lock(&s->mu);
+        for (track *t = s->tracks; t != NULL; t = t->next) {
+            int phase = atomic_load(&t->phase);
+            int64_t age = now - atomic_load(&t->since_ms);
+            if (t->fd >= 0 && ((phase == PHASE_IDLE && age > idle_limit) ||
+                               (phase == PHASE_BODY && age > body_limit))) {
+                shutdown(t->fd, SHUT_RDWR);
+                t->fd = -1;
+                atomic_fetch_add(&s->app->slow_clients_cut, 1);
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
+/* ---- building and sending the answer ---- */
+
+static bool queue(req_state *st, struct MHD_Connection *conn)
+{
+    tix_req *r = &st->r;
+    if (r->status == 0) {
+        tix_log_error("handler left %s %s unanswered", r->method, r->path);
+        tix_reply_rc(r, TIX_EDB);
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->resp_len, r->resp ? r->resp : (char *)"",
+                                        MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        return false;
+    }
+    if (r->content_type != NULL) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    }
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (int i = 0; i < r->nheaders; i++) {
+        MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
+    }
+    enum MHD_Result ok = MHD_queue_response(conn, r->status, resp);
+    MHD_destroy_response(resp);
+    st->queued = ok == MHD_YES;
+    return st->queued;
+}
+
+/* ---- checks before the handler ---- */
+
+static bool authenticate(tix_req *r)
+{
+    const char *h = tix_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h == NULL) {
+        tix_reply_header(r, "WWW-Authenticate", "Bearer");
+        tix_reply_error(r, 401, "unauthorized", "authentication required", NULL);
+        return false;
+    }
+    tix_claims c;
+    if (strncasecmp(h, "Bearer ", 7) != 0 ||
+        tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, h + 7,
+                         tix_now_ms() / 1000, &c) != TIX_OK) {
+        tix_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        tix_reply_error(r, 401, "invalid_token",
+                        "the access token is invalid or expired", NULL);
+        return false;
+    }
+    r->auth.authenticated = true;
+    r->auth.role = c.role;
+    memcpy(r->auth.user_id, c.sub, sizeof(c.sub));
+    memcpy(r->auth.session_id, c.sid, sizeof(c.sid));
+    return true;
+}
+
+static bool is_json_type(const char *ct)
+{
+    if (ct == NULL) {
+        return false;
+    }
+    while (*ct == ' ') {
+        ct++;
+    }
+    size_t n = strlen("application/json");
+    return strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static void dispatch(req_state *st)
+{
+    tix_req *r = &st->r;
+    if (st->match == TIX_MATCH_NOT_FOUND) {
+        tix_reply_error(r, 404, "not_found", "no such endpoint", NULL);
+        return;
+    }
+    if (st->match == TIX_MATCH_BAD_METHOD) {
+        tix_reply_header(r, "Allow", tix_arena_strdup(r->arena, r->match.allow));
+        tix_reply_error(r, 405, "method_not_allowed", "this endpoint does not take that method",
+                        json_pack("{s:s}", "allow", r->match.allow));
+        return;
+    }
+    const tix_route *route = r->route;
+    if (route->access != TIX_ACCESS_PUBLIC && !authenticate(r)) {
+        return;
+    }
+    if (!tix_policy_route_allows(route->access, &r->auth)) {
+        tix_reply_error(r, 403, "forbidden", "your role may not do this", NULL);
+        return;
+    }
+    if ((route->flags & TIX_ROUTE_JSON) && r->body_len > 0 &&
+        !is_json_type(tix_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        tix_reply_error(r, 415, "unsupported_media_type",
+                        "send the body as application/json", NULL);
+        return;
+    }
+    route->handler(r);
+}
+
+/* ---- the MHD callbacks ---- */
+
+static bool sane_request_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 64) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static req_state *begin_request(tix_server *s, struct MHD_Connection *conn, const char *url,
+                                const char *method)
+{
+    req_state *st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        return NULL;
+    }
+    tix_req *r = &st->r;
+    st->s = s;
+    r->arena = tix_arena_create(0);
+    r->app = s->app;
+    r->conn = conn;
+    r->start_us = mono_us();
+    r->method = tix_arena_strdup(r->arena, method);
+    r->path = tix_arena_strdup(r->arena, url);
+    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (sane_request_id(rid)) {
+        snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+    } else {
+        unsigned char raw[12];
+        tix_random_bytes(raw, sizeof(raw));
+        tix_hex_encode(r->request_id, raw, sizeof(raw));
+    }
+    st->match = tix_router_match(s->app->router, method, url, &r->match);
+    r->route = r->match.route;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    st->t = ci ? ci->socket_context : NULL;
+    set_phase(st->t, PHASE_BODY);
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    int64_t len = 0;
+    if (cl != NULL && tix_parse_int(cl, 0, INT64_MAX, &len) && len > s->app->cfg.max_body_bytes) {
+        st->reject = 413;
+    }
+    atomic_fetch_add(&s->app->inflight, 1);
+    return st;
+}
+
+static void take_body(req_state *st, const char *data, size_t size)
+{
+    tix_req *r = &st->r;
+    const tix_config *cfg = &st->s->app->cfg;
+    if (st->reject != 0) {
+        return;
+    }
+    if (mono_us() - r->start_us > cfg->request_timeout_s * 1000000) {
+        st->reject = 408;
+        return;
+    }
+    if (r->body_len + size > (size_t)cfg->max_body_bytes) {
+        st->reject = 413;
+        return;
+    }
+    if (r->body_len + size + 1 > st->cap) {
+        size_t cap = st->cap ? st->cap : 1024;
+        while (cap < r->body_len + size + 1) {
+            cap *= 2;
+        }
+        char *nb = realloc(st->buf, cap);
+        if (nb == NULL) {
+            st->reject = 413;
+            return;
+        }
+        st->buf = nb;
+        st->cap = cap;
+    }
+    memcpy(st->buf + r->body_len, data, size);
+    r->body_len += size;
+    st->buf[r->body_len] = '\0';
+    r->body = st->buf;
+}
+
+static void reject(req_state *st)
+{
+    if (st->reject == 408) {
+        tix_reply_error(&st->r, 408, "request_timeout", "the request body arrived too slowly",
+                        NULL);
+    } else {
+        tix_reply_error(&st->r, 413, "payload_too_large", "the request body is too large",
+                        json_pack("{s:I}", "limit_bytes",
+                                  (json_int_t)st->s->app->cfg.max_body_bytes));
+    }
+    tix_reply_header(&st->r, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    tix_server *s = cls;
+    req_state *st = *con_cls;
+    if (st == NULL) {
+        st = begin_request(s, conn, url, method);
+        *con_cls = st;
+        return st ? MHD_YES : MHD_NO;
+    }
+    if (st->queued) {
+        *upload_size = 0; /* answered early: drop the rest */
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        take_body(st, upload_data, *upload_size);
+        *upload_size = 0;
+        if (st->reject != 0) {
+            reject(st);
+            return queue(st, conn) ? MHD_YES : MHD_NO;
+        }
+        return MHD_YES;
+    }
+    set_phase(st->t, PHASE_HANDLER);
+    if (st->reject != 0) {
+        reject(st);
+    } else {
+        dispatch(st);
+    }
+    return queue(st, conn) ? MHD_YES : MHD_NO;
+}
+
+static void client_ip(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (ci == NULL || ci->client_addr == NULL) {
+        return;
+    }
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    } else if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)cap);
+    }
+}
+
+static void access_log(req_state *st, struct MHD_Connection *conn,
+                       enum MHD_RequestTerminationCode toe)
+{
+    tix_req *r = &st->r;
+    if (!tix_log_enabled(TIX_LOG_INFO)) {
+        return;
+    }
+    char ip[64];
+    char path[512];
+    char fields[1024];
+    client_ip(conn, ip, sizeof(ip));
+    tix_json_escape(path, sizeof(path), r->path);
+    snprintf(fields, sizeof(fields),
+             "\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,"
+             "\"dur_us\":%lld,\"bytes_in\":%zu,\"bytes_out\":%zu,\"ip\":\"%s\","
+             "\"user\":\"%s\",\"error\":\"%s\"%s",
+             r->request_id, r->route || st->match != TIX_MATCH_NOT_FOUND ? r->method : "OTHER",
+             path, r->status, (long long)(mono_us() - r->start_us), r->body_len, r->resp_len, ip,
+             r->auth.user_id, r->error_code ? r->error_code : "",
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
+    tix_log_fields(TIX_LOG_INFO, "request", fields);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    tix_server *s = cls;
+    req_state *st = *con_cls;
+    if (st == NULL) {
+        return;
+    }
+    access_log(st, conn, toe);
+    atomic_fetch_add(&s->app->requests_total, 1);
+    if (st->r.status >= 500) {
+        atomic_fetch_add(&s->app->responses_5xx, 1);
+    }
+    tix_db_release(s->app->db, st->r.db);
+    json_decref(st->r.json);
+    set_phase(st->t, PHASE_IDLE);
+    tix_arena_destroy(st->r.arena);
+    free(st->buf);
+    free(st);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->app->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n') {
+        msg[--n] = '\0';
+    }
+    tix_log(TIX_LOG_WARN, "libmicrohttpd: %s", msg);
+}
+
+/* ---- start and stop ---- */
+
+static bool bind_addr(const char *host, int port, struct sockaddr_storage *ss, bool *v6)
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        *v6 = false;
+        return true;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        *v6 = true;
+        return true;
+    }
+    return false;
+}
+
+tix_rc tix_server_start(tix_app *app, tix_server **out)
+{
+    const tix_config *cfg = &app->cfg;
+    struct sockaddr_storage ss;
+    bool v6 = false;
+    if (!bind_addr(cfg->bind_address, cfg->port, &ss, &v6)) {
+        tix_log_error("BIND_ADDRESS %s is not an IP address", cfg->bind_address);
+        return TIX_EINVAL;
+    }
+    tix_server *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return TIX_ENOMEM;
+    }
+    s->app = app;
+    pthread_mutex_init(&s->mu, NULL);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)cfg->workers, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->per_ip_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        tix_log_error("cannot listen on %s:%d (in use, or not permitted)", cfg->bind_address,
+                      cfg->port);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return TIX_EUNAVAIL;
+    }
+    s->reaper_started = pthread_create(&s->reaper, NULL, reaper_main, s) == 0;
+    *out = s;
+    return TIX_OK;
+}
+
+void tix_server_stop(tix_server *s, int drain_s)
+{
+    if (s == NULL) {
+        return;
+    }
+    MHD_quiesce_daemon(s->daemon); /* no new connections; nginx fails over to a peer */
+    int64_t deadline = mono_ms() + (int64_t)drain_s * 1000;
+    while (atomic_load(&s->app->inflight) > 0 && mono_ms() < deadline) {
+        struct timespec nap = {0, 20 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    long left = atomic_load(&s->app->inflight);
+    if (left > 0) {
+        tix_log_warn("stopping with %ld requests still in flight", left);
+    }
+    atomic_store(&s->reaper_stop, true);
+    if (s->reaper_started) {
+        pthread_join(s->reaper, NULL);
+    }
+    MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}

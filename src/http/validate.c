@@ -1,0 +1,150 @@
+/* JSON body validation helpers; see validate.h. */
+#include "http/validate.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static bool type_error(tix_verr *e, const char *key, const char *expected)
+{
+    e->status = 400;
+    e->code = "invalid_type";
+    e->field = key;
+    e->expected = expected;
+    e->reason = "has the wrong type";
+    return false;
+}
+
+bool tix_v_fail(tix_verr *e, const char *field, const char *reason)
+{
+    e->status = 422;
+    e->code = "validation_failed";
+    e->field = field;
+    e->reason = reason;
+    e->expected = NULL;
+    return false;
+}
+
+size_t tix_utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        if (((unsigned char)*s & 0xc0) != 0x80) {
+            n++;
+        }
+    }
+    return n;
+}
+
+bool tix_v_string(json_t *obj, const char *key, bool required, size_t min, size_t max,
+                  const char **out, tix_verr *e)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) {
+        return required ? tix_v_fail(e, key, "is required") : true;
+    }
+    if (!json_is_string(v)) {
+        return type_error(e, key, "string");
+    }
+    const char *s = json_string_value(v);
+    if (strlen(s) != json_string_length(v)) {
+        return tix_v_fail(e, key, "must not contain NUL characters");
+    }
+    size_t len = tix_utf8_len(s);
+    if (len < min) {
+        return tix_v_fail(e, key, min <= 1 ? "must not be empty" : "is too short");
+    }
+    if (len > max) {
+        return tix_v_fail(e, key, "is too long");
+    }
+    *out = s;
+    return true;
+}
+
+bool tix_v_int(json_t *obj, const char *key, bool required, int64_t min, int64_t max,
+               int64_t *out, bool *present, tix_verr *e)
+{
+    json_t *v = json_object_get(obj, key);
+    if (present != NULL) {
+        *present = false;
+    }
+    if (v == NULL || json_is_null(v)) {
+        return required ? tix_v_fail(e, key, "is required") : true;
+    }
+    if (!json_is_integer(v)) {
+        return type_error(e, key, "integer");
+    }
+    json_int_t i = json_integer_value(v);
+    if (i < min || i > max) {
+        return tix_v_fail(e, key, "is out of range");
+    }
+    *out = i;
+    if (present != NULL) {
+        *present = true;
+    }
+    return true;
+}
+
+bool tix_v_bool(json_t *obj, const char *key, bool required, bool *out, bool *present,
+                tix_verr *e)
+{
+    json_t *v = json_object_get(obj, key);
+    if (present != NULL) {
+        *present = false;
+    }
+    if (v == NULL || json_is_null(v)) {
+        return required ? tix_v_fail(e, key, "is required") : true;
+    }
+    if (!json_is_boolean(v)) {
+        return type_error(e, key, "boolean");
+    }
+    *out = json_is_true(v);
+    if (present != NULL) {
+        *present = true;
+    }
+    return true;
+}
+
+static bool domain_ok(const char *d)
+{
+    size_t n = strlen(d);
+    if (n < 3 || d[0] == '.' || d[0] == '-' || d[n - 1] == '.' || strchr(d, '.') == NULL ||
+        strstr(d, "..") != NULL) {
+        return false;
+    }
+    for (; *d; d++) {
+        unsigned char c = (unsigned char)*d;
+        if (!(isalnum(c) || c == '.' || c == '-' || c >= 0x80)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool tix_email_normalize(const char *in, char *out, size_t cap)
+{
+    while (isspace((unsigned char)*in)) {
+        in++;
+    }
+    size_t n = strlen(in);
+    while (n > 0 && isspace((unsigned char)in[n - 1])) {
+        n--;
+    }
+    if (n == 0 || n > 254 || n >= cap) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == ',' || c == ';' ||
+            c == '"' || c == '(' || c == ')' || c == '[' || c == ']' || c == '\\') {
+            return false;
+        }
+        out[i] = (char)(c < 0x80 ? tolower(c) : c);
+    }
+    out[n] = '\0';
+    char *at = strchr(out, '@');
+    if (at == NULL || at == out || strchr(at + 1, '@') != NULL || at - out > 64) {
+        return false;
+    }
+    return domain_ok(at + 1);
+}

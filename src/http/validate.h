@@ -1,0 +1,43 @@
+/*
+ * Validation of JSON request bodies (pure; jansson only). Each check either fills its OUT value
+ * or fills a tix_verr describing the first problem: a wrong JSON type is a 400 invalid_type,
+ * a missing or out-of-range value is a 422 validation_failed. Strings are measured in Unicode
+ * code points (jansson guarantees valid UTF-8 and rejects NUL).
+ */
+#ifndef TIX_HTTP_VALIDATE_H
+#define TIX_HTTP_VALIDATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tix_verr {
+    unsigned status;    /* 400 or 422 */
+    const char *code;   /* "invalid_type" or "validation_failed" */
+    const char *field;  /* the field's name */
+    const char *reason; /* "is required", "must be a string", … (static text) */
+    const char *expected; /* for invalid_type: "string", "integer", … */
+} tix_verr;
+
+/* A string field of min..max code points. Absent or null: an error when required, else
+ * *out = NULL and true. */
+bool tix_v_string(json_t *obj, const char *key, bool required, size_t min, size_t max,
+                  const char **out, tix_verr *e);
+/* An integer field in [min, max]. Absent: error when required, else *present = false. */
+bool tix_v_int(json_t *obj, const char *key, bool required, int64_t min, int64_t max,
+               int64_t *out, bool *present, tix_verr *e);
+/* A boolean field. */
+bool tix_v_bool(json_t *obj, const char *key, bool required, bool *out, bool *present,
+                tix_verr *e);
+/* Marks a custom problem with a field (422). Always returns false. */
+bool tix_v_fail(tix_verr *e, const char *field, const char *reason);
+
+/* Counts the code points of a valid UTF-8 string. */
+size_t tix_utf8_len(const char *s);
+
+/* Normalises an e-mail address into out (trimmed, lower-case); false if it is not a plausible
+ * address (one @, non-empty local part, a dotted domain, no spaces or controls, ≤ 254 bytes). */
+bool tix_email_normalize(const char *in, char *out, size_t cap);
+
+#endif

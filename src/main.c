@@ -1,0 +1,245 @@
+/*
+ * ticketd: start-up, the command line, and graceful stop. Signals are blocked in every thread
+ * and taken synchronously here with sigwait, so a SIGTERM drains in-flight requests and the
+ * process exits 0; no handler code runs in signal context.
+ */
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "auth/password.h"
+#include "auth/session.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "http/server.h"
+#include "http/validate.h"
+
+#define TIX_VERSION "0.1.0"
+#define EXIT_CONFIG 2
+#define DRAIN_SECONDS 30
+
+static const char usage[] =
+    "ticketd " TIX_VERSION " - movie-ticket booking server\n"
+    "\n"
+    "Usage:\n"
+    "  ticketd [serve]                 run the HTTP server (default)\n"
+    "  ticketd migrate                 apply database migrations and exit\n"
+    "  ticketd admin create --email E --password P [--name N]\n"
+    "                                  create an admin account and exit\n"
+    "  ticketd --help | --version\n"
+    "\n"
+    "Configuration comes from the environment, and from ./.env when present (variables\n"
+    "already set win). Durations take 900, 900s, 15m, 12h or 30d.\n"
+    "  PORT                 listening port (8080)\n"
+    "  BIND_ADDRESS         listening address (0.0.0.0)\n"
+    "  DATABASE_URL         sqlite:///path/file.db (default sqlite://./data/ticketd.db)\n"
+    "                       or postgres://user:pass@host:port/db\n"
+    "  REDIS_URL            redis://host:port/db; unset = in-process cache and events\n"
+    "  JWT_ACCESS_SECRET    HS256 key for access tokens (>= 32 chars); required with\n"
+    "                       PostgreSQL, generated per start with SQLite when unset\n"
+    "  JWT_REFRESH_SECRET   HS256 key for refresh tokens (>= 32 chars, differs from the above)\n"
+    "  ACCESS_TOKEN_TTL     access token lifetime (900s)\n"
+    "  REFRESH_TOKEN_TTL    refresh token lifetime (30d)\n"
+    "  ADMIN_EMAIL          with ADMIN_PASSWORD: create this admin at start if absent\n"
+    "  ADMIN_PASSWORD\n"
+    "  WORKERS              HTTP worker threads (16); handlers may block on the database\n"
+    "  DB_POOL_SIZE         database connections (WORKERS + 2)\n"
+    "  LOG_LEVEL            debug | info | warn | error (info)\n"
+    "  MAX_BODY_BYTES       largest request body (1048576)\n"
+    "  CONNECTION_TIMEOUT   idle keep-alive / header time-out (15s)\n"
+    "  REQUEST_TIMEOUT      time allowed for a whole request body (30s)\n"
+    "  MAX_CONNECTIONS      open connections at most (10000)\n"
+    "  PER_IP_CONNECTIONS   open connections per client address, 0 = no limit (0)\n"
+    "  PASSWORD_HASH_COST   interactive | moderate | min (interactive; min is for tests)\n"
+    "\n"
+    "Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.\n";
+
+static int load_config(tix_config *cfg)
+{
+    char err[512];
+    if (tix_config_load_dotenv(".env", err, sizeof(err)) != TIX_OK ||
+        tix_config_load(cfg, tix_config_getenv, NULL, err, sizeof(err)) != TIX_OK) {
+        fprintf(stderr, "ticketd: configuration error: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    tix_log_set_level(cfg->log_level);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    tix_password_init(cfg->pwhash_cost, cores > 0 ? (int)cores : 1);
+    return 0;
+}
+
+static int open_db(tix_app *app)
+{
+    char err[512];
+    tix_db *db = NULL;
+    int applied = 0;
+    if (tix_db_pool_create(&app->cfg, app->cfg.db_pool_size, &app->db, err, sizeof(err)) !=
+        TIX_OK) {
+        tix_log_error("%s", err);
+        return 1;
+    }
+    if (tix_db_acquire(app->db, &db) != TIX_OK || tix_db_migrate(db, &applied) != TIX_OK) {
+        tix_log_error("database migration failed: %s", db ? tix_db_errmsg(db) : "no connection");
+        tix_db_release(app->db, db);
+        return 1;
+    }
+    tix_db_release(app->db, db);
+    if (applied > 0) {
+        tix_log_info("database schema up to date (%d migrations applied)", applied);
+    }
+    return 0;
+}
+
+/* Creates an admin; returns 0, or 1 with a message. exists_ok: an existing e-mail is fine. */
+static int create_admin(tix_app *app, const char *email_in, const char *password,
+                        const char *name, bool exists_ok)
+{
+    char email[256];
+    if (!tix_email_normalize(email_in, email, sizeof(email))) {
+        tix_log_error("admin e-mail %s is not a valid address", email_in);
+        return 1;
+    }
+    if (tix_utf8_len(password) < TIX_PASSWORD_MIN_CHARS) {
+        tix_log_error("admin password must be at least %d characters", TIX_PASSWORD_MIN_CHARS);
+        return 1;
+    }
+    tix_db *db = NULL;
+    tix_user u;
+    tix_rc rc = tix_db_acquire(app->db, &db);
+    if (rc == TIX_OK && exists_ok && tix_user_by_email(db, email, &u) == TIX_OK) {
+        tix_db_release(app->db, db);
+        return 0;
+    }
+    if (rc == TIX_OK) {
+        rc = tix_account_create(db, email, password, name, TIX_ROLE_ADMIN, &u);
+    }
+    tix_db_release(app->db, db);
+    if (rc == TIX_ECONFLICT && exists_ok) {
+        return 0; /* another server created it at the same moment */
+    }
+    if (rc != TIX_OK) {
+        tix_log_error("cannot create admin %s: %s", email,
+                      rc == TIX_ECONFLICT ? "an account with this e-mail exists" : tix_rc_name(rc));
+        return 1;
+    }
+    tix_log_info("admin account %s created (%s)", email, u.id);
+    return 0;
+}
+
+static void announce(const tix_app *app)
+{
+    if (app->cfg.access_secret_generated) {
+        tix_log_warn("JWT_ACCESS_SECRET was not set; a random one is in use (tokens end at "
+                     "restart)");
+    }
+    if (app->cfg.refresh_secret_generated) {
+        tix_log_warn("JWT_REFRESH_SECRET was not set; a random one is in use (sessions end at "
+                     "restart)");
+    }
+}
+
+static int serve(tix_app *app)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread started from here inherits it */
+    announce(app);
+    if (app->cfg.admin_email[0] &&
+        create_admin(app, app->cfg.admin_email, app->cfg.admin_password, "Administrator",
+                     true) != 0) {
+        return 1;
+    }
+    if (tix_router_create(tix_routes, tix_routes_count, &app->router) != TIX_OK) {
+        tix_log_error("the route table is malformed");
+        return 1;
+    }
+    tix_server *srv = NULL;
+    if (tix_server_start(app, &srv) != TIX_OK) {
+        return 1;
+    }
+    char fields[160];
+    snprintf(fields, sizeof(fields), "\"port\":%d,\"workers\":%d,\"database\":\"%s\"",
+             app->cfg.port, app->cfg.workers,
+             app->cfg.db_kind == TIX_DB_POSTGRES ? "postgres" : "sqlite");
+    tix_log_fields(TIX_LOG_INFO, "listening", fields);
+    int sig = 0;
+    sigwait(&set, &sig);
+    tix_log_info("received %s; draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    tix_server_stop(srv, DRAIN_SECONDS);
+    tix_log_info("stopped");
+    return 0;
+}
+
+static const char *flag(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i + 1 < argc; i++) {
+        if (strcmp(argv[i], name) == 0) {
+            return argv[i + 1];
+        }
+    }
+    return NULL;
+}
+
+static int run_command(tix_app *app, int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+    if (strcmp(cmd, "serve") == 0) {
+        return serve(app);
+    }
+    if (strcmp(cmd, "migrate") == 0) {
+        tix_log_info("migrations applied");
+        return 0;
+    }
+    if (strcmp(cmd, "admin") == 0 && argc > 2 && strcmp(argv[2], "create") == 0) {
+        const char *email = flag(argc, argv, "--email");
+        const char *password = flag(argc, argv, "--password");
+        const char *name = flag(argc, argv, "--name");
+        if (email == NULL || password == NULL) {
+            fprintf(stderr, "ticketd: admin create needs --email and --password\n");
+            return EXIT_CONFIG;
+        }
+        return create_admin(app, email, password, name ? name : "Administrator", false);
+    }
+    fprintf(stderr, "ticketd: unknown command \"%s\" (see ticketd --help)\n", cmd);
+    return EXIT_CONFIG;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+                     strcmp(argv[1], "help") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        puts("ticketd " TIX_VERSION);
+        return 0;
+    }
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "admin") != 0) {
+        fprintf(stderr, "ticketd: unknown command \"%s\" (see ticketd --help)\n", cmd);
+        return EXIT_CONFIG;
+    }
+    if (sodium_init() < 0) {
+        fputs("ticketd: libsodium failed to start\n", stderr);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    static tix_app app; /* big (the config), and lives for the whole process */
+    int rc = load_config(&app.cfg);
+    if (rc == 0) {
+        rc = open_db(&app);
+    }
+    if (rc == 0) {
+        rc = run_command(&app, argc, argv);
+    }
+    tix_router_destroy(app.router);
+    tix_db_pool_destroy(app.db);
+    return rc;
+}

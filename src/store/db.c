@@ -1,0 +1,383 @@
+/*
+ * The driver-independent half of the storage layer: the connection pool, transactions,
+ * results and the migration runner. The pool is a fixed array guarded by one mutex; a
+ * connection belongs to exactly one thread between acquire and release.
+ */
+#include "store/db.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "store/db_driver.h"
+#include "store/migrations.h"
+
+#define ACQUIRE_WAIT_MS 5000
+
+struct tix_db_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const tix_db_driver *drv;
+    tix_config cfg; /* a copy: connections point at it */
+    int size;
+    int nfree;
+    tix_db *conns;
+    tix_db **free; /* stack of free connections */
+};
+
+static tix_rc ensure_open(tix_db *db)
+{
+    if (db->open && !db->drv->broken(db)) {
+        return TIX_OK;
+    }
+    if (db->open) {
+        tix_log_warn("database connection lost; reconnecting");
+        db->drv->close(db);
+        db->open = false;
+    }
+    db->in_tx = false;
+    tix_rc rc = db->drv->open(db, db->cfg);
+    db->open = rc == TIX_OK;
+    return rc;
+}
+
+tix_rc tix_db_pool_create(const tix_config *cfg, int size, tix_db_pool **out, char *err,
+                          size_t errlen)
+{
+    tix_db_pool *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return TIX_ENOMEM;
+    }
+    p->cfg = *cfg;
+    p->drv = cfg->db_kind == TIX_DB_POSTGRES ? &tix_db_pg_driver : &tix_db_sqlite_driver;
+    p->size = size > 0 ? size : 1;
+    p->conns = calloc((size_t)p->size, sizeof(*p->conns));
+    p->free = calloc((size_t)p->size, sizeof(*p->free));
+    if (p->conns == NULL || p->free == NULL) {
+        tix_db_pool_destroy(p);
+        return TIX_ENOMEM;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    for (int i = 0; i < p->size; i++) {
+        p->conns[i].drv = p->drv;
+        p->conns[i].cfg = &p->cfg;
+        p->free[i] = &p->conns[p->size - 1 - i];
+    }
+    p->nfree = p->size;
+    /* Fail fast: the first connection opens now. */
+    tix_rc rc = ensure_open(&p->conns[0]);
+    if (rc != TIX_OK) {
+        snprintf(err, errlen, "cannot open the %s database: %s", p->drv->name,
+                 p->conns[0].err[0] ? p->conns[0].err : tix_rc_name(rc));
+        tix_db_pool_destroy(p);
+        return rc;
+    }
+    *out = p;
+    return TIX_OK;
+}
+
+void tix_db_pool_destroy(tix_db_pool *pool)
+{
+    if (pool == NULL) {
+        return;
+    }
+    for (int i = 0; pool->conns != NULL && i < pool->size; i++) {
+        if (pool->conns[i].open) {
+            pool->drv->close(&pool->conns[i]);
+        }
+    }
+    if (pool->conns != NULL && pool->free != NULL) {
+        pthread_mutex_destroy(&pool->mu);
+        pthread_cond_destroy(&pool->cv);
+    }
+    free(pool->conns);
+    free(pool->free);
+    free(pool);
+}
+
+tix_db_kind tix_db_pool_kind(const tix_db_pool *pool)
+{
+    return pool->cfg.db_kind;
+}
+
+tix_rc tix_db_acquire(tix_db_pool *pool, tix_db **out)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += ACQUIRE_WAIT_MS / 1000;
+    pthread_mutex_lock(&pool->mu);
+    while (pool->nfree == 0) {
+        if (pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline) == ETIMEDOUT) {
+            pthread_mutex_unlock(&pool->mu);
+            tix_log_warn("no database connection became free within %d ms", ACQUIRE_WAIT_MS);
+            return TIX_EUNAVAIL;
+        }
+    }
+    tix_db *db = pool->free[--pool->nfree];
+    pthread_mutex_unlock(&pool->mu);
+    tix_rc rc = ensure_open(db);
+    if (rc != TIX_OK) {
+        tix_db_release(pool, db);
+        return TIX_EUNAVAIL;
+    }
+    *out = db;
+    return TIX_OK;
+}
+
+void tix_db_release(tix_db_pool *pool, tix_db *db)
+{
+    if (db == NULL) {
+        return;
+    }
+    if (db->in_tx) {
+        tix_db_rollback(db);
+    }
+    pthread_mutex_lock(&pool->mu);
+    pool->free[pool->nfree++] = db;
+    pthread_cond_signal(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+tix_rc tix_db_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (n > TIX_DB_MAX_PARAMS) {
+        return TIX_EINVAL;
+    }
+    tix_rc rc = db->drv->exec(db, sql, params, n, out);
+    if (rc == TIX_EUNAVAIL && !db->in_tx && db->drv->broken(db)) {
+        /* The server went away between statements: one fresh connection, one retry. Inside a
+         * transaction that would silently lose earlier statements, so we report instead. */
+        if (ensure_open(db) == TIX_OK) {
+            rc = db->drv->exec(db, sql, params, n, out);
+        }
+    }
+    return rc;
+}
+
+tix_rc tix_db_exec_script(tix_db *db, const char *sql)
+{
+    return db->drv->exec_script(db, sql);
+}
+
+tix_rc tix_db_begin(tix_db *db)
+{
+    tix_rc rc = tix_db_exec(db, db->drv->begin_sql, NULL, 0, NULL);
+    if (rc == TIX_OK) {
+        db->in_tx = true;
+    }
+    return rc;
+}
+
+tix_rc tix_db_commit(tix_db *db)
+{
+    tix_rc rc = db->drv->exec(db, "COMMIT", NULL, 0, NULL);
+    if (rc != TIX_OK) {
+        tix_db_rollback(db);
+        return rc;
+    }
+    db->in_tx = false;
+    return TIX_OK;
+}
+
+void tix_db_rollback(tix_db *db)
+{
+    if (db->open && !db->drv->broken(db)) {
+        tix_rc rc = db->drv->exec(db, "ROLLBACK", NULL, 0, NULL);
+        (void)rc; /* nothing to do if even the rollback fails: the connection will be reset */
+    }
+    db->in_tx = false;
+}
+
+bool tix_db_in_tx(const tix_db *db)
+{
+    return db->in_tx;
+}
+
+tix_db_kind tix_db_kind_of(const tix_db *db)
+{
+    return db->cfg->db_kind;
+}
+
+tix_rc tix_db_ping(tix_db *db)
+{
+    tix_rc rc = tix_db_exec(db, "SELECT 1", NULL, 0, NULL);
+    return rc == TIX_OK ? TIX_OK : TIX_EUNAVAIL;
+}
+
+const char *tix_db_errmsg(const tix_db *db)
+{
+    return db->err;
+}
+
+void tix_db_set_error(tix_db *db, const char *sql, const char *msg)
+{
+    char head[48];
+    size_t i = 0;
+    for (; sql != NULL && sql[i] != '\0' && i < sizeof(head) - 1; i++) {
+        head[i] = (sql[i] == '\n' || sql[i] == '\t') ? ' ' : sql[i];
+    }
+    head[i] = '\0';
+    snprintf(db->err, sizeof(db->err), "%s (in: %s...)", msg ? msg : "error", head);
+    size_t n = strlen(db->err);
+    while (n > 0 && (db->err[n - 1] == '\n' || db->err[n - 1] == ' ')) {
+        db->err[--n] = '\0';
+    }
+}
+
+/* ---- results ---- */
+
+tix_db_res *tix_db_res_build(int rows, int cols, const char *const *cells, const int *lens)
+{
+    if (rows < 0 || cols < 0 || (cols > 0 && rows > (1 << 24) / cols)) {
+        return NULL;
+    }
+    size_t ncells = (size_t)rows * (size_t)cols;
+    size_t total = 0;
+    for (size_t i = 0; i < ncells; i++) {
+        total += cells[i] != NULL ? (size_t)lens[i] + 1 : 0;
+    }
+    tix_db_res *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return NULL;
+    }
+    r->rows = rows;
+    r->cols = cols;
+    r->cells = calloc(ncells ? ncells : 1, sizeof(char *));
+    r->text = malloc(total ? total : 1);
+    if (r->cells == NULL || r->text == NULL) {
+        tix_db_res_destroy(r);
+        return NULL;
+    }
+    char *p = r->text;
+    for (size_t i = 0; i < ncells; i++) {
+        if (cells[i] != NULL) {
+            memcpy(p, cells[i], (size_t)lens[i]);
+            p[lens[i]] = '\0';
+            r->cells[i] = p;
+            p += lens[i] + 1;
+        }
+    }
+    return r;
+}
+
+int tix_db_res_rows(const tix_db_res *res)
+{
+    return res ? res->rows : 0;
+}
+
+int tix_db_res_cols(const tix_db_res *res)
+{
+    return res ? res->cols : 0;
+}
+
+int64_t tix_db_res_changes(const tix_db_res *res)
+{
+    return res ? res->changes : 0;
+}
+
+const char *tix_db_res_text(const tix_db_res *res, int row, int col)
+{
+    if (res == NULL || row < 0 || col < 0 || row >= res->rows || col >= res->cols) {
+        return NULL;
+    }
+    return res->cells[(size_t)row * (size_t)res->cols + (size_t)col];
+}
+
+int64_t tix_db_res_int(const tix_db_res *res, int row, int col)
+{
+    const char *s = tix_db_res_text(res, row, col);
+    return s != NULL ? strtoll(s, NULL, 10) : 0;
+}
+
+bool tix_db_res_isnull(const tix_db_res *res, int row, int col)
+{
+    return tix_db_res_text(res, row, col) == NULL;
+}
+
+void tix_db_res_destroy(tix_db_res *res)
+{
+    if (res == NULL) {
+        return;
+    }
+    free(res->cells);
+    free(res->text);
+    free(res);
+}
+
+/* ---- migrations ---- */
+
+static bool is_applied(tix_db *db, int version)
+{
+    tix_db_res *res = NULL;
+    tix_dbv v = TIX_DB_INT(version);
+    tix_rc rc = tix_db_exec(db, "SELECT 1 FROM schema_migrations WHERE version = $1", &v, 1, &res);
+    bool yes = rc == TIX_OK && tix_db_res_rows(res) > 0;
+    tix_db_res_destroy(res);
+    return yes;
+}
+
+static tix_rc apply_one(tix_db *db, const tix_migration *m, bool *ran)
+{
+    *ran = false;
+    tix_rc rc = tix_db_begin(db);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    if (is_applied(db, m->version)) { /* another server got there first */
+        tix_db_rollback(db);
+        return TIX_OK;
+    }
+    rc = tix_db_exec_script(db, m->sql);
+    if (rc == TIX_OK) {
+        tix_dbv p[3] = {TIX_DB_INT(m->version), TIX_DB_TEXT(m->name), TIX_DB_INT(tix_now_ms())};
+        rc = tix_db_exec(db,
+                         "INSERT INTO schema_migrations (version, name, applied_at) "
+                         "VALUES ($1, $2, $3)",
+                         p, 3, NULL);
+    }
+    if (rc != TIX_OK) {
+        tix_log_error("migration %s failed: %s", m->name, db->err);
+        tix_db_rollback(db);
+        return rc;
+    }
+    rc = tix_db_commit(db);
+    *ran = rc == TIX_OK;
+    return rc;
+}
+
+tix_rc tix_db_migrate(tix_db *db, int *applied)
+{
+    *applied = 0;
+    tix_rc rc = TIX_OK;
+    if (db->drv->lock_migrations != NULL && (rc = db->drv->lock_migrations(db)) != TIX_OK) {
+        return rc;
+    }
+    rc = tix_db_exec_script(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                " version BIGINT PRIMARY KEY,"
+                                " name TEXT NOT NULL,"
+                                " applied_at BIGINT NOT NULL)");
+    for (int i = 0; i < tix_migrations_count && rc == TIX_OK; i++) {
+        bool ran = false;
+        if (is_applied(db, tix_migrations[i].version)) {
+            continue;
+        }
+        rc = apply_one(db, &tix_migrations[i], &ran);
+        if (ran) {
+            tix_log_info("applied migration %s", tix_migrations[i].name);
+            (*applied)++;
+        }
+    }
+    if (db->drv->unlock_migrations != NULL) {
+        db->drv->unlock_migrations(db);
+    }
+    return rc;
+}

@@ -1,0 +1,91 @@
+/*
+ * The storage interface: one SQL dialect, two drivers (SQLite embedded, PostgreSQL via libpq),
+ * in the spirit of SQLite's VFS. SQL text is written once with $1..$N parameters, which both
+ * drivers bind (SQLite treats "$N" as a named parameter; we bind by name). Values are passed as
+ * tix_dbv (NULL, 64-bit integer or text) and always bound, never spliced.
+ *
+ * Portable schema rules: times are BIGINT milliseconds since the epoch; booleans are INTEGER
+ * 0/1; ids are TEXT. Results come back as text cells (tix_db_res_int parses them).
+ *
+ * Connections live in a pool of fixed size; a thread acquires one per request and releases it
+ * when done (release rolls back an unfinished transaction). A broken PostgreSQL connection is
+ * re-opened on the next acquire; while the server is down calls return TIX_EUNAVAIL (→ 503).
+ */
+#ifndef TIX_STORE_DB_H
+#define TIX_STORE_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/rc.h"
+
+typedef struct tix_db tix_db;
+typedef struct tix_db_pool tix_db_pool;
+typedef struct tix_db_res tix_db_res;
+
+typedef enum tix_dbv_type { TIX_DBV_NULL, TIX_DBV_INT, TIX_DBV_TEXT } tix_dbv_type;
+
+typedef struct tix_dbv {
+    tix_dbv_type type;
+    int64_t i;
+    const char *s;
+} tix_dbv;
+
+#define TIX_DB_INT(v) ((tix_dbv){.type = TIX_DBV_INT, .i = (int64_t)(v), .s = NULL})
+#define TIX_DB_TEXT(v) ((tix_dbv){.type = (v) ? TIX_DBV_TEXT : TIX_DBV_NULL, .i = 0, .s = (v)})
+#define TIX_DB_NULL ((tix_dbv){.type = TIX_DBV_NULL, .i = 0, .s = NULL})
+#define TIX_DB_MAX_PARAMS 64
+
+/* Opens a pool of `size` connections to cfg's database. Connections open lazily, but one is
+ * opened here to fail fast: TIX_EUNAVAIL if unreachable, TIX_EINVAL with err on a bad URL.
+ * Free with tix_db_pool_destroy. */
+TIX_MUSTCHECK tix_rc tix_db_pool_create(const tix_config *cfg, int size, tix_db_pool **out,
+                                        char *err, size_t errlen);
+void tix_db_pool_destroy(tix_db_pool *pool);
+tix_db_kind tix_db_pool_kind(const tix_db_pool *pool);
+
+/* Waits (at most a few seconds) for a free connection and makes sure it is open.
+ * TIX_EUNAVAIL if the database cannot be reached or no connection frees up in time. */
+TIX_MUSTCHECK tix_rc tix_db_acquire(tix_db_pool *pool, tix_db **out);
+/* Returns the connection; an open transaction is rolled back. NULL does nothing. */
+void tix_db_release(tix_db_pool *pool, tix_db *db);
+
+/* Runs one statement. out (may be NULL) receives the rows; free with tix_db_res_destroy.
+ * Errors: TIX_ECONFLICT unique/primary-key violation, TIX_EINVAL other constraint,
+ * TIX_EBUSY lock time-out/serialization failure/deadlock, TIX_EUNAVAIL connection lost,
+ * TIX_EDB anything else (logged with the SQL's first words, never the parameters). */
+TIX_MUSTCHECK tix_rc tix_db_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
+                                 tix_db_res **out);
+/* Runs several ;-separated statements without parameters (migrations). */
+TIX_MUSTCHECK tix_rc tix_db_exec_script(tix_db *db, const char *sql);
+
+/* Transactions. begin takes the write lock at once on SQLite (BEGIN IMMEDIATE) so two writers
+ * never deadlock on lock upgrade. */
+TIX_MUSTCHECK tix_rc tix_db_begin(tix_db *db);
+TIX_MUSTCHECK tix_rc tix_db_commit(tix_db *db);
+void tix_db_rollback(tix_db *db);
+bool tix_db_in_tx(const tix_db *db);
+tix_db_kind tix_db_kind_of(const tix_db *db);
+
+/* A cheap round trip: TIX_OK or TIX_EUNAVAIL. */
+TIX_MUSTCHECK tix_rc tix_db_ping(tix_db *db);
+/* The last error message of this connection, for logs (never contains parameters). */
+const char *tix_db_errmsg(const tix_db *db);
+
+/* Applies every migration not yet recorded in schema_migrations, each in its own transaction,
+ * safely when several servers start at once. OUT: applied = how many ran now. */
+TIX_MUSTCHECK tix_rc tix_db_migrate(tix_db *db, int *applied);
+
+int tix_db_res_rows(const tix_db_res *res);
+int tix_db_res_cols(const tix_db_res *res);
+/* Rows changed by an INSERT/UPDATE/DELETE (without RETURNING, or with it). */
+int64_t tix_db_res_changes(const tix_db_res *res);
+/* Cell text, owned by res; NULL for SQL NULL or out of range. */
+const char *tix_db_res_text(const tix_db_res *res, int row, int col);
+/* Cell as integer; 0 for NULL or non-numeric text. */
+int64_t tix_db_res_int(const tix_db_res *res, int row, int col);
+bool tix_db_res_isnull(const tix_db_res *res, int row, int col);
+void tix_db_res_destroy(tix_db_res *res);
+
+#endif

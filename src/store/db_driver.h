@@ -1,0 +1,52 @@
+/*
+ * What a storage driver provides (the two live in db_sqlite.c and db_pg.c). db.c owns the
+ * pool, the result type and the migration runner; drivers only talk to their library.
+ */
+#ifndef TIX_STORE_DB_DRIVER_H
+#define TIX_STORE_DB_DRIVER_H
+
+#include "store/db.h"
+
+struct tix_db_res {
+    int rows;
+    int cols;
+    int64_t changes;
+    char **cells; /* rows*cols pointers into `text`, NULL for SQL NULL */
+    char *text;   /* one block holding every cell's bytes */
+};
+
+typedef struct tix_db_driver {
+    const char *name;
+    /* Opens the connection's handle into db->impl; TIX_EUNAVAIL when unreachable. */
+    tix_rc (*open)(tix_db *db, const tix_config *cfg);
+    void (*close)(tix_db *db);
+    /* Whether the handle is unusable and must be re-opened (a dead PostgreSQL socket). */
+    bool (*broken)(tix_db *db);
+    tix_rc (*exec)(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out);
+    tix_rc (*exec_script)(tix_db *db, const char *sql);
+    /* Serialises migration runs across processes (advisory lock); may be NULL. */
+    tix_rc (*lock_migrations)(tix_db *db);
+    void (*unlock_migrations)(tix_db *db);
+    const char *begin_sql;
+} tix_db_driver;
+
+struct tix_db {
+    const tix_db_driver *drv;
+    const tix_config *cfg;
+    void *impl;
+    bool open;
+    bool in_tx;
+    char err[256];
+};
+
+extern const tix_db_driver tix_db_sqlite_driver;
+extern const tix_db_driver tix_db_pg_driver;
+
+/* Builds a result from cell strings (NULL = SQL NULL); used by both drivers. The strings are
+ * copied. Returns NULL only if rows*cols is absurd. Free with tix_db_res_destroy. */
+tix_db_res *tix_db_res_build(int rows, int cols, const char *const *cells, const int *lens);
+
+/* Records msg (the first words of the SQL and the library's message) as db->err and logs it. */
+void tix_db_set_error(tix_db *db, const char *sql, const char *msg);
+
+#endif

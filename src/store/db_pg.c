@@ -1,0 +1,181 @@
+/*
+ * PostgreSQL driver over libpq: one PGconn per pooled connection, parameters sent as text with
+ * int8 typed where we know it, results copied into tix_db_res. A lost server shows as
+ * CONNECTION_BAD, which db.c answers by reconnecting on the next acquire (and retrying a
+ * statement that ran outside a transaction once).
+ */
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "store/db_driver.h"
+
+#define INT8OID 20
+#define TEXTOID 25
+#define MIGRATION_LOCK_KEY "7305202611"
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static tix_rc pg_open(tix_db *db, const tix_config *cfg)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {cfg->database_url, "3", "ticketd", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        tix_db_set_error(db, "connect", c ? PQerrorMessage(c) : "out of memory");
+        PQfinish(c);
+        return TIX_EUNAVAIL;
+    }
+    PQsetNoticeProcessor(c, ignore_notice, NULL);
+    PGresult *r = PQexec(c, "SET TIME ZONE 'UTC'; SET lock_timeout = '5s'; "
+                            "SET idle_in_transaction_session_timeout = '60s'");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        tix_db_set_error(db, "SET", PQerrorMessage(c));
+        PQfinish(c);
+        return TIX_EUNAVAIL;
+    }
+    db->impl = c;
+    return TIX_OK;
+}
+
+static void pg_close(tix_db *db)
+{
+    PQfinish(db->impl);
+    db->impl = NULL;
+}
+
+static bool pg_broken(tix_db *db)
+{
+    return db->impl == NULL || PQstatus(db->impl) != CONNECTION_OK;
+}
+
+static tix_rc map_error(tix_db *db, const PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (pg_broken(db) || state == NULL) {
+        return TIX_EUNAVAIL;
+    }
+    if (strcmp(state, "23505") == 0) {
+        return TIX_ECONFLICT;
+    }
+    if (strncmp(state, "23", 2) == 0) {
+        return TIX_EINVAL;
+    }
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+        strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0) {
+        return TIX_EBUSY;
+    }
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+        strcmp(state, "53300") == 0) {
+        return TIX_EUNAVAIL;
+    }
+    return TIX_EDB;
+}
+
+static tix_db_res *copy_result(const PGresult *r)
+{
+    int rows = PQntuples(r);
+    int cols = PQnfields(r);
+    size_t n = (size_t)rows * (size_t)cols;
+    const char **cells = calloc(n ? n : 1, sizeof(*cells));
+    int *lens = calloc(n ? n : 1, sizeof(*lens));
+    tix_db_res *res = NULL;
+    if (cells != NULL && lens != NULL) {
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                size_t k = (size_t)i * (size_t)cols + (size_t)j;
+                cells[k] = PQgetisnull(r, i, j) ? NULL : PQgetvalue(r, i, j);
+                lens[k] = PQgetlength(r, i, j);
+            }
+        }
+        res = tix_db_res_build(rows, cols, cells, lens);
+    }
+    free(cells);
+    free(lens);
+    if (res != NULL) {
+        const char *t = PQcmdTuples((PGresult *)r);
+        res->changes = (t != NULL && *t) ? strtoll(t, NULL, 10) : 0;
+    }
+    return res;
+}
+
+static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
+                      tix_db_res **out)
+{
+    PGconn *c = db->impl;
+    const char *values[TIX_DB_MAX_PARAMS];
+    unsigned int types[TIX_DB_MAX_PARAMS];
+    char ints[TIX_DB_MAX_PARAMS][24];
+    for (int i = 0; i < n; i++) {
+        types[i] = 0;
+        values[i] = NULL;
+        if (params[i].type == TIX_DBV_INT) {
+            snprintf(ints[i], sizeof(ints[i]), "%" PRId64, params[i].i);
+            values[i] = ints[i];
+            types[i] = INT8OID;
+        } else if (params[i].type == TIX_DBV_TEXT) {
+            values[i] = params[i].s;
+            types[i] = TEXTOID; /* typed, so "$1 IS NULL OR col = $1" resolves */
+        }
+    }
+    PGresult *r = PQexecParams(c, sql, n, n ? types : NULL, n ? values : NULL, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    tix_rc rc = TIX_OK;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        tix_db_set_error(db, sql, PQerrorMessage(c));
+        rc = map_error(db, r);
+        if (rc == TIX_EDB || rc == TIX_EUNAVAIL) {
+            tix_log_error("postgres: %s", db->err);
+        }
+    } else if (out != NULL) {
+        *out = copy_result(r);
+        rc = *out ? TIX_OK : TIX_ENOMEM;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static tix_rc pg_exec_script(tix_db *db, const char *sql)
+{
+    PGresult *r = PQexec(db->impl, sql);
+    ExecStatusType st = PQresultStatus(r);
+    tix_rc rc = TIX_OK;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        tix_db_set_error(db, sql, PQerrorMessage(db->impl));
+        rc = map_error(db, r);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static tix_rc pg_lock_migrations(tix_db *db)
+{
+    return pg_exec_script(db, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")");
+}
+
+static void pg_unlock_migrations(tix_db *db)
+{
+    tix_rc rc = pg_exec_script(db, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")");
+    (void)rc; /* the session lock also ends with the connection */
+}
+
+const tix_db_driver tix_db_pg_driver = {
+    .name = "PostgreSQL",
+    .open = pg_open,
+    .close = pg_close,
+    .broken = pg_broken,
+    .exec = pg_exec,
+    .exec_script = pg_exec_script,
+    .lock_migrations = pg_lock_migrations,
+    .unlock_migrations = pg_unlock_migrations,
+    .begin_sql = "BEGIN",
+};

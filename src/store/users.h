@@ -1,0 +1,61 @@
+/*
+ * Users and refresh-token rows: the only SQL about accounts and sessions. Every function takes
+ * a connection (the caller decides the transaction) and returns TIX_ENOTFOUND when no row
+ * matches. Structs are plain values; nothing here allocates what the caller must free except
+ * tix_user_list's array, which lives in the caller's arena.
+ */
+#ifndef TIX_STORE_USERS_H
+#define TIX_STORE_USERS_H
+
+#include <stdint.h>
+
+#include "auth/password.h"
+#include "auth/policy.h"
+#include "core/arena.h"
+#include "store/db.h"
+
+typedef struct tix_user {
+    char id[TIX_ID_MAX];
+    char email[256];
+    char name[512];
+    tix_role role;
+    char password_hash[TIX_PASSWORD_HASH_MAX];
+    int64_t created_at;
+    int64_t updated_at;
+} tix_user;
+
+/* TIX_ECONFLICT when the e-mail is taken. */
+TIX_MUSTCHECK tix_rc tix_user_insert(tix_db *db, const tix_user *u);
+TIX_MUSTCHECK tix_rc tix_user_by_id(tix_db *db, const char *id, tix_user *out);
+TIX_MUSTCHECK tix_rc tix_user_by_email(tix_db *db, const char *email, tix_user *out);
+TIX_MUSTCHECK tix_rc tix_user_set_password(tix_db *db, const char *id, const char *hash,
+                                           int64_t now);
+TIX_MUSTCHECK tix_rc tix_user_set_role(tix_db *db, const char *id, tix_role role, int64_t now);
+TIX_MUSTCHECK tix_rc tix_user_count_role(tix_db *db, tix_role role, int64_t *out);
+/* Users with id > after (NULL = from the start), in id (= creation) order, optionally of one
+ * role (NULL = all). OUT: *items (arena-owned array), *n. Asks for limit+1 rows so the caller
+ * can tell whether another page exists. */
+TIX_MUSTCHECK tix_rc tix_user_list(tix_db *db, tix_arena *a, const char *role, const char *after,
+                                   int limit, tix_user **items, int *n);
+
+typedef struct tix_refresh_row {
+    char id[TIX_ID_MAX];
+    char user_id[TIX_ID_MAX];
+    char family_id[TIX_ID_MAX];
+    int64_t expires_at;
+    int64_t used_at;    /* 0 = never used */
+    int64_t revoked_at; /* 0 = live */
+} tix_refresh_row;
+
+TIX_MUSTCHECK tix_rc tix_refresh_insert(tix_db *db, const char *id, const char *user_id,
+                                        const char *family_id, const char *token_hash,
+                                        int64_t now, int64_t expires_at);
+TIX_MUSTCHECK tix_rc tix_refresh_find(tix_db *db, const char *token_hash, tix_refresh_row *out);
+/* Marks a live token used; TIX_ECONFLICT if it was already used or revoked (a race lost). */
+TIX_MUSTCHECK tix_rc tix_refresh_mark_used(tix_db *db, const char *id, int64_t now);
+TIX_MUSTCHECK tix_rc tix_refresh_revoke_family(tix_db *db, const char *family_id, int64_t now);
+/* Revokes every live token of the user except those of keep_family (may be NULL). */
+TIX_MUSTCHECK tix_rc tix_refresh_revoke_user(tix_db *db, const char *user_id,
+                                             const char *keep_family, int64_t now);
+
+#endif

@@ -1,0 +1,602 @@
+"""
+Fixtures and helpers for the black-box API tests of ticketd.
+
+The tests start the real binary (TICKETD_BIN, default <repo>/build/ticketd) against a throwaway
+database: an SQLite file in a temp dir, or a database in a throwaway PostgreSQL cluster that is
+initdb'd in a temp dir and listens on a free loopback port (never the machine's own cluster).
+
+The `server` fixture is session-scoped and parametrized over ["sqlite", "postgres"], so every test
+that uses it runs once per database. Tests that need a server of their own (short time-outs,
+restarts, signals) use the `make_server(backend, **env)` factory, which cleans up after itself.
+
+Only the standard library, requests and pytest are used; run with `/usr/bin/python3 -m pytest`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+TICKETD_BIN = Path(os.environ.get("TICKETD_BIN") or REPO / "build" / "ticketd")
+
+TIMEOUT = 10  # seconds; every HTTP call in the suite uses a time-out
+BACKENDS = ["sqlite", "postgres"]
+
+# Known secrets so tests can forge tokens; both longer than 40 characters and different.
+JWT_ACCESS_SECRET = "test-access-secret-6f1c2a9e0b7d4c38a5e2f9d1c0b8a7e6"
+JWT_REFRESH_SECRET = "test-refresh-secret-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password-1"
+DEFAULT_PASSWORD = "correct-horse-1"
+
+# Variables the server reads (or may read), removed from the inherited environment so a
+# developer's shell cannot leak into a test run. libpq's PG* variables are removed as well.
+_SERVER_ENV_NAMES = {
+    "PORT", "BIND_ADDRESS", "DATABASE_URL", "REDIS_URL", "JWT_ACCESS_SECRET",
+    "JWT_REFRESH_SECRET", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "ADMIN_EMAIL",
+    "ADMIN_PASSWORD", "WORKERS", "LOG_LEVEL", "MAX_BODY_BYTES", "CONNECTION_TIMEOUT",
+    "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "PER_IP_CONNECTIONS", "PASSWORD_HASH_COST",
+    "DB_POOL_SIZE",
+}
+_SERVER_ENV_PREFIXES = (
+    "JWT_", "ADMIN_", "DATABASE_", "REDIS_", "RAZORPAY_", "CLOUDINARY_", "MEDIA_", "HOLD_",
+    "BOOKING_", "CANCEL", "REFUND", "CACHE_", "CORS_", "TICKETD_", "TIX_", "PG",
+)
+
+_SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
+                      "runtime error:")
+
+
+# --------------------------------------------------------------------------------------------
+# Small utilities
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1 (never 5432)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port != 5432:
+            return port
+
+
+def clean_environ() -> dict:
+    """os.environ without anything the server (or libpq) would read."""
+    return {
+        k: v for k, v in os.environ.items()
+        if k not in _SERVER_ENV_NAMES and not k.startswith(_SERVER_ENV_PREFIXES)
+    }
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}@example.com"
+
+
+def sanitizer_report(text: str) -> list[str]:
+    return [line for line in text.splitlines() if any(m in line for m in _SANITIZER_MARKERS)]
+
+
+# --------------------------------------------------------------------------------------------
+# Throwaway PostgreSQL
+
+
+def find_pg_bindir() -> Path | None:
+    def version(p: Path):
+        try:
+            return tuple(int(x) for x in p.parent.name.split("."))
+        except ValueError:
+            return (0,)
+
+    candidates = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()]
+    return max(candidates, key=version) if candidates else None
+
+
+class PgCluster:
+    """A private PostgreSQL cluster in a temp dir, on a free loopback port."""
+
+    def __init__(self, bindir: Path):
+        self.bindir = bindir
+        self.base = Path(tempfile.mkdtemp(prefix="ticketd-pg-"))
+        self.data = self.base / "data"
+        self.logfile = self.base / "log"
+        self.port = free_port()
+        self.as_root = os.geteuid() == 0
+        self.running = False
+        self._counter = itertools.count(1)
+        if self.as_root:
+            shutil.chown(self.base, "postgres", "postgres")
+
+    def _run(self, tool: str, *args: str, as_owner: bool = False) -> str:
+        cmd = [str(self.bindir / tool), *args]
+        if as_owner and self.as_root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        proc = subprocess.run(cmd, cwd=self.base, env=clean_environ(), capture_output=True,
+                              text=True, timeout=60)
+        if proc.returncode != 0:
+            log = self.logfile.read_text(errors="replace")[-3000:] if self.logfile.exists() else ""
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n"
+                               f"{proc.stderr}\n--- postgres log ---\n{log}")
+        return proc.stdout
+
+    def init(self) -> "PgCluster":
+        self._run("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres", "--no-sync",
+                  "-E", "UTF8", as_owner=True)
+        return self
+
+    def start(self) -> None:
+        opts = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
+                f"-c max_connections=200")
+        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.logfile), "-w",
+                  "-t", "30", "start", as_owner=True)
+        self.running = True
+
+    def stop(self) -> None:
+        if self.running:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop",
+                      as_owner=True)
+            self.running = False
+
+    def create_database(self) -> str:
+        """Creates a fresh database and returns its postgres:// URL."""
+        name = f"ticketd_{next(self._counter)}_{uuid.uuid4().hex[:8]}"
+        self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                  "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def url(self, dbname: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def destroy(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+def new_pg_cluster() -> PgCluster:
+    bindir = find_pg_bindir()
+    if bindir is None:
+        pytest.fail("PostgreSQL binaries not found under /usr/lib/postgresql/*/bin; the API tests "
+                    "must run against both SQLite and PostgreSQL (apt-get install postgresql)",
+                    pytrace=False)
+    cluster = PgCluster(bindir).init()
+    atexit.register(cluster.destroy)  # in case the session is torn down abnormally
+    cluster.start()
+    return cluster
+
+
+# --------------------------------------------------------------------------------------------
+# The server under test
+
+
+def server_env(database_url: str, **overrides) -> dict:
+    env = clean_environ()
+    env.update(
+        BIND_ADDRESS="127.0.0.1",
+        DATABASE_URL=database_url,
+        JWT_ACCESS_SECRET=JWT_ACCESS_SECRET,
+        JWT_REFRESH_SECRET=JWT_REFRESH_SECRET,
+        PASSWORD_HASH_COST="min",
+        ADMIN_EMAIL=ADMIN_EMAIL,
+        ADMIN_PASSWORD=ADMIN_PASSWORD,
+        WORKERS="4",
+        LOG_LEVEL="info",
+    )
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+class Server:
+    """One ticketd process on a free loopback port; stderr (JSON log lines) goes to a file."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, backend: str, database_url: str, workdir: Path, **env_overrides):
+        self.backend = backend
+        self.database_url = database_url
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.env_overrides = env_overrides
+        self.proc: subprocess.Popen | None = None
+        self.port: int | None = None
+        self.stderr_path: Path | None = None
+        self._stderr_file = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return self.url + "/api/v1"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout: float = 20.0) -> "Server":
+        assert not self.running, "already running"
+        self.port = free_port()
+        env = server_env(self.database_url, PORT=self.port, **self.env_overrides)
+        n = next(self._ids)
+        self.stderr_path = self.workdir / f"ticketd-{n}.stderr.log"
+        self._stderr_file = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(TICKETD_BIN)], env=env, cwd=self.workdir, stdin=subprocess.DEVNULL,
+            stdout=self._stderr_file, stderr=self._stderr_file)
+        deadline = time.monotonic() + timeout
+        last_err = None
+        while time.monotonic() < deadline:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise RuntimeError(f"ticketd exited with {rc} before becoming healthy; "
+                                   f"stderr:\n{self.stderr_text()[-4000:]}")
+            try:
+                r = requests.get(self.url + "/healthz", timeout=1)
+                if r.status_code == 200:
+                    return self
+                last_err = f"GET /healthz -> {r.status_code} {r.text[:200]}"
+            except requests.RequestException as e:
+                last_err = repr(e)
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"ticketd not healthy within {timeout}s ({last_err}); "
+                           f"stderr:\n{self.stderr_text()[-4000:]}")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, wait, return the exit code (kills and raises if it does not exit)."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise AssertionError(f"ticketd did not exit within {timeout}s of SIGTERM; "
+                                     f"stderr:\n{self.stderr_text()[-4000:]}")
+        self._close_log()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._stderr_file is not None:
+            self._stderr_file.close()
+            self._stderr_file = None
+
+    def stderr_text(self) -> str:
+        if self._stderr_file is not None:
+            self._stderr_file.flush()
+        if self.stderr_path is None or not self.stderr_path.exists():
+            return ""
+        return self.stderr_path.read_text(errors="replace")
+
+    def assert_clean_exit(self, rc: int) -> None:
+        text = self.stderr_text()
+        report = sanitizer_report(text)
+        assert not report, "sanitizer report in ticketd's stderr:\n" + text[-6000:]
+        assert rc == 0, f"ticketd exited with {rc}; stderr:\n{text[-4000:]}"
+
+
+def _new_database(backend: str, tmp: Path, pg: PgCluster | None) -> str:
+    if backend == "sqlite":
+        return f"sqlite://{tmp / 't.db'}"
+    assert backend == "postgres" and pg is not None
+    return pg.create_database()
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="session")
+def ticketd_bin() -> Path:
+    if not TICKETD_BIN.exists():
+        pytest.fail(f"ticketd binary not found at {TICKETD_BIN} (set TICKETD_BIN)", pytrace=False)
+    return TICKETD_BIN
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    cluster = new_pg_cluster()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request, tmp_path_factory, ticketd_bin):
+    backend = request.param
+    tmp = tmp_path_factory.mktemp(f"server-{backend}")
+    pg = request.getfixturevalue("pg_cluster") if backend == "postgres" else None
+    srv = Server(backend, _new_database(backend, tmp, pg), tmp)
+    srv.start()
+    yield srv
+    srv.assert_clean_exit(srv.stop())
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """For tests that start their own servers: runs them once per database."""
+    return request.param
+
+
+@pytest.fixture
+def new_database_url(request, tmp_path_factory):
+    """Factory: a fresh, empty database URL for a backend."""
+
+    def make(backend: str, pg: PgCluster | None = None) -> str:
+        tmp = tmp_path_factory.mktemp(f"db-{backend}")
+        if backend == "postgres" and pg is None:
+            pg = request.getfixturevalue("pg_cluster")
+        return _new_database(backend, tmp, pg)
+
+    return make
+
+
+@pytest.fixture
+def make_server(tmp_path_factory, new_database_url, ticketd_bin):
+    """Factory: make_server(backend, pg=None, start=True, database_url=None, **env) -> Server.
+
+    Every server it made is stopped at the end of the test; one that is still running then must
+    exit cleanly (code 0, no sanitizer report)."""
+    made: list[Server] = []
+
+    def make(backend: str, *, pg: PgCluster | None = None, start: bool = True,
+             database_url: str | None = None, **env) -> Server:
+        url = database_url or new_database_url(backend, pg)
+        srv = Server(backend, url, tmp_path_factory.mktemp(f"own-{backend}"), **env)
+        made.append(srv)
+        if start:
+            srv.start()
+        return srv
+
+    yield make
+    errors = []
+    for srv in made:
+        if srv.running:
+            try:
+                srv.assert_clean_exit(srv.stop())
+            except AssertionError as e:
+                errors.append(str(e))
+        srv.kill()
+    assert not errors, "\n\n".join(errors)
+
+
+@pytest.fixture
+def own_pg_cluster():
+    """A dedicated PostgreSQL cluster for tests that stop and restart it."""
+    cluster = new_pg_cluster()
+    yield cluster
+    cluster.destroy()
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP helpers
+
+
+def auth_headers(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def call(method: str, server: Server, path: str, *, token: str | None = None,
+         timeout: float = TIMEOUT, **kwargs) -> requests.Response:
+    """requests.request against server.api + path, with a time-out and an optional token."""
+    url = server.api + path
+    headers = dict(kwargs.pop("headers", None) or {})
+    if token is not None:
+        headers.update(auth_headers(token))
+    return requests.request(method, url, headers=headers, timeout=timeout, **kwargs)
+
+
+def assert_error(resp: requests.Response, status: int, code: str) -> dict:
+    """Asserts an error response (status, JSON content type, body shape, code); returns the
+    `error` object."""
+    desc = f"{resp.request.method} {resp.request.url} -> {resp.status_code} {resp.text[:500]!r}"
+    assert resp.status_code == status, desc
+    assert resp.headers.get("Content-Type", "").startswith("application/json"), \
+        f"Content-Type {resp.headers.get('Content-Type')!r}: {desc}"
+    body = resp.json()
+    assert isinstance(body, dict) and isinstance(body.get("error"), dict), desc
+    err = body["error"]
+    assert err.get("code") == code, desc
+    assert isinstance(err.get("message"), str) and err["message"], desc
+    if "details" in err:
+        assert isinstance(err["details"], dict), desc
+    return err
+
+
+def register(server: Server, email: str | None = None, password: str = DEFAULT_PASSWORD,
+             name: str = "Test User", **extra) -> dict:
+    """Registers a new user (unique e-mail unless given); returns the 201 JSON body."""
+    body = {"email": email or unique_email(), "password": password, "name": name, **extra}
+    r = call("POST", server, "/auth/register", json=body)
+    assert r.status_code == 201, f"register -> {r.status_code} {r.text[:500]}"
+    return r.json()
+
+
+def login(server: Server, email: str, password: str = DEFAULT_PASSWORD) -> dict:
+    """Logs in; returns the 200 JSON body."""
+    r = call("POST", server, "/auth/login", json={"email": email, "password": password})
+    assert r.status_code == 200, f"login {email} -> {r.status_code} {r.text[:500]}"
+    return r.json()
+
+
+def refresh(server: Server, refresh_token: str) -> requests.Response:
+    return call("POST", server, "/auth/refresh", json={"refresh_token": refresh_token})
+
+
+def admin_tokens(server: Server) -> dict:
+    """Logs the bootstrap admin in; returns the login JSON (user, access_token, ...)."""
+    return login(server, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+
+# --------------------------------------------------------------------------------------------
+# JWT helpers (no PyJWT)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(s: str) -> bytes:
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+_HMAC_ALGS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+
+
+def forge_jwt(secret, claims: dict, alg: str = "HS256", header_overrides: dict | None = None) -> str:
+    """Builds a JWT by hand. alg "none" (any case) gives an empty signature."""
+    header = {"alg": alg, "typ": "JWT", **(header_overrides or {})}
+    signing_input = (b64url(json.dumps(header, separators=(",", ":")).encode()) + "." +
+                     b64url(json.dumps(claims, separators=(",", ":")).encode()))
+    if alg.lower() == "none":
+        return signing_input + "."
+    key = secret.encode() if isinstance(secret, str) else secret
+    sig = hmac.new(key, signing_input.encode(), _HMAC_ALGS[alg]).digest()
+    return signing_input + "." + b64url(sig)
+
+
+def jwt_header(token: str) -> dict:
+    return json.loads(b64url_decode(token.split(".")[0]))
+
+
+def jwt_payload(token: str) -> dict:
+    return json.loads(b64url_decode(token.split(".")[1]))
+
+
+def access_claims(sub: str, sid: str, role: str = "user", **overrides) -> dict:
+    """Claims of a valid access token as docs/errors.md describes them."""
+    now = int(time.time())
+    claims = {"iss": "ticketd", "typ": "access", "sub": sub, "role": role, "sid": sid,
+              "iat": now, "nbf": now, "exp": now + 600, "jti": uuid.uuid4().hex}
+    claims.update(overrides)
+    return claims
+
+
+RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
+
+
+# --------------------------------------------------------------------------------------------
+# Raw HTTP over a socket, for what requests cannot do (half-sent bodies, slow clients)
+
+
+class RawResponse:
+    def __init__(self, status: int, headers: dict, body: bytes):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"RawResponse({self.status}, {self.headers}, {self.body[:300]!r})"
+
+
+class RawConn:
+    """A plain TCP connection to a server, speaking just enough HTTP/1.1."""
+
+    def __init__(self, port: int, timeout: float = TIMEOUT):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data: bytes) -> bool:
+        """Sends all of data; False if the peer has closed or reset the connection."""
+        try:
+            self.sock.sendall(data)
+            return True
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+
+    def _fill(self) -> bool:
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
+        self.buf += chunk
+        return bool(chunk)
+
+    def _read_line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            if not self._fill():
+                raise ConnectionError(f"connection closed mid-response; got {self.buf[:300]!r}")
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _read_exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            if not self._fill():
+                raise ConnectionError("connection closed mid-body")
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_response(self) -> RawResponse:
+        """Reads one response; raises ConnectionError if the connection ends first."""
+        status_line = self._read_line()
+        parts = status_line.split(b" ", 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+            raise ConnectionError(f"bad status line {status_line!r}")
+        headers = {}
+        while True:
+            line = self._read_line()
+            if not line:
+                break
+            k, _, v = line.decode("latin-1").partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self._read_line().split(b";")[0], 16)
+                if size == 0:
+                    while self._read_line():
+                        pass
+                    break
+                body += self._read_exact(size)
+                self._read_exact(2)
+        elif "content-length" in headers:
+            body = self._read_exact(int(headers["content-length"]))
+        else:
+            while self._fill():
+                pass
+            body, self.buf = self.buf, b""
+        return RawResponse(int(parts[1]), headers, body)
+
+
+def raw_request(method: str, path: str, body: bytes = b"", headers: dict | None = None) -> bytes:
+    """Serialises an HTTP/1.1 request with a Content-Length body."""
+    h = {"Host": "127.0.0.1", "Content-Type": "application/json", **(headers or {})}
+    if body or method in ("POST", "PUT", "PATCH"):
+        h["Content-Length"] = str(len(body))
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items())
+    return head.encode() + b"\r\n" + body

@@ -1,0 +1,176 @@
+"""Process lifecycle: graceful stop, slow clients, restarts, and a database that goes away."""
+
+import json
+import signal
+import socket
+import threading
+import time
+
+import requests
+
+from conftest import (
+    DEFAULT_PASSWORD, TIMEOUT, RawConn, admin_tokens, assert_error, call, login, raw_request,
+    register, unique_email,
+)
+
+
+def healthz_ok(srv, timeout=2.0) -> float:
+    """GET /healthz; returns how long it took (asserts 200)."""
+    t0 = time.monotonic()
+    r = requests.get(srv.url + "/healthz", timeout=timeout)
+    assert r.status_code == 200
+    return time.monotonic() - t0
+
+
+def test_sigterm_when_idle_exits_0(make_server, backend):
+    srv = make_server(backend)
+    register(srv)
+    t0 = time.monotonic()
+    rc = srv.stop(timeout=10)
+    assert time.monotonic() - t0 < 10
+    srv.assert_clean_exit(rc)
+
+
+def test_sigterm_lets_an_in_flight_request_finish(make_server, backend):
+    srv = make_server(backend)
+    email = unique_email("inflight")
+    body = json.dumps({"email": email, "password": DEFAULT_PASSWORD, "name": "In Flight"}).encode()
+    half = len(body) // 2
+    with RawConn(srv.port) as conn:
+        assert conn.send(raw_request("POST", "/api/v1/auth/register", body)[:-len(body) + half])
+        time.sleep(0.3)  # the server has the headers and half the body
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert srv.running, "ticketd exited with a request in flight"
+        assert conn.send(body[half:]), "connection closed while the request was in flight"
+        resp = conn.read_response()
+    assert resp.status == 201, resp
+    assert resp.json()["user"]["email"] == email
+    srv.proc.wait(10)
+    srv.assert_clean_exit(srv.stop())
+
+
+def slowloris(port: int, result: dict, key: int, limit: float) -> None:
+    """Sends a request's headers one byte per second; records when the server cut us off."""
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        header = b"X-Slow-Header: slowloris\r\n"
+        s.settimeout(1.0)
+        i = 0
+        while time.monotonic() - start < limit:
+            try:
+                s.send(header[i % len(header):i % len(header) + 1])
+                i += 1
+            except OSError:
+                break
+            try:
+                s.recv(4096)  # data (a 408) or b"" (closed): either way we were cut off
+                break
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        else:
+            result[key] = None
+            return
+    result[key] = time.monotonic() - start
+
+
+def test_slowloris_is_cut_off_and_others_are_served(make_server, backend):
+    srv = make_server(backend, CONNECTION_TIMEOUT=2, REQUEST_TIMEOUT=3)
+    result: dict = {}
+    threads = [threading.Thread(target=slowloris, args=(srv.port, result, k, 12), daemon=True)
+               for k in range(6)]  # more than WORKERS
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    reg = register(srv)
+    slowest = 0.0
+    while any(t.is_alive() for t in threads):
+        slowest = max(slowest, healthz_ok(srv))
+        r = call("GET", srv, "/me", token=reg["access_token"], timeout=2)
+        assert r.status_code == 200
+        time.sleep(0.3)
+    for t in threads:
+        t.join(1)
+    assert slowest < 1.0, f"others waited {slowest:.1f}s for /healthz"
+    assert len(result) == 6
+    assert all(v is not None for v in result.values()), \
+        f"slow clients were never cut off: {result}"
+    assert max(result.values()) < 2 + 3 + 2.5, f"slow clients cut off only after {result}"
+    healthz_ok(srv)
+
+
+def test_slow_body_gets_408_or_is_cut_off(make_server, backend):
+    srv = make_server(backend, CONNECTION_TIMEOUT=2, REQUEST_TIMEOUT=3)
+    body = json.dumps({"email": unique_email(), "password": DEFAULT_PASSWORD, "name": "Slow"})
+    t0 = time.monotonic()
+    with RawConn(srv.port) as conn:
+        conn.send(raw_request("POST", "/api/v1/auth/register", body.encode())[:-len(body) + 5])
+        try:
+            resp = conn.read_response()
+        except OSError:  # closed, reset, or our own 10 s time-out
+            resp = None
+    elapsed = time.monotonic() - t0
+    assert elapsed < 2 + 3 + 2.5, f"a stalled body kept its connection for {elapsed:.1f}s"
+    if resp is not None:
+        assert resp.status == 408, resp
+        assert resp.json()["error"]["code"] == "request_timeout"
+    healthz_ok(srv)
+
+
+def test_restart_keeps_data_and_bootstrap_is_idempotent(make_server, backend):
+    srv = make_server(backend)
+    reg = register(srv)
+    admin_id = admin_tokens(srv)["user"]["id"]
+    srv.assert_clean_exit(srv.stop())
+    srv.start()
+    assert login(srv, reg["user"]["email"])["user"]["id"] == reg["user"]["id"]
+    assert admin_tokens(srv)["user"]["id"] == admin_id
+    # A refresh token issued before the restart still works (state lives in the database).
+    r = call("POST", srv, "/auth/refresh", json={"refresh_token": reg["refresh_token"]})
+    assert r.status_code == 200, r.text
+
+
+def test_postgres_outage_is_503_and_recovers(own_pg_cluster, make_server):
+    pg = own_pg_cluster
+    srv = make_server("postgres", pg=pg)
+    reg = register(srv)
+    token = reg["access_token"]
+    assert call("GET", srv, "/me", token=token).status_code == 200
+
+    pg.stop()
+    try:
+        t0 = time.monotonic()
+        r = requests.get(srv.url + "/readyz", timeout=TIMEOUT)
+        assert time.monotonic() - t0 < 10
+        assert r.status_code == 503, r.text
+
+        for attempt in range(2):  # the first may hit a pooled connection that just died
+            t0 = time.monotonic()
+            r = call("GET", srv, "/me", token=token)
+            assert time.monotonic() - t0 < 10
+            err = assert_error(r, 503, "unavailable")
+            assert r.headers.get("Retry-After"), r.headers
+            for leak in ("SQLSTATE", "libpq", "connection refused", "server closed",
+                         "socket", "5432", str(pg.port)):
+                assert leak.lower() not in err["message"].lower(), err
+
+        r = call("POST", srv, "/auth/login",
+                 json={"email": reg["user"]["email"], "password": DEFAULT_PASSWORD})
+        assert_error(r, 503, "unavailable")
+        assert healthz_ok(srv) < 1.0, "/healthz depends on the database"
+    finally:
+        pg.start()
+
+    deadline = time.monotonic() + 10
+    while True:
+        r = call("GET", srv, "/me", token=token)
+        if r.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.status_code == 200, f"not recovered after PostgreSQL came back: {r.text}"
+    assert requests.get(srv.url + "/readyz", timeout=TIMEOUT).status_code == 200
+    assert login(srv, reg["user"]["email"])["user"]["id"] == reg["user"]["id"]
+    register(srv)
