@@ -40,7 +40,7 @@ json_t *tix_req_json(tix_req *r)
         return NULL;
     }
     json_error_t jerr;
-    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (j == NULL) {
         json_t *d = json_pack("{s:i,s:i}", "line", jerr.line, "column", jerr.column);
         tix_reply_error(r, 400, "malformed_json", "the body is not valid JSON", d);

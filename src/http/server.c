@@ -2,8 +2,9 @@
  * libmicrohttpd glue. The lifecycle of one request:
  *   1. first access callback: make the tix_req (arena, request id, route match); answer
  *      nothing yet (queueing on the first call makes MHD close keep-alive connections);
- *   2. upload callbacks: append body bytes up to MAX_BODY_BYTES and within REQUEST_TIMEOUT,
- *      else answer 413/408 at once (MHD then drops the rest and closes the connection);
+ *   2. upload callbacks: append body bytes up to MAX_BODY_BYTES and within REQUEST_TIMEOUT;
+ *      past either limit the rest is dropped and the answer is 413/408 (a Content-Length over
+ *      the limit is answered at once, before any of the body is read);
  *   3. last callback: size, route, auth, role and content-type checks, then the handler;
  *   4. completion callback: access-log line, database connection back to the pool, free.
  * Slow clients: MHD closes connections idle for CONNECTION_TIMEOUT; a reaper thread also cuts
@@ -29,7 +30,15 @@
 #include "core/util.h"
 #include "http/req.h"
 
-enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER };
+enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER, PHASE_TIMED_OUT };
+
+/* What the reaper writes to a client whose body did not arrive in time. */
+static const char timeout_response[] =
+    "HTTP/1.1 408 Request Timeout\r\n"
+    "Content-Type: application/json; charset=utf-8\r\n"
+    "Connection: close\r\n"
+    "Content-Length: 84\r\n\r\n"
+    "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request body arrived too slowly\"}}";
 
 typedef struct track {
     struct track *prev, *next;
@@ -125,24 +134,46 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     *socket_context = NULL;
 }
 
+/* A body that is too slow gets a 408 written straight to the socket (MHD can only answer
+ * once a body is complete) and a half-close; the phase CAS decides between the reaper and a
+ * body that completes at the same instant, so exactly one of them answers. */
+static void reap(tix_server *s, track *t, int64_t now, int64_t idle_limit, int64_t body_limit)
+{
+    int phase = atomic_load(&t->phase);
+    int64_t age = now - atomic_load(&t->since_ms);
+    int expected = PHASE_BODY;
+    if (phase == PHASE_BODY && age > body_limit &&
+        atomic_compare_exchange_strong(&t->phase, &expected, PHASE_TIMED_OUT)) {
+        ssize_t w = send(t->fd, timeout_response, sizeof(timeout_response) - 1,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+        shutdown(t->fd, SHUT_WR);
+        atomic_fetch_add(&s->app->slow_clients_cut, 1);
+        return;
+    }
+    if ((phase == PHASE_IDLE && age > idle_limit) ||
+        (phase == PHASE_TIMED_OUT && age > body_limit + 2000)) {
+        shutdown(t->fd, SHUT_RDWR);
+        t->fd = -1;
+        if (phase == PHASE_IDLE) {
+            atomic_fetch_add(&s->app->slow_clients_cut, 1);
+        }
+    }
+}
+
 static void *reaper_main(void *arg)
 {
     tix_server *s = arg;
     int64_t idle_limit = (s->app->cfg.connection_timeout_s + s->app->cfg.request_timeout_s) * 1000;
-    int64_t body_limit = s->app->cfg.request_timeout_s * 1000 + 1000;
+    int64_t body_limit = s->app->cfg.request_timeout_s * 1000;
     while (!atomic_load(&s->reaper_stop)) {
-        struct timespec nap = {0, 250 * 1000 * 1000};
+        struct timespec nap = {0, 200 * 1000 * 1000};
         nanosleep(&nap, NULL);
         int64_t now = mono_ms();
         pthread_mutex_lock(&s->mu);
         for (track *t = s->tracks; t != NULL; t = t->next) {
-            int phase = atomic_load(&t->phase);
-            int64_t age = now - atomic_load(&t->since_ms);
-            if (t->fd >= 0 && ((phase == PHASE_IDLE && age > idle_limit) ||
-                               (phase == PHASE_BODY && age > body_limit))) {
-                shutdown(t->fd, SHUT_RDWR);
-                t->fd = -1;
-                atomic_fetch_add(&s->app->slow_clients_cut, 1);
+            if (t->fd >= 0) {
+                reap(s, t, now, idle_limit, body_limit);
             }
         }
         pthread_mutex_unlock(&s->mu);
@@ -362,20 +393,29 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (st == NULL) {
         st = begin_request(s, conn, url, method);
         *con_cls = st;
-        return st ? MHD_YES : MHD_NO;
-    }
-    if (st->queued) {
-        *upload_size = 0; /* answered early: drop the rest */
-        return MHD_YES;
-    }
-    if (*upload_size > 0) {
-        take_body(st, upload_data, *upload_size);
-        *upload_size = 0;
-        if (st->reject != 0) {
+        if (st != NULL && st->reject != 0) {
+            /* Content-Length over the limit: answer before reading any of it. MHD accepts a
+             * response only now or once the body is complete, and closes after this one. */
             reject(st);
             return queue(st, conn) ? MHD_YES : MHD_NO;
         }
+        return st ? MHD_YES : MHD_NO;
+    }
+    if (*upload_size > 0) {
+        /* Past a limit the rest is read and dropped (bounded by REQUEST_TIMEOUT and the
+         * reaper), because MHD cannot answer in the middle of a body. */
+        take_body(st, upload_data, *upload_size);
+        *upload_size = 0;
         return MHD_YES;
+    }
+    if (st->queued) {
+        return MHD_YES;
+    }
+    int expected = PHASE_BODY;
+    if (st->t != NULL && !atomic_compare_exchange_strong(&st->t->phase, &expected,
+                                                         PHASE_HANDLER)) {
+        st->r.status = 408; /* the reaper already answered on the socket */
+        return MHD_NO;
     }
     set_phase(st->t, PHASE_HANDLER);
     if (st->reject != 0) {

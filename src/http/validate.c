@@ -40,7 +40,7 @@ bool tix_v_string(json_t *obj, const char *key, bool required, size_t min, size_
 {
     json_t *v = json_object_get(obj, key);
     *out = NULL;
-    if (v == NULL || json_is_null(v)) {
+    if (v == NULL || (json_is_null(v) && !required)) {
         return required ? tix_v_fail(e, key, "is required") : true;
     }
     if (!json_is_string(v)) {
@@ -68,7 +68,7 @@ bool tix_v_int(json_t *obj, const char *key, bool required, int64_t min, int64_t
     if (present != NULL) {
         *present = false;
     }
-    if (v == NULL || json_is_null(v)) {
+    if (v == NULL || (json_is_null(v) && !required)) {
         return required ? tix_v_fail(e, key, "is required") : true;
     }
     if (!json_is_integer(v)) {
@@ -92,7 +92,7 @@ bool tix_v_bool(json_t *obj, const char *key, bool required, bool *out, bool *pr
     if (present != NULL) {
         *present = false;
     }
-    if (v == NULL || json_is_null(v)) {
+    if (v == NULL || (json_is_null(v) && !required)) {
         return required ? tix_v_fail(e, key, "is required") : true;
     }
     if (!json_is_boolean(v)) {

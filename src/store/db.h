@@ -4,6 +4,9 @@
  * drivers bind (SQLite treats "$N" as a named parameter; we bind by name). Values are passed as
  * tix_dbv (NULL, 64-bit integer or text) and always bound, never spliced.
  *
+ * A parameter that may be NULL and is tested with IS NULL needs a cast the first time it
+ * appears ("CAST($1 AS TEXT) IS NULL OR col = $1"): PostgreSQL cannot infer its type otherwise.
+ *
  * Portable schema rules: times are BIGINT milliseconds since the epoch; booleans are INTEGER
  * 0/1; ids are TEXT. Results come back as text cells (tix_db_res_int parses them).
  *

@@ -102,7 +102,8 @@ tix_rc tix_user_list(tix_db *db, tix_arena *a, const char *role, const char *aft
     tix_db_res *res = NULL;
     tix_rc rc = tix_db_exec(db,
                             "SELECT " USER_COLS " FROM users"
-                            " WHERE ($1 IS NULL OR role = $1) AND ($2 IS NULL OR id > $2)"
+                            " WHERE (CAST($1 AS TEXT) IS NULL OR role = $1)"
+                            " AND (CAST($2 AS TEXT) IS NULL OR id > $2)"
                             " ORDER BY id LIMIT $3",
                             p, 3, &res);
     if (rc != TIX_OK) {
@@ -178,6 +179,6 @@ tix_rc tix_refresh_revoke_user(tix_db *db, const char *user_id, const char *keep
     return tix_db_exec(db,
                        "UPDATE refresh_tokens SET revoked_at = $3"
                        " WHERE user_id = $1 AND revoked_at IS NULL"
-                       " AND ($2 IS NULL OR family_id <> $2)",
+                       " AND (CAST($2 AS TEXT) IS NULL OR family_id <> $2)",
                        p, 3, NULL);
 }
