@@ -25,7 +25,8 @@ void *tix_arena_calloc(tix_arena *a, size_t n);
 char *tix_arena_strdup(tix_arena *a, const char *s);
 char *tix_arena_strndup(tix_arena *a, const char *s, size_t n);
 char *tix_arena_sprintf(tix_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *tix_arena_vsprintf(tix_arena *a, const char *fmt, va_list ap);
+char *tix_arena_vsprintf(tix_arena *a, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Bytes handed out so far (for tests and metrics). */
 size_t tix_arena_used(const tix_arena *a);
 
