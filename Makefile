@@ -44,7 +44,7 @@ unit: build
 api: build
 	TICKETD_BIN=$(CURDIR)/build/ticketd $(PY) -m pytest tests/api -q
 
-lint: build
+lint: test-deps build
 	clang-format --dry-run --Werror $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
 	clang-tidy -p build --quiet $$(git ls-files 'src/*.c')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

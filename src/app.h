@@ -6,18 +6,18 @@
 #ifndef TIX_APP_H
 #define TIX_APP_H
 
-#include <stdatomic.h>
-
 #include "core/config.h"
 #include "http/router.h"
 #include "store/db.h"
+
+#include <stdatomic.h>
 
 typedef struct tix_app {
     tix_config cfg;
     tix_db_pool *db;
     tix_router *router;
-    atomic_long inflight;          /* requests between first byte and completion */
-    atomic_ullong requests_total;  /* completed requests */
+    atomic_long inflight;         /* requests between first byte and completion */
+    atomic_ullong requests_total; /* completed requests */
     atomic_ullong responses_5xx;
     atomic_ullong slow_clients_cut; /* connections closed by the slow-client reaper */
 } tix_app;

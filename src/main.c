@@ -3,13 +3,6 @@
  * and taken synchronously here with sigwait, so a SIGTERM drains in-flight requests and the
  * process exits 0; no handler code runs in signal context.
  */
-#include <signal.h>
-#include <sodium.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "app.h"
 #include "auth/password.h"
 #include "auth/session.h"
@@ -18,8 +11,15 @@
 #include "http/server.h"
 #include "http/validate.h"
 
-#define TIX_VERSION "0.1.0"
-#define EXIT_CONFIG 2
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TIX_VERSION   "0.1.0"
+#define EXIT_CONFIG   2
 #define DRAIN_SECONDS 30
 
 static const char usage[] =
@@ -95,8 +95,8 @@ static int open_db(tix_app *app)
 }
 
 /* Creates an admin; returns 0, or 1 with a message. exists_ok: an existing e-mail is fine. */
-static int create_admin(tix_app *app, const char *email_in, const char *password,
-                        const char *name, bool exists_ok)
+static int create_admin(tix_app *app, const char *email_in, const char *password, const char *name,
+                        bool exists_ok)
 {
     char email[256];
     if (!tix_email_normalize(email_in, email, sizeof(email))) {
@@ -150,9 +150,8 @@ static int serve(tix_app *app)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread started from here inherits it */
     announce(app);
-    if (app->cfg.admin_email[0] &&
-        create_admin(app, app->cfg.admin_email, app->cfg.admin_password, "Administrator",
-                     true) != 0) {
+    if (app->cfg.admin_email[0] && create_admin(app, app->cfg.admin_email, app->cfg.admin_password,
+                                                "Administrator", true) != 0) {
         return 1;
     }
     if (tix_router_create(tix_routes, tix_routes_count, &app->router) != TIX_OK) {

@@ -3,13 +3,12 @@
  * auth/session.h, then the views. No SQL and no token logic here.
  */
 #include "api/handlers.h"
-
-#include <string.h>
-
 #include "api/views.h"
 #include "app.h"
 #include "auth/password.h"
 #include "auth/session.h"
+
+#include <string.h>
 
 /* Reads and checks {email, password}; answers and returns false on the first problem.
  * strict_password applies the password rules (registration); email_out receives the
@@ -173,8 +172,7 @@ void tix_api_change_password(tix_req *r)
     if (db == NULL) {
         return;
     }
-    tix_rc rc = tix_account_change_password(db, r->auth.user_id, r->auth.session_id, current,
-                                            next);
+    tix_rc rc = tix_account_change_password(db, r->auth.user_id, r->auth.session_id, current, next);
     if (rc == TIX_EFORBIDDEN) {
         tix_reply_error(r, 403, "wrong_password", "the current password is wrong", NULL);
         return;

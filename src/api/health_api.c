@@ -1,10 +1,10 @@
 /* Operations endpoints: /healthz (the process answers), /readyz (the database answers),
  * /metrics (Prometheus text). */
-#include <stdio.h>
-#include <string.h>
-
 #include "api/handlers.h"
 #include "app.h"
+
+#include <stdio.h>
+#include <string.h>
 
 void tix_api_healthz(tix_req *r)
 {
@@ -22,8 +22,9 @@ void tix_api_readyz(tix_req *r)
     const char *cache = r->app->cfg.redis_url[0] ? "redis" : "in-process";
     if (rc != TIX_OK) {
         tix_reply_header(r, "Retry-After", "1");
-        tix_reply_json(r, 503, json_pack("{s:s,s:s,s:s}", "status", "unavailable", "database",
-                                         "down", "cache", cache));
+        tix_reply_json(r, 503,
+                       json_pack("{s:s,s:s,s:s}", "status", "unavailable", "database", "down",
+                                 "cache", cache));
         return;
     }
     tix_reply_json(r, 200,

@@ -5,12 +5,12 @@
 #include "api/handlers.h"
 #include "app.h"
 
-#define V1 "/api/v1"
-#define PUB TIX_ACCESS_PUBLIC
-#define USER TIX_ACCESS_USER
+#define V1    "/api/v1"
+#define PUB   TIX_ACCESS_PUBLIC
+#define USER  TIX_ACCESS_USER
 #define OWNER TIX_ACCESS_OWNER
 #define ADMIN TIX_ACCESS_ADMIN
-#define JSON TIX_ROUTE_JSON
+#define JSON  TIX_ROUTE_JSON
 
 const tix_route tix_routes[] = {
     /* operations */

@@ -1,10 +1,10 @@
 /* Admin user management: GET /admin/users and PATCH /admin/users/{id}. */
-#include <string.h>
-
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
 #include "core/util.h"
+
+#include <string.h>
 
 void tix_api_admin_list_users(tix_req *r)
 {
@@ -76,6 +76,7 @@ void tix_api_admin_update_user(tix_req *r)
         return;
     }
     tix_user u;
+    memset(&u, 0, sizeof(u));
     tix_rc rc = tix_db_begin(db);
     if (rc == TIX_OK) {
         rc = tix_user_by_id(db, tix_req_param(r, "id"), &u);
@@ -92,8 +93,7 @@ void tix_api_admin_update_user(tix_req *r)
         rc = tix_db_commit(db);
     }
     if (rc == TIX_ECONFLICT) {
-        tix_reply_error(r, 409, "last_admin", "the only admin cannot give up the admin role",
-                        NULL);
+        tix_reply_error(r, 409, "last_admin", "the only admin cannot give up the admin role", NULL);
         return;
     }
     if (rc != TIX_OK) {

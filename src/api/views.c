@@ -29,8 +29,8 @@ void tix_reply_verr(tix_req *r, const tix_verr *e)
     char msg[160];
     snprintf(msg, sizeof(msg), "%s %s", e->field ? e->field : "body",
              e->reason ? e->reason : "is invalid");
-    json_t *d = json_pack("{s:s,s:s}", "field", e->field ? e->field : "",
-                          "reason", e->reason ? e->reason : "invalid");
+    json_t *d = json_pack("{s:s,s:s}", "field", e->field ? e->field : "", "reason",
+                          e->reason ? e->reason : "invalid");
     if (e->expected != NULL) {
         json_object_set_new(d, "expected", json_string(e->expected));
     }

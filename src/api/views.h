@@ -2,12 +2,12 @@
 #ifndef TIX_API_VIEWS_H
 #define TIX_API_VIEWS_H
 
-#include <jansson.h>
-
 #include "auth/session.h"
 #include "http/req.h"
 #include "http/validate.h"
 #include "store/users.h"
+
+#include <jansson.h>
 
 /* {id, email, name, role, created_at, updated_at}: never the password hash. New reference. */
 json_t *tix_view_user(const tix_user *u);

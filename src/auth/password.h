@@ -6,12 +6,12 @@
 #ifndef TIX_AUTH_PASSWORD_H
 #define TIX_AUTH_PASSWORD_H
 
-#include <stdbool.h>
-
 #include "core/config.h"
 #include "core/rc.h"
 
-#define TIX_PASSWORD_HASH_MAX 128 /* crypto_pwhash_STRBYTES */
+#include <stdbool.h>
+
+#define TIX_PASSWORD_HASH_MAX  128 /* crypto_pwhash_STRBYTES */
 #define TIX_PASSWORD_MIN_CHARS 8
 #define TIX_PASSWORD_MAX_CHARS 256
 

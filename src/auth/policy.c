@@ -24,10 +24,14 @@ bool tix_role_parse(const char *s, tix_role *out)
 bool tix_policy_route_allows(tix_access need, const tix_principal *p)
 {
     switch (need) {
-    case TIX_ACCESS_PUBLIC: return true;
-    case TIX_ACCESS_USER: return p->authenticated;
-    case TIX_ACCESS_OWNER: return p->authenticated && p->role >= TIX_ROLE_OWNER;
-    case TIX_ACCESS_ADMIN: return p->authenticated && p->role == TIX_ROLE_ADMIN;
+    case TIX_ACCESS_PUBLIC:
+        return true;
+    case TIX_ACCESS_USER:
+        return p->authenticated;
+    case TIX_ACCESS_OWNER:
+        return p->authenticated && p->role >= TIX_ROLE_OWNER;
+    case TIX_ACCESS_ADMIN:
+        return p->authenticated && p->role == TIX_ROLE_ADMIN;
     }
     return false;
 }

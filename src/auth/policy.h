@@ -6,11 +6,11 @@
 #ifndef TIX_AUTH_POLICY_H
 #define TIX_AUTH_POLICY_H
 
-#include <stdbool.h>
-
 #include "core/rc.h"
 #include "core/util.h"
 #include "http/router.h"
+
+#include <stdbool.h>
 
 typedef enum tix_role { TIX_ROLE_USER = 0, TIX_ROLE_OWNER = 1, TIX_ROLE_ADMIN = 2 } tix_role;
 

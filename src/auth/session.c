@@ -1,13 +1,13 @@
 /* Accounts and refresh-token sessions; see session.h. */
 #include "auth/session.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "auth/token.h"
 #include "core/log.h"
 #include "core/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void tix_session_tokens_cleanup(tix_session_tokens *t)
 {
@@ -104,8 +104,8 @@ tix_rc tix_account_register(tix_db *db, const tix_config *cfg, const char *email
     return TIX_OK;
 }
 
-tix_rc tix_session_login(tix_db *db, const tix_config *cfg, const char *email,
-                         const char *password, tix_user *user, tix_session_tokens *out)
+tix_rc tix_session_login(tix_db *db, const tix_config *cfg, const char *email, const char *password,
+                         tix_user *user, tix_session_tokens *out)
 {
     tix_rc rc = tix_user_by_email(db, email, user);
     if (rc == TIX_ENOTFOUND) {
@@ -122,8 +122,7 @@ tix_rc tix_session_login(tix_db *db, const tix_config *cfg, const char *email,
 }
 
 /* The refresh row for a token we signed, or TIX_EAUTH. */
-static tix_rc find_token(tix_db *db, const tix_config *cfg, const char *token,
-                         tix_refresh_row *row)
+static tix_rc find_token(tix_db *db, const tix_config *cfg, const char *token, tix_refresh_row *row)
 {
     tix_claims c;
     if (tix_token_verify(cfg->jwt_refresh_secret, TIX_TOKEN_REFRESH, token, tix_now_ms() / 1000,
@@ -137,8 +136,8 @@ static tix_rc find_token(tix_db *db, const tix_config *cfg, const char *token,
 }
 
 /* Inside the transaction: checks the row, spends it and issues the next pair. */
-static tix_rc rotate(tix_db *db, const tix_config *cfg, const tix_refresh_row *row,
-                     tix_user *user, tix_session_tokens *out, bool *reused)
+static tix_rc rotate(tix_db *db, const tix_config *cfg, const tix_refresh_row *row, tix_user *user,
+                     tix_session_tokens *out, bool *reused)
 {
     int64_t now = tix_now_ms();
     *reused = false;

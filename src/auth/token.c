@@ -13,8 +13,7 @@ static const char *type_name(tix_token_type t)
     return t == TIX_TOKEN_ACCESS ? "access" : "refresh";
 }
 
-tix_rc tix_token_issue(const char *secret, tix_token_type type, const tix_claims *c,
-                       char **token)
+tix_rc tix_token_issue(const char *secret, tix_token_type type, const tix_claims *c, char **token)
 {
     jwt_t *jwt = NULL;
     if (jwt_new(&jwt) != 0) {
@@ -94,8 +93,8 @@ static bool check_claims(jwt_t *jwt, tix_token_type type, int64_t now_s, tix_cla
     return true;
 }
 
-tix_rc tix_token_verify(const char *secret, tix_token_type type, const char *token,
-                        int64_t now_s, tix_claims *out)
+tix_rc tix_token_verify(const char *secret, tix_token_type type, const char *token, int64_t now_s,
+                        tix_claims *out)
 {
     if (token == NULL || strlen(token) > TIX_TOKEN_MAX || secret == NULL || *secret == '\0') {
         return TIX_EAUTH;

@@ -6,14 +6,14 @@
 #ifndef TIX_AUTH_TOKEN_H
 #define TIX_AUTH_TOKEN_H
 
-#include <stdint.h>
-
 #include "auth/policy.h"
 #include "core/rc.h"
 #include "core/util.h"
 
-#define TIX_TOKEN_MAX 2048   /* longer bearer tokens are refused before decoding */
-#define TIX_TOKEN_LEEWAY_S 30 /* clock skew allowed on exp and nbf */
+#include <stdint.h>
+
+#define TIX_TOKEN_MAX      2048 /* longer bearer tokens are refused before decoding */
+#define TIX_TOKEN_LEEWAY_S 30   /* clock skew allowed on exp and nbf */
 
 typedef enum tix_token_type { TIX_TOKEN_ACCESS, TIX_TOKEN_REFRESH } tix_token_type;
 
@@ -28,8 +28,8 @@ typedef struct tix_claims {
 } tix_claims;
 
 /* Signs claims as a token of the given type. OUT: *token (malloc'd; the caller frees). */
-TIX_MUSTCHECK tix_rc tix_token_issue(const char *secret, tix_token_type type,
-                                     const tix_claims *c, char **token);
+TIX_MUSTCHECK tix_rc tix_token_issue(const char *secret, tix_token_type type, const tix_claims *c,
+                                     char **token);
 /* Verifies signature, algorithm (HS256 only), type, issuer, exp and nbf at now_s.
  * TIX_EAUTH for anything wrong; claims filled only on TIX_OK. */
 TIX_MUSTCHECK tix_rc tix_token_verify(const char *secret, tix_token_type type, const char *token,

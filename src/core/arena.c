@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define ARENA_DEFAULT 8192
-#define ARENA_ALIGN 16
+#define ARENA_ALIGN   16
 
 struct block {
     struct block *next;
@@ -114,7 +114,7 @@ char *tix_arena_vsprintf(tix_arena *a, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
-    int len = vsnprintf(NULL, 0, fmt, ap2);
+    int len = vsnprintf(NULL, 0, fmt, ap2); /* NOLINT(clang-analyzer-valist.Uninitialized) */
     va_end(ap2);
     if (len < 0) {
         len = 0;

@@ -18,9 +18,9 @@ tix_arena *tix_arena_create(size_t first);
 /* Frees the arena and everything allocated from it. NULL does nothing. */
 void tix_arena_destroy(tix_arena *a);
 /* n bytes, 16-aligned, uninitialised; owned by the arena. */
-void *tix_arena_alloc(tix_arena *a, size_t n);
+void *tix_arena_alloc(tix_arena *a, size_t n) __attribute__((returns_nonnull));
 /* n zeroed bytes, owned by the arena. */
-void *tix_arena_calloc(tix_arena *a, size_t n);
+void *tix_arena_calloc(tix_arena *a, size_t n) __attribute__((returns_nonnull));
 /* Copies of strings and formatted text, owned by the arena. strndup copies at most n bytes. */
 char *tix_arena_strdup(tix_arena *a, const char *s);
 char *tix_arena_strndup(tix_arena *a, const char *s, size_t n);

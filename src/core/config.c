@@ -4,13 +4,13 @@
  */
 #include "core/config.h"
 
+#include "core/util.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "core/util.h"
 
 #define MIN_SECRET_LEN 32
 
@@ -21,14 +21,21 @@ const char *tix_config_getenv(const char *name, void *ctx)
     return v != NULL && *v != '\0' ? v : NULL;
 }
 
-static tix_rc fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* What every parse step needs: where variables come from and where the error goes. */
+typedef struct parser {
+    tix_config_getter get;
+    void *ctx;
+    char *err;
+    size_t errlen;
+} parser;
 
-static tix_rc fail(char *err, size_t errlen, const char *fmt, ...)
+static tix_rc fail(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static tix_rc fail(parser *p, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    vsnprintf(p->err, p->errlen, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
     va_end(ap);
     return TIX_EINVAL;
 }
@@ -46,11 +53,24 @@ bool tix_config_parse_duration(const char *s, int64_t *out_s)
     }
     memcpy(num, s, len + 1);
     switch (num[len - 1]) {
-    case 's': mult = 1; num[len - 1] = '\0'; break;
-    case 'm': mult = 60; num[len - 1] = '\0'; break;
-    case 'h': mult = 3600; num[len - 1] = '\0'; break;
-    case 'd': mult = 86400; num[len - 1] = '\0'; break;
-    default: break;
+    case 's':
+        mult = 1;
+        num[len - 1] = '\0';
+        break;
+    case 'm':
+        mult = 60;
+        num[len - 1] = '\0';
+        break;
+    case 'h':
+        mult = 3600;
+        num[len - 1] = '\0';
+        break;
+    case 'd':
+        mult = 86400;
+        num[len - 1] = '\0';
+        break;
+    default:
+        break;
     }
     int64_t v = 0;
     if (!tix_parse_int(num, 0, INT64_MAX / 86400 / 1000, &v)) {
@@ -60,31 +80,31 @@ bool tix_config_parse_duration(const char *s, int64_t *out_s)
     return true;
 }
 
-static tix_rc get_int(tix_config_getter get, void *ctx, const char *name, int64_t def,
-                      int64_t min, int64_t max, int64_t *out, char *err, size_t errlen)
+static tix_rc get_int(parser *p, const char *name, int64_t def, int64_t min, int64_t max,
+                      int64_t *out)
 {
-    const char *v = get(name, ctx);
+    const char *v = p->get(name, p->ctx);
     if (v == NULL) {
         *out = def;
         return TIX_OK;
     }
     if (!tix_parse_int(v, min, max, out)) {
-        return fail(err, errlen, "%s must be a whole number from %lld to %lld (got \"%.40s\")",
-                    name, (long long)min, (long long)max, v);
+        return fail(p, "%s must be a whole number from %lld to %lld (got \"%.40s\")", name,
+                    (long long)min, (long long)max, v);
     }
     return TIX_OK;
 }
 
-static tix_rc get_duration(tix_config_getter get, void *ctx, const char *name, int64_t def,
-                           int64_t min, int64_t max, int64_t *out, char *err, size_t errlen)
+static tix_rc get_duration(parser *p, const char *name, int64_t def, int64_t min, int64_t max,
+                           int64_t *out)
 {
-    const char *v = get(name, ctx);
+    const char *v = p->get(name, p->ctx);
     if (v == NULL) {
         *out = def;
         return TIX_OK;
     }
     if (!tix_config_parse_duration(v, out) || *out < min || *out > max) {
-        return fail(err, errlen,
+        return fail(p,
                     "%s must be a duration such as 900, 900s, 15m, 12h or 30d between %lld and "
                     "%lld seconds (got \"%.40s\")",
                     name, (long long)min, (long long)max, v);
@@ -92,33 +112,30 @@ static tix_rc get_duration(tix_config_getter get, void *ctx, const char *name, i
     return TIX_OK;
 }
 
-static tix_rc copy_str(char *dst, size_t cap, const char *name, const char *v, char *err,
-                       size_t errlen)
+static tix_rc copy_str(parser *p, char *dst, size_t cap, const char *name, const char *v)
 {
     if (strlen(v) >= cap) {
-        return fail(err, errlen, "%s is too long (at most %zu characters)", name, cap - 1);
+        return fail(p, "%s is too long (at most %zu characters)", name, cap - 1);
     }
     memcpy(dst, v, strlen(v) + 1);
     return TIX_OK;
 }
 
-static tix_rc parse_database(tix_config *cfg, tix_config_getter get, void *ctx, char *err,
-                             size_t errlen)
+static tix_rc parse_database(parser *p, tix_config *cfg)
 {
-    const char *url = get("DATABASE_URL", ctx);
+    const char *url = p->get("DATABASE_URL", p->ctx);
     if (url == NULL) {
         url = "sqlite://./data/ticketd.db";
     }
-    if (copy_str(cfg->database_url, sizeof(cfg->database_url), "DATABASE_URL", url, err,
-                 errlen) != TIX_OK) {
+    if (copy_str(p, cfg->database_url, sizeof(cfg->database_url), "DATABASE_URL", url) != TIX_OK) {
         return TIX_EINVAL;
     }
     if (strncmp(url, "sqlite://", 9) == 0) {
         cfg->db_kind = TIX_DB_SQLITE;
         const char *path = url + 9;
         if (*path == '\0') {
-            return fail(err, errlen, "DATABASE_URL sqlite:// needs a file path, "
-                                     "e.g. sqlite:///var/lib/ticketd/ticketd.db");
+            return fail(p, "DATABASE_URL sqlite:// needs a file path, "
+                           "e.g. sqlite:///var/lib/ticketd/ticketd.db");
         }
         memcpy(cfg->sqlite_path, path, strlen(path) + 1);
         return TIX_OK;
@@ -127,18 +144,17 @@ static tix_rc parse_database(tix_config *cfg, tix_config_getter get, void *ctx, 
         cfg->db_kind = TIX_DB_POSTGRES;
         return TIX_OK;
     }
-    return fail(err, errlen,
-                "DATABASE_URL must start with sqlite:// or postgres:// (got \"%.20s...\")", url);
+    return fail(p, "DATABASE_URL must start with sqlite:// or postgres:// (got \"%.20s...\")", url);
 }
 
-static tix_rc parse_secret(tix_config *cfg, tix_config_getter get, void *ctx, const char *name,
-                           char *dst, size_t cap, bool *generated, char *err, size_t errlen)
+static tix_rc parse_secret(parser *p, const tix_config *cfg, const char *name, char *dst,
+                           size_t cap, bool *generated)
 {
-    const char *v = get(name, ctx);
+    const char *v = p->get(name, p->ctx);
     *generated = false;
     if (v == NULL) {
         if (cfg->db_kind == TIX_DB_POSTGRES) {
-            return fail(err, errlen,
+            return fail(p,
                         "%s is required with PostgreSQL (every server must share it); "
                         "set it to at least %d random characters",
                         name, MIN_SECRET_LEN);
@@ -150,21 +166,19 @@ static tix_rc parse_secret(tix_config *cfg, tix_config_getter get, void *ctx, co
         return TIX_OK;
     }
     if (strlen(v) < MIN_SECRET_LEN) {
-        return fail(err, errlen, "%s must be at least %d characters long", name, MIN_SECRET_LEN);
+        return fail(p, "%s must be at least %d characters long", name, MIN_SECRET_LEN);
     }
-    return copy_str(dst, cap, name, v, err, errlen);
+    return copy_str(p, dst, cap, name, v);
 }
 
-static tix_rc parse_misc(tix_config *cfg, tix_config_getter get, void *ctx, char *err,
-                         size_t errlen)
+static tix_rc parse_misc(parser *p, tix_config *cfg)
 {
-    const char *lvl = get("LOG_LEVEL", ctx);
+    const char *lvl = p->get("LOG_LEVEL", p->ctx);
     cfg->log_level = TIX_LOG_INFO;
     if (lvl != NULL && !tix_log_parse_level(lvl, &cfg->log_level)) {
-        return fail(err, errlen, "LOG_LEVEL must be debug, info, warn or error (got \"%.20s\")",
-                    lvl);
+        return fail(p, "LOG_LEVEL must be debug, info, warn or error (got \"%.20s\")", lvl);
     }
-    const char *cost = get("PASSWORD_HASH_COST", ctx);
+    const char *cost = p->get("PASSWORD_HASH_COST", p->ctx);
     cfg->pwhash_cost = TIX_PWHASH_INTERACTIVE;
     if (cost != NULL) {
         if (strcmp(cost, "interactive") == 0) {
@@ -174,44 +188,39 @@ static tix_rc parse_misc(tix_config *cfg, tix_config_getter get, void *ctx, char
         } else if (strcmp(cost, "min") == 0) {
             cfg->pwhash_cost = TIX_PWHASH_MIN;
         } else {
-            return fail(err, errlen,
-                        "PASSWORD_HASH_COST must be interactive, moderate or min (got \"%.20s\")",
-                        cost);
+            return fail(
+                p, "PASSWORD_HASH_COST must be interactive, moderate or min (got \"%.20s\")", cost);
         }
     }
-    const char *bind = get("BIND_ADDRESS", ctx);
-    return copy_str(cfg->bind_address, sizeof(cfg->bind_address), "BIND_ADDRESS",
-                    bind ? bind : "0.0.0.0", err, errlen);
+    const char *bind = p->get("BIND_ADDRESS", p->ctx);
+    return copy_str(p, cfg->bind_address, sizeof(cfg->bind_address), "BIND_ADDRESS",
+                    bind ? bind : "0.0.0.0");
 }
 
-static tix_rc parse_admin(tix_config *cfg, tix_config_getter get, void *ctx, char *err,
-                          size_t errlen)
+static tix_rc parse_admin(parser *p, tix_config *cfg)
 {
-    const char *email = get("ADMIN_EMAIL", ctx);
-    const char *pw = get("ADMIN_PASSWORD", ctx);
+    const char *email = p->get("ADMIN_EMAIL", p->ctx);
+    const char *pw = p->get("ADMIN_PASSWORD", p->ctx);
     if ((email == NULL) != (pw == NULL)) {
-        return fail(err, errlen, "ADMIN_EMAIL and ADMIN_PASSWORD must be set together");
+        return fail(p, "ADMIN_EMAIL and ADMIN_PASSWORD must be set together");
     }
     if (email == NULL) {
         return TIX_OK;
     }
-    if (copy_str(cfg->admin_email, sizeof(cfg->admin_email), "ADMIN_EMAIL", email, err,
-                 errlen) != TIX_OK) {
+    if (copy_str(p, cfg->admin_email, sizeof(cfg->admin_email), "ADMIN_EMAIL", email) != TIX_OK) {
         return TIX_EINVAL;
     }
-    return copy_str(cfg->admin_password, sizeof(cfg->admin_password), "ADMIN_PASSWORD", pw, err,
-                    errlen);
+    return copy_str(p, cfg->admin_password, sizeof(cfg->admin_password), "ADMIN_PASSWORD", pw);
 }
 
-static tix_rc parse_numbers(tix_config *cfg, tix_config_getter get, void *ctx, char *err,
-                            size_t errlen)
+static tix_rc parse_numbers(parser *p, tix_config *cfg)
 {
     int64_t v = 0;
     tix_rc rc = TIX_OK;
-#define INT_VAR(name, def, min, max, field)                                                    \
-    if ((rc = get_int(get, ctx, name, def, min, max, &v, err, errlen)) != TIX_OK) {            \
-        return rc;                                                                             \
-    }                                                                                          \
+#define INT_VAR(name, def, min, max, field)                                                        \
+    if ((rc = get_int(p, name, def, min, max, &v)) != TIX_OK) {                                    \
+        return rc;                                                                                 \
+    }                                                                                              \
     cfg->field = (int)v
     INT_VAR("PORT", 8080, 1, 65535, port);
     INT_VAR("WORKERS", 16, 1, 1024, workers);
@@ -222,54 +231,50 @@ static tix_rc parse_numbers(tix_config *cfg, tix_config_getter get, void *ctx, c
     if (cfg->db_pool_size == 0) {
         cfg->db_pool_size = cfg->workers + 2;
     }
-    if ((rc = get_int(get, ctx, "MAX_BODY_BYTES", 1 << 20, 1024, 1LL << 30, &cfg->max_body_bytes,
-                      err, errlen)) != TIX_OK) {
+    if ((rc = get_int(p, "MAX_BODY_BYTES", 1 << 20, 1024, 1LL << 30, &cfg->max_body_bytes)) !=
+        TIX_OK) {
         return rc;
     }
-    if ((rc = get_duration(get, ctx, "ACCESS_TOKEN_TTL", 900, 10, 86400, &cfg->access_ttl_s, err,
-                           errlen)) != TIX_OK ||
-        (rc = get_duration(get, ctx, "REFRESH_TOKEN_TTL", 30 * 86400, 60, 365 * 86400,
-                           &cfg->refresh_ttl_s, err, errlen)) != TIX_OK ||
-        (rc = get_duration(get, ctx, "CONNECTION_TIMEOUT", 15, 1, 3600,
-                           &cfg->connection_timeout_s, err, errlen)) != TIX_OK ||
-        (rc = get_duration(get, ctx, "REQUEST_TIMEOUT", 30, 1, 3600, &cfg->request_timeout_s,
-                           err, errlen)) != TIX_OK) {
+    if ((rc = get_duration(p, "ACCESS_TOKEN_TTL", 900, 10, 86400, &cfg->access_ttl_s)) != TIX_OK ||
+        (rc = get_duration(p, "REFRESH_TOKEN_TTL", 30L * 86400, 60, 365L * 86400,
+                           &cfg->refresh_ttl_s)) != TIX_OK ||
+        (rc = get_duration(p, "CONNECTION_TIMEOUT", 15, 1, 3600, &cfg->connection_timeout_s)) !=
+            TIX_OK ||
+        (rc = get_duration(p, "REQUEST_TIMEOUT", 30, 1, 3600, &cfg->request_timeout_s)) != TIX_OK) {
         return rc;
     }
     return TIX_OK;
 }
 
-tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx, char *err,
+tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
+                       char *err, /* NOLINT(readability-non-const-parameter) */
                        size_t errlen)
 {
+    parser pp = {get, ctx, err, errlen};
+    parser *p = &pp;
     memset(cfg, 0, sizeof(*cfg));
     err[0] = '\0';
-    if (parse_database(cfg, get, ctx, err, errlen) != TIX_OK ||
-        parse_numbers(cfg, get, ctx, err, errlen) != TIX_OK ||
-        parse_misc(cfg, get, ctx, err, errlen) != TIX_OK ||
-        parse_admin(cfg, get, ctx, err, errlen) != TIX_OK) {
+    if (parse_database(p, cfg) != TIX_OK || parse_numbers(p, cfg) != TIX_OK ||
+        parse_misc(p, cfg) != TIX_OK || parse_admin(p, cfg) != TIX_OK) {
         return TIX_EINVAL;
     }
-    const char *redis = get("REDIS_URL", ctx);
+    const char *redis = p->get("REDIS_URL", p->ctx);
     if (redis != NULL) {
         if (strncmp(redis, "redis://", 8) != 0 && strncmp(redis, "unix://", 7) != 0) {
-            return fail(err, errlen, "REDIS_URL must start with redis:// or unix://");
+            return fail(p, "REDIS_URL must start with redis:// or unix://");
         }
-        if (copy_str(cfg->redis_url, sizeof(cfg->redis_url), "REDIS_URL", redis, err, errlen) !=
-            TIX_OK) {
+        if (copy_str(p, cfg->redis_url, sizeof(cfg->redis_url), "REDIS_URL", redis) != TIX_OK) {
             return TIX_EINVAL;
         }
     }
-    if (parse_secret(cfg, get, ctx, "JWT_ACCESS_SECRET", cfg->jwt_access_secret,
-                     sizeof(cfg->jwt_access_secret), &cfg->access_secret_generated, err,
-                     errlen) != TIX_OK ||
-        parse_secret(cfg, get, ctx, "JWT_REFRESH_SECRET", cfg->jwt_refresh_secret,
-                     sizeof(cfg->jwt_refresh_secret), &cfg->refresh_secret_generated, err,
-                     errlen) != TIX_OK) {
+    if (parse_secret(p, cfg, "JWT_ACCESS_SECRET", cfg->jwt_access_secret,
+                     sizeof(cfg->jwt_access_secret), &cfg->access_secret_generated) != TIX_OK ||
+        parse_secret(p, cfg, "JWT_REFRESH_SECRET", cfg->jwt_refresh_secret,
+                     sizeof(cfg->jwt_refresh_secret), &cfg->refresh_secret_generated) != TIX_OK) {
         return TIX_EINVAL;
     }
     if (strcmp(cfg->jwt_access_secret, cfg->jwt_refresh_secret) == 0) {
-        return fail(err, errlen, "JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ");
+        return fail(p, "JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must differ");
     }
     return TIX_OK;
 }
@@ -299,8 +304,12 @@ static bool valid_name(const char *k)
     return true;
 }
 
-tix_rc tix_config_load_dotenv(const char *path, char *err, size_t errlen)
+tix_rc tix_config_load_dotenv(const char *path,
+                              char *err, /* NOLINT(readability-non-const-parameter) */
+                              size_t errlen)
 {
+    parser pp = {NULL, NULL, err, errlen};
+    parser *p = &pp;
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         return TIX_OK;
@@ -319,7 +328,7 @@ tix_rc tix_config_load_dotenv(const char *path, char *err, size_t errlen)
         }
         char *eq = strchr(s, '=');
         if (eq == NULL) {
-            rc = fail(err, errlen, "%s line %d: expected KEY=VALUE", path, lineno);
+            rc = fail(p, "%s line %d: expected KEY=VALUE", path, lineno);
             break;
         }
         *eq = '\0';
@@ -331,8 +340,7 @@ tix_rc tix_config_load_dotenv(const char *path, char *err, size_t errlen)
             val++;
         }
         if (!valid_name(key)) {
-            rc = fail(err, errlen, "%s line %d: \"%.40s\" is not a variable name", path, lineno,
-                      key);
+            rc = fail(p, "%s line %d: \"%.40s\" is not a variable name", path, lineno, key);
             break;
         }
         setenv(key, val, 0);

@@ -6,12 +6,12 @@
 #ifndef TIX_CORE_CONFIG_H
 #define TIX_CORE_CONFIG_H
 
+#include "core/log.h"
+#include "core/rc.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "core/log.h"
-#include "core/rc.h"
 
 #define TIX_CFG_STR 1024
 

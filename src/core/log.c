@@ -45,18 +45,21 @@ size_t tix_json_escape(char *out, size_t cap, const char *s)
     }
     for (; s != NULL && *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
-        char esc[7];
+        char esc[8] = {(char)c, 0, 0, 0, 0, 0, 0, 0};
         size_t len = 1;
-        esc[0] = (char)c;
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
             len = 2;
         } else if (c == '\n') {
-            memcpy(esc, "\\n", 2);
+            esc[0] = '\\';
+            esc[1] = 'n';
             len = 2;
         } else if (c < 0x20 || c == 0x7f) {
-            memcpy(esc, "\\u00", 4);
+            esc[0] = '\\';
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             len = 6;
@@ -64,7 +67,9 @@ size_t tix_json_escape(char *out, size_t cap, const char *s)
         if (n + len >= cap) {
             break;
         }
-        memcpy(out + n, esc, len);
+        for (size_t k = 0; k < len; k++) {
+            out[n + k] = esc[k];
+        }
         n += len;
     }
     out[n] = '\0';
@@ -115,15 +120,37 @@ void tix_log_fields(tix_log_level level, const char *msg, const char *fields)
     (void)w;
 }
 
-void tix_log(tix_log_level level, const char *fmt, ...)
+static void logv(tix_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void logv(tix_log_level level, const char *fmt, va_list ap)
 {
     if (!tix_log_enabled(level)) {
         return;
     }
     char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+    tix_log_fields(level, msg, NULL);
+}
+
+#define LOG_AT(name, level)                                                                        \
+    void name(const char *fmt, ...)                                                                \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        logv(level, fmt, ap);                                                                      \
+        va_end(ap);                                                                                \
+    }
+
+LOG_AT(tix_log_debug, TIX_LOG_DEBUG)
+LOG_AT(tix_log_info, TIX_LOG_INFO)
+LOG_AT(tix_log_warn, TIX_LOG_WARN)
+LOG_AT(tix_log_error, TIX_LOG_ERROR)
+
+void tix_log(tix_log_level level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    logv(level, fmt, ap);
     va_end(ap);
-    tix_log_fields(level, msg, NULL);
 }

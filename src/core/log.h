@@ -31,9 +31,10 @@ void tix_log_fields(tix_log_level level, const char *msg, const char *fields);
  * Returns the length written; output is cut, never overflowed. */
 size_t tix_json_escape(char *out, size_t cap, const char *s);
 
-#define tix_log_debug(...) tix_log(TIX_LOG_DEBUG, __VA_ARGS__)
-#define tix_log_info(...) tix_log(TIX_LOG_INFO, __VA_ARGS__)
-#define tix_log_warn(...) tix_log(TIX_LOG_WARN, __VA_ARGS__)
-#define tix_log_error(...) tix_log(TIX_LOG_ERROR, __VA_ARGS__)
+/* tix_log at a fixed level. */
+void tix_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tix_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tix_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tix_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -98,8 +98,8 @@ void tix_sha256_hex(char out[TIX_SHA256_HEX], const void *in, size_t n)
     tix_hex_encode(out, d, sizeof(d));
 }
 
-void tix_hmac_sha256_hex(char out[TIX_SHA256_HEX], const void *key, size_t keylen,
-                         const void *msg, size_t msglen)
+void tix_hmac_sha256_hex(char out[TIX_SHA256_HEX], const void *key, size_t keylen, const void *msg,
+                         size_t msglen)
 {
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
@@ -182,7 +182,7 @@ static bool parse_offset(const char *p, int64_t *off_ms)
         oh > 23 || om > 59) {
         return false;
     }
-    *off_ms = sign * ((int64_t)oh * 3600 + om * 60) * 1000;
+    *off_ms = sign * ((int64_t)oh * 3600 + (int64_t)om * 60) * 1000;
     return true;
 }
 
@@ -222,7 +222,7 @@ bool tix_parse_rfc3339(const char *s, int64_t *out_ms)
     if (!parse_offset(p, &off)) {
         return false;
     }
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + mi * 60 + se;
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + se;
     *out_ms = secs * 1000 + frac_ms - off;
     return true;
 }

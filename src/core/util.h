@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TIX_ID_MAX 40       /* "usr_" + 26 base32 characters + NUL fits easily */
-#define TIX_RFC3339_MAX 32  /* "2026-11-25T10:00:00.000Z" + NUL */
-#define TIX_SHA256_HEX 65   /* 64 hex digits + NUL */
+#define TIX_ID_MAX      40 /* "usr_" + 26 base32 characters + NUL fits easily */
+#define TIX_RFC3339_MAX 32 /* "2026-11-25T10:00:00.000Z" + NUL */
+#define TIX_SHA256_HEX  65 /* 64 hex digits + NUL */
 
 /* Milliseconds since the epoch, UTC. Tests may replace the clock with tix_clock_set. */
 int64_t tix_now_ms(void);
@@ -35,8 +35,8 @@ long tix_base64url_decode(unsigned char *out, size_t cap, const char *in);
 /* SHA-256 of n bytes, as lower-case hex. */
 void tix_sha256_hex(char out[TIX_SHA256_HEX], const void *in, size_t n);
 /* HMAC-SHA256 of msg with key, as lower-case hex. */
-void tix_hmac_sha256_hex(char out[TIX_SHA256_HEX], const void *key, size_t keylen,
-                         const void *msg, size_t msglen);
+void tix_hmac_sha256_hex(char out[TIX_SHA256_HEX], const void *key, size_t keylen, const void *msg,
+                         size_t msglen);
 /* Constant-time equality of two NUL-terminated strings (length may leak, content not). */
 bool tix_secure_streq(const char *a, const char *b);
 

@@ -2,12 +2,12 @@
  * Request accessors and replies (see req.h). The mapping from tix_rc to HTTP status and error
  * code lives here, once.
  */
-#include <microhttpd.h>
-#include <string.h>
-
 #include "app.h"
 #include "core/log.h"
 #include "http/req.h"
+
+#include <microhttpd.h>
+#include <string.h>
 
 const char *tix_req_param(tix_req *r, const char *name)
 {
@@ -163,11 +163,15 @@ void tix_reply_error(tix_req *r, unsigned status, const char *code, const char *
 void tix_reply_rc(tix_req *r, tix_rc rc)
 {
     switch (rc) {
-    case TIX_OK: tix_reply_empty(r, 204); return;
+    case TIX_OK:
+        tix_reply_empty(r, 204);
+        return;
     case TIX_EINVAL:
         tix_reply_error(r, 422, "validation_failed", "the request is not valid", NULL);
         return;
-    case TIX_ENOTFOUND: tix_reply_error(r, 404, "not_found", "not found", NULL); return;
+    case TIX_ENOTFOUND:
+        tix_reply_error(r, 404, "not_found", "not found", NULL);
+        return;
     case TIX_ECONFLICT:
         tix_reply_error(r, 409, "conflict", "the request conflicts with the current state", NULL);
         return;
@@ -184,15 +188,15 @@ void tix_reply_rc(tix_req *r, tix_rc rc)
     case TIX_EUNAVAIL:
     case TIX_EBUSY:
         tix_reply_header(r, "Retry-After", "1");
-        tix_reply_error(r, 503, "unavailable", "a dependency is unavailable; retry shortly",
-                        NULL);
+        tix_reply_error(r, 503, "unavailable", "a dependency is unavailable; retry shortly", NULL);
         return;
     case TIX_EUPSTREAM:
         tix_reply_header(r, "Retry-After", "5");
         tix_reply_error(r, 503, "upstream_error", "a provider failed; retry shortly", NULL);
         return;
     case TIX_EDB:
-    case TIX_ENOMEM: break;
+    case TIX_ENOMEM:
+        break;
     }
     tix_reply_error(r, 500, "internal", "internal error", NULL);
 }

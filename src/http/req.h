@@ -10,15 +10,15 @@
 #ifndef TIX_HTTP_REQ_H
 #define TIX_HTTP_REQ_H
 
-#include <jansson.h>
-#include <stdbool.h>
-#include <stdint.h>
-
 #include "auth/policy.h"
 #include "core/arena.h"
 #include "core/rc.h"
 #include "http/router.h"
 #include "store/db.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 typedef struct tix_app tix_app;
 
@@ -34,8 +34,8 @@ struct tix_req {
     tix_match match;
     const char *body; /* NUL-terminated copy of the body bytes, or NULL */
     size_t body_len;
-    json_t *json;           /* parsed body (owned; decref'd after the reply) */
-    tix_principal auth;     /* who is calling; .authenticated false for anonymous */
+    json_t *json;       /* parsed body (owned; decref'd after the reply) */
+    tix_principal auth; /* who is calling; .authenticated false for anonymous */
     char request_id[72];
     int64_t start_us;
     tix_db *db; /* acquired on first use by tix_req_db, released after the reply */

@@ -5,6 +5,7 @@
 #include "http/router.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,10 +160,7 @@ static void add_allow(tix_match *m, const char *method)
     if (len + need + 1 > sizeof(m->allow)) {
         return;
     }
-    if (len) {
-        strcat(m->allow, ", ");
-    }
-    strcat(m->allow, method);
+    snprintf(m->allow + len, sizeof(m->allow) - len, "%s%s", len ? ", " : "", method);
 }
 
 tix_match_result tix_router_match(const tix_router *router, const char *method, const char *path,

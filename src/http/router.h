@@ -7,11 +7,11 @@
 #ifndef TIX_HTTP_ROUTER_H
 #define TIX_HTTP_ROUTER_H
 
-#include <stddef.h>
-
 #include "core/rc.h"
 
-#define TIX_ROUTE_MAX_PARAMS 8
+#include <stddef.h>
+
+#define TIX_ROUTE_MAX_PARAMS   8
 #define TIX_ROUTE_MAX_SEGMENTS 16
 
 typedef struct tix_req tix_req;

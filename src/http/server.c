@@ -14,6 +14,11 @@
  */
 #include "http/server.h"
 
+#include "auth/token.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/req.h"
+
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -25,20 +30,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth/token.h"
-#include "core/log.h"
-#include "core/util.h"
-#include "http/req.h"
-
 enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER, PHASE_TIMED_OUT };
 
 /* What the reaper writes to a client whose body did not arrive in time. */
-static const char timeout_response[] =
-    "HTTP/1.1 408 Request Timeout\r\n"
-    "Content-Type: application/json; charset=utf-8\r\n"
-    "Connection: close\r\n"
-    "Content-Length: 84\r\n\r\n"
-    "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request body arrived too slowly\"}}";
+static const char timeout_response[] = "HTTP/1.1 408 Request Timeout\r\n"
+                                       "Content-Type: application/json; charset=utf-8\r\n"
+                                       "Connection: close\r\n"
+                                       "Content-Length: 84\r\n\r\n"
+                                       "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the "
+                                       "request body arrived too slowly\"}}";
 
 typedef struct track {
     struct track *prev, *next;
@@ -167,7 +167,7 @@ static void *reaper_main(void *arg)
     int64_t idle_limit = (s->app->cfg.connection_timeout_s + s->app->cfg.request_timeout_s) * 1000;
     int64_t body_limit = s->app->cfg.request_timeout_s * 1000;
     while (!atomic_load(&s->reaper_stop)) {
-        struct timespec nap = {0, 200 * 1000 * 1000};
+        struct timespec nap = {0, 200L * 1000 * 1000};
         nanosleep(&nap, NULL);
         int64_t now = mono_ms();
         pthread_mutex_lock(&s->mu);
@@ -190,9 +190,8 @@ static bool queue(req_state *st, struct MHD_Connection *conn)
         tix_log_error("handler left %s %s unanswered", r->method, r->path);
         tix_reply_rc(r, TIX_EDB);
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(r->resp_len, r->resp ? r->resp : (char *)"",
-                                        MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->resp_len, r->resp ? r->resp : (char *)"", MHD_RESPMEM_MUST_COPY);
     if (resp == NULL) {
         return false;
     }
@@ -215,18 +214,16 @@ static bool queue(req_state *st, struct MHD_Connection *conn)
 static bool authenticate(tix_req *r)
 {
     const char *h = tix_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (h == NULL) {
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
         tix_reply_header(r, "WWW-Authenticate", "Bearer");
         tix_reply_error(r, 401, "unauthorized", "authentication required", NULL);
         return false;
     }
     tix_claims c;
-    if (strncasecmp(h, "Bearer ", 7) != 0 ||
-        tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, h + 7,
+    if (tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, h + 7,
                          tix_now_ms() / 1000, &c) != TIX_OK) {
         tix_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        tix_reply_error(r, 401, "invalid_token",
-                        "the access token is invalid or expired", NULL);
+        tix_reply_error(r, 401, "invalid_token", "the access token is invalid or expired", NULL);
         return false;
     }
     r->auth.authenticated = true;
@@ -272,8 +269,8 @@ static void dispatch(req_state *st)
     }
     if ((route->flags & TIX_ROUTE_JSON) && r->body_len > 0 &&
         !is_json_type(tix_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-        tix_reply_error(r, 415, "unsupported_media_type",
-                        "send the body as application/json", NULL);
+        tix_reply_error(r, 415, "unsupported_media_type", "send the body as application/json",
+                        NULL);
         return;
     }
     route->handler(r);
@@ -326,8 +323,8 @@ static req_state *begin_request(tix_server *s, struct MHD_Connection *conn, cons
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     st->t = ci ? ci->socket_context : NULL;
     set_phase(st->t, PHASE_BODY);
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     int64_t len = 0;
     if (cl != NULL && tix_parse_int(cl, 0, INT64_MAX, &len) && len > s->app->cfg.max_body_bytes) {
         st->reject = 413;
@@ -376,16 +373,16 @@ static void reject(req_state *st)
         tix_reply_error(&st->r, 408, "request_timeout", "the request body arrived too slowly",
                         NULL);
     } else {
-        tix_reply_error(&st->r, 413, "payload_too_large", "the request body is too large",
-                        json_pack("{s:I}", "limit_bytes",
-                                  (json_int_t)st->s->app->cfg.max_body_bytes));
+        tix_reply_error(
+            &st->r, 413, "payload_too_large", "the request body is too large",
+            json_pack("{s:I}", "limit_bytes", (json_int_t)st->s->app->cfg.max_body_bytes));
     }
     tix_reply_header(&st->r, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_size, void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_size, void **con_cls)
 {
     (void)version;
     tix_server *s = cls;
@@ -412,8 +409,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     int expected = PHASE_BODY;
-    if (st->t != NULL && !atomic_compare_exchange_strong(&st->t->phase, &expected,
-                                                         PHASE_HANDLER)) {
+    if (st->t != NULL && !atomic_compare_exchange_strong(&st->t->phase, &expected, PHASE_HANDLER)) {
         st->r.status = 408; /* the reaper already answered on the socket */
         return MHD_NO;
     }
@@ -544,15 +540,13 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)cfg->workers, MHD_OPTION_CONNECTION_TIMEOUT,
+        flags, (uint16_t)cfg->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->workers, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)cfg->per_ip_connections, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_END);
+        (struct sockaddr *)&ss, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (s->daemon == NULL) {
         tix_log_error("cannot listen on %s:%d (in use, or not permitted)", cfg->bind_address,
                       cfg->port);
@@ -573,7 +567,7 @@ void tix_server_stop(tix_server *s, int drain_s)
     MHD_quiesce_daemon(s->daemon); /* no new connections; nginx fails over to a peer */
     int64_t deadline = mono_ms() + (int64_t)drain_s * 1000;
     while (atomic_load(&s->app->inflight) > 0 && mono_ms() < deadline) {
-        struct timespec nap = {0, 20 * 1000 * 1000};
+        struct timespec nap = {0, 20L * 1000 * 1000};
         nanosleep(&nap, NULL);
     }
     long left = atomic_load(&s->app->inflight);

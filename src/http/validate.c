@@ -61,8 +61,8 @@ bool tix_v_string(json_t *obj, const char *key, bool required, size_t min, size_
     return true;
 }
 
-bool tix_v_int(json_t *obj, const char *key, bool required, int64_t min, int64_t max,
-               int64_t *out, bool *present, tix_verr *e)
+bool tix_v_int(json_t *obj, const char *key, bool required, int64_t min, int64_t max, int64_t *out,
+               bool *present, tix_verr *e)
 {
     json_t *v = json_object_get(obj, key);
     if (present != NULL) {
@@ -85,8 +85,7 @@ bool tix_v_int(json_t *obj, const char *key, bool required, int64_t min, int64_t
     return true;
 }
 
-bool tix_v_bool(json_t *obj, const char *key, bool required, bool *out, bool *present,
-                tix_verr *e)
+bool tix_v_bool(json_t *obj, const char *key, bool required, bool *out, bool *present, tix_verr *e)
 {
     json_t *v = json_object_get(obj, key);
     if (present != NULL) {
@@ -121,7 +120,14 @@ static bool domain_ok(const char *d)
     return true;
 }
 
-bool tix_email_normalize(const char *in, char *out, size_t cap)
+/* Characters never allowed in an address we accept (RFC 5322 specials, spaces, controls). */
+static bool bad_email_char(unsigned char c)
+{
+    return c <= 0x20 || c == 0x7f || strchr("<>,;\"()[]\\", c) != NULL;
+}
+
+/* The address without surrounding white space: OUT *len, returns the start. */
+static const char *trim_span(const char *in, size_t *len)
 {
     while (isspace((unsigned char)*in)) {
         in++;
@@ -130,16 +136,23 @@ bool tix_email_normalize(const char *in, char *out, size_t cap)
     while (n > 0 && isspace((unsigned char)in[n - 1])) {
         n--;
     }
+    *len = n;
+    return in;
+}
+
+bool tix_email_normalize(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    in = trim_span(in, &n);
     if (n == 0 || n > 254 || n >= cap) {
         return false;
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == ',' || c == ';' ||
-            c == '"' || c == '(' || c == ')' || c == '[' || c == ']' || c == '\\') {
+        if (bad_email_char(c)) {
             return false;
         }
-        out[i] = (char)(c < 0x80 ? tolower(c) : c);
+        out[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
     }
     out[n] = '\0';
     char *at = strchr(out, '@');

@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 typedef struct tix_verr {
-    unsigned status;    /* 400 or 422 */
-    const char *code;   /* "invalid_type" or "validation_failed" */
-    const char *field;  /* the field's name */
-    const char *reason; /* "is required", "must be a string", … (static text) */
+    unsigned status;      /* 400 or 422 */
+    const char *code;     /* "invalid_type" or "validation_failed" */
+    const char *field;    /* the field's name */
+    const char *reason;   /* "is required", "must be a string", … (static text) */
     const char *expected; /* for invalid_type: "string", "integer", … */
 } tix_verr;
 
@@ -26,11 +26,10 @@ typedef struct tix_verr {
 bool tix_v_string(json_t *obj, const char *key, bool required, size_t min, size_t max,
                   const char **out, tix_verr *e);
 /* An integer field in [min, max]. Absent: error when required, else *present = false. */
-bool tix_v_int(json_t *obj, const char *key, bool required, int64_t min, int64_t max,
-               int64_t *out, bool *present, tix_verr *e);
+bool tix_v_int(json_t *obj, const char *key, bool required, int64_t min, int64_t max, int64_t *out,
+               bool *present, tix_verr *e);
 /* A boolean field. */
-bool tix_v_bool(json_t *obj, const char *key, bool required, bool *out, bool *present,
-                tix_verr *e);
+bool tix_v_bool(json_t *obj, const char *key, bool required, bool *out, bool *present, tix_verr *e);
 /* Marks a custom problem with a field (422). Always returns false. */
 bool tix_v_fail(tix_verr *e, const char *field, const char *reason);
 

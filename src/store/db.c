@@ -5,17 +5,17 @@
  */
 #include "store/db.h"
 
+#include "core/log.h"
+#include "core/util.h"
+#include "store/db_driver.h"
+#include "store/migrations.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "core/log.h"
-#include "core/util.h"
-#include "store/db_driver.h"
-#include "store/migrations.h"
 
 #define ACQUIRE_WAIT_MS 5000
 
@@ -57,7 +57,7 @@ tix_rc tix_db_pool_create(const tix_config *cfg, int size, tix_db_pool **out, ch
     p->drv = cfg->db_kind == TIX_DB_POSTGRES ? &tix_db_pg_driver : &tix_db_sqlite_driver;
     p->size = size > 0 ? size : 1;
     p->conns = calloc((size_t)p->size, sizeof(*p->conns));
-    p->free = calloc((size_t)p->size, sizeof(*p->free));
+    p->free = calloc((size_t)p->size, sizeof(tix_db *));
     if (p->conns == NULL || p->free == NULL) {
         tix_db_pool_destroy(p);
         return TIX_ENOMEM;
@@ -223,7 +223,11 @@ void tix_db_set_error(tix_db *db, const char *sql, const char *msg)
     char head[48];
     size_t i = 0;
     for (; sql != NULL && sql[i] != '\0' && i < sizeof(head) - 1; i++) {
-        head[i] = (sql[i] == '\n' || sql[i] == '\t') ? ' ' : sql[i];
+        char c = sql[i];
+        if (c == '\n' || c == '\t') {
+            c = ' ';
+        }
+        head[i] = c;
     }
     head[i] = '\0';
     snprintf(db->err, sizeof(db->err), "%s (in: %s...)", msg ? msg : "error", head);

@@ -17,11 +17,11 @@
 #ifndef TIX_STORE_DB_H
 #define TIX_STORE_DB_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
 #include "core/config.h"
 #include "core/rc.h"
+
+#include <stdbool.h>
+#include <stdint.h>
 
 typedef struct tix_db tix_db;
 typedef struct tix_db_pool tix_db_pool;
@@ -35,10 +35,17 @@ typedef struct tix_dbv {
     const char *s;
 } tix_dbv;
 
-#define TIX_DB_INT(v) ((tix_dbv){.type = TIX_DBV_INT, .i = (int64_t)(v), .s = NULL})
-#define TIX_DB_TEXT(v) ((tix_dbv){.type = (v) ? TIX_DBV_TEXT : TIX_DBV_NULL, .i = 0, .s = (v)})
-#define TIX_DB_NULL ((tix_dbv){.type = TIX_DBV_NULL, .i = 0, .s = NULL})
+#define TIX_DB_INT(v)     ((tix_dbv){.type = TIX_DBV_INT, .i = (int64_t)(v), .s = NULL})
+#define TIX_DB_NULL       ((tix_dbv){.type = TIX_DBV_NULL, .i = 0, .s = NULL})
 #define TIX_DB_MAX_PARAMS 64
+
+/* A text parameter; NULL binds SQL NULL. */
+static inline tix_dbv tix_db_text(const char *s)
+{
+    tix_dbv v = {s != NULL ? TIX_DBV_TEXT : TIX_DBV_NULL, 0, s};
+    return v;
+}
+#define TIX_DB_TEXT(v) tix_db_text(v)
 
 /* Opens a pool of `size` connections to cfg's database. Connections open lazily, but one is
  * opened here to fail fast: TIX_EUNAVAIL if unreachable, TIX_EINVAL with err on a bad URL.

@@ -4,17 +4,17 @@
  * CONNECTION_BAD, which db.c answers by reconnecting on the next acquire (and retrying a
  * statement that ran outside a transaction once).
  */
+#include "core/log.h"
+#include "store/db_driver.h"
+
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
-#include "store/db_driver.h"
-
-#define INT8OID 20
-#define TEXTOID 25
+#define INT8OID            20
+#define TEXTOID            25
 #define MIGRATION_LOCK_KEY "7305202611"
 
 static void ignore_notice(void *arg, const char *message)
@@ -70,8 +70,8 @@ static tix_rc map_error(tix_db *db, const PGresult *r)
     if (strncmp(state, "23", 2) == 0) {
         return TIX_EINVAL;
     }
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-        strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0) {
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0 ||
+        strcmp(state, "57014") == 0) {
         return TIX_EBUSY;
     }
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
@@ -108,8 +108,7 @@ static tix_db_res *copy_result(const PGresult *r)
     return res;
 }
 
-static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
-                      tix_db_res **out)
+static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out)
 {
     PGconn *c = db->impl;
     const char *values[TIX_DB_MAX_PARAMS];

@@ -4,6 +4,9 @@
  * a busy time-out so writers queue instead of failing, and foreign keys on. Prepared
  * statements are cached per connection, keyed by their SQL text.
  */
+#include "core/log.h"
+#include "store/db_driver.h"
+
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -11,10 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/log.h"
-#include "store/db_driver.h"
-
-#define STMT_CACHE 64
+#define STMT_CACHE      64
 #define BUSY_TIMEOUT_MS 5000
 
 typedef struct cached_stmt {
@@ -37,11 +37,14 @@ static tix_rc map_error(int code)
         }
         return TIX_EINVAL;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return TIX_EBUSY;
+    case SQLITE_LOCKED:
+        return TIX_EBUSY;
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
-    case SQLITE_FULL: return TIX_EUNAVAIL;
-    default: return TIX_EDB;
+    case SQLITE_FULL:
+        return TIX_EUNAVAIL;
+    default:
+        return TIX_EDB;
     }
 }
 
@@ -170,9 +173,15 @@ static int bind_all(sqlite3_stmt *st, const tix_dbv *params, int n)
         }
         int rc = SQLITE_OK;
         switch (params[i].type) {
-        case TIX_DBV_NULL: rc = sqlite3_bind_null(st, idx); break;
-        case TIX_DBV_INT: rc = sqlite3_bind_int64(st, idx, params[i].i); break;
-        case TIX_DBV_TEXT: rc = sqlite3_bind_text(st, idx, params[i].s, -1, SQLITE_STATIC); break;
+        case TIX_DBV_NULL:
+            rc = sqlite3_bind_null(st, idx);
+            break;
+        case TIX_DBV_INT:
+            rc = sqlite3_bind_int64(st, idx, params[i].i);
+            break;
+        case TIX_DBV_TEXT:
+            rc = sqlite3_bind_text(st, idx, params[i].s, -1, SQLITE_STATIC);
+            break;
         }
         if (rc != SQLITE_OK) {
             return rc;
@@ -245,8 +254,7 @@ static int step_all(sqlite3_stmt *st, cellbuf *b, int *rows)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static tix_rc sq_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
-                      tix_db_res **out)
+static tix_rc sq_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out)
 {
     sq_conn *c = db->impl;
     sqlite3_stmt *st = NULL;

@@ -1,6 +1,7 @@
 /* SQL for users and refresh tokens; see users.h. */
 #include "store/users.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@ static void copy_cell(char *dst, size_t cap, const char *s)
 
 static void read_user(const tix_db_res *res, int row, tix_user *u)
 {
+    assert(u != NULL);
     copy_cell(u->id, sizeof(u->id), tix_db_res_text(res, row, 0));
     copy_cell(u->email, sizeof(u->email), tix_db_res_text(res, row, 1));
     copy_cell(u->name, sizeof(u->name), tix_db_res_text(res, row, 2));
@@ -26,11 +28,13 @@ static void read_user(const tix_db_res *res, int row, tix_user *u)
 
 tix_rc tix_user_insert(tix_db *db, const tix_user *u)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(u->id),   TIX_DB_TEXT(u->email),
-                   TIX_DB_TEXT(u->name), TIX_DB_TEXT(tix_role_name(u->role)),
-                   TIX_DB_TEXT(u->password_hash), TIX_DB_INT(u->created_at)};
-    return tix_db_exec(db,
-                       "INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    tix_dbv p[] = {TIX_DB_TEXT(u->id),
+                   TIX_DB_TEXT(u->email),
+                   TIX_DB_TEXT(u->name),
+                   TIX_DB_TEXT(tix_role_name(u->role)),
+                   TIX_DB_TEXT(u->password_hash),
+                   TIX_DB_INT(u->created_at)};
+    return tix_db_exec(db, "INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $6)",
                        p, 6, NULL);
 }
 
@@ -110,10 +114,11 @@ tix_rc tix_user_list(tix_db *db, tix_arena *a, const char *role, const char *aft
         return rc;
     }
     int rows = tix_db_res_rows(res);
-    *items = tix_arena_calloc(a, sizeof(tix_user) * (size_t)(rows ? rows : 1));
+    tix_user *list = tix_arena_calloc(a, sizeof(tix_user) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
-        read_user(res, i, &(*items)[i]);
+        read_user(res, i, &list[i]);
     }
+    *items = list;
     *n = rows;
     tix_db_res_destroy(res);
     return TIX_OK;

@@ -7,12 +7,12 @@
 #ifndef TIX_STORE_USERS_H
 #define TIX_STORE_USERS_H
 
-#include <stdint.h>
-
 #include "auth/password.h"
 #include "auth/policy.h"
 #include "core/arena.h"
 #include "store/db.h"
+
+#include <stdint.h>
 
 typedef struct tix_user {
     char id[TIX_ID_MAX];
@@ -48,8 +48,8 @@ typedef struct tix_refresh_row {
 } tix_refresh_row;
 
 TIX_MUSTCHECK tix_rc tix_refresh_insert(tix_db *db, const char *id, const char *user_id,
-                                        const char *family_id, const char *token_hash,
-                                        int64_t now, int64_t expires_at);
+                                        const char *family_id, const char *token_hash, int64_t now,
+                                        int64_t expires_at);
 TIX_MUSTCHECK tix_rc tix_refresh_find(tix_db *db, const char *token_hash, tix_refresh_row *out);
 /* Marks a live token used; TIX_ECONFLICT if it was already used or revoked (a race lost). */
 TIX_MUSTCHECK tix_rc tix_refresh_mark_used(tix_db *db, const char *id, int64_t now);
