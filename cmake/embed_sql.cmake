@@ -2,6 +2,7 @@
 set(body "/* Generated from src/store/migrations by cmake/embed_sql.cmake. Do not edit. */\n")
 string(APPEND body "#include \"store/migrations.h\"\n\nconst tix_migration tix_migrations[] = {\n")
 set(count 0)
+string(REPLACE "|" ";" FILES "${FILES}")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)
   string(REGEX MATCH "^[0-9]+" version ${name})

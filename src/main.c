@@ -55,6 +55,7 @@ static const char usage[] =
     "  MAX_CONNECTIONS      open connections at most (10000)\n"
     "  PER_IP_CONNECTIONS   open connections per client address, 0 = no limit (0)\n"
     "  PASSWORD_HASH_COST   interactive | moderate | min (interactive; min is for tests)\n"
+    "  SHOW_CLEANING_BUFFER time between a show's end and the next show in a hall (15m)\n"
     "\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.\n";
 

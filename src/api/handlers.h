@@ -18,5 +18,27 @@ void tix_api_admin_update_user(tix_req *r);
 void tix_api_healthz(tix_req *r);
 void tix_api_readyz(tix_req *r);
 void tix_api_metrics(tix_req *r);
+/* movies_api.c */
+void tix_api_movie_create(tix_req *r);
+void tix_api_movie_update(tix_req *r);
+void tix_api_movie_delete(tix_req *r);
+void tix_api_movie_toggle(tix_req *r);
+void tix_api_movie_get(tix_req *r);
+void tix_api_movie_list(tix_req *r);
+/* venues_api.c */
+void tix_api_theatre_create(tix_req *r);
+void tix_api_theatre_update(tix_req *r);
+void tix_api_theatre_delete(tix_req *r);
+void tix_api_theatre_get(tix_req *r);
+void tix_api_theatre_list(tix_req *r);
+void tix_api_hall_create(tix_req *r);
+void tix_api_hall_update(tix_req *r);
+void tix_api_hall_delete(tix_req *r);
+void tix_api_hall_get(tix_req *r);
+/* shows_api.c */
+void tix_api_show_create(tix_req *r);
+void tix_api_show_get(tix_req *r);
+void tix_api_show_cancel(tix_req *r);
+void tix_api_show_list(tix_req *r);
 
 #endif

@@ -29,6 +29,27 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/me", tix_api_me, USER, 0},
     {"GET", V1 "/admin/users", tix_api_admin_list_users, ADMIN, 0},
     {"PATCH", V1 "/admin/users/{id}", tix_api_admin_update_user, ADMIN, JSON},
+
+    /* catalogue: public reads, owner/admin writes */
+    {"GET", V1 "/movies", tix_api_movie_list, PUB, 0},
+    {"POST", V1 "/movies", tix_api_movie_create, ADMIN, JSON},
+    {"GET", V1 "/movies/{id}", tix_api_movie_get, PUB, 0},
+    {"PATCH", V1 "/movies/{id}", tix_api_movie_update, ADMIN, JSON},
+    {"DELETE", V1 "/movies/{id}", tix_api_movie_delete, ADMIN, 0},
+    {"POST", V1 "/movies/{id}/toggle-status", tix_api_movie_toggle, ADMIN, 0},
+    {"GET", V1 "/theatres", tix_api_theatre_list, PUB, 0},
+    {"POST", V1 "/theatres", tix_api_theatre_create, OWNER, JSON},
+    {"GET", V1 "/theatres/{id}", tix_api_theatre_get, PUB, 0},
+    {"PATCH", V1 "/theatres/{id}", tix_api_theatre_update, OWNER, JSON},
+    {"DELETE", V1 "/theatres/{id}", tix_api_theatre_delete, OWNER, 0},
+    {"POST", V1 "/theatres/{id}/halls", tix_api_hall_create, OWNER, JSON},
+    {"GET", V1 "/halls/{id}", tix_api_hall_get, PUB, 0},
+    {"PATCH", V1 "/halls/{id}", tix_api_hall_update, OWNER, JSON},
+    {"DELETE", V1 "/halls/{id}", tix_api_hall_delete, OWNER, 0},
+    {"GET", V1 "/shows", tix_api_show_list, PUB, 0},
+    {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON},
+    {"GET", V1 "/shows/{id}", tix_api_show_get, PUB, 0},
+    {"POST", V1 "/shows/{id}/cancel", tix_api_show_cancel, OWNER, 0},
 };
 
 const size_t tix_routes_count = sizeof(tix_routes) / sizeof(tix_routes[0]);

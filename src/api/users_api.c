@@ -78,6 +78,7 @@ void tix_api_admin_update_user(tix_req *r)
     tix_user u;
     memset(&u, 0, sizeof(u));
     tix_rc rc = tix_db_begin(db);
+    rc = rc ? rc : tix_user_lock_admins(db);
     if (rc == TIX_OK) {
         rc = tix_user_by_id(db, tix_req_param(r, "id"), &u);
     }

@@ -240,7 +240,9 @@ static tix_rc parse_numbers(parser *p, tix_config *cfg)
                            &cfg->refresh_ttl_s)) != TIX_OK ||
         (rc = get_duration(p, "CONNECTION_TIMEOUT", 15, 1, 3600, &cfg->connection_timeout_s)) !=
             TIX_OK ||
-        (rc = get_duration(p, "REQUEST_TIMEOUT", 30, 1, 3600, &cfg->request_timeout_s)) != TIX_OK) {
+        (rc = get_duration(p, "REQUEST_TIMEOUT", 30, 1, 3600, &cfg->request_timeout_s)) != TIX_OK ||
+        (rc = get_duration(p, "SHOW_CLEANING_BUFFER", 900, 0, 6 * 3600, &cfg->show_buffer_s)) !=
+            TIX_OK) {
         return rc;
     }
     return TIX_OK;

@@ -47,6 +47,7 @@ typedef struct tix_config {
     int per_ip_connections; /* 0 = unlimited */
     tix_pwhash_cost pwhash_cost;
     int db_pool_size;
+    int64_t show_buffer_s; /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
 } tix_config;
 
 /* Looks a variable up; returns NULL when unset. */

@@ -33,18 +33,16 @@
 enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER, PHASE_TIMED_OUT };
 
 /* What the reaper writes to a client whose body did not arrive in time. */
-static const char timeout_response[] = "HTTP/1.1 408 Request Timeout\r\n"
-                                       "Content-Type: application/json; charset=utf-8\r\n"
-                                       "Connection: close\r\n"
-                                       "Content-Length: 84\r\n\r\n"
-                                       "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the "
-                                       "request body arrived too slowly\"}}";
+#define TIMEOUT_BODY                                                                           \
+    "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request body arrived too "     \
+    "slowly\"}}"
 
 typedef struct track {
     struct track *prev, *next;
     int fd;
     atomic_int phase;
     atomic_llong since_ms;
+    char rid[72]; /* the current request's id, written before phase turns PHASE_BODY */
 } track;
 
 struct tix_server {
@@ -144,8 +142,14 @@ static void reap(tix_server *s, track *t, int64_t now, int64_t idle_limit, int64
     int expected = PHASE_BODY;
     if (phase == PHASE_BODY && age > body_limit &&
         atomic_compare_exchange_strong(&t->phase, &expected, PHASE_TIMED_OUT)) {
-        ssize_t w = send(t->fd, timeout_response, sizeof(timeout_response) - 1,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        char resp[512];
+        int len = snprintf(resp, sizeof(resp),
+                           "HTTP/1.1 408 Request Timeout\r\n"
+                           "Content-Type: application/json; charset=utf-8\r\n"
+                           "X-Request-Id: %s\r\nCache-Control: no-store\r\n"
+                           "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                           t->rid, sizeof(TIMEOUT_BODY) - 1, TIMEOUT_BODY);
+        ssize_t w = send(t->fd, resp, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;
         shutdown(t->fd, SHUT_WR);
         atomic_fetch_add(&s->app->slow_clients_cut, 1);
@@ -233,6 +237,21 @@ static bool authenticate(tix_req *r)
     return true;
 }
 
+/* On a public route: a valid bearer token identifies the caller; anything else is anonymous. */
+static void identify(tix_req *r)
+{
+    const char *h = tix_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    tix_claims c;
+    if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
+        tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, h + 7,
+                         tix_now_ms() / 1000, &c) == TIX_OK) {
+        r->auth.authenticated = true;
+        r->auth.role = c.role;
+        memcpy(r->auth.user_id, c.sub, sizeof(c.sub));
+        memcpy(r->auth.session_id, c.sid, sizeof(c.sid));
+    }
+}
+
 static bool is_json_type(const char *ct)
 {
     if (ct == NULL) {
@@ -262,6 +281,9 @@ static void dispatch(req_state *st)
     const tix_route *route = r->route;
     if (route->access != TIX_ACCESS_PUBLIC && !authenticate(r)) {
         return;
+    }
+    if (route->access == TIX_ACCESS_PUBLIC) {
+        identify(r); /* public reads may still show more to a signed-in admin */
     }
     if (!tix_policy_route_allows(route->access, &r->auth)) {
         tix_reply_error(r, 403, "forbidden", "your role may not do this", NULL);
@@ -322,6 +344,9 @@ static req_state *begin_request(tix_server *s, struct MHD_Connection *conn, cons
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     st->t = ci ? ci->socket_context : NULL;
+    if (st->t != NULL) {
+        memcpy(st->t->rid, r->request_id, sizeof(st->t->rid));
+    }
     set_phase(st->t, PHASE_BODY);
     const char *cl =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -104,6 +104,57 @@ bool tix_v_bool(json_t *obj, const char *key, bool required, bool *out, bool *pr
     return true;
 }
 
+bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t max_len,
+                       json_t **out, tix_verr *e)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_array(v)) {
+        return type_error(e, key, "array of strings");
+    }
+    if (json_array_size(v) > max_items) {
+        return tix_v_fail(e, key, "has too many items");
+    }
+    json_t *list = json_array();
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item)) {
+            json_decref(list);
+            return type_error(e, key, "array of strings");
+        }
+        char buf[256];
+        const char *s = json_string_value(item);
+        size_t len = tix_utf8_len(s);
+        if (len == 0 || len > max_len || strlen(s) >= sizeof(buf)) {
+            json_decref(list);
+            return tix_v_fail(e, key, "has an empty or too long item");
+        }
+        size_t k = 0;
+        for (; s[k]; k++) {
+            buf[k] = (char)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] + ('a' - 'A') : s[k]);
+        }
+        buf[k] = '\0';
+        for (size_t j = 0; j < json_array_size(list); j++) {
+            if (strcmp(json_string_value(json_array_get(list, j)), buf) == 0) {
+                json_decref(list);
+                return tix_v_fail(e, key, "has duplicate items");
+            }
+        }
+        if (strchr(buf, '"') || strchr(buf, '%') || strchr(buf, '\\')) {
+            json_decref(list);
+            return tix_v_fail(e, key, "items may not contain quotes, % or backslashes");
+        }
+        json_array_append_new(list, json_string(buf));
+    }
+    *out = list;
+    return true;
+}
+
 static bool domain_ok(const char *d)
 {
     size_t n = strlen(d);

@@ -87,6 +87,12 @@ tix_rc tix_user_set_role(tix_db *db, const char *id, tix_role role, int64_t now)
     return update_one(db, "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1", p, 3);
 }
 
+tix_rc tix_user_lock_admins(tix_db *db)
+{
+    return tix_db_exec(db, "UPDATE users SET updated_at = updated_at WHERE role = 'admin'", NULL,
+                       0, NULL);
+}
+
 tix_rc tix_user_count_role(tix_db *db, tix_role role, int64_t *out)
 {
     tix_db_res *res = NULL;

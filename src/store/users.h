@@ -31,6 +31,9 @@ TIX_MUSTCHECK tix_rc tix_user_by_email(tix_db *db, const char *email, tix_user *
 TIX_MUSTCHECK tix_rc tix_user_set_password(tix_db *db, const char *id, const char *hash,
                                            int64_t now);
 TIX_MUSTCHECK tix_rc tix_user_set_role(tix_db *db, const char *id, tix_role role, int64_t now);
+/* Locks every admin row for this transaction (PostgreSQL row locks; SQLite's write lock), so
+ * two concurrent demotions cannot both see "another admin remains". */
+TIX_MUSTCHECK tix_rc tix_user_lock_admins(tix_db *db);
 TIX_MUSTCHECK tix_rc tix_user_count_role(tix_db *db, tix_role role, int64_t *out);
 /* Users with id > after (NULL = from the start), in id (= creation) order, optionally of one
  * role (NULL = all). OUT: *items (arena-owned array), *n. Asks for limit+1 rows so the caller

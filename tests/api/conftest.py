@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -35,7 +36,7 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-TICKETD_BIN = Path(os.environ.get("TICKETD_BIN") or REPO / "build" / "ticketd")
+TICKETD_BIN = Path(os.environ.get("TICKETD_BIN") or REPO / "build" / "ticketd").absolute()
 
 TIMEOUT = 10  # seconds; every HTTP call in the suite uses a time-out
 BACKENDS = ["sqlite", "postgres"]
@@ -243,6 +244,7 @@ class Server:
         self.proc = subprocess.Popen(
             [str(TICKETD_BIN)], env=env, cwd=self.workdir, stdin=subprocess.DEVNULL,
             stdout=self._stderr_file, stderr=self._stderr_file)
+        atexit.register(self.kill)  # never leave a server behind, even on an aborted run
         deadline = time.monotonic() + timeout
         last_err = None
         while time.monotonic() < deadline:
@@ -468,7 +470,8 @@ def b64url_decode(s: str) -> bytes:
 _HMAC_ALGS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
-def forge_jwt(secret, claims: dict, alg: str = "HS256", header_overrides: dict | None = None) -> str:
+def forge_jwt(secret, claims: dict, alg: str = "HS256",
+              header_overrides: dict | None = None) -> str:
     """Builds a JWT by hand. alg "none" (any case) gives an empty signature."""
     header = {"alg": alg, "typ": "JWT", **(header_overrides or {})}
     signing_input = (b64url(json.dumps(header, separators=(",", ":")).encode()) + "." +
@@ -539,18 +542,31 @@ class RawConn:
         except (BrokenPipeError, ConnectionResetError):
             return False
 
+    def send_until_answered(self, pieces) -> int:
+        """Sends pieces one by one like a careful client: stops early when the server has
+        already answered (or closed). Returns the number of bytes sent."""
+        sent = 0
+        for piece in pieces:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+            if readable or not self.send(piece):
+                break
+            sent += len(piece)
+        return sent
+
     def _fill(self) -> bool:
         try:
             chunk = self.sock.recv(65536)
-        except ConnectionResetError:
-            chunk = b""
+        except ConnectionResetError as e:
+            raise ConnectionError(f"the server reset the connection; got {self.buf[:300]!r}") \
+                from e
         self.buf += chunk
         return bool(chunk)
 
     def _read_line(self) -> bytes:
         while b"\r\n" not in self.buf:
             if not self._fill():
-                raise ConnectionError(f"connection closed mid-response; got {self.buf[:300]!r}")
+                raise ConnectionError("the server closed the connection without a (complete) "
+                                      f"response; got {self.buf[:300]!r}")
         line, self.buf = self.buf.split(b"\r\n", 1)
         return line
 

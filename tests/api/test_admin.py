@@ -3,7 +3,8 @@
 import pytest
 
 from conftest import (
-    ADMIN_EMAIL, admin_tokens, assert_error, call, jwt_payload, login, refresh, register,
+    ADMIN_EMAIL, RawConn, admin_tokens, assert_error, call, jwt_payload, login, raw_request,
+    refresh, register,
 )
 
 
@@ -24,7 +25,7 @@ def walk(server, token, limit, **params):
         if cursor is not None:
             query["cursor"] = cursor
         r = list_users(server, token, **query)
-        assert r.status_code == 200, r.text
+        assert r.status_code == 200, f"GET {r.request.url} -> {r.status_code} {r.text}"
         body = r.json()
         assert len(body["items"]) <= limit
         ids += [u["id"] for u in body["items"]]
@@ -49,7 +50,7 @@ def test_bootstrap_admin_can_log_in(server, admin):
 def test_list_users_as_admin(server, admin):
     reg = register(server)
     r = list_users(server, admin["access_token"])
-    assert r.status_code == 200, r.text
+    assert r.status_code == 200, f"GET {r.request.url} -> {r.status_code} {r.text}"
     body = r.json()
     assert set(body) >= {"items", "next_cursor"}
     assert isinstance(body["items"], list) and 1 <= len(body["items"]) <= 20
@@ -188,3 +189,45 @@ def test_last_admin_cannot_be_demoted(make_server, backend):
     assert other_admin["user"]["role"] == "admin"
     assert_error(set_role(srv, other_admin["access_token"], other["user"]["id"], "user"), 409,
                  "last_admin")
+
+
+def simultaneous_demotions(srv, pairs):
+    """PATCHes {"role": "user"} for each (token, user id) so that the requests reach the server
+    together: everything but the last byte is sent first. Returns the RawResponses."""
+    conns, finals = [], []
+    try:
+        for token, uid in pairs:
+            data = raw_request("PATCH", f"/api/v1/admin/users/{uid}", b'{"role":"user"}',
+                               {"Authorization": f"Bearer {token}"})
+            conn = RawConn(srv.port)
+            conns.append(conn)
+            assert conn.send(data[:-1])
+            finals.append(data[-1:])
+        for conn, last in zip(conns, finals):
+            conn.send(last)
+        return [conn.read_response() for conn in conns]
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def test_two_admins_demoting_each_other_leaves_one(make_server, backend):
+    srv = make_server(backend)
+    admin_token = admin_tokens(srv)["access_token"]
+    for _ in range(15):  # a race: give it several chances
+        a, b = register(srv), register(srv)
+        for u in (a, b):
+            assert set_role(srv, admin_token, u["user"]["id"], "admin").status_code == 200
+        a_tok = login(srv, a["user"]["email"])["access_token"]
+        b_tok = login(srv, b["user"]["email"])["access_token"]
+        # Make a and b the only two admins.
+        others = set(walk(srv, a_tok, 100, role="admin")[0]) - {a["user"]["id"], b["user"]["id"]}
+        for uid in others:
+            assert set_role(srv, a_tok, uid, "user").status_code == 200
+
+        ra, rb = simultaneous_demotions(srv, [(a_tok, b["user"]["id"]), (b_tok, a["user"]["id"])])
+        assert sorted([ra.status, rb.status]) == [200, 409], (ra, rb)
+        survivor_token = a_tok if ra.status == 409 else b_tok
+        admins, _ = walk(srv, survivor_token, 100, role="admin")
+        assert len(admins) == 1, admins
+        admin_token = survivor_token

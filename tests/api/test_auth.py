@@ -1,14 +1,16 @@
 """Registration, login, refresh-token rotation, logout, change-password and /me."""
 
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
 
 from conftest import (
-    DEFAULT_PASSWORD, RFC3339_UTC, assert_error, call, jwt_payload, login, refresh, register,
-    unique_email,
+    DEFAULT_PASSWORD, RFC3339_UTC, TIMEOUT, assert_error, call, jwt_payload, login, refresh,
+    register, unique_email,
 )
 
 USER_KEYS = {"id", "email", "name", "role", "created_at"}
@@ -183,7 +185,7 @@ def test_refresh_reuse_does_not_touch_other_sessions(server):
     assert refresh(server, other["refresh_token"]).status_code == 200
 
 
-@pytest.mark.parametrize("token", ["garbage", "", "a.b.c"])
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.AAAA"])
 def test_refresh_with_garbage_is_401(server, token):
     assert_error(refresh(server, token), 401, "invalid_token")
 
@@ -193,8 +195,15 @@ def test_refresh_with_an_access_token_is_401(server):
     assert_error(refresh(server, reg["access_token"]), 401, "invalid_token")
 
 
-def test_refresh_without_token_is_422(server):
-    err = assert_error(call("POST", server, "/auth/refresh", json={}), 422, "validation_failed")
+@pytest.mark.parametrize("body", [{}, {"refresh_token": ""}])
+def test_refresh_without_token_is_422(server, body):
+    err = assert_error(call("POST", server, "/auth/refresh", json=body), 422, "validation_failed")
+    assert err["details"]["field"] == "refresh_token"
+
+
+def test_refresh_token_of_wrong_type_is_400(server):
+    err = assert_error(call("POST", server, "/auth/refresh", json={"refresh_token": 42}), 400,
+                       "invalid_type")
     assert err["details"]["field"] == "refresh_token"
 
 
@@ -282,3 +291,51 @@ def test_me_returns_the_user_object(server):
     me = r.json()
     assert_user(me, reg["user"]["email"], "Me Myself")
     assert me == reg["user"]
+
+
+# ------------------------------------------------------------------------------------- races
+
+
+def run_concurrently(n, fn):
+    """Runs fn(i) for i in range(n) on n threads released together; returns the results."""
+    barrier = threading.Barrier(n)
+
+    def task(i):
+        barrier.wait(TIMEOUT)
+        return fn(i)
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(task, range(n)))
+
+
+def test_concurrent_registration_of_one_email(server):
+    email = unique_email("race")
+    results = run_concurrently(8, lambda i: call(
+        "POST", server, "/auth/register",
+        json={"email": email, "password": DEFAULT_PASSWORD, "name": f"Racer {i}"}))
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201] + [409] * 7, [(r.status_code, r.text[:200]) for r in results]
+    for r in results:
+        if r.status_code == 409:
+            assert_error(r, 409, "email_taken")
+
+
+def test_concurrent_refresh_with_one_token_succeeds_at_most_once(server):
+    reg = register(server)
+    results = run_concurrently(8, lambda i: refresh(server, reg["refresh_token"]))
+    ok = [r for r in results if r.status_code == 200]
+    assert len(ok) <= 1, f"one refresh token was exchanged {len(ok)} times"
+    for r in results:
+        if r.status_code != 200:
+            assert_error(r, 401, "invalid_token")
+    # Presenting a used token revoked the family, so whatever was issued is dead too.
+    for r in ok:
+        assert_error(refresh(server, r.json()["refresh_token"]), 401, "invalid_token")
+
+
+def test_access_token_ttl_is_configurable(make_server):
+    srv = make_server("sqlite", ACCESS_TOKEN_TTL="2m")
+    body = register(srv)
+    assert body["expires_in"] == 120
+    claims = jwt_payload(body["access_token"])
+    assert claims["exp"] - claims["iat"] == 120

@@ -94,16 +94,20 @@ def test_admin_create_rejects_a_short_password(run, new_database_url):
     assert_tidy_failure(proc)
 
 
+PG_URL_NOWHERE = "postgres://postgres@127.0.0.1:1/x"  # never connected: config comes first
+
+
 @pytest.mark.parametrize("env,name", [
-    ({"PORT": "abc"}, "PORT"),
-    ({"PORT": "70000"}, "PORT"),
-    ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
-    ({"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x", "JWT_ACCESS_SECRET": "short",
-      "JWT_REFRESH_SECRET": JWT_REFRESH_SECRET}, "JWT_ACCESS_SECRET"),
-    ({"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x"}, "JWT_ACCESS_SECRET"),
-    ({"WORKERS": "0"}, "WORKERS"),
-    ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
-    ({"ACCESS_TOKEN_TTL": "forever"}, "ACCESS_TOKEN_TTL"),
+    pytest.param({"PORT": "abc"}, "PORT", id="port-abc"),
+    pytest.param({"PORT": "70000"}, "PORT", id="port-70000"),
+    pytest.param({"DATABASE_URL": "mysql://x"}, "DATABASE_URL", id="mysql-url"),
+    pytest.param({"DATABASE_URL": PG_URL_NOWHERE, "JWT_ACCESS_SECRET": "short",
+                  "JWT_REFRESH_SECRET": JWT_REFRESH_SECRET}, "JWT_ACCESS_SECRET",
+                 id="short-secret"),
+    pytest.param({"DATABASE_URL": PG_URL_NOWHERE}, "JWT_ACCESS_SECRET", id="pg-without-secret"),
+    pytest.param({"WORKERS": "0"}, "WORKERS", id="workers-0"),
+    pytest.param({"LOG_LEVEL": "loud"}, "LOG_LEVEL", id="log-level"),
+    pytest.param({"ACCESS_TOKEN_TTL": "forever"}, "ACCESS_TOKEN_TTL", id="ttl"),
 ])
 def test_invalid_config_exits_2_naming_the_variable(run, tmp_path, env, name):
     full = {"DATABASE_URL": f"sqlite://{tmp_path / 't.db'}", "PORT": str(free_port()),

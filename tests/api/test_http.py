@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from conftest import (
-    ADMIN_PASSWORD, DEFAULT_PASSWORD, JWT_ACCESS_SECRET, JWT_REFRESH_SECRET, TIMEOUT,
-    assert_error, call, register, unique_email,
+    ADMIN_PASSWORD, DEFAULT_PASSWORD, JWT_ACCESS_SECRET, JWT_REFRESH_SECRET, TIMEOUT, RawConn,
+    assert_error, call, raw_request, register, unique_email,
 )
 
 MIB = 1 << 20
@@ -110,23 +110,44 @@ def test_body_of_exactly_1_mib_is_accepted(server):
     assert r.status_code == 201, r.text[:500]
 
 
-def test_body_above_1_mib_is_413(server):
+def body_pieces(data: bytes, chunked: bool, size: int = 64 * 1024):
+    for i in range(0, len(data), size):
+        piece = data[i:i + size]
+        yield b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
+    if chunked:
+        yield b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_body_above_1_mib_is_413(server, framing):
+    # A raw socket, so the test sees what the server sends even if it answers before the whole
+    # body is sent (with chunked framing it can only tell while reading).
     data = padded_register_body(MIB + 1)
-    assert_error(post_raw(server, "/auth/register", data), 413, "payload_too_large")
+    if framing == "chunked":
+        head = (b"POST /api/v1/auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    else:
+        head = raw_request("POST", "/api/v1/auth/register", data)[:-len(data)]
+    with RawConn(server.port) as conn:
+        assert conn.send(head)
+        conn.send_until_answered(body_pieces(data, framing == "chunked"))
+        resp = conn.read_response()  # raises if the server closed without an answer
+    assert resp.status == 413, resp
+    assert resp.headers.get("content-type", "").startswith("application/json"), resp
+    assert resp.json()["error"]["code"] == "payload_too_large", resp
+    assert resp.headers.get("x-request-id"), resp
     assert requests.get(server.url + "/healthz", timeout=TIMEOUT).status_code == 200
 
 
-def test_chunked_body_above_1_mib_is_413(server):
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_body_above_1_mib_is_413_for_requests(server, framing):
     data = padded_register_body(MIB + 1)
-
-    def chunks():
-        for i in range(0, len(data), 64 * 1024):
-            yield data[i:i + 64 * 1024]
-
-    r = post_raw(server, "/auth/register", chunks())
-    assert r.request.headers.get("Transfer-Encoding") == "chunked"
+    if framing == "chunked":  # a generator body: requests sends it chunked
+        r = post_raw(server, "/auth/register", body_pieces(data, chunked=False))
+    else:
+        r = post_raw(server, "/auth/register", data)
+    assert (r.request.headers.get("Transfer-Encoding") == "chunked") == (framing == "chunked")
     assert_error(r, 413, "payload_too_large")
-    assert requests.get(server.url + "/healthz", timeout=TIMEOUT).status_code == 200
 
 
 def test_small_chunked_body_is_accepted(server):
@@ -227,6 +248,35 @@ def test_keep_alive_survives_errors_on_one_connection(server):
             assert conn.sock is sock, f"the server closed the connection after request {i}"
     finally:
         conn.close()
+
+
+def test_head_is_answered_without_a_body(server):
+    r = requests.head(server.url + "/healthz", timeout=TIMEOUT)
+    assert r.status_code == 200
+    assert r.content == b""
+
+
+@pytest.mark.parametrize("name,request_bytes", [
+    ("long-url", b"GET /api/v1/" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("huge-header", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 +
+     b"\r\n\r\n"),
+    ("many-headers", b"GET /healthz HTTP/1.1\r\nHost: x\r\n" +
+     b"".join(b"X-H%d: v\r\n" % i for i in range(5000)) + b"\r\n"),
+    ("bad-content-length", b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n"
+     b"Content-Type: application/json\r\nContent-Length: -1\r\n\r\n{}"),
+    ("garbage-request-line", b"HELLO THERE\r\n\r\n"),
+    ("nul-in-path", b"GET /api/v1/me\x00x HTTP/1.1\r\nHost: x\r\n\r\n"),
+])
+def test_hostile_requests_are_refused_and_server_survives(server, name, request_bytes):
+    with RawConn(server.port) as conn:
+        conn.send(request_bytes)
+        try:
+            resp = conn.read_response()
+        except ConnectionError:
+            resp = None  # closing the connection is an acceptable answer
+    if resp is not None:
+        assert 400 <= resp.status < 500, resp
+    assert requests.get(server.url + "/healthz", timeout=TIMEOUT).status_code == 200
 
 
 # ------------------------------------------------------------------------------------ health

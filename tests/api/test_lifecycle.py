@@ -3,9 +3,11 @@
 import json
 import signal
 import socket
+import subprocess
 import threading
 import time
 
+import pytest
 import requests
 
 from conftest import (
@@ -46,7 +48,10 @@ def test_sigterm_lets_an_in_flight_request_finish(make_server, backend):
         resp = conn.read_response()
     assert resp.status == 201, resp
     assert resp.json()["user"]["email"] == email
-    srv.proc.wait(10)
+    try:
+        srv.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("ticketd did not exit within 10 s of SIGTERM once the request was done")
     srv.assert_clean_exit(srv.stop())
 
 
@@ -120,6 +125,31 @@ def test_slow_body_gets_408_or_is_cut_off(make_server, backend):
     healthz_ok(srv)
 
 
+def test_trickled_body_gets_408(make_server, backend):
+    # One byte every 0.5 s never trips the 2 s idle time-out, but the whole body cannot arrive
+    # within REQUEST_TIMEOUT=3: docs/errors.md says 408 request_timeout.
+    srv = make_server(backend, CONNECTION_TIMEOUT=2, REQUEST_TIMEOUT=3)
+    body = json.dumps({"email": unique_email(), "password": DEFAULT_PASSWORD,
+                       "name": "x" * 40}).encode()
+    t0 = time.monotonic()
+    with RawConn(srv.port) as conn:
+        assert conn.send(raw_request("POST", "/api/v1/auth/register", body)[:-len(body)])
+        conn.send_until_answered(_paced(body, 0.5))
+        elapsed = time.monotonic() - t0
+        resp = conn.read_response()
+    assert resp.status == 408, resp
+    assert resp.json()["error"]["code"] == "request_timeout"
+    assert resp.headers.get("x-request-id"), resp
+    assert 2.5 < elapsed < 3 + 2.5, f"answered after {elapsed:.1f}s"
+    healthz_ok(srv)
+
+
+def _paced(data: bytes, interval: float):
+    for i in range(len(data)):
+        yield data[i:i + 1]
+        time.sleep(interval)
+
+
 def test_restart_keeps_data_and_bootstrap_is_idempotent(make_server, backend):
     srv = make_server(backend)
     reg = register(srv)
@@ -147,7 +177,7 @@ def test_postgres_outage_is_503_and_recovers(own_pg_cluster, make_server):
         assert time.monotonic() - t0 < 10
         assert r.status_code == 503, r.text
 
-        for attempt in range(2):  # the first may hit a pooled connection that just died
+        for _ in range(2):  # a pooled connection that just died, then a fresh connect attempt
             t0 = time.monotonic()
             r = call("GET", srv, "/me", token=token)
             assert time.monotonic() - t0 < 10
@@ -171,6 +201,9 @@ def test_postgres_outage_is_503_and_recovers(own_pg_cluster, make_server):
             break
         time.sleep(0.2)
     assert r.status_code == 200, f"not recovered after PostgreSQL came back: {r.text}"
+    for i in range(12):  # more than the pool size: every pooled connection must reconnect
+        r = call("GET", srv, "/me", token=token)
+        assert r.status_code == 200, (i, r.text)
     assert requests.get(srv.url + "/readyz", timeout=TIMEOUT).status_code == 200
     assert login(srv, reg["user"]["email"])["user"]["id"] == reg["user"]["id"]
     register(srv)

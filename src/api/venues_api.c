@@ -1,0 +1,434 @@
+/*
+ * Theatres and halls. An owner creates theatres for itself and edits only its own; an admin
+ * edits all and may create a theatre for a given owner. Reads are public.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "api/catalog_views.h"
+#include "api/handlers.h"
+#include "api/views.h"
+#include "app.h"
+#include "core/util.h"
+
+#define DEFAULT_UTC_OFFSET 330 /* India (IST); DST-free zones only: the offset is fixed */
+
+/* Reads an optional number field (integer or real) in [min, max]. */
+static bool read_number(json_t *body, const char *key, double min, double max, double *out,
+                        bool *present, tix_verr *e)
+{
+    json_t *v = json_object_get(body, key);
+    *present = false;
+    if (v == NULL || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_number(v)) {
+        e->status = 400;
+        e->code = "invalid_type";
+        e->field = key;
+        e->reason = "has the wrong type";
+        e->expected = "number";
+        return false;
+    }
+    *out = json_number_value(v);
+    if (!(*out >= min && *out <= max)) {
+        return tix_v_fail(e, key, "is out of range");
+    }
+    *present = true;
+    return true;
+}
+
+static bool read_geo(json_t *body, tix_theatre *t, tix_verr *e)
+{
+    double lat = 0;
+    double lon = 0;
+    bool has_lat = false;
+    bool has_lon = false;
+    if (!read_number(body, "latitude", -90, 90, &lat, &has_lat, e) ||
+        !read_number(body, "longitude", -180, 180, &lon, &has_lon, e)) {
+        return false;
+    }
+    if (has_lat != has_lon) {
+        return tix_v_fail(e, has_lat ? "longitude" : "latitude",
+                          "latitude and longitude go together");
+    }
+    if (has_lat) {
+        t->has_geo = true;
+        t->latitude_e6 = llround(lat * 1e6);
+        t->longitude_e6 = llround(lon * 1e6);
+    }
+    return true;
+}
+
+/* Reads theatre fields into t (present ones only when partial). */
+static bool read_theatre_input(tix_req *r, json_t *body, bool partial, tix_theatre *t)
+{
+    tix_verr e;
+    const char *name = NULL;
+    const char *city = NULL;
+    const char *address = NULL;
+    int64_t offset = 0;
+    bool has_offset = false;
+    bool ok = tix_v_string(body, "name", !partial, 1, 200, &name, &e) &&
+              tix_v_string(body, "city", !partial, 1, 100, &city, &e) &&
+              tix_v_string(body, "address", !partial, 1, 500, &address, &e) &&
+              tix_v_int(body, "utc_offset_minutes", false, -720, 840, &offset, &has_offset, &e) &&
+              read_geo(body, t, &e);
+    if (!ok) {
+        tix_reply_verr(r, &e);
+        return false;
+    }
+    t->name = name ? (char *)name : t->name;
+    t->city = city ? (char *)city : t->city;
+    t->address = address ? (char *)address : t->address;
+    t->utc_offset_minutes = has_offset ? (int)offset : t->utc_offset_minutes;
+    return true;
+}
+
+/* The owner of a new theatre: the caller, or for an admin the given owner_id (an owner). */
+static bool read_owner(tix_req *r, tix_db *db, json_t *body, tix_theatre *t)
+{
+    tix_verr e;
+    const char *owner = NULL;
+    if (!tix_v_string(body, "owner_id", false, 1, TIX_ID_MAX - 1, &owner, &e)) {
+        tix_reply_verr(r, &e);
+        return false;
+    }
+    t->owner_id = r->auth.user_id;
+    if (owner == NULL || strcmp(owner, r->auth.user_id) == 0) {
+        return true;
+    }
+    if (r->auth.role != TIX_ROLE_ADMIN) {
+        tix_reply_error(r, 403, "forbidden", "only an admin may create a theatre for another owner",
+                        NULL);
+        return false;
+    }
+    tix_user u;
+    tix_rc rc = tix_user_by_id(db, owner, &u);
+    if (rc == TIX_ENOTFOUND || (rc == TIX_OK && u.role == TIX_ROLE_USER)) {
+        tix_v_fail(&e, "owner_id", "must be the id of an owner or admin account");
+        tix_reply_verr(r, &e);
+        return false;
+    }
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return false;
+    }
+    t->owner_id = tix_arena_strdup(r->arena, owner);
+    return true;
+}
+
+void tix_api_theatre_create(tix_req *r)
+{
+    json_t *body = tix_req_json(r);
+    tix_theatre t = {.utc_offset_minutes = DEFAULT_UTC_OFFSET};
+    if (body == NULL || !read_theatre_input(r, body, false, &t)) {
+        return;
+    }
+    tix_db *db = tix_req_db(r);
+    if (db == NULL || !read_owner(r, db, body, &t)) {
+        return;
+    }
+    char *id = tix_arena_alloc(r->arena, TIX_ID_MAX);
+    tix_id_new(id, "thr");
+    t.id = id;
+    t.created_at = t.updated_at = tix_now_ms();
+    tix_rc rc = tix_theatre_insert(db, &t);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    tix_reply_json(r, 201, tix_view_theatre(&t));
+}
+
+/* Loads the theatre of {id} and checks the caller may change it; answers on failure. */
+static bool load_own_theatre(tix_req *r, tix_db *db, const char *id, tix_theatre *t)
+{
+    tix_rc rc = tix_theatre_get(db, r->arena, id, t);
+    if (rc == TIX_OK) {
+        rc = tix_policy_can_modify(&r->auth, t->owner_id);
+    }
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return false;
+    }
+    return true;
+}
+
+void tix_api_theatre_update(tix_req *r)
+{
+    json_t *body = tix_req_json(r);
+    tix_db *db = body ? tix_req_db(r) : NULL;
+    tix_theatre t;
+    if (db == NULL || !load_own_theatre(r, db, tix_req_param(r, "id"), &t) ||
+        !read_theatre_input(r, body, true, &t)) {
+        return;
+    }
+    t.updated_at = tix_now_ms();
+    tix_rc rc = tix_theatre_update(db, &t);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    tix_reply_json(r, 200, tix_view_theatre(&t));
+}
+
+void tix_api_theatre_delete(tix_req *r)
+{
+    tix_db *db = tix_req_db(r);
+    const char *id = tix_req_param(r, "id");
+    tix_theatre t;
+    if (db == NULL || !load_own_theatre(r, db, id, &t)) {
+        return;
+    }
+    int64_t now = tix_now_ms();
+    bool claims = false;
+    tix_rc rc = tix_db_begin(db);
+    rc = rc ? rc : tix_catalog_future_claims(db, NULL, id, NULL, now, &claims);
+    if (rc == TIX_OK && claims) {
+        tix_db_rollback(db);
+        tix_reply_error(r, 409, "theatre_has_bookings",
+                        "the theatre has future shows with bookings or holds", NULL);
+        return;
+    }
+    rc = rc ? rc : tix_catalog_cancel_future_shows(db, NULL, id, NULL, now);
+    rc = rc ? rc : tix_theatre_soft_delete(db, id, now);
+    rc = rc ? rc : tix_db_commit(db);
+    tix_reply_rc(r, rc);
+}
+
+void tix_api_theatre_get(tix_req *r)
+{
+    tix_db *db = tix_req_db(r);
+    if (db == NULL) {
+        return;
+    }
+    tix_theatre t;
+    tix_hall *halls = NULL;
+    int n = 0;
+    tix_rc rc = tix_theatre_get(db, r->arena, tix_req_param(r, "id"), &t);
+    rc = rc ? rc : tix_hall_list(db, r->arena, t.id, &halls, &n);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    json_t *j = tix_view_theatre(&t);
+    json_t *list = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(list, json_pack("{s:s,s:s,s:i}", "id", halls[i].id, "name",
+                                              halls[i].name, "seat_count", halls[i].seat_count));
+    }
+    json_object_set_new(j, "halls", list);
+    tix_reply_json(r, 200, j);
+}
+
+void tix_api_theatre_list(tix_req *r)
+{
+    int limit = 0;
+    const char *after = NULL;
+    if (!tix_req_page(r, &limit, &after)) {
+        return;
+    }
+    const char *city = tix_req_query(r, "city");
+    char *city_lower = city ? tix_arena_strdup(r->arena, city) : NULL;
+    for (char *p = city_lower; p && *p; p++) {
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p);
+    }
+    tix_db *db = tix_req_db(r);
+    if (db == NULL) {
+        return;
+    }
+    tix_theatre *items = NULL;
+    int n = 0;
+    tix_rc rc = tix_theatre_list(db, r->arena, city_lower, tix_req_query(r, "owner_id"), after,
+                                 limit, &items, &n);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < n && i < limit; i++) {
+        json_array_append_new(list, tix_view_theatre(&items[i]));
+    }
+    const char *next = n > limit ? tix_req_cursor_encode(r, items[limit - 1].id) : NULL;
+    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+}
+
+/* ---- halls ---- */
+
+/* Validates body.layout into l (owned by the caller: tix_layout_cleanup). */
+static bool read_layout(tix_req *r, json_t *body, bool required, tix_layout *l, bool *present)
+{
+    json_t *layout = json_object_get(body, "layout");
+    *present = layout != NULL && !json_is_null(layout);
+    if (!*present) {
+        if (required) {
+            tix_verr e;
+            tix_v_fail(&e, "layout", "is required");
+            tix_reply_verr(r, &e);
+            return false;
+        }
+        return true;
+    }
+    tix_layout_error err;
+    if (tix_layout_build(layout, l, &err) != TIX_OK) {
+        tix_reply_verr(r, &err.verr);
+        return false;
+    }
+    return true;
+}
+
+static char *layout_text(tix_req *r, const tix_layout *l)
+{
+    json_t *j = tix_layout_to_json(l);
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    char *copy = tix_arena_strdup(r->arena, s ? s : "{}");
+    free(s);
+    return copy;
+}
+
+/* Answers the hall with its seats. */
+static void reply_hall(tix_req *r, tix_db *db, unsigned status, const char *id)
+{
+    tix_hall h;
+    tix_seat_row *seats = NULL;
+    int n = 0;
+    tix_rc rc = tix_hall_get(db, r->arena, id, &h);
+    rc = rc ? rc : tix_seat_list(db, r->arena, id, &seats, &n);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    tix_reply_json(r, status, tix_view_hall(&h, seats, n));
+}
+
+void tix_api_hall_create(tix_req *r)
+{
+    json_t *body = tix_req_json(r);
+    tix_db *db = body ? tix_req_db(r) : NULL;
+    tix_theatre t;
+    tix_layout l;
+    memset(&l, 0, sizeof(l));
+    bool has_layout = false;
+    const char *name = NULL;
+    tix_verr e;
+    if (db == NULL || !load_own_theatre(r, db, tix_req_param(r, "id"), &t)) {
+        return;
+    }
+    if (!tix_v_string(body, "name", true, 1, 100, &name, &e)) {
+        tix_reply_verr(r, &e);
+        return;
+    }
+    if (!read_layout(r, body, true, &l, &has_layout)) {
+        return;
+    }
+    tix_hall h = {.theatre_id = t.id, .name = (char *)name, .layout = layout_text(r, &l)};
+    char *id = tix_arena_alloc(r->arena, TIX_ID_MAX);
+    tix_id_new(id, "hal");
+    h.id = id;
+    h.created_at = h.updated_at = tix_now_ms();
+    tix_rc rc = tix_db_begin(db);
+    rc = rc ? rc : tix_hall_insert(db, &h, &l);
+    rc = rc ? rc : tix_db_commit(db);
+    tix_layout_cleanup(&l);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    reply_hall(r, db, 201, id);
+}
+
+/* Loads the hall of {id} and checks the caller owns its theatre; answers on failure. */
+static bool load_own_hall(tix_req *r, tix_db *db, tix_hall *h)
+{
+    tix_rc rc = tix_hall_get(db, r->arena, tix_req_param(r, "id"), h);
+    rc = rc ? rc : tix_policy_can_modify(&r->auth, h->owner_id);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return false;
+    }
+    return true;
+}
+
+static void reply_hall_busy(tix_req *r)
+{
+    tix_reply_error(r, 409, "hall_has_bookings",
+                    "the hall has future shows with bookings or holds", NULL);
+}
+
+void tix_api_hall_update(tix_req *r)
+{
+    json_t *body = tix_req_json(r);
+    tix_db *db = body ? tix_req_db(r) : NULL;
+    tix_hall h;
+    tix_layout l;
+    memset(&l, 0, sizeof(l));
+    bool has_layout = false;
+    const char *name = NULL;
+    tix_verr e;
+    if (db == NULL || !load_own_hall(r, db, &h)) {
+        return;
+    }
+    if (!tix_v_string(body, "name", false, 1, 100, &name, &e)) {
+        tix_reply_verr(r, &e);
+        return;
+    }
+    if (!read_layout(r, body, false, &l, &has_layout)) {
+        return;
+    }
+    h.name = name ? (char *)name : h.name;
+    h.layout = has_layout ? layout_text(r, &l) : h.layout;
+    h.updated_at = tix_now_ms();
+    bool claims = false;
+    tix_rc rc = tix_db_begin(db);
+    rc = rc ? rc : tix_hall_lock(db, h.id);
+    if (rc == TIX_OK && has_layout) {
+        rc = tix_catalog_future_claims(db, h.id, NULL, NULL, h.updated_at, &claims);
+    }
+    if (rc == TIX_OK && claims) {
+        tix_db_rollback(db);
+        tix_layout_cleanup(&l);
+        reply_hall_busy(r);
+        return;
+    }
+    rc = rc ? rc : tix_hall_update(db, &h, has_layout ? &l : NULL);
+    rc = rc ? rc : tix_db_commit(db);
+    tix_layout_cleanup(&l);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    reply_hall(r, db, 200, h.id);
+}
+
+void tix_api_hall_delete(tix_req *r)
+{
+    tix_db *db = tix_req_db(r);
+    tix_hall h;
+    if (db == NULL || !load_own_hall(r, db, &h)) {
+        return;
+    }
+    int64_t now = tix_now_ms();
+    bool claims = false;
+    tix_rc rc = tix_db_begin(db);
+    rc = rc ? rc : tix_hall_lock(db, h.id);
+    rc = rc ? rc : tix_catalog_future_claims(db, h.id, NULL, NULL, now, &claims);
+    if (rc == TIX_OK && claims) {
+        tix_db_rollback(db);
+        reply_hall_busy(r);
+        return;
+    }
+    rc = rc ? rc : tix_catalog_cancel_future_shows(db, h.id, NULL, NULL, now);
+    rc = rc ? rc : tix_hall_soft_delete(db, h.id, now);
+    rc = rc ? rc : tix_db_commit(db);
+    tix_reply_rc(r, rc);
+}
+
+void tix_api_hall_get(tix_req *r)
+{
+    tix_db *db = tix_req_db(r);
+    if (db != NULL) {
+        reply_hall(r, db, 200, tix_req_param(r, "id"));
+    }
+}

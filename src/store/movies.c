@@ -1,0 +1,179 @@
+/* SQL for movies; see catalog.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "store/catalog.h"
+
+#define MOVIE_COLS                                                                              \
+    "id, title, description, duration_minutes, release_date, languages, genres, certificate, "  \
+    "poster_url, trailer_url, poster_public_id, trailer_public_id, status, created_at, "         \
+    "updated_at"
+
+static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
+{
+    const char *s = tix_db_res_text(res, row, col);
+    return s != NULL ? tix_arena_strdup(a, s) : NULL;
+}
+
+static void read_movie(tix_arena *a, const tix_db_res *res, int row, tix_movie *m)
+{
+    m->id = cell(a, res, row, 0);
+    m->title = cell(a, res, row, 1);
+    m->description = cell(a, res, row, 2);
+    m->duration_minutes = (int)tix_db_res_int(res, row, 3);
+    m->release_date = cell(a, res, row, 4);
+    m->languages = cell(a, res, row, 5);
+    m->genres = cell(a, res, row, 6);
+    m->certificate = cell(a, res, row, 7);
+    m->poster_url = cell(a, res, row, 8);
+    m->trailer_url = cell(a, res, row, 9);
+    m->poster_public_id = cell(a, res, row, 10);
+    m->trailer_public_id = cell(a, res, row, 11);
+    m->status = cell(a, res, row, 12);
+    m->created_at = tix_db_res_int(res, row, 13);
+    m->updated_at = tix_db_res_int(res, row, 14);
+}
+
+/* The lower-case copy of an ASCII/UTF-8 title used for search (ASCII letters folded). */
+static char *search_key(tix_arena *a, const char *s)
+{
+    char *k = tix_arena_strdup(a, s);
+    for (char *p = k; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z') {
+            *p = (char)(*p + ('a' - 'A'));
+        }
+    }
+    return k;
+}
+
+tix_rc tix_movie_insert(tix_db *db, const tix_movie *m)
+{
+    tix_arena *a = tix_arena_create(256);
+    tix_dbv p[] = {TIX_DB_TEXT(m->id),          TIX_DB_TEXT(m->title),
+                   TIX_DB_TEXT(search_key(a, m->title)), TIX_DB_TEXT(m->description),
+                   TIX_DB_INT(m->duration_minutes), TIX_DB_TEXT(m->release_date),
+                   TIX_DB_TEXT(m->languages),   TIX_DB_TEXT(m->genres),
+                   TIX_DB_TEXT(m->certificate), TIX_DB_TEXT(m->status),
+                   TIX_DB_INT(m->created_at)};
+    tix_rc rc = tix_db_exec(db,
+                            "INSERT INTO movies (id, title, title_search, description,"
+                            " duration_minutes, release_date, languages, genres, certificate,"
+                            " status, created_at, updated_at)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                            p, 11, NULL);
+    tix_arena_destroy(a);
+    return rc;
+}
+
+tix_rc tix_movie_update(tix_db *db, const tix_movie *m)
+{
+    tix_arena *a = tix_arena_create(256);
+    tix_dbv p[] = {TIX_DB_TEXT(m->id),          TIX_DB_TEXT(m->title),
+                   TIX_DB_TEXT(search_key(a, m->title)), TIX_DB_TEXT(m->description),
+                   TIX_DB_INT(m->duration_minutes), TIX_DB_TEXT(m->release_date),
+                   TIX_DB_TEXT(m->languages),   TIX_DB_TEXT(m->genres),
+                   TIX_DB_TEXT(m->certificate), TIX_DB_TEXT(m->status),
+                   TIX_DB_INT(m->updated_at)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "UPDATE movies SET title = $2, title_search = $3, description = $4,"
+                            " duration_minutes = $5, release_date = $6, languages = $7,"
+                            " genres = $8, certificate = $9, status = $10, updated_at = $11"
+                            " WHERE id = $1 AND deleted_at IS NULL",
+                            p, 11, &res);
+    if (rc == TIX_OK && tix_db_res_changes(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    tix_db_res_destroy(res);
+    tix_arena_destroy(a);
+    return rc;
+}
+
+tix_rc tix_movie_get(tix_db *db, tix_arena *a, const char *id, tix_movie *out)
+{
+    tix_dbv p = TIX_DB_TEXT(id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT " MOVIE_COLS " FROM movies WHERE id = $1 AND deleted_at IS NULL",
+                            &p, 1, &res);
+    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    if (rc == TIX_OK) {
+        read_movie(a, res, 0, out);
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_movie_list(tix_db *db, tix_arena *a, const tix_movie_filter *f, tix_movie **items,
+                      int *n)
+{
+    const char *genre = f->genre ? tix_arena_sprintf(a, "%%\"%s\"%%", f->genre) : NULL;
+    const char *lang = f->language ? tix_arena_sprintf(a, "%%\"%s\"%%", f->language) : NULL;
+    tix_dbv p[] = {TIX_DB_TEXT(f->release), TIX_DB_TEXT(f->today),     TIX_DB_TEXT(f->q_like),
+                   TIX_DB_TEXT(genre),      TIX_DB_TEXT(lang),         TIX_DB_INT(f->include_inactive),
+                   TIX_DB_TEXT(f->after),   TIX_DB_INT(f->limit + 1)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(
+        db,
+        "SELECT " MOVIE_COLS " FROM movies WHERE deleted_at IS NULL"
+        " AND (CAST($1 AS TEXT) IS NULL"
+        "      OR ($1 = 'upcoming' AND release_date > $2)"
+        "      OR ($1 = 'released' AND release_date <= $2))"
+        " AND (CAST($3 AS TEXT) IS NULL OR title_search LIKE $3 ESCAPE '\\')"
+        " AND (CAST($4 AS TEXT) IS NULL OR genres LIKE $4)"
+        " AND (CAST($5 AS TEXT) IS NULL OR languages LIKE $5)"
+        " AND ($6 = 1 OR status = 'active')"
+        " AND (CAST($7 AS TEXT) IS NULL OR id > $7)"
+        " ORDER BY id LIMIT $8",
+        p, 8, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_movie *list = tix_arena_calloc(a, sizeof(tix_movie) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        read_movie(a, res, i, &list[i]);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_movie_soft_delete(tix_db *db, const char *id, int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(now)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "UPDATE movies SET deleted_at = $2, updated_at = $2"
+                            " WHERE id = $1 AND deleted_at IS NULL",
+                            p, 2, &res);
+    if (rc == TIX_OK && tix_db_res_changes(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_movie_set_media(tix_db *db, tix_arena *a, const char *id, const char *kind,
+                           const char *url, const char *public_id, char **old_public_id)
+{
+    bool poster = strcmp(kind, "poster") == 0;
+    tix_movie m;
+    tix_rc rc = tix_movie_get(db, a, id, &m);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    *old_public_id = poster ? m.poster_public_id : m.trailer_public_id;
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(url), TIX_DB_TEXT(public_id),
+                   TIX_DB_INT(tix_now_ms())};
+    return tix_db_exec(db,
+                       poster ? "UPDATE movies SET poster_url = $2, poster_public_id = $3,"
+                                " updated_at = $4 WHERE id = $1"
+                              : "UPDATE movies SET trailer_url = $2, trailer_public_id = $3,"
+                                " updated_at = $4 WHERE id = $1",
+                       p, 4, NULL);
+}

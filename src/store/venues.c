@@ -1,0 +1,329 @@
+/* SQL for theatres, halls and seats; see catalog.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "store/catalog.h"
+
+static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
+{
+    const char *s = tix_db_res_text(res, row, col);
+    return s != NULL ? tix_arena_strdup(a, s) : NULL;
+}
+
+static char *lower(tix_arena *a, const char *s)
+{
+    char *k = tix_arena_strdup(a, s);
+    for (char *p = k; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z') {
+            *p = (char)(*p + ('a' - 'A'));
+        }
+    }
+    return k;
+}
+
+/* One UPDATE that must touch a row; TIX_ENOTFOUND otherwise. */
+static tix_rc update_one(tix_db *db, const char *sql, const tix_dbv *p, int n)
+{
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, sql, p, n, &res);
+    if (rc == TIX_OK && tix_db_res_changes(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+/* ---- theatres ---- */
+
+#define THEATRE_COLS                                                                            \
+    "id, owner_id, name, city, address, latitude_e6, longitude_e6, utc_offset_minutes,"        \
+    " created_at, updated_at"
+
+static void read_theatre(tix_arena *a, const tix_db_res *res, int row, tix_theatre *t)
+{
+    t->id = cell(a, res, row, 0);
+    t->owner_id = cell(a, res, row, 1);
+    t->name = cell(a, res, row, 2);
+    t->city = cell(a, res, row, 3);
+    t->address = cell(a, res, row, 4);
+    t->has_geo = !tix_db_res_isnull(res, row, 5);
+    t->latitude_e6 = tix_db_res_int(res, row, 5);
+    t->longitude_e6 = tix_db_res_int(res, row, 6);
+    t->utc_offset_minutes = (int)tix_db_res_int(res, row, 7);
+    t->created_at = tix_db_res_int(res, row, 8);
+    t->updated_at = tix_db_res_int(res, row, 9);
+}
+
+static void theatre_params(tix_arena *a, const tix_theatre *t, tix_dbv *p)
+{
+    p[0] = TIX_DB_TEXT(t->id);
+    p[1] = TIX_DB_TEXT(t->owner_id);
+    p[2] = TIX_DB_TEXT(t->name);
+    p[3] = TIX_DB_TEXT(t->city);
+    p[4] = TIX_DB_TEXT(lower(a, t->city));
+    p[5] = TIX_DB_TEXT(t->address);
+    p[6] = t->has_geo ? TIX_DB_INT(t->latitude_e6) : TIX_DB_NULL;
+    p[7] = t->has_geo ? TIX_DB_INT(t->longitude_e6) : TIX_DB_NULL;
+    p[8] = TIX_DB_INT(t->utc_offset_minutes);
+    p[9] = TIX_DB_INT(t->updated_at);
+}
+
+tix_rc tix_theatre_insert(tix_db *db, const tix_theatre *t)
+{
+    tix_arena *a = tix_arena_create(256);
+    tix_dbv p[10];
+    theatre_params(a, t, p);
+    tix_rc rc = tix_db_exec(db,
+                            "INSERT INTO theatres (id, owner_id, name, city, city_search, address,"
+                            " latitude_e6, longitude_e6, utc_offset_minutes, created_at,"
+                            " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                            p, 10, NULL);
+    tix_arena_destroy(a);
+    return rc;
+}
+
+tix_rc tix_theatre_update(tix_db *db, const tix_theatre *t)
+{
+    tix_arena *a = tix_arena_create(256);
+    tix_dbv p[10];
+    theatre_params(a, t, p);
+    tix_rc rc = update_one(db,
+                           "UPDATE theatres SET owner_id = $2, name = $3, city = $4,"
+                           " city_search = $5, address = $6, latitude_e6 = $7, longitude_e6 = $8,"
+                           " utc_offset_minutes = $9, updated_at = $10"
+                           " WHERE id = $1 AND deleted_at IS NULL",
+                           p, 10);
+    tix_arena_destroy(a);
+    return rc;
+}
+
+tix_rc tix_theatre_get(tix_db *db, tix_arena *a, const char *id, tix_theatre *out)
+{
+    tix_dbv p = TIX_DB_TEXT(id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(
+        db, "SELECT " THEATRE_COLS " FROM theatres WHERE id = $1 AND deleted_at IS NULL", &p, 1,
+        &res);
+    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    if (rc == TIX_OK) {
+        read_theatre(a, res, 0, out);
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const char *city_lower, const char *owner_id,
+                        const char *after, int limit, tix_theatre **items, int *n)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(city_lower), TIX_DB_TEXT(owner_id), TIX_DB_TEXT(after),
+                   TIX_DB_INT(limit + 1)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT " THEATRE_COLS " FROM theatres WHERE deleted_at IS NULL"
+                            " AND (CAST($1 AS TEXT) IS NULL OR city_search = $1)"
+                            " AND (CAST($2 AS TEXT) IS NULL OR owner_id = $2)"
+                            " AND (CAST($3 AS TEXT) IS NULL OR id > $3)"
+                            " ORDER BY id LIMIT $4",
+                            p, 4, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_theatre *list = tix_arena_calloc(a, sizeof(tix_theatre) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        read_theatre(a, res, i, &list[i]);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_theatre_soft_delete(tix_db *db, const char *id, int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(now)};
+    tix_rc rc = update_one(db,
+                           "UPDATE theatres SET deleted_at = $2, updated_at = $2"
+                           " WHERE id = $1 AND deleted_at IS NULL",
+                           p, 2);
+    if (rc == TIX_OK) {
+        rc = tix_db_exec(db,
+                         "UPDATE halls SET deleted_at = $2, updated_at = $2"
+                         " WHERE theatre_id = $1 AND deleted_at IS NULL",
+                         p, 2, NULL);
+    }
+    return rc;
+}
+
+/* ---- halls and seats ---- */
+
+#define HALL_SELECT                                                                             \
+    "SELECT h.id, h.theatre_id, t.owner_id, h.name, h.layout, h.seat_count, h.created_at,"     \
+    " h.updated_at FROM halls h JOIN theatres t ON t.id = h.theatre_id"
+
+static void read_hall(tix_arena *a, const tix_db_res *res, int row, tix_hall *h)
+{
+    h->id = cell(a, res, row, 0);
+    h->theatre_id = cell(a, res, row, 1);
+    h->owner_id = cell(a, res, row, 2);
+    h->name = cell(a, res, row, 3);
+    h->layout = cell(a, res, row, 4);
+    h->seat_count = (int)tix_db_res_int(res, row, 5);
+    h->created_at = tix_db_res_int(res, row, 6);
+    h->updated_at = tix_db_res_int(res, row, 7);
+}
+
+static tix_rc insert_seats(tix_db *db, const char *hall_id, const tix_layout *l)
+{
+    char id[TIX_ID_MAX + 32];
+    tix_rc rc = TIX_OK;
+    for (int i = 0; i < l->nseats && rc == TIX_OK; i++) {
+        const tix_seat *s = &l->seats[i];
+        snprintf(id, sizeof(id), "%s_%s", hall_id, s->label);
+        tix_dbv p[] = {TIX_DB_TEXT(id),     TIX_DB_TEXT(hall_id),     TIX_DB_TEXT(s->label),
+                       TIX_DB_TEXT(s->row), TIX_DB_INT(s->number),    TIX_DB_INT(s->x),
+                       TIX_DB_INT(s->y),    TIX_DB_TEXT(s->category), TIX_DB_INT(s->blocked)};
+        rc = tix_db_exec(db,
+                         "INSERT INTO seats (id, hall_id, label, row_label, number, x, y,"
+                         " category, blocked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                         p, 9, NULL);
+    }
+    return rc;
+}
+
+tix_rc tix_hall_insert(tix_db *db, const tix_hall *h, const tix_layout *l)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(h->id),     TIX_DB_TEXT(h->theatre_id), TIX_DB_TEXT(h->name),
+                   TIX_DB_TEXT(h->layout), TIX_DB_INT(l->nseats),      TIX_DB_INT(h->created_at)};
+    tix_rc rc = tix_db_exec(db,
+                            "INSERT INTO halls (id, theatre_id, name, layout, seat_count,"
+                            " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                            p, 6, NULL);
+    return rc == TIX_OK ? insert_seats(db, h->id, l) : rc;
+}
+
+tix_rc tix_hall_update(tix_db *db, const tix_hall *h, const tix_layout *l)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(h->id), TIX_DB_TEXT(h->name), TIX_DB_TEXT(h->layout),
+                   TIX_DB_INT(l ? l->nseats : h->seat_count), TIX_DB_INT(h->updated_at)};
+    tix_rc rc = update_one(db,
+                           "UPDATE halls SET name = $2, layout = $3, seat_count = $4,"
+                           " updated_at = $5 WHERE id = $1 AND deleted_at IS NULL",
+                           p, 5);
+    if (rc != TIX_OK || l == NULL) {
+        return rc;
+    }
+    /* Seats no longer in the layout go; the others are rewritten in place (their ids are
+     * derived from the label, so claims on past shows keep pointing at the same seat). */
+    tix_dbv hp = TIX_DB_TEXT(h->id);
+    rc = tix_db_exec(db,
+                     "DELETE FROM seats WHERE hall_id = $1"
+                     " AND id NOT IN (SELECT seat_id FROM seat_claims)",
+                     &hp, 1, NULL);
+    if (rc == TIX_OK) {
+        rc = tix_db_exec(db, "UPDATE seats SET active = 0 WHERE hall_id = $1", &hp, 1, NULL);
+    }
+    char id[TIX_ID_MAX + 32];
+    for (int i = 0; i < l->nseats && rc == TIX_OK; i++) {
+        const tix_seat *s = &l->seats[i];
+        snprintf(id, sizeof(id), "%s_%s", h->id, s->label);
+        tix_dbv sp[] = {TIX_DB_TEXT(id),     TIX_DB_TEXT(h->id),       TIX_DB_TEXT(s->label),
+                        TIX_DB_TEXT(s->row), TIX_DB_INT(s->number),    TIX_DB_INT(s->x),
+                        TIX_DB_INT(s->y),    TIX_DB_TEXT(s->category), TIX_DB_INT(s->blocked)};
+        rc = tix_db_exec(db,
+                         "INSERT INTO seats (id, hall_id, label, row_label, number, x, y,"
+                         " category, blocked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                         " ON CONFLICT (id) DO UPDATE SET row_label = $4, number = $5, x = $6,"
+                         " y = $7, category = $8, blocked = $9, active = 1",
+                         sp, 9, NULL);
+    }
+    return rc;
+}
+
+tix_rc tix_hall_get(tix_db *db, tix_arena *a, const char *id, tix_hall *out)
+{
+    tix_dbv p = TIX_DB_TEXT(id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, HALL_SELECT " WHERE h.id = $1 AND h.deleted_at IS NULL", &p, 1,
+                            &res);
+    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    if (rc == TIX_OK) {
+        read_hall(a, res, 0, out);
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_hall_list(tix_db *db, tix_arena *a, const char *theatre_id, tix_hall **items, int *n)
+{
+    tix_dbv p = TIX_DB_TEXT(theatre_id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(
+        db, HALL_SELECT " WHERE h.theatre_id = $1 AND h.deleted_at IS NULL ORDER BY h.id", &p, 1,
+        &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_hall *list = tix_arena_calloc(a, sizeof(tix_hall) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        read_hall(a, res, i, &list[i]);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_hall_soft_delete(tix_db *db, const char *id, int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(now)};
+    return update_one(db,
+                      "UPDATE halls SET deleted_at = $2, updated_at = $2"
+                      " WHERE id = $1 AND deleted_at IS NULL",
+                      p, 2);
+}
+
+tix_rc tix_hall_lock(tix_db *db, const char *id)
+{
+    tix_dbv p = TIX_DB_TEXT(id);
+    return update_one(db,
+                      "UPDATE halls SET lock_version = lock_version + 1"
+                      " WHERE id = $1 AND deleted_at IS NULL",
+                      &p, 1);
+}
+
+tix_rc tix_seat_list(tix_db *db, tix_arena *a, const char *hall_id, tix_seat_row **items, int *n)
+{
+    tix_dbv p = TIX_DB_TEXT(hall_id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT s.id, s.label, s.row_label, s.number, s.x, s.y, s.category,"
+                            " s.blocked FROM seats s WHERE s.hall_id = $1 AND s.active = 1"
+                            " ORDER BY s.y, s.x",
+                            &p, 1, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_seat_row *list = tix_arena_calloc(a, sizeof(tix_seat_row) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        list[i].id = cell(a, res, i, 0);
+        list[i].label = cell(a, res, i, 1);
+        list[i].row = cell(a, res, i, 2);
+        list[i].number = (int)tix_db_res_int(res, i, 3);
+        list[i].x = (int)tix_db_res_int(res, i, 4);
+        list[i].y = (int)tix_db_res_int(res, i, 5);
+        list[i].category = cell(a, res, i, 6);
+        list[i].blocked = tix_db_res_int(res, i, 7) != 0;
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
