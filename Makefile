@@ -29,7 +29,7 @@ asan: deps
 run: build
 	@echo "ticketd: http://localhost:$${PORT:-8080}  (admin: $${ADMIN_EMAIL:-admin@ticketd.local} / $${ADMIN_PASSWORD:-admin-password})"
 	ADMIN_EMAIL=$${ADMIN_EMAIL:-admin@ticketd.local} ADMIN_PASSWORD=$${ADMIN_PASSWORD:-admin-password} \
-	  ./build/ticketd serve
+	  DEMO_DATA=$${DEMO_DATA:-1} ./build/ticketd serve
 
 # Unit and API tests on the release build, then all of it again under ASan+UBSan.
 test: test-deps build asan

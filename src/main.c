@@ -8,6 +8,7 @@
 #include "auth/session.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "demo/demo.h"
 #include "http/server.h"
 #include "http/validate.h"
 
@@ -55,6 +56,8 @@ static const char usage[] =
     "  MAX_CONNECTIONS      open connections at most (10000)\n"
     "  PER_IP_CONNECTIONS   open connections per client address, 0 = no limit (0)\n"
     "  PASSWORD_HASH_COST   interactive | moderate | min (interactive; min is for tests)\n"
+    "  DEMO_DATA            1 = load the demo movies, theatres and shows into an empty\n"
+    "                       database (make run sets it) (0)\n"
     "  SHOW_CLEANING_BUFFER time between a show's end and the next show in a hall (15m)\n"
     "\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.\n";
@@ -131,6 +134,28 @@ static int create_admin(tix_app *app, const char *email_in, const char *password
     return 0;
 }
 
+/* Loads the demo set into an empty database and prints how to sign in. */
+static int load_demo(tix_app *app)
+{
+    tix_db *db = NULL;
+    bool loaded = false;
+    tix_rc rc = tix_db_acquire(app->db, &db);
+    rc = rc ? rc : tix_demo_load(db, &app->cfg, &loaded);
+    tix_db_release(app->db, db);
+    if (rc != TIX_OK) {
+        tix_log_error("loading the demo data failed: %s", tix_rc_name(rc));
+        return 1;
+    }
+    if (loaded) {
+        tix_log_info("demo data loaded: 4 movies, 2 theatres (Mumbai, Bengaluru), 3 halls "
+                     "(one of 330 seats), shows over the next 3 days");
+        printf("\nDemo logins:\n  owner  owner@ticketd.local / owner-password\n"
+               "  user   user@ticketd.local / user-password\n\n");
+        fflush(stdout);
+    }
+    return 0;
+}
+
 static void announce(const tix_app *app)
 {
     if (app->cfg.access_secret_generated) {
@@ -153,6 +178,9 @@ static int serve(tix_app *app)
     announce(app);
     if (app->cfg.admin_email[0] && create_admin(app, app->cfg.admin_email, app->cfg.admin_password,
                                                 "Administrator", true) != 0) {
+        return 1;
+    }
+    if (app->cfg.demo_data && load_demo(app) != 0) {
         return 1;
     }
     if (tix_router_create(tix_routes, tix_routes_count, &app->router) != TIX_OK) {

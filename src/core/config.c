@@ -227,6 +227,7 @@ static tix_rc parse_numbers(parser *p, tix_config *cfg)
     INT_VAR("MAX_CONNECTIONS", 10000, 16, 1000000, max_connections);
     INT_VAR("PER_IP_CONNECTIONS", 0, 0, 1000000, per_ip_connections);
     INT_VAR("DB_POOL_SIZE", 0, 0, 1024, db_pool_size);
+    INT_VAR("DEMO_DATA", 0, 0, 1, demo_data);
 #undef INT_VAR
     if (cfg->db_pool_size == 0) {
         cfg->db_pool_size = cfg->workers + 2;

@@ -48,6 +48,7 @@ typedef struct tix_config {
     tix_pwhash_cost pwhash_cost;
     int db_pool_size;
     int64_t show_buffer_s; /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
+    bool demo_data;        /* DEMO_DATA=1: load the demo set into an empty database */
 } tix_config;
 
 /* Looks a variable up; returns NULL when unset. */
