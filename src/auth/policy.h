@@ -32,7 +32,8 @@ bool tix_policy_route_allows(tix_access need, const tix_principal *p);
 /* An object owned by owner_id that only its owner (and admins) may see: TIX_OK or
  * TIX_ENOTFOUND (hide it). */
 TIX_MUSTCHECK tix_rc tix_policy_can_view(const tix_principal *p, const char *owner_id);
-/* A public object owned by owner_id: TIX_OK if p may change it, else TIX_EFORBIDDEN. */
+/* A public object owned by owner_id: TIX_OK if p may change it, TIX_EAUTH for an anonymous
+ * caller, else TIX_EFORBIDDEN. */
 TIX_MUSTCHECK tix_rc tix_policy_can_modify(const tix_principal *p, const char *owner_id);
 
 #endif

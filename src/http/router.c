@@ -68,6 +68,9 @@ static bool compile(const tix_route *r, compiled *c)
         if (c->is_param[i]) {
             c->seg[i].p++;
             c->seg[i].n -= 2;
+            if (memchr(c->seg[i].p, '{', c->seg[i].n) || memchr(c->seg[i].p, '}', c->seg[i].n)) {
+                return false;
+            }
             nparams++;
         } else if (memchr(s.p, '{', s.n) || memchr(s.p, '}', s.n)) {
             return false;

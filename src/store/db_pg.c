@@ -34,6 +34,8 @@ static tix_rc pg_open(tix_db *db, const tix_config *cfg)
         return TIX_EUNAVAIL;
     }
     PQsetNoticeProcessor(c, ignore_notice, NULL);
+    /* Terse: error messages must never carry row values (DETAIL lines quote them). */
+    PQsetErrorVerbosity(c, PQERRORS_TERSE);
     PGresult *r = PQexec(c, "SET TIME ZONE 'UTC'; SET lock_timeout = '5s'; "
                             "SET idle_in_transaction_session_timeout = '60s'");
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
