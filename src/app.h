@@ -8,6 +8,7 @@
 
 #include "core/config.h"
 #include "http/router.h"
+#include "pay/pay.h"
 #include "store/db.h"
 
 #include <stdatomic.h>
@@ -16,6 +17,7 @@ typedef struct tix_app {
     tix_config cfg;
     tix_db_pool *db;
     tix_router *router;
+    tix_pay_provider *pay;
     atomic_long inflight;         /* requests between first byte and completion */
     atomic_ullong requests_total; /* completed requests */
     atomic_ullong responses_5xx;

@@ -58,6 +58,10 @@ static const char usage[] =
     "  PASSWORD_HASH_COST   interactive | moderate | min (interactive; min is for tests)\n"
     "  DEMO_DATA            1 = load the demo movies, theatres and shows into an empty\n"
     "                       database (make run sets it) (0)\n"
+    "  HOLD_TTL             how long a hold keeps its seats (480s)\n"
+    "  MAX_SEATS_PER_HOLD   seats in one hold at most, 1..10 (10)\n"
+    "  CANCEL_FULL_REFUND_HOURS  a booking cancelled at least this long before the show\n"
+    "                       is refunded in full; later it cannot be cancelled (4)\n"
     "  SHOW_CLEANING_BUFFER time between a show's end and the next show in a hall (15m)\n"
     "\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.\n";
@@ -180,6 +184,11 @@ static int serve(tix_app *app)
                                                 "Administrator", true) != 0) {
         return 1;
     }
+    if (tix_pay_create(&app->cfg, &app->pay) != TIX_OK) {
+        tix_log_error("the payment provider could not be set up");
+        return 1;
+    }
+    tix_log_info("payments: %s provider", app->pay->name);
     if (app->cfg.demo_data && load_demo(app) != 0) {
         return 1;
     }
@@ -268,6 +277,9 @@ int main(int argc, char **argv)
         rc = run_command(&app, argc, argv);
     }
     tix_router_destroy(app.router);
+    if (app.pay != NULL) {
+        app.pay->destroy(app.pay);
+    }
     tix_db_pool_destroy(app.db);
     return rc;
 }

@@ -35,6 +35,16 @@ void tix_api_hall_create(tix_req *r);
 void tix_api_hall_update(tix_req *r);
 void tix_api_hall_delete(tix_req *r);
 void tix_api_hall_get(tix_req *r);
+/* booking_api.c */
+void tix_api_seat_map(tix_req *r);
+void tix_api_hold_create(tix_req *r);
+void tix_api_hold_delete(tix_req *r);
+void tix_api_booking_create(tix_req *r);
+void tix_api_booking_get(tix_req *r);
+void tix_api_booking_list(tix_req *r);
+void tix_api_booking_confirm(tix_req *r);
+void tix_api_booking_cancel(tix_req *r);
+void tix_api_test_pay(tix_req *r);
 /* shows_api.c */
 void tix_api_show_create(tix_req *r);
 void tix_api_show_get(tix_req *r);

@@ -11,6 +11,7 @@
 #define OWNER TIX_ACCESS_OWNER
 #define ADMIN TIX_ACCESS_ADMIN
 #define JSON  TIX_ROUTE_JSON
+#define IDEM  TIX_ROUTE_IDEMPOTENT
 
 const tix_route tix_routes[] = {
     /* operations */
@@ -50,6 +51,17 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON},
     {"GET", V1 "/shows/{id}", tix_api_show_get, PUB, 0},
     {"POST", V1 "/shows/{id}/cancel", tix_api_show_cancel, OWNER, 0},
+
+    /* seats and booking (any signed-in role may book) */
+    {"GET", V1 "/shows/{id}/seats", tix_api_seat_map, PUB, 0},
+    {"POST", V1 "/shows/{id}/holds", tix_api_hold_create, USER, JSON | IDEM},
+    {"DELETE", V1 "/holds/{id}", tix_api_hold_delete, USER, 0},
+    {"POST", V1 "/bookings", tix_api_booking_create, USER, JSON | IDEM},
+    {"GET", V1 "/bookings", tix_api_booking_list, USER, 0},
+    {"GET", V1 "/bookings/{id}", tix_api_booking_get, USER, 0},
+    {"POST", V1 "/bookings/{id}/confirm", tix_api_booking_confirm, USER, JSON | IDEM},
+    {"POST", V1 "/bookings/{id}/cancel", tix_api_booking_cancel, USER, IDEM},
+    {"POST", V1 "/payments/test/{order_id}/pay", tix_api_test_pay, USER, 0},
 };
 
 const size_t tix_routes_count = sizeof(tix_routes) / sizeof(tix_routes[0]);

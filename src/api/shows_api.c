@@ -10,6 +10,7 @@
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
+#include "booking/booking.h"
 #include "catalog/show_time.h"
 #include "core/util.h"
 
@@ -229,10 +230,16 @@ void tix_api_show_cancel(tix_req *r)
         tix_reply_error(r, 409, "show_completed", "a completed show cannot be cancelled", NULL);
         return;
     }
-    /* Refunds of the show's confirmed bookings hook in here (booking issue): in the same
-     * transaction, every confirmed booking of the show gets a full refund requested. */
     rc = rc ? rc : tix_show_cancel(db, id, now);
-    if (rc == TIX_ECONFLICT) {
+    bool already = rc == TIX_ECONFLICT;
+    /* The show no longer sells (committed above); now every confirmed booking is cancelled
+     * with a full refund. A crash in between leaves confirmed bookings of a cancelled show,
+     * which the next cancel call picks up (before it answers 409): this is repeatable. */
+    tix_booking_ctx c = {db, r->arena, &r->app->cfg, r->app->pay};
+    if (rc == TIX_OK || already) {
+        rc = tix_booking_show_cancelled(&c, id);
+    }
+    if (rc == TIX_OK && already) {
         tix_reply_error(r, 409, "show_cancelled", "the show is already cancelled", NULL);
         return;
     }

@@ -228,6 +228,7 @@ static tix_rc parse_numbers(parser *p, tix_config *cfg)
     INT_VAR("PER_IP_CONNECTIONS", 0, 0, 1000000, per_ip_connections);
     INT_VAR("DB_POOL_SIZE", 0, 0, 1024, db_pool_size);
     INT_VAR("DEMO_DATA", 0, 0, 1, demo_data);
+    INT_VAR("MAX_SEATS_PER_HOLD", 10, 1, 10, max_seats_per_hold);
 #undef INT_VAR
     if (cfg->db_pool_size == 0) {
         cfg->db_pool_size = cfg->workers + 2;
@@ -242,11 +243,129 @@ static tix_rc parse_numbers(parser *p, tix_config *cfg)
         (rc = get_duration(p, "CONNECTION_TIMEOUT", 15, 1, 3600, &cfg->connection_timeout_s)) !=
             TIX_OK ||
         (rc = get_duration(p, "REQUEST_TIMEOUT", 30, 1, 3600, &cfg->request_timeout_s)) != TIX_OK ||
+        (rc = get_duration(p, "HOLD_TTL", 480, 1, 7200, &cfg->hold_ttl_s)) != TIX_OK ||
+        (rc = get_int(p, "CANCEL_FULL_REFUND_HOURS", 4, 0, 24 * 30, &cfg->cancel_full_refund_s)) !=
+            TIX_OK ||
         (rc = get_duration(p, "SHOW_CLEANING_BUFFER", 900, 0, 6 * 3600, &cfg->show_buffer_s)) !=
             TIX_OK) {
         return rc;
     }
+    cfg->cancel_full_refund_s *= 3600;
     return TIX_OK;
+}
+
+/* Whether s is 1..cap-1 characters of letters, digits, '-', '_' or '.': the alphabet of
+ * Cloudinary cloud names, API keys and secrets (also keeps them safe in URLs and forms). */
+static bool cloudinary_token(const char *s, size_t len, size_t cap)
+{
+    if (len == 0 || len >= cap) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* CLOUDINARY_URL = cloudinary://<api_key>:<api_secret>@<cloud_name>[?options, ignored]. The
+ * error never repeats the value: it holds the secret. */
+static tix_rc parse_cloudinary_url(parser *p, tix_config *cfg, const char *url)
+{
+    const char *scheme = "cloudinary://";
+    bool ok_scheme = strncmp(url, scheme, strlen(scheme)) == 0;
+    const char *key = ok_scheme ? url + strlen(scheme) : url;
+    const char *colon = strchr(key, ':');
+    const char *at = colon ? strchr(colon, '@') : NULL;
+    const char *cloud = at ? at + 1 : NULL;
+    size_t cloud_len = cloud ? strcspn(cloud, "?/") : 0;
+    if (!ok_scheme || at == NULL ||
+        !cloudinary_token(key, (size_t)(colon - key), sizeof(cfg->cloudinary_key)) ||
+        !cloudinary_token(colon + 1, (size_t)(at - colon - 1), sizeof(cfg->cloudinary_secret)) ||
+        !cloudinary_token(cloud, cloud_len, sizeof(cfg->cloudinary_cloud))) {
+        return fail(p, "CLOUDINARY_URL must look like cloudinary://<api_key>:<api_secret>@"
+                       "<cloud_name> (letters, digits, '-', '_' and '.' only)");
+    }
+    memcpy(cfg->cloudinary_key, key, (size_t)(colon - key));
+    memcpy(cfg->cloudinary_secret, colon + 1, (size_t)(at - colon - 1));
+    memcpy(cfg->cloudinary_cloud, cloud, cloud_len);
+    return TIX_OK;
+}
+
+/* The three separate variables, all or none. */
+static tix_rc parse_cloudinary_parts(parser *p, tix_config *cfg)
+{
+    static const char *const names[] = {"CLOUDINARY_CLOUD_NAME", "CLOUDINARY_API_KEY",
+                                        "CLOUDINARY_API_SECRET"};
+    char *const dst[] = {cfg->cloudinary_cloud, cfg->cloudinary_key, cfg->cloudinary_secret};
+    const size_t cap[] = {sizeof(cfg->cloudinary_cloud), sizeof(cfg->cloudinary_key),
+                          sizeof(cfg->cloudinary_secret)};
+    const char *v[3];
+    int set = 0;
+    for (int i = 0; i < 3; i++) {
+        v[i] = p->get(names[i], p->ctx);
+        set += v[i] != NULL;
+    }
+    for (int i = 0; i < 3 && set > 0; i++) {
+        if (v[i] == NULL) {
+            return fail(p, "%s is required: Cloudinary needs CLOUDINARY_CLOUD_NAME, "
+                           "CLOUDINARY_API_KEY and CLOUDINARY_API_SECRET together", names[i]);
+        }
+        if (!cloudinary_token(v[i], strlen(v[i]), cap[i])) {
+            return fail(p, "%s may hold only letters, digits, '-', '_' and '.' (at most %zu)",
+                        names[i], cap[i] - 1);
+        }
+        memcpy(dst[i], v[i], strlen(v[i]) + 1);
+    }
+    return TIX_OK;
+}
+
+static tix_rc parse_cloudinary(parser *p, tix_config *cfg)
+{
+    const char *url = p->get("CLOUDINARY_URL", p->ctx);
+    const char *base = p->get("CLOUDINARY_API_BASE", p->ctx);
+    if (url != NULL && (p->get("CLOUDINARY_CLOUD_NAME", p->ctx) != NULL ||
+                        p->get("CLOUDINARY_API_KEY", p->ctx) != NULL ||
+                        p->get("CLOUDINARY_API_SECRET", p->ctx) != NULL)) {
+        return fail(p, "CLOUDINARY_URL and CLOUDINARY_CLOUD_NAME/_API_KEY/_API_SECRET are both "
+                       "set; set one or the other");
+    }
+    tix_rc rc = url ? parse_cloudinary_url(p, cfg, url) : parse_cloudinary_parts(p, cfg);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    base = base ? base : "https://api.cloudinary.com/v1_1";
+    if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0) {
+        return fail(p, "CLOUDINARY_API_BASE must start with https:// (or http:// for a test "
+                       "stand-in)");
+    }
+    if (copy_str(p, cfg->cloudinary_api_base, sizeof(cfg->cloudinary_api_base),
+                 "CLOUDINARY_API_BASE", base) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    size_t n = strlen(cfg->cloudinary_api_base);
+    while (n > 0 && cfg->cloudinary_api_base[n - 1] == '/') {
+        cfg->cloudinary_api_base[--n] = '\0';
+    }
+    return TIX_OK;
+}
+
+static tix_rc parse_media(parser *p, tix_config *cfg)
+{
+    const char *dir = p->get("MEDIA_DIR", p->ctx);
+    tix_rc rc = copy_str(p, cfg->media_dir, sizeof(cfg->media_dir), "MEDIA_DIR",
+                         dir ? dir : "./data/media");
+    if (rc != TIX_OK ||
+        (rc = get_int(p, "MEDIA_POSTER_MAX_BYTES", 10L << 20, 1024, 1LL << 30,
+                      &cfg->poster_max_bytes)) != TIX_OK ||
+        (rc = get_int(p, "MEDIA_TRAILER_MAX_BYTES", 200L << 20, 1024, 4LL << 30,
+                      &cfg->trailer_max_bytes)) != TIX_OK ||
+        (rc = get_duration(p, "MEDIA_UPLOAD_TIMEOUT", 600, 1, 86400, &cfg->upload_timeout_s)) !=
+            TIX_OK) {
+        return rc;
+    }
+    return parse_cloudinary(p, cfg);
 }
 
 tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
@@ -258,7 +377,8 @@ tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
     memset(cfg, 0, sizeof(*cfg));
     err[0] = '\0';
     if (parse_database(p, cfg) != TIX_OK || parse_numbers(p, cfg) != TIX_OK ||
-        parse_misc(p, cfg) != TIX_OK || parse_admin(p, cfg) != TIX_OK) {
+        parse_misc(p, cfg) != TIX_OK || parse_admin(p, cfg) != TIX_OK ||
+        parse_media(p, cfg) != TIX_OK) {
         return TIX_EINVAL;
     }
     const char *redis = p->get("REDIS_URL", p->ctx);

@@ -46,9 +46,21 @@ typedef struct tix_config {
     int max_connections;
     int per_ip_connections; /* 0 = unlimited */
     tix_pwhash_cost pwhash_cost;
+    /* media store (src/media): the local folder, or Cloudinary when cloudinary_cloud is set */
+    char media_dir[TIX_CFG_STR];          /* MEDIA_DIR: local files and uploads in progress */
+    char cloudinary_cloud[128];           /* from CLOUDINARY_URL or CLOUDINARY_CLOUD_NAME */
+    char cloudinary_key[128];             /* CLOUDINARY_API_KEY */
+    char cloudinary_secret[256];          /* CLOUDINARY_API_SECRET (never logged) */
+    char cloudinary_api_base[TIX_CFG_STR]; /* CLOUDINARY_API_BASE, without a trailing slash */
+    int64_t poster_max_bytes;             /* MEDIA_POSTER_MAX_BYTES */
+    int64_t trailer_max_bytes;            /* MEDIA_TRAILER_MAX_BYTES */
+    int64_t upload_timeout_s;             /* MEDIA_UPLOAD_TIMEOUT: a whole upload at most */
     int db_pool_size;
     int64_t show_buffer_s; /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
     bool demo_data;        /* DEMO_DATA=1: load the demo set into an empty database */
+    int64_t hold_ttl_s;    /* HOLD_TTL: how long held seats stay held */
+    int max_seats_per_hold;
+    int64_t cancel_full_refund_s; /* CANCEL_FULL_REFUND_HOURS before the show, in seconds */
 } tix_config;
 
 /* Looks a variable up; returns NULL when unset. */

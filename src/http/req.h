@@ -24,6 +24,33 @@ typedef struct tix_app tix_app;
 
 #define TIX_REQ_MAX_HEADERS 8
 
+/* Content type of an upload from its first bytes (at most TIX_UPLOAD_SNIFF_BYTES; fewer only
+ * when the file is that short), or NULL to refuse the file (415). Static result. */
+typedef const char *(*tix_upload_sniff)(const unsigned char *head, size_t n);
+#define TIX_UPLOAD_SNIFF_BYTES 16
+
+/* A file upload, on routes flagged TIX_ROUTE_UPLOAD (server.c and upload.c do the work).
+ * The server calls the handler twice:
+ *   1. begin = true, as soon as the headers are in and auth, role and a multipart/form-data
+ *      Content-Type are checked: the handler may answer (an error, sent at once, before any of
+ *      the body is read) or set max_bytes and sniff and return unanswered. The request's
+ *      database connection is released after this call.
+ *   2. begin = false, once the whole body has been read: the form part named "file" has been
+ *      streamed to the temporary file at path (never whole in memory), its type sniffed and
+ *      its size checked; the server answered 400/408/413/415 itself when that failed.
+ * The server removes the temporary file after the reply, whatever happened. */
+typedef struct tix_upload {
+    bool begin;
+    /* set by the handler in call 1 */
+    int64_t max_bytes;     /* the file's size limit (413 above it) */
+    tix_upload_sniff sniff;
+    const char *accepted;  /* for the 415 message: "JPEG, PNG or WebP" */
+    /* set by the server for call 2 */
+    const char *path;         /* NULL when the body had no non-empty "file" part */
+    const char *content_type; /* what sniff answered */
+    int64_t size;
+} tix_upload;
+
 struct tix_req {
     tix_arena *arena;
     tix_app *app;
@@ -39,11 +66,17 @@ struct tix_req {
     char request_id[72];
     int64_t start_us;
     tix_db *db; /* acquired on first use by tix_req_db, released after the reply */
+    tix_upload upload; /* TIX_ROUTE_UPLOAD routes only */
     /* the answer */
     unsigned status;
     char *resp;
     size_t resp_len;
     const char *content_type;
+    /* A file answer instead of resp (GET /media): the server sends resp_size bytes of resp_fd
+     * without reading them into memory, and closes the descriptor. */
+    bool resp_file;
+    int resp_fd;
+    uint64_t resp_size;
     const char *error_code; /* for the access log */
     int nheaders;
     const char *hname[TIX_REQ_MAX_HEADERS];
@@ -82,6 +115,10 @@ void tix_reply_error(tix_req *r, unsigned status, const char *code, const char *
 void tix_reply_rc(tix_req *r, tix_rc rc);
 /* Adds a response header (both strings must outlive the request: literals or arena). */
 void tix_reply_header(tix_req *r, const char *name, const char *value);
+/* Runs handler under the request's Idempotency-Key, if it has one (api/idempotency.c): the
+ * first response to (user, key) is stored for 24 h and replayed for the same request; the same
+ * key with a different request is a 422. */
+void tix_idempotent_call(tix_req *r, tix_handler handler);
 /* Whether the request has been answered. */
 bool tix_req_answered(const tix_req *r);
 

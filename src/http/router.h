@@ -28,6 +28,10 @@ typedef enum tix_access {
 enum {
     TIX_ROUTE_JSON = 1u << 0, /* the route reads a JSON body */
     TIX_ROUTE_RAW = 1u << 1,  /* the route reads the body itself (webhooks, uploads) */
+    /* a multipart/form-data file upload streamed to disk, never held in memory; the handler
+     * runs twice (before and after the body): see tix_upload in req.h and server.c */
+    TIX_ROUTE_UPLOAD = 1u << 3,
+    TIX_ROUTE_IDEMPOTENT = 1u << 2, /* honours Idempotency-Key (money-related creates) */
 };
 
 typedef struct tix_route {

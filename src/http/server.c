@@ -295,7 +295,11 @@ static void dispatch(req_state *st)
                         NULL);
         return;
     }
-    route->handler(r);
+    if (route->flags & TIX_ROUTE_IDEMPOTENT) {
+        tix_idempotent_call(r, route->handler);
+    } else {
+        route->handler(r);
+    }
 }
 
 /* ---- the MHD callbacks ---- */

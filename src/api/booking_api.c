@@ -1,0 +1,439 @@
+/*
+ * Seats and booking over HTTP: the seat map, holds, bookings, confirmation, cancellation and
+ * the test provider's pay endpoint. Shape checks here; every rule in booking/.
+ */
+#include <string.h>
+
+#include "api/catalog_views.h"
+#include "api/handlers.h"
+#include "api/views.h"
+#include "app.h"
+#include "booking/booking.h"
+#include "catalog/show_time.h"
+#include "core/util.h"
+
+static tix_booking_ctx ctx_of(tix_req *r, tix_db *db)
+{
+    return (tix_booking_ctx){db, r->arena, &r->app->cfg, r->app->pay};
+}
+
+static const char *const claim_names[] = {"available", "held", "booked"};
+
+static const char *seat_status(const tix_map_seat *s)
+{
+    if (s->blocked || s->price < 0) {
+        return "blocked";
+    }
+    return claim_names[s->claim >= 0 && s->claim <= 2 ? s->claim : 0];
+}
+
+void tix_api_seat_map(tix_req *r)
+{
+    tix_db *db = tix_req_db(r);
+    tix_show show;
+    tix_map_seat *seats = NULL;
+    int n = 0;
+    int64_t now = tix_now_ms();
+    tix_rc rc = db ? tix_show_get(db, r->arena, tix_req_param(r, "id"), &show) : TIX_EUNAVAIL;
+    rc = rc ? rc : tix_seatmap_load(db, r->arena, show.id, show.hall_id, now, &seats, &n);
+    if (db == NULL) {
+        return;
+    }
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    int counts[4] = {0, 0, 0, 0};
+    json_t *list = json_array();
+    for (int i = 0; i < n; i++) {
+        const char *st = seat_status(&seats[i]);
+        counts[strcmp(st, "blocked") == 0 ? 3 : (seats[i].claim >= 0 ? seats[i].claim : 0)]++;
+        json_array_append_new(
+            list, json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:s,s:I,s:s}", "id", seats[i].id, "label",
+                            seats[i].label, "row", seats[i].row, "number", seats[i].number, "x",
+                            seats[i].x, "y", seats[i].y, "category", seats[i].category, "price",
+                            (json_int_t)(seats[i].price < 0 ? 0 : seats[i].price), "status", st));
+    }
+    tix_show_status ss = tix_show_status_at(show.cancelled, show.starts_at, show.ends_at, now);
+    tix_reply_json(r, 200,
+                   json_pack("{s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i},s:o}", "show_id", show.id,
+                             "status", tix_show_status_name(ss), "currency", show.currency,
+                             "counts", "available", counts[0], "held", counts[1], "booked",
+                             counts[2], "blocked", counts[3], "seats", list));
+}
+
+/* ---- holds ---- */
+
+static json_t *held_seats(const tix_hold_result *h)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < h->nseats; i++) {
+        const tix_map_seat *s = h->seats[i];
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:I}", "id", s->id, "label",
+                                              s->label, "category", s->category, "price",
+                                              (json_int_t)s->price));
+    }
+    return list;
+}
+
+static json_t *id_list(const char **ids, int n)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(list, json_string(ids[i]));
+    }
+    return list;
+}
+
+/* Reads {seat_ids} or {quantity, category?}; answers and returns false on a bad body. */
+static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
+{
+    tix_verr e;
+    int max = r->app->cfg.max_seats_per_hold;
+    json_t *ids = json_object_get(body, "seat_ids");
+    int64_t q = 0;
+    bool has_q = false;
+    memset(req, 0, sizeof(*req));
+    if (!tix_v_int(body, "quantity", false, 1, max, &q, &has_q, &e) ||
+        !tix_v_string(body, "category", false, 1, 32, &req->category, &e)) {
+        tix_reply_verr(r, &e);
+        return false;
+    }
+    if ((ids == NULL || json_is_null(ids)) == !has_q) {
+        tix_v_fail(&e, "seat_ids", "send either seat_ids or quantity");
+        tix_reply_verr(r, &e);
+        return false;
+    }
+    req->quantity = (int)q;
+    if (has_q) {
+        return true;
+    }
+    if (!json_is_array(ids)) {
+        e = (tix_verr){400, "invalid_type", "seat_ids", "has the wrong type", "array of strings"};
+        tix_reply_verr(r, &e);
+        return false;
+    }
+    size_t n = json_array_size(ids);
+    if (n == 0 || n > (size_t)max) {
+        tix_v_fail(&e, "seat_ids", n ? "asks for more seats than one hold may take"
+                                     : "must not be empty");
+        tix_reply_verr(r, &e);
+        return false;
+    }
+    const char **list = tix_arena_calloc(r->arena, sizeof(char *) * n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(ids, i);
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 96) {
+            e = (tix_verr){400, "invalid_type", "seat_ids", "must hold seat id strings",
+                           "array of strings"};
+            tix_reply_verr(r, &e);
+            return false;
+        }
+        list[i] = json_string_value(v);
+    }
+    req->seat_ids = list;
+    req->nseat_ids = (int)n;
+    return true;
+}
+
+static void reply_hold_problem(tix_req *r, tix_rc rc, const tix_hold_result *h)
+{
+    json_t *ids = id_list(h->problem_ids, h->nproblems);
+    if (rc == TIX_EINVAL) {
+        bool unknown = h->problem && strcmp(h->problem, "unknown_seat") == 0;
+        tix_reply_error(r, 422, h->problem ? h->problem : "validation_failed",
+                        unknown ? "some seats do not exist in this show's hall"
+                                : "some seats are blocked and never sold",
+                        json_pack("{s:o}", unknown ? "unknown" : "blocked", ids));
+    } else if (rc == TIX_ECONFLICT) {
+        const char *code = h->problem ? h->problem : "seat_unavailable";
+        const char *msg = strcmp(code, "show_not_bookable") == 0
+                              ? "the show is not on sale (cancelled or already started)"
+                          : strcmp(code, "no_seats_available") == 0
+                              ? "no seats fit that request"
+                              : "some seats are not available";
+        tix_reply_error(r, 409, code, msg, json_pack("{s:o}", "unavailable", ids));
+    } else {
+        json_decref(ids);
+        tix_reply_rc(r, rc);
+    }
+}
+
+void tix_api_hold_create(tix_req *r)
+{
+    json_t *body = tix_req_json(r);
+    tix_hold_request req;
+    if (body == NULL || !read_hold_request(r, body, &req)) {
+        return;
+    }
+    tix_db *db = tix_req_db(r);
+    if (db == NULL) {
+        return;
+    }
+    tix_booking_ctx c = ctx_of(r, db);
+    tix_hold_result h;
+    tix_rc rc = tix_hold_place(&c, tix_req_param(r, "id"), r->auth.user_id, &req, &h);
+    if (rc != TIX_OK) {
+        reply_hold_problem(r, rc, &h);
+        return;
+    }
+    tix_reply_json(r, 201,
+                   json_pack("{s:s,s:s,s:o,s:I,s:s,s:o}", "hold_id", h.hold.id, "show_id",
+                             h.hold.show_id, "seats", held_seats(&h), "amount",
+                             (json_int_t)h.hold.amount, "currency", h.hold.currency,
+                             "expires_at", tix_view_time(h.hold.expires_at)));
+}
+
+void tix_api_hold_delete(tix_req *r)
+{
+    tix_db *db = tix_req_db(r);
+    if (db == NULL) {
+        return;
+    }
+    tix_booking_ctx c = ctx_of(r, db);
+    tix_rc rc = tix_hold_release(&c, tix_req_param(r, "id"), r->auth.user_id);
+    if (rc == TIX_ECONFLICT) {
+        tix_reply_error(r, 409, "hold_already_booked",
+                        "this hold became a booking; cancel the booking instead", NULL);
+        return;
+    }
+    tix_reply_rc(r, rc);
+}
+
+/* ---- bookings ---- */
+
+static json_t *booking_view(tix_req *r, tix_db *db, const tix_booking *b, bool with_refunds)
+{
+    tix_booking_seat *seats = NULL;
+    int n = 0;
+    json_t *list = json_array();
+    json_t *tickets = json_array();
+    if (tix_booking_seats(db, r->arena, b->id, &seats, &n) == TIX_OK) {
+        for (int i = 0; i < n; i++) {
+            json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:I}", "id", seats[i].seat_id,
+                                                  "label", seats[i].label, "category",
+                                                  seats[i].category, "price",
+                                                  (json_int_t)seats[i].price));
+            if (seats[i].ticket_code != NULL) {
+                json_array_append_new(tickets, json_pack("{s:s,s:s,s:s}", "seat_id",
+                                                         seats[i].seat_id, "label", seats[i].label,
+                                                         "code", seats[i].ticket_code));
+            }
+        }
+    }
+    tix_booking_status st = b->status;
+    if (st == TIX_BK_PENDING_PAYMENT && b->expires_at <= tix_now_ms()) {
+        st = TIX_BK_EXPIRED; /* right from the clock, before any job runs */
+    }
+    json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:o,s:s,s:s?,s:o,s:o}", "id", b->id,
+                          "show_id", b->show_id, "status", tix_booking_status_name(st), "amount",
+                          (json_int_t)b->amount, "currency", b->currency, "seats", list,
+                          "tickets", tickets, "provider", b->provider, "order_id", b->order_id,
+                          "expires_at", tix_view_time(b->expires_at), "created_at",
+                          tix_view_time(b->created_at));
+    if (with_refunds) {
+        tix_refund *refunds = NULL;
+        int nr = 0;
+        json_t *rl = json_array();
+        if (tix_refund_list(db, r->arena, b->id, &refunds, &nr) == TIX_OK) {
+            for (int i = 0; i < nr; i++) {
+                json_array_append_new(rl, json_pack("{s:s,s:I,s:s,s:s}", "id", refunds[i].id,
+                                                    "amount", (json_int_t)refunds[i].amount,
+                                                    "status", refunds[i].status, "reason",
+                                                    refunds[i].reason));
+            }
+        }
+        json_object_set_new(j, "refunds", rl);
+    }
+    return j;
+}
+
+void tix_api_booking_create(tix_req *r)
+{
+    json_t *body = tix_req_json(r);
+    const char *hold_id = NULL;
+    tix_verr e;
+    if (body == NULL) {
+        return;
+    }
+    if (!tix_v_string(body, "hold_id", true, 1, 64, &hold_id, &e)) {
+        tix_reply_verr(r, &e);
+        return;
+    }
+    tix_db *db = tix_req_db(r);
+    if (db == NULL) {
+        return;
+    }
+    tix_booking_ctx c = ctx_of(r, db);
+    tix_booking b;
+    const char *why = NULL;
+    tix_rc rc = tix_booking_create(&c, hold_id, r->auth.user_id, &b, &why);
+    if (rc == TIX_ECONFLICT) {
+        tix_reply_error(r, 409, why ? why : "conflict",
+                        "the hold cannot become a booking (expired, released or already booked)",
+                        NULL);
+        return;
+    }
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    json_t *payment = json_pack("{s:s,s:s,s:s,s:I,s:s}", "provider", b.provider, "order_id",
+                                b.order_id, "key_id", r->app->pay->key_id, "amount",
+                                (json_int_t)b.amount, "currency", b.currency);
+    tix_reply_json(r, 201, json_pack("{s:o,s:o}", "booking", booking_view(r, db, &b, false),
+                                     "payment", payment));
+}
+
+/* Loads a booking the caller may see (own; the theatre's owner; admin), else answers 404. */
+static bool load_visible(tix_req *r, tix_db *db, tix_booking *b, bool owner_may)
+{
+    tix_rc rc = tix_booking_get(db, r->arena, tix_req_param(r, "id"), b);
+    if (rc == TIX_OK && strcmp(b->user_id, r->auth.user_id) != 0) {
+        rc = tix_policy_can_view(&r->auth, owner_may ? b->theatre_owner_id : NULL);
+    }
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return false;
+    }
+    return true;
+}
+
+void tix_api_booking_get(tix_req *r)
+{
+    tix_db *db = tix_req_db(r);
+    tix_booking b;
+    if (db != NULL && load_visible(r, db, &b, true)) {
+        tix_reply_json(r, 200, booking_view(r, db, &b, true));
+    }
+}
+
+void tix_api_booking_list(tix_req *r)
+{
+    int limit = 0;
+    const char *cursor = NULL;
+    if (!tix_req_page(r, &limit, &cursor)) {
+        return;
+    }
+    tix_db *db = tix_req_db(r);
+    tix_booking *items = NULL;
+    int n = 0;
+    tix_rc rc = db ? tix_booking_list(db, r->arena, r->auth.user_id, NULL, NULL, cursor, limit,
+                                      &items, &n)
+                   : TIX_EUNAVAIL;
+    if (db == NULL) {
+        return;
+    }
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < n && i < limit; i++) {
+        json_array_append_new(list, booking_view(r, db, &items[i], false));
+    }
+    const char *next = n > limit ? tix_req_cursor_encode(r, items[limit - 1].id) : NULL;
+    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+}
+
+void tix_api_booking_confirm(tix_req *r)
+{
+    json_t *body = tix_req_json(r);
+    const char *order = NULL;
+    const char *payment = NULL;
+    const char *signature = NULL;
+    tix_verr e;
+    if (body == NULL) {
+        return;
+    }
+    if (!tix_v_string(body, "razorpay_order_id", true, 1, 64, &order, &e) ||
+        !tix_v_string(body, "razorpay_payment_id", true, 1, 64, &payment, &e) ||
+        !tix_v_string(body, "razorpay_signature", true, 1, 128, &signature, &e)) {
+        tix_reply_verr(r, &e);
+        return;
+    }
+    tix_db *db = tix_req_db(r);
+    tix_booking b;
+    if (db == NULL || !load_visible(r, db, &b, false)) {
+        return;
+    }
+    /* The order id we stored, never the client's, goes into the signature check. */
+    if (b.order_id == NULL || strcmp(b.order_id, order) != 0 ||
+        !r->app->pay->verify_checkout(r->app->pay, b.order_id, payment, signature)) {
+        tix_reply_error(r, 400, "invalid_signature",
+                        "the payment signature does not match this booking's order", NULL);
+        return;
+    }
+    tix_booking_ctx c = ctx_of(r, db);
+    tix_rc rc = tix_booking_paid(&c, b.id, payment, "checkout");
+    rc = rc ? rc : tix_booking_get(db, r->arena, b.id, &b);
+    if (rc == TIX_ECONFLICT) {
+        tix_reply_error(r, 409, "booking_state", "the booking can no longer be paid", NULL);
+        return;
+    }
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    tix_reply_json(r, 200, booking_view(r, db, &b, true));
+}
+
+void tix_api_booking_cancel(tix_req *r)
+{
+    tix_db *db = tix_req_db(r);
+    tix_booking b;
+    if (db == NULL || !load_visible(r, db, &b, false)) {
+        return;
+    }
+    tix_booking_ctx c = ctx_of(r, db);
+    const char *why = NULL;
+    tix_rc rc = tix_booking_cancel(&c, b.id, &why);
+    rc = rc ? rc : tix_booking_get(db, r->arena, b.id, &b);
+    if (rc == TIX_ECONFLICT) {
+        bool window = why && strcmp(why, "cancel_window_closed") == 0;
+        tix_reply_error(r, 409, why ? why : "conflict",
+                        window ? "bookings can be cancelled until the refund window closes "
+                                 "before the show"
+                               : "only a confirmed booking can be cancelled",
+                        json_pack("{s:I}", "full_refund_hours",
+                                  (json_int_t)(r->app->cfg.cancel_full_refund_s / 3600)));
+        return;
+    }
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    tix_reply_json(r, 200, booking_view(r, db, &b, true));
+}
+
+/* POST /payments/test/{order_id}/pay: what a checkout would return, signed by the test
+ * provider. Only the booking's own user (or an admin) may pay it; 404 under Razorpay. */
+void tix_api_test_pay(tix_req *r)
+{
+    tix_db *db = tix_req_db(r);
+    if (db == NULL) {
+        return;
+    }
+    tix_booking b;
+    const char *order = tix_req_param(r, "order_id");
+    tix_rc rc = strcmp(r->app->pay->name, "test") == 0
+                    ? tix_booking_by_order(db, r->arena, order, &b)
+                    : TIX_ENOTFOUND;
+    if (rc == TIX_OK && strcmp(b.user_id, r->auth.user_id) != 0) {
+        rc = tix_policy_can_view(&r->auth, NULL);
+    }
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    char payment[TIX_ID_MAX];
+    char signature[65];
+    tix_id_new(payment, "pay");
+    if (!tix_pay_test_sign(r->app->pay, b.order_id, payment, signature)) {
+        tix_reply_rc(r, TIX_EDB);
+        return;
+    }
+    tix_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "razorpay_order_id", b.order_id,
+                                     "razorpay_payment_id", payment, "razorpay_signature",
+                                     signature));
+}

@@ -1,0 +1,66 @@
+/*
+ * Holds and bookings: the operations with their transactions, shared by the HTTP handlers and
+ * (next issue) the payment webhooks. Every rule about seats lives in the claims table: a hold
+ * claims all its seats in one statement or none (tix_claims_take), a confirmation turns exactly
+ * the hold's surviving claims into sales, and the state machine (state.h) decides every change
+ * of a booking's status. Results live in ctx->arena.
+ */
+#ifndef TIX_BOOKING_BOOKING_H
+#define TIX_BOOKING_BOOKING_H
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "pay/pay.h"
+#include "store/booking.h"
+#include "store/catalog.h"
+
+typedef struct tix_booking_ctx {
+    tix_db *db;
+    tix_arena *a;
+    const tix_config *cfg;
+    tix_pay_provider *pay;
+} tix_booking_ctx;
+
+typedef struct tix_hold_request {
+    const char *const *seat_ids; /* by seat, or NULL for best available */
+    int nseat_ids;
+    int quantity;         /* best available: how many */
+    const char *category; /* best available: only this category, or NULL */
+} tix_hold_request;
+
+typedef struct tix_hold_result {
+    tix_hold hold;
+    tix_map_seat **seats; /* the held seats */
+    int nseats;
+    const char **problem_ids; /* unknown/blocked (TIX_EINVAL) or unavailable (TIX_ECONFLICT) */
+    int nproblems;
+    const char *problem; /* "unknown_seat", "blocked_seat", "seat_unavailable",
+                            "no_seats_available", "show_not_bookable" */
+} tix_hold_result;
+
+/* Places a hold for user on show, replacing the user's active hold on that show atomically.
+ * TIX_EINVAL (unknown or blocked seats), TIX_ECONFLICT (taken seats, nothing fits, or the show
+ * is not on sale), TIX_ENOTFOUND (no such show). */
+TIX_MUSTCHECK tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_id,
+                                    const tix_hold_request *req, tix_hold_result *out);
+/* Releases the user's hold. TIX_ENOTFOUND for someone else's; TIX_ECONFLICT once booked. */
+TIX_MUSTCHECK tix_rc tix_hold_release(tix_booking_ctx *c, const char *hold_id,
+                                      const char *user_id);
+
+/* Creates a pending booking from the user's active hold, with the provider's order for the
+ * amount computed here. OUT: *out. why (static) names a TIX_ECONFLICT. */
+TIX_MUSTCHECK tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id,
+                                        const char *user_id, tix_booking *out, const char **why);
+/* The one confirmation path (checkout and webhooks): a captured payment for booking_id.
+ * Confirms it (tickets issued) if its seats are still its own, else ends it expired_refunded
+ * and refunds. Confirming twice is harmless. The signature must have been checked already. */
+TIX_MUSTCHECK tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id,
+                                      const char *payment_id, const char *source);
+/* Cancels a confirmed booking with a full refund while the show is at least
+ * CANCEL_FULL_REFUND_HOURS away (TIX_ECONFLICT with why otherwise). */
+TIX_MUSTCHECK tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id,
+                                        const char **why);
+/* A show was cancelled: every confirmed booking is refunded in full, pending ones expire. */
+TIX_MUSTCHECK tix_rc tix_booking_show_cancelled(tix_booking_ctx *c, const char *show_id);
+
+#endif

@@ -1,0 +1,291 @@
+/*
+ * Bookings: created from a hold with the provider's order, confirmed by a captured payment,
+ * cancelled with a refund. Money leaves only through refund(): a row in refunds first (in the
+ * same transaction as the state change), then the provider call with the refund's own id as
+ * idempotency key, so a retry can never refund twice.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "booking/booking.h"
+#include "core/log.h"
+#include "core/util.h"
+
+/* ---- create ---- */
+
+/* The hold's live seats with prices, from the seat map. */
+static tix_rc hold_seats(tix_booking_ctx *c, const tix_hold *h, const char *hall_id,
+                         tix_booking_seat **seats, int *n, int64_t *amount)
+{
+    tix_map_seat *map = NULL;
+    int nmap = 0;
+    tix_rc rc = tix_seatmap_load(c->db, c->a, h->show_id, hall_id, tix_now_ms(), &map, &nmap);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    tix_booking_seat *list = tix_arena_calloc(c->a, sizeof(*list) * (size_t)(nmap ? nmap : 1));
+    int k = 0;
+    *amount = 0;
+    for (int i = 0; i < nmap; i++) {
+        if (map[i].claim == 1 && map[i].hold_id != NULL && strcmp(map[i].hold_id, h->id) == 0) {
+            list[k] = (tix_booking_seat){map[i].id, map[i].label, map[i].category, map[i].price,
+                                         NULL};
+            *amount += map[i].price;
+            k++;
+        }
+    }
+    *seats = list;
+    *n = k;
+    return TIX_OK;
+}
+
+static tix_rc check_hold(const tix_hold *h, const char *user_id, int64_t now, const char **why)
+{
+    if (strcmp(h->user_id, user_id) != 0) {
+        return TIX_ENOTFOUND;
+    }
+    if (strcmp(h->status, "booked") == 0) {
+        *why = "hold_already_booked";
+        return TIX_ECONFLICT;
+    }
+    if (strcmp(h->status, "active") != 0 || h->expires_at <= now) {
+        *why = "hold_expired";
+        return TIX_ECONFLICT;
+    }
+    return TIX_OK;
+}
+
+tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *user_id,
+                          tix_booking *out, const char **why)
+{
+    tix_hold h;
+    tix_show show;
+    tix_booking_seat *seats = NULL;
+    int n = 0;
+    int64_t amount = 0;
+    int64_t now = tix_now_ms();
+    tix_rc rc = tix_hold_get(c->db, c->a, hold_id, &h);
+    rc = rc ? rc : check_hold(&h, user_id, now, why);
+    rc = rc ? rc : tix_show_get(c->db, c->a, h.show_id, &show);
+    rc = rc ? rc : hold_seats(c, &h, show.hall_id, &seats, &n, &amount);
+    if (rc == TIX_OK && (n != h.seat_count || show.cancelled)) {
+        *why = show.cancelled ? "show_not_bookable" : "hold_expired";
+        rc = TIX_ECONFLICT;
+    }
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
+    tix_id_new(id, "bkg");
+    char order[TIX_PAY_ID_MAX];
+    /* The order is created before anything is written: if the provider is down, nothing
+     * changes and the hold stays as it was. */
+    rc = c->pay->create_order(c->pay, amount, show.currency, id, order);
+    if (rc != TIX_OK) {
+        return rc == TIX_EUNAVAIL ? TIX_EUNAVAIL : TIX_EUPSTREAM;
+    }
+    *out = (tix_booking){.id = id, .user_id = (char *)user_id, .show_id = h.show_id,
+                         .hold_id = h.id, .status = TIX_BK_PENDING_PAYMENT, .amount = amount,
+                         .currency = show.currency, .provider = (char *)c->pay->name,
+                         .order_id = tix_arena_strdup(c->a, order), .expires_at = h.expires_at,
+                         .created_at = now, .show_starts_at = show.starts_at};
+    rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_hold_set_status(c->db, h.id, "active", "booked", now);
+    rc = rc ? rc : tix_booking_insert(c->db, out, seats, n);
+    rc = rc ? rc : tix_booking_set_order(c->db, id, order);
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+        *why = "hold_already_booked";
+    }
+    return rc;
+}
+
+/* ---- money back ---- */
+
+typedef struct pending_refund {
+    char id[TIX_ID_MAX];
+    char payment_id[TIX_PAY_ID_MAX];
+    int64_t amount;
+} pending_refund;
+
+/* Records a pending refund inside the caller's transaction. */
+static tix_rc refund_record(tix_booking_ctx *c, const tix_booking *b, const char *payment_id,
+                            const char *reason, pending_refund *pr)
+{
+    tix_id_new(pr->id, "ref");
+    snprintf(pr->payment_id, sizeof(pr->payment_id), "%s", payment_id ? payment_id : "");
+    pr->amount = b->amount;
+    tix_refund r = {.id = pr->id, .booking_id = b->id, .payment_id = pr->payment_id,
+                    .amount = b->amount, .reason = (char *)reason, .status = "pending"};
+    return tix_refund_insert(c->db, &r, tix_now_ms());
+}
+
+/* After commit: asks the provider; a failure leaves the refund failed for the retry job. */
+static void refund_send(tix_booking_ctx *c, const pending_refund *pr)
+{
+    char provider_id[TIX_PAY_ID_MAX] = "";
+    bool processed = false;
+    tix_rc rc = c->pay->refund(c->pay, pr->payment_id, pr->amount, pr->id, provider_id,
+                               &processed);
+    const char *status = rc != TIX_OK ? "failed" : (processed ? "processed" : "pending");
+    if (rc != TIX_OK) {
+        tix_log_warn("refund %s failed at the provider (%s); it will be retried", pr->id,
+                     tix_rc_name(rc));
+    }
+    if (tix_refund_settle(c->db, pr->id, status, provider_id[0] ? provider_id : NULL,
+                          tix_now_ms()) != TIX_OK) {
+        tix_log_error("refund %s: could not record the provider's answer", pr->id);
+    }
+}
+
+/* ---- confirm ---- */
+
+/* 32 hex characters of fresh randomness: the ticket code a QR carries. */
+static void ticket_code(char out[33])
+{
+    unsigned char raw[16];
+    tix_random_bytes(raw, sizeof(raw));
+    tix_hex_encode(out, raw, sizeof(raw));
+}
+
+static tix_rc issue_tickets(tix_booking_ctx *c, const tix_booking *b, int64_t now)
+{
+    tix_booking_seat *seats = NULL;
+    int n = 0;
+    tix_rc rc = tix_booking_seats(c->db, c->a, b->id, &seats, &n);
+    for (int i = 0; i < n && rc == TIX_OK; i++) {
+        char code[33];
+        ticket_code(code);
+        rc = tix_ticket_insert(c->db, b->id, seats[i].seat_id, code, now);
+    }
+    return rc;
+}
+
+/* Inside the transaction: decides and records the outcome of a capture. */
+static tix_rc settle_payment(tix_booking_ctx *c, tix_booking *b, const char *payment_id,
+                             const char *source, pending_refund *pr, bool *refund)
+{
+    int64_t now = tix_now_ms();
+    tix_show show;
+    int sold = 0;
+    tix_booking_seat *seats = NULL;
+    int nseats = 0;
+    tix_rc rc = tix_show_get(c->db, c->a, b->show_id, &show);
+    rc = rc ? rc : tix_booking_seats(c->db, c->a, b->id, &seats, &nseats);
+    if (rc == TIX_OK && !show.cancelled) {
+        rc = tix_claims_sell(c->db, b->show_id, b->hold_id, b->id, &sold);
+    }
+    tix_booking_event ev = sold == nseats && !show.cancelled ? TIX_EV_PAID : TIX_EV_PAID_SEATS_GONE;
+    if (rc == TIX_OK && ev == TIX_EV_PAID_SEATS_GONE) {
+        rc = tix_claims_release_booking(c->db, b->show_id, b->id); /* undo a partial sale */
+    }
+    tix_booking_status to;
+    if (rc == TIX_OK && !tix_booking_next(b->status, ev, &to)) {
+        return TIX_ECONFLICT;
+    }
+    char *reason = tix_arena_sprintf(c->a, "%s via %s", tix_booking_event_name(ev), source);
+    rc = rc ? rc : tix_booking_transition(c->db, b->id, b->status, to, reason, payment_id, now);
+    if (rc == TIX_OK && to == TIX_BK_CONFIRMED) {
+        rc = issue_tickets(c, b, now);
+    } else if (rc == TIX_OK) {
+        rc = refund_record(c, b, payment_id, "payment after the seats were released", pr);
+        *refund = rc == TIX_OK;
+    }
+    return rc;
+}
+
+tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *payment_id,
+                        const char *source)
+{
+    tix_booking b;
+    pending_refund pr;
+    bool refund = false;
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_booking_lock(c->db, booking_id);
+    rc = rc ? rc : tix_booking_get(c->db, c->a, booking_id, &b);
+    if (rc == TIX_OK && b.status == TIX_BK_CONFIRMED) {
+        /* Already confirmed (checkout and webhook racing, or a replay). A second, different
+         * payment for the same order would be a double charge: give it back. */
+        bool other = b.payment_id != NULL && strcmp(b.payment_id, payment_id) != 0;
+        if (other) {
+            rc = refund_record(c, &b, payment_id, "duplicate payment for a confirmed booking",
+                               &pr);
+            refund = rc == TIX_OK;
+        }
+    } else if (rc == TIX_OK) {
+        rc = settle_payment(c, &b, payment_id, source, &pr, &refund);
+    }
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+        return rc;
+    }
+    if (refund) {
+        refund_send(c, &pr);
+    }
+    return TIX_OK;
+}
+
+/* ---- cancel ---- */
+
+/* Inside the transaction: ends a confirmed booking with ev and records its refund. */
+static tix_rc cancel_one(tix_booking_ctx *c, const tix_booking *b, tix_booking_event ev,
+                         const char *reason, pending_refund *pr)
+{
+    tix_booking_status to;
+    if (!tix_booking_next(b->status, ev, &to)) {
+        return TIX_ECONFLICT;
+    }
+    int64_t now = tix_now_ms();
+    tix_rc rc = tix_booking_transition(c->db, b->id, b->status, to, reason, NULL, now);
+    rc = rc ? rc : tix_claims_release_booking(c->db, b->show_id, b->id);
+    rc = rc ? rc : tix_ticket_void(c->db, b->id);
+    rc = rc ? rc : refund_record(c, b, b->payment_id, reason, pr);
+    return rc;
+}
+
+tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id, const char **why)
+{
+    tix_booking b;
+    pending_refund pr;
+    int64_t now = tix_now_ms();
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_booking_lock(c->db, booking_id);
+    rc = rc ? rc : tix_booking_get(c->db, c->a, booking_id, &b);
+    if (rc == TIX_OK && b.status != TIX_BK_CONFIRMED) {
+        *why = "booking_not_confirmed";
+        rc = TIX_ECONFLICT;
+    } else if (rc == TIX_OK && b.show_starts_at - now < c->cfg->cancel_full_refund_s * 1000) {
+        *why = "cancel_window_closed";
+        rc = TIX_ECONFLICT;
+    }
+    rc = rc ? rc : cancel_one(c, &b, TIX_EV_USER_CANCEL, "cancelled by the customer", &pr);
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+        return rc;
+    }
+    refund_send(c, &pr);
+    return TIX_OK;
+}
+
+tix_rc tix_booking_show_cancelled(tix_booking_ctx *c, const char *show_id)
+{
+    tix_booking *list = NULL;
+    int n = 0;
+    tix_rc rc = tix_booking_confirmed_of_show(c->db, c->a, show_id, &list, &n);
+    for (int i = 0; i < n && rc == TIX_OK; i++) {
+        pending_refund pr;
+        rc = tix_db_begin(c->db);
+        rc = rc ? rc : tix_booking_lock(c->db, list[i].id);
+        rc = rc ? rc : cancel_one(c, &list[i], TIX_EV_SHOW_CANCELLED, "show cancelled", &pr);
+        rc = rc ? rc : tix_db_commit(c->db);
+        if (rc != TIX_OK) {
+            tix_db_rollback(c->db);
+            return rc;
+        }
+        refund_send(c, &pr);
+    }
+    return rc;
+}

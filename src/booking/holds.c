@@ -1,0 +1,240 @@
+/*
+ * Placing and releasing holds. A hold by seat ids is checked against the seat map first (to
+ * answer 422 for unknown or blocked seats and 409 early for taken ones), then claimed in one
+ * statement inside a transaction; the statement is the authority, the map only a fast path.
+ * A best-available hold picks from the map and, if another buyer wins a seat in between,
+ * picks again (a few times) from a fresh map.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "booking/best.h"
+#include "booking/booking.h"
+#include "core/util.h"
+
+#define BEST_RETRIES 3
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Free for this user: no live claim, or a claim of the hold this request replaces. */
+static bool free_for(const tix_map_seat *s, const char *own_hold)
+{
+    if (s->blocked || s->price < 0) {
+        return false;
+    }
+    return s->claim == 0 || (own_hold != NULL && s->claim == 1 && s->hold_id != NULL &&
+                             strcmp(s->hold_id, own_hold) == 0);
+}
+
+static tix_map_seat *find_seat(tix_map_seat *map, int n, const char *id)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(map[i].id, id) == 0) {
+            return &map[i];
+        }
+    }
+    return NULL;
+}
+
+static void add_problem(tix_booking_ctx *c, tix_hold_result *out, const char *id)
+{
+    if (out->problem_ids == NULL) {
+        out->problem_ids = tix_arena_calloc(c->a, sizeof(char *) * TIX_BEST_MAX * 2);
+    }
+    if (out->nproblems < TIX_BEST_MAX * 2) {
+        out->problem_ids[out->nproblems++] = tix_arena_strdup(c->a, id);
+    }
+}
+
+/* Resolves explicit seat ids against the map. Fills out->seats (sorted by id). */
+static tix_rc pick_by_ids(tix_booking_ctx *c, const tix_hold_request *req, tix_map_seat *map,
+                          int n, const char *own_hold, tix_hold_result *out)
+{
+    const char **ids = tix_arena_calloc(c->a, sizeof(char *) * (size_t)req->nseat_ids);
+    memcpy(ids, req->seat_ids, sizeof(char *) * (size_t)req->nseat_ids);
+    qsort(ids, (size_t)req->nseat_ids, sizeof(char *), cmp_str);
+    out->seats = tix_arena_calloc(c->a, sizeof(tix_map_seat *) * (size_t)req->nseat_ids);
+    out->nseats = 0;
+    for (int i = 0; i < req->nseat_ids; i++) {
+        if (i > 0 && strcmp(ids[i], ids[i - 1]) == 0) {
+            continue; /* duplicates count once */
+        }
+        tix_map_seat *s = find_seat(map, n, ids[i]);
+        if (s == NULL || s->blocked || s->price < 0) {
+            out->problem = s == NULL ? "unknown_seat" : "blocked_seat";
+            add_problem(c, out, ids[i]);
+            continue;
+        }
+        out->seats[out->nseats++] = s;
+    }
+    if (out->nproblems > 0) {
+        return TIX_EINVAL;
+    }
+    for (int i = 0; i < out->nseats; i++) {
+        if (!free_for(out->seats[i], own_hold)) {
+            add_problem(c, out, out->seats[i]->id);
+        }
+    }
+    out->problem = out->nproblems ? "seat_unavailable" : NULL;
+    return out->nproblems ? TIX_ECONFLICT : TIX_OK;
+}
+
+static int cmp_seat_id(const void *a, const void *b)
+{
+    return strcmp((*(tix_map_seat *const *)a)->id, (*(tix_map_seat *const *)b)->id);
+}
+
+/* Best available from the map. Fills out->seats (sorted by id). */
+static tix_rc pick_best(tix_booking_ctx *c, const tix_hold_request *req, tix_map_seat *map, int n,
+                        const char *own_hold, tix_hold_result *out)
+{
+    tix_best_seat *seats = tix_arena_calloc(c->a, sizeof(*seats) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        seats[i].x = map[i].x;
+        seats[i].y = map[i].y;
+        seats[i].category = map[i].category;
+        seats[i].available = free_for(&map[i], own_hold);
+    }
+    tix_best_request br = {.quantity = req->quantity, .category = req->category};
+    tix_best_default_focus(seats, n, &br.focus_x, &br.focus_y);
+    int picks[TIX_BEST_MAX];
+    tix_best_rule rule;
+    tix_rc rc = n > 0 ? tix_best_pick(seats, n, &br, picks, &rule) : TIX_ECONFLICT;
+    if (rc != TIX_OK) {
+        out->problem = "no_seats_available";
+        return rc == TIX_EINVAL ? TIX_ECONFLICT : rc;
+    }
+    out->seats = tix_arena_calloc(c->a, sizeof(tix_map_seat *) * (size_t)req->quantity);
+    for (int i = 0; i < req->quantity; i++) {
+        out->seats[i] = &map[picks[i]];
+    }
+    out->nseats = req->quantity;
+    qsort(out->seats, (size_t)out->nseats, sizeof(tix_map_seat *), cmp_seat_id);
+    return TIX_OK;
+}
+
+/* In one transaction: retire the user's previous hold on the show, claim the seats, record the
+ * hold. TIX_ECONFLICT (with the seats that were taken) rolls everything back. */
+static tix_rc claim(tix_booking_ctx *c, const tix_show *show, const char *user_id,
+                    tix_hold_result *out, int64_t now)
+{
+    tix_hold *h = &out->hold;
+    tix_hold old;
+    const char **ids = tix_arena_calloc(c->a, sizeof(char *) * (size_t)out->nseats);
+    bool *got = tix_arena_calloc(c->a, sizeof(bool) * (size_t)out->nseats);
+    int ngot = 0;
+    for (int i = 0; i < out->nseats; i++) {
+        ids[i] = out->seats[i]->id;
+        h->amount += out->seats[i]->price;
+    }
+    tix_rc rc = tix_db_begin(c->db);
+    tix_rc prev = rc ? rc : tix_hold_active_for(c->db, c->a, user_id, show->id, now, &old);
+    if (prev == TIX_OK) {
+        rc = tix_claims_release_hold(c->db, show->id, old.id);
+        rc = rc ? rc : tix_hold_set_status(c->db, old.id, "active", "replaced", now);
+    } else if (prev != TIX_ENOTFOUND) {
+        rc = prev;
+    }
+    rc = rc ? rc
+            : tix_claims_take(c->db, c->a, show->id, user_id, h->id, ids, out->nseats,
+                              h->expires_at, now, got, &ngot);
+    if (rc == TIX_OK && ngot < out->nseats) {
+        for (int i = 0; i < out->nseats; i++) {
+            if (!got[i]) {
+                add_problem(c, out, ids[i]);
+            }
+        }
+        out->problem = "seat_unavailable";
+        rc = TIX_ECONFLICT;
+    }
+    rc = rc ? rc : tix_hold_insert(c->db, h);
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+    }
+    return rc;
+}
+
+/* The show, checked to be on sale. */
+static tix_rc load_show(tix_booking_ctx *c, const char *show_id, tix_show *show,
+                        tix_hold_result *out, int64_t now)
+{
+    tix_rc rc = tix_show_get(c->db, c->a, show_id, show);
+    if (rc == TIX_OK && (show->cancelled || show->starts_at <= now)) {
+        out->problem = "show_not_bookable";
+        return TIX_ECONFLICT;
+    }
+    return rc;
+}
+
+tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_id,
+                      const tix_hold_request *req, tix_hold_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    tix_show show;
+    int64_t now = tix_now_ms();
+    tix_rc rc = load_show(c, show_id, &show, out, now);
+    for (int attempt = 0; rc == TIX_OK && attempt < BEST_RETRIES; attempt++) {
+        tix_map_seat *map = NULL;
+        int n = 0;
+        tix_hold old;
+        const char *own = NULL;
+        out->nproblems = 0;
+        if (tix_hold_active_for(c->db, c->a, user_id, show_id, now, &old) == TIX_OK) {
+            own = old.id;
+        }
+        rc = tix_seatmap_load(c->db, c->a, show_id, show.hall_id, now, &map, &n);
+        rc = rc ? rc
+                : (req->seat_ids ? pick_by_ids(c, req, map, n, own, out)
+                                 : pick_best(c, req, map, n, own, out));
+        if (rc != TIX_OK) {
+            return rc;
+        }
+        char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
+        tix_id_new(id, "hld");
+        out->hold = (tix_hold){.id = id, .show_id = show.id, .user_id = (char *)user_id,
+                               .status = "active", .seat_count = out->nseats,
+                               .currency = show.currency, .expires_at = now + c->cfg->hold_ttl_s * 1000,
+                               .created_at = now};
+        rc = claim(c, &show, user_id, out, now);
+        if (rc != TIX_ECONFLICT || req->seat_ids != NULL) {
+            return rc;
+        }
+        rc = TIX_OK; /* best available lost a race: pick again from a fresh map */
+        now = tix_now_ms();
+    }
+    if (rc == TIX_OK) {
+        out->problem = "no_seats_available";
+        rc = TIX_ECONFLICT;
+    }
+    return rc;
+}
+
+tix_rc tix_hold_release(tix_booking_ctx *c, const char *hold_id, const char *user_id)
+{
+    tix_hold h;
+    tix_rc rc = tix_hold_get(c->db, c->a, hold_id, &h);
+    if (rc == TIX_OK && strcmp(h.user_id, user_id) != 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    if (strcmp(h.status, "booked") == 0) {
+        return TIX_ECONFLICT;
+    }
+    int64_t now = tix_now_ms();
+    rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_claims_release_hold(c->db, h.show_id, h.id);
+    if (rc == TIX_OK && strcmp(h.status, "active") == 0) {
+        rc = tix_hold_set_status(c->db, h.id, "active", "released", now);
+    }
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+    }
+    return rc;
+}

@@ -1,0 +1,570 @@
+/* SQL for claims, holds, bookings, tickets, refunds and idempotency keys; see booking.h. */
+#include "store/booking.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/util.h"
+
+#define IDEM_TTL_MS (24LL * 3600 * 1000)
+
+static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
+{
+    const char *s = tix_db_res_text(res, row, col);
+    return s != NULL ? tix_arena_strdup(a, s) : NULL;
+}
+
+static tix_rc changed_one(tix_db *db, const char *sql, const tix_dbv *p, int n, tix_rc none)
+{
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, sql, p, n, &res);
+    if (rc == TIX_OK && tix_db_res_changes(res) == 0) {
+        rc = none;
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+/* ---- seat map and claims ---- */
+
+tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show_id, const char *hall_id,
+                        int64_t now, tix_map_seat **seats, int *n)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hall_id), TIX_DB_INT(now)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(
+        db,
+        "SELECT s.id, s.label, s.row_label, s.number, s.x, s.y, s.category, s.blocked,"
+        " COALESCE(p.amount, -1),"
+        " CASE WHEN c.seat_id IS NULL THEN 0 WHEN c.expires_at IS NULL THEN 2"
+        "      WHEN c.expires_at > $3 THEN 1 ELSE 0 END,"
+        " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.hold_id END,"
+        " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.user_id END"
+        " FROM seats s"
+        " LEFT JOIN show_prices p ON p.show_id = $1 AND p.category = s.category"
+        " LEFT JOIN seat_claims c ON c.show_id = $1 AND c.seat_id = s.id"
+        " WHERE s.hall_id = $2 AND s.active = 1 ORDER BY s.y, s.x",
+        p, 3, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_map_seat *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        tix_map_seat *s = &list[i];
+        s->id = cell(a, res, i, 0);
+        s->label = cell(a, res, i, 1);
+        s->row = cell(a, res, i, 2);
+        s->number = (int)tix_db_res_int(res, i, 3);
+        s->x = (int)tix_db_res_int(res, i, 4);
+        s->y = (int)tix_db_res_int(res, i, 5);
+        s->category = cell(a, res, i, 6);
+        s->blocked = tix_db_res_int(res, i, 7) != 0;
+        s->price = tix_db_res_int(res, i, 8);
+        s->claim = (int)tix_db_res_int(res, i, 9);
+        s->hold_id = cell(a, res, i, 10);
+        s->claim_user = cell(a, res, i, 11);
+    }
+    *seats = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_claims_take(tix_db *db, tix_arena *a, const char *show_id, const char *user_id,
+                       const char *hold_id, const char *const *seat_ids, int n,
+                       int64_t expires_at, int64_t now, bool *claimed, int *nclaimed)
+{
+    if (n < 1 || n > TIX_DB_MAX_PARAMS - 5) {
+        return TIX_EINVAL;
+    }
+    tix_dbv p[TIX_DB_MAX_PARAMS];
+    p[0] = TIX_DB_TEXT(show_id);
+    p[1] = TIX_DB_TEXT(user_id);
+    p[2] = TIX_DB_TEXT(hold_id);
+    p[3] = TIX_DB_INT(expires_at);
+    p[4] = TIX_DB_INT(now);
+    char *values = tix_arena_strdup(a, "");
+    for (int i = 0; i < n; i++) {
+        p[5 + i] = TIX_DB_TEXT(seat_ids[i]);
+        values = tix_arena_sprintf(a, "%s%s($1, $%d, $2, $3, NULL, $4, $5)", values,
+                                   i ? ", " : "", 6 + i);
+    }
+    /* One statement, seats in sorted order (no deadlocks between overlapping holds). A live
+     * claim is left alone; an expired one is taken over. RETURNING lists what we got. */
+    char *sql = tix_arena_sprintf(
+        a,
+        "INSERT INTO seat_claims (show_id, seat_id, user_id, hold_id, booking_id, expires_at,"
+        " created_at) VALUES %s ON CONFLICT (show_id, seat_id) DO UPDATE SET"
+        " user_id = excluded.user_id, hold_id = excluded.hold_id, booking_id = NULL,"
+        " expires_at = excluded.expires_at, created_at = excluded.created_at"
+        " WHERE seat_claims.expires_at IS NOT NULL AND seat_claims.expires_at <= $5"
+        " RETURNING seat_id",
+        values);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, sql, p, 5 + n, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    *nclaimed = 0;
+    for (int i = 0; i < n; i++) {
+        claimed[i] = false;
+        for (int r = 0; r < tix_db_res_rows(res); r++) {
+            if (strcmp(tix_db_res_text(res, r, 0), seat_ids[i]) == 0) {
+                claimed[i] = true;
+                (*nclaimed)++;
+                break;
+            }
+        }
+    }
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, const char *hold_id)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hold_id)};
+    return tix_db_exec(db,
+                       "DELETE FROM seat_claims WHERE show_id = $1 AND hold_id = $2"
+                       " AND expires_at IS NOT NULL",
+                       p, 2, NULL);
+}
+
+tix_rc tix_claims_sell(tix_db *db, const char *show_id, const char *hold_id,
+                       const char *booking_id, int *n)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hold_id), TIX_DB_TEXT(booking_id)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "UPDATE seat_claims SET expires_at = NULL, booking_id = $3"
+                            " WHERE show_id = $1 AND hold_id = $2",
+                            p, 3, &res);
+    *n = rc == TIX_OK ? (int)tix_db_res_changes(res) : 0;
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_claims_release_booking(tix_db *db, const char *show_id, const char *booking_id)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(booking_id)};
+    return tix_db_exec(db, "DELETE FROM seat_claims WHERE show_id = $1 AND booking_id = $2", p, 2,
+                       NULL);
+}
+
+tix_rc tix_claims_extend(tix_db *db, const char *show_id, const char *hold_id, int64_t expires_at)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hold_id), TIX_DB_INT(expires_at)};
+    return tix_db_exec(db,
+                       "UPDATE seat_claims SET expires_at = $3 WHERE show_id = $1"
+                       " AND hold_id = $2 AND expires_at IS NOT NULL",
+                       p, 3, NULL);
+}
+
+/* ---- holds ---- */
+
+#define HOLD_COLS "id, show_id, user_id, status, seat_count, amount, currency, expires_at, created_at"
+
+static void read_hold(tix_arena *a, const tix_db_res *res, tix_hold *h)
+{
+    h->id = cell(a, res, 0, 0);
+    h->show_id = cell(a, res, 0, 1);
+    h->user_id = cell(a, res, 0, 2);
+    h->status = cell(a, res, 0, 3);
+    h->seat_count = (int)tix_db_res_int(res, 0, 4);
+    h->amount = tix_db_res_int(res, 0, 5);
+    h->currency = cell(a, res, 0, 6);
+    h->expires_at = tix_db_res_int(res, 0, 7);
+    h->created_at = tix_db_res_int(res, 0, 8);
+}
+
+tix_rc tix_hold_insert(tix_db *db, const tix_hold *h)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(h->id),      TIX_DB_TEXT(h->show_id),  TIX_DB_TEXT(h->user_id),
+                   TIX_DB_INT(h->seat_count), TIX_DB_INT(h->amount), TIX_DB_TEXT(h->currency),
+                   TIX_DB_INT(h->expires_at), TIX_DB_INT(h->created_at)};
+    return tix_db_exec(db,
+                       "INSERT INTO holds (id, show_id, user_id, status, seat_count, amount,"
+                       " currency, expires_at, created_at, updated_at)"
+                       " VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $8)",
+                       p, 8, NULL);
+}
+
+static tix_rc one_hold(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *p, int n,
+                       tix_hold *out)
+{
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, sql, p, n, &res);
+    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    if (rc == TIX_OK) {
+        read_hold(a, res, out);
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_hold_get(tix_db *db, tix_arena *a, const char *id, tix_hold *out)
+{
+    tix_dbv p = TIX_DB_TEXT(id);
+    return one_hold(db, a, "SELECT " HOLD_COLS " FROM holds WHERE id = $1", &p, 1, out);
+}
+
+tix_rc tix_hold_active_for(tix_db *db, tix_arena *a, const char *user_id, const char *show_id,
+                           int64_t now, tix_hold *out)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(user_id), TIX_DB_TEXT(show_id), TIX_DB_INT(now)};
+    return one_hold(db, a,
+                    "SELECT " HOLD_COLS " FROM holds WHERE user_id = $1 AND show_id = $2"
+                    " AND status = 'active' AND expires_at > $3 ORDER BY id DESC LIMIT 1",
+                    p, 3, out);
+}
+
+tix_rc tix_hold_set_status(tix_db *db, const char *id, const char *from, const char *to,
+                           int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(from), TIX_DB_TEXT(to), TIX_DB_INT(now)};
+    return changed_one(db,
+                       "UPDATE holds SET status = $3, updated_at = $4 WHERE id = $1"
+                       " AND status = $2",
+                       p, 4, TIX_ECONFLICT);
+}
+
+/* ---- bookings ---- */
+
+#define BOOKING_SELECT                                                                          \
+    "SELECT b.id, b.user_id, b.show_id, b.hold_id, b.status, b.amount, b.currency, b.provider,"  \
+    " b.order_id, b.payment_id, b.expires_at, b.created_at, b.confirmed_at, b.cancelled_at,"     \
+    " t.owner_id, s.starts_at FROM bookings b JOIN shows s ON s.id = b.show_id"                 \
+    " JOIN theatres t ON t.id = s.theatre_id"
+
+static void read_booking(tix_arena *a, const tix_db_res *res, int i, tix_booking *b)
+{
+    b->id = cell(a, res, i, 0);
+    b->user_id = cell(a, res, i, 1);
+    b->show_id = cell(a, res, i, 2);
+    b->hold_id = cell(a, res, i, 3);
+    if (!tix_booking_status_parse(tix_db_res_text(res, i, 4), &b->status)) {
+        b->status = TIX_BK_FAILED;
+    }
+    b->amount = tix_db_res_int(res, i, 5);
+    b->currency = cell(a, res, i, 6);
+    b->provider = cell(a, res, i, 7);
+    b->order_id = cell(a, res, i, 8);
+    b->payment_id = cell(a, res, i, 9);
+    b->expires_at = tix_db_res_int(res, i, 10);
+    b->created_at = tix_db_res_int(res, i, 11);
+    b->confirmed_at = tix_db_res_int(res, i, 12);
+    b->cancelled_at = tix_db_res_int(res, i, 13);
+    b->theatre_owner_id = cell(a, res, i, 14);
+    b->show_starts_at = tix_db_res_int(res, i, 15);
+}
+
+tix_rc tix_booking_insert(tix_db *db, const tix_booking *b, const tix_booking_seat *seats, int n)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(b->id),       TIX_DB_TEXT(b->user_id),
+                   TIX_DB_TEXT(b->show_id),  TIX_DB_TEXT(b->hold_id),
+                   TIX_DB_INT(b->amount),    TIX_DB_TEXT(b->currency),
+                   TIX_DB_TEXT(b->provider), TIX_DB_INT(b->expires_at),
+                   TIX_DB_INT(b->created_at)};
+    tix_rc rc = tix_db_exec(db,
+                            "INSERT INTO bookings (id, user_id, show_id, hold_id, status, amount,"
+                            " currency, provider, expires_at, created_at, updated_at) VALUES"
+                            " ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $9)",
+                            p, 9, NULL);
+    for (int i = 0; i < n && rc == TIX_OK; i++) {
+        tix_dbv sp[] = {TIX_DB_TEXT(b->id), TIX_DB_TEXT(seats[i].seat_id),
+                        TIX_DB_TEXT(seats[i].label), TIX_DB_TEXT(seats[i].category),
+                        TIX_DB_INT(seats[i].price)};
+        rc = tix_db_exec(db,
+                         "INSERT INTO booking_seats (booking_id, seat_id, label, category, price)"
+                         " VALUES ($1, $2, $3, $4, $5)",
+                         sp, 5, NULL);
+    }
+    if (rc == TIX_OK) {
+        tix_dbv ep[] = {TIX_DB_TEXT(b->id), TIX_DB_INT(b->created_at)};
+        char id[TIX_ID_MAX];
+        tix_id_new(id, "bev");
+        tix_dbv full[] = {TIX_DB_TEXT(id), ep[0], ep[1]};
+        rc = tix_db_exec(db,
+                         "INSERT INTO booking_events (id, booking_id, from_status, to_status,"
+                         " reason, created_at) VALUES ($1, $2, NULL, 'pending_payment',"
+                         " 'created from hold', $3)",
+                         full, 3, NULL);
+    }
+    return rc;
+}
+
+static tix_rc one_booking(tix_db *db, tix_arena *a, const char *where, const char *arg,
+                          tix_booking *out)
+{
+    tix_dbv p = TIX_DB_TEXT(arg);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, tix_arena_sprintf(a, BOOKING_SELECT " WHERE %s", where), &p, 1,
+                            &res);
+    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    if (rc == TIX_OK) {
+        read_booking(a, res, 0, out);
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_booking_get(tix_db *db, tix_arena *a, const char *id, tix_booking *out)
+{
+    return one_booking(db, a, "b.id = $1", id, out);
+}
+
+tix_rc tix_booking_by_order(tix_db *db, tix_arena *a, const char *order_id, tix_booking *out)
+{
+    return one_booking(db, a, "b.order_id = $1", order_id, out);
+}
+
+tix_rc tix_booking_seats(tix_db *db, tix_arena *a, const char *booking_id,
+                         tix_booking_seat **items, int *n)
+{
+    tix_dbv p = TIX_DB_TEXT(booking_id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT bs.seat_id, bs.label, bs.category, bs.price, t.code"
+                            " FROM booking_seats bs LEFT JOIN tickets t ON t.booking_id ="
+                            " bs.booking_id AND t.seat_id = bs.seat_id AND t.status = 'valid'"
+                            " WHERE bs.booking_id = $1 ORDER BY bs.label",
+                            &p, 1, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_booking_seat *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        list[i].seat_id = cell(a, res, i, 0);
+        list[i].label = cell(a, res, i, 1);
+        list[i].category = cell(a, res, i, 2);
+        list[i].price = tix_db_res_int(res, i, 3);
+        list[i].ticket_code = cell(a, res, i, 4);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_booking_set_order(tix_db *db, const char *id, const char *order_id)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(order_id)};
+    return changed_one(db, "UPDATE bookings SET order_id = $2 WHERE id = $1", p, 2,
+                       TIX_ENOTFOUND);
+}
+
+tix_rc tix_booking_lock(tix_db *db, const char *id)
+{
+    tix_dbv p = TIX_DB_TEXT(id);
+    return changed_one(db, "UPDATE bookings SET updated_at = updated_at WHERE id = $1", &p, 1,
+                       TIX_ENOTFOUND);
+}
+
+tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status from,
+                              tix_booking_status to, const char *reason, const char *payment_id,
+                              int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id),          TIX_DB_TEXT(tix_booking_status_name(from)),
+                   TIX_DB_TEXT(tix_booking_status_name(to)), TIX_DB_TEXT(payment_id),
+                   TIX_DB_INT(now),          TIX_DB_INT(to == TIX_BK_CONFIRMED),
+                   TIX_DB_INT(to == TIX_BK_CANCELLED_REFUNDED)};
+    tix_rc rc = changed_one(
+        db,
+        "UPDATE bookings SET status = $3, payment_id = COALESCE($4, payment_id), updated_at = $5,"
+        " confirmed_at = CASE WHEN $6 = 1 THEN $5 ELSE confirmed_at END,"
+        " cancelled_at = CASE WHEN $7 = 1 THEN $5 ELSE cancelled_at END"
+        " WHERE id = $1 AND status = $2",
+        p, 7, TIX_ECONFLICT);
+    if (rc == TIX_OK) {
+        char eid[TIX_ID_MAX];
+        tix_id_new(eid, "bev");
+        tix_dbv ep[] = {TIX_DB_TEXT(eid), p[0], p[1], p[2], TIX_DB_TEXT(reason), p[4]};
+        rc = tix_db_exec(db,
+                         "INSERT INTO booking_events (id, booking_id, from_status, to_status,"
+                         " reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                         ep, 6, NULL);
+    }
+    return rc;
+}
+
+tix_rc tix_booking_list(tix_db *db, tix_arena *a, const char *user_id, const char *show_id,
+                        const char *theatre_id, const char *before, int limit,
+                        tix_booking **items, int *n)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(user_id), TIX_DB_TEXT(show_id), TIX_DB_TEXT(theatre_id),
+                   TIX_DB_TEXT(before), TIX_DB_INT(limit + 1)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            BOOKING_SELECT " WHERE (CAST($1 AS TEXT) IS NULL OR b.user_id = $1)"
+                                           " AND (CAST($2 AS TEXT) IS NULL OR b.show_id = $2)"
+                                           " AND (CAST($3 AS TEXT) IS NULL OR s.theatre_id = $3)"
+                                           " AND (CAST($4 AS TEXT) IS NULL OR b.id < $4)"
+                                           " ORDER BY b.id DESC LIMIT $5",
+                            p, 5, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_booking *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        read_booking(a, res, i, &list[i]);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_booking_confirmed_of_show(tix_db *db, tix_arena *a, const char *show_id,
+                                     tix_booking **items, int *n)
+{
+    tix_dbv p = TIX_DB_TEXT(show_id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, BOOKING_SELECT " WHERE b.show_id = $1 AND b.status = 'confirmed'",
+                            &p, 1, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_booking *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        read_booking(a, res, i, &list[i]);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_ticket_insert(tix_db *db, const char *booking_id, const char *seat_id,
+                         const char *code, int64_t now)
+{
+    char id[TIX_ID_MAX];
+    tix_id_new(id, "tkt");
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(booking_id), TIX_DB_TEXT(seat_id),
+                   TIX_DB_TEXT(code), TIX_DB_INT(now)};
+    return tix_db_exec(db,
+                       "INSERT INTO tickets (id, booking_id, seat_id, code, status, created_at)"
+                       " VALUES ($1, $2, $3, $4, 'valid', $5)",
+                       p, 5, NULL);
+}
+
+tix_rc tix_ticket_void(tix_db *db, const char *booking_id)
+{
+    tix_dbv p = TIX_DB_TEXT(booking_id);
+    return tix_db_exec(db, "UPDATE tickets SET status = 'void' WHERE booking_id = $1", &p, 1,
+                       NULL);
+}
+
+/* ---- refunds ---- */
+
+tix_rc tix_refund_insert(tix_db *db, const tix_refund *r, int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(r->id),     TIX_DB_TEXT(r->booking_id), TIX_DB_TEXT(r->payment_id),
+                   TIX_DB_INT(r->amount),  TIX_DB_TEXT(r->reason),     TIX_DB_TEXT(r->status),
+                   TIX_DB_TEXT(r->provider_refund_id), TIX_DB_INT(now)};
+    return tix_db_exec(db,
+                       "INSERT INTO refunds (id, booking_id, payment_id, amount, reason, status,"
+                       " provider_refund_id, created_at, updated_at)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                       p, 8, NULL);
+}
+
+tix_rc tix_refund_settle(tix_db *db, const char *id, const char *status,
+                         const char *provider_refund_id, int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(status), TIX_DB_TEXT(provider_refund_id),
+                   TIX_DB_INT(now)};
+    return changed_one(db,
+                       "UPDATE refunds SET status = $2, provider_refund_id ="
+                       " COALESCE($3, provider_refund_id), attempts = attempts + 1,"
+                       " updated_at = $4 WHERE id = $1",
+                       p, 4, TIX_ENOTFOUND);
+}
+
+tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id, tix_refund **items,
+                       int *n)
+{
+    tix_dbv p = TIX_DB_TEXT(booking_id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT id, booking_id, payment_id, amount, reason, status,"
+                            " provider_refund_id FROM refunds WHERE booking_id = $1 ORDER BY id",
+                            &p, 1, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_refund *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        list[i].id = cell(a, res, i, 0);
+        list[i].booking_id = cell(a, res, i, 1);
+        list[i].payment_id = cell(a, res, i, 2);
+        list[i].amount = tix_db_res_int(res, i, 3);
+        list[i].reason = cell(a, res, i, 4);
+        list[i].status = cell(a, res, i, 5);
+        list[i].provider_refund_id = cell(a, res, i, 6);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+/* ---- idempotency keys ---- */
+
+tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const char *user_id, const char *key,
+                      const char *hash, int64_t now, int *status, char **response,
+                      char **stored_hash)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(user_id), TIX_DB_TEXT(key), TIX_DB_TEXT(hash), TIX_DB_INT(now),
+                   TIX_DB_INT(now - IDEM_TTL_MS)};
+    /* A key older than 24 h is forgotten: the new request takes it over. */
+    tix_rc rc = changed_one(db,
+                            "INSERT INTO idempotency_keys (user_id, idem_key, request_hash,"
+                            " status, response, created_at) VALUES ($1, $2, $3, 0, NULL, $4)"
+                            " ON CONFLICT (user_id, idem_key) DO UPDATE SET request_hash ="
+                            " excluded.request_hash, status = 0, response = NULL, created_at ="
+                            " excluded.created_at WHERE idempotency_keys.created_at < $5",
+                            p, 5, TIX_ECONFLICT);
+    if (rc != TIX_ECONFLICT) {
+        return rc;
+    }
+    tix_db_res *res = NULL;
+    tix_rc qrc = tix_db_exec(db,
+                             "SELECT status, response, request_hash FROM idempotency_keys"
+                             " WHERE user_id = $1 AND idem_key = $2",
+                             p, 2, &res);
+    if (qrc == TIX_OK && tix_db_res_rows(res) == 1) {
+        *status = (int)tix_db_res_int(res, 0, 0);
+        *response = cell(a, res, 0, 1);
+        *stored_hash = cell(a, res, 0, 2);
+    } else if (qrc == TIX_OK) {
+        qrc = TIX_EBUSY; /* forgotten between our two statements: let the client retry */
+    }
+    tix_db_res_destroy(res);
+    return qrc == TIX_OK ? TIX_ECONFLICT : qrc;
+}
+
+tix_rc tix_idem_finish(tix_db *db, const char *user_id, const char *key, int status,
+                       const char *response)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(user_id), TIX_DB_TEXT(key), TIX_DB_INT(status),
+                   TIX_DB_TEXT(response)};
+    return tix_db_exec(db,
+                       "UPDATE idempotency_keys SET status = $3, response = $4"
+                       " WHERE user_id = $1 AND idem_key = $2",
+                       p, 4, NULL);
+}
+
+tix_rc tix_idem_forget(tix_db *db, const char *user_id, const char *key)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(user_id), TIX_DB_TEXT(key)};
+    return tix_db_exec(db, "DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2", p,
+                       2, NULL);
+}

@@ -1,0 +1,156 @@
+/*
+ * SQL for seat claims, holds, bookings, tickets, refunds, the audit trail and idempotency keys.
+ * Strings in returned structs live in the caller's arena. Callers own transactions.
+ *
+ * Claims are the truth about seats: a row (show, seat) with expires_at in the future is a hold,
+ * with expires_at NULL a sale; a row whose expiry has passed counts as free everywhere (no job
+ * needs to have run) and is overwritten by the next claim.
+ */
+#ifndef TIX_STORE_BOOKING_H
+#define TIX_STORE_BOOKING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "booking/state.h"
+#include "core/arena.h"
+#include "store/db.h"
+
+typedef struct tix_map_seat {
+    char *id;
+    char *label;
+    char *row;
+    int number;
+    int x;
+    int y;
+    char *category;
+    bool blocked;
+    int64_t price;   /* -1 when the show has no price for the category */
+    int claim;       /* 0 free, 1 held, 2 sold */
+    char *hold_id;   /* the claim's hold (NULL when free) */
+    char *claim_user;
+} tix_map_seat;
+
+/* Every active seat of the show's hall with its price and live claim, ordered by (y, x). */
+TIX_MUSTCHECK tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show_id,
+                                      const char *hall_id, int64_t now, tix_map_seat **seats,
+                                      int *n);
+
+/* Claims seat_ids (sorted, distinct) for a hold, all or nothing: rows already claimed by a live
+ * claim are left alone. OUT: claimed[i] whether seat_ids[i] was claimed; *nclaimed. */
+TIX_MUSTCHECK tix_rc tix_claims_take(tix_db *db, tix_arena *a, const char *show_id,
+                                     const char *user_id, const char *hold_id,
+                                     const char *const *seat_ids, int n, int64_t expires_at,
+                                     int64_t now, bool *claimed, int *nclaimed);
+/* Drops the claims of a hold (those still its own). */
+TIX_MUSTCHECK tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, const char *hold_id);
+/* Makes the hold's claims permanent for booking_id. OUT: *n how many are still the hold's. */
+TIX_MUSTCHECK tix_rc tix_claims_sell(tix_db *db, const char *show_id, const char *hold_id,
+                                     const char *booking_id, int *n);
+/* Releases a booking's sold seats. */
+TIX_MUSTCHECK tix_rc tix_claims_release_booking(tix_db *db, const char *show_id,
+                                                const char *booking_id);
+/* Pushes the hold's claims' expiry (a booking pays within this time). */
+TIX_MUSTCHECK tix_rc tix_claims_extend(tix_db *db, const char *show_id, const char *hold_id,
+                                       int64_t expires_at);
+
+typedef struct tix_hold {
+    char *id;
+    char *show_id;
+    char *user_id;
+    char *status;
+    int seat_count;
+    int64_t amount;
+    char *currency;
+    int64_t expires_at;
+    int64_t created_at;
+} tix_hold;
+
+TIX_MUSTCHECK tix_rc tix_hold_insert(tix_db *db, const tix_hold *h);
+TIX_MUSTCHECK tix_rc tix_hold_get(tix_db *db, tix_arena *a, const char *id, tix_hold *out);
+/* The user's active, unexpired hold on a show, if any (TIX_ENOTFOUND otherwise). */
+TIX_MUSTCHECK tix_rc tix_hold_active_for(tix_db *db, tix_arena *a, const char *user_id,
+                                         const char *show_id, int64_t now, tix_hold *out);
+/* Moves a hold from `from` to `to`; TIX_ECONFLICT when it was not in `from`. */
+TIX_MUSTCHECK tix_rc tix_hold_set_status(tix_db *db, const char *id, const char *from,
+                                         const char *to, int64_t now);
+
+typedef struct tix_booking_seat {
+    char *seat_id;
+    char *label;
+    char *category;
+    int64_t price;
+    char *ticket_code; /* NULL until confirmed */
+} tix_booking_seat;
+
+typedef struct tix_booking {
+    char *id;
+    char *user_id;
+    char *show_id;
+    char *hold_id;
+    tix_booking_status status;
+    int64_t amount;
+    char *currency;
+    char *provider;
+    char *order_id;
+    char *payment_id;
+    int64_t expires_at;
+    int64_t created_at;
+    int64_t confirmed_at;
+    int64_t cancelled_at;
+    char *theatre_owner_id;
+    int64_t show_starts_at;
+} tix_booking;
+
+TIX_MUSTCHECK tix_rc tix_booking_insert(tix_db *db, const tix_booking *b,
+                                        const tix_booking_seat *seats, int n);
+TIX_MUSTCHECK tix_rc tix_booking_get(tix_db *db, tix_arena *a, const char *id, tix_booking *out);
+TIX_MUSTCHECK tix_rc tix_booking_by_order(tix_db *db, tix_arena *a, const char *order_id,
+                                          tix_booking *out);
+TIX_MUSTCHECK tix_rc tix_booking_seats(tix_db *db, tix_arena *a, const char *booking_id,
+                                       tix_booking_seat **items, int *n);
+TIX_MUSTCHECK tix_rc tix_booking_set_order(tix_db *db, const char *id, const char *order_id);
+/* Locks the booking row for this transaction (the same trick as tix_hall_lock). */
+TIX_MUSTCHECK tix_rc tix_booking_lock(tix_db *db, const char *id);
+/* Records a change of status (and the audit event) if the booking is still in `from`. */
+TIX_MUSTCHECK tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status from,
+                                            tix_booking_status to, const char *reason,
+                                            const char *payment_id, int64_t now);
+/* Bookings of a user (or of a show when show_id is set), newest first, paged by id. */
+TIX_MUSTCHECK tix_rc tix_booking_list(tix_db *db, tix_arena *a, const char *user_id,
+                                      const char *show_id, const char *theatre_id,
+                                      const char *before, int limit, tix_booking **items, int *n);
+/* Confirmed bookings of a show (for show cancellation). */
+TIX_MUSTCHECK tix_rc tix_booking_confirmed_of_show(tix_db *db, tix_arena *a, const char *show_id,
+                                                   tix_booking **items, int *n);
+TIX_MUSTCHECK tix_rc tix_ticket_insert(tix_db *db, const char *booking_id, const char *seat_id,
+                                       const char *code, int64_t now);
+TIX_MUSTCHECK tix_rc tix_ticket_void(tix_db *db, const char *booking_id);
+
+typedef struct tix_refund {
+    char *id;
+    char *booking_id;
+    char *payment_id;
+    int64_t amount;
+    char *reason;
+    char *status;
+    char *provider_refund_id;
+} tix_refund;
+
+TIX_MUSTCHECK tix_rc tix_refund_insert(tix_db *db, const tix_refund *r, int64_t now);
+TIX_MUSTCHECK tix_rc tix_refund_settle(tix_db *db, const char *id, const char *status,
+                                       const char *provider_refund_id, int64_t now);
+TIX_MUSTCHECK tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id,
+                                     tix_refund **items, int *n);
+
+/* Idempotency keys. begin: TIX_OK = first use (a row with status 0 now exists);
+ * TIX_ECONFLICT = seen before: status, response and stored_hash hold what was stored (0 = the
+ * first request is still running). */
+TIX_MUSTCHECK tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const char *user_id,
+                                    const char *key, const char *hash, int64_t now, int *status,
+                                    char **response, char **stored_hash);
+TIX_MUSTCHECK tix_rc tix_idem_finish(tix_db *db, const char *user_id, const char *key,
+                                     int status, const char *response);
+TIX_MUSTCHECK tix_rc tix_idem_forget(tix_db *db, const char *user_id, const char *key);
+
+#endif
