@@ -45,6 +45,9 @@ void tix_api_booking_list(tix_req *r);
 void tix_api_booking_confirm(tix_req *r);
 void tix_api_booking_cancel(tix_req *r);
 void tix_api_test_pay(tix_req *r);
+/* reports_api.c */
+void tix_api_theatre_bookings(tix_req *r);
+void tix_api_show_sales(tix_req *r);
 /* shows_api.c */
 void tix_api_show_create(tix_req *r);
 void tix_api_show_get(tix_req *r);

@@ -62,6 +62,10 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/bookings/{id}/confirm", tix_api_booking_confirm, USER, JSON | IDEM},
     {"POST", V1 "/bookings/{id}/cancel", tix_api_booking_cancel, USER, IDEM},
     {"POST", V1 "/payments/test/{order_id}/pay", tix_api_test_pay, USER, 0},
+
+    /* owner and admin reports */
+    {"GET", V1 "/theatres/{id}/bookings", tix_api_theatre_bookings, OWNER, 0},
+    {"GET", V1 "/shows/{id}/sales", tix_api_show_sales, OWNER, 0},
 };
 
 const size_t tix_routes_count = sizeof(tix_routes) / sizeof(tix_routes[0]);

@@ -516,6 +516,33 @@ tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id, tix_ref
     return TIX_OK;
 }
 
+tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_id, tix_sales_line **items,
+                      int *n)
+{
+    tix_dbv p = TIX_DB_TEXT(show_id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT bs.category, COUNT(*), SUM(bs.price) FROM booking_seats bs"
+                            " JOIN bookings b ON b.id = bs.booking_id WHERE b.show_id = $1"
+                            " AND b.status = 'confirmed' GROUP BY bs.category"
+                            " ORDER BY bs.category",
+                            &p, 1, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_sales_line *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        list[i].category = cell(a, res, i, 0);
+        list[i].seats = tix_db_res_int(res, i, 1);
+        list[i].revenue = tix_db_res_int(res, i, 2);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
 /* ---- idempotency keys ---- */
 
 tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const char *user_id, const char *key,

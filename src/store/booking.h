@@ -143,6 +143,16 @@ TIX_MUSTCHECK tix_rc tix_refund_settle(tix_db *db, const char *id, const char *s
 TIX_MUSTCHECK tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id,
                                      tix_refund **items, int *n);
 
+typedef struct tix_sales_line {
+    char *category;
+    int64_t seats;
+    int64_t revenue;
+} tix_sales_line;
+
+/* Seats sold and revenue per category over the show's confirmed bookings. */
+TIX_MUSTCHECK tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_id,
+                                    tix_sales_line **items, int *n);
+
 /* Idempotency keys. begin: TIX_OK = first use (a row with status 0 now exists);
  * TIX_ECONFLICT = seen before: status, response and stored_hash hold what was stored (0 = the
  * first request is still running). */
