@@ -299,11 +299,11 @@ void tix_best_default_focus(const tix_best_seat *seats, int nseats, double *focu
         *focus_y = 0;
         return;
     }
-    int min_x = seats[0].x;
-    int max_x = seats[0].x;
-    int min_y = seats[0].y;
-    int max_y = seats[0].y;
-    for (int i = 1; i < nseats; i++) {
+    int min_x = INT_MAX;
+    int max_x = INT_MIN;
+    int min_y = INT_MAX;
+    int max_y = INT_MIN;
+    for (int i = 0; i < nseats; i++) {
         min_x = seats[i].x < min_x ? seats[i].x : min_x;
         max_x = seats[i].x > max_x ? seats[i].x : max_x;
         min_y = seats[i].y < min_y ? seats[i].y : min_y;

@@ -186,7 +186,10 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
         if (tix_hold_active_for(c->db, c->a, user_id, show_id, now, &old) == TIX_OK) {
             own = old.id;
         }
-        rc = tix_seatmap_load(c->db, c->a, show_id, show.hall_id, now, &map, &n);
+        /* By seat ids only those seats are read; best available needs the whole hall. */
+        rc = req->seat_ids ? tix_seatmap_load_ids(c->db, c->a, show_id, show.hall_id, now,
+                                                  req->seat_ids, req->nseat_ids, &map, &n)
+                           : tix_seatmap_load(c->db, c->a, show_id, show.hall_id, now, &map, &n);
         rc = rc ? rc
                 : (req->seat_ids ? pick_by_ids(c, req, map, n, own, out)
                                  : pick_best(c, req, map, n, own, out));

@@ -27,27 +27,20 @@ static tix_rc changed_one(tix_db *db, const char *sql, const tix_dbv *p, int n, 
 
 /* ---- seat map and claims ---- */
 
-tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show_id, const char *hall_id,
-                        int64_t now, tix_map_seat **seats, int *n)
+#define SEATMAP_SELECT                                                                          \
+    "SELECT s.id, s.label, s.row_label, s.number, s.x, s.y, s.category, s.blocked,"            \
+    " COALESCE(p.amount, -1),"                                                                 \
+    " CASE WHEN c.seat_id IS NULL THEN 0 WHEN c.expires_at IS NULL THEN 2"                     \
+    "      WHEN c.expires_at > $3 THEN 1 ELSE 0 END,"                                          \
+    " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.hold_id END,"                 \
+    " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.user_id END"                  \
+    " FROM seats s"                                                                            \
+    " LEFT JOIN show_prices p ON p.show_id = $1 AND p.category = s.category"                   \
+    " LEFT JOIN seat_claims c ON c.show_id = $1 AND c.seat_id = s.id"                          \
+    " WHERE s.hall_id = $2 AND s.active = 1"
+
+static void read_map(tix_arena *a, const tix_db_res *res, tix_map_seat **seats, int *n)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hall_id), TIX_DB_INT(now)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(
-        db,
-        "SELECT s.id, s.label, s.row_label, s.number, s.x, s.y, s.category, s.blocked,"
-        " COALESCE(p.amount, -1),"
-        " CASE WHEN c.seat_id IS NULL THEN 0 WHEN c.expires_at IS NULL THEN 2"
-        "      WHEN c.expires_at > $3 THEN 1 ELSE 0 END,"
-        " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.hold_id END,"
-        " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.user_id END"
-        " FROM seats s"
-        " LEFT JOIN show_prices p ON p.show_id = $1 AND p.category = s.category"
-        " LEFT JOIN seat_claims c ON c.show_id = $1 AND c.seat_id = s.id"
-        " WHERE s.hall_id = $2 AND s.active = 1 ORDER BY s.y, s.x",
-        p, 3, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
     int rows = tix_db_res_rows(res);
     tix_map_seat *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
@@ -67,8 +60,45 @@ tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show_id, const cha
     }
     *seats = list;
     *n = rows;
+}
+
+tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show_id, const char *hall_id,
+                        int64_t now, tix_map_seat **seats, int *n)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hall_id), TIX_DB_INT(now)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, SEATMAP_SELECT " ORDER BY s.y, s.x", p, 3, &res);
+    if (rc == TIX_OK) {
+        read_map(a, res, seats, n);
+    }
     tix_db_res_destroy(res);
-    return TIX_OK;
+    return rc;
+}
+
+tix_rc tix_seatmap_load_ids(tix_db *db, tix_arena *a, const char *show_id, const char *hall_id,
+                            int64_t now, const char *const *ids, int nids, tix_map_seat **seats,
+                            int *n)
+{
+    if (nids < 1 || nids > TIX_DB_MAX_PARAMS - 3) {
+        return TIX_EINVAL;
+    }
+    tix_dbv p[TIX_DB_MAX_PARAMS];
+    p[0] = TIX_DB_TEXT(show_id);
+    p[1] = TIX_DB_TEXT(hall_id);
+    p[2] = TIX_DB_INT(now);
+    char *in = tix_arena_strdup(a, "");
+    for (int i = 0; i < nids; i++) {
+        p[3 + i] = TIX_DB_TEXT(ids[i]);
+        in = tix_arena_sprintf(a, "%s%s$%d", in, i ? ", " : "", 4 + i);
+    }
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, tix_arena_sprintf(a, SEATMAP_SELECT " AND s.id IN (%s)", in), p,
+                            3 + nids, &res);
+    if (rc == TIX_OK) {
+        read_map(a, res, seats, n);
+    }
+    tix_db_res_destroy(res);
+    return rc;
 }
 
 tix_rc tix_claims_take(tix_db *db, tix_arena *a, const char *show_id, const char *user_id,

@@ -36,6 +36,13 @@ TIX_MUSTCHECK tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show
                                       const char *hall_id, int64_t now, tix_map_seat **seats,
                                       int *n);
 
+/* The same for just the given seat ids (at most TIX_DB_MAX_PARAMS - 3); unknown ids are
+ * simply absent from the result. */
+TIX_MUSTCHECK tix_rc tix_seatmap_load_ids(tix_db *db, tix_arena *a, const char *show_id,
+                                          const char *hall_id, int64_t now,
+                                          const char *const *ids, int nids, tix_map_seat **seats,
+                                          int *n);
+
 /* Claims seat_ids (sorted, distinct) for a hold, all or nothing: rows already claimed by a live
  * claim are left alone. OUT: claimed[i] whether seat_ids[i] was claimed; *nclaimed. */
 TIX_MUSTCHECK tix_rc tix_claims_take(tix_db *db, tix_arena *a, const char *show_id,

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Hold throughput: wrk POSTs two-seat holds on distinct seats (a 10,000-seat hall, 20 shows,
+# 256 users) against the release build on a throwaway PostgreSQL (or SQLite with DB=sqlite).
+# Usage: bench/holds.sh [seconds] [connections]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}
+BIN=./build/ticketd
+[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
+TMP=$(mktemp -d); chmod 755 "$TMP"; PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+            [ -n "${PGBIN:-}" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$TMP/pg" -m fast stop >/dev/null 2>&1 || true
+            rm -rf "$TMP"; }
+trap cleanup EXIT
+free_port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+export JWT_ACCESS_SECRET=bench-access-secret-0123456789abcdefghij JWT_REFRESH_SECRET=bench-refresh-secret-0123456789abcdefghij
+export PASSWORD_HASH_COST=min LOG_LEVEL=warn BIND_ADDRESS=127.0.0.1 WORKERS=${WORKERS:-16}
+export ADMIN_EMAIL=admin@bench.local ADMIN_PASSWORD=admin-password
+if [ "$DB" = postgres ]; then
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); PGPORT=$(free_port)
+  mkdir "$TMP/pg"; chown postgres "$TMP/pg" "$TMP"
+  runuser -u postgres -- "$PGBIN/initdb" -D "$TMP/pg" -U postgres --auth=trust >/dev/null
+  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$TMP/pg" -o "-p $PGPORT -k $TMP -c listen_addresses=127.0.0.1 -c max_connections=200" -l "$TMP/pg.log" -w start >/dev/null
+  URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
+else
+  URL="sqlite://$TMP/bench.db"
+fi
+PORT=$(free_port); DATABASE_URL=$URL PORT=$PORT $BIN 2>"$TMP/server.log" & PIDS+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+/usr/bin/python3 - "$PORT" "$TMP/setup.lua" <<'PY'
+import json, sys, datetime, requests
+port, out = sys.argv[1], sys.argv[2]
+B = f"http://127.0.0.1:{port}/api/v1"
+s = requests.Session()
+admin = s.post(B + "/auth/login", json={"email": "admin@bench.local", "password": "admin-password"}).json()
+A = {"Authorization": "Bearer " + admin["access_token"]}
+movie = s.post(B + "/movies", headers=A, json={"title": "Bench", "duration_minutes": 60,
+               "release_date": "2026-01-01", "certificate": "U"}).json()
+th = s.post(B + "/theatres", headers=A, json={"name": "Bench", "city": "Bench", "address": "x"}).json()
+rows = [{"label": f"R{r:02d}", "seats": 100, "category": "standard"} for r in range(100)]
+hall = s.post(B + f"/theatres/{th['id']}/halls", headers=A, json={"name": "Big", "layout": {"rows": rows}}).json()
+start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+shows = []
+for i in range(20):
+    t = (start + datetime.timedelta(hours=2 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    shows.append(s.post(B + "/shows", headers=A, json={"movie_id": movie["id"], "hall_id": hall["id"],
+                 "starts_at": t, "currency": "INR", "prices": {"standard": 20000}}).json()["id"])
+tokens = []
+for i in range(256):
+    r = s.post(B + "/auth/register", json={"email": f"u{i}@bench.local", "password": "bench-password", "name": "u"}).json()
+    tokens.append(r["access_token"])
+with open(out, "w") as f:
+    f.write("TOKENS = " + "{" + ",".join(json.dumps(t) for t in tokens) + "}\n")
+    f.write("SHOWS = " + "{" + ",".join(json.dumps(x) for x in shows) + "}\n")
+    f.write(f'HALL = "{hall["id"]}"\n')
+PY
+cat "$TMP/setup.lua" bench/holds.lua > "$TMP/run.lua"
+echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$DB workers=$WORKERS conns=$CONNS cpus=$(nproc)"
+wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$TMP/run.lua" "http://127.0.0.1:$PORT" | grep -E "Requests/sec|Latency  |50%|99%|Non-2xx|requests in"
