@@ -18,6 +18,7 @@ typedef struct tix_app {
     tix_db_pool *db;
     tix_router *router;
     tix_pay_provider *pay;
+    struct tix_media *media;      /* posters and trailers (media/media.h); made by the server */
     atomic_long inflight;         /* requests between first byte and completion */
     atomic_ullong requests_total; /* completed requests */
     atomic_ullong responses_5xx;

@@ -140,11 +140,19 @@ static void reply_hold_problem(tix_req *r, tix_rc rc, const tix_hold_result *h)
 {
     json_t *ids = id_list(h->problem_ids, h->nproblems);
     if (rc == TIX_EINVAL) {
-        bool unknown = h->problem && strcmp(h->problem, "unknown_seat") == 0;
-        tix_reply_error(r, 422, h->problem ? h->problem : "validation_failed",
+        bool unknown = h->nproblems > 0;
+        json_t *details = json_object();
+        if (unknown) {
+            json_object_set(details, "unknown", ids);
+        }
+        if (h->nblocked > 0) {
+            json_object_set_new(details, "blocked", id_list(h->blocked_ids, h->nblocked));
+        }
+        json_decref(ids);
+        tix_reply_error(r, 422, unknown ? "unknown_seat" : "blocked_seat",
                         unknown ? "some seats do not exist in this show's hall"
                                 : "some seats are blocked and never sold",
-                        json_pack("{s:o}", unknown ? "unknown" : "blocked", ids));
+                        details);
     } else if (rc == TIX_ECONFLICT) {
         const char *code = h->problem ? h->problem : "seat_unavailable";
         const char *msg = strcmp(code, "show_not_bookable") == 0

@@ -25,6 +25,10 @@ void tix_api_movie_delete(tix_req *r);
 void tix_api_movie_toggle(tix_req *r);
 void tix_api_movie_get(tix_req *r);
 void tix_api_movie_list(tix_req *r);
+/* media_api.c */
+void tix_api_movie_poster(tix_req *r);
+void tix_api_movie_trailer(tix_req *r);
+void tix_api_media_get(tix_req *r);
 /* venues_api.c */
 void tix_api_theatre_create(tix_req *r);
 void tix_api_theatre_update(tix_req *r);
@@ -45,6 +49,11 @@ void tix_api_booking_list(tix_req *r);
 void tix_api_booking_confirm(tix_req *r);
 void tix_api_booking_cancel(tix_req *r);
 void tix_api_test_pay(tix_req *r);
+/* payments_api.c */
+void tix_api_razorpay_webhook(tix_req *r);
+void tix_api_admin_refund_list(tix_req *r);
+void tix_api_admin_refund_retry(tix_req *r);
+void tix_api_admin_reconcile(tix_req *r);
 /* reports_api.c */
 void tix_api_theatre_bookings(tix_req *r);
 void tix_api_show_sales(tix_req *r);

@@ -141,7 +141,14 @@ void tix_api_movie_update(tix_req *r)
     }
     tix_db *db = tix_req_db(r);
     tix_movie m;
+    bool shows = false;
     tix_rc rc = db ? tix_movie_get(db, r->arena, tix_req_param(r, "id"), &m) : TIX_EUNAVAIL;
+    if (rc == TIX_OK && in.has_duration && in.duration != m.duration_minutes) {
+        /* Scheduled shows were placed with the old running time: changing it would silently
+         * make them overlap. Cancel or move them first. */
+        rc = tix_catalog_future_shows(db, NULL, NULL, m.id, tix_now_ms(), &shows);
+        rc = rc == TIX_OK && shows ? TIX_ECONFLICT : rc;
+    }
     if (rc == TIX_OK) {
         merge(r, &m, &in);
         m.updated_at = tix_now_ms();
@@ -150,6 +157,11 @@ void tix_api_movie_update(tix_req *r)
     json_decref(in.languages);
     json_decref(in.genres);
     if (db == NULL) {
+        return;
+    }
+    if (rc == TIX_ECONFLICT && shows) {
+        tix_reply_error(r, 409, "movie_has_shows",
+                        "the running time cannot change while future shows are scheduled", NULL);
         return;
     }
     if (rc != TIX_OK) {

@@ -38,6 +38,9 @@ const tix_route tix_routes[] = {
     {"PATCH", V1 "/movies/{id}", tix_api_movie_update, ADMIN, JSON},
     {"DELETE", V1 "/movies/{id}", tix_api_movie_delete, ADMIN, 0},
     {"POST", V1 "/movies/{id}/toggle-status", tix_api_movie_toggle, ADMIN, 0},
+    {"POST", V1 "/movies/{id}/poster", tix_api_movie_poster, ADMIN, TIX_ROUTE_UPLOAD},
+    {"POST", V1 "/movies/{id}/trailer", tix_api_movie_trailer, ADMIN, TIX_ROUTE_UPLOAD},
+    {"GET", "/media/{kind}/{file}", tix_api_media_get, PUB, 0}, /* the local media store */
     {"GET", V1 "/theatres", tix_api_theatre_list, PUB, 0},
     {"POST", V1 "/theatres", tix_api_theatre_create, OWNER, JSON},
     {"GET", V1 "/theatres/{id}", tix_api_theatre_get, PUB, 0},
@@ -62,6 +65,12 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/bookings/{id}/confirm", tix_api_booking_confirm, USER, JSON | IDEM},
     {"POST", V1 "/bookings/{id}/cancel", tix_api_booking_cancel, USER, IDEM},
     {"POST", V1 "/payments/test/{order_id}/pay", tix_api_test_pay, USER, 0},
+    {"POST", V1 "/payments/razorpay/webhook", tix_api_razorpay_webhook, PUB, TIX_ROUTE_RAW},
+
+    /* payments: admin tools */
+    {"GET", V1 "/admin/refunds", tix_api_admin_refund_list, ADMIN, 0},
+    {"POST", V1 "/admin/refunds/{id}/retry", tix_api_admin_refund_retry, ADMIN, IDEM},
+    {"POST", V1 "/admin/payments/reconcile", tix_api_admin_reconcile, ADMIN, 0},
 
     /* owner and admin reports */
     {"GET", V1 "/theatres/{id}/bookings", tix_api_theatre_bookings, OWNER, 0},

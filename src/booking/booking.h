@@ -32,8 +32,10 @@ typedef struct tix_hold_result {
     tix_hold hold;
     tix_map_seat **seats; /* the held seats */
     int nseats;
-    const char **problem_ids; /* unknown/blocked (TIX_EINVAL) or unavailable (TIX_ECONFLICT) */
+    const char **problem_ids; /* unknown (TIX_EINVAL) or unavailable (TIX_ECONFLICT) */
     int nproblems;
+    const char **blocked_ids; /* blocked seats (TIX_EINVAL) */
+    int nblocked;
     const char *problem; /* "unknown_seat", "blocked_seat", "seat_unavailable",
                             "no_seats_available", "show_not_bookable" */
 } tix_hold_result;

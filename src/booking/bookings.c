@@ -80,7 +80,7 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
     char order[TIX_PAY_ID_MAX];
     /* The order is created before anything is written: if the provider is down, nothing
      * changes and the hold stays as it was. */
-    rc = c->pay->create_order(c->pay, amount, show.currency, id, order);
+    rc = c->pay->create_order(c->pay, amount, show.currency, id, h.show_id, user_id, order);
     if (rc != TIX_OK) {
         return rc == TIX_EUNAVAIL ? TIX_EUNAVAIL : TIX_EUPSTREAM;
     }

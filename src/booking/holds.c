@@ -39,14 +39,19 @@ static tix_map_seat *find_seat(tix_map_seat *map, int n, const char *id)
     return NULL;
 }
 
+static void add_to(tix_booking_ctx *c, const char ***list, int *n, const char *id)
+{
+    if (*list == NULL) {
+        *list = tix_arena_calloc(c->a, sizeof(char *) * TIX_BEST_MAX * 2);
+    }
+    if (*n < TIX_BEST_MAX * 2) {
+        (*list)[(*n)++] = tix_arena_strdup(c->a, id);
+    }
+}
+
 static void add_problem(tix_booking_ctx *c, tix_hold_result *out, const char *id)
 {
-    if (out->problem_ids == NULL) {
-        out->problem_ids = tix_arena_calloc(c->a, sizeof(char *) * TIX_BEST_MAX * 2);
-    }
-    if (out->nproblems < TIX_BEST_MAX * 2) {
-        out->problem_ids[out->nproblems++] = tix_arena_strdup(c->a, id);
-    }
+    add_to(c, &out->problem_ids, &out->nproblems, id);
 }
 
 /* Resolves explicit seat ids against the map. Fills out->seats (sorted by id). */
@@ -63,14 +68,16 @@ static tix_rc pick_by_ids(tix_booking_ctx *c, const tix_hold_request *req, tix_m
             continue; /* duplicates count once */
         }
         tix_map_seat *s = find_seat(map, n, ids[i]);
-        if (s == NULL || s->blocked || s->price < 0) {
-            out->problem = s == NULL ? "unknown_seat" : "blocked_seat";
+        if (s == NULL) {
             add_problem(c, out, ids[i]);
-            continue;
+        } else if (s->blocked || s->price < 0) {
+            add_to(c, &out->blocked_ids, &out->nblocked, ids[i]);
+        } else {
+            out->seats[out->nseats++] = s;
         }
-        out->seats[out->nseats++] = s;
     }
-    if (out->nproblems > 0) {
+    if (out->nproblems > 0 || out->nblocked > 0) {
+        out->problem = out->nproblems > 0 ? "unknown_seat" : "blocked_seat";
         return TIX_EINVAL;
     }
     for (int i = 0; i < out->nseats; i++) {
@@ -131,7 +138,8 @@ static tix_rc claim(tix_booking_ctx *c, const tix_show *show, const char *user_i
         h->amount += out->seats[i]->price;
     }
     tix_rc rc = tix_db_begin(c->db);
-    tix_rc prev = rc ? rc : tix_hold_active_for(c->db, c->a, user_id, show->id, now, &old);
+    /* Any 'active' hold, expired or not, is retired: the unique index allows one per user. */
+    tix_rc prev = rc ? rc : tix_hold_active_for(c->db, c->a, user_id, show->id, 0, &old);
     if (prev == TIX_OK) {
         rc = tix_claims_release_hold(c->db, show->id, old.id);
         rc = rc ? rc : tix_hold_set_status(c->db, old.id, "active", "replaced", now);
@@ -183,6 +191,7 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
         tix_hold old;
         const char *own = NULL;
         out->nproblems = 0;
+        out->nblocked = 0;
         if (tix_hold_active_for(c->db, c->a, user_id, show_id, now, &old) == TIX_OK) {
             own = old.id;
         }
@@ -203,7 +212,11 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
                                .currency = show.currency, .expires_at = now + c->cfg->hold_ttl_s * 1000,
                                .created_at = now};
         rc = claim(c, &show, user_id, out, now);
-        if (rc != TIX_ECONFLICT || req->seat_ids != NULL) {
+        if (rc == TIX_EBUSY) {
+            /* PostgreSQL broke a deadlock between two replacing holds (each releasing seats
+             * the other wants): the loser simply runs again. */
+            rc = TIX_OK;
+        } else if (rc != TIX_ECONFLICT || req->seat_ids != NULL) {
             return rc;
         }
         rc = TIX_OK; /* best available lost a race: pick again from a fresh map */

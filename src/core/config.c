@@ -244,9 +244,9 @@ static tix_rc parse_numbers(parser *p, tix_config *cfg)
             TIX_OK ||
         (rc = get_duration(p, "REQUEST_TIMEOUT", 30, 1, 3600, &cfg->request_timeout_s)) != TIX_OK ||
         (rc = get_duration(p, "HOLD_TTL", 480, 1, 7200, &cfg->hold_ttl_s)) != TIX_OK ||
-        (rc = get_int(p, "CANCEL_FULL_REFUND_HOURS", 4, 0, 24 * 30, &cfg->cancel_full_refund_s)) !=
-            TIX_OK ||
-        (rc = get_duration(p, "SHOW_CLEANING_BUFFER", 900, 0, 6 * 3600, &cfg->show_buffer_s)) !=
+        (rc = get_int(p, "CANCEL_FULL_REFUND_HOURS", 4, 0, 24LL * 30,
+                      &cfg->cancel_full_refund_s)) != TIX_OK ||
+        (rc = get_duration(p, "SHOW_CLEANING_BUFFER", 900, 0, 6LL * 3600, &cfg->show_buffer_s)) !=
             TIX_OK) {
         return rc;
     }
@@ -279,7 +279,7 @@ static tix_rc parse_cloudinary_url(parser *p, tix_config *cfg, const char *url)
     const char *colon = strchr(key, ':');
     const char *at = colon ? strchr(colon, '@') : NULL;
     const char *cloud = at ? at + 1 : NULL;
-    size_t cloud_len = cloud ? strcspn(cloud, "?/") : 0;
+    size_t cloud_len = cloud ? strcspn(cloud, "?") : 0;
     if (!ok_scheme || at == NULL ||
         !cloudinary_token(key, (size_t)(colon - key), sizeof(cfg->cloudinary_key)) ||
         !cloudinary_token(colon + 1, (size_t)(at - colon - 1), sizeof(cfg->cloudinary_secret)) ||
@@ -309,8 +309,10 @@ static tix_rc parse_cloudinary_parts(parser *p, tix_config *cfg)
     }
     for (int i = 0; i < 3 && set > 0; i++) {
         if (v[i] == NULL) {
-            return fail(p, "%s is required: Cloudinary needs CLOUDINARY_CLOUD_NAME, "
-                           "CLOUDINARY_API_KEY and CLOUDINARY_API_SECRET together", names[i]);
+            return fail(p,
+                        "%s is required: Cloudinary needs CLOUDINARY_CLOUD_NAME, "
+                        "CLOUDINARY_API_KEY and CLOUDINARY_API_SECRET together",
+                        names[i]);
         }
         if (!cloudinary_token(v[i], strlen(v[i]), cap[i])) {
             return fail(p, "%s may hold only letters, digits, '-', '_' and '.' (at most %zu)",
@@ -368,6 +370,98 @@ static tix_rc parse_media(parser *p, tix_config *cfg)
     return parse_cloudinary(p, cfg);
 }
 
+/* Whether s is min..cap-1 printable ASCII characters without spaces (Razorpay keys and secrets
+ * travel in a Basic auth header). */
+static bool razorpay_token(const char *s, size_t min, size_t cap)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++) {
+        if (!isgraph((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return n >= min && n < cap;
+}
+
+/* RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET: all or none. Any one of
+ * them alone is an error, never a silent fall-back to the test provider (which takes no money).
+ * Messages never repeat a value. */
+static tix_rc parse_razorpay_keys(parser *p, tix_config *cfg, int *set)
+{
+    static const char *const names[] = {"RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET",
+                                        "RAZORPAY_WEBHOOK_SECRET"};
+    char *const dst[] = {cfg->razorpay_key_id, cfg->razorpay_key_secret,
+                         cfg->razorpay_webhook_secret};
+    const size_t cap[] = {sizeof(cfg->razorpay_key_id), sizeof(cfg->razorpay_key_secret),
+                          sizeof(cfg->razorpay_webhook_secret)};
+    const char *v[3];
+    *set = 0;
+    for (int i = 0; i < 3; i++) {
+        v[i] = p->get(names[i], p->ctx);
+        *set += v[i] != NULL;
+    }
+    for (int i = 0; i < 3 && *set > 0; i++) {
+        if (v[i] == NULL) {
+            return fail(p,
+                        "%s is required: Razorpay needs RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET "
+                        "and RAZORPAY_WEBHOOK_SECRET together",
+                        names[i]);
+        }
+        if (!razorpay_token(v[i], i == 0 ? 10 : 8, cap[i])) {
+            return fail(p, "%s must be %d to %zu printable characters without spaces", names[i],
+                        i == 0 ? 10 : 8, cap[i] - 1);
+        }
+        memcpy(dst[i], v[i], strlen(v[i]) + 1);
+    }
+    if (*set > 0 && strncmp(v[0], "rzp_test_", 9) != 0 && strncmp(v[0], "rzp_live_", 9) != 0) {
+        return fail(p, "RAZORPAY_KEY_ID must start with rzp_test_ or rzp_live_");
+    }
+    return TIX_OK;
+}
+
+/* Whether base is http:// to this machine (a test stand-in): host 127.0.0.1, localhost or
+ * [::1], then a port, a path or nothing. */
+static bool loopback_http(const char *base)
+{
+    static const char *const hosts[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        size_t n = strlen(hosts[i]);
+        if (strncmp(base, hosts[i], n) == 0 &&
+            (base[n] == '\0' || base[n] == ':' || base[n] == '/')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static tix_rc parse_razorpay(parser *p, tix_config *cfg)
+{
+    int set = 0;
+    const char *base = p->get("RAZORPAY_API_BASE", p->ctx);
+    tix_rc rc = parse_razorpay_keys(p, cfg, &set);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    if (set == 0 && base != NULL) {
+        return fail(p, "RAZORPAY_API_BASE is set but RAZORPAY_KEY_ID is not: set the keys too "
+                       "(or unset it to use the test payment provider)");
+    }
+    base = base ? base : "https://api.razorpay.com/v1";
+    if (strncmp(base, "https://", 8) != 0 && !loopback_http(base)) {
+        return fail(p, "RAZORPAY_API_BASE must start with https:// (http:// only for a stand-in "
+                       "on 127.0.0.1 or localhost)");
+    }
+    if (copy_str(p, cfg->razorpay_api_base, sizeof(cfg->razorpay_api_base), "RAZORPAY_API_BASE",
+                 base) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    size_t n = strlen(cfg->razorpay_api_base);
+    while (n > 0 && cfg->razorpay_api_base[n - 1] == '/') {
+        cfg->razorpay_api_base[--n] = '\0';
+    }
+    return TIX_OK;
+}
+
 tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
                        char *err, /* NOLINT(readability-non-const-parameter) */
                        size_t errlen)
@@ -378,7 +472,7 @@ tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
     err[0] = '\0';
     if (parse_database(p, cfg) != TIX_OK || parse_numbers(p, cfg) != TIX_OK ||
         parse_misc(p, cfg) != TIX_OK || parse_admin(p, cfg) != TIX_OK ||
-        parse_media(p, cfg) != TIX_OK) {
+        parse_media(p, cfg) != TIX_OK || parse_razorpay(p, cfg) != TIX_OK) {
         return TIX_EINVAL;
     }
     const char *redis = p->get("REDIS_URL", p->ctx);

@@ -47,20 +47,26 @@ typedef struct tix_config {
     int per_ip_connections; /* 0 = unlimited */
     tix_pwhash_cost pwhash_cost;
     /* media store (src/media): the local folder, or Cloudinary when cloudinary_cloud is set */
-    char media_dir[TIX_CFG_STR];          /* MEDIA_DIR: local files and uploads in progress */
-    char cloudinary_cloud[128];           /* from CLOUDINARY_URL or CLOUDINARY_CLOUD_NAME */
-    char cloudinary_key[128];             /* CLOUDINARY_API_KEY */
-    char cloudinary_secret[256];          /* CLOUDINARY_API_SECRET (never logged) */
+    char media_dir[TIX_CFG_STR];           /* MEDIA_DIR: local files and uploads in progress */
+    char cloudinary_cloud[128];            /* from CLOUDINARY_URL or CLOUDINARY_CLOUD_NAME */
+    char cloudinary_key[128];              /* CLOUDINARY_API_KEY */
+    char cloudinary_secret[256];           /* CLOUDINARY_API_SECRET (never logged) */
     char cloudinary_api_base[TIX_CFG_STR]; /* CLOUDINARY_API_BASE, without a trailing slash */
-    int64_t poster_max_bytes;             /* MEDIA_POSTER_MAX_BYTES */
-    int64_t trailer_max_bytes;            /* MEDIA_TRAILER_MAX_BYTES */
-    int64_t upload_timeout_s;             /* MEDIA_UPLOAD_TIMEOUT: a whole upload at most */
+    int64_t poster_max_bytes;              /* MEDIA_POSTER_MAX_BYTES */
+    int64_t trailer_max_bytes;             /* MEDIA_TRAILER_MAX_BYTES */
+    int64_t upload_timeout_s;              /* MEDIA_UPLOAD_TIMEOUT: a whole upload at most */
     int db_pool_size;
     int64_t show_buffer_s; /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
     bool demo_data;        /* DEMO_DATA=1: load the demo set into an empty database */
     int64_t hold_ttl_s;    /* HOLD_TTL: how long held seats stay held */
     int max_seats_per_hold;
     int64_t cancel_full_refund_s; /* CANCEL_FULL_REFUND_HOURS before the show, in seconds */
+    /* Razorpay (src/pay/razorpay.c): selected when razorpay_key_id is set; all three secrets
+     * come together. Never logged. */
+    char razorpay_key_id[64];            /* RAZORPAY_KEY_ID: rzp_test_… or rzp_live_… */
+    char razorpay_key_secret[128];       /* RAZORPAY_KEY_SECRET */
+    char razorpay_webhook_secret[256];   /* RAZORPAY_WEBHOOK_SECRET */
+    char razorpay_api_base[TIX_CFG_STR]; /* RAZORPAY_API_BASE, without a trailing slash */
 } tix_config;
 
 /* Looks a variable up; returns NULL when unset. */

@@ -5,6 +5,7 @@
 #include "app.h"
 #include "core/log.h"
 #include "http/req.h"
+#include "http/validate.h"
 
 #include <microhttpd.h>
 #include <string.h>
@@ -83,7 +84,8 @@ bool tix_req_page(tix_req *r, int *limit, const char **cursor)
     if (c != NULL) {
         unsigned char buf[128];
         long n = tix_base64url_decode(buf, sizeof(buf) - 1, c);
-        if (n <= 0 || memchr(buf, '\0', (size_t)n) != NULL) {
+        buf[n > 0 ? n : 0] = '\0';
+        if (n <= 0 || memchr(buf, '\0', (size_t)n) != NULL || !tix_utf8_valid((char *)buf)) {
             tix_reply_error(r, 400, "invalid_parameter", "cursor is not one this server issued",
                             json_pack("{s:s}", "parameter", "cursor"));
             return false;

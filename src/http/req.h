@@ -42,9 +42,9 @@ typedef const char *(*tix_upload_sniff)(const unsigned char *head, size_t n);
 typedef struct tix_upload {
     bool begin;
     /* set by the handler in call 1 */
-    int64_t max_bytes;     /* the file's size limit (413 above it) */
+    int64_t max_bytes; /* the file's size limit (413 above it) */
     tix_upload_sniff sniff;
-    const char *accepted;  /* for the 415 message: "JPEG, PNG or WebP" */
+    const char *accepted; /* for the 415 message: "JPEG, PNG or WebP" */
     /* set by the server for call 2 */
     const char *path;         /* NULL when the body had no non-empty "file" part */
     const char *content_type; /* what sniff answered */
@@ -65,7 +65,7 @@ struct tix_req {
     tix_principal auth; /* who is calling; .authenticated false for anonymous */
     char request_id[72];
     int64_t start_us;
-    tix_db *db; /* acquired on first use by tix_req_db, released after the reply */
+    tix_db *db;        /* acquired on first use by tix_req_db, released after the reply */
     tix_upload upload; /* TIX_ROUTE_UPLOAD routes only */
     /* the answer */
     unsigned status;

@@ -7,6 +7,10 @@
  *      the limit is answered at once, before any of the body is read);
  *   3. last callback: size, route, auth, role and content-type checks, then the handler;
  *   4. completion callback: access-log line, database connection back to the pool, free.
+ * Upload routes (TIX_ROUTE_UPLOAD) differ: auth, role and Content-Type are checked and the
+ * handler's begin call made on the FIRST callback, so errors go out before the body is read;
+ * the body streams through http/upload.c to a temporary file (never into memory), and the
+ * reaper's clock moves on with every chunk up to MEDIA_UPLOAD_TIMEOUT (see upload_progress).
  * Slow clients: MHD closes connections idle for CONNECTION_TIMEOUT; a reaper thread also cuts
  * connections that trickle request headers or bodies for longer than the time-outs allow
  * (MHD has no header deadline of its own). It shuts the socket down under the same mutex that
@@ -18,6 +22,9 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/req.h"
+#include "http/validate.h"
+#include "http/upload.h"
+#include "media/media.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -53,6 +60,7 @@ struct tix_server {
     pthread_t reaper;
     atomic_bool reaper_stop;
     bool reaper_started;
+    bool own_media; /* the media store was created here (not by main) */
 };
 
 /* Per-request state that handlers do not see. */
@@ -65,6 +73,7 @@ typedef struct req_state {
     size_t cap;
     unsigned reject; /* 413 or 408 decided while reading, 0 otherwise */
     bool queued;
+    tix_upload_state *up; /* TIX_ROUTE_UPLOAD routes, once the body is being read */
 } req_state;
 
 static int64_t mono_ms(void)
@@ -187,6 +196,31 @@ static void *reaper_main(void *arg)
 
 /* ---- building and sending the answer ---- */
 
+/* The handler's bytes, or its file (r->resp_file, GET /media) sent straight from the
+ * descriptor, which the response then owns. */
+static struct MHD_Response *make_response(tix_req *r)
+{
+    if (r->resp_file) {
+        struct MHD_Response *resp = MHD_create_response_from_fd64(r->resp_size, r->resp_fd);
+        if (resp != NULL) {
+            r->resp_fd = -1; /* closed by MHD with the response; else by on_completed */
+        }
+        return resp;
+    }
+    return MHD_create_response_from_buffer(r->resp_len, r->resp ? r->resp : (char *)"",
+                                           MHD_RESPMEM_MUST_COPY);
+}
+
+static bool has_header(const tix_req *r, const char *name)
+{
+    for (int i = 0; i < r->nheaders; i++) {
+        if (strcasecmp(r->hname[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool queue(req_state *st, struct MHD_Connection *conn)
 {
     tix_req *r = &st->r;
@@ -194,8 +228,7 @@ static bool queue(req_state *st, struct MHD_Connection *conn)
         tix_log_error("handler left %s %s unanswered", r->method, r->path);
         tix_reply_rc(r, TIX_EDB);
     }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        r->resp_len, r->resp ? r->resp : (char *)"", MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = make_response(r);
     if (resp == NULL) {
         return false;
     }
@@ -203,7 +236,9 @@ static bool queue(req_state *st, struct MHD_Connection *conn)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     }
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (!has_header(r, MHD_HTTP_HEADER_CACHE_CONTROL)) { /* media files are cacheable */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    }
     for (int i = 0; i < r->nheaders; i++) {
         MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
     }
@@ -265,30 +300,73 @@ static bool is_json_type(const char *ct)
            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-static void dispatch(req_state *st)
+/* Route, auth and role checks; false once an error is answered. */
+static bool admit(req_state *st)
 {
     tix_req *r = &st->r;
     if (st->match == TIX_MATCH_NOT_FOUND) {
         tix_reply_error(r, 404, "not_found", "no such endpoint", NULL);
-        return;
+        return false;
     }
     if (st->match == TIX_MATCH_BAD_METHOD) {
         tix_reply_header(r, "Allow", tix_arena_strdup(r->arena, r->match.allow));
         tix_reply_error(r, 405, "method_not_allowed", "this endpoint does not take that method",
                         json_pack("{s:s}", "allow", r->match.allow));
-        return;
+        return false;
     }
     const tix_route *route = r->route;
     if (route->access != TIX_ACCESS_PUBLIC && !authenticate(r)) {
-        return;
+        return false;
     }
     if (route->access == TIX_ACCESS_PUBLIC) {
         identify(r); /* public reads may still show more to a signed-in admin */
     }
     if (!tix_policy_route_allows(route->access, &r->auth)) {
         tix_reply_error(r, 403, "forbidden", "your role may not do this", NULL);
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    const char **bad = cls;
+    if (!tix_utf8_valid(key) || (value != NULL && !tix_utf8_valid(value))) {
+        *bad = key;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* Paths and query parameters must be UTF-8 (ids and filters reach SQL as text). */
+static bool check_encoding(tix_req *r)
+{
+    const char *bad = NULL;
+    if (!tix_utf8_valid(r->path)) {
+        tix_reply_error(r, 404, "not_found", "no such endpoint or object", NULL);
+        return false;
+    }
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &bad);
+    if (bad != NULL) {
+        tix_reply_error(r, 400, "invalid_parameter", "query parameters must be UTF-8 text",
+                        json_pack("{s:s}", "parameter", tix_utf8_valid(bad) ? bad : "?"));
+        return false;
+    }
+    return true;
+}
+
+static void dispatch(req_state *st)
+{
+    tix_req *r = &st->r;
+    if (!check_encoding(r)) {
         return;
     }
+    if (!admit(st)) {
+        return;
+    }
+    const tix_route *route = r->route;
     if ((route->flags & TIX_ROUTE_JSON) && r->body_len > 0 &&
         !is_json_type(tix_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         tix_reply_error(r, 415, "unsupported_media_type", "send the body as application/json",
@@ -318,6 +396,11 @@ static bool sane_request_id(const char *s)
         }
     }
     return true;
+}
+
+static bool is_upload(const req_state *st)
+{
+    return st->r.route != NULL && (st->r.route->flags & TIX_ROUTE_UPLOAD) != 0;
 }
 
 static req_state *begin_request(tix_server *s, struct MHD_Connection *conn, const char *url,
@@ -355,7 +438,8 @@ static req_state *begin_request(tix_server *s, struct MHD_Connection *conn, cons
     const char *cl =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     int64_t len = 0;
-    if (cl != NULL && tix_parse_int(cl, 0, INT64_MAX, &len) && len > s->app->cfg.max_body_bytes) {
+    if (cl != NULL && tix_parse_int(cl, 0, INT64_MAX, &len) && len > s->app->cfg.max_body_bytes &&
+        !is_upload(st)) { /* an upload's limit is its route's (tix_upload_start) */
         st->reject = 413;
     }
     atomic_fetch_add(&s->app->inflight, 1);
@@ -409,23 +493,91 @@ static void reject(req_state *st)
     tix_reply_header(&st->r, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
+/* ---- uploads (TIX_ROUTE_UPLOAD) ---- */
+
+/* First callback of an upload: checks, the handler's begin call, then streaming starts. An
+ * error is queued at once (allowed on the first call; MHD then closes the connection without
+ * reading the body, and a client that sent "Expect: 100-continue" never sends it). */
+static enum MHD_Result upload_begin(req_state *st, struct MHD_Connection *conn)
+{
+    tix_req *r = &st->r;
+    if (check_encoding(r) && admit(st) && tix_upload_accepts(r)) {
+        r->upload.begin = true;
+        r->route->handler(r);
+        r->upload.begin = false;
+        /* No database connection is held while the body arrives (it may take minutes). */
+        tix_db_release(st->s->app->db, r->db);
+        r->db = NULL;
+        if (!tix_req_answered(r)) {
+            (void)tix_upload_start(r, &st->up); /* answers its own errors */
+        }
+    }
+    if (!tix_req_answered(r)) {
+        return MHD_YES;
+    }
+    tix_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    return queue(st, conn) ? MHD_YES : MHD_NO;
+}
+
+/* Body bytes of an upload. An upload may take longer than REQUEST_TIMEOUT: each chunk moves
+ * the reaper's clock on, so REQUEST_TIMEOUT bounds the silence between chunks, but never past
+ * start + MEDIA_UPLOAD_TIMEOUT - REQUEST_TIMEOUT, which bounds the whole upload. false: close
+ * the connection (a refused body that keeps coming). */
+static bool upload_progress(req_state *st, const char *data, size_t size)
+{
+    const tix_config *cfg = &st->s->app->cfg;
+    if (st->up == NULL) {
+        return true; /* already answered on the first call: drop */
+    }
+    if (st->t != NULL) {
+        int64_t cap =
+            st->r.start_us / 1000 + (cfg->upload_timeout_s - cfg->request_timeout_s) * 1000;
+        int64_t now = mono_ms();
+        atomic_store(&st->t->since_ms, now < cap ? now : cap);
+    }
+    return tix_upload_feed(st->up, data, size);
+}
+
+/* Last callback of an upload: the handler's second call, unless the body was refused. */
+static void upload_end(req_state *st)
+{
+    tix_req *r = &st->r;
+    if (st->up != NULL && tix_upload_finish(st->up)) {
+        r->route->handler(r);
+    }
+}
+
+/* The first callback: headers only. */
+static enum MHD_Result first_call(tix_server *s, struct MHD_Connection *conn, const char *url,
+                                  const char *method, void **con_cls)
+{
+    req_state *st = begin_request(s, conn, url, method);
+    *con_cls = st;
+    if (st == NULL) {
+        return MHD_NO;
+    }
+    if (st->reject != 0) {
+        /* Content-Length over the limit: answer before reading any of it. MHD accepts a
+         * response only now or once the body is complete, and closes after this one. */
+        reject(st);
+        return queue(st, conn) ? MHD_YES : MHD_NO;
+    }
+    return is_upload(st) ? upload_begin(st, conn) : MHD_YES;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
-    tix_server *s = cls;
     req_state *st = *con_cls;
     if (st == NULL) {
-        st = begin_request(s, conn, url, method);
-        *con_cls = st;
-        if (st != NULL && st->reject != 0) {
-            /* Content-Length over the limit: answer before reading any of it. MHD accepts a
-             * response only now or once the body is complete, and closes after this one. */
-            reject(st);
-            return queue(st, conn) ? MHD_YES : MHD_NO;
-        }
-        return st ? MHD_YES : MHD_NO;
+        return first_call(cls, conn, url, method, con_cls);
+    }
+    if (*upload_size > 0 && is_upload(st)) {
+        bool go_on = upload_progress(st, upload_data, *upload_size);
+        *upload_size = 0;
+        return go_on ? MHD_YES : MHD_NO;
     }
     if (*upload_size > 0) {
         /* Past a limit the rest is read and dropped (bounded by REQUEST_TIMEOUT and the
@@ -445,9 +597,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     set_phase(st->t, PHASE_HANDLER);
     if (st->reject != 0) {
         reject(st);
+    } else if (is_upload(st)) {
+        upload_end(st);
     } else {
         dispatch(st);
     }
+    /* The handler is done with the database: give the connection back now, not when the
+     * response has been sent. A connection kept until completion would deadlock the pool:
+     * completion runs on this same MHD thread, which may next block in tix_db_acquire while
+     * every connection waits for a completion that cannot run. */
+    tix_db_release(st->s->app->db, st->r.db);
+    st->r.db = NULL;
     return queue(st, conn) ? MHD_YES : MHD_NO;
 }
 
@@ -486,8 +646,9 @@ static void access_log(req_state *st, struct MHD_Connection *conn,
              "\"dur_us\":%lld,\"bytes_in\":%zu,\"bytes_out\":%zu,\"ip\":\"%s\","
              "\"user\":\"%s\",\"error\":\"%s\"%s",
              r->request_id, r->route || st->match != TIX_MATCH_NOT_FOUND ? r->method : "OTHER",
-             path, r->status, (long long)(mono_us() - r->start_us), r->body_len, r->resp_len, ip,
-             r->auth.user_id, r->error_code ? r->error_code : "",
+             path, r->status, (long long)(mono_us() - r->start_us), r->body_len,
+             r->resp_file ? (size_t)r->resp_size : r->resp_len, ip, r->auth.user_id,
+             r->error_code ? r->error_code : "",
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
     tix_log_fields(TIX_LOG_INFO, "request", fields);
 }
@@ -507,6 +668,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     tix_db_release(s->app->db, st->r.db);
     json_decref(st->r.json);
+    tix_upload_cleanup(st->up); /* the temporary file goes, whatever happened */
+    if (st->r.resp_file && st->r.resp_fd >= 0) {
+        close(st->r.resp_fd); /* a file answer that never reached MHD */
+    }
     set_phase(st->t, PHASE_IDLE);
     tix_arena_destroy(st->r.arena);
     free(st->buf);
@@ -551,6 +716,21 @@ static bool bind_addr(const char *host, int port, struct sockaddr_storage *ss, b
     return false;
 }
 
+/* The media store (uploads need it) lives as long as the server, unless main made one. */
+static tix_rc start_media(tix_server *s)
+{
+    char err[512];
+    if (s->app->media != NULL) {
+        return TIX_OK;
+    }
+    if (tix_media_create(&s->app->cfg, &s->app->media, err, sizeof(err)) != TIX_OK) {
+        tix_log_error("%s", err);
+        return TIX_EINVAL;
+    }
+    s->own_media = true;
+    return TIX_OK;
+}
+
 tix_rc tix_server_start(tix_app *app, tix_server **out)
 {
     const tix_config *cfg = &app->cfg;
@@ -565,6 +745,10 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
         return TIX_ENOMEM;
     }
     s->app = app;
+    if (start_media(s) != TIX_OK) {
+        free(s);
+        return TIX_EINVAL;
+    }
     pthread_mutex_init(&s->mu, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
@@ -580,6 +764,10 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
         tix_log_error("cannot listen on %s:%d (in use, or not permitted)", cfg->bind_address,
                       cfg->port);
         pthread_mutex_destroy(&s->mu);
+        if (s->own_media) {
+            tix_media_destroy(app->media);
+            app->media = NULL;
+        }
         free(s);
         return TIX_EUNAVAIL;
     }
@@ -608,6 +796,10 @@ void tix_server_stop(tix_server *s, int drain_s)
         pthread_join(s->reaper, NULL);
     }
     MHD_stop_daemon(s->daemon);
+    if (s->own_media) {
+        tix_media_destroy(s->app->media);
+        s->app->media = NULL;
+    }
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -37,6 +37,8 @@ bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t ma
 /* Marks a custom problem with a field (422). Always returns false. */
 bool tix_v_fail(tix_verr *e, const char *field, const char *reason);
 
+/* Whether s is valid UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
+bool tix_utf8_valid(const char *s);
 /* Counts the code points of a valid UTF-8 string. */
 size_t tix_utf8_len(const char *s);
 

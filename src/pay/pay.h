@@ -1,18 +1,19 @@
 /*
  * The payment provider interface (a struct of function pointers, as in SQLite's VFS): create an
  * order for an amount the server computed, verify a checkout signature, refund, verify a
- * webhook. Two implementations: the embedded test provider (default; signs exactly as Razorpay
- * does, with its own secret) and Razorpay (next issue). The booking code never knows which.
+ * webhook, look up a captured payment. Two implementations: the embedded test provider
+ * (default; signs exactly as Razorpay does, with its own secret) and Razorpay (razorpay.c,
+ * chosen when RAZORPAY_KEY_ID is set). The booking code never knows which.
  */
 #ifndef TIX_PAY_PAY_H
 #define TIX_PAY_PAY_H
 
+#include "core/config.h"
+#include "core/rc.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "core/config.h"
-#include "core/rc.h"
 
 #define TIX_PAY_ID_MAX 64
 
@@ -21,24 +22,39 @@ typedef struct tix_pay_provider tix_pay_provider;
 struct tix_pay_provider {
     const char *name;   /* "test" | "razorpay": stored on each booking */
     const char *key_id; /* the public key a checkout page needs */
-    /* Creates an order. receipt = our booking id (unique). OUT: order_id. TIX_EUPSTREAM when the
-     * provider refused, TIX_EUNAVAIL when it could not be reached. */
+    /* Creates an order. receipt = our booking id (unique); show_id and user_id go into the
+     * order's notes. OUT: order_id. TIX_EUPSTREAM when the provider refused, TIX_EUNAVAIL when
+     * it could not be reached. */
     tix_rc (*create_order)(tix_pay_provider *p, int64_t amount, const char *currency,
-                           const char *receipt, char order_id[TIX_PAY_ID_MAX]);
+                           const char *receipt, const char *show_id, const char *user_id,
+                           char order_id[TIX_PAY_ID_MAX]);
     /* Whether signature is HMAC-SHA256(secret, order_id "|" payment_id), compared in constant
      * time. order_id must be the one stored on the server, never the client's. */
     bool (*verify_checkout)(tix_pay_provider *p, const char *order_id, const char *payment_id,
                             const char *signature);
     /* Refunds amount of payment_id; idem_key makes a retry never refund twice. OUT: refund_id,
-     * *processed (true when already settled, false when pending at the provider). */
+     * *processed (true when already settled, false when pending at the provider). On
+     * TIX_EUPSTREAM refund_id may still be set (the provider made the refund, and it failed). */
     tix_rc (*refund)(tix_pay_provider *p, const char *payment_id, int64_t amount,
                      const char *idem_key, char refund_id[TIX_PAY_ID_MAX], bool *processed);
+    /* Whether signature is the provider's signature of a webhook's raw body (constant time).
+     * NULL when the provider sends no webhooks (the test provider). */
+    bool (*verify_webhook)(tix_pay_provider *p, const char *body, size_t len,
+                           const char *signature);
+    /* A captured payment of order_id, for reconciliation. OUT: payment_id. TIX_ENOTFOUND when
+     * there is none; TIX_EUNAVAIL / TIX_EUPSTREAM when the provider could not answer. */
+    tix_rc (*fetch_captured_payment)(tix_pay_provider *p, const char *order_id,
+                                     char payment_id[TIX_PAY_ID_MAX]);
     void (*destroy)(tix_pay_provider *p);
     void *impl;
 };
 
-/* The provider the configuration selects. Free with p->destroy(p). */
+/* The provider the configuration selects (pay.c): Razorpay when its keys are configured, the
+ * test provider otherwise. Free with p->destroy(p). */
 TIX_MUSTCHECK tix_rc tix_pay_create(const tix_config *cfg, tix_pay_provider **out);
+/* The two implementations. */
+TIX_MUSTCHECK tix_rc tix_pay_test_create(const tix_config *cfg, tix_pay_provider **out);
+TIX_MUSTCHECK tix_rc tix_pay_razorpay_create(const tix_config *cfg, tix_pay_provider **out);
 
 /* Test provider only: signs a checkout result as Razorpay would. False for other providers. */
 bool tix_pay_test_sign(tix_pay_provider *p, const char *order_id, const char *payment_id,

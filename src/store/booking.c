@@ -511,7 +511,10 @@ tix_rc tix_refund_settle(tix_db *db, const char *id, const char *status,
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(status), TIX_DB_TEXT(provider_refund_id),
                    TIX_DB_INT(now)};
     return changed_one(db,
-                       "UPDATE refunds SET status = $2, provider_refund_id ="
+                       /* A processed refund stays processed (a webhook may have said so
+                        * before the provider's answer to our call was recorded). */
+                       "UPDATE refunds SET status = CASE WHEN status = 'processed' THEN status"
+                       " ELSE $2 END, provider_refund_id ="
                        " COALESCE($3, provider_refund_id), attempts = attempts + 1,"
                        " updated_at = $4 WHERE id = $1",
                        p, 4, TIX_ENOTFOUND);

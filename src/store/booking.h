@@ -75,7 +75,8 @@ typedef struct tix_hold {
 
 TIX_MUSTCHECK tix_rc tix_hold_insert(tix_db *db, const tix_hold *h);
 TIX_MUSTCHECK tix_rc tix_hold_get(tix_db *db, tix_arena *a, const char *id, tix_hold *out);
-/* The user's active, unexpired hold on a show, if any (TIX_ENOTFOUND otherwise). */
+/* The user's active hold on a show that expires after `now` (0: expired ones too), if any
+ * (TIX_ENOTFOUND otherwise). */
 TIX_MUSTCHECK tix_rc tix_hold_active_for(tix_db *db, tix_arena *a, const char *user_id,
                                          const char *show_id, int64_t now, tix_hold *out);
 /* Moves a hold from `from` to `to`; TIX_ECONFLICT when it was not in `from`. */

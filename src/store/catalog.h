@@ -120,6 +120,10 @@ TIX_MUSTCHECK tix_rc tix_seat_list(tix_db *db, tix_arena *a, const char *hall_id
 TIX_MUSTCHECK tix_rc tix_catalog_future_claims(tix_db *db, const char *hall_id,
                                                const char *theatre_id, const char *movie_id,
                                                int64_t now, bool *any);
+/* Whether a hall, theatre or movie (exactly one id set) has future, non-cancelled shows. */
+TIX_MUSTCHECK tix_rc tix_catalog_future_shows(tix_db *db, const char *hall_id,
+                                              const char *theatre_id, const char *movie_id,
+                                              int64_t now, bool *any);
 /* Cancels the future, non-cancelled shows of a hall, theatre or movie (exactly one id set). */
 TIX_MUSTCHECK tix_rc tix_catalog_cancel_future_shows(tix_db *db, const char *hall_id,
                                                      const char *theatre_id,

@@ -22,6 +22,11 @@
 struct tix_db_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* SQLite allows one writer at a time. Its busy handler makes waiting writers sleep and
+     * poll, which is slow and unfair under load; so this process queues its writers on a
+     * mutex instead (held from BEGIN to COMMIT/ROLLBACK). Other processes on the same file
+     * still meet the busy time-out. PostgreSQL needs no such thing. */
+    pthread_mutex_t write_mu;
     const tix_db_driver *drv;
     tix_config cfg; /* a copy: connections point at it */
     int size;
@@ -29,6 +34,8 @@ struct tix_db_pool {
     tix_db *conns;
     tix_db **free; /* stack of free connections */
 };
+
+static void end_tx(tix_db *db);
 
 static tix_rc ensure_open(tix_db *db)
 {
@@ -40,7 +47,7 @@ static tix_rc ensure_open(tix_db *db)
         db->drv->close(db);
         db->open = false;
     }
-    db->in_tx = false;
+    end_tx(db);
     tix_rc rc = db->drv->open(db, db->cfg);
     db->open = rc == TIX_OK;
     return rc;
@@ -64,7 +71,9 @@ tix_rc tix_db_pool_create(const tix_config *cfg, int size, tix_db_pool **out, ch
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_mutex_init(&p->write_mu, NULL);
     for (int i = 0; i < p->size; i++) {
+        p->conns[i].pool = p;
         p->conns[i].drv = p->drv;
         p->conns[i].cfg = &p->cfg;
         p->free[i] = &p->conns[p->size - 1 - i];
@@ -95,6 +104,7 @@ void tix_db_pool_destroy(tix_db_pool *pool)
     if (pool->conns != NULL && pool->free != NULL) {
         pthread_mutex_destroy(&pool->mu);
         pthread_cond_destroy(&pool->cv);
+        pthread_mutex_destroy(&pool->write_mu);
     }
     free(pool->conns);
     free(pool->free);
@@ -168,13 +178,34 @@ tix_rc tix_db_exec_script(tix_db *db, const char *sql)
     return db->drv->exec_script(db, sql);
 }
 
+static bool serial_writes(const tix_db *db)
+{
+    return db->cfg->db_kind == TIX_DB_SQLITE && db->pool != NULL;
+}
+
 tix_rc tix_db_begin(tix_db *db)
 {
+    if (db->in_tx) {
+        return TIX_EINVAL; /* no nesting */
+    }
+    if (serial_writes(db)) {
+        pthread_mutex_lock(&db->pool->write_mu);
+    }
     tix_rc rc = tix_db_exec(db, db->drv->begin_sql, NULL, 0, NULL);
     if (rc == TIX_OK) {
         db->in_tx = true;
+    } else if (serial_writes(db)) {
+        pthread_mutex_unlock(&db->pool->write_mu);
     }
     return rc;
+}
+
+static void end_tx(tix_db *db)
+{
+    if (db->in_tx && serial_writes(db)) {
+        pthread_mutex_unlock(&db->pool->write_mu);
+    }
+    db->in_tx = false;
 }
 
 tix_rc tix_db_commit(tix_db *db)
@@ -184,7 +215,7 @@ tix_rc tix_db_commit(tix_db *db)
         tix_db_rollback(db);
         return rc;
     }
-    db->in_tx = false;
+    end_tx(db);
     return TIX_OK;
 }
 
@@ -194,7 +225,7 @@ void tix_db_rollback(tix_db *db)
         tix_rc rc = db->drv->exec(db, "ROLLBACK", NULL, 0, NULL);
         (void)rc; /* nothing to do if even the rollback fails: the connection will be reset */
     }
-    db->in_tx = false;
+    end_tx(db);
 }
 
 bool tix_db_in_tx(const tix_db *db)

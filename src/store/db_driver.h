@@ -32,6 +32,7 @@ typedef struct tix_db_driver {
 
 struct tix_db {
     const tix_db_driver *drv;
+    tix_db_pool *pool;
     const tix_config *cfg;
     void *impl;
     bool open;

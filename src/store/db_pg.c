@@ -3,6 +3,11 @@
  * int8 typed where we know it, results copied into tix_db_res. A lost server shows as
  * CONNECTION_BAD, which db.c answers by reconnecting on the next acquire (and retrying a
  * statement that ran outside a transaction once).
+ *
+ * Statements with parameters are prepared once per connection (keyed by their SQL text) and
+ * then only bound and executed: PostgreSQL skips parsing and planning on every later call,
+ * which is most of its CPU for our short queries. A statement PostgreSQL will not prepare
+ * falls back to PQexecParams.
  */
 #include "core/log.h"
 #include "store/db_driver.h"
@@ -16,6 +21,16 @@
 #define INT8OID            20
 #define TEXTOID            25
 #define MIGRATION_LOCK_KEY "7305202611"
+
+#define STMT_CACHE 128
+
+typedef struct pg_conn {
+    PGconn *c;
+    int nstmts;
+    char *sql[STMT_CACHE]; /* sql[i] was prepared as "s<i>" */
+} pg_conn;
+
+#define CONN(db) (((pg_conn *)(db)->impl)->c)
 
 static void ignore_notice(void *arg, const char *message)
 {
@@ -45,19 +60,33 @@ static tix_rc pg_open(tix_db *db, const tix_config *cfg)
         PQfinish(c);
         return TIX_EUNAVAIL;
     }
-    db->impl = c;
+    pg_conn *pc = calloc(1, sizeof(*pc));
+    if (pc == NULL) {
+        PQfinish(c);
+        return TIX_ENOMEM;
+    }
+    pc->c = c;
+    db->impl = pc;
     return TIX_OK;
 }
 
 static void pg_close(tix_db *db)
 {
-    PQfinish(db->impl);
+    pg_conn *pc = db->impl;
+    if (pc == NULL) {
+        return;
+    }
+    PQfinish(pc->c);
+    for (int i = 0; i < pc->nstmts; i++) {
+        free(pc->sql[i]);
+    }
+    free(pc);
     db->impl = NULL;
 }
 
 static bool pg_broken(tix_db *db)
 {
-    return db->impl == NULL || PQstatus(db->impl) != CONNECTION_OK;
+    return db->impl == NULL || PQstatus(CONN(db)) != CONNECTION_OK;
 }
 
 static tix_rc map_error(tix_db *db, const PGresult *r)
@@ -69,8 +98,8 @@ static tix_rc map_error(tix_db *db, const PGresult *r)
     if (strcmp(state, "23505") == 0) {
         return TIX_ECONFLICT;
     }
-    if (strncmp(state, "23", 2) == 0) {
-        return TIX_EINVAL;
+    if (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0) {
+        return TIX_EINVAL; /* constraint or data exception (e.g. bytes that are not UTF-8) */
     }
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0 ||
         strcmp(state, "57014") == 0) {
@@ -110,9 +139,48 @@ static tix_db_res *copy_result(const PGresult *r)
     return res;
 }
 
+/* The cache slot of sql, preparing it on first use; -1 when it cannot be prepared. */
+static int prepared(pg_conn *pc, const char *sql, int n, const unsigned int *types)
+{
+    for (int i = 0; i < pc->nstmts; i++) {
+        if (strcmp(pc->sql[i], sql) == 0) {
+            return i;
+        }
+    }
+    if (pc->nstmts == STMT_CACHE) {
+        return -1; /* full: the rest run unprepared (our SQL is a fixed, small set) */
+    }
+    char name[16];
+    snprintf(name, sizeof(name), "s%d", pc->nstmts);
+    PGresult *r = PQprepare(pc->c, name, sql, n, n ? types : NULL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    char *copy = ok ? strdup(sql) : NULL;
+    if (copy == NULL) {
+        return -1;
+    }
+    pc->sql[pc->nstmts] = copy;
+    return pc->nstmts++;
+}
+
+static PGresult *run(pg_conn *pc, const char *sql, int n, const unsigned int *types,
+                     const char *const *values)
+{
+    /* Statements without parameters (BEGIN, COMMIT, scripts) are not worth a slot. */
+    int slot = n > 0 && PQtransactionStatus(pc->c) != PQTRANS_INERROR
+                   ? prepared(pc, sql, n, types)
+                   : -1;
+    if (slot < 0) {
+        return PQexecParams(pc->c, sql, n, n ? types : NULL, n ? values : NULL, NULL, NULL, 0);
+    }
+    char name[16];
+    snprintf(name, sizeof(name), "s%d", slot);
+    return PQexecPrepared(pc->c, name, n, values, NULL, NULL, 0);
+}
+
 static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out)
 {
-    PGconn *c = db->impl;
+    PGconn *c = CONN(db);
     const char *values[TIX_DB_MAX_PARAMS];
     unsigned int types[TIX_DB_MAX_PARAMS];
     char ints[TIX_DB_MAX_PARAMS][24];
@@ -128,7 +196,7 @@ static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
             types[i] = TEXTOID; /* typed, so "$1 IS NULL OR col = $1" resolves */
         }
     }
-    PGresult *r = PQexecParams(c, sql, n, n ? types : NULL, n ? values : NULL, NULL, NULL, 0);
+    PGresult *r = run(db->impl, sql, n, types, values);
     ExecStatusType st = PQresultStatus(r);
     tix_rc rc = TIX_OK;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -147,11 +215,11 @@ static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
 
 static tix_rc pg_exec_script(tix_db *db, const char *sql)
 {
-    PGresult *r = PQexec(db->impl, sql);
+    PGresult *r = PQexec(CONN(db), sql);
     ExecStatusType st = PQresultStatus(r);
     tix_rc rc = TIX_OK;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        tix_db_set_error(db, sql, PQerrorMessage(db->impl));
+        tix_db_set_error(db, sql, PQerrorMessage(CONN(db)));
         rc = map_error(db, r);
     }
     PQclear(r);

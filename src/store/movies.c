@@ -107,11 +107,31 @@ tix_rc tix_movie_get(tix_db *db, tix_arena *a, const char *id, tix_movie *out)
     return rc;
 }
 
+/* LIKE pattern matching "value" as one item of a JSON array text, wildcards escaped. */
+static char *list_pattern(tix_arena *a, const char *value)
+{
+    size_t n = strlen(value);
+    char *out = tix_arena_alloc(a, n * 2 + 5);
+    size_t k = 0;
+    out[k++] = '%';
+    out[k++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (value[i] == '%' || value[i] == '_' || value[i] == '\\') {
+            out[k++] = '\\';
+        }
+        out[k++] = value[i];
+    }
+    out[k++] = '"';
+    out[k++] = '%';
+    out[k] = '\0';
+    return out;
+}
+
 tix_rc tix_movie_list(tix_db *db, tix_arena *a, const tix_movie_filter *f, tix_movie **items,
                       int *n)
 {
-    const char *genre = f->genre ? tix_arena_sprintf(a, "%%\"%s\"%%", f->genre) : NULL;
-    const char *lang = f->language ? tix_arena_sprintf(a, "%%\"%s\"%%", f->language) : NULL;
+    const char *genre = f->genre ? list_pattern(a, f->genre) : NULL;
+    const char *lang = f->language ? list_pattern(a, f->language) : NULL;
     tix_dbv p[] = {TIX_DB_TEXT(f->release), TIX_DB_TEXT(f->today),     TIX_DB_TEXT(f->q_like),
                    TIX_DB_TEXT(genre),      TIX_DB_TEXT(lang),         TIX_DB_INT(f->include_inactive),
                    TIX_DB_TEXT(f->after),   TIX_DB_INT(f->limit + 1)};
@@ -123,8 +143,8 @@ tix_rc tix_movie_list(tix_db *db, tix_arena *a, const tix_movie_filter *f, tix_m
         "      OR ($1 = 'upcoming' AND release_date > $2)"
         "      OR ($1 = 'released' AND release_date <= $2))"
         " AND (CAST($3 AS TEXT) IS NULL OR title_search LIKE $3 ESCAPE '\\')"
-        " AND (CAST($4 AS TEXT) IS NULL OR genres LIKE $4)"
-        " AND (CAST($5 AS TEXT) IS NULL OR languages LIKE $5)"
+        " AND (CAST($4 AS TEXT) IS NULL OR genres LIKE $4 ESCAPE '\\')"
+        " AND (CAST($5 AS TEXT) IS NULL OR languages LIKE $5 ESCAPE '\\')"
         " AND ($6 = 1 OR status = 'active')"
         " AND (CAST($7 AS TEXT) IS NULL OR id > $7)"
         " ORDER BY id LIMIT $8",

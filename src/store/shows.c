@@ -194,6 +194,20 @@ tix_rc tix_catalog_future_claims(tix_db *db, const char *hall_id, const char *th
     return rc;
 }
 
+tix_rc tix_catalog_future_shows(tix_db *db, const char *hall_id, const char *theatre_id,
+                                const char *movie_id, int64_t now, bool *any)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(hall_id), TIX_DB_TEXT(theatre_id), TIX_DB_TEXT(movie_id),
+                   TIX_DB_INT(now)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, "SELECT 1 FROM shows WHERE" FUTURE_SHOWS " LIMIT 1", p, 4, &res);
+    if (rc == TIX_OK) {
+        *any = tix_db_res_rows(res) > 0;
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
 tix_rc tix_catalog_cancel_future_shows(tix_db *db, const char *hall_id, const char *theatre_id,
                                        const char *movie_id, int64_t now)
 {

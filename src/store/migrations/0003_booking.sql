@@ -13,6 +13,8 @@ CREATE TABLE holds (
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX holds_user_show ON holds (user_id, show_id, status);
+-- At most one active hold per user and show, even when two requests of one user race.
+CREATE UNIQUE INDEX holds_one_active ON holds (user_id, show_id) WHERE status = 'active';
 
 CREATE TABLE bookings (
     id TEXT PRIMARY KEY,

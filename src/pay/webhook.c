@@ -1,0 +1,118 @@
+/*
+ * Applying a verified provider event to bookings and refunds (see payments.h). Captures go
+ * through tix_booking_paid, failures through tix_booking_payment_failed, refund news through
+ * tix_refund_mark; each decides by the current state, so applying an event twice, or after a
+ * newer one, changes nothing. Whatever cannot be matched is acknowledged with an outcome that
+ * says why (a provider retries a non-2xx answer for a day; an unknown order never becomes
+ * known by waiting).
+ */
+#include "booking/payment_events.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "pay/payments.h"
+
+#include <string.h>
+
+/* The booking an event's order belongs to. TIX_ENOTFOUND sets *outcome. */
+static tix_rc event_booking(tix_booking_ctx *c, const tix_rzp_event *ev, tix_booking *b,
+                            const char **outcome)
+{
+    if (ev->order_id[0] == '\0' || ev->payment_id[0] == '\0') {
+        *outcome = "malformed_event";
+        return TIX_ENOTFOUND;
+    }
+    tix_rc rc = tix_booking_by_order(c->db, c->a, ev->order_id, b);
+    if (rc == TIX_ENOTFOUND) {
+        tix_log_warn("razorpay event %s for unknown order %s", ev->type, ev->order_id);
+        *outcome = "unknown_order";
+    }
+    return rc;
+}
+
+static tix_rc on_capture(tix_booking_ctx *c, const tix_rzp_event *ev, const char **outcome)
+{
+    tix_booking b;
+    tix_rc rc = event_booking(c, ev, &b, outcome);
+    if (rc != TIX_OK) {
+        return rc == TIX_ENOTFOUND ? TIX_OK : rc;
+    }
+    if (ev->amount >= 0 && ev->amount != b.amount) {
+        /* Razorpay charges an order's amount; anything else is not this booking's payment. */
+        tix_log_error("razorpay payment %s of %lld for booking %s (amount %lld): not applied",
+                      ev->payment_id, (long long)ev->amount, b.id, (long long)b.amount);
+        *outcome = "amount_mismatch";
+        return TIX_OK;
+    }
+    bool was_confirmed = b.status == TIX_BK_CONFIRMED;
+    bool same = b.payment_id != NULL && strcmp(b.payment_id, ev->payment_id) == 0;
+    rc = tix_booking_paid(c, b.id, ev->payment_id, "webhook");
+    if (rc == TIX_ECONFLICT) {
+        *outcome = "ignored_state"; /* cancelled or refunded already: the state machine says no */
+        return TIX_OK;
+    }
+    rc = rc ? rc : tix_booking_get(c->db, c->a, b.id, &b);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    if (was_confirmed) {
+        *outcome = same ? "already_confirmed" : "duplicate_payment_refunded";
+    } else {
+        *outcome = b.status == TIX_BK_CONFIRMED ? "confirmed" : "refunded_seats_gone";
+    }
+    return TIX_OK;
+}
+
+static tix_rc on_failure(tix_booking_ctx *c, const tix_rzp_event *ev, const char **outcome)
+{
+    tix_booking b;
+    tix_rc rc = event_booking(c, ev, &b, outcome);
+    if (rc != TIX_OK) {
+        return rc == TIX_ENOTFOUND ? TIX_OK : rc;
+    }
+    rc = tix_booking_payment_failed(c, b.id, ev->payment_id);
+    *outcome = rc == TIX_OK ? "failed" : "ignored_state";
+    return rc == TIX_ECONFLICT ? TIX_OK : rc;
+}
+
+static tix_rc on_refund(tix_booking_ctx *c, const tix_rzp_event *ev, bool processed,
+                        const char **outcome)
+{
+    tix_refund_row row;
+    tix_rc rc = tix_refund_find(c->db, c->a, ev->refund_id, ev->our_refund_id, &row);
+    if (rc == TIX_ENOTFOUND) {
+        tix_log_warn("razorpay %s for unknown refund %s", ev->type, ev->refund_id);
+        *outcome = "unknown_refund";
+        return TIX_OK;
+    }
+    rc = rc ? rc
+            : tix_refund_mark(c->db, row.r.id, processed ? "processed" : "failed",
+                              ev->refund_id[0] ? ev->refund_id : NULL, tix_now_ms());
+    if (rc == TIX_ECONFLICT) {
+        *outcome = "ignored_state"; /* processed already: nothing moves it back */
+        return TIX_OK;
+    }
+    if (rc == TIX_OK && !processed) {
+        tix_log_warn("refund %s failed at the provider; an admin can retry it", row.r.id);
+    }
+    *outcome = processed ? "refund_processed" : "refund_failed";
+    return rc;
+}
+
+tix_rc tix_payments_apply_event(tix_booking_ctx *c, const tix_rzp_event *ev, const char **outcome)
+{
+    *outcome = "ignored";
+    switch (ev->kind) {
+    case TIX_RZP_EV_PAYMENT_CAPTURED:
+    case TIX_RZP_EV_ORDER_PAID:
+        return on_capture(c, ev, outcome);
+    case TIX_RZP_EV_PAYMENT_FAILED:
+        return on_failure(c, ev, outcome);
+    case TIX_RZP_EV_REFUND_PROCESSED:
+        return on_refund(c, ev, true, outcome);
+    case TIX_RZP_EV_REFUND_FAILED:
+        return on_refund(c, ev, false, outcome);
+    case TIX_RZP_EV_OTHER:
+        break;
+    }
+    return TIX_OK;
+}

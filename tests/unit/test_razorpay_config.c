@@ -1,0 +1,142 @@
+/* The Razorpay variables of core/config: all three keys together or none, their shapes, the API
+ * base (https, or http only to this machine), and messages that never repeat a secret. */
+/* cmocka needs these headers first, in this order. */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include "core/config.h"
+
+#include <string.h>
+
+#define KEY_ID  "rzp_test_1DP5mmOlF5G5ag"
+#define SECRET  "thisisasecretkey00000000"
+#define WEBHOOK "webhook-secret-0123"
+
+typedef struct kv {
+    const char *name;
+    const char *value;
+} kv;
+
+static const char *table_get(const char *name, void *ctx)
+{
+    for (const kv *p = ctx; p != NULL && p->name != NULL; p++) {
+        if (strcmp(p->name, name) == 0) {
+            return p->value;
+        }
+    }
+    return NULL;
+}
+
+static tix_rc load(const kv *vars, tix_config *cfg, char *err)
+{
+    return tix_config_load(cfg, table_get, (void *)vars, err, 512);
+}
+
+static void test_unset_means_the_test_provider(void **state)
+{
+    (void)state;
+    static const kv none[] = {{NULL, NULL}};
+    tix_config cfg;
+    char err[512];
+    assert_int_equal(load(none, &cfg, err), TIX_OK);
+    assert_string_equal(cfg.razorpay_key_id, "");
+    assert_string_equal(cfg.razorpay_api_base, "https://api.razorpay.com/v1");
+}
+
+static void test_all_three_and_a_base(void **state)
+{
+    (void)state;
+    static const kv vars[] = {{"RAZORPAY_KEY_ID", KEY_ID},
+                              {"RAZORPAY_KEY_SECRET", SECRET},
+                              {"RAZORPAY_WEBHOOK_SECRET", WEBHOOK},
+                              {"RAZORPAY_API_BASE", "http://127.0.0.1:9000/v1//"},
+                              {NULL, NULL}};
+    tix_config cfg;
+    char err[512];
+    assert_int_equal(load(vars, &cfg, err), TIX_OK);
+    assert_string_equal(cfg.razorpay_key_id, KEY_ID);
+    assert_string_equal(cfg.razorpay_key_secret, SECRET);
+    assert_string_equal(cfg.razorpay_webhook_secret, WEBHOOK);
+    assert_string_equal(cfg.razorpay_api_base, "http://127.0.0.1:9000/v1");
+}
+
+typedef struct bad_case {
+    const char *id;
+    const char *secret;
+    const char *webhook;
+    const char *base;
+    const char *names; /* the variable the message must name */
+} bad_case;
+
+static void test_bad_settings_name_the_variable(void **state)
+{
+    (void)state;
+    static const bad_case cases[] = {
+        {KEY_ID, NULL, NULL, NULL, "RAZORPAY_KEY_SECRET"},
+        {KEY_ID, SECRET, NULL, NULL, "RAZORPAY_WEBHOOK_SECRET"},
+        {NULL, SECRET, WEBHOOK, NULL, "RAZORPAY_KEY_ID"},
+        {NULL, NULL, WEBHOOK, NULL, "RAZORPAY_KEY_ID"},
+        {NULL, NULL, NULL, "https://api.razorpay.com/v1", "RAZORPAY_API_BASE"},
+        {"rzp_prod_123456", SECRET, WEBHOOK, NULL, "RAZORPAY_KEY_ID"},
+        {"rzp_test_", SECRET, WEBHOOK, NULL, "RAZORPAY_KEY_ID"},
+        {KEY_ID, "short", WEBHOOK, NULL, "RAZORPAY_KEY_SECRET"},
+        {KEY_ID, "with a space 123", WEBHOOK, NULL, "RAZORPAY_KEY_SECRET"},
+        {KEY_ID, SECRET, "tab\tin-secret", NULL, "RAZORPAY_WEBHOOK_SECRET"},
+        {KEY_ID, SECRET, WEBHOOK, "http://api.razorpay.com/v1", "RAZORPAY_API_BASE"},
+        {KEY_ID, SECRET, WEBHOOK, "http://127.0.0.1.evil.example/v1", "RAZORPAY_API_BASE"},
+        {KEY_ID, SECRET, WEBHOOK, "http://localhost@evil.example/v1", "RAZORPAY_API_BASE"},
+        {KEY_ID, SECRET, WEBHOOK, "ftp://api.razorpay.com", "RAZORPAY_API_BASE"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const kv vars[] = {{"RAZORPAY_KEY_ID", cases[i].id},
+                           {"RAZORPAY_KEY_SECRET", cases[i].secret},
+                           {"RAZORPAY_WEBHOOK_SECRET", cases[i].webhook},
+                           {"RAZORPAY_API_BASE", cases[i].base},
+                           {NULL, NULL}};
+        tix_config cfg;
+        char err[512];
+        if (load(vars, &cfg, err) != TIX_EINVAL) {
+            fail_msg("case %zu was accepted", i);
+        }
+        if (strstr(err, cases[i].names) == NULL) {
+            fail_msg("case %zu: \"%s\" does not name %s", i, err, cases[i].names);
+        }
+        assert_null(strstr(err, SECRET));
+        assert_null(strstr(err, WEBHOOK));
+    }
+}
+
+static void test_loopback_forms(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {"http://localhost:8080", "http://[::1]:1/v1",
+                                     "http://127.0.0.1", "https://rzp.example.com/v1"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        const kv vars[] = {{"RAZORPAY_KEY_ID", KEY_ID},
+                           {"RAZORPAY_KEY_SECRET", SECRET},
+                           {"RAZORPAY_WEBHOOK_SECRET", WEBHOOK},
+                           {"RAZORPAY_API_BASE", ok[i]},
+                           {NULL, NULL}};
+        tix_config cfg;
+        char err[512];
+        if (load(vars, &cfg, err) != TIX_OK) {
+            fail_msg("%s refused: %s", ok[i], err);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unset_means_the_test_provider),
+        cmocka_unit_test(test_all_three_and_a_base),
+        cmocka_unit_test(test_bad_settings_name_the_variable),
+        cmocka_unit_test(test_loopback_forms),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
