@@ -392,6 +392,21 @@ void tix_api_hall_update(tix_req *r)
         reply_hall_busy(r);
         return;
     }
+    const char *unpriced = NULL;
+    for (int i = 0; has_layout && rc == TIX_OK && unpriced == NULL && i < l.ncategories; i++) {
+        bool missing = false;
+        rc = tix_hall_category_unpriced(db, h.id, l.categories[i], h.updated_at, &missing);
+        unpriced = missing ? tix_arena_strdup(r->arena, l.categories[i]) : NULL;
+    }
+    if (rc == TIX_OK && unpriced != NULL) {
+        tix_db_rollback(db);
+        tix_layout_cleanup(&l);
+        tix_reply_error(r, 409, "hall_category_unpriced",
+                        "a scheduled show of this hall has no price for a category of the new "
+                        "layout; cancel that show or keep the categories",
+                        json_pack("{s:s}", "category", unpriced));
+        return;
+    }
     rc = rc ? rc : tix_hall_update(db, &h, has_layout ? &l : NULL);
     rc = rc ? rc : tix_db_commit(db);
     tix_layout_cleanup(&l);

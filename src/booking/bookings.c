@@ -68,8 +68,9 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
     rc = rc ? rc : check_hold(&h, user_id, now, why);
     rc = rc ? rc : tix_show_get(c->db, c->a, h.show_id, &show);
     rc = rc ? rc : hold_seats(c, &h, show.hall_id, &seats, &n, &amount);
-    if (rc == TIX_OK && (n != h.seat_count || show.cancelled)) {
-        *why = show.cancelled ? "show_not_bookable" : "hold_expired";
+    bool on_sale = !show.cancelled && show.starts_at > now;
+    if (rc == TIX_OK && (n != h.seat_count || !on_sale)) {
+        *why = !on_sale ? "show_not_bookable" : "hold_expired";
         rc = TIX_ECONFLICT;
     }
     if (rc != TIX_OK) {

@@ -124,6 +124,9 @@ TIX_MUSTCHECK tix_rc tix_catalog_future_claims(tix_db *db, const char *hall_id,
 TIX_MUSTCHECK tix_rc tix_catalog_future_shows(tix_db *db, const char *hall_id,
                                               const char *theatre_id, const char *movie_id,
                                               int64_t now, bool *any);
+/* Whether some future, non-cancelled show of the hall has no price for category. */
+TIX_MUSTCHECK tix_rc tix_hall_category_unpriced(tix_db *db, const char *hall_id,
+                                                const char *category, int64_t now, bool *any);
 /* Cancels the future, non-cancelled shows of a hall, theatre or movie (exactly one id set). */
 TIX_MUSTCHECK tix_rc tix_catalog_cancel_future_shows(tix_db *db, const char *hall_id,
                                                      const char *theatre_id,

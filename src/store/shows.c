@@ -208,6 +208,23 @@ tix_rc tix_catalog_future_shows(tix_db *db, const char *hall_id, const char *the
     return rc;
 }
 
+tix_rc tix_hall_category_unpriced(tix_db *db, const char *hall_id, const char *category,
+                                  int64_t now, bool *any)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(hall_id), TIX_DB_INT(now), TIX_DB_TEXT(category)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT 1 FROM shows s WHERE s.hall_id = $1 AND s.status <> 'cancelled'"
+                            " AND s.ends_at > $2 AND NOT EXISTS (SELECT 1 FROM show_prices p"
+                            " WHERE p.show_id = s.id AND p.category = $3) LIMIT 1",
+                            p, 3, &res);
+    if (rc == TIX_OK) {
+        *any = tix_db_res_rows(res) > 0;
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
 tix_rc tix_catalog_cancel_future_shows(tix_db *db, const char *hall_id, const char *theatre_id,
                                        const char *movie_id, int64_t now)
 {

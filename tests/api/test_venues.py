@@ -457,3 +457,21 @@ def test_delete_hall_cancels_its_future_shows(server):
                    "starts_at": iso(future(days=20)),
                    "prices": {"premium": 1, "regular": 1}, "currency": "INR"})
     field_error(r, 422, "validation_failed", "hall_id")
+
+
+def test_layout_change_with_an_unpriced_category_for_a_scheduled_show_is_409(server):
+    c = cast(server)
+    _, hall = venue(server)
+    movie = create_movie(server, c.admin.token)
+    show = create_show(server, movie["id"], hall["id"], future(days=5))
+    vip_only = {"rows": [{"label": "A", "seats": 4, "category": "vip"}]}
+    r = call("PATCH", server, f"/halls/{hall['id']}", token=c.owner.token,
+             json={"layout": vip_only})
+    err = assert_error(r, 409, "hall_category_unpriced")
+    assert err["details"] == {"category": "vip"}, describe(r)
+    # Nothing changed: the hall keeps its seats, and after cancelling the show it is allowed.
+    assert call("GET", server, f"/halls/{hall['id']}").json()["seat_count"] == hall["seat_count"]
+    ok(call("POST", server, f"/shows/{show['id']}/cancel", token=c.owner.token), 200)
+    h = ok(call("PATCH", server, f"/halls/{hall['id']}", token=c.owner.token,
+                json={"layout": vip_only}), 200)
+    assert h["seat_count"] == 4
