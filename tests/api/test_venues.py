@@ -3,7 +3,7 @@
 import pytest
 
 from catalog_helpers import (
-    DEFAULT_LAYOUT, RFC3339_UTC_MS, cast, create_hall, create_movie, create_show,
+    DEFAULT_LAYOUT, RFC3339_UTC_MS, cast, create_hall, create_movie, create_show, describe,
     create_theatre, field_error, future, iso, list_ids, make_user, ok, param_error, theatre_body,
     uid, venue, walk,
 )
