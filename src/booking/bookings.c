@@ -205,13 +205,16 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
     tix_rc rc = tix_db_begin(c->db);
     rc = rc ? rc : tix_booking_lock(c->db, booking_id);
     rc = rc ? rc : tix_booking_get(c->db, c->a, booking_id, &b);
-    if (rc == TIX_OK && b.status == TIX_BK_CONFIRMED) {
-        /* Already confirmed (checkout and webhook racing, or a replay). A second, different
-         * payment for the same order would be a double charge: give it back. */
+    bool closed = b.status == TIX_BK_CONFIRMED || b.status == TIX_BK_CANCELLED_REFUNDED ||
+                  b.status == TIX_BK_EXPIRED_REFUNDED;
+    if (rc == TIX_OK && closed) {
+        /* Already settled (checkout and webhook racing, or a replay). A second, different
+         * payment for the same order would be a double charge: give it back, once. */
         bool other = b.payment_id != NULL && strcmp(b.payment_id, payment_id) != 0;
-        if (other) {
-            rc = refund_record(c, &b, payment_id, "duplicate payment for a confirmed booking",
-                               &pr);
+        bool done = false;
+        rc = other ? tix_refund_exists_for_payment(c->db, payment_id, &done) : TIX_OK;
+        if (rc == TIX_OK && other && !done) {
+            rc = refund_record(c, &b, payment_id, "second payment for a settled booking", &pr);
             refund = rc == TIX_OK;
         }
     } else if (rc == TIX_OK) {

@@ -5,7 +5,9 @@
  * A best-available hold picks from the map and, if another buyer wins a seat in between,
  * picks again (a few times) from a fresh map.
  */
+#include <sodium.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "booking/best.h"
@@ -13,6 +15,7 @@
 #include "core/util.h"
 
 #define BEST_RETRIES 3
+#define BUSY_RETRIES 12
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -143,6 +146,7 @@ static tix_rc claim(tix_booking_ctx *c, const tix_show *show, const char *user_i
     if (prev == TIX_OK) {
         rc = tix_claims_release_hold(c->db, show->id, old.id);
         rc = rc ? rc : tix_hold_set_status(c->db, old.id, "active", "replaced", now);
+        rc = rc == TIX_ECONFLICT ? TIX_EBUSY : rc; /* replaced meanwhile by a twin request */
     } else if (prev != TIX_ENOTFOUND) {
         rc = prev;
     }
@@ -158,7 +162,12 @@ static tix_rc claim(tix_booking_ctx *c, const tix_show *show, const char *user_i
         out->problem = "seat_unavailable";
         rc = TIX_ECONFLICT;
     }
-    rc = rc ? rc : tix_hold_insert(c->db, h);
+    if (rc == TIX_OK) {
+        rc = tix_hold_insert(c->db, h);
+        /* The unique index "one active hold per user and show": the same user's concurrent
+         * request committed first. Run again: this one then replaces that one. */
+        rc = rc == TIX_ECONFLICT ? TIX_EBUSY : rc;
+    }
     rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
@@ -185,7 +194,9 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
     tix_show show;
     int64_t now = tix_now_ms();
     tix_rc rc = load_show(c, show_id, &show, out, now);
-    for (int attempt = 0; rc == TIX_OK && attempt < BEST_RETRIES; attempt++) {
+    int lost = 0; /* best-available races lost */
+    int busy = 0; /* transactions that must simply run again */
+    while (rc == TIX_OK && lost < BEST_RETRIES) {
         tix_map_seat *map = NULL;
         int n = 0;
         tix_hold old;
@@ -212,14 +223,18 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
                                .currency = show.currency, .expires_at = now + c->cfg->hold_ttl_s * 1000,
                                .created_at = now};
         rc = claim(c, &show, user_id, out, now);
-        if (rc == TIX_EBUSY) {
-            /* PostgreSQL broke a deadlock between two replacing holds (each releasing seats
-             * the other wants): the loser simply runs again. */
+        if (rc == TIX_EBUSY && ++busy <= BUSY_RETRIES) {
+            /* A deadlock PostgreSQL broke between two replacing holds, or this user's twin
+             * request that got there first: run again after a short random pause. */
+            struct timespec nap = {0, (long)(1 + randombytes_uniform(8)) * 1000000L};
+            nanosleep(&nap, NULL);
             rc = TIX_OK;
-        } else if (rc != TIX_ECONFLICT || req->seat_ids != NULL) {
+        } else if (rc == TIX_ECONFLICT && req->seat_ids == NULL) {
+            lost++; /* best available lost a race: pick again from a fresh map */
+            rc = TIX_OK;
+        } else {
             return rc;
         }
-        rc = TIX_OK; /* best available lost a race: pick again from a fresh map */
         now = tix_now_ms();
     }
     if (rc == TIX_OK) {

@@ -44,6 +44,7 @@ static tix_rc on_capture(tix_booking_ctx *c, const tix_rzp_event *ev, const char
         return TIX_OK;
     }
     bool was_confirmed = b.status == TIX_BK_CONFIRMED;
+    bool was_closed = b.status == TIX_BK_CANCELLED_REFUNDED || b.status == TIX_BK_EXPIRED_REFUNDED;
     bool same = b.payment_id != NULL && strcmp(b.payment_id, ev->payment_id) == 0;
     rc = tix_booking_paid(c, b.id, ev->payment_id, "webhook");
     if (rc == TIX_ECONFLICT) {
@@ -54,7 +55,10 @@ static tix_rc on_capture(tix_booking_ctx *c, const tix_rzp_event *ev, const char
     if (rc != TIX_OK) {
         return rc;
     }
-    if (was_confirmed) {
+    if (was_closed) {
+        /* tix_booking_paid refunded a second payment of a settled booking (once). */
+        *outcome = same ? "ignored_state" : "duplicate_payment_refunded";
+    } else if (was_confirmed) {
         *outcome = same ? "already_confirmed" : "duplicate_payment_refunded";
     } else {
         *outcome = b.status == TIX_BK_CONFIRMED ? "confirmed" : "refunded_seats_gone";

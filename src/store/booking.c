@@ -505,6 +505,19 @@ tix_rc tix_refund_insert(tix_db *db, const tix_refund *r, int64_t now)
                        p, 8, NULL);
 }
 
+tix_rc tix_refund_exists_for_payment(tix_db *db, const char *payment_id, bool *exists)
+{
+    tix_dbv p = TIX_DB_TEXT(payment_id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, "SELECT 1 FROM refunds WHERE payment_id = $1 LIMIT 1", &p, 1,
+                            &res);
+    if (rc == TIX_OK) {
+        *exists = tix_db_res_rows(res) > 0;
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
 tix_rc tix_refund_settle(tix_db *db, const char *id, const char *status,
                          const char *provider_refund_id, int64_t now)
 {

@@ -146,6 +146,9 @@ typedef struct tix_refund {
 } tix_refund;
 
 TIX_MUSTCHECK tix_rc tix_refund_insert(tix_db *db, const tix_refund *r, int64_t now);
+/* Whether a refund of payment_id was already recorded (of any status). */
+TIX_MUSTCHECK tix_rc tix_refund_exists_for_payment(tix_db *db, const char *payment_id,
+                                                   bool *exists);
 TIX_MUSTCHECK tix_rc tix_refund_settle(tix_db *db, const char *id, const char *status,
                                        const char *provider_refund_id, int64_t now);
 TIX_MUSTCHECK tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id,

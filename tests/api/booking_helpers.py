@@ -15,8 +15,8 @@ from datetime import timedelta
 import requests
 
 from catalog_helpers import cast, create_hall, create_movie, create_show, create_theatre, \
-    describe, future, iso, make_user, ok, utcnow
-from conftest import TIMEOUT, assert_error, auth_headers, call
+    describe, future, make_user, ok, utcnow
+from conftest import assert_error, auth_headers, call
 
 # 6 rows x 10 seats, no aisles: rows A-B premium, C-F regular. The default focus of best
 # available is the middle column (x = 4.5) two-thirds back (y = 5 * 2 / 3 = 3.33: row D).

@@ -7,9 +7,9 @@ import pytest
 from booking_helpers import (
     BOOKING_KEYS, GRID_PRICES, Venue, api, assert_statuses, assert_tickets, book, buy, confirm,
     get_booking, hold, idem, pay, post_booking, post_cancel, post_confirm, post_hold, seat_ids_of,
-    seat_map, starts_in, statuses,
+    seat_map, starts_in,
 )
-from catalog_helpers import RFC3339_UTC_MS, cast, describe, make_user, ok
+from catalog_helpers import RFC3339_UTC_MS, cast, make_user, ok, walk
 from conftest import assert_error
 
 
@@ -97,6 +97,20 @@ def test_lists_are_per_user(server, venue, user):
     ids = [i["id"] for i in ok(api("GET", server, "/bookings", token=other.token), 200)["items"]]
     assert ids == [theirs["id"]]
     assert_error(api("GET", server, "/bookings"), 401, "unauthorized")
+
+
+def test_booking_list_pages(server, venue, user):
+    made = [buy(server, user.token, venue.show_id, venue.ids(f"B{i}"))["id"] for i in (8, 9)]
+    _, body = pending(server, user, venue, ["B10"])
+    made.append(body["booking"]["id"])
+    items, pages = walk(server, "/bookings", 2, token=user.token)
+    assert pages == 2
+    assert [i["id"] for i in items] == sorted(made, reverse=True)  # newest first
+    assert {i["id"]: i["status"] for i in items}[made[2]] == "pending_payment"
+    r = api("GET", server, "/bookings", token=user.token, params={"cursor": "!!!"})
+    assert_error(r, 400, "invalid_parameter")
+    r = api("GET", server, "/bookings", token=user.token, params={"limit": 0})
+    assert_error(r, 400, "invalid_parameter")
 
 
 def test_second_booking_of_a_hold(server, venue, user):
