@@ -1,10 +1,10 @@
 /* JSON views of the catalogue; see catalog_views.h. */
 #include "api/catalog_views.h"
 
-#include <string.h>
-
 #include "api/views.h"
 #include "catalog/show_time.h"
+
+#include <string.h>
 
 static json_t *json_text_array(const char *text)
 {
@@ -20,18 +20,16 @@ json_t *tix_view_movie(const tix_movie *m, const char *today)
                      m->duration_minutes, "release_date", m->release_date, "languages",
                      json_text_array(m->languages), "genres", json_text_array(m->genres),
                      "certificate", m->certificate, "poster_url", m->poster_url, "trailer_url",
-                     m->trailer_url, "status", m->status, "release_status", release,
-                     "created_at", tix_view_time(m->created_at), "updated_at",
-                     tix_view_time(m->updated_at));
+                     m->trailer_url, "status", m->status, "release_status", release, "created_at",
+                     tix_view_time(m->created_at), "updated_at", tix_view_time(m->updated_at));
 }
 
 json_t *tix_view_theatre(const tix_theatre *t)
 {
-    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:o}", "id", t->id, "owner_id",
-                          t->owner_id, "name", t->name, "city", t->city, "address", t->address,
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:o}", "id", t->id, "owner_id", t->owner_id,
+                          "name", t->name, "city", t->city, "address", t->address,
                           "utc_offset_minutes", t->utc_offset_minutes, "created_at",
-                          tix_view_time(t->created_at), "updated_at",
-                          tix_view_time(t->updated_at));
+                          tix_view_time(t->created_at), "updated_at", tix_view_time(t->updated_at));
     if (t->has_geo) {
         json_object_set_new(j, "geo",
                             json_pack("{s:f,s:f}", "latitude", (double)t->latitude_e6 / 1e6,
@@ -52,11 +50,10 @@ json_t *tix_view_seat(const tix_seat_row *s)
 json_t *tix_view_hall(const tix_hall *h, const tix_seat_row *seats, int nseats)
 {
     json_t *layout = json_loads(h->layout, 0, NULL);
-    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o}", "id", h->id, "theatre_id",
-                          h->theatre_id, "name", h->name, "seat_count", h->seat_count, "layout",
-                          layout ? layout : json_null(), "created_at",
-                          tix_view_time(h->created_at), "updated_at",
-                          tix_view_time(h->updated_at));
+    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o}", "id", h->id, "theatre_id", h->theatre_id,
+                          "name", h->name, "seat_count", h->seat_count, "layout",
+                          layout ? layout : json_null(), "created_at", tix_view_time(h->created_at),
+                          "updated_at", tix_view_time(h->updated_at));
     if (seats != NULL) {
         json_t *list = json_array();
         for (int i = 0; i < nseats; i++) {
@@ -70,13 +67,13 @@ json_t *tix_view_hall(const tix_hall *h, const tix_seat_row *seats, int nseats)
 json_t *tix_view_show(const tix_show *s, const tix_show_price *prices, int nprices, int64_t now)
 {
     tix_show_status st = tix_show_status_at(s->cancelled, s->starts_at, s->ends_at, now);
-    json_t *j = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:o}", "id", s->id, "movie_id",
-        s->movie_id, "movie_title", s->movie_title, "hall_id", s->hall_id, "hall_name",
-        s->hall_name, "theatre_id", s->theatre_id, "theatre_name", s->theatre_name, "city",
-        s->city, "starts_at", tix_view_time(s->starts_at), "ends_at", tix_view_time(s->ends_at),
-        "currency", s->currency, "status", tix_show_status_name(st), "created_at",
-        tix_view_time(s->created_at));
+    json_t *j =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:o}", "id", s->id, "movie_id",
+                  s->movie_id, "movie_title", s->movie_title, "hall_id", s->hall_id, "hall_name",
+                  s->hall_name, "theatre_id", s->theatre_id, "theatre_name", s->theatre_name,
+                  "city", s->city, "starts_at", tix_view_time(s->starts_at), "ends_at",
+                  tix_view_time(s->ends_at), "currency", s->currency, "status",
+                  tix_show_status_name(st), "created_at", tix_view_time(s->created_at));
     if (prices != NULL) {
         json_t *p = json_object();
         for (int i = 0; i < nprices; i++) {

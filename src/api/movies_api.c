@@ -2,14 +2,14 @@
  * Movies: admin writes, public reads. Certificates follow India's CBFC: U (universal), UA
  * (parental guidance), A (adults), S (restricted to specialised audiences).
  */
-#include <string.h>
-
 #include "api/catalog_views.h"
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
 #include "catalog/show_time.h"
 #include "core/util.h"
+
+#include <string.h>
 
 typedef struct movie_input {
     const char *title;
@@ -58,16 +58,15 @@ static bool read_movie_input(tix_req *r, json_t *body, bool partial, movie_input
     tix_verr e;
     bool req = !partial;
     memset(in, 0, sizeof(*in));
-    bool ok = tix_v_string(body, "title", req, 1, 200, &in->title, &e) &&
-              tix_v_string(body, "description", false, 0, 5000, &in->description, &e) &&
-              tix_v_int(body, "duration_minutes", req, 1, 600, &in->duration, &in->has_duration,
-                        &e) &&
-              tix_v_string(body, "release_date", req, 10, 10, &in->release_date, &e) &&
-              tix_v_string(body, "certificate", req, 1, 2, &in->certificate, &e) &&
-              tix_v_string(body, "status", false, 1, 16, &in->status, &e) &&
-              tix_v_string_list(body, "languages", 10, 32, &in->languages, &e) &&
-              tix_v_string_list(body, "genres", 10, 32, &in->genres, &e) &&
-              check_values(in, &e);
+    bool ok =
+        tix_v_string(body, "title", req, 1, 200, &in->title, &e) &&
+        tix_v_string(body, "description", false, 0, 5000, &in->description, &e) &&
+        tix_v_int(body, "duration_minutes", req, 1, 600, &in->duration, &in->has_duration, &e) &&
+        tix_v_string(body, "release_date", req, 10, 10, &in->release_date, &e) &&
+        tix_v_string(body, "certificate", req, 1, 2, &in->certificate, &e) &&
+        tix_v_string(body, "status", false, 1, 16, &in->status, &e) &&
+        tix_v_string_list(body, "languages", 10, 32, &in->languages, &e) &&
+        tix_v_string_list(body, "genres", 10, 32, &in->genres, &e) && check_values(in, &e);
     if (!ok) {
         json_decref(in->languages);
         json_decref(in->genres);

@@ -1,11 +1,11 @@
 /* Owner and admin views of sales: a theatre's bookings and a show's sales by category. */
-#include <string.h>
-
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
 #include "store/booking.h"
 #include "store/catalog.h"
+
+#include <string.h>
 
 void tix_api_theatre_bookings(tix_req *r)
 {
@@ -20,8 +20,9 @@ void tix_api_theatre_bookings(tix_req *r)
     int n = 0;
     tix_rc rc = db ? tix_theatre_get(db, r->arena, tix_req_param(r, "id"), &t) : TIX_EUNAVAIL;
     rc = rc ? rc : tix_policy_can_modify(&r->auth, t.owner_id);
-    rc = rc ? rc : tix_booking_list(db, r->arena, NULL, tix_req_query(r, "show_id"), t.id, cursor,
-                                    limit, &items, &n);
+    rc = rc ? rc
+            : tix_booking_list(db, r->arena, NULL, tix_req_query(r, "show_id"), t.id, cursor, limit,
+                               &items, &n);
     if (db == NULL) {
         return;
     }
@@ -35,8 +36,8 @@ void tix_api_theatre_bookings(tix_req *r)
         json_array_append_new(
             list, json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:o}", "id", b->id, "user_id", b->user_id,
                             "show_id", b->show_id, "status", tix_booking_status_name(b->status),
-                            "amount", (json_int_t)b->amount, "currency", b->currency,
-                            "created_at", tix_view_time(b->created_at)));
+                            "amount", (json_int_t)b->amount, "currency", b->currency, "created_at",
+                            tix_view_time(b->created_at)));
     }
     const char *next = n > limit ? tix_req_cursor_encode(r, items[limit - 1].id) : NULL;
     tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
@@ -63,12 +64,13 @@ void tix_api_show_sales(tix_req *r)
     int64_t revenue = 0;
     for (int i = 0; i < n; i++) {
         json_array_append_new(cats, json_pack("{s:s,s:I,s:I}", "category", lines[i].category,
-                                              "seats_sold", (json_int_t)lines[i].seats,
-                                              "revenue", (json_int_t)lines[i].revenue));
+                                              "seats_sold", (json_int_t)lines[i].seats, "revenue",
+                                              (json_int_t)lines[i].revenue));
         seats += lines[i].seats;
         revenue += lines[i].revenue;
     }
-    tix_reply_json(r, 200, json_pack("{s:s,s:s,s:I,s:I,s:o}", "show_id", s.id, "currency",
-                                     s.currency, "seats_sold", (json_int_t)seats, "revenue",
-                                     (json_int_t)revenue, "by_category", cats));
+    tix_reply_json(r, 200,
+                   json_pack("{s:s,s:s,s:I,s:I,s:o}", "show_id", s.id, "currency", s.currency,
+                             "seats_sold", (json_int_t)seats, "revenue", (json_int_t)revenue,
+                             "by_category", cats));
 }

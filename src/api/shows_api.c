@@ -4,8 +4,6 @@
  * hall's lock (tix_hall_lock), so two owners creating overlapping shows at the same instant
  * are serialised and the second sees the first.
  */
-#include <string.h>
-
 #include "api/catalog_views.h"
 #include "api/handlers.h"
 #include "api/views.h"
@@ -14,7 +12,9 @@
 #include "catalog/show_time.h"
 #include "core/util.h"
 
-#define MAX_PRICE 100000000 /* 10 lakh rupees in paise: far above any ticket */
+#include <string.h>
+
+#define MAX_PRICE    100000000 /* 10 lakh rupees in paise: far above any ticket */
 #define MAX_AHEAD_MS (400LL * 86400 * 1000)
 
 typedef struct show_input {
@@ -43,8 +43,9 @@ static bool read_show_input(tix_req *r, json_t *body, show_input *in)
         }
     }
     if (ok && !tix_currency_supported(in->currency)) {
-        ok = tix_v_fail(&e, "currency", "is not a supported currency (INR, USD, EUR, GBP, AED, "
-                                        "SGD, AUD, CAD)");
+        ok = tix_v_fail(&e, "currency",
+                        "is not a supported currency (INR, USD, EUR, GBP, AED, "
+                        "SGD, AUD, CAD)");
     }
     int64_t now = tix_now_ms();
     if (ok && !tix_parse_rfc3339(in->starts_at_s, &in->starts_at)) {
@@ -65,7 +66,8 @@ static bool read_show_input(tix_req *r, json_t *body, show_input *in)
 static bool read_prices(tix_req *r, json_t *prices, const tix_seat_row *seats, int nseats,
                         tix_show_price **out, int *nout)
 {
-    tix_show_price *list = tix_arena_calloc(r->arena, sizeof(*list) * (json_object_size(prices) + 1));
+    tix_show_price *list =
+        tix_arena_calloc(r->arena, sizeof(*list) * (json_object_size(prices) + 1));
     int n = 0;
     const char *key;
     json_t *v;
@@ -185,8 +187,11 @@ void tix_api_show_create(tix_req *r)
     if (!read_prices(r, in.prices, seats, nseats, &prices, &nprices)) {
         return;
     }
-    tix_show s = {.movie_id = m.id, .hall_id = h.id, .theatre_id = h.theatre_id,
-                  .currency = (char *)in.currency, .starts_at = in.starts_at};
+    tix_show s = {.movie_id = m.id,
+                  .hall_id = h.id,
+                  .theatre_id = h.theatre_id,
+                  .currency = (char *)in.currency,
+                  .starts_at = in.starts_at};
     char *id = tix_arena_alloc(r->arena, TIX_ID_MAX);
     tix_id_new(id, "shw");
     s.id = id;

@@ -2,14 +2,14 @@
  * Theatres and halls. An owner creates theatres for itself and edits only its own; an admin
  * edits all and may create a theatre for a given owner. Reads are public.
  */
-#include <math.h>
-#include <string.h>
-
 #include "api/catalog_views.h"
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
 #include "core/util.h"
+
+#include <math.h>
+#include <string.h>
 
 #define DEFAULT_UTC_OFFSET 330 /* India (IST); DST-free zones only: the offset is fixed */
 
@@ -353,8 +353,8 @@ static bool load_own_hall(tix_req *r, tix_db *db, tix_hall *h)
 
 static void reply_hall_busy(tix_req *r)
 {
-    tix_reply_error(r, 409, "hall_has_bookings",
-                    "the hall has future shows with bookings or holds", NULL);
+    tix_reply_error(r, 409, "hall_has_bookings", "the hall has future shows with bookings or holds",
+                    NULL);
 }
 
 void tix_api_hall_update(tix_req *r)

@@ -20,12 +20,11 @@ static const int next[TIX_BK_STATUS_COUNT][TIX_EV_COUNT] = {
     [TIX_BK_EXPIRED_REFUNDED] = {NONE, NONE, NONE, NONE, NONE, NONE},
 };
 
-static const char *const status_names[] = {"pending_payment", "confirmed",
-                                           "expired",         "failed",
-                                           "cancelled_refunded", "expired_refunded"};
+static const char *const status_names[] = {
+    "pending_payment", "confirmed", "expired", "failed", "cancelled_refunded", "expired_refunded"};
 
-static const char *const event_names[] = {"paid",          "paid_seats_gone", "payment_failed",
-                                          "hold_expired",  "user_cancel",     "show_cancelled"};
+static const char *const event_names[] = {"paid",         "paid_seats_gone", "payment_failed",
+                                          "hold_expired", "user_cancel",     "show_cancelled"};
 
 bool tix_booking_next(tix_booking_status from, tix_booking_event ev, tix_booking_status *to)
 {

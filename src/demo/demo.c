@@ -2,16 +2,16 @@
  * always in the future when the demo starts. */
 #include "demo/demo.h"
 
-#include <jansson.h>
-#include <stdio.h>
-#include <string.h>
-
 #include "auth/session.h"
 #include "catalog/layout.h"
 #include "catalog/show_time.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/catalog.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
 
 #define DAY_MS (86400LL * 1000)
 
@@ -86,11 +86,17 @@ static tix_rc add_movies(tix_db *db, tix_arena *a, int64_t now, char ids[][TIX_I
         char date[11];
         tix_format_date(date, now + d->release_offset_days * DAY_MS);
         tix_id_new(ids[i], "mov");
-        tix_movie m = {.id = ids[i], .title = (char *)d->title,
-                       .description = (char *)d->description, .duration_minutes = d->minutes,
-                       .release_date = tix_arena_strdup(a, date), .languages = (char *)d->languages,
-                       .genres = (char *)d->genres, .certificate = (char *)d->certificate,
-                       .status = "active", .created_at = now, .updated_at = now};
+        tix_movie m = {.id = ids[i],
+                       .title = (char *)d->title,
+                       .description = (char *)d->description,
+                       .duration_minutes = d->minutes,
+                       .release_date = tix_arena_strdup(a, date),
+                       .languages = (char *)d->languages,
+                       .genres = (char *)d->genres,
+                       .certificate = (char *)d->certificate,
+                       .status = "active",
+                       .created_at = now,
+                       .updated_at = now};
         rc = tix_movie_insert(db, &m);
     }
     return rc;
@@ -111,8 +117,12 @@ static tix_rc add_hall(tix_db *db, const char *theatre_id, const char *name, con
     char *text = json_dumps(canon, JSON_COMPACT);
     json_decref(canon);
     tix_id_new(id_out, "hal");
-    tix_hall h = {.id = id_out, .theatre_id = (char *)theatre_id, .name = (char *)name,
-                  .layout = text, .created_at = tix_now_ms(), .updated_at = tix_now_ms()};
+    tix_hall h = {.id = id_out,
+                  .theatre_id = (char *)theatre_id,
+                  .name = (char *)name,
+                  .layout = text,
+                  .created_at = tix_now_ms(),
+                  .updated_at = tix_now_ms()};
     rc = text ? tix_hall_insert(db, &h, &l) : TIX_ENOMEM;
     free(text);
     tix_layout_cleanup(&l);
@@ -131,10 +141,17 @@ static tix_rc add_theatre(tix_db *db, const char *owner, const demo_venue *v, ch
 {
     tix_id_new(id, "thr");
     int64_t now = tix_now_ms();
-    tix_theatre t = {.id = id, .owner_id = (char *)owner, .name = (char *)v->name,
-                     .city = (char *)v->city, .address = (char *)v->address, .has_geo = true,
-                     .latitude_e6 = v->lat_e6, .longitude_e6 = v->lon_e6,
-                     .utc_offset_minutes = 330, .created_at = now, .updated_at = now};
+    tix_theatre t = {.id = id,
+                     .owner_id = (char *)owner,
+                     .name = (char *)v->name,
+                     .city = (char *)v->city,
+                     .address = (char *)v->address,
+                     .has_geo = true,
+                     .latitude_e6 = v->lat_e6,
+                     .longitude_e6 = v->lon_e6,
+                     .utc_offset_minutes = 330,
+                     .created_at = now,
+                     .updated_at = now};
     return tix_theatre_insert(db, &t);
 }
 
@@ -156,10 +173,14 @@ static tix_rc add_shows(tix_db *db, const tix_config *cfg, const char *hall, con
             }
             char id[TIX_ID_MAX];
             tix_id_new(id, "shw");
-            tix_show sh = {.id = id, .movie_id = (char *)movie, .hall_id = (char *)hall,
-                           .theatre_id = (char *)theatre, .starts_at = start,
+            tix_show sh = {.id = id,
+                           .movie_id = (char *)movie,
+                           .hall_id = (char *)hall,
+                           .theatre_id = (char *)theatre,
+                           .starts_at = start,
                            .ends_at = tix_show_end(start, minutes, cfg->show_buffer_s * 1000),
-                           .currency = "INR", .created_at = now};
+                           .currency = "INR",
+                           .created_at = now};
             rc = tix_show_insert(db, &sh, big ? big_prices : small_prices, big ? 3 : 2);
         }
     }
@@ -171,8 +192,7 @@ static tix_rc load_all(tix_db *db, const tix_config *cfg, tix_arena *a)
     static const demo_venue venues[] = {
         {"Ticketd Cinemas Phoenix", "Mumbai", "Senapati Bapat Marg, Lower Parel", 18994000,
          72825000},
-        {"Ticketd Cinemas Orion", "Bengaluru", "Dr Rajkumar Road, Malleswaram", 13011000,
-         77555000},
+        {"Ticketd Cinemas Orion", "Bengaluru", "Dr Rajkumar Road, Malleswaram", 13011000, 77555000},
     };
     tix_user owner;
     tix_user user;
@@ -180,10 +200,11 @@ static tix_rc load_all(tix_db *db, const tix_config *cfg, tix_arena *a)
     char tids[2][TIX_ID_MAX];
     char hids[3][TIX_ID_MAX];
     int64_t now = tix_now_ms();
-    tix_rc rc = add_user(db, "owner@ticketd.local", "owner-password", "Demo Owner",
-                         TIX_ROLE_OWNER, &owner);
-    rc = rc ? rc : add_user(db, "user@ticketd.local", "user-password", "Demo User",
-                            TIX_ROLE_USER, &user);
+    tix_rc rc =
+        add_user(db, "owner@ticketd.local", "owner-password", "Demo Owner", TIX_ROLE_OWNER, &owner);
+    rc =
+        rc ? rc
+           : add_user(db, "user@ticketd.local", "user-password", "Demo User", TIX_ROLE_USER, &user);
     rc = rc ? rc : add_movies(db, a, now, mids);
     rc = rc ? rc : add_theatre(db, owner.id, &venues[0], tids[0]);
     rc = rc ? rc : add_theatre(db, owner.id, &venues[1], tids[1]);

@@ -1,10 +1,10 @@
 /* SQL for claims, holds, bookings, tickets, refunds and idempotency keys; see booking.h. */
 #include "store/booking.h"
 
+#include "core/util.h"
+
 #include <stdio.h>
 #include <string.h>
-
-#include "core/util.h"
 
 #define IDEM_TTL_MS (24LL * 3600 * 1000)
 
@@ -27,16 +27,16 @@ static tix_rc changed_one(tix_db *db, const char *sql, const tix_dbv *p, int n, 
 
 /* ---- seat map and claims ---- */
 
-#define SEATMAP_SELECT                                                                          \
-    "SELECT s.id, s.label, s.row_label, s.number, s.x, s.y, s.category, s.blocked,"            \
-    " COALESCE(p.amount, -1),"                                                                 \
-    " CASE WHEN c.seat_id IS NULL THEN 0 WHEN c.expires_at IS NULL THEN 2"                     \
-    "      WHEN c.expires_at > $3 THEN 1 ELSE 0 END,"                                          \
-    " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.hold_id END,"                 \
-    " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.user_id END"                  \
-    " FROM seats s"                                                                            \
-    " LEFT JOIN show_prices p ON p.show_id = $1 AND p.category = s.category"                   \
-    " LEFT JOIN seat_claims c ON c.show_id = $1 AND c.seat_id = s.id"                          \
+#define SEATMAP_SELECT                                                                             \
+    "SELECT s.id, s.label, s.row_label, s.number, s.x, s.y, s.category, s.blocked,"                \
+    " COALESCE(p.amount, -1),"                                                                     \
+    " CASE WHEN c.seat_id IS NULL THEN 0 WHEN c.expires_at IS NULL THEN 2"                         \
+    "      WHEN c.expires_at > $3 THEN 1 ELSE 0 END,"                                              \
+    " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.hold_id END,"                     \
+    " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.user_id END"                      \
+    " FROM seats s"                                                                                \
+    " LEFT JOIN show_prices p ON p.show_id = $1 AND p.category = s.category"                       \
+    " LEFT JOIN seat_claims c ON c.show_id = $1 AND c.seat_id = s.id"                              \
     " WHERE s.hall_id = $2 AND s.active = 1"
 
 static void read_map(tix_arena *a, const tix_db_res *res, tix_map_seat **seats, int *n)
@@ -102,8 +102,8 @@ tix_rc tix_seatmap_load_ids(tix_db *db, tix_arena *a, const char *show_id, const
 }
 
 tix_rc tix_claims_take(tix_db *db, tix_arena *a, const char *show_id, const char *user_id,
-                       const char *hold_id, const char *const *seat_ids, int n,
-                       int64_t expires_at, int64_t now, bool *claimed, int *nclaimed)
+                       const char *hold_id, const char *const *seat_ids, int n, int64_t expires_at,
+                       int64_t now, bool *claimed, int *nclaimed)
 {
     if (n < 1 || n > TIX_DB_MAX_PARAMS - 5) {
         return TIX_EINVAL;
@@ -117,8 +117,8 @@ tix_rc tix_claims_take(tix_db *db, tix_arena *a, const char *show_id, const char
     char *values = tix_arena_strdup(a, "");
     for (int i = 0; i < n; i++) {
         p[5 + i] = TIX_DB_TEXT(seat_ids[i]);
-        values = tix_arena_sprintf(a, "%s%s($1, $%d, $2, $3, NULL, $4, $5)", values,
-                                   i ? ", " : "", 6 + i);
+        values = tix_arena_sprintf(a, "%s%s($1, $%d, $2, $3, NULL, $4, $5)", values, i ? ", " : "",
+                                   6 + i);
     }
     /* One statement, seats in sorted order (no deadlocks between overlapping holds). A live
      * claim is left alone; an expired one is taken over. RETURNING lists what we got. */
@@ -160,8 +160,8 @@ tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, const char *hold
                        p, 2, NULL);
 }
 
-tix_rc tix_claims_sell(tix_db *db, const char *show_id, const char *hold_id,
-                       const char *booking_id, int *n)
+tix_rc tix_claims_sell(tix_db *db, const char *show_id, const char *hold_id, const char *booking_id,
+                       int *n)
 {
     tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hold_id), TIX_DB_TEXT(booking_id)};
     tix_db_res *res = NULL;
@@ -192,7 +192,8 @@ tix_rc tix_claims_extend(tix_db *db, const char *show_id, const char *hold_id, i
 
 /* ---- holds ---- */
 
-#define HOLD_COLS "id, show_id, user_id, status, seat_count, amount, currency, expires_at, created_at"
+#define HOLD_COLS                                                                                  \
+    "id, show_id, user_id, status, seat_count, amount, currency, expires_at, created_at"
 
 static void read_hold(tix_arena *a, const tix_db_res *res, tix_hold *h)
 {
@@ -209,8 +210,8 @@ static void read_hold(tix_arena *a, const tix_db_res *res, tix_hold *h)
 
 tix_rc tix_hold_insert(tix_db *db, const tix_hold *h)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(h->id),      TIX_DB_TEXT(h->show_id),  TIX_DB_TEXT(h->user_id),
-                   TIX_DB_INT(h->seat_count), TIX_DB_INT(h->amount), TIX_DB_TEXT(h->currency),
+    tix_dbv p[] = {TIX_DB_TEXT(h->id),        TIX_DB_TEXT(h->show_id),  TIX_DB_TEXT(h->user_id),
+                   TIX_DB_INT(h->seat_count), TIX_DB_INT(h->amount),    TIX_DB_TEXT(h->currency),
                    TIX_DB_INT(h->expires_at), TIX_DB_INT(h->created_at)};
     return tix_db_exec(db,
                        "INSERT INTO holds (id, show_id, user_id, status, seat_count, amount,"
@@ -262,10 +263,10 @@ tix_rc tix_hold_set_status(tix_db *db, const char *id, const char *from, const c
 
 /* ---- bookings ---- */
 
-#define BOOKING_SELECT                                                                          \
-    "SELECT b.id, b.user_id, b.show_id, b.hold_id, b.status, b.amount, b.currency, b.provider,"  \
-    " b.order_id, b.payment_id, b.expires_at, b.created_at, b.confirmed_at, b.cancelled_at,"     \
-    " t.owner_id, s.starts_at FROM bookings b JOIN shows s ON s.id = b.show_id"                 \
+#define BOOKING_SELECT                                                                             \
+    "SELECT b.id, b.user_id, b.show_id, b.hold_id, b.status, b.amount, b.currency, b.provider,"    \
+    " b.order_id, b.payment_id, b.expires_at, b.created_at, b.confirmed_at, b.cancelled_at,"       \
+    " t.owner_id, s.starts_at FROM bookings b JOIN shows s ON s.id = b.show_id"                    \
     " JOIN theatres t ON t.id = s.theatre_id"
 
 static void read_booking(tix_arena *a, const tix_db_res *res, int i, tix_booking *b)
@@ -292,11 +293,9 @@ static void read_booking(tix_arena *a, const tix_db_res *res, int i, tix_booking
 
 tix_rc tix_booking_insert(tix_db *db, const tix_booking *b, const tix_booking_seat *seats, int n)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(b->id),       TIX_DB_TEXT(b->user_id),
-                   TIX_DB_TEXT(b->show_id),  TIX_DB_TEXT(b->hold_id),
-                   TIX_DB_INT(b->amount),    TIX_DB_TEXT(b->currency),
-                   TIX_DB_TEXT(b->provider), TIX_DB_INT(b->expires_at),
-                   TIX_DB_INT(b->created_at)};
+    tix_dbv p[] = {TIX_DB_TEXT(b->id),       TIX_DB_TEXT(b->user_id),   TIX_DB_TEXT(b->show_id),
+                   TIX_DB_TEXT(b->hold_id),  TIX_DB_INT(b->amount),     TIX_DB_TEXT(b->currency),
+                   TIX_DB_TEXT(b->provider), TIX_DB_INT(b->expires_at), TIX_DB_INT(b->created_at)};
     tix_rc rc = tix_db_exec(db,
                             "INSERT INTO bookings (id, user_id, show_id, hold_id, status, amount,"
                             " currency, provider, expires_at, created_at, updated_at) VALUES"
@@ -330,8 +329,8 @@ static tix_rc one_booking(tix_db *db, tix_arena *a, const char *where, const cha
 {
     tix_dbv p = TIX_DB_TEXT(arg);
     tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, tix_arena_sprintf(a, BOOKING_SELECT " WHERE %s", where), &p, 1,
-                            &res);
+    tix_rc rc =
+        tix_db_exec(db, tix_arena_sprintf(a, BOOKING_SELECT " WHERE %s", where), &p, 1, &res);
     if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
         rc = TIX_ENOTFOUND;
     }
@@ -352,8 +351,8 @@ tix_rc tix_booking_by_order(tix_db *db, tix_arena *a, const char *order_id, tix_
     return one_booking(db, a, "b.order_id = $1", order_id, out);
 }
 
-tix_rc tix_booking_seats(tix_db *db, tix_arena *a, const char *booking_id,
-                         tix_booking_seat **items, int *n)
+tix_rc tix_booking_seats(tix_db *db, tix_arena *a, const char *booking_id, tix_booking_seat **items,
+                         int *n)
 {
     tix_dbv p = TIX_DB_TEXT(booking_id);
     tix_db_res *res = NULL;
@@ -384,8 +383,7 @@ tix_rc tix_booking_seats(tix_db *db, tix_arena *a, const char *booking_id,
 tix_rc tix_booking_set_order(tix_db *db, const char *id, const char *order_id)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(order_id)};
-    return changed_one(db, "UPDATE bookings SET order_id = $2 WHERE id = $1", p, 2,
-                       TIX_ENOTFOUND);
+    return changed_one(db, "UPDATE bookings SET order_id = $2 WHERE id = $1", p, 2, TIX_ENOTFOUND);
 }
 
 tix_rc tix_booking_lock(tix_db *db, const char *id)
@@ -399,9 +397,12 @@ tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status fro
                               tix_booking_status to, const char *reason, const char *payment_id,
                               int64_t now)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(id),          TIX_DB_TEXT(tix_booking_status_name(from)),
-                   TIX_DB_TEXT(tix_booking_status_name(to)), TIX_DB_TEXT(payment_id),
-                   TIX_DB_INT(now),          TIX_DB_INT(to == TIX_BK_CONFIRMED),
+    tix_dbv p[] = {TIX_DB_TEXT(id),
+                   TIX_DB_TEXT(tix_booking_status_name(from)),
+                   TIX_DB_TEXT(tix_booking_status_name(to)),
+                   TIX_DB_TEXT(payment_id),
+                   TIX_DB_INT(now),
+                   TIX_DB_INT(to == TIX_BK_CONFIRMED),
                    TIX_DB_INT(to == TIX_BK_CANCELLED_REFUNDED)};
     tix_rc rc = changed_one(
         db,
@@ -423,8 +424,8 @@ tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status fro
 }
 
 tix_rc tix_booking_list(tix_db *db, tix_arena *a, const char *user_id, const char *show_id,
-                        const char *theatre_id, const char *before, int limit,
-                        tix_booking **items, int *n)
+                        const char *theatre_id, const char *before, int limit, tix_booking **items,
+                        int *n)
 {
     tix_dbv p[] = {TIX_DB_TEXT(user_id), TIX_DB_TEXT(show_id), TIX_DB_TEXT(theatre_id),
                    TIX_DB_TEXT(before), TIX_DB_INT(limit + 1)};
@@ -471,8 +472,8 @@ tix_rc tix_booking_confirmed_of_show(tix_db *db, tix_arena *a, const char *show_
     return TIX_OK;
 }
 
-tix_rc tix_ticket_insert(tix_db *db, const char *booking_id, const char *seat_id,
-                         const char *code, int64_t now)
+tix_rc tix_ticket_insert(tix_db *db, const char *booking_id, const char *seat_id, const char *code,
+                         int64_t now)
 {
     char id[TIX_ID_MAX];
     tix_id_new(id, "tkt");
@@ -487,17 +488,21 @@ tix_rc tix_ticket_insert(tix_db *db, const char *booking_id, const char *seat_id
 tix_rc tix_ticket_void(tix_db *db, const char *booking_id)
 {
     tix_dbv p = TIX_DB_TEXT(booking_id);
-    return tix_db_exec(db, "UPDATE tickets SET status = 'void' WHERE booking_id = $1", &p, 1,
-                       NULL);
+    return tix_db_exec(db, "UPDATE tickets SET status = 'void' WHERE booking_id = $1", &p, 1, NULL);
 }
 
 /* ---- refunds ---- */
 
 tix_rc tix_refund_insert(tix_db *db, const tix_refund *r, int64_t now)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(r->id),     TIX_DB_TEXT(r->booking_id), TIX_DB_TEXT(r->payment_id),
-                   TIX_DB_INT(r->amount),  TIX_DB_TEXT(r->reason),     TIX_DB_TEXT(r->status),
-                   TIX_DB_TEXT(r->provider_refund_id), TIX_DB_INT(now)};
+    tix_dbv p[] = {TIX_DB_TEXT(r->id),
+                   TIX_DB_TEXT(r->booking_id),
+                   TIX_DB_TEXT(r->payment_id),
+                   TIX_DB_INT(r->amount),
+                   TIX_DB_TEXT(r->reason),
+                   TIX_DB_TEXT(r->status),
+                   TIX_DB_TEXT(r->provider_refund_id),
+                   TIX_DB_INT(now)};
     return tix_db_exec(db,
                        "INSERT INTO refunds (id, booking_id, payment_id, amount, reason, status,"
                        " provider_refund_id, created_at, updated_at)"
@@ -509,8 +514,7 @@ tix_rc tix_refund_exists_for_payment(tix_db *db, const char *payment_id, bool *e
 {
     tix_dbv p = TIX_DB_TEXT(payment_id);
     tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, "SELECT 1 FROM refunds WHERE payment_id = $1 LIMIT 1", &p, 1,
-                            &res);
+    tix_rc rc = tix_db_exec(db, "SELECT 1 FROM refunds WHERE payment_id = $1 LIMIT 1", &p, 1, &res);
     if (rc == TIX_OK) {
         *exists = tix_db_res_rows(res) > 0;
     }
@@ -533,8 +537,7 @@ tix_rc tix_refund_settle(tix_db *db, const char *id, const char *status,
                        p, 4, TIX_ENOTFOUND);
 }
 
-tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id, tix_refund **items,
-                       int *n)
+tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id, tix_refund **items, int *n)
 {
     tix_dbv p = TIX_DB_TEXT(booking_id);
     tix_db_res *res = NULL;
@@ -562,8 +565,7 @@ tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id, tix_ref
     return TIX_OK;
 }
 
-tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_id, tix_sales_line **items,
-                      int *n)
+tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_id, tix_sales_line **items, int *n)
 {
     tix_dbv p = TIX_DB_TEXT(show_id);
     tix_db_res *res = NULL;

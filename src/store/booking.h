@@ -9,12 +9,12 @@
 #ifndef TIX_STORE_BOOKING_H
 #define TIX_STORE_BOOKING_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
 #include "booking/state.h"
 #include "core/arena.h"
 #include "store/db.h"
+
+#include <stdbool.h>
+#include <stdint.h>
 
 typedef struct tix_map_seat {
     char *id;
@@ -25,9 +25,9 @@ typedef struct tix_map_seat {
     int y;
     char *category;
     bool blocked;
-    int64_t price;   /* -1 when the show has no price for the category */
-    int claim;       /* 0 free, 1 held, 2 sold */
-    char *hold_id;   /* the claim's hold (NULL when free) */
+    int64_t price; /* -1 when the show has no price for the category */
+    int claim;     /* 0 free, 1 held, 2 sold */
+    char *hold_id; /* the claim's hold (NULL when free) */
     char *claim_user;
 } tix_map_seat;
 
@@ -39,9 +39,8 @@ TIX_MUSTCHECK tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show
 /* The same for just the given seat ids (at most TIX_DB_MAX_PARAMS - 3); unknown ids are
  * simply absent from the result. */
 TIX_MUSTCHECK tix_rc tix_seatmap_load_ids(tix_db *db, tix_arena *a, const char *show_id,
-                                          const char *hall_id, int64_t now,
-                                          const char *const *ids, int nids, tix_map_seat **seats,
-                                          int *n);
+                                          const char *hall_id, int64_t now, const char *const *ids,
+                                          int nids, tix_map_seat **seats, int *n);
 
 /* Claims seat_ids (sorted, distinct) for a hold, all or nothing: rows already claimed by a live
  * claim are left alone. OUT: claimed[i] whether seat_ids[i] was claimed; *nclaimed. */
@@ -167,11 +166,11 @@ TIX_MUSTCHECK tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_i
 /* Idempotency keys. begin: TIX_OK = first use (a row with status 0 now exists);
  * TIX_ECONFLICT = seen before: status, response and stored_hash hold what was stored (0 = the
  * first request is still running). */
-TIX_MUSTCHECK tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const char *user_id,
-                                    const char *key, const char *hash, int64_t now, int *status,
-                                    char **response, char **stored_hash);
-TIX_MUSTCHECK tix_rc tix_idem_finish(tix_db *db, const char *user_id, const char *key,
-                                     int status, const char *response);
+TIX_MUSTCHECK tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const char *user_id, const char *key,
+                                    const char *hash, int64_t now, int *status, char **response,
+                                    char **stored_hash);
+TIX_MUSTCHECK tix_rc tix_idem_finish(tix_db *db, const char *user_id, const char *key, int status,
+                                     const char *response);
 TIX_MUSTCHECK tix_rc tix_idem_forget(tix_db *db, const char *user_id, const char *key);
 
 #endif

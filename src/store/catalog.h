@@ -6,12 +6,12 @@
 #ifndef TIX_STORE_CATALOG_H
 #define TIX_STORE_CATALOG_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
 #include "catalog/layout.h"
 #include "core/arena.h"
 #include "store/db.h"
+
+#include <stdbool.h>
+#include <stdint.h>
 
 typedef struct tix_movie {
     char *id;
@@ -52,9 +52,9 @@ TIX_MUSTCHECK tix_rc tix_movie_list(tix_db *db, tix_arena *a, const tix_movie_fi
 TIX_MUSTCHECK tix_rc tix_movie_soft_delete(tix_db *db, const char *id, int64_t now);
 /* Sets poster or trailer (kind "poster" | "trailer"). OUT: *old_public_id (arena) the media it
  * replaced, or NULL. */
-TIX_MUSTCHECK tix_rc tix_movie_set_media(tix_db *db, tix_arena *a, const char *id,
-                                         const char *kind, const char *url,
-                                         const char *public_id, char **old_public_id);
+TIX_MUSTCHECK tix_rc tix_movie_set_media(tix_db *db, tix_arena *a, const char *id, const char *kind,
+                                         const char *url, const char *public_id,
+                                         char **old_public_id);
 
 typedef struct tix_theatre {
     char *id;
@@ -129,8 +129,8 @@ TIX_MUSTCHECK tix_rc tix_hall_category_unpriced(tix_db *db, const char *hall_id,
                                                 const char *category, int64_t now, bool *any);
 /* Cancels the future, non-cancelled shows of a hall, theatre or movie (exactly one id set). */
 TIX_MUSTCHECK tix_rc tix_catalog_cancel_future_shows(tix_db *db, const char *hall_id,
-                                                     const char *theatre_id,
-                                                     const char *movie_id, int64_t now);
+                                                     const char *theatre_id, const char *movie_id,
+                                                     int64_t now);
 
 typedef struct tix_show {
     char *id;

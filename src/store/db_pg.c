@@ -167,9 +167,8 @@ static PGresult *run(pg_conn *pc, const char *sql, int n, const unsigned int *ty
                      const char *const *values)
 {
     /* Statements without parameters (BEGIN, COMMIT, scripts) are not worth a slot. */
-    int slot = n > 0 && PQtransactionStatus(pc->c) != PQTRANS_INERROR
-                   ? prepared(pc, sql, n, types)
-                   : -1;
+    int slot =
+        n > 0 && PQtransactionStatus(pc->c) != PQTRANS_INERROR ? prepared(pc, sql, n, types) : -1;
     if (slot < 0) {
         return PQexecParams(pc->c, sql, n, n ? types : NULL, n ? values : NULL, NULL, NULL, 0);
     }

@@ -1,13 +1,13 @@
 /* SQL for movies; see catalog.h. */
-#include <stdio.h>
-#include <string.h>
-
 #include "core/util.h"
 #include "store/catalog.h"
 
-#define MOVIE_COLS                                                                              \
-    "id, title, description, duration_minutes, release_date, languages, genres, certificate, "  \
-    "poster_url, trailer_url, poster_public_id, trailer_public_id, status, created_at, "         \
+#include <stdio.h>
+#include <string.h>
+
+#define MOVIE_COLS                                                                                 \
+    "id, title, description, duration_minutes, release_date, languages, genres, certificate, "     \
+    "poster_url, trailer_url, poster_public_id, trailer_public_id, status, created_at, "           \
     "updated_at"
 
 static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
@@ -50,11 +50,16 @@ static char *search_key(tix_arena *a, const char *s)
 tix_rc tix_movie_insert(tix_db *db, const tix_movie *m)
 {
     tix_arena *a = tix_arena_create(256);
-    tix_dbv p[] = {TIX_DB_TEXT(m->id),          TIX_DB_TEXT(m->title),
-                   TIX_DB_TEXT(search_key(a, m->title)), TIX_DB_TEXT(m->description),
-                   TIX_DB_INT(m->duration_minutes), TIX_DB_TEXT(m->release_date),
-                   TIX_DB_TEXT(m->languages),   TIX_DB_TEXT(m->genres),
-                   TIX_DB_TEXT(m->certificate), TIX_DB_TEXT(m->status),
+    tix_dbv p[] = {TIX_DB_TEXT(m->id),
+                   TIX_DB_TEXT(m->title),
+                   TIX_DB_TEXT(search_key(a, m->title)),
+                   TIX_DB_TEXT(m->description),
+                   TIX_DB_INT(m->duration_minutes),
+                   TIX_DB_TEXT(m->release_date),
+                   TIX_DB_TEXT(m->languages),
+                   TIX_DB_TEXT(m->genres),
+                   TIX_DB_TEXT(m->certificate),
+                   TIX_DB_TEXT(m->status),
                    TIX_DB_INT(m->created_at)};
     tix_rc rc = tix_db_exec(db,
                             "INSERT INTO movies (id, title, title_search, description,"
@@ -69,11 +74,16 @@ tix_rc tix_movie_insert(tix_db *db, const tix_movie *m)
 tix_rc tix_movie_update(tix_db *db, const tix_movie *m)
 {
     tix_arena *a = tix_arena_create(256);
-    tix_dbv p[] = {TIX_DB_TEXT(m->id),          TIX_DB_TEXT(m->title),
-                   TIX_DB_TEXT(search_key(a, m->title)), TIX_DB_TEXT(m->description),
-                   TIX_DB_INT(m->duration_minutes), TIX_DB_TEXT(m->release_date),
-                   TIX_DB_TEXT(m->languages),   TIX_DB_TEXT(m->genres),
-                   TIX_DB_TEXT(m->certificate), TIX_DB_TEXT(m->status),
+    tix_dbv p[] = {TIX_DB_TEXT(m->id),
+                   TIX_DB_TEXT(m->title),
+                   TIX_DB_TEXT(search_key(a, m->title)),
+                   TIX_DB_TEXT(m->description),
+                   TIX_DB_INT(m->duration_minutes),
+                   TIX_DB_TEXT(m->release_date),
+                   TIX_DB_TEXT(m->languages),
+                   TIX_DB_TEXT(m->genres),
+                   TIX_DB_TEXT(m->certificate),
+                   TIX_DB_TEXT(m->status),
                    TIX_DB_INT(m->updated_at)};
     tix_db_res *res = NULL;
     tix_rc rc = tix_db_exec(db,
@@ -94,9 +104,8 @@ tix_rc tix_movie_get(tix_db *db, tix_arena *a, const char *id, tix_movie *out)
 {
     tix_dbv p = TIX_DB_TEXT(id);
     tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT " MOVIE_COLS " FROM movies WHERE id = $1 AND deleted_at IS NULL",
-                            &p, 1, &res);
+    tix_rc rc = tix_db_exec(
+        db, "SELECT " MOVIE_COLS " FROM movies WHERE id = $1 AND deleted_at IS NULL", &p, 1, &res);
     if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
         rc = TIX_ENOTFOUND;
     }
@@ -132,23 +141,23 @@ tix_rc tix_movie_list(tix_db *db, tix_arena *a, const tix_movie_filter *f, tix_m
 {
     const char *genre = f->genre ? list_pattern(a, f->genre) : NULL;
     const char *lang = f->language ? list_pattern(a, f->language) : NULL;
-    tix_dbv p[] = {TIX_DB_TEXT(f->release), TIX_DB_TEXT(f->today),     TIX_DB_TEXT(f->q_like),
-                   TIX_DB_TEXT(genre),      TIX_DB_TEXT(lang),         TIX_DB_INT(f->include_inactive),
+    tix_dbv p[] = {TIX_DB_TEXT(f->release), TIX_DB_TEXT(f->today),
+                   TIX_DB_TEXT(f->q_like),  TIX_DB_TEXT(genre),
+                   TIX_DB_TEXT(lang),       TIX_DB_INT(f->include_inactive),
                    TIX_DB_TEXT(f->after),   TIX_DB_INT(f->limit + 1)};
     tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(
-        db,
-        "SELECT " MOVIE_COLS " FROM movies WHERE deleted_at IS NULL"
-        " AND (CAST($1 AS TEXT) IS NULL"
-        "      OR ($1 = 'upcoming' AND release_date > $2)"
-        "      OR ($1 = 'released' AND release_date <= $2))"
-        " AND (CAST($3 AS TEXT) IS NULL OR title_search LIKE $3 ESCAPE '\\')"
-        " AND (CAST($4 AS TEXT) IS NULL OR genres LIKE $4 ESCAPE '\\')"
-        " AND (CAST($5 AS TEXT) IS NULL OR languages LIKE $5 ESCAPE '\\')"
-        " AND ($6 = 1 OR status = 'active')"
-        " AND (CAST($7 AS TEXT) IS NULL OR id > $7)"
-        " ORDER BY id LIMIT $8",
-        p, 8, &res);
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT " MOVIE_COLS " FROM movies WHERE deleted_at IS NULL"
+                            " AND (CAST($1 AS TEXT) IS NULL"
+                            "      OR ($1 = 'upcoming' AND release_date > $2)"
+                            "      OR ($1 = 'released' AND release_date <= $2))"
+                            " AND (CAST($3 AS TEXT) IS NULL OR title_search LIKE $3 ESCAPE '\\')"
+                            " AND (CAST($4 AS TEXT) IS NULL OR genres LIKE $4 ESCAPE '\\')"
+                            " AND (CAST($5 AS TEXT) IS NULL OR languages LIKE $5 ESCAPE '\\')"
+                            " AND ($6 = 1 OR status = 'active')"
+                            " AND (CAST($7 AS TEXT) IS NULL OR id > $7)"
+                            " ORDER BY id LIMIT $8",
+                            p, 8, &res);
     if (rc != TIX_OK) {
         return rc;
     }

@@ -1,8 +1,8 @@
 /* SQL for shows, their prices, and catalogue-wide questions about future shows; see catalog.h. */
-#include <string.h>
-
 #include "core/util.h"
 #include "store/catalog.h"
+
+#include <string.h>
 
 static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
 {
@@ -10,10 +10,10 @@ static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
     return s != NULL ? tix_arena_strdup(a, s) : NULL;
 }
 
-#define SHOW_SELECT                                                                             \
-    "SELECT s.id, s.movie_id, s.hall_id, s.theatre_id, t.owner_id, m.title, t.name, t.city,"   \
-    " h.name, s.starts_at, s.ends_at, s.currency, s.status, t.utc_offset_minutes,"             \
-    " s.created_at FROM shows s JOIN theatres t ON t.id = s.theatre_id"                        \
+#define SHOW_SELECT                                                                                \
+    "SELECT s.id, s.movie_id, s.hall_id, s.theatre_id, t.owner_id, m.title, t.name, t.city,"       \
+    " h.name, s.starts_at, s.ends_at, s.currency, s.status, t.utc_offset_minutes,"                 \
+    " s.created_at FROM shows s JOIN theatres t ON t.id = s.theatre_id"                            \
     " JOIN halls h ON h.id = s.hall_id JOIN movies m ON m.id = s.movie_id"
 
 static void read_show(tix_arena *a, const tix_db_res *res, int row, tix_show *s)
@@ -38,9 +38,9 @@ static void read_show(tix_arena *a, const tix_db_res *res, int row, tix_show *s)
 
 tix_rc tix_show_insert(tix_db *db, const tix_show *s, const tix_show_price *prices, int nprices)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(s->id),       TIX_DB_TEXT(s->movie_id), TIX_DB_TEXT(s->hall_id),
+    tix_dbv p[] = {TIX_DB_TEXT(s->id),         TIX_DB_TEXT(s->movie_id), TIX_DB_TEXT(s->hall_id),
                    TIX_DB_TEXT(s->theatre_id), TIX_DB_INT(s->starts_at), TIX_DB_INT(s->ends_at),
-                   TIX_DB_TEXT(s->currency), TIX_DB_INT(s->created_at)};
+                   TIX_DB_TEXT(s->currency),   TIX_DB_INT(s->created_at)};
     tix_rc rc = tix_db_exec(db,
                             "INSERT INTO shows (id, movie_id, hall_id, theatre_id, starts_at,"
                             " ends_at, currency, status, created_at, updated_at)"
@@ -93,14 +93,13 @@ tix_rc tix_show_prices(tix_db *db, tix_arena *a, const char *show_id, tix_show_p
     tix_dbv p = TIX_DB_TEXT(show_id);
     tix_db_res *res = NULL;
     tix_rc rc = tix_db_exec(
-        db, "SELECT category, amount FROM show_prices WHERE show_id = $1 ORDER BY category", &p,
-        1, &res);
+        db, "SELECT category, amount FROM show_prices WHERE show_id = $1 ORDER BY category", &p, 1,
+        &res);
     if (rc != TIX_OK) {
         return rc;
     }
     int rows = tix_db_res_rows(res);
-    tix_show_price *list =
-        tix_arena_calloc(a, sizeof(tix_show_price) * (size_t)(rows ? rows : 1));
+    tix_show_price *list = tix_arena_calloc(a, sizeof(tix_show_price) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
         list[i].category = cell(a, res, i, 0);
         list[i].amount = tix_db_res_int(res, i, 1);
@@ -170,10 +169,10 @@ tix_rc tix_show_cancel(tix_db *db, const char *id, int64_t now)
 
 /* The WHERE clause selecting future, live shows of exactly one of hall/theatre/movie ($1..$3),
  * at $4 = now. */
-#define FUTURE_SHOWS                                                                            \
-    " status <> 'cancelled' AND ends_at > $4"                                                   \
-    " AND ((CAST($1 AS TEXT) IS NOT NULL AND hall_id = $1)"                                     \
-    "   OR (CAST($2 AS TEXT) IS NOT NULL AND theatre_id = $2)"                                  \
+#define FUTURE_SHOWS                                                                               \
+    " status <> 'cancelled' AND ends_at > $4"                                                      \
+    " AND ((CAST($1 AS TEXT) IS NOT NULL AND hall_id = $1)"                                        \
+    "   OR (CAST($2 AS TEXT) IS NOT NULL AND theatre_id = $2)"                                     \
     "   OR (CAST($3 AS TEXT) IS NOT NULL AND movie_id = $3))"
 
 tix_rc tix_catalog_future_claims(tix_db *db, const char *hall_id, const char *theatre_id,

@@ -89,8 +89,8 @@ tix_rc tix_user_set_role(tix_db *db, const char *id, tix_role role, int64_t now)
 
 tix_rc tix_user_lock_admins(tix_db *db)
 {
-    return tix_db_exec(db, "UPDATE users SET updated_at = updated_at WHERE role = 'admin'", NULL,
-                       0, NULL);
+    return tix_db_exec(db, "UPDATE users SET updated_at = updated_at WHERE role = 'admin'", NULL, 0,
+                       NULL);
 }
 
 tix_rc tix_user_count_role(tix_db *db, tix_role role, int64_t *out)

@@ -1,9 +1,9 @@
 /* SQL for theatres, halls and seats; see catalog.h. */
-#include <stdio.h>
-#include <string.h>
-
 #include "core/util.h"
 #include "store/catalog.h"
+
+#include <stdio.h>
+#include <string.h>
 
 static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
 {
@@ -36,8 +36,8 @@ static tix_rc update_one(tix_db *db, const char *sql, const tix_dbv *p, int n)
 
 /* ---- theatres ---- */
 
-#define THEATRE_COLS                                                                            \
-    "id, owner_id, name, city, address, latitude_e6, longitude_e6, utc_offset_minutes,"        \
+#define THEATRE_COLS                                                                               \
+    "id, owner_id, name, city, address, latitude_e6, longitude_e6, utc_offset_minutes,"            \
     " created_at, updated_at"
 
 static void read_theatre(tix_arena *a, const tix_db_res *res, int row, tix_theatre *t)
@@ -160,8 +160,8 @@ tix_rc tix_theatre_soft_delete(tix_db *db, const char *id, int64_t now)
 
 /* ---- halls and seats ---- */
 
-#define HALL_SELECT                                                                             \
-    "SELECT h.id, h.theatre_id, t.owner_id, h.name, h.layout, h.seat_count, h.created_at,"     \
+#define HALL_SELECT                                                                                \
+    "SELECT h.id, h.theatre_id, t.owner_id, h.name, h.layout, h.seat_count, h.created_at,"         \
     " h.updated_at FROM halls h JOIN theatres t ON t.id = h.theatre_id"
 
 static void read_hall(tix_arena *a, const tix_db_res *res, int row, tix_hall *h)
@@ -247,8 +247,8 @@ tix_rc tix_hall_get(tix_db *db, tix_arena *a, const char *id, tix_hall *out)
 {
     tix_dbv p = TIX_DB_TEXT(id);
     tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, HALL_SELECT " WHERE h.id = $1 AND h.deleted_at IS NULL", &p, 1,
-                            &res);
+    tix_rc rc =
+        tix_db_exec(db, HALL_SELECT " WHERE h.id = $1 AND h.deleted_at IS NULL", &p, 1, &res);
     if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
         rc = TIX_ENOTFOUND;
     }

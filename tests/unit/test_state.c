@@ -82,8 +82,8 @@ static void test_names_round_trip(void **state)
     (void)state;
     for (int s = 0; s < TIX_BK_STATUS_COUNT; s++) {
         tix_booking_status back;
-        assert_true(tix_booking_status_parse(tix_booking_status_name((tix_booking_status)s),
-                                             &back));
+        assert_true(
+            tix_booking_status_parse(tix_booking_status_name((tix_booking_status)s), &back));
         assert_int_equal(back, s);
     }
     tix_booking_status x;
