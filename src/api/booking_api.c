@@ -326,9 +326,8 @@ void tix_api_booking_list(tix_req *r)
     tix_db *db = tix_req_db(r);
     tix_booking *items = NULL;
     int n = 0;
-    tix_rc rc = db ? tix_booking_list(db, r->arena, r->auth.user_id, NULL, NULL, cursor, limit,
-                                      &items, &n)
-                   : TIX_EUNAVAIL;
+    tix_booking_filter f = {.user_id = r->auth.user_id, .before = cursor, .limit = limit};
+    tix_rc rc = db ? tix_booking_list(db, r->arena, &f, &items, &n) : TIX_EUNAVAIL;
     if (db == NULL) {
         return;
     }

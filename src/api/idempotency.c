@@ -5,11 +5,11 @@
  * the same key cannot both run: the second gets 409 until the first has answered. A 5xx is not
  * stored (the key is released) so that a retry can succeed.
  */
-#include <string.h>
-
 #include "core/util.h"
 #include "http/req.h"
 #include "store/booking.h"
+
+#include <string.h>
 
 #define KEY_MAX 255
 
@@ -36,6 +36,7 @@ static void request_hash(tix_req *r, char out[TIX_SHA256_HEX])
     if (r->body_len > 0) {
         memcpy(all + hl, r->body, r->body_len);
     }
+    all[hl + r->body_len] = '\0';
     tix_sha256_hex(out, all, hl + r->body_len);
 }
 
@@ -66,20 +67,18 @@ void tix_idempotent_call(tix_req *r, tix_handler handler)
     }
     char hash[TIX_SHA256_HEX];
     request_hash(r, hash);
-    int status = 0;
-    char *response = NULL;
-    char *stored = NULL;
-    tix_rc rc = tix_idem_begin(db, r->arena, r->auth.user_id, key, hash, tix_now_ms(), &status,
-                               &response, &stored);
-    if (rc == TIX_ECONFLICT && stored != NULL && strcmp(stored, hash) != 0) {
+    tix_idem_seen seen = {0, NULL, NULL};
+    tix_idem_key k = {r->auth.user_id, key, hash, tix_now_ms()};
+    tix_rc rc = tix_idem_begin(db, r->arena, &k, &seen);
+    if (rc == TIX_ECONFLICT && seen.stored_hash != NULL && strcmp(seen.stored_hash, hash) != 0) {
         tix_reply_error(r, 422, "idempotency_key_reused",
                         "this Idempotency-Key was used for a different request", NULL);
-    } else if (rc == TIX_ECONFLICT && status == 0) {
+    } else if (rc == TIX_ECONFLICT && seen.status == 0) {
         tix_reply_header(r, "Retry-After", "1");
         tix_reply_error(r, 409, "idempotency_in_progress",
                         "a request with this Idempotency-Key is still being processed", NULL);
     } else if (rc == TIX_ECONFLICT) {
-        replay(r, status, response);
+        replay(r, seen.status, seen.response);
     } else if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
     } else {

@@ -20,9 +20,12 @@ void tix_api_theatre_bookings(tix_req *r)
     int n = 0;
     tix_rc rc = db ? tix_theatre_get(db, r->arena, tix_req_param(r, "id"), &t) : TIX_EUNAVAIL;
     rc = rc ? rc : tix_policy_can_modify(&r->auth, t.owner_id);
-    rc = rc ? rc
-            : tix_booking_list(db, r->arena, NULL, tix_req_query(r, "show_id"), t.id, cursor, limit,
-                               &items, &n);
+    tix_booking_filter f = {
+        .show_id = tix_req_query(r, "show_id"), .before = cursor, .limit = limit};
+    if (rc == TIX_OK) {
+        f.theatre_id = t.id;
+        rc = tix_booking_list(db, r->arena, &f, &items, &n);
+    }
     if (db == NULL) {
         return;
     }

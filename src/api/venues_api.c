@@ -357,6 +357,44 @@ static void reply_hall_busy(tix_req *r)
                     NULL);
 }
 
+/* The first category of l that a scheduled show of the hall has no price for (NULL if none). */
+static tix_rc first_unpriced(tix_req *r, tix_db *db, const char *hall_id, const tix_layout *l,
+                             int64_t now, const char **out)
+{
+    tix_rc rc = TIX_OK;
+    *out = NULL;
+    for (int i = 0; rc == TIX_OK && *out == NULL && i < l->ncategories; i++) {
+        bool missing = false;
+        rc = tix_hall_category_unpriced(db, hall_id, l->categories[i], now, &missing);
+        *out = missing ? tix_arena_strdup(r->arena, l->categories[i]) : NULL;
+    }
+    return rc;
+}
+
+/* Inside the transaction: a new layout is refused while future shows have claims (409
+ * hall_has_bookings) or lack a price for one of its categories (409 hall_category_unpriced).
+ * Answers and returns false when refused; *rc carries a database failure. */
+static bool layout_change_allowed(tix_req *r, tix_db *db, const tix_hall *h, const tix_layout *l,
+                                  tix_rc *rc)
+{
+    bool claims = false;
+    const char *unpriced = NULL;
+    *rc = tix_catalog_future_claims(db, h->id, NULL, NULL, h->updated_at, &claims);
+    if (*rc == TIX_OK && claims) {
+        reply_hall_busy(r);
+        return false;
+    }
+    *rc = *rc ? *rc : first_unpriced(r, db, h->id, l, h->updated_at, &unpriced);
+    if (*rc == TIX_OK && unpriced != NULL) {
+        tix_reply_error(r, 409, "hall_category_unpriced",
+                        "a scheduled show of this hall has no price for a category of the new "
+                        "layout; cancel that show or keep the categories",
+                        json_pack("{s:s}", "category", unpriced));
+        return false;
+    }
+    return true;
+}
+
 void tix_api_hall_update(tix_req *r)
 {
     json_t *body = tix_req_json(r);
@@ -380,37 +418,18 @@ void tix_api_hall_update(tix_req *r)
     h.name = name ? (char *)name : h.name;
     h.layout = has_layout ? layout_text(r, &l) : h.layout;
     h.updated_at = tix_now_ms();
-    bool claims = false;
     tix_rc rc = tix_db_begin(db);
     rc = rc ? rc : tix_hall_lock(db, h.id);
-    if (rc == TIX_OK && has_layout) {
-        rc = tix_catalog_future_claims(db, h.id, NULL, NULL, h.updated_at, &claims);
-    }
-    if (rc == TIX_OK && claims) {
+    if (rc == TIX_OK && has_layout && !layout_change_allowed(r, db, &h, &l, &rc)) {
         tix_db_rollback(db);
         tix_layout_cleanup(&l);
-        reply_hall_busy(r);
-        return;
-    }
-    const char *unpriced = NULL;
-    for (int i = 0; has_layout && rc == TIX_OK && unpriced == NULL && i < l.ncategories; i++) {
-        bool missing = false;
-        rc = tix_hall_category_unpriced(db, h.id, l.categories[i], h.updated_at, &missing);
-        unpriced = missing ? tix_arena_strdup(r->arena, l.categories[i]) : NULL;
-    }
-    if (rc == TIX_OK && unpriced != NULL) {
-        tix_db_rollback(db);
-        tix_layout_cleanup(&l);
-        tix_reply_error(r, 409, "hall_category_unpriced",
-                        "a scheduled show of this hall has no price for a category of the new "
-                        "layout; cancel that show or keep the categories",
-                        json_pack("{s:s}", "category", unpriced));
         return;
     }
     rc = rc ? rc : tix_hall_update(db, &h, has_layout ? &l : NULL);
     rc = rc ? rc : tix_db_commit(db);
     tix_layout_cleanup(&l);
     if (rc != TIX_OK) {
+        tix_db_rollback(db);
         tix_reply_rc(r, rc);
         return;
     }

@@ -60,6 +60,7 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
 {
     tix_hold h;
     tix_show show;
+    memset(&show, 0, sizeof(show));
     tix_booking_seat *seats = NULL;
     int n = 0;
     int64_t amount = 0;
@@ -200,6 +201,7 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
                         const char *source)
 {
     tix_booking b;
+    memset(&b, 0, sizeof(b));
     pending_refund pr;
     bool refund = false;
     tix_rc rc = tix_db_begin(c->db);

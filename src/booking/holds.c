@@ -5,14 +5,14 @@
  * A best-available hold picks from the map and, if another buyer wins a seat in between,
  * picks again (a few times) from a fresh map.
  */
-#include <sodium.h>
-#include <stdlib.h>
-#include <time.h>
-#include <string.h>
-
 #include "booking/best.h"
 #include "booking/booking.h"
 #include "core/util.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #define BEST_RETRIES 3
 #define BUSY_RETRIES 12
@@ -58,8 +58,8 @@ static void add_problem(tix_booking_ctx *c, tix_hold_result *out, const char *id
 }
 
 /* Resolves explicit seat ids against the map. Fills out->seats (sorted by id). */
-static tix_rc pick_by_ids(tix_booking_ctx *c, const tix_hold_request *req, tix_map_seat *map,
-                          int n, const char *own_hold, tix_hold_result *out)
+static tix_rc pick_by_ids(tix_booking_ctx *c, const tix_hold_request *req, tix_map_seat *map, int n,
+                          const char *own_hold, tix_hold_result *out)
 {
     const char **ids = tix_arena_calloc(c->a, sizeof(char *) * (size_t)req->nseat_ids);
     memcpy(ids, req->seat_ids, sizeof(char *) * (size_t)req->nseat_ids);
@@ -128,11 +128,25 @@ static tix_rc pick_best(tix_booking_ctx *c, const tix_hold_request *req, tix_map
 
 /* In one transaction: retire the user's previous hold on the show, claim the seats, record the
  * hold. TIX_ECONFLICT (with the seats that were taken) rolls everything back. */
+/* Inside the transaction: the user's previous 'active' hold on the show (expired or not: the
+ * unique index allows one) gives its seats back and becomes 'replaced'. */
+static tix_rc retire_previous(tix_booking_ctx *c, const char *show_id, const char *user_id,
+                              int64_t now)
+{
+    tix_hold old;
+    tix_rc rc = tix_hold_active_for(c->db, c->a, user_id, show_id, 0, &old);
+    if (rc == TIX_ENOTFOUND) {
+        return TIX_OK;
+    }
+    rc = rc ? rc : tix_claims_release_hold(c->db, show_id, old.id);
+    rc = rc ? rc : tix_hold_set_status(c->db, old.id, "active", "replaced", now);
+    return rc == TIX_ECONFLICT ? TIX_EBUSY : rc; /* replaced meanwhile by a twin request */
+}
+
 static tix_rc claim(tix_booking_ctx *c, const tix_show *show, const char *user_id,
                     tix_hold_result *out, int64_t now)
 {
     tix_hold *h = &out->hold;
-    tix_hold old;
     const char **ids = tix_arena_calloc(c->a, sizeof(char *) * (size_t)out->nseats);
     bool *got = tix_arena_calloc(c->a, sizeof(bool) * (size_t)out->nseats);
     int ngot = 0;
@@ -141,18 +155,12 @@ static tix_rc claim(tix_booking_ctx *c, const tix_show *show, const char *user_i
         h->amount += out->seats[i]->price;
     }
     tix_rc rc = tix_db_begin(c->db);
-    /* Any 'active' hold, expired or not, is retired: the unique index allows one per user. */
-    tix_rc prev = rc ? rc : tix_hold_active_for(c->db, c->a, user_id, show->id, 0, &old);
-    if (prev == TIX_OK) {
-        rc = tix_claims_release_hold(c->db, show->id, old.id);
-        rc = rc ? rc : tix_hold_set_status(c->db, old.id, "active", "replaced", now);
-        rc = rc == TIX_ECONFLICT ? TIX_EBUSY : rc; /* replaced meanwhile by a twin request */
-    } else if (prev != TIX_ENOTFOUND) {
-        rc = prev;
-    }
+    rc = rc ? rc : retire_previous(c, show->id, user_id, now);
     rc = rc ? rc
-            : tix_claims_take(c->db, c->a, show->id, user_id, h->id, ids, out->nseats,
-                              h->expires_at, now, got, &ngot);
+            : tix_claims_take(
+                  c->db, c->a,
+                  &(tix_claim_req){show->id, user_id, h->id, ids, out->nseats, h->expires_at, now},
+                  got, &ngot);
     if (rc == TIX_OK && ngot < out->nseats) {
         for (int i = 0; i < out->nseats; i++) {
             if (!got[i]) {
@@ -207,8 +215,8 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
             own = old.id;
         }
         /* By seat ids only those seats are read; best available needs the whole hall. */
-        rc = req->seat_ids ? tix_seatmap_load_ids(c->db, c->a, show_id, show.hall_id, now,
-                                                  req->seat_ids, req->nseat_ids, &map, &n)
+        tix_seat_query q = {show_id, show.hall_id, now, req->seat_ids, req->nseat_ids};
+        rc = req->seat_ids ? tix_seatmap_load_ids(c->db, c->a, &q, &map, &n)
                            : tix_seatmap_load(c->db, c->a, show_id, show.hall_id, now, &map, &n);
         rc = rc ? rc
                 : (req->seat_ids ? pick_by_ids(c, req, map, n, own, out)
@@ -218,9 +226,13 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
         }
         char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
         tix_id_new(id, "hld");
-        out->hold = (tix_hold){.id = id, .show_id = show.id, .user_id = (char *)user_id,
-                               .status = "active", .seat_count = out->nseats,
-                               .currency = show.currency, .expires_at = now + c->cfg->hold_ttl_s * 1000,
+        out->hold = (tix_hold){.id = id,
+                               .show_id = show.id,
+                               .user_id = (char *)user_id,
+                               .status = "active",
+                               .seat_count = out->nseats,
+                               .currency = show.currency,
+                               .expires_at = now + c->cfg->hold_ttl_s * 1000,
                                .created_at = now};
         rc = claim(c, &show, user_id, out, now);
         if (rc == TIX_EBUSY && ++busy <= BUSY_RETRIES) {

@@ -168,7 +168,7 @@ static tix_rc add_shows(tix_db *db, const tix_config *cfg, const char *hall, con
     for (int day = 0; day < 3 && rc == TIX_OK; day++) {
         for (int s = 0; s < 4 && rc == TIX_OK; s++) {
             int64_t start = today + day * DAY_MS + (int64_t)(slots[s] - 330) * 60000;
-            if (start <= now + 30 * 60000) {
+            if (start <= now + 30LL * 60000) {
                 continue;
             }
             char id[TIX_ID_MAX];

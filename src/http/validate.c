@@ -139,8 +139,34 @@ bool tix_v_bool(json_t *obj, const char *key, bool required, bool *out, bool *pr
     return true;
 }
 
-bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t max_len,
-                       json_t **out, tix_verr *e)
+/* Lower-cases item into buf (cap bytes); false if it is empty, too long or holds characters
+ * that would confuse the LIKE filters (quotes, %, backslash). */
+static bool list_item(const char *item, size_t max_len, char *buf, size_t cap)
+{
+    size_t len = tix_utf8_len(item);
+    if (len == 0 || len > max_len || strlen(item) >= cap || strpbrk(item, "\"%\\") != NULL) {
+        return false;
+    }
+    size_t k = 0;
+    for (; item[k]; k++) {
+        buf[k] = (char)(item[k] >= 'A' && item[k] <= 'Z' ? item[k] + ('a' - 'A') : item[k]);
+    }
+    buf[k] = '\0';
+    return true;
+}
+
+static bool list_has(json_t *list, const char *s)
+{
+    for (size_t j = 0; j < json_array_size(list); j++) {
+        if (strcmp(json_string_value(json_array_get(list, j)), s) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t max_len, json_t **out,
+                       tix_verr *e)
 {
     json_t *v = json_object_get(obj, key);
     *out = NULL;
@@ -158,31 +184,18 @@ bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t ma
     json_t *item;
     json_array_foreach(v, i, item)
     {
-        if (!json_is_string(item)) {
-            json_decref(list);
-            return type_error(e, key, "array of strings");
-        }
         char buf[256];
-        const char *s = json_string_value(item);
-        size_t len = tix_utf8_len(s);
-        if (len == 0 || len > max_len || strlen(s) >= sizeof(buf)) {
+        bool ok = json_is_string(item) ? true : type_error(e, key, "array of strings");
+        if (ok && !list_item(json_string_value(item), max_len, buf, sizeof(buf))) {
+            ok = tix_v_fail(e, key,
+                            "items must be 1..32 characters without quotes, % or backslashes");
+        }
+        if (ok && list_has(list, buf)) {
+            ok = tix_v_fail(e, key, "has duplicate items");
+        }
+        if (!ok) {
             json_decref(list);
-            return tix_v_fail(e, key, "has an empty or too long item");
-        }
-        size_t k = 0;
-        for (; s[k]; k++) {
-            buf[k] = (char)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] + ('a' - 'A') : s[k]);
-        }
-        buf[k] = '\0';
-        for (size_t j = 0; j < json_array_size(list); j++) {
-            if (strcmp(json_string_value(json_array_get(list, j)), buf) == 0) {
-                json_decref(list);
-                return tix_v_fail(e, key, "has duplicate items");
-            }
-        }
-        if (strchr(buf, '"') || strchr(buf, '%') || strchr(buf, '\\')) {
-            json_decref(list);
-            return tix_v_fail(e, key, "items may not contain quotes, % or backslashes");
+            return false;
         }
         json_array_append_new(list, json_string(buf));
     }

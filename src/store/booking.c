@@ -33,7 +33,8 @@ static tix_rc changed_one(tix_db *db, const char *sql, const tix_dbv *p, int n, 
     " CASE WHEN c.seat_id IS NULL THEN 0 WHEN c.expires_at IS NULL THEN 2"                         \
     "      WHEN c.expires_at > $3 THEN 1 ELSE 0 END,"                                              \
     " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.hold_id END,"                     \
-    " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.user_id END"                      \
+    " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.user_id END,"                     \
+    " CASE WHEN c.expires_at > $3 THEN c.expires_at ELSE 0 END"                                    \
     " FROM seats s"                                                                                \
     " LEFT JOIN show_prices p ON p.show_id = $1 AND p.category = s.category"                       \
     " LEFT JOIN seat_claims c ON c.show_id = $1 AND c.seat_id = s.id"                              \
@@ -57,6 +58,7 @@ static void read_map(tix_arena *a, const tix_db_res *res, tix_map_seat **seats, 
         s->claim = (int)tix_db_res_int(res, i, 9);
         s->hold_id = cell(a, res, i, 10);
         s->claim_user = cell(a, res, i, 11);
+        s->claim_expires = tix_db_res_int(res, i, 12);
     }
     *seats = list;
     *n = rows;
@@ -75,25 +77,24 @@ tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show_id, const cha
     return rc;
 }
 
-tix_rc tix_seatmap_load_ids(tix_db *db, tix_arena *a, const char *show_id, const char *hall_id,
-                            int64_t now, const char *const *ids, int nids, tix_map_seat **seats,
+tix_rc tix_seatmap_load_ids(tix_db *db, tix_arena *a, const tix_seat_query *q, tix_map_seat **seats,
                             int *n)
 {
-    if (nids < 1 || nids > TIX_DB_MAX_PARAMS - 3) {
+    if (q->nids < 1 || q->nids > TIX_DB_MAX_PARAMS - 3) {
         return TIX_EINVAL;
     }
     tix_dbv p[TIX_DB_MAX_PARAMS];
-    p[0] = TIX_DB_TEXT(show_id);
-    p[1] = TIX_DB_TEXT(hall_id);
-    p[2] = TIX_DB_INT(now);
+    p[0] = TIX_DB_TEXT(q->show_id);
+    p[1] = TIX_DB_TEXT(q->hall_id);
+    p[2] = TIX_DB_INT(q->now);
     char *in = tix_arena_strdup(a, "");
-    for (int i = 0; i < nids; i++) {
-        p[3 + i] = TIX_DB_TEXT(ids[i]);
+    for (int i = 0; i < q->nids; i++) {
+        p[3 + i] = TIX_DB_TEXT(q->ids[i]);
         in = tix_arena_sprintf(a, "%s%s$%d", in, i ? ", " : "", 4 + i);
     }
     tix_db_res *res = NULL;
     tix_rc rc = tix_db_exec(db, tix_arena_sprintf(a, SEATMAP_SELECT " AND s.id IN (%s)", in), p,
-                            3 + nids, &res);
+                            3 + q->nids, &res);
     if (rc == TIX_OK) {
         read_map(a, res, seats, n);
     }
@@ -101,22 +102,22 @@ tix_rc tix_seatmap_load_ids(tix_db *db, tix_arena *a, const char *show_id, const
     return rc;
 }
 
-tix_rc tix_claims_take(tix_db *db, tix_arena *a, const char *show_id, const char *user_id,
-                       const char *hold_id, const char *const *seat_ids, int n, int64_t expires_at,
-                       int64_t now, bool *claimed, int *nclaimed)
+tix_rc tix_claims_take(tix_db *db, tix_arena *a, const tix_claim_req *q, bool *claimed,
+                       int *nclaimed)
 {
+    int n = q->n;
     if (n < 1 || n > TIX_DB_MAX_PARAMS - 5) {
         return TIX_EINVAL;
     }
     tix_dbv p[TIX_DB_MAX_PARAMS];
-    p[0] = TIX_DB_TEXT(show_id);
-    p[1] = TIX_DB_TEXT(user_id);
-    p[2] = TIX_DB_TEXT(hold_id);
-    p[3] = TIX_DB_INT(expires_at);
-    p[4] = TIX_DB_INT(now);
+    p[0] = TIX_DB_TEXT(q->show_id);
+    p[1] = TIX_DB_TEXT(q->user_id);
+    p[2] = TIX_DB_TEXT(q->hold_id);
+    p[3] = TIX_DB_INT(q->expires_at);
+    p[4] = TIX_DB_INT(q->now);
     char *values = tix_arena_strdup(a, "");
     for (int i = 0; i < n; i++) {
-        p[5 + i] = TIX_DB_TEXT(seat_ids[i]);
+        p[5 + i] = TIX_DB_TEXT(q->seat_ids[i]);
         values = tix_arena_sprintf(a, "%s%s($1, $%d, $2, $3, NULL, $4, $5)", values, i ? ", " : "",
                                    6 + i);
     }
@@ -140,7 +141,7 @@ tix_rc tix_claims_take(tix_db *db, tix_arena *a, const char *show_id, const char
     for (int i = 0; i < n; i++) {
         claimed[i] = false;
         for (int r = 0; r < tix_db_res_rows(res); r++) {
-            if (strcmp(tix_db_res_text(res, r, 0), seat_ids[i]) == 0) {
+            if (strcmp(tix_db_res_text(res, r, 0), q->seat_ids[i]) == 0) {
                 claimed[i] = true;
                 (*nclaimed)++;
                 break;
@@ -158,6 +159,43 @@ tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, const char *hold
                        "DELETE FROM seat_claims WHERE show_id = $1 AND hold_id = $2"
                        " AND expires_at IS NOT NULL",
                        p, 2, NULL);
+}
+
+/* Runs a DELETE ... RETURNING seat_id and lists the seats (arena). */
+static tix_rc release_listing(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *p,
+                              const char ***ids, int *n)
+{
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, sql, p, 2, &res);
+    int rows = rc == TIX_OK ? tix_db_res_rows(res) : 0;
+    const char **list = tix_arena_calloc(a, sizeof(char *) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        list[i] = cell(a, res, i, 0);
+    }
+    tix_db_res_destroy(res);
+    *ids = list;
+    *n = rows;
+    return rc;
+}
+
+tix_rc tix_claims_release_hold_ids(tix_db *db, tix_arena *a, const char *show_id,
+                                   const char *hold_id, const char ***ids, int *n)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hold_id)};
+    return release_listing(db, a,
+                           "DELETE FROM seat_claims WHERE show_id = $1 AND hold_id = $2"
+                           " AND expires_at IS NOT NULL RETURNING seat_id",
+                           p, ids, n);
+}
+
+tix_rc tix_claims_release_booking_ids(tix_db *db, tix_arena *a, const char *show_id,
+                                      const char *booking_id, const char ***ids, int *n)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(booking_id)};
+    return release_listing(db, a,
+                           "DELETE FROM seat_claims WHERE show_id = $1 AND booking_id = $2"
+                           " RETURNING seat_id",
+                           p, ids, n);
 }
 
 tix_rc tix_claims_sell(tix_db *db, const char *show_id, const char *hold_id, const char *booking_id,
@@ -423,12 +461,11 @@ tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status fro
     return rc;
 }
 
-tix_rc tix_booking_list(tix_db *db, tix_arena *a, const char *user_id, const char *show_id,
-                        const char *theatre_id, const char *before, int limit, tix_booking **items,
+tix_rc tix_booking_list(tix_db *db, tix_arena *a, const tix_booking_filter *f, tix_booking **items,
                         int *n)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(user_id), TIX_DB_TEXT(show_id), TIX_DB_TEXT(theatre_id),
-                   TIX_DB_TEXT(before), TIX_DB_INT(limit + 1)};
+    tix_dbv p[] = {TIX_DB_TEXT(f->user_id), TIX_DB_TEXT(f->show_id), TIX_DB_TEXT(f->theatre_id),
+                   TIX_DB_TEXT(f->before), TIX_DB_INT(f->limit + 1)};
     tix_db_res *res = NULL;
     tix_rc rc = tix_db_exec(db,
                             BOOKING_SELECT " WHERE (CAST($1 AS TEXT) IS NULL OR b.user_id = $1)"
@@ -593,12 +630,10 @@ tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_id, tix_sales_l
 
 /* ---- idempotency keys ---- */
 
-tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const char *user_id, const char *key,
-                      const char *hash, int64_t now, int *status, char **response,
-                      char **stored_hash)
+tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const tix_idem_key *k, tix_idem_seen *seen)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(user_id), TIX_DB_TEXT(key), TIX_DB_TEXT(hash), TIX_DB_INT(now),
-                   TIX_DB_INT(now - IDEM_TTL_MS)};
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_TEXT(k->hash),
+                   TIX_DB_INT(k->now), TIX_DB_INT(k->now - IDEM_TTL_MS)};
     /* A key older than 24 h is forgotten: the new request takes it over. */
     tix_rc rc = changed_one(db,
                             "INSERT INTO idempotency_keys (user_id, idem_key, request_hash,"
@@ -616,9 +651,9 @@ tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const char *user_id, const char 
                              " WHERE user_id = $1 AND idem_key = $2",
                              p, 2, &res);
     if (qrc == TIX_OK && tix_db_res_rows(res) == 1) {
-        *status = (int)tix_db_res_int(res, 0, 0);
-        *response = cell(a, res, 0, 1);
-        *stored_hash = cell(a, res, 0, 2);
+        seen->status = (int)tix_db_res_int(res, 0, 0);
+        seen->response = cell(a, res, 0, 1);
+        seen->stored_hash = cell(a, res, 0, 2);
     } else if (qrc == TIX_OK) {
         qrc = TIX_EBUSY; /* forgotten between our two statements: let the client retry */
     }

@@ -29,6 +29,7 @@ typedef struct tix_map_seat {
     int claim;     /* 0 free, 1 held, 2 sold */
     char *hold_id; /* the claim's hold (NULL when free) */
     char *claim_user;
+    int64_t claim_expires; /* a live hold's expiry (ms), 0 otherwise */
 } tix_map_seat;
 
 /* Every active seat of the show's hall with its price and live claim, ordered by (y, x). */
@@ -36,20 +37,41 @@ TIX_MUSTCHECK tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show
                                       const char *hall_id, int64_t now, tix_map_seat **seats,
                                       int *n);
 
-/* The same for just the given seat ids (at most TIX_DB_MAX_PARAMS - 3); unknown ids are
- * simply absent from the result. */
-TIX_MUSTCHECK tix_rc tix_seatmap_load_ids(tix_db *db, tix_arena *a, const char *show_id,
-                                          const char *hall_id, int64_t now, const char *const *ids,
-                                          int nids, tix_map_seat **seats, int *n);
+typedef struct tix_seat_query {
+    const char *show_id;
+    const char *hall_id;
+    int64_t now;
+    const char *const *ids; /* at most TIX_DB_MAX_PARAMS - 3 */
+    int nids;
+} tix_seat_query;
 
-/* Claims seat_ids (sorted, distinct) for a hold, all or nothing: rows already claimed by a live
- * claim are left alone. OUT: claimed[i] whether seat_ids[i] was claimed; *nclaimed. */
-TIX_MUSTCHECK tix_rc tix_claims_take(tix_db *db, tix_arena *a, const char *show_id,
-                                     const char *user_id, const char *hold_id,
-                                     const char *const *seat_ids, int n, int64_t expires_at,
-                                     int64_t now, bool *claimed, int *nclaimed);
+/* The seat-map rows of just q->ids; unknown ids are simply absent from the result. */
+TIX_MUSTCHECK tix_rc tix_seatmap_load_ids(tix_db *db, tix_arena *a, const tix_seat_query *q,
+                                          tix_map_seat **seats, int *n);
+
+typedef struct tix_claim_req {
+    const char *show_id;
+    const char *user_id;
+    const char *hold_id;
+    const char *const *seat_ids; /* sorted, distinct */
+    int n;
+    int64_t expires_at;
+    int64_t now;
+} tix_claim_req;
+
+/* Claims q->seat_ids for a hold, all or nothing: rows already claimed by a live claim are
+ * left alone. OUT: claimed[i] whether seat_ids[i] was claimed; *nclaimed. */
+TIX_MUSTCHECK tix_rc tix_claims_take(tix_db *db, tix_arena *a, const tix_claim_req *q,
+                                     bool *claimed, int *nclaimed);
 /* Drops the claims of a hold (those still its own). */
 TIX_MUSTCHECK tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, const char *hold_id);
+/* tix_claims_release_hold and tix_claims_release_booking that also list the seats released
+ * (OUT: *ids in a, *n), for the seat events published after the commit. */
+TIX_MUSTCHECK tix_rc tix_claims_release_hold_ids(tix_db *db, tix_arena *a, const char *show_id,
+                                                 const char *hold_id, const char ***ids, int *n);
+TIX_MUSTCHECK tix_rc tix_claims_release_booking_ids(tix_db *db, tix_arena *a,
+                                                    const char *show_id, const char *booking_id,
+                                                    const char ***ids, int *n);
 /* Makes the hold's claims permanent for booking_id. OUT: *n how many are still the hold's. */
 TIX_MUSTCHECK tix_rc tix_claims_sell(tix_db *db, const char *show_id, const char *hold_id,
                                      const char *booking_id, int *n);
@@ -123,10 +145,17 @@ TIX_MUSTCHECK tix_rc tix_booking_lock(tix_db *db, const char *id);
 TIX_MUSTCHECK tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status from,
                                             tix_booking_status to, const char *reason,
                                             const char *payment_id, int64_t now);
-/* Bookings of a user (or of a show when show_id is set), newest first, paged by id. */
-TIX_MUSTCHECK tix_rc tix_booking_list(tix_db *db, tix_arena *a, const char *user_id,
-                                      const char *show_id, const char *theatre_id,
-                                      const char *before, int limit, tix_booking **items, int *n);
+typedef struct tix_booking_filter {
+    const char *user_id;    /* or NULL */
+    const char *show_id;    /* or NULL */
+    const char *theatre_id; /* or NULL */
+    const char *before;     /* cursor: ids below this one, or NULL */
+    int limit;
+} tix_booking_filter;
+
+/* Bookings matching f, newest first, paged by id (limit + 1 rows). */
+TIX_MUSTCHECK tix_rc tix_booking_list(tix_db *db, tix_arena *a, const tix_booking_filter *f,
+                                      tix_booking **items, int *n);
 /* Confirmed bookings of a show (for show cancellation). */
 TIX_MUSTCHECK tix_rc tix_booking_confirmed_of_show(tix_db *db, tix_arena *a, const char *show_id,
                                                    tix_booking **items, int *n);
@@ -163,12 +192,23 @@ typedef struct tix_sales_line {
 TIX_MUSTCHECK tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_id,
                                     tix_sales_line **items, int *n);
 
+typedef struct tix_idem_key {
+    const char *user_id;
+    const char *key;
+    const char *hash; /* of the request */
+    int64_t now;
+} tix_idem_key;
+
+typedef struct tix_idem_seen {
+    int status;        /* 0 = the first request is still running */
+    char *response;    /* arena */
+    char *stored_hash; /* arena */
+} tix_idem_seen;
+
 /* Idempotency keys. begin: TIX_OK = first use (a row with status 0 now exists);
- * TIX_ECONFLICT = seen before: status, response and stored_hash hold what was stored (0 = the
- * first request is still running). */
-TIX_MUSTCHECK tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const char *user_id, const char *key,
-                                    const char *hash, int64_t now, int *status, char **response,
-                                    char **stored_hash);
+ * TIX_ECONFLICT = seen before, *seen says what was stored. */
+TIX_MUSTCHECK tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const tix_idem_key *k,
+                                    tix_idem_seen *seen);
 TIX_MUSTCHECK tix_rc tix_idem_finish(tix_db *db, const char *user_id, const char *key, int status,
                                      const char *response);
 TIX_MUSTCHECK tix_rc tix_idem_forget(tix_db *db, const char *user_id, const char *key);
