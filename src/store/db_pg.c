@@ -179,6 +179,10 @@ static PGresult *run(pg_conn *pc, const char *sql, int n, const unsigned int *ty
 
 static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out)
 {
+    if (db->impl == NULL) {
+        tix_db_set_error(db, sql, "no connection (the server was unreachable)");
+        return TIX_EUNAVAIL;
+    }
     PGconn *c = CONN(db);
     const char *values[TIX_DB_MAX_PARAMS];
     unsigned int types[TIX_DB_MAX_PARAMS];
@@ -214,6 +218,9 @@ static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
 
 static tix_rc pg_exec_script(tix_db *db, const char *sql)
 {
+    if (db->impl == NULL) {
+        return TIX_EUNAVAIL;
+    }
     PGresult *r = PQexec(CONN(db), sql);
     ExecStatusType st = PQresultStatus(r);
     tix_rc rc = TIX_OK;

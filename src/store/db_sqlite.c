@@ -257,6 +257,9 @@ static int step_all(sqlite3_stmt *st, cellbuf *b, int *rows)
 static tix_rc sq_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out)
 {
     sq_conn *c = db->impl;
+    if (c == NULL) {
+        return TIX_EUNAVAIL;
+    }
     sqlite3_stmt *st = NULL;
     int rc = prepare(c, sql, &st);
     if (rc != SQLITE_OK) {
@@ -296,6 +299,9 @@ static tix_rc sq_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
 static tix_rc sq_exec_script(tix_db *db, const char *sql)
 {
     sq_conn *c = db->impl;
+    if (c == NULL) {
+        return TIX_EUNAVAIL;
+    }
     char *msg = NULL;
     int rc = sqlite3_exec(c->h, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
