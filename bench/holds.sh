@@ -15,6 +15,7 @@ trap cleanup EXIT
 free_port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 export JWT_ACCESS_SECRET=bench-access-secret-0123456789abcdefghij JWT_REFRESH_SECRET=bench-refresh-secret-0123456789abcdefghij
 export PASSWORD_HASH_COST=min LOG_LEVEL=warn BIND_ADDRESS=127.0.0.1 WORKERS=${WORKERS:-16}
+export RATE_LIMIT=off  # the bench registers 256 users from one address and holds as fast as it can
 export ADMIN_EMAIL=admin@bench.local ADMIN_PASSWORD=admin-password
 if [ "$DB" = postgres ]; then
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); PGPORT=$(free_port)

@@ -19,6 +19,9 @@ typedef struct tix_app {
     tix_router *router;
     tix_pay_provider *pay;
     struct tix_media *media;      /* posters and trailers (media/media.h); made by the server */
+    struct tix_cache *cache;      /* cache/cache.h: Redis or in-process; made by main */
+    struct tix_bus *bus;          /* cache/bus.h: seat events; made by main */
+    struct tix_sse_hub *sse;      /* http/sse.h: the event streams; made by main */
     atomic_long inflight;         /* requests between first byte and completion */
     atomic_ullong requests_total; /* completed requests */
     atomic_ullong responses_5xx;

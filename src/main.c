@@ -6,11 +6,17 @@
 #include "app.h"
 #include "auth/password.h"
 #include "auth/session.h"
+#include "booking/seat_events.h"
+#include "cache/bus.h"
+#include "cache/cache.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "demo/demo.h"
 #include "http/server.h"
+#include "http/sse.h"
 #include "http/validate.h"
+#include "jobs/jobs.h"
 
 #include <signal.h>
 #include <sodium.h>
@@ -31,6 +37,8 @@ static const char usage[] =
     "  ticketd migrate                 apply database migrations and exit\n"
     "  ticketd admin create --email E --password P [--name N]\n"
     "                                  create an admin account and exit\n"
+    "  ticketd jobs run-once NAME      run one lifecycle job now (shows, expire, refunds,\n"
+    "                                  reconcile or purge), print its counts and exit\n"
     "  ticketd --help | --version\n"
     "\n"
     "Configuration comes from the environment, and from ./.env when present (variables\n"
@@ -79,9 +87,48 @@ static const char usage[] =
     "  RAZORPAY_WEBHOOK_SECRET  the webhook secret set in Razorpay's dashboard (required\n"
     "                       with RAZORPAY_KEY_ID); webhooks go to\n"
     "                       POST /api/v1/payments/razorpay/webhook\n"
-    "  RAZORPAY_API_BASE    Razorpay's API (https://api.razorpay.com/v1)\n"
+    "  RAZORPAY_API_BASE    Razorpay's API (https://api.razorpay.com/v1)\n";
+
+/* The rest of the help (one string literal may not pass 4095 characters). */
+static const char usage_more[] =
+    "  JOBS                 on | off: run the lifecycle jobs in this server (on); each job\n"
+    "                       runs on one server at a time, through a lease in the database\n"
+    "  JOB_TICK             how often leases are renewed and due jobs run (1s); durations\n"
+    "                       of jobs also take milliseconds, e.g. 250ms\n"
+    "  JOB_LEASE            a job moves to another server this long after its holder\n"
+    "                       stopped renewing (30s; at least twice JOB_TICK)\n"
+    "  JOB_INTERVAL_SHOWS   stored show status follows the clock (30s)\n"
+    "  JOB_INTERVAL_EXPIRE  unpaid bookings expire, stale holds are released (15s)\n"
+    "  JOB_INTERVAL_REFUNDS failed refunds are sent again, with back-off (60s)\n"
+    "  JOB_INTERVAL_RECONCILE  unpaid bookings of 48 h are checked with the provider (5m)\n"
+    "  JOB_INTERVAL_PURGE   old idempotency keys, refresh tokens and job runs go (1h)\n";
+
+/* Rate limits and the client address behind a proxy. */
+static const char usage_limits[] =
+    "  RATE_LIMIT           on | off: 429 past the limits below (on)\n"
+    "  RATE_LIMIT_LOGIN_IP  logins per client IP, COUNT/WINDOW, 0 = none (10/1m)\n"
+    "  RATE_LIMIT_LOGIN_EMAIL  logins per e-mail (5/1m)\n"
+    "  RATE_LIMIT_REGISTER_IP  registrations per client IP (5/1m)\n"
+    "  RATE_LIMIT_HOLD_USER holds per user (30/1m)\n"
+    "  TRUST_PROXY          on | off: client IP from X-Forwarded-For via a trusted proxy (off)\n"
+    "  TRUSTED_PROXIES      proxy addresses or CIDR blocks (127.0.0.1/32,::1)\n"
     "\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.\n";
+
+/* The cache and live events (docs/cache.md). */
+static const char usage_cache[] =
+    "  CACHE                on | off: cache seat maps, listings and bookings (on); events\n"
+    "                       flow either way\n"
+    "  CACHE_PREFIX         first part of every cache key (ticketd); one per deployment\n"
+    "                       sharing a Redis\n"
+    "  CACHE_TTL            the longest any answer stays cached (60s)\n"
+    "  CACHE_TIMEOUT        every Redis call at most; slower is a miss (250ms)\n"
+    "  CACHE_POOL_SIZE      Redis connections (WORKERS)\n"
+    "  CACHE_MAX_BYTES      size of the in-process cache (67108864)\n"
+    "  EVENT_BACKLOG        seat events kept per show for Last-Event-ID (256)\n"
+    "  EVENT_BACKLOG_TTL    a quiet show's backlog is dropped after (1h)\n"
+    "  SSE_HEARTBEAT        a \": ping\" comment on every event stream this often (15s)\n"
+    "  SSE_MAX_STREAMS      open event streams at most; more get 503 (10000)\n";
 
 static int load_config(tix_config *cfg)
 {
@@ -189,6 +236,35 @@ static void announce(const tix_app *app)
     }
 }
 
+/* The cache, the event streams' hub and the bus (the bus delivers to the hub); stop_cache
+ * (called by main after the server and jobs stopped) frees them in reverse. */
+static int start_cache(tix_app *app)
+{
+    char err[512] = "out of memory";
+    if (tix_cache_create(&app->cfg, &app->cache, err, sizeof(err)) != TIX_OK ||
+        tix_sse_hub_create(&app->cfg, &app->sse) != TIX_OK ||
+        tix_bus_create(app->cache, &app->cfg, tix_sse_deliver, app->sse, &app->bus) != TIX_OK) {
+        tix_log_error("the cache could not be set up: %s", err);
+        return 1;
+    }
+    tix_seat_events_attach(app->cache, app->bus);
+    tix_catalog_changed(); /* the database may have changed while no server ran */
+    tix_log_info("cache: %s%s", app->cfg.redis_url[0] ? "redis" : "in-process",
+                 app->cfg.cache_enabled ? "" : " (answers not cached: CACHE=off)");
+    return 0;
+}
+
+static void stop_cache(tix_app *app)
+{
+    tix_seat_events_attach(NULL, NULL);
+    tix_bus_destroy(app->bus);
+    tix_sse_hub_destroy(app->sse);
+    tix_cache_destroy(app->cache);
+    app->bus = NULL;
+    app->sse = NULL;
+    app->cache = NULL;
+}
+
 static int serve(tix_app *app)
 {
     sigset_t set;
@@ -214,7 +290,7 @@ static int serve(tix_app *app)
         return 1;
     }
     tix_server *srv = NULL;
-    if (tix_server_start(app, &srv) != TIX_OK) {
+    if (start_cache(app) != 0 || tix_server_start(app, &srv) != TIX_OK) {
         return 1;
     }
     char fields[160];
@@ -222,9 +298,16 @@ static int serve(tix_app *app)
              app->cfg.port, app->cfg.workers,
              app->cfg.db_kind == TIX_DB_POSTGRES ? "postgres" : "sqlite");
     tix_log_fields(TIX_LOG_INFO, "listening", fields);
+    tix_jobs *jobs = NULL;
+    if (app->cfg.jobs_enabled && tix_jobs_start(app, &jobs) != TIX_OK) {
+        tix_log_error("the jobs scheduler could not start");
+        tix_server_stop(srv, 0);
+        return 1;
+    }
     int sig = 0;
     sigwait(&set, &sig);
     tix_log_info("received %s; draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    tix_jobs_stop(jobs); /* the leases pass to other servers while this one drains */
     tix_server_stop(srv, DRAIN_SECONDS);
     tix_log_info("stopped");
     return 0;
@@ -238,6 +321,37 @@ static const char *flag(int argc, char **argv, const char *name)
         }
     }
     return NULL;
+}
+
+/* ticketd jobs run-once NAME: one run now, recorded in job_runs like a scheduled one. It takes
+ * no lease: the jobs are idempotent and safe next to a server running the same job. */
+static int run_job_once(tix_app *app, const char *name)
+{
+    const tix_job *job = tix_job_find(name);
+    if (job == NULL) {
+        fprintf(stderr, "ticketd: no job \"%s\" (shows, expire, refunds, reconcile, purge)\n",
+                name ? name : "");
+        return EXIT_CONFIG;
+    }
+    char holder[TIX_JOBS_HOLDER_MAX];
+    char json[512];
+    tix_job_counts counts;
+    tix_db *db = NULL;
+    tix_jobs_holder_id(holder, "cli:");
+    tix_rc rc = tix_pay_create(&app->cfg, &app->pay);
+    rc = rc ? rc : tix_db_acquire(app->db, &db);
+    tix_arena *a = tix_arena_create(0);
+    tix_job_ctx c = {db, a, &app->cfg, app->pay, tix_now_ms(), NULL};
+    rc = rc ? rc : tix_jobs_run_recorded(&c, job, holder, &counts);
+    tix_arena_destroy(a);
+    tix_db_release(app->db, db);
+    if (rc != TIX_OK) {
+        tix_log_error("job %s failed: %s", name, tix_rc_name(rc));
+        return 1;
+    }
+    tix_job_counts_json(&counts, json, sizeof(json));
+    printf("%s\n", json);
+    return 0;
 }
 
 static int run_command(tix_app *app, int argc, char **argv)
@@ -260,6 +374,13 @@ static int run_command(tix_app *app, int argc, char **argv)
         }
         return create_admin(app, email, password, name ? name : "Administrator", false);
     }
+    if (strcmp(cmd, "jobs") == 0) {
+        if (argc > 2 && strcmp(argv[2], "run-once") == 0) {
+            return run_job_once(app, argc > 3 ? argv[3] : NULL);
+        }
+        fprintf(stderr, "ticketd: usage: ticketd jobs run-once NAME\n");
+        return EXIT_CONFIG;
+    }
     fprintf(stderr, "ticketd: unknown command \"%s\" (see ticketd --help)\n", cmd);
     return EXIT_CONFIG;
 }
@@ -269,6 +390,9 @@ int main(int argc, char **argv)
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                      strcmp(argv[1], "help") == 0)) {
         fputs(usage, stdout);
+        fputs(usage_more, stdout);
+        fputs(usage_cache, stdout);
+        fputs(usage_limits, stdout);
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "--version") == 0) {
@@ -276,7 +400,8 @@ int main(int argc, char **argv)
         return 0;
     }
     const char *cmd = argc > 1 ? argv[1] : "serve";
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "admin") != 0) {
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "admin") != 0 &&
+        strcmp(cmd, "jobs") != 0) {
         fprintf(stderr, "ticketd: unknown command \"%s\" (see ticketd --help)\n", cmd);
         return EXIT_CONFIG;
     }
@@ -293,6 +418,7 @@ int main(int argc, char **argv)
     if (rc == 0) {
         rc = run_command(&app, argc, argv);
     }
+    stop_cache(&app);
     tix_router_destroy(app.router);
     if (app.pay != NULL) {
         app.pay->destroy(app.pay);

@@ -27,6 +27,21 @@ static const char *seat_status(const tix_map_seat *s)
     return claim_names[s->claim >= 0 && s->claim <= 2 ? s->claim : 0];
 }
 
+/* The next instant this map stops being true by the clock alone: a hold's expiry, the
+ * show's start or end (the cache keeps it no longer: api/cached.h). */
+static int64_t seat_map_until(const tix_show *show, const tix_map_seat *seats, int n, int64_t now)
+{
+    int64_t until = show->starts_at > now ? show->starts_at
+                    : show->ends_at > now ? show->ends_at
+                                          : 0;
+    for (int i = 0; i < n; i++) {
+        if (seats[i].claim_expires > now && (until == 0 || seats[i].claim_expires < until)) {
+            until = seats[i].claim_expires;
+        }
+    }
+    return until;
+}
+
 void tix_api_seat_map(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
@@ -55,6 +70,7 @@ void tix_api_seat_map(tix_req *r)
                             (json_int_t)(seats[i].price < 0 ? 0 : seats[i].price), "status", st));
     }
     tix_show_status ss = tix_show_status_at(show.cancelled, show.starts_at, show.ends_at, now);
+    r->cache_until = seat_map_until(&show, seats, n, now);
     tix_reply_json(r, 200,
                    json_pack("{s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i},s:o}", "show_id", show.id,
                              "status", tix_show_status_name(ss), "currency", show.currency,
@@ -336,8 +352,14 @@ void tix_api_booking_list(tix_req *r)
         return;
     }
     json_t *list = json_array();
+    int64_t now = tix_now_ms();
     for (int i = 0; i < n && i < limit; i++) {
         json_array_append_new(list, booking_view(r, db, &items[i], false));
+        /* a pending booking reads "expired" from its expiry on (cached no longer) */
+        if (items[i].status == TIX_BK_PENDING_PAYMENT && items[i].expires_at > now &&
+            (r->cache_until == 0 || items[i].expires_at < r->cache_until)) {
+            r->cache_until = items[i].expires_at;
+        }
     }
     const char *next = n > limit ? tix_req_cursor_encode(r, items[limit - 1].id) : NULL;
     tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));

@@ -41,6 +41,8 @@ void tix_api_hall_delete(tix_req *r);
 void tix_api_hall_get(tix_req *r);
 /* booking_api.c */
 void tix_api_seat_map(tix_req *r);
+/* events_api.c */
+void tix_api_show_events(tix_req *r);
 void tix_api_hold_create(tix_req *r);
 void tix_api_hold_delete(tix_req *r);
 void tix_api_booking_create(tix_req *r);

@@ -305,6 +305,7 @@ void tix_api_movie_list(tix_req *r)
     }
     tix_movie *items = NULL;
     int n = 0;
+    r->cache_until = (tix_now_ms() / 86400000 + 1) * 86400000; /* "upcoming" moves at midnight */
     tix_rc rc = tix_movie_list(db, r->arena, &f, &items, &n);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);

@@ -12,6 +12,11 @@
 #define ADMIN TIX_ACCESS_ADMIN
 #define JSON  TIX_ROUTE_JSON
 #define IDEM  TIX_ROUTE_IDEMPOTENT
+#define CSHOW TIX_ROUTE_CACHE_SHOW    /* cached per show: api/cached.h */
+#define CCAT  TIX_ROUTE_CACHE_CATALOG /* cached per catalogue version */
+#define CUSER TIX_ROUTE_CACHE_USER    /* cached per user */
+#define CATW  TIX_ROUTE_CATALOG_WRITE /* a 2xx bumps the catalogue version */
+#define RL(x) TIX_ROUTE_RL_##x        /* rate limited: http/ratelimit.h */
 
 const tix_route tix_routes[] = {
     /* operations */
@@ -22,8 +27,8 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/readyz", tix_api_readyz, PUB, 0},
 
     /* auth and users */
-    {"POST", V1 "/auth/register", tix_api_register, PUB, JSON},
-    {"POST", V1 "/auth/login", tix_api_login, PUB, JSON},
+    {"POST", V1 "/auth/register", tix_api_register, PUB, JSON | RL(REGISTER)},
+    {"POST", V1 "/auth/login", tix_api_login, PUB, JSON | RL(LOGIN)},
     {"POST", V1 "/auth/refresh", tix_api_refresh, PUB, JSON},
     {"POST", V1 "/auth/logout", tix_api_logout, PUB, JSON},
     {"POST", V1 "/auth/change-password", tix_api_change_password, USER, JSON},
@@ -32,35 +37,36 @@ const tix_route tix_routes[] = {
     {"PATCH", V1 "/admin/users/{id}", tix_api_admin_update_user, ADMIN, JSON},
 
     /* catalogue: public reads, owner/admin writes */
-    {"GET", V1 "/movies", tix_api_movie_list, PUB, 0},
-    {"POST", V1 "/movies", tix_api_movie_create, ADMIN, JSON},
+    {"GET", V1 "/movies", tix_api_movie_list, PUB, CCAT},
+    {"POST", V1 "/movies", tix_api_movie_create, ADMIN, JSON | CATW},
     {"GET", V1 "/movies/{id}", tix_api_movie_get, PUB, 0},
-    {"PATCH", V1 "/movies/{id}", tix_api_movie_update, ADMIN, JSON},
-    {"DELETE", V1 "/movies/{id}", tix_api_movie_delete, ADMIN, 0},
-    {"POST", V1 "/movies/{id}/toggle-status", tix_api_movie_toggle, ADMIN, 0},
-    {"POST", V1 "/movies/{id}/poster", tix_api_movie_poster, ADMIN, TIX_ROUTE_UPLOAD},
-    {"POST", V1 "/movies/{id}/trailer", tix_api_movie_trailer, ADMIN, TIX_ROUTE_UPLOAD},
+    {"PATCH", V1 "/movies/{id}", tix_api_movie_update, ADMIN, JSON | CATW},
+    {"DELETE", V1 "/movies/{id}", tix_api_movie_delete, ADMIN, CATW},
+    {"POST", V1 "/movies/{id}/toggle-status", tix_api_movie_toggle, ADMIN, CATW},
+    {"POST", V1 "/movies/{id}/poster", tix_api_movie_poster, ADMIN, TIX_ROUTE_UPLOAD | CATW},
+    {"POST", V1 "/movies/{id}/trailer", tix_api_movie_trailer, ADMIN, TIX_ROUTE_UPLOAD | CATW},
     {"GET", "/media/{kind}/{file}", tix_api_media_get, PUB, 0}, /* the local media store */
-    {"GET", V1 "/theatres", tix_api_theatre_list, PUB, 0},
-    {"POST", V1 "/theatres", tix_api_theatre_create, OWNER, JSON},
+    {"GET", V1 "/theatres", tix_api_theatre_list, PUB, CCAT},
+    {"POST", V1 "/theatres", tix_api_theatre_create, OWNER, JSON | CATW},
     {"GET", V1 "/theatres/{id}", tix_api_theatre_get, PUB, 0},
-    {"PATCH", V1 "/theatres/{id}", tix_api_theatre_update, OWNER, JSON},
-    {"DELETE", V1 "/theatres/{id}", tix_api_theatre_delete, OWNER, 0},
-    {"POST", V1 "/theatres/{id}/halls", tix_api_hall_create, OWNER, JSON},
+    {"PATCH", V1 "/theatres/{id}", tix_api_theatre_update, OWNER, JSON | CATW},
+    {"DELETE", V1 "/theatres/{id}", tix_api_theatre_delete, OWNER, CATW},
+    {"POST", V1 "/theatres/{id}/halls", tix_api_hall_create, OWNER, JSON | CATW},
     {"GET", V1 "/halls/{id}", tix_api_hall_get, PUB, 0},
-    {"PATCH", V1 "/halls/{id}", tix_api_hall_update, OWNER, JSON},
-    {"DELETE", V1 "/halls/{id}", tix_api_hall_delete, OWNER, 0},
-    {"GET", V1 "/shows", tix_api_show_list, PUB, 0},
-    {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON},
+    {"PATCH", V1 "/halls/{id}", tix_api_hall_update, OWNER, JSON | CATW},
+    {"DELETE", V1 "/halls/{id}", tix_api_hall_delete, OWNER, CATW},
+    {"GET", V1 "/shows", tix_api_show_list, PUB, CCAT},
+    {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON | CATW},
     {"GET", V1 "/shows/{id}", tix_api_show_get, PUB, 0},
-    {"POST", V1 "/shows/{id}/cancel", tix_api_show_cancel, OWNER, 0},
+    {"POST", V1 "/shows/{id}/cancel", tix_api_show_cancel, OWNER, CATW},
 
     /* seats and booking (any signed-in role may book) */
-    {"GET", V1 "/shows/{id}/seats", tix_api_seat_map, PUB, 0},
-    {"POST", V1 "/shows/{id}/holds", tix_api_hold_create, USER, JSON | IDEM},
+    {"GET", V1 "/shows/{id}/seats", tix_api_seat_map, PUB, CSHOW},
+    {"GET", V1 "/shows/{id}/events", tix_api_show_events, PUB, 0}, /* Server-Sent Events */
+    {"POST", V1 "/shows/{id}/holds", tix_api_hold_create, USER, JSON | IDEM | RL(HOLD)},
     {"DELETE", V1 "/holds/{id}", tix_api_hold_delete, USER, 0},
     {"POST", V1 "/bookings", tix_api_booking_create, USER, JSON | IDEM},
-    {"GET", V1 "/bookings", tix_api_booking_list, USER, 0},
+    {"GET", V1 "/bookings", tix_api_booking_list, USER, CUSER},
     {"GET", V1 "/bookings/{id}", tix_api_booking_get, USER, 0},
     {"POST", V1 "/bookings/{id}/confirm", tix_api_booking_confirm, USER, JSON | IDEM},
     {"POST", V1 "/bookings/{id}/cancel", tix_api_booking_cancel, USER, IDEM},

@@ -4,12 +4,13 @@
  * same transaction as the state change), then the provider call with the refund's own id as
  * idempotency key, so a retry can never refund twice.
  */
-#include <stdio.h>
-#include <string.h>
-
 #include "booking/booking.h"
+#include "booking/seat_events.h"
 #include "core/log.h"
 #include "core/util.h"
+
+#include <stdio.h>
+#include <string.h>
 
 /* ---- create ---- */
 
@@ -99,8 +100,10 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
         *why = "hold_already_booked";
+        return rc;
     }
-    return rc;
+    tix_bookings_changed(user_id);
+    return TIX_OK;
 }
 
 /* ---- money back ---- */
@@ -164,9 +167,25 @@ static tix_rc issue_tickets(tix_booking_ctx *c, const tix_booking *b, int64_t no
     return rc;
 }
 
+/* What a capture did to seats, announced after the commit. */
+typedef struct seat_news {
+    tix_seat_ids seats;
+    const char *status;
+} seat_news;
+
+/* The booking's seats as a list of ids (in the arena). */
+static tix_seat_ids seat_id_list(tix_booking_ctx *c, const tix_booking_seat *seats, int n)
+{
+    const char **ids = tix_arena_calloc(c->a, sizeof(char *) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        ids[i] = seats[i].seat_id;
+    }
+    return (tix_seat_ids){ids, n};
+}
+
 /* Inside the transaction: decides and records the outcome of a capture. */
 static tix_rc settle_payment(tix_booking_ctx *c, tix_booking *b, const char *payment_id,
-                             const char *source, pending_refund *pr, bool *refund)
+                             const char *source, pending_refund *pr, bool *refund, seat_news *news)
 {
     int64_t now = tix_now_ms();
     tix_show show;
@@ -179,8 +198,11 @@ static tix_rc settle_payment(tix_booking_ctx *c, tix_booking *b, const char *pay
         rc = tix_claims_sell(c->db, b->show_id, b->hold_id, b->id, &sold);
     }
     tix_booking_event ev = sold == nseats && !show.cancelled ? TIX_EV_PAID : TIX_EV_PAID_SEATS_GONE;
-    if (rc == TIX_OK && ev == TIX_EV_PAID_SEATS_GONE) {
-        rc = tix_claims_release_booking(c->db, b->show_id, b->id); /* undo a partial sale */
+    *news = (seat_news){seat_id_list(c, seats, nseats), "booked"};
+    if (rc == TIX_OK && ev == TIX_EV_PAID_SEATS_GONE) { /* undo a partial sale */
+        news->status = "available";
+        rc = tix_claims_release_booking_ids(c->db, c->a, b->show_id, b->id, &news->seats.ids,
+                                            &news->seats.n);
     }
     tix_booking_status to;
     if (rc == TIX_OK && !tix_booking_next(b->status, ev, &to)) {
@@ -204,6 +226,7 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
     memset(&b, 0, sizeof(b));
     pending_refund pr;
     bool refund = false;
+    seat_news news = {{NULL, 0}, "booked"};
     tix_rc rc = tix_db_begin(c->db);
     rc = rc ? rc : tix_booking_lock(c->db, booking_id);
     rc = rc ? rc : tix_booking_get(c->db, c->a, booking_id, &b);
@@ -220,13 +243,15 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
             refund = rc == TIX_OK;
         }
     } else if (rc == TIX_OK) {
-        rc = settle_payment(c, &b, payment_id, source, &pr, &refund);
+        rc = settle_payment(c, &b, payment_id, source, &pr, &refund, &news);
     }
     rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
         return rc;
     }
+    tix_seats_changed(b.show_id, news.seats.ids, news.seats.n, news.status, 0);
+    tix_bookings_changed(b.user_id);
     if (refund) {
         refund_send(c, &pr);
     }
@@ -237,7 +262,7 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
 
 /* Inside the transaction: ends a confirmed booking with ev and records its refund. */
 static tix_rc cancel_one(tix_booking_ctx *c, const tix_booking *b, tix_booking_event ev,
-                         const char *reason, pending_refund *pr)
+                         const char *reason, pending_refund *pr, tix_seat_ids *freed)
 {
     tix_booking_status to;
     if (!tix_booking_next(b->status, ev, &to)) {
@@ -245,7 +270,9 @@ static tix_rc cancel_one(tix_booking_ctx *c, const tix_booking *b, tix_booking_e
     }
     int64_t now = tix_now_ms();
     tix_rc rc = tix_booking_transition(c->db, b->id, b->status, to, reason, NULL, now);
-    rc = rc ? rc : tix_claims_release_booking(c->db, b->show_id, b->id);
+    rc =
+        rc ? rc
+           : tix_claims_release_booking_ids(c->db, c->a, b->show_id, b->id, &freed->ids, &freed->n);
     rc = rc ? rc : tix_ticket_void(c->db, b->id);
     rc = rc ? rc : refund_record(c, b, b->payment_id, reason, pr);
     return rc;
@@ -266,12 +293,15 @@ tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id, const char
         *why = "cancel_window_closed";
         rc = TIX_ECONFLICT;
     }
-    rc = rc ? rc : cancel_one(c, &b, TIX_EV_USER_CANCEL, "cancelled by the customer", &pr);
+    tix_seat_ids freed = {NULL, 0};
+    rc = rc ? rc : cancel_one(c, &b, TIX_EV_USER_CANCEL, "cancelled by the customer", &pr, &freed);
     rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
         return rc;
     }
+    tix_seats_changed(b.show_id, freed.ids, freed.n, "available", 0);
+    tix_bookings_changed(b.user_id);
     refund_send(c, &pr);
     return TIX_OK;
 }
@@ -283,14 +313,18 @@ tix_rc tix_booking_show_cancelled(tix_booking_ctx *c, const char *show_id)
     tix_rc rc = tix_booking_confirmed_of_show(c->db, c->a, show_id, &list, &n);
     for (int i = 0; i < n && rc == TIX_OK; i++) {
         pending_refund pr;
+        tix_seat_ids freed = {NULL, 0};
         rc = tix_db_begin(c->db);
         rc = rc ? rc : tix_booking_lock(c->db, list[i].id);
-        rc = rc ? rc : cancel_one(c, &list[i], TIX_EV_SHOW_CANCELLED, "show cancelled", &pr);
+        rc =
+            rc ? rc : cancel_one(c, &list[i], TIX_EV_SHOW_CANCELLED, "show cancelled", &pr, &freed);
         rc = rc ? rc : tix_db_commit(c->db);
         if (rc != TIX_OK) {
             tix_db_rollback(c->db);
             return rc;
         }
+        tix_seats_changed(show_id, freed.ids, freed.n, "available", 0);
+        tix_bookings_changed(list[i].user_id);
         refund_send(c, &pr);
     }
     return rc;

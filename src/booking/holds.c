@@ -7,6 +7,7 @@
  */
 #include "booking/best.h"
 #include "booking/booking.h"
+#include "booking/seat_events.h"
 #include "core/util.h"
 
 #include <sodium.h>
@@ -131,21 +132,42 @@ static tix_rc pick_best(tix_booking_ctx *c, const tix_hold_request *req, tix_map
 /* Inside the transaction: the user's previous 'active' hold on the show (expired or not: the
  * unique index allows one) gives its seats back and becomes 'replaced'. */
 static tix_rc retire_previous(tix_booking_ctx *c, const char *show_id, const char *user_id,
-                              int64_t now)
+                              int64_t now, tix_seat_ids *freed)
 {
     tix_hold old;
     tix_rc rc = tix_hold_active_for(c->db, c->a, user_id, show_id, 0, &old);
     if (rc == TIX_ENOTFOUND) {
         return TIX_OK;
     }
-    rc = rc ? rc : tix_claims_release_hold(c->db, show_id, old.id);
+    rc =
+        rc ? rc : tix_claims_release_hold_ids(c->db, c->a, show_id, old.id, &freed->ids, &freed->n);
     rc = rc ? rc : tix_hold_set_status(c->db, old.id, "active", "replaced", now);
     return rc == TIX_ECONFLICT ? TIX_EBUSY : rc; /* replaced meanwhile by a twin request */
+}
+
+/* After the commit: the new hold's seats are held, the replaced hold's other seats free. */
+static void announce_hold(const tix_show *show, const tix_hold *h, const char **ids, int n,
+                          const tix_seat_ids *freed)
+{
+    const char *gone[TIX_BEST_MAX * 2];
+    int ngone = 0;
+    for (int i = 0; i < freed->n && ngone < TIX_BEST_MAX * 2; i++) {
+        bool kept = false;
+        for (int k = 0; k < n && !kept; k++) {
+            kept = strcmp(freed->ids[i], ids[k]) == 0;
+        }
+        if (!kept) {
+            gone[ngone++] = freed->ids[i];
+        }
+    }
+    tix_seats_changed(show->id, gone, ngone, "available", 0);
+    tix_seats_changed(show->id, ids, n, "held", h->expires_at);
 }
 
 static tix_rc claim(tix_booking_ctx *c, const tix_show *show, const char *user_id,
                     tix_hold_result *out, int64_t now)
 {
+    tix_seat_ids freed = {NULL, 0};
     tix_hold *h = &out->hold;
     const char **ids = tix_arena_calloc(c->a, sizeof(char *) * (size_t)out->nseats);
     bool *got = tix_arena_calloc(c->a, sizeof(bool) * (size_t)out->nseats);
@@ -155,7 +177,7 @@ static tix_rc claim(tix_booking_ctx *c, const tix_show *show, const char *user_i
         h->amount += out->seats[i]->price;
     }
     tix_rc rc = tix_db_begin(c->db);
-    rc = rc ? rc : retire_previous(c, show->id, user_id, now);
+    rc = rc ? rc : retire_previous(c, show->id, user_id, now, &freed);
     rc = rc ? rc
             : tix_claims_take(
                   c->db, c->a,
@@ -179,8 +201,10 @@ static tix_rc claim(tix_booking_ctx *c, const tix_show *show, const char *user_i
     rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
+        return rc;
     }
-    return rc;
+    announce_hold(show, h, ids, out->nseats, &freed);
+    return TIX_OK;
 }
 
 /* The show, checked to be on sale. */
@@ -270,14 +294,17 @@ tix_rc tix_hold_release(tix_booking_ctx *c, const char *hold_id, const char *use
         return TIX_ECONFLICT;
     }
     int64_t now = tix_now_ms();
+    tix_seat_ids freed = {NULL, 0};
     rc = tix_db_begin(c->db);
-    rc = rc ? rc : tix_claims_release_hold(c->db, h.show_id, h.id);
+    rc = rc ? rc : tix_claims_release_hold_ids(c->db, c->a, h.show_id, h.id, &freed.ids, &freed.n);
     if (rc == TIX_OK && strcmp(h.status, "active") == 0) {
         rc = tix_hold_set_status(c->db, h.id, "active", "released", now);
     }
     rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
+        return rc;
     }
-    return rc;
+    tix_seats_changed(h.show_id, freed.ids, freed.n, "available", 0);
+    return TIX_OK;
 }

@@ -1,6 +1,7 @@
 /* A failed payment attempt, through the state machine; see payment_events.h. */
 #include "booking/payment_events.h"
 
+#include "booking/seat_events.h"
 #include "core/util.h"
 
 tix_rc tix_booking_payment_failed(tix_booking_ctx *c, const char *booking_id,
@@ -23,6 +24,8 @@ tix_rc tix_booking_payment_failed(tix_booking_ctx *c, const char *booking_id,
     rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
+        return rc;
     }
-    return rc;
+    tix_bookings_changed(b.user_id);
+    return TIX_OK;
 }

@@ -6,6 +6,7 @@
 
 #include "core/util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,6 +81,30 @@ bool tix_config_parse_duration(const char *s, int64_t *out_s)
     return true;
 }
 
+bool tix_config_parse_duration_ms(const char *s, int64_t *out_ms)
+{
+    size_t len = s != NULL ? strlen(s) : 0;
+    int64_t v = 0;
+    if (len > 2 && strcmp(s + len - 2, "ms") == 0) {
+        char num[32];
+        if (len - 2 >= sizeof(num) || !isdigit((unsigned char)*s)) {
+            return false;
+        }
+        memcpy(num, s, len - 2);
+        num[len - 2] = '\0';
+        if (!tix_parse_int(num, 0, INT64_MAX / 1000, &v)) {
+            return false;
+        }
+        *out_ms = v;
+        return true;
+    }
+    if (!tix_config_parse_duration(s, &v)) {
+        return false;
+    }
+    *out_ms = v * 1000;
+    return true;
+}
+
 static tix_rc get_int(parser *p, const char *name, int64_t def, int64_t min, int64_t max,
                       int64_t *out)
 {
@@ -108,6 +133,24 @@ static tix_rc get_duration(parser *p, const char *name, int64_t def, int64_t min
                     "%s must be a duration such as 900, 900s, 15m, 12h or 30d between %lld and "
                     "%lld seconds (got \"%.40s\")",
                     name, (long long)min, (long long)max, v);
+    }
+    return TIX_OK;
+}
+
+/* A duration in milliseconds ("250ms" or anything get_duration takes), within [min, max]. */
+static tix_rc get_duration_ms(parser *p, const char *name, int64_t def, int64_t min, int64_t max,
+                              int64_t *out)
+{
+    const char *v = p->get(name, p->ctx);
+    if (v == NULL) {
+        *out = def;
+        return TIX_OK;
+    }
+    if (!tix_config_parse_duration_ms(v, out) || *out < min || *out > max) {
+        return fail(p,
+                    "%s must be a duration such as 250ms, 2s, 15m or 1h between %lldms and "
+                    "%lld seconds (got \"%.40s\")",
+                    name, (long long)min, (long long)(max / 1000), v);
     }
     return TIX_OK;
 }
@@ -251,6 +294,43 @@ static tix_rc parse_numbers(parser *p, tix_config *cfg)
         return rc;
     }
     cfg->cancel_full_refund_s *= 3600;
+    return TIX_OK;
+}
+
+/* The scheduler's switch, tick and lease, and each job's interval (all in ms). */
+static tix_rc parse_jobs(parser *p, tix_config *cfg)
+{
+    const char *on = p->get("JOBS", p->ctx);
+    cfg->jobs_enabled = on == NULL || strcmp(on, "on") == 0 || strcmp(on, "1") == 0;
+    if (!cfg->jobs_enabled && strcmp(on, "off") != 0 && strcmp(on, "0") != 0) {
+        return fail(p, "JOBS must be on or off (got \"%.20s\")", on);
+    }
+    const int64_t week = 7LL * 86400 * 1000;
+    const struct {
+        const char *name;
+        int64_t def, min, max;
+        int64_t *out;
+    } vars[] = {
+        {"JOB_TICK", 1000, 10, 60000, &cfg->job_tick_ms},
+        {"JOB_LEASE", 30000, 200, 3600000, &cfg->job_lease_ms},
+        {"JOB_INTERVAL_SHOWS", 30000, 100, week, &cfg->job_shows_ms},
+        {"JOB_INTERVAL_EXPIRE", 15000, 100, week, &cfg->job_expire_ms},
+        {"JOB_INTERVAL_REFUNDS", 60000, 100, week, &cfg->job_refunds_ms},
+        {"JOB_INTERVAL_RECONCILE", 300000, 100, week, &cfg->job_reconcile_ms},
+        {"JOB_INTERVAL_PURGE", 3600000, 100, week, &cfg->job_purge_ms},
+    };
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        if (get_duration_ms(p, vars[i].name, vars[i].def, vars[i].min, vars[i].max, vars[i].out) !=
+            TIX_OK) {
+            return TIX_EINVAL;
+        }
+    }
+    if (cfg->job_lease_ms < 2 * cfg->job_tick_ms) {
+        return fail(p,
+                    "JOB_LEASE (%lldms) must be at least twice JOB_TICK (%lldms): the holder "
+                    "renews its leases every tick",
+                    (long long)cfg->job_lease_ms, (long long)cfg->job_tick_ms);
+    }
     return TIX_OK;
 }
 
@@ -462,6 +542,160 @@ static tix_rc parse_razorpay(parser *p, tix_config *cfg)
     return TIX_OK;
 }
 
+bool tix_config_parse_cidr(const char *s, tix_cidr *out)
+{
+    char ip[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    int64_t bits = -1;
+    if (n == 0 || n >= sizeof(ip)) {
+        return false;
+    }
+    memcpy(ip, s, n);
+    ip[n] = '\0';
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET, ip, out->addr) == 1) {
+        out->v6 = false;
+    } else if (inet_pton(AF_INET6, ip, out->addr) == 1) {
+        out->v6 = true;
+    } else {
+        return false;
+    }
+    int max = out->v6 ? 128 : 32;
+    if (slash != NULL && !tix_parse_int(slash + 1, 0, max, &bits)) {
+        return false;
+    }
+    out->bits = slash ? (int)bits : max;
+    for (int i = out->bits; i < max; i++) { /* keep the network part only */
+        out->addr[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
+    }
+    return true;
+}
+
+/* TRUST_PROXY and TRUSTED_PROXIES: a comma-separated list of addresses or CIDR blocks. */
+static tix_rc parse_proxies(parser *p, tix_config *cfg)
+{
+    const char *on = p->get("TRUST_PROXY", p->ctx);
+    const char *list = p->get("TRUSTED_PROXIES", p->ctx);
+    cfg->trust_proxy = on != NULL && (strcmp(on, "on") == 0 || strcmp(on, "1") == 0);
+    if (on != NULL && !cfg->trust_proxy && strcmp(on, "off") != 0 && strcmp(on, "0") != 0) {
+        return fail(p, "TRUST_PROXY must be on or off (got \"%.20s\")", on);
+    }
+    char buf[TIX_CFG_STR];
+    if (copy_str(p, buf, sizeof(buf), "TRUSTED_PROXIES", list ? list : "127.0.0.1/32,::1") !=
+        TIX_OK) {
+        return TIX_EINVAL;
+    }
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+        if (cfg->ntrusted_proxies == TIX_MAX_TRUSTED_PROXIES) {
+            return fail(p, "TRUSTED_PROXIES may list at most %d blocks", TIX_MAX_TRUSTED_PROXIES);
+        }
+        if (!tix_config_parse_cidr(tok, &cfg->trusted_proxies[cfg->ntrusted_proxies++])) {
+            return fail(p,
+                        "TRUSTED_PROXIES must list addresses or blocks such as 10.0.0.0/8 "
+                        "(got \"%.60s\")",
+                        tok);
+        }
+    }
+    return TIX_OK;
+}
+
+/* "COUNT/WINDOW" ("10/1m", "3/500ms") or COUNT (per minute) into rl; false if invalid. */
+static bool parse_rate(const char *v, tix_rate_limit *rl)
+{
+    char count[32];
+    size_t n = strcspn(v, "/");
+    if (n >= sizeof(count)) {
+        return false;
+    }
+    memcpy(count, v, n);
+    count[n] = '\0';
+    if (!tix_parse_int(count, 0, 1000000, &rl->limit)) {
+        return false;
+    }
+    return v[n] == '\0' || (tix_config_parse_duration_ms(v + n + 1, &rl->window_ms) &&
+                            rl->window_ms >= 100 && rl->window_ms <= 86400000);
+}
+
+/* RATE_LIMIT=on|off and the RATE_LIMIT_* limits; COUNT 0 turns one limit off. */
+/* CACHE_PREFIX: 1..40 letters, digits, '_', '-' or '.' (it starts every key). */
+static bool cache_prefix_ok(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.') {
+            return false;
+        }
+    }
+    return n > 0 && n <= 40;
+}
+
+/* The cache, the event bus and the event streams (docs/cache.md). */
+static tix_rc parse_cache(parser *p, tix_config *cfg)
+{
+    const char *on = p->get("CACHE", p->ctx);
+    const char *prefix = p->get("CACHE_PREFIX", p->ctx);
+    int64_t pool = 0;
+    int64_t backlog = 0;
+    int64_t streams = 0;
+    cfg->cache_enabled = on == NULL || strcmp(on, "on") == 0 || strcmp(on, "1") == 0;
+    if (!cfg->cache_enabled && strcmp(on, "off") != 0 && strcmp(on, "0") != 0) {
+        return fail(p, "CACHE must be on or off (got \"%.20s\")", on);
+    }
+    if (prefix != NULL && !cache_prefix_ok(prefix)) {
+        return fail(p, "CACHE_PREFIX must be 1 to 40 letters, digits, '_', '-' or '.'");
+    }
+    snprintf(cfg->cache_prefix, sizeof(cfg->cache_prefix), "%s", prefix ? prefix : "ticketd");
+    if (get_duration_ms(p, "CACHE_TTL", 60000, 1000, 86400000, &cfg->cache_ttl_ms) != TIX_OK ||
+        get_duration_ms(p, "CACHE_TIMEOUT", 250, 10, 10000, &cfg->cache_timeout_ms) != TIX_OK ||
+        get_int(p, "CACHE_POOL_SIZE", cfg->workers, 1, 1024, &pool) != TIX_OK ||
+        get_int(p, "CACHE_MAX_BYTES", 64LL << 20, 1 << 20, 1LL << 40, &cfg->cache_max_bytes) !=
+            TIX_OK ||
+        get_int(p, "EVENT_BACKLOG", 256, 1, 100000, &backlog) != TIX_OK ||
+        get_duration_ms(p, "EVENT_BACKLOG_TTL", 3600000, 1000, 7LL * 86400000,
+                        &cfg->event_backlog_ttl_ms) != TIX_OK ||
+        get_duration_ms(p, "SSE_HEARTBEAT", 15000, 100, 3600000, &cfg->sse_heartbeat_ms) !=
+            TIX_OK ||
+        get_int(p, "SSE_MAX_STREAMS", 10000, 0, 1000000, &streams) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    cfg->cache_pool_size = (int)pool;
+    cfg->event_backlog = (int)backlog;
+    cfg->sse_max_streams = (int)streams;
+    return TIX_OK;
+}
+
+static tix_rc parse_rate_limits(parser *p, tix_config *cfg)
+{
+    const char *on = p->get("RATE_LIMIT", p->ctx);
+    cfg->rate_limit_enabled = on == NULL || strcmp(on, "on") == 0 || strcmp(on, "1") == 0;
+    if (!cfg->rate_limit_enabled && strcmp(on, "off") != 0 && strcmp(on, "0") != 0) {
+        return fail(p, "RATE_LIMIT must be on or off (got \"%.20s\")", on);
+    }
+    const struct {
+        const char *name;
+        int64_t def;
+        tix_rate_limit *out;
+    } vars[] = {
+        {"RATE_LIMIT_LOGIN_IP", 10, &cfg->rl_login_ip},
+        {"RATE_LIMIT_LOGIN_EMAIL", 5, &cfg->rl_login_mail},
+        {"RATE_LIMIT_REGISTER_IP", 5, &cfg->rl_register_ip},
+        {"RATE_LIMIT_HOLD_USER", 30, &cfg->rl_hold_user},
+    };
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = p->get(vars[i].name, p->ctx);
+        *vars[i].out = (tix_rate_limit){vars[i].def, 60000};
+        if (v != NULL && !parse_rate(v, vars[i].out)) {
+            return fail(p,
+                        "%s must be COUNT/WINDOW such as 10/1m or 5/30s (COUNT 0 to 1000000, "
+                        "WINDOW 100ms to 1d; got \"%.40s\")",
+                        vars[i].name, v);
+        }
+    }
+    return TIX_OK;
+}
+
 tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
                        char *err, /* NOLINT(readability-non-const-parameter) */
                        size_t errlen)
@@ -472,7 +706,9 @@ tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
     err[0] = '\0';
     if (parse_database(p, cfg) != TIX_OK || parse_numbers(p, cfg) != TIX_OK ||
         parse_misc(p, cfg) != TIX_OK || parse_admin(p, cfg) != TIX_OK ||
-        parse_media(p, cfg) != TIX_OK || parse_razorpay(p, cfg) != TIX_OK) {
+        parse_media(p, cfg) != TIX_OK || parse_razorpay(p, cfg) != TIX_OK ||
+        parse_jobs(p, cfg) != TIX_OK || parse_proxies(p, cfg) != TIX_OK ||
+        parse_rate_limits(p, cfg) != TIX_OK || parse_cache(p, cfg) != TIX_OK) {
         return TIX_EINVAL;
     }
     const char *redis = p->get("REDIS_URL", p->ctx);

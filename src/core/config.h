@@ -23,6 +23,21 @@ typedef enum tix_pwhash_cost {
     TIX_PWHASH_MIN, /* the minimum limits: for tests only */
 } tix_pwhash_cost;
 
+/* A block of addresses (TRUSTED_PROXIES): addr holds the network, IPv4 in its first 4 bytes. */
+typedef struct tix_cidr {
+    unsigned char addr[16];
+    int bits;
+    bool v6;
+} tix_cidr;
+
+#define TIX_MAX_TRUSTED_PROXIES 16
+
+/* At most limit requests per window (RATE_LIMIT_*, "10/1m"); limit 0 = no limit. */
+typedef struct tix_rate_limit {
+    int64_t limit;
+    int64_t window_ms;
+} tix_rate_limit;
+
 typedef struct tix_config {
     int port;
     char bind_address[64];
@@ -46,6 +61,7 @@ typedef struct tix_config {
     int max_connections;
     int per_ip_connections; /* 0 = unlimited */
     tix_pwhash_cost pwhash_cost;
+    int db_pool_size;
     /* media store (src/media): the local folder, or Cloudinary when cloudinary_cloud is set */
     char media_dir[TIX_CFG_STR];           /* MEDIA_DIR: local files and uploads in progress */
     char cloudinary_cloud[128];            /* from CLOUDINARY_URL or CLOUDINARY_CLOUD_NAME */
@@ -55,7 +71,6 @@ typedef struct tix_config {
     int64_t poster_max_bytes;              /* MEDIA_POSTER_MAX_BYTES */
     int64_t trailer_max_bytes;             /* MEDIA_TRAILER_MAX_BYTES */
     int64_t upload_timeout_s;              /* MEDIA_UPLOAD_TIMEOUT: a whole upload at most */
-    int db_pool_size;
     int64_t show_buffer_s; /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
     bool demo_data;        /* DEMO_DATA=1: load the demo set into an empty database */
     int64_t hold_ttl_s;    /* HOLD_TTL: how long held seats stay held */
@@ -67,6 +82,35 @@ typedef struct tix_config {
     char razorpay_key_secret[128];       /* RAZORPAY_KEY_SECRET */
     char razorpay_webhook_secret[256];   /* RAZORPAY_WEBHOOK_SECRET */
     char razorpay_api_base[TIX_CFG_STR]; /* RAZORPAY_API_BASE, without a trailing slash */
+    /* Lifecycle jobs (src/jobs), times in milliseconds. */
+    int64_t job_tick_ms;      /* JOB_TICK: how often the scheduler renews leases, runs due jobs */
+    int64_t job_lease_ms;     /* JOB_LEASE: a job's lease lapses this long after its last renewal */
+    int64_t job_shows_ms;     /* JOB_INTERVAL_SHOWS: stored show status follows the clock */
+    int64_t job_expire_ms;    /* JOB_INTERVAL_EXPIRE: unpaid bookings and stale holds expire */
+    int64_t job_refunds_ms;   /* JOB_INTERVAL_REFUNDS: failed refunds are sent again */
+    int64_t job_reconcile_ms; /* JOB_INTERVAL_RECONCILE: unpaid bookings asked of the provider */
+    int64_t job_purge_ms;     /* JOB_INTERVAL_PURGE: old idempotency keys, tokens and job runs go */
+    bool jobs_enabled;        /* JOBS=on|off: run the scheduler in this server */
+    /* Client addresses and rate limits (http/clientip.c, http/ratelimit.c). */
+    bool trust_proxy;        /* TRUST_PROXY=on: the client is found in X-Forwarded-For */
+    bool rate_limit_enabled; /* RATE_LIMIT=on|off */
+    tix_cidr trusted_proxies[TIX_MAX_TRUSTED_PROXIES]; /* TRUSTED_PROXIES */
+    int ntrusted_proxies;
+    tix_rate_limit rl_login_ip;    /* RATE_LIMIT_LOGIN_IP */
+    tix_rate_limit rl_login_mail;  /* RATE_LIMIT_LOGIN_EMAIL */
+    tix_rate_limit rl_register_ip; /* RATE_LIMIT_REGISTER_IP */
+    tix_rate_limit rl_hold_user;   /* RATE_LIMIT_HOLD_USER */
+    /* Cache, event bus and event streams (src/cache, http/sse.c; docs/cache.md), in ms. */
+    int64_t cache_ttl_ms;         /* CACHE_TTL: the longest any answer stays cached */
+    int64_t cache_timeout_ms;     /* CACHE_TIMEOUT: every Redis call at most */
+    int64_t cache_max_bytes;      /* CACHE_MAX_BYTES: size of the in-process store */
+    int64_t event_backlog_ttl_ms; /* EVENT_BACKLOG_TTL: a quiet show's backlog is dropped */
+    int64_t sse_heartbeat_ms;     /* SSE_HEARTBEAT: ": ping" on every stream this often */
+    int cache_pool_size;          /* CACHE_POOL_SIZE: Redis connections at most */
+    int event_backlog;            /* EVENT_BACKLOG: events kept per show for Last-Event-ID */
+    int sse_max_streams;          /* SSE_MAX_STREAMS: open event streams at most */
+    char cache_prefix[48];        /* CACHE_PREFIX: the first part of every key */
+    bool cache_enabled;           /* CACHE=on|off: cache answers (events flow either way) */
 } tix_config;
 
 /* Looks a variable up; returns NULL when unset. */
@@ -84,6 +128,11 @@ TIX_MUSTCHECK tix_rc tix_config_load_dotenv(const char *path, char *err, size_t 
 
 /* Parses a duration: "900", "900s", "15m", "12h", "30d" → seconds; false if invalid. */
 bool tix_config_parse_duration(const char *s, int64_t *out_s);
+/* The same in milliseconds, also taking "250ms" ("2" is 2000). */
+bool tix_config_parse_duration_ms(const char *s, int64_t *out_ms);
+
+/* Parses "10.0.0.0/8", "::1" or "2001:db8::/32" (no prefix = one address); false if invalid. */
+bool tix_config_parse_cidr(const char *s, tix_cidr *out);
 
 /* A getter over the real environment (getenv). */
 const char *tix_config_getenv(const char *name, void *ctx);

@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct tix_app tix_app;
 
@@ -77,6 +78,17 @@ struct tix_req {
     bool resp_file;
     int resp_fd;
     uint64_t resp_size;
+    /* A streamed answer instead of resp (GET /shows/{id}/events): the server sends an MHD
+     * response of unknown size read through stream_read(stream_cls, …); stream_free(stream_cls)
+     * runs exactly once, when MHD is done with it (or at completion if it never got there). */
+    ssize_t (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
+    void (*stream_free)(void *cls);
+    void *stream_cls;
+    /* Cached routes (api/cached.h): the instant the handler's answer stops being true by the
+     * clock (0: only CACHE_TTL bounds it); the cache lookup's state. */
+    int64_t cache_until;
+    struct tix_cached *cached;
+    bool cache_hit;
     const char *error_code; /* for the access log */
     int nheaders;
     const char *hname[TIX_REQ_MAX_HEADERS];

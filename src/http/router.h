@@ -32,6 +32,18 @@ enum {
      * runs twice (before and after the body): see tix_upload in req.h and server.c */
     TIX_ROUTE_UPLOAD = 1u << 3,
     TIX_ROUTE_IDEMPOTENT = 1u << 2, /* honours Idempotency-Key (money-related creates) */
+    /* rate limited (http/ratelimit.h): login per client IP and e-mail, register per client
+     * IP, holds per user */
+    TIX_ROUTE_RL_LOGIN = 1u << 4,
+    TIX_ROUTE_RL_REGISTER = 1u << 5,
+    TIX_ROUTE_RL_HOLD = 1u << 6,
+    /* cached GET answers (api/cached.h), validated by the version of their scope: a show
+     * (path parameter id), the catalogue, or the signed-in user */
+    TIX_ROUTE_CACHE_SHOW = 1u << 8,
+    TIX_ROUTE_CACHE_CATALOG = 1u << 9,
+    TIX_ROUTE_CACHE_USER = 1u << 10,
+    /* a 2xx answer changed the catalogue: bumps its version (every cached answer carries it) */
+    TIX_ROUTE_CATALOG_WRITE = 1u << 11,
 };
 
 typedef struct tix_route {

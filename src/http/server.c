@@ -18,12 +18,16 @@
  */
 #include "http/server.h"
 
+#include "api/cached.h"
 #include "auth/token.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http/clientip.h"
+#include "http/ratelimit.h"
 #include "http/req.h"
-#include "http/validate.h"
+#include "http/sse.h"
 #include "http/upload.h"
+#include "http/validate.h"
 #include "media/media.h"
 
 #include <arpa/inet.h>
@@ -200,6 +204,14 @@ static void *reaper_main(void *arg)
  * descriptor, which the response then owns. */
 static struct MHD_Response *make_response(tix_req *r)
 {
+    if (r->stream_read != NULL) { /* SSE: the response owns the stream from here on */
+        struct MHD_Response *resp = MHD_create_response_from_callback(
+            MHD_SIZE_UNKNOWN, 4096, r->stream_read, r->stream_cls, r->stream_free);
+        if (resp != NULL) {
+            r->stream_cls = NULL;
+        }
+        return resp;
+    }
     if (r->resp_file) {
         struct MHD_Response *resp = MHD_create_response_from_fd64(r->resp_size, r->resp_fd);
         if (resp != NULL) {
@@ -228,6 +240,7 @@ static bool queue(req_state *st, struct MHD_Connection *conn)
         tix_log_error("handler left %s %s unanswered", r->method, r->path);
         tix_reply_rc(r, TIX_EDB);
     }
+    tix_cached_finish(r); /* ETag, 304, storing a cached route's answer; catalogue bumps */
     struct MHD_Response *resp = make_response(r);
     if (resp == NULL) {
         return false;
@@ -373,9 +386,12 @@ static void dispatch(req_state *st)
                         NULL);
         return;
     }
+    if (!tix_ratelimit_admit(r)) {
+        return;
+    }
     if (route->flags & TIX_ROUTE_IDEMPOTENT) {
         tix_idempotent_call(r, route->handler);
-    } else {
+    } else if (!tix_cached_answer(r)) {
         route->handler(r);
     }
 }
@@ -611,35 +627,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     return queue(st, conn) ? MHD_YES : MHD_NO;
 }
 
-static void client_ip(struct MHD_Connection *conn, char *out, size_t cap)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    out[0] = '\0';
-    if (ci == NULL || ci->client_addr == NULL) {
-        return;
-    }
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)cap);
-    } else if (sa->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  (socklen_t)cap);
-    }
-}
-
-static void access_log(req_state *st, struct MHD_Connection *conn,
-                       enum MHD_RequestTerminationCode toe)
+static void access_log(req_state *st, enum MHD_RequestTerminationCode toe)
 {
     tix_req *r = &st->r;
     if (!tix_log_enabled(TIX_LOG_INFO)) {
         return;
     }
-    char ip[64];
+    char ip[TIX_IP_TEXT];
     char path[512];
     char fields[1024];
-    client_ip(conn, ip, sizeof(ip));
+    tix_client_ip(r, ip); /* behind a trusted proxy, the address it saw */
     tix_json_escape(path, sizeof(path), r->path);
     snprintf(fields, sizeof(fields),
              "\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,"
@@ -656,12 +653,13 @@ static void access_log(req_state *st, struct MHD_Connection *conn,
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    (void)conn;
     tix_server *s = cls;
     req_state *st = *con_cls;
     if (st == NULL) {
         return;
     }
-    access_log(st, conn, toe);
+    access_log(st, toe);
     atomic_fetch_add(&s->app->requests_total, 1);
     if (st->r.status >= 500) {
         atomic_fetch_add(&s->app->responses_5xx, 1);
@@ -669,6 +667,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     tix_db_release(s->app->db, st->r.db);
     json_decref(st->r.json);
     tix_upload_cleanup(st->up); /* the temporary file goes, whatever happened */
+    if (st->r.stream_cls != NULL && st->r.stream_free != NULL) {
+        st->r.stream_free(st->r.stream_cls); /* a stream that never reached MHD */
+    }
     if (st->r.resp_file && st->r.resp_fd >= 0) {
         close(st->r.resp_fd); /* a file answer that never reached MHD */
     }
@@ -782,6 +783,7 @@ void tix_server_stop(tix_server *s, int drain_s)
         return;
     }
     MHD_quiesce_daemon(s->daemon); /* no new connections; nginx fails over to a peer */
+    tix_sse_shutdown(s->app->sse); /* event streams end now: they would hold the drain up */
     int64_t deadline = mono_ms() + (int64_t)drain_s * 1000;
     while (atomic_load(&s->app->inflight) > 0 && mono_ms() < deadline) {
         struct timespec nap = {0, 20L * 1000 * 1000};

@@ -59,7 +59,8 @@ _SERVER_ENV_NAMES = {
 }
 _SERVER_ENV_PREFIXES = (
     "JWT_", "ADMIN_", "DATABASE_", "REDIS_", "RAZORPAY_", "CLOUDINARY_", "MEDIA_", "HOLD_",
-    "BOOKING_", "CANCEL", "REFUND", "CACHE_", "CORS_", "TICKETD_", "TIX_", "PG",
+    "BOOKING_", "CANCEL", "REFUND", "CACHE_", "CORS_", "TICKETD_", "TIX_", "PG", "RATE_LIMIT",
+    "TRUST", "JOB", "SSE_", "EVENT_",
 )
 
 _SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
@@ -201,6 +202,7 @@ def server_env(database_url: str, **overrides) -> dict:
         ADMIN_PASSWORD=ADMIN_PASSWORD,
         WORKERS="4",
         LOG_LEVEL="info",
+        RATE_LIMIT="off",  # test_ratelimit.py and test_cluster.py turn it on for their servers
     )
     env.update({k: str(v) for k, v in overrides.items()})
     return env

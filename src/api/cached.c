@@ -1,0 +1,285 @@
+/* Cached GET answers and ETags (see cached.h). */
+#include "api/cached.h"
+
+#include "app.h"
+#include "cache/cache.h"
+#include "core/util.h"
+
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CACHE_FLAGS  (TIX_ROUTE_CACHE_SHOW | TIX_ROUTE_CACHE_CATALOG | TIX_ROUTE_CACHE_USER)
+#define MIN_STORE_MS 100 /* an answer true for less than this is not worth storing */
+#define ETAG_HEX     20
+
+/* What the lookup read, for storing the answer after the handler. */
+struct tix_cached {
+    const char *key;
+    const char *catver;
+    const char *scopever;
+    bool storable;
+};
+
+typedef struct query_args {
+    tix_arena *a;
+    const char **items;
+    int n, cap;
+} query_args;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    query_args *q = cls;
+    if (q->n == q->cap) {
+        int cap = q->cap ? q->cap * 2 : 8;
+        const char **items = tix_arena_alloc(q->a, sizeof(char *) * (size_t)cap);
+        if (q->n > 0) {
+            memcpy(items, q->items, sizeof(char *) * (size_t)q->n);
+        }
+        q->items = items;
+        q->cap = cap;
+    }
+    q->items[q->n++] = tix_arena_sprintf(q->a, "%s=%s", key, value ? value : "");
+    return MHD_YES;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 16 hex digits naming the request within its route: sorted query arguments and whether
+ * the caller is an admin (listings show more to admins). */
+static const char *query_hash(tix_req *r)
+{
+    query_args q = {.a = r->arena};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    if (q.n > 1) {
+        qsort(q.items, (size_t)q.n, sizeof(char *), cmp_str);
+    }
+    size_t len = 8;
+    for (int i = 0; i < q.n; i++) {
+        len += strlen(q.items[i]) + 1;
+    }
+    char *text = tix_arena_alloc(r->arena, len);
+    size_t k = 0;
+    for (int i = 0; i < q.n; i++) {
+        size_t n = strlen(q.items[i]);
+        memcpy(text + k, q.items[i], n);
+        k += n;
+        text[k++] = '&';
+    }
+    bool admin = r->auth.authenticated && r->auth.role == TIX_ROLE_ADMIN;
+    memcpy(text + k, admin ? "|admin" : "|", admin ? 7 : 2);
+    char hex[TIX_SHA256_HEX];
+    tix_sha256_hex(hex, text, strlen(text));
+    return tix_arena_strndup(r->arena, hex, 16);
+}
+
+/* The route's name in keys: its last literal path segment ("seats", "movies"). */
+static const char *route_name(tix_req *r)
+{
+    const char *p = r->route->pattern;
+    const char *end = p + strlen(p);
+    const char *seg = end;
+    while (seg > p) {
+        const char *start = seg;
+        while (start > p && start[-1] != '/') {
+            start--;
+        }
+        if (*start != '{') {
+            return tix_arena_strndup(r->arena, start, (size_t)(seg - start));
+        }
+        seg = start > p ? start - 1 : p;
+    }
+    return "root";
+}
+
+/* Keys of the scope: its version counter (NULL for the catalogue) and the entry. */
+static void scope_keys(tix_req *r, const char **ver, const char **entry)
+{
+    tix_cache *c = r->app->cache;
+    unsigned f = r->route->flags;
+    const char *suffix = tix_arena_sprintf(r->arena, "%s:%s", route_name(r), query_hash(r));
+    if (f & TIX_ROUTE_CACHE_SHOW) {
+        const char *id = tix_req_param(r, "id");
+        *ver = tix_cache_key_show(c, r->arena, id, "ver");
+        *entry = tix_cache_key_show(c, r->arena, id, suffix);
+    } else if (f & TIX_ROUTE_CACHE_USER) {
+        *ver = tix_cache_key_user(c, r->arena, r->auth.user_id, "ver");
+        *entry = tix_cache_key_user(c, r->arena, r->auth.user_id, suffix);
+    } else {
+        *ver = NULL;
+        *entry = tix_cache_key_catalog(c, r->arena, suffix);
+    }
+}
+
+static const char *cache_control(const tix_req *r)
+{
+    return (r->route->flags & TIX_ROUTE_CACHE_USER) ? "private, no-cache" : "public, no-cache";
+}
+
+static bool etag_matches(tix_req *r, const char *etag)
+{
+    const char *inm = tix_req_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    return inm != NULL && (strstr(inm, etag) != NULL || strcmp(inm, "*") == 0);
+}
+
+/* Answers 200 with body (or 304), with the cache headers. */
+static void serve(tix_req *r, const char *etag, char *body, size_t len, const char *how)
+{
+    tix_reply_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    tix_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control(r));
+    tix_reply_header(r, "X-Cache", how);
+    r->content_type = "application/json; charset=utf-8";
+    r->status = 200;
+    r->resp = body;
+    r->resp_len = len;
+    if (etag_matches(r, etag)) {
+        r->status = 304;
+        r->resp = NULL;
+        r->resp_len = 0;
+    }
+}
+
+/* A stored entry that is still valid: answers from it. */
+static bool try_entry(tix_req *r, const struct tix_cached *st, char *entry, size_t len)
+{
+    char *nl = entry ? memchr(entry, '\n', len) : NULL;
+    char *f[4] = {NULL, NULL, NULL, NULL}; /* catalogue version, scope version, until, etag */
+    int64_t until = 0;
+    if (nl == NULL) {
+        return false;
+    }
+    *nl = '\0';
+    char *save = NULL;
+    for (int i = 0; i < 4; i++) {
+        f[i] = strtok_r(i == 0 ? entry : NULL, " ", &save);
+    }
+    if (f[3] == NULL || strcmp(f[0], st->catver) != 0 || strcmp(f[1], st->scopever) != 0 ||
+        !tix_parse_int(f[2], 0, INT64_MAX, &until) || until <= tix_now_ms()) {
+        return false;
+    }
+    serve(r, f[3], nl + 1, len - (size_t)(nl + 1 - entry), "hit");
+    r->cache_hit = true;
+    return true;
+}
+
+/* With a near cache (Redis): its copy of the entry, if the versions still match; else the
+ * entry from Redis (a second round trip), copied near when it is valid. */
+static bool try_near(tix_req *r, tix_cache *c, const struct tix_cached *st)
+{
+    char *val = NULL;
+    size_t len = 0;
+    if (tix_cache_get(c->near, r->arena, &st->key, 1, &val, &len) == TIX_OK &&
+        try_entry(r, st, val, len)) {
+        return true;
+    }
+    if (tix_cache_get(c, r->arena, &st->key, 1, &val, &len) != TIX_OK || val == NULL) {
+        return false;
+    }
+    char *copy = tix_arena_alloc(r->arena, len + 1);
+    memcpy(copy, val, len + 1);
+    if (!try_entry(r, st, val, len)) {
+        return false;
+    }
+    (void)tix_cache_set(c->near, st->key, copy, len, r->app->cfg.cache_ttl_ms, 0);
+    return true;
+}
+
+/* A counter that does not exist (yet, or any more: Redis lost it) is created from the clock,
+ * never read as "0": an entry (or near copy) tagged with an older "0" must never match. */
+static bool create_version(tix_req *r, tix_cache *c, const char *key, char **val)
+{
+    int64_t v = 0;
+    if (tix_cache_bump(c, key, &v) != TIX_OK) {
+        return false;
+    }
+    *val = tix_arena_sprintf(r->arena, "%" PRId64, v);
+    return true;
+}
+
+bool tix_cached_answer(tix_req *r)
+{
+    tix_cache *c = r->app->cache;
+    if (c == NULL || !c->enabled || !(r->route->flags & CACHE_FLAGS)) {
+        return false;
+    }
+    const char *ver = NULL;
+    const char *entry = NULL;
+    scope_keys(r, &ver, &entry);
+    const char *keys[3] = {tix_cache_key_catalog(c, r->arena, "ver"), ver ? ver : entry, entry};
+    int n = ver ? 3 : 2;
+    char *vals[3];
+    size_t lens[3];
+    /* versions, and the entry too unless a near copy may spare moving it */
+    if (tix_cache_get(c, r->arena, keys, c->near ? n - 1 : n, vals, lens) != TIX_OK) {
+        return false; /* unreachable: the database answers, nothing is stored */
+    }
+    for (int i = 0; i < (ver ? 2 : 1); i++) {
+        if (vals[i] == NULL && !create_version(r, c, keys[i], &vals[i])) {
+            return false; /* not stored; the next answer is */
+        }
+    }
+    struct tix_cached *st = tix_arena_calloc(r->arena, sizeof(*st));
+    *st = (struct tix_cached){entry, vals[0], ver ? vals[1] : "-", true};
+    r->cached = st;
+    if (c->near ? try_near(r, c, st) : try_entry(r, st, vals[n - 1], lens[n - 1])) {
+        atomic_fetch_add(&c->hits, 1);
+        return true;
+    }
+    atomic_fetch_add(&c->misses, 1);
+    return false;
+}
+
+static void store(tix_req *r, const char *etag)
+{
+    tix_cache *c = r->app->cache;
+    int64_t now = tix_now_ms();
+    int64_t until = now + r->app->cfg.cache_ttl_ms;
+    if (r->cache_until > 0 && r->cache_until < until) {
+        until = r->cache_until;
+    }
+    if (c == NULL || until - now < MIN_STORE_MS) {
+        return;
+    }
+    const struct tix_cached *st = r->cached;
+    char *head = tix_arena_sprintf(r->arena, "%s %s %" PRId64 " %s\n", st->catver, st->scopever,
+                                   until, etag);
+    size_t hl = strlen(head);
+    char *entry = tix_arena_alloc(r->arena, hl + r->resp_len + 1);
+    memcpy(entry, head, hl + 1);
+    memcpy(entry + hl, r->resp, r->resp_len);
+    entry[hl + r->resp_len] = '\0';
+    (void)tix_cache_set(c, st->key, entry, hl + r->resp_len, until - now, 0);
+    (void)tix_cache_set(c->near, st->key, entry, hl + r->resp_len, until - now, 0);
+}
+
+void tix_cached_finish(tix_req *r)
+{
+    if (r->route == NULL) {
+        return;
+    }
+    unsigned f = r->route->flags;
+    if ((f & TIX_ROUTE_CATALOG_WRITE) && r->status >= 200 && r->status < 300 &&
+        r->app->cache != NULL) {
+        (void)tix_cache_bump(r->app->cache, tix_cache_key_catalog(r->app->cache, r->arena, "ver"),
+                             NULL);
+    }
+    if (!(f & CACHE_FLAGS) || r->status != 200 || r->resp == NULL || r->resp_file ||
+        r->stream_read != NULL || r->cache_hit) {
+        return;
+    }
+    char hex[TIX_SHA256_HEX];
+    tix_sha256_hex(hex, r->resp, r->resp_len);
+    char *etag = tix_arena_sprintf(r->arena, "\"%.*s\"", ETAG_HEX, hex);
+    bool storable = r->cached != NULL && r->cached->storable;
+    if (storable) {
+        store(r, etag);
+    }
+    serve(r, etag, r->resp, r->resp_len, storable ? "miss" : "bypass");
+}

@@ -1,0 +1,34 @@
+/*
+ * Cached GET answers, for the routes flagged TIX_ROUTE_CACHE_SHOW (the seat map),
+ * TIX_ROUTE_CACHE_CATALOG (movie, show and theatre listings) and TIX_ROUTE_CACHE_USER (a
+ * user's bookings), and the catalogue's version bump for routes flagged
+ * TIX_ROUTE_CATALOG_WRITE. The server calls tix_cached_answer before the handler and
+ * tix_cached_finish on every answer before sending it; handlers only say how long their
+ * answer stays true by the clock (r->cache_until: a hold's expiry, a show's start).
+ *
+ * An entry "<catalogue version> <scope version> <valid until ms> <etag>\n<body>" lives under
+ * "<prefix>:{show:ID}:<route>:<q>", "<prefix>:{catalog}:<route>:<q>" or
+ * "<prefix>:{user:ID}:<route>:<q>", where <q> hashes the sorted query string and whether the
+ * caller is an admin. It is served only while both versions it was stored under are still the
+ * current ones and its instant has not passed, so a change is visible to the very next read
+ * once its bump is done. Versions are read before the database, so an answer built from data
+ * older than a bump is stored under the older version and never served.
+ *
+ * Every answer of a cached route carries a strong ETag (a hash of the body, the same whether
+ * it came from the cache or the database) and "Cache-Control: no-cache" (private for a user's
+ * answers); If-None-Match with a matching tag gets 304 without a body. X-Cache says hit, miss
+ * or bypass (the cache is off or unreachable).
+ */
+#ifndef TIX_API_CACHED_H
+#define TIX_API_CACHED_H
+
+#include "http/req.h"
+
+#include <stdbool.h>
+
+/* true when the request was answered from the cache (or with 304). */
+bool tix_cached_answer(tix_req *r);
+/* After the handler: ETag, 304, storing the answer; the catalogue bump of a write. */
+void tix_cached_finish(tix_req *r);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * GET /shows/{id}/events: a show's seat changes as Server-Sent Events (http/sse.h). The
+ * handler checks the show, registers the stream, writes its start from the bus's backlog and
+ * answers with a streamed response; from then on no thread is spent on the stream while it
+ * is idle. A client resumes with the Last-Event-ID header (EventSource sends it by itself
+ * when it reconnects) or ?last_event_id= (for a first connection that already has a map).
+ */
+#include "api/handlers.h"
+#include "app.h"
+#include "cache/bus.h"
+#include "core/util.h"
+#include "http/sse.h"
+#include "store/catalog.h"
+
+#include <microhttpd.h>
+
+/* The id the client last saw: 0 when none (or not one of ours). */
+static int64_t last_seen(tix_req *r)
+{
+    const char *h = tix_req_header(r, "Last-Event-ID");
+    const char *q = tix_req_query(r, "last_event_id");
+    int64_t v = 0;
+    if (h != NULL && *h && tix_parse_int(h, 1, INT64_MAX, &v)) {
+        return v;
+    }
+    if (q != NULL && *q && tix_parse_int(q, 1, INT64_MAX, &v)) {
+        return v;
+    }
+    return 0;
+}
+
+void tix_api_show_events(tix_req *r)
+{
+    tix_db *db = tix_req_db(r);
+    tix_show show;
+    if (db == NULL) {
+        return;
+    }
+    tix_rc rc = tix_show_get(db, r->arena, tix_req_param(r, "id"), &show);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    int64_t last = last_seen(r);
+    tix_sse_stream *s = NULL;
+    if (tix_sse_open(r->app->sse, r->conn, show.id, last, &s) != TIX_OK) {
+        tix_reply_header(r, "Retry-After", "5");
+        tix_reply_error(r, 503, "too_many_streams",
+                        "this server takes no more event streams now; try again shortly", NULL);
+        return;
+    }
+    tix_bus_backlog b;
+    bool known = tix_bus_since(r->app->bus, r->arena, show.id, last, &b) == TIX_OK;
+    tix_sse_prime(r->app->sse, s, known ? &b : NULL);
+    r->status = 200;
+    r->content_type = "text/event-stream; charset=utf-8";
+    tix_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    tix_reply_header(r, "X-Accel-Buffering", "no");
+    r->stream_read = tix_sse_read;
+    r->stream_cls = s;
+    r->stream_free = tix_sse_free;
+}

@@ -1,0 +1,185 @@
+/*
+ * The cache's public face (see cache.h): choosing the implementation, the wrappers every caller
+ * uses (a NULL cache is a cache that is always down), key names, and REDIS_URL parsing.
+ */
+#include "cache/cache.h"
+
+#include "core/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+tix_rc tix_cache_create(const tix_config *cfg, tix_cache **out, char *err, size_t errlen)
+{
+    if (cfg->redis_url[0] != '\0') {
+        return tix_cache_redis_create(cfg, out, err, errlen);
+    }
+    return tix_cache_local_create(cfg, out);
+}
+
+void tix_cache_destroy(tix_cache *c)
+{
+    if (c != NULL) {
+        c->ops->destroy(c);
+    }
+}
+
+tix_rc tix_cache_get(tix_cache *c, tix_arena *a, const char *const *keys, int n, char **vals,
+                     size_t *lens)
+{
+    if (c == NULL) {
+        return TIX_EUNAVAIL;
+    }
+    tix_rc rc = c->ops->get(c, a, keys, n, vals, lens);
+    if (rc != TIX_OK) {
+        atomic_fetch_add(&c->errors, 1);
+    }
+    return rc;
+}
+
+tix_rc tix_cache_set(tix_cache *c, const char *key, const char *val, size_t len, int64_t ttl_ms,
+                     unsigned flags)
+{
+    if (c == NULL || ttl_ms <= 0) {
+        return TIX_OK;
+    }
+    return c->ops->set(c, key, val, len, ttl_ms, flags);
+}
+
+tix_rc tix_cache_bump(tix_cache *c, const char *key, int64_t *out)
+{
+    int64_t v = 0;
+    if (c == NULL) {
+        return TIX_OK;
+    }
+    tix_rc rc = c->ops->bump(c, key, tix_now_ms(), TIX_CACHE_VERSION_TTL_MS, &v);
+    if (out != NULL) {
+        *out = v;
+    }
+    return rc;
+}
+
+void tix_cache_status_get(tix_cache *c, tix_cache_status *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (c == NULL) {
+        out->backend = "none";
+        return;
+    }
+    c->ops->status(c, out);
+}
+
+/* ---- key names ---- */
+
+char *tix_cache_key_show(const tix_cache *c, tix_arena *a, const char *show_id, const char *suffix)
+{
+    return tix_arena_sprintf(a, "%s:{show:%s}:%s", c ? c->prefix : "ticketd", show_id, suffix);
+}
+
+char *tix_cache_key_user(const tix_cache *c, tix_arena *a, const char *user_id, const char *suffix)
+{
+    return tix_arena_sprintf(a, "%s:{user:%s}:%s", c ? c->prefix : "ticketd", user_id, suffix);
+}
+
+char *tix_cache_key_catalog(const tix_cache *c, tix_arena *a, const char *suffix)
+{
+    return tix_arena_sprintf(a, "%s:{catalog}:%s", c ? c->prefix : "ticketd", suffix);
+}
+
+/* ---- REDIS_URL ---- */
+
+static bool fail(char *err, size_t errlen, const char *msg)
+{
+    snprintf(err, errlen, "REDIS_URL: %s", msg);
+    return false;
+}
+
+/* Copies [s, s+n) into dst (cap bytes); false when it does not fit. */
+static bool copy_part(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap) {
+        return false;
+    }
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return true;
+}
+
+/* "[[user]:password@]" of a redis:// URL; *rest moves past it. */
+static bool parse_userinfo(const char **rest, tix_redis_addr *out, char *err, size_t errlen)
+{
+    const char *s = *rest;
+    const char *at = strrchr(s, '@');
+    const char *slash = strchr(s, '/');
+    if (at == NULL || (slash != NULL && slash < at)) {
+        return true;
+    }
+    const char *colon = memchr(s, ':', (size_t)(at - s));
+    const char *user_end = colon ? colon : at;
+    if (!copy_part(out->user, sizeof(out->user), s, (size_t)(user_end - s)) ||
+        (colon &&
+         !copy_part(out->password, sizeof(out->password), colon + 1, (size_t)(at - colon - 1)))) {
+        return fail(err, errlen, "the user name or password is too long");
+    }
+    *rest = at + 1;
+    return true;
+}
+
+static bool parse_tcp(const char *s, tix_redis_addr *out, char *err, size_t errlen)
+{
+    if (!parse_userinfo(&s, out, err, errlen)) {
+        return false;
+    }
+    size_t hostlen = strcspn(s, ":/");
+    if (hostlen == 0 || !copy_part(out->host, sizeof(out->host), s, hostlen)) {
+        return fail(err, errlen, "a host name is required (redis://host:port/db)");
+    }
+    s += hostlen;
+    int64_t v = 0;
+    char num[16];
+    if (*s == ':') {
+        size_t n = strcspn(s + 1, "/");
+        if (!copy_part(num, sizeof(num), s + 1, n) || !tix_parse_int(num, 1, 65535, &v)) {
+            return fail(err, errlen, "the port must be a number from 1 to 65535");
+        }
+        out->port = (int)v;
+        s += 1 + n;
+    }
+    if (*s == '/' && s[1] != '\0') {
+        if (!tix_parse_int(s + 1, 0, 1000, &v)) {
+            return fail(err, errlen, "the database after / must be a number");
+        }
+        out->db = (int)v;
+    }
+    return true;
+}
+
+static bool parse_unix(const char *s, tix_redis_addr *out, char *err, size_t errlen)
+{
+    size_t n = strcspn(s, "?");
+    int64_t v = 0;
+    if (n == 0 || s[0] != '/' || !copy_part(out->unix_path, sizeof(out->unix_path), s, n)) {
+        return fail(err, errlen, "unix:// needs an absolute socket path (unix:///run/redis.sock)");
+    }
+    if (s[n] == '?') {
+        if (strncmp(s + n, "?db=", 4) != 0 || !tix_parse_int(s + n + 4, 0, 1000, &v)) {
+            return fail(err, errlen, "the only option of a unix:// URL is ?db=N");
+        }
+        out->db = (int)v;
+    }
+    return true;
+}
+
+bool tix_redis_url_parse(const char *url, tix_redis_addr *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    out->port = 6379;
+    if (strncmp(url, "redis://", 8) == 0) {
+        return parse_tcp(url + 8, out, err, errlen);
+    }
+    if (strncmp(url, "unix://", 7) == 0) {
+        return parse_unix(url + 7, out, err, errlen);
+    }
+    return fail(err, errlen, "must start with redis:// or unix://");
+}

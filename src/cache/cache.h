@@ -1,0 +1,120 @@
+/*
+ * The cache: a small key-value interface (a struct of function pointers, like SQLite's VFS)
+ * with two implementations: Redis through hiredis (redis.c, when REDIS_URL is set) and an
+ * in-process store (local.c). Domain code never knows which one it talks to.
+ *
+ * The cache is never the authority (DESIGN.md): every value in it can be rebuilt from the
+ * database, and every caller treats a failure (TIX_EUNAVAIL: Redis down, or a call past
+ * CACHE_TIMEOUT) as a miss. Cached answers are validated by version counters (bump): a
+ * change bumps the counter of its scope after its commit, and an entry stored under an older
+ * counter is never served again. A bump that fails while Redis is down is remembered and done
+ * when Redis is back, before the cache is used again (redis_conn.c), so no invalidation is lost
+ * while this process lives; TTLs bound what a crash could leave behind.
+ *
+ * Key names (docs/cache.md lists every one): "<CACHE_PREFIX>:{show:ID}:…" for a show,
+ * "…:{user:ID}:…" for a user, "…:{catalog}:…" for the catalogue. The braces are Redis Cluster
+ * hash tags: every key of one show lives in one slot, so the multi-key script of the event log
+ * and the pipelined reads are cluster-ready.
+ *
+ * Thread-safe: one tix_cache serves every thread. Created in main.c before the server starts,
+ * destroyed after it stops.
+ */
+#ifndef TIX_CACHE_CACHE_H
+#define TIX_CACHE_CACHE_H
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/rc.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tix_cache tix_cache;
+
+/* What /readyz and /metrics report. */
+typedef struct tix_cache_status {
+    const char *backend;   /* "redis" or "in-process" (static) */
+    bool up;               /* false while Redis cannot be reached */
+    int64_t down_since_ms; /* 0 when up */
+    long pending;          /* bumps waiting for Redis to come back */
+    char error[128];       /* why it is down (never a password) */
+} tix_cache_status;
+
+enum {
+    TIX_CACHE_NX = 1u << 0,  /* set only when the key does not exist */
+    TIX_CACHE_PIN = 1u << 1, /* a version counter: never evicted before it expires */
+};
+
+typedef struct tix_cache_ops {
+    /* n values (NUL-terminated copies in a; NULL for a missing key). TIX_EUNAVAIL when the
+     * store cannot answer now; nothing is filled then. */
+    tix_rc (*get)(tix_cache *c, tix_arena *a, const char *const *keys, int n, char **vals,
+                  size_t *lens);
+    /* Stores val for ttl_ms (> 0). flags: TIX_CACHE_NX, TIX_CACHE_PIN. */
+    tix_rc (*set)(tix_cache *c, const char *key, const char *val, size_t len, int64_t ttl_ms,
+                  unsigned flags);
+    /* Increments a version counter (a missing one starts at seed, so a counter that was lost
+     * never repeats an old value) and gives it ttl_ms. OUT: *out the new value. A failure is
+     * remembered and the bump done again once the store is back. */
+    tix_rc (*bump)(tix_cache *c, const char *key, int64_t seed, int64_t ttl_ms, int64_t *out);
+    void (*status)(tix_cache *c, tix_cache_status *out);
+    void (*destroy)(tix_cache *c);
+} tix_cache_ops;
+
+/* The part every implementation starts with. */
+struct tix_cache {
+    const tix_cache_ops *ops;
+    char prefix[64]; /* CACHE_PREFIX */
+    bool enabled;    /* CACHE=on: answers may be cached (the event log works either way) */
+    /* In front of Redis: an in-process copy of cached answers (NULL for the in-process cache
+     * itself). Its entries are served only when the versions just read from Redis match, so
+     * it saves moving bodies out of Redis, never exactness (api/cached.c). */
+    tix_cache *near;
+    atomic_ullong hits, misses, errors;
+};
+
+/* The Redis store when cfg->redis_url is set, else the in-process one. It does not wait for
+ * Redis: a Redis that is down at start is a cache that is down (and retried), not an error.
+ * TIX_EINVAL with err filled for a malformed REDIS_URL. */
+TIX_MUSTCHECK tix_rc tix_cache_create(const tix_config *cfg, tix_cache **out, char *err,
+                                      size_t errlen);
+TIX_MUSTCHECK tix_rc tix_cache_local_create(const tix_config *cfg, tix_cache **out);
+TIX_MUSTCHECK tix_rc tix_cache_redis_create(const tix_config *cfg, tix_cache **out, char *err,
+                                            size_t errlen);
+/* NULL does nothing. */
+void tix_cache_destroy(tix_cache *c);
+
+/* Wrappers of the ops (c may be NULL: then a get is TIX_EUNAVAIL and the rest do nothing).
+ * A failed set or bump needs no handling by the caller (a bump is replayed by itself), so
+ * their results may be ignored. */
+TIX_MUSTCHECK tix_rc tix_cache_get(tix_cache *c, tix_arena *a, const char *const *keys, int n,
+                                   char **vals, size_t *lens);
+tix_rc tix_cache_set(tix_cache *c, const char *key, const char *val, size_t len, int64_t ttl_ms,
+                     unsigned flags);
+tix_rc tix_cache_bump(tix_cache *c, const char *key, int64_t *out);
+void tix_cache_status_get(tix_cache *c, tix_cache_status *out);
+
+/* How long a version counter lives after its last bump. */
+#define TIX_CACHE_VERSION_TTL_MS (7LL * 86400 * 1000)
+
+/* Key names, in a: "<prefix>:{show:<id>}:<suffix>", "<prefix>:{user:<id>}:<suffix>",
+ * "<prefix>:{catalog}:<suffix>". */
+char *tix_cache_key_show(const tix_cache *c, tix_arena *a, const char *show_id, const char *suffix);
+char *tix_cache_key_user(const tix_cache *c, tix_arena *a, const char *user_id, const char *suffix);
+char *tix_cache_key_catalog(const tix_cache *c, tix_arena *a, const char *suffix);
+
+/* Parses REDIS_URL: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N].
+ * Pure (tests call it). false with err filled when malformed. */
+typedef struct tix_redis_addr {
+    char host[256];
+    int port;
+    char unix_path[256]; /* non-empty for unix:// */
+    char user[128];
+    char password[256];
+    int db;
+} tix_redis_addr;
+bool tix_redis_url_parse(const char *url, tix_redis_addr *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * The lifecycle jobs (see jobs.h). Each reads what is due with one query, then changes it
+ * through the same paths the requests use (the booking state machine, the claims, the refund
+ * and reconcile functions of pay/payments.h), one transaction per item, so a run that stops
+ * half way leaves nothing half done and the next run picks up the rest.
+ *
+ * There is no job for movies: "upcoming" and "released" are not stored, every read derives them
+ * from release_date and today's date, so they are never stale and there is nothing to keep.
+ */
+#include "booking/booking.h"
+#include "booking/seat_events.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "jobs/jobs.h"
+#include "pay/payments.h"
+#include "store/jobs_store.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define EXPIRE_BATCH 500 /* bookings, and holds, looked at per run */
+/* An active hold is retired this long after its expiry, not at once: a user placing a new
+ * hold or releasing the old one right at expiry then never races the job for that row. The
+ * hold's seats count as free from the expiry on anyway (store/booking.h). */
+#define HOLD_GRACE_MS (60LL * 1000)
+
+#define REFUND_BATCH        100
+#define REFUND_RETRY_MS     (5LL * 60 * 1000)   /* a failed refund waits this, doubling... */
+#define REFUND_RETRY_MAX_MS (6LL * 3600 * 1000) /* ...up to this, between provider calls */
+#define REFUND_STUCK_MS     (10LL * 60 * 1000)  /* pending without a provider id this long */
+#define REFUND_MAX_ATTEMPTS 20 /* then it stays failed, for an admin (POST .../retry) */
+
+#define IDEM_KEEP_MS     (24LL * 3600 * 1000) /* as long as a key is honoured */
+#define TOKENS_KEEP_MS   (7LL * 86400 * 1000)
+#define JOB_RUNS_KEEP_MS (30LL * 86400 * 1000)
+
+/* ---- counts ---- */
+
+void tix_job_count_add(tix_job_counts *c, const char *name, int64_t v)
+{
+    for (int i = 0; i < c->n; i++) {
+        if (strcmp(c->name[i], name) == 0) {
+            c->value[i] += v;
+            return;
+        }
+    }
+    assert(c->n < TIX_JOB_COUNTS_MAX);
+    if (c->n < TIX_JOB_COUNTS_MAX) {
+        c->name[c->n] = name;
+        c->value[c->n] = v;
+        c->n++;
+    }
+}
+
+int64_t tix_job_count_get(const tix_job_counts *c, const char *name)
+{
+    for (int i = 0; i < c->n; i++) {
+        if (strcmp(c->name[i], name) == 0) {
+            return c->value[i];
+        }
+    }
+    return 0;
+}
+
+void tix_job_counts_json(const tix_job_counts *c, char *out, size_t cap)
+{
+    assert(cap > 0);
+    int w = snprintf(out, cap, "{");
+    size_t len = w > 0 ? (size_t)w : 0;
+    for (int i = 0; i < c->n && len < cap; i++) {
+        w = snprintf(out + len, cap - len, "%s\"%s\":%" PRId64, i ? "," : "", c->name[i],
+                     c->value[i]);
+        len += w > 0 ? (size_t)w : 0;
+    }
+    if (len < cap) {
+        snprintf(out + len, cap - len, "}");
+    }
+}
+
+static bool stopping(const tix_job_ctx *c)
+{
+    return c->stop != NULL && atomic_load(c->stop);
+}
+
+/* ---- shows ---- */
+
+tix_rc tix_job_shows(tix_job_ctx *c, tix_job_counts *out)
+{
+    int64_t running = 0;
+    int64_t completed = 0;
+    tix_rc rc = tix_jobs_shows_advance(c->db, c->now, &running, &completed);
+    tix_job_count_add(out, "running", running);
+    tix_job_count_add(out, "completed", completed);
+    if (running + completed > 0) {
+        tix_catalog_changed(); /* cached listings and shows carry the stored status */
+    }
+    return rc;
+}
+
+/* ---- expire ---- */
+
+/* One unpaid booking past its payment window → expired, through the state machine, under the
+ * booking's row lock (a payment arriving at the same moment is applied before or after, and
+ * the state machine lets a late capture still confirm an expired booking). Its hold's claims
+ * stay: they already count as free for everyone else, and they are what lets a late payment
+ * still get these seats when nobody took them meanwhile (API.md: late payment).
+ * OUT: *done whether this run expired it. */
+static tix_rc expire_booking(tix_job_ctx *c, const char *id, bool *done)
+{
+    tix_booking b;
+    tix_booking_status to = TIX_BK_EXPIRED;
+    bool due = false;
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_booking_lock(c->db, id);
+    rc = rc ? rc : tix_booking_get(c->db, c->a, id, &b);
+    if (rc == TIX_OK) {
+        due = b.status == TIX_BK_PENDING_PAYMENT && b.expires_at <= c->now &&
+              tix_booking_next(b.status, TIX_EV_HOLD_EXPIRED, &to);
+    }
+    if (due) {
+        rc = tix_booking_transition(c->db, id, b.status, to, "hold expired (job)", NULL, c->now);
+    }
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+    }
+    *done = rc == TIX_OK && due;
+    if (*done) {
+        tix_bookings_changed(b.user_id); /* their cached GET /bookings (seat_events.h) */
+    }
+    return rc;
+}
+
+/* One active hold, never booked, expired more than the grace ago → released, with its claims
+ * (only those still its own: a seat another hold took over carries that hold's id). */
+static tix_rc retire_hold(tix_job_ctx *c, const tix_jobs_hold *h, bool *done)
+{
+    tix_seat_ids freed = {NULL, 0};
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_jobs_hold_retire(c->db, h->id, c->now - HOLD_GRACE_MS, c->now);
+    rc =
+        rc ? rc : tix_claims_release_hold_ids(c->db, c->a, h->show_id, h->id, &freed.ids, &freed.n);
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+    }
+    *done = rc == TIX_OK;
+    if (*done) { /* live streams hear of the seats (free since the expiry: seat_events.h) */
+        tix_seats_changed(h->show_id, freed.ids, freed.n, "available", 0);
+    }
+    return rc == TIX_ECONFLICT ? TIX_OK : rc; /* booked or released meanwhile: nothing to do */
+}
+
+/* Counts one item's outcome; TIX_OK to go on with the next item, else the code to stop on
+ * (the database is gone: the other items would fail the same way). */
+static tix_rc tally(tix_job_counts *out, const char *done_name, bool done, tix_rc rc)
+{
+    tix_job_count_add(out, done_name, done);
+    if (rc != TIX_OK) {
+        tix_job_count_add(out, "errors", 1);
+    }
+    return rc == TIX_EUNAVAIL ? rc : TIX_OK;
+}
+
+tix_rc tix_job_expire(tix_job_ctx *c, tix_job_counts *out)
+{
+    char **ids = NULL;
+    tix_jobs_hold *holds = NULL;
+    int n = 0;
+    int nholds = 0;
+    tix_job_count_add(out, "bookings_expired", 0);
+    tix_job_count_add(out, "holds_released", 0);
+    tix_job_count_add(out, "errors", 0);
+    tix_rc rc = tix_jobs_bookings_due(c->db, c->a, c->now, EXPIRE_BATCH, &ids, &n);
+    for (int i = 0; i < n && rc == TIX_OK && !stopping(c); i++) {
+        bool done = false;
+        tix_rc one = expire_booking(c, ids[i], &done);
+        if (one != TIX_OK) {
+            tix_log_warn("expire job: booking %s: %s", ids[i], tix_rc_name(one));
+        }
+        rc = tally(out, "bookings_expired", done, one);
+    }
+    rc =
+        rc ? rc
+           : tix_jobs_holds_due(c->db, c->a, c->now - HOLD_GRACE_MS, EXPIRE_BATCH, &holds, &nholds);
+    for (int i = 0; i < nholds && rc == TIX_OK && !stopping(c); i++) {
+        bool done = false;
+        tix_rc one = retire_hold(c, &holds[i], &done);
+        if (one != TIX_OK) {
+            tix_log_warn("expire job: hold %s: %s", holds[i].id, tix_rc_name(one));
+        }
+        rc = tally(out, "holds_released", done, one);
+    }
+    return rc;
+}
+
+/* ---- refunds ---- */
+
+/* Whether a refund tried `attempts` times, last at updated_at, is due again at now: the wait
+ * doubles with every attempt, from REFUND_RETRY_MS up to REFUND_RETRY_MAX_MS. */
+static bool refund_due(const tix_jobs_refund *r, int64_t now)
+{
+    int64_t wait = REFUND_RETRY_MS;
+    for (int i = 1; i < r->attempts && wait < REFUND_RETRY_MAX_MS; i++) {
+        wait *= 2;
+    }
+    return r->updated_at <= now - (wait < REFUND_RETRY_MAX_MS ? wait : REFUND_RETRY_MAX_MS);
+}
+
+/* Sends one refund again through tix_payments_refund_retry and counts the outcome. Returns
+ * TIX_OK to go on, or the code to stop on (the provider or the database is unreachable). */
+static tix_rc retry_refund(tix_job_ctx *c, const tix_jobs_refund *r, tix_job_counts *out)
+{
+    tix_booking_ctx bc = {c->db, c->a, c->cfg, c->pay};
+    tix_refund_row row;
+    memset(&row, 0, sizeof(row));
+    tix_job_count_add(out, "retried", 1);
+    tix_rc rc = tix_payments_refund_retry(&bc, r->id, &row);
+    if (rc == TIX_OK) {
+        bool processed = row.r.status != NULL && strcmp(row.r.status, "processed") == 0;
+        tix_job_count_add(out, processed ? "processed" : "pending", 1);
+        return TIX_OK;
+    }
+    if (rc == TIX_ECONFLICT || rc == TIX_ENOTFOUND) {
+        return TIX_OK; /* processed meanwhile (a webhook, an admin): nothing to send */
+    }
+    tix_job_count_add(out, "failed", 1);
+    tix_log_warn("refunds job: refund %s: %s", r->id, tix_rc_name(rc));
+    return rc == TIX_EUNAVAIL ? rc : TIX_OK;
+}
+
+tix_rc tix_job_refunds(tix_job_ctx *c, tix_job_counts *out)
+{
+    tix_jobs_refund *list = NULL;
+    int n = 0;
+    tix_job_count_add(out, "retried", 0);
+    tix_job_count_add(out, "processed", 0);
+    tix_job_count_add(out, "pending", 0);
+    tix_job_count_add(out, "failed", 0);
+    tix_rc rc =
+        tix_jobs_refunds_due(c->db, c->a, c->now - REFUND_RETRY_MS, c->now - REFUND_STUCK_MS,
+                             REFUND_MAX_ATTEMPTS, REFUND_BATCH, &list, &n);
+    for (int i = 0; i < n && rc == TIX_OK && !stopping(c); i++) {
+        if (refund_due(&list[i], c->now)) {
+            rc = retry_refund(c, &list[i], out);
+        }
+    }
+    return rc;
+}
+
+/* ---- reconcile ---- */
+
+tix_rc tix_job_reconcile(tix_job_ctx *c, tix_job_counts *out)
+{
+    tix_booking_ctx bc = {c->db, c->a, c->cfg, c->pay};
+    tix_reconcile_result res;
+    memset(&res, 0, sizeof(res));
+    tix_rc rc = tix_payments_reconcile(&bc, c->now, &res);
+    tix_job_count_add(out, "checked", res.checked);
+    tix_job_count_add(out, "confirmed", res.confirmed);
+    tix_job_count_add(out, "refunded", res.refunded);
+    tix_job_count_add(out, "errors", res.errors);
+    return rc;
+}
+
+/* ---- purge ---- */
+
+tix_rc tix_job_purge(tix_job_ctx *c, tix_job_counts *out)
+{
+    int64_t keys = 0;
+    int64_t tokens = 0;
+    int64_t runs = 0;
+    tix_rc rc = tix_jobs_purge(c->db, c->now - IDEM_KEEP_MS, c->now - TOKENS_KEEP_MS,
+                               c->now - JOB_RUNS_KEEP_MS, &keys, &tokens, &runs);
+    tix_job_count_add(out, "idempotency_keys", keys);
+    tix_job_count_add(out, "refresh_tokens", tokens);
+    tix_job_count_add(out, "job_runs", runs);
+    return rc;
+}

@@ -1,0 +1,206 @@
+/* SQL for job leases, job runs and what the lifecycle jobs look for; see jobs_store.h. */
+#include "store/jobs_store.h"
+
+#include <string.h>
+
+static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
+{
+    const char *s = tix_db_res_text(res, row, col);
+    return s != NULL ? tix_arena_strdup(a, s) : NULL;
+}
+
+/* Runs a statement and reports how many rows it changed (into *changed when not NULL). */
+static tix_rc exec_count(tix_db *db, const char *sql, const tix_dbv *p, int n, int64_t *changed)
+{
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, sql, p, n, &res);
+    if (rc == TIX_OK && changed != NULL) {
+        *changed = tix_db_res_changes(res);
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+/* ---- leases and runs ---- */
+
+tix_rc tix_jobs_lease_acquire(tix_db *db, const char *name, const char *holder, int64_t now,
+                              int64_t lease_ms, bool *held, int64_t *next_run_at)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(name), TIX_DB_TEXT(holder), TIX_DB_INT(now + lease_ms),
+                   TIX_DB_INT(now)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "INSERT INTO job_leases (name, holder, expires_at, next_run_at)"
+                            " VALUES ($1, $2, $3, 0) ON CONFLICT (name) DO UPDATE"
+                            " SET holder = excluded.holder, expires_at = excluded.expires_at"
+                            " WHERE job_leases.expires_at <= $4 OR job_leases.holder = $2"
+                            " RETURNING holder, next_run_at",
+                            p, 4, &res);
+    if (rc == TIX_OK) {
+        *held = tix_db_res_rows(res) == 1;
+        *next_run_at = *held ? tix_db_res_int(res, 0, 1) : 0;
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_jobs_claim_run(tix_db *db, const char *name, const char *holder, int64_t now,
+                          int64_t next, bool *claimed)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(name), TIX_DB_TEXT(holder), TIX_DB_INT(now), TIX_DB_INT(next)};
+    int64_t n = 0;
+    tix_rc rc = exec_count(db,
+                           "UPDATE job_leases SET next_run_at = $4 WHERE name = $1"
+                           " AND holder = $2 AND expires_at > $3 AND next_run_at <= $3",
+                           p, 4, &n);
+    *claimed = rc == TIX_OK && n == 1;
+    return rc;
+}
+
+tix_rc tix_jobs_leases_release(tix_db *db, const char *holder)
+{
+    tix_dbv p = TIX_DB_TEXT(holder);
+    return exec_count(db, "UPDATE job_leases SET expires_at = 0 WHERE holder = $1", &p, 1, NULL);
+}
+
+tix_rc tix_jobs_run_begin(tix_db *db, const char *id, const char *name, const char *holder,
+                          int64_t started_at)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(name), TIX_DB_TEXT(holder), TIX_DB_INT(started_at)};
+    return exec_count(db,
+                      "INSERT INTO job_runs (id, name, holder, started_at) VALUES ($1, $2, $3, $4)",
+                      p, 4, NULL);
+}
+
+tix_rc tix_jobs_run_finish(tix_db *db, const char *id, int64_t finished_at, const char *counts,
+                           const char *error)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(finished_at), TIX_DB_TEXT(counts),
+                   TIX_DB_TEXT(error)};
+    return exec_count(db,
+                      "UPDATE job_runs SET finished_at = $2, counts = $3, error = $4 WHERE id = $1",
+                      p, 4, NULL);
+}
+
+/* ---- what the jobs look for ---- */
+
+tix_rc tix_jobs_shows_advance(tix_db *db, int64_t now, int64_t *running, int64_t *completed)
+{
+    tix_dbv p = TIX_DB_INT(now);
+    *running = 0;
+    *completed = 0;
+    tix_rc rc = exec_count(db,
+                           "UPDATE shows SET status = 'running', updated_at = $1"
+                           " WHERE status = 'scheduled' AND starts_at <= $1 AND ends_at > $1",
+                           &p, 1, running);
+    if (rc == TIX_OK) {
+        rc = exec_count(db,
+                        "UPDATE shows SET status = 'completed', updated_at = $1"
+                        " WHERE status IN ('scheduled', 'running') AND ends_at <= $1",
+                        &p, 1, completed);
+    }
+    return rc;
+}
+
+tix_rc tix_jobs_bookings_due(tix_db *db, tix_arena *a, int64_t now, int limit, char ***ids, int *n)
+{
+    tix_dbv p[] = {TIX_DB_INT(now), TIX_DB_INT(limit)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT id FROM bookings WHERE status = 'pending_payment'"
+                            " AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2",
+                            p, 2, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    char **list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        list[i] = cell(a, res, i, 0);
+    }
+    *ids = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_jobs_holds_due(tix_db *db, tix_arena *a, int64_t before, int limit,
+                          tix_jobs_hold **items, int *n)
+{
+    tix_dbv p[] = {TIX_DB_INT(before), TIX_DB_INT(limit)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT id, show_id FROM holds WHERE status = 'active'"
+                            " AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2",
+                            p, 2, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_jobs_hold *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        list[i].id = cell(a, res, i, 0);
+        list[i].show_id = cell(a, res, i, 1);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_jobs_hold_retire(tix_db *db, const char *id, int64_t before, int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(before), TIX_DB_INT(now)};
+    int64_t n = 0;
+    tix_rc rc = exec_count(db,
+                           "UPDATE holds SET status = 'released', updated_at = $3 WHERE id = $1"
+                           " AND status = 'active' AND expires_at <= $2",
+                           p, 3, &n);
+    return rc == TIX_OK && n == 0 ? TIX_ECONFLICT : rc;
+}
+
+tix_rc tix_jobs_refunds_due(tix_db *db, tix_arena *a, int64_t failed_before, int64_t pending_before,
+                            int max_attempts, int limit, tix_jobs_refund **items, int *n)
+{
+    tix_dbv p[] = {TIX_DB_INT(failed_before), TIX_DB_INT(pending_before), TIX_DB_INT(max_attempts),
+                   TIX_DB_INT(limit)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT id, attempts, updated_at FROM refunds WHERE attempts < $3"
+                            " AND ((status = 'failed' AND updated_at <= $1) OR"
+                            " (status = 'pending' AND provider_refund_id IS NULL"
+                            " AND updated_at <= $2)) ORDER BY updated_at, id LIMIT $4",
+                            p, 4, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_jobs_refund *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        list[i].id = cell(a, res, i, 0);
+        list[i].attempts = (int)tix_db_res_int(res, i, 1);
+        list[i].updated_at = tix_db_res_int(res, i, 2);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_jobs_purge(tix_db *db, int64_t keys_before, int64_t tokens_before, int64_t runs_before,
+                      int64_t *keys, int64_t *tokens, int64_t *runs)
+{
+    tix_dbv k = TIX_DB_INT(keys_before);
+    tix_dbv t = TIX_DB_INT(tokens_before);
+    tix_dbv r = TIX_DB_INT(runs_before);
+    tix_rc rc = exec_count(db, "DELETE FROM idempotency_keys WHERE created_at < $1", &k, 1, keys);
+    /* A used token is kept until it expires: presenting it again is how a stolen token is
+     * caught (the whole family is revoked), and an expired one is refused before that. */
+    rc = rc ? rc
+            : exec_count(db,
+                         "DELETE FROM refresh_tokens WHERE expires_at < $1"
+                         " OR (revoked_at IS NOT NULL AND revoked_at < $1)",
+                         &t, 1, tokens);
+    rc = rc ? rc : exec_count(db, "DELETE FROM job_runs WHERE started_at < $1", &r, 1, runs);
+    return rc;
+}

@@ -1,0 +1,291 @@
+"""
+Caching (docs/cache.md): the seat map's ETag and 304, exact invalidation (a hold is visible in
+the very next seat-map read, with Redis and with the in-process cache), listings and a user's
+bookings invalidated by their changes, and Redis going away and coming back: requests keep
+working from the database, /readyz reports the cache down (still 200), and caching resumes by
+itself, without serving anything that changed while Redis was unreachable.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from booking_helpers import Venue, api, book, buy, hold, release
+from catalog_helpers import cast, create_movie, make_user, ok
+from conftest import TIMEOUT, call
+from redis_helpers import redis_server, wait_for  # noqa: F401  (fixture)
+
+
+def seats(server, show_id, headers=None) -> requests.Response:
+    return call("GET", server, f"/shows/{show_id}/seats", headers=headers or {})
+
+
+def status_of(resp: requests.Response, seat_id: str) -> str:
+    return {s["id"]: s["status"] for s in resp.json()["seats"]}[seat_id]
+
+
+def readyz(server) -> dict:
+    r = requests.get(server.url + "/readyz", timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def redis_env(redis, **extra) -> dict:
+    return {"REDIS_URL": redis.url, "CACHE_TIMEOUT": "200ms", **extra}
+
+
+# ------------------------------------------------------------------------------ ETag and 304
+
+
+def test_seat_map_etag_and_304(server):
+    v = Venue(server)
+    first = seats(server, v.show_id)
+    assert first.status_code == 200
+    etag = first.headers.get("ETag")
+    assert etag and etag.startswith('"') and etag.endswith('"'), first.headers
+    assert first.headers.get("Cache-Control") == "public, no-cache"
+    again = seats(server, v.show_id)
+    assert again.headers.get("X-Cache") == "hit", again.headers
+    assert again.headers["ETag"] == etag and again.content == first.content
+
+    r304 = seats(server, v.show_id, {"If-None-Match": etag})
+    assert r304.status_code == 304, r304.text
+    assert r304.content == b"" and r304.headers.get("ETag") == etag
+
+    user = make_user(server)
+    hold(server, user.token, v.show_id, seat_ids=v.ids("A1"))
+    changed = seats(server, v.show_id, {"If-None-Match": etag})
+    assert changed.status_code == 200, "a stale ETag must not match after a hold"
+    assert changed.headers["ETag"] != etag
+    assert status_of(changed, v.ids("A1")[0]) == "held"
+
+
+def test_etag_is_the_same_from_cache_and_database(server):
+    v = Venue(server)
+    a = seats(server, v.show_id)
+    b = seats(server, v.show_id)
+    assert a.headers["ETag"] == b.headers["ETag"]
+    assert {a.headers.get("X-Cache"), b.headers.get("X-Cache")} <= {"miss", "hit"}
+
+
+# ------------------------------------------------------------------------------ exactness
+
+
+def check_hold_is_visible_at_once(srv):
+    v = Venue(srv)
+    user, other = make_user(srv), make_user(srv)
+    a1, a2 = v.ids("A1", "A2")
+    for _ in range(2):  # warm: the second read comes from the cache
+        assert status_of(seats(srv, v.show_id), a1) == "available"
+    assert seats(srv, v.show_id).headers.get("X-Cache") == "hit"
+    h = hold(srv, user.token, v.show_id, seat_ids=[a1])
+    r = seats(srv, v.show_id)
+    assert status_of(r, a1) == "held", "a hold must show in the very next seat-map read"
+    assert r.headers.get("X-Cache") == "miss"
+    # a replacing hold frees A1 and takes A2, both at once
+    hold(srv, user.token, v.show_id, seat_ids=[a2])
+    r = seats(srv, v.show_id)
+    assert (status_of(r, a1), status_of(r, a2)) == ("available", "held")
+    # another client sees the same, and cannot take A2
+    h2 = hold(srv, other.token, v.show_id, seat_ids=[a1])
+    assert status_of(seats(srv, v.show_id), a1) == "held"
+    assert release(srv, other.token, h2["hold_id"]).status_code == 204
+    assert status_of(seats(srv, v.show_id), a1) == "available"
+    # a sale (the user's hold on A2 is replaced by the one buy() places on A1)
+    buy(srv, user.token, v.show_id, [a1])
+    r = seats(srv, v.show_id)
+    assert (status_of(r, a1), status_of(r, a2)) == ("booked", "available")
+    assert h["hold_id"]
+
+
+def test_hold_visible_in_next_read_in_process(server):
+    check_hold_is_visible_at_once(server)
+
+
+def test_hold_visible_in_next_read_with_redis(make_server, backend, redis_server):
+    srv = make_server(backend, **redis_env(redis_server))
+    assert readyz(srv)["cache"] == "redis" and readyz(srv)["cache_state"] == "up"
+    check_hold_is_visible_at_once(srv)
+    keys = redis_server.command("KEYS", "ticketd:{show:*")
+    assert any(k.endswith(":ver") for k in keys) and any(":seats:" in k for k in keys), keys
+
+
+def test_hold_expiry_by_the_clock_is_not_hidden_by_the_cache(make_server, backend):
+    srv = make_server(backend, HOLD_TTL="2s")
+    v = Venue(srv)
+    user = make_user(srv)
+    a1 = v.ids("A1")[0]
+    hold(srv, user.token, v.show_id, seat_ids=[a1])
+    assert status_of(seats(srv, v.show_id), a1) == "held"
+    assert seats(srv, v.show_id).headers.get("X-Cache") == "hit"
+    wait_for(lambda: status_of(seats(srv, v.show_id), a1) == "available", timeout=6,
+             what="the held seat to read available once the hold expired")
+
+
+def test_cache_off_still_answers_with_etags(make_server, backend):
+    srv = make_server(backend, CACHE="off")
+    v = Venue(srv)
+    a = seats(srv, v.show_id)
+    b = seats(srv, v.show_id, {"If-None-Match": a.headers["ETag"]})
+    assert a.headers.get("X-Cache") == "bypass" and b.status_code == 304
+
+
+# ------------------------------------------------------------------------------ listings, bookings
+
+
+def test_movie_listing_invalidated_by_a_catalogue_change(server):
+    c = cast(server)
+    q = {"q": "cache-listing", "limit": "50"}
+    first = call("GET", server, "/movies", params=q)
+    assert first.status_code == 200
+    assert call("GET", server, "/movies", params=q).headers.get("X-Cache") == "hit"
+    # the same query in another order is the same entry
+    swapped = requests.get(server.api + "/movies?limit=50&q=cache-listing", timeout=TIMEOUT)
+    assert swapped.headers.get("X-Cache") == "hit"
+    m = create_movie(server, c.admin.token, title="cache-listing movie")
+    after = call("GET", server, "/movies", params=q)
+    assert after.headers.get("X-Cache") == "miss"
+    assert m["id"] in [x["id"] for x in after.json()["items"]]
+    ok(api("POST", server, f"/movies/{m['id']}/toggle-status", token=c.admin.token))
+    assert m["id"] not in [x["id"] for x in call("GET", server, "/movies", params=q).json()["items"]]
+    # an admin sees inactive movies: another entry, never the public one
+    adm = call("GET", server, "/movies", params=q, token=c.admin.token)
+    assert m["id"] in [x["id"] for x in adm.json()["items"]]
+
+
+def test_show_listing_invalidated_by_a_new_show(server):
+    v = Venue(server)
+    q = {"hall_id": v.hall["id"]}
+    ids = [s["id"] for s in call("GET", server, "/shows", params=q).json()["items"]]
+    assert ids == [v.show_id]
+    assert call("GET", server, "/shows", params=q).headers.get("X-Cache") == "hit"
+    v.cancel_show()
+    listed = call("GET", server, "/shows", params=q).json()["items"]
+    assert [s["status"] for s in listed if s["id"] == v.show_id] in ([], ["cancelled"])
+
+
+def test_bookings_list_is_per_user_and_invalidated(server):
+    v = Venue(server)
+    user, other = make_user(server), make_user(server)
+    assert call("GET", server, "/bookings", token=user.token).json()["items"] == []
+    again = call("GET", server, "/bookings", token=user.token)
+    assert again.headers.get("X-Cache") == "hit"
+    assert again.headers.get("Cache-Control") == "private, no-cache"
+    assert call("GET", server, "/bookings", token=other.token).headers.get("X-Cache") == "miss"
+    h = hold(server, user.token, v.show_id, seat_ids=v.ids("B1"))
+    b = book(server, user.token, h["hold_id"])
+    items = call("GET", server, "/bookings", token=user.token).json()["items"]
+    assert [x["id"] for x in items] == [b["booking"]["id"]]
+    assert call("GET", server, "/bookings", token=other.token).json()["items"] == []
+
+
+# ------------------------------------------------------------------------------ Redis outages
+
+
+def test_redis_killed_then_restarted(make_server, backend, redis_server):
+    srv = make_server(backend, **redis_env(redis_server))
+    v = Venue(srv)
+    user = make_user(srv)
+    a1, a2 = v.ids("C1", "C2")
+    seats(srv, v.show_id)
+    assert seats(srv, v.show_id).headers.get("X-Cache") == "hit"
+
+    redis_server.kill()
+    t0 = time.monotonic()
+    r = seats(srv, v.show_id)
+    assert r.status_code == 200 and time.monotonic() - t0 < 2, "a dead Redis must not stall reads"
+    h = hold(srv, user.token, v.show_id, seat_ids=[a1])
+    r = seats(srv, v.show_id)
+    assert r.status_code == 200 and status_of(r, a1) == "held"
+    assert r.headers.get("X-Cache") == "bypass"
+    state = wait_for(lambda: (lambda j: j if j["cache_state"] == "down" else None)(readyz(srv)),
+                     what="/readyz to report the cache down")
+    assert state["status"] == "ready" and state["database"] == "ok" and state["cache_error"]
+    for _ in range(5):
+        assert call("GET", srv, "/movies").status_code == 200
+        assert call("GET", srv, "/bookings", token=user.token).status_code == 200
+
+    redis_server.start()  # same port, empty
+    wait_for(lambda: readyz(srv)["cache_state"] == "up", timeout=10,
+             what="the cache to come back by itself")
+    r = seats(srv, v.show_id)
+    assert status_of(r, a1) == "held" and r.headers.get("X-Cache") in ("miss", "hit")
+    wait_for(lambda: seats(srv, v.show_id).headers.get("X-Cache") == "hit",
+             what="caching to resume")
+    release(srv, user.token, h["hold_id"])
+    hold(srv, user.token, v.show_id, seat_ids=[a2])
+    r = seats(srv, v.show_id)
+    assert (status_of(r, a1), status_of(r, a2)) == ("available", "held")
+    assert srv.stderr_text().count("Redis is unreachable") == 1, "the outage is logged once"
+
+
+def test_redis_partition_never_serves_a_stale_map(make_server, backend, redis_server):
+    """Redis keeps its data but stops answering (SIGSTOP): a hold made meanwhile cannot bump
+    the show's version in Redis; when Redis answers again the old cached map is still there,
+    and the server must replay the bump before it reads the cache again."""
+    srv = make_server(backend, **redis_env(redis_server))
+    v = Venue(srv)
+    user = make_user(srv)
+    d1 = v.ids("D1")[0]
+    seats(srv, v.show_id)
+    assert seats(srv, v.show_id).headers.get("X-Cache") == "hit"
+    redis_server.pause()
+    try:
+        hold(srv, user.token, v.show_id, seat_ids=[d1])
+        assert status_of(seats(srv, v.show_id), d1) == "held"
+        wait_for(lambda: readyz(srv)["cache_state"] == "down", what="cache down")
+        assert readyz(srv)["cache_pending_invalidations"] >= 1
+    finally:
+        redis_server.resume()
+    wait_for(lambda: readyz(srv)["cache_state"] == "up", timeout=10, what="cache back")
+    for _ in range(3):
+        assert status_of(seats(srv, v.show_id), d1) == "held", "stale map served after recovery"
+    assert seats(srv, v.show_id).headers.get("X-Cache") == "hit"
+
+
+def test_redis_down_at_start(make_server, backend, redis_server):
+    redis_server.kill()
+    srv = make_server(backend, **redis_env(redis_server))
+    assert readyz(srv)["cache_state"] == "down"
+    v = Venue(srv)
+    assert seats(srv, v.show_id).status_code == 200
+    redis_server.start()
+    wait_for(lambda: readyz(srv)["cache_state"] == "up", what="cache up")
+    seats(srv, v.show_id)
+    assert seats(srv, v.show_id).headers.get("X-Cache") == "hit"
+
+
+def test_two_servers_share_the_cache(make_server, redis_server, tmp_path):
+    """Two servers on one PostgreSQL database and one Redis: a hold through one is visible at
+    once in the other's (cached) seat map."""
+    a = make_server("postgres", **redis_env(redis_server))
+    b = make_server("postgres", database_url=a.database_url, **redis_env(redis_server))
+    v = Venue(a)
+    user = make_user(a)
+    e1 = v.ids("E1")[0]
+    seats(b, v.show_id)
+    assert seats(b, v.show_id).headers.get("X-Cache") == "hit"
+    hold(a, user.token, v.show_id, seat_ids=[e1])
+    assert status_of(seats(b, v.show_id), e1) == "held"
+
+
+def test_metrics_count_cache_hits(server):
+    v = Venue(server)
+    seats(server, v.show_id)
+    seats(server, v.show_id)
+    text = requests.get(server.url + "/metrics", timeout=TIMEOUT).text
+    hits = [ln for ln in text.splitlines() if ln.startswith("ticketd_cache_hits_total ")]
+    assert hits and int(hits[0].split()[1]) >= 1, text
+    assert "ticketd_sse_streams " in text
+
+
+@pytest.mark.parametrize("value", ["maybe", "a b", "x" * 41, "{x}"])
+def test_bad_cache_settings_are_refused(make_server, backend, value):
+    srv = make_server(backend, start=False, CACHE_PREFIX=value) if value != "maybe" else \
+        make_server(backend, start=False, CACHE=value)
+    with pytest.raises(RuntimeError, match="exited with 2"):
+        srv.start(timeout=5)
+    assert "CACHE" in srv.stderr_text()

@@ -1,0 +1,149 @@
+"""Rate limits: login per client IP and per e-mail, register per client IP, holds per user.
+
+Each test starts its own server with small limits and windows of a second or two (the limits do
+not touch the database, so SQLite alone is used): exceeding a limit gives 429 rate_limited with
+Retry-After and details; other IPs, e-mails and users are counted apart; after the window the
+same caller is let through again. The client IP comes from X-Forwarded-For only with
+TRUST_PROXY=on and a trusted peer; otherwise the header cannot buy a fresh budget.
+"""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from booking_helpers import GRID_PRICES, Venue, hold, idem, post_hold
+from catalog_helpers import describe, make_user, ok
+from conftest import DEFAULT_PASSWORD, assert_error, call, register, unique_email
+
+# Everything off but what a test turns on; a server started by the suite's fixtures may run with
+# RATE_LIMIT=off, so each server here turns it on explicitly.
+NO_LIMITS = dict(RATE_LIMIT="on", RATE_LIMIT_LOGIN_IP="0", RATE_LIMIT_LOGIN_EMAIL="0",
+                 RATE_LIMIT_REGISTER_IP="0", RATE_LIMIT_HOLD_USER="0")
+
+
+def limited(resp: requests.Response, action: str, scope: str, limit: int) -> int:
+    """Asserts a 429 rate_limited answer for (action, scope); returns Retry-After in seconds."""
+    err = assert_error(resp, 429, "rate_limited")
+    retry = resp.headers.get("Retry-After")
+    assert retry is not None and retry.isdigit(), describe(resp)
+    d = err.get("details", {})
+    assert d.get("action") == action and d.get("scope") == scope, describe(resp)
+    assert d.get("limit") == limit, describe(resp)
+    assert d.get("retry_after_seconds") == int(retry), describe(resp)
+    assert 1 <= int(retry) <= d.get("window_seconds"), describe(resp)
+    return int(retry)
+
+
+def login_status(server, email: str, password: str = DEFAULT_PASSWORD, ip: str | None = None):
+    headers = {"X-Forwarded-For": ip} if ip else None
+    return call("POST", server, "/auth/login", json={"email": email, "password": password},
+                headers=headers)
+
+
+def register_as(server, ip: str | None = None) -> requests.Response:
+    headers = {"X-Forwarded-For": ip} if ip else None
+    body = {"email": unique_email("rl"), "password": DEFAULT_PASSWORD, "name": "Rate Limited"}
+    return call("POST", server, "/auth/register", json=body, headers=headers)
+
+
+def wait_out(seconds: float) -> None:
+    time.sleep(seconds + 0.2)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def test_login_per_email(make_server):
+    srv = make_server("sqlite", **{**NO_LIMITS, "RATE_LIMIT_LOGIN_EMAIL": "3/2s"})
+    email = register(srv)["user"]["email"]
+    other = register(srv)["user"]["email"]
+    for _ in range(3):
+        assert_error(login_status(srv, email, "wrong-password"), 401, "invalid_credentials")
+    # The fourth attempt in the window is refused, even with the right password, and the
+    # e-mail is matched after normalisation.
+    limited(login_status(srv, email), "login", "email", 3)
+    retry = limited(login_status(srv, "  " + email.upper()), "login", "email", 3)
+    # Another e-mail has its own budget.
+    ok(login_status(srv, other), 200)
+    # After the window, the right password works again.
+    wait_out(retry)
+    ok(login_status(srv, email), 200)
+
+
+def test_login_per_ip_behind_a_trusted_proxy(make_server):
+    srv = make_server("sqlite", **{**NO_LIMITS, "RATE_LIMIT_LOGIN_IP": "3/2s",
+                                   "TRUST_PROXY": "on", "TRUSTED_PROXIES": "127.0.0.1/32"})
+    email = register(srv)["user"]["email"]
+    for i in range(3):
+        assert_error(login_status(srv, unique_email(f"x{i}"), "nope", ip="203.0.113.7"), 401,
+                     "invalid_credentials")
+    limited(login_status(srv, email, ip="203.0.113.7"), "login", "ip", 3)
+    # The right-most hop is the client: a forged left part changes nothing.
+    limited(login_status(srv, email, ip="198.51.100.1, 203.0.113.7"), "login", "ip", 3)
+    # Another client address (as the proxy reports it) is counted apart.
+    ok(login_status(srv, email, ip="203.0.113.8"), 200)
+    ok(login_status(srv, email, ip="203.0.113.7, 203.0.113.9"), 200)
+
+
+def test_forwarded_for_ignored_without_trust_proxy(make_server):
+    srv = make_server("sqlite", **{**NO_LIMITS, "RATE_LIMIT_REGISTER_IP": "2/2s"})
+    ok(register_as(srv, ip="203.0.113.1"), 201)
+    ok(register_as(srv, ip="203.0.113.2"), 201)
+    # Every request came from 127.0.0.1; a made-up X-Forwarded-For buys no fresh budget.
+    limited(register_as(srv, ip="203.0.113.3"), "register", "ip", 2)
+    retry = limited(register_as(srv), "register", "ip", 2)
+    wait_out(retry)
+    ok(register_as(srv), 201)
+
+
+def test_register_per_ip(make_server):
+    srv = make_server("sqlite", **{**NO_LIMITS, "RATE_LIMIT_REGISTER_IP": "2/2s",
+                                   "TRUST_PROXY": "on"})
+    for _ in range(2):
+        ok(register_as(srv, ip="192.0.2.10"), 201)
+    retry = limited(register_as(srv, ip="192.0.2.10"), "register", "ip", 2)
+    ok(register_as(srv, ip="192.0.2.11"), 201)
+    ok(register_as(srv), 201)  # the proxy's own address is yet another client
+    wait_out(retry)
+    ok(register_as(srv, ip="192.0.2.10"), 201)
+
+
+def test_holds_per_user(make_server):
+    srv = make_server("sqlite", **{**NO_LIMITS, "RATE_LIMIT_HOLD_USER": "3/2s"})
+    v = Venue(srv, prices=GRID_PRICES)
+    alice, bob = make_user(srv, "alice"), make_user(srv, "bob")
+    seats = [v.ids(f"A{i}") for i in range(1, 5)]
+    for i in range(3):
+        hold(srv, alice.token, v.show_id, seat_ids=seats[i])  # each replaces the last
+    r = post_hold(srv, alice.token, v.show_id, headers=idem("alice-4"), seat_ids=seats[3])
+    retry = limited(r, "hold", "user", 3)
+    # Bob's holds are his own.
+    hold(srv, bob.token, v.show_id, seat_ids=v.ids("F1"))
+    # The 429 was not stored under the Idempotency-Key: after the window the same request
+    # runs for real.
+    wait_out(retry)
+    r = post_hold(srv, alice.token, v.show_id, headers=idem("alice-4"), seat_ids=seats[3])
+    body = ok(r, 201)
+    assert "Idempotent-Replayed" not in r.headers, describe(r)
+    assert [s["id"] for s in body["seats"]] == seats[3]
+
+
+def test_limits_off(make_server):
+    srv = make_server("sqlite", RATE_LIMIT="off", RATE_LIMIT_REGISTER_IP="1/1m",
+                      RATE_LIMIT_LOGIN_EMAIL="1/1m")
+    email = register(srv)["user"]["email"]
+    for _ in range(3):
+        ok(register_as(srv), 201)
+        ok(login_status(srv, email), 200)
+
+
+def test_bad_configuration_is_refused(make_server):
+    srv = make_server("sqlite", start=False, RATE_LIMIT_HOLD_USER="lots")
+    try:
+        srv.start(timeout=5)
+    except RuntimeError as e:
+        assert "RATE_LIMIT_HOLD_USER" in str(e)
+    else:
+        raise AssertionError("ticketd started with RATE_LIMIT_HOLD_USER=lots")
