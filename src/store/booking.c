@@ -8,23 +8,6 @@
 
 #define IDEM_TTL_MS (24LL * 3600 * 1000)
 
-static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
-{
-    const char *s = tix_db_res_text(res, row, col);
-    return s != NULL ? tix_arena_strdup(a, s) : NULL;
-}
-
-static tix_rc changed_one(tix_db *db, const char *sql, const tix_dbv *p, int n, tix_rc none)
-{
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, sql, p, n, &res);
-    if (rc == TIX_OK && tix_db_res_changes(res) == 0) {
-        rc = none;
-    }
-    tix_db_res_destroy(res);
-    return rc;
-}
-
 /* ---- seat map and claims ---- */
 
 #define SEATMAP_SELECT                                                                             \
@@ -46,18 +29,18 @@ static void read_map(tix_arena *a, const tix_db_res *res, tix_map_seat **seats, 
     tix_map_seat *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
         tix_map_seat *s = &list[i];
-        s->id = cell(a, res, i, 0);
-        s->label = cell(a, res, i, 1);
-        s->row = cell(a, res, i, 2);
+        s->id = tix_db_res_dup(a, res, i, 0);
+        s->label = tix_db_res_dup(a, res, i, 1);
+        s->row = tix_db_res_dup(a, res, i, 2);
         s->number = (int)tix_db_res_int(res, i, 3);
         s->x = (int)tix_db_res_int(res, i, 4);
         s->y = (int)tix_db_res_int(res, i, 5);
-        s->category = cell(a, res, i, 6);
+        s->category = tix_db_res_dup(a, res, i, 6);
         s->blocked = tix_db_res_int(res, i, 7) != 0;
         s->price = tix_db_res_int(res, i, 8);
         s->claim = (int)tix_db_res_int(res, i, 9);
-        s->hold_id = cell(a, res, i, 10);
-        s->claim_user = cell(a, res, i, 11);
+        s->hold_id = tix_db_res_dup(a, res, i, 10);
+        s->claim_user = tix_db_res_dup(a, res, i, 11);
         s->claim_expires = tix_db_res_int(res, i, 12);
     }
     *seats = list;
@@ -170,7 +153,7 @@ static tix_rc release_listing(tix_db *db, tix_arena *a, const char *sql, const t
     int rows = rc == TIX_OK ? tix_db_res_rows(res) : 0;
     const char **list = tix_arena_calloc(a, sizeof(char *) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
-        list[i] = cell(a, res, i, 0);
+        list[i] = tix_db_res_dup(a, res, i, 0);
     }
     tix_db_res_destroy(res);
     *ids = list;
@@ -235,13 +218,13 @@ tix_rc tix_claims_extend(tix_db *db, const char *show_id, const char *hold_id, i
 
 static void read_hold(tix_arena *a, const tix_db_res *res, tix_hold *h)
 {
-    h->id = cell(a, res, 0, 0);
-    h->show_id = cell(a, res, 0, 1);
-    h->user_id = cell(a, res, 0, 2);
-    h->status = cell(a, res, 0, 3);
+    h->id = tix_db_res_dup(a, res, 0, 0);
+    h->show_id = tix_db_res_dup(a, res, 0, 1);
+    h->user_id = tix_db_res_dup(a, res, 0, 2);
+    h->status = tix_db_res_dup(a, res, 0, 3);
     h->seat_count = (int)tix_db_res_int(res, 0, 4);
     h->amount = tix_db_res_int(res, 0, 5);
-    h->currency = cell(a, res, 0, 6);
+    h->currency = tix_db_res_dup(a, res, 0, 6);
     h->expires_at = tix_db_res_int(res, 0, 7);
     h->created_at = tix_db_res_int(res, 0, 8);
 }
@@ -293,10 +276,10 @@ tix_rc tix_hold_set_status(tix_db *db, const char *id, const char *from, const c
                            int64_t now)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(from), TIX_DB_TEXT(to), TIX_DB_INT(now)};
-    return changed_one(db,
-                       "UPDATE holds SET status = $3, updated_at = $4 WHERE id = $1"
-                       " AND status = $2",
-                       p, 4, TIX_ECONFLICT);
+    return tix_db_exec_one(db,
+                           "UPDATE holds SET status = $3, updated_at = $4 WHERE id = $1"
+                           " AND status = $2",
+                           p, 4, TIX_ECONFLICT);
 }
 
 /* ---- bookings ---- */
@@ -309,23 +292,23 @@ tix_rc tix_hold_set_status(tix_db *db, const char *id, const char *from, const c
 
 static void read_booking(tix_arena *a, const tix_db_res *res, int i, tix_booking *b)
 {
-    b->id = cell(a, res, i, 0);
-    b->user_id = cell(a, res, i, 1);
-    b->show_id = cell(a, res, i, 2);
-    b->hold_id = cell(a, res, i, 3);
+    b->id = tix_db_res_dup(a, res, i, 0);
+    b->user_id = tix_db_res_dup(a, res, i, 1);
+    b->show_id = tix_db_res_dup(a, res, i, 2);
+    b->hold_id = tix_db_res_dup(a, res, i, 3);
     if (!tix_booking_status_parse(tix_db_res_text(res, i, 4), &b->status)) {
         b->status = TIX_BK_FAILED;
     }
     b->amount = tix_db_res_int(res, i, 5);
-    b->currency = cell(a, res, i, 6);
-    b->provider = cell(a, res, i, 7);
-    b->order_id = cell(a, res, i, 8);
-    b->payment_id = cell(a, res, i, 9);
+    b->currency = tix_db_res_dup(a, res, i, 6);
+    b->provider = tix_db_res_dup(a, res, i, 7);
+    b->order_id = tix_db_res_dup(a, res, i, 8);
+    b->payment_id = tix_db_res_dup(a, res, i, 9);
     b->expires_at = tix_db_res_int(res, i, 10);
     b->created_at = tix_db_res_int(res, i, 11);
     b->confirmed_at = tix_db_res_int(res, i, 12);
     b->cancelled_at = tix_db_res_int(res, i, 13);
-    b->theatre_owner_id = cell(a, res, i, 14);
+    b->theatre_owner_id = tix_db_res_dup(a, res, i, 14);
     b->show_starts_at = tix_db_res_int(res, i, 15);
 }
 
@@ -406,11 +389,11 @@ tix_rc tix_booking_seats(tix_db *db, tix_arena *a, const char *booking_id, tix_b
     int rows = tix_db_res_rows(res);
     tix_booking_seat *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
-        list[i].seat_id = cell(a, res, i, 0);
-        list[i].label = cell(a, res, i, 1);
-        list[i].category = cell(a, res, i, 2);
+        list[i].seat_id = tix_db_res_dup(a, res, i, 0);
+        list[i].label = tix_db_res_dup(a, res, i, 1);
+        list[i].category = tix_db_res_dup(a, res, i, 2);
         list[i].price = tix_db_res_int(res, i, 3);
-        list[i].ticket_code = cell(a, res, i, 4);
+        list[i].ticket_code = tix_db_res_dup(a, res, i, 4);
     }
     *items = list;
     *n = rows;
@@ -421,14 +404,15 @@ tix_rc tix_booking_seats(tix_db *db, tix_arena *a, const char *booking_id, tix_b
 tix_rc tix_booking_set_order(tix_db *db, const char *id, const char *order_id)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(order_id)};
-    return changed_one(db, "UPDATE bookings SET order_id = $2 WHERE id = $1", p, 2, TIX_ENOTFOUND);
+    return tix_db_exec_one(db, "UPDATE bookings SET order_id = $2 WHERE id = $1", p, 2,
+                           TIX_ENOTFOUND);
 }
 
 tix_rc tix_booking_lock(tix_db *db, const char *id)
 {
     tix_dbv p = TIX_DB_TEXT(id);
-    return changed_one(db, "UPDATE bookings SET updated_at = updated_at WHERE id = $1", &p, 1,
-                       TIX_ENOTFOUND);
+    return tix_db_exec_one(db, "UPDATE bookings SET updated_at = updated_at WHERE id = $1", &p, 1,
+                           TIX_ENOTFOUND);
 }
 
 tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status from,
@@ -442,7 +426,7 @@ tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status fro
                    TIX_DB_INT(now),
                    TIX_DB_INT(to == TIX_BK_CONFIRMED),
                    TIX_DB_INT(to == TIX_BK_CANCELLED_REFUNDED)};
-    tix_rc rc = changed_one(
+    tix_rc rc = tix_db_exec_one(
         db,
         "UPDATE bookings SET status = $3, payment_id = COALESCE($4, payment_id), updated_at = $5,"
         " confirmed_at = CASE WHEN $6 = 1 THEN $5 ELSE confirmed_at END,"
@@ -564,14 +548,14 @@ tix_rc tix_refund_settle(tix_db *db, const char *id, const char *status,
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(status), TIX_DB_TEXT(provider_refund_id),
                    TIX_DB_INT(now)};
-    return changed_one(db,
-                       /* A processed refund stays processed (a webhook may have said so
-                        * before the provider's answer to our call was recorded). */
-                       "UPDATE refunds SET status = CASE WHEN status = 'processed' THEN status"
-                       " ELSE $2 END, provider_refund_id ="
-                       " COALESCE($3, provider_refund_id), attempts = attempts + 1,"
-                       " updated_at = $4 WHERE id = $1",
-                       p, 4, TIX_ENOTFOUND);
+    return tix_db_exec_one(db,
+                           /* A processed refund stays processed (a webhook may have said so
+                            * before the provider's answer to our call was recorded). */
+                           "UPDATE refunds SET status = CASE WHEN status = 'processed' THEN status"
+                           " ELSE $2 END, provider_refund_id ="
+                           " COALESCE($3, provider_refund_id), attempts = attempts + 1,"
+                           " updated_at = $4 WHERE id = $1",
+                           p, 4, TIX_ENOTFOUND);
 }
 
 tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id, tix_refund **items, int *n)
@@ -588,13 +572,13 @@ tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id, tix_ref
     int rows = tix_db_res_rows(res);
     tix_refund *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
-        list[i].id = cell(a, res, i, 0);
-        list[i].booking_id = cell(a, res, i, 1);
-        list[i].payment_id = cell(a, res, i, 2);
+        list[i].id = tix_db_res_dup(a, res, i, 0);
+        list[i].booking_id = tix_db_res_dup(a, res, i, 1);
+        list[i].payment_id = tix_db_res_dup(a, res, i, 2);
         list[i].amount = tix_db_res_int(res, i, 3);
-        list[i].reason = cell(a, res, i, 4);
-        list[i].status = cell(a, res, i, 5);
-        list[i].provider_refund_id = cell(a, res, i, 6);
+        list[i].reason = tix_db_res_dup(a, res, i, 4);
+        list[i].status = tix_db_res_dup(a, res, i, 5);
+        list[i].provider_refund_id = tix_db_res_dup(a, res, i, 6);
     }
     *items = list;
     *n = rows;
@@ -618,7 +602,7 @@ tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_id, tix_sales_l
     int rows = tix_db_res_rows(res);
     tix_sales_line *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
-        list[i].category = cell(a, res, i, 0);
+        list[i].category = tix_db_res_dup(a, res, i, 0);
         list[i].seats = tix_db_res_int(res, i, 1);
         list[i].revenue = tix_db_res_int(res, i, 2);
     }
@@ -635,13 +619,13 @@ tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const tix_idem_key *k, tix_idem_
     tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_TEXT(k->hash),
                    TIX_DB_INT(k->now), TIX_DB_INT(k->now - IDEM_TTL_MS)};
     /* A key older than 24 h is forgotten: the new request takes it over. */
-    tix_rc rc = changed_one(db,
-                            "INSERT INTO idempotency_keys (user_id, idem_key, request_hash,"
-                            " status, response, created_at) VALUES ($1, $2, $3, 0, NULL, $4)"
-                            " ON CONFLICT (user_id, idem_key) DO UPDATE SET request_hash ="
-                            " excluded.request_hash, status = 0, response = NULL, created_at ="
-                            " excluded.created_at WHERE idempotency_keys.created_at < $5",
-                            p, 5, TIX_ECONFLICT);
+    tix_rc rc = tix_db_exec_one(db,
+                                "INSERT INTO idempotency_keys (user_id, idem_key, request_hash,"
+                                " status, response, created_at) VALUES ($1, $2, $3, 0, NULL, $4)"
+                                " ON CONFLICT (user_id, idem_key) DO UPDATE SET request_hash ="
+                                " excluded.request_hash, status = 0, response = NULL, created_at ="
+                                " excluded.created_at WHERE idempotency_keys.created_at < $5",
+                                p, 5, TIX_ECONFLICT);
     if (rc != TIX_ECONFLICT) {
         return rc;
     }
@@ -652,8 +636,8 @@ tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const tix_idem_key *k, tix_idem_
                              p, 2, &res);
     if (qrc == TIX_OK && tix_db_res_rows(res) == 1) {
         seen->status = (int)tix_db_res_int(res, 0, 0);
-        seen->response = cell(a, res, 0, 1);
-        seen->stored_hash = cell(a, res, 0, 2);
+        seen->response = tix_db_res_dup(a, res, 0, 1);
+        seen->stored_hash = tix_db_res_dup(a, res, 0, 2);
     } else if (qrc == TIX_OK) {
         qrc = TIX_EBUSY; /* forgotten between our two statements: let the client retry */
     }

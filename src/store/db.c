@@ -348,6 +348,23 @@ void tix_db_res_destroy(tix_db_res *res)
     free(res);
 }
 
+char *tix_db_res_dup(tix_arena *a, const tix_db_res *res, int row, int col)
+{
+    const char *s = tix_db_res_text(res, row, col);
+    return s != NULL ? tix_arena_strdup(a, s) : NULL;
+}
+
+tix_rc tix_db_exec_one(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_rc none)
+{
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, sql, params, n, &res);
+    if (rc == TIX_OK && tix_db_res_changes(res) == 0) {
+        rc = none;
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
 /* ---- migrations ---- */
 
 static bool is_applied(tix_db *db, int version)

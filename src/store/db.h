@@ -17,6 +17,7 @@
 #ifndef TIX_STORE_DB_H
 #define TIX_STORE_DB_H
 
+#include "core/arena.h"
 #include "core/config.h"
 #include "core/rc.h"
 
@@ -97,5 +98,11 @@ const char *tix_db_res_text(const tix_db_res *res, int row, int col);
 int64_t tix_db_res_int(const tix_db_res *res, int row, int col);
 bool tix_db_res_isnull(const tix_db_res *res, int row, int col);
 void tix_db_res_destroy(tix_db_res *res);
+
+/* A copy of a cell in the arena; NULL for SQL NULL. */
+char *tix_db_res_dup(tix_arena *a, const tix_db_res *res, int row, int col);
+/* Runs an UPDATE/DELETE that must change at least one row; `none` when it changed none. */
+TIX_MUSTCHECK tix_rc tix_db_exec_one(tix_db *db, const char *sql, const tix_dbv *params, int n,
+                                     tix_rc none);
 
 #endif

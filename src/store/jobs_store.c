@@ -3,12 +3,6 @@
 
 #include <string.h>
 
-static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
-{
-    const char *s = tix_db_res_text(res, row, col);
-    return s != NULL ? tix_arena_strdup(a, s) : NULL;
-}
-
 /* Runs a statement and reports how many rows it changed (into *changed when not NULL). */
 static tix_rc exec_count(tix_db *db, const char *sql, const tix_dbv *p, int n, int64_t *changed)
 {
@@ -116,7 +110,7 @@ tix_rc tix_jobs_bookings_due(tix_db *db, tix_arena *a, int64_t now, int limit, c
     int rows = tix_db_res_rows(res);
     char **list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
-        list[i] = cell(a, res, i, 0);
+        list[i] = tix_db_res_dup(a, res, i, 0);
     }
     *ids = list;
     *n = rows;
@@ -139,8 +133,8 @@ tix_rc tix_jobs_holds_due(tix_db *db, tix_arena *a, int64_t before, int limit,
     int rows = tix_db_res_rows(res);
     tix_jobs_hold *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
-        list[i].id = cell(a, res, i, 0);
-        list[i].show_id = cell(a, res, i, 1);
+        list[i].id = tix_db_res_dup(a, res, i, 0);
+        list[i].show_id = tix_db_res_dup(a, res, i, 1);
     }
     *items = list;
     *n = rows;
@@ -177,7 +171,7 @@ tix_rc tix_jobs_refunds_due(tix_db *db, tix_arena *a, int64_t failed_before, int
     int rows = tix_db_res_rows(res);
     tix_jobs_refund *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
-        list[i].id = cell(a, res, i, 0);
+        list[i].id = tix_db_res_dup(a, res, i, 0);
         list[i].attempts = (int)tix_db_res_int(res, i, 1);
         list[i].updated_at = tix_db_res_int(res, i, 2);
     }

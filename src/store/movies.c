@@ -10,27 +10,21 @@
     "poster_url, trailer_url, poster_public_id, trailer_public_id, status, created_at, "           \
     "updated_at"
 
-static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
-{
-    const char *s = tix_db_res_text(res, row, col);
-    return s != NULL ? tix_arena_strdup(a, s) : NULL;
-}
-
 static void read_movie(tix_arena *a, const tix_db_res *res, int row, tix_movie *m)
 {
-    m->id = cell(a, res, row, 0);
-    m->title = cell(a, res, row, 1);
-    m->description = cell(a, res, row, 2);
+    m->id = tix_db_res_dup(a, res, row, 0);
+    m->title = tix_db_res_dup(a, res, row, 1);
+    m->description = tix_db_res_dup(a, res, row, 2);
     m->duration_minutes = (int)tix_db_res_int(res, row, 3);
-    m->release_date = cell(a, res, row, 4);
-    m->languages = cell(a, res, row, 5);
-    m->genres = cell(a, res, row, 6);
-    m->certificate = cell(a, res, row, 7);
-    m->poster_url = cell(a, res, row, 8);
-    m->trailer_url = cell(a, res, row, 9);
-    m->poster_public_id = cell(a, res, row, 10);
-    m->trailer_public_id = cell(a, res, row, 11);
-    m->status = cell(a, res, row, 12);
+    m->release_date = tix_db_res_dup(a, res, row, 4);
+    m->languages = tix_db_res_dup(a, res, row, 5);
+    m->genres = tix_db_res_dup(a, res, row, 6);
+    m->certificate = tix_db_res_dup(a, res, row, 7);
+    m->poster_url = tix_db_res_dup(a, res, row, 8);
+    m->trailer_url = tix_db_res_dup(a, res, row, 9);
+    m->poster_public_id = tix_db_res_dup(a, res, row, 10);
+    m->trailer_public_id = tix_db_res_dup(a, res, row, 11);
+    m->status = tix_db_res_dup(a, res, row, 12);
     m->created_at = tix_db_res_int(res, row, 13);
     m->updated_at = tix_db_res_int(res, row, 14);
 }

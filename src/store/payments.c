@@ -3,12 +3,6 @@
 
 #include <string.h>
 
-static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
-{
-    const char *s = tix_db_res_text(res, row, col);
-    return s != NULL ? tix_arena_strdup(a, s) : NULL;
-}
-
 /* ---- webhook events ---- */
 
 tix_rc tix_webhook_record(tix_db *db, const char *event_id, const char *provider, const char *type,
@@ -51,14 +45,14 @@ tix_rc tix_webhook_finish(tix_db *db, const char *event_id, const char *outcome,
 
 static void read_refund(tix_arena *a, const tix_db_res *res, int i, tix_refund_row *o)
 {
-    o->r.id = cell(a, res, i, 0);
-    o->r.booking_id = cell(a, res, i, 1);
-    o->r.payment_id = cell(a, res, i, 2);
+    o->r.id = tix_db_res_dup(a, res, i, 0);
+    o->r.booking_id = tix_db_res_dup(a, res, i, 1);
+    o->r.payment_id = tix_db_res_dup(a, res, i, 2);
     o->r.amount = tix_db_res_int(res, i, 3);
-    o->r.reason = cell(a, res, i, 4);
-    o->r.status = cell(a, res, i, 5);
-    o->r.provider_refund_id = cell(a, res, i, 6);
-    o->currency = cell(a, res, i, 7);
+    o->r.reason = tix_db_res_dup(a, res, i, 4);
+    o->r.status = tix_db_res_dup(a, res, i, 5);
+    o->r.provider_refund_id = tix_db_res_dup(a, res, i, 6);
+    o->currency = tix_db_res_dup(a, res, i, 7);
     o->attempts = (int)tix_db_res_int(res, i, 8);
     o->created_at = tix_db_res_int(res, i, 9);
     o->updated_at = tix_db_res_int(res, i, 10);
@@ -167,8 +161,8 @@ tix_rc tix_booking_unsettled(tix_db *db, tix_arena *a, const char *provider, int
     int rows = tix_db_res_rows(res);
     tix_unsettled *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
-        list[i].booking_id = cell(a, res, i, 0);
-        list[i].order_id = cell(a, res, i, 1);
+        list[i].booking_id = tix_db_res_dup(a, res, i, 0);
+        list[i].order_id = tix_db_res_dup(a, res, i, 1);
     }
     *items = list;
     *n = rows;

@@ -4,12 +4,6 @@
 
 #include <string.h>
 
-static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
-{
-    const char *s = tix_db_res_text(res, row, col);
-    return s != NULL ? tix_arena_strdup(a, s) : NULL;
-}
-
 #define SHOW_SELECT                                                                                \
     "SELECT s.id, s.movie_id, s.hall_id, s.theatre_id, t.owner_id, m.title, t.name, t.city,"       \
     " h.name, s.starts_at, s.ends_at, s.currency, s.status, t.utc_offset_minutes,"                 \
@@ -18,18 +12,18 @@ static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
 
 static void read_show(tix_arena *a, const tix_db_res *res, int row, tix_show *s)
 {
-    s->id = cell(a, res, row, 0);
-    s->movie_id = cell(a, res, row, 1);
-    s->hall_id = cell(a, res, row, 2);
-    s->theatre_id = cell(a, res, row, 3);
-    s->owner_id = cell(a, res, row, 4);
-    s->movie_title = cell(a, res, row, 5);
-    s->theatre_name = cell(a, res, row, 6);
-    s->city = cell(a, res, row, 7);
-    s->hall_name = cell(a, res, row, 8);
+    s->id = tix_db_res_dup(a, res, row, 0);
+    s->movie_id = tix_db_res_dup(a, res, row, 1);
+    s->hall_id = tix_db_res_dup(a, res, row, 2);
+    s->theatre_id = tix_db_res_dup(a, res, row, 3);
+    s->owner_id = tix_db_res_dup(a, res, row, 4);
+    s->movie_title = tix_db_res_dup(a, res, row, 5);
+    s->theatre_name = tix_db_res_dup(a, res, row, 6);
+    s->city = tix_db_res_dup(a, res, row, 7);
+    s->hall_name = tix_db_res_dup(a, res, row, 8);
     s->starts_at = tix_db_res_int(res, row, 9);
     s->ends_at = tix_db_res_int(res, row, 10);
-    s->currency = cell(a, res, row, 11);
+    s->currency = tix_db_res_dup(a, res, row, 11);
     const char *st = tix_db_res_text(res, row, 12);
     s->cancelled = st != NULL && strcmp(st, "cancelled") == 0;
     s->utc_offset_minutes = (int)tix_db_res_int(res, row, 13);
@@ -101,7 +95,7 @@ tix_rc tix_show_prices(tix_db *db, tix_arena *a, const char *show_id, tix_show_p
     int rows = tix_db_res_rows(res);
     tix_show_price *list = tix_arena_calloc(a, sizeof(tix_show_price) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
-        list[i].category = cell(a, res, i, 0);
+        list[i].category = tix_db_res_dup(a, res, i, 0);
         list[i].amount = tix_db_res_int(res, i, 1);
     }
     *items = list;

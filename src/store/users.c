@@ -63,28 +63,18 @@ tix_rc tix_user_by_email(tix_db *db, const char *email, tix_user *out)
     return one_user(db, "SELECT " USER_COLS " FROM users WHERE email = $1", email, out);
 }
 
-static tix_rc update_one(tix_db *db, const char *sql, const tix_dbv *p, int n)
-{
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, sql, p, n, &res);
-    if (rc == TIX_OK && tix_db_res_changes(res) == 0) {
-        rc = TIX_ENOTFOUND;
-    }
-    tix_db_res_destroy(res);
-    return rc;
-}
-
 tix_rc tix_user_set_password(tix_db *db, const char *id, const char *hash, int64_t now)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(hash), TIX_DB_INT(now)};
-    return update_one(db, "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1", p,
-                      3);
+    return tix_db_exec_one(db, "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+                           p, 3, TIX_ENOTFOUND);
 }
 
 tix_rc tix_user_set_role(tix_db *db, const char *id, tix_role role, int64_t now)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(tix_role_name(role)), TIX_DB_INT(now)};
-    return update_one(db, "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1", p, 3);
+    return tix_db_exec_one(db, "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1", p, 3,
+                           TIX_ENOTFOUND);
 }
 
 tix_rc tix_user_lock_admins(tix_db *db)
@@ -167,10 +157,10 @@ tix_rc tix_refresh_find(tix_db *db, const char *token_hash, tix_refresh_row *out
 tix_rc tix_refresh_mark_used(tix_db *db, const char *id, int64_t now)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(now)};
-    tix_rc rc = update_one(db,
-                           "UPDATE refresh_tokens SET used_at = $2"
-                           " WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL",
-                           p, 2);
+    tix_rc rc = tix_db_exec_one(db,
+                                "UPDATE refresh_tokens SET used_at = $2"
+                                " WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL",
+                                p, 2, TIX_ENOTFOUND);
     return rc == TIX_ENOTFOUND ? TIX_ECONFLICT : rc;
 }
 

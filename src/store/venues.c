@@ -5,12 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static char *cell(tix_arena *a, const tix_db_res *res, int row, int col)
-{
-    const char *s = tix_db_res_text(res, row, col);
-    return s != NULL ? tix_arena_strdup(a, s) : NULL;
-}
-
 static char *lower(tix_arena *a, const char *s)
 {
     char *k = tix_arena_strdup(a, s);
@@ -22,18 +16,6 @@ static char *lower(tix_arena *a, const char *s)
     return k;
 }
 
-/* One UPDATE that must touch a row; TIX_ENOTFOUND otherwise. */
-static tix_rc update_one(tix_db *db, const char *sql, const tix_dbv *p, int n)
-{
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, sql, p, n, &res);
-    if (rc == TIX_OK && tix_db_res_changes(res) == 0) {
-        rc = TIX_ENOTFOUND;
-    }
-    tix_db_res_destroy(res);
-    return rc;
-}
-
 /* ---- theatres ---- */
 
 #define THEATRE_COLS                                                                               \
@@ -42,11 +24,11 @@ static tix_rc update_one(tix_db *db, const char *sql, const tix_dbv *p, int n)
 
 static void read_theatre(tix_arena *a, const tix_db_res *res, int row, tix_theatre *t)
 {
-    t->id = cell(a, res, row, 0);
-    t->owner_id = cell(a, res, row, 1);
-    t->name = cell(a, res, row, 2);
-    t->city = cell(a, res, row, 3);
-    t->address = cell(a, res, row, 4);
+    t->id = tix_db_res_dup(a, res, row, 0);
+    t->owner_id = tix_db_res_dup(a, res, row, 1);
+    t->name = tix_db_res_dup(a, res, row, 2);
+    t->city = tix_db_res_dup(a, res, row, 3);
+    t->address = tix_db_res_dup(a, res, row, 4);
     t->has_geo = !tix_db_res_isnull(res, row, 5);
     t->latitude_e6 = tix_db_res_int(res, row, 5);
     t->longitude_e6 = tix_db_res_int(res, row, 6);
@@ -88,12 +70,13 @@ tix_rc tix_theatre_update(tix_db *db, const tix_theatre *t)
     tix_arena *a = tix_arena_create(256);
     tix_dbv p[10];
     theatre_params(a, t, p);
-    tix_rc rc = update_one(db,
-                           "UPDATE theatres SET owner_id = $2, name = $3, city = $4,"
-                           " city_search = $5, address = $6, latitude_e6 = $7, longitude_e6 = $8,"
-                           " utc_offset_minutes = $9, updated_at = $10"
-                           " WHERE id = $1 AND deleted_at IS NULL",
-                           p, 10);
+    tix_rc rc =
+        tix_db_exec_one(db,
+                        "UPDATE theatres SET owner_id = $2, name = $3, city = $4,"
+                        " city_search = $5, address = $6, latitude_e6 = $7, longitude_e6 = $8,"
+                        " utc_offset_minutes = $9, updated_at = $10"
+                        " WHERE id = $1 AND deleted_at IS NULL",
+                        p, 10, TIX_ENOTFOUND);
     tix_arena_destroy(a);
     return rc;
 }
@@ -145,10 +128,10 @@ tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const char *city_lower, const 
 tix_rc tix_theatre_soft_delete(tix_db *db, const char *id, int64_t now)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(now)};
-    tix_rc rc = update_one(db,
-                           "UPDATE theatres SET deleted_at = $2, updated_at = $2"
-                           " WHERE id = $1 AND deleted_at IS NULL",
-                           p, 2);
+    tix_rc rc = tix_db_exec_one(db,
+                                "UPDATE theatres SET deleted_at = $2, updated_at = $2"
+                                " WHERE id = $1 AND deleted_at IS NULL",
+                                p, 2, TIX_ENOTFOUND);
     if (rc == TIX_OK) {
         rc = tix_db_exec(db,
                          "UPDATE halls SET deleted_at = $2, updated_at = $2"
@@ -166,11 +149,11 @@ tix_rc tix_theatre_soft_delete(tix_db *db, const char *id, int64_t now)
 
 static void read_hall(tix_arena *a, const tix_db_res *res, int row, tix_hall *h)
 {
-    h->id = cell(a, res, row, 0);
-    h->theatre_id = cell(a, res, row, 1);
-    h->owner_id = cell(a, res, row, 2);
-    h->name = cell(a, res, row, 3);
-    h->layout = cell(a, res, row, 4);
+    h->id = tix_db_res_dup(a, res, row, 0);
+    h->theatre_id = tix_db_res_dup(a, res, row, 1);
+    h->owner_id = tix_db_res_dup(a, res, row, 2);
+    h->name = tix_db_res_dup(a, res, row, 3);
+    h->layout = tix_db_res_dup(a, res, row, 4);
     h->seat_count = (int)tix_db_res_int(res, row, 5);
     h->created_at = tix_db_res_int(res, row, 6);
     h->updated_at = tix_db_res_int(res, row, 7);
@@ -209,10 +192,10 @@ tix_rc tix_hall_update(tix_db *db, const tix_hall *h, const tix_layout *l)
 {
     tix_dbv p[] = {TIX_DB_TEXT(h->id), TIX_DB_TEXT(h->name), TIX_DB_TEXT(h->layout),
                    TIX_DB_INT(l ? l->nseats : h->seat_count), TIX_DB_INT(h->updated_at)};
-    tix_rc rc = update_one(db,
-                           "UPDATE halls SET name = $2, layout = $3, seat_count = $4,"
-                           " updated_at = $5 WHERE id = $1 AND deleted_at IS NULL",
-                           p, 5);
+    tix_rc rc = tix_db_exec_one(db,
+                                "UPDATE halls SET name = $2, layout = $3, seat_count = $4,"
+                                " updated_at = $5 WHERE id = $1 AND deleted_at IS NULL",
+                                p, 5, TIX_ENOTFOUND);
     if (rc != TIX_OK || l == NULL) {
         return rc;
     }
@@ -283,19 +266,19 @@ tix_rc tix_hall_list(tix_db *db, tix_arena *a, const char *theatre_id, tix_hall 
 tix_rc tix_hall_soft_delete(tix_db *db, const char *id, int64_t now)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(now)};
-    return update_one(db,
-                      "UPDATE halls SET deleted_at = $2, updated_at = $2"
-                      " WHERE id = $1 AND deleted_at IS NULL",
-                      p, 2);
+    return tix_db_exec_one(db,
+                           "UPDATE halls SET deleted_at = $2, updated_at = $2"
+                           " WHERE id = $1 AND deleted_at IS NULL",
+                           p, 2, TIX_ENOTFOUND);
 }
 
 tix_rc tix_hall_lock(tix_db *db, const char *id)
 {
     tix_dbv p = TIX_DB_TEXT(id);
-    return update_one(db,
-                      "UPDATE halls SET lock_version = lock_version + 1"
-                      " WHERE id = $1 AND deleted_at IS NULL",
-                      &p, 1);
+    return tix_db_exec_one(db,
+                           "UPDATE halls SET lock_version = lock_version + 1"
+                           " WHERE id = $1 AND deleted_at IS NULL",
+                           &p, 1, TIX_ENOTFOUND);
 }
 
 tix_rc tix_seat_list(tix_db *db, tix_arena *a, const char *hall_id, tix_seat_row **items, int *n)
@@ -313,13 +296,13 @@ tix_rc tix_seat_list(tix_db *db, tix_arena *a, const char *hall_id, tix_seat_row
     int rows = tix_db_res_rows(res);
     tix_seat_row *list = tix_arena_calloc(a, sizeof(tix_seat_row) * (size_t)(rows ? rows : 1));
     for (int i = 0; i < rows; i++) {
-        list[i].id = cell(a, res, i, 0);
-        list[i].label = cell(a, res, i, 1);
-        list[i].row = cell(a, res, i, 2);
+        list[i].id = tix_db_res_dup(a, res, i, 0);
+        list[i].label = tix_db_res_dup(a, res, i, 1);
+        list[i].row = tix_db_res_dup(a, res, i, 2);
         list[i].number = (int)tix_db_res_int(res, i, 3);
         list[i].x = (int)tix_db_res_int(res, i, 4);
         list[i].y = (int)tix_db_res_int(res, i, 5);
-        list[i].category = cell(a, res, i, 6);
+        list[i].category = tix_db_res_dup(a, res, i, 6);
         list[i].blocked = tix_db_res_int(res, i, 7) != 0;
     }
     *items = list;
