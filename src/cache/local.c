@@ -232,6 +232,13 @@ static tix_rc local_bump(tix_cache *c, const char *key, int64_t seed, int64_t tt
     return ok ? TIX_OK : TIX_ENOMEM;
 }
 
+static tix_rc local_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t *count,
+                         int64_t *reset_ms)
+{
+    (void)c; /* counters live apart from cached answers: LRU eviction must not reset them */
+    return tix_counter_incr_now(key, window_ms, count, reset_ms);
+}
+
 static void local_status(tix_cache *c, tix_cache_status *out)
 {
     (void)c;
@@ -253,8 +260,8 @@ static void local_destroy(tix_cache *c)
     free(lc);
 }
 
-static const tix_cache_ops local_ops = {local_get, local_set, local_bump, local_status,
-                                        local_destroy};
+static const tix_cache_ops local_ops = {local_get,  local_set,    local_bump,
+                                        local_incr, local_status, local_destroy};
 
 tix_rc tix_cache_local_create(const tix_config *cfg, tix_cache **out)
 {

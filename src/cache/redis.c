@@ -1,7 +1,8 @@
 /*
  * The Redis cache (REDIS_URL set): get is one pipelined round trip of GETs, set a SET with PX,
- * bump a pipelined SET NX / INCR / PEXPIRE. Every call is bounded by CACHE_TIMEOUT; a network
- * failure marks the cache down (redis_conn.c) and the call fails as a miss.
+ * bump a pipelined SET NX / INCR / PEXPIRE, incr (rate limits) one EVAL. Every call is bounded by
+ * CACHE_TIMEOUT; a network failure marks the cache down (redis_conn.c) and the call fails as a
+ * miss.
  */
 #include "cache/redis_int.h"
 #include "core/log.h"
@@ -89,6 +90,40 @@ static tix_rc redis_bump(tix_cache *c, const char *key, int64_t seed, int64_t tt
     return rc;
 }
 
+/* One round trip: INCR, and the window's expiry when the counter is new (or lost its TTL, so
+ * a key can never count forever); the answer is {count, PTTL}. */
+static const char INCR_SCRIPT[] = "local n = redis.call('INCR', KEYS[1]) "
+                                  "if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then "
+                                  "redis.call('PEXPIRE', KEYS[1], ARGV[1]) end "
+                                  "return {n, redis.call('PTTL', KEYS[1])}";
+
+static tix_rc redis_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t *count,
+                         int64_t *reset_ms)
+{
+    tix_redis *rd = (tix_redis *)c;
+    tix_rconn *conn = NULL;
+    if (tix_redis_acquire(rd, &conn) != TIX_OK) {
+        return tix_counter_incr_now(key, window_ms, count, reset_ms);
+    }
+    char win[24];
+    snprintf(win, sizeof(win), "%" PRId64, window_ms);
+    const char *argv[] = {"EVAL", INCR_SCRIPT, "1", key, win};
+    redisReply *r = redisCommandArgv(conn->c, 5, argv, NULL);
+    tix_redis_release(rd, conn, r == NULL);
+    bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+              r->element[0]->type == REDIS_REPLY_INTEGER &&
+              r->element[1]->type == REDIS_REPLY_INTEGER;
+    if (ok) {
+        *count = (int64_t)r->element[0]->integer;
+        *reset_ms = r->element[1]->integer > 0 ? (int64_t)r->element[1]->integer : window_ms;
+    } else if (r != NULL) {
+        tix_log_warn("cache: rate-limit counter %s: unexpected Redis answer (%s)", key,
+                     r->type == REDIS_REPLY_ERROR ? r->str : "not {count, pttl}");
+    }
+    freeReplyObject(r);
+    return ok ? TIX_OK : tix_counter_incr_now(key, window_ms, count, reset_ms);
+}
+
 static void redis_status(tix_cache *c, tix_cache_status *out)
 {
     tix_redis *rd = (tix_redis *)c;
@@ -123,8 +158,8 @@ static void redis_destroy(tix_cache *c)
     free(rd);
 }
 
-static const tix_cache_ops redis_ops = {redis_get, redis_set, redis_bump, redis_status,
-                                        redis_destroy};
+static const tix_cache_ops redis_ops = {redis_get,  redis_set,    redis_bump,
+                                        redis_incr, redis_status, redis_destroy};
 
 /* Where Redis is, for log lines (never the password). */
 static void describe(const tix_redis_addr *a, char *out, size_t cap)

@@ -6,11 +6,12 @@
  *
  * Fixed windows: one counter per key (rl:login:ip:<ip>, rl:login:email:<email>,
  * rl:register:ip:<ip>, rl:hold:user:<user id>) that starts at the key's first request and
- * lives one window; every request counts, answered or refused. Counters live in the counter
- * store (see counter_incr in ratelimit.c), which is what makes limits shared across servers.
- * When the store cannot be reached the limits fail open: requests go through, and the outage
- * and the recovery are logged once each. The client IP comes from http/clientip.h, so behind
- * nginx TRUST_PROXY must be on.
+ * lives one window; every request counts, answered or refused. Counters live in the cache
+ * (tix_cache_incr): in Redis when REDIS_URL is set, so every server behind nginx counts
+ * against one window; while Redis is down, in each process (limits then hold per server); in
+ * the process without Redis. When no store can count (the in-process table is full) the limits
+ * fail open: requests go through, and the outage and the recovery are logged once each. The client
+ * IP comes from http/clientip.h, so behind nginx TRUST_PROXY must be on.
  *
  * Which limit applies is a route flag (TIX_ROUTE_RL_* in the route table). The check runs after
  * authentication and before Idempotency-Key handling, so a 429 is never stored as the key's
@@ -18,8 +19,6 @@
  */
 #ifndef TIX_HTTP_RATELIMIT_H
 #define TIX_HTTP_RATELIMIT_H
-
-#include "core/rc.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,15 +28,5 @@ typedef struct tix_req tix_req;
 /* Whether r may go on to its handler. false: r has been answered (429; or 400 when a login
  * body is not JSON, the same answer its handler would give). */
 bool tix_ratelimit_admit(tix_req *r);
-
-/* The in-process counter store (one process only): adds 1 to the counter at key and gives
- * its new count and the milliseconds until it resets. A counter that is absent or whose
- * window has passed restarts at 1 with a window of window_ms from now_ms (a monotonic clock).
- * TIX_EUNAVAIL when the table is full (TIX_COUNTER_LOCAL_MAX live keys). Thread-safe. */
-#define TIX_COUNTER_LOCAL_MAX 200000
-TIX_MUSTCHECK tix_rc tix_counter_incr_local(const char *key, int64_t window_ms, int64_t now_ms,
-                                            int64_t *count, int64_t *reset_ms);
-/* Empties the in-process store (tests). */
-void tix_counter_local_clear(void);
 
 #endif

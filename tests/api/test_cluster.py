@@ -200,9 +200,6 @@ def test_rate_limits_are_shared_across_servers(cluster):
         assert_error(call("POST", ep, "/auth/login", json=body), 401, "invalid_credentials")
     for ep in cluster.servers:
         r = call("POST", ep, "/auth/login", json=body)
-        if r.status_code == 401:
-            pytest.xfail("rate-limit counters are per process: ratelimit.c's counter_incr is "
-                         "not wired to the Redis cache yet")
         err = assert_error(r, 429, "rate_limited")
         assert err["details"]["scope"] == "email"
         assert int(r.headers["Retry-After"]) >= 1

@@ -1,7 +1,8 @@
 """Rate limits: login per client IP and per e-mail, register per client IP, holds per user.
 
 Each test starts its own server with small limits and windows of a second or two (the limits do
-not touch the database, so SQLite alone is used): exceeding a limit gives 429 rate_limited with
+not touch the database, so SQLite alone is used); the last tests count in a throwaway Redis shared
+by two servers, and with that Redis killed: exceeding a limit gives 429 rate_limited with
 Retry-After and details; other IPs, e-mails and users are counted apart; after the window the
 same caller is let through again. The client IP comes from X-Forwarded-For only with
 TRUST_PROXY=on and a trusted peer; otherwise the header cannot buy a fresh budget.
@@ -16,6 +17,7 @@ import requests
 from booking_helpers import GRID_PRICES, Venue, hold, idem, post_hold
 from catalog_helpers import describe, make_user, ok
 from conftest import DEFAULT_PASSWORD, assert_error, call, register, unique_email
+from redis_helpers import redis_server, wait_for  # noqa: F401  (fixture)
 
 # Everything off but what a test turns on; a server started by the suite's fixtures may run with
 # RATE_LIMIT=off, so each server here turns it on explicitly.
@@ -147,3 +149,53 @@ def test_bad_configuration_is_refused(make_server):
         assert "RATE_LIMIT_HOLD_USER" in str(e)
     else:
         raise AssertionError("ticketd started with RATE_LIMIT_HOLD_USER=lots")
+
+
+# --------------------------------------------------------------------------------------------
+# Counters in Redis: one window for every server; per server while Redis is down.
+
+SHARED_IP = dict(NO_LIMITS, RATE_LIMIT_LOGIN_IP="4/30s", CACHE_TIMEOUT="200ms",
+                 TRUST_PROXY="on", TRUSTED_PROXIES="127.0.0.1/32")
+
+
+def failed_login(server, ip: str) -> requests.Response:
+    return login_status(server, unique_email("nobody"), "not-the-password", ip=ip)
+
+
+def test_two_servers_count_one_window_in_redis(make_server, redis_server):
+    a = make_server("sqlite", REDIS_URL=redis_server.url, **SHARED_IP)
+    b = make_server("sqlite", REDIS_URL=redis_server.url, **SHARED_IP)
+    for srv in (a, b, a, b):
+        assert_error(failed_login(srv, "203.0.113.20"), 401, "invalid_credentials")
+    # Four attempts spread over two servers use up the one budget of 4, on either server.
+    limited(failed_login(a, "203.0.113.20"), "login", "ip", 4)
+    limited(failed_login(b, "203.0.113.20"), "login", "ip", 4)
+    assert_error(failed_login(b, "203.0.113.21"), 401, "invalid_credentials")
+    key = "ticketd:rl:login:ip:203.0.113.20"
+    assert redis_server.command("GET", key) == "6"
+    assert 0 < redis_server.command("PTTL", key) <= 30_000
+
+
+def test_a_counter_without_expiry_gets_one(make_server, redis_server):
+    """A counter left without a TTL (restored from a dump, set by hand) must not count forever."""
+    srv = make_server("sqlite", REDIS_URL=redis_server.url, **SHARED_IP)
+    key = "ticketd:rl:login:ip:203.0.113.30"
+    assert redis_server.command("SET", key, "100") == "OK"
+    limited(failed_login(srv, "203.0.113.30"), "login", "ip", 4)
+    assert 0 < redis_server.command("PTTL", key) <= 30_000
+
+
+def test_limits_hold_per_server_while_redis_is_down(make_server, redis_server):
+    srv = make_server("sqlite", REDIS_URL=redis_server.url, **SHARED_IP)
+    redis_server.kill()
+    for _ in range(4):
+        assert_error(failed_login(srv, "203.0.113.40"), 401, "invalid_credentials")
+    # No Redis: this server still counts on its own rather than letting everything through.
+    limited(failed_login(srv, "203.0.113.40"), "login", "ip", 4)
+    redis_server.start()  # empty: the shared window starts again once the cache is back
+
+    def counted_in_redis():
+        failed_login(srv, "203.0.113.41")
+        return redis_server.command("GET", "ticketd:rl:login:ip:203.0.113.41") is not None
+
+    wait_for(counted_in_redis, what="rate-limit counters back in Redis")

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "cache/cache.h"
 #include "core/config.h"
 #include "http/clientip.h"
 #include "http/ratelimit.h"

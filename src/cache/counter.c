@@ -1,0 +1,117 @@
+/*
+ * The in-process counter store behind tix_cache_incr when there is no Redis (and the fallback
+ * of the rate limiter while Redis is down): a chained hash table under one mutex; expired
+ * counters are swept every SWEEP_EVERY increments and whenever the table is full, so it holds
+ * at most the keys of one window. Windows run on a monotonic clock.
+ */
+#include "cache/cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BUCKETS     4096
+#define SWEEP_EVERY 4096
+
+/* ---- the in-process counter store ---- */
+
+typedef struct counter {
+    struct counter *next;
+    int64_t count;
+    int64_t reset_at_ms;
+    char key[]; /* NUL-terminated */
+} counter;
+
+static struct {
+    pthread_mutex_t mu;
+    counter *bucket[BUCKETS];
+    size_t n;
+    unsigned since_sweep;
+} local = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static uint32_t hash_key(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    }
+    return h;
+}
+
+/* Frees every counter whose window has passed (all of them when now_ms is INT64_MAX). Called
+ * with the mutex held. */
+static void sweep(int64_t now_ms)
+{
+    for (size_t b = 0; b < BUCKETS; b++) {
+        counter **pp = &local.bucket[b];
+        while (*pp != NULL) {
+            counter *c = *pp;
+            if (c->reset_at_ms <= now_ms) {
+                *pp = c->next;
+                free(c);
+                local.n--;
+            } else {
+                pp = &c->next;
+            }
+        }
+    }
+    local.since_sweep = 0;
+}
+
+static counter *find_or_add(const char *key, int64_t now_ms)
+{
+    counter **head = &local.bucket[hash_key(key) % BUCKETS];
+    for (counter *c = *head; c != NULL; c = c->next) {
+        if (strcmp(c->key, key) == 0) {
+            return c;
+        }
+    }
+    if (++local.since_sweep >= SWEEP_EVERY || local.n >= TIX_COUNTER_LOCAL_MAX) {
+        sweep(now_ms);
+    }
+    size_t len = strlen(key);
+    counter *c = local.n < TIX_COUNTER_LOCAL_MAX ? malloc(sizeof(*c) + len + 1) : NULL;
+    if (c == NULL) {
+        return NULL;
+    }
+    memcpy(c->key, key, len + 1);
+    c->count = 0;
+    c->reset_at_ms = now_ms; /* expired: the caller starts a window */
+    c->next = *head;
+    *head = c;
+    local.n++;
+    return c;
+}
+
+tix_rc tix_counter_incr_local(const char *key, int64_t window_ms, int64_t now_ms, int64_t *count,
+                              int64_t *reset_ms)
+{
+    pthread_mutex_lock(&local.mu);
+    counter *c = find_or_add(key, now_ms);
+    if (c != NULL) {
+        if (c->reset_at_ms <= now_ms) {
+            c->count = 0;
+            c->reset_at_ms = now_ms + window_ms;
+        }
+        *count = ++c->count;
+        *reset_ms = c->reset_at_ms - now_ms;
+    }
+    pthread_mutex_unlock(&local.mu);
+    return c != NULL ? TIX_OK : TIX_EUNAVAIL;
+}
+
+void tix_counter_local_clear(void)
+{
+    pthread_mutex_lock(&local.mu);
+    sweep(INT64_MAX);
+    pthread_mutex_unlock(&local.mu);
+}
+
+tix_rc tix_counter_incr_now(const char *key, int64_t window_ms, int64_t *count, int64_t *reset_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return tix_counter_incr_local(key, window_ms, now_ms, count, reset_ms);
+}
