@@ -14,6 +14,7 @@ from conftest import (
     DEFAULT_PASSWORD, TIMEOUT, RawConn, admin_tokens, assert_error, call, login, raw_request,
     register, unique_email,
 )
+from booking_helpers import Venue, hold
 
 
 def healthz_ok(srv, timeout=2.0) -> float:
@@ -169,6 +170,7 @@ def test_postgres_outage_is_503_and_recovers(own_pg_cluster, make_server):
     reg = register(srv)
     token = reg["access_token"]
     assert call("GET", srv, "/me", token=token).status_code == 200
+    venue = Venue(srv)
 
     pg.stop()
     try:
@@ -191,6 +193,20 @@ def test_postgres_outage_is_503_and_recovers(own_pg_cluster, make_server):
                  json={"email": reg["user"]["email"], "password": DEFAULT_PASSWORD})
         assert_error(r, 503, "unavailable")
         assert healthz_ok(srv) < 1.0, "/healthz depends on the database"
+
+        # Requests that run several statements (a transaction, then its rollback; a hold with
+        # its idempotency key) find the connection gone after the failed reconnect: each must
+        # be a 503, never a crash (d614840: the second statement used a freed handle).
+        for i in range(6):
+            r = call("POST", srv, f"/shows/{venue.show_id}/holds", token=token,
+                     json={"seat_ids": venue.ids("A1", "A2")},
+                     headers={"Idempotency-Key": f"outage-{i}"})
+            assert_error(r, 503, "unavailable")
+            r = call("POST", srv, "/auth/register",
+                     json={"email": unique_email(), "password": DEFAULT_PASSWORD, "name": "X"})
+            assert_error(r, 503, "unavailable")
+            assert srv.proc.poll() is None, "the server died during the outage"
+            healthz_ok(srv)
     finally:
         pg.start()
 
@@ -207,3 +223,80 @@ def test_postgres_outage_is_503_and_recovers(own_pg_cluster, make_server):
     assert requests.get(srv.url + "/readyz", timeout=TIMEOUT).status_code == 200
     assert login(srv, reg["user"]["email"])["user"]["id"] == reg["user"]["id"]
     register(srv)
+    hold(srv, token, venue.show_id, seat_ids=venue.ids("A1", "A2"))
+
+
+def test_postgres_lost_between_statements_of_one_request(own_pg_cluster, make_server):
+    """The connection dies in the middle of a request and cannot be made again: every later
+    statement of that request must fail cleanly (503), not use a freed connection (d614840).
+
+    A psql session locks the shows table, so a hold request stops at its first statement (the
+    show). Then new connections are refused (pg_hba) and ticketd's backends are terminated: the
+    blocked statement fails, its one reconnection fails, and the request goes on to the
+    statements after it (the hold's own reads, the Idempotency-Key bookkeeping)."""
+    pg = own_pg_cluster
+    srv = make_server("postgres", pg=pg)
+    token = register(srv)["access_token"]
+    venue = Venue(srv)
+    dbname = srv.database_url.rsplit("/", 1)[1]
+    hba = pg.data / "pg_hba.conf"
+    saved_hba = hba.read_text()
+
+    def psql(sql: str) -> str:  # over the unix socket, which stays allowed
+        cmd = [str(pg.bindir / "psql"), "-h", str(pg.base), "-p", str(pg.port), "-U", "postgres",
+               "-d", dbname, "-v", "ON_ERROR_STOP=1", "-qAtc", sql]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                              check=True).stdout.strip()
+
+    locker = subprocess.Popen(
+        [str(pg.bindir / "psql"), "-h", str(pg.base), "-p", str(pg.port), "-U", "postgres",
+         "-d", dbname, "-v", "ON_ERROR_STOP=1", "-q"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    answers: list = []
+    try:
+        locker.stdin.write("BEGIN; LOCK TABLE shows IN ACCESS EXCLUSIVE MODE;\n")
+        locker.stdin.flush()
+        deadline = time.monotonic() + 10
+        while psql("SELECT count(*) FROM pg_locks WHERE relation = 'shows'::regclass "
+                   "AND mode = 'AccessExclusiveLock' AND granted") != "1":
+            assert time.monotonic() < deadline, "the lock was not taken"
+            time.sleep(0.05)
+
+        def attempt():
+            answers.append(call("POST", srv, f"/shows/{venue.show_id}/holds", token=token,
+                                json={"seat_ids": venue.ids("A1", "A2")},
+                                headers={"Idempotency-Key": "lost-between-statements"}))
+
+        t = threading.Thread(target=attempt)
+        t.start()
+        waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND client_addr IS NOT NULL")
+        while psql(waiting) != "1":
+            assert time.monotonic() < deadline, "the hold request never waited for the lock"
+            time.sleep(0.05)
+        hba.write_text("local all all trust\nhost all all 0.0.0.0/0 reject\n")
+        psql("SELECT pg_reload_conf()")
+        while subprocess.run([str(pg.bindir / "psql"), "-h", "127.0.0.1", "-p", str(pg.port),
+                              "-U", "postgres", "-d", dbname, "-qAtc", "SELECT 1"],
+                             capture_output=True, timeout=30).returncode == 0:
+            assert time.monotonic() < deadline, "pg_hba.conf was not reloaded"
+            time.sleep(0.05)  # the postmaster reloads pg_hba.conf on SIGHUP, soon after
+        psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "WHERE client_addr IS NOT NULL")
+        t.join(30)
+        assert not t.is_alive(), "the request hung"
+        assert srv.proc.poll() is None, "the server died when its connection was lost"
+        assert len(answers) == 1
+        assert_error(answers[0], 503, "unavailable")
+        healthz_ok(srv)
+    finally:
+        hba.write_text(saved_hba)
+        psql("SELECT pg_reload_conf()")
+        locker.stdin.close()  # ends the session: the lock goes with it
+        locker.wait(10)
+
+    deadline = time.monotonic() + 10
+    while call("GET", srv, "/me", token=token).status_code != 200:
+        assert time.monotonic() < deadline, "not recovered after connections were allowed again"
+        time.sleep(0.2)
+    hold(srv, token, venue.show_id, seat_ids=venue.ids("A1", "A2"))
