@@ -70,6 +70,29 @@ size_t tix_utf8_len(const char *s)
     return n;
 }
 
+/* Whether s (valid UTF-8) is nothing but white space: ASCII spaces and controls, and the
+ * Unicode spaces people paste (U+00A0, U+2000..U+200B, U+202F, U+205F, U+3000, U+FEFF). */
+static bool blank(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        if (*p <= 0x20 || *p == 0x7f) {
+            p++;
+        } else if (p[0] == 0xc2 && p[1] == 0xa0) {
+            p += 2;
+        } else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] <= 0x8b || p[2] == 0xaf)) {
+            p += 3;
+        } else if ((p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) ||
+                   (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80) ||
+                   (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)) {
+            p += 3;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool tix_v_string(json_t *obj, const char *key, bool required, size_t min, size_t max,
                   const char **out, tix_verr *e)
 {
@@ -91,6 +114,9 @@ bool tix_v_string(json_t *obj, const char *key, bool required, size_t min, size_
     }
     if (len > max) {
         return tix_v_fail(e, key, "is too long");
+    }
+    if (min >= 1 && blank(s)) {
+        return tix_v_fail(e, key, "must not be blank");
     }
     *out = s;
     return true;

@@ -21,8 +21,9 @@ typedef struct tix_verr {
     const char *expected; /* for invalid_type: "string", "integer", … */
 } tix_verr;
 
-/* A string field of min..max code points. Absent or null: an error when required, else
- * *out = NULL and true. */
+/* A string field of min..max code points; with min >= 1 it must not be blank (only white
+ * space, "must not be blank"). Absent or null: an error when required, else *out = NULL and
+ * true. */
 bool tix_v_string(json_t *obj, const char *key, bool required, size_t min, size_t max,
                   const char **out, tix_verr *e);
 /* An integer field in [min, max]. Absent: error when required, else *present = false. */

@@ -188,6 +188,46 @@ static void test_string_too_long_and_short_reasons(void **state)
     json_decref(o);
 }
 
+static void test_blank_strings_rejected_when_required_to_be_non_empty(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value;
+        bool ok;
+    } cases[] = {
+        {" ", false},
+        {"   \t\r\n", false},
+        {"\xc2\xa0", false},      /* no-break space */
+        {"\xe2\x80\x83 ", false}, /* em space */
+        {"\xe2\x80\x8b", false},  /* zero-width space */
+        {"\xe3\x80\x80", false},  /* ideographic space */
+        {"\xef\xbb\xbf", false},  /* byte-order mark */
+        {" a ", true},            /* white space around text is kept */
+        {"\xc2\xa1", true},       /* inverted exclamation mark: not a space */
+        {"\xe2\x80\x90", true},   /* hyphen, next to the spaces block */
+        {"\xe6\x97\xa5", true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *o = json_pack("{s:s}", "name", cases[i].value);
+        assert_non_null(o);
+        const char *out = NULL;
+        tix_verr e;
+        clear_err(&e);
+        bool ok = tix_v_string(o, "name", true, 1, 100, &out, &e);
+        if (ok != cases[i].ok) {
+            fail_msg("case %zu: ok=%d, want %d", i, ok, cases[i].ok);
+        }
+        if (!ok) {
+            assert_validation_error(&e, "name");
+            assert_string_equal(e.reason, "must not be blank");
+        }
+        /* min 0: blank is a value like any other (an optional description may be " ") */
+        clear_err(&e);
+        assert_true(tix_v_string(o, "name", true, 0, 100, &out, &e));
+        json_decref(o);
+    }
+}
+
 static void test_string_with_nul_rejected(void **state)
 {
     (void)state;
@@ -478,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_string_wrong_types),
         cmocka_unit_test(test_string_length_in_code_points),
         cmocka_unit_test(test_string_too_long_and_short_reasons),
+        cmocka_unit_test(test_blank_strings_rejected_when_required_to_be_non_empty),
         cmocka_unit_test(test_string_with_nul_rejected),
         cmocka_unit_test(test_utf8_len),
         cmocka_unit_test(test_int),
