@@ -3,7 +3,9 @@
 
 #include "app.h"
 #include "cache/cache.h"
+#include "core/gzip.h"
 #include "core/util.h"
+#include "http/encoding.h"
 
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -11,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CACHE_FLAGS  (TIX_ROUTE_CACHE_SHOW | TIX_ROUTE_CACHE_CATALOG | TIX_ROUTE_CACHE_USER)
-#define MIN_STORE_MS 100 /* an answer true for less than this is not worth storing */
-#define ETAG_HEX     20
+#define CACHE_FLAGS     (TIX_ROUTE_CACHE_SHOW | TIX_ROUTE_CACHE_CATALOG | TIX_ROUTE_CACHE_USER)
+#define MIN_STORE_MS    100 /* an answer true for less than this is not worth storing */
+#define ETAG_HEX        20
+#define MAX_PLAIN_BYTES (64u << 20) /* a stored answer inflates to at most this */
 
 /* What the lookup read, for storing the answer after the handler. */
 struct tix_cached {
@@ -123,48 +126,77 @@ static const char *cache_control(const tix_req *r)
     return (r->route->flags & TIX_ROUTE_CACHE_USER) ? "private, no-cache" : "public, no-cache";
 }
 
+/* Whether If-None-Match names this answer, in either encoding ("<hex>" or "<hex>-gzip"): the
+ * client's copy is the same content whichever encoding it came in. */
 static bool etag_matches(tix_req *r, const char *etag)
 {
     const char *inm = tix_req_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    return inm != NULL && (strstr(inm, etag) != NULL || strcmp(inm, "*") == 0);
+    if (inm == NULL) {
+        return false;
+    }
+    char hex[ETAG_HEX + 1];
+    memcpy(hex, etag + 1, ETAG_HEX); /* etag is "\"<hex>\"" */
+    hex[ETAG_HEX] = '\0';
+    return strstr(inm, hex) != NULL || strcmp(inm, "*") == 0;
 }
 
-/* Answers 200 with body (or 304), with the cache headers. */
-static void serve(tix_req *r, const char *etag, char *body, size_t len, const char *how)
+/* Answers 200 (or 304) with the cache headers, from the answer in one or both encodings: the
+ * gzip bytes to a client that takes them, else the plain ones (inflated from gzip when only
+ * those are at hand). false when stored gzip bytes do not inflate (a corrupt entry). */
+static bool serve(tix_req *r, const char *etag, char *plain, size_t plen, char *gz, size_t gzlen,
+                  const char *how)
 {
-    tix_reply_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    bool send_gz = gz != NULL && tix_req_accepts_gzip(r);
+    if (!send_gz && plain == NULL &&
+        !tix_gunzip(r->arena, gz, gzlen, MAX_PLAIN_BYTES, &plain, &plen)) {
+        return false;
+    }
+    tix_reply_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    tix_reply_header(r, MHD_HTTP_HEADER_ETAG,
+                     send_gz ? tix_arena_sprintf(r->arena, "\"%.*s-gzip\"", ETAG_HEX, etag + 1)
+                             : etag);
     tix_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control(r));
     tix_reply_header(r, "X-Cache", how);
     r->content_type = "application/json; charset=utf-8";
     r->status = 200;
-    r->resp = body;
-    r->resp_len = len;
+    r->resp = send_gz ? gz : plain;
+    r->resp_len = send_gz ? gzlen : plen;
+    r->resp_encoding = send_gz ? "gzip" : "identity";
     if (etag_matches(r, etag)) {
         r->status = 304;
         r->resp = NULL;
         r->resp_len = 0;
+    } else if (send_gz) {
+        tix_reply_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     }
+    return true;
 }
 
 /* A stored entry that is still valid: answers from it. */
 static bool try_entry(tix_req *r, const struct tix_cached *st, char *entry, size_t len)
 {
     char *nl = entry ? memchr(entry, '\n', len) : NULL;
-    char *f[4] = {NULL, NULL, NULL, NULL}; /* catalogue version, scope version, until, etag */
+    char *f[5] = {NULL}; /* catalogue version, scope version, until, etag, encoding */
     int64_t until = 0;
     if (nl == NULL) {
         return false;
     }
     *nl = '\0';
     char *save = NULL;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         f[i] = strtok_r(i == 0 ? entry : NULL, " ", &save);
     }
-    if (f[3] == NULL || strcmp(f[0], st->catver) != 0 || strcmp(f[1], st->scopever) != 0 ||
-        !tix_parse_int(f[2], 0, INT64_MAX, &until) || until <= tix_now_ms()) {
+    if (f[4] == NULL || strcmp(f[0], st->catver) != 0 || strcmp(f[1], st->scopever) != 0 ||
+        !tix_parse_int(f[2], 0, INT64_MAX, &until) || until <= tix_now_ms() ||
+        strlen(f[3]) != ETAG_HEX + 2) {
         return false;
     }
-    serve(r, f[3], nl + 1, len - (size_t)(nl + 1 - entry), "hit");
+    char *body = nl + 1;
+    size_t blen = len - (size_t)(nl + 1 - entry);
+    bool gz = strcmp(f[4], "gz") == 0;
+    if (!serve(r, f[3], gz ? NULL : body, gz ? 0 : blen, gz ? body : NULL, gz ? blen : 0, "hit")) {
+        return false;
+    }
     r->cache_hit = true;
     return true;
 }
@@ -236,7 +268,8 @@ bool tix_cached_answer(tix_req *r)
     return false;
 }
 
-static void store(tix_req *r, const char *etag)
+/* Stores the answer, gzip-compressed when it is big enough to gain (gz, or NULL). */
+static void store(tix_req *r, const char *etag, const char *gz, size_t gzlen)
 {
     tix_cache *c = r->app->cache;
     int64_t now = tix_now_ms();
@@ -248,15 +281,17 @@ static void store(tix_req *r, const char *etag)
         return;
     }
     const struct tix_cached *st = r->cached;
-    char *head = tix_arena_sprintf(r->arena, "%s %s %" PRId64 " %s\n", st->catver, st->scopever,
-                                   until, etag);
+    const char *body = gz ? gz : r->resp;
+    size_t blen = gz ? gzlen : r->resp_len;
+    char *head = tix_arena_sprintf(r->arena, "%s %s %" PRId64 " %s %s\n", st->catver, st->scopever,
+                                   until, etag, gz ? "gz" : "id");
     size_t hl = strlen(head);
-    char *entry = tix_arena_alloc(r->arena, hl + r->resp_len + 1);
+    char *entry = tix_arena_alloc(r->arena, hl + blen + 1);
     memcpy(entry, head, hl + 1);
-    memcpy(entry + hl, r->resp, r->resp_len);
-    entry[hl + r->resp_len] = '\0';
-    (void)tix_cache_set(c, st->key, entry, hl + r->resp_len, until - now, 0);
-    (void)tix_cache_set(c->near, st->key, entry, hl + r->resp_len, until - now, 0);
+    memcpy(entry + hl, body, blen);
+    entry[hl + blen] = '\0';
+    (void)tix_cache_set(c, st->key, entry, hl + blen, until - now, 0);
+    (void)tix_cache_set(c->near, st->key, entry, hl + blen, until - now, 0);
 }
 
 void tix_cached_finish(tix_req *r)
@@ -278,8 +313,16 @@ void tix_cached_finish(tix_req *r)
     tix_sha256_hex(hex, r->resp, r->resp_len);
     char *etag = tix_arena_sprintf(r->arena, "\"%.*s\"", ETAG_HEX, hex);
     bool storable = r->cached != NULL && r->cached->storable;
-    if (storable) {
-        store(r, etag);
+    /* Compressed once, at the stored level, for the store and for this client alike. */
+    char *gz = NULL;
+    size_t gzlen = 0;
+    if (r->resp_len < TIX_COMPRESS_MIN || (!storable && !tix_req_accepts_gzip(r)) ||
+        !tix_gzip(r->arena, r->resp, r->resp_len, TIX_GZIP_LEVEL_KEEP, &gz, &gzlen) ||
+        gzlen >= r->resp_len) {
+        gz = NULL;
     }
-    serve(r, etag, r->resp, r->resp_len, storable ? "miss" : "bypass");
+    if (storable) {
+        store(r, etag, gz, gzlen);
+    }
+    (void)serve(r, etag, r->resp, r->resp_len, gz, gzlen, storable ? "miss" : "bypass");
 }

@@ -73,6 +73,9 @@ struct tix_req {
     char *resp;
     size_t resp_len;
     const char *content_type;
+    /* The Content-Encoding resp is in ("gzip"), "identity" when it must be sent as it is, or
+     * NULL: http/encoding.h may still compress it. */
+    const char *resp_encoding;
     /* A file answer instead of resp (GET /media): the server sends resp_size bytes of resp_fd
      * without reading them into memory, and closes the descriptor. */
     bool resp_file;

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/clientip.h"
+#include "http/encoding.h"
 #include "http/ratelimit.h"
 #include "http/req.h"
 #include "http/sse.h"
@@ -241,6 +242,7 @@ static bool queue(req_state *st, struct MHD_Connection *conn)
         tix_reply_rc(r, TIX_EDB);
     }
     tix_cached_finish(r); /* ETag, 304, storing a cached route's answer; catalogue bumps */
+    tix_reply_compress(r);
     struct MHD_Response *resp = make_response(r);
     if (resp == NULL) {
         return false;
