@@ -11,7 +11,20 @@ Checks: the cloud name, the api_key, the timestamp (digits, within one hour), th
 (hex SHA-1 of every parameter except file, cloud_name, resource_type and api_key, sorted by name,
 joined as k=v with '&', the API secret appended), and the required parameters. Errors use
 Cloudinary's shape {"error": {"message": "..."}}: a bad signature is HTTP 401 "Invalid Signature
-<sig>. String to sign - '<string>'.".
+<sig>. String to sign - '<string>'.". A file above max_file_bytes (100 MiB, as Cloudinary's
+per-request limit) in one request is HTTP 400 "File size too large. ...".
+
+Chunked uploads (Cloudinary's guidelines for self-implemented chunked upload): every chunk is an
+ordinary signed upload request with the headers X-Unique-Upload-Id (the same for every chunk of
+one file) and Content-Range "bytes <first>-<last>/<total>". Checked per chunk: the signature,
+the same upload id, public_id and resource type as the first chunk, a well-formed range that
+starts where the previous chunk ended (a repeat of the previous range, a retry, replaces it),
+the same total, a file part exactly as long as the range, and at least MIN_CHUNK bytes unless
+it is the last. Earlier chunks are answered {"done": false, "bytes": <received>, ...}; the last
+assembles the file (which must then be whole) and is answered with the resource, as a
+single upload. Partial uploads are in c.partials; every chunk request is in c.chunks.
+c.fail_chunk(index, times, status) makes the stand-in answer the index-th chunk (0-based) of
+the next chunked uploads with a 5xx, times times, before looking at it.
 
 Use it in-process (tests): `with CloudinaryStandin("demo", "1234", "secret") as c: c.base ...`;
 everything it saw is in c.uploads, c.destroys and c.rejected. Or run it alone:
@@ -37,7 +50,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 EXCLUDED_FROM_SIGNATURE = {"file", "cloud_name", "resource_type", "api_key", "signature"}
 MAX_BODY = 300 * 1024 * 1024
+MAX_FILE = 100 * 1024 * 1024  # Cloudinary's limit on one upload request
+MIN_CHUNK = 5 * 1024 * 1024   # every chunk but the last
 SIGNATURE_VALID_S = 3600
+CONTENT_RANGE = re.compile(r"bytes (\d{1,15})-(\d{1,15})/(\d{1,15})")
 
 _FORMATS = [  # (magic test, format, resource type)
     (lambda b: b[:3] == b"\xff\xd8\xff", "jpg", "image"),
@@ -77,26 +93,49 @@ class _Reject(Exception):
         self.status, self.message = status, message
 
 
+_PARAM = re.compile(r';\s*([a-zA-Z_-]+)="([^"]*)"')
+
+
 def parse_multipart(content_type: str, body: bytes) -> tuple[dict, dict]:
-    """Returns (fields: name -> str, files: name -> (filename, content_type, bytes))."""
-    if not content_type.lower().startswith("multipart/form-data") or "boundary=" not in content_type:
+    """Returns (fields: name -> str, files: name -> (filename, content_type, bytes)). A strict
+    byte-level parser (fast on large bodies): parts separated by the boundary, each with a
+    Content-Disposition: form-data header."""
+    m = re.match(r'multipart/form-data\s*;.*boundary="?([^";]+)"?', content_type, re.I)
+    if m is None:
         raise _Reject(400, "Unsupported content type - expected multipart/form-data")
-    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
-    if not msg.is_multipart():
+    delim = b"--" + m.group(1).encode("latin-1")
+    if not body.startswith(delim + b"\r\n"):
         raise _Reject(400, "Invalid multipart body")
     fields, files = {}, {}
-    for part in msg.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not name:
+    pos = len(delim) + 2
+    while True:
+        end = body.find(b"\r\n" + delim, pos)
+        if end < 0:
+            raise _Reject(400, "Invalid multipart body - no closing boundary")
+        head_end = body.find(b"\r\n\r\n", pos, end)
+        if head_end < 0:
+            raise _Reject(400, "Invalid multipart body - a part has no headers")
+        headers = {}
+        for line in body[pos:head_end].decode("utf-8").split("\r\n"):
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        disp = headers.get("content-disposition", "")
+        params = dict(_PARAM.findall(disp))
+        if not disp.lower().startswith("form-data") or not params.get("name"):
             raise _Reject(400, "Invalid multipart body - a part has no name")
-        filename = part.get_param("filename", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
-        if filename is not None:
-            files[name] = (filename, part.get_content_type(), payload)
+        payload = body[head_end + 4:end]
+        if "filename" in params:
+            files[params["name"]] = (params["filename"],
+                                     headers.get("content-type", "application/octet-stream"),
+                                     payload)
         else:
-            fields[name] = payload.decode("utf-8")
-    return fields, files
+            fields[params["name"]] = payload.decode("utf-8")
+        pos = end + 2 + len(delim)
+        if body[pos:pos + 2] == b"--":
+            return fields, files
+        if body[pos:pos + 2] != b"\r\n":
+            raise _Reject(400, "Invalid multipart body")
+        pos += 2
 
 
 class CloudinaryStandin:
@@ -109,6 +148,10 @@ class CloudinaryStandin:
         self.destroys: list[dict] = []  # accepted destroys
         self.rejected: list[dict] = []  # requests answered with an error
         self.assets: dict[str, dict] = {}
+        self.max_file_bytes = MAX_FILE
+        self.chunks: list[dict] = []         # every chunk request, with its answer's status
+        self.partials: dict[str, dict] = {}  # chunked uploads in progress, by upload id
+        self._failures: dict[int, list] = {}  # chunk index -> [times left, status]
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -145,6 +188,11 @@ class CloudinaryStandin:
     def __exit__(self, *exc):
         self.stop()
 
+    def fail_chunk(self, index: int, times: int = 1, status: int = 502) -> None:
+        """Answers the index-th chunk (0-based) of chunked uploads with status, times times."""
+        with self.lock:
+            self._failures[index] = [times, status]
+
     # ---- request handling
     def _check_auth(self, params: dict, required: tuple[str, ...]) -> None:
         for name in ("api_key", "timestamp", "signature", *required):
@@ -168,6 +216,79 @@ class CloudinaryStandin:
             raise _Reject(400, "Missing required parameter - file")
         self._check_auth(fields, ())
         filename, _, data = files["file"]
+        if len(data) > self.max_file_bytes:
+            raise _Reject(400, f"File size too large. Got {len(data)}. Maximum is "
+                               f"{self.max_file_bytes}.")
+        return self._store(rtype, fields, filename, data)
+
+    def _chunk(self, rtype: str, headers, fields: dict, files: dict) -> dict:
+        upload_id, content_range = headers.get("X-Unique-Upload-Id"), headers.get("Content-Range")
+        if not upload_id or not content_range:
+            raise _Reject(400, "Chunked upload needs both X-Unique-Upload-Id and Content-Range")
+        m = CONTENT_RANGE.fullmatch(content_range)
+        if m is None:
+            raise _Reject(400, f"Invalid Content-Range header - {content_range}")
+        first, last, total = map(int, m.groups())
+        if "file" not in files:
+            raise _Reject(400, "Missing required parameter - file")
+        self._check_auth(fields, ())
+        filename, _, data = files["file"]
+        if not first <= last < total or len(data) != last - first + 1:
+            raise _Reject(400, f"Invalid Content-Range {content_range} for a chunk of "
+                               f"{len(data)} bytes")
+        if last + 1 < total and len(data) < MIN_CHUNK:
+            raise _Reject(400, f"Chunk too small - {len(data)} bytes; every chunk but the last "
+                               f"must be at least {MIN_CHUNK}")
+        if len(data) > self.max_file_bytes:
+            raise _Reject(400, f"File size too large. Got {len(data)}. Maximum is "
+                               f"{self.max_file_bytes}.")
+        with self.lock:
+            p = self.partials.get(upload_id)
+            if p is None:
+                if first != 0:
+                    raise _Reject(400, f"Unknown upload {upload_id} - the first chunk must start "
+                                       "at byte 0")
+                p = {"resource_type": rtype, "public_id": fields.get("public_id"),
+                     "total": total, "data": bytearray(), "last_range": None, "chunks": 0}
+                self.partials[upload_id] = p
+            if p["resource_type"] != rtype or p["public_id"] != fields.get("public_id") or \
+                    p["total"] != total:
+                raise _Reject(400, "Chunk does not match the upload's first chunk (resource "
+                                   "type, public_id or total size)")
+            if (first, last) == p["last_range"]:     # the previous chunk again: a retry
+                del p["data"][first:]
+                p["chunks"] -= 1
+            elif first != len(p["data"]):
+                raise _Reject(400, f"Chunk out of order - expected bytes from "
+                                   f"{len(p['data'])}, got {content_range}")
+            p["data"] += data
+            p["last_range"] = (first, last)
+            p["chunks"] += 1
+            if last + 1 < total:
+                return {"done": False, "bytes": len(p["data"]), "resource_type": rtype,
+                        "public_id": p["public_id"]}
+            del self.partials[upload_id]
+            whole = bytes(p["data"])
+        if len(whole) != total:
+            raise _Reject(400, f"Upload incomplete - got {len(whole)} of {total} bytes")
+        return self._store(rtype, fields, filename, whole, chunks=p["chunks"])
+
+    def _injected_failure(self, headers) -> int | None:
+        """The status to answer a chunk with instead of handling it, if one was asked for."""
+        upload_id = headers.get("X-Unique-Upload-Id")
+        if not upload_id:
+            return None
+        with self.lock:
+            p = self.partials.get(upload_id)
+            index = p["chunks"] if p is not None else 0
+            rule = self._failures.get(index)
+            if rule is None or rule[0] <= 0:
+                return None
+            rule[0] -= 1
+            return rule[1]
+
+    def _store(self, rtype: str, fields: dict, filename: str, data: bytes,
+               chunks: int = 0) -> dict:
         fmt, detected = detect(data)
         if fmt is None:
             raise _Reject(400, "Invalid image file" if rtype == "image" else "Invalid video file")
@@ -196,7 +317,8 @@ class CloudinaryStandin:
         with self.lock:
             self.assets[public_id] = {"resource_type": detected, "response": resp}
             self.uploads.append({"resource_type": rtype, "fields": dict(fields),
-                                 "filename": filename, "data": data, "response": resp})
+                                 "filename": filename, "data": data, "response": resp,
+                                 "chunks": chunks})
         return resp
 
     def _destroy(self, rtype: str, fields: dict) -> dict:
@@ -211,7 +333,15 @@ class CloudinaryStandin:
                                   "result": "ok" if found else "not found"})
         return {"result": "ok" if found else "not found"}
 
-    def _handle(self, path: str, content_type: str, body: bytes) -> tuple[int, dict]:
+    def _handle(self, path: str, headers, body: bytes) -> tuple[int, dict]:
+        status, answer = self._answer(path, headers, body)
+        if headers.get("Content-Range") or headers.get("X-Unique-Upload-Id"):
+            with self.lock:
+                self.chunks.append({"upload_id": headers.get("X-Unique-Upload-Id"),
+                                    "range": headers.get("Content-Range"), "status": status})
+        return status, answer
+
+    def _answer(self, path: str, headers, body: bytes) -> tuple[int, dict]:
         m = re.fullmatch(r"/v1_1/([^/]+)/([^/]+)/(upload|destroy)", path)
         if m is None:
             return 404, {"error": {"message": "Resource not found - " + path}}
@@ -222,7 +352,13 @@ class CloudinaryStandin:
             if rtype not in ("image", "video", "raw", "auto") or \
                     (action == "destroy" and rtype == "auto"):
                 raise _Reject(400, f"Invalid resource type {rtype}")
-            fields, files = parse_multipart(content_type, body)
+            failure = self._injected_failure(headers) if action == "upload" else None
+            if failure is not None:
+                raise _Reject(failure, "General Error (injected by the test)")
+            fields, files = parse_multipart(headers.get("Content-Type", ""), body)
+            if action == "upload" and (headers.get("Content-Range") or
+                                       headers.get("X-Unique-Upload-Id")):
+                return 200, self._chunk(rtype, headers, fields, files)
             if action == "upload":
                 return 200, self._upload(rtype, fields, files)
             return 200, self._destroy(rtype, fields)
@@ -246,8 +382,7 @@ class CloudinaryStandin:
                     status, body = 413, {"error": {"message": "File size too large"}}
                 else:
                     data = self.rfile.read(length)
-                    status, body = standin._handle(self.path, self.headers.get("Content-Type", ""),
-                                                   data)
+                    status, body = standin._handle(self.path, self.headers, data)
                 out = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cloudinary_standin import CloudinaryStandin, sign
+from cloudinary_standin import MIN_CHUNK, CloudinaryStandin, sign
 from conftest import (
     TICKETD_BIN, TIMEOUT, RawConn, admin_tokens, assert_error, call, clean_environ, register,
     server_env,
@@ -672,6 +672,68 @@ def test_cloudinary_three_variables_work_too(make_server, standin):
     assert r.status_code == 200, r.text
     assert r.json()["poster_url"].endswith(".webp")
     assert signature_ok(standin.uploads[-1]["fields"])
+
+
+# ------------------------------------------------- the stand-in checks chunks as Cloudinary
+
+
+def standin_chunk(standin, upload_id: str, first: int, data: bytes, total: int,
+                  fields: dict | None = None, rtype: str = "video") -> requests.Response:
+    fields = dict(fields or {"public_id": "ticketd/trailers/x", "timestamp": str(int(time.time()))})
+    fields["signature"] = sign(fields, API_SECRET)
+    fields["api_key"] = API_KEY
+    headers = {"X-Unique-Upload-Id": upload_id,
+               "Content-Range": f"bytes {first}-{first + len(data) - 1}/{total}"}
+    return requests.post(f"{standin.base}/{CLOUD}/{rtype}/upload", data=fields, headers=headers,
+                         files={"file": ("t.mp4", data, "video/mp4")}, timeout=TIMEOUT)
+
+
+def test_the_standin_refuses_chunks_the_way_cloudinary_does(standin):
+    data = mp4_bytes(MIN_CHUNK + 100)
+    total = len(data)
+    head, tail = data[:MIN_CHUNK], data[MIN_CHUNK:]
+
+    def refused(resp, status=400, text=""):
+        assert resp.status_code == status, resp.text
+        assert text in resp.json()["error"]["message"]
+        return True
+
+    # A chunk but the last below the minimum; a first chunk not at byte 0; a bad range.
+    assert refused(standin_chunk(standin, "u1", 0, head[:-1], total), text="Chunk too small")
+    assert refused(standin_chunk(standin, "u2", MIN_CHUNK, tail, total), text="first chunk")
+    r = requests.post(f"{standin.base}/{CLOUD}/video/upload", headers={
+        "X-Unique-Upload-Id": "u3", "Content-Range": "0-9/10"}, files={"file": ("t", b"x")},
+        timeout=TIMEOUT)
+    assert refused(r, text="Content-Range")
+    # A good first chunk, then: a gap, another total, another public_id, a bad signature.
+    assert standin_chunk(standin, "u4", 0, head, total).json() == {
+        "done": False, "bytes": MIN_CHUNK, "resource_type": "video",
+        "public_id": "ticketd/trailers/x"}
+    assert refused(standin_chunk(standin, "u4", MIN_CHUNK + 1, tail[1:], total),
+                   text="out of order")
+    assert refused(standin_chunk(standin, "u4", MIN_CHUNK, tail + b"\0", total + 1),
+                   text="total")
+    other = {"public_id": "ticketd/trailers/y", "timestamp": str(int(time.time()))}
+    assert refused(standin_chunk(standin, "u4", MIN_CHUNK, tail, total, other), text="public_id")
+    r = requests.post(f"{standin.base}/{CLOUD}/video/upload", headers={
+        "X-Unique-Upload-Id": "u4", "Content-Range": f"bytes {MIN_CHUNK}-{total - 1}/{total}"},
+        data={"public_id": "ticketd/trailers/x", "timestamp": str(int(time.time())),
+              "api_key": API_KEY, "signature": "0" * 40},
+        files={"file": ("t.mp4", tail, "video/mp4")}, timeout=TIMEOUT)
+    assert refused(r, 401, "Invalid Signature")
+    assert standin.assets == {}
+    # The right last chunk completes it: the assembled file is the original.
+    r = standin_chunk(standin, "u4", MIN_CHUNK, tail, total)
+    assert r.status_code == 200, r.text
+    assert r.json()["bytes"] == total and r.json()["etag"] == hashlib.md5(data).hexdigest()
+    assert standin.uploads[-1]["data"] == data and standin.partials == {}
+    # And one plain request above the per-request limit is refused.
+    standin.max_file_bytes = MIN_CHUNK
+    fields = {"public_id": "p", "timestamp": str(int(time.time()))}
+    fields.update(signature=sign(fields, API_SECRET), api_key=API_KEY)
+    r = requests.post(f"{standin.base}/{CLOUD}/video/upload", data=fields,
+                      files={"file": ("t.mp4", data, "video/mp4")}, timeout=TIMEOUT)
+    assert refused(r, text="File size too large")
 
 
 @pytest.mark.parametrize("env,names", [
