@@ -74,6 +74,8 @@ static const char usage[] =
     "                       Cloudinary instead of MEDIA_DIR; or set the three below\n"
     "  CLOUDINARY_CLOUD_NAME, CLOUDINARY_API_KEY, CLOUDINARY_API_SECRET\n"
     "  CLOUDINARY_API_BASE  Cloudinary's API (https://api.cloudinary.com/v1_1)\n"
+    "  CLOUDINARY_CHUNK_SIZE  a file larger than this goes to Cloudinary in chunks of this\n"
+    "                       size, 5242880..104857600 (20971520)\n"
     "  DEMO_DATA            1 = load the demo movies, theatres and shows into an empty\n"
     "                       database (make run sets it) (0)\n"
     "  HOLD_TTL             how long a hold keeps its seats (480s)\n"

@@ -430,7 +430,9 @@ static tix_rc parse_cloudinary(parser *p, tix_config *cfg)
     while (n > 0 && cfg->cloudinary_api_base[n - 1] == '/') {
         cfg->cloudinary_api_base[--n] = '\0';
     }
-    return TIX_OK;
+    /* Cloudinary takes about 100 MB per request and chunks of at least 5 MB (but the last). */
+    return get_int(p, "CLOUDINARY_CHUNK_SIZE", 20L << 20, 5L << 20, 100L << 20,
+                   &cfg->cloudinary_chunk_bytes);
 }
 
 static tix_rc parse_media(parser *p, tix_config *cfg)

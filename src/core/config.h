@@ -68,6 +68,7 @@ typedef struct tix_config {
     char cloudinary_key[128];              /* CLOUDINARY_API_KEY */
     char cloudinary_secret[256];           /* CLOUDINARY_API_SECRET (never logged) */
     char cloudinary_api_base[TIX_CFG_STR]; /* CLOUDINARY_API_BASE, without a trailing slash */
+    int64_t cloudinary_chunk_bytes;        /* CLOUDINARY_CHUNK_SIZE: larger files go up in chunks */
     int64_t poster_max_bytes;              /* MEDIA_POSTER_MAX_BYTES */
     int64_t trailer_max_bytes;             /* MEDIA_TRAILER_MAX_BYTES */
     int64_t upload_timeout_s;              /* MEDIA_UPLOAD_TIMEOUT: a whole upload at most */

@@ -3,6 +3,16 @@
  * libcurl (facts in shared/PROVIDERS.md).
  *   upload:  POST {base}/{cloud}/{image|video}/upload, multipart: file, api_key, timestamp,
  *            public_id, signature → {public_id, secure_url, ...}; we keep secure_url, public_id;
+ *   chunked: Cloudinary takes about 100 MB per request, so a file larger than the store's
+ *            chunk size (CLOUDINARY_CHUNK_SIZE) goes up as consecutive upload requests of that
+ *            size (the last one shorter), each with the same signed parameters and the headers
+ *            "X-Unique-Upload-Id: <one random id>" and "Content-Range: bytes <first>-<last>/
+ *            <total>"; the earlier answers are {"done": false, ...}, the last one's is the
+ *            resource. Chunks stream from the upload's temporary file (never whole in memory).
+ *            A part answered 5xx/420/429 or not at all (but for a time-out) is sent again, up
+ *            to PART_ATTEMPTS times. When the request that completes the resource failed with
+ *            its outcome unknown, the public id is destroyed (best effort), so a resource that
+ *            was made after all is not orphaned;
  *   destroy: POST {base}/{cloud}/{image|video}/destroy: public_id, timestamp, invalidate,
  *            api_key, signature → {"result":"ok"} or {"result":"not found"} (both success).
  * Public ids are "ticketd/<kind>s/<movie id>_<16 hex>": new for every upload, so a replaced
@@ -18,12 +28,16 @@
 #include "media/media.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CONNECT_TIMEOUT_S 3
 #define IMAGE_TIMEOUT_S   30
@@ -31,6 +45,8 @@
 #define DESTROY_TIMEOUT_S 10
 #define MAX_RESPONSE      (64 * 1024)
 #define ID_PREFIX         "ticketd/"
+#define PART_ATTEMPTS     3   /* tries per upload request (a whole file or one chunk) */
+#define RETRY_PAUSE_MS    500 /* before the second try; twice that before the third */
 
 typedef struct cld_store {
     tix_media base; /* first: a tix_media * is a cld_store * */
@@ -38,13 +54,27 @@ typedef struct cld_store {
     char cloud[128];
     char key[128];
     char secret[256];
+    int64_t chunk_bytes; /* files larger than this go up in chunks of this size */
 } cld_store;
 
 typedef struct response {
     char data[MAX_RESPONSE];
     size_t len;
-    long status;
+    long status;     /* 0: no HTTP answer */
+    CURLcode result; /* curl's verdict on the transfer */
 } response;
+
+/* What one upload request carries as its "file" part: bytes [start, start + len) of the
+ * upload's temporary file, read by curl as it sends them. upload_id is NULL for a whole-file
+ * upload, else the chunked upload's X-Unique-Upload-Id. */
+typedef struct file_part {
+    const tix_media_file *f;
+    int fd;
+    int64_t start;
+    int64_t len;
+    int64_t pos; /* bytes of this part handed to curl so far */
+    const char *upload_id;
+} file_part;
 
 /* ---- signing (pure) ---- */
 
@@ -150,16 +180,70 @@ static bool add_field(curl_mime *mime, const char *name, const char *value)
            curl_mime_data(part, value, CURL_ZERO_TERMINATED) == CURLE_OK;
 }
 
-static bool add_file(curl_mime *mime, const tix_media_file *f)
+/* curl's read callback for a file part: the next bytes of the range, from the file. */
+static size_t part_read(char *buf, size_t size, size_t nitems, void *arg)
+{
+    file_part *p = arg;
+    size_t want = size * nitems;
+    int64_t left = p->len - p->pos;
+    if ((int64_t)want > left) {
+        want = (size_t)left;
+    }
+    if (want == 0) {
+        return 0;
+    }
+    ssize_t n = pread(p->fd, buf, want, (off_t)(p->start + p->pos));
+    if (n <= 0) {
+        return CURL_READFUNC_ABORT; /* the file shrank or cannot be read */
+    }
+    p->pos += n;
+    return (size_t)n;
+}
+
+/* curl's seek callback (it rewinds a part to send it again). */
+static int part_seek(void *arg, curl_off_t offset, int origin)
+{
+    file_part *p = arg;
+    if (origin != SEEK_SET || offset < 0 || offset > p->len) {
+        return CURL_SEEKFUNC_CANTSEEK;
+    }
+    p->pos = offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+static bool add_file(curl_mime *mime, file_part *p)
 {
     char filename[128];
-    snprintf(filename, sizeof(filename), "%.100s.%s", f->name_hint ? f->name_hint : "upload",
-             f->type->ext);
+    snprintf(filename, sizeof(filename), "%.100s.%s", p->f->name_hint ? p->f->name_hint : "upload",
+             p->f->type->ext);
     curl_mimepart *part = curl_mime_addpart(mime);
+    p->pos = 0;
     return part != NULL && curl_mime_name(part, "file") == CURLE_OK &&
-           curl_mime_filedata(part, f->path) == CURLE_OK &&
+           curl_mime_data_cb(part, (curl_off_t)p->len, part_read, part_seek, NULL, p) == CURLE_OK &&
            curl_mime_filename(part, filename) == CURLE_OK &&
-           curl_mime_type(part, f->type->mime) == CURLE_OK;
+           curl_mime_type(part, p->f->type->mime) == CURLE_OK;
+}
+
+/* The headers of a request: no "Expect: 100-continue" round trip (the request is signed, the
+ * body is wanted), and a chunk's X-Unique-Upload-Id and Content-Range. NULL when out of
+ * memory. Free with curl_slist_free_all. */
+static struct curl_slist *request_headers(const file_part *p)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+    if (h == NULL || p == NULL || p->upload_id == NULL) {
+        return h;
+    }
+    char id[128];
+    char range[128];
+    snprintf(id, sizeof(id), "X-Unique-Upload-Id: %s", p->upload_id);
+    snprintf(range, sizeof(range), "Content-Range: bytes %lld-%lld/%lld", (long long)p->start,
+             (long long)(p->start + p->len - 1), (long long)p->f->size);
+    struct curl_slist *with_id = curl_slist_append(h, id);
+    struct curl_slist *with_range = with_id ? curl_slist_append(with_id, range) : NULL;
+    if (with_range == NULL) {
+        curl_slist_free_all(h);
+    }
+    return with_range;
 }
 
 static void set_options(CURL *c, const char *url, long timeout_s, response *resp,
@@ -179,26 +263,31 @@ static void set_options(CURL *c, const char *url, long timeout_s, response *resp
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 }
 
-/* POSTs params (and the file, when f is set) as multipart/form-data to url. TIX_OK when an
- * HTTP answer arrived (any status, in resp); TIX_EUPSTREAM when none did. */
-static tix_rc post_form(const char *url, const tix_cloudinary_param *params, size_t n,
-                        const tix_media_file *f, long timeout_s, response *resp)
+/* POSTs params (and the file part, when p is set) as multipart/form-data to url. TIX_OK when
+ * an HTTP answer arrived (any status, in resp); TIX_EUPSTREAM when none did (resp->result
+ * says why). */
+static tix_rc post_form(const char *url, const tix_cloudinary_param *params, size_t n, file_part *p,
+                        long timeout_s, response *resp)
 {
     CURL *c = curl_easy_init();
     curl_mime *mime = c ? curl_mime_init(c) : NULL;
-    /* No "Expect: 100-continue" round trip: the request is signed, the body is wanted. */
-    struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
+    struct curl_slist *headers = request_headers(p);
     char errbuf[CURL_ERROR_SIZE] = "";
     bool ok = mime != NULL && headers != NULL;
     for (size_t i = 0; ok && i < n; i++) {
         ok = add_field(mime, params[i].name, params[i].value);
     }
-    ok = ok && (f == NULL || add_file(mime, f));
+    ok = ok && (p == NULL || add_file(mime, p));
     tix_rc rc = TIX_EUPSTREAM;
+    resp->len = 0;
+    resp->data[0] = '\0';
+    resp->status = 0;
+    resp->result = CURLE_FAILED_INIT;
     if (ok) {
         set_options(c, url, timeout_s, resp, headers, errbuf);
         curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
         CURLcode cc = curl_easy_perform(c);
+        resp->result = cc;
         if (cc == CURLE_OK) {
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
             rc = TIX_OK;
@@ -250,6 +339,87 @@ static tix_rc parse_upload(tix_arena *a, const response *resp, char **url, char 
     return rc;
 }
 
+static void pause_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Whether a failed request is worth sending again: Cloudinary had trouble (5xx), asked us to
+ * slow down (420, 429), or no answer came for a reason other than a time-out (a time-out
+ * already took the whole request's time). */
+static bool worth_retrying(tix_rc rc, const response *resp)
+{
+    if (rc != TIX_OK) {
+        return resp->result != CURLE_OPERATION_TIMEDOUT;
+    }
+    return resp->status >= 500 || resp->status == 420 || resp->status == 429;
+}
+
+/* One upload request (the whole file, or one chunk), tried up to PART_ATTEMPTS times. TIX_OK
+ * with resp holding the 200 answer; else TIX_EUPSTREAM, and *refused tells whether Cloudinary
+ * definitely refused it (4xx: nothing was stored) rather than failed in an unknown way. */
+static tix_rc send_part(const char *endpoint, const tix_cloudinary_param *params, size_t n,
+                        file_part *p, long timeout_s, response *resp, bool *refused)
+{
+    char what[96];
+    if (p->upload_id != NULL) {
+        snprintf(what, sizeof(what), "upload of bytes %lld-%lld/%lld", (long long)p->start,
+                 (long long)(p->start + p->len - 1), (long long)p->f->size);
+    } else {
+        snprintf(what, sizeof(what), "upload");
+    }
+    for (int attempt = 1;; attempt++) {
+        tix_rc rc = post_form(endpoint, params, n, p, timeout_s, resp);
+        if (rc == TIX_OK && resp->status == 200) {
+            return TIX_OK;
+        }
+        if (rc == TIX_OK) {
+            log_failure(what, resp);
+        }
+        bool again = worth_retrying(rc, resp);
+        if (!again || attempt == PART_ATTEMPTS) {
+            *refused = !again;
+            return TIX_EUPSTREAM;
+        }
+        tix_log_info("cloudinary: sending the %s again (try %d of %d)", what, attempt + 1,
+                     PART_ATTEMPTS);
+        pause_ms((long)attempt * RETRY_PAUSE_MS);
+    }
+}
+
+/* Sends the file as one request, or in chunks when it is larger than the store's chunk size.
+ * TIX_OK with resp holding the answer to the last request (the resource). On failure
+ * *unknown tells whether the request that completes the resource was sent and failed in a
+ * way that leaves its outcome unknown. */
+static tix_rc send_file(const cld_store *s, const char *endpoint,
+                        const tix_cloudinary_param *params, size_t n, const tix_media_file *f,
+                        int fd, response *resp, bool *unknown)
+{
+    long timeout = f->kind == TIX_MEDIA_POSTER ? IMAGE_TIMEOUT_S : VIDEO_TIMEOUT_S;
+    bool chunked = f->size > s->chunk_bytes;
+    unsigned char raw[16];
+    char upload_id[sizeof(raw) * 2 + 1];
+    tix_random_bytes(raw, sizeof(raw));
+    tix_hex_encode(upload_id, raw, sizeof(raw));
+    file_part part = {.f = f, .fd = fd, .upload_id = chunked ? upload_id : NULL};
+    int64_t step = chunked ? s->chunk_bytes : f->size;
+    *unknown = false;
+    for (int64_t start = 0; start < f->size; start += step) {
+        bool refused = false;
+        bool last = f->size - start <= step;
+        part.start = start;
+        part.len = last ? f->size - start : step;
+        if (send_part(endpoint, params, n, &part, timeout, resp, &refused) != TIX_OK) {
+            *unknown = last && !refused;
+            return TIX_EUPSTREAM;
+        }
+    }
+    return TIX_OK;
+}
+
+static tix_rc cld_remove(tix_media *m, tix_media_kind kind, const char *public_id);
+
 static tix_rc cld_put(tix_media *m, tix_arena *a, const tix_media_file *f, char **url,
                       char **public_id)
 {
@@ -263,20 +433,30 @@ static tix_rc cld_put(tix_media *m, tix_arena *a, const tix_media_file *f, char 
     snprintf(ts, sizeof(ts), "%lld", (long long)(tix_now_ms() / 1000));
     char *id = tix_arena_sprintf(a, ID_PREFIX "%ss/%.60s_%s", tix_media_kind_name(f->kind),
                                  f->name_hint ? f->name_hint : "media", hex);
+    /* Signed once: every chunk of a chunked upload carries the same parameters. */
     tix_cloudinary_param params[4] = {{"public_id", id}, {"timestamp", ts}};
-    if (!sign_request(s, params, 2, sig)) {
+    if (f->size <= 0 || !sign_request(s, params, 2, sig)) {
         return TIX_EUPSTREAM;
+    }
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        tix_log_error("media: cannot read the upload %s: %s", f->path, strerror(errno));
+        return TIX_EUNAVAIL;
     }
     char *endpoint =
         tix_arena_sprintf(a, "%s/%s/%s/upload", s->api_base, s->cloud, resource_type(f->kind));
     response *resp = tix_arena_calloc(a, sizeof(*resp));
-    long timeout = f->kind == TIX_MEDIA_POSTER ? IMAGE_TIMEOUT_S : VIDEO_TIMEOUT_S;
-    tix_rc rc = post_form(endpoint, params, 4, f, timeout, resp);
-    if (rc == TIX_OK && resp->status != 200) {
-        log_failure("upload", resp);
-        rc = TIX_EUPSTREAM;
+    bool unknown = false;
+    tix_rc rc = send_file(s, endpoint, params, 4, f, fd, resp, &unknown);
+    close(fd);
+    rc = rc == TIX_OK ? parse_upload(a, resp, url, public_id) : rc;
+    if (rc != TIX_OK && (unknown || resp->status == 200)) {
+        /* The resource may exist after all: remove it rather than leave it orphaned. */
+        tix_rc gone = cld_remove(m, f->kind, id);
+        tix_log_warn("cloudinary: the failed upload's public id %s %s", id,
+                     gone == TIX_OK ? "is destroyed" : "could not be destroyed; it may linger");
     }
-    return rc == TIX_OK ? parse_upload(a, resp, url, public_id) : rc;
+    return rc;
 }
 
 static tix_rc cld_remove(tix_media *m, tix_media_kind kind, const char *public_id)
@@ -323,7 +503,7 @@ static void cld_destroy(tix_media *m)
 }
 
 tix_rc tix_media_cloudinary_create(const char *api_base, const char *cloud, const char *api_key,
-                                   const char *api_secret, tix_media **out)
+                                   const char *api_secret, int64_t chunk_bytes, tix_media **out)
 {
     cld_store *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -331,7 +511,7 @@ tix_rc tix_media_cloudinary_create(const char *api_base, const char *cloud, cons
     }
     if (strlen(api_base) >= sizeof(s->api_base) || strlen(cloud) >= sizeof(s->cloud) ||
         strlen(api_key) >= sizeof(s->key) || strlen(api_secret) >= sizeof(s->secret) ||
-        curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        chunk_bytes <= 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         free(s);
         return TIX_EINVAL;
     }
@@ -339,6 +519,7 @@ tix_rc tix_media_cloudinary_create(const char *api_base, const char *cloud, cons
     memcpy(s->cloud, cloud, strlen(cloud) + 1);
     memcpy(s->key, api_key, strlen(api_key) + 1);
     memcpy(s->secret, api_secret, strlen(api_secret) + 1);
+    s->chunk_bytes = chunk_bytes;
     s->base.name = "cloudinary";
     s->base.put = cld_put;
     s->base.remove = cld_remove;

@@ -112,7 +112,8 @@ tix_rc tix_media_create(const tix_config *cfg, tix_media **out, char *err, size_
     }
     if (cloudinary) {
         rc = tix_media_cloudinary_create(cfg->cloudinary_api_base, cfg->cloudinary_cloud,
-                                         cfg->cloudinary_key, cfg->cloudinary_secret, out);
+                                         cfg->cloudinary_key, cfg->cloudinary_secret,
+                                         cfg->cloudinary_chunk_bytes, out);
     } else {
         rc = tix_media_local_create(cfg->media_dir, out);
     }

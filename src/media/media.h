@@ -85,8 +85,9 @@ TIX_MUSTCHECK tix_rc tix_media_remove(tix_media *m, tix_media_kind kind, const c
 
 /* The two implementations (tix_media_create picks one). */
 TIX_MUSTCHECK tix_rc tix_media_local_create(const char *dir, tix_media **out);
+/* Cloudinary: a file larger than chunk_bytes goes up in chunks of chunk_bytes (cloudinary.c). */
 TIX_MUSTCHECK tix_rc tix_media_cloudinary_create(const char *api_base, const char *cloud,
                                                  const char *api_key, const char *api_secret,
-                                                 tix_media **out);
+                                                 int64_t chunk_bytes, tix_media **out);
 
 #endif

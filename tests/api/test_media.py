@@ -674,6 +674,120 @@ def test_cloudinary_three_variables_work_too(make_server, standin):
     assert signature_ok(standin.uploads[-1]["fields"])
 
 
+# ------------------------------------------------------------- Cloudinary: chunked uploads
+
+CHUNK = 5 * MIB  # the smallest CLOUDINARY_CHUNK_SIZE, so test files stay small
+
+
+def chunked_server(make_server, backend, standin, **env):
+    return cloudinary_server(make_server, backend, standin, CLOUDINARY_CHUNK_SIZE=str(CHUNK),
+                             **env)
+
+
+def chunk_ranges(total: int) -> list[str]:
+    return [f"bytes {a}-{min(a + CHUNK, total) - 1}/{total}" for a in range(0, total, CHUNK)]
+
+
+def test_cloudinary_trailer_above_the_chunk_size_goes_up_in_chunks(make_server, backend,
+                                                                   standin):
+    # One request may carry at most 6 MiB here: only chunks can bring 12 MiB across.
+    standin.max_file_bytes = 6 * MIB
+    srv = chunked_server(make_server, backend, standin)
+    token = admin(srv)
+    movie = new_movie(srv, token)
+    data = mp4_bytes(2 * CHUNK + 12345)
+    r = upload(srv, movie["id"], "trailer", data, token)
+    assert r.status_code == 200, (r.text, standin.rejected)
+    assert standin.rejected == [] and standin.partials == {}
+    assert len(standin.uploads) == 1
+    up = standin.uploads[0]
+    assert up["chunks"] == 3 and up["resource_type"] == "video"
+    assert len(up["data"]) == len(data)
+    assert hashlib.sha256(up["data"]).digest() == hashlib.sha256(data).digest()
+    assert up["response"]["bytes"] == len(data)
+    assert up["response"]["etag"] == hashlib.md5(data).hexdigest()
+    assert up["fields"]["public_id"].startswith(f"ticketd/trailers/{movie['id']}_")
+    assert signature_ok(up["fields"])
+    assert [c["range"] for c in standin.chunks] == chunk_ranges(len(data))
+    assert [c["status"] for c in standin.chunks] == [200, 200, 200]
+    ids = {c["upload_id"] for c in standin.chunks}
+    assert len(ids) == 1 and re.fullmatch(r"[0-9a-f]{32}", ids.pop())
+    assert r.json()["trailer_url"] == up["response"]["secure_url"]
+    assert get_movie(srv, movie["id"])["trailer_url"] == up["response"]["secure_url"]
+    assert no_temp_files(srv)
+
+    # A file of exactly the chunk size is one plain request; the chunked one it replaces goes.
+    data = mp4_bytes(CHUNK)
+    r = upload(srv, movie["id"], "trailer", data, token)
+    assert r.status_code == 200, (r.text, standin.rejected)
+    assert len(standin.chunks) == 3 and standin.uploads[-1]["chunks"] == 0
+    assert standin.uploads[-1]["data"] == data
+    assert [d["fields"]["public_id"] for d in standin.destroys] == [up["fields"]["public_id"]]
+    assert standin.destroys[0]["result"] == "ok"
+
+
+def test_cloudinary_a_chunk_answered_5xx_is_sent_again(make_server, backend, standin):
+    srv = chunked_server(make_server, backend, standin)
+    token = admin(srv)
+    movie = new_movie(srv, token)
+    standin.fail_chunk(1, times=1, status=502)
+    data = mp4_bytes(2 * CHUNK + 1)
+    r = upload(srv, movie["id"], "trailer", data, token)
+    assert r.status_code == 200, (r.text, standin.rejected)
+    ranges = chunk_ranges(len(data))
+    assert [(c["range"], c["status"]) for c in standin.chunks] == [
+        (ranges[0], 200), (ranges[1], 502), (ranges[1], 200), (ranges[2], 200)]
+    up = standin.uploads[-1]
+    assert up["chunks"] == 3 and up["data"] == data
+    assert r.json()["trailer_url"] == up["response"]["secure_url"]
+
+
+@pytest.mark.parametrize("failing", [1, 2])  # a middle chunk; the last one (makes the resource)
+def test_cloudinary_a_chunk_that_keeps_failing_is_503_and_leaves_nothing(
+        make_server, backend, standin, failing):
+    srv = chunked_server(make_server, backend, standin)
+    token = admin(srv)
+    movie = new_movie(srv, token)
+    first = upload(srv, movie["id"], "trailer", webm_bytes(), token).json()["trailer_url"]
+    standin.fail_chunk(failing, times=100, status=503)
+    data = mp4_bytes(2 * CHUNK + 1)
+    r = upload(srv, movie["id"], "trailer", data, token)
+    assert_error(r, 503, "upstream_error")
+    statuses = [c["status"] for c in standin.chunks]
+    assert statuses == [200] * failing + [503] * 3  # three tries, then it gives up
+    assert get_movie(srv, movie["id"])["trailer_url"] == first
+    assert [a["response"]["secure_url"] for a in standin.assets.values()] == [first]
+    assert len(standin.uploads) == 1
+    first_id = standin.uploads[0]["fields"]["public_id"]
+    if failing == 2:
+        # The request that would have made the resource failed without a clear answer: its
+        # public id is destroyed in case the resource was made after all.
+        assert len(standin.destroys) == 1
+        assert standin.destroys[0]["fields"]["public_id"] != first_id
+        assert standin.destroys[0]["fields"]["public_id"].startswith(
+            f"ticketd/trailers/{movie['id']}_")
+        assert standin.destroys[0]["result"] == "not found"
+    else:
+        assert standin.destroys == []
+    assert no_temp_files(srv)
+
+
+def test_a_large_chunked_trailer_is_never_held_in_memory(make_server, standin):
+    srv = chunked_server(make_server, "sqlite", standin)
+    token = admin(srv)
+    movie = new_movie(srv, token)
+    for _ in range(2):  # warm up allocator, thread stacks and curl
+        upload(srv, movie["id"], "trailer", mp4_bytes(CHUNK + 1), token)
+    before = vm_hwm_kib(srv.proc.pid)
+    data = mp4_bytes(8 * CHUNK + 3)
+    r = upload(srv, movie["id"], "trailer", data, token, timeout=120)
+    assert r.status_code == 200, r.text
+    grown_mib = (vm_hwm_kib(srv.proc.pid) - before) / 1024
+    assert grown_mib < 32, f"peak memory grew by {grown_mib:.1f} MiB for a 40 MiB upload"
+    assert standin.uploads[-1]["chunks"] == 9
+    assert hashlib.sha256(standin.uploads[-1]["data"]).digest() == hashlib.sha256(data).digest()
+
+
 # ------------------------------------------------- the stand-in checks chunks as Cloudinary
 
 
@@ -745,6 +859,8 @@ def test_the_standin_refuses_chunks_the_way_cloudinary_does(standin):
     ({"CLOUDINARY_URL": "cloudinary://k:s3cretvalue@demo", "CLOUDINARY_API_BASE": "api.example"},
      "CLOUDINARY_API_BASE"),
     ({"MEDIA_POSTER_MAX_BYTES": "ten"}, "MEDIA_POSTER_MAX_BYTES"),
+    ({"CLOUDINARY_CHUNK_SIZE": str(5 * MIB - 1)}, "CLOUDINARY_CHUNK_SIZE"),
+    ({"CLOUDINARY_CHUNK_SIZE": str(100 * MIB + 1)}, "CLOUDINARY_CHUNK_SIZE"),
 ])
 def test_bad_media_configuration_stops_the_start(tmp_path, env, names):
     full = server_env(f"sqlite://{tmp_path / 't.db'}", PORT="1", **env)
@@ -769,5 +885,6 @@ def test_help_lists_the_media_settings():
     out = subprocess.run([str(TICKETD_BIN), "--help"], env=clean_environ(), capture_output=True,
                          text=True, timeout=10).stdout
     for name in ("MEDIA_DIR", "CLOUDINARY_URL", "CLOUDINARY_API_BASE", "CLOUDINARY_CLOUD_NAME",
-                 "MEDIA_POSTER_MAX_BYTES", "MEDIA_TRAILER_MAX_BYTES", "MEDIA_UPLOAD_TIMEOUT"):
+                 "MEDIA_POSTER_MAX_BYTES", "MEDIA_TRAILER_MAX_BYTES", "MEDIA_UPLOAD_TIMEOUT",
+                 "CLOUDINARY_CHUNK_SIZE"):
         assert name in out, name

@@ -231,6 +231,7 @@ static void test_config_defaults(void **state)
     assert_int_equal(cfg.poster_max_bytes, 10 << 20);
     assert_int_equal(cfg.trailer_max_bytes, 200 << 20);
     assert_int_equal(cfg.upload_timeout_s, 600);
+    assert_int_equal(cfg.cloudinary_chunk_bytes, 20 << 20);
 }
 
 static void test_config_cloudinary_url(void **state)
@@ -248,6 +249,10 @@ static void test_config_cloudinary_url(void **state)
     assert_string_equal(cfg.cloudinary_cloud, "my-cloud");
     assert_string_equal(cfg.cloudinary_api_base, "http://127.0.0.1:9999/v1_1");
     assert_string_equal(cfg.media_dir, "/var/lib/ticketd/media");
+
+    static const kv chunk[] = {{"CLOUDINARY_CHUNK_SIZE", "5242880"}, {NULL, NULL}};
+    assert_int_equal(load(chunk, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(cfg.cloudinary_chunk_bytes, 5 << 20);
 
     static const kv with_query[] = {{"CLOUDINARY_URL", "cloudinary://k:s@c?secure_distribution=x"},
                                     {NULL, NULL}};
@@ -300,6 +305,9 @@ static void test_config_cloudinary_errors(void **state)
         {{{"MEDIA_POSTER_MAX_BYTES", "12x"}}, "MEDIA_POSTER_MAX_BYTES"},
         {{{"MEDIA_TRAILER_MAX_BYTES", "10"}}, "MEDIA_TRAILER_MAX_BYTES"},
         {{{"MEDIA_UPLOAD_TIMEOUT", "forever"}}, "MEDIA_UPLOAD_TIMEOUT"},
+        {{{"CLOUDINARY_CHUNK_SIZE", "5242879"}}, "CLOUDINARY_CHUNK_SIZE"},
+        {{{"CLOUDINARY_CHUNK_SIZE", "104857601"}}, "CLOUDINARY_CHUNK_SIZE"},
+        {{{"CLOUDINARY_CHUNK_SIZE", "20M"}}, "CLOUDINARY_CHUNK_SIZE"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         tix_config cfg;
