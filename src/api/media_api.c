@@ -4,7 +4,10 @@
  * (see tix_upload in http/req.h). The first call checks the movie and sets the limits; the
  * second stores the file through the media store (local folder or Cloudinary), points the
  * movie at it and removes the media it replaced (best effort: a failure there is logged, the
- * upload still succeeds). A file whose bytes are no accepted type is 415
+ * upload still succeeds). The movie is repointed only if it still has the media the first call
+ * saw (a compare-and-swap): of two uploads racing for one movie, the one that finishes second
+ * removes its own file and answers 409 media_replaced, so every stored file is the movie's or
+ * gone, never orphaned. A file whose bytes are no accepted type is 415
  * unsupported_media_type. GET /media/{kind}/{file} (public) serves the local store's files
  * straight from disk, and only names the store generates.
  */
@@ -17,7 +20,9 @@
 #include "media/media.h"
 #include "store/catalog.h"
 
+#include <assert.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,6 +39,11 @@ static const char *sniff_trailer(const unsigned char *head, size_t n)
     return t ? t->mime : NULL;
 }
 
+/* What the first call saw, for the second. */
+typedef struct upload_note {
+    const char *replaces; /* the public id of the movie's media of that kind; NULL: none */
+} upload_note;
+
 /* The first call, before the body: an unknown movie is a 404 before any byte is read. */
 static void upload_begin(tix_req *r, tix_media_kind kind)
 {
@@ -48,6 +58,9 @@ static void upload_begin(tix_req *r, tix_media_kind kind)
         return;
     }
     bool poster = kind == TIX_MEDIA_POSTER;
+    upload_note *note = tix_arena_calloc(r->arena, sizeof(*note));
+    note->replaces = poster ? m.poster_public_id : m.trailer_public_id; /* arena strings */
+    r->upload.handler_state = note;
     r->upload.max_bytes = poster ? r->app->cfg.poster_max_bytes : r->app->cfg.trailer_max_bytes;
     r->upload.sniff = poster ? sniff_poster : sniff_trailer;
     r->upload.accepted = poster ? "a JPEG, PNG or WebP image" : "an MP4 or WebM video";
@@ -58,9 +71,30 @@ static void forget(tix_req *r, tix_media_kind kind, const char *public_id)
 {
     tix_rc rc = tix_media_remove(r->app->media, kind, public_id);
     if (rc != TIX_OK && rc != TIX_EINVAL) {
-        tix_log_warn("media: could not remove replaced %s %s (%s); it is orphaned",
+        tix_log_warn("media: could not remove the unreferenced %s %s (%s); it is orphaned",
                      tix_media_kind_name(kind), public_id, tix_rc_name(rc));
     }
+}
+
+/* Points the movie at the stored file if its media is still what the first call saw, and
+ * removes whichever file is no longer referenced: the one replaced, or on failure our own. */
+static tix_rc swap(tix_req *r, tix_db *db, tix_media_kind kind, const char *url,
+                   const char *public_id)
+{
+    const upload_note *note = r->upload.handler_state;
+    assert(note != NULL);
+    tix_rc rc = tix_movie_swap_media(db, tix_req_param(r, "id"), tix_media_kind_name(kind), url,
+                                     public_id, note->replaces);
+    if (rc != TIX_OK) {
+        forget(r, kind, public_id); /* stored, but the movie is gone, moved on, or unwritable */
+    } else if (note->replaces != NULL && strcmp(note->replaces, public_id) != 0) {
+        forget(r, kind, note->replaces);
+    }
+    if (rc == TIX_ECONFLICT) {
+        tix_log_info("media: the %s of movie %s was replaced during this upload; %s is removed",
+                     tix_media_kind_name(kind), tix_req_param(r, "id"), public_id);
+    }
+    return rc;
 }
 
 /* The second call, with the file on disk. The store is called before any database
@@ -80,20 +114,21 @@ static void upload_end(tix_req *r, tix_media_kind kind)
                         .size = r->upload.size};
     char *url = NULL;
     char *public_id = NULL;
-    char *old = NULL;
     tix_rc rc = tix_media_put(r->app->media, r->arena, &f, &url, &public_id);
     tix_db *db = rc == TIX_OK ? tix_req_db(r) : NULL;
     if (rc == TIX_OK && db == NULL) {
         forget(r, kind, public_id);
         return; /* tix_req_db answered */
     }
-    if (rc == TIX_OK) {
-        rc = tix_movie_set_media(db, r->arena, id, tix_media_kind_name(kind), url, public_id, &old);
-        if (rc != TIX_OK) {
-            forget(r, kind, public_id); /* stored, but the movie is gone or the write failed */
-        } else if (old != NULL && strcmp(old, public_id) != 0) {
-            forget(r, kind, old);
-        }
+    rc = rc ? rc : swap(r, db, kind, url, public_id);
+    if (rc == TIX_ECONFLICT) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "another upload replaced this movie's %s while this one was in progress; this "
+                 "file was discarded",
+                 tix_media_kind_name(kind));
+        tix_reply_error(r, 409, "media_replaced", msg, NULL);
+        return;
     }
     tix_movie m;
     rc = rc ? rc : tix_movie_get(db, r->arena, id, &m);

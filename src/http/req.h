@@ -46,6 +46,7 @@ typedef struct tix_upload {
     int64_t max_bytes; /* the file's size limit (413 above it) */
     tix_upload_sniff sniff;
     const char *accepted; /* for the 415 message: "JPEG, PNG or WebP" */
+    void *handler_state;  /* the handler's own note from call 1 to call 2 (arena memory) */
     /* set by the server for call 2 */
     const char *path;         /* NULL when the body had no non-empty "file" part */
     const char *content_type; /* what sniff answered */

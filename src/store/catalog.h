@@ -50,11 +50,13 @@ TIX_MUSTCHECK tix_rc tix_movie_get(tix_db *db, tix_arena *a, const char *id, tix
 TIX_MUSTCHECK tix_rc tix_movie_list(tix_db *db, tix_arena *a, const tix_movie_filter *f,
                                     tix_movie **items, int *n);
 TIX_MUSTCHECK tix_rc tix_movie_soft_delete(tix_db *db, const char *id, int64_t now);
-/* Sets poster or trailer (kind "poster" | "trailer"). OUT: *old_public_id (arena) the media it
- * replaced, or NULL. */
-TIX_MUSTCHECK tix_rc tix_movie_set_media(tix_db *db, tix_arena *a, const char *id, const char *kind,
-                                         const char *url, const char *public_id,
-                                         char **old_public_id);
+/* Points the movie's poster or trailer (kind "poster" | "trailer") at url and public_id if it
+ * still points at expected_public_id (NULL: at nothing): a compare-and-swap in one UPDATE, so
+ * of two uploads that started from the same media exactly one replaces it. TIX_ECONFLICT when
+ * the movie's media is another one by now; TIX_ENOTFOUND when the movie is gone. */
+TIX_MUSTCHECK tix_rc tix_movie_swap_media(tix_db *db, const char *id, const char *kind,
+                                          const char *url, const char *public_id,
+                                          const char *expected_public_id);
 
 typedef struct tix_theatre {
     char *id;

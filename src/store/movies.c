@@ -181,22 +181,30 @@ tix_rc tix_movie_soft_delete(tix_db *db, const char *id, int64_t now)
     return rc;
 }
 
-tix_rc tix_movie_set_media(tix_db *db, tix_arena *a, const char *id, const char *kind,
-                           const char *url, const char *public_id, char **old_public_id)
+tix_rc tix_movie_swap_media(tix_db *db, const char *id, const char *kind, const char *url,
+                            const char *public_id, const char *expected_public_id)
 {
     bool poster = strcmp(kind, "poster") == 0;
-    tix_movie m;
-    tix_rc rc = tix_movie_get(db, a, id, &m);
-    if (rc != TIX_OK) {
+    /* Public ids are never empty, so '' stands for "no media" on both sides. */
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(url), TIX_DB_TEXT(public_id),
+                   TIX_DB_INT(tix_now_ms()),
+                   TIX_DB_TEXT(expected_public_id ? expected_public_id : "")};
+    tix_rc rc = tix_db_exec_one(
+        db,
+        poster ? "UPDATE movies SET poster_url = $2, poster_public_id = $3, updated_at = $4"
+                 " WHERE id = $1 AND deleted_at IS NULL AND COALESCE(poster_public_id, '') = $5"
+               : "UPDATE movies SET trailer_url = $2, trailer_public_id = $3, updated_at = $4"
+                 " WHERE id = $1 AND deleted_at IS NULL AND COALESCE(trailer_public_id, '') = $5",
+        p, 5, TIX_ECONFLICT);
+    if (rc != TIX_ECONFLICT) {
         return rc;
     }
-    *old_public_id = poster ? m.poster_public_id : m.trailer_public_id;
-    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(url), TIX_DB_TEXT(public_id),
-                   TIX_DB_INT(tix_now_ms())};
-    return tix_db_exec(db,
-                       poster ? "UPDATE movies SET poster_url = $2, poster_public_id = $3,"
-                                " updated_at = $4 WHERE id = $1"
-                              : "UPDATE movies SET trailer_url = $2, trailer_public_id = $3,"
-                                " updated_at = $4 WHERE id = $1",
-                       p, 4, NULL);
+    /* Nothing changed: the media moved on, or the movie is gone. */
+    tix_db_res *res = NULL;
+    rc = tix_db_exec(db, "SELECT 1 FROM movies WHERE id = $1 AND deleted_at IS NULL", p, 1, &res);
+    if (rc == TIX_OK) {
+        rc = tix_db_res_rows(res) > 0 ? TIX_ECONFLICT : TIX_ENOTFOUND;
+    }
+    tix_db_res_destroy(res);
+    return rc;
 }

@@ -14,6 +14,7 @@ import os
 import re
 import struct
 import subprocess
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -473,6 +474,129 @@ def test_an_upload_past_media_upload_timeout_is_408(make_server):
         assert resp.json()["error"]["code"] == "request_timeout"
     assert get_movie(srv, movie["id"])["trailer_url"] is None
     assert no_temp_files(srv)
+
+
+# -------------------------------------------------------- two uploads to one movie at once
+
+
+def stored_files(server, kind: str) -> set[str]:
+    """The URLs of every file of kind in the local store (of every movie on this server)."""
+    folder = media_dir(server) / kind
+    return {f"/media/{kind}/{p.name}" for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def start_upload(server, movie_id: str, kind: str, data: bytes, token: str, boundary: str):
+    """Sends an upload's head and all of the file but its last byte; returns (conn, rest)."""
+    body = multipart_head(boundary) + data + f"\r\n--{boundary}--\r\n".encode()
+    c = RawConn(server.port)
+    c.send(raw_upload_head(f"/api/v1/movies/{movie_id}/{kind}", boundary, len(body), token))
+    cut = len(multipart_head(boundary)) + len(data) - 1
+    c.send(body[:cut])
+    return c, body[cut:]
+
+
+def test_an_upload_overtaken_by_another_is_409_and_removes_its_own_file(server):
+    """The first upload starts, a second one starts and finishes, then the first finishes: the
+    movie keeps the second file, the first upload's file is removed (409), and the file both
+    replaced is removed too. Exactly one poster file is left, the movie's."""
+    token = admin(server)
+    movie = new_movie(server, token)
+    others = stored_files(server, "poster")  # other tests' movies on this server
+    original = upload(server, movie["id"], "poster", png_bytes(seed=1), token).json()["poster_url"]
+    slow, rest = start_upload(server, movie["id"], "poster", png_bytes(seed=2), token, "slow0123")
+    with slow:
+        assert wait_for(lambda: len(tmp_files(server)) == 1), "the first upload never started"
+        r = upload(server, movie["id"], "poster", jpeg_bytes(), token)
+        assert r.status_code == 200, r.text
+        winner = r.json()["poster_url"]
+        slow.send(rest)
+        resp = slow.read_response()
+    assert resp.status == 409, resp
+    err = resp.json()["error"]
+    assert err["code"] == "media_replaced" and "poster" in err["message"]
+    assert get_movie(server, movie["id"])["poster_url"] == winner
+    # Neither the original nor the loser's file is left.
+    assert stored_files(server, "poster") - others == {winner}
+    assert requests.get(server.url + winner, timeout=TIMEOUT).content == jpeg_bytes()
+    assert_error(requests.get(server.url + original, timeout=TIMEOUT), 404, "not_found")
+    assert no_temp_files(server)
+
+
+def race(server, movie_id: str, kind: str, files: list[bytes], token: str) -> list:
+    """Uploads files to one movie at once (one thread each, released together)."""
+    gate = threading.Barrier(len(files))
+    answers: list = [None] * len(files)
+
+    def one(i: int) -> None:
+        gate.wait()
+        answers[i] = upload(server, movie_id, kind, files[i], token, timeout=120)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(files))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def check_race(answers: list, kind: str, final: str | None) -> None:
+    codes = sorted(a.status_code for a in answers)
+    assert set(codes) <= {200, 409} and 200 in codes, [a.text for a in answers]
+    for a in answers:
+        if a.status_code == 409:
+            assert a.json()["error"]["code"] == "media_replaced"
+    assert final in {a.json()[f"{kind}_url"] for a in answers if a.status_code == 200}
+
+
+def test_concurrent_uploads_leave_exactly_the_movies_file(server):
+    token = admin(server)
+    movie = new_movie(server, token)
+    others = stored_files(server, "poster")  # other tests' movies on this server
+    for rnd in range(6):
+        answers = race(server, movie["id"], "poster",
+                       [png_bytes(seed=rnd * 10 + i) for i in range(4)], token)
+        final = get_movie(server, movie["id"])["poster_url"]
+        check_race(answers, "poster", final)
+        assert stored_files(server, "poster") - others == {final}, f"round {rnd}"
+    assert no_temp_files(server)
+
+
+def test_cloudinary_concurrent_uploads_leave_exactly_the_movies_resource(make_server, backend,
+                                                                         standin):
+    srv = cloudinary_server(make_server, backend, standin)
+    token = admin(srv)
+    movie = new_movie(srv, token)
+    for rnd in range(4):
+        answers = race(srv, movie["id"], "trailer", [webm_bytes() for _ in range(4)], token)
+        final = get_movie(srv, movie["id"])["trailer_url"]
+        check_race(answers, "trailer", final)
+        left = [a["response"]["secure_url"] for a in standin.assets.values()]
+        assert left == [final], f"round {rnd}: {len(left)} resources in Cloudinary"
+    assert standin.rejected == []
+
+
+def test_cloudinary_an_overtaken_upload_destroys_its_own_resource(make_server, backend, standin):
+    srv = cloudinary_server(make_server, backend, standin)
+    token = admin(srv)
+    movie = new_movie(srv, token)
+    upload(srv, movie["id"], "poster", png_bytes(seed=1), token)
+    original = standin.uploads[0]["fields"]["public_id"]
+    slow, rest = start_upload(srv, movie["id"], "poster", png_bytes(seed=2), token, "slow4567")
+    with slow:
+        assert wait_for(lambda: len(tmp_files(srv)) == 1), "the first upload never started"
+        r = upload(srv, movie["id"], "poster", jpeg_bytes(), token)
+        assert r.status_code == 200, r.text
+        slow.send(rest)
+        resp = slow.read_response()
+    assert resp.status == 409, resp
+    assert resp.json()["error"]["code"] == "media_replaced"
+    winner, loser = standin.uploads[1]["fields"]["public_id"], standin.uploads[2]["fields"][
+        "public_id"]
+    assert standin.uploads[1]["data"] == jpeg_bytes()
+    assert sorted(d["fields"]["public_id"] for d in standin.destroys) == sorted([original, loser])
+    assert all(d["result"] == "ok" for d in standin.destroys)
+    assert list(standin.assets) == [winner]
+    assert get_movie(srv, movie["id"])["poster_url"] == standin.uploads[1]["response"]["secure_url"]
 
 
 # --------------------------------------------------------------------------- serving /media
