@@ -21,7 +21,10 @@ The tests play the customer (pay an order, fail a payment) and Razorpay's webhoo
 `fail(target, mode, count)` where target is "orders", "refund", "payments" or "*" and mode is
 "5xx" (answer 500, do nothing), "5xx_after" (do it, then answer 500: the ambiguous case),
 "4xx", "timeout" (answer after `delay` seconds) or "reset" (close without answering); `down()` /
-`up()` stop and restart listening on the same port. The same controls are reachable over HTTP at
+`up()` stop and restart listening on the same port (down() also closes every open connection,
+as a server that goes away does). Connections are kept alive (HTTP/1.1) like Razorpay's;
+`connections` counts the TCP connections accepted so far, and each call says whether it
+came on a connection that had served an earlier request (`reused`). The same controls are reachable over HTTP at
 POST /__control (no auth; loopback only) with {"action": "fail"|"clear"|"refund_status", ...}.
 """
 
@@ -86,6 +89,8 @@ class RazorpayStandin:
         self.calls: list[dict] = []  # every request: method, path, auth_ok, status, headers, body
         self.faults: list[Fault] = []
         self.refund_status = "processed"  # what new refunds start as
+        self.connections = 0  # TCP connections accepted (keep-alive makes this < requests)
+        self.open_conns: set[socket.socket] = set()
         self.port = port
         self.httpd: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
@@ -110,6 +115,13 @@ class RazorpayStandin:
             self.httpd.shutdown()
             self.httpd.server_close()
             self.httpd = None
+        with self.lock:
+            conns = list(self.open_conns)
+        for conn in conns:  # kept-alive connections go down with the server
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     down = stop  # connections are refused until up()
 
@@ -319,9 +331,27 @@ class RazorpayStandin:
 class _Handler(BaseHTTPRequestHandler):
     owner: RazorpayStandin
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY a kept-alive connection waits
+    # for the client's delayed ACK (40 ms) between them, which no real server makes you do.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.served = 0  # requests answered on this connection so far
+        with self.owner.lock:
+            self.owner.connections += 1
+            self.owner.open_conns.add(self.connection)
+
+    def finish(self) -> None:
+        with self.owner.lock:
+            self.owner.open_conns.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
 
     def _send(self, status: int, body: dict) -> None:
         data = json.dumps(body).encode()
@@ -389,7 +419,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._control(body if isinstance(body, dict) else None)
             return
         call = {"method": method, "path": path, "auth_ok": self._auth_ok(), "status": None,
-                "headers": dict(self.headers), "body": body if body is not ValueError else None}
+                "headers": dict(self.headers), "body": body if body is not ValueError else None,
+                "reused": self.served > 0}  # came on a kept-alive connection
+        self.served += 1
         with self.owner.lock:
             self.owner.calls.append(call)
         status, resp = self._dispatch(method, path, body, call)
