@@ -2,8 +2,6 @@
  * Seats and booking over HTTP: the seat map, holds, bookings, confirmation, cancellation and
  * the test provider's pay endpoint. Shape checks here; every rule in booking/.
  */
-#include <string.h>
-
 #include "api/catalog_views.h"
 #include "api/handlers.h"
 #include "api/views.h"
@@ -11,6 +9,8 @@
 #include "booking/booking.h"
 #include "catalog/show_time.h"
 #include "core/util.h"
+
+#include <string.h>
 
 static tix_booking_ctx ctx_of(tix_req *r, tix_db *db)
 {
@@ -72,10 +72,10 @@ void tix_api_seat_map(tix_req *r)
     tix_show_status ss = tix_show_status_at(show.cancelled, show.starts_at, show.ends_at, now);
     r->cache_until = seat_map_until(&show, seats, n, now);
     tix_reply_json(r, 200,
-                   json_pack("{s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i},s:o}", "show_id", show.id,
-                             "status", tix_show_status_name(ss), "currency", show.currency,
-                             "counts", "available", counts[0], "held", counts[1], "booked",
-                             counts[2], "blocked", counts[3], "seats", list));
+                   json_pack("{s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i},s:o}", "show_id", show.id, "status",
+                             tix_show_status_name(ss), "currency", show.currency, "counts",
+                             "available", counts[0], "held", counts[1], "booked", counts[2],
+                             "blocked", counts[3], "seats", list));
 }
 
 /* ---- holds ---- */
@@ -85,9 +85,9 @@ static json_t *held_seats(const tix_hold_result *h)
     json_t *list = json_array();
     for (int i = 0; i < h->nseats; i++) {
         const tix_map_seat *s = h->seats[i];
-        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:I}", "id", s->id, "label",
-                                              s->label, "category", s->category, "price",
-                                              (json_int_t)s->price));
+        json_array_append_new(list,
+                              json_pack("{s:s,s:s,s:s,s:I}", "id", s->id, "label", s->label,
+                                        "category", s->category, "price", (json_int_t)s->price));
     }
     return list;
 }
@@ -131,8 +131,8 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
     }
     size_t n = json_array_size(ids);
     if (n == 0 || n > (size_t)max) {
-        tix_v_fail(&e, "seat_ids", n ? "asks for more seats than one hold may take"
-                                     : "must not be empty");
+        tix_v_fail(&e, "seat_ids",
+                   n ? "asks for more seats than one hold may take" : "must not be empty");
         tix_reply_verr(r, &e);
         return false;
     }
@@ -204,8 +204,8 @@ void tix_api_hold_create(tix_req *r)
     tix_reply_json(r, 201,
                    json_pack("{s:s,s:s,s:o,s:I,s:s,s:o}", "hold_id", h.hold.id, "show_id",
                              h.hold.show_id, "seats", held_seats(&h), "amount",
-                             (json_int_t)h.hold.amount, "currency", h.hold.currency,
-                             "expires_at", tix_view_time(h.hold.expires_at)));
+                             (json_int_t)h.hold.amount, "currency", h.hold.currency, "expires_at",
+                             tix_view_time(h.hold.expires_at)));
 }
 
 void tix_api_hold_delete(tix_req *r)
@@ -234,10 +234,10 @@ static json_t *booking_view(tix_req *r, tix_db *db, const tix_booking *b, bool w
     json_t *tickets = json_array();
     if (tix_booking_seats(db, r->arena, b->id, &seats, &n) == TIX_OK) {
         for (int i = 0; i < n; i++) {
-            json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:I}", "id", seats[i].seat_id,
-                                                  "label", seats[i].label, "category",
-                                                  seats[i].category, "price",
-                                                  (json_int_t)seats[i].price));
+            json_array_append_new(list,
+                                  json_pack("{s:s,s:s,s:s,s:I}", "id", seats[i].seat_id, "label",
+                                            seats[i].label, "category", seats[i].category, "price",
+                                            (json_int_t)seats[i].price));
             if (seats[i].ticket_code != NULL) {
                 json_array_append_new(tickets, json_pack("{s:s,s:s,s:s}", "seat_id",
                                                          seats[i].seat_id, "label", seats[i].label,
@@ -249,22 +249,21 @@ static json_t *booking_view(tix_req *r, tix_db *db, const tix_booking *b, bool w
     if (st == TIX_BK_PENDING_PAYMENT && b->expires_at <= tix_now_ms()) {
         st = TIX_BK_EXPIRED; /* right from the clock, before any job runs */
     }
-    json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:o,s:s,s:s?,s:o,s:o}", "id", b->id,
-                          "show_id", b->show_id, "status", tix_booking_status_name(st), "amount",
-                          (json_int_t)b->amount, "currency", b->currency, "seats", list,
-                          "tickets", tickets, "provider", b->provider, "order_id", b->order_id,
-                          "expires_at", tix_view_time(b->expires_at), "created_at",
-                          tix_view_time(b->created_at));
+    json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:o,s:s,s:s?,s:o,s:o}", "id", b->id, "show_id",
+                          b->show_id, "status", tix_booking_status_name(st), "amount",
+                          (json_int_t)b->amount, "currency", b->currency, "seats", list, "tickets",
+                          tickets, "provider", b->provider, "order_id", b->order_id, "expires_at",
+                          tix_view_time(b->expires_at), "created_at", tix_view_time(b->created_at));
     if (with_refunds) {
         tix_refund *refunds = NULL;
         int nr = 0;
         json_t *rl = json_array();
         if (tix_refund_list(db, r->arena, b->id, &refunds, &nr) == TIX_OK) {
             for (int i = 0; i < nr; i++) {
-                json_array_append_new(rl, json_pack("{s:s,s:I,s:s,s:s}", "id", refunds[i].id,
-                                                    "amount", (json_int_t)refunds[i].amount,
-                                                    "status", refunds[i].status, "reason",
-                                                    refunds[i].reason));
+                json_array_append_new(rl,
+                                      json_pack("{s:s,s:I,s:s,s:s}", "id", refunds[i].id, "amount",
+                                                (json_int_t)refunds[i].amount, "status",
+                                                refunds[i].status, "reason", refunds[i].reason));
             }
         }
         json_object_set_new(j, "refunds", rl);
@@ -302,11 +301,12 @@ void tix_api_booking_create(tix_req *r)
         tix_reply_rc(r, rc);
         return;
     }
-    json_t *payment = json_pack("{s:s,s:s,s:s,s:I,s:s}", "provider", b.provider, "order_id",
-                                b.order_id, "key_id", r->app->pay->key_id, "amount",
-                                (json_int_t)b.amount, "currency", b.currency);
-    tix_reply_json(r, 201, json_pack("{s:o,s:o}", "booking", booking_view(r, db, &b, false),
-                                     "payment", payment));
+    json_t *payment =
+        json_pack("{s:s,s:s,s:s,s:I,s:s}", "provider", b.provider, "order_id", b.order_id, "key_id",
+                  r->app->pay->key_id, "amount", (json_int_t)b.amount, "currency", b.currency);
+    tix_reply_json(
+        r, 201,
+        json_pack("{s:o,s:o}", "booking", booking_view(r, db, &b, false), "payment", payment));
 }
 
 /* Loads a booking the caller may see (own; the theatre's owner; admin), else answers 404. */
@@ -365,6 +365,36 @@ void tix_api_booking_list(tix_req *r)
     tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
 }
 
+/* Whether the provider's payment is of the booking's amount (providers that need the check).
+ * Otherwise answers: 422 payment_amount_mismatch with the payment refunded (once, however
+ * often checkout and webhook report it), or 503 when the provider could not say. */
+static bool checkout_amount_ok(tix_req *r, tix_booking_ctx *c, const tix_booking *b,
+                               const char *payment_id)
+{
+    tix_pay_payment got;
+    if (c->pay->fetch_payment == NULL) {
+        return true;
+    }
+    tix_rc rc = c->pay->fetch_payment(c->pay, payment_id, &got);
+    if (rc == TIX_OK && got.amount == b->amount) {
+        return true;
+    }
+    bool refunded = false;
+    if (rc == TIX_OK) {
+        rc = tix_booking_wrong_amount(c, b->id, payment_id, got.amount, "checkout", &refunded);
+    }
+    if (rc == TIX_OK || rc == TIX_ECONFLICT) {
+        tix_reply_error(r, 422, "payment_amount_mismatch",
+                        "the payment is not of this booking's amount; it is refunded",
+                        json_pack("{s:s,s:I,s:I}", "payment_id", payment_id, "payment_amount",
+                                  (json_int_t)got.amount, "amount", (json_int_t)b->amount));
+        return false;
+    }
+    /* Signed by the provider, yet unknown to it: not ours to decide (503 with Retry-After). */
+    tix_reply_rc(r, rc == TIX_ENOTFOUND ? TIX_EUPSTREAM : rc);
+    return false;
+}
+
 void tix_api_booking_confirm(tix_req *r)
 {
     json_t *body = tix_req_json(r);
@@ -394,6 +424,9 @@ void tix_api_booking_confirm(tix_req *r)
         return;
     }
     tix_booking_ctx c = ctx_of(r, db);
+    if (!checkout_amount_ok(r, &c, &b, payment)) {
+        return;
+    }
     tix_rc rc = tix_booking_paid(&c, b.id, payment, "checkout");
     rc = rc ? rc : tix_booking_get(db, r->arena, b.id, &b);
     if (rc == TIX_ECONFLICT) {
@@ -462,7 +495,7 @@ void tix_api_test_pay(tix_req *r)
         tix_reply_rc(r, TIX_EDB);
         return;
     }
-    tix_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "razorpay_order_id", b.order_id,
-                                     "razorpay_payment_id", payment, "razorpay_signature",
-                                     signature));
+    tix_reply_json(r, 200,
+                   json_pack("{s:s,s:s,s:s}", "razorpay_order_id", b.order_id,
+                             "razorpay_payment_id", payment, "razorpay_signature", signature));
 }

@@ -54,6 +54,7 @@ void tix_api_test_pay(tix_req *r);
 /* payments_api.c */
 void tix_api_razorpay_webhook(tix_req *r);
 void tix_api_admin_refund_list(tix_req *r);
+void tix_api_admin_refund_get(tix_req *r);
 void tix_api_admin_refund_retry(tix_req *r);
 void tix_api_admin_reconcile(tix_req *r);
 /* reports_api.c */

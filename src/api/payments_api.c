@@ -102,12 +102,36 @@ void tix_api_razorpay_webhook(tix_req *r)
 
 static json_t *refund_view(const tix_refund_row *f)
 {
-    return json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s?,s:i,s:o,s:o}", "id", f->r.id, "booking_id",
-                     f->r.booking_id, "payment_id", f->r.payment_id, "amount",
+    return json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s?,s:i,s:s,s:o,s:o}", "id", f->r.id,
+                     "booking_id", f->r.booking_id, "payment_id", f->r.payment_id, "amount",
                      (json_int_t)f->r.amount, "currency", f->currency, "reason", f->r.reason,
                      "status", f->r.status, "provider_refund_id", f->r.provider_refund_id,
-                     "attempts", f->attempts, "created_at", tix_view_time(f->created_at),
-                     "updated_at", tix_view_time(f->updated_at));
+                     "attempts", f->attempts, "idempotency_key", f->idem_key, "created_at",
+                     tix_view_time(f->created_at), "updated_at", tix_view_time(f->updated_at));
+}
+
+/* refund_view with attempt_log, every idempotency key it went out with (GET one, retry). A
+ * database failure leaves the log out rather than failing the answer. */
+static json_t *refund_view_full(tix_req *r, tix_db *db, const tix_refund_row *f)
+{
+    json_t *j = refund_view(f);
+    tix_refund_attempt *list = NULL;
+    int n = 0;
+    if (tix_refund_attempts(db, r->arena, f->r.id, &list, &n) != TIX_OK) {
+        return j;
+    }
+    json_t *log = json_array();
+    for (int i = 0; i < n; i++) {
+        const tix_refund_attempt *t = &list[i];
+        json_array_append_new(log, json_pack("{s:i,s:s,s:s,s:s?,s:i,s:s?,s:o,s:o}", "n", t->n,
+                                             "idempotency_key", t->idem_key, "status", t->status,
+                                             "provider_refund_id", t->provider_refund_id, "calls",
+                                             t->calls, "detail", t->detail, "created_at",
+                                             tix_view_time(t->created_at), "updated_at",
+                                             tix_view_time(t->updated_at)));
+    }
+    json_object_set_new(j, "attempt_log", log);
+    return j;
 }
 
 void tix_api_admin_refund_list(tix_req *r)
@@ -140,6 +164,21 @@ void tix_api_admin_refund_list(tix_req *r)
     tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
 }
 
+void tix_api_admin_refund_get(tix_req *r)
+{
+    tix_db *db = tix_req_db(r);
+    tix_refund_row f;
+    if (db == NULL) {
+        return;
+    }
+    tix_rc rc = tix_refund_get(db, r->arena, tix_req_param(r, "id"), &f);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    tix_reply_json(r, 200, refund_view_full(r, db, &f));
+}
+
 void tix_api_admin_refund_retry(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
@@ -151,7 +190,8 @@ void tix_api_admin_refund_retry(tix_req *r)
     memset(&f, 0, sizeof(f));
     tix_rc rc = tix_payments_refund_retry(&c, tix_req_param(r, "id"), &f);
     /* f is filled whenever the refund was read; a database failure may leave it empty. */
-    json_t *details = f.r.id != NULL ? json_pack("{s:o}", "refund", refund_view(&f)) : NULL;
+    json_t *details =
+        f.r.id != NULL ? json_pack("{s:o}", "refund", refund_view_full(r, db, &f)) : NULL;
     if (rc == TIX_ECONFLICT) {
         tix_reply_error(r, 409, "refund_processed", "this refund has already been processed",
                         details);
@@ -164,7 +204,7 @@ void tix_api_admin_refund_retry(tix_req *r)
         tix_reply_rc(r, rc);
     } else {
         json_decref(details);
-        tix_reply_json(r, 200, refund_view(&f));
+        tix_reply_json(r, 200, refund_view_full(r, db, &f));
     }
 }
 

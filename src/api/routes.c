@@ -75,6 +75,7 @@ const tix_route tix_routes[] = {
 
     /* payments: admin tools */
     {"GET", V1 "/admin/refunds", tix_api_admin_refund_list, ADMIN, 0},
+    {"GET", V1 "/admin/refunds/{id}", tix_api_admin_refund_get, ADMIN, 0},
     {"POST", V1 "/admin/refunds/{id}/retry", tix_api_admin_refund_retry, ADMIN, IDEM},
     {"POST", V1 "/admin/payments/reconcile", tix_api_admin_reconcile, ADMIN, 0},
 

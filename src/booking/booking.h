@@ -46,8 +46,7 @@ typedef struct tix_hold_result {
 TIX_MUSTCHECK tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_id,
                                     const tix_hold_request *req, tix_hold_result *out);
 /* Releases the user's hold. TIX_ENOTFOUND for someone else's; TIX_ECONFLICT once booked. */
-TIX_MUSTCHECK tix_rc tix_hold_release(tix_booking_ctx *c, const char *hold_id,
-                                      const char *user_id);
+TIX_MUSTCHECK tix_rc tix_hold_release(tix_booking_ctx *c, const char *hold_id, const char *user_id);
 
 /* Creates a pending booking from the user's active hold, with the provider's order for the
  * amount computed here. OUT: *out. why (static) names a TIX_ECONFLICT. */
@@ -58,6 +57,22 @@ TIX_MUSTCHECK tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id,
  * and refunds. Confirming twice is harmless. The signature must have been checked already. */
 TIX_MUSTCHECK tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id,
                                       const char *payment_id, const char *source);
+/* A captured payment of booking_id whose amount is not the booking's, so it cannot pay for it
+ * (checkout, webhook or reconcile found it out): the booking keeps its status (a payment of the
+ * right amount can still confirm it) and the payment is refunded in full, its captured amount.
+ * The refund is recorded with an audit event in one transaction, under the booking's lock and
+ * only if that payment has no refund yet, then sent; so it is sent once, however often and by
+ * however many paths the payment is reported. OUT: *refunded whether this call recorded it.
+ * TIX_ECONFLICT (nothing done, logged) when that payment is the one that confirmed the booking. */
+TIX_MUSTCHECK tix_rc tix_booking_wrong_amount(tix_booking_ctx *c, const char *booking_id,
+                                              const char *payment_id, int64_t amount,
+                                              const char *source, bool *refunded);
+/* Sends refund id to the provider under idempotency key `key` (its current attempt's) and
+ * records the answer on the attempt and the refund (tix_refund_settle, in a transaction).
+ * OUT: *provider, the provider's result (TIX_OK, TIX_EUNAVAIL, TIX_EUPSTREAM). Returns a
+ * database error when the answer could not be recorded (logged), else TIX_OK. */
+TIX_MUSTCHECK tix_rc tix_refund_send(tix_booking_ctx *c, const char *id, const char *key,
+                                     const char *payment_id, int64_t amount, tix_rc *provider);
 /* Cancels a confirmed booking with a full refund while the show is at least
  * CANCEL_FULL_REFUND_HOURS away (TIX_ECONFLICT with why otherwise). */
 TIX_MUSTCHECK tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id,

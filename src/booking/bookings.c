@@ -8,6 +8,7 @@
 #include "booking/seat_events.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "store/payments.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -29,8 +30,8 @@ static tix_rc hold_seats(tix_booking_ctx *c, const tix_hold *h, const char *hall
     *amount = 0;
     for (int i = 0; i < nmap; i++) {
         if (map[i].claim == 1 && map[i].hold_id != NULL && strcmp(map[i].hold_id, h->id) == 0) {
-            list[k] = (tix_booking_seat){map[i].id, map[i].label, map[i].category, map[i].price,
-                                         NULL};
+            list[k] =
+                (tix_booking_seat){map[i].id, map[i].label, map[i].category, map[i].price, NULL};
             *amount += map[i].price;
             k++;
         }
@@ -87,11 +88,18 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
     if (rc != TIX_OK) {
         return rc == TIX_EUNAVAIL ? TIX_EUNAVAIL : TIX_EUPSTREAM;
     }
-    *out = (tix_booking){.id = id, .user_id = (char *)user_id, .show_id = h.show_id,
-                         .hold_id = h.id, .status = TIX_BK_PENDING_PAYMENT, .amount = amount,
-                         .currency = show.currency, .provider = (char *)c->pay->name,
-                         .order_id = tix_arena_strdup(c->a, order), .expires_at = h.expires_at,
-                         .created_at = now, .show_starts_at = show.starts_at};
+    *out = (tix_booking){.id = id,
+                         .user_id = (char *)user_id,
+                         .show_id = h.show_id,
+                         .hold_id = h.id,
+                         .status = TIX_BK_PENDING_PAYMENT,
+                         .amount = amount,
+                         .currency = show.currency,
+                         .provider = (char *)c->pay->name,
+                         .order_id = tix_arena_strdup(c->a, order),
+                         .expires_at = h.expires_at,
+                         .created_at = now,
+                         .show_starts_at = show.starts_at};
     rc = tix_db_begin(c->db);
     rc = rc ? rc : tix_hold_set_status(c->db, h.id, "active", "booked", now);
     rc = rc ? rc : tix_booking_insert(c->db, out, seats, n);
@@ -114,33 +122,31 @@ typedef struct pending_refund {
     int64_t amount;
 } pending_refund;
 
-/* Records a pending refund inside the caller's transaction. */
+/* Records a pending refund of amount inside the caller's transaction. */
 static tix_rc refund_record(tix_booking_ctx *c, const tix_booking *b, const char *payment_id,
-                            const char *reason, pending_refund *pr)
+                            int64_t amount, const char *reason, pending_refund *pr)
 {
     tix_id_new(pr->id, "ref");
     snprintf(pr->payment_id, sizeof(pr->payment_id), "%s", payment_id ? payment_id : "");
-    pr->amount = b->amount;
-    tix_refund r = {.id = pr->id, .booking_id = b->id, .payment_id = pr->payment_id,
-                    .amount = b->amount, .reason = (char *)reason, .status = "pending"};
+    pr->amount = amount;
+    tix_refund r = {.id = pr->id,
+                    .booking_id = b->id,
+                    .payment_id = pr->payment_id,
+                    .amount = amount,
+                    .reason = (char *)reason,
+                    .status = "pending"};
     return tix_refund_insert(c->db, &r, tix_now_ms());
 }
 
-/* After commit: asks the provider; a failure leaves the refund failed for the retry job. */
+/* After commit: asks the provider under the refund's first key (its id); a failure leaves the
+ * refund failed for the retry job. */
 static void refund_send(tix_booking_ctx *c, const pending_refund *pr)
 {
-    char provider_id[TIX_PAY_ID_MAX] = "";
-    bool processed = false;
-    tix_rc rc = c->pay->refund(c->pay, pr->payment_id, pr->amount, pr->id, provider_id,
-                               &processed);
-    const char *status = rc != TIX_OK ? "failed" : (processed ? "processed" : "pending");
-    if (rc != TIX_OK) {
+    tix_rc prc = TIX_OK;
+    if (tix_refund_send(c, pr->id, pr->id, pr->payment_id, pr->amount, &prc) == TIX_OK &&
+        prc != TIX_OK) {
         tix_log_warn("refund %s failed at the provider (%s); it will be retried", pr->id,
-                     tix_rc_name(rc));
-    }
-    if (tix_refund_settle(c->db, pr->id, status, provider_id[0] ? provider_id : NULL,
-                          tix_now_ms()) != TIX_OK) {
-        tix_log_error("refund %s: could not record the provider's answer", pr->id);
+                     tix_rc_name(prc));
     }
 }
 
@@ -213,7 +219,8 @@ static tix_rc settle_payment(tix_booking_ctx *c, tix_booking *b, const char *pay
     if (rc == TIX_OK && to == TIX_BK_CONFIRMED) {
         rc = issue_tickets(c, b, now);
     } else if (rc == TIX_OK) {
-        rc = refund_record(c, b, payment_id, "payment after the seats were released", pr);
+        rc =
+            refund_record(c, b, payment_id, b->amount, "payment after the seats were released", pr);
         *refund = rc == TIX_OK;
     }
     return rc;
@@ -239,7 +246,8 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
         bool done = false;
         rc = other ? tix_refund_exists_for_payment(c->db, payment_id, &done) : TIX_OK;
         if (rc == TIX_OK && other && !done) {
-            rc = refund_record(c, &b, payment_id, "second payment for a settled booking", &pr);
+            rc = refund_record(c, &b, payment_id, b.amount, "second payment for a settled booking",
+                               &pr);
             refund = rc == TIX_OK;
         }
     } else if (rc == TIX_OK) {
@@ -253,6 +261,47 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
     tix_seats_changed(b.show_id, news.seats.ids, news.seats.n, news.status, 0);
     tix_bookings_changed(b.user_id);
     if (refund) {
+        refund_send(c, &pr);
+    }
+    return TIX_OK;
+}
+
+tix_rc tix_booking_wrong_amount(tix_booking_ctx *c, const char *booking_id, const char *payment_id,
+                                int64_t amount, const char *source, bool *refunded)
+{
+    tix_booking b;
+    memset(&b, 0, sizeof(b));
+    pending_refund pr;
+    bool done = false;
+    *refunded = false;
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_booking_lock(c->db, booking_id);
+    rc = rc ? rc : tix_booking_get(c->db, c->a, booking_id, &b);
+    if (rc == TIX_OK && b.payment_id != NULL && strcmp(b.payment_id, payment_id) == 0) {
+        tix_log_error("booking %s was paid by %s, now reported with amount %lld instead of %lld:"
+                      " not refunded, check it by hand",
+                      b.id, payment_id, (long long)amount, (long long)b.amount);
+        rc = TIX_ECONFLICT;
+    }
+    rc = rc ? rc : tix_refund_exists_for_payment(c->db, payment_id, &done);
+    if (rc == TIX_OK && !done) {
+        char *why = tix_arena_sprintf(c->a, "payment %s of %lld (not %lld) via %s: refunded",
+                                      payment_id, (long long)amount, (long long)b.amount, source);
+        rc = refund_record(c, &b, payment_id, amount, "payment of the wrong amount", &pr);
+        rc = rc ? rc : tix_booking_note(c->db, b.id, b.status, why, tix_now_ms());
+        *refunded = rc == TIX_OK;
+    }
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+        *refunded = false;
+        return rc;
+    }
+    tix_log_error("razorpay payment %s of %lld for booking %s (amount %lld) via %s: %s", payment_id,
+                  (long long)amount, b.id, (long long)b.amount, source,
+                  *refunded ? "refunded" : "refunded before");
+    if (*refunded) {
+        tix_bookings_changed(b.user_id);
         refund_send(c, &pr);
     }
     return TIX_OK;
@@ -274,7 +323,7 @@ static tix_rc cancel_one(tix_booking_ctx *c, const tix_booking *b, tix_booking_e
         rc ? rc
            : tix_claims_release_booking_ids(c->db, c->a, b->show_id, b->id, &freed->ids, &freed->n);
     rc = rc ? rc : tix_ticket_void(c->db, b->id);
-    rc = rc ? rc : refund_record(c, b, b->payment_id, reason, pr);
+    rc = rc ? rc : refund_record(c, b, b->payment_id, b->amount, reason, pr);
     return rc;
 }
 

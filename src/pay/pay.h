@@ -19,6 +19,12 @@
 
 typedef struct tix_pay_provider tix_pay_provider;
 
+/* A payment as the provider has it. */
+typedef struct tix_pay_payment {
+    char order_id[TIX_PAY_ID_MAX]; /* empty when it belongs to no order */
+    int64_t amount;
+} tix_pay_payment;
+
 struct tix_pay_provider {
     const char *name;   /* "test" | "razorpay": stored on each booking */
     const char *key_id; /* the public key a checkout page needs */
@@ -41,10 +47,16 @@ struct tix_pay_provider {
      * NULL when the provider sends no webhooks (the test provider). */
     bool (*verify_webhook)(tix_pay_provider *p, const char *body, size_t len,
                            const char *signature);
-    /* A captured payment of order_id, for reconciliation. OUT: payment_id. TIX_ENOTFOUND when
-     * there is none; TIX_EUNAVAIL / TIX_EUPSTREAM when the provider could not answer. */
-    tix_rc (*fetch_captured_payment)(tix_pay_provider *p, const char *order_id,
-                                     char payment_id[TIX_PAY_ID_MAX]);
+    /* A captured payment of order_id, for reconciliation: one of `amount` when there is one,
+     * else any. OUT: payment_id, *paid its amount. TIX_ENOTFOUND when there is none;
+     * TIX_EUNAVAIL / TIX_EUPSTREAM when the provider could not answer. */
+    tix_rc (*fetch_captured_payment)(tix_pay_provider *p, const char *order_id, int64_t amount,
+                                     char payment_id[TIX_PAY_ID_MAX], int64_t *paid);
+    /* Looks up payment_id, so a checkout's amount is checked before it confirms anything.
+     * TIX_ENOTFOUND when there is no such payment; TIX_EUNAVAIL / TIX_EUPSTREAM when the
+     * provider could not answer. NULL when the provider needs no such check (the test provider
+     * signs checkouts of its own orders' amounts only). */
+    tix_rc (*fetch_payment)(tix_pay_provider *p, const char *payment_id, tix_pay_payment *out);
     void (*destroy)(tix_pay_provider *p);
     void *impl;
 };

@@ -350,11 +350,12 @@ static tix_rc refund(tix_pay_provider *p, const char *payment_id, int64_t amount
     return rc;
 }
 
-static tix_rc fetch_captured_payment(tix_pay_provider *p, const char *order_id,
-                                     char payment_id[TIX_PAY_ID_MAX])
+static tix_rc fetch_captured_payment(tix_pay_provider *p, const char *order_id, int64_t amount,
+                                     char payment_id[TIX_PAY_ID_MAX], int64_t *paid)
 {
     char path[TIX_PAY_ID_MAX + 32];
     payment_id[0] = '\0';
+    *paid = -1;
     if (!tix_rzp_id_ok(order_id)) {
         return TIX_ENOTFOUND;
     }
@@ -362,7 +363,27 @@ static tix_rc fetch_captured_payment(tix_pay_provider *p, const char *order_id,
     rzp_call c = {.method = "GET", .path = path};
     tix_rc rc = request(p->impl, &c);
     rc = rc ? rc : answered(&c);
-    rc = rc ? rc : tix_rzp_parse_captured(c.resp, c.resp_len, payment_id);
+    rc = rc ? rc : tix_rzp_parse_captured(c.resp, c.resp_len, amount, payment_id, paid);
+    free(c.resp);
+    return rc;
+}
+
+static tix_rc fetch_payment(tix_pay_provider *p, const char *payment_id, tix_pay_payment *out)
+{
+    char path[TIX_PAY_ID_MAX + 32];
+    memset(out, 0, sizeof(*out));
+    out->amount = -1;
+    if (!tix_rzp_id_ok(payment_id)) {
+        return TIX_ENOTFOUND;
+    }
+    snprintf(path, sizeof(path), "/payments/%s", payment_id);
+    rzp_call c = {.method = "GET", .path = path};
+    tix_rc rc = request(p->impl, &c);
+    if (rc == TIX_OK && c.status == 404) {
+        rc = TIX_ENOTFOUND;
+    }
+    rc = rc ? rc : answered(&c);
+    rc = rc ? rc : tix_rzp_parse_payment(c.resp, c.resp_len, out);
     free(c.resp);
     return rc;
 }
@@ -405,6 +426,7 @@ tix_rc tix_pay_razorpay_create(const tix_config *cfg, tix_pay_provider **out)
     p->refund = refund;
     p->verify_webhook = verify_webhook;
     p->fetch_captured_payment = fetch_captured_payment;
+    p->fetch_payment = fetch_payment;
     p->destroy = destroy;
     p->impl = t;
     *out = p;

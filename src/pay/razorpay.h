@@ -54,10 +54,14 @@ typedef enum tix_rzp_refund_status {
 TIX_MUSTCHECK tix_rc tix_rzp_parse_refund(const char *body, size_t len,
                                           char refund_id[TIX_PAY_ID_MAX],
                                           tix_rzp_refund_status *status);
-/* A collection of payments (GET /orders/{id}/payments): TIX_OK with the first captured one,
- * TIX_ENOTFOUND when none is captured, TIX_EUPSTREAM when malformed. */
-TIX_MUSTCHECK tix_rc tix_rzp_parse_captured(const char *body, size_t len,
-                                            char payment_id[TIX_PAY_ID_MAX]);
+/* A collection of payments (GET /orders/{id}/payments): TIX_OK with the first captured one of
+ * `want` paise, else the first captured one, and its amount in *amount; TIX_ENOTFOUND when none
+ * is captured, TIX_EUPSTREAM when malformed (a captured one without an integer amount too). */
+TIX_MUSTCHECK tix_rc tix_rzp_parse_captured(const char *body, size_t len, int64_t want,
+                                            char payment_id[TIX_PAY_ID_MAX], int64_t *amount);
+/* A payment entity (GET /payments/{id}): TIX_OK with its order id (empty when null) and amount,
+ * TIX_EUPSTREAM when malformed. */
+TIX_MUSTCHECK tix_rc tix_rzp_parse_payment(const char *body, size_t len, tix_pay_payment *out);
 /* Razorpay's error description ({"error":{"code","description"}}) as "CODE: description",
  * cut to cap, for logs; "(no description)" when the body has none. */
 void tix_rzp_parse_error(const char *body, size_t len, char *out, size_t cap);

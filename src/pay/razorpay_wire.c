@@ -154,7 +154,8 @@ tix_rc tix_rzp_parse_refund(const char *body, size_t len, char refund_id[TIX_PAY
     return TIX_OK;
 }
 
-tix_rc tix_rzp_parse_captured(const char *body, size_t len, char payment_id[TIX_PAY_ID_MAX])
+tix_rc tix_rzp_parse_captured(const char *body, size_t len, int64_t want,
+                              char payment_id[TIX_PAY_ID_MAX], int64_t *amount)
 {
     json_t *j = load(body, len);
     json_t *items = json_object_get(j, "items");
@@ -162,19 +163,52 @@ tix_rc tix_rzp_parse_captured(const char *body, size_t len, char payment_id[TIX_
     size_t i;
     json_t *p;
     payment_id[0] = '\0';
+    *amount = -1;
     json_array_foreach(items, i, p)
     {
         char st[16];
-        if (rc == TIX_ENOTFOUND && get_str(p, "status", st, sizeof(st)) &&
-            strcmp(st, "captured") == 0 && get_str(p, "id", payment_id, TIX_PAY_ID_MAX)) {
-            rc = tix_rzp_id_ok(payment_id) ? TIX_OK : TIX_EUPSTREAM;
+        char id[TIX_PAY_ID_MAX];
+        json_t *amt = json_object_get(p, "amount");
+        if (rc == TIX_EUPSTREAM || !get_str(p, "status", st, sizeof(st)) ||
+            strcmp(st, "captured") != 0) {
+            continue;
+        }
+        if (!get_str(p, "id", id, sizeof(id)) || !tix_rzp_id_ok(id) || !json_is_integer(amt)) {
+            rc = TIX_EUPSTREAM;
+            continue;
+        }
+        /* The first captured one, replaced by the first one of the wanted amount. */
+        bool better = rc == TIX_ENOTFOUND || (*amount != want && json_integer_value(amt) == want);
+        if (better) {
+            memcpy(payment_id, id, sizeof(id));
+            *amount = json_integer_value(amt);
+            rc = TIX_OK;
         }
     }
     json_decref(j);
     if (rc != TIX_OK) {
         payment_id[0] = '\0';
+        *amount = -1;
     }
     return rc;
+}
+
+tix_rc tix_rzp_parse_payment(const char *body, size_t len, tix_pay_payment *out)
+{
+    json_t *j = load(body, len);
+    char id[TIX_PAY_ID_MAX];
+    json_t *amt = json_object_get(j, "amount");
+    json_t *order = json_object_get(j, "order_id");
+    bool ok = j != NULL && entity_is(j, "payment") && get_str(j, "id", id, sizeof(id)) &&
+              json_is_integer(amt) &&
+              (order == NULL || json_is_null(order) ||
+               get_str(j, "order_id", out->order_id, TIX_PAY_ID_MAX));
+    out->amount = ok ? json_integer_value(amt) : -1;
+    if (!ok || order == NULL || json_is_null(order)) {
+        out->order_id[0] = '\0';
+    }
+    json_decref(j);
+    return ok ? TIX_OK : TIX_EUPSTREAM;
 }
 
 void tix_rzp_parse_error(const char *body, size_t len, char *out, size_t cap)

@@ -10,23 +10,53 @@
 
 #include <string.h>
 
+/* The key the retry sends with: the current attempt's, unless the provider failed that
+ * attempt; then attempt n + 1 begins under "<refund id>-<n + 1>" (deterministic, so two
+ * retries racing to begin it send the same key, and the provider makes one refund of it).
+ * OUT: *key (arena). Re-reads *row when the refund moved on meanwhile. */
+static tix_rc retry_key(tix_booking_ctx *c, tix_refund_row *row, const char **key)
+{
+    *key = row->idem_key;
+    if (strcmp(row->attempt_status, "failed") != 0 || strcmp(row->r.status, "failed") != 0) {
+        return TIX_OK; /* no answer, or a 5xx: the same key may have made the refund already */
+    }
+    int n = row->attempt_n + 1;
+    char *next = tix_arena_sprintf(c->a, "%s-%d", row->r.id, n);
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_refund_attempt_begin(c->db, row->r.id, row->idem_key, next, n, tix_now_ms());
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc == TIX_OK) {
+        tix_log_info("refund %s failed at the provider under %s: attempt %d under %s", row->r.id,
+                     row->idem_key, n, next);
+        *key = next;
+        return TIX_OK;
+    }
+    tix_db_rollback(c->db);
+    if (rc != TIX_ECONFLICT) {
+        return rc;
+    }
+    /* Someone else began it (or it was processed): go on with what is current now. */
+    rc = tix_refund_get(c->db, c->a, row->r.id, row);
+    if (rc == TIX_OK && strcmp(row->r.status, "processed") == 0) {
+        rc = TIX_ECONFLICT;
+    }
+    *key = row->idem_key;
+    return rc;
+}
+
 tix_rc tix_payments_refund_retry(tix_booking_ctx *c, const char *refund_id, tix_refund_row *out)
 {
+    const char *key = NULL;
     tix_rc rc = tix_refund_get(c->db, c->a, refund_id, out);
     if (rc == TIX_OK && strcmp(out->r.status, "processed") == 0) {
         rc = TIX_ECONFLICT;
     }
+    rc = rc ? rc : retry_key(c, out, &key);
     if (rc != TIX_OK) {
         return rc;
     }
-    char provider_id[TIX_PAY_ID_MAX] = "";
-    bool processed = false;
-    tix_rc prc = c->pay->refund(c->pay, out->r.payment_id, out->r.amount, out->r.id, provider_id,
-                                &processed);
-    const char *status = prc != TIX_OK ? "failed" : (processed ? "processed" : "pending");
-    tix_log_info("refund %s re-sent: %s", out->r.id, status);
-    rc = tix_refund_settle(c->db, out->r.id, status, provider_id[0] ? provider_id : NULL,
-                           tix_now_ms());
+    tix_rc prc = TIX_OK;
+    rc = tix_refund_send(c, out->r.id, key, out->r.payment_id, out->r.amount, &prc);
     rc = rc ? rc : tix_refund_get(c->db, c->a, refund_id, out);
     return rc ? rc : prc;
 }
@@ -35,10 +65,18 @@ tix_rc tix_payments_refund_retry(tix_booking_ctx *c, const char *refund_id, tix_
 static tix_rc reconcile_one(tix_booking_ctx *c, const tix_unsettled *u, tix_reconcile_result *out)
 {
     char payment_id[TIX_PAY_ID_MAX];
+    int64_t paid = -1;
     out->checked++;
-    tix_rc rc = c->pay->fetch_captured_payment(c->pay, u->order_id, payment_id);
+    tix_rc rc = c->pay->fetch_captured_payment(c->pay, u->order_id, u->amount, payment_id, &paid);
     if (rc == TIX_ENOTFOUND) {
         return TIX_OK;
+    }
+    if (rc == TIX_OK && paid != u->amount) {
+        /* Only a payment of the wrong amount: it goes back, the booking stays unpaid. */
+        bool refunded = false;
+        rc = tix_booking_wrong_amount(c, u->booking_id, payment_id, paid, "reconcile", &refunded);
+        out->refunded += refunded;
+        return rc == TIX_ECONFLICT ? TIX_OK : rc;
     }
     if (rc == TIX_OK) {
         rc = tix_booking_paid(c, u->booking_id, payment_id, "reconcile");

@@ -72,12 +72,14 @@ static tix_rc refund(tix_pay_provider *p, const char *payment_id, int64_t amount
 
 /* The test provider keeps no payments: a checkout it signed is confirmed at once, so there is
  * nothing to reconcile. */
-static tix_rc fetch_captured_payment(tix_pay_provider *p, const char *order_id,
-                                     char payment_id[TIX_PAY_ID_MAX])
+static tix_rc fetch_captured_payment(tix_pay_provider *p, const char *order_id, int64_t amount,
+                                     char payment_id[TIX_PAY_ID_MAX], int64_t *paid)
 {
     (void)p;
     (void)order_id;
+    (void)amount;
     payment_id[0] = '\0';
+    *paid = -1;
     return TIX_ENOTFOUND;
 }
 
@@ -119,6 +121,7 @@ tix_rc tix_pay_test_create(const tix_config *cfg, tix_pay_provider **out)
     p->refund = refund;
     p->verify_webhook = NULL; /* no webhooks: the checkout is the only confirmation */
     p->fetch_captured_payment = fetch_captured_payment;
+    p->fetch_payment = NULL;
     p->destroy = destroy;
     p->impl = t;
     *out = p;

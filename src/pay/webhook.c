@@ -37,11 +37,12 @@ static tix_rc on_capture(tix_booking_ctx *c, const tix_rzp_event *ev, const char
         return rc == TIX_ENOTFOUND ? TIX_OK : rc;
     }
     if (ev->amount >= 0 && ev->amount != b.amount) {
-        /* Razorpay charges an order's amount; anything else is not this booking's payment. */
-        tix_log_error("razorpay payment %s of %lld for booking %s (amount %lld): not applied",
-                      ev->payment_id, (long long)ev->amount, b.id, (long long)b.amount);
+        /* Razorpay charges an order's amount; anything else is not this booking's payment, and
+         * the money goes back (once, however often the capture is reported). */
+        bool refunded = false;
+        rc = tix_booking_wrong_amount(c, b.id, ev->payment_id, ev->amount, "webhook", &refunded);
         *outcome = "amount_mismatch";
-        return TIX_OK;
+        return rc == TIX_ECONFLICT ? TIX_OK : rc;
     }
     bool was_confirmed = b.status == TIX_BK_CONFIRMED;
     bool was_closed = b.status == TIX_BK_CANCELLED_REFUNDED || b.status == TIX_BK_EXPIRED_REFUNDED;
@@ -82,24 +83,47 @@ static tix_rc on_refund(tix_booking_ctx *c, const tix_rzp_event *ev, bool proces
                         const char **outcome)
 {
     tix_refund_row row;
-    tix_rc rc = tix_refund_find(c->db, c->a, ev->refund_id, ev->our_refund_id, &row);
+    char *key = NULL;
+    tix_rc rc = tix_refund_find(c->db, c->a, ev->refund_id, ev->our_refund_id, &row, &key);
     if (rc == TIX_ENOTFOUND) {
         tix_log_warn("razorpay %s for unknown refund %s", ev->type, ev->refund_id);
         *outcome = "unknown_refund";
         return TIX_OK;
     }
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    bool current = strcmp(key, row.idem_key) == 0;
+    const char *status = processed ? "processed" : "failed";
+    rc = tix_db_begin(c->db);
     rc = rc ? rc
-            : tix_refund_mark(c->db, row.r.id, processed ? "processed" : "failed",
-                              ev->refund_id[0] ? ev->refund_id : NULL, tix_now_ms());
+            : tix_refund_mark(c->db, row.r.id, key, status, ev->refund_id[0] ? ev->refund_id : NULL,
+                              tix_now_ms());
+    tix_rc done = rc == TIX_OK || rc == TIX_ECONFLICT ? tix_db_commit(c->db) : rc;
+    if (done != TIX_OK) {
+        tix_db_rollback(c->db);
+        return done;
+    }
+    if (!current) {
+        /* About an attempt that a newer one replaced: recorded on that attempt only. */
+        if (processed) {
+            tix_log_error("refund %s: replaced attempt %s reported processed; check for a"
+                          " double refund",
+                          row.r.id, key);
+        }
+        *outcome = "stale_attempt";
+        return TIX_OK;
+    }
     if (rc == TIX_ECONFLICT) {
         *outcome = "ignored_state"; /* processed already: nothing moves it back */
         return TIX_OK;
     }
-    if (rc == TIX_OK && !processed) {
-        tix_log_warn("refund %s failed at the provider; an admin can retry it", row.r.id);
+    if (!processed) {
+        tix_log_warn("refund %s (key %s) failed at the provider; a retry sends a new attempt",
+                     row.r.id, key);
     }
     *outcome = processed ? "refund_processed" : "refund_failed";
-    return rc;
+    return TIX_OK;
 }
 
 tix_rc tix_payments_apply_event(tix_booking_ctx *c, const tix_rzp_event *ev, const char **outcome)

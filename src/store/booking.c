@@ -445,6 +445,20 @@ tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status fro
     return rc;
 }
 
+tix_rc tix_booking_note(tix_db *db, const char *id, tix_booking_status status, const char *reason,
+                        int64_t now)
+{
+    char eid[TIX_ID_MAX];
+    tix_id_new(eid, "bev");
+    const char *st = tix_booking_status_name(status);
+    tix_dbv p[] = {TIX_DB_TEXT(eid), TIX_DB_TEXT(id), TIX_DB_TEXT(st), TIX_DB_TEXT(reason),
+                   TIX_DB_INT(now)};
+    return tix_db_exec(db,
+                       "INSERT INTO booking_events (id, booking_id, from_status, to_status,"
+                       " reason, created_at) VALUES ($1, $2, $3, $3, $4, $5)",
+                       p, 5, NULL);
+}
+
 tix_rc tix_booking_list(tix_db *db, tix_arena *a, const tix_booking_filter *f, tix_booking **items,
                         int *n)
 {
@@ -524,11 +538,18 @@ tix_rc tix_refund_insert(tix_db *db, const tix_refund *r, int64_t now)
                    TIX_DB_TEXT(r->status),
                    TIX_DB_TEXT(r->provider_refund_id),
                    TIX_DB_INT(now)};
-    return tix_db_exec(db,
-                       "INSERT INTO refunds (id, booking_id, payment_id, amount, reason, status,"
-                       " provider_refund_id, created_at, updated_at)"
-                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-                       p, 8, NULL);
+    tix_rc rc =
+        tix_db_exec(db,
+                    "INSERT INTO refunds (id, booking_id, payment_id, amount, reason, status,"
+                    " provider_refund_id, idem_key, created_at, updated_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $1, $8, $8)",
+                    p, 8, NULL);
+    tix_dbv ap[] = {p[0], p[7]};
+    return rc ? rc
+              : tix_db_exec(db,
+                            "INSERT INTO refund_attempts (idem_key, refund_id, n, status,"
+                            " created_at, updated_at) VALUES ($1, $1, 1, 'pending', $2, $2)",
+                            ap, 2, NULL);
 }
 
 tix_rc tix_refund_exists_for_payment(tix_db *db, const char *payment_id, bool *exists)
@@ -541,21 +562,6 @@ tix_rc tix_refund_exists_for_payment(tix_db *db, const char *payment_id, bool *e
     }
     tix_db_res_destroy(res);
     return rc;
-}
-
-tix_rc tix_refund_settle(tix_db *db, const char *id, const char *status,
-                         const char *provider_refund_id, int64_t now)
-{
-    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(status), TIX_DB_TEXT(provider_refund_id),
-                   TIX_DB_INT(now)};
-    return tix_db_exec_one(db,
-                           /* A processed refund stays processed (a webhook may have said so
-                            * before the provider's answer to our call was recorded). */
-                           "UPDATE refunds SET status = CASE WHEN status = 'processed' THEN status"
-                           " ELSE $2 END, provider_refund_id ="
-                           " COALESCE($3, provider_refund_id), attempts = attempts + 1,"
-                           " updated_at = $4 WHERE id = $1",
-                           p, 4, TIX_ENOTFOUND);
 }
 
 tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id, tix_refund **items, int *n)

@@ -69,9 +69,9 @@ TIX_MUSTCHECK tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, co
  * (OUT: *ids in a, *n), for the seat events published after the commit. */
 TIX_MUSTCHECK tix_rc tix_claims_release_hold_ids(tix_db *db, tix_arena *a, const char *show_id,
                                                  const char *hold_id, const char ***ids, int *n);
-TIX_MUSTCHECK tix_rc tix_claims_release_booking_ids(tix_db *db, tix_arena *a,
-                                                    const char *show_id, const char *booking_id,
-                                                    const char ***ids, int *n);
+TIX_MUSTCHECK tix_rc tix_claims_release_booking_ids(tix_db *db, tix_arena *a, const char *show_id,
+                                                    const char *booking_id, const char ***ids,
+                                                    int *n);
 /* Makes the hold's claims permanent for booking_id. OUT: *n how many are still the hold's. */
 TIX_MUSTCHECK tix_rc tix_claims_sell(tix_db *db, const char *show_id, const char *hold_id,
                                      const char *booking_id, int *n);
@@ -145,6 +145,10 @@ TIX_MUSTCHECK tix_rc tix_booking_lock(tix_db *db, const char *id);
 TIX_MUSTCHECK tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status from,
                                             tix_booking_status to, const char *reason,
                                             const char *payment_id, int64_t now);
+/* Adds an audit event that leaves the status as it is (something happened to the booking that
+ * moved nothing, such as a refunded payment of the wrong amount). */
+TIX_MUSTCHECK tix_rc tix_booking_note(tix_db *db, const char *id, tix_booking_status status,
+                                      const char *reason, int64_t now);
 typedef struct tix_booking_filter {
     const char *user_id;    /* or NULL */
     const char *show_id;    /* or NULL */
@@ -173,12 +177,12 @@ typedef struct tix_refund {
     char *provider_refund_id;
 } tix_refund;
 
+/* Inserts a pending refund with its first attempt (idempotency key = the refund's id); two
+ * statements, inside the caller's transaction. */
 TIX_MUSTCHECK tix_rc tix_refund_insert(tix_db *db, const tix_refund *r, int64_t now);
 /* Whether a refund of payment_id was already recorded (of any status). */
 TIX_MUSTCHECK tix_rc tix_refund_exists_for_payment(tix_db *db, const char *payment_id,
                                                    bool *exists);
-TIX_MUSTCHECK tix_rc tix_refund_settle(tix_db *db, const char *id, const char *status,
-                                       const char *provider_refund_id, int64_t now);
 TIX_MUSTCHECK tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id,
                                      tix_refund **items, int *n);
 

@@ -40,8 +40,10 @@ tix_rc tix_webhook_finish(tix_db *db, const char *event_id, const char *outcome,
 
 #define REFUND_SELECT                                                                              \
     "SELECT r.id, r.booking_id, r.payment_id, r.amount, r.reason, r.status,"                       \
-    " r.provider_refund_id, b.currency, r.attempts, r.created_at, r.updated_at"                    \
-    " FROM refunds r JOIN bookings b ON b.id = r.booking_id"
+    " r.provider_refund_id, b.currency, r.attempts, r.created_at, r.updated_at,"                   \
+    " COALESCE(r.idem_key, r.id), COALESCE(ra.n, 1), COALESCE(ra.status, 'error')"                 \
+    " FROM refunds r JOIN bookings b ON b.id = r.booking_id"                                       \
+    " LEFT JOIN refund_attempts ra ON ra.idem_key = COALESCE(r.idem_key, r.id)"
 
 static void read_refund(tix_arena *a, const tix_db_res *res, int i, tix_refund_row *o)
 {
@@ -56,6 +58,9 @@ static void read_refund(tix_arena *a, const tix_db_res *res, int i, tix_refund_r
     o->attempts = (int)tix_db_res_int(res, i, 8);
     o->created_at = tix_db_res_int(res, i, 9);
     o->updated_at = tix_db_res_int(res, i, 10);
+    o->idem_key = tix_db_res_dup(a, res, i, 11);
+    o->attempt_n = (int)tix_db_res_int(res, i, 12);
+    o->attempt_status = tix_db_res_dup(a, res, i, 13);
 }
 
 /* Runs a refund query; OUT: the rows (arena). */
@@ -99,36 +104,178 @@ tix_rc tix_refund_get(tix_db *db, tix_arena *a, const char *id, tix_refund_row *
     return one_refund(db, a, REFUND_SELECT " WHERE r.id = $1", &p, 1, out);
 }
 
-tix_rc tix_refund_find(tix_db *db, tix_arena *a, const char *provider_refund_id, const char *our_id,
-                       tix_refund_row *out)
+/* The attempt (refund id, key) whose column col equals v. TIX_ENOTFOUND when none. */
+static tix_rc attempt_by(tix_db *db, tix_arena *a, const char *sql, const char *v, char **refund_id,
+                         char **key)
 {
+    tix_dbv p = TIX_DB_TEXT(v);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, sql, &p, 1, &res);
+    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    if (rc == TIX_OK) {
+        *refund_id = tix_db_res_dup(a, res, 0, 0);
+        *key = tix_db_res_dup(a, res, 0, 1);
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_refund_find(tix_db *db, tix_arena *a, const char *provider_refund_id,
+                       const char *our_key, tix_refund_row *out, char **key)
+{
+    char *id = NULL;
     tix_rc rc = TIX_ENOTFOUND;
-    if (provider_refund_id != NULL && *provider_refund_id != '\0') {
+    bool by_provider = provider_refund_id != NULL && *provider_refund_id != '\0';
+    bool by_ours = our_key != NULL && *our_key != '\0';
+    if (by_provider) {
+        rc = attempt_by(db, a,
+                        "SELECT refund_id, idem_key FROM refund_attempts WHERE"
+                        " provider_refund_id = $1 ORDER BY n DESC LIMIT 1",
+                        provider_refund_id, &id, key);
+    }
+    if (rc == TIX_ENOTFOUND && by_ours) {
+        rc =
+            attempt_by(db, a, "SELECT refund_id, idem_key FROM refund_attempts WHERE idem_key = $1",
+                       our_key, &id, key);
+    }
+    if (rc == TIX_OK) {
+        return tix_refund_get(db, a, id, out);
+    }
+    /* A refund from before attempts were recorded: its key is its id. */
+    if (rc == TIX_ENOTFOUND && by_provider) {
         tix_dbv p = TIX_DB_TEXT(provider_refund_id);
         rc = one_refund(db, a, REFUND_SELECT " WHERE r.provider_refund_id = $1", &p, 1, out);
     }
-    if (rc == TIX_ENOTFOUND && our_id != NULL && *our_id != '\0') {
-        rc = tix_refund_get(db, a, our_id, out);
+    if (rc == TIX_ENOTFOUND && by_ours) {
+        rc = tix_refund_get(db, a, our_key, out);
+    }
+    if (rc == TIX_OK) {
+        *key = out->idem_key;
     }
     return rc;
 }
 
-tix_rc tix_refund_mark(tix_db *db, const char *id, const char *status,
+/* Creates attempt 1 of a refund from before attempts (its key is its id), if missing. */
+static tix_rc attempt_ensure(tix_db *db, const char *id, const char *key, int64_t now)
+{
+    if (strcmp(id, key) != 0) {
+        return TIX_OK; /* a later attempt: always recorded when it began */
+    }
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(now)};
+    return tix_db_exec(db,
+                       "INSERT INTO refund_attempts (idem_key, refund_id, n, status, created_at,"
+                       " updated_at) VALUES ($1, $1, 1, 'pending', $2, $2)"
+                       " ON CONFLICT (idem_key) DO NOTHING",
+                       p, 2, NULL);
+}
+
+tix_rc tix_refund_mark(tix_db *db, const char *id, const char *key, const char *status,
                        const char *provider_refund_id, int64_t now)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(status), TIX_DB_TEXT(provider_refund_id),
-                   TIX_DB_INT(now)};
+                   TIX_DB_INT(now), TIX_DB_TEXT(key)};
+    tix_rc rc = attempt_ensure(db, id, key, now);
+    rc = rc ? rc
+            : tix_db_exec(
+                  db,
+                  "UPDATE refund_attempts SET status = CASE WHEN status = 'processed'"
+                  " THEN status ELSE $2 END, provider_refund_id ="
+                  " COALESCE(provider_refund_id, $3), detail = CAST($2 AS TEXT) || ' (webhook)',"
+                  " updated_at = $4 WHERE idem_key = $5 AND refund_id = $1",
+                  p, 5, NULL);
     tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "UPDATE refunds SET status = $2, provider_refund_id ="
-                            " COALESCE(provider_refund_id, $3), updated_at = $4"
-                            " WHERE id = $1 AND status <> 'processed'",
-                            p, 4, &res);
+    rc = rc ? rc
+            : tix_db_exec(db,
+                          "UPDATE refunds SET status = $2, provider_refund_id ="
+                          " COALESCE(provider_refund_id, $3), updated_at = $4"
+                          " WHERE id = $1 AND status <> 'processed'"
+                          " AND COALESCE(idem_key, id) = $5",
+                          p, 5, &res);
     if (rc == TIX_OK && tix_db_res_changes(res) == 0) {
         rc = TIX_ECONFLICT;
     }
     tix_db_res_destroy(res);
     return rc;
+}
+
+tix_rc tix_refund_settle(tix_db *db, const char *id, const tix_refund_answer *ans, int64_t now)
+{
+    const char *st = ans->attempt_status;
+    const char *refund_status = strcmp(st, "error") == 0 ? "failed" : st;
+    tix_dbv p[] = {TIX_DB_TEXT(id),           TIX_DB_TEXT(ans->key),
+                   TIX_DB_TEXT(st),           TIX_DB_TEXT(ans->provider_refund_id),
+                   TIX_DB_TEXT(ans->detail),  TIX_DB_INT(now),
+                   TIX_DB_TEXT(refund_status)};
+    tix_rc rc = attempt_ensure(db, id, ans->key, now);
+    rc = rc ? rc
+            : tix_db_exec(db,
+                          "UPDATE refund_attempts SET status = CASE WHEN status = 'processed'"
+                          " THEN status ELSE $3 END, provider_refund_id ="
+                          " COALESCE($4, provider_refund_id), calls = calls + 1, detail = $5,"
+                          " updated_at = $6 WHERE idem_key = $2 AND refund_id = $1",
+                          p, 6, NULL);
+    /* A processed refund stays processed (a webhook may have said so before the provider's
+     * answer to our call was recorded); an answer about an older attempt only counts. */
+    return rc ? rc
+              : tix_db_exec_one(db,
+                                "UPDATE refunds SET attempts = attempts + 1, updated_at = $6,"
+                                " status = CASE WHEN status = 'processed' OR"
+                                " COALESCE(idem_key, id) <> $2 THEN status ELSE $7 END,"
+                                " provider_refund_id = CASE WHEN COALESCE(idem_key, id) = $2"
+                                " THEN COALESCE($4, provider_refund_id) ELSE provider_refund_id"
+                                " END WHERE id = $1",
+                                p, 7, TIX_ENOTFOUND);
+}
+
+tix_rc tix_refund_attempt_begin(tix_db *db, const char *id, const char *from_key,
+                                const char *new_key, int n, int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(from_key), TIX_DB_TEXT(new_key), TIX_DB_INT(n),
+                   TIX_DB_INT(now)};
+    tix_rc rc = tix_db_exec_one(db,
+                                "UPDATE refunds SET idem_key = $3, status = 'pending',"
+                                " provider_refund_id = NULL, updated_at = $5 WHERE id = $1"
+                                " AND COALESCE(idem_key, id) = $2 AND status = 'failed'",
+                                p, 5, TIX_ECONFLICT);
+    tix_dbv ap[] = {p[2], p[0], p[3], p[4]};
+    return rc ? rc
+              : tix_db_exec(db,
+                            "INSERT INTO refund_attempts (idem_key, refund_id, n, status,"
+                            " created_at, updated_at) VALUES ($1, $2, $3, 'pending', $4, $4)",
+                            ap, 4, NULL);
+}
+
+tix_rc tix_refund_attempts(tix_db *db, tix_arena *a, const char *id, tix_refund_attempt **items,
+                           int *n)
+{
+    tix_dbv p = TIX_DB_TEXT(id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT n, idem_key, status, provider_refund_id, calls, detail,"
+                            " created_at, updated_at FROM refund_attempts WHERE refund_id = $1"
+                            " ORDER BY n",
+                            &p, 1, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_refund_attempt *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        list[i].n = (int)tix_db_res_int(res, i, 0);
+        list[i].idem_key = tix_db_res_dup(a, res, i, 1);
+        list[i].status = tix_db_res_dup(a, res, i, 2);
+        list[i].provider_refund_id = tix_db_res_dup(a, res, i, 3);
+        list[i].calls = (int)tix_db_res_int(res, i, 4);
+        list[i].detail = tix_db_res_dup(a, res, i, 5);
+        list[i].created_at = tix_db_res_int(res, i, 6);
+        list[i].updated_at = tix_db_res_int(res, i, 7);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
 }
 
 tix_rc tix_refund_page(tix_db *db, tix_arena *a, const char *status, const char *before, int limit,
@@ -150,7 +297,7 @@ tix_rc tix_booking_unsettled(tix_db *db, tix_arena *a, const char *provider, int
     tix_dbv p[] = {TIX_DB_TEXT(provider), TIX_DB_INT(since), TIX_DB_INT(limit)};
     tix_db_res *res = NULL;
     tix_rc rc = tix_db_exec(db,
-                            "SELECT id, order_id FROM bookings WHERE provider = $1"
+                            "SELECT id, order_id, amount FROM bookings WHERE provider = $1"
                             " AND order_id IS NOT NULL AND created_at >= $2"
                             " AND status IN ('pending_payment', 'expired', 'failed')"
                             " ORDER BY created_at, id LIMIT $3",
@@ -163,6 +310,7 @@ tix_rc tix_booking_unsettled(tix_db *db, tix_arena *a, const char *provider, int
     for (int i = 0; i < rows; i++) {
         list[i].booking_id = tix_db_res_dup(a, res, i, 0);
         list[i].order_id = tix_db_res_dup(a, res, i, 1);
+        list[i].amount = tix_db_res_int(res, i, 2);
     }
     *items = list;
     *n = rows;

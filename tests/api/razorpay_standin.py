@@ -9,8 +9,9 @@ It checks every request the way the real service does, as far as ticketd uses it
   stricter than Razorpay here: the receipt is ticketd's booking id and must never repeat);
   notes an object of at most 15 pairs with short values;
 - POST /v1/payments/{id}/refund: X-Refund-Idempotency of >= 10 letters, digits, '-' or '_'
-  (required here); the same key with the same body returns the same refund, never a second one
-  (the same key with another body is a 400); the amount at most what is left of the capture;
+  (required here); the same key with the same body returns the same refund as it is now, never
+  a second one, even when that refund failed (the same key with another body is a 400); the
+  amount at most what is left of the capture, where a failed refund does not count;
 - GET /v1/orders/{id}, /v1/orders/{id}/payments, /v1/payments/{id}, /v1/refunds/{id}.
 Errors are `{"error": {"code": "BAD_REQUEST_ERROR", "description": ...}}` with 400 (401 for
 auth, 404 for unknown ids, 500 SERVER_ERROR for injected faults). Ids look like Razorpay's:
@@ -160,12 +161,14 @@ class RazorpayStandin:
             oid = self.receipts.get(receipt)
             return dict(self.orders[oid]) if oid else None
 
-    def pay(self, order_id: str, status: str = "captured") -> dict:
-        """A customer's payment of an order: captured (the order becomes paid) or failed."""
+    def pay(self, order_id: str, status: str = "captured", amount: int | None = None) -> dict:
+        """A customer's payment of an order: captured (the order becomes paid) or failed; of
+        the order's amount unless `amount` says otherwise (what Razorpay should never do)."""
         with self.lock:
             order = self.orders[order_id]
             pay = {
-                "id": rzp_id("pay"), "entity": "payment", "amount": order["amount"],
+                "id": rzp_id("pay"), "entity": "payment",
+                "amount": order["amount"] if amount is None else amount,
                 "currency": order["currency"], "status": status, "order_id": order_id,
                 "invoice_id": None, "international": False, "method": "upi",
                 "amount_refunded": 0, "refund_status": None, "captured": status == "captured",
@@ -193,9 +196,13 @@ class RazorpayStandin:
             return [dict(r) for r in self.refunds.values() if r["payment_id"] == payment_id]
 
     def settle_refund(self, refund_id: str, status: str) -> dict:
+        """Razorpay finishing a refund: processed, or failed (its amount is refundable again)."""
         with self.lock:
-            self.refunds[refund_id]["status"] = status
-            return dict(self.refunds[refund_id])
+            refund = self.refunds[refund_id]
+            if status == "failed" and refund["status"] != "failed":
+                self._count_refund(self.payments[refund["payment_id"]], -refund["amount"])
+            refund["status"] = status
+            return dict(refund)
 
     def calls_to(self, method: str, path_re: str) -> list[dict]:
         with self.lock:
@@ -287,7 +294,9 @@ class RazorpayStandin:
                 fp, rid = self.refund_keys[idem]
                 if fp != fingerprint:
                     raise ApiError(400, "The idempotency key was used with a different request")
-                return 200, dict(self.refunds[rid])
+                # Razorpay's answer to a repeated key: the refund it made the first time, as it
+                # is now (a failed one stays failed: only a new key makes a new refund).
+                return 200, self._public_refund(self.refunds[rid])
             pay = self.payments.get(payment_id)
             if pay is None:
                 raise ApiError(404, "The id provided does not exist")
@@ -307,11 +316,25 @@ class RazorpayStandin:
                       "idempotency_key": idem}
             self.refunds[refund["id"]] = refund
             self.refund_keys[idem] = (fingerprint, refund["id"])
-            pay["amount_refunded"] += amount
-            pay["refund_status"] = "full" if pay["amount_refunded"] == pay["amount"] else "partial"
-            if pay["refund_status"] == "full":
-                pay["status"] = "refunded"
-            return 200, {k: v for k, v in refund.items() if k != "idempotency_key"}
+            if refund["status"] != "failed":
+                self._count_refund(pay, amount)
+            return 200, self._public_refund(refund)
+
+    @staticmethod
+    def _public_refund(refund: dict) -> dict:
+        return {k: v for k, v in refund.items() if k != "idempotency_key"}
+
+    @staticmethod
+    def _count_refund(pay: dict, amount: int) -> None:
+        """Adds (or with a negative amount, gives back) a refund to its payment's totals."""
+        pay["amount_refunded"] += amount
+        if pay["amount_refunded"] == 0:
+            pay["refund_status"] = None
+            pay["status"] = "captured"
+        else:
+            full = pay["amount_refunded"] == pay["amount"]
+            pay["refund_status"] = "full" if full else "partial"
+            pay["status"] = "refunded" if full else "captured"
 
     def get(self, path: str) -> tuple[int, dict]:
         with self.lock:

@@ -7,7 +7,9 @@ retries, reconciliation, and what happens when Razorpay is down.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import subprocess
 import threading
 import time
@@ -20,7 +22,7 @@ from catalog_helpers import (
     make_user, ok,
 )
 from conftest import (
-    BACKENDS, Server, _new_database, assert_error, call, clean_environ, free_port,
+    BACKENDS, Server, _new_database, assert_error, call, clean_environ, free_port, server_env,
 )
 from razorpay_standin import RazorpayStandin, rzp_id
 
@@ -411,6 +413,162 @@ def test_refund_failed_webhook_lists_it_for_admins(rzp, srv):
     assert row["status"] == "failed" and row["provider_refund_id"] == theirs["id"]
     assert row["booking_id"] == b["id"] and row["payment_id"] == pay["id"]
     assert all(r["status"] == "failed" for r in listed["items"])
+
+
+def test_capture_of_the_wrong_amount_is_refunded_once(rzp, srv):
+    user = make_user(srv, "rzp-wrong-amount")
+    show = Show(srv)
+    b, p = start(srv, user, show, "A1", "A2")
+    pay = rzp.pay(p["order_id"], amount=b["amount"] - 500)
+    hook_ok(captured(rzp, srv, pay), "amount_mismatch")
+    # Reported again and again (a new delivery, order.paid, the checkout): never a second refund.
+    hook_ok(captured(rzp, srv, pay), "amount_mismatch")
+    hook_ok(captured(rzp, srv, pay, kind="order.paid"), "amount_mismatch")
+    err = assert_error(confirm(srv, user, b["id"], checkout(rzp, p["order_id"], pay["id"])), 422,
+                       "payment_amount_mismatch")
+    assert err["details"] == {"payment_id": pay["id"], "payment_amount": b["amount"] - 500,
+                              "amount": b["amount"]}, err
+    [theirs] = rzp.refunds_of(pay["id"])
+    assert theirs["amount"] == b["amount"] - 500 and theirs["status"] == "processed", theirs
+    final = get_booking(srv, user, b["id"])
+    assert final["status"] == "pending_payment" and final["tickets"] == [], final
+    [ours] = final["refunds"]
+    assert ours["amount"] == b["amount"] - 500 and ours["status"] == "processed", ours
+    assert theirs["idempotency_key"] == ours["id"]
+    assert show.status("A1") == "held"
+    # A payment of the right amount still confirms the booking.
+    good = rzp.pay(p["order_id"])
+    assert_tickets(ok(confirm(srv, user, b["id"], checkout(rzp, p["order_id"], good["id"]))))
+    assert rzp.refunds_of(good["id"]) == [] and len(rzp.refunds_of(pay["id"])) == 1
+
+
+def test_wrong_amount_checkout_and_webhook_racing_refund_once(rzp, srv):
+    user = make_user(srv, "rzp-wrong-race")
+    show = Show(srv)
+    for labels in (("B2",), ("B3", "B4"), ("B5",), ("B6", "B7")):
+        b, p = start(srv, user, show, *labels)
+        pay = rzp.pay(p["order_id"], amount=b["amount"] + 100)
+        results = {}
+        go = threading.Barrier(2)
+
+        def by_checkout():
+            go.wait()
+            results["checkout"] = confirm(srv, user, b["id"],
+                                          checkout(rzp, p["order_id"], pay["id"]))
+
+        def by_webhook():
+            go.wait()
+            results["webhook"] = captured(rzp, srv, pay)
+
+        threads = [threading.Thread(target=by_checkout), threading.Thread(target=by_webhook)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert_error(results["checkout"], 422, "payment_amount_mismatch")
+        hook_ok(results["webhook"], "amount_mismatch")
+        refunds = rzp.refunds_of(pay["id"])
+        assert len(refunds) == 1 and refunds[0]["amount"] == b["amount"] + 100, refunds
+        final = get_booking(srv, user, b["id"])
+        assert final["status"] == "pending_payment" and final["tickets"] == [], final
+        assert len(final["refunds"]) == 1, final
+
+
+def test_reconcile_refunds_a_capture_of_the_wrong_amount(rzp, backend, make_server):
+    server = make_server(backend, JOBS="off", **rzp_env(rzp))
+    admin = cast(server).admin.token
+    user = make_user(server, "rzp-rec-wrong")
+    show = Show(server)
+    b, p = start(server, user, show, "A3")
+    pay = rzp.pay(p["order_id"], amount=b["amount"] * 2)
+    res = ok(call("POST", server, "/admin/payments/reconcile", token=admin))
+    assert res == {"checked": 1, "confirmed": 0, "refunded": 1, "errors": 0}, res
+    assert ok(call("POST", server, "/admin/payments/reconcile", token=admin))["refunded"] == 0
+    [theirs] = rzp.refunds_of(pay["id"])
+    assert theirs["amount"] == b["amount"] * 2
+    assert get_booking(server, user, b["id"])["status"] == "pending_payment"
+
+
+def admin_refund(server, refund_id: str) -> dict:
+    return ok(call("GET", server, f"/admin/refunds/{refund_id}", token=cast(server).admin.token))
+
+
+def test_refund_failed_by_razorpay_is_retried_under_a_new_key(rzp, srv):
+    user = make_user(srv, "rzp-refund-new-key")
+    show = Show(srv)
+    b, pay = paid_booking(rzp, srv, user, show, "A6")
+    rzp.refund_status = "pending"
+    ours = ok(call("POST", srv, f"/bookings/{b['id']}/cancel", token=user.token))["refunds"][0]
+    [first] = rzp.refunds_of(pay["id"])
+    failed = rzp.settle_refund(first["id"], "failed")
+    hook_ok(rzp.send_webhook(hook_url(srv), rzp.event("refund.failed", refund=failed)),
+            "refund_failed")
+    rzp.refund_status = "processed"
+    admin = cast(srv).admin.token
+    retried = ok(call("POST", srv, f"/admin/refunds/{ours['id']}/retry", token=admin))
+    # Sent with the same key, Razorpay would only have answered with the same failed refund.
+    assert retried["status"] == "processed", retried
+    assert retried["idempotency_key"] == ours["id"] + "-2", retried
+    theirs = sorted(rzp.refunds_of(pay["id"]), key=lambda r: r["created_at"])
+    assert [(r["idempotency_key"], r["status"]) for r in theirs] == \
+        [(ours["id"], "failed"), (ours["id"] + "-2", "processed")], theirs
+    assert theirs[1]["amount"] == b["amount"]
+    assert retried["provider_refund_id"] == theirs[1]["id"]
+    log = [(a["n"], a["idempotency_key"], a["status"], a["provider_refund_id"])
+           for a in retried["attempt_log"]]
+    assert log == [(1, ours["id"], "failed", first["id"]),
+                   (2, ours["id"] + "-2", "processed", theirs[1]["id"])], log
+    # A late refund.failed about the first attempt changes nothing.
+    hook_ok(rzp.send_webhook(hook_url(srv), rzp.event("refund.failed", refund=failed)),
+            "stale_attempt")
+    assert admin_refund(srv, ours["id"])["status"] == "processed"
+    assert_error(call("POST", srv, f"/admin/refunds/{ours['id']}/retry", token=admin), 409,
+                 "refund_processed")
+    assert len(rzp.refunds_of(pay["id"])) == 2
+
+
+def test_refund_answered_failed_is_retried_by_the_job_under_a_new_key(rzp, backend,
+                                                                      make_server, tmp_path):
+    from test_jobs import query, run_ticketd
+    server = make_server(backend, JOBS="off", **rzp_env(rzp))
+    user = make_user(server, "rzp-refund-job")
+    show = Show(server)
+    b, pay = paid_booking(rzp, server, user, show, "A7")
+    rzp.refund_status = "failed"  # Razorpay answers the refund call with a failed refund
+    ours = ok(call("POST", server, f"/bookings/{b['id']}/cancel", token=user.token))["refunds"][0]
+    assert ours["status"] == "failed"
+    [first] = rzp.refunds_of(pay["id"])
+    assert first["status"] == "failed" and first["idempotency_key"] == ours["id"]
+    # The admin retries while Razorpay is erring: attempt 2 begins (a new key), gets no answer.
+    rzp.refund_status = "processed"
+    rzp.fail("refund", "5xx", count=3)
+    resp = call("POST", server, f"/admin/refunds/{ours['id']}/retry",
+                token=cast(server).admin.token)
+    assert_error(resp, 503, "unavailable")
+    rzp.clear()
+    keys = [c["headers"]["X-Refund-Idempotency"]
+            for c in rzp.calls_to("POST", rf"/v1/payments/{pay['id']}/refund$")]
+    assert keys == [ours["id"]] + [ours["id"] + "-2"] * 3, keys
+    # The job's turn (its back-off waited out by moving the refund's clock back): no answer
+    # came for attempt 2, so the same key again, never a third one.
+    backdate = f"UPDATE refunds SET updated_at = 0 WHERE id = '{ours['id']}'"
+    if server.database_url.startswith("sqlite://"):
+        with contextlib.closing(sqlite3.connect(server.database_url[len("sqlite://"):])) as con:
+            with con:  # commits
+                con.execute(backdate)
+    else:
+        query(server.database_url, backdate)  # psql commits each statement
+    env = server_env(server.database_url, **rzp_env(rzp))
+    proc = run_ticketd(env, "jobs", "run-once", "refunds", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["processed"] == 1, proc.stdout
+    after = admin_refund(server, ours["id"])
+    assert after["status"] == "processed" and after["idempotency_key"] == ours["id"] + "-2"
+    assert [(a["n"], a["status"], a["calls"]) for a in after["attempt_log"]] == \
+        [(1, "failed", 1), (2, "processed", 2)], after
+    assert after["attempts"] == 3, after
+    theirs = rzp.refunds_of(pay["id"])
+    assert sorted(r["status"] for r in theirs) == ["failed", "processed"], theirs
 
 
 @pytest.mark.parametrize("mode", ["5xx", "5xx_after", "reset"])

@@ -507,11 +507,14 @@ static tix_rc fake_refund(tix_pay_provider *p, const char *payment_id, int64_t a
     return TIX_OK;
 }
 
-static tix_rc fake_fetch(tix_pay_provider *p, const char *order_id, char payment_id[TIX_PAY_ID_MAX])
+static tix_rc fake_fetch(tix_pay_provider *p, const char *order_id, int64_t amount,
+                         char payment_id[TIX_PAY_ID_MAX], int64_t *paid)
 {
     (void)p;
     (void)order_id;
+    (void)amount;
     payment_id[0] = '\0';
+    *paid = -1;
     return TIX_ENOTFOUND;
 }
 

@@ -227,23 +227,60 @@ static void test_parse_captured(void **state)
 {
     (void)state;
     char id[TIX_PAY_ID_MAX];
+    int64_t amt = 0;
     const char *two =
         "{\"entity\":\"collection\",\"count\":2,\"items\":["
         "{\"id\":\"pay_Failed00000001\",\"entity\":\"payment\",\"status\":\"failed\"},"
-        "{\"id\":\"pay_Captured000001\",\"entity\":\"payment\",\"status\":\"captured\"}"
-        "]}";
-    assert_int_equal(tix_rzp_parse_captured(two, n(two), id), TIX_OK);
+        "{\"id\":\"pay_Captured000001\",\"entity\":\"payment\",\"status\":\"captured\","
+        "\"amount\":5000}]}";
+    assert_int_equal(tix_rzp_parse_captured(two, n(two), 5000, id, &amt), TIX_OK);
     assert_string_equal(id, "pay_Captured000001");
+    assert_int_equal(amt, 5000);
+    /* Of two captured payments, the one of the wanted amount, wherever it is; else the first. */
+    const char *wrong_first =
+        "{\"items\":[{\"id\":\"pay_Wrong000000001\",\"status\":\"captured\",\"amount\":4999},"
+        "{\"id\":\"pay_Right000000001\",\"status\":\"captured\",\"amount\":5000}]}";
+    assert_int_equal(tix_rzp_parse_captured(wrong_first, n(wrong_first), 5000, id, &amt), TIX_OK);
+    assert_string_equal(id, "pay_Right000000001");
+    assert_int_equal(amt, 5000);
+    assert_int_equal(tix_rzp_parse_captured(wrong_first, n(wrong_first), 7000, id, &amt), TIX_OK);
+    assert_string_equal(id, "pay_Wrong000000001");
+    assert_int_equal(amt, 4999);
     const char *none = "{\"entity\":\"collection\",\"count\":1,\"items\":["
                        "{\"id\":\"pay_Auth0000000001\",\"status\":\"authorized\"}]}";
-    assert_int_equal(tix_rzp_parse_captured(none, n(none), id), TIX_ENOTFOUND);
+    assert_int_equal(tix_rzp_parse_captured(none, n(none), 100, id, &amt), TIX_ENOTFOUND);
     assert_string_equal(id, "");
+    assert_int_equal(amt, -1);
     const char *empty = "{\"entity\":\"collection\",\"count\":0,\"items\":[]}";
-    assert_int_equal(tix_rzp_parse_captured(empty, n(empty), id), TIX_ENOTFOUND);
+    assert_int_equal(tix_rzp_parse_captured(empty, n(empty), 100, id, &amt), TIX_ENOTFOUND);
     const char *no_items = "{\"entity\":\"collection\"}";
-    assert_int_equal(tix_rzp_parse_captured(no_items, n(no_items), id), TIX_EUPSTREAM);
-    const char *bad_id = "{\"items\":[{\"id\":\"pay_x/../y\",\"status\":\"captured\"}]}";
-    assert_int_equal(tix_rzp_parse_captured(bad_id, n(bad_id), id), TIX_EUPSTREAM);
+    assert_int_equal(tix_rzp_parse_captured(no_items, n(no_items), 100, id, &amt), TIX_EUPSTREAM);
+    const char *bad_id = "{\"items\":[{\"id\":\"pay_x/../y\",\"status\":\"captured\","
+                         "\"amount\":100}]}";
+    assert_int_equal(tix_rzp_parse_captured(bad_id, n(bad_id), 100, id, &amt), TIX_EUPSTREAM);
+    const char *no_amount = "{\"items\":[{\"id\":\"pay_NoAmount000001\",\"status\":\"captured\"}]}";
+    assert_int_equal(tix_rzp_parse_captured(no_amount, n(no_amount), 100, id, &amt), TIX_EUPSTREAM);
+}
+
+static void test_parse_payment(void **state)
+{
+    (void)state;
+    tix_pay_payment p;
+    const char *ok = "{\"id\":\"pay_Captured000001\",\"entity\":\"payment\",\"amount\":5000,"
+                     "\"order_id\":\"order_EKwxwAgItmmXdp\",\"status\":\"captured\"}";
+    assert_int_equal(tix_rzp_parse_payment(ok, n(ok), &p), TIX_OK);
+    assert_string_equal(p.order_id, "order_EKwxwAgItmmXdp");
+    assert_int_equal(p.amount, 5000);
+    const char *no_order = "{\"id\":\"pay_Captured000001\",\"entity\":\"payment\",\"amount\":5,"
+                           "\"order_id\":null}";
+    assert_int_equal(tix_rzp_parse_payment(no_order, n(no_order), &p), TIX_OK);
+    assert_string_equal(p.order_id, "");
+    const char *str_amount = "{\"id\":\"pay_Captured000001\",\"entity\":\"payment\","
+                             "\"amount\":\"5000\"}";
+    assert_int_equal(tix_rzp_parse_payment(str_amount, n(str_amount), &p), TIX_EUPSTREAM);
+    assert_int_equal(p.amount, -1);
+    const char *refund = "{\"id\":\"rfnd_x\",\"entity\":\"refund\",\"amount\":5000}";
+    assert_int_equal(tix_rzp_parse_payment(refund, n(refund), &p), TIX_EUPSTREAM);
 }
 
 static void test_parse_error(void **state)
@@ -372,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_parse_order),
         cmocka_unit_test(test_parse_refund),
         cmocka_unit_test(test_parse_captured),
+        cmocka_unit_test(test_parse_payment),
         cmocka_unit_test(test_parse_error),
         cmocka_unit_test(test_event_payment_captured),
         cmocka_unit_test(test_event_order_paid_takes_the_orders_id),
