@@ -3,7 +3,8 @@
  * answer 422 for unknown or blocked seats and 409 early for taken ones), then claimed in one
  * statement inside a transaction; the statement is the authority, the map only a fast path.
  * A best-available hold picks from the map and, if another buyer wins a seat in between,
- * picks again (a few times) from a fresh map.
+ * picks again from the same map without the seats it lost (they are taken: the claim said so),
+ * reading the hall again only when nothing fits what that map knows.
  */
 #include "booking/best.h"
 #include "booking/booking.h"
@@ -15,7 +16,10 @@
 #include <string.h>
 #include <time.h>
 
-#define BEST_RETRIES 3
+/* Races a best-available hold may lose before it gives up: at least the number of buyers
+ * that can claim seats of one show at the same instant (every server's WORKERS together), since
+ * each lost race is a claim another buyer committed. */
+#define BEST_RETRIES 256
 #define BUSY_RETRIES 12
 
 static int cmp_str(const void *a, const void *b)
@@ -219,6 +223,19 @@ static tix_rc load_show(tix_booking_ctx *c, const char *show_id, tix_show *show,
     return rc;
 }
 
+/* A best-available claim lost a race for out->problem_ids: those seats are another hold's
+ * now, so the next pick from this map leaves them out. */
+static void mark_taken(tix_map_seat *map, int n, const tix_hold_result *out)
+{
+    for (int i = 0; i < out->nproblems; i++) {
+        tix_map_seat *s = find_seat(map, n, out->problem_ids[i]);
+        if (s != NULL) {
+            s->claim = 1;
+            s->hold_id = NULL;
+        }
+    }
+}
+
 tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_id,
                       const tix_hold_request *req, tix_hold_result *out)
 {
@@ -226,25 +243,36 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
     tix_show show;
     int64_t now = tix_now_ms();
     tix_rc rc = load_show(c, show_id, &show, out, now);
-    int lost = 0; /* best-available races lost */
-    int busy = 0; /* transactions that must simply run again */
+    int lost = 0;       /* best-available races lost */
+    int busy = 0;       /* transactions that must simply run again */
+    bool stale = false; /* the map has seats marked taken by lost races since it was read */
+    tix_map_seat *map = NULL;
+    int n = 0;
+    const char *own = NULL;
     while (rc == TIX_OK && lost < BEST_RETRIES) {
-        tix_map_seat *map = NULL;
-        int n = 0;
-        tix_hold old;
-        const char *own = NULL;
+        if (map == NULL) {
+            tix_hold old;
+            own = NULL;
+            if (tix_hold_active_for(c->db, c->a, user_id, show_id, now, &old) == TIX_OK) {
+                own = old.id;
+            }
+            /* By seat ids only those seats are read; best available needs the whole hall. */
+            tix_seat_query q = {show_id, show.hall_id, now, req->seat_ids, req->nseat_ids};
+            rc = req->seat_ids ? tix_seatmap_load_ids(c->db, c->a, &q, &map, &n)
+                               : tix_seatmap_load(c->db, c->a, show_id, show.hall_id, now, &map, &n);
+            stale = false;
+        }
         out->nproblems = 0;
         out->nblocked = 0;
-        if (tix_hold_active_for(c->db, c->a, user_id, show_id, now, &old) == TIX_OK) {
-            own = old.id;
-        }
-        /* By seat ids only those seats are read; best available needs the whole hall. */
-        tix_seat_query q = {show_id, show.hall_id, now, req->seat_ids, req->nseat_ids};
-        rc = req->seat_ids ? tix_seatmap_load_ids(c->db, c->a, &q, &map, &n)
-                           : tix_seatmap_load(c->db, c->a, show_id, show.hall_id, now, &map, &n);
         rc = rc ? rc
                 : (req->seat_ids ? pick_by_ids(c, req, map, n, own, out)
                                  : pick_best(c, req, map, n, own, out));
+        if (rc == TIX_ECONFLICT && stale) {
+            map = NULL; /* nothing fits what this map knows: read the hall again, seats may
+                           have been freed meanwhile */
+            rc = TIX_OK;
+            continue;
+        }
         if (rc != TIX_OK) {
             return rc;
         }
@@ -264,9 +292,16 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
              * request that got there first: run again after a short random pause. */
             struct timespec nap = {0, (long)(1 + randombytes_uniform(8)) * 1000000L};
             nanosleep(&nap, NULL);
+            map = NULL;
             rc = TIX_OK;
         } else if (rc == TIX_ECONFLICT && req->seat_ids == NULL) {
-            lost++; /* best available lost a race: pick again from a fresh map */
+            /* Best available lost a race: every buyer who read the same map picked the same
+             * block and one of them got it. Pick again from this map without those seats
+             * (no need to read the hall again), so a herd of buyers is served one block per
+             * round instead of being refused after a few rounds. */
+            lost++;
+            mark_taken(map, n, out);
+            stale = true;
             rc = TIX_OK;
         } else {
             return rc;

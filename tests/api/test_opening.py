@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 
 import pytest
 
+from booking_helpers import Venue, make_users, session_for
 from cluster_helpers import Cluster
 from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, REPO
 
@@ -155,3 +157,43 @@ def test_the_audit_notices_a_live_hold_on_a_sold_seat(night):
     assert any(f"live hold {hold} overlaps sold seats" in v for v in found), found
     assert reaudit(night) == []
 
+
+# --------------------------------------------------------------------------------------------
+# Best available under a herd
+
+
+HERD = 60
+HERD_LAYOUT = {"rows": [{"label": lbl, "seats": 20, "category": "regular"}
+                        for lbl in "ABCDEFGHIJ"]}  # 200 seats, for 60 x 2
+
+
+def test_a_herd_of_best_available_holds_all_get_seats(cluster):
+    """60 buyers ask for 2 best-available seats at the same instant on a 200-seat show: every
+    one of them must get a hold (there are seats for all), none "no_seats_available". They all
+    pick the same best block from the same seat map, so all but one lose each race; a server
+    that gives up after a few lost races refuses buyers while most of the hall is free."""
+    v = Venue(cluster.nginx, layout=HERD_LAYOUT, prices={"regular": 15000})
+    users = make_users(cluster.nginx, HERD, "herd", threads=16)
+    targets = [cluster.nginx, *cluster.servers]
+    barrier = threading.Barrier(HERD)
+    answers: list = [None] * HERD
+
+    def buyer(i: int):
+        s = session_for(users[i].token)
+        ep = targets[i % len(targets)]
+        barrier.wait(60)
+        r = s.post(f"{ep.api}/shows/{v.show_id}/holds", json={"quantity": 2}, timeout=60)
+        answers[i] = (r.status_code, r.json())
+
+    threads = [threading.Thread(target=buyer, args=(i,)) for i in range(HERD)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert all(a is not None for a in answers), "a buyer got no answer"
+    refused = [a for a in answers if a[0] != 201]
+    assert refused == [], f"{len(refused)} of {HERD} refused, e.g. {refused[:3]}"
+    seats = [s["id"] for _, h in answers for s in h["seats"]]
+    assert len(seats) == len(set(seats)) == 2 * HERD
+    claimed = cluster.psql(f"SELECT count(*) FROM seat_claims WHERE show_id = '{v.show_id}'")
+    assert claimed == [[str(2 * HERD)]]
