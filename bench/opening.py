@@ -92,7 +92,7 @@ class Params:
         """The CI size: 100 users, one 40-seat hall (4 rows of 10), a short hold."""
         p = Params(users=100, rows="ABCD", seats_per_row=10, gaps_after=(), blocked=(),
                    popular_rows="BC", popular_seats=(4, 7), categories={},
-                   prices={"regular": 15000}, hold_ttl=4.0, spread=0.5, deadline=30.0,
+                   prices={"regular": 15000}, hold_ttl=6.0, spread=0.5, deadline=30.0,
                    p_abandon=0.10, p_release=0.08, p_unpaid=0.08, p_late=0.12,
                    p_double_book=0.15, p_double_pay=0.15, p_double_confirm=0.15, p_cancel=0.15,
                    register_concurrency=16)
@@ -506,7 +506,8 @@ class Stampede:
                 self.call(other, "book", "POST", "/api/v1/bookings", body, token))
             other.close()
             wins = [j for st, j in both if st == 201]
-            if sorted(st for st, _ in both) != [201, 409]:
+            if sorted(st for st, _ in both) != [201, 409] and \
+                    not all(self.expired_in_time(hold, st, j) for st, j in both):
                 self.bad("double book (want one 201 and one 409)", 0, [st for st, _ in both])
             if not wins:
                 return
@@ -515,7 +516,8 @@ class Stampede:
         else:
             st, bk = await self.call(conn, "book", "POST", "/api/v1/bookings", body, token)
             if st != 201:
-                self.bad("book", st, bk)
+                if not self.expired_in_time(hold, st, bk):
+                    self.bad("book", st, bk)
                 return
         b = bk["booking"]
         if sorted(s["id"] for s in b["seats"]) != seats or b["amount"] != hold["amount"]:
@@ -572,6 +574,15 @@ class Stampede:
                 self.sold_change(-len(seats))
             else:
                 self.bad("cancel", st, j)
+
+    def expired_in_time(self, hold: dict, st: int, j) -> bool:
+        """A 409 hold_expired is right once the hold's time is up (a slow answer, a slow
+        client); before that it would be a refusal of a live hold."""
+        code = ((j or {}).get("error") or {}).get("code") if isinstance(j, dict) else None
+        if st == 409 and code == "hold_expired" and hold_left(hold) < 0.5:
+            self.ledger.outcomes["book after the hold expired"] += 1
+            return True
+        return False
 
     @staticmethod
     def _pair(t: Target):

@@ -14,7 +14,7 @@ TINY=""
 [ "${1:-}" = "--tiny" ] && TINY=--tiny
 BIN=${TICKETD_BIN:-$PWD/build/ticketd}
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
-if [ -n "$TINY" ]; then TTL=${HOLD_TTL:-4}; USERS=${USERS:-100}; DEADLINE=${DEADLINE:-30}
+if [ -n "$TINY" ]; then TTL=${HOLD_TTL:-6}; USERS=${USERS:-100}; DEADLINE=${DEADLINE:-30}
 else TTL=${HOLD_TTL:-20}; USERS=${USERS:-2000}; DEADLINE=${DEADLINE:-120}; fi
 TTL=${TTL%s}
 OUT=${OUT:-bench/results/2026-11-26-opening.txt}
@@ -57,5 +57,5 @@ set -e
   grep -h '"level":"error"' "$CLUSTER_DIR"/ticketd*.log 2>/dev/null | head -5 || true
   echo "exit status: $rc"
 } | tee -a "$LOG"
-if [ "$OUT" != - ]; then cp "$LOG" "$OUT"; echo "saved to $OUT"; fi
+if [ "$OUT" != - ]; then cp "$LOG" "$OUT"; chmod 644 "$OUT"; echo "saved to $OUT"; fi
 exit "$rc"
