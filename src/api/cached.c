@@ -9,9 +9,12 @@
 
 #include <inttypes.h>
 #include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CACHE_FLAGS     (TIX_ROUTE_CACHE_SHOW | TIX_ROUTE_CACHE_CATALOG | TIX_ROUTE_CACHE_USER)
 #define MIN_STORE_MS    100 /* an answer true for less than this is not worth storing */
@@ -24,7 +27,115 @@ struct tix_cached {
     const char *catver;
     const char *scopever;
     bool storable;
+    struct flight *flight; /* the build this request leads, until it ends */
 };
+
+/* ---- one build per entry and versions at a time ----
+ *
+ * In a stampede every hold bumps the show's version, so every seat-map read after it misses,
+ * and each of them would read the same map from the database at once. A miss therefore
+ * becomes a "flight" keyed by the entry and the versions it read: the first request builds the
+ * answer and stores it; requests that miss on the same key meanwhile wait for it (at most
+ * COALESCE_WAIT_MS) and then look the entry up again. Serving them the stored answer is as
+ * exact as any hit: it was built after those versions were read, and they read the same ones.
+ * A waiter that finds nothing stored (the leader failed, or its answer was not storable) or
+ * waits too long builds its own answer. */
+#define COALESCE_WAIT_MS 3000
+
+struct flight {
+    struct flight *next;
+    char *key;
+    int waiters;
+    bool done;
+    pthread_cond_t cv;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    struct flight *head;
+} flights = {PTHREAD_MUTEX_INITIALIZER, NULL};
+
+static atomic_ullong coalesced; /* misses answered by another request's build */
+
+static void flight_free(struct flight *f)
+{
+    pthread_cond_destroy(&f->cv);
+    free(f->key);
+    free(f);
+}
+
+/* Joins the flight of key, or starts it. Returns the new flight when this request leads it
+ * (NULL: another request led one, now ended or given up on; *waited says whether to look the
+ * entry up again). */
+static struct flight *flight_join(const char *key, bool *waited)
+{
+    *waited = false;
+    pthread_mutex_lock(&flights.mu);
+    struct flight *f = flights.head;
+    while (f != NULL && strcmp(f->key, key) != 0) {
+        f = f->next;
+    }
+    if (f == NULL) {
+        f = calloc(1, sizeof(*f));
+        char *k = f ? strdup(key) : NULL;
+        if (k == NULL) {
+            free(f);
+            pthread_mutex_unlock(&flights.mu);
+            return NULL; /* out of memory: build without coalescing */
+        }
+        f->key = k;
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&f->cv, &ca);
+        pthread_condattr_destroy(&ca);
+        f->next = flights.head;
+        flights.head = f;
+        pthread_mutex_unlock(&flights.mu);
+        return f;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += COALESCE_WAIT_MS / 1000;
+    until.tv_nsec += (long)(COALESCE_WAIT_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    f->waiters++;
+    while (!f->done && pthread_cond_timedwait(&f->cv, &flights.mu, &until) == 0) {
+    }
+    *waited = f->done;
+    if (--f->waiters == 0 && f->done) {
+        flight_free(f); /* already off the list */
+    }
+    pthread_mutex_unlock(&flights.mu);
+    return NULL;
+}
+
+/* Ends the flight r leads (after its answer is stored, or not), waking its waiters. */
+static void flight_end(tix_req *r)
+{
+    struct flight *f = r->cached ? r->cached->flight : NULL;
+    if (f == NULL) {
+        return;
+    }
+    r->cached->flight = NULL;
+    pthread_mutex_lock(&flights.mu);
+    for (struct flight **pp = &flights.head; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    }
+    f->done = true;
+    pthread_cond_broadcast(&f->cv);
+    bool alone = f->waiters == 0;
+    pthread_mutex_unlock(&flights.mu);
+    if (alone) {
+        flight_free(f);
+    }
+}
 
 typedef struct query_args {
     tix_arena *a;
@@ -235,12 +346,11 @@ static bool create_version(tix_req *r, tix_cache *c, const char *key, char **val
     return true;
 }
 
-bool tix_cached_answer(tix_req *r)
+/* Reads the versions and the entry; answers from the entry when it is valid. false with
+ * r->cached set when the answer must be built (and stored), or left NULL when it cannot be
+ * stored (the cache is unreachable). */
+static bool lookup(tix_req *r, tix_cache *c)
 {
-    tix_cache *c = r->app->cache;
-    if (c == NULL || !c->enabled || !(r->route->flags & CACHE_FLAGS)) {
-        return false;
-    }
     const char *ver = NULL;
     const char *entry = NULL;
     scope_keys(r, &ver, &entry);
@@ -248,6 +358,7 @@ bool tix_cached_answer(tix_req *r)
     int n = ver ? 3 : 2;
     char *vals[3];
     size_t lens[3];
+    r->cached = NULL;
     /* versions, and the entry too unless a near copy may spare moving it */
     if (tix_cache_get(c, r->arena, keys, c->near ? n - 1 : n, vals, lens) != TIX_OK) {
         return false; /* unreachable: the database answers, nothing is stored */
@@ -258,14 +369,42 @@ bool tix_cached_answer(tix_req *r)
         }
     }
     struct tix_cached *st = tix_arena_calloc(r->arena, sizeof(*st));
-    *st = (struct tix_cached){entry, vals[0], ver ? vals[1] : "-", true};
+    *st = (struct tix_cached){entry, vals[0], ver ? vals[1] : "-", true, NULL};
     r->cached = st;
-    if (c->near ? try_near(r, c, st) : try_entry(r, st, vals[n - 1], lens[n - 1])) {
-        atomic_fetch_add(&c->hits, 1);
-        return true;
+    return c->near ? try_near(r, c, st) : try_entry(r, st, vals[n - 1], lens[n - 1]);
+}
+
+bool tix_cached_answer(tix_req *r)
+{
+    tix_cache *c = r->app->cache;
+    if (c == NULL || !c->enabled || !(r->route->flags & CACHE_FLAGS)) {
+        return false;
     }
-    atomic_fetch_add(&c->misses, 1);
-    return false;
+    bool hit = lookup(r, c);
+    if (!hit && r->cached != NULL) {
+        const struct tix_cached *st = r->cached;
+        bool waited = false;
+        struct flight *f = flight_join(
+            tix_arena_sprintf(r->arena, "%s %s %s", st->key, st->catver, st->scopever), &waited);
+        if (f != NULL) {
+            r->cached->flight = f; /* this request builds; tix_cached_finish ends the flight */
+        } else if (waited && lookup(r, c)) {
+            atomic_fetch_add(&coalesced, 1);
+            hit = true;
+        }
+    }
+    atomic_fetch_add(hit ? &c->hits : &c->misses, 1);
+    return hit;
+}
+
+unsigned long long tix_cached_coalesced(void)
+{
+    return atomic_load(&coalesced);
+}
+
+void tix_cached_release(tix_req *r)
+{
+    flight_end(r);
 }
 
 /* Stores the answer, gzip-compressed when it is big enough to gain (gz, or NULL). */
@@ -307,6 +446,7 @@ void tix_cached_finish(tix_req *r)
     }
     if (!(f & CACHE_FLAGS) || r->status != 200 || r->resp == NULL || r->resp_file ||
         r->stream_read != NULL || r->cache_hit) {
+        flight_end(r); /* nothing to store: the waiters build their own */
         return;
     }
     char hex[TIX_SHA256_HEX];
@@ -324,5 +464,6 @@ void tix_cached_finish(tix_req *r)
     if (storable) {
         store(r, etag, gz, gzlen);
     }
+    flight_end(r);
     (void)serve(r, etag, r->resp, r->resp_len, gz, gzlen, storable ? "miss" : "bypass");
 }

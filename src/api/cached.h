@@ -14,6 +14,9 @@
  * once its bump is done. Versions are read before the database, so an answer built from data
  * older than a bump is stored under the older version and never served.
  *
+ * Misses are coalesced: while one request builds the answer for an entry and versions, the
+ * others that miss on it wait for that answer (see "flights" in cached.c).
+ *
  * Every answer of a cached route carries a strong ETag (a hash of the body, the same whether
  * it came from the cache or the database) and "Cache-Control: no-cache" (private for a user's
  * answers); If-None-Match with a matching tag gets 304 without a body. X-Cache says hit, miss
@@ -30,5 +33,10 @@
 bool tix_cached_answer(tix_req *r);
 /* After the handler: ETag, 304, storing the answer; the catalogue bump of a write. */
 void tix_cached_finish(tix_req *r);
+/* When the request ends (whether or not it was answered): lets go of anything the lookup
+ * holds, so requests waiting for this one's answer never wait in vain. */
+void tix_cached_release(tix_req *r);
+/* Misses answered by another request's build of the same entry (for /metrics). */
+unsigned long long tix_cached_coalesced(void);
 
 #endif

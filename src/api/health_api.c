@@ -1,6 +1,7 @@
 /* Operations endpoints: /healthz (the process answers), /readyz (the database answers; the
  * cache's state is reported but does not decide: a server without Redis still serves every
  * request correctly, from the database), /metrics (Prometheus text). */
+#include "api/cached.h"
 #include "api/handlers.h"
 #include "app.h"
 #include "cache/cache.h"
@@ -63,6 +64,7 @@ void tix_api_metrics(tix_req *r)
         "# TYPE ticketd_cache_hits_total counter\nticketd_cache_hits_total %llu\n"
         "# TYPE ticketd_cache_misses_total counter\nticketd_cache_misses_total %llu\n"
         "# TYPE ticketd_cache_errors_total counter\nticketd_cache_errors_total %llu\n"
+        "# TYPE ticketd_cache_coalesced_total counter\nticketd_cache_coalesced_total %llu\n"
         "# TYPE ticketd_cache_up gauge\nticketd_cache_up %d\n"
         "# TYPE ticketd_sse_streams gauge\nticketd_sse_streams %ld\n",
         (unsigned long long)atomic_load(&a->requests_total),
@@ -70,7 +72,7 @@ void tix_api_metrics(tix_req *r)
         (unsigned long long)atomic_load(&a->slow_clients_cut),
         a->cache ? (unsigned long long)atomic_load(&a->cache->hits) : 0ULL,
         a->cache ? (unsigned long long)atomic_load(&a->cache->misses) : 0ULL,
-        a->cache ? (unsigned long long)atomic_load(&a->cache->errors) : 0ULL, cache_up(a),
-        tix_sse_count(a->sse));
+        a->cache ? (unsigned long long)atomic_load(&a->cache->errors) : 0ULL,
+        tix_cached_coalesced(), cache_up(a), tix_sse_count(a->sse));
     r->resp_len = strlen(r->resp);
 }

@@ -662,6 +662,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     }
     access_log(st, toe);
+    tix_cached_release(&st->r);
     atomic_fetch_add(&s->app->requests_total, 1);
     if (st->r.status >= 500) {
         atomic_fetch_add(&s->app->responses_5xx, 1);

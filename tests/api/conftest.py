@@ -167,6 +167,21 @@ class PgCluster:
     def url(self, dbname: str) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
 
+    def psql_cmd(self, dbname: str, *args: str) -> list[str]:
+        """psql over the cluster's unix socket (allowed even when pg_hba refuses TCP)."""
+        return [str(self.bindir / "psql"), "-h", str(self.base), "-p", str(self.port),
+                "-U", "postgres", "-d", dbname, "-v", "ON_ERROR_STOP=1", *args]
+
+    def psql(self, dbname: str, sql: str) -> str:
+        """Runs sql; returns its output, unaligned and without headers."""
+        return subprocess.run(self.psql_cmd(dbname, "-qAtc", sql), capture_output=True,
+                              text=True, timeout=30, check=True).stdout.strip()
+
+    def session(self, dbname: str) -> subprocess.Popen:
+        """An interactive psql session fed through stdin (close stdin to end it)."""
+        return subprocess.Popen(self.psql_cmd(dbname, "-q"), stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+
     def destroy(self) -> None:
         try:
             self.stop()

@@ -8,6 +8,7 @@ itself, without serving anything that changed while Redis was unreachable.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -289,3 +290,62 @@ def test_bad_cache_settings_are_refused(make_server, backend, value):
     with pytest.raises(RuntimeError, match="exited with 2"):
         srv.start(timeout=5)
     assert "CACHE" in srv.stderr_text()
+
+
+# ------------------------------------------------------------------------- coalesced misses
+
+
+def metric(server, name: str) -> float:
+    text = requests.get(server.url + "/metrics", timeout=TIMEOUT).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_concurrent_misses_build_the_seat_map_once(own_pg_cluster, make_server):
+    """A stampede of seat-map reads right after a change: one request reads the database, the
+    others wait for its answer and are served it from the cache (X-Cache: hit).
+
+    A psql session locks seat_claims, so the first reader's build stops inside the database
+    while the others arrive; without coalescing each of them would be a miss of its own."""
+    pg = own_pg_cluster
+    srv = make_server("postgres", pg=pg, WORKERS=16)
+    v = Venue(srv)
+    hold(srv, make_user(srv).token, v.show_id, seat_ids=v.ids("A1"))  # a new version: a miss
+    dbname = srv.database_url.rsplit("/", 1)[1]
+    before = metric(srv, "ticketd_cache_coalesced_total")
+    locker = pg.session(dbname)
+    answers: list = []
+    threads = []
+    try:
+        locker.stdin.write("BEGIN; LOCK TABLE seat_claims IN ACCESS EXCLUSIVE MODE;\n")
+        locker.stdin.flush()
+        wait_for(lambda: pg.psql(dbname, "SELECT count(*) FROM pg_locks WHERE relation = "
+                                 "'seat_claims'::regclass AND granted AND mode = "
+                                 "'AccessExclusiveLock'") == "1", what="the lock")
+        for _ in range(8):
+            t = threading.Thread(target=lambda: answers.append(seats(srv, v.show_id)))
+            t.start()
+            threads.append(t)
+        wait_for(lambda: int(pg.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                     "wait_event_type = 'Lock' AND client_addr IS NOT NULL")) >= 1,
+                 what="the first reader blocked in the database")
+        # Let the other seven reach the server (in flight: 8 readers + this /metrics call),
+        # well within the server's 5 s lock_timeout.
+        try:
+            wait_for(lambda: metric(srv, "ticketd_requests_in_flight") >= 9, timeout=2,
+                     what="every reader in flight")
+        except AssertionError:
+            pass  # some share a worker thread with the blocked one: they arrive later
+    finally:
+        locker.stdin.close()  # the lock goes with the session
+        locker.wait(10)
+    for t in threads:
+        t.join(30)
+    assert len(answers) == 8 and all(r.status_code == 200 for r in answers)
+    how = sorted(r.headers["X-Cache"] for r in answers)
+    assert how == ["hit"] * 7 + ["miss"], how
+    assert len({r.content for r in answers}) == 1
+    assert status_of(answers[0], v.ids("A1")[0]) == "held"
+    assert metric(srv, "ticketd_cache_coalesced_total") > before

@@ -242,16 +242,10 @@ def test_postgres_lost_between_statements_of_one_request(own_pg_cluster, make_se
     hba = pg.data / "pg_hba.conf"
     saved_hba = hba.read_text()
 
-    def psql(sql: str) -> str:  # over the unix socket, which stays allowed
-        cmd = [str(pg.bindir / "psql"), "-h", str(pg.base), "-p", str(pg.port), "-U", "postgres",
-               "-d", dbname, "-v", "ON_ERROR_STOP=1", "-qAtc", sql]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=30,
-                              check=True).stdout.strip()
+    def psql(sql: str) -> str:
+        return pg.psql(dbname, sql)
 
-    locker = subprocess.Popen(
-        [str(pg.bindir / "psql"), "-h", str(pg.base), "-p", str(pg.port), "-U", "postgres",
-         "-d", dbname, "-v", "ON_ERROR_STOP=1", "-q"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    locker = pg.session(dbname)
     answers: list = []
     try:
         locker.stdin.write("BEGIN; LOCK TABLE shows IN ACCESS EXCLUSIVE MODE;\n")
