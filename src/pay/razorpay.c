@@ -11,32 +11,23 @@
  * Results: TIX_EUNAVAIL when Razorpay could not be reached or kept failing (5xx), TIX_EUPSTREAM
  * when it refused (4xx) or answered something that is not what was asked.
  *
- * Connections are kept alive and reused (keep-alive saves a TCP and TLS handshake per call): the
- * provider keeps a small pool of idle curl easy handles, each with its own connection cache. A
- * call takes one handle for all its attempts (LIFO, so sequential calls land on the same warm
- * connection), resets its options and gives it back; a call finding the pool empty makes a
- * new handle, and one finding it full on return drops its handle. Handles also share a DNS
- * cache and TLS session ids through a CURLSH with one mutex per kind of data. The connection
- * cache itself is deliberately not shared: libcurl 7.88 documents a shared connection cache as
- * unsafe across concurrent threads, while a handle is only ever used by one thread at a time.
- * A connection that broke (reset, time-out, server closed it while idle) is closed by curl and
- * never handed out again; curl checks an idle connection before reusing it and retries once on
- * a fresh one when a reused connection died before any answer. destroy() frees every handle,
- * the share and its mutexes, so no thread may be calling the provider any more then.
+ * Connections are kept alive and reused through the shared outbound client (core/http_client.h:
+ * a pool of up to POOL_MAX idle curl handles sharing DNS and TLS sessions); a call takes one
+ * handle for all its attempts. destroy() frees the pool, so no thread may be calling the
+ * provider any more then.
  *
  * The provider is shared by every thread: configuration (copied at creation) is read-only and
- * the pool and the share are guarded by mutexes. Secrets are never logged; ids and statuses
- * are.
+ * the pool is thread-safe. Secrets are never logged; ids and statuses are.
  */
 #include "pay/razorpay.h"
 
+#include "core/http_client.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "pay/pay.h"
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,96 +46,8 @@ typedef struct rzp_impl {
     char key_secret[128];
     char webhook_secret[256];
     char base[TIX_CFG_STR];
-    pthread_mutex_t pool_lock;
-    CURL *idle[POOL_MAX]; /* idle[0..nidle): handles not in use, newest last */
-    int nidle;
-    CURLSH *share;                                    /* DNS cache and TLS session ids */
-    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST]; /* one per curl_lock_data */
+    tix_httpc *http; /* the handle pool */
 } rzp_impl;
-
-/* ---- the handle pool and the share ---- */
-
-static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
-{
-    (void)h;
-    (void)access;
-    rzp_impl *t = ud;
-    if (data >= 0 && data < CURL_LOCK_DATA_LAST) {
-        pthread_mutex_lock(&t->share_locks[data]);
-    }
-}
-
-static void share_unlock(CURL *h, curl_lock_data data, void *ud)
-{
-    (void)h;
-    rzp_impl *t = ud;
-    if (data >= 0 && data < CURL_LOCK_DATA_LAST) {
-        pthread_mutex_unlock(&t->share_locks[data]);
-    }
-}
-
-/* The share and the locks. TIX_ENOMEM when curl refuses. */
-static tix_rc share_init(rzp_impl *t)
-{
-    pthread_mutex_init(&t->pool_lock, NULL);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) {
-        pthread_mutex_init(&t->share_locks[i], NULL);
-    }
-    t->share = curl_share_init();
-    bool ok =
-        t->share != NULL &&
-        curl_share_setopt(t->share, CURLSHOPT_LOCKFUNC, share_lock) == CURLSHE_OK &&
-        curl_share_setopt(t->share, CURLSHOPT_UNLOCKFUNC, share_unlock) == CURLSHE_OK &&
-        curl_share_setopt(t->share, CURLSHOPT_USERDATA, t) == CURLSHE_OK &&
-        curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) == CURLSHE_OK &&
-        curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) == CURLSHE_OK;
-    return ok ? TIX_OK : TIX_ENOMEM;
-}
-
-/* Frees the idle handles, then the share (no handle may use it any more), then the locks. */
-static void pool_cleanup(rzp_impl *t)
-{
-    for (int i = 0; i < t->nidle; i++) {
-        curl_easy_cleanup(t->idle[i]);
-    }
-    t->nidle = 0;
-    if (t->share != NULL && curl_share_cleanup(t->share) != CURLSHE_OK) {
-        tix_log_error("razorpay: a curl handle still used the share at shutdown");
-    }
-    t->share = NULL;
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) {
-        pthread_mutex_destroy(&t->share_locks[i]);
-    }
-    pthread_mutex_destroy(&t->pool_lock);
-}
-
-/* An idle handle (its options reset, its connections kept), or a new one; NULL when out of
- * memory. Give it back with handle_give. */
-static CURL *handle_take(rzp_impl *t)
-{
-    CURL *h = NULL;
-    pthread_mutex_lock(&t->pool_lock);
-    if (t->nidle > 0) {
-        h = t->idle[--t->nidle];
-    }
-    pthread_mutex_unlock(&t->pool_lock);
-    if (h != NULL) {
-        curl_easy_reset(h); /* no option of the last call (a POST body) carries over */
-        return h;
-    }
-    return curl_easy_init();
-}
-
-static void handle_give(rzp_impl *t, CURL *h)
-{
-    pthread_mutex_lock(&t->pool_lock);
-    if (h != NULL && t->nidle < POOL_MAX) {
-        t->idle[t->nidle++] = h;
-        h = NULL;
-    }
-    pthread_mutex_unlock(&t->pool_lock);
-    curl_easy_cleanup(h); /* the pool is full: this one goes, with its connections */
-}
 
 /* ---- one call ---- */
 
@@ -205,9 +108,7 @@ static CURLcode attempt(const rzp_impl *t, CURL *h, rzp_call *c, long timeout_ms
     }
     snprintf(url, sizeof(url), "%s%s", t->base, c->path);
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_SHARE, t->share);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* threads: time-outs without SIGALRM */
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      timeout_ms < CONNECT_MS ? timeout_ms : CONNECT_MS);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -244,7 +145,7 @@ static tix_rc request(rzp_impl *t, rzp_call *c)
 {
     int64_t deadline = mono_ms() + TOTAL_MS;
     CURLcode cc = CURLE_OK;
-    CURL *h = handle_take(t);
+    CURL *h = tix_httpc_take(t->http);
     if (h == NULL) {
         return TIX_EUNAVAIL;
     }
@@ -265,13 +166,13 @@ static tix_rc request(rzp_impl *t, rzp_call *c)
         c->resp_len = 0;
         cc = attempt(t, h, c, left);
         if (!transient(cc, c->status)) {
-            handle_give(t, h);
+            tix_httpc_give(t->http, h);
             return TIX_OK;
         }
         tix_log_warn("razorpay %s %s: %s (attempt %d)", c->method, c->path,
                      cc != CURLE_OK ? curl_easy_strerror(cc) : "server error", i + 1);
     }
-    handle_give(t, h);
+    tix_httpc_give(t->http, h);
     return TIX_EUNAVAIL;
 }
 
@@ -391,11 +292,11 @@ static tix_rc fetch_payment(tix_pay_provider *p, const char *payment_id, tix_pay
 static void destroy(tix_pay_provider *p)
 {
     if (p != NULL) {
-        pool_cleanup(p->impl);
-        OPENSSL_cleanse(p->impl, sizeof(rzp_impl));
-        free(p->impl);
+        rzp_impl *t = p->impl;
+        tix_httpc_destroy(t->http);
+        OPENSSL_cleanse(t, sizeof(*t));
+        free(t);
         free(p);
-        curl_global_cleanup();
     }
 }
 
@@ -403,18 +304,14 @@ tix_rc tix_pay_razorpay_create(const tix_config *cfg, tix_pay_provider **out)
 {
     tix_pay_provider *p = calloc(1, sizeof(*p));
     rzp_impl *t = calloc(1, sizeof(*t));
-    if (p == NULL || t == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    tix_httpc *http = tix_httpc_create("razorpay", POOL_MAX);
+    if (p == NULL || t == NULL || http == NULL) {
         free(p);
         free(t);
+        tix_httpc_destroy(http);
         return TIX_ENOMEM;
     }
-    if (share_init(t) != TIX_OK) {
-        pool_cleanup(t);
-        free(p);
-        free(t);
-        curl_global_cleanup();
-        return TIX_ENOMEM;
-    }
+    t->http = http;
     snprintf(t->key_id, sizeof(t->key_id), "%s", cfg->razorpay_key_id);
     snprintf(t->key_secret, sizeof(t->key_secret), "%s", cfg->razorpay_key_secret);
     snprintf(t->webhook_secret, sizeof(t->webhook_secret), "%s", cfg->razorpay_webhook_secret);
