@@ -17,12 +17,15 @@
  *            api_key, signature → {"result":"ok"} or {"result":"not found"} (both success).
  * Public ids are "ticketd/<kind>s/<movie id>_<16 hex>": new for every upload, so a replaced
  * poster never lingers in a CDN cache, and remove only ever touches ids under "ticketd/".
- * One curl handle per request (uploads are rare; no shared state, so thread-safe). Every
- * failure is TIX_EUPSTREAM; logs name the status and Cloudinary's message with hex runs
- * redacted, never the secret or a signature.
+ * Connections are kept alive between requests (the chunks of one upload, the destroy of the
+ * media it replaced, the next upload) through the shared outbound client (core/http_client.h:
+ * a pool of up to POOL_MAX idle curl handles sharing DNS and TLS sessions, thread-safe); a
+ * request takes a handle for one attempt and gives it back. Every failure is TIX_EUPSTREAM; logs
+ * name the status and Cloudinary's message with hex runs redacted, never the secret or a signature.
  */
 #include "media/cloudinary.h"
 
+#include "core/http_client.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "media/media.h"
@@ -47,6 +50,7 @@
 #define ID_PREFIX         "ticketd/"
 #define PART_ATTEMPTS     3   /* tries per upload request (a whole file or one chunk) */
 #define RETRY_PAUSE_MS    500 /* before the second try; twice that before the third */
+#define POOL_MAX          4   /* idle curl handles kept (each with its live connections) */
 
 typedef struct cld_store {
     tix_media base; /* first: a tix_media * is a cld_store * */
@@ -55,6 +59,7 @@ typedef struct cld_store {
     char key[128];
     char secret[256];
     int64_t chunk_bytes; /* files larger than this go up in chunks of this size */
+    tix_httpc *http;     /* the handle pool */
 } cld_store;
 
 typedef struct response {
@@ -251,7 +256,6 @@ static void set_options(CURL *c, const char *url, long timeout_s, response *resp
 {
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: time-outs without SIGALRM */
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -266,10 +270,10 @@ static void set_options(CURL *c, const char *url, long timeout_s, response *resp
 /* POSTs params (and the file part, when p is set) as multipart/form-data to url. TIX_OK when
  * an HTTP answer arrived (any status, in resp); TIX_EUPSTREAM when none did (resp->result
  * says why). */
-static tix_rc post_form(const char *url, const tix_cloudinary_param *params, size_t n, file_part *p,
-                        long timeout_s, response *resp)
+static tix_rc post_form(const cld_store *s, const char *url, const tix_cloudinary_param *params,
+                        size_t n, file_part *p, long timeout_s, response *resp)
 {
-    CURL *c = curl_easy_init();
+    CURL *c = tix_httpc_take(s->http);
     curl_mime *mime = c ? curl_mime_init(c) : NULL;
     struct curl_slist *headers = request_headers(p);
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -296,9 +300,9 @@ static tix_rc post_form(const char *url, const tix_cloudinary_param *params, siz
                          errbuf[0] ? errbuf : curl_easy_strerror(cc));
         }
     }
-    curl_slist_free_all(headers);
     curl_mime_free(mime);
-    curl_easy_cleanup(c);
+    curl_slist_free_all(headers);
+    tix_httpc_give(s->http, c); /* its connection stays open for the next request */
     return rc;
 }
 
@@ -359,8 +363,9 @@ static bool worth_retrying(tix_rc rc, const response *resp)
 /* One upload request (the whole file, or one chunk), tried up to PART_ATTEMPTS times. TIX_OK
  * with resp holding the 200 answer; else TIX_EUPSTREAM, and *refused tells whether Cloudinary
  * definitely refused it (4xx: nothing was stored) rather than failed in an unknown way. */
-static tix_rc send_part(const char *endpoint, const tix_cloudinary_param *params, size_t n,
-                        file_part *p, long timeout_s, response *resp, bool *refused)
+static tix_rc send_part(const cld_store *s, const char *endpoint,
+                        const tix_cloudinary_param *params, size_t n, file_part *p, long timeout_s,
+                        response *resp, bool *refused)
 {
     char what[96];
     if (p->upload_id != NULL) {
@@ -370,7 +375,7 @@ static tix_rc send_part(const char *endpoint, const tix_cloudinary_param *params
         snprintf(what, sizeof(what), "upload");
     }
     for (int attempt = 1;; attempt++) {
-        tix_rc rc = post_form(endpoint, params, n, p, timeout_s, resp);
+        tix_rc rc = post_form(s, endpoint, params, n, p, timeout_s, resp);
         if (rc == TIX_OK && resp->status == 200) {
             return TIX_OK;
         }
@@ -410,7 +415,7 @@ static tix_rc send_file(const cld_store *s, const char *endpoint,
         bool last = f->size - start <= step;
         part.start = start;
         part.len = last ? f->size - start : step;
-        if (send_part(endpoint, params, n, &part, timeout, resp, &refused) != TIX_OK) {
+        if (send_part(s, endpoint, params, n, &part, timeout, resp, &refused) != TIX_OK) {
             *unknown = last && !refused;
             return TIX_EUPSTREAM;
         }
@@ -478,7 +483,7 @@ static tix_rc cld_remove(tix_media *m, tix_media_kind kind, const char *public_i
         free(resp);
         return TIX_EUPSTREAM;
     }
-    tix_rc rc = post_form(endpoint, params, 5, NULL, DESTROY_TIMEOUT_S, resp);
+    tix_rc rc = post_form(s, endpoint, params, 5, NULL, DESTROY_TIMEOUT_S, resp);
     if (rc == TIX_OK) {
         json_t *j = json_loadb(resp->data, resp->len, 0, NULL);
         const char *result = json_string_value(json_object_get(j, "result"));
@@ -497,9 +502,9 @@ static tix_rc cld_remove(tix_media *m, tix_media_kind kind, const char *public_i
 static void cld_destroy(tix_media *m)
 {
     cld_store *s = (cld_store *)m;
+    tix_httpc_destroy(s->http);
     OPENSSL_cleanse(s->secret, sizeof(s->secret));
     free(s);
-    curl_global_cleanup();
 }
 
 tix_rc tix_media_cloudinary_create(const char *api_base, const char *cloud, const char *api_key,
@@ -511,9 +516,14 @@ tix_rc tix_media_cloudinary_create(const char *api_base, const char *cloud, cons
     }
     if (strlen(api_base) >= sizeof(s->api_base) || strlen(cloud) >= sizeof(s->cloud) ||
         strlen(api_key) >= sizeof(s->key) || strlen(api_secret) >= sizeof(s->secret) ||
-        chunk_bytes <= 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        chunk_bytes <= 0) {
         free(s);
         return TIX_EINVAL;
+    }
+    s->http = tix_httpc_create("cloudinary", POOL_MAX);
+    if (s->http == NULL) {
+        free(s);
+        return TIX_ENOMEM;
     }
     memcpy(s->api_base, api_base, strlen(api_base) + 1);
     memcpy(s->cloud, cloud, strlen(cloud) + 1);

@@ -26,6 +26,10 @@ single upload. Partial uploads are in c.partials; every chunk request is in c.ch
 c.fail_chunk(index, times, status) makes the stand-in answer the index-th chunk (0-based) of
 the next chunked uploads with a 5xx, times times, before looking at it.
 
+Connections are kept alive (HTTP/1.1) like Cloudinary's: c.connections counts the TCP
+connections accepted so far and c.requests the requests answered (fewer connections than
+requests means connections were reused).
+
 Use it in-process (tests): `with CloudinaryStandin("demo", "1234", "secret") as c: c.base ...`;
 everything it saw is in c.uploads, c.destroys and c.rejected. Or run it alone:
     python3 tests/api/cloudinary_standin.py --cloud demo --key 1234 --secret s3cr3t [--port N]
@@ -41,6 +45,7 @@ import hashlib
 import hmac
 import json
 import re
+import socket
 import struct
 import threading
 import time
@@ -152,6 +157,9 @@ class CloudinaryStandin:
         self.chunks: list[dict] = []         # every chunk request, with its answer's status
         self.partials: dict[str, dict] = {}  # chunked uploads in progress, by upload id
         self._failures: dict[int, list] = {}  # chunk index -> [times left, status]
+        self.connections = 0  # TCP connections accepted (keep-alive makes this < requests)
+        self.requests = 0     # requests answered
+        self.open_conns: set[socket.socket] = set()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -175,12 +183,20 @@ class CloudinaryStandin:
         return self
 
     def stop(self) -> None:
-        """Stops and closes the socket: later connections are refused."""
+        """Stops and closes the socket: later connections are refused, and kept-alive ones
+        are closed (as a server that goes away does)."""
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(5)
             self._thread = None
         self._httpd.server_close()
+        with self.lock:
+            conns = list(self.open_conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self):
         return self.start()
@@ -372,14 +388,34 @@ class CloudinaryStandin:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY a kept-alive
+            # connection waits for the client's delayed ACK (40 ms) between them.
+            disable_nagle_algorithm = True
 
             def log_message(self, fmt, *args):  # quiet
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with standin.lock:
+                    standin.connections += 1
+                    standin.open_conns.add(self.connection)
+
+            def finish(self) -> None:
+                with standin.lock:
+                    standin.open_conns.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
+                with standin.lock:
+                    standin.requests += 1
                 if self.headers.get("Transfer-Encoding") or length > MAX_BODY:
                     status, body = 413, {"error": {"message": "File size too large"}}
+                    self.close_connection = True  # the body was not read
                 else:
                     data = self.rfile.read(length)
                     status, body = standin._handle(self.path, self.headers, data)

@@ -757,6 +757,20 @@ def test_cloudinary_trailer_goes_to_the_video_endpoint(make_server, backend, sta
     assert standin.destroys[-1]["fields"]["public_id"] == up["fields"]["public_id"]
 
 
+def test_cloudinary_calls_reuse_one_kept_alive_connection(make_server, backend, standin):
+    srv = cloudinary_server(make_server, backend, standin)
+    token = admin(srv)
+    movie = new_movie(srv, token)
+    conns, requests_before = standin.connections, standin.requests
+    for seed in range(4):  # every upload after the first also destroys the poster it replaced
+        r = upload(srv, movie["id"], "poster", png_bytes(seed=seed), token)
+        assert r.status_code == 200, r.text
+    assert standin.requests - requests_before == 4 + 3
+    assert len(standin.destroys) == 3 and standin.rejected == []
+    # One connection for all seven requests (none when an earlier one was still open).
+    assert standin.connections - conns <= 1, standin.connections - conns
+
+
 def test_cloudinary_down_is_503_and_the_movie_is_unchanged(make_server, backend, standin):
     srv = cloudinary_server(make_server, backend, standin)
     token = admin(srv)
