@@ -38,7 +38,8 @@ static const char usage[] =
     "  ticketd admin create --email E --password P [--name N]\n"
     "                                  create an admin account and exit\n"
     "  ticketd jobs run-once NAME      run one lifecycle job now (shows, expire, refunds,\n"
-    "                                  reconcile or purge), print its counts and exit\n"
+    "                                  reconcile, purge or refund_poll), print its counts\n"
+    "                                  and exit\n"
     "  ticketd --help | --version\n"
     "\n"
     "Configuration comes from the environment, and from ./.env when present (variables\n"
@@ -103,7 +104,13 @@ static const char usage_more[] =
     "  JOB_INTERVAL_EXPIRE  unpaid bookings expire, stale holds are released (15s)\n"
     "  JOB_INTERVAL_REFUNDS failed refunds are sent again, with back-off (60s)\n"
     "  JOB_INTERVAL_RECONCILE  unpaid bookings of 48 h are checked with the provider (5m)\n"
-    "  JOB_INTERVAL_PURGE   old idempotency keys, refresh tokens and job runs go (1h)\n";
+    "  JOB_INTERVAL_PURGE   old idempotency keys, refresh tokens and job runs go (1h)\n"
+    "  JOB_INTERVAL_REFUND_POLL  refunds pending at the provider are asked about, in case\n"
+    "                       their webhook was lost (10m)\n"
+    "  REFUND_POLL_AGE      a refund pending this long is asked about, and again at most\n"
+    "                       this often (1h; 0 = at every run)\n"
+    "  REFUND_POLL_BATCH    refunds asked about per run at most, 1..1000 (50): the\n"
+    "                       provider's rate limits\n";
 
 /* Rate limits and the client address behind a proxy. */
 static const char usage_limits[] =
@@ -331,7 +338,9 @@ static int run_job_once(tix_app *app, const char *name)
 {
     const tix_job *job = tix_job_find(name);
     if (job == NULL) {
-        fprintf(stderr, "ticketd: no job \"%s\" (shows, expire, refunds, reconcile, purge)\n",
+        fprintf(stderr,
+                "ticketd: no job \"%s\" (shows, expire, refunds, reconcile, purge,"
+                " refund_poll)\n",
                 name ? name : "");
         return EXIT_CONFIG;
     }

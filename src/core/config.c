@@ -318,12 +318,17 @@ static tix_rc parse_jobs(parser *p, tix_config *cfg)
         {"JOB_INTERVAL_REFUNDS", 60000, 100, week, &cfg->job_refunds_ms},
         {"JOB_INTERVAL_RECONCILE", 300000, 100, week, &cfg->job_reconcile_ms},
         {"JOB_INTERVAL_PURGE", 3600000, 100, week, &cfg->job_purge_ms},
+        {"JOB_INTERVAL_REFUND_POLL", 600000, 100, week, &cfg->job_refund_poll_ms},
+        {"REFUND_POLL_AGE", 3600000, 0, 30 * 86400000LL, &cfg->refund_poll_age_ms},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         if (get_duration_ms(p, vars[i].name, vars[i].def, vars[i].min, vars[i].max, vars[i].out) !=
             TIX_OK) {
             return TIX_EINVAL;
         }
+    }
+    if (get_int(p, "REFUND_POLL_BATCH", 50, 1, 1000, &cfg->refund_poll_batch) != TIX_OK) {
+        return TIX_EINVAL;
     }
     if (cfg->job_lease_ms < 2 * cfg->job_tick_ms) {
         return fail(p,

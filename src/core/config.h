@@ -91,7 +91,11 @@ typedef struct tix_config {
     int64_t job_refunds_ms;   /* JOB_INTERVAL_REFUNDS: failed refunds are sent again */
     int64_t job_reconcile_ms; /* JOB_INTERVAL_RECONCILE: unpaid bookings asked of the provider */
     int64_t job_purge_ms;     /* JOB_INTERVAL_PURGE: old idempotency keys, tokens and job runs go */
-    bool jobs_enabled;        /* JOBS=on|off: run the scheduler in this server */
+    int64_t
+        job_refund_poll_ms; /* JOB_INTERVAL_REFUND_POLL: pending refunds asked of the provider */
+    int64_t refund_poll_age_ms; /* REFUND_POLL_AGE: a pending refund is asked about after this */
+    int64_t refund_poll_batch;  /* REFUND_POLL_BATCH: refunds asked about per run at most */
+    bool jobs_enabled;          /* JOBS=on|off: run the scheduler in this server */
     /* Client addresses and rate limits (http/clientip.c, http/ratelimit.c). */
     bool trust_proxy;        /* TRUST_PROXY=on: the client is found in X-Forwarded-For */
     bool rate_limit_enabled; /* RATE_LIMIT=on|off */

@@ -2,7 +2,8 @@
  * Lifecycle jobs and their scheduler.
  *
  * A job is one function that keeps some stored state true as time passes (show status, unpaid
- * bookings and stale holds, failed refunds, unreconciled payments, old rows). Each is
+ * bookings and stale holds, failed refunds, unreconciled payments, old rows, refunds whose
+ * outcome the provider never reported). Each is
  * idempotent, safe to run while requests are served, and reports what it did as named counts.
  *
  * The scheduler is one thread per server (tix_jobs_start). Every JOB_TICK it renews, in one
@@ -88,6 +89,7 @@ TIX_MUSTCHECK tix_rc tix_job_expire(tix_job_ctx *c, tix_job_counts *out);
 TIX_MUSTCHECK tix_rc tix_job_refunds(tix_job_ctx *c, tix_job_counts *out);
 TIX_MUSTCHECK tix_rc tix_job_reconcile(tix_job_ctx *c, tix_job_counts *out);
 TIX_MUSTCHECK tix_rc tix_job_purge(tix_job_ctx *c, tix_job_counts *out);
+TIX_MUSTCHECK tix_rc tix_job_refund_poll(tix_job_ctx *c, tix_job_counts *out);
 
 /* "<prefix><hostname>:<pid>:<8 random hex digits>": who holds a lease or ran a job. */
 void tix_jobs_holder_id(char out[TIX_JOBS_HOLDER_MAX], const char *prefix);

@@ -265,6 +265,27 @@ tix_rc tix_job_reconcile(tix_job_ctx *c, tix_job_counts *out)
     return rc;
 }
 
+/* ---- refund poll ---- */
+
+/* Refunds pending at the provider past REFUND_POLL_AGE: their state is fetched and applied as
+ * the lost refund.processed / refund.failed webhook would have been (a failed one is then
+ * sent again as a new attempt by the refunds job). At most REFUND_POLL_BATCH provider calls
+ * per run, for the provider's rate limits. */
+tix_rc tix_job_refund_poll(tix_job_ctx *c, tix_job_counts *out)
+{
+    tix_booking_ctx bc = {c->db, c->a, c->cfg, c->pay};
+    tix_refund_poll_result res;
+    memset(&res, 0, sizeof(res));
+    tix_rc rc = tix_payments_refund_poll(&bc, c->now, c->cfg->refund_poll_age_ms,
+                                         (int)c->cfg->refund_poll_batch, &res);
+    tix_job_count_add(out, "checked", res.checked);
+    tix_job_count_add(out, "processed", res.processed);
+    tix_job_count_add(out, "failed", res.failed);
+    tix_job_count_add(out, "pending", res.pending);
+    tix_job_count_add(out, "errors", res.errors);
+    return rc;
+}
+
 /* ---- purge ---- */
 
 tix_rc tix_job_purge(tix_job_ctx *c, tix_job_counts *out)

@@ -24,6 +24,7 @@ const tix_job tix_jobs_table[] = {
     {"refunds", tix_job_refunds, offsetof(tix_config, job_refunds_ms)},
     {"reconcile", tix_job_reconcile, offsetof(tix_config, job_reconcile_ms)},
     {"purge", tix_job_purge, offsetof(tix_config, job_purge_ms)},
+    {"refund_poll", tix_job_refund_poll, offsetof(tix_config, job_refund_poll_ms)},
 };
 const int tix_jobs_table_count = (int)(sizeof(tix_jobs_table) / sizeof(tix_jobs_table[0]));
 

@@ -25,6 +25,13 @@ typedef struct tix_pay_payment {
     int64_t amount;
 } tix_pay_payment;
 
+/* Where a refund stands at the provider. */
+typedef enum tix_pay_refund_state {
+    TIX_PAY_REFUND_PENDING,
+    TIX_PAY_REFUND_PROCESSED,
+    TIX_PAY_REFUND_FAILED,
+} tix_pay_refund_state;
+
 struct tix_pay_provider {
     const char *name;   /* "test" | "razorpay": stored on each booking */
     const char *key_id; /* the public key a checkout page needs */
@@ -57,6 +64,12 @@ struct tix_pay_provider {
      * provider could not answer. NULL when the provider needs no such check (the test provider
      * signs checkouts of its own orders' amounts only). */
     tix_rc (*fetch_payment)(tix_pay_provider *p, const char *payment_id, tix_pay_payment *out);
+    /* Looks up refund_id (the provider's) of payment_id, for a refund whose outcome was never
+     * reported (a lost webhook). OUT: *state. TIX_ENOTFOUND when the provider has no such
+     * refund of that payment; TIX_EUNAVAIL / TIX_EUPSTREAM when it could not answer. NULL when
+     * the provider settles every refund in its answer (the test provider). */
+    tix_rc (*fetch_refund)(tix_pay_provider *p, const char *payment_id, const char *refund_id,
+                           tix_pay_refund_state *state);
     void (*destroy)(tix_pay_provider *p);
     void *impl;
 };

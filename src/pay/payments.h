@@ -19,6 +19,16 @@
 TIX_MUSTCHECK tix_rc tix_payments_apply_event(tix_booking_ctx *c, const tix_rzp_event *ev,
                                               const char **outcome);
 
+/* Provider news that a refund was processed (or failed), from a webhook or from asking the
+ * provider (source: "webhook" | "poll", for logs and the attempt's detail). Finds the refund by
+ * the provider's refund id, else by our idempotency key, and marks that attempt (and the
+ * refund, while it is the current attempt); a failed one is then sent again as a new attempt
+ * by the refund retries. OUT: *outcome ("refund_processed", "refund_failed", "ignored_state",
+ * "stale_attempt", "unknown_refund"). TIX_OK once settled; another code is database trouble. */
+TIX_MUSTCHECK tix_rc tix_payments_refund_news(tix_booking_ctx *c, const char *provider_refund_id,
+                                              const char *our_key, bool processed,
+                                              const char *source, const char **outcome);
+
 /* Sends refund_id to the provider again, with its own id as the idempotency key (so it can
  * never refund twice), and records the answer. OUT: *out, the refund afterwards.
  * TIX_ENOTFOUND, TIX_ECONFLICT (already processed), TIX_EUNAVAIL / TIX_EUPSTREAM (the
@@ -42,5 +52,21 @@ typedef struct tix_reconcile_result {
  * TIX_EUNAVAIL when the provider is unreachable (the run stops; *out counts what was done). */
 TIX_MUSTCHECK tix_rc tix_payments_reconcile(tix_booking_ctx *c, int64_t now,
                                             tix_reconcile_result *out);
+
+typedef struct tix_refund_poll_result {
+    int checked;   /* refunds asked about */
+    int processed; /* found processed: marked so */
+    int failed;    /* found failed: marked so (the refunds job sends a new attempt) */
+    int pending;   /* still pending at the provider */
+    int errors;    /* the provider could not answer, or did not know the refund */
+} tix_refund_poll_result;
+
+/* For refunds pending at the provider (with its refund id) that nothing has changed for `age`
+ * ms and that were not asked about in the last `age` ms, at most `batch` of them: asks the
+ * provider for each one's state and applies it through tix_payments_refund_news, as its webhook
+ * would have. Does nothing with a provider that cannot be asked (fetch_refund NULL). OUT: *out.
+ * TIX_EUNAVAIL when the provider is unreachable (the run stops; *out counts what was done). */
+TIX_MUSTCHECK tix_rc tix_payments_refund_poll(tix_booking_ctx *c, int64_t now, int64_t age,
+                                              int batch, tix_refund_poll_result *out);
 
 #endif

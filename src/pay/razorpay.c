@@ -289,6 +289,38 @@ static tix_rc fetch_payment(tix_pay_provider *p, const char *payment_id, tix_pay
     return rc;
 }
 
+static tix_rc fetch_refund(tix_pay_provider *p, const char *payment_id, const char *refund_id,
+                           tix_pay_refund_state *state)
+{
+    char path[2 * TIX_PAY_ID_MAX + 32];
+    char id[TIX_PAY_ID_MAX];
+    tix_rzp_refund_status st = TIX_RZP_REFUND_PENDING;
+    *state = TIX_PAY_REFUND_PENDING;
+    if (!tix_rzp_id_ok(payment_id) || !tix_rzp_id_ok(refund_id)) {
+        return TIX_ENOTFOUND;
+    }
+    /* The refund under its payment: Razorpay answers 4xx for a refund of another payment. */
+    snprintf(path, sizeof(path), "/payments/%s/refunds/%s", payment_id, refund_id);
+    rzp_call c = {.method = "GET", .path = path};
+    tix_rc rc = request(p->impl, &c);
+    if (rc == TIX_OK && c.status == 404) {
+        rc = TIX_ENOTFOUND;
+    }
+    rc = rc ? rc : answered(&c);
+    rc = rc ? rc : tix_rzp_parse_refund(c.resp, c.resp_len, id, &st);
+    if (rc == TIX_OK && strcmp(id, refund_id) != 0) {
+        tix_log_warn("razorpay GET %s answered refund %s", path, id);
+        rc = TIX_EUPSTREAM;
+    }
+    free(c.resp);
+    if (rc == TIX_OK) {
+        *state = st == TIX_RZP_REFUND_PROCESSED ? TIX_PAY_REFUND_PROCESSED
+                 : st == TIX_RZP_REFUND_FAILED  ? TIX_PAY_REFUND_FAILED
+                                                : TIX_PAY_REFUND_PENDING;
+    }
+    return rc;
+}
+
 static void destroy(tix_pay_provider *p)
 {
     if (p != NULL) {
@@ -324,6 +356,7 @@ tix_rc tix_pay_razorpay_create(const tix_config *cfg, tix_pay_provider **out)
     p->verify_webhook = verify_webhook;
     p->fetch_captured_payment = fetch_captured_payment;
     p->fetch_payment = fetch_payment;
+    p->fetch_refund = fetch_refund;
     p->destroy = destroy;
     p->impl = t;
     *out = p;

@@ -1,8 +1,9 @@
 /*
- * The admin's money tools (see payments.h): re-sending a refund, and reconciling bookings
- * whose payment the provider took but never told us about (a lost webhook, a closed browser).
- * Both only ever act through the paths everything else uses: the provider's refund call with
- * the refund's own id as idempotency key, and tix_booking_paid.
+ * The admin's money tools (see payments.h): re-sending a refund, reconciling bookings whose
+ * payment the provider took but never told us about (a lost webhook, a closed browser), and
+ * asking the provider about refunds it still holds as pending (a lost refund webhook). All only
+ * ever act through the paths everything else uses: the provider's refund call with the
+ * refund's own id as idempotency key, tix_booking_paid, and tix_payments_refund_news.
  */
 #include "core/log.h"
 #include "core/util.h"
@@ -111,5 +112,64 @@ tix_rc tix_payments_reconcile(tix_booking_ctx *c, int64_t now, tix_reconcile_res
     }
     tix_log_info("reconcile: %d checked, %d confirmed, %d refunded, %d errors", out->checked,
                  out->confirmed, out->refunded, out->errors);
+    return rc;
+}
+
+/* One refund pending at the provider: asks, records the asking, applies the answer. Counts
+ * into *out. TIX_EUNAVAIL when the provider could not be reached (stop the run). */
+static tix_rc poll_one(tix_booking_ctx *c, const tix_refund_at_provider *r, int64_t now,
+                       tix_refund_poll_result *out)
+{
+    tix_pay_refund_state state = TIX_PAY_REFUND_PENDING;
+    const char *outcome = "unchanged";
+    out->checked++;
+    tix_rc prc = c->pay->fetch_refund(c->pay, r->payment_id, r->provider_refund_id, &state);
+    if (prc == TIX_EUNAVAIL) {
+        out->errors++;
+        return prc; /* not marked checked: it comes first again next run */
+    }
+    tix_rc rc = tix_refund_checked(c->db, r->id, now);
+    if (prc != TIX_OK) {
+        out->errors++;
+        tix_log_warn("refund poll: refund %s (%s at the provider): %s", r->id,
+                     r->provider_refund_id, tix_rc_name(prc));
+        return rc;
+    }
+    if (rc == TIX_OK && state != TIX_PAY_REFUND_PENDING) {
+        rc = tix_payments_refund_news(c, r->provider_refund_id, r->idem_key,
+                                      state == TIX_PAY_REFUND_PROCESSED, "poll", &outcome);
+    }
+    if (rc != TIX_OK) {
+        out->errors++;
+        return rc;
+    }
+    out->pending += state == TIX_PAY_REFUND_PENDING;
+    out->processed += strcmp(outcome, "refund_processed") == 0;
+    out->failed += strcmp(outcome, "refund_failed") == 0;
+    if (state != TIX_PAY_REFUND_PENDING) {
+        tix_log_info("refund poll: refund %s (%s) is %s at the provider: %s", r->id,
+                     r->provider_refund_id,
+                     state == TIX_PAY_REFUND_PROCESSED ? "processed" : "failed", outcome);
+    }
+    return TIX_OK;
+}
+
+tix_rc tix_payments_refund_poll(tix_booking_ctx *c, int64_t now, int64_t age, int batch,
+                                tix_refund_poll_result *out)
+{
+    tix_refund_at_provider *list = NULL;
+    int n = 0;
+    memset(out, 0, sizeof(*out));
+    if (c->pay->fetch_refund == NULL) {
+        return TIX_OK;
+    }
+    tix_rc rc =
+        tix_refunds_pending_at_provider(c->db, c->a, c->pay->name, now - age, batch, &list, &n);
+    for (int i = 0; i < n && rc == TIX_OK; i++) {
+        tix_rc one = poll_one(c, &list[i], now, out);
+        if (one == TIX_EUNAVAIL) {
+            rc = one; /* the provider (or the database) is down: the others would only wait */
+        }
+    }
     return rc;
 }

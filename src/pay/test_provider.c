@@ -122,6 +122,7 @@ tix_rc tix_pay_test_create(const tix_config *cfg, tix_pay_provider **out)
     p->verify_webhook = NULL; /* no webhooks: the checkout is the only confirmation */
     p->fetch_captured_payment = fetch_captured_payment;
     p->fetch_payment = NULL;
+    p->fetch_refund = NULL; /* its refunds are processed in the answer */
     p->destroy = destroy;
     p->impl = t;
     *out = p;

@@ -1,6 +1,7 @@
 /*
  * Applying a verified provider event to bookings and refunds (see payments.h). Captures go
  * through tix_booking_paid, failures through tix_booking_payment_failed, refund news through
+ * tix_payments_refund_news (also what the refund poll job applies what it fetched with) and
  * tix_refund_mark; each decides by the current state, so applying an event twice, or after a
  * newer one, changes nothing. Whatever cannot be matched is acknowledged with an outcome that
  * says why (a provider retries a non-2xx answer for a day; an unknown order never becomes
@@ -79,14 +80,16 @@ static tix_rc on_failure(tix_booking_ctx *c, const tix_rzp_event *ev, const char
     return rc == TIX_ECONFLICT ? TIX_OK : rc;
 }
 
-static tix_rc on_refund(tix_booking_ctx *c, const tix_rzp_event *ev, bool processed,
-                        const char **outcome)
+tix_rc tix_payments_refund_news(tix_booking_ctx *c, const char *provider_refund_id,
+                                const char *our_key, bool processed, const char *source,
+                                const char **outcome)
 {
     tix_refund_row row;
     char *key = NULL;
-    tix_rc rc = tix_refund_find(c->db, c->a, ev->refund_id, ev->our_refund_id, &row, &key);
+    tix_rc rc = tix_refund_find(c->db, c->a, provider_refund_id, our_key, &row, &key);
     if (rc == TIX_ENOTFOUND) {
-        tix_log_warn("razorpay %s for unknown refund %s", ev->type, ev->refund_id);
+        tix_log_warn("razorpay %s: refund %s %s is not ours", source, provider_refund_id,
+                     processed ? "processed" : "failed");
         *outcome = "unknown_refund";
         return TIX_OK;
     }
@@ -97,7 +100,8 @@ static tix_rc on_refund(tix_booking_ctx *c, const tix_rzp_event *ev, bool proces
     const char *status = processed ? "processed" : "failed";
     rc = tix_db_begin(c->db);
     rc = rc ? rc
-            : tix_refund_mark(c->db, row.r.id, key, status, ev->refund_id[0] ? ev->refund_id : NULL,
+            : tix_refund_mark(c->db, row.r.id, key, status,
+                              provider_refund_id[0] ? provider_refund_id : NULL, source,
                               tix_now_ms());
     tix_rc done = rc == TIX_OK || rc == TIX_ECONFLICT ? tix_db_commit(c->db) : rc;
     if (done != TIX_OK) {
@@ -119,8 +123,9 @@ static tix_rc on_refund(tix_booking_ctx *c, const tix_rzp_event *ev, bool proces
         return TIX_OK;
     }
     if (!processed) {
-        tix_log_warn("refund %s (key %s) failed at the provider; a retry sends a new attempt",
-                     row.r.id, key);
+        tix_log_warn("refund %s (key %s) failed at the provider (%s); a retry sends a new"
+                     " attempt",
+                     row.r.id, key, source);
     }
     *outcome = processed ? "refund_processed" : "refund_failed";
     return TIX_OK;
@@ -136,9 +141,10 @@ tix_rc tix_payments_apply_event(tix_booking_ctx *c, const tix_rzp_event *ev, con
     case TIX_RZP_EV_PAYMENT_FAILED:
         return on_failure(c, ev, outcome);
     case TIX_RZP_EV_REFUND_PROCESSED:
-        return on_refund(c, ev, true, outcome);
     case TIX_RZP_EV_REFUND_FAILED:
-        return on_refund(c, ev, false, outcome);
+        return tix_payments_refund_news(c, ev->refund_id, ev->our_refund_id,
+                                        ev->kind == TIX_RZP_EV_REFUND_PROCESSED, "webhook",
+                                        outcome);
     case TIX_RZP_EV_OTHER:
         break;
     }

@@ -172,19 +172,19 @@ static tix_rc attempt_ensure(tix_db *db, const char *id, const char *key, int64_
 }
 
 tix_rc tix_refund_mark(tix_db *db, const char *id, const char *key, const char *status,
-                       const char *provider_refund_id, int64_t now)
+                       const char *provider_refund_id, const char *source, int64_t now)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(status), TIX_DB_TEXT(provider_refund_id),
-                   TIX_DB_INT(now), TIX_DB_TEXT(key)};
+                   TIX_DB_INT(now), TIX_DB_TEXT(key),    TIX_DB_TEXT(source)};
     tix_rc rc = attempt_ensure(db, id, key, now);
     rc = rc ? rc
-            : tix_db_exec(
-                  db,
-                  "UPDATE refund_attempts SET status = CASE WHEN status = 'processed'"
-                  " THEN status ELSE $2 END, provider_refund_id ="
-                  " COALESCE(provider_refund_id, $3), detail = CAST($2 AS TEXT) || ' (webhook)',"
-                  " updated_at = $4 WHERE idem_key = $5 AND refund_id = $1",
-                  p, 5, NULL);
+            : tix_db_exec(db,
+                          "UPDATE refund_attempts SET status = CASE WHEN status = 'processed'"
+                          " THEN status ELSE $2 END, provider_refund_id ="
+                          " COALESCE(provider_refund_id, $3), detail = CAST($2 AS TEXT) || ' ('"
+                          " || CAST($6 AS TEXT) || ')', updated_at = $4"
+                          " WHERE idem_key = $5 AND refund_id = $1",
+                          p, 6, NULL);
     tix_db_res *res = NULL;
     rc = rc ? rc
             : tix_db_exec(db,
@@ -287,6 +287,44 @@ tix_rc tix_refund_page(tix_db *db, tix_arena *a, const char *status, const char 
                                      " AND (CAST($2 AS TEXT) IS NULL OR r.id < $2)"
                                      " ORDER BY r.id DESC LIMIT $3",
                        p, 3, items, n);
+}
+
+tix_rc tix_refunds_pending_at_provider(tix_db *db, tix_arena *a, const char *provider,
+                                       int64_t before, int limit, tix_refund_at_provider **items,
+                                       int *n)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(provider), TIX_DB_INT(before), TIX_DB_INT(limit)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT r.id, r.payment_id, r.provider_refund_id,"
+                            " COALESCE(r.idem_key, r.id) FROM refunds r"
+                            " JOIN bookings b ON b.id = r.booking_id"
+                            " WHERE r.status = 'pending' AND r.provider_refund_id IS NOT NULL"
+                            " AND b.provider = $1 AND r.updated_at <= $2"
+                            " AND COALESCE(r.checked_at, 0) <= $2"
+                            " ORDER BY COALESCE(r.checked_at, 0), r.updated_at, r.id LIMIT $3",
+                            p, 3, &res);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int rows = tix_db_res_rows(res);
+    tix_refund_at_provider *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        list[i].id = tix_db_res_dup(a, res, i, 0);
+        list[i].payment_id = tix_db_res_dup(a, res, i, 1);
+        list[i].provider_refund_id = tix_db_res_dup(a, res, i, 2);
+        list[i].idem_key = tix_db_res_dup(a, res, i, 3);
+    }
+    *items = list;
+    *n = rows;
+    tix_db_res_destroy(res);
+    return TIX_OK;
+}
+
+tix_rc tix_refund_checked(tix_db *db, const char *id, int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(now)};
+    return tix_db_exec(db, "UPDATE refunds SET checked_at = $2 WHERE id = $1", p, 2, NULL);
 }
 
 /* ---- reconciliation ---- */

@@ -54,12 +54,13 @@ TIX_MUSTCHECK tix_rc tix_refund_get(tix_db *db, tix_arena *a, const char *id, ti
  * nothing matches. */
 TIX_MUSTCHECK tix_rc tix_refund_find(tix_db *db, tix_arena *a, const char *provider_refund_id,
                                      const char *our_key, tix_refund_row *out, char **key);
-/* A provider event about attempt `key` of refund id: the attempt takes status (never leaving
- * processed) and, while it is the refund's current attempt, so does the refund. A processed
- * refund never changes again: TIX_ECONFLICT then. Two statements: run in a transaction. */
+/* Provider news about attempt `key` of refund id (a webhook, or the refund poll job; source
+ * says which, for the attempt's detail): the attempt takes status (never leaving processed)
+ * and, while it is the refund's current attempt, so does the refund. A processed refund never
+ * changes again: TIX_ECONFLICT then. Two statements: run in a transaction. */
 TIX_MUSTCHECK tix_rc tix_refund_mark(tix_db *db, const char *id, const char *key,
                                      const char *status, const char *provider_refund_id,
-                                     int64_t now);
+                                     const char *source, int64_t now);
 
 /* What one provider call with idempotency key `key` came back with. */
 typedef struct tix_refund_answer {
@@ -89,6 +90,24 @@ TIX_MUSTCHECK tix_rc tix_refund_attempts(tix_db *db, tix_arena *a, const char *i
  * at most limit + 1 rows (the extra one tells there is a next page). */
 TIX_MUSTCHECK tix_rc tix_refund_page(tix_db *db, tix_arena *a, const char *status,
                                      const char *before, int limit, tix_refund_row **items, int *n);
+
+/* A refund the provider holds as pending: what asking it about the refund takes. */
+typedef struct tix_refund_at_provider {
+    char *id;
+    char *payment_id;
+    char *provider_refund_id;
+    char *idem_key; /* the current attempt's */
+} tix_refund_at_provider;
+
+/* Refunds of bookings made through provider that are pending with a provider refund id, last
+ * changed at or before `before` and never asked about by the poll job, or last asked at or
+ * before `before`: least recently asked first, then oldest, at most limit. OUT: *items
+ * (arena), *n. */
+TIX_MUSTCHECK tix_rc tix_refunds_pending_at_provider(tix_db *db, tix_arena *a, const char *provider,
+                                                     int64_t before, int limit,
+                                                     tix_refund_at_provider **items, int *n);
+/* Records that the poll job asked the provider about refund id at now. */
+TIX_MUSTCHECK tix_rc tix_refund_checked(tix_db *db, const char *id, int64_t now);
 
 /* A booking that may have been paid without our hearing of it. */
 typedef struct tix_unsettled {

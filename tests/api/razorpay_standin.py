@@ -12,7 +12,9 @@ It checks every request the way the real service does, as far as ticketd uses it
   (required here); the same key with the same body returns the same refund as it is now, never
   a second one, even when that refund failed (the same key with another body is a 400); the
   amount at most what is left of the capture, where a failed refund does not count;
-- GET /v1/orders/{id}, /v1/orders/{id}/payments, /v1/payments/{id}, /v1/refunds/{id}.
+- GET /v1/orders/{id}, /v1/orders/{id}/payments, /v1/payments/{id}, /v1/refunds/{id} and
+  /v1/payments/{payment id}/refunds/{refund id} (404 unless the refund is of that payment);
+  refunds are served as they are now (settle_refund changes them without any webhook).
 Errors are `{"error": {"code": "BAD_REQUEST_ERROR", "description": ...}}` with 400 (401 for
 auth, 404 for unknown ids, 500 SERVER_ERROR for injected faults). Ids look like Razorpay's:
 `order_`, `pay_`, `rfnd_` + 14 alphanumerics.
@@ -338,6 +340,12 @@ class RazorpayStandin:
 
     def get(self, path: str) -> tuple[int, dict]:
         with self.lock:
+            m = re.fullmatch(r"/v1/payments/([^/]+)/refunds/([^/]+)", path)
+            if m:
+                refund = self.refunds.get(m.group(2))
+                if refund is None or refund["payment_id"] != m.group(1):
+                    raise ApiError(404, "The id provided does not exist")
+                return 200, self._public_refund(refund)
             m = re.fullmatch(r"/v1/orders/([^/]+)/payments", path)
             if m and m.group(1) in self.orders:
                 items = [dict(p) for p in self.payments.values() if p["order_id"] == m.group(1)]
@@ -347,7 +355,7 @@ class RazorpayStandin:
                                    (r"/v1/refunds/([^/]+)", self.refunds)):
                 m = re.fullmatch(pattern, path)
                 if m and m.group(1) in table:
-                    return 200, dict(table[m.group(1)])
+                    return 200, self._public_refund(table[m.group(1)])  # a copy
         raise ApiError(404, "The id provided does not exist")
 
 

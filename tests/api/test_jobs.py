@@ -23,12 +23,13 @@ from booking_helpers import Venue, book, confirm, get_booking, hold, pay
 from catalog_helpers import cast, create_show, iso, make_user, ok, utcnow
 from conftest import TICKETD_BIN, call, find_pg_bindir, sanitizer_report, server_env
 
-JOB_NAMES = ["shows", "expire", "refunds", "reconcile", "purge"]
+JOB_NAMES = ["shows", "expire", "refunds", "reconcile", "purge", "refund_poll"]
 
 TICK_MS = 100
 LEASE_MS = 2000
 # Short intervals, all different, so a job run by three servers would show at once.
-INTERVALS_MS = {"shows": 500, "expire": 300, "refunds": 700, "reconcile": 900, "purge": 1100}
+INTERVALS_MS = {"shows": 500, "expire": 300, "refunds": 700, "reconcile": 900, "purge": 1100,
+                "refund_poll": 1300}
 
 
 def jobs_env(**extra) -> dict:

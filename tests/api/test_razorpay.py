@@ -571,6 +571,105 @@ def test_refund_answered_failed_is_retried_by_the_job_under_a_new_key(rzp, backe
     assert sorted(r["status"] for r in theirs) == ["failed", "processed"], theirs
 
 
+def set_sql(server, sql: str) -> None:
+    """Runs one statement on the server's database, committed."""
+    from test_jobs import query
+    if server.database_url.startswith("sqlite://"):
+        with contextlib.closing(sqlite3.connect(server.database_url[len("sqlite://"):])) as con:
+            with con:  # commits
+                con.execute(sql)
+    else:
+        query(server.database_url, sql)  # psql commits each statement
+
+
+def run_job(server, rzp, name: str, cwd, **env) -> dict:
+    """`ticketd jobs run-once name` against the server's database; returns its counts."""
+    from test_jobs import run_ticketd
+    proc = run_ticketd(server_env(server.database_url, **rzp_env(rzp), **env), "jobs",
+                       "run-once", name, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("outcome", ["processed", "failed"])
+def test_refund_whose_webhook_never_came_is_settled_by_the_poll_job(rzp, backend, make_server,
+                                                                    tmp_path, outcome):
+    server = make_server(backend, JOBS="off", **rzp_env(rzp))
+    user = make_user(server, f"rzp-poll-{outcome}")
+    show = Show(server)
+    b, pay = paid_booking(rzp, server, user, show, "A8")
+    rzp.refund_status = "pending"
+    ours = ok(call("POST", server, f"/bookings/{b['id']}/cancel", token=user.token))["refunds"][0]
+    [theirs] = rzp.refunds_of(pay["id"])
+    assert ours["status"] == "pending"
+    assert admin_refund(server, ours["id"])["provider_refund_id"] == theirs["id"]
+    polled = rf"^/v1/payments/{pay['id']}/refunds/{theirs['id']}$"
+    # Younger than REFUND_POLL_AGE (1 h by default): not asked about yet.
+    counts = run_job(server, rzp, "refund_poll", tmp_path)
+    assert counts == {"checked": 0, "processed": 0, "failed": 0, "pending": 0, "errors": 0}
+    assert rzp.calls_to("GET", polled) == []
+    # Old enough, still pending at Razorpay: asked, nothing changes.
+    counts = run_job(server, rzp, "refund_poll", tmp_path, REFUND_POLL_AGE="0s")
+    assert (counts["checked"], counts["pending"]) == (1, 1), counts
+    assert admin_refund(server, ours["id"])["status"] == "pending"
+    # Razorpay settles it and its webhook is lost: the next run learns it.
+    rzp.settle_refund(theirs["id"], outcome)
+    counts = run_job(server, rzp, "refund_poll", tmp_path, REFUND_POLL_AGE="0s")
+    assert (counts["checked"], counts[outcome], counts["errors"]) == (1, 1, 0), counts
+    assert [c["auth_ok"] for c in rzp.calls_to("GET", polled)] == [True, True]
+    after = admin_refund(server, ours["id"])
+    assert after["status"] == outcome, after
+    assert [(a["n"], a["status"], a["detail"]) for a in after["attempt_log"]] == \
+        [(1, outcome, f"{outcome} (poll)")], after
+    # Settled refunds are not asked about again.
+    assert run_job(server, rzp, "refund_poll", tmp_path, REFUND_POLL_AGE="0s")["checked"] == 0
+    if outcome == "failed":
+        # The refunds job (its back-off waited out) sends attempt 2 under a new key.
+        rzp.refund_status = "processed"
+        set_sql(server, f"UPDATE refunds SET updated_at = 0 WHERE id = '{ours['id']}'")
+        assert run_job(server, rzp, "refunds", tmp_path)["processed"] == 1
+        after = admin_refund(server, ours["id"])
+        assert after["status"] == "processed" and after["idempotency_key"] == ours["id"] + "-2"
+        assert sorted(r["status"] for r in rzp.refunds_of(pay["id"])) == ["failed", "processed"]
+    final = get_booking(server, user, b["id"])
+    assert [r["status"] for r in final["refunds"]] == ["processed"]
+
+
+def test_refund_poll_asks_at_most_a_batch_and_stops_when_razorpay_is_down(rzp, backend,
+                                                                          make_server, tmp_path):
+    server = make_server(backend, JOBS="off", **rzp_env(rzp))
+    user = make_user(server, "rzp-poll-batch")
+    show = Show(server)
+    refunds = []
+    for label in ("A1", "A2", "A3"):
+        b, pay = paid_booking(rzp, server, user, show, label)
+        rzp.refund_status = "pending"
+        refunds.append(ok(call("POST", server, f"/bookings/{b['id']}/cancel",
+                               token=user.token))["refunds"][0])
+        rzp.refund_status = "processed"
+    # Razorpay down: the run fails at the first refund instead of waiting on each one.
+    gets = len(rzp.calls_to("GET", r"/refunds/"))
+    rzp.fail("payments", "5xx", count=100)
+    from test_jobs import run_ticketd
+    proc = run_ticketd(server_env(server.database_url, **rzp_env(rzp), REFUND_POLL_AGE="0s"),
+                       "jobs", "run-once", "refund_poll", cwd=tmp_path)
+    rzp.clear()
+    assert proc.returncode == 1 and "unavailable" in proc.stderr, proc.stderr
+    asked = {c["path"] for c in rzp.calls_to("GET", r"/refunds/")[gets:]}
+    assert len(asked) == 1, asked
+    assert all(admin_refund(server, r["id"])["status"] == "pending" for r in refunds)
+    # A batch of two, then the one left: least recently asked first, each asked once.
+    for ours in refunds:
+        rzp.settle_refund(admin_refund(server, ours["id"])["provider_refund_id"], "processed")
+    counts = run_job(server, rzp, "refund_poll", tmp_path, REFUND_POLL_AGE="0s",
+                     REFUND_POLL_BATCH="2")
+    assert (counts["checked"], counts["processed"]) == (2, 2), counts
+    counts = run_job(server, rzp, "refund_poll", tmp_path, REFUND_POLL_AGE="0s",
+                     REFUND_POLL_BATCH="2")
+    assert (counts["checked"], counts["processed"]) == (1, 1), counts
+    assert all(admin_refund(server, r["id"])["status"] == "processed" for r in refunds)
+
+
 @pytest.mark.parametrize("mode", ["5xx", "5xx_after", "reset"])
 def test_refund_retry_after_provider_errors_refunds_exactly_once(rzp, srv, mode):
     user = make_user(srv, f"rzp-retry-{mode}")

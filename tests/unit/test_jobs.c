@@ -487,7 +487,22 @@ typedef struct fake_pay {
     int calls;
     tix_rc rc; /* what refund answers */
     char keys[8][TIX_ID_MAX];
+    int fetches;                       /* fetch_refund calls */
+    tix_pay_refund_state refund_state; /* what fetch_refund answers */
 } fake_pay;
+
+static tix_rc fake_fetch_refund(tix_pay_provider *p, const char *payment_id, const char *refund_id,
+                                tix_pay_refund_state *state)
+{
+    fake_pay *f = p->impl;
+    (void)payment_id;
+    f->fetches++;
+    if (strcmp(refund_id, "rfnd_x") != 0) {
+        return TIX_ENOTFOUND;
+    }
+    *state = f->refund_state;
+    return TIX_OK;
+}
 
 static tix_rc fake_refund(tix_pay_provider *p, const char *payment_id, int64_t amount,
                           const char *idem_key, char refund_id[TIX_PAY_ID_MAX], bool *processed)
@@ -583,6 +598,52 @@ static void test_job_refunds(void **state)
     assert_status(b->db, "refunds", "ref_recent", "failed");
     assert_status(b->db, "refunds", "ref_spent", "failed");
     assert_status(b->db, "refunds", "ref_waiting", "pending");
+    tix_arena_destroy(a);
+}
+
+/* The poll job asks about ref_waiting (pending at the provider as rfnd_x for a day) only. */
+static void test_job_refund_poll(void **state)
+{
+    backend *b = get_backend(state);
+    fixture_catalog(b);
+    fixture_bookings(b);
+    fixture_refunds(b);
+    fake_pay f;
+    fake_init(&f);
+    f.p.fetch_refund = fake_fetch_refund;
+    f.refund_state = TIX_PAY_REFUND_PENDING;
+    tix_arena *a = tix_arena_create(0);
+    tix_job_ctx c = job_ctx(b, a, &f.p);
+    tix_job_counts n;
+    memset(&n, 0, sizeof(n));
+    assert_int_equal(tix_job_refund_poll(&c, &n), TIX_OK);
+    assert_int_equal(f.fetches, 1);
+    assert_int_equal(tix_job_count_get(&n, "checked"), 1);
+    assert_int_equal(tix_job_count_get(&n, "pending"), 1);
+    assert_status(b->db, "refunds", "ref_waiting", "pending");
+    /* Asked a moment ago: not again before REFUND_POLL_AGE has passed. */
+    memset(&n, 0, sizeof(n));
+    c.now += 1000;
+    assert_int_equal(tix_job_refund_poll(&c, &n), TIX_OK);
+    assert_int_equal(f.fetches, 1);
+    assert_int_equal(tix_job_count_get(&n, "checked"), 0);
+    /* An hour on, processed at the provider: marked as its webhook would have. */
+    memset(&n, 0, sizeof(n));
+    c.now += b->cfg.refund_poll_age_ms;
+    f.refund_state = TIX_PAY_REFUND_PROCESSED;
+    assert_int_equal(tix_job_refund_poll(&c, &n), TIX_OK);
+    assert_int_equal(f.fetches, 2);
+    assert_int_equal(tix_job_count_get(&n, "processed"), 1);
+    assert_status(b->db, "refunds", "ref_waiting", "processed");
+    assert_int_equal(scalar(b->db, "SELECT COUNT(*) FROM refund_attempts WHERE"
+                                   " idem_key = 'ref_waiting' AND status = 'processed'"),
+                     1);
+    /* A provider that settles refunds in its answer is never asked. */
+    f.p.fetch_refund = NULL;
+    run_ok(b->db, "UPDATE refunds SET status = 'pending', checked_at = NULL");
+    memset(&n, 0, sizeof(n));
+    assert_int_equal(tix_job_refund_poll(&c, &n), TIX_OK);
+    assert_int_equal(tix_job_count_get(&n, "checked"), 0);
     tix_arena_destroy(a);
 }
 
@@ -727,6 +788,7 @@ static void test_two_schedulers(void **state)
                        {"JOB_INTERVAL_REFUNDS", "200ms"},
                        {"JOB_INTERVAL_RECONCILE", "250ms"},
                        {"JOB_INTERVAL_PURGE", "300ms"},
+                       {"JOB_INTERVAL_REFUND_POLL", "350ms"},
                        {NULL, NULL}};
     char err[256];
     memset(&app, 0, sizeof(app));
@@ -818,6 +880,9 @@ static void test_config(void **state)
     assert_int_equal(cfg.job_refunds_ms, 60000);
     assert_int_equal(cfg.job_reconcile_ms, 300000);
     assert_int_equal(cfg.job_purge_ms, 3600000);
+    assert_int_equal(cfg.job_refund_poll_ms, 600000);
+    assert_int_equal(cfg.refund_poll_age_ms, 3600000);
+    assert_int_equal(cfg.refund_poll_batch, 50);
     const kv set[] = {{"JOBS", "off"},
                       {"JOB_TICK", "200ms"},
                       {"JOB_LEASE", "2s"},
@@ -875,6 +940,7 @@ int main(void)
         BOTH(test_job_expire),
         BOTH(test_job_refunds),
         BOTH(test_job_refunds_provider_down),
+        BOTH(test_job_refund_poll),
         BOTH(test_job_purge),
         BOTH(test_run_recorded),
         BOTH(test_two_schedulers),
