@@ -64,19 +64,27 @@ static const char usage[] =
     "  REQUEST_TIMEOUT      time allowed for a whole request body (30s)\n"
     "  MAX_CONNECTIONS      open connections at most (10000)\n"
     "  PER_IP_CONNECTIONS   open connections per client address, 0 = no limit (0)\n"
-    "  PASSWORD_HASH_COST   interactive | moderate | min (interactive; min is for tests)\n"
+    "  PASSWORD_HASH_COST   interactive | moderate | min (interactive; min is for tests)\n";
+
+/* The media settings (one string literal may not pass 4095 characters). */
+static const char usage_media[] =
     "  MEDIA_DIR            posters and trailers of the local media store, and uploads in\n"
     "                       progress (./data/media); served at /media/<kind>/<file>\n"
     "  MEDIA_POSTER_MAX_BYTES   largest poster (10485760); JPEG, PNG or WebP\n"
     "  MEDIA_TRAILER_MAX_BYTES  largest trailer (209715200); MP4 or WebM\n"
     "  MEDIA_UPLOAD_TIMEOUT time allowed for a whole upload (10m); REQUEST_TIMEOUT bounds\n"
     "                       the silence between its chunks\n"
+    "  MEDIA_UPLOAD_CONCURRENCY  uploads to Cloudinary at once, 1..256 (2): each blocks a\n"
+    "                       worker while it is sent on; more are 503 too_many_uploads\n"
     "  CLOUDINARY_URL       cloudinary://<api_key>:<api_secret>@<cloud_name>: store media in\n"
     "                       Cloudinary instead of MEDIA_DIR; or set the three below\n"
     "  CLOUDINARY_CLOUD_NAME, CLOUDINARY_API_KEY, CLOUDINARY_API_SECRET\n"
     "  CLOUDINARY_API_BASE  Cloudinary's API (https://api.cloudinary.com/v1_1)\n"
     "  CLOUDINARY_CHUNK_SIZE  a file larger than this goes to Cloudinary in chunks of this\n"
-    "                       size, 5242880..104857600 (20971520)\n"
+    "                       size, 5242880..104857600 (20971520)\n";
+
+/* The booking and payment settings. */
+static const char usage_booking[] =
     "  DEMO_DATA            1 = load the demo movies, theatres and shows into an empty\n"
     "                       database (make run sets it) (0)\n"
     "  HOLD_TTL             how long a hold keeps its seats (480s)\n"
@@ -401,6 +409,8 @@ int main(int argc, char **argv)
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                      strcmp(argv[1], "help") == 0)) {
         fputs(usage, stdout);
+        fputs(usage_media, stdout);
+        fputs(usage_booking, stdout);
         fputs(usage_more, stdout);
         fputs(usage_cache, stdout);
         fputs(usage_limits, stdout);

@@ -451,6 +451,8 @@ static tix_rc parse_media(parser *p, tix_config *cfg)
         (rc = get_int(p, "MEDIA_TRAILER_MAX_BYTES", 200L << 20, 1024, 4LL << 30,
                       &cfg->trailer_max_bytes)) != TIX_OK ||
         (rc = get_duration(p, "MEDIA_UPLOAD_TIMEOUT", 600, 1, 86400, &cfg->upload_timeout_s)) !=
+            TIX_OK ||
+        (rc = get_int(p, "MEDIA_UPLOAD_CONCURRENCY", 2, 1, 256, &cfg->upload_concurrency)) !=
             TIX_OK) {
         return rc;
     }

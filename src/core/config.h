@@ -72,9 +72,10 @@ typedef struct tix_config {
     int64_t poster_max_bytes;              /* MEDIA_POSTER_MAX_BYTES */
     int64_t trailer_max_bytes;             /* MEDIA_TRAILER_MAX_BYTES */
     int64_t upload_timeout_s;              /* MEDIA_UPLOAD_TIMEOUT: a whole upload at most */
-    int64_t show_buffer_s; /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
-    bool demo_data;        /* DEMO_DATA=1: load the demo set into an empty database */
-    int64_t hold_ttl_s;    /* HOLD_TTL: how long held seats stay held */
+    int64_t upload_concurrency; /* MEDIA_UPLOAD_CONCURRENCY: uploads to Cloudinary at once */
+    int64_t show_buffer_s;      /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
+    bool demo_data;             /* DEMO_DATA=1: load the demo set into an empty database */
+    int64_t hold_ttl_s;         /* HOLD_TTL: how long held seats stay held */
     int max_seats_per_hold;
     int64_t cancel_full_refund_s; /* CANCEL_FULL_REFUND_HOURS before the show, in seconds */
     /* Razorpay (src/pay/razorpay.c): selected when razorpay_key_id is set; all three secrets

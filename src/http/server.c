@@ -11,6 +11,11 @@
  * handler's begin call made on the FIRST callback, so errors go out before the body is read;
  * the body streams through http/upload.c to a temporary file (never into memory), and the
  * reaper's clock moves on with every chunk up to MEDIA_UPLOAD_TIMEOUT (see upload_progress).
+ * Storing an upload in a remote store (Cloudinary) blocks the worker thread for the whole
+ * transfer, and with it every other connection that thread serves; so at most
+ * MEDIA_UPLOAD_CONCURRENCY such uploads run at once (a slot is taken on the first callback and
+ * given back on completion, whatever happened), and one more is answered 503 too_many_uploads
+ * before its body is read, leaving the other workers to bookings (see take_upload_slot).
  * Slow clients: MHD closes connections idle for CONNECTION_TIMEOUT; a reaper thread also cuts
  * connections that trickle request headers or bodies for longer than the time-outs allow
  * (MHD has no header deadline of its own). It shuts the socket down under the same mutex that
@@ -45,8 +50,8 @@
 enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER, PHASE_TIMED_OUT };
 
 /* What the reaper writes to a client whose body did not arrive in time. */
-#define TIMEOUT_BODY                                                                           \
-    "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request body arrived too "     \
+#define TIMEOUT_BODY                                                                               \
+    "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request body arrived too "         \
     "slowly\"}}"
 
 typedef struct track {
@@ -65,7 +70,8 @@ struct tix_server {
     pthread_t reaper;
     atomic_bool reaper_stop;
     bool reaper_started;
-    bool own_media; /* the media store was created here (not by main) */
+    bool own_media;     /* the media store was created here (not by main) */
+    atomic_int uploads; /* upload slots taken (remote media store only) */
 };
 
 /* Per-request state that handlers do not see. */
@@ -79,6 +85,7 @@ typedef struct req_state {
     unsigned reject; /* 413 or 408 decided while reading, 0 otherwise */
     bool queued;
     tix_upload_state *up; /* TIX_ROUTE_UPLOAD routes, once the body is being read */
+    bool upload_slot;     /* holds one of s->uploads until completion */
 } req_state;
 
 static int64_t mono_ms(void)
@@ -513,6 +520,32 @@ static void reject(req_state *st)
 
 /* ---- uploads (TIX_ROUTE_UPLOAD) ---- */
 
+/* An upload slot, when the media store is remote: false (with 503 too_many_uploads answered)
+ * when MEDIA_UPLOAD_CONCURRENCY uploads already hold one. A Cloudinary upload blocks its worker
+ * thread until the file is sent (a 200 MiB trailer, with retries, may take minutes), and every
+ * connection that thread serves waits with it; bounding the uploads keeps the other workers
+ * free. The slot is held from here to on_completed. */
+static bool take_upload_slot(req_state *st)
+{
+    tix_server *s = st->s;
+    tix_req *r = &st->r;
+    int limit = (int)s->app->cfg.upload_concurrency;
+    if (s->app->media == NULL || !s->app->media->remote) {
+        return true;
+    }
+    int n = atomic_load(&s->uploads);
+    while (n < limit && !atomic_compare_exchange_weak(&s->uploads, &n, n + 1)) {
+    }
+    if (n >= limit) {
+        tix_reply_header(r, "Retry-After", "30");
+        tix_reply_error(r, 503, "too_many_uploads", "too many uploads are in progress; retry later",
+                        json_pack("{s:i}", "limit", limit));
+        return false;
+    }
+    st->upload_slot = true;
+    return true;
+}
+
 /* First callback of an upload: checks, the handler's begin call, then streaming starts. An
  * error is queued at once (allowed on the first call; MHD then closes the connection without
  * reading the body, and a client that sent "Expect: 100-continue" never sends it). */
@@ -526,7 +559,7 @@ static enum MHD_Result upload_begin(req_state *st, struct MHD_Connection *conn)
         /* No database connection is held while the body arrives (it may take minutes). */
         tix_db_release(st->s->app->db, r->db);
         r->db = NULL;
-        if (!tix_req_answered(r)) {
+        if (!tix_req_answered(r) && take_upload_slot(st)) {
             (void)tix_upload_start(r, &st->up); /* answers its own errors */
         }
     }
@@ -669,6 +702,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     tix_db_release(s->app->db, st->r.db);
     json_decref(st->r.json);
+    if (st->upload_slot) {
+        atomic_fetch_sub(&s->uploads, 1); /* before the file goes: no file left = no slot */
+    }
     tix_upload_cleanup(st->up); /* the temporary file goes, whatever happened */
     if (st->r.stream_cls != NULL && st->r.stream_free != NULL) {
         st->r.stream_free(st->r.stream_cls); /* a stream that never reached MHD */

@@ -531,6 +531,7 @@ tix_rc tix_media_cloudinary_create(const char *api_base, const char *cloud, cons
     memcpy(s->secret, api_secret, strlen(api_secret) + 1);
     s->chunk_bytes = chunk_bytes;
     s->base.name = "cloudinary";
+    s->base.remote = true;
     s->base.put = cld_put;
     s->base.remove = cld_remove;
     s->base.destroy = cld_destroy;

@@ -60,6 +60,10 @@ typedef struct tix_media tix_media;
 /* The interface. Every function is safe to call from several threads at once. */
 struct tix_media {
     const char *name; /* "local" | "cloudinary", for logs */
+    /* put sends the file to a remote service, blocking its thread for the whole transfer
+     * (minutes for a large trailer): the server bounds how many run at once
+     * (MEDIA_UPLOAD_CONCURRENCY). false: put only moves a local file. */
+    bool remote;
     /* Stores f. OUT: *url (what clients fetch) and *public_id (what remove takes), both in a.
      * On failure nothing is stored: TIX_EUPSTREAM (the provider refused or could not be
      * reached) or TIX_EUNAVAIL (local disk). The caller removes f->path afterwards if it is

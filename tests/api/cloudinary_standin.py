@@ -23,7 +23,8 @@ the same total, a file part exactly as long as the range, and at least MIN_CHUNK
 it is the last. Earlier chunks are answered {"done": false, "bytes": <received>, ...}; the last
 assembles the file (which must then be whole) and is answered with the resource, as a
 single upload. Partial uploads are in c.partials; every chunk request is in c.chunks.
-c.fail_chunk(index, times, status) makes the stand-in answer the index-th chunk (0-based) of
+c.hold() makes upload requests wait (body read, no answer; c.held counts them) until
+c.release(). c.fail_chunk(index, times, status) makes the stand-in answer the index-th chunk (0-based) of
 the next chunked uploads with a 5xx, times times, before looking at it.
 
 Connections are kept alive (HTTP/1.1) like Cloudinary's: c.connections counts the TCP
@@ -160,6 +161,8 @@ class CloudinaryStandin:
         self.connections = 0  # TCP connections accepted (keep-alive makes this < requests)
         self.requests = 0     # requests answered
         self.open_conns: set[socket.socket] = set()
+        self._gate: threading.Event | None = None  # set by hold(): uploads wait on it
+        self.held = 0  # upload requests waiting at the gate now
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -208,6 +211,27 @@ class CloudinaryStandin:
         """Answers the index-th chunk (0-based) of chunked uploads with status, times times."""
         with self.lock:
             self._failures[index] = [times, status]
+
+    def hold(self) -> None:
+        """Upload requests (not destroys) wait, body read and unanswered, until release()."""
+        with self.lock:
+            self._gate = threading.Event()
+
+    def release(self) -> None:
+        with self.lock:
+            gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.set()
+
+    def _wait_at_gate(self, path: str) -> None:
+        with self.lock:
+            gate = self._gate if path.endswith("/upload") else None
+            if gate is not None:
+                self.held += 1
+        if gate is not None:
+            gate.wait(120)  # a test that forgot release() does not hang for ever
+            with self.lock:
+                self.held -= 1
 
     # ---- request handling
     def _check_auth(self, params: dict, required: tuple[str, ...]) -> None:
@@ -418,6 +442,7 @@ class CloudinaryStandin:
                     self.close_connection = True  # the body was not read
                 else:
                     data = self.rfile.read(length)
+                    standin._wait_at_gate(self.path)
                     status, body = standin._handle(self.path, self.headers, data)
                 out = json.dumps(body).encode()
                 self.send_response(status)

@@ -563,7 +563,7 @@ def test_concurrent_uploads_leave_exactly_the_movies_file(server):
 
 def test_cloudinary_concurrent_uploads_leave_exactly_the_movies_resource(make_server, backend,
                                                                          standin):
-    srv = cloudinary_server(make_server, backend, standin)
+    srv = cloudinary_server(make_server, backend, standin, MEDIA_UPLOAD_CONCURRENCY="4")
     token = admin(srv)
     movie = new_movie(srv, token)
     for rnd in range(4):
@@ -769,6 +769,76 @@ def test_cloudinary_calls_reuse_one_kept_alive_connection(make_server, backend, 
     assert len(standin.destroys) == 3 and standin.rejected == []
     # One connection for all seven requests (none when an earlier one was still open).
     assert standin.connections - conns <= 1, standin.connections - conns
+
+
+def test_cloudinary_uploads_beyond_the_limit_are_503_before_the_body(make_server, backend,
+                                                                     standin):
+    """Two uploads stuck in Cloudinary block two of the three workers; a third upload is 503
+    too_many_uploads before any of its body is sent, the third worker keeps serving, and the
+    slots come back when the uploads end, however they end."""
+    # CONNECTION_TIMEOUT: MHD may notice a client gone mid-body only then (see above).
+    srv = cloudinary_server(make_server, backend, standin, WORKERS="3",
+                            MEDIA_UPLOAD_CONCURRENCY="2", CONNECTION_TIMEOUT="2s")
+    token = admin(srv)
+    movies = [new_movie(srv, token) for _ in range(3)]
+    standin.hold()
+    answers: list = [None, None]
+
+    def one(i: int) -> None:
+        answers[i] = upload(srv, movies[i]["id"], "poster", png_bytes(seed=i), token, timeout=120)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    try:
+        # One after the other: a worker blocked in the first upload accepts no connection, so
+        # the second lands on another worker (two on one worker would wait for each other).
+        for i, t in enumerate(threads):
+            t.start()
+            assert wait_for(lambda: standin.held == i + 1, 30), "the upload never reached it"
+        boundary = "third0123"
+        body = multipart_head(boundary) + png_bytes(seed=3) + f"\r\n--{boundary}--\r\n".encode()
+        path = f"/api/v1/movies/{movies[2]['id']}/poster"
+        with RawConn(srv.port) as c:  # the head only: the answer comes without the body
+            c.send(raw_upload_head(path, boundary, len(body), token))
+            resp = c.read_response()
+        assert resp.status == 503, resp
+        assert resp.json()["error"]["code"] == "too_many_uploads"
+        assert resp.json()["error"]["details"] == {"limit": 2}
+        assert resp.headers.get("retry-after") == "30", resp.headers
+        assert len(tmp_files(srv)) == 2  # the two held uploads' files; nothing of the third
+        # The free worker serves everyone else meanwhile.
+        for _ in range(5):
+            assert call("GET", srv, f"/movies/{movies[2]['id']}").status_code == 200
+        assert standin.held == 2
+    finally:
+        standin.release()
+        for t in threads:
+            t.join()
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    # A client that goes away mid-body gives its slot back too.
+    for _ in range(2):
+        with RawConn(srv.port) as c:
+            c.send(raw_upload_head(path, boundary, len(body), token))
+            c.send(body[:len(multipart_head(boundary)) + 50])
+            assert wait_for(lambda: len(tmp_files(srv)) == 1), "the upload never started"
+    # Gone in the completion callback, after the slot.
+    assert wait_for(lambda: tmp_files(srv) == [], 15), srv.stderr_text()[-3000:]
+    for seed in (4, 5, 6):  # more uploads, one after another, than the limit: all served
+        r = upload(srv, movies[2]["id"], "poster", png_bytes(seed=seed), token)
+        assert r.status_code == 200, r.text
+
+
+def test_local_uploads_are_not_limited(make_server, backend):
+    """The local store only moves a file: MEDIA_UPLOAD_CONCURRENCY does not apply."""
+    srv = make_server(backend, MEDIA_UPLOAD_CONCURRENCY="1")
+    token = admin(srv)
+    movie = new_movie(srv, token)
+    slow, rest = start_upload(srv, movie["id"], "poster", png_bytes(seed=1), token, "local0123")
+    with slow:
+        assert wait_for(lambda: len(tmp_files(srv)) == 1), "the first upload never started"
+        r = upload(srv, movie["id"], "poster", png_bytes(seed=2), token)
+        assert r.status_code == 200, r.text
+        slow.send(rest)
+        assert slow.read_response().status in (200, 409)
 
 
 def test_cloudinary_down_is_503_and_the_movie_is_unchanged(make_server, backend, standin):

@@ -232,6 +232,10 @@ static void test_config_defaults(void **state)
     assert_int_equal(cfg.trailer_max_bytes, 200 << 20);
     assert_int_equal(cfg.upload_timeout_s, 600);
     assert_int_equal(cfg.cloudinary_chunk_bytes, 20 << 20);
+    assert_int_equal(cfg.upload_concurrency, 2);
+    static const kv zero[] = {{"MEDIA_UPLOAD_CONCURRENCY", "0"}, {NULL, NULL}};
+    assert_int_equal(load(zero, &cfg, err, sizeof(err)), TIX_EINVAL);
+    assert_non_null(strstr(err, "MEDIA_UPLOAD_CONCURRENCY"));
 }
 
 static void test_config_cloudinary_url(void **state)
