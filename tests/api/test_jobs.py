@@ -184,8 +184,9 @@ def test_killing_the_holder_hands_every_job_over_within_a_lease(backend, make_se
     for name, ms in taken.items():
         # The lease lapses at most LEASE_MS after the last renewal (< one tick before the kill);
         # the job then runs at the next tick of a survivor if it is due (it is: intervals are
-        # shorter than the lease). Slack of 400 ms for scheduling on a busy machine.
-        assert ms <= LEASE_MS + TICK_MS + 400, (name, ms)
+        # shorter than the lease). Slack for scheduling on a loaded 2-core machine (CI runs
+        # the whole suite on it); a takeover that waited for a second lease would be >= 4 s.
+        assert ms <= LEASE_MS + TICK_MS + 1500, (name, ms)
     for name in JOB_NAMES:  # the handover never ran a job twice in an interval
         assert_once_per_interval(runs_of(url, name), INTERVALS_MS[name], name)
     survivors = {s.proc.pid for s in servers if s is not victim}
@@ -200,13 +201,15 @@ def test_sigterm_hands_the_leases_over_at_once(backend, make_server):
     leaving = next(s for s in servers if s.proc.pid == pid)
     stopped_at = now_ms()
     leaving.assert_clean_exit(leaving.stop())
+    # Handed over, not left to lapse: once it has exited, no lease of it is still live (each
+    # was given up on the way out, or already taken by a survivor).
+    exited_at = now_ms()
+    for name, (holder, expires) in leases(url).items():
+        assert holder_pid(holder) != pid or expires <= exited_at, (name, holder, expires)
     assert wait_for(lambda: len(takeover_ms(url, pid, stopped_at)) == len(JOB_NAMES),
-                    timeout=4)
+                    timeout=10)
     taken = takeover_ms(url, pid, stopped_at)
     print(f"\n[{backend}] SIGTERM of the lease holder: first run elsewhere after (ms) {taken}")
-    # Not a lease period: the next tick of a survivor once the job is due.
-    for name, ms in taken.items():
-        assert ms < INTERVALS_MS[name] + TICK_MS + 600, (name, ms)
     for name in JOB_NAMES:
         assert_once_per_interval(runs_of(url, name), INTERVALS_MS[name], name)
 
