@@ -1,0 +1,103 @@
+/*
+ * Configuration of payments (src/pay): Razorpay's keys and API base. Unset keys select the
+ * embedded test provider; a partial set is an error, never a silent fall-back.
+ */
+#include "core/config_int.h"
+
+#include <ctype.h>
+#include <string.h>
+
+/* Whether s is min..cap-1 printable ASCII characters without spaces (Razorpay keys and secrets
+ * travel in a Basic auth header). */
+static bool razorpay_token(const char *s, size_t min, size_t cap)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++) {
+        if (!isgraph((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return n >= min && n < cap;
+}
+
+/* RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET: all or none. Any one of
+ * them alone is an error, never a silent fall-back to the test provider (which takes no money).
+ * Messages never repeat a value. */
+static tix_rc parse_razorpay_keys(tix_config_parser *p, tix_config *cfg, int *set)
+{
+    static const char *const names[] = {"RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET",
+                                        "RAZORPAY_WEBHOOK_SECRET"};
+    char *const dst[] = {cfg->razorpay_key_id, cfg->razorpay_key_secret,
+                         cfg->razorpay_webhook_secret};
+    const size_t cap[] = {sizeof(cfg->razorpay_key_id), sizeof(cfg->razorpay_key_secret),
+                          sizeof(cfg->razorpay_webhook_secret)};
+    const char *v[3];
+    *set = 0;
+    for (int i = 0; i < 3; i++) {
+        v[i] = p->get(names[i], p->ctx);
+        *set += v[i] != NULL;
+    }
+    for (int i = 0; i < 3 && *set > 0; i++) {
+        if (v[i] == NULL) {
+            return tix_config_fail(
+                p,
+                "%s is required: Razorpay needs RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET "
+                "and RAZORPAY_WEBHOOK_SECRET together",
+                names[i]);
+        }
+        if (!razorpay_token(v[i], i == 0 ? 10 : 8, cap[i])) {
+            return tix_config_fail(p, "%s must be %d to %zu printable characters without spaces",
+                                   names[i], i == 0 ? 10 : 8, cap[i] - 1);
+        }
+        memcpy(dst[i], v[i], strlen(v[i]) + 1);
+    }
+    if (*set > 0 && strncmp(v[0], "rzp_test_", 9) != 0 && strncmp(v[0], "rzp_live_", 9) != 0) {
+        return tix_config_fail(p, "RAZORPAY_KEY_ID must start with rzp_test_ or rzp_live_");
+    }
+    return TIX_OK;
+}
+
+/* Whether base is http:// to this machine (a test stand-in): host 127.0.0.1, localhost or
+ * [::1], then a port, a path or nothing. */
+static bool loopback_http(const char *base)
+{
+    static const char *const hosts[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        size_t n = strlen(hosts[i]);
+        if (strncmp(base, hosts[i], n) == 0 &&
+            (base[n] == '\0' || base[n] == ':' || base[n] == '/')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+tix_rc tix_config_load_razorpay(tix_config_parser *p, tix_config *cfg)
+{
+    int set = 0;
+    const char *base = p->get("RAZORPAY_API_BASE", p->ctx);
+    tix_rc rc = parse_razorpay_keys(p, cfg, &set);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    if (set == 0 && base != NULL) {
+        return tix_config_fail(
+            p, "RAZORPAY_API_BASE is set but RAZORPAY_KEY_ID is not: set the keys too "
+               "(or unset it to use the test payment provider)");
+    }
+    base = base ? base : "https://api.razorpay.com/v1";
+    if (strncmp(base, "https://", 8) != 0 && !loopback_http(base)) {
+        return tix_config_fail(
+            p, "RAZORPAY_API_BASE must start with https:// (http:// only for a stand-in "
+               "on 127.0.0.1 or localhost)");
+    }
+    if (tix_config_copy_str(p, cfg->razorpay_api_base, sizeof(cfg->razorpay_api_base),
+                            "RAZORPAY_API_BASE", base) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    size_t n = strlen(cfg->razorpay_api_base);
+    while (n > 0 && cfg->razorpay_api_base[n - 1] == '/') {
+        cfg->razorpay_api_base[--n] = '\0';
+    }
+    return TIX_OK;
+}

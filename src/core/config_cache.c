@@ -1,0 +1,74 @@
+/*
+ * Configuration of the cache, the event bus and the event streams (src/cache, http/sse.c;
+ * docs/cache.md), and REDIS_URL, which moves all three to Redis.
+ */
+#include "core/config_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+/* CACHE_PREFIX: 1..40 letters, digits, '_', '-' or '.' (it starts every key). */
+static bool cache_prefix_ok(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.') {
+            return false;
+        }
+    }
+    return n > 0 && n <= 40;
+}
+
+/* The cache, the event bus and the event streams (docs/cache.md). */
+tix_rc tix_config_load_cache(tix_config_parser *p, tix_config *cfg)
+{
+    const char *on = p->get("CACHE", p->ctx);
+    const char *prefix = p->get("CACHE_PREFIX", p->ctx);
+    int64_t pool = 0;
+    int64_t backlog = 0;
+    int64_t streams = 0;
+    cfg->cache_enabled = on == NULL || strcmp(on, "on") == 0 || strcmp(on, "1") == 0;
+    if (!cfg->cache_enabled && strcmp(on, "off") != 0 && strcmp(on, "0") != 0) {
+        return tix_config_fail(p, "CACHE must be on or off (got \"%.20s\")", on);
+    }
+    if (prefix != NULL && !cache_prefix_ok(prefix)) {
+        return tix_config_fail(p, "CACHE_PREFIX must be 1 to 40 letters, digits, '_', '-' or '.'");
+    }
+    snprintf(cfg->cache_prefix, sizeof(cfg->cache_prefix), "%s", prefix ? prefix : "ticketd");
+    if (tix_config_get_duration_ms(p, "CACHE_TTL", 60000, 1000, 86400000, &cfg->cache_ttl_ms) !=
+            TIX_OK ||
+        tix_config_get_duration_ms(p, "CACHE_TIMEOUT", 250, 10, 10000, &cfg->cache_timeout_ms) !=
+            TIX_OK ||
+        tix_config_get_int(p, "CACHE_POOL_SIZE", cfg->workers, 1, 1024, &pool) != TIX_OK ||
+        tix_config_get_int(p, "CACHE_MAX_BYTES", 64LL << 20, 1 << 20, 1LL << 40,
+                           &cfg->cache_max_bytes) != TIX_OK ||
+        tix_config_get_int(p, "EVENT_BACKLOG", 256, 1, 100000, &backlog) != TIX_OK ||
+        tix_config_get_duration_ms(p, "EVENT_BACKLOG_TTL", 3600000, 1000, 7LL * 86400000,
+                                   &cfg->event_backlog_ttl_ms) != TIX_OK ||
+        tix_config_get_duration_ms(p, "SSE_HEARTBEAT", 15000, 100, 3600000,
+                                   &cfg->sse_heartbeat_ms) != TIX_OK ||
+        tix_config_get_int(p, "SSE_MAX_STREAMS", 10000, 0, 1000000, &streams) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    cfg->cache_pool_size = (int)pool;
+    cfg->event_backlog = (int)backlog;
+    cfg->sse_max_streams = (int)streams;
+    return TIX_OK;
+}
+
+/* REDIS_URL: unset = the in-process cache and bus. */
+tix_rc tix_config_load_redis(tix_config_parser *p, tix_config *cfg)
+{
+    const char *redis = p->get("REDIS_URL", p->ctx);
+    if (redis != NULL) {
+        if (strncmp(redis, "redis://", 8) != 0 && strncmp(redis, "unix://", 7) != 0) {
+            return tix_config_fail(p, "REDIS_URL must start with redis:// or unix://");
+        }
+        if (tix_config_copy_str(p, cfg->redis_url, sizeof(cfg->redis_url), "REDIS_URL", redis) !=
+            TIX_OK) {
+            return TIX_EINVAL;
+        }
+    }
+    return TIX_OK;
+}
