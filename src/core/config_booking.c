@@ -1,11 +1,30 @@
 /*
- * Configuration of payments (src/pay): Razorpay's keys and API base. Unset keys select the
+ * Configuration of selling seats: holds, cancellation refunds and show timing (src/booking,
+ * src/catalog), and payments (src/pay): Razorpay's keys and API base. Unset keys select the
  * embedded test provider; a partial set is an error, never a silent fall-back.
  */
 #include "core/config_int.h"
 
 #include <ctype.h>
 #include <string.h>
+
+/* Seats per hold, how long a hold lasts, the full-refund window and the cleaning time after
+ * each show. */
+tix_rc tix_config_load_booking(tix_config_parser *p, tix_config *cfg)
+{
+    int64_t seats = 0;
+    if (tix_config_get_int(p, "MAX_SEATS_PER_HOLD", 10, 1, 10, &seats) != TIX_OK ||
+        tix_config_get_duration(p, "HOLD_TTL", 480, 1, 7200, &cfg->hold_ttl_s) != TIX_OK ||
+        tix_config_get_int(p, "CANCEL_FULL_REFUND_HOURS", 4, 0, 24LL * 30,
+                           &cfg->cancel_full_refund_s) != TIX_OK ||
+        tix_config_get_duration(p, "SHOW_CLEANING_BUFFER", 900, 0, 6LL * 3600,
+                                &cfg->show_buffer_s) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    cfg->max_seats_per_hold = (int)seats;
+    cfg->cancel_full_refund_s *= 3600;
+    return TIX_OK;
+}
 
 /* Whether s is min..cap-1 printable ASCII characters without spaces (Razorpay keys and secrets
  * travel in a Basic auth header). */

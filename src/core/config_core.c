@@ -122,7 +122,6 @@ tix_rc tix_config_load_numbers(tix_config_parser *p, tix_config *cfg)
     INT_VAR("PER_IP_CONNECTIONS", 0, 0, 1000000, per_ip_connections);
     INT_VAR("DB_POOL_SIZE", 0, 0, 1024, db_pool_size);
     INT_VAR("DEMO_DATA", 0, 0, 1, demo_data);
-    INT_VAR("MAX_SEATS_PER_HOLD", 10, 1, 10, max_seats_per_hold);
 #undef INT_VAR
     if (cfg->db_pool_size == 0) {
         cfg->db_pool_size = cfg->workers + 2;
@@ -138,15 +137,9 @@ tix_rc tix_config_load_numbers(tix_config_parser *p, tix_config *cfg)
         (rc = tix_config_get_duration(p, "CONNECTION_TIMEOUT", 15, 1, 3600,
                                       &cfg->connection_timeout_s)) != TIX_OK ||
         (rc = tix_config_get_duration(p, "REQUEST_TIMEOUT", 30, 1, 3600,
-                                      &cfg->request_timeout_s)) != TIX_OK ||
-        (rc = tix_config_get_duration(p, "HOLD_TTL", 480, 1, 7200, &cfg->hold_ttl_s)) != TIX_OK ||
-        (rc = tix_config_get_int(p, "CANCEL_FULL_REFUND_HOURS", 4, 0, 24LL * 30,
-                                 &cfg->cancel_full_refund_s)) != TIX_OK ||
-        (rc = tix_config_get_duration(p, "SHOW_CLEANING_BUFFER", 900, 0, 6LL * 3600,
-                                      &cfg->show_buffer_s)) != TIX_OK) {
+                                      &cfg->request_timeout_s)) != TIX_OK) {
         return rc;
     }
-    cfg->cancel_full_refund_s *= 3600;
     return TIX_OK;
 }
 

@@ -37,6 +37,7 @@ tix_rc tix_config_copy_str(tix_config_parser *p, char *dst, size_t cap, const ch
 /* The areas, in the order tix_config_load calls them (later steps may read earlier fields). */
 tix_rc tix_config_load_database(tix_config_parser *p, tix_config *cfg);    /* config_core.c */
 tix_rc tix_config_load_numbers(tix_config_parser *p, tix_config *cfg);     /* config_core.c */
+tix_rc tix_config_load_booking(tix_config_parser *p, tix_config *cfg);     /* config_booking.c */
 tix_rc tix_config_load_misc(tix_config_parser *p, tix_config *cfg);        /* config_core.c */
 tix_rc tix_config_load_admin(tix_config_parser *p, tix_config *cfg);       /* config_core.c */
 tix_rc tix_config_load_media(tix_config_parser *p, tix_config *cfg);       /* config_media.c */
