@@ -182,6 +182,28 @@ tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
     return TIX_OK;
 }
 
+tix_rc tix_config_get_switch(tix_config_parser *p, const char *name, bool def, bool *out)
+{
+    const char *v = p->get(name, p->ctx);
+    if (v == NULL) {
+        *out = def;
+        return TIX_OK;
+    }
+    *out = strcmp(v, "on") == 0 || strcmp(v, "1") == 0;
+    if (!*out && strcmp(v, "off") != 0 && strcmp(v, "0") != 0) {
+        return tix_config_fail(p, "%s must be on or off (got \"%.20s\")", name, v);
+    }
+    return TIX_OK;
+}
+
+void tix_config_trim_slashes(char *url)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/') {
+        url[--n] = '\0';
+    }
+}
+
 static char *trim(char *s)
 {
     while (isspace((unsigned char)*s)) {

@@ -114,9 +114,6 @@ tix_rc tix_config_load_razorpay(tix_config_parser *p, tix_config *cfg)
                             "RAZORPAY_API_BASE", base) != TIX_OK) {
         return TIX_EINVAL;
     }
-    size_t n = strlen(cfg->razorpay_api_base);
-    while (n > 0 && cfg->razorpay_api_base[n - 1] == '/') {
-        cfg->razorpay_api_base[--n] = '\0';
-    }
+    tix_config_trim_slashes(cfg->razorpay_api_base);
     return TIX_OK;
 }

@@ -23,14 +23,12 @@ static bool cache_prefix_ok(const char *s)
 /* The cache, the event bus and the event streams (docs/cache.md). */
 tix_rc tix_config_load_cache(tix_config_parser *p, tix_config *cfg)
 {
-    const char *on = p->get("CACHE", p->ctx);
     const char *prefix = p->get("CACHE_PREFIX", p->ctx);
     int64_t pool = 0;
     int64_t backlog = 0;
     int64_t streams = 0;
-    cfg->cache_enabled = on == NULL || strcmp(on, "on") == 0 || strcmp(on, "1") == 0;
-    if (!cfg->cache_enabled && strcmp(on, "off") != 0 && strcmp(on, "0") != 0) {
-        return tix_config_fail(p, "CACHE must be on or off (got \"%.20s\")", on);
+    if (tix_config_get_switch(p, "CACHE", true, &cfg->cache_enabled) != TIX_OK) {
+        return TIX_EINVAL;
     }
     if (prefix != NULL && !cache_prefix_ok(prefix)) {
         return tix_config_fail(p, "CACHE_PREFIX must be 1 to 40 letters, digits, '_', '-' or '.'");

@@ -34,6 +34,11 @@ tix_rc tix_config_get_duration_ms(tix_config_parser *p, const char *name, int64_
 tix_rc tix_config_copy_str(tix_config_parser *p, char *dst, size_t cap, const char *name,
                            const char *v);
 
+/* on/1 or off/0 into *out; def when unset. */
+tix_rc tix_config_get_switch(tix_config_parser *p, const char *name, bool def, bool *out);
+/* Drops the trailing slashes of a base URL in place. */
+void tix_config_trim_slashes(char *url);
+
 /* The areas, in the order tix_config_load calls them (later steps may read earlier fields). */
 tix_rc tix_config_load_database(tix_config_parser *p, tix_config *cfg);    /* config_core.c */
 tix_rc tix_config_load_numbers(tix_config_parser *p, tix_config *cfg);     /* config_core.c */

@@ -6,10 +6,8 @@
 /* The scheduler's switch, tick and lease, and each job's interval (all in ms). */
 tix_rc tix_config_load_jobs(tix_config_parser *p, tix_config *cfg)
 {
-    const char *on = p->get("JOBS", p->ctx);
-    cfg->jobs_enabled = on == NULL || strcmp(on, "on") == 0 || strcmp(on, "1") == 0;
-    if (!cfg->jobs_enabled && strcmp(on, "off") != 0 && strcmp(on, "0") != 0) {
-        return tix_config_fail(p, "JOBS must be on or off (got \"%.20s\")", on);
+    if (tix_config_get_switch(p, "JOBS", true, &cfg->jobs_enabled) != TIX_OK) {
+        return TIX_EINVAL;
     }
     const int64_t week = 7LL * 86400 * 1000;
     const struct {

@@ -41,11 +41,9 @@ bool tix_config_parse_cidr(const char *s, tix_cidr *out)
 /* TRUST_PROXY and TRUSTED_PROXIES: a comma-separated list of addresses or CIDR blocks. */
 tix_rc tix_config_load_proxies(tix_config_parser *p, tix_config *cfg)
 {
-    const char *on = p->get("TRUST_PROXY", p->ctx);
     const char *list = p->get("TRUSTED_PROXIES", p->ctx);
-    cfg->trust_proxy = on != NULL && (strcmp(on, "on") == 0 || strcmp(on, "1") == 0);
-    if (on != NULL && !cfg->trust_proxy && strcmp(on, "off") != 0 && strcmp(on, "0") != 0) {
-        return tix_config_fail(p, "TRUST_PROXY must be on or off (got \"%.20s\")", on);
+    if (tix_config_get_switch(p, "TRUST_PROXY", false, &cfg->trust_proxy) != TIX_OK) {
+        return TIX_EINVAL;
     }
     char buf[TIX_CFG_STR];
     if (tix_config_copy_str(p, buf, sizeof(buf), "TRUSTED_PROXIES",
@@ -89,10 +87,8 @@ static bool parse_rate(const char *v, tix_rate_limit *rl)
 /* RATE_LIMIT=on|off and the RATE_LIMIT_* limits; COUNT 0 turns one limit off. */
 tix_rc tix_config_load_rate_limits(tix_config_parser *p, tix_config *cfg)
 {
-    const char *on = p->get("RATE_LIMIT", p->ctx);
-    cfg->rate_limit_enabled = on == NULL || strcmp(on, "on") == 0 || strcmp(on, "1") == 0;
-    if (!cfg->rate_limit_enabled && strcmp(on, "off") != 0 && strcmp(on, "0") != 0) {
-        return tix_config_fail(p, "RATE_LIMIT must be on or off (got \"%.20s\")", on);
+    if (tix_config_get_switch(p, "RATE_LIMIT", true, &cfg->rate_limit_enabled) != TIX_OK) {
+        return TIX_EINVAL;
     }
     const struct {
         const char *name;

@@ -104,10 +104,7 @@ static tix_rc parse_cloudinary(tix_config_parser *p, tix_config *cfg)
                             "CLOUDINARY_API_BASE", base) != TIX_OK) {
         return TIX_EINVAL;
     }
-    size_t n = strlen(cfg->cloudinary_api_base);
-    while (n > 0 && cfg->cloudinary_api_base[n - 1] == '/') {
-        cfg->cloudinary_api_base[--n] = '\0';
-    }
+    tix_config_trim_slashes(cfg->cloudinary_api_base);
     /* Cloudinary takes about 100 MB per request and chunks of at least 5 MB (but the last). */
     return tix_config_get_int(p, "CLOUDINARY_CHUNK_SIZE", 20L << 20, 5L << 20, 100L << 20,
                               &cfg->cloudinary_chunk_bytes);
