@@ -5,11 +5,11 @@
  * at most the keys of one window. Windows run on a monotonic clock.
  */
 #include "cache/cache.h"
+#include "core/util.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define BUCKETS     4096
 #define SWEEP_EVERY 4096
@@ -110,8 +110,5 @@ void tix_counter_local_clear(void)
 
 tix_rc tix_counter_incr_now(const char *key, int64_t window_ms, int64_t *count, int64_t *reset_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    return tix_counter_incr_local(key, window_ms, now_ms, count, reset_ms);
+    return tix_counter_incr_local(key, window_ms, tix_mono_ms(), count, reset_ms);
 }

@@ -67,13 +67,6 @@ redisContext *tix_redis_connect(const tix_redis *rd, char *err, size_t errlen)
     return c;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void tix_redis_mark_down(tix_redis *rd, const char *why)
 {
     tix_rconn **drop = NULL;
@@ -82,7 +75,7 @@ void tix_redis_mark_down(tix_redis *rd, const char *why)
     if (rd->up) {
         rd->up = false;
         rd->down_since_ms = tix_now_ms();
-        rd->retry_at_ms = mono_ms() + TIX_REDIS_RETRY_MS;
+        rd->retry_at_ms = tix_mono_ms() + TIX_REDIS_RETRY_MS;
         rd->gen++;
         snprintf(rd->error, sizeof(rd->error), "%s", why);
         tix_log_warn("cache: Redis is unreachable (%s); requests bypass the cache until it "
@@ -185,12 +178,12 @@ static bool recover(tix_redis *rd, redisContext *c)
  * returns with it released. */
 static tix_rc probe(tix_redis *rd, tix_rconn **out)
 {
-    if (rd->probing || mono_ms() < rd->retry_at_ms) {
+    if (rd->probing || tix_mono_ms() < rd->retry_at_ms) {
         pthread_mutex_unlock(&rd->mu);
         return TIX_EUNAVAIL;
     }
     rd->probing = true;
-    rd->retry_at_ms = mono_ms() + TIX_REDIS_RETRY_MS;
+    rd->retry_at_ms = tix_mono_ms() + TIX_REDIS_RETRY_MS;
     rd->busy++;
     unsigned gen = rd->gen;
     pthread_mutex_unlock(&rd->mu);

@@ -31,6 +31,20 @@ void tix_clock_set(int64_t (*now_ms)(void))
     clock_fn = now_ms ? now_ms : real_now_ms;
 }
 
+int64_t tix_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t tix_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void tix_random_bytes(void *buf, size_t n)
 {
     randombytes_buf(buf, n);

@@ -17,6 +17,10 @@
 int64_t tix_now_ms(void);
 /* Replaces the clock (NULL restores the real one). Not thread-safe: call before serving. */
 void tix_clock_set(int64_t (*now_ms)(void));
+/* Monotonic clock (CLOCK_MONOTONIC) in milliseconds and in microseconds, for time-outs and
+ * durations: it never jumps with the wall clock and tix_clock_set does not touch it. */
+int64_t tix_mono_ms(void);
+int64_t tix_mono_us(void);
 
 /* Cryptographically secure random bytes (libsodium). */
 void tix_random_bytes(void *buf, size_t n);

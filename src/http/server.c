@@ -88,25 +88,11 @@ typedef struct req_state {
     bool upload_slot;     /* holds one of s->uploads until completion */
 } req_state;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void set_phase(track *t, int phase)
 {
     if (t != NULL) {
         atomic_store(&t->phase, phase);
-        atomic_store(&t->since_ms, mono_ms());
+        atomic_store(&t->since_ms, tix_mono_ms());
     }
 }
 
@@ -194,7 +180,7 @@ static void *reaper_main(void *arg)
     while (!atomic_load(&s->reaper_stop)) {
         struct timespec nap = {0, 200L * 1000 * 1000};
         nanosleep(&nap, NULL);
-        int64_t now = mono_ms();
+        int64_t now = tix_mono_ms();
         pthread_mutex_lock(&s->mu);
         for (track *t = s->tracks; t != NULL; t = t->next) {
             if (t->fd >= 0) {
@@ -440,7 +426,7 @@ static req_state *begin_request(tix_server *s, struct MHD_Connection *conn, cons
     r->arena = tix_arena_create(0);
     r->app = s->app;
     r->conn = conn;
-    r->start_us = mono_us();
+    r->start_us = tix_mono_us();
     r->method = tix_arena_strdup(r->arena, method);
     r->path = tix_arena_strdup(r->arena, url);
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
@@ -478,7 +464,7 @@ static void take_body(req_state *st, const char *data, size_t size)
     if (st->reject != 0) {
         return;
     }
-    if (mono_us() - r->start_us > cfg->request_timeout_s * 1000000) {
+    if (tix_mono_us() - r->start_us > cfg->request_timeout_s * 1000000) {
         st->reject = 408;
         return;
     }
@@ -583,7 +569,7 @@ static bool upload_progress(req_state *st, const char *data, size_t size)
     if (st->t != NULL) {
         int64_t cap =
             st->r.start_us / 1000 + (cfg->upload_timeout_s - cfg->request_timeout_s) * 1000;
-        int64_t now = mono_ms();
+        int64_t now = tix_mono_ms();
         atomic_store(&st->t->since_ms, now < cap ? now : cap);
     }
     return tix_upload_feed(st->up, data, size);
@@ -678,7 +664,7 @@ static void access_log(req_state *st, enum MHD_RequestTerminationCode toe)
              "\"dur_us\":%lld,\"bytes_in\":%zu,\"bytes_out\":%zu,\"ip\":\"%s\","
              "\"user\":\"%s\",\"error\":\"%s\"%s",
              r->request_id, r->route || st->match != TIX_MATCH_NOT_FOUND ? r->method : "OTHER",
-             path, r->status, (long long)(mono_us() - r->start_us), r->body_len,
+             path, r->status, (long long)(tix_mono_us() - r->start_us), r->body_len,
              r->resp_file ? (size_t)r->resp_size : r->resp_len, ip, r->auth.user_id,
              r->error_code ? r->error_code : "",
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
@@ -823,8 +809,8 @@ void tix_server_stop(tix_server *s, int drain_s)
     }
     MHD_quiesce_daemon(s->daemon); /* no new connections; nginx fails over to a peer */
     tix_sse_shutdown(s->app->sse); /* event streams end now: they would hold the drain up */
-    int64_t deadline = mono_ms() + (int64_t)drain_s * 1000;
-    while (atomic_load(&s->app->inflight) > 0 && mono_ms() < deadline) {
+    int64_t deadline = tix_mono_ms() + (int64_t)drain_s * 1000;
+    while (atomic_load(&s->app->inflight) > 0 && tix_mono_ms() < deadline) {
         struct timespec nap = {0, 20L * 1000 * 1000};
         nanosleep(&nap, NULL);
     }

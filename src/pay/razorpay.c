@@ -81,13 +81,6 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -143,14 +136,14 @@ static bool transient(CURLcode cc, long status)
  * below 500 other than 429 (the caller looks at it); TIX_EUNAVAIL otherwise. */
 static tix_rc request(rzp_impl *t, rzp_call *c)
 {
-    int64_t deadline = mono_ms() + TOTAL_MS;
+    int64_t deadline = tix_mono_ms() + TOTAL_MS;
     CURLcode cc = CURLE_OK;
     CURL *h = tix_httpc_take(t->http);
     if (h == NULL) {
         return TIX_EUNAVAIL;
     }
     for (int i = 0; i < MAX_ATTEMPTS; i++) {
-        long left = (long)(deadline - mono_ms());
+        long left = (long)(deadline - tix_mono_ms());
         if (i > 0) {
             unsigned char r = 0;
             tix_random_bytes(&r, 1);
