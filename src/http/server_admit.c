@@ -1,0 +1,147 @@
+/*
+ * The checks between a request's last callback and its handler: UTF-8 path and query, route,
+ * bearer token, role, JSON content type and rate limits, each answering its own error; then the
+ * handler, through the idempotency store or the answer cache when the route has one.
+ */
+#include "api/cached.h"
+#include "auth/token.h"
+#include "core/util.h"
+#include "http/ratelimit.h"
+#include "http/server_int.h"
+#include "http/validate.h"
+
+#include <string.h>
+#include <strings.h>
+
+static bool authenticate(tix_req *r)
+{
+    const char *h = tix_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+        tix_reply_header(r, "WWW-Authenticate", "Bearer");
+        tix_reply_error(r, 401, "unauthorized", "authentication required", NULL);
+        return false;
+    }
+    tix_claims c;
+    if (tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, h + 7,
+                         tix_now_ms() / 1000, &c) != TIX_OK) {
+        tix_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        tix_reply_error(r, 401, "invalid_token", "the access token is invalid or expired", NULL);
+        return false;
+    }
+    r->auth.authenticated = true;
+    r->auth.role = c.role;
+    memcpy(r->auth.user_id, c.sub, sizeof(c.sub));
+    memcpy(r->auth.session_id, c.sid, sizeof(c.sid));
+    return true;
+}
+
+/* On a public route: a valid bearer token identifies the caller; anything else is anonymous. */
+static void identify(tix_req *r)
+{
+    const char *h = tix_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    tix_claims c;
+    if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
+        tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, h + 7,
+                         tix_now_ms() / 1000, &c) == TIX_OK) {
+        r->auth.authenticated = true;
+        r->auth.role = c.role;
+        memcpy(r->auth.user_id, c.sub, sizeof(c.sub));
+        memcpy(r->auth.session_id, c.sid, sizeof(c.sid));
+    }
+}
+
+static bool is_json_type(const char *ct)
+{
+    if (ct == NULL) {
+        return false;
+    }
+    while (*ct == ' ') {
+        ct++;
+    }
+    size_t n = strlen("application/json");
+    return strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Route, auth and role checks; false once an error is answered. */
+bool tix_server_admit(req_state *st)
+{
+    tix_req *r = &st->r;
+    if (st->match == TIX_MATCH_NOT_FOUND) {
+        tix_reply_error(r, 404, "not_found", "no such endpoint", NULL);
+        return false;
+    }
+    if (st->match == TIX_MATCH_BAD_METHOD) {
+        tix_reply_header(r, "Allow", tix_arena_strdup(r->arena, r->match.allow));
+        tix_reply_error(r, 405, "method_not_allowed", "this endpoint does not take that method",
+                        json_pack("{s:s}", "allow", r->match.allow));
+        return false;
+    }
+    const tix_route *route = r->route;
+    if (route->access != TIX_ACCESS_PUBLIC && !authenticate(r)) {
+        return false;
+    }
+    if (route->access == TIX_ACCESS_PUBLIC) {
+        identify(r); /* public reads may still show more to a signed-in admin */
+    }
+    if (!tix_policy_route_allows(route->access, &r->auth)) {
+        tix_reply_error(r, 403, "forbidden", "your role may not do this", NULL);
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    const char **bad = cls;
+    if (!tix_utf8_valid(key) || (value != NULL && !tix_utf8_valid(value))) {
+        *bad = key;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* Paths and query parameters must be UTF-8 (ids and filters reach SQL as text). */
+bool tix_server_check_encoding(tix_req *r)
+{
+    const char *bad = NULL;
+    if (!tix_utf8_valid(r->path)) {
+        tix_reply_error(r, 404, "not_found", "no such endpoint or object", NULL);
+        return false;
+    }
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &bad);
+    if (bad != NULL) {
+        tix_reply_error(r, 400, "invalid_parameter", "query parameters must be UTF-8 text",
+                        json_pack("{s:s}", "parameter", tix_utf8_valid(bad) ? bad : "?"));
+        return false;
+    }
+    return true;
+}
+
+void tix_server_dispatch(req_state *st)
+{
+    tix_req *r = &st->r;
+    if (!tix_server_check_encoding(r)) {
+        return;
+    }
+    if (!tix_server_admit(st)) {
+        return;
+    }
+    const tix_route *route = r->route;
+    if ((route->flags & TIX_ROUTE_JSON) && r->body_len > 0 &&
+        !is_json_type(tix_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        tix_reply_error(r, 415, "unsupported_media_type", "send the body as application/json",
+                        NULL);
+        return;
+    }
+    if (!tix_ratelimit_admit(r)) {
+        return;
+    }
+    if (route->flags & TIX_ROUTE_IDEMPOTENT) {
+        tix_idempotent_call(r, route->handler);
+    } else if (!tix_cached_answer(r)) {
+        route->handler(r);
+    }
+}

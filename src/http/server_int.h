@@ -1,0 +1,102 @@
+/*
+ * Private to the HTTP server (http/server*.c): the server, the per-connection record the
+ * slow-client reaper watches, the per-request state, and the calls between the parts.
+ *   server.c          start, graceful stop (drain), the MHD daemon's options
+ *   server_request.c  the MHD access and completion callbacks: one request from first byte to
+ *                     access log, the body, the answer (buffer, file or SSE stream)
+ *   server_admit.c    checks before a handler (encoding, route, auth, role, content type,
+ *                     rate limits) and the dispatch to it
+ *   server_upload.c   TIX_ROUTE_UPLOAD routes: streaming bodies through http/upload.c
+ *   server_reaper.c   connection tracking and the slow-client reaper thread
+ */
+#ifndef TIX_HTTP_SERVER_INT_H
+#define TIX_HTTP_SERVER_INT_H
+
+#include "app.h"
+#include "http/req.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "http/upload.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Where a connection's current request is; the reaper's time-outs depend on it. */
+enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER, PHASE_TIMED_OUT };
+
+/* One open connection, in the server's list from MHD's start to its close notification. */
+typedef struct track {
+    struct track *prev, *next;
+    int fd;
+    atomic_int phase;
+    atomic_llong since_ms;
+    char rid[72]; /* the current request's id, written before phase turns PHASE_BODY */
+} track;
+
+struct tix_server {
+    tix_app *app;
+    struct MHD_Daemon *daemon;
+    pthread_mutex_t mu; /* guards the track list */
+    track *tracks;
+    pthread_t reaper;
+    atomic_bool reaper_stop;
+    bool reaper_started;
+    bool own_media;     /* the media store was created here (not by main) */
+    atomic_int uploads; /* upload slots taken (remote media store only) */
+};
+
+/* Per-request state that handlers do not see. */
+typedef struct req_state {
+    tix_req r;
+    tix_server *s;
+    track *t;
+    tix_match_result match;
+    char *buf;
+    size_t cap;
+    unsigned reject; /* 413 or 408 decided while reading, 0 otherwise */
+    bool queued;
+    tix_upload_state *up; /* TIX_ROUTE_UPLOAD routes, once the body is being read */
+    bool upload_slot;     /* holds one of s->uploads until completion */
+} req_state;
+
+static inline bool is_upload(const req_state *st)
+{
+    return st->r.route != NULL && (st->r.route->flags & TIX_ROUTE_UPLOAD) != 0;
+}
+
+/* server_reaper.c */
+/* Moves a connection to phase now (t NULL: an untracked connection, nothing to do). */
+void tix_server_set_phase(track *t, int phase);
+/* MHD_OPTION_NOTIFY_CONNECTION: adds and removes connections from the reaper's list. */
+void tix_server_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code);
+/* The reaper thread (arg is the server); returns once reaper_stop is set. */
+void *tix_server_reaper_main(void *arg);
+
+/* server_request.c */
+/* The MHD access handler and MHD_OPTION_NOTIFY_COMPLETED (cls is the server). */
+enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                     const char *method, const char *version,
+                                     const char *upload_data, size_t *upload_size, void **con_cls);
+void tix_server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                             enum MHD_RequestTerminationCode toe);
+/* Queues the request's answer (a 500 when the handler gave none); false when MHD refused. */
+bool tix_server_queue(req_state *st, struct MHD_Connection *conn);
+
+/* server_admit.c */
+/* Paths and query parameters must be UTF-8; false once an error is answered. */
+bool tix_server_check_encoding(tix_req *r);
+/* Route, auth and role checks; false once an error is answered. */
+bool tix_server_admit(req_state *st);
+/* All checks, then the route's handler (through the idempotency or answer cache if any). */
+void tix_server_dispatch(req_state *st);
+
+/* server_upload.c */
+enum MHD_Result tix_server_upload_begin(req_state *st, struct MHD_Connection *conn);
+bool tix_server_upload_progress(req_state *st, const char *data, size_t size);
+void tix_server_upload_end(req_state *st);
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * The MHD callbacks of one request (server.c starts and stops the daemon). Its lifecycle:
+ *   1. first access callback: make the tix_req (arena, request id, route match); answer
+ *      nothing yet (queueing on the first call makes MHD close keep-alive connections);
+ *   2. upload callbacks: append body bytes up to MAX_BODY_BYTES and within REQUEST_TIMEOUT;
+ *      past either limit the rest is dropped and the answer is 413/408 (a Content-Length over
+ *      the limit is answered at once, before any of the body is read);
+ *   3. last callback: size, route, auth, role and content-type checks, then the handler;
+ *   4. completion callback: access-log line, database connection back to the pool, free.
+ * Upload routes (TIX_ROUTE_UPLOAD) differ: auth, role and Content-Type are checked and the
+ * handler's begin call made on the FIRST callback, so errors go out before the body is read;
+ * the body streams through http/upload.c to a temporary file (never into memory), and the
+ * reaper's clock moves on with every chunk up to MEDIA_UPLOAD_TIMEOUT (see server_upload.c).
+ * Slow clients are cut by the reaper (server_reaper.c).
+ */
+#include "api/cached.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/clientip.h"
+#include "http/encoding.h"
+#include "http/server_int.h"
+#include "http/validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* The handler's bytes, or its file (r->resp_file, GET /media) sent straight from the
+ * descriptor, which the response then owns. */
+static struct MHD_Response *make_response(tix_req *r)
+{
+    if (r->stream_read != NULL) { /* SSE: the response owns the stream from here on */
+        struct MHD_Response *resp = MHD_create_response_from_callback(
+            MHD_SIZE_UNKNOWN, 4096, r->stream_read, r->stream_cls, r->stream_free);
+        if (resp != NULL) {
+            r->stream_cls = NULL;
+        }
+        return resp;
+    }
+    if (r->resp_file) {
+        struct MHD_Response *resp = MHD_create_response_from_fd64(r->resp_size, r->resp_fd);
+        if (resp != NULL) {
+            r->resp_fd = -1; /* closed by MHD with the response; else by on_completed */
+        }
+        return resp;
+    }
+    return MHD_create_response_from_buffer(r->resp_len, r->resp ? r->resp : (char *)"",
+                                           MHD_RESPMEM_MUST_COPY);
+}
+
+static bool has_header(const tix_req *r, const char *name)
+{
+    for (int i = 0; i < r->nheaders; i++) {
+        if (strcasecmp(r->hname[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool tix_server_queue(req_state *st, struct MHD_Connection *conn)
+{
+    tix_req *r = &st->r;
+    if (r->status == 0) {
+        tix_log_error("handler left %s %s unanswered", r->method, r->path);
+        tix_reply_rc(r, TIX_EDB);
+    }
+    tix_cached_finish(r); /* ETag, 304, storing a cached route's answer; catalogue bumps */
+    tix_reply_compress(r);
+    struct MHD_Response *resp = make_response(r);
+    if (resp == NULL) {
+        return false;
+    }
+    if (r->content_type != NULL) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    }
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    if (!has_header(r, MHD_HTTP_HEADER_CACHE_CONTROL)) { /* media files are cacheable */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    }
+    for (int i = 0; i < r->nheaders; i++) {
+        MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
+    }
+    enum MHD_Result ok = MHD_queue_response(conn, r->status, resp);
+    MHD_destroy_response(resp);
+    st->queued = ok == MHD_YES;
+    return st->queued;
+}
+
+static bool sane_request_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 64) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static req_state *begin_request(tix_server *s, struct MHD_Connection *conn, const char *url,
+                                const char *method)
+{
+    req_state *st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        return NULL;
+    }
+    tix_req *r = &st->r;
+    st->s = s;
+    r->arena = tix_arena_create(0);
+    r->app = s->app;
+    r->conn = conn;
+    r->start_us = tix_mono_us();
+    r->method = tix_arena_strdup(r->arena, method);
+    r->path = tix_arena_strdup(r->arena, url);
+    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (sane_request_id(rid)) {
+        snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+    } else {
+        unsigned char raw[12];
+        tix_random_bytes(raw, sizeof(raw));
+        tix_hex_encode(r->request_id, raw, sizeof(raw));
+    }
+    st->match = tix_router_match(s->app->router, method, url, &r->match);
+    r->route = r->match.route;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    st->t = ci ? ci->socket_context : NULL;
+    if (st->t != NULL) {
+        memcpy(st->t->rid, r->request_id, sizeof(st->t->rid));
+    }
+    tix_server_set_phase(st->t, PHASE_BODY);
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    int64_t len = 0;
+    if (cl != NULL && tix_parse_int(cl, 0, INT64_MAX, &len) && len > s->app->cfg.max_body_bytes &&
+        !is_upload(st)) { /* an upload's limit is its route's (tix_upload_start) */
+        st->reject = 413;
+    }
+    atomic_fetch_add(&s->app->inflight, 1);
+    return st;
+}
+
+static void take_body(req_state *st, const char *data, size_t size)
+{
+    tix_req *r = &st->r;
+    const tix_config *cfg = &st->s->app->cfg;
+    if (st->reject != 0) {
+        return;
+    }
+    if (tix_mono_us() - r->start_us > cfg->request_timeout_s * 1000000) {
+        st->reject = 408;
+        return;
+    }
+    if (r->body_len + size > (size_t)cfg->max_body_bytes) {
+        st->reject = 413;
+        return;
+    }
+    if (r->body_len + size + 1 > st->cap) {
+        size_t cap = st->cap ? st->cap : 1024;
+        while (cap < r->body_len + size + 1) {
+            cap *= 2;
+        }
+        char *nb = realloc(st->buf, cap);
+        if (nb == NULL) {
+            st->reject = 413;
+            return;
+        }
+        st->buf = nb;
+        st->cap = cap;
+    }
+    memcpy(st->buf + r->body_len, data, size);
+    r->body_len += size;
+    st->buf[r->body_len] = '\0';
+    r->body = st->buf;
+}
+
+static void reject(req_state *st)
+{
+    if (st->reject == 408) {
+        tix_reply_error(&st->r, 408, "request_timeout", "the request body arrived too slowly",
+                        NULL);
+    } else {
+        tix_reply_error(
+            &st->r, 413, "payload_too_large", "the request body is too large",
+            json_pack("{s:I}", "limit_bytes", (json_int_t)st->s->app->cfg.max_body_bytes));
+    }
+    tix_reply_header(&st->r, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+/* The first callback: headers only. */
+static enum MHD_Result first_call(tix_server *s, struct MHD_Connection *conn, const char *url,
+                                  const char *method, void **con_cls)
+{
+    req_state *st = begin_request(s, conn, url, method);
+    *con_cls = st;
+    if (st == NULL) {
+        return MHD_NO;
+    }
+    if (st->reject != 0) {
+        /* Content-Length over the limit: answer before reading any of it. MHD accepts a
+         * response only now or once the body is complete, and closes after this one. */
+        reject(st);
+        return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;
+    }
+    return is_upload(st) ? tix_server_upload_begin(st, conn) : MHD_YES;
+}
+
+enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                     const char *method, const char *version,
+                                     const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    req_state *st = *con_cls;
+    if (st == NULL) {
+        return first_call(cls, conn, url, method, con_cls);
+    }
+    if (*upload_size > 0 && is_upload(st)) {
+        bool go_on = tix_server_upload_progress(st, upload_data, *upload_size);
+        *upload_size = 0;
+        return go_on ? MHD_YES : MHD_NO;
+    }
+    if (*upload_size > 0) {
+        /* Past a limit the rest is read and dropped (bounded by REQUEST_TIMEOUT and the
+         * reaper), because MHD cannot answer in the middle of a body. */
+        take_body(st, upload_data, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (st->queued) {
+        return MHD_YES;
+    }
+    int expected = PHASE_BODY;
+    if (st->t != NULL && !atomic_compare_exchange_strong(&st->t->phase, &expected, PHASE_HANDLER)) {
+        st->r.status = 408; /* the reaper already answered on the socket */
+        return MHD_NO;
+    }
+    tix_server_set_phase(st->t, PHASE_HANDLER);
+    if (st->reject != 0) {
+        reject(st);
+    } else if (is_upload(st)) {
+        tix_server_upload_end(st);
+    } else {
+        tix_server_dispatch(st);
+    }
+    /* The handler is done with the database: give the connection back now, not when the
+     * response has been sent. A connection kept until completion would deadlock the pool:
+     * completion runs on this same MHD thread, which may next block in tix_db_acquire while
+     * every connection waits for a completion that cannot run. */
+    tix_db_release(st->s->app->db, st->r.db);
+    st->r.db = NULL;
+    return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;
+}
+
+static void access_log(req_state *st, enum MHD_RequestTerminationCode toe)
+{
+    tix_req *r = &st->r;
+    if (!tix_log_enabled(TIX_LOG_INFO)) {
+        return;
+    }
+    char ip[TIX_IP_TEXT];
+    char path[512];
+    char fields[1024];
+    tix_client_ip(r, ip); /* behind a trusted proxy, the address it saw */
+    tix_json_escape(path, sizeof(path), r->path);
+    snprintf(fields, sizeof(fields),
+             "\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,"
+             "\"dur_us\":%lld,\"bytes_in\":%zu,\"bytes_out\":%zu,\"ip\":\"%s\","
+             "\"user\":\"%s\",\"error\":\"%s\"%s",
+             r->request_id, r->route || st->match != TIX_MATCH_NOT_FOUND ? r->method : "OTHER",
+             path, r->status, (long long)(tix_mono_us() - r->start_us), r->body_len,
+             r->resp_file ? (size_t)r->resp_size : r->resp_len, ip, r->auth.user_id,
+             r->error_code ? r->error_code : "",
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
+    tix_log_fields(TIX_LOG_INFO, "request", fields);
+}
+
+void tix_server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                             enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    tix_server *s = cls;
+    req_state *st = *con_cls;
+    if (st == NULL) {
+        return;
+    }
+    access_log(st, toe);
+    tix_cached_release(&st->r);
+    atomic_fetch_add(&s->app->requests_total, 1);
+    if (st->r.status >= 500) {
+        atomic_fetch_add(&s->app->responses_5xx, 1);
+    }
+    tix_db_release(s->app->db, st->r.db);
+    json_decref(st->r.json);
+    if (st->upload_slot) {
+        atomic_fetch_sub(&s->uploads, 1); /* before the file goes: no file left = no slot */
+    }
+    tix_upload_cleanup(st->up); /* the temporary file goes, whatever happened */
+    if (st->r.stream_cls != NULL && st->r.stream_free != NULL) {
+        st->r.stream_free(st->r.stream_cls); /* a stream that never reached MHD */
+    }
+    if (st->r.resp_file && st->r.resp_fd >= 0) {
+        close(st->r.resp_fd); /* a file answer that never reached MHD */
+    }
+    tix_server_set_phase(st->t, PHASE_IDLE);
+    tix_arena_destroy(st->r.arena);
+    free(st->buf);
+    free(st);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->app->inflight, 1);
+}
