@@ -39,45 +39,41 @@ typedef struct tix_rate_limit {
 } tix_rate_limit;
 
 typedef struct tix_config {
+    /* Fields go by area, widest first within each, and the on/off flags last, so that the
+     * struct has no holes (check with -Wpadded when adding one). */
+    /* The server, its database and accounts (config_core.c). */
+    int64_t access_ttl_s;
+    int64_t refresh_ttl_s;
+    int64_t max_body_bytes;
+    int64_t connection_timeout_s; /* idle keep-alive and header time-out */
+    int64_t request_timeout_s;    /* the whole request body must arrive within this */
     int port;
+    int workers;
+    int max_connections;
+    int per_ip_connections; /* 0 = unlimited */
+    int db_pool_size;
+    tix_db_kind db_kind;
+    tix_log_level log_level;
+    tix_pwhash_cost pwhash_cost;
     char bind_address[64];
     char database_url[TIX_CFG_STR];
-    tix_db_kind db_kind;
     char sqlite_path[TIX_CFG_STR]; /* for TIX_DB_SQLITE: the file path */
     char redis_url[TIX_CFG_STR];   /* empty = in-process */
     char jwt_access_secret[256];
     char jwt_refresh_secret[256];
-    bool access_secret_generated;
-    bool refresh_secret_generated;
-    int64_t access_ttl_s;
-    int64_t refresh_ttl_s;
     char admin_email[256];
     char admin_password[256];
-    int workers;
-    tix_log_level log_level;
-    int64_t max_body_bytes;
-    int64_t connection_timeout_s; /* idle keep-alive and header time-out */
-    int64_t request_timeout_s;    /* the whole request body must arrive within this */
-    int max_connections;
-    int per_ip_connections; /* 0 = unlimited */
-    tix_pwhash_cost pwhash_cost;
-    int db_pool_size;
     /* media store (src/media): the local folder, or Cloudinary when cloudinary_cloud is set */
-    char media_dir[TIX_CFG_STR];           /* MEDIA_DIR: local files and uploads in progress */
-    char cloudinary_cloud[128];            /* from CLOUDINARY_URL or CLOUDINARY_CLOUD_NAME */
-    char cloudinary_key[128];              /* CLOUDINARY_API_KEY */
-    char cloudinary_secret[256];           /* CLOUDINARY_API_SECRET (never logged) */
+    int64_t poster_max_bytes;       /* MEDIA_POSTER_MAX_BYTES */
+    int64_t trailer_max_bytes;      /* MEDIA_TRAILER_MAX_BYTES */
+    int64_t upload_timeout_s;       /* MEDIA_UPLOAD_TIMEOUT: a whole upload at most */
+    int64_t upload_concurrency;     /* MEDIA_UPLOAD_CONCURRENCY: uploads to Cloudinary at once */
+    int64_t cloudinary_chunk_bytes; /* CLOUDINARY_CHUNK_SIZE: larger files go up in chunks */
+    char media_dir[TIX_CFG_STR];    /* MEDIA_DIR: local files and uploads in progress */
+    char cloudinary_cloud[128];     /* from CLOUDINARY_URL or CLOUDINARY_CLOUD_NAME */
+    char cloudinary_key[128];       /* CLOUDINARY_API_KEY */
+    char cloudinary_secret[256];    /* CLOUDINARY_API_SECRET (never logged) */
     char cloudinary_api_base[TIX_CFG_STR]; /* CLOUDINARY_API_BASE, without a trailing slash */
-    int64_t cloudinary_chunk_bytes;        /* CLOUDINARY_CHUNK_SIZE: larger files go up in chunks */
-    int64_t poster_max_bytes;              /* MEDIA_POSTER_MAX_BYTES */
-    int64_t trailer_max_bytes;             /* MEDIA_TRAILER_MAX_BYTES */
-    int64_t upload_timeout_s;              /* MEDIA_UPLOAD_TIMEOUT: a whole upload at most */
-    int64_t upload_concurrency; /* MEDIA_UPLOAD_CONCURRENCY: uploads to Cloudinary at once */
-    int64_t show_buffer_s;      /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
-    bool demo_data;             /* DEMO_DATA=1: load the demo set into an empty database */
-    int64_t hold_ttl_s;         /* HOLD_TTL: how long held seats stay held */
-    int max_seats_per_hold;
-    int64_t cancel_full_refund_s; /* CANCEL_FULL_REFUND_HOURS before the show, in seconds */
     /* Razorpay (src/pay/razorpay.c): selected when razorpay_key_id is set; all three secrets
      * come together. Never logged. */
     char razorpay_key_id[64];            /* RAZORPAY_KEY_ID: rzp_test_… or rzp_live_… */
@@ -96,27 +92,36 @@ typedef struct tix_config {
         job_refund_poll_ms; /* JOB_INTERVAL_REFUND_POLL: pending refunds asked of the provider */
     int64_t refund_poll_age_ms; /* REFUND_POLL_AGE: a pending refund is asked about after this */
     int64_t refund_poll_batch;  /* REFUND_POLL_BATCH: refunds asked about per run at most */
-    bool jobs_enabled;          /* JOBS=on|off: run the scheduler in this server */
+    /* Holds, refunds and show timing (config_booking.c). */
+    int64_t show_buffer_s;        /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
+    int64_t hold_ttl_s;           /* HOLD_TTL: how long held seats stay held */
+    int64_t cancel_full_refund_s; /* CANCEL_FULL_REFUND_HOURS before the show, in seconds */
+    int max_seats_per_hold;
     /* Client addresses and rate limits (http/clientip.c, http/ratelimit.c). */
-    bool trust_proxy;        /* TRUST_PROXY=on: the client is found in X-Forwarded-For */
-    bool rate_limit_enabled; /* RATE_LIMIT=on|off */
-    tix_cidr trusted_proxies[TIX_MAX_TRUSTED_PROXIES]; /* TRUSTED_PROXIES */
     int ntrusted_proxies;
-    tix_rate_limit rl_login_ip;    /* RATE_LIMIT_LOGIN_IP */
-    tix_rate_limit rl_login_mail;  /* RATE_LIMIT_LOGIN_EMAIL */
-    tix_rate_limit rl_register_ip; /* RATE_LIMIT_REGISTER_IP */
-    tix_rate_limit rl_hold_user;   /* RATE_LIMIT_HOLD_USER */
+    tix_cidr trusted_proxies[TIX_MAX_TRUSTED_PROXIES]; /* TRUSTED_PROXIES */
+    tix_rate_limit rl_login_ip;                        /* RATE_LIMIT_LOGIN_IP */
+    tix_rate_limit rl_login_mail;                      /* RATE_LIMIT_LOGIN_EMAIL */
+    tix_rate_limit rl_register_ip;                     /* RATE_LIMIT_REGISTER_IP */
+    tix_rate_limit rl_hold_user;                       /* RATE_LIMIT_HOLD_USER */
     /* Cache, event bus and event streams (src/cache, http/sse.c; docs/cache.md), in ms. */
     int64_t cache_ttl_ms;         /* CACHE_TTL: the longest any answer stays cached */
     int64_t cache_timeout_ms;     /* CACHE_TIMEOUT: every Redis call at most */
     int64_t cache_max_bytes;      /* CACHE_MAX_BYTES: size of the in-process store */
     int64_t event_backlog_ttl_ms; /* EVENT_BACKLOG_TTL: a quiet show's backlog is dropped */
     int64_t sse_heartbeat_ms;     /* SSE_HEARTBEAT: ": ping" on every stream this often */
+    char cache_prefix[48];        /* CACHE_PREFIX: the first part of every key */
     int cache_pool_size;          /* CACHE_POOL_SIZE: Redis connections at most */
     int event_backlog;            /* EVENT_BACKLOG: events kept per show for Last-Event-ID */
     int sse_max_streams;          /* SSE_MAX_STREAMS: open event streams at most */
-    char cache_prefix[48];        /* CACHE_PREFIX: the first part of every key */
-    bool cache_enabled;           /* CACHE=on|off: cache answers (events flow either way) */
+    /* On/off flags. */
+    bool cache_enabled;            /* CACHE=on|off: cache answers (events flow either way) */
+    bool jobs_enabled;             /* JOBS=on|off: run the scheduler in this server */
+    bool trust_proxy;              /* TRUST_PROXY=on: the client is found in X-Forwarded-For */
+    bool rate_limit_enabled;       /* RATE_LIMIT=on|off */
+    bool demo_data;                /* DEMO_DATA=1: load the demo set into an empty database */
+    bool access_secret_generated;  /* JWT_ACCESS_SECRET was unset: a random one is in use */
+    bool refresh_secret_generated; /* the same for JWT_REFRESH_SECRET */
 } tix_config;
 
 /* Looks a variable up; returns NULL when unset. */
