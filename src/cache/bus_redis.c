@@ -60,11 +60,14 @@ static tix_rc redis_publish(tix_bus *b, tix_arena *a, const tix_bus_event *ev, i
         /* argv[0..11]: EVAL, script, numkeys, 2 keys, 7 arguments */
         redisReply *r = redisCommandArgv(conn->c, 12, argv, NULL);
         broken = r == NULL;
-        rc = r && r->type == REDIS_REPLY_INTEGER ? TIX_OK : TIX_EUNAVAIL;
-        if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+        rc = TIX_EUNAVAIL;
+        *id = 0;
+        if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+            rc = TIX_OK;
+            *id = (int64_t)r->integer;
+        } else if (r != NULL && r->type == REDIS_REPLY_ERROR) {
             tix_log_error("bus: the publish script failed: %s", r->str);
         }
-        *id = rc == TIX_OK ? (int64_t)r->integer : 0;
         if (r != NULL) {
             freeReplyObject(r);
         }
