@@ -2,9 +2,9 @@
 #ifndef TIX_API_CATALOG_VIEWS_H
 #define TIX_API_CATALOG_VIEWS_H
 
-#include <jansson.h>
-
 #include "store/catalog.h"
+
+#include <jansson.h>
 
 json_t *tix_view_movie(const tix_movie *m, const char *today);
 json_t *tix_view_theatre(const tix_theatre *t);

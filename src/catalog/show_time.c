@@ -1,14 +1,13 @@
 /* Show timing rules; see show_time.h. */
 #include "catalog/show_time.h"
 
+#include "core/util.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "core/util.h"
-
-tix_show_status tix_show_status_at(bool cancelled, int64_t starts_at, int64_t ends_at,
-                                   int64_t now)
+tix_show_status tix_show_status_at(bool cancelled, int64_t starts_at, int64_t ends_at, int64_t now)
 {
     if (cancelled) {
         return TIX_SHOW_CANCELLED;

@@ -17,8 +17,7 @@ typedef enum tix_show_status {
     TIX_SHOW_CANCELLED,
 } tix_show_status;
 
-tix_show_status tix_show_status_at(bool cancelled, int64_t starts_at, int64_t ends_at,
-                                   int64_t now);
+tix_show_status tix_show_status_at(bool cancelled, int64_t starts_at, int64_t ends_at, int64_t now);
 const char *tix_show_status_name(tix_show_status s);
 /* Whether half-open intervals [a0, a1) and [b0, b1) share any instant. */
 bool tix_interval_overlaps(int64_t a0, int64_t a1, int64_t b0, int64_t b1);

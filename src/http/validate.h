@@ -33,8 +33,8 @@ bool tix_v_int(json_t *obj, const char *key, bool required, int64_t min, int64_t
 bool tix_v_bool(json_t *obj, const char *key, bool required, bool *out, bool *present, tix_verr *e);
 /* An optional array of 0..max_items distinct strings of 1..max_len code points, normalised to
  * ASCII lower case. OUT: *out a new JSON array (NULL when absent). */
-bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t max_len,
-                       json_t **out, tix_verr *e);
+bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t max_len, json_t **out,
+                       tix_verr *e);
 /* Marks a custom problem with a field (422). Always returns false. */
 bool tix_v_fail(tix_verr *e, const char *field, const char *reason);
 
