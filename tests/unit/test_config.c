@@ -9,6 +9,7 @@
 /* clang-format on */
 
 #include "core/config.h"
+#include "support.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -21,27 +22,6 @@
 #define SECRET_31 "0123456789012345678901234567890"  /* one short of the minimum */
 #define SECRET_32 "01234567890123456789012345678901" /* exactly the minimum */
 #define PG_URL    "postgres://ticketd:pw@db.example:5432/ticketd"
-
-/* A variable table: pairs of name, value, ending with a NULL name. */
-typedef struct kv {
-    const char *name;
-    const char *value;
-} kv;
-
-static const char *table_get(const char *name, void *ctx)
-{
-    for (const kv *p = ctx; p != NULL && p->name != NULL; p++) {
-        if (strcmp(p->name, name) == 0) {
-            return p->value;
-        }
-    }
-    return NULL;
-}
-
-static tix_rc load(const kv *vars, tix_config *cfg, char *err, size_t errlen)
-{
-    return tix_config_load(cfg, table_get, (void *)vars, err, errlen);
-}
 
 static void assert_hex64(const char *s)
 {
@@ -59,7 +39,7 @@ static void test_defaults(void **state)
     static const kv none[] = {{NULL, NULL}};
     tix_config cfg;
     char err[256] = "stale";
-    assert_int_equal(load(none, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(none, &cfg, err, sizeof(err)), TIX_OK);
     assert_string_equal(err, "");
     assert_int_equal(cfg.port, 8080);
     assert_string_equal(cfg.bind_address, "0.0.0.0");
@@ -89,20 +69,20 @@ static void test_secrets_generated_for_sqlite(void **state)
     tix_config a;
     tix_config b;
     char err[256];
-    assert_int_equal(load(none, &a, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(none, &a, err, sizeof(err)), TIX_OK);
     assert_true(a.access_secret_generated);
     assert_true(a.refresh_secret_generated);
     assert_hex64(a.jwt_access_secret);
     assert_hex64(a.jwt_refresh_secret);
     assert_string_not_equal(a.jwt_access_secret, a.jwt_refresh_secret);
     /* random each time */
-    assert_int_equal(load(none, &b, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(none, &b, err, sizeof(err)), TIX_OK);
     assert_string_not_equal(a.jwt_access_secret, b.jwt_access_secret);
     assert_string_not_equal(a.jwt_refresh_secret, b.jwt_refresh_secret);
 
     /* one given, the other generated */
     static const kv one[] = {{"JWT_ACCESS_SECRET", SECRET_A}, {NULL, NULL}};
-    assert_int_equal(load(one, &a, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(one, &a, err, sizeof(err)), TIX_OK);
     assert_false(a.access_secret_generated);
     assert_true(a.refresh_secret_generated);
     assert_string_equal(a.jwt_access_secret, SECRET_A);
@@ -111,7 +91,7 @@ static void test_secrets_generated_for_sqlite(void **state)
     /* both given: kept verbatim, not generated; 32 characters is enough */
     static const kv both[] = {
         {"JWT_ACCESS_SECRET", SECRET_32}, {"JWT_REFRESH_SECRET", SECRET_B}, {NULL, NULL}};
-    assert_int_equal(load(both, &a, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(both, &a, err, sizeof(err)), TIX_OK);
     assert_false(a.access_secret_generated);
     assert_false(a.refresh_secret_generated);
     assert_string_equal(a.jwt_access_secret, SECRET_32);
@@ -124,24 +104,24 @@ static void test_postgres_requires_secrets(void **state)
     tix_config cfg;
     char err[256];
     static const kv no_secrets[] = {{"DATABASE_URL", PG_URL}, {NULL, NULL}};
-    assert_int_equal(load(no_secrets, &cfg, err, sizeof(err)), TIX_EINVAL);
+    assert_int_equal(tix_test_load(no_secrets, &cfg, err, sizeof(err)), TIX_EINVAL);
     assert_non_null(strstr(err, "JWT_ACCESS_SECRET"));
 
     static const kv no_refresh[] = {
         {"DATABASE_URL", PG_URL}, {"JWT_ACCESS_SECRET", SECRET_A}, {NULL, NULL}};
-    assert_int_equal(load(no_refresh, &cfg, err, sizeof(err)), TIX_EINVAL);
+    assert_int_equal(tix_test_load(no_refresh, &cfg, err, sizeof(err)), TIX_EINVAL);
     assert_non_null(strstr(err, "JWT_REFRESH_SECRET"));
 
     static const kv no_access[] = {
         {"DATABASE_URL", PG_URL}, {"JWT_REFRESH_SECRET", SECRET_B}, {NULL, NULL}};
-    assert_int_equal(load(no_access, &cfg, err, sizeof(err)), TIX_EINVAL);
+    assert_int_equal(tix_test_load(no_access, &cfg, err, sizeof(err)), TIX_EINVAL);
     assert_non_null(strstr(err, "JWT_ACCESS_SECRET"));
 
     static const kv ok[] = {{"DATABASE_URL", PG_URL},
                             {"JWT_ACCESS_SECRET", SECRET_A},
                             {"JWT_REFRESH_SECRET", SECRET_B},
                             {NULL, NULL}};
-    assert_int_equal(load(ok, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(ok, &cfg, err, sizeof(err)), TIX_OK);
     assert_int_equal(cfg.db_kind, TIX_DB_POSTGRES);
     assert_string_equal(cfg.database_url, PG_URL);
     assert_false(cfg.access_secret_generated);
@@ -151,7 +131,7 @@ static void test_postgres_requires_secrets(void **state)
                              {"JWT_ACCESS_SECRET", SECRET_A},
                              {"JWT_REFRESH_SECRET", SECRET_B},
                              {NULL, NULL}};
-    assert_int_equal(load(ok2, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(ok2, &cfg, err, sizeof(err)), TIX_OK);
     assert_int_equal(cfg.db_kind, TIX_DB_POSTGRES);
 }
 
@@ -179,7 +159,7 @@ static void test_explicit_values(void **state)
     };
     tix_config cfg;
     char err[256];
-    assert_int_equal(load(vars, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(vars, &cfg, err, sizeof(err)), TIX_OK);
     assert_int_equal(cfg.port, 65535);
     assert_string_equal(cfg.bind_address, "127.0.0.1");
     assert_int_equal(cfg.db_kind, TIX_DB_SQLITE);
@@ -205,7 +185,7 @@ static void test_explicit_values(void **state)
                               {"PASSWORD_HASH_COST", "moderate"},
                               {"REDIS_URL", "unix:///run/redis.sock"},
                               {NULL, NULL}};
-    assert_int_equal(load(more, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(more, &cfg, err, sizeof(err)), TIX_OK);
     assert_int_equal(cfg.port, 1);
     assert_int_equal(cfg.db_pool_size, 3);
     assert_int_equal(cfg.log_level, TIX_LOG_ERROR);
@@ -213,10 +193,10 @@ static void test_explicit_values(void **state)
     assert_string_equal(cfg.redis_url, "unix:///run/redis.sock");
 
     static const kv lv[] = {{"LOG_LEVEL", "warn"}, {NULL, NULL}};
-    assert_int_equal(load(lv, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(lv, &cfg, err, sizeof(err)), TIX_OK);
     assert_int_equal(cfg.log_level, TIX_LOG_WARN);
     static const kv cost[] = {{"PASSWORD_HASH_COST", "interactive"}, {NULL, NULL}};
-    assert_int_equal(load(cost, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(cost, &cfg, err, sizeof(err)), TIX_OK);
     assert_int_equal(cfg.pwhash_cost, TIX_PWHASH_INTERACTIVE);
 }
 
@@ -296,7 +276,7 @@ static void test_bad_values(void **state)
         kv vars[3] = {{c->name, c->value}, {c->name2, c->value2}, {NULL, NULL}};
         tix_config cfg;
         char err[512] = "";
-        tix_rc rc = load(vars, &cfg, err, sizeof(err));
+        tix_rc rc = tix_test_load(vars, &cfg, err, sizeof(err));
         if (rc != TIX_EINVAL) {
             fail_msg("case %zu: %s=\"%.40s\" gave rc %d, want TIX_EINVAL", i, c->name, c->value,
                      (int)rc);
@@ -315,7 +295,7 @@ static void test_error_message_fits_small_buffer(void **state)
     tix_config cfg;
     char err[8];
     memset(err, 'z', sizeof(err));
-    assert_int_equal(load(vars, &cfg, err, sizeof(err)), TIX_EINVAL);
+    assert_int_equal(tix_test_load(vars, &cfg, err, sizeof(err)), TIX_EINVAL);
     assert_true(memchr(err, '\0', sizeof(err)) != NULL);
     assert_string_equal(err, "PORT mu");
 }

@@ -18,6 +18,7 @@
 #include "core/util.h"
 #include "store/db.h"
 #include "store/migrations.h"
+#include "support.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,59 +29,17 @@
 #include <unistd.h>
 
 #define POOL_SIZE 3
-#define PG_ENV    "TIX_TEST_PG_URL"
 
-typedef struct backend {
-    tix_db_kind kind;
-    tix_config cfg;
-    char dir[128];   /* SQLite: the temporary directory */
-    char schema[64]; /* PostgreSQL: the schema of this case */
-    char url[TIX_CFG_STR];
-    tix_db_pool *pool;
-} backend;
+typedef tix_test_db backend;
 
 /* ---- configuration through tix_config_load ---- */
 
-typedef struct kv {
-    const char *name;
-    const char *value;
-} kv;
-
-static const char *table_get(const char *name, void *ctx)
-{
-    for (const kv *p = ctx; p->name != NULL; p++) {
-        if (strcmp(p->name, name) == 0) {
-            return p->value;
-        }
-    }
-    return NULL;
-}
-
 static void load_config(tix_config *cfg, const char *url)
 {
-    const kv vars[] = {
-        {"DATABASE_URL", url},
-        {"JWT_ACCESS_SECRET", "unit-test-access-secret-0123456789abcdef"},
-        {"JWT_REFRESH_SECRET", "unit-test-refresh-secret-0123456789abcdef"},
-        {NULL, NULL},
-    };
     char err[256] = "";
-    if (tix_config_load(cfg, table_get, (void *)vars, err, sizeof(err)) != TIX_OK) {
+    if (tix_test_load_db(cfg, url, NULL, err, sizeof(err)) != TIX_OK) {
         fail_msg("config for %s: %s", url, err);
     }
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static tix_db *acquire(tix_db_pool *pool)
@@ -124,20 +83,7 @@ static int64_t count_rows(tix_db *db, const char *table)
 static int setup_sqlite(void **state)
 {
     backend *b = calloc(1, sizeof(*b));
-    if (b == NULL) {
-        return -1;
-    }
-    b->kind = TIX_DB_SQLITE;
-    snprintf(b->dir, sizeof(b->dir), "/tmp/tix-unit-db-XXXXXX");
-    if (mkdtemp(b->dir) == NULL) {
-        free(b);
-        return -1;
-    }
-    snprintf(b->url, sizeof(b->url), "sqlite://%s/t.db", b->dir);
-    load_config(&b->cfg, b->url);
-    char err[256] = "";
-    if (tix_db_pool_create(&b->cfg, POOL_SIZE, &b->pool, err, sizeof(err)) != TIX_OK) {
-        print_error("pool_create(%s): %s\n", b->url, err);
+    if (b == NULL || tix_test_db_open_sqlite(b, "tix-unit-db", POOL_SIZE) != 0) {
         free(b);
         return -1;
     }
@@ -145,60 +91,18 @@ static int setup_sqlite(void **state)
     return 0;
 }
 
-static void remove_sqlite_files(const char *dir)
-{
-    static const char *const names[] = {"t.db", "t.db-wal", "t.db-shm", "t.db-journal"};
-    char path[512];
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
-
-/* The PostgreSQL URL of this case: the base URL with search_path set to the case's schema. */
-static void pg_case_url(char *out, size_t cap, const char *base, const char *schema)
-{
-    snprintf(out, cap, "%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?",
-             schema);
-}
-
 static int setup_pg(void **state)
 {
-    const char *base = getenv(PG_ENV);
-    if (base == NULL || *base == '\0') {
-        *state = NULL; /* the case skips itself */
+    const char *base = tix_test_pg_base();
+    *state = NULL; /* without a URL the case skips itself */
+    if (base == NULL) {
         return 0;
     }
     backend *b = calloc(1, sizeof(*b));
-    if (b == NULL) {
-        return -1;
-    }
-    b->kind = TIX_DB_POSTGRES;
-    unsigned char rnd[6];
-    char hex[13];
-    tix_random_bytes(rnd, sizeof(rnd));
-    tix_hex_encode(hex, rnd, sizeof(rnd));
-    snprintf(b->schema, sizeof(b->schema), "tix_unit_%s", hex);
-    pg_case_url(b->url, sizeof(b->url), base, b->schema);
-    load_config(&b->cfg, b->url);
-    char err[512] = "";
-    if (tix_db_pool_create(&b->cfg, POOL_SIZE, &b->pool, err, sizeof(err)) != TIX_OK) {
-        print_error("pool_create(%s): %s\n", base, err);
+    if (b == NULL || tix_test_db_open_pg(b, base, "tix_unit", POOL_SIZE) != 0) {
         free(b);
         return -1;
     }
-    tix_db *db = NULL;
-    char sql[128];
-    snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", b->schema);
-    if (tix_db_acquire(b->pool, &db) != TIX_OK || tix_db_exec(db, sql, NULL, 0, NULL) != TIX_OK) {
-        print_error("%s failed: %s\n", sql, db ? tix_db_errmsg(db) : "no connection");
-        tix_db_release(b->pool, db);
-        tix_db_pool_destroy(b->pool);
-        free(b);
-        return -1;
-    }
-    tix_db_release(b->pool, db);
     *state = b;
     return 0;
 }
@@ -206,41 +110,16 @@ static int setup_pg(void **state)
 static int teardown(void **state)
 {
     backend *b = *state;
-    if (b == NULL) {
-        return 0;
+    if (b != NULL) {
+        tix_test_db_close(b);
+        free(b);
     }
-    if (b->kind == TIX_DB_POSTGRES && b->pool != NULL) {
-        tix_db *db = NULL;
-        char sql[128];
-        snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", b->schema);
-        if (tix_db_acquire(b->pool, &db) == TIX_OK) {
-            if (tix_db_exec(db, sql, NULL, 0, NULL) != TIX_OK) {
-                print_error("%s failed: %s\n", sql, tix_db_errmsg(db));
-            }
-            tix_db_release(b->pool, db);
-        }
-    }
-    tix_db_pool_destroy(b->pool);
-    if (b->kind == TIX_DB_SQLITE) {
-        remove_sqlite_files(b->dir);
-    }
-    free(b);
     return 0;
 }
 
 static backend *get_backend(void **state)
 {
-    backend *b = *state;
-    if (b == NULL) {
-        static bool told;
-        if (!told) {
-            print_message("[ SKIPPING ] PostgreSQL cases: set " PG_ENV
-                          "=postgres://user@host:port/db to run them\n");
-            told = true;
-        }
-        skip();
-    }
-    return b;
+    return tix_test_state(state);
 }
 
 static void create_items(tix_db *db)
@@ -746,9 +625,9 @@ typedef struct waiter {
 static void *acquire_in_thread(void *arg)
 {
     waiter *w = arg;
-    int64_t t0 = mono_ms();
+    int64_t t0 = tix_mono_ms();
     w->rc = tix_db_acquire(w->pool, &w->got);
-    w->waited_ms = mono_ms() - t0;
+    w->waited_ms = tix_mono_ms() - t0;
     atomic_store(&w->done, 1);
     return NULL;
 }
@@ -764,7 +643,7 @@ static void test_pool_exhaustion_waits(void **state)
     atomic_init(&w.done, 0);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, acquire_in_thread, &w), 0);
-    sleep_ms(300);
+    tix_test_sleep_ms(300);
     assert_int_equal(atomic_load(&w.done), 0); /* still waiting: nothing is free */
     tix_db *freed = all[1];
     tix_db_release(b->pool, freed);
@@ -788,9 +667,9 @@ static void test_pool_exhaustion_times_out(void **state)
         all[i] = acquire(b->pool);
     }
     tix_db *extra = NULL;
-    int64_t t0 = mono_ms();
+    int64_t t0 = tix_mono_ms();
     assert_int_equal(tix_db_acquire(b->pool, &extra), TIX_EUNAVAIL);
-    int64_t waited = mono_ms() - t0;
+    int64_t waited = tix_mono_ms() - t0;
     assert_null(extra);
     assert_true(waited >= 1000);
     assert_true(waited < 15000);
@@ -836,7 +715,7 @@ static void test_sqlite_writers_queue(void **state)
     atomic_init(&w.began, 0);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, second_writer, &w), 0);
-    sleep_ms(300);
+    tix_test_sleep_ms(300);
     assert_int_equal(atomic_load(&w.began), 0); /* blocked on the write lock */
     assert_int_equal(tix_db_commit(a), TIX_OK);
     assert_int_equal(pthread_join(t, NULL), 0);
@@ -872,7 +751,7 @@ static void test_sqlite_creates_parent_dirs(void **state)
     assert_int_equal(access(path, F_OK), 0);
     char sub[128];
     snprintf(sub, sizeof(sub), "%s/a/b", dir);
-    remove_sqlite_files(sub);
+    tix_test_remove_sqlite_files(sub);
     snprintf(sub, sizeof(sub), "%s/a", dir);
     rmdir(sub);
     rmdir(dir);
@@ -901,24 +780,12 @@ static void test_unreachable_database(void **state)
     }
 }
 
-#define SQLITE_CASE(f)                                                                             \
-    {                                                                                              \
-        .name = "sqlite: " #f, .test_func = f, .setup_func = setup_sqlite,                         \
-        .teardown_func = teardown, .initial_state = NULL                                           \
-    }
-#define PG_CASE(f)                                                                                 \
-    {                                                                                              \
-        .name = "postgres: " #f, .test_func = f, .setup_func = setup_pg,                           \
-        .teardown_func = teardown, .initial_state = NULL                                           \
-    }
-#define BOTH(f) SQLITE_CASE(f), PG_CASE(f)
+#define SQLITE_CASE(f) TIX_TEST_SQLITE_CASE(f)
+#define BOTH(f)        TIX_TEST_BOTH(f)
 
 int main(void)
 {
-    const char *pg = getenv(PG_ENV);
-    if (pg == NULL || *pg == '\0') {
-        print_message("note: " PG_ENV " is not set; the PostgreSQL cases are skipped\n");
-    }
+    tix_test_pg_note();
     const struct CMUnitTest tests[] = {
         BOTH(test_pool_basics),
         BOTH(test_migrate),

@@ -23,6 +23,7 @@
 #include "jobs/jobs.h"
 #include "store/db.h"
 #include "store/jobs_store.h"
+#include "support.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,54 +32,23 @@
 #include <unistd.h>
 
 #define POOL_SIZE 4
-#define PG_ENV    "TIX_TEST_PG_URL"
 #define MIN_MS    (60LL * 1000)
 #define HOUR_MS   (3600LL * 1000)
 #define DAY_MS    (24 * HOUR_MS)
 
 typedef struct backend {
-    tix_db_kind kind;
-    tix_config cfg;
-    char dir[128];
-    char schema[64];
-    char url[TIX_CFG_STR];
-    tix_db_pool *pool;
+    tix_test_db t;
     tix_db *db; /* one connection held for the case */
     int64_t now;
 } backend;
 
 /* ---- configuration ---- */
 
-typedef struct kv {
-    const char *name;
-    const char *value;
-} kv;
-
-static const char *table_get(const char *name, void *ctx)
-{
-    for (const kv *p = ctx; p->name != NULL; p++) {
-        if (strcmp(p->name, name) == 0) {
-            return p->value;
-        }
-    }
-    return NULL;
-}
-
 /* Loads a configuration from DATABASE_URL, the two secrets and up to 8 more pairs. */
 static tix_rc load_config(tix_config *cfg, const char *url, const kv *extra, char *err,
                           size_t errlen)
 {
-    kv vars[12] = {
-        {"DATABASE_URL", url},
-        {"JWT_ACCESS_SECRET", "unit-test-access-secret-0123456789abcdef"},
-        {"JWT_REFRESH_SECRET", "unit-test-refresh-secret-0123456789abcdef"},
-    };
-    int n = 3;
-    for (; extra != NULL && extra->name != NULL && n < 11; extra++) {
-        vars[n++] = *extra;
-    }
-    vars[n] = (kv){NULL, NULL};
-    return tix_config_load(cfg, table_get, vars, err, errlen);
+    return tix_test_load_db(cfg, url, extra, err, errlen);
 }
 
 /* ---- database helpers ---- */
@@ -122,26 +92,13 @@ static void text_of(tix_db *db, char *out, size_t cap, const char *sql)
 
 /* ---- per-case setup ---- */
 
-static int open_backend(backend *b)
+/* Holds one connection for the case and applies the migrations. */
+static int start_case(backend *b)
 {
-    char err[256] = "";
-    if (load_config(&b->cfg, b->url, NULL, err, sizeof(err)) != TIX_OK ||
-        tix_db_pool_create(&b->cfg, POOL_SIZE, &b->pool, err, sizeof(err)) != TIX_OK) {
-        print_error("%s: %s\n", b->url, err);
-        return -1;
-    }
-    if (tix_db_acquire(b->pool, &b->db) != TIX_OK) {
-        return -1;
-    }
-    if (b->kind == TIX_DB_POSTGRES) {
-        char sql[128];
-        snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", b->schema);
-        if (tix_db_exec(b->db, sql, NULL, 0, NULL) != TIX_OK) {
-            print_error("%s: %s\n", sql, tix_db_errmsg(b->db));
-            return -1;
-        }
-    }
     int applied = 0;
+    if (tix_db_acquire(b->t.pool, &b->db) != TIX_OK) {
+        return -1;
+    }
     if (tix_db_migrate(b->db, &applied) != TIX_OK) {
         print_error("migrate: %s\n", tix_db_errmsg(b->db));
         return -1;
@@ -153,78 +110,44 @@ static int open_backend(backend *b)
 static int setup_sqlite(void **state)
 {
     backend *b = calloc(1, sizeof(*b));
-    if (b == NULL) {
-        return -1;
-    }
-    b->kind = TIX_DB_SQLITE;
-    snprintf(b->dir, sizeof(b->dir), "/tmp/tix-unit-jobs-XXXXXX");
-    if (mkdtemp(b->dir) == NULL) {
+    if (b == NULL || tix_test_db_open_sqlite(&b->t, "tix-unit-jobs", POOL_SIZE) != 0) {
         free(b);
         return -1;
     }
-    snprintf(b->url, sizeof(b->url), "sqlite://%s/t.db", b->dir);
     *state = b;
-    return open_backend(b);
+    return start_case(b);
 }
 
 static int setup_pg(void **state)
 {
-    const char *base = getenv(PG_ENV);
-    if (base == NULL || *base == '\0') {
-        *state = NULL; /* the case skips itself */
+    const char *base = tix_test_pg_base();
+    *state = NULL; /* without a URL the case skips itself */
+    if (base == NULL) {
         return 0;
     }
     backend *b = calloc(1, sizeof(*b));
-    if (b == NULL) {
+    if (b == NULL || tix_test_db_open_pg(&b->t, base, "tix_jobs", POOL_SIZE) != 0) {
+        free(b);
         return -1;
     }
-    b->kind = TIX_DB_POSTGRES;
-    unsigned char rnd[6];
-    char hex[13];
-    tix_random_bytes(rnd, sizeof(rnd));
-    tix_hex_encode(hex, rnd, sizeof(rnd));
-    snprintf(b->schema, sizeof(b->schema), "tix_jobs_%s", hex);
-    snprintf(b->url, sizeof(b->url), "%s%soptions=-csearch_path%%3D%s", base,
-             strchr(base, '?') ? "&" : "?", b->schema);
     *state = b;
-    return open_backend(b);
+    return start_case(b);
 }
 
 static int teardown(void **state)
 {
     backend *b = *state;
-    if (b == NULL) {
-        return 0;
+    if (b != NULL) {
+        tix_db_release(b->t.pool, b->db);
+        tix_test_db_close(&b->t);
+        free(b);
     }
-    if (b->kind == TIX_DB_POSTGRES && b->db != NULL) {
-        char sql[128];
-        snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", b->schema);
-        if (tix_db_exec(b->db, sql, NULL, 0, NULL) != TIX_OK) {
-            print_error("%s: %s\n", sql, tix_db_errmsg(b->db));
-        }
-    }
-    tix_db_release(b->pool, b->db);
-    tix_db_pool_destroy(b->pool);
-    if (b->kind == TIX_DB_SQLITE) {
-        static const char *const names[] = {"t.db", "t.db-wal", "t.db-shm", "t.db-journal"};
-        char path[512];
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-            snprintf(path, sizeof(path), "%s/%s", b->dir, names[i]);
-            unlink(path);
-        }
-        rmdir(b->dir);
-    }
-    free(b);
     return 0;
 }
 
 static backend *get_backend(void **state)
 {
-    backend *b = *state;
-    if (b == NULL) {
-        skip();
-    }
-    return b;
+    return tix_test_state(state);
 }
 
 /* ---- leases ---- */
@@ -309,8 +232,9 @@ static void test_renew_all_two_holders(void **state)
     bool held_b[8] = {false};
     int64_t next[8] = {0};
     assert_true(tix_jobs_table_count <= 8);
-    assert_int_equal(tix_jobs_leases_renew(b->db, &b->cfg, "A", b->now, held_a, next), TIX_OK);
-    assert_int_equal(tix_jobs_leases_renew(b->db, &b->cfg, "B", b->now + 10, held_b, next), TIX_OK);
+    assert_int_equal(tix_jobs_leases_renew(b->db, &b->t.cfg, "A", b->now, held_a, next), TIX_OK);
+    assert_int_equal(tix_jobs_leases_renew(b->db, &b->t.cfg, "B", b->now + 10, held_b, next),
+                     TIX_OK);
     for (int i = 0; i < tix_jobs_table_count; i++) {
         assert_true(held_a[i]);
         assert_false(held_b[i]);
@@ -318,7 +242,7 @@ static void test_renew_all_two_holders(void **state)
     assert_int_equal(scalar(b->db, "SELECT COUNT(*) FROM job_leases WHERE holder = 'A'"),
                      tix_jobs_table_count);
     /* After the lease (30 s by default) B gets them all. */
-    assert_int_equal(tix_jobs_leases_renew(b->db, &b->cfg, "B", b->now + 30000, held_b, next),
+    assert_int_equal(tix_jobs_leases_renew(b->db, &b->t.cfg, "B", b->now + 30000, held_b, next),
                      TIX_OK);
     for (int i = 0; i < tix_jobs_table_count; i++) {
         assert_true(held_b[i]);
@@ -365,7 +289,7 @@ static void fixture_catalog(backend *b)
 
 static tix_job_ctx job_ctx(backend *b, tix_arena *a, tix_pay_provider *pay)
 {
-    tix_job_ctx c = {b->db, a, &b->cfg, pay, b->now, NULL};
+    tix_job_ctx c = {b->db, a, &b->t.cfg, pay, b->now, NULL};
     return c;
 }
 
@@ -743,12 +667,6 @@ static void test_run_recorded(void **state)
 
 /* ---- the scheduler: two in one process share the database like two servers ---- */
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* For each job: runs never overlap and start at least one interval apart. Returns the number
  * of runs of job, and sets *holders to how many distinct holders ran it. */
 static int check_runs(tix_db *db, const char *job, int64_t interval, int *holders)
@@ -792,17 +710,17 @@ static void test_two_schedulers(void **state)
                        {NULL, NULL}};
     char err[256];
     memset(&app, 0, sizeof(app));
-    assert_int_equal(load_config(&app.cfg, b->url, vars, err, sizeof(err)), TIX_OK);
-    app.db = b->pool;
+    assert_int_equal(load_config(&app.cfg, b->t.url, vars, err, sizeof(err)), TIX_OK);
+    app.db = b->t.pool;
     app.pay = &f.p;
     tix_jobs *one = NULL;
     tix_jobs *two = NULL;
     assert_int_equal(tix_jobs_start(&app, &one), TIX_OK);
-    sleep_ms(100); /* one takes every lease first */
+    tix_test_sleep_ms(100); /* one takes every lease first */
     assert_int_equal(tix_jobs_start(&app, &two), TIX_OK);
-    sleep_ms(1100);
+    tix_test_sleep_ms(1100);
     tix_jobs_stop(one); /* its leases pass to the other at its next tick */
-    sleep_ms(700);
+    tix_test_sleep_ms(700);
     tix_jobs_stop(two);
     assert_int_equal(scalar(b->db, "SELECT COUNT(*) FROM job_leases WHERE expires_at <> 0"), 0);
     int total_holders = 0;
@@ -913,24 +831,11 @@ static void test_config(void **state)
     }
 }
 
-#define SQLITE_CASE(f)                                                                             \
-    {                                                                                              \
-        .name = "sqlite: " #f, .test_func = f, .setup_func = setup_sqlite,                         \
-        .teardown_func = teardown, .initial_state = NULL                                           \
-    }
-#define PG_CASE(f)                                                                                 \
-    {                                                                                              \
-        .name = "postgres: " #f, .test_func = f, .setup_func = setup_pg,                           \
-        .teardown_func = teardown, .initial_state = NULL                                           \
-    }
-#define BOTH(f) SQLITE_CASE(f), PG_CASE(f)
+#define BOTH(f) TIX_TEST_BOTH(f)
 
 int main(void)
 {
-    const char *pg = getenv(PG_ENV);
-    if (pg == NULL || *pg == '\0') {
-        print_message("note: " PG_ENV " is not set; the PostgreSQL cases are skipped\n");
-    }
+    tix_test_pg_note();
     const struct CMUnitTest tests[] = {
         BOTH(test_lease_one_holder_at_a_time),
         BOTH(test_claim_run_once_per_interval),

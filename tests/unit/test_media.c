@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "media/cloudinary.h"
 #include "media/media.h"
+#include "support.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,33 +199,13 @@ static void test_sign_destroy_and_limits(void **state)
 
 /* ---- configuration ---- */
 
-typedef struct kv {
-    const char *name;
-    const char *value;
-} kv;
-
-static const char *table_get(const char *name, void *ctx)
-{
-    for (const kv *p = ctx; p != NULL && p->name != NULL; p++) {
-        if (strcmp(p->name, name) == 0) {
-            return p->value;
-        }
-    }
-    return NULL;
-}
-
-static tix_rc load(const kv *vars, tix_config *cfg, char *err, size_t errlen)
-{
-    return tix_config_load(cfg, table_get, (void *)vars, err, errlen);
-}
-
 static void test_config_defaults(void **state)
 {
     (void)state;
     static const kv none[] = {{NULL, NULL}};
     tix_config cfg;
     char err[256];
-    assert_int_equal(load(none, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(none, &cfg, err, sizeof(err)), TIX_OK);
     assert_string_equal(cfg.media_dir, "./data/media");
     assert_string_equal(cfg.cloudinary_cloud, "");
     assert_string_equal(cfg.cloudinary_api_base, "https://api.cloudinary.com/v1_1");
@@ -247,7 +228,7 @@ static void test_config_cloudinary_url(void **state)
                               {NULL, NULL}};
     tix_config cfg;
     char err[256];
-    assert_int_equal(load(vars, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(vars, &cfg, err, sizeof(err)), TIX_OK);
     assert_string_equal(cfg.cloudinary_key, "123456789012345");
     assert_string_equal(cfg.cloudinary_secret, "Ab-c_D.9");
     assert_string_equal(cfg.cloudinary_cloud, "my-cloud");
@@ -255,12 +236,12 @@ static void test_config_cloudinary_url(void **state)
     assert_string_equal(cfg.media_dir, "/var/lib/ticketd/media");
 
     static const kv chunk[] = {{"CLOUDINARY_CHUNK_SIZE", "5242880"}, {NULL, NULL}};
-    assert_int_equal(load(chunk, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(chunk, &cfg, err, sizeof(err)), TIX_OK);
     assert_int_equal(cfg.cloudinary_chunk_bytes, 5 << 20);
 
     static const kv with_query[] = {{"CLOUDINARY_URL", "cloudinary://k:s@c?secure_distribution=x"},
                                     {NULL, NULL}};
-    assert_int_equal(load(with_query, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(with_query, &cfg, err, sizeof(err)), TIX_OK);
     assert_string_equal(cfg.cloudinary_cloud, "c");
 }
 
@@ -273,7 +254,7 @@ static void test_config_cloudinary_parts(void **state)
                               {NULL, NULL}};
     tix_config cfg;
     char err[256];
-    assert_int_equal(load(vars, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(vars, &cfg, err, sizeof(err)), TIX_OK);
     assert_string_equal(cfg.cloudinary_cloud, "demo");
     assert_string_equal(cfg.cloudinary_key, "1234");
     assert_string_equal(cfg.cloudinary_secret, "shh");
@@ -316,7 +297,7 @@ static void test_config_cloudinary_errors(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         tix_config cfg;
         char err[512];
-        if (load(cases[i].vars, &cfg, err, sizeof(err)) != TIX_EINVAL) {
+        if (tix_test_load(cases[i].vars, &cfg, err, sizeof(err)) != TIX_EINVAL) {
             fail_msg("case %zu was accepted", i);
         }
         if (strstr(err, cases[i].names) == NULL) {
@@ -347,7 +328,7 @@ static void test_local_store(void **state)
     vars[0].value = dir;
     tix_config cfg;
     char err[256];
-    assert_int_equal(load(vars, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(vars, &cfg, err, sizeof(err)), TIX_OK);
     tix_media *m = NULL;
     assert_int_equal(tix_media_create(&cfg, &m, err, sizeof(err)), TIX_OK);
     assert_string_equal(m->name, "local");
@@ -393,7 +374,7 @@ static void test_media_dir_error_names_variable(void **state)
     static const kv vars[] = {{"MEDIA_DIR", "/proc/no-such/media"}, {NULL, NULL}};
     tix_config cfg;
     char err[512];
-    assert_int_equal(load(vars, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(vars, &cfg, err, sizeof(err)), TIX_OK);
     tix_media *m = NULL;
     assert_int_not_equal(tix_media_create(&cfg, &m, err, sizeof(err)), TIX_OK);
     assert_non_null(strstr(err, "MEDIA_DIR"));

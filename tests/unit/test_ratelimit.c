@@ -14,29 +14,10 @@
 #include "core/config.h"
 #include "http/clientip.h"
 #include "http/ratelimit.h"
+#include "support.h"
 
 #include <stdio.h>
 #include <string.h>
-
-typedef struct kv {
-    const char *name;
-    const char *value;
-} kv;
-
-static const char *table_get(const char *name, void *ctx)
-{
-    for (const kv *p = ctx; p != NULL && p->name != NULL; p++) {
-        if (strcmp(p->name, name) == 0) {
-            return p->value;
-        }
-    }
-    return NULL;
-}
-
-static tix_rc load(const kv *vars, tix_config *cfg, char *err, size_t errlen)
-{
-    return tix_config_load(cfg, table_get, (void *)vars, err, errlen);
-}
 
 static void test_rate_limit_defaults(void **state)
 {
@@ -44,7 +25,7 @@ static void test_rate_limit_defaults(void **state)
     static const kv none[] = {{NULL, NULL}};
     tix_config cfg;
     char err[512];
-    assert_int_equal(load(none, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(none, &cfg, err, sizeof(err)), TIX_OK);
     assert_true(cfg.rate_limit_enabled);
     assert_int_equal(cfg.rl_login_ip.limit, 10);
     assert_int_equal(cfg.rl_login_mail.limit, 5);
@@ -66,7 +47,7 @@ static void test_rate_limit_values(void **state)
                               {NULL, NULL}};
     tix_config cfg;
     char err[512];
-    assert_int_equal(load(vars, &cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(vars, &cfg, err, sizeof(err)), TIX_OK);
     assert_false(cfg.rate_limit_enabled);
     assert_int_equal(cfg.rl_login_ip.limit, 3);
     assert_int_equal(cfg.rl_login_ip.window_ms, 2000);
@@ -85,7 +66,7 @@ static void test_rate_limit_errors(void **state)
         const kv vars[] = {{"RATE_LIMIT_HOLD_USER", bad[i]}, {NULL, NULL}};
         tix_config cfg;
         char err[512];
-        if (load(vars, &cfg, err, sizeof(err)) != TIX_EINVAL) {
+        if (tix_test_load(vars, &cfg, err, sizeof(err)) != TIX_EINVAL) {
             fail_msg("RATE_LIMIT_HOLD_USER=\"%s\" was accepted", bad[i]);
         }
         assert_non_null(strstr(err, "RATE_LIMIT_HOLD_USER"));
@@ -95,9 +76,9 @@ static void test_rate_limit_errors(void **state)
     const kv list[] = {{"TRUSTED_PROXIES", "10.0.0.0/33"}, {NULL, NULL}};
     tix_config cfg;
     char err[512];
-    assert_int_equal(load(onoff, &cfg, err, sizeof(err)), TIX_EINVAL);
-    assert_int_equal(load(proxy, &cfg, err, sizeof(err)), TIX_EINVAL);
-    assert_int_equal(load(list, &cfg, err, sizeof(err)), TIX_EINVAL);
+    assert_int_equal(tix_test_load(onoff, &cfg, err, sizeof(err)), TIX_EINVAL);
+    assert_int_equal(tix_test_load(proxy, &cfg, err, sizeof(err)), TIX_EINVAL);
+    assert_int_equal(tix_test_load(list, &cfg, err, sizeof(err)), TIX_EINVAL);
     assert_non_null(strstr(err, "TRUSTED_PROXIES"));
 }
 
@@ -134,7 +115,7 @@ static void proxy_config(tix_config *cfg, bool on, const char *list)
 {
     const kv vars[] = {{"TRUST_PROXY", on ? "on" : "off"}, {"TRUSTED_PROXIES", list}, {NULL, NULL}};
     char err[512];
-    assert_int_equal(load(vars, cfg, err, sizeof(err)), TIX_OK);
+    assert_int_equal(tix_test_load(vars, cfg, err, sizeof(err)), TIX_OK);
 }
 
 typedef struct ip_case {

@@ -10,6 +10,7 @@
 /* clang-format on */
 
 #include "core/config.h"
+#include "support.h"
 
 #include <string.h>
 
@@ -17,24 +18,9 @@
 #define SECRET  "thisisasecretkey00000000"
 #define WEBHOOK "webhook-secret-0123"
 
-typedef struct kv {
-    const char *name;
-    const char *value;
-} kv;
-
-static const char *table_get(const char *name, void *ctx)
-{
-    for (const kv *p = ctx; p != NULL && p->name != NULL; p++) {
-        if (strcmp(p->name, name) == 0) {
-            return p->value;
-        }
-    }
-    return NULL;
-}
-
 static tix_rc load(const kv *vars, tix_config *cfg, char *err)
 {
-    return tix_config_load(cfg, table_get, (void *)vars, err, 512);
+    return tix_test_load(vars, cfg, err, 512);
 }
 
 static void test_unset_means_the_test_provider(void **state)
