@@ -253,18 +253,39 @@ static void announce(const tix_app *app)
     }
 }
 
-/* The cache, the event streams' hub and the bus (the bus delivers to the hub); stop_cache
- * (called by main after the server and jobs stopped) frees them in reverse. */
-static int start_cache(tix_app *app)
+/* The cache and the bus (delivering to sink), attached so that the booking core's change
+ * notices reach them (seat_events.h): cached answers are invalidated and other servers' event
+ * streams hear of seat changes. stop_cache (called by main at exit) frees them. */
+static int open_cache(tix_app *app, tix_bus_sink sink, void *sink_ctx)
 {
     char err[512] = "out of memory";
     if (tix_cache_create(&app->cfg, &app->cache, err, sizeof(err)) != TIX_OK ||
-        tix_sse_hub_create(&app->cfg, &app->sse) != TIX_OK ||
-        tix_bus_create(app->cache, &app->cfg, tix_sse_deliver, app->sse, &app->bus) != TIX_OK) {
+        tix_bus_create(app->cache, &app->cfg, sink, sink_ctx, &app->bus) != TIX_OK) {
         tix_log_error("the cache could not be set up: %s", err);
         return 1;
     }
     tix_seat_events_attach(app->cache, app->bus);
+    return 0;
+}
+
+/* A command that runs once has no event streams: the bus's deliveries go nowhere. */
+static void no_streams(void *ctx, const tix_bus_event *ev)
+{
+    (void)ctx;
+    (void)ev;
+}
+
+/* The event streams' hub, then the cache and the bus delivering to the hub; stop_cache
+ * (called by main after the server and jobs stopped) frees them in reverse. */
+static int start_cache(tix_app *app)
+{
+    if (tix_sse_hub_create(&app->cfg, &app->sse) != TIX_OK) {
+        tix_log_error("the cache could not be set up: out of memory");
+        return 1;
+    }
+    if (open_cache(app, tix_sse_deliver, app->sse) != 0) {
+        return 1;
+    }
     tix_catalog_changed(); /* the database may have changed while no server ran */
     tix_log_info("cache: %s%s", app->cfg.redis_url[0] ? "redis" : "in-process",
                  app->cfg.cache_enabled ? "" : " (answers not cached: CACHE=off)");
@@ -341,7 +362,9 @@ static const char *flag(int argc, char **argv, const char *name)
 }
 
 /* ticketd jobs run-once NAME: one run now, recorded in job_runs like a scheduled one. It takes
- * no lease: the jobs are idempotent and safe next to a server running the same job. */
+ * no lease: the jobs are idempotent and safe next to a server running the same job. Like a
+ * server, it opens the cache and the bus, so that what the job changes is seen at once by the
+ * servers' caches (version bumps) and event streams, not only after CACHE_TTL. */
 static int run_job_once(tix_app *app, const char *name)
 {
     const tix_job *job = tix_job_find(name);
@@ -357,6 +380,9 @@ static int run_job_once(tix_app *app, const char *name)
     tix_job_counts counts;
     tix_db *db = NULL;
     tix_jobs_holder_id(holder, "cli:");
+    if (open_cache(app, no_streams, NULL) != 0) {
+        return 1;
+    }
     tix_rc rc = tix_pay_create(&app->cfg, &app->pay);
     rc = rc ? rc : tix_db_acquire(app->db, &db);
     tix_arena *a = tix_arena_create(0);

@@ -22,6 +22,7 @@ import pytest
 from booking_helpers import Venue, book, confirm, get_booking, hold, pay
 from catalog_helpers import cast, create_show, iso, make_user, ok, utcnow
 from conftest import TICKETD_BIN, call, find_pg_bindir, sanitizer_report, server_env
+from redis_helpers import redis_server  # noqa: F401  (fixture)
 
 JOB_NAMES = ["shows", "expire", "refunds", "reconcile", "purge", "refund_poll"]
 
@@ -299,6 +300,29 @@ def test_run_once_command(backend, new_database_url, ticketd_bin, tmp_path):
         assert proc.returncode == code, (args, proc.returncode, proc.stderr)
         assert not sanitizer_report(proc.stderr), proc.stderr
         assert "jobs" in proc.stderr or "job" in proc.stderr, proc.stderr
+
+
+def test_run_once_invalidates_the_servers_caches(backend, make_server, redis_server, tmp_path):
+    """`jobs run-once` opens the cache and the bus like a server: the show it moves to `running`
+    bumps the shared catalogue version in Redis, so servers stop serving the cached `scheduled`
+    answer at once instead of after CACHE_TTL."""
+    srv = make_server(backend, JOBS="off", REDIS_URL=redis_server.url, CACHE_TTL="1h")
+    c = cast(srv)
+    v = Venue(srv)
+    starts = (utcnow() + timedelta(seconds=2)).replace(microsecond=0)
+    sid = create_show(srv, v.movie["id"], v.hall["id"], iso(starts), token=c.owner.token,
+                      prices={"premium": 100, "regular": 50})["id"]
+    assert ok(call("GET", srv, f"/shows/{sid}"))["status"] == "scheduled"
+    key = "ticketd:{catalog}:ver"
+    before = redis_server.command("GET", key)
+    time.sleep(max(0.0, starts.timestamp() - time.time()) + 0.2)
+    env = server_env(srv.database_url, REDIS_URL=redis_server.url)
+    proc = run_ticketd(env, "jobs", "run-once", "shows", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not sanitizer_report(proc.stderr), proc.stderr
+    assert json.loads(proc.stdout)["running"] >= 1, proc.stdout
+    assert redis_server.command("GET", key) != before
+    assert ok(call("GET", srv, f"/shows/{sid}"))["status"] == "running"
 
 
 @pytest.mark.parametrize("env, says", [
