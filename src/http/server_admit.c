@@ -13,19 +13,19 @@
 #include <string.h>
 #include <strings.h>
 
-static bool authenticate(tix_req *r)
+/* The bearer token of the Authorization header, or NULL when there is none. */
+static const char *bearer(tix_req *r)
 {
     const char *h = tix_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
-        tix_reply_header(r, "WWW-Authenticate", "Bearer");
-        tix_reply_error(r, 401, "unauthorized", "authentication required", NULL);
-        return false;
-    }
+    return h != NULL && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+}
+
+/* Whether token is a valid access token; if so the request is now the token's user's. */
+static bool take_identity(tix_req *r, const char *token)
+{
     tix_claims c;
-    if (tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, h + 7,
+    if (tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, token,
                          tix_now_ms() / 1000, &c) != TIX_OK) {
-        tix_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        tix_reply_error(r, 401, "invalid_token", "the access token is invalid or expired", NULL);
         return false;
     }
     r->auth.authenticated = true;
@@ -35,18 +35,28 @@ static bool authenticate(tix_req *r)
     return true;
 }
 
+static bool authenticate(tix_req *r)
+{
+    const char *token = bearer(r);
+    if (token == NULL) {
+        tix_reply_header(r, "WWW-Authenticate", "Bearer");
+        tix_reply_error(r, 401, "unauthorized", "authentication required", NULL);
+        return false;
+    }
+    if (!take_identity(r, token)) {
+        tix_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        tix_reply_error(r, 401, "invalid_token", "the access token is invalid or expired", NULL);
+        return false;
+    }
+    return true;
+}
+
 /* On a public route: a valid bearer token identifies the caller; anything else is anonymous. */
 static void identify(tix_req *r)
 {
-    const char *h = tix_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    tix_claims c;
-    if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
-        tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, h + 7,
-                         tix_now_ms() / 1000, &c) == TIX_OK) {
-        r->auth.authenticated = true;
-        r->auth.role = c.role;
-        memcpy(r->auth.user_id, c.sub, sizeof(c.sub));
-        memcpy(r->auth.session_id, c.sid, sizeof(c.sid));
+    const char *token = bearer(r);
+    if (token != NULL) {
+        (void)take_identity(r, token);
     }
 }
 
