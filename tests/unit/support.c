@@ -55,6 +55,16 @@ void tix_test_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+json_t *tix_test_json(const char *text)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, 0, &jerr);
+    if (j == NULL) {
+        fail_msg("bad test JSON %s: %s", text, jerr.text);
+    }
+    return j;
+}
+
 const char *tix_test_pg_base(void)
 {
     const char *base = getenv(TIX_TEST_PG_ENV);

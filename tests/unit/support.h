@@ -1,6 +1,6 @@
 /*
  * Helpers shared by the unit tests (support.c, linked into every tests/unit/test_*.c):
- * configuration from a table of variables, and a temporary database per test case.
+ * configuration from a table of variables, a temporary database per test case, and JSON.
  *
  * Database cases run on a temporary SQLite file and, when TIX_TEST_PG_URL is set (a
  * postgres:// URL of a database the test may create schemas in), on PostgreSQL too, each in a
@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "store/db.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,9 @@ tix_rc tix_test_load_db(tix_config *cfg, const char *url, const kv *extra, char 
                         size_t errlen);
 
 void tix_test_sleep_ms(int ms);
+
+/* The JSON value of text (the caller decrefs it); fails the test when text is not JSON. */
+json_t *tix_test_json(const char *text);
 
 /* A temporary database for one case. */
 typedef struct tix_test_db {

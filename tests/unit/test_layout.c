@@ -12,22 +12,13 @@
 /* clang-format on */
 
 #include "catalog/layout.h"
+#include "support.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-static json_t *parse(const char *text)
-{
-    json_error_t jerr;
-    json_t *j = json_loads(text, 0, &jerr);
-    if (j == NULL) {
-        fail_msg("bad test JSON %s: %s", text, jerr.text);
-    }
-    return j;
-}
 
 static const tix_seat *find_seat(const tix_layout *l, const char *label)
 {
@@ -291,7 +282,7 @@ static void check_probes(const valid_case *c, const tix_layout *l)
 
 static void check_valid_case(const valid_case *c)
 {
-    json_t *j = parse(c->json);
+    json_t *j = tix_test_json(c->json);
     tix_layout l;
     tix_layout_error e;
     if (tix_layout_build(j, &l, &e) != TIX_OK) {
@@ -368,13 +359,13 @@ static void test_largest_hall(void **state)
 static void test_canonical_json(void **state)
 {
     (void)state;
-    json_t *in = parse("{\"rows\":[{\"label\":\"b\",\"seats\":6,\"category\":\"Premium\","
-                       "\"gaps_after\":[4,2],\"blocked\":[6,1,3],\"extra\":true},"
-                       "{\"label\":\"C2\",\"seats\":2,\"category\":\"std\"}]}");
-    json_t *want = parse("{\"rows\":[{\"label\":\"B\",\"seats\":6,\"category\":\"premium\","
-                         "\"gaps_after\":[2,4],\"blocked\":[1,3,6]},"
-                         "{\"label\":\"C2\",\"seats\":2,\"category\":\"std\","
-                         "\"gaps_after\":[],\"blocked\":[]}]}");
+    json_t *in = tix_test_json("{\"rows\":[{\"label\":\"b\",\"seats\":6,\"category\":\"Premium\","
+                               "\"gaps_after\":[4,2],\"blocked\":[6,1,3],\"extra\":true},"
+                               "{\"label\":\"C2\",\"seats\":2,\"category\":\"std\"}]}");
+    json_t *want = tix_test_json("{\"rows\":[{\"label\":\"B\",\"seats\":6,\"category\":\"premium\","
+                                 "\"gaps_after\":[2,4],\"blocked\":[1,3,6]},"
+                                 "{\"label\":\"C2\",\"seats\":2,\"category\":\"std\","
+                                 "\"gaps_after\":[],\"blocked\":[]}]}");
     tix_layout l;
     tix_layout_error e;
     assert_int_equal(tix_layout_build(in, &l, &e), TIX_OK);

@@ -9,19 +9,10 @@
 /* clang-format on */
 
 #include "http/validate.h"
+#include "support.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static json_t *parse(const char *text)
-{
-    json_error_t jerr;
-    json_t *j = json_loads(text, 0, &jerr);
-    if (j == NULL) {
-        fail_msg("bad test JSON %s: %s", text, jerr.text);
-    }
-    return j;
-}
 
 static void clear_err(tix_verr *e)
 {
@@ -60,7 +51,7 @@ static void assert_validation_error(const tix_verr *e, const char *field)
 static void test_string_present(void **state)
 {
     (void)state;
-    json_t *o = parse("{\"name\":\"Alice\"}");
+    json_t *o = tix_test_json("{\"name\":\"Alice\"}");
     const char *out = NULL;
     tix_verr e;
     clear_err(&e);
@@ -78,7 +69,7 @@ static void test_string_present(void **state)
 static void test_string_absent_and_null(void **state)
 {
     (void)state;
-    json_t *o = parse("{\"nick\":null}");
+    json_t *o = tix_test_json("{\"nick\":null}");
     const char *out = "stale";
     tix_verr e;
 
@@ -110,7 +101,7 @@ static void test_string_wrong_types(void **state)
         "{\"f\":false}", "{\"f\":[\"a\"]}", "{\"f\":{\"a\":\"b\"}}",
     };
     for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
-        json_t *o = parse(docs[i]);
+        json_t *o = tix_test_json(docs[i]);
         const char *out = NULL;
         tix_verr e;
         clear_err(&e);
@@ -171,7 +162,7 @@ static void test_string_length_in_code_points(void **state)
 static void test_string_too_long_and_short_reasons(void **state)
 {
     (void)state;
-    json_t *o = parse("{\"a\":\"\",\"b\":\"x\",\"c\":\"xxxxxxxxxxx\"}");
+    json_t *o = tix_test_json("{\"a\":\"\",\"b\":\"x\",\"c\":\"xxxxxxxxxxx\"}");
     const char *out = NULL;
     tix_verr e;
     clear_err(&e);
@@ -256,7 +247,8 @@ static void test_utf8_len(void **state)
 static void test_int(void **state)
 {
     (void)state;
-    json_t *o = parse("{\"seats\":4,\"neg\":-3,\"zero\":0,\"nul\":null,\"s\":\"4\",\"r\":4.0,"
+    json_t *o =
+        tix_test_json("{\"seats\":4,\"neg\":-3,\"zero\":0,\"nul\":null,\"s\":\"4\",\"r\":4.0,"
                       "\"b\":true,\"big\":9223372036854775807,\"small\":-9223372036854775808}");
     int64_t v = -1;
     bool present = false;
@@ -332,7 +324,7 @@ static void test_int(void **state)
 static void test_bool(void **state)
 {
     (void)state;
-    json_t *o = parse("{\"t\":true,\"f\":false,\"n\":null,\"i\":1,\"s\":\"true\",\"z\":0}");
+    json_t *o = tix_test_json("{\"t\":true,\"f\":false,\"n\":null,\"i\":1,\"s\":\"true\",\"z\":0}");
     bool v = false;
     bool present = false;
     tix_verr e;
