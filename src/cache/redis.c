@@ -92,7 +92,7 @@ static tix_rc redis_bump(tix_cache *c, const char *key, int64_t seed, int64_t tt
 
 /* One round trip: INCR, and the window's expiry when the counter is new (or lost its TTL, so
  * a key can never count forever); the answer is {count, PTTL}. */
-static const char INCR_SCRIPT[] = "local n = redis.call('INCR', KEYS[1]) "
+static const char incr_script[] = "local n = redis.call('INCR', KEYS[1]) "
                                   "if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then "
                                   "redis.call('PEXPIRE', KEYS[1], ARGV[1]) end "
                                   "return {n, redis.call('PTTL', KEYS[1])}";
@@ -107,7 +107,7 @@ static tix_rc redis_incr(tix_cache *c, const char *key, int64_t window_ms, int64
     }
     char win[24];
     snprintf(win, sizeof(win), "%" PRId64, window_ms);
-    const char *argv[] = {"EVAL", INCR_SCRIPT, "1", key, win};
+    const char *argv[] = {"EVAL", incr_script, "1", key, win};
     redisReply *r = redisCommandArgv(conn->c, 5, argv, NULL);
     tix_redis_release(rd, conn, r == NULL);
     bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 #include <string.h>
+
+#define ZLIB_CONST /* next_in is a pointer to const: no cast needed for the input */
 #include <zlib.h>
 
 #define GZIP_WINDOW (15 + 16) /* 32 KiB window, gzip wrapper */
@@ -18,7 +20,7 @@ bool tix_gzip(tix_arena *a, const void *in, size_t len, int level, char **out, s
     }
     size_t cap = deflateBound(&z, (uLong)len) + 32; /* + the gzip header and trailer */
     char *buf = tix_arena_alloc(a, cap);
-    z.next_in = (Bytef *)(uintptr_t)in;
+    z.next_in = (const Bytef *)in;
     z.avail_in = (uInt)len;
     z.next_out = (Bytef *)buf;
     z.avail_out = (uInt)cap;
@@ -49,7 +51,7 @@ bool tix_gunzip(tix_arena *a, const void *in, size_t len, size_t max, char **out
         cap = isize < max ? isize : max;
     }
     char *buf = tix_arena_alloc(a, cap + 1);
-    z.next_in = (Bytef *)(uintptr_t)in;
+    z.next_in = (const Bytef *)in;
     z.avail_in = (uInt)len;
     z.next_out = (Bytef *)buf;
     z.avail_out = (uInt)cap;

@@ -38,6 +38,29 @@ static double qvalue(const char *params, size_t n)
     return 1;
 }
 
+/* The list element at *p (Accept-Encoding is comma-separated): its coding in tok[0..tlen)
+ * (tlen 0 for an empty element) and its ";q=..." parameters in params[0..plen); *p moves past
+ * it. */
+static void next_coding(const char **p, const char **tok, size_t *tlen, const char **params,
+                        size_t *plen)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t' || *s == ',') {
+        s++;
+    }
+    *tok = s;
+    while (*s && *s != ';' && *s != ',' && *s != ' ' && *s != '\t') {
+        s++;
+    }
+    *tlen = (size_t)(s - *tok);
+    *params = s;
+    while (*s && *s != ',') {
+        s++;
+    }
+    *plen = (size_t)(s - *params);
+    *p = s;
+}
+
 bool tix_accepts_gzip(const char *ae)
 {
     if (ae == NULL) {
@@ -47,22 +70,15 @@ bool tix_accepts_gzip(const char *ae)
     double star = -1;
     const char *p = ae;
     while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',') {
-            p++;
-        }
-        const char *tok = p;
-        while (*p && *p != ';' && *p != ',' && *p != ' ' && *p != '\t') {
-            p++;
-        }
-        size_t tlen = (size_t)(p - tok);
-        const char *params = p;
-        while (*p && *p != ',') {
-            p++;
-        }
+        const char *tok = NULL;
+        const char *params = NULL;
+        size_t tlen = 0;
+        size_t plen = 0;
+        next_coding(&p, &tok, &tlen, &params, &plen);
         if (tlen == 0) {
             continue;
         }
-        double q = qvalue(params, (size_t)(p - params));
+        double q = qvalue(params, plen);
         if ((tlen == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
             (tlen == 6 && strncasecmp(tok, "x-gzip", 6) == 0)) {
             gzip = q > gzip ? q : gzip;

@@ -80,9 +80,8 @@ static bool blank(const char *s)
             p++;
         } else if (p[0] == 0xc2 && p[1] == 0xa0) {
             p += 2;
-        } else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] <= 0x8b || p[2] == 0xaf)) {
-            p += 3;
-        } else if ((p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) ||
+        } else if ((p[0] == 0xe2 && p[1] == 0x80 && (p[2] <= 0x8b || p[2] == 0xaf)) ||
+                   (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) ||
                    (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80) ||
                    (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)) {
             p += 3;

@@ -30,6 +30,22 @@ static tix_rc event_booking(tix_booking_ctx *c, const tix_rzp_event *ev, tix_boo
     return rc;
 }
 
+/* What a capture of a booking's order did, from the booking's state before it (closed: refunded
+ * after a cancellation or expiry; confirmed), whether it is the payment the booking already
+ * has, and whether the booking is confirmed now. */
+static const char *capture_outcome(bool was_closed, bool was_confirmed, bool same,
+                                   bool confirmed_now)
+{
+    if (was_closed) {
+        /* tix_booking_paid refunded a second payment of a settled booking (once). */
+        return same ? "ignored_state" : "duplicate_payment_refunded";
+    }
+    if (was_confirmed) {
+        return same ? "already_confirmed" : "duplicate_payment_refunded";
+    }
+    return confirmed_now ? "confirmed" : "refunded_seats_gone";
+}
+
 static tix_rc on_capture(tix_booking_ctx *c, const tix_rzp_event *ev, const char **outcome)
 {
     tix_booking b;
@@ -57,14 +73,7 @@ static tix_rc on_capture(tix_booking_ctx *c, const tix_rzp_event *ev, const char
     if (rc != TIX_OK) {
         return rc;
     }
-    if (was_closed) {
-        /* tix_booking_paid refunded a second payment of a settled booking (once). */
-        *outcome = same ? "ignored_state" : "duplicate_payment_refunded";
-    } else if (was_confirmed) {
-        *outcome = same ? "already_confirmed" : "duplicate_payment_refunded";
-    } else {
-        *outcome = b.status == TIX_BK_CONFIRMED ? "confirmed" : "refunded_seats_gone";
-    }
+    *outcome = capture_outcome(was_closed, was_confirmed, same, b.status == TIX_BK_CONFIRMED);
     return TIX_OK;
 }
 
