@@ -236,6 +236,46 @@ static void mark_taken(tix_map_seat *map, int n, const tix_hold_result *out)
     }
 }
 
+/* The seats the request picks from, read now, and the user's active hold on the show if any
+ * (*own). By seat ids only those seats are read; best available needs the whole hall. */
+static tix_rc read_map(tix_booking_ctx *c, const tix_show *show, const char *user_id,
+                       const tix_hold_request *req, int64_t now, tix_map_seat **map, int *n,
+                       const char **own)
+{
+    tix_hold old;
+    *own = NULL;
+    if (tix_hold_active_for(c->db, c->a, user_id, show->id, now, &old) == TIX_OK) {
+        *own = old.id;
+    }
+    tix_seat_query q = {show->id, show->hall_id, now, req->seat_ids, req->nseat_ids};
+    return req->seat_ids ? tix_seatmap_load_ids(c->db, c->a, &q, map, n)
+                         : tix_seatmap_load(c->db, c->a, show->id, show->hall_id, now, map, n);
+}
+
+/* The seats asked for by id, or the best available block, from map. */
+static tix_rc pick(tix_booking_ctx *c, const tix_hold_request *req, tix_map_seat *map, int n,
+                   const char *own, tix_hold_result *out)
+{
+    return req->seat_ids ? pick_by_ids(c, req, map, n, own, out)
+                         : pick_best(c, req, map, n, own, out);
+}
+
+/* The hold that claim inserts for out's seats: a new id, expiring HOLD_TTL from now. */
+static void new_hold(tix_booking_ctx *c, const tix_show *show, const char *user_id, int64_t now,
+                     tix_hold_result *out)
+{
+    char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
+    tix_id_new(id, "hld");
+    out->hold = (tix_hold){.id = id,
+                           .show_id = show->id,
+                           .user_id = (char *)user_id,
+                           .status = "active",
+                           .seat_count = out->nseats,
+                           .currency = show->currency,
+                           .expires_at = now + c->cfg->hold_ttl_s * 1000,
+                           .created_at = now};
+}
+
 tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_id,
                       const tix_hold_request *req, tix_hold_result *out)
 {
@@ -251,22 +291,12 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
     const char *own = NULL;
     while (rc == TIX_OK && lost < BEST_RETRIES) {
         if (map == NULL) {
-            tix_hold old;
-            own = NULL;
-            if (tix_hold_active_for(c->db, c->a, user_id, show_id, now, &old) == TIX_OK) {
-                own = old.id;
-            }
-            /* By seat ids only those seats are read; best available needs the whole hall. */
-            tix_seat_query q = {show_id, show.hall_id, now, req->seat_ids, req->nseat_ids};
-            rc = req->seat_ids ? tix_seatmap_load_ids(c->db, c->a, &q, &map, &n)
-                               : tix_seatmap_load(c->db, c->a, show_id, show.hall_id, now, &map, &n);
+            rc = read_map(c, &show, user_id, req, now, &map, &n, &own);
             stale = false;
         }
         out->nproblems = 0;
         out->nblocked = 0;
-        rc = rc ? rc
-                : (req->seat_ids ? pick_by_ids(c, req, map, n, own, out)
-                                 : pick_best(c, req, map, n, own, out));
+        rc = rc ? rc : pick(c, req, map, n, own, out);
         if (rc == TIX_ECONFLICT && stale) {
             map = NULL; /* nothing fits what this map knows: read the hall again, seats may
                            have been freed meanwhile */
@@ -276,16 +306,7 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
         if (rc != TIX_OK) {
             return rc;
         }
-        char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
-        tix_id_new(id, "hld");
-        out->hold = (tix_hold){.id = id,
-                               .show_id = show.id,
-                               .user_id = (char *)user_id,
-                               .status = "active",
-                               .seat_count = out->nseats,
-                               .currency = show.currency,
-                               .expires_at = now + c->cfg->hold_ttl_s * 1000,
-                               .created_at = now};
+        new_hold(c, &show, user_id, now, out);
         rc = claim(c, &show, user_id, out, now);
         if (rc == TIX_EBUSY && ++busy <= BUSY_RETRIES) {
             /* A deadlock PostgreSQL broke between two replacing holds, or this user's twin
