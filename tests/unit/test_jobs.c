@@ -553,7 +553,7 @@ static void test_job_refund_poll(void **state)
     assert_int_equal(tix_job_count_get(&n, "checked"), 0);
     /* An hour on, processed at the provider: marked as its webhook would have. */
     memset(&n, 0, sizeof(n));
-    c.now += b->cfg.refund_poll_age_ms;
+    c.now += b->t.cfg.refund_poll_age_ms;
     f.refund_state = TIX_PAY_REFUND_PROCESSED;
     assert_int_equal(tix_job_refund_poll(&c, &n), TIX_OK);
     assert_int_equal(f.fetches, 2);

@@ -215,7 +215,7 @@ static void test_config_defaults(void **state)
     assert_int_equal(cfg.cloudinary_chunk_bytes, 20 << 20);
     assert_int_equal(cfg.upload_concurrency, 2);
     static const kv zero[] = {{"MEDIA_UPLOAD_CONCURRENCY", "0"}, {NULL, NULL}};
-    assert_int_equal(load(zero, &cfg, err, sizeof(err)), TIX_EINVAL);
+    assert_int_equal(tix_test_load(zero, &cfg, err, sizeof(err)), TIX_EINVAL);
     assert_non_null(strstr(err, "MEDIA_UPLOAD_CONCURRENCY"));
 }
 
