@@ -26,6 +26,7 @@ typedef struct tix_app {
     atomic_ullong requests_total; /* completed requests */
     atomic_ullong responses_5xx;
     atomic_ullong slow_clients_cut; /* connections closed by the slow-client reaper */
+    atomic_ullong overloaded;       /* requests refused (503) because the handler queue was full */
 } tix_app;
 
 /* The route table (src/api/routes.c): every endpoint, its handler and required role. */

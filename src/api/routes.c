@@ -16,14 +16,15 @@
 #define CCAT  TIX_ROUTE_CACHE_CATALOG /* cached per catalogue version */
 #define CUSER TIX_ROUTE_CACHE_USER    /* cached per user */
 #define CATW  TIX_ROUTE_CATALOG_WRITE /* a 2xx bumps the catalogue version */
+#define INL   TIX_ROUTE_INLINE        /* never blocks: runs on the MHD thread */
 #define RL(x) TIX_ROUTE_RL_##x        /* rate limited: http/ratelimit.h */
 
 const tix_route tix_routes[] = {
     /* operations */
-    {"GET", "/healthz", tix_api_healthz, PUB, 0},
+    {"GET", "/healthz", tix_api_healthz, PUB, INL},
     {"GET", "/readyz", tix_api_readyz, PUB, 0},
     {"GET", "/metrics", tix_api_metrics, PUB, 0},
-    {"GET", V1 "/healthz", tix_api_healthz, PUB, 0},
+    {"GET", V1 "/healthz", tix_api_healthz, PUB, INL},
     {"GET", V1 "/readyz", tix_api_readyz, PUB, 0},
 
     /* auth and users */
@@ -45,7 +46,7 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/movies/{id}/toggle-status", tix_api_movie_toggle, ADMIN, CATW},
     {"POST", V1 "/movies/{id}/poster", tix_api_movie_poster, ADMIN, TIX_ROUTE_UPLOAD | CATW},
     {"POST", V1 "/movies/{id}/trailer", tix_api_movie_trailer, ADMIN, TIX_ROUTE_UPLOAD | CATW},
-    {"GET", "/media/{kind}/{file}", tix_api_media_get, PUB, 0}, /* the local media store */
+    {"GET", "/media/{kind}/{file}", tix_api_media_get, PUB, INL}, /* the local media store */
     {"GET", V1 "/theatres", tix_api_theatre_list, PUB, CCAT},
     {"POST", V1 "/theatres", tix_api_theatre_create, OWNER, JSON | CATW},
     {"GET", V1 "/theatres/{id}", tix_api_theatre_get, PUB, 0},

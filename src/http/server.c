@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
@@ -86,22 +87,35 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
         free(s);
         return TIX_EINVAL;
     }
+    /* WORKERS handler threads; MHD's own threads (one per core) only move bytes. Every open
+     * connection has at most one request waiting, so the queue never needs more room. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned io_threads = cores < 1 ? 1u : (unsigned)cores;
+    io_threads = io_threads > (unsigned)cfg->workers ? (unsigned)cfg->workers : io_threads;
+    if (tix_workpool_create(cfg->workers, cfg->max_connections, &s->pool) != TIX_OK) {
+        if (s->own_media) {
+            tix_media_destroy(app->media);
+            app->media = NULL;
+        }
+        free(s);
+        return TIX_ENOMEM;
+    }
     pthread_mutex_init(&s->mu, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, tix_server_on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->workers,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connections,
-        MHD_OPTION_NOTIFY_COMPLETED, tix_server_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-        tix_server_on_connection, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE, io_threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->per_ip_connections, MHD_OPTION_NOTIFY_COMPLETED, tix_server_on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, tix_server_on_connection, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (s->daemon == NULL) {
         tix_log_error("cannot listen on %s:%d (in use, or not permitted)", cfg->bind_address,
                       cfg->port);
         pthread_mutex_destroy(&s->mu);
+        tix_workpool_destroy(s->pool);
         if (s->own_media) {
             tix_media_destroy(app->media);
             app->media = NULL;
@@ -134,6 +148,9 @@ void tix_server_stop(tix_server *s, int drain_s)
     if (s->reaper_started) {
         pthread_join(s->reaper, NULL);
     }
+    /* Handlers still queued or running finish (each resumes its connection) before the
+     * daemon goes: none may touch a connection of a stopped daemon. */
+    tix_workpool_destroy(s->pool);
     MHD_stop_daemon(s->daemon);
     if (s->own_media) {
         tix_media_destroy(s->app->media);

@@ -8,6 +8,10 @@
  *                     rate limits) and the dispatch to it
  *   server_upload.c   TIX_ROUTE_UPLOAD routes: streaming bodies through http/upload.c
  *   server_reaper.c   connection tracking and the slow-client reaper thread
+ *   workpool.c        the handler threads
+ * Threads: libmicrohttpd runs one I/O thread per core (reading requests, writing answers,
+ * event streams); handlers run on WORKERS pool threads with their connection suspended, so a
+ * handler that blocks (the database, Redis, a provider) holds up no other connection.
  */
 #ifndef TIX_HTTP_SERVER_INT_H
 #define TIX_HTTP_SERVER_INT_H
@@ -17,6 +21,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "http/upload.h"
+#include "http/workpool.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -46,6 +51,7 @@ struct tix_server {
     bool reaper_started;
     bool own_media;     /* the media store was created here (not by main) */
     atomic_int uploads; /* upload slots taken (remote media store only) */
+    tix_workpool *pool; /* runs the handlers (http/workpool.h) */
 };
 
 /* Per-request state that handlers do not see. */
@@ -58,6 +64,8 @@ typedef struct req_state {
     size_t cap;
     unsigned reject; /* 413 or 408 decided while reading, 0 otherwise */
     bool queued;
+    bool handled; /* the handler ran on the pool; its connection was resumed to send the answer */
+    struct MHD_Connection *conn;
     tix_upload_state *up; /* TIX_ROUTE_UPLOAD routes, once the body is being read */
     bool upload_slot;     /* holds one of s->uploads until completion */
 } req_state;

@@ -5,7 +5,10 @@
  *   2. upload callbacks: append body bytes up to MAX_BODY_BYTES and within REQUEST_TIMEOUT;
  *      past either limit the rest is dropped and the answer is 413/408 (a Content-Length over
  *      the limit is answered at once, before any of the body is read);
- *   3. last callback: size, route, auth, role and content-type checks, then the handler;
+ *   3. last callback: the connection is suspended and the request handed to the handler pool
+ *      (http/workpool.h), which runs the size, route, auth, role and content-type checks and
+ *      the handler, then resumes the connection; MHD calls once more and the answer is
+ *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot);
  *   4. completion callback: access-log line, database connection back to the pool, free.
  * Upload routes (TIX_ROUTE_UPLOAD) differ: auth, role and Content-Type are checked and the
  * handler's begin call made on the FIRST callback, so errors go out before the body is read;
@@ -195,6 +198,58 @@ static void reject(req_state *st)
     tix_reply_header(&st->r, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
+/* The handler, on whichever thread runs it. */
+static void run_handler(req_state *st)
+{
+    if (is_upload(st)) {
+        tix_server_upload_end(st);
+    } else {
+        tix_server_dispatch(st);
+    }
+    /* The handler is done with the database: give the connection back now, not when the
+     * response has been sent (completion runs on an MHD thread, which must never wait for a
+     * database connection). */
+    tix_db_release(st->s->app->db, st->r.db);
+    st->r.db = NULL;
+}
+
+/* Unknown routes and routes flagged TIX_ROUTE_INLINE answer on the MHD thread: they cannot
+ * block, and the hop to the pool would only cost time. */
+static bool runs_inline(const req_state *st)
+{
+    return st->s->pool == NULL || st->r.route == NULL ||
+           (st->r.route->flags & TIX_ROUTE_INLINE) != 0;
+}
+
+/* On a pool thread: the handler, then the connection goes back to MHD, which calls
+ * tix_server_on_access once more to send the answer (st->handled). MHD_resume_connection
+ * takes the daemon's lock, so everything the handler wrote is visible to that call. */
+static void pool_job(void *arg)
+{
+    req_state *st = arg;
+    run_handler(st);
+    st->handled = true;
+    MHD_resume_connection(st->conn);
+}
+
+/* Suspends the connection and queues its handler. A full queue is answered at once: 503 with
+ * Retry-After, the handler not run (the client may send it again). */
+static enum MHD_Result hand_to_pool(req_state *st, struct MHD_Connection *conn)
+{
+    st->conn = conn;
+    MHD_suspend_connection(conn); /* before the job can possibly resume it */
+    if (tix_workpool_submit(st->s->pool, pool_job, st)) {
+        return MHD_YES;
+    }
+    atomic_fetch_add(&st->s->app->overloaded, 1);
+    tix_reply_header(&st->r, "Retry-After", "1");
+    tix_reply_error(&st->r, 503, "overloaded",
+                    "the server has more requests waiting than it takes; retry shortly", NULL);
+    st->handled = true;
+    MHD_resume_connection(conn);
+    return MHD_YES;
+}
+
 /* The first callback: headers only. */
 static enum MHD_Result first_call(tix_server *s, struct MHD_Connection *conn, const char *url,
                                   const char *method, void **con_cls)
@@ -237,6 +292,9 @@ enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, con
     if (st->queued) {
         return MHD_YES;
     }
+    if (st->handled) { /* back from the handler pool: send what the handler answered */
+        return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;
+    }
     int expected = PHASE_BODY;
     if (st->t != NULL && !atomic_compare_exchange_strong(&st->t->phase, &expected, PHASE_HANDLER)) {
         st->r.status = 408; /* the reaper already answered on the socket */
@@ -245,17 +303,11 @@ enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, con
     tix_server_set_phase(st->t, PHASE_HANDLER);
     if (st->reject != 0) {
         reject(st);
-    } else if (is_upload(st)) {
-        tix_server_upload_end(st);
+    } else if (runs_inline(st)) {
+        run_handler(st);
     } else {
-        tix_server_dispatch(st);
+        return hand_to_pool(st, conn);
     }
-    /* The handler is done with the database: give the connection back now, not when the
-     * response has been sent. A connection kept until completion would deadlock the pool:
-     * completion runs on this same MHD thread, which may next block in tix_db_acquire while
-     * every connection waits for a completion that cannot run. */
-    tix_db_release(st->s->app->db, st->r.db);
-    st->r.db = NULL;
     return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;
 }
 

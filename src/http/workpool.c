@@ -1,0 +1,117 @@
+/* The handler pool (see workpool.h): a ring of jobs under one mutex, two condition variables. */
+#include "http/workpool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+typedef struct job {
+    tix_work_fn fn;
+    void *arg;
+} job;
+
+struct tix_workpool {
+    pthread_mutex_t mu;
+    pthread_cond_t ready; /* a job was queued, or the pool is stopping */
+    job *ring;
+    int cap, head, count;
+    int running;
+    bool stopping;
+    int nthreads;
+    pthread_t *threads;
+};
+
+static void *worker(void *arg)
+{
+    tix_workpool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->count == 0 && !p->stopping) {
+            pthread_cond_wait(&p->ready, &p->mu);
+        }
+        if (p->count == 0) { /* stopping, and nothing left to run */
+            break;
+        }
+        job j = p->ring[p->head];
+        p->head = (p->head + 1) % p->cap;
+        p->count--;
+        p->running++;
+        pthread_mutex_unlock(&p->mu);
+        j.fn(j.arg);
+        pthread_mutex_lock(&p->mu);
+        p->running--;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+tix_rc tix_workpool_create(int nthreads, int queue_max, tix_workpool **out)
+{
+    tix_workpool *p = calloc(1, sizeof(*p));
+    if (p == NULL || nthreads < 1 || queue_max < 1) {
+        free(p);
+        return p == NULL ? TIX_ENOMEM : TIX_EINVAL;
+    }
+    p->cap = queue_max;
+    p->ring = calloc((size_t)queue_max, sizeof(job));
+    p->threads = calloc((size_t)nthreads, sizeof(pthread_t));
+    if (p->ring == NULL || p->threads == NULL) {
+        free(p->ring);
+        free(p->threads);
+        free(p);
+        return TIX_ENOMEM;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->ready, NULL);
+    for (int i = 0; i < nthreads; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker, p) != 0) {
+            break;
+        }
+        p->nthreads++;
+    }
+    if (p->nthreads == 0) {
+        tix_workpool_destroy(p);
+        return TIX_ENOMEM;
+    }
+    *out = p;
+    return TIX_OK;
+}
+
+bool tix_workpool_submit(tix_workpool *p, tix_work_fn fn, void *arg)
+{
+    pthread_mutex_lock(&p->mu);
+    bool ok = !p->stopping && p->count < p->cap;
+    if (ok) {
+        p->ring[(p->head + p->count) % p->cap] = (job){fn, arg};
+        p->count++;
+        pthread_cond_signal(&p->ready);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+int tix_workpool_pending(tix_workpool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int n = p->count + p->running;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+void tix_workpool_destroy(tix_workpool *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->ready);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++) {
+        pthread_join(p->threads[i], NULL);
+    }
+    pthread_cond_destroy(&p->ready);
+    pthread_mutex_destroy(&p->mu);
+    free(p->threads);
+    free(p->ring);
+    free(p);
+}
