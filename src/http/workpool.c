@@ -46,10 +46,12 @@ static void *worker(void *arg)
 
 tix_rc tix_workpool_create(int nthreads, int queue_max, tix_workpool **out)
 {
+    if (nthreads < 1 || queue_max < 1) {
+        return TIX_EINVAL;
+    }
     tix_workpool *p = calloc(1, sizeof(*p));
-    if (p == NULL || nthreads < 1 || queue_max < 1) {
-        free(p);
-        return p == NULL ? TIX_ENOMEM : TIX_EINVAL;
+    if (p == NULL) {
+        return TIX_ENOMEM;
     }
     p->cap = queue_max;
     p->ring = calloc((size_t)queue_max, sizeof(job));
