@@ -3,10 +3,12 @@
 local counter = 0
 local thread_no = 0
 local threads = 0
+local all_threads = {}
 
 function setup(thread)
   thread:set("thread_no", threads)
   threads = threads + 1
+  table.insert(all_threads, thread)
 end
 
 function init(args)
@@ -26,7 +28,23 @@ request = function()
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
 
-local statuses = {}
+statuses = {}
 response = function(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+end
+
+-- One line "status 201=N 409=M ..." summed over the threads (bench/holds.sh greps it).
+function done(summary, latency, requests)
+  local sum = {}
+  for _, t in ipairs(all_threads) do
+    for code, n in pairs(t:get("statuses") or {}) do
+      sum[code] = (sum[code] or 0) + n
+    end
+  end
+  local codes = {}
+  for code in pairs(sum) do table.insert(codes, code) end
+  table.sort(codes)
+  local line = "status"
+  for _, code in ipairs(codes) do line = line .. string.format(" %d=%d", code, sum[code]) end
+  print(line)
 end

@@ -2,9 +2,11 @@
 # Hold throughput: wrk POSTs two-seat holds on distinct seats (a 10,000-seat hall, 20 shows,
 # 256 users) against the release build on a throwaway PostgreSQL (or SQLite with DB=sqlite).
 # Usage: bench/holds.sh [seconds] [connections]
+# PROFILE=1 (PostgreSQL only) loads pg_stat_statements and prints, after the run, the statements
+# by total execution time with calls per request, and transactions and WAL flushes per request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}
+DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}; PROFILE=${PROFILE:-0}
 BIN=./build/ticketd
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 TMP=$(mktemp -d); chmod 755 "$TMP"; PIDS=()
@@ -21,7 +23,9 @@ if [ "$DB" = postgres ]; then
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); PGPORT=$(free_port)
   mkdir "$TMP/pg"; chown postgres "$TMP/pg" "$TMP"
   runuser -u postgres -- "$PGBIN/initdb" -D "$TMP/pg" -U postgres --auth=trust >/dev/null
-  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$TMP/pg" -o "-p $PGPORT -k $TMP -c listen_addresses=127.0.0.1 -c max_connections=200" -l "$TMP/pg.log" -w start >/dev/null
+  PGOPTS="-p $PGPORT -k $TMP -c listen_addresses=127.0.0.1 -c max_connections=200"
+  [ "$PROFILE" = 1 ] && PGOPTS="$PGOPTS -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$TMP/pg" -o "$PGOPTS" -l "$TMP/pg.log" -w start >/dev/null
   URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
 else
   URL="sqlite://$TMP/bench.db"
@@ -56,5 +60,26 @@ with open(out, "w") as f:
     f.write(f'HALL = "{hall["id"]}"\n')
 PY
 cat "$TMP/setup.lua" bench/holds.lua > "$TMP/run.lua"
+PSQL=(psql -X -q -h 127.0.0.1 -p "${PGPORT:-0}" -U postgres -d postgres -v ON_ERROR_STOP=1)
+if [ "$PROFILE" = 1 ] && [ "$DB" = postgres ]; then
+  "${PSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+               -c "SELECT pg_stat_statements_reset(), pg_stat_reset(), pg_stat_reset_shared('wal')" >/dev/null
+fi
 echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$DB workers=$WORKERS conns=$CONNS cpus=$(nproc)"
-wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$TMP/run.lua" "http://127.0.0.1:$PORT" | grep -E "Requests/sec|Latency  |50%|99%|Non-2xx|requests in"
+echo "load before: $(uptime | sed 's/.*load average/load average/')"
+wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$TMP/run.lua" "http://127.0.0.1:$PORT" | tee "$TMP/wrk.txt" |
+  grep -E "Requests/sec|Latency  |50%|99%|Non-2xx|requests in|^status"
+echo "load after:  $(uptime | sed 's/.*load average/load average/')"
+if [ "$PROFILE" = 1 ] && [ "$DB" = postgres ]; then
+  REQS=$(sed -nE 's/^ *([0-9]+) requests in.*/\1/p' "$TMP/wrk.txt")
+  echo "-- PostgreSQL per request ($REQS requests; includes the few other statements of the run)"
+  "${PSQL[@]}" -P pager=off -c "SELECT round(sum(calls)::numeric / $REQS, 2) AS statements_per_req,
+      round(sum(total_exec_time)::numeric / $REQS, 3) AS exec_ms_per_req FROM pg_stat_statements" \
+    -c "SELECT round(xact_commit::numeric / $REQS, 2) AS commits_per_req,
+      round(xact_rollback::numeric / $REQS, 2) AS rollbacks_per_req FROM pg_stat_database WHERE datname = 'postgres'" \
+    -c "SELECT round(wal_sync::numeric / $REQS, 2) AS wal_syncs_per_req, wal_records / $REQS AS wal_records_per_req
+      FROM pg_stat_wal" \
+    -c "SELECT round(calls::numeric / $REQS, 2) AS per_req, calls, round(total_exec_time::numeric, 1) AS total_ms,
+      round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
+      FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+fi
