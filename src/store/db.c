@@ -154,6 +154,83 @@ void tix_db_release(tix_db_pool *pool, tix_db *db)
     pthread_mutex_unlock(&pool->mu);
 }
 
+/* Runs a batch through the driver, sending a pending BEGIN with it. */
+static tix_rc run_many(tix_db *db, tix_db_stmt *st, int n)
+{
+    const char *begin = db->begin_pending ? db->drv->begin_sql : NULL;
+    db->begin_pending = false;
+    if (db->drv->exec_many != NULL) {
+        return db->drv->exec_many(db, begin, st, n, !db->in_tx);
+    }
+    tix_rc first = begin != NULL ? db->drv->exec(db, begin, NULL, 0, NULL) : TIX_OK;
+    for (int i = 0; i < n; i++) {
+        if (first != TIX_OK && db->in_tx) {
+            st[i].rc = first;
+            continue;
+        }
+        st[i].ran = true;
+        st[i].rc = db->drv->exec(db, st[i].sql, st[i].params, st[i].n, &st[i].res);
+        first = first != TIX_OK ? first : st[i].rc;
+    }
+    return first;
+}
+
+static tix_rc check_batch(tix_db_stmt *st, int n)
+{
+    if (n < 1 || n > TIX_DB_MAX_BATCH + 1) {
+        return TIX_EINVAL;
+    }
+    for (int i = 0; i < n; i++) {
+        if (st[i].n < 0 || st[i].n > TIX_DB_MAX_PARAMS) {
+            return TIX_EINVAL;
+        }
+        st[i].rc = TIX_OK;
+        st[i].ran = false;
+        st[i].res = NULL;
+    }
+    return TIX_OK;
+}
+
+/* A batch that may run again on a fresh connection when the server went away: nothing of it
+ * can have taken effect (it failed whole) and no earlier statement of its transaction ran. */
+static tix_rc run_retrying(tix_db *db, tix_db_stmt *st, int n)
+{
+    bool was_tx = db->in_tx;
+    bool fresh = !db->in_tx || db->begin_pending;
+    tix_rc rc = run_many(db, st, n);
+    bool none_ok = true;
+    for (int i = 0; i < n; i++) {
+        none_ok = none_ok && st[i].rc != TIX_OK;
+    }
+    /* ensure_open ends the transaction we had not begun. When it cannot connect, the
+     * statements keep their failure (reset, they would read as succeeded with no rows). */
+    if (rc == TIX_EUNAVAIL && fresh && none_ok && db->drv->broken(db) &&
+        ensure_open(db) == TIX_OK) {
+        tix_db_stmts_cleanup(st, n);
+        (void)check_batch(st, n);
+        db->in_tx = was_tx;
+        db->begin_pending = was_tx;
+        rc = run_many(db, st, n);
+    }
+    return rc;
+}
+
+tix_rc tix_db_exec_many(tix_db *db, tix_db_stmt *stmts, int n)
+{
+    if (n > TIX_DB_MAX_BATCH || check_batch(stmts, n) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    return run_retrying(db, stmts, n);
+}
+
+void tix_db_stmts_cleanup(tix_db_stmt *stmts, int n)
+{
+    for (int i = 0; i < n; i++) {
+        tix_db_res_destroy(stmts[i].res);
+        stmts[i].res = NULL;
+    }
+}
+
 tix_rc tix_db_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out)
 {
     if (out != NULL) {
@@ -161,6 +238,16 @@ tix_rc tix_db_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, ti
     }
     if (n > TIX_DB_MAX_PARAMS) {
         return TIX_EINVAL;
+    }
+    if (db->begin_pending) { /* the transaction's first statement takes BEGIN along */
+        tix_db_stmt st = {.sql = sql, .params = params, .n = n};
+        tix_rc rc = tix_db_exec_many(db, &st, 1);
+        if (out != NULL) {
+            *out = st.res;
+        } else {
+            tix_db_res_destroy(st.res);
+        }
+        return rc;
     }
     tix_rc rc = db->drv->exec(db, sql, params, n, out);
     if (rc == TIX_EUNAVAIL && !db->in_tx && db->drv->broken(db)) {
@@ -175,6 +262,13 @@ tix_rc tix_db_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, ti
 
 tix_rc tix_db_exec_script(tix_db *db, const char *sql)
 {
+    if (db->begin_pending) {
+        db->begin_pending = false;
+        tix_rc rc = db->drv->exec(db, db->drv->begin_sql, NULL, 0, NULL);
+        if (rc != TIX_OK) {
+            return rc;
+        }
+    }
     return db->drv->exec_script(db, sql);
 }
 
@@ -187,6 +281,11 @@ tix_rc tix_db_begin(tix_db *db)
 {
     if (db->in_tx) {
         return TIX_EINVAL; /* no nesting */
+    }
+    if (db->drv->lazy_begin) {
+        db->in_tx = true;
+        db->begin_pending = true;
+        return TIX_OK;
     }
     if (serial_writes(db)) {
         pthread_mutex_lock(&db->pool->write_mu);
@@ -206,11 +305,40 @@ static void end_tx(tix_db *db)
         pthread_mutex_unlock(&db->pool->write_mu);
     }
     db->in_tx = false;
+    db->begin_pending = false;
 }
 
 tix_rc tix_db_commit(tix_db *db)
 {
+    if (db->begin_pending) { /* nothing ran: nothing to commit */
+        end_tx(db);
+        return TIX_OK;
+    }
     tix_rc rc = db->drv->exec(db, "COMMIT", NULL, 0, NULL);
+    if (rc != TIX_OK) {
+        tix_db_rollback(db);
+        return rc;
+    }
+    end_tx(db);
+    return TIX_OK;
+}
+
+tix_rc tix_db_commit_after(tix_db *db, tix_db_stmt *stmts, int n)
+{
+    if (!db->in_tx || n < 0 || n > TIX_DB_MAX_BATCH) {
+        return TIX_EINVAL;
+    }
+    if (n == 0) {
+        return tix_db_commit(db);
+    }
+    tix_db_stmt all[TIX_DB_MAX_BATCH + 1];
+    memcpy(all, stmts, sizeof(*stmts) * (size_t)n);
+    all[n] = (tix_db_stmt){.sql = "COMMIT"};
+    tix_rc rc = check_batch(all, n + 1);
+    /* Never run again after a lost connection: the COMMIT may have been carried out. */
+    rc = rc ? rc : run_many(db, all, n + 1);
+    memcpy(stmts, all, sizeof(*stmts) * (size_t)n);
+    tix_db_res_destroy(all[n].res);
     if (rc != TIX_OK) {
         tix_db_rollback(db);
         return rc;
@@ -221,6 +349,10 @@ tix_rc tix_db_commit(tix_db *db)
 
 void tix_db_rollback(tix_db *db)
 {
+    if (db->begin_pending) { /* nothing was sent */
+        end_tx(db);
+        return;
+    }
     if (db->open && !db->drv->broken(db)) {
         tix_rc rc = db->drv->exec(db, "ROLLBACK", NULL, 0, NULL);
         (void)rc; /* nothing to do if even the rollback fails: the connection will be reset */

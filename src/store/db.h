@@ -13,6 +13,12 @@
  * Connections live in a pool of fixed size; a thread acquires one per request and releases it
  * when done (release rolls back an unfinished transaction). A broken PostgreSQL connection is
  * re-opened on the next acquire; while the server is down calls return TIX_EUNAVAIL (→ 503).
+ *
+ * Round trips: on PostgreSQL every statement waits for the server, so a request's cost is
+ * mostly how many times it waits. tix_db_exec_many sends several statements at once (libpq's
+ * pipeline mode: one round trip), BEGIN is not sent on its own but with the transaction's first
+ * statements, and tix_db_commit_after sends the last statements together with the COMMIT. On
+ * SQLite (no round trips) the same calls simply run the statements one after the other.
  */
 #ifndef TIX_STORE_DB_H
 #define TIX_STORE_DB_H
@@ -68,13 +74,39 @@ void tix_db_release(tix_db_pool *pool, tix_db *db);
  * TIX_EDB anything else (logged with the SQL's first words, never the parameters). */
 TIX_MUSTCHECK tix_rc tix_db_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
                                  tix_db_res **out);
+/* One statement of a batch (tix_db_exec_many). */
+typedef struct tix_db_stmt {
+    const char *sql;
+    const tix_dbv *params;
+    int n;
+    tix_rc rc;       /* OUT: TIX_OK or its failure (as tix_db_exec); if it did not run, the
+                      * failure that stopped the batch */
+    bool ran;        /* OUT: false when an earlier failure in the transaction stopped the batch */
+    tix_db_res *res; /* OUT: its rows when rc == TIX_OK; free with tix_db_stmts_cleanup */
+} tix_db_stmt;
+
+#define TIX_DB_MAX_BATCH 8
+
+/* Runs stmts in order, in one round trip on PostgreSQL. Inside a transaction the batch stops at
+ * the first failure (the transaction is then failed: roll it back); outside one each statement
+ * runs and commits on its own, as n calls of tix_db_exec would. Returns TIX_OK or the first
+ * failure; every stmt's rc, ran and res are filled (n at most TIX_DB_MAX_BATCH). */
+TIX_MUSTCHECK tix_rc tix_db_exec_many(tix_db *db, tix_db_stmt *stmts, int n);
+/* Frees the results of a batch; the statements may be run again. */
+void tix_db_stmts_cleanup(tix_db_stmt *stmts, int n);
+
 /* Runs several ;-separated statements without parameters (migrations). */
 TIX_MUSTCHECK tix_rc tix_db_exec_script(tix_db *db, const char *sql);
 
 /* Transactions. begin takes the write lock at once on SQLite (BEGIN IMMEDIATE) so two writers
- * never deadlock on lock upgrade. */
+ * never deadlock on lock upgrade. On PostgreSQL begin sends nothing: BEGIN goes out with the
+ * transaction's first statement (a transaction that runs none costs no round trip). */
 TIX_MUSTCHECK tix_rc tix_db_begin(tix_db *db);
 TIX_MUSTCHECK tix_rc tix_db_commit(tix_db *db);
+/* Runs stmts (as tix_db_exec_many in a transaction) and then COMMIT, in one round trip on
+ * PostgreSQL. On any failure, of a statement or of the commit, the transaction is rolled back
+ * and the first failure returned. Free the results with tix_db_stmts_cleanup. */
+TIX_MUSTCHECK tix_rc tix_db_commit_after(tix_db *db, tix_db_stmt *stmts, int n);
 void tix_db_rollback(tix_db *db);
 bool tix_db_in_tx(const tix_db *db);
 tix_db_kind tix_db_kind_of(const tix_db *db);

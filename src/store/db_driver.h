@@ -23,11 +23,17 @@ typedef struct tix_db_driver {
     /* Whether the handle is unusable and must be re-opened (a dead PostgreSQL socket). */
     bool (*broken)(tix_db *db);
     tix_rc (*exec)(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out);
+    /* Sends `begin` (when not NULL) and stmts at once and reads every result: the contract of
+     * tix_db_exec_many, with a sync point after each statement when sync_each (outside a
+     * transaction) or one at the end. NULL: db.c runs the statements one by one with exec. */
+    tix_rc (*exec_many)(tix_db *db, const char *begin, tix_db_stmt *stmts, int n, bool sync_each);
     tix_rc (*exec_script)(tix_db *db, const char *sql);
     /* Serialises migration runs across processes (advisory lock); may be NULL. */
     tix_rc (*lock_migrations)(tix_db *db);
     void (*unlock_migrations)(tix_db *db);
     const char *begin_sql;
+    /* begin_sql waits for the transaction's first statement (sent with it by exec_many). */
+    bool lazy_begin;
 } tix_db_driver;
 
 struct tix_db {
@@ -37,6 +43,7 @@ struct tix_db {
     void *impl;
     bool open;
     bool in_tx;
+    bool begin_pending; /* in_tx, but BEGIN not sent yet (lazy_begin) */
     char err[256];
 };
 

@@ -8,6 +8,11 @@
  * then only bound and executed: PostgreSQL skips parsing and planning on every later call,
  * which is most of its CPU for our short queries. A statement PostgreSQL will not prepare
  * falls back to PQexecParams.
+ *
+ * Batches (pg_exec_many) use libpq's pipeline mode: every statement of the batch (and a
+ * pending BEGIN) is sent at once and the results are read in order, so the batch costs one
+ * round trip. Statements are prepared before the pipeline starts (only their first use on a
+ * connection costs a round trip of its own).
  */
 #include "core/log.h"
 #include "store/db_driver.h"
@@ -26,6 +31,7 @@
 
 typedef struct pg_conn {
     PGconn *c;
+    bool out_of_step; /* a pipeline left results unread: never use again */
     int nstmts;
     char *sql[STMT_CACHE]; /* sql[i] was prepared as "s<i>" */
 } pg_conn;
@@ -86,7 +92,8 @@ static void pg_close(tix_db *db)
 
 static bool pg_broken(tix_db *db)
 {
-    return db->impl == NULL || PQstatus(CONN(db)) != CONNECTION_OK;
+    return db->impl == NULL || PQstatus(CONN(db)) != CONNECTION_OK ||
+           ((pg_conn *)db->impl)->out_of_step;
 }
 
 static tix_rc map_error(tix_db *db, const PGresult *r)
@@ -139,13 +146,23 @@ static tix_db_res *copy_result(const PGresult *r)
     return res;
 }
 
-/* The cache slot of sql, preparing it on first use; -1 when it cannot be prepared. */
-static int prepared(pg_conn *pc, const char *sql, int n, const unsigned int *types)
+/* The cache slot of sql if it was prepared, else -1. */
+static int find_slot(const pg_conn *pc, const char *sql)
 {
     for (int i = 0; i < pc->nstmts; i++) {
         if (strcmp(pc->sql[i], sql) == 0) {
             return i;
         }
+    }
+    return -1;
+}
+
+/* The cache slot of sql, preparing it on first use; -1 when it cannot be prepared. */
+static int prepared(pg_conn *pc, const char *sql, int n, const unsigned int *types)
+{
+    int slot = find_slot(pc, sql);
+    if (slot >= 0) {
+        return slot;
     }
     if (pc->nstmts == STMT_CACHE) {
         return -1; /* full: the rest run unprepared (our SQL is a fixed, small set) */
@@ -177,16 +194,10 @@ static PGresult *run(pg_conn *pc, const char *sql, int n, const unsigned int *ty
     return PQexecPrepared(pc->c, name, n, values, NULL, NULL, 0);
 }
 
-static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out)
+/* Fills values/types for params (ints are printed into ints). */
+static void bind_params(const tix_dbv *params, int n, const char **values, unsigned int *types,
+                        char (*ints)[24])
 {
-    if (db->impl == NULL) {
-        tix_db_set_error(db, sql, "no connection (the server was unreachable)");
-        return TIX_EUNAVAIL;
-    }
-    PGconn *c = CONN(db);
-    const char *values[TIX_DB_MAX_PARAMS];
-    unsigned int types[TIX_DB_MAX_PARAMS];
-    char ints[TIX_DB_MAX_PARAMS][24];
     for (int i = 0; i < n; i++) {
         types[i] = 0;
         values[i] = NULL;
@@ -199,11 +210,16 @@ static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
             types[i] = TEXTOID; /* typed, so "$1 IS NULL OR col = $1" resolves */
         }
     }
-    PGresult *r = run(db->impl, sql, n, types, values);
+}
+
+/* The outcome of one result: TIX_OK with *out filled (when out is not NULL), or the error. */
+static tix_rc take_result(tix_db *db, const char *sql, PGresult *r, const char *msg,
+                          tix_db_res **out)
+{
     ExecStatusType st = PQresultStatus(r);
     tix_rc rc = TIX_OK;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        tix_db_set_error(db, sql, PQerrorMessage(c));
+        tix_db_set_error(db, sql, msg);
         rc = map_error(db, r);
         if (rc == TIX_EDB || rc == TIX_EUNAVAIL) {
             tix_log_error("postgres: %s", db->err);
@@ -212,8 +228,161 @@ static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
         *out = copy_result(r);
         rc = *out ? TIX_OK : TIX_ENOMEM;
     }
+    return rc;
+}
+
+static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out)
+{
+    if (db->impl == NULL) {
+        tix_db_set_error(db, sql, "no connection (the server was unreachable)");
+        return TIX_EUNAVAIL;
+    }
+    const char *values[TIX_DB_MAX_PARAMS];
+    unsigned int types[TIX_DB_MAX_PARAMS];
+    char ints[TIX_DB_MAX_PARAMS][24];
+    bind_params(params, n, values, types, ints);
+    PGresult *r = run(db->impl, sql, n, types, values);
+    tix_rc rc = take_result(db, sql, r, PQerrorMessage(CONN(db)), out);
     PQclear(r);
     return rc;
+}
+
+/* Queues one statement of a pipeline; false if libpq could not. */
+static bool send_one(pg_conn *pc, const char *sql, const tix_dbv *params, int n)
+{
+    const char *values[TIX_DB_MAX_PARAMS];
+    unsigned int types[TIX_DB_MAX_PARAMS];
+    char ints[TIX_DB_MAX_PARAMS][24];
+    bind_params(params, n, values, types, ints);
+    int slot = n > 0 ? find_slot(pc, sql) : -1;
+    if (slot < 0) {
+        return PQsendQueryParams(pc->c, sql, n, n ? types : NULL, n ? values : NULL, NULL, NULL,
+                                 0) == 1;
+    }
+    char name[16];
+    snprintf(name, sizeof(name), "s%d", slot);
+    return PQsendQueryPrepared(pc->c, name, n, values, NULL, NULL, 0) == 1;
+}
+
+/* Files one result of a pipeline: the BEGIN's when *next is -1, else statement *next's. */
+static void file_result(tix_db *db, const char *begin, tix_db_stmt *st, int n, int *next,
+                        PGresult *r, tix_rc *begin_rc)
+{
+    ExecStatusType s = PQresultStatus(r);
+    if (*next == -1) {
+        *begin_rc = take_result(db, begin, r, PQresultErrorMessage(r), NULL);
+    } else if (*next < n) {
+        tix_db_stmt *t = &st[*next];
+        t->ran = s != PGRES_PIPELINE_ABORTED;
+        t->rc = t->ran ? take_result(db, t->sql, r, PQresultErrorMessage(r), &t->res)
+                       : TIX_EDB; /* replaced by what stopped the batch (settle) */
+    }
+    (*next)++;
+}
+
+/* The batch's outcome once the results are read: the first failure (TIX_EUNAVAIL when results
+ * are missing), also given to every statement that did not run. */
+static tix_rc settle(tix_db_stmt *st, int n, int next, int syncs, tix_rc begin_rc)
+{
+    tix_rc first = begin_rc;
+    for (int i = 0; i < n && first == TIX_OK; i++) {
+        first = i < next && st[i].ran ? st[i].rc : TIX_OK;
+    }
+    if (first == TIX_OK && (next < n || syncs > 0)) {
+        first = TIX_EUNAVAIL; /* results missing: the connection broke */
+    }
+    for (int i = 0; i < n; i++) {
+        if (i >= next || !st[i].ran) {
+            st[i].ran = false;
+            st[i].rc = first;
+        }
+    }
+    return first;
+}
+
+/* Reads the pipeline's results: the BEGIN's (when sent), one per statement, and `syncs` sync
+ * points (a NULL ends each statement's results; two in a row: nothing more will come). */
+static tix_rc read_pipeline(tix_db *db, const char *begin, tix_db_stmt *st, int n, int syncs)
+{
+    PGconn *c = CONN(db);
+    int next = begin != NULL ? -1 : 0;
+    bool last_null = false;
+    tix_rc begin_rc = TIX_OK;
+    while (syncs > 0) {
+        PGresult *r = PQgetResult(c);
+        if (r == NULL && (last_null || PQstatus(c) != CONNECTION_OK)) {
+            break;
+        }
+        last_null = r == NULL;
+        if (r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            syncs--;
+        } else if (r != NULL) {
+            file_result(db, begin, st, n, &next, r, &begin_rc);
+        }
+        PQclear(r);
+    }
+    return settle(st, n, next, syncs, begin_rc);
+}
+
+/* Prepares the batch's statements not prepared yet: a pipeline cannot wait for PQprepare. */
+static void prepare_all(pg_conn *pc, const tix_db_stmt *st, int n)
+{
+    for (int i = 0; i < n && PQtransactionStatus(pc->c) != PQTRANS_INERROR; i++) {
+        if (st[i].n > 0 && find_slot(pc, st[i].sql) < 0) {
+            unsigned int types[TIX_DB_MAX_PARAMS];
+            const char *values[TIX_DB_MAX_PARAMS];
+            char ints[TIX_DB_MAX_PARAMS][24];
+            bind_params(st[i].params, st[i].n, values, types, ints);
+            (void)prepared(pc, st[i].sql, st[i].n, types);
+        }
+    }
+}
+
+/* Queues begin (if any) and the statements with their sync points; false if libpq could not.
+ * OUT: *syncs, the sync points queued. */
+static bool send_all(pg_conn *pc, const char *begin, const tix_db_stmt *st, int n, bool sync_each,
+                     int *syncs)
+{
+    *syncs = 0;
+    bool ok = begin == NULL || PQsendQueryParams(pc->c, begin, 0, NULL, NULL, NULL, NULL, 0) == 1;
+    for (int i = 0; ok && i < n; i++) {
+        ok = send_one(pc, st[i].sql, st[i].params, st[i].n);
+        if (ok && sync_each) {
+            ok = PQpipelineSync(pc->c) == 1;
+            *syncs += ok;
+        }
+    }
+    if (ok && !sync_each) {
+        ok = PQpipelineSync(pc->c) == 1;
+        *syncs += ok;
+    }
+    return ok;
+}
+
+static tix_rc pg_exec_many(tix_db *db, const char *begin, tix_db_stmt *st, int n, bool sync_each)
+{
+    if (db->impl == NULL) {
+        tix_db_set_error(db, st[0].sql, "no connection (the server was unreachable)");
+        for (int i = 0; i < n; i++) {
+            st[i].rc = TIX_EUNAVAIL;
+        }
+        return TIX_EUNAVAIL;
+    }
+    pg_conn *pc = db->impl;
+    prepare_all(pc, st, n);
+    int syncs = 0;
+    bool ok = PQenterPipelineMode(pc->c) == 1 && send_all(pc, begin, st, n, sync_each, &syncs);
+    if (!ok) {
+        tix_db_set_error(db, st[0].sql, PQerrorMessage(pc->c));
+        tix_log_error("postgres: %s", db->err);
+    }
+    tix_rc rc = read_pipeline(db, begin, st, n, syncs);
+    if (PQexitPipelineMode(pc->c) != 1 && PQstatus(pc->c) == CONNECTION_OK) {
+        /* results left unread: this connection is out of step, so a new one replaces it */
+        tix_log_error("postgres: pipeline left unfinished: %s", PQerrorMessage(pc->c));
+        pc->out_of_step = true;
+    }
+    return !ok && rc == TIX_OK ? TIX_EUNAVAIL : rc;
 }
 
 static tix_rc pg_exec_script(tix_db *db, const char *sql)
@@ -249,8 +418,10 @@ const tix_db_driver tix_db_pg_driver = {
     .close = pg_close,
     .broken = pg_broken,
     .exec = pg_exec,
+    .exec_many = pg_exec_many,
     .exec_script = pg_exec_script,
     .lock_migrations = pg_lock_migrations,
     .unlock_migrations = pg_unlock_migrations,
     .begin_sql = "BEGIN",
+    .lazy_begin = true,
 };

@@ -614,6 +614,121 @@ static void test_release_rolls_back(void **state)
     }
 }
 
+/* ---- batches (one round trip on PostgreSQL) ---- */
+
+#define INSERT_ITEM "INSERT INTO items (id, name) VALUES ($1, $2)"
+
+static void test_batch_outside_tx(void **state)
+{
+    backend *b = get_backend(state);
+    tix_db *db = acquire(b->pool);
+    create_items(db);
+    tix_dbv one[] = {TIX_DB_INT(1), TIX_DB_TEXT("one")};
+    tix_dbv dup[] = {TIX_DB_INT(2), TIX_DB_TEXT("one")};
+    tix_dbv three[] = {TIX_DB_INT(3), TIX_DB_TEXT("three")};
+    tix_db_stmt st[] = {
+        {.sql = INSERT_ITEM, .params = one, .n = 2},
+        {.sql = INSERT_ITEM, .params = dup, .n = 2},
+        {.sql = INSERT_ITEM, .params = three, .n = 2},
+        {.sql = "SELECT name FROM items ORDER BY id"},
+    };
+    /* Outside a transaction each statement stands alone: the failed one stops nothing. */
+    assert_int_equal(tix_db_exec_many(db, st, 4), TIX_ECONFLICT);
+    assert_int_equal(st[0].rc, TIX_OK);
+    assert_int_equal(st[1].rc, TIX_ECONFLICT);
+    assert_true(st[2].ran);
+    assert_int_equal(st[2].rc, TIX_OK);
+    assert_int_equal(tix_db_res_rows(st[3].res), 2);
+    assert_string_equal(tix_db_res_text(st[3].res, 1, 0), "three");
+    assert_null(st[1].res);
+    tix_db_stmts_cleanup(st, 4);
+    assert_false(tix_db_in_tx(db));
+    /* The same statements again (prepared by now on PostgreSQL) on a fresh table. */
+    run_ok(db, "DELETE FROM items", NULL, 0);
+    assert_int_equal(tix_db_exec_many(db, st, 4), TIX_ECONFLICT);
+    assert_int_equal(tix_db_res_rows(st[3].res), 2);
+    tix_db_stmts_cleanup(st, 4);
+    tix_db_release(b->pool, db);
+}
+
+static void test_batch_in_tx_stops_and_rolls_back(void **state)
+{
+    backend *b = get_backend(state);
+    tix_db *db = acquire(b->pool);
+    tix_db *other = acquire(b->pool);
+    create_items(db);
+    tix_dbv one[] = {TIX_DB_INT(1), TIX_DB_TEXT("one")};
+    tix_dbv dup[] = {TIX_DB_INT(2), TIX_DB_TEXT("one")};
+    tix_dbv three[] = {TIX_DB_INT(3), TIX_DB_TEXT("three")};
+    tix_db_stmt st[] = {
+        {.sql = INSERT_ITEM, .params = one, .n = 2},
+        {.sql = INSERT_ITEM, .params = dup, .n = 2},
+        {.sql = INSERT_ITEM, .params = three, .n = 2},
+    };
+    assert_int_equal(tix_db_begin(db), TIX_OK);
+    assert_int_equal(tix_db_exec_many(db, st, 3), TIX_ECONFLICT);
+    assert_true(st[0].ran);
+    assert_true(st[1].ran);
+    assert_false(st[2].ran); /* stopped at the failure */
+    assert_int_equal(st[2].rc, TIX_ECONFLICT);
+    tix_db_stmts_cleanup(st, 3);
+    tix_db_rollback(db);
+    assert_false(tix_db_in_tx(db));
+    assert_int_equal(count_rows(db, "items"), 0);
+    assert_int_equal(count_rows(other, "items"), 0);
+    tix_db_release(b->pool, other);
+    tix_db_release(b->pool, db);
+}
+
+static void test_commit_after(void **state)
+{
+    backend *b = get_backend(state);
+    tix_db *db = acquire(b->pool);
+    tix_db *other = acquire(b->pool);
+    create_items(db);
+    tix_dbv one[] = {TIX_DB_INT(1), TIX_DB_TEXT("one")};
+    tix_dbv two[] = {TIX_DB_INT(2), TIX_DB_TEXT("two")};
+    tix_db_stmt first[] = {
+        {.sql = INSERT_ITEM, .params = one, .n = 2},
+        {.sql = "SELECT COUNT(*) FROM items"},
+    };
+    tix_db_stmt last[] = {
+        {.sql = INSERT_ITEM " RETURNING name", .params = two, .n = 2},
+    };
+    assert_int_equal(tix_db_begin(db), TIX_OK);
+    assert_int_equal(tix_db_exec_many(db, first, 2), TIX_OK);
+    assert_int_equal(tix_db_res_int(first[1].res, 0, 0), 1); /* the batch sees its own insert */
+    assert_int_equal(count_rows(other, "items"), 0);         /* nobody else does yet */
+    assert_int_equal(tix_db_commit_after(db, last, 1), TIX_OK);
+    assert_false(tix_db_in_tx(db));
+    assert_string_equal(tix_db_res_text(last[0].res, 0, 0), "two");
+    assert_int_equal(count_rows(other, "items"), 2);
+    tix_db_stmts_cleanup(first, 2);
+    tix_db_stmts_cleanup(last, 1);
+
+    /* A failure in the last statements undoes the whole transaction. */
+    tix_dbv three[] = {TIX_DB_INT(3), TIX_DB_TEXT("three")};
+    tix_dbv dup[] = {TIX_DB_INT(4), TIX_DB_TEXT("three")};
+    tix_db_stmt bad[] = {{.sql = INSERT_ITEM, .params = dup, .n = 2}};
+    assert_int_equal(tix_db_begin(db), TIX_OK);
+    run_ok(db, INSERT_ITEM, three, 2);
+    assert_int_equal(tix_db_commit_after(db, bad, 1), TIX_ECONFLICT);
+    assert_false(tix_db_in_tx(db));
+    assert_int_equal(count_rows(other, "items"), 2);
+    assert_int_equal(count_rows(db, "items"), 2);
+    tix_db_stmts_cleanup(bad, 1);
+
+    /* An empty transaction commits without a word to the server, and the next one works. */
+    assert_int_equal(tix_db_begin(db), TIX_OK);
+    assert_int_equal(tix_db_commit(db), TIX_OK);
+    assert_int_equal(tix_db_begin(db), TIX_OK);
+    run_ok(db, INSERT_ITEM, three, 2);
+    assert_int_equal(tix_db_commit(db), TIX_OK);
+    assert_int_equal(count_rows(other, "items"), 3);
+    tix_db_release(b->pool, other);
+    tix_db_release(b->pool, db);
+}
+
 typedef struct waiter {
     tix_db_pool *pool;
     tix_db *got;
@@ -799,6 +914,9 @@ int main(void)
         BOTH(test_tx_rollback),
         BOTH(test_tx_commit_and_isolation),
         BOTH(test_release_rolls_back),
+        BOTH(test_batch_outside_tx),
+        BOTH(test_batch_in_tx_stops_and_rolls_back),
+        BOTH(test_commit_after),
         BOTH(test_pool_exhaustion_waits),
         SQLITE_CASE(test_pool_exhaustion_times_out),
         SQLITE_CASE(test_sqlite_writers_queue),
