@@ -1,9 +1,9 @@
 /*
  * Holds and bookings: the operations with their transactions, shared by the HTTP handlers and
  * (next issue) the payment webhooks. Every rule about seats lives in the claims table: a hold
- * claims all its seats in one statement or none (tix_claims_take), a confirmation turns exactly
- * the hold's surviving claims into sales, and the state machine (state.h) decides every change
- * of a booking's status. Results live in ctx->arena.
+ * claims all its seats in one statement or none (tix_claims_take_stmt), a confirmation turns
+ * exactly the hold's surviving claims into sales, and the state machine (state.h) decides every
+ * change of a booking's status. Results live in ctx->arena.
  */
 #ifndef TIX_BOOKING_BOOKING_H
 #define TIX_BOOKING_BOOKING_H

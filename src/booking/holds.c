@@ -1,10 +1,12 @@
 /*
- * Placing and releasing holds. A hold by seat ids is checked against the seat map first (to
- * answer 422 for unknown or blocked seats and 409 early for taken ones), then claimed in one
- * statement inside a transaction; the statement is the authority, the map only a fast path.
- * A best-available hold picks from the map and, if another buyer wins a seat in between,
- * picks again from the same map without the seats it lost (they are taken: the claim said so),
- * reading the hall again only when nothing fits what that map knows.
+ * Placing and releasing holds. A hold by seat ids is one transaction of two round trips: the
+ * first sends BEGIN, the read of the show and the asked seats, the retirement of the user's
+ * previous hold and the claim of the seats (one INSERT, the authority on who gets a seat); the
+ * answers decide between 404/409/422 (rollback) and the second round trip, the hold row with
+ * the COMMIT. A best-available hold picks from the seat map first, claims the same way and, if
+ * another buyer wins a seat in between, picks again from the same map without the seats it lost
+ * (they are taken: the claim said so), reading the hall again only when nothing fits what that
+ * map knows.
  */
 #include "booking/best.h"
 #include "booking/booking.h"
@@ -131,95 +133,169 @@ static tix_rc pick_best(tix_booking_ctx *c, const tix_hold_request *req, tix_map
     return TIX_OK;
 }
 
-/* In one transaction: retire the user's previous hold on the show, claim the seats, record the
- * hold. TIX_ECONFLICT (with the seats that were taken) rolls everything back. */
-/* Inside the transaction: the user's previous 'active' hold on the show (expired or not: the
- * unique index allows one) gives its seats back and becomes 'replaced'. */
-static tix_rc retire_previous(tix_booking_ctx *c, const char *show_id, const char *user_id,
-                              int64_t now, tix_seat_ids *freed)
-{
-    tix_hold old;
-    tix_rc rc = tix_hold_active_for(c->db, c->a, user_id, show_id, 0, &old);
-    if (rc == TIX_ENOTFOUND) {
-        return TIX_OK;
-    }
-    rc =
-        rc ? rc : tix_claims_release_hold_ids(c->db, c->a, show_id, old.id, &freed->ids, &freed->n);
-    rc = rc ? rc : tix_hold_set_status(c->db, old.id, "active", "replaced", now);
-    return rc == TIX_ECONFLICT ? TIX_EBUSY : rc; /* replaced meanwhile by a twin request */
-}
-
 /* After the commit: the new hold's seats are held, the replaced hold's other seats free. */
-static void announce_hold(const tix_show *show, const tix_hold *h, const char **ids, int n,
-                          const tix_seat_ids *freed)
+static void announce_hold(const char *show_id, const tix_hold *h, const char *const *ids, int n,
+                          const tix_db_res *freed)
 {
     const char *gone[TIX_BEST_MAX * 2];
     int ngone = 0;
-    for (int i = 0; i < freed->n && ngone < TIX_BEST_MAX * 2; i++) {
+    for (int i = 0; i < tix_db_res_rows(freed) && ngone < TIX_BEST_MAX * 2; i++) {
+        const char *id = tix_db_res_text(freed, i, 0);
         bool kept = false;
         for (int k = 0; k < n && !kept; k++) {
-            kept = strcmp(freed->ids[i], ids[k]) == 0;
+            kept = strcmp(id, ids[k]) == 0;
         }
         if (!kept) {
-            gone[ngone++] = freed->ids[i];
+            gone[ngone++] = id;
         }
     }
-    tix_seats_changed(show->id, gone, ngone, "available", 0);
-    tix_seats_changed(show->id, ids, n, "held", h->expires_at);
+    tix_seats_changed(show_id, gone, ngone, "available", 0);
+    tix_seats_changed(show_id, ids, n, "held", h->expires_at);
 }
 
-static tix_rc claim(tix_booking_ctx *c, const tix_show *show, const char *user_id,
-                    tix_hold_result *out, int64_t now)
+/* The statements of a hold's transaction, in order: [read (by seat ids only)], retire the
+ * user's previous hold (2), claim the seats. All go to the database in one round trip. */
+enum { ST_READ, ST_RETIRE, ST_FREE, ST_CLAIM, ST_COUNT };
+
+typedef struct hold_tx {
+    tix_db_stmt st[ST_COUNT];
+    tix_claim_req q;
+} hold_tx;
+
+static void hold_tx_init(tix_booking_ctx *c, hold_tx *t, const char *show_id, const char *user_id,
+                         const char **ids, int n, int64_t now)
 {
-    tix_seat_ids freed = {NULL, 0};
-    tix_hold *h = &out->hold;
-    const char **ids = tix_arena_calloc(c->a, sizeof(char *) * (size_t)out->nseats);
-    bool *got = tix_arena_calloc(c->a, sizeof(bool) * (size_t)out->nseats);
+    memset(t, 0, sizeof(*t));
+    char *hold_id = tix_arena_alloc(c->a, TIX_ID_MAX);
+    tix_id_new(hold_id, "hld");
+    t->q = (tix_claim_req){show_id, user_id, hold_id, ids, n, now + c->cfg->hold_ttl_s * 1000, now};
+    tix_hold_retire_stmts(c->a, show_id, user_id, now, &t->st[ST_RETIRE]);
+    tix_claims_take_stmt(c->a, &t->q, &t->st[ST_CLAIM]);
+}
+
+/* The claims are in (the transaction is open): all of them → the hold is recorded and the
+ * transaction committed in one round trip, and the change announced; fewer → rolled back,
+ * TIX_ECONFLICT naming the seats not got (TIX_EBUSY when it is this user's twin request that
+ * holds them: run again, to replace that hold). */
+static tix_rc finish(tix_booking_ctx *c, const tix_show *show, hold_tx *t, tix_hold_result *out)
+{
+    const tix_claim_req *q = &t->q;
+    bool *got = tix_arena_calloc(c->a, sizeof(bool) * (size_t)q->n);
     int ngot = 0;
-    for (int i = 0; i < out->nseats; i++) {
-        ids[i] = out->seats[i]->id;
-        h->amount += out->seats[i]->price;
-    }
-    tix_rc rc = tix_db_begin(c->db);
-    rc = rc ? rc : retire_previous(c, show->id, user_id, now, &freed);
-    rc = rc ? rc
-            : tix_claims_take(
-                  c->db, c->a,
-                  &(tix_claim_req){show->id, user_id, h->id, ids, out->nseats, h->expires_at, now},
-                  got, &ngot);
-    if (rc == TIX_OK && ngot < out->nseats) {
-        for (int i = 0; i < out->nseats; i++) {
+    tix_claims_taken(t->st[ST_CLAIM].res, q, got, &ngot);
+    if (ngot < q->n) {
+        bool twin = false;
+        tix_rc rc = tix_claims_held_by_user(c->db, c->a, q, &twin);
+        tix_db_rollback(c->db);
+        if (rc != TIX_OK || twin) {
+            return rc != TIX_OK ? rc : TIX_EBUSY;
+        }
+        for (int i = 0; i < q->n; i++) {
             if (!got[i]) {
-                add_problem(c, out, ids[i]);
+                add_problem(c, out, q->seat_ids[i]);
             }
         }
         out->problem = "seat_unavailable";
-        rc = TIX_ECONFLICT;
+        return TIX_ECONFLICT;
     }
-    if (rc == TIX_OK) {
-        rc = tix_hold_insert(c->db, h);
+    tix_hold *h = &out->hold;
+    *h = (tix_hold){.id = (char *)q->hold_id,
+                    .show_id = show->id,
+                    .user_id = (char *)q->user_id,
+                    .status = "active",
+                    .seat_count = q->n,
+                    .currency = show->currency,
+                    .expires_at = q->expires_at,
+                    .created_at = q->now};
+    for (int i = 0; i < out->nseats; i++) {
+        h->amount += out->seats[i]->price;
+    }
+    tix_db_stmt insert;
+    tix_hold_insert_stmt(c->a, h, &insert);
+    tix_rc rc = tix_db_commit_after(c->db, &insert, 1);
+    tix_db_stmts_cleanup(&insert, 1);
+    if (rc != TIX_OK) {
         /* The unique index "one active hold per user and show": the same user's concurrent
          * request committed first. Run again: this one then replaces that one. */
-        rc = rc == TIX_ECONFLICT ? TIX_EBUSY : rc;
+        return rc == TIX_ECONFLICT ? TIX_EBUSY : rc;
     }
-    rc = rc ? rc : tix_db_commit(c->db);
-    if (rc != TIX_OK) {
-        tix_db_rollback(c->db);
-        return rc;
-    }
-    announce_hold(show, h, ids, out->nseats, &freed);
+    announce_hold(show->id, h, q->seat_ids, q->n, t->st[ST_FREE].res);
     return TIX_OK;
 }
 
-/* The show, checked to be on sale. */
-static tix_rc load_show(tix_booking_ctx *c, const char *show_id, tix_show *show,
-                        tix_hold_result *out, int64_t now)
+static bool bookable(const tix_show *show, int64_t now, tix_hold_result *out)
 {
-    tix_rc rc = tix_show_get(c->db, c->a, show_id, show);
-    if (rc == TIX_OK && (show->cancelled || show->starts_at <= now)) {
+    if (show->cancelled || show->starts_at <= now) {
         out->problem = "show_not_bookable";
-        return TIX_ECONFLICT;
+        return false;
     }
+    return true;
+}
+
+/* The distinct ids of req, sorted (the order claims are taken in). */
+static const char **sorted_ids(tix_booking_ctx *c, const tix_hold_request *req, int *n)
+{
+    const char **ids = tix_arena_calloc(c->a, sizeof(char *) * (size_t)req->nseat_ids);
+    memcpy(ids, req->seat_ids, sizeof(char *) * (size_t)req->nseat_ids);
+    qsort(ids, (size_t)req->nseat_ids, sizeof(char *), cmp_str);
+    int k = 0;
+    for (int i = 0; i < req->nseat_ids; i++) {
+        if (k == 0 || strcmp(ids[i], ids[k - 1]) != 0) {
+            ids[k++] = ids[i];
+        }
+    }
+    *n = k;
+    return ids;
+}
+
+/* By seat ids, in one round trip and a second one for the commit: BEGIN, read the show and the
+ * seats, retire the previous hold, claim; then the checks on what was read (which win over
+ * whatever the writes met: they are all rolled back), then the hold row with the COMMIT. */
+static tix_rc place_by_ids(tix_booking_ctx *c, const char *show_id, const char *user_id,
+                           const tix_hold_request *req, tix_hold_result *out, int64_t now)
+{
+    int n = 0;
+    const char **ids = sorted_ids(c, req, &n);
+    hold_tx t;
+    hold_tx_init(c, &t, show_id, user_id, ids, n, now);
+    tix_hold_read_stmt(c->a, show_id, ids, n, &t.st[ST_READ]);
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_db_exec_many(c->db, t.st, ST_COUNT);
+    tix_show show;
+    tix_map_seat *map = NULL;
+    int nmap = 0;
+    tix_rc read = t.st[ST_READ].rc;
+    read = read ? read : tix_hold_read_result(c->a, t.st[ST_READ].res, show_id, &show, &map, &nmap);
+    read = read ? read : (bookable(&show, now, out) ? TIX_OK : TIX_ECONFLICT);
+    read = read ? read : pick_by_ids(c, req, map, nmap, NULL, out); /* unknown or blocked */
+    rc = read ? read : rc;
+    if (rc == TIX_OK) {
+        rc = finish(c, &show, &t, out);
+    } else {
+        tix_db_rollback(c->db);
+    }
+    tix_db_stmts_cleanup(t.st, ST_COUNT);
+    return rc;
+}
+
+/* Claims the seats best available picked (out->seats) in one round trip, then finishes. */
+static tix_rc claim_picked(tix_booking_ctx *c, const tix_show *show, const char *user_id,
+                           tix_hold_result *out, int64_t now)
+{
+    const char **ids = tix_arena_calloc(c->a, sizeof(char *) * (size_t)out->nseats);
+    for (int i = 0; i < out->nseats; i++) {
+        ids[i] = out->seats[i]->id;
+    }
+    hold_tx t;
+    hold_tx_init(c, &t, show->id, user_id, ids, out->nseats, now);
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_db_exec_many(c->db, &t.st[ST_RETIRE], ST_COUNT - ST_RETIRE);
+    if (rc == TIX_OK) {
+        rc = finish(c, show, &t, out);
+    } else {
+        tix_db_rollback(c->db);
+    }
+    tix_db_stmts_cleanup(t.st, ST_COUNT);
     return rc;
 }
 
@@ -236,104 +312,87 @@ static void mark_taken(tix_map_seat *map, int n, const tix_hold_result *out)
     }
 }
 
-/* The seats the request picks from, read now, and the user's active hold on the show if any
- * (*own). By seat ids only those seats are read; best available needs the whole hall. */
-static tix_rc read_map(tix_booking_ctx *c, const tix_show *show, const char *user_id,
-                       const tix_hold_request *req, int64_t now, tix_map_seat **map, int *n,
-                       const char **own)
+/* The whole hall's seat map, read now, and the user's active hold on the show if any (*own). */
+static tix_rc read_map(tix_booking_ctx *c, const tix_show *show, const char *user_id, int64_t now,
+                       tix_map_seat **map, int *n, const char **own)
 {
     tix_hold old;
     *own = NULL;
     if (tix_hold_active_for(c->db, c->a, user_id, show->id, now, &old) == TIX_OK) {
         *own = old.id;
     }
-    tix_seat_query q = {show->id, show->hall_id, now, req->seat_ids, req->nseat_ids};
-    return req->seat_ids ? tix_seatmap_load_ids(c->db, c->a, &q, map, n)
-                         : tix_seatmap_load(c->db, c->a, show->id, show->hall_id, now, map, n);
+    return tix_seatmap_load(c->db, c->a, show->id, show->hall_id, now, map, n);
 }
 
-/* The seats asked for by id, or the best available block, from map. */
-static tix_rc pick(tix_booking_ctx *c, const tix_hold_request *req, tix_map_seat *map, int n,
-                   const char *own, tix_hold_result *out)
+/* Whether a claim of picked seats lost a race: another buyer holds out->problem_ids. */
+static bool lost_race(tix_rc rc, const tix_hold_result *out)
 {
-    return req->seat_ids ? pick_by_ids(c, req, map, n, own, out)
-                         : pick_best(c, req, map, n, own, out);
+    return rc == TIX_ECONFLICT && out->problem != NULL &&
+           strcmp(out->problem, "seat_unavailable") == 0;
 }
 
-/* The hold that claim inserts for out's seats: a new id, expiring HOLD_TTL from now. */
-static void new_hold(tix_booking_ctx *c, const tix_show *show, const char *user_id, int64_t now,
-                     tix_hold_result *out)
+/* Best available: pick from the map and claim. Every buyer who read the same map picked the
+ * same block and one of them got it: the others pick again from their map without those seats
+ * (no need to read the hall again), so a herd of buyers is served one block per round instead
+ * of being refused after a few rounds. The hall is read again only when nothing fits what the
+ * map knows (seats may have been freed meanwhile). */
+static tix_rc place_best(tix_booking_ctx *c, const char *show_id, const char *user_id,
+                         const tix_hold_request *req, tix_hold_result *out, int64_t now)
 {
-    char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
-    tix_id_new(id, "hld");
-    out->hold = (tix_hold){.id = id,
-                           .show_id = show->id,
-                           .user_id = (char *)user_id,
-                           .status = "active",
-                           .seat_count = out->nseats,
-                           .currency = show->currency,
-                           .expires_at = now + c->cfg->hold_ttl_s * 1000,
-                           .created_at = now};
+    tix_show show;
+    tix_rc rc = tix_show_get(c->db, c->a, show_id, &show);
+    if (rc != TIX_OK || !bookable(&show, now, out)) {
+        return rc != TIX_OK ? rc : TIX_ECONFLICT;
+    }
+    tix_map_seat *map = NULL;
+    int n = 0;
+    const char *own = NULL;
+    bool stale = false; /* the map has seats marked taken by lost races since it was read */
+    int lost = 0;       /* races lost */
+    while (lost < BEST_RETRIES) {
+        if (map == NULL) {
+            rc = read_map(c, &show, user_id, now, &map, &n, &own);
+            stale = false;
+        }
+        out->nproblems = 0;
+        out->problem = NULL;
+        rc = rc ? rc : pick_best(c, req, map, n, own, out);
+        if (rc == TIX_ECONFLICT && stale) {
+            map = NULL; /* nothing fits what this map knows: read the hall again */
+            continue;
+        }
+        rc = rc ? rc : claim_picked(c, &show, user_id, out, now);
+        if (!lost_race(rc, out)) {
+            return rc;
+        }
+        lost++;
+        mark_taken(map, n, out);
+        stale = true;
+        now = tix_now_ms();
+    }
+    out->problem = "no_seats_available";
+    return TIX_ECONFLICT;
 }
 
 tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_id,
                       const tix_hold_request *req, tix_hold_result *out)
 {
     memset(out, 0, sizeof(*out));
-    tix_show show;
-    int64_t now = tix_now_ms();
-    tix_rc rc = load_show(c, show_id, &show, out, now);
-    int lost = 0;       /* best-available races lost */
-    int busy = 0;       /* transactions that must simply run again */
-    bool stale = false; /* the map has seats marked taken by lost races since it was read */
-    tix_map_seat *map = NULL;
-    int n = 0;
-    const char *own = NULL;
-    while (rc == TIX_OK && lost < BEST_RETRIES) {
-        if (map == NULL) {
-            rc = read_map(c, &show, user_id, req, now, &map, &n, &own);
-            stale = false;
-        }
+    for (int busy = 0;; busy++) {
+        int64_t now = tix_now_ms();
         out->nproblems = 0;
         out->nblocked = 0;
-        rc = rc ? rc : pick(c, req, map, n, own, out);
-        if (rc == TIX_ECONFLICT && stale) {
-            map = NULL; /* nothing fits what this map knows: read the hall again, seats may
-                           have been freed meanwhile */
-            rc = TIX_OK;
-            continue;
-        }
-        if (rc != TIX_OK) {
+        out->problem = NULL;
+        tix_rc rc = req->seat_ids ? place_by_ids(c, show_id, user_id, req, out, now)
+                                  : place_best(c, show_id, user_id, req, out, now);
+        if (rc != TIX_EBUSY || busy >= BUSY_RETRIES) {
             return rc;
         }
-        new_hold(c, &show, user_id, now, out);
-        rc = claim(c, &show, user_id, out, now);
-        if (rc == TIX_EBUSY && ++busy <= BUSY_RETRIES) {
-            /* A deadlock PostgreSQL broke between two replacing holds, or this user's twin
-             * request that got there first: run again after a short random pause. */
-            struct timespec nap = {0, (long)(1 + randombytes_uniform(8)) * 1000000L};
-            nanosleep(&nap, NULL);
-            map = NULL;
-            rc = TIX_OK;
-        } else if (rc == TIX_ECONFLICT && req->seat_ids == NULL) {
-            /* Best available lost a race: every buyer who read the same map picked the same
-             * block and one of them got it. Pick again from this map without those seats
-             * (no need to read the hall again), so a herd of buyers is served one block per
-             * round instead of being refused after a few rounds. */
-            lost++;
-            mark_taken(map, n, out);
-            stale = true;
-            rc = TIX_OK;
-        } else {
-            return rc;
-        }
-        now = tix_now_ms();
+        /* A deadlock PostgreSQL broke between two replacing holds, or this user's twin request
+         * that got there first: run again after a short random pause. */
+        struct timespec nap = {0, (long)(1 + randombytes_uniform(8)) * 1000000L};
+        nanosleep(&nap, NULL);
     }
-    if (rc == TIX_OK) {
-        out->problem = "no_seats_available";
-        rc = TIX_ECONFLICT;
-    }
-    return rc;
 }
 
 tix_rc tix_hold_release(tix_booking_ctx *c, const char *hold_id, const char *user_id)

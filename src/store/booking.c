@@ -3,6 +3,7 @@
 
 #include "core/util.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,39 +61,11 @@ tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show_id, const cha
     return rc;
 }
 
-tix_rc tix_seatmap_load_ids(tix_db *db, tix_arena *a, const tix_seat_query *q, tix_map_seat **seats,
-                            int *n)
-{
-    if (q->nids < 1 || q->nids > TIX_DB_MAX_PARAMS - 3) {
-        return TIX_EINVAL;
-    }
-    tix_dbv p[TIX_DB_MAX_PARAMS];
-    p[0] = TIX_DB_TEXT(q->show_id);
-    p[1] = TIX_DB_TEXT(q->hall_id);
-    p[2] = TIX_DB_INT(q->now);
-    char *in = tix_arena_strdup(a, "");
-    for (int i = 0; i < q->nids; i++) {
-        p[3 + i] = TIX_DB_TEXT(q->ids[i]);
-        in = tix_arena_sprintf(a, "%s%s$%d", in, i ? ", " : "", 4 + i);
-    }
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, tix_arena_sprintf(a, SEATMAP_SELECT " AND s.id IN (%s)", in), p,
-                            3 + q->nids, &res);
-    if (rc == TIX_OK) {
-        read_map(a, res, seats, n);
-    }
-    tix_db_res_destroy(res);
-    return rc;
-}
-
-tix_rc tix_claims_take(tix_db *db, tix_arena *a, const tix_claim_req *q, bool *claimed,
-                       int *nclaimed)
+void tix_claims_take_stmt(tix_arena *a, const tix_claim_req *q, tix_db_stmt *st)
 {
     int n = q->n;
-    if (n < 1 || n > TIX_DB_MAX_PARAMS - 5) {
-        return TIX_EINVAL;
-    }
-    tix_dbv p[TIX_DB_MAX_PARAMS];
+    assert(n >= 1 && n <= TIX_DB_MAX_PARAMS - 5);
+    tix_dbv *p = tix_arena_calloc(a, sizeof(tix_dbv) * (size_t)(5 + n));
     p[0] = TIX_DB_TEXT(q->show_id);
     p[1] = TIX_DB_TEXT(q->user_id);
     p[2] = TIX_DB_TEXT(q->hold_id);
@@ -106,22 +79,24 @@ tix_rc tix_claims_take(tix_db *db, tix_arena *a, const tix_claim_req *q, bool *c
     }
     /* One statement, seats in sorted order (no deadlocks between overlapping holds). A live
      * claim is left alone; an expired one is taken over. RETURNING lists what we got. */
-    char *sql = tix_arena_sprintf(
-        a,
-        "INSERT INTO seat_claims (show_id, seat_id, user_id, hold_id, booking_id, expires_at,"
-        " created_at) VALUES %s ON CONFLICT (show_id, seat_id) DO UPDATE SET"
-        " user_id = excluded.user_id, hold_id = excluded.hold_id, booking_id = NULL,"
-        " expires_at = excluded.expires_at, created_at = excluded.created_at"
-        " WHERE seat_claims.expires_at IS NOT NULL AND seat_claims.expires_at <= $5"
-        " RETURNING seat_id",
-        values);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, sql, p, 5 + n, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
+    *st = (tix_db_stmt){
+        .sql = tix_arena_sprintf(
+            a,
+            "INSERT INTO seat_claims (show_id, seat_id, user_id, hold_id, booking_id, expires_at,"
+            " created_at) VALUES %s ON CONFLICT (show_id, seat_id) DO UPDATE SET"
+            " user_id = excluded.user_id, hold_id = excluded.hold_id, booking_id = NULL,"
+            " expires_at = excluded.expires_at, created_at = excluded.created_at"
+            " WHERE seat_claims.expires_at IS NOT NULL AND seat_claims.expires_at <= $5"
+            " RETURNING seat_id",
+            values),
+        .params = p,
+        .n = 5 + n};
+}
+
+void tix_claims_taken(const tix_db_res *res, const tix_claim_req *q, bool *claimed, int *nclaimed)
+{
     *nclaimed = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < q->n; i++) {
         claimed[i] = false;
         for (int r = 0; r < tix_db_res_rows(res); r++) {
             if (strcmp(tix_db_res_text(res, r, 0), q->seat_ids[i]) == 0) {
@@ -131,8 +106,35 @@ tix_rc tix_claims_take(tix_db *db, tix_arena *a, const tix_claim_req *q, bool *c
             }
         }
     }
+}
+
+tix_rc tix_claims_held_by_user(tix_db *db, tix_arena *a, const tix_claim_req *q, bool *held)
+{
+    if (q->n < 1 || q->n > TIX_DB_MAX_PARAMS - 4) {
+        return TIX_EINVAL;
+    }
+    tix_dbv p[TIX_DB_MAX_PARAMS];
+    p[0] = TIX_DB_TEXT(q->show_id);
+    p[1] = TIX_DB_TEXT(q->user_id);
+    p[2] = TIX_DB_TEXT(q->hold_id);
+    p[3] = TIX_DB_INT(q->now);
+    char *in = tix_arena_strdup(a, "");
+    for (int i = 0; i < q->n; i++) {
+        p[4 + i] = TIX_DB_TEXT(q->seat_ids[i]);
+        in = tix_arena_sprintf(a, "%s%s$%d", in, i ? ", " : "", 5 + i);
+    }
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(
+        db,
+        tix_arena_sprintf(a,
+                          "SELECT 1 FROM seat_claims c JOIN holds h ON h.id = c.hold_id"
+                          " WHERE c.show_id = $1 AND c.seat_id IN (%s) AND c.expires_at > $4"
+                          " AND h.user_id = $2 AND h.status = 'active' AND h.id <> $3 LIMIT 1",
+                          in),
+        p, 4 + q->n, &res);
+    *held = rc == TIX_OK && tix_db_res_rows(res) > 0;
     tix_db_res_destroy(res);
-    return TIX_OK;
+    return rc;
 }
 
 tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, const char *hold_id)
@@ -229,16 +231,107 @@ static void read_hold(tix_arena *a, const tix_db_res *res, tix_hold *h)
     h->created_at = tix_db_res_int(res, 0, 8);
 }
 
+#define HOLD_INSERT                                                                                \
+    "INSERT INTO holds (id, show_id, user_id, status, seat_count, amount, currency, expires_at,"   \
+    " created_at, updated_at) VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $8)"
+
+void tix_hold_insert_stmt(tix_arena *a, const tix_hold *h, tix_db_stmt *st)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(h->id),        TIX_DB_TEXT(h->show_id),  TIX_DB_TEXT(h->user_id),
+                   TIX_DB_INT(h->seat_count), TIX_DB_INT(h->amount),    TIX_DB_TEXT(h->currency),
+                   TIX_DB_INT(h->expires_at), TIX_DB_INT(h->created_at)};
+    tix_dbv *copy = tix_arena_alloc(a, sizeof(p));
+    memcpy(copy, p, sizeof(p));
+    *st = (tix_db_stmt){.sql = HOLD_INSERT, .params = copy, .n = 8};
+}
+
 tix_rc tix_hold_insert(tix_db *db, const tix_hold *h)
 {
     tix_dbv p[] = {TIX_DB_TEXT(h->id),        TIX_DB_TEXT(h->show_id),  TIX_DB_TEXT(h->user_id),
                    TIX_DB_INT(h->seat_count), TIX_DB_INT(h->amount),    TIX_DB_TEXT(h->currency),
                    TIX_DB_INT(h->expires_at), TIX_DB_INT(h->created_at)};
-    return tix_db_exec(db,
-                       "INSERT INTO holds (id, show_id, user_id, status, seat_count, amount,"
-                       " currency, expires_at, created_at, updated_at)"
-                       " VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $8)",
-                       p, 8, NULL);
+    return tix_db_exec(db, HOLD_INSERT, p, 8, NULL);
+}
+
+void tix_hold_read_stmt(tix_arena *a, const char *show_id, const char *const *ids, int n,
+                        tix_db_stmt *st)
+{
+    assert(n >= 1 && n <= TIX_DB_MAX_PARAMS - 1);
+    tix_dbv *p = tix_arena_calloc(a, sizeof(tix_dbv) * (size_t)(1 + n));
+    p[0] = TIX_DB_TEXT(show_id);
+    char *in = tix_arena_strdup(a, "");
+    for (int i = 0; i < n; i++) {
+        p[1 + i] = TIX_DB_TEXT(ids[i]);
+        in = tix_arena_sprintf(a, "%s%s$%d", in, i ? ", " : "", 2 + i);
+    }
+    /* One row per seat found, or one row of NULL seat columns: the show exists either way. */
+    *st = (tix_db_stmt){
+        .sql = tix_arena_sprintf(
+            a,
+            "SELECT sh.hall_id, sh.currency, sh.starts_at, sh.ends_at, sh.status, s.id, s.label,"
+            " s.category, s.blocked, COALESCE(p.amount, -1) FROM shows sh"
+            " LEFT JOIN seats s ON s.hall_id = sh.hall_id AND s.active = 1 AND s.id IN (%s)"
+            " LEFT JOIN show_prices p ON p.show_id = sh.id AND p.category = s.category"
+            " WHERE sh.id = $1",
+            in),
+        .params = p,
+        .n = 1 + n};
+}
+
+tix_rc tix_hold_read_result(tix_arena *a, const tix_db_res *res, const char *show_id,
+                            tix_show *show, tix_map_seat **seats, int *n)
+{
+    int rows = tix_db_res_rows(res);
+    if (rows == 0) {
+        return TIX_ENOTFOUND;
+    }
+    memset(show, 0, sizeof(*show));
+    show->id = tix_arena_strdup(a, show_id);
+    show->hall_id = tix_db_res_dup(a, res, 0, 0);
+    show->currency = tix_db_res_dup(a, res, 0, 1);
+    show->starts_at = tix_db_res_int(res, 0, 2);
+    show->ends_at = tix_db_res_int(res, 0, 3);
+    const char *status = tix_db_res_text(res, 0, 4);
+    show->cancelled = status != NULL && strcmp(status, "cancelled") == 0;
+    tix_map_seat *list = tix_arena_calloc(a, sizeof(*list) * (size_t)rows);
+    int k = 0;
+    for (int i = 0; i < rows; i++) {
+        if (tix_db_res_isnull(res, i, 5)) {
+            continue; /* the show's row when no seat matched */
+        }
+        tix_map_seat *s = &list[k++];
+        s->id = tix_db_res_dup(a, res, i, 5);
+        s->label = tix_db_res_dup(a, res, i, 6);
+        s->category = tix_db_res_dup(a, res, i, 7);
+        s->blocked = tix_db_res_int(res, i, 8) != 0;
+        s->price = tix_db_res_int(res, i, 9);
+    }
+    *seats = list;
+    *n = k;
+    return TIX_OK;
+}
+
+void tix_hold_retire_stmts(tix_arena *a, const char *show_id, const char *user_id, int64_t now,
+                           tix_db_stmt st[2])
+{
+    tix_dbv *p = tix_arena_calloc(a, sizeof(tix_dbv) * 3);
+    p[0] = TIX_DB_TEXT(show_id);
+    p[1] = TIX_DB_TEXT(user_id);
+    p[2] = TIX_DB_INT(now);
+    st[0] = (tix_db_stmt){.sql = "UPDATE holds SET status = 'replaced', updated_at = $3"
+                                 " WHERE user_id = $2 AND show_id = $1 AND status = 'active'",
+                          .params = p,
+                          .n = 3};
+    /* The holds this transaction just replaced: 'replaced' at exactly `now` (a twin request's
+     * replaced hold of the same millisecond has no claims left by the time this runs). Claims
+     * are found by hold id alone (seat_claims_hold): with "show_id = $1" as well PostgreSQL may
+     * AND in a scan of the show's whole primary-key range, every claim the show ever had. */
+    st[1] = (tix_db_stmt){.sql = "DELETE FROM seat_claims WHERE expires_at IS NOT NULL"
+                                 " AND hold_id IN (SELECT id FROM holds WHERE user_id = $2"
+                                 " AND show_id = $1 AND status = 'replaced' AND updated_at = $3)"
+                                 " RETURNING seat_id",
+                          .params = p,
+                          .n = 3};
 }
 
 static tix_rc one_hold(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *p, int n,

@@ -11,6 +11,7 @@
 
 #include "booking/state.h"
 #include "core/arena.h"
+#include "store/catalog.h"
 #include "store/db.h"
 
 #include <stdbool.h>
@@ -37,18 +38,6 @@ TIX_MUSTCHECK tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show
                                       const char *hall_id, int64_t now, tix_map_seat **seats,
                                       int *n);
 
-typedef struct tix_seat_query {
-    const char *show_id;
-    const char *hall_id;
-    int64_t now;
-    const char *const *ids; /* at most TIX_DB_MAX_PARAMS - 3 */
-    int nids;
-} tix_seat_query;
-
-/* The seat-map rows of just q->ids; unknown ids are simply absent from the result. */
-TIX_MUSTCHECK tix_rc tix_seatmap_load_ids(tix_db *db, tix_arena *a, const tix_seat_query *q,
-                                          tix_map_seat **seats, int *n);
-
 typedef struct tix_claim_req {
     const char *show_id;
     const char *user_id;
@@ -59,10 +48,12 @@ typedef struct tix_claim_req {
     int64_t now;
 } tix_claim_req;
 
-/* Claims q->seat_ids for a hold, all or nothing: rows already claimed by a live claim are
- * left alone. OUT: claimed[i] whether seat_ids[i] was claimed; *nclaimed. */
-TIX_MUSTCHECK tix_rc tix_claims_take(tix_db *db, tix_arena *a, const tix_claim_req *q,
-                                     bool *claimed, int *nclaimed);
+/* The statement of a batch that claims q->seat_ids for a hold (text and parameters in a; n at
+ * most 59): rows already claimed by a live claim are left alone, expired ones taken over; the
+ * caller rolls back unless every seat was claimed. tix_claims_taken reads its result. OUT:
+ * claimed[i] whether seat_ids[i] was claimed; *nclaimed. */
+void tix_claims_take_stmt(tix_arena *a, const tix_claim_req *q, tix_db_stmt *st);
+void tix_claims_taken(const tix_db_res *res, const tix_claim_req *q, bool *claimed, int *nclaimed);
 /* Drops the claims of a hold (those still its own). */
 TIX_MUSTCHECK tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, const char *hold_id);
 /* tix_claims_release_hold and tix_claims_release_booking that also list the seats released
@@ -95,6 +86,28 @@ typedef struct tix_hold {
 } tix_hold;
 
 TIX_MUSTCHECK tix_rc tix_hold_insert(tix_db *db, const tix_hold *h);
+void tix_hold_insert_stmt(tix_arena *a, const tix_hold *h, tix_db_stmt *st);
+
+/* What placing a hold by seat ids reads, as one statement of a batch: the show and those of
+ * ids (at most 60) that are active seats of its hall, with their prices. */
+void tix_hold_read_stmt(tix_arena *a, const char *show_id, const char *const *ids, int n,
+                        tix_db_stmt *st);
+/* Reads that statement's rows. OUT: *show (id, hall_id, currency, starts_at, ends_at and
+ * cancelled; the rest NULL or 0) and the seats found, in no order (claim fields 0).
+ * TIX_ENOTFOUND when there is no such show. */
+TIX_MUSTCHECK tix_rc tix_hold_read_result(tix_arena *a, const tix_db_res *res, const char *show_id,
+                                          tix_show *show, tix_map_seat **seats, int *n);
+/* Two statements of a batch, in a transaction: the user's active hold on the show (expired or
+ * not: the unique index allows one) becomes 'replaced' at `now`, then its claims are deleted
+ * (RETURNING the seats freed). The hold row is locked first, so a twin request of the same user
+ * waits for this one and then finds no active hold to replace (its hold insert then meets the
+ * unique index: run it again). */
+void tix_hold_retire_stmts(tix_arena *a, const char *show_id, const char *user_id, int64_t now,
+                           tix_db_stmt st[2]);
+/* Whether one of q->seat_ids is held by an active hold of q->user_id other than q->hold_id (a
+ * twin request of the same user got there first). */
+TIX_MUSTCHECK tix_rc tix_claims_held_by_user(tix_db *db, tix_arena *a, const tix_claim_req *q,
+                                             bool *held);
 TIX_MUSTCHECK tix_rc tix_hold_get(tix_db *db, tix_arena *a, const char *id, tix_hold *out);
 /* The user's active hold on a show that expires after `now` (0: expired ones too), if any
  * (TIX_ENOTFOUND otherwise). */
