@@ -3,10 +3,10 @@
  * first sends BEGIN, the read of the show and the asked seats, the retirement of the user's
  * previous hold and the claim of the seats (one INSERT, the authority on who gets a seat); the
  * answers decide between 404/409/422 (rollback) and the second round trip, the hold row with
- * the COMMIT. A best-available hold picks from the seat map first, claims the same way and, if
- * another buyer wins a seat in between, picks again from the same map without the seats it lost
- * (they are taken: the claim said so), reading the hall again only when nothing fits what that
- * map knows.
+ * the COMMIT (on SQLite the read runs before BEGIN IMMEDIATE, outside the write lock). A
+ * best-available hold picks from the seat map first, claims the same way and, if another buyer
+ * wins a seat in between, picks again from the same map without the seats it lost (they are
+ * taken: the claim said so), reading the hall again only when nothing fits what that map knows.
  */
 #include "booking/best.h"
 #include "booking/booking.h"
@@ -259,8 +259,7 @@ static tix_rc place_by_ids(tix_booking_ctx *c, const char *show_id, const char *
     hold_tx t;
     hold_tx_init(c, &t, show_id, user_id, ids, n, now);
     tix_hold_read_stmt(c->a, show_id, ids, n, &t.st[ST_READ]);
-    tix_rc rc = tix_db_begin(c->db);
-    rc = rc ? rc : tix_db_exec_many(c->db, t.st, ST_COUNT);
+    tix_rc rc = tix_db_begin_reading(c->db, t.st, ST_COUNT, 1);
     tix_show show;
     tix_map_seat *map = NULL;
     int nmap = 0;

@@ -223,6 +223,30 @@ tix_rc tix_db_exec_many(tix_db *db, tix_db_stmt *stmts, int n)
     return run_retrying(db, stmts, n);
 }
 
+tix_rc tix_db_begin_reading(tix_db *db, tix_db_stmt *stmts, int n, int nreads)
+{
+    if (db->in_tx || nreads < 0 || nreads >= n || n > TIX_DB_MAX_BATCH ||
+        check_batch(stmts, n) != TIX_OK) {
+        return TIX_EINVAL;
+    }
+    if (db->drv->lazy_begin) { /* all in the transaction: one round trip, one sync point */
+        db->in_tx = true;
+        db->begin_pending = true;
+        return run_retrying(db, stmts, n);
+    }
+    /* The reads go first, outside the write lock that BEGIN takes. */
+    tix_rc first = nreads > 0 ? run_retrying(db, stmts, nreads) : TIX_OK;
+    tix_rc rc = tix_db_begin(db);
+    if (rc == TIX_OK) {
+        rc = run_retrying(db, stmts + nreads, n - nreads);
+    } else {
+        for (int i = nreads; i < n; i++) {
+            stmts[i].rc = rc;
+        }
+    }
+    return first != TIX_OK ? first : rc;
+}
+
 void tix_db_stmts_cleanup(tix_db_stmt *stmts, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -349,7 +373,7 @@ tix_rc tix_db_commit_after(tix_db *db, tix_db_stmt *stmts, int n)
 
 void tix_db_rollback(tix_db *db)
 {
-    if (db->begin_pending) { /* nothing was sent */
+    if (!db->in_tx || db->begin_pending) { /* no transaction, or nothing of it was sent */
         end_tx(db);
         return;
     }

@@ -92,6 +92,13 @@ typedef struct tix_db_stmt {
  * runs and commits on its own, as n calls of tix_db_exec would. Returns TIX_OK or the first
  * failure; every stmt's rc, ran and res are filled (n at most TIX_DB_MAX_BATCH). */
 TIX_MUSTCHECK tix_rc tix_db_exec_many(tix_db *db, tix_db_stmt *stmts, int n);
+/* Begins a transaction with a batch whose first nreads statements only read: on PostgreSQL all
+ * go in the transaction (one round trip), on SQLite the reads run before BEGIN IMMEDIATE takes
+ * the write lock. Each read sees committed data as of its own start either way (READ
+ * COMMITTED); a failed read may or may not stop the rest. The transaction is open afterwards
+ * (tix_db_in_tx) even when a statement failed: commit or roll it back. Returns TIX_OK or the
+ * first failure; every stmt is filled as by tix_db_exec_many. 0 <= nreads < n. */
+TIX_MUSTCHECK tix_rc tix_db_begin_reading(tix_db *db, tix_db_stmt *stmts, int n, int nreads);
 /* Frees the results of a batch; the statements may be run again. */
 void tix_db_stmts_cleanup(tix_db_stmt *stmts, int n);
 
@@ -107,6 +114,7 @@ TIX_MUSTCHECK tix_rc tix_db_commit(tix_db *db);
  * PostgreSQL. On any failure, of a statement or of the commit, the transaction is rolled back
  * and the first failure returned. Free the results with tix_db_stmts_cleanup. */
 TIX_MUSTCHECK tix_rc tix_db_commit_after(tix_db *db, tix_db_stmt *stmts, int n);
+/* Rolls back the open transaction; nothing without one. */
 void tix_db_rollback(tix_db *db);
 bool tix_db_in_tx(const tix_db *db);
 tix_db_kind tix_db_kind_of(const tix_db *db);

@@ -729,6 +729,47 @@ static void test_commit_after(void **state)
     tix_db_release(b->pool, db);
 }
 
+static void test_begin_reading(void **state)
+{
+    backend *b = get_backend(state);
+    tix_db *db = acquire(b->pool);
+    tix_db *other = acquire(b->pool);
+    create_items(db);
+    run_ok(db, INSERT_ITEM, (tix_dbv[]){TIX_DB_INT(1), TIX_DB_TEXT("one")}, 2);
+    tix_dbv two[] = {TIX_DB_INT(2), TIX_DB_TEXT("two")};
+    tix_dbv dup[] = {TIX_DB_INT(3), TIX_DB_TEXT("two")};
+    tix_dbv four[] = {TIX_DB_INT(4), TIX_DB_TEXT("four")};
+    tix_db_stmt st[] = {
+        {.sql = "SELECT name FROM items"},
+        {.sql = INSERT_ITEM, .params = two, .n = 2},
+        {.sql = INSERT_ITEM, .params = dup, .n = 2},
+        {.sql = INSERT_ITEM, .params = four, .n = 2},
+    };
+    assert_int_equal(tix_db_begin_reading(db, st, 4, 1), TIX_ECONFLICT);
+    assert_true(tix_db_in_tx(db));
+    assert_string_equal(tix_db_res_text(st[0].res, 0, 0), "one");
+    assert_int_equal(st[1].rc, TIX_OK);
+    assert_int_equal(st[2].rc, TIX_ECONFLICT);
+    assert_false(st[3].ran); /* the transaction stopped at its failure */
+    tix_db_stmts_cleanup(st, 4);
+    tix_db_rollback(db);
+    assert_false(tix_db_in_tx(db));
+    assert_int_equal(count_rows(db, "items"), 1);
+
+    tix_db_stmt ok[] = {
+        {.sql = "SELECT COUNT(*) FROM items"},
+        {.sql = INSERT_ITEM, .params = two, .n = 2},
+    };
+    assert_int_equal(tix_db_begin_reading(db, ok, 2, 1), TIX_OK);
+    assert_int_equal(tix_db_res_int(ok[0].res, 0, 0), 1);
+    assert_int_equal(count_rows(other, "items"), 1); /* not committed yet */
+    assert_int_equal(tix_db_commit(db), TIX_OK);
+    assert_int_equal(count_rows(other, "items"), 2);
+    tix_db_stmts_cleanup(ok, 2);
+    tix_db_release(b->pool, other);
+    tix_db_release(b->pool, db);
+}
+
 typedef struct waiter {
     tix_db_pool *pool;
     tix_db *got;
@@ -917,6 +958,7 @@ int main(void)
         BOTH(test_batch_outside_tx),
         BOTH(test_batch_in_tx_stops_and_rolls_back),
         BOTH(test_commit_after),
+        BOTH(test_begin_reading),
         BOTH(test_pool_exhaustion_waits),
         SQLITE_CASE(test_pool_exhaustion_times_out),
         SQLITE_CASE(test_sqlite_writers_queue),
