@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}; PROFILE=${PROFILE:-0}
-BIN=./build/ticketd
+BIN=${BIN:-./build/ticketd}  # BIN=path/to/ticketd measures another build
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 TMP=$(mktemp -d); chmod 755 "$TMP"; PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -65,7 +65,7 @@ if [ "$PROFILE" = 1 ] && [ "$DB" = postgres ]; then
   "${PSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
                -c "SELECT pg_stat_statements_reset(), pg_stat_reset(), pg_stat_reset_shared('wal')" >/dev/null
 fi
-echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$DB workers=$WORKERS conns=$CONNS cpus=$(nproc)"
+echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$DB bin=$BIN workers=$WORKERS conns=$CONNS cpus=$(nproc)"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$TMP/run.lua" "http://127.0.0.1:$PORT" | tee "$TMP/wrk.txt" |
   grep -E "Requests/sec|Latency  |50%|99%|Non-2xx|requests in|^status"
