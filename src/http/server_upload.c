@@ -3,21 +3,20 @@
  * begin call made on the FIRST callback, so errors go out before the body is read; the body
  * streams through http/upload.c to a temporary file (never into memory), and the reaper's clock
  * moves on with every chunk up to MEDIA_UPLOAD_TIMEOUT.
- * Storing an upload in a remote store (Cloudinary) blocks the worker thread for the whole
- * transfer, and with it every other connection that thread serves; so at most
- * MEDIA_UPLOAD_CONCURRENCY such uploads run at once (a slot is taken on the first callback and
- * given back on completion, whatever happened), and one more is answered 503 too_many_uploads
- * before its body is read, leaving the other workers to bookings (see take_upload_slot).
+ * Storing an upload in a remote store (Cloudinary) holds a handler thread (http/workpool.h)
+ * for the whole transfer; so at most MEDIA_UPLOAD_CONCURRENCY such uploads run at once (a slot
+ * is taken on the first callback and given back on completion, whatever happened), and one
+ * more is answered 503 too_many_uploads before its body is read, leaving the other handler
+ * threads to bookings (see take_upload_slot).
  */
 #include "core/util.h"
 #include "http/server_int.h"
 #include "media/media.h"
 
 /* An upload slot, when the media store is remote: false (with 503 too_many_uploads answered)
- * when MEDIA_UPLOAD_CONCURRENCY uploads already hold one. A Cloudinary upload blocks its worker
- * thread until the file is sent (a 200 MiB trailer, with retries, may take minutes), and every
- * connection that thread serves waits with it; bounding the uploads keeps the other workers
- * free. The slot is held from here to on_completed. */
+ * when MEDIA_UPLOAD_CONCURRENCY uploads already hold one. A Cloudinary upload holds its handler
+ * thread until the file is sent (a 200 MiB trailer, with retries, may take minutes); bounding
+ * the uploads keeps the other handler threads free. The slot is held from here to on_completed. */
 static bool take_upload_slot(req_state *st)
 {
     tix_server *s = st->s;
