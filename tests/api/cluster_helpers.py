@@ -13,6 +13,8 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import (
@@ -131,3 +133,17 @@ class Cluster:
 def kill_server(ep: Endpoint, sig: int) -> None:
     """Signals one server of the cluster (by the pid cluster.sh recorded)."""
     os.kill(ep.pid, sig)
+
+
+@contextmanager
+def running_cluster(n: int, **env: str) -> Iterator[Cluster]:
+    """A started cluster of n servers; on the way out its servers' logs must hold no sanitizer
+    report, and everything it started is stopped and removed."""
+    c = Cluster(n, **env)
+    try:
+        c.start()
+        yield c
+        reports = c.sanitizer_reports()
+        assert not reports, "sanitizer reports in the servers' logs:\n" + "\n".join(reports[:20])
+    finally:
+        c.destroy()

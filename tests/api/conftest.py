@@ -182,6 +182,18 @@ class PgCluster:
         return subprocess.Popen(self.psql_cmd(dbname, "-q"), stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
 
+    def lock_table(self, locker: subprocess.Popen, dbname: str, table: str) -> None:
+        """Makes the session locker take an ACCESS EXCLUSIVE lock on table (in an open
+        transaction) and returns once PostgreSQL has granted it; the lock goes when the session
+        ends (close its stdin)."""
+        locker.stdin.write(f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\n")
+        locker.stdin.flush()
+        deadline = time.monotonic() + 10
+        while self.psql(dbname, f"SELECT count(*) FROM pg_locks WHERE granted AND relation = "
+                                f"'{table}'::regclass AND mode = 'AccessExclusiveLock'") != "1":
+            assert time.monotonic() < deadline, f"the lock on {table} was not granted"
+            time.sleep(0.05)
+
     def destroy(self) -> None:
         try:
             self.stop()

@@ -319,11 +319,7 @@ def test_concurrent_misses_build_the_seat_map_once(own_pg_cluster, make_server):
     answers: list = []
     threads = []
     try:
-        locker.stdin.write("BEGIN; LOCK TABLE seat_claims IN ACCESS EXCLUSIVE MODE;\n")
-        locker.stdin.flush()
-        wait_for(lambda: pg.psql(dbname, "SELECT count(*) FROM pg_locks WHERE relation = "
-                                 "'seat_claims'::regclass AND granted AND mode = "
-                                 "'AccessExclusiveLock'") == "1", what="the lock")
+        pg.lock_table(locker, dbname, "seat_claims")
         for _ in range(8):
             t = threading.Thread(target=lambda: answers.append(seats(srv, v.show_id)))
             t.start()

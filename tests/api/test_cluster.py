@@ -33,7 +33,7 @@ from booking_helpers import (
     release, seat_map, session_for, statuses,
 )
 from catalog_helpers import describe, ok
-from cluster_helpers import Cluster, kill_server
+from cluster_helpers import kill_server, running_cluster
 from conftest import TIMEOUT, assert_error, call, register
 
 N_SERVERS = 3
@@ -45,21 +45,15 @@ LOGIN_EMAIL_LIMIT = 4
 
 @pytest.fixture(scope="module")
 def cluster(ticketd_bin):
-    c = Cluster(
+    with running_cluster(
         N_SERVERS,
         # Only the per-e-mail login limit, to see it shared; the rest would get in the way of
         # 100 registrations from one address and 300 holds.
         RATE_LIMIT="on", RATE_LIMIT_LOGIN_IP="0", RATE_LIMIT_REGISTER_IP="0",
         RATE_LIMIT_HOLD_USER="0", RATE_LIMIT_LOGIN_EMAIL=f"{LOGIN_EMAIL_LIMIT}/1m",
         HOLD_TTL="10m",
-    )
-    try:
-        c.start()
+    ) as c:
         yield c
-        reports = c.sanitizer_reports()
-        assert not reports, "sanitizer reports in the servers' logs:\n" + "\n".join(reports[:20])
-    finally:
-        c.destroy()
 
 
 @pytest.fixture(scope="module")

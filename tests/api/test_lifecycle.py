@@ -248,13 +248,8 @@ def test_postgres_lost_between_statements_of_one_request(own_pg_cluster, make_se
     locker = pg.session(dbname)
     answers: list = []
     try:
-        locker.stdin.write("BEGIN; LOCK TABLE shows IN ACCESS EXCLUSIVE MODE;\n")
-        locker.stdin.flush()
+        pg.lock_table(locker, dbname, "shows")
         deadline = time.monotonic() + 10
-        while psql("SELECT count(*) FROM pg_locks WHERE relation = 'shows'::regclass "
-                   "AND mode = 'AccessExclusiveLock' AND granted") != "1":
-            assert time.monotonic() < deadline, "the lock was not taken"
-            time.sleep(0.05)
 
         def attempt():
             answers.append(call("POST", srv, f"/shows/{venue.show_id}/holds", token=token,
@@ -310,13 +305,8 @@ def test_keepalive_request_behind_a_busy_worker_is_answered(own_pg_cluster, make
         assert b.recv(4096).startswith(b"HTTP/1.1 200")
         locker = pg.session(dbname)
         try:
-            locker.stdin.write("BEGIN; LOCK TABLE seat_claims IN ACCESS EXCLUSIVE MODE;\n")
-            locker.stdin.flush()
+            pg.lock_table(locker, dbname, "seat_claims")
             deadline = time.monotonic() + 10
-            while pg.psql(dbname, "SELECT count(*) FROM pg_locks WHERE granted AND relation = "
-                          "'seat_claims'::regclass AND mode = 'AccessExclusiveLock'") != "1":
-                assert time.monotonic() < deadline, "the lock was not taken"
-                time.sleep(0.05)
             a = threading.Thread(target=lambda: call("GET", srv, f"/shows/{v.show_id}/seats",
                                                      timeout=30))
             a.start()  # the only worker now waits for the lock (up to lock_timeout, 5 s)

@@ -21,7 +21,7 @@ import threading
 import pytest
 
 from booking_helpers import Venue, make_users, session_for
-from cluster_helpers import Cluster
+from cluster_helpers import running_cluster
 from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, REPO
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -32,14 +32,9 @@ P = opening.Params.tiny()
 
 @pytest.fixture(scope="module")
 def cluster(ticketd_bin):
-    c = Cluster(3, RATE_LIMIT="off", HOLD_TTL=f"{int(P.hold_ttl)}s", JOB_INTERVAL_EXPIRE="2s")
-    try:
-        c.start()
+    with running_cluster(3, RATE_LIMIT="off", HOLD_TTL=f"{int(P.hold_ttl)}s",
+                         JOB_INTERVAL_EXPIRE="2s") as c:
         yield c
-        reports = c.sanitizer_reports()
-        assert not reports, "sanitizer reports in the servers' logs:\n" + "\n".join(reports[:20])
-    finally:
-        c.destroy()
 
 
 @pytest.fixture(scope="module")
