@@ -50,6 +50,7 @@ static char *payload_json(tix_token_type type, const tix_claims *c)
     int err = 0;
     if (type == TIX_TOKEN_ACCESS) {
         err |= json_object_set_new(o, "role", json_string(tix_role_name(c->role)));
+        err |= json_object_set_new(o, "ep", json_integer((json_int_t)c->epoch));
     }
     err |= json_object_set_new(o, "iat", json_integer((json_int_t)c->iat));
     err |= json_object_set_new(o, "nbf", json_integer((json_int_t)c->nbf));
@@ -193,7 +194,8 @@ static bool claims_ok(const json_t *p, tix_token_type type, int64_t now_s, tix_c
         return false;
     }
     if (type == TIX_TOKEN_ACCESS &&
-        !tix_role_parse(json_string_value(json_object_get(p, "role")), &c->role)) {
+        (!tix_role_parse(json_string_value(json_object_get(p, "role")), &c->role) ||
+         !int_claim(p, "ep", &c->epoch) || c->epoch < 0)) {
         return false;
     }
     return true;

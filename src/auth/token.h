@@ -28,6 +28,7 @@ typedef struct tix_claims {
     char sid[TIX_ID_MAX];
     char jti[TIX_ID_MAX];
     tix_role role; /* access tokens only */
+    int64_t epoch; /* access tokens only ("ep"): the user's token epoch when issued */
     int64_t iat;
     int64_t nbf;
     int64_t exp;

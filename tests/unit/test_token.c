@@ -32,6 +32,7 @@ static tix_claims sample_claims(tix_role role)
     snprintf(c.sid, sizeof(c.sid), "ses_01jabcdefghjkmnpqrstvwxyz1");
     snprintf(c.jti, sizeof(c.jti), "tok_01jabcdefghjkmnpqrstvwxyz2");
     c.role = role;
+    c.epoch = 7;
     c.iat = NOW;
     c.nbf = NOW;
     c.exp = NOW + TTL;
@@ -119,6 +120,7 @@ typedef struct payload_spec {
     const char *sid;
     const char *jti;
     const char *role;
+    const char *ep;
     const char *iat;
     const char *nbf;
     const char *exp;
@@ -130,8 +132,9 @@ static payload_spec default_spec(void)
     static char iat[32], exp[32];
     snprintf(iat, sizeof(iat), "%d", NOW);
     snprintf(exp, sizeof(exp), "%d", NOW + TTL);
-    payload_spec s = {"\"ticketd\"", "\"access\"", "\"usr_1\"", "\"ses_1\"", "\"tok_1\"",
-                      "\"user\"",    iat,          iat,         exp,         NULL};
+    payload_spec s = {"\"ticketd\"", "\"access\"", "\"usr_1\"", "\"ses_1\"",
+                      "\"tok_1\"",   "\"user\"",   "0",         iat,
+                      iat,           exp,          NULL};
     return s;
 }
 
@@ -153,6 +156,7 @@ static void render_payload(const payload_spec *s, char *buf, size_t cap)
     append_member(buf, cap, "sid", s->sid);
     append_member(buf, cap, "jti", s->jti);
     append_member(buf, cap, "role", s->role);
+    append_member(buf, cap, "ep", s->ep);
     append_member(buf, cap, "iat", s->iat);
     append_member(buf, cap, "nbf", s->nbf);
     append_member(buf, cap, "exp", s->exp);
@@ -187,6 +191,7 @@ static void test_access_roundtrip_every_role(void **state)
         assert_string_equal(out.sid, c.sid);
         assert_string_equal(out.jti, c.jti);
         assert_int_equal(out.role, roles[i]);
+        assert_int_equal(out.epoch, 7);
         assert_int_equal(out.iat, c.iat);
         assert_int_equal(out.nbf, c.nbf);
         assert_int_equal(out.exp, c.exp);
@@ -457,6 +462,11 @@ static void test_claims_table(void **state)
     CASE("no iss", TIX_TOKEN_ACCESS, TIX_EAUTH, iss, "");
     CASE("no typ", TIX_TOKEN_ACCESS, TIX_EAUTH, typ, "");
     CASE("no role", TIX_TOKEN_ACCESS, TIX_EAUTH, role, "");
+    CASE("no ep", TIX_TOKEN_ACCESS, TIX_EAUTH, ep, "");
+    CASE("ep negative", TIX_TOKEN_ACCESS, TIX_EAUTH, ep, "-1");
+    CASE("ep a string", TIX_TOKEN_ACCESS, TIX_EAUTH, ep, "\"0\"");
+    CASE("ep a fraction", TIX_TOKEN_ACCESS, TIX_EAUTH, ep, "1.5");
+    CASE("ep large", TIX_TOKEN_ACCESS, TIX_OK, ep, "9223372036854775807");
     CASE("empty sub", TIX_TOKEN_ACCESS, TIX_EAUTH, sub, "\"\"");
     CASE("numeric sub", TIX_TOKEN_ACCESS, TIX_EAUTH, sub, "42");
     CASE("sub too long", TIX_TOKEN_ACCESS, TIX_EAUTH, sub, long_id);
@@ -473,6 +483,7 @@ static void test_claims_table(void **state)
     /* a refresh token needs no role */
     d.typ = "\"refresh\"";
     d.role = "";
+    d.ep = "";
     CASE("refresh control", TIX_TOKEN_REFRESH, TIX_OK, extra, NULL);
     CASE("refresh no sub", TIX_TOKEN_REFRESH, TIX_EAUTH, sub, "");
     CASE("refresh no sid", TIX_TOKEN_REFRESH, TIX_EAUTH, sid, "");
