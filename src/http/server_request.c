@@ -16,7 +16,7 @@
  * reaper's clock moves on with every chunk up to MEDIA_UPLOAD_TIMEOUT (see server_upload.c).
  * Slow clients are cut by the reaper (server_reaper.c).
  */
-#include "api/cached.h"
+#include "http/cached.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "http/clientip.h"

@@ -22,8 +22,8 @@
  * answers); If-None-Match with a matching tag gets 304 without a body. X-Cache says hit, miss
  * or bypass (the cache is off or unreachable).
  */
-#ifndef TIX_API_CACHED_H
-#define TIX_API_CACHED_H
+#ifndef TIX_HTTP_CACHED_H
+#define TIX_HTTP_CACHED_H
 
 #include "http/req.h"
 

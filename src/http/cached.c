@@ -1,5 +1,5 @@
 /* Cached GET answers and ETags (see cached.h). */
-#include "api/cached.h"
+#include "http/cached.h"
 
 #include "app.h"
 #include "cache/cache.h"
