@@ -28,7 +28,7 @@ static const char *seat_status(const tix_map_seat *s)
 }
 
 /* The next instant this map stops being true by the clock alone: a hold's expiry, the
- * show's start or end (the cache keeps it no longer: api/cached.h). */
+ * show's start or end (the cache keeps it no longer: http/cached.h). */
 static int64_t seat_map_until(const tix_show *show, const tix_map_seat *seats, int n, int64_t now)
 {
     int64_t until = show->starts_at > now ? show->starts_at

@@ -12,7 +12,7 @@
 #define ADMIN TIX_ACCESS_ADMIN
 #define JSON  TIX_ROUTE_JSON
 #define IDEM  TIX_ROUTE_IDEMPOTENT
-#define CSHOW TIX_ROUTE_CACHE_SHOW    /* cached per show: api/cached.h */
+#define CSHOW TIX_ROUTE_CACHE_SHOW    /* cached per show: http/cached.h */
 #define CCAT  TIX_ROUTE_CACHE_CATALOG /* cached per catalogue version */
 #define CUSER TIX_ROUTE_CACHE_USER    /* cached per user */
 #define CATW  TIX_ROUTE_CATALOG_WRITE /* a 2xx bumps the catalogue version */

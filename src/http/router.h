@@ -37,7 +37,7 @@ enum {
     TIX_ROUTE_RL_LOGIN = 1u << 4,
     TIX_ROUTE_RL_REGISTER = 1u << 5,
     TIX_ROUTE_RL_HOLD = 1u << 6,
-    /* cached GET answers (api/cached.h), validated by the version of their scope: a show
+    /* cached GET answers (http/cached.h), validated by the version of their scope: a show
      * (path parameter id), the catalogue, or the signed-in user */
     TIX_ROUTE_CACHE_SHOW = 1u << 8,
     TIX_ROUTE_CACHE_CATALOG = 1u << 9,
