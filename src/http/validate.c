@@ -211,6 +211,9 @@ bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t ma
     {
         char buf[256];
         bool ok = json_is_string(item) ? true : type_error(e, key, "array of strings");
+        if (ok && strlen(json_string_value(item)) != json_string_length(item)) {
+            ok = tix_v_fail(e, key, "must not contain NUL characters");
+        }
         if (ok && !list_item(json_string_value(item), max_len, buf, sizeof(buf))) {
             ok = tix_v_fail(e, key,
                             "items must be 1..32 characters without quotes, % or backslashes");
