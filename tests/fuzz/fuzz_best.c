@@ -5,9 +5,8 @@
  * of the category asked, sorted by (y, x), and for the one-row rules adjacent in one row; the
  * answer does not depend on the seats' order (the same map reversed gives the same seats).
  */
-#include "fuzz.h"
-
 #include "booking/best.h"
+#include "fuzz.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,9 +4,8 @@
  * is "" or canonical address text that parses again to itself, and that it never comes from
  * the header when the proxy is not trusted.
  */
-#include "fuzz.h"
-
 #include "core/config.h"
+#include "fuzz.h"
 #include "http/clientip.h"
 
 #include <arpa/inet.h>

@@ -4,9 +4,8 @@
  * CIDR lists, rate limits, secrets) sees fuzzed text; then the first value through the
  * duration and CIDR parsers directly. A refusal must explain itself in err.
  */
-#include "fuzz.h"
-
 #include "core/config.h"
+#include "fuzz.h"
 
 #include <stdlib.h>
 #include <string.h>

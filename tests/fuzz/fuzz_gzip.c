@@ -2,9 +2,8 @@
  * gzip (core/gzip.c): the bytes as a gzip member with a small inflate limit (a bomb must stop
  * at the limit), and the bytes compressed and inflated back unchanged.
  */
-#include "fuzz.h"
-
 #include "core/gzip.h"
+#include "fuzz.h"
 
 #include <stdlib.h>
 #include <string.h>

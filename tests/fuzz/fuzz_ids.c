@@ -5,7 +5,6 @@
  * kinds, whole numbers). The bytes' first line is the method, the rest the path.
  */
 #include "fuzz.h"
-
 #include "media/media.h"
 #include "pay/razorpay.h"
 

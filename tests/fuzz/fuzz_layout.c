@@ -3,9 +3,8 @@
  * round trip layout.h promises: the canonical description of a built layout builds the
  * identical layout, and every seat lies within the bounds the header states.
  */
-#include "fuzz.h"
-
 #include "catalog/layout.h"
+#include "fuzz.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +18,8 @@ static bool same_seat(const tix_seat *a, const tix_seat *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                           NULL);
+    json_t *j =
+        json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
     if (j == NULL) {
         return 0;
     }

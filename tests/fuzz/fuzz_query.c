@@ -5,10 +5,9 @@
  * trip tix_req_cursor_encode promises. A refusal must be a 400 with a body; a cursor accepted
  * must be valid UTF-8 without NUL.
  */
-#include "fuzz.h"
-
 #include "catalog/show_time.h"
 #include "core/util.h"
+#include "fuzz.h"
 #include "http/validate.h"
 
 #include <microhttpd.h>

@@ -5,10 +5,9 @@
  * around it and the overlap test against a second show. Checks the end is after the start,
  * the status follows the clock and overlap is symmetric.
  */
-#include "fuzz.h"
-
 #include "catalog/show_time.h"
 #include "core/util.h"
+#include "fuzz.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,6 @@
  * sniffed must be one the kind accepts by its content type too.
  */
 #include "fuzz.h"
-
 #include "media/media.h"
 
 #include <stdlib.h>

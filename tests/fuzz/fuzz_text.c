@@ -4,10 +4,9 @@
  * JSON escaping for the log, and the Accept-Encoding header. Round trips are checked where
  * the header promises one.
  */
-#include "fuzz.h"
-
 #include "core/log.h"
 #include "core/util.h"
+#include "fuzz.h"
 #include "http/encoding.h"
 #include "http/validate.h"
 

@@ -5,9 +5,8 @@
  * token the fuzzer forges must never verify. A second input shape, after a 0x01 byte, signs
  * fuzzed claims and checks that they verify back unchanged.
  */
-#include "fuzz.h"
-
 #include "auth/token.h"
+#include "fuzz.h"
 
 #include <stdlib.h>
 #include <string.h>

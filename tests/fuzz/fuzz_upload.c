@@ -6,7 +6,6 @@
  * within the limit and a temporary file of exactly that size; nothing is left on disk.
  */
 #include "fuzz.h"
-
 #include "http/upload.h"
 #include "media/media.h"
 
@@ -17,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BOUNDARY "XyZzY"
+#define BOUNDARY  "XyZzY"
 #define MAX_BYTES 4096
 
 static tix_app *app;

@@ -6,16 +6,15 @@
  * code; a string accepted is valid UTF-8 of the allowed length.
  */
 #include "fuzz.h"
-
 #include "http/validate.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const string_keys[] = {"email", "password", "name", "title", "description",
-                                          "city", "refresh_token", "current_password",
-                                          "new_password", "role", "show_id", "hold_id",
-                                          "language", "certificate", "currency", "starts_at"};
+static const char *const string_keys[] = {
+    "email",         "password",         "name",         "title",    "description", "city",
+    "refresh_token", "current_password", "new_password", "role",     "show_id",     "hold_id",
+    "language",      "certificate",      "currency",     "starts_at"};
 
 static void check_err(const tix_verr *e)
 {
@@ -53,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
         static const char *const int_keys[] = {"quantity", "duration_minutes", "price", "amount",
-                                               "seats", "capacity"};
+                                               "seats",    "capacity"};
         for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++) {
             tix_verr e = {0};
             int64_t v = 0;

@@ -6,7 +6,6 @@
  * still hold when the secret leaks), the answers from the network.
  */
 #include "fuzz.h"
-
 #include "pay/razorpay.h"
 
 #include <stdlib.h>

@@ -1,7 +1,6 @@
 /* Shared helpers for the fuzz targets (fuzz.h): the fake libmicrohttpd connection. */
-#include "fuzz.h"
-
 #include "core/log.h"
+#include "fuzz.h"
 
 #include <microhttpd.h>
 #include <stdlib.h>
