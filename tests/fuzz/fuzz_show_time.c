@@ -44,11 +44,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             }
         }
-        char date[11];
-        tix_format_date(date, a0);
-        int64_t midnight = 0;
-        if (!tix_parse_date(date, &midnight) || midnight > a0 || a0 - midnight >= 86400000) {
-            abort();
+        /* 0000-01-01 to 9999-12-31 in UTC (an offset can move a parsed time just outside:
+         * RFC 3339 has no text for those, so there is no date to round-trip) */
+        if (a0 >= INT64_C(-62167219200000) && a0 < INT64_C(253402300800000)) {
+            char date[11];
+            tix_format_date(date, a0);
+            int64_t midnight = 0;
+            if (!tix_parse_date(date, &midnight) || midnight > a0 || a0 - midnight >= 86400000) {
+                abort();
+            }
         }
     }
     (void)tix_currency_supported(b_text);

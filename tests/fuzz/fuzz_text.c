@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *s = tix_fuzz_strndup(data, size);
     int64_t ms = 0;
-    if (tix_parse_rfc3339(s, &ms)) {
+    if (tix_parse_rfc3339(s, &ms) && ms >= INT64_C(-62167219200000) &&
+        ms < INT64_C(253402300800000)) { /* years 0000-9999 in UTC: RFC 3339 has text for them */
         char back[TIX_RFC3339_MAX];
         int64_t ms2 = 0;
         tix_rfc3339(back, ms);
