@@ -3,6 +3,7 @@
  * and taken synchronously here with sigwait, so a SIGTERM drains in-flight requests and the
  * process exits 0; no handler code runs in signal context.
  */
+#include "api/routes.h"
 #include "app.h"
 #include "auth/password.h"
 #include "auth/session.h"
