@@ -99,7 +99,7 @@ def check(src):
             owner.setdefault(name, rel)
     uses = {}
     for rel, text in code.items():
-        for name in set(IDENT.findall(text)):
+        for name in sorted(set(IDENT.findall(text))):
             o = owner.get(name)
             if o and o != rel and os.path.dirname(o) == os.path.dirname(rel):
                 uses.setdefault((rel, o), name)
