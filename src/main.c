@@ -10,6 +10,7 @@
 #include "booking/seat_events.h"
 #include "cache/bus.h"
 #include "cache/cache.h"
+#include "cache/factory.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
