@@ -125,7 +125,7 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
         return true;
     }
     if (!json_is_array(ids)) {
-        e = (tix_verr){400, "invalid_type", "seat_ids", "has the wrong type", "array of strings"};
+        (void)tix_verr_type(&e, "seat_ids", "array of strings");
         tix_reply_verr(r, &e);
         return false;
     }
@@ -141,7 +141,7 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
         json_t *v = json_array_get(ids, i);
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 96 ||
             strlen(json_string_value(v)) != json_string_length(v)) { /* U+0000 inside */
-            e = (tix_verr){400, "invalid_type", "seat_ids", "must hold seat id strings",
+            e = (tix_verr){TIX_VERR_TYPE, "seat_ids", "must hold seat id strings",
                            "array of strings"};
             tix_reply_verr(r, &e);
             return false;

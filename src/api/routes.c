@@ -2,6 +2,8 @@
  * The route table (Redis's command table): every endpoint of ticketd, with its handler, who
  * may call it and whether it reads a JSON body. Grep this file and you know the whole API.
  */
+#include "api/routes.h"
+
 #include "api/handlers.h"
 #include "app.h"
 

@@ -37,7 +37,7 @@ static bool read_show_input(tix_req *r, json_t *body, show_input *in)
     in->prices = json_object_get(body, "prices");
     if (ok && !json_is_object(in->prices)) {
         ok = false;
-        e = (tix_verr){400, "invalid_type", "prices", "has the wrong type", "object"};
+        (void)tix_verr_type(&e, "prices", "object");
         if (in->prices == NULL) {
             tix_v_fail(&e, "prices", "is required");
         }
@@ -80,7 +80,7 @@ static bool read_prices(tix_req *r, json_t *prices, const tix_seat_row *seats, i
         }
         char *field = tix_arena_sprintf(r->arena, "prices.%s", key);
         if (!json_is_integer(v)) {
-            e = (tix_verr){400, "invalid_type", field, "has the wrong type", "integer"};
+            (void)tix_verr_type(&e, field, "integer");
             tix_reply_verr(r, &e);
             return false;
         }

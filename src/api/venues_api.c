@@ -6,6 +6,7 @@
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
+#include "catalog/layout.h"
 #include "core/util.h"
 
 #include <math.h>
@@ -23,12 +24,7 @@ static bool read_number(json_t *body, const char *key, double min, double max, d
         return true;
     }
     if (!json_is_number(v)) {
-        e->status = 400;
-        e->code = "invalid_type";
-        e->field = key;
-        e->reason = "has the wrong type";
-        e->expected = "number";
-        return false;
+        return tix_verr_type(e, key, "number");
     }
     *out = json_number_value(v);
     if (!(*out >= min && *out <= max)) {
