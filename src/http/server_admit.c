@@ -203,7 +203,8 @@ void tix_server_dispatch(req_state *st)
                         NULL);
         return;
     }
-    if (!tix_ratelimit_admit(r)) {
+    tix_rl_ticket rl;
+    if (!tix_ratelimit_admit(r, &rl)) {
         return;
     }
     if (route->flags & TIX_ROUTE_IDEMPOTENT) {
@@ -211,4 +212,5 @@ void tix_server_dispatch(req_state *st)
     } else if (!tix_cached_answer(r)) {
         route->handler(r);
     }
+    tix_ratelimit_done(r, &rl); /* login and change-password count failures only */
 }
