@@ -44,7 +44,7 @@ static bool take_upload_slot(req_state *st)
 enum MHD_Result tix_server_upload_begin(req_state *st, struct MHD_Connection *conn)
 {
     tix_req *r = &st->r;
-    if (tix_server_check_encoding(r) && tix_server_admit(st) && tix_upload_accepts(r)) {
+    if (tix_server_check_encoding(st) && tix_server_admit(st) && tix_upload_accepts(r)) {
         r->upload.begin = true;
         r->route->handler(r);
         r->upload.begin = false;
