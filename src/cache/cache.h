@@ -78,7 +78,7 @@ struct tix_cache {
     bool enabled;    /* CACHE=on: answers may be cached (the event log works either way) */
     /* In front of Redis: an in-process copy of cached answers (NULL for the in-process cache
      * itself). Its entries are served only when the versions just read from Redis match, so
-     * it saves moving bodies out of Redis, never exactness (api/cached.c). */
+     * it saves moving bodies out of Redis, never exactness (http/cached.c). */
     tix_cache *near;
     atomic_ullong hits, misses, errors;
 };

@@ -10,6 +10,7 @@
 #include "core/rc.h"
 #include "core/roles.h" /* tix_access */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define TIX_ROUTE_MAX_PARAMS   8
@@ -30,7 +31,7 @@ enum {
     TIX_ROUTE_RL_LOGIN = 1u << 4,
     TIX_ROUTE_RL_REGISTER = 1u << 5,
     TIX_ROUTE_RL_HOLD = 1u << 6,
-    /* cached GET answers (api/cached.h), validated by the version of their scope: a show
+    /* cached GET answers (http/cached.h), validated by the version of their scope: a show
      * (path parameter id), the catalogue, or the signed-in user */
     TIX_ROUTE_CACHE_SHOW = 1u << 8,
     TIX_ROUTE_CACHE_CATALOG = 1u << 9,
@@ -48,7 +49,14 @@ typedef struct tix_route {
     tix_handler handler;
     tix_access access;
     unsigned flags;
+    /* Cached routes (TIX_ROUTE_CACHE_*): the query parameters the handler reads, separated by
+     * spaces ("q status limit cursor"; NULL: none). They, and only they, make the cache key
+     * (http/cached.c); tix_req_query refuses to read any other on such a route. */
+    const char *query;
 } tix_route;
+
+/* Whether route declares the query parameter name (see tix_route.query). */
+bool tix_route_reads(const tix_route *route, const char *name);
 
 typedef struct tix_slice {
     const char *p;

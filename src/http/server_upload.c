@@ -45,7 +45,7 @@ static bool take_upload_slot(req_state *st)
 bool tix_server_upload_begin(req_state *st)
 {
     tix_req *r = &st->r;
-    if (tix_server_check_encoding(r) && tix_server_admit(st) && tix_upload_accepts(r)) {
+    if (tix_server_check_encoding(st) && tix_server_admit(st) && tix_upload_accepts(r)) {
         r->upload.begin = true;
         r->route->handler(r);
         r->upload.begin = false;
