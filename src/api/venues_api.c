@@ -85,39 +85,6 @@ static bool read_theatre_input(tix_req *r, json_t *body, bool partial, tix_theat
     return true;
 }
 
-/* The owner of a new theatre: the caller, or for an admin the given owner_id (an owner). */
-static bool read_owner(tix_req *r, tix_db *db, json_t *body, tix_theatre *t)
-{
-    tix_verr e;
-    const char *owner = NULL;
-    if (!tix_v_string(body, "owner_id", false, 1, TIX_ID_MAX - 1, &owner, &e)) {
-        tix_reply_verr(r, &e);
-        return false;
-    }
-    t->owner_id = r->auth.user_id;
-    if (owner == NULL || strcmp(owner, r->auth.user_id) == 0) {
-        return true;
-    }
-    if (r->auth.role != TIX_ROLE_ADMIN) {
-        tix_reply_error(r, 403, "forbidden", "only an admin may create a theatre for another owner",
-                        NULL);
-        return false;
-    }
-    tix_user u;
-    tix_rc rc = tix_user_by_id(db, owner, &u);
-    if (rc == TIX_ENOTFOUND || (rc == TIX_OK && u.role == TIX_ROLE_USER)) {
-        tix_v_fail(&e, "owner_id", "must be the id of an owner or admin account");
-        tix_reply_verr(r, &e);
-        return false;
-    }
-    if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
-        return false;
-    }
-    t->owner_id = tix_arena_strdup(r->arena, owner);
-    return true;
-}
-
 void tix_api_theatre_create(tix_req *r)
 {
     json_t *body = tix_req_json(r);
@@ -126,16 +93,20 @@ void tix_api_theatre_create(tix_req *r)
         return;
     }
     tix_db *db = tix_req_db(r);
-    if (db == NULL || !read_owner(r, db, body, &t)) {
+    if (db == NULL) {
         return;
     }
-    char *id = tix_arena_alloc(r->arena, TIX_ID_MAX);
-    tix_id_new(id, "thr");
-    t.id = id;
-    t.created_at = t.updated_at = tix_now_ms();
-    tix_rc rc = tix_theatre_insert(db, &t);
+    tix_verr e;
+    const char *owner = NULL;
+    if (!tix_v_string(body, "owner_id", false, 1, TIX_ID_MAX - 1, &owner, &e)) {
+        tix_reply_verr(r, &e);
+        return;
+    }
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_catalog_refusal why;
+    tix_rc rc = tix_catalog_theatre_create(&c, &t, owner, &why);
     if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
+        tix_api_reply_catalog(r, rc, &why);
         return;
     }
     tix_reply_json(r, 201, tix_view_theatre(&t));
@@ -144,10 +115,8 @@ void tix_api_theatre_create(tix_req *r)
 /* Loads the theatre of {id} and checks the caller may change it; answers on failure. */
 static bool load_own_theatre(tix_req *r, tix_db *db, const char *id, tix_theatre *t)
 {
-    tix_rc rc = tix_theatre_get(db, r->arena, id, t);
-    if (rc == TIX_OK) {
-        rc = tix_policy_can_modify(&r->auth, t->owner_id);
-    }
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_rc rc = tix_catalog_theatre_for_change(&c, id, t);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return false;
@@ -164,8 +133,8 @@ void tix_api_theatre_update(tix_req *r)
         !read_theatre_input(r, body, true, &t)) {
         return;
     }
-    t.updated_at = tix_now_ms();
-    tix_rc rc = tix_theatre_update(db, &t);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_rc rc = tix_catalog_theatre_update(&c, &t);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;
@@ -176,25 +145,13 @@ void tix_api_theatre_update(tix_req *r)
 void tix_api_theatre_delete(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
-    const char *id = tix_req_param(r, "id");
-    tix_theatre t;
-    if (db == NULL || !load_own_theatre(r, db, id, &t)) {
+    if (db == NULL) {
         return;
     }
-    int64_t now = tix_now_ms();
-    bool claims = false;
-    tix_rc rc = tix_db_begin(db);
-    rc = rc ? rc : tix_catalog_future_claims(db, NULL, id, NULL, now, &claims);
-    if (rc == TIX_OK && claims) {
-        tix_db_rollback(db);
-        tix_reply_error(r, 409, "theatre_has_bookings",
-                        "the theatre has future shows with bookings or holds", NULL);
-        return;
-    }
-    rc = rc ? rc : tix_catalog_cancel_future_shows(db, NULL, id, NULL, now);
-    rc = rc ? rc : tix_theatre_soft_delete(db, id, now);
-    rc = rc ? rc : tix_db_commit(db);
-    tix_reply_rc(r, rc);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_catalog_refusal why;
+    tix_rc rc = tix_catalog_theatre_delete(&c, tix_req_param(r, "id"), &why);
+    tix_api_reply_catalog(r, rc, &why);
 }
 
 void tix_api_theatre_get(tix_req *r)
