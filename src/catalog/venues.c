@@ -9,6 +9,7 @@
 #include "core/util.h"
 #include "store/users.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static tix_rc refuse(tix_catalog_refusal *why, const char *code)
@@ -73,6 +74,117 @@ tix_rc tix_catalog_theatre_delete(tix_catalog_ctx *c, const char *id, tix_catalo
     rc = rc == TIX_OK && claims ? refuse(why, "theatre_has_bookings") : rc;
     rc = rc ? rc : tix_catalog_cancel_future_shows(c->db, NULL, id, NULL, now);
     rc = rc ? rc : tix_theatre_soft_delete(c->db, id, now);
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+    }
+    return rc;
+}
+
+/* The canonical text of layout l, in c's arena. */
+static char *layout_text(tix_catalog_ctx *c, const tix_layout *l)
+{
+    json_t *j = tix_layout_to_json(l);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    char *copy = tix_arena_strdup(c->a, s ? s : "{}");
+    free(s);
+    return copy;
+}
+
+tix_rc tix_catalog_hall_create(tix_catalog_ctx *c, const tix_theatre *t, const char *name,
+                               const tix_layout *l, tix_hall *out)
+{
+    char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
+    tix_id_new(id, "hal");
+    *out = (tix_hall){.id = id,
+                      .theatre_id = t->id,
+                      .owner_id = t->owner_id,
+                      .name = tix_arena_strdup(c->a, name),
+                      .layout = layout_text(c, l),
+                      .seat_count = l->nseats};
+    out->created_at = out->updated_at = tix_now_ms();
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_hall_insert(c->db, out, l);
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+    }
+    return rc;
+}
+
+tix_rc tix_catalog_hall_for_change(tix_catalog_ctx *c, const char *id, tix_hall *out)
+{
+    tix_rc rc = tix_hall_get(c->db, c->a, id, out);
+    return rc ? rc : tix_policy_can_modify(c->who, out->owner_id);
+}
+
+/* The first category of l that a scheduled show of the hall has no price for (NULL if none). */
+static tix_rc first_unpriced(tix_catalog_ctx *c, const char *hall_id, const tix_layout *l,
+                             int64_t now, const char **out)
+{
+    tix_rc rc = TIX_OK;
+    *out = NULL;
+    for (int i = 0; rc == TIX_OK && *out == NULL && i < l->ncategories; i++) {
+        bool missing = false;
+        rc = tix_hall_category_unpriced(c->db, hall_id, l->categories[i], now, &missing);
+        *out = missing ? tix_arena_strdup(c->a, l->categories[i]) : NULL;
+    }
+    return rc;
+}
+
+/* Inside the transaction, under the hall's lock: whether h may take layout l (the layout
+ * rules of catalog.h); TIX_ECONFLICT with why when not. */
+static tix_rc layout_change_allowed(tix_catalog_ctx *c, const tix_hall *h, const tix_layout *l,
+                                    tix_catalog_refusal *why)
+{
+    bool claims = false;
+    const char *unpriced = NULL;
+    tix_rc rc = tix_catalog_future_claims(c->db, h->id, NULL, NULL, h->updated_at, &claims);
+    rc = rc == TIX_OK && claims ? refuse(why, "hall_has_bookings") : rc;
+    rc = rc ? rc : first_unpriced(c, h->id, l, h->updated_at, &unpriced);
+    if (rc == TIX_OK && unpriced != NULL) {
+        why->category = unpriced;
+        rc = refuse(why, "hall_category_unpriced");
+    }
+    return rc;
+}
+
+tix_rc tix_catalog_hall_update(tix_catalog_ctx *c, tix_hall *h, const char *name,
+                               const tix_layout *l, tix_catalog_refusal *why)
+{
+    memset(why, 0, sizeof(*why));
+    h->name = name ? tix_arena_strdup(c->a, name) : h->name;
+    h->layout = l ? layout_text(c, l) : h->layout;
+    h->seat_count = l ? l->nseats : h->seat_count;
+    h->updated_at = tix_now_ms();
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_hall_lock(c->db, h->id);
+    rc = rc == TIX_OK && l != NULL ? layout_change_allowed(c, h, l, why) : rc;
+    rc = rc ? rc : tix_hall_update(c->db, h, l);
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+    }
+    return rc;
+}
+
+tix_rc tix_catalog_hall_delete(tix_catalog_ctx *c, const char *id, tix_catalog_refusal *why)
+{
+    memset(why, 0, sizeof(*why));
+    tix_hall h;
+    tix_rc rc = tix_catalog_hall_for_change(c, id, &h);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    int64_t now = tix_now_ms();
+    bool claims = false;
+    rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_hall_lock(c->db, h.id);
+    rc = rc ? rc : tix_catalog_future_claims(c->db, h.id, NULL, NULL, now, &claims);
+    rc = rc == TIX_OK && claims ? refuse(why, "hall_has_bookings") : rc;
+    rc = rc ? rc : tix_catalog_cancel_future_shows(c->db, h.id, NULL, NULL, now);
+    rc = rc ? rc : tix_hall_soft_delete(c->db, h.id, now);
     rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
