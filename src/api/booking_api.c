@@ -28,7 +28,7 @@ static const char *seat_status(const tix_map_seat *s)
 }
 
 /* The next instant this map stops being true by the clock alone: a hold's expiry, the
- * show's start or end (the cache keeps it no longer: api/cached.h). */
+ * show's start or end (the cache keeps it no longer: http/cached.h). */
 static int64_t seat_map_until(const tix_show *show, const tix_map_seat *seats, int n, int64_t now)
 {
     int64_t until = show->starts_at > now ? show->starts_at
@@ -125,7 +125,7 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
         return true;
     }
     if (!json_is_array(ids)) {
-        e = (tix_verr){400, "invalid_type", "seat_ids", "has the wrong type", "array of strings"};
+        (void)tix_verr_type(&e, "seat_ids", "array of strings");
         tix_reply_verr(r, &e);
         return false;
     }
@@ -139,8 +139,9 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
     const char **list = tix_arena_calloc(r->arena, sizeof(char *) * n);
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(ids, i);
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 96) {
-            e = (tix_verr){400, "invalid_type", "seat_ids", "must hold seat id strings",
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 96 ||
+            strlen(json_string_value(v)) != json_string_length(v)) { /* U+0000 inside */
+            e = (tix_verr){TIX_VERR_TYPE, "seat_ids", "must hold seat id strings",
                            "array of strings"};
             tix_reply_verr(r, &e);
             return false;

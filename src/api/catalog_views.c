@@ -4,7 +4,6 @@
 #include "api/views.h"
 #include "app.h"
 #include "catalog/show_time.h"
-#include "http/validate.h"
 
 #include <string.h>
 
@@ -117,14 +116,8 @@ static const struct {
 
 void tix_api_reply_catalog(tix_req *r, tix_rc rc, const tix_catalog_refusal *why)
 {
-    if (rc == TIX_EINVAL && why->field != NULL) {
-        tix_verr e;
-        if (why->expected != NULL) {
-            e = (tix_verr){400, "invalid_type", why->field, why->reason, why->expected};
-        } else {
-            tix_v_fail(&e, why->field, why->reason);
-        }
-        tix_reply_verr(r, &e);
+    if (rc == TIX_EINVAL && why->verr.field != NULL) {
+        tix_reply_verr(r, &why->verr);
         return;
     }
     for (size_t i = 0; why->why != NULL && i < sizeof(refusals) / sizeof(refusals[0]); i++) {

@@ -61,8 +61,8 @@ static bool read_movie_input(tix_req *r, json_t *body, bool partial, movie_input
     bool req = !partial;
     memset(in, 0, sizeof(*in));
     bool ok =
-        tix_v_string(body, "title", req, 1, 200, &in->title, &e) &&
-        tix_v_string(body, "description", false, 0, 5000, &in->description, &e) &&
+        tix_v_text(body, "title", req, 1, 200, TIX_TEXT_LINE, &in->title, &e) &&
+        tix_v_text(body, "description", false, 0, 5000, TIX_TEXT_MULTILINE, &in->description, &e) &&
         tix_v_int(body, "duration_minutes", req, 1, 600, &in->duration, &in->has_duration, &e) &&
         tix_v_string(body, "release_date", req, 10, 10, &in->release_date, &e) &&
         tix_v_string(body, "certificate", req, 1, 2, &in->certificate, &e) &&
@@ -245,7 +245,7 @@ static bool read_movie_filter(tix_req *r, tix_movie_filter *f, char *today)
                         json_pack("{s:s}", "parameter", "status"));
         return false;
     }
-    if (q != NULL && strlen(q) > 200) {
+    if (q != NULL && tix_utf8_len(q) > 200) { /* characters, as documented */
         tix_reply_error(r, 400, "invalid_parameter", "q is too long",
                         json_pack("{s:s}", "parameter", "q"));
         return false;

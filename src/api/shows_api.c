@@ -35,7 +35,7 @@ static bool read_show_input(tix_req *r, json_t *body, show_input *in)
     in->prices = json_object_get(body, "prices");
     if (ok && !json_is_object(in->prices)) {
         ok = false;
-        e = (tix_verr){400, "invalid_type", "prices", "has the wrong type", "object"};
+        (void)tix_verr_type(&e, "prices", "object");
         if (in->prices == NULL) {
             tix_v_fail(&e, "prices", "is required");
         }
@@ -220,7 +220,7 @@ void tix_api_show_list(tix_req *r)
     json_t *list = json_array();
     for (int i = 0; i < n && i < f.limit; i++) {
         json_array_append_new(list, tix_view_show(&items[i], NULL, 0, now));
-        /* a cached list (api/cached.h) lasts until a listed show starts or ends */
+        /* a cached list (http/cached.h) lasts until a listed show starts or ends */
         int64_t edge = items[i].starts_at > now ? items[i].starts_at : items[i].ends_at;
         if (edge > now && (r->cache_until == 0 || edge < r->cache_until)) {
             r->cache_until = edge;

@@ -8,6 +8,7 @@
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
+#include "catalog/layout.h"
 #include "core/util.h"
 
 #include <math.h>
@@ -25,12 +26,7 @@ static bool read_number(json_t *body, const char *key, double min, double max, d
         return true;
     }
     if (!json_is_number(v)) {
-        e->status = 400;
-        e->code = "invalid_type";
-        e->field = key;
-        e->reason = "has the wrong type";
-        e->expected = "number";
-        return false;
+        return tix_verr_type(e, key, "number");
     }
     *out = json_number_value(v);
     if (!(*out >= min && *out <= max)) {
@@ -71,9 +67,9 @@ static bool read_theatre_input(tix_req *r, json_t *body, bool partial, tix_theat
     const char *address = NULL;
     int64_t offset = 0;
     bool has_offset = false;
-    bool ok = tix_v_string(body, "name", !partial, 1, 200, &name, &e) &&
-              tix_v_string(body, "city", !partial, 1, 100, &city, &e) &&
-              tix_v_string(body, "address", !partial, 1, 500, &address, &e) &&
+    bool ok = tix_v_text(body, "name", !partial, 1, 200, TIX_TEXT_LINE, &name, &e) &&
+              tix_v_text(body, "city", !partial, 1, 100, TIX_TEXT_LINE, &city, &e) &&
+              tix_v_text(body, "address", !partial, 1, 500, TIX_TEXT_MULTILINE, &address, &e) &&
               tix_v_int(body, "utc_offset_minutes", false, -720, 840, &offset, &has_offset, &e) &&
               read_geo(body, t, &e);
     if (!ok) {
@@ -265,7 +261,7 @@ void tix_api_hall_create(tix_req *r)
     if (db == NULL || !load_own_theatre(r, db, tix_req_param(r, "id"), &t)) {
         return;
     }
-    if (!tix_v_string(body, "name", true, 1, 100, &name, &e)) {
+    if (!tix_v_text(body, "name", true, 1, 100, TIX_TEXT_LINE, &name, &e)) {
         tix_reply_verr(r, &e);
         return;
     }
@@ -308,7 +304,7 @@ void tix_api_hall_update(tix_req *r)
     if (db == NULL || !load_own_hall(r, db, &h)) {
         return;
     }
-    if (!tix_v_string(body, "name", false, 1, 100, &name, &e)) {
+    if (!tix_v_text(body, "name", false, 1, 100, TIX_TEXT_LINE, &name, &e)) {
         tix_reply_verr(r, &e);
         return;
     }

@@ -8,6 +8,7 @@
 #ifndef TIX_BOOKING_BOOKING_H
 #define TIX_BOOKING_BOOKING_H
 
+#include "booking/state.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "pay/pay.h"

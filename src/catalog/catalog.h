@@ -39,6 +39,7 @@
 #include "catalog/layout.h"
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/verr.h"
 #include "pay/pay.h"
 #include "store/catalog.h"
 
@@ -53,19 +54,16 @@ typedef struct tix_catalog_ctx {
     const tix_principal *who; /* the caller, for the ownership rules */
 } tix_catalog_ctx;
 
-/* Why a call refused, beside its tix_rc. All NULL when nothing was refused.
+/* Why a call refused, beside its tix_rc. Zeroed by every call that takes one.
  *   TIX_ECONFLICT: why names the rule ("show_overlap", …; static); category is the category
  *                  that "hall_category_unpriced" found (arena).
- *   TIX_EINVAL:    the input field at fault (static or arena) and reason (static), as a
- *                  validation problem; expected is set ("integer") when the value has the
- *                  wrong type rather than a wrong value.
+ *   TIX_EINVAL:    verr.field is the input at fault (a validation problem, core/verr.h; the
+ *                  field is static or in the arena), TIX_VERR_TYPE for a wrong type.
  *   TIX_EFORBIDDEN from tix_catalog_theatre_create: why is "theatre_for_other_owner". */
 typedef struct tix_catalog_refusal {
     const char *why;
     const char *category;
-    const char *field;
-    const char *reason;
-    const char *expected;
+    tix_verr verr;
 } tix_catalog_refusal;
 
 /* ---- theatres and halls (venues.c) ---- */
@@ -106,7 +104,7 @@ TIX_MUSTCHECK tix_rc tix_catalog_hall_delete(tix_catalog_ctx *c, const char *id,
 /* One entry of a new show's price object, in the order the request gave them. */
 typedef struct tix_price_input {
     const char *category;
-    bool is_integer; /* false: the value had another type (TIX_EINVAL, expected "integer") */
+    bool is_integer; /* false: the value had another type (TIX_EINVAL, TIX_VERR_TYPE) */
     int64_t amount;
 } tix_price_input;
 

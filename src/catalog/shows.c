@@ -19,8 +19,7 @@
 
 static tix_rc bad_input(tix_catalog_refusal *why, const char *field, const char *reason)
 {
-    why->field = field;
-    why->reason = reason;
+    (void)tix_verr_value(&why->verr, field, reason);
     return TIX_EINVAL;
 }
 
@@ -55,8 +54,8 @@ static tix_rc match_prices(tix_catalog_ctx *c, const tix_show_input *in, const t
         }
         char *field = tix_arena_sprintf(c->a, "prices.%s", p->category);
         if (!p->is_integer) {
-            why->expected = "integer";
-            return bad_input(why, field, "has the wrong type");
+            (void)tix_verr_type(&why->verr, field, "integer");
+            return TIX_EINVAL;
         }
         if (!known || p->amount < 0 || p->amount > MAX_PRICE) {
             return bad_input(why, field,

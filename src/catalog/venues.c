@@ -31,8 +31,8 @@ tix_rc tix_catalog_theatre_create(tix_catalog_ctx *c, tix_theatre *t, const char
         tix_user u;
         tix_rc rc = tix_user_by_id(c->db, owner_id, &u);
         if (rc == TIX_ENOTFOUND || (rc == TIX_OK && u.role == TIX_ROLE_USER)) {
-            why->field = "owner_id";
-            why->reason = "must be the id of an owner or admin account";
+            (void)tix_verr_value(&why->verr, "owner_id",
+                                 "must be the id of an owner or admin account");
             return TIX_EINVAL;
         }
         if (rc != TIX_OK) {

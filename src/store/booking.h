@@ -9,8 +9,8 @@
 #ifndef TIX_STORE_BOOKING_H
 #define TIX_STORE_BOOKING_H
 
-#include "booking/state.h"
 #include "core/arena.h"
+#include "core/model.h"
 #include "store/catalog.h"
 #include "store/db.h"
 
