@@ -1,7 +1,8 @@
 /*
  * The cache: a small key-value interface (a struct of function pointers, like SQLite's VFS)
  * with two implementations: Redis through hiredis (redis.c, when REDIS_URL is set) and an
- * in-process store (local.c). Domain code never knows which one it talks to.
+ * in-process store (local.c). Domain code never knows which one it talks to, and neither does
+ * this interface: cache/factory.h chooses the implementation (cache/backends.h).
  *
  * The cache is never the authority (DESIGN.md): every value in it can be rebuilt from the
  * database, and every caller treats a failure (TIX_EUNAVAIL: Redis down, or a call past
@@ -83,14 +84,7 @@ struct tix_cache {
     atomic_ullong hits, misses, errors;
 };
 
-/* The Redis store when cfg->redis_url is set, else the in-process one. It does not wait for
- * Redis: a Redis that is down at start is a cache that is down (and retried), not an error.
- * TIX_EINVAL with err filled for a malformed REDIS_URL. */
-TIX_MUSTCHECK tix_rc tix_cache_create(const tix_config *cfg, tix_cache **out, char *err,
-                                      size_t errlen);
-TIX_MUSTCHECK tix_rc tix_cache_local_create(const tix_config *cfg, tix_cache **out);
-TIX_MUSTCHECK tix_rc tix_cache_redis_create(const tix_config *cfg, tix_cache **out, char *err,
-                                            size_t errlen);
+/* The cache is made by cache/factory.h (from the configuration) or cache/backends.h. */
 /* NULL does nothing. */
 void tix_cache_destroy(tix_cache *c);
 

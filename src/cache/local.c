@@ -8,6 +8,7 @@
  * Ownership: the table owns its entries (one malloc each: the struct, then key and value);
  * get copies values into the caller's arena.
  */
+#include "cache/backends.h"
 #include "cache/cache.h"
 #include "core/util.h"
 

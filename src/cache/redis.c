@@ -4,6 +4,7 @@
  * CACHE_TIMEOUT; a network failure marks the cache down (redis_conn.c) and the call fails as a
  * miss.
  */
+#include "cache/backends.h"
 #include "cache/redis_int.h"
 #include "core/log.h"
 

@@ -8,6 +8,7 @@
 #define TIX_HTTP_ROUTER_H
 
 #include "core/rc.h"
+#include "core/roles.h" /* tix_access */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,14 +18,6 @@
 
 typedef struct tix_req tix_req;
 typedef void (*tix_handler)(tix_req *r);
-
-/* Who may call a route. Roles are ordered: admin ⊇ owner ⊇ user. */
-typedef enum tix_access {
-    TIX_ACCESS_PUBLIC, /* no token needed */
-    TIX_ACCESS_USER,   /* any signed-in role */
-    TIX_ACCESS_OWNER,  /* owner or admin */
-    TIX_ACCESS_ADMIN,  /* admin only */
-} tix_access;
 
 enum {
     TIX_ROUTE_JSON = 1u << 0, /* the route reads a JSON body */
