@@ -551,7 +551,7 @@ def jwt_payload(token: str) -> dict:
 def access_claims(sub: str, sid: str, role: str = "user", **overrides) -> dict:
     """Claims of a valid access token as docs/errors.md describes them."""
     now = int(time.time())
-    claims = {"iss": "ticketd", "typ": "access", "sub": sub, "role": role, "sid": sid,
+    claims = {"iss": "ticketd", "typ": "access", "sub": sub, "role": role, "sid": sid, "ep": 0,
               "iat": now, "nbf": now, "exp": now + 600, "jti": uuid.uuid4().hex}
     claims.update(overrides)
     return claims
