@@ -18,7 +18,8 @@ static const char *const string_keys[] = {
 
 static void check_err(const tix_verr *e)
 {
-    if ((e->status != 400 && e->status != 422) || e->code == NULL || e->field == NULL ||
+    unsigned status = tix_verr_status(e);
+    if ((status != 400 && status != 422) || tix_verr_code(e) == NULL || e->field == NULL ||
         e->reason == NULL) {
         abort();
     }
