@@ -874,3 +874,23 @@ def test_schema_fuzz(server):
     print(summary)
     assert not failures, f"{len(failures)} problems, {summary}:\n" + "\n".join(failures[:25])
     assert requests.get(server.url + "/healthz", timeout=TIMEOUT).status_code == 200
+
+
+def test_an_encoded_slash_in_the_path_is_400(server):
+    """Found by the fuzz: an id of "/" sent as %2F was decoded before routing, so
+    GET /movies/%2F answered the movie list (200, off the Movie schema) and
+    GET /shows/<id>%2Fseats the seat map: the path a proxy or the log sees is not the one
+    handled. A percent-encoded slash is refused before routing, like a control byte."""
+    v = Venue(server)
+    for path in ("/api/v1/movies/%2F", "/api/v1/movies/%2f", f"/api/v1/shows/{v.show_id}%2Fseats",
+                 f"/api/v1/theatres/{v.theatre['id']}%2F", "/healthz%2F"):
+        r = requests.get(server.url + path, timeout=TIMEOUT)
+        assert_error(r, 400, "invalid_path")
+    r = requests.post(server.url + f"/api/v1/movies/{v.movie['id']}%2Ftoggle-status",
+                      headers={"Authorization": f"Bearer {cast(server).admin.token}"},
+                      timeout=TIMEOUT)
+    assert_error(r, 400, "invalid_path")
+    assert call("GET", server, f"/movies/{v.movie['id']}").json()["status"] == "active"
+    # A slash as itself still separates segments, and other escapes still decode.
+    assert call("GET", server, f"/shows/{v.show_id}/seats").status_code == 200
+    assert requests.get(server.url + "/api/v1/movies/%6dov_x", timeout=TIMEOUT).status_code == 404
