@@ -91,6 +91,17 @@ size_t tix_json_escape(char *out, size_t cap, const char *s)
                 memcpy(esc, "\\ufffd", 6);
                 len = 6;
                 used = 1;
+            } else if (used == 2 && c == 0xc2 && (unsigned char)s[1] <= 0x9f) {
+                /* C1 controls (U+0080..U+009F; U+0085 NEL ends a line for some readers) */
+                memcpy(esc, "\\u00", 4);
+                esc[4] = hex[(unsigned char)s[1] >> 4];
+                esc[5] = hex[s[1] & 15];
+                len = 6;
+            } else if (used == 3 && c == 0xe2 && (unsigned char)s[1] == 0x80 &&
+                       ((unsigned char)s[2] == 0xa8 || (unsigned char)s[2] == 0xa9)) {
+                /* U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR: line breaks too */
+                memcpy(esc, (unsigned char)s[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+                len = 6;
             } else {
                 memcpy(esc, s, used);
                 len = used;
