@@ -111,8 +111,8 @@ bool tix_server_admit(req_state *st);
 /* All checks, then the route's handler (through the idempotency or answer cache if any). */
 void tix_server_dispatch(req_state *st);
 
-/* server_upload.c */
-enum MHD_Result tix_server_upload_begin(req_state *st, struct MHD_Connection *conn);
+/* server_upload.c (called by server_request.c; it calls nothing there) */
+bool tix_server_upload_begin(req_state *st);
 bool tix_server_upload_progress(req_state *st, const char *data, size_t size);
 void tix_server_upload_end(req_state *st);
 

@@ -312,7 +312,10 @@ static enum MHD_Result first_call(tix_server *s, struct MHD_Connection *conn, co
         reject(st);
         return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;
     }
-    return is_upload(st) ? tix_server_upload_begin(st, conn) : MHD_YES;
+    if (is_upload(st) && tix_server_upload_begin(st)) {
+        return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;
+    }
+    return MHD_YES;
 }
 
 enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, const char *url,

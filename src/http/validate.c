@@ -6,22 +6,22 @@
 
 static bool type_error(tix_verr *e, const char *key, const char *expected)
 {
-    e->status = 400;
-    e->code = "invalid_type";
-    e->field = key;
-    e->expected = expected;
-    e->reason = "has the wrong type";
-    return false;
+    return tix_verr_type(e, key, expected);
 }
 
 bool tix_v_fail(tix_verr *e, const char *field, const char *reason)
 {
-    e->status = 422;
-    e->code = "validation_failed";
-    e->field = field;
-    e->reason = reason;
-    e->expected = NULL;
-    return false;
+    return tix_verr_value(e, field, reason);
+}
+
+unsigned tix_verr_status(const tix_verr *e)
+{
+    return e->kind == TIX_VERR_TYPE ? 400 : 422;
+}
+
+const char *tix_verr_code(const tix_verr *e)
+{
+    return e->kind == TIX_VERR_TYPE ? "invalid_type" : "validation_failed";
 }
 
 /* The length of the UTF-8 sequence starting at p, or 0 if it is malformed. */

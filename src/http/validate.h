@@ -1,25 +1,25 @@
 /*
  * Validation of JSON request bodies (pure; jansson only). Each check either fills its OUT value
- * or fills a tix_verr describing the first problem: a wrong JSON type is a 400 invalid_type,
- * a missing or out-of-range value is a 422 validation_failed. Strings are measured in Unicode
- * code points (jansson guarantees valid UTF-8; a string holding U+0000 is a 422). A null value
- * counts as absent for an optional field and as the wrong type (400) for a required one.
+ * or fills a tix_verr (core/verr.h) describing the first problem: a wrong JSON type is a 400
+ * invalid_type, a missing or out-of-range value is a 422 validation_failed. Strings are measured in
+ * Unicode code points (jansson guarantees valid UTF-8;
+ * a string holding U+0000 is a 422). A null value counts as
+ * absent for an optional field and as the wrong type (400) for a required one.
  */
 #ifndef TIX_HTTP_VALIDATE_H
 #define TIX_HTTP_VALIDATE_H
+
+#include "core/verr.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct tix_verr {
-    unsigned status;      /* 400 or 422 */
-    const char *code;     /* "invalid_type" or "validation_failed" */
-    const char *field;    /* the field's name */
-    const char *reason;   /* "is required", "must be a string", … (static text) */
-    const char *expected; /* for invalid_type: "string", "integer", … */
-} tix_verr;
+/* The API's answer to a validation problem (core/verr.h): a wrong type is 400 "invalid_type",
+ * anything else 422 "validation_failed". The code is static text. */
+unsigned tix_verr_status(const tix_verr *e);
+const char *tix_verr_code(const tix_verr *e);
 
 /* A string field of min..max code points; with min >= 1 it must not be blank (only white
  * space, "must not be blank"). Absent or null: an error when required, else *out = NULL and
