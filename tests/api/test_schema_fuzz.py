@@ -433,6 +433,12 @@ def gen(schema, rng: random.Random, hints: dict, name: str = "", depth: int = 0)
     if "enum" in schema:
         return rng.choice(schema["enum"])
     for key in ("oneOf", "anyOf"):
+        if key in schema and "properties" in schema:
+            # alternatives that only name required properties: {"anyOf": [{"required": [a]}, ...]}
+            branch = resolve(rng.choice(schema[key]))
+            merged = {k: v for k, v in schema.items() if k not in ("oneOf", "anyOf")}
+            merged["required"] = list(schema.get("required", [])) + list(branch.get("required", []))
+            return gen(merged, rng, hints, name, depth)
         if key in schema:
             return gen(rng.choice(schema[key]), rng, hints, name, depth)
     if "allOf" in schema:
@@ -525,7 +531,7 @@ def sites(schema, value, path=()):
     """Where value (generated from schema) can be broken: (path, schema, parent_required)."""
     schema = resolve(schema)
     for key in ("oneOf", "anyOf"):
-        if key in schema:
+        if key in schema and "properties" not in schema:
             for sub in schema[key]:
                 if not schema_errors(sub, value):
                     yield from sites(sub, value, path)
