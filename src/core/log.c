@@ -95,8 +95,14 @@ static size_t escape_char(const char *s, char esc[8], size_t *used)
         return 2;
     }
     size_t seq = c >= 0x80 ? utf8_seq((const unsigned char *)s) : 1;
-    if (c < 0x20 || c == 0x7f || seq == 0) {
-        unsigned v = seq == 0 ? 0xfffdu : c;
+    const unsigned char *u = (const unsigned char *)s;
+    /* C1 controls (U+0080..U+009F; NEL ends a line for some readers) and U+2028/U+2029 (line
+     * breaks to Python's splitlines and some log shippers) are escaped like C0 controls. */
+    bool c1 = seq == 2 && c == 0xc2 && u[1] <= 0x9f;
+    bool lsps = seq == 3 && c == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9);
+    if (c < 0x20 || c == 0x7f || seq == 0 || c1 || lsps) {
+        unsigned v = seq == 0 ? 0xfffdu : c1 ? u[1] : lsps ? 0x2000u + u[2] - 0x80u : c;
+        *used = seq == 0 ? 1 : seq;
         esc[0] = '\\';
         esc[1] = 'u';
         esc[2] = hex[(v >> 12) & 15];

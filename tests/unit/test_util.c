@@ -541,6 +541,11 @@ static void test_json_escape(void **state)
         {"\xc3", "\\ufffd"},                       /* cut short */
         {"\xc0\xaf", "\\ufffd\\ufffd"},            /* overlong */
         {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"}, /* surrogate */
+        /* line breaks to some readers (NEL, LS, PS; Python's splitlines, log shippers) and
+         * the other C1 controls are escaped too; NBSP is not a control */
+        {"nel\xc2\x85x", "nel\\u0085x"},
+        {"\xc2\x80\xc2\x9b\xc2\x9f\xc2\xa0", "\\u0080\\u009b\\u009f\xc2\xa0"},
+        {"ls\xe2\x80\xa8ps\xe2\x80\xa9", "ls\\u2028ps\\u2029"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char out[128];
