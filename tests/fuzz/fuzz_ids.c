@@ -4,6 +4,7 @@
  * that handlers and providers apply (Razorpay ids, idempotency keys, media file names and
  * kinds, whole numbers). The bytes' first line is the method, the rest the path.
  */
+#include "api/routes.h"
 #include "fuzz.h"
 #include "media/media.h"
 #include "pay/razorpay.h"
