@@ -7,6 +7,7 @@
  * the same value (or is absent) in both, whatever the values hold ('&', '=', ';', digits); and
  * an admin never shares a key with anyone else.
  */
+#include "api/routes.h"
 #include "app.h"
 #include "fuzz.h"
 #include "http/cached.h"
