@@ -4,6 +4,7 @@
  * bearer token, role, JSON content type and rate limits, each answering its own error; then the
  * handler, through the idempotency store or the answer cache when the route has one.
  */
+#include "auth/policy.h"
 #include "auth/revocation.h"
 #include "auth/token.h"
 #include "core/util.h"
