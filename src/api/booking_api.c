@@ -24,7 +24,7 @@ static const char *seat_status(const tix_map_seat *s)
     if (s->blocked || s->price < 0) {
         return "blocked";
     }
-    return claim_names[s->claim >= 0 && s->claim <= 2 ? s->claim : 0];
+    return claim_names[(unsigned)s->claim <= TIX_CLAIM_SOLD ? s->claim : TIX_CLAIM_FREE];
 }
 
 /* The next instant this map stops being true by the clock alone: a hold's expiry, the
@@ -62,7 +62,7 @@ void tix_api_seat_map(tix_req *r)
     json_t *list = json_array();
     for (int i = 0; i < n; i++) {
         const char *st = seat_status(&seats[i]);
-        counts[strcmp(st, "blocked") == 0 ? 3 : (seats[i].claim >= 0 ? seats[i].claim : 0)]++;
+        counts[strcmp(st, "blocked") == 0 ? 3 : (int)seats[i].claim]++;
         json_array_append_new(
             list, json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:s,s:I,s:s}", "id", seats[i].id, "label",
                             seats[i].label, "row", seats[i].row, "number", seats[i].number, "x",
@@ -171,12 +171,15 @@ static void reply_hold_problem(tix_req *r, tix_rc rc, const tix_hold_result *h)
                                 : "some seats are blocked and never sold",
                         details);
     } else if (rc == TIX_ECONFLICT) {
-        const char *code = h->problem ? h->problem : "seat_unavailable";
-        const char *msg = strcmp(code, "show_not_bookable") == 0
-                              ? "the show is not on sale (cancelled or already started)"
-                          : strcmp(code, "no_seats_available") == 0
-                              ? "no seats fit that request"
-                              : "some seats are not available";
+        const char *code = "seat_unavailable";
+        const char *msg = "some seats are not available";
+        if (h->problem == TIX_HOLD_SHOW_NOT_BOOKABLE) {
+            code = "show_not_bookable";
+            msg = "the show is not on sale (cancelled or already started)";
+        } else if (h->problem == TIX_HOLD_NO_SEATS_AVAILABLE) {
+            code = "no_seats_available";
+            msg = "no seats fit that request";
+        }
         tix_reply_error(r, 409, code, msg, json_pack("{s:o}", "unavailable", ids));
     } else {
         json_decref(ids);

@@ -37,8 +37,9 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/auth/login", tix_api_login, PUB, JSON | RL(LOGIN)},
     {"POST", V1 "/auth/refresh", tix_api_refresh, PUB, JSON},
     {"POST", V1 "/auth/logout", tix_api_logout, PUB, JSON},
-    {"POST", V1 "/auth/change-password", tix_api_change_password, USER, JSON},
+    {"POST", V1 "/auth/change-password", tix_api_change_password, USER, JSON | RL(PASSWORD)},
     {"GET", V1 "/me", tix_api_me, USER, 0},
+    {"DELETE", V1 "/me", tix_api_delete_me, USER, JSON},
     {"GET", V1 "/admin/users", tix_api_admin_list_users, ADMIN, 0},
     {"PATCH", V1 "/admin/users/{id}", tix_api_admin_update_user, ADMIN, JSON},
 

@@ -12,9 +12,10 @@ json_t *tix_view_time(int64_t ms)
 
 json_t *tix_view_user(const tix_user *u)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "id", u->id, "email", u->email, "name", u->name,
-                     "role", tix_role_name(u->role), "created_at", tix_view_time(u->created_at),
-                     "updated_at", tix_view_time(u->updated_at));
+    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:o,s:o}", "id", u->id, "email", u->email, "name",
+                     u->name, "role", tix_role_name(u->role), "disabled", u->disabled_at != 0,
+                     "created_at", tix_view_time(u->created_at), "updated_at",
+                     tix_view_time(u->updated_at));
 }
 
 json_t *tix_view_session(const tix_user *u, const tix_session_tokens *t)

@@ -52,13 +52,13 @@ tix_rc tix_cache_bump(tix_cache *c, const char *key, int64_t *out)
     return rc;
 }
 
-tix_rc tix_cache_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t *count,
+tix_rc tix_cache_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t by, int64_t *count,
                       int64_t *reset_ms)
 {
     if (c == NULL) {
-        return tix_counter_incr_now(key, window_ms, count, reset_ms);
+        return tix_counter_incr_now(key, window_ms, by, count, reset_ms);
     }
-    return c->ops->incr(c, key, window_ms, count, reset_ms);
+    return c->ops->incr(c, key, window_ms, by, count, reset_ms);
 }
 
 void tix_cache_status_get(tix_cache *c, tix_cache_status *out)

@@ -5,8 +5,9 @@
  *
  *   - a hall's seat layout (tix_seat, tix_layout): catalog/layout.h builds and checks one from
  *     an owner's description, store/catalog.h saves and loads it;
- *   - a hold's status and a booking's status, as enums with their database/API names; the
- *     booking state machine (which status may follow which) stays in booking/state.h;
+ *   - a seat's claim, a hold's status and a booking's status, as enums (with their database/API
+ *     names); the booking state machine (which status may follow which) stays in
+ *     booking/state.h;
  *   - the size of a stored password hash (auth/password.h makes one, store/users.h keeps it).
  *
  * Names: tix_*_name gives static text ("unknown" for a value out of range); tix_*_parse reads
@@ -51,7 +52,15 @@ typedef struct tix_layout {
     char (*categories)[TIX_LAYOUT_CATEGORY_MAX]; /* distinct, in first-seen order; malloc'd */
 } tix_layout;
 
-/* ---- holds ---- */
+/* ---- holds and seat claims ---- */
+
+/* What holds a seat of a show right now (the seat_claims table): nothing, a live hold, or a
+ * booking (sold). The numbers are the store's (store/booking.c computes them in SQL). */
+typedef enum tix_claim_kind {
+    TIX_CLAIM_FREE = 0,
+    TIX_CLAIM_HELD = 1,
+    TIX_CLAIM_SOLD = 2,
+} tix_claim_kind;
 
 /* A hold's life: active until released (by its user or the expiry job), replaced (by the same
  * user's next hold on the show) or booked (turned into a booking). Only active holds claim

@@ -137,13 +137,13 @@ static void flight_end(tix_req *r)
     }
 }
 
-/* 16 hex digits naming the request within its route: the query parameters the route declares
+/* The text naming the request within its route (cached.h): the query parameters the route declares
  * (tix_route.query), in the order declared, each as "<len>:<name>" then "=<len>:<value>" when
  * it has a value, and whether the caller is an admin (listings show more to admins). Length
  * prefixes make the text unambiguous whatever the values hold (an encoded '&' or '=' stays
  * inside its value); parameters the handler never reads do not split the entry. A repeated
  * parameter never gets here (400 in server_admit.c), so the first value is the only one. */
-static const char *query_hash(tix_req *r)
+const char *tix_cached_query_text(tix_req *r)
 {
     const char *names = r->route->query ? r->route->query : "";
     const char *text = "";
@@ -161,7 +161,13 @@ static const char *query_hash(tix_req *r)
                    : tix_arena_sprintf(r->arena, "%s%zu:%s=%zu:%s;", text, len, name, strlen(v), v);
     }
     bool admin = r->auth.authenticated && r->auth.role == TIX_ROLE_ADMIN;
-    text = tix_arena_sprintf(r->arena, "%s|%s", text, admin ? "admin" : "");
+    return tix_arena_sprintf(r->arena, "%s|%s", text, admin ? "admin" : "");
+}
+
+/* 16 hex digits of that text's SHA-256: the <q> of the entry's key. */
+static const char *query_hash(tix_req *r)
+{
+    const char *text = tix_cached_query_text(r);
     char hex[TIX_SHA256_HEX];
     tix_sha256_hex(hex, text, strlen(text));
     return tix_arena_strndup(r->arena, hex, 16);

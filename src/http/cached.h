@@ -39,6 +39,10 @@ void tix_cached_finish(tix_req *r);
 /* When the request ends (whether or not it was answered): lets go of anything the lookup
  * holds, so requests waiting for this one's answer never wait in vain. */
 void tix_cached_release(tix_req *r);
+/* The text <q> hashes for r (arena-owned): its route's declared query parameters in order,
+ * each "<len>:<name>;" or "<len>:<name>=<len>:<value>;", then "|admin" or "|". Two requests
+ * on one route share it exactly when they read the same values (tests/fuzz/fuzz_cachekey). */
+const char *tix_cached_query_text(tix_req *r);
 /* Misses answered by another request's build of the same entry (for /metrics). */
 unsigned long long tix_cached_coalesced(void);
 

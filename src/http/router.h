@@ -26,11 +26,12 @@ enum {
      * runs twice (before and after the body): see tix_upload in req.h and server.c */
     TIX_ROUTE_UPLOAD = 1u << 3,
     TIX_ROUTE_IDEMPOTENT = 1u << 2, /* honours Idempotency-Key (money-related creates) */
-    /* rate limited (http/ratelimit.h): login per client IP and e-mail, register per client
-     * IP, holds per user */
+    /* rate limited (http/ratelimit.h): login failures per client IP and per e-mail and client
+     * IP, register per client IP, holds per user, change-password failures per user and IP */
     TIX_ROUTE_RL_LOGIN = 1u << 4,
     TIX_ROUTE_RL_REGISTER = 1u << 5,
     TIX_ROUTE_RL_HOLD = 1u << 6,
+    TIX_ROUTE_RL_PASSWORD = 1u << 7,
     /* cached GET answers (http/cached.h), validated by the version of their scope: a show
      * (path parameter id), the catalogue, or the signed-in user */
     TIX_ROUTE_CACHE_SHOW = 1u << 8,

@@ -4,6 +4,7 @@
  * bearer token, role, JSON content type and rate limits, each answering its own error; then the
  * handler, through the idempotency store or the answer cache when the route has one.
  */
+#include "auth/revocation.h"
 #include "auth/token.h"
 #include "core/util.h"
 #include "http/cached.h"
@@ -21,19 +22,42 @@ static const char *bearer(tix_req *r)
     return h != NULL && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
 }
 
-/* Whether token is a valid access token; if so the request is now the token's user's. */
-static bool take_identity(tix_req *r, const char *token)
+/* The outcome of presenting a bearer token. */
+typedef enum identity { ID_OK, ID_INVALID, ID_REVOKED, ID_ANSWERED } identity;
+
+static tix_db *request_db(void *ctx)
+{
+    return tix_req_db(ctx);
+}
+
+/* Whether token is a valid access token of a live session (auth/revocation.h); if so the
+ * request is now the token's user's. ID_ANSWERED when the check could not be made (the
+ * database is down: already answered 503, never let through). */
+static identity take_identity(tix_req *r, const char *token)
 {
     tix_claims c;
     if (tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, token,
                          tix_now_ms() / 1000, &c) != TIX_OK) {
-        return false;
+        return ID_INVALID;
+    }
+    tix_rc rc = tix_revocation_check(r->app->cache, r->arena, &c, request_db, r);
+    if (rc == TIX_ENOTFOUND) {
+        return ID_INVALID;
+    }
+    if (rc == TIX_EFORBIDDEN) {
+        return ID_REVOKED;
+    }
+    if (rc != TIX_OK) {
+        if (!tix_req_answered(r)) {
+            tix_reply_rc(r, rc);
+        }
+        return ID_ANSWERED;
     }
     r->auth.authenticated = true;
     r->auth.role = c.role;
     memcpy(r->auth.user_id, c.sub, sizeof(c.sub));
     memcpy(r->auth.session_id, c.sid, sizeof(c.sid));
-    return true;
+    return ID_OK;
 }
 
 static bool authenticate(tix_req *r)
@@ -44,21 +68,32 @@ static bool authenticate(tix_req *r)
         tix_reply_error(r, 401, "unauthorized", "authentication required", NULL);
         return false;
     }
-    if (!take_identity(r, token)) {
+    switch (take_identity(r, token)) {
+    case ID_OK:
+        return true;
+    case ID_INVALID:
         tix_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         tix_reply_error(r, 401, "invalid_token", "the access token is invalid or expired", NULL);
         return false;
+    case ID_REVOKED:
+        tix_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        tix_reply_error(r, 401, "token_revoked",
+                        "this session has ended (logout, password or role change, or the "
+                        "account was disabled); sign in again",
+                        NULL);
+        return false;
+    case ID_ANSWERED:
+    default:
+        return false;
     }
-    return true;
 }
 
-/* On a public route: a valid bearer token identifies the caller; anything else is anonymous. */
-static void identify(tix_req *r)
+/* On a public route: a valid bearer token of a live session identifies the caller; anything
+ * else is anonymous. false when the check could not be made (already answered). */
+static bool identify(tix_req *r)
 {
     const char *token = bearer(r);
-    if (token != NULL) {
-        (void)take_identity(r, token);
-    }
+    return token == NULL || take_identity(r, token) != ID_ANSWERED;
 }
 
 static bool is_json_type(const char *ct)
@@ -92,8 +127,8 @@ bool tix_server_admit(req_state *st)
     if (route->access != TIX_ACCESS_PUBLIC && !authenticate(r)) {
         return false;
     }
-    if (route->access == TIX_ACCESS_PUBLIC) {
-        identify(r); /* public reads may still show more to a signed-in admin */
+    if (route->access == TIX_ACCESS_PUBLIC && !identify(r)) {
+        return false; /* public reads may still show more to a signed-in admin */
     }
     if (!tix_policy_route_allows(route->access, &r->auth)) {
         tix_reply_error(r, 403, "forbidden", "your role may not do this", NULL);
@@ -203,7 +238,8 @@ void tix_server_dispatch(req_state *st)
                         NULL);
         return;
     }
-    if (!tix_ratelimit_admit(r)) {
+    tix_rl_ticket rl;
+    if (!tix_ratelimit_admit(r, &rl)) {
         return;
     }
     if (route->flags & TIX_ROUTE_IDEMPOTENT) {
@@ -211,4 +247,5 @@ void tix_server_dispatch(req_state *st)
     } else if (!tix_cached_answer(r)) {
         route->handler(r);
     }
+    tix_ratelimit_done(r, &rl); /* login and change-password count failures only */
 }

@@ -616,12 +616,19 @@ def set_at(value, path, new):
 
 
 MISSING = object()
+# How often each kind of break is picked, relative to a wrong type (1): the rules that only the
+# schema's keywords state (patterns, uniqueness, lengths, ranges) get the most.
+BREAK_WEIGHTS = {"pattern": 4, "duplicate": 4, "too": 2, "not": 2, "below": 2, "above": 2,
+                 "huge": 1, "wrong": 1, "missing": 1}
 
 
 def break_body(schema, body, rng: random.Random):
     """body with one constraint broken, and what was broken; None if nothing could be."""
     candidates = list(sites(schema, body))
     rng.shuffle(candidates)
+    # strings with a pattern and arrays first, half of the time
+    if rng.random() < 0.5:
+        candidates.sort(key=lambda c: not ("pattern" in c[1] or c[1].get("type") == "array"))
     for path, sub in candidates:
         options = breakers(sub, get_at(body, path), rng)
         if isinstance(get_at(body, path), dict):
@@ -630,7 +637,7 @@ def break_body(schema, body, rng: random.Random):
                     options.append(("missing " + req, ("__missing__", req)))
         if not options:
             continue
-        what, new = rng.choice(options)
+        what, new = rng.choices(options, [BREAK_WEIGHTS.get(w.split()[0], 1) for w, _ in options])[0]
         if isinstance(new, tuple) and new and new[0] == "__missing__":
             return set_at(body, path + (new[1],), MISSING), f"{'.'.join(map(str, path))}: {what}"
         return set_at(body, path, new), f"{'.'.join(map(str, path)) or 'body'}: {what}"
@@ -777,13 +784,15 @@ def one_request(server, world: World, method, path, op, params, rng, hints, phin
         choices = []
         if body_schema is not None:
             choices.append("body")
-        if any(break_param(p.get("schema", {}), v, p["in"], rng) is not None for p, v in values):
+        breakable = [p["in"] for p, v in values
+                     if break_param(p.get("schema", {}), v, p["in"], rng) is not None]
+        if breakable:
             choices.append("param")
         if token is not None and token_required(op):
             choices.append("token")
-        weights = {"body": 6, "param": 3, "token": 1 if len(choices) > 1 else 2}
+        weights = {"body": 6, "param": 3 if set(breakable) - {"path"} else 1, "token": 1}
         choice = rng.choices(choices, [weights[c] for c in choices])[0] if choices else None
-        if choice == "token" and len(choices) == 1 and rng.random() < 0.8:
+        if choice == "token" and len(choices) == 1 and rng.random() < 0.85:
             choice = None
         if choice == "body":
             got = break_body(body_schema, body, rng)
@@ -792,6 +801,7 @@ def one_request(server, world: World, method, path, op, params, rng, hints, phin
                 broken.append(what)
         elif choice == "param":
             rng.shuffle(values)
+            values.sort(key=lambda pv: pv[0]["in"] == "path")  # other parameters first
             for pv in values:
                 bad = break_param(pv[0].get("schema", {}), pv[1], pv[0]["in"], rng)
                 if bad is not None:

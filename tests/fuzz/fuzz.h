@@ -38,6 +38,12 @@ typedef struct tix_fuzz_conn {
 /* Adds one value; ignored once the connection is full. */
 void tix_fuzz_conn_add(tix_fuzz_conn *c, int kind, const char *name, const char *value);
 
+/* Splits a query string ("a=1&b=%26") in place into GET arguments of c, percent-decoding
+ * names and values as libmicrohttpd does; parts without '=' are skipped. false when the server
+ * would refuse the query before any handler (400: a repeated name, or a control byte, raw or
+ * encoded); the arguments are added anyway. */
+bool tix_fuzz_parse_query(tix_fuzz_conn *c, char *qs);
+
 /* A request on conn with a fresh arena and the given app (may be NULL); free with
  * tix_fuzz_req_done, which also drops r->json. */
 void tix_fuzz_req_init(tix_req *r, tix_fuzz_conn *conn, tix_app *app);

@@ -14,53 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Percent-decodes s in place ('+' is a space); a value ends at its first decoded NUL, as
- * libmicrohttpd's C strings do. */
-static void unescape(char *s)
-{
-    char *w = s;
-    for (char *p = s; *p; p++) {
-        if (*p == '+') {
-            *w++ = ' ';
-        } else if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-            *w++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
-            p += 2;
-        } else {
-            *w++ = *p;
-        }
-    }
-    *w = '\0';
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *qs = tix_fuzz_strndup(data, size);
     tix_fuzz_conn conn = {0};
-    char *save = NULL;
-    for (char *part = strtok_r(qs, "&", &save); part != NULL; part = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(part, '=');
-        if (eq == NULL) {
-            continue;
-        }
-        *eq = '\0';
-        unescape(part);
-        unescape(eq + 1);
-        tix_fuzz_conn_add(&conn, MHD_GET_ARGUMENT_KIND, part, eq + 1);
-    }
+    tix_fuzz_parse_query(&conn, qs);
     tix_req r;
     tix_fuzz_req_init(&r, &conn, NULL);
     int limit = 0;

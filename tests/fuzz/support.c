@@ -111,3 +111,63 @@ void tix_fuzz_quiet(void)
 {
     tix_log_set_level(TIX_LOG_ERROR + 1);
 }
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Percent-decodes s in place ('+' is a space); a value ends at its first decoded NUL, as
+ * libmicrohttpd's C strings do. */
+static void unescape(char *s)
+{
+    char *w = s;
+    for (char *p = s; *p; p++) {
+        if (*p == '+') {
+            *w++ = ' ';
+        } else if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+            *w++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+}
+
+bool tix_fuzz_parse_query(tix_fuzz_conn *c, char *qs)
+{
+    bool clean = true;
+    for (const char *p = qs; *p; p++) {
+        if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+            int b = hexval(p[1]) * 16 + hexval(p[2]);
+            clean = clean && b >= 0x20 && b != 0x7f;
+        } else {
+            clean = clean && (unsigned char)*p >= 0x20 && *p != 0x7f;
+        }
+    }
+    char *save = NULL;
+    for (char *part = strtok_r(qs, "&", &save); part != NULL; part = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(part, '=');
+        if (eq == NULL) {
+            continue;
+        }
+        *eq = '\0';
+        unescape(part);
+        unescape(eq + 1);
+        for (int i = 0; i < c->n; i++) {
+            clean = clean && strcmp(c->name[i], part) != 0;
+        }
+        tix_fuzz_conn_add(c, MHD_GET_ARGUMENT_KIND, part, eq + 1);
+    }
+    return clean;
+}
