@@ -70,7 +70,7 @@ bool tix_server_queue(req_state *st, struct MHD_Connection *conn)
         tix_log_error("handler left %s %s unanswered", r->method, r->path);
         tix_reply_rc(r, TIX_EDB);
     }
-    tix_cached_finish(r); /* ETag, 304, storing a cached route's answer; catalogue bumps */
+    tix_cached_finish(r); /* ETag, 304, storing a cached route's answer */
     tix_reply_compress(r);
     struct MHD_Response *resp = make_response(r);
     if (resp == NULL) {
