@@ -3,12 +3,14 @@
  * and taken synchronously here with sigwait, so a SIGTERM drains in-flight requests and the
  * process exits 0; no handler code runs in signal context.
  */
+#include "api/routes.h"
 #include "app.h"
 #include "auth/password.h"
 #include "auth/session.h"
 #include "booking/seat_events.h"
 #include "cache/bus.h"
 #include "cache/cache.h"
+#include "cache/factory.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"

@@ -53,7 +53,7 @@ void tix_api_register(tix_req *r)
     if (body == NULL || !read_credentials(r, body, true, email, sizeof(email), &password)) {
         return;
     }
-    if (!tix_v_string(body, "name", true, 1, 100, &name, &e)) {
+    if (!tix_v_text(body, "name", true, 1, 100, TIX_TEXT_LINE, &name, &e)) {
         tix_reply_verr(r, &e);
         return;
     }
@@ -91,6 +91,10 @@ void tix_api_login(tix_req *r)
         tix_reply_error(r, 401, "invalid_credentials", "wrong e-mail or password", NULL);
         return;
     }
+    if (rc == TIX_EFORBIDDEN) {
+        tix_reply_error(r, 403, "account_disabled", "this account has been disabled", NULL);
+        return;
+    }
     reply_session(r, 200, rc, &u, &t);
 }
 
@@ -125,7 +129,7 @@ void tix_api_refresh(tix_req *r)
     }
     tix_user u;
     tix_session_tokens t;
-    tix_rc rc = tix_session_refresh(db, &r->app->cfg, token, &u, &t);
+    tix_rc rc = tix_session_refresh(db, r->app->cache, r->arena, &r->app->cfg, token, &u, &t);
     if (rc == TIX_EAUTH) {
         reply_bad_refresh(r);
         return;
@@ -140,7 +144,7 @@ void tix_api_logout(tix_req *r)
     if (db == NULL) {
         return;
     }
-    tix_rc rc = tix_session_logout(db, &r->app->cfg, token);
+    tix_rc rc = tix_session_logout(db, r->app->cache, r->arena, &r->app->cfg, token);
     if (rc == TIX_EAUTH) {
         reply_bad_refresh(r);
         return;
@@ -172,7 +176,8 @@ void tix_api_change_password(tix_req *r)
     if (db == NULL) {
         return;
     }
-    tix_rc rc = tix_account_change_password(db, r->auth.user_id, r->auth.session_id, current, next);
+    tix_rc rc = tix_account_change_password(db, r->app->cache, r->arena, r->auth.user_id,
+                                            r->auth.session_id, current, next);
     if (rc == TIX_EFORBIDDEN) {
         tix_reply_error(r, 403, "wrong_password", "the current password is wrong", NULL);
         return;
@@ -201,4 +206,38 @@ void tix_api_me(tix_req *r)
         return;
     }
     tix_reply_json(r, 200, tix_view_user(&u));
+}
+
+/* DELETE /me {password}: anonymises the account and ends every session (auth/session.h). */
+void tix_api_delete_me(tix_req *r)
+{
+    json_t *body = tix_req_json(r);
+    const char *password = NULL;
+    tix_verr e;
+    if (body == NULL) {
+        return;
+    }
+    if (!tix_v_string(body, "password", true, 1, TIX_PASSWORD_MAX_CHARS, &password, &e)) {
+        tix_reply_verr(r, &e);
+        return;
+    }
+    tix_db *db = tix_req_db(r);
+    if (db == NULL) {
+        return;
+    }
+    tix_rc rc = tix_account_delete(db, r->app->cache, r->arena, r->auth.user_id, password);
+    if (rc == TIX_EFORBIDDEN) {
+        tix_reply_error(r, 403, "wrong_password", "the password is wrong", NULL);
+        return;
+    }
+    if (rc == TIX_ECONFLICT) {
+        tix_reply_error(r, 409, "last_admin", "the only enabled admin cannot delete the account",
+                        NULL);
+        return;
+    }
+    if (rc == TIX_ENOTFOUND) {
+        tix_reply_error(r, 401, "invalid_token", "the account no longer exists", NULL);
+        return;
+    }
+    tix_reply_rc(r, rc); /* TIX_OK → 204 */
 }

@@ -2,6 +2,8 @@
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
+#include "auth/revocation.h"
+#include "auth/session.h"
 #include "core/util.h"
 
 #include <string.h>
@@ -39,36 +41,60 @@ void tix_api_admin_list_users(tix_req *r)
     tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", items, "next_cursor", next));
 }
 
-/* Whether changing target to role would leave no admin. */
-static tix_rc guard_last_admin(tix_db *db, const tix_user *target, tix_role role)
+/* Reads {role?, disabled?} (at least one); answers and returns false on a bad body. */
+static bool read_user_patch(tix_req *r, json_t *body, bool *has_role, tix_role *role,
+                            bool *has_disabled, bool *disabled)
 {
-    if (target->role != TIX_ROLE_ADMIN || role == TIX_ROLE_ADMIN) {
-        return TIX_OK;
+    const char *role_s = NULL;
+    tix_verr e;
+    if (!tix_v_string(body, "role", false, 1, 16, &role_s, &e) ||
+        !tix_v_bool(body, "disabled", false, disabled, has_disabled, &e)) {
+        tix_reply_verr(r, &e);
+        return false;
     }
-    int64_t admins = 0;
-    tix_rc rc = tix_user_count_role(db, TIX_ROLE_ADMIN, &admins);
-    if (rc != TIX_OK) {
-        return rc;
+    *has_role = role_s != NULL;
+    if (role_s != NULL && !tix_role_parse(role_s, role)) {
+        tix_v_fail(&e, "role", "must be admin, owner or user");
+        tix_reply_verr(r, &e);
+        return false;
     }
-    return admins <= 1 ? TIX_ECONFLICT : TIX_OK;
+    if (!*has_role && !*has_disabled) {
+        tix_v_fail(&e, "role", "is required unless disabled is given");
+        tix_reply_verr(r, &e);
+        return false;
+    }
+    return true;
 }
 
+/* Inside the transaction: applies the patch to u (already read). */
+static tix_rc apply_user_patch(tix_db *db, tix_user *u, bool has_role, tix_role role,
+                               bool has_disabled, bool disabled)
+{
+    tix_rc rc =
+        tix_account_guard_last_admin(db, u, has_role ? role : u->role, has_disabled && disabled);
+    if (rc == TIX_OK && has_role && u->role != role) {
+        u->role = role;
+        u->updated_at = tix_now_ms();
+        rc = tix_user_set_role(db, u->id, role, u->updated_at);
+    }
+    if (rc == TIX_OK && has_disabled && disabled != (u->disabled_at != 0)) {
+        rc = tix_account_set_disabled(db, u->id, disabled);
+        u->updated_at = tix_now_ms();
+        u->disabled_at = disabled ? u->updated_at : 0;
+    }
+    return rc;
+}
+
+/* PATCH /admin/users/{id} {role?, disabled?}: a role change and disabling end the user's
+ * access tokens on the next request of every server (auth/revocation.h). */
 void tix_api_admin_update_user(tix_req *r)
 {
     json_t *body = tix_req_json(r);
-    const char *role_s = NULL;
-    tix_role role;
-    tix_verr e;
-    if (body == NULL) {
-        return;
-    }
-    if (!tix_v_string(body, "role", true, 1, 16, &role_s, &e)) {
-        tix_reply_verr(r, &e);
-        return;
-    }
-    if (!tix_role_parse(role_s, &role)) {
-        tix_v_fail(&e, "role", "must be admin, owner or user");
-        tix_reply_verr(r, &e);
+    bool has_role = false;
+    bool has_disabled = false;
+    bool disabled = false;
+    tix_role role = TIX_ROLE_USER;
+    if (body == NULL || !read_user_patch(r, body, &has_role, &role, &has_disabled, &disabled)) {
         return;
     }
     tix_db *db = tix_req_db(r);
@@ -78,23 +104,22 @@ void tix_api_admin_update_user(tix_req *r)
     tix_user u;
     memset(&u, 0, sizeof(u));
     tix_rc rc = tix_db_begin(db);
-    rc = rc ? rc : tix_user_lock_admins(db);
     if (rc == TIX_OK) {
         rc = tix_user_by_id(db, tix_req_param(r, "id"), &u);
     }
     if (rc == TIX_OK) {
-        rc = guard_last_admin(db, &u, role);
-    }
-    if (rc == TIX_OK && u.role != role) {
-        u.role = role;
-        u.updated_at = tix_now_ms();
-        rc = tix_user_set_role(db, u.id, role, u.updated_at);
+        rc = apply_user_patch(db, &u, has_role, role, has_disabled, disabled);
     }
     if (rc == TIX_OK) {
         rc = tix_db_commit(db);
+    } else {
+        tix_db_rollback(db);
+    }
+    if (rc == TIX_OK) {
+        tix_revocation_changed(r->app->cache, r->arena, u.id);
     }
     if (rc == TIX_ECONFLICT) {
-        tix_reply_error(r, 409, "last_admin", "the only admin cannot give up the admin role", NULL);
+        tix_reply_error(r, 409, "last_admin", "the only enabled admin cannot stop being one", NULL);
         return;
     }
     if (rc != TIX_OK) {

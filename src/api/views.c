@@ -12,9 +12,10 @@ json_t *tix_view_time(int64_t ms)
 
 json_t *tix_view_user(const tix_user *u)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "id", u->id, "email", u->email, "name", u->name,
-                     "role", tix_role_name(u->role), "created_at", tix_view_time(u->created_at),
-                     "updated_at", tix_view_time(u->updated_at));
+    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:o,s:o}", "id", u->id, "email", u->email, "name",
+                     u->name, "role", tix_role_name(u->role), "disabled", u->disabled_at != 0,
+                     "created_at", tix_view_time(u->created_at), "updated_at",
+                     tix_view_time(u->updated_at));
 }
 
 json_t *tix_view_session(const tix_user *u, const tix_session_tokens *t)
@@ -34,5 +35,5 @@ void tix_reply_verr(tix_req *r, const tix_verr *e)
     if (e->expected != NULL) {
         json_object_set_new(d, "expected", json_string(e->expected));
     }
-    tix_reply_error(r, e->status, e->code, msg, d);
+    tix_reply_error(r, tix_verr_status(e), tix_verr_code(e), msg, d);
 }

@@ -1,6 +1,8 @@
 /* Accounts and refresh-token sessions; see session.h. */
 #include "auth/session.h"
 
+#include "auth/password.h"
+#include "auth/revocation.h"
 #include "auth/token.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -48,6 +50,7 @@ static tix_rc issue(tix_db *db, const tix_config *cfg, const tix_user *user, con
     memcpy(c.sub, user->id, sizeof(c.sub));
     snprintf(c.sid, sizeof(c.sid), "%s", family);
     c.role = user->role;
+    c.epoch = user->token_epoch;
     c.iat = c.nbf = now;
     c.exp = now + cfg->access_ttl_s;
     tix_id_new(c.jti, "at");
@@ -118,6 +121,9 @@ tix_rc tix_session_login(tix_db *db, const tix_config *cfg, const char *email, c
     if (!tix_password_verify(user->password_hash, password)) {
         return TIX_EAUTH;
     }
+    if (user->disabled_at != 0) {
+        return TIX_EFORBIDDEN; /* only after the right password: nothing leaks to a guesser */
+    }
     return tix_session_start(db, cfg, user, out);
 }
 
@@ -153,13 +159,13 @@ static tix_rc rotate(tix_db *db, const tix_config *cfg, const tix_refresh_row *r
     }
     if (rc == TIX_OK) {
         rc = tix_user_by_id(db, row->user_id, user);
-        rc = rc == TIX_ENOTFOUND ? TIX_EAUTH : rc;
+        rc = rc == TIX_ENOTFOUND || (rc == TIX_OK && user->disabled_at != 0) ? TIX_EAUTH : rc;
     }
     return rc == TIX_OK ? issue(db, cfg, user, row->family_id, out) : rc;
 }
 
-tix_rc tix_session_refresh(tix_db *db, const tix_config *cfg, const char *refresh_token,
-                           tix_user *user, tix_session_tokens *out)
+tix_rc tix_session_refresh(tix_db *db, tix_cache *cache, tix_arena *a, const tix_config *cfg,
+                           const char *refresh_token, tix_user *user, tix_session_tokens *out)
 {
     tix_refresh_row row;
     tix_rc rc = tix_db_begin(db);
@@ -180,24 +186,31 @@ tix_rc tix_session_refresh(tix_db *db, const tix_config *cfg, const char *refres
             }
             return crc;
         }
+        if (reused) {
+            tix_revocation_changed(cache, a, row.user_id); /* the family's access tokens too */
+        }
         return rc;
     }
     tix_db_rollback(db);
     return rc;
 }
 
-tix_rc tix_session_logout(tix_db *db, const tix_config *cfg, const char *refresh_token)
+tix_rc tix_session_logout(tix_db *db, tix_cache *cache, tix_arena *a, const tix_config *cfg,
+                          const char *refresh_token)
 {
     tix_refresh_row row;
     tix_rc rc = find_token(db, cfg, refresh_token, &row);
-    if (rc != TIX_OK) {
-        return rc;
+    if (rc == TIX_OK) {
+        rc = tix_refresh_revoke_family(db, row.family_id, tix_now_ms());
     }
-    return tix_refresh_revoke_family(db, row.family_id, tix_now_ms());
+    if (rc == TIX_OK) {
+        tix_revocation_changed(cache, a, row.user_id);
+    }
+    return rc;
 }
 
-tix_rc tix_account_change_password(tix_db *db, const char *user_id, const char *keep_session,
-                                   const char *current, const char *next)
+tix_rc tix_account_change_password(tix_db *db, tix_cache *cache, tix_arena *a, const char *user_id,
+                                   const char *keep_session, const char *current, const char *next)
 {
     tix_user u;
     tix_rc rc = tix_user_by_id(db, user_id, &u);
@@ -216,9 +229,77 @@ tix_rc tix_account_change_password(tix_db *db, const char *user_id, const char *
     if (rc == TIX_OK) {
         rc = tix_refresh_revoke_user(db, user_id, keep_session, now);
     }
-    if (rc == TIX_OK) {
-        return tix_db_commit(db);
+    if (rc == TIX_OK && (rc = tix_db_commit(db)) == TIX_OK) {
+        tix_revocation_changed(cache, a, user_id);
+        return TIX_OK;
     }
     tix_db_rollback(db);
     return rc;
+}
+
+/* Disables or enables target; disabling also ends every session. Inside the caller's
+ * transaction; the caller calls tix_revocation_changed after its commit. */
+tix_rc tix_account_set_disabled(tix_db *db, const char *user_id, bool disabled)
+{
+    int64_t now = tix_now_ms();
+    tix_rc rc = tix_user_set_disabled(db, user_id, disabled, now);
+    if (rc == TIX_OK && disabled) {
+        rc = tix_refresh_revoke_user(db, user_id, NULL, now);
+    }
+    return rc;
+}
+
+tix_rc tix_account_delete(tix_db *db, tix_cache *cache, tix_arena *a, const char *user_id,
+                          const char *password)
+{
+    tix_user u;
+    tix_rc rc = tix_user_by_id(db, user_id, &u);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    if (u.deleted_at != 0) {
+        return TIX_ENOTFOUND;
+    }
+    if (!tix_password_verify(u.password_hash, password)) {
+        return TIX_EFORBIDDEN;
+    }
+    /* unique, and never an address anyone can register or log in with (no "@") */
+    char placeholder[sizeof(u.email)];
+    snprintf(placeholder, sizeof(placeholder), "deleted:%s", user_id);
+    int64_t now = tix_now_ms();
+    if ((rc = tix_db_begin(db)) != TIX_OK) {
+        return rc;
+    }
+    rc = u.role == TIX_ROLE_ADMIN ? tix_account_guard_last_admin(db, &u, TIX_ROLE_USER, true)
+                                  : TIX_OK;
+    if (rc == TIX_OK) {
+        rc = tix_user_anonymise(db, user_id, placeholder, now);
+    }
+    if (rc == TIX_OK) {
+        rc = tix_refresh_revoke_user(db, user_id, NULL, now);
+    }
+    if (rc == TIX_OK && (rc = tix_db_commit(db)) == TIX_OK) {
+        tix_revocation_changed(cache, a, user_id);
+        return TIX_OK;
+    }
+    tix_db_rollback(db);
+    return rc;
+}
+
+tix_rc tix_account_guard_last_admin(tix_db *db, const tix_user *target, tix_role role,
+                                    bool disabling)
+{
+    bool stays_admin = role == TIX_ROLE_ADMIN && !disabling;
+    if (target->role != TIX_ROLE_ADMIN || target->disabled_at != 0 || stays_admin) {
+        return TIX_OK;
+    }
+    tix_rc rc = tix_user_lock_admins(db);
+    int64_t admins = 0;
+    if (rc == TIX_OK) {
+        rc = tix_user_count_role(db, TIX_ROLE_ADMIN, &admins);
+    }
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    return admins <= 1 ? TIX_ECONFLICT : TIX_OK;
 }

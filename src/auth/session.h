@@ -9,6 +9,7 @@
 #ifndef TIX_AUTH_SESSION_H
 #define TIX_AUTH_SESSION_H
 
+#include "cache/cache.h"
 #include "core/config.h"
 #include "store/db.h"
 #include "store/users.h"
@@ -32,22 +33,40 @@ TIX_MUSTCHECK tix_rc tix_session_start(tix_db *db, const tix_config *cfg, const 
 TIX_MUSTCHECK tix_rc tix_account_register(tix_db *db, const tix_config *cfg, const char *email,
                                           const char *password, const char *name, tix_user *user,
                                           tix_session_tokens *out);
-/* TIX_EAUTH for a wrong e-mail or password alike (and the same time spent on both). */
+/* TIX_EAUTH for a wrong e-mail or password alike (and the same time spent on both);
+ * TIX_EFORBIDDEN for the right password of a disabled user. */
 TIX_MUSTCHECK tix_rc tix_session_login(tix_db *db, const tix_config *cfg, const char *email,
                                        const char *password, tix_user *user,
                                        tix_session_tokens *out);
-/* Rotates a refresh token. TIX_EAUTH if it is invalid, expired, revoked or spent (a spent
- * one also revokes its family, durably, before answering). */
-TIX_MUSTCHECK tix_rc tix_session_refresh(tix_db *db, const tix_config *cfg,
-                                         const char *refresh_token, tix_user *user,
-                                         tix_session_tokens *out);
-/* Revokes the family of refresh_token. TIX_EAUTH if the token is not one of ours. */
-TIX_MUSTCHECK tix_rc tix_session_logout(tix_db *db, const tix_config *cfg,
-                                        const char *refresh_token);
-/* Checks current, stores new, revokes every other session of the user (keeps keep_session).
- * TIX_EFORBIDDEN for a wrong current password; TIX_ENOTFOUND if the user is gone. */
-TIX_MUSTCHECK tix_rc tix_account_change_password(tix_db *db, const char *user_id,
-                                                 const char *keep_session, const char *current,
-                                                 const char *next);
+/* Rotates a refresh token. TIX_EAUTH if it is invalid, expired, revoked or spent, or its user
+ * is disabled (a spent one also revokes its family, durably, before answering, and ends the
+ * family's access tokens through cache: auth/revocation.h). a: for cache key names. */
+TIX_MUSTCHECK tix_rc tix_session_refresh(tix_db *db, tix_cache *cache, tix_arena *a,
+                                         const tix_config *cfg, const char *refresh_token,
+                                         tix_user *user, tix_session_tokens *out);
+/* Revokes the family of refresh_token: its access tokens are refused from the next request
+ * on (auth/revocation.h). TIX_EAUTH if the token is not one of ours. */
+TIX_MUSTCHECK tix_rc tix_session_logout(tix_db *db, tix_cache *cache, tix_arena *a,
+                                        const tix_config *cfg, const char *refresh_token);
+/* Checks current, stores new, revokes every other session of the user (keeps keep_session):
+ * their refresh tokens and, from the next request on, their access tokens; the caller's own
+ * session goes on. TIX_EFORBIDDEN for a wrong current password; TIX_ENOTFOUND if the user is
+ * gone. */
+TIX_MUSTCHECK tix_rc tix_account_change_password(tix_db *db, tix_cache *cache, tix_arena *a,
+                                                 const char *user_id, const char *keep_session,
+                                                 const char *current, const char *next);
+/* Inside the caller's transaction: disables (bumping the token epoch and revoking every
+ * refresh token) or enables user_id. The caller calls tix_revocation_changed after commit. */
+TIX_MUSTCHECK tix_rc tix_account_set_disabled(tix_db *db, const char *user_id, bool disabled);
+/* DELETE /me: checks password, then in one transaction anonymises the user (e-mail replaced
+ * by the unique "deleted:<id>", name erased, password unusable, disabled, epoch bumped) and
+ * revokes every session. Bookings and payments keep pointing at the anonymous row.
+ * TIX_EFORBIDDEN for a wrong password; TIX_ECONFLICT for the last enabled admin. */
+TIX_MUSTCHECK tix_rc tix_account_delete(tix_db *db, tix_cache *cache, tix_arena *a,
+                                        const char *user_id, const char *password);
+/* Inside the caller's transaction: TIX_ECONFLICT when giving target `role` (or disabling it)
+ * would leave no enabled admin. Locks the admin rows first. */
+TIX_MUSTCHECK tix_rc tix_account_guard_last_admin(tix_db *db, const tix_user *target, tix_role role,
+                                                  bool disabling);
 
 #endif

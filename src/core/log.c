@@ -36,6 +36,28 @@ bool tix_log_parse_level(const char *s, tix_log_level *out)
     return false;
 }
 
+/* The length of the valid UTF-8 sequence at s (1..4), 0 if it is not one (overlong, surrogate,
+ * above U+10FFFF, cut short). */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n = c < 0x80                 ? 1
+               : c >= 0xc2 && c <= 0xdf ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+        (c == 0xf4 && s[1] > 0x8f)) {
+        return 0;
+    }
+    return n;
+}
+
 size_t tix_json_escape(char *out, size_t cap, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -43,10 +65,11 @@ size_t tix_json_escape(char *out, size_t cap, const char *s)
     if (cap == 0) {
         return 0;
     }
-    for (; s != NULL && *s != '\0'; s++) {
+    while (s != NULL && *s != '\0') {
         unsigned char c = (unsigned char)*s;
         char esc[8] = {(char)c, 0, 0, 0, 0, 0, 0, 0};
         size_t len = 1;
+        size_t used = 1;
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
@@ -56,21 +79,29 @@ size_t tix_json_escape(char *out, size_t cap, const char *s)
             esc[1] = 'n';
             len = 2;
         } else if (c < 0x20 || c == 0x7f) {
-            esc[0] = '\\';
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
+            memcpy(esc, "\\u00", 4);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             len = 6;
+        } else if (c >= 0x80) {
+            /* a whole UTF-8 character or, for a byte that starts none, U+FFFD: the line stays
+             * valid UTF-8 and is never cut inside a character */
+            used = utf8_seq((const unsigned char *)s);
+            if (used == 0) {
+                memcpy(esc, "\\ufffd", 6);
+                len = 6;
+                used = 1;
+            } else {
+                memcpy(esc, s, used);
+                len = used;
+            }
         }
         if (n + len >= cap) {
             break;
         }
-        for (size_t k = 0; k < len; k++) {
-            out[n + k] = esc[k];
-        }
+        memcpy(out + n, esc, len);
         n += len;
+        s += used;
     }
     out[n] = '\0';
     return n;
@@ -111,10 +142,13 @@ void tix_log_fields(tix_log_level level, const char *msg, const char *fields)
     if (n < 0) {
         return;
     }
-    if ((size_t)n >= sizeof(line)) {
-        n = (int)sizeof(line) - 1;
-        line[n - 2] = '}';
-        line[n - 1] = '\n';
+    if ((size_t)n >= sizeof(line)) { /* never cut a line inside its JSON: drop the fields */
+        n = snprintf(line, sizeof(line),
+                     "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\",\"truncated\":true}\n", ts,
+                     names[level], emsg);
+        if (n < 0 || (size_t)n >= sizeof(line)) {
+            return;
+        }
     }
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w;

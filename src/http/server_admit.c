@@ -1,11 +1,13 @@
 /*
- * The checks between a request's last callback and its handler: UTF-8 path and query, route,
+ * The checks between a request's last callback and its handler: UTF-8 path and query without
+ * control characters or repeated parameters, route,
  * bearer token, role, JSON content type and rate limits, each answering its own error; then the
  * handler, through the idempotency store or the answer cache when the route has one.
  */
-#include "api/cached.h"
+#include "auth/revocation.h"
 #include "auth/token.h"
 #include "core/util.h"
+#include "http/cached.h"
 #include "http/ratelimit.h"
 #include "http/server_int.h"
 #include "http/validate.h"
@@ -20,19 +22,42 @@ static const char *bearer(tix_req *r)
     return h != NULL && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
 }
 
-/* Whether token is a valid access token; if so the request is now the token's user's. */
-static bool take_identity(tix_req *r, const char *token)
+/* The outcome of presenting a bearer token. */
+typedef enum identity { ID_OK, ID_INVALID, ID_REVOKED, ID_ANSWERED } identity;
+
+static tix_db *request_db(void *ctx)
+{
+    return tix_req_db(ctx);
+}
+
+/* Whether token is a valid access token of a live session (auth/revocation.h); if so the
+ * request is now the token's user's. ID_ANSWERED when the check could not be made (the
+ * database is down: already answered 503, never let through). */
+static identity take_identity(tix_req *r, const char *token)
 {
     tix_claims c;
     if (tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, token,
                          tix_now_ms() / 1000, &c) != TIX_OK) {
-        return false;
+        return ID_INVALID;
+    }
+    tix_rc rc = tix_revocation_check(r->app->cache, r->arena, &c, request_db, r);
+    if (rc == TIX_ENOTFOUND) {
+        return ID_INVALID;
+    }
+    if (rc == TIX_EFORBIDDEN) {
+        return ID_REVOKED;
+    }
+    if (rc != TIX_OK) {
+        if (!tix_req_answered(r)) {
+            tix_reply_rc(r, rc);
+        }
+        return ID_ANSWERED;
     }
     r->auth.authenticated = true;
     r->auth.role = c.role;
     memcpy(r->auth.user_id, c.sub, sizeof(c.sub));
     memcpy(r->auth.session_id, c.sid, sizeof(c.sid));
-    return true;
+    return ID_OK;
 }
 
 static bool authenticate(tix_req *r)
@@ -43,21 +68,32 @@ static bool authenticate(tix_req *r)
         tix_reply_error(r, 401, "unauthorized", "authentication required", NULL);
         return false;
     }
-    if (!take_identity(r, token)) {
+    switch (take_identity(r, token)) {
+    case ID_OK:
+        return true;
+    case ID_INVALID:
         tix_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         tix_reply_error(r, 401, "invalid_token", "the access token is invalid or expired", NULL);
         return false;
+    case ID_REVOKED:
+        tix_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        tix_reply_error(r, 401, "token_revoked",
+                        "this session has ended (logout, password or role change, or the "
+                        "account was disabled); sign in again",
+                        NULL);
+        return false;
+    case ID_ANSWERED:
+    default:
+        return false;
     }
-    return true;
 }
 
-/* On a public route: a valid bearer token identifies the caller; anything else is anonymous. */
-static void identify(tix_req *r)
+/* On a public route: a valid bearer token of a live session identifies the caller; anything
+ * else is anonymous. false when the check could not be made (already answered). */
+static bool identify(tix_req *r)
 {
     const char *token = bearer(r);
-    if (token != NULL) {
-        (void)take_identity(r, token);
-    }
+    return token == NULL || take_identity(r, token) != ID_ANSWERED;
 }
 
 static bool is_json_type(const char *ct)
@@ -91,8 +127,8 @@ bool tix_server_admit(req_state *st)
     if (route->access != TIX_ACCESS_PUBLIC && !authenticate(r)) {
         return false;
     }
-    if (route->access == TIX_ACCESS_PUBLIC) {
-        identify(r); /* public reads may still show more to a signed-in admin */
+    if (route->access == TIX_ACCESS_PUBLIC && !identify(r)) {
+        return false; /* public reads may still show more to a signed-in admin */
     }
     if (!tix_policy_route_allows(route->access, &r->auth)) {
         tix_reply_error(r, 403, "forbidden", "your role may not do this", NULL);
@@ -101,30 +137,86 @@ bool tix_server_admit(req_state *st)
     return true;
 }
 
-static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *value)
+/* What check_arg found wrong with the query, the first time. */
+typedef struct arg_check {
+    tix_arena *a;
+    const char *bad;    /* the parameter's name (its text before any control byte) */
+    const char *reason; /* static text */
+    const char **seen;  /* names so far, to find a repeated one */
+    size_t n, cap;
+} arg_check;
+
+static bool has_control(const char *s, size_t n)
 {
-    (void)kind;
-    const char **bad = cls;
-    if (!tix_utf8_valid(key) || (value != NULL && !tix_utf8_valid(value))) {
-        *bad = key;
-        return MHD_NO;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            return true;
+        }
     }
-    return MHD_YES;
+    return false;
 }
 
-/* Paths and query parameters must be UTF-8 (ids and filters reach SQL as text). */
-bool tix_server_check_encoding(tix_req *r)
+static bool seen_before(arg_check *q, const char *key)
 {
-    const char *bad = NULL;
+    for (size_t i = 0; i < q->n; i++) {
+        if (strcmp(q->seen[i], key) == 0) {
+            return true;
+        }
+    }
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        const char **seen = tix_arena_alloc(q->a, sizeof(char *) * cap);
+        if (q->n > 0) {
+            memcpy(seen, q->seen, sizeof(char *) * q->n);
+        }
+        q->seen = seen;
+        q->cap = cap;
+    }
+    q->seen[q->n++] = key;
+    return false;
+}
+
+/* key_size and value_size are the decoded lengths, so a %00 that cut the C string shows. */
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    arg_check *q = cls;
+    if (has_control(key, key_size) || (value != NULL && has_control(value, value_size))) {
+        q->reason = "query parameters must not contain control characters";
+    } else if (!tix_utf8_valid(key) || (value != NULL && !tix_utf8_valid(value))) {
+        q->reason = "query parameters must be UTF-8 text";
+    } else if (seen_before(q, key)) {
+        q->reason = "a query parameter may be given only once";
+    } else {
+        return MHD_YES;
+    }
+    q->bad = key;
+    return MHD_NO;
+}
+
+/* Paths and query parameters must be UTF-8 text without control characters (ids and filters
+ * reach SQL as text, and a NUL would cut what is routed, cached and logged short of what was
+ * sent), and no query parameter may be repeated (a handler reads one value; the cache key and
+ * a proxy's rules must not see another). */
+bool tix_server_check_encoding(req_state *st)
+{
+    tix_req *r = &st->r;
+    if (st->raw_path != NULL) { /* server_request.c saw a control byte in the sent path */
+        tix_reply_error(r, 400, "invalid_path", "the path must not contain control characters",
+                        NULL);
+        return false;
+    }
     if (!tix_utf8_valid(r->path)) {
         tix_reply_error(r, 404, "not_found", "no such endpoint or object", NULL);
         return false;
     }
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &bad);
-    if (bad != NULL) {
-        tix_reply_error(r, 400, "invalid_parameter", "query parameters must be UTF-8 text",
-                        json_pack("{s:s}", "parameter", tix_utf8_valid(bad) ? bad : "?"));
+    arg_check q = {.a = r->arena};
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+    if (q.bad != NULL) {
+        tix_reply_error(r, 400, "invalid_parameter", q.reason,
+                        json_pack("{s:s}", "parameter", tix_utf8_valid(q.bad) ? q.bad : "?"));
         return false;
     }
     return true;
@@ -133,7 +225,7 @@ bool tix_server_check_encoding(tix_req *r)
 void tix_server_dispatch(req_state *st)
 {
     tix_req *r = &st->r;
-    if (!tix_server_check_encoding(r)) {
+    if (!tix_server_check_encoding(st)) {
         return;
     }
     if (!tix_server_admit(st)) {
@@ -146,7 +238,8 @@ void tix_server_dispatch(req_state *st)
                         NULL);
         return;
     }
-    if (!tix_ratelimit_admit(r)) {
+    tix_rl_ticket rl;
+    if (!tix_ratelimit_admit(r, &rl)) {
         return;
     }
     if (route->flags & TIX_ROUTE_IDEMPOTENT) {
@@ -154,4 +247,5 @@ void tix_server_dispatch(req_state *st)
     } else if (!tix_cached_answer(r)) {
         route->handler(r);
     }
+    tix_ratelimit_done(r, &rl); /* login and change-password count failures only */
 }

@@ -24,13 +24,20 @@
     " LEFT JOIN seat_claims c ON c.show_id = $1 AND c.seat_id = s.id"                              \
     " WHERE s.hall_id = $2 AND s.active = 1"
 
+/* The claim column holds a tix_claim_kind (an enum: no TIX_DB_COL kind), read here. */
+static void map_claim(tix_arena *a, const tix_db_res *res, int row, void *item)
+{
+    (void)a;
+    ((tix_map_seat *)item)->claim = (tix_claim_kind)tix_db_res_int(res, row, 9);
+}
+
 #define C(field) TIX_DB_COL(tix_map_seat, field)
 static const tix_db_col map_cols[] = {
     C(id),      C(label),      C(row),          C(number), C(x),
-    C(y),       C(category),   C(blocked),      C(price),  C(claim),
+    C(y),       C(category),   C(blocked),      C(price),  TIX_DB_COL_NONE,
     C(hold_id), C(claim_user), C(claim_expires)};
 #undef C
-static const tix_db_map seat_map = TIX_DB_MAP(tix_map_seat, map_cols, NULL);
+static const tix_db_map seat_map = TIX_DB_MAP(tix_map_seat, map_cols, map_claim);
 
 tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show_id, const char *hall_id,
                         int64_t now, tix_map_seat **seats, int *n)
@@ -188,17 +195,18 @@ tix_rc tix_claims_extend(tix_db *db, const char *show_id, const char *hold_id, i
 #define HOLD_COLS                                                                                  \
     "id, show_id, user_id, status, seat_count, amount, currency, expires_at, created_at"
 
-static void read_hold(tix_arena *a, const tix_db_res *res, tix_hold *h)
+/* false when the row's status is none of tix_hold_status (the table's CHECK forbids it). */
+static bool read_hold(tix_arena *a, const tix_db_res *res, tix_hold *h)
 {
     h->id = tix_db_res_dup(a, res, 0, 0);
     h->show_id = tix_db_res_dup(a, res, 0, 1);
     h->user_id = tix_db_res_dup(a, res, 0, 2);
-    h->status = tix_db_res_dup(a, res, 0, 3);
     h->seat_count = (int)tix_db_res_int(res, 0, 4);
     h->amount = tix_db_res_int(res, 0, 5);
     h->currency = tix_db_res_dup(a, res, 0, 6);
     h->expires_at = tix_db_res_int(res, 0, 7);
     h->created_at = tix_db_res_int(res, 0, 8);
+    return tix_hold_status_parse(tix_db_res_text(res, 0, 3), &h->status);
 }
 
 #define HOLD_INSERT                                                                                \
@@ -320,8 +328,8 @@ static tix_rc one_hold(tix_db *db, tix_arena *a, const char *sql, const tix_dbv 
     if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
         rc = TIX_ENOTFOUND;
     }
-    if (rc == TIX_OK) {
-        read_hold(a, res, out);
+    if (rc == TIX_OK && !read_hold(a, res, out)) {
+        rc = TIX_EDB;
     }
     tix_db_res_destroy(res);
     return rc;
@@ -343,10 +351,11 @@ tix_rc tix_hold_active_for(tix_db *db, tix_arena *a, const char *user_id, const 
                     p, 3, out);
 }
 
-tix_rc tix_hold_set_status(tix_db *db, const char *id, const char *from, const char *to,
+tix_rc tix_hold_set_status(tix_db *db, const char *id, tix_hold_status from, tix_hold_status to,
                            int64_t now)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(from), TIX_DB_TEXT(to), TIX_DB_INT(now)};
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(tix_hold_status_name(from)),
+                   TIX_DB_TEXT(tix_hold_status_name(to)), TIX_DB_INT(now)};
     return tix_db_exec_one(db,
                            "UPDATE holds SET status = $3, updated_at = $4 WHERE id = $1"
                            " AND status = $2",

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define USER_COLS "id, email, name, role, password_hash, created_at, updated_at"
+#define USER_COLS                                                                                  \
+    "id, email, name, role, password_hash, created_at, updated_at, token_epoch, disabled_at,"      \
+    " deleted_at"
 
 static void copy_cell(char *dst, size_t cap, const char *s)
 {
@@ -24,6 +26,9 @@ static void read_user(const tix_db_res *res, int row, tix_user *u)
     copy_cell(u->password_hash, sizeof(u->password_hash), tix_db_res_text(res, row, 4));
     u->created_at = tix_db_res_int(res, row, 5);
     u->updated_at = tix_db_res_int(res, row, 6);
+    u->token_epoch = tix_db_res_int(res, row, 7);
+    u->disabled_at = tix_db_res_int(res, row, 8);
+    u->deleted_at = tix_db_res_int(res, row, 9);
 }
 
 /* For lists: every column is read by read_user (fixed-size fields, the role parsed). */
@@ -42,7 +47,9 @@ tix_rc tix_user_insert(tix_db *db, const tix_user *u)
                    TIX_DB_TEXT(tix_role_name(u->role)),
                    TIX_DB_TEXT(u->password_hash),
                    TIX_DB_INT(u->created_at)};
-    return tix_db_exec(db, "INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    return tix_db_exec(db,
+                       "INSERT INTO users (id, email, name, role, password_hash, created_at,"
+                       " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
                        p, 6, NULL);
 }
 
@@ -81,8 +88,54 @@ tix_rc tix_user_set_password(tix_db *db, const char *id, const char *hash, int64
 tix_rc tix_user_set_role(tix_db *db, const char *id, tix_role role, int64_t now)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(tix_role_name(role)), TIX_DB_INT(now)};
-    return tix_db_exec_one(db, "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1", p, 3,
-                           TIX_ENOTFOUND);
+    return tix_db_exec_one(db,
+                           "UPDATE users SET role = $2, updated_at = $3,"
+                           " token_epoch = token_epoch + 1 WHERE id = $1",
+                           p, 3, TIX_ENOTFOUND);
+}
+
+tix_rc tix_user_set_disabled(tix_db *db, const char *id, bool disabled, int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(now), TIX_DB_INT(disabled ? 1 : 0)};
+    return tix_db_exec_one(db,
+                           "UPDATE users SET updated_at = $2,"
+                           " disabled_at = CASE WHEN $3 = 1 THEN $2 ELSE NULL END,"
+                           " token_epoch = token_epoch + $3 WHERE id = $1",
+                           p, 3, TIX_ENOTFOUND);
+}
+
+tix_rc tix_user_anonymise(tix_db *db, const char *id, const char *placeholder_email, int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(placeholder_email), TIX_DB_INT(now)};
+    return tix_db_exec_one(db,
+                           "UPDATE users SET email = $2, name = '', password_hash = '!',"
+                           " updated_at = $3, disabled_at = $3, deleted_at = $3,"
+                           " token_epoch = token_epoch + 1 WHERE id = $1 AND deleted_at IS NULL",
+                           p, 3, TIX_ENOTFOUND);
+}
+
+tix_rc tix_user_auth_state(tix_db *db, const char *user_id, const char *session_id,
+                           tix_auth_state *out)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(user_id), TIX_DB_TEXT(session_id)};
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT u.token_epoch, u.disabled_at,"
+                            " (SELECT COUNT(*) FROM (SELECT 1 FROM refresh_tokens t"
+                            "   WHERE t.family_id = $2 AND t.user_id = $1"
+                            "   AND t.revoked_at IS NULL LIMIT 1) AS live)"
+                            " FROM users u WHERE u.id = $1",
+                            p, 2, &res);
+    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    if (rc == TIX_OK) {
+        out->epoch = tix_db_res_int(res, 0, 0);
+        out->disabled = tix_db_res_int(res, 0, 1) != 0;
+        out->session_live = tix_db_res_int(res, 0, 2) > 0;
+    }
+    tix_db_res_destroy(res);
+    return rc;
 }
 
 tix_rc tix_user_lock_admins(tix_db *db)
@@ -95,7 +148,8 @@ tix_rc tix_user_count_role(tix_db *db, tix_role role, int64_t *out)
 {
     tix_db_res *res = NULL;
     tix_dbv p = TIX_DB_TEXT(tix_role_name(role));
-    tix_rc rc = tix_db_exec(db, "SELECT COUNT(*) FROM users WHERE role = $1", &p, 1, &res);
+    tix_rc rc = tix_db_exec(
+        db, "SELECT COUNT(*) FROM users WHERE role = $1 AND disabled_at IS NULL", &p, 1, &res);
     if (rc == TIX_OK) {
         *out = tix_db_res_int(res, 0, 0);
     }

@@ -7,9 +7,9 @@
 #ifndef TIX_STORE_USERS_H
 #define TIX_STORE_USERS_H
 
-#include "auth/password.h"
-#include "auth/policy.h"
 #include "core/arena.h"
+#include "core/model.h"
+#include "core/roles.h"
 #include "store/db.h"
 
 #include <stdint.h>
@@ -22,6 +22,9 @@ typedef struct tix_user {
     char password_hash[TIX_PASSWORD_HASH_MAX];
     int64_t created_at;
     int64_t updated_at;
+    int64_t token_epoch; /* the "ep" of its access tokens; bumped to refuse every earlier one */
+    int64_t disabled_at; /* 0 = enabled */
+    int64_t deleted_at;  /* 0 = not deleted (DELETE /me anonymises and disables) */
 } tix_user;
 
 /* TIX_ECONFLICT when the e-mail is taken. */
@@ -30,10 +33,27 @@ TIX_MUSTCHECK tix_rc tix_user_by_id(tix_db *db, const char *id, tix_user *out);
 TIX_MUSTCHECK tix_rc tix_user_by_email(tix_db *db, const char *email, tix_user *out);
 TIX_MUSTCHECK tix_rc tix_user_set_password(tix_db *db, const char *id, const char *hash,
                                            int64_t now);
+/* Also bumps token_epoch: access tokens with the old role are refused from now on. */
 TIX_MUSTCHECK tix_rc tix_user_set_role(tix_db *db, const char *id, tix_role role, int64_t now);
+/* Disables (and bumps token_epoch) or enables the user. */
+TIX_MUSTCHECK tix_rc tix_user_set_disabled(tix_db *db, const char *id, bool disabled, int64_t now);
+/* DELETE /me: e-mail replaced by placeholder_email (unique), name erased, password unusable,
+ * disabled and deleted, token_epoch bumped. TIX_ENOTFOUND if absent or already deleted. */
+TIX_MUSTCHECK tix_rc tix_user_anonymise(tix_db *db, const char *id, const char *placeholder_email,
+                                        int64_t now);
+
+/* What the per-request session check needs (auth/revocation.h): one round trip. */
+typedef struct tix_auth_state {
+    int64_t epoch;
+    bool disabled;
+    bool session_live; /* the family session_id of this user has a token not revoked */
+} tix_auth_state;
+TIX_MUSTCHECK tix_rc tix_user_auth_state(tix_db *db, const char *user_id, const char *session_id,
+                                         tix_auth_state *out);
 /* Locks every admin row for this transaction (PostgreSQL row locks; SQLite's write lock), so
  * two concurrent demotions cannot both see "another admin remains". */
 TIX_MUSTCHECK tix_rc tix_user_lock_admins(tix_db *db);
+/* Users of role that are not disabled. */
 TIX_MUSTCHECK tix_rc tix_user_count_role(tix_db *db, tix_role role, int64_t *out);
 /* Users with id > after (NULL = from the start), in id (= creation) order, optionally of one
  * role (NULL = all). OUT: *items (arena-owned array), *n. Asks for limit+1 rows so the caller

@@ -140,15 +140,20 @@ def test_owner_id_is_kept_when_the_admin_writes(server):
        200)
 
 
-def test_stale_token_after_promotion_still_has_the_old_role(server):
-    """A role change takes effect on the next login: the user's token in hand stays a user's."""
+def test_token_from_before_a_promotion_is_revoked(server):
+    """A role change takes effect on the next request (API.md, second part): the token in hand
+    is refused with 401 token_revoked, and the next refresh carries the new role."""
     c = cast(server)
     email = unique_email("promoted")
     reg = register(server, email=email)
     ok(call("PATCH", server, f"/admin/users/{reg['user']['id']}", token=c.admin.token,
             json={"role": "owner"}), 200)
     r = call("POST", server, "/theatres", token=reg["access_token"], json=theatre_body())
-    assert_error(r, 403, "forbidden")
+    assert_error(r, 401, "token_revoked")
+    pair = call("POST", server, "/auth/refresh", json={"refresh_token": reg["refresh_token"]})
+    assert pair.status_code == 200, pair.text
+    ok(call("POST", server, "/theatres", token=pair.json()["access_token"],
+            json=theatre_body()), 201)
 
 
 def test_bad_token_on_a_write_is_401(server):

@@ -15,7 +15,7 @@ import yaml
 
 from booking_helpers import Venue, hold
 from catalog_helpers import cast, describe
-from conftest import assert_error, call
+from conftest import assert_error, call, register
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
@@ -116,7 +116,10 @@ def world(server):
     c = cast(server)
     h = hold(server, c.user.token, v.show_id, seat_ids=v.ids("A1"))
     return {"movies": v.movie["id"], "theatres": v.theatre["id"], "halls": v.hall["id"],
-            "shows": v.show_id, "holds": h["hold_id"], "users": c.user.id,
+            "shows": v.show_id, "holds": h["hold_id"],
+            # a user of its own: PATCH /admin/users/{id} gets {"disabled": true} among the
+            # hostile values, which would end the cast user's sessions for later tests
+            "users": register(server)["user"]["id"],
             "bookings": "bkg_01ARZ3NDEKTSV4RRFFQ69G5FAV", "refunds": "rfd_01ARZ3NDEKTSV4RRFFQ69G5FAV",
             "test": "order_x", "admin": c.admin.token, "owner": c.owner.token,
             "user": c.user.token}

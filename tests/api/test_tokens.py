@@ -41,7 +41,8 @@ def test_non_bearer_authorization_is_401(server, header):
     assert r.json()["error"]["code"] in ("unauthorized", "invalid_token")
 
 
-@pytest.mark.parametrize("token", ["garbage", "a.b.c", "...", "eyJhbGciOiJIUzI1NiJ9.e30."])
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "...", "eyJhbGciOiJIUzI1NiJ9.e30.", "..",
+                                   ".e30.x", "eyJhbGciOiJIUzI1NiJ9..sig"])
 def test_garbage_token_is_401(server, token):
     assert_error(get_me(server, token), 401, "invalid_token")
 

@@ -36,6 +36,10 @@ static void test_rfc3339_format(void **state)
         {T_2026 + 123, "2026-11-25T10:00:00.123Z"},
         {INT64_C(1835438400000), "2028-02-29T12:00:00.000Z"},
         {INT64_C(253402300799999), "9999-12-31T23:59:59.999Z"},
+        /* years before 1000 keep four digits (found by tests/fuzz/fuzz_show_time: strftime's
+         * %Y wrote "221-01-30T…", which tix_parse_rfc3339 and clients refuse) */
+        {INT64_C(-55190592000000), "0221-01-30T00:00:00.000Z"},
+        {INT64_C(-62167219200000), "0000-01-01T00:00:00.000Z"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char out[TIX_RFC3339_MAX];

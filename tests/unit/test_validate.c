@@ -16,8 +16,7 @@
 
 static void clear_err(tix_verr *e)
 {
-    e->status = 0;
-    e->code = NULL;
+    e->kind = TIX_VERR_VALUE;
     e->field = NULL;
     e->reason = NULL;
     e->expected = NULL;
@@ -25,9 +24,8 @@ static void clear_err(tix_verr *e)
 
 static void assert_type_error(const tix_verr *e, const char *field, const char *expected)
 {
-    assert_int_equal(e->status, 400);
-    assert_non_null(e->code);
-    assert_string_equal(e->code, "invalid_type");
+    assert_int_equal(tix_verr_status(e), 400);
+    assert_string_equal(tix_verr_code(e), "invalid_type");
     assert_non_null(e->field);
     assert_string_equal(e->field, field);
     assert_non_null(e->expected);
@@ -37,9 +35,8 @@ static void assert_type_error(const tix_verr *e, const char *field, const char *
 
 static void assert_validation_error(const tix_verr *e, const char *field)
 {
-    assert_int_equal(e->status, 422);
-    assert_non_null(e->code);
-    assert_string_equal(e->code, "validation_failed");
+    assert_int_equal(tix_verr_status(e), 422);
+    assert_string_equal(tix_verr_code(e), "validation_failed");
     assert_non_null(e->field);
     assert_string_equal(e->field, field);
     assert_non_null(e->reason);

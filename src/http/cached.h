@@ -8,11 +8,13 @@
  *
  * An entry "<catalogue version> <scope version> <valid until ms> <etag>\n<body>" lives under
  * "<prefix>:{show:ID}:<route>:<q>", "<prefix>:{catalog}:<route>:<q>" or
- * "<prefix>:{user:ID}:<route>:<q>", where <q> hashes the sorted query string and whether the
- * caller is an admin. It is served only while both versions it was stored under are still the
- * current ones and its instant has not passed, so a change is visible to the very next read
- * once its bump is done. Versions are read before the database, so an answer built from data
- * older than a bump is stored under the older version and never served.
+ * "<prefix>:{user:ID}:<route>:<q>", where <q> hashes the query parameters the route declares
+ * (tix_route.query: the ones its handler reads, each length-prefixed, so no value can pass for
+ * another parameter; others do not enter it) and whether the caller is an admin. It is served only
+ * while both versions it was stored under are still the current ones and its instant has not
+ * passed, so a change is visible to the very next read once its bump is done. Versions are read
+ * before the database, so an answer built from data older than a bump is stored under the older
+ * version and never served.
  *
  * Misses are coalesced: while one request builds the answer for an entry and versions, the
  * others that miss on it wait for that answer (see "flights" in cached.c).
@@ -22,8 +24,8 @@
  * answers); If-None-Match with a matching tag gets 304 without a body. X-Cache says hit, miss
  * or bypass (the cache is off or unreachable).
  */
-#ifndef TIX_API_CACHED_H
-#define TIX_API_CACHED_H
+#ifndef TIX_HTTP_CACHED_H
+#define TIX_HTTP_CACHED_H
 
 #include "http/req.h"
 
@@ -36,6 +38,10 @@ void tix_cached_finish(tix_req *r);
 /* When the request ends (whether or not it was answered): lets go of anything the lookup
  * holds, so requests waiting for this one's answer never wait in vain. */
 void tix_cached_release(tix_req *r);
+/* The text <q> hashes for r (arena-owned): its route's declared query parameters in order,
+ * each "<len>:<name>;" or "<len>:<name>=<len>:<value>;", then "|admin" or "|". Two requests
+ * on one route share it exactly when they read the same values (tests/fuzz/fuzz_cachekey). */
+const char *tix_cached_query_text(tix_req *r);
 /* Misses answered by another request's build of the same entry (for /metrics). */
 unsigned long long tix_cached_coalesced(void);
 
