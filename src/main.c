@@ -125,8 +125,10 @@ static const char usage_more[] =
 /* Rate limits and the client address behind a proxy. */
 static const char usage_limits[] =
     "  RATE_LIMIT           on | off: 429 past the limits below (on)\n"
-    "  RATE_LIMIT_LOGIN_IP  logins per client IP, COUNT/WINDOW, 0 = none (10/1m)\n"
-    "  RATE_LIMIT_LOGIN_EMAIL  logins per e-mail (5/1m)\n"
+    "  RATE_LIMIT_LOGIN_IP  failed logins (and change-password) per client IP, COUNT/WINDOW,\n"
+    "                       0 = none (10/1m)\n"
+    "  RATE_LIMIT_LOGIN_EMAIL  failed logins per e-mail and client IP; failed change-password\n"
+    "                       per user (5/1m)\n"
     "  RATE_LIMIT_REGISTER_IP  registrations per client IP (5/1m)\n"
     "  RATE_LIMIT_HOLD_USER holds per user (30/1m)\n"
     "  TRUST_PROXY          on | off: client IP from X-Forwarded-For via a trusted proxy (off)\n"
