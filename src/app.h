@@ -1,13 +1,13 @@
 /*
  * The process-wide state that handlers reach through tix_req->app: configuration, the database
  * pool, the route table and counters. Created in main.c, read-only while serving except the
- * atomic counters.
+ * atomic counters. It sits beside http/ and jobs/ and includes only lower layers (the
+ * services it holds are named by struct tag), so any of them may include it.
  */
 #ifndef TIX_APP_H
 #define TIX_APP_H
 
 #include "core/config.h"
-#include "http/router.h"
 #include "pay/pay.h"
 #include "store/db.h"
 
@@ -16,7 +16,7 @@
 typedef struct tix_app {
     tix_config cfg;
     tix_db_pool *db;
-    tix_router *router;
+    struct tix_router *router; /* http/router.h: the route table (api/routes.h) compiled by main */
     tix_pay_provider *pay;
     struct tix_media *media;      /* posters and trailers (media/media.h); made by the server */
     struct tix_cache *cache;      /* cache/cache.h: Redis or in-process; made by main */
@@ -28,9 +28,5 @@ typedef struct tix_app {
     atomic_ullong slow_clients_cut; /* connections closed by the slow-client reaper */
     atomic_ullong overloaded;       /* requests refused (503) because the handler queue was full */
 } tix_app;
-
-/* The route table (src/api/routes.c): every endpoint, its handler and required role. */
-extern const tix_route tix_routes[];
-extern const size_t tix_routes_count;
 
 #endif

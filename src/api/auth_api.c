@@ -53,7 +53,7 @@ void tix_api_register(tix_req *r)
     if (body == NULL || !read_credentials(r, body, true, email, sizeof(email), &password)) {
         return;
     }
-    if (!tix_v_string(body, "name", true, 1, 100, &name, &e)) {
+    if (!tix_v_text(body, "name", true, 1, 100, TIX_TEXT_LINE, &name, &e)) {
         tix_reply_verr(r, &e);
         return;
     }

@@ -6,6 +6,7 @@
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
+#include "auth/policy.h"
 #include "booking/booking.h"
 #include "catalog/show_time.h"
 #include "core/util.h"
@@ -24,11 +25,11 @@ static const char *seat_status(const tix_map_seat *s)
     if (s->blocked || s->price < 0) {
         return "blocked";
     }
-    return claim_names[s->claim >= 0 && s->claim <= 2 ? s->claim : 0];
+    return claim_names[(unsigned)s->claim <= TIX_CLAIM_SOLD ? s->claim : TIX_CLAIM_FREE];
 }
 
 /* The next instant this map stops being true by the clock alone: a hold's expiry, the
- * show's start or end (the cache keeps it no longer: api/cached.h). */
+ * show's start or end (the cache keeps it no longer: http/cached.h). */
 static int64_t seat_map_until(const tix_show *show, const tix_map_seat *seats, int n, int64_t now)
 {
     int64_t until = show->starts_at > now ? show->starts_at
@@ -62,7 +63,7 @@ void tix_api_seat_map(tix_req *r)
     json_t *list = json_array();
     for (int i = 0; i < n; i++) {
         const char *st = seat_status(&seats[i]);
-        counts[strcmp(st, "blocked") == 0 ? 3 : (seats[i].claim >= 0 ? seats[i].claim : 0)]++;
+        counts[strcmp(st, "blocked") == 0 ? 3 : (int)seats[i].claim]++;
         json_array_append_new(
             list, json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:s,s:I,s:s}", "id", seats[i].id, "label",
                             seats[i].label, "row", seats[i].row, "number", seats[i].number, "x",
@@ -125,7 +126,7 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
         return true;
     }
     if (!json_is_array(ids)) {
-        e = (tix_verr){400, "invalid_type", "seat_ids", "has the wrong type", "array of strings"};
+        (void)tix_verr_type(&e, "seat_ids", "array of strings");
         tix_reply_verr(r, &e);
         return false;
     }
@@ -139,8 +140,9 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
     const char **list = tix_arena_calloc(r->arena, sizeof(char *) * n);
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(ids, i);
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 96) {
-            e = (tix_verr){400, "invalid_type", "seat_ids", "must hold seat id strings",
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 96 ||
+            strlen(json_string_value(v)) != json_string_length(v)) { /* U+0000 inside */
+            e = (tix_verr){TIX_VERR_TYPE, "seat_ids", "must hold seat id strings",
                            "array of strings"};
             tix_reply_verr(r, &e);
             return false;
@@ -170,12 +172,15 @@ static void reply_hold_problem(tix_req *r, tix_rc rc, const tix_hold_result *h)
                                 : "some seats are blocked and never sold",
                         details);
     } else if (rc == TIX_ECONFLICT) {
-        const char *code = h->problem ? h->problem : "seat_unavailable";
-        const char *msg = strcmp(code, "show_not_bookable") == 0
-                              ? "the show is not on sale (cancelled or already started)"
-                          : strcmp(code, "no_seats_available") == 0
-                              ? "no seats fit that request"
-                              : "some seats are not available";
+        const char *code = "seat_unavailable";
+        const char *msg = "some seats are not available";
+        if (h->problem == TIX_HOLD_SHOW_NOT_BOOKABLE) {
+            code = "show_not_bookable";
+            msg = "the show is not on sale (cancelled or already started)";
+        } else if (h->problem == TIX_HOLD_NO_SEATS_AVAILABLE) {
+            code = "no_seats_available";
+            msg = "no seats fit that request";
+        }
         tix_reply_error(r, 409, code, msg, json_pack("{s:o}", "unavailable", ids));
     } else {
         json_decref(ids);

@@ -2,6 +2,7 @@
 #include "api/catalog_views.h"
 
 #include "api/views.h"
+#include "app.h"
 #include "catalog/show_time.h"
 
 #include <string.h>
@@ -82,4 +83,50 @@ json_t *tix_view_show(const tix_show *s, const tix_show_price *prices, int npric
         json_object_set_new(j, "prices", p);
     }
     return j;
+}
+
+tix_catalog_ctx tix_api_catalog_ctx(tix_req *r, tix_db *db)
+{
+    return (tix_catalog_ctx){db, r->arena, &r->app->cfg, r->app->pay, &r->auth};
+}
+
+/* The message of each rule the catalogue service refuses by (catalog.h), with its status. */
+static const struct {
+    const char *why;
+    unsigned status;
+    const char *code; /* the answer's error code: the rule's own unless set */
+    const char *message;
+} refusals[] = {
+    {"theatre_has_bookings", 409, NULL, "the theatre has future shows with bookings or holds"},
+    {"theatre_for_other_owner", 403, "forbidden",
+     "only an admin may create a theatre for another owner"},
+    {"hall_has_bookings", 409, NULL, "the hall has future shows with bookings or holds"},
+    {"hall_category_unpriced", 409, NULL,
+     "a scheduled show of this hall has no price for a category of the new layout; cancel that "
+     "show or keep the categories"},
+    {"show_overlap", 409, NULL,
+     "another show in this hall overlaps that time (including cleaning time)"},
+    {"show_completed", 409, NULL, "a completed show cannot be cancelled"},
+    {"show_cancelled", 409, NULL, "the show is already cancelled"},
+    {"movie_has_shows", 409, NULL,
+     "the running time cannot change while future shows are scheduled"},
+    {"movie_has_bookings", 409, NULL,
+     "the movie has future shows with bookings or holds; cancel them first"},
+};
+
+void tix_api_reply_catalog(tix_req *r, tix_rc rc, const tix_catalog_refusal *why)
+{
+    if (rc == TIX_EINVAL && why->verr.field != NULL) {
+        tix_reply_verr(r, &why->verr);
+        return;
+    }
+    for (size_t i = 0; why->why != NULL && i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        if (strcmp(why->why, refusals[i].why) == 0) {
+            json_t *details = why->category ? json_pack("{s:s}", "category", why->category) : NULL;
+            tix_reply_error(r, refusals[i].status, refusals[i].code ? refusals[i].code : why->why,
+                            refusals[i].message, details);
+            return;
+        }
+    }
+    tix_reply_rc(r, rc);
 }

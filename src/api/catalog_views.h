@@ -1,7 +1,13 @@
-/* JSON views of catalogue objects (movies, theatres, halls, seats, shows). New references. */
+/*
+ * JSON views of catalogue objects (movies, theatres, halls, seats, shows; new references), and
+ * the two pieces every catalogue handler shares around a call of the service (catalog/
+ * catalog.h): the service's context for a request, and the answer to what it refused.
+ */
 #ifndef TIX_API_CATALOG_VIEWS_H
 #define TIX_API_CATALOG_VIEWS_H
 
+#include "catalog/catalog.h"
+#include "http/req.h"
 #include "store/catalog.h"
 
 #include <jansson.h>
@@ -13,5 +19,12 @@ json_t *tix_view_hall(const tix_hall *h, const tix_seat_row *seats, int nseats);
 json_t *tix_view_seat(const tix_seat_row *s);
 /* A show with its derived status at now; prices (may be NULL) adds "prices". */
 json_t *tix_view_show(const tix_show *s, const tix_show_price *prices, int nprices, int64_t now);
+
+/* The catalogue service's context for request r on connection db (the caller: r->auth). */
+tix_catalog_ctx tix_api_catalog_ctx(tix_req *r, tix_db *db);
+/* Answers a failed catalogue call: a refused rule as its 409 (or 403) with its message, a
+ * refused input as a validation problem (400 invalid_type / 422 validation_failed), anything
+ * else (TIX_OK: 204) as tix_reply_rc does. */
+void tix_api_reply_catalog(tix_req *r, tix_rc rc, const tix_catalog_refusal *why);
 
 #endif

@@ -1,6 +1,8 @@
 /*
  * Movies: admin writes, public reads. Certificates follow India's CBFC: U (universal), UA
- * (parental guidance), A (adults), S (restricted to specialised audiences).
+ * (parental guidance), A (adults), S (restricted to specialised audiences). The handlers check
+ * the shape of a request and leave the rules and the transaction of a deletion to the
+ * catalogue service (catalog/catalog.h, movies.c).
  */
 #include "api/catalog_views.h"
 #include "api/handlers.h"
@@ -59,8 +61,8 @@ static bool read_movie_input(tix_req *r, json_t *body, bool partial, movie_input
     bool req = !partial;
     memset(in, 0, sizeof(*in));
     bool ok =
-        tix_v_string(body, "title", req, 1, 200, &in->title, &e) &&
-        tix_v_string(body, "description", false, 0, 5000, &in->description, &e) &&
+        tix_v_text(body, "title", req, 1, 200, TIX_TEXT_LINE, &in->title, &e) &&
+        tix_v_text(body, "description", false, 0, 5000, TIX_TEXT_MULTILINE, &in->description, &e) &&
         tix_v_int(body, "duration_minutes", req, 1, 600, &in->duration, &in->has_duration, &e) &&
         tix_v_string(body, "release_date", req, 10, 10, &in->release_date, &e) &&
         tix_v_string(body, "certificate", req, 1, 2, &in->certificate, &e) &&
@@ -84,17 +86,18 @@ static char *dump(tix_req *r, json_t *j)
     return copy;
 }
 
-/* Applies the fields present in `in` onto m. */
-static void merge(tix_req *r, tix_movie *m, const movie_input *in)
+/* The change `in` asks for, as the service takes it (lists as JSON text in r's arena). */
+static tix_movie_change change_of(tix_req *r, const movie_input *in)
 {
-    m->title = in->title ? (char *)in->title : m->title;
-    m->description = in->description ? (char *)in->description : m->description;
-    m->duration_minutes = in->has_duration ? (int)in->duration : m->duration_minutes;
-    m->release_date = in->release_date ? (char *)in->release_date : m->release_date;
-    m->certificate = in->certificate ? (char *)in->certificate : m->certificate;
-    m->status = in->status ? (char *)in->status : m->status;
-    m->languages = in->languages ? dump(r, in->languages) : m->languages;
-    m->genres = in->genres ? dump(r, in->genres) : m->genres;
+    return (tix_movie_change){.title = in->title,
+                              .description = in->description,
+                              .release_date = in->release_date,
+                              .certificate = in->certificate,
+                              .status = in->status,
+                              .languages = in->languages ? dump(r, in->languages) : NULL,
+                              .genres = in->genres ? dump(r, in->genres) : NULL,
+                              .has_duration = in->has_duration,
+                              .duration_minutes = (int)in->duration};
 }
 
 static void reply_movie(tix_req *r, unsigned status, const tix_movie *m)
@@ -111,19 +114,16 @@ void tix_api_movie_create(tix_req *r)
     if (body == NULL || !read_movie_input(r, body, false, &in)) {
         return;
     }
-    tix_db *db = tix_req_db(r);
-    tix_movie m = {.description = "", .languages = "[]", .genres = "[]", .status = "active"};
-    char *id = tix_arena_alloc(r->arena, TIX_ID_MAX);
-    tix_id_new(id, "mov");
-    m.id = id;
-    merge(r, &m, &in);
-    m.created_at = m.updated_at = tix_now_ms();
+    tix_movie_change ch = change_of(r, &in);
     json_decref(in.languages);
     json_decref(in.genres);
+    tix_db *db = tix_req_db(r);
     if (db == NULL) {
         return;
     }
-    tix_rc rc = tix_movie_insert(db, &m);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_movie m;
+    tix_rc rc = tix_catalog_movie_create(&c, &ch, &m);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;
@@ -138,33 +138,19 @@ void tix_api_movie_update(tix_req *r)
     if (body == NULL || !read_movie_input(r, body, true, &in)) {
         return;
     }
-    tix_db *db = tix_req_db(r);
-    tix_movie m;
-    bool shows = false;
-    tix_rc rc = db ? tix_movie_get(db, r->arena, tix_req_param(r, "id"), &m) : TIX_EUNAVAIL;
-    if (rc == TIX_OK && in.has_duration && in.duration != m.duration_minutes) {
-        /* Scheduled shows were placed with the old running time: changing it would silently
-         * make them overlap. Cancel or move them first. */
-        rc = tix_catalog_future_shows(db, NULL, NULL, m.id, tix_now_ms(), &shows);
-        rc = rc == TIX_OK && shows ? TIX_ECONFLICT : rc;
-    }
-    if (rc == TIX_OK) {
-        merge(r, &m, &in);
-        m.updated_at = tix_now_ms();
-        rc = tix_movie_update(db, &m);
-    }
+    tix_movie_change ch = change_of(r, &in);
     json_decref(in.languages);
     json_decref(in.genres);
+    tix_db *db = tix_req_db(r);
     if (db == NULL) {
         return;
     }
-    if (rc == TIX_ECONFLICT && shows) {
-        tix_reply_error(r, 409, "movie_has_shows",
-                        "the running time cannot change while future shows are scheduled", NULL);
-        return;
-    }
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_catalog_refusal why;
+    tix_movie m;
+    tix_rc rc = tix_catalog_movie_update(&c, tix_req_param(r, "id"), &ch, &m, &why);
     if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
+        tix_api_reply_catalog(r, rc, &why);
         return;
     }
     reply_movie(r, 200, &m);
@@ -176,13 +162,9 @@ void tix_api_movie_toggle(tix_req *r)
     if (db == NULL) {
         return;
     }
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
     tix_movie m;
-    tix_rc rc = tix_movie_get(db, r->arena, tix_req_param(r, "id"), &m);
-    if (rc == TIX_OK) {
-        m.status = strcmp(m.status, "active") == 0 ? "inactive" : "active";
-        m.updated_at = tix_now_ms();
-        rc = tix_movie_update(db, &m);
-    }
+    tix_rc rc = tix_catalog_movie_toggle(&c, tix_req_param(r, "id"), &m);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;
@@ -196,24 +178,10 @@ void tix_api_movie_delete(tix_req *r)
     if (db == NULL) {
         return;
     }
-    const char *id = tix_req_param(r, "id");
-    int64_t now = tix_now_ms();
-    tix_movie m;
-    bool claims = false;
-    tix_rc rc = tix_db_begin(db);
-    rc = rc ? rc : tix_movie_get(db, r->arena, id, &m);
-    rc = rc ? rc : tix_catalog_future_claims(db, NULL, NULL, id, now, &claims);
-    if (rc == TIX_OK && claims) {
-        tix_db_rollback(db);
-        tix_reply_error(r, 409, "movie_has_bookings",
-                        "the movie has future shows with bookings or holds; cancel them first",
-                        NULL);
-        return;
-    }
-    rc = rc ? rc : tix_catalog_cancel_future_shows(db, NULL, NULL, id, now);
-    rc = rc ? rc : tix_movie_soft_delete(db, id, now);
-    rc = rc ? rc : tix_db_commit(db);
-    tix_reply_rc(r, rc);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_catalog_refusal why;
+    tix_rc rc = tix_catalog_movie_delete(&c, tix_req_param(r, "id"), &why);
+    tix_api_reply_catalog(r, rc, &why);
 }
 
 void tix_api_movie_get(tix_req *r)
@@ -277,7 +245,7 @@ static bool read_movie_filter(tix_req *r, tix_movie_filter *f, char *today)
                         json_pack("{s:s}", "parameter", "status"));
         return false;
     }
-    if (q != NULL && strlen(q) > 200) {
+    if (q != NULL && tix_utf8_len(q) > 200) { /* characters, as documented */
         tix_reply_error(r, 400, "invalid_parameter", "q is too long",
                         json_pack("{s:s}", "parameter", "q"));
         return false;

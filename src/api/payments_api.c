@@ -3,14 +3,14 @@
  * reconciliation. The webhook's rules: the signature is checked over the raw body before
  * anything is parsed or written; the event is recorded (durably, keyed by its event id) before
  * it is applied, and answered 2xx only once both are done; an event already applied is
- * answered 200 without applying it again. Every rule about bookings lives in pay/payments.h.
+ * answered 200 without applying it again. Every rule about bookings lives in booking/payments.h.
  */
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
+#include "booking/payments.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "pay/payments.h"
 
 #include <ctype.h>
 #include <string.h>

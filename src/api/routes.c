@@ -2,6 +2,8 @@
  * The route table (Redis's command table): every endpoint of ticketd, with its handler, who
  * may call it and whether it reads a JSON body. Grep this file and you know the whole API.
  */
+#include "api/routes.h"
+
 #include "api/handlers.h"
 #include "app.h"
 
@@ -12,12 +14,15 @@
 #define ADMIN TIX_ACCESS_ADMIN
 #define JSON  TIX_ROUTE_JSON
 #define IDEM  TIX_ROUTE_IDEMPOTENT
-#define CSHOW TIX_ROUTE_CACHE_SHOW    /* cached per show: api/cached.h */
+#define CSHOW TIX_ROUTE_CACHE_SHOW    /* cached per show: http/cached.h */
 #define CCAT  TIX_ROUTE_CACHE_CATALOG /* cached per catalogue version */
 #define CUSER TIX_ROUTE_CACHE_USER    /* cached per user */
-#define CATW  TIX_ROUTE_CATALOG_WRITE /* a 2xx bumps the catalogue version */
 #define INL   TIX_ROUTE_INLINE        /* never blocks: runs on the MHD thread */
 #define RL(x) TIX_ROUTE_RL_##x        /* rate limited: http/ratelimit.h */
+
+/* A cached route ends with the query parameters its handler reads (tix_route.query: the cache
+ * key is made of them); every other row leaves that field out, so it is NULL. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 const tix_route tix_routes[] = {
     /* operations */
@@ -32,35 +37,36 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/auth/login", tix_api_login, PUB, JSON | RL(LOGIN)},
     {"POST", V1 "/auth/refresh", tix_api_refresh, PUB, JSON},
     {"POST", V1 "/auth/logout", tix_api_logout, PUB, JSON},
-    {"POST", V1 "/auth/change-password", tix_api_change_password, USER, JSON},
+    {"POST", V1 "/auth/change-password", tix_api_change_password, USER, JSON | RL(PASSWORD)},
     {"GET", V1 "/me", tix_api_me, USER, 0},
     {"DELETE", V1 "/me", tix_api_delete_me, USER, JSON},
     {"GET", V1 "/admin/users", tix_api_admin_list_users, ADMIN, 0},
     {"PATCH", V1 "/admin/users/{id}", tix_api_admin_update_user, ADMIN, JSON},
 
     /* catalogue: public reads, owner/admin writes */
-    {"GET", V1 "/movies", tix_api_movie_list, PUB, CCAT},
-    {"POST", V1 "/movies", tix_api_movie_create, ADMIN, JSON | CATW},
+    {"GET", V1 "/movies", tix_api_movie_list, PUB, CCAT, "status q genre language limit cursor"},
+    {"POST", V1 "/movies", tix_api_movie_create, ADMIN, JSON},
     {"GET", V1 "/movies/{id}", tix_api_movie_get, PUB, 0},
-    {"PATCH", V1 "/movies/{id}", tix_api_movie_update, ADMIN, JSON | CATW},
-    {"DELETE", V1 "/movies/{id}", tix_api_movie_delete, ADMIN, CATW},
-    {"POST", V1 "/movies/{id}/toggle-status", tix_api_movie_toggle, ADMIN, CATW},
-    {"POST", V1 "/movies/{id}/poster", tix_api_movie_poster, ADMIN, TIX_ROUTE_UPLOAD | CATW},
-    {"POST", V1 "/movies/{id}/trailer", tix_api_movie_trailer, ADMIN, TIX_ROUTE_UPLOAD | CATW},
+    {"PATCH", V1 "/movies/{id}", tix_api_movie_update, ADMIN, JSON},
+    {"DELETE", V1 "/movies/{id}", tix_api_movie_delete, ADMIN, 0},
+    {"POST", V1 "/movies/{id}/toggle-status", tix_api_movie_toggle, ADMIN, 0},
+    {"POST", V1 "/movies/{id}/poster", tix_api_movie_poster, ADMIN, TIX_ROUTE_UPLOAD},
+    {"POST", V1 "/movies/{id}/trailer", tix_api_movie_trailer, ADMIN, TIX_ROUTE_UPLOAD},
     {"GET", "/media/{kind}/{file}", tix_api_media_get, PUB, INL}, /* the local media store */
-    {"GET", V1 "/theatres", tix_api_theatre_list, PUB, CCAT},
-    {"POST", V1 "/theatres", tix_api_theatre_create, OWNER, JSON | CATW},
+    {"GET", V1 "/theatres", tix_api_theatre_list, PUB, CCAT, "city owner_id limit cursor"},
+    {"POST", V1 "/theatres", tix_api_theatre_create, OWNER, JSON},
     {"GET", V1 "/theatres/{id}", tix_api_theatre_get, PUB, 0},
-    {"PATCH", V1 "/theatres/{id}", tix_api_theatre_update, OWNER, JSON | CATW},
-    {"DELETE", V1 "/theatres/{id}", tix_api_theatre_delete, OWNER, CATW},
-    {"POST", V1 "/theatres/{id}/halls", tix_api_hall_create, OWNER, JSON | CATW},
+    {"PATCH", V1 "/theatres/{id}", tix_api_theatre_update, OWNER, JSON},
+    {"DELETE", V1 "/theatres/{id}", tix_api_theatre_delete, OWNER, 0},
+    {"POST", V1 "/theatres/{id}/halls", tix_api_hall_create, OWNER, JSON},
     {"GET", V1 "/halls/{id}", tix_api_hall_get, PUB, 0},
-    {"PATCH", V1 "/halls/{id}", tix_api_hall_update, OWNER, JSON | CATW},
-    {"DELETE", V1 "/halls/{id}", tix_api_hall_delete, OWNER, CATW},
-    {"GET", V1 "/shows", tix_api_show_list, PUB, CCAT},
-    {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON | CATW},
+    {"PATCH", V1 "/halls/{id}", tix_api_hall_update, OWNER, JSON},
+    {"DELETE", V1 "/halls/{id}", tix_api_hall_delete, OWNER, 0},
+    {"GET", V1 "/shows", tix_api_show_list, PUB, CCAT,
+     "date city movie_id theatre_id hall_id limit cursor"},
+    {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON},
     {"GET", V1 "/shows/{id}", tix_api_show_get, PUB, 0},
-    {"POST", V1 "/shows/{id}/cancel", tix_api_show_cancel, OWNER, CATW},
+    {"POST", V1 "/shows/{id}/cancel", tix_api_show_cancel, OWNER, 0},
 
     /* seats and booking (any signed-in role may book) */
     {"GET", V1 "/shows/{id}/seats", tix_api_seat_map, PUB, CSHOW},
@@ -68,7 +74,7 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/shows/{id}/holds", tix_api_hold_create, USER, JSON | IDEM | RL(HOLD)},
     {"DELETE", V1 "/holds/{id}", tix_api_hold_delete, USER, 0},
     {"POST", V1 "/bookings", tix_api_booking_create, USER, JSON | IDEM},
-    {"GET", V1 "/bookings", tix_api_booking_list, USER, CUSER},
+    {"GET", V1 "/bookings", tix_api_booking_list, USER, CUSER, "limit cursor"},
     {"GET", V1 "/bookings/{id}", tix_api_booking_get, USER, 0},
     {"POST", V1 "/bookings/{id}/confirm", tix_api_booking_confirm, USER, JSON | IDEM},
     {"POST", V1 "/bookings/{id}/cancel", tix_api_booking_cancel, USER, IDEM},

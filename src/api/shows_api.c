@@ -1,20 +1,18 @@
 /*
  * Shows: created by the owner of the hall's theatre (or an admin) with a price for every seat
- * category of the hall. Two shows never overlap in a hall: the check runs after taking the
- * hall's lock (tix_hall_lock), so two owners creating overlapping shows at the same instant
- * are serialised and the second sees the first.
+ * category of the hall; never two overlapping in a hall. The handlers check the shape of a
+ * request (ids, currency, a start in the next 400 days, a price object) and leave the rules,
+ * the hall's lock and the transaction to the catalogue service (catalog/catalog.h, shows.c).
  */
 #include "api/catalog_views.h"
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
-#include "booking/booking.h"
 #include "catalog/show_time.h"
 #include "core/util.h"
 
 #include <string.h>
 
-#define MAX_PRICE    100000000 /* 10 lakh rupees in paise: far above any ticket */
 #define MAX_AHEAD_MS (400LL * 86400 * 1000)
 
 typedef struct show_input {
@@ -37,7 +35,7 @@ static bool read_show_input(tix_req *r, json_t *body, show_input *in)
     in->prices = json_object_get(body, "prices");
     if (ok && !json_is_object(in->prices)) {
         ok = false;
-        e = (tix_verr){400, "invalid_type", "prices", "has the wrong type", "object"};
+        (void)tix_verr_type(&e, "prices", "object");
         if (in->prices == NULL) {
             tix_v_fail(&e, "prices", "is required");
         }
@@ -61,91 +59,24 @@ static bool read_show_input(tix_req *r, json_t *body, show_input *in)
     return ok;
 }
 
-/* Matches prices against the hall's categories: every category priced, nothing extra.
- * OUT: *out (arena) the prices. Answers 400/422 and returns false on a mismatch. */
-static bool read_prices(tix_req *r, json_t *prices, const tix_seat_row *seats, int nseats,
-                        tix_show_price **out, int *nout)
+/* The price object as the service takes it, in the request's order (types are checked
+ * there, in that order, so the first problem found is the one the API has always named). */
+static void price_list(tix_req *r, json_t *prices, tix_show_input *in)
 {
-    tix_show_price *list =
+    tix_price_input *list =
         tix_arena_calloc(r->arena, sizeof(*list) * (json_object_size(prices) + 1));
     int n = 0;
     const char *key;
     json_t *v;
-    tix_verr e;
     json_object_foreach(prices, key, v)
     {
-        bool known = false;
-        for (int i = 0; i < nseats && !known; i++) {
-            known = strcmp(seats[i].category, key) == 0;
-        }
-        char *field = tix_arena_sprintf(r->arena, "prices.%s", key);
-        if (!json_is_integer(v)) {
-            e = (tix_verr){400, "invalid_type", field, "has the wrong type", "integer"};
-            tix_reply_verr(r, &e);
-            return false;
-        }
-        if (!known || json_integer_value(v) < 0 || json_integer_value(v) > MAX_PRICE) {
-            tix_v_fail(&e, field,
-                       known ? "must be from 0 to 100000000 minor units"
-                             : "is not a seat category of this hall");
-            tix_reply_verr(r, &e);
-            return false;
-        }
-        list[n].category = tix_arena_strdup(r->arena, key);
-        list[n].amount = json_integer_value(v);
+        list[n].category = key;
+        list[n].is_integer = json_is_integer(v);
+        list[n].amount = json_is_integer(v) ? json_integer_value(v) : 0;
         n++;
     }
-    for (int i = 0; i < nseats; i++) {
-        if (json_object_get(prices, seats[i].category) == NULL) {
-            char *field = tix_arena_sprintf(r->arena, "prices.%s", seats[i].category);
-            tix_v_fail(&e, field, "is missing: every seat category of the hall needs a price");
-            tix_reply_verr(r, &e);
-            return false;
-        }
-    }
-    *out = list;
-    *nout = n;
-    return true;
-}
-
-/* Loads what a new show refers to; answers on failure. */
-static bool load_refs(tix_req *r, tix_db *db, const show_input *in, tix_hall *h, tix_movie *m)
-{
-    tix_verr e;
-    tix_rc rc = tix_hall_get(db, r->arena, in->hall_id, h);
-    if (rc == TIX_ENOTFOUND) {
-        tix_v_fail(&e, "hall_id", "is not a hall");
-        tix_reply_verr(r, &e);
-        return false;
-    }
-    rc = rc ? rc : tix_policy_can_modify(&r->auth, h->owner_id);
-    rc = rc ? rc : tix_movie_get(db, r->arena, in->movie_id, m);
-    if (rc == TIX_ENOTFOUND || (rc == TIX_OK && strcmp(m->status, "active") != 0)) {
-        tix_v_fail(&e, "movie_id", rc ? "is not a movie" : "is not an active movie");
-        tix_reply_verr(r, &e);
-        return false;
-    }
-    if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
-        return false;
-    }
-    return true;
-}
-
-/* In one transaction: lock the hall, check overlap, insert. */
-static tix_rc insert_show(tix_db *db, const tix_show *s, const tix_show_price *prices, int n,
-                          bool *overlap)
-{
-    tix_rc rc = tix_db_begin(db);
-    rc = rc ? rc : tix_hall_lock(db, s->hall_id);
-    rc = rc ? rc : tix_show_overlap(db, s->hall_id, s->starts_at, s->ends_at, overlap);
-    if (rc == TIX_OK && *overlap) {
-        tix_db_rollback(db);
-        return TIX_ECONFLICT;
-    }
-    rc = rc ? rc : tix_show_insert(db, s, prices, n);
-    rc = rc ? rc : tix_db_commit(db);
-    return rc;
+    in->prices = list;
+    in->nprices = n;
 }
 
 static void reply_show(tix_req *r, tix_db *db, unsigned status, const char *id)
@@ -170,46 +101,23 @@ void tix_api_show_create(tix_req *r)
         return;
     }
     tix_db *db = tix_req_db(r);
-    tix_hall h;
-    tix_movie m;
-    tix_seat_row *seats = NULL;
-    int nseats = 0;
-    tix_show_price *prices = NULL;
-    int nprices = 0;
-    if (db == NULL || !load_refs(r, db, &in, &h, &m)) {
+    if (db == NULL) {
         return;
     }
-    tix_rc rc = tix_seat_list(db, r->arena, h.id, &seats, &nseats);
+    tix_show_input si = {.movie_id = in.movie_id,
+                         .hall_id = in.hall_id,
+                         .currency = in.currency,
+                         .starts_at = in.starts_at};
+    price_list(r, in.prices, &si);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_catalog_refusal why;
+    tix_show s;
+    tix_rc rc = tix_catalog_show_create(&c, &si, &s, &why);
     if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
+        tix_api_reply_catalog(r, rc, &why);
         return;
     }
-    if (!read_prices(r, in.prices, seats, nseats, &prices, &nprices)) {
-        return;
-    }
-    tix_show s = {.movie_id = m.id,
-                  .hall_id = h.id,
-                  .theatre_id = h.theatre_id,
-                  .currency = (char *)in.currency,
-                  .starts_at = in.starts_at};
-    char *id = tix_arena_alloc(r->arena, TIX_ID_MAX);
-    tix_id_new(id, "shw");
-    s.id = id;
-    s.ends_at = tix_show_end(in.starts_at, m.duration_minutes, r->app->cfg.show_buffer_s * 1000);
-    s.created_at = tix_now_ms();
-    bool overlap = false;
-    rc = insert_show(db, &s, prices, nprices, &overlap);
-    if (overlap) {
-        tix_reply_error(r, 409, "show_overlap",
-                        "another show in this hall overlaps that time (including cleaning time)",
-                        NULL);
-        return;
-    }
-    if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
-        return;
-    }
-    reply_show(r, db, 201, id);
+    reply_show(r, db, 201, s.id);
 }
 
 void tix_api_show_get(tix_req *r)
@@ -223,33 +131,15 @@ void tix_api_show_get(tix_req *r)
 void tix_api_show_cancel(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
-    const char *id = tix_req_param(r, "id");
-    tix_show s;
     if (db == NULL) {
         return;
     }
-    int64_t now = tix_now_ms();
-    tix_rc rc = tix_show_get(db, r->arena, id, &s);
-    rc = rc ? rc : tix_policy_can_modify(&r->auth, s.owner_id);
-    if (rc == TIX_OK && s.ends_at <= now) {
-        tix_reply_error(r, 409, "show_completed", "a completed show cannot be cancelled", NULL);
-        return;
-    }
-    rc = rc ? rc : tix_show_cancel(db, id, now);
-    bool already = rc == TIX_ECONFLICT;
-    /* The show no longer sells (committed above); now every confirmed booking is cancelled
-     * with a full refund. A crash in between leaves confirmed bookings of a cancelled show,
-     * which the next cancel call picks up (before it answers 409): this is repeatable. */
-    tix_booking_ctx c = {db, r->arena, &r->app->cfg, r->app->pay};
-    if (rc == TIX_OK || already) {
-        rc = tix_booking_show_cancelled(&c, id);
-    }
-    if (rc == TIX_OK && already) {
-        tix_reply_error(r, 409, "show_cancelled", "the show is already cancelled", NULL);
-        return;
-    }
+    const char *id = tix_req_param(r, "id");
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_catalog_refusal why;
+    tix_rc rc = tix_catalog_show_cancel(&c, id, &why);
     if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
+        tix_api_reply_catalog(r, rc, &why);
         return;
     }
     reply_show(r, db, 200, id);
@@ -330,7 +220,7 @@ void tix_api_show_list(tix_req *r)
     json_t *list = json_array();
     for (int i = 0; i < n && i < f.limit; i++) {
         json_array_append_new(list, tix_view_show(&items[i], NULL, 0, now));
-        /* a cached list (api/cached.h) lasts until a listed show starts or ends */
+        /* a cached list (http/cached.h) lasts until a listed show starts or ends */
         int64_t edge = items[i].starts_at > now ? items[i].starts_at : items[i].ends_at;
         if (edge > now && (r->cache_until == 0 || edge < r->cache_until)) {
             r->cache_until = edge;

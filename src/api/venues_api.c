@@ -1,11 +1,15 @@
 /*
  * Theatres and halls. An owner creates theatres for itself and edits only its own; an admin
- * edits all and may create a theatre for a given owner. Reads are public.
+ * edits all and may create a theatre for a given owner. Reads are public. The handlers check
+ * the shape of a request (and a hall's layout, catalog/layout.h) and leave the rules and the
+ * transactions to the catalogue service (catalog/catalog.h, venues.c).
  */
 #include "api/catalog_views.h"
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
+#include "auth/policy.h"
+#include "catalog/layout.h"
 #include "core/util.h"
 
 #include <math.h>
@@ -23,12 +27,7 @@ static bool read_number(json_t *body, const char *key, double min, double max, d
         return true;
     }
     if (!json_is_number(v)) {
-        e->status = 400;
-        e->code = "invalid_type";
-        e->field = key;
-        e->reason = "has the wrong type";
-        e->expected = "number";
-        return false;
+        return tix_verr_type(e, key, "number");
     }
     *out = json_number_value(v);
     if (!(*out >= min && *out <= max)) {
@@ -69,9 +68,9 @@ static bool read_theatre_input(tix_req *r, json_t *body, bool partial, tix_theat
     const char *address = NULL;
     int64_t offset = 0;
     bool has_offset = false;
-    bool ok = tix_v_string(body, "name", !partial, 1, 200, &name, &e) &&
-              tix_v_string(body, "city", !partial, 1, 100, &city, &e) &&
-              tix_v_string(body, "address", !partial, 1, 500, &address, &e) &&
+    bool ok = tix_v_text(body, "name", !partial, 1, 200, TIX_TEXT_LINE, &name, &e) &&
+              tix_v_text(body, "city", !partial, 1, 100, TIX_TEXT_LINE, &city, &e) &&
+              tix_v_text(body, "address", !partial, 1, 500, TIX_TEXT_MULTILINE, &address, &e) &&
               tix_v_int(body, "utc_offset_minutes", false, -720, 840, &offset, &has_offset, &e) &&
               read_geo(body, t, &e);
     if (!ok) {
@@ -85,39 +84,6 @@ static bool read_theatre_input(tix_req *r, json_t *body, bool partial, tix_theat
     return true;
 }
 
-/* The owner of a new theatre: the caller, or for an admin the given owner_id (an owner). */
-static bool read_owner(tix_req *r, tix_db *db, json_t *body, tix_theatre *t)
-{
-    tix_verr e;
-    const char *owner = NULL;
-    if (!tix_v_string(body, "owner_id", false, 1, TIX_ID_MAX - 1, &owner, &e)) {
-        tix_reply_verr(r, &e);
-        return false;
-    }
-    t->owner_id = r->auth.user_id;
-    if (owner == NULL || strcmp(owner, r->auth.user_id) == 0) {
-        return true;
-    }
-    if (r->auth.role != TIX_ROLE_ADMIN) {
-        tix_reply_error(r, 403, "forbidden", "only an admin may create a theatre for another owner",
-                        NULL);
-        return false;
-    }
-    tix_user u;
-    tix_rc rc = tix_user_by_id(db, owner, &u);
-    if (rc == TIX_ENOTFOUND || (rc == TIX_OK && u.role == TIX_ROLE_USER)) {
-        tix_v_fail(&e, "owner_id", "must be the id of an owner or admin account");
-        tix_reply_verr(r, &e);
-        return false;
-    }
-    if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
-        return false;
-    }
-    t->owner_id = tix_arena_strdup(r->arena, owner);
-    return true;
-}
-
 void tix_api_theatre_create(tix_req *r)
 {
     json_t *body = tix_req_json(r);
@@ -126,16 +92,20 @@ void tix_api_theatre_create(tix_req *r)
         return;
     }
     tix_db *db = tix_req_db(r);
-    if (db == NULL || !read_owner(r, db, body, &t)) {
+    if (db == NULL) {
         return;
     }
-    char *id = tix_arena_alloc(r->arena, TIX_ID_MAX);
-    tix_id_new(id, "thr");
-    t.id = id;
-    t.created_at = t.updated_at = tix_now_ms();
-    tix_rc rc = tix_theatre_insert(db, &t);
+    tix_verr e;
+    const char *owner = NULL;
+    if (!tix_v_string(body, "owner_id", false, 1, TIX_ID_MAX - 1, &owner, &e)) {
+        tix_reply_verr(r, &e);
+        return;
+    }
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_catalog_refusal why;
+    tix_rc rc = tix_catalog_theatre_create(&c, &t, owner, &why);
     if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
+        tix_api_reply_catalog(r, rc, &why);
         return;
     }
     tix_reply_json(r, 201, tix_view_theatre(&t));
@@ -144,10 +114,8 @@ void tix_api_theatre_create(tix_req *r)
 /* Loads the theatre of {id} and checks the caller may change it; answers on failure. */
 static bool load_own_theatre(tix_req *r, tix_db *db, const char *id, tix_theatre *t)
 {
-    tix_rc rc = tix_theatre_get(db, r->arena, id, t);
-    if (rc == TIX_OK) {
-        rc = tix_policy_can_modify(&r->auth, t->owner_id);
-    }
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_rc rc = tix_catalog_theatre_for_change(&c, id, t);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return false;
@@ -164,8 +132,8 @@ void tix_api_theatre_update(tix_req *r)
         !read_theatre_input(r, body, true, &t)) {
         return;
     }
-    t.updated_at = tix_now_ms();
-    tix_rc rc = tix_theatre_update(db, &t);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_rc rc = tix_catalog_theatre_update(&c, &t);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;
@@ -176,25 +144,13 @@ void tix_api_theatre_update(tix_req *r)
 void tix_api_theatre_delete(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
-    const char *id = tix_req_param(r, "id");
-    tix_theatre t;
-    if (db == NULL || !load_own_theatre(r, db, id, &t)) {
+    if (db == NULL) {
         return;
     }
-    int64_t now = tix_now_ms();
-    bool claims = false;
-    tix_rc rc = tix_db_begin(db);
-    rc = rc ? rc : tix_catalog_future_claims(db, NULL, id, NULL, now, &claims);
-    if (rc == TIX_OK && claims) {
-        tix_db_rollback(db);
-        tix_reply_error(r, 409, "theatre_has_bookings",
-                        "the theatre has future shows with bookings or holds", NULL);
-        return;
-    }
-    rc = rc ? rc : tix_catalog_cancel_future_shows(db, NULL, id, NULL, now);
-    rc = rc ? rc : tix_theatre_soft_delete(db, id, now);
-    rc = rc ? rc : tix_db_commit(db);
-    tix_reply_rc(r, rc);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_catalog_refusal why;
+    tix_rc rc = tix_catalog_theatre_delete(&c, tix_req_param(r, "id"), &why);
+    tix_api_reply_catalog(r, rc, &why);
 }
 
 void tix_api_theatre_get(tix_req *r)
@@ -278,16 +234,6 @@ static bool read_layout(tix_req *r, json_t *body, bool required, tix_layout *l, 
     return true;
 }
 
-static char *layout_text(tix_req *r, const tix_layout *l)
-{
-    json_t *j = tix_layout_to_json(l);
-    char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    char *copy = tix_arena_strdup(r->arena, s ? s : "{}");
-    free(s);
-    return copy;
-}
-
 /* Answers the hall with its seats. */
 static void reply_hall(tix_req *r, tix_db *db, unsigned status, const char *id)
 {
@@ -316,80 +262,31 @@ void tix_api_hall_create(tix_req *r)
     if (db == NULL || !load_own_theatre(r, db, tix_req_param(r, "id"), &t)) {
         return;
     }
-    if (!tix_v_string(body, "name", true, 1, 100, &name, &e)) {
+    if (!tix_v_text(body, "name", true, 1, 100, TIX_TEXT_LINE, &name, &e)) {
         tix_reply_verr(r, &e);
         return;
     }
     if (!read_layout(r, body, true, &l, &has_layout)) {
         return;
     }
-    tix_hall h = {.theatre_id = t.id, .name = (char *)name, .layout = layout_text(r, &l)};
-    char *id = tix_arena_alloc(r->arena, TIX_ID_MAX);
-    tix_id_new(id, "hal");
-    h.id = id;
-    h.created_at = h.updated_at = tix_now_ms();
-    tix_rc rc = tix_db_begin(db);
-    rc = rc ? rc : tix_hall_insert(db, &h, &l);
-    rc = rc ? rc : tix_db_commit(db);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_hall h;
+    tix_rc rc = tix_catalog_hall_create(&c, &t, name, &l, &h);
     tix_layout_cleanup(&l);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;
     }
-    reply_hall(r, db, 201, id);
+    reply_hall(r, db, 201, h.id);
 }
 
 /* Loads the hall of {id} and checks the caller owns its theatre; answers on failure. */
 static bool load_own_hall(tix_req *r, tix_db *db, tix_hall *h)
 {
-    tix_rc rc = tix_hall_get(db, r->arena, tix_req_param(r, "id"), h);
-    rc = rc ? rc : tix_policy_can_modify(&r->auth, h->owner_id);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_rc rc = tix_catalog_hall_for_change(&c, tix_req_param(r, "id"), h);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
-        return false;
-    }
-    return true;
-}
-
-static void reply_hall_busy(tix_req *r)
-{
-    tix_reply_error(r, 409, "hall_has_bookings", "the hall has future shows with bookings or holds",
-                    NULL);
-}
-
-/* The first category of l that a scheduled show of the hall has no price for (NULL if none). */
-static tix_rc first_unpriced(tix_req *r, tix_db *db, const char *hall_id, const tix_layout *l,
-                             int64_t now, const char **out)
-{
-    tix_rc rc = TIX_OK;
-    *out = NULL;
-    for (int i = 0; rc == TIX_OK && *out == NULL && i < l->ncategories; i++) {
-        bool missing = false;
-        rc = tix_hall_category_unpriced(db, hall_id, l->categories[i], now, &missing);
-        *out = missing ? tix_arena_strdup(r->arena, l->categories[i]) : NULL;
-    }
-    return rc;
-}
-
-/* Inside the transaction: a new layout is refused while future shows have claims (409
- * hall_has_bookings) or lack a price for one of its categories (409 hall_category_unpriced).
- * Answers and returns false when refused; *rc carries a database failure. */
-static bool layout_change_allowed(tix_req *r, tix_db *db, const tix_hall *h, const tix_layout *l,
-                                  tix_rc *rc)
-{
-    bool claims = false;
-    const char *unpriced = NULL;
-    *rc = tix_catalog_future_claims(db, h->id, NULL, NULL, h->updated_at, &claims);
-    if (*rc == TIX_OK && claims) {
-        reply_hall_busy(r);
-        return false;
-    }
-    *rc = *rc ? *rc : first_unpriced(r, db, h->id, l, h->updated_at, &unpriced);
-    if (*rc == TIX_OK && unpriced != NULL) {
-        tix_reply_error(r, 409, "hall_category_unpriced",
-                        "a scheduled show of this hall has no price for a category of the new "
-                        "layout; cancel that show or keep the categories",
-                        json_pack("{s:s}", "category", unpriced));
         return false;
     }
     return true;
@@ -408,29 +305,19 @@ void tix_api_hall_update(tix_req *r)
     if (db == NULL || !load_own_hall(r, db, &h)) {
         return;
     }
-    if (!tix_v_string(body, "name", false, 1, 100, &name, &e)) {
+    if (!tix_v_text(body, "name", false, 1, 100, TIX_TEXT_LINE, &name, &e)) {
         tix_reply_verr(r, &e);
         return;
     }
     if (!read_layout(r, body, false, &l, &has_layout)) {
         return;
     }
-    h.name = name ? (char *)name : h.name;
-    h.layout = has_layout ? layout_text(r, &l) : h.layout;
-    h.updated_at = tix_now_ms();
-    tix_rc rc = tix_db_begin(db);
-    rc = rc ? rc : tix_hall_lock(db, h.id);
-    if (rc == TIX_OK && has_layout && !layout_change_allowed(r, db, &h, &l, &rc)) {
-        tix_db_rollback(db);
-        tix_layout_cleanup(&l);
-        return;
-    }
-    rc = rc ? rc : tix_hall_update(db, &h, has_layout ? &l : NULL);
-    rc = rc ? rc : tix_db_commit(db);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_catalog_refusal why;
+    tix_rc rc = tix_catalog_hall_update(&c, &h, name, has_layout ? &l : NULL, &why);
     tix_layout_cleanup(&l);
     if (rc != TIX_OK) {
-        tix_db_rollback(db);
-        tix_reply_rc(r, rc);
+        tix_api_reply_catalog(r, rc, &why);
         return;
     }
     reply_hall(r, db, 200, h.id);
@@ -439,24 +326,13 @@ void tix_api_hall_update(tix_req *r)
 void tix_api_hall_delete(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
-    tix_hall h;
-    if (db == NULL || !load_own_hall(r, db, &h)) {
+    if (db == NULL) {
         return;
     }
-    int64_t now = tix_now_ms();
-    bool claims = false;
-    tix_rc rc = tix_db_begin(db);
-    rc = rc ? rc : tix_hall_lock(db, h.id);
-    rc = rc ? rc : tix_catalog_future_claims(db, h.id, NULL, NULL, now, &claims);
-    if (rc == TIX_OK && claims) {
-        tix_db_rollback(db);
-        reply_hall_busy(r);
-        return;
-    }
-    rc = rc ? rc : tix_catalog_cancel_future_shows(db, h.id, NULL, NULL, now);
-    rc = rc ? rc : tix_hall_soft_delete(db, h.id, now);
-    rc = rc ? rc : tix_db_commit(db);
-    tix_reply_rc(r, rc);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_catalog_refusal why;
+    tix_rc rc = tix_catalog_hall_delete(&c, tix_req_param(r, "id"), &why);
+    tix_api_reply_catalog(r, rc, &why);
 }
 
 void tix_api_hall_get(tix_req *r)

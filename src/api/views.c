@@ -35,5 +35,5 @@ void tix_reply_verr(tix_req *r, const tix_verr *e)
     if (e->expected != NULL) {
         json_object_set_new(d, "expected", json_string(e->expected));
     }
-    tix_reply_error(r, e->status, e->code, msg, d);
+    tix_reply_error(r, tix_verr_status(e), tix_verr_code(e), msg, d);
 }

@@ -6,6 +6,9 @@
 #include <sodium.h>
 #include <string.h>
 
+_Static_assert(TIX_PASSWORD_HASH_MAX >= crypto_pwhash_STRBYTES,
+               "core/model.h: a hash fits its buffer");
+
 static unsigned long long opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
 static size_t memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 static sem_t slots;

@@ -7,11 +7,11 @@
 #define TIX_AUTH_PASSWORD_H
 
 #include "core/config.h"
+#include "core/model.h" /* TIX_PASSWORD_HASH_MAX */
 #include "core/rc.h"
 
 #include <stdbool.h>
 
-#define TIX_PASSWORD_HASH_MAX  128 /* crypto_pwhash_STRBYTES */
 #define TIX_PASSWORD_MIN_CHARS 8
 #define TIX_PASSWORD_MAX_CHARS 256
 

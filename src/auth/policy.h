@@ -1,29 +1,16 @@
 /*
  * Roles and the access rules every handler reuses (pure). Route-level checks come from the
  * route table (tix_access); object-level checks are the two calls below, so the "404 for what
- * you may not see, 403 for what you may see but not change" rule is written once.
+ * you may not see, 403 for what you may see but not change" rule is written once. The words
+ * (roles, principal, access levels) are core/roles.h.
  */
 #ifndef TIX_AUTH_POLICY_H
 #define TIX_AUTH_POLICY_H
 
 #include "core/rc.h"
-#include "core/util.h"
-#include "http/router.h"
+#include "core/roles.h"
 
 #include <stdbool.h>
-
-typedef enum tix_role { TIX_ROLE_USER = 0, TIX_ROLE_OWNER = 1, TIX_ROLE_ADMIN = 2 } tix_role;
-
-typedef struct tix_principal {
-    bool authenticated;
-    tix_role role;
-    char user_id[TIX_ID_MAX];
-    char session_id[TIX_ID_MAX]; /* the refresh-token family of this login */
-} tix_principal;
-
-const char *tix_role_name(tix_role role);
-/* Parses "admin" | "owner" | "user"; false otherwise. */
-bool tix_role_parse(const char *s, tix_role *out);
 
 /* Whether p may call a route that requires `need`. An anonymous caller fails anything but
  * public (→ 401); a signed-in caller with too small a role fails (→ 403). */

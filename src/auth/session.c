@@ -1,6 +1,7 @@
 /* Accounts and refresh-token sessions; see session.h. */
 #include "auth/session.h"
 
+#include "auth/password.h"
 #include "auth/revocation.h"
 #include "auth/token.h"
 #include "core/log.h"

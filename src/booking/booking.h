@@ -8,6 +8,7 @@
 #ifndef TIX_BOOKING_BOOKING_H
 #define TIX_BOOKING_BOOKING_H
 
+#include "booking/state.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "pay/pay.h"
@@ -28,6 +29,16 @@ typedef struct tix_hold_request {
     const char *category; /* best available: only this category, or NULL */
 } tix_hold_request;
 
+/* Why a hold was refused (the API's error code in brackets; api/booking_api.c says it). */
+typedef enum tix_hold_problem {
+    TIX_HOLD_PROBLEM_NONE = 0,
+    TIX_HOLD_UNKNOWN_SEAT,     /* TIX_EINVAL: problem_ids are no seats of the hall [unknown_seat] */
+    TIX_HOLD_BLOCKED_SEAT,     /* TIX_EINVAL: blocked_ids are never sold [blocked_seat] */
+    TIX_HOLD_SEAT_UNAVAILABLE, /* TIX_ECONFLICT: problem_ids are claimed [seat_unavailable] */
+    TIX_HOLD_NO_SEATS_AVAILABLE, /* TIX_ECONFLICT: nothing fits the request [no_seats_available] */
+    TIX_HOLD_SHOW_NOT_BOOKABLE,  /* TIX_ECONFLICT: cancelled or started [show_not_bookable] */
+} tix_hold_problem;
+
 typedef struct tix_hold_result {
     tix_hold hold;
     tix_map_seat **seats; /* the held seats */
@@ -36,8 +47,7 @@ typedef struct tix_hold_result {
     int nproblems;
     const char **blocked_ids; /* blocked seats (TIX_EINVAL) */
     int nblocked;
-    const char *problem; /* "unknown_seat", "blocked_seat", "seat_unavailable",
-                            "no_seats_available", "show_not_bookable" */
+    tix_hold_problem problem;
 } tix_hold_result;
 
 /* Places a hold for user on show, replacing the user's active hold on that show atomically.

@@ -29,7 +29,8 @@ static tix_rc hold_seats(tix_booking_ctx *c, const tix_hold *h, const char *hall
     int k = 0;
     *amount = 0;
     for (int i = 0; i < nmap; i++) {
-        if (map[i].claim == 1 && map[i].hold_id != NULL && strcmp(map[i].hold_id, h->id) == 0) {
+        if (map[i].claim == TIX_CLAIM_HELD && map[i].hold_id != NULL &&
+            strcmp(map[i].hold_id, h->id) == 0) {
             list[k] =
                 (tix_booking_seat){map[i].id, map[i].label, map[i].category, map[i].price, NULL};
             *amount += map[i].price;
@@ -46,11 +47,11 @@ static tix_rc check_hold(const tix_hold *h, const char *user_id, int64_t now, co
     if (strcmp(h->user_id, user_id) != 0) {
         return TIX_ENOTFOUND;
     }
-    if (strcmp(h->status, "booked") == 0) {
+    if (h->status == TIX_HOLD_BOOKED) {
         *why = "hold_already_booked";
         return TIX_ECONFLICT;
     }
-    if (strcmp(h->status, "active") != 0 || h->expires_at <= now) {
+    if (h->status != TIX_HOLD_ACTIVE || h->expires_at <= now) {
         *why = "hold_expired";
         return TIX_ECONFLICT;
     }
@@ -101,7 +102,7 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
                          .created_at = now,
                          .show_starts_at = show.starts_at};
     rc = tix_db_begin(c->db);
-    rc = rc ? rc : tix_hold_set_status(c->db, h.id, "active", "booked", now);
+    rc = rc ? rc : tix_hold_set_status(c->db, h.id, TIX_HOLD_ACTIVE, TIX_HOLD_BOOKED, now);
     rc = rc ? rc : tix_booking_insert(c->db, out, seats, n);
     rc = rc ? rc : tix_booking_set_order(c->db, id, order);
     rc = rc ? rc : tix_db_commit(c->db);

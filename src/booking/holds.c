@@ -35,8 +35,8 @@ static bool free_for(const tix_map_seat *s, const char *own_hold)
     if (s->blocked || s->price < 0) {
         return false;
     }
-    return s->claim == 0 || (own_hold != NULL && s->claim == 1 && s->hold_id != NULL &&
-                             strcmp(s->hold_id, own_hold) == 0);
+    return s->claim == TIX_CLAIM_FREE || (own_hold != NULL && s->claim == TIX_CLAIM_HELD &&
+                                          s->hold_id != NULL && strcmp(s->hold_id, own_hold) == 0);
 }
 
 static tix_map_seat *find_seat(tix_map_seat *map, int n, const char *id)
@@ -87,7 +87,7 @@ static tix_rc pick_by_ids(tix_booking_ctx *c, const tix_hold_request *req, tix_m
         }
     }
     if (out->nproblems > 0 || out->nblocked > 0) {
-        out->problem = out->nproblems > 0 ? "unknown_seat" : "blocked_seat";
+        out->problem = out->nproblems > 0 ? TIX_HOLD_UNKNOWN_SEAT : TIX_HOLD_BLOCKED_SEAT;
         return TIX_EINVAL;
     }
     for (int i = 0; i < out->nseats; i++) {
@@ -95,7 +95,7 @@ static tix_rc pick_by_ids(tix_booking_ctx *c, const tix_hold_request *req, tix_m
             add_problem(c, out, out->seats[i]->id);
         }
     }
-    out->problem = out->nproblems ? "seat_unavailable" : NULL;
+    out->problem = out->nproblems ? TIX_HOLD_SEAT_UNAVAILABLE : TIX_HOLD_PROBLEM_NONE;
     return out->nproblems ? TIX_ECONFLICT : TIX_OK;
 }
 
@@ -121,7 +121,7 @@ static tix_rc pick_best(tix_booking_ctx *c, const tix_hold_request *req, tix_map
     tix_best_rule rule;
     tix_rc rc = n > 0 ? tix_best_pick(seats, n, &br, picks, &rule) : TIX_ECONFLICT;
     if (rc != TIX_OK) {
-        out->problem = "no_seats_available";
+        out->problem = TIX_HOLD_NO_SEATS_AVAILABLE;
         return rc == TIX_EINVAL ? TIX_ECONFLICT : rc;
     }
     out->seats = tix_arena_calloc(c->a, sizeof(tix_map_seat *) * (size_t)req->quantity);
@@ -195,14 +195,14 @@ static tix_rc finish(tix_booking_ctx *c, const tix_show *show, hold_tx *t, tix_h
                 add_problem(c, out, q->seat_ids[i]);
             }
         }
-        out->problem = "seat_unavailable";
+        out->problem = TIX_HOLD_SEAT_UNAVAILABLE;
         return TIX_ECONFLICT;
     }
     tix_hold *h = &out->hold;
     *h = (tix_hold){.id = (char *)q->hold_id,
                     .show_id = show->id,
                     .user_id = (char *)q->user_id,
-                    .status = "active",
+                    .status = TIX_HOLD_ACTIVE,
                     .seat_count = q->n,
                     .currency = show->currency,
                     .expires_at = q->expires_at,
@@ -226,7 +226,7 @@ static tix_rc finish(tix_booking_ctx *c, const tix_show *show, hold_tx *t, tix_h
 static bool bookable(const tix_show *show, int64_t now, tix_hold_result *out)
 {
     if (show->cancelled || show->starts_at <= now) {
-        out->problem = "show_not_bookable";
+        out->problem = TIX_HOLD_SHOW_NOT_BOOKABLE;
         return false;
     }
     return true;
@@ -305,7 +305,7 @@ static void mark_taken(tix_map_seat *map, int n, const tix_hold_result *out)
     for (int i = 0; i < out->nproblems; i++) {
         tix_map_seat *s = find_seat(map, n, out->problem_ids[i]);
         if (s != NULL) {
-            s->claim = 1;
+            s->claim = TIX_CLAIM_HELD;
             s->hold_id = NULL;
         }
     }
@@ -326,8 +326,7 @@ static tix_rc read_map(tix_booking_ctx *c, const tix_show *show, const char *use
 /* Whether a claim of picked seats lost a race: another buyer holds out->problem_ids. */
 static bool lost_race(tix_rc rc, const tix_hold_result *out)
 {
-    return rc == TIX_ECONFLICT && out->problem != NULL &&
-           strcmp(out->problem, "seat_unavailable") == 0;
+    return rc == TIX_ECONFLICT && out->problem == TIX_HOLD_SEAT_UNAVAILABLE;
 }
 
 /* Best available: pick from the map and claim. Every buyer who read the same map picked the
@@ -354,7 +353,7 @@ static tix_rc place_best(tix_booking_ctx *c, const char *show_id, const char *us
             stale = false;
         }
         out->nproblems = 0;
-        out->problem = NULL;
+        out->problem = TIX_HOLD_PROBLEM_NONE;
         rc = rc ? rc : pick_best(c, req, map, n, own, out);
         if (rc == TIX_ECONFLICT && stale) {
             map = NULL; /* nothing fits what this map knows: read the hall again */
@@ -369,7 +368,7 @@ static tix_rc place_best(tix_booking_ctx *c, const char *show_id, const char *us
         stale = true;
         now = tix_now_ms();
     }
-    out->problem = "no_seats_available";
+    out->problem = TIX_HOLD_NO_SEATS_AVAILABLE;
     return TIX_ECONFLICT;
 }
 
@@ -381,7 +380,7 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
         int64_t now = tix_now_ms();
         out->nproblems = 0;
         out->nblocked = 0;
-        out->problem = NULL;
+        out->problem = TIX_HOLD_PROBLEM_NONE;
         tix_rc rc = req->seat_ids ? place_by_ids(c, show_id, user_id, req, out, now)
                                   : place_best(c, show_id, user_id, req, out, now);
         if (rc != TIX_EBUSY || busy >= BUSY_RETRIES) {
@@ -404,15 +403,15 @@ tix_rc tix_hold_release(tix_booking_ctx *c, const char *hold_id, const char *use
     if (rc != TIX_OK) {
         return rc;
     }
-    if (strcmp(h.status, "booked") == 0) {
+    if (h.status == TIX_HOLD_BOOKED) {
         return TIX_ECONFLICT;
     }
     int64_t now = tix_now_ms();
     tix_seat_ids freed = {NULL, 0};
     rc = tix_db_begin(c->db);
     rc = rc ? rc : tix_claims_release_hold_ids(c->db, c->a, h.show_id, h.id, &freed.ids, &freed.n);
-    if (rc == TIX_OK && strcmp(h.status, "active") == 0) {
-        rc = tix_hold_set_status(c->db, h.id, "active", "released", now);
+    if (rc == TIX_OK && h.status == TIX_HOLD_ACTIVE) {
+        rc = tix_hold_set_status(c->db, h.id, TIX_HOLD_ACTIVE, TIX_HOLD_RELEASED, now);
     }
     rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {

@@ -1,8 +1,6 @@
 /* The booking state machine as one table; see state.h. */
 #include "booking/state.h"
 
-#include <string.h>
-
 #define NONE (-1)
 
 /* next[from][event]: the new status, or NONE. */
@@ -20,9 +18,6 @@ static const int next[TIX_BK_STATUS_COUNT][TIX_EV_COUNT] = {
     [TIX_BK_EXPIRED_REFUNDED] = {NONE, NONE, NONE, NONE, NONE, NONE},
 };
 
-static const char *const status_names[] = {
-    "pending_payment", "confirmed", "expired", "failed", "cancelled_refunded", "expired_refunded"};
-
 static const char *const event_names[] = {"paid",         "paid_seats_gone", "payment_failed",
                                           "hold_expired", "user_cancel",     "show_cancelled"};
 
@@ -34,22 +29,6 @@ bool tix_booking_next(tix_booking_status from, tix_booking_event ev, tix_booking
     }
     *to = (tix_booking_status)next[from][ev];
     return true;
-}
-
-const char *tix_booking_status_name(tix_booking_status s)
-{
-    return (unsigned)s < TIX_BK_STATUS_COUNT ? status_names[s] : "unknown";
-}
-
-bool tix_booking_status_parse(const char *s, tix_booking_status *out)
-{
-    for (int i = 0; s != NULL && i < TIX_BK_STATUS_COUNT; i++) {
-        if (strcmp(s, status_names[i]) == 0) {
-            *out = (tix_booking_status)i;
-            return true;
-        }
-    }
-    return false;
 }
 
 const char *tix_booking_event_name(tix_booking_event ev)

@@ -11,17 +11,9 @@
 #ifndef TIX_BOOKING_STATE_H
 #define TIX_BOOKING_STATE_H
 
-#include <stdbool.h>
+#include "core/model.h" /* tix_booking_status and its names */
 
-typedef enum tix_booking_status {
-    TIX_BK_PENDING_PAYMENT,
-    TIX_BK_CONFIRMED,
-    TIX_BK_EXPIRED,
-    TIX_BK_FAILED,
-    TIX_BK_CANCELLED_REFUNDED,
-    TIX_BK_EXPIRED_REFUNDED,
-    TIX_BK_STATUS_COUNT,
-} tix_booking_status;
+#include <stdbool.h>
 
 typedef enum tix_booking_event {
     TIX_EV_PAID,            /* a captured payment, and the seats are still ours */
@@ -37,8 +29,6 @@ typedef enum tix_booking_event {
  * ignores a stale provider event). A repeated PAID on a confirmed booking is allowed and keeps
  * it confirmed (idempotent confirmation). */
 bool tix_booking_next(tix_booking_status from, tix_booking_event ev, tix_booking_status *to);
-const char *tix_booking_status_name(tix_booking_status s);
-bool tix_booking_status_parse(const char *s, tix_booking_status *out);
 const char *tix_booking_event_name(tix_booking_event ev);
 
 #endif

@@ -7,6 +7,7 @@
  */
 #include "cache/bus.h"
 
+#include "cache/backends.h"
 #include "core/util.h"
 
 #include <inttypes.h>
@@ -17,15 +18,6 @@
 
 #define RING_BUCKETS 1024
 #define SWEEP_MS     60000
-
-tix_rc tix_bus_create(tix_cache *cache, const tix_config *cfg, tix_bus_sink sink, void *sink_ctx,
-                      tix_bus **out)
-{
-    if (cfg->redis_url[0] != '\0') {
-        return tix_bus_redis_create(cache, cfg, sink, sink_ctx, out);
-    }
-    return tix_bus_local_create(cache, cfg, sink, sink_ctx, out);
-}
 
 void tix_bus_destroy(tix_bus *b)
 {

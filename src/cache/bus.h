@@ -53,14 +53,8 @@ struct tix_bus {
     int64_t backlog_ttl_ms; /* a show's backlog goes this long after its last event */
 };
 
-/* The bus matching the cache (Redis or in-process). The Redis bus starts its subscriber
- * thread (which reconnects by itself). Free with destroy (after the server stopped). */
-TIX_MUSTCHECK tix_rc tix_bus_create(tix_cache *cache, const tix_config *cfg, tix_bus_sink sink,
-                                    void *sink_ctx, tix_bus **out);
-TIX_MUSTCHECK tix_rc tix_bus_local_create(tix_cache *cache, const tix_config *cfg,
-                                          tix_bus_sink sink, void *sink_ctx, tix_bus **out);
-TIX_MUSTCHECK tix_rc tix_bus_redis_create(tix_cache *cache, const tix_config *cfg,
-                                          tix_bus_sink sink, void *sink_ctx, tix_bus **out);
+/* The bus is made by cache/factory.h (matching the cache) or cache/backends.h. Free it with
+ * destroy (after the server stopped); NULL does nothing. */
 void tix_bus_destroy(tix_bus *b);
 
 /* Publishes ev (ev->id is ignored) and bumps the show's version. OUT: *id its sequence

@@ -9,6 +9,7 @@
  * while Redis is down); every subscription after the first tells the sink that events may have
  * been lost (show_id NULL), so streams ask their clients to refetch.
  */
+#include "cache/backends.h"
 #include "cache/bus.h"
 #include "cache/redis_int.h"
 #include "core/log.h"

@@ -1,6 +1,6 @@
 /*
- * The cache's public face (see cache.h): choosing the implementation, the wrappers every caller
- * uses (a NULL cache is a cache that is always down), key names, and REDIS_URL parsing.
+ * The cache's public face (see cache.h): the wrappers every caller uses (a NULL cache is a cache
+ * that is always down), key names, and REDIS_URL parsing.
  */
 #include "cache/cache.h"
 
@@ -9,14 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-tix_rc tix_cache_create(const tix_config *cfg, tix_cache **out, char *err, size_t errlen)
-{
-    if (cfg->redis_url[0] != '\0') {
-        return tix_cache_redis_create(cfg, out, err, errlen);
-    }
-    return tix_cache_local_create(cfg, out);
-}
 
 void tix_cache_destroy(tix_cache *c)
 {
@@ -60,13 +52,13 @@ tix_rc tix_cache_bump(tix_cache *c, const char *key, int64_t *out)
     return rc;
 }
 
-tix_rc tix_cache_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t *count,
+tix_rc tix_cache_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t by, int64_t *count,
                       int64_t *reset_ms)
 {
     if (c == NULL) {
-        return tix_counter_incr_now(key, window_ms, count, reset_ms);
+        return tix_counter_incr_now(key, window_ms, by, count, reset_ms);
     }
-    return c->ops->incr(c, key, window_ms, count, reset_ms);
+    return c->ops->incr(c, key, window_ms, by, count, reset_ms);
 }
 
 void tix_cache_status_get(tix_cache *c, tix_cache_status *out)

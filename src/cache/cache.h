@@ -1,7 +1,8 @@
 /*
  * The cache: a small key-value interface (a struct of function pointers, like SQLite's VFS)
  * with two implementations: Redis through hiredis (redis.c, when REDIS_URL is set) and an
- * in-process store (local.c). Domain code never knows which one it talks to.
+ * in-process store (local.c). Domain code never knows which one it talks to, and neither does
+ * this interface: cache/factory.h chooses the implementation (cache/backends.h).
  *
  * The cache is never the authority (DESIGN.md): every value in it can be rebuilt from the
  * database, and every caller treats a failure (TIX_EUNAVAIL: Redis down, or a call past
@@ -59,12 +60,13 @@ typedef struct tix_cache_ops {
      * never repeats an old value) and gives it ttl_ms. OUT: *out the new value. A failure is
      * remembered and the bump done again once the store is back. */
     tix_rc (*bump)(tix_cache *c, const char *key, int64_t seed, int64_t ttl_ms, int64_t *out);
-    /* A fixed-window counter (rate limits): adds 1 to key and gives its new count and the
-     * milliseconds until it resets; a missing or expired counter starts at 1 with a window of
-     * window_ms. Never remembered for a replay. While Redis cannot be reached the Redis store
+    /* A fixed-window counter (rate limits): adds by (1, or -1 to give a count back) to key and
+     * gives its new count and the milliseconds until it resets; a missing or expired counter
+     * starts at by with a window of window_ms when by > 0, and is left missing (count 0) when
+     * by <= 0. Never remembered for a replay. While Redis cannot be reached the Redis store
      * counts in the in-process counter store instead, so limits hold per process rather than
      * not at all. TIX_EUNAVAIL when no store can count (the in-process one is full). */
-    tix_rc (*incr)(tix_cache *c, const char *key, int64_t window_ms, int64_t *count,
+    tix_rc (*incr)(tix_cache *c, const char *key, int64_t window_ms, int64_t by, int64_t *count,
                    int64_t *reset_ms);
     void (*status)(tix_cache *c, tix_cache_status *out);
     void (*destroy)(tix_cache *c);
@@ -77,19 +79,12 @@ struct tix_cache {
     bool enabled;    /* CACHE=on: answers may be cached (the event log works either way) */
     /* In front of Redis: an in-process copy of cached answers (NULL for the in-process cache
      * itself). Its entries are served only when the versions just read from Redis match, so
-     * it saves moving bodies out of Redis, never exactness (api/cached.c). */
+     * it saves moving bodies out of Redis, never exactness (http/cached.c). */
     tix_cache *near;
     atomic_ullong hits, misses, errors;
 };
 
-/* The Redis store when cfg->redis_url is set, else the in-process one. It does not wait for
- * Redis: a Redis that is down at start is a cache that is down (and retried), not an error.
- * TIX_EINVAL with err filled for a malformed REDIS_URL. */
-TIX_MUSTCHECK tix_rc tix_cache_create(const tix_config *cfg, tix_cache **out, char *err,
-                                      size_t errlen);
-TIX_MUSTCHECK tix_rc tix_cache_local_create(const tix_config *cfg, tix_cache **out);
-TIX_MUSTCHECK tix_rc tix_cache_redis_create(const tix_config *cfg, tix_cache **out, char *err,
-                                            size_t errlen);
+/* The cache is made by cache/factory.h (from the configuration) or cache/backends.h. */
 /* NULL does nothing. */
 void tix_cache_destroy(tix_cache *c);
 
@@ -102,21 +97,21 @@ tix_rc tix_cache_set(tix_cache *c, const char *key, const char *val, size_t len,
                      unsigned flags);
 tix_rc tix_cache_bump(tix_cache *c, const char *key, int64_t *out);
 /* The incr op; with a NULL cache, the in-process counter store. */
-TIX_MUSTCHECK tix_rc tix_cache_incr(tix_cache *c, const char *key, int64_t window_ms,
+TIX_MUSTCHECK tix_rc tix_cache_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t by,
                                     int64_t *count, int64_t *reset_ms);
 void tix_cache_status_get(tix_cache *c, tix_cache_status *out);
 
 /* The in-process counter store (cache/counter.c), one per process, thread-safe: the incr of
- * the in-process cache, and Redis's stand-in while Redis is down. Adds 1 to the counter at key
+ * the in-process cache, and Redis's stand-in while Redis is down. Adds by to the counter at key
  * and gives its new count and the milliseconds until it resets; a counter that is absent or
- * whose window has passed restarts at 1 with a window of window_ms from now_ms (a monotonic
- * clock; _now reads CLOCK_MONOTONIC). TIX_EUNAVAIL when the table is full
- * (TIX_COUNTER_LOCAL_MAX live keys). */
+ * whose window has passed restarts at by with a window of window_ms from now_ms (a monotonic
+ * clock; _now reads CLOCK_MONOTONIC) when by > 0, and reads 0 without being made when by <= 0.
+ * TIX_EUNAVAIL when the table is full (TIX_COUNTER_LOCAL_MAX live keys). */
 #define TIX_COUNTER_LOCAL_MAX 200000
-TIX_MUSTCHECK tix_rc tix_counter_incr_local(const char *key, int64_t window_ms, int64_t now_ms,
-                                            int64_t *count, int64_t *reset_ms);
-TIX_MUSTCHECK tix_rc tix_counter_incr_now(const char *key, int64_t window_ms, int64_t *count,
-                                          int64_t *reset_ms);
+TIX_MUSTCHECK tix_rc tix_counter_incr_local(const char *key, int64_t window_ms, int64_t by,
+                                            int64_t now_ms, int64_t *count, int64_t *reset_ms);
+TIX_MUSTCHECK tix_rc tix_counter_incr_now(const char *key, int64_t window_ms, int64_t by,
+                                          int64_t *count, int64_t *reset_ms);
 /* Empties the in-process counter store (tests). */
 void tix_counter_local_clear(void);
 

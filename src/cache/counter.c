@@ -8,6 +8,7 @@
 #include "core/util.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,13 +60,17 @@ static void sweep(int64_t now_ms)
     local.since_sweep = 0;
 }
 
-static counter *find_or_add(const char *key, int64_t now_ms)
+/* The counter at key; when there is none, a new one if add (NULL otherwise, or when full). */
+static counter *find_or_add(const char *key, int64_t now_ms, bool add)
 {
     counter **head = &local.bucket[hash_key(key) % BUCKETS];
     for (counter *c = *head; c != NULL; c = c->next) {
         if (strcmp(c->key, key) == 0) {
             return c;
         }
+    }
+    if (!add) {
+        return NULL;
     }
     if (++local.since_sweep >= SWEEP_EVERY || local.n >= TIX_COUNTER_LOCAL_MAX) {
         sweep(now_ms);
@@ -84,21 +89,26 @@ static counter *find_or_add(const char *key, int64_t now_ms)
     return c;
 }
 
-tix_rc tix_counter_incr_local(const char *key, int64_t window_ms, int64_t now_ms, int64_t *count,
-                              int64_t *reset_ms)
+tix_rc tix_counter_incr_local(const char *key, int64_t window_ms, int64_t by, int64_t now_ms,
+                              int64_t *count, int64_t *reset_ms)
 {
     pthread_mutex_lock(&local.mu);
-    counter *c = find_or_add(key, now_ms);
-    if (c != NULL) {
-        if (c->reset_at_ms <= now_ms) {
+    counter *c = find_or_add(key, now_ms, by > 0);
+    bool live = c != NULL && c->reset_at_ms > now_ms;
+    if (c != NULL && (live || by > 0)) {
+        if (!live) {
             c->count = 0;
             c->reset_at_ms = now_ms + window_ms;
         }
-        *count = ++c->count;
+        c->count += by;
+        *count = c->count;
         *reset_ms = c->reset_at_ms - now_ms;
+    } else if (by <= 0) { /* nothing to give back to: the window is over (or never began) */
+        *count = 0;
+        *reset_ms = 0;
     }
     pthread_mutex_unlock(&local.mu);
-    return c != NULL ? TIX_OK : TIX_EUNAVAIL;
+    return c != NULL || by <= 0 ? TIX_OK : TIX_EUNAVAIL;
 }
 
 void tix_counter_local_clear(void)
@@ -108,7 +118,8 @@ void tix_counter_local_clear(void)
     pthread_mutex_unlock(&local.mu);
 }
 
-tix_rc tix_counter_incr_now(const char *key, int64_t window_ms, int64_t *count, int64_t *reset_ms)
+tix_rc tix_counter_incr_now(const char *key, int64_t window_ms, int64_t by, int64_t *count,
+                            int64_t *reset_ms)
 {
-    return tix_counter_incr_local(key, window_ms, tix_mono_ms(), count, reset_ms);
+    return tix_counter_incr_local(key, window_ms, by, tix_mono_ms(), count, reset_ms);
 }

@@ -8,6 +8,7 @@
  * Ownership: the table owns its entries (one malloc each: the struct, then key and value);
  * get copies values into the caller's arena.
  */
+#include "cache/backends.h"
 #include "cache/cache.h"
 #include "core/util.h"
 
@@ -232,11 +233,11 @@ static tix_rc local_bump(tix_cache *c, const char *key, int64_t seed, int64_t tt
     return ok ? TIX_OK : TIX_ENOMEM;
 }
 
-static tix_rc local_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t *count,
-                         int64_t *reset_ms)
+static tix_rc local_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t by,
+                         int64_t *count, int64_t *reset_ms)
 {
     (void)c; /* counters live apart from cached answers: LRU eviction must not reset them */
-    return tix_counter_incr_now(key, window_ms, count, reset_ms);
+    return tix_counter_incr_now(key, window_ms, by, count, reset_ms);
 }
 
 static void local_status(tix_cache *c, tix_cache_status *out)

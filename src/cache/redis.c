@@ -4,6 +4,7 @@
  * CACHE_TIMEOUT; a network failure marks the cache down (redis_conn.c) and the call fails as a
  * miss.
  */
+#include "cache/backends.h"
 #include "cache/redis_int.h"
 #include "core/log.h"
 
@@ -90,38 +91,46 @@ static tix_rc redis_bump(tix_cache *c, const char *key, int64_t seed, int64_t tt
     return rc;
 }
 
-/* One round trip: INCR, and the window's expiry when the counter is new (or lost its TTL, so
- * a key can never count forever); the answer is {count, PTTL}. */
-static const char incr_script[] = "local n = redis.call('INCR', KEYS[1]) "
-                                  "if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then "
+/* One round trip: INCRBY, and the window's expiry when the counter is new (or lost its TTL, so
+ * a key can never count forever); the answer is {count, PTTL}. A count given back (by <= 0)
+ * to a counter that is gone (its window ended) makes none: {0, 0}. */
+static const char incr_script[] = "local by = tonumber(ARGV[2]) "
+                                  "local existed = redis.call('EXISTS', KEYS[1]) == 1 "
+                                  "if not existed and by <= 0 then return {0, 0} end "
+                                  "local n = redis.call('INCRBY', KEYS[1], by) "
+                                  "if not existed or redis.call('PTTL', KEYS[1]) < 0 then "
                                   "redis.call('PEXPIRE', KEYS[1], ARGV[1]) end "
                                   "return {n, redis.call('PTTL', KEYS[1])}";
 
-static tix_rc redis_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t *count,
-                         int64_t *reset_ms)
+static tix_rc redis_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t by,
+                         int64_t *count, int64_t *reset_ms)
 {
     tix_redis *rd = (tix_redis *)c;
     tix_rconn *conn = NULL;
     if (tix_redis_acquire(rd, &conn) != TIX_OK) {
-        return tix_counter_incr_now(key, window_ms, count, reset_ms);
+        return tix_counter_incr_now(key, window_ms, by, count, reset_ms);
     }
     char win[24];
+    char byt[24];
     snprintf(win, sizeof(win), "%" PRId64, window_ms);
-    const char *argv[] = {"EVAL", incr_script, "1", key, win};
-    redisReply *r = redisCommandArgv(conn->c, 5, argv, NULL);
+    snprintf(byt, sizeof(byt), "%" PRId64, by);
+    const char *argv[] = {"EVAL", incr_script, "1", key, win, byt};
+    redisReply *r = redisCommandArgv(conn->c, 6, argv, NULL);
     tix_redis_release(rd, conn, r == NULL);
     bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
               r->element[0]->type == REDIS_REPLY_INTEGER &&
               r->element[1]->type == REDIS_REPLY_INTEGER;
     if (ok) {
         *count = (int64_t)r->element[0]->integer;
-        *reset_ms = r->element[1]->integer > 0 ? (int64_t)r->element[1]->integer : window_ms;
+        *reset_ms = r->element[1]->integer > 0 ? (int64_t)r->element[1]->integer
+                    : by > 0                   ? window_ms
+                                               : 0;
     } else if (r != NULL) {
         tix_log_warn("cache: rate-limit counter %s: unexpected Redis answer (%s)", key,
                      r->type == REDIS_REPLY_ERROR ? r->str : "not {count, pttl}");
     }
     freeReplyObject(r);
-    return ok ? TIX_OK : tix_counter_incr_now(key, window_ms, count, reset_ms);
+    return ok ? TIX_OK : tix_counter_incr_now(key, window_ms, by, count, reset_ms);
 }
 
 static void redis_status(tix_cache *c, tix_cache_status *out)

@@ -63,10 +63,7 @@ static tix_rc type_fail(tix_layout_error *err, int row, const char *key, int idx
                         const char *expected)
 {
     set_field(err, row, key, idx);
-    err->verr.status = 400;
-    err->verr.code = "invalid_type";
-    err->verr.reason = "has the wrong type";
-    err->verr.expected = expected;
+    (void)tix_verr_type(&err->verr, err->field, expected);
     return TIX_EINVAL;
 }
 
@@ -74,10 +71,7 @@ static tix_rc value_fail(tix_layout_error *err, int row, const char *key, int id
                          const char *reason)
 {
     set_field(err, row, key, idx);
-    err->verr.status = 422;
-    err->verr.code = "validation_failed";
-    err->verr.reason = reason;
-    err->verr.expected = NULL;
+    (void)tix_verr_value(&err->verr, err->field, reason);
     return TIX_EINVAL;
 }
 

@@ -141,7 +141,11 @@ void tix_rfc3339(char out[TIX_RFC3339_MAX], int64_t ms)
     }
     struct tm tm;
     gmtime_r(&sec, &tm);
-    size_t n = strftime(out, TIX_RFC3339_MAX - 6, "%Y-%m-%dT%H:%M:%S", &tm);
+    /* Not strftime: its %Y drops leading zeros ("221-01-30"), and RFC 3339 wants four digits.
+     * Years outside 0..9999 (only from a corrupt value) are cut to fit, never overflowed. */
+    int w = snprintf(out, TIX_RFC3339_MAX - 5, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    size_t n = w < 0 ? 0 : (size_t)w < TIX_RFC3339_MAX - 6 ? (size_t)w : TIX_RFC3339_MAX - 6;
     out[n++] = '.';
     out[n++] = (char)('0' + frac / 100);
     out[n++] = (char)('0' + frac / 10 % 10);

@@ -1,7 +1,7 @@
 /*
  * Content-Encoding: JSON answers of COMPRESS_MIN bytes or more go out gzip-compressed to
  * clients whose Accept-Encoding allows it, with Vary: Accept-Encoding on every answer that
- * could have been compressed. Cached routes (api/cached.c) store their answers compressed and
+ * could have been compressed. Cached routes (http/cached.c) store their answers compressed and
  * send the stored bytes as they are; everything else is compressed here, at a fast level,
  * just before it is sent.
  */

@@ -18,13 +18,14 @@
 /* ---- the limiter ---- */
 
 /* The one call to the counter store: Redis when REDIS_URL is set (and the in-process store
- * while Redis cannot be reached, see cache.h), else the in-process store. */
-static tix_rc counter_incr(tix_req *r, const char *key, int64_t window_ms, int64_t *count,
-                           int64_t *reset_ms)
+ * while Redis cannot be reached, see cache.h), else the in-process store. by is 1 to count,
+ * -1 to give a count back. */
+static tix_rc counter_incr(tix_req *r, const char *key, int64_t window_ms, int64_t by,
+                           int64_t *count, int64_t *reset_ms)
 {
     tix_cache *cache = r->app->cache;
     const char *full = tix_arena_sprintf(r->arena, "%s:%s", cache ? cache->prefix : "ticketd", key);
-    return tix_cache_incr(cache, full, window_ms, count, reset_ms);
+    return tix_cache_incr(cache, full, window_ms, by, count, reset_ms);
 }
 
 static atomic_bool store_down;
@@ -53,9 +54,22 @@ static void reply_limited(tix_req *r, const char *action, const char *scope,
                               (json_int_t)retry));
 }
 
-/* Counts one request against rl:<action>:<scope>:<who>; false once answered with 429. */
-static bool check(tix_req *r, const char *action, const char *scope, const char *who,
-                  const tix_rate_limit *rl)
+/* Gives back every count the ticket holds (the request turned out not to be a failure, or was
+ * refused). */
+static void give_back(tix_req *r, tix_rl_ticket *t)
+{
+    for (int i = 0; i < t->n; i++) {
+        int64_t count = 0;
+        int64_t reset_ms = 0;
+        (void)counter_incr(r, t->keys[i], t->window_ms[i], -1, &count, &reset_ms);
+    }
+    t->n = 0;
+}
+
+/* Counts one request against rl:<action>:<scope>:<who> and notes it in t; false once answered
+ * with 429 (the counts t holds are then given back: a refused request is not an attempt). */
+static bool check(tix_req *r, tix_rl_ticket *t, const char *action, const char *scope,
+                  const char *who, const tix_rate_limit *rl)
 {
     if (rl->limit == 0 || who == NULL || *who == '\0') {
         return true;
@@ -63,11 +77,20 @@ static bool check(tix_req *r, const char *action, const char *scope, const char 
     const char *key = tix_arena_sprintf(r->arena, "rl:%s:%s:%s", action, scope, who);
     int64_t count = 0;
     int64_t reset_ms = 0;
-    tix_rc rc = counter_incr(r, key, rl->window_ms, &count, &reset_ms);
+    tix_rc rc = counter_incr(r, key, rl->window_ms, 1, &count, &reset_ms);
     note_store(rc);
-    if (rc != TIX_OK || count <= rl->limit) {
+    if (rc != TIX_OK) {
         return true; /* fail open */
     }
+    if (t->n < TIX_RL_TICKET_KEYS) {
+        t->keys[t->n] = key;
+        t->window_ms[t->n] = rl->window_ms;
+        t->n++;
+    }
+    if (count <= rl->limit) {
+        return true;
+    }
+    give_back(r, t);
     reply_limited(r, action, scope, rl, reset_ms);
     return false;
 }
@@ -85,31 +108,50 @@ static const char *login_email(tix_req *r)
     return tix_arena_strdup(r->arena, norm);
 }
 
-bool tix_ratelimit_admit(tix_req *r)
+bool tix_ratelimit_admit(tix_req *r, tix_rl_ticket *t)
 {
     const tix_config *cfg = &r->app->cfg;
     unsigned flags = r->route ? r->route->flags : 0;
     char ip[TIX_IP_TEXT];
+    *t = (tix_rl_ticket){0};
     if (!cfg->rate_limit_enabled) {
         return true;
     }
     if (flags & TIX_ROUTE_RL_HOLD) {
-        return check(r, "hold", "user", r->auth.user_id, &cfg->rl_hold_user);
+        return check(r, t, "hold", "user", r->auth.user_id, &cfg->rl_hold_user);
     }
     if (flags & TIX_ROUTE_RL_REGISTER) {
         tix_client_ip(r, ip);
-        return check(r, "register", "ip", ip, &cfg->rl_register_ip);
+        return check(r, t, "register", "ip", ip, &cfg->rl_register_ip);
     }
     if (flags & TIX_ROUTE_RL_LOGIN) {
+        t->failure = "invalid_credentials";
         tix_client_ip(r, ip);
-        if (!check(r, "login", "ip", ip, &cfg->rl_login_ip)) {
+        if (!check(r, t, "login", "ip", ip, &cfg->rl_login_ip)) {
             return false;
         }
         const char *email = login_email(r);
         if (tix_req_answered(r)) {
+            give_back(r, t);
             return false;
         }
-        return check(r, "login", "email", email, &cfg->rl_login_mail);
+        /* per e-mail and client address: guesses from one address never refuse the owner's
+         * right password from another */
+        const char *who = email ? tix_arena_sprintf(r->arena, "%s %s", email, ip) : NULL;
+        return check(r, t, "login", "email", who, &cfg->rl_login_mail);
+    }
+    if (flags & TIX_ROUTE_RL_PASSWORD) {
+        t->failure = "wrong_password";
+        tix_client_ip(r, ip);
+        return check(r, t, "change_password", "ip", ip, &cfg->rl_login_ip) &&
+               check(r, t, "change_password", "user", r->auth.user_id, &cfg->rl_login_mail);
     }
     return true;
+}
+
+void tix_ratelimit_done(tix_req *r, tix_rl_ticket *t)
+{
+    if (t->failure != NULL && !(r->error_code != NULL && strcmp(r->error_code, t->failure) == 0)) {
+        give_back(r, t); /* only failures count */
+    }
 }

@@ -7,6 +7,7 @@
 #include "http/req.h"
 #include "http/validate.h"
 
+#include <assert.h>
 #include <microhttpd.h>
 #include <string.h>
 
@@ -23,12 +24,78 @@ const char *tix_req_param(tix_req *r, const char *name)
 
 const char *tix_req_query(tix_req *r, const char *name)
 {
+    /* A cached route's answer is stored under the parameters its route declares: reading
+     * another one would let two different answers share an entry (http/cached.c). */
+    if (r->route != NULL &&
+        (r->route->flags &
+         (TIX_ROUTE_CACHE_SHOW | TIX_ROUTE_CACHE_CATALOG | TIX_ROUTE_CACHE_USER)) != 0 &&
+        !tix_route_reads(r->route, name)) {
+        tix_log_error("route %s %s reads query parameter %s, which it does not declare",
+                      r->route->method, r->route->pattern, name);
+        assert(!"undeclared query parameter on a cached route");
+        return NULL;
+    }
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 const char *tix_req_header(tix_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* The index of the '"' that ends the JSON string whose text starts at i (n if none). */
+static size_t string_end(const char *s, size_t n, size_t i)
+{
+    while (i < n && s[i] != '"') {
+        i += s[i] == '\\' ? 2 : 1;
+    }
+    return i < n ? i : n;
+}
+
+/* Whether the next character after i that is not white space is ':'. */
+static bool colon_follows(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
+        i++;
+    }
+    return i < n && s[i] == ':';
+}
+
+/* Turns every \u0000 escape of s[start, end) into \u001f; whether there was one. */
+static bool rename_nul_escapes(char *s, size_t start, size_t end)
+{
+    bool any = false;
+    for (size_t p = start; p + 1 < end; p++) {
+        if (s[p] != '\\') {
+            continue;
+        }
+        if (s[p + 1] == 'u' && p + 6 <= end && memcmp(s + p + 2, "0000", 4) == 0) {
+            memcpy(s + p + 2, "001f", 4);
+            any = true;
+        }
+        p++; /* the escaped character never starts an escape */
+    }
+    return any;
+}
+
+/* In the JSON text s (n bytes), every \u0000 escape inside an object key becomes \u001f, in
+ * place (same length). Keys are the strings followed by ':'. Such a key can never name a field
+ * (no field name holds a control character), so it stays an unknown key and is ignored.
+ * Returns whether anything was renamed. */
+static bool nul_keys_renamed(char *s, size_t n)
+{
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '"') {
+            continue;
+        }
+        size_t end = string_end(s, n, i + 1);
+        if (colon_follows(s, n, end + 1) && rename_nul_escapes(s, i + 1, end)) {
+            any = true;
+        }
+        i = end;
+    }
+    return any;
 }
 
 json_t *tix_req_json(tix_req *r)
@@ -41,7 +108,17 @@ json_t *tix_req_json(tix_req *r)
         return NULL;
     }
     json_error_t jerr;
-    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    /* U+0000 is valid JSON: string values may hold it (the validators refuse it per field,
+     * 422); a key holding it, which jansson cannot load, is renamed (see nul_keys_renamed) so
+     * that it is ignored like any other unknown key. */
+    const size_t flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL;
+    json_t *j = json_loadb(r->body, r->body_len, flags, &jerr);
+    if (j == NULL && json_error_code(&jerr) == json_error_null_byte_in_key) {
+        char *copy = tix_arena_strndup(r->arena, r->body, r->body_len);
+        if (nul_keys_renamed(copy, r->body_len)) {
+            j = json_loadb(copy, r->body_len, flags, &jerr);
+        }
+    }
     if (j == NULL) {
         json_t *d = json_pack("{s:i,s:i}", "line", jerr.line, "column", jerr.column);
         tix_reply_error(r, 400, "malformed_json", "the body is not valid JSON", d);

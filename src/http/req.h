@@ -10,9 +10,9 @@
 #ifndef TIX_HTTP_REQ_H
 #define TIX_HTTP_REQ_H
 
-#include "auth/policy.h"
 #include "core/arena.h"
 #include "core/rc.h"
+#include "core/roles.h" /* tix_principal */
 #include "http/router.h"
 #include "store/db.h"
 
@@ -88,7 +88,7 @@ struct tix_req {
     ssize_t (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
     void (*stream_free)(void *cls);
     void *stream_cls;
-    /* Cached routes (api/cached.h): the instant the handler's answer stops being true by the
+    /* Cached routes (http/cached.h): the instant the handler's answer stops being true by the
      * clock (0: only CACHE_TTL bounds it); the cache lookup's state. */
     int64_t cache_until;
     struct tix_cached *cached;
@@ -131,7 +131,7 @@ void tix_reply_error(tix_req *r, unsigned status, const char *code, const char *
 void tix_reply_rc(tix_req *r, tix_rc rc);
 /* Adds a response header (both strings must outlive the request: literals or arena). */
 void tix_reply_header(tix_req *r, const char *name, const char *value);
-/* Runs handler under the request's Idempotency-Key, if it has one (api/idempotency.c): the
+/* Runs handler under the request's Idempotency-Key, if it has one (http/idempotency.c): the
  * first response to (user, key) is stored for 24 h and replayed for the same request; the same
  * key with a different request is a 422. */
 void tix_idempotent_call(tix_req *r, tix_handler handler);

@@ -207,3 +207,18 @@ tix_match_result tix_router_match(const tix_router *router, const char *method, 
     }
     return path_found ? TIX_MATCH_BAD_METHOD : TIX_MATCH_NOT_FOUND;
 }
+
+bool tix_route_reads(const tix_route *route, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = route != NULL ? route->query : NULL;
+    while (p != NULL && *p != '\0') {
+        size_t len = strcspn(p, " ");
+        if (len == n && n > 0 && memcmp(p, name, n) == 0) {
+            return true;
+        }
+        p += len;
+        p += strspn(p, " ");
+    }
+    return false;
+}

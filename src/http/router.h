@@ -8,7 +8,9 @@
 #define TIX_HTTP_ROUTER_H
 
 #include "core/rc.h"
+#include "core/roles.h" /* tix_access */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define TIX_ROUTE_MAX_PARAMS   8
@@ -17,14 +19,6 @@
 typedef struct tix_req tix_req;
 typedef void (*tix_handler)(tix_req *r);
 
-/* Who may call a route. Roles are ordered: admin ⊇ owner ⊇ user. */
-typedef enum tix_access {
-    TIX_ACCESS_PUBLIC, /* no token needed */
-    TIX_ACCESS_USER,   /* any signed-in role */
-    TIX_ACCESS_OWNER,  /* owner or admin */
-    TIX_ACCESS_ADMIN,  /* admin only */
-} tix_access;
-
 enum {
     TIX_ROUTE_JSON = 1u << 0, /* the route reads a JSON body */
     TIX_ROUTE_RAW = 1u << 1,  /* the route reads the body itself (webhooks, uploads) */
@@ -32,18 +26,17 @@ enum {
      * runs twice (before and after the body): see tix_upload in req.h and server.c */
     TIX_ROUTE_UPLOAD = 1u << 3,
     TIX_ROUTE_IDEMPOTENT = 1u << 2, /* honours Idempotency-Key (money-related creates) */
-    /* rate limited (http/ratelimit.h): login per client IP and e-mail, register per client
-     * IP, holds per user */
+    /* rate limited (http/ratelimit.h): login failures per client IP and per e-mail and client
+     * IP, register per client IP, holds per user, change-password failures per user and IP */
     TIX_ROUTE_RL_LOGIN = 1u << 4,
     TIX_ROUTE_RL_REGISTER = 1u << 5,
     TIX_ROUTE_RL_HOLD = 1u << 6,
-    /* cached GET answers (api/cached.h), validated by the version of their scope: a show
+    TIX_ROUTE_RL_PASSWORD = 1u << 7,
+    /* cached GET answers (http/cached.h), validated by the version of their scope: a show
      * (path parameter id), the catalogue, or the signed-in user */
     TIX_ROUTE_CACHE_SHOW = 1u << 8,
     TIX_ROUTE_CACHE_CATALOG = 1u << 9,
     TIX_ROUTE_CACHE_USER = 1u << 10,
-    /* a 2xx answer changed the catalogue: bumps its version (every cached answer carries it) */
-    TIX_ROUTE_CATALOG_WRITE = 1u << 11,
     /* runs on the MHD thread itself: it never blocks (no database, no outside service), so the
      * hop to the handler pool (http/workpool.h) would only cost time */
     TIX_ROUTE_INLINE = 1u << 12,
@@ -55,7 +48,14 @@ typedef struct tix_route {
     tix_handler handler;
     tix_access access;
     unsigned flags;
+    /* Cached routes (TIX_ROUTE_CACHE_*): the query parameters the handler reads, separated by
+     * spaces ("q status limit cursor"; NULL: none). They, and only they, make the cache key
+     * (http/cached.c); tix_req_query refuses to read any other on such a route. */
+    const char *query;
 } tix_route;
+
+/* Whether route declares the query parameter name (see tix_route.query). */
+bool tix_route_reads(const tix_route *route, const char *name);
 
 typedef struct tix_slice {
     const char *p;

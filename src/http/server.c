@@ -110,7 +110,8 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
         (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)cfg->per_ip_connections, MHD_OPTION_NOTIFY_COMPLETED, tix_server_on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, tix_server_on_connection, s, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        (struct sockaddr *)&ss, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK,
+        tix_server_on_uri, s, MHD_OPTION_END);
     if (s->daemon == NULL) {
         tix_log_error("cannot listen on %s:%d (in use, or not permitted)", cfg->bind_address,
                       cfg->port);

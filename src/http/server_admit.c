@@ -1,12 +1,14 @@
 /*
- * The checks between a request's last callback and its handler: UTF-8 path and query, route,
+ * The checks between a request's last callback and its handler: UTF-8 path and query without
+ * control characters or repeated parameters, route,
  * bearer token, role, JSON content type and rate limits, each answering its own error; then the
  * handler, through the idempotency store or the answer cache when the route has one.
  */
-#include "api/cached.h"
+#include "auth/policy.h"
 #include "auth/revocation.h"
 #include "auth/token.h"
 #include "core/util.h"
+#include "http/cached.h"
 #include "http/ratelimit.h"
 #include "http/server_int.h"
 #include "http/validate.h"
@@ -136,30 +138,86 @@ bool tix_server_admit(req_state *st)
     return true;
 }
 
-static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *value)
+/* What check_arg found wrong with the query, the first time. */
+typedef struct arg_check {
+    tix_arena *a;
+    const char *bad;    /* the parameter's name (its text before any control byte) */
+    const char *reason; /* static text */
+    const char **seen;  /* names so far, to find a repeated one */
+    size_t n, cap;
+} arg_check;
+
+static bool has_control(const char *s, size_t n)
 {
-    (void)kind;
-    const char **bad = cls;
-    if (!tix_utf8_valid(key) || (value != NULL && !tix_utf8_valid(value))) {
-        *bad = key;
-        return MHD_NO;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            return true;
+        }
     }
-    return MHD_YES;
+    return false;
 }
 
-/* Paths and query parameters must be UTF-8 (ids and filters reach SQL as text). */
-bool tix_server_check_encoding(tix_req *r)
+static bool seen_before(arg_check *q, const char *key)
 {
-    const char *bad = NULL;
+    for (size_t i = 0; i < q->n; i++) {
+        if (strcmp(q->seen[i], key) == 0) {
+            return true;
+        }
+    }
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        const char **seen = tix_arena_alloc(q->a, sizeof(char *) * cap);
+        if (q->n > 0) {
+            memcpy(seen, q->seen, sizeof(char *) * q->n);
+        }
+        q->seen = seen;
+        q->cap = cap;
+    }
+    q->seen[q->n++] = key;
+    return false;
+}
+
+/* key_size and value_size are the decoded lengths, so a %00 that cut the C string shows. */
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    arg_check *q = cls;
+    if (has_control(key, key_size) || (value != NULL && has_control(value, value_size))) {
+        q->reason = "query parameters must not contain control characters";
+    } else if (!tix_utf8_valid(key) || (value != NULL && !tix_utf8_valid(value))) {
+        q->reason = "query parameters must be UTF-8 text";
+    } else if (seen_before(q, key)) {
+        q->reason = "a query parameter may be given only once";
+    } else {
+        return MHD_YES;
+    }
+    q->bad = key;
+    return MHD_NO;
+}
+
+/* Paths and query parameters must be UTF-8 text without control characters (ids and filters
+ * reach SQL as text, and a NUL would cut what is routed, cached and logged short of what was
+ * sent), and no query parameter may be repeated (a handler reads one value; the cache key and
+ * a proxy's rules must not see another). */
+bool tix_server_check_encoding(req_state *st)
+{
+    tix_req *r = &st->r;
+    if (st->raw_path != NULL) { /* server_request.c saw a control byte or %2F in the path */
+        tix_reply_error(r, 400, "invalid_path",
+                        "the path must not contain control characters or encoded slashes", NULL);
+        return false;
+    }
     if (!tix_utf8_valid(r->path)) {
         tix_reply_error(r, 404, "not_found", "no such endpoint or object", NULL);
         return false;
     }
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &bad);
-    if (bad != NULL) {
-        tix_reply_error(r, 400, "invalid_parameter", "query parameters must be UTF-8 text",
-                        json_pack("{s:s}", "parameter", tix_utf8_valid(bad) ? bad : "?"));
+    arg_check q = {.a = r->arena};
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+    if (q.bad != NULL) {
+        tix_reply_error(r, 400, "invalid_parameter", q.reason,
+                        json_pack("{s:s}", "parameter", tix_utf8_valid(q.bad) ? q.bad : "?"));
         return false;
     }
     return true;
@@ -168,7 +226,7 @@ bool tix_server_check_encoding(tix_req *r)
 void tix_server_dispatch(req_state *st)
 {
     tix_req *r = &st->r;
-    if (!tix_server_check_encoding(r)) {
+    if (!tix_server_check_encoding(st)) {
         return;
     }
     if (!tix_server_admit(st)) {
@@ -181,7 +239,8 @@ void tix_server_dispatch(req_state *st)
                         NULL);
         return;
     }
-    if (!tix_ratelimit_admit(r)) {
+    tix_rl_ticket rl;
+    if (!tix_ratelimit_admit(r, &rl)) {
         return;
     }
     if (route->flags & TIX_ROUTE_IDEMPOTENT) {
@@ -189,4 +248,5 @@ void tix_server_dispatch(req_state *st)
     } else if (!tix_cached_answer(r)) {
         route->handler(r);
     }
+    tix_ratelimit_done(r, &rl); /* login and change-password count failures only */
 }

@@ -68,6 +68,11 @@ typedef struct req_state {
     struct MHD_Connection *conn;
     tix_upload_state *up; /* TIX_ROUTE_UPLOAD routes, once the body is being read */
     bool upload_slot;     /* holds one of s->uploads until completion */
+    /* The path as sent (percent-encoded, malloc'd) when it holds a control byte, encoded
+     * (%00) or not, or an encoded slash (%2F): MHD hands on the decoded path cut at the first
+     * NUL (and with %2F turned into a separator), so this is what the 400 is for and what the
+     * access log shows. NULL otherwise. */
+    char *raw_path;
 } req_state;
 
 static inline bool is_upload(const req_state *st)
@@ -85,6 +90,9 @@ void tix_server_on_connection(void *cls, struct MHD_Connection *conn, void **soc
 void *tix_server_reaper_main(void *arg);
 
 /* server_request.c */
+/* MHD_OPTION_URI_LOG_CALLBACK: makes the request's state from the request-target as sent,
+ * before MHD decodes it (cls is the server). */
+void *tix_server_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 /* The MHD access handler and MHD_OPTION_NOTIFY_COMPLETED (cls is the server). */
 enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                      const char *method, const char *version,
@@ -95,15 +103,16 @@ void tix_server_on_completed(void *cls, struct MHD_Connection *conn, void **con_
 bool tix_server_queue(req_state *st, struct MHD_Connection *conn);
 
 /* server_admit.c */
-/* Paths and query parameters must be UTF-8; false once an error is answered. */
-bool tix_server_check_encoding(tix_req *r);
+/* Paths and query parameters must be UTF-8 without control characters, and no query parameter
+ * may repeat; false once an error is answered. */
+bool tix_server_check_encoding(req_state *st);
 /* Route, auth and role checks; false once an error is answered. */
 bool tix_server_admit(req_state *st);
 /* All checks, then the route's handler (through the idempotency or answer cache if any). */
 void tix_server_dispatch(req_state *st);
 
-/* server_upload.c */
-enum MHD_Result tix_server_upload_begin(req_state *st, struct MHD_Connection *conn);
+/* server_upload.c (called by server_request.c; it calls nothing there) */
+bool tix_server_upload_begin(req_state *st);
 bool tix_server_upload_progress(req_state *st, const char *data, size_t size);
 void tix_server_upload_end(req_state *st);
 

@@ -16,9 +16,9 @@
  * reaper's clock moves on with every chunk up to MEDIA_UPLOAD_TIMEOUT (see server_upload.c).
  * Slow clients are cut by the reaper (server_reaper.c).
  */
-#include "api/cached.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http/cached.h"
 #include "http/clientip.h"
 #include "http/encoding.h"
 #include "http/server_int.h"
@@ -70,7 +70,7 @@ bool tix_server_queue(req_state *st, struct MHD_Connection *conn)
         tix_log_error("handler left %s %s unanswered", r->method, r->path);
         tix_reply_rc(r, TIX_EDB);
     }
-    tix_cached_finish(r); /* ETag, 304, storing a cached route's answer; catalogue bumps */
+    tix_cached_finish(r); /* ETag, 304, storing a cached route's answer */
     tix_reply_compress(r);
     struct MHD_Response *resp = make_response(r);
     if (resp == NULL) {
@@ -108,10 +108,56 @@ static bool sane_request_id(const char *s)
     return true;
 }
 
-static req_state *begin_request(tix_server *s, struct MHD_Connection *conn, const char *url,
-                                const char *method)
+static int hex_digit(char c)
 {
-    req_state *st = calloc(1, sizeof(*st));
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Whether the path part of a request-target holds a control byte (0x00-0x1F, 0x7F), sent as
+ * it is or percent-encoded, or a percent-encoded slash: MHD decodes the path before routing,
+ * so "/movies/%2F" would be routed as "/movies/" (the list) and "/shows/x%2Fseats" as
+ * "/shows/x/seats", another path than the one a proxy's rules or the log see. */
+static bool path_refused(const char *uri, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)uri[i];
+        if (c < 0x20 || c == 0x7f) {
+            return true;
+        }
+        if (c == '%' && i + 2 < n && hex_digit(uri[i + 1]) >= 0 && hex_digit(uri[i + 2]) >= 0) {
+            int v = hex_digit(uri[i + 1]) * 16 + hex_digit(uri[i + 2]);
+            if (v < 0x20 || v == 0x7f || v == '/') {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+void *tix_server_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    req_state *st = calloc(1, sizeof(*st)); /* freed by tix_server_on_completed */
+    size_t n = uri != NULL ? strcspn(uri, "?") : 0;
+    if (st != NULL && path_refused(uri, n)) {
+        st->raw_path = strndup(uri, n < 2048 ? n : 2048); /* NULL: the 400 is lost, not the check */
+        if (st->raw_path == NULL) {
+            st->raw_path = strdup("?");
+        }
+    }
+    return st;
+}
+
+/* st comes from tix_server_on_uri (NULL if it could not allocate: then it is made here). */
+static req_state *begin_request(tix_server *s, req_state *st, struct MHD_Connection *conn,
+                                const char *url, const char *method)
+{
+    st = st != NULL ? st : calloc(1, sizeof(*st));
     if (st == NULL) {
         return NULL;
     }
@@ -122,7 +168,8 @@ static req_state *begin_request(tix_server *s, struct MHD_Connection *conn, cons
     r->conn = conn;
     r->start_us = tix_mono_us();
     r->method = tix_arena_strdup(r->arena, method);
-    r->path = tix_arena_strdup(r->arena, url);
+    /* the path as sent when MHD's decoded one was cut at a NUL (the 400 names what was sent) */
+    r->path = tix_arena_strdup(r->arena, st->raw_path != NULL ? st->raw_path : url);
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     if (sane_request_id(rid)) {
         snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
@@ -254,7 +301,7 @@ static enum MHD_Result hand_to_pool(req_state *st, struct MHD_Connection *conn)
 static enum MHD_Result first_call(tix_server *s, struct MHD_Connection *conn, const char *url,
                                   const char *method, void **con_cls)
 {
-    req_state *st = begin_request(s, conn, url, method);
+    req_state *st = begin_request(s, *con_cls, conn, url, method);
     *con_cls = st;
     if (st == NULL) {
         return MHD_NO;
@@ -265,7 +312,10 @@ static enum MHD_Result first_call(tix_server *s, struct MHD_Connection *conn, co
         reject(st);
         return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;
     }
-    return is_upload(st) ? tix_server_upload_begin(st, conn) : MHD_YES;
+    if (is_upload(st) && tix_server_upload_begin(st)) {
+        return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;
+    }
+    return MHD_YES;
 }
 
 enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -274,7 +324,7 @@ enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, con
 {
     (void)version;
     req_state *st = *con_cls;
-    if (st == NULL) {
+    if (st == NULL || st->s == NULL) { /* made by tix_server_on_uri, not begun yet */
         return first_call(cls, conn, url, method, con_cls);
     }
     if (*upload_size > 0 && is_upload(st)) {
@@ -311,6 +361,21 @@ enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, con
     return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;
 }
 
+/* The method as logged: a standard one as it is, anything else "OTHER" (a client's made-up
+ * method never reaches the log: it could be long or forge fields). */
+static const char *logged_method(const char *m)
+{
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(m, known[i]) == 0) {
+            return known[i];
+        }
+    }
+    return "OTHER";
+}
+
+/* One JSON line per request. Every text that comes from the client is escaped and bounded
+ * (path 511 bytes, user 127), so the line always fits its buffer and always parses. */
 static void access_log(req_state *st, enum MHD_RequestTerminationCode toe)
 {
     tix_req *r = &st->r;
@@ -319,18 +384,26 @@ static void access_log(req_state *st, enum MHD_RequestTerminationCode toe)
     }
     char ip[TIX_IP_TEXT];
     char path[512];
-    char fields[1024];
+    char user[128];
+    char rid[160];
+    char fields[2048];
     tix_client_ip(r, ip); /* behind a trusted proxy, the address it saw */
     tix_json_escape(path, sizeof(path), r->path);
-    snprintf(fields, sizeof(fields),
-             "\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,"
-             "\"dur_us\":%lld,\"bytes_in\":%zu,\"bytes_out\":%zu,\"ip\":\"%s\","
-             "\"user\":\"%s\",\"error\":\"%s\"%s",
-             r->request_id, r->route || st->match != TIX_MATCH_NOT_FOUND ? r->method : "OTHER",
-             path, r->status, (long long)(tix_mono_us() - r->start_us), r->body_len,
-             r->resp_file ? (size_t)r->resp_size : r->resp_len, ip, r->auth.user_id,
-             r->error_code ? r->error_code : "",
-             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
+    tix_json_escape(user, sizeof(user), r->auth.user_id);
+    tix_json_escape(rid, sizeof(rid), r->request_id);
+    int n = snprintf(fields, sizeof(fields),
+                     "\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,"
+                     "\"dur_us\":%lld,\"bytes_in\":%zu,\"bytes_out\":%zu,\"ip\":\"%s\","
+                     "\"user\":\"%s\",\"error\":\"%s\"%s",
+                     rid, logged_method(r->method), path, r->status,
+                     (long long)(tix_mono_us() - r->start_us), r->body_len,
+                     r->resp_file ? (size_t)r->resp_size : r->resp_len, ip, user,
+                     r->error_code ? r->error_code : "",
+                     toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
+    if (n < 0 || (size_t)n >= sizeof(fields)) { /* cannot happen with the bounds above */
+        snprintf(fields, sizeof(fields), "\"rid\":\"%s\",\"status\":%u,\"truncated\":true", rid,
+                 r->status);
+    }
     tix_log_fields(TIX_LOG_INFO, "request", fields);
 }
 
@@ -341,6 +414,12 @@ void tix_server_on_completed(void *cls, struct MHD_Connection *conn, void **con_
     tix_server *s = cls;
     req_state *st = *con_cls;
     if (st == NULL) {
+        return;
+    }
+    if (st->s == NULL) { /* the request ended before its first access callback */
+        free(st->raw_path);
+        free(st);
+        *con_cls = NULL;
         return;
     }
     access_log(st, toe);
@@ -364,6 +443,7 @@ void tix_server_on_completed(void *cls, struct MHD_Connection *conn, void **con_
     tix_server_set_phase(st->t, PHASE_IDLE);
     tix_arena_destroy(st->r.arena);
     free(st->buf);
+    free(st->raw_path);
     free(st);
     *con_cls = NULL;
     atomic_fetch_sub(&s->app->inflight, 1);

@@ -38,13 +38,14 @@ static bool take_upload_slot(req_state *st)
     return true;
 }
 
-/* First callback of an upload: checks, the handler's begin call, then streaming starts. An
- * error is queued at once (allowed on the first call; MHD then closes the connection without
- * reading the body, and a client that sent "Expect: 100-continue" never sends it). */
-enum MHD_Result tix_server_upload_begin(req_state *st, struct MHD_Connection *conn)
+/* First callback of an upload: checks, the handler's begin call, then streaming starts. True
+ * when that answered the request (an error, marked Connection: close): the caller queues it at
+ * once (allowed on the first call; MHD then closes the connection without reading the body,
+ * and a client that sent "Expect: 100-continue" never sends it). */
+bool tix_server_upload_begin(req_state *st)
 {
     tix_req *r = &st->r;
-    if (tix_server_check_encoding(r) && tix_server_admit(st) && tix_upload_accepts(r)) {
+    if (tix_server_check_encoding(st) && tix_server_admit(st) && tix_upload_accepts(r)) {
         r->upload.begin = true;
         r->route->handler(r);
         r->upload.begin = false;
@@ -56,10 +57,10 @@ enum MHD_Result tix_server_upload_begin(req_state *st, struct MHD_Connection *co
         }
     }
     if (!tix_req_answered(r)) {
-        return MHD_YES;
+        return false;
     }
     tix_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;
+    return true;
 }
 
 /* Body bytes of an upload. An upload may take longer than REQUEST_TIMEOUT: each chunk moves

@@ -6,22 +6,22 @@
 
 static bool type_error(tix_verr *e, const char *key, const char *expected)
 {
-    e->status = 400;
-    e->code = "invalid_type";
-    e->field = key;
-    e->expected = expected;
-    e->reason = "has the wrong type";
-    return false;
+    return tix_verr_type(e, key, expected);
 }
 
 bool tix_v_fail(tix_verr *e, const char *field, const char *reason)
 {
-    e->status = 422;
-    e->code = "validation_failed";
-    e->field = field;
-    e->reason = reason;
-    e->expected = NULL;
-    return false;
+    return tix_verr_value(e, field, reason);
+}
+
+unsigned tix_verr_status(const tix_verr *e)
+{
+    return e->kind == TIX_VERR_TYPE ? 400 : 422;
+}
+
+const char *tix_verr_code(const tix_verr *e)
+{
+    return e->kind == TIX_VERR_TYPE ? "invalid_type" : "validation_failed";
 }
 
 /* The length of the UTF-8 sequence starting at p, or 0 if it is malformed. */
@@ -121,6 +121,37 @@ bool tix_v_string(json_t *obj, const char *key, bool required, size_t min, size_
     return true;
 }
 
+/* Whether s (valid UTF-8) holds a control character: C0 (U+0000..U+001F), DEL or C1
+ * (U+0080..U+009F, encoded C2 80..C2 9F). With multiline, tab, line feed and carriage return are
+ * not counted. */
+static bool has_control(const char *s, bool multiline)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        bool allowed = multiline && (*p == '\t' || *p == '\n' || *p == '\r');
+        if ((*p < 0x20 && !allowed) || *p == 0x7f ||
+            (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool tix_v_text(json_t *obj, const char *key, bool required, size_t min, size_t max,
+                tix_text_kind kind, const char **out, tix_verr *e)
+{
+    if (!tix_v_string(obj, key, required, min, max, out, e)) {
+        return false;
+    }
+    if (*out != NULL && has_control(*out, kind == TIX_TEXT_MULTILINE)) {
+        *out = NULL;
+        return tix_v_fail(e, key,
+                          kind == TIX_TEXT_MULTILINE
+                              ? "must not contain control characters other than tab and line breaks"
+                              : "must not contain control characters");
+    }
+    return true;
+}
+
 bool tix_v_int(json_t *obj, const char *key, bool required, int64_t min, int64_t max, int64_t *out,
                bool *present, tix_verr *e)
 {
@@ -164,12 +195,13 @@ bool tix_v_bool(json_t *obj, const char *key, bool required, bool *out, bool *pr
     return true;
 }
 
-/* Lower-cases item into buf (cap bytes); false if it is empty, too long or holds characters
- * that would confuse the LIKE filters (quotes, %, backslash). */
+/* Lower-cases item into buf (cap bytes); false if it is empty, too long, blank, holds a control
+ * character or characters that would confuse the LIKE filters (quotes, %, backslash). */
 static bool list_item(const char *item, size_t max_len, char *buf, size_t cap)
 {
     size_t len = tix_utf8_len(item);
-    if (len == 0 || len > max_len || strlen(item) >= cap || strpbrk(item, "\"%\\") != NULL) {
+    if (len == 0 || len > max_len || strlen(item) >= cap || strpbrk(item, "\"%\\") != NULL ||
+        blank(item) || has_control(item, false)) {
         return false;
     }
     size_t k = 0;
@@ -188,6 +220,18 @@ static bool list_has(json_t *list, const char *s)
         }
     }
     return false;
+}
+
+/* Whether a list item is a string without U+0000; e filled otherwise. */
+static bool list_string(const json_t *item, const char *key, tix_verr *e)
+{
+    if (!json_is_string(item)) {
+        return type_error(e, key, "array of strings");
+    }
+    if (strlen(json_string_value(item)) != json_string_length(item)) {
+        return tix_v_fail(e, key, "must not contain NUL characters");
+    }
+    return true;
 }
 
 bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t max_len, json_t **out,
@@ -210,10 +254,11 @@ bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t ma
     json_array_foreach(v, i, item)
     {
         char buf[256];
-        bool ok = json_is_string(item) ? true : type_error(e, key, "array of strings");
+        bool ok = list_string(item, key, e);
         if (ok && !list_item(json_string_value(item), max_len, buf, sizeof(buf))) {
             ok = tix_v_fail(e, key,
-                            "items must be 1..32 characters without quotes, % or backslashes");
+                            "items must be 1..32 characters, not blank, without control "
+                            "characters, quotes, % or backslashes");
         }
         if (ok && list_has(list, buf)) {
             ok = tix_v_fail(e, key, "has duplicate items");

@@ -1,18 +1,18 @@
 /*
  * The lifecycle jobs (see jobs.h). Each reads what is due with one query, then changes it
  * through the same paths the requests use (the booking state machine, the claims, the refund
- * and reconcile functions of pay/payments.h), one transaction per item, so a run that stops
+ * and reconcile functions of booking/payments.h), one transaction per item, so a run that stops
  * half way leaves nothing half done and the next run picks up the rest.
  *
  * There is no job for movies: "upcoming" and "released" are not stored, every read derives them
  * from release_date and today's date, so they are never stale and there is nothing to keep.
  */
 #include "booking/booking.h"
+#include "booking/payments.h"
 #include "booking/seat_events.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
-#include "pay/payments.h"
 #include "store/jobs_store.h"
 
 #include <assert.h>

@@ -24,41 +24,26 @@
     " LEFT JOIN seat_claims c ON c.show_id = $1 AND c.seat_id = s.id"                              \
     " WHERE s.hall_id = $2 AND s.active = 1"
 
-static void read_map(tix_arena *a, const tix_db_res *res, tix_map_seat **seats, int *n)
+/* The claim column holds a tix_claim_kind (an enum: no TIX_DB_COL kind), read here. */
+static void map_claim(tix_arena *a, const tix_db_res *res, int row, void *item)
 {
-    int rows = tix_db_res_rows(res);
-    tix_map_seat *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        tix_map_seat *s = &list[i];
-        s->id = tix_db_res_dup(a, res, i, 0);
-        s->label = tix_db_res_dup(a, res, i, 1);
-        s->row = tix_db_res_dup(a, res, i, 2);
-        s->number = (int)tix_db_res_int(res, i, 3);
-        s->x = (int)tix_db_res_int(res, i, 4);
-        s->y = (int)tix_db_res_int(res, i, 5);
-        s->category = tix_db_res_dup(a, res, i, 6);
-        s->blocked = tix_db_res_int(res, i, 7) != 0;
-        s->price = tix_db_res_int(res, i, 8);
-        s->claim = (int)tix_db_res_int(res, i, 9);
-        s->hold_id = tix_db_res_dup(a, res, i, 10);
-        s->claim_user = tix_db_res_dup(a, res, i, 11);
-        s->claim_expires = tix_db_res_int(res, i, 12);
-    }
-    *seats = list;
-    *n = rows;
+    (void)a;
+    ((tix_map_seat *)item)->claim = (tix_claim_kind)tix_db_res_int(res, row, 9);
 }
+
+#define C(field) TIX_DB_COL(tix_map_seat, field)
+static const tix_db_col map_cols[] = {
+    C(id),      C(label),      C(row),          C(number), C(x),
+    C(y),       C(category),   C(blocked),      C(price),  TIX_DB_COL_NONE,
+    C(hold_id), C(claim_user), C(claim_expires)};
+#undef C
+static const tix_db_map seat_map = TIX_DB_MAP(tix_map_seat, map_cols, map_claim);
 
 tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show_id, const char *hall_id,
                         int64_t now, tix_map_seat **seats, int *n)
 {
     tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hall_id), TIX_DB_INT(now)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, SEATMAP_SELECT " ORDER BY s.y, s.x", p, 3, &res);
-    if (rc == TIX_OK) {
-        read_map(a, res, seats, n);
-    }
-    tix_db_res_destroy(res);
-    return rc;
+    return TIX_DB_LIST(db, a, SEATMAP_SELECT " ORDER BY s.y, s.x", p, 3, &seat_map, seats, n);
 }
 
 void tix_claims_take_stmt(tix_arena *a, const tix_claim_req *q, tix_db_stmt *st)
@@ -150,17 +135,9 @@ tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, const char *hold
 static tix_rc release_listing(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *p,
                               const char ***ids, int *n)
 {
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, sql, p, 2, &res);
-    int rows = rc == TIX_OK ? tix_db_res_rows(res) : 0;
-    const char **list = tix_arena_calloc(a, sizeof(char *) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i] = tix_db_res_dup(a, res, i, 0);
-    }
-    tix_db_res_destroy(res);
-    *ids = list;
-    *n = rows;
-    return rc;
+    *ids = NULL;
+    *n = 0;
+    return TIX_DB_LIST(db, a, sql, p, 2, &tix_db_text_rows, ids, n);
 }
 
 tix_rc tix_claims_release_hold_ids(tix_db *db, tix_arena *a, const char *show_id,
@@ -218,17 +195,18 @@ tix_rc tix_claims_extend(tix_db *db, const char *show_id, const char *hold_id, i
 #define HOLD_COLS                                                                                  \
     "id, show_id, user_id, status, seat_count, amount, currency, expires_at, created_at"
 
-static void read_hold(tix_arena *a, const tix_db_res *res, tix_hold *h)
+/* false when the row's status is none of tix_hold_status (the table's CHECK forbids it). */
+static bool read_hold(tix_arena *a, const tix_db_res *res, tix_hold *h)
 {
     h->id = tix_db_res_dup(a, res, 0, 0);
     h->show_id = tix_db_res_dup(a, res, 0, 1);
     h->user_id = tix_db_res_dup(a, res, 0, 2);
-    h->status = tix_db_res_dup(a, res, 0, 3);
     h->seat_count = (int)tix_db_res_int(res, 0, 4);
     h->amount = tix_db_res_int(res, 0, 5);
     h->currency = tix_db_res_dup(a, res, 0, 6);
     h->expires_at = tix_db_res_int(res, 0, 7);
     h->created_at = tix_db_res_int(res, 0, 8);
+    return tix_hold_status_parse(tix_db_res_text(res, 0, 3), &h->status);
 }
 
 #define HOLD_INSERT                                                                                \
@@ -278,6 +256,19 @@ void tix_hold_read_stmt(tix_arena *a, const char *show_id, const char *const *id
         .n = 1 + n};
 }
 
+/* The seat columns (5..9) of tix_hold_read_stmt's rows; 0..4 are the show's. */
+static const tix_db_col hold_seat_cols[] = {TIX_DB_COL_NONE,
+                                            TIX_DB_COL_NONE,
+                                            TIX_DB_COL_NONE,
+                                            TIX_DB_COL_NONE,
+                                            TIX_DB_COL_NONE,
+                                            TIX_DB_COL(tix_map_seat, id),
+                                            TIX_DB_COL(tix_map_seat, label),
+                                            TIX_DB_COL(tix_map_seat, category),
+                                            TIX_DB_COL(tix_map_seat, blocked),
+                                            TIX_DB_COL(tix_map_seat, price)};
+static const tix_db_map hold_seat_map = TIX_DB_MAP(tix_map_seat, hold_seat_cols, NULL);
+
 tix_rc tix_hold_read_result(tix_arena *a, const tix_db_res *res, const char *show_id,
                             tix_show *show, tix_map_seat **seats, int *n)
 {
@@ -299,12 +290,7 @@ tix_rc tix_hold_read_result(tix_arena *a, const tix_db_res *res, const char *sho
         if (tix_db_res_isnull(res, i, 5)) {
             continue; /* the show's row when no seat matched */
         }
-        tix_map_seat *s = &list[k++];
-        s->id = tix_db_res_dup(a, res, i, 5);
-        s->label = tix_db_res_dup(a, res, i, 6);
-        s->category = tix_db_res_dup(a, res, i, 7);
-        s->blocked = tix_db_res_int(res, i, 8) != 0;
-        s->price = tix_db_res_int(res, i, 9);
+        tix_db_map_row(a, res, i, &hold_seat_map, &list[k++]);
     }
     *seats = list;
     *n = k;
@@ -342,8 +328,8 @@ static tix_rc one_hold(tix_db *db, tix_arena *a, const char *sql, const tix_dbv 
     if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
         rc = TIX_ENOTFOUND;
     }
-    if (rc == TIX_OK) {
-        read_hold(a, res, out);
+    if (rc == TIX_OK && !read_hold(a, res, out)) {
+        rc = TIX_EDB;
     }
     tix_db_res_destroy(res);
     return rc;
@@ -365,10 +351,11 @@ tix_rc tix_hold_active_for(tix_db *db, tix_arena *a, const char *user_id, const 
                     p, 3, out);
 }
 
-tix_rc tix_hold_set_status(tix_db *db, const char *id, const char *from, const char *to,
+tix_rc tix_hold_set_status(tix_db *db, const char *id, tix_hold_status from, tix_hold_status to,
                            int64_t now)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(from), TIX_DB_TEXT(to), TIX_DB_INT(now)};
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(tix_hold_status_name(from)),
+                   TIX_DB_TEXT(tix_hold_status_name(to)), TIX_DB_INT(now)};
     return tix_db_exec_one(db,
                            "UPDATE holds SET status = $3, updated_at = $4 WHERE id = $1"
                            " AND status = $2",
@@ -383,27 +370,24 @@ tix_rc tix_hold_set_status(tix_db *db, const char *id, const char *from, const c
     " t.owner_id, s.starts_at FROM bookings b JOIN shows s ON s.id = b.show_id"                    \
     " JOIN theatres t ON t.id = s.theatre_id"
 
-static void read_booking(tix_arena *a, const tix_db_res *res, int i, tix_booking *b)
+#define B(field) TIX_DB_COL(tix_booking, field)
+static const tix_db_col booking_cols[] = {
+    B(id),           B(user_id),      B(show_id),          B(hold_id),
+    TIX_DB_COL_NONE, B(amount),       B(currency),         B(provider),
+    B(order_id),     B(payment_id),   B(expires_at),       B(created_at),
+    B(confirmed_at), B(cancelled_at), B(theatre_owner_id), B(show_starts_at)};
+#undef B
+
+/* Column 4, the status text, parsed (an unknown one reads as failed). */
+static void read_booking_status(tix_arena *a, const tix_db_res *res, int row, void *item)
 {
-    b->id = tix_db_res_dup(a, res, i, 0);
-    b->user_id = tix_db_res_dup(a, res, i, 1);
-    b->show_id = tix_db_res_dup(a, res, i, 2);
-    b->hold_id = tix_db_res_dup(a, res, i, 3);
-    if (!tix_booking_status_parse(tix_db_res_text(res, i, 4), &b->status)) {
+    (void)a;
+    tix_booking *b = item;
+    if (!tix_booking_status_parse(tix_db_res_text(res, row, 4), &b->status)) {
         b->status = TIX_BK_FAILED;
     }
-    b->amount = tix_db_res_int(res, i, 5);
-    b->currency = tix_db_res_dup(a, res, i, 6);
-    b->provider = tix_db_res_dup(a, res, i, 7);
-    b->order_id = tix_db_res_dup(a, res, i, 8);
-    b->payment_id = tix_db_res_dup(a, res, i, 9);
-    b->expires_at = tix_db_res_int(res, i, 10);
-    b->created_at = tix_db_res_int(res, i, 11);
-    b->confirmed_at = tix_db_res_int(res, i, 12);
-    b->cancelled_at = tix_db_res_int(res, i, 13);
-    b->theatre_owner_id = tix_db_res_dup(a, res, i, 14);
-    b->show_starts_at = tix_db_res_int(res, i, 15);
 }
+static const tix_db_map booking_map = TIX_DB_MAP(tix_booking, booking_cols, read_booking_status);
 
 tix_rc tix_booking_insert(tix_db *db, const tix_booking *b, const tix_booking_seat *seats, int n)
 {
@@ -442,17 +426,8 @@ static tix_rc one_booking(tix_db *db, tix_arena *a, const char *where, const cha
                           tix_booking *out)
 {
     tix_dbv p = TIX_DB_TEXT(arg);
-    tix_db_res *res = NULL;
-    tix_rc rc =
-        tix_db_exec(db, tix_arena_sprintf(a, BOOKING_SELECT " WHERE %s", where), &p, 1, &res);
-    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
-        rc = TIX_ENOTFOUND;
-    }
-    if (rc == TIX_OK) {
-        read_booking(a, res, 0, out);
-    }
-    tix_db_res_destroy(res);
-    return rc;
+    return TIX_DB_GET(db, a, tix_arena_sprintf(a, BOOKING_SELECT " WHERE %s", where), &p, 1,
+                      &booking_map, out);
 }
 
 tix_rc tix_booking_get(tix_db *db, tix_arena *a, const char *id, tix_booking *out)
@@ -465,33 +440,22 @@ tix_rc tix_booking_by_order(tix_db *db, tix_arena *a, const char *order_id, tix_
     return one_booking(db, a, "b.order_id = $1", order_id, out);
 }
 
+static const tix_db_col booking_seat_cols[] = {
+    TIX_DB_COL(tix_booking_seat, seat_id), TIX_DB_COL(tix_booking_seat, label),
+    TIX_DB_COL(tix_booking_seat, category), TIX_DB_COL(tix_booking_seat, price),
+    TIX_DB_COL(tix_booking_seat, ticket_code)};
+static const tix_db_map booking_seat_map = TIX_DB_MAP(tix_booking_seat, booking_seat_cols, NULL);
+
 tix_rc tix_booking_seats(tix_db *db, tix_arena *a, const char *booking_id, tix_booking_seat **items,
                          int *n)
 {
     tix_dbv p = TIX_DB_TEXT(booking_id);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT bs.seat_id, bs.label, bs.category, bs.price, t.code"
-                            " FROM booking_seats bs LEFT JOIN tickets t ON t.booking_id ="
-                            " bs.booking_id AND t.seat_id = bs.seat_id AND t.status = 'valid'"
-                            " WHERE bs.booking_id = $1 ORDER BY bs.label",
-                            &p, 1, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_booking_seat *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i].seat_id = tix_db_res_dup(a, res, i, 0);
-        list[i].label = tix_db_res_dup(a, res, i, 1);
-        list[i].category = tix_db_res_dup(a, res, i, 2);
-        list[i].price = tix_db_res_int(res, i, 3);
-        list[i].ticket_code = tix_db_res_dup(a, res, i, 4);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT bs.seat_id, bs.label, bs.category, bs.price, t.code"
+                       " FROM booking_seats bs LEFT JOIN tickets t ON t.booking_id ="
+                       " bs.booking_id AND t.seat_id = bs.seat_id AND t.status = 'valid'"
+                       " WHERE bs.booking_id = $1 ORDER BY bs.label",
+                       &p, 1, &booking_seat_map, items, n);
 }
 
 tix_rc tix_booking_set_order(tix_db *db, const char *id, const char *order_id)
@@ -557,47 +521,21 @@ tix_rc tix_booking_list(tix_db *db, tix_arena *a, const tix_booking_filter *f, t
 {
     tix_dbv p[] = {TIX_DB_TEXT(f->user_id), TIX_DB_TEXT(f->show_id), TIX_DB_TEXT(f->theatre_id),
                    TIX_DB_TEXT(f->before), TIX_DB_INT(f->limit + 1)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            BOOKING_SELECT " WHERE (CAST($1 AS TEXT) IS NULL OR b.user_id = $1)"
-                                           " AND (CAST($2 AS TEXT) IS NULL OR b.show_id = $2)"
-                                           " AND (CAST($3 AS TEXT) IS NULL OR s.theatre_id = $3)"
-                                           " AND (CAST($4 AS TEXT) IS NULL OR b.id < $4)"
-                                           " ORDER BY b.id DESC LIMIT $5",
-                            p, 5, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_booking *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        read_booking(a, res, i, &list[i]);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       BOOKING_SELECT " WHERE (CAST($1 AS TEXT) IS NULL OR b.user_id = $1)"
+                                      " AND (CAST($2 AS TEXT) IS NULL OR b.show_id = $2)"
+                                      " AND (CAST($3 AS TEXT) IS NULL OR s.theatre_id = $3)"
+                                      " AND (CAST($4 AS TEXT) IS NULL OR b.id < $4)"
+                                      " ORDER BY b.id DESC LIMIT $5",
+                       p, 5, &booking_map, items, n);
 }
 
 tix_rc tix_booking_confirmed_of_show(tix_db *db, tix_arena *a, const char *show_id,
                                      tix_booking **items, int *n)
 {
     tix_dbv p = TIX_DB_TEXT(show_id);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, BOOKING_SELECT " WHERE b.show_id = $1 AND b.status = 'confirmed'",
-                            &p, 1, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_booking *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        read_booking(a, res, i, &list[i]);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a, BOOKING_SELECT " WHERE b.show_id = $1 AND b.status = 'confirmed'", &p,
+                       1, &booking_map, items, n);
 }
 
 tix_rc tix_ticket_insert(tix_db *db, const char *booking_id, const char *seat_id, const char *code,
@@ -657,58 +595,38 @@ tix_rc tix_refund_exists_for_payment(tix_db *db, const char *payment_id, bool *e
     return rc;
 }
 
+static const tix_db_col refund_cols[] = {TIX_DB_COL(tix_refund, id),
+                                         TIX_DB_COL(tix_refund, booking_id),
+                                         TIX_DB_COL(tix_refund, payment_id),
+                                         TIX_DB_COL(tix_refund, amount),
+                                         TIX_DB_COL(tix_refund, reason),
+                                         TIX_DB_COL(tix_refund, status),
+                                         TIX_DB_COL(tix_refund, provider_refund_id)};
+static const tix_db_map refund_map = TIX_DB_MAP(tix_refund, refund_cols, NULL);
+
 tix_rc tix_refund_list(tix_db *db, tix_arena *a, const char *booking_id, tix_refund **items, int *n)
 {
     tix_dbv p = TIX_DB_TEXT(booking_id);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT id, booking_id, payment_id, amount, reason, status,"
-                            " provider_refund_id FROM refunds WHERE booking_id = $1 ORDER BY id",
-                            &p, 1, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_refund *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i].id = tix_db_res_dup(a, res, i, 0);
-        list[i].booking_id = tix_db_res_dup(a, res, i, 1);
-        list[i].payment_id = tix_db_res_dup(a, res, i, 2);
-        list[i].amount = tix_db_res_int(res, i, 3);
-        list[i].reason = tix_db_res_dup(a, res, i, 4);
-        list[i].status = tix_db_res_dup(a, res, i, 5);
-        list[i].provider_refund_id = tix_db_res_dup(a, res, i, 6);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT id, booking_id, payment_id, amount, reason, status,"
+                       " provider_refund_id FROM refunds WHERE booking_id = $1 ORDER BY id",
+                       &p, 1, &refund_map, items, n);
 }
+
+static const tix_db_col sales_cols[] = {TIX_DB_COL(tix_sales_line, category),
+                                        TIX_DB_COL(tix_sales_line, seats),
+                                        TIX_DB_COL(tix_sales_line, revenue)};
+static const tix_db_map sales_map = TIX_DB_MAP(tix_sales_line, sales_cols, NULL);
 
 tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_id, tix_sales_line **items, int *n)
 {
     tix_dbv p = TIX_DB_TEXT(show_id);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT bs.category, COUNT(*), SUM(bs.price) FROM booking_seats bs"
-                            " JOIN bookings b ON b.id = bs.booking_id WHERE b.show_id = $1"
-                            " AND b.status = 'confirmed' GROUP BY bs.category"
-                            " ORDER BY bs.category",
-                            &p, 1, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_sales_line *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i].category = tix_db_res_dup(a, res, i, 0);
-        list[i].seats = tix_db_res_int(res, i, 1);
-        list[i].revenue = tix_db_res_int(res, i, 2);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT bs.category, COUNT(*), SUM(bs.price) FROM booking_seats bs"
+                       " JOIN bookings b ON b.id = bs.booking_id WHERE b.show_id = $1"
+                       " AND b.status = 'confirmed' GROUP BY bs.category"
+                       " ORDER BY bs.category",
+                       &p, 1, &sales_map, items, n);
 }
 
 /* ---- idempotency keys ---- */

@@ -9,8 +9,8 @@
 #ifndef TIX_STORE_BOOKING_H
 #define TIX_STORE_BOOKING_H
 
-#include "booking/state.h"
 #include "core/arena.h"
+#include "core/model.h"
 #include "store/catalog.h"
 #include "store/db.h"
 
@@ -27,7 +27,7 @@ typedef struct tix_map_seat {
     char *category;
     bool blocked;
     int64_t price; /* -1 when the show has no price for the category */
-    int claim;     /* 0 free, 1 held, 2 sold */
+    tix_claim_kind claim;
     char *hold_id; /* the claim's hold (NULL when free) */
     char *claim_user;
     int64_t claim_expires; /* a live hold's expiry (ms), 0 otherwise */
@@ -77,7 +77,7 @@ typedef struct tix_hold {
     char *id;
     char *show_id;
     char *user_id;
-    char *status;
+    tix_hold_status status;
     int seat_count;
     int64_t amount;
     char *currency;
@@ -114,8 +114,8 @@ TIX_MUSTCHECK tix_rc tix_hold_get(tix_db *db, tix_arena *a, const char *id, tix_
 TIX_MUSTCHECK tix_rc tix_hold_active_for(tix_db *db, tix_arena *a, const char *user_id,
                                          const char *show_id, int64_t now, tix_hold *out);
 /* Moves a hold from `from` to `to`; TIX_ECONFLICT when it was not in `from`. */
-TIX_MUSTCHECK tix_rc tix_hold_set_status(tix_db *db, const char *id, const char *from,
-                                         const char *to, int64_t now);
+TIX_MUSTCHECK tix_rc tix_hold_set_status(tix_db *db, const char *id, tix_hold_status from,
+                                         tix_hold_status to, int64_t now);
 
 typedef struct tix_booking_seat {
     char *seat_id;

@@ -6,8 +6,8 @@
 #ifndef TIX_STORE_CATALOG_H
 #define TIX_STORE_CATALOG_H
 
-#include "catalog/layout.h"
 #include "core/arena.h"
+#include "core/model.h"
 #include "store/db.h"
 
 #include <stdbool.h>

@@ -27,7 +27,9 @@
 #include "core/config.h"
 #include "core/rc.h"
 
+#include <assert.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct tix_db tix_db;
@@ -138,6 +140,84 @@ const char *tix_db_res_text(const tix_db_res *res, int row, int col);
 int64_t tix_db_res_int(const tix_db_res *res, int row, int col);
 bool tix_db_res_isnull(const tix_db_res *res, int row, int col);
 void tix_db_res_destroy(tix_db_res *res);
+
+/* ---- Reading rows into structs ----
+ *
+ * A reader is a query and a row map: which field of the row struct each column lands in. The
+ * map is a table of column descriptors (column i goes to cols[i], by offset into the struct)
+ * and, for what a table cannot say (a status text parsed into an enum or a bool, fixed-size
+ * char arrays, rows to skip), a function run after the table on the same row. TIX_DB_COL
+ * takes the kind from the field's type, so a descriptor cannot disagree with its field:
+ *
+ *     static const tix_db_col seat_cols[] = {TIX_DB_COL(tix_seat_row, id),
+ *                                            TIX_DB_COL(tix_seat_row, number), ...};
+ *     static const tix_db_map seat_map = TIX_DB_MAP(tix_seat_row, seat_cols, NULL);
+ *     return TIX_DB_LIST(db, a, "SELECT id, number, ... FROM seats ...", p, 1, &seat_map,
+ *                        items, n);
+ *
+ * Text cells are copied into the arena (NULL for SQL NULL); integer cells read as by
+ * tix_db_res_int (0 for NULL). Everything a reader returns lives in the arena. */
+typedef enum tix_db_col_kind {
+    TIX_DB_COL_SKIP, /* not stored (the map's function may read it) */
+    TIX_DB_COL_TEXT, /* char * or const char *: arena copy */
+    TIX_DB_COL_I64,  /* int64_t */
+    TIX_DB_COL_INT,  /* int */
+    TIX_DB_COL_BOOL, /* bool: a non-zero integer */
+} tix_db_col_kind;
+
+typedef struct tix_db_col {
+    tix_db_col_kind kind;
+    size_t off; /* offsetof the field in the row struct */
+} tix_db_col;
+
+/* The descriptor of field `field` of struct `type`; a field of another type does not compile. */
+#define TIX_DB_COL(type, field)                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                 \
+    {                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           \
+        _Generic(((type *)0)->field,                                                                           char *: TIX_DB_COL_TEXT,                                                                           const char *: TIX_DB_COL_TEXT,                                                                     int64_t: TIX_DB_COL_I64,                                                                           int: TIX_DB_COL_INT,                                                                               bool: TIX_DB_COL_BOOL),                                                                        offsetof(type, field) \
+    }
+/* A column the table leaves alone. */
+#define TIX_DB_COL_NONE                                                                            \
+    {                                                                                              \
+        TIX_DB_COL_SKIP, 0                                                                         \
+    }
+
+/* Completes row `row` of res into item (a row struct), after the table ran. */
+typedef void tix_db_row_fn(tix_arena *a, const tix_db_res *res, int row, void *item);
+
+typedef struct tix_db_map {
+    size_t size;            /* sizeof the row struct */
+    const tix_db_col *cols; /* column i -> cols[i]; columns past ncols are not read */
+    int ncols;
+    tix_db_row_fn *fn; /* NULL, or run on each row after cols */
+} tix_db_map;
+
+#define TIX_DB_MAP(type, cols, fn)                                                                 \
+    {                                                                                              \
+        sizeof(type), (cols), (int)(sizeof(cols) / sizeof((cols)[0])), (fn)                        \
+    }
+
+/* The map of a list of strings (char * or const char * rows): column 0 of each row. */
+extern const tix_db_map tix_db_text_rows;
+
+/* Fills item (zeroed first) from row `row` of res as map says. */
+void tix_db_map_row(tix_arena *a, const tix_db_res *res, int row, const tix_db_map *map,
+                    void *item);
+/* Runs one statement and maps every row it returns into a new array in the arena (never NULL,
+ * even for no rows). items is the address of the caller's `T *` (T of map->size bytes); it and
+ * *count are set on success only. Errors as tix_db_exec. Use it through TIX_DB_LIST, which
+ * asserts that T is the size of the map's row type. */
+TIX_MUSTCHECK tix_rc tix_db_list(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *params,
+                                 int n, const tix_db_map *map, void *items, int *count);
+#define TIX_DB_LIST(db, a, sql, params, n, map, items, count)                                      \
+    (assert(sizeof(**(items)) == (map)->size),                                                     \
+     tix_db_list((db), (a), (sql), (params), (n), (map), (items), (count)))
+/* Runs one statement and maps its first row into *out (a T, as for TIX_DB_LIST): TIX_ENOTFOUND
+ * when it returns none. Use it through TIX_DB_GET. */
+TIX_MUSTCHECK tix_rc tix_db_get(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *params,
+                                int n, const tix_db_map *map, void *out);
+#define TIX_DB_GET(db, a, sql, params, n, map, out)                                                \
+    (assert(sizeof(*(out)) == (map)->size),                                                        \
+     tix_db_get((db), (a), (sql), (params), (n), (map), (out)))
 
 /* A copy of a cell in the arena; NULL for SQL NULL. */
 char *tix_db_res_dup(tix_arena *a, const tix_db_res *res, int row, int col);

@@ -99,47 +99,24 @@ tix_rc tix_jobs_shows_advance(tix_db *db, int64_t now, int64_t *running, int64_t
 tix_rc tix_jobs_bookings_due(tix_db *db, tix_arena *a, int64_t now, int limit, char ***ids, int *n)
 {
     tix_dbv p[] = {TIX_DB_INT(now), TIX_DB_INT(limit)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT id FROM bookings WHERE status = 'pending_payment'"
-                            " AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2",
-                            p, 2, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    char **list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i] = tix_db_res_dup(a, res, i, 0);
-    }
-    *ids = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT id FROM bookings WHERE status = 'pending_payment'"
+                       " AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2",
+                       p, 2, &tix_db_text_rows, ids, n);
 }
+
+static const tix_db_col hold_cols[] = {TIX_DB_COL(tix_jobs_hold, id),
+                                       TIX_DB_COL(tix_jobs_hold, show_id)};
+static const tix_db_map hold_map = TIX_DB_MAP(tix_jobs_hold, hold_cols, NULL);
 
 tix_rc tix_jobs_holds_due(tix_db *db, tix_arena *a, int64_t before, int limit,
                           tix_jobs_hold **items, int *n)
 {
     tix_dbv p[] = {TIX_DB_INT(before), TIX_DB_INT(limit)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT id, show_id FROM holds WHERE status = 'active'"
-                            " AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2",
-                            p, 2, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_jobs_hold *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i].id = tix_db_res_dup(a, res, i, 0);
-        list[i].show_id = tix_db_res_dup(a, res, i, 1);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT id, show_id FROM holds WHERE status = 'active'"
+                       " AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2",
+                       p, 2, &hold_map, items, n);
 }
 
 tix_rc tix_jobs_hold_retire(tix_db *db, const char *id, int64_t before, int64_t now)
@@ -153,32 +130,22 @@ tix_rc tix_jobs_hold_retire(tix_db *db, const char *id, int64_t before, int64_t 
     return rc == TIX_OK && n == 0 ? TIX_ECONFLICT : rc;
 }
 
+static const tix_db_col refund_cols[] = {TIX_DB_COL(tix_jobs_refund, id),
+                                         TIX_DB_COL(tix_jobs_refund, attempts),
+                                         TIX_DB_COL(tix_jobs_refund, updated_at)};
+static const tix_db_map refund_map = TIX_DB_MAP(tix_jobs_refund, refund_cols, NULL);
+
 tix_rc tix_jobs_refunds_due(tix_db *db, tix_arena *a, int64_t failed_before, int64_t pending_before,
                             int max_attempts, int limit, tix_jobs_refund **items, int *n)
 {
     tix_dbv p[] = {TIX_DB_INT(failed_before), TIX_DB_INT(pending_before), TIX_DB_INT(max_attempts),
                    TIX_DB_INT(limit)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT id, attempts, updated_at FROM refunds WHERE attempts < $3"
-                            " AND ((status = 'failed' AND updated_at <= $1) OR"
-                            " (status = 'pending' AND provider_refund_id IS NULL"
-                            " AND updated_at <= $2)) ORDER BY updated_at, id LIMIT $4",
-                            p, 4, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_jobs_refund *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i].id = tix_db_res_dup(a, res, i, 0);
-        list[i].attempts = (int)tix_db_res_int(res, i, 1);
-        list[i].updated_at = tix_db_res_int(res, i, 2);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT id, attempts, updated_at FROM refunds WHERE attempts < $3"
+                       " AND ((status = 'failed' AND updated_at <= $1) OR"
+                       " (status = 'pending' AND provider_refund_id IS NULL"
+                       " AND updated_at <= $2)) ORDER BY updated_at, id LIMIT $4",
+                       p, 4, &refund_map, items, n);
 }
 
 tix_rc tix_jobs_purge(tix_db *db, int64_t keys_before, int64_t tokens_before, int64_t runs_before,

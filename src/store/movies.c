@@ -10,24 +10,14 @@
     "poster_url, trailer_url, poster_public_id, trailer_public_id, status, created_at, "           \
     "updated_at"
 
-static void read_movie(tix_arena *a, const tix_db_res *res, int row, tix_movie *m)
-{
-    m->id = tix_db_res_dup(a, res, row, 0);
-    m->title = tix_db_res_dup(a, res, row, 1);
-    m->description = tix_db_res_dup(a, res, row, 2);
-    m->duration_minutes = (int)tix_db_res_int(res, row, 3);
-    m->release_date = tix_db_res_dup(a, res, row, 4);
-    m->languages = tix_db_res_dup(a, res, row, 5);
-    m->genres = tix_db_res_dup(a, res, row, 6);
-    m->certificate = tix_db_res_dup(a, res, row, 7);
-    m->poster_url = tix_db_res_dup(a, res, row, 8);
-    m->trailer_url = tix_db_res_dup(a, res, row, 9);
-    m->poster_public_id = tix_db_res_dup(a, res, row, 10);
-    m->trailer_public_id = tix_db_res_dup(a, res, row, 11);
-    m->status = tix_db_res_dup(a, res, row, 12);
-    m->created_at = tix_db_res_int(res, row, 13);
-    m->updated_at = tix_db_res_int(res, row, 14);
-}
+#define M(field) TIX_DB_COL(tix_movie, field)
+static const tix_db_col movie_cols[] = {
+    M(id),           M(title),       M(description),      M(duration_minutes),
+    M(release_date), M(languages),   M(genres),           M(certificate),
+    M(poster_url),   M(trailer_url), M(poster_public_id), M(trailer_public_id),
+    M(status),       M(created_at),  M(updated_at)};
+#undef M
+static const tix_db_map movie_map = TIX_DB_MAP(tix_movie, movie_cols, NULL);
 
 /* The lower-case copy of an ASCII/UTF-8 title used for search (ASCII letters folded). */
 static char *search_key(tix_arena *a, const char *s)
@@ -97,17 +87,9 @@ tix_rc tix_movie_update(tix_db *db, const tix_movie *m)
 tix_rc tix_movie_get(tix_db *db, tix_arena *a, const char *id, tix_movie *out)
 {
     tix_dbv p = TIX_DB_TEXT(id);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(
-        db, "SELECT " MOVIE_COLS " FROM movies WHERE id = $1 AND deleted_at IS NULL", &p, 1, &res);
-    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
-        rc = TIX_ENOTFOUND;
-    }
-    if (rc == TIX_OK) {
-        read_movie(a, res, 0, out);
-    }
-    tix_db_res_destroy(res);
-    return rc;
+    return TIX_DB_GET(db, a,
+                      "SELECT " MOVIE_COLS " FROM movies WHERE id = $1 AND deleted_at IS NULL", &p,
+                      1, &movie_map, out);
 }
 
 /* LIKE pattern matching "value" as one item of a JSON array text, wildcards escaped. */
@@ -139,31 +121,18 @@ tix_rc tix_movie_list(tix_db *db, tix_arena *a, const tix_movie_filter *f, tix_m
                    TIX_DB_TEXT(f->q_like),  TIX_DB_TEXT(genre),
                    TIX_DB_TEXT(lang),       TIX_DB_INT(f->include_inactive),
                    TIX_DB_TEXT(f->after),   TIX_DB_INT(f->limit + 1)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT " MOVIE_COLS " FROM movies WHERE deleted_at IS NULL"
-                            " AND (CAST($1 AS TEXT) IS NULL"
-                            "      OR ($1 = 'upcoming' AND release_date > $2)"
-                            "      OR ($1 = 'released' AND release_date <= $2))"
-                            " AND (CAST($3 AS TEXT) IS NULL OR title_search LIKE $3 ESCAPE '\\')"
-                            " AND (CAST($4 AS TEXT) IS NULL OR genres LIKE $4 ESCAPE '\\')"
-                            " AND (CAST($5 AS TEXT) IS NULL OR languages LIKE $5 ESCAPE '\\')"
-                            " AND ($6 = 1 OR status = 'active')"
-                            " AND (CAST($7 AS TEXT) IS NULL OR id > $7)"
-                            " ORDER BY id LIMIT $8",
-                            p, 8, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_movie *list = tix_arena_calloc(a, sizeof(tix_movie) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        read_movie(a, res, i, &list[i]);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT " MOVIE_COLS " FROM movies WHERE deleted_at IS NULL"
+                       " AND (CAST($1 AS TEXT) IS NULL"
+                       "      OR ($1 = 'upcoming' AND release_date > $2)"
+                       "      OR ($1 = 'released' AND release_date <= $2))"
+                       " AND (CAST($3 AS TEXT) IS NULL OR title_search LIKE $3 ESCAPE '\\')"
+                       " AND (CAST($4 AS TEXT) IS NULL OR genres LIKE $4 ESCAPE '\\')"
+                       " AND (CAST($5 AS TEXT) IS NULL OR languages LIKE $5 ESCAPE '\\')"
+                       " AND ($6 = 1 OR status = 'active')"
+                       " AND (CAST($7 AS TEXT) IS NULL OR id > $7)"
+                       " ORDER BY id LIMIT $8",
+                       p, 8, &movie_map, items, n);
 }
 
 tix_rc tix_movie_soft_delete(tix_db *db, const char *id, int64_t now)

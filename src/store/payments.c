@@ -45,57 +45,19 @@ tix_rc tix_webhook_finish(tix_db *db, const char *event_id, const char *outcome,
     " FROM refunds r JOIN bookings b ON b.id = r.booking_id"                                       \
     " LEFT JOIN refund_attempts ra ON ra.idem_key = COALESCE(r.idem_key, r.id)"
 
-static void read_refund(tix_arena *a, const tix_db_res *res, int i, tix_refund_row *o)
-{
-    o->r.id = tix_db_res_dup(a, res, i, 0);
-    o->r.booking_id = tix_db_res_dup(a, res, i, 1);
-    o->r.payment_id = tix_db_res_dup(a, res, i, 2);
-    o->r.amount = tix_db_res_int(res, i, 3);
-    o->r.reason = tix_db_res_dup(a, res, i, 4);
-    o->r.status = tix_db_res_dup(a, res, i, 5);
-    o->r.provider_refund_id = tix_db_res_dup(a, res, i, 6);
-    o->currency = tix_db_res_dup(a, res, i, 7);
-    o->attempts = (int)tix_db_res_int(res, i, 8);
-    o->created_at = tix_db_res_int(res, i, 9);
-    o->updated_at = tix_db_res_int(res, i, 10);
-    o->idem_key = tix_db_res_dup(a, res, i, 11);
-    o->attempt_n = (int)tix_db_res_int(res, i, 12);
-    o->attempt_status = tix_db_res_dup(a, res, i, 13);
-}
-
-/* Runs a refund query; OUT: the rows (arena). */
-static tix_rc refund_rows(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *p, int np,
-                          tix_refund_row **items, int *n)
-{
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, sql, p, np, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_refund_row *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        read_refund(a, res, i, &list[i]);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
-}
+#define R(field) TIX_DB_COL(tix_refund_row, field)
+static const tix_db_col refund_cols[] = {
+    R(r.id),      R(r.booking_id),  R(r.payment_id),         R(r.amount),
+    R(r.reason),  R(r.status),      R(r.provider_refund_id), R(currency),
+    R(attempts),  R(created_at),    R(updated_at),           R(idem_key),
+    R(attempt_n), R(attempt_status)};
+#undef R
+static const tix_db_map refund_map = TIX_DB_MAP(tix_refund_row, refund_cols, NULL);
 
 static tix_rc one_refund(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *p, int np,
                          tix_refund_row *out)
 {
-    tix_refund_row *list = NULL;
-    int n = 0;
-    tix_rc rc = refund_rows(db, a, sql, p, np, &list, &n);
-    if (rc == TIX_OK && n == 0) {
-        rc = TIX_ENOTFOUND;
-    }
-    if (rc == TIX_OK) {
-        *out = list[0];
-    }
-    return rc;
+    return TIX_DB_GET(db, a, sql, p, np, &refund_map, out);
 }
 
 tix_rc tix_refund_get(tix_db *db, tix_arena *a, const char *id, tix_refund_row *out)
@@ -247,78 +209,56 @@ tix_rc tix_refund_attempt_begin(tix_db *db, const char *id, const char *from_key
                             ap, 4, NULL);
 }
 
+#define A(field) TIX_DB_COL(tix_refund_attempt, field)
+static const tix_db_col attempt_cols[] = {
+    A(n),     A(idem_key), A(status),     A(provider_refund_id),
+    A(calls), A(detail),   A(created_at), A(updated_at)};
+#undef A
+static const tix_db_map attempt_map = TIX_DB_MAP(tix_refund_attempt, attempt_cols, NULL);
+
 tix_rc tix_refund_attempts(tix_db *db, tix_arena *a, const char *id, tix_refund_attempt **items,
                            int *n)
 {
     tix_dbv p = TIX_DB_TEXT(id);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT n, idem_key, status, provider_refund_id, calls, detail,"
-                            " created_at, updated_at FROM refund_attempts WHERE refund_id = $1"
-                            " ORDER BY n",
-                            &p, 1, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_refund_attempt *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i].n = (int)tix_db_res_int(res, i, 0);
-        list[i].idem_key = tix_db_res_dup(a, res, i, 1);
-        list[i].status = tix_db_res_dup(a, res, i, 2);
-        list[i].provider_refund_id = tix_db_res_dup(a, res, i, 3);
-        list[i].calls = (int)tix_db_res_int(res, i, 4);
-        list[i].detail = tix_db_res_dup(a, res, i, 5);
-        list[i].created_at = tix_db_res_int(res, i, 6);
-        list[i].updated_at = tix_db_res_int(res, i, 7);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT n, idem_key, status, provider_refund_id, calls, detail,"
+                       " created_at, updated_at FROM refund_attempts WHERE refund_id = $1"
+                       " ORDER BY n",
+                       &p, 1, &attempt_map, items, n);
 }
 
 tix_rc tix_refund_page(tix_db *db, tix_arena *a, const char *status, const char *before, int limit,
                        tix_refund_row **items, int *n)
 {
     tix_dbv p[] = {TIX_DB_TEXT(status), TIX_DB_TEXT(before), TIX_DB_INT(limit + 1)};
-    return refund_rows(db, a,
+    return TIX_DB_LIST(db, a,
                        REFUND_SELECT " WHERE (CAST($1 AS TEXT) IS NULL OR r.status = $1)"
                                      " AND (CAST($2 AS TEXT) IS NULL OR r.id < $2)"
                                      " ORDER BY r.id DESC LIMIT $3",
-                       p, 3, items, n);
+                       p, 3, &refund_map, items, n);
 }
+
+static const tix_db_col at_provider_cols[] = {
+    TIX_DB_COL(tix_refund_at_provider, id), TIX_DB_COL(tix_refund_at_provider, payment_id),
+    TIX_DB_COL(tix_refund_at_provider, provider_refund_id),
+    TIX_DB_COL(tix_refund_at_provider, idem_key)};
+static const tix_db_map at_provider_map =
+    TIX_DB_MAP(tix_refund_at_provider, at_provider_cols, NULL);
 
 tix_rc tix_refunds_pending_at_provider(tix_db *db, tix_arena *a, const char *provider,
                                        int64_t before, int limit, tix_refund_at_provider **items,
                                        int *n)
 {
     tix_dbv p[] = {TIX_DB_TEXT(provider), TIX_DB_INT(before), TIX_DB_INT(limit)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT r.id, r.payment_id, r.provider_refund_id,"
-                            " COALESCE(r.idem_key, r.id) FROM refunds r"
-                            " JOIN bookings b ON b.id = r.booking_id"
-                            " WHERE r.status = 'pending' AND r.provider_refund_id IS NOT NULL"
-                            " AND b.provider = $1 AND r.updated_at <= $2"
-                            " AND COALESCE(r.checked_at, 0) <= $2"
-                            " ORDER BY COALESCE(r.checked_at, 0), r.updated_at, r.id LIMIT $3",
-                            p, 3, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_refund_at_provider *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i].id = tix_db_res_dup(a, res, i, 0);
-        list[i].payment_id = tix_db_res_dup(a, res, i, 1);
-        list[i].provider_refund_id = tix_db_res_dup(a, res, i, 2);
-        list[i].idem_key = tix_db_res_dup(a, res, i, 3);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT r.id, r.payment_id, r.provider_refund_id,"
+                       " COALESCE(r.idem_key, r.id) FROM refunds r"
+                       " JOIN bookings b ON b.id = r.booking_id"
+                       " WHERE r.status = 'pending' AND r.provider_refund_id IS NOT NULL"
+                       " AND b.provider = $1 AND r.updated_at <= $2"
+                       " AND COALESCE(r.checked_at, 0) <= $2"
+                       " ORDER BY COALESCE(r.checked_at, 0), r.updated_at, r.id LIMIT $3",
+                       p, 3, &at_provider_map, items, n);
 }
 
 tix_rc tix_refund_checked(tix_db *db, const char *id, int64_t now)
@@ -329,29 +269,19 @@ tix_rc tix_refund_checked(tix_db *db, const char *id, int64_t now)
 
 /* ---- reconciliation ---- */
 
+static const tix_db_col unsettled_cols[] = {TIX_DB_COL(tix_unsettled, booking_id),
+                                            TIX_DB_COL(tix_unsettled, order_id),
+                                            TIX_DB_COL(tix_unsettled, amount)};
+static const tix_db_map unsettled_map = TIX_DB_MAP(tix_unsettled, unsettled_cols, NULL);
+
 tix_rc tix_booking_unsettled(tix_db *db, tix_arena *a, const char *provider, int64_t since,
                              int limit, tix_unsettled **items, int *n)
 {
     tix_dbv p[] = {TIX_DB_TEXT(provider), TIX_DB_INT(since), TIX_DB_INT(limit)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT id, order_id, amount FROM bookings WHERE provider = $1"
-                            " AND order_id IS NOT NULL AND created_at >= $2"
-                            " AND status IN ('pending_payment', 'expired', 'failed')"
-                            " ORDER BY created_at, id LIMIT $3",
-                            p, 3, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_unsettled *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i].booking_id = tix_db_res_dup(a, res, i, 0);
-        list[i].order_id = tix_db_res_dup(a, res, i, 1);
-        list[i].amount = tix_db_res_int(res, i, 2);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT id, order_id, amount FROM bookings WHERE provider = $1"
+                       " AND order_id IS NOT NULL AND created_at >= $2"
+                       " AND status IN ('pending_payment', 'expired', 'failed')"
+                       " ORDER BY created_at, id LIMIT $3",
+                       p, 3, &unsettled_map, items, n);
 }

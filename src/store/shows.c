@@ -10,25 +10,22 @@
     " s.created_at FROM shows s JOIN theatres t ON t.id = s.theatre_id"                            \
     " JOIN halls h ON h.id = s.hall_id JOIN movies m ON m.id = s.movie_id"
 
-static void read_show(tix_arena *a, const tix_db_res *res, int row, tix_show *s)
+#define S(field) TIX_DB_COL(tix_show, field)
+static const tix_db_col show_cols[] = {
+    S(id),          S(movie_id),     S(hall_id),      S(theatre_id),         S(owner_id),
+    S(movie_title), S(theatre_name), S(city),         S(hall_name),          S(starts_at),
+    S(ends_at),     S(currency),     TIX_DB_COL_NONE, S(utc_offset_minutes), S(created_at)};
+#undef S
+
+/* Column 12, the status text, is the cancelled flag. */
+static void read_show_status(tix_arena *a, const tix_db_res *res, int row, void *item)
 {
-    s->id = tix_db_res_dup(a, res, row, 0);
-    s->movie_id = tix_db_res_dup(a, res, row, 1);
-    s->hall_id = tix_db_res_dup(a, res, row, 2);
-    s->theatre_id = tix_db_res_dup(a, res, row, 3);
-    s->owner_id = tix_db_res_dup(a, res, row, 4);
-    s->movie_title = tix_db_res_dup(a, res, row, 5);
-    s->theatre_name = tix_db_res_dup(a, res, row, 6);
-    s->city = tix_db_res_dup(a, res, row, 7);
-    s->hall_name = tix_db_res_dup(a, res, row, 8);
-    s->starts_at = tix_db_res_int(res, row, 9);
-    s->ends_at = tix_db_res_int(res, row, 10);
-    s->currency = tix_db_res_dup(a, res, row, 11);
+    (void)a;
+    tix_show *s = item;
     const char *st = tix_db_res_text(res, row, 12);
     s->cancelled = st != NULL && strcmp(st, "cancelled") == 0;
-    s->utc_offset_minutes = (int)tix_db_res_int(res, row, 13);
-    s->created_at = tix_db_res_int(res, row, 14);
 }
+static const tix_db_map show_map = TIX_DB_MAP(tix_show, show_cols, read_show_status);
 
 tix_rc tix_show_insert(tix_db *db, const tix_show *s, const tix_show_price *prices, int nprices)
 {
@@ -69,39 +66,21 @@ tix_rc tix_show_overlap(tix_db *db, const char *hall_id, int64_t starts_at, int6
 tix_rc tix_show_get(tix_db *db, tix_arena *a, const char *id, tix_show *out)
 {
     tix_dbv p = TIX_DB_TEXT(id);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db, SHOW_SELECT " WHERE s.id = $1", &p, 1, &res);
-    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
-        rc = TIX_ENOTFOUND;
-    }
-    if (rc == TIX_OK) {
-        read_show(a, res, 0, out);
-    }
-    tix_db_res_destroy(res);
-    return rc;
+    return TIX_DB_GET(db, a, SHOW_SELECT " WHERE s.id = $1", &p, 1, &show_map, out);
 }
+
+static const tix_db_col price_cols[] = {TIX_DB_COL(tix_show_price, category),
+                                        TIX_DB_COL(tix_show_price, amount)};
+static const tix_db_map price_map = TIX_DB_MAP(tix_show_price, price_cols, NULL);
 
 tix_rc tix_show_prices(tix_db *db, tix_arena *a, const char *show_id, tix_show_price **items,
                        int *n)
 {
     tix_dbv p = TIX_DB_TEXT(show_id);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(
-        db, "SELECT category, amount FROM show_prices WHERE show_id = $1 ORDER BY category", &p, 1,
-        &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_show_price *list = tix_arena_calloc(a, sizeof(tix_show_price) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i].category = tix_db_res_dup(a, res, i, 0);
-        list[i].amount = tix_db_res_int(res, i, 1);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT category, amount FROM show_prices WHERE show_id = $1"
+                       " ORDER BY category",
+                       &p, 1, &price_map, items, n);
 }
 
 tix_rc tix_show_list(tix_db *db, tix_arena *a, const tix_show_filter *f, tix_show **items, int *n)
@@ -118,32 +97,19 @@ tix_rc tix_show_list(tix_db *db, tix_arena *a, const tix_show_filter *f, tix_sho
                    TIX_DB_INT(f->after_start),
                    TIX_DB_TEXT(f->after_id ? f->after_id : ""),
                    TIX_DB_INT(f->limit + 1)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(
-        db,
-        SHOW_SELECT " WHERE (CAST($1 AS TEXT) IS NULL OR s.movie_id = $1)"
-                    " AND (CAST($2 AS TEXT) IS NULL OR s.theatre_id = $2)"
-                    " AND (CAST($3 AS TEXT) IS NULL OR s.hall_id = $3)"
-                    " AND (CAST($4 AS TEXT) IS NULL OR t.city_search = $4)"
-                    " AND ($5 = 0 OR (s.starts_at + t.utc_offset_minutes * 60000 >= $6"
-                    "      AND s.starts_at + t.utc_offset_minutes * 60000 < $6 + 86400000))"
-                    " AND s.ends_at > $7"
-                    " AND ($8 = 1 OR s.status <> 'cancelled')"
-                    " AND ($9 = 0 OR s.starts_at > $10 OR (s.starts_at = $10 AND s.id > $11))"
-                    " ORDER BY s.starts_at, s.id LIMIT $12",
-        p, 12, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_show *list = tix_arena_calloc(a, sizeof(tix_show) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        read_show(a, res, i, &list[i]);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       SHOW_SELECT
+                       " WHERE (CAST($1 AS TEXT) IS NULL OR s.movie_id = $1)"
+                       " AND (CAST($2 AS TEXT) IS NULL OR s.theatre_id = $2)"
+                       " AND (CAST($3 AS TEXT) IS NULL OR s.hall_id = $3)"
+                       " AND (CAST($4 AS TEXT) IS NULL OR t.city_search = $4)"
+                       " AND ($5 = 0 OR (s.starts_at + t.utc_offset_minutes * 60000 >= $6"
+                       "      AND s.starts_at + t.utc_offset_minutes * 60000 < $6 + 86400000))"
+                       " AND s.ends_at > $7"
+                       " AND ($8 = 1 OR s.status <> 'cancelled')"
+                       " AND ($9 = 0 OR s.starts_at > $10 OR (s.starts_at = $10 AND s.id > $11))"
+                       " ORDER BY s.starts_at, s.id LIMIT $12",
+                       p, 12, &show_map, items, n);
 }
 
 tix_rc tix_show_cancel(tix_db *db, const char *id, int64_t now)

@@ -31,6 +31,14 @@ static void read_user(const tix_db_res *res, int row, tix_user *u)
     u->deleted_at = tix_db_res_int(res, row, 9);
 }
 
+/* For lists: every column is read by read_user (fixed-size fields, the role parsed). */
+static void map_user(tix_arena *a, const tix_db_res *res, int row, void *item)
+{
+    (void)a;
+    read_user(res, row, item);
+}
+static const tix_db_map user_map = {sizeof(tix_user), NULL, 0, map_user};
+
 tix_rc tix_user_insert(tix_db *db, const tix_user *u)
 {
     tix_dbv p[] = {TIX_DB_TEXT(u->id),
@@ -153,25 +161,12 @@ tix_rc tix_user_list(tix_db *db, tix_arena *a, const char *role, const char *aft
                      tix_user **items, int *n)
 {
     tix_dbv p[] = {TIX_DB_TEXT(role), TIX_DB_TEXT(after), TIX_DB_INT(limit + 1)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT " USER_COLS " FROM users"
-                            " WHERE (CAST($1 AS TEXT) IS NULL OR role = $1)"
-                            " AND (CAST($2 AS TEXT) IS NULL OR id > $2)"
-                            " ORDER BY id LIMIT $3",
-                            p, 3, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_user *list = tix_arena_calloc(a, sizeof(tix_user) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        read_user(res, i, &list[i]);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT " USER_COLS " FROM users"
+                       " WHERE (CAST($1 AS TEXT) IS NULL OR role = $1)"
+                       " AND (CAST($2 AS TEXT) IS NULL OR id > $2)"
+                       " ORDER BY id LIMIT $3",
+                       p, 3, &user_map, items, n);
 }
 
 tix_rc tix_refresh_insert(tix_db *db, const char *id, const char *user_id, const char *family_id,

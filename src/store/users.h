@@ -7,9 +7,9 @@
 #ifndef TIX_STORE_USERS_H
 #define TIX_STORE_USERS_H
 
-#include "auth/password.h"
-#include "auth/policy.h"
 #include "core/arena.h"
+#include "core/model.h"
+#include "core/roles.h"
 #include "store/db.h"
 
 #include <stdint.h>

@@ -22,20 +22,20 @@ static char *lower(tix_arena *a, const char *s)
     "id, owner_id, name, city, address, latitude_e6, longitude_e6, utc_offset_minutes,"            \
     " created_at, updated_at"
 
-static void read_theatre(tix_arena *a, const tix_db_res *res, int row, tix_theatre *t)
+#define T(field) TIX_DB_COL(tix_theatre, field)
+static const tix_db_col theatre_cols[] = {
+    T(id),           T(owner_id),           T(name),       T(city),      T(address), T(latitude_e6),
+    T(longitude_e6), T(utc_offset_minutes), T(created_at), T(updated_at)};
+#undef T
+
+/* A theatre has a location when column 5 (latitude) is not NULL. */
+static void read_theatre_geo(tix_arena *a, const tix_db_res *res, int row, void *item)
 {
-    t->id = tix_db_res_dup(a, res, row, 0);
-    t->owner_id = tix_db_res_dup(a, res, row, 1);
-    t->name = tix_db_res_dup(a, res, row, 2);
-    t->city = tix_db_res_dup(a, res, row, 3);
-    t->address = tix_db_res_dup(a, res, row, 4);
+    (void)a;
+    tix_theatre *t = item;
     t->has_geo = !tix_db_res_isnull(res, row, 5);
-    t->latitude_e6 = tix_db_res_int(res, row, 5);
-    t->longitude_e6 = tix_db_res_int(res, row, 6);
-    t->utc_offset_minutes = (int)tix_db_res_int(res, row, 7);
-    t->created_at = tix_db_res_int(res, row, 8);
-    t->updated_at = tix_db_res_int(res, row, 9);
 }
+static const tix_db_map theatre_map = TIX_DB_MAP(tix_theatre, theatre_cols, read_theatre_geo);
 
 static void theatre_params(tix_arena *a, const tix_theatre *t, tix_dbv *p)
 {
@@ -84,18 +84,9 @@ tix_rc tix_theatre_update(tix_db *db, const tix_theatre *t)
 tix_rc tix_theatre_get(tix_db *db, tix_arena *a, const char *id, tix_theatre *out)
 {
     tix_dbv p = TIX_DB_TEXT(id);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(
-        db, "SELECT " THEATRE_COLS " FROM theatres WHERE id = $1 AND deleted_at IS NULL", &p, 1,
-        &res);
-    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
-        rc = TIX_ENOTFOUND;
-    }
-    if (rc == TIX_OK) {
-        read_theatre(a, res, 0, out);
-    }
-    tix_db_res_destroy(res);
-    return rc;
+    return TIX_DB_GET(db, a,
+                      "SELECT " THEATRE_COLS " FROM theatres WHERE id = $1 AND deleted_at IS NULL",
+                      &p, 1, &theatre_map, out);
 }
 
 tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const char *city_lower, const char *owner_id,
@@ -103,26 +94,13 @@ tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const char *city_lower, const 
 {
     tix_dbv p[] = {TIX_DB_TEXT(city_lower), TIX_DB_TEXT(owner_id), TIX_DB_TEXT(after),
                    TIX_DB_INT(limit + 1)};
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT " THEATRE_COLS " FROM theatres WHERE deleted_at IS NULL"
-                            " AND (CAST($1 AS TEXT) IS NULL OR city_search = $1)"
-                            " AND (CAST($2 AS TEXT) IS NULL OR owner_id = $2)"
-                            " AND (CAST($3 AS TEXT) IS NULL OR id > $3)"
-                            " ORDER BY id LIMIT $4",
-                            p, 4, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_theatre *list = tix_arena_calloc(a, sizeof(tix_theatre) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        read_theatre(a, res, i, &list[i]);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT " THEATRE_COLS " FROM theatres WHERE deleted_at IS NULL"
+                       " AND (CAST($1 AS TEXT) IS NULL OR city_search = $1)"
+                       " AND (CAST($2 AS TEXT) IS NULL OR owner_id = $2)"
+                       " AND (CAST($3 AS TEXT) IS NULL OR id > $3)"
+                       " ORDER BY id LIMIT $4",
+                       p, 4, &theatre_map, items, n);
 }
 
 tix_rc tix_theatre_soft_delete(tix_db *db, const char *id, int64_t now)
@@ -147,17 +125,11 @@ tix_rc tix_theatre_soft_delete(tix_db *db, const char *id, int64_t now)
     "SELECT h.id, h.theatre_id, t.owner_id, h.name, h.layout, h.seat_count, h.created_at,"         \
     " h.updated_at FROM halls h JOIN theatres t ON t.id = h.theatre_id"
 
-static void read_hall(tix_arena *a, const tix_db_res *res, int row, tix_hall *h)
-{
-    h->id = tix_db_res_dup(a, res, row, 0);
-    h->theatre_id = tix_db_res_dup(a, res, row, 1);
-    h->owner_id = tix_db_res_dup(a, res, row, 2);
-    h->name = tix_db_res_dup(a, res, row, 3);
-    h->layout = tix_db_res_dup(a, res, row, 4);
-    h->seat_count = (int)tix_db_res_int(res, row, 5);
-    h->created_at = tix_db_res_int(res, row, 6);
-    h->updated_at = tix_db_res_int(res, row, 7);
-}
+#define H(field) TIX_DB_COL(tix_hall, field)
+static const tix_db_col hall_cols[] = {H(id),     H(theatre_id), H(owner_id),   H(name),
+                                       H(layout), H(seat_count), H(created_at), H(updated_at)};
+#undef H
+static const tix_db_map hall_map = TIX_DB_MAP(tix_hall, hall_cols, NULL);
 
 static tix_rc insert_seats(tix_db *db, const char *hall_id, const tix_layout *l)
 {
@@ -229,38 +201,16 @@ tix_rc tix_hall_update(tix_db *db, const tix_hall *h, const tix_layout *l)
 tix_rc tix_hall_get(tix_db *db, tix_arena *a, const char *id, tix_hall *out)
 {
     tix_dbv p = TIX_DB_TEXT(id);
-    tix_db_res *res = NULL;
-    tix_rc rc =
-        tix_db_exec(db, HALL_SELECT " WHERE h.id = $1 AND h.deleted_at IS NULL", &p, 1, &res);
-    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
-        rc = TIX_ENOTFOUND;
-    }
-    if (rc == TIX_OK) {
-        read_hall(a, res, 0, out);
-    }
-    tix_db_res_destroy(res);
-    return rc;
+    return TIX_DB_GET(db, a, HALL_SELECT " WHERE h.id = $1 AND h.deleted_at IS NULL", &p, 1,
+                      &hall_map, out);
 }
 
 tix_rc tix_hall_list(tix_db *db, tix_arena *a, const char *theatre_id, tix_hall **items, int *n)
 {
     tix_dbv p = TIX_DB_TEXT(theatre_id);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(
-        db, HALL_SELECT " WHERE h.theatre_id = $1 AND h.deleted_at IS NULL ORDER BY h.id", &p, 1,
-        &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_hall *list = tix_arena_calloc(a, sizeof(tix_hall) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        read_hall(a, res, i, &list[i]);
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(
+        db, a, HALL_SELECT " WHERE h.theatre_id = $1 AND h.deleted_at IS NULL ORDER BY h.id", &p, 1,
+        &hall_map, items, n);
 }
 
 tix_rc tix_hall_soft_delete(tix_db *db, const char *id, int64_t now)
@@ -281,32 +231,18 @@ tix_rc tix_hall_lock(tix_db *db, const char *id)
                            &p, 1, TIX_ENOTFOUND);
 }
 
+#define S(field) TIX_DB_COL(tix_seat_row, field)
+static const tix_db_col seat_cols[] = {S(id), S(label), S(row),      S(number),
+                                       S(x),  S(y),     S(category), S(blocked)};
+#undef S
+static const tix_db_map seat_map = TIX_DB_MAP(tix_seat_row, seat_cols, NULL);
+
 tix_rc tix_seat_list(tix_db *db, tix_arena *a, const char *hall_id, tix_seat_row **items, int *n)
 {
     tix_dbv p = TIX_DB_TEXT(hall_id);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT s.id, s.label, s.row_label, s.number, s.x, s.y, s.category,"
-                            " s.blocked FROM seats s WHERE s.hall_id = $1 AND s.active = 1"
-                            " ORDER BY s.y, s.x",
-                            &p, 1, &res);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int rows = tix_db_res_rows(res);
-    tix_seat_row *list = tix_arena_calloc(a, sizeof(tix_seat_row) * (size_t)(rows ? rows : 1));
-    for (int i = 0; i < rows; i++) {
-        list[i].id = tix_db_res_dup(a, res, i, 0);
-        list[i].label = tix_db_res_dup(a, res, i, 1);
-        list[i].row = tix_db_res_dup(a, res, i, 2);
-        list[i].number = (int)tix_db_res_int(res, i, 3);
-        list[i].x = (int)tix_db_res_int(res, i, 4);
-        list[i].y = (int)tix_db_res_int(res, i, 5);
-        list[i].category = tix_db_res_dup(a, res, i, 6);
-        list[i].blocked = tix_db_res_int(res, i, 7) != 0;
-    }
-    *items = list;
-    *n = rows;
-    tix_db_res_destroy(res);
-    return TIX_OK;
+    return TIX_DB_LIST(db, a,
+                       "SELECT s.id, s.label, s.row_label, s.number, s.x, s.y, s.category,"
+                       " s.blocked FROM seats s WHERE s.hall_id = $1 AND s.active = 1"
+                       " ORDER BY s.y, s.x",
+                       &p, 1, &seat_map, items, n);
 }

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -38,7 +39,14 @@ import requests
 REPO = Path(__file__).resolve().parents[2]
 TICKETD_BIN = Path(os.environ.get("TICKETD_BIN") or REPO / "build" / "ticketd").absolute()
 
-TIMEOUT = 10  # seconds; every HTTP call in the suite uses a time-out
+# A command that prefixes every server started here (make valgrind: "valgrind --error-exitcode=97
+# --log-file={log} ..."); "{log}" becomes a file beside the server's stderr log, and
+# Server.assert_clean_exit reads that file too. Under a slow wrapper, TICKETD_TIME_FACTOR
+# multiplies every time-out (start, stop and each HTTP call).
+TICKETD_WRAPPER = shlex.split(os.environ.get("TICKETD_WRAPPER", ""))
+TIME_FACTOR = float(os.environ.get("TICKETD_TIME_FACTOR") or 1)
+
+TIMEOUT = 10 * TIME_FACTOR  # seconds; every HTTP call in the suite uses a time-out
 BACKENDS = ["sqlite", "postgres"]
 
 # Known secrets so tests can forge tokens; both longer than 40 characters and different.
@@ -64,7 +72,13 @@ _SERVER_ENV_PREFIXES = (
 )
 
 _SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
-                      "runtime error:")
+                      "runtime error:",
+                      # valgrind memcheck (TICKETD_WRAPPER), as it words its errors
+                      "Invalid read of size", "Invalid write of size", "Invalid free",
+                      "Mismatched free", "Conditional jump or move depends",
+                      "Use of uninitialised value", "Syscall param", "are definitely lost",
+                      "Source and destination overlap")
+_VALGRIND_ERRORS = re.compile(r"==\d+== ERROR SUMMARY: [1-9]")
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,7 +108,8 @@ def unique_email(prefix: str = "user") -> str:
 
 
 def sanitizer_report(text: str) -> list[str]:
-    return [line for line in text.splitlines() if any(m in line for m in _SANITIZER_MARKERS)]
+    return [line for line in text.splitlines()
+            if any(m in line for m in _SANITIZER_MARKERS) or _VALGRIND_ERRORS.search(line)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,6 +264,7 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.stderr_path: Path | None = None
+        self.wrapper_log: Path | None = None  # the wrapper's own report (TICKETD_WRAPPER)
         self._stderr_file = None
 
     @property
@@ -265,13 +281,16 @@ class Server:
 
     def start(self, timeout: float = 20.0) -> "Server":
         assert not self.running, "already running"
+        timeout *= TIME_FACTOR
         self.port = free_port()
         env = server_env(self.database_url, PORT=self.port, **self.env_overrides)
         n = next(self._ids)
         self.stderr_path = self.workdir / f"ticketd-{n}.stderr.log"
         self._stderr_file = open(self.stderr_path, "wb")
+        self.wrapper_log = self.workdir / f"ticketd-{n}.wrapper.log" if TICKETD_WRAPPER else None
+        wrapper = [a.replace("{log}", str(self.wrapper_log)) for a in TICKETD_WRAPPER]
         self.proc = subprocess.Popen(
-            [str(TICKETD_BIN)], env=env, cwd=self.workdir, stdin=subprocess.DEVNULL,
+            [*wrapper, str(TICKETD_BIN)], env=env, cwd=self.workdir, stdin=subprocess.DEVNULL,
             stdout=self._stderr_file, stderr=self._stderr_file)
         atexit.register(self.kill)  # never leave a server behind, even on an aborted run
         deadline = time.monotonic() + timeout
@@ -296,6 +315,7 @@ class Server:
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, wait, return the exit code (kills and raises if it does not exit)."""
         assert self.proc is not None
+        timeout *= TIME_FACTOR
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -325,10 +345,18 @@ class Server:
             return ""
         return self.stderr_path.read_text(errors="replace")
 
+    def wrapper_text(self) -> str:
+        if self.wrapper_log is None or not self.wrapper_log.exists():
+            return ""
+        return self.wrapper_log.read_text(errors="replace")
+
     def assert_clean_exit(self, rc: int) -> None:
         text = self.stderr_text()
         report = sanitizer_report(text)
         assert not report, "sanitizer report in ticketd's stderr:\n" + text[-6000:]
+        wrapped = self.wrapper_text()
+        assert not sanitizer_report(wrapped), (
+            f"report in {self.wrapper_log} (TICKETD_WRAPPER):\n" + wrapped[-8000:])
         assert rc == 0, f"ticketd exited with {rc}; stderr:\n{text[-4000:]}"
 
 

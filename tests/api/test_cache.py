@@ -168,6 +168,61 @@ def test_show_listing_invalidated_by_a_new_show(server):
     assert [s["status"] for s in listed if s["id"] == v.show_id] in ([], ["cancelled"])
 
 
+def test_every_catalogue_write_invalidates_cached_listings(server):
+    """Each successful write of the catalogue (every route that changes it) bumps the
+    catalogue version, so a cached listing misses on the next read; a refused write does not."""
+    from catalog_helpers import create_hall, create_show, create_theatre, future, uid
+    from test_media import png_bytes, upload
+
+    c = cast(server)
+    q = {"city": "probe-" + uid()}
+
+    def cached_after(write) -> str:
+        call("GET", server, "/theatres", params=q)
+        assert call("GET", server, "/theatres", params=q).headers.get("X-Cache") == "hit"
+        write()
+        return call("GET", server, "/theatres", params=q).headers.get("X-Cache")
+
+    v = {}
+    writes = {
+        "movie create": lambda: v.update(m=create_movie(server, c.admin.token)),
+        "movie update": lambda: ok(api("PATCH", server, f"/movies/{v['m']['id']}",
+                                       token=c.admin.token, json={"title": "t2"})),
+        "movie toggle": lambda: ok(api("POST", server, f"/movies/{v['m']['id']}/toggle-status",
+                                       token=c.admin.token)),
+        "movie poster": lambda: ok(upload(server, v["m"]["id"], "poster", png_bytes(),
+                                          c.admin.token), 200),
+        "theatre create": lambda: v.update(t=create_theatre(server, c.owner.token)),
+        "theatre update": lambda: ok(api("PATCH", server, f"/theatres/{v['t']['id']}",
+                                         token=c.owner.token, json={"name": "n2"})),
+        "hall create": lambda: v.update(h=create_hall(server, v["t"]["id"], c.owner.token)),
+        "hall update": lambda: ok(api("PATCH", server, f"/halls/{v['h']['id']}",
+                                      token=c.owner.token, json={"name": "n2"})),
+        "movie toggle back": lambda: ok(api("POST", server,
+                                            f"/movies/{v['m']['id']}/toggle-status",
+                                            token=c.admin.token)),
+        "show create": lambda: v.update(s=create_show(server, v["m"]["id"], v["h"]["id"],
+                                                      future(days=4), token=c.owner.token)),
+        "show cancel": lambda: ok(api("POST", server, f"/shows/{v['s']['id']}/cancel",
+                                      token=c.owner.token)),
+        "hall delete": lambda: ok(api("DELETE", server, f"/halls/{v['h']['id']}",
+                                      token=c.owner.token), 204),
+        "theatre delete": lambda: ok(api("DELETE", server, f"/theatres/{v['t']['id']}",
+                                         token=c.owner.token), 204),
+        "movie delete": lambda: ok(api("DELETE", server, f"/movies/{v['m']['id']}",
+                                       token=c.admin.token), 204),
+    }
+    for name, write in writes.items():
+        assert cached_after(write) == "miss", name
+    # a refused write changes nothing and leaves the cache alone
+    def refused():
+        r = api("PATCH", server, f"/theatres/{v['t']['id']}", token=c.owner.token,
+                json={"name": "gone"})
+        assert r.status_code == 404, r.text
+
+    assert cached_after(refused) == "hit"
+
+
 def test_bookings_list_is_per_user_and_invalidated(server):
     v = Venue(server)
     user, other = make_user(server), make_user(server)
@@ -271,6 +326,26 @@ def test_two_servers_share_the_cache(make_server, redis_server, tmp_path):
     assert seats(b, v.show_id).headers.get("X-Cache") == "hit"
     hold(a, user.token, v.show_id, seat_ids=[e1])
     assert status_of(seats(b, v.show_id), e1) == "held"
+
+
+def test_a_catalogue_write_on_one_server_invalidates_the_others_listing(make_server,
+                                                                        redis_server):
+    """Two servers on one database and one Redis: a theatre renamed through one is renamed in
+    the other's (cached) listing at once."""
+    from catalog_helpers import create_theatre, uid
+
+    a = make_server("postgres", **redis_env(redis_server))
+    b = make_server("postgres", database_url=a.database_url, **redis_env(redis_server))
+    c = cast(a)
+    city = "shared-" + uid()
+    t = create_theatre(a, c.owner.token, city=city)
+    q = {"city": city}
+    call("GET", b, "/theatres", params=q)
+    assert call("GET", b, "/theatres", params=q).headers.get("X-Cache") == "hit"
+    ok(api("PATCH", a, f"/theatres/{t['id']}", token=c.owner.token, json={"name": "Renamed"}))
+    after = call("GET", b, "/theatres", params=q)
+    assert after.headers.get("X-Cache") == "miss"
+    assert [x["name"] for x in after.json()["items"]] == ["Renamed"]
 
 
 def test_metrics_count_cache_hits(server):

@@ -1,4 +1,6 @@
-"""Rate limits: login per client IP and per e-mail, register per client IP, holds per user.
+"""Rate limits: login per client IP and per e-mail (failures only; the e-mail's budget is per
+client address too), change-password per user and per client IP (failures only), register per
+client IP, holds per user.
 
 Each test starts its own server with small limits and windows of a second or two (the limits do
 not touch the database, so SQLite alone is used); the last tests count in a throwaway Redis shared
@@ -89,6 +91,89 @@ def test_login_per_ip_behind_a_trusted_proxy(make_server):
     ok(login_status(srv, email, ip="203.0.113.7, 203.0.113.9"), 200)
 
 
+PROXIED = dict(TRUST_PROXY="on", TRUSTED_PROXIES="127.0.0.1/32")
+
+
+def test_only_failed_logins_count(make_server):
+    """Signing in again and again is no attack: only wrong passwords use up the budget."""
+    srv = make_server("sqlite", **{**NO_LIMITS, "RATE_LIMIT_LOGIN_EMAIL": "3/30s",
+                                   "RATE_LIMIT_LOGIN_IP": "3/30s"})
+    email = register(srv)["user"]["email"]
+    for _ in range(5):
+        ok(login_status(srv, email), 200)
+    for _ in range(3):
+        assert_error(login_status(srv, email, "wrong-password"), 401, "invalid_credentials")
+    limited(login_status(srv, email), "login", "ip", 3)
+
+
+def test_wrong_passwords_from_one_address_do_not_lock_out_another(make_server):
+    """The per-e-mail budget is per client address too (GitHub, Auth0): an attacker can use up
+    his own, never the account owner's."""
+    srv = make_server("sqlite", **{**NO_LIMITS, **PROXIED, "RATE_LIMIT_LOGIN_EMAIL": "3/30s"})
+    email = register(srv)["user"]["email"]
+    for _ in range(3):
+        assert_error(login_status(srv, email, "guess", ip="203.0.113.66"), 401,
+                     "invalid_credentials")
+    for _ in range(2):
+        limited(login_status(srv, email, "guess", ip="203.0.113.66"), "login", "email", 3)
+    # The owner, from her own address, signs in at once; the attacker's address stays refused.
+    ok(login_status(srv, email, ip="198.51.100.23"), 200)
+    limited(login_status(srv, email, ip="203.0.113.66"), "login", "email", 3)
+    # ... while its budget for other accounts is its own (no per-IP limit configured here).
+    other = register(srv)["user"]["email"]
+    ok(login_status(srv, other, ip="203.0.113.66"), 200)
+
+
+def test_refused_attempts_do_not_count(make_server):
+    """A 429 is not a failure: after the window the budget is whole again, however many
+    attempts were refused meanwhile."""
+    srv = make_server("sqlite", **{**NO_LIMITS, "RATE_LIMIT_LOGIN_EMAIL": "2/2s"})
+    email = register(srv)["user"]["email"]
+    for _ in range(2):
+        assert_error(login_status(srv, email, "wrong"), 401, "invalid_credentials")
+    retry = 0
+    for _ in range(5):
+        retry = limited(login_status(srv, email, "wrong"), "login", "email", 2)
+    wait_out(retry)
+    for _ in range(2):
+        assert_error(login_status(srv, email, "wrong"), 401, "invalid_credentials")
+    limited(login_status(srv, email), "login", "email", 2)
+
+
+def change_password(server, token, current, new="a-new-password-9", ip=None):
+    headers = {"X-Forwarded-For": ip} if ip else None
+    return call("POST", server, "/auth/change-password", token=token, headers=headers,
+                json={"current_password": current, "new_password": new})
+
+
+def test_change_password_guesses_are_limited_per_user(make_server):
+    """A stolen access token cannot be used to guess the current password."""
+    srv = make_server("sqlite", **{**NO_LIMITS, **PROXIED, "RATE_LIMIT_LOGIN_EMAIL": "3/30s"})
+    victim, other = register(srv), register(srv)
+    for i in range(3):
+        assert_error(change_password(srv, victim["access_token"], f"guess-{i}",
+                                     ip=f"203.0.113.{i}"), 403, "wrong_password")
+    # The fourth guess is refused whatever the address, even the right password.
+    limited(change_password(srv, victim["access_token"], "guess-4", ip="203.0.113.9"),
+            "change_password", "user", 3)
+    limited(change_password(srv, victim["access_token"], DEFAULT_PASSWORD),
+            "change_password", "user", 3)
+    # Another user is not affected.
+    assert change_password(srv, other["access_token"], DEFAULT_PASSWORD).status_code == 204
+
+
+def test_change_password_guesses_are_limited_per_ip(make_server):
+    srv = make_server("sqlite", **{**NO_LIMITS, **PROXIED, "RATE_LIMIT_LOGIN_IP": "3/30s"})
+    users = [register(srv) for _ in range(5)]
+    for u in users[:3]:
+        assert_error(change_password(srv, u["access_token"], "guess", ip="203.0.113.77"), 403,
+                     "wrong_password")
+    limited(change_password(srv, users[3]["access_token"], "guess", ip="203.0.113.77"),
+            "change_password", "ip", 3)
+    r = change_password(srv, users[4]["access_token"], DEFAULT_PASSWORD, ip="203.0.113.78")
+    assert r.status_code == 204, describe(r)
+
+
 def test_forwarded_for_ignored_without_trust_proxy(make_server):
     srv = make_server("sqlite", **{**NO_LIMITS, "RATE_LIMIT_REGISTER_IP": "2/2s"})
     ok(register_as(srv, ip="203.0.113.1"), 201)
@@ -172,7 +257,8 @@ def test_two_servers_count_one_window_in_redis(make_server, redis_server):
     limited(failed_login(b, "203.0.113.20"), "login", "ip", 4)
     assert_error(failed_login(b, "203.0.113.21"), 401, "invalid_credentials")
     key = "ticketd:rl:login:ip:203.0.113.20"
-    assert redis_server.command("GET", key) == "6"
+    # Only the four failures count; the two refused attempts gave their count back.
+    assert redis_server.command("GET", key) == "4"
     assert 0 < redis_server.command("PTTL", key) <= 30_000
 
 

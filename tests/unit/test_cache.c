@@ -10,6 +10,7 @@
 /* clang-format on */
 
 #include "booking/seat_events.h"
+#include "cache/backends.h"
 #include "cache/bus.h"
 #include "cache/cache.h"
 #include "core/util.h"

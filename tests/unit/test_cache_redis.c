@@ -13,6 +13,7 @@
 
 #include "cache/bus.h"
 #include "cache/cache.h"
+#include "cache/factory.h"
 #include "core/log.h"
 
 #include <fcntl.h>

@@ -21,10 +21,12 @@
 #include "support.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -788,6 +790,151 @@ static void *acquire_in_thread(void *arg)
     return NULL;
 }
 
+/* ---- the row mapper ---- */
+
+typedef struct item_row {
+    int64_t id;
+    char *name;
+    const char *note;
+    int qty_int;
+    bool positive; /* set by the map's function from column 3 */
+    bool odd;      /* column 4 */
+} item_row;
+
+static void item_positive(tix_arena *a, const tix_db_res *res, int row, void *item)
+{
+    (void)a;
+    item_row *r = item;
+    r->positive = tix_db_res_int(res, row, 3) > 0;
+}
+
+static const tix_db_col item_cols[] = {TIX_DB_COL(item_row, id), TIX_DB_COL(item_row, name),
+                                       TIX_DB_COL(item_row, note), TIX_DB_COL(item_row, qty_int),
+                                       TIX_DB_COL(item_row, odd)};
+static const tix_db_map item_map = TIX_DB_MAP(item_row, item_cols, item_positive);
+
+static void test_row_mapper(void **state)
+{
+    backend *b = get_backend(state);
+    tix_db *db = acquire(b->pool);
+    create_items(db);
+    run_ok(db,
+           "INSERT INTO items (id, name, note, qty) VALUES (1, 'alpha', NULL, 5),"
+           " (2, 'beta', 'second', -3), (3, NULL, '', 0)",
+           NULL, 0);
+    tix_arena *a = tix_arena_create(256);
+    const char *sql = "SELECT id, name, note, qty, id % 2 FROM items WHERE id >= $1 ORDER BY id";
+
+    item_row *rows = NULL;
+    int n = -1;
+    tix_dbv from = TIX_DB_INT(1);
+    assert_int_equal(TIX_DB_LIST(db, a, sql, &from, 1, &item_map, &rows, &n), TIX_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(rows[0].id, 1);
+    assert_string_equal(rows[0].name, "alpha");
+    assert_null(rows[0].note); /* SQL NULL */
+    assert_int_equal(rows[0].qty_int, 5);
+    assert_true(rows[0].positive);
+    assert_true(rows[0].odd);
+    assert_string_equal(rows[1].note, "second");
+    assert_int_equal(rows[1].qty_int, -3);
+    assert_false(rows[1].positive);
+    assert_false(rows[1].odd);
+    assert_null(rows[2].name);
+    assert_string_equal(rows[2].note, ""); /* empty text is not NULL */
+
+    /* no rows: an empty list, not NULL */
+    from = TIX_DB_INT(10);
+    assert_int_equal(TIX_DB_LIST(db, a, sql, &from, 1, &item_map, &rows, &n), TIX_OK);
+    assert_int_equal(n, 0);
+    assert_non_null(rows);
+
+    /* a failure leaves the outputs alone */
+    rows = NULL;
+    n = -1;
+    assert_int_equal(TIX_DB_LIST(db, a, "SELECT nope FROM nowhere", NULL, 0, &item_map, &rows, &n),
+                     TIX_EDB);
+    assert_null(rows);
+    assert_int_equal(n, -1);
+
+    /* one row */
+    item_row one;
+    from = TIX_DB_INT(2);
+    assert_int_equal(TIX_DB_GET(db, a, sql, &from, 1, &item_map, &one), TIX_OK);
+    assert_string_equal(one.name, "beta");
+    from = TIX_DB_INT(4);
+    assert_int_equal(TIX_DB_GET(db, a, sql, &from, 1, &item_map, &one), TIX_ENOTFOUND);
+
+    /* a list of strings */
+    char **names = NULL;
+    assert_int_equal(TIX_DB_LIST(db, a, "SELECT name FROM items ORDER BY id", NULL, 0,
+                                 &tix_db_text_rows, &names, &n),
+                     TIX_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(names[0], "alpha");
+    assert_string_equal(names[1], "beta");
+    assert_null(names[2]);
+
+    tix_arena_destroy(a);
+    tix_db_release(b->pool, db);
+}
+
+/* ---- the invariants db.c asserts (debug and sanitizer builds only) ---- */
+
+typedef enum misuse { RELEASE_TWICE, USE_AFTER_RELEASE, NESTED_BEGIN, COMMIT_WITHOUT_TX } misuse;
+
+/* Whether doing `m` in a child process stops it with SIGABRT (a failed assert). The child
+ * reaches the assert before any statement goes to the database. */
+static bool aborts(backend *b, misuse m)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        tix_db *db = NULL;
+        if (tix_db_acquire(b->pool, &db) != TIX_OK) {
+            _exit(3);
+        }
+        tix_rc rc = TIX_OK;
+        switch (m) {
+        case RELEASE_TWICE:
+            tix_db_release(b->pool, db);
+            tix_db_release(b->pool, db);
+            break;
+        case USE_AFTER_RELEASE:
+            tix_db_release(b->pool, db);
+            rc = tix_db_exec(db, "SELECT 1", NULL, 0, NULL);
+            break;
+        case NESTED_BEGIN:
+            rc = tix_db_begin(db);
+            rc = rc ? rc : tix_db_begin(db);
+            break;
+        case COMMIT_WITHOUT_TX:
+            rc = tix_db_commit(db);
+            break;
+        }
+        _exit(rc == TIX_OK ? 0 : 4);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static void test_invariants_asserted(void **state)
+{
+    backend *b = get_backend(state);
+#ifdef NDEBUG
+    (void)b;
+    (void)aborts;
+    skip(); /* release build: asserts are compiled out */
+#else
+    assert_true(aborts(b, RELEASE_TWICE));
+    assert_true(aborts(b, USE_AFTER_RELEASE));
+    assert_true(aborts(b, NESTED_BEGIN));
+    assert_true(aborts(b, COMMIT_WITHOUT_TX));
+#endif
+}
+
 static void test_pool_exhaustion_waits(void **state)
 {
     backend *b = get_backend(state);
@@ -959,6 +1106,8 @@ int main(void)
         BOTH(test_batch_in_tx_stops_and_rolls_back),
         BOTH(test_commit_after),
         BOTH(test_begin_reading),
+        BOTH(test_row_mapper),
+        SQLITE_CASE(test_invariants_asserted),
         BOTH(test_pool_exhaustion_waits),
         SQLITE_CASE(test_pool_exhaustion_times_out),
         SQLITE_CASE(test_sqlite_writers_queue),

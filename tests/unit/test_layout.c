@@ -12,6 +12,7 @@
 /* clang-format on */
 
 #include "catalog/layout.h"
+#include "http/validate.h" /* the HTTP status of a tix_verr */
 #include "support.h"
 
 #include <stdio.h>
@@ -487,15 +488,17 @@ static const invalid_case invalid_cases[] = {
 static void check_error(const tix_layout_error *e, unsigned status, const char *field,
                         const char *what)
 {
-    if (e->verr.status != status || e->verr.field == NULL || strcmp(e->verr.field, field) != 0) {
-        fail_msg("%s: got %u at %s (%s), want %u at %s", what, e->verr.status,
+    if (tix_verr_status(&e->verr) != status || e->verr.field == NULL ||
+        strcmp(e->verr.field, field) != 0) {
+        fail_msg("%s: got %u at %s (%s), want %u at %s", what, tix_verr_status(&e->verr),
                  e->verr.field ? e->verr.field : "(null)", e->verr.reason ? e->verr.reason : "",
                  status, field);
     }
     assert_ptr_equal(e->verr.field, e->field);
     assert_non_null(e->verr.reason);
     assert_true(strlen(e->verr.reason) > 0);
-    assert_string_equal(e->verr.code, status == 400 ? "invalid_type" : "validation_failed");
+    assert_string_equal(tix_verr_code(&e->verr),
+                        status == 400 ? "invalid_type" : "validation_failed");
     if (status == 400) {
         assert_non_null(e->verr.expected);
     } else {

@@ -168,17 +168,42 @@ static void test_counter_windows(void **state)
     int64_t n = 0;
     int64_t reset = 0;
     for (int i = 1; i <= 3; i++) {
-        assert_int_equal(tix_counter_incr_local("rl:a", 1000, 5000 + i, &n, &reset), TIX_OK);
+        assert_int_equal(tix_counter_incr_local("rl:a", 1000, 1, 5000 + i, &n, &reset), TIX_OK);
         assert_int_equal(n, i);
         assert_int_equal(reset, 1000 - (i - 1)); /* the window began at the first request */
     }
-    assert_int_equal(tix_counter_incr_local("rl:b", 1000, 5003, &n, &reset), TIX_OK);
+    assert_int_equal(tix_counter_incr_local("rl:b", 1000, 1, 5003, &n, &reset), TIX_OK);
     assert_int_equal(n, 1); /* keys are independent */
-    assert_int_equal(tix_counter_incr_local("rl:a", 1000, 6000, &n, &reset), TIX_OK);
+    assert_int_equal(tix_counter_incr_local("rl:a", 1000, 1, 6000, &n, &reset), TIX_OK);
     assert_int_equal(n, 4); /* 6000 < 5001 + 1000 */
-    assert_int_equal(tix_counter_incr_local("rl:a", 1000, 6001, &n, &reset), TIX_OK);
+    assert_int_equal(tix_counter_incr_local("rl:a", 1000, 1, 6001, &n, &reset), TIX_OK);
     assert_int_equal(n, 1); /* a new window */
     assert_int_equal(reset, 1000);
+    tix_counter_local_clear();
+}
+
+/* A count given back (by -1) lowers a live counter; to a counter whose window is over (or that
+ * never was) it makes nothing, so it cannot start a window or go below zero there. */
+static void test_counter_give_back(void **state)
+{
+    (void)state;
+    tix_counter_local_clear();
+    int64_t n = 0;
+    int64_t reset = 0;
+    assert_int_equal(tix_counter_incr_local("rl:g", 1000, -1, 100, &n, &reset), TIX_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(reset, 0);
+    assert_int_equal(tix_counter_incr_local("rl:g", 1000, 1, 100, &n, &reset), TIX_OK);
+    assert_int_equal(n, 1); /* no window was started by the give-back */
+    assert_int_equal(reset, 1000);
+    assert_int_equal(tix_counter_incr_local("rl:g", 1000, 1, 200, &n, &reset), TIX_OK);
+    assert_int_equal(tix_counter_incr_local("rl:g", 1000, -1, 300, &n, &reset), TIX_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(reset, 800); /* the window is not moved */
+    assert_int_equal(tix_counter_incr_local("rl:g", 1000, -1, 1100, &n, &reset), TIX_OK);
+    assert_int_equal(n, 0); /* the window ended: nothing to give back to */
+    assert_int_equal(tix_counter_incr_local("rl:g", 1000, 1, 1100, &n, &reset), TIX_OK);
+    assert_int_equal(n, 1);
     tix_counter_local_clear();
 }
 
@@ -192,9 +217,9 @@ static void test_counter_many_keys(void **state)
     /* More keys than one sweep period; expired ones are swept, live ones keep counting. */
     for (int i = 0; i < 20000; i++) {
         snprintf(key, sizeof(key), "rl:k:%d", i % 5000);
-        assert_int_equal(tix_counter_incr_local(key, 10, i / 100, &n, &reset), TIX_OK);
+        assert_int_equal(tix_counter_incr_local(key, 10, 1, i / 100, &n, &reset), TIX_OK);
     }
-    assert_int_equal(tix_counter_incr_local("rl:k:1", 100000, 1000, &n, &reset), TIX_OK);
+    assert_int_equal(tix_counter_incr_local("rl:k:1", 100000, 1, 1000, &n, &reset), TIX_OK);
     assert_int_equal(n, 1);
     tix_counter_local_clear();
 }
@@ -205,7 +230,7 @@ int main(void)
         cmocka_unit_test(test_rate_limit_defaults), cmocka_unit_test(test_rate_limit_values),
         cmocka_unit_test(test_rate_limit_errors),   cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_client_ip),           cmocka_unit_test(test_counter_windows),
-        cmocka_unit_test(test_counter_many_keys),
+        cmocka_unit_test(test_counter_give_back),   cmocka_unit_test(test_counter_many_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

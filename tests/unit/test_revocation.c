@@ -10,6 +10,7 @@
 /* clang-format on */
 
 #include "auth/revocation.h"
+#include "cache/backends.h"
 #include "cache/cache.h"
 #include "core/arena.h"
 #include "store/users.h"

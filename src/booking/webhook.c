@@ -8,9 +8,9 @@
  * known by waiting).
  */
 #include "booking/payment_events.h"
+#include "booking/payments.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "pay/payments.h"
 
 #include <string.h>
 

@@ -5,9 +5,9 @@
  * ever act through the paths everything else uses: the provider's refund call with the
  * refund's own id as idempotency key, tix_booking_paid, and tix_payments_refund_news.
  */
+#include "booking/payments.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "pay/payments.h"
 
 #include <string.h>
 

@@ -4,9 +4,12 @@
  * refund, and reconciling unpaid bookings with the provider. Every confirmation goes through
  * tix_booking_paid and every state change through the state machine, so a stale, repeated or
  * out-of-order event can never move a booking backwards. Results live in c->a.
+ *
+ * It is booking work that talks to the provider, so it lives here, above pay/ (the provider
+ * interface and its implementations), which knows nothing of bookings.
  */
-#ifndef TIX_PAY_PAYMENTS_H
-#define TIX_PAY_PAYMENTS_H
+#ifndef TIX_BOOKING_PAYMENTS_H
+#define TIX_BOOKING_PAYMENTS_H
 
 #include "booking/booking.h"
 #include "pay/razorpay.h"

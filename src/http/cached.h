@@ -1,18 +1,21 @@
 /*
  * Cached GET answers, for the routes flagged TIX_ROUTE_CACHE_SHOW (the seat map),
  * TIX_ROUTE_CACHE_CATALOG (movie, show and theatre listings) and TIX_ROUTE_CACHE_USER (a
- * user's bookings), and the catalogue's version bump for routes flagged
- * TIX_ROUTE_CATALOG_WRITE. The server calls tix_cached_answer before the handler and
+ * user's bookings). A change bumps the version of its scope where it commits: the booking core
+ * for a show's seats and a user's bookings, the catalogue service (catalog/catalog.h) for the
+ * catalogue (booking/seat_events.h). The server calls tix_cached_answer before the handler and
  * tix_cached_finish on every answer before sending it; handlers only say how long their
  * answer stays true by the clock (r->cache_until: a hold's expiry, a show's start).
  *
  * An entry "<catalogue version> <scope version> <valid until ms> <etag>\n<body>" lives under
  * "<prefix>:{show:ID}:<route>:<q>", "<prefix>:{catalog}:<route>:<q>" or
- * "<prefix>:{user:ID}:<route>:<q>", where <q> hashes the sorted query string and whether the
- * caller is an admin. It is served only while both versions it was stored under are still the
- * current ones and its instant has not passed, so a change is visible to the very next read
- * once its bump is done. Versions are read before the database, so an answer built from data
- * older than a bump is stored under the older version and never served.
+ * "<prefix>:{user:ID}:<route>:<q>", where <q> hashes the query parameters the route declares
+ * (tix_route.query: the ones its handler reads, each length-prefixed, so no value can pass for
+ * another parameter; others do not enter it) and whether the caller is an admin. It is served only
+ * while both versions it was stored under are still the current ones and its instant has not
+ * passed, so a change is visible to the very next read once its bump is done. Versions are read
+ * before the database, so an answer built from data older than a bump is stored under the older
+ * version and never served.
  *
  * Misses are coalesced: while one request builds the answer for an entry and versions, the
  * others that miss on it wait for that answer (see "flights" in cached.c).
@@ -22,8 +25,8 @@
  * answers); If-None-Match with a matching tag gets 304 without a body. X-Cache says hit, miss
  * or bypass (the cache is off or unreachable).
  */
-#ifndef TIX_API_CACHED_H
-#define TIX_API_CACHED_H
+#ifndef TIX_HTTP_CACHED_H
+#define TIX_HTTP_CACHED_H
 
 #include "http/req.h"
 
@@ -31,11 +34,15 @@
 
 /* true when the request was answered from the cache (or with 304). */
 bool tix_cached_answer(tix_req *r);
-/* After the handler: ETag, 304, storing the answer; the catalogue bump of a write. */
+/* After the handler: ETag, 304, storing the answer. */
 void tix_cached_finish(tix_req *r);
 /* When the request ends (whether or not it was answered): lets go of anything the lookup
  * holds, so requests waiting for this one's answer never wait in vain. */
 void tix_cached_release(tix_req *r);
+/* The text <q> hashes for r (arena-owned): its route's declared query parameters in order,
+ * each "<len>:<name>;" or "<len>:<name>=<len>:<value>;", then "|admin" or "|". Two requests
+ * on one route share it exactly when they read the same values (tests/fuzz/fuzz_cachekey). */
+const char *tix_cached_query_text(tix_req *r);
 /* Misses answered by another request's build of the same entry (for /metrics). */
 unsigned long long tix_cached_coalesced(void);
 

@@ -1,5 +1,5 @@
 /* Cached GET answers and ETags (see cached.h). */
-#include "api/cached.h"
+#include "http/cached.h"
 
 #include "app.h"
 #include "cache/cache.h"
@@ -137,58 +137,37 @@ static void flight_end(tix_req *r)
     }
 }
 
-typedef struct query_args {
-    tix_arena *a;
-    const char **items;
-    int n, cap;
-} query_args;
-
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+/* The text naming the request within its route (cached.h): the query parameters the route declares
+ * (tix_route.query), in the order declared, each as "<len>:<name>" then "=<len>:<value>" when
+ * it has a value, and whether the caller is an admin (listings show more to admins). Length
+ * prefixes make the text unambiguous whatever the values hold (an encoded '&' or '=' stays
+ * inside its value); parameters the handler never reads do not split the entry. A repeated
+ * parameter never gets here (400 in server_admit.c), so the first value is the only one. */
+const char *tix_cached_query_text(tix_req *r)
 {
-    (void)kind;
-    query_args *q = cls;
-    if (q->n == q->cap) {
-        int cap = q->cap ? q->cap * 2 : 8;
-        const char **items = tix_arena_alloc(q->a, sizeof(char *) * (size_t)cap);
-        if (q->n > 0) {
-            memcpy(items, q->items, sizeof(char *) * (size_t)q->n);
+    const char *names = r->route->query ? r->route->query : "";
+    const char *text = "";
+    while (*names != '\0') {
+        size_t len = strcspn(names, " ");
+        const char *name = tix_arena_strndup(r->arena, names, len);
+        names += len;
+        names += strspn(names, " ");
+        if (len == 0) {
+            continue;
         }
-        q->items = items;
-        q->cap = cap;
-    }
-    q->items[q->n++] = tix_arena_sprintf(q->a, "%s=%s", key, value ? value : "");
-    return MHD_YES;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* 16 hex digits naming the request within its route: sorted query arguments and whether
- * the caller is an admin (listings show more to admins). */
-static const char *query_hash(tix_req *r)
-{
-    query_args q = {.a = r->arena};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
-    if (q.n > 1) {
-        qsort(q.items, (size_t)q.n, sizeof(char *), cmp_str);
-    }
-    size_t len = 8;
-    for (int i = 0; i < q.n; i++) {
-        len += strlen(q.items[i]) + 1;
-    }
-    char *text = tix_arena_alloc(r->arena, len);
-    size_t k = 0;
-    for (int i = 0; i < q.n; i++) {
-        size_t n = strlen(q.items[i]);
-        memcpy(text + k, q.items[i], n);
-        k += n;
-        text[k++] = '&';
+        const char *v = tix_req_query(r, name);
+        text = v == NULL
+                   ? tix_arena_sprintf(r->arena, "%s%zu:%s;", text, len, name)
+                   : tix_arena_sprintf(r->arena, "%s%zu:%s=%zu:%s;", text, len, name, strlen(v), v);
     }
     bool admin = r->auth.authenticated && r->auth.role == TIX_ROLE_ADMIN;
-    memcpy(text + k, admin ? "|admin" : "|", admin ? 7 : 2);
+    return tix_arena_sprintf(r->arena, "%s|%s", text, admin ? "admin" : "");
+}
+
+/* 16 hex digits of that text's SHA-256: the <q> of the entry's key. */
+static const char *query_hash(tix_req *r)
+{
+    const char *text = tix_cached_query_text(r);
     char hex[TIX_SHA256_HEX];
     tix_sha256_hex(hex, text, strlen(text));
     return tix_arena_strndup(r->arena, hex, 16);
@@ -439,11 +418,6 @@ void tix_cached_finish(tix_req *r)
         return;
     }
     unsigned f = r->route->flags;
-    if ((f & TIX_ROUTE_CATALOG_WRITE) && r->status >= 200 && r->status < 300 &&
-        r->app->cache != NULL) {
-        (void)tix_cache_bump(r->app->cache, tix_cache_key_catalog(r->app->cache, r->arena, "ver"),
-                             NULL);
-    }
     if (!(f & CACHE_FLAGS) || r->status != 200 || r->resp == NULL || r->resp_file ||
         r->stream_read != NULL || r->cache_hit) {
         flight_end(r); /* nothing to store: the waiters build their own */
