@@ -906,3 +906,17 @@ def test_an_encoded_slash_in_the_path_is_400(server):
     # A slash as itself still separates segments, and other escapes still decode.
     assert call("GET", server, f"/shows/{v.show_id}/seats").status_code == 200
     assert requests.get(server.url + "/api/v1/movies/%6dov_x", timeout=TIMEOUT).status_code == 404
+
+
+def test_seat_ids_are_measured_in_characters(server):
+    """seat_ids items are 1..96 characters, as the schema's maxLength counts (they were 96
+    bytes: 60 "é" are 60 characters, 120 bytes, and got 400 invalid_type)."""
+    v = Venue(server)
+    token = cast(server).user.token
+    r = call("POST", server, f"/shows/{v.show_id}/holds", token=token,
+             json={"seat_ids": ["é" * 60]})
+    err = assert_error(r, 422, "unknown_seat")
+    assert err["details"]["unknown"] == ["é" * 60], describe(r)
+    r = call("POST", server, f"/shows/{v.show_id}/holds", token=token,
+             json={"seat_ids": ["é" * 97]})
+    assert_error(r, 400, "invalid_type")
