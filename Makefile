@@ -7,7 +7,7 @@ PY := /usr/bin/python3
 LAYERS := $(PY) -m pytest -q -p no:cacheprovider tests/layers && $(PY) scripts/check_layers.py
 # make fuzz: each libFuzzer target for FUZZ_SECONDS; make fuzz-smoke (part of make test): a few.
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 4
+FUZZ_SMOKE_SECONDS ?= 3
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 

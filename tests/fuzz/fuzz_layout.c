@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tix_layout_error err;
     memset(&err, 0, sizeof(err));
     tix_rc rc = tix_layout_build(j, &l, &err);
-    if (rc == TIX_EINVAL) {
+    if (rc == TIX_EINVAL) { /* a problem without an HTTP status (core/verr.h) */
         if (err.verr.field == NULL || err.verr.reason == NULL ||
             (err.verr.kind != TIX_VERR_TYPE && err.verr.kind != TIX_VERR_VALUE) ||
             (err.verr.kind == TIX_VERR_TYPE) != (err.verr.expected != NULL)) {

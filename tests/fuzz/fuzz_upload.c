@@ -20,6 +20,14 @@
 #define MAX_BYTES 4096
 
 static tix_app *app;
+static char tmp_dir[64];
+
+/* Removes the (empty) folders made at start when libFuzzer exits. */
+static void remove_dirs(void)
+{
+    rmdir(tmp_dir);
+    rmdir(app->cfg.media_dir);
+}
 
 static const char *sniff_poster(const unsigned char *head, size_t n)
 {
@@ -37,11 +45,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     snprintf(app->cfg.media_dir, sizeof(app->cfg.media_dir), "%s", tmpl);
-    char tmp[sizeof(tmpl) + 8];
-    snprintf(tmp, sizeof(tmp), "%s/" TIX_MEDIA_TMP_DIR, tmpl);
-    if (mkdir(tmp, 0700) != 0) {
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/" TIX_MEDIA_TMP_DIR, tmpl);
+    if (mkdir(tmp_dir, 0700) != 0) {
         abort();
     }
+    atexit(remove_dirs);
     return 0;
 }
 
