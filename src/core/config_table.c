@@ -173,8 +173,12 @@ const tix_config_var tix_config_vars[] = {
     SWITCH("RATE_LIMIT", "on",
            "429 with Retry-After past the limits below; counted in Redis when REDIS_URL is set, "
            "so shared by every server"),
-    RATE("RATE_LIMIT_LOGIN_IP", "10/1m", "logins per client IP, COUNT/WINDOW, COUNT 0 = none"),
-    RATE("RATE_LIMIT_LOGIN_EMAIL", "5/1m", "logins per e-mail"),
+    RATE("RATE_LIMIT_LOGIN_IP", "10/1m",
+         "failed logins per client IP, COUNT/WINDOW, COUNT 0 = none; also failed "
+         "change-password attempts per client IP"),
+    RATE("RATE_LIMIT_LOGIN_EMAIL", "5/1m",
+         "failed logins per e-mail and client IP together (a guesser elsewhere cannot lock "
+         "the owner out); also failed change-password attempts per user"),
     RATE("RATE_LIMIT_REGISTER_IP", "5/1m", "registrations per client IP"),
     RATE("RATE_LIMIT_HOLD_USER", "30/1m", "holds per user"),
     SWITCH("TRUST_PROXY", "off",
