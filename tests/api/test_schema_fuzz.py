@@ -929,3 +929,18 @@ def test_seat_ids_are_measured_in_characters(server):
              json={"seat_ids": [v.ids("A1")[0] + "\u0000"]})
     err = assert_error(r, 422, "validation_failed")
     assert err["details"]["field"] == "seat_ids", describe(r)
+
+
+def test_field_messages_do_not_repeat_the_field(server):
+    """Seen in the fuzz's answers: "latitude latitude and longitude go together" and
+    "seat_ids send either seat_ids or quantity" (the message is the field and its reason)."""
+    c = cast(server)
+    r = call("POST", server, "/theatres", token=c.owner.token,
+             json={"name": "Geo", "city": "Pune", "address": "1 Road", "longitude": 73.8})
+    err = assert_error(r, 422, "validation_failed")
+    assert err["message"] == "latitude is required with longitude", err
+    v = Venue(server)
+    for body in ({}, {"seat_ids": v.ids("A1"), "quantity": 1}):
+        r = call("POST", server, f"/shows/{v.show_id}/holds", token=c.user.token, json=body)
+        err = assert_error(r, 422, "validation_failed")
+        assert err["message"] == "seat_ids is required unless quantity is sent (not both)", err
