@@ -752,13 +752,15 @@ def response_problems(resp: requests.Response, op: dict, expect_4xx: bool) -> li
     if rid is not None and rid_pattern and not ecma_search(rid_pattern, rid):
         problems.append(f"X-Request-Id {rid!r} off its pattern")
     ctype = resp.headers.get("Content-Type", "")
+    spec = resolve(op.get("responses", {}).get(str(status), {}))
+    if "application/json" in spec.get("content", {}) and not ctype.startswith("application/json"):
+        problems.append(f"documented as JSON, sent as {ctype!r}")
     if not ctype.startswith("application/json") or resp.request.method == "HEAD":
         return problems
     try:
         body = resp.json()
     except ValueError:
         return problems + ["JSON content type, body not JSON"]
-    spec = resolve(op.get("responses", {}).get(str(status), {}))
     schema = spec.get("content", {}).get("application/json", {}).get("schema")
     if schema is None and status >= 400:
         schema = {"$ref": "#/components/schemas/Error"}
