@@ -117,6 +117,10 @@ const tix_config_var tix_config_vars[] = {
         "cannot be cancelled"),
     SECS("SHOW_CLEANING_BUFFER", "15m", 0, 6 * HOUR,
          "time between a show's end and the next show in a hall"),
+    SECS("CHECKIN_WINDOW_BEFORE", "2h", 0, 24 * HOUR,
+         "the door admits a show's tickets from this long before its start"),
+    SECS("CHECKIN_WINDOW_AFTER", "0s", 0, 24 * HOUR,
+         "the door admits a show's tickets until this long after its end (cleaning time included)"),
     TEXT("RAZORPAY_KEY_ID", NULL,
          "rzp_test_... or rzp_live_...: take payments through Razorpay; unset = the embedded "
          "test provider (no money moves)"),
@@ -173,8 +177,12 @@ const tix_config_var tix_config_vars[] = {
     SWITCH("RATE_LIMIT", "on",
            "429 with Retry-After past the limits below; counted in Redis when REDIS_URL is set, "
            "so shared by every server"),
-    RATE("RATE_LIMIT_LOGIN_IP", "10/1m", "logins per client IP, COUNT/WINDOW, COUNT 0 = none"),
-    RATE("RATE_LIMIT_LOGIN_EMAIL", "5/1m", "logins per e-mail"),
+    RATE("RATE_LIMIT_LOGIN_IP", "10/1m",
+         "failed logins per client IP, COUNT/WINDOW, COUNT 0 = none; also failed "
+         "change-password attempts per client IP"),
+    RATE("RATE_LIMIT_LOGIN_EMAIL", "5/1m",
+         "failed logins per e-mail and client IP together (a guesser elsewhere cannot lock "
+         "the owner out); also failed change-password attempts per user"),
     RATE("RATE_LIMIT_REGISTER_IP", "5/1m", "registrations per client IP"),
     RATE("RATE_LIMIT_HOLD_USER", "30/1m", "holds per user"),
     SWITCH("TRUST_PROXY", "off",
