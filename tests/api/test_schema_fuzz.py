@@ -360,7 +360,8 @@ class World:
         v = self.victim if destructive else self.main
         ids = {"movies": v.movie["id"], "theatres": v.theatre["id"], "halls": v.hall["id"],
                "shows": v.show_id, "holds": self.hold, "bookings": self.booking,
-               "users": self.target.id, "refunds": "ref_01m8akqncszmqqp1dbe9jermhe",
+               "users": self.target.id, "staff": self.target.id,
+               "refunds": "ref_01m8akqncszmqqp1dbe9jermhe",
                "test": self.order, "media": rng.choice(["poster", "trailer"])}
         if path.endswith("/toggle-status"):
             return self.toggled
