@@ -43,111 +43,15 @@ static const char usage[] =
     "                                  reconcile, purge or refund_poll), print its counts\n"
     "                                  and exit\n"
     "  ticketd --help | --version\n"
+    "  ticketd --help-markdown         the variables below as the README's markdown table\n"
     "\n"
     "Configuration comes from the environment, and from ./.env when present (variables\n"
-    "already set win). Durations take 900, 900s, 15m, 12h or 30d.\n"
-    "  PORT                 listening port (8080)\n"
-    "  BIND_ADDRESS         listening address (0.0.0.0)\n"
-    "  DATABASE_URL         sqlite:///path/file.db (default sqlite://./data/ticketd.db)\n"
-    "                       or postgres://user:pass@host:port/db\n"
-    "  REDIS_URL            redis://host:port/db; unset = in-process cache and events\n"
-    "  JWT_ACCESS_SECRET    HS256 key for access tokens (>= 32 chars); required with\n"
-    "                       PostgreSQL, generated per start with SQLite when unset\n"
-    "  JWT_REFRESH_SECRET   HS256 key for refresh tokens (>= 32 chars, differs from the above)\n"
-    "  ACCESS_TOKEN_TTL     access token lifetime (900s)\n"
-    "  REFRESH_TOKEN_TTL    refresh token lifetime (30d)\n"
-    "  ADMIN_EMAIL          with ADMIN_PASSWORD: create this admin at start if absent\n"
-    "  ADMIN_PASSWORD\n"
-    "  WORKERS              HTTP worker threads (16); handlers may block on the database\n"
-    "  DB_POOL_SIZE         database connections (WORKERS + 2)\n"
-    "  LOG_LEVEL            debug | info | warn | error (info)\n"
-    "  MAX_BODY_BYTES       largest request body (1048576)\n"
-    "  CONNECTION_TIMEOUT   idle keep-alive / header time-out (15s)\n"
-    "  REQUEST_TIMEOUT      time allowed for a whole request body (30s)\n"
-    "  MAX_CONNECTIONS      open connections at most (10000)\n"
-    "  PER_IP_CONNECTIONS   open connections per client address, 0 = no limit (0)\n"
-    "  PASSWORD_HASH_COST   interactive | moderate | min (interactive; min is for tests)\n";
+    "already set win). Durations take 900, 900s, 15m, 12h or 30d. Each variable is shown\n"
+    "with its default and range in parentheses.\n";
 
-/* The media settings (one string literal may not pass 4095 characters). */
-static const char usage_media[] =
-    "  MEDIA_DIR            posters and trailers of the local media store, and uploads in\n"
-    "                       progress (./data/media); served at /media/<kind>/<file>\n"
-    "  MEDIA_POSTER_MAX_BYTES   largest poster (10485760); JPEG, PNG or WebP\n"
-    "  MEDIA_TRAILER_MAX_BYTES  largest trailer (209715200); MP4 or WebM\n"
-    "  MEDIA_UPLOAD_TIMEOUT time allowed for a whole upload (10m); REQUEST_TIMEOUT bounds\n"
-    "                       the silence between its chunks\n"
-    "  MEDIA_UPLOAD_CONCURRENCY  uploads to Cloudinary at once, 1..256 (2): each blocks a\n"
-    "                       worker while it is sent on; more are 503 too_many_uploads\n"
-    "  CLOUDINARY_URL       cloudinary://<api_key>:<api_secret>@<cloud_name>: store media in\n"
-    "                       Cloudinary instead of MEDIA_DIR; or set the three below\n"
-    "  CLOUDINARY_CLOUD_NAME, CLOUDINARY_API_KEY, CLOUDINARY_API_SECRET\n"
-    "  CLOUDINARY_API_BASE  Cloudinary's API (https://api.cloudinary.com/v1_1)\n"
-    "  CLOUDINARY_CHUNK_SIZE  a file larger than this goes to Cloudinary in chunks of this\n"
-    "                       size, 5242880..104857600 (20971520)\n";
-
-/* The booking and payment settings. */
-static const char usage_booking[] =
-    "  DEMO_DATA            1 = load the demo movies, theatres and shows into an empty\n"
-    "                       database (make run sets it) (0)\n"
-    "  HOLD_TTL             how long a hold keeps its seats (480s)\n"
-    "  MAX_SEATS_PER_HOLD   seats in one hold at most, 1..10 (10)\n"
-    "  CANCEL_FULL_REFUND_HOURS  a booking cancelled at least this long before the show\n"
-    "                       is refunded in full; later it cannot be cancelled (4)\n"
-    "  SHOW_CLEANING_BUFFER time between a show's end and the next show in a hall (15m)\n"
-    "  RAZORPAY_KEY_ID      rzp_test_... or rzp_live_...: take payments through Razorpay;\n"
-    "                       unset = the embedded test provider (no money moves)\n"
-    "  RAZORPAY_KEY_SECRET  the key's secret (required with RAZORPAY_KEY_ID)\n"
-    "  RAZORPAY_WEBHOOK_SECRET  the webhook secret set in Razorpay's dashboard (required\n"
-    "                       with RAZORPAY_KEY_ID); webhooks go to\n"
-    "                       POST /api/v1/payments/razorpay/webhook\n"
-    "  RAZORPAY_API_BASE    Razorpay's API (https://api.razorpay.com/v1)\n";
-
-/* The rest of the help (one string literal may not pass 4095 characters). */
-static const char usage_more[] =
-    "  JOBS                 on | off: run the lifecycle jobs in this server (on); each job\n"
-    "                       runs on one server at a time, through a lease in the database\n"
-    "  JOB_TICK             how often leases are renewed and due jobs run (1s); durations\n"
-    "                       of jobs also take milliseconds, e.g. 250ms\n"
-    "  JOB_LEASE            a job moves to another server this long after its holder\n"
-    "                       stopped renewing (30s; at least twice JOB_TICK)\n"
-    "  JOB_INTERVAL_SHOWS   stored show status follows the clock (30s)\n"
-    "  JOB_INTERVAL_EXPIRE  unpaid bookings expire, stale holds are released (15s)\n"
-    "  JOB_INTERVAL_REFUNDS failed refunds are sent again, with back-off (60s)\n"
-    "  JOB_INTERVAL_RECONCILE  unpaid bookings of 48 h are checked with the provider (5m)\n"
-    "  JOB_INTERVAL_PURGE   old idempotency keys, refresh tokens and job runs go (1h)\n"
-    "  JOB_INTERVAL_REFUND_POLL  refunds pending at the provider are asked about, in case\n"
-    "                       their webhook was lost (10m)\n"
-    "  REFUND_POLL_AGE      a refund pending this long is asked about, and again at most\n"
-    "                       this often (1h; 0 = at every run)\n"
-    "  REFUND_POLL_BATCH    refunds asked about per run at most, 1..1000 (50): the\n"
-    "                       provider's rate limits\n";
-
-/* Rate limits and the client address behind a proxy. */
-static const char usage_limits[] =
-    "  RATE_LIMIT           on | off: 429 past the limits below (on)\n"
-    "  RATE_LIMIT_LOGIN_IP  logins per client IP, COUNT/WINDOW, 0 = none (10/1m)\n"
-    "  RATE_LIMIT_LOGIN_EMAIL  logins per e-mail (5/1m)\n"
-    "  RATE_LIMIT_REGISTER_IP  registrations per client IP (5/1m)\n"
-    "  RATE_LIMIT_HOLD_USER holds per user (30/1m)\n"
-    "  TRUST_PROXY          on | off: client IP from X-Forwarded-For via a trusted proxy (off)\n"
-    "  TRUSTED_PROXIES      proxy addresses or CIDR blocks (127.0.0.1/32,::1)\n"
+static const char usage_end[] =
     "\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.\n";
-
-/* The cache and live events (docs/cache.md). */
-static const char usage_cache[] =
-    "  CACHE                on | off: cache seat maps, listings and bookings (on); events\n"
-    "                       flow either way\n"
-    "  CACHE_PREFIX         first part of every cache key (ticketd); one per deployment\n"
-    "                       sharing a Redis\n"
-    "  CACHE_TTL            the longest any answer stays cached (60s)\n"
-    "  CACHE_TIMEOUT        every Redis call at most; slower is a miss (250ms)\n"
-    "  CACHE_POOL_SIZE      Redis connections (WORKERS)\n"
-    "  CACHE_MAX_BYTES      size of the in-process cache (67108864)\n"
-    "  EVENT_BACKLOG        seat events kept per show for Last-Event-ID (256)\n"
-    "  EVENT_BACKLOG_TTL    a quiet show's backlog is dropped after (1h)\n"
-    "  SSE_HEARTBEAT        a \": ping\" comment on every event stream this often (15s)\n"
-    "  SSE_MAX_STREAMS      open event streams at most; more get 503 (10000)\n";
 
 static int load_config(tix_config *cfg)
 {
@@ -437,11 +341,12 @@ int main(int argc, char **argv)
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                      strcmp(argv[1], "help") == 0)) {
         fputs(usage, stdout);
-        fputs(usage_media, stdout);
-        fputs(usage_booking, stdout);
-        fputs(usage_more, stdout);
-        fputs(usage_cache, stdout);
-        fputs(usage_limits, stdout);
+        tix_config_print_help(stdout);
+        fputs(usage_end, stdout);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "--help-markdown") == 0) {
+        tix_config_print_markdown(stdout);
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "--version") == 0) {

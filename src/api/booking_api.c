@@ -6,6 +6,7 @@
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
+#include "auth/policy.h"
 #include "booking/booking.h"
 #include "catalog/show_time.h"
 #include "core/util.h"

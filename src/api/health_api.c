@@ -1,11 +1,11 @@
 /* Operations endpoints: /healthz (the process answers), /readyz (the database answers; the
  * cache's state is reported but does not decide: a server without Redis still serves every
  * request correctly, from the database), /metrics (Prometheus text). */
-#include "http/cached.h"
 #include "api/handlers.h"
 #include "app.h"
 #include "cache/cache.h"
 #include "core/util.h"
+#include "http/cached.h"
 #include "http/sse.h"
 
 #include <stdio.h>

@@ -83,8 +83,9 @@ static tix_rc swap(tix_req *r, tix_db *db, tix_media_kind kind, const char *url,
 {
     const upload_note *note = r->upload.handler_state;
     assert(note != NULL);
-    tix_rc rc = tix_movie_swap_media(db, tix_req_param(r, "id"), tix_media_kind_name(kind), url,
-                                     public_id, note->replaces);
+    tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
+    tix_rc rc = tix_catalog_movie_swap_media(&c, tix_req_param(r, "id"), tix_media_kind_name(kind),
+                                             url, public_id, note->replaces);
     if (rc != TIX_OK) {
         forget(r, kind, public_id); /* stored, but the movie is gone, moved on, or unwritable */
     } else if (note->replaces != NULL && strcmp(note->replaces, public_id) != 0) {

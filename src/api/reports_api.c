@@ -2,6 +2,7 @@
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
+#include "auth/policy.h"
 #include "store/booking.h"
 #include "store/catalog.h"
 

@@ -17,7 +17,6 @@
 #define CSHOW TIX_ROUTE_CACHE_SHOW    /* cached per show: http/cached.h */
 #define CCAT  TIX_ROUTE_CACHE_CATALOG /* cached per catalogue version */
 #define CUSER TIX_ROUTE_CACHE_USER    /* cached per user */
-#define CATW  TIX_ROUTE_CATALOG_WRITE /* a 2xx bumps the catalogue version */
 #define INL   TIX_ROUTE_INLINE        /* never blocks: runs on the MHD thread */
 #define RL(x) TIX_ROUTE_RL_##x        /* rate limited: http/ratelimit.h */
 
@@ -46,28 +45,28 @@ const tix_route tix_routes[] = {
 
     /* catalogue: public reads, owner/admin writes */
     {"GET", V1 "/movies", tix_api_movie_list, PUB, CCAT, "status q genre language limit cursor"},
-    {"POST", V1 "/movies", tix_api_movie_create, ADMIN, JSON | CATW},
+    {"POST", V1 "/movies", tix_api_movie_create, ADMIN, JSON},
     {"GET", V1 "/movies/{id}", tix_api_movie_get, PUB, 0},
-    {"PATCH", V1 "/movies/{id}", tix_api_movie_update, ADMIN, JSON | CATW},
-    {"DELETE", V1 "/movies/{id}", tix_api_movie_delete, ADMIN, CATW},
-    {"POST", V1 "/movies/{id}/toggle-status", tix_api_movie_toggle, ADMIN, CATW},
-    {"POST", V1 "/movies/{id}/poster", tix_api_movie_poster, ADMIN, TIX_ROUTE_UPLOAD | CATW},
-    {"POST", V1 "/movies/{id}/trailer", tix_api_movie_trailer, ADMIN, TIX_ROUTE_UPLOAD | CATW},
+    {"PATCH", V1 "/movies/{id}", tix_api_movie_update, ADMIN, JSON},
+    {"DELETE", V1 "/movies/{id}", tix_api_movie_delete, ADMIN, 0},
+    {"POST", V1 "/movies/{id}/toggle-status", tix_api_movie_toggle, ADMIN, 0},
+    {"POST", V1 "/movies/{id}/poster", tix_api_movie_poster, ADMIN, TIX_ROUTE_UPLOAD},
+    {"POST", V1 "/movies/{id}/trailer", tix_api_movie_trailer, ADMIN, TIX_ROUTE_UPLOAD},
     {"GET", "/media/{kind}/{file}", tix_api_media_get, PUB, INL}, /* the local media store */
     {"GET", V1 "/theatres", tix_api_theatre_list, PUB, CCAT, "city owner_id limit cursor"},
-    {"POST", V1 "/theatres", tix_api_theatre_create, OWNER, JSON | CATW},
+    {"POST", V1 "/theatres", tix_api_theatre_create, OWNER, JSON},
     {"GET", V1 "/theatres/{id}", tix_api_theatre_get, PUB, 0},
-    {"PATCH", V1 "/theatres/{id}", tix_api_theatre_update, OWNER, JSON | CATW},
-    {"DELETE", V1 "/theatres/{id}", tix_api_theatre_delete, OWNER, CATW},
-    {"POST", V1 "/theatres/{id}/halls", tix_api_hall_create, OWNER, JSON | CATW},
+    {"PATCH", V1 "/theatres/{id}", tix_api_theatre_update, OWNER, JSON},
+    {"DELETE", V1 "/theatres/{id}", tix_api_theatre_delete, OWNER, 0},
+    {"POST", V1 "/theatres/{id}/halls", tix_api_hall_create, OWNER, JSON},
     {"GET", V1 "/halls/{id}", tix_api_hall_get, PUB, 0},
-    {"PATCH", V1 "/halls/{id}", tix_api_hall_update, OWNER, JSON | CATW},
-    {"DELETE", V1 "/halls/{id}", tix_api_hall_delete, OWNER, CATW},
+    {"PATCH", V1 "/halls/{id}", tix_api_hall_update, OWNER, JSON},
+    {"DELETE", V1 "/halls/{id}", tix_api_hall_delete, OWNER, 0},
     {"GET", V1 "/shows", tix_api_show_list, PUB, CCAT,
      "date city movie_id theatre_id hall_id limit cursor"},
-    {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON | CATW},
+    {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON},
     {"GET", V1 "/shows/{id}", tix_api_show_get, PUB, 0},
-    {"POST", V1 "/shows/{id}/cancel", tix_api_show_cancel, OWNER, CATW},
+    {"POST", V1 "/shows/{id}/cancel", tix_api_show_cancel, OWNER, 0},
 
     /* seats and booking (any signed-in role may book) */
     {"GET", V1 "/shows/{id}/seats", tix_api_seat_map, PUB, CSHOW},

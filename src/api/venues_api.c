@@ -8,6 +8,7 @@
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
+#include "auth/policy.h"
 #include "catalog/layout.h"
 #include "core/util.h"
 

@@ -29,6 +29,12 @@
  * loads the object with tix_catalog_*_for_change, checks the body, then passes the loaded
  * object to the write. Reads (lists, one object) need no rule and go to store/ directly.
  *
+ * Cached answers follow: every write here that commits bumps the catalogue version
+ * (tix_catalog_changed, booking/seat_events.h) before it returns, so the caller's next read,
+ * on any server, sees the change; a refused or failed write bumps nothing. This is the one
+ * place a change of the catalogue invalidates the cache (besides the lifecycle job and a
+ * server's start), whoever calls it.
+ *
  * Memory: every string and array these functions return lives in ctx->a (the request's
  * arena); the inputs are only read, and must outlive the call.
  */
@@ -158,6 +164,13 @@ TIX_MUSTCHECK tix_rc tix_catalog_movie_update(tix_catalog_ctx *c, const char *id
                                               tix_catalog_refusal *why);
 /* Switches movie id between active and inactive. OUT: *out, the movie as written. */
 TIX_MUSTCHECK tix_rc tix_catalog_movie_toggle(tix_catalog_ctx *c, const char *id, tix_movie *out);
+/* Points movie id's poster or trailer (kind "poster" | "trailer") at url and public_id if it
+ * still is expected_public_id (NULL: none), tix_movie_swap_media's compare-and-swap:
+ * TIX_ECONFLICT when another upload replaced it first, TIX_ENOTFOUND when the movie is gone. */
+TIX_MUSTCHECK tix_rc tix_catalog_movie_swap_media(tix_catalog_ctx *c, const char *id,
+                                                  const char *kind, const char *url,
+                                                  const char *public_id,
+                                                  const char *expected_public_id);
 /* Deletes movie id (soft) and cancels its future shows; TIX_ECONFLICT "movie_has_bookings". */
 TIX_MUSTCHECK tix_rc tix_catalog_movie_delete(tix_catalog_ctx *c, const char *id,
                                               tix_catalog_refusal *why);

@@ -4,10 +4,20 @@
  * to come; a deletion is one transaction that refuses under claims and otherwise cancels the
  * movie's future shows with it.
  */
+#include "booking/seat_events.h"
 #include "catalog/catalog.h"
 #include "core/util.h"
 
 #include <string.h>
+
+/* A write that committed changed the catalogue: cached answers carrying its version go. */
+static tix_rc changed(tix_rc rc)
+{
+    if (rc == TIX_OK) {
+        tix_catalog_changed();
+    }
+    return rc;
+}
 
 /* Applies the fields ch sets onto m; the strings stay ch's (they outlive the call). */
 static void merge(tix_movie *m, const tix_movie_change *ch)
@@ -30,7 +40,7 @@ tix_rc tix_catalog_movie_create(tix_catalog_ctx *c, const tix_movie_change *ch, 
         .id = id, .description = "", .languages = "[]", .genres = "[]", .status = "active"};
     merge(out, ch);
     out->created_at = out->updated_at = tix_now_ms();
-    return tix_movie_insert(c->db, out);
+    return changed(tix_movie_insert(c->db, out));
 }
 
 tix_rc tix_catalog_movie_update(tix_catalog_ctx *c, const char *id, const tix_movie_change *ch,
@@ -51,7 +61,7 @@ tix_rc tix_catalog_movie_update(tix_catalog_ctx *c, const char *id, const tix_mo
     }
     merge(out, ch);
     out->updated_at = tix_now_ms();
-    return tix_movie_update(c->db, out);
+    return changed(tix_movie_update(c->db, out));
 }
 
 tix_rc tix_catalog_movie_toggle(tix_catalog_ctx *c, const char *id, tix_movie *out)
@@ -62,7 +72,14 @@ tix_rc tix_catalog_movie_toggle(tix_catalog_ctx *c, const char *id, tix_movie *o
     }
     out->status = strcmp(out->status, "active") == 0 ? "inactive" : "active";
     out->updated_at = tix_now_ms();
-    return tix_movie_update(c->db, out);
+    return changed(tix_movie_update(c->db, out));
+}
+
+tix_rc tix_catalog_movie_swap_media(tix_catalog_ctx *c, const char *id, const char *kind,
+                                    const char *url, const char *public_id,
+                                    const char *expected_public_id)
+{
+    return changed(tix_movie_swap_media(c->db, id, kind, url, public_id, expected_public_id));
 }
 
 tix_rc tix_catalog_movie_delete(tix_catalog_ctx *c, const char *id, tix_catalog_refusal *why)
@@ -84,5 +101,5 @@ tix_rc tix_catalog_movie_delete(tix_catalog_ctx *c, const char *id, tix_catalog_
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
     }
-    return rc;
+    return changed(rc);
 }

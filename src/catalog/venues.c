@@ -5,12 +5,22 @@
  * deletion and layout change take the hall's lock first (tix_hall_lock), the same lock a new
  * show takes, so a show scheduled at that instant is either seen by the checks or waits.
  */
+#include "booking/seat_events.h"
 #include "catalog/catalog.h"
 #include "core/util.h"
 #include "store/users.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* A write that committed changed the catalogue: cached answers carrying its version go. */
+static tix_rc changed(tix_rc rc)
+{
+    if (rc == TIX_OK) {
+        tix_catalog_changed();
+    }
+    return rc;
+}
 
 static tix_rc refuse(tix_catalog_refusal *why, const char *code)
 {
@@ -44,7 +54,7 @@ tix_rc tix_catalog_theatre_create(tix_catalog_ctx *c, tix_theatre *t, const char
     tix_id_new(id, "thr");
     t->id = id;
     t->created_at = t->updated_at = tix_now_ms();
-    return tix_theatre_insert(c->db, t);
+    return changed(tix_theatre_insert(c->db, t));
 }
 
 tix_rc tix_catalog_theatre_for_change(tix_catalog_ctx *c, const char *id, tix_theatre *out)
@@ -56,7 +66,7 @@ tix_rc tix_catalog_theatre_for_change(tix_catalog_ctx *c, const char *id, tix_th
 tix_rc tix_catalog_theatre_update(tix_catalog_ctx *c, tix_theatre *t)
 {
     t->updated_at = tix_now_ms();
-    return tix_theatre_update(c->db, t);
+    return changed(tix_theatre_update(c->db, t));
 }
 
 tix_rc tix_catalog_theatre_delete(tix_catalog_ctx *c, const char *id, tix_catalog_refusal *why)
@@ -78,7 +88,7 @@ tix_rc tix_catalog_theatre_delete(tix_catalog_ctx *c, const char *id, tix_catalo
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
     }
-    return rc;
+    return changed(rc);
 }
 
 /* The canonical text of layout l, in c's arena. */
@@ -110,7 +120,7 @@ tix_rc tix_catalog_hall_create(tix_catalog_ctx *c, const tix_theatre *t, const c
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
     }
-    return rc;
+    return changed(rc);
 }
 
 tix_rc tix_catalog_hall_for_change(tix_catalog_ctx *c, const char *id, tix_hall *out)
@@ -166,7 +176,7 @@ tix_rc tix_catalog_hall_update(tix_catalog_ctx *c, tix_hall *h, const char *name
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
     }
-    return rc;
+    return changed(rc);
 }
 
 tix_rc tix_catalog_hall_delete(tix_catalog_ctx *c, const char *id, tix_catalog_refusal *why)
@@ -189,5 +199,5 @@ tix_rc tix_catalog_hall_delete(tix_catalog_ctx *c, const char *id, tix_catalog_r
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
     }
-    return rc;
+    return changed(rc);
 }

@@ -9,6 +9,7 @@
 #include "core/config_int.h"
 #include "core/util.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,55 +96,74 @@ bool tix_config_parse_duration_ms(const char *s, int64_t *out_ms)
     return true;
 }
 
-tix_rc tix_config_get_int(tix_config_parser *p, const char *name, int64_t def, int64_t min,
-                          int64_t max, int64_t *out)
+const char *tix_config_value(tix_config_parser *p, const char *name)
 {
-    const char *v = p->get(name, p->ctx);
-    if (v == NULL) {
-        *out = def;
-        return TIX_OK;
+    if (tix_config_var_find(name) == NULL) {
+        p->unknown = p->unknown ? p->unknown : name;
+        return NULL;
     }
-    if (!tix_parse_int(v, min, max, out)) {
-        return tix_config_fail(p, "%s must be a whole number from %lld to %lld (got \"%.40s\")",
-                               name, (long long)min, (long long)max, v);
-    }
-    return TIX_OK;
+    return p->get(name, p->ctx);
 }
 
-tix_rc tix_config_get_duration(tix_config_parser *p, const char *name, int64_t def, int64_t min,
-                               int64_t max, int64_t *out)
+const char *tix_config_text(tix_config_parser *p, const char *name)
 {
-    const char *v = p->get(name, p->ctx);
-    if (v == NULL) {
-        *out = def;
+    const char *v = tix_config_value(p, name);
+    const tix_config_var *var = tix_config_var_find(name);
+    return v != NULL || var == NULL ? v : var->def;
+}
+
+/* Parses v as var's kind into *out; false when it is not one or out of range. */
+static bool parse_num(const tix_config_var *var, const char *v, int64_t *out)
+{
+    switch (var->kind) {
+    case TIX_CFG_INT:
+        return tix_parse_int(v, var->min, var->max, out);
+    case TIX_CFG_DURATION:
+        return tix_config_parse_duration(v, out) && *out >= var->min && *out <= var->max;
+    case TIX_CFG_DURATION_MS:
+        return tix_config_parse_duration_ms(v, out) && *out >= var->min && *out <= var->max;
+    default:
+        return false;
+    }
+}
+
+tix_rc tix_config_get_num(tix_config_parser *p, const char *name, int64_t *out)
+{
+    const tix_config_var *var = tix_config_var_find(name);
+    const char *v = tix_config_value(p, name);
+    if (var == NULL) {
+        return tix_config_fail(p, "%s is not a configuration variable (a bug)", name);
+    }
+    if (v == NULL && var->def == NULL) {
         return TIX_OK;
     }
-    if (!tix_config_parse_duration(v, out) || *out < min || *out > max) {
+    if (v == NULL) {
+        bool ok = parse_num(var, var->def, out);
+        assert(ok); /* tests/unit/test_config.c checks every default */
+        return ok ? TIX_OK : tix_config_fail(p, "%s has a bad built-in default (a bug)", name);
+    }
+    if (parse_num(var, v, out)) {
+        return TIX_OK;
+    }
+    long long min = (long long)var->min;
+    long long max = (long long)var->max;
+    switch (var->kind) {
+    case TIX_CFG_DURATION:
         return tix_config_fail(
             p,
             "%s must be a duration such as 900, 900s, 15m, 12h or 30d between %lld and "
             "%lld seconds (got \"%.40s\")",
-            name, (long long)min, (long long)max, v);
-    }
-    return TIX_OK;
-}
-
-tix_rc tix_config_get_duration_ms(tix_config_parser *p, const char *name, int64_t def, int64_t min,
-                                  int64_t max, int64_t *out)
-{
-    const char *v = p->get(name, p->ctx);
-    if (v == NULL) {
-        *out = def;
-        return TIX_OK;
-    }
-    if (!tix_config_parse_duration_ms(v, out) || *out < min || *out > max) {
+            name, min, max, v);
+    case TIX_CFG_DURATION_MS:
         return tix_config_fail(
             p,
             "%s must be a duration such as 250ms, 2s, 15m or 1h between %lldms and "
             "%lld seconds (got \"%.40s\")",
-            name, (long long)min, (long long)(max / 1000), v);
+            name, min, max / 1000, v);
+    default:
+        return tix_config_fail(p, "%s must be a whole number from %lld to %lld (got \"%.40s\")",
+                               name, min, max, v);
     }
-    return TIX_OK;
 }
 
 tix_rc tix_config_copy_str(tix_config_parser *p, char *dst, size_t cap, const char *name,
@@ -170,7 +190,7 @@ tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
                        char *err, /* NOLINT(readability-non-const-parameter) */
                        size_t errlen)
 {
-    tix_config_parser pp = {get, ctx, err, errlen};
+    tix_config_parser pp = {get, ctx, err, errlen, NULL};
     tix_config_parser *p = &pp;
     memset(cfg, 0, sizeof(*cfg));
     err[0] = '\0';
@@ -179,19 +199,19 @@ tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
             return TIX_EINVAL;
         }
     }
+    if (p->unknown != NULL) { /* a parse step asked for a name the table lacks */
+        assert(!"configuration variable missing from config_table.c");
+        return tix_config_fail(p, "%s is not in the table of variables (a bug)", p->unknown);
+    }
     return TIX_OK;
 }
 
-tix_rc tix_config_get_switch(tix_config_parser *p, const char *name, bool def, bool *out)
+tix_rc tix_config_get_switch(tix_config_parser *p, const char *name, bool *out)
 {
-    const char *v = p->get(name, p->ctx);
-    if (v == NULL) {
-        *out = def;
-        return TIX_OK;
-    }
-    *out = strcmp(v, "on") == 0 || strcmp(v, "1") == 0;
-    if (!*out && strcmp(v, "off") != 0 && strcmp(v, "0") != 0) {
-        return tix_config_fail(p, "%s must be on or off (got \"%.20s\")", name, v);
+    const char *v = tix_config_text(p, name);
+    *out = v != NULL && (strcmp(v, "on") == 0 || strcmp(v, "1") == 0);
+    if (v == NULL || (!*out && strcmp(v, "off") != 0 && strcmp(v, "0") != 0)) {
+        return tix_config_fail(p, "%s must be on or off (got \"%.20s\")", name, v ? v : "");
     }
     return TIX_OK;
 }
@@ -233,7 +253,7 @@ tix_rc tix_config_load_dotenv(const char *path,
                               char *err, /* NOLINT(readability-non-const-parameter) */
                               size_t errlen)
 {
-    tix_config_parser pp = {NULL, NULL, err, errlen};
+    tix_config_parser pp = {NULL, NULL, err, errlen, NULL};
     tix_config_parser *p = &pp;
     FILE *f = fopen(path, "r");
     if (f == NULL) {

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define TIX_CFG_STR 1024
 
@@ -147,5 +148,10 @@ bool tix_config_parse_cidr(const char *s, tix_cidr *out);
 
 /* A getter over the real environment (getenv). */
 const char *tix_config_getenv(const char *name, void *ctx);
+
+/* Every variable with its default, range and help, from the one table (config_table.c): as
+ * `ticketd --help` shows them, and as the README's markdown table. */
+void tix_config_print_help(FILE *out);
+void tix_config_print_markdown(FILE *out);
 
 #endif

@@ -13,12 +13,10 @@
 tix_rc tix_config_load_booking(tix_config_parser *p, tix_config *cfg)
 {
     int64_t seats = 0;
-    if (tix_config_get_int(p, "MAX_SEATS_PER_HOLD", 10, 1, 10, &seats) != TIX_OK ||
-        tix_config_get_duration(p, "HOLD_TTL", 480, 1, 7200, &cfg->hold_ttl_s) != TIX_OK ||
-        tix_config_get_int(p, "CANCEL_FULL_REFUND_HOURS", 4, 0, 24LL * 30,
-                           &cfg->cancel_full_refund_s) != TIX_OK ||
-        tix_config_get_duration(p, "SHOW_CLEANING_BUFFER", 900, 0, 6LL * 3600,
-                                &cfg->show_buffer_s) != TIX_OK) {
+    if (tix_config_get_num(p, "MAX_SEATS_PER_HOLD", &seats) != TIX_OK ||
+        tix_config_get_num(p, "HOLD_TTL", &cfg->hold_ttl_s) != TIX_OK ||
+        tix_config_get_num(p, "CANCEL_FULL_REFUND_HOURS", &cfg->cancel_full_refund_s) != TIX_OK ||
+        tix_config_get_num(p, "SHOW_CLEANING_BUFFER", &cfg->show_buffer_s) != TIX_OK) {
         return TIX_EINVAL;
     }
     cfg->max_seats_per_hold = (int)seats;
@@ -53,7 +51,7 @@ static tix_rc parse_razorpay_keys(tix_config_parser *p, tix_config *cfg, int *se
     const char *v[3];
     *set = 0;
     for (int i = 0; i < 3; i++) {
-        v[i] = p->get(names[i], p->ctx);
+        v[i] = tix_config_value(p, names[i]);
         *set += v[i] != NULL;
     }
     for (int i = 0; i < 3 && *set > 0; i++) {
@@ -94,7 +92,7 @@ static bool loopback_http(const char *base)
 tix_rc tix_config_load_razorpay(tix_config_parser *p, tix_config *cfg)
 {
     int set = 0;
-    const char *base = p->get("RAZORPAY_API_BASE", p->ctx);
+    const char *base = tix_config_value(p, "RAZORPAY_API_BASE");
     tix_rc rc = parse_razorpay_keys(p, cfg, &set);
     if (rc != TIX_OK) {
         return rc;
@@ -104,7 +102,7 @@ tix_rc tix_config_load_razorpay(tix_config_parser *p, tix_config *cfg)
             p, "RAZORPAY_API_BASE is set but RAZORPAY_KEY_ID is not: set the keys too "
                "(or unset it to use the test payment provider)");
     }
-    base = base ? base : "https://api.razorpay.com/v1";
+    base = tix_config_text(p, "RAZORPAY_API_BASE");
     if (strncmp(base, "https://", 8) != 0 && !loopback_http(base)) {
         return tix_config_fail(
             p, "RAZORPAY_API_BASE must start with https:// (http:// only for a stand-in "

@@ -23,30 +23,25 @@ static bool cache_prefix_ok(const char *s)
 /* The cache, the event bus and the event streams (docs/cache.md). */
 tix_rc tix_config_load_cache(tix_config_parser *p, tix_config *cfg)
 {
-    const char *prefix = p->get("CACHE_PREFIX", p->ctx);
-    int64_t pool = 0;
+    const char *prefix = tix_config_text(p, "CACHE_PREFIX");
+    int64_t pool = cfg->workers; /* the default */
     int64_t backlog = 0;
     int64_t streams = 0;
-    if (tix_config_get_switch(p, "CACHE", true, &cfg->cache_enabled) != TIX_OK) {
+    if (tix_config_get_switch(p, "CACHE", &cfg->cache_enabled) != TIX_OK) {
         return TIX_EINVAL;
     }
-    if (prefix != NULL && !cache_prefix_ok(prefix)) {
+    if (!cache_prefix_ok(prefix)) {
         return tix_config_fail(p, "CACHE_PREFIX must be 1 to 40 letters, digits, '_', '-' or '.'");
     }
-    snprintf(cfg->cache_prefix, sizeof(cfg->cache_prefix), "%s", prefix ? prefix : "ticketd");
-    if (tix_config_get_duration_ms(p, "CACHE_TTL", 60000, 1000, 86400000, &cfg->cache_ttl_ms) !=
-            TIX_OK ||
-        tix_config_get_duration_ms(p, "CACHE_TIMEOUT", 250, 10, 10000, &cfg->cache_timeout_ms) !=
-            TIX_OK ||
-        tix_config_get_int(p, "CACHE_POOL_SIZE", cfg->workers, 1, 1024, &pool) != TIX_OK ||
-        tix_config_get_int(p, "CACHE_MAX_BYTES", 64LL << 20, 1 << 20, 1LL << 40,
-                           &cfg->cache_max_bytes) != TIX_OK ||
-        tix_config_get_int(p, "EVENT_BACKLOG", 256, 1, 100000, &backlog) != TIX_OK ||
-        tix_config_get_duration_ms(p, "EVENT_BACKLOG_TTL", 3600000, 1000, 7LL * 86400000,
-                                   &cfg->event_backlog_ttl_ms) != TIX_OK ||
-        tix_config_get_duration_ms(p, "SSE_HEARTBEAT", 15000, 100, 3600000,
-                                   &cfg->sse_heartbeat_ms) != TIX_OK ||
-        tix_config_get_int(p, "SSE_MAX_STREAMS", 10000, 0, 1000000, &streams) != TIX_OK) {
+    snprintf(cfg->cache_prefix, sizeof(cfg->cache_prefix), "%s", prefix);
+    if (tix_config_get_num(p, "CACHE_TTL", &cfg->cache_ttl_ms) != TIX_OK ||
+        tix_config_get_num(p, "CACHE_TIMEOUT", &cfg->cache_timeout_ms) != TIX_OK ||
+        tix_config_get_num(p, "CACHE_POOL_SIZE", &pool) != TIX_OK ||
+        tix_config_get_num(p, "CACHE_MAX_BYTES", &cfg->cache_max_bytes) != TIX_OK ||
+        tix_config_get_num(p, "EVENT_BACKLOG", &backlog) != TIX_OK ||
+        tix_config_get_num(p, "EVENT_BACKLOG_TTL", &cfg->event_backlog_ttl_ms) != TIX_OK ||
+        tix_config_get_num(p, "SSE_HEARTBEAT", &cfg->sse_heartbeat_ms) != TIX_OK ||
+        tix_config_get_num(p, "SSE_MAX_STREAMS", &streams) != TIX_OK) {
         return TIX_EINVAL;
     }
     cfg->cache_pool_size = (int)pool;
@@ -58,7 +53,7 @@ tix_rc tix_config_load_cache(tix_config_parser *p, tix_config *cfg)
 /* REDIS_URL: unset = the in-process cache and bus. */
 tix_rc tix_config_load_redis(tix_config_parser *p, tix_config *cfg)
 {
-    const char *redis = p->get("REDIS_URL", p->ctx);
+    const char *redis = tix_config_value(p, "REDIS_URL");
     if (redis != NULL) {
         if (strncmp(redis, "redis://", 8) != 0 && strncmp(redis, "unix://", 7) != 0) {
             return tix_config_fail(p, "REDIS_URL must start with redis:// or unix://");

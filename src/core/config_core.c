@@ -12,10 +12,7 @@
 
 tix_rc tix_config_load_database(tix_config_parser *p, tix_config *cfg)
 {
-    const char *url = p->get("DATABASE_URL", p->ctx);
-    if (url == NULL) {
-        url = "sqlite://./data/ticketd.db";
-    }
+    const char *url = tix_config_text(p, "DATABASE_URL");
     if (tix_config_copy_str(p, cfg->database_url, sizeof(cfg->database_url), "DATABASE_URL", url) !=
         TIX_OK) {
         return TIX_EINVAL;
@@ -41,7 +38,7 @@ tix_rc tix_config_load_database(tix_config_parser *p, tix_config *cfg)
 static tix_rc parse_secret(tix_config_parser *p, const tix_config *cfg, const char *name, char *dst,
                            size_t cap, bool *generated)
 {
-    const char *v = p->get(name, p->ctx);
+    const char *v = tix_config_value(p, name);
     *generated = false;
     if (v == NULL) {
         if (cfg->db_kind == TIX_DB_POSTGRES) {
@@ -64,35 +61,30 @@ static tix_rc parse_secret(tix_config_parser *p, const tix_config *cfg, const ch
 
 tix_rc tix_config_load_misc(tix_config_parser *p, tix_config *cfg)
 {
-    const char *lvl = p->get("LOG_LEVEL", p->ctx);
-    cfg->log_level = TIX_LOG_INFO;
-    if (lvl != NULL && !tix_log_parse_level(lvl, &cfg->log_level)) {
+    const char *lvl = tix_config_text(p, "LOG_LEVEL");
+    if (!tix_log_parse_level(lvl, &cfg->log_level)) {
         return tix_config_fail(p, "LOG_LEVEL must be debug, info, warn or error (got \"%.20s\")",
                                lvl);
     }
-    const char *cost = p->get("PASSWORD_HASH_COST", p->ctx);
-    cfg->pwhash_cost = TIX_PWHASH_INTERACTIVE;
-    if (cost != NULL) {
-        if (strcmp(cost, "interactive") == 0) {
-            cfg->pwhash_cost = TIX_PWHASH_INTERACTIVE;
-        } else if (strcmp(cost, "moderate") == 0) {
-            cfg->pwhash_cost = TIX_PWHASH_MODERATE;
-        } else if (strcmp(cost, "min") == 0) {
-            cfg->pwhash_cost = TIX_PWHASH_MIN;
-        } else {
-            return tix_config_fail(
-                p, "PASSWORD_HASH_COST must be interactive, moderate or min (got \"%.20s\")", cost);
-        }
+    const char *cost = tix_config_text(p, "PASSWORD_HASH_COST");
+    if (strcmp(cost, "interactive") == 0) {
+        cfg->pwhash_cost = TIX_PWHASH_INTERACTIVE;
+    } else if (strcmp(cost, "moderate") == 0) {
+        cfg->pwhash_cost = TIX_PWHASH_MODERATE;
+    } else if (strcmp(cost, "min") == 0) {
+        cfg->pwhash_cost = TIX_PWHASH_MIN;
+    } else {
+        return tix_config_fail(
+            p, "PASSWORD_HASH_COST must be interactive, moderate or min (got \"%.20s\")", cost);
     }
-    const char *bind = p->get("BIND_ADDRESS", p->ctx);
     return tix_config_copy_str(p, cfg->bind_address, sizeof(cfg->bind_address), "BIND_ADDRESS",
-                               bind ? bind : "0.0.0.0");
+                               tix_config_text(p, "BIND_ADDRESS"));
 }
 
 tix_rc tix_config_load_admin(tix_config_parser *p, tix_config *cfg)
 {
-    const char *email = p->get("ADMIN_EMAIL", p->ctx);
-    const char *pw = p->get("ADMIN_PASSWORD", p->ctx);
+    const char *email = tix_config_value(p, "ADMIN_EMAIL");
+    const char *pw = tix_config_value(p, "ADMIN_PASSWORD");
     if ((email == NULL) != (pw == NULL)) {
         return tix_config_fail(p, "ADMIN_EMAIL and ADMIN_PASSWORD must be set together");
     }
@@ -109,37 +101,31 @@ tix_rc tix_config_load_admin(tix_config_parser *p, tix_config *cfg)
 
 tix_rc tix_config_load_numbers(tix_config_parser *p, tix_config *cfg)
 {
-    int64_t v = 0;
-    tix_rc rc = TIX_OK;
-#define INT_VAR(name, def, min, max, field)                                                        \
-    if ((rc = tix_config_get_int(p, name, def, min, max, &v)) != TIX_OK) {                         \
-        return rc;                                                                                 \
-    }                                                                                              \
-    cfg->field = (int)v
-    INT_VAR("PORT", 8080, 1, 65535, port);
-    INT_VAR("WORKERS", 16, 1, 1024, workers);
-    INT_VAR("MAX_CONNECTIONS", 10000, 16, 1000000, max_connections);
-    INT_VAR("PER_IP_CONNECTIONS", 0, 0, 1000000, per_ip_connections);
-    INT_VAR("DB_POOL_SIZE", 0, 0, 1024, db_pool_size);
-    INT_VAR("DEMO_DATA", 0, 0, 1, demo_data);
-#undef INT_VAR
-    if (cfg->db_pool_size == 0) {
-        cfg->db_pool_size = cfg->workers + 2;
+    int64_t port = 0;
+    int64_t workers = 0;
+    int64_t conns = 0;
+    int64_t per_ip = 0;
+    int64_t pool = 0; /* unset: WORKERS + 2, as 0 */
+    int64_t demo = 0;
+    if (tix_config_get_num(p, "PORT", &port) != TIX_OK ||
+        tix_config_get_num(p, "WORKERS", &workers) != TIX_OK ||
+        tix_config_get_num(p, "MAX_CONNECTIONS", &conns) != TIX_OK ||
+        tix_config_get_num(p, "PER_IP_CONNECTIONS", &per_ip) != TIX_OK ||
+        tix_config_get_num(p, "DB_POOL_SIZE", &pool) != TIX_OK ||
+        tix_config_get_num(p, "DEMO_DATA", &demo) != TIX_OK ||
+        tix_config_get_num(p, "MAX_BODY_BYTES", &cfg->max_body_bytes) != TIX_OK ||
+        tix_config_get_num(p, "ACCESS_TOKEN_TTL", &cfg->access_ttl_s) != TIX_OK ||
+        tix_config_get_num(p, "REFRESH_TOKEN_TTL", &cfg->refresh_ttl_s) != TIX_OK ||
+        tix_config_get_num(p, "CONNECTION_TIMEOUT", &cfg->connection_timeout_s) != TIX_OK ||
+        tix_config_get_num(p, "REQUEST_TIMEOUT", &cfg->request_timeout_s) != TIX_OK) {
+        return TIX_EINVAL;
     }
-    if ((rc = tix_config_get_int(p, "MAX_BODY_BYTES", 1 << 20, 1024, 1LL << 30,
-                                 &cfg->max_body_bytes)) != TIX_OK) {
-        return rc;
-    }
-    if ((rc = tix_config_get_duration(p, "ACCESS_TOKEN_TTL", 900, 10, 86400, &cfg->access_ttl_s)) !=
-            TIX_OK ||
-        (rc = tix_config_get_duration(p, "REFRESH_TOKEN_TTL", 30L * 86400, 60, 365L * 86400,
-                                      &cfg->refresh_ttl_s)) != TIX_OK ||
-        (rc = tix_config_get_duration(p, "CONNECTION_TIMEOUT", 15, 1, 3600,
-                                      &cfg->connection_timeout_s)) != TIX_OK ||
-        (rc = tix_config_get_duration(p, "REQUEST_TIMEOUT", 30, 1, 3600,
-                                      &cfg->request_timeout_s)) != TIX_OK) {
-        return rc;
-    }
+    cfg->port = (int)port;
+    cfg->workers = (int)workers;
+    cfg->max_connections = (int)conns;
+    cfg->per_ip_connections = (int)per_ip;
+    cfg->db_pool_size = pool != 0 ? (int)pool : cfg->workers + 2;
+    cfg->demo_data = demo != 0;
     return TIX_OK;
 }
 

@@ -41,13 +41,12 @@ bool tix_config_parse_cidr(const char *s, tix_cidr *out)
 /* TRUST_PROXY and TRUSTED_PROXIES: a comma-separated list of addresses or CIDR blocks. */
 tix_rc tix_config_load_proxies(tix_config_parser *p, tix_config *cfg)
 {
-    const char *list = p->get("TRUSTED_PROXIES", p->ctx);
-    if (tix_config_get_switch(p, "TRUST_PROXY", false, &cfg->trust_proxy) != TIX_OK) {
+    const char *list = tix_config_text(p, "TRUSTED_PROXIES");
+    if (tix_config_get_switch(p, "TRUST_PROXY", &cfg->trust_proxy) != TIX_OK) {
         return TIX_EINVAL;
     }
     char buf[TIX_CFG_STR];
-    if (tix_config_copy_str(p, buf, sizeof(buf), "TRUSTED_PROXIES",
-                            list ? list : "127.0.0.1/32,::1") != TIX_OK) {
+    if (tix_config_copy_str(p, buf, sizeof(buf), "TRUSTED_PROXIES", list) != TIX_OK) {
         return TIX_EINVAL;
     }
     char *save = NULL;
@@ -87,23 +86,22 @@ static bool parse_rate(const char *v, tix_rate_limit *rl)
 /* RATE_LIMIT=on|off and the RATE_LIMIT_* limits; COUNT 0 turns one limit off. */
 tix_rc tix_config_load_rate_limits(tix_config_parser *p, tix_config *cfg)
 {
-    if (tix_config_get_switch(p, "RATE_LIMIT", true, &cfg->rate_limit_enabled) != TIX_OK) {
+    if (tix_config_get_switch(p, "RATE_LIMIT", &cfg->rate_limit_enabled) != TIX_OK) {
         return TIX_EINVAL;
     }
     const struct {
         const char *name;
-        int64_t def;
         tix_rate_limit *out;
     } vars[] = {
-        {"RATE_LIMIT_LOGIN_IP", 10, &cfg->rl_login_ip},
-        {"RATE_LIMIT_LOGIN_EMAIL", 5, &cfg->rl_login_mail},
-        {"RATE_LIMIT_REGISTER_IP", 5, &cfg->rl_register_ip},
-        {"RATE_LIMIT_HOLD_USER", 30, &cfg->rl_hold_user},
+        {"RATE_LIMIT_LOGIN_IP", &cfg->rl_login_ip},
+        {"RATE_LIMIT_LOGIN_EMAIL", &cfg->rl_login_mail},
+        {"RATE_LIMIT_REGISTER_IP", &cfg->rl_register_ip},
+        {"RATE_LIMIT_HOLD_USER", &cfg->rl_hold_user},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *v = p->get(vars[i].name, p->ctx);
-        *vars[i].out = (tix_rate_limit){vars[i].def, 60000};
-        if (v != NULL && !parse_rate(v, vars[i].out)) {
+        const char *v = tix_config_text(p, vars[i].name); /* the default when unset */
+        *vars[i].out = (tix_rate_limit){0, 60000};
+        if (v == NULL || !parse_rate(v, vars[i].out)) {
             return tix_config_fail(
                 p,
                 "%s must be COUNT/WINDOW such as 10/1m or 5/30s (COUNT 0 to 1000000, "

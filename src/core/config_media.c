@@ -59,7 +59,7 @@ static tix_rc parse_cloudinary_parts(tix_config_parser *p, tix_config *cfg)
     const char *v[3];
     int set = 0;
     for (int i = 0; i < 3; i++) {
-        v[i] = p->get(names[i], p->ctx);
+        v[i] = tix_config_value(p, names[i]);
         set += v[i] != NULL;
     }
     for (int i = 0; i < 3 && set > 0; i++) {
@@ -81,11 +81,11 @@ static tix_rc parse_cloudinary_parts(tix_config_parser *p, tix_config *cfg)
 
 static tix_rc parse_cloudinary(tix_config_parser *p, tix_config *cfg)
 {
-    const char *url = p->get("CLOUDINARY_URL", p->ctx);
-    const char *base = p->get("CLOUDINARY_API_BASE", p->ctx);
-    if (url != NULL && (p->get("CLOUDINARY_CLOUD_NAME", p->ctx) != NULL ||
-                        p->get("CLOUDINARY_API_KEY", p->ctx) != NULL ||
-                        p->get("CLOUDINARY_API_SECRET", p->ctx) != NULL)) {
+    const char *url = tix_config_value(p, "CLOUDINARY_URL");
+    const char *base = tix_config_text(p, "CLOUDINARY_API_BASE");
+    if (url != NULL && (tix_config_value(p, "CLOUDINARY_CLOUD_NAME") != NULL ||
+                        tix_config_value(p, "CLOUDINARY_API_KEY") != NULL ||
+                        tix_config_value(p, "CLOUDINARY_API_SECRET") != NULL)) {
         return tix_config_fail(
             p, "CLOUDINARY_URL and CLOUDINARY_CLOUD_NAME/_API_KEY/_API_SECRET are both "
                "set; set one or the other");
@@ -94,7 +94,6 @@ static tix_rc parse_cloudinary(tix_config_parser *p, tix_config *cfg)
     if (rc != TIX_OK) {
         return rc;
     }
-    base = base ? base : "https://api.cloudinary.com/v1_1";
     if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0) {
         return tix_config_fail(
             p, "CLOUDINARY_API_BASE must start with https:// (or http:// for a test "
@@ -106,24 +105,20 @@ static tix_rc parse_cloudinary(tix_config_parser *p, tix_config *cfg)
     }
     tix_config_trim_slashes(cfg->cloudinary_api_base);
     /* Cloudinary takes about 100 MB per request and chunks of at least 5 MB (but the last). */
-    return tix_config_get_int(p, "CLOUDINARY_CHUNK_SIZE", 20L << 20, 5L << 20, 100L << 20,
-                              &cfg->cloudinary_chunk_bytes);
+    return tix_config_get_num(p, "CLOUDINARY_CHUNK_SIZE", &cfg->cloudinary_chunk_bytes);
 }
 
 tix_rc tix_config_load_media(tix_config_parser *p, tix_config *cfg)
 {
-    const char *dir = p->get("MEDIA_DIR", p->ctx);
     tix_rc rc = tix_config_copy_str(p, cfg->media_dir, sizeof(cfg->media_dir), "MEDIA_DIR",
-                                    dir ? dir : "./data/media");
+                                    tix_config_text(p, "MEDIA_DIR"));
     if (rc != TIX_OK ||
-        (rc = tix_config_get_int(p, "MEDIA_POSTER_MAX_BYTES", 10L << 20, 1024, 1LL << 30,
-                                 &cfg->poster_max_bytes)) != TIX_OK ||
-        (rc = tix_config_get_int(p, "MEDIA_TRAILER_MAX_BYTES", 200L << 20, 1024, 4LL << 30,
-                                 &cfg->trailer_max_bytes)) != TIX_OK ||
-        (rc = tix_config_get_duration(p, "MEDIA_UPLOAD_TIMEOUT", 600, 1, 86400,
-                                      &cfg->upload_timeout_s)) != TIX_OK ||
-        (rc = tix_config_get_int(p, "MEDIA_UPLOAD_CONCURRENCY", 2, 1, 256,
-                                 &cfg->upload_concurrency)) != TIX_OK) {
+        (rc = tix_config_get_num(p, "MEDIA_POSTER_MAX_BYTES", &cfg->poster_max_bytes)) != TIX_OK ||
+        (rc = tix_config_get_num(p, "MEDIA_TRAILER_MAX_BYTES", &cfg->trailer_max_bytes)) !=
+            TIX_OK ||
+        (rc = tix_config_get_num(p, "MEDIA_UPLOAD_TIMEOUT", &cfg->upload_timeout_s)) != TIX_OK ||
+        (rc = tix_config_get_num(p, "MEDIA_UPLOAD_CONCURRENCY", &cfg->upload_concurrency)) !=
+            TIX_OK) {
         return rc;
     }
     return parse_cloudinary(p, cfg);

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -36,70 +37,103 @@ bool tix_log_parse_level(const char *s, tix_log_level *out)
     return false;
 }
 
-/* The length of the valid UTF-8 sequence at s (1..4), 0 if it is not one (overlong, surrogate,
- * above U+10FFFF, cut short). */
+/* How many bytes a UTF-8 sequence with lead byte c has (0: c leads none). */
+static size_t utf8_lead_len(unsigned c)
+{
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        return 2;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        return 3;
+    }
+    return c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+}
+
+/* Whether b may follow lead byte c (no overlongs, surrogates or code points past U+10FFFF). */
+static bool utf8_second_ok(unsigned c, unsigned b)
+{
+    switch (c) {
+    case 0xe0:
+        return b >= 0xa0;
+    case 0xed:
+        return b <= 0x9f;
+    case 0xf0:
+        return b >= 0x90;
+    case 0xf4:
+        return b <= 0x8f;
+    default:
+        return true;
+    }
+}
+
+/* The length of the valid UTF-8 sequence at s (1..4), 0 if it is not one (cut short too). */
 static size_t utf8_seq(const unsigned char *s)
 {
-    unsigned c = s[0];
-    size_t n = c < 0x80                 ? 1
-               : c >= 0xc2 && c <= 0xdf ? 2
-               : c >= 0xe0 && c <= 0xef ? 3
-               : c >= 0xf0 && c <= 0xf4 ? 4
-                                        : 0;
+    size_t n = utf8_lead_len(s[0]);
     for (size_t i = 1; i < n; i++) {
         if ((s[i] & 0xc0) != 0x80) {
             return 0;
         }
     }
-    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
-        (c == 0xf4 && s[1] > 0x8f)) {
-        return 0;
+    return n > 1 && !utf8_second_ok(s[0], s[1]) ? 0 : n;
+}
+
+/* The JSON form of the character at s into esc (at most 6 bytes); *used = the bytes of s it
+ * stands for. A byte that starts no UTF-8 character becomes U+FFFD, so the output is always
+ * valid UTF-8 and is never cut inside a character. */
+static size_t escape_char(const char *s, char esc[8], size_t *used)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char c = (unsigned char)*s;
+    *used = 1;
+    if (c == '"' || c == '\\' || c == '\n') {
+        esc[0] = '\\';
+        esc[1] = (char)(c == '\n' ? 'n' : c);
+        return 2;
     }
-    return n;
+    size_t seq = c >= 0x80 ? utf8_seq((const unsigned char *)s) : 1;
+    const unsigned char *u = (const unsigned char *)s;
+    /* C1 controls (U+0080..U+009F; NEL ends a line for some readers) and U+2028/U+2029 (line
+     * breaks to Python's splitlines and some log shippers) are escaped like C0 controls. */
+    bool c1 = seq == 2 && c == 0xc2 && u[1] <= 0x9f;
+    bool lsps = seq == 3 && c == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9);
+    if (c < 0x20 || c == 0x7f || seq == 0 || c1 || lsps) {
+        unsigned v = seq == 0 ? 0xfffdu : c1 ? u[1] : lsps ? 0x2000u + u[2] - 0x80u : c;
+        *used = seq == 0 ? 1 : seq;
+        esc[0] = '\\';
+        esc[1] = 'u';
+        esc[2] = hex[(v >> 12) & 15];
+        esc[3] = hex[(v >> 8) & 15];
+        esc[4] = hex[(v >> 4) & 15];
+        esc[5] = hex[v & 15];
+        return 6;
+    }
+    for (size_t k = 0; k < seq; k++) {
+        esc[k] = s[k];
+    }
+    *used = seq;
+    return seq;
 }
 
 size_t tix_json_escape(char *out, size_t cap, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t n = 0;
     if (cap == 0) {
         return 0;
     }
     while (s != NULL && *s != '\0') {
-        unsigned char c = (unsigned char)*s;
-        char esc[8] = {(char)c, 0, 0, 0, 0, 0, 0, 0};
-        size_t len = 1;
+        char esc[8];
         size_t used = 1;
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            len = 2;
-        } else if (c == '\n') {
-            esc[0] = '\\';
-            esc[1] = 'n';
-            len = 2;
-        } else if (c < 0x20 || c == 0x7f) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            len = 6;
-        } else if (c >= 0x80) {
-            /* a whole UTF-8 character or, for a byte that starts none, U+FFFD: the line stays
-             * valid UTF-8 and is never cut inside a character */
-            used = utf8_seq((const unsigned char *)s);
-            if (used == 0) {
-                memcpy(esc, "\\ufffd", 6);
-                len = 6;
-                used = 1;
-            } else {
-                memcpy(esc, s, used);
-                len = used;
-            }
-        }
+        size_t len = escape_char(s, esc, &used);
         if (n + len >= cap) {
             break;
         }
-        memcpy(out + n, esc, len);
+        for (size_t k = 0; k < len; k++) {
+            out[n + k] = esc[k];
+        }
         n += len;
         s += used;
     }

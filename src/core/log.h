@@ -28,7 +28,9 @@ void tix_log(tix_log_level level, const char *fmt, ...) __attribute__((format(pr
 void tix_log_fields(tix_log_level level, const char *msg, const char *fields);
 
 /* Writes s as the inside of a JSON string into out (at most cap bytes, always terminated).
- * Returns the length written; output is cut, never overflowed. */
+ * Control characters (C0, DEL, C1) and U+2028/U+2029 are escaped, so a line of the log is
+ * one line to every reader; invalid UTF-8 becomes U+FFFD. Returns the length written; output
+ * is cut, never overflowed. */
 size_t tix_json_escape(char *out, size_t cap, const char *s);
 
 /* tix_log at a fixed level. */

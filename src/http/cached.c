@@ -418,11 +418,6 @@ void tix_cached_finish(tix_req *r)
         return;
     }
     unsigned f = r->route->flags;
-    if ((f & TIX_ROUTE_CATALOG_WRITE) && r->status >= 200 && r->status < 300 &&
-        r->app->cache != NULL) {
-        (void)tix_cache_bump(r->app->cache, tix_cache_key_catalog(r->app->cache, r->arena, "ver"),
-                             NULL);
-    }
     if (!(f & CACHE_FLAGS) || r->status != 200 || r->resp == NULL || r->resp_file ||
         r->stream_read != NULL || r->cache_hit) {
         flight_end(r); /* nothing to store: the waiters build their own */

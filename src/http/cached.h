@@ -1,8 +1,9 @@
 /*
  * Cached GET answers, for the routes flagged TIX_ROUTE_CACHE_SHOW (the seat map),
  * TIX_ROUTE_CACHE_CATALOG (movie, show and theatre listings) and TIX_ROUTE_CACHE_USER (a
- * user's bookings), and the catalogue's version bump for routes flagged
- * TIX_ROUTE_CATALOG_WRITE. The server calls tix_cached_answer before the handler and
+ * user's bookings). A change bumps the version of its scope where it commits: the booking core
+ * for a show's seats and a user's bookings, the catalogue service (catalog/catalog.h) for the
+ * catalogue (booking/seat_events.h). The server calls tix_cached_answer before the handler and
  * tix_cached_finish on every answer before sending it; handlers only say how long their
  * answer stays true by the clock (r->cache_until: a hold's expiry, a show's start).
  *
@@ -33,7 +34,7 @@
 
 /* true when the request was answered from the cache (or with 304). */
 bool tix_cached_answer(tix_req *r);
-/* After the handler: ETag, 304, storing the answer; the catalogue bump of a write. */
+/* After the handler: ETag, 304, storing the answer. */
 void tix_cached_finish(tix_req *r);
 /* When the request ends (whether or not it was answered): lets go of anything the lookup
  * holds, so requests waiting for this one's answer never wait in vain. */

@@ -43,6 +43,41 @@ const char *tix_req_header(tix_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+/* The index of the '"' that ends the JSON string whose text starts at i (n if none). */
+static size_t string_end(const char *s, size_t n, size_t i)
+{
+    while (i < n && s[i] != '"') {
+        i += s[i] == '\\' ? 2 : 1;
+    }
+    return i < n ? i : n;
+}
+
+/* Whether the next character after i that is not white space is ':'. */
+static bool colon_follows(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
+        i++;
+    }
+    return i < n && s[i] == ':';
+}
+
+/* Turns every \u0000 escape of s[start, end) into \u001f; whether there was one. */
+static bool rename_nul_escapes(char *s, size_t start, size_t end)
+{
+    bool any = false;
+    for (size_t p = start; p + 1 < end; p++) {
+        if (s[p] != '\\') {
+            continue;
+        }
+        if (s[p + 1] == 'u' && p + 6 <= end && memcmp(s + p + 2, "0000", 4) == 0) {
+            memcpy(s + p + 2, "001f", 4);
+            any = true;
+        }
+        p++; /* the escaped character never starts an escape */
+    }
+    return any;
+}
+
 /* In the JSON text s (n bytes), every \u0000 escape inside an object key becomes \u001f, in
  * place (same length). Keys are the strings followed by ':'. Such a key can never name a field
  * (no field name holds a control character), so it stays an unknown key and is ignored.
@@ -50,33 +85,15 @@ const char *tix_req_header(tix_req *r, const char *name)
 static bool nul_keys_renamed(char *s, size_t n)
 {
     bool any = false;
-    size_t i = 0;
-    while (i < n) {
+    for (size_t i = 0; i < n; i++) {
         if (s[i] != '"') {
-            i++;
             continue;
         }
-        size_t start = ++i;
-        while (i < n && s[i] != '"') {
-            i += s[i] == '\\' ? 2 : 1;
+        size_t end = string_end(s, n, i + 1);
+        if (colon_follows(s, n, end + 1) && rename_nul_escapes(s, i + 1, end)) {
+            any = true;
         }
-        size_t end = i < n ? i : n;
-        size_t k = end + 1;
-        while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r')) {
-            k++;
-        }
-        if (k < n && s[k] == ':') {
-            for (size_t p = start; p + 6 <= end; p++) {
-                if (s[p] == '\\' && s[p + 1] == 'u' && memcmp(s + p + 2, "0000", 4) == 0) {
-                    memcpy(s + p + 2, "001f", 4);
-                    any = true;
-                    p += 5;
-                } else if (s[p] == '\\') {
-                    p++; /* the escaped character is not the start of an escape */
-                }
-            }
-        }
-        i = end + 1;
+        i = end;
     }
     return any;
 }

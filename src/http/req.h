@@ -10,9 +10,9 @@
 #ifndef TIX_HTTP_REQ_H
 #define TIX_HTTP_REQ_H
 
-#include "auth/policy.h"
 #include "core/arena.h"
 #include "core/rc.h"
+#include "core/roles.h" /* tix_principal */
 #include "http/router.h"
 #include "store/db.h"
 

@@ -37,8 +37,6 @@ enum {
     TIX_ROUTE_CACHE_SHOW = 1u << 8,
     TIX_ROUTE_CACHE_CATALOG = 1u << 9,
     TIX_ROUTE_CACHE_USER = 1u << 10,
-    /* a 2xx answer changed the catalogue: bumps its version (every cached answer carries it) */
-    TIX_ROUTE_CATALOG_WRITE = 1u << 11,
     /* runs on the MHD thread itself: it never blocks (no database, no outside service), so the
      * hop to the handler pool (http/workpool.h) would only cost time */
     TIX_ROUTE_INLINE = 1u << 12,

@@ -4,6 +4,7 @@
  * bearer token, role, JSON content type and rate limits, each answering its own error; then the
  * handler, through the idempotency store or the answer cache when the route has one.
  */
+#include "auth/policy.h"
 #include "auth/revocation.h"
 #include "auth/token.h"
 #include "core/util.h"
@@ -203,9 +204,9 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
 bool tix_server_check_encoding(req_state *st)
 {
     tix_req *r = &st->r;
-    if (st->raw_path != NULL) { /* server_request.c saw a control byte in the sent path */
-        tix_reply_error(r, 400, "invalid_path", "the path must not contain control characters",
-                        NULL);
+    if (st->raw_path != NULL) { /* server_request.c saw a control byte or %2F in the path */
+        tix_reply_error(r, 400, "invalid_path",
+                        "the path must not contain control characters or encoded slashes", NULL);
         return false;
     }
     if (!tix_utf8_valid(r->path)) {

@@ -69,8 +69,9 @@ typedef struct req_state {
     tix_upload_state *up; /* TIX_ROUTE_UPLOAD routes, once the body is being read */
     bool upload_slot;     /* holds one of s->uploads until completion */
     /* The path as sent (percent-encoded, malloc'd) when it holds a control byte, encoded
-     * (%00) or not: MHD hands on the decoded path cut at the first NUL, so this is what the
-     * 400 is for and what the access log shows. NULL otherwise. */
+     * (%00) or not, or an encoded slash (%2F): MHD hands on the decoded path cut at the first
+     * NUL (and with %2F turned into a separator), so this is what the 400 is for and what the
+     * access log shows. NULL otherwise. */
     char *raw_path;
 } req_state;
 

@@ -70,7 +70,7 @@ bool tix_server_queue(req_state *st, struct MHD_Connection *conn)
         tix_log_error("handler left %s %s unanswered", r->method, r->path);
         tix_reply_rc(r, TIX_EDB);
     }
-    tix_cached_finish(r); /* ETag, 304, storing a cached route's answer; catalogue bumps */
+    tix_cached_finish(r); /* ETag, 304, storing a cached route's answer */
     tix_reply_compress(r);
     struct MHD_Response *resp = make_response(r);
     if (resp == NULL) {
@@ -118,8 +118,10 @@ static int hex_digit(char c)
 }
 
 /* Whether the path part of a request-target holds a control byte (0x00-0x1F, 0x7F), sent as
- * it is or percent-encoded. */
-static bool path_has_control(const char *uri, size_t n)
+ * it is or percent-encoded, or a percent-encoded slash: MHD decodes the path before routing,
+ * so "/movies/%2F" would be routed as "/movies/" (the list) and "/shows/x%2Fseats" as
+ * "/shows/x/seats", another path than the one a proxy's rules or the log see. */
+static bool path_refused(const char *uri, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)uri[i];
@@ -128,7 +130,7 @@ static bool path_has_control(const char *uri, size_t n)
         }
         if (c == '%' && i + 2 < n && hex_digit(uri[i + 1]) >= 0 && hex_digit(uri[i + 2]) >= 0) {
             int v = hex_digit(uri[i + 1]) * 16 + hex_digit(uri[i + 2]);
-            if (v < 0x20 || v == 0x7f) {
+            if (v < 0x20 || v == 0x7f || v == '/') {
                 return true;
             }
         }
@@ -142,7 +144,7 @@ void *tix_server_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     (void)conn;
     req_state *st = calloc(1, sizeof(*st)); /* freed by tix_server_on_completed */
     size_t n = uri != NULL ? strcspn(uri, "?") : 0;
-    if (st != NULL && path_has_control(uri, n)) {
+    if (st != NULL && path_refused(uri, n)) {
         st->raw_path = strndup(uri, n < 2048 ? n : 2048); /* NULL: the 400 is lost, not the check */
         if (st->raw_path == NULL) {
             st->raw_path = strdup("?");

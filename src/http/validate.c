@@ -222,6 +222,18 @@ static bool list_has(json_t *list, const char *s)
     return false;
 }
 
+/* Whether a list item is a string without U+0000; e filled otherwise. */
+static bool list_string(const json_t *item, const char *key, tix_verr *e)
+{
+    if (!json_is_string(item)) {
+        return type_error(e, key, "array of strings");
+    }
+    if (strlen(json_string_value(item)) != json_string_length(item)) {
+        return tix_v_fail(e, key, "must not contain NUL characters");
+    }
+    return true;
+}
+
 bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t max_len, json_t **out,
                        tix_verr *e)
 {
@@ -242,10 +254,7 @@ bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t ma
     json_array_foreach(v, i, item)
     {
         char buf[256];
-        bool ok = json_is_string(item) ? true : type_error(e, key, "array of strings");
-        if (ok && strlen(json_string_value(item)) != json_string_length(item)) {
-            ok = tix_v_fail(e, key, "must not contain NUL characters");
-        }
+        bool ok = list_string(item, key, e);
         if (ok && !list_item(json_string_value(item), max_len, buf, sizeof(buf))) {
             ok = tix_v_fail(e, key,
                             "items must be 1..32 characters, not blank, without control "

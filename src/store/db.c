@@ -2,6 +2,17 @@
  * The driver-independent half of the storage layer: the connection pool, transactions,
  * results and the migration runner. The pool is a fixed array guarded by one mutex; a
  * connection belongs to exactly one thread between acquire and release.
+ *
+ * The invariants, asserted where they can break (debug and sanitizer builds; release builds
+ * compile with NDEBUG, and keep the run-time checks that return TIX_EINVAL):
+ *   - a connection is leased between acquire and release, is released once, and is used only
+ *     while leased; the free stack holds only unleased connections, never more than the pool;
+ *   - a connection goes back to the pool outside any transaction and without the write lock;
+ *   - one driver call at a time runs on a connection (no two threads share one);
+ *   - begin_pending implies in_tx; transactions do not nest; commit needs a transaction;
+ *   - on SQLite the write lock is held exactly while a transaction is open (BEGIN..COMMIT);
+ *   - a statement has 0..TIX_DB_MAX_PARAMS parameters, and params when it has any;
+ *   - the pool is destroyed with every connection back in it.
  */
 #include "store/db.h"
 
@@ -10,6 +21,7 @@
 #include "store/db_driver.h"
 #include "store/migrations.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,6 +48,38 @@ struct tix_db_pool {
 };
 
 static void end_tx(tix_db *db);
+
+/* The state every call may rely on. */
+static void check_state(const tix_db *db)
+{
+    assert(db != NULL && db->leased);
+    assert(!db->begin_pending || db->in_tx);
+    assert(!db->write_locked || db->in_tx);
+    (void)db;
+}
+
+/* Around every driver call: the connection is leased and no other thread is in it. */
+static void enter(tix_db *db)
+{
+    check_state(db);
+    bool was_busy = atomic_exchange(&db->busy, true);
+    assert(!was_busy && "two threads use one database connection");
+    (void)was_busy;
+}
+
+static void leave(tix_db *db)
+{
+    atomic_store(&db->busy, false);
+}
+
+static tix_rc drv_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, tix_db_res **out)
+{
+    assert(n >= 0 && n <= TIX_DB_MAX_PARAMS && (n == 0 || params != NULL));
+    enter(db);
+    tix_rc rc = db->drv->exec(db, sql, params, n, out);
+    leave(db);
+    return rc;
+}
 
 static tix_rc ensure_open(tix_db *db)
 {
@@ -102,6 +146,7 @@ void tix_db_pool_destroy(tix_db_pool *pool)
         }
     }
     if (pool->conns != NULL && pool->free != NULL) {
+        assert(pool->nfree == pool->size && "a database connection was never released");
         pthread_mutex_destroy(&pool->mu);
         pthread_cond_destroy(&pool->cv);
         pthread_mutex_destroy(&pool->write_mu);
@@ -130,8 +175,11 @@ tix_rc tix_db_acquire(tix_db_pool *pool, tix_db **out)
         }
     }
     tix_db *db = pool->free[--pool->nfree];
+    assert(db->pool == pool && !db->leased && !db->in_tx && !db->write_locked);
+    db->leased = true;
     pthread_mutex_unlock(&pool->mu);
     tix_rc rc = ensure_open(db);
+    assert(rc != TIX_OK || db->open);
     if (rc != TIX_OK) {
         tix_db_release(pool, db);
         return TIX_EUNAVAIL;
@@ -145,10 +193,16 @@ void tix_db_release(tix_db_pool *pool, tix_db *db)
     if (db == NULL) {
         return;
     }
+    assert(db->pool == pool);
+    check_state(db);
     if (db->in_tx) {
         tix_db_rollback(db);
     }
+    /* Never back in the pool inside a transaction or holding the write lock. */
+    assert(!db->in_tx && !db->begin_pending && !db->write_locked);
     pthread_mutex_lock(&pool->mu);
+    assert(db->leased && pool->nfree < pool->size); /* released once */
+    db->leased = false;
     pool->free[pool->nfree++] = db;
     pthread_cond_signal(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
@@ -158,18 +212,22 @@ void tix_db_release(tix_db_pool *pool, tix_db *db)
 static tix_rc run_many(tix_db *db, tix_db_stmt *st, int n)
 {
     const char *begin = db->begin_pending ? db->drv->begin_sql : NULL;
+    assert(n >= 1 && n <= TIX_DB_MAX_BATCH + 1);
     db->begin_pending = false;
     if (db->drv->exec_many != NULL) {
-        return db->drv->exec_many(db, begin, st, n, !db->in_tx);
+        enter(db);
+        tix_rc rc = db->drv->exec_many(db, begin, st, n, !db->in_tx);
+        leave(db);
+        return rc;
     }
-    tix_rc first = begin != NULL ? db->drv->exec(db, begin, NULL, 0, NULL) : TIX_OK;
+    tix_rc first = begin != NULL ? drv_exec(db, begin, NULL, 0, NULL) : TIX_OK;
     for (int i = 0; i < n; i++) {
         if (first != TIX_OK && db->in_tx) {
             st[i].rc = first;
             continue;
         }
         st[i].ran = true;
-        st[i].rc = db->drv->exec(db, st[i].sql, st[i].params, st[i].n, &st[i].res);
+        st[i].rc = drv_exec(db, st[i].sql, st[i].params, st[i].n, &st[i].res);
         first = first != TIX_OK ? first : st[i].rc;
     }
     return first;
@@ -225,6 +283,8 @@ tix_rc tix_db_exec_many(tix_db *db, tix_db_stmt *stmts, int n)
 
 tix_rc tix_db_begin_reading(tix_db *db, tix_db_stmt *stmts, int n, int nreads)
 {
+    assert(!db->in_tx && "tix_db_begin_reading inside a transaction (no nesting)");
+    assert(nreads >= 0 && nreads < n && n <= TIX_DB_MAX_BATCH);
     if (db->in_tx || nreads < 0 || nreads >= n || n > TIX_DB_MAX_BATCH ||
         check_batch(stmts, n) != TIX_OK) {
         return TIX_EINVAL;
@@ -260,7 +320,9 @@ tix_rc tix_db_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, ti
     if (out != NULL) {
         *out = NULL;
     }
-    if (n > TIX_DB_MAX_PARAMS) {
+    check_state(db);
+    assert(n >= 0 && (n == 0 || params != NULL));
+    if (n > TIX_DB_MAX_PARAMS) { /* a run-time check too: callers build n from input */
         return TIX_EINVAL;
     }
     if (db->begin_pending) { /* the transaction's first statement takes BEGIN along */
@@ -273,12 +335,12 @@ tix_rc tix_db_exec(tix_db *db, const char *sql, const tix_dbv *params, int n, ti
         }
         return rc;
     }
-    tix_rc rc = db->drv->exec(db, sql, params, n, out);
+    tix_rc rc = drv_exec(db, sql, params, n, out);
     if (rc == TIX_EUNAVAIL && !db->in_tx && db->drv->broken(db)) {
         /* The server went away between statements: one fresh connection, one retry. Inside a
          * transaction that would silently lose earlier statements, so we report instead. */
         if (ensure_open(db) == TIX_OK) {
-            rc = db->drv->exec(db, sql, params, n, out);
+            rc = drv_exec(db, sql, params, n, out);
         }
     }
     return rc;
@@ -288,12 +350,15 @@ tix_rc tix_db_exec_script(tix_db *db, const char *sql)
 {
     if (db->begin_pending) {
         db->begin_pending = false;
-        tix_rc rc = db->drv->exec(db, db->drv->begin_sql, NULL, 0, NULL);
+        tix_rc rc = drv_exec(db, db->drv->begin_sql, NULL, 0, NULL);
         if (rc != TIX_OK) {
             return rc;
         }
     }
-    return db->drv->exec_script(db, sql);
+    enter(db);
+    tix_rc rc = db->drv->exec_script(db, sql);
+    leave(db);
+    return rc;
 }
 
 static bool serial_writes(const tix_db *db)
@@ -303,6 +368,8 @@ static bool serial_writes(const tix_db *db)
 
 tix_rc tix_db_begin(tix_db *db)
 {
+    check_state(db);
+    assert(!db->in_tx && "tix_db_begin inside a transaction (no nesting)");
     if (db->in_tx) {
         return TIX_EINVAL; /* no nesting */
     }
@@ -311,13 +378,15 @@ tix_rc tix_db_begin(tix_db *db)
         db->begin_pending = true;
         return TIX_OK;
     }
-    if (serial_writes(db)) {
+    bool serial = serial_writes(db);
+    if (serial) {
         pthread_mutex_lock(&db->pool->write_mu);
     }
     tix_rc rc = tix_db_exec(db, db->drv->begin_sql, NULL, 0, NULL);
     if (rc == TIX_OK) {
         db->in_tx = true;
-    } else if (serial_writes(db)) {
+        db->write_locked = serial;
+    } else if (serial) {
         pthread_mutex_unlock(&db->pool->write_mu);
     }
     return rc;
@@ -325,7 +394,10 @@ tix_rc tix_db_begin(tix_db *db)
 
 static void end_tx(tix_db *db)
 {
-    if (db->in_tx && serial_writes(db)) {
+    /* SQLite's write lock is held exactly while a transaction is open. */
+    assert(db->write_locked == (db->in_tx && serial_writes(db)));
+    if (db->write_locked) {
+        db->write_locked = false;
         pthread_mutex_unlock(&db->pool->write_mu);
     }
     db->in_tx = false;
@@ -334,11 +406,13 @@ static void end_tx(tix_db *db)
 
 tix_rc tix_db_commit(tix_db *db)
 {
+    check_state(db);
+    assert(db->in_tx && "tix_db_commit without a transaction");
     if (db->begin_pending) { /* nothing ran: nothing to commit */
         end_tx(db);
         return TIX_OK;
     }
-    tix_rc rc = db->drv->exec(db, "COMMIT", NULL, 0, NULL);
+    tix_rc rc = drv_exec(db, "COMMIT", NULL, 0, NULL);
     if (rc != TIX_OK) {
         tix_db_rollback(db);
         return rc;
@@ -349,6 +423,8 @@ tix_rc tix_db_commit(tix_db *db)
 
 tix_rc tix_db_commit_after(tix_db *db, tix_db_stmt *stmts, int n)
 {
+    check_state(db);
+    assert(db->in_tx && n >= 0 && n <= TIX_DB_MAX_BATCH);
     if (!db->in_tx || n < 0 || n > TIX_DB_MAX_BATCH) {
         return TIX_EINVAL;
     }
@@ -378,7 +454,7 @@ void tix_db_rollback(tix_db *db)
         return;
     }
     if (db->open && !db->drv->broken(db)) {
-        tix_rc rc = db->drv->exec(db, "ROLLBACK", NULL, 0, NULL);
+        tix_rc rc = drv_exec(db, "ROLLBACK", NULL, 0, NULL);
         (void)rc; /* nothing to do if even the rollback fails: the connection will be reset */
     }
     end_tx(db);

@@ -7,6 +7,8 @@
 
 #include "store/db.h"
 
+#include <stdatomic.h>
+
 struct tix_db_res {
     int rows;
     int cols;
@@ -36,6 +38,7 @@ typedef struct tix_db_driver {
     bool lazy_begin;
 } tix_db_driver;
 
+/* A connection. db.c asserts the invariants below (debug builds; release builds use NDEBUG). */
 struct tix_db {
     const tix_db_driver *drv;
     tix_db_pool *pool;
@@ -44,6 +47,9 @@ struct tix_db {
     bool open;
     bool in_tx;
     bool begin_pending; /* in_tx, but BEGIN not sent yet (lazy_begin) */
+    bool leased;        /* between acquire and release (a pool's connection; under pool->mu) */
+    bool write_locked;  /* holds pool->write_mu (SQLite: from BEGIN to COMMIT/ROLLBACK) */
+    atomic_bool busy;   /* a driver call is running: one thread at a time uses a connection */
     char err[256];
 };
 

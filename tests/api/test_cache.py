@@ -328,6 +328,26 @@ def test_two_servers_share_the_cache(make_server, redis_server, tmp_path):
     assert status_of(seats(b, v.show_id), e1) == "held"
 
 
+def test_a_catalogue_write_on_one_server_invalidates_the_others_listing(make_server,
+                                                                        redis_server):
+    """Two servers on one database and one Redis: a theatre renamed through one is renamed in
+    the other's (cached) listing at once."""
+    from catalog_helpers import create_theatre, uid
+
+    a = make_server("postgres", **redis_env(redis_server))
+    b = make_server("postgres", database_url=a.database_url, **redis_env(redis_server))
+    c = cast(a)
+    city = "shared-" + uid()
+    t = create_theatre(a, c.owner.token, city=city)
+    q = {"city": city}
+    call("GET", b, "/theatres", params=q)
+    assert call("GET", b, "/theatres", params=q).headers.get("X-Cache") == "hit"
+    ok(api("PATCH", a, f"/theatres/{t['id']}", token=c.owner.token, json={"name": "Renamed"}))
+    after = call("GET", b, "/theatres", params=q)
+    assert after.headers.get("X-Cache") == "miss"
+    assert [x["name"] for x in after.json()["items"]] == ["Renamed"]
+
+
 def test_metrics_count_cache_hits(server):
     v = Venue(server)
     seats(server, v.show_id)

@@ -1,6 +1,7 @@
 """The command line: --help, migrate, admin create, and configuration errors."""
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,30 @@ def test_help_lists_every_variable(run):
     assert proc.returncode == 0, proc.stderr
     missing = [v for v in ENV_VARS if v not in proc.stdout]
     assert not missing, f"--help does not mention {missing}:\n{proc.stdout}"
+
+
+def test_readme_configuration_table_is_the_binarys(run):
+    """The README's configuration table is `ticketd --help-markdown`: both come from the one
+    table in src/core/config_table.c, so a default, range or variable changed there and not
+    regenerated into the README fails here."""
+    proc = run("--help-markdown")
+    assert proc.returncode == 0, proc.stderr
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    begin = readme.index("| variable | default | range | meaning |")
+    end = readme.index("<!-- end of the generated table -->")
+    assert readme[begin:end] == proc.stdout, (
+        "README.md's configuration table differs from `ticketd --help-markdown`; "
+        "regenerate it from the binary")
+    for name in ENV_VARS + ["HOLD_TTL", "CACHE_POOL_SIZE", "RATE_LIMIT_HOLD_USER"]:
+        assert f"| `{name}` |" in proc.stdout, name
+    assert "| `HOLD_TTL` | `480s` | 1s..2h |" in proc.stdout
+
+
+def test_help_shows_defaults_and_ranges(run):
+    proc = run("--help")
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.strip().startswith("HOLD_TTL "))
+    assert "(480s; 1s..2h)" in line, line
 
 
 def test_unknown_command_fails(run):

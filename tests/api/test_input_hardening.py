@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import quote
 
 import pytest
@@ -96,7 +97,7 @@ def test_control_bytes_in_the_path_are_400(server):
                       timeout=TIMEOUT)
     assert_error(r, 400, "invalid_path")
     # The log shows the path as it was sent, not as it was cut ("/api/v1/bookings/x").
-    logged = [line for line in log_lines(server) if line.get("rid") == rid]
+    logged = wait_for_log(server, lambda line: line.get("rid") == rid)
     assert len(logged) == 1, logged
     assert logged[0]["path"] == "/api/v1/bookings/x%00y/confirm", logged
     assert logged[0]["status"] == 400 and logged[0]["method"] == "POST", logged
@@ -137,6 +138,17 @@ def log_lines(server) -> list[dict]:
     return out
 
 
+def wait_for_log(server, match, timeout: float = 10.0) -> list[dict]:
+    """The log lines that match, once there is one (the access log is written when the
+    request completes, a moment after the client has its answer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [line for line in log_lines(server) if match(line)]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 def raw_request(server, line: bytes) -> int | None:
     with RawConn(server.port) as conn:
         conn.send(line + b"\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
@@ -153,6 +165,8 @@ def test_a_forged_method_cannot_forge_log_fields(server):
             status = raw_request(server, method + b" " + path + b" HTTP/1.1")
             assert status is None or 400 <= status < 500, (method[:40], status)
     requests.get(server.url + "/healthz", timeout=TIMEOUT)
+    assert wait_for_log(server, lambda x: x.get("method") == "OTHER" and
+                        x.get("path") == "/api/v1/me")
     lines = log_lines(server)
     assert not [x for x in lines if x.get("msg") == "admin_login_ok"]
     reqs = [x for x in lines if x.get("msg") == "request"]
@@ -161,7 +175,6 @@ def test_a_forged_method_cannot_forge_log_fields(server):
             assert field in x, x
         assert x["method"] in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
                                "OTHER"), x
-    assert [x for x in reqs if x["method"] == "OTHER" and x["path"] == "/api/v1/me"]
 
 
 def test_long_and_odd_paths_keep_the_log_line_whole(server):
@@ -173,11 +186,18 @@ def test_long_and_odd_paths_keep_the_log_line_whole(server):
         "/api/v1/" + "%F0%9F%8E%AC" * 200,    # four bytes each
         "/api/v1/%FF%FEx",                    # not UTF-8 at all
     ]
-    for p in paths:
-        r = requests.get(server.url + p, timeout=TIMEOUT)
+    rids = [f"long-path-{i}" for i in range(len(paths))]
+    for p, rid in zip(paths, rids):
+        r = requests.get(server.url + p, headers={"X-Request-Id": rid}, timeout=TIMEOUT)
         assert 400 <= r.status_code < 500, (p[:40], r.status_code)
-    lines = [x for x in log_lines(server) if x.get("msg") == "request"]
-    assert len([x for x in lines if x["path"].startswith("/api/v1/")]) >= len(paths)
+    # every line parses (log_lines), and each request has its line with its path's start
+    for rid in rids:
+        assert wait_for_log(server, lambda x, rid=rid: x.get("rid") == rid), rid
+    by_rid = {x["rid"]: x for x in log_lines(server) if x.get("msg") == "request"}
+    assert by_rid[rids[-1]]["path"] == "/api/v1/\ufffd\ufffdx", by_rid[rids[-1]]
+    for rid in rids:
+        assert by_rid[rid]["path"].startswith("/api/v1/"), by_rid.get(rid)
+        assert len(by_rid[rid]["path"].encode()) < 512, by_rid[rid]
 
 
 # ------------------------------------------------------------------------------ U+0000 in JSON

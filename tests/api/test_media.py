@@ -616,7 +616,6 @@ def test_media_paths_that_are_not_generated_names_are_404(server):
         f"/media/poster/{hexpart}.png.bak",
         f"/media/poster/{hexpart[:-1]}.png",
         "/media/poster/notes.txt",
-        "/media/poster/..%2F..%2Fticketd.db",
         "/media/poster/%2e%2e",
         "/media/poster/../../t.db",
         "/media/poster/..",
@@ -624,10 +623,11 @@ def test_media_paths_that_are_not_generated_names_are_404(server):
         "/media/tmp/" + name,
         "/media/poster/",
         "/media/poster/" + name + "/x",
-        "/media/poster/.%2F" + name,
     ]
-    # A control byte anywhere in a path is refused before routing (400 invalid_path).
-    refused = ["/media/poster/%00" + name, "/media/poster/%0a" + name]
+    # A control byte or an encoded slash anywhere in a path is refused before routing (400
+    # invalid_path).
+    refused = ["/media/poster/%00" + name, "/media/poster/%0a" + name,
+               "/media/poster/..%2F..%2Fticketd.db", "/media/poster/.%2F" + name]
     for path in bad:
         with RawConn(server.port) as c:  # sent exactly as written, no client normalisation
             c.send(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"

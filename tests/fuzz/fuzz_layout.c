@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tix_rc rc = tix_layout_build(j, &l, &err);
     if (rc == TIX_EINVAL) { /* a problem without an HTTP status (core/verr.h) */
         if (err.verr.field == NULL || err.verr.reason == NULL ||
-            (err.verr.kind != TIX_VERR_VALUE && err.verr.kind != TIX_VERR_TYPE)) {
+            (err.verr.kind != TIX_VERR_TYPE && err.verr.kind != TIX_VERR_VALUE) ||
+            (err.verr.kind == TIX_VERR_TYPE) != (err.verr.expected != NULL)) {
             abort();
         }
     } else if (rc == TIX_OK) {

@@ -2,8 +2,8 @@
  * Request JSON bodies through validation: the bytes go through tix_req_json exactly as a body
  * does (duplicate keys refused, a non-object refused), then every field check of
  * http/validate.h runs over the keys the API's bodies use, with the ranges its handlers use.
- * Checks: no crash or sanitizer report, and every refusal names a field, a 400 or 422 and a
- * code; a string accepted is valid UTF-8 of the allowed length.
+ * Checks: no crash or sanitizer report, and every refusal names a field, a kind (400 or 422)
+ * and, for a wrong type, the type expected; a string accepted is valid UTF-8 of the allowed length.
  */
 #include "fuzz.h"
 #include "http/validate.h"
@@ -18,8 +18,9 @@ static const char *const string_keys[] = {
 
 static void check_err(const tix_verr *e)
 {
-    unsigned status = tix_verr_status(e);
-    if ((status != 400 && status != 422) || tix_verr_code(e) == NULL || e->field == NULL ||
+    /* a kind (→ 400 or 422) and, for a wrong type only, the type expected */
+    if ((e->kind != TIX_VERR_TYPE && e->kind != TIX_VERR_VALUE) ||
+        (e->kind == TIX_VERR_TYPE) != (e->expected != NULL) || e->field == NULL ||
         e->reason == NULL) {
         abort();
     }

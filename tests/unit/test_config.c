@@ -9,6 +9,7 @@
 /* clang-format on */
 
 #include "core/config.h"
+#include "core/config_int.h"
 #include "support.h"
 
 #include <ctype.h>
@@ -492,6 +493,102 @@ static void test_dotenv_feeds_getenv_getter(void **state)
     clear_dotenv_vars();
 }
 
+/* ---- the table of variables (config_table.c) ---- */
+
+/* A getter that serves the table's defaults, written out, and records every name asked. */
+typedef struct asked {
+    const char *names[256];
+    size_t n;
+    bool defaults; /* serve each variable's default as if it were set */
+} asked;
+
+static const char *recording_get(const char *name, void *ctx)
+{
+    asked *a = ctx;
+    if (a->n < sizeof(a->names) / sizeof(a->names[0])) {
+        a->names[a->n++] = name;
+    }
+    if (strcmp(name, "JWT_ACCESS_SECRET") == 0) {
+        return SECRET_A;
+    }
+    if (strcmp(name, "JWT_REFRESH_SECRET") == 0) {
+        return SECRET_B;
+    }
+    if (strcmp(name, "RAZORPAY_API_BASE") == 0) {
+        return NULL; /* set without the keys it is refused (test_razorpay_config.c) */
+    }
+    const tix_config_var *v = tix_config_var_find(name);
+    return a->defaults && v != NULL ? v->def : NULL;
+}
+
+static bool was_asked(const asked *a, const char *name)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        if (strcmp(a->names[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The parser reads every variable of the table and nothing else (an unknown name fails the
+ * load), and each default, set explicitly, gives the configuration the unset variable gives:
+ * the default is written once and means the same in the parser and in --help. */
+static void test_table_is_what_the_parser_reads(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    asked unset = {.defaults = false};
+    tix_config implicit;
+    assert_int_equal(tix_config_load(&implicit, recording_get, &unset, err, sizeof(err)), TIX_OK);
+    size_t nvars = 0;
+    for (size_t i = 0; i < tix_config_nvars; i++) {
+        const char *name = tix_config_vars[i].name;
+        if (name == NULL) {
+            continue;
+        }
+        nvars++;
+        if (!was_asked(&unset, name)) {
+            fail_msg("%s is in the table but the parser never reads it", name);
+        }
+        assert_non_null(tix_config_vars[i].help);
+        assert_true(tix_config_vars[i].def == NULL || tix_config_vars[i].def_doc == NULL);
+    }
+    for (size_t i = 0; i < unset.n; i++) {
+        assert_non_null(tix_config_var_find(unset.names[i]));
+    }
+    assert_true(nvars >= 67);
+
+    asked set = {.defaults = true};
+    tix_config explicit;
+    if (tix_config_load(&explicit, recording_get, &set, err, sizeof(err)) != TIX_OK) {
+        fail_msg("the defaults, set explicitly, are refused: %s", err);
+    }
+    assert_int_equal(memcmp(&implicit, &explicit, sizeof(implicit)), 0);
+    assert_int_equal(explicit.hold_ttl_s, 480);
+    assert_int_equal(explicit.db_pool_size, explicit.workers + 2);
+    assert_int_equal(explicit.cache_pool_size, explicit.workers);
+}
+
+/* What --help shows of a variable: its default and range come from the table. */
+static void test_table_range_text(void **state)
+{
+    (void)state;
+    char range[64];
+    tix_config_var_range(tix_config_var_find("HOLD_TTL"), range, sizeof(range));
+    assert_string_equal(range, "1s..2h");
+    tix_config_var_range(tix_config_var_find("PORT"), range, sizeof(range));
+    assert_string_equal(range, "1..65535");
+    tix_config_var_range(tix_config_var_find("CACHE_TIMEOUT"), range, sizeof(range));
+    assert_string_equal(range, "10ms..10s");
+    tix_config_var_range(tix_config_var_find("JOBS"), range, sizeof(range));
+    assert_string_equal(range, "on | off");
+    tix_config_var_range(tix_config_var_find("DATABASE_URL"), range, sizeof(range));
+    assert_string_equal(range, "");
+    assert_string_equal(tix_config_var_find("HOLD_TTL")->def, "480s");
+    assert_null(tix_config_var_find("NO_SUCH_VARIABLE"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +603,8 @@ int main(void)
         cmocka_unit_test(test_dotenv_bad_line),
         cmocka_unit_test(test_dotenv_missing_file),
         cmocka_unit_test(test_dotenv_feeds_getenv_getter),
+        cmocka_unit_test(test_table_is_what_the_parser_reads),
+        cmocka_unit_test(test_table_range_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,10 +21,12 @@
 #include "support.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -877,6 +879,62 @@ static void test_row_mapper(void **state)
     tix_db_release(b->pool, db);
 }
 
+/* ---- the invariants db.c asserts (debug and sanitizer builds only) ---- */
+
+typedef enum misuse { RELEASE_TWICE, USE_AFTER_RELEASE, NESTED_BEGIN, COMMIT_WITHOUT_TX } misuse;
+
+/* Whether doing `m` in a child process stops it with SIGABRT (a failed assert). The child
+ * reaches the assert before any statement goes to the database. */
+static bool aborts(backend *b, misuse m)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        tix_db *db = NULL;
+        if (tix_db_acquire(b->pool, &db) != TIX_OK) {
+            _exit(3);
+        }
+        tix_rc rc = TIX_OK;
+        switch (m) {
+        case RELEASE_TWICE:
+            tix_db_release(b->pool, db);
+            tix_db_release(b->pool, db);
+            break;
+        case USE_AFTER_RELEASE:
+            tix_db_release(b->pool, db);
+            rc = tix_db_exec(db, "SELECT 1", NULL, 0, NULL);
+            break;
+        case NESTED_BEGIN:
+            rc = tix_db_begin(db);
+            rc = rc ? rc : tix_db_begin(db);
+            break;
+        case COMMIT_WITHOUT_TX:
+            rc = tix_db_commit(db);
+            break;
+        }
+        _exit(rc == TIX_OK ? 0 : 4);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static void test_invariants_asserted(void **state)
+{
+    backend *b = get_backend(state);
+#ifdef NDEBUG
+    (void)b;
+    (void)aborts;
+    skip(); /* release build: asserts are compiled out */
+#else
+    assert_true(aborts(b, RELEASE_TWICE));
+    assert_true(aborts(b, USE_AFTER_RELEASE));
+    assert_true(aborts(b, NESTED_BEGIN));
+    assert_true(aborts(b, COMMIT_WITHOUT_TX));
+#endif
+}
+
 static void test_pool_exhaustion_waits(void **state)
 {
     backend *b = get_backend(state);
@@ -1049,6 +1107,7 @@ int main(void)
         BOTH(test_commit_after),
         BOTH(test_begin_reading),
         BOTH(test_row_mapper),
+        SQLITE_CASE(test_invariants_asserted),
         BOTH(test_pool_exhaustion_waits),
         SQLITE_CASE(test_pool_exhaustion_times_out),
         SQLITE_CASE(test_sqlite_writers_queue),

@@ -534,6 +534,18 @@ static void test_json_escape(void **state)
         {"del\x7f", "del\\u007f"},
         {"caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac"}, /* UTF-8 passes through */
         {"</script>", "</script>"},
+        {"\xf0\x9f\x8e\xac", "\xf0\x9f\x8e\xac"}, /* four bytes */
+        {"a\xff"
+         "b",
+         "a\\ufffdb"},                             /* not UTF-8: U+FFFD */
+        {"\xc3", "\\ufffd"},                       /* cut short */
+        {"\xc0\xaf", "\\ufffd\\ufffd"},            /* overlong */
+        {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"}, /* surrogate */
+        /* line breaks to some readers (NEL, LS, PS; Python's splitlines, log shippers) and
+         * the other C1 controls are escaped too; NBSP is not a control */
+        {"nel\xc2\x85x", "nel\\u0085x"},
+        {"\xc2\x80\xc2\x9b\xc2\x9f\xc2\xa0", "\\u0080\\u009b\\u009f\xc2\xa0"},
+        {"ls\xe2\x80\xa8ps\xe2\x80\xa9", "ls\\u2028ps\\u2029"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char out[128];
@@ -556,10 +568,12 @@ static void test_json_escape_truncation(void **state)
         size_t cap;
         const char *want;
     } cases[] = {
-        {"abcdef", 4, "abc"},    {"abcdef", 7, "abcdef"}, {"abcdef", 1, ""},
-        {"ab\"cd", 4, "ab"},                      /* never half an escape */
-        {"ab\"cd", 5, "ab\\\""}, {"\x01", 6, ""}, /* \u0001 needs 6 + NUL */
-        {"\x01", 7, "\\u0001"},  {"a\n", 3, "a"},         {"a\n", 4, "a\\n"},
+        {"abcdef", 4, "abc"},      {"abcdef", 7, "abcdef"},
+        {"abcdef", 1, ""},         {"ab\"cd", 4, "ab"}, /* never half an escape */
+        {"ab\"cd", 5, "ab\\\""},   {"\x01", 6, ""},     /* \u0001 needs 6 + NUL */
+        {"\x01", 7, "\\u0001"},    {"a\n", 3, "a"},
+        {"a\n", 4, "a\\n"},        {"a\xc3\xa9", 3, "a"}, /* never half a UTF-8 character */
+        {"a\xe2\x82\xac", 4, "a"}, {"a\xe2\x82\xac", 5, "a\xe2\x82\xac"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char buf[32];

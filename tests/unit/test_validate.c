@@ -216,6 +216,78 @@ static void test_blank_strings_rejected_when_required_to_be_non_empty(void **sta
     }
 }
 
+/* Names refuse every control character (C0, DEL, C1); free text keeps tab, LF and CR. The
+ * `pattern`s of docs/openapi.yaml state the same (tests/api/test_schema_fuzz.py). */
+static void test_text_control_characters(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value;
+        bool line_ok;
+        bool multi_ok;
+    } cases[] = {
+        {"Regal Cinema", true, true},     {"line\nbreak", false, true},
+        {"tab\tand\r\n", false, true},    {"bell\x07", false, false},
+        {"esc\x1b[31m", false, false},    {"vt\x0b", false, false},
+        {"del\x7f", false, false},        {"nel\xc2\x85", false, false}, /* U+0085 */
+        {"csi\xc2\x9b", false, false},                                   /* U+009B */
+        {"nbsp\xc2\xa0x", true, true},    /* U+00A0 is a space, not a control */
+        {"ls\xe2\x80\xa8x", true, true},  /* U+2028 is not a control character */
+        {"\xf0\x9f\x98\x80", true, true}, /* emoji */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *o = json_pack("{s:s}", "name", cases[i].value);
+        assert_non_null(o);
+        for (int multi = 0; multi <= 1; multi++) {
+            const char *out = NULL;
+            tix_verr e;
+            clear_err(&e);
+            bool want = multi ? cases[i].multi_ok : cases[i].line_ok;
+            bool ok = tix_v_text(o, "name", true, 1, 100,
+                                 multi ? TIX_TEXT_MULTILINE : TIX_TEXT_LINE, &out, &e);
+            if (ok != want) {
+                fail_msg("case %zu (%s): ok=%d, want %d", i, multi ? "multiline" : "line", ok,
+                         want);
+            }
+            if (!ok) {
+                assert_validation_error(&e, "name");
+                assert_null(out);
+            } else {
+                assert_string_equal(out, cases[i].value);
+            }
+        }
+        json_decref(o);
+    }
+}
+
+static void test_tag_items_not_blank_nor_control(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *item;
+        bool ok;
+    } cases[] = {
+        {"Drama", true},      {"sci-fi", true}, {" ", false},
+        {"\xc2\xa0", false},  {"\t", false},    {"dra\x01ma", false},
+        {"x\xc2\x85", false}, {"50%", false},   {"a\"b", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *o = json_pack("{s:[s]}", "genres", cases[i].item);
+        json_t *out = NULL;
+        tix_verr e;
+        clear_err(&e);
+        bool ok = tix_v_string_list(o, "genres", 10, 32, &out, &e);
+        if (ok != cases[i].ok) {
+            fail_msg("case %zu: ok=%d, want %d", i, ok, cases[i].ok);
+        }
+        if (!ok) {
+            assert_validation_error(&e, "genres");
+        }
+        json_decref(out);
+        json_decref(o);
+    }
+}
+
 static void test_string_with_nul_rejected(void **state)
 {
     (void)state;
@@ -508,6 +580,8 @@ int main(void)
         cmocka_unit_test(test_string_length_in_code_points),
         cmocka_unit_test(test_string_too_long_and_short_reasons),
         cmocka_unit_test(test_blank_strings_rejected_when_required_to_be_non_empty),
+        cmocka_unit_test(test_text_control_characters),
+        cmocka_unit_test(test_tag_items_not_blank_nor_control),
         cmocka_unit_test(test_string_with_nul_rejected),
         cmocka_unit_test(test_utf8_len),
         cmocka_unit_test(test_int),

@@ -1,0 +1,339 @@
+/*
+ * Every configuration variable, written once: its name, kind, default, range and help. The
+ * parse steps (config_*.c) read a variable only through this table (tix_config_value and the
+ * typed getters in config.c look the name up here, and an unknown name is a bug that fails
+ * the load), `ticketd --help` prints it (tix_config_print_help), and the README's
+ * configuration table is its markdown form (tix_config_print_markdown, `ticketd
+ * --help-markdown`; tests/api/test_cli.py fails when the two differ).
+ *
+ * A default is written as a user would set the variable ("480s", "10/1m", "on") and parsed by
+ * the same code as a set value, so what --help shows is what the server uses. A default that
+ * depends on another variable (DB_POOL_SIZE, CACHE_POOL_SIZE) or is made at start (the JWT
+ * secrets) has no def, only def_doc saying what it is; its parse step supplies it.
+ *
+ * Order: the help's order, in sections (rows without a name are section headings).
+ */
+#include "core/config_int.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HEAD(title)                                                                                \
+    {                                                                                              \
+        NULL, TIX_CFG_TEXT, NULL, NULL, 0, 0, title                                                \
+    }
+#define TEXT(name, def, help)                                                                      \
+    {                                                                                              \
+        name, TIX_CFG_TEXT, def, NULL, 0, 0, help                                                  \
+    }
+#define INT(name, def, lo, hi, help)                                                               \
+    {                                                                                              \
+        name, TIX_CFG_INT, def, NULL, lo, hi, help                                                 \
+    }
+#define SECS(name, def, lo, hi, help)                                                              \
+    {                                                                                              \
+        name, TIX_CFG_DURATION, def, NULL, lo, hi, help                                            \
+    }
+#define MSECS(name, def, lo, hi, help)                                                             \
+    {                                                                                              \
+        name, TIX_CFG_DURATION_MS, def, NULL, lo, hi, help                                         \
+    }
+#define SWITCH(name, def, help)                                                                    \
+    {                                                                                              \
+        name, TIX_CFG_SWITCH, def, NULL, 0, 1, help                                                \
+    }
+#define RATE(name, def, help)                                                                      \
+    {                                                                                              \
+        name, TIX_CFG_RATE, def, NULL, 0, 1000000, help                                            \
+    }
+#define HOUR    3600LL
+#define DAY     86400LL
+#define WEEK_MS (7 * DAY * 1000)
+
+const tix_config_var tix_config_vars[] = {
+    HEAD("Server"),
+    INT("PORT", "8080", 1, 65535, "listening port"),
+    TEXT("BIND_ADDRESS", "0.0.0.0", "listening address"),
+    TEXT("DATABASE_URL", "sqlite://./data/ticketd.db",
+         "sqlite:///path/file.db or postgres://user:pass@host:port/db"),
+    TEXT("REDIS_URL", NULL,
+         "redis://host:port/db or unix:///path: share the cache, seat events, versions and rate "
+         "limits through Redis; unset = in-process"),
+    {"JWT_ACCESS_SECRET", TIX_CFG_TEXT, NULL, "random per start, SQLite only", 0, 0,
+     "HS256 key for access tokens, at least 32 characters; required with PostgreSQL (every "
+     "server must share it)"},
+    {"JWT_REFRESH_SECRET", TIX_CFG_TEXT, NULL, "random per start, SQLite only", 0, 0,
+     "HS256 key for refresh tokens, at least 32 characters, not JWT_ACCESS_SECRET"},
+    SECS("ACCESS_TOKEN_TTL", "900s", 10, DAY, "access token lifetime"),
+    SECS("REFRESH_TOKEN_TTL", "30d", 60, 365 * DAY, "refresh token lifetime"),
+    TEXT("ADMIN_EMAIL", NULL, "with ADMIN_PASSWORD: create this admin at start if absent"),
+    TEXT("ADMIN_PASSWORD", NULL, "the admin's password (with ADMIN_EMAIL)"),
+    INT("WORKERS", "16", 1, 1024,
+        "handler threads (each may block on the database); libmicrohttpd itself runs one I/O "
+        "thread per core, and a request waits in a bounded queue for a handler thread (503 "
+        "overloaded when it is full)"),
+    {"DB_POOL_SIZE", TIX_CFG_INT, NULL, "WORKERS + 2", 0, 1024,
+     "database connections (0 = WORKERS + 2)"},
+    TEXT("LOG_LEVEL", "info", "debug | info | warn | error"),
+    INT("MAX_BODY_BYTES", "1048576", 1024, 1LL << 30, "largest request body"),
+    SECS("CONNECTION_TIMEOUT", "15s", 1, HOUR, "idle keep-alive / header time-out"),
+    SECS("REQUEST_TIMEOUT", "30s", 1, HOUR, "time allowed for a whole request body"),
+    INT("MAX_CONNECTIONS", "10000", 16, 1000000, "open connections at most"),
+    INT("PER_IP_CONNECTIONS", "0", 0, 1000000, "open connections per client address, 0 = no limit"),
+    TEXT("PASSWORD_HASH_COST", "interactive", "interactive | moderate | min (min is for tests)"),
+
+    HEAD("Media"),
+    TEXT("MEDIA_DIR", "./data/media",
+         "posters and trailers of the local media store, and uploads in progress; served at "
+         "/media/<kind>/<file>"),
+    INT("MEDIA_POSTER_MAX_BYTES", "10485760", 1024, 1LL << 30, "largest poster; JPEG, PNG or WebP"),
+    INT("MEDIA_TRAILER_MAX_BYTES", "209715200", 1024, 4LL << 30, "largest trailer; MP4 or WebM"),
+    SECS("MEDIA_UPLOAD_TIMEOUT", "10m", 1, DAY,
+         "time allowed for a whole upload; REQUEST_TIMEOUT bounds the silence between its "
+         "chunks"),
+    INT("MEDIA_UPLOAD_CONCURRENCY", "2", 1, 256,
+        "uploads to Cloudinary at once (each holds a handler thread until the file is sent); "
+        "more are 503 too_many_uploads with Retry-After before their body is read"),
+    TEXT("CLOUDINARY_URL", NULL,
+         "cloudinary://<api_key>:<api_secret>@<cloud_name>: store media in Cloudinary instead of "
+         "MEDIA_DIR; or set the three below"),
+    TEXT("CLOUDINARY_CLOUD_NAME", NULL, "Cloudinary's cloud name (with the two below)"),
+    TEXT("CLOUDINARY_API_KEY", NULL, "Cloudinary's API key"),
+    TEXT("CLOUDINARY_API_SECRET", NULL, "Cloudinary's API secret"),
+    TEXT("CLOUDINARY_API_BASE", "https://api.cloudinary.com/v1_1", "Cloudinary's API"),
+    INT("CLOUDINARY_CHUNK_SIZE", "20971520", 5LL << 20, 100LL << 20,
+        "a file larger than this goes to Cloudinary in chunks of this size (Cloudinary takes "
+        "about 100 MB per request)"),
+
+    HEAD("Booking and payments"),
+    INT("DEMO_DATA", "0", 0, 1,
+        "1 = load the demo movies, theatres and shows into an empty database (make run sets "
+        "it)"),
+    SECS("HOLD_TTL", "480s", 1, 2 * HOUR, "how long a hold keeps its seats"),
+    INT("MAX_SEATS_PER_HOLD", "10", 1, 10, "seats in one hold at most"),
+    INT("CANCEL_FULL_REFUND_HOURS", "4", 0, 24LL * 30,
+        "a booking cancelled at least this long before the show is refunded in full; later it "
+        "cannot be cancelled"),
+    SECS("SHOW_CLEANING_BUFFER", "15m", 0, 6 * HOUR,
+         "time between a show's end and the next show in a hall"),
+    TEXT("RAZORPAY_KEY_ID", NULL,
+         "rzp_test_... or rzp_live_...: take payments through Razorpay; unset = the embedded "
+         "test provider (no money moves)"),
+    TEXT("RAZORPAY_KEY_SECRET", NULL, "the key's secret (required with RAZORPAY_KEY_ID)"),
+    TEXT("RAZORPAY_WEBHOOK_SECRET", NULL,
+         "the webhook secret set in Razorpay's dashboard (required with RAZORPAY_KEY_ID); "
+         "webhooks go to POST /api/v1/payments/razorpay/webhook"),
+    TEXT("RAZORPAY_API_BASE", "https://api.razorpay.com/v1", "Razorpay's API"),
+
+    HEAD("Lifecycle jobs"),
+    SWITCH("JOBS", "on",
+           "run the lifecycle jobs in this server; each job runs on one server at a time, "
+           "through a lease in the database; ticketd jobs run-once NAME runs one now"),
+    MSECS("JOB_TICK", "1s", 10, 60000,
+          "how often leases are renewed and due jobs run; durations of jobs also take "
+          "milliseconds, e.g. 250ms"),
+    MSECS("JOB_LEASE", "30s", 200, HOUR * 1000,
+          "a job moves to another server this long after its holder stopped renewing (at least "
+          "twice JOB_TICK)"),
+    MSECS("JOB_INTERVAL_SHOWS", "30s", 100, WEEK_MS, "stored show status follows the clock"),
+    MSECS("JOB_INTERVAL_EXPIRE", "15s", 100, WEEK_MS,
+          "unpaid bookings expire, stale holds are released"),
+    MSECS("JOB_INTERVAL_REFUNDS", "60s", 100, WEEK_MS,
+          "failed refunds are sent again, with back-off"),
+    MSECS("JOB_INTERVAL_RECONCILE", "5m", 100, WEEK_MS,
+          "unpaid bookings of 48 h are checked with the provider"),
+    MSECS("JOB_INTERVAL_PURGE", "1h", 100, WEEK_MS,
+          "old idempotency keys, refresh tokens and job runs go"),
+    MSECS("JOB_INTERVAL_REFUND_POLL", "10m", 100, WEEK_MS,
+          "refunds pending at the provider are fetched and settled as their webhook would have, "
+          "in case it was lost"),
+    MSECS("REFUND_POLL_AGE", "1h", 0, 30 * DAY * 1000,
+          "a refund pending this long is asked about, and again at most this often (0 = at "
+          "every run)"),
+    INT("REFUND_POLL_BATCH", "50", 1, 1000,
+        "refunds asked about per run at most: the provider's rate limits"),
+
+    HEAD("Cache and live events"),
+    SWITCH("CACHE", "on", "cache seat maps, listings and bookings; events flow either way"),
+    TEXT("CACHE_PREFIX", "ticketd",
+         "first part of every cache key, 1 to 40 letters, digits, '_', '-' or '.'; one per "
+         "deployment sharing a Redis"),
+    MSECS("CACHE_TTL", "60s", 1000, DAY * 1000, "the longest any answer stays cached"),
+    MSECS("CACHE_TIMEOUT", "250ms", 10, 10000, "every Redis call at most; slower is a miss"),
+    {"CACHE_POOL_SIZE", TIX_CFG_INT, NULL, "WORKERS", 1, 1024, "Redis connections"},
+    INT("CACHE_MAX_BYTES", "67108864", 1LL << 20, 1LL << 40, "size of the in-process cache"),
+    INT("EVENT_BACKLOG", "256", 1, 100000, "seat events kept per show for Last-Event-ID"),
+    MSECS("EVENT_BACKLOG_TTL", "1h", 1000, WEEK_MS, "a quiet show's backlog is dropped after"),
+    MSECS("SSE_HEARTBEAT", "15s", 100, HOUR * 1000,
+          "a \": ping\" comment on every event stream this often"),
+    INT("SSE_MAX_STREAMS", "10000", 0, 1000000, "open event streams at most; more get 503"),
+
+    HEAD("Rate limits and proxies"),
+    SWITCH("RATE_LIMIT", "on",
+           "429 with Retry-After past the limits below; counted in Redis when REDIS_URL is set, "
+           "so shared by every server"),
+    RATE("RATE_LIMIT_LOGIN_IP", "10/1m",
+         "failed logins per client IP, COUNT/WINDOW, COUNT 0 = none; also failed "
+         "change-password attempts per client IP"),
+    RATE("RATE_LIMIT_LOGIN_EMAIL", "5/1m",
+         "failed logins per e-mail and client IP together (a guesser elsewhere cannot lock "
+         "the owner out); also failed change-password attempts per user"),
+    RATE("RATE_LIMIT_REGISTER_IP", "5/1m", "registrations per client IP"),
+    RATE("RATE_LIMIT_HOLD_USER", "30/1m", "holds per user"),
+    SWITCH("TRUST_PROXY", "off",
+           "client IP from X-Forwarded-For via a trusted proxy: the right-most untrusted hop"),
+    TEXT("TRUSTED_PROXIES", "127.0.0.1/32,::1", "proxy addresses or CIDR blocks"),
+};
+
+const size_t tix_config_nvars = sizeof(tix_config_vars) / sizeof(tix_config_vars[0]);
+
+const tix_config_var *tix_config_var_find(const char *name)
+{
+    for (size_t i = 0; i < tix_config_nvars; i++) {
+        if (tix_config_vars[i].name != NULL && strcmp(tix_config_vars[i].name, name) == 0) {
+            return &tix_config_vars[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- printing ---- */
+
+/* A duration of s seconds in the largest unit that divides it ("2h", "90s"). */
+static void fmt_secs(char *out, size_t cap, int64_t s)
+{
+    static const struct {
+        int64_t secs;
+        char unit;
+    } units[] = {{DAY, 'd'}, {HOUR, 'h'}, {60, 'm'}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (s != 0 && s % units[i].secs == 0) {
+            snprintf(out, cap, "%lld%c", (long long)(s / units[i].secs), units[i].unit);
+            return;
+        }
+    }
+    snprintf(out, cap, "%llds", (long long)s);
+}
+
+static void fmt_value(char *out, size_t cap, tix_config_kind kind, int64_t v)
+{
+    if (kind == TIX_CFG_DURATION) {
+        fmt_secs(out, cap, v);
+    } else if (kind == TIX_CFG_DURATION_MS && v % 1000 != 0) {
+        snprintf(out, cap, "%lldms", (long long)v);
+    } else if (kind == TIX_CFG_DURATION_MS) {
+        fmt_secs(out, cap, v / 1000);
+    } else {
+        snprintf(out, cap, "%lld", (long long)v);
+    }
+}
+
+void tix_config_var_range(const tix_config_var *v, char *out, size_t cap)
+{
+    char lo[32];
+    char hi[32];
+    switch (v->kind) {
+    case TIX_CFG_TEXT:
+        snprintf(out, cap, "%s", "");
+        break;
+    case TIX_CFG_SWITCH:
+        snprintf(out, cap, "%s", "on | off");
+        break;
+    case TIX_CFG_RATE:
+        snprintf(out, cap, "%s", "COUNT 0..1000000 per 100ms..1d");
+        break;
+    case TIX_CFG_INT:
+    case TIX_CFG_DURATION:
+    case TIX_CFG_DURATION_MS:
+        fmt_value(lo, sizeof(lo), v->kind, v->min);
+        fmt_value(hi, sizeof(hi), v->kind, v->max);
+        snprintf(out, cap, "%s..%s", lo, hi);
+        break;
+    }
+}
+
+#define HELP_WIDTH  92
+#define HELP_INDENT 23
+
+/* Prints text from column col on (col <= HELP_INDENT pads to it), wrapped at HELP_WIDTH with
+ * HELP_INDENT spaces after each break; ends the line. */
+static void print_wrapped(FILE *out, int col, const char *text)
+{
+    bool line_start = true;
+    if (col < HELP_INDENT) {
+        col += fprintf(out, "%*s", HELP_INDENT - col, "");
+    } else {
+        line_start = false; /* a long name: the text follows it after a space */
+    }
+    for (const char *p = text; *p != '\0'; p += strspn(p, " ")) {
+        int word = (int)strcspn(p, " ");
+        if (!line_start && col + 1 + word > HELP_WIDTH) {
+            col = fprintf(out, "\n%*s", HELP_INDENT, "") - 1;
+            line_start = true;
+        }
+        if (!line_start) {
+            col += fprintf(out, " ");
+        }
+        col += fprintf(out, "%.*s", word, p);
+        line_start = false;
+        p += word;
+    }
+    fputc('\n', out);
+}
+
+void tix_config_print_help(FILE *out)
+{
+    char range[64];
+    char text[1024];
+    for (size_t i = 0; i < tix_config_nvars; i++) {
+        const tix_config_var *v = &tix_config_vars[i];
+        if (v->name == NULL) {
+            fprintf(out, "\n%s:\n", v->help);
+            continue;
+        }
+        const char *def = v->def_doc ? v->def_doc : v->def ? v->def : "unset";
+        tix_config_var_range(v, range, sizeof(range));
+        snprintf(text, sizeof(text), "%s (%s%s%s)", v->help, def, range[0] ? "; " : "", range);
+        int col = fprintf(out, "  %s", v->name);
+        print_wrapped(out, col, text);
+    }
+}
+
+/* s with the characters markdown would take for syntax escaped (a table cell). */
+static void print_md(FILE *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '|' || *s == '<' || *s == '>' || *s == '*' || *s == '\\') {
+            fputc('\\', out);
+        }
+        fputc(*s, out);
+    }
+}
+
+void tix_config_print_markdown(FILE *out)
+{
+    char range[64];
+    fputs("| variable | default | range | meaning |\n|---|---|---|---|\n", out);
+    for (size_t i = 0; i < tix_config_nvars; i++) {
+        const tix_config_var *v = &tix_config_vars[i];
+        if (v->name == NULL) {
+            fprintf(out, "| **%s** | | | |\n", v->help);
+            continue;
+        }
+        fprintf(out, "| `%s` | ", v->name);
+        if (v->def_doc != NULL) {
+            print_md(out, v->def_doc);
+        } else if (v->def != NULL) {
+            fprintf(out, "`%s`", v->def);
+        } else {
+            fputs("unset", out);
+        }
+        tix_config_var_range(v, range, sizeof(range));
+        fputs(" | ", out);
+        print_md(out, range);
+        fputs(" | ", out);
+        print_md(out, v->help);
+        fputs(" |\n", out);
+    }
+}
