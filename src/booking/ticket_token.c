@@ -55,7 +55,7 @@ static long key_decode(unsigned char *out, size_t cap, const char *in)
         if (n + 1 >= sizeof(buf)) {
             return -1;
         }
-        buf[n++] = *in == '+' ? '-' : *in == '/' ? '_' : *in;
+        buf[n++] = (char)(*in == '+' ? '-' : *in == '/' ? '_' : *in);
     }
     buf[n] = '\0';
     size_t got = 0;
@@ -242,6 +242,7 @@ tix_rc tix_ticket_token_sign(const tix_ticket_keyring *kr, const tix_ticket_clai
         return TIX_EINVAL;
     }
     size_t n = 0;
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): sodium_bin2base64 ends out */
     memcpy(out, PREFIX, PREFIX_LEN);
     n += PREFIX_LEN;
     memcpy(out + n, kr->keys[0].kid, TIX_TICKET_KID_LEN);
