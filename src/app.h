@@ -22,10 +22,12 @@ typedef struct tix_app {
     struct tix_cache *cache; /* cache/cache.h: Redis or in-process; made by main */
     struct tix_bus *bus;     /* cache/bus.h: seat events; made by main */
     struct tix_sse_hub *sse; /* http/sse.h: the event streams; made by main */
-    struct tix_ticket_keyring *tickets; /* booking/ticket_token.h: signs and verifies ticket
-                                         * tokens; made by main (booking/ticket_keys.h) */
-    atomic_long inflight;               /* requests between first byte and completion */
-    atomic_ullong requests_total;       /* completed requests */
+    /* booking/ticket_token.h: the keys that sign ticket tokens (booking views, QR, PDF) and verify
+     * them at the door (check-in by token); made by main at start (booking/ticket_keys.h), never
+     * NULL while serving; NULL in the other commands. */
+    const struct tix_ticket_keyring *ticket_keys;
+    atomic_long inflight;         /* requests between first byte and completion */
+    atomic_ullong requests_total; /* completed requests */
     atomic_ullong responses_5xx;
     atomic_ullong slow_clients_cut; /* connections closed by the slow-client reaper */
     atomic_ullong overloaded;       /* requests refused (503) because the handler queue was full */

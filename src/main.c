@@ -229,7 +229,7 @@ static int open_ticket_keys(tix_app *app)
         tix_log_error("%s", err);
         return 1;
     }
-    app->tickets = &keys;
+    app->ticket_keys = &keys;
     tix_log_info("tickets: signing key %s, %d key(s) verify", kid, keys.n);
     return 0;
 }

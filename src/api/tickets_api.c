@@ -2,12 +2,13 @@
  * Tickets at the door over HTTP (API.md second part, docs/tickets.md): the public key of the
  * ticket tokens, the QR code of a ticket (PNG, SVG) and the tickets of a booking as a PDF.
  * Tokens are signed when shown (Ed25519 is deterministic: the same ticket, the same token) with
- * the keyring main made (app->tickets); images and PDF come from media/qr.h and
+ * the keyring main made (app->ticket_keys); images and PDF come from media/qr.h and
  * media/ticket_pdf.h and are answered from the request's arena, never cached (they are
  * personal).
  *
- * Who may see what: a ticket's QR: the holder of its booking, the owner of the show's theatre,
- * an admin; a booking's PDF: its holder, an admin. Anyone else gets 404 (not 403: the id is not
+ * Who may see what: a ticket's QR: the holder of its booking, the owner or door staff of the
+ * show's theatre (auth/policy.h tix_policy_can_work_door), an admin; a booking's PDF: its holder,
+ * an admin. Anyone else gets 404 (not 403: the id is not
  * confirmed to exist), like GET /bookings/{id}.
  */
 #include "api/handlers.h"
@@ -17,6 +18,7 @@
 #include "media/qr.h"
 #include "media/ticket_pdf.h"
 #include "store/booking.h"
+#include "store/door.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,7 @@
 const char *tix_api_ticket_token(tix_req *r, const char *ticket_id, const char *show_id,
                                  const char *seat, int64_t starts_at_ms, const char *booking_id)
 {
-    const tix_ticket_keyring *kr = r->app->tickets;
+    const tix_ticket_keyring *kr = r->app->ticket_keys;
     if (kr == NULL || ticket_id == NULL) {
         return NULL;
     }
@@ -61,13 +63,13 @@ void tix_api_ticket_key(tix_req *r)
 {
     char kid[TIX_TICKET_KID_LEN + 1];
     char pk[TIX_TICKET_KEY_B64];
-    if (r->app->tickets == NULL || tix_ticket_public(r->app->tickets, kid, pk) != TIX_OK) {
+    if (r->app->ticket_keys == NULL || tix_ticket_public(r->app->ticket_keys, kid, pk) != TIX_OK) {
         tix_reply_rc(r, TIX_EUNAVAIL);
         return;
     }
     json_t *old = json_array();
-    for (int i = 1; i < r->app->tickets->n; i++) {
-        json_array_append_new(old, json_string(r->app->tickets->keys[i].kid));
+    for (int i = 1; i < r->app->ticket_keys->n; i++) {
+        json_array_append_new(old, json_string(r->app->ticket_keys->keys[i].kid));
     }
     tix_reply_header(r, "Cache-Control", "public, max-age=3600");
     tix_reply_json(r, 200,
@@ -84,9 +86,14 @@ static const char *visible_ticket_token(tix_req *r)
     }
     tix_ticket_row t;
     tix_rc rc = tix_ticket_get(db, r->arena, tix_req_param(r, "id"), &t);
-    /* Hook for door staff (issue 11, I2): staff of t.theatre_id may see it too. */
     if (rc == TIX_OK && strcmp(t.user_id, r->auth.user_id) != 0) {
-        rc = tix_policy_can_view(&r->auth, t.theatre_owner_id);
+        /* not the holder: the theatre's door (owner, staff, admin) or nobody (404) */
+        bool staff = false;
+        rc = tix_staff_is_member(db, t.theatre_id, r->auth.user_id, &staff);
+        if (rc == TIX_OK &&
+            tix_policy_can_work_door(&r->auth, t.theatre_owner_id, staff) != TIX_OK) {
+            rc = TIX_ENOTFOUND;
+        }
     }
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);

@@ -28,6 +28,7 @@ from booking_helpers import GRID_LAYOUT, GRID_PRICES, Venue, api, buy, get_booki
 from catalog_helpers import cast, create_hall, create_movie, create_show, create_theatre, \
     future, make_user, ok
 from conftest import TIMEOUT, assert_error
+from test_checkins import staff_member
 
 pytestmark = pytest.mark.skipif(shutil.which("zbarimg") is None or shutil.which("pdftotext") is None,
                                 reason="zbar-tools and poppler-utils are needed (scripts/deps.sh test)")
@@ -182,10 +183,14 @@ def test_access_rules(server):
     stranger = make_user(server, "stranger")
     b = buy(server, user.token, v.show_id, v.ids("F1"))
     tid = b["tickets"][0]["id"]
+    door = staff_member(server, v)  # door staff of this theatre
+    elsewhere = staff_member(server, Venue(server), "elsewhere")  # of another theatre
     for kind in ("qr.png", "qr.svg"):
         path = f"/tickets/{tid}/{kind}"
         assert get_bytes(server, path, user.token).status_code == 200
         assert get_bytes(server, path, c.owner.token).status_code == 200  # the theatre's owner
+        assert get_bytes(server, path, door.token).status_code == 200
+        assert_error(get_bytes(server, path, elsewhere.token), 404, "not_found")
         assert get_bytes(server, path, c.admin.token).status_code == 200
         assert_error(get_bytes(server, path, stranger.token), 404, "not_found")
         assert_error(get_bytes(server, path, c.other_owner.token), 404, "not_found")
@@ -195,6 +200,7 @@ def test_access_rules(server):
     assert get_bytes(server, pdf, user.token).status_code == 200
     assert get_bytes(server, pdf, c.admin.token).status_code == 200
     assert_error(get_bytes(server, pdf, c.owner.token), 404, "not_found")
+    assert_error(get_bytes(server, pdf, door.token), 404, "not_found")
     assert_error(get_bytes(server, pdf, stranger.token), 404, "not_found")
     assert_error(get_bytes(server, pdf, None), 401, "unauthorized")
     assert_error(get_bytes(server, "/bookings/bkg_nope/tickets.pdf", user.token), 404, "not_found")
