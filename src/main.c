@@ -210,7 +210,7 @@ static void stop_cache(tix_app *app)
     app->cache = NULL;
 }
 
-/* The ticket keyring (booking/ticket_keys.h); 0, or 1 with a message. */
+/* The ticket keyring (booking/ticket_keys.h); 0, or 1 / EXIT_CONFIG with a message. */
 static int open_ticket_keys(tix_app *app)
 {
     static tix_ticket_keyring keys; /* lives for the whole process, like app */
@@ -227,7 +227,9 @@ static int open_ticket_keys(tix_app *app)
     }
     if (rc != TIX_OK || tix_ticket_public(&keys, kid, pk) != TIX_OK) {
         tix_log_error("%s", err);
-        return 1;
+        /* a malformed TICKET_SIGNING_KEY / TICKET_VERIFY_KEYS (or key file) is the operator's
+         * to fix, like any bad setting; an unreadable file or database is a runtime failure */
+        return rc == TIX_EINVAL || rc == TIX_ETOOBIG ? EXIT_CONFIG : 1;
     }
     app->ticket_keys = &keys;
     tix_log_info("tickets: signing key %s, %d key(s) verify", kid, keys.n);
@@ -251,8 +253,9 @@ static int serve(tix_app *app)
         return 1;
     }
     tix_log_info("payments: %s provider", app->pay->name);
-    if (open_ticket_keys(app) != 0) {
-        return 1;
+    int keys_rc = open_ticket_keys(app);
+    if (keys_rc != 0) {
+        return keys_rc;
     }
     if (app->cfg.demo_data && load_demo(app) != 0) {
         return 1;

@@ -14,15 +14,17 @@ import hashlib
 import json
 import re
 import shutil
+import stat
 import subprocess
 import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import requests
 from nacl.exceptions import BadSignatureError
-from nacl.signing import VerifyKey
+from nacl.signing import SigningKey, VerifyKey
 
 from booking_helpers import GRID_LAYOUT, GRID_PRICES, Venue, api, buy, get_booking, post_cancel
 from catalog_helpers import cast, create_hall, create_movie, create_show, create_theatre, \
@@ -295,3 +297,53 @@ def test_pending_booking_has_no_pdf(server):
     body = book(server, user.token, h["hold_id"])
     assert_error(get_bytes(server, f"/bookings/{body['booking']['id']}/tickets.pdf", user.token),
                  409, "booking_not_confirmed")
+
+
+# --------------------------------------------------------------------------------------------
+# Where the signing key comes from (servers of their own)
+
+
+def test_sqlite_key_file_survives_a_restart(make_server):
+    srv = make_server("sqlite")
+    key = published_key(srv)
+    path = Path(srv.database_url.removeprefix("sqlite://")).parent / "ticket_signing.key"
+    assert path.exists(), path
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert srv.stop() == 0
+    srv.start()
+    assert published_key(srv) == key
+
+
+def test_postgres_servers_share_one_key(make_server, new_database_url):
+    url = new_database_url("postgres")
+    a = make_server("postgres", database_url=url)
+    b = make_server("postgres", database_url=url)
+    assert published_key(a)["public_key"] == published_key(b)["public_key"]
+    assert a.stop() == 0
+    a.start()
+    assert published_key(a)["public_key"] == published_key(b)["public_key"]
+
+
+def test_signing_key_from_the_environment(make_server, backend):
+    seed = bytes(range(32))
+    old = SigningKey(bytes(range(1, 33))).verify_key.encode()
+    srv = make_server(backend, TICKET_SIGNING_KEY=b64url(seed), TICKET_VERIFY_KEYS=b64url(old))
+    k = published_key(srv)
+    pk = SigningKey(seed).verify_key.encode()
+    assert k["public_key"] == b64url(pk)
+    assert k["verify_kids"] == [b64url(hashlib.sha256(old).digest()[:8])]
+    # the 64-byte form, standard base64 with padding, is the same key
+    srv2 = make_server(backend, TICKET_SIGNING_KEY=base64.b64encode(seed + pk).decode())
+    assert published_key(srv2)["public_key"] == k["public_key"]
+
+
+@pytest.mark.parametrize("env", [{"TICKET_SIGNING_KEY": "short"},
+                                 {"TICKET_SIGNING_KEY": b64url(b"x" * 33)},
+                                 {"TICKET_VERIFY_KEYS": "nope"},
+                                 {"TICKET_VERIFY_KEYS": ",".join([b64url(bytes([i]) * 32)
+                                                                  for i in range(8)])}])
+def test_bad_keys_refuse_to_start(make_server, env):
+    srv = make_server("sqlite", start=False, **env)
+    with pytest.raises(RuntimeError, match="exited with 2"):
+        srv.start()
+    assert "TICKET_" in srv.stderr_text()
