@@ -2,9 +2,9 @@
  * Tickets at the door over HTTP (API.md second part, docs/tickets.md): the public key of the
  * ticket tokens, the QR code of a ticket (PNG, SVG) and the tickets of a booking as a PDF.
  * Tokens are signed when shown (Ed25519 is deterministic: the same ticket, the same token) with
- * the keyring main made (app->ticket_keys); images and PDF come from media/qr.h and
- * media/ticket_pdf.h and are answered from the request's arena, never cached (they are
- * personal).
+ * the keyring main made (app->ticket_keys); tokens and the PDF come from booking/ticket_print.h,
+ * the QR images from media/qr.h, and they are answered from the request's arena, never cached (they
+ * are personal).
  *
  * Who may see what: a ticket's QR: the holder of its booking, the owner or door staff of the
  * show's theatre (auth/policy.h tix_policy_can_work_door), an admin; a booking's PDF: its holder,
@@ -14,9 +14,8 @@
 #include "api/handlers.h"
 #include "app.h"
 #include "auth/policy.h"
-#include "booking/ticket_token.h"
+#include "booking/ticket_print.h"
 #include "media/qr.h"
-#include "media/ticket_pdf.h"
 #include "store/booking.h"
 #include "store/door.h"
 
@@ -26,23 +25,11 @@
 const char *tix_api_ticket_token(tix_req *r, const char *ticket_id, const char *show_id,
                                  const char *seat, int64_t starts_at_ms, const char *booking_id)
 {
-    const tix_ticket_keyring *kr = r->app->ticket_keys;
-    if (kr == NULL || ticket_id == NULL) {
-        return NULL;
-    }
-    tix_ticket_claims c;
-    memset(&c, 0, sizeof(c));
-    if (strlen(ticket_id) >= sizeof(c.tid) || strlen(show_id) >= sizeof(c.sid) ||
-        strlen(seat) >= sizeof(c.seat) || strlen(booking_id) >= sizeof(c.bid)) {
-        return NULL;
-    }
-    strcpy(c.tid, ticket_id);
-    strcpy(c.sid, show_id);
-    strcpy(c.seat, seat);
-    strcpy(c.bid, booking_id);
-    c.start = starts_at_ms / 1000;
     char *out = tix_arena_alloc(r->arena, TIX_TICKET_TOKEN_MAX);
-    return tix_ticket_token_sign(kr, &c, out, TIX_TICKET_TOKEN_MAX) == TIX_OK ? out : NULL;
+    return tix_ticket_token_for(r->app->ticket_keys, ticket_id, show_id, seat, starts_at_ms,
+                                booking_id, out) == TIX_OK
+               ? out
+               : NULL;
 }
 
 /* Answers 200 with bytes (copied into the arena; buf is freed here). */
@@ -156,48 +143,16 @@ void tix_api_booking_pdf(tix_req *r)
     if (rc == TIX_OK && strcmp(b.user_id, r->auth.user_id) != 0) {
         rc = tix_policy_can_view(&r->auth, NULL); /* admins only */
     }
-    tix_booking_seat *seats = NULL;
-    int n = 0;
-    tix_show_print show;
-    rc = rc ? rc : tix_booking_seats(db, r->arena, b.id, &seats, &n);
-    rc = rc ? rc : tix_show_print_get(db, r->arena, b.show_id, &show);
-    if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
-        return;
-    }
-    tix_pdf_ticket *tickets = tix_arena_calloc(r->arena, sizeof(*tickets) * (size_t)(n + 1));
-    int nt = 0;
-    for (int i = 0; i < n; i++) {
-        if (seats[i].ticket_id == NULL) {
-            continue;
-        }
-        const char *tok = tix_api_ticket_token(r, seats[i].ticket_id, b.show_id, seats[i].label,
-                                               show.starts_at, b.id);
-        if (tok == NULL) {
-            tix_reply_rc(r, TIX_EUNAVAIL);
-            return;
-        }
-        tickets[nt++] = (tix_pdf_ticket){tok, seats[i].label, seats[i].ticket_code};
-    }
-    if (b.status != TIX_BK_CONFIRMED || nt == 0) {
+    unsigned char *pdf = NULL;
+    size_t len = 0;
+    rc = rc ? rc : tix_booking_tickets_pdf(db, r->arena, r->app->ticket_keys, &b, &pdf, &len);
+    if (rc == TIX_ECONFLICT) {
         tix_reply_error(r, 409, "booking_not_confirmed",
                         "only a confirmed booking has tickets to print", NULL);
         return;
     }
-    tix_pdf_booking pb = {b.id,
-                          show.film,
-                          show.theatre,
-                          show.city,
-                          show.hall,
-                          show.starts_at,
-                          show.utc_offset_minutes,
-                          tickets,
-                          nt};
-    unsigned char *pdf = NULL;
-    size_t len = 0;
-    rc = tix_ticket_pdf(&pb, &pdf, &len);
     if (rc != TIX_OK) {
-        tix_reply_rc(r, rc == TIX_EINVAL ? TIX_EDB : rc);
+        tix_reply_rc(r, rc);
         return;
     }
     reply_bytes(r, "application/pdf", pdf, len);
