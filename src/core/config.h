@@ -81,6 +81,9 @@ typedef struct tix_config {
     char razorpay_key_secret[128];       /* RAZORPAY_KEY_SECRET */
     char razorpay_webhook_secret[256];   /* RAZORPAY_WEBHOOK_SECRET */
     char razorpay_api_base[TIX_CFG_STR]; /* RAZORPAY_API_BASE, without a trailing slash */
+    /* ticket tokens (booking/ticket_token.h); checked when the keyring is made at start */
+    char ticket_signing_key[256];         /* TICKET_SIGNING_KEY, empty = generated (never logged) */
+    char ticket_verify_keys[TIX_CFG_STR]; /* TICKET_VERIFY_KEYS, empty = none */
     /* Lifecycle jobs (src/jobs), times in milliseconds. */
     int64_t job_tick_ms;      /* JOB_TICK: how often the scheduler renews leases, runs due jobs */
     int64_t job_lease_ms;     /* JOB_LEASE: a job's lease lapses this long after its last renewal */
