@@ -12,7 +12,8 @@ Every answer must then
   - if it is JSON, validate against the documented response schema (OpenAPI 3.0 schemas made
     JSON Schema: `nullable`, ECMA-262 `pattern`s);
   - be a 4xx when the request broke the schema: what the schema refuses the server refuses, so
-    a generated client or an outside fuzzer sees the same rules as the server. (The converse is
+    a generated client or an outside fuzzer sees the same rules as the server; and never a 400
+    `invalid_type` when it did not (the types the schema gives are the server's). (The converse is
     not required: a schema-valid request may still be refused for what a schema cannot say, such
     as an unknown id, a time in the past or a case-insensitive duplicate.)
 
@@ -743,6 +744,9 @@ def response_problems(resp: requests.Response, op: dict, expect_4xx: bool) -> li
         problems.append(f"status {status} not documented (documented: {sorted(documented)})")
     if expect_4xx and status < 400:
         problems.append("the request broke the schema but was accepted")
+    if not expect_4xx and status == 400 and "invalid_type" in resp.text[:200]:
+        # the schema's types were all right: a wrong-type answer means the two disagree
+        problems.append("a schema-valid request was refused as invalid_type")
     rid = resp.headers.get("X-Request-Id")
     rid_pattern = OPENAPI["components"]["headers"]["X-Request-Id"]["schema"].get("pattern")
     if rid is not None and rid_pattern and not ecma_search(rid_pattern, rid):
@@ -906,3 +910,22 @@ def test_an_encoded_slash_in_the_path_is_400(server):
     # A slash as itself still separates segments, and other escapes still decode.
     assert call("GET", server, f"/shows/{v.show_id}/seats").status_code == 200
     assert requests.get(server.url + "/api/v1/movies/%6dov_x", timeout=TIMEOUT).status_code == 404
+
+
+def test_seat_ids_are_measured_in_characters(server):
+    """seat_ids items are 1..96 characters, as the schema's maxLength counts (they were 96
+    bytes: 60 "é" are 60 characters, 120 bytes, and got 400 invalid_type)."""
+    v = Venue(server)
+    token = cast(server).user.token
+    r = call("POST", server, f"/shows/{v.show_id}/holds", token=token,
+             json={"seat_ids": ["é" * 60]})
+    err = assert_error(r, 422, "unknown_seat")
+    assert err["details"]["unknown"] == ["é" * 60], describe(r)
+    r = call("POST", server, f"/shows/{v.show_id}/holds", token=token,
+             json={"seat_ids": ["é" * 97]})
+    assert_error(r, 400, "invalid_type")
+    # U+0000 is a 422 for its field, as for every string (it was 400 invalid_type here)
+    r = call("POST", server, f"/shows/{v.show_id}/holds", token=token,
+             json={"seat_ids": [v.ids("A1")[0] + "\u0000"]})
+    err = assert_error(r, 422, "validation_failed")
+    assert err["details"]["field"] == "seat_ids", describe(r)
