@@ -18,10 +18,14 @@ typedef struct tix_app {
     tix_db_pool *db;
     struct tix_router *router; /* http/router.h: the route table (api/routes.h) compiled by main */
     tix_pay_provider *pay;
-    struct tix_media *media;      /* posters and trailers (media/media.h); made by the server */
-    struct tix_cache *cache;      /* cache/cache.h: Redis or in-process; made by main */
-    struct tix_bus *bus;          /* cache/bus.h: seat events; made by main */
-    struct tix_sse_hub *sse;      /* http/sse.h: the event streams; made by main */
+    struct tix_media *media; /* posters and trailers (media/media.h); made by the server */
+    struct tix_cache *cache; /* cache/cache.h: Redis or in-process; made by main */
+    struct tix_bus *bus;     /* cache/bus.h: seat events; made by main */
+    struct tix_sse_hub *sse; /* http/sse.h: the event streams; made by main */
+    /* booking/ticket_token.h: the keys that verify ticket tokens at the door (check-in by
+     * token); NULL = none, and a token check-in is refused (422). TODO(issue 11, I1): main sets
+     * it from TICKET_SIGNING_KEY / the data directory's key file when it loads the keyring. */
+    const struct tix_ticket_keyring *ticket_keys;
     atomic_long inflight;         /* requests between first byte and completion */
     atomic_ullong requests_total; /* completed requests */
     atomic_ullong responses_5xx;
