@@ -117,7 +117,7 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
         return false;
     }
     if ((ids == NULL || json_is_null(ids)) == !has_q) {
-        tix_v_fail(&e, "seat_ids", "send either seat_ids or quantity");
+        tix_v_fail(&e, "seat_ids", "is required unless quantity is sent (not both)");
         tix_reply_verr(r, &e);
         return false;
     }
