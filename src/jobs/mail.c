@@ -1,6 +1,7 @@
 /* The mail job and delivery over SMTP or into .eml files (jobs/mail.h). */
 #include "jobs/mail.h"
 
+#include "auth/reset.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
@@ -18,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TRANSIENT_FACTOR 4 /* 4xx and network errors are tried this many times MAIL_MAX_ATTEMPTS   \
-                            */
-#define RESET_MINUTES 30   /* auth/reset.c: a reset token lasts this long */
+/* 4xx answers and network errors are tried this many times MAIL_MAX_ATTEMPTS */
+#define TRANSIENT_FACTOR 4
+#define RESET_MINUTES    (int)(TIX_RESET_TTL_MS / 60000) /* a reset token lasts this long */
 
 /* ---- delivery: .eml files ---- */
 

@@ -77,9 +77,9 @@ tix_rc tix_outbox_password_reset(tix_db *db, const char *email, const char *toke
                     TIX_DB_INT(now)};
     tix_rc rc = tix_db_exec(db,
                             "INSERT INTO password_resets (token_hash, user_id, expires_at,"
-                            " created_at) SELECT $1, u.id, $3, $4 FROM users u"
+                            " created_at) VALUES ($1, (SELECT u.id FROM users u"
                             " WHERE u.email = $2 AND u.disabled_at IS NULL"
-                            " AND u.deleted_at IS NULL",
+                            " AND u.deleted_at IS NULL), $3, $4)",
                             rp, 4, NULL);
     if (rc != TIX_OK) {
         return rc;
@@ -102,7 +102,8 @@ tix_rc tix_reset_consume(tix_db *db, tix_arena *a, const char *token_hash, int64
     tix_db_res *res = NULL;
     tix_rc rc = tix_db_exec(db,
                             "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1"
-                            " AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+                            " AND used_at IS NULL AND expires_at > $2 AND user_id IS NOT NULL"
+                            " RETURNING user_id",
                             p, 2, &res);
     if (rc != TIX_OK) {
         return rc;

@@ -57,9 +57,11 @@ TIX_MUSTCHECK tix_rc tix_outbox_booking(tix_db *db, const char *booking_id, cons
 
 /* The password-reset request of the normalised e-mail, as two statements that run the same
  * way whether the address is known or not (the request's timing must not tell): a
- * password_resets row with token_hash (hex SHA-256 of token) lasting until expires_at and an
- * outbox row carrying token, each inserted by a SELECT over the users with that e-mail who may
- * log in (zero or one row). Inside the caller's transaction. */
+ * password_resets row with token_hash (hex SHA-256 of token) lasting until expires_at, always
+ * written (user_id NULL, never usable, when no account that may log in has this address: so
+ * both kinds of request write and commit alike), and an outbox row carrying token, inserted by
+ * a SELECT over the users with that e-mail who may log in (zero or one row). Inside the
+ * caller's transaction. */
 TIX_MUSTCHECK tix_rc tix_outbox_password_reset(tix_db *db, const char *email, const char *token,
                                                const char *token_hash, int64_t expires_at,
                                                int64_t now);

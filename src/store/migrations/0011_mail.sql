@@ -30,10 +30,12 @@ CREATE INDEX mail_outbox_due ON mail_outbox (status, next_attempt_at);
 CREATE INDEX mail_outbox_ref ON mail_outbox (ref_id);
 
 -- A password-reset token is stored only as the SHA-256 of its text (hex), like refresh tokens.
--- used_at is set once it is spent (or another reset of that user succeeded).
+-- used_at is set once it is spent (or another reset of that user succeeded). A request for an
+-- address without an account writes a row too, with user_id NULL (never usable): both kinds
+-- of request then do the same write and commit, and take the same time.
 CREATE TABLE password_resets (
     token_hash TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id TEXT REFERENCES users (id) ON DELETE CASCADE,
     expires_at BIGINT NOT NULL,
     used_at BIGINT,
     created_at BIGINT NOT NULL
