@@ -21,6 +21,7 @@
 
 /* 4xx answers and network errors are tried this many times MAIL_MAX_ATTEMPTS */
 #define TRANSIENT_FACTOR 4
+#define CLAIM_MAX        10                              /* rows claimed at once */
 #define RESET_MINUTES    (int)(TIX_RESET_TTL_MS / 60000) /* a reset token lasts this long */
 
 /* ---- delivery: .eml files ---- */
@@ -100,11 +101,14 @@ static void curl_init_once(void)
     (void)curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static tix_mail_outcome deliver_smtp(const tix_config *cfg, const char *to, const char *msg,
-                                     size_t len, char *err, size_t errlen)
+static tix_mail_outcome deliver_smtp(const tix_config *cfg, CURL *reuse, const char *to,
+                                     const char *msg, size_t len, char *err, size_t errlen)
 {
     pthread_once(&curl_once, curl_init_once);
-    CURL *h = curl_easy_init();
+    CURL *h = reuse ? reuse : curl_easy_init();
+    if (reuse != NULL) {
+        curl_easy_reset(h); /* options back to defaults; the open connection stays */
+    }
     if (h == NULL) {
         snprintf(err, errlen, "curl_easy_init failed");
         return TIX_MAIL_TRANSIENT;
@@ -147,7 +151,9 @@ static tix_mail_outcome deliver_smtp(const tix_config *cfg, const char *to, cons
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     curl_slist_free_all(rcpts);
-    curl_easy_cleanup(h);
+    if (reuse == NULL) {
+        curl_easy_cleanup(h);
+    }
     if (rc == CURLE_OK) {
         return TIX_MAIL_SENT;
     }
@@ -157,12 +163,13 @@ static tix_mail_outcome deliver_smtp(const tix_config *cfg, const char *to, cons
     return code >= 500 && code < 600 ? TIX_MAIL_PERMANENT : TIX_MAIL_TRANSIENT;
 }
 
-tix_mail_outcome tix_mail_deliver(const tix_config *cfg, const char *name, const char *to,
-                                  const char *msg, size_t len, char *err, size_t errlen)
+tix_mail_outcome tix_mail_deliver(const tix_config *cfg, void *curl, const char *name,
+                                  const char *to, const char *msg, size_t len, char *err,
+                                  size_t errlen)
 {
     err[0] = '\0';
     if (cfg->smtp_url[0] != '\0') {
-        return deliver_smtp(cfg, to, msg, len, err, errlen);
+        return deliver_smtp(cfg, curl, to, msg, len, err, errlen);
     }
     return deliver_file(cfg, name, msg, len, err, errlen);
 }
@@ -318,7 +325,7 @@ static int64_t backoff(const tix_config *cfg, int attempts)
 }
 
 /* Sends one claimed row and records the outcome. OUT: which count it adds to. */
-static tix_rc send_row(tix_job_ctx *c, const tix_outbox_row *r, const char **count)
+static tix_rc send_row(tix_job_ctx *c, CURL *curl, const tix_outbox_row *r, const char **count)
 {
     const tix_config *cfg = c->cfg;
     char err[512] = "";
@@ -336,7 +343,7 @@ static tix_rc send_row(tix_job_ctx *c, const tix_outbox_row *r, const char **cou
         char *text = NULL;
         size_t len = 0;
         tix_mail_build(c->a, &msg, &text, &len);
-        out = tix_mail_deliver(cfg, r->id, r->to_addr, text, len, err, sizeof(err));
+        out = tix_mail_deliver(cfg, curl, r->id, r->to_addr, text, len, err, sizeof(err));
     }
     int64_t now = tix_now_ms();
     if (out == TIX_MAIL_SENT) {
@@ -359,21 +366,35 @@ tix_rc tix_job_mail(tix_job_ctx *c, tix_job_counts *out)
     tix_job_count_add(out, "sent", 0);
     tix_job_count_add(out, "retry", 0);
     tix_job_count_add(out, "failed", 0);
-    int64_t lease = 2 * c->cfg->mail_timeout_ms + 5000;
     tix_rc rc = TIX_OK;
-    for (int64_t i = 0; i < c->cfg->mail_batch && rc == TIX_OK && !stopping(c); i++) {
+    CURL *curl = NULL; /* one handle per run: its SMTP connection serves the next message too */
+    if (c->cfg->smtp_url[0] != '\0') {
+        pthread_once(&curl_once, curl_init_once);
+        curl = curl_easy_init();
+    }
+    int64_t left = c->cfg->mail_batch;
+    while (left > 0 && rc == TIX_OK && !stopping(c)) {
+        /* a few rows per claim, each leased for as long as sending all of them may take */
+        int k = left < CLAIM_MAX ? (int)left : CLAIM_MAX;
+        int64_t lease = k * (2 * c->cfg->mail_timeout_ms) + 5000;
         tix_outbox_row *rows = NULL;
         int n = 0;
-        rc = tix_outbox_claim(c->db, c->a, tix_now_ms(), lease, 1, &rows, &n);
+        rc = tix_outbox_claim(c->db, c->a, tix_now_ms(), lease, k, &rows, &n);
         if (rc != TIX_OK || n == 0) {
             break;
         }
-        const char *count = "errors";
-        rc = send_row(c, &rows[0], &count);
-        tix_job_count_add(out, count, 1);
-        if (rc == TIX_ECONFLICT) {
-            rc = TIX_OK; /* an admin or another sender moved it meanwhile */
+        left -= n;
+        for (int i = 0; i < n && rc == TIX_OK; i++) {
+            const char *count = "errors";
+            rc = send_row(c, curl, &rows[i], &count);
+            tix_job_count_add(out, count, 1);
+            if (rc == TIX_ECONFLICT) {
+                rc = TIX_OK; /* an admin or another sender moved it meanwhile */
+            }
         }
+    }
+    if (curl != NULL) {
+        curl_easy_cleanup(curl);
     }
     return rc;
 }

@@ -20,12 +20,13 @@
  * MAIL_DIR/<outbox id>.eml, written to a temporary name and renamed (a reader never sees half a
  * message; a retry overwrites the same name).
  *
- * The job claims one due row at a time (a lease of twice MAIL_TIMEOUT), renders, delivers and
- * records the outcome: sent; a 5xx answer → tried again after the back-off until
- * MAIL_MAX_ATTEMPTS, then failed; a 4xx answer or a network error (refused, time-out, dropped
- * connection) → back-off (MAIL_RETRY doubling per attempt, capped at MAIL_RETRY_MAX) until 4 x
- * MAIL_MAX_ATTEMPTS, then failed; a row that cannot be rendered (its booking is gone) → failed
- * at once. Failed rows wait for an admin (POST /admin/outbox/{id}/retry).
+ * The job claims due rows a few at a time (leased for twice MAIL_TIMEOUT each; a row the job
+ * stops before, or a sender that died, leaves the rows to be claimed again once the lease
+ * lapses), and for each renders, delivers and records the outcome: sent; a 5xx answer → tried again
+ * after the back-off until MAIL_MAX_ATTEMPTS, then failed; a 4xx answer or a network error
+ * (refused, time-out, dropped connection) → back-off (MAIL_RETRY doubling per attempt, capped at
+ * MAIL_RETRY_MAX) until 4 x MAIL_MAX_ATTEMPTS, then failed; a row that cannot be rendered (its
+ * booking is gone) → failed at once. Failed rows wait for an admin (POST /admin/outbox/{id}/retry).
  *
  * Exactly once is not possible over SMTP: when the server took the message but its reply was
  * lost, the retry delivers it again, with the same Message-ID (receivers and mail clients
@@ -89,9 +90,12 @@ typedef enum tix_mail_outcome {
     TIX_MAIL_PERMANENT, /* 5xx */
 } tix_mail_outcome;
 
-/* Delivers one built message (SMTP or .eml, as cfg says). name: the .eml file's name without
- * extension (the outbox id). OUT: err (a sentence for last_error, never a secret). */
-tix_mail_outcome tix_mail_deliver(const tix_config *cfg, const char *name, const char *to,
-                                  const char *msg, size_t len, char *err, size_t errlen);
+/* Delivers one built message (SMTP or .eml, as cfg says). curl: a CURL easy handle to reuse
+ * (its open SMTP connection carries the next message without a new handshake), or NULL for a
+ * one-off. name: the .eml file's name without extension (the outbox id). OUT: err (a sentence
+ * for last_error, never a secret). */
+tix_mail_outcome tix_mail_deliver(const tix_config *cfg, void *curl, const char *name,
+                                  const char *to, const char *msg, size_t len, char *err,
+                                  size_t errlen);
 
 #endif
