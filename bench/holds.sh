@@ -67,8 +67,17 @@ if [ "$PROFILE" = 1 ] && [ "$DB" = postgres ]; then
 fi
 echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$DB bin=$BIN workers=$WORKERS conns=$CONNS cpus=$(nproc)"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
+SERVER_PID=${PIDS[0]}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }  # utime + stime of the server
+CPU0=$(cpu_ticks)
 wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$TMP/run.lua" "http://127.0.0.1:$PORT" | tee "$TMP/wrk.txt" |
   grep -E "Requests/sec|Latency  |50%|99%|Non-2xx|requests in|^status"
+CPU1=$(cpu_ticks)
+# The server's own CPU time per request: less sensitive than throughput to what else runs on the
+# machine (it does not count time spent waiting for a core or for the database).
+REQS_DONE=$(sed -nE 's/^ *([0-9]+) requests in.*/\1/p' "$TMP/wrk.txt")
+echo "server cpu: $(( (CPU1 - CPU0) * 1000 / $(getconf CLK_TCK) )) ms for $REQS_DONE requests =" \
+  "$(awk -v t=$(( CPU1 - CPU0 )) -v h=$(getconf CLK_TCK) -v n="$REQS_DONE" 'BEGIN{printf "%.3f", t*1000/h/n}') ms/request"
 echo "load after:  $(uptime | sed 's/.*load average/load average/')"
 if [ "$PROFILE" = 1 ] && [ "$DB" = postgres ]; then
   REQS=$(sed -nE 's/^ *([0-9]+) requests in.*/\1/p' "$TMP/wrk.txt")

@@ -15,7 +15,7 @@ It fails (exit 1, one line per problem) when
      private header X_int.h (core/config*.c) is one module; X.c drives the parts and the parts
      share X.c's helpers, both through X_int.h.
 
-Rules 1 and 2 read the #include "..." lines; rule 3 reads the top-level function definitions
+Rules 1 and 2 read the #include lines (quoted, or bracketed when they name a file of SRC_DIR); rule 3 reads the top-level function definitions
 (project style: return type and name at the start of a line, the opening brace alone on the next
 line after the parameter list) and every use of those names in the folder's other .c files.
 Comments and string literals are blanked first. Standard library only; runs in well under a second.
@@ -33,7 +33,7 @@ RANK = {"core": 0,
         "api": 4,
         "main.c": 5}
 
-INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+INCLUDE = re.compile(r'^\s*#\s*include\s+["<]([^">]+)[">]', re.M)  # <x.h> counts when it is ours
 DEFINITION = re.compile(r'^(?!static\b)(?:[A-Za-z_][\w]*[ \t*]+)+(tix_\w+)\s*\([^;{]*\)\s*\n\{', re.M)
 IDENT = re.compile(r'\btix_\w+\b')
 

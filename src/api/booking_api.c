@@ -117,7 +117,7 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
         return false;
     }
     if ((ids == NULL || json_is_null(ids)) == !has_q) {
-        tix_v_fail(&e, "seat_ids", "send either seat_ids or quantity");
+        tix_v_fail(&e, "seat_ids", "is required unless quantity is sent (not both)");
         tix_reply_verr(r, &e);
         return false;
     }
@@ -140,10 +140,16 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
     const char **list = tix_arena_calloc(r->arena, sizeof(char *) * n);
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(ids, i);
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 96 ||
-            strlen(json_string_value(v)) != json_string_length(v)) { /* U+0000 inside */
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            tix_utf8_len(json_string_value(v)) > 96) { /* characters, as documented */
             e = (tix_verr){TIX_VERR_TYPE, "seat_ids", "must hold seat id strings",
                            "array of strings"};
+            tix_reply_verr(r, &e);
+            return false;
+        }
+        if (strlen(json_string_value(v)) !=
+            json_string_length(v)) { /* U+0000: 422, as for any field */
+            tix_v_fail(&e, "seat_ids", "must not contain NUL characters");
             tix_reply_verr(r, &e);
             return false;
         }

@@ -66,6 +66,12 @@ void tix_api_admin_reconcile(tix_req *r);
 /* reports_api.c */
 void tix_api_theatre_bookings(tix_req *r);
 void tix_api_show_sales(tix_req *r);
+/* door_api.c */
+void tix_api_staff_add(tix_req *r);
+void tix_api_staff_list(tix_req *r);
+void tix_api_staff_remove(tix_req *r);
+void tix_api_check_in(tix_req *r);
+void tix_api_show_check_ins(tix_req *r);
 /* shows_api.c */
 void tix_api_show_create(tix_req *r);
 void tix_api_show_get(tix_req *r);

@@ -1,8 +1,10 @@
-/* Owner and admin views of sales: a theatre's bookings and a show's sales by category. */
+/* Owner and admin views of sales: a theatre's bookings (also for its door staff,
+ * booking/door.h) and a show's sales by category. */
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
 #include "auth/policy.h"
+#include "booking/door.h"
 #include "store/booking.h"
 #include "store/catalog.h"
 
@@ -19,8 +21,8 @@ void tix_api_theatre_bookings(tix_req *r)
     tix_theatre t;
     tix_booking *items = NULL;
     int n = 0;
-    tix_rc rc = db ? tix_theatre_get(db, r->arena, tix_req_param(r, "id"), &t) : TIX_EUNAVAIL;
-    rc = rc ? rc : tix_policy_can_modify(&r->auth, t.owner_id);
+    tix_door_ctx c = {.db = db, .a = r->arena, .cfg = &r->app->cfg, .who = &r->auth};
+    tix_rc rc = db ? tix_door_theatre(&c, tix_req_param(r, "id"), &t) : TIX_EUNAVAIL;
     tix_booking_filter f = {
         .show_id = tix_req_query(r, "show_id"), .before = cursor, .limit = limit};
     if (rc == TIX_OK) {

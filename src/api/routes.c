@@ -93,9 +93,16 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/admin/outbox", tix_api_admin_outbox_list, ADMIN, 0},
     {"POST", V1 "/admin/outbox/{id}/retry", tix_api_admin_outbox_retry, ADMIN, 0},
 
-    /* owner and admin reports */
-    {"GET", V1 "/theatres/{id}/bookings", tix_api_theatre_bookings, OWNER, 0},
+    /* owner and admin reports (a theatre's bookings: its door staff too, booking/door.h) */
+    {"GET", V1 "/theatres/{id}/bookings", tix_api_theatre_bookings, USER, 0},
     {"GET", V1 "/shows/{id}/sales", tix_api_show_sales, OWNER, 0},
+
+    /* the door: staff (owner, admin), check-ins (staff, owner, admin); booking/door.h */
+    {"POST", V1 "/theatres/{id}/staff", tix_api_staff_add, OWNER, JSON},
+    {"GET", V1 "/theatres/{id}/staff", tix_api_staff_list, OWNER, 0},
+    {"DELETE", V1 "/theatres/{id}/staff/{user_id}", tix_api_staff_remove, OWNER, 0},
+    {"POST", V1 "/theatres/{id}/check-ins", tix_api_check_in, USER, JSON},
+    {"GET", V1 "/shows/{id}/check-ins", tix_api_show_check_ins, USER, 0},
 };
 
 const size_t tix_routes_count = sizeof(tix_routes) / sizeof(tix_routes[0]);

@@ -49,7 +49,7 @@ static bool read_geo(json_t *body, tix_theatre *t, tix_verr *e)
     }
     if (has_lat != has_lon) {
         return tix_v_fail(e, has_lat ? "longitude" : "latitude",
-                          "latitude and longitude go together");
+                          has_lat ? "is required with latitude" : "is required with longitude");
     }
     if (has_lat) {
         t->has_geo = true;

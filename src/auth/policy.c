@@ -36,3 +36,11 @@ tix_rc tix_policy_can_modify(const tix_principal *p, const char *owner_id)
     }
     return owns(p, owner_id) ? TIX_OK : TIX_EFORBIDDEN;
 }
+
+tix_rc tix_policy_can_work_door(const tix_principal *p, const char *owner_id, bool is_staff)
+{
+    if (!p->authenticated) {
+        return TIX_EAUTH;
+    }
+    return owns(p, owner_id) || is_staff ? TIX_OK : TIX_EFORBIDDEN;
+}

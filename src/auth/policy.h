@@ -23,4 +23,13 @@ TIX_MUSTCHECK tix_rc tix_policy_can_view(const tix_principal *p, const char *own
  * caller, else TIX_EFORBIDDEN. */
 TIX_MUSTCHECK tix_rc tix_policy_can_modify(const tix_principal *p, const char *owner_id);
 
+/* The door of a theatre owned by owner_id: scanning its tickets, reading its bookings and its
+ * shows' check-ins. Its owner, an admin, or a member of its door staff (is_staff: the caller is
+ * in theatre_staff for it; a membership, not a role). TIX_OK, TIX_EAUTH for an anonymous
+ * caller, else TIX_EFORBIDDEN (the theatre is public: it is seen, its door is not the
+ * caller's). Staff may do this and nothing else: every other theatre check stays
+ * tix_policy_can_modify. */
+TIX_MUSTCHECK tix_rc tix_policy_can_work_door(const tix_principal *p, const char *owner_id,
+                                              bool is_staff);
+
 #endif

@@ -112,6 +112,8 @@ typedef struct tix_config {
     int64_t hold_ttl_s;           /* HOLD_TTL: how long held seats stay held */
     int64_t cancel_full_refund_s; /* CANCEL_FULL_REFUND_HOURS before the show, in seconds */
     int max_seats_per_hold;
+    int64_t checkin_before_s; /* CHECKIN_WINDOW_BEFORE: the door opens this long before a start */
+    int64_t checkin_after_s;  /* CHECKIN_WINDOW_AFTER: and closes this long after the end */
     /* Client addresses and rate limits (http/clientip.c, http/ratelimit.c). */
     int ntrusted_proxies;
     tix_cidr trusted_proxies[TIX_MAX_TRUSTED_PROXIES]; /* TRUSTED_PROXIES */

@@ -8,15 +8,17 @@
 #include <ctype.h>
 #include <string.h>
 
-/* Seats per hold, how long a hold lasts, the full-refund window and the cleaning time after
- * each show. */
+/* Seats per hold, how long a hold lasts, the full-refund window, the cleaning time after
+ * each show and when the door admits a show's tickets. */
 tix_rc tix_config_load_booking(tix_config_parser *p, tix_config *cfg)
 {
     int64_t seats = 0;
     if (tix_config_get_num(p, "MAX_SEATS_PER_HOLD", &seats) != TIX_OK ||
         tix_config_get_num(p, "HOLD_TTL", &cfg->hold_ttl_s) != TIX_OK ||
         tix_config_get_num(p, "CANCEL_FULL_REFUND_HOURS", &cfg->cancel_full_refund_s) != TIX_OK ||
-        tix_config_get_num(p, "SHOW_CLEANING_BUFFER", &cfg->show_buffer_s) != TIX_OK) {
+        tix_config_get_num(p, "SHOW_CLEANING_BUFFER", &cfg->show_buffer_s) != TIX_OK ||
+        tix_config_get_num(p, "CHECKIN_WINDOW_BEFORE", &cfg->checkin_before_s) != TIX_OK ||
+        tix_config_get_num(p, "CHECKIN_WINDOW_AFTER", &cfg->checkin_after_s) != TIX_OK) {
         return TIX_EINVAL;
     }
     cfg->max_seats_per_hold = (int)seats;

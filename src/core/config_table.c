@@ -117,6 +117,10 @@ const tix_config_var tix_config_vars[] = {
         "cannot be cancelled"),
     SECS("SHOW_CLEANING_BUFFER", "15m", 0, 6 * HOUR,
          "time between a show's end and the next show in a hall"),
+    SECS("CHECKIN_WINDOW_BEFORE", "2h", 0, 24 * HOUR,
+         "the door admits a show's tickets from this long before its start"),
+    SECS("CHECKIN_WINDOW_AFTER", "0s", 0, 24 * HOUR,
+         "the door admits a show's tickets until this long after its end (cleaning time included)"),
     TEXT("RAZORPAY_KEY_ID", NULL,
          "rzp_test_... or rzp_live_...: take payments through Razorpay; unset = the embedded "
          "test provider (no money moves)"),

@@ -81,6 +81,27 @@ static size_t utf8_seq(const unsigned char *s)
     return n > 1 && !utf8_second_ok(s[0], s[1]) ? 0 : n;
 }
 
+/* The code point to write as \uXXXX for the character at s of seq bytes (0: not UTF-8), or 0
+ * when it is written as it is: C0 controls and DEL; C1 controls (U+0080..U+009F; NEL ends a line
+ * for some readers); U+2028/U+2029 (line breaks to Python's splitlines and some log shippers);
+ * U+FFFD for a byte that starts no UTF-8 character. */
+static unsigned escaped_code_point(const unsigned char *s, size_t seq)
+{
+    if (seq == 0) {
+        return 0xfffdu;
+    }
+    if (s[0] < 0x20 || s[0] == 0x7f) {
+        return s[0];
+    }
+    if (seq == 2 && s[0] == 0xc2 && s[1] <= 0x9f) {
+        return s[1];
+    }
+    if (seq == 3 && s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
+        return 0x2000u + s[2] - 0x80u;
+    }
+    return 0;
+}
+
 /* The JSON form of the character at s into esc (at most 6 bytes); *used = the bytes of s it
  * stands for. A byte that starts no UTF-8 character becomes U+FFFD, so the output is always
  * valid UTF-8 and is never cut inside a character. */
@@ -95,13 +116,8 @@ static size_t escape_char(const char *s, char esc[8], size_t *used)
         return 2;
     }
     size_t seq = c >= 0x80 ? utf8_seq((const unsigned char *)s) : 1;
-    const unsigned char *u = (const unsigned char *)s;
-    /* C1 controls (U+0080..U+009F; NEL ends a line for some readers) and U+2028/U+2029 (line
-     * breaks to Python's splitlines and some log shippers) are escaped like C0 controls. */
-    bool c1 = seq == 2 && c == 0xc2 && u[1] <= 0x9f;
-    bool lsps = seq == 3 && c == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9);
-    if (c < 0x20 || c == 0x7f || seq == 0 || c1 || lsps) {
-        unsigned v = seq == 0 ? 0xfffdu : c1 ? u[1] : lsps ? 0x2000u + u[2] - 0x80u : c;
+    unsigned v = escaped_code_point((const unsigned char *)s, seq);
+    if (v != 0) {
         *used = seq == 0 ? 1 : seq;
         esc[0] = '\\';
         esc[1] = 'u';

@@ -1,10 +1,10 @@
 /*
  * Validation of JSON request bodies (pure; jansson only). Each check either fills its OUT value
  * or fills a tix_verr (core/verr.h) describing the first problem: a wrong JSON type is a 400
- * invalid_type, a missing or out-of-range value is a 422 validation_failed. Strings are measured in
- * Unicode code points (jansson guarantees valid UTF-8;
- * a string holding U+0000 is a 422). A null value counts as
- * absent for an optional field and as the wrong type (400) for a required one.
+ * invalid_type, a missing or out-of-range value is a 422 validation_failed. Strings are measured
+ * in Unicode code points (jansson guarantees valid UTF-8; a string holding U+0000 is a 422). A
+ * null value counts as absent for an optional field and as the wrong type (400) for a required
+ * one.
  */
 #ifndef TIX_HTTP_VALIDATE_H
 #define TIX_HTTP_VALIDATE_H

@@ -170,16 +170,20 @@ typedef struct tix_db_col {
     size_t off; /* offsetof the field in the row struct */
 } tix_db_col;
 
-/* The descriptor of field `field` of struct `type`; a field of another type does not compile. */
-#define TIX_DB_COL(type, field)                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                 \
-    {                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           \
-        _Generic(((type *)0)->field,                                                                           char *: TIX_DB_COL_TEXT,                                                                           const char *: TIX_DB_COL_TEXT,                                                                     int64_t: TIX_DB_COL_I64,                                                                           int: TIX_DB_COL_INT,                                                                               bool: TIX_DB_COL_BOOL),                                                                        offsetof(type, field) \
-    }
+/* The descriptor of field `field` of struct `type`; a field of another type does not compile.
+ * (clang-format is off here: it cannot lay out _Generic inside a macro.) */
+/* clang-format off */
+#define TIX_DB_COL(type, field)                                                                    \
+    {_Generic(((type *)0)->field,                                                                  \
+              char *: TIX_DB_COL_TEXT,                                                             \
+              const char *: TIX_DB_COL_TEXT,                                                       \
+              int64_t: TIX_DB_COL_I64,                                                             \
+              int: TIX_DB_COL_INT,                                                                 \
+              bool: TIX_DB_COL_BOOL),                                                              \
+     offsetof(type, field)}
 /* A column the table leaves alone. */
-#define TIX_DB_COL_NONE                                                                            \
-    {                                                                                              \
-        TIX_DB_COL_SKIP, 0                                                                         \
-    }
+#define TIX_DB_COL_NONE {TIX_DB_COL_SKIP, 0}
+/* clang-format on */
 
 /* Completes row `row` of res into item (a row struct), after the table ran. */
 typedef void tix_db_row_fn(tix_arena *a, const tix_db_res *res, int row, void *item);

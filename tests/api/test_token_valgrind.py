@@ -30,6 +30,8 @@ def _sanitized(binary) -> bool:
 
 pytestmark = [
     pytest.mark.skipif(VALGRIND is None, reason="valgrind is not installed"),
+    pytest.mark.skipif(bool(conftest.TICKETD_WRAPPER),
+                       reason="every server already runs under TICKETD_WRAPPER"),
     pytest.mark.skipif(_sanitized(conftest.TICKETD_BIN),
                        reason="an ASan build does not run under valgrind"),
 ]
@@ -46,20 +48,14 @@ GARBAGE = [
 
 
 @pytest.fixture
-def valgrind_server(tmp_path, monkeypatch, make_server):
-    """A release server started under valgrind memcheck (its report in a file of its own)."""
-    report = tmp_path / "memcheck.txt"
-    wrapper = tmp_path / "ticketd-under-valgrind"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f"exec {VALGRIND} --tool=memcheck --error-exitcode={VALGRIND_ERROR_EXIT} "
-        f"--errors-for-leak-kinds=none --track-origins=no --log-file={report} "
-        f"{conftest.TICKETD_BIN} \"$@\"\n")
-    wrapper.chmod(0o755)
-    monkeypatch.setattr(conftest, "TICKETD_BIN", wrapper)
+def valgrind_server(monkeypatch, make_server):
+    """A release server started under valgrind memcheck, through conftest's TICKETD_WRAPPER
+    (the mechanism make valgrind uses), its report in a log file of its own."""
+    monkeypatch.setattr(conftest, "TICKETD_WRAPPER", [
+        VALGRIND, "--tool=memcheck", f"--error-exitcode={VALGRIND_ERROR_EXIT}",
+        "--errors-for-leak-kinds=none", "--log-file={log}"])
     srv = make_server("sqlite", start=False, WORKERS="2")
     srv.start(timeout=180)
-    srv.memcheck_report = report
     return srv
 
 
@@ -77,7 +73,8 @@ def test_garbage_tokens_under_valgrind(valgrind_server):
     r = call("GET", srv, "/me", token=forge_jwt(JWT_ACCESS_SECRET, claims), timeout=60)
     assert r.status_code == 200, r.text
     rc = srv.stop(timeout=120)
-    report = srv.memcheck_report.read_text(errors="replace")
+    report = srv.wrapper_text()
+    assert "ERROR SUMMARY" in report, f"no memcheck report at {srv.wrapper_log}"
     assert rc != VALGRIND_ERROR_EXIT and "Invalid write" not in report, \
         f"memcheck found errors in the server (exit {rc}):\n{report[-8000:]}"
     assert rc == 0, f"ticketd exited with {rc}; stderr:\n{srv.stderr_text()[-3000:]}"

@@ -38,6 +38,13 @@ def test_an_include_up_fails(tmp_path):
     }) == ["up: catalog/layout.h includes http/validate.h"]
 
 
+def test_relative_and_bracketed_includes_count(tmp_path):
+    assert tree(tmp_path, {
+        "api/cached.h": "",
+        "http/server.c": '#include "../api/cached.h"\n#include <api/cached.h>\n#include <string.h>\n',
+    }) == ["up: http/server.c includes api/cached.h"] * 2
+
+
 def test_one_layer_both_ways_fails_one_way_passes(tmp_path):
     files = {"pay/pay.h": "", "booking/booking.h": '#include "pay/pay.h"\n'}
     assert tree(tmp_path, files) == []

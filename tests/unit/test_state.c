@@ -93,6 +93,25 @@ static void test_names_round_trip(void **state)
     assert_string_equal(tix_booking_event_name(TIX_EV_USER_CANCEL), "user_cancel");
 }
 
+/* core/model.h: the hold statuses are the holds.status column's words, in its CHECK's order. */
+static void test_hold_status_names(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"active", "released", "replaced", "booked"};
+    for (int s = 0; s < TIX_HOLD_STATUS_COUNT; s++) {
+        tix_hold_status back = TIX_HOLD_STATUS_COUNT;
+        assert_string_equal(tix_hold_status_name((tix_hold_status)s), words[s]);
+        assert_true(tix_hold_status_parse(words[s], &back));
+        assert_int_equal(back, s);
+    }
+    tix_hold_status x = TIX_HOLD_BOOKED;
+    assert_false(tix_hold_status_parse("expired", &x));
+    assert_false(tix_hold_status_parse("Active", &x));
+    assert_false(tix_hold_status_parse(NULL, &x));
+    assert_int_equal(x, TIX_HOLD_BOOKED); /* untouched on failure */
+    assert_string_equal(tix_hold_status_name(TIX_HOLD_STATUS_COUNT), "unknown");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +120,7 @@ int main(void)
         cmocka_unit_test(test_capture_wins_over_failure_in_any_order),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_names_round_trip),
+        cmocka_unit_test(test_hold_status_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
