@@ -319,3 +319,19 @@ def test_password_reset_is_rate_limited_per_email_and_ip(backend, make_server, s
     err = assert_error(call("POST", server, "/auth/password-reset",
                             json={"email": unique_email("y")}), 429, "rate_limited")
     assert err["details"]["scope"] == "ip"
+
+
+def test_starttls_required_refuses_to_send_in_the_clear(backend, make_server, sink):
+    """The sink offers no STARTTLS: with SMTP_STARTTLS=required nothing is sent, the message
+    waits (a network-class error, retried) and says why; with the default it goes in the clear."""
+    server = mail_server(make_server, backend, SMTP_URL=sink.url, SMTP_STARTTLS="required")
+    admin = admin_tokens(server)["access_token"]
+    em = unique_email("tls")
+    register(server, email=em)
+    assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+    row = wait_until(lambda: [o for o in outbox(server, admin)
+                              if o["kind"] == "password_reset" and o["attempts"] >= 1
+                              and o.get("last_error")], what="a refused try")[0]
+    assert row["status"] in ("pending", "sending"), row
+    assert "smtp" in row["last_error"].lower(), row
+    assert sink.messages == [] and sink.attempts == []
