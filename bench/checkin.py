@@ -6,7 +6,8 @@ with a 500-seat hall (20 rows of 25), a show starting in an hour (inside the che
 50 buyers who buy 10 seats each (hold, book, test payment, confirm), a door-staff account.
 
 The rush (timed): 4 threads, each with its own keep-alive connection and staff token, scan
-their quarter of the 500 codes in a shuffled order, plus duplicates: every `--dup-every`-th
+their quarter of the 500 tickets in a shuffled order (scanners 0 and 2 send the ticket's code,
+1 and 3 its signed token, which the server verifies with Ed25519), plus duplicates: every `--dup-every`-th
 scan (default 8) is followed by a scan of a code already scanned (by this scanner or another),
 as at a real door where people show a ticket twice. Reported: requests, throughput, latency
 p50/p90/p99/max overall and per answer (200 admitted, 409 already_checked_in); checked: exactly
@@ -109,7 +110,7 @@ def setup(port: int, admin_email: str, admin_password: str, buyers: int, per_buy
         bk = a.ok("POST", "/bookings", {"hold_id": h["hold_id"]}, 201, bt)
         p = a.ok("POST", f"/payments/test/{bk['payment']['order_id']}/pay", None, 200, bt)
         done = a.ok("POST", f"/bookings/{bk['booking']['id']}/confirm", p, 200, bt)
-        codes += [t["code"] for t in done["tickets"]]
+        codes += [(t["code"], t["token"]) for t in done["tickets"]]
     door = account("door")
     a.ok("POST", f"/theatres/{theatre['id']}/staff", {"email": door["email"]}, 201, ot)
     return theatre["id"], show["id"], codes, door["access_token"]
@@ -134,31 +135,32 @@ def main() -> int:
     rng = random.Random(args.seed)
     rng.shuffle(codes)
     shares = [codes[i::args.scanners] for i in range(args.scanners)]
-    scanned: list[str] = []  # codes scanned so far, by anyone (for duplicates)
+    scanned: list[tuple[str, str]] = []  # (code, token) scanned so far, by anyone
     lock = threading.Lock()
-    samples: list[tuple[int, str, float]] = []  # (status, code, seconds)
+    samples: list[tuple[int, str, float, str]] = []  # (status, error code, seconds, method)
     barrier = threading.Barrier(args.scanners)
 
     def scanner(i: int):
         api = Api(args.port, door)
         r = random.Random(args.seed * 100 + i)
-        mine: list[tuple[int, str, float]] = []
+        mine: list[tuple[int, str, float, str]] = []
         api.call("GET", "/healthz")  # open the connection before the start
         barrier.wait()
         for n, code in enumerate(shares[i], 1):
-            todo = [code]
+            todo = [code[i % 2]]
             if n % args.dup_every == 0:
                 with lock:
                     if scanned:
-                        todo.append(r.choice(scanned))
+                        todo.append(r.choice(scanned)[i % 2])
             for c in todo:
                 t0 = time.perf_counter()
-                s, j = api.call("POST", f"/theatres/{theatre}/check-ins", {"code": c})
+                s, j = api.call("POST", f"/theatres/{theatre}/check-ins",
+                                {"token" if i % 2 else "code": c})
                 dt = time.perf_counter() - t0
                 err = (j or {}).get("error", {}).get("code", "") if s >= 400 else ""
-                mine.append((s, err, dt))
-                with lock:
-                    scanned.append(c)
+                mine.append((s, err, dt, "token" if i % 2 else "code"))
+            with lock:
+                scanned.append(code)
         with lock:
             samples.extend(mine)
 
@@ -172,8 +174,10 @@ def main() -> int:
 
     lat = [s[2] * 1000 for s in samples]
     by = {}
-    for s, err, dt in samples:
+    by_method = {}
+    for s, err, dt, method in samples:
         by.setdefault((s, err), []).append(dt * 1000)
+        by_method.setdefault(method, []).append(dt * 1000)
     print(f"rush: {args.scanners} scanners, {len(samples)} scans "
           f"({len(codes)} tickets + {len(samples) - len(codes)} duplicates) in {wall:.2f} s: "
           f"{len(samples) / wall:.0f} scans/s, {len(codes) / wall:.0f} admissions/s")
@@ -182,6 +186,10 @@ def main() -> int:
     for (s, err), xs in sorted(by.items()):
         print(f"latency ms ({s}{' ' + err if err else ''}, n={len(xs)}):  p50 {pct(xs, 50):.1f}  "
               f"p99 {pct(xs, 99):.1f}  max {max(xs):.1f}")
+
+    for m, xs in sorted(by_method.items()):
+        print(f"latency ms (by {m}, n={len(xs)}):  p50 {pct(xs, 50):.1f}  p99 {pct(xs, 99):.1f}  "
+              f"max {max(xs):.1f}")
 
     problems = []
     n200 = len(by.get((200, ""), []))

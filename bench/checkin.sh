@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The door rush: 500 tickets of one show checked in by 4 concurrent scanners (plus duplicate
-# scans) against one ticketd on PostgreSQL (scripts/cluster.sh start 1, in a temp dir: one
-# PostgreSQL, one Redis, one server); bench/checkin.py sets up, runs and checks (exactly 500
-# admissions, every other answer 409 already_checked_in) and prints p50/p99 and throughput.
+# The door rush: 500 tickets of one show checked in by 4 concurrent scanners (two send codes, two
+# signed tokens; plus duplicate scans) against one ticketd on PostgreSQL (scripts/cluster.sh
+# start 1, in a temp dir: one PostgreSQL, one Redis, one server); bench/checkin.py sets up, runs
+# and checks (exactly 500 admissions, every other answer 409 already_checked_in) and prints
+# p50/p99 and throughput.
 #
 # Usage: bench/checkin.sh
 # Environment: SCANNERS (4), WORKERS (8), TICKETD_BIN (build/ticketd),
