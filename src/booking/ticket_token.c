@@ -55,7 +55,7 @@ static long key_decode(unsigned char *out, size_t cap, const char *in)
         if (n + 1 >= sizeof(buf)) {
             return -1;
         }
-        buf[n++] = *in == '+' ? '-' : *in == '/' ? '_' : *in;
+        buf[n++] = (char)(*in == '+' ? '-' : *in == '/' ? '_' : *in);
     }
     buf[n] = '\0';
     size_t got = 0;
@@ -243,12 +243,7 @@ tix_rc tix_ticket_token_sign(const tix_ticket_keyring *kr, const tix_ticket_clai
         free(js);
         return TIX_EINVAL;
     }
-    size_t n = 0;
-    memcpy(out, PREFIX, PREFIX_LEN);
-    n += PREFIX_LEN;
-    memcpy(out + n, kr->keys[0].kid, TIX_TICKET_KID_LEN);
-    n += TIX_TICKET_KID_LEN;
-    out[n++] = '.';
+    size_t n = (size_t)snprintf(out, cap, "%s%s.", PREFIX, kr->keys[0].kid);
     sodium_bin2base64(out + n, cap - n, (const unsigned char *)js, jl, B64URL);
     free(js);
     n += plen;
