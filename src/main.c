@@ -41,7 +41,7 @@ static const char usage[] =
     "  ticketd admin create --email E --password P [--name N]\n"
     "                                  create an admin account and exit\n"
     "  ticketd jobs run-once NAME      run one lifecycle job now (shows, expire, refunds,\n"
-    "                                  reconcile, purge or refund_poll), print its counts\n"
+    "                                  reconcile, purge, refund_poll or mail), print its counts\n"
     "                                  and exit\n"
     "  ticketd --help | --version\n"
     "  ticketd --help-markdown         the variables below as the README's markdown table\n"

@@ -66,6 +66,11 @@ void tix_api_razorpay_webhook(tix_req *r);
 void tix_api_admin_refund_list(tix_req *r);
 void tix_api_admin_refund_get(tix_req *r);
 void tix_api_admin_refund_retry(tix_req *r);
+/* mail (mail_api.c) */
+void tix_api_admin_outbox_list(tix_req *r);
+void tix_api_admin_outbox_retry(tix_req *r);
+void tix_api_password_reset(tix_req *r);
+void tix_api_password_reset_confirm(tix_req *r);
 void tix_api_admin_reconcile(tix_req *r);
 /* reports_api.c */
 void tix_api_theatre_bookings(tix_req *r);

@@ -39,6 +39,8 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/auth/refresh", tix_api_refresh, PUB, JSON},
     {"POST", V1 "/auth/logout", tix_api_logout, PUB, JSON},
     {"POST", V1 "/auth/change-password", tix_api_change_password, USER, JSON | RL(PASSWORD)},
+    {"POST", V1 "/auth/password-reset", tix_api_password_reset, PUB, JSON | RL(RESET)},
+    {"POST", V1 "/auth/password-reset/confirm", tix_api_password_reset_confirm, PUB, JSON},
     {"GET", V1 "/me", tix_api_me, USER, 0},
     {"DELETE", V1 "/me", tix_api_delete_me, USER, JSON},
     {"GET", V1 "/admin/users", tix_api_admin_list_users, ADMIN, 0},
@@ -90,6 +92,10 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/admin/refunds/{id}", tix_api_admin_refund_get, ADMIN, 0},
     {"POST", V1 "/admin/refunds/{id}/retry", tix_api_admin_refund_retry, ADMIN, IDEM},
     {"POST", V1 "/admin/payments/reconcile", tix_api_admin_reconcile, ADMIN, 0},
+
+    /* mail: the outbox, for admins */
+    {"GET", V1 "/admin/outbox", tix_api_admin_outbox_list, ADMIN, 0},
+    {"POST", V1 "/admin/outbox/{id}/retry", tix_api_admin_outbox_retry, ADMIN, 0},
 
     /* owner and admin reports (a theatre's bookings: its door staff too, booking/door.h) */
     {"GET", V1 "/theatres/{id}/bookings", tix_api_theatre_bookings, USER, 0},

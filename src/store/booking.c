@@ -2,6 +2,7 @@
 #include "store/booking.h"
 
 #include "core/util.h"
+#include "store/outbox.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -513,6 +514,24 @@ tix_rc tix_booking_lock(tix_db *db, const char *id)
                            TIX_ENOTFOUND);
 }
 
+/* The message a person must get when a booking enters status `to` (API.md "Mail"), NULL for
+ * none. A cancellation because the show was cancelled (reason "show cancelled", written by
+ * tix_booking_show_cancelled) says so. */
+static const char *mail_kind(tix_booking_status to, const char *reason)
+{
+    switch (to) {
+    case TIX_BK_CONFIRMED:
+        return TIX_MAIL_BOOKING_CONFIRMED;
+    case TIX_BK_CANCELLED_REFUNDED:
+        return reason != NULL && strcmp(reason, "show cancelled") == 0 ? TIX_MAIL_SHOW_CANCELLED
+                                                                       : TIX_MAIL_BOOKING_CANCELLED;
+    case TIX_BK_EXPIRED_REFUNDED:
+        return TIX_MAIL_BOOKING_REFUNDED;
+    default:
+        return NULL;
+    }
+}
+
 tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status from,
                               tix_booking_status to, const char *reason, const char *payment_id,
                               int64_t now)
@@ -539,6 +558,10 @@ tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status fro
                          "INSERT INTO booking_events (id, booking_id, from_status, to_status,"
                          " reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                          ep, 6, NULL);
+    }
+    const char *mail = mail_kind(to, reason);
+    if (rc == TIX_OK && mail != NULL) { /* the mail commits or rolls back with the change */
+        rc = tix_outbox_booking(db, id, mail, now);
     }
     return rc;
 }

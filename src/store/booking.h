@@ -155,7 +155,9 @@ TIX_MUSTCHECK tix_rc tix_booking_seats(tix_db *db, tix_arena *a, const char *boo
 TIX_MUSTCHECK tix_rc tix_booking_set_order(tix_db *db, const char *id, const char *order_id);
 /* Locks the booking row for this transaction (the same trick as tix_hall_lock). */
 TIX_MUSTCHECK tix_rc tix_booking_lock(tix_db *db, const char *id);
-/* Records a change of status (and the audit event) if the booking is still in `from`. */
+/* Records a change of status (and the audit event) if the booking is still in `from`, and the
+ * mail the user must get of it (confirmed, cancelled, refunded, show cancelled: store/outbox.h)
+ * in the same transaction: every path that moves a booking goes through here. */
 TIX_MUSTCHECK tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status from,
                                             tix_booking_status to, const char *reason,
                                             const char *payment_id, int64_t now);
