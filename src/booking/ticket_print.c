@@ -5,6 +5,7 @@
 
 #include "media/ticket_pdf.h"
 
+#include <stdio.h>
 #include <string.h>
 
 tix_rc tix_ticket_token_for(const tix_ticket_keyring *kr, const char *ticket_id,
@@ -21,10 +22,10 @@ tix_rc tix_ticket_token_for(const tix_ticket_keyring *kr, const char *ticket_id,
         strlen(seat) >= sizeof(c.seat) || strlen(booking_id) >= sizeof(c.bid)) {
         return TIX_EINVAL;
     }
-    strcpy(c.tid, ticket_id);
-    strcpy(c.sid, show_id);
-    strcpy(c.seat, seat);
-    strcpy(c.bid, booking_id);
+    (void)snprintf(c.tid, sizeof(c.tid), "%s", ticket_id);
+    (void)snprintf(c.sid, sizeof(c.sid), "%s", show_id);
+    (void)snprintf(c.seat, sizeof(c.seat), "%s", seat);
+    (void)snprintf(c.bid, sizeof(c.bid), "%s", booking_id);
     c.start = starts_at_ms / 1000;
     return tix_ticket_token_sign(kr, &c, out, TIX_TICKET_TOKEN_MAX);
 }

@@ -243,13 +243,7 @@ tix_rc tix_ticket_token_sign(const tix_ticket_keyring *kr, const tix_ticket_clai
         free(js);
         return TIX_EINVAL;
     }
-    size_t n = 0;
-    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): sodium_bin2base64 ends out */
-    memcpy(out, PREFIX, PREFIX_LEN);
-    n += PREFIX_LEN;
-    memcpy(out + n, kr->keys[0].kid, TIX_TICKET_KID_LEN);
-    n += TIX_TICKET_KID_LEN;
-    out[n++] = '.';
+    size_t n = (size_t)snprintf(out, cap, "%s%s.", PREFIX, kr->keys[0].kid);
     sodium_bin2base64(out + n, cap - n, (const unsigned char *)js, jl, B64URL);
     free(js);
     n += plen;

@@ -23,7 +23,7 @@ tix_rc tix_qr_matrix(const char *text, unsigned char **modules, int *width)
         return TIX_EINVAL; /* too long for any version at level M */
     }
     size_t cells = (size_t)q->width * (size_t)q->width;
-    unsigned char *m = malloc(cells);
+    unsigned char *m = calloc(cells, 1);
     if (m == NULL) {
         QRcode_free(q);
         return TIX_ENOMEM;

@@ -32,7 +32,7 @@ static void on_error(HPDF_STATUS error_no, HPDF_STATUS detail_no, void *user_dat
 static const struct {
     unsigned cp;
     unsigned char b;
-} CP1252_HIGH[] = {
+} cp1252_high[] = {
     {0x20AC, 0x80}, {0x201A, 0x82}, {0x0192, 0x83}, {0x201E, 0x84}, {0x2026, 0x85}, {0x2020, 0x86},
     {0x2021, 0x87}, {0x02C6, 0x88}, {0x2030, 0x89}, {0x0160, 0x8A}, {0x2039, 0x8B}, {0x0152, 0x8C},
     {0x017D, 0x8E}, {0x2018, 0x91}, {0x2019, 0x92}, {0x201C, 0x93}, {0x201D, 0x94}, {0x2022, 0x95},
@@ -73,9 +73,9 @@ void tix_pdf_winansi(const char *utf8, char *out, size_t cap)
         if ((cp >= 0x20 && cp < 0x7F) || (cp >= 0xA0 && cp <= 0xFF)) {
             b = (unsigned char)cp;
         } else {
-            for (size_t i = 0; i < sizeof(CP1252_HIGH) / sizeof(CP1252_HIGH[0]); i++) {
-                if (CP1252_HIGH[i].cp == cp) {
-                    b = CP1252_HIGH[i].b;
+            for (size_t i = 0; i < sizeof(cp1252_high) / sizeof(cp1252_high[0]); i++) {
+                if (cp1252_high[i].cp == cp) {
+                    b = cp1252_high[i].b;
                     break;
                 }
             }
