@@ -259,3 +259,46 @@ bool tix_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     *out = v;
     return true;
 }
+
+/* How many bytes a UTF-8 sequence with lead byte c has (0: c leads none). */
+static size_t utf8_lead_len(unsigned c)
+{
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        return 2;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        return 3;
+    }
+    return c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+}
+
+/* Whether b may follow lead byte c (no overlongs, surrogates or code points past U+10FFFF). */
+static bool utf8_second_ok(unsigned c, unsigned b)
+{
+    switch (c) {
+    case 0xe0:
+        return b >= 0xa0;
+    case 0xed:
+        return b <= 0x9f;
+    case 0xf0:
+        return b >= 0x90;
+    case 0xf4:
+        return b <= 0x8f;
+    default:
+        return true;
+    }
+}
+
+size_t tix_utf8_seq(const unsigned char *s)
+{
+    size_t n = utf8_lead_len(s[0]);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+    return n > 1 && !utf8_second_ok(s[0], s[1]) ? 0 : n;
+}

@@ -49,6 +49,11 @@ void tix_rfc3339(char out[TIX_RFC3339_MAX], int64_t ms);
 /* Parses an RFC 3339 time (Z or ±hh:mm offset, optional fraction); false if invalid. */
 bool tix_parse_rfc3339(const char *s, int64_t *out_ms);
 
+/* The length of the valid UTF-8 character at s (1..4; 1 for the terminating NUL), 0 when s
+ * starts none: a stray or bad continuation byte, an overlong form, a surrogate, a code point
+ * past U+10FFFF, or a sequence cut short by the NUL. Reads no further than a NUL. */
+size_t tix_utf8_seq(const unsigned char *s);
+
 /* Parses a whole decimal integer in [min, max]; false on junk, overflow or out of range. */
 bool tix_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
