@@ -93,16 +93,21 @@ bool tix_base64url_encode(char *out, size_t cap, const unsigned char *in, size_t
     return true;
 }
 
-long tix_base64url_decode(unsigned char *out, size_t cap, const char *in)
+long tix_base64url_decode_n(unsigned char *out, size_t cap, const char *in, size_t len)
 {
-    size_t len = 0;
+    size_t n = 0;
     const char *end = NULL;
-    if (sodium_base642bin(out, cap, in, strlen(in), NULL, &len, &end,
+    if (sodium_base642bin(out, cap, in, len, NULL, &n, &end,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        *end != '\0') {
+        end != in + len) {
         return -1;
     }
-    return (long)len;
+    return (long)n;
+}
+
+long tix_base64url_decode(unsigned char *out, size_t cap, const char *in)
+{
+    return tix_base64url_decode_n(out, cap, in, strlen(in));
 }
 
 void tix_sha256_hex(char out[TIX_SHA256_HEX], const void *in, size_t n)

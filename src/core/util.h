@@ -35,6 +35,9 @@ void tix_hex_encode(char *out, const unsigned char *in, size_t n);
 bool tix_base64url_encode(char *out, size_t cap, const unsigned char *in, size_t n);
 /* Decodes URL-safe base64 without padding; returns bytes written or -1 if invalid/too long. */
 long tix_base64url_decode(unsigned char *out, size_t cap, const char *in);
+/* The same over in[0..len) (no NUL needed), as strict: every character decoded, no padding,
+ * no non-zero trailing bits (libsodium refuses non-canonical input). */
+long tix_base64url_decode_n(unsigned char *out, size_t cap, const char *in, size_t len);
 
 /* SHA-256 of n bytes, as lower-case hex. */
 void tix_sha256_hex(char out[TIX_SHA256_HEX], const void *in, size_t n);
