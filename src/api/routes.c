@@ -31,6 +31,7 @@ const tix_route tix_routes[] = {
     {"GET", "/metrics", tix_api_metrics, PUB, 0},
     {"GET", V1 "/healthz", tix_api_healthz, PUB, INL},
     {"GET", V1 "/readyz", tix_api_readyz, PUB, 0},
+    {"GET", "/.well-known/ticketd-ticket-key", tix_api_ticket_key, PUB, INL},
 
     /* auth and users */
     {"POST", V1 "/auth/register", tix_api_register, PUB, JSON | RL(REGISTER)},
@@ -38,6 +39,8 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/auth/refresh", tix_api_refresh, PUB, JSON},
     {"POST", V1 "/auth/logout", tix_api_logout, PUB, JSON},
     {"POST", V1 "/auth/change-password", tix_api_change_password, USER, JSON | RL(PASSWORD)},
+    {"POST", V1 "/auth/password-reset", tix_api_password_reset, PUB, JSON | RL(RESET)},
+    {"POST", V1 "/auth/password-reset/confirm", tix_api_password_reset_confirm, PUB, JSON},
     {"GET", V1 "/me", tix_api_me, USER, 0},
     {"DELETE", V1 "/me", tix_api_delete_me, USER, JSON},
     {"GET", V1 "/admin/users", tix_api_admin_list_users, ADMIN, 0},
@@ -78,6 +81,9 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/bookings/{id}", tix_api_booking_get, USER, 0},
     {"POST", V1 "/bookings/{id}/confirm", tix_api_booking_confirm, USER, JSON | IDEM},
     {"POST", V1 "/bookings/{id}/cancel", tix_api_booking_cancel, USER, IDEM},
+    {"GET", V1 "/bookings/{id}/tickets.pdf", tix_api_booking_pdf, USER, 0},
+    {"GET", V1 "/tickets/{id}/qr.png", tix_api_ticket_qr_png, USER, 0},
+    {"GET", V1 "/tickets/{id}/qr.svg", tix_api_ticket_qr_svg, USER, 0},
     {"POST", V1 "/payments/test/{order_id}/pay", tix_api_test_pay, USER, 0},
     {"POST", V1 "/payments/razorpay/webhook", tix_api_razorpay_webhook, PUB, TIX_ROUTE_RAW},
 
@@ -86,6 +92,10 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/admin/refunds/{id}", tix_api_admin_refund_get, ADMIN, 0},
     {"POST", V1 "/admin/refunds/{id}/retry", tix_api_admin_refund_retry, ADMIN, IDEM},
     {"POST", V1 "/admin/payments/reconcile", tix_api_admin_reconcile, ADMIN, 0},
+
+    /* mail: the outbox, for admins */
+    {"GET", V1 "/admin/outbox", tix_api_admin_outbox_list, ADMIN, 0},
+    {"POST", V1 "/admin/outbox/{id}/retry", tix_api_admin_outbox_retry, ADMIN, 0},
 
     /* owner and admin reports (a theatre's bookings: its door staff too, booking/door.h) */
     {"GET", V1 "/theatres/{id}/bookings", tix_api_theatre_bookings, USER, 0},

@@ -179,11 +179,11 @@ tix_rc tix_config_copy_str(tix_config_parser *p, char *dst, size_t cap, const ch
 /* The parse steps in order: later ones may read what earlier ones set (the database kind, the
  * worker count), and with several bad variables the first in this order is the one reported. */
 static tix_rc (*const steps[])(tix_config_parser *p, tix_config *cfg) = {
-    tix_config_load_database,    tix_config_load_numbers, tix_config_load_booking,
-    tix_config_load_misc,        tix_config_load_admin,   tix_config_load_media,
-    tix_config_load_razorpay,    tix_config_load_jobs,    tix_config_load_proxies,
-    tix_config_load_rate_limits, tix_config_load_cache,   tix_config_load_redis,
-    tix_config_load_secrets,
+    tix_config_load_database, tix_config_load_numbers,     tix_config_load_booking,
+    tix_config_load_misc,     tix_config_load_admin,       tix_config_load_media,
+    tix_config_load_razorpay, tix_config_load_mail,        tix_config_load_jobs,
+    tix_config_load_proxies,  tix_config_load_rate_limits, tix_config_load_cache,
+    tix_config_load_redis,    tix_config_load_secrets,
 };
 
 tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,

@@ -81,6 +81,23 @@ typedef struct tix_config {
     char razorpay_key_secret[128];       /* RAZORPAY_KEY_SECRET */
     char razorpay_webhook_secret[256];   /* RAZORPAY_WEBHOOK_SECRET */
     char razorpay_api_base[TIX_CFG_STR]; /* RAZORPAY_API_BASE, without a trailing slash */
+    /* ticket tokens (booking/ticket_token.h); checked when the keyring is made at start */
+    char ticket_signing_key[256];         /* TICKET_SIGNING_KEY, empty = generated (never logged) */
+    char ticket_verify_keys[TIX_CFG_STR]; /* TICKET_VERIFY_KEYS, empty = none */
+    /* Mail (jobs/mail.c): SMTP when smtp_url is set, else .eml files in mail_dir. Secrets are
+     * never logged. */
+    char smtp_url[TIX_CFG_STR];  /* SMTP_URL: smtp://host:port or smtps://host:port */
+    char smtp_user[256];         /* SMTP_USER (or the URL's user) */
+    char smtp_password[256];     /* SMTP_PASSWORD (or the URL's password) */
+    bool smtp_starttls_required; /* SMTP_STARTTLS=required (else opportunistic) */
+    char mail_from[256];         /* MAIL_FROM: the From address */
+    char mail_dir[TIX_CFG_STR];  /* MAIL_DIR: where .eml files go without SMTP_URL */
+    int64_t mail_max_attempts;   /* MAIL_MAX_ATTEMPTS: a refused (5xx) message fails after */
+    int64_t mail_retry_ms;       /* MAIL_RETRY: first back-off after a 4xx or network error */
+    int64_t mail_retry_max_ms;   /* MAIL_RETRY_MAX: the back-off's cap */
+    int64_t mail_timeout_ms;     /* MAIL_TIMEOUT: one SMTP conversation at most */
+    int64_t mail_batch;          /* MAIL_BATCH: messages claimed per run */
+    int64_t job_mail_ms;         /* JOB_INTERVAL_MAIL: the outbox is sent this often */
     /* Lifecycle jobs (src/jobs), times in milliseconds. */
     int64_t job_tick_ms;      /* JOB_TICK: how often the scheduler renews leases, runs due jobs */
     int64_t job_lease_ms;     /* JOB_LEASE: a job's lease lapses this long after its last renewal */
@@ -107,6 +124,8 @@ typedef struct tix_config {
     tix_rate_limit rl_login_mail;                      /* RATE_LIMIT_LOGIN_EMAIL */
     tix_rate_limit rl_register_ip;                     /* RATE_LIMIT_REGISTER_IP */
     tix_rate_limit rl_hold_user;                       /* RATE_LIMIT_HOLD_USER */
+    tix_rate_limit rl_reset_ip;                        /* RATE_LIMIT_RESET_IP */
+    tix_rate_limit rl_reset_mail;                      /* RATE_LIMIT_RESET_EMAIL */
     /* Cache, event bus and event streams (src/cache, http/sse.c; docs/cache.md), in ms. */
     int64_t cache_ttl_ms;         /* CACHE_TTL: the longest any answer stays cached */
     int64_t cache_timeout_ms;     /* CACHE_TIMEOUT: every Redis call at most */

@@ -76,6 +76,7 @@ tix_rc tix_config_load_misc(tix_config_parser *p, tix_config *cfg);        /* co
 tix_rc tix_config_load_admin(tix_config_parser *p, tix_config *cfg);       /* config_core.c */
 tix_rc tix_config_load_media(tix_config_parser *p, tix_config *cfg);       /* config_media.c */
 tix_rc tix_config_load_razorpay(tix_config_parser *p, tix_config *cfg);    /* config_booking.c */
+tix_rc tix_config_load_mail(tix_config_parser *p, tix_config *cfg);        /* config_mail.c */
 tix_rc tix_config_load_jobs(tix_config_parser *p, tix_config *cfg);        /* config_jobs.c */
 tix_rc tix_config_load_proxies(tix_config_parser *p, tix_config *cfg);     /* config_limits.c */
 tix_rc tix_config_load_rate_limits(tix_config_parser *p, tix_config *cfg); /* config_limits.c */

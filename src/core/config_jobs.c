@@ -21,6 +21,7 @@ tix_rc tix_config_load_jobs(tix_config_parser *p, tix_config *cfg)
         {"JOB_INTERVAL_RECONCILE", &cfg->job_reconcile_ms},
         {"JOB_INTERVAL_PURGE", &cfg->job_purge_ms},
         {"JOB_INTERVAL_REFUND_POLL", &cfg->job_refund_poll_ms},
+        {"JOB_INTERVAL_MAIL", &cfg->job_mail_ms},
         {"REFUND_POLL_AGE", &cfg->refund_poll_age_ms},
         {"REFUND_POLL_BATCH", &cfg->refund_poll_batch},
     };

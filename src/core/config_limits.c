@@ -97,6 +97,8 @@ tix_rc tix_config_load_rate_limits(tix_config_parser *p, tix_config *cfg)
         {"RATE_LIMIT_LOGIN_EMAIL", &cfg->rl_login_mail},
         {"RATE_LIMIT_REGISTER_IP", &cfg->rl_register_ip},
         {"RATE_LIMIT_HOLD_USER", &cfg->rl_hold_user},
+        {"RATE_LIMIT_RESET_IP", &cfg->rl_reset_ip},
+        {"RATE_LIMIT_RESET_EMAIL", &cfg->rl_reset_mail},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = tix_config_text(p, vars[i].name); /* the default when unset */

@@ -130,6 +130,17 @@ const tix_config_var tix_config_vars[] = {
          "webhooks go to POST /api/v1/payments/razorpay/webhook"),
     TEXT("RAZORPAY_API_BASE", "https://api.razorpay.com/v1", "Razorpay's API"),
 
+    HEAD("Tickets"),
+    {"TICKET_SIGNING_KEY", TIX_CFG_TEXT, NULL,
+     "SQLite: made at first start in ticket_signing.key beside the database file (0600); "
+     "PostgreSQL: made once and kept in the database",
+     0, 0,
+     "Ed25519 key that signs ticket tokens: base64url (or base64) of a 32-byte seed or a 64-byte "
+     "libsodium secret key; its public key is served at /.well-known/ticketd-ticket-key"},
+    TEXT("TICKET_VERIFY_KEYS", NULL,
+         "old public keys (base64url, comma-separated, at most 7) whose tickets still verify "
+         "after TICKET_SIGNING_KEY changed"),
+
     HEAD("Lifecycle jobs"),
     SWITCH("JOBS", "on",
            "run the lifecycle jobs in this server; each job runs on one server at a time, "
@@ -152,11 +163,31 @@ const tix_config_var tix_config_vars[] = {
     MSECS("JOB_INTERVAL_REFUND_POLL", "10m", 100, WEEK_MS,
           "refunds pending at the provider are fetched and settled as their webhook would have, "
           "in case it was lost"),
+    MSECS("JOB_INTERVAL_MAIL", "10s", 100, WEEK_MS, "the mail outbox is sent"),
     MSECS("REFUND_POLL_AGE", "1h", 0, 30 * DAY * 1000,
           "a refund pending this long is asked about, and again at most this often (0 = at "
           "every run)"),
     INT("REFUND_POLL_BATCH", "50", 1, 1000,
         "refunds asked about per run at most: the provider's rate limits"),
+
+    HEAD("Mail"),
+    TEXT("SMTP_URL", NULL,
+         "smtp://host:port (STARTTLS when offered) or smtps://host:port, optionally with "
+         "user:password@; unset = write each message as an .eml file into MAIL_DIR"),
+    TEXT("SMTP_USER", NULL, "SMTP user (instead of the URL's)"),
+    TEXT("SMTP_PASSWORD", NULL, "SMTP password (instead of the URL's)"),
+    TEXT("SMTP_STARTTLS", "try", "try | required: with smtp://, refuse to send in the clear"),
+    TEXT("MAIL_FROM", "ticketd <noreply@ticketd.local>", "the From of every message"),
+    TEXT("MAIL_DIR", "./data/mail", "where messages go as .eml files when SMTP_URL is unset"),
+    INT("MAIL_MAX_ATTEMPTS", "5", 1, 1000,
+        "a message the server refuses (5xx) fails for good after this many tries (an admin can "
+        "retry it); 4xx and network errors are retried with back-off 4 times as often"),
+    MSECS("MAIL_RETRY", "30s", 10, DAY * 1000,
+          "back-off after a failed try, doubling per try up to MAIL_RETRY_MAX"),
+    MSECS("MAIL_RETRY_MAX", "1h", 10, WEEK_MS, "longest back-off between two tries"),
+    MSECS("MAIL_TIMEOUT", "30s", 100, HOUR * 1000,
+          "one SMTP conversation at most; a message in flight is claimed again after twice this"),
+    INT("MAIL_BATCH", "50", 1, 10000, "messages sent per run of the mail job at most"),
 
     HEAD("Cache and live events"),
     SWITCH("CACHE", "on", "cache seat maps, listings and bookings; events flow either way"),
@@ -185,6 +216,9 @@ const tix_config_var tix_config_vars[] = {
          "the owner out); also failed change-password attempts per user"),
     RATE("RATE_LIMIT_REGISTER_IP", "5/1m", "registrations per client IP"),
     RATE("RATE_LIMIT_HOLD_USER", "30/1m", "holds per user"),
+    RATE("RATE_LIMIT_RESET_IP", "10/1h", "password-reset requests per client IP"),
+    RATE("RATE_LIMIT_RESET_EMAIL", "3/1h",
+         "password-reset requests per e-mail (known or not: the answer is the same)"),
     SWITCH("TRUST_PROXY", "off",
            "client IP from X-Forwarded-For via a trusted proxy: the right-most untrusted hop"),
     TEXT("TRUSTED_PROXIES", "127.0.0.1/32,::1", "proxy addresses or CIDR blocks"),

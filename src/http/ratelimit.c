@@ -140,6 +140,18 @@ bool tix_ratelimit_admit(tix_req *r, tix_rl_ticket *t)
         const char *who = email ? tix_arena_sprintf(r->arena, "%s %s", email, ip) : NULL;
         return check(r, t, "login", "email", who, &cfg->rl_login_mail);
     }
+    if (flags & TIX_ROUTE_RL_RESET) { /* every request counts, known address or not */
+        tix_client_ip(r, ip);
+        if (!check(r, t, "password_reset", "ip", ip, &cfg->rl_reset_ip)) {
+            return false;
+        }
+        const char *email = login_email(r);
+        if (tix_req_answered(r)) {
+            give_back(r, t);
+            return false;
+        }
+        return check(r, t, "password_reset", "email", email, &cfg->rl_reset_mail);
+    }
     if (flags & TIX_ROUTE_RL_PASSWORD) {
         t->failure = "wrong_password";
         tix_client_ip(r, ip);

@@ -32,6 +32,7 @@ enum {
     TIX_ROUTE_RL_REGISTER = 1u << 5,
     TIX_ROUTE_RL_HOLD = 1u << 6,
     TIX_ROUTE_RL_PASSWORD = 1u << 7,
+    TIX_ROUTE_RL_RESET = 1u << 11, /* password-reset requests per client IP and per e-mail */
     /* cached GET answers (http/cached.h), validated by the version of their scope: a show
      * (path parameter id), the catalogue, or the signed-in user */
     TIX_ROUTE_CACHE_SHOW = 1u << 8,

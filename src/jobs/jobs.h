@@ -90,6 +90,8 @@ TIX_MUSTCHECK tix_rc tix_job_refunds(tix_job_ctx *c, tix_job_counts *out);
 TIX_MUSTCHECK tix_rc tix_job_reconcile(tix_job_ctx *c, tix_job_counts *out);
 TIX_MUSTCHECK tix_rc tix_job_purge(tix_job_ctx *c, tix_job_counts *out);
 TIX_MUSTCHECK tix_rc tix_job_refund_poll(tix_job_ctx *c, tix_job_counts *out);
+/* The mail outbox (jobs/mail.c). */
+TIX_MUSTCHECK tix_rc tix_job_mail(tix_job_ctx *c, tix_job_counts *out);
 
 /* "<prefix><hostname>:<pid>:<8 random hex digits>": who holds a lease or ran a job. */
 void tix_jobs_holder_id(char out[TIX_JOBS_HOLDER_MAX], const char *prefix);

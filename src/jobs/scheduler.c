@@ -25,6 +25,7 @@ const tix_job tix_jobs_table[] = {
     {"reconcile", tix_job_reconcile, offsetof(tix_config, job_reconcile_ms)},
     {"purge", tix_job_purge, offsetof(tix_config, job_purge_ms)},
     {"refund_poll", tix_job_refund_poll, offsetof(tix_config, job_refund_poll_ms)},
+    {"mail", tix_job_mail, offsetof(tix_config, job_mail_ms)},
 };
 const int tix_jobs_table_count = (int)(sizeof(tix_jobs_table) / sizeof(tix_jobs_table[0]));
 

@@ -230,6 +230,30 @@ def test_check_in_outcomes(server):
                  404, "not_found")
 
 
+def test_check_in_by_token(server):
+    """A token that does not verify is refused (422) and admits nothing; the ticket's signed
+    token (in the booking, next to its code) admits it once, and its code is then 409 like a
+    second scan: one ticket, one admission, whatever the scanner sent."""
+    v = near_venue(server)
+    door = staff_member(server, v)
+    buyer = make_user(server, "buyer")
+    b = buy(server, buyer.token, v.show_id, v.ids("F1"))
+    for bad in ("t1.AAAAAAAAAAA.e30." + "A" * 86, "not a token", b["tickets"][0]["code"]):
+        err = assert_error(scan(server, v.theatre["id"], door.token, token=bad), 422,
+                           "validation_failed")
+        assert err["details"]["field"] == "token", err
+    counts = ok(api("GET", server, f"/shows/{v.show_id}/check-ins", token=door.token))["counts"]
+    assert counts == {"sold": 1, "admitted": 0}
+    token = b["tickets"][0]["token"]
+    first = ok(scan(server, v.theatre["id"], door.token, token=token))
+    assert first["seat"]["label"] == "F1"
+    err = assert_error(scan(server, v.theatre["id"], door.token, code=b["tickets"][0]["code"]),
+                       409, "already_checked_in")
+    assert err["details"]["checked_in_at"] == first["checked_in_at"]
+    items = ok(api("GET", server, f"/shows/{v.show_id}/check-ins", token=door.token))["items"]
+    assert [i["method"] for i in items] == ["token"]
+
+
 def test_wrong_theatre_and_wrong_show(server):
     c = cast(server)
     v = near_venue(server)
@@ -241,6 +265,8 @@ def test_wrong_theatre_and_wrong_show(server):
     err = assert_error(scan(server, v.theatre["id"], door.token,
                             code=other["tickets"][0]["code"]), 422, "wrong_theatre")
     assert err["details"]["show_id"] == w.show_id
+    err = assert_error(scan(server, v.theatre["id"], door.token,
+                            token=other["tickets"][0]["token"]), 422, "wrong_theatre")
     # this theatre's show two days away: outside the window
     hall = create_hall(server, v.theatre["id"], c.owner.token, GRID_LAYOUT)
     far = create_show(server, v.movie["id"], hall["id"], starts_in(48), token=c.owner.token,
@@ -260,6 +286,9 @@ def test_wrong_theatre_and_wrong_show(server):
     # refunded: the booking is cancelled (two days out: allowed), its ticket is void
     ok(post_cancel(server, buyer.token, b["id"]))
     assert_error(scan(server, v.theatre["id"], door.token, code=b["tickets"][0]["code"]),
+                 410, "ticket_void")
+    # its token still verifies offline (it is signed), and is refused online all the same
+    assert_error(scan(server, v.theatre["id"], door.token, token=b["tickets"][0]["token"]),
                  410, "ticket_void")
 
 

@@ -36,13 +36,13 @@ tix_rc tix_test_load(const kv *vars, tix_config *cfg, char *err, size_t errlen)
 
 tix_rc tix_test_load_db(tix_config *cfg, const char *url, const kv *extra, char *err, size_t errlen)
 {
-    kv vars[12] = {
+    kv vars[16] = {
         {"DATABASE_URL", url},
         {"JWT_ACCESS_SECRET", TIX_TEST_ACCESS_SECRET},
         {"JWT_REFRESH_SECRET", TIX_TEST_REFRESH_SECRET},
     };
     int n = 3;
-    for (; extra != NULL && extra->name != NULL && n < 11; extra++) {
+    for (; extra != NULL && extra->name != NULL && n < 15; extra++) {
         vars[n++] = *extra;
     }
     vars[n] = (kv){NULL, NULL};

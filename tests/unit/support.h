@@ -37,7 +37,7 @@ typedef struct kv {
 const char *tix_test_table_get(const char *name, void *ctx);
 /* tix_config_load from a kv table. */
 tix_rc tix_test_load(const kv *vars, tix_config *cfg, char *err, size_t errlen);
-/* tix_config_load from DATABASE_URL=url, the two test secrets and up to 8 more pairs (extra,
+/* tix_config_load from DATABASE_URL=url, the two test secrets and up to 12 more pairs (extra,
  * NULL-name terminated; may be NULL). */
 tix_rc tix_test_load_db(tix_config *cfg, const char *url, const kv *extra, char *err,
                         size_t errlen);

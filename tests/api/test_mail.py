@@ -1,0 +1,337 @@
+"""Mail (API.md "Mail"): the transactional outbox, its sender over a real SMTP server
+(aiosmtpd on a loopback port: tests/api/smtp_sink.py) or into .eml files, the admin's view of
+the outbox, and password reset.
+
+Every test runs on SQLite and PostgreSQL, with its own server: a 100 ms tick and mail interval,
+back-off of 100 ms doubling up to 400 ms, so retries take a fraction of a second."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from booking_helpers import Venue, api, book, buy, hold, pay, post_cancel, post_confirm
+from conftest import (ADMIN_EMAIL, DEFAULT_PASSWORD, admin_tokens, assert_error, call, login,
+                      refresh, register, unique_email)
+from smtp_sink import SmtpSink
+from test_jobs import query
+
+MAIL_ENV = {"JOB_TICK": "100ms", "JOB_LEASE": "2s", "JOB_INTERVAL_MAIL": "100ms",
+            "MAIL_RETRY": "100ms", "MAIL_RETRY_MAX": "400ms", "MAIL_MAX_ATTEMPTS": "2",
+            "MAIL_TIMEOUT": "1s"}
+MSGID = re.compile(r"^<mail_[0-9a-z]+@ticketd>$")
+
+
+@pytest.fixture
+def sink():
+    with SmtpSink() as s:
+        yield s
+
+
+def mail_server(make_server, backend, **env):
+    return make_server(backend, **{**MAIL_ENV, **env})
+
+
+def buyer(server) -> tuple[str, str]:
+    """A new user: (email, access token)."""
+    em = unique_email("buyer")
+    return em, register(server, email=em, name="Asha Buyer")["access_token"]
+
+
+def outbox(server, admin: str, status: str | None = None) -> list[dict]:
+    q = f"?status={status}&limit=100" if status else "?limit=100"
+    r = call("GET", server, "/admin/outbox" + q, token=admin)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def wait_until(pred, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def row_of(server, admin, ref_id: str, kind: str) -> dict | None:
+    rows = [o for o in outbox(server, admin) if o.get("ref_id") == ref_id and o["kind"] == kind]
+    return rows[0] if rows else None
+
+
+def db_exec(database_url: str, sql: str) -> None:
+    """Runs one statement straight on the server's database (committed)."""
+    if database_url.startswith("sqlite://"):
+        con = sqlite3.connect(database_url[len("sqlite://"):], timeout=10)
+        try:
+            con.execute(sql)
+            con.commit()
+        finally:
+            con.close()
+    else:
+        query(database_url, sql)  # psql: autocommit
+
+
+def attachments(msg) -> dict[str, bytes]:
+    return {p.get_filename(): p.get_payload(decode=True) for p in msg.iter_attachments()}
+
+
+# --------------------------------------------------------------------------------------------
+# Booking mail over SMTP
+
+
+def test_confirmed_and_cancelled_bookings_are_mailed(backend, make_server, sink):
+    server = mail_server(make_server, backend, SMTP_URL=sink.url)
+    v = Venue(server)
+    em, tok = buyer(server)
+    b = buy(server, tok, v.show_id, v.ids("A1", "A2"))
+    got = sink.wait_for(1)[0]
+    msg = got.msg
+    assert got.rcpt_tos == [em]
+    assert got.mail_from == "noreply@ticketd.local"
+    assert msg["To"] == em
+    assert msg["From"] == "ticketd <noreply@ticketd.local>"
+    assert v.movie["title"] in msg["Subject"]
+    assert MSGID.match(msg["Message-ID"]), msg["Message-ID"]
+    assert msg["Date"] is not None and msg["Date"].datetime is not None
+    assert msg.get_content_type() == "multipart/mixed"
+    body = msg.get_body(("plain",)).get_content()
+    assert b["id"] in body and "Asha Buyer" in body and "A1, A2" in body
+    files = attachments(msg)
+    assert b"BEGIN:VCALENDAR" in files["show.ics"] and b["id"].encode() in files["show.ics"]
+
+    admin = admin_tokens(server)["access_token"]
+    row = wait_until(lambda: (r := row_of(server, admin, b["id"], "booking_confirmed"))
+                     and r["status"] == "sent" and r, what="row sent")
+    assert row["message_id"] == msg["Message-ID"] and row["attempts"] == 1
+    assert row["subject"] == msg["Subject"] and "data" not in row
+
+    r = post_cancel(server, tok, b["id"])
+    assert r.status_code == 200, r.text
+    got = sink.wait_for(2)[1].msg
+    assert got["Subject"] == f"Booking {b['id']} cancelled"
+    assert got["Message-ID"] != msg["Message-ID"]
+    assert attachments(got) == {}
+
+
+def test_show_cancelled_mails_every_confirmed_booking(backend, make_server, sink):
+    server = mail_server(make_server, backend, SMTP_URL=sink.url)
+    v = Venue(server)
+    buyers = [buyer(server) for _ in range(3)]
+    for i, (_, tok) in enumerate(buyers):
+        buy(server, tok, v.show_id, v.ids(f"A{i + 1}"))
+    sink.wait_for(3)
+    v.cancel_show()
+    got = sink.wait_for(3, predicate=lambda m: "is cancelled" in m.msg["Subject"])
+    assert sorted(m.rcpt_tos[0] for m in got) == sorted(e for e, _ in buyers)
+
+
+def test_a_confirm_that_fails_leaves_no_mail(backend, make_server, sink):
+    server = mail_server(make_server, backend, SMTP_URL=sink.url)
+    v = Venue(server)
+    _, tok = buyer(server)
+    h = hold(server, tok, v.show_id, seat_ids=v.ids("B1"))
+    bk = book(server, tok, h["hold_id"])
+    p = pay(server, tok, bk["payment"]["order_id"])
+    bad = {**p, "razorpay_signature": "0" * len(p["razorpay_signature"])}
+    r = post_confirm(server, tok, bk["booking"]["id"], bad)
+    assert 400 <= r.status_code < 500, r.text
+    admin = admin_tokens(server)["access_token"]
+    time.sleep(0.5)
+    assert row_of(server, admin, bk["booking"]["id"], "booking_confirmed") is None
+    assert sink.messages == []
+
+
+# --------------------------------------------------------------------------------------------
+# Failures of the SMTP server
+
+
+def test_4xx_is_retried_with_backoff_then_delivered_once(backend, make_server, sink):
+    sink.mode = "refuse4xx"
+    server = mail_server(make_server, backend, SMTP_URL=sink.url)
+    admin = admin_tokens(server)["access_token"]
+    v = Venue(server)
+    _, tok = buyer(server)
+    b = buy(server, tok, v.show_id, v.ids("A3"))
+    row = wait_until(lambda: (r := row_of(server, admin, b["id"], "booking_confirmed"))
+                     and r["attempts"] >= 3 and r, what="three refused tries")
+    assert row["status"] in ("pending", "sending") and "451" in row["last_error"]
+    sink.mode = "ok"
+    got = sink.wait_for(1)
+    assert MSGID.match(got[0].msg["Message-ID"])
+    time.sleep(0.5)
+    assert len(sink.messages) == 1
+
+
+def test_5xx_fails_after_max_attempts_and_admin_retry_resends(backend, make_server, sink):
+    sink.mode = "refuse5xx"
+    server = mail_server(make_server, backend, SMTP_URL=sink.url)
+    admin = admin_tokens(server)["access_token"]
+    v = Venue(server)
+    _, tok = buyer(server)
+    b = buy(server, tok, v.show_id, v.ids("A4"))
+    failed = wait_until(lambda: [o for o in outbox(server, admin, "failed")
+                                 if o["ref_id"] == b["id"]], what="failed row")[0]
+    assert failed["attempts"] == 2 and "550" in failed["last_error"]
+    assert all(o["status"] == "failed" for o in outbox(server, admin, "failed"))
+    time.sleep(0.4)
+    assert row_of(server, admin, b["id"], "booking_confirmed")["attempts"] == 2  # no more tries
+
+    sink.mode = "ok"
+    r = call("POST", server, f"/admin/outbox/{failed['id']}/retry", token=admin)
+    assert r.status_code == 200 and r.json()["status"] == "pending", r.text
+    msg = sink.wait_for(1)[0].msg
+    assert msg["Message-ID"] == failed["message_id"]
+    wait_until(lambda: row_of(server, admin, b["id"], "booking_confirmed")["status"] == "sent")
+    r = call("POST", server, f"/admin/outbox/{failed['id']}/retry", token=admin)
+    assert_error(r, 409, "outbox_not_failed")
+    assert_error(call("POST", server, "/admin/outbox/mail_nope/retry", token=admin), 404,
+                 "not_found")
+    assert_error(call("GET", server, "/admin/outbox?status=lost", token=admin), 400,
+                 "invalid_parameter")
+    assert call("GET", server, "/admin/outbox", token=tok).status_code == 403
+
+
+@pytest.mark.parametrize("mode", ["hang", "drop"])
+def test_hang_or_dropped_connection_is_retried_with_the_same_message_id(backend, make_server,
+                                                                         sink, mode):
+    sink.mode = mode
+    sink.hang_seconds = 3
+    server = mail_server(make_server, backend, SMTP_URL=sink.url)
+    v = Venue(server)
+    _, tok = buyer(server)
+    buy(server, tok, v.show_id, v.ids("A5"))
+    wait_until(lambda: len(sink.attempts) >= 1, what="a first try")
+    sink.mode = "ok"
+    got = sink.wait_for(1)[0].msg
+    first = sink.attempts[0]
+    assert got["Message-ID"] == first  # the same message, recognisable as such
+    time.sleep(0.5)
+    assert [m.msg["Message-ID"] for m in sink.messages] == [first]  # arrived once
+
+
+# --------------------------------------------------------------------------------------------
+# Without SMTP_URL: .eml files
+
+
+def test_without_smtp_url_messages_are_eml_files(backend, make_server, tmp_path):
+    maildir = tmp_path / "mail"
+    server = mail_server(make_server, backend, MAIL_DIR=str(maildir))
+    v = Venue(server)
+    em, tok = buyer(server)
+    b = buy(server, tok, v.show_id, v.ids("A6"))
+    files = wait_until(lambda: list(maildir.glob("*.eml")), what=".eml file")
+    assert len(files) == 1 and not list(maildir.glob(".*"))  # no temporary file left
+    raw = files[0].read_bytes()
+    assert b"\r\n" in raw
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["To"] == em and MSGID.match(msg["Message-ID"])
+    assert files[0].name == msg["Message-ID"][1:].split("@")[0] + ".eml"
+    assert b["id"] in msg.get_body(("plain",)).get_content()
+    assert "show.ics" in attachments(msg)
+
+
+# --------------------------------------------------------------------------------------------
+# Password reset
+
+
+def token_of(msg) -> str:
+    m = re.search(r"\b([0-9a-f]{64})\b", msg.get_body(("plain",)).get_content())
+    assert m, msg.get_body(("plain",)).get_content()
+    return m.group(1)
+
+
+def test_password_reset_full_flow(backend, make_server, sink):
+    server = mail_server(make_server, backend, SMTP_URL=sink.url)
+    em = unique_email("forgetful")
+    register(server, email=em, name="Forgetful")
+    s1, s2 = login(server, em), login(server, em)
+
+    unknown = call("POST", server, "/auth/password-reset", json={"email": unique_email("nobody")})
+    known = call("POST", server, "/auth/password-reset", json={"email": em.upper()})
+    assert unknown.status_code == known.status_code == 202
+    assert unknown.json() == known.json()
+    msg = sink.wait_for(1)[0].msg
+    assert msg["To"] == em and "password" in msg["Subject"].lower()
+    token = token_of(msg)
+    time.sleep(0.4)
+    assert len(sink.messages) == 1  # nothing for the unknown address
+
+    admin = admin_tokens(server)["access_token"]
+    row = [o for o in outbox(server, admin) if o["kind"] == "password_reset"][0]
+    assert row["status"] == "sent"
+
+    r = call("POST", server, "/auth/password-reset/confirm",
+             json={"token": token, "new_password": "a-brand-new-pass"})
+    assert r.status_code == 204, r.text
+    for s in (s1, s2):
+        assert_error(call("GET", server, "/me", token=s["access_token"]), 401, "token_revoked")
+        assert refresh(server, s["refresh_token"]).status_code == 401
+    assert call("POST", server, "/auth/login",
+                json={"email": em, "password": DEFAULT_PASSWORD}).status_code == 401
+    login(server, em, "a-brand-new-pass")
+
+    again = call("POST", server, "/auth/password-reset/confirm",
+                 json={"token": token, "new_password": "another-new-pass"})
+    assert_error(again, 400, "invalid_token")
+    assert_error(call("POST", server, "/auth/password-reset/confirm",
+                      json={"token": "f" * 64, "new_password": "another-new-pass"}),
+                 400, "invalid_token")
+    assert_error(call("POST", server, "/auth/password-reset/confirm",
+                      json={"token": token, "new_password": "short"}), 422, "validation_failed")
+    assert_error(call("POST", server, "/auth/password-reset", json={"email": "not-an-email"}),
+                 422, "validation_failed")
+
+
+def test_password_reset_token_expires(backend, make_server, sink):
+    """An expired token (its expires_at moved into the past in the database) is refused."""
+    server = mail_server(make_server, backend, SMTP_URL=sink.url)
+    em = unique_email("late")
+    register(server, email=em)
+    assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+    token = token_of(sink.wait_for(1)[0].msg)
+    db_exec(server.database_url, "UPDATE password_resets SET expires_at = 1")
+    r = call("POST", server, "/auth/password-reset/confirm",
+             json={"token": token, "new_password": "a-brand-new-pass"})
+    assert_error(r, 400, "invalid_token")
+    login(server, em)  # the old password still works
+
+
+def test_password_reset_is_rate_limited_per_email_and_ip(backend, make_server, sink):
+    server = mail_server(make_server, backend, SMTP_URL=sink.url, RATE_LIMIT="on",
+                         RATE_LIMIT_RESET_EMAIL="2/1m", RATE_LIMIT_RESET_IP="4/1m")
+    em = unique_email("target")
+    for _ in range(2):
+        assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+    err = assert_error(call("POST", server, "/auth/password-reset", json={"email": em}), 429,
+                       "rate_limited")
+    assert err["details"]["scope"] == "email"
+    for _ in range(2):  # the refused request above was not counted
+        r = call("POST", server, "/auth/password-reset", json={"email": unique_email("x")})
+        assert r.status_code == 202
+    err = assert_error(call("POST", server, "/auth/password-reset",
+                            json={"email": unique_email("y")}), 429, "rate_limited")
+    assert err["details"]["scope"] == "ip"
+
+
+def test_starttls_required_refuses_to_send_in_the_clear(backend, make_server, sink):
+    """The sink offers no STARTTLS: with SMTP_STARTTLS=required nothing is sent, the message
+    waits (a network-class error, retried) and says why; with the default it goes in the clear."""
+    server = mail_server(make_server, backend, SMTP_URL=sink.url, SMTP_STARTTLS="required")
+    admin = admin_tokens(server)["access_token"]
+    em = unique_email("tls")
+    register(server, email=em)
+    assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+    row = wait_until(lambda: [o for o in outbox(server, admin)
+                              if o["kind"] == "password_reset" and o["attempts"] >= 1
+                              and o.get("last_error")], what="a refused try")[0]
+    assert row["status"] in ("pending", "sending"), row
+    assert "smtp" in row["last_error"].lower(), row
+    assert sink.messages == [] and sink.attempts == []
