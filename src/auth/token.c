@@ -12,6 +12,8 @@
  */
 #include "auth/token.h"
 
+#include "core/util.h"
+
 #include <jansson.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -88,26 +90,11 @@ tix_rc tix_token_issue(const char *secret, tix_token_type type, const tix_claims
     return TIX_OK;
 }
 
-/* Strict unpadded base64url of in[0..len) into out (cap bytes): every character decoded, no
- * padding, zero trailing bits (libsodium refuses non-canonical input). Bytes written or -1. */
-static long b64url_decode(unsigned char *out, size_t cap, const char *in, size_t len)
-{
-    size_t n = 0;
-    const char *end = NULL;
-    if (len == 0 ||
-        sodium_base642bin(out, cap, in, len, NULL, &n, &end,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        end != in + len) {
-        return -1;
-    }
-    return (long)n;
-}
-
 /* A JSON object from a base64url segment, duplicates refused. OUT: a new reference or NULL. */
 static json_t *segment_object(const char *in, size_t len)
 {
     unsigned char buf[PAYLOAD_B64_MAX * 3 / 4 + 4];
-    long n = b64url_decode(buf, sizeof(buf), in, len);
+    long n = tix_base64url_decode_n(buf, sizeof(buf), in, len);
     if (n <= 0) {
         return NULL;
     }
@@ -228,7 +215,8 @@ static bool shape_ok(const char *token, const char **dot1, const char **dot2)
 static bool signature_ok(const char *secret, const char *token, const char *dot2)
 {
     unsigned char sig[crypto_auth_hmacsha256_BYTES + 1];
-    if (b64url_decode(sig, sizeof(sig), dot2 + 1, SIG_B64_LEN) != crypto_auth_hmacsha256_BYTES) {
+    if (tix_base64url_decode_n(sig, sizeof(sig), dot2 + 1, SIG_B64_LEN) !=
+        crypto_auth_hmacsha256_BYTES) {
         return false;
     }
     unsigned char mac[crypto_auth_hmacsha256_BYTES];

@@ -1,6 +1,8 @@
 /* JSON-lines logger. The level is a process-wide atomic; output goes to fd 2. */
 #include "core/log.h"
 
+#include "core/util.h"
+
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -37,50 +39,6 @@ bool tix_log_parse_level(const char *s, tix_log_level *out)
     return false;
 }
 
-/* How many bytes a UTF-8 sequence with lead byte c has (0: c leads none). */
-static size_t utf8_lead_len(unsigned c)
-{
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        return 2;
-    }
-    if (c >= 0xe0 && c <= 0xef) {
-        return 3;
-    }
-    return c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-}
-
-/* Whether b may follow lead byte c (no overlongs, surrogates or code points past U+10FFFF). */
-static bool utf8_second_ok(unsigned c, unsigned b)
-{
-    switch (c) {
-    case 0xe0:
-        return b >= 0xa0;
-    case 0xed:
-        return b <= 0x9f;
-    case 0xf0:
-        return b >= 0x90;
-    case 0xf4:
-        return b <= 0x8f;
-    default:
-        return true;
-    }
-}
-
-/* The length of the valid UTF-8 sequence at s (1..4), 0 if it is not one (cut short too). */
-static size_t utf8_seq(const unsigned char *s)
-{
-    size_t n = utf8_lead_len(s[0]);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-    }
-    return n > 1 && !utf8_second_ok(s[0], s[1]) ? 0 : n;
-}
-
 /* The code point to write as \uXXXX for the character at s of seq bytes (0: not UTF-8), or 0
  * when it is written as it is: C0 controls and DEL; C1 controls (U+0080..U+009F; NEL ends a line
  * for some readers); U+2028/U+2029 (line breaks to Python's splitlines and some log shippers);
@@ -115,7 +73,7 @@ static size_t escape_char(const char *s, char esc[8], size_t *used)
         esc[1] = (char)(c == '\n' ? 'n' : c);
         return 2;
     }
-    size_t seq = c >= 0x80 ? utf8_seq((const unsigned char *)s) : 1;
+    size_t seq = c >= 0x80 ? tix_utf8_seq((const unsigned char *)s) : 1;
     unsigned v = escaped_code_point((const unsigned char *)s, seq);
     if (v != 0) {
         *used = seq == 0 ? 1 : seq;

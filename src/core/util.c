@@ -93,16 +93,21 @@ bool tix_base64url_encode(char *out, size_t cap, const unsigned char *in, size_t
     return true;
 }
 
-long tix_base64url_decode(unsigned char *out, size_t cap, const char *in)
+long tix_base64url_decode_n(unsigned char *out, size_t cap, const char *in, size_t len)
 {
-    size_t len = 0;
+    size_t n = 0;
     const char *end = NULL;
-    if (sodium_base642bin(out, cap, in, strlen(in), NULL, &len, &end,
+    if (sodium_base642bin(out, cap, in, len, NULL, &n, &end,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        *end != '\0') {
+        end != in + len) {
         return -1;
     }
-    return (long)len;
+    return (long)n;
+}
+
+long tix_base64url_decode(unsigned char *out, size_t cap, const char *in)
+{
+    return tix_base64url_decode_n(out, cap, in, strlen(in));
 }
 
 void tix_sha256_hex(char out[TIX_SHA256_HEX], const void *in, size_t n)
@@ -258,4 +263,47 @@ bool tix_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     }
     *out = v;
     return true;
+}
+
+/* How many bytes a UTF-8 sequence with lead byte c has (0: c leads none). */
+static size_t utf8_lead_len(unsigned c)
+{
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        return 2;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        return 3;
+    }
+    return c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+}
+
+/* Whether b may follow lead byte c (no overlongs, surrogates or code points past U+10FFFF). */
+static bool utf8_second_ok(unsigned c, unsigned b)
+{
+    switch (c) {
+    case 0xe0:
+        return b >= 0xa0;
+    case 0xed:
+        return b <= 0x9f;
+    case 0xf0:
+        return b >= 0x90;
+    case 0xf4:
+        return b <= 0x8f;
+    default:
+        return true;
+    }
+}
+
+size_t tix_utf8_seq(const unsigned char *s)
+{
+    size_t n = utf8_lead_len(s[0]);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+    return n > 1 && !utf8_second_ok(s[0], s[1]) ? 0 : n;
 }

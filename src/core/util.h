@@ -35,6 +35,9 @@ void tix_hex_encode(char *out, const unsigned char *in, size_t n);
 bool tix_base64url_encode(char *out, size_t cap, const unsigned char *in, size_t n);
 /* Decodes URL-safe base64 without padding; returns bytes written or -1 if invalid/too long. */
 long tix_base64url_decode(unsigned char *out, size_t cap, const char *in);
+/* The same over in[0..len) (no NUL needed), as strict: every character decoded, no padding,
+ * no non-zero trailing bits (libsodium refuses non-canonical input). */
+long tix_base64url_decode_n(unsigned char *out, size_t cap, const char *in, size_t len);
 
 /* SHA-256 of n bytes, as lower-case hex. */
 void tix_sha256_hex(char out[TIX_SHA256_HEX], const void *in, size_t n);
@@ -48,6 +51,11 @@ bool tix_secure_streq(const char *a, const char *b);
 void tix_rfc3339(char out[TIX_RFC3339_MAX], int64_t ms);
 /* Parses an RFC 3339 time (Z or ±hh:mm offset, optional fraction); false if invalid. */
 bool tix_parse_rfc3339(const char *s, int64_t *out_ms);
+
+/* The length of the valid UTF-8 character at s (1..4; 1 for the terminating NUL), 0 when s
+ * starts none: a stray or bad continuation byte, an overlong form, a surrogate, a code point
+ * past U+10FFFF, or a sequence cut short by the NUL. Reads no further than a NUL. */
+size_t tix_utf8_seq(const unsigned char *s);
 
 /* Parses a whole decimal integer in [min, max]; false on junk, overflow or out of range. */
 bool tix_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);

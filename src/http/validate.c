@@ -1,6 +1,8 @@
 /* JSON body validation helpers; see validate.h. */
 #include "http/validate.h"
 
+#include "core/util.h"
+
 #include <ctype.h>
 #include <string.h>
 
@@ -24,33 +26,11 @@ const char *tix_verr_code(const tix_verr *e)
     return e->kind == TIX_VERR_TYPE ? "invalid_type" : "validation_failed";
 }
 
-/* The length of the UTF-8 sequence starting at p, or 0 if it is malformed. */
-static size_t utf8_seq(const unsigned char *p)
-{
-    if (p[0] < 0x80) {
-        return 1;
-    }
-    size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
-    if (n == 0 || p[0] > 0xf4) {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-    }
-    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
-        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f)) {
-        return 0; /* overlong, surrogate, or beyond U+10FFFF */
-    }
-    return n;
-}
-
 bool tix_utf8_valid(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        size_t n = utf8_seq(p);
+        size_t n = tix_utf8_seq(p);
         if (n == 0) {
             return false;
         }

@@ -516,6 +516,36 @@ static void test_random_bytes(void **state)
 
 /* ---- JSON escaping ---- */
 
+/* tix_utf8_seq, shared by the log's escaper and the request validators: the length of each
+ * well-formed character, 0 for every kind of malformed one. */
+static void test_utf8_seq(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t want;
+    } cases[] = {
+        {"", 1}, /* the terminating NUL */
+        {"a", 1},
+        {"\xc3\xa9", 2},         /* e acute */
+        {"\xe2\x82\xac", 3},     /* euro sign */
+        {"\xf0\x9f\x8e\xac", 4}, /* clapper board */
+        {"\x80", 0},             /* a stray continuation byte */
+        {"\xc0\xaf", 0},         /* overlong '/' */
+        {"\xc1\xbf", 0},         /* overlong */
+        {"\xe0\x80\xaf", 0},     /* overlong, 3 bytes */
+        {"\xed\xa0\x80", 0},     /* a surrogate (U+D800) */
+        {"\xf0\x80\x80\xaf", 0}, /* overlong, 4 bytes */
+        {"\xf4\x90\x80\x80", 0}, /* past U+10FFFF */
+        {"\xf5\x80\x80\x80", 0}, /* no such lead byte */
+        {"\xe2\x82", 0},         /* cut short by the NUL */
+        {"\xc3(", 0},            /* a bad continuation byte */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(tix_utf8_seq((const unsigned char *)cases[i].s), cases[i].want);
+    }
+}
+
 static void test_json_escape(void **state)
 {
     (void)state;
@@ -617,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_rfc3339_parse_table),
         cmocka_unit_test(test_rfc3339_roundtrip),
         cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_utf8_seq),
         cmocka_unit_test(test_id_shape_and_uniqueness),
         cmocka_unit_test(test_id_sorts_by_time),
         cmocka_unit_test(test_hex_encode),
