@@ -335,3 +335,23 @@ def test_starttls_required_refuses_to_send_in_the_clear(backend, make_server, si
     assert row["status"] in ("pending", "sending"), row
     assert "smtp" in row["last_error"].lower(), row
     assert sink.messages == [] and sink.attempts == []
+
+
+def test_a_deleted_account_gets_no_more_mail(backend, make_server, sink):
+    """DELETE /me erases the address from the outbox too: what was not sent yet never is."""
+    sink.mode = "refuse4xx"
+    server = mail_server(make_server, backend, SMTP_URL=sink.url)
+    admin = admin_tokens(server)["access_token"]
+    v = Venue(server)
+    em, tok = buyer(server)
+    b = buy(server, tok, v.show_id, v.ids("A7"))
+    wait_until(lambda: (r := row_of(server, admin, b["id"], "booking_confirmed"))
+               and r["attempts"] >= 1, what="a refused try")
+    r = call("DELETE", server, "/me", token=tok, json={"password": DEFAULT_PASSWORD})
+    assert r.status_code == 204, r.text
+    row = row_of(server, admin, b["id"], "booking_confirmed")
+    assert row["status"] == "failed" and row["to"].startswith("deleted:"), row
+    assert em not in str(outbox(server, admin))
+    sink.mode = "ok"
+    time.sleep(0.6)
+    assert sink.messages == []
