@@ -18,10 +18,14 @@ typedef struct tix_app {
     tix_db_pool *db;
     struct tix_router *router; /* http/router.h: the route table (api/routes.h) compiled by main */
     tix_pay_provider *pay;
-    struct tix_media *media;      /* posters and trailers (media/media.h); made by the server */
-    struct tix_cache *cache;      /* cache/cache.h: Redis or in-process; made by main */
-    struct tix_bus *bus;          /* cache/bus.h: seat events; made by main */
-    struct tix_sse_hub *sse;      /* http/sse.h: the event streams; made by main */
+    struct tix_media *media; /* posters and trailers (media/media.h); made by the server */
+    struct tix_cache *cache; /* cache/cache.h: Redis or in-process; made by main */
+    struct tix_bus *bus;     /* cache/bus.h: seat events; made by main */
+    struct tix_sse_hub *sse; /* http/sse.h: the event streams; made by main */
+    /* booking/ticket_token.h: the keys that sign ticket tokens (booking views, QR, PDF) and verify
+     * them at the door (check-in by token); made by main at start (booking/ticket_keys.h), never
+     * NULL while serving; NULL in the other commands. */
+    const struct tix_ticket_keyring *ticket_keys;
     atomic_long inflight;         /* requests between first byte and completion */
     atomic_ullong requests_total; /* completed requests */
     atomic_ullong responses_5xx;

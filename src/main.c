@@ -8,6 +8,7 @@
 #include "auth/password.h"
 #include "auth/session.h"
 #include "booking/seat_events.h"
+#include "booking/ticket_keys.h"
 #include "cache/bus.h"
 #include "cache/cache.h"
 #include "cache/factory.h"
@@ -209,6 +210,32 @@ static void stop_cache(tix_app *app)
     app->cache = NULL;
 }
 
+/* The ticket keyring (booking/ticket_keys.h); 0, or 1 / EXIT_CONFIG with a message. */
+static int open_ticket_keys(tix_app *app)
+{
+    static tix_ticket_keyring keys; /* lives for the whole process, like app */
+    char err[512];
+    char kid[TIX_TICKET_KID_LEN + 1];
+    char pk[TIX_TICKET_KEY_B64];
+    tix_db *db = NULL;
+    tix_rc rc = tix_db_acquire(app->db, &db);
+    if (rc == TIX_OK) {
+        rc = tix_ticket_keys_open(&app->cfg, db, &keys, err, sizeof(err));
+        tix_db_release(app->db, db);
+    } else {
+        snprintf(err, sizeof(err), "no database connection for the ticket key");
+    }
+    if (rc != TIX_OK || tix_ticket_public(&keys, kid, pk) != TIX_OK) {
+        tix_log_error("%s", err);
+        /* a malformed TICKET_SIGNING_KEY / TICKET_VERIFY_KEYS (or key file) is the operator's
+         * to fix, like any bad setting; an unreadable file or database is a runtime failure */
+        return rc == TIX_EINVAL || rc == TIX_ETOOBIG ? EXIT_CONFIG : 1;
+    }
+    app->ticket_keys = &keys;
+    tix_log_info("tickets: signing key %s, %d key(s) verify", kid, keys.n);
+    return 0;
+}
+
 static int serve(tix_app *app)
 {
     sigset_t set;
@@ -226,6 +253,10 @@ static int serve(tix_app *app)
         return 1;
     }
     tix_log_info("payments: %s provider", app->pay->name);
+    int keys_rc = open_ticket_keys(app);
+    if (keys_rc != 0) {
+        return keys_rc;
+    }
     if (app->cfg.demo_data && load_demo(app) != 0) {
         return 1;
     }

@@ -250,9 +250,12 @@ static json_t *booking_view(tix_req *r, tix_db *db, const tix_booking *b, bool w
                                             seats[i].label, "category", seats[i].category, "price",
                                             (json_int_t)seats[i].price));
             if (seats[i].ticket_code != NULL) {
-                json_array_append_new(tickets, json_pack("{s:s,s:s,s:s}", "seat_id",
-                                                         seats[i].seat_id, "label", seats[i].label,
-                                                         "code", seats[i].ticket_code));
+                const char *token = tix_api_ticket_token(r, seats[i].ticket_id, b->show_id,
+                                                         seats[i].label, b->show_starts_at, b->id);
+                json_array_append_new(
+                    tickets, json_pack("{s:s?,s:s,s:s,s:s,s:s?}", "id", seats[i].ticket_id,
+                                       "seat_id", seats[i].seat_id, "label", seats[i].label, "code",
+                                       seats[i].ticket_code, "token", token));
             }
         }
     }

@@ -149,9 +149,9 @@ void tix_api_staff_remove(tix_req *r)
 
 /* ---- check-ins ---- */
 
-/* Reads {code} or {token} (exactly one) into *scan; answers and returns false when neither or
- * both are given or one is malformed. */
-static bool read_scan(tix_req *r, json_t *body, tix_door_scan *scan)
+/* Reads {code} or {token} (exactly one) into *scan (a token verified into *claims); answers and
+ * returns false when neither or both are given, one is malformed or a token does not verify. */
+static bool read_scan(tix_req *r, json_t *body, tix_door_scan *scan, tix_ticket_claims *claims)
 {
     tix_verr e;
     const char *code = NULL;
@@ -170,18 +170,23 @@ static bool read_scan(tix_req *r, json_t *body, tix_door_scan *scan)
         *scan = (tix_door_scan){.code = code, .method = "code"};
         return true;
     }
-    /* TODO(issue 11, I1): verify the signed token with booking/ticket_token.h once it is on
-     * main, and scan the ticket id it carries (method "token"). */
-    tix_v_fail(&e, "token", "token check-in is not available yet");
-    tix_reply_verr(r, &e);
-    return false;
+    tix_rc rc = tix_door_scan_token(r->app->ticket_keys, token, claims, scan);
+    if (rc != TIX_OK) {
+        tix_v_fail(&e, "token",
+                   rc == TIX_EUNAVAIL ? "cannot be verified: this server has no ticket key"
+                                      : "is not a ticket token signed by this server");
+        tix_reply_verr(r, &e);
+        return false;
+    }
+    return true;
 }
 
 void tix_api_check_in(tix_req *r)
 {
     json_t *body = tix_req_json(r);
     tix_door_scan scan;
-    if (body == NULL || !read_scan(r, body, &scan)) {
+    tix_ticket_claims claims;
+    if (body == NULL || !read_scan(r, body, &scan, &claims)) {
         return;
     }
     tix_db *db = tix_req_db(r);

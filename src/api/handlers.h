@@ -42,6 +42,15 @@ void tix_api_hall_delete(tix_req *r);
 void tix_api_hall_get(tix_req *r);
 /* booking_api.c */
 void tix_api_seat_map(tix_req *r);
+/* tickets_api.c */
+void tix_api_ticket_key(tix_req *r);
+void tix_api_ticket_qr_png(tix_req *r);
+void tix_api_ticket_qr_svg(tix_req *r);
+void tix_api_booking_pdf(tix_req *r);
+/* The signed token of a ticket (booking/ticket_token.h), in the arena; NULL when the server has
+ * no signing key or a field does not fit. */
+const char *tix_api_ticket_token(tix_req *r, const char *ticket_id, const char *show_id,
+                                 const char *seat, int64_t starts_at_ms, const char *booking_id);
 /* events_api.c */
 void tix_api_show_events(tix_req *r);
 void tix_api_hold_create(tix_req *r);

@@ -19,14 +19,16 @@
 
 #include <string.h>
 
+/* A row as JSON: times in RFC 3339 like every other resource; last_error, subject, sent_at and
+ * ref_id are left out while they have no value. */
 static json_t *outbox_view(const tix_outbox_row *o)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:i,s:s?,s:s?,s:s,s:I,s:I,s:o?,s:s?}", "id", o->id, "kind",
+    return json_pack("{s:s,s:s,s:s,s:s,s:i,s:s*,s:s*,s:s,s:o,s:o,s:o*,s:s*}", "id", o->id, "kind",
                      o->kind, "to", o->to_addr, "status", o->status, "attempts", o->attempts,
                      "last_error", o->last_error, "subject", o->subject, "message_id",
-                     o->message_id, "created_at", (json_int_t)o->created_at, "next_attempt_at",
-                     (json_int_t)o->next_attempt_at, "sent_at",
-                     o->sent_at ? json_integer(o->sent_at) : NULL, "ref_id", o->ref_id);
+                     o->message_id, "created_at", tix_view_time(o->created_at), "next_attempt_at",
+                     tix_view_time(o->next_attempt_at), "sent_at",
+                     o->sent_at ? tix_view_time(o->sent_at) : NULL, "ref_id", o->ref_id);
 }
 
 void tix_api_admin_outbox_list(tix_req *r)

@@ -31,6 +31,7 @@ const tix_route tix_routes[] = {
     {"GET", "/metrics", tix_api_metrics, PUB, 0},
     {"GET", V1 "/healthz", tix_api_healthz, PUB, INL},
     {"GET", V1 "/readyz", tix_api_readyz, PUB, 0},
+    {"GET", "/.well-known/ticketd-ticket-key", tix_api_ticket_key, PUB, INL},
 
     /* auth and users */
     {"POST", V1 "/auth/register", tix_api_register, PUB, JSON | RL(REGISTER)},
@@ -80,6 +81,9 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/bookings/{id}", tix_api_booking_get, USER, 0},
     {"POST", V1 "/bookings/{id}/confirm", tix_api_booking_confirm, USER, JSON | IDEM},
     {"POST", V1 "/bookings/{id}/cancel", tix_api_booking_cancel, USER, IDEM},
+    {"GET", V1 "/bookings/{id}/tickets.pdf", tix_api_booking_pdf, USER, 0},
+    {"GET", V1 "/tickets/{id}/qr.png", tix_api_ticket_qr_png, USER, 0},
+    {"GET", V1 "/tickets/{id}/qr.svg", tix_api_ticket_qr_svg, USER, 0},
     {"POST", V1 "/payments/test/{order_id}/pay", tix_api_test_pay, USER, 0},
     {"POST", V1 "/payments/razorpay/webhook", tix_api_razorpay_webhook, PUB, TIX_ROUTE_RAW},
 

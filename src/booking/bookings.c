@@ -31,8 +31,8 @@ static tix_rc hold_seats(tix_booking_ctx *c, const tix_hold *h, const char *hall
     for (int i = 0; i < nmap; i++) {
         if (map[i].claim == TIX_CLAIM_HELD && map[i].hold_id != NULL &&
             strcmp(map[i].hold_id, h->id) == 0) {
-            list[k] =
-                (tix_booking_seat){map[i].id, map[i].label, map[i].category, map[i].price, NULL};
+            list[k] = (tix_booking_seat){map[i].id,    map[i].label, map[i].category,
+                                         map[i].price, NULL,         NULL};
             *amount += map[i].price;
             k++;
         }

@@ -95,6 +95,20 @@ tix_rc tix_door_staff_remove(tix_door_ctx *c, const char *theatre_id, const char
 
 /* ---- check-in ---- */
 
+tix_rc tix_door_scan_token(const tix_ticket_keyring *kr, const char *token,
+                           tix_ticket_claims *claims, tix_door_scan *scan)
+{
+    if (kr == NULL) {
+        return TIX_EUNAVAIL;
+    }
+    tix_rc rc = tix_ticket_token_verify(kr, token, claims);
+    if (rc != TIX_OK) {
+        return TIX_EAUTH;
+    }
+    *scan = (tix_door_scan){.ticket_id = claims->tid, .show_id = claims->sid, .method = "token"};
+    return TIX_OK;
+}
+
 tix_rc tix_door_check_in(tix_door_ctx *c, const char *theatre_id, const tix_door_scan *scan,
                          int64_t now, tix_admission *out, tix_door_refusal *why)
 {
@@ -103,6 +117,9 @@ tix_rc tix_door_check_in(tix_door_ctx *c, const char *theatre_id, const tix_door
     tix_rc rc = tix_door_theatre(c, theatre_id, &t);
     tix_door_ticket tk;
     rc = rc ? rc : tix_door_ticket_get(c->db, c->a, scan->code, scan->ticket_id, &tk);
+    if (rc == TIX_OK && scan->show_id != NULL && strcmp(scan->show_id, tk.show_id) != 0) {
+        rc = TIX_ENOTFOUND; /* a token signed for another show than its ticket's: no such ticket */
+    }
     if (rc != TIX_OK) {
         return rc;
     }

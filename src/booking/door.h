@@ -32,6 +32,7 @@
 #ifndef TIX_BOOKING_DOOR_H
 #define TIX_BOOKING_DOOR_H
 
+#include "booking/ticket_token.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/roles.h"
@@ -82,13 +83,21 @@ TIX_MUSTCHECK tix_rc tix_door_staff_remove(tix_door_ctx *c, const char *theatre_
 
 /* ---- check-in ---- */
 
-/* What a scanner sent: a ticket's code, or the ticket id of a signed token the caller has
- * verified (method "token"). */
+/* What a scanner sent: a ticket's code, or the ticket id of a signed token that verified
+ * (method "token", made by tix_door_scan_token). */
 typedef struct tix_door_scan {
     const char *code;      /* or NULL */
     const char *ticket_id; /* when code is NULL */
+    const char *show_id;   /* a token's show: must be the ticket's (else TIX_ENOTFOUND); or NULL */
     const char *method;    /* "code" | "token" */
 } tix_door_scan;
+
+/* Reads a signed ticket token (booking/ticket_token.h) into a scan: verified with kr's public
+ * keys, offline. OUT: *claims, and *scan pointing into it (ticket id, show id, "token").
+ * TIX_EAUTH when it does not verify (forged, malformed, unknown kid); TIX_EUNAVAIL when kr is
+ * NULL (this server has no ticket key). */
+TIX_MUSTCHECK tix_rc tix_door_scan_token(const tix_ticket_keyring *kr, const char *token,
+                                         tix_ticket_claims *claims, tix_door_scan *scan);
 
 typedef struct tix_admission {
     tix_door_ticket ticket;

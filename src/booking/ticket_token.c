@@ -55,7 +55,7 @@ static long key_decode(unsigned char *out, size_t cap, const char *in)
         if (n + 1 >= sizeof(buf)) {
             return -1;
         }
-        buf[n++] = *in == '+' ? '-' : *in == '/' ? '_' : *in;
+        buf[n++] = (char)(*in == '+' ? '-' : *in == '/' ? '_' : *in);
     }
     buf[n] = '\0';
     size_t got = 0;
@@ -173,7 +173,7 @@ tix_rc tix_ticket_keyring_load_file(tix_ticket_keyring *kr, const char *path)
         return TIX_EUNAVAIL;
     }
     /* Read what is there (ours or another process's). A writer racing us may not have written
-     * yet: a short wait covers it. */
+     * yet: a short wait (up to 1 s) covers it. */
     char buf[TIX_TICKET_KEY_B64 + 8];
     for (int attempt = 0; attempt < 50; attempt++) {
         FILE *f = fopen(path, "re");
@@ -183,7 +183,9 @@ tix_rc tix_ticket_keyring_load_file(tix_ticket_keyring *kr, const char *path)
         size_t n = fread(buf, 1, sizeof(buf) - 1, f);
         (void)fclose(f);
         buf[n] = '\0';
-        if (n > 0 && buf[n - 1] == '\n') {
+        /* our writer ends the seed with a newline; a file written by hand may not have one,
+         * so the last attempt takes what is there */
+        if (n > 0 && (buf[n - 1] == '\n' || attempt == 49)) {
             tix_rc rc = tix_ticket_keyring_set_secret(kr, buf);
             sodium_memzero(buf, sizeof(buf));
             return rc;
@@ -242,6 +244,7 @@ tix_rc tix_ticket_token_sign(const tix_ticket_keyring *kr, const tix_ticket_clai
         return TIX_EINVAL;
     }
     size_t n = 0;
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): sodium_bin2base64 ends out */
     memcpy(out, PREFIX, PREFIX_LEN);
     n += PREFIX_LEN;
     memcpy(out + n, kr->keys[0].kid, TIX_TICKET_KID_LEN);

@@ -4,20 +4,10 @@
  * to come; a deletion is one transaction that refuses under claims and otherwise cancels the
  * movie's future shows with it.
  */
-#include "booking/seat_events.h"
-#include "catalog/catalog.h"
+#include "catalog/catalog_int.h"
 #include "core/util.h"
 
 #include <string.h>
-
-/* A write that committed changed the catalogue: cached answers carrying its version go. */
-static tix_rc changed(tix_rc rc)
-{
-    if (rc == TIX_OK) {
-        tix_catalog_changed();
-    }
-    return rc;
-}
 
 /* Applies the fields ch sets onto m; the strings stay ch's (they outlive the call). */
 static void merge(tix_movie *m, const tix_movie_change *ch)
@@ -40,7 +30,7 @@ tix_rc tix_catalog_movie_create(tix_catalog_ctx *c, const tix_movie_change *ch, 
         .id = id, .description = "", .languages = "[]", .genres = "[]", .status = "active"};
     merge(out, ch);
     out->created_at = out->updated_at = tix_now_ms();
-    return changed(tix_movie_insert(c->db, out));
+    return tix_catalog_committed(tix_movie_insert(c->db, out));
 }
 
 tix_rc tix_catalog_movie_update(tix_catalog_ctx *c, const char *id, const tix_movie_change *ch,
@@ -61,7 +51,7 @@ tix_rc tix_catalog_movie_update(tix_catalog_ctx *c, const char *id, const tix_mo
     }
     merge(out, ch);
     out->updated_at = tix_now_ms();
-    return changed(tix_movie_update(c->db, out));
+    return tix_catalog_committed(tix_movie_update(c->db, out));
 }
 
 tix_rc tix_catalog_movie_toggle(tix_catalog_ctx *c, const char *id, tix_movie *out)
@@ -72,34 +62,21 @@ tix_rc tix_catalog_movie_toggle(tix_catalog_ctx *c, const char *id, tix_movie *o
     }
     out->status = strcmp(out->status, "active") == 0 ? "inactive" : "active";
     out->updated_at = tix_now_ms();
-    return changed(tix_movie_update(c->db, out));
+    return tix_catalog_committed(tix_movie_update(c->db, out));
 }
 
 tix_rc tix_catalog_movie_swap_media(tix_catalog_ctx *c, const char *id, const char *kind,
                                     const char *url, const char *public_id,
                                     const char *expected_public_id)
 {
-    return changed(tix_movie_swap_media(c->db, id, kind, url, public_id, expected_public_id));
+    return tix_catalog_committed(
+        tix_movie_swap_media(c->db, id, kind, url, public_id, expected_public_id));
 }
 
 tix_rc tix_catalog_movie_delete(tix_catalog_ctx *c, const char *id, tix_catalog_refusal *why)
 {
     memset(why, 0, sizeof(*why));
-    int64_t now = tix_now_ms();
     tix_movie m;
-    bool claims = false;
-    tix_rc rc = tix_db_begin(c->db);
-    rc = rc ? rc : tix_movie_get(c->db, c->a, id, &m);
-    rc = rc ? rc : tix_catalog_future_claims(c->db, NULL, NULL, id, now, &claims);
-    if (rc == TIX_OK && claims) {
-        why->why = "movie_has_bookings";
-        rc = TIX_ECONFLICT;
-    }
-    rc = rc ? rc : tix_catalog_cancel_future_shows(c->db, NULL, NULL, id, now);
-    rc = rc ? rc : tix_movie_soft_delete(c->db, id, now);
-    rc = rc ? rc : tix_db_commit(c->db);
-    if (rc != TIX_OK) {
-        tix_db_rollback(c->db);
-    }
-    return changed(rc);
+    tix_rc rc = tix_movie_get(c->db, c->a, id, &m);
+    return rc ? rc : tix_catalog_retire(c, TIX_CATALOG_MOVIE, id, why);
 }

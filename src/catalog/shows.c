@@ -9,23 +9,13 @@
  * bookings, which the next cancel call finishes before it answers "show_cancelled".
  */
 #include "booking/booking.h"
-#include "booking/seat_events.h"
-#include "catalog/catalog.h"
+#include "catalog/catalog_int.h"
 #include "catalog/show_time.h"
 #include "core/util.h"
 
 #include <string.h>
 
 #define MAX_PRICE 100000000 /* 10 lakh rupees in paise: far above any ticket */
-
-/* A write that committed changed the catalogue: cached answers carrying its version go. */
-static tix_rc changed(tix_rc rc)
-{
-    if (rc == TIX_OK) {
-        tix_catalog_changed();
-    }
-    return rc;
-}
 
 static tix_rc bad_input(tix_catalog_refusal *why, const char *field, const char *reason)
 {
@@ -106,7 +96,7 @@ static tix_rc insert_show(tix_catalog_ctx *c, const tix_show *s, const tix_show_
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
     }
-    return changed(rc);
+    return tix_catalog_committed(rc);
 }
 
 tix_rc tix_catalog_show_create(tix_catalog_ctx *c, const tix_show_input *in, tix_show *out,
@@ -152,7 +142,7 @@ tix_rc tix_catalog_show_cancel(tix_catalog_ctx *c, const char *id, tix_catalog_r
         why->why = "show_completed";
         return TIX_ECONFLICT;
     }
-    rc = changed(tix_show_cancel(c->db, id, now));
+    rc = tix_catalog_committed(tix_show_cancel(c->db, id, now));
     bool already = rc == TIX_ECONFLICT;
     if (rc != TIX_OK && !already) {
         return rc;

@@ -5,22 +5,12 @@
  * deletion and layout change take the hall's lock first (tix_hall_lock), the same lock a new
  * show takes, so a show scheduled at that instant is either seen by the checks or waits.
  */
-#include "booking/seat_events.h"
-#include "catalog/catalog.h"
+#include "catalog/catalog_int.h"
 #include "core/util.h"
 #include "store/users.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* A write that committed changed the catalogue: cached answers carrying its version go. */
-static tix_rc changed(tix_rc rc)
-{
-    if (rc == TIX_OK) {
-        tix_catalog_changed();
-    }
-    return rc;
-}
 
 static tix_rc refuse(tix_catalog_refusal *why, const char *code)
 {
@@ -54,7 +44,7 @@ tix_rc tix_catalog_theatre_create(tix_catalog_ctx *c, tix_theatre *t, const char
     tix_id_new(id, "thr");
     t->id = id;
     t->created_at = t->updated_at = tix_now_ms();
-    return changed(tix_theatre_insert(c->db, t));
+    return tix_catalog_committed(tix_theatre_insert(c->db, t));
 }
 
 tix_rc tix_catalog_theatre_for_change(tix_catalog_ctx *c, const char *id, tix_theatre *out)
@@ -66,7 +56,7 @@ tix_rc tix_catalog_theatre_for_change(tix_catalog_ctx *c, const char *id, tix_th
 tix_rc tix_catalog_theatre_update(tix_catalog_ctx *c, tix_theatre *t)
 {
     t->updated_at = tix_now_ms();
-    return changed(tix_theatre_update(c->db, t));
+    return tix_catalog_committed(tix_theatre_update(c->db, t));
 }
 
 tix_rc tix_catalog_theatre_delete(tix_catalog_ctx *c, const char *id, tix_catalog_refusal *why)
@@ -74,21 +64,7 @@ tix_rc tix_catalog_theatre_delete(tix_catalog_ctx *c, const char *id, tix_catalo
     memset(why, 0, sizeof(*why));
     tix_theatre t;
     tix_rc rc = tix_catalog_theatre_for_change(c, id, &t);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int64_t now = tix_now_ms();
-    bool claims = false;
-    rc = tix_db_begin(c->db);
-    rc = rc ? rc : tix_catalog_future_claims(c->db, NULL, id, NULL, now, &claims);
-    rc = rc == TIX_OK && claims ? refuse(why, "theatre_has_bookings") : rc;
-    rc = rc ? rc : tix_catalog_cancel_future_shows(c->db, NULL, id, NULL, now);
-    rc = rc ? rc : tix_theatre_soft_delete(c->db, id, now);
-    rc = rc ? rc : tix_db_commit(c->db);
-    if (rc != TIX_OK) {
-        tix_db_rollback(c->db);
-    }
-    return changed(rc);
+    return rc ? rc : tix_catalog_retire(c, TIX_CATALOG_THEATRE, id, why);
 }
 
 /* The canonical text of layout l, in c's arena. */
@@ -120,7 +96,7 @@ tix_rc tix_catalog_hall_create(tix_catalog_ctx *c, const tix_theatre *t, const c
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
     }
-    return changed(rc);
+    return tix_catalog_committed(rc);
 }
 
 tix_rc tix_catalog_hall_for_change(tix_catalog_ctx *c, const char *id, tix_hall *out)
@@ -176,7 +152,7 @@ tix_rc tix_catalog_hall_update(tix_catalog_ctx *c, tix_hall *h, const char *name
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
     }
-    return changed(rc);
+    return tix_catalog_committed(rc);
 }
 
 tix_rc tix_catalog_hall_delete(tix_catalog_ctx *c, const char *id, tix_catalog_refusal *why)
@@ -184,20 +160,5 @@ tix_rc tix_catalog_hall_delete(tix_catalog_ctx *c, const char *id, tix_catalog_r
     memset(why, 0, sizeof(*why));
     tix_hall h;
     tix_rc rc = tix_catalog_hall_for_change(c, id, &h);
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    int64_t now = tix_now_ms();
-    bool claims = false;
-    rc = tix_db_begin(c->db);
-    rc = rc ? rc : tix_hall_lock(c->db, h.id);
-    rc = rc ? rc : tix_catalog_future_claims(c->db, h.id, NULL, NULL, now, &claims);
-    rc = rc == TIX_OK && claims ? refuse(why, "hall_has_bookings") : rc;
-    rc = rc ? rc : tix_catalog_cancel_future_shows(c->db, h.id, NULL, NULL, now);
-    rc = rc ? rc : tix_hall_soft_delete(c->db, h.id, now);
-    rc = rc ? rc : tix_db_commit(c->db);
-    if (rc != TIX_OK) {
-        tix_db_rollback(c->db);
-    }
-    return changed(rc);
+    return rc ? rc : tix_catalog_retire(c, TIX_CATALOG_HALL, h.id, why);
 }

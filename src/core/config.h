@@ -81,6 +81,9 @@ typedef struct tix_config {
     char razorpay_key_secret[128];       /* RAZORPAY_KEY_SECRET */
     char razorpay_webhook_secret[256];   /* RAZORPAY_WEBHOOK_SECRET */
     char razorpay_api_base[TIX_CFG_STR]; /* RAZORPAY_API_BASE, without a trailing slash */
+    /* ticket tokens (booking/ticket_token.h); checked when the keyring is made at start */
+    char ticket_signing_key[256];         /* TICKET_SIGNING_KEY, empty = generated (never logged) */
+    char ticket_verify_keys[TIX_CFG_STR]; /* TICKET_VERIFY_KEYS, empty = none */
     /* Mail (jobs/mail.c): SMTP when smtp_url is set, else .eml files in mail_dir. Secrets are
      * never logged. */
     char smtp_url[TIX_CFG_STR];  /* SMTP_URL: smtp://host:port or smtps://host:port */

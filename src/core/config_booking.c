@@ -23,6 +23,14 @@ tix_rc tix_config_load_booking(tix_config_parser *p, tix_config *cfg)
     }
     cfg->max_seats_per_hold = (int)seats;
     cfg->cancel_full_refund_s *= 3600;
+    const char *key = tix_config_value(p, "TICKET_SIGNING_KEY");
+    const char *old = tix_config_value(p, "TICKET_VERIFY_KEYS");
+    if (tix_config_copy_str(p, cfg->ticket_signing_key, sizeof(cfg->ticket_signing_key),
+                            "TICKET_SIGNING_KEY", key ? key : "") != TIX_OK ||
+        tix_config_copy_str(p, cfg->ticket_verify_keys, sizeof(cfg->ticket_verify_keys),
+                            "TICKET_VERIFY_KEYS", old ? old : "") != TIX_OK) {
+        return TIX_EINVAL;
+    }
     return TIX_OK;
 }
 

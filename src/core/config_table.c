@@ -130,6 +130,17 @@ const tix_config_var tix_config_vars[] = {
          "webhooks go to POST /api/v1/payments/razorpay/webhook"),
     TEXT("RAZORPAY_API_BASE", "https://api.razorpay.com/v1", "Razorpay's API"),
 
+    HEAD("Tickets"),
+    {"TICKET_SIGNING_KEY", TIX_CFG_TEXT, NULL,
+     "SQLite: made at first start in ticket_signing.key beside the database file (0600); "
+     "PostgreSQL: made once and kept in the database",
+     0, 0,
+     "Ed25519 key that signs ticket tokens: base64url (or base64) of a 32-byte seed or a 64-byte "
+     "libsodium secret key; its public key is served at /.well-known/ticketd-ticket-key"},
+    TEXT("TICKET_VERIFY_KEYS", NULL,
+         "old public keys (base64url, comma-separated, at most 7) whose tickets still verify "
+         "after TICKET_SIGNING_KEY changed"),
+
     HEAD("Lifecycle jobs"),
     SWITCH("JOBS", "on",
            "run the lifecycle jobs in this server; each job runs on one server at a time, "

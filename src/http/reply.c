@@ -114,7 +114,11 @@ json_t *tix_req_json(tix_req *r)
     const size_t flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL;
     json_t *j = json_loadb(r->body, r->body_len, flags, &jerr);
     if (j == NULL && json_error_code(&jerr) == json_error_null_byte_in_key) {
-        char *copy = tix_arena_strndup(r->arena, r->body, r->body_len);
+        /* every byte: a raw NUL may follow (strndup would stop there, and the renaming,
+         * which goes by body_len, would run past the copy) */
+        char *copy = tix_arena_alloc(r->arena, r->body_len + 1);
+        memcpy(copy, r->body, r->body_len);
+        copy[r->body_len] = '\0';
         if (nul_keys_renamed(copy, r->body_len)) {
             j = json_loadb(copy, r->body_len, flags, &jerr);
         }

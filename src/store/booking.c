@@ -442,9 +442,9 @@ tix_rc tix_booking_by_order(tix_db *db, tix_arena *a, const char *order_id, tix_
 }
 
 static const tix_db_col booking_seat_cols[] = {
-    TIX_DB_COL(tix_booking_seat, seat_id), TIX_DB_COL(tix_booking_seat, label),
-    TIX_DB_COL(tix_booking_seat, category), TIX_DB_COL(tix_booking_seat, price),
-    TIX_DB_COL(tix_booking_seat, ticket_code)};
+    TIX_DB_COL(tix_booking_seat, seat_id),     TIX_DB_COL(tix_booking_seat, label),
+    TIX_DB_COL(tix_booking_seat, category),    TIX_DB_COL(tix_booking_seat, price),
+    TIX_DB_COL(tix_booking_seat, ticket_code), TIX_DB_COL(tix_booking_seat, ticket_id)};
 static const tix_db_map booking_seat_map = TIX_DB_MAP(tix_booking_seat, booking_seat_cols, NULL);
 
 tix_rc tix_booking_seats(tix_db *db, tix_arena *a, const char *booking_id, tix_booking_seat **items,
@@ -452,11 +452,52 @@ tix_rc tix_booking_seats(tix_db *db, tix_arena *a, const char *booking_id, tix_b
 {
     tix_dbv p = TIX_DB_TEXT(booking_id);
     return TIX_DB_LIST(db, a,
-                       "SELECT bs.seat_id, bs.label, bs.category, bs.price, t.code"
+                       "SELECT bs.seat_id, bs.label, bs.category, bs.price, t.code, t.id"
                        " FROM booking_seats bs LEFT JOIN tickets t ON t.booking_id ="
                        " bs.booking_id AND t.seat_id = bs.seat_id AND t.status = 'valid'"
                        " WHERE bs.booking_id = $1 ORDER BY bs.label",
                        &p, 1, &booking_seat_map, items, n);
+}
+
+static const tix_db_col ticket_cols[] = {
+    TIX_DB_COL(tix_ticket_row, id),         TIX_DB_COL(tix_ticket_row, booking_id),
+    TIX_DB_COL(tix_ticket_row, code),       TIX_DB_COL(tix_ticket_row, status),
+    TIX_DB_COL(tix_ticket_row, seat_label), TIX_DB_COL(tix_ticket_row, user_id),
+    TIX_DB_COL(tix_ticket_row, show_id),    TIX_DB_COL(tix_ticket_row, starts_at),
+    TIX_DB_COL(tix_ticket_row, theatre_id), TIX_DB_COL(tix_ticket_row, theatre_owner_id)};
+static const tix_db_map ticket_map = TIX_DB_MAP(tix_ticket_row, ticket_cols, NULL);
+
+tix_rc tix_ticket_get(tix_db *db, tix_arena *a, const char *id, tix_ticket_row *out)
+{
+    tix_dbv p = TIX_DB_TEXT(id);
+    return TIX_DB_GET(
+        db, a,
+        "SELECT t.id, t.booking_id, t.code, t.status, bs.label, b.user_id, b.show_id,"
+        " s.starts_at, th.id, th.owner_id FROM tickets t"
+        " JOIN bookings b ON b.id = t.booking_id"
+        " JOIN booking_seats bs ON bs.booking_id = t.booking_id AND bs.seat_id = t.seat_id"
+        " JOIN shows s ON s.id = b.show_id JOIN theatres th ON th.id = s.theatre_id"
+        " WHERE t.id = $1",
+        &p, 1, &ticket_map, out);
+}
+
+static const tix_db_col show_print_cols[] = {TIX_DB_COL(tix_show_print, film),
+                                             TIX_DB_COL(tix_show_print, theatre),
+                                             TIX_DB_COL(tix_show_print, city),
+                                             TIX_DB_COL(tix_show_print, hall),
+                                             TIX_DB_COL(tix_show_print, utc_offset_minutes),
+                                             TIX_DB_COL(tix_show_print, starts_at)};
+static const tix_db_map show_print_map = TIX_DB_MAP(tix_show_print, show_print_cols, NULL);
+
+tix_rc tix_show_print_get(tix_db *db, tix_arena *a, const char *show_id, tix_show_print *out)
+{
+    tix_dbv p = TIX_DB_TEXT(show_id);
+    return TIX_DB_GET(db, a,
+                      "SELECT m.title, th.name, th.city, h.name, th.utc_offset_minutes, s.starts_at"
+                      " FROM shows s JOIN movies m ON m.id = s.movie_id"
+                      " JOIN halls h ON h.id = s.hall_id JOIN theatres th ON th.id = s.theatre_id"
+                      " WHERE s.id = $1",
+                      &p, 1, &show_print_map, out);
 }
 
 tix_rc tix_booking_set_order(tix_db *db, const char *id, const char *order_id)

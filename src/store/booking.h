@@ -123,6 +123,7 @@ typedef struct tix_booking_seat {
     char *category;
     int64_t price;
     char *ticket_code; /* NULL until confirmed */
+    char *ticket_id;   /* NULL until confirmed */
 } tix_booking_seat;
 
 typedef struct tix_booking {
@@ -181,6 +182,33 @@ TIX_MUSTCHECK tix_rc tix_booking_confirmed_of_show(tix_db *db, tix_arena *a, con
 TIX_MUSTCHECK tix_rc tix_ticket_insert(tix_db *db, const char *booking_id, const char *seat_id,
                                        const char *code, int64_t now);
 TIX_MUSTCHECK tix_rc tix_ticket_void(tix_db *db, const char *booking_id);
+
+/* A ticket with what its token and its access rules need. */
+typedef struct tix_ticket_row {
+    char *id;
+    char *booking_id;
+    char *code;
+    char *status; /* valid | void */
+    char *seat_label;
+    char *user_id; /* the booking's holder */
+    char *show_id;
+    int64_t starts_at;
+    char *theatre_id;
+    char *theatre_owner_id;
+} tix_ticket_row;
+TIX_MUSTCHECK tix_rc tix_ticket_get(tix_db *db, tix_arena *a, const char *id, tix_ticket_row *out);
+
+/* What a printed ticket says about its show. */
+typedef struct tix_show_print {
+    char *film;
+    char *theatre;
+    char *city;
+    char *hall;
+    int utc_offset_minutes;
+    int64_t starts_at;
+} tix_show_print;
+TIX_MUSTCHECK tix_rc tix_show_print_get(tix_db *db, tix_arena *a, const char *show_id,
+                                        tix_show_print *out);
 
 typedef struct tix_refund {
     char *id;

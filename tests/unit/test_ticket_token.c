@@ -270,6 +270,16 @@ static void test_key_file(void **state)
     fclose(f);
     assert_int_equal(tix_ticket_keyring_load_file(&b, path), TIX_EINVAL);
     unlink(path);
+    /* a seed written by hand without a newline is taken (after the wait for a racing writer) */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(SEED_A, f);
+    fclose(f);
+    assert_int_equal(tix_ticket_keyring_load_file(&b, path), TIX_OK);
+    tix_ticket_keyring ref;
+    keyring(&ref, SEED_A);
+    assert_memory_equal(b.keys[0].pk, ref.keys[0].pk, 32);
+    unlink(path);
     snprintf(path, sizeof(path), "%s/missing/dir/key", dir);
     assert_int_equal(tix_ticket_keyring_load_file(&b, path), TIX_EUNAVAIL);
     rmdir(dir);

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "core/arena.h"
+#include "http/req.h"
 #include "http/validate.h"
 #include "support.h"
 
@@ -571,6 +573,33 @@ static void test_email_output_buffer(void **state)
     assert_string_equal(out, "a@b.co");
 }
 
+/* tix_req_json renames \u0000 in keys in a copy of the body, which must hold every byte of it,
+ * raw NUL bytes included. Found by tests/fuzz/fuzz_validate (corpus regress-raw-nul-*): the
+ * copy stopped at the first raw NUL and the renaming read, and could write, past its end, on a
+ * body anyone may send. Here the copy fills a block of its own (2048 bytes, arena of 1024), so
+ * the asan preset reports a read past it on the old code; the answer is 400 either way. */
+static void test_req_json_raw_nul_after_nul_key(void **state)
+{
+    (void)state;
+    char body[4096];
+    size_t n = (size_t)snprintf(body, sizeof(body), "{\"k\\u0000\":1,\"p\":\"");
+    memset(body + n, 'x', 2047 - n);
+    n = 2047;
+    body[n++] = '\0';
+    n += (size_t)snprintf(body + n, sizeof(body) - n, "\",\"q\\u0000\":2}");
+    tix_req r;
+    memset(&r, 0, sizeof(r));
+    r.arena = tix_arena_create(1024);
+    r.method = "POST";
+    r.path = "/";
+    r.body = body;
+    r.body_len = n;
+    assert_null(tix_req_json(&r));
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.resp, "malformed_json"));
+    tix_arena_destroy(r.arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -590,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_email_normalize_table),
         cmocka_unit_test(test_email_length_limits),
         cmocka_unit_test(test_email_output_buffer),
+        cmocka_unit_test(test_req_json_raw_nul_after_nul_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

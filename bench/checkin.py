@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""
+The door rush: 500 tickets of one show checked in by 4 scanners at once, against a running
+ticketd (bench/checkin.sh starts one on PostgreSQL). Set-up (not timed): an owner, a theatre
+with a 500-seat hall (20 rows of 25), a show starting in an hour (inside the check-in window),
+50 buyers who buy 10 seats each (hold, book, test payment, confirm), a door-staff account.
+
+The rush (timed): 4 threads, each with its own keep-alive connection and staff token, scan
+their quarter of the 500 codes in a shuffled order, plus duplicates: every `--dup-every`-th
+scan (default 8) is followed by a scan of a code already scanned (by this scanner or another),
+as at a real door where people show a ticket twice. Reported: requests, throughput, latency
+p50/p90/p99/max overall and per answer (200 admitted, 409 already_checked_in); checked: exactly
+500 answers 200, every other answer 409 already_checked_in, no error, and GET
+/shows/{id}/check-ins says sold 500, admitted 500. Exit 1 on any violation.
+
+Only the standard library (http.client over threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import statistics
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+PASSWORD = "door-rush-password-1"
+
+
+class Api:
+    """One keep-alive connection; call() returns (status, JSON or None)."""
+
+    def __init__(self, port: int, token: str | None = None):
+        self.port, self.token = port, token
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def call(self, method: str, path: str, body=None, token: str | None = None):
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        tok = token or self.token
+        if tok:
+            headers["Authorization"] = f"Bearer {tok}"
+        data = json.dumps(body) if body is not None else None
+        for attempt in range(2):
+            try:
+                self.conn.request(method, "/api/v1" + path, body=data, headers=headers)
+                r = self.conn.getresponse()
+                payload = r.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt:
+                    raise
+        try:
+            return r.status, json.loads(payload) if payload else None
+        except ValueError:
+            return r.status, None
+
+    def ok(self, method: str, path: str, body=None, status: int = 200, token=None):
+        s, j = self.call(method, path, body, token)
+        if s != status:
+            raise SystemExit(f"set-up: {method} {path} -> {s} {j}")
+        return j
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else 0.0
+
+
+def setup(port: int, admin_email: str, admin_password: str, buyers: int, per_buyer: int):
+    a = Api(port)
+    admin = a.ok("POST", "/auth/login", {"email": admin_email, "password": admin_password})
+    at = admin["access_token"]
+
+    def account(label: str) -> dict:
+        email = f"{label}-{uuid.uuid4().hex[:10]}@rush.test"
+        return a.ok("POST", "/auth/register", {"email": email, "password": PASSWORD,
+                                               "name": label}, 201) | {"email": email}
+
+    owner = account("owner")
+    a.ok("PATCH", f"/admin/users/{owner['user']['id']}", {"role": "owner"}, token=at)
+    ot = a.ok("POST", "/auth/login", {"email": owner["email"], "password": PASSWORD})[
+        "access_token"]
+    theatre = a.ok("POST", "/theatres", {"name": "Rush Palace", "city": "Pune",
+                                         "address": "1 Door Road"}, 201, ot)
+    rows = "ABCDEFGHIJKLMNOPQRST"
+    hall = a.ok("POST", f"/theatres/{theatre['id']}/halls",
+                {"name": "Audi 1", "layout": {"rows": [
+                    {"label": r, "seats": 25, "category": "regular"} for r in rows]}}, 201, ot)
+    movie = a.ok("POST", "/movies", {"title": "Rush", "duration_minutes": 120,
+                                     "release_date": "2026-01-01", "certificate": "U",
+                                     "languages": ["en"], "genres": ["drama"]}, 201, at)
+    start = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(second=0, microsecond=0)
+    show = a.ok("POST", "/shows", {"movie_id": movie["id"], "hall_id": hall["id"],
+                                   "starts_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                   "prices": {"regular": 20000}, "currency": "INR"}, 201, ot)
+    seats = [s["id"] for s in a.ok("GET", f"/shows/{show['id']}/seats")["seats"]]
+    codes: list[str] = []
+    for b in range(buyers):
+        bt = account(f"buyer{b}")["access_token"]
+        h = a.ok("POST", f"/shows/{show['id']}/holds",
+                 {"seat_ids": seats[b * per_buyer:(b + 1) * per_buyer]}, 201, bt)
+        bk = a.ok("POST", "/bookings", {"hold_id": h["hold_id"]}, 201, bt)
+        p = a.ok("POST", f"/payments/test/{bk['payment']['order_id']}/pay", None, 200, bt)
+        done = a.ok("POST", f"/bookings/{bk['booking']['id']}/confirm", p, 200, bt)
+        codes += [t["code"] for t in done["tickets"]]
+    door = account("door")
+    a.ok("POST", f"/theatres/{theatre['id']}/staff", {"email": door["email"]}, 201, ot)
+    return theatre["id"], show["id"], codes, door["access_token"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--admin-email", required=True)
+    ap.add_argument("--admin-password", required=True)
+    ap.add_argument("--scanners", type=int, default=4)
+    ap.add_argument("--buyers", type=int, default=50)
+    ap.add_argument("--per-buyer", type=int, default=10)
+    ap.add_argument("--dup-every", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    t = time.monotonic()
+    theatre, show, codes, door = setup(args.port, args.admin_email, args.admin_password,
+                                       args.buyers, args.per_buyer)
+    print(f"set-up: {len(codes)} tickets of show {show} in {time.monotonic() - t:.1f} s")
+    rng = random.Random(args.seed)
+    rng.shuffle(codes)
+    shares = [codes[i::args.scanners] for i in range(args.scanners)]
+    scanned: list[str] = []  # codes scanned so far, by anyone (for duplicates)
+    lock = threading.Lock()
+    samples: list[tuple[int, str, float]] = []  # (status, code, seconds)
+    barrier = threading.Barrier(args.scanners)
+
+    def scanner(i: int):
+        api = Api(args.port, door)
+        r = random.Random(args.seed * 100 + i)
+        mine: list[tuple[int, str, float]] = []
+        api.call("GET", "/healthz")  # open the connection before the start
+        barrier.wait()
+        for n, code in enumerate(shares[i], 1):
+            todo = [code]
+            if n % args.dup_every == 0:
+                with lock:
+                    if scanned:
+                        todo.append(r.choice(scanned))
+            for c in todo:
+                t0 = time.perf_counter()
+                s, j = api.call("POST", f"/theatres/{theatre}/check-ins", {"code": c})
+                dt = time.perf_counter() - t0
+                err = (j or {}).get("error", {}).get("code", "") if s >= 400 else ""
+                mine.append((s, err, dt))
+                with lock:
+                    scanned.append(c)
+        with lock:
+            samples.extend(mine)
+
+    threads = [threading.Thread(target=scanner, args=(i,)) for i in range(args.scanners)]
+    t0 = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.monotonic() - t0
+
+    lat = [s[2] * 1000 for s in samples]
+    by = {}
+    for s, err, dt in samples:
+        by.setdefault((s, err), []).append(dt * 1000)
+    print(f"rush: {args.scanners} scanners, {len(samples)} scans "
+          f"({len(codes)} tickets + {len(samples) - len(codes)} duplicates) in {wall:.2f} s: "
+          f"{len(samples) / wall:.0f} scans/s, {len(codes) / wall:.0f} admissions/s")
+    print(f"latency ms (all):  p50 {pct(lat, 50):.1f}  p90 {pct(lat, 90):.1f}  "
+          f"p99 {pct(lat, 99):.1f}  max {max(lat):.1f}  mean {statistics.mean(lat):.1f}")
+    for (s, err), xs in sorted(by.items()):
+        print(f"latency ms ({s}{' ' + err if err else ''}, n={len(xs)}):  p50 {pct(xs, 50):.1f}  "
+              f"p99 {pct(xs, 99):.1f}  max {max(xs):.1f}")
+
+    problems = []
+    n200 = len(by.get((200, ""), []))
+    n409 = len(by.get((409, "already_checked_in"), []))
+    if n200 != len(codes):
+        problems.append(f"{n200} admissions (200), expected {len(codes)}")
+    if n200 + n409 != len(samples):
+        problems.append(f"answers other than 200 / 409 already_checked_in: "
+                        f"{sorted((k, len(v)) for k, v in by.items())}")
+    got = Api(args.port, door).ok("GET", f"/shows/{show}/check-ins?limit=1")["counts"]
+    print(f"GET /shows/{{id}}/check-ins counts: {got}")
+    if got != {"sold": len(codes), "admitted": len(codes)}:
+        problems.append(f"counts {got}")
+    for p in problems:
+        print("VIOLATION:", p)
+    print("result:", "ok" if not problems else "FAILED")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
