@@ -2,9 +2,11 @@
 #include "jobs/mail.h"
 
 #include "auth/reset.h"
+#include "booking/ticket_print.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
+#include "media/qr.h"
 #include "store/booking.h"
 #include "store/outbox.h"
 #include "store/users.h"
@@ -244,8 +246,9 @@ static char *ics_of(tix_arena *a, const char *booking_id, const tix_mail_booking
 typedef struct rendered {
     char *subject;
     char *body;
-    tix_mail_attachment att[8];
+    tix_mail_attachment *att; /* arena, cap entries */
     int natt;
+    int cap;
 } rendered;
 
 #define MAX_VARS 12
@@ -284,9 +287,61 @@ static char *seat_list(tix_arena *a, const tix_booking_seat *seats, int n)
     return list;
 }
 
+/* A malloc'd buffer moved into the arena (freed here). */
+static void *to_arena(tix_arena *a, unsigned char *p, size_t n)
+{
+    void *q = tix_arena_alloc(a, n ? n : 1);
+    memcpy(q, p, n);
+    free(p);
+    return q;
+}
+
+/* A confirmed booking's tickets as attachments: the PDF of all of them and one QR PNG each
+ * (booking/ticket_print.h, the same as GET /bookings/{id}/tickets.pdf and /tickets/{id}/qr.png).
+ * Nothing when kr is NULL or the booking has no valid ticket any more (cancelled meanwhile).
+ * out->att has room for every seat and two more. */
+static tix_rc attach_tickets(tix_db *db, tix_arena *a, const tix_ticket_keyring *kr,
+                             const char *booking_id, rendered *out)
+{
+    tix_booking bk;
+    tix_printed_ticket *t = NULL;
+    int n = 0;
+    if (kr == NULL) {
+        return TIX_OK;
+    }
+    tix_rc rc = tix_booking_get(db, a, booking_id, &bk);
+    rc = rc ? rc : tix_booking_printed_tickets(db, a, kr, &bk, &t, &n);
+    if (rc != TIX_OK || n == 0) {
+        return rc == TIX_ENOTFOUND ? TIX_OK : rc;
+    }
+    unsigned char *pdf = NULL;
+    size_t len = 0;
+    rc = tix_booking_tickets_pdf(db, a, kr, &bk, &pdf, &len);
+    if (rc == TIX_ECONFLICT) {
+        return TIX_OK; /* not confirmed any more */
+    }
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    out->att[out->natt++] =
+        (tix_mail_attachment){"tickets.pdf", "application/pdf", to_arena(a, pdf, len), len};
+    for (int i = 0; i < n && out->natt < out->cap - 1; i++) {
+        unsigned char *png = NULL;
+        rc = tix_qr_png(t[i].token, 0, &png, &len);
+        if (rc != TIX_OK) {
+            return rc;
+        }
+        out->att[out->natt++] =
+            (tix_mail_attachment){tix_arena_sprintf(a, "ticket-%s.png", t[i].seat), "image/png",
+                                  to_arena(a, png, len), len};
+    }
+    return TIX_OK;
+}
+
 /* The keys of a booking's mail, and its attachments (out->att). */
-static tix_rc booking_vars(tix_db *db, tix_arena *a, const tix_outbox_row *r, const char **keys,
-                           const char **vals, int *n, rendered *out)
+static tix_rc booking_vars(tix_db *db, tix_arena *a, const tix_ticket_keyring *kr,
+                           const tix_outbox_row *r, const char **keys, const char **vals, int *n,
+                           rendered *out)
 {
     char *bid = json_field(a, r->data, "booking_id");
     tix_mail_booking b;
@@ -309,17 +364,22 @@ static tix_rc booking_vars(tix_db *db, tix_arena *a, const tix_outbox_row *r, co
     vals[(*n)++] = tix_arena_sprintf(a, "%s %" PRId64 ".%02" PRId64, b.currency, b.amount / 100,
                                      b.amount % 100);
     if (strcmp(r->kind, TIX_MAIL_BOOKING_CONFIRMED) == 0) {
+        out->cap = nseats + 2;
+        out->att = tix_arena_calloc(a, sizeof(*out->att) * (size_t)out->cap);
+        rc = attach_tickets(db, a, kr, bid, out);
         char *ics = ics_of(a, bid, &b, list);
         out->att[out->natt++] =
             (tix_mail_attachment){"show.ics", "text/calendar", ics, strlen(ics)};
     }
-    return TIX_OK;
+    return rc;
 }
 
 /* Renders row r into out. TIX_ENOTFOUND when what it tells of is gone; TIX_EINVAL for a
  * template that does not exist or parse; other codes from the database. */
-static tix_rc render_row(tix_db *db, tix_arena *a, const tix_outbox_row *r, rendered *out)
+static tix_rc render_row(tix_job_ctx *c, const tix_outbox_row *r, rendered *out)
 {
+    tix_db *db = c->db;
+    tix_arena *a = c->a;
     const char *keys[MAX_VARS];
     const char *vals[MAX_VARS];
     int n = 0;
@@ -330,7 +390,7 @@ static tix_rc render_row(tix_db *db, tix_arena *a, const tix_outbox_row *r, rend
     }
     tix_rc rc = strcmp(r->kind, TIX_MAIL_PASSWORD_RESET) == 0
                     ? reset_vars(db, a, r, keys, vals, &n)
-                    : booking_vars(db, a, r, keys, vals, &n, out);
+                    : booking_vars(db, a, c->ticket_keys, r, keys, vals, &n, out);
     if (rc != TIX_OK) {
         return rc;
     }
@@ -360,7 +420,7 @@ static tix_rc send_row(tix_job_ctx *c, CURL *curl, const tix_outbox_row *r, cons
     char err[512] = "";
     rendered m;
     tix_mail_outcome out = TIX_MAIL_PERMANENT;
-    tix_rc rc = render_row(c->db, c->a, r, &m);
+    tix_rc rc = render_row(c, r, &m);
     if (rc == TIX_EUNAVAIL || rc == TIX_EBUSY || rc == TIX_EDB) {
         return rc; /* the row stays claimed; its lease lapses and it is tried again */
     }
