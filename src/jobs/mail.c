@@ -473,13 +473,19 @@ tix_rc tix_job_mail(tix_job_ctx *c, tix_job_counts *out)
             break;
         }
         left -= n;
-        for (int i = 0; i < n && rc == TIX_OK; i++) {
+        int i = 0;
+        for (; i < n && rc == TIX_OK && !stopping(c); i++) {
             const char *count = "errors";
             rc = send_row(c, curl, &rows[i], &count);
             tix_job_count_add(out, count, 1);
             if (rc == TIX_ECONFLICT) {
                 rc = TIX_OK; /* an admin or another sender moved it meanwhile */
             }
+        }
+        for (; i < n && rc == TIX_OK; i++) { /* stopping: the rest are due again at once */
+            tix_rc one = tix_outbox_later(c->db, rows[i].id, tix_now_ms(),
+                                          "not sent: the server stopped", tix_now_ms());
+            rc = one == TIX_ECONFLICT ? TIX_OK : one;
         }
     }
     if (curl != NULL) {
