@@ -450,6 +450,29 @@ static tix_rc send_row(tix_job_ctx *c, CURL *curl, const tix_outbox_row *r, cons
     return tix_outbox_later(c->db, r->id, now + backoff(cfg, r->attempts), err, now);
 }
 
+/* Sends n claimed rows in turn; once the server is stopping, hands the rest back (due at once)
+ * instead of holding the shutdown for their SMTP conversations. */
+static tix_rc send_claimed(tix_job_ctx *c, CURL *curl, const tix_outbox_row *rows, int n,
+                           tix_job_counts *out)
+{
+    tix_rc rc = TIX_OK;
+    int i = 0;
+    for (; i < n && rc == TIX_OK && !stopping(c); i++) {
+        const char *count = "errors";
+        rc = send_row(c, curl, &rows[i], &count);
+        tix_job_count_add(out, count, 1);
+        if (rc == TIX_ECONFLICT) {
+            rc = TIX_OK; /* an admin or another sender moved it meanwhile */
+        }
+    }
+    for (; i < n && rc == TIX_OK; i++) {
+        tix_rc one = tix_outbox_later(c->db, rows[i].id, tix_now_ms(),
+                                      "not sent: the server stopped", tix_now_ms());
+        rc = one == TIX_ECONFLICT ? TIX_OK : one;
+    }
+    return rc;
+}
+
 tix_rc tix_job_mail(tix_job_ctx *c, tix_job_counts *out)
 {
     tix_job_count_add(out, "sent", 0);
@@ -473,20 +496,7 @@ tix_rc tix_job_mail(tix_job_ctx *c, tix_job_counts *out)
             break;
         }
         left -= n;
-        int i = 0;
-        for (; i < n && rc == TIX_OK && !stopping(c); i++) {
-            const char *count = "errors";
-            rc = send_row(c, curl, &rows[i], &count);
-            tix_job_count_add(out, count, 1);
-            if (rc == TIX_ECONFLICT) {
-                rc = TIX_OK; /* an admin or another sender moved it meanwhile */
-            }
-        }
-        for (; i < n && rc == TIX_OK; i++) { /* stopping: the rest are due again at once */
-            tix_rc one = tix_outbox_later(c->db, rows[i].id, tix_now_ms(),
-                                          "not sent: the server stopped", tix_now_ms());
-            rc = one == TIX_ECONFLICT ? TIX_OK : one;
-        }
+        rc = send_claimed(c, curl, rows, n, out);
     }
     if (curl != NULL) {
         curl_easy_cleanup(curl);
