@@ -308,7 +308,7 @@ static int run_job_once(tix_app *app, const char *name)
     if (job == NULL) {
         fprintf(stderr,
                 "ticketd: no job \"%s\" (shows, expire, refunds, reconcile, purge,"
-                " refund_poll)\n",
+                " refund_poll, mail)\n",
                 name ? name : "");
         return EXIT_CONFIG;
     }
@@ -320,10 +320,14 @@ static int run_job_once(tix_app *app, const char *name)
     if (open_cache(app, no_streams, NULL) != 0) {
         return 1;
     }
+    int keys_rc = open_ticket_keys(app); /* the mail job attaches signed tickets */
+    if (keys_rc != 0) {
+        return keys_rc;
+    }
     tix_rc rc = tix_pay_create(&app->cfg, &app->pay);
     rc = rc ? rc : tix_db_acquire(app->db, &db);
     tix_arena *a = tix_arena_create(0);
-    tix_job_ctx c = {db, a, &app->cfg, app->pay, tix_now_ms(), NULL};
+    tix_job_ctx c = {db, a, &app->cfg, app->pay, tix_now_ms(), NULL, app->ticket_keys};
     rc = rc ? rc : tix_jobs_run_recorded(&c, job, holder, &counts);
     tix_arena_destroy(a);
     tix_db_release(app->db, db);

@@ -6,6 +6,7 @@
 #include "auth/token.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "store/outbox.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +275,9 @@ tix_rc tix_account_delete(tix_db *db, tix_cache *cache, tix_arena *a, const char
                                   : TIX_OK;
     if (rc == TIX_OK) {
         rc = tix_user_anonymise(db, user_id, placeholder, now);
+    }
+    if (rc == TIX_OK) { /* no mail to the erased address any more, nor its address kept */
+        rc = tix_outbox_forget(db, u.email, placeholder, now);
     }
     if (rc == TIX_OK) {
         rc = tix_refresh_revoke_user(db, user_id, NULL, now);

@@ -14,7 +14,7 @@ tix_rc tix_config_load_mail(tix_config_parser *p, tix_config *cfg)
         if (strlen(url) >= sizeof(cfg->smtp_url)) {
             return tix_config_fail(p, "SMTP_URL is too long");
         }
-        strcpy(cfg->smtp_url, url);
+        memcpy(cfg->smtp_url, url, strlen(url) + 1);
     }
     const char *starttls = tix_config_text(p, "SMTP_STARTTLS");
     if (strcmp(starttls, "try") != 0 && strcmp(starttls, "required") != 0) {

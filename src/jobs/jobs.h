@@ -63,6 +63,8 @@ typedef struct tix_job_ctx {
     tix_pay_provider *pay;
     int64_t now;
     const atomic_bool *stop;
+    /* the ticket keyring (app.h), for the tickets attached to a booking's mail; NULL: none */
+    const struct tix_ticket_keyring *ticket_keys;
 } tix_job_ctx;
 
 /* A job: fills *out (zeroed by the caller) even when it fails part way. TIX_OK, or the code

@@ -2,9 +2,11 @@
 #include "jobs/mail.h"
 
 #include "auth/reset.h"
+#include "booking/ticket_print.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
+#include "media/qr.h"
 #include "store/booking.h"
 #include "store/outbox.h"
 #include "store/users.h"
@@ -15,6 +17,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -101,6 +104,34 @@ static void curl_init_once(void)
     (void)curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* Every option of one SMTP conversation on h. */
+static void set_options(CURL *h, const tix_config *cfg, const char *from, struct curl_slist *rcpts,
+                        upload *u, size_t len, char *cerr)
+{
+    bool smtps = strncmp(cfg->smtp_url, "smtps://", 8) == 0;
+    curl_easy_setopt(h, CURLOPT_URL, cfg->smtp_url);
+    curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
+    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpts);
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(h, CURLOPT_READDATA, u);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->mail_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->mail_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+    if (!smtps) {
+        curl_easy_setopt(h, CURLOPT_USE_SSL,
+                         cfg->smtp_starttls_required ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
+    }
+    if (cfg->smtp_user[0] != '\0') {
+        curl_easy_setopt(h, CURLOPT_USERNAME, cfg->smtp_user);
+    }
+    if (cfg->smtp_password[0] != '\0') {
+        curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->smtp_password);
+    }
+}
+
 static tix_mail_outcome deliver_smtp(const tix_config *cfg, CURL *reuse, const char *to,
                                      const char *msg, size_t len, char *err, size_t errlen)
 {
@@ -125,28 +156,7 @@ static tix_mail_outcome deliver_smtp(const tix_config *cfg, CURL *reuse, const c
     snprintf(rcpt, sizeof(rcpt), "<%s>", to);
     struct curl_slist *rcpts = curl_slist_append(NULL, rcpt);
     upload u = {msg, len};
-    bool smtps = strncmp(cfg->smtp_url, "smtps://", 8) == 0;
-    curl_easy_setopt(h, CURLOPT_URL, cfg->smtp_url);
-    curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
-    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpts);
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-    curl_easy_setopt(h, CURLOPT_READDATA, &u);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->mail_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->mail_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-    if (!smtps) {
-        curl_easy_setopt(h, CURLOPT_USE_SSL,
-                         cfg->smtp_starttls_required ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
-    }
-    if (cfg->smtp_user[0] != '\0') {
-        curl_easy_setopt(h, CURLOPT_USERNAME, cfg->smtp_user);
-    }
-    if (cfg->smtp_password[0] != '\0') {
-        curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->smtp_password);
-    }
+    set_options(h, cfg, from, rcpts, &u, len, cerr);
     CURLcode rc = curl_easy_perform(h);
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -203,9 +213,8 @@ static char *json_field(tix_arena *a, const char *json, const char *key)
     size_t n = 0;
     for (; *s && *s != '"'; s++) {
         if (*s == '\\' && s[1] == 'u' && strlen(s) >= 6) {
-            unsigned v = 0;
-            sscanf(s + 2, "%4x", &v);
-            out[n++] = (char)v;
+            char hex[5] = {s[2], s[3], s[4], s[5], '\0'};
+            out[n++] = (char)strtoul(hex, NULL, 16);
             s += 5;
         } else if (*s == '\\' && s[1]) {
             out[n++] = *++s;
@@ -237,16 +246,140 @@ static char *ics_of(tix_arena *a, const char *booking_id, const tix_mail_booking
 typedef struct rendered {
     char *subject;
     char *body;
-    tix_mail_attachment att[8];
+    tix_mail_attachment *att; /* arena, cap entries */
     int natt;
+    int cap;
 } rendered;
 
 #define MAX_VARS 12
 
+/* The keys of a password-reset mail: name, token, minutes. */
+static tix_rc reset_vars(tix_db *db, tix_arena *a, const tix_outbox_row *r, const char **keys,
+                         const char **vals, int *n)
+{
+    tix_user u;
+    tix_rc rc = tix_user_by_id(db, r->ref_id, &u);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    char *token = json_field(a, r->data, "token");
+    if (token == NULL) {
+        return TIX_ENOTFOUND; /* scrubbed: sent before */
+    }
+    keys[*n] = "name", vals[(*n)++] = tix_arena_strdup(a, u.name);
+    keys[*n] = "token", vals[(*n)++] = token;
+    keys[*n] = "minutes", vals[(*n)++] = tix_arena_sprintf(a, "%d", RESET_MINUTES);
+    return TIX_OK;
+}
+
+/* "A1, A2": the seats' labels. */
+static char *seat_list(tix_arena *a, const tix_booking_seat *seats, int n)
+{
+    size_t cap = 1;
+    for (int i = 0; i < n; i++) {
+        cap += strlen(seats[i].label) + 2;
+    }
+    char *list = tix_arena_calloc(a, cap);
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        len += (size_t)snprintf(list + len, cap - len, "%s%s", i ? ", " : "", seats[i].label);
+    }
+    return list;
+}
+
+/* A malloc'd buffer moved into the arena (freed here). */
+static void *to_arena(tix_arena *a, unsigned char *p, size_t n)
+{
+    void *q = tix_arena_alloc(a, n ? n : 1);
+    memcpy(q, p, n);
+    free(p);
+    return q;
+}
+
+/* A confirmed booking's tickets as attachments: the PDF of all of them and one QR PNG each
+ * (booking/ticket_print.h, the same as GET /bookings/{id}/tickets.pdf and /tickets/{id}/qr.png).
+ * Nothing when kr is NULL or the booking has no valid ticket any more (cancelled meanwhile).
+ * out->att has room for every seat and two more. */
+static tix_rc attach_tickets(tix_db *db, tix_arena *a, const tix_ticket_keyring *kr,
+                             const char *booking_id, rendered *out)
+{
+    tix_booking bk;
+    tix_printed_ticket *t = NULL;
+    int n = 0;
+    if (kr == NULL) {
+        return TIX_OK;
+    }
+    tix_rc rc = tix_booking_get(db, a, booking_id, &bk);
+    rc = rc ? rc : tix_booking_printed_tickets(db, a, kr, &bk, &t, &n);
+    if (rc != TIX_OK || n == 0) {
+        return rc == TIX_ENOTFOUND ? TIX_OK : rc;
+    }
+    unsigned char *pdf = NULL;
+    size_t len = 0;
+    rc = tix_booking_tickets_pdf(db, a, kr, &bk, &pdf, &len);
+    if (rc == TIX_ECONFLICT) {
+        return TIX_OK; /* not confirmed any more */
+    }
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    out->att[out->natt++] =
+        (tix_mail_attachment){"tickets.pdf", "application/pdf", to_arena(a, pdf, len), len};
+    for (int i = 0; i < n && out->natt < out->cap - 1; i++) {
+        unsigned char *png = NULL;
+        rc = tix_qr_png(t[i].token, 0, &png, &len);
+        if (rc != TIX_OK) {
+            return rc;
+        }
+        out->att[out->natt++] =
+            (tix_mail_attachment){tix_arena_sprintf(a, "ticket-%s.png", t[i].seat), "image/png",
+                                  to_arena(a, png, len), len};
+    }
+    return TIX_OK;
+}
+
+/* The keys of a booking's mail, and its attachments (out->att). */
+static tix_rc booking_vars(tix_db *db, tix_arena *a, const tix_ticket_keyring *kr,
+                           const tix_outbox_row *r, const char **keys, const char **vals, int *n,
+                           rendered *out)
+{
+    char *bid = json_field(a, r->data, "booking_id");
+    tix_mail_booking b;
+    tix_booking_seat *seats = NULL;
+    int nseats = 0;
+    tix_rc rc = bid ? tix_outbox_booking_info(db, a, bid, &b) : TIX_ENOTFOUND;
+    rc = rc ? rc : tix_booking_seats(db, a, bid, &seats, &nseats);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    char *list = seat_list(a, seats, nseats);
+    keys[*n] = "name", vals[(*n)++] = b.user_name;
+    keys[*n] = "booking_id", vals[(*n)++] = bid;
+    keys[*n] = "movie", vals[(*n)++] = b.movie;
+    keys[*n] = "theatre", vals[(*n)++] = b.theatre;
+    keys[*n] = "hall", vals[(*n)++] = b.hall;
+    keys[*n] = "starts_at", vals[(*n)++] = local_time(a, b.starts_at, b.utc_offset_minutes);
+    keys[*n] = "seats", vals[(*n)++] = list;
+    keys[*n] = "amount",
+    vals[(*n)++] = tix_arena_sprintf(a, "%s %" PRId64 ".%02" PRId64, b.currency, b.amount / 100,
+                                     b.amount % 100);
+    if (strcmp(r->kind, TIX_MAIL_BOOKING_CONFIRMED) == 0) {
+        out->cap = nseats + 2;
+        out->att = tix_arena_calloc(a, sizeof(*out->att) * (size_t)out->cap);
+        rc = attach_tickets(db, a, kr, bid, out);
+        char *ics = ics_of(a, bid, &b, list);
+        out->att[out->natt++] =
+            (tix_mail_attachment){"show.ics", "text/calendar", ics, strlen(ics)};
+    }
+    return rc;
+}
+
 /* Renders row r into out. TIX_ENOTFOUND when what it tells of is gone; TIX_EINVAL for a
  * template that does not exist or parse; other codes from the database. */
-static tix_rc render_row(tix_db *db, tix_arena *a, const tix_outbox_row *r, rendered *out)
+static tix_rc render_row(tix_job_ctx *c, const tix_outbox_row *r, rendered *out)
 {
+    tix_db *db = c->db;
+    tix_arena *a = c->a;
     const char *keys[MAX_VARS];
     const char *vals[MAX_VARS];
     int n = 0;
@@ -255,55 +388,11 @@ static tix_rc render_row(tix_db *db, tix_arena *a, const tix_outbox_row *r, rend
     if (text == NULL) {
         return TIX_EINVAL;
     }
-    if (strcmp(r->kind, TIX_MAIL_PASSWORD_RESET) == 0) {
-        tix_user u;
-        tix_rc rc = tix_user_by_id(db, r->ref_id, &u);
-        if (rc != TIX_OK) {
-            return rc;
-        }
-        char *token = json_field(a, r->data, "token");
-        if (token == NULL) {
-            return TIX_ENOTFOUND; /* scrubbed: sent before */
-        }
-        keys[n] = "name", vals[n++] = tix_arena_strdup(a, u.name);
-        keys[n] = "token", vals[n++] = token;
-        keys[n] = "minutes", vals[n++] = tix_arena_sprintf(a, "%d", RESET_MINUTES);
-    } else {
-        char *bid = json_field(a, r->data, "booking_id");
-        tix_mail_booking b;
-        tix_booking_seat *seats = NULL;
-        int nseats = 0;
-        tix_rc rc = bid ? tix_outbox_booking_info(db, a, bid, &b) : TIX_ENOTFOUND;
-        rc = rc ? rc : tix_booking_seats(db, a, bid, &seats, &nseats);
-        if (rc != TIX_OK) {
-            return rc;
-        }
-        size_t cap = 1;
-        for (int i = 0; i < nseats; i++) {
-            cap += strlen(seats[i].label) + 2;
-        }
-        char *list = tix_arena_calloc(a, cap);
-        for (int i = 0; i < nseats; i++) {
-            if (i) {
-                strcat(list, ", ");
-            }
-            strcat(list, seats[i].label);
-        }
-        keys[n] = "name", vals[n++] = b.user_name;
-        keys[n] = "booking_id", vals[n++] = bid;
-        keys[n] = "movie", vals[n++] = b.movie;
-        keys[n] = "theatre", vals[n++] = b.theatre;
-        keys[n] = "hall", vals[n++] = b.hall;
-        keys[n] = "starts_at", vals[n++] = local_time(a, b.starts_at, b.utc_offset_minutes);
-        keys[n] = "seats", vals[n++] = list;
-        keys[n] = "amount",
-        vals[n++] = tix_arena_sprintf(a, "%s %" PRId64 ".%02" PRId64, b.currency, b.amount / 100,
-                                      b.amount % 100);
-        if (strcmp(r->kind, TIX_MAIL_BOOKING_CONFIRMED) == 0) {
-            char *ics = ics_of(a, bid, &b, list);
-            out->att[out->natt++] =
-                (tix_mail_attachment){"show.ics", "text/calendar", ics, strlen(ics)};
-        }
+    tix_rc rc = strcmp(r->kind, TIX_MAIL_PASSWORD_RESET) == 0
+                    ? reset_vars(db, a, r, keys, vals, &n)
+                    : booking_vars(db, a, c->ticket_keys, r, keys, vals, &n, out);
+    if (rc != TIX_OK) {
+        return rc;
     }
     return tix_mail_render(a, text, keys, vals, n, &out->subject, &out->body);
 }
@@ -331,7 +420,7 @@ static tix_rc send_row(tix_job_ctx *c, CURL *curl, const tix_outbox_row *r, cons
     char err[512] = "";
     rendered m;
     tix_mail_outcome out = TIX_MAIL_PERMANENT;
-    tix_rc rc = render_row(c->db, c->a, r, &m);
+    tix_rc rc = render_row(c, r, &m);
     if (rc == TIX_EUNAVAIL || rc == TIX_EBUSY || rc == TIX_EDB) {
         return rc; /* the row stays claimed; its lease lapses and it is tried again */
     }
@@ -361,6 +450,29 @@ static tix_rc send_row(tix_job_ctx *c, CURL *curl, const tix_outbox_row *r, cons
     return tix_outbox_later(c->db, r->id, now + backoff(cfg, r->attempts), err, now);
 }
 
+/* Sends n claimed rows in turn; once the server is stopping, hands the rest back (due at once)
+ * instead of holding the shutdown for their SMTP conversations. */
+static tix_rc send_claimed(tix_job_ctx *c, CURL *curl, const tix_outbox_row *rows, int n,
+                           tix_job_counts *out)
+{
+    tix_rc rc = TIX_OK;
+    int i = 0;
+    for (; i < n && rc == TIX_OK && !stopping(c); i++) {
+        const char *count = "errors";
+        rc = send_row(c, curl, &rows[i], &count);
+        tix_job_count_add(out, count, 1);
+        if (rc == TIX_ECONFLICT) {
+            rc = TIX_OK; /* an admin or another sender moved it meanwhile */
+        }
+    }
+    for (; i < n && rc == TIX_OK; i++) {
+        tix_rc one = tix_outbox_later(c->db, rows[i].id, tix_now_ms(),
+                                      "not sent: the server stopped", tix_now_ms());
+        rc = one == TIX_ECONFLICT ? TIX_OK : one;
+    }
+    return rc;
+}
+
 tix_rc tix_job_mail(tix_job_ctx *c, tix_job_counts *out)
 {
     tix_job_count_add(out, "sent", 0);
@@ -384,14 +496,7 @@ tix_rc tix_job_mail(tix_job_ctx *c, tix_job_counts *out)
             break;
         }
         left -= n;
-        for (int i = 0; i < n && rc == TIX_OK; i++) {
-            const char *count = "errors";
-            rc = send_row(c, curl, &rows[i], &count);
-            tix_job_count_add(out, count, 1);
-            if (rc == TIX_ECONFLICT) {
-                rc = TIX_OK; /* an admin or another sender moved it meanwhile */
-            }
-        }
+        rc = send_claimed(c, curl, rows, n, out);
     }
     if (curl != NULL) {
         curl_easy_cleanup(curl);

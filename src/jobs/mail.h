@@ -8,9 +8,12 @@
  * stays that text), and CR/LF in a value that lands in the Subject become spaces (no header
  * can be injected).
  *
- * A message is built once, as the full RFC 5322 text with MIME (multipart/mixed: the text/plain
- * body, then the attachments, each base64), and the same bytes go either to SMTP (libcurl,
- * uploading the message as DATA) or to an .eml file. Its Message-ID is the outbox row's
+ * A booking-confirmed mail carries the tickets as attachments: the PDF of all of them and one
+ * QR PNG per ticket (booking/ticket_print.h, the same bytes the ticket routes serve) and an
+ * iCalendar event. A message is built once, as the full RFC 5322 text with MIME
+ * (multipart/mixed: the text/plain body, then the attachments, each base64), and the same bytes go
+ * either to SMTP (libcurl, uploading the message as DATA) or to an .eml file. Its Message-ID is the
+ * outbox row's
  * (<id@ticketd>): the same on every attempt, so a message sent again after a lost reply is
  * recognisable as the same one.
  *

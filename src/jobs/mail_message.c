@@ -47,9 +47,29 @@ static void put(buf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void puts_(buf *b, const char *s)
+static void put_str(buf *b, const char *s)
 {
     put(b, s, strlen(s));
+}
+
+/* The value of the key [key, key+klen) into b (nothing for an unknown key). header: CR and LF
+ * become spaces. */
+static void put_value(buf *b, const char *key, size_t klen, const char *const *keys,
+                      const char *const *vals, int nk, bool header)
+{
+    for (int k = 0; k < nk; k++) {
+        if (strlen(keys[k]) != klen || strncmp(keys[k], key, klen) != 0 || vals[k] == NULL) {
+            continue;
+        }
+        for (const char *v = vals[k]; *v; v++) {
+            char ch = *v;
+            if (header && (ch == '\r' || ch == '\n')) {
+                ch = ' ';
+            }
+            put(b, &ch, 1);
+        }
+        return;
+    }
 }
 
 /* Substitutes {{key}} in [s, s+n) into b. header: CR and LF of values become spaces. */
@@ -69,16 +89,7 @@ static void subst(buf *b, const char *s, size_t n, const char *const *keys, cons
             return;
         }
         put(b, s + i, (size_t)(open - (s + i)));
-        size_t klen = (size_t)(close - open - 2);
-        for (int k = 0; k < nk; k++) {
-            if (strlen(keys[k]) == klen && strncmp(keys[k], open + 2, klen) == 0 && vals[k]) {
-                for (const char *v = vals[k]; *v; v++) {
-                    char ch = header && (*v == '\r' || *v == '\n') ? ' ' : *v;
-                    put(b, &ch, 1);
-                }
-                break;
-            }
-        }
+        put_value(b, open + 2, (size_t)(close - open - 2), keys, vals, nk, header);
         i = (size_t)(close + 2 - s);
     }
 }
@@ -98,10 +109,10 @@ tix_rc tix_mail_render(tix_arena *a, const char *text, const char *const *keys,
     buf sb = {a, NULL, 0, 0};
     buf bb = {a, NULL, 0, 0};
     subst(&sb, s, (size_t)(eol - s), keys, vals, n, true);
-    puts_(&sb, "");
+    put_str(&sb, "");
     const char *rest = eol + 2;
     subst(&bb, rest, strlen(rest), keys, vals, n, false);
-    puts_(&bb, "");
+    put_str(&bb, "");
     *subject = sb.p;
     *body = bb.p;
     return TIX_OK;
@@ -120,17 +131,17 @@ static void put_base64(buf *b, const unsigned char *d, size_t n, bool lines)
         v |= i + 2 < n ? d[i + 2] : 0;
         out[0] = b64[(v >> 18) & 63];
         out[1] = b64[(v >> 12) & 63];
-        out[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-        out[3] = i + 2 < n ? b64[v & 63] : '=';
+        out[2] = (char)(i + 1 < n ? b64[(v >> 6) & 63] : '=');
+        out[3] = (char)(i + 2 < n ? b64[v & 63] : '=');
         put(b, out, 4);
         col += 4;
         if (lines && col >= 76) {
-            puts_(b, "\r\n");
+            put_str(b, "\r\n");
             col = 0;
         }
     }
     if (lines && col > 0) {
-        puts_(b, "\r\n");
+        put_str(b, "\r\n");
     }
 }
 
@@ -142,7 +153,7 @@ static void put_header_text(buf *b, const char *s)
         plain = plain && *p >= 0x20 && *p < 0x7f;
     }
     if (plain) {
-        puts_(b, s);
+        put_str(b, s);
         return;
     }
     /* encoded-words of at most 45 bytes each, cut between UTF-8 characters */
@@ -154,11 +165,11 @@ static void put_header_text(buf *b, const char *s)
             take--;
         }
         if (i > 0) {
-            puts_(b, "\r\n ");
+            put_str(b, "\r\n ");
         }
-        puts_(b, "=?UTF-8?B?");
+        put_str(b, "=?UTF-8?B?");
         put_base64(b, (const unsigned char *)s + i, take, false);
-        puts_(b, "?=");
+        put_str(b, "?=");
         i += take;
     }
 }
@@ -189,39 +200,39 @@ void tix_mail_build(tix_arena *a, const tix_mail_msg *m, char **out, size_t *len
     const char *boundary = tix_arena_sprintf(a, "=_ticketd_%s", m->message_id + 1);
     char *bnd = tix_arena_strdup(a, boundary);
     bnd[strcspn(bnd, "@>")] = '\0';
-    puts_(&b, "From: ");
+    put_str(&b, "From: ");
     put_header_text(&b, m->from);
-    puts_(&b, "\r\nTo: ");
-    puts_(&b, m->to);
-    puts_(&b, "\r\nSubject: ");
+    put_str(&b, "\r\nTo: ");
+    put_str(&b, m->to);
+    put_str(&b, "\r\nSubject: ");
     put_header_text(&b, m->subject);
-    puts_(&b, "\r\nDate: ");
-    puts_(&b, date);
-    puts_(&b, "\r\nMessage-ID: ");
-    puts_(&b, m->message_id);
-    puts_(&b, "\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"");
-    puts_(&b, bnd);
-    puts_(&b, "\"\r\n\r\nThis is a MIME message.\r\n\r\n--");
-    puts_(&b, bnd);
-    puts_(&b, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
-              "Content-Transfer-Encoding: base64\r\n\r\n");
+    put_str(&b, "\r\nDate: ");
+    put_str(&b, date);
+    put_str(&b, "\r\nMessage-ID: ");
+    put_str(&b, m->message_id);
+    put_str(&b, "\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"");
+    put_str(&b, bnd);
+    put_str(&b, "\"\r\n\r\nThis is a MIME message.\r\n\r\n--");
+    put_str(&b, bnd);
+    put_str(&b, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                "Content-Transfer-Encoding: base64\r\n\r\n");
     put_base64(&b, (const unsigned char *)m->body, strlen(m->body), true);
     for (int i = 0; i < m->natt; i++) {
         const tix_mail_attachment *at = &m->att[i];
-        puts_(&b, "\r\n--");
-        puts_(&b, bnd);
-        puts_(&b, "\r\nContent-Type: ");
-        puts_(&b, at->content_type);
-        puts_(&b, "; name=\"");
-        puts_(&b, at->filename);
-        puts_(&b, "\"\r\nContent-Disposition: attachment; filename=\"");
-        puts_(&b, at->filename);
-        puts_(&b, "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+        put_str(&b, "\r\n--");
+        put_str(&b, bnd);
+        put_str(&b, "\r\nContent-Type: ");
+        put_str(&b, at->content_type);
+        put_str(&b, "; name=\"");
+        put_str(&b, at->filename);
+        put_str(&b, "\"\r\nContent-Disposition: attachment; filename=\"");
+        put_str(&b, at->filename);
+        put_str(&b, "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
         put_base64(&b, at->data, at->len, true);
     }
-    puts_(&b, "\r\n--");
-    puts_(&b, bnd);
-    puts_(&b, "--\r\n");
+    put_str(&b, "\r\n--");
+    put_str(&b, bnd);
+    put_str(&b, "--\r\n");
     *out = b.p;
     *len = b.len;
 }

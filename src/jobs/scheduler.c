@@ -155,7 +155,7 @@ static void run_if_due(tix_jobs *j, tix_db *db, int i, int64_t next_run_at)
         return;
     }
     tix_arena *a = tix_arena_create(0);
-    tix_job_ctx c = {db, a, &j->app->cfg, j->app->pay, now, &j->stop};
+    tix_job_ctx c = {db, a, &j->app->cfg, j->app->pay, now, &j->stop, j->app->ticket_keys};
     tix_job_counts counts;
     tix_rc rc = tix_jobs_run_recorded(&c, job, j->holder, &counts);
     (void)rc; /* the run's outcome is in job_runs and in the log line */

@@ -205,6 +205,19 @@ tix_rc tix_outbox_requeue(tix_db *db, const char *id, int64_t now)
     return rc;
 }
 
+tix_rc tix_outbox_forget(tix_db *db, const char *email, const char *placeholder, int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(email), TIX_DB_TEXT(placeholder), TIX_DB_INT(now)};
+    return tix_db_exec(db,
+                       "UPDATE mail_outbox SET to_addr = $2, updated_at = $3,"
+                       " data = CASE WHEN status = 'sent' THEN data ELSE '{}' END,"
+                       " last_error = CASE WHEN status = 'sent' THEN last_error"
+                       " ELSE 'the account was deleted' END,"
+                       " status = CASE WHEN status = 'sent' THEN status ELSE 'failed' END"
+                       " WHERE to_addr = $1",
+                       p, 3, NULL);
+}
+
 static const tix_db_col booking_info_cols[] = {
     TIX_DB_COL(tix_mail_booking, user_name), TIX_DB_COL(tix_mail_booking, movie),
     TIX_DB_COL(tix_mail_booking, theatre),   TIX_DB_COL(tix_mail_booking, hall),

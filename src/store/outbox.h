@@ -95,6 +95,13 @@ TIX_MUSTCHECK tix_rc tix_outbox_get(tix_db *db, tix_arena *a, const char *id, ti
  * TIX_ENOTFOUND when absent, TIX_ECONFLICT when it is not failed. */
 TIX_MUSTCHECK tix_rc tix_outbox_requeue(tix_db *db, const char *id, int64_t now);
 
+/* A deleted account (DELETE /me): every outbox row to email is readdressed to placeholder, and
+ * those not sent yet are failed (never claimed again) with their data erased. A message whose
+ * SMTP conversation is already under way may still be delivered. Inside the caller's
+ * transaction. */
+TIX_MUSTCHECK tix_rc tix_outbox_forget(tix_db *db, const char *email, const char *placeholder,
+                                       int64_t now);
+
 /* What a booking's mail says. */
 typedef struct tix_mail_booking {
     char *user_name;

@@ -106,6 +106,8 @@ def test_confirmed_and_cancelled_bookings_are_mailed(backend, make_server, sink)
     assert b["id"] in body and "Asha Buyer" in body and "A1, A2" in body
     files = attachments(msg)
     assert b"BEGIN:VCALENDAR" in files["show.ics"] and b["id"].encode() in files["show.ics"]
+    assert set(files) == {"show.ics", "tickets.pdf", "ticket-A1.png", "ticket-A2.png"}
+    assert files["tickets.pdf"].startswith(b"%PDF-")
 
     admin = admin_tokens(server)["access_token"]
     row = wait_until(lambda: (r := row_of(server, admin, b["id"], "booking_confirmed"))
@@ -235,7 +237,7 @@ def test_without_smtp_url_messages_are_eml_files(backend, make_server, tmp_path)
     assert msg["To"] == em and MSGID.match(msg["Message-ID"])
     assert files[0].name == msg["Message-ID"][1:].split("@")[0] + ".eml"
     assert b["id"] in msg.get_body(("plain",)).get_content()
-    assert "show.ics" in attachments(msg)
+    assert set(attachments(msg)) == {"show.ics", "tickets.pdf", "ticket-A6.png"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,3 +337,52 @@ def test_starttls_required_refuses_to_send_in_the_clear(backend, make_server, si
     assert row["status"] in ("pending", "sending"), row
     assert "smtp" in row["last_error"].lower(), row
     assert sink.messages == [] and sink.attempts == []
+
+
+def test_a_deleted_account_gets_no_more_mail(backend, make_server, sink):
+    """DELETE /me erases the address from the outbox too: what was not sent yet never is (failed
+    rows are never claimed again). The back-off is long here so no try is in flight while the
+    account goes: one that is may still deliver (store/outbox.h)."""
+    sink.mode = "refuse4xx"
+    server = mail_server(make_server, backend, SMTP_URL=sink.url, MAIL_RETRY="5s")
+    admin = admin_tokens(server)["access_token"]
+    v = Venue(server)
+    em, tok = buyer(server)
+    b = buy(server, tok, v.show_id, v.ids("A7"))
+    wait_until(lambda: (r := row_of(server, admin, b["id"], "booking_confirmed"))
+               and r["attempts"] >= 1, what="a refused try")
+    r = call("DELETE", server, "/me", token=tok, json={"password": DEFAULT_PASSWORD})
+    assert r.status_code == 204, r.text
+    row = row_of(server, admin, b["id"], "booking_confirmed")
+    assert row["status"] == "failed" and row["to"].startswith("deleted:"), row
+    assert em not in str(outbox(server, admin))
+    sink.mode = "ok"
+    time.sleep(0.6)
+    assert sink.messages == []
+
+
+def test_ticket_mail_end_to_end_qr_token_and_door(backend, make_server, sink, tmp_path):
+    """The issue's "done when": buy, receive the mail at the sink, decode the QR of the attached
+    PNG with zbarimg, verify the token offline with the published key (python3-nacl), check it in
+    at the door once (the second scan 409). The PDF has a page per ticket."""
+    from booking_helpers import starts_in
+    from test_tickets import key_of, pdf_text, verify_offline, zbar
+    server = mail_server(make_server, backend, SMTP_URL=sink.url)
+    v = Venue(server, starts_at=starts_in(1))
+    em, tok = buyer(server)
+    b = buy(server, tok, v.show_id, v.ids("A1", "A2"))
+    msg = sink.wait_for(1)[0].msg
+    files = attachments(msg)
+    assert set(files) == {"tickets.pdf", "ticket-A1.png", "ticket-A2.png", "show.ics"}, files.keys()
+    assert files["ticket-A1.png"].startswith(b"\x89PNG\r\n\x1a\n")
+    pages, text = pdf_text(files["tickets.pdf"], tmp_path, "mail.pdf")
+    assert pages == 2 and b["id"] in text and "A1" in text and "A2" in text
+    token = zbar(files["ticket-A1.png"], tmp_path)
+    payload = verify_offline(token, key_of(server))  # offline: nothing but the public key
+    assert payload, payload
+    first = api("POST", server, f"/theatres/{v.theatre['id']}/check-ins", token=v.owner_token,
+                json={"token": token})
+    assert first.status_code == 200, first.text
+    second = api("POST", server, f"/theatres/{v.theatre['id']}/check-ins", token=v.owner_token,
+                 json={"token": token})
+    assert_error(second, 409, "already_checked_in")

@@ -289,7 +289,7 @@ static void fixture_catalog(backend *b)
 
 static tix_job_ctx job_ctx(backend *b, tix_arena *a, tix_pay_provider *pay)
 {
-    tix_job_ctx c = {b->db, a, &b->t.cfg, pay, b->now, NULL};
+    tix_job_ctx c = {b->db, a, &b->t.cfg, pay, b->now, NULL, NULL};
     return c;
 }
 
