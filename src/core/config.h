@@ -86,18 +86,19 @@ typedef struct tix_config {
     char ticket_verify_keys[TIX_CFG_STR]; /* TICKET_VERIFY_KEYS, empty = none */
     /* Mail (jobs/mail.c): SMTP when smtp_url is set, else .eml files in mail_dir. Secrets are
      * never logged. */
-    char smtp_url[TIX_CFG_STR];  /* SMTP_URL: smtp://host:port or smtps://host:port */
-    char smtp_user[256];         /* SMTP_USER (or the URL's user) */
-    char smtp_password[256];     /* SMTP_PASSWORD (or the URL's password) */
-    bool smtp_starttls_required; /* SMTP_STARTTLS=required (else opportunistic) */
-    char mail_from[256];         /* MAIL_FROM: the From address */
-    char mail_dir[TIX_CFG_STR];  /* MAIL_DIR: where .eml files go without SMTP_URL */
-    int64_t mail_max_attempts;   /* MAIL_MAX_ATTEMPTS: a refused (5xx) message fails after */
-    int64_t mail_retry_ms;       /* MAIL_RETRY: first back-off after a 4xx or network error */
-    int64_t mail_retry_max_ms;   /* MAIL_RETRY_MAX: the back-off's cap */
-    int64_t mail_timeout_ms;     /* MAIL_TIMEOUT: one SMTP conversation at most */
-    int64_t mail_batch;          /* MAIL_BATCH: messages claimed per run */
-    int64_t job_mail_ms;         /* JOB_INTERVAL_MAIL: the outbox is sent this often */
+    char smtp_url[TIX_CFG_STR];     /* SMTP_URL: smtp://host:port or smtps://host:port */
+    char smtp_user[256];            /* SMTP_USER (or the URL's user) */
+    char smtp_password[256];        /* SMTP_PASSWORD (or the URL's password) */
+    bool smtp_starttls_required;    /* SMTP_STARTTLS=required (else opportunistic) */
+    char smtp_ca_file[TIX_CFG_STR]; /* SMTP_CA_FILE: PEM CAs to trust, empty = the system's */
+    char mail_from[256];            /* MAIL_FROM: the From address */
+    char mail_dir[TIX_CFG_STR];     /* MAIL_DIR: where .eml files go without SMTP_URL */
+    int64_t mail_max_attempts;      /* MAIL_MAX_ATTEMPTS: a refused (5xx) message fails after */
+    int64_t mail_retry_ms;          /* MAIL_RETRY: first back-off after a 4xx or network error */
+    int64_t mail_retry_max_ms;      /* MAIL_RETRY_MAX: the back-off's cap */
+    int64_t mail_timeout_ms;        /* MAIL_TIMEOUT: one SMTP conversation at most */
+    int64_t mail_batch;             /* MAIL_BATCH: messages claimed per run */
+    int64_t job_mail_ms;            /* JOB_INTERVAL_MAIL: the outbox is sent this often */
     /* Lifecycle jobs (src/jobs), times in milliseconds. */
     int64_t job_tick_ms;      /* JOB_TICK: how often the scheduler renews leases, runs due jobs */
     int64_t job_lease_ms;     /* JOB_LEASE: a job's lease lapses this long after its last renewal */

@@ -33,6 +33,7 @@ tix_rc tix_config_load_mail(tix_config_parser *p, tix_config *cfg)
     } texts[] = {
         {"SMTP_USER", cfg->smtp_user, sizeof(cfg->smtp_user)},
         {"SMTP_PASSWORD", cfg->smtp_password, sizeof(cfg->smtp_password)},
+        {"SMTP_CA_FILE", cfg->smtp_ca_file, sizeof(cfg->smtp_ca_file)},
         {"MAIL_FROM", cfg->mail_from, sizeof(cfg->mail_from)},
         {"MAIL_DIR", cfg->mail_dir, sizeof(cfg->mail_dir)},
     };

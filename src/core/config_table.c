@@ -177,6 +177,9 @@ const tix_config_var tix_config_vars[] = {
     TEXT("SMTP_USER", NULL, "SMTP user (instead of the URL's)"),
     TEXT("SMTP_PASSWORD", NULL, "SMTP password (instead of the URL's)"),
     TEXT("SMTP_STARTTLS", "try", "try | required: with smtp://, refuse to send in the clear"),
+    TEXT("SMTP_CA_FILE", NULL,
+         "PEM file of the CAs that may sign the SMTP server's certificate (a private CA); "
+         "unset = the system's; the certificate and host name are always verified"),
     TEXT("MAIL_FROM", "ticketd <noreply@ticketd.local>", "the From of every message"),
     TEXT("MAIL_DIR", "./data/mail", "where messages go as .eml files when SMTP_URL is unset"),
     INT("MAIL_MAX_ATTEMPTS", "5", 1, 1000,

@@ -124,6 +124,13 @@ static void set_options(CURL *h, const tix_config *cfg, const char *from, struct
         curl_easy_setopt(h, CURLOPT_USE_SSL,
                          cfg->smtp_starttls_required ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
     }
+    /* TLS (smtps:// or STARTTLS) always verifies the peer and its host name (curl's default,
+     * kept explicit); SMTP_CA_FILE replaces the system's CAs for a private one */
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (cfg->smtp_ca_file[0] != '\0') {
+        curl_easy_setopt(h, CURLOPT_CAINFO, cfg->smtp_ca_file);
+    }
     if (cfg->smtp_user[0] != '\0') {
         curl_easy_setopt(h, CURLOPT_USERNAME, cfg->smtp_user);
     }

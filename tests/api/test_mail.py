@@ -19,7 +19,7 @@ import pytest
 from booking_helpers import Venue, api, book, buy, hold, pay, post_cancel, post_confirm
 from conftest import (ADMIN_EMAIL, DEFAULT_PASSWORD, admin_tokens, assert_error, call, login,
                       refresh, register, unique_email)
-from smtp_sink import SmtpSink
+from smtp_sink import CuttingProxy, SmtpSink, make_cert
 from test_jobs import query
 
 MAIL_ENV = {"JOB_TICK": "100ms", "JOB_LEASE": "2s", "JOB_INTERVAL_MAIL": "100ms",
@@ -217,6 +217,104 @@ def test_hang_or_dropped_connection_is_retried_with_the_same_message_id(backend,
     assert got["Message-ID"] == first  # the same message, recognisable as such
     time.sleep(0.5)
     assert [m.msg["Message-ID"] for m in sink.messages] == [first]  # arrived once
+
+
+def test_connection_dropped_mid_data_is_retried_and_delivered_once(backend, make_server, sink):
+    """The connection closes after part of the DATA (never its final "."): the server never
+    accepted the message, so the row is retried with back-off, and once the connection holds
+    the message arrives once, with the Message-ID the cut tries carried."""
+    with CuttingProxy(sink) as proxy:
+        server = mail_server(make_server, backend, SMTP_URL=proxy.url)
+        admin = admin_tokens(server)["access_token"]
+        v = Venue(server)
+        _, tok = buyer(server)
+        b = buy(server, tok, v.show_id, v.ids("A6"))
+        wait_until(lambda: proxy.cuts >= 2, what="two tries cut mid-DATA")
+        row = row_of(server, admin, b["id"], "booking_confirmed")
+        proxy.cutting = False
+        assert row["attempts"] >= 1 and row["last_error"], row
+        assert row["status"] in ("pending", "sending"), row  # a network error: retried
+        assert sink.messages == [] and sink.attempts == []  # no partial message accepted
+        got = sink.wait_for(1)[0].msg
+        assert MSGID.match(got["Message-ID"])
+        cut_ids = proxy.message_ids()
+        assert len(cut_ids) >= 2 and set(cut_ids) == {got["Message-ID"]}, cut_ids
+        assert got["Message-ID"] == row["message_id"]
+        wait_until(lambda: row_of(server, admin, b["id"], "booking_confirmed")["status"] == "sent")
+        time.sleep(0.5)
+        assert [m.msg["Message-ID"] for m in sink.messages] == [got["Message-ID"]]
+        assert sink.attempts == [got["Message-ID"]]
+
+
+# --------------------------------------------------------------------------------------------
+# TLS (STARTTLS and smtps://) with AUTH, against a throwaway certificate
+
+SMTP_LOGIN = ("mailer", "s3cret-pass")
+
+
+def reset_mail(server, admin) -> tuple[str, dict]:
+    """Asks a password reset for a new account: (its e-mail, its outbox row once tried)."""
+    em = unique_email("tls")
+    register(server, email=em)
+    assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+    row = wait_until(lambda: [o for o in outbox(server, admin)
+                              if o["kind"] == "password_reset" and o["to"] == em
+                              and (o["attempts"] >= 1 or o["status"] == "sent")],
+                     what="a try")[0]
+    return em, row
+
+
+@pytest.fixture
+def cert(tmp_path):
+    return make_cert(tmp_path)
+
+
+@pytest.mark.parametrize("tls", ["starttls", "smtps"])
+def test_tls_with_auth_delivers_to_a_verified_server(backend, make_server, cert, tls):
+    with SmtpSink(tls=tls, cert=cert[0], key=cert[1], auth=SMTP_LOGIN) as sink:
+        server = mail_server(make_server, backend, SMTP_URL=sink.url, SMTP_USER=SMTP_LOGIN[0],
+                             SMTP_PASSWORD=SMTP_LOGIN[1], SMTP_CA_FILE=cert[0],
+                             SMTP_STARTTLS="required" if tls == "starttls" else "try")
+        admin = admin_tokens(server)["access_token"]
+        em, _ = reset_mail(server, admin)
+        got = sink.wait_for(1)[0]
+        assert got.rcpt_tos == [em] and got.tls and got.login == SMTP_LOGIN[0]
+        assert sink.logins == [(SMTP_LOGIN[0], True)]
+        assert MSGID.match(got.msg["Message-ID"])
+
+
+def test_tls_wrong_password_fails_with_the_error_visible(backend, make_server, cert):
+    with SmtpSink(tls="starttls", cert=cert[0], key=cert[1], auth=SMTP_LOGIN) as sink:
+        server = mail_server(make_server, backend, SMTP_URL=sink.url, SMTP_USER=SMTP_LOGIN[0],
+                             SMTP_PASSWORD="wrong", SMTP_CA_FILE=cert[0])
+        admin = admin_tokens(server)["access_token"]
+        em = unique_email("tls")
+        register(server, email=em)
+        assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+        failed = wait_until(lambda: [o for o in outbox(server, admin, "failed") if o["to"] == em],
+                            what="a failed row")[0]
+        assert failed["attempts"] == 2 and "535" in failed["last_error"], failed  # 5xx: N tries
+        assert "wrong" not in failed["last_error"]  # the password is never shown
+        assert sink.messages == [] and sink.attempts == []
+        assert sink.logins == [(SMTP_LOGIN[0], False)] * 2
+
+
+@pytest.mark.parametrize("tls", ["starttls", "smtps"])
+def test_untrusted_certificate_sends_nothing(backend, make_server, cert, tls):
+    """No SMTP_CA_FILE: the self-signed certificate is refused, even with SMTP_STARTTLS=try:
+    no login, no message, in the clear or otherwise; the row waits with the reason."""
+    with SmtpSink(tls=tls, cert=cert[0], key=cert[1], auth=SMTP_LOGIN) as sink:
+        server = mail_server(make_server, backend, SMTP_URL=sink.url, SMTP_USER=SMTP_LOGIN[0],
+                             SMTP_PASSWORD=SMTP_LOGIN[1])
+        admin = admin_tokens(server)["access_token"]
+        _, row = reset_mail(server, admin)
+        row = wait_until(lambda: [o for o in outbox(server, admin) if o["id"] == row["id"]
+                                  and o.get("last_error")], what="the error")[0]
+        assert row["status"] in ("pending", "sending", "failed"), row
+        err = row["last_error"].lower()
+        assert "ssl" in err or "certificate" in err or "tls" in err, row
+        time.sleep(0.3)
+        assert sink.messages == [] and sink.attempts == [] and sink.logins == []
 
 
 # --------------------------------------------------------------------------------------------
