@@ -39,7 +39,6 @@ import ssl
 import subprocess
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 
 from aiosmtpd.controller import Controller
@@ -89,8 +88,8 @@ class _Handler:
         raw = envelope.original_content or envelope.content
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         tls = server.transport.get_extra_info("ssl_object") is not None
-        login = session.login_data.decode() if isinstance(session.login_data, bytes) \
-            else session.login_data
+        auth = session.auth_data
+        login = auth.login.decode() if isinstance(auth, LoginPassword) else None
         rec = Received(envelope.mail_from, list(envelope.rcpt_tos), raw, msg, tls, login)
         mode = self.sink.mode
         with self.sink.lock:
@@ -134,11 +133,9 @@ class SmtpSink:
         if auth is not None:
             params.update(authenticator=self._authenticate, auth_required=True,
                           auth_require_tls=tls == "starttls")
-        with warnings.catch_warnings():  # smtps: "AUTH while not requiring TLS" (see above)
-            warnings.simplefilter("ignore", UserWarning)
-            self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
-                                         decode_data=False, data_size_limit=50 * 1024 * 1024,
-                                         **params)
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
+                                     decode_data=False, data_size_limit=50 * 1024 * 1024,
+                                     **params)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         if not isinstance(auth_data, LoginPassword):
