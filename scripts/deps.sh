@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
   libqrencode-dev libpng-dev libhpdf-dev)
 test_pkgs=(postgresql redis-server nginx-light python3 python3-pytest python3-requests python3-yaml python3-jsonschema python3-aiosmtpd
   clang-format clang-tidy cppcheck wrk curl valgrind
-  zbar-tools poppler-utils python3-nacl)
+  zbar-tools poppler-utils python3-nacl openssl)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = "test" ]; then
