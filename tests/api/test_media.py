@@ -581,6 +581,9 @@ def test_cloudinary_an_overtaken_upload_destroys_its_own_resource(make_server, b
     movie = new_movie(srv, token)
     upload(srv, movie["id"], "poster", png_bytes(seed=1), token)
     original = standin.uploads[0]["fields"]["public_id"]
+    # The first upload's slot and temporary file go at its completion, just after its answer:
+    # wait for that, so the one file counted below is the slow upload's and one slot is free.
+    assert wait_for(lambda: len(tmp_files(srv)) == 0), "the first upload's file stayed"
     slow, rest = start_upload(srv, movie["id"], "poster", png_bytes(seed=2), token, "slow4567")
     with slow:
         assert wait_for(lambda: len(tmp_files(srv)) == 1), "the first upload never started"
