@@ -15,7 +15,8 @@
 
 /* ---- create ---- */
 
-/* The hold's live seats with prices, from the seat map. */
+/* The hold's live seats with the prices its claims were given (a price change since does not
+ * touch them; a claim older than migration 0014 has none and costs the current price). */
 static tix_rc hold_seats(tix_booking_ctx *c, const tix_hold *h, const char *hall_id,
                          tix_booking_seat **seats, int *n, int64_t *amount)
 {
@@ -31,9 +32,10 @@ static tix_rc hold_seats(tix_booking_ctx *c, const tix_hold *h, const char *hall
     for (int i = 0; i < nmap; i++) {
         if (map[i].claim == TIX_CLAIM_HELD && map[i].hold_id != NULL &&
             strcmp(map[i].hold_id, h->id) == 0) {
-            list[k] = (tix_booking_seat){map[i].id,    map[i].label, map[i].category,
-                                         map[i].price, NULL,         NULL};
-            *amount += map[i].price;
+            int64_t price = map[i].claim_price >= 0 ? map[i].claim_price : map[i].price;
+            list[k] =
+                (tix_booking_seat){map[i].id, map[i].label, map[i].category, price, NULL, NULL};
+            *amount += price;
             k++;
         }
     }

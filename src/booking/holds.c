@@ -181,8 +181,9 @@ static tix_rc finish(tix_booking_ctx *c, const tix_show *show, hold_tx *t, tix_h
 {
     const tix_claim_req *q = &t->q;
     bool *got = tix_arena_calloc(c->a, sizeof(bool) * (size_t)q->n);
+    int64_t *prices = tix_arena_calloc(c->a, sizeof(int64_t) * (size_t)q->n);
     int ngot = 0;
-    tix_claims_taken(t->st[ST_CLAIM].res, q, got, &ngot);
+    tix_claims_taken(t->st[ST_CLAIM].res, q, got, prices, &ngot);
     if (ngot < q->n) {
         bool twin = false;
         tix_rc rc = tix_claims_held_by_user(c->db, c->a, q, &twin);
@@ -207,7 +208,14 @@ static tix_rc finish(tix_booking_ctx *c, const tix_show *show, hold_tx *t, tix_h
                     .currency = show->currency,
                     .expires_at = q->expires_at,
                     .created_at = q->now};
+    /* The claims' prices, not the ones read before: the hold charges what its claims say
+     * (a price change may have committed in between). */
     for (int i = 0; i < out->nseats; i++) {
+        for (int k = 0; k < q->n; k++) {
+            if (strcmp(out->seats[i]->id, q->seat_ids[k]) == 0) {
+                out->seats[i]->price = prices[k];
+            }
+        }
         h->amount += out->seats[i]->price;
     }
     tix_db_stmt insert;

@@ -19,7 +19,8 @@
     "      WHEN c.expires_at > $3 THEN 1 ELSE 0 END,"                                              \
     " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.hold_id END,"                     \
     " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.user_id END,"                     \
-    " CASE WHEN c.expires_at > $3 THEN c.expires_at ELSE 0 END"                                    \
+    " CASE WHEN c.expires_at > $3 THEN c.expires_at ELSE 0 END,"                                   \
+    " CASE WHEN c.expires_at > $3 THEN COALESCE(c.price, p.amount, -1) ELSE -1 END"                \
     " FROM seats s"                                                                                \
     " LEFT JOIN show_prices p ON p.show_id = $1 AND p.category = s.category"                       \
     " LEFT JOIN seat_claims c ON c.show_id = $1 AND c.seat_id = s.id"                              \
@@ -34,9 +35,9 @@ static void map_claim(tix_arena *a, const tix_db_res *res, int row, void *item)
 
 #define C(field) TIX_DB_COL(tix_map_seat, field)
 static const tix_db_col map_cols[] = {
-    C(id),      C(label),      C(row),          C(number), C(x),
-    C(y),       C(category),   C(blocked),      C(price),  TIX_DB_COL_NONE,
-    C(hold_id), C(claim_user), C(claim_expires)};
+    C(id),      C(label),      C(row),           C(number),     C(x),
+    C(y),       C(category),   C(blocked),       C(price),      TIX_DB_COL_NONE,
+    C(hold_id), C(claim_user), C(claim_expires), C(claim_price)};
 #undef C
 static const tix_db_map seat_map = TIX_DB_MAP(tix_map_seat, map_cols, map_claim);
 
@@ -60,33 +61,42 @@ void tix_claims_take_stmt(tix_arena *a, const tix_claim_req *q, tix_db_stmt *st)
     char *values = tix_arena_strdup(a, "");
     for (int i = 0; i < n; i++) {
         p[5 + i] = TIX_DB_TEXT(q->seat_ids[i]);
-        values = tix_arena_sprintf(a, "%s%s($1, $%d, $2, $3, NULL, $4, $5)", values, i ? ", " : "",
-                                   6 + i);
+        values = tix_arena_sprintf(a,
+                                   "%s%s($1, $%d, $2, $3, NULL, $4, $5, (SELECT p.amount FROM"
+                                   " seats s JOIN show_prices p ON p.category = s.category"
+                                   " WHERE p.show_id = $1 AND s.id = $%d))",
+                                   values, i ? ", " : "", 6 + i, 6 + i);
     }
     /* One statement, seats in sorted order (no deadlocks between overlapping holds). A live
-     * claim is left alone; an expired one is taken over. RETURNING lists what we got. */
+     * claim is left alone; an expired one is taken over. Each claim records the seat's price as
+     * this statement reads it, and RETURNING lists what we got at which price: that is what the
+     * hold says and what its booking charges, whatever the show's prices become meanwhile. */
     *st = (tix_db_stmt){
         .sql = tix_arena_sprintf(
             a,
             "INSERT INTO seat_claims (show_id, seat_id, user_id, hold_id, booking_id, expires_at,"
-            " created_at) VALUES %s ON CONFLICT (show_id, seat_id) DO UPDATE SET"
+            " created_at, price) VALUES %s ON CONFLICT (show_id, seat_id) DO UPDATE SET"
             " user_id = excluded.user_id, hold_id = excluded.hold_id, booking_id = NULL,"
-            " expires_at = excluded.expires_at, created_at = excluded.created_at"
+            " expires_at = excluded.expires_at, created_at = excluded.created_at,"
+            " price = excluded.price"
             " WHERE seat_claims.expires_at IS NOT NULL AND seat_claims.expires_at <= $5"
-            " RETURNING seat_id",
+            " RETURNING seat_id, price",
             values),
         .params = p,
         .n = 5 + n};
 }
 
-void tix_claims_taken(const tix_db_res *res, const tix_claim_req *q, bool *claimed, int *nclaimed)
+void tix_claims_taken(const tix_db_res *res, const tix_claim_req *q, bool *claimed, int64_t *prices,
+                      int *nclaimed)
 {
     *nclaimed = 0;
     for (int i = 0; i < q->n; i++) {
         claimed[i] = false;
+        prices[i] = 0;
         for (int r = 0; r < tix_db_res_rows(res); r++) {
             if (strcmp(tix_db_res_text(res, r, 0), q->seat_ids[i]) == 0) {
                 claimed[i] = true;
+                prices[i] = tix_db_res_int(res, r, 1);
                 (*nclaimed)++;
                 break;
             }

@@ -31,6 +31,7 @@ typedef struct tix_map_seat {
     char *hold_id; /* the claim's hold (NULL when free) */
     char *claim_user;
     int64_t claim_expires; /* a live hold's expiry (ms), 0 otherwise */
+    int64_t claim_price;   /* the price a live hold was given for the seat, -1 otherwise */
 } tix_map_seat;
 
 /* Every active seat of the show's hall with its price and live claim, ordered by (y, x). */
@@ -48,12 +49,14 @@ typedef struct tix_claim_req {
     int64_t now;
 } tix_claim_req;
 
-/* The statement of a batch that claims q->seat_ids for a hold (text and parameters in a; n at
- * most 59): rows already claimed by a live claim are left alone, expired ones taken over; the
- * caller rolls back unless every seat was claimed. tix_claims_taken reads its result. OUT:
- * claimed[i] whether seat_ids[i] was claimed; *nclaimed. */
+/* The statement of a batch that claims q->seat_ids for a hold, each at the show's current price
+ * for its category (text and parameters in a; n at most 59): rows already claimed by a live
+ * claim are left alone, expired ones taken over; the caller rolls back unless every seat was
+ * claimed. tix_claims_taken reads its result. OUT: claimed[i] whether seat_ids[i] was claimed,
+ * prices[i] at which price (the claim's: what the hold and its booking charge); *nclaimed. */
 void tix_claims_take_stmt(tix_arena *a, const tix_claim_req *q, tix_db_stmt *st);
-void tix_claims_taken(const tix_db_res *res, const tix_claim_req *q, bool *claimed, int *nclaimed);
+void tix_claims_taken(const tix_db_res *res, const tix_claim_req *q, bool *claimed, int64_t *prices,
+                      int *nclaimed);
 /* Drops the claims of a hold (those still its own). */
 TIX_MUSTCHECK tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, const char *hold_id);
 /* tix_claims_release_hold and tix_claims_release_booking that also list the seats released
