@@ -86,5 +86,7 @@ void tix_api_show_create(tix_req *r);
 void tix_api_show_get(tix_req *r);
 void tix_api_show_cancel(tix_req *r);
 void tix_api_show_list(tix_req *r);
+/* show_change_api.c */
+void tix_api_show_update(tix_req *r);
 
 #endif

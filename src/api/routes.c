@@ -69,6 +69,7 @@ const tix_route tix_routes[] = {
      "date city movie_id theatre_id hall_id limit cursor"},
     {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON},
     {"GET", V1 "/shows/{id}", tix_api_show_get, PUB, 0},
+    {"PATCH", V1 "/shows/{id}", tix_api_show_update, OWNER, JSON},
     {"POST", V1 "/shows/{id}/cancel", tix_api_show_cancel, OWNER, 0},
 
     /* seats and booking (any signed-in role may book) */

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "store/payments.h"
+#include "store/show_changes.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -330,6 +331,24 @@ static tix_rc cancel_one(tix_booking_ctx *c, const tix_booking *b, tix_booking_e
     return rc;
 }
 
+/* The free-cancel rule after a move (migration 0014): a booking whose show now starts more than
+ * RESCHEDULE_FREE_CANCEL_MINUTES away from the start it was bought for may be cancelled with a
+ * full refund until the new start. OUT: *free. */
+static tix_rc moved_since_bought(tix_booking_ctx *c, const tix_booking *b, int64_t now, bool *free)
+{
+    int64_t bought = 0;
+    bool moved = false;
+    *free = false;
+    if (b->show_starts_at <= now) {
+        return TIX_OK;
+    }
+    tix_rc rc = tix_show_start_bought(c->db, b->show_id, b->created_at, &bought, &moved);
+    int64_t diff =
+        b->show_starts_at > bought ? b->show_starts_at - bought : bought - b->show_starts_at;
+    *free = rc == TIX_OK && moved && diff > c->cfg->reschedule_free_cancel_s * 1000;
+    return rc;
+}
+
 tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id, const char **why)
 {
     tix_booking b;
@@ -342,8 +361,12 @@ tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id, const char
         *why = "booking_not_confirmed";
         rc = TIX_ECONFLICT;
     } else if (rc == TIX_OK && b.show_starts_at - now < c->cfg->cancel_full_refund_s * 1000) {
-        *why = "cancel_window_closed";
-        rc = TIX_ECONFLICT;
+        bool free = false;
+        rc = moved_since_bought(c, &b, now, &free);
+        if (rc == TIX_OK && !free) {
+            *why = "cancel_window_closed";
+            rc = TIX_ECONFLICT;
+        }
     }
     tix_seat_ids freed = {NULL, 0};
     rc = rc ? rc : cancel_one(c, &b, TIX_EV_USER_CANCEL, "cancelled by the customer", &pr, &freed);

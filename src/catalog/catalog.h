@@ -137,6 +137,29 @@ TIX_MUSTCHECK tix_rc tix_catalog_show_create(tix_catalog_ctx *c, const tix_show_
 TIX_MUSTCHECK tix_rc tix_catalog_show_cancel(tix_catalog_ctx *c, const char *id,
                                              tix_catalog_refusal *why);
 
+/* ---- changing a show (show_change.c) ---- */
+
+/* A change of a show, its shape already checked (starts_at in the future and not too far). */
+typedef struct tix_show_change_input {
+    bool has_starts_at;
+    int64_t starts_at;
+    const tix_price_input *prices; /* categories to reprice (a subset of the hall's), or NULL */
+    int nprices;
+} tix_show_change_input;
+
+/* Changes show id's time and/or prices (PATCH /shows/{id}), in one transaction under the hall's
+ * lock: a new start keeps the show's length and is checked for overlap like a new show
+ * (TIX_ECONFLICT "show_overlap"), every confirmed booking gets a show_rescheduled mail in the
+ * same transaction, and the change is recorded (show_changes) for the free-cancel rule
+ * (booking.h, tix_booking_cancel); new prices apply to seats not held or sold (a claim keeps
+ * the price it was given). TIX_ENOTFOUND / TIX_EAUTH / TIX_EFORBIDDEN for a show the caller may
+ * not change; TIX_ECONFLICT "show_is_cancelled", "show_is_completed" or "show_started" once it
+ * is cancelled, ended or running; TIX_EINVAL for a price (field "prices.<category>"). OUT:
+ * *out the show as stored afterwards. */
+TIX_MUSTCHECK tix_rc tix_catalog_show_change(tix_catalog_ctx *c, const char *id,
+                                             const tix_show_change_input *in, tix_show *out,
+                                             tix_catalog_refusal *why);
+
 /* ---- movies (movies.c) ---- */
 
 /* The fields of a movie a request sets; NULL (has_duration false) keeps the current value.

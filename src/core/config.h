@@ -112,9 +112,10 @@ typedef struct tix_config {
     int64_t refund_poll_age_ms; /* REFUND_POLL_AGE: a pending refund is asked about after this */
     int64_t refund_poll_batch;  /* REFUND_POLL_BATCH: refunds asked about per run at most */
     /* Holds, refunds and show timing (config_booking.c). */
-    int64_t show_buffer_s;        /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
-    int64_t hold_ttl_s;           /* HOLD_TTL: how long held seats stay held */
-    int64_t cancel_full_refund_s; /* CANCEL_FULL_REFUND_HOURS before the show, in seconds */
+    int64_t show_buffer_s;            /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
+    int64_t hold_ttl_s;               /* HOLD_TTL: how long held seats stay held */
+    int64_t cancel_full_refund_s;     /* CANCEL_FULL_REFUND_HOURS before the show, in seconds */
+    int64_t reschedule_free_cancel_s; /* RESCHEDULE_FREE_CANCEL_MINUTES, in seconds */
     int max_seats_per_hold;
     int64_t checkin_before_s; /* CHECKIN_WINDOW_BEFORE: the door opens this long before a start */
     int64_t checkin_after_s;  /* CHECKIN_WINDOW_AFTER: and closes this long after the end */

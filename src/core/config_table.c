@@ -115,6 +115,10 @@ const tix_config_var tix_config_vars[] = {
     INT("CANCEL_FULL_REFUND_HOURS", "4", 0, 24LL * 30,
         "a booking cancelled at least this long before the show is refunded in full; later it "
         "cannot be cancelled"),
+    INT("RESCHEDULE_FREE_CANCEL_MINUTES", "30", 0, 24LL * 60 * 30,
+        "a show moved by more than this many minutes: its bookings made before the move may be "
+        "cancelled with a full refund until the new start, whatever CANCEL_FULL_REFUND_HOURS "
+        "says"),
     SECS("SHOW_CLEANING_BUFFER", "15m", 0, 6 * HOUR,
          "time between a show's end and the next show in a hall"),
     SECS("CHECKIN_WINDOW_BEFORE", "2h", 0, 24 * HOUR,

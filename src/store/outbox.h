@@ -47,6 +47,7 @@ typedef struct tix_outbox_row {
 #define TIX_MAIL_BOOKING_CANCELLED "booking_cancelled"
 #define TIX_MAIL_BOOKING_REFUNDED  "booking_refunded"
 #define TIX_MAIL_SHOW_CANCELLED    "show_cancelled"
+#define TIX_MAIL_SHOW_RESCHEDULED  "show_rescheduled" /* store/show_changes.h enqueues it */
 #define TIX_MAIL_PASSWORD_RESET    "password_reset"
 
 /* Inside the caller's transaction: a message of kind (a TIX_MAIL_BOOKING_* or

@@ -47,3 +47,176 @@ def test_a_booking_charges_the_price_its_hold_was_given(server):
     # a new hold gets the new price
     h2 = hold(server, tok, v.show_id, seat_ids=v.ids("A2"))
     assert h2["amount"] == 41000
+
+
+def show_of(server, show_id: str) -> dict:
+    r = api("GET", server, f"/shows/{show_id}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def second_show(server, v: Venue, starts_at) -> dict:
+    return create_show(server, v.movie["id"], v.hall["id"], starts_at, token=v.owner_token,
+                       prices={"premium": 40000, "regular": 25000})
+
+
+# --------------------------------------------------------------------------------------------
+# Moving a show
+
+
+def test_a_move_keeps_the_length_and_shows_everywhere(server):
+    v = Venue(server)
+    before = show_of(server, v.show_id)
+    start, end = parse_time(before["starts_at"]), parse_time(before["ends_at"])
+    new = start + timedelta(hours=5, minutes=30)
+    r = patch_show(server, v.owner_token, v.show_id, {"starts_at": iso(new)})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert parse_time(got["starts_at"]) == new
+    assert parse_time(got["ends_at"]) == new + (end - start)
+    assert got["id"] == v.show_id and got["status"] == "scheduled"
+    again = show_of(server, v.show_id)
+    assert (again["starts_at"], again["ends_at"]) == (got["starts_at"], got["ends_at"])
+    listed = api("GET", server, "/shows", params={"hall_id": v.hall["id"]}).json()["items"]
+    assert [(s["id"], s["starts_at"]) for s in listed] == [(v.show_id, got["starts_at"])]
+    # the admin may move it too; moving onto its own old slot overlaps only itself
+    admin = api("PATCH", server, f"/shows/{v.show_id}", token=cast_admin(server),
+                json={"starts_at": iso(start)})
+    assert admin.status_code == 200, admin.text
+    assert parse_time(admin.json()["starts_at"]) == start
+
+
+def cast_admin(server) -> str:
+    from catalog_helpers import cast
+    return cast(server).admin.token
+
+
+def test_a_move_onto_another_show_is_refused_and_changes_nothing(server):
+    v = Venue(server)
+    s0 = parse_time(v.show["starts_at"])
+    other = second_show(server, v, s0 + timedelta(hours=4))
+    # the show lasts 100 min + 15 min cleaning: 2 h later still ends after the other's start
+    for delta in (timedelta(hours=2, minutes=30), timedelta(hours=4), timedelta(hours=5)):
+        r = patch_show(server, v.owner_token, v.show_id, {"starts_at": iso(s0 + delta)})
+        assert_error(r, 409, "show_overlap")
+    assert show_of(server, v.show_id)["starts_at"] == v.show["starts_at"]
+    # and the other way round: the other show onto this one
+    r = patch_show(server, v.owner_token, other["id"], {"starts_at": iso(s0 + timedelta(hours=1))})
+    assert_error(r, 409, "show_overlap")
+    # just after the first one's end (cleaning included) fits
+    end = parse_time(v.show["ends_at"])
+    r = patch_show(server, v.owner_token, other["id"], {"starts_at": iso(end)})
+    assert r.status_code == 200, r.text
+    # a cancelled show does not block a slot
+    ok_cancel = api("POST", server, f"/shows/{other['id']}/cancel", token=v.owner_token)
+    assert ok_cancel.status_code == 200, ok_cancel.text
+    r = patch_show(server, v.owner_token, v.show_id, {"starts_at": iso(end)})
+    assert r.status_code == 200, r.text
+
+
+def test_past_too_far_cancelled_and_ended_shows_are_refused(server):
+    v = Venue(server)
+    tok = v.owner_token
+    now = utcnow()
+    for when, reason in ((now - timedelta(minutes=1), "must be in the future"),
+                         (now + timedelta(days=401), "is too far in the future")):
+        r = patch_show(server, tok, v.show_id, {"starts_at": iso(when)})
+        err = assert_error(r, 422, "validation_failed")
+        assert err["details"]["field"] == "starts_at" and err["details"]["reason"] == reason
+    r = patch_show(server, tok, v.show_id, {"starts_at": "tomorrow"})
+    assert_error(r, 422, "validation_failed")
+    assert show_of(server, v.show_id)["starts_at"] == v.show["starts_at"]
+    # cancelled
+    c = Venue(server)
+    c.cancel_show()
+    later = iso(parse_time(c.show["starts_at"]) + timedelta(hours=3))
+    assert_error(patch_show(server, tok, c.show_id, {"starts_at": later}), 409, "show_cancelled")
+    assert_error(patch_show(server, tok, c.show_id, {"prices": {"premium": 1}}), 409,
+                 "show_cancelled")
+    # ended (moved into the past behind the server's back) and running
+    e = Venue(server)
+    r0 = utcnow()
+    db_exec(server.database_url,
+            f"UPDATE shows SET starts_at = {int((r0 - timedelta(hours=3)).timestamp() * 1000)},"
+            f" ends_at = {int((r0 - timedelta(hours=1)).timestamp() * 1000)}"
+            f" WHERE id = '{e.show_id}'")
+    assert_error(patch_show(server, tok, e.show_id, {"starts_at": later}), 409, "show_completed")
+    db_exec(server.database_url,
+            f"UPDATE shows SET ends_at = {int((r0 + timedelta(hours=1)).timestamp() * 1000)}"
+            f" WHERE id = '{e.show_id}'")
+    assert_error(patch_show(server, tok, e.show_id, {"prices": {"premium": 1}}), 409,
+                 "show_started")
+
+
+def test_only_the_owner_of_the_hall_or_an_admin(server):
+    from catalog_helpers import cast
+    c = cast(server)
+    v = Venue(server)
+    body = {"starts_at": iso(parse_time(v.show["starts_at"]) + timedelta(hours=1))}
+    assert_error(patch_show(server, c.other_owner.token, v.show_id, body), 403, "forbidden")
+    assert_error(patch_show(server, c.user.token, v.show_id, body), 403, "forbidden")
+    assert_error(patch_show(server, None, v.show_id, body), 401, "unauthorized")
+    assert_error(patch_show(server, c.owner.token, "shw_nonexistent", body), 404, "not_found")
+    assert show_of(server, v.show_id)["starts_at"] == v.show["starts_at"]
+
+
+@pytest.mark.parametrize("body,status,code", [
+    ({}, 400, "empty_change"),
+    ({"starts_at": None}, 400, "empty_change"),
+    ({"title": "x"}, 400, "unknown_field"),
+    ({"starts_at": "@", "hall_id": "hal_x"}, 400, "unknown_field"),
+    ({"prices": {"premium": 1}, "currency": "USD"}, 400, "unknown_field"),
+    ({"starts_at": 1767225600}, 400, "invalid_type"),
+    ({"starts_at": ["2026-12-01T18:30:00Z"]}, 400, "invalid_type"),
+    ({"prices": [1, 2]}, 400, "invalid_type"),
+    ({"prices": "cheap"}, 400, "invalid_type"),
+    ({"prices": {"premium": "100"}}, 400, "invalid_type"),
+    ({"prices": {"premium": 1.5}}, 400, "invalid_type"),
+    ({"prices": {}}, 422, "validation_failed"),
+    ({"prices": {"balcony": 100}}, 422, "validation_failed"),
+    ({"prices": {"premium": -1}}, 422, "validation_failed"),
+    ({"prices": {"premium": 100000001}}, 422, "validation_failed"),
+    ([], 400, "invalid_type"),
+])
+def test_bad_bodies_change_nothing(server, body, status, code):
+    v = Venue(server)
+    before = show_of(server, v.show_id)
+    assert_error(patch_show(server, v.owner_token, v.show_id, body), status, code)
+    assert show_of(server, v.show_id) == before
+
+
+def test_no_body_and_a_broken_body(server):
+    v = Venue(server)
+    r = call("PATCH", server, f"/shows/{v.show_id}", token=v.owner_token, data=b"",
+             headers={"Content-Type": "application/json"})
+    assert_error(r, 400, "malformed_json")
+    r = call("PATCH", server, f"/shows/{v.show_id}", token=v.owner_token, data=b"{\"starts_at\":",
+             headers={"Content-Type": "application/json"})
+    assert_error(r, 400, "malformed_json")
+    assert show_of(server, v.show_id)["starts_at"] == v.show["starts_at"]
+
+
+# --------------------------------------------------------------------------------------------
+# Prices
+
+
+def test_new_prices_apply_to_free_seats_only(server):
+    v = Venue(server)
+    tok = v.owner_token
+    from catalog_helpers import make_user
+    held_by, booker = make_user(server, "held"), make_user(server, "booker")
+    sold = buy(server, booker.token, v.show_id, v.ids("A1"))
+    h = hold(server, held_by.token, v.show_id, seat_ids=v.ids("A2", "C2"))
+    r = patch_show(server, tok, v.show_id, {"prices": {"premium": 50000}})
+    assert r.status_code == 200, r.text
+    assert r.json()["prices"] == {"premium": 50000, "regular": 25000}
+    m = {s["label"]: s for s in seat_map(server, v.show_id)["seats"]}
+    assert m["A3"]["price"] == 50000 and m["C3"]["price"] == 25000
+    # the live hold is booked at its own price; the sold booking keeps its price
+    body = book(server, held_by.token, h["hold_id"])
+    assert body["booking"]["amount"] == h["amount"] == 40000 + 25000
+    assert get_booking(server, booker.token, sold["id"])["amount"] == 40000
+    # a new hold pays the new price
+    assert hold(server, booker.token, v.show_id, seat_ids=v.ids("A5"))["amount"] == 50000
+    # a price-only change keeps the time
+    assert show_of(server, v.show_id)["starts_at"] == v.show["starts_at"]
