@@ -220,3 +220,101 @@ def test_new_prices_apply_to_free_seats_only(server):
     assert hold(server, booker.token, v.show_id, seat_ids=v.ids("A5"))["amount"] == 50000
     # a price-only change keeps the time
     assert show_of(server, v.show_id)["starts_at"] == v.show["starts_at"]
+
+
+# --------------------------------------------------------------------------------------------
+# Two moves into one slot: exactly one wins
+
+
+def test_concurrent_moves_into_one_slot_exactly_one_wins(server):
+    """Four shows of one hall are moved into the same free slot at the same instant, five
+    rounds: each round exactly one 200, the others 409 show_overlap, and no two shows of the
+    hall overlap afterwards."""
+    v = Venue(server)
+    s0 = parse_time(v.show["starts_at"])
+    shows = [v.show] + [second_show(server, v, s0 + timedelta(hours=3 * k)) for k in (1, 2, 3)]
+    for rnd in range(5):
+        target = iso(s0 + timedelta(days=1 + rnd, hours=1))
+        barrier = threading.Barrier(len(shows))
+        results: list = [None] * len(shows)
+
+        def move(i):
+            barrier.wait()
+            results[i] = patch_show(server, v.owner_token, shows[i]["id"], {"starts_at": target})
+
+        threads = [threading.Thread(target=move, args=(i,)) for i in range(len(shows))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        codes = sorted(r.status_code for r in results)
+        assert codes == [200, 409, 409, 409], [r.text for r in results]
+        for r in results:
+            if r.status_code == 409:
+                assert r.json()["error"]["code"] == "show_overlap", r.text
+        listed = api("GET", server, "/shows",
+                     params={"hall_id": v.hall["id"], "limit": 100}).json()["items"]
+        spans = sorted((parse_time(s["starts_at"]), parse_time(s["ends_at"])) for s in listed)
+        assert len(spans) == len(shows)
+        for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+            assert a1 <= b0, spans
+        assert sum(1 for s in listed if parse_time(s["starts_at"]) == parse_time(target)) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Free cancellation after a real move
+
+
+def test_a_real_move_opens_a_free_cancel_until_the_new_start(server):
+    """CANCEL_FULL_REFUND_HOURS is 4 (no cancel within 4 h of the start); the show is an hour
+    away. A move of 20 minutes is not enough (RESCHEDULE_FREE_CANCEL_MINUTES 30); another 20
+    minutes makes 40 from the time it was bought for: a full refund. A booking made after the
+    moves was bought for the new time and gets nothing more."""
+    from catalog_helpers import make_user
+    v = Venue(server, starts_at=starts_in(1))
+    tok = v.owner_token
+    early, late = make_user(server, "early"), make_user(server, "late")
+    b = buy(server, early.token, v.show_id, v.ids("A1", "C1"))
+    assert_error(post_cancel(server, early.token, b["id"]), 409, "cancel_window_closed")
+    s0 = parse_time(v.show["starts_at"])
+    assert patch_show(server, tok, v.show_id,
+                      {"starts_at": iso(s0 + timedelta(minutes=20))}).status_code == 200
+    assert_error(post_cancel(server, early.token, b["id"]), 409, "cancel_window_closed")
+    # a price change is no move
+    assert patch_show(server, tok, v.show_id, {"prices": {"regular": 1}}).status_code == 200
+    assert_error(post_cancel(server, early.token, b["id"]), 409, "cancel_window_closed")
+    assert patch_show(server, tok, v.show_id,
+                      {"starts_at": iso(s0 + timedelta(minutes=40))}).status_code == 200
+    b2 = buy(server, late.token, v.show_id, v.ids("A5"))
+    r = post_cancel(server, early.token, b["id"])
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["status"] == "cancelled_refunded"
+    assert [x["amount"] for x in done["refunds"]] == [b["amount"]] == [65000]
+    assert_error(post_cancel(server, late.token, b2["id"]), 409, "cancel_window_closed")
+
+
+def test_the_free_cancel_survives_a_restart(backend, make_server):
+    srv = make_server(backend, RESCHEDULE_FREE_CANCEL_MINUTES="90")
+    from catalog_helpers import make_user
+    v = Venue(srv, starts_at=starts_in(2))
+    u = make_user(srv, "moved")
+    b = buy(srv, u.token, v.show_id, v.ids("B2"))
+    s0 = parse_time(v.show["starts_at"])
+    # back and forth: 60 minutes later is not more than 90 from the time bought for
+    assert patch_show(srv, v.owner_token, v.show_id,
+                      {"starts_at": iso(s0 - timedelta(minutes=60))}).status_code == 200
+    assert_error(post_cancel(srv, u.token, b["id"]), 409, "cancel_window_closed")
+    assert patch_show(srv, v.owner_token, v.show_id,
+                      {"starts_at": iso(s0 + timedelta(minutes=100))}).status_code == 200
+    srv.assert_clean_exit(srv.stop())
+    srv.start()
+    r = post_cancel(srv, u.token, b["id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["refunds"][0]["amount"] == b["amount"]
+    rows = query(srv.database_url, "SELECT previous_starts_at, new_starts_at, prices_changed"
+                                   f" FROM show_changes WHERE show_id = '{v.show_id}'"
+                                   " ORDER BY changed_at")
+    ms = int(s0.timestamp() * 1000)
+    assert [(int(a), int(b_), int(p)) for a, b_, p in rows] == \
+        [(ms, ms - 3600000, 0), (ms - 3600000, ms + 6000000, 0)]
