@@ -20,7 +20,8 @@ from booking_helpers import (Venue, api, book, buy, confirm, get_booking, hold, 
 from catalog_helpers import create_movie, create_show, iso, parse_time, utcnow
 from conftest import assert_error, call
 from test_jobs import query
-from test_mail import db_exec
+from redis_helpers import redis_server  # noqa: F401  (fixture)
+from test_mail import db_exec, sink  # noqa: F401  (fixture)
 
 
 def patch_show(server, token, show_id: str, body) -> "requests.Response":
@@ -318,3 +319,98 @@ def test_the_free_cancel_survives_a_restart(backend, make_server):
     ms = int(s0.timestamp() * 1000)
     assert [(int(a), int(b_), int(p)) for a, b_, p in rows] == \
         [(ms, ms - 3600000, 0), (ms - 3600000, ms + 6000000, 0)]
+
+
+# --------------------------------------------------------------------------------------------
+# Mail: every confirmed booking hears of a move, through the outbox
+
+
+def local(ms_or_dt, offset_min: int) -> str:
+    """A time as the mails write it: "2026-12-05 18:30 (UTC+05:30)"."""
+    t = ms_or_dt + timedelta(minutes=offset_min)
+    sign = "-" if offset_min < 0 else "+"
+    o = abs(offset_min)
+    return f"{t:%Y-%m-%d %H:%M} (UTC{sign}{o // 60:02d}:{o % 60:02d})"
+
+
+def outbox_kinds(database_url: str, show_id: str) -> list[tuple]:
+    return query(database_url,
+                 "SELECT o.kind, o.ref_id FROM mail_outbox o JOIN bookings b ON b.id = o.ref_id"
+                 f" WHERE b.show_id = '{show_id}' AND o.kind = 'show_rescheduled'"
+                 " ORDER BY o.ref_id")
+
+
+def test_a_move_mails_every_confirmed_booking(backend, make_server, sink):
+    from test_mail import buyer, mail_server
+    server = mail_server(make_server, backend, SMTP_URL=sink.url)
+    v = Venue(server)
+    offset = v.theatre.get("utc_offset_minutes", 0)
+    buyers = [buyer(server) for _ in range(3)]
+    confirmed = [buy(server, tok, v.show_id, v.ids(f"A{i + 1}"))
+                 for i, (_, tok) in enumerate(buyers[:2])]
+    h = hold(server, buyers[2][1], v.show_id, seat_ids=v.ids("A9"))
+    book(server, buyers[2][1], h["hold_id"])  # pending: no mail of the move
+    sink.wait_for(2)
+    # a price-only change mails nobody
+    assert patch_show(server, v.owner_token, v.show_id,
+                      {"prices": {"premium": 41000}}).status_code == 200
+    assert outbox_kinds(server.database_url, v.show_id) == []
+    s0 = parse_time(v.show["starts_at"])
+    new = s0 + timedelta(hours=2)
+    r = patch_show(server, v.owner_token, v.show_id, {"starts_at": iso(new)})
+    assert r.status_code == 200, r.text
+    # in the outbox as soon as the move answered (same transaction)
+    rows = outbox_kinds(server.database_url, v.show_id)
+    assert sorted(ref for _, ref in rows) == sorted(b["id"] for b in confirmed)
+    moved = sink.wait_for(2, predicate=lambda m: "moved to" in m.msg["Subject"])
+    assert sorted(m.rcpt_tos[0] for m in moved) == sorted(e for e, _ in buyers[:2])
+    for m in moved:
+        body = m.msg.get_body(("plain",)).get_content()
+        assert v.movie["title"] in m.msg["Subject"] and local(new, offset) in m.msg["Subject"]
+        assert f"it was on {local(s0, offset)} and is now on {local(new, offset)}" in body, body
+        bid = [b["id"] for b in confirmed if b["id"] in body]
+        assert len(bid) == 1, body
+    # nothing more: the price change and the pending booking sent nothing
+    import time
+    time.sleep(0.5)
+    assert len([m for m in sink.messages if "moved to" in m.msg["Subject"]]) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Caches and streams on every server
+
+
+def test_a_change_on_one_server_shows_at_once_on_another(make_server, redis_server):
+    """Two servers on one database and one Redis: b's cached seat map and show listing follow a
+    change made through a at once, and b's SSE stream of the show hears a "show" event."""
+    from redis_helpers import SseClient
+    from test_cache import redis_env
+    a = make_server("postgres", **redis_env(redis_server))
+    b = make_server("postgres", database_url=a.database_url, **redis_env(redis_server))
+    v = Venue(a)
+    q = {"hall_id": v.hall["id"]}
+    for _ in range(2):
+        m = call("GET", b, f"/shows/{v.show_id}/seats")
+        lst = call("GET", b, "/shows", params=q)
+    assert m.headers.get("X-Cache") == "hit" and lst.headers.get("X-Cache") == "hit"
+    stream = SseClient(b, v.show_id)
+    try:
+        assert stream.next_event(name="ready") is not None
+        r = patch_show(a, v.owner_token, v.show_id, {"prices": {"premium": 45000}})
+        assert r.status_code == 200, r.text
+        m = call("GET", b, f"/shows/{v.show_id}/seats")
+        assert m.headers.get("X-Cache") == "miss"
+        assert {s["label"]: s["price"] for s in m.json()["seats"]}["A1"] == 45000
+        ev = stream.next_event(name="show")
+        assert ev is not None and ev["data"]["prices_changed"] is True
+        new = parse_time(v.show["starts_at"]) + timedelta(hours=1)
+        r = patch_show(a, v.owner_token, v.show_id, {"starts_at": iso(new)})
+        assert r.status_code == 200, r.text
+        lst = call("GET", b, "/shows", params=q)
+        assert lst.headers.get("X-Cache") == "miss"
+        assert [parse_time(s["starts_at"]) for s in lst.json()["items"]] == [new]
+        ev = stream.next_event(name="show")
+        assert ev is not None and parse_time(ev["data"]["starts_at"]) == new
+        assert ev["data"]["show_id"] == v.show_id and ev["data"]["prices_changed"] is False
+    finally:
+        stream.close()
