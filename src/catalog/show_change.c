@@ -80,7 +80,8 @@ static tix_rc write_change(tix_catalog_ctx *c, const tix_show_change_input *in, 
     }
     rc = rc ? rc : tix_show_change_insert(c->db, ch);
     if (rc == TIX_OK && moved) {
-        rc = tix_outbox_show_rescheduled(c->db, s->id, ch->id, ch->previous_starts_at, now);
+        rc = tix_outbox_show_rescheduled(c->db, s->id, ch->id, ch->previous_starts_at,
+                                         c->cfg->reschedule_free_cancel_s / 60, now);
     }
     return rc;
 }

@@ -375,6 +375,8 @@ static tix_rc booking_vars(tix_db *db, tix_arena *a, const tix_ticket_keyring *k
     if (prev != NULL && tix_parse_int(prev, 0, INT64_MAX, &prev_ms)) {
         keys[*n] = "previous_starts_at",
         vals[(*n)++] = local_time(a, prev_ms, b.utc_offset_minutes);
+        keys[*n] = "free_cancel_minutes";
+        vals[(*n)++] = json_field(a, r->data, "free_cancel_minutes");
     }
     if (strcmp(r->kind, TIX_MAIL_BOOKING_CONFIRMED) == 0) {
         out->cap = nseats + 2;

@@ -57,23 +57,28 @@ tix_rc tix_show_change_insert(tix_db *db, const tix_show_change *ch)
 }
 
 tix_rc tix_outbox_show_rescheduled(tix_db *db, const char *show_id, const char *change_id,
-                                   int64_t previous_starts_at, int64_t now)
+                                   int64_t previous_starts_at, int64_t free_cancel_minutes,
+                                   int64_t now)
 {
     char prev[24];
+    char minutes[24];
     snprintf(prev, sizeof(prev), "%" PRId64, previous_starts_at);
+    snprintf(minutes, sizeof(minutes), "%" PRId64, free_cancel_minutes);
     /* One row per booking: id "<change's mail id>_<booking id>" (booking ids are [a-z0-9_],
      * so data needs no escaping), Message-ID <id@ticketd> like every other row. */
     tix_dbv p[] = {TIX_DB_TEXT(change_id), TIX_DB_TEXT(TIX_MAIL_SHOW_RESCHEDULED),
-                   TIX_DB_TEXT(show_id), TIX_DB_TEXT(prev), TIX_DB_INT(now)};
+                   TIX_DB_TEXT(show_id),   TIX_DB_TEXT(prev),
+                   TIX_DB_INT(now),        TIX_DB_TEXT(minutes)};
     return tix_db_exec(db,
                        "INSERT INTO mail_outbox (id, kind, to_addr, template, ref_id, data, status,"
                        " attempts, next_attempt_at, message_id, created_at, updated_at)"
                        " SELECT $1 || '_' || b.id, $2, u.email, $2, b.id,"
                        " '{\"booking_id\":\"' || b.id || '\",\"previous_starts_at\":\"' || $4"
-                       " || '\"}', 'pending', 0, $5, '<' || $1 || '_' || b.id || '@ticketd>',"
+                       " || '\",\"free_cancel_minutes\":\"' || $6 || '\"}', 'pending', 0, $5,"
+                       " '<' || $1 || '_' || b.id || '@ticketd>',"
                        " $5, $5 FROM bookings b JOIN users u ON u.id = b.user_id"
                        " WHERE b.show_id = $3 AND b.status = 'confirmed' AND u.deleted_at IS NULL",
-                       p, 5, NULL);
+                       p, 6, NULL);
 }
 
 tix_rc tix_show_start_bought(tix_db *db, const char *show_id, int64_t created_at,

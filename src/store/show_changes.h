@@ -39,11 +39,12 @@ TIX_MUSTCHECK tix_rc tix_show_change_insert(tix_db *db, const tix_show_change *c
 
 /* Inside the caller's transaction: a "show_rescheduled" outbox message (store/outbox.h) to the
  * user of every confirmed booking of show_id who still has an address, due now. change_id
- * makes the rows' ids (one per booking); previous_starts_at goes into each row's data, so the
- * mail can say what the time was. */
+ * makes the rows' ids (one per booking); previous_starts_at and free_cancel_minutes
+ * (RESCHEDULE_FREE_CANCEL_MINUTES) go into each row's data, so the mail can say what the time
+ * was and when the booking may be cancelled for free. */
 TIX_MUSTCHECK tix_rc tix_outbox_show_rescheduled(tix_db *db, const char *show_id,
                                                  const char *change_id, int64_t previous_starts_at,
-                                                 int64_t now);
+                                                 int64_t free_cancel_minutes, int64_t now);
 
 /* The start a booking of show_id created at created_at was bought for: the previous start of
  * the first move (a change of time) at or after created_at. OUT: *moved false (and *starts_at

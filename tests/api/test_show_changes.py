@@ -368,6 +368,7 @@ def test_a_move_mails_every_confirmed_booking(backend, make_server, sink):
         body = m.msg.get_body(("plain",)).get_content()
         assert v.movie["title"] in m.msg["Subject"] and local(new, offset) in m.msg["Subject"]
         assert f"it was on {local(s0, offset)} and is now on {local(new, offset)}" in body, body
+        assert "more than 30 minutes" in body, body
         bid = [b["id"] for b in confirmed if b["id"] in body]
         assert len(bid) == 1, body
     # nothing more: the price change and the pending booking sent nothing
