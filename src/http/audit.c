@@ -169,8 +169,8 @@ static const char *created_id(tix_req *r, const char *noun)
     const char *id = json_string_value(json_object_get(body, "id"));
     if (id == NULL) {
         snprintf(key, sizeof(key), "%s_id", noun);
-        for (char *c = key; *c != '\0'; c++) {
-            *c = *c == '-' ? '_' : *c;
+        for (char *c = strchr(key, '-'); c != NULL; c = strchr(c, '-')) {
+            *c = '_'; /* "check-in" -> "check_in_id" */
         }
         id = json_string_value(json_object_get(body, key));
     }

@@ -21,7 +21,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from booking_helpers import Venue, api, book, buy, hold, pay, starts_in
+from booking_helpers import Venue, api, book, buy, hold, starts_in
 from catalog_helpers import cast, create_theatre, iso, make_owner, make_user, ok, param_error, \
     parse_time, uid, utcnow
 from conftest import TIMEOUT, admin_tokens, assert_error, call, register, unique_email
