@@ -609,9 +609,18 @@ static bool is_applied(tix_db *db, int version)
     return yes;
 }
 
+/* Whether the marker's rest of line d is exactly word (then the end of the line). */
+static bool dialect_is(const char *d, const char *word)
+{
+    size_t n = strlen(word);
+    return strncmp(d, word, n) == 0 && (d[n] == '\0' || d[n] == '\n' || d[n] == '\r');
+}
+
 /* Dialect blocks. A migration is portable SQL, but for the few things the two databases spell
  * differently (triggers): a line "-- dialect: sqlite" or "-- dialect: postgres" starts a block
- * that only that database runs, "-- dialect: all" ends it. Other lines are kept for both. */
+ * that only that database runs, "-- dialect: all" ends it. Other lines are kept for both. A
+ * marker naming anything else drops its block everywhere (tests/unit/test_audit.c checks that
+ * every migration's markers are the three words). */
 char *tix_db_dialect_sql(const char *sql, tix_db_kind kind)
 {
     size_t n = strlen(sql);
@@ -628,9 +637,8 @@ char *tix_db_dialect_sql(const char *sql, tix_db_kind kind)
         static const char marker[] = "-- dialect: ";
         if (strncmp(line, marker, sizeof(marker) - 1) == 0) {
             const char *d = line + sizeof(marker) - 1;
-            keep = strncmp(d, "all", 3) == 0 ||
-                   (kind == TIX_DB_SQLITE && strncmp(d, "sqlite", 6) == 0) ||
-                   (kind == TIX_DB_POSTGRES && strncmp(d, "postgres", 8) == 0);
+            keep = dialect_is(d, "all") || (kind == TIX_DB_SQLITE && dialect_is(d, "sqlite")) ||
+                   (kind == TIX_DB_POSTGRES && dialect_is(d, "postgres"));
         } else if (keep) {
             memcpy(out + o, line, len);
             o += len;

@@ -16,6 +16,7 @@
 #include "api/routes.h"
 #include "http/audit.h"
 #include "store/db.h"
+#include "store/migrations.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,41 @@ static void test_dialect_blocks(void **state)
     char *plain = tix_db_dialect_sql("SELECT 1;\n-- a comment\n", TIX_DB_POSTGRES);
     assert_string_equal(plain, "SELECT 1;\n-- a comment\n");
     free(plain);
+    /* "allx" is not "all": an unknown marker keeps its block from both databases */
+    char *odd =
+        tix_db_dialect_sql("A;\n-- dialect: allx\nB;\n-- dialect: all\nC;\n", TIX_DB_SQLITE);
+    assert_string_equal(odd, "A;\nC;\n");
+    free(odd);
+}
+
+/* Every dialect marker of the compiled-in migrations is one of the three words (a typo would
+ * drop its block on both databases), and every migration that opens a block closes it. */
+static void test_migration_markers_are_known(void **state)
+{
+    (void)state;
+    int blocks = 0;
+    for (int i = 0; i < tix_migrations_count; i++) {
+        const char *sql = tix_migrations[i].sql;
+        bool open = false;
+        for (const char *m = strstr(sql, "-- dialect: "); m != NULL;
+             m = strstr(m + 1, "-- dialect: ")) {
+            const char *d = m + strlen("-- dialect: ");
+            size_t n = strcspn(d, "\r\n");
+            bool all = n == 3 && strncmp(d, "all", 3) == 0;
+            if (!all && !(n == 6 && strncmp(d, "sqlite", 6) == 0) &&
+                !(n == 8 && strncmp(d, "postgres", 8) == 0)) {
+                fail_msg("%s: unknown dialect marker \"%.*s\"", tix_migrations[i].name, (int)n, d);
+            }
+            assert_true(m == sql || m[-1] == '\n');
+            open = !all;
+            blocks++;
+        }
+        if (open) {
+            fail_msg("%s: a dialect block is not closed by \"-- dialect: all\"",
+                     tix_migrations[i].name);
+        }
+    }
+    assert_true(blocks >= 3); /* 0017's sqlite, postgres and all */
 }
 
 int main(void)
@@ -200,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_action_names_read_as_designed),
         cmocka_unit_test(test_who_is_recorded),
         cmocka_unit_test(test_dialect_blocks),
+        cmocka_unit_test(test_migration_markers_are_known),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
