@@ -221,6 +221,15 @@ def test_new_prices_apply_to_free_seats_only(server):
     assert hold(server, booker.token, v.show_id, seat_ids=v.ids("A5"))["amount"] == 50000
     # a price-only change keeps the time
     assert show_of(server, v.show_id)["starts_at"] == v.show["starts_at"]
+    # the change is in the audit trail (issue 12's audit: every owner/admin write)
+    from test_audit import rows
+    got = rows(server, target_id=v.show_id, action="show.update")
+    assert [(r["actor_id"], r["status"]) for r in got] == [(cast_owner_id(server), 200)], got
+
+
+def cast_owner_id(server) -> str:
+    from catalog_helpers import cast
+    return cast(server).owner.id
 
 
 # --------------------------------------------------------------------------------------------
