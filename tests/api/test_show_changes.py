@@ -217,8 +217,11 @@ def test_new_prices_apply_to_free_seats_only(server):
     body = book(server, held_by.token, h["hold_id"])
     assert body["booking"]["amount"] == h["amount"] == 40000 + 25000
     assert get_booking(server, booker.token, sold["id"])["amount"] == 40000
-    # a new hold pays the new price
+    # a new hold pays the new price, by seat ids and best available alike, and so does its booking
     assert hold(server, booker.token, v.show_id, seat_ids=v.ids("A5"))["amount"] == 50000
+    best = hold(server, held_by.token, v.show_id, quantity=2, category="premium")
+    assert [s["price"] for s in best["seats"]] == [50000, 50000] and best["amount"] == 100000
+    assert book(server, held_by.token, best["hold_id"])["booking"]["amount"] == 100000
     # a price-only change keeps the time
     assert show_of(server, v.show_id)["starts_at"] == v.show["starts_at"]
     # the change is in the audit trail (issue 12's audit: every owner/admin write)
