@@ -114,6 +114,12 @@ tix_rc tix_catalog_show_create(tix_catalog_ctx *c, const tix_show_input *in, tix
     if (rc != TIX_OK) {
         return rc;
     }
+    /* Only an approved theatre gets shows; approval is final (catalog.h), so this check
+     * needs no lock. */
+    if (h.theatre_status == NULL || strcmp(h.theatre_status, "approved") != 0) {
+        why->why = "theatre_not_approved";
+        return TIX_ECONFLICT;
+    }
     char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
     tix_id_new(id, "shw");
     *out = (tix_show){.id = id,

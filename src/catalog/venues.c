@@ -4,6 +4,9 @@
  * future shows and the soft delete, so no hold lands in between on a show about to go. A hall's
  * deletion and layout change take the hall's lock first (tix_hall_lock), the same lock a new
  * show takes, so a show scheduled at that instant is either seen by the checks or waits.
+ * A new theatre is "pending" until an admin approves it (onboarding.c); an edit never changes
+ * the status (tix_theatre_update does not write it), so the owner of a rejected theatre edits
+ * it and then submits it again.
  */
 #include "catalog/catalog_int.h"
 #include "core/util.h"
@@ -43,7 +46,10 @@ tix_rc tix_catalog_theatre_create(tix_catalog_ctx *c, tix_theatre *t, const char
     char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
     tix_id_new(id, "thr");
     t->id = id;
-    t->created_at = t->updated_at = tix_now_ms();
+    t->created_at = t->updated_at = t->submitted_at = tix_now_ms();
+    t->status = "pending"; /* public and open for shows once an admin approves (onboarding.c) */
+    t->rejection_reason = NULL;
+    t->reviewed_at = 0;
     return tix_catalog_committed(tix_theatre_insert(c->db, t));
 }
 
