@@ -22,16 +22,14 @@
 
 static bool known_status(const char *s)
 {
-    return strcmp(s, "pending") == 0 || strcmp(s, "approved") == 0 ||
-           strcmp(s, "rejected") == 0;
+    return strcmp(s, "pending") == 0 || strcmp(s, "approved") == 0 || strcmp(s, "rejected") == 0;
 }
 
 void tix_api_admin_theatre_list(tix_req *r)
 {
     const char *status = tix_req_query(r, "status");
     if (status != NULL && !known_status(status)) {
-        tix_reply_error(r, 400, "invalid_parameter",
-                        "status must be pending, approved or rejected",
+        tix_reply_error(r, 400, "invalid_parameter", "status must be pending, approved or rejected",
                         json_pack("{s:s}", "parameter", "status"));
         return;
     }

@@ -17,8 +17,7 @@
 
 #include <string.h>
 
-bool tix_catalog_theatre_visible(const tix_principal *who, const char *status,
-                                 const char *owner_id)
+bool tix_catalog_theatre_visible(const tix_principal *who, const char *status, const char *owner_id)
 {
     return (status != NULL && strcmp(status, "approved") == 0) ||
            tix_policy_can_view(who, owner_id) == TIX_OK;
@@ -30,8 +29,7 @@ static tix_rc move(tix_catalog_ctx *c, const char *id, const char *from, const c
                    const char *reason, tix_theatre *out, tix_catalog_refusal *why)
 {
     tix_rc rc = tix_catalog_committed(tix_theatre_transition(
-        c->db, id, from, to, reason, c->who->authenticated ? c->who->user_id : NULL,
-        tix_now_ms()));
+        c->db, id, from, to, reason, c->who->authenticated ? c->who->user_id : NULL, tix_now_ms()));
     if (rc != TIX_OK && rc != TIX_ECONFLICT) {
         return rc;
     }

@@ -24,9 +24,9 @@ static char *lower(tix_arena *a, const char *s)
 
 #define T(field) TIX_DB_COL(tix_theatre, field)
 static const tix_db_col theatre_cols[] = {
-    T(id),           T(owner_id),           T(name),         T(city),
-    T(address),      T(latitude_e6),        T(longitude_e6), T(utc_offset_minutes),
-    T(created_at),   T(updated_at),         T(status),       T(rejection_reason),
+    T(id),           T(owner_id),    T(name),         T(city),
+    T(address),      T(latitude_e6), T(longitude_e6), T(utc_offset_minutes),
+    T(created_at),   T(updated_at),  T(status),       T(rejection_reason),
     T(submitted_at), T(reviewed_at)};
 #undef T
 
