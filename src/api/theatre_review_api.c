@@ -41,7 +41,8 @@ void tix_api_admin_theatre_list(tix_req *r)
     }
     tix_theatre *items = NULL;
     int n = 0;
-    tix_rc rc = tix_theatre_list(db, r->arena, NULL, NULL, status, after, limit, &items, &n);
+    tix_theatre_filter f = {.status = status, .after = after, .limit = limit};
+    tix_rc rc = tix_theatre_list(db, r->arena, &f, &items, &n);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;

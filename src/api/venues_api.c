@@ -203,8 +203,8 @@ void tix_api_theatre_list(tix_req *r)
     int n = 0;
     /* Approved theatres only, for everyone (the answer is cached per catalogue version, not
      * per caller): owners see their others by id, admins through GET /admin/theatres. */
-    tix_rc rc = tix_theatre_list(db, r->arena, city_lower, tix_req_query(r, "owner_id"), "approved",
-                                 after, limit, &items, &n);
+    tix_theatre_filter f = {city_lower, tix_req_query(r, "owner_id"), "approved", after, limit};
+    tix_rc rc = tix_theatre_list(db, r->arena, &f, &items, &n);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;

@@ -84,11 +84,18 @@ TIX_MUSTCHECK tix_rc tix_theatre_insert(tix_db *db, const tix_theatre *t);
 /* Writes t's descriptive fields (never its status: see tix_theatre_transition). */
 TIX_MUSTCHECK tix_rc tix_theatre_update(tix_db *db, const tix_theatre *t);
 TIX_MUSTCHECK tix_rc tix_theatre_get(tix_db *db, tix_arena *a, const char *id, tix_theatre *out);
-/* Up to limit + 1 theatres in id order after `after`; city_lower, owner_id and status (each
- * NULL: any) filter. */
-TIX_MUSTCHECK tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const char *city_lower,
-                                      const char *owner_id, const char *status, const char *after,
-                                      int limit, tix_theatre **items, int *n);
+/* Which theatres tix_theatre_list returns; each filter NULL: any. */
+typedef struct tix_theatre_filter {
+    const char *city_lower;
+    const char *owner_id;
+    const char *status; /* "pending" | "approved" | "rejected" */
+    const char *after;  /* cursor: last id seen */
+    int limit;
+} tix_theatre_filter;
+
+/* Up to f->limit + 1 theatres in id order (so the caller sees whether another page exists). */
+TIX_MUSTCHECK tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const tix_theatre_filter *f,
+                                      tix_theatre **items, int *n);
 /* Moves theatre id from status `from` to status `to` in one conditional UPDATE (so of two
  * callers racing from the same status exactly one moves it): "approved" / "rejected" record
  * the review (reviewed_at = now, reviewed_by = by, rejection_reason = reason, NULL when

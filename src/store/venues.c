@@ -93,12 +93,11 @@ tix_rc tix_theatre_get(tix_db *db, tix_arena *a, const char *id, tix_theatre *ou
                       &p, 1, &theatre_map, out);
 }
 
-tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const char *city_lower, const char *owner_id,
-                        const char *status, const char *after, int limit, tix_theatre **items,
+tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const tix_theatre_filter *f, tix_theatre **items,
                         int *n)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(city_lower), TIX_DB_TEXT(owner_id), TIX_DB_TEXT(after),
-                   TIX_DB_INT(limit + 1), TIX_DB_TEXT(status)};
+    tix_dbv p[] = {TIX_DB_TEXT(f->city_lower), TIX_DB_TEXT(f->owner_id), TIX_DB_TEXT(f->after),
+                   TIX_DB_INT(f->limit + 1), TIX_DB_TEXT(f->status)};
     return TIX_DB_LIST(db, a,
                        "SELECT " THEATRE_COLS " FROM theatres WHERE deleted_at IS NULL"
                        " AND (CAST($1 AS TEXT) IS NULL OR city_search = $1)"
