@@ -6,6 +6,7 @@ once get one 200 and one 409 invalid_transition, on one server or across servers
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import Counter
 
@@ -16,7 +17,7 @@ from catalog_helpers import (
     cast, create_movie, create_theatre, future, list_ids, make_owner, make_user, ok, param_error,
     post_show, uid, venue, walk,
 )
-from conftest import TIMEOUT, assert_error, call
+from conftest import TIMEOUT, admin_tokens, assert_error, call
 from redis_helpers import redis_server  # noqa: F401  (fixture)
 
 
@@ -407,3 +408,59 @@ def test_submit_racing_an_edit_and_itself(server):
     assert sorted(r.status_code for r in out) == [200, 409], [r.text for r in out]
     assert ok(call("GET", server, f"/theatres/{tid}", token=c.owner.token))["status"] == "pending"
 
+
+
+# ============================================================================================
+# Migration 0013
+
+
+UNDO_0013 = [
+    "DROP INDEX theatres_status",
+    "ALTER TABLE theatres DROP COLUMN reviewed_by",
+    "ALTER TABLE theatres DROP COLUMN reviewed_at",
+    "ALTER TABLE theatres DROP COLUMN submitted_at",
+    "ALTER TABLE theatres DROP COLUMN rejection_reason",
+    "ALTER TABLE theatres DROP COLUMN status",
+    "DELETE FROM schema_migrations WHERE version = 13",
+]
+
+
+def run_sql(request, server, statements: list[str]) -> None:
+    if server.backend == "sqlite":
+        db = sqlite3.connect(server.database_url.removeprefix("sqlite://"))
+        with db:
+            for st in statements:
+                db.execute(st)
+        db.close()
+    else:
+        pg = request.getfixturevalue("pg_cluster")
+        pg.psql(server.database_url.rsplit("/", 1)[1], "; ".join(statements))
+
+
+def test_theatres_from_before_the_migration_are_approved(request, make_server, backend):
+    """A database at migration 0012 with a live theatre: after the upgrade (0013 runs at the
+    start) the theatre is approved, still listed, and still takes shows."""
+    srv = make_server(backend)
+    owner_id = admin_tokens(srv)["user"]["id"]
+    srv.assert_clean_exit(srv.stop())
+    city = f"Before-{uid()}"
+    t0 = 1764000000000
+    run_sql(request, srv, UNDO_0013 + [
+        "INSERT INTO theatres (id, owner_id, name, city, city_search, address,"
+        f" utc_offset_minutes, created_at, updated_at) VALUES ('thr_old', '{owner_id}', 'Old',"
+        f" '{city}', '{city.lower()}', '1 Road', 330, {t0}, {t0})"])
+    srv.start()
+    listed, _ = walk(srv, "/theatres", 100, city=city)
+    assert [t["id"] for t in listed] == ["thr_old"]
+    old = listed[0]
+    assert (old["status"], old["rejection_reason"]) == ("approved", None)
+    assert old["submitted_at"] == old["reviewed_at"] == old["created_at"]
+    c = cast(srv)
+    hall = ok(call("POST", srv, "/theatres/thr_old/halls", token=c.admin.token,
+                   json={"name": "Old hall", "layout": {"rows": [
+                       {"label": "A", "seats": 4, "category": "regular"}]}}), 201)
+    movie = create_movie(srv)
+    ok(post_show(srv, c.admin.token, movie["id"], hall["id"], future(days=3),
+                 prices={"regular": 100}), 201)
+    # and a theatre made now is still born pending
+    assert create_theatre(srv, approve=False)["status"] == "pending"
