@@ -118,7 +118,9 @@ TIX_MUSTCHECK tix_rc tix_catalog_hall_delete(tix_catalog_ctx *c, const char *id,
  * committed move bumps the catalogue version, so cached listings change on every server. */
 
 /* Whether the caller may see theatre t: everyone when it is approved, otherwise its owner and
- * admins only (the others get 404, as for something that does not exist). */
+ * admins only (the others get 404, as for something that does not exist: the reads, and the
+ * *_for_change loads above, which answer TIX_ENOTFOUND; a new show names such a hall as
+ * unknown). */
 bool tix_catalog_theatre_visible(const tix_principal *who, const char *status,
                                  const char *owner_id);
 /* Admin only (TIX_EFORBIDDEN otherwise): "pending" → "approved" when approve, else → "rejected"

@@ -29,6 +29,9 @@ static tix_rc load_refs(tix_catalog_ctx *c, const tix_show_input *in, tix_hall *
                         tix_catalog_refusal *why)
 {
     tix_rc rc = tix_hall_get(c->db, c->a, in->hall_id, h);
+    if (rc == TIX_OK && !tix_catalog_theatre_visible(c->who, h->theatre_status, h->owner_id)) {
+        rc = TIX_ENOTFOUND; /* a hall of a theatre the caller may not see (onboarding) */
+    }
     if (rc == TIX_ENOTFOUND) {
         return bad_input(why, "hall_id", "is not a hall");
     }

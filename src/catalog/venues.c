@@ -56,6 +56,9 @@ tix_rc tix_catalog_theatre_create(tix_catalog_ctx *c, tix_theatre *t, const char
 tix_rc tix_catalog_theatre_for_change(tix_catalog_ctx *c, const char *id, tix_theatre *out)
 {
     tix_rc rc = tix_theatre_get(c->db, c->a, id, out);
+    if (rc == TIX_OK && !tix_catalog_theatre_visible(c->who, out->status, out->owner_id)) {
+        return TIX_ENOTFOUND; /* not approved: as if it did not exist, for all but its owner */
+    }
     return rc ? rc : tix_policy_can_modify(c->who, out->owner_id);
 }
 
@@ -108,6 +111,9 @@ tix_rc tix_catalog_hall_create(tix_catalog_ctx *c, const tix_theatre *t, const c
 tix_rc tix_catalog_hall_for_change(tix_catalog_ctx *c, const char *id, tix_hall *out)
 {
     tix_rc rc = tix_hall_get(c->db, c->a, id, out);
+    if (rc == TIX_OK && !tix_catalog_theatre_visible(c->who, out->theatre_status, out->owner_id)) {
+        return TIX_ENOTFOUND; /* a hall of a theatre the caller may not see */
+    }
     return rc ? rc : tix_policy_can_modify(c->who, out->owner_id);
 }
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from catalog_helpers import (
-    cast, create_movie, create_theatre, future, list_ids, make_owner, make_user, ok, param_error,
-    post_show, uid, venue, walk,
+    DEFAULT_LAYOUT, cast, create_movie, create_theatre, future, list_ids, make_owner, make_user,
+    ok, param_error, post_show, uid, venue, walk,
 )
 from conftest import TIMEOUT, admin_tokens, assert_error, call
 from redis_helpers import redis_server  # noqa: F401  (fixture)
@@ -132,7 +132,7 @@ def test_existing_fixture_theatres_are_approved_and_admin_may_submit(server):
     assert create_theatre(server)["status"] == "approved"
     tid = create_theatre(server, approve=False)["id"]
     ok(reject(server, tid, c.admin.token))
-    assert_error(submit(server, tid, c.other_owner.token), 403, "forbidden")
+    assert_error(submit(server, tid, c.other_owner.token), 404, "not_found")  # cannot see it
     assert ok(submit(server, tid, c.admin.token))["status"] == "pending"
 
 
@@ -205,6 +205,15 @@ def test_not_approved_theatre_is_invisible_to_the_public(server, status):
     for token in (None, c.user.token, c.other_owner.token, stranger.token):
         assert_error(call("GET", server, f"/theatres/{t['id']}", token=token), 404, "not_found")
         assert_error(call("GET", server, f"/halls/{hall['id']}", token=token), 404, "not_found")
+    # nor does another owner find it to change: 404 where an approved theatre would be 403
+    o = c.other_owner.token
+    for method, path, body in (("PATCH", f"/theatres/{t['id']}", {"name": "x"}),
+                               ("DELETE", f"/theatres/{t['id']}", None),
+                               ("POST", f"/theatres/{t['id']}/halls",
+                                {"name": "x", "layout": DEFAULT_LAYOUT}),
+                               ("PATCH", f"/halls/{hall['id']}", {"name": "x"}),
+                               ("DELETE", f"/halls/{hall['id']}", None)):
+        assert_error(call(method, server, path, token=o, json=body), 404, "not_found")
     # the owner and admins see it, with its status
     for token in (c.owner.token, c.admin.token):
         got = ok(call("GET", server, f"/theatres/{t['id']}", token=token))
@@ -228,9 +237,10 @@ def test_not_approved_theatre_gets_no_shows(server, status):
         r = post_show(server, token, movie["id"], hall["id"], future(days=6))
         assert_error(r, 409, "theatre_not_approved")
     assert list_ids(server, "/shows", hall_id=hall["id"]) == []
-    # the usual order still holds: another owner is 403, bad input 422, before the status
-    assert_error(post_show(server, c.other_owner.token, movie["id"], hall["id"], future(days=6)),
-                 403, "forbidden")
+    # another owner does not see the hall (422 on hall_id, as for an unknown hall); the
+    # owner's bad input is 422 before the status
+    r = post_show(server, c.other_owner.token, movie["id"], hall["id"], future(days=6))
+    assert assert_error(r, 422, "validation_failed")["details"]["field"] == "hall_id"
     r = post_show(server, c.owner.token, movie["id"], hall["id"], future(days=6),
                   prices={"premium": 1})
     assert_error(r, 422, "validation_failed")

@@ -3,9 +3,9 @@
 import pytest
 
 from catalog_helpers import (
-    DEFAULT_LAYOUT, RFC3339_UTC_MS, cast, create_hall, create_movie, create_show, describe,
-    create_theatre, field_error, future, iso, list_ids, make_user, ok, param_error, theatre_body,
-    uid, venue, walk,
+    DEFAULT_LAYOUT, RFC3339_UTC_MS, approve_theatre, cast, create_hall, create_movie, create_show,
+    create_theatre, describe, field_error, future, iso, list_ids, make_user, ok, param_error,
+    theatre_body, uid, venue, walk,
 )
 from conftest import assert_error, call
 
@@ -65,9 +65,13 @@ def test_admin_creates_theatre_for_an_owner(server):
     c = cast(server)
     t = ok(post_theatre(server, c.admin.token, theatre_body(owner_id=c.owner.id)), 201)
     assert t["owner_id"] == c.owner.id
-    # the owner may then edit it; another owner may not
+    # the owner may then edit it; another owner may not (while it is pending it does not even
+    # see it: 404; once approved it is public: 403)
     ok(call("PATCH", server, f"/theatres/{t['id']}", token=c.owner.token, json={"name": "Mine"}),
        200)
+    assert_error(call("PATCH", server, f"/theatres/{t['id']}", token=c.other_owner.token,
+                      json={"name": "Theirs"}), 404, "not_found")
+    approve_theatre(server, t["id"])
     assert_error(call("PATCH", server, f"/theatres/{t['id']}", token=c.other_owner.token,
                       json={"name": "Theirs"}), 403, "forbidden")
 

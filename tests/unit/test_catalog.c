@@ -247,7 +247,13 @@ static void test_onboarding_rules(void **state)
     assert_string_equal(why.status, "rejected");
     assert_int_equal(schedule(f, &f->owner, h.id, m.id, at, both, 2, &s, &why), TIX_ECONFLICT);
     assert_string_equal(why.why, "theatre_not_approved");
-    assert_int_equal(tix_catalog_theatre_submit(&xc, t.id, &got, &why), TIX_EFORBIDDEN);
+    /* another owner does not see a theatre that is not approved, nor its hall (404, not 403) */
+    assert_int_equal(tix_catalog_theatre_submit(&xc, t.id, &got, &why), TIX_ENOTFOUND);
+    assert_int_equal(tix_catalog_theatre_for_change(&xc, t.id, &got), TIX_ENOTFOUND);
+    tix_hall hl;
+    assert_int_equal(tix_catalog_hall_for_change(&xc, h.id, &hl), TIX_ENOTFOUND);
+    assert_int_equal(schedule(f, &f->other, h.id, m.id, at, both, 2, &s, &why), TIX_EINVAL);
+    assert_string_equal(why.verr.field, "hall_id");
     assert_int_equal(tix_catalog_theatre_submit(&oc, t.id, &got, &why), TIX_OK);
     assert_string_equal(got.status, "pending");
     assert_null(got.rejection_reason);
@@ -263,6 +269,7 @@ static void test_onboarding_rules(void **state)
     assert_string_equal(got.status, "approved");
     assert_null(got.rejection_reason);
     assert_int_equal(schedule(f, &f->owner, h.id, m.id, at, both, 2, &s, &why), TIX_OK);
+    assert_int_equal(tix_catalog_theatre_for_change(&xc, t.id, &got), TIX_EFORBIDDEN);
 
     /* who sees what */
     assert_true(tix_catalog_theatre_visible(&nobody, "approved", "usr_owner"));
