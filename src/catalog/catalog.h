@@ -107,7 +107,7 @@ TIX_MUSTCHECK tix_rc tix_catalog_hall_update(tix_catalog_ctx *c, tix_hall *h, co
 TIX_MUSTCHECK tix_rc tix_catalog_hall_delete(tix_catalog_ctx *c, const char *id,
                                              tix_catalog_refusal *why);
 
-/* ---- theatre onboarding (onboarding.c) ----
+/* ---- theatre onboarding (onboarding.c; the visibility rule in venues.c) ----
  * A theatre is born "pending" (tix_catalog_theatre_create). An admin approves it ("approved":
  * public, may get shows) or rejects it with a reason ("rejected"); its owner (or an admin) may
  * edit a rejected theatre and submit it again ("pending"). Approval is final: nothing leaves

@@ -17,12 +17,6 @@
 
 #include <string.h>
 
-bool tix_catalog_theatre_visible(const tix_principal *who, const char *status, const char *owner_id)
-{
-    return (status != NULL && strcmp(status, "approved") == 0) ||
-           tix_policy_can_view(who, owner_id) == TIX_OK;
-}
-
 /* Moves theatre id from `from` to `to`; on a lost race or a wrong starting status
  * TIX_ECONFLICT "invalid_transition" with the status found. OUT: *out after the move. */
 static tix_rc move(tix_catalog_ctx *c, const char *id, const char *from, const char *to,

@@ -53,6 +53,13 @@ tix_rc tix_catalog_theatre_create(tix_catalog_ctx *c, tix_theatre *t, const char
     return tix_catalog_committed(tix_theatre_insert(c->db, t));
 }
 
+/* Onboarding's visibility (catalog.h), here with the loads that apply it. */
+bool tix_catalog_theatre_visible(const tix_principal *who, const char *status, const char *owner_id)
+{
+    return (status != NULL && strcmp(status, "approved") == 0) ||
+           tix_policy_can_view(who, owner_id) == TIX_OK;
+}
+
 tix_rc tix_catalog_theatre_for_change(tix_catalog_ctx *c, const char *id, tix_theatre *out)
 {
     tix_rc rc = tix_theatre_get(c->db, c->a, id, out);

@@ -214,6 +214,16 @@ def test_not_approved_theatre_is_invisible_to_the_public(server, status):
                                ("PATCH", f"/halls/{hall['id']}", {"name": "x"}),
                                ("DELETE", f"/halls/{hall['id']}", None)):
         assert_error(call(method, server, path, token=o, json=body), 404, "not_found")
+    # nor its door: staff, bookings, check-ins (a plain user too, where its role may call)
+    for token, method, path, body in (
+            (o, "GET", f"/theatres/{t['id']}/staff", None),
+            (o, "POST", f"/theatres/{t['id']}/staff", {"email": "x@example.com"}),
+            (o, "DELETE", f"/theatres/{t['id']}/staff/usr_x", None),
+            (o, "GET", f"/theatres/{t['id']}/bookings", None),
+            (c.user.token, "GET", f"/theatres/{t['id']}/bookings", None),
+            (c.user.token, "POST", f"/theatres/{t['id']}/check-ins", {"code": "nope"})):
+        assert_error(call(method, server, path, token=token, json=body), 404, "not_found")
+    ok(call("GET", server, f"/theatres/{t['id']}/staff", token=c.owner.token))
     # the owner and admins see it, with its status
     for token in (c.owner.token, c.admin.token):
         got = ok(call("GET", server, f"/theatres/{t['id']}", token=token))
