@@ -5,6 +5,7 @@
  * idempotency key, so a retry can never refund twice.
  */
 #include "booking/booking.h"
+#include "booking/promo.h"
 #include "booking/seat_events.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -58,8 +59,24 @@ static tix_rc check_hold(const tix_hold *h, const char *user_id, int64_t now, co
     return TIX_OK;
 }
 
+/* Inside the booking's transaction: claims the quoted code's use (store/promo.h). A refusal
+ * (the last use went to someone else meanwhile) is TIX_EINVAL with *why its problem. */
+static tix_rc claim_promo(tix_booking_ctx *c, const tix_promo_quote_result *q, const char *user_id,
+                          int64_t now, const char **why)
+{
+    tix_promo_refusal refusal = TIX_PROMO_REFUSED_NONE;
+    tix_rc rc = tix_promo_claim(c->db, q->promo.id, user_id, q->promo.max_uses_per_user, true, now,
+                                &refusal);
+    if (rc == TIX_ECONFLICT) {
+        *why = tix_promo_problem_code(
+            tix_promo_refusal_problem(c->db, c->a, q->promo.id, refusal, now));
+        rc = TIX_EINVAL;
+    }
+    return rc;
+}
+
 tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *user_id,
-                          tix_booking *out, const char **why)
+                          const char *promo_code, tix_booking *out, const char **why)
 {
     tix_hold h;
     tix_show show;
@@ -77,15 +94,25 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
         *why = !on_sale ? "show_not_bookable" : "hold_expired";
         rc = TIX_ECONFLICT;
     }
+    tix_promo_quote_result q;
+    memset(&q, 0, sizeof(q));
+    if (rc == TIX_OK && promo_code != NULL) {
+        rc = tix_promo_quote(c->db, c->a, promo_code, user_id, &show, amount,
+                             c->pay->min_order_amount, now, &q);
+        if (rc == TIX_EINVAL) {
+            *why = tix_promo_problem_code(q.problem);
+        }
+    }
     if (rc != TIX_OK) {
         return rc;
     }
     char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
     tix_id_new(id, "bkg");
     char order[TIX_PAY_ID_MAX];
-    /* The order is created before anything is written: if the provider is down, nothing
-     * changes and the hold stays as it was. */
-    rc = c->pay->create_order(c->pay, amount, show.currency, id, h.show_id, user_id, order);
+    /* The order is created before anything is written, for the discounted amount: if the
+     * provider is down, nothing changes and the hold stays as it was. */
+    rc = c->pay->create_order(c->pay, amount - q.discount, show.currency, id, h.show_id, user_id,
+                              order);
     if (rc != TIX_OK) {
         return rc == TIX_EUNAVAIL ? TIX_EUNAVAIL : TIX_EUPSTREAM;
     }
@@ -94,21 +121,30 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
                          .show_id = h.show_id,
                          .hold_id = h.id,
                          .status = TIX_BK_PENDING_PAYMENT,
-                         .amount = amount,
+                         .amount = amount - q.discount,
                          .currency = show.currency,
                          .provider = (char *)c->pay->name,
                          .order_id = tix_arena_strdup(c->a, order),
                          .expires_at = h.expires_at,
                          .created_at = now,
-                         .show_starts_at = show.starts_at};
+                         .show_starts_at = show.starts_at,
+                         .amount_before_discount = amount,
+                         .discount = q.discount,
+                         .promo_code_id = promo_code != NULL ? q.promo.id : NULL,
+                         .promo_code = promo_code != NULL ? q.promo.code : NULL,
+                         .promo_held = promo_code != NULL};
+    const char *promo_why = NULL;
     rc = tix_db_begin(c->db);
     rc = rc ? rc : tix_hold_set_status(c->db, h.id, TIX_HOLD_ACTIVE, TIX_HOLD_BOOKED, now);
     rc = rc ? rc : tix_booking_insert(c->db, out, seats, n);
+    if (rc == TIX_OK && promo_code != NULL) {
+        rc = claim_promo(c, &q, user_id, now, &promo_why);
+    }
     rc = rc ? rc : tix_booking_set_order(c->db, id, order);
     rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
-        *why = "hold_already_booked";
+        *why = promo_why != NULL ? promo_why : "hold_already_booked";
         return rc;
     }
     tix_bookings_changed(user_id);
@@ -201,7 +237,21 @@ static tix_rc settle_payment(tix_booking_ctx *c, tix_booking *b, const char *pay
     int nseats = 0;
     tix_rc rc = tix_show_get(c->db, c->a, b->show_id, &show);
     rc = rc ? rc : tix_booking_seats(c->db, c->a, b->id, &seats, &nseats);
-    if (rc == TIX_OK && !show.cancelled) {
+    /* An expired or failed booking gave its promo code use back: it sells only if it gets the
+     * use again, within the code's limits; else the payment is refunded like one whose seats
+     * went to someone else (the discounted price was the code's). */
+    bool promo_ok = true;
+    if (rc == TIX_OK && b->promo_code_id != NULL && !b->promo_held) {
+        rc = tix_promo_reclaim(c->db, b->id, now);
+        promo_ok = rc == TIX_OK;
+        if (rc == TIX_ECONFLICT) {
+            rc = tix_booking_note(c->db, b->id, b->status,
+                                  "paid after its promo code use was given back and the code is"
+                                  " used up",
+                                  now);
+        }
+    }
+    if (rc == TIX_OK && !show.cancelled && promo_ok) {
         rc = tix_claims_sell(c->db, b->show_id, b->hold_id, b->id, &sold);
     }
     tix_booking_event ev = sold == nseats && !show.cancelled ? TIX_EV_PAID : TIX_EV_PAID_SEATS_GONE;
