@@ -510,3 +510,41 @@ def test_razorpay_order_has_the_discounted_amount(tmp_path_factory, ticketd_bin)
         if srv is not None:
             srv.assert_clean_exit(srv.stop())
         rzp.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Three servers, one PostgreSQL
+
+
+def test_fifty_users_across_three_servers_get_exactly_ten_uses(ticketd_bin):
+    from cluster_helpers import running_cluster
+
+    with running_cluster(3, RATE_LIMIT="off", HOLD_TTL="10m") as cl:
+        v = Venue(cl.nginx, layout=GRID_LAYOUT, prices=GRID_PRICES)
+        users = make_users(cl.nginx, 50, "promo-cluster")
+        holds = fifty_holds(cl.nginx, users, v)
+        p = promo(cl.nginx, max_uses=10)
+        per_user = promo(cl.nginx, max_uses_per_user=1)
+        # each server answers a third of the bookings directly
+        answers = race_bookings(cl.servers, users, holds, p["code"])
+        won = assert_exact(answers, 10, "promo_code_used_up")
+        assert cl.psql(f"SELECT uses FROM promo_codes WHERE id = '{p['id']}'") == [["10"]]
+        rows = cl.psql(f"SELECT count(*), sum(discount) FROM bookings WHERE promo_code_id = "
+                       f"'{p['id']}' AND promo_held = 1")
+        assert rows == [["10", str(sum(b["discount"] for b in won))]], rows
+
+        # the refused bookings changed nothing: their holds still book, without a code
+        lost = [i for i, a in enumerate(answers) if a.status_code == 422][:5]
+        for i in lost:
+            b = ok(book_with(cl.servers[i % 3], users[i].token, holds[i], None), 201)["booking"]
+            assert b["discount"] == 0 and b["promo_code"] is None
+
+        # one user racing on three servers with a per-user limit of 1: exactly one
+        shows = [Venue(cl.nginx, layout=GRID_LAYOUT, prices=GRID_PRICES) for _ in range(3)]
+        (one,) = make_users(cl.nginx, 1, "promo-cluster-self")
+        self_holds = [hold(cl.nginx, one.token, s.show_id, seat_ids=s.ids("A1"))["hold_id"]
+                      for s in shows]
+        answers = race_bookings(cl.servers, [one] * 3, self_holds, per_user["code"])
+        assert_exact(answers, 1, "promo_code_user_limit")
+        assert cl.psql(f"SELECT uses FROM promo_code_users WHERE promo_code_id = "
+                       f"'{per_user['id']}'") == [["1"]]
