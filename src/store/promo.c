@@ -3,9 +3,6 @@
 
 #include <string.h>
 
-/* A per-user limit of "none" as a number no counter reaches. */
-#define NO_LIMIT 9000000000000000000LL
-
 #define PROMO_SELECT                                                                               \
     "SELECT p.id, p.code, p.kind, p.value, p.currency, p.max_uses, p.max_uses_per_user, p.uses,"   \
     " p.valid_from, p.valid_until, p.theatre_id, p.min_amount, p.active, p.created_by,"            \
@@ -110,40 +107,40 @@ tix_rc tix_promo_user_uses(tix_db *db, const char *promo_id, const char *user_id
     return rc;
 }
 
+#define CLAIM_CODE_SQL                                                                             \
+    "UPDATE promo_codes SET uses = uses + 1, updated_at = $2"                                      \
+    " WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)"                                     \
+    " AND ($3 = 0 OR (active = 1 AND (valid_from IS NULL OR valid_from <= $2)"                     \
+    " AND (valid_until IS NULL OR valid_until > $2)))"
+
 /* The per-user counter: an upsert that increments only below the limit (no row changed when
- * the user is at it). */
-static tix_rc claim_user(tix_db *db, const char *promo_id, const char *user_id, int64_t max)
-{
-    tix_dbv p[] = {TIX_DB_TEXT(promo_id), TIX_DB_TEXT(user_id),
-                   TIX_DB_INT(max > 0 ? max : NO_LIMIT)};
-    return tix_db_exec_one(db,
-                           "INSERT INTO promo_code_users (promo_code_id, user_id, uses)"
-                           " VALUES ($1, $2, 1) ON CONFLICT (promo_code_id, user_id) DO UPDATE"
-                           " SET uses = promo_code_users.uses + 1"
-                           " WHERE promo_code_users.uses < $3",
-                           p, 3, TIX_ECONFLICT);
-}
+ * the user is at it). Codes without a per-user limit keep no per-user counter (limits never
+ * change after creation, so giving back finds no row for them either). */
+#define CLAIM_USER_SQL                                                                             \
+    "INSERT INTO promo_code_users (promo_code_id, user_id, uses) VALUES ($1, $4, 1)"               \
+    " ON CONFLICT (promo_code_id, user_id) DO UPDATE SET uses = promo_code_users.uses + 1"         \
+    " WHERE promo_code_users.uses < $5"
 
 tix_rc tix_promo_claim(tix_db *db, const char *promo_id, const char *user_id, int64_t max_per_user,
                        bool check_window, int64_t now, tix_promo_refusal *why)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(promo_id), TIX_DB_INT(now), TIX_DB_INT(check_window ? 1 : 0)};
+    tix_dbv p[] = {TIX_DB_TEXT(promo_id), TIX_DB_INT(now), TIX_DB_INT(check_window ? 1 : 0),
+                   TIX_DB_TEXT(user_id), TIX_DB_INT(max_per_user)};
+    /* Both counters in one round trip: a refusal is a statement that changed no row, not a
+     * failure, so both run and the caller rolls the whole transaction back on a refusal. */
+    tix_db_stmt st[2] = {{.sql = CLAIM_CODE_SQL, .params = p, .n = 3},
+                         {.sql = CLAIM_USER_SQL, .params = p, .n = 5}};
+    int n = max_per_user > 0 ? 2 : 1;
     *why = TIX_PROMO_REFUSED_NONE;
-    tix_rc rc = tix_db_exec_one(db,
-                                "UPDATE promo_codes SET uses = uses + 1, updated_at = $2"
-                                " WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)"
-                                " AND ($3 = 0 OR (active = 1"
-                                " AND (valid_from IS NULL OR valid_from <= $2)"
-                                " AND (valid_until IS NULL OR valid_until > $2)))",
-                                p, 3, TIX_ECONFLICT);
-    if (rc == TIX_ECONFLICT) {
+    tix_rc rc = tix_db_exec_many(db, st, n);
+    if (rc == TIX_OK && tix_db_res_changes(st[0].res) == 0) {
         *why = TIX_PROMO_REFUSED_CODE;
-        return rc;
-    }
-    rc = rc ? rc : claim_user(db, promo_id, user_id, max_per_user);
-    if (rc == TIX_ECONFLICT) {
+        rc = TIX_ECONFLICT;
+    } else if (rc == TIX_OK && n == 2 && tix_db_res_changes(st[1].res) == 0) {
         *why = TIX_PROMO_REFUSED_USER;
+        rc = TIX_ECONFLICT;
     }
+    tix_db_stmts_cleanup(st, n);
     return rc;
 }
 
@@ -198,16 +195,22 @@ tix_rc tix_promo_reclaim(tix_db *db, const char *booking_id, int64_t now)
     }
     const char *promo_id = tix_db_res_text(res, 0, 0);
     const char *user_id = tix_db_res_text(res, 0, 1);
-    tix_promo_refusal why = TIX_PROMO_REFUSED_NONE;
-    rc = tix_promo_claim(db, promo_id, user_id, tix_db_res_int(res, 0, 2), false, now, &why);
-    if (rc == TIX_ECONFLICT && why == TIX_PROMO_REFUSED_USER) {
-        /* the code's counter went up in this transaction: take that back */
-        tix_dbv bp[] = {TIX_DB_TEXT(promo_id), TIX_DB_INT(now)};
-        tix_rc urc = tix_db_exec(db,
-                                 "UPDATE promo_codes SET uses = uses - 1, updated_at = $2"
-                                 " WHERE id = $1 AND uses > 0",
-                                 bp, 2, NULL);
-        rc = urc ? urc : TIX_ECONFLICT;
+    int64_t max_per_user = tix_db_res_int(res, 0, 2);
+    tix_dbv cp[] = {TIX_DB_TEXT(promo_id), TIX_DB_INT(now), TIX_DB_INT(0), TIX_DB_TEXT(user_id),
+                    TIX_DB_INT(max_per_user)};
+    /* One statement at a time, undoing the first when the second refuses: the caller's
+     * transaction goes on (the payment is settled either way). */
+    rc = tix_db_exec_one(db, CLAIM_CODE_SQL, cp, 3, TIX_ECONFLICT);
+    if (rc == TIX_OK && max_per_user > 0) {
+        rc = tix_db_exec_one(db, CLAIM_USER_SQL, cp, 5, TIX_ECONFLICT);
+        if (rc == TIX_ECONFLICT) {
+            tix_dbv bp[] = {TIX_DB_TEXT(promo_id), TIX_DB_INT(now)};
+            tix_rc urc = tix_db_exec(db,
+                                     "UPDATE promo_codes SET uses = uses - 1, updated_at = $2"
+                                     " WHERE id = $1 AND uses > 0",
+                                     bp, 2, NULL);
+            rc = urc ? urc : TIX_ECONFLICT;
+        }
     }
     rc = rc ? rc
             : tix_db_exec_one(db, "UPDATE bookings SET promo_held = 1 WHERE id = $1", &p, 1,
