@@ -11,7 +11,7 @@ Promo codes (issue 12), on SQLite and PostgreSQL:
 - Exact limits: 50 users book at once with a code of max_uses 10 -> exactly 10 discounted
   bookings; one user racing 8 bookings with max_uses_per_user 2 -> exactly 2; the same across 3
   servers sharing PostgreSQL (scripts/cluster.sh).
-- A cancelled or expired booking gives its use back, exactly once (a second cancel returns
+- A cancelled, expired or failed (Razorpay payment.failed) booking gives its use back, exactly once (a second cancel returns
   nothing); a late payment of an expired booking takes the use again, or is refunded when the
   code is used up meanwhile.
 """
@@ -506,6 +506,27 @@ def test_razorpay_order_has_the_discounted_amount(tmp_path_factory, ticketd_bin)
                   201)
         assert body["booking"]["amount"] == 100  # Razorpay's smallest order
         assert rzp.order_by_receipt(body["booking"]["id"])["amount"] == 100
+
+        # a failed payment gives the use back; the capture that follows takes it again
+        once = promo(srv, max_uses=1)
+        body = ok(book_with(srv, user.token, hold(srv, user.token, v.show_id,
+                                                  seat_ids=v.ids("A5"))["hold_id"], once["code"]),
+                  201)
+        b = body["booking"]
+        hook = srv.api + "/payments/razorpay/webhook"
+        failed = rzp.pay(b["order_id"], status="failed")
+        r = rzp.send_webhook(hook, rzp.event("payment.failed", payment=failed))
+        assert r.status_code == 200 and r.json()["outcome"] == "failed", r.text
+        assert get_booking(srv, user.token, b["id"])["status"] == "failed"
+        assert promo_state(srv, once["id"])["uses"] == 0
+        r = rzp.send_webhook(hook, rzp.event("payment.failed", payment=failed))  # again: nothing
+        assert promo_state(srv, once["id"])["uses"] == 0
+        paid = rzp.pay(b["order_id"])
+        assert paid["amount"] == b["amount"]
+        r = rzp.send_webhook(hook, rzp.event("payment.captured", payment=paid))
+        assert r.status_code == 200 and r.json()["outcome"] == "confirmed", r.text
+        assert get_booking(srv, user.token, b["id"])["status"] == "confirmed"
+        assert promo_state(srv, once["id"])["uses"] == 1
     finally:
         if srv is not None:
             srv.assert_clean_exit(srv.stop())
