@@ -75,80 +75,105 @@ static tix_rc claim_promo(tix_booking_ctx *c, const tix_promo_quote_result *q, c
     return rc;
 }
 
-tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *user_id,
-                          const char *promo_code, tix_booking *out, const char **why)
-{
-    tix_hold h;
+/* What creating a booking reads before anything is written: the hold (the caller's, active),
+ * its show (on sale), the hold's live seats with their amount, and the promo code's quote. */
+typedef struct booking_draft {
+    tix_hold hold;
     tix_show show;
-    memset(&show, 0, sizeof(show));
-    tix_booking_seat *seats = NULL;
-    int n = 0;
-    int64_t amount = 0;
-    int64_t now = tix_now_ms();
-    tix_rc rc = tix_hold_get(c->db, c->a, hold_id, &h);
-    rc = rc ? rc : check_hold(&h, user_id, now, why);
-    rc = rc ? rc : tix_show_get(c->db, c->a, h.show_id, &show);
-    rc = rc ? rc : hold_seats(c, &h, show.hall_id, &seats, &n, &amount);
-    bool on_sale = !show.cancelled && show.starts_at > now;
-    if (rc == TIX_OK && (n != h.seat_count || !on_sale)) {
+    tix_booking_seat *seats;
+    int n;
+    int64_t amount;
+    tix_promo_quote_result quote;
+} booking_draft;
+
+static tix_rc draft_booking(tix_booking_ctx *c, const char *hold_id, const char *user_id,
+                            const char *promo_code, int64_t now, booking_draft *d, const char **why)
+{
+    memset(d, 0, sizeof(*d));
+    tix_rc rc = tix_hold_get(c->db, c->a, hold_id, &d->hold);
+    rc = rc ? rc : check_hold(&d->hold, user_id, now, why);
+    rc = rc ? rc : tix_show_get(c->db, c->a, d->hold.show_id, &d->show);
+    rc = rc ? rc : hold_seats(c, &d->hold, d->show.hall_id, &d->seats, &d->n, &d->amount);
+    bool on_sale = !d->show.cancelled && d->show.starts_at > now;
+    if (rc == TIX_OK && (d->n != d->hold.seat_count || !on_sale)) {
         *why = !on_sale ? "show_not_bookable" : "hold_expired";
         rc = TIX_ECONFLICT;
     }
-    tix_promo_quote_result q;
-    memset(&q, 0, sizeof(q));
     if (rc == TIX_OK && promo_code != NULL) {
-        rc = tix_promo_quote(c->db, c->a, promo_code, user_id, &show, amount,
-                             c->pay->min_order_amount, now, &q);
+        tix_promo_ask ask = {promo_code, user_id, &d->show, d->amount, c->pay->min_order_amount,
+                             now};
+        rc = tix_promo_quote(c->db, c->a, &ask, &d->quote);
         if (rc == TIX_EINVAL) {
-            *why = tix_promo_problem_code(q.problem);
+            *why = tix_promo_problem_code(d->quote.problem);
         }
     }
+    return rc;
+}
+
+/* In one transaction: the hold becomes booked, the booking is written, the code's use claimed
+ * and the order recorded. */
+static tix_rc write_booking(tix_booking_ctx *c, const booking_draft *d, const tix_booking *b,
+                            int64_t now, const char **why)
+{
+    const char *promo_why = NULL;
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_hold_set_status(c->db, d->hold.id, TIX_HOLD_ACTIVE, TIX_HOLD_BOOKED, now);
+    rc = rc ? rc : tix_booking_insert(c->db, b, d->seats, d->n);
+    if (rc == TIX_OK && b->promo_code_id != NULL) {
+        rc = claim_promo(c, &d->quote, b->user_id, now, &promo_why);
+    }
+    rc = rc ? rc : tix_booking_set_order(c->db, b->id, b->order_id);
+    rc = rc ? rc : tix_db_commit(c->db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
+        *why = promo_why != NULL ? promo_why : "hold_already_booked";
+    }
+    return rc;
+}
+
+tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *user_id,
+                          const char *promo_code, tix_booking *out, const char **why)
+{
+    booking_draft d;
+    int64_t now = tix_now_ms();
+    tix_rc rc = draft_booking(c, hold_id, user_id, promo_code, now, &d, why);
     if (rc != TIX_OK) {
         return rc;
     }
+    int64_t discount = d.quote.discount;
     char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
     tix_id_new(id, "bkg");
     char order[TIX_PAY_ID_MAX];
     /* The order is created before anything is written, for the discounted amount: if the
      * provider is down, nothing changes and the hold stays as it was. */
-    rc = c->pay->create_order(c->pay, amount - q.discount, show.currency, id, h.show_id, user_id,
-                              order);
+    rc = c->pay->create_order(c->pay, d.amount - discount, d.show.currency, id, d.hold.show_id,
+                              user_id, order);
     if (rc != TIX_OK) {
         return rc == TIX_EUNAVAIL ? TIX_EUNAVAIL : TIX_EUPSTREAM;
     }
+    bool promo = promo_code != NULL;
     *out = (tix_booking){.id = id,
                          .user_id = (char *)user_id,
-                         .show_id = h.show_id,
-                         .hold_id = h.id,
+                         .show_id = d.hold.show_id,
+                         .hold_id = d.hold.id,
                          .status = TIX_BK_PENDING_PAYMENT,
-                         .amount = amount - q.discount,
-                         .currency = show.currency,
+                         .amount = d.amount - discount,
+                         .currency = d.show.currency,
                          .provider = (char *)c->pay->name,
                          .order_id = tix_arena_strdup(c->a, order),
-                         .expires_at = h.expires_at,
+                         .expires_at = d.hold.expires_at,
                          .created_at = now,
-                         .show_starts_at = show.starts_at,
-                         .amount_before_discount = amount,
-                         .discount = q.discount,
-                         .promo_code_id = promo_code != NULL ? q.promo.id : NULL,
-                         .promo_code = promo_code != NULL ? q.promo.code : NULL,
-                         .promo_held = promo_code != NULL};
-    const char *promo_why = NULL;
-    rc = tix_db_begin(c->db);
-    rc = rc ? rc : tix_hold_set_status(c->db, h.id, TIX_HOLD_ACTIVE, TIX_HOLD_BOOKED, now);
-    rc = rc ? rc : tix_booking_insert(c->db, out, seats, n);
-    if (rc == TIX_OK && promo_code != NULL) {
-        rc = claim_promo(c, &q, user_id, now, &promo_why);
+                         .show_starts_at = d.show.starts_at,
+                         .amount_before_discount = d.amount,
+                         .discount = discount,
+                         .promo_code_id = promo ? d.quote.promo.id : NULL,
+                         .promo_code = promo ? d.quote.promo.code : NULL,
+                         .promo_held = promo};
+    rc = write_booking(c, &d, out, now, why);
+    if (rc == TIX_OK) {
+        tix_bookings_changed(user_id);
     }
-    rc = rc ? rc : tix_booking_set_order(c->db, id, order);
-    rc = rc ? rc : tix_db_commit(c->db);
-    if (rc != TIX_OK) {
-        tix_db_rollback(c->db);
-        *why = promo_why != NULL ? promo_why : "hold_already_booked";
-        return rc;
-    }
-    tix_bookings_changed(user_id);
-    return TIX_OK;
+    return rc;
 }
 
 /* ---- money back ---- */

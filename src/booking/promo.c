@@ -4,7 +4,6 @@
 #include "auth/policy.h"
 #include "core/util.h"
 
-#include <ctype.h>
 #include <string.h>
 
 static const char *const codes[] = {
@@ -43,6 +42,17 @@ const char *tix_promo_problem_message(tix_promo_problem p)
     return (unsigned)p <= TIX_PROMO_CURRENCY_MISMATCH ? messages[p] : messages[TIX_PROMO_UNKNOWN];
 }
 
+static bool code_char(unsigned char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_';
+}
+
+static char upper(unsigned char ch)
+{
+    return (char)(ch >= 'a' && ch <= 'z' ? ch - 'a' + 'A' : ch);
+}
+
 bool tix_promo_normalize(const char *in, char out[TIX_PROMO_CODE_MAX + 1])
 {
     size_t n = in != NULL ? strlen(in) : 0;
@@ -50,13 +60,10 @@ bool tix_promo_normalize(const char *in, char out[TIX_PROMO_CODE_MAX + 1])
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)in[i];
-        bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
-        if (!ok) {
+        if (!code_char((unsigned char)in[i])) {
             return false;
         }
-        out[i] = (char)toupper(ch);
+        out[i] = upper((unsigned char)in[i]);
     }
     out[n] = '\0';
     return true;
@@ -80,26 +87,26 @@ int64_t tix_promo_discount(const tix_promo *p, int64_t amount, int64_t min_charg
 }
 
 /* The first rule of p that refuses this booking (the limits as they stand now included). */
-static tix_promo_problem check_rules(tix_db *db, const tix_promo *p, const char *user_id,
-                                     const tix_show *show, int64_t amount, int64_t now, tix_rc *rc)
+static tix_promo_problem check_rules(tix_db *db, const tix_promo *p, const tix_promo_ask *ask,
+                                     tix_rc *rc)
 {
     *rc = TIX_OK;
     if (!p->active) {
         return TIX_PROMO_INACTIVE;
     }
-    if (p->valid_from != 0 && now < p->valid_from) {
+    if (p->valid_from != 0 && ask->now < p->valid_from) {
         return TIX_PROMO_NOT_YET_VALID;
     }
-    if (p->valid_until != 0 && now >= p->valid_until) {
+    if (p->valid_until != 0 && ask->now >= p->valid_until) {
         return TIX_PROMO_EXPIRED;
     }
-    if (p->theatre_id != NULL && strcmp(p->theatre_id, show->theatre_id) != 0) {
+    if (p->theatre_id != NULL && strcmp(p->theatre_id, ask->show->theatre_id) != 0) {
         return TIX_PROMO_OUT_OF_SCOPE;
     }
-    if (p->currency != NULL && strcmp(p->currency, show->currency) != 0) {
+    if (p->currency != NULL && strcmp(p->currency, ask->show->currency) != 0) {
         return TIX_PROMO_CURRENCY_MISMATCH;
     }
-    if (amount < p->min_amount) {
+    if (ask->amount < p->min_amount) {
         return TIX_PROMO_BELOW_MINIMUM;
     }
     if (p->max_uses != 0 && p->uses >= p->max_uses) {
@@ -107,7 +114,7 @@ static tix_promo_problem check_rules(tix_db *db, const tix_promo *p, const char 
     }
     if (p->max_uses_per_user != 0) {
         int64_t mine = 0;
-        *rc = tix_promo_user_uses(db, p->id, user_id, &mine);
+        *rc = tix_promo_user_uses(db, p->id, ask->user_id, &mine);
         if (*rc == TIX_OK && mine >= p->max_uses_per_user) {
             return TIX_PROMO_USER_LIMIT;
         }
@@ -115,33 +122,27 @@ static tix_promo_problem check_rules(tix_db *db, const tix_promo *p, const char 
     return TIX_PROMO_OK;
 }
 
-tix_rc tix_promo_quote(tix_db *db, tix_arena *a, const char *code, const char *user_id,
-                       const tix_show *show, int64_t amount, int64_t min_charge, int64_t now,
+tix_rc tix_promo_quote(tix_db *db, tix_arena *a, const tix_promo_ask *ask,
                        tix_promo_quote_result *out)
 {
     char norm[TIX_PROMO_CODE_MAX + 1];
     memset(out, 0, sizeof(*out));
-    if (!tix_promo_normalize(code, norm)) {
-        out->problem = TIX_PROMO_UNKNOWN; /* no code can look like that */
-        return TIX_EINVAL;
-    }
-    tix_rc rc = tix_promo_by_code(db, a, norm, &out->promo);
+    out->problem = TIX_PROMO_UNKNOWN; /* also for what cannot be a code at all */
+    tix_rc rc = tix_promo_normalize(ask->code, norm) ? tix_promo_by_code(db, a, norm, &out->promo)
+                                                     : TIX_ENOTFOUND;
     if (rc == TIX_ENOTFOUND) {
-        out->problem = TIX_PROMO_UNKNOWN;
         return TIX_EINVAL;
     }
-    if (rc != TIX_OK) {
-        return rc;
+    if (rc == TIX_OK) {
+        out->problem = check_rules(db, &out->promo, ask, &rc);
     }
-    out->problem = check_rules(db, &out->promo, user_id, show, amount, now, &rc);
-    if (rc != TIX_OK) {
-        return rc;
+    if (rc == TIX_OK && out->problem != TIX_PROMO_OK) {
+        rc = TIX_EINVAL;
     }
-    if (out->problem != TIX_PROMO_OK) {
-        return TIX_EINVAL;
+    if (rc == TIX_OK) {
+        out->discount = tix_promo_discount(&out->promo, ask->amount, ask->min_charge);
     }
-    out->discount = tix_promo_discount(&out->promo, amount, min_charge);
-    return TIX_OK;
+    return rc;
 }
 
 tix_promo_problem tix_promo_refusal_problem(tix_db *db, tix_arena *a, const char *promo_id,

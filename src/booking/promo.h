@@ -60,12 +60,20 @@ typedef struct tix_promo_quote_result {
     tix_promo_problem problem;
 } tix_promo_quote_result;
 
-/* Checks code (as the client sent it) for user_id's booking of show at amount (minor units of
- * show->currency) at now, and computes the discount. TIX_OK with out->problem TIX_PROMO_OK, or
- * TIX_EINVAL with out->problem saying why; database errors as they come. */
-TIX_MUSTCHECK tix_rc tix_promo_quote(tix_db *db, tix_arena *a, const char *code,
-                                     const char *user_id, const tix_show *show, int64_t amount,
-                                     int64_t min_charge, int64_t now, tix_promo_quote_result *out);
+/* What a booking asks of a code. */
+typedef struct tix_promo_ask {
+    const char *code; /* as the client sent it */
+    const char *user_id;
+    const tix_show *show;
+    int64_t amount;     /* the held seats, in minor units of show->currency */
+    int64_t min_charge; /* the payment provider's smallest order */
+    int64_t now;
+} tix_promo_ask;
+
+/* Checks ask->code for that booking and computes the discount. TIX_OK with out->problem
+ * TIX_PROMO_OK, or TIX_EINVAL with out->problem saying why; database errors as they come. */
+TIX_MUSTCHECK tix_rc tix_promo_quote(tix_db *db, tix_arena *a, const tix_promo_ask *ask,
+                                     tix_promo_quote_result *out);
 /* The problem a refused claim (store/promo.h) means, read again inside the transaction. */
 tix_promo_problem tix_promo_refusal_problem(tix_db *db, tix_arena *a, const char *promo_id,
                                             tix_promo_refusal why, int64_t now);
