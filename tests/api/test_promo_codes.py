@@ -467,6 +467,29 @@ def test_late_payment_takes_the_use_again_when_there_is_one(quick_expiry):
     assert uses_in_db(srv, p["id"]) == 1
 
 
+def test_late_payment_refunded_when_the_user_used_the_code_again(quick_expiry):
+    srv = quick_expiry
+    v = Venue(srv, starts_at=future(days=3, hour=18))
+    (u,) = make_users(srv, 1, "promo-late-user")
+    p = promo(srv, max_uses=5, max_uses_per_user=1)
+    first = ok(book_with(srv, u.token, hold(srv, u.token, v.show_id,
+                                            seat_ids=v.ids("D5"))["hold_id"], p["code"]), 201)
+    wait_status(srv, u.token, first["booking"]["id"], "expired")
+    deadline = time.monotonic() + 10
+    while uses_in_db(srv, p["id"]) != 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # the use came back, so the same user may use the code again ...
+    ok(book_with(srv, u.token, hold(srv, u.token, v.show_id, seat_ids=v.ids("D6"))["hold_id"],
+                 p["code"]), 201)
+    assert uses_in_db(srv, p["id"]) == 1
+    # ... and the first booking's late payment finds the user at their limit: refunded
+    late = confirm(srv, u.token, first["booking"]["id"],
+                   pay(srv, u.token, first["payment"]["order_id"]))
+    assert late["status"] == "expired_refunded", late
+    assert [r["amount"] for r in late["refunds"]] == [first["booking"]["amount"]]
+    assert uses_in_db(srv, p["id"]) == 1  # the code's counter was not left incremented
+
+
 # --------------------------------------------------------------------------------------------
 # Razorpay: the order is for the discounted amount, never below 100 paise
 
