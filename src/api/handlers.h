@@ -49,6 +49,11 @@ void tix_api_hall_create(tix_req *r);
 void tix_api_hall_update(tix_req *r);
 void tix_api_hall_delete(tix_req *r);
 void tix_api_hall_get(tix_req *r);
+/* theatre_review_api.c */
+void tix_api_admin_theatre_list(tix_req *r);
+void tix_api_admin_theatre_approve(tix_req *r);
+void tix_api_admin_theatre_reject(tix_req *r);
+void tix_api_theatre_submit(tix_req *r);
 /* booking_api.c */
 void tix_api_seat_map(tix_req *r);
 /* tickets_api.c */
@@ -81,6 +86,8 @@ void tix_api_admin_outbox_retry(tix_req *r);
 void tix_api_password_reset(tix_req *r);
 void tix_api_password_reset_confirm(tix_req *r);
 void tix_api_admin_reconcile(tix_req *r);
+/* audit_api.c */
+void tix_api_admin_audit(tix_req *r);
 /* reports_api.c */
 void tix_api_theatre_bookings(tix_req *r);
 void tix_api_show_sales(tix_req *r);
