@@ -89,6 +89,8 @@ class Setup:
         theatre = a.ok("POST", "/theatres", {"name": "Promo Palace", "city": "Pune",
                                              "address": "1 Offer Road"}, 201, self.ot)
         self.theatre_id = theatre["id"]
+        if theatre.get("status") == "pending":  # onboarding: shows need an approved theatre
+            a.ok("POST", f"/admin/theatres/{theatre['id']}/approve", None, 200, self.at)
         rows = [chr(ord("A") + i) + chr(ord("A") + j) for i in range(2) for j in range(20)]
         self.hall = a.ok("POST", f"/theatres/{theatre['id']}/halls",
                          {"name": "Audi 1", "layout": {"rows": [
