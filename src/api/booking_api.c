@@ -268,6 +268,7 @@ static json_t *booking_view(tix_req *r, tix_db *db, const tix_booking *b, bool w
                           (json_int_t)b->amount, "currency", b->currency, "seats", list, "tickets",
                           tickets, "provider", b->provider, "order_id", b->order_id, "expires_at",
                           tix_view_time(b->expires_at), "created_at", tix_view_time(b->created_at));
+    tix_view_booking_discount(j, b);
     if (with_refunds) {
         tix_refund *refunds = NULL;
         int nr = 0;
@@ -289,11 +290,13 @@ void tix_api_booking_create(tix_req *r)
 {
     json_t *body = tix_req_json(r);
     const char *hold_id = NULL;
+    const char *promo_code = NULL;
     tix_verr e;
     if (body == NULL) {
         return;
     }
-    if (!tix_v_string(body, "hold_id", true, 1, 64, &hold_id, &e)) {
+    if (!tix_v_string(body, "hold_id", true, 1, 64, &hold_id, &e) ||
+        !tix_v_string(body, "promo_code", false, 1, 64, &promo_code, &e)) {
         tix_reply_verr(r, &e);
         return;
     }
@@ -304,7 +307,12 @@ void tix_api_booking_create(tix_req *r)
     tix_booking_ctx c = ctx_of(r, db);
     tix_booking b;
     const char *why = NULL;
-    tix_rc rc = tix_booking_create(&c, hold_id, r->auth.user_id, &b, &why);
+    tix_rc rc = tix_booking_create(&c, hold_id, r->auth.user_id, promo_code, &b, &why);
+    if (rc == TIX_EINVAL && why != NULL && strncmp(why, "promo_code_", 11) == 0) {
+        tix_reply_error(r, 422, why, tix_api_promo_problem_message(why),
+                        json_pack("{s:s}", "promo_code", promo_code));
+        return;
+    }
     if (rc == TIX_ECONFLICT) {
         tix_reply_error(r, 409, why ? why : "conflict",
                         "the hold cannot become a booking (expired, released or already booked)",

@@ -4,6 +4,15 @@
 
 #include "http/req.h"
 
+/* promo_api.c (issue 12) */
+typedef struct tix_booking tix_booking;
+void tix_api_promo_create(tix_req *r);
+void tix_api_promo_list(tix_req *r);
+void tix_api_promo_update(tix_req *r);
+/* Adds amount_before_discount, discount and promo_code to a booking's JSON view j. */
+void tix_view_booking_discount(json_t *j, const tix_booking *b);
+/* The message of a promo_code_* error code (booking/promo.h). */
+const char *tix_api_promo_problem_message(const char *code);
 /* auth_api.c */
 void tix_api_register(tix_req *r);
 void tix_api_login(tix_req *r);

@@ -110,6 +110,11 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/admin/refunds/{id}/retry", tix_api_admin_refund_retry, ADMIN, IDEM},
     {"POST", V1 "/admin/payments/reconcile", tix_api_admin_reconcile, ADMIN, 0},
 
+    /* promo codes: admins any, owners their theatres' (booking/promo.h) */
+    {"POST", V1 "/promo-codes", tix_api_promo_create, OWNER, JSON},
+    {"GET", V1 "/promo-codes", tix_api_promo_list, OWNER, 0},
+    {"PATCH", V1 "/promo-codes/{id}", tix_api_promo_update, OWNER, JSON},
+
     /* mail: the outbox, for admins */
     {"GET", V1 "/admin/outbox", tix_api_admin_outbox_list, ADMIN, 0},
     {"POST", V1 "/admin/outbox/{id}/retry", tix_api_admin_outbox_retry, ADMIN, 0},

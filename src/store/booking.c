@@ -3,6 +3,7 @@
 
 #include "core/util.h"
 #include "store/outbox.h"
+#include "store/promo.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -378,15 +379,32 @@ tix_rc tix_hold_set_status(tix_db *db, const char *id, tix_hold_status from, tix
 #define BOOKING_SELECT                                                                             \
     "SELECT b.id, b.user_id, b.show_id, b.hold_id, b.status, b.amount, b.currency, b.provider,"    \
     " b.order_id, b.payment_id, b.expires_at, b.created_at, b.confirmed_at, b.cancelled_at,"       \
-    " t.owner_id, s.starts_at FROM bookings b JOIN shows s ON s.id = b.show_id"                    \
-    " JOIN theatres t ON t.id = s.theatre_id"
+    " t.owner_id, s.starts_at, b.amount_before_discount, b.discount, b.promo_code_id, pc.code,"    \
+    " b.promo_held FROM bookings b JOIN shows s ON s.id = b.show_id"                               \
+    " JOIN theatres t ON t.id = s.theatre_id LEFT JOIN promo_codes pc ON pc.id = b.promo_code_id"
 
 #define B(field) TIX_DB_COL(tix_booking, field)
-static const tix_db_col booking_cols[] = {
-    B(id),           B(user_id),      B(show_id),          B(hold_id),
-    TIX_DB_COL_NONE, B(amount),       B(currency),         B(provider),
-    B(order_id),     B(payment_id),   B(expires_at),       B(created_at),
-    B(confirmed_at), B(cancelled_at), B(theatre_owner_id), B(show_starts_at)};
+static const tix_db_col booking_cols[] = {B(id),
+                                          B(user_id),
+                                          B(show_id),
+                                          B(hold_id),
+                                          TIX_DB_COL_NONE,
+                                          B(amount),
+                                          B(currency),
+                                          B(provider),
+                                          B(order_id),
+                                          B(payment_id),
+                                          B(expires_at),
+                                          B(created_at),
+                                          B(confirmed_at),
+                                          B(cancelled_at),
+                                          B(theatre_owner_id),
+                                          B(show_starts_at),
+                                          B(amount_before_discount),
+                                          B(discount),
+                                          B(promo_code_id),
+                                          B(promo_code),
+                                          B(promo_held)};
 #undef B
 
 /* Column 4, the status text, parsed (an unknown one reads as failed). */
@@ -402,14 +420,26 @@ static const tix_db_map booking_map = TIX_DB_MAP(tix_booking, booking_cols, read
 
 tix_rc tix_booking_insert(tix_db *db, const tix_booking *b, const tix_booking_seat *seats, int n)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(b->id),       TIX_DB_TEXT(b->user_id),   TIX_DB_TEXT(b->show_id),
-                   TIX_DB_TEXT(b->hold_id),  TIX_DB_INT(b->amount),     TIX_DB_TEXT(b->currency),
-                   TIX_DB_TEXT(b->provider), TIX_DB_INT(b->expires_at), TIX_DB_INT(b->created_at)};
+    tix_dbv p[] = {TIX_DB_TEXT(b->id),
+                   TIX_DB_TEXT(b->user_id),
+                   TIX_DB_TEXT(b->show_id),
+                   TIX_DB_TEXT(b->hold_id),
+                   TIX_DB_INT(b->amount),
+                   TIX_DB_TEXT(b->currency),
+                   TIX_DB_TEXT(b->provider),
+                   TIX_DB_INT(b->expires_at),
+                   TIX_DB_INT(b->created_at),
+                   TIX_DB_INT(b->amount_before_discount),
+                   TIX_DB_INT(b->discount),
+                   TIX_DB_TEXT(b->promo_code_id),
+                   TIX_DB_INT(b->promo_code_id != NULL)};
     tix_rc rc = tix_db_exec(db,
                             "INSERT INTO bookings (id, user_id, show_id, hold_id, status, amount,"
-                            " currency, provider, expires_at, created_at, updated_at) VALUES"
-                            " ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $9)",
-                            p, 9, NULL);
+                            " currency, provider, expires_at, created_at, updated_at,"
+                            " amount_before_discount, discount, promo_code_id, promo_held) VALUES"
+                            " ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $9, $10, $11,"
+                            " $12, $13)",
+                            p, 13, NULL);
     for (int i = 0; i < n && rc == TIX_OK; i++) {
         tix_dbv sp[] = {TIX_DB_TEXT(b->id), TIX_DB_TEXT(seats[i].seat_id),
                         TIX_DB_TEXT(seats[i].label), TIX_DB_TEXT(seats[i].category),
@@ -568,6 +598,11 @@ tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status fro
                          "INSERT INTO booking_events (id, booking_id, from_status, to_status,"
                          " reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                          ep, 6, NULL);
+    }
+    bool unsold = to == TIX_BK_EXPIRED || to == TIX_BK_FAILED || to == TIX_BK_CANCELLED_REFUNDED ||
+                  to == TIX_BK_EXPIRED_REFUNDED;
+    if (rc == TIX_OK && unsold) { /* its promo code use goes back with the change, once */
+        rc = tix_promo_release_booking(db, id, now, NULL);
     }
     const char *mail = mail_kind(to, reason);
     if (rc == TIX_OK && mail != NULL) { /* the mail commits or rolls back with the change */

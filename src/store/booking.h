@@ -146,6 +146,13 @@ typedef struct tix_booking {
     int64_t cancelled_at;
     char *theatre_owner_id;
     int64_t show_starts_at;
+    /* Promo codes (store/promo.h): amount = amount_before_discount - discount is what the buyer
+     * pays (and the most a refund returns). */
+    int64_t amount_before_discount;
+    int64_t discount;
+    char *promo_code_id; /* NULL: no code */
+    char *promo_code;    /* read only: the code's text */
+    bool promo_held;     /* the booking holds a use of the code now */
 } tix_booking;
 
 TIX_MUSTCHECK tix_rc tix_booking_insert(tix_db *db, const tix_booking *b,
@@ -160,7 +167,9 @@ TIX_MUSTCHECK tix_rc tix_booking_set_order(tix_db *db, const char *id, const cha
 TIX_MUSTCHECK tix_rc tix_booking_lock(tix_db *db, const char *id);
 /* Records a change of status (and the audit event) if the booking is still in `from`, and the
  * mail the user must get of it (confirmed, cancelled, refunded, show cancelled: store/outbox.h)
- * in the same transaction: every path that moves a booking goes through here. */
+ * in the same transaction: every path that moves a booking goes through here. A move to a
+ * status without a sale (expired, failed, cancelled_refunded, expired_refunded) gives the
+ * booking's promo code use back in the same transaction (store/promo.h). */
 TIX_MUSTCHECK tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status from,
                                             tix_booking_status to, const char *reason,
                                             const char *payment_id, int64_t now);
