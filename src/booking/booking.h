@@ -84,7 +84,8 @@ TIX_MUSTCHECK tix_rc tix_booking_wrong_amount(tix_booking_ctx *c, const char *bo
 TIX_MUSTCHECK tix_rc tix_refund_send(tix_booking_ctx *c, const char *id, const char *key,
                                      const char *payment_id, int64_t amount, tix_rc *provider);
 /* Cancels a confirmed booking with a full refund while the show is at least
- * CANCEL_FULL_REFUND_HOURS away (TIX_ECONFLICT with why otherwise). */
+ * CANCEL_FULL_REFUND_HOURS away and none of its tickets was admitted at the door (TIX_ECONFLICT
+ * with why "booking_not_confirmed", "cancel_window_closed" or "already_checked_in" otherwise). */
 TIX_MUSTCHECK tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id,
                                         const char **why);
 /* A show was cancelled: every confirmed booking is refunded in full, pending ones expire. */
