@@ -493,3 +493,33 @@ def test_ticket_mail_end_to_end_qr_token_and_door(backend, make_server, sink, tm
     second = api("POST", server, f"/theatres/{v.theatre['id']}/check-ins", token=v.owner_token,
                  json={"token": token})
     assert_error(second, 409, "already_checked_in")
+
+
+def test_run_once_mail_command_sends_signed_tickets(backend, make_server, sink, tmp_path):
+    """`ticketd jobs run-once mail` sends a confirmed booking's mail like the server's job: with
+    the tickets' QR PNGs carrying tokens signed by the server's key (the CLI opens the same
+    keyring: the key file beside the SQLite database, the key row in PostgreSQL)."""
+    from booking_helpers import starts_in
+    from test_jobs import run_ticketd, sanitizer_report
+    from test_tickets import key_of, verify_offline, zbar
+    from conftest import server_env
+    server = make_server(backend, JOBS="off", SMTP_URL=sink.url)
+    v = Venue(server, starts_at=starts_in(1))
+    em, tok = buyer(server)
+    buy(server, tok, v.show_id, v.ids("B3"))
+    time.sleep(0.3)
+    assert sink.messages == []  # no job runs in the server
+
+    env = server_env(server.database_url, SMTP_URL=sink.url)
+    proc = run_ticketd(env, "jobs", "run-once", "mail", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not sanitizer_report(proc.stderr), proc.stderr
+    msg = sink.wait_for(1)[0].msg
+    assert msg["To"] == em
+    files = attachments(msg)
+    assert {"tickets.pdf", "ticket-B3.png"} <= set(files), files.keys()
+    token = zbar(files["ticket-B3.png"], tmp_path)
+    assert verify_offline(token, key_of(server)), token
+    door = api("POST", server, f"/theatres/{v.theatre['id']}/check-ins", token=v.owner_token,
+               json={"token": token})
+    assert door.status_code == 200, door.text
