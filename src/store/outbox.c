@@ -238,3 +238,31 @@ tix_rc tix_outbox_booking_info(tix_db *db, tix_arena *a, const char *booking_id,
                       " JOIN halls h ON h.id = s.hall_id WHERE b.id = $1",
                       &p, 1, &booking_info_map, out);
 }
+
+static tix_rc exec_count(tix_db *db, const char *sql, const tix_dbv *p, int n, int64_t *changed)
+{
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, sql, p, n, &res);
+    if (rc == TIX_OK && changed != NULL) {
+        *changed = tix_db_res_changes(res);
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_outbox_purge(tix_db *db, int64_t done_before, int64_t now, int64_t *outbox,
+                        int64_t *resets)
+{
+    tix_dbv d = TIX_DB_INT(done_before);
+    tix_dbv n = TIX_DB_INT(now);
+    tix_rc rc = exec_count(db,
+                           "DELETE FROM mail_outbox WHERE status IN ('sent', 'failed')"
+                           " AND updated_at < $1",
+                           &d, 1, outbox);
+    rc = rc ? rc
+            : exec_count(db,
+                         "DELETE FROM password_resets WHERE used_at IS NOT NULL"
+                         " OR expires_at < $1",
+                         &n, 1, resets);
+    return rc;
+}

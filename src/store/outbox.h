@@ -102,6 +102,13 @@ TIX_MUSTCHECK tix_rc tix_outbox_requeue(tix_db *db, const char *id, int64_t now)
 TIX_MUSTCHECK tix_rc tix_outbox_forget(tix_db *db, const char *email, const char *placeholder,
                                        int64_t now);
 
+/* The purge job's share (jobs/lifecycle.c): deletes outbox rows that are done (sent or failed)
+ * and were last changed before done_before, and reset tokens that were used or expired before
+ * now (a spent token is refused as unknown either way). Pending and sending rows stay whatever
+ * their age. OUT: rows deleted of each (either may be NULL). Two statements, no transaction. */
+TIX_MUSTCHECK tix_rc tix_outbox_purge(tix_db *db, int64_t done_before, int64_t now, int64_t *outbox,
+                                      int64_t *resets);
+
 /* What a booking's mail says. */
 typedef struct tix_mail_booking {
     char *user_name;

@@ -523,3 +523,63 @@ def test_run_once_mail_command_sends_signed_tickets(backend, make_server, sink, 
     door = api("POST", server, f"/theatres/{v.theatre['id']}/check-ins", token=v.owner_token,
                json={"token": token})
     assert door.status_code == 200, door.text
+
+
+def test_purge_deletes_old_mail_and_spent_reset_tokens(backend, make_server, tmp_path):
+    """The purge job deletes outbox rows sent or failed more than MAIL_RETENTION ago and reset
+    tokens that were used or expired; pending, sending and recent rows and live tokens stay.
+    A token spent through the API is among those deleted, and stays refused."""
+    import json as json_
+    from test_jobs import query, run_ticketd, sanitizer_report
+    from conftest import server_env
+    server = make_server(backend, JOBS="off", MAIL_DIR=str(tmp_path / "mail"))
+    url = server.database_url
+    now = int(time.time() * 1000)
+    day = 86400 * 1000
+    rows = {  # id: (status, updated_at); MAIL_RETENTION is 2 days below
+        "mail_oldsent": ("sent", now - 3 * day), "mail_oldfailed": ("failed", now - 3 * day),
+        "mail_newsent": ("sent", now - 1 * day), "mail_oldpending": ("pending", now - 9 * day),
+        "mail_oldsending": ("sending", now - 9 * day)}
+    for mid, (status, at) in rows.items():
+        db_exec(url, "INSERT INTO mail_outbox (id, kind, to_addr, template, data, status,"
+                     " next_attempt_at, message_id, created_at, updated_at) VALUES"
+                     f" ('{mid}', 'password_reset', 'x@example.org', 'password_reset', '{{}}',"
+                     f" '{status}', {at}, '<{mid}@ticketd>', {at}, {at})")
+    resets = {"h_live": (now + 600_000, "NULL"), "h_expired": (now - 1000, "NULL"),
+              "h_used": (now + 600_000, str(now - 1000))}
+    for h, (exp, used) in resets.items():
+        db_exec(url, "INSERT INTO password_resets (token_hash, user_id, expires_at, used_at,"
+                     f" created_at) VALUES ('{h}', NULL, {exp}, {used}, {now - 2000})")
+    # a real reset, spent through the API
+    em = unique_email("purge")
+    register(server, email=em)
+    assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+    env = server_env(url, MAIL_DIR=str(tmp_path / "mail"), MAIL_RETENTION="2d")
+    proc = run_ticketd(env, "jobs", "run-once", "mail", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    eml = list((tmp_path / "mail").glob("*.eml"))
+    assert len(eml) == 1, eml
+    token = token_of(email.message_from_bytes(eml[0].read_bytes(), policy=email.policy.default))
+    r = call("POST", server, "/auth/password-reset/confirm",
+             json={"token": token, "new_password": "a-brand-new-pass"})
+    assert r.status_code == 204, r.text
+
+    proc = run_ticketd(env, "jobs", "run-once", "purge", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not sanitizer_report(proc.stderr), proc.stderr
+    counts = json_.loads(proc.stdout)
+    assert counts["mail_outbox"] == 2 and counts["password_resets"] == 3, counts
+    left = {r[0] for r in query(url, "SELECT id FROM mail_outbox")}
+    assert {"mail_newsent", "mail_oldpending", "mail_oldsending"} <= left, left
+    assert not {"mail_oldsent", "mail_oldfailed"} & left, left
+    assert len(left) == 4, left  # and the reset mail just sent
+    hashes = {r[0] for r in query(url, "SELECT token_hash FROM password_resets")}
+    assert hashes == {"h_live"}, hashes
+    again = call("POST", server, "/auth/password-reset/confirm",
+                 json={"token": token, "new_password": "another-new-pass"})
+    assert_error(again, 400, "invalid_token")
+
+    # run again: nothing more to do
+    proc = run_ticketd(env, "jobs", "run-once", "purge", cwd=tmp_path)
+    counts = json_.loads(proc.stdout)
+    assert counts["mail_outbox"] == 0 and counts["password_resets"] == 0, counts
