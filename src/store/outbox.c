@@ -86,13 +86,20 @@ tix_rc tix_outbox_password_reset(tix_db *db, const char *email, const char *toke
     }
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(email), TIX_DB_TEXT(data), TIX_DB_TEXT(mid),
                    TIX_DB_INT(now)};
-    return tix_db_exec(db,
-                       "INSERT INTO mail_outbox (id, kind, to_addr, template, ref_id, data, status,"
-                       " attempts, next_attempt_at, message_id, created_at, updated_at)"
-                       " SELECT $1, 'password_reset', u.email, 'password_reset', u.id, $3,"
-                       " 'pending', 0, $5, $4, $5, $5 FROM users u"
-                       " WHERE u.email = $2 AND u.disabled_at IS NULL AND u.deleted_at IS NULL",
-                       p, 5, NULL);
+    /* Always one row: the account's mail, or (no such account) a decoy of the same size with
+     * ref_id NULL and a placeholder address, deleted again by the next statement. */
+    rc = tix_db_exec(db,
+                     "INSERT INTO mail_outbox (id, kind, to_addr, template, ref_id, data, status,"
+                     " attempts, next_attempt_at, message_id, created_at, updated_at)"
+                     " SELECT $1, 'password_reset', COALESCE(u.email, 'nobody@invalid'),"
+                     " 'password_reset', u.id, $3, 'pending', 0, $5, $4, $5, $5"
+                     " FROM (SELECT 1 AS one) x LEFT JOIN users u ON u.email = $2"
+                     " AND u.disabled_at IS NULL AND u.deleted_at IS NULL",
+                     p, 5, NULL);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    return tix_db_exec(db, "DELETE FROM mail_outbox WHERE id = $1 AND ref_id IS NULL", p, 1, NULL);
 }
 
 tix_rc tix_reset_consume(tix_db *db, tix_arena *a, const char *token_hash, int64_t now,

@@ -583,3 +583,21 @@ def test_purge_deletes_old_mail_and_spent_reset_tokens(backend, make_server, tmp
     proc = run_ticketd(env, "jobs", "run-once", "purge", cwd=tmp_path)
     counts = json_.loads(proc.stdout)
     assert counts["mail_outbox"] == 0 and counts["password_resets"] == 0, counts
+
+
+def test_unknown_address_reset_leaves_no_outbox_row(backend, make_server):
+    """A reset for an unknown address writes a same-sized decoy outbox row (so both commits
+    write alike) and deletes it in the same transaction: no row is left, nothing is sent, the
+    admin sees nothing; the known address gets exactly its one row."""
+    from test_jobs import query
+    server = make_server(backend, JOBS="off")
+    em = unique_email("known")
+    register(server, email=em)
+    for _ in range(3):
+        r = call("POST", server, "/auth/password-reset", json={"email": unique_email("nobody")})
+        assert r.status_code == 202
+    assert query(server.database_url, "SELECT COUNT(*) FROM mail_outbox") == [("0",)]
+    assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+    rows = query(server.database_url, "SELECT to_addr, ref_id, status FROM mail_outbox")
+    assert len(rows) == 1 and rows[0][0] == em and rows[0][1] and rows[0][2] == "pending", rows
+    assert query(server.database_url, "SELECT COUNT(*) FROM password_resets") == [("4",)]
