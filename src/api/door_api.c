@@ -9,6 +9,7 @@
 #include "app.h"
 #include "booking/door.h"
 #include "core/util.h"
+#include "http/audit.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -198,10 +199,14 @@ void tix_api_check_in(tix_req *r)
     tix_admission adm;
     tix_rc rc = tix_door_check_in(&c, tix_req_param(r, "id"), &scan, tix_now_ms(), &adm, &why);
     if (rc != TIX_OK) {
+        if (why.ticket.id != NULL) { /* the audit trail names the ticket a refusal was for */
+            tix_audit_target(r, "ticket", why.ticket.id);
+        }
         reply_door(r, rc, &why);
         return;
     }
     const tix_door_ticket *t = &adm.ticket;
+    tix_audit_target(r, "ticket", t->id);
     tix_reply_json(r, 200,
                    json_pack("{s:{s:s},s:{s:s,s:s},s:{s:s,s:s,s:o,s:o},s:s,s:o}", "ticket", "id",
                              t->id, "seat", "id", t->seat_id, "label", t->seat_label, "show", "id",

@@ -235,8 +235,15 @@ const size_t tix_config_nvars = sizeof(tix_config_vars) / sizeof(tix_config_vars
 
 const tix_config_var *tix_config_var_find(const char *name)
 {
-    for (size_t i = 0; i < tix_config_nvars; i++) {
-        if (tix_config_vars[i].name != NULL && strcmp(tix_config_vars[i].name, name) == 0) {
+    /* The loaders ask for settings mostly in table order, so the search starts just after the
+     * previous hit (a per-thread hint) and wraps around: loading is then linear instead of
+     * quadratic in the table's size, which matters most under the fuzzer's strcmp hooks. */
+    static _Thread_local size_t hint;
+    for (size_t k = 0; k < tix_config_nvars; k++) {
+        size_t i = (hint + k) % tix_config_nvars;
+        const char *n = tix_config_vars[i].name;
+        if (n != NULL && n[0] == name[0] && strcmp(n, name) == 0) {
+            hint = i;
             return &tix_config_vars[i];
         }
     }
