@@ -376,8 +376,7 @@ void tix_api_booking_list(tix_req *r)
             r->cache_until = items[i].expires_at;
         }
     }
-    const char *next = n > limit ? tix_req_cursor_encode(r, items[limit - 1].id) : NULL;
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+    tix_reply_page(r, list, n > limit ? items[limit - 1].id : NULL);
 }
 
 /* Whether the provider's payment is of the booking's amount (providers that need the check).

@@ -36,8 +36,7 @@ void tix_api_admin_list_users(tix_req *r)
     for (int i = 0; i < n && i < limit; i++) {
         json_array_append_new(items, tix_view_user(&users[i]));
     }
-    const char *next = n > limit ? tix_req_cursor_encode(r, users[limit - 1].id) : NULL;
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", items, "next_cursor", next));
+    tix_reply_page(r, items, n > limit ? users[limit - 1].id : NULL);
 }
 
 /* Reads {role?, disabled?} (at least one); answers and returns false on a bad body. */
