@@ -305,6 +305,46 @@ def test_tls_wrong_password_fails_with_the_error_visible(backend, make_server, c
 
 
 @pytest.mark.filterwarnings(SMTPS_AUTH_WARNING)
+def test_smtps_login_refused_mid_session_fails_then_admin_retry_delivers(backend, make_server,
+                                                                         cert):
+    """Over SMTPS (TLS from the first byte) the server accepts the login, then stops accepting
+    it (its password rotated): what was sent stays sent, the next message fails for good with
+    the 535 visible (never the password) after MAIL_MAX_ATTEMPTS tries, and once the password
+    works again an admin retry delivers it once."""
+    with SmtpSink(tls="smtps", cert=cert[0], key=cert[1], auth=SMTP_LOGIN) as sink:
+        server = mail_server(make_server, backend, SMTP_URL=sink.url, SMTP_USER=SMTP_LOGIN[0],
+                             SMTP_PASSWORD=SMTP_LOGIN[1], SMTP_CA_FILE=cert[0])
+        admin = admin_tokens(server)["access_token"]
+        first, _ = reset_mail(server, admin)
+        got = sink.wait_for(1)[0]
+        assert got.rcpt_tos == [first] and got.tls and got.login == SMTP_LOGIN[0]
+
+        sink.auth = (SMTP_LOGIN[0], "rotated-pass")  # the server's side changed
+        em = unique_email("rotated")
+        register(server, email=em)
+        assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+        failed = wait_until(lambda: [o for o in outbox(server, admin, "failed") if o["to"] == em],
+                            what="a failed row")[0]
+        assert failed["attempts"] == 2 and "535" in failed["last_error"], failed
+        assert SMTP_LOGIN[1] not in failed["last_error"]
+        assert [m.rcpt_tos for m in sink.messages] == [[first]]
+        assert sink.logins[0] == (SMTP_LOGIN[0], True)
+        assert sink.logins[1:] == [(SMTP_LOGIN[0], False)] * 2, sink.logins
+        sent = [o for o in outbox(server, admin, "sent") if o["to"] == first]
+        assert len(sent) == 1, sent
+
+        sink.auth = SMTP_LOGIN  # fixed; an admin retries
+        r = call("POST", server, f"/admin/outbox/{failed['id']}/retry", token=admin)
+        assert r.status_code == 200, r.text
+        sink.wait_for(2)
+        time.sleep(0.4)
+        assert [m.rcpt_tos for m in sink.messages] == [[first], [em]]
+        row = wait_until(lambda: [o for o in outbox(server, admin, "sent") if o["to"] == em],
+                         what="the retried row sent")[0]
+        assert row["id"] == failed["id"]
+
+
+@pytest.mark.filterwarnings(SMTPS_AUTH_WARNING)
 @pytest.mark.parametrize("tls", ["starttls", "smtps"])
 def test_untrusted_certificate_sends_nothing(backend, make_server, cert, tls):
     """No SMTP_CA_FILE: the self-signed certificate is refused, even with SMTP_STARTTLS=try:
