@@ -38,6 +38,15 @@ json_t *tix_view_theatre(const tix_theatre *t)
     } else {
         json_object_set_new(j, "geo", json_null());
     }
+    /* Onboarding: only its owner and admins see a theatre that is not approved, so the public
+     * sees "approved" here; the others see where their theatre stands. */
+    json_object_set_new(j, "status", json_string(t->status ? t->status : "pending"));
+    json_object_set_new(j, "rejection_reason",
+                        t->rejection_reason ? json_string(t->rejection_reason) : json_null());
+    json_object_set_new(j, "submitted_at",
+                        t->submitted_at ? tix_view_time(t->submitted_at) : json_null());
+    json_object_set_new(j, "reviewed_at",
+                        t->reviewed_at ? tix_view_time(t->reviewed_at) : json_null());
     return j;
 }
 
@@ -98,6 +107,10 @@ static const struct {
     const char *message;
 } refusals[] = {
     {"theatre_has_bookings", 409, NULL, "the theatre has future shows with bookings or holds"},
+    {"theatre_not_approved", 409, NULL,
+     "the hall's theatre is not approved yet; an admin must approve it before it gets shows"},
+    {"invalid_transition", 409, NULL,
+     "the theatre is not in a status this action applies to (details.status is its status)"},
     {"theatre_for_other_owner", 403, "forbidden",
      "only an admin may create a theatre for another owner"},
     {"hall_has_bookings", 409, NULL, "the hall has future shows with bookings or holds"},
@@ -122,7 +135,9 @@ void tix_api_reply_catalog(tix_req *r, tix_rc rc, const tix_catalog_refusal *why
     }
     for (size_t i = 0; why->why != NULL && i < sizeof(refusals) / sizeof(refusals[0]); i++) {
         if (strcmp(why->why, refusals[i].why) == 0) {
-            json_t *details = why->category ? json_pack("{s:s}", "category", why->category) : NULL;
+            json_t *details = why->category ? json_pack("{s:s}", "category", why->category)
+                              : why->status ? json_pack("{s:s}", "status", why->status)
+                                            : NULL;
             tix_reply_error(r, refusals[i].status, refusals[i].code ? refusals[i].code : why->why,
                             refusals[i].message, details);
             return;

@@ -40,6 +40,11 @@ void tix_api_hall_create(tix_req *r);
 void tix_api_hall_update(tix_req *r);
 void tix_api_hall_delete(tix_req *r);
 void tix_api_hall_get(tix_req *r);
+/* theatre_review_api.c */
+void tix_api_admin_theatre_list(tix_req *r);
+void tix_api_admin_theatre_approve(tix_req *r);
+void tix_api_admin_theatre_reject(tix_req *r);
+void tix_api_theatre_submit(tix_req *r);
 /* booking_api.c */
 void tix_api_seat_map(tix_req *r);
 /* tickets_api.c */

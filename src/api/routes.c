@@ -70,6 +70,7 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/theatres/{id}", tix_api_theatre_get, PUB, 0},
     {"PATCH", V1 "/theatres/{id}", tix_api_theatre_update, OWNER, JSON},
     {"DELETE", V1 "/theatres/{id}", tix_api_theatre_delete, OWNER, 0},
+    {"POST", V1 "/theatres/{id}/submit", tix_api_theatre_submit, OWNER, 0},
     {"POST", V1 "/theatres/{id}/halls", tix_api_hall_create, OWNER, JSON},
     {"GET", V1 "/halls/{id}", tix_api_hall_get, PUB, 0},
     {"PATCH", V1 "/halls/{id}", tix_api_hall_update, OWNER, JSON},
@@ -79,6 +80,11 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON},
     {"GET", V1 "/shows/{id}", tix_api_show_get, PUB, 0},
     {"POST", V1 "/shows/{id}/cancel", tix_api_show_cancel, OWNER, 0},
+
+    /* theatre onboarding: the admin queue and decisions (catalog.h) */
+    {"GET", V1 "/admin/theatres", tix_api_admin_theatre_list, ADMIN, 0},
+    {"POST", V1 "/admin/theatres/{id}/approve", tix_api_admin_theatre_approve, ADMIN, 0},
+    {"POST", V1 "/admin/theatres/{id}/reject", tix_api_admin_theatre_reject, ADMIN, JSON},
 
     /* seats and booking (any signed-in role may book) */
     {"GET", V1 "/shows/{id}/seats", tix_api_seat_map, PUB, CSHOW},

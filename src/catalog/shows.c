@@ -29,6 +29,9 @@ static tix_rc load_refs(tix_catalog_ctx *c, const tix_show_input *in, tix_hall *
                         tix_catalog_refusal *why)
 {
     tix_rc rc = tix_hall_get(c->db, c->a, in->hall_id, h);
+    if (rc == TIX_OK && !tix_catalog_theatre_visible(c->who, h->theatre_status, h->owner_id)) {
+        rc = TIX_ENOTFOUND; /* a hall of a theatre the caller may not see (onboarding) */
+    }
     if (rc == TIX_ENOTFOUND) {
         return bad_input(why, "hall_id", "is not a hall");
     }
@@ -113,6 +116,12 @@ tix_rc tix_catalog_show_create(tix_catalog_ctx *c, const tix_show_input *in, tix
     rc = rc ? rc : match_prices(c, in, seats, nseats, &prices, why);
     if (rc != TIX_OK) {
         return rc;
+    }
+    /* Only an approved theatre gets shows; approval is final (catalog.h), so this check
+     * needs no lock. */
+    if (h.theatre_status == NULL || strcmp(h.theatre_status, "approved") != 0) {
+        why->why = "theatre_not_approved";
+        return TIX_ECONFLICT;
     }
     char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
     tix_id_new(id, "shw");
