@@ -289,8 +289,8 @@ def test_limits_hold_per_server_while_redis_is_down(make_server, redis_server):
 
 class RoundTripProxy:
     """A TCP proxy in front of Redis that counts the client's writes carrying a rate-limit
-    counter script (EVAL): one write per round trip, since a client waits for the answer
-    before it writes again (a pipeline is one write)."""
+    counter script (an EVAL on an rl: key): one write per round trip, since a client waits for
+    the answer before it writes again (a pipeline is one write)."""
 
     def __init__(self, upstream_port: int):
         import socket
@@ -321,7 +321,7 @@ class RoundTripProxy:
     def _pump(self, src, dst, from_client: bool) -> None:
         try:
             while data := src.recv(65536):
-                if from_client and b"EVAL" in data:
+                if from_client and b"EVAL" in data and b":rl:" in data:
                     with self.lock:
                         self.evals += 1
                 dst.sendall(data)
