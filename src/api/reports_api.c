@@ -46,8 +46,7 @@ void tix_api_theatre_bookings(tix_req *r)
         tix_view_booking_discount(j, b);
         json_array_append_new(list, j);
     }
-    const char *next = n > limit ? tix_req_cursor_encode(r, items[limit - 1].id) : NULL;
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+    tix_reply_page(r, list, n > limit ? items[limit - 1].id : NULL);
 }
 
 void tix_api_show_sales(tix_req *r)

@@ -226,11 +226,8 @@ void tix_api_show_list(tix_req *r)
             r->cache_until = edge;
         }
     }
-    const char *next = NULL;
-    if (n > f.limit) {
-        const tix_show *last = &items[f.limit - 1];
-        next = tix_req_cursor_encode(
-            r, tix_arena_sprintf(r->arena, "%lld:%s", (long long)last->starts_at, last->id));
-    }
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+    const tix_show *last = n > f.limit ? &items[f.limit - 1] : NULL;
+    tix_reply_page(
+        r, list,
+        last ? tix_arena_sprintf(r->arena, "%lld:%s", (long long)last->starts_at, last->id) : NULL);
 }

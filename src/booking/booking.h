@@ -88,8 +88,9 @@ TIX_MUSTCHECK tix_rc tix_refund_send(tix_booking_ctx *c, const char *id, const c
                                      const char *payment_id, int64_t amount, tix_rc *provider);
 /* Cancels a confirmed booking with a full refund while the show is at least
  * CANCEL_FULL_REFUND_HOURS away, or until its start when the show was moved by more than
- * RESCHEDULE_FREE_CANCEL_MINUTES since the booking was made (store/show_changes.h)
- * (TIX_ECONFLICT with why otherwise). */
+ * RESCHEDULE_FREE_CANCEL_MINUTES since the booking was made (store/show_changes.h), and none of
+ * its tickets was admitted at the door (TIX_ECONFLICT with why "booking_not_confirmed",
+ * "cancel_window_closed" or "already_checked_in" otherwise). */
 TIX_MUSTCHECK tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id,
                                         const char **why);
 /* A show was cancelled: every confirmed booking is refunded in full, pending ones expire. */

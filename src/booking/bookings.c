@@ -9,6 +9,7 @@
 #include "booking/seat_events.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "store/door.h"
 #include "store/payments.h"
 #include "store/show_changes.h"
 
@@ -442,6 +443,18 @@ tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id, const char
             *why = "cancel_window_closed";
             rc = TIX_ECONFLICT;
         }
+    }
+    /* A ticket used at the door is not refunded. Read under the booking's lock, which a
+     * check-in takes too (booking/door.c): a scan that committed first is seen here, one that
+     * comes later waits for this transaction and then finds the tickets void. */
+    const char *used_ticket = NULL;
+    int64_t used_at = 0;
+    tix_rc used = rc ? rc : tix_checkin_first_of_booking(c->db, c->a, b.id, &used_ticket, &used_at);
+    if (rc == TIX_OK && used == TIX_OK) {
+        *why = "already_checked_in";
+        rc = TIX_ECONFLICT;
+    } else if (rc == TIX_OK && used != TIX_ENOTFOUND) {
+        rc = used;
     }
     tix_seat_ids freed = {NULL, 0};
     rc = rc ? rc : cancel_one(c, &b, TIX_EV_USER_CANCEL, "cancelled by the customer", &pr, &freed);

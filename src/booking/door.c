@@ -3,6 +3,7 @@
 
 #include "auth/policy.h"
 #include "core/util.h"
+#include "store/booking.h"
 #include "store/users.h"
 
 #include <string.h>
@@ -150,8 +151,15 @@ tix_rc tix_door_check_in(tix_door_ctx *c, const char *theatre_id, const tix_door
         .ticket_id = tk.id, .scanned_by = c->who->user_id, .method = scan->method, .now = now};
     bool admitted = false;
     int64_t at = 0;
-    rc = tix_checkin_insert(c->db, &q, &admitted, &at);
+    /* Under the booking's row lock, the one a cancellation holds while it looks for check-ins
+     * (booking/bookings.c): the two are serialised, so a refunded booking never has an
+     * admitted ticket. */
+    rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_booking_lock(c->db, tk.booking_id);
+    rc = rc ? rc : tix_checkin_insert(c->db, &q, &admitted, &at);
+    rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
         return rc;
     }
     if (!admitted) {

@@ -98,6 +98,7 @@ typedef struct tix_config {
     int64_t mail_retry_max_ms;      /* MAIL_RETRY_MAX: the back-off's cap */
     int64_t mail_timeout_ms;        /* MAIL_TIMEOUT: one SMTP conversation at most */
     int64_t mail_batch;             /* MAIL_BATCH: messages claimed per run */
+    int64_t mail_retention_ms;      /* MAIL_RETENTION: sent/failed outbox rows kept this long */
     int64_t job_mail_ms;            /* JOB_INTERVAL_MAIL: the outbox is sent this often */
     /* Lifecycle jobs (src/jobs), times in milliseconds. */
     int64_t job_tick_ms;      /* JOB_TICK: how often the scheduler renews leases, runs due jobs */

@@ -163,7 +163,8 @@ const tix_config_var tix_config_vars[] = {
     MSECS("JOB_INTERVAL_RECONCILE", "5m", 100, WEEK_MS,
           "unpaid bookings of 48 h are checked with the provider"),
     MSECS("JOB_INTERVAL_PURGE", "1h", 100, WEEK_MS,
-          "old idempotency keys, refresh tokens and job runs go"),
+          "old idempotency keys, refresh tokens, job runs, sent mail (MAIL_RETENTION) and spent "
+          "reset tokens go"),
     MSECS("JOB_INTERVAL_REFUND_POLL", "10m", 100, WEEK_MS,
           "refunds pending at the provider are fetched and settled as their webhook would have, "
           "in case it was lost"),
@@ -195,6 +196,9 @@ const tix_config_var tix_config_vars[] = {
     MSECS("MAIL_TIMEOUT", "30s", 100, HOUR * 1000,
           "one SMTP conversation at most; a message in flight is claimed again after twice this"),
     INT("MAIL_BATCH", "50", 1, 10000, "messages sent per run of the mail job at most"),
+    MSECS("MAIL_RETENTION", "30d", 1000, 3650 * DAY * 1000,
+          "sent and failed outbox messages are deleted by the purge job this long after their "
+          "last change (used or expired password-reset tokens at once)"),
 
     HEAD("Cache and live events"),
     SWITCH("CACHE", "on", "cache seat maps, listings and bookings; events flow either way"),
