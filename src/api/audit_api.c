@@ -108,6 +108,5 @@ void tix_api_admin_audit(tix_req *r)
     for (int i = 0; i < n && i < limit; i++) {
         json_array_append_new(items, audit_view(&rows[i]));
     }
-    const char *next = n > limit ? tix_req_cursor_encode(r, rows[limit - 1].id) : NULL;
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", items, "next_cursor", next));
+    tix_reply_page(r, items, n > limit ? rows[limit - 1].id : NULL);
 }
