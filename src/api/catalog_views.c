@@ -148,3 +148,21 @@ void tix_api_reply_catalog(tix_req *r, tix_rc rc, const tix_catalog_refusal *why
     }
     tix_reply_rc(r, rc);
 }
+
+tix_price_input *tix_api_price_list(tix_req *r, json_t *prices, int *n)
+{
+    tix_price_input *list =
+        tix_arena_calloc(r->arena, sizeof(*list) * (json_object_size(prices) + 1));
+    int i = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(prices, key, v)
+    {
+        list[i].category = key;
+        list[i].is_integer = json_is_integer(v);
+        list[i].amount = json_is_integer(v) ? json_integer_value(v) : 0;
+        i++;
+    }
+    *n = i;
+    return list;
+}

@@ -42,25 +42,6 @@ static bool known_keys(tix_req *r, json_t *body)
     return true;
 }
 
-/* The price object as the service takes it, in the request's order. */
-static void price_list(tix_req *r, json_t *prices, tix_show_change_input *in)
-{
-    tix_price_input *list =
-        tix_arena_calloc(r->arena, sizeof(*list) * (json_object_size(prices) + 1));
-    int n = 0;
-    const char *key;
-    json_t *v;
-    json_object_foreach(prices, key, v)
-    {
-        list[n].category = key;
-        list[n].is_integer = json_is_integer(v);
-        list[n].amount = json_is_integer(v) ? json_integer_value(v) : 0;
-        n++;
-    }
-    in->prices = list;
-    in->nprices = n;
-}
-
 static bool read_change(tix_req *r, json_t *body, tix_show_change_input *in)
 {
     tix_verr e;
@@ -93,7 +74,7 @@ static bool read_change(tix_req *r, json_t *body, tix_show_change_input *in)
         return false;
     }
     if (json_is_object(prices)) {
-        price_list(r, prices, in);
+        in->prices = tix_api_price_list(r, prices, &in->nprices);
     }
     return true;
 }
