@@ -17,6 +17,11 @@
  * before the database, so an answer built from data older than a bump is stored under the older
  * version and never served.
  *
+ * Answers are kept in this process in both forms, plain and gzip, in a reference-counted store
+ * (http/answers.h) whose bytes go to libmicrohttpd without a copy: a hit costs reading the
+ * versions and a lookup, whichever cache backs it; an entry found only in the cache (Redis:
+ * another server built it) is fetched and inflated once per version per server.
+ *
  * Misses are coalesced: while one request builds the answer for an entry and versions, the
  * others that miss on it wait for that answer (see "flights" in cached.c).
  *
@@ -45,5 +50,8 @@ void tix_cached_release(tix_req *r);
 const char *tix_cached_query_text(tix_req *r);
 /* Misses answered by another request's build of the same entry (for /metrics). */
 unsigned long long tix_cached_coalesced(void);
+/* Stored gzip entries inflated (for /metrics): once per entry and version per server, never
+ * per request (both forms of an answer are kept, http/answers.h). */
+unsigned long long tix_cached_inflates(void);
 
 #endif

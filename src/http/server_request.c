@@ -19,6 +19,7 @@
  */
 #include "core/log.h"
 #include "core/util.h"
+#include "http/answers.h"
 #include "http/audit.h"
 #include "http/cached.h"
 #include "http/clientip.h"
@@ -48,6 +49,19 @@ static struct MHD_Response *make_response(tix_req *r)
         struct MHD_Response *resp = MHD_create_response_from_fd64(r->resp_size, r->resp_fd);
         if (resp != NULL) {
             r->resp_fd = -1; /* closed by MHD with the response; else by on_completed */
+        }
+        return resp;
+    }
+    const tix_answer *a = r->resp_ref;
+    if (a != NULL && r->resp != NULL &&
+        ((r->resp == a->plain && r->resp_len == a->plen) ||
+         (r->resp == a->gz && r->resp_len == a->gzlen))) {
+        /* A cached answer's own bytes: MHD sends them as they are and drops the reference in
+         * the free callback, once the last byte is out. */
+        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+            r->resp_len, r->resp, tix_answer_free_cb, r->resp_ref);
+        if (resp != NULL) {
+            r->resp_ref = NULL;
         }
         return resp;
     }
