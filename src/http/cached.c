@@ -395,6 +395,35 @@ bool tix_cached_answer(tix_req *r)
     return hit;
 }
 
+bool tix_cached_answer_now(tix_req *r)
+{
+    tix_cache *c = r->app->cache;
+    if (c == NULL || !c->enabled || !c->nonblocking ||
+        !(r->route->flags & (TIX_ROUTE_CACHE_SHOW | TIX_ROUTE_CACHE_CATALOG)) ||
+        (r->route->flags & TIX_ROUTE_CACHE_USER)) {
+        return false;
+    }
+    const char *ver = NULL;
+    const char *entry = NULL;
+    scope_keys(r, &ver, &entry);
+    const char *keys[2] = {tix_cache_key_catalog(c, r->arena, "ver"), ver};
+    int n = ver ? 2 : 1;
+    char *vals[2] = {NULL, NULL};
+    size_t lens[2];
+    if (tix_cache_get(c, r->arena, keys, n, vals, lens) != TIX_OK || vals[0] == NULL ||
+        (ver != NULL && vals[1] == NULL)) {
+        return false; /* a version to create: the pool's lookup does it */
+    }
+    tix_answer *a = tix_answers_get(entry, vals[0], ver ? vals[1] : "-", tix_now_ms());
+    if (a == NULL) {
+        return false;
+    }
+    serve_answer(r, a, "hit");
+    r->cache_hit = true;
+    atomic_fetch_add(&c->hits, 1);
+    return true;
+}
+
 unsigned long long tix_cached_coalesced(void)
 {
     return atomic_load(&coalesced);

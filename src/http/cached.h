@@ -39,6 +39,12 @@
 
 /* true when the request was answered from the cache (or with 304). */
 bool tix_cached_answer(tix_req *r);
+/* The same, on a libmicrohttpd thread before the handler queue, so hits never wait behind
+ * handlers blocked on the database: answers only from the in-process store of answers
+ * (http/answers.h) when the cache cannot block (tix_cache.nonblocking), the route is a show's
+ * or the catalogue's (not a user's) and every version already exists; otherwise it changes
+ * nothing and returns false (the handler pool then looks up and builds as usual). */
+bool tix_cached_answer_now(tix_req *r);
 /* After the handler: ETag, 304, storing the answer. */
 void tix_cached_finish(tix_req *r);
 /* When the request ends (whether or not it was answered): lets go of anything the lookup

@@ -9,7 +9,8 @@
  *      (http/workpool.h), which runs the size, route, auth, role and content-type checks and
  *      the handler (then the audit trail's row, http/audit.h), then resumes the connection;
  *      MHD calls once more and the answer is
- *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot);
+ *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot, and so
+ *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now);
  *   4. completion callback: access-log line, database connection back to the pool, free.
  * Upload routes (TIX_ROUTE_UPLOAD) differ: auth, role and Content-Type are checked and the
  * handler's begin call made on the FIRST callback, so errors go out before the body is read;
@@ -372,7 +373,7 @@ enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, con
         reject(st);
     } else if (runs_inline(st)) {
         run_handler(st);
-    } else {
+    } else if (!tix_server_answer_cached_now(st)) { /* cache hits never queue (issue 13) */
         return hand_to_pool(st, conn);
     }
     return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;
