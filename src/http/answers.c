@@ -114,18 +114,17 @@ tix_answer *tix_answers_get(const char *key, const char *catver, const char *sco
     pthread_mutex_lock(&store.mu);
     tix_answer **slot = slot_of(key, h);
     tix_answer *a = *slot;
-    if (a != NULL) {
-        if (a->until_ms > now_ms && strcmp(a->catver, catver) == 0 &&
-            strcmp(a->scopever, scopever) == 0) {
-            atomic_fetch_add(&a->refs, 1);
-            a->prev->next = a->next; /* most recently used now */
-            a->next->prev = a->prev;
-            lru_front(a);
-            found = a;
-        } else {
-            stale = unlink_slot(slot); /* built under older versions, or past its instant */
-        }
+    if (a != NULL && a->until_ms <= now_ms) {
+        stale = unlink_slot(slot); /* past its instant: true for no reader any more */
+    } else if (a != NULL && strcmp(a->catver, catver) == 0 && strcmp(a->scopever, scopever) == 0) {
+        atomic_fetch_add(&a->refs, 1);
+        a->prev->next = a->next; /* most recently used now */
+        a->next->prev = a->prev;
+        lru_front(a);
+        found = a;
     }
+    /* Other versions: left for the next put to replace (a reader that read versions just
+     * before a bump must not throw away the answer built after it). */
     pthread_mutex_unlock(&store.mu);
     tix_answer_unref(stale);
     return found;

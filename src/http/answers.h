@@ -54,7 +54,8 @@ void tix_answer_unref(tix_answer *a);
 void tix_answer_free_cb(void *cls);
 
 /* The stored answer for key built under exactly these versions and still true at now_ms, with
- * a new reference; NULL otherwise (a stale one is dropped from the store on the way). */
+ * a new reference; NULL otherwise (one past its instant is dropped from the store on the way;
+ * one of other versions stays until a put replaces it or it is evicted). */
 tix_answer *tix_answers_get(const char *key, const char *catver, const char *scopever,
                             int64_t now_ms);
 /* Stores a (taking a reference of its own), replacing any answer under the same key, then
