@@ -13,13 +13,14 @@
 #   5. (to come) 100 simultaneous holds                            vs the same burst of GET /healthz
 #
 # Usage: bench/compare.sh [seconds per run]   (make bench); output to stdout and to
-# bench/results/<date>-compare.txt (OUT=path elsewhere). Each row runs ROUNDS (3) rounds of
-# ticketd then the limit and compares the medians. PERF=1 records ticketd with perf during the
+# bench/results/<date>-compare.txt (OUT=path elsewhere). Each row runs ROUNDS (5) rounds of
+# ticketd then the limit, back to back; a row's ratio is the median of the rounds' ratios (each
+# round's pair saw nearly the same machine), printed beside the median req/s of each side. PERF=1 records ticketd with perf during the
 # first round of row 1 and prints the top of the profile.
 # ROWS="1 2" selects rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-10}; CONNS=${CONNS:-64}; PERF=${PERF:-0}; ROWS=${ROWS:-"1 2"}; ROUNDS=${ROUNDS:-3}
+DUR=${1:-10}; CONNS=${CONNS:-64}; PERF=${PERF:-0}; ROWS=${ROWS:-"1 2"}; ROUNDS=${ROUNDS:-5}
 BIN=${BIN:-./build/ticketd}
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 for t in wrk nginx curl; do command -v $t >/dev/null || { echo "$t missing (scripts/deps.sh bench)" >&2; exit 1; }; done
@@ -92,6 +93,8 @@ http {
   sendfile on;
   tcp_nopush on;
   keepalive_requests 1000000;
+  open_file_cache max=64 inactive=1h;  # no open/stat per request: nginx at its best
+  open_file_cache_valid 1h;
   server {
     listen 127.0.0.1:$NPORT;
     root $TMP/www;
@@ -102,6 +105,7 @@ EOF
 nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" & PIDS+=($!)
 N=http://127.0.0.1:$NPORT
 for _ in $(seq 50); do curl -sf "$N$SEATS" >/dev/null && break; sleep 0.1; done
+curl -sf "$N$SEATS" >/dev/null || { echo "nginx did not start" >&2; cat "$TMP/nginx/logs/error.log" >&2; exit 1; }
 
 # The bodies both sides send must be byte-identical, with and without gzip.
 curl -sf -H 'Accept-Encoding: identity' "$T$SEATS" -o "$TMP/t.id"; curl -sf -H 'Accept-Encoding: identity' "$N$SEATS" -o "$TMP/n.id"
@@ -138,8 +142,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}'; }
 SUMMARY=()
 
 # row_pair <row label> <goal> <ticketd url> <limit url> [wrk args]: ROUNDS rounds of ticketd then
-# the limit, back to back, so both see the same machine; the figures are the medians of the
-# rounds (every run printed), the ratio is theirs.
+# the limit, back to back, so both see the same machine; every run printed; the row's figures
+# are the medians of the rounds' req/s, and its ratio the median of the rounds' ratios.
 median() { sort -g | awk '{v[NR]=$1} END{print (NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2)}'; }
 row_pair() {
   local label=$1 goal=$2 turl=$3 lurl=$4; shift 4
@@ -152,10 +156,13 @@ row_pair() {
     if [ -n "${PERFPID:-}" ]; then wait "$PERFPID" || true; fi
     wrk_run "$LIMIT" "$lurl" "$@"; ls+=("$RPS")
   done
-  local a b
+  local a b rs=() r
+  for i in "${!ts[@]}"; do rs+=("$(ratio "${ts[$i]}" "${ls[$i]}")"); done
   a=$(printf '%s\n' "${ts[@]}" | median); b=$(printf '%s\n' "${ls[@]}" | median)
-  echo "  median ticketd $(printf %.0f "$a") req/s, $LIMIT $(printf %.0f "$b") req/s: ratio $(ratio "$a" "$b") (goal >= $goal)"
-  SUMMARY+=("$(printf '%-38s %9.0f req/s  %9.0f req/s  %5s  >= %s' "$label" "$a" "$b" "$(ratio "$a" "$b")" "$goal")")
+  r=$(printf '%s\n' "${rs[@]}" | median)
+  echo "  rounds' ratios: ${rs[*]}; median ticketd $(printf %.0f "$a") req/s, $LIMIT $(printf %.0f "$b") req/s;" \
+    "median ratio $r (goal >= $goal)"
+  SUMMARY+=("$(printf '%-38s %9.0f req/s  %9.0f req/s  %5.2f  >= %s' "$label" "$a" "$b" "$r" "$goal")")
   if [ -n "${PERFPID:-}" ]; then
     echo "  -- perf of ticketd (first round), top symbols by self time"
     { perf report -i "$TMP/perf.data" --no-children --stdio --sort dso,symbol 2>/dev/null |
