@@ -36,12 +36,11 @@ static char *place(char **at, const char *src, size_t n)
     return dst;
 }
 
-tix_answer *tix_answer_make(const char *key, const char *catver, const char *scopever,
-                            int64_t until_ms, const char *etag, const char *plain, size_t plen,
-                            const char *gz, size_t gzlen)
+tix_answer *tix_answer_make(const tix_answer_init *in)
 {
-    size_t kl = strlen(key), cl = strlen(catver), sl = strlen(scopever), el = strlen(etag);
-    size_t total = sizeof(tix_answer) + kl + cl + sl + el + plen + (gz ? gzlen : 0) + 6;
+    size_t kl = strlen(in->key), cl = strlen(in->catver), sl = strlen(in->scopever);
+    size_t el = strlen(in->etag), gzlen = in->gz ? in->gzlen : 0;
+    size_t total = sizeof(tix_answer) + kl + cl + sl + el + in->plen + gzlen + 6;
     tix_answer *a = malloc(total); /* one allocation: the struct, then every string */
     if (a == NULL) {
         return NULL;
@@ -49,16 +48,16 @@ tix_answer *tix_answer_make(const char *key, const char *catver, const char *sco
     memset(a, 0, sizeof(*a));
     atomic_init(&a->refs, 1);
     char *at = (char *)(a + 1);
-    a->key = place(&at, key, kl);
-    a->catver = place(&at, catver, cl);
-    a->scopever = place(&at, scopever, sl);
-    a->etag = place(&at, etag, el);
-    a->plain = place(&at, plain, plen);
-    a->plen = plen;
-    a->gz = gz ? place(&at, gz, gzlen) : NULL;
-    a->gzlen = gz ? gzlen : 0;
-    a->until_ms = until_ms;
-    a->hash = fnv1a(key);
+    a->key = place(&at, in->key, kl);
+    a->catver = place(&at, in->catver, cl);
+    a->scopever = place(&at, in->scopever, sl);
+    a->etag = place(&at, in->etag, el);
+    a->plain = place(&at, in->plain, in->plen);
+    a->plen = in->plen;
+    a->gz = in->gz ? place(&at, in->gz, gzlen) : NULL;
+    a->gzlen = gzlen;
+    a->until_ms = in->until_ms;
+    a->hash = fnv1a(in->key);
     a->cost = total;
     return a;
 }
@@ -86,10 +85,13 @@ static tix_answer **slot_of(const char *key, uint64_t h)
 }
 
 /* Under store.mu: unlinks the answer in *slot; returns it (the store's reference, to drop
- * once the mutex is let go). */
+ * once the mutex is let go; NULL for an empty slot). */
 static tix_answer *unlink_slot(tix_answer **slot)
 {
     tix_answer *a = *slot;
+    if (a == NULL) {
+        return NULL;
+    }
     *slot = a->hnext;
     a->prev->next = a->next;
     a->next->prev = a->prev;

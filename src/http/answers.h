@@ -44,10 +44,19 @@ typedef struct tix_answer {
     size_t gzlen;
 } tix_answer;
 
-/* A new answer holding copies of everything given (gz may be NULL); NULL when out of memory. */
-tix_answer *tix_answer_make(const char *key, const char *catver, const char *scopever,
-                            int64_t until_ms, const char *etag, const char *plain, size_t plen,
-                            const char *gz, size_t gzlen);
+/* What an answer is made of (tix_answer_make copies all of it; gz may be NULL). */
+typedef struct tix_answer_init {
+    const char *key, *catver, *scopever;
+    int64_t until_ms;
+    const char *etag;
+    const char *plain;
+    size_t plen;
+    const char *gz;
+    size_t gzlen;
+} tix_answer_init;
+
+/* A new answer holding copies of everything in init; NULL when out of memory. */
+tix_answer *tix_answer_make(const tix_answer_init *init);
 /* Drops a reference (NULL does nothing); the last one frees the answer. */
 void tix_answer_unref(tix_answer *a);
 /* MHD's free callback of a response made from an answer's bytes (cls: the answer). */

@@ -314,8 +314,16 @@ static bool try_entry(tix_req *r, const struct tix_cached *st, char *entry, size
         }
         atomic_fetch_add(&inflates, 1);
     }
-    tix_answer *a = tix_answer_make(st->key, st->catver, st->scopever, until, f[3], plain, plen,
-                                    gz ? body : NULL, gz ? blen : 0);
+    tix_answer_init in = {.key = st->key,
+                          .catver = st->catver,
+                          .scopever = st->scopever,
+                          .until_ms = until,
+                          .etag = f[3],
+                          .plain = plain,
+                          .plen = plen,
+                          .gz = gz ? body : NULL,
+                          .gzlen = gz ? blen : 0};
+    tix_answer *a = tix_answer_make(&in);
     if (a == NULL) {
         serve(r, f[3], plain, plen, gz ? body : NULL, gz ? blen : 0, "hit", NULL);
     } else {
@@ -461,8 +469,16 @@ static tix_answer *store(tix_req *r, const char *etag, const char *gz, size_t gz
     memcpy(entry + hl, body, blen);
     entry[hl + blen] = '\0';
     (void)tix_cache_set(c, st->key, entry, hl + blen, until - now, 0);
-    tix_answer *a = tix_answer_make(st->key, st->catver, st->scopever, until, etag, r->resp,
-                                    r->resp_len, gz, gzlen);
+    tix_answer_init in = {.key = st->key,
+                          .catver = st->catver,
+                          .scopever = st->scopever,
+                          .until_ms = until,
+                          .etag = etag,
+                          .plain = r->resp,
+                          .plen = r->resp_len,
+                          .gz = gz,
+                          .gzlen = gzlen};
+    tix_answer *a = tix_answer_make(&in);
     if (a != NULL) {
         tix_answers_put(a, (size_t)r->app->cfg.cache_max_bytes);
     }

@@ -18,8 +18,16 @@
 
 static tix_answer *make(const char *key, const char *scopever, int64_t until, const char *body)
 {
-    tix_answer *a = tix_answer_make(key, "7", scopever, until, "\"0123456789abcdef0123\"", body,
-                                    strlen(body), "gz!", 3);
+    tix_answer_init in = {.key = key,
+                          .catver = "7",
+                          .scopever = scopever,
+                          .until_ms = until,
+                          .etag = "\"0123456789abcdef0123\"",
+                          .plain = body,
+                          .plen = strlen(body),
+                          .gz = "gz!",
+                          .gzlen = 3};
+    tix_answer *a = tix_answer_make(&in);
     assert_non_null(a);
     return a;
 }
