@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper.
-.PHONY: all deps test-deps build debug asan run test unit api lint layers format clean \
+.PHONY: all deps test-deps bench build debug asan run test unit api lint layers format clean \
         fuzz-build fuzz fuzz-smoke valgrind
 
 PY := /usr/bin/python3
@@ -63,6 +63,12 @@ test: test-deps build asan fuzz-build
 	$(ASAN_ENV) ctest --preset asan
 	$(ASAN_ENV) TICKETD_BIN=$(CURDIR)/build-asan/ticketd $(PY) -m pytest tests/api -q
 	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+
+# ticketd beside the limits it stands on (nginx, PostgreSQL), one run; never part of make test.
+# Prints every row and saves the run in bench/results/<date>-compare.txt (bench/compare.sh).
+bench: build
+	@scripts/deps.sh bench
+	bench/compare.sh $${BENCH_SECONDS:-10}
 
 unit: build
 	ctest --preset release

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ticketd needs to build, run and test, if any are missing.
-# Usage: scripts/deps.sh [build|test]   (test adds the servers and tools the tests start)
+# Usage: scripts/deps.sh [build|test|bench]   (test adds the servers and tools the tests start;
+# bench adds those and the profiler bench/compare.sh uses with PERF=1)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
@@ -10,10 +11,14 @@ build_pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 test_pkgs=(postgresql redis-server nginx-light python3 python3-pytest python3-requests python3-yaml python3-jsonschema python3-aiosmtpd
   clang-format clang-tidy cppcheck wrk curl valgrind
   zbar-tools poppler-utils python3-nacl openssl)
+bench_pkgs=(linux-perf)
 
 want=("${build_pkgs[@]}")
-if [ "${1:-build}" = "test" ]; then
+if [ "${1:-build}" = "test" ] || [ "${1:-build}" = "bench" ]; then
   want+=("${test_pkgs[@]}")
+fi
+if [ "${1:-build}" = "bench" ]; then
+  want+=("${bench_pkgs[@]}")
 fi
 
 missing=()

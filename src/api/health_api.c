@@ -68,6 +68,7 @@ void tix_api_metrics(tix_req *r)
         "# TYPE ticketd_cache_misses_total counter\nticketd_cache_misses_total %llu\n"
         "# TYPE ticketd_cache_errors_total counter\nticketd_cache_errors_total %llu\n"
         "# TYPE ticketd_cache_coalesced_total counter\nticketd_cache_coalesced_total %llu\n"
+        "# TYPE ticketd_cache_inflates_total counter\nticketd_cache_inflates_total %llu\n"
         "# TYPE ticketd_cache_up gauge\nticketd_cache_up %d\n"
         "# TYPE ticketd_sse_streams gauge\nticketd_sse_streams %ld\n",
         (unsigned long long)atomic_load(&a->requests_total),
@@ -78,6 +79,6 @@ void tix_api_metrics(tix_req *r)
         a->cache ? (unsigned long long)atomic_load(&a->cache->hits) : 0ULL,
         a->cache ? (unsigned long long)atomic_load(&a->cache->misses) : 0ULL,
         a->cache ? (unsigned long long)atomic_load(&a->cache->errors) : 0ULL,
-        tix_cached_coalesced(), cache_up(a), tix_sse_count(a->sse));
+        tix_cached_coalesced(), tix_cached_inflates(), cache_up(a), tix_sse_count(a->sse));
     r->resp_len = strlen(r->resp);
 }

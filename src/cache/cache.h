@@ -80,6 +80,9 @@ struct tix_cache {
     const tix_cache_ops *ops;
     char prefix[64]; /* CACHE_PREFIX */
     bool enabled;    /* CACHE=on: answers may be cached (the event log works either way) */
+    /* Its operations never wait for I/O (the in-process cache): a cached answer may then be
+     * looked up on a libmicrohttpd thread, before the handler queue (http/cached.h). */
+    bool nonblocking;
     /* In front of Redis: an in-process copy of cached answers (NULL for the in-process cache
      * itself). Its entries are served only when the versions just read from Redis match, so
      * it saves moving bodies out of Redis, never exactness (http/cached.c). */

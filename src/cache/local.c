@@ -278,6 +278,7 @@ tix_rc tix_cache_local_create(const tix_config *cfg, tix_cache **out)
     lc->base.ops = &local_ops;
     snprintf(lc->base.prefix, sizeof(lc->base.prefix), "%s", cfg->cache_prefix);
     lc->base.enabled = cfg->cache_enabled;
+    lc->base.nonblocking = true;
     lc->nbuckets = FIRST_BUCKETS;
     lc->max_bytes = (size_t)cfg->cache_max_bytes;
     lc->lru.next = lc->lru.prev = &lc->lru;

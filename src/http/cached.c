@@ -5,6 +5,7 @@
 #include "cache/cache.h"
 #include "core/gzip.h"
 #include "core/util.h"
+#include "http/answers.h"
 #include "http/encoding.h"
 
 #include <inttypes.h>
@@ -230,39 +231,60 @@ static bool etag_matches(tix_req *r, const char *etag)
     return strstr(inm, hex) != NULL || strcmp(inm, "*") == 0;
 }
 
-/* Answers 200 (or 304) with the cache headers, from the answer in one or both encodings: the
- * gzip bytes to a client that takes them, else the plain ones (inflated from gzip when only
- * those are at hand). false when stored gzip bytes do not inflate (a corrupt entry). */
-static bool serve(tix_req *r, const char *etag, char *plain, size_t plen, char *gz, size_t gzlen,
-                  const char *how)
+static atomic_ullong inflates; /* stored gzip entries inflated (once per version per server) */
+
+/* Answers 200 (or 304) with the cache headers: the gzip bytes to a client that takes them,
+ * else the plain ones. With ref (an answer of the store, answers.h) the bytes are its own and
+ * the response takes over the reference (r->resp_ref), so MHD sends them without a copy; the
+ * reference is dropped at once for a 304. */
+static void serve(tix_req *r, const char *etag, const char *plain, size_t plen, const char *gz,
+                  size_t gzlen, const char *how, tix_answer *ref)
 {
     bool send_gz = gz != NULL && tix_req_accepts_gzip(r);
-    if (!send_gz && plain == NULL &&
-        !tix_gunzip(r->arena, gz, gzlen, MAX_PLAIN_BYTES, &plain, &plen)) {
-        return false;
-    }
     tix_reply_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     tix_reply_header(r, MHD_HTTP_HEADER_ETAG,
                      send_gz ? tix_arena_sprintf(r->arena, "\"%.*s-gzip\"", ETAG_HEX, etag + 1)
-                             : etag);
+                             : (ref ? tix_arena_strdup(r->arena, etag) : etag));
     tix_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control(r));
     tix_reply_header(r, "X-Cache", how);
     r->content_type = "application/json; charset=utf-8";
     r->status = 200;
-    r->resp = send_gz ? gz : plain;
+    r->resp = (char *)(send_gz ? gz : plain); /* not written to: resp_encoding is set */
     r->resp_len = send_gz ? gzlen : plen;
     r->resp_encoding = send_gz ? "gzip" : "identity";
+    tix_answer_unref(r->resp_ref); /* a previous answer of this request, if any */
+    r->resp_ref = ref;
     if (etag_matches(r, etag)) {
         r->status = 304;
         r->resp = NULL;
         r->resp_len = 0;
+        tix_answer_unref(r->resp_ref);
+        r->resp_ref = NULL;
     } else if (send_gz) {
         tix_reply_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     }
+}
+
+/* Answers from an answer of the store (taking over the caller's reference). */
+static void serve_answer(tix_req *r, tix_answer *a, const char *how)
+{
+    serve(r, a->etag, a->plain, a->plen, a->gz, a->gzlen, how, a);
+}
+
+/* The answer for st in the store, built under the versions just read: a hit. */
+static bool try_store(tix_req *r, const struct tix_cached *st)
+{
+    tix_answer *a = tix_answers_get(st->key, st->catver, st->scopever, tix_now_ms());
+    if (a == NULL) {
+        return false;
+    }
+    serve_answer(r, a, "hit");
+    r->cache_hit = true;
     return true;
 }
 
-/* A stored entry that is still valid: answers from it. */
+/* An entry read from the cache that is still valid: made into an answer of the store (both
+ * forms: a gzip entry is inflated here, once per version per server), then served. */
 static bool try_entry(tix_req *r, const struct tix_cached *st, char *entry, size_t len)
 {
     char *nl = entry ? memchr(entry, '\n', len) : NULL;
@@ -284,32 +306,31 @@ static bool try_entry(tix_req *r, const struct tix_cached *st, char *entry, size
     char *body = nl + 1;
     size_t blen = len - (size_t)(nl + 1 - entry);
     bool gz = strcmp(f[4], "gz") == 0;
-    if (!serve(r, f[3], gz ? NULL : body, gz ? 0 : blen, gz ? body : NULL, gz ? blen : 0, "hit")) {
-        return false;
+    char *plain = body;
+    size_t plen = blen;
+    if (gz) {
+        if (!tix_gunzip(r->arena, body, blen, MAX_PLAIN_BYTES, &plain, &plen)) {
+            return false; /* a corrupt entry: built again */
+        }
+        atomic_fetch_add(&inflates, 1);
+    }
+    tix_answer_init in = {.key = st->key,
+                          .catver = st->catver,
+                          .scopever = st->scopever,
+                          .until_ms = until,
+                          .etag = f[3],
+                          .plain = plain,
+                          .plen = plen,
+                          .gz = gz ? body : NULL,
+                          .gzlen = gz ? blen : 0};
+    tix_answer *a = tix_answer_make(&in);
+    if (a == NULL) {
+        serve(r, f[3], plain, plen, gz ? body : NULL, gz ? blen : 0, "hit", NULL);
+    } else {
+        tix_answers_put(a, (size_t)r->app->cfg.cache_max_bytes);
+        serve_answer(r, a, "hit");
     }
     r->cache_hit = true;
-    return true;
-}
-
-/* With a near cache (Redis): its copy of the entry, if the versions still match; else the
- * entry from Redis (a second round trip), copied near when it is valid. */
-static bool try_near(tix_req *r, tix_cache *c, const struct tix_cached *st)
-{
-    char *val = NULL;
-    size_t len = 0;
-    if (tix_cache_get(c->near, r->arena, &st->key, 1, &val, &len) == TIX_OK &&
-        try_entry(r, st, val, len)) {
-        return true;
-    }
-    if (tix_cache_get(c, r->arena, &st->key, 1, &val, &len) != TIX_OK || val == NULL) {
-        return false;
-    }
-    char *copy = tix_arena_alloc(r->arena, len + 1);
-    memcpy(copy, val, len + 1);
-    if (!try_entry(r, st, val, len)) {
-        return false;
-    }
-    (void)tix_cache_set(c->near, st->key, copy, len, r->app->cfg.cache_ttl_ms, 0);
     return true;
 }
 
@@ -325,24 +346,24 @@ static bool create_version(tix_req *r, tix_cache *c, const char *key, char **val
     return true;
 }
 
-/* Reads the versions and the entry; answers from the entry when it is valid. false with
- * r->cached set when the answer must be built (and stored), or left NULL when it cannot be
- * stored (the cache is unreachable). */
+/* Reads the versions, then answers from the store when it holds the answer built under them,
+ * else from the cache's entry when that is valid (a second read: most requests never move the
+ * entry's bytes). false with r->cached set when the answer must be built (and stored), or left
+ * NULL when it cannot be stored (the cache is unreachable). */
 static bool lookup(tix_req *r, tix_cache *c)
 {
     const char *ver = NULL;
     const char *entry = NULL;
     scope_keys(r, &ver, &entry);
-    const char *keys[3] = {tix_cache_key_catalog(c, r->arena, "ver"), ver ? ver : entry, entry};
-    int n = ver ? 3 : 2;
-    char *vals[3];
-    size_t lens[3];
+    const char *keys[2] = {tix_cache_key_catalog(c, r->arena, "ver"), ver};
+    int n = ver ? 2 : 1;
+    char *vals[2];
+    size_t lens[2];
     r->cached = NULL;
-    /* versions, and the entry too unless a near copy may spare moving it */
-    if (tix_cache_get(c, r->arena, keys, c->near ? n - 1 : n, vals, lens) != TIX_OK) {
+    if (tix_cache_get(c, r->arena, keys, n, vals, lens) != TIX_OK) {
         return false; /* unreachable: the database answers, nothing is stored */
     }
-    for (int i = 0; i < (ver ? 2 : 1); i++) {
+    for (int i = 0; i < n; i++) {
         if (vals[i] == NULL && !create_version(r, c, keys[i], &vals[i])) {
             return false; /* not stored; the next answer is */
         }
@@ -350,7 +371,13 @@ static bool lookup(tix_req *r, tix_cache *c)
     struct tix_cached *st = tix_arena_calloc(r->arena, sizeof(*st));
     *st = (struct tix_cached){entry, vals[0], ver ? vals[1] : "-", true, NULL};
     r->cached = st;
-    return c->near ? try_near(r, c, st) : try_entry(r, st, vals[n - 1], lens[n - 1]);
+    if (try_store(r, st)) {
+        return true;
+    }
+    char *val = NULL;
+    size_t len = 0;
+    return tix_cache_get(c, r->arena, &entry, 1, &val, &len) == TIX_OK && val != NULL &&
+           try_entry(r, st, val, len);
 }
 
 bool tix_cached_answer(tix_req *r)
@@ -376,6 +403,35 @@ bool tix_cached_answer(tix_req *r)
     return hit;
 }
 
+bool tix_cached_answer_now(tix_req *r)
+{
+    tix_cache *c = r->app->cache;
+    if (c == NULL || !c->enabled || !c->nonblocking ||
+        !(r->route->flags & (TIX_ROUTE_CACHE_SHOW | TIX_ROUTE_CACHE_CATALOG)) ||
+        (r->route->flags & TIX_ROUTE_CACHE_USER)) {
+        return false;
+    }
+    const char *ver = NULL;
+    const char *entry = NULL;
+    scope_keys(r, &ver, &entry);
+    const char *keys[2] = {tix_cache_key_catalog(c, r->arena, "ver"), ver};
+    int n = ver ? 2 : 1;
+    char *vals[2] = {NULL, NULL};
+    size_t lens[2];
+    if (tix_cache_get(c, r->arena, keys, n, vals, lens) != TIX_OK || vals[0] == NULL ||
+        (ver != NULL && vals[1] == NULL)) {
+        return false; /* a version to create: the pool's lookup does it */
+    }
+    tix_answer *a = tix_answers_get(entry, vals[0], ver ? vals[1] : "-", tix_now_ms());
+    if (a == NULL) {
+        return false;
+    }
+    serve_answer(r, a, "hit");
+    r->cache_hit = true;
+    atomic_fetch_add(&c->hits, 1);
+    return true;
+}
+
 unsigned long long tix_cached_coalesced(void)
 {
     return atomic_load(&coalesced);
@@ -384,10 +440,14 @@ unsigned long long tix_cached_coalesced(void)
 void tix_cached_release(tix_req *r)
 {
     flight_end(r);
+    tix_answer_unref(r->resp_ref); /* an answer that never reached MHD */
+    r->resp_ref = NULL;
 }
 
-/* Stores the answer, gzip-compressed when it is big enough to gain (gz, or NULL). */
-static void store(tix_req *r, const char *etag, const char *gz, size_t gzlen)
+/* Stores the answer in the cache, gzip-compressed when it is big enough to gain (gz, or NULL),
+ * and in this process's store in both forms. Returns the store's answer with a reference for
+ * the caller (NULL: not stored, or out of memory). */
+static tix_answer *store(tix_req *r, const char *etag, const char *gz, size_t gzlen)
 {
     tix_cache *c = r->app->cache;
     int64_t now = tix_now_ms();
@@ -396,7 +456,7 @@ static void store(tix_req *r, const char *etag, const char *gz, size_t gzlen)
         until = r->cache_until;
     }
     if (c == NULL || until - now < MIN_STORE_MS) {
-        return;
+        return NULL;
     }
     const struct tix_cached *st = r->cached;
     const char *body = gz ? gz : r->resp;
@@ -409,7 +469,20 @@ static void store(tix_req *r, const char *etag, const char *gz, size_t gzlen)
     memcpy(entry + hl, body, blen);
     entry[hl + blen] = '\0';
     (void)tix_cache_set(c, st->key, entry, hl + blen, until - now, 0);
-    (void)tix_cache_set(c->near, st->key, entry, hl + blen, until - now, 0);
+    tix_answer_init in = {.key = st->key,
+                          .catver = st->catver,
+                          .scopever = st->scopever,
+                          .until_ms = until,
+                          .etag = etag,
+                          .plain = r->resp,
+                          .plen = r->resp_len,
+                          .gz = gz,
+                          .gzlen = gzlen};
+    tix_answer *a = tix_answer_make(&in);
+    if (a != NULL) {
+        tix_answers_put(a, (size_t)r->app->cfg.cache_max_bytes);
+    }
+    return a;
 }
 
 void tix_cached_finish(tix_req *r)
@@ -435,9 +508,16 @@ void tix_cached_finish(tix_req *r)
         gzlen >= r->resp_len) {
         gz = NULL;
     }
-    if (storable) {
-        store(r, etag, gz, gzlen);
-    }
+    tix_answer *a = storable ? store(r, etag, gz, gzlen) : NULL;
     flight_end(r);
-    (void)serve(r, etag, r->resp, r->resp_len, gz, gzlen, storable ? "miss" : "bypass");
+    if (a != NULL) {
+        serve_answer(r, a, "miss"); /* the stored bytes, without a copy */
+    } else {
+        serve(r, etag, r->resp, r->resp_len, gz, gzlen, storable ? "miss" : "bypass", NULL);
+    }
+}
+
+unsigned long long tix_cached_inflates(void)
+{
+    return atomic_load(&inflates);
 }

@@ -17,6 +17,11 @@
  * before the database, so an answer built from data older than a bump is stored under the older
  * version and never served.
  *
+ * Answers are kept in this process in both forms, plain and gzip, in a reference-counted store
+ * (http/answers.h) whose bytes go to libmicrohttpd without a copy: a hit costs reading the
+ * versions and a lookup, whichever cache backs it; an entry found only in the cache (Redis:
+ * another server built it) is fetched and inflated once per version per server.
+ *
  * Misses are coalesced: while one request builds the answer for an entry and versions, the
  * others that miss on it wait for that answer (see "flights" in cached.c).
  *
@@ -34,6 +39,12 @@
 
 /* true when the request was answered from the cache (or with 304). */
 bool tix_cached_answer(tix_req *r);
+/* The same, on a libmicrohttpd thread before the handler queue, so hits never wait behind
+ * handlers blocked on the database: answers only from the in-process store of answers
+ * (http/answers.h) when the cache cannot block (tix_cache.nonblocking), the route is a show's
+ * or the catalogue's (not a user's) and every version already exists; otherwise it changes
+ * nothing and returns false (the handler pool then looks up and builds as usual). */
+bool tix_cached_answer_now(tix_req *r);
 /* After the handler: ETag, 304, storing the answer. */
 void tix_cached_finish(tix_req *r);
 /* When the request ends (whether or not it was answered): lets go of anything the lookup
@@ -45,5 +56,8 @@ void tix_cached_release(tix_req *r);
 const char *tix_cached_query_text(tix_req *r);
 /* Misses answered by another request's build of the same entry (for /metrics). */
 unsigned long long tix_cached_coalesced(void);
+/* Stored gzip entries inflated (for /metrics): once per entry and version per server, never
+ * per request (both forms of an answer are kept, http/answers.h). */
+unsigned long long tix_cached_inflates(void);
 
 #endif

@@ -77,6 +77,10 @@ struct tix_req {
     /* The Content-Encoding resp is in ("gzip"), "identity" when it must be sent as it is, or
      * NULL: http/encoding.h may still compress it. */
     const char *resp_encoding;
+    /* A cached answer resp points into (http/answers.h), one reference held; NULL when resp is
+     * arena memory. The response takes the reference over and sends the bytes without a copy;
+     * tix_cached_release drops it if the answer never reached MHD. */
+    struct tix_answer *resp_ref;
     /* A file answer instead of resp (GET /media): the server sends resp_size bytes of resp_fd
      * without reading them into memory, and closes the descriptor. */
     bool resp_file;

@@ -223,6 +223,30 @@ bool tix_server_check_encoding(req_state *st)
     return true;
 }
 
+bool tix_server_answer_cached_now(req_state *st)
+{
+    tix_req *r = &st->r;
+    const tix_route *route = r->route;
+    if (st->match != TIX_MATCH_OK || route == NULL || route->access != TIX_ACCESS_PUBLIC ||
+        strcmp(r->method, "GET") != 0 || bearer(r) != NULL || r->body_len > 0 ||
+        (route->flags & TIX_ROUTE_IDEMPOTENT) ||
+        (route->flags & (TIX_ROUTE_RL_HOLD | TIX_ROUTE_RL_REGISTER | TIX_ROUTE_RL_LOGIN |
+                         TIX_ROUTE_RL_RESET | TIX_ROUTE_RL_PASSWORD))) {
+        return false;
+    }
+    /* Only a request that would pass every check unchanged: a bad path or query goes to the
+     * pool, which answers it as before. */
+    arg_check q = {.a = r->arena};
+    if (st->raw_path != NULL || !tix_utf8_valid(r->path)) {
+        return false;
+    }
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+    if (q.bad != NULL || !tix_policy_route_allows(route->access, &r->auth)) {
+        return false;
+    }
+    return tix_cached_answer_now(r);
+}
+
 void tix_server_dispatch(req_state *st)
 {
     tix_req *r = &st->r;

@@ -110,6 +110,10 @@ bool tix_server_check_encoding(req_state *st);
 bool tix_server_admit(req_state *st);
 /* All checks, then the route's handler (through the idempotency or answer cache if any). */
 void tix_server_dispatch(req_state *st);
+/* On the MHD thread, before the handler queue: answers an anonymous GET of a public cached
+ * route from the store of answers when nothing on the way can block and every check would pass
+ * unchanged (http/cached.h, tix_cached_answer_now); false, changing nothing, otherwise. */
+bool tix_server_answer_cached_now(req_state *st);
 
 /* server_upload.c (called by server_request.c; it calls nothing there) */
 bool tix_server_upload_begin(req_state *st);

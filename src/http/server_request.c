@@ -9,7 +9,8 @@
  *      (http/workpool.h), which runs the size, route, auth, role and content-type checks and
  *      the handler (then the audit trail's row, http/audit.h), then resumes the connection;
  *      MHD calls once more and the answer is
- *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot);
+ *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot, and so
+ *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now);
  *   4. completion callback: access-log line, database connection back to the pool, free.
  * Upload routes (TIX_ROUTE_UPLOAD) differ: auth, role and Content-Type are checked and the
  * handler's begin call made on the FIRST callback, so errors go out before the body is read;
@@ -19,6 +20,7 @@
  */
 #include "core/log.h"
 #include "core/util.h"
+#include "http/answers.h"
 #include "http/audit.h"
 #include "http/cached.h"
 #include "http/clientip.h"
@@ -48,6 +50,19 @@ static struct MHD_Response *make_response(tix_req *r)
         struct MHD_Response *resp = MHD_create_response_from_fd64(r->resp_size, r->resp_fd);
         if (resp != NULL) {
             r->resp_fd = -1; /* closed by MHD with the response; else by on_completed */
+        }
+        return resp;
+    }
+    const tix_answer *a = r->resp_ref;
+    if (a != NULL && r->resp != NULL &&
+        ((r->resp == a->plain && r->resp_len == a->plen) ||
+         (r->resp == a->gz && r->resp_len == a->gzlen))) {
+        /* A cached answer's own bytes: MHD sends them as they are and drops the reference in
+         * the free callback, once the last byte is out. */
+        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+            r->resp_len, r->resp, tix_answer_free_cb, r->resp_ref);
+        if (resp != NULL) {
+            r->resp_ref = NULL;
         }
         return resp;
     }
@@ -358,7 +373,7 @@ enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, con
         reject(st);
     } else if (runs_inline(st)) {
         run_handler(st);
-    } else {
+    } else if (!tix_server_answer_cached_now(st)) { /* cache hits never queue (issue 13) */
         return hand_to_pool(st, conn);
     }
     return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;

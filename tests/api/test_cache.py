@@ -420,3 +420,38 @@ def test_concurrent_misses_build_the_seat_map_once(own_pg_cluster, make_server):
     assert len({r.content for r in answers}) == 1
     assert status_of(answers[0], v.ids("A1")[0]) == "held"
     assert metric(srv, "ticketd_cache_coalesced_total") > before
+
+
+def test_cache_hits_do_not_wait_behind_blocked_handlers(own_pg_cluster, make_server):
+    """A seat-map hit is answered before the handler queue (issue 13): with one handler thread
+    stuck in the database (a psql session locks seat_claims while another show's map is
+    built), a read of a cached map still answers at once, from the cache."""
+    pg = own_pg_cluster
+    srv = make_server("postgres", pg=pg, WORKERS=1)
+    cached, other = Venue(srv), Venue(srv)
+    seats(srv, cached.show_id)
+    assert seats(srv, cached.show_id).headers["X-Cache"] == "hit"
+    hold(srv, make_user(srv).token, other.show_id, seat_ids=other.ids("A1"))  # its next read misses
+    dbname = srv.database_url.rsplit("/", 1)[1]
+    locker = pg.session(dbname)
+    blocked: list = []
+    t = threading.Thread(target=lambda: blocked.append(seats(srv, other.show_id)))
+    try:
+        pg.lock_table(locker, dbname, "seat_claims")
+        t.start()
+        wait_for(lambda: int(pg.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                     "wait_event_type = 'Lock' AND client_addr IS NOT NULL")) >= 1,
+                 what="the only handler blocked in the database")
+        started = time.monotonic()
+        for accept in ("gzip", "identity"):
+            r = requests.get(f"{srv.api}/shows/{cached.show_id}/seats", timeout=2,
+                             headers={"Accept-Encoding": accept})
+            assert r.status_code == 200 and r.headers["X-Cache"] == "hit", r.headers
+            assert r.json()["seats"]
+        assert time.monotonic() - started < 2
+        assert not blocked  # still waiting for the lock: the hits went past it
+    finally:
+        locker.stdin.close()
+        locker.wait(10)
+    t.join(30)
+    assert len(blocked) == 1 and blocked[0].status_code == 200

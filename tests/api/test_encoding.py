@@ -108,3 +108,55 @@ def test_stored_compressed_in_redis(make_server, redis_server):
     plain_r, plain2, gz_r, gz = plain_and_gzip(other, path)
     assert plain_r.headers["X-Cache"] == "hit" and plain2 == plain
     assert gz_r.headers["X-Cache"] == "hit" and gzip.decompress(gz) == plain
+
+
+def metric(server, name: str) -> int:
+    text = requests.get(server.url + "/metrics", timeout=TIMEOUT).text
+    lines = [ln for ln in text.splitlines() if ln.startswith(name + " ")]
+    assert lines, (name, text)
+    return int(lines[0].split()[1])
+
+
+def test_plain_hits_never_inflate_and_match_the_miss(server):
+    """A cached answer is kept in both forms: a client without gzip gets, on the miss and on
+    every hit, the same bytes, and no hit costs an inflate (issue 13)."""
+    v = Venue(server)
+    path = f"/shows/{v.show_id}/seats"
+    hold(server, make_user(server).token, v.show_id, seat_ids=v.ids("A1"))  # a new version
+    before = metric(server, "ticketd_cache_inflates_total")
+    miss_r, miss = raw_get(server, path, None)
+    assert miss_r.headers["X-Cache"] == "miss"
+    for accept in (None, "identity", "gzip;q=0", None, "identity"):
+        r, body = raw_get(server, path, accept)
+        assert r.status_code == 200 and r.headers["X-Cache"] == "hit"
+        assert "Content-Encoding" not in r.headers
+        assert "Accept-Encoding" in r.headers.get("Vary", "")
+        assert r.headers["ETag"] == miss_r.headers["ETag"]
+        assert body == miss
+        r304, empty = raw_get(server, path, accept, **{"If-None-Match": r.headers["ETag"]})
+        assert r304.status_code == 304 and empty == b""
+    gz_r, gz = raw_get(server, path, "gzip")
+    assert gz_r.headers["X-Cache"] == "hit" and gzip.decompress(gz) == miss
+    assert metric(server, "ticketd_cache_inflates_total") == before
+
+
+def test_redis_entry_inflated_once_per_version_per_server(make_server, redis_server):
+    """A server that finds the answer in Redis (another server built it) fetches and inflates it
+    once for that version, then serves both forms from memory."""
+    srv = make_server("postgres", REDIS_URL=redis_server.url)
+    other = make_server("postgres", REDIS_URL=redis_server.url, database_url=srv.database_url)
+    v = Venue(srv)
+    path = f"/shows/{v.show_id}/seats"
+    _, plain = raw_get(srv, path, "identity")
+    before = metric(other, "ticketd_cache_inflates_total")
+    for accept in ("identity", None, "gzip", "identity", None, "gzip"):
+        r, body = raw_get(other, path, accept)
+        assert r.headers["X-Cache"] == "hit", r.headers
+        assert (gzip.decompress(body) if accept == "gzip" else body) == plain
+    assert metric(other, "ticketd_cache_inflates_total") == before + 1
+    # a change on the first server is seen at once on the other, in both forms
+    hold(srv, make_user(srv).token, v.show_id, seat_ids=v.ids("A1"))
+    r, body = raw_get(other, path, "identity")
+    assert b'"held"' in body
+    r, gz = raw_get(other, path, "gzip")
+    assert gzip.decompress(gz) == body

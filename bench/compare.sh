@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# ticketd against the limits it stands on (issue 13), measured side by side in one run:
+# one PostgreSQL (fsync on), nginx and the release ticketd (one server, in-process cache) on
+# loopback, wrk -t2 -c64 for every row. Each row prints ticketd's figure, the limit's figure,
+# their ratio and the status mix of every wrk run. Absolute numbers move with whatever else runs
+# on the machine; the ratio of two runs made a few seconds apart moves much less.
+#
+# Rows:
+#   1. cached seat map of a 2,000-seat show, client without gzip   vs nginx serving the same bytes
+#   2. the same, client sends Accept-Encoding: gzip                vs nginx gzip_static of the same gzip bytes
+#   3. (to come) 2-seat holds on a 10,000-seat show               vs pgbench running the bare hold SQL
+#   4. (to come) 5,000 idle SSE streams: RSS
+#   5. (to come) 100 simultaneous holds                            vs the same burst of GET /healthz
+#
+# Usage: bench/compare.sh [seconds per run]   (make bench); output to stdout and to
+# bench/results/<date>-compare.txt (OUT=path elsewhere). Each row runs ROUNDS (5) rounds of
+# ticketd then the limit, back to back; a row's ratio is the median of the rounds' ratios (each
+# round's pair saw nearly the same machine), printed beside the median req/s of each side. PERF=1 records ticketd with perf during the
+# first round of row 1 and prints the top of the profile.
+# ROWS="1 2" selects rows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-10}; CONNS=${CONNS:-64}; PERF=${PERF:-0}; ROWS=${ROWS:-"1 2"}; ROUNDS=${ROUNDS:-5}
+BIN=${BIN:-./build/ticketd}
+[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
+for t in wrk nginx curl; do command -v $t >/dev/null || { echo "$t missing (scripts/deps.sh bench)" >&2; exit 1; }; done
+OUT=${OUT:-bench/results/$(date -u +%F)-compare.txt}
+if [ -z "${COMPARE_TEED:-}" ]; then  # the whole report also goes to $OUT
+  COMPARE_TEED=1 "$0" "$@" | tee "$OUT"; exit "${PIPESTATUS[0]}"
+fi
+TMP=$(mktemp -d); chmod 755 "$TMP"; PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+            [ -n "${PGBIN:-}" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$TMP/pg" -m fast stop >/dev/null 2>&1 || true
+            rm -rf "$TMP"; }
+trap cleanup EXIT
+free_port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+export JWT_ACCESS_SECRET=bench-access-secret-0123456789abcdefghij JWT_REFRESH_SECRET=bench-refresh-secret-0123456789abcdefghij
+export PASSWORD_HASH_COST=min LOG_LEVEL=warn BIND_ADDRESS=127.0.0.1 WORKERS=${WORKERS:-16}
+export RATE_LIMIT=off CACHE_TTL=1h ADMIN_EMAIL=admin@bench.local ADMIN_PASSWORD=admin-password
+unset REDIS_URL
+
+# ---- PostgreSQL, fsync on (the default) ----
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); PGPORT=$(free_port)
+mkdir "$TMP/pg"; chown postgres "$TMP/pg" "$TMP"
+runuser -u postgres -- "$PGBIN/initdb" -D "$TMP/pg" -U postgres --auth=trust >/dev/null
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$TMP/pg" \
+  -o "-p $PGPORT -k $TMP -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" \
+  -l "$TMP/pg.log" -w start >/dev/null
+URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
+
+# ---- ticketd ----
+PORT=$(free_port); DATABASE_URL=$URL PORT=$PORT $BIN 2>"$TMP/server.log" & PIDS+=($!); TPID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$TMP/server.log"; exit 1; }
+T=http://127.0.0.1:$PORT
+
+# A 2,000-seat hall (20 rows of 100) and one show on it.
+SHOW=$(/usr/bin/python3 - "$PORT" <<'PY'
+import datetime, sys, requests
+B = f"http://127.0.0.1:{sys.argv[1]}/api/v1"
+s = requests.Session()
+tok = s.post(B + "/auth/login", json={"email": "admin@bench.local", "password": "admin-password"}).json()
+A = {"Authorization": "Bearer " + tok["access_token"]}
+movie = s.post(B + "/movies", headers=A, json={"title": "Bench", "duration_minutes": 60,
+               "release_date": "2026-01-01", "certificate": "U"}).json()
+th = s.post(B + "/theatres", headers=A, json={"name": "Bench", "city": "Bench", "address": "x"}).json()
+rows = [{"label": f"R{r:02d}", "seats": 100, "category": "standard"} for r in range(20)]
+hall = s.post(B + f"/theatres/{th['id']}/halls", headers=A, json={"name": "Big", "layout": {"rows": rows}}).json()
+t = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+show = s.post(B + "/shows", headers=A, json={"movie_id": movie["id"], "hall_id": hall["id"], "starts_at": t,
+              "currency": "INR", "prices": {"standard": 20000}})
+show.raise_for_status()
+print(show.json()["id"])
+PY
+)
+SEATS=/api/v1/shows/$SHOW/seats
+
+# ---- nginx serving ticketd's own bytes as static files ----
+mkdir -p "$TMP/nginx/logs" "$TMP/www/api/v1/shows/$SHOW"
+curl -sf -H 'Accept-Encoding: identity' "$T$SEATS" -o "$TMP/www$SEATS.json"
+curl -sf -H 'Accept-Encoding: gzip' "$T$SEATS" -o "$TMP/www$SEATS.json.gz"
+chmod -R a+rX "$TMP/www"
+NPORT=$(free_port)
+cat >"$TMP/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  types { application/json json; }
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  open_file_cache max=64 inactive=1h;  # no open/stat per request: nginx at its best
+  open_file_cache_valid 1h;
+  server {
+    listen 127.0.0.1:$NPORT;
+    root $TMP/www;
+    location / { try_files \$uri.json =404; gzip_static on; gzip_vary on; }
+  }
+}
+EOF
+nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" & PIDS+=($!)
+N=http://127.0.0.1:$NPORT
+for _ in $(seq 50); do curl -sf "$N$SEATS" >/dev/null && break; sleep 0.1; done
+curl -sf "$N$SEATS" >/dev/null || { echo "nginx did not start" >&2; cat "$TMP/nginx/logs/error.log" >&2; exit 1; }
+
+# The bodies both sides send must be byte-identical, with and without gzip.
+curl -sf -H 'Accept-Encoding: identity' "$T$SEATS" -o "$TMP/t.id"; curl -sf -H 'Accept-Encoding: identity' "$N$SEATS" -o "$TMP/n.id"
+curl -sf -H 'Accept-Encoding: gzip' "$T$SEATS" -o "$TMP/t.gz";     curl -sf -H 'Accept-Encoding: gzip' "$N$SEATS" -o "$TMP/n.gz"
+cmp -s "$TMP/t.id" "$TMP/n.id" || { echo "plain bodies differ" >&2; exit 1; }
+cmp -s "$TMP/t.gz" "$TMP/n.gz" || { echo "gzip bodies differ" >&2; exit 1; }
+cmp -s "$TMP/t.id" <(gzip -dc "$TMP/t.gz") || { echo "gzip body does not inflate to the plain one" >&2; exit 1; }
+XC=$(curl -s -o /dev/null -D - -H 'Accept-Encoding: identity' "$T$SEATS" | tr -d '\r' | sed -n 's/^X-Cache: //Ip')
+
+echo "ticketd compare $(date -u +%FT%TZ) $(git rev-parse --short HEAD) workers=$WORKERS cpus=$(nproc) conns=$CONNS dur=${DUR}s"
+echo "$(nginx -v 2>&1), $("$PGBIN/postgres" --version), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+echo "load before: $(uptime | sed 's/.*load average/load average/')"
+echo "seat map: 2,000 seats, $(stat -c %s "$TMP/t.id") bytes plain, $(stat -c %s "$TMP/t.gz") bytes gzip (identical bytes from nginx; ticketd X-Cache: $XC)"
+
+# wrk_run <label> <url> [header]: requests/s, p50, p99 and the status mix. wrk's own counter
+# gives the mix (a Lua response() hook would copy every 300 KB body into Lua and make wrk the
+# bottleneck); every answer of these rows should be 2xx.
+RPS=0; P50=""
+wrk_run() {
+  local label=$1 url=$2; shift 2
+  wrk -t2 -c"$CONNS" -d1s "$@" "$url" >/dev/null 2>&1 || true  # warm-up
+  wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$@" "$url" >"$TMP/wrk.txt" 2>&1
+  RPS=$(sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' "$TMP/wrk.txt")
+  P50=$(sed -nE 's/^ *50% *([0-9.]+[a-z]+).*/\1/p' "$TMP/wrk.txt")
+  local p99 total bad sockerr
+  p99=$(sed -nE 's/^ *99% *([0-9.]+[a-z]+).*/\1/p' "$TMP/wrk.txt")
+  total=$(sed -nE 's/^ *([0-9]+) requests in.*/\1/p' "$TMP/wrk.txt")
+  bad=$(sed -nE 's/^ *Non-2xx or 3xx responses: *([0-9]+).*/\1/p' "$TMP/wrk.txt"); bad=${bad:-0}
+  sockerr=$(sed -nE 's/^ *Socket errors: *(.*)/\1/p' "$TMP/wrk.txt")
+  printf '  %-8s %8.0f req/s  p50 %-8s p99 %-8s status: 2xx/3xx=%d other=%d%s\n' "$label" "$RPS" "$P50" "$p99" \
+    $((total - bad)) "$bad" "${sockerr:+ socket errors: $sockerr}"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}'; }
+SUMMARY=()
+
+# row_pair <row label> <goal> <ticketd url> <limit url> [wrk args]: ROUNDS rounds of ticketd then
+# the limit, back to back, so both see the same machine; every run printed; the row's figures
+# are the medians of the rounds' req/s, and its ratio the median of the rounds' ratios.
+median() { sort -g | awk '{v[NR]=$1} END{print (NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2)}'; }
+row_pair() {
+  local label=$1 goal=$2 turl=$3 lurl=$4; shift 4
+  local ts=() ls=()
+  for i in $(seq "$ROUNDS"); do
+    if [ "$i" = 1 ] && [ "$PERF" = 1 ] && command -v perf >/dev/null; then
+      perf record -F 499 -g -p "$TPID" -o "$TMP/perf.data" -- sleep "$((DUR + 1))" >/dev/null 2>&1 & PERFPID=$!
+    fi
+    wrk_run "ticketd" "$turl" "$@"; ts+=("$RPS")
+    if [ -n "${PERFPID:-}" ]; then wait "$PERFPID" || true; fi
+    wrk_run "$LIMIT" "$lurl" "$@"; ls+=("$RPS")
+  done
+  local a b rs=() r
+  for i in "${!ts[@]}"; do rs+=("$(ratio "${ts[$i]}" "${ls[$i]}")"); done
+  a=$(printf '%s\n' "${ts[@]}" | median); b=$(printf '%s\n' "${ls[@]}" | median)
+  r=$(printf '%s\n' "${rs[@]}" | median)
+  echo "  rounds' ratios: ${rs[*]}; median ticketd $(printf %.0f "$a") req/s, $LIMIT $(printf %.0f "$b") req/s;" \
+    "median ratio $r (goal >= $goal)"
+  SUMMARY+=("$(printf '%-38s %9.0f req/s  %9.0f req/s  %5.2f  >= %s' "$label" "$a" "$b" "$r" "$goal")")
+  if [ -n "${PERFPID:-}" ]; then
+    echo "  -- perf of ticketd (first round), top symbols by self time"
+    { perf report -i "$TMP/perf.data" --no-children --stdio --sort dso,symbol 2>/dev/null |
+      grep -E '^ +[0-9.]+%' | head -20 | sed -e 's/^/  /' -e 's/[ -]*$//'; } || true
+    PERFPID=""
+  fi
+}
+
+if [[ " $ROWS " == *" 1 "* ]]; then
+  echo "== 1. cached seat map, client without gzip; limit: nginx serving the same bytes as a static file"
+  LIMIT=nginx row_pair "seat map 2,000 seats, no gzip" 0.7 "$T$SEATS" "$N$SEATS" -H 'Accept-Encoding: identity'
+fi
+
+if [[ " $ROWS " == *" 2 "* ]]; then
+  echo "== 2. cached seat map, client sends Accept-Encoding: gzip; limit: nginx gzip_static of the same bytes"
+  LIMIT=nginx row_pair "seat map 2,000 seats, gzip" 0.7 "$T$SEATS" "$N$SEATS" -H 'Accept-Encoding: gzip'
+  PERF=0
+fi
+
+# ---- rows 3-5 (holds vs pgbench, SSE memory, burst latency) go here, each measured against
+# its limit in this same run, with its status mix. ----
+
+echo "load after:  $(uptime | sed 's/.*load average/load average/')"
+echo "== summary (medians)                    ticketd          limit            ratio  goal"
+for l in "${SUMMARY[@]}"; do echo "$l"; done
