@@ -4,10 +4,15 @@
  * answers with a streamed response; from then on no thread is spent on the stream while it
  * is idle. A client resumes with the Last-Event-ID header (EventSource sends it by itself
  * when it reconnects) or ?last_event_id= (for a first connection that already has a map).
+ *
+ * Memory: the request (and its arena) lives as long as the stream, so the show and the
+ * backlog are read into a scratch arena freed before the answer; an idle stream keeps only
+ * the request's few strings, its tix_sse_stream and MHD's connection (bench/sse_memory.py).
  */
 #include "api/handlers.h"
 #include "app.h"
 #include "cache/bus.h"
+#include "core/arena.h"
 #include "core/util.h"
 #include "http/sse.h"
 #include "store/catalog.h"
@@ -36,22 +41,26 @@ void tix_api_show_events(tix_req *r)
     if (db == NULL) {
         return;
     }
-    tix_rc rc = tix_show_get(db, r->arena, tix_req_param(r, "id"), &show);
+    tix_arena *scratch = tix_arena_create(0); /* the show and the backlog; freed below */
+    tix_rc rc = tix_show_get(db, scratch, tix_req_param(r, "id"), &show);
     if (rc != TIX_OK) {
+        tix_arena_destroy(scratch);
         tix_reply_rc(r, rc);
         return;
     }
     int64_t last = last_seen(r);
     tix_sse_stream *s = NULL;
     if (tix_sse_open(r->app->sse, r->conn, show.id, last, &s) != TIX_OK) {
+        tix_arena_destroy(scratch);
         tix_reply_header(r, "Retry-After", "5");
         tix_reply_error(r, 503, "too_many_streams",
                         "this server takes no more event streams now; try again shortly", NULL);
         return;
     }
     tix_bus_backlog b;
-    bool known = tix_bus_since(r->app->bus, r->arena, show.id, last, &b) == TIX_OK;
-    tix_sse_prime(r->app->sse, s, known ? &b : NULL);
+    bool known = tix_bus_since(r->app->bus, scratch, show.id, last, &b) == TIX_OK;
+    tix_sse_prime(r->app->sse, s, known ? &b : NULL); /* copies what it needs */
+    tix_arena_destroy(scratch);
     r->status = 200;
     r->content_type = "text/event-stream; charset=utf-8";
     tix_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");

@@ -1,6 +1,9 @@
 /*
  * Arena: a linked list of blocks; allocation bumps a pointer in the newest block, a request
  * larger than a quarter block gets a block of its own so the current block is not wasted.
+ * The first block has the size asked for; later ones at least ARENA_DEFAULT, so a small first
+ * block (an arena that usually needs little, or one that lives long: a request that becomes an
+ * event stream) costs little without making a busy arena call malloc often.
  */
 #include "core/arena.h"
 
@@ -44,8 +47,8 @@ tix_arena *tix_arena_create(size_t first)
     if (a == NULL) {
         abort();
     }
-    a->block_size = first ? first : ARENA_DEFAULT;
-    a->head = block_new(a->block_size);
+    a->block_size = first > ARENA_DEFAULT ? first : ARENA_DEFAULT;
+    a->head = block_new(first ? first : ARENA_DEFAULT);
     a->total = 0;
     return a;
 }

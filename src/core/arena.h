@@ -13,7 +13,8 @@
 
 typedef struct tix_arena tix_arena;
 
-/* A new arena whose first block holds `first` bytes (0 = default). Free with destroy. */
+/* A new arena whose first block holds `first` bytes (0 = default, 8 KiB); later blocks hold at
+ * least the default. Free with destroy. */
 tix_arena *tix_arena_create(size_t first);
 /* Frees the arena and everything allocated from it. NULL does nothing. */
 void tix_arena_destroy(tix_arena *a);

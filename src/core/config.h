@@ -52,6 +52,7 @@ typedef struct tix_config {
     int workers;
     int max_connections;
     int per_ip_connections; /* 0 = unlimited */
+    int max_header_bytes;   /* request line and headers; sizes libmicrohttpd's connection pool */
     int db_pool_size;
     tix_db_kind db_kind;
     tix_log_level log_level;

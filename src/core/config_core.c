@@ -105,12 +105,14 @@ tix_rc tix_config_load_numbers(tix_config_parser *p, tix_config *cfg)
     int64_t workers = 0;
     int64_t conns = 0;
     int64_t per_ip = 0;
+    int64_t header_bytes = 0;
     int64_t pool = 0; /* unset: WORKERS + 2, as 0 */
     int64_t demo = 0;
     if (tix_config_get_num(p, "PORT", &port) != TIX_OK ||
         tix_config_get_num(p, "WORKERS", &workers) != TIX_OK ||
         tix_config_get_num(p, "MAX_CONNECTIONS", &conns) != TIX_OK ||
         tix_config_get_num(p, "PER_IP_CONNECTIONS", &per_ip) != TIX_OK ||
+        tix_config_get_num(p, "MAX_HEADER_BYTES", &header_bytes) != TIX_OK ||
         tix_config_get_num(p, "DB_POOL_SIZE", &pool) != TIX_OK ||
         tix_config_get_num(p, "DEMO_DATA", &demo) != TIX_OK ||
         tix_config_get_num(p, "MAX_BODY_BYTES", &cfg->max_body_bytes) != TIX_OK ||
@@ -124,6 +126,7 @@ tix_rc tix_config_load_numbers(tix_config_parser *p, tix_config *cfg)
     cfg->workers = (int)workers;
     cfg->max_connections = (int)conns;
     cfg->per_ip_connections = (int)per_ip;
+    cfg->max_header_bytes = (int)header_bytes;
     cfg->db_pool_size = pool != 0 ? (int)pool : cfg->workers + 2;
     cfg->demo_data = demo != 0;
     return TIX_OK;

@@ -81,6 +81,10 @@ const tix_config_var tix_config_vars[] = {
     SECS("REQUEST_TIMEOUT", "30s", 1, HOUR, "time allowed for a whole request body"),
     INT("MAX_CONNECTIONS", "10000", 16, 1000000, "open connections at most"),
     INT("PER_IP_CONNECTIONS", "0", 0, 1000000, "open connections per client address, 0 = no limit"),
+    INT("MAX_HEADER_BYTES", "8192", 1024, 1048576,
+        "largest request line and header fields together, in up to 32 fields (more fields take "
+        "about 64 bytes each from it; a larger request gets 431 or is closed); every open "
+        "connection, an idle event stream too, keeps a buffer of this size plus 3 KiB"),
     TEXT("PASSWORD_HASH_COST", "interactive", "interactive | moderate | min (min is for tests)"),
 
     HEAD("Media"),

@@ -101,6 +101,15 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
         return TIX_ENOMEM;
     }
     pthread_mutex_init(&s->mu, NULL);
+    /* Each connection's memory pool (libmicrohttpd 0.9.75 sizes it per daemon, not per
+     * connection): the request line and headers must fit in it, next to MHD's record of each
+     * header field (about 64 bytes each) and the answer's header block, hence the 3 KiB over
+     * MAX_HEADER_BYTES (room for 32 fields; tests/api/test_http.py sends such requests). It is
+     * also what an idle event stream costs: MHD zeroes the unused half of the read buffer when
+     * the answer starts, so about half the pool is resident for every open stream (bench/
+     * sse_memory.py; MHD's default 32 KiB made 5,000 streams 170 MiB). Request bodies do not
+     * need room here: they are handed over piece by piece (server_request.c, upload.c). */
+    size_t pool_bytes = (size_t)cfg->max_header_bytes + 3072;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
@@ -111,7 +120,7 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
         (unsigned)cfg->per_ip_connections, MHD_OPTION_NOTIFY_COMPLETED, tix_server_on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, tix_server_on_connection, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK,
-        tix_server_on_uri, s, MHD_OPTION_END);
+        tix_server_on_uri, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_bytes, MHD_OPTION_END);
     if (s->daemon == NULL) {
         tix_log_error("cannot listen on %s:%d (in use, or not permitted)", cfg->bind_address,
                       cfg->port);

@@ -39,8 +39,11 @@
 static struct MHD_Response *make_response(tix_req *r)
 {
     if (r->stream_read != NULL) { /* SSE: the response owns the stream from here on */
+        /* The block (allocated and zeroed with the response, kept as long as the stream) is
+         * only used for HTTP/1.0 clients; chunked answers are read straight into the
+         * connection's write buffer. Small, as every idle stream keeps one. */
         struct MHD_Response *resp = MHD_create_response_from_callback(
-            MHD_SIZE_UNKNOWN, 4096, r->stream_read, r->stream_cls, r->stream_free);
+            MHD_SIZE_UNKNOWN, 512, r->stream_read, r->stream_cls, r->stream_free);
         if (resp != NULL) {
             r->stream_cls = NULL;
         }
@@ -180,7 +183,9 @@ static req_state *begin_request(tix_server *s, req_state *st, struct MHD_Connect
     }
     tix_req *r = &st->r;
     st->s = s;
-    r->arena = tix_arena_create(0);
+    /* 1 KiB first: a request that becomes an event stream keeps its arena (the strings the
+     * access log needs) for the stream's whole life; busier requests go on in 8 KiB blocks. */
+    r->arena = tix_arena_create(1024);
     r->app = s->app;
     r->conn = conn;
     r->start_us = tix_mono_us();

@@ -331,6 +331,10 @@ ssize_t tix_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         pthread_mutex_unlock(&h->mu);
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
+    /* Drained: an idle stream keeps no buffer (the next event or heartbeat makes one). */
+    free(s->buf);
+    s->buf = NULL;
+    s->off = s->len = s->cap = 0;
     s->suspended = true;
     MHD_suspend_connection(s->conn);
     pthread_mutex_unlock(&h->mu);

@@ -256,6 +256,34 @@ def test_head_is_answered_without_a_body(server):
     assert r.content == b""
 
 
+# MAX_HEADER_BYTES (default 8192): the request line and header fields together, which is also
+# what sizes each connection's buffer (an idle event stream keeps one; bench/sse_memory.py).
+MAX_HEADER_BYTES = 8192
+
+
+def request_of(size: int, token: str, fields: int) -> bytes:
+    """GET /api/v1/me of exactly size bytes (request line, headers, blank line), padded over
+    `fields` extra header fields of equal length."""
+    head = b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n" % token.encode()
+    names = [b"X-Pad-%02d: " % i for i in range(fields)]
+    room = size - len(head) - 2 - sum(len(n) + 2 for n in names)
+    assert room >= fields
+    values = [b"v" * (room // fields + (1 if i < room % fields else 0)) for i in range(fields)]
+    data = head + b"".join(n + v + b"\r\n" for n, v in zip(names, values)) + b"\r\n"
+    assert len(data) == size
+    return data
+
+
+@pytest.mark.parametrize("fields", [1, 32])
+def test_headers_up_to_max_header_bytes_are_answered(server, fields):
+    token = register(server, email=unique_email("hdr"))["access_token"]
+    with RawConn(server.port) as conn:
+        conn.send(request_of(MAX_HEADER_BYTES, token, fields))
+        resp = conn.read_response()
+    assert resp.status == 200, resp
+    assert resp.json()["email"].startswith("hdr"), resp
+
+
 @pytest.mark.parametrize("name,request_bytes", [
     ("long-url", b"GET /api/v1/" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("huge-header", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 +
