@@ -15,9 +15,11 @@
  *     refunded (cancelled_refunded), or paid after its hold expired and refunded
  *     (expired_refunded). gross is what those seats cost before discounts
  *     (bookings.amount_before_discount; amount + discount for a row where it is 0), discounts
- *     the promo discounts taken (bookings.discount), refunds the processed refunds of the
- *     show's bookings (refunds.status = processed; pending or failed ones are not money back
- *     yet), net = gross - discounts - refunds. gross - discounts is therefore what buyers paid.
+ *     the promo discounts taken (bookings.discount), refunds the processed refunds of those
+ *     bookings' payments (refunds.status = processed: pending or failed ones are not money back
+ *     yet; a refund of a stray second payment or of one of the wrong amount gives back money
+ *     that was never in gross, and counts in neither), net = gross - discounts - refunds.
+ *     gross - discounts is therefore what buyers paid.
  *   - tickets: seats of bookings that are confirmed now (a refunded seat may be sold again and
  *     is then counted once, for its new booking); sellable seats: the hall's active, unblocked
  *     seats for every show that is not cancelled; occupancy = tickets / sellable (0 when none).

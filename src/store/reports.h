@@ -8,13 +8,16 @@
  *   - a show is in the range when starts_at + its theatre's utc_offset_minutes falls in
  *     [from_local_ms, to_local_ms) (both "local midnight" instants counted as if they were UTC);
  *     a coarse bound on shows.starts_at alone (the range widened by the largest offsets, -12 h
- *     and +14 h) lets the shows_theatre_time / shows_starts indexes find the shows;
+ *     and +14 h) lets the shows_theatre_time index find each theatre's shows;
  *   - paid bookings (confirmed, cancelled_refunded, expired_refunded: every one was paid) give
  *     gross (amount_before_discount, or amount + discount on a row where it is 0) and discounts;
- *   - processed refunds of any booking of the show give refunds;
+ *   - processed refunds of the booking's own payment (refunds.payment_id = bookings.payment_id)
+ *     give refunds: a stray second payment, or one of the wrong amount, is refunded under its
+ *     own payment id and was never in gross, so neither counts;
  *   - tickets are the seats of bookings that are confirmed now (booking_seats);
- *   - sellable seats are the hall's active, unblocked seats (today's layout; a hall's layout
- *     cannot change under future shows with bookings) for every show not cancelled.
+ *   - sellable seats are the hall's active seats (halls.seat_count) less its active blocked
+ *     ones (today's layout; a hall's layout cannot change under future shows with bookings),
+ *     for every show not cancelled.
  *
  * Every group of a range with shows has a row, also with no sales (occupancy 0).
  * Strings in the returned rows live in the caller's arena.

@@ -95,8 +95,10 @@ def ledger(database_url: str, group_by: str, first: date, last: date,
         " s.currency, s.status, s.starts_at, t.utc_offset_minutes) FROM shows s"
         " JOIN theatres t ON t.id = s.theatre_id JOIN movies m ON m.id = s.movie_id")]
     bookings = query(database_url, "SELECT id, show_id, status, amount, amount_before_discount,"
-                                   " discount FROM bookings")
-    refunds = query(database_url, "SELECT booking_id, amount FROM refunds"
+                                   " discount, payment_id FROM bookings")
+    # a refund of a stray payment (a second one, or one of the wrong amount) is not the
+    # booking's money: only refunds of the booking's own payment count
+    refunds = query(database_url, "SELECT booking_id, amount, payment_id FROM refunds"
                                   " WHERE status = 'processed'")
     seats_sold = query(database_url, "SELECT b.show_id, COUNT(*) FROM booking_seats bs"
                                      " JOIN bookings b ON b.id = bs.booking_id"
@@ -104,14 +106,16 @@ def ledger(database_url: str, group_by: str, first: date, last: date,
     sellable = dict(query(database_url, "SELECT hall_id, COUNT(*) FROM seats WHERE active = 1"
                                         " AND blocked = 0 GROUP BY hall_id"))
     show_of = {b[0]: b[1] for b in bookings}
+    paid_by = {b[0]: b[6] for b in bookings if b[2] in PAID}
     per_show = defaultdict(lambda: defaultdict(int))
-    for _bid, sid, status, amount, before, discount in bookings:
+    for _bid, sid, status, amount, before, discount, _pay in bookings:
         if status in PAID:
             before, discount, amount = int(before), int(discount), int(amount)
             per_show[sid]["gross"] += before if before > 0 else amount + discount
             per_show[sid]["discounts"] += discount
-    for bid, amount in refunds:
-        per_show[show_of[bid]]["refunds"] += int(amount)
+    for bid, amount, payment in refunds:
+        if bid in paid_by and paid_by[bid] == payment:
+            per_show[show_of[bid]]["refunds"] += int(amount)
     for sid, n in seats_sold:
         per_show[sid]["tickets"] += int(n)
     out: dict = {}
@@ -291,6 +295,13 @@ class History:
                 execute(srv.database_url, f"UPDATE bookings SET discount = {d},"
                                           f" amount_before_discount = amount + {d}"
                                           f" WHERE id = '{bid}'")
+        # a second payment of a confirmed booking, refunded: never in gross, not in refunds
+        bid, created = query(srv.database_url, "SELECT id, created_at FROM bookings"
+                                               " WHERE status = 'confirmed' ORDER BY id")[0]
+        execute(srv.database_url,
+                "INSERT INTO refunds (id, booking_id, payment_id, amount, reason, status,"
+                f" created_at, updated_at) VALUES ('ref_stray', '{bid}', 'pay_stray', 12345,"
+                f" 'second payment for a settled booking', 'processed', {created}, {created})")
         # a refund still pending at the provider is not money back yet
         ref = query(srv.database_url, "SELECT id FROM refunds WHERE status = 'processed'"
                                       " ORDER BY id")
@@ -336,8 +347,11 @@ def test_sales_report_matches_ledger(backend, make_server):
     paid = sum(int(r[0]) for r in query(url, "SELECT amount FROM bookings WHERE status IN"
                                              " ('confirmed', 'cancelled_refunded',"
                                              " 'expired_refunded')"))
-    back = sum(int(r[0]) for r in query(url, "SELECT amount FROM refunds"
-                                             " WHERE status = 'processed'"))
+    back = sum(int(r[0]) for r in query(url, "SELECT r.amount FROM refunds r JOIN bookings b"
+                                             " ON b.id = r.booking_id WHERE r.status ="
+                                             " 'processed' AND r.payment_id = b.payment_id"))
+    stray = query(url, "SELECT amount FROM refunds WHERE id = 'ref_stray'")
+    assert stray == [("12345",)]
     totals = defaultdict(int)
     for sums in report(srv, h.admin, "theatre", first, last, csv_too=False).values():
         for f in ("gross", "discounts", "refunds", "net"):
