@@ -495,7 +495,8 @@ def main():
                             before = len(got)
                     pg.explain(False)
                 else:
-                    plans = sqlite_plans(tmp / "bench.db", pg)
+                    plans = sqlite_plans(tmp / "bench.db",
+                                         results.get(("postgres", phase), ([], {}))[1])
                 t.stop()
                 results[(name, phase)] = (res, plans)
         # the table
@@ -528,18 +529,16 @@ def main():
         Path(a.out).write_text(text)
 
 
-def sqlite_plans(path: Path, pg) -> dict:
-    """EXPLAIN QUERY PLAN of the report query (as PostgreSQL logged it: the same text)."""
+def sqlite_plans(path: Path, pg_plans: dict) -> dict:
+    """EXPLAIN QUERY PLAN of the cases PostgreSQL logged (the same SQL text)."""
     out = {}
-    texts = re.findall(r"Query Text: (WITH sh AS .*?LIMIT \$7)", pg.log_text() if pg else "")
-    by_group = {}
-    for t in texts:
-        by_group.setdefault(t.split("(SELECT ", 2)[-1][:40], t)
     con = sqlite3.connect(path)
-    for q in list(by_group.values())[:1]:
-        rows = con.execute("EXPLAIN QUERY PLAN " + q,
-                           {str(i): None for i in range(1, 8)}).fetchall()
-        out[("any", "any", "day")] = "\n".join(f"{r[0]:>4} {r[1]:>4} {r[3]}" for r in rows)
+    for case, plan in pg_plans.items():
+        m = re.search(r"Query Text: (WITH sh AS .*?LIMIT \$7)", plan)
+        if m:
+            rows = con.execute("EXPLAIN QUERY PLAN " + m.group(1),
+                               {str(i): None for i in range(1, 8)}).fetchall()
+            out[case] = "\n".join(f"{r[0]:>4} {r[1]:>4} {r[3]}" for r in rows)
     con.close()
     return out
 
