@@ -184,13 +184,14 @@ COLUMNS = {
 
 
 class Pg:
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, port: int | None = None):
         bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
         assert bins, "PostgreSQL not installed"
         self.bin = bins[-1]
         self.base = base / "pg"
-        self.base.mkdir()
-        self.port = free_port()
+        if port is None:
+            self.base.mkdir()
+        self.port = port or free_port()
         self.root = os.geteuid() == 0
         if self.root:
             shutil.chown(self.base, "postgres", "postgres")
@@ -387,6 +388,49 @@ def plans_from_log(text: str) -> list[str]:
     return out
 
 
+def load(a, tmp: Path, servers: dict, pg, say, reuse: bool = False) -> None:
+    """Makes the schema and the data in every database (or counts what an earlier run left)."""
+    if reuse:
+        con = sqlite3.connect(tmp / "bench.db") if "sqlite" in servers else None
+        counts = {}
+        for t in TABLES:
+            counts[t] = (con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] if con
+                         else pg.psql("bench", f"SELECT COUNT(*) FROM {t}").strip())
+        say("data loaded by an earlier run of this bench (--reuse)")
+        say("rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        say("")
+        return
+    ids = {}
+    for name, url in servers.items():
+        migrate(a.bin, url, tmp)
+        t = Ticketd(a.bin, url, tmp)
+        st, body = t.call("POST", "/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})
+        admin_id = body["user"]["id"]
+        owner_id, _tok = owner_account(t, body["access_token"])
+        t.stop()
+        ids[name] = (owner_id, admin_id)
+    csvdir = tmp / "csv"
+    csvdir.mkdir()
+    counts = None
+    # the owner and admin ids differ per database: the files are made per database
+    for name, url in servers.items():
+        owner_id, admin_id = ids[name]
+        d = csvdir / name
+        d.mkdir()
+        t0 = time.monotonic()
+        counts = generate(d, a, owner_id, admin_id)
+        log(f"generated for {name} in {time.monotonic() - t0:.0f}s: {counts}")
+        t0 = time.monotonic()
+        if name == "postgres":
+            pg.load(d)
+        else:
+            load_sqlite(tmp / "bench.db", d)
+        say(f"{name}: loaded in {time.monotonic() - t0:.0f}s")
+        shutil.rmtree(d)
+    say("rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    say("")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", default="bench/results/2026-12-06-reports.txt")
@@ -399,9 +443,12 @@ def main():
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--backends", default="postgres,sqlite")
     p.add_argument("--bin", default=os.environ.get("TICKETD_BIN", str(ROOT / "build/ticketd")))
+    p.add_argument("--reuse", help="the temp dir of an earlier run whose data is loaded (its"
+                   " PostgreSQL still running on --pg-port): time only")
+    p.add_argument("--pg-port", type=int)
     a = p.parse_args()
     backends = a.backends.split(",")
-    tmp = Path(tempfile.mkdtemp(prefix="ticketd-reports-bench-"))
+    tmp = Path(a.reuse) if a.reuse else Path(tempfile.mkdtemp(prefix="ticketd-reports-bench-"))
     if os.geteuid() == 0:
         shutil.chown(tmp, "postgres", "postgres")
         os.chmod(tmp, 0o755)
@@ -419,42 +466,16 @@ def main():
         creates, drops = index_statements()
         servers = {}
         if "postgres" in backends:
-            pg = Pg(tmp)
-            pg.start()
+            pg = Pg(tmp, a.pg_port if a.reuse else None)
+            if not a.reuse:
+                pg.start()
             servers["postgres"] = pg.url
         if "sqlite" in backends:
             servers["sqlite"] = f"sqlite://{tmp / 'bench.db'}"
-        ids = {}
-        for name, url in servers.items():
-            migrate(a.bin, url, tmp)
-            t = Ticketd(a.bin, url, tmp)
-            st, body = t.call("POST", "/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})
-            admin_id = body["user"]["id"]
-            owner_id, _tok = owner_account(t, body["access_token"])
-            t.stop()
-            ids[name] = (owner_id, admin_id)
-        csvdir = tmp / "csv"
-        csvdir.mkdir()
-        t0 = time.monotonic()
-        # one data set for both: the owner and admin ids differ per database, so make the
-        # files per database when they do
-        counts = None
-        for name, url in servers.items():
-            owner_id, admin_id = ids[name]
-            d = csvdir / name
-            d.mkdir()
-            t0 = time.monotonic()
-            counts = generate(d, a, owner_id, admin_id)
-            log(f"generated for {name} in {time.monotonic() - t0:.0f}s: {counts}")
-            t0 = time.monotonic()
-            if name == "postgres":
-                pg.load(d)
-            else:
-                load_sqlite(tmp / "bench.db", d)
-            say(f"{name}: loaded in {time.monotonic() - t0:.0f}s")
-            shutil.rmtree(d)
-        say("rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-        say("")
+        if a.reuse:
+            load(a, tmp, servers, pg, say, reuse=True)
+        else:
+            load(a, tmp, servers, pg, say)
         results = {}
         for name, url in servers.items():
             for phase in ("without 0016", "with 0016"):
