@@ -539,9 +539,10 @@ def main():
                 say(f"--- plan: {key[0]}, {key[1]}, {' '.join(case)} ---")
                 say(plan.rstrip())
     finally:
-        if pg:
+        if pg and not a.reuse:
             pg.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not a.reuse:
+            shutil.rmtree(tmp, ignore_errors=True)
     say("")
     say(f"load after: {os.getloadavg()}")
     text = "\n".join(report) + "\n"
