@@ -90,6 +90,7 @@ def setup(port: int, admin_email: str, admin_password: str, buyers: int, per_buy
         "access_token"]
     theatre = a.ok("POST", "/theatres", {"name": "Rush Palace", "city": "Pune",
                                          "address": "1 Door Road"}, 201, ot)
+    a.ok("POST", f"/admin/theatres/{theatre['id']}/approve", None, 200, at)  # born pending
     rows = "ABCDEFGHIJKLMNOPQRST"
     hall = a.ok("POST", f"/theatres/{theatre['id']}/halls",
                 {"name": "Audi 1", "layout": {"rows": [

@@ -1,7 +1,9 @@
 -- wrk script: every request holds two distinct seats (a fresh pair each time) in one of the
 -- benchmark's shows, as one of many users. Filled in by bench/holds.sh: TOKENS, SHOWS, HALL.
 local counter = 0
-local thread_no = 0
+-- thread_no is a global on purpose: setup's thread:set writes the thread's global, which a
+-- `local thread_no` here would hide (then every thread sent the same request sequence).
+thread_no = 0
 local threads = 0
 local all_threads = {}
 

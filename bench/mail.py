@@ -5,6 +5,7 @@ Mail numbers for bench/results: (1) the outbox delivery rate against a real SMTP
 POST /auth/password-reset is for a known and an unknown e-mail.
 
   bench/mail.py [--messages 500] [--requests 300] [--backend sqlite|postgres|both]
+                [--against OLD_TICKETD_BIN]
 
 (1) A server with JOBS=off takes `messages` password-reset requests for one account (so the
 outbox holds that many messages; rate limits off), then `ticketd jobs run-once mail` with
@@ -99,16 +100,72 @@ def timing(backend: str, pg, n: int) -> list[str]:
     return lines
 
 
+def timing_against(backend: str, pg, n: int, other_bin: str) -> list[str]:
+    """Like timing(), but two servers at once: this build and `other_bin` (an older build), each
+    on its own database, their requests interleaved (this-known, other-known, this-unknown,
+    other-unknown, rotating) so both see the same machine load: on a shared, busy machine two
+    separate runs differ more than the effect measured."""
+    import conftest
+    servers = {}
+    this_bin = conftest.TICKETD_BIN
+    try:
+        for name, binary in (("this", this_bin), ("other", Path(other_bin))):
+            tmp = Path(tempfile.mkdtemp(prefix="ticketd-mail-bench-"))
+            conftest.TICKETD_BIN = binary
+            srv = Server(backend, database(backend, tmp, pg), tmp, JOBS="off", WORKERS="4").start()
+            known = unique_email("known")
+            register(srv, email=known)
+            servers[name] = (srv, known, requests.Session())
+    finally:
+        conftest.TICKETD_BIN = this_bin
+    times = {(b, k): [] for b in servers for k in ("known", "unknown")}
+    order = [("this", "known"), ("other", "known"), ("this", "unknown"), ("other", "unknown")]
+    try:
+        for i in range(n + 40):
+            for j in range(4):
+                b, kind = order[(i + j) % 4]
+                srv, known, s = servers[b]
+                em = known if kind == "known" else unique_email("nobody")
+                t0 = time.perf_counter()
+                r = s.post(srv.api + "/auth/password-reset", json={"email": em}, timeout=30)
+                dt = (time.perf_counter() - t0) * 1e6
+                assert r.status_code == 202
+                if i >= 40:
+                    times[(b, kind)].append(dt)
+    finally:
+        for srv, _, _ in servers.values():
+            srv.stop()
+    lines = []
+    for b in servers:
+        for kind in ("known", "unknown"):
+            v = sorted(times[(b, kind)])
+            lines.append(f"{backend:8s} {b:5s} reset {kind:7s} n={len(v)} mean "
+                         f"{statistics.mean(v):7.0f} us  median {statistics.median(v):7.0f} us  "
+                         f"p90 {v[int(len(v) * 0.9)]:7.0f} us")
+        k, u = times[(b, "known")], times[(b, "unknown")]
+        lines.append(f"{backend:8s} {b:5s} reset known - unknown: mean "
+                     f"{statistics.mean(k) - statistics.mean(u):+.0f} us, median "
+                     f"{statistics.median(k) - statistics.median(u):+.0f} us")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=500)
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
+    ap.add_argument("--against", metavar="TICKETD_BIN",
+                    help="time the password reset of this build and of that binary, interleaved "
+                         "(no delivery run)")
     a = ap.parse_args()
     backends = ["sqlite", "postgres"] if a.backend == "both" else [a.backend]
     pg = new_pg_cluster() if "postgres" in backends else None
     try:
         for b in backends:
+            if a.against:
+                for line in timing_against(b, pg, a.requests, a.against):
+                    print(line, flush=True)
+                continue
             for line in delivery(b, pg, a.messages) + timing(b, pg, a.requests):
                 print(line, flush=True)
     finally:

@@ -339,6 +339,8 @@ async def setup(info: ClusterInfo, p: Params, client: Client, admin_email: str,
         "genres": ["Action"], "certificate": "UA"}, admin)
     theatre = await must(client, conn, "setup", "POST", "/api/v1/theatres", 201, {
         "name": f"Premiere {tag}", "city": f"Opening-{tag}", "address": "1 MG Road"}, admin)
+    await must(client, conn, "setup", "POST",  # a new theatre is pending until approved
+               f"/api/v1/admin/theatres/{theatre['id']}/approve", 200, None, admin)
     hall = await must(client, conn, "setup", "POST", f"/api/v1/theatres/{theatre['id']}/halls",
                       201, {"name": "Screen 1", "layout": p.layout()}, admin)
     d = today + timedelta(days=2)

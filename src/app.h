@@ -31,6 +31,7 @@ typedef struct tix_app {
     atomic_ullong responses_5xx;
     atomic_ullong slow_clients_cut; /* connections closed by the slow-client reaper */
     atomic_ullong overloaded;       /* requests refused (503) because the handler queue was full */
+    atomic_ullong audit_failures;   /* audit rows that could not be written (http/audit.h) */
 } tix_app;
 
 #endif

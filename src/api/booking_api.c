@@ -10,6 +10,7 @@
 #include "booking/booking.h"
 #include "catalog/show_time.h"
 #include "core/util.h"
+#include "store/door.h"
 
 #include <string.h>
 
@@ -268,6 +269,7 @@ static json_t *booking_view(tix_req *r, tix_db *db, const tix_booking *b, bool w
                           (json_int_t)b->amount, "currency", b->currency, "seats", list, "tickets",
                           tickets, "provider", b->provider, "order_id", b->order_id, "expires_at",
                           tix_view_time(b->expires_at), "created_at", tix_view_time(b->created_at));
+    tix_view_booking_discount(j, b);
     if (with_refunds) {
         tix_refund *refunds = NULL;
         int nr = 0;
@@ -289,11 +291,13 @@ void tix_api_booking_create(tix_req *r)
 {
     json_t *body = tix_req_json(r);
     const char *hold_id = NULL;
+    const char *promo_code = NULL;
     tix_verr e;
     if (body == NULL) {
         return;
     }
-    if (!tix_v_string(body, "hold_id", true, 1, 64, &hold_id, &e)) {
+    if (!tix_v_string(body, "hold_id", true, 1, 64, &hold_id, &e) ||
+        !tix_v_string(body, "promo_code", false, 1, 64, &promo_code, &e)) {
         tix_reply_verr(r, &e);
         return;
     }
@@ -304,7 +308,12 @@ void tix_api_booking_create(tix_req *r)
     tix_booking_ctx c = ctx_of(r, db);
     tix_booking b;
     const char *why = NULL;
-    tix_rc rc = tix_booking_create(&c, hold_id, r->auth.user_id, &b, &why);
+    tix_rc rc = tix_booking_create(&c, hold_id, r->auth.user_id, promo_code, &b, &why);
+    if (rc == TIX_EINVAL && why != NULL && strncmp(why, "promo_code_", 11) == 0) {
+        tix_reply_error(r, 422, why, tix_api_promo_problem_message(why),
+                        json_pack("{s:s}", "promo_code", promo_code));
+        return;
+    }
     if (rc == TIX_ECONFLICT) {
         tix_reply_error(r, 409, why ? why : "conflict",
                         "the hold cannot become a booking (expired, released or already booked)",
@@ -375,8 +384,7 @@ void tix_api_booking_list(tix_req *r)
             r->cache_until = items[i].expires_at;
         }
     }
-    const char *next = n > limit ? tix_req_cursor_encode(r, items[limit - 1].id) : NULL;
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+    tix_reply_page(r, list, n > limit ? items[limit - 1].id : NULL);
 }
 
 /* Whether the provider's payment is of the booking's amount (providers that need the check).
@@ -454,6 +462,25 @@ void tix_api_booking_confirm(tix_req *r)
     tix_reply_json(r, 200, booking_view(r, db, &b, true));
 }
 
+/* 409 already_checked_in for a booking with an admitted ticket: details name the first
+ * admission (check-ins are never undone, so reading it after the refusal is exact). */
+static void cancel_refused_used(tix_req *r, tix_db *db, const char *booking_id)
+{
+    const char *ticket_id = NULL;
+    int64_t at = 0;
+    tix_rc rc = tix_checkin_first_of_booking(db, r->arena, booking_id, &ticket_id, &at);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    tix_reply_error(r, 409, "already_checked_in",
+                    "a ticket of this booking was already used at the door, so it cannot be "
+                    "cancelled",
+                    json_pack("{s:s, s:o, s:I}", "ticket_id", ticket_id, "checked_in_at",
+                              tix_view_time(at), "full_refund_hours",
+                              (json_int_t)(r->app->cfg.cancel_full_refund_s / 3600)));
+}
+
 void tix_api_booking_cancel(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
@@ -465,6 +492,10 @@ void tix_api_booking_cancel(tix_req *r)
     const char *why = NULL;
     tix_rc rc = tix_booking_cancel(&c, b.id, &why);
     rc = rc ? rc : tix_booking_get(db, r->arena, b.id, &b);
+    if (rc == TIX_ECONFLICT && why != NULL && strcmp(why, "already_checked_in") == 0) {
+        cancel_refused_used(r, db, b.id);
+        return;
+    }
     if (rc == TIX_ECONFLICT) {
         bool window = why && strcmp(why, "cancel_window_closed") == 0;
         tix_reply_error(r, 409, why ? why : "conflict",

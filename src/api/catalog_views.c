@@ -38,6 +38,15 @@ json_t *tix_view_theatre(const tix_theatre *t)
     } else {
         json_object_set_new(j, "geo", json_null());
     }
+    /* Onboarding: only its owner and admins see a theatre that is not approved, so the public
+     * sees "approved" here; the others see where their theatre stands. */
+    json_object_set_new(j, "status", json_string(t->status ? t->status : "pending"));
+    json_object_set_new(j, "rejection_reason",
+                        t->rejection_reason ? json_string(t->rejection_reason) : json_null());
+    json_object_set_new(j, "submitted_at",
+                        t->submitted_at ? tix_view_time(t->submitted_at) : json_null());
+    json_object_set_new(j, "reviewed_at",
+                        t->reviewed_at ? tix_view_time(t->reviewed_at) : json_null());
     return j;
 }
 
@@ -98,6 +107,10 @@ static const struct {
     const char *message;
 } refusals[] = {
     {"theatre_has_bookings", 409, NULL, "the theatre has future shows with bookings or holds"},
+    {"theatre_not_approved", 409, NULL,
+     "the hall's theatre is not approved yet; an admin must approve it before it gets shows"},
+    {"invalid_transition", 409, NULL,
+     "the theatre is not in a status this action applies to (details.status is its status)"},
     {"theatre_for_other_owner", 403, "forbidden",
      "only an admin may create a theatre for another owner"},
     {"hall_has_bookings", 409, NULL, "the hall has future shows with bookings or holds"},
@@ -108,6 +121,9 @@ static const struct {
      "another show in this hall overlaps that time (including cleaning time)"},
     {"show_completed", 409, NULL, "a completed show cannot be cancelled"},
     {"show_cancelled", 409, NULL, "the show is already cancelled"},
+    {"show_is_cancelled", 409, "show_cancelled", "a cancelled show cannot be changed"},
+    {"show_is_completed", 409, "show_completed", "a completed show cannot be changed"},
+    {"show_started", 409, NULL, "the show has started: its time and prices can no longer change"},
     {"movie_has_shows", 409, NULL,
      "the running time cannot change while future shows are scheduled"},
     {"movie_has_bookings", 409, NULL,
@@ -122,11 +138,31 @@ void tix_api_reply_catalog(tix_req *r, tix_rc rc, const tix_catalog_refusal *why
     }
     for (size_t i = 0; why->why != NULL && i < sizeof(refusals) / sizeof(refusals[0]); i++) {
         if (strcmp(why->why, refusals[i].why) == 0) {
-            json_t *details = why->category ? json_pack("{s:s}", "category", why->category) : NULL;
+            json_t *details = why->category ? json_pack("{s:s}", "category", why->category)
+                              : why->status ? json_pack("{s:s}", "status", why->status)
+                                            : NULL;
             tix_reply_error(r, refusals[i].status, refusals[i].code ? refusals[i].code : why->why,
                             refusals[i].message, details);
             return;
         }
     }
     tix_reply_rc(r, rc);
+}
+
+tix_price_input *tix_api_price_list(tix_req *r, json_t *prices, int *n)
+{
+    tix_price_input *list =
+        tix_arena_calloc(r->arena, sizeof(*list) * (json_object_size(prices) + 1));
+    int i = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(prices, key, v)
+    {
+        list[i].category = key;
+        list[i].is_integer = json_is_integer(v);
+        list[i].amount = json_is_integer(v) ? json_integer_value(v) : 0;
+        i++;
+    }
+    *n = i;
+    return list;
 }

@@ -20,6 +20,11 @@ json_t *tix_view_seat(const tix_seat_row *s);
 /* A show with its derived status at now; prices (may be NULL) adds "prices". */
 json_t *tix_view_show(const tix_show *s, const tix_show_price *prices, int nprices, int64_t now);
 
+/* A request's price object ({"category": amount, ...}) as the service takes it, in the
+ * request's order (types are checked by the service, in that order, so the first problem
+ * found is the one the API has always named). The list lives in r's arena; OUT: *n. */
+tix_price_input *tix_api_price_list(tix_req *r, json_t *prices, int *n);
+
 /* The catalogue service's context for request r on connection db (the caller: r->auth). */
 tix_catalog_ctx tix_api_catalog_ctx(tix_req *r, tix_db *db);
 /* Answers a failed catalogue call: a refused rule as its 409 (or 403) with its message, a

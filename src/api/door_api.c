@@ -9,14 +9,19 @@
 #include "app.h"
 #include "booking/door.h"
 #include "core/util.h"
+#include "http/audit.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-static tix_door_ctx door_ctx(tix_req *r, tix_db *db)
+/* Every handler's prologue: a database connection and the door's context for the caller.
+ * false when there is no connection (r has been answered, 503). */
+static bool door_open(tix_req *r, tix_door_ctx *c)
 {
-    return (tix_door_ctx){.db = db, .a = r->arena, .cfg = &r->app->cfg, .who = &r->auth};
+    tix_db *db = tix_req_db(r);
+    *c = (tix_door_ctx){.db = db, .a = r->arena, .cfg = &r->app->cfg, .who = &r->auth};
+    return db != NULL;
 }
 
 /* The status and message of each refusal the door names. */
@@ -95,11 +100,10 @@ void tix_api_staff_add(tix_req *r)
         tix_reply_verr(r, &e);
         return;
     }
-    tix_db *db = tix_req_db(r);
-    if (db == NULL) {
+    tix_door_ctx c;
+    if (!door_open(r, &c)) {
         return;
     }
-    tix_door_ctx c = door_ctx(r, db);
     tix_door_refusal why;
     tix_staff_row s;
     tix_rc rc = tix_door_staff_add(&c, tix_req_param(r, "id"), norm, &s, &why);
@@ -117,11 +121,10 @@ void tix_api_staff_list(tix_req *r)
     if (!tix_req_page(r, &limit, &after)) {
         return;
     }
-    tix_db *db = tix_req_db(r);
-    if (db == NULL) {
+    tix_door_ctx c;
+    if (!door_open(r, &c)) {
         return;
     }
-    tix_door_ctx c = door_ctx(r, db);
     tix_staff_row *items = NULL;
     int n = 0;
     tix_rc rc = tix_door_staff_list(&c, tix_req_param(r, "id"), after, limit, &items, &n);
@@ -133,17 +136,15 @@ void tix_api_staff_list(tix_req *r)
     for (int i = 0; i < n && i < limit; i++) {
         json_array_append_new(list, view_staff(&items[i]));
     }
-    const char *next = n > limit ? tix_req_cursor_encode(r, items[limit - 1].user_id) : NULL;
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+    tix_reply_page(r, list, n > limit ? items[limit - 1].user_id : NULL);
 }
 
 void tix_api_staff_remove(tix_req *r)
 {
-    tix_db *db = tix_req_db(r);
-    if (db == NULL) {
+    tix_door_ctx c;
+    if (!door_open(r, &c)) {
         return;
     }
-    tix_door_ctx c = door_ctx(r, db);
     tix_reply_rc(r, tix_door_staff_remove(&c, tix_req_param(r, "id"), tix_req_param(r, "user_id")));
 }
 
@@ -189,19 +190,22 @@ void tix_api_check_in(tix_req *r)
     if (body == NULL || !read_scan(r, body, &scan, &claims)) {
         return;
     }
-    tix_db *db = tix_req_db(r);
-    if (db == NULL) {
+    tix_door_ctx c;
+    if (!door_open(r, &c)) {
         return;
     }
-    tix_door_ctx c = door_ctx(r, db);
     tix_door_refusal why;
     tix_admission adm;
     tix_rc rc = tix_door_check_in(&c, tix_req_param(r, "id"), &scan, tix_now_ms(), &adm, &why);
     if (rc != TIX_OK) {
+        if (why.ticket.id != NULL) { /* the audit trail names the ticket a refusal was for */
+            tix_audit_target(r, "ticket", why.ticket.id);
+        }
         reply_door(r, rc, &why);
         return;
     }
     const tix_door_ticket *t = &adm.ticket;
+    tix_audit_target(r, "ticket", t->id);
     tix_reply_json(r, 200,
                    json_pack("{s:{s:s},s:{s:s,s:s},s:{s:s,s:s,s:o,s:o},s:s,s:o}", "ticket", "id",
                              t->id, "seat", "id", t->seat_id, "label", t->seat_label, "show", "id",
@@ -239,19 +243,19 @@ void tix_api_show_check_ins(tix_req *r)
                         json_pack("{s:s}", "parameter", "cursor"));
         return;
     }
-    tix_db *db = tix_req_db(r);
-    if (db == NULL) {
+    tix_door_ctx c;
+    if (!door_open(r, &c)) {
         return;
     }
-    tix_door_ctx c = door_ctx(r, db);
     tix_show s;
     tix_checkin_row *items = NULL;
     int n = 0;
     int64_t sold = 0;
     int64_t admitted = 0;
     tix_rc rc = tix_door_show(&c, tix_req_param(r, "id"), &s);
-    rc = rc ? rc : tix_checkin_counts(db, s.id, &sold, &admitted);
-    rc = rc ? rc : tix_checkin_list(db, r->arena, s.id, after_at, after_ticket, limit, &items, &n);
+    rc = rc ? rc : tix_checkin_counts(c.db, s.id, &sold, &admitted);
+    rc =
+        rc ? rc : tix_checkin_list(c.db, r->arena, s.id, after_at, after_ticket, limit, &items, &n);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;
@@ -264,15 +268,15 @@ void tix_api_show_check_ins(tix_req *r)
                             k->booking_id, "seat_label", k->seat_label, "scanned_by", k->scanned_by,
                             "method", k->method, "checked_in_at", tix_view_time(k->checked_in_at)));
     }
-    const char *next = NULL;
+    char key[96];
     if (n > limit) {
-        char key[96];
         snprintf(key, sizeof(key), "%" PRId64 ":%s", items[limit - 1].checked_in_at,
                  items[limit - 1].ticket_id);
-        next = tix_req_cursor_encode(r, key);
     }
-    tix_reply_json(r, 200,
-                   json_pack("{s:s,s:{s:I,s:I},s:o,s:s?}", "show_id", s.id, "counts", "sold",
-                             (json_int_t)sold, "admitted", (json_int_t)admitted, "items", list,
-                             "next_cursor", next));
+    json_t *body = tix_view_page(r, list, n > limit ? key : NULL);
+    json_object_set_new(body, "show_id", json_string(s.id));
+    json_object_set_new(
+        body, "counts",
+        json_pack("{s:I,s:I}", "sold", (json_int_t)sold, "admitted", (json_int_t)admitted));
+    tix_reply_json(r, 200, body);
 }

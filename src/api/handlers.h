@@ -4,6 +4,15 @@
 
 #include "http/req.h"
 
+/* promo_api.c (issue 12) */
+typedef struct tix_booking tix_booking;
+void tix_api_promo_create(tix_req *r);
+void tix_api_promo_list(tix_req *r);
+void tix_api_promo_update(tix_req *r);
+/* Adds amount_before_discount, discount and promo_code to a booking's JSON view j. */
+void tix_view_booking_discount(json_t *j, const tix_booking *b);
+/* The message of a promo_code_* error code (booking/promo.h). */
+const char *tix_api_promo_problem_message(const char *code);
 /* auth_api.c */
 void tix_api_register(tix_req *r);
 void tix_api_login(tix_req *r);
@@ -40,6 +49,11 @@ void tix_api_hall_create(tix_req *r);
 void tix_api_hall_update(tix_req *r);
 void tix_api_hall_delete(tix_req *r);
 void tix_api_hall_get(tix_req *r);
+/* theatre_review_api.c */
+void tix_api_admin_theatre_list(tix_req *r);
+void tix_api_admin_theatre_approve(tix_req *r);
+void tix_api_admin_theatre_reject(tix_req *r);
+void tix_api_theatre_submit(tix_req *r);
 /* booking_api.c */
 void tix_api_seat_map(tix_req *r);
 /* tickets_api.c */
@@ -72,6 +86,8 @@ void tix_api_admin_outbox_retry(tix_req *r);
 void tix_api_password_reset(tix_req *r);
 void tix_api_password_reset_confirm(tix_req *r);
 void tix_api_admin_reconcile(tix_req *r);
+/* audit_api.c */
+void tix_api_admin_audit(tix_req *r);
 /* reports_api.c */
 void tix_api_theatre_bookings(tix_req *r);
 void tix_api_show_sales(tix_req *r);
@@ -87,5 +103,7 @@ void tix_api_show_create(tix_req *r);
 void tix_api_show_get(tix_req *r);
 void tix_api_show_cancel(tix_req *r);
 void tix_api_show_list(tix_req *r);
+/* show_change_api.c */
+void tix_api_show_update(tix_req *r);
 
 #endif

@@ -62,6 +62,8 @@ void tix_api_metrics(tix_req *r)
         "# TYPE ticketd_requests_in_flight gauge\nticketd_requests_in_flight %ld\n"
         "# TYPE ticketd_slow_clients_cut_total counter\nticketd_slow_clients_cut_total %llu\n"
         "# TYPE ticketd_overloaded_total counter\nticketd_overloaded_total %llu\n"
+        "# TYPE ticketd_audit_write_failures_total counter\n"
+        "ticketd_audit_write_failures_total %llu\n"
         "# TYPE ticketd_cache_hits_total counter\nticketd_cache_hits_total %llu\n"
         "# TYPE ticketd_cache_misses_total counter\nticketd_cache_misses_total %llu\n"
         "# TYPE ticketd_cache_errors_total counter\nticketd_cache_errors_total %llu\n"
@@ -72,6 +74,7 @@ void tix_api_metrics(tix_req *r)
         (unsigned long long)atomic_load(&a->responses_5xx), (long)atomic_load(&a->inflight),
         (unsigned long long)atomic_load(&a->slow_clients_cut),
         (unsigned long long)atomic_load(&a->overloaded),
+        (unsigned long long)atomic_load(&a->audit_failures),
         a->cache ? (unsigned long long)atomic_load(&a->cache->hits) : 0ULL,
         a->cache ? (unsigned long long)atomic_load(&a->cache->misses) : 0ULL,
         a->cache ? (unsigned long long)atomic_load(&a->cache->errors) : 0ULL,

@@ -58,8 +58,7 @@ void tix_api_admin_outbox_list(tix_req *r)
     for (int i = 0; i < n && i < limit; i++) {
         json_array_append_new(list, outbox_view(&items[i]));
     }
-    const char *next = n > limit ? tix_req_cursor_encode(r, items[limit - 1].id) : NULL;
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+    tix_reply_page(r, list, n > limit ? items[limit - 1].id : NULL);
 }
 
 void tix_api_admin_outbox_retry(tix_req *r)

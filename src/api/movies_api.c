@@ -283,6 +283,5 @@ void tix_api_movie_list(tix_req *r)
     for (int i = 0; i < n && i < f.limit; i++) {
         json_array_append_new(list, tix_view_movie(&items[i], today));
     }
-    const char *next = n > f.limit ? tix_req_cursor_encode(r, items[f.limit - 1].id) : NULL;
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+    tix_reply_page(r, list, n > f.limit ? items[f.limit - 1].id : NULL);
 }

@@ -49,14 +49,14 @@ void tix_api_theatre_bookings(tix_req *r)
     json_t *list = json_array();
     for (int i = 0; i < n && i < limit; i++) {
         const tix_booking *b = &items[i];
-        json_array_append_new(
-            list, json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:o}", "id", b->id, "user_id", b->user_id,
-                            "show_id", b->show_id, "status", tix_booking_status_name(b->status),
-                            "amount", (json_int_t)b->amount, "currency", b->currency, "created_at",
-                            tix_view_time(b->created_at)));
+        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:o}", "id", b->id, "user_id", b->user_id,
+                              "show_id", b->show_id, "status", tix_booking_status_name(b->status),
+                              "amount", (json_int_t)b->amount, "currency", b->currency,
+                              "created_at", tix_view_time(b->created_at));
+        tix_view_booking_discount(j, b);
+        json_array_append_new(list, j);
     }
-    const char *next = n > limit ? tix_req_cursor_encode(r, items[limit - 1].id) : NULL;
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+    tix_reply_page(r, list, n > limit ? items[limit - 1].id : NULL);
 }
 
 void tix_api_show_sales(tix_req *r)

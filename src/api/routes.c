@@ -19,9 +19,12 @@
 #define CUSER TIX_ROUTE_CACHE_USER    /* cached per user */
 #define INL   TIX_ROUTE_INLINE        /* never blocks: runs on the MHD thread */
 #define RL(x) TIX_ROUTE_RL_##x        /* rate limited: http/ratelimit.h */
+/* A write route the audit trail leaves out, and why (http/audit.h; test_audit.c checks). */
+#define NOAUDIT(why) .audit_exempt = (why)
 
 /* A cached route ends with the query parameters its handler reads (tix_route.query: the cache
- * key is made of them); every other row leaves that field out, so it is NULL. */
+ * key is made of them); every other row leaves that field out, so it is NULL. Every write route
+ * is audited for owners and admins (http/audit.h) unless its row ends with NOAUDIT(why). */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 const tix_route tix_routes[] = {
@@ -34,13 +37,19 @@ const tix_route tix_routes[] = {
     {"GET", "/.well-known/ticketd-ticket-key", tix_api_ticket_key, PUB, INL},
 
     /* auth and users */
-    {"POST", V1 "/auth/register", tix_api_register, PUB, JSON | RL(REGISTER)},
-    {"POST", V1 "/auth/login", tix_api_login, PUB, JSON | RL(LOGIN)},
-    {"POST", V1 "/auth/refresh", tix_api_refresh, PUB, JSON},
-    {"POST", V1 "/auth/logout", tix_api_logout, PUB, JSON},
+    {"POST", V1 "/auth/register", tix_api_register, PUB, JSON | RL(REGISTER),
+     NOAUDIT("a new account's own sign-up: no actor yet, and always a plain user")},
+    {"POST", V1 "/auth/login", tix_api_login, PUB, JSON | RL(LOGIN),
+     NOAUDIT("signing in changes nothing of the business; failures meet the rate limiter")},
+    {"POST", V1 "/auth/refresh", tix_api_refresh, PUB, JSON,
+     NOAUDIT("a session's token rotation, anonymous by design (the refresh token is the key)")},
+    {"POST", V1 "/auth/logout", tix_api_logout, PUB, JSON,
+     NOAUDIT("ends the caller's own session; anonymous by design (the refresh token is the key)")},
     {"POST", V1 "/auth/change-password", tix_api_change_password, USER, JSON | RL(PASSWORD)},
-    {"POST", V1 "/auth/password-reset", tix_api_password_reset, PUB, JSON | RL(RESET)},
-    {"POST", V1 "/auth/password-reset/confirm", tix_api_password_reset_confirm, PUB, JSON},
+    {"POST", V1 "/auth/password-reset", tix_api_password_reset, PUB, JSON | RL(RESET),
+     NOAUDIT("anonymous, and must not tell whether the address exists; the outbox keeps the mail")},
+    {"POST", V1 "/auth/password-reset/confirm", tix_api_password_reset_confirm, PUB, JSON,
+     NOAUDIT("anonymous: the single-use token is the credential, no actor is signed in")},
     {"GET", V1 "/me", tix_api_me, USER, 0},
     {"DELETE", V1 "/me", tix_api_delete_me, USER, JSON},
     {"GET", V1 "/admin/users", tix_api_admin_list_users, ADMIN, 0},
@@ -61,6 +70,7 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/theatres/{id}", tix_api_theatre_get, PUB, 0},
     {"PATCH", V1 "/theatres/{id}", tix_api_theatre_update, OWNER, JSON},
     {"DELETE", V1 "/theatres/{id}", tix_api_theatre_delete, OWNER, 0},
+    {"POST", V1 "/theatres/{id}/submit", tix_api_theatre_submit, OWNER, 0},
     {"POST", V1 "/theatres/{id}/halls", tix_api_hall_create, OWNER, JSON},
     {"GET", V1 "/halls/{id}", tix_api_hall_get, PUB, 0},
     {"PATCH", V1 "/halls/{id}", tix_api_hall_update, OWNER, JSON},
@@ -69,7 +79,13 @@ const tix_route tix_routes[] = {
      "date city movie_id theatre_id hall_id limit cursor"},
     {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON},
     {"GET", V1 "/shows/{id}", tix_api_show_get, PUB, 0},
+    {"PATCH", V1 "/shows/{id}", tix_api_show_update, OWNER, JSON},
     {"POST", V1 "/shows/{id}/cancel", tix_api_show_cancel, OWNER, 0},
+
+    /* theatre onboarding: the admin queue and decisions (catalog.h) */
+    {"GET", V1 "/admin/theatres", tix_api_admin_theatre_list, ADMIN, 0},
+    {"POST", V1 "/admin/theatres/{id}/approve", tix_api_admin_theatre_approve, ADMIN, 0},
+    {"POST", V1 "/admin/theatres/{id}/reject", tix_api_admin_theatre_reject, ADMIN, JSON},
 
     /* seats and booking (any signed-in role may book) */
     {"GET", V1 "/shows/{id}/seats", tix_api_seat_map, PUB, CSHOW},
@@ -85,7 +101,8 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/tickets/{id}/qr.png", tix_api_ticket_qr_png, USER, 0},
     {"GET", V1 "/tickets/{id}/qr.svg", tix_api_ticket_qr_svg, USER, 0},
     {"POST", V1 "/payments/test/{order_id}/pay", tix_api_test_pay, USER, 0},
-    {"POST", V1 "/payments/razorpay/webhook", tix_api_razorpay_webhook, PUB, TIX_ROUTE_RAW},
+    {"POST", V1 "/payments/razorpay/webhook", tix_api_razorpay_webhook, PUB, TIX_ROUTE_RAW,
+     NOAUDIT("the payment provider, not a person; payment_events keeps every webhook")},
 
     /* payments: admin tools */
     {"GET", V1 "/admin/refunds", tix_api_admin_refund_list, ADMIN, 0},
@@ -93,9 +110,17 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/admin/refunds/{id}/retry", tix_api_admin_refund_retry, ADMIN, IDEM},
     {"POST", V1 "/admin/payments/reconcile", tix_api_admin_reconcile, ADMIN, 0},
 
+    /* promo codes: admins any, owners their theatres' (booking/promo.h) */
+    {"POST", V1 "/promo-codes", tix_api_promo_create, OWNER, JSON},
+    {"GET", V1 "/promo-codes", tix_api_promo_list, OWNER, 0},
+    {"PATCH", V1 "/promo-codes/{id}", tix_api_promo_update, OWNER, JSON},
+
     /* mail: the outbox, for admins */
     {"GET", V1 "/admin/outbox", tix_api_admin_outbox_list, ADMIN, 0},
     {"POST", V1 "/admin/outbox/{id}/retry", tix_api_admin_outbox_retry, ADMIN, 0},
+
+    /* the audit trail: every owner's and admin's write and every check-in (http/audit.h) */
+    {"GET", V1 "/admin/audit", tix_api_admin_audit, ADMIN, 0},
 
     /* owner and admin reports (a theatre's bookings: its door staff too, booking/door.h) */
     {"GET", V1 "/theatres/{id}/bookings", tix_api_theatre_bookings, USER, 0},
@@ -106,7 +131,7 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/theatres/{id}/staff", tix_api_staff_add, OWNER, JSON},
     {"GET", V1 "/theatres/{id}/staff", tix_api_staff_list, OWNER, 0},
     {"DELETE", V1 "/theatres/{id}/staff/{user_id}", tix_api_staff_remove, OWNER, 0},
-    {"POST", V1 "/theatres/{id}/check-ins", tix_api_check_in, USER, JSON},
+    {"POST", V1 "/theatres/{id}/check-ins", tix_api_check_in, USER, JSON | TIX_ROUTE_AUDIT_ALL},
     {"GET", V1 "/shows/{id}/check-ins", tix_api_show_check_ins, USER, 0},
 };
 

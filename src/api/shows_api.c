@@ -59,26 +59,6 @@ static bool read_show_input(tix_req *r, json_t *body, show_input *in)
     return ok;
 }
 
-/* The price object as the service takes it, in the request's order (types are checked
- * there, in that order, so the first problem found is the one the API has always named). */
-static void price_list(tix_req *r, json_t *prices, tix_show_input *in)
-{
-    tix_price_input *list =
-        tix_arena_calloc(r->arena, sizeof(*list) * (json_object_size(prices) + 1));
-    int n = 0;
-    const char *key;
-    json_t *v;
-    json_object_foreach(prices, key, v)
-    {
-        list[n].category = key;
-        list[n].is_integer = json_is_integer(v);
-        list[n].amount = json_is_integer(v) ? json_integer_value(v) : 0;
-        n++;
-    }
-    in->prices = list;
-    in->nprices = n;
-}
-
 static void reply_show(tix_req *r, tix_db *db, unsigned status, const char *id)
 {
     tix_show s;
@@ -108,7 +88,7 @@ void tix_api_show_create(tix_req *r)
                          .hall_id = in.hall_id,
                          .currency = in.currency,
                          .starts_at = in.starts_at};
-    price_list(r, in.prices, &si);
+    si.prices = tix_api_price_list(r, in.prices, &si.nprices);
     tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
     tix_catalog_refusal why;
     tix_show s;
@@ -226,11 +206,8 @@ void tix_api_show_list(tix_req *r)
             r->cache_until = edge;
         }
     }
-    const char *next = NULL;
-    if (n > f.limit) {
-        const tix_show *last = &items[f.limit - 1];
-        next = tix_req_cursor_encode(
-            r, tix_arena_sprintf(r->arena, "%lld:%s", (long long)last->starts_at, last->id));
-    }
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+    const tix_show *last = n > f.limit ? &items[f.limit - 1] : NULL;
+    tix_reply_page(
+        r, list,
+        last ? tix_arena_sprintf(r->arena, "%lld:%s", (long long)last->starts_at, last->id) : NULL);
 }

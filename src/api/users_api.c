@@ -2,7 +2,6 @@
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
-#include "auth/revocation.h"
 #include "auth/session.h"
 #include "core/util.h"
 
@@ -37,8 +36,7 @@ void tix_api_admin_list_users(tix_req *r)
     for (int i = 0; i < n && i < limit; i++) {
         json_array_append_new(items, tix_view_user(&users[i]));
     }
-    const char *next = n > limit ? tix_req_cursor_encode(r, users[limit - 1].id) : NULL;
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", items, "next_cursor", next));
+    tix_reply_page(r, items, n > limit ? users[limit - 1].id : NULL);
 }
 
 /* Reads {role?, disabled?} (at least one); answers and returns false on a bad body. */
@@ -66,25 +64,6 @@ static bool read_user_patch(tix_req *r, json_t *body, bool *has_role, tix_role *
     return true;
 }
 
-/* Inside the transaction: applies the patch to u (already read). */
-static tix_rc apply_user_patch(tix_db *db, tix_user *u, bool has_role, tix_role role,
-                               bool has_disabled, bool disabled)
-{
-    tix_rc rc =
-        tix_account_guard_last_admin(db, u, has_role ? role : u->role, has_disabled && disabled);
-    if (rc == TIX_OK && has_role && u->role != role) {
-        u->role = role;
-        u->updated_at = tix_now_ms();
-        rc = tix_user_set_role(db, u->id, role, u->updated_at);
-    }
-    if (rc == TIX_OK && has_disabled && disabled != (u->disabled_at != 0)) {
-        rc = tix_account_set_disabled(db, u->id, disabled);
-        u->updated_at = tix_now_ms();
-        u->disabled_at = disabled ? u->updated_at : 0;
-    }
-    return rc;
-}
-
 /* PATCH /admin/users/{id} {role?, disabled?}: a role change and disabling end the user's
  * access tokens on the next request of every server (auth/revocation.h). */
 void tix_api_admin_update_user(tix_req *r)
@@ -101,23 +80,9 @@ void tix_api_admin_update_user(tix_req *r)
     if (db == NULL) {
         return;
     }
+    tix_account_patch patch = {has_role, role, has_disabled, disabled};
     tix_user u;
-    memset(&u, 0, sizeof(u));
-    tix_rc rc = tix_db_begin(db);
-    if (rc == TIX_OK) {
-        rc = tix_user_by_id(db, tix_req_param(r, "id"), &u);
-    }
-    if (rc == TIX_OK) {
-        rc = apply_user_patch(db, &u, has_role, role, has_disabled, disabled);
-    }
-    if (rc == TIX_OK) {
-        rc = tix_db_commit(db);
-    } else {
-        tix_db_rollback(db);
-    }
-    if (rc == TIX_OK) {
-        tix_revocation_changed(r->app->cache, r->arena, u.id);
-    }
+    tix_rc rc = tix_account_update(db, r->app->cache, r->arena, tix_req_param(r, "id"), &patch, &u);
     if (rc == TIX_ECONFLICT) {
         tix_reply_error(r, 409, "last_admin", "the only enabled admin cannot stop being one", NULL);
         return;

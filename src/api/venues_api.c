@@ -1,6 +1,8 @@
 /*
  * Theatres and halls. An owner creates theatres for itself and edits only its own; an admin
- * edits all and may create a theatre for a given owner. Reads are public. The handlers check
+ * edits all and may create a theatre for a given owner. Reads are public for approved theatres
+ * (and their halls); one that is pending or rejected answers 404 to all but its owner and
+ * admins (onboarding: catalog.h, theatre_review_api.c). The handlers check
  * the shape of a request (and a hall's layout, catalog/layout.h) and leave the rules and the
  * transactions to the catalogue service (catalog/catalog.h, venues.c).
  */
@@ -163,6 +165,9 @@ void tix_api_theatre_get(tix_req *r)
     tix_hall *halls = NULL;
     int n = 0;
     tix_rc rc = tix_theatre_get(db, r->arena, tix_req_param(r, "id"), &t);
+    if (rc == TIX_OK && !tix_catalog_theatre_visible(&r->auth, t.status, t.owner_id)) {
+        rc = TIX_ENOTFOUND; /* not approved: its owner's and admins' only */
+    }
     rc = rc ? rc : tix_hall_list(db, r->arena, t.id, &halls, &n);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
@@ -196,8 +201,10 @@ void tix_api_theatre_list(tix_req *r)
     }
     tix_theatre *items = NULL;
     int n = 0;
-    tix_rc rc = tix_theatre_list(db, r->arena, city_lower, tix_req_query(r, "owner_id"), after,
-                                 limit, &items, &n);
+    /* Approved theatres only, for everyone (the answer is cached per catalogue version, not
+     * per caller): owners see their others by id, admins through GET /admin/theatres. */
+    tix_theatre_filter f = {city_lower, tix_req_query(r, "owner_id"), "approved", after, limit};
+    tix_rc rc = tix_theatre_list(db, r->arena, &f, &items, &n);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;
@@ -206,8 +213,7 @@ void tix_api_theatre_list(tix_req *r)
     for (int i = 0; i < n && i < limit; i++) {
         json_array_append_new(list, tix_view_theatre(&items[i]));
     }
-    const char *next = n > limit ? tix_req_cursor_encode(r, items[limit - 1].id) : NULL;
-    tix_reply_json(r, 200, json_pack("{s:o,s:s?}", "items", list, "next_cursor", next));
+    tix_reply_page(r, list, n > limit ? items[limit - 1].id : NULL);
 }
 
 /* ---- halls ---- */
@@ -338,7 +344,17 @@ void tix_api_hall_delete(tix_req *r)
 void tix_api_hall_get(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
-    if (db != NULL) {
-        reply_hall(r, db, 200, tix_req_param(r, "id"));
+    if (db == NULL) {
+        return;
     }
+    tix_hall h;
+    tix_rc rc = tix_hall_get(db, r->arena, tix_req_param(r, "id"), &h);
+    if (rc == TIX_OK && !tix_catalog_theatre_visible(&r->auth, h.theatre_status, h.owner_id)) {
+        rc = TIX_ENOTFOUND; /* a hall of a theatre that is not approved: as the theatre */
+    }
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    reply_hall(r, db, 200, h.id);
 }

@@ -37,3 +37,14 @@ void tix_reply_verr(tix_req *r, const tix_verr *e)
     }
     tix_reply_error(r, tix_verr_status(e), tix_verr_code(e), msg, d);
 }
+
+json_t *tix_view_page(tix_req *r, json_t *items, const char *next_key)
+{
+    const char *next = next_key != NULL ? tix_req_cursor_encode(r, next_key) : NULL;
+    return json_pack("{s:o,s:s?}", "items", items, "next_cursor", next);
+}
+
+void tix_reply_page(tix_req *r, json_t *items, const char *next_key)
+{
+    tix_reply_json(r, 200, tix_view_page(r, items, next_key));
+}

@@ -3,10 +3,11 @@
  * the account's address.
  *
  * Request: a token of 256 random bits (64 hex digits) is made and hashed (SHA-256) for every
- * request, and the same two INSERT ... SELECT statements run whether the e-mail belongs to an
- * account or not (store/outbox.h: tix_outbox_password_reset), in one transaction: the token's
- * hash into password_resets (always a row: with user_id NULL, never usable, for an unknown
- * address) and the mail carrying the token into the outbox (zero or one row). The answer (202)
+ * request, and the same statements run whether the e-mail belongs to an account or not
+ * (store/outbox.h: tix_outbox_password_reset), in one transaction: the token's hash into
+ * password_resets (always a row: with user_id NULL, never usable, for an unknown address) and
+ * the mail carrying the token into the outbox (for an unknown address a same-sized decoy,
+ * deleted before the commit, so both commits write the same pages). The answer (202)
  * and the work are the same either way, so neither tells whether an address has an account
  * (bench/mail.py measures it). Only the hash is stored with the account; the mail's copy of the
  * token is erased once the mail is sent.

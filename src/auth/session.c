@@ -240,7 +240,7 @@ tix_rc tix_account_change_password(tix_db *db, tix_cache *cache, tix_arena *a, c
 
 /* Disables or enables target; disabling also ends every session. Inside the caller's
  * transaction; the caller calls tix_revocation_changed after its commit. */
-tix_rc tix_account_set_disabled(tix_db *db, const char *user_id, bool disabled)
+static tix_rc set_disabled(tix_db *db, const char *user_id, bool disabled)
 {
     int64_t now = tix_now_ms();
     tix_rc rc = tix_user_set_disabled(db, user_id, disabled, now);
@@ -248,6 +248,25 @@ tix_rc tix_account_set_disabled(tix_db *db, const char *user_id, bool disabled)
         rc = tix_refresh_revoke_user(db, user_id, NULL, now);
     }
     return rc;
+}
+
+/* Inside the caller's transaction: TIX_ECONFLICT when giving target `role` (or disabling it)
+ * would leave no enabled admin. Locks the admin rows first. */
+static tix_rc guard_last_admin(tix_db *db, const tix_user *target, tix_role role, bool disabling)
+{
+    bool stays_admin = role == TIX_ROLE_ADMIN && !disabling;
+    if (target->role != TIX_ROLE_ADMIN || target->disabled_at != 0 || stays_admin) {
+        return TIX_OK;
+    }
+    tix_rc rc = tix_user_lock_admins(db);
+    int64_t admins = 0;
+    if (rc == TIX_OK) {
+        rc = tix_user_count_role(db, TIX_ROLE_ADMIN, &admins);
+    }
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    return admins <= 1 ? TIX_ECONFLICT : TIX_OK;
 }
 
 tix_rc tix_account_delete(tix_db *db, tix_cache *cache, tix_arena *a, const char *user_id,
@@ -271,8 +290,7 @@ tix_rc tix_account_delete(tix_db *db, tix_cache *cache, tix_arena *a, const char
     if ((rc = tix_db_begin(db)) != TIX_OK) {
         return rc;
     }
-    rc = u.role == TIX_ROLE_ADMIN ? tix_account_guard_last_admin(db, &u, TIX_ROLE_USER, true)
-                                  : TIX_OK;
+    rc = u.role == TIX_ROLE_ADMIN ? guard_last_admin(db, &u, TIX_ROLE_USER, true) : TIX_OK;
     if (rc == TIX_OK) {
         rc = tix_user_anonymise(db, user_id, placeholder, now);
     }
@@ -290,20 +308,31 @@ tix_rc tix_account_delete(tix_db *db, tix_cache *cache, tix_arena *a, const char
     return rc;
 }
 
-tix_rc tix_account_guard_last_admin(tix_db *db, const tix_user *target, tix_role role,
-                                    bool disabling)
+tix_rc tix_account_update(tix_db *db, tix_cache *cache, tix_arena *a, const char *user_id,
+                          const tix_account_patch *patch, tix_user *out)
 {
-    bool stays_admin = role == TIX_ROLE_ADMIN && !disabling;
-    if (target->role != TIX_ROLE_ADMIN || target->disabled_at != 0 || stays_admin) {
-        return TIX_OK;
+    tix_user u;
+    memset(&u, 0, sizeof(u));
+    tix_rc rc = tix_db_begin(db);
+    rc = rc ? rc : tix_user_by_id(db, user_id, &u);
+    tix_role role = patch->has_role ? patch->role : u.role;
+    rc = rc ? rc : guard_last_admin(db, &u, role, patch->has_disabled && patch->disabled);
+    if (rc == TIX_OK && patch->has_role && u.role != patch->role) {
+        u.role = patch->role;
+        u.updated_at = tix_now_ms();
+        rc = tix_user_set_role(db, u.id, patch->role, u.updated_at);
     }
-    tix_rc rc = tix_user_lock_admins(db);
-    int64_t admins = 0;
-    if (rc == TIX_OK) {
-        rc = tix_user_count_role(db, TIX_ROLE_ADMIN, &admins);
+    if (rc == TIX_OK && patch->has_disabled && patch->disabled != (u.disabled_at != 0)) {
+        rc = set_disabled(db, u.id, patch->disabled);
+        u.updated_at = tix_now_ms();
+        u.disabled_at = patch->disabled ? u.updated_at : 0;
     }
+    rc = rc ? rc : tix_db_commit(db);
     if (rc != TIX_OK) {
+        tix_db_rollback(db);
         return rc;
     }
-    return admins <= 1 ? TIX_ECONFLICT : TIX_OK;
+    tix_revocation_changed(cache, a, u.id);
+    *out = u;
+    return TIX_OK;
 }

@@ -55,18 +55,26 @@ TIX_MUSTCHECK tix_rc tix_session_logout(tix_db *db, tix_cache *cache, tix_arena 
 TIX_MUSTCHECK tix_rc tix_account_change_password(tix_db *db, tix_cache *cache, tix_arena *a,
                                                  const char *user_id, const char *keep_session,
                                                  const char *current, const char *next);
-/* Inside the caller's transaction: disables (bumping the token epoch and revoking every
- * refresh token) or enables user_id. The caller calls tix_revocation_changed after commit. */
-TIX_MUSTCHECK tix_rc tix_account_set_disabled(tix_db *db, const char *user_id, bool disabled);
+/* What PATCH /admin/users/{id} changes: the role, and/or disabled (true: every session ends). */
+typedef struct tix_account_patch {
+    bool has_role;
+    tix_role role;
+    bool has_disabled;
+    bool disabled;
+} tix_account_patch;
+/* Applies patch to user_id in one transaction: the role (bumping the token epoch), disabling
+ * (epoch bumped, every refresh token revoked) or enabling; after the commit the user's access
+ * tokens are refused from the next request on, on every server (auth/revocation.h).
+ * TIX_ENOTFOUND for no such user; TIX_ECONFLICT when it would leave no enabled admin (nothing
+ * changes). OUT: *out, the user as it is now. a: for cache key names. */
+TIX_MUSTCHECK tix_rc tix_account_update(tix_db *db, tix_cache *cache, tix_arena *a,
+                                        const char *user_id, const tix_account_patch *patch,
+                                        tix_user *out);
 /* DELETE /me: checks password, then in one transaction anonymises the user (e-mail replaced
  * by the unique "deleted:<id>", name erased, password unusable, disabled, epoch bumped) and
  * revokes every session. Bookings and payments keep pointing at the anonymous row.
  * TIX_EFORBIDDEN for a wrong password; TIX_ECONFLICT for the last enabled admin. */
 TIX_MUSTCHECK tix_rc tix_account_delete(tix_db *db, tix_cache *cache, tix_arena *a,
                                         const char *user_id, const char *password);
-/* Inside the caller's transaction: TIX_ECONFLICT when giving target `role` (or disabling it)
- * would leave no enabled admin. Locks the admin rows first. */
-TIX_MUSTCHECK tix_rc tix_account_guard_last_admin(tix_db *db, const tix_user *target, tix_role role,
-                                                  bool disabling);
 
 #endif

@@ -59,9 +59,12 @@ TIX_MUSTCHECK tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, con
 TIX_MUSTCHECK tix_rc tix_hold_release(tix_booking_ctx *c, const char *hold_id, const char *user_id);
 
 /* Creates a pending booking from the user's active hold, with the provider's order for the
- * amount computed here. OUT: *out. why (static) names a TIX_ECONFLICT. */
+ * amount computed here, less promo_code's discount (NULL: no code; booking/promo.h): the code's
+ * use is claimed in the booking's transaction. OUT: *out. why (static) names a TIX_ECONFLICT,
+ * or the promo_code_* problem of a TIX_EINVAL (the code does not apply; nothing changed). */
 TIX_MUSTCHECK tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id,
-                                        const char *user_id, tix_booking *out, const char **why);
+                                        const char *user_id, const char *promo_code,
+                                        tix_booking *out, const char **why);
 /* The one confirmation path (checkout and webhooks): a captured payment for booking_id.
  * Confirms it (tickets issued) if its seats are still its own, else ends it expired_refunded
  * and refunds. Confirming twice is harmless. The signature must have been checked already. */
@@ -84,7 +87,10 @@ TIX_MUSTCHECK tix_rc tix_booking_wrong_amount(tix_booking_ctx *c, const char *bo
 TIX_MUSTCHECK tix_rc tix_refund_send(tix_booking_ctx *c, const char *id, const char *key,
                                      const char *payment_id, int64_t amount, tix_rc *provider);
 /* Cancels a confirmed booking with a full refund while the show is at least
- * CANCEL_FULL_REFUND_HOURS away (TIX_ECONFLICT with why otherwise). */
+ * CANCEL_FULL_REFUND_HOURS away, or until its start when the show was moved by more than
+ * RESCHEDULE_FREE_CANCEL_MINUTES since the booking was made (store/show_changes.h), and none of
+ * its tickets was admitted at the door (TIX_ECONFLICT with why "booking_not_confirmed",
+ * "cancel_window_closed" or "already_checked_in" otherwise). */
 TIX_MUSTCHECK tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id,
                                         const char **why);
 /* A show was cancelled: every confirmed booking is refunded in full, pending ones expire. */

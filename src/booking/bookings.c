@@ -5,17 +5,21 @@
  * idempotency key, so a retry can never refund twice.
  */
 #include "booking/booking.h"
+#include "booking/promo.h"
 #include "booking/seat_events.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "store/door.h"
 #include "store/payments.h"
+#include "store/show_changes.h"
 
 #include <stdio.h>
 #include <string.h>
 
 /* ---- create ---- */
 
-/* The hold's live seats with prices, from the seat map. */
+/* The hold's live seats with the prices its claims were given (a price change since does not
+ * touch them; a claim older than migration 0014 has none and costs the current price). */
 static tix_rc hold_seats(tix_booking_ctx *c, const tix_hold *h, const char *hall_id,
                          tix_booking_seat **seats, int *n, int64_t *amount)
 {
@@ -31,9 +35,10 @@ static tix_rc hold_seats(tix_booking_ctx *c, const tix_hold *h, const char *hall
     for (int i = 0; i < nmap; i++) {
         if (map[i].claim == TIX_CLAIM_HELD && map[i].hold_id != NULL &&
             strcmp(map[i].hold_id, h->id) == 0) {
-            list[k] = (tix_booking_seat){map[i].id,    map[i].label, map[i].category,
-                                         map[i].price, NULL,         NULL};
-            *amount += map[i].price;
+            int64_t price = map[i].claim_price >= 0 ? map[i].claim_price : map[i].price;
+            list[k] =
+                (tix_booking_seat){map[i].id, map[i].label, map[i].category, price, NULL, NULL};
+            *amount += price;
             k++;
         }
     }
@@ -58,61 +63,121 @@ static tix_rc check_hold(const tix_hold *h, const char *user_id, int64_t now, co
     return TIX_OK;
 }
 
-tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *user_id,
-                          tix_booking *out, const char **why)
+/* Inside the booking's transaction: claims the quoted code's use (store/promo.h). A refusal
+ * (the last use went to someone else meanwhile) is TIX_EINVAL with *why its problem. */
+static tix_rc claim_promo(tix_booking_ctx *c, const tix_promo_quote_result *q, const char *user_id,
+                          int64_t now, const char **why)
 {
-    tix_hold h;
+    tix_promo_refusal refusal = TIX_PROMO_REFUSED_NONE;
+    tix_rc rc = tix_promo_claim(c->db, q->promo.id, user_id, q->promo.max_uses_per_user, true, now,
+                                &refusal);
+    if (rc == TIX_ECONFLICT) {
+        *why = tix_promo_problem_code(
+            tix_promo_refusal_problem(c->db, c->a, q->promo.id, refusal, now));
+        rc = TIX_EINVAL;
+    }
+    return rc;
+}
+
+/* What creating a booking reads before anything is written: the hold (the caller's, active),
+ * its show (on sale), the hold's live seats with their amount, and the promo code's quote. */
+typedef struct booking_draft {
+    tix_hold hold;
     tix_show show;
-    memset(&show, 0, sizeof(show));
-    tix_booking_seat *seats = NULL;
-    int n = 0;
-    int64_t amount = 0;
-    int64_t now = tix_now_ms();
-    tix_rc rc = tix_hold_get(c->db, c->a, hold_id, &h);
-    rc = rc ? rc : check_hold(&h, user_id, now, why);
-    rc = rc ? rc : tix_show_get(c->db, c->a, h.show_id, &show);
-    rc = rc ? rc : hold_seats(c, &h, show.hall_id, &seats, &n, &amount);
-    bool on_sale = !show.cancelled && show.starts_at > now;
-    if (rc == TIX_OK && (n != h.seat_count || !on_sale)) {
+    tix_booking_seat *seats;
+    int n;
+    int64_t amount;
+    tix_promo_quote_result quote;
+} booking_draft;
+
+static tix_rc draft_booking(tix_booking_ctx *c, const char *hold_id, const char *user_id,
+                            const char *promo_code, int64_t now, booking_draft *d, const char **why)
+{
+    memset(d, 0, sizeof(*d));
+    tix_rc rc = tix_hold_get(c->db, c->a, hold_id, &d->hold);
+    rc = rc ? rc : check_hold(&d->hold, user_id, now, why);
+    rc = rc ? rc : tix_show_get(c->db, c->a, d->hold.show_id, &d->show);
+    rc = rc ? rc : hold_seats(c, &d->hold, d->show.hall_id, &d->seats, &d->n, &d->amount);
+    bool on_sale = !d->show.cancelled && d->show.starts_at > now;
+    if (rc == TIX_OK && (d->n != d->hold.seat_count || !on_sale)) {
         *why = !on_sale ? "show_not_bookable" : "hold_expired";
         rc = TIX_ECONFLICT;
     }
-    if (rc != TIX_OK) {
-        return rc;
+    if (rc == TIX_OK && promo_code != NULL) {
+        tix_promo_ask ask = {promo_code, user_id, &d->show, d->amount, c->pay->min_order_amount,
+                             now};
+        rc = tix_promo_quote(c->db, c->a, &ask, &d->quote);
+        if (rc == TIX_EINVAL) {
+            *why = tix_promo_problem_code(d->quote.problem);
+        }
     }
-    char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
-    tix_id_new(id, "bkg");
-    char order[TIX_PAY_ID_MAX];
-    /* The order is created before anything is written: if the provider is down, nothing
-     * changes and the hold stays as it was. */
-    rc = c->pay->create_order(c->pay, amount, show.currency, id, h.show_id, user_id, order);
-    if (rc != TIX_OK) {
-        return rc == TIX_EUNAVAIL ? TIX_EUNAVAIL : TIX_EUPSTREAM;
+    return rc;
+}
+
+/* In one transaction: the hold becomes booked, the booking is written, the code's use claimed
+ * and the order recorded. */
+static tix_rc write_booking(tix_booking_ctx *c, const booking_draft *d, const tix_booking *b,
+                            int64_t now, const char **why)
+{
+    const char *promo_why = NULL;
+    tix_rc rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_hold_set_status(c->db, d->hold.id, TIX_HOLD_ACTIVE, TIX_HOLD_BOOKED, now);
+    rc = rc ? rc : tix_booking_insert(c->db, b, d->seats, d->n);
+    if (rc == TIX_OK && b->promo_code_id != NULL) {
+        rc = claim_promo(c, &d->quote, b->user_id, now, &promo_why);
     }
-    *out = (tix_booking){.id = id,
-                         .user_id = (char *)user_id,
-                         .show_id = h.show_id,
-                         .hold_id = h.id,
-                         .status = TIX_BK_PENDING_PAYMENT,
-                         .amount = amount,
-                         .currency = show.currency,
-                         .provider = (char *)c->pay->name,
-                         .order_id = tix_arena_strdup(c->a, order),
-                         .expires_at = h.expires_at,
-                         .created_at = now,
-                         .show_starts_at = show.starts_at};
-    rc = tix_db_begin(c->db);
-    rc = rc ? rc : tix_hold_set_status(c->db, h.id, TIX_HOLD_ACTIVE, TIX_HOLD_BOOKED, now);
-    rc = rc ? rc : tix_booking_insert(c->db, out, seats, n);
-    rc = rc ? rc : tix_booking_set_order(c->db, id, order);
+    rc = rc ? rc : tix_booking_set_order(c->db, b->id, b->order_id);
     rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
-        *why = "hold_already_booked";
+        *why = promo_why != NULL ? promo_why : "hold_already_booked";
+    }
+    return rc;
+}
+
+tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *user_id,
+                          const char *promo_code, tix_booking *out, const char **why)
+{
+    booking_draft d;
+    int64_t now = tix_now_ms();
+    tix_rc rc = draft_booking(c, hold_id, user_id, promo_code, now, &d, why);
+    if (rc != TIX_OK) {
         return rc;
     }
-    tix_bookings_changed(user_id);
-    return TIX_OK;
+    int64_t discount = d.quote.discount;
+    char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
+    tix_id_new(id, "bkg");
+    char order[TIX_PAY_ID_MAX];
+    /* The order is created before anything is written, for the discounted amount: if the
+     * provider is down, nothing changes and the hold stays as it was. */
+    rc = c->pay->create_order(c->pay, d.amount - discount, d.show.currency, id, d.hold.show_id,
+                              user_id, order);
+    if (rc != TIX_OK) {
+        return rc == TIX_EUNAVAIL ? TIX_EUNAVAIL : TIX_EUPSTREAM;
+    }
+    bool promo = promo_code != NULL;
+    *out = (tix_booking){.id = id,
+                         .user_id = (char *)user_id,
+                         .show_id = d.hold.show_id,
+                         .hold_id = d.hold.id,
+                         .status = TIX_BK_PENDING_PAYMENT,
+                         .amount = d.amount - discount,
+                         .currency = d.show.currency,
+                         .provider = (char *)c->pay->name,
+                         .order_id = tix_arena_strdup(c->a, order),
+                         .expires_at = d.hold.expires_at,
+                         .created_at = now,
+                         .show_starts_at = d.show.starts_at,
+                         .amount_before_discount = d.amount,
+                         .discount = discount,
+                         .promo_code_id = promo ? d.quote.promo.id : NULL,
+                         .promo_code = promo ? d.quote.promo.code : NULL,
+                         .promo_held = promo};
+    rc = write_booking(c, &d, out, now, why);
+    if (rc == TIX_OK) {
+        tix_bookings_changed(user_id);
+    }
+    return rc;
 }
 
 /* ---- money back ---- */
@@ -201,7 +266,21 @@ static tix_rc settle_payment(tix_booking_ctx *c, tix_booking *b, const char *pay
     int nseats = 0;
     tix_rc rc = tix_show_get(c->db, c->a, b->show_id, &show);
     rc = rc ? rc : tix_booking_seats(c->db, c->a, b->id, &seats, &nseats);
-    if (rc == TIX_OK && !show.cancelled) {
+    /* An expired or failed booking gave its promo code use back: it sells only if it gets the
+     * use again, within the code's limits; else the payment is refunded like one whose seats
+     * went to someone else (the discounted price was the code's). */
+    bool promo_ok = true;
+    if (rc == TIX_OK && b->promo_code_id != NULL && !b->promo_held) {
+        rc = tix_promo_reclaim(c->db, b->id, now);
+        promo_ok = rc == TIX_OK;
+        if (rc == TIX_ECONFLICT) {
+            rc = tix_booking_note(c->db, b->id, b->status,
+                                  "paid after its promo code use was given back and the code is"
+                                  " used up",
+                                  now);
+        }
+    }
+    if (rc == TIX_OK && !show.cancelled && promo_ok) {
         rc = tix_claims_sell(c->db, b->show_id, b->hold_id, b->id, &sold);
     }
     tix_booking_event ev = sold == nseats && !show.cancelled ? TIX_EV_PAID : TIX_EV_PAID_SEATS_GONE;
@@ -328,6 +407,24 @@ static tix_rc cancel_one(tix_booking_ctx *c, const tix_booking *b, tix_booking_e
     return rc;
 }
 
+/* The free-cancel rule after a move (migration 0014): a booking whose show now starts more than
+ * RESCHEDULE_FREE_CANCEL_MINUTES away from the start it was bought for may be cancelled with a
+ * full refund until the new start. OUT: *free. */
+static tix_rc moved_since_bought(tix_booking_ctx *c, const tix_booking *b, int64_t now, bool *free)
+{
+    int64_t bought = 0;
+    bool moved = false;
+    *free = false;
+    if (b->show_starts_at <= now) {
+        return TIX_OK;
+    }
+    tix_rc rc = tix_show_start_bought(c->db, b->show_id, b->created_at, &bought, &moved);
+    int64_t diff =
+        b->show_starts_at > bought ? b->show_starts_at - bought : bought - b->show_starts_at;
+    *free = rc == TIX_OK && moved && diff > c->cfg->reschedule_free_cancel_s * 1000;
+    return rc;
+}
+
 tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id, const char **why)
 {
     tix_booking b;
@@ -340,8 +437,24 @@ tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id, const char
         *why = "booking_not_confirmed";
         rc = TIX_ECONFLICT;
     } else if (rc == TIX_OK && b.show_starts_at - now < c->cfg->cancel_full_refund_s * 1000) {
-        *why = "cancel_window_closed";
+        bool free = false;
+        rc = moved_since_bought(c, &b, now, &free);
+        if (rc == TIX_OK && !free) {
+            *why = "cancel_window_closed";
+            rc = TIX_ECONFLICT;
+        }
+    }
+    /* A ticket used at the door is not refunded. Read under the booking's lock, which a
+     * check-in takes too (booking/door.c): a scan that committed first is seen here, one that
+     * comes later waits for this transaction and then finds the tickets void. */
+    const char *used_ticket = NULL;
+    int64_t used_at = 0;
+    tix_rc used = rc ? rc : tix_checkin_first_of_booking(c->db, c->a, b.id, &used_ticket, &used_at);
+    if (rc == TIX_OK && used == TIX_OK) {
+        *why = "already_checked_in";
         rc = TIX_ECONFLICT;
+    } else if (rc == TIX_OK && used != TIX_ENOTFOUND) {
+        rc = used;
     }
     tix_seat_ids freed = {NULL, 0};
     rc = rc ? rc : cancel_one(c, &b, TIX_EV_USER_CANCEL, "cancelled by the customer", &pr, &freed);

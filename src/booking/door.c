@@ -3,6 +3,7 @@
 
 #include "auth/policy.h"
 #include "core/util.h"
+#include "store/booking.h"
 #include "store/users.h"
 
 #include <string.h>
@@ -25,10 +26,18 @@ static tix_rc door_allows(tix_door_ctx *c, const char *theatre_id, const char *o
     return rc ? rc : tix_policy_can_work_door(c->who, owner_id, member);
 }
 
+/* A refusal of theatre t as 404 when t is not approved (onboarding, catalog.h): who may not
+ * work or change it does not see it either. */
+static tix_rc hide_unapproved(tix_rc rc, const tix_theatre *t)
+{
+    bool approved = t->status != NULL && strcmp(t->status, "approved") == 0;
+    return rc == TIX_EFORBIDDEN && !approved ? TIX_ENOTFOUND : rc;
+}
+
 tix_rc tix_door_theatre(tix_door_ctx *c, const char *id, tix_theatre *out)
 {
     tix_rc rc = tix_theatre_get(c->db, c->a, id, out);
-    return rc ? rc : door_allows(c, out->id, out->owner_id);
+    return rc ? rc : hide_unapproved(door_allows(c, out->id, out->owner_id), out);
 }
 
 tix_rc tix_door_show(tix_door_ctx *c, const char *id, tix_show *out)
@@ -43,7 +52,7 @@ tix_rc tix_door_show(tix_door_ctx *c, const char *id, tix_show *out)
 static tix_rc own_theatre(tix_door_ctx *c, const char *id, tix_theatre *t)
 {
     tix_rc rc = tix_theatre_get(c->db, c->a, id, t);
-    return rc ? rc : tix_policy_can_modify(c->who, t->owner_id);
+    return rc ? rc : hide_unapproved(tix_policy_can_modify(c->who, t->owner_id), t);
 }
 
 tix_rc tix_door_staff_add(tix_door_ctx *c, const char *theatre_id, const char *email,
@@ -142,8 +151,15 @@ tix_rc tix_door_check_in(tix_door_ctx *c, const char *theatre_id, const tix_door
         .ticket_id = tk.id, .scanned_by = c->who->user_id, .method = scan->method, .now = now};
     bool admitted = false;
     int64_t at = 0;
-    rc = tix_checkin_insert(c->db, &q, &admitted, &at);
+    /* Under the booking's row lock, the one a cancellation holds while it looks for check-ins
+     * (booking/bookings.c): the two are serialised, so a refunded booking never has an
+     * admitted ticket. */
+    rc = tix_db_begin(c->db);
+    rc = rc ? rc : tix_booking_lock(c->db, tk.booking_id);
+    rc = rc ? rc : tix_checkin_insert(c->db, &q, &admitted, &at);
+    rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
+        tix_db_rollback(c->db);
         return rc;
     }
     if (!admitted) {

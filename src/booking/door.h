@@ -24,7 +24,9 @@
  *      admission's time. Rules 3 and 5 are decided again by the insert itself (one conditional
  *      statement, store/door.h): two scanners racing on one ticket, on any servers, get exactly
  *      one admission, and a cancellation that commits between the read and the insert is
- *      still refused as void.
+ *      still refused as void. The insert runs under the booking's row lock, which
+ *      tix_booking_cancel also takes before it refuses a booking with an admitted ticket
+ *      (409 "already_checked_in"): a scan and a cancellation never both succeed.
  * Every admission records who scanned it (the check-in row's scanned_by) and how.
  *
  * Memory: every string these functions return lives in ctx->a (the request's arena).

@@ -173,6 +173,22 @@ static void hold_tx_init(tix_booking_ctx *c, hold_tx *t, const char *show_id, co
     tix_claims_take_stmt(c->a, &t->q, &t->st[ST_CLAIM]);
 }
 
+/* The claims' prices, not the ones read before, become the held seats' (a price change may have
+ * committed in between): the hold charges what its claims say. Returns their sum. */
+static int64_t claimed_prices(const tix_claim_req *q, const int64_t *prices, tix_hold_result *out)
+{
+    int64_t sum = 0;
+    for (int i = 0; i < out->nseats; i++) {
+        for (int k = 0; k < q->n; k++) {
+            if (strcmp(out->seats[i]->id, q->seat_ids[k]) == 0) {
+                out->seats[i]->price = prices[k];
+            }
+        }
+        sum += out->seats[i]->price;
+    }
+    return sum;
+}
+
 /* The claims are in (the transaction is open): all of them → the hold is recorded and the
  * transaction committed in one round trip, and the change announced; fewer → rolled back,
  * TIX_ECONFLICT naming the seats not got (TIX_EBUSY when it is this user's twin request that
@@ -181,8 +197,9 @@ static tix_rc finish(tix_booking_ctx *c, const tix_show *show, hold_tx *t, tix_h
 {
     const tix_claim_req *q = &t->q;
     bool *got = tix_arena_calloc(c->a, sizeof(bool) * (size_t)q->n);
+    int64_t *prices = tix_arena_calloc(c->a, sizeof(int64_t) * (size_t)q->n);
     int ngot = 0;
-    tix_claims_taken(t->st[ST_CLAIM].res, q, got, &ngot);
+    tix_claims_taken(t->st[ST_CLAIM].res, q, got, prices, &ngot);
     if (ngot < q->n) {
         bool twin = false;
         tix_rc rc = tix_claims_held_by_user(c->db, c->a, q, &twin);
@@ -207,9 +224,7 @@ static tix_rc finish(tix_booking_ctx *c, const tix_show *show, hold_tx *t, tix_h
                     .currency = show->currency,
                     .expires_at = q->expires_at,
                     .created_at = q->now};
-    for (int i = 0; i < out->nseats; i++) {
-        h->amount += out->seats[i]->price;
-    }
+    h->amount = claimed_prices(q, prices, out);
     tix_db_stmt insert;
     tix_hold_insert_stmt(c->a, h, &insert);
     tix_rc rc = tix_db_commit_after(c->db, &insert, 1);

@@ -54,6 +54,32 @@ void tix_seats_changed(const char *show_id, const char *const *seat_ids, int n, 
     free(data);
 }
 
+void tix_show_changed(const char *show_id, int64_t starts_at, int64_t ends_at, bool prices_changed)
+{
+    if (the_bus == NULL) {
+        return;
+    }
+    char s[TIX_RFC3339_MAX];
+    char e[TIX_RFC3339_MAX];
+    tix_rfc3339(s, starts_at);
+    tix_rfc3339(e, ends_at);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:b}", "show_id", show_id, "starts_at", s, "ends_at", e,
+                          "prices_changed", prices_changed);
+    char *data = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (data == NULL) {
+        return;
+    }
+    tix_arena *a = tix_arena_create(0);
+    tix_bus_event ev = {.show_id = show_id, .name = "show", .data = data};
+    int64_t id = 0;
+    if (tix_bus_publish(the_bus, a, &ev, &id) != TIX_OK) {
+        tix_log_debug("show event of show %s not published (the bus is down)", show_id);
+    }
+    tix_arena_destroy(a);
+    free(data);
+}
+
 static void bump(const char *key)
 {
     if (tix_cache_bump(the_cache, key, NULL) != TIX_OK) {

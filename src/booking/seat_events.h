@@ -3,6 +3,8 @@
  *   tix_seats_changed     seats of a show changed status (a hold, a release, a sale, a refund):
  *                         one "seats" event on the bus, which also bumps the show's version
  *                         and so invalidates its cached seat map;
+ *   tix_show_changed      a show's time or prices changed: one "show" event on the bus, which
+ *                         also bumps the show's version (its cached seat map);
  *   tix_bookings_changed  a user's bookings changed: bumps the user's version (their cached
  *                         GET /bookings);
  *   tix_catalog_changed   the catalogue changed (movies, theatres, halls, shows): bumps the
@@ -20,6 +22,7 @@
 #include "cache/bus.h"
 #include "cache/cache.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Seat ids (in some arena), as the claims' store functions list them. */
@@ -36,6 +39,10 @@ void tix_seat_events_attach(tix_cache *cache, tix_bus *bus);
  * none) is when held seats become available again by themselves. */
 void tix_seats_changed(const char *show_id, const char *const *seat_ids, int n, const char *status,
                        int64_t expires_at);
+/* Show show_id's time or prices changed (PATCH /shows/{id}): one "show" event on the bus
+ * (data: show_id, starts_at, ends_at, prices_changed), which also bumps the show's version and
+ * so invalidates its cached seat map on every server, and reaches its SSE streams. */
+void tix_show_changed(const char *show_id, int64_t starts_at, int64_t ends_at, bool prices_changed);
 void tix_bookings_changed(const char *user_id);
 void tix_catalog_changed(void);
 

@@ -6,6 +6,8 @@
  */
 #include "booking/ticket_token.h"
 
+#include "core/util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -20,27 +22,6 @@
 #define SIG_B64_LEN 86 /* 64 bytes in unpadded base64url */
 #define PAYLOAD_MAX 600
 #define B64URL      sodium_base64_VARIANT_URLSAFE_NO_PADDING
-
-/* Strict unpadded base64url of in[0..len) into out (cap bytes): every character decoded and the
- * re-encoding identical (no stray trailing bits). Returns bytes or -1. */
-static long b64url_strict(unsigned char *out, size_t cap, const char *in, size_t len)
-{
-    size_t n = 0;
-    const char *end = NULL;
-    if (len == 0 || sodium_base642bin(out, cap, in, len, NULL, &n, &end, B64URL) != 0 ||
-        end != in + len) {
-        return -1;
-    }
-    char again[PAYLOAD_MAX + 8];
-    if (sodium_base64_encoded_len(n, B64URL) > sizeof(again)) {
-        return -1;
-    }
-    sodium_bin2base64(again, sizeof(again), out, n, B64URL);
-    if (strlen(again) != len || memcmp(again, in, len) != 0) {
-        return -1;
-    }
-    return (long)n;
-}
 
 /* Lenient decoding for keys given by people: base64url or base64, padding allowed, spaces
  * trimmed. Returns bytes or -1. */
@@ -303,13 +284,15 @@ tix_rc tix_ticket_token_verify(const tix_ticket_keyring *kr, const char *token,
         }
     }
     unsigned char sig[crypto_sign_BYTES + 2];
-    if (key == NULL || b64url_strict(sig, sizeof(sig), dot + 1, SIG_B64_LEN) != crypto_sign_BYTES ||
+    if (key == NULL ||
+        tix_base64url_decode_n(sig, sizeof(sig), dot + 1, SIG_B64_LEN) != crypto_sign_BYTES ||
         crypto_sign_verify_detached(sig, (const unsigned char *)token,
                                     (unsigned long long)(dot - token), key->pk) != 0) {
         return TIX_EAUTH;
     }
     unsigned char js[PAYLOAD_MAX];
-    long jl = b64url_strict(js, sizeof(js), payload, plen);
+    /* strict: every character decoded, no stray trailing bits (core/util.h) */
+    long jl = tix_base64url_decode_n(js, sizeof(js), payload, plen);
     if (jl <= 0) {
         return TIX_EAUTH;
     }

@@ -52,13 +52,37 @@ tix_rc tix_cache_bump(tix_cache *c, const char *key, int64_t *out)
     return rc;
 }
 
-tix_rc tix_cache_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t by, int64_t *count,
-                      int64_t *reset_ms)
+/* Each key in the in-process counter store; the first failure is returned, after trying all. */
+static tix_rc incr_local(int n, const char *const *keys, const int64_t *window_ms, int64_t by,
+                         int64_t *counts, int64_t *reset_ms)
 {
-    if (c == NULL) {
-        return tix_counter_incr_now(key, window_ms, by, count, reset_ms);
+    tix_rc rc = TIX_OK;
+    for (int i = 0; i < n; i++) {
+        tix_rc one = tix_counter_incr_now(keys[i], window_ms[i], by, &counts[i], &reset_ms[i]);
+        rc = rc ? rc : one;
     }
-    return c->ops->incr(c, key, window_ms, by, count, reset_ms);
+    return rc;
+}
+
+tix_rc tix_cache_incr(tix_cache *c, int n, const char *const *keys, const int64_t *window_ms,
+                      int64_t by, int64_t *counts, int64_t *reset_ms)
+{
+    if (n < 0 || n > TIX_CACHE_INCR_MAX) {
+        return TIX_EINVAL;
+    }
+    if (n == 0) {
+        return TIX_OK;
+    }
+    if (c == NULL) {
+        return incr_local(n, keys, window_ms, by, counts, reset_ms);
+    }
+    return c->ops->incr(c, n, keys, window_ms, by, counts, reset_ms);
+}
+
+tix_rc tix_cache_incr_local(int n, const char *const *keys, const int64_t *window_ms, int64_t by,
+                            int64_t *counts, int64_t *reset_ms)
+{
+    return incr_local(n, keys, window_ms, by, counts, reset_ms);
 }
 
 void tix_cache_status_get(tix_cache *c, tix_cache_status *out)

@@ -60,14 +60,17 @@ typedef struct tix_cache_ops {
      * never repeats an old value) and gives it ttl_ms. OUT: *out the new value. A failure is
      * remembered and the bump done again once the store is back. */
     tix_rc (*bump)(tix_cache *c, const char *key, int64_t seed, int64_t ttl_ms, int64_t *out);
-    /* A fixed-window counter (rate limits): adds by (1, or -1 to give a count back) to key and
-     * gives its new count and the milliseconds until it resets; a missing or expired counter
-     * starts at by with a window of window_ms when by > 0, and is left missing (count 0) when
-     * by <= 0. Never remembered for a replay. While Redis cannot be reached the Redis store
-     * counts in the in-process counter store instead, so limits hold per process rather than
-     * not at all. TIX_EUNAVAIL when no store can count (the in-process one is full). */
-    tix_rc (*incr)(tix_cache *c, const char *key, int64_t window_ms, int64_t by, int64_t *count,
-                   int64_t *reset_ms);
+    /* Fixed-window counters (rate limits): adds by (1, or -1 to give a count back) to each of
+     * the n keys (window_ms[i] for keys[i]) and gives each one's new count and the milliseconds
+     * until it resets; a missing or expired counter starts at by with its window when by > 0,
+     * and is left missing (count 0) when by <= 0. The n counts travel in one round trip (one
+     * pipeline; one script per key, so keys in different Redis Cluster slots are fine). Never
+     * remembered for a replay. While Redis cannot be reached the Redis store counts in the
+     * in-process counter store instead, so limits hold per process rather than not at all.
+     * TIX_EUNAVAIL when no store can count (the in-process one is full). n <= TIX_CACHE_INCR_MAX.
+     */
+    tix_rc (*incr)(tix_cache *c, int n, const char *const *keys, const int64_t *window_ms,
+                   int64_t by, int64_t *counts, int64_t *reset_ms);
     void (*status)(tix_cache *c, tix_cache_status *out);
     void (*destroy)(tix_cache *c);
 } tix_cache_ops;
@@ -96,9 +99,12 @@ TIX_MUSTCHECK tix_rc tix_cache_get(tix_cache *c, tix_arena *a, const char *const
 tix_rc tix_cache_set(tix_cache *c, const char *key, const char *val, size_t len, int64_t ttl_ms,
                      unsigned flags);
 tix_rc tix_cache_bump(tix_cache *c, const char *key, int64_t *out);
-/* The incr op; with a NULL cache, the in-process counter store. */
-TIX_MUSTCHECK tix_rc tix_cache_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t by,
-                                    int64_t *count, int64_t *reset_ms);
+/* The incr op; with a NULL cache, the in-process counter store. At most TIX_CACHE_INCR_MAX
+ * keys (else TIX_EINVAL). */
+#define TIX_CACHE_INCR_MAX 4
+TIX_MUSTCHECK tix_rc tix_cache_incr(tix_cache *c, int n, const char *const *keys,
+                                    const int64_t *window_ms, int64_t by, int64_t *counts,
+                                    int64_t *reset_ms);
 void tix_cache_status_get(tix_cache *c, tix_cache_status *out);
 
 /* The in-process counter store (cache/counter.c), one per process, thread-safe: the incr of
@@ -112,6 +118,10 @@ TIX_MUSTCHECK tix_rc tix_counter_incr_local(const char *key, int64_t window_ms, 
                                             int64_t now_ms, int64_t *count, int64_t *reset_ms);
 TIX_MUSTCHECK tix_rc tix_counter_incr_now(const char *key, int64_t window_ms, int64_t by,
                                           int64_t *count, int64_t *reset_ms);
+/* tix_cache_incr's n keys in the in-process counter store (the in-process cache's incr, and
+ * Redis's stand-in). */
+TIX_MUSTCHECK tix_rc tix_cache_incr_local(int n, const char *const *keys, const int64_t *window_ms,
+                                          int64_t by, int64_t *counts, int64_t *reset_ms);
 /* Empties the in-process counter store (tests). */
 void tix_counter_local_clear(void);
 

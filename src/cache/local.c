@@ -233,11 +233,11 @@ static tix_rc local_bump(tix_cache *c, const char *key, int64_t seed, int64_t tt
     return ok ? TIX_OK : TIX_ENOMEM;
 }
 
-static tix_rc local_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t by,
-                         int64_t *count, int64_t *reset_ms)
+static tix_rc local_incr(tix_cache *c, int n, const char *const *keys, const int64_t *window_ms,
+                         int64_t by, int64_t *counts, int64_t *reset_ms)
 {
     (void)c; /* counters live apart from cached answers: LRU eviction must not reset them */
-    return tix_counter_incr_now(key, window_ms, by, count, reset_ms);
+    return tix_cache_incr_local(n, keys, window_ms, by, counts, reset_ms);
 }
 
 static void local_status(tix_cache *c, tix_cache_status *out)

@@ -1,8 +1,8 @@
 /*
  * The Redis cache (REDIS_URL set): get is one pipelined round trip of GETs, set a SET with PX,
- * bump a pipelined SET NX / INCR / PEXPIRE, incr (rate limits) one EVAL. Every call is bounded by
- * CACHE_TIMEOUT; a network failure marks the cache down (redis_conn.c) and the call fails as a
- * miss.
+ * bump a pipelined SET NX / INCR / PEXPIRE, incr (rate limits) one pipeline of an EVAL per key.
+ * Every call is bounded by CACHE_TIMEOUT; a network failure marks the cache down (redis_conn.c) and
+ * the call fails as a miss.
  */
 #include "cache/backends.h"
 #include "cache/redis_int.h"
@@ -102,21 +102,11 @@ static const char incr_script[] = "local by = tonumber(ARGV[2]) "
                                   "redis.call('PEXPIRE', KEYS[1], ARGV[1]) end "
                                   "return {n, redis.call('PTTL', KEYS[1])}";
 
-static tix_rc redis_incr(tix_cache *c, const char *key, int64_t window_ms, int64_t by,
-                         int64_t *count, int64_t *reset_ms)
+/* One key's answer to incr_script into *count / *reset_ms; false (logged) when it is not
+ * {count, pttl}. */
+static bool incr_reply(const redisReply *r, const char *key, int64_t window_ms, int64_t by,
+                       int64_t *count, int64_t *reset_ms)
 {
-    tix_redis *rd = (tix_redis *)c;
-    tix_rconn *conn = NULL;
-    if (tix_redis_acquire(rd, &conn) != TIX_OK) {
-        return tix_counter_incr_now(key, window_ms, by, count, reset_ms);
-    }
-    char win[24];
-    char byt[24];
-    snprintf(win, sizeof(win), "%" PRId64, window_ms);
-    snprintf(byt, sizeof(byt), "%" PRId64, by);
-    const char *argv[] = {"EVAL", incr_script, "1", key, win, byt};
-    redisReply *r = redisCommandArgv(conn->c, 6, argv, NULL);
-    tix_redis_release(rd, conn, r == NULL);
     bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
               r->element[0]->type == REDIS_REPLY_INTEGER &&
               r->element[1]->type == REDIS_REPLY_INTEGER;
@@ -129,8 +119,48 @@ static tix_rc redis_incr(tix_cache *c, const char *key, int64_t window_ms, int64
         tix_log_warn("cache: rate-limit counter %s: unexpected Redis answer (%s)", key,
                      r->type == REDIS_REPLY_ERROR ? r->str : "not {count, pttl}");
     }
-    freeReplyObject(r);
-    return ok ? TIX_OK : tix_counter_incr_now(key, window_ms, by, count, reset_ms);
+    return ok;
+}
+
+/* The n scripts in one pipeline (one round trip). A key whose answer is missing or wrong is
+ * counted in the in-process store instead. */
+static tix_rc redis_incr(tix_cache *c, int n, const char *const *keys, const int64_t *window_ms,
+                         int64_t by, int64_t *counts, int64_t *reset_ms)
+{
+    tix_redis *rd = (tix_redis *)c;
+    tix_rconn *conn = NULL;
+    if (tix_redis_acquire(rd, &conn) != TIX_OK) {
+        return tix_cache_incr_local(n, keys, window_ms, by, counts, reset_ms);
+    }
+    char win[TIX_CACHE_INCR_MAX][24];
+    char byt[24];
+    const char *argv[TIX_CACHE_INCR_MAX][6];
+    const char *const *argvs[TIX_CACHE_INCR_MAX];
+    int argc[TIX_CACHE_INCR_MAX];
+    const size_t *argvlen[TIX_CACHE_INCR_MAX];
+    redisReply *rep[TIX_CACHE_INCR_MAX];
+    snprintf(byt, sizeof(byt), "%" PRId64, by);
+    for (int i = 0; i < n; i++) {
+        snprintf(win[i], sizeof(win[i]), "%" PRId64, window_ms[i]);
+        const char *one[] = {"EVAL", incr_script, "1", keys[i], win[i], byt};
+        memcpy(argv[i], one, sizeof(one));
+        argvs[i] = argv[i];
+        argc[i] = 6;
+        argvlen[i] = NULL;
+    }
+    bool sent = tix_redis_pipeline(conn->c, n, argc, argvs, argvlen, rep);
+    tix_redis_release(rd, conn, !sent);
+    tix_rc rc = TIX_OK;
+    for (int i = 0; i < n; i++) {
+        bool ok = sent && incr_reply(rep[i], keys[i], window_ms[i], by, &counts[i], &reset_ms[i]);
+        if (sent) {
+            freeReplyObject(rep[i]);
+        }
+        tix_rc one =
+            ok ? TIX_OK : tix_counter_incr_now(keys[i], window_ms[i], by, &counts[i], &reset_ms[i]);
+        rc = rc ? rc : one;
+    }
+    return rc;
 }
 
 static void redis_status(tix_cache *c, tix_cache_status *out)

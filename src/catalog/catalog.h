@@ -65,10 +65,12 @@ typedef struct tix_catalog_ctx {
  *                  that "hall_category_unpriced" found (arena).
  *   TIX_EINVAL:    verr.field is the input at fault (a validation problem, core/verr.h; the
  *                  field is static or in the arena), TIX_VERR_TYPE for a wrong type.
- *   TIX_EFORBIDDEN from tix_catalog_theatre_create: why is "theatre_for_other_owner". */
+ *   TIX_EFORBIDDEN from tix_catalog_theatre_create: why is "theatre_for_other_owner".
+ *   "invalid_transition" (onboarding.c) also sets status: the theatre's status now (arena). */
 typedef struct tix_catalog_refusal {
     const char *why;
     const char *category;
+    const char *status;
     tix_verr verr;
 } tix_catalog_refusal;
 
@@ -105,6 +107,34 @@ TIX_MUSTCHECK tix_rc tix_catalog_hall_update(tix_catalog_ctx *c, tix_hall *h, co
 TIX_MUSTCHECK tix_rc tix_catalog_hall_delete(tix_catalog_ctx *c, const char *id,
                                              tix_catalog_refusal *why);
 
+/* ---- theatre onboarding (onboarding.c; the visibility rule in venues.c) ----
+ * A theatre is born "pending" (tix_catalog_theatre_create). An admin approves it ("approved":
+ * public, may get shows) or rejects it with a reason ("rejected"); its owner (or an admin) may
+ * edit a rejected theatre and submit it again ("pending"). Approval is final: nothing leaves
+ * "approved", so a theatre that is not approved never has shows, and the public reads of
+ * shows, seat maps and holds need no check of their own. Each move is one conditional UPDATE
+ * from the status it starts from: of two admins deciding at once exactly one wins and the
+ * other gets TIX_ECONFLICT "invalid_transition" (with the status the winner left). Every
+ * committed move bumps the catalogue version, so cached listings change on every server. */
+
+/* Whether the caller may see theatre t: everyone when it is approved, otherwise its owner and
+ * admins only (the others get 404, as for something that does not exist: the reads, and the
+ * *_for_change loads above, which answer TIX_ENOTFOUND; a new show names such a hall as
+ * unknown). */
+bool tix_catalog_theatre_visible(const tix_principal *who, const char *status,
+                                 const char *owner_id);
+/* Admin only (TIX_EFORBIDDEN otherwise): "pending" → "approved" when approve, else → "rejected"
+ * with reason (checked by the caller: non-empty, length-limited). TIX_ENOTFOUND for no such
+ * theatre; TIX_ECONFLICT "invalid_transition" when it is not pending. OUT: *out, the theatre
+ * after the move. */
+TIX_MUSTCHECK tix_rc tix_catalog_theatre_review(tix_catalog_ctx *c, const char *id, bool approve,
+                                                const char *reason, tix_theatre *out,
+                                                tix_catalog_refusal *why);
+/* The owner or an admin (ownership rule): "rejected" → "pending". TIX_ECONFLICT
+ * "invalid_transition" from any other status. OUT: *out, the theatre after the move. */
+TIX_MUSTCHECK tix_rc tix_catalog_theatre_submit(tix_catalog_ctx *c, const char *id,
+                                                tix_theatre *out, tix_catalog_refusal *why);
+
 /* ---- shows (shows.c) ---- */
 
 /* One entry of a new show's price object, in the order the request gave them. */
@@ -127,7 +157,8 @@ typedef struct tix_show_input {
 /* Schedules a show: TIX_EINVAL when hall_id is not a hall, movie_id not an active movie or a
  * price is not one for each seat category of the hall (field "prices.<category>");
  * TIX_ENOTFOUND / TIX_EAUTH / TIX_EFORBIDDEN for a hall the caller may not change;
- * TIX_ECONFLICT "show_overlap". OUT: *out (the new show's id and fields as stored). */
+ * TIX_ECONFLICT "theatre_not_approved" when the hall's theatre is not approved (onboarding
+ * above), "show_overlap". OUT: *out (the new show's id and fields as stored). */
 TIX_MUSTCHECK tix_rc tix_catalog_show_create(tix_catalog_ctx *c, const tix_show_input *in,
                                              tix_show *out, tix_catalog_refusal *why);
 /* Cancels show id so it no longer sells, then refunds its confirmed bookings in full
@@ -135,6 +166,29 @@ TIX_MUSTCHECK tix_rc tix_catalog_show_create(tix_catalog_ctx *c, const tix_show_
  * "show_cancelled" when it already was cancelled, after finishing the refunds a crash may
  * have left (so calling again repairs). */
 TIX_MUSTCHECK tix_rc tix_catalog_show_cancel(tix_catalog_ctx *c, const char *id,
+                                             tix_catalog_refusal *why);
+
+/* ---- changing a show (show_change.c) ---- */
+
+/* A change of a show, its shape already checked (starts_at in the future and not too far). */
+typedef struct tix_show_change_input {
+    bool has_starts_at;
+    int64_t starts_at;
+    const tix_price_input *prices; /* categories to reprice (a subset of the hall's), or NULL */
+    int nprices;
+} tix_show_change_input;
+
+/* Changes show id's time and/or prices (PATCH /shows/{id}), in one transaction under the hall's
+ * lock: a new start keeps the show's length and is checked for overlap like a new show
+ * (TIX_ECONFLICT "show_overlap"), every confirmed booking gets a show_rescheduled mail in the
+ * same transaction, and the change is recorded (show_changes) for the free-cancel rule
+ * (booking.h, tix_booking_cancel); new prices apply to seats not held or sold (a claim keeps
+ * the price it was given). TIX_ENOTFOUND / TIX_EAUTH / TIX_EFORBIDDEN for a show the caller may
+ * not change; TIX_ECONFLICT "show_is_cancelled", "show_is_completed" or "show_started" once it
+ * is cancelled, ended or running; TIX_EINVAL for a price (field "prices.<category>"). OUT:
+ * *out the show as stored afterwards. */
+TIX_MUSTCHECK tix_rc tix_catalog_show_change(tix_catalog_ctx *c, const char *id,
+                                             const tix_show_change_input *in, tix_show *out,
                                              tix_catalog_refusal *why);
 
 /* ---- movies (movies.c) ---- */

@@ -12,6 +12,13 @@
 /* Bumps the catalogue version (tix_catalog_changed) when rc is TIX_OK; returns rc. */
 tix_rc tix_catalog_committed(tix_rc rc);
 
+/* One entry of a show's price object checked against the hall's seats (shows.c, also for
+ * PATCH /shows/{id}): an integer (TIX_EINVAL, TIX_VERR_TYPE) from 0 to 100000000 for a seat
+ * category of the hall (TIX_EINVAL on field "prices.<category>"). */
+TIX_MUSTCHECK tix_rc tix_catalog_check_price(tix_catalog_ctx *c, const tix_price_input *p,
+                                             const tix_seat_row *seats, int nseats,
+                                             tix_catalog_refusal *why);
+
 typedef enum tix_catalog_kind {
     TIX_CATALOG_THEATRE,
     TIX_CATALOG_HALL,

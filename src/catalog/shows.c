@@ -29,6 +29,9 @@ static tix_rc load_refs(tix_catalog_ctx *c, const tix_show_input *in, tix_hall *
                         tix_catalog_refusal *why)
 {
     tix_rc rc = tix_hall_get(c->db, c->a, in->hall_id, h);
+    if (rc == TIX_OK && !tix_catalog_theatre_visible(c->who, h->theatre_status, h->owner_id)) {
+        rc = TIX_ENOTFOUND; /* a hall of a theatre the caller may not see (onboarding) */
+    }
     if (rc == TIX_ENOTFOUND) {
         return bad_input(why, "hall_id", "is not a hall");
     }
@@ -40,6 +43,26 @@ static tix_rc load_refs(tix_catalog_ctx *c, const tix_show_input *in, tix_hall *
     return rc;
 }
 
+tix_rc tix_catalog_check_price(tix_catalog_ctx *c, const tix_price_input *p,
+                               const tix_seat_row *seats, int nseats, tix_catalog_refusal *why)
+{
+    bool known = false;
+    for (int i = 0; i < nseats && !known; i++) {
+        known = strcmp(seats[i].category, p->category) == 0;
+    }
+    char *field = tix_arena_sprintf(c->a, "prices.%s", p->category);
+    if (!p->is_integer) {
+        (void)tix_verr_type(&why->verr, field, "integer");
+        return TIX_EINVAL;
+    }
+    if (!known || p->amount < 0 || p->amount > MAX_PRICE) {
+        return bad_input(why, field,
+                         known ? "must be from 0 to 100000000 minor units"
+                               : "is not a seat category of this hall");
+    }
+    return TIX_OK;
+}
+
 /* Matches the prices against the hall's seat categories, in the order given: every category
  * priced, nothing extra. OUT: *out (arena) the prices. */
 static tix_rc match_prices(tix_catalog_ctx *c, const tix_show_input *in, const tix_seat_row *seats,
@@ -48,19 +71,9 @@ static tix_rc match_prices(tix_catalog_ctx *c, const tix_show_input *in, const t
     tix_show_price *list = tix_arena_calloc(c->a, sizeof(*list) * (size_t)(in->nprices + 1));
     for (int k = 0; k < in->nprices; k++) {
         const tix_price_input *p = &in->prices[k];
-        bool known = false;
-        for (int i = 0; i < nseats && !known; i++) {
-            known = strcmp(seats[i].category, p->category) == 0;
-        }
-        char *field = tix_arena_sprintf(c->a, "prices.%s", p->category);
-        if (!p->is_integer) {
-            (void)tix_verr_type(&why->verr, field, "integer");
-            return TIX_EINVAL;
-        }
-        if (!known || p->amount < 0 || p->amount > MAX_PRICE) {
-            return bad_input(why, field,
-                             known ? "must be from 0 to 100000000 minor units"
-                                   : "is not a seat category of this hall");
+        tix_rc rc = tix_catalog_check_price(c, p, seats, nseats, why);
+        if (rc != TIX_OK) {
+            return rc;
         }
         list[k].category = tix_arena_strdup(c->a, p->category);
         list[k].amount = p->amount;
@@ -113,6 +126,12 @@ tix_rc tix_catalog_show_create(tix_catalog_ctx *c, const tix_show_input *in, tix
     rc = rc ? rc : match_prices(c, in, seats, nseats, &prices, why);
     if (rc != TIX_OK) {
         return rc;
+    }
+    /* Only an approved theatre gets shows; approval is final (catalog.h), so this check
+     * needs no lock. */
+    if (h.theatre_status == NULL || strcmp(h.theatre_status, "approved") != 0) {
+        why->why = "theatre_not_approved";
+        return TIX_ECONFLICT;
     }
     char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
     tix_id_new(id, "shw");

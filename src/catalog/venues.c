@@ -4,6 +4,9 @@
  * future shows and the soft delete, so no hold lands in between on a show about to go. A hall's
  * deletion and layout change take the hall's lock first (tix_hall_lock), the same lock a new
  * show takes, so a show scheduled at that instant is either seen by the checks or waits.
+ * A new theatre is "pending" until an admin approves it (onboarding.c); an edit never changes
+ * the status (tix_theatre_update does not write it), so the owner of a rejected theatre edits
+ * it and then submits it again.
  */
 #include "catalog/catalog_int.h"
 #include "core/util.h"
@@ -43,13 +46,26 @@ tix_rc tix_catalog_theatre_create(tix_catalog_ctx *c, tix_theatre *t, const char
     char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
     tix_id_new(id, "thr");
     t->id = id;
-    t->created_at = t->updated_at = tix_now_ms();
+    t->created_at = t->updated_at = t->submitted_at = tix_now_ms();
+    t->status = "pending"; /* public and open for shows once an admin approves (onboarding.c) */
+    t->rejection_reason = NULL;
+    t->reviewed_at = 0;
     return tix_catalog_committed(tix_theatre_insert(c->db, t));
+}
+
+/* Onboarding's visibility (catalog.h), here with the loads that apply it. */
+bool tix_catalog_theatre_visible(const tix_principal *who, const char *status, const char *owner_id)
+{
+    return (status != NULL && strcmp(status, "approved") == 0) ||
+           tix_policy_can_view(who, owner_id) == TIX_OK;
 }
 
 tix_rc tix_catalog_theatre_for_change(tix_catalog_ctx *c, const char *id, tix_theatre *out)
 {
     tix_rc rc = tix_theatre_get(c->db, c->a, id, out);
+    if (rc == TIX_OK && !tix_catalog_theatre_visible(c->who, out->status, out->owner_id)) {
+        return TIX_ENOTFOUND; /* not approved: as if it did not exist, for all but its owner */
+    }
     return rc ? rc : tix_policy_can_modify(c->who, out->owner_id);
 }
 
@@ -102,6 +118,9 @@ tix_rc tix_catalog_hall_create(tix_catalog_ctx *c, const tix_theatre *t, const c
 tix_rc tix_catalog_hall_for_change(tix_catalog_ctx *c, const char *id, tix_hall *out)
 {
     tix_rc rc = tix_hall_get(c->db, c->a, id, out);
+    if (rc == TIX_OK && !tix_catalog_theatre_visible(c->who, out->theatre_status, out->owner_id)) {
+        return TIX_ENOTFOUND; /* a hall of a theatre the caller may not see */
+    }
     return rc ? rc : tix_policy_can_modify(c->who, out->owner_id);
 }
 

@@ -98,6 +98,7 @@ typedef struct tix_config {
     int64_t mail_retry_max_ms;      /* MAIL_RETRY_MAX: the back-off's cap */
     int64_t mail_timeout_ms;        /* MAIL_TIMEOUT: one SMTP conversation at most */
     int64_t mail_batch;             /* MAIL_BATCH: messages claimed per run */
+    int64_t mail_retention_ms;      /* MAIL_RETENTION: sent/failed outbox rows kept this long */
     int64_t job_mail_ms;            /* JOB_INTERVAL_MAIL: the outbox is sent this often */
     /* Lifecycle jobs (src/jobs), times in milliseconds. */
     int64_t job_tick_ms;      /* JOB_TICK: how often the scheduler renews leases, runs due jobs */
@@ -112,9 +113,10 @@ typedef struct tix_config {
     int64_t refund_poll_age_ms; /* REFUND_POLL_AGE: a pending refund is asked about after this */
     int64_t refund_poll_batch;  /* REFUND_POLL_BATCH: refunds asked about per run at most */
     /* Holds, refunds and show timing (config_booking.c). */
-    int64_t show_buffer_s;        /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
-    int64_t hold_ttl_s;           /* HOLD_TTL: how long held seats stay held */
-    int64_t cancel_full_refund_s; /* CANCEL_FULL_REFUND_HOURS before the show, in seconds */
+    int64_t show_buffer_s;            /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
+    int64_t hold_ttl_s;               /* HOLD_TTL: how long held seats stay held */
+    int64_t cancel_full_refund_s;     /* CANCEL_FULL_REFUND_HOURS before the show, in seconds */
+    int64_t reschedule_free_cancel_s; /* RESCHEDULE_FREE_CANCEL_MINUTES, in seconds */
     int max_seats_per_hold;
     int64_t checkin_before_s; /* CHECKIN_WINDOW_BEFORE: the door opens this long before a start */
     int64_t checkin_after_s;  /* CHECKIN_WINDOW_AFTER: and closes this long after the end */

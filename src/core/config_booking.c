@@ -8,14 +8,17 @@
 #include <ctype.h>
 #include <string.h>
 
-/* Seats per hold, how long a hold lasts, the full-refund window, the cleaning time after
- * each show and when the door admits a show's tickets. */
+/* Seats per hold, how long a hold lasts, the full-refund window (and the free-cancel window
+ * after a show was moved), the cleaning time after each show and when the door admits a show's
+ * tickets. */
 tix_rc tix_config_load_booking(tix_config_parser *p, tix_config *cfg)
 {
     int64_t seats = 0;
     if (tix_config_get_num(p, "MAX_SEATS_PER_HOLD", &seats) != TIX_OK ||
         tix_config_get_num(p, "HOLD_TTL", &cfg->hold_ttl_s) != TIX_OK ||
         tix_config_get_num(p, "CANCEL_FULL_REFUND_HOURS", &cfg->cancel_full_refund_s) != TIX_OK ||
+        tix_config_get_num(p, "RESCHEDULE_FREE_CANCEL_MINUTES", &cfg->reschedule_free_cancel_s) !=
+            TIX_OK ||
         tix_config_get_num(p, "SHOW_CLEANING_BUFFER", &cfg->show_buffer_s) != TIX_OK ||
         tix_config_get_num(p, "CHECKIN_WINDOW_BEFORE", &cfg->checkin_before_s) != TIX_OK ||
         tix_config_get_num(p, "CHECKIN_WINDOW_AFTER", &cfg->checkin_after_s) != TIX_OK) {
@@ -23,6 +26,7 @@ tix_rc tix_config_load_booking(tix_config_parser *p, tix_config *cfg)
     }
     cfg->max_seats_per_hold = (int)seats;
     cfg->cancel_full_refund_s *= 3600;
+    cfg->reschedule_free_cancel_s *= 60;
     const char *key = tix_config_value(p, "TICKET_SIGNING_KEY");
     const char *old = tix_config_value(p, "TICKET_VERIFY_KEYS");
     if (tix_config_copy_str(p, cfg->ticket_signing_key, sizeof(cfg->ticket_signing_key),

@@ -53,6 +53,7 @@ tix_rc tix_config_load_mail(tix_config_parser *p, tix_config *cfg)
         {"MAIL_RETRY_MAX", &cfg->mail_retry_max_ms},
         {"MAIL_TIMEOUT", &cfg->mail_timeout_ms},
         {"MAIL_BATCH", &cfg->mail_batch},
+        {"MAIL_RETENTION", &cfg->mail_retention_ms},
     };
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
         if (tix_config_get_num(p, nums[i].name, nums[i].out) != TIX_OK) {

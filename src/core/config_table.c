@@ -115,6 +115,10 @@ const tix_config_var tix_config_vars[] = {
     INT("CANCEL_FULL_REFUND_HOURS", "4", 0, 24LL * 30,
         "a booking cancelled at least this long before the show is refunded in full; later it "
         "cannot be cancelled"),
+    INT("RESCHEDULE_FREE_CANCEL_MINUTES", "30", 0, 24LL * 60 * 30,
+        "a show moved by more than this many minutes: its bookings made before the move may be "
+        "cancelled with a full refund until the new start, whatever CANCEL_FULL_REFUND_HOURS "
+        "says"),
     SECS("SHOW_CLEANING_BUFFER", "15m", 0, 6 * HOUR,
          "time between a show's end and the next show in a hall"),
     SECS("CHECKIN_WINDOW_BEFORE", "2h", 0, 24 * HOUR,
@@ -159,7 +163,8 @@ const tix_config_var tix_config_vars[] = {
     MSECS("JOB_INTERVAL_RECONCILE", "5m", 100, WEEK_MS,
           "unpaid bookings of 48 h are checked with the provider"),
     MSECS("JOB_INTERVAL_PURGE", "1h", 100, WEEK_MS,
-          "old idempotency keys, refresh tokens and job runs go"),
+          "old idempotency keys, refresh tokens, job runs, sent mail (MAIL_RETENTION) and spent "
+          "reset tokens go"),
     MSECS("JOB_INTERVAL_REFUND_POLL", "10m", 100, WEEK_MS,
           "refunds pending at the provider are fetched and settled as their webhook would have, "
           "in case it was lost"),
@@ -191,6 +196,9 @@ const tix_config_var tix_config_vars[] = {
     MSECS("MAIL_TIMEOUT", "30s", 100, HOUR * 1000,
           "one SMTP conversation at most; a message in flight is claimed again after twice this"),
     INT("MAIL_BATCH", "50", 1, 10000, "messages sent per run of the mail job at most"),
+    MSECS("MAIL_RETENTION", "30d", 1000, 3650 * DAY * 1000,
+          "sent and failed outbox messages are deleted by the purge job this long after their "
+          "last change (used or expired password-reset tokens at once)"),
 
     HEAD("Cache and live events"),
     SWITCH("CACHE", "on", "cache seat maps, listings and bookings; events flow either way"),
@@ -231,8 +239,15 @@ const size_t tix_config_nvars = sizeof(tix_config_vars) / sizeof(tix_config_vars
 
 const tix_config_var *tix_config_var_find(const char *name)
 {
-    for (size_t i = 0; i < tix_config_nvars; i++) {
-        if (tix_config_vars[i].name != NULL && strcmp(tix_config_vars[i].name, name) == 0) {
+    /* The loaders ask for settings mostly in table order, so the search starts just after the
+     * previous hit (a per-thread hint) and wraps around: loading is then linear instead of
+     * quadratic in the table's size, which matters most under the fuzzer's strcmp hooks. */
+    static _Thread_local size_t hint;
+    for (size_t k = 0; k < tix_config_nvars; k++) {
+        size_t i = (hint + k) % tix_config_nvars;
+        const char *n = tix_config_vars[i].name;
+        if (n != NULL && n[0] == name[0] && strcmp(n, name) == 0) {
+            hint = i;
             return &tix_config_vars[i];
         }
     }

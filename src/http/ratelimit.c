@@ -19,13 +19,16 @@
 
 /* The one call to the counter store: Redis when REDIS_URL is set (and the in-process store
  * while Redis cannot be reached, see cache.h), else the in-process store. by is 1 to count,
- * -1 to give a count back. */
-static tix_rc counter_incr(tix_req *r, const char *key, int64_t window_ms, int64_t by,
-                           int64_t *count, int64_t *reset_ms)
+ * -1 to give a count back; the n keys travel in one round trip. */
+static tix_rc counter_incr(tix_req *r, int n, const char *const *keys, const int64_t *window_ms,
+                           int64_t by, int64_t *counts, int64_t *reset_ms)
 {
     tix_cache *cache = r->app->cache;
-    const char *full = tix_arena_sprintf(r->arena, "%s:%s", cache ? cache->prefix : "ticketd", key);
-    return tix_cache_incr(cache, full, window_ms, by, count, reset_ms);
+    const char *full[TIX_RL_TICKET_KEYS];
+    for (int i = 0; i < n; i++) {
+        full[i] = tix_arena_sprintf(r->arena, "%s:%s", cache ? cache->prefix : "ticketd", keys[i]);
+    }
+    return tix_cache_incr(cache, n, full, window_ms, by, counts, reset_ms);
 }
 
 static atomic_bool store_down;
@@ -55,44 +58,62 @@ static void reply_limited(tix_req *r, const char *action, const char *scope,
 }
 
 /* Gives back every count the ticket holds (the request turned out not to be a failure, or was
- * refused). */
+ * refused), in one round trip. */
 static void give_back(tix_req *r, tix_rl_ticket *t)
 {
-    for (int i = 0; i < t->n; i++) {
-        int64_t count = 0;
-        int64_t reset_ms = 0;
-        (void)counter_incr(r, t->keys[i], t->window_ms[i], -1, &count, &reset_ms);
+    int64_t counts[TIX_RL_TICKET_KEYS];
+    int64_t reset_ms[TIX_RL_TICKET_KEYS];
+    if (t->n > 0) {
+        (void)counter_incr(r, t->n, t->keys, t->window_ms, -1, counts, reset_ms);
     }
     t->n = 0;
 }
 
-/* Counts one request against rl:<action>:<scope>:<who> and notes it in t; false once answered
- * with 429 (the counts t holds are then given back: a refused request is not an attempt). */
-static bool check(tix_req *r, tix_rl_ticket *t, const char *action, const char *scope,
-                  const char *who, const tix_rate_limit *rl)
+/* One limit of a request: counted against rl:<action>:<scope>:<who>. */
+typedef struct limit_req {
+    const char *scope;
+    const char *who; /* NULL or empty: not counted */
+    const tix_rate_limit *rl;
+} limit_req;
+
+/* Counts one request against each of its n limits (those that apply), all in one round trip,
+ * and notes them in t; false once answered with 429 for the first limit (in the order given)
+ * that is exceeded: the counts t holds are then given back (a refused request is not an
+ * attempt). */
+static bool check(tix_req *r, tix_rl_ticket *t, const char *action, const limit_req *lims, int n)
 {
-    if (rl->limit == 0 || who == NULL || *who == '\0') {
+    const tix_rate_limit *rls[TIX_RL_TICKET_KEYS];
+    const char *scopes[TIX_RL_TICKET_KEYS];
+    int k = 0;
+    for (int i = 0; i < n && k < TIX_RL_TICKET_KEYS; i++) {
+        if (lims[i].rl->limit == 0 || lims[i].who == NULL || *lims[i].who == '\0') {
+            continue;
+        }
+        t->keys[k] = tix_arena_sprintf(r->arena, "rl:%s:%s:%s", action, lims[i].scope, lims[i].who);
+        t->window_ms[k] = lims[i].rl->window_ms;
+        rls[k] = lims[i].rl;
+        scopes[k] = lims[i].scope;
+        k++;
+    }
+    if (k == 0) {
         return true;
     }
-    const char *key = tix_arena_sprintf(r->arena, "rl:%s:%s:%s", action, scope, who);
-    int64_t count = 0;
-    int64_t reset_ms = 0;
-    tix_rc rc = counter_incr(r, key, rl->window_ms, 1, &count, &reset_ms);
+    int64_t counts[TIX_RL_TICKET_KEYS];
+    int64_t reset_ms[TIX_RL_TICKET_KEYS];
+    tix_rc rc = counter_incr(r, k, t->keys, t->window_ms, 1, counts, reset_ms);
     note_store(rc);
     if (rc != TIX_OK) {
         return true; /* fail open */
     }
-    if (t->n < TIX_RL_TICKET_KEYS) {
-        t->keys[t->n] = key;
-        t->window_ms[t->n] = rl->window_ms;
-        t->n++;
+    t->n = k;
+    for (int i = 0; i < k; i++) {
+        if (counts[i] > rls[i]->limit) {
+            give_back(r, t);
+            reply_limited(r, action, scopes[i], rls[i], reset_ms[i]);
+            return false;
+        }
     }
-    if (count <= rl->limit) {
-        return true;
-    }
-    give_back(r, t);
-    reply_limited(r, action, scope, rl, reset_ms);
-    return false;
+    return true;
 }
 
 /* The normalised e-mail of a login body, NULL when there is none to count (the handler then
@@ -118,45 +139,42 @@ bool tix_ratelimit_admit(tix_req *r, tix_rl_ticket *t)
         return true;
     }
     if (flags & TIX_ROUTE_RL_HOLD) {
-        return check(r, t, "hold", "user", r->auth.user_id, &cfg->rl_hold_user);
+        limit_req l[] = {{"user", r->auth.user_id, &cfg->rl_hold_user}};
+        return check(r, t, "hold", l, 1);
     }
     if (flags & TIX_ROUTE_RL_REGISTER) {
         tix_client_ip(r, ip);
-        return check(r, t, "register", "ip", ip, &cfg->rl_register_ip);
+        limit_req l[] = {{"ip", ip, &cfg->rl_register_ip}};
+        return check(r, t, "register", l, 1);
     }
     if (flags & TIX_ROUTE_RL_LOGIN) {
         t->failure = "invalid_credentials";
-        tix_client_ip(r, ip);
-        if (!check(r, t, "login", "ip", ip, &cfg->rl_login_ip)) {
-            return false;
-        }
         const char *email = login_email(r);
         if (tix_req_answered(r)) {
-            give_back(r, t);
             return false;
         }
+        tix_client_ip(r, ip);
         /* per e-mail and client address: guesses from one address never refuse the owner's
          * right password from another */
         const char *who = email ? tix_arena_sprintf(r->arena, "%s %s", email, ip) : NULL;
-        return check(r, t, "login", "email", who, &cfg->rl_login_mail);
+        limit_req l[] = {{"ip", ip, &cfg->rl_login_ip}, {"email", who, &cfg->rl_login_mail}};
+        return check(r, t, "login", l, 2);
     }
     if (flags & TIX_ROUTE_RL_RESET) { /* every request counts, known address or not */
-        tix_client_ip(r, ip);
-        if (!check(r, t, "password_reset", "ip", ip, &cfg->rl_reset_ip)) {
-            return false;
-        }
         const char *email = login_email(r);
         if (tix_req_answered(r)) {
-            give_back(r, t);
             return false;
         }
-        return check(r, t, "password_reset", "email", email, &cfg->rl_reset_mail);
+        tix_client_ip(r, ip);
+        limit_req l[] = {{"ip", ip, &cfg->rl_reset_ip}, {"email", email, &cfg->rl_reset_mail}};
+        return check(r, t, "password_reset", l, 2);
     }
     if (flags & TIX_ROUTE_RL_PASSWORD) {
         t->failure = "wrong_password";
         tix_client_ip(r, ip);
-        return check(r, t, "change_password", "ip", ip, &cfg->rl_login_ip) &&
-               check(r, t, "change_password", "user", r->auth.user_id, &cfg->rl_login_mail);
+        limit_req l[] = {{"ip", ip, &cfg->rl_login_ip},
+                         {"user", r->auth.user_id, &cfg->rl_login_mail}};
+        return check(r, t, "change_password", l, 2);
     }
     return true;
 }

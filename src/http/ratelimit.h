@@ -11,10 +11,13 @@
  * change-password count failures only (a wrong password: 401 invalid_credentials, 403
  * wrong_password): the request is counted before its handler runs (so a burst of parallel
  * guesses cannot all slip under the limit) and the count is given back after any other answer,
- * and a refused request (429) gives its count back at once. The per-e-mail login budget is
- * per e-mail *and* client address (as GitHub and Auth0 do): a guesser uses up his own budget,
- * never the owner's, whose right password from another address still works. change-password
- * uses the login limits: RATE_LIMIT_LOGIN_EMAIL per user, RATE_LIMIT_LOGIN_IP per client IP.
+ * and a refused request (429) gives its count back at once. A request's limits (a login's two)
+ * are counted in one round trip to the counter store, and given back in one: a successful login
+ * costs two round trips (it was four); fewer would mean not counting before the handler. The
+ * per-e-mail login budget is per e-mail *and* client address (as GitHub and Auth0 do): a guesser
+ * uses up his own budget, never the owner's, whose right password from another address still works.
+ * change-password uses the login limits: RATE_LIMIT_LOGIN_EMAIL per user, RATE_LIMIT_LOGIN_IP per
+ * client IP.
  *
  * Counters live in the cache (tix_cache_incr): in Redis when REDIS_URL is set, so every server
  * behind nginx counts against one window; while Redis is down, in each process (limits then

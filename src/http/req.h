@@ -94,6 +94,10 @@ struct tix_req {
     struct tix_cached *cached;
     bool cache_hit;
     const char *error_code; /* for the access log */
+    /* What the request acted on, when the handler names it (http/audit.h: tix_audit_target);
+     * NULL: the audit trail derives it from the route. Static text or arena memory. */
+    const char *audit_target_type;
+    const char *audit_target_id;
     int nheaders;
     const char *hname[TIX_REQ_MAX_HEADERS];
     const char *hvalue[TIX_REQ_MAX_HEADERS];

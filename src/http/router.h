@@ -41,6 +41,9 @@ enum {
     /* runs on the MHD thread itself: it never blocks (no database, no outside service), so the
      * hop to the handler pool (http/workpool.h) would only cost time */
     TIX_ROUTE_INLINE = 1u << 12,
+    /* audit every caller's attempt, whatever the role (check-ins: a door wants its staff's
+     * scans, refused ones too); other writes are audited for owners and admins: http/audit.h */
+    TIX_ROUTE_AUDIT_ALL = 1u << 20,
 };
 
 typedef struct tix_route {
@@ -53,6 +56,9 @@ typedef struct tix_route {
      * spaces ("q status limit cursor"; NULL: none). They, and only they, make the cache key
      * (http/cached.c); tix_req_query refuses to read any other on such a route. */
     const char *query;
+    /* Writes (POST, PUT, PATCH, DELETE) are audited (http/audit.h) unless this says why not
+     * (NULL: audited). tests/unit/test_audit.c walks the table: every write is one or the other. */
+    const char *audit_exempt;
 } tix_route;
 
 /* Whether route declares the query parameter name (see tix_route.query). */

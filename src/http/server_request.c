@@ -7,7 +7,8 @@
  *      the limit is answered at once, before any of the body is read);
  *   3. last callback: the connection is suspended and the request handed to the handler pool
  *      (http/workpool.h), which runs the size, route, auth, role and content-type checks and
- *      the handler, then resumes the connection; MHD calls once more and the answer is
+ *      the handler (then the audit trail's row, http/audit.h), then resumes the connection;
+ *      MHD calls once more and the answer is
  *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot);
  *   4. completion callback: access-log line, database connection back to the pool, free.
  * Upload routes (TIX_ROUTE_UPLOAD) differ: auth, role and Content-Type are checked and the
@@ -18,6 +19,7 @@
  */
 #include "core/log.h"
 #include "core/util.h"
+#include "http/audit.h"
 #include "http/cached.h"
 #include "http/clientip.h"
 #include "http/encoding.h"
@@ -253,6 +255,7 @@ static void run_handler(req_state *st)
     } else {
         tix_server_dispatch(st);
     }
+    tix_audit_record(&st->r); /* after the answer, never changing it (http/audit.h) */
     /* The handler is done with the database: give the connection back now, not when the
      * response has been sent (completion runs on an MHD thread, which must never wait for a
      * database connection). */

@@ -10,6 +10,7 @@
  * threads to bookings (see take_upload_slot).
  */
 #include "core/util.h"
+#include "http/audit.h"
 #include "http/server_int.h"
 #include "media/media.h"
 
@@ -59,6 +60,9 @@ bool tix_server_upload_begin(req_state *st)
     if (!tix_req_answered(r)) {
         return false;
     }
+    tix_audit_record(r); /* a refused upload is an attempt too; run_handler never runs */
+    tix_db_release(st->s->app->db, r->db);
+    r->db = NULL;
     tix_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     return true;
 }

@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "jobs/jobs.h"
 #include "store/jobs_store.h"
+#include "store/outbox.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -295,8 +296,14 @@ tix_rc tix_job_purge(tix_job_ctx *c, tix_job_counts *out)
     int64_t runs = 0;
     tix_rc rc = tix_jobs_purge(c->db, c->now - IDEM_KEEP_MS, c->now - TOKENS_KEEP_MS,
                                c->now - JOB_RUNS_KEEP_MS, &keys, &tokens, &runs);
+    int64_t mails = 0;
+    int64_t resets = 0;
+    rc = rc ? rc
+            : tix_outbox_purge(c->db, c->now - c->cfg->mail_retention_ms, c->now, &mails, &resets);
     tix_job_count_add(out, "idempotency_keys", keys);
     tix_job_count_add(out, "refresh_tokens", tokens);
     tix_job_count_add(out, "job_runs", runs);
+    tix_job_count_add(out, "mail_outbox", mails);
+    tix_job_count_add(out, "password_resets", resets);
     return rc;
 }

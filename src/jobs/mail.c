@@ -370,6 +370,14 @@ static tix_rc booking_vars(tix_db *db, tix_arena *a, const tix_ticket_keyring *k
     keys[*n] = "amount",
     vals[(*n)++] = tix_arena_sprintf(a, "%s %" PRId64 ".%02" PRId64, b.currency, b.amount / 100,
                                      b.amount % 100);
+    char *prev = json_field(a, r->data, "previous_starts_at"); /* a show_rescheduled mail */
+    int64_t prev_ms = 0;
+    if (prev != NULL && tix_parse_int(prev, 0, INT64_MAX, &prev_ms)) {
+        keys[*n] = "previous_starts_at",
+        vals[(*n)++] = local_time(a, prev_ms, b.utc_offset_minutes);
+        keys[*n] = "free_cancel_minutes";
+        vals[(*n)++] = json_field(a, r->data, "free_cancel_minutes");
+    }
     if (strcmp(r->kind, TIX_MAIL_BOOKING_CONFIRMED) == 0) {
         out->cap = nseats + 2;
         out->att = tix_arena_calloc(a, sizeof(*out->att) * (size_t)out->cap);

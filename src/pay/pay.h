@@ -35,6 +35,9 @@ typedef enum tix_pay_refund_state {
 struct tix_pay_provider {
     const char *name;   /* "test" | "razorpay": stored on each booking */
     const char *key_id; /* the public key a checkout page needs */
+    /* The smallest order amount it takes, in minor units (Razorpay: 100); a promo code's
+     * discount never brings a booking below it (booking/promo.h). */
+    int64_t min_order_amount;
     /* Creates an order. receipt = our booking id (unique); show_id and user_id go into the
      * order's notes. OUT: order_id. TIX_EUPSTREAM when the provider refused, TIX_EUNAVAIL when
      * it could not be reached. */

@@ -343,6 +343,7 @@ tix_rc tix_pay_razorpay_create(const tix_config *cfg, tix_pay_provider **out)
     snprintf(t->base, sizeof(t->base), "%s", cfg->razorpay_api_base);
     p->name = "razorpay";
     p->key_id = t->key_id;
+    p->min_order_amount = 100; /* "amount (integer paise, >= 100)" */
     p->create_order = create_order;
     p->verify_checkout = verify_checkout;
     p->refund = refund;

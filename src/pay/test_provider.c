@@ -116,6 +116,7 @@ tix_rc tix_pay_test_create(const tix_config *cfg, tix_pay_provider **out)
                         sizeof(label) - 1);
     p->name = "test";
     p->key_id = "rzp_test_ticketd";
+    p->min_order_amount = 1;
     p->create_order = create_order;
     p->verify_checkout = verify_checkout;
     p->refund = refund;

@@ -3,6 +3,7 @@
 
 #include "core/util.h"
 #include "store/outbox.h"
+#include "store/promo.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -19,7 +20,8 @@
     "      WHEN c.expires_at > $3 THEN 1 ELSE 0 END,"                                              \
     " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.hold_id END,"                     \
     " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.user_id END,"                     \
-    " CASE WHEN c.expires_at > $3 THEN c.expires_at ELSE 0 END"                                    \
+    " CASE WHEN c.expires_at > $3 THEN c.expires_at ELSE 0 END,"                                   \
+    " CASE WHEN c.expires_at > $3 THEN COALESCE(c.price, p.amount, -1) ELSE -1 END"                \
     " FROM seats s"                                                                                \
     " LEFT JOIN show_prices p ON p.show_id = $1 AND p.category = s.category"                       \
     " LEFT JOIN seat_claims c ON c.show_id = $1 AND c.seat_id = s.id"                              \
@@ -34,9 +36,9 @@ static void map_claim(tix_arena *a, const tix_db_res *res, int row, void *item)
 
 #define C(field) TIX_DB_COL(tix_map_seat, field)
 static const tix_db_col map_cols[] = {
-    C(id),      C(label),      C(row),          C(number), C(x),
-    C(y),       C(category),   C(blocked),      C(price),  TIX_DB_COL_NONE,
-    C(hold_id), C(claim_user), C(claim_expires)};
+    C(id),      C(label),      C(row),           C(number),     C(x),
+    C(y),       C(category),   C(blocked),       C(price),      TIX_DB_COL_NONE,
+    C(hold_id), C(claim_user), C(claim_expires), C(claim_price)};
 #undef C
 static const tix_db_map seat_map = TIX_DB_MAP(tix_map_seat, map_cols, map_claim);
 
@@ -60,33 +62,42 @@ void tix_claims_take_stmt(tix_arena *a, const tix_claim_req *q, tix_db_stmt *st)
     char *values = tix_arena_strdup(a, "");
     for (int i = 0; i < n; i++) {
         p[5 + i] = TIX_DB_TEXT(q->seat_ids[i]);
-        values = tix_arena_sprintf(a, "%s%s($1, $%d, $2, $3, NULL, $4, $5)", values, i ? ", " : "",
-                                   6 + i);
+        values = tix_arena_sprintf(a,
+                                   "%s%s($1, $%d, $2, $3, NULL, $4, $5, (SELECT p.amount FROM"
+                                   " seats s JOIN show_prices p ON p.category = s.category"
+                                   " WHERE p.show_id = $1 AND s.id = $%d))",
+                                   values, i ? ", " : "", 6 + i, 6 + i);
     }
     /* One statement, seats in sorted order (no deadlocks between overlapping holds). A live
-     * claim is left alone; an expired one is taken over. RETURNING lists what we got. */
+     * claim is left alone; an expired one is taken over. Each claim records the seat's price as
+     * this statement reads it, and RETURNING lists what we got at which price: that is what the
+     * hold says and what its booking charges, whatever the show's prices become meanwhile. */
     *st = (tix_db_stmt){
         .sql = tix_arena_sprintf(
             a,
             "INSERT INTO seat_claims (show_id, seat_id, user_id, hold_id, booking_id, expires_at,"
-            " created_at) VALUES %s ON CONFLICT (show_id, seat_id) DO UPDATE SET"
+            " created_at, price) VALUES %s ON CONFLICT (show_id, seat_id) DO UPDATE SET"
             " user_id = excluded.user_id, hold_id = excluded.hold_id, booking_id = NULL,"
-            " expires_at = excluded.expires_at, created_at = excluded.created_at"
+            " expires_at = excluded.expires_at, created_at = excluded.created_at,"
+            " price = excluded.price"
             " WHERE seat_claims.expires_at IS NOT NULL AND seat_claims.expires_at <= $5"
-            " RETURNING seat_id",
+            " RETURNING seat_id, price",
             values),
         .params = p,
         .n = 5 + n};
 }
 
-void tix_claims_taken(const tix_db_res *res, const tix_claim_req *q, bool *claimed, int *nclaimed)
+void tix_claims_taken(const tix_db_res *res, const tix_claim_req *q, bool *claimed, int64_t *prices,
+                      int *nclaimed)
 {
     *nclaimed = 0;
     for (int i = 0; i < q->n; i++) {
         claimed[i] = false;
+        prices[i] = 0;
         for (int r = 0; r < tix_db_res_rows(res); r++) {
             if (strcmp(tix_db_res_text(res, r, 0), q->seat_ids[i]) == 0) {
                 claimed[i] = true;
+                prices[i] = tix_db_res_int(res, r, 1);
                 (*nclaimed)++;
                 break;
             }
@@ -368,15 +379,32 @@ tix_rc tix_hold_set_status(tix_db *db, const char *id, tix_hold_status from, tix
 #define BOOKING_SELECT                                                                             \
     "SELECT b.id, b.user_id, b.show_id, b.hold_id, b.status, b.amount, b.currency, b.provider,"    \
     " b.order_id, b.payment_id, b.expires_at, b.created_at, b.confirmed_at, b.cancelled_at,"       \
-    " t.owner_id, s.starts_at FROM bookings b JOIN shows s ON s.id = b.show_id"                    \
-    " JOIN theatres t ON t.id = s.theatre_id"
+    " t.owner_id, s.starts_at, b.amount_before_discount, b.discount, b.promo_code_id, pc.code,"    \
+    " b.promo_held FROM bookings b JOIN shows s ON s.id = b.show_id"                               \
+    " JOIN theatres t ON t.id = s.theatre_id LEFT JOIN promo_codes pc ON pc.id = b.promo_code_id"
 
 #define B(field) TIX_DB_COL(tix_booking, field)
-static const tix_db_col booking_cols[] = {
-    B(id),           B(user_id),      B(show_id),          B(hold_id),
-    TIX_DB_COL_NONE, B(amount),       B(currency),         B(provider),
-    B(order_id),     B(payment_id),   B(expires_at),       B(created_at),
-    B(confirmed_at), B(cancelled_at), B(theatre_owner_id), B(show_starts_at)};
+static const tix_db_col booking_cols[] = {B(id),
+                                          B(user_id),
+                                          B(show_id),
+                                          B(hold_id),
+                                          TIX_DB_COL_NONE,
+                                          B(amount),
+                                          B(currency),
+                                          B(provider),
+                                          B(order_id),
+                                          B(payment_id),
+                                          B(expires_at),
+                                          B(created_at),
+                                          B(confirmed_at),
+                                          B(cancelled_at),
+                                          B(theatre_owner_id),
+                                          B(show_starts_at),
+                                          B(amount_before_discount),
+                                          B(discount),
+                                          B(promo_code_id),
+                                          B(promo_code),
+                                          B(promo_held)};
 #undef B
 
 /* Column 4, the status text, parsed (an unknown one reads as failed). */
@@ -392,14 +420,26 @@ static const tix_db_map booking_map = TIX_DB_MAP(tix_booking, booking_cols, read
 
 tix_rc tix_booking_insert(tix_db *db, const tix_booking *b, const tix_booking_seat *seats, int n)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(b->id),       TIX_DB_TEXT(b->user_id),   TIX_DB_TEXT(b->show_id),
-                   TIX_DB_TEXT(b->hold_id),  TIX_DB_INT(b->amount),     TIX_DB_TEXT(b->currency),
-                   TIX_DB_TEXT(b->provider), TIX_DB_INT(b->expires_at), TIX_DB_INT(b->created_at)};
+    tix_dbv p[] = {TIX_DB_TEXT(b->id),
+                   TIX_DB_TEXT(b->user_id),
+                   TIX_DB_TEXT(b->show_id),
+                   TIX_DB_TEXT(b->hold_id),
+                   TIX_DB_INT(b->amount),
+                   TIX_DB_TEXT(b->currency),
+                   TIX_DB_TEXT(b->provider),
+                   TIX_DB_INT(b->expires_at),
+                   TIX_DB_INT(b->created_at),
+                   TIX_DB_INT(b->amount_before_discount),
+                   TIX_DB_INT(b->discount),
+                   TIX_DB_TEXT(b->promo_code_id),
+                   TIX_DB_INT(b->promo_code_id != NULL)};
     tix_rc rc = tix_db_exec(db,
                             "INSERT INTO bookings (id, user_id, show_id, hold_id, status, amount,"
-                            " currency, provider, expires_at, created_at, updated_at) VALUES"
-                            " ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $9)",
-                            p, 9, NULL);
+                            " currency, provider, expires_at, created_at, updated_at,"
+                            " amount_before_discount, discount, promo_code_id, promo_held) VALUES"
+                            " ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $9, $10, $11,"
+                            " $12, $13)",
+                            p, 13, NULL);
     for (int i = 0; i < n && rc == TIX_OK; i++) {
         tix_dbv sp[] = {TIX_DB_TEXT(b->id), TIX_DB_TEXT(seats[i].seat_id),
                         TIX_DB_TEXT(seats[i].label), TIX_DB_TEXT(seats[i].category),
@@ -558,6 +598,11 @@ tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status fro
                          "INSERT INTO booking_events (id, booking_id, from_status, to_status,"
                          " reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                          ep, 6, NULL);
+    }
+    bool unsold = to == TIX_BK_EXPIRED || to == TIX_BK_FAILED || to == TIX_BK_CANCELLED_REFUNDED ||
+                  to == TIX_BK_EXPIRED_REFUNDED;
+    if (rc == TIX_OK && unsold) { /* its promo code use goes back with the change, once */
+        rc = tix_promo_release_booking(db, id, now, NULL);
     }
     const char *mail = mail_kind(to, reason);
     if (rc == TIX_OK && mail != NULL) { /* the mail commits or rolls back with the change */

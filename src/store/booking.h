@@ -31,6 +31,7 @@ typedef struct tix_map_seat {
     char *hold_id; /* the claim's hold (NULL when free) */
     char *claim_user;
     int64_t claim_expires; /* a live hold's expiry (ms), 0 otherwise */
+    int64_t claim_price;   /* the price a live hold was given for the seat, -1 otherwise */
 } tix_map_seat;
 
 /* Every active seat of the show's hall with its price and live claim, ordered by (y, x). */
@@ -48,12 +49,14 @@ typedef struct tix_claim_req {
     int64_t now;
 } tix_claim_req;
 
-/* The statement of a batch that claims q->seat_ids for a hold (text and parameters in a; n at
- * most 59): rows already claimed by a live claim are left alone, expired ones taken over; the
- * caller rolls back unless every seat was claimed. tix_claims_taken reads its result. OUT:
- * claimed[i] whether seat_ids[i] was claimed; *nclaimed. */
+/* The statement of a batch that claims q->seat_ids for a hold, each at the show's current price
+ * for its category (text and parameters in a; n at most 59): rows already claimed by a live
+ * claim are left alone, expired ones taken over; the caller rolls back unless every seat was
+ * claimed. tix_claims_taken reads its result. OUT: claimed[i] whether seat_ids[i] was claimed,
+ * prices[i] at which price (the claim's: what the hold and its booking charge); *nclaimed. */
 void tix_claims_take_stmt(tix_arena *a, const tix_claim_req *q, tix_db_stmt *st);
-void tix_claims_taken(const tix_db_res *res, const tix_claim_req *q, bool *claimed, int *nclaimed);
+void tix_claims_taken(const tix_db_res *res, const tix_claim_req *q, bool *claimed, int64_t *prices,
+                      int *nclaimed);
 /* Drops the claims of a hold (those still its own). */
 TIX_MUSTCHECK tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, const char *hold_id);
 /* tix_claims_release_hold and tix_claims_release_booking that also list the seats released
@@ -143,6 +146,13 @@ typedef struct tix_booking {
     int64_t cancelled_at;
     char *theatre_owner_id;
     int64_t show_starts_at;
+    /* Promo codes (store/promo.h): amount = amount_before_discount - discount is what the buyer
+     * pays (and the most a refund returns). */
+    int64_t amount_before_discount;
+    int64_t discount;
+    char *promo_code_id; /* NULL: no code */
+    char *promo_code;    /* read only: the code's text */
+    bool promo_held;     /* the booking holds a use of the code now */
 } tix_booking;
 
 TIX_MUSTCHECK tix_rc tix_booking_insert(tix_db *db, const tix_booking *b,
@@ -157,7 +167,9 @@ TIX_MUSTCHECK tix_rc tix_booking_set_order(tix_db *db, const char *id, const cha
 TIX_MUSTCHECK tix_rc tix_booking_lock(tix_db *db, const char *id);
 /* Records a change of status (and the audit event) if the booking is still in `from`, and the
  * mail the user must get of it (confirmed, cancelled, refunded, show cancelled: store/outbox.h)
- * in the same transaction: every path that moves a booking goes through here. */
+ * in the same transaction: every path that moves a booking goes through here. A move to a
+ * status without a sale (expired, failed, cancelled_refunded, expired_refunded) gives the
+ * booking's promo code use back in the same transaction (store/promo.h). */
 TIX_MUSTCHECK tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status from,
                                             tix_booking_status to, const char *reason,
                                             const char *payment_id, int64_t now);

@@ -70,14 +70,40 @@ typedef struct tix_theatre {
     int utc_offset_minutes;
     int64_t created_at;
     int64_t updated_at;
+    /* Onboarding (migration 0013): "pending" | "approved" | "rejected"; only an approved
+     * theatre is public and gets shows. rejection_reason is set while rejected (else NULL);
+     * submitted_at is the last (re)submission, reviewed_at the last decision (0: none yet). */
+    char *status;
+    char *rejection_reason;
+    int64_t submitted_at;
+    int64_t reviewed_at;
 } tix_theatre;
 
+/* Inserts t with its status (t->status; NULL: "pending") and submitted_at = created_at. */
 TIX_MUSTCHECK tix_rc tix_theatre_insert(tix_db *db, const tix_theatre *t);
+/* Writes t's descriptive fields (never its status: see tix_theatre_transition). */
 TIX_MUSTCHECK tix_rc tix_theatre_update(tix_db *db, const tix_theatre *t);
 TIX_MUSTCHECK tix_rc tix_theatre_get(tix_db *db, tix_arena *a, const char *id, tix_theatre *out);
-TIX_MUSTCHECK tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const char *city_lower,
-                                      const char *owner_id, const char *after, int limit,
+/* Which theatres tix_theatre_list returns; each filter NULL: any. */
+typedef struct tix_theatre_filter {
+    const char *city_lower;
+    const char *owner_id;
+    const char *status; /* "pending" | "approved" | "rejected" */
+    const char *after;  /* cursor: last id seen */
+    int limit;
+} tix_theatre_filter;
+
+/* Up to f->limit + 1 theatres in id order (so the caller sees whether another page exists). */
+TIX_MUSTCHECK tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const tix_theatre_filter *f,
                                       tix_theatre **items, int *n);
+/* Moves theatre id from status `from` to status `to` in one conditional UPDATE (so of two
+ * callers racing from the same status exactly one moves it): "approved" / "rejected" record
+ * the review (reviewed_at = now, reviewed_by = by, rejection_reason = reason, NULL when
+ * approving); "pending" is a resubmission (submitted_at = now, the reason cleared).
+ * TIX_ECONFLICT when the theatre is not in `from` (any more); TIX_ENOTFOUND when it is gone. */
+TIX_MUSTCHECK tix_rc tix_theatre_transition(tix_db *db, const char *id, const char *from,
+                                            const char *to, const char *reason, const char *by,
+                                            int64_t now);
 TIX_MUSTCHECK tix_rc tix_theatre_soft_delete(tix_db *db, const char *id, int64_t now);
 
 typedef struct tix_hall {
@@ -89,6 +115,7 @@ typedef struct tix_hall {
     int seat_count;
     int64_t created_at;
     int64_t updated_at;
+    char *theatre_status; /* the theatre's onboarding status (tix_theatre.status) */
 } tix_hall;
 
 /* Inserts the hall and one row per seat of l. */

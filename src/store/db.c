@@ -609,6 +609,46 @@ static bool is_applied(tix_db *db, int version)
     return yes;
 }
 
+/* Whether the marker's rest of line d is exactly word (then the end of the line). */
+static bool dialect_is(const char *d, const char *word)
+{
+    size_t n = strlen(word);
+    return strncmp(d, word, n) == 0 && (d[n] == '\0' || d[n] == '\n' || d[n] == '\r');
+}
+
+/* Dialect blocks. A migration is portable SQL, but for the few things the two databases spell
+ * differently (triggers): a line "-- dialect: sqlite" or "-- dialect: postgres" starts a block
+ * that only that database runs, "-- dialect: all" ends it. Other lines are kept for both. A
+ * marker naming anything else drops its block everywhere (tests/unit/test_audit.c checks that
+ * every migration's markers are the three words). */
+char *tix_db_dialect_sql(const char *sql, tix_db_kind kind)
+{
+    size_t n = strlen(sql);
+    char *out = malloc(n + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    size_t o = 0;
+    bool keep = true;
+    const char *line = sql;
+    while (*line != '\0') {
+        const char *end = strchr(line, '\n');
+        size_t len = end != NULL ? (size_t)(end - line) + 1 : strlen(line);
+        static const char marker[] = "-- dialect: ";
+        if (strncmp(line, marker, sizeof(marker) - 1) == 0) {
+            const char *d = line + sizeof(marker) - 1;
+            keep = dialect_is(d, "all") || (kind == TIX_DB_SQLITE && dialect_is(d, "sqlite")) ||
+                   (kind == TIX_DB_POSTGRES && dialect_is(d, "postgres"));
+        } else if (keep) {
+            memcpy(out + o, line, len);
+            o += len;
+        }
+        line += len;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static tix_rc apply_one(tix_db *db, const tix_migration *m, bool *ran)
 {
     *ran = false;
@@ -620,7 +660,9 @@ static tix_rc apply_one(tix_db *db, const tix_migration *m, bool *ran)
         tix_db_rollback(db);
         return TIX_OK;
     }
-    rc = tix_db_exec_script(db, m->sql);
+    char *sql = tix_db_dialect_sql(m->sql, tix_db_kind_of(db));
+    rc = sql != NULL ? tix_db_exec_script(db, sql) : TIX_ENOMEM;
+    free(sql);
     if (rc == TIX_OK) {
         tix_dbv p[3] = {TIX_DB_INT(m->version), TIX_DB_TEXT(m->name), TIX_DB_INT(tix_now_ms())};
         rc = tix_db_exec(db,

@@ -129,6 +129,9 @@ const char *tix_db_errmsg(const tix_db *db);
 /* Applies every migration not yet recorded in schema_migrations, each in its own transaction,
  * safely when several servers start at once. OUT: applied = how many ran now. */
 TIX_MUSTCHECK tix_rc tix_db_migrate(tix_db *db, int *applied);
+/* The migration text sql as database kind runs it: its "-- dialect: sqlite|postgres|all" blocks
+ * (see db.c) kept or dropped. malloc'd (the caller frees); NULL when out of memory. */
+char *tix_db_dialect_sql(const char *sql, tix_db_kind kind);
 
 int tix_db_res_rows(const tix_db_res *res);
 int tix_db_res_cols(const tix_db_res *res);

@@ -132,6 +132,26 @@ tix_rc tix_checkin_insert(tix_db *db, const tix_checkin_req *q, bool *admitted, 
     return rc;
 }
 
+tix_rc tix_checkin_first_of_booking(tix_db *db, tix_arena *a, const char *booking_id,
+                                    const char **ticket_id, int64_t *at)
+{
+    tix_dbv p = TIX_DB_TEXT(booking_id);
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT c.ticket_id, c.checked_in_at FROM tickets t"
+                            " JOIN check_ins c ON c.ticket_id = t.id WHERE t.booking_id = $1"
+                            " ORDER BY c.checked_in_at, c.ticket_id LIMIT 1",
+                            &p, 1, &res);
+    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    } else if (rc == TIX_OK) {
+        *ticket_id = tix_arena_strdup(a, tix_db_res_text(res, 0, 0));
+        *at = tix_db_res_int(res, 0, 1);
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
 #define C(field) TIX_DB_COL(tix_checkin_row, field)
 static const tix_db_col checkin_cols[] = {C(ticket_id),  C(booking_id), C(seat_label),
                                           C(scanned_by), C(method),     C(checked_in_at)};

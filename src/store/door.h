@@ -7,6 +7,9 @@
  * Exactly once: tix_checkin_insert is a single conditional INSERT … ON CONFLICT (ticket_id) DO
  * NOTHING RETURNING, never a read followed by a write, so two scanners racing on one ticket (on
  * one server or on several) get one TIX_OK and one "already", decided by the primary key.
+ * Against a cancellation of the booking the caller runs it inside a transaction that holds the
+ * booking's row lock (booking/door.c), the lock a cancellation takes before it looks for
+ * check-ins (booking/bookings.c): whichever locks first wins, the other sees its commit.
  */
 #ifndef TIX_STORE_DOOR_H
 #define TIX_STORE_DOOR_H
@@ -73,6 +76,10 @@ typedef struct tix_checkin_req {
  * longer confirmed (a cancellation that committed after the caller read the ticket). */
 TIX_MUSTCHECK tix_rc tix_checkin_insert(tix_db *db, const tix_checkin_req *q, bool *admitted,
                                         int64_t *at);
+/* The first admission of any ticket of booking_id: OUT *ticket_id (in a) and *at; TIX_ENOTFOUND
+ * when none of its tickets was admitted. */
+TIX_MUSTCHECK tix_rc tix_checkin_first_of_booking(tix_db *db, tix_arena *a, const char *booking_id,
+                                                  const char **ticket_id, int64_t *at);
 
 typedef struct tix_checkin_row {
     char *ticket_id;

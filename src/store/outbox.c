@@ -86,13 +86,20 @@ tix_rc tix_outbox_password_reset(tix_db *db, const char *email, const char *toke
     }
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(email), TIX_DB_TEXT(data), TIX_DB_TEXT(mid),
                    TIX_DB_INT(now)};
-    return tix_db_exec(db,
-                       "INSERT INTO mail_outbox (id, kind, to_addr, template, ref_id, data, status,"
-                       " attempts, next_attempt_at, message_id, created_at, updated_at)"
-                       " SELECT $1, 'password_reset', u.email, 'password_reset', u.id, $3,"
-                       " 'pending', 0, $5, $4, $5, $5 FROM users u"
-                       " WHERE u.email = $2 AND u.disabled_at IS NULL AND u.deleted_at IS NULL",
-                       p, 5, NULL);
+    /* Always one row: the account's mail, or (no such account) a decoy of the same size with
+     * ref_id NULL and a placeholder address, deleted again by the next statement. */
+    rc = tix_db_exec(db,
+                     "INSERT INTO mail_outbox (id, kind, to_addr, template, ref_id, data, status,"
+                     " attempts, next_attempt_at, message_id, created_at, updated_at)"
+                     " SELECT $1, 'password_reset', COALESCE(u.email, 'nobody@invalid'),"
+                     " 'password_reset', u.id, $3, 'pending', 0, $5, $4, $5, $5"
+                     " FROM (SELECT 1 AS one) x LEFT JOIN users u ON u.email = $2"
+                     " AND u.disabled_at IS NULL AND u.deleted_at IS NULL",
+                     p, 5, NULL);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    return tix_db_exec(db, "DELETE FROM mail_outbox WHERE id = $1 AND ref_id IS NULL", p, 1, NULL);
 }
 
 tix_rc tix_reset_consume(tix_db *db, tix_arena *a, const char *token_hash, int64_t now,
@@ -237,4 +244,32 @@ tix_rc tix_outbox_booking_info(tix_db *db, tix_arena *a, const char *booking_id,
                       " JOIN movies m ON m.id = s.movie_id JOIN theatres t ON t.id = s.theatre_id"
                       " JOIN halls h ON h.id = s.hall_id WHERE b.id = $1",
                       &p, 1, &booking_info_map, out);
+}
+
+static tix_rc exec_count(tix_db *db, const char *sql, const tix_dbv *p, int n, int64_t *changed)
+{
+    tix_db_res *res = NULL;
+    tix_rc rc = tix_db_exec(db, sql, p, n, &res);
+    if (rc == TIX_OK && changed != NULL) {
+        *changed = tix_db_res_changes(res);
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_outbox_purge(tix_db *db, int64_t done_before, int64_t now, int64_t *outbox,
+                        int64_t *resets)
+{
+    tix_dbv d = TIX_DB_INT(done_before);
+    tix_dbv n = TIX_DB_INT(now);
+    tix_rc rc = exec_count(db,
+                           "DELETE FROM mail_outbox WHERE status IN ('sent', 'failed')"
+                           " AND updated_at < $1",
+                           &d, 1, outbox);
+    rc = rc ? rc
+            : exec_count(db,
+                         "DELETE FROM password_resets WHERE used_at IS NOT NULL"
+                         " OR expires_at < $1",
+                         &n, 1, resets);
+    return rc;
 }

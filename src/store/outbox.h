@@ -47,6 +47,7 @@ typedef struct tix_outbox_row {
 #define TIX_MAIL_BOOKING_CANCELLED "booking_cancelled"
 #define TIX_MAIL_BOOKING_REFUNDED  "booking_refunded"
 #define TIX_MAIL_SHOW_CANCELLED    "show_cancelled"
+#define TIX_MAIL_SHOW_RESCHEDULED  "show_rescheduled" /* store/show_changes.h enqueues it */
 #define TIX_MAIL_PASSWORD_RESET    "password_reset"
 
 /* Inside the caller's transaction: a message of kind (a TIX_MAIL_BOOKING_* or
@@ -55,13 +56,16 @@ typedef struct tix_outbox_row {
 TIX_MUSTCHECK tix_rc tix_outbox_booking(tix_db *db, const char *booking_id, const char *kind,
                                         int64_t now);
 
-/* The password-reset request of the normalised e-mail, as two statements that run the same
+/* The password-reset request of the normalised e-mail, as three statements that run the same
  * way whether the address is known or not (the request's timing must not tell): a
  * password_resets row with token_hash (hex SHA-256 of token) lasting until expires_at, always
- * written (user_id NULL, never usable, when no account that may log in has this address: so
- * both kinds of request write and commit alike), and an outbox row carrying token, inserted by
- * a SELECT over the users with that e-mail who may log in (zero or one row). Inside the
- * caller's transaction. */
+ * written (user_id NULL, never usable, when no account that may log in has this address); an
+ * outbox row carrying token, always inserted: the account's mail, or for an unknown address a
+ * decoy of the same size (ref_id NULL, a placeholder address); and a DELETE of that row when it
+ * is the decoy. So both kinds dirty the same table and index pages and their commits write as
+ * much: on SQLite (synchronous=FULL) the known kind's commit wrote 7 WAL pages against 3 and
+ * was measurably slower (bench/results/2026-12-06-mail.txt). The decoy is never visible to
+ * anyone: it is gone before the caller's commit. Inside the caller's transaction. */
 TIX_MUSTCHECK tix_rc tix_outbox_password_reset(tix_db *db, const char *email, const char *token,
                                                const char *token_hash, int64_t expires_at,
                                                int64_t now);
@@ -101,6 +105,13 @@ TIX_MUSTCHECK tix_rc tix_outbox_requeue(tix_db *db, const char *id, int64_t now)
  * transaction. */
 TIX_MUSTCHECK tix_rc tix_outbox_forget(tix_db *db, const char *email, const char *placeholder,
                                        int64_t now);
+
+/* The purge job's share (jobs/lifecycle.c): deletes outbox rows that are done (sent or failed)
+ * and were last changed before done_before, and reset tokens that were used or expired before
+ * now (a spent token is refused as unknown either way). Pending and sending rows stay whatever
+ * their age. OUT: rows deleted of each (either may be NULL). Two statements, no transaction. */
+TIX_MUSTCHECK tix_rc tix_outbox_purge(tix_db *db, int64_t done_before, int64_t now, int64_t *outbox,
+                                      int64_t *resets);
 
 /* What a booking's mail says. */
 typedef struct tix_mail_booking {

@@ -20,12 +20,14 @@ static char *lower(tix_arena *a, const char *s)
 
 #define THEATRE_COLS                                                                               \
     "id, owner_id, name, city, address, latitude_e6, longitude_e6, utc_offset_minutes,"            \
-    " created_at, updated_at"
+    " created_at, updated_at, status, rejection_reason, submitted_at, reviewed_at"
 
 #define T(field) TIX_DB_COL(tix_theatre, field)
 static const tix_db_col theatre_cols[] = {
-    T(id),           T(owner_id),           T(name),       T(city),      T(address), T(latitude_e6),
-    T(longitude_e6), T(utc_offset_minutes), T(created_at), T(updated_at)};
+    T(id),           T(owner_id),    T(name),         T(city),
+    T(address),      T(latitude_e6), T(longitude_e6), T(utc_offset_minutes),
+    T(created_at),   T(updated_at),  T(status),       T(rejection_reason),
+    T(submitted_at), T(reviewed_at)};
 #undef T
 
 /* A theatre has a location when column 5 (latitude) is not NULL. */
@@ -54,13 +56,15 @@ static void theatre_params(tix_arena *a, const tix_theatre *t, tix_dbv *p)
 tix_rc tix_theatre_insert(tix_db *db, const tix_theatre *t)
 {
     tix_arena *a = tix_arena_create(256);
-    tix_dbv p[10];
+    tix_dbv p[11];
     theatre_params(a, t, p);
+    p[10] = TIX_DB_TEXT(t->status ? t->status : "pending");
     tix_rc rc = tix_db_exec(db,
                             "INSERT INTO theatres (id, owner_id, name, city, city_search, address,"
                             " latitude_e6, longitude_e6, utc_offset_minutes, created_at,"
-                            " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-                            p, 10, NULL);
+                            " updated_at, status, submitted_at)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $10)",
+                            p, 11, NULL);
     tix_arena_destroy(a);
     return rc;
 }
@@ -89,18 +93,50 @@ tix_rc tix_theatre_get(tix_db *db, tix_arena *a, const char *id, tix_theatre *ou
                       &p, 1, &theatre_map, out);
 }
 
-tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const char *city_lower, const char *owner_id,
-                        const char *after, int limit, tix_theatre **items, int *n)
+tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const tix_theatre_filter *f, tix_theatre **items,
+                        int *n)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(city_lower), TIX_DB_TEXT(owner_id), TIX_DB_TEXT(after),
-                   TIX_DB_INT(limit + 1)};
+    tix_dbv p[] = {TIX_DB_TEXT(f->city_lower), TIX_DB_TEXT(f->owner_id), TIX_DB_TEXT(f->after),
+                   TIX_DB_INT(f->limit + 1), TIX_DB_TEXT(f->status)};
     return TIX_DB_LIST(db, a,
                        "SELECT " THEATRE_COLS " FROM theatres WHERE deleted_at IS NULL"
                        " AND (CAST($1 AS TEXT) IS NULL OR city_search = $1)"
                        " AND (CAST($2 AS TEXT) IS NULL OR owner_id = $2)"
                        " AND (CAST($3 AS TEXT) IS NULL OR id > $3)"
+                       " AND (CAST($5 AS TEXT) IS NULL OR status = $5)"
                        " ORDER BY id LIMIT $4",
-                       p, 4, &theatre_map, items, n);
+                       p, 5, &theatre_map, items, n);
+}
+
+tix_rc tix_theatre_transition(tix_db *db, const char *id, const char *from, const char *to,
+                              const char *reason, const char *by, int64_t now)
+{
+    tix_rc rc;
+    if (strcmp(to, "pending") == 0) {
+        tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(from), TIX_DB_TEXT(to), TIX_DB_INT(now)};
+        rc = tix_db_exec_one(db,
+                             "UPDATE theatres SET status = $3, rejection_reason = NULL,"
+                             " submitted_at = $4, updated_at = $4"
+                             " WHERE id = $1 AND status = $2 AND deleted_at IS NULL",
+                             p, 4, TIX_ECONFLICT);
+    } else {
+        tix_dbv p[] = {TIX_DB_TEXT(id),     TIX_DB_TEXT(from), TIX_DB_TEXT(to),
+                       TIX_DB_TEXT(reason), TIX_DB_TEXT(by),   TIX_DB_INT(now)};
+        rc = tix_db_exec_one(db,
+                             "UPDATE theatres SET status = $3, rejection_reason = $4,"
+                             " reviewed_at = $6, reviewed_by = $5, updated_at = $6"
+                             " WHERE id = $1 AND status = $2 AND deleted_at IS NULL",
+                             p, 6, TIX_ECONFLICT);
+    }
+    if (rc == TIX_ECONFLICT) {
+        /* Nothing moved: gone, or not in `from` (any more). */
+        tix_arena *a = tix_arena_create(512);
+        tix_theatre t;
+        tix_rc got = tix_theatre_get(db, a, id, &t);
+        tix_arena_destroy(a);
+        rc = got == TIX_OK ? TIX_ECONFLICT : got;
+    }
+    return rc;
 }
 
 tix_rc tix_theatre_soft_delete(tix_db *db, const char *id, int64_t now)
@@ -123,11 +159,12 @@ tix_rc tix_theatre_soft_delete(tix_db *db, const char *id, int64_t now)
 
 #define HALL_SELECT                                                                                \
     "SELECT h.id, h.theatre_id, t.owner_id, h.name, h.layout, h.seat_count, h.created_at,"         \
-    " h.updated_at FROM halls h JOIN theatres t ON t.id = h.theatre_id"
+    " h.updated_at, t.status FROM halls h JOIN theatres t ON t.id = h.theatre_id"
 
 #define H(field) TIX_DB_COL(tix_hall, field)
-static const tix_db_col hall_cols[] = {H(id),     H(theatre_id), H(owner_id),   H(name),
-                                       H(layout), H(seat_count), H(created_at), H(updated_at)};
+static const tix_db_col hall_cols[] = {H(id),         H(theatre_id), H(owner_id),
+                                       H(name),       H(layout),     H(seat_count),
+                                       H(created_at), H(updated_at), H(theatre_status)};
 #undef H
 static const tix_db_map hall_map = TIX_DB_MAP(tix_hall, hall_cols, NULL);
 

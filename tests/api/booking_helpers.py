@@ -35,7 +35,8 @@ CONTENTION_PRICES = {"regular": 15000}
 HOLD_KEYS = {"hold_id", "show_id", "seats", "amount", "currency", "expires_at"}
 HOLD_SEAT_KEYS = {"id", "label", "category", "price"}
 BOOKING_KEYS = {"id", "show_id", "status", "amount", "currency", "seats", "tickets", "provider",
-                "order_id", "expires_at", "created_at"}
+                "order_id", "expires_at", "created_at", "amount_before_discount", "discount",
+                "promo_code"}
 PAYMENT_KEYS = {"provider", "order_id", "key_id", "amount", "currency"}
 MAP_SEAT_KEYS = {"id", "label", "row", "number", "x", "y", "category", "price", "status"}
 

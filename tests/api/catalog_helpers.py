@@ -180,9 +180,22 @@ def theatre_body(**overrides) -> dict:
     return {k: v for k, v in body.items() if v is not ...}
 
 
-def create_theatre(server, token: str | None = None, **overrides) -> dict:
+def approve_theatre(server, theatre_id: str) -> dict:
+    """The cast's admin approves a pending theatre (onboarding); returns the approved theatre."""
+    t = ok(call("POST", server, f"/admin/theatres/{theatre_id}/approve",
+                token=cast(server).admin.token), 200)
+    assert t["status"] == "approved", t
+    return t
+
+
+def create_theatre(server, token: str | None = None, *, approve: bool = True,
+                   **overrides) -> dict:
+    """A new theatre, approved by the admin unless approve=False (then it stays pending, as
+    POST /theatres leaves it: not public, no shows). Returns the theatre as it is now."""
     token = token or cast(server).owner.token
-    return ok(call("POST", server, "/theatres", token=token, json=theatre_body(**overrides)), 201)
+    t = ok(call("POST", server, "/theatres", token=token, json=theatre_body(**overrides)), 201)
+    assert t["status"] == "pending", t
+    return approve_theatre(server, t["id"]) if approve else t
 
 
 def create_hall(server, theatre_id: str, token: str | None = None, layout: dict | None = None,
@@ -192,9 +205,10 @@ def create_hall(server, theatre_id: str, token: str | None = None, layout: dict 
     return ok(call("POST", server, f"/theatres/{theatre_id}/halls", token=token, json=body), 201)
 
 
-def venue(server, token: str | None = None, layout: dict | None = None, **theatre_overrides):
-    """A new theatre with one hall: returns (theatre, hall)."""
-    theatre = create_theatre(server, token, **theatre_overrides)
+def venue(server, token: str | None = None, layout: dict | None = None, *, approve: bool = True,
+          **theatre_overrides):
+    """A new theatre (approved unless approve=False) with one hall: returns (theatre, hall)."""
+    theatre = create_theatre(server, token, approve=approve, **theatre_overrides)
     hall = create_hall(server, theatre["id"], token, layout)
     return theatre, hall
 

@@ -370,3 +370,72 @@ def test_scanners_on_three_servers_admit_once(cluster):
     rows = cluster.psql(f"SELECT COUNT(*), COUNT(DISTINCT ticket_id) FROM check_ins"
                         f" WHERE show_id = '{v.show_id}'")
     assert rows == [["3", "3"]], rows
+
+
+# --------------------------------------------------------------------------------------------
+# A ticket that was used is not refunded
+
+
+def test_checked_in_booking_cannot_be_cancelled(backend, make_server):
+    """Once any ticket of a booking was admitted at the door, the booking cannot be cancelled
+    (409 `already_checked_in`, with the first admission), nothing is refunded and its other
+    tickets still admit. A booking with no admission still cancels."""
+    srv = make_server(backend, CANCEL_FULL_REFUND_HOURS=0)
+    v = near_venue(srv)
+    tid = v.theatre["id"]
+    buyer = make_user(srv, "buyer")
+    b = buy(srv, buyer.token, v.show_id, v.ids("A1", "A2"))
+    first = ok(scan(srv, tid, v.owner_token, code=b["tickets"][0]["code"]))
+
+    err = assert_error(post_cancel(srv, buyer.token, b["id"]), 409, "already_checked_in")
+    assert err["details"]["checked_in_at"] == first["checked_in_at"], err
+    assert err["details"]["ticket_id"] == first["ticket"]["id"], err
+    got = ok(api("GET", srv, f"/bookings/{b['id']}", token=buyer.token))
+    assert got["status"] == "confirmed" and got["refunds"] == [], got
+    ok(scan(srv, tid, v.owner_token, code=b["tickets"][1]["code"]))  # still valid
+    # an admin cannot cancel it either
+    assert_error(post_cancel(srv, cast(srv).admin.token, b["id"]), 409, "already_checked_in")
+
+    other = buy(srv, buyer.token, v.show_id, v.ids("B1"))
+    assert ok(post_cancel(srv, buyer.token, other["id"]))["status"] == "cancelled_refunded"
+
+
+def test_cancel_and_check_in_racing_never_both_win(backend, make_server):
+    """A cancellation and a scan of the same booking at once: either the scan admits and the
+    cancellation is refused (409 `already_checked_in`), or the booking is cancelled and the
+    scan refused (410 `ticket_void`); never an admitted ticket that was refunded."""
+    srv = make_server(backend, CANCEL_FULL_REFUND_HOURS=0)
+    v = near_venue(srv)
+    tid = v.theatre["id"]
+    buyer = make_user(srv, "buyer")
+    bookings = [buy(srv, buyer.token, v.show_id, v.ids(f"{r}{n}")) for r in "ABC" for n in (1, 2, 3, 4)]
+    outcomes = Counter()
+    for b in bookings:
+        barrier = threading.Barrier(2)
+        out = {}
+
+        def cancel():
+            barrier.wait(30)
+            out["cancel"] = post_cancel(srv, buyer.token, b["id"])
+
+        def check_in():
+            barrier.wait(30)
+            out["scan"] = scan(srv, tid, v.owner_token, code=b["tickets"][0]["code"])
+
+        threads = [threading.Thread(target=cancel), threading.Thread(target=check_in)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        pair = (out["cancel"].status_code, out["scan"].status_code)
+        assert pair in {(200, 410), (409, 200)}, (pair, out["cancel"].text, out["scan"].text)
+        got = ok(api("GET", srv, f"/bookings/{b['id']}", token=buyer.token))
+        if pair == (200, 410):
+            assert_error(out["scan"], 410, "ticket_void")
+            assert got["status"] == "cancelled_refunded" and len(got["refunds"]) == 1, got
+        else:
+            assert_error(out["cancel"], 409, "already_checked_in")
+            assert got["status"] == "confirmed" and got["refunds"] == [], got
+        outcomes[pair] += 1
+    body = ok(api("GET", srv, f"/shows/{v.show_id}/check-ins", token=v.owner_token))
+    assert body["counts"]["admitted"] == outcomes[(409, 200)], (body["counts"], outcomes)

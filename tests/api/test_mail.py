@@ -305,6 +305,46 @@ def test_tls_wrong_password_fails_with_the_error_visible(backend, make_server, c
 
 
 @pytest.mark.filterwarnings(SMTPS_AUTH_WARNING)
+def test_smtps_login_refused_mid_session_fails_then_admin_retry_delivers(backend, make_server,
+                                                                         cert):
+    """Over SMTPS (TLS from the first byte) the server accepts the login, then stops accepting
+    it (its password rotated): what was sent stays sent, the next message fails for good with
+    the 535 visible (never the password) after MAIL_MAX_ATTEMPTS tries, and once the password
+    works again an admin retry delivers it once."""
+    with SmtpSink(tls="smtps", cert=cert[0], key=cert[1], auth=SMTP_LOGIN) as sink:
+        server = mail_server(make_server, backend, SMTP_URL=sink.url, SMTP_USER=SMTP_LOGIN[0],
+                             SMTP_PASSWORD=SMTP_LOGIN[1], SMTP_CA_FILE=cert[0])
+        admin = admin_tokens(server)["access_token"]
+        first, _ = reset_mail(server, admin)
+        got = sink.wait_for(1)[0]
+        assert got.rcpt_tos == [first] and got.tls and got.login == SMTP_LOGIN[0]
+
+        sink.auth = (SMTP_LOGIN[0], "rotated-pass")  # the server's side changed
+        em = unique_email("rotated")
+        register(server, email=em)
+        assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+        failed = wait_until(lambda: [o for o in outbox(server, admin, "failed") if o["to"] == em],
+                            what="a failed row")[0]
+        assert failed["attempts"] == 2 and "535" in failed["last_error"], failed
+        assert SMTP_LOGIN[1] not in failed["last_error"]
+        assert [m.rcpt_tos for m in sink.messages] == [[first]]
+        assert sink.logins[0] == (SMTP_LOGIN[0], True)
+        assert sink.logins[1:] == [(SMTP_LOGIN[0], False)] * 2, sink.logins
+        sent = [o for o in outbox(server, admin, "sent") if o["to"] == first]
+        assert len(sent) == 1, sent
+
+        sink.auth = SMTP_LOGIN  # fixed; an admin retries
+        r = call("POST", server, f"/admin/outbox/{failed['id']}/retry", token=admin)
+        assert r.status_code == 200, r.text
+        sink.wait_for(2)
+        time.sleep(0.4)
+        assert [m.rcpt_tos for m in sink.messages] == [[first], [em]]
+        row = wait_until(lambda: [o for o in outbox(server, admin, "sent") if o["to"] == em],
+                         what="the retried row sent")[0]
+        assert row["id"] == failed["id"]
+
+
+@pytest.mark.filterwarnings(SMTPS_AUTH_WARNING)
 @pytest.mark.parametrize("tls", ["starttls", "smtps"])
 def test_untrusted_certificate_sends_nothing(backend, make_server, cert, tls):
     """No SMTP_CA_FILE: the self-signed certificate is refused, even with SMTP_STARTTLS=try:
@@ -493,3 +533,111 @@ def test_ticket_mail_end_to_end_qr_token_and_door(backend, make_server, sink, tm
     second = api("POST", server, f"/theatres/{v.theatre['id']}/check-ins", token=v.owner_token,
                  json={"token": token})
     assert_error(second, 409, "already_checked_in")
+
+
+def test_run_once_mail_command_sends_signed_tickets(backend, make_server, sink, tmp_path):
+    """`ticketd jobs run-once mail` sends a confirmed booking's mail like the server's job: with
+    the tickets' QR PNGs carrying tokens signed by the server's key (the CLI opens the same
+    keyring: the key file beside the SQLite database, the key row in PostgreSQL)."""
+    from booking_helpers import starts_in
+    from test_jobs import run_ticketd, sanitizer_report
+    from test_tickets import key_of, verify_offline, zbar
+    from conftest import server_env
+    server = make_server(backend, JOBS="off", SMTP_URL=sink.url)
+    v = Venue(server, starts_at=starts_in(1))
+    em, tok = buyer(server)
+    buy(server, tok, v.show_id, v.ids("B3"))
+    time.sleep(0.3)
+    assert sink.messages == []  # no job runs in the server
+
+    env = server_env(server.database_url, SMTP_URL=sink.url)
+    proc = run_ticketd(env, "jobs", "run-once", "mail", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not sanitizer_report(proc.stderr), proc.stderr
+    msg = sink.wait_for(1)[0].msg
+    assert msg["To"] == em
+    files = attachments(msg)
+    assert {"tickets.pdf", "ticket-B3.png"} <= set(files), files.keys()
+    token = zbar(files["ticket-B3.png"], tmp_path)
+    assert verify_offline(token, key_of(server)), token
+    door = api("POST", server, f"/theatres/{v.theatre['id']}/check-ins", token=v.owner_token,
+               json={"token": token})
+    assert door.status_code == 200, door.text
+
+
+def test_purge_deletes_old_mail_and_spent_reset_tokens(backend, make_server, tmp_path):
+    """The purge job deletes outbox rows sent or failed more than MAIL_RETENTION ago and reset
+    tokens that were used or expired; pending, sending and recent rows and live tokens stay.
+    A token spent through the API is among those deleted, and stays refused."""
+    import json as json_
+    from test_jobs import query, run_ticketd, sanitizer_report
+    from conftest import server_env
+    server = make_server(backend, JOBS="off", MAIL_DIR=str(tmp_path / "mail"))
+    url = server.database_url
+    now = int(time.time() * 1000)
+    day = 86400 * 1000
+    rows = {  # id: (status, updated_at); MAIL_RETENTION is 2 days below
+        "mail_oldsent": ("sent", now - 3 * day), "mail_oldfailed": ("failed", now - 3 * day),
+        "mail_newsent": ("sent", now - 1 * day), "mail_oldpending": ("pending", now - 9 * day),
+        "mail_oldsending": ("sending", now - 9 * day)}
+    for mid, (status, at) in rows.items():
+        db_exec(url, "INSERT INTO mail_outbox (id, kind, to_addr, template, data, status,"
+                     " next_attempt_at, message_id, created_at, updated_at) VALUES"
+                     f" ('{mid}', 'password_reset', 'x@example.org', 'password_reset', '{{}}',"
+                     f" '{status}', {at}, '<{mid}@ticketd>', {at}, {at})")
+    resets = {"h_live": (now + 600_000, "NULL"), "h_expired": (now - 1000, "NULL"),
+              "h_used": (now + 600_000, str(now - 1000))}
+    for h, (exp, used) in resets.items():
+        db_exec(url, "INSERT INTO password_resets (token_hash, user_id, expires_at, used_at,"
+                     f" created_at) VALUES ('{h}', NULL, {exp}, {used}, {now - 2000})")
+    # a real reset, spent through the API
+    em = unique_email("purge")
+    register(server, email=em)
+    assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+    env = server_env(url, MAIL_DIR=str(tmp_path / "mail"), MAIL_RETENTION="2d")
+    proc = run_ticketd(env, "jobs", "run-once", "mail", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    eml = list((tmp_path / "mail").glob("*.eml"))
+    assert len(eml) == 1, eml
+    token = token_of(email.message_from_bytes(eml[0].read_bytes(), policy=email.policy.default))
+    r = call("POST", server, "/auth/password-reset/confirm",
+             json={"token": token, "new_password": "a-brand-new-pass"})
+    assert r.status_code == 204, r.text
+
+    proc = run_ticketd(env, "jobs", "run-once", "purge", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not sanitizer_report(proc.stderr), proc.stderr
+    counts = json_.loads(proc.stdout)
+    assert counts["mail_outbox"] == 2 and counts["password_resets"] == 3, counts
+    left = {r[0] for r in query(url, "SELECT id FROM mail_outbox")}
+    assert {"mail_newsent", "mail_oldpending", "mail_oldsending"} <= left, left
+    assert not {"mail_oldsent", "mail_oldfailed"} & left, left
+    assert len(left) == 4, left  # and the reset mail just sent
+    hashes = {r[0] for r in query(url, "SELECT token_hash FROM password_resets")}
+    assert hashes == {"h_live"}, hashes
+    again = call("POST", server, "/auth/password-reset/confirm",
+                 json={"token": token, "new_password": "another-new-pass"})
+    assert_error(again, 400, "invalid_token")
+
+    # run again: nothing more to do
+    proc = run_ticketd(env, "jobs", "run-once", "purge", cwd=tmp_path)
+    counts = json_.loads(proc.stdout)
+    assert counts["mail_outbox"] == 0 and counts["password_resets"] == 0, counts
+
+
+def test_unknown_address_reset_leaves_no_outbox_row(backend, make_server):
+    """A reset for an unknown address writes a same-sized decoy outbox row (so both commits
+    write alike) and deletes it in the same transaction: no row is left, nothing is sent, the
+    admin sees nothing; the known address gets exactly its one row."""
+    from test_jobs import query
+    server = make_server(backend, JOBS="off")
+    em = unique_email("known")
+    register(server, email=em)
+    for _ in range(3):
+        r = call("POST", server, "/auth/password-reset", json={"email": unique_email("nobody")})
+        assert r.status_code == 202
+    assert query(server.database_url, "SELECT COUNT(*) FROM mail_outbox") == [("0",)]
+    assert call("POST", server, "/auth/password-reset", json={"email": em}).status_code == 202
+    rows = query(server.database_url, "SELECT to_addr, ref_id, status FROM mail_outbox")
+    assert len(rows) == 1 and rows[0][0] == em and rows[0][1] and rows[0][2] == "pending", rows
+    assert query(server.database_url, "SELECT COUNT(*) FROM password_resets") == [("4",)]

@@ -285,3 +285,84 @@ def test_limits_hold_per_server_while_redis_is_down(make_server, redis_server):
         return redis_server.command("GET", "ticketd:rl:login:ip:203.0.113.41") is not None
 
     wait_for(counted_in_redis, what="rate-limit counters back in Redis")
+
+
+class RoundTripProxy:
+    """A TCP proxy in front of Redis that counts the client's writes carrying a rate-limit
+    counter script (an EVAL on an rl: key): one write per round trip, since a client waits for
+    the answer before it writes again (a pipeline is one write)."""
+
+    def __init__(self, upstream_port: int):
+        import socket
+        import threading
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.evals = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            up = socket.create_connection(("127.0.0.1", self.upstream_port))
+            threading.Thread(target=self._pump, args=(client, up, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, client, False), daemon=True).start()
+
+    def _pump(self, src, dst, from_client: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if from_client and b"EVAL" in data and b":rl:" in data:
+                    with self.lock:
+                        self.evals += 1
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def count(self) -> int:
+        with self.lock:
+            return self.evals
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_login_counts_in_one_round_trip_each_way(make_server, redis_server):
+    """A login is counted against both its limits (client IP, e-mail and IP) in one round trip
+    to Redis, and a successful one gives both counts back in one more: two in all (it was four,
+    one per key each way). A failed login: the one that counts."""
+    from urllib.parse import urlparse
+    proxy = RoundTripProxy(urlparse(redis_server.url).port)
+    try:
+        srv = make_server("sqlite", REDIS_URL=proxy.url,
+                          **dict(NO_LIMITS, RATE_LIMIT_LOGIN_IP="50/30s",
+                                 RATE_LIMIT_LOGIN_EMAIL="50/30s"))
+        em = unique_email("rt")
+        register(srv, email=em)
+        for _ in range(3):
+            before = proxy.count()
+            assert login_status(srv, em).status_code == 200
+            assert proxy.count() - before == 2, proxy.count() - before
+            before = proxy.count()
+            assert_error(login_status(srv, em, "not-the-password"), 401, "invalid_credentials")
+            assert proxy.count() - before == 1, proxy.count() - before
+        # the counts are right: three failures on each key, the successes given back
+        keys = {"ticketd:rl:login:ip:127.0.0.1", f"ticketd:rl:login:email:{em} 127.0.0.1"}
+        assert {k: redis_server.command("GET", k) for k in keys} == {k: "3" for k in keys}
+    finally:
+        proxy.close()

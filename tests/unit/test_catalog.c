@@ -91,8 +91,9 @@ static void build_layout(const char *json, tix_layout *l)
     json_decref(j);
 }
 
-/* The owner's theatre with one hall of two categories (gold, silver) and an active movie. */
-static void venue(fixture *f, tix_theatre *t, tix_hall *h, tix_movie *m)
+/* The owner's theatre, still pending (onboarding), with one hall of two categories (gold,
+ * silver) and an active movie. */
+static void pending_venue(fixture *f, tix_theatre *t, tix_hall *h, tix_movie *m)
 {
     tix_catalog_ctx c = as(f, &f->owner);
     tix_catalog_refusal why;
@@ -112,6 +113,17 @@ static void venue(fixture *f, tix_theatre *t, tix_hall *h, tix_movie *m)
                            .has_duration = true,
                            .duration_minutes = 100};
     assert_int_equal(tix_catalog_movie_create(&ac, &mc, m), TIX_OK);
+}
+
+/* pending_venue, approved by the admin: open for shows. */
+static void venue(fixture *f, tix_theatre *t, tix_hall *h, tix_movie *m)
+{
+    pending_venue(f, t, h, m);
+    tix_catalog_ctx ac = as(f, &f->admin);
+    tix_catalog_refusal why;
+    tix_theatre approved;
+    assert_int_equal(tix_catalog_theatre_review(&ac, t->id, true, NULL, &approved, &why), TIX_OK);
+    assert_string_equal(approved.status, "approved");
 }
 
 static tix_rc schedule(fixture *f, const tix_principal *who, const char *hall_id,
@@ -187,6 +199,84 @@ static void test_show_rules(void **state)
                      TIX_EINVAL);
     assert_string_equal(why.verr.field, "movie_id");
     assert_string_equal(why.verr.reason, "is not an active movie");
+}
+
+/* Onboarding: pending → rejected → pending → approved; only admins review, only an approved
+ * theatre gets shows, each move from its one status. */
+static void test_onboarding_rules(void **state)
+{
+    fixture *f = *state;
+    tix_theatre t;
+    tix_theatre got;
+    tix_hall h;
+    tix_movie m;
+    tix_show s;
+    tix_catalog_refusal why;
+    pending_venue(f, &t, &h, &m);
+    assert_string_equal(t.status, "pending");
+    int64_t at = tix_now_ms() + 48 * HOUR_MS;
+    assert_int_equal(schedule(f, &f->owner, h.id, m.id, at, both, 2, &s, &why), TIX_ECONFLICT);
+    assert_string_equal(why.why, "theatre_not_approved");
+    assert_int_equal(schedule(f, &f->admin, h.id, m.id, at, both, 2, &s, &why), TIX_ECONFLICT);
+    bool any = true;
+    assert_int_equal(tix_catalog_future_shows(f->db, h.id, NULL, NULL, 0, &any), TIX_OK);
+    assert_false(any);
+
+    /* only an admin reviews: not the owner, not another owner, not anonymous */
+    tix_catalog_ctx oc = as(f, &f->owner);
+    tix_catalog_ctx xc = as(f, &f->other);
+    tix_catalog_ctx ac = as(f, &f->admin);
+    tix_principal nobody = {0};
+    tix_catalog_ctx nc = as(f, &nobody);
+    assert_int_equal(tix_catalog_theatre_review(&oc, t.id, true, NULL, &got, &why), TIX_EFORBIDDEN);
+    assert_int_equal(tix_catalog_theatre_review(&xc, t.id, false, "x", &got, &why), TIX_EFORBIDDEN);
+    assert_int_equal(tix_catalog_theatre_review(&nc, t.id, true, NULL, &got, &why), TIX_EAUTH);
+    assert_int_equal(tix_catalog_theatre_review(&ac, "thr_none", true, NULL, &got, &why),
+                     TIX_ENOTFOUND);
+
+    /* submit starts from rejected only */
+    assert_int_equal(tix_catalog_theatre_submit(&oc, t.id, &got, &why), TIX_ECONFLICT);
+    assert_string_equal(why.why, "invalid_transition");
+    assert_string_equal(why.status, "pending");
+    assert_int_equal(tix_catalog_theatre_review(&ac, t.id, false, "No licence", &got, &why),
+                     TIX_OK);
+    assert_string_equal(got.status, "rejected");
+    assert_string_equal(got.rejection_reason, "No licence");
+    assert_true(got.reviewed_at > 0);
+    assert_int_equal(tix_catalog_theatre_review(&ac, t.id, true, NULL, &got, &why), TIX_ECONFLICT);
+    assert_string_equal(why.status, "rejected");
+    assert_int_equal(schedule(f, &f->owner, h.id, m.id, at, both, 2, &s, &why), TIX_ECONFLICT);
+    assert_string_equal(why.why, "theatre_not_approved");
+    /* another owner does not see a theatre that is not approved, nor its hall (404, not 403) */
+    assert_int_equal(tix_catalog_theatre_submit(&xc, t.id, &got, &why), TIX_ENOTFOUND);
+    assert_int_equal(tix_catalog_theatre_for_change(&xc, t.id, &got), TIX_ENOTFOUND);
+    tix_hall hl;
+    assert_int_equal(tix_catalog_hall_for_change(&xc, h.id, &hl), TIX_ENOTFOUND);
+    assert_int_equal(schedule(f, &f->other, h.id, m.id, at, both, 2, &s, &why), TIX_EINVAL);
+    assert_string_equal(why.verr.field, "hall_id");
+    assert_int_equal(tix_catalog_theatre_submit(&oc, t.id, &got, &why), TIX_OK);
+    assert_string_equal(got.status, "pending");
+    assert_null(got.rejection_reason);
+
+    /* approved: final, and open for shows */
+    assert_int_equal(tix_catalog_theatre_review(&ac, t.id, true, NULL, &got, &why), TIX_OK);
+    assert_string_equal(got.status, "approved");
+    assert_int_equal(tix_catalog_theatre_review(&ac, t.id, false, "late", &got, &why),
+                     TIX_ECONFLICT);
+    assert_string_equal(why.status, "approved");
+    assert_int_equal(tix_catalog_theatre_submit(&oc, t.id, &got, &why), TIX_ECONFLICT);
+    assert_int_equal(tix_theatre_get(f->db, f->a, t.id, &got), TIX_OK);
+    assert_string_equal(got.status, "approved");
+    assert_null(got.rejection_reason);
+    assert_int_equal(schedule(f, &f->owner, h.id, m.id, at, both, 2, &s, &why), TIX_OK);
+    assert_int_equal(tix_catalog_theatre_for_change(&xc, t.id, &got), TIX_EFORBIDDEN);
+
+    /* who sees what */
+    assert_true(tix_catalog_theatre_visible(&nobody, "approved", "usr_owner"));
+    assert_false(tix_catalog_theatre_visible(&nobody, "pending", "usr_owner"));
+    assert_false(tix_catalog_theatre_visible(&f->other, "rejected", "usr_owner"));
+    assert_true(tix_catalog_theatre_visible(&f->owner, "rejected", "usr_owner"));
+    assert_true(tix_catalog_theatre_visible(&f->admin, "pending", "usr_owner"));
 }
 
 static void test_completed_show_is_not_cancelled(void **state)
@@ -289,6 +379,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_show_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_onboarding_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_completed_show_is_not_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layout_and_running_time_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_theatre_rules, setup, teardown),

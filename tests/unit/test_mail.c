@@ -1,5 +1,6 @@
 /* Unit tests for mail: templates and message building (jobs/mail.h), the outbox's transaction
- * semantics and claims (store/outbox.h) on a temporary SQLite database. */
+ * semantics, claims and purge (store/outbox.h) on a temporary SQLite database and, with
+ * TIX_TEST_PG_URL, on PostgreSQL (support.h). */
 /* cmocka needs these headers first, in this order. */
 /* clang-format off */
 #include <stdarg.h>
@@ -104,14 +105,10 @@ typedef struct fixture {
     tix_arena *a;
 } fixture;
 
-static int setup(void **state)
+/* Migrates f's database and adds the one user, usr_1 <a@example.com>. */
+static int start_case(fixture *f)
 {
-    fixture *f = calloc(1, sizeof(*f));
     int applied = 0;
-    if (f == NULL || tix_test_db_open_sqlite(&f->t, "tix-unit-mail", 2) != 0) {
-        free(f);
-        return -1;
-    }
     if (tix_db_acquire(f->t.pool, &f->db) != TIX_OK || tix_db_migrate(f->db, &applied) != TIX_OK) {
         return -1;
     }
@@ -123,17 +120,46 @@ static int setup(void **state)
     snprintf(u.name, sizeof(u.name), "A");
     snprintf(u.password_hash, sizeof(u.password_hash), "!");
     u.created_at = 1;
-    if (tix_user_insert(f->db, &u) != TIX_OK) {
+    return tix_user_insert(f->db, &u) == TIX_OK ? 0 : -1;
+}
+
+static int setup_sqlite(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    if (f == NULL || tix_test_db_open_sqlite(&f->t, "tix-unit-mail", 2) != 0) {
+        free(f);
         return -1;
     }
     *state = f;
-    return 0;
+    return start_case(f);
+}
+
+/* Without TIX_TEST_PG_URL the case skips itself (tix_test_state). */
+static int setup_pg(void **state)
+{
+    const char *base = tix_test_pg_base();
+    *state = NULL;
+    if (base == NULL) {
+        return 0;
+    }
+    fixture *f = calloc(1, sizeof(*f));
+    if (f == NULL || tix_test_db_open_pg(&f->t, base, "tix_mail", 2) != 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return start_case(f);
 }
 
 static int teardown(void **state)
 {
     fixture *f = *state;
-    tix_db_release(f->t.pool, f->db);
+    if (f == NULL) {
+        return 0;
+    }
+    if (f->db != NULL) {
+        tix_db_release(f->t.pool, f->db);
+    }
     tix_test_db_close(&f->t);
     tix_arena_destroy(f->a);
     free(f);
@@ -151,7 +177,7 @@ static int64_t count(fixture *f, const char *sql)
 
 static void test_a_rollback_takes_the_mail_with_it(void **state)
 {
-    fixture *f = *state;
+    fixture *f = tix_test_state(state);
     assert_int_equal(tix_db_begin(f->db), TIX_OK);
     assert_int_equal(tix_outbox_password_reset(f->db, "a@example.com", "tok1", "hash1", 100, 1),
                      TIX_OK);
@@ -179,7 +205,7 @@ static void test_a_rollback_takes_the_mail_with_it(void **state)
 
 static void test_claims_are_exclusive_until_the_lease_lapses(void **state)
 {
-    fixture *f = *state;
+    fixture *f = tix_test_state(state);
     assert_int_equal(tix_outbox_password_reset(f->db, "a@example.com", "tok", "hash", 100000, 1000),
                      TIX_OK);
     tix_outbox_row *rows = NULL;
@@ -218,15 +244,48 @@ static void test_claims_are_exclusive_until_the_lease_lapses(void **state)
     assert_int_equal(count(f, "SELECT COUNT(*) FROM mail_outbox WHERE data = '{}'"), 1);
 }
 
+static void test_purge_keeps_what_is_live(void **state)
+{
+    fixture *f = tix_test_state(state);
+    /* three requests, one for an unknown address: outbox rows for a@ only */
+    assert_int_equal(tix_outbox_password_reset(f->db, "a@example.com", "t1", "h1", 100000, 1000),
+                     TIX_OK);
+    assert_int_equal(tix_outbox_password_reset(f->db, "x@example.com", "t2", "h2", 2000, 1000),
+                     TIX_OK);
+    assert_int_equal(tix_outbox_password_reset(f->db, "a@example.com", "t3", "h3", 100000, 1000),
+                     TIX_OK);
+    assert_int_equal(count(f, "SELECT COUNT(*) FROM mail_outbox"), 2);
+    tix_outbox_row *rows = NULL;
+    int n = 0;
+    assert_int_equal(tix_outbox_claim(f->db, f->a, 1000, 500, 1, &rows, &n), TIX_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(tix_outbox_sent(f->db, rows[0].id, "Subject", true, 1100), TIX_OK);
+    char *uid = NULL;
+    assert_int_equal(tix_reset_consume(f->db, f->a, "h1", 1200, &uid), TIX_OK); /* h3 spent too */
+    int64_t mails = -1;
+    int64_t resets = -1;
+    /* at 1500 with mail kept until 1100: the sent row (changed at 1100) stays; h2 is live */
+    assert_int_equal(tix_outbox_purge(f->db, 1100, 1500, &mails, &resets), TIX_OK);
+    assert_int_equal(mails, 0);
+    assert_int_equal(resets, 2); /* h1 used, h3 spent with it */
+    assert_int_equal(tix_outbox_purge(f->db, 1101, 2001, &mails, &resets), TIX_OK);
+    assert_int_equal(mails, 1);  /* the sent row; the pending one stays */
+    assert_int_equal(resets, 1); /* h2 expired at 2000 */
+    assert_int_equal(count(f, "SELECT COUNT(*) FROM mail_outbox WHERE status = 'pending'"), 1);
+    assert_int_equal(count(f, "SELECT COUNT(*) FROM mail_outbox"), 1);
+    assert_int_equal(count(f, "SELECT COUNT(*) FROM password_resets"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind_has_an_english_template),
         cmocka_unit_test(test_render_substitutes_once_and_guards_the_subject),
         cmocka_unit_test(test_build_is_mime_with_crlf_and_encoded_headers),
-        cmocka_unit_test_setup_teardown(test_a_rollback_takes_the_mail_with_it, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_claims_are_exclusive_until_the_lease_lapses, setup,
-                                        teardown),
+        TIX_TEST_BOTH(test_a_rollback_takes_the_mail_with_it),
+        TIX_TEST_BOTH(test_claims_are_exclusive_until_the_lease_lapses),
+        TIX_TEST_BOTH(test_purge_keeps_what_is_live),
     };
+    tix_test_pg_note();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

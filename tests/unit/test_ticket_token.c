@@ -164,6 +164,24 @@ static void test_truncated_and_tampered(void **state)
     const char *sig2 = strrchr(tok2, '.');
     snprintf(bad, sizeof(bad), "%.*s%s", (int)(sig2 - tok2), tok2, sig1);
     assert_int_equal(tix_ticket_token_verify(&kr, bad, &out), TIX_EAUTH);
+    /* non-canonical base64url: the signature's 4 unused trailing bits set (the same 64 bytes
+     * decoded), or the payload's when its length leaves some; both refused */
+    static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    strcpy(bad, tok);
+    char *last = bad + n - 1;
+    size_t v = (size_t)(strchr(b64u, *last) - b64u);
+    assert_int_equal(v & 15, 0);
+    *last = b64u[v | 1];
+    assert_int_equal(tix_ticket_token_verify(&kr, bad, &out), TIX_EAUTH);
+    const char *pay = strchr(strchr(tok, '.') + 1, '.') + 1;
+    size_t plen = (size_t)(strrchr(tok, '.') - pay);
+    if (plen % 4 != 0) {
+        strcpy(bad, tok);
+        char *pl = bad + (pay - tok) + plen - 1;
+        size_t pv = (size_t)(strchr(b64u, *pl) - b64u);
+        *pl = b64u[pv | 1];
+        assert_int_equal(tix_ticket_token_verify(&kr, bad, &out), TIX_EAUTH);
+    }
     /* extra segments, garbage, empty, NULL */
     snprintf(bad, sizeof(bad), "%s.x", tok);
     assert_int_equal(tix_ticket_token_verify(&kr, bad, &out), TIX_EAUTH);
