@@ -91,6 +91,7 @@ void tix_api_admin_audit(tix_req *r);
 /* reports_api.c */
 void tix_api_theatre_bookings(tix_req *r);
 void tix_api_show_sales(tix_req *r);
+void tix_api_sales_report(tix_req *r);
 /* door_api.c */
 void tix_api_staff_add(tix_req *r);
 void tix_api_staff_list(tix_req *r);

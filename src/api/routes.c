@@ -125,6 +125,7 @@ const tix_route tix_routes[] = {
     /* owner and admin reports (a theatre's bookings: its door staff too, booking/door.h) */
     {"GET", V1 "/theatres/{id}/bookings", tix_api_theatre_bookings, USER, 0},
     {"GET", V1 "/shows/{id}/sales", tix_api_show_sales, OWNER, 0},
+    {"GET", V1 "/reports/sales", tix_api_sales_report, OWNER, 0}, /* booking/sales_report.h */
 
     /* the door: staff (owner, admin), check-ins (staff, owner, admin); booking/door.h */
     {"POST", V1 "/theatres/{id}/staff", tix_api_staff_add, OWNER, JSON},
