@@ -4,9 +4,11 @@
 # Usage: bench/holds.sh [seconds] [connections]
 # PROFILE=1 (PostgreSQL only) loads pg_stat_statements and prints, after the run, the statements
 # by total execution time with calls per request, and transactions and WAL flushes per request.
+# PGBENCH=1 (PostgreSQL only) then runs bench/holds_pgbench.sql, the bare hold SQL, with pgbench at
+# the same concurrency on the same cluster (claims emptied first) and prints the ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}; PROFILE=${PROFILE:-0}
+DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}; PROFILE=${PROFILE:-0}; PGBENCH=${PGBENCH:-0}
 BIN=${BIN:-./build/ticketd}  # BIN=path/to/ticketd measures another build
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 TMP=$(mktemp -d); chmod 755 "$TMP"; PIDS=()
@@ -92,4 +94,20 @@ if [ "$PROFILE" = 1 ] && [ "$DB" = postgres ]; then
     -c "SELECT round(calls::numeric / $REQS, 2) AS per_req, calls, round(total_exec_time::numeric, 1) AS total_ms,
       round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
       FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+fi
+if [ "$PGBENCH" = 1 ] && [ "$DB" = postgres ]; then
+  "${PSQL[@]}" -c "DELETE FROM seat_claims WHERE booking_id IS NULL" \
+    -c "CREATE TABLE bench_shows AS SELECT row_number() OVER (ORDER BY starts_at) AS n, id FROM shows" \
+    -c "CREATE TABLE bench_users AS SELECT row_number() OVER (ORDER BY email) AS n, id FROM users
+        WHERE email LIKE 'u%@bench.local'" \
+    -c "CREATE TABLE bench_hall AS SELECT id AS hall FROM halls WHERE name = 'Big'" \
+    -c "ALTER TABLE bench_shows ADD PRIMARY KEY (n)" -c "ALTER TABLE bench_users ADD PRIMARY KEY (n)" \
+    -c "ANALYZE"
+  echo "-- pgbench, bench/holds_pgbench.sql, -c $CONNS -j2 -T $DUR"
+  pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -c "$CONNS" -j2 -T "$DUR" -M prepared \
+    -f bench/holds_pgbench.sql postgres >"$TMP/pgbench.txt" 2>&1 || { grep -m5 -iE "error|abort" "$TMP/pgbench.txt"; exit 1; }
+  grep -E "^tps|latency average|failed|processed|rror|bort" "$TMP/pgbench.txt"
+  TKT=$(sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' "$TMP/wrk.txt")
+  PGB=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$TMP/pgbench.txt")
+  echo "ratio holds: ticketd $TKT req/s / pgbench $PGB tps = $(awk -v a="$TKT" -v b="$PGB" 'BEGIN{printf "%.2f", a/b}')"
 fi
