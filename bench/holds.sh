@@ -4,9 +4,15 @@
 # Usage: bench/holds.sh [seconds] [connections]
 # PROFILE=1 (PostgreSQL only) loads pg_stat_statements and prints, after the run, the statements
 # by total execution time with calls per request, and transactions and WAL flushes per request.
+# PGBENCH=1 (PostgreSQL only) then runs bench/holds_pgbench.sql, the bare hold SQL, with pgbench at
+# the same concurrency on the same cluster (claims emptied first) and prints the ratio.
+# P6 sweep knobs (PostgreSQL only; bench/holds_sweep.sh sets them): SHOWS_TOTAL=N fills the
+# database with N shows in all (copies of the first, written by SQL, each with its prices) and
+# holds spread over up to 2,000 of them; HALL_ROWS=R makes the hall R rows of 100 seats.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}; PROFILE=${PROFILE:-0}
+DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}; PROFILE=${PROFILE:-0}; PGBENCH=${PGBENCH:-0}
+SHOWS_TOTAL=${SHOWS_TOTAL:-0}; HALL_ROWS=${HALL_ROWS:-100}
 BIN=${BIN:-./build/ticketd}  # BIN=path/to/ticketd measures another build
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 TMP=$(mktemp -d); chmod 755 "$TMP"; PIDS=()
@@ -32,9 +38,9 @@ else
 fi
 PORT=$(free_port); DATABASE_URL=$URL PORT=$PORT $BIN 2>"$TMP/server.log" & PIDS+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-/usr/bin/python3 - "$PORT" "$TMP/setup.lua" <<'PY'
+/usr/bin/python3 - "$PORT" "$TMP/setup.lua" "$HALL_ROWS" <<'PY'
 import json, sys, datetime, requests
-port, out = sys.argv[1], sys.argv[2]
+port, out, nrows = sys.argv[1], sys.argv[2], int(sys.argv[3])
 B = f"http://127.0.0.1:{port}/api/v1"
 s = requests.Session()
 admin = s.post(B + "/auth/login", json={"email": "admin@bench.local", "password": "admin-password"}).json()
@@ -43,7 +49,7 @@ movie = s.post(B + "/movies", headers=A, json={"title": "Bench", "duration_minut
                "release_date": "2026-01-01", "certificate": "U"}).json()
 th = s.post(B + "/theatres", headers=A, json={"name": "Bench", "city": "Bench", "address": "x"}).json()
 s.post(B + f"/admin/theatres/{th['id']}/approve", headers=A).raise_for_status()  # born pending
-rows = [{"label": f"R{r:02d}", "seats": 100, "category": "standard"} for r in range(100)]
+rows = [{"label": f"R{r:02d}", "seats": 100, "category": "standard"} for r in range(nrows)]
 hall = s.post(B + f"/theatres/{th['id']}/halls", headers=A, json={"name": "Big", "layout": {"rows": rows}}).json()
 start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
 shows = []
@@ -59,14 +65,32 @@ with open(out, "w") as f:
     f.write("TOKENS = " + "{" + ",".join(json.dumps(t) for t in tokens) + "}\n")
     f.write("SHOWS = " + "{" + ",".join(json.dumps(x) for x in shows) + "}\n")
     f.write(f'HALL = "{hall["id"]}"\n')
+    f.write(f"ROWS = {nrows}\n")
 PY
-cat "$TMP/setup.lua" bench/holds.lua > "$TMP/run.lua"
 PSQL=(psql -X -q -h 127.0.0.1 -p "${PGPORT:-0}" -U postgres -d postgres -v ON_ERROR_STOP=1)
+if [ "$SHOWS_TOTAL" -gt 20 ] && [ "$DB" = postgres ]; then
+  # Copies of the first show, 3 hours apart after the bench's own 20, straight into the tables
+  # (every column copied, so columns later migrations add come along), then the hold targets:
+  # up to 2,000 shows, enough fresh pairs for a short run even in a 100-seat hall.
+  "${PSQL[@]}" -c "CREATE TEMP TABLE tpl AS SELECT * FROM shows ORDER BY starts_at LIMIT 1;
+    INSERT INTO shows SELECT (jsonb_populate_record(NULL::shows, to_jsonb(t) || jsonb_build_object(
+      'id', 'shw_' || lpad(g::text, 26, '0'), 'starts_at', t.starts_at + (40 + 3 * g) * 3600000::bigint,
+      'ends_at', t.ends_at + (40 + 3 * g) * 3600000::bigint))).*
+      FROM tpl t, generate_series(1, $SHOWS_TOTAL - 20) g;
+    INSERT INTO show_prices (show_id, category, amount) SELECT 'shw_' || lpad(g::text, 26, '0'),
+      p.category, p.amount FROM show_prices p JOIN tpl t ON p.show_id = t.id,
+      generate_series(1, $SHOWS_TOTAL - 20) g;
+    ANALYZE"
+  "${PSQL[@]}" -At -c "SELECT 'SHOWS = {' || string_agg('\"' || id || '\"', ',' ORDER BY starts_at) || '}'
+    FROM (SELECT id, starts_at FROM shows ORDER BY starts_at LIMIT 2000) s" >>"$TMP/setup.lua"
+fi
+cat "$TMP/setup.lua" bench/holds.lua > "$TMP/run.lua"
 if [ "$PROFILE" = 1 ] && [ "$DB" = postgres ]; then
   "${PSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
                -c "SELECT pg_stat_statements_reset(), pg_stat_reset(), pg_stat_reset_shared('wal')" >/dev/null
 fi
-echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$DB bin=$BIN workers=$WORKERS conns=$CONNS cpus=$(nproc)"
+echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$DB bin=$BIN workers=$WORKERS conns=$CONNS cpus=$(nproc)" \
+  "shows=$( [ "$SHOWS_TOTAL" -gt 20 ] && echo "$SHOWS_TOTAL" || echo 20) hall_seats=$((HALL_ROWS * 100))"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 SERVER_PID=${PIDS[0]}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }  # utime + stime of the server
@@ -92,4 +116,20 @@ if [ "$PROFILE" = 1 ] && [ "$DB" = postgres ]; then
     -c "SELECT round(calls::numeric / $REQS, 2) AS per_req, calls, round(total_exec_time::numeric, 1) AS total_ms,
       round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
       FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+fi
+if [ "$PGBENCH" = 1 ] && [ "$DB" = postgres ]; then
+  "${PSQL[@]}" -c "DELETE FROM seat_claims WHERE booking_id IS NULL" \
+    -c "CREATE TABLE bench_shows AS SELECT row_number() OVER (ORDER BY starts_at) AS n, id FROM shows" \
+    -c "CREATE TABLE bench_users AS SELECT row_number() OVER (ORDER BY email) AS n, id FROM users
+        WHERE email LIKE 'u%@bench.local'" \
+    -c "CREATE TABLE bench_hall AS SELECT id AS hall FROM halls WHERE name = 'Big'" \
+    -c "ALTER TABLE bench_shows ADD PRIMARY KEY (n)" -c "ALTER TABLE bench_users ADD PRIMARY KEY (n)" \
+    -c "ANALYZE"
+  echo "-- pgbench, bench/holds_pgbench.sql, -c $CONNS -j2 -T $DUR"
+  pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -c "$CONNS" -j2 -T "$DUR" -M prepared \
+    -f bench/holds_pgbench.sql postgres >"$TMP/pgbench.txt" 2>&1 || { grep -m5 -iE "error|abort" "$TMP/pgbench.txt"; exit 1; }
+  grep -E "^tps|latency average|failed|processed|rror|bort" "$TMP/pgbench.txt"
+  TKT=$(sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' "$TMP/wrk.txt")
+  PGB=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$TMP/pgbench.txt")
+  echo "ratio holds: ticketd $TKT req/s / pgbench $PGB tps = $(awk -v a="$TKT" -v b="$PGB" 'BEGIN{printf "%.2f", a/b}')"
 fi

@@ -134,32 +134,36 @@ tix_rc tix_claims_held_by_user(tix_db *db, tix_arena *a, const tix_claim_req *q,
     return rc;
 }
 
+/* A hold's claims are found by hold id alone (seat_claims_hold; a hold id names one show): with
+ * "show_id = $1 AND hold_id = $2" PostgreSQL may AND in a scan of the show's whole primary-key
+ * range, every claim the show ever had (tix_hold_retire_stmts says the same). show_id is kept in
+ * the signatures below for the callers' sake and unused. */
 tix_rc tix_claims_release_hold(tix_db *db, const char *show_id, const char *hold_id)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hold_id)};
-    return tix_db_exec(db,
-                       "DELETE FROM seat_claims WHERE show_id = $1 AND hold_id = $2"
-                       " AND expires_at IS NOT NULL",
-                       p, 2, NULL);
+    (void)show_id;
+    tix_dbv p[] = {TIX_DB_TEXT(hold_id)};
+    return tix_db_exec(db, "DELETE FROM seat_claims WHERE hold_id = $1 AND expires_at IS NOT NULL",
+                       p, 1, NULL);
 }
 
 /* Runs a DELETE ... RETURNING seat_id and lists the seats (arena). */
-static tix_rc release_listing(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *p,
+static tix_rc release_listing(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *p, int np,
                               const char ***ids, int *n)
 {
     *ids = NULL;
     *n = 0;
-    return TIX_DB_LIST(db, a, sql, p, 2, &tix_db_text_rows, ids, n);
+    return TIX_DB_LIST(db, a, sql, p, np, &tix_db_text_rows, ids, n);
 }
 
 tix_rc tix_claims_release_hold_ids(tix_db *db, tix_arena *a, const char *show_id,
                                    const char *hold_id, const char ***ids, int *n)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hold_id)};
+    (void)show_id;
+    tix_dbv p[] = {TIX_DB_TEXT(hold_id)};
     return release_listing(db, a,
-                           "DELETE FROM seat_claims WHERE show_id = $1 AND hold_id = $2"
+                           "DELETE FROM seat_claims WHERE hold_id = $1"
                            " AND expires_at IS NOT NULL RETURNING seat_id",
-                           p, ids, n);
+                           p, 1, ids, n);
 }
 
 tix_rc tix_claims_release_booking_ids(tix_db *db, tix_arena *a, const char *show_id,
@@ -169,18 +173,18 @@ tix_rc tix_claims_release_booking_ids(tix_db *db, tix_arena *a, const char *show
     return release_listing(db, a,
                            "DELETE FROM seat_claims WHERE show_id = $1 AND booking_id = $2"
                            " RETURNING seat_id",
-                           p, ids, n);
+                           p, 2, ids, n);
 }
 
 tix_rc tix_claims_sell(tix_db *db, const char *show_id, const char *hold_id, const char *booking_id,
                        int *n)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hold_id), TIX_DB_TEXT(booking_id)};
+    (void)show_id;
+    tix_dbv p[] = {TIX_DB_TEXT(hold_id), TIX_DB_TEXT(booking_id)};
     tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "UPDATE seat_claims SET expires_at = NULL, booking_id = $3"
-                            " WHERE show_id = $1 AND hold_id = $2",
-                            p, 3, &res);
+    tix_rc rc = tix_db_exec(
+        db, "UPDATE seat_claims SET expires_at = NULL, booking_id = $2 WHERE hold_id = $1", p, 2,
+        &res);
     *n = rc == TIX_OK ? (int)tix_db_res_changes(res) : 0;
     tix_db_res_destroy(res);
     return rc;
@@ -195,11 +199,12 @@ tix_rc tix_claims_release_booking(tix_db *db, const char *show_id, const char *b
 
 tix_rc tix_claims_extend(tix_db *db, const char *show_id, const char *hold_id, int64_t expires_at)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hold_id), TIX_DB_INT(expires_at)};
+    (void)show_id;
+    tix_dbv p[] = {TIX_DB_TEXT(hold_id), TIX_DB_INT(expires_at)};
     return tix_db_exec(db,
-                       "UPDATE seat_claims SET expires_at = $3 WHERE show_id = $1"
-                       " AND hold_id = $2 AND expires_at IS NOT NULL",
-                       p, 3, NULL);
+                       "UPDATE seat_claims SET expires_at = $2 WHERE hold_id = $1"
+                       " AND expires_at IS NOT NULL",
+                       p, 2, NULL);
 }
 
 /* ---- holds ---- */
