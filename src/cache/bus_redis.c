@@ -60,6 +60,11 @@ static tix_rc redis_publish(tix_bus *b, tix_arena *a, const tix_bus_event *ev, i
     if (rc == TIX_OK) {
         /* argv[0..11]: EVAL, script, numkeys, 2 keys, 7 arguments */
         redisReply *r = redisCommandArgv(conn->c, 12, argv, NULL);
+        if (tix_redis_reply_readonly(r)) { /* the primary was demoted: reconnect */
+            tix_redis_flag_readonly(conn->c);
+            freeReplyObject(r);
+            r = NULL;
+        }
         broken = r == NULL;
         rc = TIX_EUNAVAIL;
         *id = 0;

@@ -172,6 +172,58 @@ static bool parse_unix(const char *s, tix_redis_addr *out, char *err, size_t err
     return true;
 }
 
+/* "host[:port][,host[:port]...]/master_name[/db]" after redis+sentinel://[userinfo@]. */
+static bool parse_sentinel(const char *s, tix_redis_addr *out, char *err, size_t errlen)
+{
+    if (!parse_userinfo(&s, out, err, errlen)) {
+        return false;
+    }
+    for (;;) {
+        if (out->nsentinels == TIX_REDIS_SENTINELS_MAX) {
+            return fail(err, errlen, "at most 8 sentinels");
+        }
+        size_t hostlen = strcspn(s, ":,/");
+        int i = out->nsentinels;
+        if (hostlen == 0 ||
+            !copy_part(out->sentinels[i].host, sizeof(out->sentinels[i].host), s, hostlen)) {
+            return fail(err, errlen,
+                        "a sentinel host is required (redis+sentinel://host:26379,.../master)");
+        }
+        out->sentinels[i].port = 26379;
+        s += hostlen;
+        if (*s == ':') {
+            size_t n = strcspn(s + 1, ",/");
+            char num[16];
+            int64_t v = 0;
+            if (!copy_part(num, sizeof(num), s + 1, n) || !tix_parse_int(num, 1, 65535, &v)) {
+                return fail(err, errlen, "a sentinel port must be a number from 1 to 65535");
+            }
+            out->sentinels[i].port = (int)v;
+            s += 1 + n;
+        }
+        out->nsentinels++;
+        if (*s != ',') {
+            break;
+        }
+        s++;
+    }
+    size_t n = *s == '/' ? strcspn(s + 1, "/") : 0;
+    if (n == 0 || !copy_part(out->master, sizeof(out->master), s + 1, n) ||
+        strspn(out->master, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+            n) {
+        return fail(err, errlen, "the master name is required after the sentinels (/mymaster)");
+    }
+    s += 1 + n;
+    int64_t v = 0;
+    if (*s == '/' && s[1] != '\0') {
+        if (!tix_parse_int(s + 1, 0, 1000, &v)) {
+            return fail(err, errlen, "the database after the master name must be a number");
+        }
+        out->db = (int)v;
+    }
+    return true;
+}
+
 bool tix_redis_url_parse(const char *url, tix_redis_addr *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -182,5 +234,8 @@ bool tix_redis_url_parse(const char *url, tix_redis_addr *out, char *err, size_t
     if (strncmp(url, "unix://", 7) == 0) {
         return parse_unix(url + 7, out, err, errlen);
     }
-    return fail(err, errlen, "must start with redis:// or unix://");
+    if (strncmp(url, "redis+sentinel://", 17) == 0) {
+        return parse_sentinel(url + 17, out, err, errlen);
+    }
+    return fail(err, errlen, "must start with redis://, unix:// or redis+sentinel://");
 }
