@@ -256,3 +256,67 @@ def test_a_bump_lost_in_the_failover_does_not_leave_a_stale_map(make_server, sen
     for _ in range(3):
         assert status_of(seats(srv, v.show_id), seat) == "held", "a stale map after failover"
     assert "primary of mymaster moved" in srv.stderr_text()
+
+
+def test_manual_failover_is_followed_by_both_servers(make_server, sentinel_set):
+    """SENTINEL FAILOVER: the old primary stays alive and becomes a replica (the sentinels drop
+    its clients). Both servers reconnect to the new primary and B sees A's hold made after
+    the switch, from its cache."""
+    ss = sentinel_set
+    env = {"REDIS_URL": ss.url, "CACHE_TIMEOUT": "200ms"}
+    a = make_server("postgres", **env)
+    b = make_server("postgres", database_url=a.database_url, **env)
+    v = Venue(a)
+    user = make_user(a)
+    seat = v.ids("D4")[0]
+    for s in (a, b):
+        seats(s, v.show_id)
+        assert seats(s, v.show_id).headers.get("X-Cache") == "hit"
+    old_port = ss.primary.port
+    assert ss.sentinels[0].command("SENTINEL", "FAILOVER", MASTER) == "OK"
+    wait_for(lambda: ss.master_port() not in (None, old_port), timeout=30, step=0.1,
+             what="the sentinels to switch the primary")
+    wait_for(lambda: ss.primary.command("ROLE")[0] == "slave", timeout=30,
+             what="the old primary to be demoted")
+    hold(a, user.token, v.show_id, seat_ids=[seat])
+    for s in (a, b):
+        wait_for(lambda s=s: status_of(seats(s, v.show_id), seat) == "held", timeout=5,
+                 what="the hold to show")
+        wait_for(lambda s=s: seats(s, v.show_id).headers.get("X-Cache") == "hit", timeout=10,
+                 what="caching on the new primary")
+        assert status_of(seats(s, v.show_id), seat) == "held"
+
+
+def test_a_primary_demoted_under_open_connections_answers_readonly(make_server):
+    """A primary made a replica while the server's pooled connections stay open (nobody
+    kills them): its writes answer READONLY. The server must take that as a lost primary, ask
+    the sentinel again, and invalidate what it cached before using the new primary."""
+    p = Node([]).start()
+    q = Node([]).start()
+    fake = FakeSentinel(("127.0.0.1", p.port))
+    try:
+        srv = make_server("sqlite", REDIS_URL=f"redis+sentinel://127.0.0.1:{fake.port}/{MASTER}",
+                          CACHE_TIMEOUT="200ms", CACHE_POOL_SIZE="1")
+        v = Venue(srv)
+        user = make_user(srv)
+        seat = v.ids("E5")[0]
+        seats(srv, v.show_id)
+        assert seats(srv, v.show_id).headers.get("X-Cache") == "hit"
+        # q gets p's data (the cached map), then p becomes q's replica: the switch
+        q.command("REPLICAOF", "127.0.0.1", str(p.port))
+        wait_for(lambda: q.command("DBSIZE") == p.command("DBSIZE") and
+                 q.command("ROLE")[3] == "connected", what="q to copy p")
+        q.command("REPLICAOF", "NO", "ONE")
+        p.command("REPLICAOF", "127.0.0.1", str(q.port))
+        fake.answer = ("127.0.0.1", q.port)
+        hold(srv, user.token, v.show_id, seat_ids=[seat])  # its bump meets READONLY on p
+        wait_for(lambda: seats(srv, v.show_id).headers.get("X-Cache") in ("miss", "hit"),
+                 timeout=10, what="the cache on q")
+        for _ in range(3):
+            assert status_of(seats(srv, v.show_id), seat) == "held", "a stale map after READONLY"
+        assert "READONLY" in srv.stderr_text()
+        assert "moved from" in srv.stderr_text()
+    finally:
+        fake.close()
+        p.destroy()
+        q.destroy()
