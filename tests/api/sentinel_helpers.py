@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import shutil
+import signal
 import socket
 import socketserver
 import subprocess
@@ -78,8 +79,18 @@ class Node:
             self.proc.kill()
             self.proc.wait(10)
 
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open but nothing answers (a partition)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def destroy(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
             self.proc.terminate()
             try:
                 self.proc.wait(10)

@@ -320,3 +320,40 @@ def test_a_primary_demoted_under_open_connections_answers_readonly(make_server):
         fake.close()
         p.destroy()
         q.destroy()
+
+
+def test_a_partitioned_primary_does_not_hold_the_bus(make_server, sentinel_set):
+    """SIGSTOP of the primary (a partition: connections stay open, nothing answers). The
+    sentinels promote a replica; the bus subscriber must not wait forever on the hung
+    connection: a hold on A reaches a stream on B through the new primary."""
+    ss = sentinel_set
+    env = {"REDIS_URL": ss.url, "CACHE_TIMEOUT": "200ms"}
+    a = make_server("postgres", **env)
+    b = make_server("postgres", database_url=a.database_url, **env)
+    v = Venue(a)
+    user = make_user(a)
+    seat = v.ids("B7")[0]
+    old_port = ss.primary.port
+    ss.primary.pause()
+    try:
+        wait_for(lambda: ss.master_port() not in (None, old_port), timeout=30, step=0.1,
+                 what="the sentinels to promote a replica")
+        for s in (a, b):
+            wait_for(lambda s=s: readyz(s)["cache_state"] == "up", timeout=20,
+                     what="caches up on the new primary")
+        stream = SseClient(b, v.show_id)
+        try:
+            assert stream.read_headers() == 200
+            assert stream.next_event(timeout=5)["event"] == "ready"
+            deadline = time.monotonic() + 10
+            got = None
+            # the subscriber may still be finding out its connection hangs: hold, release, retry
+            while got is None and time.monotonic() < deadline:
+                h = hold(a, user.token, v.show_id, seat_ids=[seat])
+                got = stream.next_event(timeout=1.5, name="seats")
+                release(a, user.token, h["hold_id"])
+            assert got is not None, "no event on B from A's hold after the partition"
+        finally:
+            stream.close()
+    finally:
+        ss.primary.resume()
