@@ -172,41 +172,46 @@ static bool parse_unix(const char *s, tix_redis_addr *out, char *err, size_t err
     return true;
 }
 
+/* One sentinel "host[:port]" ending at ',' or '/'; *s moves past it. */
+static bool parse_sentinel_host(const char **s, tix_redis_addr *out, char *err, size_t errlen)
+{
+    int i = out->nsentinels;
+    size_t hostlen = strcspn(*s, ":,/");
+    if (hostlen == 0 ||
+        !copy_part(out->sentinels[i].host, sizeof(out->sentinels[i].host), *s, hostlen)) {
+        return fail(err, errlen,
+                    "a sentinel host is required (redis+sentinel://host:26379,.../master)");
+    }
+    out->sentinels[i].port = 26379;
+    *s += hostlen;
+    if (**s == ':') {
+        size_t n = strcspn(*s + 1, ",/");
+        char num[16];
+        int64_t v = 0;
+        if (!copy_part(num, sizeof(num), *s + 1, n) || !tix_parse_int(num, 1, 65535, &v)) {
+            return fail(err, errlen, "a sentinel port must be a number from 1 to 65535");
+        }
+        out->sentinels[i].port = (int)v;
+        *s += 1 + n;
+    }
+    out->nsentinels++;
+    return true;
+}
+
 /* "host[:port][,host[:port]...]/master_name[/db]" after redis+sentinel://[userinfo@]. */
 static bool parse_sentinel(const char *s, tix_redis_addr *out, char *err, size_t errlen)
 {
     if (!parse_userinfo(&s, out, err, errlen)) {
         return false;
     }
-    for (;;) {
+    do {
         if (out->nsentinels == TIX_REDIS_SENTINELS_MAX) {
             return fail(err, errlen, "at most 8 sentinels");
         }
-        size_t hostlen = strcspn(s, ":,/");
-        int i = out->nsentinels;
-        if (hostlen == 0 ||
-            !copy_part(out->sentinels[i].host, sizeof(out->sentinels[i].host), s, hostlen)) {
-            return fail(err, errlen,
-                        "a sentinel host is required (redis+sentinel://host:26379,.../master)");
+        if (!parse_sentinel_host(&s, out, err, errlen)) {
+            return false;
         }
-        out->sentinels[i].port = 26379;
-        s += hostlen;
-        if (*s == ':') {
-            size_t n = strcspn(s + 1, ",/");
-            char num[16];
-            int64_t v = 0;
-            if (!copy_part(num, sizeof(num), s + 1, n) || !tix_parse_int(num, 1, 65535, &v)) {
-                return fail(err, errlen, "a sentinel port must be a number from 1 to 65535");
-            }
-            out->sentinels[i].port = (int)v;
-            s += 1 + n;
-        }
-        out->nsentinels++;
-        if (*s != ',') {
-            break;
-        }
-        s++;
-    }
+    } while (*s == ',' && *++s != '\0');
     size_t n = *s == '/' ? strcspn(s + 1, "/") : 0;
     if (n == 0 || !copy_part(out->master, sizeof(out->master), s + 1, n) ||
         strspn(out->master, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
