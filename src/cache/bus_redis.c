@@ -5,9 +5,11 @@
  * atomically, so ids, backlog and delivery agree and two publishers never interleave.
  *
  * One subscriber thread per process holds its own connection SUBSCRIBEd to that channel and
- * hands every message to the sink. When the subscription breaks it reconnects (every second
- * while Redis is down); every subscription after the first tells the sink that events may have
- * been lost (show_id NULL), so streams ask their clients to refetch.
+ * hands every message to the sink; a silent subscription is PINGed every second and given up
+ * after 3 s without an answer. When the subscription breaks it reconnects (every second while
+ * Redis is down; with Sentinel, to the primary the sentinels name now); every subscription after
+ * the first tells the sink that events may have been lost (show_id NULL), so streams ask their
+ * clients to refetch.
  */
 #include "cache/backends.h"
 #include "cache/bus.h"
@@ -60,6 +62,11 @@ static tix_rc redis_publish(tix_bus *b, tix_arena *a, const tix_bus_event *ev, i
     if (rc == TIX_OK) {
         /* argv[0..11]: EVAL, script, numkeys, 2 keys, 7 arguments */
         redisReply *r = redisCommandArgv(conn->c, 12, argv, NULL);
+        if (tix_redis_reply_readonly(r)) { /* the primary was demoted: reconnect */
+            tix_redis_flag_readonly(conn->c);
+            freeReplyObject(r);
+            r = NULL;
+        }
         broken = r == NULL;
         rc = TIX_EUNAVAIL;
         *id = 0;
@@ -163,9 +170,16 @@ static void on_message(redis_bus *rb, const redisReply *r)
     free(msg);
 }
 
-/* Reads messages until the connection fails or the bus stops. */
+/* Reads messages until the connection fails or the bus stops. A subscription silent for
+ * BUS_PING_MS is sent a PING (its "pong" is ignored by on_message); one silent for BUS_DEAD_MS
+ * is given up: a Redis that hangs (a partition, SIGSTOP) while the sentinels promote another
+ * must not keep this server deaf to the other servers' events. */
+#define BUS_PING_MS 1000
+#define BUS_DEAD_MS 3000
 static void listen(redis_bus *rb, redisContext *c)
 {
+    int64_t last_rx = tix_mono_ms();
+    int64_t last_ping = last_rx;
     while (!atomic_load(&rb->stop)) {
         void *reply = NULL;
         if (redisGetReplyFromReader(c, &reply) != REDIS_OK) {
@@ -176,10 +190,26 @@ static void listen(redis_bus *rb, redisContext *c)
             freeReplyObject(reply);
             continue;
         }
+        int64_t now = tix_mono_ms();
+        if (now - last_rx >= BUS_DEAD_MS) {
+            tix_log_warn("bus: Redis has not answered for %d ms; subscribing again", BUS_DEAD_MS);
+            return;
+        }
+        if (now - last_rx >= BUS_PING_MS && now - last_ping >= BUS_PING_MS) {
+            int done = 0;
+            if (redisAppendCommand(c, "PING") != REDIS_OK ||
+                redisBufferWrite(c, &done) != REDIS_OK) {
+                return;
+            }
+            last_ping = now;
+        }
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         int n = poll(&pfd, 1, 250);
-        if (n > 0 && redisBufferRead(c) != REDIS_OK) {
-            return;
+        if (n > 0) {
+            if (redisBufferRead(c) != REDIS_OK) {
+                return;
+            }
+            last_rx = tix_mono_ms();
         }
     }
 }

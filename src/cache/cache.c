@@ -196,6 +196,63 @@ static bool parse_unix(const char *s, tix_redis_addr *out, char *err, size_t err
     return true;
 }
 
+/* One sentinel "host[:port]" ending at ',' or '/'; *s moves past it. */
+static bool parse_sentinel_host(const char **s, tix_redis_addr *out, char *err, size_t errlen)
+{
+    int i = out->nsentinels;
+    size_t hostlen = strcspn(*s, ":,/");
+    if (hostlen == 0 ||
+        !copy_part(out->sentinels[i].host, sizeof(out->sentinels[i].host), *s, hostlen)) {
+        return fail(err, errlen,
+                    "a sentinel host is required (redis+sentinel://host:26379,.../master)");
+    }
+    out->sentinels[i].port = 26379;
+    *s += hostlen;
+    if (**s == ':') {
+        size_t n = strcspn(*s + 1, ",/");
+        char num[16];
+        int64_t v = 0;
+        if (!copy_part(num, sizeof(num), *s + 1, n) || !tix_parse_int(num, 1, 65535, &v)) {
+            return fail(err, errlen, "a sentinel port must be a number from 1 to 65535");
+        }
+        out->sentinels[i].port = (int)v;
+        *s += 1 + n;
+    }
+    out->nsentinels++;
+    return true;
+}
+
+/* "host[:port][,host[:port]...]/master_name[/db]" after redis+sentinel://[userinfo@]. */
+static bool parse_sentinel(const char *s, tix_redis_addr *out, char *err, size_t errlen)
+{
+    if (!parse_userinfo(&s, out, err, errlen)) {
+        return false;
+    }
+    do {
+        if (out->nsentinels == TIX_REDIS_SENTINELS_MAX) {
+            return fail(err, errlen, "at most 8 sentinels");
+        }
+        if (!parse_sentinel_host(&s, out, err, errlen)) {
+            return false;
+        }
+    } while (*s == ',' && *++s != '\0');
+    size_t n = *s == '/' ? strcspn(s + 1, "/") : 0;
+    if (n == 0 || !copy_part(out->master, sizeof(out->master), s + 1, n) ||
+        strspn(out->master, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+            n) {
+        return fail(err, errlen, "the master name is required after the sentinels (/mymaster)");
+    }
+    s += 1 + n;
+    int64_t v = 0;
+    if (*s == '/' && s[1] != '\0') {
+        if (!tix_parse_int(s + 1, 0, 1000, &v)) {
+            return fail(err, errlen, "the database after the master name must be a number");
+        }
+        out->db = (int)v;
+    }
+    return true;
+}
+
 bool tix_redis_url_parse(const char *url, tix_redis_addr *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -206,5 +263,8 @@ bool tix_redis_url_parse(const char *url, tix_redis_addr *out, char *err, size_t
     if (strncmp(url, "unix://", 7) == 0) {
         return parse_unix(url + 7, out, err, errlen);
     }
-    return fail(err, errlen, "must start with redis:// or unix://");
+    if (strncmp(url, "redis+sentinel://", 17) == 0) {
+        return parse_sentinel(url + 17, out, err, errlen);
+    }
+    return fail(err, errlen, "must start with redis://, unix:// or redis+sentinel://");
 }

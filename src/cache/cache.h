@@ -137,8 +137,12 @@ char *tix_cache_key_show(const tix_cache *c, tix_arena *a, const char *show_id, 
 char *tix_cache_key_user(const tix_cache *c, tix_arena *a, const char *user_id, const char *suffix);
 char *tix_cache_key_catalog(const tix_cache *c, tix_arena *a, const char *suffix);
 
-/* Parses REDIS_URL: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N].
- * Pure (tests call it). false with err filled when malformed. */
+/* Parses REDIS_URL: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N], or
+ * redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master_name[/db] (Redis
+ * Sentinel: the hosts are sentinels, 26379 by default, asked without a password; user,
+ * password and db are for the primary they name). Pure (tests call it). false with err filled
+ * when malformed. */
+#define TIX_REDIS_SENTINELS_MAX 8
 typedef struct tix_redis_addr {
     char host[256];
     int port;
@@ -146,6 +150,12 @@ typedef struct tix_redis_addr {
     char user[128];
     char password[256];
     int db;
+    char master[128]; /* non-empty for redis+sentinel://: the name the sentinels monitor */
+    int nsentinels;
+    struct {
+        char host[256];
+        int port;
+    } sentinels[TIX_REDIS_SENTINELS_MAX];
 } tix_redis_addr;
 bool tix_redis_url_parse(const char *url, tix_redis_addr *out, char *err, size_t errlen);
 

@@ -66,6 +66,11 @@ static tix_rc redis_set(tix_cache *c, const char *key, const char *val, size_t l
     const char *argv[] = {"SET", key, val, "PX", ttl, "NX"};
     size_t argvlen[] = {3, strlen(key), len, 2, strlen(ttl), 2};
     redisReply *r = redisCommandArgv(conn->c, (flags & TIX_CACHE_NX) ? 6 : 5, argv, argvlen);
+    if (tix_redis_reply_readonly(r)) {
+        tix_redis_flag_readonly(conn->c);
+        freeReplyObject(r);
+        r = NULL;
+    }
     tix_redis_release(rd, conn, r == NULL);
     if (r == NULL) {
         return TIX_EUNAVAIL;
@@ -149,6 +154,7 @@ static tix_rc redis_incr(tix_cache *c, int n, const char *const *keys, const int
         argvlen[i] = NULL;
     }
     bool sent = tix_redis_pipeline(conn->c, n, argc, argvs, argvlen, rep);
+    /* (a READONLY answer of a demoted primary is a failed pipeline: tix_redis_pipeline) */
     tix_redis_release(rd, conn, !sent);
     tix_rc rc = TIX_OK;
     for (int i = 0; i < n; i++) {
@@ -168,7 +174,14 @@ static void redis_status(tix_cache *c, tix_cache_status *out)
     tix_redis *rd = (tix_redis *)c;
     tix_rconn *conn = NULL;
     if (tix_redis_acquire(rd, &conn) == TIX_OK) { /* while down: a reconnection attempt */
-        tix_redis_release(rd, conn, false);
+        /* a PING, so a pooled connection to a Redis that died since is not reported up */
+        redisReply *r = redisCommand(conn->c, "PING");
+        bool broken = r == NULL || tix_redis_reply_readonly(r);
+        if (r != NULL && broken) {
+            tix_redis_flag_readonly(conn->c);
+        }
+        freeReplyObject(r);
+        tix_redis_release(rd, conn, broken);
     }
     out->backend = "redis";
     pthread_mutex_lock(&rd->mu);
@@ -203,7 +216,10 @@ static const tix_cache_ops redis_ops = {redis_get,  redis_set,    redis_bump,
 /* Where Redis is, for log lines (never the password). */
 static void describe(const tix_redis_addr *a, char *out, size_t cap)
 {
-    if (a->unix_path[0]) {
+    if (a->master[0]) {
+        snprintf(out, cap, "the primary of %s (%d sentinels, first %s:%d) db %d", a->master,
+                 a->nsentinels, a->sentinels[0].host, a->sentinels[0].port, a->db);
+    } else if (a->unix_path[0]) {
         snprintf(out, cap, "unix:%s db %d", a->unix_path, a->db);
     } else {
         snprintf(out, cap, "%s:%d db %d", a->host, a->port, a->db);
@@ -225,6 +241,7 @@ tix_rc tix_cache_redis_create(const tix_config *cfg, tix_cache **out, char *err,
     rd->base.enabled = cfg->cache_enabled;
     rd->timeout_ms = (int)cfg->cache_timeout_ms;
     rd->size = cfg->cache_pool_size;
+    rd->backoff_ms = TIX_REDIS_RETRY_MIN_MS;
     rd->idle = calloc((size_t)rd->size, sizeof(void *)); /* tix_rconn pointers */
     rd->pending = calloc(TIX_REDIS_PENDING_MAX, sizeof(char *));
     if (rd->idle == NULL || rd->pending == NULL) {
@@ -239,7 +256,7 @@ tix_rc tix_cache_redis_create(const tix_config *cfg, tix_cache **out, char *err,
     pthread_mutex_init(&rd->mu, NULL);
     pthread_cond_init(&rd->cv, NULL);
     snprintf(rd->error, sizeof(rd->error), "not connected yet");
-    char where[320];
+    char where[640];
     describe(&rd->addr, where, sizeof(where));
     tix_rconn *conn = NULL;
     if (tix_redis_acquire(rd, &conn) == TIX_OK) { /* the first connection, to log the state */

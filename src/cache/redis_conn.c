@@ -35,32 +35,162 @@ static bool setup_command(redisContext *c, int argc, const char **argv, char *er
     return ok;
 }
 
-redisContext *tix_redis_connect(const tix_redis *rd, char *err, size_t errlen)
+bool tix_redis_reply_readonly(const redisReply *r)
 {
-    const tix_redis_addr *a = &rd->addr;
-    struct timeval tv = tv_of(rd->timeout_ms);
-    redisContext *c = a->unix_path[0] ? redisConnectUnixWithTimeout(a->unix_path, tv)
-                                      : redisConnectWithTimeout(a->host, a->port, tv);
+    return r != NULL && r->type == REDIS_REPLY_ERROR && r->str != NULL &&
+           strstr(r->str, "READONLY") != NULL;
+}
+
+void tix_redis_flag_readonly(redisContext *c)
+{
+    c->err = REDIS_ERR_OTHER;
+    snprintf(c->errstr, sizeof(c->errstr), "READONLY: the node is a replica now");
+}
+
+/* Connects to one node (host:port, or path when non-empty) with the time-outs set. */
+static redisContext *open_socket(const char *host, int port, const char *path, int timeout_ms,
+                                 char *err, size_t errlen)
+{
+    struct timeval tv = tv_of(timeout_ms);
+    redisContext *c =
+        path[0] ? redisConnectUnixWithTimeout(path, tv) : redisConnectWithTimeout(host, port, tv);
     if (c == NULL || c->err) {
-        snprintf(err, errlen, "cannot connect: %s", c ? c->errstr : "out of memory");
+        snprintf(err, errlen, "cannot connect to %s: %s", path[0] ? path : host,
+                 c ? c->errstr : "out of memory");
         redisFree(c);
         return NULL;
     }
-    bool ok = redisSetTimeout(c, tv) == REDIS_OK;
-    char db[16];
-    snprintf(db, sizeof(db), "%d", a->db);
-    if (ok && a->password[0] && a->user[0]) {
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        snprintf(err, errlen, "cannot set the time-out: %s", c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* AUTH, ROLE (when check_role: it must say master) and SELECT on a new connection. */
+static bool setup_node(const tix_redis *rd, redisContext *c, bool check_role, char *err,
+                       size_t errlen)
+{
+    const tix_redis_addr *a = &rd->addr;
+    bool ok = true;
+    if (a->password[0] && a->user[0]) {
         const char *argv[] = {"AUTH", a->user, a->password};
         ok = setup_command(c, 3, argv, err, errlen);
-    } else if (ok && a->password[0]) {
+    } else if (a->password[0]) {
         const char *argv[] = {"AUTH", a->password};
         ok = setup_command(c, 2, argv, err, errlen);
     }
+    if (ok && check_role) {
+        redisReply *r = redisCommand(c, "ROLE");
+        ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+             r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+        if (!ok) {
+            snprintf(err, errlen, "%s:%d is not a master (ROLE says %s)", c->tcp.host, c->tcp.port,
+                     r == NULL ? c->errstr
+                     : r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                             r->element[0]->type == REDIS_REPLY_STRING
+                         ? r->element[0]->str
+                         : "something else");
+        }
+        freeReplyObject(r);
+    }
+    char db[16];
+    snprintf(db, sizeof(db), "%d", a->db);
     if (ok && a->db != 0) {
         const char *argv[] = {"SELECT", db};
         ok = setup_command(c, 2, argv, err, errlen);
     }
-    if (!ok) {
+    return ok;
+}
+
+/* Asks sentinel i for the primary's address. false with err filled. */
+static bool ask_sentinel(const tix_redis *rd, int i, char *host, size_t hostcap, int *port,
+                         char *err, size_t errlen)
+{
+    const char *sh = rd->addr.sentinels[i].host;
+    int sp = rd->addr.sentinels[i].port;
+    char why[160];
+    redisContext *c = open_socket(sh, sp, "", rd->timeout_ms, why, sizeof(why));
+    redisReply *r =
+        c ? redisCommand(c, "SENTINEL get-master-addr-by-name %s", rd->addr.master) : NULL;
+    bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+              r->element[0]->type == REDIS_REPLY_STRING &&
+              r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len < hostcap;
+    int64_t v = 0;
+    ok = ok && tix_parse_int(r->element[1]->str, 1, 65535, &v);
+    if (ok) {
+        memcpy(host, r->element[0]->str, r->element[0]->len + 1);
+        *port = (int)v;
+    } else {
+        snprintf(err, errlen, "sentinel %s:%d: %s", sh, sp,
+                 c == NULL                      ? why
+                 : r == NULL                    ? c->errstr
+                 : r->type == REDIS_REPLY_ERROR ? r->str
+                 : r->type == REDIS_REPLY_NIL   ? "does not know that master"
+                                                : "an unexpected answer");
+    }
+    freeReplyObject(r);
+    redisFree(c);
+    return ok;
+}
+
+/* Sentinel mode: the primary the first sentinel that answers names, checked with ROLE; a
+ * replica (a stale answer) sends us to the next sentinel. */
+static redisContext *connect_via_sentinels(tix_redis *rd, char *err, size_t errlen)
+{
+    int n = rd->addr.nsentinels;
+    pthread_mutex_lock(&rd->mu);
+    int first = rd->sentinel_next;
+    pthread_mutex_unlock(&rd->mu);
+    for (int k = 0; k < n; k++) {
+        int i = (first + k) % n;
+        char host[256];
+        int port = 0;
+        if (!ask_sentinel(rd, i, host, sizeof(host), &port, err, errlen)) {
+            continue;
+        }
+        redisContext *c = open_socket(host, port, "", rd->timeout_ms, err, errlen);
+        if (c != NULL && !setup_node(rd, c, true, err, errlen)) {
+            redisFree(c);
+            c = NULL;
+        }
+        if (c == NULL) {
+            continue;
+        }
+        char where[300];
+        snprintf(where, sizeof(where), "%s:%d", host, port);
+        pthread_mutex_lock(&rd->mu);
+        rd->sentinel_next = i;
+        bool moved = rd->primary[0] != '\0' && strcmp(rd->primary, where) != 0;
+        if (moved) {
+            tix_log_warn("cache: the Redis primary of %s moved from %s to %s; every cached "
+                         "answer is invalidated",
+                         rd->addr.master, rd->primary, where);
+            rd->pending_overflow = true; /* the catalogue bump, replayed before going up */
+        }
+        snprintf(rd->primary, sizeof(rd->primary), "%s", where);
+        pthread_mutex_unlock(&rd->mu);
+        if (moved) {
+            /* connections to the old primary go; the next acquire probes (and replays) now */
+            tix_redis_mark_down(rd, "the primary moved");
+            pthread_mutex_lock(&rd->mu);
+            rd->retry_at_ms = tix_mono_ms();
+            pthread_mutex_unlock(&rd->mu);
+        }
+        return c;
+    }
+    return NULL;
+}
+
+redisContext *tix_redis_connect(tix_redis *rd, char *err, size_t errlen)
+{
+    const tix_redis_addr *a = &rd->addr;
+    if (a->master[0]) {
+        return connect_via_sentinels(rd, err, errlen);
+    }
+    redisContext *c = open_socket(a->host, a->port, a->unix_path, rd->timeout_ms, err, errlen);
+    if (c != NULL && !setup_node(rd, c, false, err, errlen)) {
         redisFree(c);
         return NULL;
     }
@@ -75,7 +205,8 @@ void tix_redis_mark_down(tix_redis *rd, const char *why)
     if (rd->up) {
         rd->up = false;
         rd->down_since_ms = tix_now_ms();
-        rd->retry_at_ms = tix_mono_ms() + TIX_REDIS_RETRY_MS;
+        rd->retry_at_ms = tix_mono_ms() + TIX_REDIS_RETRY_MIN_MS;
+        rd->backoff_ms = 2 * TIX_REDIS_RETRY_MIN_MS;
         rd->gen++;
         snprintf(rd->error, sizeof(rd->error), "%s", why);
         tix_log_warn("cache: Redis is unreachable (%s); requests bypass the cache until it "
@@ -174,8 +305,8 @@ static bool recover(tix_redis *rd, redisContext *c)
     }
 }
 
-/* While down: one caller per TIX_REDIS_RETRY_MS tries to reconnect. Called with mu held;
- * returns with it released. */
+/* While down: one caller at a time tries to reconnect, backing off (see redis_int.h). Called with
+ * mu held; returns with it released. */
 static tix_rc probe(tix_redis *rd, tix_rconn **out)
 {
     if (rd->probing || tix_mono_ms() < rd->retry_at_ms) {
@@ -183,7 +314,9 @@ static tix_rc probe(tix_redis *rd, tix_rconn **out)
         return TIX_EUNAVAIL;
     }
     rd->probing = true;
-    rd->retry_at_ms = tix_mono_ms() + TIX_REDIS_RETRY_MS;
+    int wait = rd->backoff_ms > 0 ? rd->backoff_ms : TIX_REDIS_RETRY_MS;
+    rd->retry_at_ms = tix_mono_ms() + wait;
+    rd->backoff_ms = wait * 2 < TIX_REDIS_RETRY_MS ? wait * 2 : TIX_REDIS_RETRY_MS;
     rd->busy++;
     unsigned gen = rd->gen;
     pthread_mutex_unlock(&rd->mu);
@@ -212,12 +345,18 @@ static tix_rc open_new(tix_redis *rd, unsigned gen, tix_rconn **out)
     char err[128];
     redisContext *c = tix_redis_connect(rd, err, sizeof(err));
     tix_rconn *conn = c ? malloc(sizeof(*conn)) : NULL;
-    if (conn == NULL) {
-        redisFree(c);
-        pthread_mutex_lock(&rd->mu);
+    pthread_mutex_lock(&rd->mu);
+    bool stale = rd->gen != gen; /* the primary moved meanwhile: the probe replays first */
+    if (conn == NULL || stale) {
         rd->busy--;
-        pthread_mutex_unlock(&rd->mu);
-        tix_redis_mark_down(rd, c ? "out of memory" : err);
+    }
+    pthread_mutex_unlock(&rd->mu);
+    if (conn == NULL || stale) {
+        redisFree(c);
+        free(conn);
+        if (!stale) {
+            tix_redis_mark_down(rd, c ? "out of memory" : err);
+        }
         return TIX_EUNAVAIL;
     }
     *conn = (tix_rconn){c, gen};
@@ -297,6 +436,16 @@ bool tix_redis_pipeline(redisContext *c, int n, const int *argc, const char *con
             return false;
         }
         replies[i] = r;
+    }
+    for (int i = 0; i < n; i++) {
+        if (tix_redis_reply_readonly(replies[i])) { /* demoted: as good as disconnected */
+            for (int k = 0; k < n; k++) {
+                freeReplyObject(replies[k]);
+                replies[k] = NULL;
+            }
+            tix_redis_flag_readonly(c);
+            return false;
+        }
     }
     return true;
 }

@@ -55,8 +55,10 @@ tix_rc tix_config_load_redis(tix_config_parser *p, tix_config *cfg)
 {
     const char *redis = tix_config_value(p, "REDIS_URL");
     if (redis != NULL) {
-        if (strncmp(redis, "redis://", 8) != 0 && strncmp(redis, "unix://", 7) != 0) {
-            return tix_config_fail(p, "REDIS_URL must start with redis:// or unix://");
+        if (strncmp(redis, "redis://", 8) != 0 && strncmp(redis, "unix://", 7) != 0 &&
+            strncmp(redis, "redis+sentinel://", 17) != 0) {
+            return tix_config_fail(
+                p, "REDIS_URL must start with redis://, unix:// or redis+sentinel://");
         }
         if (tix_config_copy_str(p, cfg->redis_url, sizeof(cfg->redis_url), "REDIS_URL", redis) !=
             TIX_OK) {

@@ -59,7 +59,8 @@ const tix_config_var tix_config_vars[] = {
          "sqlite:///path/file.db or postgres://user:pass@host:port/db"),
     TEXT("REDIS_URL", NULL,
          "redis://host:port/db or unix:///path: share the cache, seat events, versions and rate "
-         "limits through Redis; unset = in-process"),
+         "limits through Redis; redis+sentinel://host1:26379,host2:26379,host3:26379/mymaster[/db] "
+         "asks Redis Sentinel for the primary and follows its failovers; unset = in-process"),
     {"JWT_ACCESS_SECRET", TIX_CFG_TEXT, NULL, "random per start, SQLite only", 0, 0,
      "HS256 key for access tokens, at least 32 characters; required with PostgreSQL (every "
      "server must share it)"},

@@ -88,6 +88,45 @@ static void test_redis_url(void **state)
     }
 }
 
+static void test_redis_sentinel_url(void **state)
+{
+    (void)state;
+    tix_redis_addr a;
+    char err[128] = "";
+    assert_true(tix_redis_url_parse("redis+sentinel://s1,s2:26380,10.0.0.3:5000/mymaster", &a, err,
+                                    sizeof(err)));
+    assert_string_equal(a.master, "mymaster");
+    assert_int_equal(a.nsentinels, 3);
+    assert_string_equal(a.sentinels[0].host, "s1");
+    assert_int_equal(a.sentinels[0].port, 26379);
+    assert_string_equal(a.sentinels[1].host, "s2");
+    assert_int_equal(a.sentinels[1].port, 26380);
+    assert_string_equal(a.sentinels[2].host, "10.0.0.3");
+    assert_int_equal(a.sentinels[2].port, 5000);
+    assert_int_equal(a.db, 0);
+    assert_string_equal(a.password, "");
+    assert_true(
+        tix_redis_url_parse("redis+sentinel://app:pw@s1:26379/cache-1/4", &a, err, sizeof(err)));
+    assert_string_equal(a.user, "app");
+    assert_string_equal(a.password, "pw");
+    assert_string_equal(a.master, "cache-1");
+    assert_int_equal(a.nsentinels, 1);
+    assert_int_equal(a.db, 4);
+    const char *bad[] = {
+        "redis+sentinel://",       "redis+sentinel://s1",
+        "redis+sentinel://s1/",    "redis+sentinel://s1:0/m",
+        "redis+sentinel://s1,/m",  "redis+sentinel://,s1/m",
+        "redis+sentinel://s1/m/x", "redis+sentinel://s1/m%20x",
+        "redis+sentinel://s1:x/m", "redis+sentinel://a,b,c,d,e,f,g,h,i/m",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (tix_redis_url_parse(bad[i], &a, err, sizeof(err))) {
+            fail_msg("%s: accepted", bad[i]);
+        }
+        assert_true(strncmp(err, "REDIS_URL", 9) == 0);
+    }
+}
+
 /* ---- the in-process store ---- */
 
 static void test_local_get_set_ttl(void **state)
@@ -357,6 +396,7 @@ int main(void)
     tix_clock_set(fake_clock);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redis_url),
+        cmocka_unit_test(test_redis_sentinel_url),
         cmocka_unit_test(test_local_get_set_ttl),
         cmocka_unit_test(test_local_bump_seeds_and_counts),
         cmocka_unit_test(test_local_eviction_keeps_counters),
