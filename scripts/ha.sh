@@ -35,6 +35,9 @@ DIR=${HA_DIR:-/tmp/ticketd-ha}
 STATE=$DIR/ha.env
 PY=/usr/bin/python3
 TTL=${HA_TTL:-20}
+# Patroni wants loop_wait + 2 * retry_timeout <= ttl.
+RETRY=$(((TTL - 2) / 2))
+[ "$RETRY" -lt 3 ] && RETRY=3
 FSYNC=${HA_FSYNC:-off}
 NODES=3
 
@@ -163,12 +166,14 @@ etcd_healthy() {
 }
 
 etcd_stop() {
-  local i=0 pid
+  local i=0 pid jobs=()
   for pid in ${ETCD_PIDS:-}; do
     i=$((i + 1))
     stop_pid "etcd$i" "$pid" "--name etcd$i" &
+    jobs+=($!)
   done
-  wait
+  # Only these: a bare `wait` would also wait for the servers this shell started.
+  [ ${#jobs[@]} -eq 0 ] || wait "${jobs[@]}"
 }
 
 etcd_report() {
@@ -203,7 +208,7 @@ bootstrap:
   dcs:
     ttl: $TTL
     loop_wait: 2
-    retry_timeout: 5
+    retry_timeout: $RETRY
     maximum_lag_on_failover: 1048576
     synchronous_mode: true
     postgresql:
@@ -336,13 +341,14 @@ pg_postmaster() {
 }
 
 pg_stop() {
-  local i=0 pid
+  local i=0 pid jobs=()
   for pid in ${PATRONI_PIDS:-}; do
     i=$((i + 1))
     # Patroni stops its postgres on TERM.
     stop_pid "patroni pg$i" "$pid" "$DIR/pg$i/patroni.yml" &
+    jobs+=($!)
   done
-  wait
+  [ ${#jobs[@]} -eq 0 ] || wait "${jobs[@]}"
   # A postgres whose Patroni was killed (failover-pg) outlives it: stop it directly.
   for i in $(seq "$NODES"); do
     if pg_postmaster "$i" >/dev/null; then
@@ -377,11 +383,11 @@ pg_failover() {
   i=${leader#pg}
   pid=$(nth "$PATRONI_PIDS" "$i")
   pm=$(pg_postmaster "$i") || die "the leader $leader has no postmaster"
+  local kids
+  kids=$(pgrep -P "$pm" | tr '\n' ' ' || true)
   t0=$(date +%s.%N)
   if [ "$how" = node ]; then
     # The machine is gone: its Patroni, its postmaster and the postmaster's children at once.
-    local kids
-    kids=$(pgrep -P "$pm" | tr '\n' ' ' || true)
     pid_is "$pid" "$DIR/pg$i/patroni.yml" && kill -KILL "$pid"
     # shellcheck disable=SC2086
     kill -KILL "$pm" $kids 2>/dev/null || true
@@ -432,6 +438,9 @@ do_start() {
   [ -d "$DIR" ] && [ -f "$DIR/.ticketd-ha" ] && rm -rf "$DIR"
   mkdir -p "$DIR"
   chmod 755 "$DIR"
+  if [ "$(id -u)" -eq 0 ] && ! (as_postgres test -x "$DIR"); then
+    die "the postgres user cannot reach $DIR (a parent directory is private): choose another HA_DIR"
+  fi
   touch "$DIR/.ticketd-ha"
   trap 'echo "ha: start failed; stopping what was started" >&2; do_stop >&2' EXIT
   etcd_start
