@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_error, call, register
-from booking_helpers import Venue, hold
+from booking_helpers import Venue, book, hold
 
 REPO = Path(__file__).resolve().parents[2]
 HA = REPO / "scripts" / "ha.sh"
@@ -251,3 +251,107 @@ def test_sale_survives_a_patroni_failover(ha_set, make_server):
     # And holds work again.
     free = [s for s in seat_ids if s not in sold]
     hold(s1, tokens[0], v.show_id, seat_ids=free[:1])
+
+
+# --------------------------------------------------------------------------------------------
+# A COMMIT whose outcome the server never learns
+
+
+class CommitCutter(threading.Thread):
+    """A TCP proxy to PostgreSQL that, once armed, forwards the first COMMIT sent after a hold's
+    INSERT on the same connection, lets the server carry it out, then cuts that connection before the answer reaches
+    ticketd: the commit happened, ticketd cannot know (as when the primary dies right after a
+    commit that its synchronous standby already has)."""
+
+    def __init__(self, target_port: int):
+        super().__init__(daemon=True)
+        import socket
+        self.target = target_port
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.armed = threading.Event()
+        self.cut = threading.Event()
+
+    def run(self):
+        import socket
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target))
+            muted = threading.Event()  # set: nothing more reaches ticketd on this connection
+            threading.Thread(target=self.pump, args=(c, s, True, muted), daemon=True).start()
+            threading.Thread(target=self.pump, args=(s, c, False, muted), daemon=True).start()
+
+    def pump(self, src, dst, from_client, muted):
+        hold_sent = False  # this connection sent the hold's INSERT (its text, or its Parse)
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data or (not from_client and muted.is_set()):
+                    break
+                hold_sent = hold_sent or (self.armed.is_set() and b"INSERT INTO holds" in data)
+                cut = from_client and hold_sent and not self.cut.is_set() and b"COMMIT" in data
+                if cut:
+                    muted.set()
+                    self.cut.set()
+                dst.sendall(data)
+                if cut:
+                    time.sleep(0.5)  # the server commits; its answer is never relayed
+                    break
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.close()
+            except OSError:
+                pass
+
+
+def test_a_hold_retried_after_an_unknown_commit_outcome_is_safe(pg_cluster, make_server):
+    """The hold's COMMIT happens but its answer is lost: ticketd answers 503 (never a 2xx it
+    cannot vouch for, never a 500), and the client's retry with the same Idempotency-Key gets
+    the seats: exactly one live hold of them exists, the one the retry answered."""
+    pg = pg_cluster
+    url = pg.create_database()
+    proxy = CommitCutter(pg.port)
+    proxy.start()
+    srv = make_server("postgres", database_url=url.replace(f":{pg.port}/", f":{proxy.port}/"),
+                      WORKERS=1, CACHE="off")
+    v = Venue(srv)
+    token = register(srv)["access_token"]
+    other = register(srv)["access_token"]
+    seats = v.ids("C1", "C2")
+    headers = {"Idempotency-Key": "retry-after-failover-1"}
+    proxy.armed.set()
+    first = call("POST", srv, f"/shows/{v.show_id}/holds", token=token,
+                 json={"seat_ids": seats}, headers=headers)
+    assert proxy.cut.is_set(), "the COMMIT was not cut"
+    assert_error(first, 503, "unavailable")
+    assert first.headers.get("Retry-After")
+    dbname = url.rsplit("/", 1)[1]
+    assert pg.psql(dbname, "SELECT count(*) FROM holds") == "1", "the COMMIT did not happen"
+    retry = None
+    for _ in range(20):
+        retry = call("POST", srv, f"/shows/{v.show_id}/holds", token=token,
+                     json={"seat_ids": seats}, headers=headers)
+        assert retry.status_code < 500 or retry.status_code == 503, retry.text
+        if retry.status_code not in (503, 409) or "in_progress" not in retry.text:
+            break
+        time.sleep(0.5)
+    print(f"\nretry after the unknown outcome: {retry.status_code} {retry.text[:200]}")
+    # The retry answers the hold (the same user's new hold replaces the one whose answer was
+    # lost: holds_one_active), with the same seats; never a second live hold of them.
+    assert retry.status_code == 201, retry.text
+    assert sorted(s["id"] for s in retry.json()["seats"]) == sorted(seats)
+    assert pg.psql(dbname, "SELECT count(*) FROM holds WHERE status = 'active'") == "1"
+    assert pg.psql(dbname, "SELECT id FROM holds WHERE status = 'active'") == \
+        retry.json()["hold_id"]
+    # It can be booked, and nobody else can take the seats.
+    body = book(srv, token, retry.json()["hold_id"])
+    assert body["booking"]["status"] == "pending_payment"
+    assert call("POST", srv, f"/shows/{v.show_id}/holds", token=other,
+                json={"seat_ids": seats}).status_code == 409
