@@ -27,7 +27,8 @@
 #
 # Environment (optional): HA_DIR, HA_TTL (Patroni's leader key TTL, 20 s; a lost primary is
 # replaced after about that long), HA_FSYNC (off: the loopback set trades crash safety of the
-# OS for speed; a postgres SIGKILL loses nothing with fsync off, a machine crash could).
+# OS for speed; a postgres SIGKILL loses nothing with fsync off, a machine crash could),
+# HA_REJOIN (yes: failover-pg restarts the lost node's Patroni; no: leaves it down).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -385,7 +386,6 @@ pg_failover() {
   pm=$(pg_postmaster "$i") || die "the leader $leader has no postmaster"
   local kids
   kids=$(pgrep -P "$pm" | tr '\n' ' ' || true)
-  t0=$(date +%s.%N)
   if [ "$how" = node ]; then
     # The machine is gone: its Patroni, its postmaster and the postmaster's children at once.
     pid_is "$pid" "$DIR/pg$i/patroni.yml" && kill -KILL "$pid"
@@ -394,12 +394,15 @@ pg_failover() {
   else
     kill -KILL "$pm"
   fi
+  # Taken once the signals are sent: a request answered after it was not answered by the
+  # killed primary.
+  t0=$(date +%s.%N)
   say "killed $leader ($how) at $t0"
   wait_primary $((TTL * 3 + 30)) || die "no new primary after $((TTL * 3 + 30)) s"
   t1=$(date +%s.%N)
   say "primary now $(pg_leader)"
   echo "failover-pg: $($PY -c "print(f'{$t1 - $t0:.2f}')")"
-  if [ "$how" = node ]; then
+  if [ "$how" = node ] && [ "${HA_REJOIN:-yes}" = yes ]; then
     pg_start_node "$i"
     wait_streaming 120 || say "warning: $leader has not rejoined as a replica yet"
   fi
