@@ -4,6 +4,14 @@
  * CONNECTION_BAD, which db.c answers by reconnecting on the next acquire (and retrying a
  * statement that ran outside a transaction once).
  *
+ * Failover (docs in deploy/README.md): DATABASE_URL may name several hosts with
+ * target_session_attrs=read-write, and a new connection goes to whichever accepts writes. A
+ * failover shows here as a lost connection (CONNECTION_BAD), 57P01 admin_shutdown or 25006
+ * read_only_sql_transaction (a session left on a server that is no longer the primary): all
+ * TIX_EUNAVAIL (503 with Retry-After), and the connection is marked broken so the next acquire
+ * reconnects. A COMMIT whose connection is lost has an unknown outcome: it is never re-run
+ * here (db.c), the caller answers 503, and the client's retry with its Idempotency-Key decides.
+ *
  * Statements with parameters are prepared once per connection (keyed by their SQL text) and
  * then only bound and executed: PostgreSQL skips parsing and planning on every later call,
  * which is most of its CPU for our short queries. A statement PostgreSQL will not prepare
@@ -32,6 +40,7 @@
 typedef struct pg_conn {
     PGconn *c;
     bool out_of_step; /* a pipeline left results unread: never use again */
+    bool read_only;   /* the server refused a write (25006): not the primary any more */
     int nstmts;
     char *sql[STMT_CACHE]; /* sql[i] was prepared as "s<i>" */
 } pg_conn;
@@ -93,13 +102,20 @@ static void pg_close(tix_db *db)
 static bool pg_broken(tix_db *db)
 {
     return db->impl == NULL || PQstatus(CONN(db)) != CONNECTION_OK ||
-           ((pg_conn *)db->impl)->out_of_step;
+           ((pg_conn *)db->impl)->out_of_step || ((pg_conn *)db->impl)->read_only;
 }
 
 static tix_rc map_error(tix_db *db, const PGresult *r)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     if (pg_broken(db) || state == NULL) {
+        return TIX_EUNAVAIL;
+    }
+    if (strcmp(state, "25006") == 0) {
+        /* read_only_sql_transaction: this session's server is (now) a standby, or a primary
+         * told to refuse writes. A failover seen from inside: 503, and the connection is
+         * replaced, so that target_session_attrs=read-write finds the primary. */
+        ((pg_conn *)db->impl)->read_only = true;
         return TIX_EUNAVAIL;
     }
     if (strcmp(state, "23505") == 0) {
