@@ -86,7 +86,7 @@ start_postgres() {
   # $DIR/pg belongs to the postgres user (initdb and pg_ctl refuse to run as root): the data
   # directory, the socket and the log.
   PG_DATA=$DIR/pg/data
-  PG_PORT=$(free_port)
+  free_port PG_PORT
   mkdir -p "$DIR/pg"
   if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$DIR/pg"; fi
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
@@ -109,7 +109,7 @@ start_postgres() {
 }
 
 start_redis() {
-  REDIS_PORT=$(free_port)
+  free_port REDIS_PORT
   mkdir -p "$DIR/redis"
   setsid redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
     --dir "$DIR/redis" --logfile "$DIR/redis.log" --daemonize no </dev/null >/dev/null 2>&1 &
@@ -152,7 +152,7 @@ start_servers() {
     { cat "$DIR/migrate.log" >&2; die "ticketd migrate failed"; }
   TICKETD_PIDS=""; TICKETD_PORTS=""
   for i in $(seq "$N"); do
-    port=$(free_port)
+    free_port port
     (cd "$DIR" && PORT=$port exec setsid "$BIN" serve </dev/null >>"$DIR/ticketd$i.log" 2>&1) &
     pid=$!
     TICKETD_PIDS="${TICKETD_PIDS:+$TICKETD_PIDS }$pid"
@@ -210,7 +210,7 @@ EOF
 }
 
 start_nginx() {
-  NGINX_PORT=${CLUSTER_PORT:-$(free_port)}
+  if [ -n "${CLUSTER_PORT:-}" ]; then NGINX_PORT=$CLUSTER_PORT; else free_port NGINX_PORT; fi
   nginx_conf
   nginx -q -t -p "$DIR" -e "$DIR/nginx-error.log" -c "$DIR/nginx.conf" ||
     die "the generated nginx configuration does not pass nginx -t"

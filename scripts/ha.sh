@@ -90,7 +90,7 @@ etcd_start() {
   local i cp pp cluster="" token
   ETCD_PIDS=""; ETCD_CLIENT_PORTS=""; ETCD_PEER_PORTS=""; ETCD_HOSTS=""
   for i in $(seq "$NODES"); do
-    cp=$(free_port); pp=$(free_port)
+    free_port cp; free_port pp
     ETCD_CLIENT_PORTS+="${ETCD_CLIENT_PORTS:+ }$cp"
     ETCD_PEER_PORTS+="${ETCD_PEER_PORTS:+ }$pp"
     ETCD_HOSTS+="${ETCD_HOSTS:+,}127.0.0.1:$cp"
@@ -224,12 +224,12 @@ pg_start_node() {
 }
 
 pg_start() {
-  local i hosts=""
+  local i port hosts=""
   PG_BIN=$(pg_bindir)
   PG_PORTS=""; REST_PORTS=""; PATRONI_PIDS=""
   for i in $(seq "$NODES"); do
-    PG_PORTS+="${PG_PORTS:+ }$(free_port)"
-    REST_PORTS+="${REST_PORTS:+ }$(free_port)"
+    free_port port; PG_PORTS+="${PG_PORTS:+ }$port"
+    free_port port; REST_PORTS+="${REST_PORTS:+ }$port"
     hosts+="${hosts:+,}127.0.0.1:$(nth "$PG_PORTS" "$i")"
   done
   DATABASE_URL="postgres://postgres@$hosts/ticketd?target_session_attrs=read-write&connect_timeout=2"

@@ -60,7 +60,7 @@ start() {
   REDIS_PORTS="" REDIS_PIDS="" SENTINEL_PORTS="" SENTINEL_PIDS=""
   local primary=""
   for i in 1 2 3; do
-    port=$(free_port)
+    free_port port
     mkdir -p "$DIR/redis$i"
     local extra=()
     [ -n "$primary" ] && extra=(--replicaof 127.0.0.1 "$primary")
@@ -74,7 +74,7 @@ start() {
     say "redis$i on 127.0.0.1:$port (pid $pid)${extra:+, replica of $primary}"
   done
   for i in 1 2 3; do
-    port=$(free_port)
+    free_port port
     mkdir -p "$DIR/sentinel$i"
     cat >"$DIR/sentinel$i/sentinel.conf" <<EOF
 port $port

@@ -7,9 +7,7 @@
 #   PROC_TAG    the word before every message ("cluster", "ha"); say/die print "<tag>: ..."
 #   STATE       the state file (shell KEY=VALUE lines) that load_state reads
 #   USED_PORTS  (optional) " p1 p2 ... ": ports free_port never hands out, the services'
-#               default ports; free_port adds each port it hands out, but only in the shell
-#               that calls it directly: `p=$(free_port)` runs it in a subshell, so there the
-#               list does not grow and distinctness rests on the kernel's ephemeral choice.
+#               default ports; free_port adds each port it hands out.
 #   PY          (optional) the python3 free_port asks for a port (/usr/bin/python3)
 #
 # The rule all of them keep: only a pid that is still the process we started is ever
@@ -31,16 +29,23 @@ pg_bindir() {
   echo "$d"
 }
 
-# Prints a free loopback port that is not in USED_PORTS.
+# free_port VAR: sets VAR to a free loopback port that is not in USED_PORTS, and adds it there.
+# It sets a variable instead of printing, because `$(free_port)` would run in a subshell whose
+# USED_PORTS is lost: the kernel offers a probed port again as soon as the probe closes it, so
+# two ports of one script could be the same.
 free_port() {
-  local p
+  # Names of their own: a nameref to a caller's variable of the same name as a local would
+  # bind to the local.
+  local -n free_port_var_=$1
+  local free_port_p_
   : "${USED_PORTS:= }"
   while :; do
-    p=$(${PY:-/usr/bin/python3} -c \
+    free_port_p_=$(${PY:-/usr/bin/python3} -c \
       'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-    case "$USED_PORTS" in *" $p "*) continue ;; esac
-    USED_PORTS+="$p "
-    echo "$p"
+    case "$USED_PORTS" in *" $free_port_p_ "*) continue ;; esac
+    USED_PORTS+="$free_port_p_ "
+    # shellcheck disable=SC2034 # a nameref: this sets the caller's variable
+    free_port_var_=$free_port_p_
     return
   done
 }
