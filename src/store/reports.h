@@ -19,6 +19,11 @@
  *     ones (today's layout; a hall's layout cannot change under future shows with bookings),
  *     for every show not cancelled.
  *
+ * The sums are not computed from bookings, booking_seats and refunds on every request: they are
+ * read from show_sales (migration 0019), one row per show holding exactly those sums, kept by the
+ * writes that change them (tix_show_sales_booking, tix_show_sales_refund below) in their own
+ * transactions. The query reads the range's shows and one summary row per show.
+ *
  * Every group of a range with shows has a row, also with no sales (occupancy 0).
  * Strings in the returned rows live in the caller's arena.
  */
