@@ -64,6 +64,7 @@ A = {"Authorization": "Bearer " + tok["access_token"]}
 movie = s.post(B + "/movies", headers=A, json={"title": "Bench", "duration_minutes": 60,
                "release_date": "2026-01-01", "certificate": "U"}).json()
 th = s.post(B + "/theatres", headers=A, json={"name": "Bench", "city": "Bench", "address": "x"}).json()
+s.post(B + f"/admin/theatres/{th['id']}/approve", headers=A).raise_for_status()  # shows need it
 rows = [{"label": f"R{r:02d}", "seats": 100, "category": "standard"} for r in range(20)]
 hall = s.post(B + f"/theatres/{th['id']}/halls", headers=A, json={"name": "Big", "layout": {"rows": rows}}).json()
 t = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")

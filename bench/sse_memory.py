@@ -13,8 +13,9 @@ hall, movie, show), then:
   3. event:  one hold on the show; every one of the N streams must get its "seats" event (proof
              that the streams are live, and the memory a delivery to all of them touches);
   4. RSS again after another heartbeat.
-RSS is VmRSS from /proc/<pid>/status (kernel socket buffers are not in it). The client is one
-asyncio loop on raw sockets (a few KiB per stream in this process, not in the server).
+RSS is VmRSS from /proc/<pid>/status (kernel socket buffers are not in it); the idle and open
+lines also split it into RssAnon and RssFile. The client is one asyncio loop on raw sockets (a
+few KiB per stream in this process, not in the server).
 
 Prints the phases, and last one line for bench/compare.sh:
     sse_streams=N rss_mib=X per_stream_kib=Y
@@ -57,6 +58,13 @@ def status_kib(pid: int, field: str) -> int:
 
 def threads(pid: int) -> int:
     return status_kib(pid, "Threads")
+
+
+def split(pid: int) -> str:
+    """RSS split into anonymous memory (heap, stacks: what the server allocates) and file-backed
+    pages (shared libraries' code and data: counted in RSS, shared with other processes)."""
+    return (f"anon {mib(status_kib(pid, 'RssAnon')):.1f} MiB, "
+            f"file {mib(status_kib(pid, 'RssFile')):.1f} MiB")
 
 
 def setup(port: int):
@@ -121,14 +129,16 @@ async def run(args, pid: int, port: int, log) -> int:
     show_id, seats, buyer = setup(port)
     time.sleep(0.5)
     idle = status_kib(pid, "VmRSS")
-    log(f"idle:   rss {mib(idle):.1f} MiB, threads {threads(pid)} (after the set-up requests)")
+    log(f"idle:   rss {mib(idle):.1f} MiB ({split(pid)}), threads {threads(pid)} "
+        "(after the set-up requests)")
     t0 = time.monotonic()
     streams = await open_all(port, show_id, args.streams, args.batch)
     log(f"opened: {len(streams)} streams in {time.monotonic() - t0:.1f} s")
     await asyncio.sleep(args.settle)
     at_n = status_kib(pid, "VmRSS")
     log(f"open:   rss {mib(at_n):.1f} MiB with {len(streams)} idle streams "
-        f"({(at_n - idle) / len(streams):.2f} KiB per stream), threads {threads(pid)}")
+        f"({(at_n - idle) / len(streams):.2f} KiB per stream; {split(pid)}), "
+        f"threads {threads(pid)}")
     a = Api(port)
     a.ok("POST", f"/shows/{show_id}/holds", {"seat_ids": seats[:2]}, 201, buyer)
     a.close()

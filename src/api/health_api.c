@@ -5,6 +5,7 @@
 #include "app.h"
 #include "cache/cache.h"
 #include "core/util.h"
+#include "http/answers.h"
 #include "http/cached.h"
 #include "http/sse.h"
 
@@ -43,16 +44,11 @@ void tix_api_readyz(tix_req *r)
     tix_reply_json(r, rc == TIX_OK ? 200 : 503, body);
 }
 
-static int cache_up(tix_app *a)
-{
-    tix_cache_status cs;
-    tix_cache_status_get(a->cache, &cs);
-    return cs.up ? 1 : 0;
-}
-
 void tix_api_metrics(tix_req *r)
 {
     tix_app *a = r->app;
+    tix_cache_status cs;
+    tix_cache_status_get(a->cache, &cs);
     r->status = 200;
     r->content_type = "text/plain; version=0.0.4";
     r->resp = tix_arena_sprintf(
@@ -70,6 +66,8 @@ void tix_api_metrics(tix_req *r)
         "# TYPE ticketd_cache_coalesced_total counter\nticketd_cache_coalesced_total %llu\n"
         "# TYPE ticketd_cache_inflates_total counter\nticketd_cache_inflates_total %llu\n"
         "# TYPE ticketd_cache_up gauge\nticketd_cache_up %d\n"
+        "# TYPE ticketd_cache_bytes gauge\nticketd_cache_bytes %zu\n"
+        "# TYPE ticketd_cache_answers_bytes gauge\nticketd_cache_answers_bytes %zu\n"
         "# TYPE ticketd_sse_streams gauge\nticketd_sse_streams %ld\n",
         (unsigned long long)atomic_load(&a->requests_total),
         (unsigned long long)atomic_load(&a->responses_5xx), (long)atomic_load(&a->inflight),
@@ -79,6 +77,7 @@ void tix_api_metrics(tix_req *r)
         a->cache ? (unsigned long long)atomic_load(&a->cache->hits) : 0ULL,
         a->cache ? (unsigned long long)atomic_load(&a->cache->misses) : 0ULL,
         a->cache ? (unsigned long long)atomic_load(&a->cache->errors) : 0ULL,
-        tix_cached_coalesced(), tix_cached_inflates(), cache_up(a), tix_sse_count(a->sse));
+        tix_cached_coalesced(), tix_cached_inflates(), cs.up ? 1 : 0, cs.bytes, tix_answers_bytes(),
+        tix_sse_count(a->sse));
     r->resp_len = strlen(r->resp);
 }

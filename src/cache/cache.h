@@ -41,6 +41,7 @@ typedef struct tix_cache_status {
     int64_t down_since_ms; /* 0 when up */
     long pending;          /* bumps waiting for Redis to come back */
     char error[128];       /* why it is down (never a password) */
+    size_t bytes;          /* what the in-process store holds (0 for Redis) */
 } tix_cache_status;
 
 enum {
@@ -83,10 +84,11 @@ struct tix_cache {
     /* Its operations never wait for I/O (the in-process cache): a cached answer may then be
      * looked up on a libmicrohttpd thread, before the handler queue (http/cached.h). */
     bool nonblocking;
-    /* In front of Redis: an in-process copy of cached answers (NULL for the in-process cache
-     * itself). Its entries are served only when the versions just read from Redis match, so
-     * it saves moving bodies out of Redis, never exactness (http/cached.c). */
-    tix_cache *near;
+    /* The store lives in this process (local.c): cached answers are then kept only in the
+     * answers store (http/answers.h), never copied into the cache as well; the cache holds the
+     * version counters. With Redis, entries go to Redis (for the other servers) and the
+     * answers store is this server's only in-process copy. */
+    bool in_process;
     atomic_ullong hits, misses, errors;
 };
 

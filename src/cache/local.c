@@ -242,9 +242,12 @@ static tix_rc local_incr(tix_cache *c, int n, const char *const *keys, const int
 
 static void local_status(tix_cache *c, tix_cache_status *out)
 {
-    (void)c;
+    local_cache *lc = (local_cache *)c;
     out->backend = "in-process";
     out->up = true;
+    pthread_mutex_lock(&lc->mu);
+    out->bytes = lc->bytes;
+    pthread_mutex_unlock(&lc->mu);
 }
 
 static void local_destroy(tix_cache *c)
@@ -279,6 +282,7 @@ tix_rc tix_cache_local_create(const tix_config *cfg, tix_cache **out)
     snprintf(lc->base.prefix, sizeof(lc->base.prefix), "%s", cfg->cache_prefix);
     lc->base.enabled = cfg->cache_enabled;
     lc->base.nonblocking = true;
+    lc->base.in_process = true;
     lc->nbuckets = FIRST_BUCKETS;
     lc->max_bytes = (size_t)cfg->cache_max_bytes;
     lc->lru.next = lc->lru.prev = &lc->lru;

@@ -204,7 +204,6 @@ static void redis_destroy(tix_cache *c)
     }
     free(rd->pending);
     free(rd->idle);
-    tix_cache_destroy(rd->base.near);
     pthread_cond_destroy(&rd->cv);
     pthread_mutex_destroy(&rd->mu);
     free(rd);
@@ -249,9 +248,6 @@ tix_rc tix_cache_redis_create(const tix_config *cfg, tix_cache **out, char *err,
         free(rd->pending);
         free(rd);
         return TIX_ENOMEM;
-    }
-    if (tix_cache_local_create(cfg, &rd->base.near) != TIX_OK) {
-        rd->base.near = NULL; /* every answer then comes out of Redis */
     }
     pthread_mutex_init(&rd->mu, NULL);
     pthread_cond_init(&rd->cv, NULL);

@@ -159,6 +159,14 @@ void tix_answers_put(tix_answer *a, size_t budget)
     }
 }
 
+size_t tix_answers_bytes(void)
+{
+    pthread_mutex_lock(&store.mu);
+    size_t n = store.bytes;
+    pthread_mutex_unlock(&store.mu);
+    return n;
+}
+
 void tix_answers_clear(void)
 {
     for (;;) {

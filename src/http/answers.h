@@ -70,6 +70,8 @@ tix_answer *tix_answers_get(const char *key, const char *catver, const char *sco
 /* Stores a (taking a reference of its own), replacing any answer under the same key, then
  * evicts the least recently used answers until the store fits budget bytes. */
 void tix_answers_put(tix_answer *a, size_t budget);
+/* The bytes the store holds now (what its budget counts; for /metrics). */
+size_t tix_answers_bytes(void);
 /* Empties the store (tests, shutdown). */
 void tix_answers_clear(void);
 

@@ -335,7 +335,7 @@ static bool try_entry(tix_req *r, const struct tix_cached *st, char *entry, size
 }
 
 /* A counter that does not exist (yet, or any more: Redis lost it) is created from the clock,
- * never read as "0": an entry (or near copy) tagged with an older "0" must never match. */
+ * never read as "0": an entry (or stored answer) tagged with an older "0" must never match. */
 static bool create_version(tix_req *r, tix_cache *c, const char *key, char **val)
 {
     int64_t v = 0;
@@ -373,6 +373,9 @@ static bool lookup(tix_req *r, tix_cache *c)
     r->cached = st;
     if (try_store(r, st)) {
         return true;
+    }
+    if (c->in_process) {
+        return false; /* the store is the only copy: nothing more to look at */
     }
     char *val = NULL;
     size_t len = 0;
@@ -444,8 +447,10 @@ void tix_cached_release(tix_req *r)
     r->resp_ref = NULL;
 }
 
-/* Stores the answer in the cache, gzip-compressed when it is big enough to gain (gz, or NULL),
- * and in this process's store in both forms. Returns the store's answer with a reference for
+/* Stores the answer in this process's store in both forms and, for Redis (the other servers
+ * read it there), in the cache, gzip-compressed when it is big enough to gain (gz, or NULL).
+ * The in-process cache gets no copy: the store is this process's only one, so cached answers
+ * take at most CACHE_MAX_BYTES, not that twice. Returns the store's answer with a reference for
  * the caller (NULL: not stored, or out of memory). */
 static tix_answer *store(tix_req *r, const char *etag, const char *gz, size_t gzlen)
 {
@@ -459,16 +464,18 @@ static tix_answer *store(tix_req *r, const char *etag, const char *gz, size_t gz
         return NULL;
     }
     const struct tix_cached *st = r->cached;
-    const char *body = gz ? gz : r->resp;
-    size_t blen = gz ? gzlen : r->resp_len;
-    char *head = tix_arena_sprintf(r->arena, "%s %s %" PRId64 " %s %s\n", st->catver, st->scopever,
-                                   until, etag, gz ? "gz" : "id");
-    size_t hl = strlen(head);
-    char *entry = tix_arena_alloc(r->arena, hl + blen + 1);
-    memcpy(entry, head, hl + 1);
-    memcpy(entry + hl, body, blen);
-    entry[hl + blen] = '\0';
-    (void)tix_cache_set(c, st->key, entry, hl + blen, until - now, 0);
+    if (!c->in_process) {
+        const char *body = gz ? gz : r->resp;
+        size_t blen = gz ? gzlen : r->resp_len;
+        char *head = tix_arena_sprintf(r->arena, "%s %s %" PRId64 " %s %s\n", st->catver,
+                                       st->scopever, until, etag, gz ? "gz" : "id");
+        size_t hl = strlen(head);
+        char *entry = tix_arena_alloc(r->arena, hl + blen + 1);
+        memcpy(entry, head, hl + 1);
+        memcpy(entry + hl, body, blen);
+        entry[hl + blen] = '\0';
+        (void)tix_cache_set(c, st->key, entry, hl + blen, until - now, 0);
+    }
     tix_answer_init in = {.key = st->key,
                           .catver = st->catver,
                           .scopever = st->scopever,

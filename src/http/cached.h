@@ -20,7 +20,9 @@
  * Answers are kept in this process in both forms, plain and gzip, in a reference-counted store
  * (http/answers.h) whose bytes go to libmicrohttpd without a copy: a hit costs reading the
  * versions and a lookup, whichever cache backs it; an entry found only in the cache (Redis:
- * another server built it) is fetched and inflated once per version per server.
+ * another server built it) is fetched and inflated once per version per server. The entries
+ * above exist only in Redis: with the in-process cache the store is the only copy of an answer
+ * (the cache then holds just the version counters), so answers take CACHE_MAX_BYTES at most.
  *
  * Misses are coalesced: while one request builds the answer for an entry and versions, the
  * others that miss on it wait for that answer (see "flights" in cached.c).

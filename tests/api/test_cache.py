@@ -358,6 +358,27 @@ def test_metrics_count_cache_hits(server):
     assert "ticketd_sse_streams " in text
 
 
+def test_in_process_cache_keeps_one_copy_of_an_answer(make_server, backend):
+    """Without Redis the answers store (http/answers.c, both forms of each answer) is the only
+    in-process copy of a cached answer: the in-process cache holds just the version counters,
+    not a second copy of every body (issue 13: it used to hold the gzip entry as well, up to
+    twice CACHE_MAX_BYTES in all)."""
+    srv = make_server(backend)
+    big = {"rows": [{"label": lbl, "seats": 30, "category": "regular"}
+                    for lbl in "ABCDEFGHJKLMNPQRSTUV"]}
+    v = Venue(srv, layout=big, prices={"regular": 25000})
+    plain = seats(srv, v.show_id, {"Accept-Encoding": "identity"})
+    gz = requests.get(f"{srv.url}/api/v1/shows/{v.show_id}/seats", timeout=TIMEOUT,
+                      headers={"Accept-Encoding": "gzip"}, stream=True)
+    gz_len = len(gz.raw.read(decode_content=False))
+    assert gz.headers.get("Content-Encoding") == "gzip" and gz_len > 4096, gz.headers
+    assert plain.headers.get("X-Cache") == "hit" and gz.headers.get("X-Cache") == "hit"
+    answers = metric(srv, "ticketd_cache_answers_bytes")
+    cache_bytes = metric(srv, "ticketd_cache_bytes")
+    assert answers >= len(plain.content) + gz_len, (answers, len(plain.content), gz_len)
+    assert cache_bytes < gz_len / 2, (cache_bytes, gz_len)
+
+
 @pytest.mark.parametrize("value", ["maybe", "a b", "x" * 41, "{x}"])
 def test_bad_cache_settings_are_refused(make_server, backend, value):
     srv = make_server(backend, start=False, CACHE_PREFIX=value) if value != "maybe" else \

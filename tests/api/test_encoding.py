@@ -104,7 +104,7 @@ def test_stored_compressed_in_redis(make_server, redis_server):
     assert len(keys) == 1, keys
     entry_len = redis_server.command("STRLEN", keys[0])
     assert entry_len * 4 < len(plain), (entry_len, len(plain))
-    # A second server (empty near cache) serves the Redis entry in both encodings.
+    # A second server (an empty store of answers) serves the Redis entry in both encodings.
     plain_r, plain2, gz_r, gz = plain_and_gzip(other, path)
     assert plain_r.headers["X-Cache"] == "hit" and plain2 == plain
     assert gz_r.headers["X-Cache"] == "hit" and gzip.decompress(gz) == plain
