@@ -56,6 +56,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATION = ROOT / "src/store/migrations/0016_report_indexes.sql"
 SUMMARY = ROOT / "src/store/migrations/0019_show_sales.sql"
+SUMMARY_KEYS = ROOT / "src/store/migrations/0020_show_sales_keys.sql"
 ADMIN = ("admin@bench.test", "bench-admin-password")
 OWNER_PASSWORD = "bench-owner-password"
 DAY_MS = 86400000
@@ -393,6 +394,32 @@ def summary_backfill() -> str:
     return text[text.index("INSERT INTO show_sales"):].split(";")[0]
 
 
+def summary_keys_backfill() -> str:
+    """The backfill statement of migration 0020 (a show_sales row for every show, with the
+    show's grouping columns), run after summary_backfill for the same reason."""
+    text = SUMMARY_KEYS.read_text()
+    return text[text.index("INSERT INTO show_sales"):].split(";")[0]
+
+
+def yardstick(pg, repeat: int) -> str:
+    """The execution time (ms, median of repeat) of a trivial query over the same rows as the
+    year report, in the same run: SELECT COUNT(*) of the year's shows by an index range scan.
+    The machine is shared and loaded; this says what a plain scan of that many rows costs now."""
+    y0 = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    y1 = int(datetime(2027, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    out = {}
+    for name, sql in (("count(*) shows", f"SELECT COUNT(*) FROM shows WHERE starts_at >= {y0}"
+                       f" AND starts_at < {y1}"),
+                      ("count(*) show_sales", f"SELECT COUNT(*) FROM show_sales WHERE starts_at"
+                       f" >= {y0} AND starts_at < {y1}")):
+        ms = []
+        for _ in range(repeat):
+            plan = pg.psql("bench", "EXPLAIN (ANALYZE, BUFFERS) " + sql)
+            ms.append(float(re.search(r"Execution Time: ([\d.]+) ms", plan).group(1)))
+        out[name] = (statistics.median(ms), plan)
+    return out
+
+
 def plans_from_log(text: str) -> list[str]:
     """The auto_explain entries of the report query, in order."""
     out = []
@@ -443,14 +470,16 @@ def load(a, tmp: Path, servers: dict, pg, say, reuse: bool = False) -> None:
         t0 = time.monotonic()
         if name == "postgres":
             pg.psql("bench", summary_backfill())
+            pg.psql("bench", summary_keys_backfill())
             pg.psql("bench", "VACUUM ANALYZE show_sales")
         else:
             con = sqlite3.connect(tmp / "bench.db")
             con.execute(summary_backfill())
+            con.execute(summary_keys_backfill())
             con.execute("ANALYZE")
             con.commit()
             con.close()
-        say(f"{name}: show_sales (migration 0019's backfill) in {time.monotonic() - t0:.0f}s")
+        say(f"{name}: show_sales (migrations 0019 and 0020's backfills) in {time.monotonic() - t0:.0f}s")
         shutil.rmtree(d)
     say("rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     say("")
@@ -532,6 +561,11 @@ def main():
                 tokens["owner"] = body["access_token"]
                 log(f"{name} {phase}:")
                 res = time_cases(t, tokens, a.days, a.repeat)
+                if name == "postgres":
+                    for yname, (ms, yplan) in yardstick(pg, a.repeat).items():
+                        say(f"yardstick, same run, psql: {yname} over the year: median {ms:.0f}"
+                            f" ms (execution time)")
+                        say("\t" + yplan.rstrip().replace("\n", "\n\t"))
                 plans = {}
                 if name == "postgres":
                     before = len(plans_from_log(pg.log_text()))

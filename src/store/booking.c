@@ -611,10 +611,6 @@ tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status fro
                          " reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                          ep, 6, NULL);
     }
-    if (rc == TIX_OK) { /* the sales summary moves with the change, in its transaction */
-        rc = tix_show_sales_booking(db, id, (int)paid_status(to) - (int)paid_status(from),
-                                    (to == TIX_BK_CONFIRMED) - (from == TIX_BK_CONFIRMED));
-    }
     bool unsold = to == TIX_BK_EXPIRED || to == TIX_BK_FAILED || to == TIX_BK_CANCELLED_REFUNDED ||
                   to == TIX_BK_EXPIRED_REFUNDED;
     if (rc == TIX_OK && unsold) { /* its promo code use goes back with the change, once */
@@ -623,6 +619,13 @@ tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status fro
     const char *mail = mail_kind(to, reason);
     if (rc == TIX_OK && mail != NULL) { /* the mail commits or rolls back with the change */
         rc = tix_outbox_booking(db, id, mail, now);
+    }
+    /* The sales summary moves with the change, in its transaction, as this function's last
+     * statement: its upsert locks the show's show_sales row until commit, and every paid change
+     * of the show's bookings waits on that lock, so it comes after everything else here. */
+    if (rc == TIX_OK) {
+        rc = tix_show_sales_booking(db, id, (int)paid_status(to) - (int)paid_status(from),
+                                    (to == TIX_BK_CONFIRMED) - (from == TIX_BK_CONFIRMED));
     }
     return rc;
 }

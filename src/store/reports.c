@@ -9,28 +9,31 @@
 #define OFFSET_MAX_MS (840LL * 60000)
 
 /* The shows of the range ($1/$2 local range, $3/$4 coarse UTC range, $5 theatre id or NULL,
- * $6 owner id or NULL), with every column a group may be named by. */
+ * $6 owner id or NULL), with every column a group may be named by and the show's sums: all read
+ * from show_sales (migration 0020 gave it the show's grouping columns) by a range scan of
+ * show_sales_time, which covers every column read here; theatres (a few hundred rows at most,
+ * hashed once) gives the offset of the local day, the owner and the name. */
 #define SALES_SHOWS                                                                                \
-    "WITH sh AS (SELECT s.id, s.theatre_id, s.movie_id, s.hall_id, s.currency, s.status,"          \
-    " s.starts_at, t.name AS theatre_name,"                                                        \
-    " (s.starts_at + t.utc_offset_minutes * 60000) / 86400000 AS day"                              \
-    " FROM shows s JOIN theatres t ON t.id = s.theatre_id"                                         \
-    " WHERE s.starts_at >= $3 AND s.starts_at < $4"                                                \
-    " AND s.starts_at + t.utc_offset_minutes * 60000 >= $1"                                        \
-    " AND s.starts_at + t.utc_offset_minutes * 60000 < $2"                                         \
-    " AND (CAST($5 AS TEXT) IS NULL OR s.theatre_id = $5)"                                         \
+    "WITH sh AS (SELECT ss.show_id AS id, ss.theatre_id, ss.movie_id, ss.hall_id, ss.currency,"    \
+    " ss.live, ss.starts_at, t.name AS theatre_name,"                                              \
+    " (ss.starts_at + t.utc_offset_minutes * 60000) / 86400000 AS day,"                            \
+    " ss.gross, ss.discounts, ss.refunds, ss.tickets"                                              \
+    " FROM show_sales ss JOIN theatres t ON t.id = ss.theatre_id"                                  \
+    " WHERE ss.starts_at >= $3 AND ss.starts_at < $4"                                              \
+    " AND ss.starts_at + t.utc_offset_minutes * 60000 >= $1"                                       \
+    " AND ss.starts_at + t.utc_offset_minutes * 60000 < $2"                                        \
+    " AND (CAST($5 AS TEXT) IS NULL OR ss.theatre_id = $5)"                                        \
     " AND (CAST($6 AS TEXT) IS NULL OR t.owner_id = $6)),"
 
 /*
- * The sums come from show_sales (migration 0019): one row per show, kept by the writes that move
- * money or tickets (tix_show_sales_booking, tix_show_sales_refund), so the report reads one
- * summary row per show of the range and never a booking, seat or refund. The shows of the range
- * are grouped by the report's key and their hall in g1 (a show with no summary row counts as
- * zeros), and each group's hall gives the sellable seats: its active seats (seat_count) less its
- * blocked ones (seats_hall_blocked, migration 0016), times its shows not cancelled.
- * "sh LEFT JOIN show_sales" probes the summary's primary key once per show (or hashes it): linear
- * whatever plan the database picks, also PostgreSQL's generic plan for a prepared statement that
- * guesses one show in sh (the reason the earlier version was a UNION ALL of branches).
+ * The sums come from show_sales (migrations 0019 and 0020): one row per show, created with the
+ * show, kept by the writes that move money or tickets (tix_show_sales_booking,
+ * tix_show_sales_refund) and by those that move or cancel the show, so the report reads one
+ * summary row per show of the range, from one index, and never a show, booking, seat or refund.
+ * The rows are grouped by the report's key and their hall in g1, and each group's hall gives the
+ * sellable seats: its active seats (seat_count) less its blocked ones (seats_hall_blocked,
+ * migration 0016), times its shows not cancelled (live). Halls and seats are read once per group,
+ * not per show.
  *
  * K is the group's key as six columns (k_day, k_id, k_starts, k_tid, k_tname, k_mid; unused
  * ones constant) and G the same key for GROUP BY.
@@ -40,12 +43,11 @@
     " g1.n AS shows, g1.live * (h.seat_count - (SELECT COUNT(*) FROM seats se"                     \
     " WHERE se.hall_id = g1.hall_id AND se.blocked = 1 AND se.active = 1)) AS sellable,"           \
     " g1.gross, g1.discounts, g1.refunds, g1.tickets"                                              \
-    " FROM (SELECT " K ", sh.currency, sh.hall_id, COUNT(*) AS n,"                                 \
-    " SUM(CASE WHEN sh.status = 'cancelled' THEN 0 ELSE 1 END) AS live,"                           \
-    " SUM(COALESCE(ss.gross, 0)) AS gross, SUM(COALESCE(ss.discounts, 0)) AS discounts,"           \
-    " SUM(COALESCE(ss.refunds, 0)) AS refunds, SUM(COALESCE(ss.tickets, 0)) AS tickets"            \
-    " FROM sh LEFT JOIN show_sales ss ON ss.show_id = sh.id"                                       \
-    " GROUP BY " G ", sh.currency, sh.hall_id) g1 CROSS JOIN halls h WHERE h.id = g1.hall_id)"
+    " FROM (SELECT " K ", sh.currency, sh.hall_id, COUNT(*) AS n, SUM(sh.live) AS live,"           \
+    " SUM(sh.gross) AS gross, SUM(sh.discounts) AS discounts,"                                     \
+    " SUM(sh.refunds) AS refunds, SUM(sh.tickets) AS tickets"                                      \
+    " FROM sh GROUP BY " G ", sh.currency, sh.hall_id) g1 CROSS JOIN halls h"                      \
+    " WHERE h.id = g1.hall_id)"
 
 /* The groups, named and ordered: the movie's title is joined after the sums (one probe per
  * row of the answer, not per booking). */

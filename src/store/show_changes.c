@@ -27,10 +27,14 @@ tix_rc tix_show_overlap_other(tix_db *db, const char *hall_id, const char *show_
 tix_rc tix_show_move(tix_db *db, const char *id, int64_t starts_at, int64_t ends_at, int64_t now)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(starts_at), TIX_DB_INT(ends_at), TIX_DB_INT(now)};
-    return tix_db_exec_one(db,
-                           "UPDATE shows SET starts_at = $2, ends_at = $3, updated_at = $4"
-                           " WHERE id = $1 AND status <> 'cancelled'",
-                           p, 4, TIX_ECONFLICT);
+    tix_rc rc = tix_db_exec_one(db,
+                                "UPDATE shows SET starts_at = $2, ends_at = $3, updated_at = $4"
+                                " WHERE id = $1 AND status <> 'cancelled'",
+                                p, 4, TIX_ECONFLICT);
+    /* The summary row moves with the show (migration 0020). */
+    return rc ? rc
+              : tix_db_exec(db, "UPDATE show_sales SET starts_at = $2 WHERE show_id = $1", p, 2,
+                            NULL);
 }
 
 tix_rc tix_show_price_set(tix_db *db, const char *show_id, const char *category, int64_t amount)

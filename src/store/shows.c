@@ -37,6 +37,14 @@ tix_rc tix_show_insert(tix_db *db, const tix_show *s, const tix_show_price *pric
                             " ends_at, currency, status, created_at, updated_at)"
                             " VALUES ($1, $2, $3, $4, $5, $6, $7, 'scheduled', $8, $8)",
                             p, 8, NULL);
+    /* The show's summary row (migration 0020), with the report's grouping columns. */
+    tix_dbv sp[] = {TIX_DB_TEXT(s->id),      TIX_DB_TEXT(s->theatre_id), TIX_DB_TEXT(s->movie_id),
+                    TIX_DB_TEXT(s->hall_id), TIX_DB_TEXT(s->currency),   TIX_DB_INT(s->starts_at)};
+    rc = rc ? rc
+            : tix_db_exec(db,
+                          "INSERT INTO show_sales (show_id, theatre_id, movie_id, hall_id,"
+                          " currency, starts_at, live) VALUES ($1, $2, $3, $4, $5, $6, 1)",
+                          sp, 6, NULL);
     for (int i = 0; i < nprices && rc == TIX_OK; i++) {
         tix_dbv pp[] = {TIX_DB_TEXT(s->id), TIX_DB_TEXT(prices[i].category),
                         TIX_DB_INT(prices[i].amount)};
@@ -124,6 +132,7 @@ tix_rc tix_show_cancel(tix_db *db, const char *id, int64_t now)
         rc = TIX_ECONFLICT;
     }
     tix_db_res_destroy(res);
+    rc = rc ? rc : tix_db_exec(db, "UPDATE show_sales SET live = 0 WHERE show_id = $1", p, 1, NULL);
     return rc;
 }
 
@@ -189,8 +198,14 @@ tix_rc tix_catalog_cancel_future_shows(tix_db *db, const char *hall_id, const ch
 {
     tix_dbv p[] = {TIX_DB_TEXT(hall_id), TIX_DB_TEXT(theatre_id), TIX_DB_TEXT(movie_id),
                    TIX_DB_INT(now)};
-    return tix_db_exec(db,
-                       "UPDATE shows SET status = 'cancelled', cancelled_at = $4, updated_at = $4"
-                       " WHERE" FUTURE_SHOWS,
-                       p, 4, NULL);
+    /* The summary rows first (migration 0020): FUTURE_SHOWS still finds the shows live. */
+    tix_rc rc = tix_db_exec(db,
+                            "UPDATE show_sales SET live = 0 WHERE show_id IN (SELECT id FROM shows"
+                            " WHERE" FUTURE_SHOWS ")",
+                            p, 4, NULL);
+    return rc ? rc
+              : tix_db_exec(db,
+                            "UPDATE shows SET status = 'cancelled', cancelled_at = $4,"
+                            " updated_at = $4 WHERE" FUTURE_SHOWS,
+                            p, 4, NULL);
 }
