@@ -30,34 +30,27 @@
  * show, kept by the writes that move money or tickets (tix_show_sales_booking,
  * tix_show_sales_refund) and by those that move or cancel the show, so the report reads one
  * summary row per show of the range, from one index, and never a show, booking, seat or refund.
- * The rows are grouped by the report's key and their hall in g1, and each group's hall gives the
- * sellable seats: its active seats (seat_count) less its blocked ones (seats_hall_blocked,
- * migration 0016), times its shows not cancelled (live). Halls and seats are read once per group,
- * not per show.
+ * hs is every hall's sellable seats: its active seats (seat_count) less its blocked ones
+ * (seats_hall_blocked, migration 0016), worked out once per hall and hashed; a show counts its
+ * hall's when it is live. The rows are then grouped by the report's key alone (grouping by key
+ * and hall, as before, made a group per hall and day: 146,000 hall probes for a year by day).
  *
  * K is the group's key as six columns (k_day, k_id, k_starts, k_tid, k_tname, k_mid; unused
  * ones constant) and G the same key for GROUP BY.
  */
 #define SALES_BRANCHES(K, G)                                                                       \
-    " x AS (SELECT g1.k_day, g1.k_id, g1.k_starts, g1.k_tid, g1.k_tname, g1.k_mid, g1.currency,"   \
-    " g1.n AS shows, g1.live * (h.seat_count - (SELECT COUNT(*) FROM seats se"                     \
-    " WHERE se.hall_id = g1.hall_id AND se.blocked = 1 AND se.active = 1)) AS sellable,"           \
-    " g1.gross, g1.discounts, g1.refunds, g1.tickets"                                              \
-    " FROM (SELECT " K ", sh.currency, sh.hall_id, COUNT(*) AS n, SUM(sh.live) AS live,"           \
+    " hs AS (SELECT h.id, h.seat_count - (SELECT COUNT(*) FROM seats se WHERE se.hall_id = h.id"   \
+    " AND se.blocked = 1 AND se.active = 1) AS sellable FROM halls h),"                            \
+    " x AS (SELECT " K ", sh.currency, COUNT(*) AS shows, SUM(sh.live * hs.sellable) AS sellable," \
     " SUM(sh.gross) AS gross, SUM(sh.discounts) AS discounts,"                                     \
     " SUM(sh.refunds) AS refunds, SUM(sh.tickets) AS tickets"                                      \
-    " FROM sh GROUP BY " G ", sh.currency, sh.hall_id) g1 CROSS JOIN halls h"                      \
-    " WHERE h.id = g1.hall_id)"
+    " FROM sh JOIN hs ON hs.id = sh.hall_id GROUP BY " G ", sh.currency)"
 
 /* The groups, named and ordered: the movie's title is joined after the sums (one probe per
  * row of the answer, not per booking). */
 #define SALES_SELECT(NAME, ORDER)                                                                  \
     " SELECT g.k_day, g.k_id, " NAME ", g.k_starts, g.k_tid, g.k_tname, g.k_mid, g.currency,"      \
-    " g.shows, g.gross, g.discounts, g.refunds, g.tickets, g.sellable FROM"                        \
-    " (SELECT k_day, k_id, k_starts, k_tid, k_tname, k_mid, currency, SUM(shows) AS shows,"        \
-    " SUM(sellable) AS sellable, SUM(gross) AS gross, SUM(discounts) AS discounts,"                \
-    " SUM(refunds) AS refunds, SUM(tickets) AS tickets FROM x"                                     \
-    " GROUP BY k_day, k_id, k_starts, k_tid, k_tname, k_mid, currency) g"                          \
+    " g.shows, g.gross, g.discounts, g.refunds, g.tickets, g.sellable FROM x g"                    \
     " LEFT JOIN movies m ON m.id = g.k_mid ORDER BY " ORDER ", g.currency LIMIT $7"
 
 #define SALES_SQL(K, G, NAME, ORDER) SALES_SHOWS SALES_BRANCHES(K, G) SALES_SELECT(NAME, ORDER)
