@@ -24,7 +24,10 @@ one more request per case runs with auto_explain on; its plan goes into the file
 cases named in PLAN_CASES.
 
 Since migration 0019 the report reads the per-show summary show_sales; the data is loaded after
-`ticketd migrate`, so the bench fills show_sales with 0019's backfill statement after the load.
+`ticketd migrate`, so the bench fills show_sales with 0019's backfill statement after the load
+(and since 0020, which gave show_sales the show's grouping columns, with 0020's backfill after it).
+On PostgreSQL a yardstick is timed in the same run: COUNT(*) of the year's shows and of the
+year's show_sales rows by psql (the machine is shared: what a plain scan of that many rows costs).
 By default only the phase "with 0016" runs (--phases 'without 0016,with 0016' for both).
 
 Usage: bench/reports.py [--out FILE] [--days N] [--theatres N] [--bookings N] [--backends ...]
