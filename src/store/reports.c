@@ -32,15 +32,16 @@
  * summary row per show of the range, from one index, and never a show, booking, seat or refund.
  * hs is every hall's sellable seats: its active seats (seat_count) less its blocked ones
  * (seats_hall_blocked, migration 0016), worked out once per hall and hashed; a show counts its
- * hall's when it is live. The rows are then grouped by the report's key alone (grouping by key
+ * hall's when it is live (MATERIALIZED: once per hall, never inlined into a probe per show, which
+ * a generic plan did). The rows are then grouped by the report's key alone (grouping by key
  * and hall, as before, made a group per hall and day: 146,000 hall probes for a year by day).
  *
  * K is the group's key as six columns (k_day, k_id, k_starts, k_tid, k_tname, k_mid; unused
  * ones constant) and G the same key for GROUP BY.
  */
 #define SALES_BRANCHES(K, G)                                                                       \
-    " hs AS (SELECT h.id, h.seat_count - (SELECT COUNT(*) FROM seats se WHERE se.hall_id = h.id"   \
-    " AND se.blocked = 1 AND se.active = 1) AS sellable FROM halls h),"                            \
+    " hs AS MATERIALIZED (SELECT h.id, h.seat_count - (SELECT COUNT(*) FROM seats se"              \
+    " WHERE se.hall_id = h.id AND se.blocked = 1 AND se.active = 1) AS sellable FROM halls h),"    \
     " x AS (SELECT " K ", sh.currency, COUNT(*) AS shows, SUM(sh.live * hs.sellable) AS sellable," \
     " SUM(sh.gross) AS gross, SUM(sh.discounts) AS discounts,"                                     \
     " SUM(sh.refunds) AS refunds, SUM(sh.tickets) AS tickets"                                      \
