@@ -14,114 +14,46 @@ p50/p90/p99/max overall and per answer (200 admitted, 409 already_checked_in); c
 500 answers 200, every other answer 409 already_checked_in, no error, and GET
 /shows/{id}/check-ins says sold 500, admitted 500. Exit 1 on any violation.
 
-Only the standard library (http.client over threads).
+Only the standard library (http.client over threads; bench/benchlib.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import http.client
-import json
 import random
 import statistics
 import sys
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
+
+from benchlib import Api, Venue, pct, run_threads, server_args
 
 PASSWORD = "door-rush-password-1"
 
 
-class Api:
-    """One keep-alive connection; call() returns (status, JSON or None)."""
-
-    def __init__(self, port: int, token: str | None = None):
-        self.port, self.token = port, token
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-
-    def call(self, method: str, path: str, body=None, token: str | None = None):
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        tok = token or self.token
-        if tok:
-            headers["Authorization"] = f"Bearer {tok}"
-        data = json.dumps(body) if body is not None else None
-        for attempt in range(2):
-            try:
-                self.conn.request(method, "/api/v1" + path, body=data, headers=headers)
-                r = self.conn.getresponse()
-                payload = r.read()
-                break
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                if attempt:
-                    raise
-        try:
-            return r.status, json.loads(payload) if payload else None
-        except ValueError:
-            return r.status, None
-
-    def ok(self, method: str, path: str, body=None, status: int = 200, token=None):
-        s, j = self.call(method, path, body, token)
-        if s != status:
-            raise SystemExit(f"set-up: {method} {path} -> {s} {j}")
-        return j
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else 0.0
-
-
 def setup(port: int, admin_email: str, admin_password: str, buyers: int, per_buyer: int):
     a = Api(port)
-    admin = a.ok("POST", "/auth/login", {"email": admin_email, "password": admin_password})
-    at = admin["access_token"]
-
-    def account(label: str) -> dict:
-        email = f"{label}-{uuid.uuid4().hex[:10]}@rush.test"
-        return a.ok("POST", "/auth/register", {"email": email, "password": PASSWORD,
-                                               "name": label}, 201) | {"email": email}
-
-    owner = account("owner")
-    a.ok("PATCH", f"/admin/users/{owner['user']['id']}", {"role": "owner"}, token=at)
-    ot = a.ok("POST", "/auth/login", {"email": owner["email"], "password": PASSWORD})[
-        "access_token"]
-    theatre = a.ok("POST", "/theatres", {"name": "Rush Palace", "city": "Pune",
-                                         "address": "1 Door Road"}, 201, ot)
-    a.ok("POST", f"/admin/theatres/{theatre['id']}/approve", None, 200, at)  # born pending
-    rows = "ABCDEFGHIJKLMNOPQRST"
-    hall = a.ok("POST", f"/theatres/{theatre['id']}/halls",
-                {"name": "Audi 1", "layout": {"rows": [
-                    {"label": r, "seats": 25, "category": "regular"} for r in rows]}}, 201, ot)
-    movie = a.ok("POST", "/movies", {"title": "Rush", "duration_minutes": 120,
-                                     "release_date": "2026-01-01", "certificate": "U",
-                                     "languages": ["en"], "genres": ["drama"]}, 201, at)
+    v = Venue(a, admin_email, admin_password, password=PASSWORD, domain="rush.test",
+              theatre="Rush Palace", address="1 Door Road", rows=list("ABCDEFGHIJKLMNOPQRST"),
+              seats=25, movie="Rush")
     start = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(second=0, microsecond=0)
-    show = a.ok("POST", "/shows", {"movie_id": movie["id"], "hall_id": hall["id"],
-                                   "starts_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                   "prices": {"regular": 20000}, "currency": "INR"}, 201, ot)
-    seats = [s["id"] for s in a.ok("GET", f"/shows/{show['id']}/seats")["seats"]]
+    show, seats = v.show(start)
     codes: list[str] = []
     for b in range(buyers):
-        bt = account(f"buyer{b}")["access_token"]
-        h = a.ok("POST", f"/shows/{show['id']}/holds",
+        bt = v.account(f"buyer{b}")["access_token"]
+        h = a.ok("POST", f"/shows/{show}/holds",
                  {"seat_ids": seats[b * per_buyer:(b + 1) * per_buyer]}, 201, bt)
         bk = a.ok("POST", "/bookings", {"hold_id": h["hold_id"]}, 201, bt)
         p = a.ok("POST", f"/payments/test/{bk['payment']['order_id']}/pay", None, 200, bt)
         done = a.ok("POST", f"/bookings/{bk['booking']['id']}/confirm", p, 200, bt)
         codes += [(t["code"], t["token"]) for t in done["tickets"]]
-    door = account("door")
-    a.ok("POST", f"/theatres/{theatre['id']}/staff", {"email": door["email"]}, 201, ot)
-    return theatre["id"], show["id"], codes, door["access_token"]
+    door = v.account("door")
+    a.ok("POST", f"/theatres/{v.theatre['id']}/staff", {"email": door["email"]}, 201, v.ot)
+    return v.theatre["id"], show, codes, door["access_token"]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--admin-email", required=True)
-    ap.add_argument("--admin-password", required=True)
+    ap = server_args()
     ap.add_argument("--scanners", type=int, default=4)
     ap.add_argument("--buyers", type=int, default=50)
     ap.add_argument("--per-buyer", type=int, default=10)
@@ -165,13 +97,7 @@ def main() -> int:
         with lock:
             samples.extend(mine)
 
-    threads = [threading.Thread(target=scanner, args=(i,)) for i in range(args.scanners)]
-    t0 = time.monotonic()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    wall = time.monotonic() - t0
+    wall = run_threads(scanner, args.scanners)
 
     lat = [s[2] * 1000 for s in samples]
     by = {}

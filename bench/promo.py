@@ -18,14 +18,11 @@ request and of the pair. Checked: every hold 201, every booking 201, every disco
 discount = 10% of its amount before the discount, and the code's `uses` equals the number of
 bookings made with it. Exit 1 on any violation.
 
-Only the standard library (http.client over threads).
+Only the standard library (http.client over threads; bench/benchlib.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import http.client
-import json
 import statistics
 import sys
 import threading
@@ -33,96 +30,33 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from benchlib import Api, Venue, pct, run_threads, server_args
+
 PASSWORD = "promo-bench-password-1"
-
-
-class Api:
-    """One keep-alive connection; call() returns (status, JSON or None)."""
-
-    def __init__(self, port: int, token: str | None = None):
-        self.port, self.token = port, token
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-    def call(self, method: str, path: str, body=None, token: str | None = None):
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        tok = token or self.token
-        if tok:
-            headers["Authorization"] = f"Bearer {tok}"
-        data = json.dumps(body) if body is not None else None
-        for attempt in range(2):
-            try:
-                self.conn.request(method, "/api/v1" + path, body=data, headers=headers)
-                r = self.conn.getresponse()
-                payload = r.read()
-                break
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                if attempt:
-                    raise
-        try:
-            return r.status, json.loads(payload) if payload else None
-        except ValueError:
-            return r.status, None
-
-    def ok(self, method: str, path: str, body=None, status: int = 200, token=None):
-        s, j = self.call(method, path, body, token)
-        if s != status:
-            raise SystemExit(f"set-up: {method} {path} -> {s} {j}")
-        return j
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else 0.0
 
 
 class Setup:
     def __init__(self, port: int, admin_email: str, admin_password: str, users: int):
-        self.a = a = Api(port)
-        self.at = a.ok("POST", "/auth/login", {"email": admin_email,
-                                               "password": admin_password})["access_token"]
-        owner = self.account("owner")
-        a.ok("PATCH", f"/admin/users/{owner['user']['id']}", {"role": "owner"}, token=self.at)
-        self.ot = a.ok("POST", "/auth/login", {"email": owner["email"], "password": PASSWORD})[
-            "access_token"]
-        theatre = a.ok("POST", "/theatres", {"name": "Promo Palace", "city": "Pune",
-                                             "address": "1 Offer Road"}, 201, self.ot)
-        self.theatre_id = theatre["id"]
-        if theatre.get("status") == "pending":  # onboarding: shows need an approved theatre
-            a.ok("POST", f"/admin/theatres/{theatre['id']}/approve", None, 200, self.at)
+        self.a = a = Api(port, timeout=60)
         rows = [chr(ord("A") + i) + chr(ord("A") + j) for i in range(2) for j in range(20)]
-        self.hall = a.ok("POST", f"/theatres/{theatre['id']}/halls",
-                         {"name": "Audi 1", "layout": {"rows": [
-                             {"label": r, "seats": 25, "category": "regular"} for r in rows]}},
-                         201, self.ot)
-        self.movie = a.ok("POST", "/movies", {"title": "Offers", "duration_minutes": 60,
-                                              "release_date": "2026-01-01", "certificate": "U",
-                                              "languages": ["en"], "genres": ["drama"]}, 201,
-                          self.at)
-        self.tokens = [self.account(f"buyer{i}")["access_token"] for i in range(users)]
+        self.venue = v = Venue(a, admin_email, admin_password, password=PASSWORD,
+                               domain="promo.test", theatre="Promo Palace",
+                               address="1 Offer Road", rows=rows, seats=25, movie="Offers",
+                               minutes=60)
+        self.ot = v.ot
+        self.theatre_id = v.theatre["id"]
+        self.tokens = [v.account(f"buyer{i}")["access_token"] for i in range(users)]
         self.shows = 0
         self.code = "BENCH" + uuid.uuid4().hex[:10].upper()
         self.promo = a.ok("POST", "/promo-codes", {"code": self.code, "kind": "percent",
                                                    "value": 10, "max_uses": 1000000,
                                                    "theatre_id": self.theatre_id}, 201, self.ot)
 
-    def account(self, label: str) -> dict:
-        email = f"{label}-{uuid.uuid4().hex[:10]}@promo.test"
-        return self.a.ok("POST", "/auth/register", {"email": email, "password": PASSWORD,
-                                                    "name": label}, 201) | {"email": email}
-
     def new_show(self) -> tuple[str, list[str]]:
         self.shows += 1
         start = (datetime.now(timezone.utc) + timedelta(days=2, hours=2 * self.shows)).replace(
             minute=0, second=0, microsecond=0)
-        show = self.a.ok("POST", "/shows", {"movie_id": self.movie["id"],
-                                            "hall_id": self.hall["id"],
-                                            "starts_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                            "prices": {"regular": 20000}, "currency": "INR"},
-                         201, self.ot)
-        seats = [s["id"] for s in self.a.ok("GET", f"/shows/{show['id']}/seats")["seats"]]
-        return show["id"], seats
+        return self.venue.show(start)
 
     def uses(self) -> int:
         items = self.a.ok("GET", "/promo-codes", None, 200, self.ot)["items"]
@@ -140,7 +74,7 @@ def run_round(port: int, st: Setup, clients: int, code: str | None) -> dict:
     barrier = threading.Barrier(clients)
 
     def client(ci: int):
-        api = Api(port)
+        api = Api(port, timeout=60)
         api.call("GET", "/healthz")
         barrier.wait()
         mine_b, mine_p, errs = [], [], []
@@ -174,22 +108,13 @@ def run_round(port: int, st: Setup, clients: int, code: str | None) -> dict:
             pair_ms.extend(mine_p)
             problems.extend(errs)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    t0 = time.monotonic()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    wall = time.monotonic() - t0
+    wall = run_threads(client, clients)
     return {"wall": wall, "n": len(pair_ms), "book": book_ms, "pair": pair_ms,
             "problems": problems}
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--admin-email", required=True)
-    ap.add_argument("--admin-password", required=True)
+    ap = server_args()
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)

@@ -23,7 +23,12 @@ more than 10000 rows for the admin: 422 report_too_large, after the query ran). 
 one more request per case runs with auto_explain on; its plan goes into the file for the
 cases named in PLAN_CASES.
 
+Since migration 0019 the report reads the per-show summary show_sales; the data is loaded after
+`ticketd migrate`, so the bench fills show_sales with 0019's backfill statement after the load.
+By default only the phase "with 0016" runs (--phases 'without 0016,with 0016' for both).
+
 Usage: bench/reports.py [--out FILE] [--days N] [--theatres N] [--bookings N] [--backends ...]
+       [--phases ...] [--keep]
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATION = ROOT / "src/store/migrations/0016_report_indexes.sql"
+SUMMARY = ROOT / "src/store/migrations/0019_show_sales.sql"
 ADMIN = ("admin@bench.test", "bench-admin-password")
 OWNER_PASSWORD = "bench-owner-password"
 DAY_MS = 86400000
@@ -373,10 +379,18 @@ def index_statements() -> tuple[list[str], list[str]]:
     """(CREATE statements of migration 0016, DROP statements undoing them)."""
     text = "\n".join(line for line in MIGRATION.read_text().splitlines()
                      if not line.strip().startswith("--"))
-    creates = [s.strip() for s in text.split(";") if s.strip()]
+    creates = [s.strip().replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+               for s in text.split(";") if s.strip()]
     names = [re.search(r"INDEX\s+(\w+)", s).group(1) for s in creates]
     drops = [f"DROP INDEX IF EXISTS {n}" for n in names]
     return creates, drops
+
+
+def summary_backfill() -> str:
+    """The backfill statement of migration 0019 (show_sales from the ledger): the data is loaded
+    after `ticketd migrate`, so the bench runs it again once the tables are full."""
+    text = SUMMARY.read_text()
+    return text[text.index("INSERT INTO show_sales"):].split(";")[0]
 
 
 def plans_from_log(text: str) -> list[str]:
@@ -426,6 +440,17 @@ def load(a, tmp: Path, servers: dict, pg, say, reuse: bool = False) -> None:
         else:
             load_sqlite(tmp / "bench.db", d)
         say(f"{name}: loaded in {time.monotonic() - t0:.0f}s")
+        t0 = time.monotonic()
+        if name == "postgres":
+            pg.psql("bench", summary_backfill())
+            pg.psql("bench", "VACUUM ANALYZE show_sales")
+        else:
+            con = sqlite3.connect(tmp / "bench.db")
+            con.execute(summary_backfill())
+            con.execute("ANALYZE")
+            con.commit()
+            con.close()
+        say(f"{name}: show_sales (migration 0019's backfill) in {time.monotonic() - t0:.0f}s")
         shutil.rmtree(d)
     say("rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     say("")
@@ -446,6 +471,11 @@ def main():
     p.add_argument("--reuse", help="the temp dir of an earlier run whose data is loaded (its"
                    " PostgreSQL still running on --pg-port): time only")
     p.add_argument("--pg-port", type=int)
+    p.add_argument("--phases", default="with 0016",
+                   help="comma-separated: 'without 0016', 'with 0016' (both: the indexes of"
+                   " migration 0016 dropped, then built again)")
+    p.add_argument("--keep", action="store_true", help="leave the temp dir and PostgreSQL"
+                   " running (for a later --reuse)")
     a = p.parse_args()
     backends = a.backends.split(",")
     tmp = Path(a.reuse) if a.reuse else Path(tempfile.mkdtemp(prefix="ticketd-reports-bench-"))
@@ -478,7 +508,7 @@ def main():
             load(a, tmp, servers, pg, say)
         results = {}
         for name, url in servers.items():
-            for phase in ("without 0016", "with 0016"):
+            for phase in a.phases.split(","):
                 stmts = drops if phase == "without 0016" else creates
                 t0 = time.monotonic()
                 if name == "postgres":
@@ -539,10 +569,12 @@ def main():
                 say(f"--- plan: {key[0]}, {key[1]}, {' '.join(case)} ---")
                 say(plan.rstrip())
     finally:
-        if pg and not a.reuse:
+        if pg and not a.reuse and not a.keep:
             pg.stop()
-        if not a.reuse:
+        if not a.reuse and not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+        elif a.keep:
+            log(f"kept: {tmp} (PostgreSQL on port {pg.port if pg else '-'})")
     say("")
     say(f"load after: {os.getloadavg()}")
     text = "\n".join(report) + "\n"

@@ -23,15 +23,13 @@ idle RSS, over N). Exit status 1 when a stream failed to open or missed the even
 
 Usage: bench/sse_memory.py [--streams 5000] [--bin build/ticketd] [--out FILE]
        [--env NAME=VALUE ...]  (extra server settings, e.g. to compare a setting)
-Only the standard library.
+Only the standard library (and bench/benchlib.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
-import json
 import os
 import resource
 import socket
@@ -39,19 +37,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from benchlib import Api, Venue, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@sse.test", "sse-admin-password-1"
 PASSWORD = "sse-user-password-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def status_kib(pid: int, field: str) -> int:
@@ -66,56 +59,17 @@ def threads(pid: int) -> int:
     return status_kib(pid, "Threads")
 
 
-class Api:
-    def __init__(self, port: int):
-        self.port = port
-
-    def ok(self, method: str, path: str, body=None, status: int = 200, token=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        c.request(method, "/api/v1" + path, body=json.dumps(body) if body is not None else None,
-                  headers=headers)
-        r = c.getresponse()
-        payload = r.read()
-        c.close()
-        if r.status != status:
-            raise SystemExit(f"set-up: {method} {path} -> {r.status} {payload[:300]!r}")
-        return json.loads(payload) if payload else None
-
-
 def setup(port: int):
     """An approved theatre with a 10-seat hall and one show; returns (show_id, seat ids, token)."""
     a = Api(port)
-    at = a.ok("POST", "/auth/login", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})[
-        "access_token"]
-
-    def account(label: str) -> dict:
-        email = f"{label}-{uuid.uuid4().hex[:10]}@sse.test"
-        return a.ok("POST", "/auth/register", {"email": email, "password": PASSWORD,
-                                               "name": label}, 201) | {"email": email}
-
-    owner = account("owner")
-    a.ok("PATCH", f"/admin/users/{owner['user']['id']}", {"role": "owner"}, token=at)
-    ot = a.ok("POST", "/auth/login", {"email": owner["email"], "password": PASSWORD})[
-        "access_token"]
-    theatre = a.ok("POST", "/theatres", {"name": "Stream Palace", "city": "Pune",
-                                         "address": "1 Socket Road"}, 201, ot)
-    a.ok("POST", f"/admin/theatres/{theatre['id']}/approve", None, 200, at)
-    hall = a.ok("POST", f"/theatres/{theatre['id']}/halls",
-                {"name": "Audi 1", "layout": {"rows": [
-                    {"label": "A", "seats": 10, "category": "regular"}]}}, 201, ot)
-    movie = a.ok("POST", "/movies", {"title": "Streams", "duration_minutes": 120,
-                                     "release_date": "2026-01-01", "certificate": "U",
-                                     "languages": ["en"], "genres": ["drama"]}, 201, at)
+    v = Venue(a, ADMIN_EMAIL, ADMIN_PASSWORD, password=PASSWORD, domain="sse.test",
+              theatre="Stream Palace", address="1 Socket Road", rows=["A"], seats=10,
+              movie="Streams")
     start = (datetime.now(timezone.utc) + timedelta(days=2)).replace(second=0, microsecond=0)
-    show = a.ok("POST", "/shows", {"movie_id": movie["id"], "hall_id": hall["id"],
-                                   "starts_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                   "prices": {"regular": 20000}, "currency": "INR"}, 201, ot)
-    seats = [s["id"] for s in a.ok("GET", f"/shows/{show['id']}/seats")["seats"]]
-    buyer = account("buyer")["access_token"]
-    return show["id"], seats, buyer
+    show, seats = v.show(start)
+    buyer = v.account("buyer")["access_token"]
+    a.close()  # no set-up connection left open while the server's memory is measured
+    return show, seats, buyer
 
 
 class Stream:
@@ -175,7 +129,9 @@ async def run(args, pid: int, port: int, log) -> int:
     at_n = status_kib(pid, "VmRSS")
     log(f"open:   rss {mib(at_n):.1f} MiB with {len(streams)} idle streams "
         f"({(at_n - idle) / len(streams):.2f} KiB per stream), threads {threads(pid)}")
-    Api(port).ok("POST", f"/shows/{show_id}/holds", {"seat_ids": seats[:2]}, 201, buyer)
+    a = Api(port)
+    a.ok("POST", f"/shows/{show_id}/holds", {"seat_ids": seats[:2]}, 201, buyer)
+    a.close()
     try:
         await asyncio.wait_for(asyncio.gather(*(s.seats.wait() for s in streams)), 60)
     except asyncio.TimeoutError:

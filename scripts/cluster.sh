@@ -27,67 +27,16 @@ BIN=${TICKETD_BIN:-$REPO/build/ticketd}
 TEMPLATE=$REPO/deploy/nginx.conf
 PY=/usr/bin/python3
 
-say() { echo "cluster: $*"; }
-die() { echo "cluster: $*" >&2; exit 1; }
+PROC_TAG=cluster
+# shellcheck source-path=SCRIPTDIR source=lib/proc.sh
+. "$REPO/scripts/lib/proc.sh"
 
 as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-pg_bindir() {
-  local d
-  d=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -1)
-  if [ -z "$d" ] || [ ! -x "$d/initdb" ]; then
-    die "PostgreSQL not found (apt-get install postgresql)"
-  fi
-  echo "$d"
-}
-
-# Free loopback ports, distinct from each other and from 5432, 6379 and 80.
+# Ports free_port never hands out.
 USED_PORTS=" 80 5432 6379 "
-free_port() {
-  local p
-  while :; do
-    p=$($PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-    case "$USED_PORTS" in *" $p "*) continue ;; esac
-    USED_PORTS+="$p "
-    echo "$p"
-    return
-  done
-}
-
-# Whether pid is alive and its command line (or, with "env:", its environment) holds the text.
-pid_is() {
-  local pid=$1 want=$2 file=cmdline
-  [ -n "$pid" ] && [ "$pid" -gt 1 ] 2>/dev/null || return 1
-  if [ "${want#env:}" != "$want" ]; then file=environ; want=${want#env:}; fi
-  local text
-  text=$({ tr '\0' '\n' <"/proc/$pid/$file"; } 2>/dev/null) || return 1
-  if [ "$file" = environ ]; then
-    grep -qxF -- "$want" <<<"$text"
-  else
-    grep -qF -- "$want" <<<"${text//$'\n'/ }"
-  fi
-}
-
-# Sends TERM (or the given signal) to pid if it is ours, waits up to 40 s, then KILL.
-stop_pid() {
-  local name=$1 pid=$2 want=$3 sig=${4:-TERM}
-  if ! pid_is "$pid" "$want"; then return 0; fi
-  kill -s "$sig" "$pid" 2>/dev/null || return 0
-  for _ in $(seq 400); do
-    pid_is "$pid" "$want" || { say "stopped $name (pid $pid)"; return 0; }
-    sleep 0.1
-  done
-  say "$name (pid $pid) did not stop in 40 s; killing it"
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
-load_state() {
-  [ -f "$STATE" ] || return 1
-  # shellcheck disable=SC1090
-  . "$STATE"
-}
 
 health() { curl -sf -m 2 -o /dev/null "http://127.0.0.1:$1${2:-/healthz}"; }
 
@@ -137,7 +86,7 @@ start_postgres() {
   # $DIR/pg belongs to the postgres user (initdb and pg_ctl refuse to run as root): the data
   # directory, the socket and the log.
   PG_DATA=$DIR/pg/data
-  PG_PORT=$(free_port)
+  free_port PG_PORT
   mkdir -p "$DIR/pg"
   if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$DIR/pg"; fi
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
@@ -160,7 +109,7 @@ start_postgres() {
 }
 
 start_redis() {
-  REDIS_PORT=$(free_port)
+  free_port REDIS_PORT
   mkdir -p "$DIR/redis"
   setsid redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
     --dir "$DIR/redis" --logfile "$DIR/redis.log" --daemonize no </dev/null >/dev/null 2>&1 &
@@ -203,7 +152,7 @@ start_servers() {
     { cat "$DIR/migrate.log" >&2; die "ticketd migrate failed"; }
   TICKETD_PIDS=""; TICKETD_PORTS=""
   for i in $(seq "$N"); do
-    port=$(free_port)
+    free_port port
     (cd "$DIR" && PORT=$port exec setsid "$BIN" serve </dev/null >>"$DIR/ticketd$i.log" 2>&1) &
     pid=$!
     TICKETD_PIDS="${TICKETD_PIDS:+$TICKETD_PIDS }$pid"
@@ -261,7 +210,7 @@ EOF
 }
 
 start_nginx() {
-  NGINX_PORT=${CLUSTER_PORT:-$(free_port)}
+  if [ -n "${CLUSTER_PORT:-}" ]; then NGINX_PORT=$CLUSTER_PORT; else free_port NGINX_PORT; fi
   nginx_conf
   nginx -q -t -p "$DIR" -e "$DIR/nginx-error.log" -c "$DIR/nginx.conf" ||
     die "the generated nginx configuration does not pass nginx -t"

@@ -50,17 +50,9 @@ REDIS_HA=("$REPO/scripts/ha_redis.sh")
 redis_part() { HA_DIR="$DIR/redis" "${REDIS_HA[@]}" "$@"; }
 wants_redis() { case " $PARTS " in *" redis "*) return 0 ;; esac; return 1; }
 
-say() { echo "ha: $*"; }
-die() { echo "ha: $*" >&2; exit 1; }
-
-pg_bindir() {
-  local d
-  d=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -1)
-  if [ -z "$d" ] || [ ! -x "$d/initdb" ]; then
-    die "PostgreSQL not found (apt-get install postgresql)"
-  fi
-  echo "$d"
-}
+PROC_TAG=ha
+# shellcheck source-path=SCRIPTDIR source=lib/proc.sh
+. "$REPO/scripts/lib/proc.sh"
 
 # Runs a command as the postgres user when we are root (PostgreSQL refuses to run as root).
 # Every step execs the next, so a backgrounded `(as_postgres cmd ...) &` has the command's
@@ -73,45 +65,8 @@ as_postgres() {
   exec "$@"
 }
 
-# Free loopback ports, distinct from each other and from the services' default ports.
+# Ports free_port never hands out: the services' default ports.
 USED_PORTS=" 80 2379 2380 5432 6379 8008 "
-free_port() {
-  local p
-  while :; do
-    p=$($PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-    case "$USED_PORTS" in *" $p "*) continue ;; esac
-    USED_PORTS+="$p "
-    echo "$p"
-    return
-  done
-}
-
-# Whether pid is alive and its command line holds the text.
-pid_is() {
-  local pid=$1 want=$2 text
-  [ -n "$pid" ] && [ "$pid" -gt 1 ] 2>/dev/null || return 1
-  text=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || return 1
-  grep -qF -- "$want" <<<"$text"
-}
-
-# Sends TERM (or the given signal) to pid if it is ours, waits up to 40 s, then KILL.
-stop_pid() {
-  local name=$1 pid=$2 want=$3 sig=${4:-TERM}
-  if ! pid_is "$pid" "$want"; then return 0; fi
-  kill -s "$sig" "$pid" 2>/dev/null || return 0
-  for _ in $(seq 400); do
-    pid_is "$pid" "$want" || { say "stopped $name (pid $pid)"; return 0; }
-    sleep 0.1
-  done
-  say "$name (pid $pid) did not stop in 40 s; killing it"
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
-load_state() {
-  [ -f "$STATE" ] || return 1
-  # shellcheck disable=SC1090
-  . "$STATE"
-}
 
 # The pid's position i (1-based) in a space-separated list.
 nth() { echo "$1" | cut -d' ' -f"$2"; }
@@ -135,7 +90,7 @@ etcd_start() {
   local i cp pp cluster="" token
   ETCD_PIDS=""; ETCD_CLIENT_PORTS=""; ETCD_PEER_PORTS=""; ETCD_HOSTS=""
   for i in $(seq "$NODES"); do
-    cp=$(free_port); pp=$(free_port)
+    free_port cp; free_port pp
     ETCD_CLIENT_PORTS+="${ETCD_CLIENT_PORTS:+ }$cp"
     ETCD_PEER_PORTS+="${ETCD_PEER_PORTS:+ }$pp"
     ETCD_HOSTS+="${ETCD_HOSTS:+,}127.0.0.1:$cp"
@@ -269,12 +224,12 @@ pg_start_node() {
 }
 
 pg_start() {
-  local i hosts=""
+  local i port hosts=""
   PG_BIN=$(pg_bindir)
   PG_PORTS=""; REST_PORTS=""; PATRONI_PIDS=""
   for i in $(seq "$NODES"); do
-    PG_PORTS+="${PG_PORTS:+ }$(free_port)"
-    REST_PORTS+="${REST_PORTS:+ }$(free_port)"
+    free_port port; PG_PORTS+="${PG_PORTS:+ }$port"
+    free_port port; REST_PORTS+="${REST_PORTS:+ }$port"
     hosts+="${hosts:+,}127.0.0.1:$(nth "$PG_PORTS" "$i")"
   done
   DATABASE_URL="postgres://postgres@$hosts/ticketd?target_session_attrs=read-write&connect_timeout=2"

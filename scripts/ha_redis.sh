@@ -23,45 +23,11 @@ DOWN_AFTER_MS=${DOWN_AFTER_MS:-1000}
 FAILOVER_TIMEOUT_MS=${FAILOVER_TIMEOUT_MS:-3000}
 PY=/usr/bin/python3
 
-say() { echo "ha: $*"; }
-die() { echo "ha: $*" >&2; exit 1; }
-
+PROC_TAG=ha
+# shellcheck source-path=SCRIPTDIR source=lib/proc.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib/proc.sh"
+# Ports free_port never hands out: the services' default ports.
 USED_PORTS=" 80 5432 6379 26379 "
-free_port() {
-  local p
-  while :; do
-    p=$($PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-    case "$USED_PORTS" in *" $p "*) continue ;; esac
-    USED_PORTS+="$p "
-    echo "$p"
-    return
-  done
-}
-
-# Whether pid is alive and its command line holds the text.
-pid_is() {
-  local pid=$1 want=$2 text
-  [ -n "$pid" ] && [ "$pid" -gt 1 ] 2>/dev/null || return 1
-  text=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || return 1
-  grep -qF -- "$want" <<<"$text"
-}
-
-stop_pid() {
-  local name=$1 pid=$2 want=$3
-  pid_is "$pid" "$want" || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do
-    pid_is "$pid" "$want" || { say "stopped $name (pid $pid)"; return 0; }
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
-load_state() {
-  [ -f "$STATE" ] || return 1
-  # shellcheck disable=SC1090
-  . "$STATE"
-}
 
 rcli() { redis-cli -h 127.0.0.1 -p "$1" "${@:2}" 2>/dev/null; }
 
@@ -94,7 +60,7 @@ start() {
   REDIS_PORTS="" REDIS_PIDS="" SENTINEL_PORTS="" SENTINEL_PIDS=""
   local primary=""
   for i in 1 2 3; do
-    port=$(free_port)
+    free_port port
     mkdir -p "$DIR/redis$i"
     local extra=()
     [ -n "$primary" ] && extra=(--replicaof 127.0.0.1 "$primary")
@@ -108,7 +74,7 @@ start() {
     say "redis$i on 127.0.0.1:$port (pid $pid)${extra:+, replica of $primary}"
   done
   for i in 1 2 3; do
-    port=$(free_port)
+    free_port port
     mkdir -p "$DIR/sentinel$i"
     cat >"$DIR/sentinel$i/sentinel.conf" <<EOF
 port $port
@@ -166,11 +132,12 @@ stop() {
   local i=0 port pid
   for port in $SENTINEL_PORTS; do
     i=$((i + 1)); stop_pid "sentinel$i" "$(echo "$SENTINEL_PIDS" | cut -d' ' -f$i)" \
-      ":$port"
+      ":$port" TERM 10
   done
   i=0
   for port in $REDIS_PORTS; do
-    i=$((i + 1)); stop_pid "redis$i" "$(echo "$REDIS_PIDS" | cut -d' ' -f$i)" ":$port"
+    i=$((i + 1)); stop_pid "redis$i" "$(echo "$REDIS_PIDS" | cut -d' ' -f$i)" \
+      ":$port" TERM 10
   done
 }
 

@@ -94,6 +94,22 @@ json_t *tix_view_show(const tix_show *s, const tix_show_price *prices, int npric
     return j;
 }
 
+void tix_api_reply_theatre_page(tix_req *r, tix_db *db, const tix_theatre_filter *f)
+{
+    tix_theatre *items = NULL;
+    int n = 0;
+    tix_rc rc = tix_theatre_list(db, r->arena, f, &items, &n);
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < n && i < f->limit; i++) {
+        json_array_append_new(list, tix_view_theatre(&items[i]));
+    }
+    tix_reply_page(r, list, n > f->limit ? items[f->limit - 1].id : NULL);
+}
+
 tix_catalog_ctx tix_api_catalog_ctx(tix_req *r, tix_db *db)
 {
     return (tix_catalog_ctx){db, r->arena, &r->app->cfg, r->app->pay, &r->auth};

@@ -20,6 +20,11 @@ json_t *tix_view_seat(const tix_seat_row *s);
 /* A show with its derived status at now; prices (may be NULL) adds "prices". */
 json_t *tix_view_show(const tix_show *s, const tix_show_price *prices, int nprices, int64_t now);
 
+/* Answers one page of the theatres filter f selects (f->limit a page, f->after the cursor, as
+ * tix_req_page read them): 200 {"items": [tix_view_theatre...], "next_cursor": ...}
+ * (tix_reply_page), or the store's failure. The list and the rows live in r's arena. */
+void tix_api_reply_theatre_page(tix_req *r, tix_db *db, const tix_theatre_filter *f);
+
 /* A request's price object ({"category": amount, ...}) as the service takes it, in the
  * request's order (types are checked by the service, in that order, so the first problem
  * found is the one the API has always named). The list lives in r's arena; OUT: *n. */

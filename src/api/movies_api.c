@@ -107,17 +107,25 @@ static void reply_movie(tix_req *r, unsigned status, const tix_movie *m)
     tix_reply_json(r, status, tix_view_movie(m, today));
 }
 
-void tix_api_movie_create(tix_req *r)
+/* Reads the request's body (partial: an update's, where every field may be left out) into *ch
+ * and gives the request's connection; NULL when it has answered (a bad body, no database). */
+static tix_db *read_change(tix_req *r, bool partial, tix_movie_change *ch)
 {
     json_t *body = tix_req_json(r);
     movie_input in;
-    if (body == NULL || !read_movie_input(r, body, false, &in)) {
-        return;
+    if (body == NULL || !read_movie_input(r, body, partial, &in)) {
+        return NULL;
     }
-    tix_movie_change ch = change_of(r, &in);
+    *ch = change_of(r, &in);
     json_decref(in.languages);
     json_decref(in.genres);
-    tix_db *db = tix_req_db(r);
+    return tix_req_db(r);
+}
+
+void tix_api_movie_create(tix_req *r)
+{
+    tix_movie_change ch;
+    tix_db *db = read_change(r, false, &ch);
     if (db == NULL) {
         return;
     }
@@ -133,15 +141,8 @@ void tix_api_movie_create(tix_req *r)
 
 void tix_api_movie_update(tix_req *r)
 {
-    json_t *body = tix_req_json(r);
-    movie_input in;
-    if (body == NULL || !read_movie_input(r, body, true, &in)) {
-        return;
-    }
-    tix_movie_change ch = change_of(r, &in);
-    json_decref(in.languages);
-    json_decref(in.genres);
-    tix_db *db = tix_req_db(r);
+    tix_movie_change ch;
+    tix_db *db = read_change(r, true, &ch);
     if (db == NULL) {
         return;
     }

@@ -39,19 +39,8 @@ void tix_api_admin_theatre_list(tix_req *r)
     if (db == NULL) {
         return;
     }
-    tix_theatre *items = NULL;
-    int n = 0;
     tix_theatre_filter f = {.status = status, .after = after, .limit = limit};
-    tix_rc rc = tix_theatre_list(db, r->arena, &f, &items, &n);
-    if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
-        return;
-    }
-    json_t *list = json_array();
-    for (int i = 0; i < n && i < limit; i++) {
-        json_array_append_new(list, tix_view_theatre(&items[i]));
-    }
-    tix_reply_page(r, list, n > limit ? items[limit - 1].id : NULL);
+    tix_api_reply_theatre_page(r, db, &f);
 }
 
 static void reply_move(tix_req *r, tix_rc rc, const tix_theatre *t, const tix_catalog_refusal *why)

@@ -199,21 +199,10 @@ void tix_api_theatre_list(tix_req *r)
     if (db == NULL) {
         return;
     }
-    tix_theatre *items = NULL;
-    int n = 0;
     /* Approved theatres only, for everyone (the answer is cached per catalogue version, not
      * per caller): owners see their others by id, admins through GET /admin/theatres. */
     tix_theatre_filter f = {city_lower, tix_req_query(r, "owner_id"), "approved", after, limit};
-    tix_rc rc = tix_theatre_list(db, r->arena, &f, &items, &n);
-    if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
-        return;
-    }
-    json_t *list = json_array();
-    for (int i = 0; i < n && i < limit; i++) {
-        json_array_append_new(list, tix_view_theatre(&items[i]));
-    }
-    tix_reply_page(r, list, n > limit ? items[limit - 1].id : NULL);
+    tix_api_reply_theatre_page(r, db, &f);
 }
 
 /* ---- halls ---- */

@@ -250,6 +250,21 @@ bool tix_parse_rfc3339(const char *s, int64_t *out_ms)
     return true;
 }
 
+bool tix_word_in(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    const char *p = list;
+    while (p != NULL && *p != '\0') {
+        size_t len = strcspn(p, " ");
+        if (len == n && n > 0 && memcmp(p, word, n) == 0) {
+            return true;
+        }
+        p += len;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
 bool tix_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
     if (s == NULL || *s == '\0' || isspace((unsigned char)*s)) {

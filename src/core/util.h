@@ -57,6 +57,10 @@ bool tix_parse_rfc3339(const char *s, int64_t *out_ms);
  * past U+10FFFF, or a sequence cut short by the NUL. Reads no further than a NUL. */
 size_t tix_utf8_seq(const unsigned char *s);
 
+/* Whether word (non-empty) is one of the space-separated words of list ("a b c"; NULL: none).
+ * Words are compared whole: "lim" is not in "limit". */
+bool tix_word_in(const char *list, const char *word);
+
 /* Parses a whole decimal integer in [min, max]; false on junk, overflow or out of range. */
 bool tix_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 

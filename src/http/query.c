@@ -4,6 +4,7 @@
  */
 #include "http/query.h"
 
+#include "core/util.h"
 #include "http/req.h"
 
 #include <microhttpd.h>
@@ -15,27 +16,12 @@ typedef struct query_check {
     const char *reason; /* static text */
 } query_check;
 
-static bool listed(const char *allowed, const char *name)
-{
-    size_t n = strlen(name);
-    const char *p = allowed;
-    while (*p != '\0') {
-        size_t len = strcspn(p, " ");
-        if (len == n && n > 0 && memcmp(p, name, n) == 0) {
-            return true;
-        }
-        p += len;
-        p += strspn(p, " ");
-    }
-    return false;
-}
-
 static enum MHD_Result check_one(void *cls, enum MHD_ValueKind kind, const char *key,
                                  const char *value)
 {
     (void)kind;
     query_check *q = cls;
-    if (!listed(q->allowed, key)) {
+    if (!tix_word_in(q->allowed, key)) {
         q->reason = "unknown query parameter";
     } else if (value == NULL || value[0] == '\0') {
         q->reason = "a query parameter must have a value";

@@ -4,6 +4,8 @@
  */
 #include "http/router.h"
 
+#include "core/util.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,15 +212,5 @@ tix_match_result tix_router_match(const tix_router *router, const char *method, 
 
 bool tix_route_reads(const tix_route *route, const char *name)
 {
-    size_t n = strlen(name);
-    const char *p = route != NULL ? route->query : NULL;
-    while (p != NULL && *p != '\0') {
-        size_t len = strcspn(p, " ");
-        if (len == n && n > 0 && memcmp(p, name, n) == 0) {
-            return true;
-        }
-        p += len;
-        p += strspn(p, " ");
-    }
-    return false;
+    return route != NULL && tix_word_in(route->query, name);
 }

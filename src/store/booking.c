@@ -4,6 +4,7 @@
 #include "core/util.h"
 #include "store/outbox.h"
 #include "store/promo.h"
+#include "store/reports.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -577,6 +578,12 @@ static const char *mail_kind(tix_booking_status to, const char *reason)
     }
 }
 
+/* The statuses of a paid booking: the ones whose gross the sales report counts (reports.h). */
+static bool paid_status(tix_booking_status s)
+{
+    return s == TIX_BK_CONFIRMED || s == TIX_BK_CANCELLED_REFUNDED || s == TIX_BK_EXPIRED_REFUNDED;
+}
+
 tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status from,
                               tix_booking_status to, const char *reason, const char *payment_id,
                               int64_t now)
@@ -603,6 +610,10 @@ tix_rc tix_booking_transition(tix_db *db, const char *id, tix_booking_status fro
                          "INSERT INTO booking_events (id, booking_id, from_status, to_status,"
                          " reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                          ep, 6, NULL);
+    }
+    if (rc == TIX_OK) { /* the sales summary moves with the change, in its transaction */
+        rc = tix_show_sales_booking(db, id, (int)paid_status(to) - (int)paid_status(from),
+                                    (to == TIX_BK_CONFIRMED) - (from == TIX_BK_CONFIRMED));
     }
     bool unsold = to == TIX_BK_EXPIRED || to == TIX_BK_FAILED || to == TIX_BK_CANCELLED_REFUNDED ||
                   to == TIX_BK_EXPIRED_REFUNDED;

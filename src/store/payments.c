@@ -1,6 +1,8 @@
 /* SQL for webhook events, refunds as admins see them, and reconciliation; see payments.h. */
 #include "store/payments.h"
 
+#include "store/reports.h"
+
 #include <string.h>
 
 /* ---- webhook events ---- */
@@ -133,12 +135,24 @@ static tix_rc attempt_ensure(tix_db *db, const char *id, const char *key, int64_
                        p, 2, NULL);
 }
 
+/* Locks the booking of refund id for this transaction: every change of a refund's status that
+ * the sales summary counts runs under it, like the booking's own transitions (reports.h). */
+static tix_rc lock_refund_booking(tix_db *db, const char *id)
+{
+    tix_dbv p = TIX_DB_TEXT(id);
+    return tix_db_exec(db,
+                       "UPDATE bookings SET updated_at = updated_at"
+                       " WHERE id = (SELECT booking_id FROM refunds WHERE id = $1)",
+                       &p, 1, NULL);
+}
+
 tix_rc tix_refund_mark(tix_db *db, const char *id, const char *key, const char *status,
                        const char *provider_refund_id, const char *source, int64_t now)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_TEXT(status), TIX_DB_TEXT(provider_refund_id),
                    TIX_DB_INT(now), TIX_DB_TEXT(key),    TIX_DB_TEXT(source)};
-    tix_rc rc = attempt_ensure(db, id, key, now);
+    tix_rc rc = lock_refund_booking(db, id);
+    rc = rc ? rc : attempt_ensure(db, id, key, now);
     rc = rc ? rc
             : tix_db_exec(db,
                           "UPDATE refund_attempts SET status = CASE WHEN status = 'processed'"
@@ -157,6 +171,8 @@ tix_rc tix_refund_mark(tix_db *db, const char *id, const char *key, const char *
                           p, 5, &res);
     if (rc == TIX_OK && tix_db_res_changes(res) == 0) {
         rc = TIX_ECONFLICT;
+    } else if (rc == TIX_OK && strcmp(status, "processed") == 0) {
+        rc = tix_show_sales_refund(db, id, NULL); /* it was not processed: now it is */
     }
     tix_db_res_destroy(res);
     return rc;
@@ -170,7 +186,12 @@ tix_rc tix_refund_settle(tix_db *db, const char *id, const tix_refund_answer *an
                    TIX_DB_TEXT(st),           TIX_DB_TEXT(ans->provider_refund_id),
                    TIX_DB_TEXT(ans->detail),  TIX_DB_INT(now),
                    TIX_DB_TEXT(refund_status)};
-    tix_rc rc = attempt_ensure(db, id, ans->key, now);
+    tix_rc rc = lock_refund_booking(db, id);
+    /* counted before the update, by the update's own rule (reports.h) */
+    if (rc == TIX_OK && strcmp(refund_status, "processed") == 0) {
+        rc = tix_show_sales_refund(db, id, ans->key);
+    }
+    rc = rc ? rc : attempt_ensure(db, id, ans->key, now);
     rc = rc ? rc
             : tix_db_exec(db,
                           "UPDATE refund_attempts SET status = CASE WHEN status = 'processed'"

@@ -22,42 +22,30 @@
     " AND (CAST($6 AS TEXT) IS NULL OR t.owner_id = $6)),"
 
 /*
- * The shape of the query, and why. Each kind of number is summed in its own branch of a UNION
- * ALL, straight from sh into indexed tables and grouped there by the report's key, and the
- * branches are added up at the end; no branch joins the result of another aggregate. That
- * keeps the work linear in the rows read whatever plan the database picks: PostgreSQL plans a
- * prepared statement generically after a few runs, guesses one show in sh, and a join of sh
- * against per-show aggregates then became a nested loop rescanning an aggregate once per show
- * (quadratic: 30 s for 7680 shows in bench/reports.py). "sh CROSS JOIN x WHERE ..." is an
- * inner join to PostgreSQL; to SQLite it also says "sh first", so both walk from the shows
- * into the bookings_show / bookings_show_sales and booking_seats indexes. A paid booking's
- * refunds are a scalar subquery per booking (refunds_booking_paid), not a join: joined on
- * booking id and payment id, PostgreSQL took the two for independent, guessed one row, and
- * looped over sh once per refund (quadratic again, minutes on the year).
+ * The sums come from show_sales (migration 0019): one row per show, kept by the writes that move
+ * money or tickets (tix_show_sales_booking, tix_show_sales_refund), so the report reads one
+ * summary row per show of the range and never a booking, seat or refund. The shows of the range
+ * are grouped by the report's key and their hall in g1 (a show with no summary row counts as
+ * zeros), and each group's hall gives the sellable seats: its active seats (seat_count) less its
+ * blocked ones (seats_hall_blocked, migration 0016), times its shows not cancelled.
+ * "sh LEFT JOIN show_sales" probes the summary's primary key once per show (or hashes it): linear
+ * whatever plan the database picks, also PostgreSQL's generic plan for a prepared statement that
+ * guesses one show in sh (the reason the earlier version was a UNION ALL of branches).
  *
  * K is the group's key as six columns (k_day, k_id, k_starts, k_tid, k_tname, k_mid; unused
- * ones constant) and G the same key for GROUP BY. Sellable seats are counted per hall, not per
- * show: the shows are grouped by key and hall, and each hall's active seats (seat_count) less
- * its blocked ones (seats_hall_blocked) are multiplied by its shows not cancelled.
+ * ones constant) and G the same key for GROUP BY.
  */
 #define SALES_BRANCHES(K, G)                                                                       \
     " x AS (SELECT g1.k_day, g1.k_id, g1.k_starts, g1.k_tid, g1.k_tname, g1.k_mid, g1.currency,"   \
     " g1.n AS shows, g1.live * (h.seat_count - (SELECT COUNT(*) FROM seats se"                     \
     " WHERE se.hall_id = g1.hall_id AND se.blocked = 1 AND se.active = 1)) AS sellable,"           \
-    " 0 AS gross, 0 AS discounts, 0 AS refunds, 0 AS tickets"                                      \
+    " g1.gross, g1.discounts, g1.refunds, g1.tickets"                                              \
     " FROM (SELECT " K ", sh.currency, sh.hall_id, COUNT(*) AS n,"                                 \
-    " SUM(CASE WHEN sh.status = 'cancelled' THEN 0 ELSE 1 END) AS live FROM sh"                    \
-    " GROUP BY " G ", sh.currency, sh.hall_id) g1 CROSS JOIN halls h WHERE h.id = g1.hall_id"      \
-    " UNION ALL SELECT " K ", sh.currency, 0, 0, SUM(CASE WHEN b.amount_before_discount > 0"       \
-    " THEN b.amount_before_discount ELSE b.amount + b.discount END), SUM(b.discount),"             \
-    " SUM((SELECT COALESCE(SUM(r.amount), 0) FROM refunds r WHERE r.booking_id = b.id"             \
-    " AND r.status = 'processed' AND r.payment_id = b.payment_id)), 0"                             \
-    " FROM sh CROSS JOIN bookings b WHERE b.show_id = sh.id"                                       \
-    " AND b.status IN ('confirmed', 'cancelled_refunded', 'expired_refunded')"                     \
-    " GROUP BY " G ", sh.currency"                                                                 \
-    " UNION ALL SELECT " K ", sh.currency, 0, 0, 0, 0, 0, COUNT(*)"                                \
-    " FROM sh CROSS JOIN bookings b CROSS JOIN booking_seats bs WHERE b.show_id = sh.id"           \
-    " AND b.status = 'confirmed' AND bs.booking_id = b.id GROUP BY " G ", sh.currency)"
+    " SUM(CASE WHEN sh.status = 'cancelled' THEN 0 ELSE 1 END) AS live,"                           \
+    " SUM(COALESCE(ss.gross, 0)) AS gross, SUM(COALESCE(ss.discounts, 0)) AS discounts,"           \
+    " SUM(COALESCE(ss.refunds, 0)) AS refunds, SUM(COALESCE(ss.tickets, 0)) AS tickets"            \
+    " FROM sh LEFT JOIN show_sales ss ON ss.show_id = sh.id"                                       \
+    " GROUP BY " G ", sh.currency, sh.hall_id) g1 CROSS JOIN halls h WHERE h.id = g1.hall_id)"
 
 /* The groups, named and ordered: the movie's title is joined after the sums (one probe per
  * row of the answer, not per booking). */
@@ -115,4 +103,47 @@ tix_rc tix_sales_report(tix_db *db, tix_arena *a, const tix_sales_query *q, tix_
                    TIX_DB_TEXT(q->owner_id),
                    TIX_DB_INT((int64_t)q->limit + 1)};
     return TIX_DB_LIST(db, a, sales_sql[q->group], p, 7, &sales_map, rows, n);
+}
+
+/* ---- the summary ---- */
+
+#define PAID_STATUSES "('confirmed', 'cancelled_refunded', 'expired_refunded')"
+#define SHOW_SALES_UPSERT                                                                          \
+    " ON CONFLICT (show_id) DO UPDATE SET"                                                         \
+    " paid_bookings = show_sales.paid_bookings + excluded.paid_bookings,"                          \
+    " gross = show_sales.gross + excluded.gross,"                                                  \
+    " discounts = show_sales.discounts + excluded.discounts,"                                      \
+    " refunds = show_sales.refunds + excluded.refunds,"                                            \
+    " tickets = show_sales.tickets + excluded.tickets"
+
+tix_rc tix_show_sales_booking(tix_db *db, const char *booking_id, int paid, int confirmed)
+{
+    if (paid == 0 && confirmed == 0) {
+        return TIX_OK;
+    }
+    tix_dbv p[] = {TIX_DB_TEXT(booking_id), TIX_DB_INT(paid), TIX_DB_INT(confirmed)};
+    return tix_db_exec(
+        db,
+        "INSERT INTO show_sales (show_id, paid_bookings, gross, discounts, refunds, tickets)"
+        " SELECT b.show_id, CAST($2 AS BIGINT), CAST($2 AS BIGINT) * CASE WHEN"
+        " b.amount_before_discount > 0 THEN b.amount_before_discount ELSE b.amount + b.discount"
+        " END, CAST($2 AS BIGINT) * b.discount, CAST($2 AS BIGINT) * (SELECT"
+        " CAST(COALESCE(SUM(r.amount), 0) AS BIGINT) FROM refunds r WHERE r.booking_id = b.id"
+        " AND r.status = 'processed' AND r.payment_id = b.payment_id),"
+        " CAST($3 AS BIGINT) * (SELECT COUNT(*) FROM booking_seats bs WHERE bs.booking_id = b.id)"
+        " FROM bookings b WHERE b.id = $1" SHOW_SALES_UPSERT,
+        p, 3, NULL);
+}
+
+tix_rc tix_show_sales_refund(tix_db *db, const char *refund_id, const char *key)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(refund_id), TIX_DB_TEXT(key)};
+    return tix_db_exec(db,
+                       "INSERT INTO show_sales (show_id, paid_bookings, gross, discounts, refunds,"
+                       " tickets) SELECT b.show_id, 0, 0, 0, r.amount, 0 FROM refunds r"
+                       " JOIN bookings b ON b.id = r.booking_id WHERE r.id = $1"
+                       " AND r.payment_id = b.payment_id AND b.status IN " PAID_STATUSES
+                       " AND (CAST($2 AS TEXT) IS NULL OR (r.status <> 'processed'"
+                       " AND COALESCE(r.idem_key, r.id) = $2))" SHOW_SALES_UPSERT,
+                       p, 2, NULL);
 }

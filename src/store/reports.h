@@ -19,6 +19,11 @@
  *     ones (today's layout; a hall's layout cannot change under future shows with bookings),
  *     for every show not cancelled.
  *
+ * The sums are not computed from bookings, booking_seats and refunds on every request: they are
+ * read from show_sales (migration 0019), one row per show holding exactly those sums, kept by the
+ * writes that change them (tix_show_sales_booking, tix_show_sales_refund below) in their own
+ * transactions. The query reads the range's shows and one summary row per show.
+ *
  * Every group of a range with shows has a row, also with no sales (occupancy 0).
  * Strings in the returned rows live in the caller's arena.
  */
@@ -71,5 +76,26 @@ typedef struct tix_sales_row {
  * *n (at most q->limit + 1: one more than the limit says it was exceeded). */
 TIX_MUSTCHECK tix_rc tix_sales_report(tix_db *db, tix_arena *a, const tix_sales_query *q,
                                       tix_sales_row **rows, int *n);
+
+/*
+ * Keeping the per-show summary (show_sales, migration 0019) that tix_sales_report reads. Each
+ * adds a difference to the show's row by an upsert with increments, inside the caller's
+ * transaction, and must run with the booking's row locked by that transaction (its status
+ * update, or tix_booking_lock), so that two changes of one booking never both count.
+ *
+ * tix_show_sales_booking: booking_id changed status; paid is +1 when it entered the paid
+ * statuses (confirmed, cancelled_refunded, expired_refunded), -1 when it left them, 0 when
+ * neither; confirmed likewise for status confirmed. Run after the status (and payment id)
+ * update: the amounts, refunds and seats are read as they are then. Nothing is written when both
+ * are 0.
+ *
+ * tix_show_sales_refund: refund_id becomes processed in this transaction. Counted when its
+ * booking is paid and it refunds the booking's own payment. With key NULL, run after the update
+ * that made it processed; with key, run before the update about attempt `key`, and only what
+ * that update will change counts (the refund not processed yet and key its current attempt).
+ */
+TIX_MUSTCHECK tix_rc tix_show_sales_booking(tix_db *db, const char *booking_id, int paid,
+                                            int confirmed);
+TIX_MUSTCHECK tix_rc tix_show_sales_refund(tix_db *db, const char *refund_id, const char *key);
 
 #endif

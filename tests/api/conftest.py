@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -485,6 +486,44 @@ def assert_error(resp: requests.Response, status: int, code: str) -> dict:
     if "details" in err:
         assert isinstance(err["details"], dict), desc
     return err
+
+
+def at_once(n: int, prepare, timeout: float = 30) -> list:
+    """Races n threads: thread i calls prepare(i), which returns what the thread does at the
+    start (a function of no arguments); all start together (a barrier) and their results come
+    back in order. An exception in a thread is re-raised here."""
+    barrier = threading.Barrier(n)
+    out: list = [None] * n
+    errors: list = []
+
+    def worker(i: int):
+        try:
+            go = prepare(i)
+            barrier.wait(timeout)
+            out[i] = go()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(e)  # first, so that errors[0] is not a waiter's BrokenBarrierError
+            barrier.abort()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out
+
+
+def assert_one_wins(answers: list[requests.Response], code: str) -> tuple[dict, list[dict]]:
+    """Asserts that exactly one of answers is a 200 and every other a 409 with error code;
+    returns the winner's body and the losers' `error` objects."""
+    counts = {}
+    for r in answers:
+        counts[r.status_code] = counts.get(r.status_code, 0) + 1
+    assert counts == {200: 1, 409: len(answers) - 1}, counts
+    won = [r for r in answers if r.status_code == 200][0].json()
+    return won, [assert_error(r, 409, code) for r in answers if r.status_code == 409]
 
 
 def register(server: Server, email: str | None = None, password: str = DEFAULT_PASSWORD,

@@ -28,9 +28,14 @@ REDIS_BIN = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 class RedisServer:
+    """One redis-server (or, in sentinel_helpers.Node, redis-sentinel) process in its own temp
+    dir. Subclasses change what runs by overriding argv()."""
+
+    dir_prefix = "ticketd-redis-"
+
     def __init__(self):
         self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="ticketd-redis-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=self.dir_prefix))
         self.proc: subprocess.Popen | None = None
         atexit.register(self.destroy)
 
@@ -38,22 +43,31 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def argv(self) -> list[str]:
+        """The command line start() runs; extra_args() goes last."""
+        return [REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no",
+                "--loglevel", "warning", *self.extra_args()]
+
+    def extra_args(self) -> list[str]:
+        return []
+
     def start(self, timeout: float = 10.0) -> "RedisServer":
+        """Runs argv() and waits until the process answers PING (an error reply such as
+        LOADING counts as not yet)."""
         assert self.proc is None or self.proc.poll() is not None
-        self.proc = subprocess.Popen(
-            [REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no",
-             "--loglevel", "warning"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        argv = self.argv()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 if self.command("PING") == "PONG":
                     return self
-            except OSError:
+            except (OSError, RuntimeError):
                 pass
             time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not answer on port {self.port}")
+        raise RuntimeError(f"{argv[0]} did not answer on port {self.port}")
 
     def kill(self) -> None:
         """SIGKILL: the data is gone, as after a crash."""
@@ -83,11 +97,17 @@ class RedisServer:
 
     def command(self, *args: str):
         """One command over RESP; returns a str, int, list or None."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
-            payload = f"*{len(args)}\r\n" + "".join(
-                f"${len(a.encode())}\r\n{a}\r\n" for a in args)
-            s.sendall(payload.encode())
-            return _read_resp(s.makefile("rb"))
+        return resp_command(self.port, *args)
+
+
+def resp_command(port: int, *args: str, timeout: float = 2.0):
+    """One command over RESP to 127.0.0.1:port; returns a str, int, list or None (an error
+    reply raises RuntimeError)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        payload = f"*{len(args)}\r\n" + "".join(
+            f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+        s.sendall(payload.encode())
+        return _read_resp(s.makefile("rb"))
 
 
 def _read_resp(f):

@@ -11,93 +11,38 @@ address the test sets: a stale sentinel that names a replica.
 
 from __future__ import annotations
 
-import atexit
 import shutil
-import signal
-import socket
 import socketserver
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-from conftest import free_port
-from redis_helpers import REDIS_BIN, _read_resp
+from redis_helpers import RedisServer, _read_resp
 
 SENTINEL_BIN = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
 MASTER = "mymaster"
 
 
-def resp_command(port: int, *args: str, timeout: float = 2.0):
-    """One command over RESP to 127.0.0.1:port; returns a str, int, list or None."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        payload = f"*{len(args)}\r\n" + "".join(
-            f"${len(a.encode())}\r\n{a}\r\n" for a in args)
-        s.sendall(payload.encode())
-        return _read_resp(s.makefile("rb"))
+class Node(RedisServer):
+    """One redis-server (argv_tail added to its command line) or, with sentinel, one
+    redis-sentinel (conf added to its sentinel.conf) in its own directory."""
 
-
-class Node:
-    """One redis-server or redis-sentinel process in its own directory."""
+    dir_prefix = "ticketd-sentinel-"
 
     def __init__(self, argv_tail: list[str], sentinel: bool = False, conf: str = ""):
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="ticketd-sentinel-"))
+        super().__init__()
         self.sentinel = sentinel
         self.conf = conf
         self.argv_tail = argv_tail
-        self.proc: subprocess.Popen | None = None
-        atexit.register(self.destroy)
 
-    def start(self, timeout: float = 10.0) -> "Node":
-        if self.sentinel:
-            cf = self.dir / "sentinel.conf"
-            cf.write_text(f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n" + self.conf)
-            argv = [SENTINEL_BIN, str(cf), "--loglevel", "warning"]
-        else:
-            argv = [REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no",
-                    "--loglevel", "warning", *self.argv_tail]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if self.command("PING") == "PONG":
-                    return self
-            except (OSError, RuntimeError):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"{argv[0]} did not answer on port {self.port}")
+    def argv(self) -> list[str]:
+        if not self.sentinel:
+            return super().argv()
+        cf = self.dir / "sentinel.conf"
+        cf.write_text(f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n" + self.conf)
+        return [SENTINEL_BIN, str(cf), "--loglevel", "warning"]
 
-    def command(self, *args: str):
-        return resp_command(self.port, *args)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def pause(self) -> None:
-        """SIGSTOP: connections stay open but nothing answers (a partition)."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
-
-    def destroy(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def extra_args(self) -> list[str]:
+        return self.argv_tail
 
 
 class SentinelSet:

@@ -21,7 +21,7 @@ import requests
 from booking_helpers import GRID_LAYOUT, GRID_PRICES, Venue, api, buy, post_cancel, starts_in
 from catalog_helpers import cast, create_hall, create_show, create_theatre, make_owner, \
     make_user, ok, parse_time, uid
-from conftest import TIMEOUT, assert_error
+from conftest import TIMEOUT, assert_error, assert_one_wins, at_once
 
 CHECKIN_KEYS = {"ticket", "seat", "show", "booking_id", "checked_in_at"}
 
@@ -310,32 +310,20 @@ def test_cancelled_show_voids_its_tickets(server):
 
 def race(targets, token: str, theatre_id: str, code: str, n: int) -> list[requests.Response]:
     """n threads scan code at once, thread i through targets[i % len(targets)]."""
-    barrier = threading.Barrier(n)
-    out: list = [None] * n
 
-    def worker(i: int):
+    def prepare(i: int):
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {token}"
-        barrier.wait(30)
-        out[i] = s.post(f"{targets[i % len(targets)].api}/theatres/{theatre_id}/check-ins",
-                        json={"code": code}, timeout=TIMEOUT)
+        url = f"{targets[i % len(targets)].api}/theatres/{theatre_id}/check-ins"
+        return lambda: s.post(url, json={"code": code}, timeout=TIMEOUT)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
+    return at_once(n, prepare)
 
 
 def assert_exactly_once(answers: list[requests.Response]) -> None:
-    counts = Counter(r.status_code for r in answers)
-    assert counts == {200: 1, 409: len(answers) - 1}, counts
-    won = [r for r in answers if r.status_code == 200][0].json()
-    for r in answers:
-        if r.status_code == 409:
-            err = assert_error(r, 409, "already_checked_in")
-            assert err["details"]["checked_in_at"] == won["checked_in_at"]
+    won, errs = assert_one_wins(answers, "already_checked_in")
+    for err in errs:
+        assert err["details"]["checked_in_at"] == won["checked_in_at"]
 
 
 def test_twenty_scanners_race_on_one_ticket(server):

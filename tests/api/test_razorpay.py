@@ -25,6 +25,7 @@ from conftest import (
     BACKENDS, Server, _new_database, assert_error, call, clean_environ, free_port, server_env,
 )
 from razorpay_standin import RazorpayStandin, rzp_id
+from test_reports import assert_summary_is_ledger
 
 KEY_ID = "rzp_test_TicketdStandIn01"
 KEY_SECRET = "standinKeySecret0123456789"
@@ -386,6 +387,10 @@ def test_cancellation_refunds_through_razorpay_and_refund_webhooks(rzp, srv):
     processed = rzp.settle_refund(theirs["id"], "processed")
     hook_ok(rzp.send_webhook(hook_url(srv), rzp.event("refund.processed", refund=processed)),
             "refund_processed")
+    # the sales summary counted the refund once, also after a repeat with a new event id
+    assert_summary_is_ledger(srv.database_url, {show.id})
+    hook_ok(rzp.send_webhook(hook_url(srv), rzp.event("refund.processed", refund=processed)))
+    assert_summary_is_ledger(srv.database_url, {show.id})
     # A stale refund.failed arriving afterwards does not move it back.
     stale = dict(processed, status="failed")
     hook_ok(rzp.send_webhook(hook_url(srv), rzp.event("refund.failed", refund=stale)),
@@ -525,6 +530,7 @@ def test_refund_failed_by_razorpay_is_retried_under_a_new_key(rzp, srv):
     assert_error(call("POST", srv, f"/admin/refunds/{ours['id']}/retry", token=admin), 409,
                  "refund_processed")
     assert len(rzp.refunds_of(pay["id"])) == 2
+    assert_summary_is_ledger(srv.database_url, {show.id})
 
 
 def test_refund_answered_failed_is_retried_by_the_job_under_a_new_key(rzp, backend,

@@ -17,6 +17,22 @@
 
 #define T_2026 INT64_C(1795600800000) /* 2026-11-25T10:00:00Z */
 
+/* ---- word lists ---- */
+
+static void test_word_in(void **state)
+{
+    (void)state;
+    assert_true(tix_word_in("limit cursor status", "limit"));
+    assert_true(tix_word_in("limit cursor status", "status"));
+    assert_true(tix_word_in("  limit   cursor ", "cursor"));
+    assert_false(tix_word_in("limit cursor", "lim")); /* whole words only */
+    assert_false(tix_word_in("limit cursor", "limitx"));
+    assert_false(tix_word_in("limit cursor", "limit cursor"));
+    assert_false(tix_word_in("limit", ""));
+    assert_false(tix_word_in("", "limit"));
+    assert_false(tix_word_in(NULL, "limit"));
+}
+
 /* ---- RFC 3339 ---- */
 
 static void test_rfc3339_format(void **state)
@@ -661,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_json_escape),
         cmocka_unit_test(test_json_escape_truncation),
+        cmocka_unit_test(test_word_in),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
