@@ -4,6 +4,8 @@
 # Usage: bench/holds.sh [seconds] [connections]
 # PROFILE=1 (PostgreSQL only) loads pg_stat_statements and prints, after the run, the statements
 # by total execution time with calls per request, and transactions and WAL flushes per request.
+# IDEM=1: every hold carries an Idempotency-Key of its own (the key's row joins the hold's
+# transaction: http/idempotency.c).
 # PGBENCH=1 (PostgreSQL only) then runs bench/holds_pgbench.sql, the bare hold SQL, with pgbench at
 # the same concurrency on the same cluster (claims emptied first) and prints the ratio.
 # P6 sweep knobs (PostgreSQL only; bench/holds_sweep.sh sets them): SHOWS_TOTAL=N fills the
@@ -11,7 +13,7 @@
 # holds spread over up to 2,000 of them; HALL_ROWS=R makes the hall R rows of 100 seats.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}; PROFILE=${PROFILE:-0}; PGBENCH=${PGBENCH:-0}
+DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}; PROFILE=${PROFILE:-0}; PGBENCH=${PGBENCH:-0}; IDEM=${IDEM:-0}
 SHOWS_TOTAL=${SHOWS_TOTAL:-0}; HALL_ROWS=${HALL_ROWS:-100}
 BIN=${BIN:-./build/ticketd}  # BIN=path/to/ticketd measures another build
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
@@ -84,12 +86,13 @@ if [ "$SHOWS_TOTAL" -gt 20 ] && [ "$DB" = postgres ]; then
   "${PSQL[@]}" -At -c "SELECT 'SHOWS = {' || string_agg('\"' || id || '\"', ',' ORDER BY starts_at) || '}'
     FROM (SELECT id, starts_at FROM shows ORDER BY starts_at LIMIT 2000) s" >>"$TMP/setup.lua"
 fi
+echo "IDEM = $( [ "$IDEM" = 1 ] && echo true || echo false )" >>"$TMP/setup.lua"
 cat "$TMP/setup.lua" bench/holds.lua > "$TMP/run.lua"
 if [ "$PROFILE" = 1 ] && [ "$DB" = postgres ]; then
   "${PSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
                -c "SELECT pg_stat_statements_reset(), pg_stat_reset(), pg_stat_reset_shared('wal')" >/dev/null
 fi
-echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$DB bin=$BIN workers=$WORKERS conns=$CONNS cpus=$(nproc)" \
+echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$DB bin=$BIN workers=$WORKERS conns=$CONNS idem=$IDEM cpus=$(nproc)" \
   "shows=$( [ "$SHOWS_TOTAL" -gt 20 ] && echo "$SHOWS_TOTAL" || echo 20) hall_seats=$((HALL_ROWS * 100))"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 SERVER_PID=${PIDS[0]}

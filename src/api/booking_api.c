@@ -12,11 +12,12 @@
 #include "core/util.h"
 #include "store/door.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static tix_booking_ctx ctx_of(tix_req *r, tix_db *db)
 {
-    return (tix_booking_ctx){db, r->arena, &r->app->cfg, r->app->pay};
+    return (tix_booking_ctx){db, r->arena, &r->app->cfg, r->app->pay, NULL};
 }
 
 static const char *const claim_names[] = {"available", "held", "booked"};
@@ -195,6 +196,31 @@ static void reply_hold_problem(tix_req *r, tix_rc rc, const tix_hold_result *h)
     }
 }
 
+static json_t *hold_view(const tix_hold_result *h)
+{
+    return json_pack("{s:s,s:s,s:o,s:I,s:s,s:o}", "hold_id", h->hold.id, "show_id", h->hold.show_id,
+                     "seats", held_seats(h), "amount", (json_int_t)h->hold.amount, "currency",
+                     h->hold.currency, "expires_at", tix_view_time(h->hold.expires_at));
+}
+
+typedef struct hold_answer_arg {
+    tix_req *r;
+    const tix_hold_result *h;
+} hold_answer_arg;
+
+/* The 201 the hold's commit makes true, stored with it under the Idempotency-Key: the same
+ * bytes tix_reply_json sends for hold_view (its serialisation is deterministic). */
+static void hold_answer(void *arg, int *status, const char **response)
+{
+    const hold_answer_arg *x = arg;
+    json_t *view = hold_view(x->h);
+    char *text = view ? json_dumps(view, TIX_REPLY_JSON_FLAGS) : NULL;
+    json_decref(view);
+    *status = 201;
+    *response = tix_arena_strdup(x->r->arena, text ? text : "");
+    free(text);
+}
+
 void tix_api_hold_create(tix_req *r)
 {
     json_t *body = tix_req_json(r);
@@ -208,16 +234,18 @@ void tix_api_hold_create(tix_req *r)
     }
     tix_booking_ctx c = ctx_of(r, db);
     tix_hold_result h;
+    hold_answer_arg arg = {r, &h};
+    c.idem = r->idem; /* the Idempotency-Key joins the hold's transaction */
+    if (c.idem != NULL) {
+        c.idem->answer = hold_answer;
+        c.idem->arg = &arg;
+    }
     tix_rc rc = tix_hold_place(&c, tix_req_param(r, "id"), r->auth.user_id, &req, &h);
     if (rc != TIX_OK) {
         reply_hold_problem(r, rc, &h);
         return;
     }
-    tix_reply_json(r, 201,
-                   json_pack("{s:s,s:s,s:o,s:I,s:s,s:o}", "hold_id", h.hold.id, "show_id",
-                             h.hold.show_id, "seats", held_seats(&h), "amount",
-                             (json_int_t)h.hold.amount, "currency", h.hold.currency, "expires_at",
-                             tix_view_time(h.hold.expires_at)));
+    tix_reply_json(r, 201, hold_view(&h));
 }
 
 void tix_api_hold_delete(tix_req *r)

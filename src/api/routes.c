@@ -14,6 +14,7 @@
 #define ADMIN TIX_ACCESS_ADMIN
 #define JSON  TIX_ROUTE_JSON
 #define IDEM  TIX_ROUTE_IDEMPOTENT
+#define IDTX  TIX_ROUTE_IDEM_TX       /* the key joins the handler's transaction */
 #define CSHOW TIX_ROUTE_CACHE_SHOW    /* cached per show: http/cached.h */
 #define CCAT  TIX_ROUTE_CACHE_CATALOG /* cached per catalogue version */
 #define CUSER TIX_ROUTE_CACHE_USER    /* cached per user */
@@ -90,7 +91,7 @@ const tix_route tix_routes[] = {
     /* seats and booking (any signed-in role may book) */
     {"GET", V1 "/shows/{id}/seats", tix_api_seat_map, PUB, CSHOW},
     {"GET", V1 "/shows/{id}/events", tix_api_show_events, PUB, 0}, /* Server-Sent Events */
-    {"POST", V1 "/shows/{id}/holds", tix_api_hold_create, USER, JSON | IDEM | RL(HOLD)},
+    {"POST", V1 "/shows/{id}/holds", tix_api_hold_create, USER, JSON | IDEM | IDTX | RL(HOLD)},
     {"DELETE", V1 "/holds/{id}", tix_api_hold_delete, USER, 0},
     {"POST", V1 "/bookings", tix_api_booking_create, USER, JSON | IDEM},
     {"GET", V1 "/bookings", tix_api_booking_list, USER, CUSER, "limit cursor"},

@@ -207,7 +207,7 @@ void tix_reply_json(tix_req *r, unsigned status, json_t *body)
         json_decref(body);
         return;
     }
-    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    char *text = json_dumps(body, TIX_REPLY_JSON_FLAGS);
     json_decref(body);
     r->status = status;
     r->content_type = "application/json; charset=utf-8";

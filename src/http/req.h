@@ -69,6 +69,10 @@ struct tix_req {
     int64_t start_us;
     tix_db *db;        /* acquired on first use by tix_req_db, released after the reply */
     tix_upload upload; /* TIX_ROUTE_UPLOAD routes only */
+    /* TIX_ROUTE_IDEM_TX routes with an Idempotency-Key: the key, for the handler to hand to the
+     * transaction that joins it (booking/booking.h tix_idem_tx; owned by http/idempotency.c,
+     * valid during the handler call); NULL otherwise. */
+    struct tix_idem_tx *idem;
     /* the answer */
     unsigned status;
     char *resp;
@@ -128,6 +132,9 @@ bool tix_req_page(tix_req *r, int *limit, const char **cursor);
 /* The opaque cursor text for a last-seen key (arena-owned). */
 const char *tix_req_cursor_encode(tix_req *r, const char *key);
 
+/* How tix_reply_json serialises a body (jansson's json_dumps flags). */
+#define TIX_REPLY_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(10))
+
 /* Answers with a JSON value (reference stolen) and status. */
 void tix_reply_json(tix_req *r, unsigned status, json_t *body);
 /* Answers with no body (204 and the like). */
@@ -141,7 +148,8 @@ void tix_reply_rc(tix_req *r, tix_rc rc);
 void tix_reply_header(tix_req *r, const char *name, const char *value);
 /* Runs handler under the request's Idempotency-Key, if it has one (http/idempotency.c): the
  * first response to (user, key) is stored for 24 h and replayed for the same request; the same
- * key with a different request is a 422. */
+ * key with a different request is a 422. On TIX_ROUTE_IDEM_TX routes the handler passes r->idem
+ * to its transaction (and sets its answer callback). */
 void tix_idempotent_call(tix_req *r, tix_handler handler);
 /* Whether the request has been answered. */
 bool tix_req_answered(const tix_req *r);

@@ -756,35 +756,98 @@ tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_id, tix_sales_l
 
 /* ---- idempotency keys ---- */
 
-tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const tix_idem_key *k, tix_idem_seen *seen)
+/* Inserts the key with (status, response), or takes over a key older than the TTL; when the
+ * key is there and younger, *seen says what it holds (TIX_ECONFLICT). */
+static tix_rc idem_put(tix_db *db, tix_arena *a, const tix_idem_key *k, int status,
+                       const char *response, tix_idem_seen *seen)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_TEXT(k->hash),
-                   TIX_DB_INT(k->now), TIX_DB_INT(k->now - IDEM_TTL_MS)};
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id),
+                   TIX_DB_TEXT(k->key),
+                   TIX_DB_TEXT(k->hash),
+                   TIX_DB_INT(k->now),
+                   TIX_DB_INT(k->now - IDEM_TTL_MS),
+                   TIX_DB_INT(status),
+                   TIX_DB_TEXT(response)};
     /* A key older than 24 h is forgotten: the new request takes it over. */
     tix_rc rc = tix_db_exec_one(db,
                                 "INSERT INTO idempotency_keys (user_id, idem_key, request_hash,"
-                                " status, response, created_at) VALUES ($1, $2, $3, 0, NULL, $4)"
+                                " status, response, created_at) VALUES ($1, $2, $3, $6, $7, $4)"
                                 " ON CONFLICT (user_id, idem_key) DO UPDATE SET request_hash ="
-                                " excluded.request_hash, status = 0, response = NULL, created_at ="
-                                " excluded.created_at WHERE idempotency_keys.created_at < $5",
-                                p, 5, TIX_ECONFLICT);
+                                " excluded.request_hash, status = excluded.status, response ="
+                                " excluded.response, created_at = excluded.created_at"
+                                " WHERE idempotency_keys.created_at < $5",
+                                p, 7, TIX_ECONFLICT);
     if (rc != TIX_ECONFLICT) {
         return rc;
     }
+    rc = tix_idem_lookup(db, a, k, seen);
+    return rc == TIX_OK ? TIX_ECONFLICT : rc == TIX_ENOTFOUND ? TIX_EBUSY : rc;
+}
+
+tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const tix_idem_key *k, tix_idem_seen *seen)
+{
+    return idem_put(db, a, k, 0, NULL, seen);
+}
+
+tix_rc tix_idem_store(tix_db *db, tix_arena *a, const tix_idem_key *k, int status,
+                      const char *response, tix_idem_seen *seen)
+{
+    return idem_put(db, a, k, status, response, seen);
+}
+
+tix_rc tix_idem_lookup(tix_db *db, tix_arena *a, const tix_idem_key *k, tix_idem_seen *seen)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_INT(k->now - IDEM_TTL_MS)};
     tix_db_res *res = NULL;
-    tix_rc qrc = tix_db_exec(db,
-                             "SELECT status, response, request_hash FROM idempotency_keys"
-                             " WHERE user_id = $1 AND idem_key = $2",
-                             p, 2, &res);
-    if (qrc == TIX_OK && tix_db_res_rows(res) == 1) {
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT status, response, request_hash,"
+                            " CASE WHEN created_at < $3 THEN 1 ELSE 0 END"
+                            " FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+                            p, 3, &res);
+    bool expired = false;
+    if (rc == TIX_OK && tix_db_res_rows(res) == 1) {
         seen->status = (int)tix_db_res_int(res, 0, 0);
         seen->response = tix_db_res_dup(a, res, 0, 1);
         seen->stored_hash = tix_db_res_dup(a, res, 0, 2);
-    } else if (qrc == TIX_OK) {
-        qrc = TIX_EBUSY; /* forgotten between our two statements: let the client retry */
+        expired = tix_db_res_int(res, 0, 3) != 0;
+    } else if (rc == TIX_OK) {
+        rc = TIX_ENOTFOUND;
     }
     tix_db_res_destroy(res);
-    return qrc == TIX_OK ? TIX_ECONFLICT : qrc;
+    if (rc == TIX_OK && expired) {
+        /* Older than the TTL: forgotten (unless another request took it over meanwhile). */
+        rc = tix_db_exec(db,
+                         "DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2"
+                         " AND created_at < $3",
+                         p, 3, NULL);
+        rc = rc == TIX_OK ? TIX_ENOTFOUND : rc;
+    }
+    return rc;
+}
+
+void tix_idem_claim_stmt(tix_arena *a, const tix_idem_key *k, tix_db_stmt *st)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_TEXT(k->hash),
+                   TIX_DB_INT(k->now)};
+    tix_dbv *copy = tix_arena_alloc(a, sizeof(p));
+    memcpy(copy, p, sizeof(p));
+    *st = (tix_db_stmt){.sql = "INSERT INTO idempotency_keys (user_id, idem_key, request_hash,"
+                               " status, response, created_at) VALUES ($1, $2, $3, 0, NULL, $4)",
+                        .params = copy,
+                        .n = 4};
+}
+
+void tix_idem_answer_stmt(tix_arena *a, const tix_idem_key *k, int status, const char *response,
+                          tix_db_stmt *st)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_INT(status),
+                   TIX_DB_TEXT(response)};
+    tix_dbv *copy = tix_arena_alloc(a, sizeof(p));
+    memcpy(copy, p, sizeof(p));
+    *st = (tix_db_stmt){.sql = "UPDATE idempotency_keys SET status = $3, response = $4"
+                               " WHERE user_id = $1 AND idem_key = $2",
+                        .params = copy,
+                        .n = 4};
 }
 
 tix_rc tix_idem_finish(tix_db *db, const char *user_id, const char *key, int status,

@@ -374,14 +374,12 @@ def test_a_hold_retried_after_an_unknown_commit_outcome_is_safe(pg_cluster, make
                 json={"seat_ids": seats}).status_code == 409
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: when the database is still unreachable as the "
-                   "503 is answered, the Idempotency-Key's claim cannot be released and stays "
-                   "'in progress' (409) until it is 24 h old (http/idempotency.c)")
 def test_a_retry_after_an_unknown_commit_outcome_and_no_primary_is_answered(pg_cluster,
                                                                              make_server):
     """As above, but no primary answers for a while after the cut (a failover in progress):
-    the key's claim cannot be released then. The retry must still get an answer once the
-    database is back, not 409 idempotency_in_progress for the key's lifetime."""
+    nothing can be written when the 503 is answered. The retry must still get an answer once
+    the database is back, not 409 idempotency_in_progress for the key's lifetime (the key's
+    row commits only with its answer, in the hold's transaction: http/idempotency.c)."""
     pg = pg_cluster
     url = pg.create_database()
     proxy = CommitCutter(pg.port)
@@ -407,3 +405,46 @@ def test_a_retry_after_an_unknown_commit_outcome_and_no_primary_is_answered(pg_c
             break
         time.sleep(0.5)
     assert retry.status_code == 201, retry.text
+
+
+def test_the_key_commits_with_the_hold_so_a_retry_replays_the_hold_that_committed(pg_cluster,
+                                                                                  make_server):
+    """The Idempotency-Key's row and answer are written in the hold's transaction: when the
+    COMMIT happens but its answer is lost, the key holds the 201 of the hold that committed.
+    The retry replays exactly that hold (not a new one replacing it), and the same key with
+    another body is refused as reused, with nothing changed."""
+    pg = pg_cluster
+    url = pg.create_database()
+    proxy = CommitCutter(pg.port)
+    proxy.start()
+    srv = make_server("postgres", database_url=url.replace(f":{pg.port}/", f":{proxy.port}/"),
+                      WORKERS=1, CACHE="off")
+    v = Venue(srv)
+    token = register(srv)["access_token"]
+    seats = v.ids("C1", "C2")
+    headers = {"Idempotency-Key": "committed-with-the-hold"}
+    proxy.armed.set()
+    first = call("POST", srv, f"/shows/{v.show_id}/holds", token=token,
+                 json={"seat_ids": seats}, headers=headers)
+    assert proxy.cut.is_set(), "the COMMIT was not cut"
+    assert_error(first, 503, "unavailable")
+    dbname = url.rsplit("/", 1)[1]
+    committed = pg.psql(dbname, "SELECT id FROM holds WHERE status = 'active'")
+    assert committed.startswith("hld"), committed
+    assert pg.psql(dbname, "SELECT status FROM idempotency_keys "
+                   "WHERE idem_key = 'committed-with-the-hold'") == "201"
+    retry = call("POST", srv, f"/shows/{v.show_id}/holds", token=token,
+                 json={"seat_ids": seats}, headers=headers)
+    assert retry.status_code == 201, retry.text
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+    assert retry.json()["hold_id"] == committed
+    assert sorted(s["id"] for s in retry.json()["seats"]) == sorted(seats)
+    again = call("POST", srv, f"/shows/{v.show_id}/holds", token=token,
+                 json={"seat_ids": seats}, headers=headers)
+    assert (again.status_code, again.json()) == (201, retry.json())
+    # The same key for another request: refused, and the committed hold is left as it was.
+    other = call("POST", srv, f"/shows/{v.show_id}/holds", token=token,
+                 json={"seat_ids": v.ids("C3")}, headers=headers)
+    assert_error(other, 422, "idempotency_key_reused")
+    assert pg.psql(dbname, "SELECT id FROM holds WHERE status = 'active'") == committed
+    assert pg.psql(dbname, "SELECT count(*) FROM holds") == "1"
