@@ -195,7 +195,7 @@ void tix_api_theatre_list(tix_req *r)
     for (char *p = city_lower; p && *p; p++) {
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p);
     }
-    tix_db *db = tix_req_db(r);
+    tix_db *db = tix_req_db_read(r); /* a listing may come from a replica */
     if (db == NULL) {
         return;
     }
@@ -205,6 +205,11 @@ void tix_api_theatre_list(tix_req *r)
      * per caller): owners see their others by id, admins through GET /admin/theatres. */
     tix_theatre_filter f = {city_lower, tix_req_query(r, "owner_id"), "approved", after, limit};
     tix_rc rc = tix_theatre_list(db, r->arena, &f, &items, &n);
+    if (tix_req_db_read_again(r, rc, &db)) {
+        rc = tix_theatre_list(db, r->arena, &f, &items, &n);
+    } else if (db == NULL) {
+        return;
+    }
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;
