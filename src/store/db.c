@@ -118,6 +118,7 @@ static tix_rc ensure_open(tix_db *db)
 }
 
 static tix_rc create_replica_pool(tix_db_pool *primary);
+static void pool_free(tix_db_pool *pool);
 
 /* A pool; `eager`: open one connection now and fail if it cannot (a read pool opens lazily:
  * replicas being down must not stop the server). */
@@ -134,7 +135,7 @@ static tix_rc pool_create(const tix_config *cfg, int size, bool eager, tix_db_po
     p->conns = calloc((size_t)p->size, sizeof(*p->conns));
     p->free = calloc((size_t)p->size, sizeof(tix_db *));
     if (p->conns == NULL || p->free == NULL) {
-        tix_db_pool_destroy(p);
+        pool_free(p);
         return TIX_ENOMEM;
     }
     pthread_mutex_init(&p->mu, NULL);
@@ -157,7 +158,7 @@ static tix_rc pool_create(const tix_config *cfg, int size, bool eager, tix_db_po
     if (rc != TIX_OK) {
         snprintf(err, errlen, "cannot open the %s database: %s", p->drv->name,
                  p->conns[0].err[0] ? p->conns[0].err : tix_rc_name(rc));
-        tix_db_pool_destroy(p);
+        pool_free(p);
         return rc;
     }
     *out = p;
@@ -177,16 +178,18 @@ tix_rc tix_db_pool_create(const tix_config *cfg, int size, tix_db_pool **out, ch
             return rc;
         }
     }
-    *out = rc == TIX_OK ? p : NULL;
+    if (rc == TIX_OK) {
+        *out = p; /* untouched on failure */
+    }
     return rc;
 }
 
-void tix_db_pool_destroy(tix_db_pool *pool)
+/* Frees one pool (not its read pool). NULL does nothing. */
+static void pool_free(tix_db_pool *pool)
 {
     if (pool == NULL) {
         return;
     }
-    tix_db_pool_destroy(pool->replica);
     for (int i = 0; pool->conns != NULL && i < pool->size; i++) {
         if (pool->conns[i].open) {
             pool->drv->close(&pool->conns[i]);
@@ -202,6 +205,14 @@ void tix_db_pool_destroy(tix_db_pool *pool)
     free(pool->conns);
     free(pool->free);
     free(pool);
+}
+
+void tix_db_pool_destroy(tix_db_pool *pool)
+{
+    if (pool != NULL) {
+        pool_free(pool->replica);
+        pool_free(pool);
+    }
 }
 
 tix_db_kind tix_db_pool_kind(const tix_db_pool *pool)
