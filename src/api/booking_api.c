@@ -45,16 +45,30 @@ static int64_t seat_map_until(const tix_show *show, const tix_map_seat *seats, i
     return until;
 }
 
+/* The show and its seats, read from db. */
+static tix_rc seat_map_read(tix_req *r, tix_db *db, int64_t now, tix_show *show,
+                            tix_map_seat **seats, int *n)
+{
+    tix_rc rc = tix_show_get(db, r->arena, tix_req_param(r, "id"), show);
+    return rc ? rc : tix_seatmap_load(db, r->arena, show->id, show->hall_id, now, seats, n);
+}
+
+/* Read from a replica when one is current enough (http/req.h: tix_req_db_read): the map only
+ * shows; a hold decides on the primary. */
 void tix_api_seat_map(tix_req *r)
 {
-    tix_db *db = tix_req_db(r);
+    tix_db *db = tix_req_db_read(r);
     tix_show show;
     tix_map_seat *seats = NULL;
     int n = 0;
     int64_t now = tix_now_ms();
-    tix_rc rc = db ? tix_show_get(db, r->arena, tix_req_param(r, "id"), &show) : TIX_EUNAVAIL;
-    rc = rc ? rc : tix_seatmap_load(db, r->arena, show.id, show.hall_id, now, &seats, &n);
     if (db == NULL) {
+        return;
+    }
+    tix_rc rc = seat_map_read(r, db, now, &show, &seats, &n);
+    if (tix_req_db_read_again(r, rc, &db)) {
+        rc = seat_map_read(r, db, now, &show, &seats, &n);
+    } else if (db == NULL) {
         return;
     }
     if (rc != TIX_OK) {

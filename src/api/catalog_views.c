@@ -99,6 +99,11 @@ void tix_api_reply_theatre_page(tix_req *r, tix_db *db, const tix_theatre_filter
     tix_theatre *items = NULL;
     int n = 0;
     tix_rc rc = tix_theatre_list(db, r->arena, f, &items, &n);
+    if (tix_req_db_read_again(r, rc, &db)) { /* db was a replica that failed: the primary */
+        rc = tix_theatre_list(db, r->arena, f, &items, &n);
+    } else if (db == NULL) {
+        return;
+    }
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;

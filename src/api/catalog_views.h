@@ -22,7 +22,8 @@ json_t *tix_view_show(const tix_show *s, const tix_show_price *prices, int npric
 
 /* Answers one page of the theatres filter f selects (f->limit a page, f->after the cursor, as
  * tix_req_page read them): 200 {"items": [tix_view_theatre...], "next_cursor": ...}
- * (tix_reply_page), or the store's failure. The list and the rows live in r's arena. */
+ * (tix_reply_page), or the store's failure. The list and the rows live in r's arena. db may be
+ * tix_req_db_read's replica: a read it failed is tried again on the primary. */
 void tix_api_reply_theatre_page(tix_req *r, tix_db *db, const tix_theatre_filter *f);
 
 /* A request's price object ({"category": amount, ...}) as the service takes it, in the

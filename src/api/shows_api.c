@@ -185,13 +185,18 @@ void tix_api_show_list(tix_req *r)
     if (!read_show_filter(r, &f)) {
         return;
     }
-    tix_db *db = tix_req_db(r);
+    tix_db *db = tix_req_db_read(r); /* a listing may come from a replica */
     if (db == NULL) {
         return;
     }
     tix_show *items = NULL;
     int n = 0;
     tix_rc rc = tix_show_list(db, r->arena, &f, &items, &n);
+    if (tix_req_db_read_again(r, rc, &db)) {
+        rc = tix_show_list(db, r->arena, &f, &items, &n);
+    } else if (db == NULL) {
+        return;
+    }
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;

@@ -57,6 +57,13 @@ const tix_config_var tix_config_vars[] = {
     TEXT("BIND_ADDRESS", "0.0.0.0", "listening address"),
     TEXT("DATABASE_URL", "sqlite://./data/ticketd.db",
          "sqlite:///path/file.db or postgres://user:pass@host:port/db"),
+    TEXT("DATABASE_READ_URL", NULL,
+         "PostgreSQL only: replicas that seat maps and listings may read from, a libpq URL "
+         "(several hosts: postgres://h1:5432,h2:5432/db?target_session_attrs=prefer-standby); "
+         "holds and every other write stay on DATABASE_URL; unset = all on DATABASE_URL"),
+    MSECS("READ_MAX_LAG", "1s", 0, 60000,
+          "a replica serves reads only while it has replayed everything the primary had this "
+          "long ago; more behind (or down) = the primary answers"),
     TEXT("REDIS_URL", NULL,
          "redis://host:port/db or unix:///path: share the cache, seat events, versions and rate "
          "limits through Redis; redis+sentinel://host1:26379,host2:26379,host3:26379/mymaster[/db] "

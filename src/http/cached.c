@@ -460,6 +460,9 @@ static tix_answer *store(tix_req *r, const char *etag, const char *gz, size_t gz
     if (r->cache_until > 0 && r->cache_until < until) {
         until = r->cache_until;
     }
+    if (r->read_until > 0 && r->read_until < until) {
+        until = r->read_until; /* read from a replica: within READ_MAX_LAG (tix_req_db_read) */
+    }
     if (c == NULL || until - now < MIN_STORE_MS) {
         return NULL;
     }

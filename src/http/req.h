@@ -67,8 +67,10 @@ struct tix_req {
     tix_principal auth; /* who is calling; .authenticated false for anonymous */
     char request_id[72];
     int64_t start_us;
-    tix_db *db;        /* acquired on first use by tix_req_db, released after the reply */
-    tix_upload upload; /* TIX_ROUTE_UPLOAD routes only */
+    tix_db *db;         /* acquired on first use by tix_req_db, released after the reply */
+    tix_db *rdb;        /* tix_req_db_read's, when db was not acquired first; released with it */
+    int64_t read_until; /* an answer read from a replica is cached no later than this (ms) */
+    tix_upload upload;  /* TIX_ROUTE_UPLOAD routes only */
     /* TIX_ROUTE_IDEM_TX routes with an Idempotency-Key: the key, for the handler to hand to the
      * transaction that joins it (booking/booking.h tix_idem_tx; owned by http/idempotency.c,
      * valid during the handler call); NULL otherwise. */
@@ -125,6 +127,20 @@ json_t *tix_req_json(tix_req *r);
 /* The request's database connection (acquired once per request). On failure it answers
  * 503 and returns NULL. */
 tix_db *tix_req_db(tix_req *r);
+/* A connection for a read that may be up to READ_MAX_LAG old (store/db.h:
+ * tix_db_acquire_read): a replica's when one is current enough, else the primary's; the
+ * request's primary connection when it already has one. Only for answers that decide nothing
+ * (seat maps and listings): never for a write or a check before one. An answer read from a
+ * replica is cached (http/cached.h) only as long as its data stays within the bound. On
+ * failure it answers 503 and returns NULL. */
+tix_db *tix_req_db_read(tix_req *r);
+/* After a read on tix_req_db_read's connection failed with rc: when it was a replica's and
+ * rc is TIX_EUNAVAIL (the replica went away: it is left alone for a moment) or TIX_ENOTFOUND
+ * (what was just created may not have reached it yet), *db becomes the primary's connection
+ * and it returns true (read again); otherwise false. A lost replica thus never becomes a 503,
+ * nor a lagging one a 404. When the primary cannot be had either it answers 503, sets *db to
+ * NULL and returns false. */
+bool tix_req_db_read_again(tix_req *r, tix_rc rc, tix_db **db);
 
 /* Parses ?limit= (default 20, 1..100) and ?cursor= (opaque). On a bad value it answers 400
  * invalid_parameter and returns false. *cursor is NULL when absent; decoded otherwise. */

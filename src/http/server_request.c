@@ -281,6 +281,8 @@ static void run_handler(req_state *st)
      * database connection). */
     tix_db_release(st->s->app->db, st->r.db);
     st->r.db = NULL;
+    tix_db_release(st->s->app->db, st->r.rdb);
+    st->r.rdb = NULL;
 }
 
 /* Unknown routes and routes flagged TIX_ROUTE_INLINE answer on the MHD thread: they cannot
@@ -452,6 +454,7 @@ void tix_server_on_completed(void *cls, struct MHD_Connection *conn, void **con_
         atomic_fetch_add(&s->app->responses_5xx, 1);
     }
     tix_db_release(s->app->db, st->r.db);
+    tix_db_release(s->app->db, st->r.rdb);
     json_decref(st->r.json);
     if (st->upload_slot) {
         atomic_fetch_sub(&s->uploads, 1); /* before the file goes: no file left = no slot */
