@@ -455,3 +455,38 @@ def test_cache_hits_do_not_wait_behind_blocked_handlers(own_pg_cluster, make_ser
         locker.wait(10)
     t.join(30)
     assert len(blocked) == 1 and blocked[0].status_code == 200
+
+
+def test_seat_map_builds_do_not_wait_behind_blocked_handlers(own_pg_cluster, make_server):
+    """A seat-map read that misses runs on the read lane (server_int.h), not in the handler
+    queue (issue 13: in a stampede the maps queued for seconds behind holds): with the only
+    handler thread stuck in a hold (a psql session locks the holds table), a map whose version
+    a hold just moved is still built and answered, and shows that hold's seat."""
+    pg = own_pg_cluster
+    srv = make_server("postgres", pg=pg, WORKERS=1)
+    v = Venue(srv)
+    assert seats(srv, v.show_id).status_code == 200
+    hold(srv, make_user(srv).token, v.show_id, seat_ids=v.ids("A1"))  # the next read misses
+    dbname = srv.database_url.rsplit("/", 1)[1]
+    locker = pg.session(dbname)
+    stuck: list = []
+    buyer = make_user(srv).token
+    t = threading.Thread(target=lambda: stuck.append(call(
+        "POST", srv, f"/shows/{v.show_id}/holds", token=buyer, json={"seat_ids": v.ids("A2")},
+        timeout=60)))
+    try:
+        pg.lock_table(locker, dbname, "holds")
+        t.start()
+        wait_for(lambda: int(pg.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                     "wait_event_type = 'Lock' AND client_addr IS NOT NULL")) >= 1,
+                 what="the only handler blocked in the database")
+        r = requests.get(f"{srv.api}/shows/{v.show_id}/seats", timeout=TIMEOUT)
+        assert r.status_code == 200 and r.headers["X-Cache"] == "miss", r.headers
+        assert status_of(r, v.ids("A1")[0]) == "held"
+        assert status_of(r, v.ids("A2")[0]) == "available"
+        assert not stuck  # the hold still waits for the lock: the read went past it
+    finally:
+        locker.stdin.close()
+        locker.wait(10)
+    t.join(30)
+    assert len(stuck) == 1 and stuck[0].status_code == 201, stuck[0].text
