@@ -92,7 +92,11 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned io_threads = cores < 1 ? 1u : (unsigned)cores;
     io_threads = io_threads > (unsigned)cfg->workers ? (unsigned)cfg->workers : io_threads;
-    if (tix_workpool_create(cfg->workers, cfg->max_connections, &s->pool) != TIX_OK) {
+    /* The read lane (server_int.h): a quarter of WORKERS, at least 2, in addition. */
+    int readers = cfg->workers / 4 > 2 ? cfg->workers / 4 : 2;
+    if (tix_workpool_create(cfg->workers, cfg->max_connections, &s->pool) != TIX_OK ||
+        tix_workpool_create(readers, cfg->max_connections, &s->read_pool) != TIX_OK) {
+        tix_workpool_destroy(s->pool);
         if (s->own_media) {
             tix_media_destroy(app->media);
             app->media = NULL;
@@ -126,6 +130,7 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
                       cfg->port);
         pthread_mutex_destroy(&s->mu);
         tix_workpool_destroy(s->pool);
+        tix_workpool_destroy(s->read_pool);
         if (s->own_media) {
             tix_media_destroy(app->media);
             app->media = NULL;
@@ -161,6 +166,7 @@ void tix_server_stop(tix_server *s, int drain_s)
     /* Handlers still queued or running finish (each resumes its connection) before the
      * daemon goes: none may touch a connection of a stopped daemon. */
     tix_workpool_destroy(s->pool);
+    tix_workpool_destroy(s->read_pool);
     MHD_stop_daemon(s->daemon);
     if (s->own_media) {
         tix_media_destroy(s->app->media);

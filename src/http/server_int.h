@@ -52,6 +52,12 @@ struct tix_server {
     bool own_media;     /* the media store was created here (not by main) */
     atomic_int uploads; /* upload slots taken (remote media store only) */
     tix_workpool *pool; /* runs the handlers (http/workpool.h) */
+    /* Runs the public cacheable GETs (routes flagged TIX_ROUTE_CACHE_SHOW or _CATALOG: the seat
+     * map, listings) on their own few threads, so a read that the cache answers, or that one
+     * build per version answers (http/cached.c), never waits in the queue behind holds and
+     * bookings blocked on the database. In an opening-night stampede every worker was busy
+     * with holds and seat-map reads queued for seconds behind them (bench/opening.sh). */
+    tix_workpool *read_pool;
 };
 
 /* Per-request state that handlers do not see. */

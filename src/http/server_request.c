@@ -304,13 +304,23 @@ static void pool_job(void *arg)
     MHD_resume_connection(st->conn);
 }
 
+/* The read lane for public cacheable GETs (server_int.h), the handler pool for the rest. */
+static tix_workpool *pool_for(const req_state *st)
+{
+    unsigned f = st->r.route ? st->r.route->flags : 0;
+    bool read = st->s->read_pool != NULL && strcmp(st->r.method, "GET") == 0 &&
+                (f & (TIX_ROUTE_CACHE_SHOW | TIX_ROUTE_CACHE_CATALOG)) != 0 &&
+                (f & TIX_ROUTE_CACHE_USER) == 0;
+    return read ? st->s->read_pool : st->s->pool;
+}
+
 /* Suspends the connection and queues its handler. A full queue is answered at once: 503 with
  * Retry-After, the handler not run (the client may send it again). */
 static enum MHD_Result hand_to_pool(req_state *st, struct MHD_Connection *conn)
 {
     st->conn = conn;
     MHD_suspend_connection(conn); /* before the job can possibly resume it */
-    if (tix_workpool_submit(st->s->pool, pool_job, st)) {
+    if (tix_workpool_submit(pool_for(st), pool_job, st)) {
         return MHD_YES;
     }
     atomic_fetch_add(&st->s->app->overloaded, 1);
