@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_error, call, register
+from conftest import assert_error, call, register, release_only
 from booking_helpers import Venue, book, hold
 
 REPO = Path(__file__).resolve().parents[2]
@@ -174,6 +174,7 @@ def all_bookings(srv, token) -> list[dict]:
             return out
 
 
+@release_only
 @pytest.mark.skipif(bool(HA_MISSING), reason=f"{' and '.join(HA_MISSING)} not installed "
                     "(scripts/deps.sh test installs patroni and etcd-server)")
 def test_sale_survives_a_patroni_failover(ha_set, make_server):
