@@ -144,6 +144,7 @@ def test_a_frozen_primary_never_accepts_a_write_beside_the_new_one(ha_set):
             os.kill(pid, signal.SIGCONT)
         stop = threading.Event()
         attempts = {"n": 0, "refused": 0, "no_answer": 0}
+        refusals: set[str] = set()  # the distinct first lines of psql's errors
 
         def writer():
             n = 0
@@ -160,6 +161,7 @@ def test_a_frozen_primary_never_accepts_a_write_beside_the_new_one(ha_set):
                     acked.append(f"write {n} acknowledged by the old primary: {w.stdout!r}")
                 else:
                     attempts["refused"] += 1
+                    refusals.add((w.stderr.strip().splitlines() or [""])[0][:120])
                     time.sleep(0.2)
 
         threads = [threading.Thread(target=writer, daemon=True) for _ in range(2)]
@@ -168,19 +170,17 @@ def test_a_frozen_primary_never_accepts_a_write_beside_the_new_one(ha_set):
         time.sleep(2)
         os.kill(patroni, signal.SIGCONT)
         patroni = 0
-        # Patroni finds the leader key taken and demotes its postgres to a replica of the new
-        # primary; meanwhile the writers go on.
-        # (It stops on the way: a replica three checks in a row, a second apart, is back.)
+        # Patroni finds the leader key taken and demotes its postgres (stops it, rewinds it,
+        # starts it as a replica of the new primary). The writers go on until it is seen to be
+        # no primary: the window in which two primaries could have accepted writes is over.
         deadline = time.monotonic() + 120
-        replica_checks = 0
-        while time.monotonic() < deadline and replica_checks < 3:
-            replica_checks = replica_checks + 1 if ha.node_is_primary(old) is False else 0
-            time.sleep(1)
+        while time.monotonic() < deadline and ha.node_is_primary(old) is True:
+            time.sleep(0.2)
+        demoted = ha.node_is_primary(old) is not True
         stop.set()
         for t in threads:
             t.join(10)
-        assert ha.node_is_primary(old) is False, \
-            "the old primary did not come back as a replica:\n" + ha.run("status")
+        assert demoted, "the thawed old primary was not demoted:\n" + ha.run("status")
     finally:
         for pid in pids:  # never leave a stopped process behind
             try:
@@ -188,15 +188,26 @@ def test_a_frozen_primary_never_accepts_a_write_beside_the_new_one(ha_set):
             except ProcessLookupError:
                 pass
     assert not acked, acked[:5]
-    w = ha.psql("INSERT INTO partition_probe VALUES ('old', -1)", port=old_port)
-    assert w.returncode != 0 and "read-only" in w.stderr, (w.returncode, w.stderr)
-    # The one primary has the write made on it and none of the old one's.
+    # The set settles with one primary, the others replicas refusing writes (on a loaded
+    # machine Patroni may later elect the old node again, after it rejoined: that is legal).
+    deadline = time.monotonic() + 150
+    settled = 0
+    while time.monotonic() < deadline and settled < 3:
+        roles = {n: ha.node_is_primary(n) for n in (1, 2, 3)}
+        ok = sorted(roles.values(), key=str) == [False, False, True]
+        settled = settled + 1 if ok else 0
+        time.sleep(1)
+    assert settled >= 3, f"no single primary with two replicas: {roles}\n" + ha.run("status")
+    for n, primary in roles.items():
+        if not primary:
+            w = ha.psql("INSERT INTO partition_probe VALUES ('replica', -1)", port=ha.pg_port(n))
+            assert w.returncode != 0 and "read-only" in w.stderr, (n, w.returncode, w.stderr)
+    # The primary has the write made on the promoted node and none of the old one's.
     rows = ha.rows("SELECT who, count(*) FROM partition_probe GROUP BY who ORDER BY who")
     assert rows == [["new", "1"]], rows
-    assert ha.node_is_primary(new) is True
     print(f"\npartition: promoted after {promoted_after:.2f} s; writes tried on the thawed old "
           f"primary {attempts['n']}: acknowledged 0, refused {attempts['refused']}, "
-          f"unanswered {attempts['no_answer']}")
+          f"unanswered {attempts['no_answer']}; errors: {sorted(refusals)}")
 
 
 def test_sale_on_three_servers_survives_pg_redis_and_etcd_kills(ha_set, make_server):
@@ -227,12 +238,13 @@ def test_sale_on_three_servers_survives_pg_redis_and_etcd_kills(ha_set, make_ser
             t_kill = fo.wait_kill()
             times["pg"].append(sale_goes_on(buyers, t_kill, "PostgreSQL"))
             fo.finish(240)
-            # Redis: the primary is SIGKILLed; the sentinels promote a replica.
+            # Redis: the primary is SIGKILLed; the sentinels promote a replica (the lost node
+            # rejoins as a replica when another round follows).
             fo = Failover(ha, ["failover-redis"], "ha: killed the primary", epoch=False,
-                          rejoin=False)
+                          rejoin=rnd + 1 < ROUNDS)
             t_kill = fo.wait_kill()
             times["redis"].append(sale_goes_on(buyers, t_kill, "Redis"))
-            fo.finish(60)
+            fo.finish(240)
         # etcd: the raft leader is SIGKILLed; two members keep the quorum, Patroni its leader.
         member = ha.etcd_leader()
         ha.kill_etcd(member)
