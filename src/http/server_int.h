@@ -30,7 +30,9 @@
 #include <stddef.h>
 
 /* Where a connection's current request is; the reaper's time-outs depend on it. */
-enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER, PHASE_TIMED_OUT };
+enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER, PHASE_TIMED_OUT, PHASE_UPGRADED };
+/* PHASE_UPGRADED: the socket belongs to the WebSocket hub (http/ws.h), which keeps its own
+ * time-outs; the reaper leaves it alone. */
 
 /* One open connection, in the server's list from MHD's start to its close notification. */
 typedef struct track {

@@ -27,6 +27,7 @@
 #include "http/encoding.h"
 #include "http/server_int.h"
 #include "http/validate.h"
+#include "http/ws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,9 @@
  * descriptor, which the response then owns. */
 static struct MHD_Response *make_response(tix_req *r)
 {
+    if (r->upgrade && r->status == 101) { /* the hub takes the socket after the 101 */
+        return MHD_create_response_for_upgrade(tix_ws_on_upgrade, r->app->ws);
+    }
     if (r->stream_read != NULL) { /* SSE: the response owns the stream from here on */
         /* The block (allocated and zeroed with the response, kept as long as the stream) is
          * only used for HTTP/1.0 clients; chunked answers are read straight into the
@@ -109,6 +113,9 @@ bool tix_server_queue(req_state *st, struct MHD_Connection *conn)
     enum MHD_Result ok = MHD_queue_response(conn, r->status, resp);
     MHD_destroy_response(resp);
     st->queued = ok == MHD_YES;
+    if (st->queued && r->upgrade && r->status == 101) {
+        tix_server_set_phase(st->t, PHASE_UPGRADED);
+    }
     return st->queued;
 }
 
@@ -463,7 +470,9 @@ void tix_server_on_completed(void *cls, struct MHD_Connection *conn, void **con_
     if (st->r.resp_file && st->r.resp_fd >= 0) {
         close(st->r.resp_fd); /* a file answer that never reached MHD */
     }
-    tix_server_set_phase(st->t, PHASE_IDLE);
+    if (!(st->r.upgrade && st->r.status == 101)) {
+        tix_server_set_phase(st->t, PHASE_IDLE);
+    }
     tix_arena_destroy(st->r.arena);
     free(st->buf);
     free(st->raw_path);
