@@ -95,6 +95,8 @@ struct ws_conn {
     bool busy; /* a job runs for this socket */
     bool dead; /* dropped; freed once no job runs */
     bool got_first;
+    bool closing; /* we queued a close: further messages are not handled */
+    bool wr_shut; /* our close is out and wslay reads no more: FIN sent, input discarded */
     bool authed;
     bool want_out; /* EPOLLOUT asked for */
     int64_t opened_ms, last_rx_ms, last_ping_ms, close_sent_ms;
@@ -233,7 +235,8 @@ static void queue_text(ws_conn *c, const char *text, size_t n)
         return;
     }
     struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)text, n};
-    if (wslay_event_queue_msg(c->ctx, &m) != 0) {
+    int rc = wslay_event_queue_msg(c->ctx, &m);
+    if (rc != 0 && rc != WSLAY_ERR_NO_MORE_MSG) { /* NO_MORE_MSG: a close is queued */
         drop(c);
     }
 }
@@ -258,8 +261,10 @@ static void close_with(ws_conn *c, uint16_t code, const char *reason)
     if (c->dead || wslay_event_get_close_sent(c->ctx)) {
         return;
     }
+    /* wslay goes on reading, to see the client's answering close; messages meanwhile are
+     * ignored (pump) */
     wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
-    wslay_event_shutdown_read(c->ctx);
+    c->closing = true;
 }
 
 static void set_out(ws_conn *c, bool out)
@@ -294,8 +299,18 @@ static void flush(ws_conn *c)
         return;
     }
     if (!wslay_event_want_read(c->ctx) && !wslay_event_want_write(c->ctx)) {
-        drop(c);
-        return;
+        if (wslay_event_get_close_received(c->ctx) || !wslay_event_get_close_sent(c->ctx)) {
+            drop(c); /* the close handshake is complete (or the socket failed) */
+            return;
+        }
+        /* wslay closed on a bad frame and reads no more: our close frame is out, so end our
+         * side (FIN) and discard the client's input until it closes too (discard_input) or
+         * CLOSE_WAIT_MS passes; closing at once with unread input would send a reset that
+         * can destroy the close frame before the client reads it */
+        if (!c->wr_shut) {
+            c->wr_shut = true;
+            shutdown(c->fd, SHUT_WR);
+        }
     }
     set_out(c, wslay_event_want_write(c->ctx) != 0);
 }
@@ -803,7 +818,7 @@ static void handle(ws_conn *c, json_t *m)
 /* Handles inbox messages until one needs a job. */
 static void pump(ws_conn *c)
 {
-    while (!c->dead && !c->busy && c->inbox_head != NULL) {
+    while (!c->dead && !c->busy && !c->closing && c->inbox_head != NULL) {
         msg *m = c->inbox_head;
         c->inbox_head = m->next;
         if (c->inbox_head == NULL) {
@@ -825,9 +840,34 @@ static void pump(ws_conn *c)
 
 /* ---- the loop ---- */
 
+/* After wslay stopped reading (a close was queued: ours, or the answer to the client's), what
+ * the client still sends is read and thrown away, so that a client busy writing (the rest of
+ * a 10 MiB message) gets its write done and reads our close frame, rather than a reset. Its
+ * end (EOF) or CLOSE_WAIT_MS ends the socket. false when it was dropped. */
+static bool discard_input(ws_conn *c)
+{
+    char junk[16384];
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = recv(c->fd, junk, sizeof(junk), 0);
+        if (n > 0) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            return true;
+        }
+        drop(c);
+        return false;
+    }
+    return true;
+}
+
 static void on_io(ws_conn *c, uint32_t events)
 {
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) && !wslay_event_want_read(c->ctx)) {
+        if (!discard_input(c)) {
+            return;
+        }
+    } else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
         int rc = wslay_event_want_read(c->ctx) ? wslay_event_recv(c->ctx) : 0;
         if (rc == WSLAY_ERR_PROTO) {
             close_with(c, WSLAY_CODE_PROTOCOL_ERROR, NULL);
