@@ -20,9 +20,10 @@ import time
 import pytest
 import websockets
 
-from booking_helpers import Venue, buy, hold
+from booking_helpers import Venue, buy, hold, post_cancel
 from catalog_helpers import make_user
 from conftest import TIMEOUT, call
+from redis_helpers import redis_server  # noqa: F401  (fixture)
 
 
 def ws_url(server) -> str:
@@ -376,5 +377,90 @@ def test_resume_by_last_event_id(server):
         ev = await recv_event(ws, "refetch")
         assert ev["data"]["reason"] == "backlog_expired" and ev["data"]["show_id"] == v.show_id
         await ws.close()
+
+    run(go())
+
+
+# ---- the user's channel ---------------------------------------------------------------------
+
+
+def test_booking_confirmed_once_per_socket(server):
+    v = Venue(server)
+    user = make_user(server)
+
+    async def go():
+        ws1, _ = await authed(server, user.token)
+        ws2, _ = await authed(server, user.token)
+        b = await asyncio.to_thread(buy, server, user.token, v.show_id, v.ids("C1"))
+        for ws in (ws1, ws2):
+            ev = await recv_event(ws, "booking_confirmed")
+            assert ev["channel"] == "user" and ev["data"]["booking_id"] == b["id"]
+            with pytest.raises(asyncio.TimeoutError):
+                await recv_event(ws, "booking_confirmed", timeout=1.0)
+            await ws.close()
+
+    run(go())
+
+
+def test_cancel_sends_booking_cancelled_and_refund_processed(server):
+    v = Venue(server, starts_at=None)
+    user = make_user(server)
+    b = buy(server, user.token, v.show_id, v.ids("D1"))
+
+    async def go():
+        ws, _ = await authed(server, user.token)
+        r = await asyncio.to_thread(post_cancel, server, user.token, b["id"])
+        assert r.status_code == 200, r.text
+        ev = await recv_event(ws, "booking_cancelled")
+        assert ev["data"] == {"booking_id": b["id"], "show_id": v.show_id, "status": "cancelled"}
+        ref = await recv_event(ws, "refund_processed")
+        assert ref["data"]["booking_id"] == b["id"] and ref["data"]["refund_id"].startswith("ref")
+        assert ref["id"] > ev["id"]
+        await ws.close()
+
+    run(go())
+
+
+def test_show_cancelled_reaches_its_buyers(server):
+    v = Venue(server)
+    user, other = make_user(server), make_user(server)
+    b = buy(server, user.token, v.show_id, v.ids("E1"))
+
+    async def go():
+        ws, _ = await authed(server, user.token)
+        ws_other, _ = await authed(server, other.token)
+        await asyncio.to_thread(v.cancel_show)
+        ev = await recv_event(ws, "show_cancelled")
+        assert ev["data"]["booking_id"] == b["id"] and ev["data"]["show_id"] == v.show_id
+        with pytest.raises(asyncio.TimeoutError):
+            await recv_event(ws_other, "show_cancelled", timeout=1.0)
+        await ws.close()
+        await ws_other.close()
+
+    run(go())
+
+
+def test_two_tabs_on_two_servers_each_get_the_event_once(make_server, redis_server):
+    # one user, one socket on each of two servers sharing the database and Redis: a booking
+    # confirmed through a third server reaches each socket exactly once, through the bus
+    a = make_server("postgres", REDIS_URL=redis_server.url)
+    b = make_server("postgres", database_url=a.database_url, REDIS_URL=redis_server.url)
+    c = make_server("postgres", database_url=a.database_url, REDIS_URL=redis_server.url)
+    v = Venue(c)
+    user = make_user(c)
+
+    async def go():
+        ws_a, _ = await authed(a, user.token)
+        ws_b, _ = await authed(b, user.token)
+        bk = await asyncio.to_thread(buy, c, user.token, v.show_id, v.ids("F1"))
+        ids = []
+        for ws in (ws_a, ws_b):
+            ev = await recv_event(ws, "booking_confirmed")
+            assert ev["data"]["booking_id"] == bk["id"]
+            ids.append(ev["id"])
+            with pytest.raises(asyncio.TimeoutError):
+                await recv_event(ws, "booking_confirmed", timeout=1.0)
+            await ws.close()
+        assert ids[0] == ids[1]  # the same event (one id per user channel), once per tab
 
     run(go())
