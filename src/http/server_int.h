@@ -70,6 +70,9 @@ typedef struct req_state {
     struct MHD_Connection *conn;
     tix_upload_state *up; /* TIX_ROUTE_UPLOAD routes, once the body is being read */
     bool upload_slot;     /* holds one of s->uploads until completion */
+    /* A WebSocket: the request was finished (logged, counted, freed but this struct) when its
+     * socket went to the hub; MHD's completion callback comes only when the socket closes. */
+    bool finished;
     /* The path as sent (percent-encoded, malloc'd) when it holds a control byte, encoded
      * (%00) or not, or an encoded slash (%2F): MHD hands on the decoded path cut at the first
      * NUL (and with %2F turned into a separator), so this is what the 400 is for and what the

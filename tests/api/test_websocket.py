@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import socket
 import struct
 import time
@@ -464,3 +465,35 @@ def test_two_tabs_on_two_servers_each_get_the_event_once(make_server, redis_serv
         assert ids[0] == ids[1]  # the same event (one id per user channel), once per tab
 
     run(go())
+
+
+def test_idle_socket_outlives_the_http_timeouts(make_server, backend):
+    # an upgraded socket is the hub's: neither MHD's CONNECTION_TIMEOUT nor the slow-client
+    # reaper (CONNECTION_TIMEOUT + REQUEST_TIMEOUT) may cut it while it is idle
+    srv = make_server(backend, CONNECTION_TIMEOUT="1", REQUEST_TIMEOUT="1")
+    v = Venue(srv)
+    other = make_user(srv)
+
+    async def go():
+        ws = await connect(srv)
+        await subscribe(ws, v.show_id)
+        await asyncio.sleep(4)
+        await asyncio.to_thread(hold, srv, other.token, v.show_id, seat_ids=v.ids("A1"))
+        ev = await recv_event(ws, "seats")
+        await ws.close()
+        return ev
+
+    assert run(go())["data"]["status"] == "held"
+
+
+def test_sigterm_closes_sockets_with_1001(make_server, backend):
+    srv = make_server(backend)
+
+    async def go():
+        ws = await connect(srv)
+        await send(ws, {"type": "subscribe", "channel": "show:shw_nope"})
+        await recv_type(ws, "error")
+        srv.proc.send_signal(signal.SIGTERM)
+        return await closed_with(ws, timeout=10)
+
+    assert run(go())[0] == 1001
