@@ -21,7 +21,7 @@ import time
 import pytest
 import websockets
 
-from booking_helpers import Venue, buy, hold, post_cancel
+from booking_helpers import Venue, book, buy, hold, post_cancel
 from catalog_helpers import make_user
 from conftest import TIMEOUT, call
 from redis_helpers import redis_server  # noqa: F401  (fixture)
@@ -497,3 +497,25 @@ def test_sigterm_closes_sockets_with_1001(make_server, backend):
         return await closed_with(ws, timeout=10)
 
     assert run(go())[0] == 1001
+
+
+def test_unpaid_booking_sends_hold_expired(make_server, backend):
+    # HOLD_TTL=1 and the expire job every 300 ms: the booking left unpaid expires, and its buyer's
+    # socket hears hold_expired once
+    srv = make_server(backend, HOLD_TTL="1", JOB_TICK="100ms", JOB_LEASE="2000ms",
+                      JOB_INTERVAL_EXPIRE="300ms")
+    v = Venue(srv)
+    user = make_user(srv)
+
+    async def go():
+        ws, _ = await authed(srv, user.token)
+        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("A5"))
+        body = await asyncio.to_thread(book, srv, user.token, h["hold_id"])
+        ev = await recv_event(ws, "hold_expired", timeout=10)
+        assert ev["data"] == {"booking_id": body["booking"]["id"], "show_id": v.show_id,
+                              "status": "expired"}
+        with pytest.raises(asyncio.TimeoutError):
+            await recv_event(ws, "hold_expired", timeout=1.5)
+        await ws.close()
+
+    run(go())
