@@ -125,7 +125,7 @@ void tix_api_ws(tix_req *r)
         return;
     }
     if (r->app->ws == NULL) {
-        tix_reply_error(r, 503, "service_unavailable", "WebSockets are not served here", NULL);
+        tix_reply_error(r, 503, "unavailable", "WebSockets are not served here", NULL);
         return;
     }
     r->status = 101;

@@ -686,13 +686,13 @@ static void subscribe_job(void *arg)
     if (!c->dead && rc == TIX_ENOTFOUND) {
         send_error(c, "not_found", "no such show");
     } else if (!c->dead && rc != TIX_OK) {
-        send_error(c, "service_unavailable", "the show could not be checked; try again");
+        send_error(c, "unavailable", "the show could not be checked; try again");
     } else if (!c->dead && find_sub(c, j->key) != NULL) {
         send_error(c, "already_subscribed", "this socket already has that channel");
     } else if (!c->dead) {
         s = add_sub(c, j->key, j->last);
         if (s == NULL) {
-            send_error(c, "service_unavailable", "out of memory");
+            send_error(c, "unavailable", "out of memory");
         }
     }
     pthread_mutex_unlock(&h->mu);
