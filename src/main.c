@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "http/sse.h"
 #include "http/validate.h"
+#include "http/ws.h"
 #include "jobs/jobs.h"
 
 #include <signal.h>
@@ -182,15 +183,24 @@ static void no_streams(void *ctx, const tix_bus_event *ev)
     (void)ev;
 }
 
-/* The event streams' hub, then the cache and the bus delivering to the hub; stop_cache
- * (called by main after the server and jobs stopped) frees them in reverse. */
+/* The bus's sink while serving: every event goes to the SSE streams and the WebSockets. */
+static void to_streams(void *ctx, const tix_bus_event *ev)
+{
+    tix_app *app = ctx;
+    tix_sse_deliver(app->sse, ev);
+    tix_ws_deliver(app->ws, ev);
+}
+
+/* The event streams' hubs (SSE and WebSocket), then the cache and the bus delivering to them;
+ * stop_cache (called by main after the server and jobs stopped) frees them in reverse. */
 static int start_cache(tix_app *app)
 {
-    if (tix_sse_hub_create(&app->cfg, &app->sse) != TIX_OK) {
+    if (tix_sse_hub_create(&app->cfg, &app->sse) != TIX_OK ||
+        tix_ws_hub_create(app, app->cfg.sse_max_streams, &app->ws) != TIX_OK) {
         tix_log_error("the cache could not be set up: out of memory");
         return 1;
     }
-    if (open_cache(app, tix_sse_deliver, app->sse) != 0) {
+    if (open_cache(app, to_streams, app) != 0) {
         return 1;
     }
     tix_catalog_changed(); /* the database may have changed while no server ran */
@@ -204,9 +214,11 @@ static void stop_cache(tix_app *app)
     tix_seat_events_attach(NULL, NULL);
     tix_bus_destroy(app->bus);
     tix_sse_hub_destroy(app->sse);
+    tix_ws_hub_destroy(app->ws);
     tix_cache_destroy(app->cache);
     app->bus = NULL;
     app->sse = NULL;
+    app->ws = NULL;
     app->cache = NULL;
 }
 

@@ -184,6 +184,9 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
 
 typedef struct pending_refund {
     char id[TIX_ID_MAX];
+    char user_id[TIX_ID_MAX]; /* whose money: the refund_processed event goes to them */
+    char booking_id[TIX_ID_MAX];
+    char show_id[TIX_ID_MAX];
     char payment_id[TIX_PAY_ID_MAX];
     int64_t amount;
 } pending_refund;
@@ -193,6 +196,9 @@ static tix_rc refund_record(tix_booking_ctx *c, const tix_booking *b, const char
                             int64_t amount, const char *reason, pending_refund *pr)
 {
     tix_id_new(pr->id, "ref");
+    snprintf(pr->user_id, sizeof(pr->user_id), "%s", b->user_id ? b->user_id : "");
+    snprintf(pr->booking_id, sizeof(pr->booking_id), "%s", b->id);
+    snprintf(pr->show_id, sizeof(pr->show_id), "%s", b->show_id);
     snprintf(pr->payment_id, sizeof(pr->payment_id), "%s", payment_id ? payment_id : "");
     pr->amount = amount;
     tix_refund r = {.id = pr->id,
@@ -213,6 +219,9 @@ static void refund_send(tix_booking_ctx *c, const pending_refund *pr)
         prc != TIX_OK) {
         tix_log_warn("refund %s failed at the provider (%s); it will be retried", pr->id,
                      tix_rc_name(prc));
+    } else if (prc == TIX_OK && pr->user_id[0]) {
+        tix_booking_event_notify(pr->user_id, "refund_processed", pr->booking_id, pr->show_id,
+                                 "refunded", pr->id);
     }
 }
 
@@ -340,6 +349,10 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
     }
     tix_seats_changed(b.show_id, news.seats.ids, news.seats.n, news.status, 0);
     tix_bookings_changed(b.user_id);
+    if (!closed && strcmp(news.status, "booked") == 0) { /* settled now: confirmed */
+        tix_booking_event_notify(b.user_id, "booking_confirmed", b.id, b.show_id, "confirmed",
+                                 NULL);
+    }
     if (refund) {
         refund_send(c, &pr);
     }
@@ -465,6 +478,7 @@ tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id, const char
     }
     tix_seats_changed(b.show_id, freed.ids, freed.n, "available", 0);
     tix_bookings_changed(b.user_id);
+    tix_booking_event_notify(b.user_id, "booking_cancelled", b.id, b.show_id, "cancelled", NULL);
     refund_send(c, &pr);
     return TIX_OK;
 }
@@ -488,6 +502,8 @@ tix_rc tix_booking_show_cancelled(tix_booking_ctx *c, const char *show_id)
         }
         tix_seats_changed(show_id, freed.ids, freed.n, "available", 0);
         tix_bookings_changed(list[i].user_id);
+        tix_booking_event_notify(list[i].user_id, "show_cancelled", list[i].id, show_id,
+                                 "cancelled", NULL);
         refund_send(c, &pr);
     }
     return rc;

@@ -98,6 +98,9 @@ struct tix_req {
     ssize_t (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
     void (*stream_free)(void *cls);
     void *stream_cls;
+    /* A WebSocket handshake (GET /ws): the handler answered 101 with its headers; the server
+     * sends an MHD upgrade response and hands the socket to the hub (http/ws.h). */
+    bool upgrade;
     /* Cached routes (http/cached.h): the instant the handler's answer stops being true by the
      * clock (0: only CACHE_TTL bounds it); the cache lookup's state. */
     int64_t cache_until;

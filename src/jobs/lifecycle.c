@@ -130,6 +130,8 @@ static tix_rc expire_booking(tix_job_ctx *c, const char *id, bool *done)
     *done = rc == TIX_OK && due;
     if (*done) {
         tix_bookings_changed(b.user_id); /* their cached GET /bookings (seat_events.h) */
+        /* the buyer's sockets (http/ws.h): the hold behind the unpaid booking ran out */
+        tix_booking_event_notify(b.user_id, "hold_expired", b.id, b.show_id, "expired", NULL);
     }
     return rc;
 }
