@@ -3,6 +3,7 @@
  * the test provider's pay endpoint. Shape checks here; every rule in booking/.
  */
 #include "api/catalog_views.h"
+#include "api/fx_api.h"
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
@@ -44,6 +45,39 @@ static int64_t seat_map_until(const tix_show *show, const tix_map_seat *seats, i
     return until;
 }
 
+/*
+ * ?display_currency=XYZ: the "display" member, the show's prices per category converted with
+ * the admin's rates (api/fx_api.h). NULL after answering (bad code, missing or stale rate).
+ * Such an answer is never cached (r->cache_until = now): it depends on the rates, which the
+ * show's cache version does not follow; a seat map without the parameter is built and cached
+ * exactly as before.
+ */
+static json_t *display_prices(tix_req *r, tix_db *db, const tix_show *show,
+                              const tix_map_seat *seats, int n, const char *code, int64_t now)
+{
+    r->cache_until = now;
+    tix_fx_conv c;
+    if (!tix_fx_open(r, db, show->currency, code, "display_currency", &c)) {
+        return NULL;
+    }
+    json_t *prices = json_object();
+    for (int i = 0; i < n; i++) {
+        if (seats[i].price < 0 || seats[i].category == NULL ||
+            json_object_get(prices, seats[i].category) != NULL) {
+            continue;
+        }
+        int64_t v = tix_fx_convert(&c, seats[i].price);
+        if (v < 0) {
+            json_decref(prices);
+            json_decref(c.rates);
+            tix_reply_rc(r, TIX_EDB);
+            return NULL;
+        }
+        json_object_set_new(prices, seats[i].category, json_integer(v));
+    }
+    return json_pack("{s:s,s:o,s:o}", "currency", c.to->code, "prices", prices, "rates", c.rates);
+}
+
 void tix_api_seat_map(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
@@ -60,6 +94,11 @@ void tix_api_seat_map(tix_req *r)
         tix_reply_rc(r, rc);
         return;
     }
+    const char *code = tix_req_query(r, "display_currency");
+    json_t *display = NULL;
+    if (code != NULL && (display = display_prices(r, db, &show, seats, n, code, now)) == NULL) {
+        return;
+    }
     int counts[4] = {0, 0, 0, 0};
     json_t *list = json_array();
     for (int i = 0; i < n; i++) {
@@ -72,12 +111,17 @@ void tix_api_seat_map(tix_req *r)
                             (json_int_t)(seats[i].price < 0 ? 0 : seats[i].price), "status", st));
     }
     tix_show_status ss = tix_show_status_at(show.cancelled, show.starts_at, show.ends_at, now);
-    r->cache_until = seat_map_until(&show, seats, n, now);
-    tix_reply_json(r, 200,
-                   json_pack("{s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i},s:o}", "show_id", show.id, "status",
+    if (display == NULL) {
+        r->cache_until = seat_map_until(&show, seats, n, now);
+    }
+    json_t *body = json_pack("{s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i},s:o}", "show_id", show.id, "status",
                              tix_show_status_name(ss), "currency", show.currency, "counts",
                              "available", counts[0], "held", counts[1], "booked", counts[2],
-                             "blocked", counts[3], "seats", list));
+                             "blocked", counts[3], "seats", list);
+    if (display != NULL) {
+        json_object_set_new(body, "display", display);
+    }
+    tix_reply_json(r, 200, body);
 }
 
 /* ---- holds ---- */
