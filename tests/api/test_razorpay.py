@@ -954,3 +954,26 @@ def test_three_decimal_price_not_in_steps_of_ten_fils_is_refused(srv):
     body = assert_error(r, 422, "price_not_chargeable")
     assert body["details"] == {"field": "prices", "category": "premium"}
     assert ok(call("GET", srv, f"/shows?movie_id={movie['id']}"))["items"] == []
+
+
+def test_percent_discount_on_a_three_decimal_show_charges_whole_steps(rzp, srv):
+    """7% off 5.900 KWD is 0.413; Razorpay takes only a last digit 0, so the discount becomes
+    0.420 (the buyer's favour) and 5.480 is charged, booked and ordered alike."""
+    c, hall, movie = _venue_movie(srv)
+    prices = {"premium": 3650, "regular": 2250}
+    s = create_show(srv, movie["id"], hall["id"], future(days=4, hour=18), token=c.owner.token,
+                    prices=prices, currency="KWD")
+    code = f"KWD7{rzp_id('x')[-8:].upper()}".replace("_", "")
+    ok(call("POST", srv, "/promo-codes", token=c.admin.token,
+            json={"code": code, "kind": "percent", "value": 7}), 201)
+    seats = {x["label"]: x["id"] for x in ok(call("GET", srv, f"/shows/{s['id']}/seats"))["seats"]}
+    user = make_user(srv, "rzp-kwd-promo")
+    h = ok(call("POST", srv, f"/shows/{s['id']}/holds", token=user.token,
+                json={"seat_ids": [seats["A1"], seats["B3"]]}), 201)
+    body = ok(call("POST", srv, "/bookings", token=user.token,
+                   json={"hold_id": h["hold_id"], "promo_code": code}, timeout=20), 201)
+    b = body["booking"]
+    assert (b["amount_before_discount"], b["discount"], b["amount"]) == (5900, 420, 5480), b
+    assert body["payment"]["amount"] == 5480
+    order = rzp.order_by_receipt(b["id"])
+    assert (order["amount"], order["currency"]) == (5480, "KWD"), order
