@@ -394,9 +394,37 @@ void tix_api_booking_get(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
     tix_booking b;
-    if (db != NULL && load_visible(r, db, &b, true)) {
-        tix_reply_json(r, 200, booking_view(r, db, &b, true));
+    if (db == NULL || !load_visible(r, db, &b, true)) {
+        return;
     }
+    /* ?display_currency=XYZ: the booking's amounts converted for display (api/fx_api.h); the
+     * charged amount and currency stay as they are. */
+    const char *code = tix_req_query(r, "display_currency");
+    json_t *display = NULL;
+    if (code != NULL) {
+        tix_fx_conv c;
+        if (!tix_fx_open(r, db, b.currency, code, "display_currency", &c)) {
+            return;
+        }
+        int64_t amount = tix_fx_convert(&c, b.amount);
+        /* rows from before promo codes have amount_before_discount 0 */
+        int64_t before = tix_fx_convert(&c, b.amount_before_discount > 0 ? b.amount_before_discount
+                                                                         : b.amount + b.discount);
+        int64_t discount = tix_fx_convert(&c, b.discount);
+        if (amount < 0 || before < 0 || discount < 0) {
+            json_decref(c.rates);
+            tix_reply_rc(r, TIX_EDB);
+            return;
+        }
+        display = json_pack("{s:s,s:I,s:I,s:I,s:o}", "currency", c.to->code, "amount",
+                            (json_int_t)amount, "amount_before_discount", (json_int_t)before,
+                            "discount", (json_int_t)discount, "rates", c.rates);
+    }
+    json_t *view = booking_view(r, db, &b, true);
+    if (display != NULL) {
+        json_object_set_new(view, "display", display);
+    }
+    tix_reply_json(r, 200, view);
 }
 
 void tix_api_booking_list(tix_req *r)

@@ -3,7 +3,8 @@
  * its own currency; an admin sets exchange rates (PUT /admin/fx-rates/{currency}
  * {rate_per_inr, as_of}, GET /admin/fx-rates), and GET /shows/{id}/seats?display_currency=USD
  * adds the show's prices converted into USD beside the real ones, with the rates used and their
- * times. The charged amount never changes.
+ * times (GET /bookings/{id}?display_currency= the same for a booking's amounts). The charged
+ * amount never changes.
  *
  * A rate is "units of the currency per INR", an exact decimal (core/currency.h), so any pair
  * converts through INR: amount_D = amount_C / rate_C * rate_D, in integers with one half-even

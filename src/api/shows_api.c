@@ -9,7 +9,6 @@
 #include "api/views.h"
 #include "app.h"
 #include "catalog/show_time.h"
-#include "core/currency.h"
 #include "core/util.h"
 
 #include <string.h>
@@ -58,39 +57,6 @@ static bool read_show_input(tix_req *r, json_t *body, show_input *in)
     return ok;
 }
 
-/*
- * With the Razorpay provider a show's currency must be one Razorpay charges, and every price a
- * multiple of its step (10 fils for KWD, BHD, OMR: Razorpay takes their last digit as 0), or
- * the show could be booked but never paid: 422 currency_not_chargeable / price_not_chargeable.
- * The test provider charges anything.
- */
-static bool razorpay_can_charge(tix_req *r, const show_input *in)
-{
-    if (r->app->pay == NULL || strcmp(r->app->pay->name, "razorpay") != 0) {
-        return true;
-    }
-    const tix_currency *c = tix_currency_find(in->currency);
-    if (c == NULL || c->razorpay_step == 0) {
-        tix_reply_error(r, 422, "currency_not_chargeable",
-                        "the payment provider (Razorpay) cannot charge this currency",
-                        json_pack("{s:s}", "field", "currency"));
-        return false;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(in->prices, key, v)
-    {
-        if (json_is_integer(v) && !tix_currency_razorpay_ok(c, json_integer_value(v))) {
-            tix_reply_error(r, 422, "price_not_chargeable",
-                            "the payment provider (Razorpay) charges this currency only in steps "
-                            "of 10 of its minor unit",
-                            json_pack("{s:s,s:s}", "field", "prices", "category", key));
-            return false;
-        }
-    }
-    return true;
-}
-
 static void reply_show(tix_req *r, tix_db *db, unsigned status, const char *id)
 {
     tix_show s;
@@ -116,7 +82,7 @@ void tix_api_show_create(tix_req *r)
     if (db == NULL) {
         return;
     }
-    if (!razorpay_can_charge(r, &in)) {
+    if (!tix_api_prices_chargeable(r, in.currency, in.prices)) {
         return;
     }
     tix_show_input si = {.movie_id = in.movie_id,

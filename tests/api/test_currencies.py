@@ -195,3 +195,26 @@ def test_plain_seat_map_bytes_and_cache_unchanged_by_display_requests(server):
     # A new rate shows at once: display answers are never served from the cache.
     ok(put_rate(server, "USD", "0.02"))
     assert ok(seats(server, s["id"], "USD"))["display"]["prices"]["premium"] == 700
+
+
+def test_display_currency_on_a_booking(server):
+    ok(put_rate(server, "JPY", "1.78"))
+    s = new_show(server, "INR", {"premium": 35050, "regular": 20000})
+    sm = {x["label"]: x["id"] for x in ok(seats(server, s["id"]))["seats"]}
+    user = cast(server).user
+    h = ok(call("POST", server, f"/shows/{s['id']}/holds", token=user.token,
+                json={"seat_ids": [sm["A1"], sm["B3"]]}), 201)
+    b = ok(call("POST", server, "/bookings", token=user.token, json={"hold_id": h["hold_id"]}),
+           201)["booking"]
+    plain = ok(call("GET", server, f"/bookings/{b['id']}", token=user.token))
+    got = ok(call("GET", server, f"/bookings/{b['id']}?display_currency=JPY", token=user.token))
+    d = got.pop("display")
+    assert got == plain and plain["amount"] == 55050 and plain["currency"] == "INR"
+    # Rs 550.50 at 1.78 = 979.89 yen -> 980.
+    assert d["currency"] == "JPY" and d["amount"] == 980 == expect(55050, "INR", "1", "JPY", "1.78")
+    assert d["discount"] == 0 and d["amount_before_discount"] == 980
+    assert d["rates"]["JPY"]["rate_per_inr"] == "1.78"
+    assert_error(call("GET", server, f"/bookings/{b['id']}?display_currency=ZZZ",
+                      token=user.token), 400, "invalid_parameter")
+    assert_error(call("GET", server, f"/bookings/{b['id']}?display_currency=BHD",
+                      token=user.token), 422, "fx_rate_missing")

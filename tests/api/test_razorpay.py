@@ -977,3 +977,18 @@ def test_percent_discount_on_a_three_decimal_show_charges_whole_steps(rzp, srv):
     assert body["payment"]["amount"] == 5480
     order = rzp.order_by_receipt(b["id"])
     assert (order["amount"], order["currency"]) == (5480, "KWD"), order
+
+
+def test_changing_a_three_decimal_price_to_an_odd_fils_is_refused(srv):
+    c, hall, movie = _venue_movie(srv)
+    prices = {"premium": 3650, "regular": 2250}
+    s = create_show(srv, movie["id"], hall["id"], future(days=7, hour=18), token=c.owner.token,
+                    prices=prices, currency="OMR")
+    r = call("PATCH", srv, f"/shows/{s['id']}", token=c.owner.token,
+             json={"prices": {"premium": 3651, "regular": 2250}})
+    body = assert_error(r, 422, "price_not_chargeable")
+    assert body["details"] == {"field": "prices", "category": "premium"}
+    got = ok(call("GET", srv, f"/shows/{s['id']}/seats"))["seats"]
+    assert {x["category"]: x["price"] for x in got} == prices
+    ok(call("PATCH", srv, f"/shows/{s['id']}", token=c.owner.token,
+            json={"prices": {"premium": 3660, "regular": 2250}}))
