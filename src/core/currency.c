@@ -88,6 +88,22 @@ void tix_rate_format(char out[TIX_RATE_TEXT_MAX], int64_t scaled)
 /* GCC's and Clang's 128-bit integer; __extension__ keeps -Wpedantic quiet about it. */
 __extension__ typedef __int128 i128;
 
+void tix_currency_format(char out[TIX_MONEY_TEXT_MAX], const char *code, int64_t amount)
+{
+    const tix_currency *c = tix_currency_find(code);
+    int e = c != NULL ? c->exponent : 2;
+    const char *sign = amount < 0 ? "-" : "";
+    uint64_t v = amount < 0 ? (uint64_t)0 - (uint64_t)amount : (uint64_t)amount;
+    if (e == 0) {
+        snprintf(out, TIX_MONEY_TEXT_MAX, "%s %s%llu", code ? code : "", sign,
+                 (unsigned long long)v);
+        return;
+    }
+    uint64_t unit = e == 3 ? 1000 : 100;
+    snprintf(out, TIX_MONEY_TEXT_MAX, "%s %s%llu.%0*llu", code ? code : "", sign,
+             (unsigned long long)(v / unit), e, (unsigned long long)(v % unit));
+}
+
 static i128 pow10i(int e)
 {
     i128 v = 1;

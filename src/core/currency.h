@@ -48,6 +48,11 @@ bool tix_rate_parse(const char *s, int64_t *scaled);
 /* Writes scaled as the shortest decimal ("0.012034", "83") into out. */
 void tix_rate_format(char out[TIX_RATE_TEXT_MAX], int64_t scaled);
 
+/* Writes "<code> <major>[.<minor>]" for amount minor units of code, with as many decimals as its
+ * exponent ("JPY 1800", "INR 550.50", "KWD 3.650"); two decimals for an unknown code. */
+#define TIX_MONEY_TEXT_MAX 48
+void tix_currency_format(char out[TIX_MONEY_TEXT_MAX], const char *code, int64_t amount);
+
 /* Converts amount minor units of from into minor units of to, given each currency's rate per INR
  * (scaled; INR's own rate is TIX_RATE_SCALE), rounding half to even. False (and *out untouched)
  * if a rate is not positive or the result does not fit in int64. */

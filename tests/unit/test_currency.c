@@ -126,13 +126,30 @@ static void test_convert(void **state)
     assert_int_equal(out, 7);
 }
 
+static void test_format(void **state)
+{
+    (void)state;
+    char out[TIX_MONEY_TEXT_MAX];
+    tix_currency_format(out, "JPY", 1800);
+    assert_string_equal(out, "JPY 1800");
+    tix_currency_format(out, "INR", 55050);
+    assert_string_equal(out, "INR 550.50");
+    tix_currency_format(out, "INR", 5);
+    assert_string_equal(out, "INR 0.05");
+    tix_currency_format(out, "KWD", 3650);
+    assert_string_equal(out, "KWD 3.650");
+    tix_currency_format(out, "BHD", 7);
+    assert_string_equal(out, "BHD 0.007");
+    tix_currency_format(out, "USD", -1999);
+    assert_string_equal(out, "USD -19.99");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_razorpay_steps),
-        cmocka_unit_test(test_rate_parse),
-        cmocka_unit_test(test_convert),
+        cmocka_unit_test(test_table),      cmocka_unit_test(test_razorpay_steps),
+        cmocka_unit_test(test_rate_parse), cmocka_unit_test(test_convert),
+        cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
