@@ -37,14 +37,15 @@ void tix_api_admin_fx_put(tix_req *r)
     int64_t rate = 0;
     int64_t as_of = 0;
     int64_t now = tix_now_ms();
-    bool ok = true;
-    if (cur == NULL) {
-        ok = tix_v_fail(&e, "currency", "is not a supported ISO 4217 currency code");
-    } else if (strcmp(cur->code, "INR") == 0) {
-        ok = tix_v_fail(&e, "currency", "INR is the base: its rate is always 1");
+    if (cur == NULL || strcmp(cur->code, "INR") == 0) {
+        (void)tix_v_fail(&e, "currency",
+                         cur == NULL ? "is not a supported ISO 4217 currency code"
+                                     : "INR is the base: its rate is always 1");
+        tix_reply_verr(r, &e);
+        return;
     }
-    ok = ok && tix_v_string(body, "rate_per_inr", true, 1, TIX_RATE_TEXT_MAX - 1, &rate_s, &e) &&
-         tix_v_string(body, "as_of", true, 1, 64, &as_of_s, &e);
+    bool ok = tix_v_string(body, "rate_per_inr", true, 1, TIX_RATE_TEXT_MAX - 1, &rate_s, &e) &&
+              tix_v_string(body, "as_of", true, 1, 64, &as_of_s, &e);
     if (ok && !tix_rate_parse(rate_s, &rate)) {
         ok = tix_v_fail(&e, "rate_per_inr",
                         "must be a positive decimal string with at most 9 decimals, such as "
