@@ -218,3 +218,11 @@ def test_display_currency_on_a_booking(server):
                       token=user.token), 400, "invalid_parameter")
     assert_error(call("GET", server, f"/bookings/{b['id']}?display_currency=BHD",
                       token=user.token), 422, "fx_rate_missing")
+
+
+def test_setting_a_rate_is_audited(server):
+    ok(put_rate(server, "SGD", "0.0161"))
+    rows = ok(call("GET", server, "/admin/audit?action=fx-rate.replace&target_id=SGD",
+                   token=cast(server).admin.token))["items"]
+    assert rows and rows[0]["target_id"] == "SGD" and rows[0]["status"] == 200, rows
+    assert rows[0]["actor_id"] == cast(server).admin.id
