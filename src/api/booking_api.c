@@ -3,6 +3,7 @@
  * the test provider's pay endpoint. Shape checks here; every rule in booking/.
  */
 #include "api/catalog_views.h"
+#include "api/fx_api.h"
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
@@ -45,6 +46,39 @@ static int64_t seat_map_until(const tix_show *show, const tix_map_seat *seats, i
     return until;
 }
 
+/*
+ * ?display_currency=XYZ: the "display" member, the show's prices per category converted with
+ * the admin's rates (api/fx_api.h). NULL after answering (bad code, missing or stale rate).
+ * Such an answer is never cached (r->cache_until = now): it depends on the rates, which the
+ * show's cache version does not follow; a seat map without the parameter is built and cached
+ * exactly as before.
+ */
+static json_t *display_prices(tix_req *r, tix_db *db, const tix_show *show,
+                              const tix_map_seat *seats, int n, const char *code, int64_t now)
+{
+    r->cache_until = now;
+    tix_fx_conv c;
+    if (!tix_fx_open(r, db, show->currency, code, "display_currency", &c)) {
+        return NULL;
+    }
+    json_t *prices = json_object();
+    for (int i = 0; i < n; i++) {
+        if (seats[i].price < 0 || seats[i].category == NULL ||
+            json_object_get(prices, seats[i].category) != NULL) {
+            continue;
+        }
+        int64_t v = tix_fx_convert(&c, seats[i].price);
+        if (v < 0) {
+            json_decref(prices);
+            json_decref(c.rates);
+            tix_reply_rc(r, TIX_EDB);
+            return NULL;
+        }
+        json_object_set_new(prices, seats[i].category, json_integer(v));
+    }
+    return json_pack("{s:s,s:o,s:o}", "currency", c.to->code, "prices", prices, "rates", c.rates);
+}
+
 /* The show and its seats, read from db. */
 static tix_rc seat_map_read(tix_req *r, tix_db *db, int64_t now, tix_show *show,
                             tix_map_seat **seats, int *n)
@@ -75,6 +109,11 @@ void tix_api_seat_map(tix_req *r)
         tix_reply_rc(r, rc);
         return;
     }
+    const char *code = tix_req_query(r, "display_currency");
+    json_t *display = NULL;
+    if (code != NULL && (display = display_prices(r, db, &show, seats, n, code, now)) == NULL) {
+        return;
+    }
     int counts[4] = {0, 0, 0, 0};
     json_t *list = json_array();
     for (int i = 0; i < n; i++) {
@@ -87,12 +126,17 @@ void tix_api_seat_map(tix_req *r)
                             (json_int_t)(seats[i].price < 0 ? 0 : seats[i].price), "status", st));
     }
     tix_show_status ss = tix_show_status_at(show.cancelled, show.starts_at, show.ends_at, now);
-    r->cache_until = seat_map_until(&show, seats, n, now);
-    tix_reply_json(r, 200,
-                   json_pack("{s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i},s:o}", "show_id", show.id, "status",
+    if (display == NULL) {
+        r->cache_until = seat_map_until(&show, seats, n, now);
+    }
+    json_t *body = json_pack("{s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i},s:o}", "show_id", show.id, "status",
                              tix_show_status_name(ss), "currency", show.currency, "counts",
                              "available", counts[0], "held", counts[1], "booked", counts[2],
-                             "blocked", counts[3], "seats", list));
+                             "blocked", counts[3], "seats", list);
+    if (display != NULL) {
+        json_object_set_new(body, "display", display);
+    }
+    tix_reply_json(r, 200, body);
 }
 
 /* ---- holds ---- */
@@ -392,9 +436,37 @@ void tix_api_booking_get(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
     tix_booking b;
-    if (db != NULL && load_visible(r, db, &b, true)) {
-        tix_reply_json(r, 200, booking_view(r, db, &b, true));
+    if (db == NULL || !load_visible(r, db, &b, true)) {
+        return;
     }
+    /* ?display_currency=XYZ: the booking's amounts converted for display (api/fx_api.h); the
+     * charged amount and currency stay as they are. */
+    const char *code = tix_req_query(r, "display_currency");
+    json_t *display = NULL;
+    if (code != NULL) {
+        tix_fx_conv c;
+        if (!tix_fx_open(r, db, b.currency, code, "display_currency", &c)) {
+            return;
+        }
+        int64_t amount = tix_fx_convert(&c, b.amount);
+        /* rows from before promo codes have amount_before_discount 0 */
+        int64_t before = tix_fx_convert(&c, b.amount_before_discount > 0 ? b.amount_before_discount
+                                                                         : b.amount + b.discount);
+        int64_t discount = tix_fx_convert(&c, b.discount);
+        if (amount < 0 || before < 0 || discount < 0) {
+            json_decref(c.rates);
+            tix_reply_rc(r, TIX_EDB);
+            return;
+        }
+        display = json_pack("{s:s,s:I,s:I,s:I,s:o}", "currency", c.to->code, "amount",
+                            (json_int_t)amount, "amount_before_discount", (json_int_t)before,
+                            "discount", (json_int_t)discount, "rates", c.rates);
+    }
+    json_t *view = booking_view(r, db, &b, true);
+    if (display != NULL) {
+        json_object_set_new(view, "display", display);
+    }
+    tix_reply_json(r, 200, view);
 }
 
 void tix_api_booking_list(tix_req *r)

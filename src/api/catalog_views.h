@@ -30,6 +30,10 @@ void tix_api_reply_theatre_page(tix_req *r, tix_db *db, const tix_theatre_filter
  * request's order (types are checked by the service, in that order, so the first problem
  * found is the one the API has always named). The list lives in r's arena; OUT: *n. */
 tix_price_input *tix_api_price_list(tix_req *r, json_t *prices, int *n);
+/* With the Razorpay provider: whether it can charge currency and every integer price of prices
+ * (an object, category -> minor units); else answers 422 currency_not_chargeable or
+ * price_not_chargeable and returns false. Always true with the test provider. */
+bool tix_api_prices_chargeable(tix_req *r, const char *currency, json_t *prices);
 
 /* The catalogue service's context for request r on connection db (the caller: r->auth). */
 tix_catalog_ctx tix_api_catalog_ctx(tix_req *r, tix_db *db);

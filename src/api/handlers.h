@@ -89,6 +89,8 @@ void tix_api_password_reset_confirm(tix_req *r);
 void tix_api_admin_reconcile(tix_req *r);
 /* audit_api.c */
 void tix_api_admin_audit(tix_req *r);
+void tix_api_admin_fx_list(tix_req *r);
+void tix_api_admin_fx_put(tix_req *r);
 /* reports_api.c */
 void tix_api_theatre_bookings(tix_req *r);
 void tix_api_show_sales(tix_req *r);

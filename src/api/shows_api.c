@@ -41,9 +41,7 @@ static bool read_show_input(tix_req *r, json_t *body, show_input *in)
         }
     }
     if (ok && !tix_currency_supported(in->currency)) {
-        ok = tix_v_fail(&e, "currency",
-                        "is not a supported currency (INR, USD, EUR, GBP, AED, "
-                        "SGD, AUD, CAD)");
+        ok = tix_v_fail(&e, "currency", "is not a supported ISO 4217 currency code");
     }
     int64_t now = tix_now_ms();
     if (ok && !tix_parse_rfc3339(in->starts_at_s, &in->starts_at)) {
@@ -82,6 +80,9 @@ void tix_api_show_create(tix_req *r)
     }
     tix_db *db = tix_req_db(r);
     if (db == NULL) {
+        return;
+    }
+    if (!tix_api_prices_chargeable(r, in.currency, in.prices)) {
         return;
     }
     tix_show_input si = {.movie_id = in.movie_id,

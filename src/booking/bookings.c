@@ -7,6 +7,7 @@
 #include "booking/booking.h"
 #include "booking/promo.h"
 #include "booking/seat_events.h"
+#include "core/currency.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/door.h"
@@ -135,6 +136,32 @@ static tix_rc write_booking(tix_booking_ctx *c, const booking_draft *d, const ti
     return rc;
 }
 
+/*
+ * Razorpay charges KWD, BHD and OMR only in steps of 10 fils (core/currency.h); a show's prices
+ * there are multiples of 10 (api/shows_api.c), but a percent discount need not be. So the
+ * discount is moved to the nearest amount whose charge is a whole step: up (the buyer pays less)
+ * unless that would go below the provider's minimum, then down. Other currencies and providers:
+ * unchanged.
+ */
+static int64_t discount_in_steps(const tix_booking_ctx *c, const booking_draft *d, int64_t discount)
+{
+    const tix_currency *cur = tix_currency_find(d->show.currency);
+    if (discount == 0 || cur == NULL || cur->razorpay_step <= 1 ||
+        strcmp(c->pay->name, "razorpay") != 0) {
+        return discount;
+    }
+    int64_t rem = (d->amount - discount) % cur->razorpay_step;
+    if (rem == 0) {
+        return discount;
+    }
+    int64_t floor = c->pay->min_order_amount > 0 ? c->pay->min_order_amount : 0;
+    if (d->amount - (discount + rem) >= floor) {
+        return discount + rem;
+    }
+    int64_t down = discount - (cur->razorpay_step - rem);
+    return down > 0 ? down : 0;
+}
+
 tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *user_id,
                           const char *promo_code, tix_booking *out, const char **why)
 {
@@ -144,7 +171,7 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
     if (rc != TIX_OK) {
         return rc;
     }
-    int64_t discount = d.quote.discount;
+    int64_t discount = discount_in_steps(c, &d, d.quote.discount);
     char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
     tix_id_new(id, "bkg");
     char order[TIX_PAY_ID_MAX];

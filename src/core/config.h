@@ -123,6 +123,7 @@ typedef struct tix_config {
     int max_seats_per_hold;
     int64_t checkin_before_s; /* CHECKIN_WINDOW_BEFORE: the door opens this long before a start */
     int64_t checkin_after_s;  /* CHECKIN_WINDOW_AFTER: and closes this long after the end */
+    int64_t fx_max_age_s;     /* FX_MAX_AGE: older display exchange rates are refused */
     /* Client addresses and rate limits (http/clientip.c, http/ratelimit.c). */
     int ntrusted_proxies;
     tix_cidr trusted_proxies[TIX_MAX_TRUSTED_PROXIES]; /* TRUSTED_PROXIES */
