@@ -10,7 +10,8 @@
 #   2. the same, client sends Accept-Encoding: gzip                vs nginx gzip_static of the same gzip bytes
 #   3. (to come) 2-seat holds on a 10,000-seat show               vs pgbench running the bare hold SQL
 #   4. (to come) 5,000 idle SSE streams: RSS
-#   5. (to come) 100 simultaneous holds                            vs the same burst of GET /healthz
+#   5. 100 users each holding 2 seats in the same instant          vs the same client bursting GET /healthz
+#      (bench/burst.py: p50 of each burst over ROUNDS rounds, ratio = median of the rounds' ratios)
 #
 # Usage: bench/compare.sh [seconds per run]   (make bench); output to stdout and to
 # bench/results/<date>-compare.txt (OUT=path elsewhere). Each row runs ROUNDS (5) rounds of
@@ -20,7 +21,7 @@
 # ROWS="1 2" selects rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-10}; CONNS=${CONNS:-64}; PERF=${PERF:-0}; ROWS=${ROWS:-"1 2"}; ROUNDS=${ROUNDS:-5}
+DUR=${1:-10}; CONNS=${CONNS:-64}; PERF=${PERF:-0}; ROWS=${ROWS:-"1 2 5"}; ROUNDS=${ROUNDS:-5}
 BIN=${BIN:-./build/ticketd}
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 for t in wrk nginx curl; do command -v $t >/dev/null || { echo "$t missing (scripts/deps.sh bench)" >&2; exit 1; }; done
@@ -183,8 +184,17 @@ if [[ " $ROWS " == *" 2 "* ]]; then
   PERF=0
 fi
 
-# ---- rows 3-5 (holds vs pgbench, SSE memory, burst latency) go here, each measured against
-# its limit in this same run, with its status mix. ----
+if [[ " $ROWS " == *" 5 "* ]]; then
+  echo "== 5. 100 users each hold 2 seats in the same instant; limit: the same client bursting GET /healthz"
+  /usr/bin/python3 bench/burst.py --url "$T" --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" \
+    --rounds "$ROUNDS" | tee "$TMP/burst.txt" | sed 's/^/  /'
+  B=$(sed -nE 's/^burst: holds p50 ([0-9.]+) ms, healthz p50 ([0-9.]+) ms, ratio ([0-9.]+).*/\1 \2 \3/p' "$TMP/burst.txt")
+  read -r BH BZ BR <<<"${B:-0 0 0}"
+  SUMMARY+=("$(printf '%-38s %9.1f ms p50 %9.1f ms p50 %5.2f  <= 1.5' "100 simultaneous 2-seat holds" "$BH" "$BZ" "$BR")")
+fi
+
+# ---- rows 3-4 (holds vs pgbench, SSE memory) go here, each measured against its limit in this
+# same run, with its status mix. ----
 
 echo "load after:  $(uptime | sed 's/.*load average/load average/')"
 echo "== summary (medians)                    ticketd          limit            ratio  goal"

@@ -1,6 +1,7 @@
 -- wrk script: every request holds two distinct seats (a fresh pair each time) in one of the
 -- benchmark's shows, as one of many users. Filled in by bench/holds.sh: TOKENS, SHOWS, HALL,
--- ROWS (the hall's rows of 100 seats).
+-- ROWS (the hall's rows of 100 seats), IDEM (true: every request carries its own Idempotency-Key,
+-- as a careful client's would).
 local counter = 0
 -- thread_no is a global on purpose: setup's thread:set writes the thread's global, which a
 -- `local thread_no` here would hide (then every thread sent the same request sequence).
@@ -31,8 +32,11 @@ request = function()
   local token = TOKENS[(counter % #TOKENS) + 1]
   local label = string.format("R%02d", row)
   local body = string.format('{"seat_ids":["%s_%s%d","%s_%s%d"]}', HALL, label, seat, HALL, label, seat + 1)
-  return wrk.format("POST", "/api/v1/shows/" .. show .. "/holds",
-    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}
+  if IDEM then
+    headers["Idempotency-Key"] = string.format("bench-%d-%d", thread_no, counter)
+  end
+  return wrk.format("POST", "/api/v1/shows/" .. show .. "/holds", headers, body)
 end
 
 statuses = {}

@@ -4,14 +4,18 @@
 # Usage: bench/holds.sh [seconds] [connections]
 # PROFILE=1 (PostgreSQL only) loads pg_stat_statements and prints, after the run, the statements
 # by total execution time with calls per request, and transactions and WAL flushes per request.
+# IDEM=1: every hold carries an Idempotency-Key of its own (the key's row joins the hold's
+# transaction: http/idempotency.c).
 # PGBENCH=1 (PostgreSQL only) then runs bench/holds_pgbench.sql, the bare hold SQL, with pgbench at
 # the same concurrency on the same cluster (claims emptied first) and prints the ratio.
+# PG_URL=<url> runs against that PostgreSQL (an empty database; e.g. the Patroni set's multi-host
+# URL) instead of a throwaway one.
 # P6 sweep knobs (PostgreSQL only; bench/holds_sweep.sh sets them): SHOWS_TOTAL=N fills the
 # database with N shows in all (copies of the first, written by SQL, each with its prices) and
 # holds spread over up to 2,000 of them; HALL_ROWS=R makes the hall R rows of 100 seats.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}; PROFILE=${PROFILE:-0}; PGBENCH=${PGBENCH:-0}
+DUR=${1:-10}; CONNS=${2:-64}; DB=${DB:-postgres}; PROFILE=${PROFILE:-0}; PGBENCH=${PGBENCH:-0}; IDEM=${IDEM:-0}
 SHOWS_TOTAL=${SHOWS_TOTAL:-0}; HALL_ROWS=${HALL_ROWS:-100}
 BIN=${BIN:-./build/ticketd}  # BIN=path/to/ticketd measures another build
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
@@ -25,7 +29,9 @@ export JWT_ACCESS_SECRET=bench-access-secret-0123456789abcdefghij JWT_REFRESH_SE
 export PASSWORD_HASH_COST=min LOG_LEVEL=warn BIND_ADDRESS=127.0.0.1 WORKERS=${WORKERS:-16}
 export RATE_LIMIT=off  # the bench registers 256 users from one address and holds as fast as it can
 export ADMIN_EMAIL=admin@bench.local ADMIN_PASSWORD=admin-password
-if [ "$DB" = postgres ]; then
+if [ -n "${PG_URL:-}" ]; then
+  URL=$PG_URL  # a running PostgreSQL (bench/ha_holds.sh: the Patroni set), empty database
+elif [ "$DB" = postgres ]; then
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); PGPORT=$(free_port)
   mkdir "$TMP/pg"; chown postgres "$TMP/pg" "$TMP"
   runuser -u postgres -- "$PGBIN/initdb" -D "$TMP/pg" -U postgres --auth=trust >/dev/null
@@ -67,7 +73,8 @@ with open(out, "w") as f:
     f.write(f'HALL = "{hall["id"]}"\n')
     f.write(f"ROWS = {nrows}\n")
 PY
-PSQL=(psql -X -q -h 127.0.0.1 -p "${PGPORT:-0}" -U postgres -d postgres -v ON_ERROR_STOP=1)
+PGCONN=${PG_URL:-postgres://postgres@127.0.0.1:${PGPORT:-0}/postgres}
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d "$PGCONN")
 if [ "$SHOWS_TOTAL" -gt 20 ] && [ "$DB" = postgres ]; then
   # Copies of the first show, 3 hours apart after the bench's own 20, straight into the tables
   # (every column copied, so columns later migrations add come along), then the hold targets:
@@ -84,12 +91,13 @@ if [ "$SHOWS_TOTAL" -gt 20 ] && [ "$DB" = postgres ]; then
   "${PSQL[@]}" -At -c "SELECT 'SHOWS = {' || string_agg('\"' || id || '\"', ',' ORDER BY starts_at) || '}'
     FROM (SELECT id, starts_at FROM shows ORDER BY starts_at LIMIT 2000) s" >>"$TMP/setup.lua"
 fi
+echo "IDEM = $( [ "$IDEM" = 1 ] && echo true || echo false )" >>"$TMP/setup.lua"
 cat "$TMP/setup.lua" bench/holds.lua > "$TMP/run.lua"
 if [ "$PROFILE" = 1 ] && [ "$DB" = postgres ]; then
   "${PSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
                -c "SELECT pg_stat_statements_reset(), pg_stat_reset(), pg_stat_reset_shared('wal')" >/dev/null
 fi
-echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$DB bin=$BIN workers=$WORKERS conns=$CONNS cpus=$(nproc)" \
+echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$DB${PG_URL:+ (PG_URL)} bin=$BIN workers=$WORKERS conns=$CONNS idem=$IDEM cpus=$(nproc)" \
   "shows=$( [ "$SHOWS_TOTAL" -gt 20 ] && echo "$SHOWS_TOTAL" || echo 20) hall_seats=$((HALL_ROWS * 100))"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 SERVER_PID=${PIDS[0]}
@@ -126,8 +134,8 @@ if [ "$PGBENCH" = 1 ] && [ "$DB" = postgres ]; then
     -c "ALTER TABLE bench_shows ADD PRIMARY KEY (n)" -c "ALTER TABLE bench_users ADD PRIMARY KEY (n)" \
     -c "ANALYZE"
   echo "-- pgbench, bench/holds_pgbench.sql, -c $CONNS -j2 -T $DUR"
-  pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -c "$CONNS" -j2 -T "$DUR" -M prepared \
-    -f bench/holds_pgbench.sql postgres >"$TMP/pgbench.txt" 2>&1 || { grep -m5 -iE "error|abort" "$TMP/pgbench.txt"; exit 1; }
+  pgbench -n -c "$CONNS" -j2 -T "$DUR" -M prepared \
+    -f bench/holds_pgbench.sql "$PGCONN" >"$TMP/pgbench.txt" 2>&1 || { grep -m5 -iE "error|abort" "$TMP/pgbench.txt"; exit 1; }
   grep -E "^tps|latency average|failed|processed|rror|bort" "$TMP/pgbench.txt"
   TKT=$(sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' "$TMP/wrk.txt")
   PGB=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$TMP/pgbench.txt")

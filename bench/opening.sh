@@ -7,7 +7,9 @@
 # Usage: bench/opening.sh [--tiny]     (--tiny: 100 users, a 40-seat hall, as the CI test)
 # Environment: USERS (2000), HOLD_TTL (20 s), DEADLINE (120 s), SEED (1), WORKERS (8 per
 #   server), TICKETD_BIN (build/ticketd), OUT (bench/results/2026-11-26-opening.txt; "-" = none),
-#   KEEP=1 keeps the cluster's directory (logs) after the run.
+#   KEEP=1 keeps the cluster's directory (logs) after the run. PROFILE=1 loads pg_stat_statements
+#   and prints, after the run, PostgreSQL's statements by total time and the CPU time each
+#   process kind (PostgreSQL, ticketd, nginx, Redis, the driver) used during the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TINY=""
@@ -34,6 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+PROFILE=${PROFILE:-0}
+[ "$PROFILE" = 1 ] && export PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top"
 scripts/cluster.sh start 3 >"$CLUSTER_DIR/start.out" 2>&1 ||
   { cat "$CLUSTER_DIR/start.out" >&2; exit 1; }
 
@@ -43,13 +47,45 @@ rc=0
   echo "load before: $(uptime)"
   echo "cluster: 3 ticketd (WORKERS=$WORKERS) behind nginx, PostgreSQL $(basename "$(dirname "$(. "$CLUSTER_DIR/cluster.env"; echo "$PG_BIN")")"), Redis; HOLD_TTL=${TTL}s RATE_LIMIT=off JOB_INTERVAL_EXPIRE=2s, test payment provider"
 } | tee "$LOG"
+# CPU seconds (user + system) a process and its children used so far, children that exited
+# included (the kernel adds those to their parent's cutime/cstime once reaped).
+cpu_of() {
+  local t=0 p k
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat")))
+    for k in $(pgrep -P "$p"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$k/stat" 2>/dev/null || echo 0))); done
+  done
+  echo "$t"
+}
+# shellcheck disable=SC1091
+. "$CLUSTER_DIR/cluster.env"
+PG_PID=$(head -1 "$PG_DATA/postmaster.pid")
+[ "$PROFILE" = 1 ] && "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ticketd \
+  -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+cpu_snapshot() { echo "$(cpu_of "$PG_PID") $(cpu_of $TICKETD_PIDS) $(cpu_of "$NGINX_PID") $(cpu_of "$REDIS_PID")"; }
+read -r C_PG C_TD C_NG C_RD <<<"$(cpu_snapshot)"
 set +e
-/usr/bin/python3 -u bench/opening.py --state "$CLUSTER_DIR/cluster.env" $TINY \
+/usr/bin/time -f "%U %S" -o "$CLUSTER_DIR/driver.time" /usr/bin/python3 -u bench/opening.py --state "$CLUSTER_DIR/cluster.env" $TINY \
   --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --users "$USERS" \
   --hold-ttl "$TTL" --deadline "$DEADLINE" --seed "${SEED:-1}" 2>&1 | tee -a "$LOG"
 rc=${PIPESTATUS[0]}
 set -e
+read -r E_PG E_TD E_NG E_RD <<<"$(cpu_snapshot)"
 {
+  HZ=$(getconf CLK_TCK)
+  awk -v hz="$HZ" -v pg=$((E_PG - C_PG)) -v td=$((E_TD - C_TD)) -v ng=$((E_NG - C_NG)) \
+      -v rd=$((E_RD - C_RD)) -v drv="$(cat "$CLUSTER_DIR/driver.time" 2>/dev/null | tail -1)" 'BEGIN {
+    split(drv, d, " "); dv = d[1] + d[2]; t = (pg + td + ng + rd) / hz + dv
+    printf "cpu seconds during the run (driver incl. set-up and audit): PostgreSQL %.1f, ticketd x3 %.1f," \
+      " nginx %.1f, Redis %.1f, driver %.1f (total %.1f)\n", pg / hz, td / hz, ng / hz, rd / hz, dv, t }'
+  if [ "$PROFILE" = 1 ]; then
+    echo "-- PostgreSQL statements by total time (pg_stat_statements, the whole run)"
+    "$PG_BIN/psql" -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ticketd -P pager=off -c \
+      "SELECT calls, round(total_exec_time::numeric) AS total_ms, round(mean_exec_time::numeric, 2) AS mean_ms,
+         rows, left(regexp_replace(query, '\s+', ' ', 'g'), 150) AS query
+       FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" 2>&1 || true
+  fi
   echo "load after: $(uptime)"
   # Anything the servers logged at error level, and nginx's own errors, for the reader.
   errs=$(cat "$CLUSTER_DIR"/ticketd*.log 2>/dev/null | grep -c '"level":"error"' || true)

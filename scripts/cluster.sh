@@ -15,7 +15,8 @@
 # TICKETD_CLUSTER variable). A second `start` of a running cluster changes nothing.
 #
 # Environment (optional): TICKETD_BIN (build/ticketd), CLUSTER_DIR, CLUSTER_PORT (nginx's port;
-# a free one by default), WORKERS (8 per server). Any other ticketd variable set here (e.g.
+# a free one by default), WORKERS (8 per server), PG_EXTRA_OPTS (more postgres -c options, e.g.
+# bench/opening.sh PROFILE=1 loads pg_stat_statements). Any other ticketd variable set here (e.g.
 # RATE_LIMIT_*, HOLD_TTL, LOG_LEVEL, JWT_*_SECRET, ADMIN_EMAIL/ADMIN_PASSWORD) reaches the
 # servers unchanged; PORT, DATABASE_URL and REDIS_URL are the cluster's own.
 set -euo pipefail
@@ -99,7 +100,7 @@ start_postgres() {
   local maxconn=$((N * (WORKERS + 4) + 20))
   [ "$maxconn" -lt 100 ] && maxconn=100
   as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$DIR/pg/postgres.log" -w -t 60 \
-    -o "-p $PG_PORT -k $DIR/pg -c listen_addresses=127.0.0.1 -c max_connections=$maxconn -c fsync=off" \
+    -o "-p $PG_PORT -k $DIR/pg -c listen_addresses=127.0.0.1 -c max_connections=$maxconn -c fsync=off ${PG_EXTRA_OPTS:-}" \
     start >/dev/null || { tail -20 "$DIR/pg/postgres.log" >&2; die "PostgreSQL did not start"; }
   as_postgres "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAtc \
     "SELECT 1 FROM pg_database WHERE datname = 'ticketd'" | grep -q 1 ||

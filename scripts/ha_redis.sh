@@ -8,7 +8,9 @@
 #        scripts/ha.sh stop             stop what start started (by pid), keep the directories
 #        scripts/ha.sh status           pids, ports, roles; exit 0 when every node is up
 #        scripts/ha.sh failover-redis   SIGKILL the current Redis primary, wait for the
-#                                       sentinels to promote a replica, print the time it took
+#                                       sentinels to promote a replica, print the time it took;
+#                                       the killed node then restarts as a replica (HA_REJOIN=no:
+#                                       it stays down)
 #        scripts/ha.sh destroy          stop, then remove the state directory
 #
 # Everything lives in HA_DIR (default /tmp/ticketd-ha); ha.env there holds the pids, ports and
@@ -141,6 +143,29 @@ stop() {
   done
 }
 
+# Restarts the killed node on its port and directory as a replica of the new primary (as
+# ha.sh failover-pg brings a lost PostgreSQL node back), so that the next failover has two
+# replicas again; its pid replaces the dead one in the state file.
+rejoin_redis() {
+  local port=$1 primary=$2 i=0 p k=0 pid
+  for p in $REDIS_PORTS; do i=$((i + 1)); [ "$p" = "$port" ] && k=$i; done
+  [ "$k" -gt 0 ] || return 0
+  setsid redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+    --dir "$DIR/redis$k" --logfile "$DIR/redis$k/log" --daemonize no \
+    --replicaof 127.0.0.1 "$primary" </dev/null >/dev/null 2>&1 &
+  pid=$!
+  wait_ping "$port"
+  REDIS_PIDS=$(echo "$REDIS_PIDS" | awk -v i="$k" -v p="$pid" '{ $i = p; print }')
+  {
+    echo "# written by scripts/ha.sh"
+    printf 'REDIS_PORTS=%q\nREDIS_PIDS=%q\n' "$REDIS_PORTS" "$REDIS_PIDS"
+    printf 'SENTINEL_PORTS=%q\nSENTINEL_PIDS=%q\nREDIS_URL=%q\n' "$SENTINEL_PORTS" \
+      "$SENTINEL_PIDS" "$REDIS_URL"
+  } >"$STATE.tmp"
+  mv "$STATE.tmp" "$STATE"
+  say "redis$k rejoined on 127.0.0.1:$port (pid $pid) as a replica of $primary"
+}
+
 failover_redis() {
   load_state || die "not running"
   local old i=0 port pid t0 new
@@ -160,6 +185,7 @@ failover_redis() {
     if [ -n "$new" ] && [ "$new" != "$old" ] && [ "$(rcli "$new" role | head -1)" = master ]
     then
       say "new primary 127.0.0.1:$new after $(echo "$(date +%s.%N) - $t0" | bc) s"
+      [ "${HA_REJOIN:-yes}" = yes ] && rejoin_redis "$old" "$new"
       return 0
     fi
     sleep 0.05
@@ -173,5 +199,5 @@ case "${1:-}" in
   status) report ;;
   failover-redis) failover_redis ;;
   destroy) stop; rm -rf "$DIR"; say "removed $DIR" ;;
-  *) sed -n '7,12p' "$0" >&2; exit 2 ;;
+  *) sed -n '7,14p' "$0" >&2; exit 2 ;;
 esac

@@ -22,6 +22,7 @@ typedef struct tix_app {
     struct tix_cache *cache; /* cache/cache.h: Redis or in-process; made by main */
     struct tix_bus *bus;     /* cache/bus.h: seat events; made by main */
     struct tix_sse_hub *sse; /* http/sse.h: the event streams; made by main */
+    struct tix_ws_hub *ws;   /* http/ws.h: the WebSocket hub; made by main */
     /* booking/ticket_token.h: the keys that sign ticket tokens (booking views, QR, PDF) and verify
      * them at the door (check-in by token); made by main at start (booking/ticket_keys.h), never
      * NULL while serving; NULL in the other commands. */

@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "http/sse.h"
 #include "http/validate.h"
+#include "http/ws.h"
 #include "jobs/jobs.h"
 
 #include <signal.h>
@@ -90,17 +91,27 @@ static int open_db(tix_app *app)
     return 0;
 }
 
+/* The admin's e-mail (normalised into email[256]) and password are acceptable; false with a
+ * message. Checked before the database is opened, so a refused command changes nothing. */
+static bool admin_input_ok(const char *email_in, const char *password, char *email)
+{
+    if (!tix_email_normalize(email_in, email, 256)) {
+        tix_log_error("admin e-mail %s is not a valid address", email_in);
+        return false;
+    }
+    if (tix_utf8_len(password) < TIX_PASSWORD_MIN_CHARS) {
+        tix_log_error("admin password must be at least %d characters", TIX_PASSWORD_MIN_CHARS);
+        return false;
+    }
+    return true;
+}
+
 /* Creates an admin; returns 0, or 1 with a message. exists_ok: an existing e-mail is fine. */
 static int create_admin(tix_app *app, const char *email_in, const char *password, const char *name,
                         bool exists_ok)
 {
     char email[256];
-    if (!tix_email_normalize(email_in, email, sizeof(email))) {
-        tix_log_error("admin e-mail %s is not a valid address", email_in);
-        return 1;
-    }
-    if (tix_utf8_len(password) < TIX_PASSWORD_MIN_CHARS) {
-        tix_log_error("admin password must be at least %d characters", TIX_PASSWORD_MIN_CHARS);
+    if (!admin_input_ok(email_in, password, email)) {
         return 1;
     }
     tix_db *db = NULL;
@@ -182,15 +193,24 @@ static void no_streams(void *ctx, const tix_bus_event *ev)
     (void)ev;
 }
 
-/* The event streams' hub, then the cache and the bus delivering to the hub; stop_cache
- * (called by main after the server and jobs stopped) frees them in reverse. */
+/* The bus's sink while serving: every event goes to the SSE streams and the WebSockets. */
+static void to_streams(void *ctx, const tix_bus_event *ev)
+{
+    tix_app *app = ctx;
+    tix_sse_deliver(app->sse, ev);
+    tix_ws_deliver(app->ws, ev);
+}
+
+/* The event streams' hubs (SSE and WebSocket), then the cache and the bus delivering to them;
+ * stop_cache (called by main after the server and jobs stopped) frees them in reverse. */
 static int start_cache(tix_app *app)
 {
-    if (tix_sse_hub_create(&app->cfg, &app->sse) != TIX_OK) {
+    if (tix_sse_hub_create(&app->cfg, &app->sse) != TIX_OK ||
+        tix_ws_hub_create(app, app->cfg.sse_max_streams, &app->ws) != TIX_OK) {
         tix_log_error("the cache could not be set up: out of memory");
         return 1;
     }
-    if (open_cache(app, tix_sse_deliver, app->sse) != 0) {
+    if (open_cache(app, to_streams, app) != 0) {
         return 1;
     }
     tix_catalog_changed(); /* the database may have changed while no server ran */
@@ -204,9 +224,11 @@ static void stop_cache(tix_app *app)
     tix_seat_events_attach(NULL, NULL);
     tix_bus_destroy(app->bus);
     tix_sse_hub_destroy(app->sse);
+    tix_ws_hub_destroy(app->ws);
     tix_cache_destroy(app->cache);
     app->bus = NULL;
     app->sse = NULL;
+    app->ws = NULL;
     app->cache = NULL;
 }
 
@@ -401,6 +423,15 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     static tix_app app; /* big (the config), and lives for the whole process */
     int rc = load_config(&app.cfg);
+    if (rc == 0 && strcmp(cmd, "admin") == 0 && argc > 2 && strcmp(argv[2], "create") == 0) {
+        /* refused input never opens (nor migrates) the database */
+        const char *email = flag(argc, argv, "--email");
+        const char *password = flag(argc, argv, "--password");
+        char normalized[256];
+        if (email != NULL && password != NULL && !admin_input_ok(email, password, normalized)) {
+            rc = 1;
+        }
+    }
     if (rc == 0) {
         rc = open_db(&app);
     }

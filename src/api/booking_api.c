@@ -3,6 +3,7 @@
  * the test provider's pay endpoint. Shape checks here; every rule in booking/.
  */
 #include "api/catalog_views.h"
+#include "api/fx_api.h"
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
@@ -12,11 +13,12 @@
 #include "core/util.h"
 #include "store/door.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static tix_booking_ctx ctx_of(tix_req *r, tix_db *db)
 {
-    return (tix_booking_ctx){db, r->arena, &r->app->cfg, r->app->pay};
+    return (tix_booking_ctx){db, r->arena, &r->app->cfg, r->app->pay, NULL};
 }
 
 static const char *const claim_names[] = {"available", "held", "booked"};
@@ -44,20 +46,72 @@ static int64_t seat_map_until(const tix_show *show, const tix_map_seat *seats, i
     return until;
 }
 
+/*
+ * ?display_currency=XYZ: the "display" member, the show's prices per category converted with
+ * the admin's rates (api/fx_api.h). NULL after answering (bad code, missing or stale rate).
+ * Such an answer is never cached (r->cache_until = now): it depends on the rates, which the
+ * show's cache version does not follow; a seat map without the parameter is built and cached
+ * exactly as before.
+ */
+static json_t *display_prices(tix_req *r, tix_db *db, const tix_show *show,
+                              const tix_map_seat *seats, int n, const char *code, int64_t now)
+{
+    r->cache_until = now;
+    tix_fx_conv c;
+    if (!tix_fx_open(r, db, show->currency, code, "display_currency", &c)) {
+        return NULL;
+    }
+    json_t *prices = json_object();
+    for (int i = 0; i < n; i++) {
+        if (seats[i].price < 0 || seats[i].category == NULL ||
+            json_object_get(prices, seats[i].category) != NULL) {
+            continue;
+        }
+        int64_t v = tix_fx_convert(&c, seats[i].price);
+        if (v < 0) {
+            json_decref(prices);
+            json_decref(c.rates);
+            tix_reply_rc(r, TIX_EDB);
+            return NULL;
+        }
+        json_object_set_new(prices, seats[i].category, json_integer(v));
+    }
+    return json_pack("{s:s,s:o,s:o}", "currency", c.to->code, "prices", prices, "rates", c.rates);
+}
+
+/* The show and its seats, read from db. */
+static tix_rc seat_map_read(tix_req *r, tix_db *db, int64_t now, tix_show *show,
+                            tix_map_seat **seats, int *n)
+{
+    tix_rc rc = tix_show_get(db, r->arena, tix_req_param(r, "id"), show);
+    return rc ? rc : tix_seatmap_load(db, r->arena, show->id, show->hall_id, now, seats, n);
+}
+
+/* Read from a replica when one is current enough (http/req.h: tix_req_db_read): the map only
+ * shows; a hold decides on the primary. */
 void tix_api_seat_map(tix_req *r)
 {
-    tix_db *db = tix_req_db(r);
+    tix_db *db = tix_req_db_read(r);
     tix_show show;
     tix_map_seat *seats = NULL;
     int n = 0;
     int64_t now = tix_now_ms();
-    tix_rc rc = db ? tix_show_get(db, r->arena, tix_req_param(r, "id"), &show) : TIX_EUNAVAIL;
-    rc = rc ? rc : tix_seatmap_load(db, r->arena, show.id, show.hall_id, now, &seats, &n);
     if (db == NULL) {
+        return;
+    }
+    tix_rc rc = seat_map_read(r, db, now, &show, &seats, &n);
+    if (tix_req_db_read_again(r, rc, &db)) {
+        rc = seat_map_read(r, db, now, &show, &seats, &n);
+    } else if (db == NULL) {
         return;
     }
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
+        return;
+    }
+    const char *code = tix_req_query(r, "display_currency");
+    json_t *display = NULL;
+    if (code != NULL && (display = display_prices(r, db, &show, seats, n, code, now)) == NULL) {
         return;
     }
     int counts[4] = {0, 0, 0, 0};
@@ -72,12 +126,17 @@ void tix_api_seat_map(tix_req *r)
                             (json_int_t)(seats[i].price < 0 ? 0 : seats[i].price), "status", st));
     }
     tix_show_status ss = tix_show_status_at(show.cancelled, show.starts_at, show.ends_at, now);
-    r->cache_until = seat_map_until(&show, seats, n, now);
-    tix_reply_json(r, 200,
-                   json_pack("{s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i},s:o}", "show_id", show.id, "status",
+    if (display == NULL) {
+        r->cache_until = seat_map_until(&show, seats, n, now);
+    }
+    json_t *body = json_pack("{s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i},s:o}", "show_id", show.id, "status",
                              tix_show_status_name(ss), "currency", show.currency, "counts",
                              "available", counts[0], "held", counts[1], "booked", counts[2],
-                             "blocked", counts[3], "seats", list));
+                             "blocked", counts[3], "seats", list);
+    if (display != NULL) {
+        json_object_set_new(body, "display", display);
+    }
+    tix_reply_json(r, 200, body);
 }
 
 /* ---- holds ---- */
@@ -195,6 +254,31 @@ static void reply_hold_problem(tix_req *r, tix_rc rc, const tix_hold_result *h)
     }
 }
 
+static json_t *hold_view(const tix_hold_result *h)
+{
+    return json_pack("{s:s,s:s,s:o,s:I,s:s,s:o}", "hold_id", h->hold.id, "show_id", h->hold.show_id,
+                     "seats", held_seats(h), "amount", (json_int_t)h->hold.amount, "currency",
+                     h->hold.currency, "expires_at", tix_view_time(h->hold.expires_at));
+}
+
+typedef struct hold_answer_arg {
+    tix_req *r;
+    const tix_hold_result *h;
+} hold_answer_arg;
+
+/* The 201 the hold's commit makes true, stored with it under the Idempotency-Key: the same
+ * bytes tix_reply_json sends for hold_view (its serialisation is deterministic). */
+static void hold_answer(void *arg, int *status, const char **response)
+{
+    const hold_answer_arg *x = arg;
+    json_t *view = hold_view(x->h);
+    char *text = view ? json_dumps(view, TIX_REPLY_JSON_FLAGS) : NULL;
+    json_decref(view);
+    *status = 201;
+    *response = tix_arena_strdup(x->r->arena, text ? text : "");
+    free(text);
+}
+
 void tix_api_hold_create(tix_req *r)
 {
     json_t *body = tix_req_json(r);
@@ -208,16 +292,18 @@ void tix_api_hold_create(tix_req *r)
     }
     tix_booking_ctx c = ctx_of(r, db);
     tix_hold_result h;
+    hold_answer_arg arg = {r, &h};
+    c.idem = r->idem; /* the Idempotency-Key joins the hold's transaction */
+    if (c.idem != NULL) {
+        c.idem->answer = hold_answer;
+        c.idem->arg = &arg;
+    }
     tix_rc rc = tix_hold_place(&c, tix_req_param(r, "id"), r->auth.user_id, &req, &h);
     if (rc != TIX_OK) {
         reply_hold_problem(r, rc, &h);
         return;
     }
-    tix_reply_json(r, 201,
-                   json_pack("{s:s,s:s,s:o,s:I,s:s,s:o}", "hold_id", h.hold.id, "show_id",
-                             h.hold.show_id, "seats", held_seats(&h), "amount",
-                             (json_int_t)h.hold.amount, "currency", h.hold.currency, "expires_at",
-                             tix_view_time(h.hold.expires_at)));
+    tix_reply_json(r, 201, hold_view(&h));
 }
 
 void tix_api_hold_delete(tix_req *r)
@@ -350,9 +436,37 @@ void tix_api_booking_get(tix_req *r)
 {
     tix_db *db = tix_req_db(r);
     tix_booking b;
-    if (db != NULL && load_visible(r, db, &b, true)) {
-        tix_reply_json(r, 200, booking_view(r, db, &b, true));
+    if (db == NULL || !load_visible(r, db, &b, true)) {
+        return;
     }
+    /* ?display_currency=XYZ: the booking's amounts converted for display (api/fx_api.h); the
+     * charged amount and currency stay as they are. */
+    const char *code = tix_req_query(r, "display_currency");
+    json_t *display = NULL;
+    if (code != NULL) {
+        tix_fx_conv c;
+        if (!tix_fx_open(r, db, b.currency, code, "display_currency", &c)) {
+            return;
+        }
+        int64_t amount = tix_fx_convert(&c, b.amount);
+        /* rows from before promo codes have amount_before_discount 0 */
+        int64_t before = tix_fx_convert(&c, b.amount_before_discount > 0 ? b.amount_before_discount
+                                                                         : b.amount + b.discount);
+        int64_t discount = tix_fx_convert(&c, b.discount);
+        if (amount < 0 || before < 0 || discount < 0) {
+            json_decref(c.rates);
+            tix_reply_rc(r, TIX_EDB);
+            return;
+        }
+        display = json_pack("{s:s,s:I,s:I,s:I,s:o}", "currency", c.to->code, "amount",
+                            (json_int_t)amount, "amount_before_discount", (json_int_t)before,
+                            "discount", (json_int_t)discount, "rates", c.rates);
+    }
+    json_t *view = booking_view(r, db, &b, true);
+    if (display != NULL) {
+        json_object_set_new(view, "display", display);
+    }
+    tix_reply_json(r, 200, view);
 }
 
 void tix_api_booking_list(tix_req *r)

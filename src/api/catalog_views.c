@@ -4,6 +4,7 @@
 #include "api/views.h"
 #include "app.h"
 #include "catalog/show_time.h"
+#include "core/currency.h"
 
 #include <string.h>
 
@@ -99,6 +100,11 @@ void tix_api_reply_theatre_page(tix_req *r, tix_db *db, const tix_theatre_filter
     tix_theatre *items = NULL;
     int n = 0;
     tix_rc rc = tix_theatre_list(db, r->arena, f, &items, &n);
+    if (tix_req_db_read_again(r, rc, &db)) { /* db was a replica that failed: the primary */
+        rc = tix_theatre_list(db, r->arena, f, &items, &n);
+    } else if (db == NULL) {
+        return;
+    }
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;
@@ -181,4 +187,37 @@ tix_price_input *tix_api_price_list(tix_req *r, json_t *prices, int *n)
     }
     *n = i;
     return list;
+}
+
+/*
+ * With the Razorpay provider a show's currency must be one Razorpay charges, and every price a
+ * multiple of its step (10 fils for KWD, BHD, OMR: Razorpay takes their last digit as 0), or
+ * the show could be booked but never paid: 422 currency_not_chargeable / price_not_chargeable.
+ * The test provider charges anything. Used by POST /shows and PATCH /shows/{id} (prices).
+ */
+bool tix_api_prices_chargeable(tix_req *r, const char *currency, json_t *prices)
+{
+    if (r->app->pay == NULL || strcmp(r->app->pay->name, "razorpay") != 0) {
+        return true;
+    }
+    const tix_currency *c = tix_currency_find(currency);
+    if (c == NULL || c->razorpay_step == 0) {
+        tix_reply_error(r, 422, "currency_not_chargeable",
+                        "the payment provider (Razorpay) cannot charge this currency",
+                        json_pack("{s:s}", "field", "currency"));
+        return false;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(prices, key, v)
+    {
+        if (json_is_integer(v) && !tix_currency_razorpay_ok(c, json_integer_value(v))) {
+            tix_reply_error(r, 422, "price_not_chargeable",
+                            "the payment provider (Razorpay) charges this currency only in steps "
+                            "of 10 of its minor unit",
+                            json_pack("{s:s,s:s}", "field", "prices", "category", key));
+            return false;
+        }
+    }
+    return true;
 }

@@ -22,13 +22,18 @@ json_t *tix_view_show(const tix_show *s, const tix_show_price *prices, int npric
 
 /* Answers one page of the theatres filter f selects (f->limit a page, f->after the cursor, as
  * tix_req_page read them): 200 {"items": [tix_view_theatre...], "next_cursor": ...}
- * (tix_reply_page), or the store's failure. The list and the rows live in r's arena. */
+ * (tix_reply_page), or the store's failure. The list and the rows live in r's arena. db may be
+ * tix_req_db_read's replica: a read it failed is tried again on the primary. */
 void tix_api_reply_theatre_page(tix_req *r, tix_db *db, const tix_theatre_filter *f);
 
 /* A request's price object ({"category": amount, ...}) as the service takes it, in the
  * request's order (types are checked by the service, in that order, so the first problem
  * found is the one the API has always named). The list lives in r's arena; OUT: *n. */
 tix_price_input *tix_api_price_list(tix_req *r, json_t *prices, int *n);
+/* With the Razorpay provider: whether it can charge currency and every integer price of prices
+ * (an object, category -> minor units); else answers 422 currency_not_chargeable or
+ * price_not_chargeable and returns false. Always true with the test provider. */
+bool tix_api_prices_chargeable(tix_req *r, const char *currency, json_t *prices);
 
 /* The catalogue service's context for request r on connection db (the caller: r->auth). */
 tix_catalog_ctx tix_api_catalog_ctx(tix_req *r, tix_db *db);

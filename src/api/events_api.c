@@ -15,9 +15,12 @@
 #include "core/arena.h"
 #include "core/util.h"
 #include "http/sse.h"
+#include "http/ws.h"
 #include "store/catalog.h"
 
 #include <microhttpd.h>
+#include <string.h>
+#include <strings.h>
 
 /* The id the client last saw: 0 when none (or not one of ours). */
 static int64_t last_seen(tix_req *r)
@@ -68,4 +71,65 @@ void tix_api_show_events(tix_req *r)
     r->stream_read = tix_sse_read;
     r->stream_cls = s;
     r->stream_free = tix_sse_free;
+}
+
+/* Whether the comma-separated header value holds token (case-insensitive). */
+static bool has_token(const char *value, const char *token)
+{
+    size_t n = strlen(token);
+    for (const char *p = value; p != NULL && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t')) {
+            end--;
+        }
+        if (end == n && strncasecmp(p, token, n) == 0) {
+            return true;
+        }
+        p += len;
+    }
+    return false;
+}
+
+/*
+ * GET /ws: the WebSocket handshake (RFC 6455 section 4.2). A request that is not one gets a
+ * 400 (or 426 with the version this server speaks); a good one is answered 101 and the server
+ * hands the socket to the hub (http/ws.h), which does the rest. Nothing here blocks, so the
+ * answer is queued like any other.
+ */
+void tix_api_ws(tix_req *r)
+{
+    const char *upgrade = tix_req_header(r, "Upgrade");
+    const char *connection = tix_req_header(r, "Connection");
+    const char *version = tix_req_header(r, "Sec-WebSocket-Version");
+    const char *key = tix_req_header(r, "Sec-WebSocket-Key");
+    if (upgrade == NULL || !has_token(upgrade, "websocket") || connection == NULL ||
+        !has_token(connection, "upgrade")) {
+        tix_reply_header(r, "Upgrade", "websocket");
+        tix_reply_error(r, 426, "upgrade_required",
+                        "this endpoint speaks WebSocket only (Upgrade: websocket)", NULL);
+        return;
+    }
+    if (version == NULL || strcmp(version, "13") != 0) {
+        tix_reply_header(r, "Sec-WebSocket-Version", "13");
+        tix_reply_error(r, 426, "upgrade_required", "Sec-WebSocket-Version must be 13", NULL);
+        return;
+    }
+    char *accept = tix_arena_alloc(r->arena, 29);
+    if (!tix_ws_accept_key(key, accept)) {
+        tix_reply_error(r, 400, "invalid_parameter",
+                        "Sec-WebSocket-Key must be the base64 of 16 bytes", NULL);
+        return;
+    }
+    if (r->app->ws == NULL) {
+        tix_reply_error(r, 503, "unavailable", "WebSockets are not served here", NULL);
+        return;
+    }
+    r->status = 101;
+    r->upgrade = true;
+    tix_reply_header(r, "Upgrade", "websocket");
+    tix_reply_header(r, "Sec-WebSocket-Accept", accept);
 }

@@ -67,6 +67,7 @@ const char *tix_api_ticket_token(tix_req *r, const char *ticket_id, const char *
                                  const char *seat, int64_t starts_at_ms, const char *booking_id);
 /* events_api.c */
 void tix_api_show_events(tix_req *r);
+void tix_api_ws(tix_req *r);
 void tix_api_hold_create(tix_req *r);
 void tix_api_hold_delete(tix_req *r);
 void tix_api_booking_create(tix_req *r);
@@ -88,6 +89,8 @@ void tix_api_password_reset_confirm(tix_req *r);
 void tix_api_admin_reconcile(tix_req *r);
 /* audit_api.c */
 void tix_api_admin_audit(tix_req *r);
+void tix_api_admin_fx_list(tix_req *r);
+void tix_api_admin_fx_put(tix_req *r);
 /* reports_api.c */
 void tix_api_theatre_bookings(tix_req *r);
 void tix_api_show_sales(tix_req *r);

@@ -79,5 +79,14 @@ void tix_api_metrics(tix_req *r)
         a->cache ? (unsigned long long)atomic_load(&a->cache->errors) : 0ULL,
         tix_cached_coalesced(), tix_cached_inflates(), cs.up ? 1 : 0, cs.bytes, tix_answers_bytes(),
         tix_sse_count(a->sse));
+    unsigned long long replica = 0;
+    unsigned long long primary = 0;
+    tix_db_read_counts(a->db, &replica, &primary);
+    /* with DATABASE_READ_URL: where the reads that may use a replica went (store/db.h) */
+    r->resp = tix_arena_sprintf(r->arena,
+                                "%s# TYPE ticketd_db_reads_total counter\n"
+                                "ticketd_db_reads_total{on=\"replica\"} %llu\n"
+                                "ticketd_db_reads_total{on=\"primary\"} %llu\n",
+                                r->resp, replica, primary);
     r->resp_len = strlen(r->resp);
 }

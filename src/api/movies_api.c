@@ -268,7 +268,7 @@ void tix_api_movie_list(tix_req *r)
     if (!read_movie_filter(r, &f, today)) {
         return;
     }
-    tix_db *db = tix_req_db(r);
+    tix_db *db = tix_req_db_read(r); /* a listing may come from a replica */
     if (db == NULL) {
         return;
     }
@@ -276,6 +276,11 @@ void tix_api_movie_list(tix_req *r)
     int n = 0;
     r->cache_until = (tix_now_ms() / 86400000 + 1) * 86400000; /* "upcoming" moves at midnight */
     tix_rc rc = tix_movie_list(db, r->arena, &f, &items, &n);
+    if (tix_req_db_read_again(r, rc, &db)) {
+        rc = tix_movie_list(db, r->arena, &f, &items, &n);
+    } else if (db == NULL) {
+        return;
+    }
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;

@@ -17,7 +17,7 @@
 
 static tix_booking_ctx ctx_of(tix_req *r, tix_db *db)
 {
-    return (tix_booking_ctx){db, r->arena, &r->app->cfg, r->app->pay};
+    return (tix_booking_ctx){db, r->arena, &r->app->cfg, r->app->pay, NULL};
 }
 
 /* ---- webhook ---- */

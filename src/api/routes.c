@@ -14,6 +14,7 @@
 #define ADMIN TIX_ACCESS_ADMIN
 #define JSON  TIX_ROUTE_JSON
 #define IDEM  TIX_ROUTE_IDEMPOTENT
+#define IDTX  TIX_ROUTE_IDEM_TX       /* the key joins the handler's transaction */
 #define CSHOW TIX_ROUTE_CACHE_SHOW    /* cached per show: http/cached.h */
 #define CCAT  TIX_ROUTE_CACHE_CATALOG /* cached per catalogue version */
 #define CUSER TIX_ROUTE_CACHE_USER    /* cached per user */
@@ -88,9 +89,10 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/admin/theatres/{id}/reject", tix_api_admin_theatre_reject, ADMIN, JSON},
 
     /* seats and booking (any signed-in role may book) */
-    {"GET", V1 "/shows/{id}/seats", tix_api_seat_map, PUB, CSHOW},
+    {"GET", V1 "/shows/{id}/seats", tix_api_seat_map, PUB, CSHOW, "display_currency"},
     {"GET", V1 "/shows/{id}/events", tix_api_show_events, PUB, 0}, /* Server-Sent Events */
-    {"POST", V1 "/shows/{id}/holds", tix_api_hold_create, USER, JSON | IDEM | RL(HOLD)},
+    {"GET", V1 "/ws", tix_api_ws, PUB, 0},                         /* WebSocket: http/ws.h */
+    {"POST", V1 "/shows/{id}/holds", tix_api_hold_create, USER, JSON | IDEM | IDTX | RL(HOLD)},
     {"DELETE", V1 "/holds/{id}", tix_api_hold_delete, USER, 0},
     {"POST", V1 "/bookings", tix_api_booking_create, USER, JSON | IDEM},
     {"GET", V1 "/bookings", tix_api_booking_list, USER, CUSER, "limit cursor"},
@@ -118,6 +120,10 @@ const tix_route tix_routes[] = {
     /* mail: the outbox, for admins */
     {"GET", V1 "/admin/outbox", tix_api_admin_outbox_list, ADMIN, 0},
     {"POST", V1 "/admin/outbox/{id}/retry", tix_api_admin_outbox_retry, ADMIN, 0},
+
+    /* display exchange rates (api/fx_api.h) */
+    {"GET", V1 "/admin/fx-rates", tix_api_admin_fx_list, ADMIN, 0},
+    {"PUT", V1 "/admin/fx-rates/{currency}", tix_api_admin_fx_put, ADMIN, JSON},
 
     /* the audit trail: every owner's and admin's write and every check-in (http/audit.h) */
     {"GET", V1 "/admin/audit", tix_api_admin_audit, ADMIN, 0},

@@ -90,6 +90,15 @@ void tix_api_show_update(tix_req *r)
     if (db == NULL) {
         return;
     }
+    /* A show's currency never changes, so reading it before the change's transaction is safe;
+     * an unknown show is left to the catalogue's own answer. */
+    tix_show cur;
+    json_t *prices_in = json_object_get(body, "prices");
+    if (json_is_object(prices_in) &&
+        tix_show_get(db, r->arena, tix_req_param(r, "id"), &cur) == TIX_OK &&
+        !tix_api_prices_chargeable(r, cur.currency, prices_in)) {
+        return;
+    }
     tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
     tix_catalog_refusal why;
     tix_show s;

@@ -41,9 +41,7 @@ static bool read_show_input(tix_req *r, json_t *body, show_input *in)
         }
     }
     if (ok && !tix_currency_supported(in->currency)) {
-        ok = tix_v_fail(&e, "currency",
-                        "is not a supported currency (INR, USD, EUR, GBP, AED, "
-                        "SGD, AUD, CAD)");
+        ok = tix_v_fail(&e, "currency", "is not a supported ISO 4217 currency code");
     }
     int64_t now = tix_now_ms();
     if (ok && !tix_parse_rfc3339(in->starts_at_s, &in->starts_at)) {
@@ -82,6 +80,9 @@ void tix_api_show_create(tix_req *r)
     }
     tix_db *db = tix_req_db(r);
     if (db == NULL) {
+        return;
+    }
+    if (!tix_api_prices_chargeable(r, in.currency, in.prices)) {
         return;
     }
     tix_show_input si = {.movie_id = in.movie_id,
@@ -185,13 +186,18 @@ void tix_api_show_list(tix_req *r)
     if (!read_show_filter(r, &f)) {
         return;
     }
-    tix_db *db = tix_req_db(r);
+    tix_db *db = tix_req_db_read(r); /* a listing may come from a replica */
     if (db == NULL) {
         return;
     }
     tix_show *items = NULL;
     int n = 0;
     tix_rc rc = tix_show_list(db, r->arena, &f, &items, &n);
+    if (tix_req_db_read_again(r, rc, &db)) {
+        rc = tix_show_list(db, r->arena, &f, &items, &n);
+    } else if (db == NULL) {
+        return;
+    }
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;

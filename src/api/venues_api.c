@@ -195,7 +195,7 @@ void tix_api_theatre_list(tix_req *r)
     for (char *p = city_lower; p && *p; p++) {
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p);
     }
-    tix_db *db = tix_req_db(r);
+    tix_db *db = tix_req_db_read(r); /* a listing may come from a replica */
     if (db == NULL) {
         return;
     }

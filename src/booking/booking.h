@@ -15,11 +15,33 @@
 #include "store/booking.h"
 #include "store/catalog.h"
 
+/* An Idempotency-Key that joins the transaction of the work it guards (a hold: the route says
+ * so, http/idempotency.c sets it up). The key's row is claimed among the transaction's first
+ * writes and its answer written with the commit, so the key, its answer and the work commit
+ * together or not at all: a retry after an unknown commit outcome finds either the answer or
+ * nothing (and does the work). */
+typedef enum tix_idem_tx_state {
+    TIX_IDEM_TX_OPEN = 0, /* the work never committed with the key (refused, failed, or no tx) */
+    TIX_IDEM_TX_JOINED,   /* committed: the key holds the answer */
+    TIX_IDEM_TX_TAKEN,    /* the key was used already: its stored answer is the answer; the work
+                           * was rolled back */
+} tix_idem_tx_state;
+
+typedef struct tix_idem_tx {
+    tix_idem_key k;
+    /* Called once the work will commit, just before the commit, with arg: the answer the commit
+     * makes true (*status, *response: arena or static text, kept by the key). */
+    void (*answer)(void *arg, int *status, const char **response);
+    void *arg;
+    tix_idem_tx_state state; /* OUT */
+} tix_idem_tx;
+
 typedef struct tix_booking_ctx {
     tix_db *db;
     tix_arena *a;
     const tix_config *cfg;
     tix_pay_provider *pay;
+    tix_idem_tx *idem; /* NULL, or the key joining tix_hold_place's transaction (borrowed) */
 } tix_booking_ctx;
 
 typedef struct tix_hold_request {
@@ -51,8 +73,10 @@ typedef struct tix_hold_result {
 } tix_hold_result;
 
 /* Places a hold for user on show, replacing the user's active hold on that show atomically.
- * TIX_EINVAL (unknown or blocked seats), TIX_ECONFLICT (taken seats, nothing fits, or the show
- * is not on sale), TIX_ENOTFOUND (no such show). */
+ * With c->idem, the key joins the hold's transaction (see tix_idem_tx); when the key is taken
+ * already nothing is done (TIX_ECONFLICT, problem NONE, c->idem->state TAKEN). TIX_EINVAL (unknown
+ * or blocked seats), TIX_ECONFLICT (taken seats, nothing fits, or the show is not on sale),
+ * TIX_ENOTFOUND (no such show). */
 TIX_MUSTCHECK tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_id,
                                     const tix_hold_request *req, tix_hold_result *out);
 /* Releases the user's hold. TIX_ENOTFOUND for someone else's; TIX_ECONFLICT once booked. */

@@ -7,6 +7,7 @@
 #include "booking/booking.h"
 #include "booking/promo.h"
 #include "booking/seat_events.h"
+#include "core/currency.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/door.h"
@@ -135,6 +136,32 @@ static tix_rc write_booking(tix_booking_ctx *c, const booking_draft *d, const ti
     return rc;
 }
 
+/*
+ * Razorpay charges KWD, BHD and OMR only in steps of 10 fils (core/currency.h); a show's prices
+ * there are multiples of 10 (api/shows_api.c), but a percent discount need not be. So the
+ * discount is moved to the nearest amount whose charge is a whole step: up (the buyer pays less)
+ * unless that would go below the provider's minimum, then down. Other currencies and providers:
+ * unchanged.
+ */
+static int64_t discount_in_steps(const tix_booking_ctx *c, const booking_draft *d, int64_t discount)
+{
+    const tix_currency *cur = tix_currency_find(d->show.currency);
+    if (discount == 0 || cur == NULL || cur->razorpay_step <= 1 ||
+        strcmp(c->pay->name, "razorpay") != 0) {
+        return discount;
+    }
+    int64_t rem = (d->amount - discount) % cur->razorpay_step;
+    if (rem == 0) {
+        return discount;
+    }
+    int64_t floor = c->pay->min_order_amount > 0 ? c->pay->min_order_amount : 0;
+    if (d->amount - (discount + rem) >= floor) {
+        return discount + rem;
+    }
+    int64_t down = discount - (cur->razorpay_step - rem);
+    return down > 0 ? down : 0;
+}
+
 tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *user_id,
                           const char *promo_code, tix_booking *out, const char **why)
 {
@@ -144,7 +171,7 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
     if (rc != TIX_OK) {
         return rc;
     }
-    int64_t discount = d.quote.discount;
+    int64_t discount = discount_in_steps(c, &d, d.quote.discount);
     char *id = tix_arena_alloc(c->a, TIX_ID_MAX);
     tix_id_new(id, "bkg");
     char order[TIX_PAY_ID_MAX];
@@ -184,6 +211,9 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
 
 typedef struct pending_refund {
     char id[TIX_ID_MAX];
+    char user_id[TIX_ID_MAX]; /* whose money: the refund_processed event goes to them */
+    char booking_id[TIX_ID_MAX];
+    char show_id[TIX_ID_MAX];
     char payment_id[TIX_PAY_ID_MAX];
     int64_t amount;
 } pending_refund;
@@ -193,6 +223,9 @@ static tix_rc refund_record(tix_booking_ctx *c, const tix_booking *b, const char
                             int64_t amount, const char *reason, pending_refund *pr)
 {
     tix_id_new(pr->id, "ref");
+    snprintf(pr->user_id, sizeof(pr->user_id), "%s", b->user_id ? b->user_id : "");
+    snprintf(pr->booking_id, sizeof(pr->booking_id), "%s", b->id);
+    snprintf(pr->show_id, sizeof(pr->show_id), "%s", b->show_id);
     snprintf(pr->payment_id, sizeof(pr->payment_id), "%s", payment_id ? payment_id : "");
     pr->amount = amount;
     tix_refund r = {.id = pr->id,
@@ -213,6 +246,9 @@ static void refund_send(tix_booking_ctx *c, const pending_refund *pr)
         prc != TIX_OK) {
         tix_log_warn("refund %s failed at the provider (%s); it will be retried", pr->id,
                      tix_rc_name(prc));
+    } else if (prc == TIX_OK && pr->user_id[0]) {
+        tix_booking_event_notify(pr->user_id, "refund_processed", pr->booking_id, pr->show_id,
+                                 "refunded", pr->id);
     }
 }
 
@@ -340,6 +376,10 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
     }
     tix_seats_changed(b.show_id, news.seats.ids, news.seats.n, news.status, 0);
     tix_bookings_changed(b.user_id);
+    if (!closed && strcmp(news.status, "booked") == 0) { /* settled now: confirmed */
+        tix_booking_event_notify(b.user_id, "booking_confirmed", b.id, b.show_id, "confirmed",
+                                 NULL);
+    }
     if (refund) {
         refund_send(c, &pr);
     }
@@ -465,6 +505,7 @@ tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id, const char
     }
     tix_seats_changed(b.show_id, freed.ids, freed.n, "available", 0);
     tix_bookings_changed(b.user_id);
+    tix_booking_event_notify(b.user_id, "booking_cancelled", b.id, b.show_id, "cancelled", NULL);
     refund_send(c, &pr);
     return TIX_OK;
 }
@@ -488,6 +529,8 @@ tix_rc tix_booking_show_cancelled(tix_booking_ctx *c, const char *show_id)
         }
         tix_seats_changed(show_id, freed.ids, freed.n, "available", 0);
         tix_bookings_changed(list[i].user_id);
+        tix_booking_event_notify(list[i].user_id, "show_cancelled", list[i].id, show_id,
+                                 "cancelled", NULL);
         refund_send(c, &pr);
     }
     return rc;

@@ -7,6 +7,12 @@
  * best-available hold picks from the seat map first, claims the same way and, if another buyer
  * wins a seat in between, picks again from the same map without the seats it lost (they are
  * taken: the claim said so), reading the hall again only when nothing fits what that map knows.
+ *
+ * An Idempotency-Key (c->idem) joins the transaction at no extra round trip: its claim is the
+ * last statement of the first round trip (the unique key decides between concurrent duplicates:
+ * the later one waits for the first to commit, then fails and is answered with the first's
+ * answer) and its answer goes with the hold row and the COMMIT. So the key, its answer and the
+ * hold commit together or not at all. A taken key is checked before anything the reads said.
  */
 #include "booking/best.h"
 #include "booking/booking.h"
@@ -154,11 +160,13 @@ static void announce_hold(const char *show_id, const tix_hold *h, const char *co
 }
 
 /* The statements of a hold's transaction, in order: [read (by seat ids only)], retire the
- * user's previous hold (2), claim the seats. All go to the database in one round trip. */
-enum { ST_READ, ST_RETIRE, ST_FREE, ST_CLAIM, ST_COUNT };
+ * user's previous hold (2), claim the seats, [claim the Idempotency-Key]. All go to the
+ * database in one round trip. */
+enum { ST_READ, ST_RETIRE, ST_FREE, ST_CLAIM, ST_KEY, ST_COUNT };
 
 typedef struct hold_tx {
     tix_db_stmt st[ST_COUNT];
+    int n; /* statements in use: ST_KEY + 1 with a key, else ST_KEY */
     tix_claim_req q;
 } hold_tx;
 
@@ -171,6 +179,23 @@ static void hold_tx_init(tix_booking_ctx *c, hold_tx *t, const char *show_id, co
     t->q = (tix_claim_req){show_id, user_id, hold_id, ids, n, now + c->cfg->hold_ttl_s * 1000, now};
     tix_hold_retire_stmts(c->a, show_id, user_id, now, &t->st[ST_RETIRE]);
     tix_claims_take_stmt(c->a, &t->q, &t->st[ST_CLAIM]);
+    t->n = ST_KEY;
+    if (c->idem != NULL) {
+        tix_idem_claim_stmt(c->a, &c->idem->k, &t->st[ST_KEY]);
+        t->n = ST_KEY + 1;
+    }
+}
+
+/* Whether the first round trip found the Idempotency-Key taken (by an earlier request, or a
+ * concurrent one that committed first): then the transaction is rolled back and nothing done. */
+static bool key_taken(tix_booking_ctx *c, hold_tx *t)
+{
+    if (c->idem == NULL || !t->st[ST_KEY].ran || t->st[ST_KEY].rc != TIX_ECONFLICT) {
+        return false;
+    }
+    tix_db_rollback(c->db);
+    c->idem->state = TIX_IDEM_TX_TAKEN;
+    return true;
 }
 
 /* The claims' prices, not the ones read before, become the held seats' (a price change may have
@@ -225,10 +250,20 @@ static tix_rc finish(tix_booking_ctx *c, const tix_show *show, hold_tx *t, tix_h
                     .expires_at = q->expires_at,
                     .created_at = q->now};
     h->amount = claimed_prices(q, prices, out);
-    tix_db_stmt insert;
-    tix_hold_insert_stmt(c->a, h, &insert);
-    tix_rc rc = tix_db_commit_after(c->db, &insert, 1);
-    tix_db_stmts_cleanup(&insert, 1);
+    tix_db_stmt last[2]; /* the hold row, [the key's answer] */
+    int nlast = 1;
+    tix_hold_insert_stmt(c->a, h, &last[0]);
+    if (c->idem != NULL) {
+        int status = 0;
+        const char *response = NULL;
+        c->idem->answer(c->idem->arg, &status, &response);
+        tix_idem_answer_stmt(c->a, &c->idem->k, status, response, &last[nlast++]);
+    }
+    tix_rc rc = tix_db_commit_after(c->db, last, nlast);
+    tix_db_stmts_cleanup(last, nlast);
+    if (rc == TIX_OK && c->idem != NULL) {
+        c->idem->state = TIX_IDEM_TX_JOINED;
+    }
     if (rc != TIX_OK) {
         /* The unique index "one active hold per user and show": the same user's concurrent
          * request committed first. Run again: this one then replaces that one. */
@@ -274,7 +309,11 @@ static tix_rc place_by_ids(tix_booking_ctx *c, const char *show_id, const char *
     hold_tx t;
     hold_tx_init(c, &t, show_id, user_id, ids, n, now);
     tix_hold_read_stmt(c->a, show_id, ids, n, &t.st[ST_READ]);
-    tix_rc rc = tix_db_begin_reading(c->db, t.st, ST_COUNT, 1);
+    tix_rc rc = tix_db_begin_reading(c->db, t.st, t.n, 1);
+    if (key_taken(c, &t)) {
+        tix_db_stmts_cleanup(t.st, ST_COUNT);
+        return TIX_ECONFLICT;
+    }
     tix_show show;
     tix_map_seat *map = NULL;
     int nmap = 0;
@@ -303,8 +342,10 @@ static tix_rc claim_picked(tix_booking_ctx *c, const tix_show *show, const char 
     hold_tx t;
     hold_tx_init(c, &t, show->id, user_id, ids, out->nseats, now);
     tix_rc rc = tix_db_begin(c->db);
-    rc = rc ? rc : tix_db_exec_many(c->db, &t.st[ST_RETIRE], ST_COUNT - ST_RETIRE);
-    if (rc == TIX_OK) {
+    rc = rc ? rc : tix_db_exec_many(c->db, &t.st[ST_RETIRE], t.n - ST_RETIRE);
+    if (key_taken(c, &t)) {
+        rc = TIX_ECONFLICT;
+    } else if (rc == TIX_OK) {
         rc = finish(c, show, &t, out);
     } else {
         tix_db_rollback(c->db);

@@ -80,6 +80,38 @@ void tix_show_changed(const char *show_id, int64_t starts_at, int64_t ends_at, b
     free(data);
 }
 
+void tix_user_event(const char *user_id, const char *name, const char *data)
+{
+    if (the_bus == NULL || user_id == NULL || data == NULL) {
+        return;
+    }
+    tix_arena *a = tix_arena_create(0);
+    const char *key = tix_arena_sprintf(a, "user:%s", user_id);
+    tix_bus_event ev = {.show_id = key, .name = name, .data = data};
+    int64_t id = 0;
+    if (tix_bus_publish(the_bus, a, &ev, &id) != TIX_OK) {
+        tix_log_debug("user event %s of %s not published (the bus is down)", name, user_id);
+    }
+    tix_arena_destroy(a);
+}
+
+void tix_booking_event_notify(const char *user_id, const char *name, const char *booking_id,
+                              const char *show_id, const char *status, const char *refund_id)
+{
+    if (the_bus == NULL) {
+        return;
+    }
+    json_t *j =
+        json_pack("{s:s,s:s,s:s}", "booking_id", booking_id, "show_id", show_id, "status", status);
+    if (j != NULL && refund_id != NULL) {
+        json_object_set_new(j, "refund_id", json_string(refund_id));
+    }
+    char *data = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    tix_user_event(user_id, name, data);
+    free(data);
+}
+
 static void bump(const char *key)
 {
     if (tix_cache_bump(the_cache, key, NULL) != TIX_OK) {

@@ -44,6 +44,15 @@ void tix_seats_changed(const char *show_id, const char *const *seat_ids, int n, 
  * so invalidates its cached seat map on every server, and reaches its SSE streams. */
 void tix_show_changed(const char *show_id, int64_t starts_at, int64_t ends_at, bool prices_changed);
 void tix_bookings_changed(const char *user_id);
+/* A user's own event (booking_confirmed, booking_cancelled, refund_processed, show_cancelled,
+ * hold_expired from the expire job)
+ * with data (JSON text of one object): published on the bus under the key "user:<user_id>",
+ * so it reaches that user's WebSockets on every server (http/ws.h) with a per-user id; the
+ * bus bumps that key's counter, which no cached answer reads. */
+void tix_user_event(const char *user_id, const char *name, const char *data);
+/* tix_user_event with data {"booking_id","show_id","status"} (and "refund_id" when given). */
+void tix_booking_event_notify(const char *user_id, const char *name, const char *booking_id,
+                              const char *show_id, const char *status, const char *refund_id);
 void tix_catalog_changed(void);
 
 /* The JSON data of a "seats" event, malloc'd (the caller frees); NULL when out of memory. */

@@ -1,6 +1,7 @@
 /* Show timing rules; see show_time.h. */
 #include "catalog/show_time.h"
 
+#include "core/currency.h"
 #include "core/util.h"
 
 #include <stdio.h>
@@ -54,11 +55,5 @@ void tix_format_date(char out[11], int64_t now_ms)
 
 bool tix_currency_supported(const char *code)
 {
-    static const char *const codes[] = {"INR", "USD", "EUR", "GBP", "AED", "SGD", "AUD", "CAD"};
-    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-        if (code != NULL && strcmp(code, codes[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
+    return tix_currency_find(code) != NULL;
 }

@@ -27,7 +27,7 @@ int64_t tix_show_end(int64_t starts_at, int duration_minutes, int64_t buffer_ms)
 bool tix_parse_date(const char *s, int64_t *midnight_utc_ms);
 /* Today's date (YYYY-MM-DD) at UTC for now_ms. */
 void tix_format_date(char out[11], int64_t now_ms);
-/* Whether code is a currency ticketd sells in (ISO 4217, minor unit 2). */
+/* Whether code is a currency ticketd sells in (core/currency.h: ISO 4217, minor unit 0, 2 or 3). */
 bool tix_currency_supported(const char *code);
 
 #endif

@@ -168,7 +168,7 @@ tix_rc tix_catalog_show_cancel(tix_catalog_ctx *c, const char *id, tix_catalog_r
     }
     /* The show no longer sells (committed above); now every confirmed booking is cancelled
      * with a full refund, also when it already was cancelled (finishing what a crash left). */
-    tix_booking_ctx bc = {c->db, c->a, c->cfg, c->pay};
+    tix_booking_ctx bc = {c->db, c->a, c->cfg, c->pay, NULL};
     rc = tix_booking_show_cancelled(&bc, id);
     if (rc == TIX_OK && already) {
         why->why = "show_cancelled";

@@ -48,6 +48,7 @@ typedef struct tix_config {
     int64_t max_body_bytes;
     int64_t connection_timeout_s; /* idle keep-alive and header time-out */
     int64_t request_timeout_s;    /* the whole request body must arrive within this */
+    int64_t read_max_lag_ms;      /* READ_MAX_LAG: the replica's staleness bound */
     int port;
     int workers;
     int max_connections;
@@ -59,8 +60,9 @@ typedef struct tix_config {
     tix_pwhash_cost pwhash_cost;
     char bind_address[64];
     char database_url[TIX_CFG_STR];
-    char sqlite_path[TIX_CFG_STR]; /* for TIX_DB_SQLITE: the file path */
-    char redis_url[TIX_CFG_STR];   /* empty = in-process */
+    char database_read_url[TIX_CFG_STR]; /* DATABASE_READ_URL: replicas; empty = none */
+    char sqlite_path[TIX_CFG_STR];       /* for TIX_DB_SQLITE: the file path */
+    char redis_url[TIX_CFG_STR];         /* empty = in-process */
     char jwt_access_secret[256];
     char jwt_refresh_secret[256];
     char admin_email[256];
@@ -121,6 +123,7 @@ typedef struct tix_config {
     int max_seats_per_hold;
     int64_t checkin_before_s; /* CHECKIN_WINDOW_BEFORE: the door opens this long before a start */
     int64_t checkin_after_s;  /* CHECKIN_WINDOW_AFTER: and closes this long after the end */
+    int64_t fx_max_age_s;     /* FX_MAX_AGE: older display exchange rates are refused */
     /* Client addresses and rate limits (http/clientip.c, http/ratelimit.c). */
     int ntrusted_proxies;
     tix_cidr trusted_proxies[TIX_MAX_TRUSTED_PROXIES]; /* TRUSTED_PROXIES */

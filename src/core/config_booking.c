@@ -21,7 +21,8 @@ tix_rc tix_config_load_booking(tix_config_parser *p, tix_config *cfg)
             TIX_OK ||
         tix_config_get_num(p, "SHOW_CLEANING_BUFFER", &cfg->show_buffer_s) != TIX_OK ||
         tix_config_get_num(p, "CHECKIN_WINDOW_BEFORE", &cfg->checkin_before_s) != TIX_OK ||
-        tix_config_get_num(p, "CHECKIN_WINDOW_AFTER", &cfg->checkin_after_s) != TIX_OK) {
+        tix_config_get_num(p, "CHECKIN_WINDOW_AFTER", &cfg->checkin_after_s) != TIX_OK ||
+        tix_config_get_num(p, "FX_MAX_AGE", &cfg->fx_max_age_s) != TIX_OK) {
         return TIX_EINVAL;
     }
     cfg->max_seats_per_hold = (int)seats;

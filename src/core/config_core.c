@@ -17,8 +17,26 @@ tix_rc tix_config_load_database(tix_config_parser *p, tix_config *cfg)
         TIX_OK) {
         return TIX_EINVAL;
     }
+    const char *read_url = tix_config_text(p, "DATABASE_READ_URL");
+    if (tix_config_get_num(p, "READ_MAX_LAG", &cfg->read_max_lag_ms) != TIX_OK ||
+        (read_url != NULL &&
+         tix_config_copy_str(p, cfg->database_read_url, sizeof(cfg->database_read_url),
+                             "DATABASE_READ_URL", read_url) != TIX_OK)) {
+        return TIX_EINVAL;
+    }
+    if (read_url != NULL && *read_url != '\0' && strncmp(read_url, "postgres://", 11) != 0 &&
+        strncmp(read_url, "postgresql://", 13) != 0) {
+        return tix_config_fail(
+            p, "DATABASE_READ_URL must start with postgres:// (got \"%.20s...\")", read_url);
+    }
     if (strncmp(url, "sqlite://", 9) == 0) {
         cfg->db_kind = TIX_DB_SQLITE;
+        if (cfg->database_read_url[0] != '\0') {
+            /* refused, not ignored: a deployment that believes it reads from replicas
+             * should not silently run without them */
+            return tix_config_fail(p, "DATABASE_READ_URL needs a PostgreSQL DATABASE_URL "
+                                      "(an SQLite database has no replicas): unset it");
+        }
         const char *path = url + 9;
         if (*path == '\0') {
             return tix_config_fail(p, "DATABASE_URL sqlite:// needs a file path, "

@@ -57,6 +57,13 @@ const tix_config_var tix_config_vars[] = {
     TEXT("BIND_ADDRESS", "0.0.0.0", "listening address"),
     TEXT("DATABASE_URL", "sqlite://./data/ticketd.db",
          "sqlite:///path/file.db or postgres://user:pass@host:port/db"),
+    TEXT("DATABASE_READ_URL", NULL,
+         "PostgreSQL only: replicas that seat maps and listings may read from, a libpq URL "
+         "(several hosts: postgres://h1:5432,h2:5432/db?target_session_attrs=prefer-standby); "
+         "holds and every other write stay on DATABASE_URL; unset = all on DATABASE_URL"),
+    MSECS("READ_MAX_LAG", "1s", 0, 60000,
+          "a replica serves reads only while it has replayed everything the primary had this "
+          "long ago; more behind (or down) = the primary answers"),
     TEXT("REDIS_URL", NULL,
          "redis://host:port/db or unix:///path: share the cache, seat events, versions and rate "
          "limits through Redis; redis+sentinel://host1:26379,host2:26379,host3:26379/mymaster[/db] "
@@ -130,6 +137,9 @@ const tix_config_var tix_config_vars[] = {
          "the door admits a show's tickets from this long before its start"),
     SECS("CHECKIN_WINDOW_AFTER", "0s", 0, 24 * HOUR,
          "the door admits a show's tickets until this long after its end (cleaning time included)"),
+    SECS(
+        "FX_MAX_AGE", "24h", 60, 30 * 24 * HOUR,
+        "an admin-set exchange rate older than this is refused for display conversion, never used"),
     TEXT("RAZORPAY_KEY_ID", NULL,
          "rzp_test_... or rzp_live_...: take payments through Razorpay; unset = the embedded "
          "test provider (no money moves)"),

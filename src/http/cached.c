@@ -29,25 +29,35 @@ struct tix_cached {
     const char *scopever;
     bool storable;
     struct flight *flight; /* the build this request leads, until it ends */
+    unsigned long gen;     /* that build's number in its flight */
 };
 
-/* ---- one build per entry and versions at a time ----
+/* ---- one build per entry at a time, and one for everyone who waited ----
  *
- * In a stampede every hold bumps the show's version, so every seat-map read after it misses,
- * and each of them would read the same map from the database at once. A miss therefore
- * becomes a "flight" keyed by the entry and the versions it read: the first request builds the
- * answer and stores it; requests that miss on the same key meanwhile wait for it (at most
- * COALESCE_WAIT_MS) and then look the entry up again. Serving them the stored answer is as
- * exact as any hit: it was built after those versions were read, and they read the same ones.
- * A waiter that finds nothing stored (the leader failed, or its answer was not storable) or
- * waits too long builds its own answer. */
+ * In a stampede every hold bumps the show's version, so nearly every seat-map read misses, each
+ * with a version of its own: one build per version would still be one build per read. A miss
+ * therefore joins the "flight" of its entry (whatever the versions): with no build running it
+ * leads one; with a build running under the versions it read, it waits for that build (built
+ * after those versions were read, and a write bumps them after it commits: as exact as any
+ * hit); with a build running under other versions it waits for the NEXT build, the first to
+ * start after it arrived, and is answered with that build's stored answer: it was read from
+ * the database after the request arrived, so it includes every write the client had seen
+ * completed. At most one build per entry runs per server, and every read that
+ * arrives meanwhile is served by the one after it: builds per second are bounded by the build's
+ * time, not by the reads. When a build ends, one of the waiters for the next one leads it. A
+ * waiter that waits more than COALESCE_WAIT_MS, or whose build stored nothing (it failed, or
+ * its answer was not storable), builds its own answer. */
 #define COALESCE_WAIT_MS 3000
 
 struct flight {
     struct flight *next;
     char *key;
     int waiters;
-    bool done;
+    bool building;         /* a build of this entry is running */
+    unsigned long started; /* builds begun */
+    unsigned long ended;   /* builds ended (they run one at a time: the last is `ended`) */
+    tix_answer *answer;    /* the last ended build's stored answer (a reference), or NULL */
+    char vers[128];        /* "<catalogue version> <scope version>" the running build read */
     pthread_cond_t cv;
 };
 
@@ -58,19 +68,29 @@ static struct {
 
 static atomic_ullong coalesced; /* misses answered by another request's build */
 
-static void flight_free(struct flight *f)
+/* Unlinks and frees f (under flights.mu), once nobody waits on it and nothing builds. */
+static void flight_drop(struct flight *f)
 {
+    for (struct flight **pp = &flights.head; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    }
     pthread_cond_destroy(&f->cv);
+    tix_answer_unref(f->answer);
     free(f->key);
     free(f);
 }
 
-/* Joins the flight of key, or starts it. Returns the new flight when this request leads it
- * (NULL: another request led one, now ended or given up on; *waited says whether to look the
- * entry up again). */
-static struct flight *flight_join(const char *key, bool *waited)
+/* Joins the flight of key. Returns the flight when this request leads its next build
+ * (*gen: that build's number); else NULL with *answer set (a new reference) when a build that
+ * began after this request arrived stored one, or NULL with *answer NULL: build without the
+ * flight. */
+static struct flight *flight_join(const char *key, const char *vers, unsigned long *gen,
+                                  tix_answer **answer)
 {
-    *waited = false;
+    *answer = NULL;
     pthread_mutex_lock(&flights.mu);
     struct flight *f = flights.head;
     while (f != NULL && strcmp(f->key, key) != 0) {
@@ -92,9 +112,16 @@ static struct flight *flight_join(const char *key, bool *waited)
         pthread_condattr_destroy(&ca);
         f->next = flights.head;
         flights.head = f;
+    }
+    if (!f->building) {
+        f->building = true;
+        *gen = ++f->started;
+        snprintf(f->vers, sizeof(f->vers), "%s", vers);
         pthread_mutex_unlock(&flights.mu);
         return f;
     }
+    /* The running build when it read the same versions, else the next one. */
+    unsigned long want = strcmp(f->vers, vers) == 0 ? f->started : f->started + 1;
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += COALESCE_WAIT_MS / 1000;
@@ -104,18 +131,36 @@ static struct flight *flight_join(const char *key, bool *waited)
         until.tv_nsec -= 1000000000L;
     }
     f->waiters++;
-    while (!f->done && pthread_cond_timedwait(&f->cv, &flights.mu, &until) == 0) {
+    struct flight *lead = NULL;
+    for (;;) {
+        if (f->ended >= want) {
+            if (f->answer != NULL) { /* ours, or a later one if we woke late */
+                atomic_fetch_add(&f->answer->refs, 1);
+                *answer = f->answer;
+            }
+            break;
+        }
+        if (!f->building) { /* the build before ours ended: lead ours */
+            f->building = true;
+            *gen = ++f->started;
+            snprintf(f->vers, sizeof(f->vers), "%s", vers);
+            lead = f;
+            break;
+        }
+        if (pthread_cond_timedwait(&f->cv, &flights.mu, &until) != 0) {
+            break; /* waited long enough: build without the flight */
+        }
     }
-    *waited = f->done;
-    if (--f->waiters == 0 && f->done) {
-        flight_free(f); /* already off the list */
+    f->waiters--;
+    if (lead == NULL && f->waiters == 0 && !f->building) {
+        flight_drop(f);
     }
     pthread_mutex_unlock(&flights.mu);
-    return NULL;
+    return lead;
 }
 
-/* Ends the flight r leads (after its answer is stored, or not), waking its waiters. */
-static void flight_end(tix_req *r)
+/* Ends the build r leads, with its stored answer (a, or NULL), waking the waiters. */
+static void flight_end(tix_req *r, tix_answer *a)
 {
     struct flight *f = r->cached ? r->cached->flight : NULL;
     if (f == NULL) {
@@ -123,19 +168,18 @@ static void flight_end(tix_req *r)
     }
     r->cached->flight = NULL;
     pthread_mutex_lock(&flights.mu);
-    for (struct flight **pp = &flights.head; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == f) {
-            *pp = f->next;
-            break;
-        }
+    f->building = false;
+    f->ended = r->cached->gen;
+    tix_answer_unref(f->answer);
+    f->answer = a;
+    if (a != NULL) {
+        atomic_fetch_add(&a->refs, 1);
     }
-    f->done = true;
     pthread_cond_broadcast(&f->cv);
-    bool alone = f->waiters == 0;
-    pthread_mutex_unlock(&flights.mu);
-    if (alone) {
-        flight_free(f);
+    if (f->waiters == 0) {
+        flight_drop(f);
     }
+    pthread_mutex_unlock(&flights.mu);
 }
 
 /* The text naming the request within its route (cached.h): the query parameters the route declares
@@ -369,7 +413,7 @@ static bool lookup(tix_req *r, tix_cache *c)
         }
     }
     struct tix_cached *st = tix_arena_calloc(r->arena, sizeof(*st));
-    *st = (struct tix_cached){entry, vals[0], ver ? vals[1] : "-", true, NULL};
+    *st = (struct tix_cached){entry, vals[0], ver ? vals[1] : "-", true, NULL, 0};
     r->cached = st;
     if (try_store(r, st)) {
         return true;
@@ -392,12 +436,16 @@ bool tix_cached_answer(tix_req *r)
     bool hit = lookup(r, c);
     if (!hit && r->cached != NULL) {
         const struct tix_cached *st = r->cached;
-        bool waited = false;
+        unsigned long gen = 0;
+        tix_answer *a = NULL;
         struct flight *f = flight_join(
-            tix_arena_sprintf(r->arena, "%s %s %s", st->key, st->catver, st->scopever), &waited);
+            st->key, tix_arena_sprintf(r->arena, "%s %s", st->catver, st->scopever), &gen, &a);
         if (f != NULL) {
             r->cached->flight = f; /* this request builds; tix_cached_finish ends the flight */
-        } else if (waited && lookup(r, c)) {
+            r->cached->gen = gen;
+        } else if (a != NULL) {
+            serve_answer(r, a, "hit"); /* built after this request arrived */
+            r->cache_hit = true;
             atomic_fetch_add(&coalesced, 1);
             hit = true;
         }
@@ -442,7 +490,7 @@ unsigned long long tix_cached_coalesced(void)
 
 void tix_cached_release(tix_req *r)
 {
-    flight_end(r);
+    flight_end(r, NULL);
     tix_answer_unref(r->resp_ref); /* an answer that never reached MHD */
     r->resp_ref = NULL;
 }
@@ -459,6 +507,9 @@ static tix_answer *store(tix_req *r, const char *etag, const char *gz, size_t gz
     int64_t until = now + r->app->cfg.cache_ttl_ms;
     if (r->cache_until > 0 && r->cache_until < until) {
         until = r->cache_until;
+    }
+    if (r->read_until > 0 && r->read_until < until) {
+        until = r->read_until; /* read from a replica: within READ_MAX_LAG (tix_req_db_read) */
     }
     if (c == NULL || until - now < MIN_STORE_MS) {
         return NULL;
@@ -500,7 +551,7 @@ void tix_cached_finish(tix_req *r)
     unsigned f = r->route->flags;
     if (!(f & CACHE_FLAGS) || r->status != 200 || r->resp == NULL || r->resp_file ||
         r->stream_read != NULL || r->cache_hit) {
-        flight_end(r); /* nothing to store: the waiters build their own */
+        flight_end(r, NULL); /* nothing to store: the waiters build their own */
         return;
     }
     char hex[TIX_SHA256_HEX];
@@ -516,7 +567,7 @@ void tix_cached_finish(tix_req *r)
         gz = NULL;
     }
     tix_answer *a = storable ? store(r, etag, gz, gzlen) : NULL;
-    flight_end(r);
+    flight_end(r, a);
     if (a != NULL) {
         serve_answer(r, a, "miss"); /* the stored bytes, without a copy */
     } else {

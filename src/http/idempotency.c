@@ -1,10 +1,31 @@
 /*
  * Idempotency-Key for POSTs that create money-related state (holds, bookings, confirm,
- * cancel). The key is per user; the request is identified by the SHA-256 of method, path and
- * body. A key is claimed (status 0) before the handler runs, so two concurrent requests with
- * the same key cannot both run: the second gets 409 until the first has answered. A 5xx is not
- * stored (the key is released) so that a retry can succeed.
+ * cancel, refund retries). The key is per user; the request is identified by the SHA-256 of
+ * method, path and body. The same key with the same request gets the first answer again
+ * (Idempotent-Replayed: true); with another request, 422 idempotency_key_reused. A 5xx is never
+ * stored, so a retry does the work (or finds it done).
+ *
+ * Two ways to keep the key, by route:
+ *
+ * - In the work's transaction (TIX_ROUTE_IDEM_TX: POST /shows/{id}/holds, whose work is one
+ *   transaction). The handler hands r->idem to the transaction: the key's row is claimed among
+ *   its writes and the answer written with its COMMIT (booking/booking.h tix_idem_tx), at no
+ *   extra round trip. The row never commits without its answer, so it is never stuck "in
+ *   progress": after a commit whose outcome the server never learnt (the connection died with
+ *   the COMMIT in flight: 503), the retry finds the answer if the hold committed and does the
+ *   hold if it did not. A concurrent duplicate waits for the first to commit (the unique key)
+ *   and gets its answer; a used key makes the transaction roll back (state TAKEN) and the stored
+ *   answer replaces the handler's. A refusal that never reached the commit (validation, 404,
+ *   409 seats taken: nothing written) is stored on its own afterwards, as before.
+ * - Claimed before the handler (the other routes: bookings and confirm call the payment
+ *   provider, cancel and refund retries likewise, so their work is not one transaction). The
+ *   key is inserted with status 0 on its own, the handler runs, then the answer is stored or,
+ *   for a 5xx, the claim dropped. A concurrent duplicate gets 409 idempotency_in_progress with
+ *   Retry-After until the first has answered. If the database is gone when a 5xx is answered
+ *   the claim cannot be dropped and the key answers 409 until it expires (24 h): the gap the
+ *   transactional way closes for holds.
  */
+#include "booking/booking.h"
 #include "core/util.h"
 #include "http/req.h"
 #include "store/booking.h"
@@ -49,6 +70,93 @@ static void replay(tix_req *r, int status, const char *response)
     tix_reply_header(r, "Idempotent-Replayed", "true");
 }
 
+/* Drops the handler's answer (a used key's stored answer replaces it); the headers added before
+ * the handler ran (nheaders of them) stay. */
+static void unanswer(tix_req *r, int nheaders)
+{
+    r->status = 0;
+    r->resp = NULL;
+    r->resp_len = 0;
+    r->content_type = NULL;
+    r->error_code = NULL;
+    r->nheaders = nheaders;
+}
+
+/* Answers with what the key holds: the first answer, or why not. */
+static void answer_seen(tix_req *r, const char *hash, const tix_idem_seen *seen)
+{
+    if (seen->stored_hash != NULL && strcmp(seen->stored_hash, hash) != 0) {
+        tix_reply_error(r, 422, "idempotency_key_reused",
+                        "this Idempotency-Key was used for a different request", NULL);
+    } else if (seen->status == 0) {
+        tix_reply_header(r, "Retry-After", "1");
+        tix_reply_error(r, 409, "idempotency_in_progress",
+                        "a request with this Idempotency-Key is still being processed", NULL);
+    } else {
+        replay(r, seen->status, seen->response);
+    }
+}
+
+/* Claim first, answer after (routes whose work is not one transaction). */
+static void claim_first(tix_req *r, tix_handler handler, tix_db *db, const tix_idem_key *k)
+{
+    tix_idem_seen seen = {0, NULL, NULL};
+    tix_rc rc = tix_idem_begin(db, r->arena, k, &seen);
+    if (rc == TIX_ECONFLICT) {
+        answer_seen(r, k->hash, &seen);
+    } else if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+    } else {
+        handler(r);
+        tix_rc frc = r->status >= 500 || r->status == 0
+                         ? tix_idem_forget(db, k->user_id, k->key)
+                         : tix_idem_finish(db, k->user_id, k->key, (int)r->status, r->resp);
+        (void)frc; /* the answer stands; a lost record only means no replay */
+    }
+}
+
+/* Runs of the handler when the key it met had expired (and was deleted) or vanished. */
+#define IN_TX_ROUNDS 3
+
+/* The key joins the handler's transaction (TIX_ROUTE_IDEM_TX). */
+static void in_tx(tix_req *r, tix_handler handler, tix_db *db, const tix_idem_key *k)
+{
+    int nheaders = r->nheaders;
+    for (int round = 0; round < IN_TX_ROUNDS; round++) {
+        tix_idem_tx tx = {.k = *k, .answer = NULL, .arg = NULL, .state = TIX_IDEM_TX_OPEN};
+        r->idem = &tx;
+        handler(r);
+        r->idem = NULL;
+        if (tx.state == TIX_IDEM_TX_JOINED || r->status >= 500 ||
+            (r->status == 0 && tx.state != TIX_IDEM_TX_TAKEN)) {
+            return; /* stored with the work; or a failure, never stored */
+        }
+        tix_idem_seen seen = {0, NULL, NULL};
+        tix_rc rc;
+        if (tx.state == TIX_IDEM_TX_TAKEN) {
+            rc = tix_idem_lookup(db, r->arena, k, &seen);
+        } else {
+            /* A refusal that wrote nothing: stored on its own. */
+            rc = tix_idem_store(db, r->arena, k, (int)r->status, r->resp, &seen);
+            if (rc != TIX_ECONFLICT) {
+                return; /* stored; or not (the answer stands, only no replay) */
+            }
+            rc = TIX_OK; /* the key holds an answer already: that one is the answer */
+        }
+        unanswer(r, nheaders);
+        if (rc != TIX_ENOTFOUND) {
+            if (rc == TIX_OK) {
+                answer_seen(r, k->hash, &seen);
+            } else {
+                tix_reply_rc(r, rc);
+            }
+            return;
+        }
+        /* The key had expired (deleted now) or its holder vanished: do the work. */
+    }
+    tix_reply_rc(r, TIX_EBUSY);
+}
+
 void tix_idempotent_call(tix_req *r, tix_handler handler)
 {
     const char *key = tix_req_header(r, "Idempotency-Key");
@@ -65,27 +173,12 @@ void tix_idempotent_call(tix_req *r, tix_handler handler)
     if (db == NULL) {
         return;
     }
-    char hash[TIX_SHA256_HEX];
+    char *hash = tix_arena_alloc(r->arena, TIX_SHA256_HEX);
     request_hash(r, hash);
-    tix_idem_seen seen = {0, NULL, NULL};
     tix_idem_key k = {r->auth.user_id, key, hash, tix_now_ms()};
-    tix_rc rc = tix_idem_begin(db, r->arena, &k, &seen);
-    if (rc == TIX_ECONFLICT && seen.stored_hash != NULL && strcmp(seen.stored_hash, hash) != 0) {
-        tix_reply_error(r, 422, "idempotency_key_reused",
-                        "this Idempotency-Key was used for a different request", NULL);
-    } else if (rc == TIX_ECONFLICT && seen.status == 0) {
-        tix_reply_header(r, "Retry-After", "1");
-        tix_reply_error(r, 409, "idempotency_in_progress",
-                        "a request with this Idempotency-Key is still being processed", NULL);
-    } else if (rc == TIX_ECONFLICT) {
-        replay(r, seen.status, seen.response);
-    } else if (rc != TIX_OK) {
-        tix_reply_rc(r, rc);
+    if (r->route->flags & TIX_ROUTE_IDEM_TX) {
+        in_tx(r, handler, db, &k);
     } else {
-        handler(r);
-        tix_rc frc = r->status >= 500 || r->status == 0
-                         ? tix_idem_forget(db, r->auth.user_id, key)
-                         : tix_idem_finish(db, r->auth.user_id, key, (int)r->status, r->resp);
-        (void)frc; /* the answer stands; a lost record only means no replay */
+        claim_first(r, handler, db, &k);
     }
 }

@@ -4,6 +4,7 @@
  */
 #include "app.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "http/req.h"
 #include "http/validate.h"
 
@@ -150,6 +151,41 @@ tix_db *tix_req_db(tix_req *r)
     return r->db;
 }
 
+tix_db *tix_req_db_read(tix_req *r)
+{
+    if (r->db != NULL || r->rdb != NULL) {
+        return r->db != NULL ? r->db : r->rdb;
+    }
+    int64_t stale = 0;
+    if (tix_db_acquire_read(r->app->db, &r->rdb, &stale) != TIX_OK) {
+        r->rdb = NULL;
+        tix_reply_rc(r, TIX_EUNAVAIL);
+        return NULL;
+    }
+    if (tix_db_is_replica(r->rdb)) {
+        /* the data is up to `stale` ms old: cached, it may grow to READ_MAX_LAG, not more */
+        int64_t left = r->app->cfg.read_max_lag_ms - stale;
+        r->read_until = tix_now_ms() + (left > 0 ? left : 0);
+    }
+    return r->rdb;
+}
+
+bool tix_req_db_read_again(tix_req *r, tix_rc rc, tix_db **db)
+{
+    if ((rc != TIX_EUNAVAIL && rc != TIX_ENOTFOUND) || r->rdb == NULL ||
+        !tix_db_is_replica(r->rdb)) {
+        return false;
+    }
+    if (rc == TIX_EUNAVAIL) {
+        tix_db_replica_failed(r->app->db);
+    }
+    tix_db_release(r->app->db, r->rdb);
+    r->rdb = NULL;
+    r->read_until = 0;
+    *db = tix_req_db(r);
+    return *db != NULL;
+}
+
 bool tix_req_page(tix_req *r, int *limit, const char **cursor)
 {
     const char *l = tix_req_query(r, "limit");
@@ -207,7 +243,7 @@ void tix_reply_json(tix_req *r, unsigned status, json_t *body)
         json_decref(body);
         return;
     }
-    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    char *text = json_dumps(body, TIX_REPLY_JSON_FLAGS);
     json_decref(body);
     r->status = status;
     r->content_type = "application/json; charset=utf-8";

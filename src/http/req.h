@@ -67,8 +67,14 @@ struct tix_req {
     tix_principal auth; /* who is calling; .authenticated false for anonymous */
     char request_id[72];
     int64_t start_us;
-    tix_db *db;        /* acquired on first use by tix_req_db, released after the reply */
-    tix_upload upload; /* TIX_ROUTE_UPLOAD routes only */
+    tix_db *db;         /* acquired on first use by tix_req_db, released after the reply */
+    tix_db *rdb;        /* tix_req_db_read's, when db was not acquired first; released with it */
+    int64_t read_until; /* an answer read from a replica is cached no later than this (ms) */
+    tix_upload upload;  /* TIX_ROUTE_UPLOAD routes only */
+    /* TIX_ROUTE_IDEM_TX routes with an Idempotency-Key: the key, for the handler to hand to the
+     * transaction that joins it (booking/booking.h tix_idem_tx; owned by http/idempotency.c,
+     * valid during the handler call); NULL otherwise. */
+    struct tix_idem_tx *idem;
     /* the answer */
     unsigned status;
     char *resp;
@@ -92,6 +98,9 @@ struct tix_req {
     ssize_t (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
     void (*stream_free)(void *cls);
     void *stream_cls;
+    /* A WebSocket handshake (GET /ws): the handler answered 101 with its headers; the server
+     * sends an MHD upgrade response and hands the socket to the hub (http/ws.h). */
+    bool upgrade;
     /* Cached routes (http/cached.h): the instant the handler's answer stops being true by the
      * clock (0: only CACHE_TTL bounds it); the cache lookup's state. */
     int64_t cache_until;
@@ -121,12 +130,29 @@ json_t *tix_req_json(tix_req *r);
 /* The request's database connection (acquired once per request). On failure it answers
  * 503 and returns NULL. */
 tix_db *tix_req_db(tix_req *r);
+/* A connection for a read that may be up to READ_MAX_LAG old (store/db.h:
+ * tix_db_acquire_read): a replica's when one is current enough, else the primary's; the
+ * request's primary connection when it already has one. Only for answers that decide nothing
+ * (seat maps and listings): never for a write or a check before one. An answer read from a
+ * replica is cached (http/cached.h) only as long as its data stays within the bound. On
+ * failure it answers 503 and returns NULL. */
+tix_db *tix_req_db_read(tix_req *r);
+/* After a read on tix_req_db_read's connection failed with rc: when it was a replica's and
+ * rc is TIX_EUNAVAIL (the replica went away: it is left alone for a moment) or TIX_ENOTFOUND
+ * (what was just created may not have reached it yet), *db becomes the primary's connection
+ * and it returns true (read again); otherwise false. A lost replica thus never becomes a 503,
+ * nor a lagging one a 404. When the primary cannot be had either it answers 503, sets *db to
+ * NULL and returns false. */
+bool tix_req_db_read_again(tix_req *r, tix_rc rc, tix_db **db);
 
 /* Parses ?limit= (default 20, 1..100) and ?cursor= (opaque). On a bad value it answers 400
  * invalid_parameter and returns false. *cursor is NULL when absent; decoded otherwise. */
 bool tix_req_page(tix_req *r, int *limit, const char **cursor);
 /* The opaque cursor text for a last-seen key (arena-owned). */
 const char *tix_req_cursor_encode(tix_req *r, const char *key);
+
+/* How tix_reply_json serialises a body (jansson's json_dumps flags). */
+#define TIX_REPLY_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(10))
 
 /* Answers with a JSON value (reference stolen) and status. */
 void tix_reply_json(tix_req *r, unsigned status, json_t *body);
@@ -141,7 +167,8 @@ void tix_reply_rc(tix_req *r, tix_rc rc);
 void tix_reply_header(tix_req *r, const char *name, const char *value);
 /* Runs handler under the request's Idempotency-Key, if it has one (http/idempotency.c): the
  * first response to (user, key) is stored for 24 h and replayed for the same request; the same
- * key with a different request is a 422. */
+ * key with a different request is a 422. On TIX_ROUTE_IDEM_TX routes the handler passes r->idem
+ * to its transaction (and sets its answer callback). */
 void tix_idempotent_call(tix_req *r, tix_handler handler);
 /* Whether the request has been answered. */
 bool tix_req_answered(const tix_req *r);

@@ -26,6 +26,9 @@ enum {
      * runs twice (before and after the body): see tix_upload in req.h and server.c */
     TIX_ROUTE_UPLOAD = 1u << 3,
     TIX_ROUTE_IDEMPOTENT = 1u << 2, /* honours Idempotency-Key (money-related creates) */
+    /* with TIX_ROUTE_IDEMPOTENT: the handler's work is one transaction that the key joins
+     * (tix_req.idem, http/idempotency.c); without it the key is claimed before the handler */
+    TIX_ROUTE_IDEM_TX = 1u << 22,
     /* rate limited (http/ratelimit.h): login failures per client IP and per e-mail and client
      * IP, register per client IP, holds per user, change-password failures per user and IP */
     TIX_ROUTE_RL_LOGIN = 1u << 4,

@@ -9,6 +9,7 @@
 #include "core/util.h"
 #include "http/server_int.h"
 #include "http/sse.h"
+#include "http/ws.h"
 #include "media/media.h"
 
 #include <arpa/inet.h>
@@ -92,7 +93,11 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned io_threads = cores < 1 ? 1u : (unsigned)cores;
     io_threads = io_threads > (unsigned)cfg->workers ? (unsigned)cfg->workers : io_threads;
-    if (tix_workpool_create(cfg->workers, cfg->max_connections, &s->pool) != TIX_OK) {
+    /* The read lane (server_int.h): a quarter of WORKERS, at least 2, in addition. */
+    int readers = cfg->workers / 4 > 2 ? cfg->workers / 4 : 2;
+    if (tix_workpool_create(cfg->workers, cfg->max_connections, &s->pool) != TIX_OK ||
+        tix_workpool_create(readers, cfg->max_connections, &s->read_pool) != TIX_OK) {
+        tix_workpool_destroy(s->pool);
         if (s->own_media) {
             tix_media_destroy(app->media);
             app->media = NULL;
@@ -111,7 +116,8 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
      * need room here: they are handed over piece by piece (server_request.c, upload.c). */
     size_t pool_bytes = (size_t)cfg->max_header_bytes + 3072;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG |
+                     (v6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, tix_server_on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE, io_threads, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -126,6 +132,7 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
                       cfg->port);
         pthread_mutex_destroy(&s->mu);
         tix_workpool_destroy(s->pool);
+        tix_workpool_destroy(s->read_pool);
         if (s->own_media) {
             tix_media_destroy(app->media);
             app->media = NULL;
@@ -143,8 +150,9 @@ void tix_server_stop(tix_server *s, int drain_s)
     if (s == NULL) {
         return;
     }
-    MHD_quiesce_daemon(s->daemon); /* no new connections; nginx fails over to a peer */
-    tix_sse_shutdown(s->app->sse); /* event streams end now: they would hold the drain up */
+    MHD_quiesce_daemon(s->daemon);     /* no new connections; nginx fails over to a peer */
+    tix_sse_shutdown(s->app->sse);     /* event streams end now: they would hold the drain up */
+    tix_ws_shutdown(s->app->ws, 2000); /* WebSockets close with 1001, before the daemon goes */
     int64_t deadline = tix_mono_ms() + (int64_t)drain_s * 1000;
     while (atomic_load(&s->app->inflight) > 0 && tix_mono_ms() < deadline) {
         struct timespec nap = {0, 20L * 1000 * 1000};
@@ -161,6 +169,7 @@ void tix_server_stop(tix_server *s, int drain_s)
     /* Handlers still queued or running finish (each resumes its connection) before the
      * daemon goes: none may touch a connection of a stopped daemon. */
     tix_workpool_destroy(s->pool);
+    tix_workpool_destroy(s->read_pool);
     MHD_stop_daemon(s->daemon);
     if (s->own_media) {
         tix_media_destroy(s->app->media);

@@ -30,7 +30,9 @@
 #include <stddef.h>
 
 /* Where a connection's current request is; the reaper's time-outs depend on it. */
-enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER, PHASE_TIMED_OUT };
+enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER, PHASE_TIMED_OUT, PHASE_UPGRADED };
+/* PHASE_UPGRADED: the socket belongs to the WebSocket hub (http/ws.h), which keeps its own
+ * time-outs; the reaper leaves it alone. */
 
 /* One open connection, in the server's list from MHD's start to its close notification. */
 typedef struct track {
@@ -52,6 +54,12 @@ struct tix_server {
     bool own_media;     /* the media store was created here (not by main) */
     atomic_int uploads; /* upload slots taken (remote media store only) */
     tix_workpool *pool; /* runs the handlers (http/workpool.h) */
+    /* Runs the public cacheable GETs (routes flagged TIX_ROUTE_CACHE_SHOW or _CATALOG: the seat
+     * map, listings) on their own few threads, so a read that the cache answers, or that one
+     * build per version answers (http/cached.c), never waits in the queue behind holds and
+     * bookings blocked on the database. In an opening-night stampede every worker was busy
+     * with holds and seat-map reads queued for seconds behind them (bench/opening.sh). */
+    tix_workpool *read_pool;
 };
 
 /* Per-request state that handlers do not see. */
@@ -68,6 +76,9 @@ typedef struct req_state {
     struct MHD_Connection *conn;
     tix_upload_state *up; /* TIX_ROUTE_UPLOAD routes, once the body is being read */
     bool upload_slot;     /* holds one of s->uploads until completion */
+    /* A WebSocket: the request was finished (logged, counted, freed but this struct) when its
+     * socket went to the hub; MHD's completion callback comes only when the socket closes. */
+    bool finished;
     /* The path as sent (percent-encoded, malloc'd) when it holds a control byte, encoded
      * (%00) or not, or an encoded slash (%2F): MHD hands on the decoded path cut at the first
      * NUL (and with %2F turned into a separator), so this is what the 400 is for and what the

@@ -27,6 +27,7 @@
 #include "http/encoding.h"
 #include "http/server_int.h"
 #include "http/validate.h"
+#include "http/ws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +35,17 @@
 #include <strings.h>
 #include <unistd.h>
 
+static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+                        size_t extra_in_size, MHD_socket sock,
+                        struct MHD_UpgradeResponseHandle *urh);
+
 /* The handler's bytes, or its file (r->resp_file, GET /media) sent straight from the
  * descriptor, which the response then owns. */
 static struct MHD_Response *make_response(tix_req *r)
 {
+    if (r->upgrade && r->status == 101) { /* the hub takes the socket after the 101 */
+        return MHD_create_response_for_upgrade(on_upgraded, r->app->ws);
+    }
     if (r->stream_read != NULL) { /* SSE: the response owns the stream from here on */
         /* The block (allocated and zeroed with the response, kept as long as the stream) is
          * only used for HTTP/1.0 clients; chunked answers are read straight into the
@@ -109,6 +117,9 @@ bool tix_server_queue(req_state *st, struct MHD_Connection *conn)
     enum MHD_Result ok = MHD_queue_response(conn, r->status, resp);
     MHD_destroy_response(resp);
     st->queued = ok == MHD_YES;
+    if (st->queued && r->upgrade && r->status == 101) {
+        tix_server_set_phase(st->t, PHASE_UPGRADED);
+    }
     return st->queued;
 }
 
@@ -281,6 +292,8 @@ static void run_handler(req_state *st)
      * database connection). */
     tix_db_release(st->s->app->db, st->r.db);
     st->r.db = NULL;
+    tix_db_release(st->s->app->db, st->r.rdb);
+    st->r.rdb = NULL;
 }
 
 /* Unknown routes and routes flagged TIX_ROUTE_INLINE answer on the MHD thread: they cannot
@@ -302,13 +315,23 @@ static void pool_job(void *arg)
     MHD_resume_connection(st->conn);
 }
 
+/* The read lane for public cacheable GETs (server_int.h), the handler pool for the rest. */
+static tix_workpool *pool_for(const req_state *st)
+{
+    unsigned f = st->r.route ? st->r.route->flags : 0;
+    bool read = st->s->read_pool != NULL && strcmp(st->r.method, "GET") == 0 &&
+                (f & (TIX_ROUTE_CACHE_SHOW | TIX_ROUTE_CACHE_CATALOG)) != 0 &&
+                (f & TIX_ROUTE_CACHE_USER) == 0;
+    return read ? st->s->read_pool : st->s->pool;
+}
+
 /* Suspends the connection and queues its handler. A full queue is answered at once: 503 with
  * Retry-After, the handler not run (the client may send it again). */
 static enum MHD_Result hand_to_pool(req_state *st, struct MHD_Connection *conn)
 {
     st->conn = conn;
     MHD_suspend_connection(conn); /* before the job can possibly resume it */
-    if (tix_workpool_submit(st->s->pool, pool_job, st)) {
+    if (tix_workpool_submit(pool_for(st), pool_job, st)) {
         return MHD_YES;
     }
     atomic_fetch_add(&st->s->app->overloaded, 1);
@@ -430,21 +453,10 @@ static void access_log(req_state *st, enum MHD_RequestTerminationCode toe)
     tix_log_fields(TIX_LOG_INFO, "request", fields);
 }
 
-void tix_server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                             enum MHD_RequestTerminationCode toe)
+/* The end of a request that reached its first access callback: log, counters, everything it
+ * holds but st itself. */
+static void finish(tix_server *s, req_state *st, enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
-    tix_server *s = cls;
-    req_state *st = *con_cls;
-    if (st == NULL) {
-        return;
-    }
-    if (st->s == NULL) { /* the request ended before its first access callback */
-        free(st->raw_path);
-        free(st);
-        *con_cls = NULL;
-        return;
-    }
     access_log(st, toe);
     tix_cached_release(&st->r);
     atomic_fetch_add(&s->app->requests_total, 1);
@@ -452,6 +464,7 @@ void tix_server_on_completed(void *cls, struct MHD_Connection *conn, void **con_
         atomic_fetch_add(&s->app->responses_5xx, 1);
     }
     tix_db_release(s->app->db, st->r.db);
+    tix_db_release(s->app->db, st->r.rdb);
     json_decref(st->r.json);
     if (st->upload_slot) {
         atomic_fetch_sub(&s->uploads, 1); /* before the file goes: no file left = no slot */
@@ -463,11 +476,47 @@ void tix_server_on_completed(void *cls, struct MHD_Connection *conn, void **con_
     if (st->r.resp_file && st->r.resp_fd >= 0) {
         close(st->r.resp_fd); /* a file answer that never reached MHD */
     }
-    tix_server_set_phase(st->t, PHASE_IDLE);
+    if (!(st->r.upgrade && st->r.status == 101)) {
+        tix_server_set_phase(st->t, PHASE_IDLE);
+    }
     tix_arena_destroy(st->r.arena);
+    st->r.arena = NULL;
     free(st->buf);
+    st->buf = NULL;
     free(st->raw_path);
+    st->raw_path = NULL;
+    st->finished = true;
+    atomic_fetch_sub(&s->app->inflight, 1);
+}
+
+void tix_server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                             enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    tix_server *s = cls;
+    req_state *st = *con_cls;
+    if (st == NULL) {
+        return;
+    }
+    if (st->s != NULL && !st->finished) {
+        finish(s, st, toe);
+    }
+    free(st->raw_path); /* set when the request ended before its first access callback */
     free(st);
     *con_cls = NULL;
-    atomic_fetch_sub(&s->app->inflight, 1);
+}
+
+/* MHD's upgrade handler (cls: the WebSocket hub; con_cls: the request's state): the request
+ * is over for the server once the 101 is out, so it is logged and its memory (the arena, the
+ * database connection) freed now, not when the socket closes (MHD calls the completion
+ * callback only then); the socket goes to the hub (http/ws.h). */
+static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+                        size_t extra_in_size, MHD_socket sock,
+                        struct MHD_UpgradeResponseHandle *urh)
+{
+    req_state *st = con_cls;
+    if (st != NULL && st->s != NULL && !st->finished) {
+        finish(st->s, st, MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    }
+    tix_ws_on_upgrade(cls, conn, NULL, extra_in, extra_in_size, sock, urh);
 }

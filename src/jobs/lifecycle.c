@@ -130,6 +130,8 @@ static tix_rc expire_booking(tix_job_ctx *c, const char *id, bool *done)
     *done = rc == TIX_OK && due;
     if (*done) {
         tix_bookings_changed(b.user_id); /* their cached GET /bookings (seat_events.h) */
+        /* the buyer's sockets (http/ws.h): the hold behind the unpaid booking ran out */
+        tix_booking_event_notify(b.user_id, "hold_expired", b.id, b.show_id, "expired", NULL);
     }
     return rc;
 }
@@ -214,7 +216,7 @@ static bool refund_due(const tix_jobs_refund *r, int64_t now)
  * TIX_OK to go on, or the code to stop on (the provider or the database is unreachable). */
 static tix_rc retry_refund(tix_job_ctx *c, const tix_jobs_refund *r, tix_job_counts *out)
 {
-    tix_booking_ctx bc = {c->db, c->a, c->cfg, c->pay};
+    tix_booking_ctx bc = {c->db, c->a, c->cfg, c->pay, NULL};
     tix_refund_row row;
     memset(&row, 0, sizeof(row));
     tix_job_count_add(out, "retried", 1);
@@ -255,7 +257,7 @@ tix_rc tix_job_refunds(tix_job_ctx *c, tix_job_counts *out)
 
 tix_rc tix_job_reconcile(tix_job_ctx *c, tix_job_counts *out)
 {
-    tix_booking_ctx bc = {c->db, c->a, c->cfg, c->pay};
+    tix_booking_ctx bc = {c->db, c->a, c->cfg, c->pay, NULL};
     tix_reconcile_result res;
     memset(&res, 0, sizeof(res));
     tix_rc rc = tix_payments_reconcile(&bc, c->now, &res);
@@ -274,7 +276,7 @@ tix_rc tix_job_reconcile(tix_job_ctx *c, tix_job_counts *out)
  * per run, for the provider's rate limits. */
 tix_rc tix_job_refund_poll(tix_job_ctx *c, tix_job_counts *out)
 {
-    tix_booking_ctx bc = {c->db, c->a, c->cfg, c->pay};
+    tix_booking_ctx bc = {c->db, c->a, c->cfg, c->pay, NULL};
     tix_refund_poll_result res;
     memset(&res, 0, sizeof(res));
     tix_rc rc = tix_payments_refund_poll(&bc, c->now, c->cfg->refund_poll_age_ms,

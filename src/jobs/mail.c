@@ -3,6 +3,7 @@
 
 #include "auth/reset.h"
 #include "booking/ticket_print.h"
+#include "core/currency.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
@@ -194,6 +195,14 @@ tix_mail_outcome tix_mail_deliver(const tix_config *cfg, void *curl, const char 
 /* ---- rendering a row ---- */
 
 /* "2026-12-05 18:30 (UTC+05:30)": a time in the theatre's zone. */
+/* "INR 550.50", "JPY 1800", "KWD 3.650": the currency's own decimals (core/currency.h). */
+static char *money(tix_arena *a, const char *currency, int64_t amount)
+{
+    char buf[TIX_MONEY_TEXT_MAX];
+    tix_currency_format(buf, currency, amount);
+    return tix_arena_strdup(a, buf);
+}
+
 static char *local_time(tix_arena *a, int64_t ms, int offset_min)
 {
     time_t t = (time_t)(ms / 1000 + (int64_t)offset_min * 60);
@@ -367,9 +376,7 @@ static tix_rc booking_vars(tix_db *db, tix_arena *a, const tix_ticket_keyring *k
     keys[*n] = "hall", vals[(*n)++] = b.hall;
     keys[*n] = "starts_at", vals[(*n)++] = local_time(a, b.starts_at, b.utc_offset_minutes);
     keys[*n] = "seats", vals[(*n)++] = list;
-    keys[*n] = "amount",
-    vals[(*n)++] = tix_arena_sprintf(a, "%s %" PRId64 ".%02" PRId64, b.currency, b.amount / 100,
-                                     b.amount % 100);
+    keys[*n] = "amount", vals[(*n)++] = money(a, b.currency, b.amount);
     char *prev = json_field(a, r->data, "previous_starts_at"); /* a show_rescheduled mail */
     int64_t prev_ms = 0;
     if (prev != NULL && tix_parse_int(prev, 0, INT64_MAX, &prev_ms)) {

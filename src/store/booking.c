@@ -8,46 +8,122 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define IDEM_TTL_MS (24LL * 3600 * 1000)
 
 /* ---- seat map and claims ---- */
 
-#define SEATMAP_SELECT                                                                             \
-    "SELECT s.id, s.label, s.row_label, s.number, s.x, s.y, s.category, s.blocked,"                \
-    " COALESCE(p.amount, -1),"                                                                     \
-    " CASE WHEN c.seat_id IS NULL THEN 0 WHEN c.expires_at IS NULL THEN 2"                         \
-    "      WHEN c.expires_at > $3 THEN 1 ELSE 0 END,"                                              \
-    " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.hold_id END,"                     \
-    " CASE WHEN c.expires_at IS NULL OR c.expires_at > $3 THEN c.user_id END,"                     \
-    " CASE WHEN c.expires_at > $3 THEN c.expires_at ELSE 0 END,"                                   \
-    " CASE WHEN c.expires_at > $3 THEN COALESCE(c.price, p.amount, -1) ELSE -1 END"                \
-    " FROM seats s"                                                                                \
-    " LEFT JOIN show_prices p ON p.show_id = $1 AND p.category = s.category"                       \
-    " LEFT JOIN seat_claims c ON c.show_id = $1 AND c.seat_id = s.id"                              \
-    " WHERE s.hall_id = $2 AND s.active = 1"
-
-/* The claim column holds a tix_claim_kind (an enum: no TIX_DB_COL kind), read here. */
-static void map_claim(tix_arena *a, const tix_db_res *res, int row, void *item)
-{
-    (void)a;
-    ((tix_map_seat *)item)->claim = (tix_claim_kind)tix_db_res_int(res, row, 9);
-}
+/* The seat map is three reads sent in one round trip, merged here: the hall's active seats in
+ * (y, x) order (the seats_hall index), the show's prices, and the show's live claims (one range
+ * of the seat_claims primary key). One join of the three made PostgreSQL probe both indexes
+ * once per seat (two B-tree descents each, a thousand for a 500-seat hall), or hash them after
+ * bitmap scans: about twice the CPU of the three range reads, and in an opening-night stampede
+ * this query is most of what PostgreSQL does (bench/opening.sh PROFILE=1). The reads are not
+ * one snapshot: a seat added or removed between them is simply listed or not (a claim of a seat
+ * not listed is ignored, as the join ignored it); the claims, the part that moves, are read by
+ * one statement and are consistent among themselves. */
+#define SEATMAP_SEATS                                                                              \
+    "SELECT id, label, row_label, number, x, y, category, blocked FROM seats"                      \
+    " WHERE hall_id = $1 AND active = 1 ORDER BY y, x"
+#define SEATMAP_PRICES "SELECT category, amount FROM show_prices WHERE show_id = $1"
+#define SEATMAP_CLAIMS                                                                             \
+    "SELECT seat_id, hold_id, user_id, expires_at, price FROM seat_claims"                         \
+    " WHERE show_id = $1 AND (expires_at IS NULL OR expires_at > $2)"
 
 #define C(field) TIX_DB_COL(tix_map_seat, field)
-static const tix_db_col map_cols[] = {
-    C(id),      C(label),      C(row),           C(number),     C(x),
-    C(y),       C(category),   C(blocked),       C(price),      TIX_DB_COL_NONE,
-    C(hold_id), C(claim_user), C(claim_expires), C(claim_price)};
+static const tix_db_col map_cols[] = {C(id), C(label), C(row),      C(number),
+                                      C(x),  C(y),     C(category), C(blocked)};
 #undef C
-static const tix_db_map seat_map = TIX_DB_MAP(tix_map_seat, map_cols, map_claim);
+static const tix_db_map seat_map = TIX_DB_MAP(tix_map_seat, map_cols, NULL);
+
+/* The claims read, sorted by seat id for bsearch: each entry's seat id and its row. */
+typedef struct claim_ref {
+    const char *seat_id; /* owned by the result */
+    int row;
+} claim_ref;
+
+static int cmp_claim_ref(const void *a, const void *b)
+{
+    return strcmp(((const claim_ref *)a)->seat_id, ((const claim_ref *)b)->seat_id);
+}
+
+typedef struct claim_index {
+    const tix_db_res *res;
+    claim_ref *refs;
+    int n;
+} claim_index;
+
+static int find_claim(const claim_index *ci, const char *seat_id)
+{
+    claim_ref key = {seat_id, -1};
+    const claim_ref *hit =
+        ci->n ? bsearch(&key, ci->refs, (size_t)ci->n, sizeof(key), cmp_claim_ref) : NULL;
+    return hit ? hit->row : -1;
+}
+
+/* The seat's price and claim from the other two reads (what the join's CASEs computed). */
+static void merge_seat(tix_arena *a, tix_map_seat *s, const tix_db_res *prices,
+                       const claim_index *ci)
+{
+    s->price = -1;
+    for (int r = 0; r < tix_db_res_rows(prices); r++) {
+        if (strcmp(tix_db_res_text(prices, r, 0), s->category) == 0) {
+            s->price = tix_db_res_int(prices, r, 1);
+            break;
+        }
+    }
+    s->claim = TIX_CLAIM_FREE;
+    s->claim_price = -1;
+    int r = find_claim(ci, s->id);
+    if (r < 0) {
+        return;
+    }
+    s->hold_id = tix_db_res_dup(a, ci->res, r, 1);
+    s->claim_user = tix_db_res_dup(a, ci->res, r, 2);
+    if (tix_db_res_isnull(ci->res, r, 3)) {
+        s->claim = TIX_CLAIM_SOLD;
+        return;
+    }
+    s->claim = TIX_CLAIM_HELD;
+    s->claim_expires = tix_db_res_int(ci->res, r, 3);
+    s->claim_price = tix_db_res_isnull(ci->res, r, 4) ? s->price : tix_db_res_int(ci->res, r, 4);
+}
 
 tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show_id, const char *hall_id,
                         int64_t now, tix_map_seat **seats, int *n)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_TEXT(hall_id), TIX_DB_INT(now)};
-    return TIX_DB_LIST(db, a, SEATMAP_SELECT " ORDER BY s.y, s.x", p, 3, &seat_map, seats, n);
+    tix_dbv hp[] = {TIX_DB_TEXT(hall_id)};
+    tix_dbv sp[] = {TIX_DB_TEXT(show_id)};
+    tix_dbv cp[] = {TIX_DB_TEXT(show_id), TIX_DB_INT(now)};
+    tix_db_stmt st[3] = {{.sql = SEATMAP_SEATS, .params = hp, .n = 1},
+                         {.sql = SEATMAP_PRICES, .params = sp, .n = 1},
+                         {.sql = SEATMAP_CLAIMS, .params = cp, .n = 2}};
+    tix_rc rc = tix_db_exec_many(db, st, 3);
+    for (int i = 0; rc == TIX_OK && i < 3; i++) {
+        rc = st[i].rc;
+    }
+    if (rc != TIX_OK) {
+        tix_db_stmts_cleanup(st, 3);
+        return rc;
+    }
+    claim_index ci = {st[2].res, NULL, tix_db_res_rows(st[2].res)};
+    ci.refs = tix_arena_calloc(a, sizeof(claim_ref) * (size_t)(ci.n ? ci.n : 1));
+    for (int i = 0; i < ci.n; i++) {
+        ci.refs[i] = (claim_ref){tix_db_res_text(ci.res, i, 0), i};
+    }
+    qsort(ci.refs, (size_t)ci.n, sizeof(claim_ref), cmp_claim_ref);
+    int rows = tix_db_res_rows(st[0].res);
+    tix_map_seat *list = tix_arena_calloc(a, sizeof(*list) * (size_t)(rows ? rows : 1));
+    for (int i = 0; i < rows; i++) {
+        tix_db_map_row(a, st[0].res, i, &seat_map, &list[i]);
+        merge_seat(a, &list[i], st[1].res, &ci);
+    }
+    tix_db_stmts_cleanup(st, 3);
+    *seats = list;
+    *n = rows;
+    return TIX_OK;
 }
 
 void tix_claims_take_stmt(tix_arena *a, const tix_claim_req *q, tix_db_stmt *st)
@@ -759,35 +835,98 @@ tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_id, tix_sales_l
 
 /* ---- idempotency keys ---- */
 
-tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const tix_idem_key *k, tix_idem_seen *seen)
+/* Inserts the key with (status, response), or takes over a key older than the TTL; when the
+ * key is there and younger, *seen says what it holds (TIX_ECONFLICT). */
+static tix_rc idem_put(tix_db *db, tix_arena *a, const tix_idem_key *k, int status,
+                       const char *response, tix_idem_seen *seen)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_TEXT(k->hash),
-                   TIX_DB_INT(k->now), TIX_DB_INT(k->now - IDEM_TTL_MS)};
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id),
+                   TIX_DB_TEXT(k->key),
+                   TIX_DB_TEXT(k->hash),
+                   TIX_DB_INT(k->now),
+                   TIX_DB_INT(k->now - IDEM_TTL_MS),
+                   TIX_DB_INT(status),
+                   TIX_DB_TEXT(response)};
     /* A key older than 24 h is forgotten: the new request takes it over. */
     tix_rc rc = tix_db_exec_one(db,
                                 "INSERT INTO idempotency_keys (user_id, idem_key, request_hash,"
-                                " status, response, created_at) VALUES ($1, $2, $3, 0, NULL, $4)"
+                                " status, response, created_at) VALUES ($1, $2, $3, $6, $7, $4)"
                                 " ON CONFLICT (user_id, idem_key) DO UPDATE SET request_hash ="
-                                " excluded.request_hash, status = 0, response = NULL, created_at ="
-                                " excluded.created_at WHERE idempotency_keys.created_at < $5",
-                                p, 5, TIX_ECONFLICT);
+                                " excluded.request_hash, status = excluded.status, response ="
+                                " excluded.response, created_at = excluded.created_at"
+                                " WHERE idempotency_keys.created_at < $5",
+                                p, 7, TIX_ECONFLICT);
     if (rc != TIX_ECONFLICT) {
         return rc;
     }
+    rc = tix_idem_lookup(db, a, k, seen);
+    return rc == TIX_OK ? TIX_ECONFLICT : rc == TIX_ENOTFOUND ? TIX_EBUSY : rc;
+}
+
+tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const tix_idem_key *k, tix_idem_seen *seen)
+{
+    return idem_put(db, a, k, 0, NULL, seen);
+}
+
+tix_rc tix_idem_store(tix_db *db, tix_arena *a, const tix_idem_key *k, int status,
+                      const char *response, tix_idem_seen *seen)
+{
+    return idem_put(db, a, k, status, response, seen);
+}
+
+tix_rc tix_idem_lookup(tix_db *db, tix_arena *a, const tix_idem_key *k, tix_idem_seen *seen)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_INT(k->now - IDEM_TTL_MS)};
     tix_db_res *res = NULL;
-    tix_rc qrc = tix_db_exec(db,
-                             "SELECT status, response, request_hash FROM idempotency_keys"
-                             " WHERE user_id = $1 AND idem_key = $2",
-                             p, 2, &res);
-    if (qrc == TIX_OK && tix_db_res_rows(res) == 1) {
+    tix_rc rc = tix_db_exec(db,
+                            "SELECT status, response, request_hash,"
+                            " CASE WHEN created_at < $3 THEN 1 ELSE 0 END"
+                            " FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+                            p, 3, &res);
+    bool expired = false;
+    if (rc == TIX_OK && tix_db_res_rows(res) == 1) {
         seen->status = (int)tix_db_res_int(res, 0, 0);
         seen->response = tix_db_res_dup(a, res, 0, 1);
         seen->stored_hash = tix_db_res_dup(a, res, 0, 2);
-    } else if (qrc == TIX_OK) {
-        qrc = TIX_EBUSY; /* forgotten between our two statements: let the client retry */
+        expired = tix_db_res_int(res, 0, 3) != 0;
+    } else if (rc == TIX_OK) {
+        rc = TIX_ENOTFOUND;
     }
     tix_db_res_destroy(res);
-    return qrc == TIX_OK ? TIX_ECONFLICT : qrc;
+    if (rc == TIX_OK && expired) {
+        /* Older than the TTL: forgotten (unless another request took it over meanwhile). */
+        rc = tix_db_exec(db,
+                         "DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2"
+                         " AND created_at < $3",
+                         p, 3, NULL);
+        rc = rc == TIX_OK ? TIX_ENOTFOUND : rc;
+    }
+    return rc;
+}
+
+void tix_idem_claim_stmt(tix_arena *a, const tix_idem_key *k, tix_db_stmt *st)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_TEXT(k->hash),
+                   TIX_DB_INT(k->now)};
+    tix_dbv *copy = tix_arena_alloc(a, sizeof(p));
+    memcpy(copy, p, sizeof(p));
+    *st = (tix_db_stmt){.sql = "INSERT INTO idempotency_keys (user_id, idem_key, request_hash,"
+                               " status, response, created_at) VALUES ($1, $2, $3, 0, NULL, $4)",
+                        .params = copy,
+                        .n = 4};
+}
+
+void tix_idem_answer_stmt(tix_arena *a, const tix_idem_key *k, int status, const char *response,
+                          tix_db_stmt *st)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_INT(status),
+                   TIX_DB_TEXT(response)};
+    tix_dbv *copy = tix_arena_alloc(a, sizeof(p));
+    memcpy(copy, p, sizeof(p));
+    *st = (tix_db_stmt){.sql = "UPDATE idempotency_keys SET status = $3, response = $4"
+                               " WHERE user_id = $1 AND idem_key = $2",
+                        .params = copy,
+                        .n = 4};
 }
 
 tix_rc tix_idem_finish(tix_db *db, const char *user_id, const char *key, int status,

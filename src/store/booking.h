@@ -264,12 +264,34 @@ typedef struct tix_idem_seen {
     char *stored_hash; /* arena */
 } tix_idem_seen;
 
-/* Idempotency keys. begin: TIX_OK = first use (a row with status 0 now exists);
- * TIX_ECONFLICT = seen before, *seen says what was stored. */
+/* Idempotency keys (http/idempotency.c says how they are used). A key younger than 24 h is
+ * kept; an older one is taken over by its next use.
+ *
+ * Claim first, answer after (routes whose work is not one transaction): begin: TIX_OK = first
+ * use (a row with status 0 now exists, committed on its own); TIX_ECONFLICT = seen before,
+ * *seen says what was stored. finish stores the answer, forget drops the claim. */
 TIX_MUSTCHECK tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const tix_idem_key *k,
                                     tix_idem_seen *seen);
 TIX_MUSTCHECK tix_rc tix_idem_finish(tix_db *db, const char *user_id, const char *key, int status,
                                      const char *response);
 TIX_MUSTCHECK tix_rc tix_idem_forget(tix_db *db, const char *user_id, const char *key);
+
+/* In the work's own transaction (booking/booking.h tix_idem_tx): the claim statement inserts
+ * the key with status 0 and fails with TIX_ECONFLICT when the key exists (on PostgreSQL it
+ * first waits for a transaction that inserted the same key to end, so concurrent duplicates
+ * are decided by the unique key); the answer statement writes the answer into the claimed row,
+ * with the commit. The row commits only with its answer: never seen "in progress". Params in
+ * a; k must outlive the statements. */
+void tix_idem_claim_stmt(tix_arena *a, const tix_idem_key *k, tix_db_stmt *st);
+void tix_idem_answer_stmt(tix_arena *a, const tix_idem_key *k, int status, const char *response,
+                          tix_db_stmt *st);
+/* What the key holds: TIX_OK and *seen, TIX_ENOTFOUND when it has none (an expired key is
+ * deleted here and is none). */
+TIX_MUSTCHECK tix_rc tix_idem_lookup(tix_db *db, tix_arena *a, const tix_idem_key *k,
+                                     tix_idem_seen *seen);
+/* Stores an answer given without the work's transaction (a refusal: nothing was written), on
+ * its own: TIX_OK; TIX_ECONFLICT when the key holds something already (*seen says what). */
+TIX_MUSTCHECK tix_rc tix_idem_store(tix_db *db, tix_arena *a, const tix_idem_key *k, int status,
+                                    const char *response, tix_idem_seen *seen);
 
 #endif

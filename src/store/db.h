@@ -67,8 +67,26 @@ tix_db_kind tix_db_pool_kind(const tix_db_pool *pool);
 /* Waits (at most a few seconds) for a free connection and makes sure it is open.
  * TIX_EUNAVAIL if the database cannot be reached or no connection frees up in time. */
 TIX_MUSTCHECK tix_rc tix_db_acquire(tix_db_pool *pool, tix_db **out);
-/* Returns the connection; an open transaction is rolled back. NULL does nothing. */
+/* Returns the connection (to the read pool if it came from there); an open transaction is
+ * rolled back. NULL does nothing. */
 void tix_db_release(tix_db_pool *pool, tix_db *db);
+
+/* Read replicas (PostgreSQL, DATABASE_READ_URL; the design is in db.c, "read replicas").
+ * A connection for reads that may be up to READ_MAX_LAG old: a replica's when one is
+ * reachable, has a free connection and is complete as of at most READ_MAX_LAG ago, else the
+ * primary's (as tix_db_acquire; always so without DATABASE_READ_URL). OUT: *stale_ms, how old
+ * its data may be (0 on the primary). Never decide a write on it: a replica's connection
+ * refuses writes, and what it reads may already be out of date. Release with
+ * tix_db_release(pool, db). */
+TIX_MUSTCHECK tix_rc tix_db_acquire_read(tix_db_pool *pool, tix_db **out, int64_t *stale_ms);
+/* Whether db is a replica's connection (from tix_db_acquire_read). */
+bool tix_db_is_replica(const tix_db *db);
+/* A read on a replica's connection failed as TIX_EUNAVAIL: reads go to the primary for a
+ * moment without trying the replicas (the caller then retries on tix_db_acquire). */
+void tix_db_replica_failed(tix_db_pool *pool);
+/* How many tix_db_acquire_read calls a replica and the primary served (with a read pool). */
+void tix_db_read_counts(const tix_db_pool *pool, unsigned long long *replica,
+                        unsigned long long *primary);
 
 /* Runs one statement. out (may be NULL) receives the rows; free with tix_db_res_destroy.
  * Errors: TIX_ECONFLICT unique/primary-key violation, TIX_EINVAL other constraint,

@@ -50,6 +50,11 @@ struct tix_db {
     bool leased;        /* between acquire and release (a pool's connection; under pool->mu) */
     bool write_locked;  /* holds pool->write_mu (SQLite: from BEGIN to COMMIT/ROLLBACK) */
     atomic_bool busy;   /* a driver call is running: one thread at a time uses a connection */
+    /* Read pools (db.c, "read replicas"): when this connection last checked its replay
+     * position, and the monotonic instant it then held everything the primary had committed
+     * (0: none known). Touched only by the thread that leases the connection. */
+    int64_t checked_ms;
+    int64_t complete_as_of_ms;
     char err[256];
 };
 

@@ -81,6 +81,17 @@ _SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSan
                       "Source and destination overlap")
 _VALGRIND_ERRORS = re.compile(r"==\d+== ERROR SUMMARY: [1-9]")
 
+# The high-availability tests (real Patroni, etcd and Sentinel sets killed mid-sale) prove
+# properties of the deployment, not of the code's memory safety, and take a minute or more
+# each: `make test` runs them on the release build only. The ASan run is known by its
+# binary (build-asan) or by ASAN_OPTIONS, which the Makefile's ASAN_ENV sets; valgrind runs
+# (TICKETD_WRAPPER) skip them as well.
+SANITIZED = (TICKETD_BIN.parent.name == "build-asan" or "ASAN_OPTIONS" in os.environ
+             or bool(os.environ.get("TICKETD_WRAPPER")))
+release_only = pytest.mark.skipif(
+    SANITIZED, reason="HA test: release build only (a sanitizer build or wrapper is in use; "
+    "the HA sets prove the deployment, and make test must stay short)")
+
 
 # --------------------------------------------------------------------------------------------
 # Small utilities

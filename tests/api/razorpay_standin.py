@@ -5,7 +5,7 @@ A local stand-in for Razorpay's REST API and webhooks, for the API tests (and by
 It checks every request the way the real service does, as far as ticketd uses it:
 - HTTP Basic auth with key_id:key_secret (401 and Razorpay's error shape otherwise);
 - POST /v1/orders: a JSON object with only known fields; amount an integer >= 100 (paise);
-  currency a known ISO code; receipt a string of at most 40 characters, unique (the stand-in is
+  currency a known ISO code (the last digit 0 for KWD, BHD, OMR); receipt a string of at most 40 characters, unique (the stand-in is
   stricter than Razorpay here: the receipt is ticketd's booking id and must never repeat);
   notes an object of at most 15 pairs with short values;
 - POST /v1/payments/{id}/refund: X-Refund-Idempotency of >= 10 letters, digits, '-' or '_'
@@ -49,7 +49,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 
 ALNUM = string.ascii_letters + string.digits
-CURRENCIES = {"INR", "USD", "EUR", "GBP", "SGD", "AED", "MYR"}
+CURRENCIES = {"INR", "USD", "EUR", "GBP", "SGD", "AED", "MYR", "AUD", "CAD", "CHF", "HKD", "LKR",
+              "NPR", "QAR", "SAR", "THB", "JPY", "KWD", "BHD", "OMR"}
+# Razorpay takes three-decimal currencies only with the last digit of the amount 0 (docs:
+# "Checkout parameters", "Currency Conversion", May 2024); JPY has no decimals.
+THREE_DECIMAL = {"KWD", "BHD", "OMR"}
 ORDER_FIELDS = {"amount", "currency", "receipt", "notes", "partial_payment",
                 "first_payment_min_amount"}
 REFUND_FIELDS = {"amount", "speed", "notes", "receipt"}
@@ -257,6 +261,9 @@ class RazorpayStandin:
             raise ApiError(400, "The amount must be atleast INR 1.00", "amount")
         if currency not in CURRENCIES:
             raise ApiError(400, "The requested currency is invalid.", "currency")
+        if currency in THREE_DECIMAL and amount % 10 != 0:
+            raise ApiError(400, "The last digit of the amount must be 0 for this currency.",
+                           "amount")
         if receipt is not None and (not isinstance(receipt, str) or len(receipt) > 40):
             raise ApiError(400, "The receipt may not be greater than 40 characters.", "receipt")
         notes = body.get("notes", {})

@@ -10,7 +10,7 @@ from booking_helpers import (
     seat_map, starts_in,
 )
 from catalog_helpers import RFC3339_UTC_MS, cast, make_user, ok, walk
-from conftest import assert_error
+from conftest import assert_error, register
 
 
 @pytest.fixture
@@ -301,6 +301,27 @@ def test_idempotent_errors_are_replayed(server, venue, user):
                    seat_ids=venue.ids("E1"))
     assert (r2.status_code, r2.json()) == (409, r1.json())
     assert r2.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_an_expired_hold_key_is_taken_over(pg_cluster, make_server):
+    """A key older than 24 h is forgotten: its next use, even for another request, runs (the
+    hold's transaction meets the old row, which is then deleted, and the hold is made again
+    with the key) instead of replaying or refusing it as reused."""
+    url = pg_cluster.create_database()
+    srv = make_server("postgres", database_url=url, CACHE="off")
+    v = Venue(srv)
+    token = register(srv)["access_token"]
+    r1 = post_hold(srv, token, v.show_id, headers=idem("old-key"), seat_ids=v.ids("A1"))
+    first = ok(r1, 201)
+    dbname = url.rsplit("/", 1)[1]
+    pg_cluster.psql(dbname, "UPDATE idempotency_keys SET created_at = created_at - 90000000")
+    r2 = post_hold(srv, token, v.show_id, headers=idem("old-key"), seat_ids=v.ids("A2"))
+    second = ok(r2, 201)
+    assert r2.headers.get("Idempotent-Replayed") is None
+    assert second["hold_id"] != first["hold_id"]
+    assert [s["id"] for s in second["seats"]] == v.ids("A2")
+    r3 = post_hold(srv, token, v.show_id, headers=idem("old-key"), seat_ids=v.ids("A2"))
+    assert ok(r3, 201) == second and r3.headers.get("Idempotent-Replayed") == "true"
 
 
 @pytest.mark.parametrize("key", ["", "a" * 256, "bad key", "clé"])

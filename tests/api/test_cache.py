@@ -476,3 +476,85 @@ def test_cache_hits_do_not_wait_behind_blocked_handlers(own_pg_cluster, make_ser
         locker.wait(10)
     t.join(30)
     assert len(blocked) == 1 and blocked[0].status_code == 200
+
+
+def test_seat_map_builds_do_not_wait_behind_blocked_handlers(own_pg_cluster, make_server):
+    """A seat-map read that misses runs on the read lane (server_int.h), not in the handler
+    queue (issue 13: in a stampede the maps queued for seconds behind holds): with the only
+    handler thread stuck in a hold (a psql session locks the holds table), a map whose version
+    a hold just moved is still built and answered, and shows that hold's seat."""
+    pg = own_pg_cluster
+    srv = make_server("postgres", pg=pg, WORKERS=1)
+    v = Venue(srv)
+    assert seats(srv, v.show_id).status_code == 200
+    hold(srv, make_user(srv).token, v.show_id, seat_ids=v.ids("A1"))  # the next read misses
+    dbname = srv.database_url.rsplit("/", 1)[1]
+    locker = pg.session(dbname)
+    stuck: list = []
+    buyer = make_user(srv).token
+    t = threading.Thread(target=lambda: stuck.append(call(
+        "POST", srv, f"/shows/{v.show_id}/holds", token=buyer, json={"seat_ids": v.ids("A2")},
+        timeout=60)))
+    try:
+        pg.lock_table(locker, dbname, "holds")
+        t.start()
+        wait_for(lambda: int(pg.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                     "wait_event_type = 'Lock' AND client_addr IS NOT NULL")) >= 1,
+                 what="the only handler blocked in the database")
+        r = requests.get(f"{srv.api}/shows/{v.show_id}/seats", timeout=TIMEOUT)
+        assert r.status_code == 200 and r.headers["X-Cache"] == "miss", r.headers
+        assert status_of(r, v.ids("A1")[0]) == "held"
+        assert status_of(r, v.ids("A2")[0]) == "available"
+        assert not stuck  # the hold still waits for the lock: the read went past it
+    finally:
+        locker.stdin.close()
+        locker.wait(10)
+    t.join(30)
+    assert len(stuck) == 1 and stuck[0].status_code == 201, stuck[0].text
+
+
+def test_misses_under_newer_versions_share_the_next_build(own_pg_cluster, make_server,
+                                                          redis_server):
+    """In a stampede every hold bumps the show's version, so each seat-map read misses with a
+    version of its own. A read that arrives while a build runs waits for the next build (begun
+    after it arrived) instead of building its own: with the first build stuck in the database
+    (a psql session locks seat_claims) and four reads arriving under four newer versions, the
+    database is read twice, not five times, and every answer is the same map."""
+    pg = own_pg_cluster
+    srv = make_server("postgres", pg=pg, WORKERS=32, **redis_env(redis_server))
+    v = Venue(srv)
+    hold(srv, make_user(srv).token, v.show_id, seat_ids=v.ids("A1"))  # a new version: a miss
+    ver = [k for k in redis_server.command("KEYS", "*") if f"{{show:{v.show_id}}}:ver" in k]
+    assert len(ver) == 1, ver
+    dbname = srv.database_url.rsplit("/", 1)[1]
+    before = metric(srv, "ticketd_cache_coalesced_total")
+    locker = pg.session(dbname)
+    answers: list = []
+    threads = []
+
+    def read():
+        t = threading.Thread(target=lambda: answers.append(seats(srv, v.show_id)))
+        t.start()
+        threads.append(t)
+
+    try:
+        pg.lock_table(locker, dbname, "seat_claims")
+        read()
+        wait_for(lambda: int(pg.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                     "wait_event_type = 'Lock' AND client_addr IS NOT NULL")) >= 1,
+                 what="the first build blocked in the database")
+        for i in range(4):
+            redis_server.command("INCR", ver[0])  # as a hold of another server would
+            read()
+            wait_for(lambda: metric(srv, "ticketd_requests_in_flight") >= i + 3,
+                     what="the read in flight")
+    finally:
+        locker.stdin.close()  # the lock goes with the session
+        locker.wait(10)
+    for t in threads:
+        t.join(30)
+    assert len(answers) == 5 and all(r.status_code == 200 for r in answers)
+    assert sorted(r.headers["X-Cache"] for r in answers) == ["hit"] * 3 + ["miss"] * 2, \
+        [r.headers["X-Cache"] for r in answers]
+    assert len({r.content for r in answers}) == 1
+    assert metric(srv, "ticketd_cache_coalesced_total") == before + 3

@@ -1,5 +1,6 @@
 """The command line: --help, migrate, admin create, and configuration errors."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -117,6 +118,8 @@ def test_admin_create_rejects_a_short_password(run, new_database_url):
     proc = run("admin", "create", "--email", unique_email(), "--password", "short",
                DATABASE_URL=url)
     assert_tidy_failure(proc)
+    # refused input changes nothing: the database was never created (nor migrated)
+    assert not os.path.exists(url.removeprefix("sqlite://")), url
 
 
 PG_URL_NOWHERE = "postgres://postgres@127.0.0.1:1/x"  # never connected: config comes first

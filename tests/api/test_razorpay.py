@@ -19,7 +19,7 @@ import requests
 
 from catalog_helpers import (
     DEFAULT_PRICES, cast, create_hall, create_movie, create_show, create_theatre, future,
-    make_user, ok,
+    iso, make_user, ok,
 )
 from conftest import (
     BACKENDS, Server, _new_database, assert_error, call, clean_environ, free_port, server_env,
@@ -905,3 +905,96 @@ def test_razorpay_config_errors_exit_2(ticketd_bin, tmp_path, env, name):
     assert name in proc.stderr, proc.stderr
     for secret in (KEY_SECRET, WEBHOOK_SECRET):
         assert secret not in proc.stderr, proc.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Currencies: Razorpay takes the amount in the currency's subunit (JPY: yen, KWD: fils in steps
+# of 10); a show in a currency it cannot charge is refused when it is created.
+
+
+def _venue_movie(server):
+    c = cast(server)
+    theatre = create_theatre(server, c.owner.token)
+    hall = create_hall(server, theatre["id"], c.owner.token)
+    movie = create_movie(server, c.admin.token)
+    return c, hall, movie
+
+
+@pytest.mark.parametrize("currency,prices", [
+    ("JPY", {"premium": 1800, "regular": 1200}),       # 0 decimals: whole yen
+    ("KWD", {"premium": 3650, "regular": 2250}),       # 3 decimals: fils, last digit 0
+])
+def test_order_amount_in_the_shows_minor_units(rzp, srv, currency, prices):
+    c, hall, movie = _venue_movie(srv)
+    s = create_show(srv, movie["id"], hall["id"], future(days=3, hour=18), token=c.owner.token,
+                    prices=prices, currency=currency)
+    seats = {x["label"]: x["id"] for x in ok(call("GET", srv, f"/shows/{s['id']}/seats"))["seats"]}
+    user = make_user(srv, f"rzp-{currency}")
+    h = ok(call("POST", srv, f"/shows/{s['id']}/holds", token=user.token,
+                json={"seat_ids": [seats["A1"], seats["B3"]]}), 201)
+    body = ok(post_booking(srv, user, h["hold_id"]), 201)
+    amount = prices["premium"] + prices["regular"]
+    assert body["payment"]["amount"] == amount and body["payment"]["currency"] == currency
+    order = rzp.order_by_receipt(body["booking"]["id"])
+    assert (order["amount"], order["currency"]) == (amount, currency), order
+
+
+@pytest.mark.parametrize("currency", ["JOD", "TND", "KRW"])
+def test_show_in_a_currency_razorpay_cannot_charge_is_refused(srv, currency):
+    c, hall, movie = _venue_movie(srv)
+    r = call("POST", srv, "/shows", token=c.owner.token,
+             json={"movie_id": movie["id"], "hall_id": hall["id"], "currency": currency,
+                   "starts_at": iso(future(days=5, hour=10)), "prices": DEFAULT_PRICES})
+    body = assert_error(r, 422, "currency_not_chargeable")
+    assert body["details"]["field"] == "currency"
+    listed = ok(call("GET", srv, f"/shows?movie_id={movie['id']}"))["items"]
+    assert listed == []
+
+
+def test_three_decimal_price_not_in_steps_of_ten_fils_is_refused(srv):
+    c, hall, movie = _venue_movie(srv)
+    r = call("POST", srv, "/shows", token=c.owner.token,
+             json={"movie_id": movie["id"], "hall_id": hall["id"], "currency": "BHD",
+                   "starts_at": iso(future(days=6, hour=10)),
+                   "prices": {"premium": 3655, "regular": 2250}})
+    body = assert_error(r, 422, "price_not_chargeable")
+    assert body["details"] == {"field": "prices", "category": "premium"}
+    assert ok(call("GET", srv, f"/shows?movie_id={movie['id']}"))["items"] == []
+
+
+def test_percent_discount_on_a_three_decimal_show_charges_whole_steps(rzp, srv):
+    """7% off 5.900 KWD is 0.413; Razorpay takes only a last digit 0, so the discount becomes
+    0.420 (the buyer's favour) and 5.480 is charged, booked and ordered alike."""
+    c, hall, movie = _venue_movie(srv)
+    prices = {"premium": 3650, "regular": 2250}
+    s = create_show(srv, movie["id"], hall["id"], future(days=4, hour=18), token=c.owner.token,
+                    prices=prices, currency="KWD")
+    code = f"KWD7{rzp_id('x')[-8:].upper()}".replace("_", "")
+    ok(call("POST", srv, "/promo-codes", token=c.admin.token,
+            json={"code": code, "kind": "percent", "value": 7}), 201)
+    seats = {x["label"]: x["id"] for x in ok(call("GET", srv, f"/shows/{s['id']}/seats"))["seats"]}
+    user = make_user(srv, "rzp-kwd-promo")
+    h = ok(call("POST", srv, f"/shows/{s['id']}/holds", token=user.token,
+                json={"seat_ids": [seats["A1"], seats["B3"]]}), 201)
+    body = ok(call("POST", srv, "/bookings", token=user.token,
+                   json={"hold_id": h["hold_id"], "promo_code": code}, timeout=20), 201)
+    b = body["booking"]
+    assert (b["amount_before_discount"], b["discount"], b["amount"]) == (5900, 420, 5480), b
+    assert body["payment"]["amount"] == 5480
+    order = rzp.order_by_receipt(b["id"])
+    assert (order["amount"], order["currency"]) == (5480, "KWD"), order
+
+
+def test_changing_a_three_decimal_price_to_an_odd_fils_is_refused(srv):
+    c, hall, movie = _venue_movie(srv)
+    prices = {"premium": 3650, "regular": 2250}
+    s = create_show(srv, movie["id"], hall["id"], future(days=7, hour=18), token=c.owner.token,
+                    prices=prices, currency="OMR")
+    r = call("PATCH", srv, f"/shows/{s['id']}", token=c.owner.token,
+             json={"prices": {"premium": 3651, "regular": 2250}})
+    body = assert_error(r, 422, "price_not_chargeable")
+    assert body["details"] == {"field": "prices", "category": "premium"}
+    got = ok(call("GET", srv, f"/shows/{s['id']}/seats"))["seats"]
+    assert {x["category"]: x["price"] for x in got} == prices
+    ok(call("PATCH", srv, f"/shows/{s['id']}", token=c.owner.token,
+            json={"prices": {"premium": 3660, "regular": 2250}}))

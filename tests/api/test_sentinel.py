@@ -21,7 +21,7 @@ import requests
 
 from booking_helpers import Venue, hold, post_hold, release
 from catalog_helpers import make_user
-from conftest import TIMEOUT, call
+from conftest import TIMEOUT, call, release_only
 from redis_helpers import SseClient, wait_for
 from sentinel_helpers import MASTER, FakeSentinel, Node, SentinelSet
 
@@ -99,6 +99,7 @@ def test_bad_sentinel_urls_are_refused(make_server):
         assert "REDIS_URL: " in srv.stderr_text()
 
 
+@release_only  # a real Sentinel set: the release build only
 def test_failover_under_holds(make_server, sentinel_set):
     ss = sentinel_set
     env = {"REDIS_URL": ss.url, "CACHE_TIMEOUT": "200ms"}
@@ -222,6 +223,7 @@ def test_failover_under_holds(make_server, sentinel_set):
             f.write(json.dumps(times) + "\n")
 
 
+@release_only  # a real Sentinel set: the release build only
 def test_a_bump_lost_in_the_failover_does_not_leave_a_stale_map(make_server, sentinel_set):
     """Replication is asynchronous: a hold's version bump acknowledged by the old primary but
     never copied to the replicas is gone after the failover, while the cached seat map (copied
@@ -258,6 +260,7 @@ def test_a_bump_lost_in_the_failover_does_not_leave_a_stale_map(make_server, sen
     assert "primary of mymaster moved" in srv.stderr_text()
 
 
+@release_only  # a real Sentinel set: the release build only
 def test_manual_failover_is_followed_by_both_servers(make_server, sentinel_set):
     """SENTINEL FAILOVER: the old primary stays alive and becomes a replica (the sentinels drop
     its clients). Both servers reconnect to the new primary and B sees A's hold made after
@@ -331,6 +334,7 @@ def test_a_primary_demoted_under_open_connections_answers_readonly(make_server):
         q.destroy()
 
 
+@release_only  # a real Sentinel set: the release build only
 def test_a_partitioned_primary_does_not_hold_the_bus(make_server, sentinel_set):
     """SIGSTOP of the primary (a partition: connections stay open, nothing answers). The
     sentinels promote a replica; the bus subscriber must not wait forever on the hung

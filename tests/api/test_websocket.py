@@ -1,0 +1,521 @@
+"""
+WebSocket notifications: GET /api/v1/ws (RFC 6455; http/ws.h, API.md "Real time for people").
+
+A real client (Debian's python3-websockets) does the framing; only the malformed-frame and
+slow-reader tests write raw bytes after a handshake, since no client library sends bad frames or
+refuses to read. Auth is the first message {"type":"auth","access_token":…}; show channels carry
+the SSE stream's events with the same ids; the user's channel is joined after auth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import struct
+import time
+
+import pytest
+import websockets
+
+from booking_helpers import Venue, book, buy, hold, post_cancel
+from catalog_helpers import make_user
+from conftest import TIMEOUT, call
+from redis_helpers import redis_server  # noqa: F401  (fixture)
+
+
+def ws_url(server) -> str:
+    return server.api.replace("http://", "ws://") + "/ws"
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+async def connect(server, **kw):
+    kw.setdefault("ping_interval", None)
+    return await websockets.connect(ws_url(server), open_timeout=TIMEOUT, **kw)
+
+
+async def send(ws, obj) -> None:
+    await ws.send(json.dumps(obj))
+
+
+async def recv(ws, timeout=5.0) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def recv_type(ws, type_, timeout=5.0) -> dict:
+    """The next message of that type (events and others before it are skipped)."""
+    end = time.monotonic() + timeout
+    while True:
+        m = await recv(ws, max(0.05, end - time.monotonic()))
+        if m["type"] == type_:
+            return m
+
+
+async def recv_event(ws, name, timeout=5.0) -> dict:
+    end = time.monotonic() + timeout
+    while True:
+        m = await recv(ws, max(0.05, end - time.monotonic()))
+        if m["type"] == "event" and m["event"] == name:
+            return m
+
+
+async def closed_with(ws, timeout=5.0) -> tuple[int, str]:
+    """Reads until the server closes; the close code and reason it sent."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    except websockets.ConnectionClosed:
+        pass
+    return ws.close_code, ws.close_reason
+
+
+async def authed(server, token):
+    ws = await connect(server)
+    await send(ws, {"type": "auth", "access_token": token})
+    ready = await recv_type(ws, "ready")
+    return ws, ready
+
+
+async def subscribe(ws, show_id, **extra) -> dict:
+    await send(ws, {"type": "subscribe", "channel": f"show:{show_id}", **extra})
+    return await recv_type(ws, "subscribed")
+
+
+# ---- the handshake --------------------------------------------------------------------------
+
+
+def test_plain_get_is_426(server):
+    r = call("GET", server, "/ws")
+    assert r.status_code == 426, r.text
+    assert r.json()["error"]["code"] == "upgrade_required"
+    assert r.headers.get("upgrade") == "websocket"
+
+
+def handshake(server, key="dGhlIHNhbXBsZSBub25jZQ==", version="13") -> tuple[socket.socket, bytes]:
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+    s.sendall((f"GET /api/v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               f"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: {version}\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return s, head
+
+
+def test_handshake_accept_key(server):
+    # RFC 6455 section 1.3's example key and answer
+    s, head = handshake(server)
+    try:
+        assert head.startswith(b"HTTP/1.1 101"), head
+        assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head, head
+        assert b"upgrade" in head.lower().split(b"connection:")[1].split(b"\r\n")[0], head
+    finally:
+        s.close()
+
+
+def test_handshake_bad_key_and_version(server):
+    s, head = handshake(server, key="short")
+    s.close()
+    assert head.startswith(b"HTTP/1.1 400"), head
+    s, head = handshake(server, version="8")
+    s.close()
+    assert head.startswith(b"HTTP/1.1 426") and b"Sec-WebSocket-Version: 13" in head, head
+
+
+# ---- auth -----------------------------------------------------------------------------------
+
+
+def test_auth_first_message(server):
+    user = make_user(server)
+
+    async def go():
+        ws, ready = await authed(server, user.token)
+        assert ready == {"type": "ready", "user_id": user.id}
+        await ws.close()
+        assert ws.close_code == 1000
+
+    run(go())
+
+
+@pytest.mark.parametrize("token", ["nope", "a.b.c", ""])
+def test_bad_token_closes_4401(server, token):
+    async def go():
+        ws = await connect(server)
+        await send(ws, {"type": "auth", "access_token": token})
+        return await closed_with(ws)
+
+    assert run(go()) == (4401, "invalid_token")
+
+
+def test_second_auth_closes_1008(server):
+    user = make_user(server)
+
+    async def go():
+        ws, _ = await authed(server, user.token)
+        await send(ws, {"type": "auth", "access_token": user.token})
+        return await closed_with(ws)
+
+    assert run(go())[0] == 1008
+
+
+def test_bad_messages_are_errors_and_keep_the_socket(server):
+    async def go():
+        ws = await connect(server)
+        await ws.send("not json")
+        assert (await recv(ws))["code"] == "invalid_message"
+        await send(ws, {"type": "dance"})
+        assert (await recv(ws))["code"] == "invalid_message"
+        await send(ws, {"type": "subscribe", "channel": "movie:1"})
+        assert (await recv_type(ws, "error"))["code"] == "invalid_channel"
+        await send(ws, {"type": "subscribe", "channel": "show:shw_nope"})
+        assert (await recv_type(ws, "error"))["code"] == "not_found"
+        pong = await ws.ping()
+        await asyncio.wait_for(pong, 5)
+        await ws.close()
+        assert ws.close_code == 1000
+
+    run(go())
+
+
+# ---- frames ---------------------------------------------------------------------------------
+
+
+def frame(opcode: int, payload: bytes, fin=True, mask=True, rsv=0) -> bytes:
+    b0 = (0x80 if fin else 0) | rsv | opcode
+    n = len(payload)
+    head = bytes([b0])
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([mbit | n])
+    elif n < 65536:
+        head += bytes([mbit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([mbit | 127]) + struct.pack("!Q", n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+
+
+def read_close(s: socket.socket, timeout=5.0) -> int | None:
+    """Reads frames until a close frame; its code (None if the socket ended without one)."""
+    s.settimeout(timeout)
+    buf = b""
+    while True:
+        while len(buf) >= 2:
+            n = buf[1] & 0x7F
+            off = 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n, off = struct.unpack("!H", buf[2:4])[0], 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n, off = struct.unpack("!Q", buf[2:10])[0], 10
+            if len(buf) < off + n:
+                break
+            op, payload, buf = buf[0] & 0x0F, buf[off:off + n], buf[off + n:]
+            if op == 0x8:
+                return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            return None
+        if not chunk:
+            return None
+        buf += chunk
+
+
+@pytest.mark.parametrize("bad", ["unmasked", "rsv", "opcode", "bad_continuation"])
+def test_malformed_frame_closes_1002(server, bad):
+    raw = {
+        "unmasked": frame(0x1, b'{"type":"x"}', mask=False),
+        "rsv": frame(0x1, b"{}", rsv=0x40),
+        "opcode": frame(0x3, b"x"),
+        "bad_continuation": frame(0x0, b"x"),
+    }[bad]
+    s, head = handshake(server)
+    try:
+        assert head.startswith(b"HTTP/1.1 101"), head
+        s.sendall(raw)
+        assert read_close(s) == 1002
+    finally:
+        s.close()
+
+
+def test_oversized_control_frame_closes(server):
+    # A ping of 200 bytes (control frames carry 125 at most) is refused by libwslay's frame
+    # layer, which queues its close without a status code: the client sees 1005, not 1002
+    # (a limitation of libwslay 1.1.1 that ticketd does not patch over by writing frames).
+    s, head = handshake(server)
+    try:
+        assert head.startswith(b"HTTP/1.1 101"), head
+        s.sendall(frame(0x9, b"x" * 200))
+        assert read_close(s) == 1005
+    finally:
+        s.close()
+
+
+def test_ten_mib_message_closes_1009(server):
+    async def go():
+        ws = await connect(server, max_size=None)
+        try:
+            await ws.send("x" * (10 * 1024 * 1024))
+        except websockets.ConnectionClosed:
+            pass
+        return await closed_with(ws)
+
+    assert run(go())[0] == 1009
+
+
+def test_fragmented_message_is_one_message(server):
+    async def go():
+        ws = await connect(server)
+        await ws.send(iter(['{"type":', '"subscribe","chan', 'nel":"show:shw_nope"}']))
+        m = await recv_type(ws, "error")
+        await ws.close()
+        return m
+
+    assert run(go())["code"] == "not_found"
+
+
+def test_slow_reader_is_dropped(server):
+    # a client that sends pings and never reads the pongs: the server's queue of unsent bytes
+    # passes its bound and the server closes the socket rather than buffering on
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", server.port))
+    s.sendall(b"GET /api/v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade"
+              b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13"
+              b"\r\n\r\n")
+    ping = frame(0x9, b"p" * 125)
+    s.settimeout(10)
+    dropped = False
+    try:
+        for _ in range(20000):  # 2.6 MB of pings, 2.5 MB of pongs owed
+            s.sendall(ping)
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        dropped = True
+    if not dropped:
+        # the socket must now be closed by the server: reading drains to EOF or a reset
+        s.settimeout(10)
+        try:
+            while s.recv(1 << 20):
+                pass
+            dropped = True
+        except ConnectionResetError:
+            dropped = True
+    s.close()
+    assert dropped
+    assert "reads too slowly" in server.stderr_path.read_text()
+
+
+# ---- channels -------------------------------------------------------------------------------
+
+
+def test_subscribe_sees_another_users_hold(server):
+    v = Venue(server)
+    other = make_user(server)
+
+    async def go():
+        ws = await connect(server)  # anonymous: public channels only
+        await send(ws, {"type": "subscribe", "channel": f"show:{v.show_id}"})
+        ready = await recv(ws)
+        assert ready == {"type": "ready", "user_id": None}
+        sub = await recv_type(ws, "subscribed")
+        assert sub["channel"] == f"show:{v.show_id}"
+        first = sub["last_event_id"]
+        a1, a2 = v.ids("A1", "A2")
+        h = await asyncio.to_thread(hold, server, other.token, v.show_id, seat_ids=[a1, a2])
+        ev = await recv_event(ws, "seats")
+        assert ev["channel"] == f"show:{v.show_id}" and ev["id"] == first + 1
+        assert sorted(ev["data"]["seats"]) == sorted([a1, a2])
+        assert ev["data"]["status"] == "held" and ev["data"]["expires_at"] == h["expires_at"]
+        await send(ws, {"type": "unsubscribe", "channel": f"show:{v.show_id}"})
+        assert (await recv_type(ws, "unsubscribed"))["channel"] == f"show:{v.show_id}"
+        await asyncio.to_thread(hold, server, other.token, v.show_id, seat_ids=v.ids("A3"))
+        with pytest.raises(asyncio.TimeoutError):
+            await recv_event(ws, "seats", timeout=1.0)
+        await ws.close()
+
+    run(go())
+
+
+def test_resume_by_last_event_id(server):
+    v = Venue(server)
+    other, third = make_user(server), make_user(server)
+
+    async def go():
+        ws = await connect(server)
+        first = (await subscribe(ws, v.show_id))["last_event_id"]
+        await ws.close()
+        a1, a2 = v.ids("B1", "B2")
+        await asyncio.to_thread(hold, server, other.token, v.show_id, seat_ids=[a1])
+        await asyncio.to_thread(hold, server, third.token, v.show_id, seat_ids=[a2])
+        ws = await connect(server)
+        await send(ws, {"type": "subscribe", "channel": f"show:{v.show_id}",
+                        "last_event_id": first})
+        e1 = await recv_event(ws, "seats")
+        e2 = await recv_event(ws, "seats")
+        sub = await recv_type(ws, "subscribed")
+        assert (e1["id"], e1["data"]["seats"]) == (first + 1, [a1])
+        assert (e2["id"], e2["data"]["seats"]) == (first + 2, [a2])
+        assert sub["last_event_id"] == first + 2
+        await ws.close()
+        # an id older than the backlog reaches: one refetch event instead
+        ws = await connect(server)
+        await send(ws, {"type": "subscribe", "channel": f"show:{v.show_id}", "last_event_id": 1})
+        ev = await recv_event(ws, "refetch")
+        assert ev["data"]["reason"] == "backlog_expired" and ev["data"]["show_id"] == v.show_id
+        await ws.close()
+
+    run(go())
+
+
+# ---- the user's channel ---------------------------------------------------------------------
+
+
+def test_booking_confirmed_once_per_socket(server):
+    v = Venue(server)
+    user = make_user(server)
+
+    async def go():
+        ws1, _ = await authed(server, user.token)
+        ws2, _ = await authed(server, user.token)
+        b = await asyncio.to_thread(buy, server, user.token, v.show_id, v.ids("C1"))
+        for ws in (ws1, ws2):
+            ev = await recv_event(ws, "booking_confirmed")
+            assert ev["channel"] == "user" and ev["data"]["booking_id"] == b["id"]
+            with pytest.raises(asyncio.TimeoutError):
+                await recv_event(ws, "booking_confirmed", timeout=1.0)
+            await ws.close()
+
+    run(go())
+
+
+def test_cancel_sends_booking_cancelled_and_refund_processed(server):
+    v = Venue(server, starts_at=None)
+    user = make_user(server)
+    b = buy(server, user.token, v.show_id, v.ids("D1"))
+
+    async def go():
+        ws, _ = await authed(server, user.token)
+        r = await asyncio.to_thread(post_cancel, server, user.token, b["id"])
+        assert r.status_code == 200, r.text
+        ev = await recv_event(ws, "booking_cancelled")
+        assert ev["data"] == {"booking_id": b["id"], "show_id": v.show_id, "status": "cancelled"}
+        ref = await recv_event(ws, "refund_processed")
+        assert ref["data"]["booking_id"] == b["id"] and ref["data"]["refund_id"].startswith("ref")
+        assert ref["id"] > ev["id"]
+        await ws.close()
+
+    run(go())
+
+
+def test_show_cancelled_reaches_its_buyers(server):
+    v = Venue(server)
+    user, other = make_user(server), make_user(server)
+    b = buy(server, user.token, v.show_id, v.ids("E1"))
+
+    async def go():
+        ws, _ = await authed(server, user.token)
+        ws_other, _ = await authed(server, other.token)
+        await asyncio.to_thread(v.cancel_show)
+        ev = await recv_event(ws, "show_cancelled")
+        assert ev["data"]["booking_id"] == b["id"] and ev["data"]["show_id"] == v.show_id
+        with pytest.raises(asyncio.TimeoutError):
+            await recv_event(ws_other, "show_cancelled", timeout=1.0)
+        await ws.close()
+        await ws_other.close()
+
+    run(go())
+
+
+def test_two_tabs_on_two_servers_each_get_the_event_once(make_server, redis_server):
+    # one user, one socket on each of two servers sharing the database and Redis: a booking
+    # confirmed through a third server reaches each socket exactly once, through the bus
+    a = make_server("postgres", REDIS_URL=redis_server.url)
+    b = make_server("postgres", database_url=a.database_url, REDIS_URL=redis_server.url)
+    c = make_server("postgres", database_url=a.database_url, REDIS_URL=redis_server.url)
+    v = Venue(c)
+    user = make_user(c)
+
+    async def go():
+        ws_a, _ = await authed(a, user.token)
+        ws_b, _ = await authed(b, user.token)
+        bk = await asyncio.to_thread(buy, c, user.token, v.show_id, v.ids("F1"))
+        ids = []
+        for ws in (ws_a, ws_b):
+            ev = await recv_event(ws, "booking_confirmed")
+            assert ev["data"]["booking_id"] == bk["id"]
+            ids.append(ev["id"])
+            with pytest.raises(asyncio.TimeoutError):
+                await recv_event(ws, "booking_confirmed", timeout=1.0)
+            await ws.close()
+        assert ids[0] == ids[1]  # the same event (one id per user channel), once per tab
+
+    run(go())
+
+
+def test_idle_socket_outlives_the_http_timeouts(make_server, backend):
+    # an upgraded socket is the hub's: neither MHD's CONNECTION_TIMEOUT nor the slow-client
+    # reaper (CONNECTION_TIMEOUT + REQUEST_TIMEOUT) may cut it while it is idle
+    srv = make_server(backend, CONNECTION_TIMEOUT="1", REQUEST_TIMEOUT="1")
+    v = Venue(srv)
+    other = make_user(srv)
+
+    async def go():
+        ws = await connect(srv)
+        await subscribe(ws, v.show_id)
+        await asyncio.sleep(4)
+        await asyncio.to_thread(hold, srv, other.token, v.show_id, seat_ids=v.ids("A1"))
+        ev = await recv_event(ws, "seats")
+        await ws.close()
+        return ev
+
+    assert run(go())["data"]["status"] == "held"
+
+
+def test_sigterm_closes_sockets_with_1001(make_server, backend):
+    srv = make_server(backend)
+
+    async def go():
+        ws = await connect(srv)
+        await send(ws, {"type": "subscribe", "channel": "show:shw_nope"})
+        await recv_type(ws, "error")
+        srv.proc.send_signal(signal.SIGTERM)
+        return await closed_with(ws, timeout=10)
+
+    assert run(go())[0] == 1001
+
+
+def test_unpaid_booking_sends_hold_expired(make_server, backend):
+    # HOLD_TTL=1 and the expire job every 300 ms: the booking left unpaid expires, and its buyer's
+    # socket hears hold_expired once
+    srv = make_server(backend, HOLD_TTL="1", JOB_TICK="100ms", JOB_LEASE="2000ms",
+                      JOB_INTERVAL_EXPIRE="300ms")
+    v = Venue(srv)
+    user = make_user(srv)
+
+    async def go():
+        ws, _ = await authed(srv, user.token)
+        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("A5"))
+        body = await asyncio.to_thread(book, srv, user.token, h["hold_id"])
+        ev = await recv_event(ws, "hold_expired", timeout=10)
+        assert ev["data"] == {"booking_id": body["booking"]["id"], "show_id": v.show_id,
+                              "status": "expired"}
+        with pytest.raises(asyncio.TimeoutError):
+            await recv_event(ws, "hold_expired", timeout=1.5)
+        await ws.close()
+
+    run(go())
