@@ -92,6 +92,14 @@ release_only = pytest.mark.skipif(
     SANITIZED, reason="HA test: release build only (a sanitizer build or wrapper is in use; "
     "the HA sets prove the deployment, and make test must stay short)")
 
+# The largest load tests (the opening-night stampede, 200 users' random holds, 50 users racing
+# for a promo code across 3 servers, the report against a random ledger) check invariants of
+# the data under load; every code path they take is also run by smaller tests that the ASan
+# run keeps. Under a sanitizer they cost minutes, so they too run on the release build only.
+scale_release_only = pytest.mark.skipif(
+    SANITIZED, reason="load test: release build only (a sanitizer build or wrapper is in use; "
+    "its code paths run in smaller tests there, and make test must stay short)")
+
 
 # --------------------------------------------------------------------------------------------
 # Small utilities

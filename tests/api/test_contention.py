@@ -27,7 +27,7 @@ from booking_helpers import (
     make_users, pay, seat_ids_of, seat_map, session_for, statuses,
 )
 from catalog_helpers import make_user
-from conftest import TIMEOUT
+from conftest import TIMEOUT, scale_release_only
 
 STATS: dict = {}  # printed by the report fixture: the numbers for the lead
 
@@ -138,6 +138,7 @@ class Buyer:
         self.bad: list[str] = []
 
 
+@scale_release_only
 def test_two_hundred_users_random_holds(backend, make_server):
     server = make_server(backend)
     v = Venue(server, layout=CONTENTION_LAYOUT, prices=CONTENTION_PRICES)

@@ -22,12 +22,15 @@ import pytest
 
 from booking_helpers import Venue, make_users, session_for
 from cluster_helpers import running_cluster
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, REPO
+from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, REPO, scale_release_only
 
 sys.path.insert(0, str(REPO / "bench"))
 import opening  # noqa: E402  (bench/opening.py: the driver and the audit)
 
 P = opening.Params.tiny()
+
+
+pytestmark = scale_release_only
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from catalog_helpers import (
     cast, create_hall, create_movie, create_show, create_theatre, describe, field_error, future,
     iso, ok, uid, utcnow,
 )
-from conftest import BACKENDS, Server, _new_database, assert_error, call
+from conftest import BACKENDS, Server, _new_database, assert_error, call, scale_release_only
 
 DISCOUNT_KEYS = {"amount_before_discount", "discount", "promo_code"}
 PROMO_KEYS = {"id", "code", "kind", "value", "currency", "max_uses", "max_uses_per_user", "uses",
@@ -560,6 +560,7 @@ def test_razorpay_order_has_the_discounted_amount(tmp_path_factory, ticketd_bin)
 # Three servers, one PostgreSQL
 
 
+@scale_release_only
 def test_fifty_users_across_three_servers_get_exactly_ten_uses(ticketd_bin):
     from cluster_helpers import running_cluster
 

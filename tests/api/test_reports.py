@@ -32,7 +32,7 @@ from booking_helpers import GRID_LAYOUT, api, book, buy, confirm, hold, pay, pos
     post_cancel, seat_map
 from catalog_helpers import create_hall, create_movie, create_show, create_theatre, future, iso, \
     make_owner, make_user, ok, param_error, parse_time, today_utc, uid
-from conftest import admin_tokens, assert_error, call, find_pg_bindir
+from conftest import admin_tokens, assert_error, call, find_pg_bindir, scale_release_only
 
 MIGRATION_0019 = Path(__file__).resolve().parents[2] / "src/store/migrations/0019_show_sales.sql"
 MIGRATION_0020 = MIGRATION_0019.with_name("0020_show_sales_keys.sql")
@@ -395,6 +395,7 @@ class History:
                      f"SELECT status FROM bookings WHERE id = '{booking_id}'")[0][0]
 
 
+@scale_release_only
 def test_sales_report_matches_ledger(backend, make_server):
     srv = make_server(backend, HOLD_TTL="4s", JOB_INTERVAL_EXPIRE="300ms")
     h = History(srv)
