@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -25,7 +26,7 @@ from datetime import timedelta
 
 from booking_helpers import Venue, api, book, buy, hold, post_cancel, release
 from catalog_helpers import iso, make_user, parse_time
-from conftest import TIMEOUT, call
+from conftest import TICKETD_BIN, TIMEOUT, call, server_env
 from redis_helpers import redis_server  # noqa: F401  (fixture)
 
 
@@ -617,6 +618,35 @@ def test_hold_notices_once_with_two_servers(make_server, redis_server):
             [e["id"] for e in got[1] if e["event"].startswith("hold_")]
         await ws_a.close()
         await ws_b.close()
+
+    run(go())
+
+
+def test_concurrent_expire_runs_send_each_notice_once(make_server, backend, redis_server,
+                                                      tmp_path):
+    # `ticketd jobs run-once expire` takes no lease (main.c): four of them at once, next to a
+    # server with the jobs off, race for the same hold in its last minute. The claim in the
+    # UPDATE (migration 0025) lets one of them have it: one hold_expiring on the socket, and
+    # the runs' counts add up to one.
+    srv = make_server(backend, JOBS="off", HOLD_TTL="30", REDIS_URL=redis_server.url)
+    v = Venue(srv)
+    user = make_user(srv)
+    env = server_env(srv.database_url, REDIS_URL=redis_server.url, HOLD_TTL="30",
+                     LOG_LEVEL="warn")
+
+    async def go():
+        ws, _ = await authed(srv, user.token)
+        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("C9"))
+        procs = [subprocess.Popen([str(TICKETD_BIN), "jobs", "run-once", "expire"], env=env,
+                                  cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(4)]
+        outs = [await asyncio.to_thread(p.communicate, None, 30) for p in procs]
+        assert all(p.returncode == 0 for p in procs), outs
+        counts = [json.loads(out)["holds_expiring"] for out, _ in outs]
+        assert sum(counts) == 1, counts
+        events = await events_for(ws, 1.5)
+        assert hold_notices(events, h["hold_id"]) == ["hold_expiring"], events
+        await ws.close()
 
     run(go())
 
