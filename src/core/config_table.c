@@ -172,7 +172,8 @@ const tix_config_var tix_config_vars[] = {
           "twice JOB_TICK)"),
     MSECS("JOB_INTERVAL_SHOWS", "30s", 100, WEEK_MS, "stored show status follows the clock"),
     MSECS("JOB_INTERVAL_EXPIRE", "15s", 100, WEEK_MS,
-          "unpaid bookings expire, stale holds are released"),
+          "unpaid bookings expire, stale holds are released, hold_expiring (sent 60 s plus this "
+          "before the expiry) and hold_expired go to the user's WebSockets"),
     MSECS("JOB_INTERVAL_REFUNDS", "60s", 100, WEEK_MS,
           "failed refunds are sent again, with back-off"),
     MSECS("JOB_INTERVAL_RECONCILE", "5m", 100, WEEK_MS,
