@@ -219,3 +219,72 @@ def test_the_key_commits_with_the_hold_so_a_retry_replays_the_hold_that_committe
     assert_error(other, 422, "idempotency_key_reused")
     assert pg.psql(dbname, "SELECT id FROM holds WHERE status = 'active'") == committed
     assert pg.psql(dbname, "SELECT count(*) FROM holds") == "1"
+
+
+# --------------------------------------------------------------------------------------------
+# A claimed Idempotency-Key whose 5xx could not be recorded
+
+
+def test_a_key_claimed_when_the_database_went_away_is_released_after_its_lease(own_pg_cluster,
+                                                                               make_server):
+    """Routes other than holds claim their Idempotency-Key before the work, in a write of its
+    own (http/idempotency.c). When PostgreSQL goes away in the middle of the work, the 503 is
+    answered but the claim cannot be dropped: the key's row stays "in progress". Once the
+    database is back, the client's retry must get its booking within IDEMPOTENCY_LEASE, not
+    409 idempotency_in_progress for the key's 24 hours."""
+    pg = own_pg_cluster
+    srv = make_server("postgres", pg=pg, WORKERS=1, CACHE="off", IDEMPOTENCY_LEASE="2s")
+    v = Venue(srv)
+    token = register(srv)["access_token"]
+    h = hold(srv, token, v.show_id, seat_ids=v.ids("D1", "D2"))
+    dbname = srv.database_url.rsplit("/", 1)[1]
+    headers = {"Idempotency-Key": "claimed-then-database-lost"}
+    answers: list = []
+
+    def attempt():
+        answers.append(call("POST", srv, "/bookings", token=token,
+                            json={"hold_id": h["hold_id"]}, headers=headers))
+
+    locker = pg.session(dbname)
+    try:
+        pg.lock_table(locker, dbname, "holds")  # the booking's work waits after the claim
+        t = threading.Thread(target=attempt)
+        t.start()
+        deadline = time.monotonic() + 10
+        waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND client_addr IS NOT NULL")
+        while pg.psql(dbname, waiting) != "1":
+            assert time.monotonic() < deadline, "the booking never waited for the lock"
+            time.sleep(0.05)
+        assert pg.psql(dbname, "SELECT status FROM idempotency_keys") == "0", "not claimed"
+        pg.stop()  # fast shutdown: the work's connection dies, no reconnect, nothing recorded
+        t.join(30)
+        assert not t.is_alive(), "the request hung"
+        assert len(answers) == 1
+        assert_error(answers[0], 503, "unavailable")
+    finally:
+        pg.start()
+        locker.stdin.close()
+        locker.wait(10)
+    assert pg.psql(dbname, "SELECT status FROM idempotency_keys") == "0", \
+        "the claim was dropped after all: the test no longer covers a lost 5xx"
+
+    deadline = time.monotonic() + 20
+    retry = None
+    while time.monotonic() < deadline:
+        retry = call("POST", srv, "/bookings", token=token, json={"hold_id": h["hold_id"]},
+                     headers=headers)
+        assert retry.status_code in (201, 409, 503), retry.text
+        if retry.status_code == 201:
+            break
+        if retry.status_code == 409:
+            assert_error(retry, 409, "idempotency_in_progress")
+        time.sleep(0.5)
+    assert retry.status_code == 201, f"the key stayed claimed: {retry.text}"
+    assert retry.headers.get("Idempotent-Replayed") is None
+    again = call("POST", srv, "/bookings", token=token, json={"hold_id": h["hold_id"]},
+                 headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == retry.json()
+    assert pg.psql(dbname, "SELECT count(*) FROM bookings") == "1"
