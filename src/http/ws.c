@@ -322,10 +322,9 @@ static void tick(tix_ws_hub *h, int64_t now)
 {
     for (tix_ws_conn *c = h->conns, *next = NULL; c != NULL; c = next) {
         next = c->next;
-        if (c->close_sent_ms > 0 && now - c->close_sent_ms > CLOSE_WAIT_MS) {
-            drop(c);
-        } else if (now - c->last_rx_ms > WS_IDLE_MS) {
-            drop(c);
+        bool close_timed_out = c->close_sent_ms > 0 && now - c->close_sent_ms > CLOSE_WAIT_MS;
+        if (close_timed_out || now - c->last_rx_ms > WS_IDLE_MS) {
+            drop(c); /* no answer to our close, or a dead peer (it answers our pings) */
         } else if (!c->got_first && c->inbox_head == NULL && now - c->opened_ms > WS_FIRST_MS) {
             tix_ws_close_with(c, WSLAY_CODE_POLICY_VIOLATION, "no first message in time");
             tix_ws_flush(c);

@@ -62,24 +62,31 @@ static tix_ws_sub *add_sub(tix_ws_conn *c, const char *key, int64_t last_id)
     return s;
 }
 
+/* Ends s, already out of its socket's list. */
+static void end_sub(tix_ws_sub *s)
+{
+    s->conn->nsubs--;
+    tix_chan_stop(&s->conn->hub->chans, &s->chan);
+    free(s);
+}
+
 static void remove_sub(tix_ws_sub *s)
 {
-    tix_ws_conn *c = s->conn;
-    for (tix_ws_sub **p = &c->subs; *p != NULL; p = &(*p)->next) {
+    for (tix_ws_sub **p = &s->conn->subs; *p != NULL; p = &(*p)->next) {
         if (*p == s) {
             *p = s->next;
             break;
         }
     }
-    c->nsubs--;
-    tix_chan_stop(&c->hub->chans, &s->chan);
-    free(s);
+    end_sub(s);
 }
 
 void tix_ws_unsubscribe_all(tix_ws_conn *c)
 {
     while (c->subs != NULL) {
-        remove_sub(c->subs);
+        tix_ws_sub *s = c->subs;
+        c->subs = s->next;
+        end_sub(s);
     }
 }
 
@@ -144,38 +151,46 @@ static void chan_refetch(tix_chan_sub *cs, const char *reason)
 
 const tix_chan_ops tix_ws_chan_ops = {chan_send, chan_refetch};
 
+/* Events may have been lost (the bus's subscription was down): every primed show
+ * subscription refetches (a user channel has nothing to refetch; a priming one reads the
+ * backlog after this anyway). */
+static void refetch_all(tix_ws_hub *h)
+{
+    for (tix_ws_conn *c = h->conns, *cnext = NULL; c != NULL; c = cnext) {
+        cnext = c->next; /* flush may drop c */
+        for (tix_ws_sub *s = c->subs; s != NULL; s = s->next) {
+            if (strncmp(tix_chan_key(&s->chan), "user:", 5) != 0 && !s->chan.priming) {
+                send_refetch(s, "events_lost");
+            }
+        }
+        tix_ws_flush(c);
+    }
+}
+
 void tix_ws_deliver(void *ctx, const tix_bus_event *ev)
 {
     tix_ws_hub *h = ctx;
     pthread_mutex_lock(&h->mu);
-    if (ev->show_id == NULL) { /* events may be lost: every show subscription refetches */
-        for (tix_ws_conn *c = h->conns, *cnext = NULL; c != NULL; c = cnext) {
-            cnext = c->next;
-            for (tix_ws_sub *s = c->subs; s != NULL; s = s->next) {
-                if (strncmp(tix_chan_key(&s->chan), "user:", 5) != 0 && !s->chan.priming) {
-                    send_refetch(s, "events_lost");
-                }
-            }
+    if (ev->show_id == NULL) {
+        refetch_all(h);
+        pthread_mutex_unlock(&h->mu);
+        return;
+    }
+    tix_chan_sub *first = tix_chan_first(&h->chans, ev->show_id);
+    size_t n = 0;
+    char *text = first != NULL ? format_event(ev->show_id, ev->id, ev->name, ev->data, &n) : NULL;
+    for (tix_chan_sub *cs = text ? first : NULL, *next = NULL; cs != NULL; cs = next) {
+        /* flush may drop the socket (and cs with it), never another socket's subscription */
+        next = cs->next;
+        tix_ws_conn *c = sub_of(cs)->conn;
+        bool live = !cs->priming;
+        tix_chan_give(&h->chans, cs, ev->id, text, n);
+        if (live) {
             tix_ws_flush(c);
         }
-    } else {
-        tix_chan_sub *first = tix_chan_first(&h->chans, ev->show_id);
-        size_t n = 0;
-        char *text =
-            first != NULL ? format_event(ev->show_id, ev->id, ev->name, ev->data, &n) : NULL;
-        for (tix_chan_sub *cs = text ? first : NULL, *next = NULL; cs != NULL; cs = next) {
-            /* flush may drop the socket (and cs with it), never another socket's subscription */
-            next = cs->next;
-            tix_ws_conn *c = sub_of(cs)->conn;
-            bool live = !cs->priming;
-            tix_chan_give(&h->chans, cs, ev->id, text, n);
-            if (live) {
-                tix_ws_flush(c);
-            }
-        }
-        free(text);
     }
     pthread_mutex_unlock(&h->mu);
+    free(text);
 }
 
 /* Sends a primed subscription's start (channels.h): the backlog after last_id, or a refetch
@@ -190,8 +205,8 @@ static void prime(tix_ws_sub *s, const tix_bus_backlog *b)
     case TIX_CHAN_EXPIRED:
         send_refetch(s, "backlog_expired");
         break;
-    case TIX_CHAN_REPLAY:
-        for (int i = 0; i < b->n; i++) {
+    case TIX_CHAN_REPLAY: /* b is not NULL */
+        for (int i = 0; b != NULL && i < b->n; i++) {
             size_t n = 0;
             char *t = format_event(key, b->events[i].id, b->events[i].name, b->events[i].data, &n);
             if (t != NULL) {
@@ -372,63 +387,79 @@ static void ready_anonymous(tix_ws_conn *c)
     tix_ws_queue_json(c, json_pack("{s:s,s:n}", "type", "ready", "user_id"));
 }
 
+/* {"type":"auth"}: true when a job took m. */
+static bool handle_auth(tix_ws_conn *c, json_t *m, bool first)
+{
+    if (!first) {
+        tix_ws_close_with(c, WSLAY_CODE_POLICY_VIOLATION, "auth must be the first message");
+    } else if (!json_is_string(json_object_get(m, "access_token"))) {
+        tix_ws_close_with(c, WS_CODE_AUTH, "invalid_token");
+    } else {
+        job *j = calloc(1, sizeof(*j));
+        if (j != NULL) {
+            j->m = m;
+            start_job(c, auth_job, j);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* {"type":"subscribe"|"unsubscribe"}: true when a job took m. */
+static bool handle_channel(tix_ws_conn *c, json_t *m, bool subscribe, bool first)
+{
+    if (first) {
+        ready_anonymous(c);
+    }
+    const char *channel = json_string_value(json_object_get(m, "channel"));
+    json_t *lj = json_object_get(m, "last_event_id");
+    char *key = show_key(channel);
+    if (key == NULL) {
+        tix_ws_send_error(c, "invalid_channel", "channel must be \"show:<id>\"");
+    } else if (lj != NULL && !json_is_null(lj) &&
+               (!json_is_integer(lj) || json_integer_value(lj) < 0)) {
+        tix_ws_send_error(c, "invalid_message", "last_event_id must be a non-negative integer");
+    } else if (!subscribe) {
+        tix_ws_sub *s = find_sub(c, key);
+        if (s != NULL) {
+            remove_sub(s);
+        }
+        tix_ws_queue_json(c, json_pack("{s:s,s:s}", "type", "unsubscribed", "channel", channel));
+    } else if (c->nsubs >= WS_MAX_SUBS + (c->authed ? 1 : 0)) {
+        tix_ws_send_error(c, "too_many_channels", "a socket subscribes to 16 channels at most");
+    } else {
+        job *j = calloc(1, sizeof(*j));
+        if (j != NULL) {
+            j->m = m;
+            j->key = key;
+            j->last = lj != NULL && json_is_integer(lj) ? json_integer_value(lj) : 0;
+            start_job(c, subscribe_job, j);
+            return true;
+        }
+    }
+    free(key);
+    return false;
+}
+
 /* One message (m owned). */
 static void handle(tix_ws_conn *c, json_t *m)
 {
     const char *type = json_string_value(json_object_get(m, "type"));
     bool first = !c->got_first;
     c->got_first = true;
+    bool taken = false;
     if (type == NULL) {
         tix_ws_send_error(c, "invalid_message", "a message is a JSON object with a \"type\"");
     } else if (strcmp(type, "auth") == 0) {
-        if (!first) {
-            tix_ws_close_with(c, WSLAY_CODE_POLICY_VIOLATION, "auth must be the first message");
-        } else if (!json_is_string(json_object_get(m, "access_token"))) {
-            tix_ws_close_with(c, WS_CODE_AUTH, "invalid_token");
-        } else {
-            job *j = calloc(1, sizeof(*j));
-            if (j != NULL) {
-                j->m = m;
-                start_job(c, auth_job, j);
-                return;
-            }
-        }
+        taken = handle_auth(c, m, first);
     } else if (strcmp(type, "subscribe") == 0 || strcmp(type, "unsubscribe") == 0) {
-        if (first) {
-            ready_anonymous(c);
-        }
-        const char *channel = json_string_value(json_object_get(m, "channel"));
-        json_t *lj = json_object_get(m, "last_event_id");
-        char *key = show_key(channel);
-        if (key == NULL) {
-            tix_ws_send_error(c, "invalid_channel", "channel must be \"show:<id>\"");
-        } else if (lj != NULL && !json_is_null(lj) &&
-                   (!json_is_integer(lj) || json_integer_value(lj) < 0)) {
-            tix_ws_send_error(c, "invalid_message", "last_event_id must be a non-negative integer");
-        } else if (type[0] == 'u') {
-            tix_ws_sub *s = find_sub(c, key);
-            if (s != NULL) {
-                remove_sub(s);
-            }
-            tix_ws_queue_json(c,
-                              json_pack("{s:s,s:s}", "type", "unsubscribed", "channel", channel));
-        } else if (c->nsubs >= WS_MAX_SUBS + (c->authed ? 1 : 0)) {
-            tix_ws_send_error(c, "too_many_channels", "a socket subscribes to 16 channels at most");
-        } else {
-            job *j = calloc(1, sizeof(*j));
-            if (j != NULL) {
-                j->m = m;
-                j->key = key;
-                j->last = lj != NULL && json_is_integer(lj) ? json_integer_value(lj) : 0;
-                start_job(c, subscribe_job, j);
-                return;
-            }
-        }
-        free(key);
+        taken = handle_channel(c, m, type[0] == 's', first);
     } else {
         tix_ws_send_error(c, "invalid_message", "unknown message type");
     }
-    json_decref(m);
+    if (!taken) {
+        json_decref(m);
+    }
 }
 
 /* Handles inbox messages until one needs a job. */
