@@ -246,3 +246,35 @@ def test_bad_seat_pick_is_refused_and_changes_nothing(server, mode, status, code
     r = set_pick(server, hall["id"], mode)
     assert_error(r, status, code)
     assert ok(api("GET", server, f"/halls/{hall['id']}"))["seat_pick"] == "geometric"
+
+
+# --------------------------------------------------------------------------------------------
+# The job under the lease
+
+
+def test_the_job_runs_on_one_server_at_a_time_and_fills_the_tables(backend, make_server):
+    """Two servers on one database, the reco job every 300 ms: runs never overlap and are an
+    interval apart whoever holds the lease, and a recommendation appears without run-once."""
+    from test_jobs import assert_once_per_interval, runs_of, wait_for
+
+    env = {"JOB_TICK": "100ms", "JOB_LEASE": "2s", "JOB_INTERVAL_RECO": "300ms"}
+    first = make_server(backend, **env)
+    second = make_server(backend, database_url=first.database_url, **env)
+    town = Town(first, 2)
+    fan, me = make_users(first, 2, "reco-lease")
+    town.book(fan, 0, 1)
+    town.book(me, 0)
+    want = town.movies[1]["id"]
+
+    def learned():  # "popular" until a run saw both bookings
+        items = recommendations(second, me.token)["items"]
+        return [it["movie"]["id"] for it in items] == [want] and items[0]["reason"] != "popular"
+
+    assert wait_for(learned, timeout=15), recommendations(second, me.token)
+    item = recommendations(first, me.token)["items"][0]
+    assert item["reason"]["because_you_booked"][0]["id"] == town.movies[0]["id"]
+    time.sleep(1.0)
+    runs = runs_of(first.database_url, "reco")
+    assert len(runs) >= 3, runs
+    assert_once_per_interval(runs, 300, "reco")
+    assert all(r["error"] is None for r in runs if r["finished"] is not None), runs
