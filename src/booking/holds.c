@@ -30,7 +30,8 @@
  * each lost race is a claim another buyer committed. */
 #define BEST_RETRIES 256
 /* A hall set to "learned": the learned seat score's share of best-available's ranking
- * (best.h's pref_weight). bench/reco.py measured it (bench/results/2026-12-06-reco.txt). */
+ * (best.h's pref_weight). Chosen, not tuned; bench/reco.py measures the outcome
+ * (bench/results/2026-12-06-reco.txt), including a control where it loses to the rule. */
 #define LEARNED_WEIGHT 0.7
 #define BUSY_RETRIES   12
 
