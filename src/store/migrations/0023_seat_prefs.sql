@@ -3,9 +3,12 @@
 --
 -- seat_prefs: one row per active seat of every hall with confirmed sales. score_e6 is 1e6 times
 -- the smoothed sell-order score in [0, 1] (booking/reco.h: 1 = sold first in every show, 0 =
--- never sold); shows = the hall's shows with sales that it was learned from.
+-- never sold); shows = the hall's shows with sales that it was learned from. seat_id has no
+-- foreign key on purpose: a new layout deletes the seats no claim ever named (store/venues.c),
+-- unsold ones with a score among them; a score of a seat that is gone is never read (holds
+-- match scores to the hall's seats by id) and the next run drops it.
 CREATE TABLE seat_prefs (
-    seat_id TEXT PRIMARY KEY REFERENCES seats (id),
+    seat_id TEXT PRIMARY KEY,
     hall_id TEXT NOT NULL REFERENCES halls (id),
     score_e6 BIGINT NOT NULL,
     shows INTEGER NOT NULL
