@@ -284,9 +284,9 @@ static void write_picks(const slot *s, const cand *c, int *picks)
 /* D of best.h: (width / 2)^2 + (1.5 depth)^2 + 1 over the sorted slots. */
 static double distance_scale(const slot *s, int n)
 {
-    int min_x = s[0].x;
-    int max_x = s[0].x;
-    for (int i = 1; i < n; i++) {
+    int min_x = INT_MAX;
+    int max_x = INT_MIN;
+    for (int i = 0; i < n; i++) {
         min_x = s[i].x < min_x ? s[i].x : min_x;
         max_x = s[i].x > max_x ? s[i].x : max_x;
     }

@@ -388,21 +388,39 @@ static tix_rc read_map(tix_booking_ctx *c, const tix_show *show, const char *use
     return tix_seatmap_load(c->db, c->a, show->id, show->hall_id, now, map, n);
 }
 
-/* The learned score of each of the n map seats when the hall is set to "learned" (else *pref
- * stays NULL): the hall's seat_prefs rows (rows, nrows) matched by seat id. */
-static void align_prefs(tix_booking_ctx *c, const tix_reco_seat_score *rows, int nrows,
-                        bool learned, const tix_map_seat *map, int n, double **pref)
+/* A learned hall's scores (tix_reco_hall_prefs), ordered by seat id. */
+typedef struct learned_scores {
+    bool learned; /* the hall is set to "learned" */
+    tix_reco_seat_score *rows;
+    int n;
+} learned_scores;
+
+/* A learned hall's scores into *ls: one more read per hold (none for a geometric hall, none
+ * per retry). */
+static tix_rc load_learned(tix_booking_ctx *c, const tix_show *show, learned_scores *ls)
 {
-    *pref = NULL;
-    if (!learned || n < 1) {
-        return;
+    *ls = (learned_scores){false, NULL, 0};
+    if (!show->learned_seats) {
+        return TIX_OK;
+    }
+    return tix_reco_hall_prefs(c->db, c->a, show->hall_id, &ls->learned, &ls->rows, &ls->n);
+}
+
+/* The learned score of each of the n map seats (arena), or NULL when the hall is not set to
+ * "learned": ls's rows matched by seat id. */
+static double *align_prefs(tix_booking_ctx *c, const learned_scores *ls, const tix_map_seat *map,
+                           int n)
+{
+    if (!ls->learned || n < 1) {
+        return NULL;
     }
     const char **ids = tix_arena_calloc(c->a, sizeof(char *) * (size_t)n);
     for (int i = 0; i < n; i++) {
         ids[i] = map[i].id;
     }
-    *pref = tix_arena_calloc(c->a, sizeof(double) * (size_t)n);
-    tix_reco_seat_prefs_align(rows, nrows, ids, n, *pref);
+    double *pref = tix_arena_calloc(c->a, sizeof(double) * (size_t)n);
+    tix_reco_seat_prefs_align(ls->rows, ls->n, ids, n, pref);
+    return pref;
 }
 
 /* Whether a claim of picked seats lost a race: another buyer holds out->problem_ids. */
@@ -424,16 +442,10 @@ static tix_rc place_best(tix_booking_ctx *c, const char *show_id, const char *us
     if (rc != TIX_OK || !bookable(&show, now, out)) {
         return rc != TIX_OK ? rc : TIX_ECONFLICT;
     }
-    /* a learned hall's scores: one more read per hold (none for a geometric hall, none per
-     * retry) */
-    bool learned = false;
-    tix_reco_seat_score *prefs = NULL;
-    int nprefs = 0;
-    if (show.learned_seats) {
-        rc = tix_reco_hall_prefs(c->db, c->a, show.hall_id, &learned, &prefs, &nprefs);
-        if (rc != TIX_OK) {
-            return rc;
-        }
+    learned_scores ls;
+    rc = load_learned(c, &show, &ls);
+    if (rc != TIX_OK) {
+        return rc;
     }
     tix_map_seat *map = NULL;
     double *pref = NULL;
@@ -445,9 +457,7 @@ static tix_rc place_best(tix_booking_ctx *c, const char *show_id, const char *us
         if (map == NULL) {
             rc = read_map(c, &show, user_id, now, &map, &n, &own);
             stale = false;
-            if (rc == TIX_OK) {
-                align_prefs(c, prefs, nprefs, learned, map, n, &pref);
-            }
+            pref = rc == TIX_OK ? align_prefs(c, &ls, map, n) : NULL;
         }
         out->nproblems = 0;
         out->problem = TIX_HOLD_PROBLEM_NONE;

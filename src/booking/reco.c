@@ -131,6 +131,64 @@ static void keep_best(tix_arena *a, const char **mids, int x, neighbour *nears, 
     }
 }
 
+/* Fills s->um (distinct (user, movie) edges), s->mu (the same reversed) and both adjacencies
+ * from the booked rows, with uids/mids the sorted distinct ids (nu, nm of them). */
+static tix_rc load_edges(sim_scratch *s, const char **uv, const char **mv, int n, const char **uids,
+                         int nu, const char **mids, int nm)
+{
+    for (int i = 0; i < n; i++) {
+        s->um[i] = (edge){index_of(uids, nu, uv[i]), index_of(mids, nm, mv[i])};
+    }
+    qsort(s->um, (size_t)n, sizeof(edge), cmp_edge);
+    int ne = 0;
+    for (int i = 0; i < n; i++) {
+        if (ne == 0 || cmp_edge(&s->um[ne - 1], &s->um[i]) != 0) {
+            s->um[ne++] = s->um[i];
+        }
+    }
+    for (int i = 0; i < ne; i++) {
+        s->mu[i] = (edge){s->um[i].to, s->um[i].from};
+    }
+    qsort(s->mu, (size_t)ne, sizeof(edge), cmp_edge);
+    tix_rc rc = csr_build(s->um, ne, nu, &s->users);
+    return rc ? rc : csr_build(s->mu, ne, nm, &s->movies);
+}
+
+/* Movie x's neighbours into s->nears: every y sharing a user, with |U(x) n U(y)| and the
+ * cosine. Returns how many. s->together is all zero before and after. */
+static int neighbours_of(sim_scratch *s, int x)
+{
+    int k = 0;
+    for (int i = s->movies.start[x]; i < s->movies.start[x + 1]; i++) {
+        int u = s->movies.to[i];
+        for (int j = s->users.start[u]; j < s->users.start[u + 1]; j++) {
+            int y = s->users.to[j];
+            if (y != x && s->together[y]++ == 0) {
+                s->touched[k++] = y;
+            }
+        }
+    }
+    int ux = s->movies.start[x + 1] - s->movies.start[x];
+    for (int i = 0; i < k; i++) {
+        int y = s->touched[i];
+        int uy = s->movies.start[y + 1] - s->movies.start[y];
+        s->nears[i] = (neighbour){y, s->together[y], s->together[y] / sqrt((double)ux * uy)};
+        s->together[y] = 0;
+    }
+    return k;
+}
+
+static tix_rc sim_alloc(sim_scratch *s, int n, int nm)
+{
+    memset(s, 0, sizeof(*s));
+    s->um = malloc(sizeof(edge) * (size_t)(n ? n : 1));
+    s->mu = malloc(sizeof(edge) * (size_t)(n ? n : 1));
+    s->together = calloc((size_t)(nm ? nm : 1), sizeof(int));
+    s->touched = malloc(sizeof(int) * (size_t)(nm ? nm : 1));
+    s->nears = malloc(sizeof(neighbour) * (size_t)(nm ? nm : 1));
+    return s->um && s->mu && s->together && s->touched && s->nears ? TIX_OK : TIX_ENOMEM;
+}
+
 tix_rc tix_reco_similarity(tix_arena *a, const tix_reco_booked *booked, int n, int neighbours,
                            tix_reco_pair **pairs, int *npairs, tix_reco_pop **pop, int *npop)
 {
@@ -145,31 +203,8 @@ tix_rc tix_reco_similarity(tix_arena *a, const tix_reco_booked *booked, int n, i
     const char **uids = distinct(a, uv, n, &nu);
     const char **mids = distinct(a, mv, n, &nm);
     sim_scratch s;
-    memset(&s, 0, sizeof(s));
-    s.um = malloc(sizeof(edge) * (size_t)(n ? n : 1));
-    s.mu = malloc(sizeof(edge) * (size_t)(n ? n : 1));
-    s.together = calloc((size_t)(nm ? nm : 1), sizeof(int));
-    s.touched = malloc(sizeof(int) * (size_t)(nm ? nm : 1));
-    s.nears = malloc(sizeof(neighbour) * (size_t)(nm ? nm : 1));
-    tix_rc rc = s.um && s.mu && s.together && s.touched && s.nears ? TIX_OK : TIX_ENOMEM;
-    int ne = 0;
-    for (int i = 0; i < n && rc == TIX_OK; i++) {
-        s.um[i] = (edge){index_of(uids, nu, uv[i]), index_of(mids, nm, mv[i])};
-    }
-    if (rc == TIX_OK) { /* distinct edges, both ways */
-        qsort(s.um, (size_t)n, sizeof(edge), cmp_edge);
-        for (int i = 0; i < n; i++) {
-            if (ne == 0 || cmp_edge(&s.um[ne - 1], &s.um[i]) != 0) {
-                s.um[ne++] = s.um[i];
-            }
-        }
-        for (int i = 0; i < ne; i++) {
-            s.mu[i] = (edge){s.um[i].to, s.um[i].from};
-        }
-        qsort(s.mu, (size_t)ne, sizeof(edge), cmp_edge);
-        rc = csr_build(s.um, ne, nu, &s.users);
-        rc = rc ? rc : csr_build(s.mu, ne, nm, &s.movies);
-    }
+    tix_rc rc = sim_alloc(&s, n, nm);
+    rc = rc ? rc : load_edges(&s, uv, mv, n, uids, nu, mids, nm);
     int keep = neighbours < 0 ? 0 : neighbours;
     *pairs = tix_arena_calloc(a, sizeof(**pairs) * (size_t)(nm * (keep < nm ? keep : nm) + 1));
     *npairs = 0;
@@ -178,23 +213,7 @@ tix_rc tix_reco_similarity(tix_arena *a, const tix_reco_booked *booked, int n, i
     for (int x = 0; x < nm && rc == TIX_OK; x++) {
         int ux = s.movies.start[x + 1] - s.movies.start[x];
         (*pop)[(*npop)++] = (tix_reco_pop){tix_arena_strdup(a, mids[x]), ux};
-        int k = 0;
-        for (int i = s.movies.start[x]; i < s.movies.start[x + 1]; i++) {
-            int u = s.movies.to[i];
-            for (int j = s.users.start[u]; j < s.users.start[u + 1]; j++) {
-                int y = s.users.to[j];
-                if (y != x && s.together[y]++ == 0) {
-                    s.touched[k++] = y;
-                }
-            }
-        }
-        for (int i = 0; i < k; i++) {
-            int y = s.touched[i];
-            int uy = s.movies.start[y + 1] - s.movies.start[y];
-            s.nears[i] = (neighbour){y, s.together[y], s.together[y] / sqrt((double)ux * uy)};
-            s.together[y] = 0;
-        }
-        keep_best(a, mids, x, s.nears, k, keep, *pairs, npairs);
+        keep_best(a, mids, x, s.nears, neighbours_of(&s, x), keep, *pairs, npairs);
     }
     sim_free(&s);
     return rc;
@@ -243,6 +262,32 @@ static int hall_range(const seat_acc *acc, int n, const char *hall_id, int *firs
     return end - lo;
 }
 
+/* One show's sales from sales[i] (ordered by sale), into the hall's accumulators acc[0..cap).
+ * Returns the index past the show's last sale. */
+static int add_show(const tix_reco_sale *sales, int nsales, int i, seat_acc *acc, int cap)
+{
+    const char *show = sales[i].show_id;
+    int before = 0;
+    while (i < nsales && strcmp(sales[i].show_id, show) == 0) { /* one booking at a time */
+        int j = i;
+        while (j < nsales && strcmp(sales[j].show_id, show) == 0 &&
+               strcmp(sales[j].booking_id, sales[i].booking_id) == 0) {
+            j++;
+        }
+        int k = j - i;
+        double v = cap > 0 ? 1.0 - (before + (k - 1) / 2.0) / cap : 0;
+        for (int s = i; s < j; s++) {
+            seat_acc *hit = find_acc(acc, cap, sales[s].hall_id, sales[s].seat_id);
+            if (hit != NULL) {
+                hit->sum += v > 0 ? v : 0;
+            }
+        }
+        before += k;
+        i = j;
+    }
+    return i;
+}
+
 tix_rc tix_reco_seat_scores(tix_arena *a, const tix_reco_sale *sales, int nsales,
                             const tix_reco_seat *seats, int nseats, tix_reco_seat_score **out,
                             int *nout)
@@ -263,28 +308,9 @@ tix_rc tix_reco_seat_scores(tix_arena *a, const tix_reco_sale *sales, int nsales
         int first = 0;
         int cap = hall_range(acc, nseats, hall, &first);
         int shows = 0;
-        while (i < nsales && strcmp(sales[i].hall_id, hall) == 0) { /* one show at a time */
-            const char *show = sales[i].show_id;
-            int before = 0;
+        while (i < nsales && strcmp(sales[i].hall_id, hall) == 0) {
+            i = add_show(sales, nsales, i, acc + first, cap);
             shows++;
-            while (i < nsales && strcmp(sales[i].hall_id, hall) == 0 &&
-                   strcmp(sales[i].show_id, show) == 0) { /* one booking at a time */
-                int j = i;
-                while (j < nsales && strcmp(sales[j].show_id, show) == 0 &&
-                       strcmp(sales[j].booking_id, sales[i].booking_id) == 0) {
-                    j++;
-                }
-                int k = j - i;
-                double v = cap > 0 ? 1.0 - (before + (k - 1) / 2.0) / cap : 0;
-                for (int s = i; s < j; s++) {
-                    seat_acc *hit = find_acc(acc, nseats, hall, sales[s].seat_id);
-                    if (hit != NULL) {
-                        hit->sum += v > 0 ? v : 0;
-                    }
-                }
-                before += k;
-                i = j;
-            }
         }
         for (int s = first; s < first + cap; s++) {
             double score = (acc[s].sum + TIX_RECO_SEAT_PRIOR * 0.5) / (shows + TIX_RECO_SEAT_PRIOR);
@@ -359,21 +385,21 @@ static int cmp_ranked(const void *pa, const void *pb)
 static int reasons(tix_arena *a, const tix_reco_pair *near, int nnear, const char *id,
                    const char ***since, double *score)
 {
-    const tix_reco_pair **hits = tix_arena_calloc(a, sizeof(*hits) * (size_t)(nnear ? nnear : 1));
+    int *hits = tix_arena_calloc(a, sizeof(int) * (size_t)(nnear ? nnear : 1));
     int k = 0;
     *score = 0;
     for (int i = 0; i < nnear; i++) {
         if (strcmp(near[i].other_id, id) == 0 && near[i].score_e6 > 0) {
-            hits[k++] = &near[i];
+            hits[k++] = i;
             *score += (double)near[i].score_e6 / 1e6;
         }
     }
     for (int i = 1; i < k; i++) { /* insertion sort: score descending, then id */
-        const tix_reco_pair *h = hits[i];
+        int h = hits[i];
         int j = i;
-        while (j > 0 && (hits[j - 1]->score_e6 < h->score_e6 ||
-                         (hits[j - 1]->score_e6 == h->score_e6 &&
-                          strcmp(hits[j - 1]->movie_id, h->movie_id) > 0))) {
+        while (j > 0 && (near[hits[j - 1]].score_e6 < near[h].score_e6 ||
+                         (near[hits[j - 1]].score_e6 == near[h].score_e6 &&
+                          strcmp(near[hits[j - 1]].movie_id, near[h].movie_id) > 0))) {
             hits[j] = hits[j - 1];
             j--;
         }
@@ -382,15 +408,20 @@ static int reasons(tix_arena *a, const tix_reco_pair *near, int nnear, const cha
     int m = k < TIX_RECO_REASONS ? k : TIX_RECO_REASONS;
     *since = tix_arena_calloc(a, sizeof(char *) * (size_t)(m ? m : 1));
     for (int i = 0; i < m; i++) {
-        (*since)[i] = hits[i]->movie_id;
+        (*since)[i] = near[hits[i]].movie_id;
     }
     return m;
 }
 
-void tix_reco_rank(tix_arena *a, const char *const *mine, int nmine, const tix_reco_pair *near,
-                   int nnear, const tix_reco_candidate *cands, int ncands, int limit,
-                   tix_reco_item **items, int *n)
+void tix_reco_rank(tix_arena *a, const tix_reco_inputs *in, int limit, tix_reco_item **items,
+                   int *n)
 {
+    const char *const *mine = in->mine;
+    int nmine = in->nmine;
+    const tix_reco_pair *near = in->near;
+    int nnear = in->nnear;
+    const tix_reco_candidate *cands = in->cands;
+    int ncands = in->ncands;
     ranked *r = tix_arena_calloc(a, sizeof(*r) * (size_t)(ncands ? ncands : 1));
     int k = 0;
     for (int i = 0; i < ncands; i++) {
@@ -484,7 +515,8 @@ tix_rc tix_reco_for_user(tix_db *db, tix_arena *a, const char *user_id, const ch
     for (int i = 0; i < out->nmine; i++) {
         mine[i] = out->mine[i].movie_id;
     }
-    tix_reco_rank(a, mine, out->nmine, near, nnear, cands, ncands, limit, &out->items, &out->n);
+    tix_reco_inputs in = {mine, out->nmine, near, nnear, cands, ncands};
+    tix_reco_rank(a, &in, limit, &out->items, &out->n);
     return TIX_OK;
 }
 

@@ -67,13 +67,21 @@ typedef struct tix_reco_item {
     int nsince;
 } tix_reco_item;
 
-/* Ranks candidates for a user who booked `mine` (ids), with the similarity rows `near` whose
- * movie_id is one of mine: co-occurrence items first (score descending, then bookers
- * descending, then id), then popular ones (bookers descending, then id), never a movie of
- * mine, at most limit. OUT: items, n. */
-void tix_reco_rank(tix_arena *a, const char *const *mine, int nmine, const tix_reco_pair *near,
-                   int nnear, const tix_reco_candidate *cands, int ncands, int limit,
-                   tix_reco_item **items, int *n);
+/* What a ranking is made of (all borrowed). */
+typedef struct tix_reco_inputs {
+    const char *const *mine; /* the ids of the movies the user booked */
+    int nmine;
+    const tix_reco_pair *near; /* the similarity rows whose movie_id is one of mine */
+    int nnear;
+    const tix_reco_candidate *cands; /* the movies showing soon in the city */
+    int ncands;
+} tix_reco_inputs;
+
+/* Ranks in->cands: co-occurrence items first (score descending, then bookers descending, then
+ * id), then popular ones (bookers descending, then id), never a movie of mine, at most limit.
+ * OUT: items, n. */
+void tix_reco_rank(tix_arena *a, const tix_reco_inputs *in, int limit, tix_reco_item **items,
+                   int *n);
 
 /* What the `reco` job did. */
 typedef struct tix_reco_refresh_counts {

@@ -129,7 +129,8 @@ static void test_rank(void **state)
     tix_arena *a = tix_arena_create(0);
     tix_reco_item *items = NULL;
     int n = 0;
-    tix_reco_rank(a, mine, 2, near, (int)COUNT(near), cands, (int)COUNT(cands), 10, &items, &n);
+    tix_reco_inputs in = {mine, 2, near, (int)COUNT(near), cands, (int)COUNT(cands)};
+    tix_reco_rank(a, &in, 10, &items, &n);
     /* co-occurrence: D 0.7, C 0.6 (0.5 + 0.1); popular: G 7, E 5, F 5 (id); never A, B */
     const char *want[] = {"D", "C", "G", "E", "F"};
     assert_int_equal(n, 5);
@@ -144,10 +145,11 @@ static void test_rank(void **state)
     assert_true(items[2].popular);
     assert_true(fabs(items[2].score - 7) < 1e-9);
     assert_int_equal(items[2].nsince, 0);
-    tix_reco_rank(a, mine, 2, near, (int)COUNT(near), cands, (int)COUNT(cands), 2, &items, &n);
+    tix_reco_rank(a, &in, 2, &items, &n);
     assert_int_equal(n, 2);
     /* a new user: popularity alone */
-    tix_reco_rank(a, NULL, 0, NULL, 0, cands, (int)COUNT(cands), 3, &items, &n);
+    tix_reco_inputs fresh = {NULL, 0, NULL, 0, cands, (int)COUNT(cands)};
+    tix_reco_rank(a, &fresh, 3, &items, &n);
     assert_int_equal(n, 3);
     assert_string_equal(items[0].movie_id, "A");
     assert_string_equal(items[1].movie_id, "B");
