@@ -117,6 +117,9 @@ typedef struct tix_config {
         job_refund_poll_ms; /* JOB_INTERVAL_REFUND_POLL: pending refunds asked of the provider */
     int64_t refund_poll_age_ms; /* REFUND_POLL_AGE: a pending refund is asked about after this */
     int64_t refund_poll_batch;  /* REFUND_POLL_BATCH: refunds asked about per run at most */
+    int64_t job_reco_ms;        /* JOB_INTERVAL_RECO: recommendations are learned again */
+    int64_t reco_window_ms;     /* RECO_WINDOW: recommended movies have a show this soon */
+    int64_t reco_neighbours;    /* RECO_NEIGHBOURS: similar movies kept per movie */
     /* Holds, refunds and show timing (config_booking.c). */
     int64_t show_buffer_s; /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
     int64_t hold_ttl_s;    /* HOLD_TTL: how long held seats stay held */

@@ -199,6 +199,11 @@ const tix_config_var tix_config_vars[] = {
           "every run)"),
     INT("REFUND_POLL_BATCH", "50", 1, 1000,
         "refunds asked about per run at most: the provider's rate limits"),
+    MSECS("JOB_INTERVAL_RECO", "1h", 100, WEEK_MS,
+          "movie similarity and seat preference are learned again from confirmed bookings"),
+    MSECS("RECO_WINDOW", "7d", 60000, 90 * DAY * 1000,
+          "GET /me/recommendations offers movies with a show starting this soon"),
+    INT("RECO_NEIGHBOURS", "20", 1, 1000, "similar movies the reco job keeps per movie"),
 
     HEAD("Mail"),
     TEXT("SMTP_URL", NULL,

@@ -9,6 +9,7 @@
  */
 #include "booking/booking.h"
 #include "booking/payments.h"
+#include "booking/reco.h"
 #include "booking/seat_events.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -370,5 +371,20 @@ tix_rc tix_job_purge(tix_job_ctx *c, tix_job_counts *out)
     tix_job_count_add(out, "job_runs", runs);
     tix_job_count_add(out, "mail_outbox", mails);
     tix_job_count_add(out, "password_resets", resets);
+    return rc;
+}
+
+/* ---- reco ---- */
+
+/* Learns both recommendation models again from every confirmed booking (booking/reco.h): one
+ * read of the bookings, the computation in memory, the tables replaced in one transaction. */
+tix_rc tix_job_reco(tix_job_ctx *c, tix_job_counts *out)
+{
+    tix_reco_refresh_counts n;
+    tix_rc rc = tix_reco_refresh(c->db, c->a, (int)c->cfg->reco_neighbours, c->now, &n);
+    tix_job_count_add(out, "movies", n.movies);
+    tix_job_count_add(out, "pairs", n.pairs);
+    tix_job_count_add(out, "halls", n.halls);
+    tix_job_count_add(out, "seats", n.seats);
     return rc;
 }

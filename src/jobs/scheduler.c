@@ -26,6 +26,7 @@ const tix_job tix_jobs_table[] = {
     {"purge", tix_job_purge, offsetof(tix_config, job_purge_ms)},
     {"refund_poll", tix_job_refund_poll, offsetof(tix_config, job_refund_poll_ms)},
     {"mail", tix_job_mail, offsetof(tix_config, job_mail_ms)},
+    {"reco", tix_job_reco, offsetof(tix_config, job_reco_ms)},
 };
 const int tix_jobs_table_count = (int)(sizeof(tix_jobs_table) / sizeof(tix_jobs_table[0]));
 

@@ -24,13 +24,13 @@ from catalog_helpers import cast, create_show, iso, make_user, ok, utcnow
 from conftest import TICKETD_BIN, call, find_pg_bindir, sanitizer_report, server_env
 from redis_helpers import redis_server  # noqa: F401  (fixture)
 
-JOB_NAMES = ["shows", "expire", "refunds", "reconcile", "purge", "refund_poll", "mail"]
+JOB_NAMES = ["shows", "expire", "refunds", "reconcile", "purge", "refund_poll", "mail", "reco"]
 
 TICK_MS = 100
 LEASE_MS = 2000
 # Short intervals, all different, so a job run by three servers would show at once.
 INTERVALS_MS = {"shows": 500, "expire": 300, "refunds": 700, "reconcile": 900, "purge": 1100,
-                "refund_poll": 1300, "mail": 1500}
+                "refund_poll": 1300, "mail": 1500, "reco": 1700}
 
 
 def jobs_env(**extra) -> dict:

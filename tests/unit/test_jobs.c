@@ -772,6 +772,7 @@ static void test_two_schedulers(void **state)
                        {"JOB_INTERVAL_PURGE", "300ms"},
                        {"JOB_INTERVAL_REFUND_POLL", "350ms"},
                        {"JOB_INTERVAL_MAIL", "400ms"},
+                       {"JOB_INTERVAL_RECO", "450ms"},
                        {NULL, NULL}};
     char err[256];
     memset(&app, 0, sizeof(app));
