@@ -19,6 +19,7 @@
  * Slow clients are cut by the reaper (server_reaper.c).
  */
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "http/answers.h"
 #include "http/audit.h"
@@ -117,6 +118,11 @@ bool tix_server_queue(req_state *st, struct MHD_Connection *conn)
     enum MHD_Result ok = MHD_queue_response(conn, r->status, resp);
     MHD_destroy_response(resp);
     st->queued = ok == MHD_YES;
+    if (st->queued) { /* latency to the answer: a stream's or a download's life is not in it */
+        const tix_route *rt = r->route;
+        tix_metrics_request(rt, rt ? rt->method : NULL, rt ? rt->pattern : NULL, r->status,
+                            tix_mono_us() - r->start_us);
+    }
     if (st->queued && r->upgrade && r->status == 101) {
         tix_server_set_phase(st->t, PHASE_UPGRADED);
     }
@@ -310,6 +316,7 @@ static bool runs_inline(const req_state *st)
 static void pool_job(void *arg)
 {
     req_state *st = arg;
+    tix_metrics_queue_wait(st->lane, tix_mono_us() - st->queued_us);
     run_handler(st);
     st->handled = true;
     MHD_resume_connection(st->conn);
@@ -331,7 +338,10 @@ static enum MHD_Result hand_to_pool(req_state *st, struct MHD_Connection *conn)
 {
     st->conn = conn;
     MHD_suspend_connection(conn); /* before the job can possibly resume it */
-    if (tix_workpool_submit(pool_for(st), pool_job, st)) {
+    tix_workpool *pool = pool_for(st);
+    st->lane = pool == st->s->pool ? "handlers" : "reads";
+    st->queued_us = tix_mono_us();
+    if (tix_workpool_submit(pool, pool_job, st)) {
         return MHD_YES;
     }
     atomic_fetch_add(&st->s->app->overloaded, 1);

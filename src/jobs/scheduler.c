@@ -5,6 +5,7 @@
  * struct, through the mutex-guarded stop flag.
  */
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
 #include "store/jobs_store.h"
@@ -127,6 +128,12 @@ tix_rc tix_jobs_run_recorded(tix_job_ctx *c, const tix_job *job, const char *hol
         tix_log_warn("job %s: run %s could not be completed in job_runs", job->name, id);
     }
     log_run(job, id, holder, finished - c->now, out, rc);
+    tix_metrics_add(TIX_M_JOB_RUNS, job->name, 1);
+    if (rc == TIX_OK) {
+        tix_metrics_job_success(job->name, finished);
+    } else {
+        tix_metrics_add(TIX_M_JOB_FAILS, job->name, 1);
+    }
     return rc;
 }
 
