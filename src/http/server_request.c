@@ -287,6 +287,7 @@ static void reject(req_state *st)
 /* The handler, on whichever thread runs it. */
 static void run_handler(req_state *st)
 {
+    tix_log_set_request_id(st->r.request_id); /* every line the handler logs names it */
     if (is_upload(st)) {
         tix_server_upload_end(st);
     } else {
@@ -300,6 +301,7 @@ static void run_handler(req_state *st)
     st->r.db = NULL;
     tix_db_release(st->s->app->db, st->r.rdb);
     st->r.rdb = NULL;
+    tix_log_set_request_id(NULL);
 }
 
 /* Unknown routes and routes flagged TIX_ROUTE_INLINE answer on the MHD thread: they cannot
