@@ -203,9 +203,12 @@ static family families[TIX_M_COUNT_] = {
                         "Ticket scans at the door by outcome.",
                         {{0}}},
     [TIX_M_MAIL] = {"ticketd_mail_total", "outcome", "Outbox mail attempts by outcome.", {{0}}},
-    [TIX_M_JOB_RUNS] = {"ticketd_job_runs_total", "job", "Lifecycle job runs that ended.", {{0}}},
+    [TIX_M_JOB_RUNS] = {"ticketd_job_runs_total",
+                        "job_name",
+                        "Lifecycle job runs that ended.",
+                        {{0}}},
     [TIX_M_JOB_FAILS] = {"ticketd_job_failures_total",
-                         "job",
+                         "job_name",
                          "Lifecycle job runs that failed.",
                          {{0}}},
 };
@@ -354,7 +357,8 @@ void tix_metrics_write(FILE *out)
     for (int i = 0; i < JOB_SLOTS; i++) {
         if (atomic_load_explicit(&jobs[i].state, memory_order_acquire) == SLOT_READY) {
             long long ms = atomic_load_explicit(&jobs[i].last_ms, memory_order_relaxed);
-            fprintf(out, "ticketd_job_last_success_timestamp_seconds{job=\"%s\"} %lld.%03lld\n",
+            fprintf(out,
+                    "ticketd_job_last_success_timestamp_seconds{job_name=\"%s\"} %lld.%03lld\n",
                     (const char *)jobs[i].key, ms / 1000, ms % 1000);
         }
     }

@@ -57,8 +57,8 @@ typedef enum tix_metric_counter {
     TIX_M_REFUNDS,   /* ticketd_refunds_total{outcome}: answers of refund calls to the provider */
     TIX_M_CHECKINS,  /* ticketd_checkins_total{outcome}: admitted, already_admitted, refused */
     TIX_M_MAIL,      /* ticketd_mail_total{outcome}: sent, retry, failed (the mail job) */
-    TIX_M_JOB_RUNS,  /* ticketd_job_runs_total{job}: job runs that ended, success or not */
-    TIX_M_JOB_FAILS, /* ticketd_job_failures_total{job}: job runs that failed */
+    TIX_M_JOB_RUNS,  /* ticketd_job_runs_total{job_name}: job runs that ended, success or not */
+    TIX_M_JOB_FAILS, /* ticketd_job_failures_total{job_name}: job runs that failed */
     TIX_M_COUNT_
 } tix_metric_counter;
 
@@ -66,7 +66,9 @@ typedef enum tix_metric_counter {
  * outside [A-Za-z0-9_.-] become '_', so no value can break the exposition's quoting). */
 void tix_metrics_add(tix_metric_counter c, const char *v, uint64_t by);
 
-/* The last time job (static name) ended a run successfully, ms since the epoch. */
+/* The last time job (static name) ended a run successfully, ms since the epoch:
+ * ticketd_job_last_success_timestamp_seconds{job_name}. The jobs' label is job_name, not job:
+ * Prometheus sets "job" on every scraped series (the scrape job) and would rename ours. */
 void tix_metrics_job_success(const char *job, int64_t at_ms);
 
 /* Writes every metric above in the text format 0.0.4 (HELP and TYPE lines, then series). */

@@ -130,8 +130,8 @@ def test_metrics_pass_promtool_and_count_what_happened(backend, make_server, tmp
     assert s['ticketd_revenue_minor_total{currency="INR"}'] == b["amount"]
     assert s['ticketd_refunds_total{outcome="processed"}'] == 1
     assert s['ticketd_mail_total{outcome="sent"}'] == 2
-    assert s['ticketd_job_runs_total{job="mail"}'] >= 1
-    assert abs(s['ticketd_job_last_success_timestamp_seconds{job="mail"}'] - time.time()) < 60
+    assert s['ticketd_job_runs_total{job_name="mail"}'] >= 1
+    assert abs(s['ticketd_job_last_success_timestamp_seconds{job_name="mail"}'] - time.time()) < 60
     assert s["ticketd_refunds_pending"] == 0 and s["ticketd_backlog_up"] == 1
     assert s["ticketd_sse_streams"] == 0 and s["ticketd_websocket_connections"] == 0
 
@@ -193,6 +193,24 @@ def test_dashboard_and_alerts_use_only_metrics_the_server_exposes(server):
         used.setdefault(n, "alerts.yml")
     missing = {n: where for n, where in used.items() if n not in names}
     assert not missing, f"metrics not exposed by /metrics: {missing}"
+
+
+@need_promtool
+def test_dashboard_queries_are_valid_promql(tmp_path):
+    """Each panel query, with Grafana's variables filled in, parses: promtool checks them as the
+    expressions of recording rules."""
+    board = json.loads((DEPLOY / "grafana" / "ticketd.json").read_text())
+    exprs = exprs_of(board["panels"])
+    rules = {"groups": [{"name": "dashboard", "rules": [
+        {"record": f"dashboard:query{i}",
+         "expr": e.replace("$__rate_interval", "5m").replace("$job", "ticketd")}
+        for i, e in enumerate(exprs)]}]}
+    path = tmp_path / "dashboard_rules.yml"
+    path.write_text(json.dumps(rules))  # JSON is YAML
+    check = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert f"SUCCESS: {len(exprs)} rules found" in check.stdout, check.stdout
 
 
 # --------------------------------------------------------------------------------------------

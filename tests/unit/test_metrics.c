@@ -121,7 +121,8 @@ static void test_routes_and_jobs(void **state)
                       "\"unmatched\",status=\"1xx\"} 1");
     assert_line(text, "ticketd_handler_queue_wait_seconds_count{lane=\"handlers\"} 1");
     assert_line(text, "ticketd_db_pool_wait_seconds_bucket{pool=\"primary\",le=\"0.0005\"} 1");
-    assert_line(text, "ticketd_job_last_success_timestamp_seconds{job=\"mail\"} 1765000000.123");
+    assert_line(text,
+                "ticketd_job_last_success_timestamp_seconds{job_name=\"mail\"} 1765000000.123");
     assert_null(strstr(text, "status=\"3xx\"")); /* empty classes are not written */
     free(text);
 }
