@@ -1,6 +1,7 @@
 /* Unit tests for core/metrics: histogram buckets and their cumulative exposition, labelled
  * counters (copied and sanitised values, the overflow series), route series keyed by pointer,
- * and counts from many threads at once that add up exactly. */
+ * and counts from many threads at once that add up exactly; and core/log's per-thread request
+ * id on log lines. */
 /* cmocka needs these headers first, in this order. */
 /* clang-format off */
 #include <stdarg.h>
@@ -10,12 +11,15 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "core/log.h"
 #include "core/metrics.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The exposition text (malloc'd; the caller frees). */
 static char *exposition(void)
@@ -172,6 +176,66 @@ static void test_concurrent_counts_add_up(void **state)
     free(text);
 }
 
+/* The lines fn logs on stderr (read back through a pipe), into out. */
+static void captured(void (*fn)(void), char *out, size_t cap)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(p[1], STDERR_FILENO);
+    fn();
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(p[1]);
+    ssize_t n = read(p[0], out, cap - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(p[0]);
+}
+
+static void log_with_id(void)
+{
+    tix_log_set_request_id("req-1.a_b");
+    tix_log_info("inside %d", 1);
+    tix_log_fields(TIX_LOG_INFO, "own", "\"rid\":\"given\",\"x\":1");
+    tix_log_set_request_id("q\"uote");
+    tix_log_info("escaped");
+    tix_log_set_request_id(NULL);
+    tix_log_info("outside");
+}
+
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    tix_log_info("other thread");
+    return NULL;
+}
+
+static void log_across_threads(void)
+{
+    tix_log_set_request_id("mine");
+    pthread_t t;
+    pthread_create(&t, NULL, other_thread, NULL);
+    pthread_join(t, NULL);
+    tix_log_set_request_id("");
+}
+
+/* A thread's request id is on every line it logs while set, escaped, never twice, never on
+ * another thread's lines, and gone once cleared. */
+static void test_log_lines_carry_the_request_id(void **state)
+{
+    (void)state;
+    char out[4096];
+    captured(log_with_id, out, sizeof(out));
+    assert_non_null(strstr(out, "\"msg\":\"inside 1\",\"rid\":\"req-1.a_b\"}"));
+    assert_non_null(strstr(out, "\"msg\":\"own\",\"rid\":\"given\",\"x\":1}"));
+    assert_non_null(strstr(out, "\"msg\":\"escaped\",\"rid\":\"q\\\"uote\"}"));
+    assert_non_null(strstr(out, "\"msg\":\"outside\"}"));
+    assert_null(tix_log_request_id());
+    captured(log_across_threads, out, sizeof(out));
+    assert_non_null(strstr(out, "\"msg\":\"other thread\"}"));
+    assert_null(tix_log_request_id());
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_labelled_counters),
         cmocka_unit_test(test_routes_and_jobs),
         cmocka_unit_test(test_concurrent_counts_add_up),
+        cmocka_unit_test(test_log_lines_carry_the_request_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
