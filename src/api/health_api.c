@@ -92,18 +92,9 @@ static void backlogs(tix_req *r, FILE *f)
             (long long)(b.refunds_oldest / 1000), (long long)(b.refunds_oldest % 1000));
 }
 
-void tix_api_metrics(tix_req *r)
+/* The app's counters (app.h). */
+static void app_counters(const tix_app *a, FILE *f)
 {
-    tix_app *a = r->app;
-    tix_cache_status cs;
-    tix_cache_status_get(a->cache, &cs);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (f == NULL) {
-        tix_reply_rc(r, TIX_ENOMEM);
-        return;
-    }
     one(f, "counter", "ticketd_requests_total", "Requests completed.",
         atomic_load(&a->requests_total));
     one(f, "counter", "ticketd_responses_5xx_total", "Requests answered with a 5xx status.",
@@ -118,6 +109,13 @@ void tix_api_metrics(tix_req *r)
         atomic_load(&a->overloaded));
     one(f, "counter", "ticketd_audit_write_failures_total", "Audit rows that could not be written.",
         atomic_load(&a->audit_failures));
+}
+
+/* The cache, the streams and the read pools. */
+static void services(const tix_app *a, FILE *f)
+{
+    tix_cache_status cs;
+    tix_cache_status_get(a->cache, &cs);
     one(f, "counter", "ticketd_cache_hits_total", "Cache lookups that found their entry.",
         a->cache ? atomic_load(&a->cache->hits) : 0ULL);
     one(f, "counter", "ticketd_cache_misses_total", "Cache lookups that found nothing.",
@@ -152,6 +150,19 @@ void tix_api_metrics(tix_req *r)
             "ticketd_db_reads_total{on=\"replica\"} %llu\n"
             "ticketd_db_reads_total{on=\"primary\"} %llu\n",
             replica, primary);
+}
+
+void tix_api_metrics(tix_req *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) {
+        tix_reply_rc(r, TIX_ENOMEM);
+        return;
+    }
+    app_counters(r->app, f);
+    services(r->app, f);
     tix_metrics_write(f); /* latency histograms, business counters, jobs (core/metrics.h) */
     backlogs(r, f);
     fclose(f);

@@ -346,6 +346,19 @@ static tix_rc settle_payment(tix_booking_ctx *c, tix_booking *b, const char *pay
     return rc;
 }
 
+/* After the commit of a capture: the status the booking moved into and, when it sold, its
+ * amount (core/metrics.h). */
+static void count_settled(const tix_booking *b, const seat_news *news)
+{
+    if (news->booking == NULL) {
+        return;
+    }
+    tix_metrics_add(TIX_M_BOOKINGS, news->booking, 1);
+    if (strcmp(news->booking, "confirmed") == 0) {
+        tix_metrics_add(TIX_M_REVENUE, b->currency, (uint64_t)(b->amount > 0 ? b->amount : 0));
+    }
+}
+
 tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *payment_id,
                         const char *source)
 {
@@ -380,12 +393,7 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
     }
     tix_seats_changed(b.show_id, news.seats.ids, news.seats.n, news.status, 0);
     tix_bookings_changed(b.user_id);
-    if (news.booking != NULL) {
-        tix_metrics_add(TIX_M_BOOKINGS, news.booking, 1);
-        if (strcmp(news.booking, "confirmed") == 0) {
-            tix_metrics_add(TIX_M_REVENUE, b.currency, (uint64_t)(b.amount > 0 ? b.amount : 0));
-        }
-    }
+    count_settled(&b, &news);
     if (!closed && strcmp(news.status, "booked") == 0) { /* settled now: confirmed */
         tix_booking_event_notify(b.user_id, "booking_confirmed", b.id, b.show_id, "confirmed",
                                  NULL);

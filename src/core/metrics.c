@@ -46,20 +46,6 @@ void tix_histo_write(FILE *out, const char *name, const char *labels, const tix_
 
 enum { SLOT_EMPTY = 0, SLOT_CLAIMING = 1, SLOT_READY = 2 };
 
-#define ROUTE_SLOTS 256 /* a power of two; the route table has about 80 routes */
-#define CLASSES     5   /* 1xx .. 5xx */
-
-typedef struct route_slot {
-    atomic_int state;
-    const void *key;
-    const char *method;
-    const char *pattern;
-    tix_histo by_class[CLASSES];
-} route_slot;
-
-static route_slot routes[ROUTE_SLOTS];
-static route_slot unmatched; /* key NULL, and the overflow of a full table */
-
 static size_t ptr_hash(const void *p)
 {
     uintptr_t x = (uintptr_t)p;
@@ -69,43 +55,82 @@ static size_t ptr_hash(const void *p)
     return (size_t)x;
 }
 
-/* The slot of key in table (n slots, a power of two), claimed if new: fill(slot) runs once,
- * before the slot is ready. NULL when the table is full. */
-#define FIND_SLOT(table, n, k, slotp, fill)                                                        \
-    do {                                                                                           \
-        size_t i_ = ptr_hash(k) & ((n)-1);                                                         \
-        (slotp) = NULL;                                                                            \
-        for (size_t k_ = 0; k_ < (n); k_++, i_ = (i_ + 1) & ((n)-1)) {                             \
-            __typeof__(&(table)[0]) s_ = &(table)[i_];                                             \
-            int st_ = atomic_load_explicit(&s_->state, memory_order_acquire);                      \
-            if (st_ == SLOT_EMPTY) {                                                               \
-                int want_ = SLOT_EMPTY;                                                            \
-                if (atomic_compare_exchange_strong(&s_->state, &want_, SLOT_CLAIMING)) {           \
-                    s_->key = (k);                                                                 \
-                    fill;                                                                          \
-                    atomic_store_explicit(&s_->state, SLOT_READY, memory_order_release);           \
-                    (slotp) = s_;                                                                  \
-                    break;                                                                         \
-                }                                                                                  \
-                st_ = want_;                                                                       \
-            }                                                                                      \
-            while (st_ == SLOT_CLAIMING) { /* another thread is writing the key: a moment */       \
-                sched_yield();                                                                     \
-                st_ = atomic_load_explicit(&s_->state, memory_order_acquire);                      \
-            }                                                                                      \
-            if (s_->key == (k)) {                                                                  \
-                (slotp) = s_;                                                                      \
-                break;                                                                             \
-            }                                                                                      \
-        }                                                                                          \
-    } while (0)
+/* Every slot begins so; claimed once by compare-and-swap, ready once its key (and whatever
+ * fill writes) is in place. */
+typedef struct slot_head {
+    atomic_int state;
+    const void *key;
+} slot_head;
+
+typedef void slot_fill(slot_head *slot, const void *ctx);
+
+/* The slot of key in table (n slots of stride bytes, n a power of two, each beginning with a
+ * slot_head), claimed if new: fill(slot, ctx) runs once, before the slot is ready. NULL when
+ * the table is full. */
+static slot_head *find_slot(void *table, size_t stride, size_t n, const void *key, slot_fill *fill,
+                            const void *ctx)
+{
+    size_t i = ptr_hash(key) & (n - 1);
+    for (size_t k = 0; k < n; k++, i = (i + 1) & (n - 1)) {
+        slot_head *s = (slot_head *)((char *)table + i * stride);
+        int st = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (st == SLOT_EMPTY) {
+            int want = SLOT_EMPTY;
+            if (atomic_compare_exchange_strong(&s->state, &want, SLOT_CLAIMING)) {
+                s->key = key;
+                if (fill != NULL) {
+                    fill(s, ctx);
+                }
+                atomic_store_explicit(&s->state, SLOT_READY, memory_order_release);
+                return s;
+            }
+            st = want;
+        }
+        while (st == SLOT_CLAIMING) { /* another thread is writing the key: a moment */
+            sched_yield();
+            st = atomic_load_explicit(&s->state, memory_order_acquire);
+        }
+        if (s->key == key) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+#define ROUTE_SLOTS 256 /* a power of two; the route table has about 80 routes */
+#define CLASSES     5   /* 1xx .. 5xx */
+
+typedef struct route_slot {
+    slot_head h;
+    const char *method;
+    const char *pattern;
+    tix_histo by_class[CLASSES];
+} route_slot;
+
+static route_slot routes[ROUTE_SLOTS];
+static route_slot unmatched; /* key NULL, and the overflow of a full table */
+
+typedef struct route_names {
+    const char *method;
+    const char *pattern;
+} route_names;
+
+static void fill_route(slot_head *slot, const void *ctx)
+{
+    route_slot *s = (route_slot *)slot;
+    const route_names *names = ctx;
+    s->method = names->method;
+    s->pattern = names->pattern;
+}
 
 void tix_metrics_request(const void *route_key, const char *method, const char *pattern,
                          unsigned status, int64_t us)
 {
     route_slot *s = NULL;
     if (route_key != NULL) {
-        FIND_SLOT(routes, ROUTE_SLOTS, route_key, s, (s_->method = method, s_->pattern = pattern));
+        route_names names = {method, pattern};
+        s = (route_slot *)find_slot(routes, sizeof(routes[0]), ROUTE_SLOTS, route_key, fill_route,
+                                    &names);
     }
     if (s == NULL) {
         s = &unmatched;
@@ -116,8 +141,7 @@ void tix_metrics_request(const void *route_key, const char *method, const char *
 }
 
 typedef struct named_histo {
-    atomic_int state;
-    const void *key; /* the static name */
+    slot_head head; /* key: the static name */
     tix_histo h;
 } named_histo;
 
@@ -128,8 +152,8 @@ static named_histo db_waits[NAMED_SLOTS];
 
 static void observe_named(named_histo *table, const char *name, int64_t us)
 {
-    named_histo *s = NULL;
-    FIND_SLOT(table, NAMED_SLOTS, (const void *)name, s, (void)0);
+    named_histo *s =
+        (named_histo *)find_slot(table, sizeof(table[0]), NAMED_SLOTS, name, NULL, NULL);
     if (s != NULL) {
         tix_histo_observe_us(&s->h, us);
     }
@@ -146,8 +170,7 @@ void tix_metrics_db_wait(const char *pool, int64_t us)
 }
 
 typedef struct job_slot {
-    atomic_int state;
-    const void *key;
+    slot_head head; /* key: the static job name */
     atomic_llong last_ms;
 } job_slot;
 
@@ -157,8 +180,7 @@ static job_slot jobs[JOB_SLOTS];
 
 void tix_metrics_job_success(const char *job, int64_t at_ms)
 {
-    job_slot *s = NULL;
-    FIND_SLOT(jobs, JOB_SLOTS, (const void *)job, s, (void)0);
+    job_slot *s = (job_slot *)find_slot(jobs, sizeof(jobs[0]), JOB_SLOTS, job, NULL, NULL);
     if (s != NULL) {
         atomic_store_explicit(&s->last_ms, at_ms, memory_order_relaxed);
     }
@@ -184,7 +206,7 @@ typedef struct family {
     value_slot slot[VALUE_SLOTS + 1]; /* + the overflow series, label value "other" */
 } family;
 
-static family families[TIX_M_COUNT_] = {
+static family families[TIX_M_FAMILIES] = {
     [TIX_M_HOLDS] = {"ticketd_holds_total", "outcome", "Hold requests by outcome.", {{0}}},
     [TIX_M_BOOKINGS] = {"ticketd_bookings_total",
                         "status",
@@ -224,7 +246,7 @@ static uint64_t text_hash(const char *s)
 
 void tix_metrics_add(tix_metric_counter c, const char *v, uint64_t by)
 {
-    if ((unsigned)c >= TIX_M_COUNT_) {
+    if ((unsigned)c >= TIX_M_FAMILIES) {
         return;
     }
     char clean[VALUE_MAX];
@@ -233,7 +255,7 @@ void tix_metrics_add(tix_metric_counter c, const char *v, uint64_t by)
         char ch = v[n];
         bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
-        clean[n] = ok ? ch : '_';
+        clean[n] = (char)(ok ? ch : '_');
     }
     clean[n] = '\0';
     family *f = &families[c];
@@ -315,8 +337,8 @@ static void write_named(FILE *out, const char *name, const char *label, const ch
     fprintf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     char labels[96];
     for (int i = 0; i < NAMED_SLOTS; i++) {
-        if (atomic_load_explicit(&table[i].state, memory_order_acquire) == SLOT_READY) {
-            snprintf(labels, sizeof(labels), "%s=\"%s\"", label, (const char *)table[i].key);
+        if (atomic_load_explicit(&table[i].head.state, memory_order_acquire) == SLOT_READY) {
+            snprintf(labels, sizeof(labels), "%s=\"%s\"", label, (const char *)table[i].head.key);
             tix_histo_write(out, name, labels, &table[i].h);
         }
     }
@@ -328,7 +350,7 @@ void tix_metrics_write(FILE *out)
                  "to its answer, by route pattern and status class.\n"
                  "# TYPE ticketd_http_request_duration_seconds histogram\n");
     for (int i = 0; i < ROUTE_SLOTS; i++) {
-        if (atomic_load_explicit(&routes[i].state, memory_order_acquire) == SLOT_READY) {
+        if (atomic_load_explicit(&routes[i].h.state, memory_order_acquire) == SLOT_READY) {
             write_route(out, &routes[i], routes[i].method, routes[i].pattern);
         }
     }
@@ -338,7 +360,7 @@ void tix_metrics_write(FILE *out)
                 queue_waits);
     write_named(out, "ticketd_db_pool_wait_seconds", "pool",
                 "Time spent waiting for a database connection of the pool.", db_waits);
-    for (int c = 0; c < TIX_M_COUNT_; c++) {
+    for (int c = 0; c < TIX_M_FAMILIES; c++) {
         const family *f = &families[c];
         fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", f->name, f->help, f->name);
         for (int i = 0; i <= VALUE_SLOTS; i++) {
@@ -355,11 +377,11 @@ void tix_metrics_write(FILE *out)
                  "ended a run successfully on this server.\n"
                  "# TYPE ticketd_job_last_success_timestamp_seconds gauge\n");
     for (int i = 0; i < JOB_SLOTS; i++) {
-        if (atomic_load_explicit(&jobs[i].state, memory_order_acquire) == SLOT_READY) {
+        if (atomic_load_explicit(&jobs[i].head.state, memory_order_acquire) == SLOT_READY) {
             long long ms = atomic_load_explicit(&jobs[i].last_ms, memory_order_relaxed);
             fprintf(out,
                     "ticketd_job_last_success_timestamp_seconds{job_name=\"%s\"} %lld.%03lld\n",
-                    (const char *)jobs[i].key, ms / 1000, ms % 1000);
+                    (const char *)jobs[i].head.key, ms / 1000, ms % 1000);
         }
     }
 }
@@ -371,7 +393,7 @@ void tix_metrics_reset(void)
     memset(queue_waits, 0, sizeof(queue_waits));
     memset(db_waits, 0, sizeof(db_waits));
     memset(jobs, 0, sizeof(jobs));
-    for (int c = 0; c < TIX_M_COUNT_; c++) {
+    for (int c = 0; c < TIX_M_FAMILIES; c++) {
         memset(families[c].slot, 0, sizeof(families[c].slot));
     }
 }
