@@ -171,5 +171,5 @@ void tix_api_metrics(tix_req *r)
     free(buf);
     r->resp_len = len;
     r->status = 200;
-    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r->content_type = "text/plain; version=0.0.4";
 }

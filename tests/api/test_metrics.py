@@ -136,6 +136,19 @@ def test_metrics_pass_promtool_and_count_what_happened(backend, make_server, tmp
     assert s["ticketd_sse_streams"] == 0 and s["ticketd_websocket_connections"] == 0
 
 
+def test_check_ins_are_counted_by_outcome(backend, make_server):
+    from test_checkins import near_venue, scan
+    server = make_server(backend, JOBS="off")
+    v = near_venue(server)
+    b = buy(server, make_user(server).token, v.show_id, v.ids("A1"))
+    code = b["tickets"][0]["code"]
+    assert scan(server, v.theatre["id"], v.owner_token, code=code).status_code == 200
+    assert scan(server, v.theatre["id"], v.owner_token, code=code).status_code == 409
+    s = series(scrape(server))
+    assert s['ticketd_checkins_total{outcome="admitted"}'] == 1
+    assert s['ticketd_checkins_total{outcome="already_checked_in"}'] == 1
+
+
 def test_outbox_backlog_is_counted(backend, make_server, tmp_path):
     """Without the jobs, a confirmed booking's mail waits: the backlog gauges show it and when
     it was queued."""
