@@ -12,6 +12,9 @@
  *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot, and so
  *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now);
  *   4. completion callback: access-log line, database connection back to the pool, free.
+ * Metrics (core/metrics.h): the time from the first byte to the answer queued, by route pattern
+ * and status class; a pooled request's wait in the queue. The request id is the thread's
+ * (core/log.h) while its handler runs, so every line the handler logs carries it.
  * Upload routes (TIX_ROUTE_UPLOAD) differ: auth, role and Content-Type are checked and the
  * handler's begin call made on the FIRST callback, so errors go out before the body is read;
  * the body streams through http/upload.c to a temporary file (never into memory), and the
