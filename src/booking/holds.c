@@ -18,6 +18,7 @@
 #include "booking/booking.h"
 #include "booking/reco.h"
 #include "booking/seat_events.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 #include <sodium.h>
@@ -479,6 +480,18 @@ static tix_rc place_best(tix_booking_ctx *c, const char *show_id, const char *us
     return TIX_ECONFLICT;
 }
 
+/* ticketd_holds_total{outcome} (core/metrics.h): placed (committed), conflict (seats taken or
+ * none left), refused (bad or unknown seats, show not on sale), error (the database). */
+static void count_hold(tix_rc rc)
+{
+    const char *outcome = rc == TIX_OK          ? "placed"
+                          : rc == TIX_ECONFLICT ? "conflict"
+                          : rc == TIX_EINVAL || rc == TIX_ENOTFOUND || rc == TIX_EFORBIDDEN
+                              ? "refused"
+                              : "error";
+    tix_metrics_add(TIX_M_HOLDS, outcome, 1);
+}
+
 tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_id,
                       const tix_hold_request *req, tix_hold_result *out)
 {
@@ -491,6 +504,7 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
         tix_rc rc = req->seat_ids ? place_by_ids(c, show_id, user_id, req, out, now)
                                   : place_best(c, show_id, user_id, req, out, now);
         if (rc != TIX_EBUSY || busy >= BUSY_RETRIES) {
+            count_hold(rc);
             return rc;
         }
         /* A deadlock PostgreSQL broke between two replacing holds, or this user's twin request
@@ -525,6 +539,7 @@ tix_rc tix_hold_release(tix_booking_ctx *c, const char *hold_id, const char *use
         tix_db_rollback(c->db);
         return rc;
     }
+    tix_metrics_add(TIX_M_HOLDS, "released", 1);
     tix_seats_changed(h.show_id, freed.ids, freed.n, "available", 0);
     return TIX_OK;
 }

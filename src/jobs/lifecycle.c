@@ -12,6 +12,7 @@
 #include "booking/reco.h"
 #include "booking/seat_events.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
 #include "store/jobs_store.h"
@@ -134,6 +135,7 @@ static tix_rc expire_booking(tix_job_ctx *c, const char *id, bool *done)
     }
     *done = rc == TIX_OK && due;
     if (*done) {
+        tix_metrics_add(TIX_M_BOOKINGS, tix_booking_status_name(to), 1);
         tix_bookings_changed(b.user_id); /* their cached GET /bookings (seat_events.h) */
         /* the buyer's sockets (http/ws.h): the hold behind the unpaid booking ran out */
         tix_booking_event_notify(b.user_id, "hold_expired", b.id, b.show_id, "expired", NULL);

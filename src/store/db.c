@@ -17,6 +17,7 @@
 #include "store/db.h"
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "store/db_driver.h"
 #include "store/migrations.h"
@@ -227,6 +228,7 @@ static tix_rc acquire(tix_db_pool *pool, bool wait, tix_db **out)
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += ACQUIRE_WAIT_MS / 1000;
+    int64_t t0 = tix_mono_us();
     pthread_mutex_lock(&pool->mu);
     while (pool->nfree == 0) {
         if (!wait) {
@@ -235,6 +237,7 @@ static tix_rc acquire(tix_db_pool *pool, bool wait, tix_db **out)
         }
         if (pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&pool->mu);
+            tix_metrics_db_wait(pool->primary ? "replica" : "primary", tix_mono_us() - t0);
             tix_log_warn("no database connection became free within %d ms", ACQUIRE_WAIT_MS);
             return TIX_EUNAVAIL;
         }
@@ -243,6 +246,9 @@ static tix_rc acquire(tix_db_pool *pool, bool wait, tix_db **out)
     assert(db->pool == pool && !db->leased && !db->in_tx && !db->write_locked);
     db->leased = true;
     pthread_mutex_unlock(&pool->mu);
+    if (wait) { /* the waits of callers that would wait (a try that found none is no wait) */
+        tix_metrics_db_wait(pool->primary ? "replica" : "primary", tix_mono_us() - t0);
+    }
     tix_rc rc = ensure_open(db);
     assert(rc != TIX_OK || db->open);
     if (rc != TIX_OK) {

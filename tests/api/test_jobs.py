@@ -18,6 +18,7 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 import pytest
+import requests
 
 from booking_helpers import Venue, book, confirm, get_booking, hold, pay
 from catalog_helpers import cast, create_show, iso, make_user, ok, utcnow
@@ -253,6 +254,13 @@ def test_expire_job_stores_expired_and_a_late_payment_still_confirms(backend, ma
     # Nobody took C3: the payment that arrives now still gets it (API.md: late payment).
     done = confirm(srv, u.token, bid, pay(srv, u.token, body["payment"]["order_id"]))
     assert done["status"] == "confirmed" and done["refunds"] == [], done
+    # /metrics counts each move once: the job's expiry, then the late confirmation and its money
+    text = requests.get(srv.url + "/metrics", timeout=10).text
+    for line in ('ticketd_bookings_total{status="pending_payment"} 1',
+                 'ticketd_bookings_total{status="expired"} 1',
+                 'ticketd_bookings_total{status="confirmed"} 1',
+                 f'ticketd_revenue_minor_total{{currency="INR"}} {done["amount"]}'):
+        assert line in text.splitlines(), (line, text)
 
 
 def test_shows_job_stores_running(backend, make_server):
