@@ -20,6 +20,7 @@ void tix_api_refresh(tix_req *r);
 void tix_api_logout(tix_req *r);
 void tix_api_change_password(tix_req *r);
 void tix_api_me(tix_req *r);
+void tix_api_update_me(tix_req *r);
 void tix_api_delete_me(tix_req *r);
 /* users_api.c */
 void tix_api_admin_list_users(tix_req *r);
