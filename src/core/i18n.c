@@ -40,6 +40,15 @@ bool tix_i18n_init(const char *localedir)
         tix_log_warn("i18n: the C.UTF-8 locale is missing; every message will be English");
         return false;
     }
+    static const char header_msgid[] = ""; /* not a literal argument: xgettext skips it */
+    for (int l = TIX_LANG_HI; l < TIX_LANG_COUNT; l++) {
+        /* a loaded catalogue answers the empty msgid with its header */
+        if (*tix_tr((tix_lang)l, header_msgid) == '\0') {
+            tix_log_warn(
+                "i18n: no %s catalogue under %s (LOCALE_DIR); its messages will be English",
+                tags[l], dir);
+        }
+    }
     return true;
 }
 

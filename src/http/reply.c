@@ -271,7 +271,8 @@ void tix_reply_empty(tix_req *r, unsigned status)
 }
 
 /* The saved locale of the caller, read on the request's connection (acquired if need be; a
- * failure only means English). Not on a 503: the database may be what is failing. */
+ * failure only means English). Not on a 503: the database may be what is failing; nor inside an
+ * open transaction, which may be one PostgreSQL has aborted (the handler rolls it back). */
 static tix_lang saved_lang(tix_req *r, unsigned status)
 {
     if (!r->auth.authenticated || status == 503 || r->app == NULL || r->app->db == NULL) {
@@ -282,7 +283,8 @@ static tix_lang saved_lang(tix_req *r, unsigned status)
         return TIX_LANG_NONE;
     }
     char tag[TIX_LOCALE_MAX];
-    if (tix_user_locale(r->db, r->auth.user_id, tag, sizeof(tag)) != TIX_OK) {
+    if (tix_db_in_tx(r->db) ||
+        tix_user_locale(r->db, r->auth.user_id, tag, sizeof(tag)) != TIX_OK) {
         return TIX_LANG_NONE;
     }
     return tix_lang_parse(tag);
