@@ -166,6 +166,37 @@ static tix_lang match_range(const char *s, size_t n)
 
 #define ACCEPT_LANGUAGE_MAX 1024
 
+/* Parses one list element at *pp: a range, an optional ";q=" weight, then "," or the end.
+ * *lang: the supported language it matches (NONE for none), *q its weight in thousandths. */
+static bool parse_element(const char **pp, tix_lang *lang, int *q)
+{
+    const char *p = *pp;
+    const char *range = NULL;
+    size_t n = 0;
+    if (!parse_range(&p, &range, &n)) {
+        return false;
+    }
+    *q = 1000;
+    p = skip_ows(p);
+    if (*p == ';') {
+        p = skip_ows(p + 1);
+        if ((p[0] != 'q' && p[0] != 'Q') || p[1] != '=') {
+            return false;
+        }
+        p += 2;
+        if (!parse_q(&p, q)) {
+            return false;
+        }
+        p = skip_ows(p);
+    }
+    if (*p != ',' && *p != '\0') {
+        return false;
+    }
+    *lang = match_range(range, n);
+    *pp = p;
+    return true;
+}
+
 tix_lang tix_lang_accept(const char *header)
 {
     if (header == NULL || strlen(header) > ACCEPT_LANGUAGE_MAX) {
@@ -173,38 +204,17 @@ tix_lang tix_lang_accept(const char *header)
     }
     tix_lang best = TIX_LANG_NONE;
     int best_q = 0;
-    const char *p = header;
-    for (;;) {
-        p = skip_ows(p);
+    const char *p = skip_ows(header);
+    while (*p != '\0') {
         if (*p == ',') { /* empty list elements are allowed (RFC 9110 5.6.1) */
-            p++;
+            p = skip_ows(p + 1);
             continue;
         }
-        if (*p == '\0') {
-            break;
-        }
-        const char *range = NULL;
-        size_t n = 0;
-        if (!parse_range(&p, &range, &n)) {
+        tix_lang l = TIX_LANG_NONE;
+        int q = 0;
+        if (!parse_element(&p, &l, &q)) {
             return TIX_LANG_NONE;
         }
-        int q = 1000;
-        p = skip_ows(p);
-        if (*p == ';') {
-            p = skip_ows(p + 1);
-            if ((p[0] != 'q' && p[0] != 'Q') || p[1] != '=') {
-                return TIX_LANG_NONE;
-            }
-            p += 2;
-            if (!parse_q(&p, &q)) {
-                return TIX_LANG_NONE;
-            }
-            p = skip_ows(p);
-        }
-        if (*p != ',' && *p != '\0') {
-            return TIX_LANG_NONE;
-        }
-        tix_lang l = match_range(range, n);
         if (l != TIX_LANG_NONE && q > best_q) {
             best = l;
             best_q = q;

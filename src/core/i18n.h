@@ -36,10 +36,11 @@
 
 #include <stdbool.h>
 
-/* Marks a string for xgettext without translating it (tables translated where they are used). */
-#define N_(s) s
+/* Marks a string for xgettext without translating it (tables translated where they are used).
+ * The names are gettext's own, which xgettext and translators know. */
+#define N_(s) s /* NOLINT(readability-identifier-naming) */
 /* The same for a string with a context (msgctxt), looked up with tix_trc(lang, ctx, s). */
-#define NC_(ctx, s) s
+#define NC_(ctx, s) s /* NOLINT(readability-identifier-naming) */
 
 /* The longest locale tag stored for a user ("en", "hi", "ta"; room for region tags later). */
 #define TIX_LOCALE_MAX 16

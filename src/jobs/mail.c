@@ -286,6 +286,7 @@ typedef struct rendered {
     tix_mail_attachment *att; /* arena, cap entries */
     int natt;
     int cap;
+    tix_lang lang; /* the recipient's language (set before the variables are made) */
 } rendered;
 
 #define MAX_VARS 12
@@ -377,8 +378,8 @@ static tix_rc attach_tickets(tix_db *db, tix_arena *a, const tix_ticket_keyring 
 
 /* The keys of a booking's mail, and its attachments (out->att). */
 static tix_rc booking_vars(tix_db *db, tix_arena *a, const tix_ticket_keyring *kr,
-                           const tix_outbox_row *r, tix_lang lang, const char **keys,
-                           const char **vals, int *n, rendered *out)
+                           const tix_outbox_row *r, const char **keys, const char **vals, int *n,
+                           rendered *out)
 {
     char *bid = json_field(a, r->data, "booking_id");
     tix_mail_booking b;
@@ -395,14 +396,15 @@ static tix_rc booking_vars(tix_db *db, tix_arena *a, const tix_ticket_keyring *k
     keys[*n] = "movie", vals[(*n)++] = b.movie;
     keys[*n] = "theatre", vals[(*n)++] = b.theatre;
     keys[*n] = "hall", vals[(*n)++] = b.hall;
-    keys[*n] = "starts_at", vals[(*n)++] = local_time(a, lang, b.starts_at, b.utc_offset_minutes);
+    keys[*n] = "starts_at",
+    vals[(*n)++] = local_time(a, out->lang, b.starts_at, b.utc_offset_minutes);
     keys[*n] = "seats", vals[(*n)++] = list;
     keys[*n] = "amount", vals[(*n)++] = money(a, b.currency, b.amount);
     char *prev = json_field(a, r->data, "previous_starts_at"); /* a show_rescheduled mail */
     int64_t prev_ms = 0;
     if (prev != NULL && tix_parse_int(prev, 0, INT64_MAX, &prev_ms)) {
         keys[*n] = "previous_starts_at",
-        vals[(*n)++] = local_time(a, lang, prev_ms, b.utc_offset_minutes);
+        vals[(*n)++] = local_time(a, out->lang, prev_ms, b.utc_offset_minutes);
         keys[*n] = "free_cancel_minutes";
         vals[(*n)++] = json_field(a, r->data, "free_cancel_minutes");
     }
@@ -438,13 +440,13 @@ static tix_rc render_row(tix_job_ctx *c, const tix_outbox_row *r, rendered *out)
     if (rc == TIX_EUNAVAIL || rc == TIX_EBUSY || rc == TIX_EDB) {
         return rc;
     }
-    tix_lang lang = tix_lang_parse(tag);
+    out->lang = tix_lang_parse(tag);
     char ctx[96];
     snprintf(ctx, sizeof(ctx), "mail:%s", r->template_name);
-    text = tix_trc(lang, ctx, text);
+    text = tix_trc(out->lang, ctx, text);
     rc = strcmp(r->kind, TIX_MAIL_PASSWORD_RESET) == 0
              ? reset_vars(db, a, r, keys, vals, &n)
-             : booking_vars(db, a, c->ticket_keys, r, lang, keys, vals, &n, out);
+             : booking_vars(db, a, c->ticket_keys, r, keys, vals, &n, out);
     if (rc != TIX_OK) {
         return rc;
     }
