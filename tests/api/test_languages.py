@@ -194,3 +194,14 @@ def test_mail_without_a_saved_locale_stays_english(backend, make_server, sink):
     assert msg["Subject"] == f"Your tickets for {v.movie['title']}"
     body = msg.get_body(("plain",)).get_content()
     assert "Hello Asha," in body
+
+
+def test_messages_chosen_at_run_time_are_translated_too(server):
+    # a query parameter's reason comes from a table (N_ in the source), not a literal argument
+    r = call("GET", server, "/movies?q=%FF", headers={"Accept-Language": "hi"})
+    err = assert_error(r, 400, "invalid_parameter")
+    assert err["message"] == "query पैरामीटर UTF-8 पाठ होने चाहिए"
+    assert err["details"]["parameter"] == "q"
+    r = call("GET", server, "/movies?status=a&status=b", headers={"Accept-Language": "ta"})
+    assert message(r, 400, "invalid_parameter") == \
+        "ஒரு query அளவுருவை ஒரு முறை மட்டுமே கொடுக்கலாம்"
