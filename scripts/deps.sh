@@ -7,7 +7,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libpq-dev libsqlite3-dev libsodium-dev
   libssl-dev libcurl4-openssl-dev libhiredis-dev libcmocka-dev zlib1g-dev
-  libqrencode-dev libpng-dev libhpdf-dev libwslay-dev)
+  libqrencode-dev libpng-dev libhpdf-dev libwslay-dev gettext)
 test_pkgs=(postgresql patroni etcd-server redis-server redis-sentinel nginx-light python3 python3-pytest python3-requests python3-yaml python3-jsonschema python3-aiosmtpd
   clang-format clang-tidy cppcheck wrk curl valgrind
   zbar-tools poppler-utils python3-nacl openssl python3-websockets

@@ -13,6 +13,7 @@
 #include "cache/cache.h"
 #include "cache/factory.h"
 #include "core/config.h"
+#include "core/i18n.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "demo/demo.h"
@@ -64,6 +65,7 @@ static int load_config(tix_config *cfg)
         return EXIT_CONFIG;
     }
     tix_log_set_level(cfg->log_level);
+    tix_i18n_init(cfg->locale_dir); /* before any thread: it edits the environment */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     tix_password_init(cfg->pwhash_cost, cores > 0 ? (int)cores : 1);
     return 0;

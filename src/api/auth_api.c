@@ -7,6 +7,8 @@
 #include "app.h"
 #include "auth/password.h"
 #include "auth/session.h"
+#include "core/i18n.h"
+#include "core/util.h"
 
 #include <string.h>
 
@@ -197,6 +199,56 @@ void tix_api_me(tix_req *r)
     }
     tix_user u;
     tix_rc rc = tix_user_by_id(db, r->auth.user_id, &u);
+    if (rc == TIX_ENOTFOUND) {
+        tix_reply_error(r, 401, "invalid_token", "the account no longer exists", NULL);
+        return;
+    }
+    if (rc != TIX_OK) {
+        tix_reply_rc(r, rc);
+        return;
+    }
+    tix_reply_json(r, 200, tix_view_user(&u));
+}
+
+/* PATCH /me {name?, locale?}: at least one. locale is one of the supported languages
+ * (core/i18n.h), else 422 unsupported_locale with the list; the answer is the user as GET /me. */
+void tix_api_update_me(tix_req *r)
+{
+    json_t *body = tix_req_json(r);
+    const char *name = NULL;
+    const char *locale = NULL;
+    tix_verr e;
+    if (body == NULL) {
+        return;
+    }
+    if (!tix_v_text(body, "name", false, 1, 100, TIX_TEXT_LINE, &name, &e) ||
+        !tix_v_string(body, "locale", false, 1, 64, &locale, &e)) {
+        tix_reply_verr(r, &e);
+        return;
+    }
+    if (name == NULL && locale == NULL) {
+        tix_v_fail(&e, "body", "must have name or locale");
+        tix_reply_verr(r, &e);
+        return;
+    }
+    if (locale != NULL && tix_lang_parse(locale) == TIX_LANG_NONE) {
+        json_t *supported = json_array();
+        for (int l = TIX_LANG_EN; l < TIX_LANG_COUNT; l++) {
+            json_array_append_new(supported, json_string(tix_lang_tag((tix_lang)l)));
+        }
+        tix_reply_error(r, 422, "unsupported_locale",
+                        "locale must be one of the supported languages (details.supported)",
+                        json_pack("{s:s,s:o}", "field", "locale", "supported", supported));
+        return;
+    }
+    tix_db *db = tix_req_db(r);
+    if (db == NULL) {
+        return;
+    }
+    const char *tag = locale != NULL ? tix_lang_tag(tix_lang_parse(locale)) : NULL;
+    tix_rc rc = tix_user_set_profile(db, r->auth.user_id, name, tag, tix_now_ms());
+    tix_user u;
+    rc = rc ? rc : tix_user_by_id(db, r->auth.user_id, &u);
     if (rc == TIX_ENOTFOUND) {
         tix_reply_error(r, 401, "invalid_token", "the account no longer exists", NULL);
         return;

@@ -10,6 +10,7 @@
 #include "auth/policy.h"
 #include "booking/booking.h"
 #include "catalog/show_time.h"
+#include "core/i18n.h"
 #include "core/util.h"
 #include "store/door.h"
 
@@ -234,18 +235,18 @@ static void reply_hold_problem(tix_req *r, tix_rc rc, const tix_hold_result *h)
         }
         json_decref(ids);
         tix_reply_error(r, 422, unknown ? "unknown_seat" : "blocked_seat",
-                        unknown ? "some seats do not exist in this show's hall"
-                                : "some seats are blocked and never sold",
+                        unknown ? N_("some seats do not exist in this show's hall")
+                                : N_("some seats are blocked and never sold"),
                         details);
     } else if (rc == TIX_ECONFLICT) {
         const char *code = "seat_unavailable";
-        const char *msg = "some seats are not available";
+        const char *msg = N_("some seats are not available");
         if (h->problem == TIX_HOLD_SHOW_NOT_BOOKABLE) {
             code = "show_not_bookable";
-            msg = "the show is not on sale (cancelled or already started)";
+            msg = N_("the show is not on sale (cancelled or already started)");
         } else if (h->problem == TIX_HOLD_NO_SEATS_AVAILABLE) {
             code = "no_seats_available";
-            msg = "no seats fit that request";
+            msg = N_("no seats fit that request");
         }
         tix_reply_error(r, 409, code, msg, json_pack("{s:o}", "unavailable", ids));
     } else {

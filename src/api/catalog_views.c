@@ -5,6 +5,7 @@
 #include "app.h"
 #include "catalog/show_time.h"
 #include "core/currency.h"
+#include "core/i18n.h"
 
 #include <string.h>
 
@@ -129,28 +130,29 @@ static const struct {
     const char *code; /* the answer's error code: the rule's own unless set */
     const char *message;
 } refusals[] = {
-    {"theatre_has_bookings", 409, NULL, "the theatre has future shows with bookings or holds"},
+    {"theatre_has_bookings", 409, NULL, N_("the theatre has future shows with bookings or holds")},
     {"theatre_not_approved", 409, NULL,
-     "the hall's theatre is not approved yet; an admin must approve it before it gets shows"},
+     N_("the hall's theatre is not approved yet; an admin must approve it before it gets shows")},
     {"invalid_transition", 409, NULL,
-     "the theatre is not in a status this action applies to (details.status is its status)"},
+     N_("the theatre is not in a status this action applies to (details.status is its status)")},
     {"theatre_for_other_owner", 403, "forbidden",
-     "only an admin may create a theatre for another owner"},
-    {"hall_has_bookings", 409, NULL, "the hall has future shows with bookings or holds"},
+     N_("only an admin may create a theatre for another owner")},
+    {"hall_has_bookings", 409, NULL, N_("the hall has future shows with bookings or holds")},
     {"hall_category_unpriced", 409, NULL,
-     "a scheduled show of this hall has no price for a category of the new layout; cancel that "
-     "show or keep the categories"},
+     N_("a scheduled show of this hall has no price for a category of the new layout; cancel that "
+        "show or keep the categories")},
     {"show_overlap", 409, NULL,
-     "another show in this hall overlaps that time (including cleaning time)"},
-    {"show_completed", 409, NULL, "a completed show cannot be cancelled"},
-    {"show_cancelled", 409, NULL, "the show is already cancelled"},
-    {"show_is_cancelled", 409, "show_cancelled", "a cancelled show cannot be changed"},
-    {"show_is_completed", 409, "show_completed", "a completed show cannot be changed"},
-    {"show_started", 409, NULL, "the show has started: its time and prices can no longer change"},
+     N_("another show in this hall overlaps that time (including cleaning time)")},
+    {"show_completed", 409, NULL, N_("a completed show cannot be cancelled")},
+    {"show_cancelled", 409, NULL, N_("the show is already cancelled")},
+    {"show_is_cancelled", 409, "show_cancelled", N_("a cancelled show cannot be changed")},
+    {"show_is_completed", 409, "show_completed", N_("a completed show cannot be changed")},
+    {"show_started", 409, NULL,
+     N_("the show has started: its time and prices can no longer change")},
     {"movie_has_shows", 409, NULL,
-     "the running time cannot change while future shows are scheduled"},
+     N_("the running time cannot change while future shows are scheduled")},
     {"movie_has_bookings", 409, NULL,
-     "the movie has future shows with bookings or holds; cancel them first"},
+     N_("the movie has future shows with bookings or holds; cancel them first")},
 };
 
 void tix_api_reply_catalog(tix_req *r, tix_rc rc, const tix_catalog_refusal *why)

@@ -8,6 +8,7 @@
 #include "api/views.h"
 #include "app.h"
 #include "booking/door.h"
+#include "core/i18n.h"
 #include "core/util.h"
 #include "http/audit.h"
 
@@ -30,12 +31,12 @@ static const struct {
     unsigned status;
     const char *message;
 } door_status[] = {
-    {"already_checked_in", 409, "this ticket was already checked in"},
-    {"ticket_void", 410, "this ticket's booking was cancelled or refunded"},
-    {"wrong_theatre", 422, "this ticket is for another theatre"},
-    {"wrong_show", 422, "this ticket's show is not open for check-in now"},
-    {"unknown_user", 422, "no account has this e-mail address"},
-    {"already_staff", 409, "this account already is door staff of the theatre"},
+    {"already_checked_in", 409, N_("this ticket was already checked in")},
+    {"ticket_void", 410, N_("this ticket's booking was cancelled or refunded")},
+    {"wrong_theatre", 422, N_("this ticket is for another theatre")},
+    {"wrong_show", 422, N_("this ticket's show is not open for check-in now")},
+    {"unknown_user", 422, N_("no account has this e-mail address")},
+    {"already_staff", 409, N_("this account already is door staff of the theatre")},
 };
 
 /* Answers a refused door call: a named rule as its status with details, else tix_reply_rc. */

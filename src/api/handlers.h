@@ -20,6 +20,7 @@ void tix_api_refresh(tix_req *r);
 void tix_api_logout(tix_req *r);
 void tix_api_change_password(tix_req *r);
 void tix_api_me(tix_req *r);
+void tix_api_update_me(tix_req *r);
 /* reco_api.c (issue 16) */
 void tix_api_me_recommendations(tix_req *r);
 void tix_api_delete_me(tix_req *r);

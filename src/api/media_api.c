@@ -124,9 +124,10 @@ static void upload_end(tix_req *r, tix_media_kind kind)
     rc = rc ? rc : swap(r, db, kind, url, public_id);
     if (rc == TIX_ECONFLICT) {
         char msg[160];
+        /* TRANSLATORS: %s is "poster" or "trailer" */
         snprintf(msg, sizeof(msg),
-                 "another upload replaced this movie's %s while this one was in progress; this "
-                 "file was discarded",
+                 tix_tr(tix_req_lang(r), "another upload replaced this movie's %s while this one "
+                                         "was in progress; this file was discarded"),
                  tix_media_kind_name(kind));
         tix_reply_error(r, 409, "media_replaced", msg, NULL);
         return;

@@ -9,6 +9,7 @@
 #include "app.h"
 #include "booking/promo.h"
 #include "catalog/show_time.h"
+#include "core/i18n.h"
 #include "core/util.h"
 #include "store/booking.h"
 
@@ -59,7 +60,7 @@ const char *tix_api_promo_problem_message(const char *code)
             return tix_promo_problem_message((tix_promo_problem)p);
         }
     }
-    return "the promo code does not apply";
+    return N_("the promo code does not apply");
 }
 
 /* An optional RFC 3339 time field: *ms 0 when absent. */

@@ -12,6 +12,7 @@
 #include "auth/policy.h"
 #include "booking/door.h"
 #include "booking/sales_report.h"
+#include "core/i18n.h"
 #include "store/booking.h"
 #include "store/catalog.h"
 
@@ -231,17 +232,17 @@ static const char *refusal_message(const char *why)
         const char *why;
         const char *message;
     } messages[] = {
-        {"unknown_group", "group_by must be day, show, movie or theatre"},
-        {"reversed", "to must not be before from"},
-        {"range_too_long", "the range is longer than 366 days"},
-        {"missing", "from and to are required"},
+        {"unknown_group", N_("group_by must be day, show, movie or theatre")},
+        {"reversed", N_("to must not be before from")},
+        {"range_too_long", N_("the range is longer than 366 days")},
+        {"missing", N_("from and to are required")},
     };
     for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++) {
         if (strcmp(why, messages[i].why) == 0) {
             return messages[i].message;
         }
     }
-    return "from and to must be YYYY-MM-DD dates";
+    return N_("from and to must be YYYY-MM-DD dates");
 }
 
 void tix_api_sales_report(tix_req *r)

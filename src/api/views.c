@@ -12,10 +12,10 @@ json_t *tix_view_time(int64_t ms)
 
 json_t *tix_view_user(const tix_user *u)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:o,s:o}", "id", u->id, "email", u->email, "name",
+    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:s?,s:o,s:o}", "id", u->id, "email", u->email, "name",
                      u->name, "role", tix_role_name(u->role), "disabled", u->disabled_at != 0,
-                     "created_at", tix_view_time(u->created_at), "updated_at",
-                     tix_view_time(u->updated_at));
+                     "locale", u->locale[0] != '\0' ? u->locale : NULL, "created_at",
+                     tix_view_time(u->created_at), "updated_at", tix_view_time(u->updated_at));
 }
 
 json_t *tix_view_session(const tix_user *u, const tix_session_tokens *t)
@@ -27,9 +27,10 @@ json_t *tix_view_session(const tix_user *u, const tix_session_tokens *t)
 
 void tix_reply_verr(tix_req *r, const tix_verr *e)
 {
-    char msg[160];
+    char msg[320];
+    /* the field's name stays as the client sent it; the reason is translated */
     snprintf(msg, sizeof(msg), "%s %s", e->field ? e->field : "body",
-             e->reason ? e->reason : "is invalid");
+             tix_tr(tix_req_lang(r), e->reason ? e->reason : N_("is invalid")));
     json_t *d = json_pack("{s:s,s:s}", "field", e->field ? e->field : "", "reason",
                           e->reason ? e->reason : "invalid");
     if (e->expected != NULL) {

@@ -2,6 +2,7 @@
 #include "booking/promo.h"
 
 #include "auth/policy.h"
+#include "core/i18n.h"
 #include "core/util.h"
 
 #include <string.h>
@@ -20,16 +21,16 @@ static const char *const codes[] = {
 };
 
 static const char *const messages[] = {
-    [TIX_PROMO_OK] = "the code applies",
-    [TIX_PROMO_UNKNOWN] = "there is no such promo code",
-    [TIX_PROMO_INACTIVE] = "this promo code is switched off",
-    [TIX_PROMO_NOT_YET_VALID] = "this promo code is not valid yet",
-    [TIX_PROMO_EXPIRED] = "this promo code has expired",
-    [TIX_PROMO_USED_UP] = "this promo code has been used as often as it may be",
-    [TIX_PROMO_USER_LIMIT] = "you have used this promo code as often as you may",
-    [TIX_PROMO_OUT_OF_SCOPE] = "this promo code is for another theatre",
-    [TIX_PROMO_BELOW_MINIMUM] = "the booking is below this promo code's minimum amount",
-    [TIX_PROMO_CURRENCY_MISMATCH] = "this promo code is for shows in another currency",
+    [TIX_PROMO_OK] = N_("the code applies"),
+    [TIX_PROMO_UNKNOWN] = N_("there is no such promo code"),
+    [TIX_PROMO_INACTIVE] = N_("this promo code is switched off"),
+    [TIX_PROMO_NOT_YET_VALID] = N_("this promo code is not valid yet"),
+    [TIX_PROMO_EXPIRED] = N_("this promo code has expired"),
+    [TIX_PROMO_USED_UP] = N_("this promo code has been used as often as it may be"),
+    [TIX_PROMO_USER_LIMIT] = N_("you have used this promo code as often as you may"),
+    [TIX_PROMO_OUT_OF_SCOPE] = N_("this promo code is for another theatre"),
+    [TIX_PROMO_BELOW_MINIMUM] = N_("the booking is below this promo code's minimum amount"),
+    [TIX_PROMO_CURRENCY_MISMATCH] = N_("this promo code is for shows in another currency"),
 };
 
 const char *tix_promo_problem_code(tix_promo_problem p)

@@ -8,6 +8,8 @@
  */
 #include "catalog/layout.h"
 
+#include "core/i18n.h"
+
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,12 +239,12 @@ static tix_rc parse_row(const json_t *row, int r, row_spec *specs, tix_layout_er
     }
     if (rc == TIX_OK) {
         number_list gaps = {"gaps_after", spec->seats - 1,
-                            "must be a seat number of the row other than its last", spec->gap_after,
-                            &spec->ngaps};
+                            N_("must be a seat number of the row other than its last"),
+                            spec->gap_after, &spec->ngaps};
         rc = parse_numbers(row, r, &gaps, err);
     }
     if (rc == TIX_OK) {
-        number_list blocked = {"blocked", spec->seats, "must be a seat number of the row",
+        number_list blocked = {"blocked", spec->seats, N_("must be a seat number of the row"),
                                spec->blocked, &spec->nblocked};
         rc = parse_numbers(row, r, &blocked, err);
     }

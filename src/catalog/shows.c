@@ -11,6 +11,7 @@
 #include "booking/booking.h"
 #include "catalog/catalog_int.h"
 #include "catalog/show_time.h"
+#include "core/i18n.h"
 #include "core/util.h"
 
 #include <string.h>
@@ -38,7 +39,7 @@ static tix_rc load_refs(tix_catalog_ctx *c, const tix_show_input *in, tix_hall *
     rc = rc ? rc : tix_policy_can_modify(c->who, h->owner_id);
     rc = rc ? rc : tix_movie_get(c->db, c->a, in->movie_id, m);
     if (rc == TIX_ENOTFOUND || (rc == TIX_OK && strcmp(m->status, "active") != 0)) {
-        return bad_input(why, "movie_id", rc ? "is not a movie" : "is not an active movie");
+        return bad_input(why, "movie_id", rc ? N_("is not a movie") : N_("is not an active movie"));
     }
     return rc;
 }
@@ -57,8 +58,8 @@ tix_rc tix_catalog_check_price(tix_catalog_ctx *c, const tix_price_input *p,
     }
     if (!known || p->amount < 0 || p->amount > MAX_PRICE) {
         return bad_input(why, field,
-                         known ? "must be from 0 to 100000000 minor units"
-                               : "is not a seat category of this hall");
+                         known ? N_("must be from 0 to 100000000 minor units")
+                               : N_("is not a seat category of this hall"));
     }
     return TIX_OK;
 }

@@ -98,6 +98,7 @@ typedef struct tix_config {
     char smtp_ca_file[TIX_CFG_STR]; /* SMTP_CA_FILE: PEM CAs to trust, empty = the system's */
     char mail_from[256];            /* MAIL_FROM: the From address */
     char mail_dir[TIX_CFG_STR];     /* MAIL_DIR: where .eml files go without SMTP_URL */
+    char locale_dir[TIX_CFG_STR];   /* LOCALE_DIR: compiled catalogues; "" = the build's */
     int64_t mail_max_attempts;      /* MAIL_MAX_ATTEMPTS: a refused (5xx) message fails after */
     int64_t mail_retry_ms;          /* MAIL_RETRY: first back-off after a 4xx or network error */
     int64_t mail_retry_max_ms;      /* MAIL_RETRY_MAX: the back-off's cap */

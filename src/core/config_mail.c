@@ -36,6 +36,7 @@ tix_rc tix_config_load_mail(tix_config_parser *p, tix_config *cfg)
         {"SMTP_CA_FILE", cfg->smtp_ca_file, sizeof(cfg->smtp_ca_file)},
         {"MAIL_FROM", cfg->mail_from, sizeof(cfg->mail_from)},
         {"MAIL_DIR", cfg->mail_dir, sizeof(cfg->mail_dir)},
+        {"LOCALE_DIR", cfg->locale_dir, sizeof(cfg->locale_dir)},
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         const char *v = tix_config_text(p, texts[i].name);

@@ -217,6 +217,9 @@ const tix_config_var tix_config_vars[] = {
          "unset = the system's; the certificate and host name are always verified"),
     TEXT("MAIL_FROM", "ticketd <noreply@ticketd.local>", "the From of every message"),
     TEXT("MAIL_DIR", "./data/mail", "where messages go as .eml files when SMTP_URL is unset"),
+    TEXT("LOCALE_DIR", NULL,
+         "the compiled message catalogues (C/LC_MESSAGES/ticketd-<lang>.mo) for error messages "
+         "and mails in Hindi and Tamil; unset = the build tree's locale directory"),
     INT("MAIL_MAX_ATTEMPTS", "5", 1, 1000,
         "a message the server refuses (5xx) fails for good after this many tries (an admin can "
         "retry it); 4xx and network errors are retried with back-off 4 times as often"),

@@ -12,6 +12,8 @@
 #ifndef TIX_CORE_VERR_H
 #define TIX_CORE_VERR_H
 
+#include "core/i18n.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -30,7 +32,7 @@ typedef struct tix_verr {
 /* Fills e with a wrong-type problem at field. Always returns false (for `return tix_verr_...`). */
 static inline bool tix_verr_type(tix_verr *e, const char *field, const char *expected)
 {
-    *e = (tix_verr){TIX_VERR_TYPE, field, "has the wrong type", expected};
+    *e = (tix_verr){TIX_VERR_TYPE, field, N_("has the wrong type"), expected};
     return false;
 }
 

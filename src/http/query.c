@@ -4,6 +4,7 @@
  */
 #include "http/query.h"
 
+#include "core/i18n.h"
 #include "core/util.h"
 #include "http/req.h"
 
@@ -22,9 +23,9 @@ static enum MHD_Result check_one(void *cls, enum MHD_ValueKind kind, const char 
     (void)kind;
     query_check *q = cls;
     if (!tix_word_in(q->allowed, key)) {
-        q->reason = "unknown query parameter";
+        q->reason = N_("unknown query parameter");
     } else if (value == NULL || value[0] == '\0') {
-        q->reason = "a query parameter must have a value";
+        q->reason = N_("a query parameter must have a value");
     } else {
         return MHD_YES;
     }

@@ -11,6 +11,7 @@
 #define TIX_HTTP_REQ_H
 
 #include "core/arena.h"
+#include "core/i18n.h"
 #include "core/rc.h"
 #include "core/roles.h" /* tix_principal */
 #include "http/router.h"
@@ -111,6 +112,8 @@ struct tix_req {
      * NULL: the audit trail derives it from the route. Static text or arena memory. */
     const char *audit_target_type;
     const char *audit_target_id;
+    /* The language of error messages (core/i18n.h): chosen by tix_req_lang on first use. */
+    tix_lang lang;
     int nheaders;
     const char *hname[TIX_REQ_MAX_HEADERS];
     const char *hvalue[TIX_REQ_MAX_HEADERS];
@@ -122,6 +125,10 @@ const char *tix_req_param(tix_req *r, const char *name);
 const char *tix_req_query(tix_req *r, const char *name);
 /* A request header (case-insensitive name), or NULL. */
 const char *tix_req_header(tix_req *r, const char *name);
+/* The language the caller reads (core/i18n.h): the best supported one of Accept-Language, else
+ * the signed-in user's saved locale, else English. Chosen once per request; tix_reply_error
+ * translates every message into it (a message already translated passes unchanged). */
+tix_lang tix_req_lang(tix_req *r);
 
 /* The body as a JSON object (owned by the request). On a bad body it answers 400
  * (malformed_json / invalid_type) and returns NULL. */

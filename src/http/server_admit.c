@@ -7,6 +7,7 @@
 #include "auth/policy.h"
 #include "auth/revocation.h"
 #include "auth/token.h"
+#include "core/i18n.h"
 #include "core/util.h"
 #include "http/cached.h"
 #include "http/ratelimit.h"
@@ -185,11 +186,11 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
     (void)kind;
     arg_check *q = cls;
     if (has_control(key, key_size) || (value != NULL && has_control(value, value_size))) {
-        q->reason = "query parameters must not contain control characters";
+        q->reason = N_("query parameters must not contain control characters");
     } else if (!tix_utf8_valid(key) || (value != NULL && !tix_utf8_valid(value))) {
-        q->reason = "query parameters must be UTF-8 text";
+        q->reason = N_("query parameters must be UTF-8 text");
     } else if (seen_before(q, key)) {
-        q->reason = "a query parameter may be given only once";
+        q->reason = N_("a query parameter may be given only once");
     } else {
         return MHD_YES;
     }

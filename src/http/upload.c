@@ -8,6 +8,7 @@
 #include "http/upload.h"
 
 #include "app.h"
+#include "core/i18n.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "media/media.h"
@@ -176,8 +177,11 @@ static void answer(tix_upload_state *u)
         return;
     case 415:
         tix_reply_error(r, 415, "unsupported_media_type",
-                        tix_arena_sprintf(r->arena, "the file must be %s (judged by its content)",
-                                          r->upload.accepted ? r->upload.accepted : "another type"),
+                        /* TRANSLATORS: %s lists file types: "JPEG, PNG or WebP" */
+                        tix_arena_sprintf(
+                            r->arena,
+                            tix_tr(tix_req_lang(r), "the file must be %s (judged by its content)"),
+                            r->upload.accepted ? r->upload.accepted : "another type"),
                         json_pack("{s:s}", "field", "file"));
         return;
     case 422:

@@ -1,6 +1,7 @@
 /* JSON body validation helpers; see validate.h. */
 #include "http/validate.h"
 
+#include "core/i18n.h"
 #include "core/util.h"
 
 #include <ctype.h>
@@ -89,7 +90,7 @@ bool tix_v_string(json_t *obj, const char *key, bool required, size_t min, size_
     }
     size_t len = tix_utf8_len(s);
     if (len < min) {
-        return tix_v_fail(e, key, min <= 1 ? "must not be empty" : "is too short");
+        return tix_v_fail(e, key, min <= 1 ? N_("must not be empty") : N_("is too short"));
     }
     if (len > max) {
         return tix_v_fail(e, key, "is too long");
@@ -126,8 +127,9 @@ bool tix_v_text(json_t *obj, const char *key, bool required, size_t min, size_t 
         *out = NULL;
         return tix_v_fail(e, key,
                           kind == TIX_TEXT_MULTILINE
-                              ? "must not contain control characters other than tab and line breaks"
-                              : "must not contain control characters");
+                              ? N_("must not contain control characters other than tab and "
+                                   "line breaks")
+                              : N_("must not contain control characters"));
     }
     return true;
 }
@@ -237,6 +239,7 @@ bool tix_v_string_list(json_t *obj, const char *key, size_t max_items, size_t ma
         bool ok = list_string(item, key, e);
         if (ok && !list_item(json_string_value(item), max_len, buf, sizeof(buf))) {
             ok = tix_v_fail(e, key,
+                            /* xgettext:no-c-format */
                             "items must be 1..32 characters, not blank, without control "
                             "characters, quotes, % or backslashes");
         }

@@ -4,6 +4,7 @@
 #include "auth/reset.h"
 #include "booking/ticket_print.h"
 #include "core/currency.h"
+#include "core/i18n.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
@@ -195,7 +196,6 @@ tix_mail_outcome tix_mail_deliver(const tix_config *cfg, void *curl, const char 
 
 /* ---- rendering a row ---- */
 
-/* "2026-12-05 18:30 (UTC+05:30)": a time in the theatre's zone. */
 /* "INR 550.50", "JPY 1800", "KWD 3.650": the currency's own decimals (core/currency.h). */
 static char *money(tix_arena *a, const char *currency, int64_t amount)
 {
@@ -204,15 +204,36 @@ static char *money(tix_arena *a, const char *currency, int64_t amount)
     return tix_arena_strdup(a, buf);
 }
 
-static char *local_time(tix_arena *a, int64_t ms, int offset_min)
+static const char *const month_names[12] = {
+    NC_("month", "January"), NC_("month", "February"), NC_("month", "March"),
+    NC_("month", "April"),   NC_("month", "May"),      NC_("month", "June"),
+    NC_("month", "July"),    NC_("month", "August"),   NC_("month", "September"),
+    NC_("month", "October"), NC_("month", "November"), NC_("month", "December"),
+};
+
+/* A time in the theatre's zone, written the reader's way: the translated pattern of the
+ * context "mail-date" with {{year}} {{month}} {{mm}} {{day}} {{dd}} {{time}} {{zone}} (month: the
+ * translated name; mm, dd: two digits). English keeps "2026-12-05 18:30 (UTC+05:30)";
+ * Hindi reads "5 दिसंबर 2026, 18:30 (UTC+05:30)". */
+static char *local_time(tix_arena *a, tix_lang lang, int64_t ms, int offset_min)
 {
     time_t t = (time_t)(ms / 1000 + (int64_t)offset_min * 60);
     struct tm tm;
     gmtime_r(&t, &tm);
     int off = offset_min < 0 ? -offset_min : offset_min;
-    return tix_arena_sprintf(a, "%04d-%02d-%02d %02d:%02d (UTC%c%02d:%02d)", tm.tm_year + 1900,
-                             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                             offset_min < 0 ? '-' : '+', off / 60, off % 60);
+    const char *keys[] = {"year", "month", "mm", "day", "dd", "time", "zone"};
+    const char *vals[] = {
+        tix_arena_sprintf(a, "%04d", tm.tm_year + 1900),
+        tix_trc(lang, "month", month_names[tm.tm_mon % 12]),
+        tix_arena_sprintf(a, "%02d", tm.tm_mon + 1),
+        tix_arena_sprintf(a, "%d", tm.tm_mday),
+        tix_arena_sprintf(a, "%02d", tm.tm_mday),
+        tix_arena_sprintf(a, "%02d:%02d", tm.tm_hour, tm.tm_min),
+        tix_arena_sprintf(a, "UTC%c%02d:%02d", offset_min < 0 ? '-' : '+', off / 60, off % 60),
+    };
+    /* TRANSLATORS: keep the {{names}}; {{month}} is the month's name, {{mm}} its number */
+    const char *pattern = tix_trc(lang, "mail-date", "{{year}}-{{mm}}-{{dd}} {{time}} ({{zone}})");
+    return tix_mail_fill(a, pattern, keys, vals, (int)(sizeof(keys) / sizeof(keys[0])));
 }
 
 /* The value of "key" in a flat JSON object of strings (ours: store/outbox.c writes it, the only
@@ -266,6 +287,7 @@ typedef struct rendered {
     tix_mail_attachment *att; /* arena, cap entries */
     int natt;
     int cap;
+    tix_lang lang; /* the recipient's language (set before the variables are made) */
 } rendered;
 
 #define MAX_VARS 12
@@ -375,14 +397,15 @@ static tix_rc booking_vars(tix_db *db, tix_arena *a, const tix_ticket_keyring *k
     keys[*n] = "movie", vals[(*n)++] = b.movie;
     keys[*n] = "theatre", vals[(*n)++] = b.theatre;
     keys[*n] = "hall", vals[(*n)++] = b.hall;
-    keys[*n] = "starts_at", vals[(*n)++] = local_time(a, b.starts_at, b.utc_offset_minutes);
+    keys[*n] = "starts_at",
+    vals[(*n)++] = local_time(a, out->lang, b.starts_at, b.utc_offset_minutes);
     keys[*n] = "seats", vals[(*n)++] = list;
     keys[*n] = "amount", vals[(*n)++] = money(a, b.currency, b.amount);
     char *prev = json_field(a, r->data, "previous_starts_at"); /* a show_rescheduled mail */
     int64_t prev_ms = 0;
     if (prev != NULL && tix_parse_int(prev, 0, INT64_MAX, &prev_ms)) {
         keys[*n] = "previous_starts_at",
-        vals[(*n)++] = local_time(a, prev_ms, b.utc_offset_minutes);
+        vals[(*n)++] = local_time(a, out->lang, prev_ms, b.utc_offset_minutes);
         keys[*n] = "free_cancel_minutes";
         vals[(*n)++] = json_field(a, r->data, "free_cancel_minutes");
     }
@@ -411,9 +434,20 @@ static tix_rc render_row(tix_job_ctx *c, const tix_outbox_row *r, rendered *out)
     if (text == NULL) {
         return TIX_EINVAL;
     }
-    tix_rc rc = strcmp(r->kind, TIX_MAIL_PASSWORD_RESET) == 0
-                    ? reset_vars(db, a, r, keys, vals, &n)
-                    : booking_vars(db, a, c->ticket_keys, r, keys, vals, &n, out);
+    /* The recipient's saved language (core/i18n.h); English when none or no such user. The
+     * template's English text is the msgid, "mail:<name>" its context (scripts/update_po.sh). */
+    char tag[TIX_LOCALE_MAX] = "";
+    tix_rc rc = tix_user_locale_by_email(db, r->to_addr, tag, sizeof(tag));
+    if (rc == TIX_EUNAVAIL || rc == TIX_EBUSY || rc == TIX_EDB) {
+        return rc;
+    }
+    out->lang = tix_lang_parse(tag);
+    char ctx[96];
+    snprintf(ctx, sizeof(ctx), "mail:%s", r->template_name);
+    text = tix_trc(out->lang, ctx, text);
+    rc = strcmp(r->kind, TIX_MAIL_PASSWORD_RESET) == 0
+             ? reset_vars(db, a, r, keys, vals, &n)
+             : booking_vars(db, a, c->ticket_keys, r, keys, vals, &n, out);
     if (rc != TIX_OK) {
         return rc;
     }

@@ -59,6 +59,9 @@ const char *tix_mail_template_find(const char *lang, const char *name);
 
 /* Renders text (a template) with keys[i] -> vals[i] (n pairs). OUT: *subject and *body (arena).
  * TIX_EINVAL when the template lacks the "Subject: " line and the empty line after it. */
+/* pattern with every {{key}} replaced by its value (an unknown key by nothing), in the arena. */
+char *tix_mail_fill(tix_arena *a, const char *pattern, const char *const *keys,
+                    const char *const *vals, int n);
 TIX_MUSTCHECK tix_rc tix_mail_render(tix_arena *a, const char *text, const char *const *keys,
                                      const char *const *vals, int n, char **subject, char **body);
 

@@ -94,6 +94,15 @@ static void subst(buf *b, const char *s, size_t n, const char *const *keys, cons
     }
 }
 
+char *tix_mail_fill(tix_arena *a, const char *pattern, const char *const *keys,
+                    const char *const *vals, int n)
+{
+    buf b = {a, NULL, 0, 0};
+    put_str(&b, "");
+    subst(&b, pattern, strlen(pattern), keys, vals, n, true);
+    return b.p;
+}
+
 tix_rc tix_mail_render(tix_arena *a, const char *text, const char *const *keys,
                        const char *const *vals, int n, char **subject, char **body)
 {

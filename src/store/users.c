@@ -7,7 +7,7 @@
 
 #define USER_COLS                                                                                  \
     "id, email, name, role, password_hash, created_at, updated_at, token_epoch, disabled_at,"      \
-    " deleted_at"
+    " deleted_at, locale"
 
 static void copy_cell(char *dst, size_t cap, const char *s)
 {
@@ -29,6 +29,7 @@ static void read_user(const tix_db_res *res, int row, tix_user *u)
     u->token_epoch = tix_db_res_int(res, row, 7);
     u->disabled_at = tix_db_res_int(res, row, 8);
     u->deleted_at = tix_db_res_int(res, row, 9);
+    copy_cell(u->locale, sizeof(u->locale), tix_db_res_text(res, row, 10));
 }
 
 /* For lists: every column is read by read_user (fixed-size fields, the role parsed). */
@@ -76,6 +77,42 @@ tix_rc tix_user_by_id(tix_db *db, const char *id, tix_user *out)
 tix_rc tix_user_by_email(tix_db *db, const char *email, tix_user *out)
 {
     return one_user(db, "SELECT " USER_COLS " FROM users WHERE email = $1", email, out);
+}
+
+static tix_rc one_locale(tix_db *db, const char *sql, const char *arg, char *out, size_t cap)
+{
+    tix_db_res *res = NULL;
+    tix_dbv p = TIX_DB_TEXT(arg);
+    tix_rc rc = tix_db_exec(db, sql, &p, 1, &res);
+    if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
+        rc = TIX_ENOTFOUND;
+    }
+    if (rc == TIX_OK) {
+        copy_cell(out, cap, tix_db_res_text(res, 0, 0));
+    }
+    tix_db_res_destroy(res);
+    return rc;
+}
+
+tix_rc tix_user_locale(tix_db *db, const char *id, char *out, size_t cap)
+{
+    return one_locale(db, "SELECT locale FROM users WHERE id = $1", id, out, cap);
+}
+
+tix_rc tix_user_locale_by_email(tix_db *db, const char *email, char *out, size_t cap)
+{
+    return one_locale(db, "SELECT locale FROM users WHERE email = $1", email, out, cap);
+}
+
+tix_rc tix_user_set_profile(tix_db *db, const char *id, const char *name, const char *locale,
+                            int64_t now)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(now), name ? TIX_DB_TEXT(name) : TIX_DB_NULL,
+                   locale ? TIX_DB_TEXT(locale) : TIX_DB_NULL};
+    return tix_db_exec_one(db,
+                           "UPDATE users SET updated_at = $2, name = COALESCE($3, name),"
+                           " locale = COALESCE($4, locale) WHERE id = $1 AND deleted_at IS NULL",
+                           p, 4, TIX_ENOTFOUND);
 }
 
 tix_rc tix_user_set_password(tix_db *db, const char *id, const char *hash, int64_t now)

@@ -8,6 +8,7 @@
 #define TIX_STORE_USERS_H
 
 #include "core/arena.h"
+#include "core/i18n.h"
 #include "core/model.h"
 #include "core/roles.h"
 #include "store/db.h"
@@ -25,7 +26,16 @@ typedef struct tix_user {
     int64_t token_epoch; /* the "ep" of its access tokens; bumped to refuse every earlier one */
     int64_t disabled_at; /* 0 = enabled */
     int64_t deleted_at;  /* 0 = not deleted (DELETE /me anonymises and disables) */
+    char locale[TIX_LOCALE_MAX]; /* the saved language of mails and messages; "" = none */
 } tix_user;
+
+/* The user's saved locale into out ("" when none). TIX_ENOTFOUND for no such user. */
+TIX_MUSTCHECK tix_rc tix_user_locale(tix_db *db, const char *id, char *out, size_t cap);
+/* The same for the user with this e-mail address (a mail's recipient). */
+TIX_MUSTCHECK tix_rc tix_user_locale_by_email(tix_db *db, const char *email, char *out, size_t cap);
+/* PATCH /me: sets the name and/or the locale (NULL: unchanged; the caller validated both). */
+TIX_MUSTCHECK tix_rc tix_user_set_profile(tix_db *db, const char *id, const char *name,
+                                          const char *locale, int64_t now);
 
 /* TIX_ECONFLICT when the e-mail is taken. */
 TIX_MUSTCHECK tix_rc tix_user_insert(tix_db *db, const tix_user *u);
