@@ -112,3 +112,28 @@ def test_symlinks_and_other_files_are_not_served(make_server, tmp_path):
     (web / "index.html").unlink()
     r = get(srv, "/")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_openapi_has_no_duplicate_keys():
+    """/docs renders docs/openapi.yaml with Redoc, whose YAML parser refuses a duplicated key
+    (PyYAML keeps the last one silently, so the contract tests never saw it)."""
+    import yaml
+    from yaml.constructor import SafeConstructor
+
+    dups = []
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen = set()
+        for k, _ in node.value:
+            key = loader.construct_object(k)
+            if key in seen:
+                dups.append((key, k.start_mark.line + 1))
+            seen.add(key)
+        return SafeConstructor.construct_mapping(loader, node, deep)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    yaml.load((REPO / "docs" / "openapi.yaml").read_text(), Loader=Strict)
+    assert dups == [], f"duplicated keys (key, line) in docs/openapi.yaml: {dups}"
