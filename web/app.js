@@ -86,7 +86,7 @@ const tix = (() => {
   function header(current) {
     const links = [['/', 'Films and shows'], ['/door', 'Door'], ['/sales', 'Sales'], ['/docs', 'API docs']];
     const nav = el('nav', { 'aria-label': 'Main' }, el('ul', {}, ...links.map(([href, text]) =>
-      el('li', {}, el('a', { href, 'aria-current': href === current ? 'page' : null, text }))));
+      el('li', {}, el('a', { href, 'aria-current': href === current ? 'page' : null, text })))));
     const account = el('div', { class: 'account' });
     const top = el('header', { class: 'top' }, el('a', { class: 'brand', href: '/', text: 'ticketd' }), nav, account);
     document.body.prepend(top);
