@@ -54,11 +54,15 @@ const tix = (() => {
     }
   }
 
+  const formats = new Map(); /* currency -> [Intl.NumberFormat, 10^digits]: made once (slow) */
   function money(minor, currency) {
     try {
-      const f = new Intl.NumberFormat(undefined, { style: 'currency', currency });
-      const digits = f.resolvedOptions().maximumFractionDigits;
-      return f.format(minor / Math.pow(10, digits));
+      if (!formats.has(currency)) {
+        const f = new Intl.NumberFormat(undefined, { style: 'currency', currency });
+        formats.set(currency, [f, Math.pow(10, f.resolvedOptions().maximumFractionDigits)]);
+      }
+      const [f, scale] = formats.get(currency);
+      return f.format(minor / scale);
     } catch (e) { return (minor / 100).toFixed(2) + ' ' + currency; }
   }
   function when(iso) {

@@ -40,28 +40,43 @@
     button.lastChild.textContent = yours || selected ? '✓' : MARK[seat.status] || '';
   }
 
+  const esc = (t) => String(t).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+
+  /* The whole map as one HTML string (no style attributes: the CSP refuses them) (one parse, far faster than 2,000 createElement calls on
+   * a large hall), then each button's state through paint(). */
   function render(data) {
     currency = data.currency;
-    const frag = document.createDocumentFragment();
     const cats = new Set();
+    const html = [];
     seats.clear();
     for (const s of data.seats) {
-      const button = el('button', { type: 'button', class: 'seat ' + s.category, 'data-id': s.id,
-        'data-label': s.label, style: 'grid-column:' + (s.x + 1) + ';grid-row:' + (s.y + 1) },
-        s.label, el('span', { class: 'mark', 'aria-hidden': 'true' }));
-      seats.set(s.id, { seat: s, button });
       cats.add(s.category);
-      frag.append(button);
+      html.push('<button type="button" class="seat ' + esc(s.category) + '" data-id="' + esc(s.id) +
+        '" data-label="' + esc(s.label) + '">' +
+        esc(s.label) + '<span class="mark" aria-hidden="true"></span></button>');
     }
+    const box = document.createElement('div');
+    box.innerHTML = html.join('');
+    let i = 0;
+    for (const button of box.children) {
+      const s = data.seats[i++];
+      seats.set(s.id, { seat: s, button });
+      /* through the CSSOM: the page's CSP refuses style attributes */
+      button.style.gridArea = (s.y + 1) + ' / ' + (s.x + 1);
+      paint(s.id);
+    }
+    const frag = document.createDocumentFragment();
+    frag.append(...box.children);
     map.replaceChildren(frag);
-    for (const id of seats.keys()) paint(id);
     const cat = $('category');
     if (cat.options.length === 1) for (const c of cats) cat.append(el('option', { value: c, text: c }));
   }
 
   async function loadSeats() {
     const data = await api('GET', '/shows/' + encodeURIComponent(showId) + '/seats');
+    performance.mark('seatmap-data');
     render(data);
+    performance.mark('seatmap-built');
     const c = data.counts || {};
     say(status, (c.available ?? '?') + ' seats available');
     return data;

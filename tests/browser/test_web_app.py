@@ -80,6 +80,12 @@ def test_a_whole_purchase(web_server, browser, world):
     # every seat is a labelled button; status is in words, not colour alone
     buttons = drv.find_elements(By.CSS_SELECTOR, "button.seat")
     assert len(buttons) == 96
+    # laid out by the seats' x/y (the gap after seat 6 included), without breaking the CSP
+    d1, d7 = seat(drv, "D1").location, seat(drv, "D7").location
+    assert d7["y"] == d1["y"] and d7["x"] > d1["x"], (d1, d7)
+    assert seat(drv, "E1").location["y"] > d1["y"]
+    assert not [e for e in drv.get_log("browser") if e["level"] == "SEVERE"], \
+        drv.get_log("browser")
     a1 = seat(drv, "D5")
     assert a1.text.startswith("D5") and "available" in a1.get_attribute("aria-label")
     seat(drv, "D5").click()
