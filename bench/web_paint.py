@@ -33,6 +33,7 @@ LAYOUT = {"rows": [{"label": (chr(65 + i // 26) if i >= 26 else "") + chr(65 + i
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    load = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="web-paint-"))
     srv = web.Server("sqlite", f"sqlite://{tmp / 't.db'}", tmp, WEB_DIR=str(REPO / "web"))
     srv.start()
@@ -62,7 +63,7 @@ def main() -> None:
     cpu = os.cpu_count()
     lines = [f"# {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC: web app, time to the first "
              f"seat-map paint, 2,000-seat hall (40 x 50), headless chromium 1280x900, "
-             f"{runs} loads, SQLite, {cpu} CPUs (shared)",
+             f"{runs} loads, SQLite, {cpu} CPUs, load average {load:.1f} at the start",
              "load  first-contentful-paint  seats-json-in  map-built  seat-map-painted  DOMContentLoaded  html-responseEnd  (ms)"]
     for i, r in enumerate(rows):
         lines.append(f"{i + 1:>4}  {r['fcp'] or 0:>22.0f}  {r['data']:>13.0f}  {r['built']:>9.0f}  "
