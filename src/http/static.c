@@ -121,26 +121,58 @@ static bool read_all(tix_arena *a, int fd, size_t size, char **out)
     return true;
 }
 
-void tix_reply_static(tix_req *r, const char *dir, const char *name, const char *csp)
+/* dir/name opened for reading if it is a regular file (not followed through a symlink);
+ * -1 otherwise. */
+static int open_regular(tix_req *r, const char *dir, const char *name, struct stat *st)
 {
-    const ext_type *t = tix_static_name_ok(name) ? type_of(name) : NULL;
-    char *path = t ? tix_arena_sprintf(r->arena, "%s/%s", dir, name) : NULL;
-    int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
-    struct stat st;
-    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+    char *path = tix_arena_sprintf(r->arena, "%s/%s", dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0 && (fstat(fd, st) != 0 || !S_ISREG(st->st_mode))) {
         close(fd);
         fd = -1;
     }
+    return fd;
+}
+
+/* The entity tag of the file (and of its gzipped form), in the arena. */
+static const char *etag_of(tix_req *r, const struct stat *st, bool gz)
+{
+    int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    return tix_arena_sprintf(r->arena, "\"%" PRIx64 "-%" PRIx64 "%s\"", (uint64_t)st->st_size,
+                             (uint64_t)mtime_ns, gz ? "-gz" : "");
+}
+
+/* Answers with the file's bytes gzipped; false (nothing answered, the descriptor's offset
+ * back at 0 or the read failed) when that could not be done. */
+static bool send_gzipped(tix_req *r, int fd, size_t size)
+{
+    char *plain = NULL;
+    char *z = NULL;
+    size_t zlen = 0;
+    if (!read_all(r->arena, fd, size, &plain) ||
+        !tix_gzip(r->arena, plain, size, TIX_GZIP_LEVEL_NOW, &z, &zlen)) {
+        return false;
+    }
+    r->status = 200;
+    r->resp = z;
+    r->resp_len = zlen;
+    r->resp_encoding = "gzip";
+    tix_reply_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    return true;
+}
+
+void tix_reply_static(tix_req *r, const char *dir, const char *name, const char *csp)
+{
+    const ext_type *t = tix_static_name_ok(name) ? type_of(name) : NULL;
+    struct stat st;
+    int fd = t ? open_regular(r, dir, name, &st) : -1;
     if (fd < 0) {
         tix_reply_error(r, 404, "not_found", "no such file", NULL);
         return;
     }
     bool gz = t->text && (size_t)st.st_size >= TIX_COMPRESS_MIN;
-    int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     bool send_gz = gz && tix_req_accepts_gzip(r);
-    const char *etag =
-        tix_arena_sprintf(r->arena, "\"%" PRIx64 "-%" PRIx64 "%s\"", (uint64_t)st.st_size,
-                          (uint64_t)mtime_ns, send_gz ? "-gz" : "");
+    const char *etag = etag_of(r, &st, send_gz);
     int etag_at = r->nheaders; /* replaced below if the file goes out uncompressed after all */
     tix_reply_header(r, MHD_HTTP_HEADER_ETAG, etag);
     tix_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
@@ -158,22 +190,12 @@ void tix_reply_static(tix_req *r, const char *dir, const char *name, const char 
         return;
     }
     r->content_type = t->mime;
-    char *plain = NULL;
-    char *z = NULL;
-    size_t zlen = 0;
-    if (send_gz && read_all(r->arena, fd, (size_t)st.st_size, &plain) &&
-        tix_gzip(r->arena, plain, (size_t)st.st_size, TIX_GZIP_LEVEL_NOW, &z, &zlen)) {
+    if (send_gz && send_gzipped(r, fd, (size_t)st.st_size)) {
         close(fd);
-        r->status = 200;
-        r->resp = z;
-        r->resp_len = zlen;
-        r->resp_encoding = "gzip";
-        tix_reply_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
         return;
     }
     if (send_gz) { /* could not compress: the file as it is, under the plain ETag */
-        r->hvalue[etag_at] = tix_arena_sprintf(r->arena, "\"%" PRIx64 "-%" PRIx64 "\"",
-                                               (uint64_t)st.st_size, (uint64_t)mtime_ns);
+        r->hvalue[etag_at] = etag_of(r, &st, false);
         if (lseek(fd, 0, SEEK_SET) != 0) {
             close(fd);
             tix_reply_error(r, 503, "unavailable", "the file could not be read", NULL);
