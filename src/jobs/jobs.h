@@ -2,8 +2,9 @@
  * Lifecycle jobs and their scheduler.
  *
  * A job is one function that keeps some stored state true as time passes (show status, unpaid
- * bookings and stale holds, failed refunds, unreconciled payments, old rows, refunds whose
- * outcome the provider never reported). Each is
+ * bookings and stale holds, with the user channel's hold_expiring and hold_expired notices,
+ * failed refunds, unreconciled payments, old rows, refunds whose outcome the provider never
+ * reported). Each is
  * idempotent, safe to run while requests are served, and reports what it did as named counts.
  *
  * The scheduler is one thread per server (tix_jobs_start). Every JOB_TICK it renews, in one

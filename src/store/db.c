@@ -595,7 +595,10 @@ void tix_db_set_error(tix_db *db, const char *sql, const char *msg)
  * recovery (a promoted replica, or prefer-standby that found only the primary) is current.
  *
  * A replica that cannot be reached marks the read pool down for DOWN_MS: reads go to the
- * primary without trying it meanwhile. */
+ * primary without trying it meanwhile. One that is reached but does not answer (stalled:
+ * SIGSTOP, a hung host) is the same: the read pool's connections wait READ_REPLICA_TIMEOUT at
+ * most for any answer (db_pg.c, bounded waits), then the call fails with TIX_EUNAVAIL and the
+ * read is done on the primary (http/reply.c tix_req_db_read_again). */
 #define REPLICA_DOWN_MS 1000
 
 static int64_t mono_ms(void)
@@ -609,6 +612,7 @@ static tix_rc create_replica_pool(tix_db_pool *primary)
 {
     tix_config rc_cfg = primary->cfg;
     memcpy(rc_cfg.database_url, rc_cfg.database_read_url, sizeof(rc_cfg.database_url));
+    rc_cfg.db_wait_ms = primary->cfg.read_timeout_ms; /* a stalled replica never holds a read */
     tix_db_pool *rp = NULL;
     char err[256];
     tix_rc rc = pool_create(&rc_cfg, primary->size, false, &rp, err, sizeof(err));
