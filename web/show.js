@@ -40,6 +40,56 @@
     button.lastChild.textContent = yours || selected ? '✓' : MARK[seat.status] || '';
   }
 
+  /* Keyboard: the map is one tab stop (a roving tabindex); arrow keys move between the seats
+   * that can be picked, Home and End go to the first and last; Enter or Space picks. */
+  let rover = null;
+  function setRover(button) {
+    if (rover && rover !== button) rover.tabIndex = -1;
+    rover = button;
+    if (rover) rover.tabIndex = 0;
+  }
+  function keepRover() {
+    if (rover && !rover.disabled) return;
+    let first = null;
+    for (const { button } of seats.values()) if (!button.disabled) { first = button; break; }
+    setRover(first);
+  }
+  function step(from, key) {
+    const a = seats.get(from.dataset.id).seat;
+    let best = null;
+    let bestCost = Infinity;
+    for (const { seat: b, button } of seats.values()) {
+      if (button.disabled || button === from) continue;
+      const dx = b.x - a.x;
+      const dy = b.y - a.y;
+      const ok = key === 'ArrowRight' ? dy === 0 && dx > 0 : key === 'ArrowLeft' ? dy === 0 && dx < 0
+        : key === 'ArrowDown' ? dy > 0 : key === 'ArrowUp' ? dy < 0 : false;
+      if (!ok) continue;
+      const cost = key === 'ArrowRight' || key === 'ArrowLeft' ? Math.abs(dx) : Math.abs(dy) * 1000 + Math.abs(dx);
+      if (cost < bestCost) { bestCost = cost; best = button; }
+    }
+    return best;
+  }
+  map.addEventListener('keydown', (ev) => {
+    const from = ev.target.closest('button.seat');
+    if (!from) return;
+    let to = null;
+    if (ev.key === 'Home' || ev.key === 'End') {
+      const open = [...seats.values()].filter((e) => !e.button.disabled);
+      to = open.length ? open[ev.key === 'Home' ? 0 : open.length - 1].button : null;
+    } else if (ev.key.startsWith('Arrow')) {
+      to = step(from, ev.key);
+    } else {
+      return;
+    }
+    ev.preventDefault();
+    if (to) { setRover(to); to.focus(); }
+  });
+  map.addEventListener('focusin', (ev) => {
+    const b = ev.target.closest('button.seat');
+    if (b) setRover(b);
+  });
+
   const esc = (t) => String(t).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
 
   /* The whole map as one HTML string (no style attributes: the CSP refuses them) (one parse, far faster than 2,000 createElement calls on
@@ -63,8 +113,11 @@
       seats.set(s.id, { seat: s, button });
       /* through the CSSOM: the page's CSP refuses style attributes */
       button.style.gridArea = (s.y + 1) + ' / ' + (s.x + 1);
+      button.tabIndex = -1;
       paint(s.id);
     }
+    rover = null;
+    keepRover();
     const frag = document.createDocumentFragment();
     frag.append(...box.children);
     map.replaceChildren(frag);
@@ -203,6 +256,7 @@
       if (d.status !== 'available' && picked.has(id) && !mine(id)) { picked.delete(id); showPicked(); }
       paint(id);
     }
+    keepRover();
     if (hold && d.status === 'available' && d.seats.some((id) => mine(id))) {
       setHold(null);
       say(status, 'Your hold ended; the seats went back on sale.', 'error');

@@ -36,6 +36,7 @@ try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:  # pragma: no cover - depends on the machine
     webdriver = None
@@ -122,4 +123,4 @@ def axe_violations(drv, include: list[str] | None = None) -> list[dict]:
     return [v for v in res if v["impact"] in ("serious", "critical")]
 
 
-__all__ = ["By", "new_browser", "wait", "sign_in_as", "sign_out", "axe_violations"]
+__all__ = ["By", "Keys", "new_browser", "wait", "sign_in_as", "sign_out", "axe_violations"]

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from booking_helpers import Venue, buy, get_booking, starts_in
 from catalog_helpers import ok
-from conftest import (DEFAULT_PASSWORD, By, admin_tokens, axe_violations, call, login,
+from conftest import (DEFAULT_PASSWORD, By, Keys, admin_tokens, axe_violations, call, login,
                       new_browser, register, sign_in_as, sign_out, unique_email, wait)
 
 LAYOUT = {"rows": [{"label": lbl, "seats": 12, "category": "premium" if lbl in "AB" else "regular",
@@ -64,9 +64,8 @@ def test_a_whole_purchase(web_server, browser, world):
     drv, srv = browser, web_server
     sign_out(drv, srv)
     t = world.venue.theatre
-    local = world.venue.show and (
-        __import__("datetime").datetime.fromisoformat(world.venue.show["starts_at"].replace("Z", "+00:00"))
-        + timedelta(minutes=t.get("utc_offset_minutes") or 0))
+    starts = datetime.fromisoformat(world.venue.show["starts_at"].replace("Z", "+00:00"))
+    local = starts + timedelta(minutes=t.get("utc_offset_minutes") or 0)  # the theatre's date
     drv.get(f"{srv.url}/?city={t['city']}&date={local.date().isoformat()}")
     # sign in through the header's form
     drv.find_element(By.ID, "email").send_keys(world.user_email)
@@ -91,8 +90,17 @@ def test_a_whole_purchase(web_server, browser, world):
     assert not errors, errors
     a1 = seat(drv, "D5")
     assert a1.text.startswith("D5") and "available" in a1.get_attribute("aria-label")
+    # by keyboard: the map is one tab stop, arrows move between seats, Space picks
+    assert len(drv.find_elements(By.CSS_SELECTOR, 'button.seat[tabindex="0"]')) == 1
     seat(drv, "D5").click()
-    seat(drv, "D6").click()
+    focused = drv.switch_to.active_element
+    assert focused.get_attribute("data-label") == "D5"
+    focused.send_keys(Keys.ARROW_RIGHT)
+    assert drv.switch_to.active_element.get_attribute("data-label") == "D6"
+    drv.switch_to.active_element.send_keys(Keys.ARROW_DOWN)
+    assert drv.switch_to.active_element.get_attribute("data-label") == "E6"
+    drv.switch_to.active_element.send_keys(Keys.ARROW_UP)
+    drv.switch_to.active_element.send_keys(" ")  # picks D6
     assert seat(drv, "D5").get_attribute("aria-pressed") == "true"
     assert "selected" in seat(drv, "D6").get_attribute("aria-label")
     drv.find_element(By.ID, "hold").click()
