@@ -3,7 +3,7 @@
 'use strict';
 (async () => {
   tix.header('/sales');
-  const { api, el, say, money } = tix;
+  const { api, el, say, money, when } = tix;
   const $ = (x) => document.getElementById(x);
   const form = $('report');
   const status = $('status');
@@ -26,8 +26,9 @@
     let items;
     try { items = (await api('GET', '/reports/sales?' + q)).items; } catch (e) { say(status, e.message, 'error'); return; }
     const key = { day: 'day', show: 'show_id', movie: 'movie_id', theatre: 'theatre_id' }[form.group.value];
-    const head = ['' + form.group.selectedOptions[0].textContent, 'Tickets', 'Occupancy', 'Gross', 'Discounts', 'Refunds', 'Net'];
-    const rows = items.map((r) => el('tr', {}, el('th', { scope: 'row', text: r.title || r.movie_title || r.theatre_name || r[key] }),
+    const by = form.group.selectedOptions[0].textContent;
+    const head = [by.charAt(0).toUpperCase() + by.slice(1), 'Tickets', 'Occupancy', 'Gross', 'Discounts', 'Refunds', 'Net'];
+    const rows = items.map((r) => el('tr', {}, el('th', { scope: 'row', text: (key === 'show_id' ? r.movie_title + ', ' + when(r.starts_at) : r.movie_title || r.theatre_name || r[key]) }),
       el('td', { class: 'num', text: String(r.tickets) }),
       el('td', { class: 'num', text: (100 * (r.occupancy || 0)).toFixed(1) + '%' }),
       ...['gross', 'discounts', 'refunds', 'net'].map((f) => el('td', { class: 'num', text: money(r[f], r.currency) }))));
