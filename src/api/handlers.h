@@ -42,6 +42,11 @@ void tix_api_movie_list(tix_req *r);
 void tix_api_movie_poster(tix_req *r);
 void tix_api_movie_trailer(tix_req *r);
 void tix_api_media_get(tix_req *r);
+/* web_api.c */
+void tix_api_web_page(tix_req *r);
+void tix_api_web_asset(tix_req *r);
+void tix_api_web_vendor(tix_req *r);
+void tix_api_web_openapi(tix_req *r);
 /* venues_api.c */
 void tix_api_theatre_create(tix_req *r);
 void tix_api_theatre_update(tix_req *r);

@@ -141,6 +141,17 @@ const tix_route tix_routes[] = {
     {"DELETE", V1 "/theatres/{id}/staff/{user_id}", tix_api_staff_remove, OWNER, 0},
     {"POST", V1 "/theatres/{id}/check-ins", tix_api_check_in, USER, JSON | TIX_ROUTE_AUDIT_ALL},
     {"GET", V1 "/shows/{id}/check-ins", tix_api_show_check_ins, USER, 0},
+
+    /* the web app: pages and their files from WEB_DIR, outside /api/v1 (api/web_api.c) */
+    {"GET", "/", tix_api_web_page, PUB, 0},
+    {"GET", "/shows/{id}", tix_api_web_page, PUB, 0},
+    {"GET", "/bookings/{id}", tix_api_web_page, PUB, 0},
+    {"GET", "/door", tix_api_web_page, PUB, 0},
+    {"GET", "/sales", tix_api_web_page, PUB, 0},
+    {"GET", "/docs", tix_api_web_page, PUB, 0},
+    {"GET", "/docs/openapi.yaml", tix_api_web_openapi, PUB, 0},
+    {"GET", "/web/{file}", tix_api_web_asset, PUB, 0},
+    {"GET", "/web/vendor/{file}", tix_api_web_vendor, PUB, 0},
 };
 
 const size_t tix_routes_count = sizeof(tix_routes) / sizeof(tix_routes[0]);

@@ -76,6 +76,7 @@ typedef struct tix_config {
     int64_t upload_concurrency;     /* MEDIA_UPLOAD_CONCURRENCY: uploads to Cloudinary at once */
     int64_t cloudinary_chunk_bytes; /* CLOUDINARY_CHUNK_SIZE: larger files go up in chunks */
     char media_dir[TIX_CFG_STR];    /* MEDIA_DIR: local files and uploads in progress */
+    char web_dir[TIX_CFG_STR];      /* WEB_DIR: the web app's files (api/web_api.c) */
     char cloudinary_cloud[128];     /* from CLOUDINARY_URL or CLOUDINARY_CLOUD_NAME */
     char cloudinary_key[128];       /* CLOUDINARY_API_KEY */
     char cloudinary_secret[256];    /* CLOUDINARY_API_SECRET (never logged) */

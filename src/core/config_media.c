@@ -6,6 +6,11 @@
 #include "core/config_int.h"
 
 #include <ctype.h>
+
+/* The web app's folder when WEB_DIR is unset: the source tree's web/, set by CMakeLists.txt. */
+#ifndef TIX_WEB_DIR_DEFAULT
+#define TIX_WEB_DIR_DEFAULT "web"
+#endif
 #include <string.h>
 
 /* Whether s is 1..cap-1 characters of letters, digits, '-', '_' or '.': the alphabet of
@@ -112,6 +117,10 @@ tix_rc tix_config_load_media(tix_config_parser *p, tix_config *cfg)
 {
     tix_rc rc = tix_config_copy_str(p, cfg->media_dir, sizeof(cfg->media_dir), "MEDIA_DIR",
                                     tix_config_text(p, "MEDIA_DIR"));
+    const char *web = tix_config_text(p, "WEB_DIR");
+    rc = rc ? rc
+            : tix_config_copy_str(p, cfg->web_dir, sizeof(cfg->web_dir), "WEB_DIR",
+                                  web ? web : TIX_WEB_DIR_DEFAULT);
     if (rc != TIX_OK ||
         (rc = tix_config_get_num(p, "MEDIA_POSTER_MAX_BYTES", &cfg->poster_max_bytes)) != TIX_OK ||
         (rc = tix_config_get_num(p, "MEDIA_TRAILER_MAX_BYTES", &cfg->trailer_max_bytes)) !=

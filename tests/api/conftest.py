@@ -69,7 +69,7 @@ _SERVER_ENV_NAMES = {
 _SERVER_ENV_PREFIXES = (
     "JWT_", "ADMIN_", "DATABASE_", "REDIS_", "RAZORPAY_", "CLOUDINARY_", "MEDIA_", "HOLD_",
     "BOOKING_", "CANCEL", "REFUND", "CACHE_", "CORS_", "TICKETD_", "TIX_", "PG", "RATE_LIMIT",
-    "TRUST", "JOB", "SSE_", "EVENT_", "SMTP_", "MAIL_",
+    "TRUST", "JOB", "SSE_", "EVENT_", "SMTP_", "MAIL_", "WEB_",
 )
 
 _SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
