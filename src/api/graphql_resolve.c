@@ -1,0 +1,385 @@
+/*
+ * The resolvers of the GraphQL schema (api/graphql.h, graphql_int.h). Each one does what the
+ * REST handler of the same resource does, with the same store and domain calls and the same
+ * JSON views (catalog_views.h, views.h, tix_api_booking_view), and checks its arguments the way
+ * that handler checks its query string; a refusal is tix_gql_fail with the REST error code.
+ * No SQL here.
+ *
+ * Access: the catalogue is public, as over REST; `me` needs a caller (r->auth, filled by the
+ * server from a valid bearer token on this public route) and shows only the caller's own
+ * bookings, as GET /bookings does.
+ */
+#include "api/catalog_views.h"
+#include "api/graphql_int.h"
+#include "api/handlers.h"
+#include "api/views.h"
+#include "catalog/show_time.h"
+#include "core/util.h"
+#include "store/booking.h"
+#include "store/catalog.h"
+#include "store/users.h"
+
+#include <string.h>
+
+/* `first` (1 to 100, as ?limit=); false after tix_gql_fail. */
+static bool first_of(tix_gql_ctx *c, json_t *args, int *limit)
+{
+    json_int_t n = json_integer_value(json_object_get(args, "first"));
+    if (n < 1 || n > 100) {
+        tix_gql_fail(c, "invalid_parameter", "first must be a whole number from 1 to 100");
+        return false;
+    }
+    *limit = (int)n;
+    return true;
+}
+
+static const char *arg_str(json_t *args, const char *name)
+{
+    return json_string_value(json_object_get(args, name));
+}
+
+static char *lower(tix_gql_ctx *c, const char *s)
+{
+    if (s == NULL) {
+        return NULL;
+    }
+    char *k = tix_arena_strdup(c->a, s);
+    for (char *p = k; *p; p++) {
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p);
+    }
+    return k;
+}
+
+json_t *tix_gqlr_movies(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    (void)parent;
+    tix_movie_filter f;
+    memset(&f, 0, sizeof f);
+    char today[11];
+    const char *status = arg_str(args, "status");
+    if (!first_of(c, args, &f.limit)) {
+        return NULL;
+    }
+    if (status != NULL && strcmp(status, "upcoming") != 0 && strcmp(status, "released") != 0 &&
+        strcmp(status, "all") != 0) {
+        return tix_gql_fail(c, "invalid_parameter", "status must be upcoming, released or all");
+    }
+    tix_format_date(today, tix_now_ms());
+    f.today = today;
+    f.release = status && strcmp(status, "all") != 0 ? status : NULL;
+    const char *q = arg_str(args, "q");
+    if (q != NULL && tix_utf8_len(q) > 200) { /* characters, as GET /movies */
+        return tix_gql_fail(c, "invalid_parameter", "q is too long");
+    }
+    f.q_like = q && *q ? tix_api_like_pattern(c->r, q) : NULL;
+    f.genre = lower(c, arg_str(args, "genre"));
+    f.language = lower(c, arg_str(args, "language"));
+    f.include_inactive = c->r->auth.authenticated && c->r->auth.role == TIX_ROLE_ADMIN;
+    tix_db *db = tix_gql_db(c);
+    tix_movie *items = NULL;
+    int n = 0;
+    tix_rc rc = db ? tix_movie_list(db, c->a, &f, &items, &n) : TIX_EUNAVAIL;
+    if (rc != TIX_OK) {
+        return db ? tix_gql_fail_rc(c, rc) : NULL;
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < n && i < f.limit; i++) {
+        json_array_append_new(list, tix_view_movie(&items[i], today));
+    }
+    return list;
+}
+
+json_t *tix_gqlr_movie(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    (void)parent;
+    tix_db *db = tix_gql_db(c);
+    if (db == NULL) {
+        return NULL;
+    }
+    tix_movie m;
+    tix_rc rc = tix_movie_get(db, c->a, arg_str(args, "id"), &m);
+    if (rc != TIX_OK) {
+        return tix_gql_fail_rc(c, rc);
+    }
+    char today[11];
+    tix_format_date(today, tix_now_ms());
+    return tix_view_movie(&m, today);
+}
+
+json_t *tix_gqlr_theatres(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    (void)parent;
+    int limit = 0;
+    if (!first_of(c, args, &limit)) {
+        return NULL;
+    }
+    /* approved theatres only, for everyone, as GET /theatres */
+    tix_theatre_filter f = {lower(c, arg_str(args, "city")), NULL, "approved", NULL, limit};
+    tix_db *db = tix_gql_db(c);
+    tix_theatre *items = NULL;
+    int n = 0;
+    tix_rc rc = db ? tix_theatre_list(db, c->a, &f, &items, &n) : TIX_EUNAVAIL;
+    if (rc != TIX_OK) {
+        return db ? tix_gql_fail_rc(c, rc) : NULL;
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < n && i < limit; i++) {
+        json_array_append_new(list, tix_view_theatre(&items[i]));
+    }
+    return list;
+}
+
+json_t *tix_gqlr_shows(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    (void)parent;
+    tix_show_filter f;
+    memset(&f, 0, sizeof f);
+    if (!first_of(c, args, &f.limit)) {
+        return NULL;
+    }
+    const char *date = arg_str(args, "date");
+    if (date != NULL && !tix_parse_date(date, &f.day_start_utc)) {
+        return tix_gql_fail(c, "invalid_parameter", "date must be YYYY-MM-DD");
+    }
+    f.has_date = date != NULL;
+    f.movie_id = arg_str(args, "movieId");
+    f.city_lower = lower(c, arg_str(args, "city"));
+    /* without a date, what is still to come or running; with one, the whole day (as REST) */
+    int64_t now = tix_now_ms();
+    f.ends_after = f.has_date ? 0 : now;
+    tix_db *db = tix_gql_db(c);
+    tix_show *items = NULL;
+    int n = 0;
+    tix_rc rc = db ? tix_show_list(db, c->a, &f, &items, &n) : TIX_EUNAVAIL;
+    if (rc != TIX_OK) {
+        return db ? tix_gql_fail_rc(c, rc) : NULL;
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < n && i < f.limit; i++) {
+        json_array_append_new(list, tix_view_show(&items[i], NULL, 0, now));
+    }
+    return list;
+}
+
+json_t *tix_gqlr_show(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    (void)parent;
+    tix_db *db = tix_gql_db(c);
+    if (db == NULL) {
+        return NULL;
+    }
+    tix_show s;
+    tix_rc rc = tix_show_get(db, c->a, arg_str(args, "id"), &s);
+    if (rc != TIX_OK) {
+        return tix_gql_fail_rc(c, rc);
+    }
+    return tix_view_show(&s, NULL, 0, tix_now_ms());
+}
+
+/* The key the batch leaves the movie under in each show object. */
+#define MOVIE_KEY "_gql_movie"
+
+void tix_gqlb_show_movie(tix_gql_ctx *c, json_t *parents, json_t *args)
+{
+    (void)args;
+    tix_db *db = tix_gql_db(c);
+    if (db == NULL) {
+        c->fail_code = NULL; /* each show's resolver reports it */
+        return;
+    }
+    char today[11];
+    tix_format_date(today, tix_now_ms());
+    json_t *seen = json_object(); /* movie id -> view: each movie read once per list */
+    size_t i;
+    json_t *show;
+    json_array_foreach(parents, i, show)
+    {
+        const char *id = json_string_value(json_object_get(show, "movie_id"));
+        if (id == NULL) {
+            continue;
+        }
+        json_t *m = json_object_get(seen, id);
+        if (m == NULL) {
+            tix_movie mv;
+            m = tix_movie_get(db, c->a, id, &mv) == TIX_OK ? tix_view_movie(&mv, today)
+                                                           : json_null();
+            json_object_set_new(seen, id, m);
+        }
+        json_object_set(show, MOVIE_KEY, m);
+    }
+    json_decref(seen);
+}
+
+json_t *tix_gqlr_show_movie(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    json_t *m = json_object_get(parent, MOVIE_KEY);
+    if (m == NULL) { /* a single show: no list ran the batch */
+        json_t *one = json_pack("[O]", parent);
+        tix_gqlb_show_movie(c, one, args);
+        json_decref(one);
+        m = json_object_get(parent, MOVIE_KEY);
+    }
+    if (m == NULL || json_is_null(m)) {
+        return c->db == NULL ? tix_gql_fail(c, "unavailable", "a dependency is unavailable")
+                             : tix_gql_fail(c, "not_found", "the show's movie is gone");
+    }
+    return json_incref(m);
+}
+
+static json_t *money(json_int_t amount, const char *currency)
+{
+    return json_pack("{s:I,s:s}", "amount", amount, "currency", currency ? currency : "");
+}
+
+json_t *tix_gqlr_show_prices(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    (void)args;
+    tix_db *db = tix_gql_db(c);
+    if (db == NULL) {
+        return NULL;
+    }
+    tix_show_price *prices = NULL;
+    int n = 0;
+    const char *currency = json_string_value(json_object_get(parent, "currency"));
+    tix_rc rc =
+        tix_show_prices(db, c->a, json_string_value(json_object_get(parent, "id")), &prices, &n);
+    if (rc != TIX_OK) {
+        return tix_gql_fail_rc(c, rc);
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(list, json_pack("{s:s,s:o}", "category", prices[i].category, "price",
+                                              money(prices[i].amount, currency)));
+    }
+    return list;
+}
+
+/* The seat map of GET /shows/{id}/seats: the same store read and status rule. */
+json_t *tix_gqlr_show_seats(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    (void)args;
+    tix_db *db = tix_gql_db(c);
+    if (db == NULL) {
+        return NULL;
+    }
+    tix_map_seat *seats = NULL;
+    int n = 0;
+    const char *currency = json_string_value(json_object_get(parent, "currency"));
+    tix_rc rc = tix_seatmap_load(db, c->a, json_string_value(json_object_get(parent, "id")),
+                                 json_string_value(json_object_get(parent, "hall_id")),
+                                 tix_now_ms(), &seats, &n);
+    if (rc != TIX_OK) {
+        return tix_gql_fail_rc(c, rc);
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < n; i++) {
+        const tix_map_seat *s = &seats[i];
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:s,s:o,s:s}", "id", s->id,
+                                              "label", s->label, "row", s->row, "number", s->number,
+                                              "x", s->x, "y", s->y, "category", s->category,
+                                              "price", money(s->price < 0 ? 0 : s->price, currency),
+                                              "status", tix_api_seat_status(s)));
+    }
+    return list;
+}
+
+json_t *tix_gqlr_total(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    (void)c;
+    (void)args;
+    return money(json_integer_value(json_object_get(parent, "amount")),
+                 json_string_value(json_object_get(parent, "currency")));
+}
+
+json_t *tix_gqlr_me(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    (void)parent;
+    (void)args;
+    if (!c->r->auth.authenticated) {
+        return tix_gql_fail(c, "unauthorized", "authentication required");
+    }
+    tix_db *db = tix_gql_db(c);
+    if (db == NULL) {
+        return NULL;
+    }
+    tix_user u;
+    tix_rc rc = tix_user_by_id(db, c->r->auth.user_id, &u);
+    if (rc == TIX_ENOTFOUND) {
+        return tix_gql_fail(c, "invalid_token", "the account no longer exists");
+    }
+    return rc == TIX_OK ? tix_view_user(&u) : tix_gql_fail_rc(c, rc);
+}
+
+/* A booking view with each seat's price as Money. */
+static json_t *booking_json(tix_gql_ctx *c, tix_db *db, const tix_booking *b)
+{
+    json_t *j = tix_api_booking_view(c->r, db, b, false);
+    const char *currency = json_string_value(json_object_get(j, "currency"));
+    size_t i;
+    json_t *seat;
+    json_array_foreach(json_object_get(j, "seats"), i, seat)
+    {
+        json_object_set_new(seat, "price",
+                            money(json_integer_value(json_object_get(seat, "price")), currency));
+    }
+    return j;
+}
+
+/* The caller's own bookings (parent is the caller: `me`), as GET /bookings. */
+json_t *tix_gqlr_user_bookings(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    (void)parent;
+    int limit = 0;
+    if (!first_of(c, args, &limit)) {
+        return NULL;
+    }
+    tix_db *db = tix_gql_db(c);
+    if (db == NULL) {
+        return NULL;
+    }
+    tix_booking *items = NULL;
+    int n = 0;
+    tix_booking_filter f = {.user_id = c->r->auth.user_id, .limit = limit};
+    tix_rc rc = tix_booking_list(db, c->a, &f, &items, &n);
+    if (rc != TIX_OK) {
+        return tix_gql_fail_rc(c, rc);
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < n && i < limit; i++) {
+        json_array_append_new(list, booking_json(c, db, &items[i]));
+    }
+    return list;
+}
+
+/* ---- mutations ---- */
+
+static json_t *needs_caller(tix_gql_ctx *c)
+{
+    return c->r->auth.authenticated ? NULL
+                                    : tix_gql_fail(c, "unauthorized", "authentication required");
+}
+
+json_t *tix_gqlr_hold(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    (void)parent;
+    (void)args;
+    needs_caller(c);
+    return tix_gql_fail(c, c->fail_code ? c->fail_code : "not_implemented",
+                        c->fail_message ? c->fail_message
+                                        : "hold is not available over GraphQL yet; use REST");
+}
+
+json_t *tix_gqlr_release_hold(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    return tix_gqlr_hold(c, parent, args);
+}
+
+json_t *tix_gqlr_book(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    return tix_gqlr_hold(c, parent, args);
+}
+
+json_t *tix_gqlr_cancel_booking(tix_gql_ctx *c, json_t *parent, json_t *args)
+{
+    return tix_gqlr_hold(c, parent, args);
+}

@@ -1,0 +1,344 @@
+"""GraphQL at /api/v1/graphql (API.md "GraphQL and recommendations", docs/schema.graphql): queries
+answer what the REST twins answer, variables, fragments, directives and aliases, errors with
+extensions.code equal to the REST code, validation and limits, the GraphQL over HTTP rules, and
+graphql-js (the reference implementation) checking the introspected schema and every query here.
+Every test runs on SQLite and PostgreSQL; no answer may be a 5xx.
+
+Every query a test sends is in QUERIES (valid) or BAD_QUERIES (must fail validation), so that
+test_graphql_js can have graphql-js validate exactly the documents this file sends."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+from booking_helpers import GRID_PRICES, Venue, api, book, hold, seat_map
+from catalog_helpers import make_user, ok
+from conftest import assert_error
+
+REPO = Path(__file__).resolve().parents[2]
+GQL_RESPONSE = "application/graphql-response+json"
+
+QUERIES = {
+    "show_seats": """
+        query ShowSeats($id: ID!) {
+          show(id: $id) {
+            id currency status hallName theatreName startsAt
+            seats { id label row number x y category status price { amount currency } }
+          }
+        }""",
+    "movie": """
+        query Movie($id: ID!) {
+          movie(id: $id) {
+            id title description durationMinutes releaseDate languages genres certificate
+            posterUrl trailerUrl status releaseStatus
+          }
+        }""",
+    "catalogue": """
+        query Catalogue($movie: ID, $city: String) {
+          theatres(city: $city, first: 5) { id name city address utcOffsetMinutes }
+          shows(movieId: $movie) {
+            id movieId city
+            movie { id title }
+            prices { category price { amount currency } }
+          }
+          movies(status: "all", first: 100) { id }
+        }""",
+    "fragments": """
+        query Frags($id: ID!, $withSeats: Boolean = false, $noPrices: Boolean!) {
+          first: show(id: $id) { ...ShowParts }
+          second: show(id: $id) {
+            ... on Show { id }
+            ... @include(if: $withSeats) { seats { label } }
+            prices @skip(if: $noPrices) { category }
+            __typename
+          }
+        }
+        fragment ShowParts on Show { id theatreName movie { ...MovieParts } }
+        fragment MovieParts on Movie { title __typename }""",
+    "me": "{ me { id email name role } }",
+    "my_bookings": """
+        query { me { id bookings(first: 10) {
+          id showId status total { amount currency } expiresAt createdAt
+          seats { id label category price { amount currency } }
+        } } }""",
+    "missing_movie": '{ movie(id: "mov_00000000000000000000000000") { id } }',
+    "typename": "{ __typename }",
+    "type_show": '{ __type(name: "Show") { name kind fields { name type { kind name ofType { name } } } } }',
+    "first_too_big": "{ movies(first: 101) { id } }",
+    "two_ops": "query A { __typename } query B { movies(first: 1) { id } }",
+    "costly_ok": """
+        { a: shows(first: 100) { seats { id } } }""",
+    "costly": """
+        { a: shows(first: 100) { seats { id } } b: shows(first: 100) { seats { id } } }""",
+    "aliases": "{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }",
+}
+
+BAD_QUERIES = {
+    "unknown_field": "{ movies { id nope } }",
+    "missing_arg": "{ movie { id } }",
+    "leaf_selection": "{ movies { id { x } } }",
+    "object_no_selection": "{ movies }",
+    "wrong_literal": "{ movie(id: true) { id } }",
+    "unknown_arg": "{ movies(sort: 1) { id } }",
+    "undefined_variable": "query { movie(id: $id) { id } }",
+    "unused_variable": "query Q($id: ID) { __typename }",
+    "unknown_fragment": "{ ...Nope }",
+    "unused_fragment": "{ __typename } fragment F on Query { __typename }",
+    "fragment_cycle": "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }",
+    "wrong_fragment_type": "{ ...M } fragment M on Movie { id }",
+    "unknown_directive": "{ __typename @nope }",
+    "variable_object_type": "query Q($m: Movie) { movie(id: $m) { id } }",
+}
+
+
+def gql(server, query, variables=None, token=None, accept=GQL_RESPONSE, operation=None,
+        status=200):
+    body = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    if operation is not None:
+        body["operationName"] = operation
+    headers = {"Accept": accept} if accept else {}
+    r = api("POST", server, "/graphql", json=body, token=token, headers=headers)
+    assert r.status_code == status, (r.status_code, r.text[:800])
+    ctype = r.headers["Content-Type"]
+    want = accept if accept in (GQL_RESPONSE, "application/json") else "application/json"
+    assert ctype.startswith(want), ctype
+    assert r.headers.get("Cache-Control") == "no-store"
+    return r.json()
+
+
+def codes(body):
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+@pytest.fixture
+def venue(server):
+    return Venue(server)
+
+
+# --------------------------------------------------------------------------------------------
+# Queries answer what REST answers
+
+
+def test_show_seats_match_rest_seat_map(server, venue):
+    user = make_user(server, "gqlseats")
+    hold(server, user.token, venue.show_id, seat_ids=venue.ids("A1", "A2"))
+    body = gql(server, QUERIES["show_seats"], {"id": venue.show_id})
+    assert "errors" not in body, body
+    show = body["data"]["show"]
+    rest = seat_map(server, venue.show_id)
+    assert show["id"] == venue.show_id and show["currency"] == rest["currency"] == "INR"
+    assert show["status"] == rest["status"]
+    assert len(show["seats"]) == len(rest["seats"]) == 60
+    for g, r in zip(show["seats"], rest["seats"]):
+        assert (g["id"], g["label"], g["row"], g["number"], g["x"], g["y"], g["category"],
+                g["status"]) == (r["id"], r["label"], r["row"], r["number"], r["x"], r["y"],
+                                 r["category"], r["status"])
+        assert g["price"] == {"amount": r["price"], "currency": "INR"}
+    assert {s["label"]: s["status"] for s in show["seats"]}["A1"] == "held"
+
+
+def test_movie_matches_rest(server, venue):
+    body = gql(server, QUERIES["movie"], {"id": venue.movie["id"]})
+    assert "errors" not in body, body
+    m = body["data"]["movie"]
+    rest = ok(api("GET", server, f"/movies/{venue.movie['id']}"))
+    assert m == {
+        "id": rest["id"], "title": rest["title"], "description": rest["description"],
+        "durationMinutes": rest["duration_minutes"], "releaseDate": rest["release_date"],
+        "languages": rest["languages"], "genres": rest["genres"],
+        "certificate": rest["certificate"], "posterUrl": rest["poster_url"],
+        "trailerUrl": rest["trailer_url"], "status": rest["status"],
+        "releaseStatus": rest["release_status"]}
+
+
+def test_catalogue_lists_and_batched_movie(server, venue):
+    body = gql(server, QUERIES["catalogue"],
+               {"movie": venue.movie["id"], "city": venue.theatre["city"].upper()})
+    assert "errors" not in body, body
+    d = body["data"]
+    assert [t["id"] for t in d["theatres"]] == [venue.theatre["id"]]
+    assert d["theatres"][0]["utcOffsetMinutes"] == venue.theatre["utc_offset_minutes"]
+    assert [s["id"] for s in d["shows"]] == [venue.show_id]
+    s = d["shows"][0]
+    assert s["movie"] == {"id": venue.movie["id"], "title": venue.movie["title"]}
+    assert sorted((p["category"], p["price"]["amount"]) for p in s["prices"]) == \
+        sorted(GRID_PRICES.items())
+    assert venue.movie["id"] in [m["id"] for m in d["movies"]]
+
+
+def test_variables_fragments_directives_aliases(server, venue):
+    body = gql(server, QUERIES["fragments"], {"id": venue.show_id, "noPrices": True})
+    assert "errors" not in body, body
+    first, second = body["data"]["first"], body["data"]["second"]
+    assert first == {"id": venue.show_id, "theatreName": venue.theatre["name"],
+                     "movie": {"title": venue.movie["title"], "__typename": "Movie"}}
+    assert second == {"id": venue.show_id, "__typename": "Show"}  # no seats, no prices
+    body = gql(server, QUERIES["fragments"],
+               {"id": venue.show_id, "withSeats": True, "noPrices": False})
+    second = body["data"]["second"]
+    assert list(second) == ["id", "seats", "prices", "__typename"]
+    assert len(second["seats"]) == 60 and len(second["prices"]) == 2
+    # a required variable missing, or of the wrong type: a request error, nothing runs
+    body = gql(server, QUERIES["fragments"], {"id": venue.show_id}, status=400)
+    assert "data" not in body and codes(body) == ["graphql_variable_invalid"]
+    body = gql(server, QUERIES["fragments"], {"id": venue.show_id, "noPrices": "yes"},
+               status=400)
+    assert codes(body) == ["graphql_variable_invalid"]
+
+
+# --------------------------------------------------------------------------------------------
+# Errors and access
+
+
+def test_not_found_is_a_field_error_with_the_rest_code(server):
+    body = gql(server, QUERIES["missing_movie"])
+    assert body["data"] == {"movie": None}
+    [e] = body["errors"]
+    assert e["extensions"]["code"] == "not_found" and e["path"] == ["movie"]
+    assert e["locations"] == [{"line": 1, "column": 3}]
+    body = gql(server, QUERIES["first_too_big"])
+    assert body["data"] is None and codes(body) == ["invalid_parameter"]
+
+
+def test_me_needs_a_token_and_shows_own_bookings(server, venue):
+    body = gql(server, QUERIES["me"])
+    assert body["data"] == {"me": None} and codes(body) == ["unauthorized"]
+    body = gql(server, QUERIES["me"], token="not-a-token")
+    assert codes(body) == ["unauthorized"]
+    user = make_user(server, "gqlme")
+    other = make_user(server, "gqlother")
+    h = hold(server, user.token, venue.show_id, seat_ids=venue.ids("C3", "C4"))
+    b = book(server, user.token, h["hold_id"])["booking"]
+    hold(server, other.token, venue.show_id, seat_ids=venue.ids("D1"))
+    body = gql(server, QUERIES["my_bookings"], token=user.token)
+    assert "errors" not in body, body
+    me = body["data"]["me"]
+    assert me["id"] == user.id
+    rest = ok(api("GET", server, "/bookings", token=user.token))["items"]
+    assert [x["id"] for x in me["bookings"]] == [x["id"] for x in rest] == [b["id"]]
+    g = me["bookings"][0]
+    assert g["status"] == "pending_payment" and g["showId"] == venue.show_id
+    assert g["total"] == {"amount": b["amount"], "currency": "INR"}
+    assert sorted(s["label"] for s in g["seats"]) == ["C3", "C4"]
+    assert all(s["price"]["currency"] == "INR" for s in g["seats"])
+    body = gql(server, QUERIES["my_bookings"], token=other.token)
+    assert body["data"]["me"]["bookings"] == []
+
+
+# --------------------------------------------------------------------------------------------
+# Validation and limits
+
+
+@pytest.mark.parametrize("name", sorted(BAD_QUERIES))
+def test_invalid_documents_are_refused_before_running(server, name):
+    body = gql(server, BAD_QUERIES[name], status=400)
+    assert "data" not in body, body
+    assert body["errors"] and set(codes(body)) == {"graphql_validation_failed"}, body
+    assert all(e.get("locations") for e in body["errors"]), body
+    # application/json: the same errors with 200 (the spec's compatibility rule)
+    body = gql(server, BAD_QUERIES[name], accept="application/json")
+    assert "data" not in body and set(codes(body)) == {"graphql_validation_failed"}
+
+
+def test_limits(server):
+    body = gql(server, QUERIES["costly_ok"])
+    assert "errors" not in body, body
+    body = gql(server, QUERIES["costly"], status=400)
+    assert codes(body) == ["graphql_query_too_costly"]
+    body = gql(server, QUERIES["aliases"], status=400)
+    assert "more than 30 aliases" in body["errors"][0]["message"]
+    deep = "{ movies(q: " + "[" * 60 + "]" * 60 + ") { id } }"
+    body = gql(server, deep, status=400)
+    assert codes(body) == ["graphql_parse_failed"] and "deeper" in body["errors"][0]["message"]
+    big = "{ __typename " + "#" * 70000 + "\n}"
+    body = gql(server, big, status=400)
+    assert "larger than" in body["errors"][0]["message"]
+
+
+def test_operation_name(server):
+    body = gql(server, QUERIES["two_ops"], operation="A")
+    assert body == {"data": {"__typename": "Query"}}
+    body = gql(server, QUERIES["two_ops"], status=400)
+    assert codes(body) == ["graphql_operation_unknown"]
+    body = gql(server, QUERIES["two_ops"], operation="C", status=400)
+    assert codes(body) == ["graphql_operation_unknown"]
+
+
+def test_introspection(server):
+    body = gql(server, QUERIES["typename"])
+    assert body == {"data": {"__typename": "Query"}}
+    body = gql(server, QUERIES["type_show"])
+    t = body["data"]["__type"]
+    assert t["name"] == "Show" and t["kind"] == "OBJECT"
+    seats = next(f for f in t["fields"] if f["name"] == "seats")
+    assert seats["type"] == {"kind": "NON_NULL", "name": None,
+                             "ofType": {"name": None}}  # [Seat!]!
+
+
+# --------------------------------------------------------------------------------------------
+# GraphQL over HTTP
+
+
+def test_http_rules(server):
+    url = server.api + "/graphql"
+    r = requests.get(url, params={"query": "{ __typename }"}, timeout=10)
+    assert r.status_code == 200 and r.json() == {"data": {"__typename": "Query"}}
+    assert r.headers["Content-Type"].startswith("application/json")
+    r = requests.get(url, params={"query": "query($n: Int) { movies(first: $n) { id } }",
+                                  "variables": '{"n": 1}'}, timeout=10)
+    assert r.status_code == 200 and "errors" not in r.json(), r.text
+    r = requests.get(url, params={"query": 'mutation { releaseHold(id: "x") }'}, timeout=10)
+    assert r.status_code == 405 and r.headers["Allow"] == "POST"
+    assert_error(requests.get(url, timeout=10), 400, "invalid_parameter")
+    assert_error(requests.get(url, params={"query": "{ __typename }", "variables": "[1"},
+                              timeout=10), 400, "invalid_parameter")
+    r = requests.post(url, data="{ __typename }", headers={"Content-Type": "text/plain"},
+                      timeout=10)
+    assert r.status_code == 415
+    r = requests.post(url, json={"query": "{ __typename }"}, headers={"Accept": "text/html"},
+                      timeout=10)
+    assert r.status_code == 406
+    # not a well-formed GraphQL-over-HTTP request: the API's own 400 (no GraphQL response)
+    for bad, code in ((b"{", "malformed_json"), (b"[]", "invalid_type"),
+                      (b'{"query": 1}', "invalid_type"), (b'{"variables": {}}', "invalid_type"),
+                      (b'{"query": "{a}", "variables": [1]}', "invalid_type"),
+                      (b'{"query": "{a}", "operationName": 5}', "invalid_type"),
+                      (b'{"query": "{a}", "extensions": []}', "invalid_type")):
+        r = requests.post(url, data=bad, headers={"Content-Type": "application/json",
+                                                  "Accept": GQL_RESPONSE}, timeout=10)
+        assert_error(r, 400, code)
+    assert_error(requests.post(url, timeout=10), 400, "malformed_json")
+    # a syntax error: 400 under graphql-response+json, 200 under application/json
+    body = gql(server, "{ movies(", status=400)
+    assert codes(body) == ["graphql_parse_failed"]
+    assert body["errors"][0]["locations"] == [{"line": 1, "column": 10}]
+    body = gql(server, "{ movies(", accept="application/json")
+    assert codes(body) == ["graphql_parse_failed"] and "data" not in body
+    body = gql(server, "{ __typename }", accept=None)  # no Accept: application/json
+    assert body == {"data": {"__typename": "Query"}}
+
+
+# --------------------------------------------------------------------------------------------
+# graphql-js, the reference implementation
+
+
+def test_graphql_js(server, tmp_path):
+    node = shutil.which("node")
+    assert node, "nodejs is missing: scripts/deps.sh test installs it"
+    assert (REPO / "tests/graphql/node_modules/graphql/package.json").exists(), \
+        "graphql-js is missing: scripts/deps.sh test runs npm ci in tests/graphql"
+    queries = {name: {"query": q, "valid": True} for name, q in QUERIES.items()}
+    queries.update({name: {"query": q, "valid": False} for name, q in BAD_QUERIES.items()})
+    path = tmp_path / "queries.json"
+    path.write_text(json.dumps(queries))
+    out = subprocess.run([node, str(REPO / "tests/graphql/check.mjs"), server.api + "/graphql",
+                          str(path), str(REPO / "docs/schema.graphql")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert json.loads(out.stdout) == {"ok": True, "problems": []}
