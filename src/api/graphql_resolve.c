@@ -5,16 +5,18 @@
  * that handler checks its query string; a refusal is tix_gql_fail with the REST error code.
  * No SQL here.
  *
- * Access: the catalogue is public, as over REST; `me` needs a caller (r->auth, filled by the
- * server from a valid bearer token on this public route) and shows only the caller's own
- * bookings, as GET /bookings does.
+ * Access: the catalogue is public, as over REST; `me` and the mutations need a caller (r->auth,
+ * filled by the server from a valid bearer token on this public route); `me` shows only the
+ * caller's own bookings, as GET /bookings does.
  */
 #include "api/catalog_views.h"
 #include "api/graphql_int.h"
 #include "api/handlers.h"
+#include "api/routes.h"
 #include "api/views.h"
 #include "catalog/show_time.h"
 #include "core/util.h"
+#include "http/ratelimit.h"
 #include "store/booking.h"
 #include "store/catalog.h"
 #include "store/users.h"
@@ -351,35 +353,169 @@ json_t *tix_gqlr_user_bookings(tix_gql_ctx *c, json_t *parent, json_t *args)
     return list;
 }
 
-/* ---- mutations ---- */
+/* ---- mutations ----
+ *
+ * A mutation runs the REST handler of the same write as a sub-request of this one: a copy of the
+ * request with the argument as its path parameter, the arguments as its JSON body and a fresh
+ * answer, on the same arena, caller and database connection. So a mutation takes exactly the
+ * REST route's checks, rules, transaction and errors (a refusal's code and message become the
+ * GraphQL error's), and its rate limit (the route's RL flags, http/ratelimit.h). What it does not
+ * share: the Idempotency-Key (a GraphQL request has none) and the audit row of the REST route
+ * (the GraphQL route is exempt; the booking tables record what happened).
+ */
 
-static json_t *needs_caller(tix_gql_ctx *c)
+/* The route of handler h (the route table is the one place that binds them). */
+static const tix_route *route_of(tix_handler h)
 {
-    return c->r->auth.authenticated ? NULL
-                                    : tix_gql_fail(c, "unauthorized", "authentication required");
+    for (size_t i = 0; i < tix_routes_count; i++) {
+        if (tix_routes[i].handler == h) {
+            return &tix_routes[i];
+        }
+    }
+    return NULL;
 }
 
+/* Runs REST handler h as a sub-request: path parameter "id" = id (may be NULL), body (stolen,
+ * may be NULL). The answer's JSON (new reference; json_true() for a 204), or NULL after
+ * tix_gql_fail with the answer's error code and message. */
+static json_t *rest_call(tix_gql_ctx *c, tix_handler h, const char *id, json_t *body)
+{
+    tix_req *r = c->r;
+    tix_req *sub = tix_arena_alloc(c->a, sizeof *sub);
+    memcpy(sub, r, sizeof *sub);
+    sub->route = route_of(h);
+    sub->json = body;
+    sub->body = NULL;
+    sub->body_len = 0;
+    sub->idem = NULL;
+    sub->status = 0;
+    sub->resp = NULL;
+    sub->resp_len = 0;
+    sub->content_type = NULL;
+    sub->resp_encoding = NULL;
+    sub->resp_ref = NULL;
+    sub->cache_until = 0;
+    sub->cached = NULL;
+    sub->error_code = NULL;
+    sub->nheaders = 0;
+    sub->match.nparams = 0;
+    if (id != NULL) {
+        sub->match.nparams = 1;
+        sub->match.names[0] = (tix_slice){"id", 2};
+        sub->match.values[0] = (tix_slice){id, strlen(id)};
+    }
+    tix_rl_ticket rl;
+    memset(&rl, 0, sizeof rl);
+    if (sub->route != NULL && tix_ratelimit_admit(sub, &rl)) {
+        h(sub);
+        tix_ratelimit_done(sub, &rl);
+    }
+    json_decref(sub->json);
+    /* the connection the handler took is the request's: released once, after the reply */
+    r->db = sub->db;
+    r->rdb = sub->rdb;
+    c->db = r->db;
+    json_error_t jerr;
+    json_t *answer = sub->resp != NULL && sub->resp_len > 0
+                         ? json_loadb(sub->resp, sub->resp_len, 0, &jerr)
+                         : NULL;
+    if (sub->status >= 200 && sub->status < 300) {
+        return answer != NULL ? answer : json_true();
+    }
+    json_t *e = json_object_get(answer, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    tix_gql_fail(c, tix_arena_strdup(c->a, code ? code : "internal"),
+                 tix_arena_strdup(c->a, msg ? msg : "internal error"));
+    json_decref(answer);
+    return NULL;
+}
+
+/* Each seat's price of a booking or hold view as Money. */
+static void seat_money(json_t *view)
+{
+    const char *currency = json_string_value(json_object_get(view, "currency"));
+    size_t i;
+    json_t *seat;
+    json_array_foreach(json_object_get(view, "seats"), i, seat)
+    {
+        json_object_set_new(seat, "price",
+                            money(json_integer_value(json_object_get(seat, "price")), currency));
+    }
+}
+
+static bool needs_caller(tix_gql_ctx *c)
+{
+    if (!c->r->auth.authenticated) {
+        tix_gql_fail(c, "unauthorized", "authentication required");
+        return false;
+    }
+    return true;
+}
+
+/* hold(showId, seatIds | quantity, category): POST /shows/{id}/holds. */
 json_t *tix_gqlr_hold(tix_gql_ctx *c, json_t *parent, json_t *args)
 {
     (void)parent;
-    (void)args;
-    needs_caller(c);
-    return tix_gql_fail(c, c->fail_code ? c->fail_code : "not_implemented",
-                        c->fail_message ? c->fail_message
-                                        : "hold is not available over GraphQL yet; use REST");
+    if (!needs_caller(c)) {
+        return NULL;
+    }
+    json_t *body = json_object();
+    const char *names[][2] = {
+        {"seatIds", "seat_ids"}, {"quantity", "quantity"}, {"category", "category"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        json_t *v = json_object_get(args, names[i][0]);
+        if (v != NULL && !json_is_null(v)) {
+            json_object_set(body, names[i][1], v);
+        }
+    }
+    json_t *h = rest_call(c, tix_api_hold_create, arg_str(args, "showId"), body);
+    if (h != NULL) {
+        seat_money(h);
+    }
+    return h;
 }
 
+/* releaseHold(id): DELETE /holds/{id}. */
 json_t *tix_gqlr_release_hold(tix_gql_ctx *c, json_t *parent, json_t *args)
 {
-    return tix_gqlr_hold(c, parent, args);
+    (void)parent;
+    if (!needs_caller(c)) {
+        return NULL;
+    }
+    json_t *done = rest_call(c, tix_api_hold_delete, arg_str(args, "id"), NULL);
+    if (done == NULL) {
+        return NULL;
+    }
+    json_decref(done);
+    return json_true();
 }
 
+/* book(holdId): POST /bookings {hold_id}. */
 json_t *tix_gqlr_book(tix_gql_ctx *c, json_t *parent, json_t *args)
 {
-    return tix_gqlr_hold(c, parent, args);
+    (void)parent;
+    if (!needs_caller(c)) {
+        return NULL;
+    }
+    json_t *res = rest_call(c, tix_api_booking_create, NULL,
+                            json_pack("{s:s}", "hold_id", arg_str(args, "holdId")));
+    if (res != NULL) {
+        seat_money(json_object_get(res, "booking"));
+    }
+    return res;
 }
 
+/* cancelBooking(id): POST /bookings/{id}/cancel. */
 json_t *tix_gqlr_cancel_booking(tix_gql_ctx *c, json_t *parent, json_t *args)
 {
-    return tix_gqlr_hold(c, parent, args);
+    (void)parent;
+    if (!needs_caller(c)) {
+        return NULL;
+    }
+    json_t *b = rest_call(c, tix_api_booking_cancel, arg_str(args, "id"), NULL);
+    if (b != NULL) {
+        seat_money(b);
+    }
+    return b;
 }

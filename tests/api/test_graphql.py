@@ -74,6 +74,22 @@ QUERIES = {
         { a: shows(first: 100) { seats { id } } }""",
     "costly": """
         { a: shows(first: 100) { seats { id } } b: shows(first: 100) { seats { id } } }""",
+    "hold": """
+        mutation Hold($show: ID!, $seats: [ID!], $n: Int) {
+          hold(showId: $show, seatIds: $seats, quantity: $n) {
+            id showId expiresAt total { amount currency }
+            seats { id label category price { amount currency } }
+          }
+        }""",
+    "release": "mutation Release($id: ID!) { releaseHold(id: $id) }",
+    "book": """
+        mutation Book($hold: ID!) {
+          book(holdId: $hold) {
+            booking { id status showId total { amount currency } seats { label } }
+            payment { provider orderId keyId amount { amount currency } }
+          }
+        }""",
+    "cancel": "mutation Cancel($id: ID!) { cancelBooking(id: $id) { id status } }",
     "aliases": "{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }",
 }
 
@@ -229,6 +245,64 @@ def test_me_needs_a_token_and_shows_own_bookings(server, venue):
     assert all(s["price"]["currency"] == "INR" for s in g["seats"])
     body = gql(server, QUERIES["my_bookings"], token=other.token)
     assert body["data"]["me"]["bookings"] == []
+
+
+# --------------------------------------------------------------------------------------------
+# Mutations: the REST routes' rules and errors
+
+
+def test_hold_and_book_match_rest(server, venue):
+    user = make_user(server, "gqlhold")
+    body = gql(server, QUERIES["hold"], {"show": venue.show_id,
+                                         "seats": venue.ids("B2", "B3")}, token=user.token)
+    assert "errors" not in body, body
+    h = body["data"]["hold"]
+    assert h["id"].startswith("hld_") and h["showId"] == venue.show_id
+    assert sorted(s["label"] for s in h["seats"]) == ["B2", "B3"]
+    assert h["total"] == {"amount": 2 * GRID_PRICES["premium"], "currency": "INR"}
+    assert all(s["price"] == {"amount": GRID_PRICES["premium"], "currency": "INR"}
+               for s in h["seats"])
+    statuses = {s["label"]: s["status"] for s in seat_map(server, venue.show_id)["seats"]}
+    assert statuses["B2"] == statuses["B3"] == "held"
+    # the same refusal as REST, with its code: a held seat, another user
+    other = make_user(server, "gqlhold2")
+    body = gql(server, QUERIES["hold"], {"show": venue.show_id, "seats": venue.ids("B3")},
+               token=other.token)
+    assert body["data"] is None and codes(body) == ["seat_unavailable"]
+    rest = api("POST", server, f"/shows/{venue.show_id}/holds", token=other.token,
+               json={"seat_ids": venue.ids("B3")})
+    assert rest.status_code == 409 and rest.json()["error"]["code"] == "seat_unavailable"
+    body = gql(server, QUERIES["hold"], {"show": venue.show_id}, token=other.token)
+    assert codes(body) == ["validation_failed"]  # neither seatIds nor quantity, as REST
+    # anonymous: unauthorized, nothing held
+    body = gql(server, QUERIES["hold"], {"show": venue.show_id, "n": 2})
+    assert body["data"] is None and codes(body) == ["unauthorized"]
+    # someone else's hold is not found; the owner releases it
+    body = gql(server, QUERIES["release"], {"id": h["id"]}, token=other.token)
+    assert codes(body) == ["not_found"]
+    body = gql(server, QUERIES["release"], {"id": h["id"]}, token=user.token)
+    assert body == {"data": {"releaseHold": True}}
+    statuses = {s["label"]: s["status"] for s in seat_map(server, venue.show_id)["seats"]}
+    assert statuses["B2"] == statuses["B3"] == "available"
+    # best available, then book: the booking REST shows
+    body = gql(server, QUERIES["hold"], {"show": venue.show_id, "n": 2}, token=user.token)
+    h = body["data"]["hold"]
+    assert len(h["seats"]) == 2
+    body = gql(server, QUERIES["book"], {"hold": h["id"]}, token=user.token)
+    assert "errors" not in body, body
+    b, p = body["data"]["book"]["booking"], body["data"]["book"]["payment"]
+    assert b["status"] == "pending_payment" and b["total"] == h["total"]
+    assert p["provider"] == "test" and p["amount"] == h["total"]
+    rest = ok(api("GET", server, f"/bookings/{b['id']}", token=user.token))
+    assert (rest["amount"], rest["status"]) == (b["total"]["amount"], "pending_payment")
+    assert sorted(s["label"] for s in rest["seats"]) == sorted(s["label"] for s in b["seats"])
+    # booking the same hold again, and cancelling an unpaid booking: REST's 409 codes
+    body = gql(server, QUERIES["book"], {"hold": h["id"]}, token=user.token)
+    again = api("POST", server, "/bookings", token=user.token, json={"hold_id": h["id"]})
+    assert codes(body) == [again.json()["error"]["code"]]
+    body = gql(server, QUERIES["cancel"], {"id": b["id"]}, token=user.token)
+    rest = api("POST", server, f"/bookings/{b['id']}/cancel", token=user.token)
+    assert rest.status_code == 409 and codes(body) == [rest.json()["error"]["code"]]
 
 
 # --------------------------------------------------------------------------------------------
