@@ -181,6 +181,27 @@ json_t *tix_gqlr_show(tix_gql_ctx *c, json_t *parent, json_t *args)
 /* The key the batch leaves the movie under in each show object. */
 #define MOVIE_KEY "_gql_movie"
 
+/* The distinct movie ids of the shows (at most TIX_MOVIE_GET_MANY_MAX), arena array. */
+static const char **movie_ids(tix_gql_ctx *c, json_t *shows, int *n)
+{
+    const char **ids = tix_arena_alloc(c->a, sizeof(char *) * (json_array_size(shows) + 1));
+    json_t *seen = json_object();
+    size_t i;
+    json_t *show;
+    *n = 0;
+    json_array_foreach(shows, i, show)
+    {
+        const char *id = json_string_value(json_object_get(show, "movie_id"));
+        if (id != NULL && json_object_get(seen, id) == NULL && *n < TIX_MOVIE_GET_MANY_MAX) {
+            json_object_set_new(seen, id, json_true());
+            ids[(*n)++] = id;
+        }
+    }
+    json_decref(seen);
+    return ids;
+}
+
+/* Show.movie for a whole list of shows: one store call for all their movies. */
 void tix_gqlb_show_movie(tix_gql_ctx *c, json_t *parents, json_t *args)
 {
     (void)args;
@@ -189,37 +210,46 @@ void tix_gqlb_show_movie(tix_gql_ctx *c, json_t *parents, json_t *args)
         c->fail_code = NULL; /* each show's resolver reports it */
         return;
     }
+    int nids = 0;
+    const char **ids = movie_ids(c, parents, &nids);
+    tix_movie *movies = NULL;
+    int n = 0;
+    if (tix_movie_get_many(db, c->a, ids, nids, &movies, &n) != TIX_OK) {
+        return; /* each show's resolver reads its movie alone */
+    }
     char today[11];
     tix_format_date(today, tix_now_ms());
-    json_t *seen = json_object(); /* movie id -> view: each movie read once per list */
+    json_t *by_id = json_object();
+    for (int i = 0; i < n; i++) {
+        json_object_set_new(by_id, movies[i].id, tix_view_movie(&movies[i], today));
+    }
     size_t i;
     json_t *show;
     json_array_foreach(parents, i, show)
     {
-        const char *id = json_string_value(json_object_get(show, "movie_id"));
-        if (id == NULL) {
-            continue;
-        }
-        json_t *m = json_object_get(seen, id);
-        if (m == NULL) {
-            tix_movie mv;
-            m = tix_movie_get(db, c->a, id, &mv) == TIX_OK ? tix_view_movie(&mv, today)
-                                                           : json_null();
-            json_object_set_new(seen, id, m);
-        }
-        json_object_set(show, MOVIE_KEY, m);
+        json_t *m = json_object_get(by_id, json_string_value(json_object_get(show, "movie_id")));
+        json_object_set(show, MOVIE_KEY, m != NULL ? m : json_null());
     }
-    json_decref(seen);
+    json_decref(by_id);
 }
 
 json_t *tix_gqlr_show_movie(tix_gql_ctx *c, json_t *parent, json_t *args)
 {
+    (void)args;
     json_t *m = json_object_get(parent, MOVIE_KEY);
-    if (m == NULL) { /* a single show: no list ran the batch */
-        json_t *one = json_pack("[O]", parent);
-        tix_gqlb_show_movie(c, one, args);
-        json_decref(one);
-        m = json_object_get(parent, MOVIE_KEY);
+    json_t *own = NULL;
+    if (m == NULL) { /* a single show (no list ran the batch), or the batch failed */
+        tix_db *db = tix_gql_db(c);
+        tix_movie mv;
+        const char *id = json_string_value(json_object_get(parent, "movie_id"));
+        char today[11];
+        tix_format_date(today, tix_now_ms());
+        if (db != NULL && id != NULL && tix_movie_get(db, c->a, id, &mv) == TIX_OK) {
+            m = own = tix_view_movie(&mv, today);
+        }
+    }
+    if (own != NULL) {
+        return own;
     }
     if (m == NULL || json_is_null(m)) {
         return c->db == NULL ? tix_gql_fail(c, "unavailable", "a dependency is unavailable")

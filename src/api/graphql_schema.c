@@ -15,9 +15,13 @@
 
 #include <string.h>
 
-#define END                                                                                        \
+#define END_ARGS                                                                                   \
     {                                                                                              \
-        NULL                                                                                       \
+        NULL, NULL, NULL, NULL                                                                     \
+    }
+#define END_FIELDS                                                                                 \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0                                                \
     }
 #define FIRST(n)                                                                                   \
     {                                                                                              \
@@ -29,24 +33,25 @@ static const tix_gql_arg_def movies_args[] = {{"status", "String", "\"all\"", NU
                                               {"genre", "String", NULL, NULL},
                                               {"language", "String", NULL, NULL},
                                               FIRST("20"),
-                                              END};
-static const tix_gql_arg_def id_args[] = {{"id", "ID!", NULL, NULL}, END};
-static const tix_gql_arg_def theatres_args[] = {{"city", "String", NULL, NULL}, FIRST("20"), END};
+                                              END_ARGS};
+static const tix_gql_arg_def id_args[] = {{"id", "ID!", NULL, NULL}, END_ARGS};
+static const tix_gql_arg_def theatres_args[] = {
+    {"city", "String", NULL, NULL}, FIRST("20"), END_ARGS};
 static const tix_gql_arg_def shows_args[] = {{"movieId", "ID", NULL, NULL},
                                              {"city", "String", NULL, NULL},
                                              {"date", "String", NULL, NULL},
                                              FIRST("20"),
-                                             END};
-static const tix_gql_arg_def first_args[] = {FIRST("20"), END};
+                                             END_ARGS};
+static const tix_gql_arg_def first_args[] = {FIRST("20"), END_ARGS};
 static const tix_gql_arg_def hold_args[] = {{"showId", "ID!", NULL, NULL},
                                             {"seatIds", "[ID!]", NULL, NULL},
                                             {"quantity", "Int", NULL, NULL},
                                             {"category", "String", NULL, NULL},
-                                            END};
-static const tix_gql_arg_def hold_id_args[] = {{"holdId", "ID!", NULL, NULL}, END};
-static const tix_gql_arg_def name_args[] = {{"name", "String!", NULL, NULL}, END};
+                                            END_ARGS};
+static const tix_gql_arg_def hold_id_args[] = {{"holdId", "ID!", NULL, NULL}, END_ARGS};
+static const tix_gql_arg_def name_args[] = {{"name", "String!", NULL, NULL}, END_ARGS};
 static const tix_gql_arg_def deprecated_args[] = {{"includeDeprecated", "Boolean", "false", NULL},
-                                                  END};
+                                                  END_ARGS};
 
 static const tix_gql_field_def query_fields[] = {
     {"movies", "[Movie!]!", "Movies, as GET /movies (status upcoming, released or all).",
@@ -63,7 +68,7 @@ static const tix_gql_field_def query_fields[] = {
      tix_gqlr_me, NULL, NULL, 1},
     {"__schema", "__Schema!", NULL, NULL, tix_gqlr_schema, NULL, NULL, 0},
     {"__type", "__Type", NULL, name_args, tix_gqlr_type, NULL, NULL, 0},
-    END};
+    END_FIELDS};
 
 static const tix_gql_field_def mutation_fields[] = {
     {"hold", "Hold!",
@@ -77,7 +82,7 @@ static const tix_gql_field_def mutation_fields[] = {
     {"cancelBooking", "Booking!",
      "Cancels the caller's booking, as POST /bookings/{id}/cancel (refund per policy).", id_args,
      tix_gqlr_cancel_booking, NULL, NULL, 1},
-    END};
+    END_FIELDS};
 
 #define PLAIN(n, t)                                                                                \
     {                                                                                              \
@@ -85,7 +90,7 @@ static const tix_gql_field_def mutation_fields[] = {
     }
 
 static const tix_gql_field_def money_fields[] = {PLAIN("amount", "Int!"),
-                                                 PLAIN("currency", "String!"), END};
+                                                 PLAIN("currency", "String!"), END_FIELDS};
 
 static const tix_gql_field_def movie_fields[] = {PLAIN("id", "ID!"),
                                                  PLAIN("title", "String!"),
@@ -99,11 +104,11 @@ static const tix_gql_field_def movie_fields[] = {PLAIN("id", "ID!"),
                                                  PLAIN("trailerUrl", "String"),
                                                  PLAIN("status", "String!"),
                                                  PLAIN("releaseStatus", "String!"),
-                                                 END};
+                                                 END_FIELDS};
 
 static const tix_gql_field_def theatre_fields[] = {
     PLAIN("id", "ID!"),          PLAIN("name", "String!"),          PLAIN("city", "String!"),
-    PLAIN("address", "String!"), PLAIN("utcOffsetMinutes", "Int!"), END};
+    PLAIN("address", "String!"), PLAIN("utcOffsetMinutes", "Int!"), END_FIELDS};
 
 static const tix_gql_field_def show_fields[] = {
     PLAIN("id", "ID!"),
@@ -124,10 +129,10 @@ static const tix_gql_field_def show_fields[] = {
      NULL, NULL, 1},
     {"seats", "[Seat!]!", "Every seat with its status, as GET /shows/{id}/seats.", NULL,
      tix_gqlr_show_seats, NULL, NULL, 5},
-    END};
+    END_FIELDS};
 
 static const tix_gql_field_def category_price_fields[] = {PLAIN("category", "String!"),
-                                                          PLAIN("price", "Money!"), END};
+                                                          PLAIN("price", "Money!"), END_FIELDS};
 
 static const tix_gql_field_def seat_fields[] = {
     PLAIN("id", "ID!"),
@@ -139,7 +144,7 @@ static const tix_gql_field_def seat_fields[] = {
     PLAIN("category", "String!"),
     PLAIN("price", "Money!"),
     {"status", "String!", "available, held, booked or blocked.", NULL, NULL, NULL, NULL, 0},
-    END};
+    END_FIELDS};
 
 static const tix_gql_field_def user_fields[] = {
     PLAIN("id", "ID!"),
@@ -148,7 +153,7 @@ static const tix_gql_field_def user_fields[] = {
     PLAIN("role", "String!"),
     {"bookings", "[Booking!]!", "The caller's bookings, newest first, as GET /bookings.",
      first_args, tix_gqlr_user_bookings, NULL, NULL, 2},
-    END};
+    END_FIELDS};
 
 static const tix_gql_field_def booking_fields[] = {
     PLAIN("id", "ID!"),
@@ -158,11 +163,11 @@ static const tix_gql_field_def booking_fields[] = {
     PLAIN("seats", "[BookedSeat!]!"),
     PLAIN("expiresAt", "String"),
     PLAIN("createdAt", "String!"),
-    END};
+    END_FIELDS};
 
 static const tix_gql_field_def booked_seat_fields[] = {
     PLAIN("id", "ID!"), PLAIN("label", "String!"), PLAIN("category", "String!"),
-    PLAIN("price", "Money!"), END};
+    PLAIN("price", "Money!"), END_FIELDS};
 
 static const tix_gql_field_def hold_fields[] = {
     {"id", "ID!", NULL, NULL, NULL, NULL, "hold_id", 0},
@@ -170,17 +175,17 @@ static const tix_gql_field_def hold_fields[] = {
     PLAIN("seats", "[BookedSeat!]!"),
     {"total", "Money!", NULL, NULL, tix_gqlr_total, NULL, NULL, 0},
     PLAIN("expiresAt", "String!"),
-    END};
+    END_FIELDS};
 
 static const tix_gql_field_def booking_result_fields[] = {PLAIN("booking", "Booking!"),
-                                                          PLAIN("payment", "Payment!"), END};
+                                                          PLAIN("payment", "Payment!"), END_FIELDS};
 
 static const tix_gql_field_def payment_fields[] = {
     PLAIN("provider", "String!"),
     PLAIN("orderId", "String!"),
     PLAIN("keyId", "String"),
     {"amount", "Money!", NULL, NULL, tix_gqlr_total, NULL, "amount", 0},
-    END};
+    END_FIELDS};
 
 /* ---- introspection types (spec section 4.2) ---- */
 
@@ -195,7 +200,7 @@ static const tix_gql_field_def schema_fields[] = {META("description", "String"),
                                                   META("mutationType", "__Type"),
                                                   META("subscriptionType", "__Type"),
                                                   META("directives", "[__Directive!]!"),
-                                                  END};
+                                                  END_FIELDS};
 
 static const tix_gql_field_def type_fields[] = {
     META("kind", "__TypeKind!"),
@@ -209,7 +214,7 @@ static const tix_gql_field_def type_fields[] = {
      0},
     {"inputFields", "[__InputValue!]", NULL, deprecated_args, NULL, NULL, "inputFields", 0},
     META("ofType", "__Type"),
-    END};
+    END_FIELDS};
 
 static const tix_gql_field_def field_fields[] = {
     META("name", "String!"),
@@ -218,7 +223,7 @@ static const tix_gql_field_def field_fields[] = {
     META("type", "__Type!"),
     META("isDeprecated", "Boolean!"),
     META("deprecationReason", "String"),
-    END};
+    END_FIELDS};
 
 static const tix_gql_field_def input_value_fields[] = {META("name", "String!"),
                                                        META("description", "String"),
@@ -226,11 +231,11 @@ static const tix_gql_field_def input_value_fields[] = {META("name", "String!"),
                                                        META("defaultValue", "String"),
                                                        META("isDeprecated", "Boolean!"),
                                                        META("deprecationReason", "String"),
-                                                       END};
+                                                       END_FIELDS};
 
 static const tix_gql_field_def enum_value_fields[] = {
     META("name", "String!"), META("description", "String"), META("isDeprecated", "Boolean!"),
-    META("deprecationReason", "String"), END};
+    META("deprecationReason", "String"), END_FIELDS};
 
 static const tix_gql_field_def directive_fields[] = {
     META("name", "String!"),
@@ -238,7 +243,7 @@ static const tix_gql_field_def directive_fields[] = {
     META("isRepeatable", "Boolean!"),
     META("locations", "[__DirectiveLocation!]!"),
     {"args", "[__InputValue!]!", NULL, deprecated_args, NULL, NULL, "args", 0},
-    END};
+    END_FIELDS};
 
 static const char *const type_kinds[] = {"SCALAR",       "OBJECT", "INTERFACE", "UNION", "ENUM",
                                          "INPUT_OBJECT", "LIST",   "NON_NULL",  NULL};
@@ -403,7 +408,7 @@ static json_t *input_values(tix_gql_ctx *c, const tix_gql_arg_def *args)
 
 static json_t *directive(tix_gql_ctx *c, const char *name, const char *description)
 {
-    static const tix_gql_arg_def if_arg[] = {{"if", "Boolean!", NULL, NULL}, END};
+    static const tix_gql_arg_def if_arg[] = {{"if", "Boolean!", NULL, NULL}, END_ARGS};
     return json_pack("{s:s,s:s,s:b,s:[sss],s:o}", "name", name, "description", description,
                      "isRepeatable", 0, "locations", "FIELD", "FRAGMENT_SPREAD", "INLINE_FRAGMENT",
                      "args", input_values(c, if_arg));

@@ -59,6 +59,7 @@ QUERIES = {
         }
         fragment ShowParts on Show { id theatreName movie { ...MovieParts } }
         fragment MovieParts on Movie { title __typename }""",
+    "all_shows_movies": "{ shows(first: 100) { id movieId movie { id title } } }",
     "me": "{ me { id email name role } }",
     "my_bookings": """
         query { me { id bookings(first: 10) {
@@ -186,6 +187,20 @@ def test_catalogue_lists_and_batched_movie(server, venue):
     assert sorted((p["category"], p["price"]["amount"]) for p in s["prices"]) == \
         sorted(GRID_PRICES.items())
     assert venue.movie["id"] in [m["id"] for m in d["movies"]]
+
+
+def test_batched_movies_of_many_shows(server, venue):
+    """Show.movie is read for the whole list at once (one store call, api/graphql_resolve.c):
+    each show still gets its own movie."""
+    Venue(server)  # a second show, of another movie
+    body = gql(server, QUERIES["all_shows_movies"])
+    assert "errors" not in body, body
+    shows = body["data"]["shows"]
+    assert len({s["movieId"] for s in shows}) >= 2, shows
+    rest = {s["id"]: s for s in ok(api("GET", server, "/shows?limit=100"))["items"]}
+    for s in shows:
+        assert s["movie"]["id"] == s["movieId"] == rest[s["id"]]["movie_id"]
+        assert s["movie"]["title"] == rest[s["id"]]["movie_title"]
 
 
 def test_variables_fragments_directives_aliases(server, venue):
