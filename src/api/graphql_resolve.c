@@ -181,7 +181,7 @@ json_t *tix_gqlr_show(tix_gql_ctx *c, json_t *parent, json_t *args)
 /* The key the batch leaves the movie under in each show object. */
 #define MOVIE_KEY "_gql_movie"
 
-/* The distinct movie ids of the shows (at most TIX_MOVIE_GET_MANY_MAX), arena array. */
+/* The distinct movie ids of the shows, arena array. */
 static const char **movie_ids(tix_gql_ctx *c, json_t *shows, int *n)
 {
     const char **ids = tix_arena_alloc(c->a, sizeof(char *) * (json_array_size(shows) + 1));
@@ -192,7 +192,7 @@ static const char **movie_ids(tix_gql_ctx *c, json_t *shows, int *n)
     json_array_foreach(shows, i, show)
     {
         const char *id = json_string_value(json_object_get(show, "movie_id"));
-        if (id != NULL && json_object_get(seen, id) == NULL && *n < TIX_MOVIE_GET_MANY_MAX) {
+        if (id != NULL && json_object_get(seen, id) == NULL) {
             json_object_set_new(seen, id, json_true());
             ids[(*n)++] = id;
         }
@@ -201,7 +201,8 @@ static const char **movie_ids(tix_gql_ctx *c, json_t *shows, int *n)
     return ids;
 }
 
-/* Show.movie for a whole list of shows: one store call for all their movies. */
+/* Show.movie for a whole list of shows: one store call for all their movies (one per
+ * TIX_MOVIE_GET_MANY_MAX distinct movies: a page of 100 shows of 100 films takes two). */
 void tix_gqlb_show_movie(tix_gql_ctx *c, json_t *parents, json_t *args)
 {
     (void)args;
@@ -212,16 +213,20 @@ void tix_gqlb_show_movie(tix_gql_ctx *c, json_t *parents, json_t *args)
     }
     int nids = 0;
     const char **ids = movie_ids(c, parents, &nids);
-    tix_movie *movies = NULL;
-    int n = 0;
-    if (tix_movie_get_many(db, c->a, ids, nids, &movies, &n) != TIX_OK) {
-        return; /* each show's resolver reads its movie alone */
-    }
     char today[11];
     tix_format_date(today, tix_now_ms());
     json_t *by_id = json_object();
-    for (int i = 0; i < n; i++) {
-        json_object_set_new(by_id, movies[i].id, tix_view_movie(&movies[i], today));
+    for (int from = 0; from < nids; from += TIX_MOVIE_GET_MANY_MAX) {
+        int k = nids - from < TIX_MOVIE_GET_MANY_MAX ? nids - from : TIX_MOVIE_GET_MANY_MAX;
+        tix_movie *movies = NULL;
+        int n = 0;
+        if (tix_movie_get_many(db, c->a, ids + from, k, &movies, &n) != TIX_OK) {
+            json_decref(by_id);
+            return; /* each show's resolver reads its movie alone */
+        }
+        for (int i = 0; i < n; i++) {
+            json_object_set_new(by_id, movies[i].id, tix_view_movie(&movies[i], today));
+        }
     }
     size_t i;
     json_t *show;

@@ -101,7 +101,7 @@ tix_rc tix_movie_get_many(tix_db *db, tix_arena *a, const char *const *ids, int 
         return nids == 0 ? TIX_OK : TIX_EINVAL;
     }
     tix_dbv *p = tix_arena_alloc(a, sizeof(tix_dbv) * (size_t)nids);
-    /* "$1,$2,...": at most 100 placeholders of at most 4 characters and a comma */
+    /* "$1,$2,...": at most 64 placeholders of at most 3 characters and a comma */
     char *in = tix_arena_alloc(a, (size_t)nids * 5 + 1);
     size_t k = 0;
     for (int i = 0; i < nids; i++) {
