@@ -883,7 +883,7 @@ static tix_gql_definition *definitions(parser *p)
 tix_gql_document *tix_gql_parse(tix_arena *a, const char *src, size_t len,
                                 const tix_gql_limits *limits, tix_gql_error *err)
 {
-    tix_gql_error scratch;
+    tix_gql_error scratch = {0, 0, {0}};
     parser *p = tix_arena_calloc(a, sizeof *p);
     p->a = a;
     p->err = err != NULL ? err : &scratch;
