@@ -204,6 +204,9 @@ static bool has_variable(const tix_gql_value *val)
 static json_t *coerce_literal(tix_gql_ctx *c, const tix_gql_value *val, const tix_gql_type *t,
                               const char **why);
 
+static void check_usages(vstate *v, const tix_gql_value *val, const tix_gql_type *loc,
+                         bool has_default);
+
 static void check_directives(vstate *v, const tix_gql_directive *d)
 {
     for (; d != NULL; d = d->next) {
@@ -218,14 +221,71 @@ static void check_directives(vstate *v, const tix_gql_directive *d)
         }
         use_variables(v, d->args->value);
         const char *why = NULL;
+        tix_gql_type nn_of = {TIX_GQL_NAMED, "Boolean", NULL};
+        tix_gql_type nn = {TIX_GQL_NON_NULL, NULL, &nn_of};
+        check_usages(v, d->args->value, &nn, false);
         if (!has_variable(d->args->value)) {
-            tix_gql_type nn_of = {TIX_GQL_NAMED, "Boolean", NULL};
-            tix_gql_type nn = {TIX_GQL_NON_NULL, NULL, &nn_of};
             json_t *j = coerce_literal(v->c, d->args->value, &nn, &why);
             if (j == NULL) {
                 verr(v, d->line, d->col, "Directive \"@%s\": %s", d->name, why);
             }
             json_decref(j);
+        }
+    }
+}
+
+/* AreTypesCompatible (spec 5.8.5): may a variable of type var stand where loc is expected? */
+static bool types_compatible(const tix_gql_type *var, const tix_gql_type *loc)
+{
+    if (loc->kind == TIX_GQL_NON_NULL) {
+        return var->kind == TIX_GQL_NON_NULL && types_compatible(var->of, loc->of);
+    }
+    if (var->kind == TIX_GQL_NON_NULL) {
+        return types_compatible(var->of, loc);
+    }
+    if (loc->kind == TIX_GQL_LIST_TYPE) {
+        return var->kind == TIX_GQL_LIST_TYPE && types_compatible(var->of, loc->of);
+    }
+    return var->kind == TIX_GQL_NAMED && strcmp(var->name, loc->name) == 0;
+}
+
+/* One variable val at a position of type loc (has_default: the position has its own). */
+static void check_usage(vstate *v, const tix_gql_value *val, const tix_gql_type *loc,
+                        bool has_default)
+{
+    const tix_gql_vardef *d = v->op != NULL ? v->op->variables : NULL;
+    while (d != NULL && strcmp(d->name, val->s) != 0) {
+        d = d->next;
+    }
+    if (d == NULL) {
+        return; /* undefined: use_variables says so */
+    }
+    const tix_gql_type *want = loc;
+    bool var_default = d->default_value != NULL && d->default_value->kind != TIX_GQL_NULL;
+    if (loc->kind == TIX_GQL_NON_NULL && d->type->kind != TIX_GQL_NON_NULL &&
+        (var_default || has_default)) {
+        want = loc->of;
+    }
+    if (!types_compatible(d->type, want)) {
+        verr(v, val->line, val->col,
+             "Variable \"$%s\" is of a type that cannot be used in position expecting %s.", val->s,
+             loc->kind == TIX_GQL_NAMED ? loc->name : "another type");
+    }
+}
+
+/* All Variable Usages Are Allowed (spec 5.8.5): each variable in val (a value at a position
+ * of type loc; has_default: the position has a default of its own) has a compatible type. */
+static void check_usages(vstate *v, const tix_gql_value *val, const tix_gql_type *loc,
+                         bool has_default)
+{
+    if (val->kind == TIX_GQL_VARIABLE) {
+        check_usage(v, val, loc, has_default);
+        return;
+    }
+    const tix_gql_type *t = loc->kind == TIX_GQL_NON_NULL ? loc->of : loc;
+    if (val->kind == TIX_GQL_LIST && t->kind == TIX_GQL_LIST_TYPE) {
+        for (const tix_gql_value *it = val->items; it != NULL; it = it->next) {
+            check_usages(v, it, t->of, false);
         }
     }
 }
@@ -248,9 +308,11 @@ static void check_arg(vstate *v, const tix_gql_selection *s, const tix_gql_field
         return;
     }
     use_variables(v, a->value);
+    tix_gql_type *loc = tix_gql_type_ref(v->c->a, d->type);
+    check_usages(v, a->value, loc, d->default_value != NULL);
     if (!has_variable(a->value)) {
         const char *why = NULL;
-        json_t *j = coerce_literal(v->c, a->value, tix_gql_type_ref(v->c->a, d->type), &why);
+        json_t *j = coerce_literal(v->c, a->value, loc, &why);
         if (j == NULL) {
             verr(v, a->line, a->col, "Argument \"%s\": %s", a->name, why);
         }

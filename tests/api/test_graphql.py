@@ -9,6 +9,7 @@ test_graphql_js can have graphql-js validate exactly the documents this file sen
 
 import json
 import shutil
+import time
 import subprocess
 from pathlib import Path
 
@@ -71,6 +72,17 @@ QUERIES = {
     "type_show": '{ __type(name: "Show") { name kind fields { name type { kind name ofType { name } } } } }',
     "first_too_big": "{ movies(first: 101) { id } }",
     "two_ops": "query A { __typename } query B { movies(first: 1) { id } }",
+    "variable_positions": """
+        query V($id: ID = "mov_x", $n: Int!, $one: ID!, $s: ID!) {
+          movie(id: $id) { id }
+          movies(first: $n) { id }
+          hold: show(id: $one) { id }
+          shows(movieId: $s) { id }
+        }
+        mutation M($show: ID!, $ids: [ID!], $one: ID!) {
+          a: hold(showId: $show, seatIds: $ids) { id }
+          b: hold(showId: $show, seatIds: [$one]) { id }
+        }""",
     "costly_ok": """
         { a: shows(first: 100) { seats { id } } }""",
     "costly": """
@@ -109,6 +121,9 @@ BAD_QUERIES = {
     "wrong_fragment_type": "{ ...M } fragment M on Movie { id }",
     "unknown_directive": "{ __typename @nope }",
     "variable_object_type": "query Q($m: Movie) { movie(id: $m) { id } }",
+    "variable_wrong_position": "query Q($s: [ID!]) { shows(movieId: $s) { id } }",
+    "variable_nullable_in_non_null": "query Q($id: ID) { movie(id: $id) { id } }",
+    "variable_wrong_scalar": "query Q($b: String!) { __typename @skip(if: $b) }",
 }
 
 
@@ -348,6 +363,64 @@ def test_limits(server):
     big = "{ __typename " + "#" * 70000 + "\n}"
     body = gql(server, big, status=400)
     assert "larger than" in body["errors"][0]["message"]
+
+
+def test_hostile_documents_are_refused_quickly(server):
+    """A fragment bomb (each fragment spreads the next one twice: 2^25 selections expanded) is
+    refused by validation's expansion bound, in bounded time; other hostile shapes get clean
+    errors, never a 5xx."""
+    frags = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(25))
+    bomb = "{ ...F0 } " + frags + " fragment F25 on Query { __typename }"
+    t0 = time.monotonic()
+    body = gql(server, bomb, status=400)
+    assert time.monotonic() - t0 < 5
+    assert any("too complex" in e["message"] for e in body["errors"]), body
+    hostile = [
+        "{ " + "__typename " * 5000 + "}",  # many selections of one key: merged
+        '{ __type(name: "' + "\\u0000" + '") { name } }',
+        '{ movie(id: "' + "x" * 5000 + '") { id } }',
+        "{ movies(first: 99999999999999999999) { id } }",
+        "query($a: [[[ID!]!]!]!) { __typename }",
+        '{ movie(id: """\n  block\n""") { id } }',
+        "{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }",
+    ]
+    for doc in hostile:
+        r = api("POST", server, "/graphql", json={"query": doc},
+                headers={"Accept": GQL_RESPONSE})
+        assert r.status_code in (200, 400), (doc[:80], r.status_code, r.text[:300])
+        b = r.json()
+        assert "data" in b or b.get("errors"), b
+    # variables of hostile shapes: a clean variable error, nothing runs
+    q = "query($s: [ID!]) { hold: __typename movies(first: 1) { id } }"
+    for v in ([[["x"]]], {"a": 1}, [None], 1.5, True):
+        body = gql(server, q.replace("hold: __typename", "__typename") + "", {"s": v},
+                   status=400)
+        assert codes(body) == ["graphql_validation_failed"], (v, body)  # $s unused
+    q = "query($s: [ID!]) { a: __typename } query B($s: ID) { shows(movieId: $s) { id } }"
+    for v in ([[["x"]]], {"a": 1}, [None], 1.5, True):
+        body = gql(server, "query($s: ID) { shows(movieId: $s) { id } }", {"s": v}, status=400)
+        assert codes(body) == ["graphql_variable_invalid"], (v, body)
+    body = gql(server, "query($s: ID) { shows(movieId: $s) { id } }", {"s": "x" * 100000})
+    assert body == {"data": {"shows": []}}
+
+
+def test_variable_positions(server, venue):
+    """Variables where their types allow (a nullable one with a default in a non-null position,
+    a non-null one in a nullable position, an item of a list): validation passes, both
+    operations of one document run by name."""
+    body = gql(server, QUERIES["variable_positions"], {"n": 1, "one": venue.show_id,
+                                                      "s": venue.movie["id"]}, operation="V")
+    assert body["data"]["hold"] == {"id": venue.show_id}
+    assert body["data"]["shows"] == [{"id": venue.show_id}]
+    assert codes(body) == ["not_found"]  # movie(id: "mov_x"), the default
+    user = make_user(server, "gqlvars")
+    body = gql(server, QUERIES["variable_positions"],
+               {"show": venue.show_id, "ids": venue.ids("E1"), "one": venue.ids("E2")[0]},
+               token=user.token, operation="M")
+    # the second hold replaces the first (one hold per user and show), as over REST
+    assert "errors" not in body, body
+    assert [s["label"] for s in seat_map(server, venue.show_id)["seats"]
+            if s["status"] == "held"] == ["E2"]
 
 
 def test_operation_name(server):
