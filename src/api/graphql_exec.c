@@ -499,6 +499,136 @@ static void check_variable_defs(vstate *v, const tix_gql_definition *op)
     }
 }
 
+/* ---- OverlappingFieldsCanBeMerged (spec 5.3.2), simplified to object types only: the fields
+ * of one response key in a selection set (fragments expanded, directives ignored) must be the
+ * same field with the same arguments, and their sub-selections must merge in turn. ---- */
+
+typedef struct mgroup {
+    const char *key;
+    const tix_gql_selection *nodes[MAX_GROUP];
+    int n;
+    struct mgroup *next;
+} mgroup;
+
+static bool values_equal(const tix_gql_value *a, const tix_gql_value *b)
+{
+    bool same_text = a->s == NULL ? b->s == NULL : b->s != NULL && strcmp(a->s, b->s) == 0;
+    if (a->kind != b->kind || a->b != b->b || !same_text) {
+        return false;
+    }
+    const tix_gql_value *x = a->items;
+    const tix_gql_value *y = b->items;
+    for (; x != NULL && y != NULL; x = x->next, y = y->next) {
+        if (!values_equal(x, y)) {
+            return false;
+        }
+    }
+    if (x != NULL || y != NULL) {
+        return false;
+    }
+    const tix_gql_arg *p = a->fields;
+    const tix_gql_arg *q = b->fields;
+    for (; p != NULL && q != NULL; p = p->next, q = q->next) {
+        if (strcmp(p->name, q->name) != 0 || !values_equal(p->value, q->value)) {
+            return false;
+        }
+    }
+    return p == NULL && q == NULL;
+}
+
+static int arg_count(const tix_gql_arg *a)
+{
+    int n = 0;
+    for (; a != NULL; a = a->next) {
+        n++;
+    }
+    return n;
+}
+
+static bool args_equal(const tix_gql_arg *a, const tix_gql_arg *b)
+{
+    if (arg_count(a) != arg_count(b)) {
+        return false;
+    }
+    for (; a != NULL; a = a->next) {
+        const tix_gql_arg *o = b;
+        while (o != NULL && strcmp(o->name, a->name) != 0) {
+            o = o->next;
+        }
+        if (o == NULL || !values_equal(a->value, o->value)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void merge_add(vstate *v, const tix_gql_selection *s, mgroup **first)
+{
+    const char *key = s->alias != NULL ? s->alias : s->name;
+    mgroup **g = first;
+    while (*g != NULL && strcmp((*g)->key, key) != 0) {
+        g = &(*g)->next;
+    }
+    if (*g == NULL) {
+        *g = tix_arena_calloc(v->c->a, sizeof **g);
+        (*g)->key = key;
+    }
+    if ((*g)->n < MAX_GROUP) {
+        (*g)->nodes[(*g)->n++] = s;
+    }
+}
+
+static void merge_collect(vstate *v, const tix_gql_selection *s, mgroup **first)
+{
+    for (; s != NULL && v->visited <= MAX_VISITED; s = s->next) {
+        v->visited++;
+        if (s->kind == TIX_GQL_FIELD) {
+            merge_add(v, s, first);
+        } else if (s->kind == TIX_GQL_INLINE_FRAGMENT) {
+            merge_collect(v, s->selections, first);
+        } else {
+            int index = 0;
+            const tix_gql_definition *f = find_fragment(v->c->doc, s->name, &index);
+            if (f != NULL) {
+                merge_collect(v, f->selections, first);
+            }
+        }
+    }
+}
+
+static void check_merge(vstate *v, const tix_gql_type_def *t, const tix_gql_selection *const *heads,
+                        int nheads)
+{
+    mgroup *groups = NULL;
+    for (int i = 0; i < nheads; i++) {
+        merge_collect(v, heads[i], &groups);
+    }
+    for (mgroup *g = groups; g != NULL; g = g->next) {
+        const tix_gql_selection *a = g->nodes[0];
+        for (int i = 1; i < g->n; i++) {
+            const tix_gql_selection *b = g->nodes[i];
+            if (strcmp(a->name, b->name) != 0 || !args_equal(a->args, b->args)) {
+                verr(v, b->line, b->col,
+                     "Fields \"%s\" conflict because they are different fields or have different "
+                     "arguments.",
+                     g->key);
+                return;
+            }
+        }
+        const tix_gql_field_def *f = tix_gql_field(t, a->name);
+        const tix_gql_type_def *st =
+            f != NULL ? tix_gql_find_type(tix_gql_type_name(tix_gql_type_ref(v->c->a, f->type)))
+                      : NULL;
+        if (st != NULL && st->kind == TIX_GQL_K_OBJECT && strncmp(st->name, "__", 2) != 0) {
+            const tix_gql_selection *subs[MAX_GROUP];
+            for (int i = 0; i < g->n; i++) {
+                subs[i] = g->nodes[i]->selections;
+            }
+            check_merge(v, st, subs, g->n);
+        }
+    }
+}
+
 static void check_operation(vstate *v, const tix_gql_definition *op)
 {
     v->op = op;
@@ -514,6 +644,11 @@ static void check_operation(vstate *v, const tix_gql_definition *op)
         return;
     }
     check_selections(v, root, op->selections, 0, 1);
+    if (!v->failed) { /* on a document that is otherwise valid: fragments known, no cycles */
+        const tix_gql_selection *heads[1] = {op->selections};
+        v->visited = 0; /* a budget of its own, as large as the first walk's */
+        check_merge(v, root, heads, 1);
+    }
     int i = 0;
     for (const tix_gql_vardef *d = op->variables; d != NULL && i < 64; d = d->next, i++) {
         if (!v->var_used[i]) {
@@ -986,6 +1121,11 @@ static json_t *execute_field(tix_gql_ctx *c, const tix_gql_type_def *t, json_t *
         return json_string(t->name);
     }
     const tix_gql_field_def *f = tix_gql_field(t, s->name);
+    if (f == NULL) { /* validation refuses this (fields that cannot merge); never run it */
+        tix_gql_fail(c, "graphql_validation_failed", "fields that cannot be merged");
+        field_error(c, g, path);
+        return json_null();
+    }
     tix_gql_type *ft = tix_gql_type_ref(c->a, f->type);
     const char *why = NULL;
     json_t *args = field_args(c, f, s, &why);

@@ -48,6 +48,13 @@ QUERIES = {
           }
           movies(status: "all", first: 100) { id }
         }""",
+    "mergeable": """
+        query M($id: ID!) {
+          show(id: $id) { id movie { id } }
+          show(id: $id) { movie { title } ...S }
+          ... on Query { show(id: $id) { x: city } }
+        }
+        fragment S on Show { x: city }""",
     "fragments": """
         query Frags($id: ID!, $withSeats: Boolean = false, $noPrices: Boolean!) {
           first: show(id: $id) { ...ShowParts }
@@ -121,6 +128,13 @@ BAD_QUERIES = {
     "wrong_fragment_type": "{ ...M } fragment M on Movie { id }",
     "unknown_directive": "{ __typename @nope }",
     "variable_object_type": "query Q($m: Movie) { movie(id: $m) { id } }",
+    # OverlappingFieldsCanBeMerged: one response key, two different fields (crashed the server)
+    "conflicting_fields": "{ a: movies { id } a: theatres { name utcOffsetMinutes } }",
+    "conflicting_args": "{ movies(first: 1) { id } movies(first: 2) { id } }",
+    "conflicting_nested": """
+        { shows { m: movie { id } } ...F }
+        fragment F on Query { shows { m: movieId } }""",
+    "conflicting_deep": "{ me { x: id } me { x: email } }",
     "variable_wrong_position": "query Q($s: [ID!]) { shows(movieId: $s) { id } }",
     "variable_nullable_in_non_null": "query Q($id: ID) { movie(id: $id) { id } }",
     "variable_wrong_scalar": "query Q($b: String!) { __typename @skip(if: $b) }",
@@ -216,6 +230,13 @@ def test_batched_movies_of_many_shows(server, venue):
     for s in shows:
         assert s["movie"]["id"] == s["movieId"] == rest[s["id"]]["movie_id"]
         assert s["movie"]["title"] == rest[s["id"]]["movie_title"]
+
+
+def test_same_fields_merge(server, venue):
+    body = gql(server, QUERIES["mergeable"], {"id": venue.show_id})
+    assert "errors" not in body, body
+    assert body["data"]["show"] == {"id": venue.show_id, "movie": {
+        "id": venue.movie["id"], "title": venue.movie["title"]}, "x": venue.theatre["city"]}
 
 
 def test_variables_fragments_directives_aliases(server, venue):
