@@ -1,8 +1,9 @@
 """
-What the Python benches share: a keep-alive API client, a percentile, a free loopback port, and
-the venue every bench sets up before it measures anything (an owner, an approved theatre with
-one hall, a movie, shows on demand). Used by bench/checkin.py, promo.py and sse_memory.py; the
-benches import it from their own directory (`bench/x.py` puts bench/ first on sys.path).
+What the Python benches share: a keep-alive API client, a percentile, a free loopback port, the
+venue every bench sets up before it measures anything (an owner, an approved theatre with one
+hall, a movie, shows on demand), and the whole loop of the idle-stream memory benches
+(MemoryBench). Used by bench/checkin.py, promo.py, sse_memory.py and ws_memory.py; the benches
+import it from their own directory (`bench/x.py` puts bench/ first on sys.path).
 
 Set-up calls go through Api.ok(), which ends the bench (SystemExit) on any status but the one
 expected: a bench whose set-up failed has nothing to measure. Only the standard library.
@@ -11,13 +12,21 @@ expected: a bench whose set-up failed has nothing to measure. Only the standard 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
+import os
+import resource
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 class Api:
@@ -141,3 +150,228 @@ class Venue:
                          201, self.ot)
         seats = [s["id"] for s in self.a.ok("GET", f"/shows/{show['id']}/seats")["seats"]]
         return show["id"], seats
+
+
+# ---- the idle-stream memory benches (bench/sse_memory.py, bench/ws_memory.py) ----
+#
+# Both measure one thing the same way: the server's RSS with N idle live streams of one kind.
+# The loop below is theirs: start the release server, set up a venue with one show, open the
+# streams in batches (each read up to its first answer), measure, publish one hold and wait for
+# every stream to see it, measure again, print a last line for bench/compare.sh. A bench gives
+# only what differs: its stream client and the wording and last line of its report.
+
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@sse.test", "sse-admin-password-1"
+PASSWORD = "sse-user-password-1"
+
+
+def status_kib(pid: int, field: str) -> int:
+    """A field of /proc/<pid>/status in KiB (or a count, for Threads); 0 when absent."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def mib(kib: float) -> float:
+    return kib / 1024
+
+
+def rss_split(pid: int) -> str:
+    """RSS split into anonymous memory (heap, stacks: what the server allocates) and file-backed
+    pages (shared libraries' code and data: counted in RSS, shared with other processes)."""
+    return (f"anon {mib(status_kib(pid, 'RssAnon')):.1f} MiB, "
+            f"file {mib(status_kib(pid, 'RssFile')):.1f} MiB")
+
+
+class MarkerStream:
+    """One raw-socket live-stream client that keeps nothing but the last `keep` bytes it read,
+    to spot two markers: READY (the stream's first answer) and SEATS (the event the bench
+    publishes). A bench's subclass sets them and writes handshake(port, show_id), which opens
+    self.reader/self.writer and returns once the server accepted the stream."""
+
+    READY = SEATS = b""
+    KEEP = 256
+
+    def __init__(self):
+        self.reader = self.writer = None
+        self.ready = asyncio.Event()
+        self.seats = asyncio.Event()
+        self.pending = b""
+
+    async def handshake(self, port: int, show_id: str) -> None:
+        raise NotImplementedError
+
+    async def open(self, port: int, show_id: str):
+        await self.handshake(port, show_id)
+        asyncio.get_running_loop().create_task(self.pump())
+
+    async def pump(self):
+        while True:
+            data = await self.reader.read(4096)
+            if not data:
+                return
+            self.pending = (self.pending + data)[-self.KEEP:]  # markers may straddle reads
+            if self.READY in self.pending:
+                self.ready.set()
+            if self.SEATS in self.pending:
+                self.seats.set()
+
+
+class MemoryBench:
+    """What a memory bench says: title ("SSE"), unit ("stream"), tmp_prefix, theatre name;
+    stream_cls: a MarkerStream;
+    result(n, rss_mib, per_kib): the last line for bench/compare.sh."""
+
+    def __init__(self, *, title: str, unit: str, tmp_prefix: str, theatre: str, stream_cls,
+                 result):
+        self.title, self.unit, self.tmp_prefix, self.theatre = title, unit, tmp_prefix, theatre
+        self.stream_cls, self.result = stream_cls, result
+
+    def setup(self, port: int):
+        """An approved theatre with a 10-seat hall and one show; (show_id, seat ids, token)."""
+        a = Api(port)
+        v = Venue(a, ADMIN_EMAIL, ADMIN_PASSWORD, password=PASSWORD, domain="sse.test",
+                  theatre=self.theatre, address="1 Socket Road", rows=["A"], seats=10,
+                  movie="Streams")
+        start = (datetime.now(timezone.utc) + timedelta(days=2)).replace(second=0,
+                                                                         microsecond=0)
+        show, seats = v.show(start)
+        buyer = v.account("buyer")["access_token"]
+        a.close()  # no set-up connection left open while the server's memory is measured
+        return show, seats, buyer
+
+    async def open_all(self, port: int, show_id: str, n: int, batch: int) -> list:
+        streams: list = []
+        for i in range(0, n, batch):
+            part = [self.stream_cls() for _ in range(min(batch, n - i))]
+            await asyncio.gather(*(s.open(port, show_id) for s in part))
+            await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in part)), 30)
+            streams += part
+        return streams
+
+    async def run(self, args, pid: int, port: int, log) -> int:
+        u = self.unit
+        show_id, seats, buyer = self.setup(port)
+        time.sleep(0.5)
+        idle = status_kib(pid, "VmRSS")
+        log(f"idle:   rss {mib(idle):.1f} MiB ({rss_split(pid)}), "
+            f"threads {status_kib(pid, 'Threads')} (after the set-up requests)")
+        t0 = time.monotonic()
+        streams = await self.open_all(port, show_id, args.streams, args.batch)
+        log(f"opened: {len(streams)} {u}s in {time.monotonic() - t0:.1f} s")
+        await asyncio.sleep(args.settle)
+        at_n = status_kib(pid, "VmRSS")
+        log(f"open:   rss {mib(at_n):.1f} MiB with {len(streams)} idle {u}s "
+            f"({(at_n - idle) / len(streams):.2f} KiB per {u}; {rss_split(pid)}), "
+            f"threads {status_kib(pid, 'Threads')}")
+        a = Api(port)
+        a.ok("POST", f"/shows/{show_id}/holds", {"seat_ids": seats[:2]}, 201, buyer)
+        a.close()
+        try:
+            await asyncio.wait_for(asyncio.gather(*(s.seats.wait() for s in streams)), 60)
+        except asyncio.TimeoutError:
+            missed = sum(1 for s in streams if not s.seats.is_set())
+            log(f"FAIL: {missed} of {len(streams)} {u}s got no seats event within 60 s")
+            return 1
+        log(f"event:  all {len(streams)} {u}s got the seats event")
+        await asyncio.sleep(args.settle)
+        final = status_kib(pid, "VmRSS")
+        per = (final - idle) / len(streams)
+        log(f"after:  rss {mib(final):.1f} MiB (peak {mib(status_kib(pid, 'VmHWM')):.1f} MiB), "
+            f"{per:.2f} KiB per {u} over idle")
+        for s in streams:
+            s.writer.close()
+        log(self.result(len(streams), mib(final), per))
+        return 0
+
+    def main(self, description: str) -> int:
+        p = argparse.ArgumentParser(description=description)
+        p.add_argument("--streams", type=int, default=5000)
+        p.add_argument("--batch", type=int, default=250, help=f"{self.unit}s opened at once")
+        p.add_argument("--settle", type=float, default=3.0,
+                       help="seconds idle before a measurement")
+        p.add_argument("--bin", default=os.environ.get("TICKETD_BIN", str(REPO / "build/ticketd")))
+        p.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+        p.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
+        p.add_argument("--out", default="", help="also append the report to this file")
+        args = p.parse_args()
+        raise_open_files(args.streams + 1024)
+
+        lines: list[str] = []
+
+        def log(msg: str):
+            print(msg, flush=True)
+            lines.append(msg)
+
+        tmp = tempfile.mkdtemp(prefix=self.tmp_prefix)
+        port = free_port()
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("TICKETD_", "DATABASE_", "PG", "REDIS", "CACHE_"))}
+        env.update(
+            BIND_ADDRESS="127.0.0.1", PORT=str(port),
+            DATABASE_URL=args.database_url or f"sqlite://{tmp}/t.db",
+            JWT_ACCESS_SECRET="bench-access-secret-6f1c2a9e0b7d4c38a5e2f9d1c0b8a7e6",
+            JWT_REFRESH_SECRET="bench-refresh-secret-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d",
+            PASSWORD_HASH_COST="min", ADMIN_EMAIL=ADMIN_EMAIL, ADMIN_PASSWORD=ADMIN_PASSWORD,
+            RATE_LIMIT="off", LOG_LEVEL="warn", MEDIA_DIR=f"{tmp}/media",
+            MAX_CONNECTIONS=str(args.streams + 200), SSE_MAX_STREAMS=str(args.streams + 100),
+            SSE_HEARTBEAT="2s")
+        for kv in args.env:
+            k, _, v = kv.partition("=")
+            env[k] = v
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src"],
+                               cwd=REPO).returncode
+        log(f"ticketd {self.title} memory bench {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
+            f"{rev}{'+dirty' if dirty else ''} streams={args.streams} "
+            f"db={'postgres' if args.database_url else 'sqlite'} "
+            f"heartbeat={env['SSE_HEARTBEAT']} WORKERS={env.get('WORKERS', 'default')} "
+            f"extra={' '.join(args.env) or '-'}")
+        errlog = open(f"{tmp}/ticketd.log", "w")
+        proc = subprocess.Popen([args.bin], env=env, cwd=tmp, stdin=subprocess.DEVNULL,
+                                stdout=errlog, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        errlog.flush()
+                        raise SystemExit("server did not start:\n" +
+                                         Path(f"{tmp}/ticketd.log").read_text()[-3000:])
+                    time.sleep(0.1)
+            rc = asyncio.run(self.run(args, proc.pid, port, log))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            errlog.close()
+            errors = [line for line in Path(f"{tmp}/ticketd.log").read_text().splitlines()
+                      if '"level":"error"' in line]
+            subprocess.run(["rm", "-rf", tmp])
+        if errors:
+            log(f"server error lines: {len(errors)}; first: {errors[0][:300]}")
+        if args.out:
+            with open(args.out, "a") as f:
+                f.write("\n".join(lines) + "\n\n")
+        return rc
+
+
+def raise_open_files(need: int) -> None:
+    """Raises this process's open-files limit to need (the server it starts inherits it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= need:
+        return
+    if hard != resource.RLIM_INFINITY and hard < need:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
+        except (ValueError, OSError):
+            raise SystemExit(f"open files limit {hard} < {need}: run as root or raise it")
+    else:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))

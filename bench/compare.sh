@@ -8,8 +8,10 @@
 # Rows:
 #   1. cached seat map of a 2,000-seat show, client without gzip   vs nginx serving the same bytes
 #   2. the same, client sends Accept-Encoding: gzip                vs nginx gzip_static of the same gzip bytes
-#   3. (to come) 2-seat holds on a 10,000-seat show               vs pgbench running the bare hold SQL
-#   4. (to come) 5,000 idle SSE streams: RSS
+#   3. 2-seat holds on a 10,000-seat show, 64 connections         vs pgbench running the bare hold SQL
+#      (bench/holds.sh PGBENCH=1: its own PostgreSQL, fsync on, pgbench right after on the same cluster)
+#   4. 5,000 idle SSE streams and 5,000 idle WebSockets: RSS        vs the budget, 50 MiB each
+#      (bench/sse_memory.py, bench/ws_memory.py; STREAMS=n changes the count)
 #   5. 100 users each holding 2 seats in the same instant          vs the same client bursting GET /healthz
 #      (bench/burst.py: p50 of each burst over ROUNDS rounds, ratio = median of the rounds' ratios)
 #
@@ -21,8 +23,8 @@
 # ROWS="1 2" selects rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-10}; CONNS=${CONNS:-64}; PERF=${PERF:-0}; ROWS=${ROWS:-"1 2 5"}; ROUNDS=${ROUNDS:-5}
-BIN=${BIN:-./build/ticketd}
+DUR=${1:-10}; CONNS=${CONNS:-64}; PERF=${PERF:-0}; ROWS=${ROWS:-"1 2 3 4 5"}; ROUNDS=${ROUNDS:-5}
+BIN=$(realpath "${BIN:-./build/ticketd}")
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 for t in wrk nginx curl; do command -v $t >/dev/null || { echo "$t missing (scripts/deps.sh bench)" >&2; exit 1; }; done
 OUT=${OUT:-bench/results/$(date -u +%F)-compare.txt}
@@ -193,8 +195,27 @@ if [[ " $ROWS " == *" 5 "* ]]; then
   SUMMARY+=("$(printf '%-38s %9.1f ms p50 %9.1f ms p50 %5.2f  <= 1.5' "100 simultaneous 2-seat holds" "$BH" "$BZ" "$BR")")
 fi
 
-# ---- rows 3-4 (holds vs pgbench, SSE memory) go here, each measured against its limit in this
-# same run, with its status mix. ----
+if [[ " $ROWS " == *" 3 "* ]]; then
+  echo "== 3. 2-seat holds on a 10,000-seat show; limit: pgbench running the bare hold SQL on the same cluster"
+  PGBENCH=1 BIN=$BIN bench/holds.sh "$DUR" "$CONNS" >"$TMP/holds.txt" 2>&1 || { sed 's/^/  /' "$TMP/holds.txt"; exit 1; }
+  sed 's/^/  /' "$TMP/holds.txt"
+  H=$(sed -nE 's/^ratio holds: ticketd ([0-9.]+) req\/s \/ pgbench ([0-9.]+) tps = ([0-9.]+).*/\1 \2 \3/p' "$TMP/holds.txt")
+  read -r HT HP HR <<<"${H:-0 0 0}"
+  SUMMARY+=("$(printf '%-38s %9.0f req/s  %9.0f tps    %5.2f  >= 0.9' "2-seat holds, 10,000-seat show" "$HT" "$HP" "$HR")")
+fi
+
+if [[ " $ROWS " == *" 4 "* ]]; then
+  N_STREAMS=${STREAMS:-5000}
+  for kind in sse ws; do
+    echo "== 4. $N_STREAMS idle $kind streams: the server's RSS; limit: the budget, 50 MiB"
+    /usr/bin/python3 "bench/${kind}_memory.py" --streams "$N_STREAMS" --bin "$BIN" >"$TMP/$kind.txt" 2>&1 ||
+      { sed 's/^/  /' "$TMP/$kind.txt"; exit 1; }
+    sed 's/^/  /' "$TMP/$kind.txt"
+    M=$(sed -nE 's/.*rss_mib=([0-9.]+).*/\1/p' "$TMP/$kind.txt" | tail -1)
+    SUMMARY+=("$(printf '%-38s %9.1f MiB      %9.1f MiB      %5.2f  <= 1' "$N_STREAMS idle $kind streams, RSS" "${M:-0}" 50 \
+      "$(ratio "${M:-0}" 50)")")
+  done
+fi
 
 echo "load after:  $(uptime | sed 's/.*load average/load average/')"
 echo "== summary (medians)                    ticketd          limit            ratio  goal"

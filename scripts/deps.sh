@@ -10,7 +10,8 @@ build_pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
   libqrencode-dev libpng-dev libhpdf-dev libwslay-dev)
 test_pkgs=(postgresql patroni etcd-server redis-server redis-sentinel nginx-light python3 python3-pytest python3-requests python3-yaml python3-jsonschema python3-aiosmtpd
   clang-format clang-tidy cppcheck wrk curl valgrind
-  zbar-tools poppler-utils python3-nacl openssl python3-websockets nodejs)
+  zbar-tools poppler-utils python3-nacl openssl python3-websockets nodejs
+  prometheus)  # promtool: tests/api/test_metrics.py checks /metrics and deploy/alerts.yml
 bench_pkgs=(linux-perf)
 
 want=("${build_pkgs[@]}")

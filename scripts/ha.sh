@@ -106,6 +106,7 @@ etcd_start() {
       --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
       --initial-cluster "$cluster" --initial-cluster-state new \
       --initial-cluster-token "$token" --heartbeat-interval 100 --election-timeout 1000 \
+      --enable-v2=true \
       </dev/null >>"$DIR/etcd$i/etcd.log" 2>&1 &
     ETCD_PIDS+="${ETCD_PIDS:+ }$!"
     write_state
@@ -166,7 +167,13 @@ log:
 restapi:
   listen: 127.0.0.1:$rest
   connect_address: 127.0.0.1:$rest
-etcd3:
+# etcd's v2 API, not etcd3: Patroni 3.0.2 (Debian 12) renews its leader key through etcd3
+# with an unconditional put, so a primary frozen past the key's TTL (SIGSTOP, a VM pause)
+# takes the key back from the replica promoted meanwhile on waking, and that replica's
+# acknowledged writes are rewound away (upstream fix: patroni PR 2689, in 3.0.3). The v2
+# backend renews with compare-and-swap on the key's value (prevValue = its own name).
+# tests/api/test_ha_sale.py's partition test catches it.
+etcd:
   hosts: $ETCD_HOSTS
 bootstrap:
   dcs:

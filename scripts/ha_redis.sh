@@ -33,12 +33,10 @@ USED_PORTS=" 80 5432 6379 26379 "
 
 rcli() { redis-cli -h 127.0.0.1 -p "$1" "${@:2}" 2>/dev/null; }
 
+pong() { [ "$(rcli "$1" ping)" = PONG ]; }
+
 wait_ping() {
-  for _ in $(seq 100); do
-    [ "$(rcli "$1" ping)" = PONG ] && return 0
-    sleep 0.1
-  done
-  die "nothing answers on port $1 (see $DIR/*/log)"
+  wait_for 10 0.1 pong "$1" || die "nothing answers on port $1 (see $DIR/*/log)"
 }
 
 master_port() {
@@ -166,6 +164,12 @@ rejoin_redis() {
   say "redis$k rejoined on 127.0.0.1:$port (pid $pid) as a replica of $primary"
 }
 
+# Whether the sentinels name a primary other than $1 that says it is one; sets new to it.
+promoted() {
+  new=$(master_port || true)
+  [ -n "$new" ] && [ "$new" != "$1" ] && [ "$(rcli "$new" role | head -1)" = master ]
+}
+
 failover_redis() {
   load_state || die "not running"
   local old i=0 port pid t0 new
@@ -180,17 +184,9 @@ failover_redis() {
     say "killed the primary redis$i (port $port, pid $pid)"
   done
   [ -n "${t0:-}" ] || die "the primary $old is not one of ours"
-  for _ in $(seq 600); do
-    new=$(master_port || true)
-    if [ -n "$new" ] && [ "$new" != "$old" ] && [ "$(rcli "$new" role | head -1)" = master ]
-    then
-      say "new primary 127.0.0.1:$new after $(echo "$(date +%s.%N) - $t0" | bc) s"
-      [ "${HA_REJOIN:-yes}" = yes ] && rejoin_redis "$old" "$new"
-      return 0
-    fi
-    sleep 0.05
-  done
-  die "no failover within 30 s"
+  wait_for 30 0.05 promoted "$old" || die "no failover within 30 s"
+  say "new primary 127.0.0.1:$new after $(echo "$(date +%s.%N) - $t0" | bc) s"
+  if [ "${HA_REJOIN:-yes}" = yes ]; then rejoin_redis "$old" "$new"; fi
 }
 
 case "${1:-}" in

@@ -84,6 +84,22 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
+# wait_for SECONDS STEP COMMAND [ARGS...]: runs COMMAND every STEP seconds until it succeeds
+# (returns 0) or SECONDS (whole) have passed by the clock (returns 1, after a last try). The
+# command runs in this shell, so what it sets stays set. By the clock, not by a count of tries:
+# a command that itself takes a while (a client waiting on a busy server) must not stretch the
+# wait.
+wait_for() {
+  local secs=$1 step=$2 end
+  shift 2
+  end=$(($(date +%s%N) + secs * 1000000000))
+  while :; do
+    "$@" && return 0
+    [ "$(date +%s%N)" -lt "$end" ] || return 1
+    sleep "$step"
+  done
+}
+
 # Reads the state file into this shell; fails when there is none.
 load_state() {
   [ -f "$STATE" ] || return 1

@@ -65,6 +65,7 @@ json_t *tix_view_hall(const tix_hall *h, const tix_seat_row *seats, int nseats)
                           "name", h->name, "seat_count", h->seat_count, "layout",
                           layout ? layout : json_null(), "created_at", tix_view_time(h->created_at),
                           "updated_at", tix_view_time(h->updated_at));
+    json_object_set_new(j, "seat_pick", json_string(h->seat_pick ? h->seat_pick : "geometric"));
     if (seats != NULL) {
         json_t *list = json_array();
         for (int i = 0; i < nseats; i++) {

@@ -20,6 +20,8 @@ void tix_api_refresh(tix_req *r);
 void tix_api_logout(tix_req *r);
 void tix_api_change_password(tix_req *r);
 void tix_api_me(tix_req *r);
+/* reco_api.c (issue 16) */
+void tix_api_me_recommendations(tix_req *r);
 void tix_api_delete_me(tix_req *r);
 /* users_api.c */
 void tix_api_admin_list_users(tix_req *r);

@@ -52,6 +52,7 @@ const tix_route tix_routes[] = {
     {"POST", V1 "/auth/password-reset/confirm", tix_api_password_reset_confirm, PUB, JSON,
      NOAUDIT("anonymous: the single-use token is the credential, no actor is signed in")},
     {"GET", V1 "/me", tix_api_me, USER, 0},
+    {"GET", V1 "/me/recommendations", tix_api_me_recommendations, USER, 0},
     {"DELETE", V1 "/me", tix_api_delete_me, USER, JSON},
     {"GET", V1 "/admin/users", tix_api_admin_list_users, ADMIN, 0},
     {"PATCH", V1 "/admin/users/{id}", tix_api_admin_update_user, ADMIN, JSON},

@@ -300,13 +300,22 @@ void tix_api_hall_update(tix_req *r)
     if (db == NULL || !load_own_hall(r, db, &h)) {
         return;
     }
-    if (!tix_v_text(body, "name", false, 1, 100, TIX_TEXT_LINE, &name, &e)) {
+    const char *seat_pick = NULL;
+    if (!tix_v_text(body, "name", false, 1, 100, TIX_TEXT_LINE, &name, &e) ||
+        !tix_v_string(body, "seat_pick", false, 1, 16, &seat_pick, &e)) {
+        tix_reply_verr(r, &e);
+        return;
+    }
+    if (seat_pick != NULL && strcmp(seat_pick, "geometric") != 0 &&
+        strcmp(seat_pick, "learned") != 0) {
+        (void)tix_v_fail(&e, "seat_pick", "must be \"geometric\" or \"learned\"");
         tix_reply_verr(r, &e);
         return;
     }
     if (!read_layout(r, body, false, &l, &has_layout)) {
         return;
     }
+    h.seat_pick = seat_pick ? (char *)seat_pick : h.seat_pick;
     tix_catalog_ctx c = tix_api_catalog_ctx(r, db);
     tix_catalog_refusal why;
     tix_rc rc = tix_catalog_hall_update(&c, &h, name, has_layout ? &l : NULL, &why);

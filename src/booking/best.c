@@ -48,6 +48,16 @@ static tix_rc check_args(const tix_best_seat *seats, int nseats, const tix_best_
     if (!isfinite(req->focus_x) || !isfinite(req->focus_y)) {
         return TIX_EINVAL;
     }
+    if (req->pref != NULL) {
+        if (!(req->pref_weight >= 0 && req->pref_weight <= 1)) { /* false for NaN too */
+            return TIX_EINVAL;
+        }
+        for (int i = 0; i < nseats; i++) {
+            if (!(req->pref[i] >= 0 && req->pref[i] <= 1)) {
+                return TIX_EINVAL;
+            }
+        }
+    }
     for (int i = 0; i < nseats; i++) {
         if (seats[i].x < 0 || seats[i].y < 0) {
             return TIX_EINVAL;
@@ -115,8 +125,19 @@ static bool orphan_after(const slot *s, int last)
     return !s[q].link || !s[q + 1].free;
 }
 
-/* Scores c (blocks a and b already set) against the focus and sets its tie-break position. */
-static void score_cand(const slot *s, const tix_best_request *req, cand *c)
+/* The mean preference of the len seats from slot first. */
+static double pref_sum(const slot *s, const double *pref, int first, int len)
+{
+    double sum = 0;
+    for (int i = 0; i < len; i++) {
+        sum += pref[s[first + i].idx];
+    }
+    return sum;
+}
+
+/* Scores c (blocks a and b already set) against the focus (and the preference, with dnorm the
+ * distance scale D of best.h) and sets its tie-break position. */
+static void score_cand(const slot *s, const tix_best_request *req, double dnorm, cand *c)
 {
     double n = (double)(c->alen + c->blen);
     double sx = c->alen * (s[c->a].x + (c->alen - 1) / 2.0);
@@ -130,6 +151,12 @@ static void score_cand(const slot *s, const tix_best_request *req, cand *c)
     double dx = sx / n - req->focus_x;
     double dy = (sy / n - req->focus_y) * VERTICAL_WEIGHT;
     c->score = dx * dx + dy * dy;
+    if (req->pref != NULL) {
+        double p = pref_sum(s, req->pref, c->a, c->alen);
+        p += c->blen > 0 ? pref_sum(s, req->pref, c->b, c->blen) : 0;
+        double w = req->pref_weight;
+        c->score = (1 - w) * c->score / dnorm + w * (1 - p / n);
+    }
     c->y = s[first].y;
     c->x = s[first].x;
     c->found = true;
@@ -147,7 +174,8 @@ static void keep_better(cand *best, const cand *c)
 }
 
 /* The best single block of req->quantity seats, leaving no orphan when strict. */
-static void find_block(const slot *s, int n, const tix_best_request *req, bool strict, cand *best)
+static void find_block(const slot *s, int n, const tix_best_request *req, double dnorm, bool strict,
+                       cand *best)
 {
     int q = req->quantity;
     for (int i = 0; i < n; i++) {
@@ -158,7 +186,7 @@ static void find_block(const slot *s, int n, const tix_best_request *req, bool s
             continue;
         }
         cand c = {.a = i, .alen = q};
-        score_cand(s, req, &c);
+        score_cand(s, req, dnorm, &c);
         keep_better(best, &c);
     }
 }
@@ -203,7 +231,7 @@ static int closest_block(const slot *s, int n, int j, int k, double cx)
 }
 
 /* The best split: ceil(q/2) seats from slot i's row, floor(q/2) in the row in front or behind. */
-static void find_split(const slot *s, int n, const tix_best_request *req, cand *best)
+static void find_split(const slot *s, int n, const tix_best_request *req, double dnorm, cand *best)
 {
     int ka = (req->quantity + 1) / 2;
     int kb = req->quantity / 2;
@@ -225,7 +253,7 @@ static void find_split(const slot *s, int n, const tix_best_request *req, cand *
                 continue;
             }
             cand c = {.a = i, .alen = ka, .b = j, .blen = kb};
-            score_cand(s, req, &c);
+            score_cand(s, req, dnorm, &c);
             keep_better(best, &c);
         }
     }
@@ -253,6 +281,20 @@ static void write_picks(const slot *s, const cand *c, int *picks)
     }
 }
 
+/* D of best.h: (width / 2)^2 + (1.5 depth)^2 + 1 over the sorted slots. */
+static double distance_scale(const slot *s, int n)
+{
+    int min_x = INT_MAX;
+    int max_x = INT_MIN;
+    for (int i = 0; i < n; i++) {
+        min_x = s[i].x < min_x ? s[i].x : min_x;
+        max_x = s[i].x > max_x ? s[i].x : max_x;
+    }
+    double hw = ((double)max_x - min_x) / 2.0;
+    double depth = ((double)s[n - 1].y - s[0].y) * VERTICAL_WEIGHT;
+    return hw * hw + depth * depth + 1;
+}
+
 tix_rc tix_best_pick(const tix_best_seat *seats, int nseats, const tix_best_request *req,
                      int *picks, tix_best_rule *rule)
 {
@@ -270,14 +312,15 @@ tix_rc tix_best_pick(const tix_best_seat *seats, int nseats, const tix_best_requ
     }
     cand best = {.found = false};
     tix_best_rule used = TIX_BEST_STRICT;
-    find_block(s, nseats, req, true, &best);
+    double dnorm = distance_scale(s, nseats);
+    find_block(s, nseats, req, dnorm, true, &best);
     if (!best.found) {
         used = TIX_BEST_ORPHANS_ALLOWED;
-        find_block(s, nseats, req, false, &best);
+        find_block(s, nseats, req, dnorm, false, &best);
     }
     if (!best.found) {
         used = TIX_BEST_SPLIT_ROWS;
-        find_split(s, nseats, req, &best);
+        find_split(s, nseats, req, dnorm, &best);
     }
     if (!best.found) {
         rc = TIX_ECONFLICT;

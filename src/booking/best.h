@@ -7,6 +7,11 @@
  * then split over two adjacent rows. Seats are adjacent only when their x differ by exactly one
  * in the same row, so a block never spans an aisle. The seats array may be in any order and the
  * answer does not depend on that order: every tie is broken by position.
+ *
+ * A learned preference (booking/reco.h) may join the ranking: with req->pref, candidates of a
+ * rule are ranked by a blend of the geometric distance and the mean preference of their seats.
+ * It only reorders the candidates each rule found, so the rules and their order (no orphan
+ * while a strict block exists) hold as they do without it.
  */
 #ifndef TIX_BOOKING_BEST_H
 #define TIX_BOOKING_BEST_H
@@ -27,6 +32,10 @@ typedef struct tix_best_request {
     int quantity;            /* 1..TIX_BEST_MAX */
     const char *category;    /* only seats of this category, or NULL for any */
     double focus_x, focus_y; /* the best spot in grid units; see tix_best_default_focus */
+    /* NULL, or one learned score in [0, 1] per seat (same index as seats; 1 = most wanted),
+     * borrowed for the call; pref_weight in [0, 1] is its share of the ranking (see below). */
+    const double *pref;
+    double pref_weight;
 } tix_best_request;
 
 /* The rules in the order they are tried; the first that finds seats wins. */
@@ -45,17 +54,20 @@ typedef enum tix_best_rule {
  * ceil(q/2) seats in row y and one of floor(q/2) in row y-1 or y+1; for each first block the
  * second is the one whose horizontal centre is closest to the first's (ties: smaller x).
  *
- * Among the candidates of one rule the winner has the smallest dx^2 + (1.5 dy)^2, where (dx, dy)
- * runs from the focal point to the mean position of the candidate's seats; ties go to the smaller
- * y, then the smaller x, of the candidate's first seat in (y, x) order.
+ * Among the candidates of one rule the winner has the smallest d = dx^2 + (1.5 dy)^2, where
+ * (dx, dy) runs from the focal point to the mean position of the candidate's seats; ties go to the
+ * smaller y, then the smaller x, of the candidate's first seat in (y, x) order. With req->pref the
+ * winner has the smallest (1 - w) d / D + w (1 - p), where w = req->pref_weight, p the mean
+ * preference of the candidate's seats and D = (width / 2)^2 + (1.5 depth)^2 + 1 over all seats
+ * (so both terms are about 0..1); same ties.
  *
  * Returns TIX_OK and fills picks[0..quantity-1] (indexes into seats, sorted by (y, x); picks must
  * hold at least quantity ints) and *rule with the rule that succeeded. Returns TIX_EINVAL when an
- * argument is NULL, nseats < 1, quantity is outside 1..TIX_BEST_MAX, the focus is not finite, or a
- * seat has a negative coordinate or shares its position with another; TIX_ECONFLICT when no rule
- * finds seats; TIX_ENOMEM when the scratch copy (one small record per seat, freed before
- * returning) cannot be allocated. On failure picks and *rule are left untouched.
- * Time O(n log n + n * w) for n seats and w seats in the widest row.
+ * argument is NULL, nseats < 1, quantity is outside 1..TIX_BEST_MAX, the focus is not finite, a
+ * preference or the weight is not a number in [0, 1], or a seat has a negative coordinate or shares
+ * its position with another; TIX_ECONFLICT when no rule finds seats; TIX_ENOMEM when the scratch
+ * copy (one small record per seat, freed before returning) cannot be allocated. On failure picks
+ * and *rule are left untouched. Time O(n log n + n * w) for n seats and w seats in the widest row.
  */
 TIX_MUSTCHECK tix_rc tix_best_pick(const tix_best_seat *seats, int nseats,
                                    const tix_best_request *req, int *picks, tix_best_rule *rule);

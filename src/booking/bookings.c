@@ -9,6 +9,7 @@
 #include "booking/seat_events.h"
 #include "core/currency.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "store/door.h"
 #include "store/payments.h"
@@ -202,6 +203,7 @@ tix_rc tix_booking_create(tix_booking_ctx *c, const char *hold_id, const char *u
                          .promo_held = promo};
     rc = write_booking(c, &d, out, now, why);
     if (rc == TIX_OK) {
+        tix_metrics_add(TIX_M_BOOKINGS, tix_booking_status_name(out->status), 1);
         tix_bookings_changed(user_id);
     }
     return rc;
@@ -279,6 +281,7 @@ static tix_rc issue_tickets(tix_booking_ctx *c, const tix_booking *b, int64_t no
 typedef struct seat_news {
     tix_seat_ids seats;
     const char *status;
+    const char *booking; /* the status the booking moved into, for core/metrics.h; or NULL */
 } seat_news;
 
 /* The booking's seats as a list of ids (in the arena). */
@@ -320,7 +323,7 @@ static tix_rc settle_payment(tix_booking_ctx *c, tix_booking *b, const char *pay
         rc = tix_claims_sell(c->db, b->show_id, b->hold_id, b->id, &sold);
     }
     tix_booking_event ev = sold == nseats && !show.cancelled ? TIX_EV_PAID : TIX_EV_PAID_SEATS_GONE;
-    *news = (seat_news){seat_id_list(c, seats, nseats), "booked"};
+    *news = (seat_news){seat_id_list(c, seats, nseats), "booked", NULL};
     if (rc == TIX_OK && ev == TIX_EV_PAID_SEATS_GONE) { /* undo a partial sale */
         news->status = "available";
         rc = tix_claims_release_booking_ids(c->db, c->a, b->show_id, b->id, &news->seats.ids,
@@ -332,6 +335,7 @@ static tix_rc settle_payment(tix_booking_ctx *c, tix_booking *b, const char *pay
     }
     char *reason = tix_arena_sprintf(c->a, "%s via %s", tix_booking_event_name(ev), source);
     rc = rc ? rc : tix_booking_transition(c->db, b->id, b->status, to, reason, payment_id, now);
+    news->booking = rc == TIX_OK ? tix_booking_status_name(to) : NULL;
     if (rc == TIX_OK && to == TIX_BK_CONFIRMED) {
         rc = issue_tickets(c, b, now);
     } else if (rc == TIX_OK) {
@@ -342,6 +346,19 @@ static tix_rc settle_payment(tix_booking_ctx *c, tix_booking *b, const char *pay
     return rc;
 }
 
+/* After the commit of a capture: the status the booking moved into and, when it sold, its
+ * amount (core/metrics.h). */
+static void count_settled(const tix_booking *b, const seat_news *news)
+{
+    if (news->booking == NULL) {
+        return;
+    }
+    tix_metrics_add(TIX_M_BOOKINGS, news->booking, 1);
+    if (strcmp(news->booking, "confirmed") == 0) {
+        tix_metrics_add(TIX_M_REVENUE, b->currency, (uint64_t)(b->amount > 0 ? b->amount : 0));
+    }
+}
+
 tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *payment_id,
                         const char *source)
 {
@@ -349,7 +366,7 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
     memset(&b, 0, sizeof(b));
     pending_refund pr;
     bool refund = false;
-    seat_news news = {{NULL, 0}, "booked"};
+    seat_news news = {{NULL, 0}, "booked", NULL};
     tix_rc rc = tix_db_begin(c->db);
     rc = rc ? rc : tix_booking_lock(c->db, booking_id);
     rc = rc ? rc : tix_booking_get(c->db, c->a, booking_id, &b);
@@ -376,6 +393,7 @@ tix_rc tix_booking_paid(tix_booking_ctx *c, const char *booking_id, const char *
     }
     tix_seats_changed(b.show_id, news.seats.ids, news.seats.n, news.status, 0);
     tix_bookings_changed(b.user_id);
+    count_settled(&b, &news);
     if (!closed && strcmp(news.status, "booked") == 0) { /* settled now: confirmed */
         tix_booking_event_notify(b.user_id, "booking_confirmed", b.id, b.show_id, "confirmed",
                                  NULL);
@@ -428,6 +446,15 @@ tix_rc tix_booking_wrong_amount(tix_booking_ctx *c, const char *booking_id, cons
 }
 
 /* ---- cancel ---- */
+
+/* After the commit of cancel_one: counts the status the booking moved into. */
+static void count_cancel(const tix_booking *b, tix_booking_event ev)
+{
+    tix_booking_status to;
+    if (tix_booking_next(b->status, ev, &to)) {
+        tix_metrics_add(TIX_M_BOOKINGS, tix_booking_status_name(to), 1);
+    }
+}
 
 /* Inside the transaction: ends a confirmed booking with ev and records its refund. */
 static tix_rc cancel_one(tix_booking_ctx *c, const tix_booking *b, tix_booking_event ev,
@@ -503,6 +530,7 @@ tix_rc tix_booking_cancel(tix_booking_ctx *c, const char *booking_id, const char
         tix_db_rollback(c->db);
         return rc;
     }
+    count_cancel(&b, TIX_EV_USER_CANCEL);
     tix_seats_changed(b.show_id, freed.ids, freed.n, "available", 0);
     tix_bookings_changed(b.user_id);
     tix_booking_event_notify(b.user_id, "booking_cancelled", b.id, b.show_id, "cancelled", NULL);
@@ -527,6 +555,7 @@ tix_rc tix_booking_show_cancelled(tix_booking_ctx *c, const char *show_id)
             tix_db_rollback(c->db);
             return rc;
         }
+        count_cancel(&list[i], TIX_EV_SHOW_CANCELLED);
         tix_seats_changed(show_id, freed.ids, freed.n, "available", 0);
         tix_bookings_changed(list[i].user_id);
         tix_booking_event_notify(list[i].user_id, "show_cancelled", list[i].id, show_id,

@@ -2,6 +2,7 @@
 #include "booking/door.h"
 
 #include "auth/policy.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "store/booking.h"
 #include "store/users.h"
@@ -162,6 +163,8 @@ tix_rc tix_door_check_in(tix_door_ctx *c, const char *theatre_id, const tix_door
         tix_db_rollback(c->db);
         return rc;
     }
+    tix_metrics_add(TIX_M_CHECKINS,
+                    admitted ? "admitted" : (at != 0 ? "already_checked_in" : "ticket_void"), 1);
     if (!admitted) {
         why->why = at != 0 ? "already_checked_in" : "ticket_void";
         why->first_at = at;

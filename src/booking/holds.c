@@ -16,7 +16,9 @@
  */
 #include "booking/best.h"
 #include "booking/booking.h"
+#include "booking/reco.h"
 #include "booking/seat_events.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 #include <sodium.h>
@@ -28,7 +30,11 @@
  * that can claim seats of one show at the same instant (every server's WORKERS together), since
  * each lost race is a claim another buyer committed. */
 #define BEST_RETRIES 256
-#define BUSY_RETRIES 12
+/* A hall set to "learned": the learned seat score's share of best-available's ranking
+ * (best.h's pref_weight). Chosen, not tuned; bench/reco.py measures the outcome
+ * (bench/results/2026-12-06-reco.txt), including a control where it loses to the rule. */
+#define LEARNED_WEIGHT 0.7
+#define BUSY_RETRIES   12
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -110,9 +116,10 @@ static int cmp_seat_id(const void *a, const void *b)
     return strcmp((*(tix_map_seat *const *)a)->id, (*(tix_map_seat *const *)b)->id);
 }
 
-/* Best available from the map. Fills out->seats (sorted by id). */
+/* Best available from the map (pref: NULL, or the learned score of each map seat). Fills
+ * out->seats (sorted by id). */
 static tix_rc pick_best(tix_booking_ctx *c, const tix_hold_request *req, tix_map_seat *map, int n,
-                        const char *own_hold, tix_hold_result *out)
+                        const double *pref, const char *own_hold, tix_hold_result *out)
 {
     tix_best_seat *seats = tix_arena_calloc(c->a, sizeof(*seats) * (size_t)(n ? n : 1));
     for (int i = 0; i < n; i++) {
@@ -121,7 +128,10 @@ static tix_rc pick_best(tix_booking_ctx *c, const tix_hold_request *req, tix_map
         seats[i].category = map[i].category;
         seats[i].available = free_for(&map[i], own_hold);
     }
-    tix_best_request br = {.quantity = req->quantity, .category = req->category};
+    tix_best_request br = {.quantity = req->quantity,
+                           .category = req->category,
+                           .pref = pref,
+                           .pref_weight = pref ? LEARNED_WEIGHT : 0};
     tix_best_default_focus(seats, n, &br.focus_x, &br.focus_y);
     int picks[TIX_BEST_MAX];
     tix_best_rule rule;
@@ -379,6 +389,41 @@ static tix_rc read_map(tix_booking_ctx *c, const tix_show *show, const char *use
     return tix_seatmap_load(c->db, c->a, show->id, show->hall_id, now, map, n);
 }
 
+/* A learned hall's scores (tix_reco_hall_prefs), ordered by seat id. */
+typedef struct learned_scores {
+    bool learned; /* the hall is set to "learned" */
+    tix_reco_seat_score *rows;
+    int n;
+} learned_scores;
+
+/* A learned hall's scores into *ls: one more read per hold (none for a geometric hall, none
+ * per retry). */
+static tix_rc load_learned(tix_booking_ctx *c, const tix_show *show, learned_scores *ls)
+{
+    *ls = (learned_scores){false, NULL, 0};
+    if (!show->learned_seats) {
+        return TIX_OK;
+    }
+    return tix_reco_hall_prefs(c->db, c->a, show->hall_id, &ls->learned, &ls->rows, &ls->n);
+}
+
+/* The learned score of each of the n map seats (arena), or NULL when the hall is not set to
+ * "learned": ls's rows matched by seat id. */
+static double *align_prefs(tix_booking_ctx *c, const learned_scores *ls, const tix_map_seat *map,
+                           int n)
+{
+    if (!ls->learned || n < 1) {
+        return NULL;
+    }
+    const char **ids = tix_arena_calloc(c->a, sizeof(char *) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        ids[i] = map[i].id;
+    }
+    double *pref = tix_arena_calloc(c->a, sizeof(double) * (size_t)n);
+    tix_reco_seat_prefs_align(ls->rows, ls->n, ids, n, pref);
+    return pref;
+}
+
 /* Whether a claim of picked seats lost a race: another buyer holds out->problem_ids. */
 static bool lost_race(tix_rc rc, const tix_hold_result *out)
 {
@@ -398,7 +443,13 @@ static tix_rc place_best(tix_booking_ctx *c, const char *show_id, const char *us
     if (rc != TIX_OK || !bookable(&show, now, out)) {
         return rc != TIX_OK ? rc : TIX_ECONFLICT;
     }
+    learned_scores ls;
+    rc = load_learned(c, &show, &ls);
+    if (rc != TIX_OK) {
+        return rc;
+    }
     tix_map_seat *map = NULL;
+    double *pref = NULL;
     int n = 0;
     const char *own = NULL;
     bool stale = false; /* the map has seats marked taken by lost races since it was read */
@@ -407,10 +458,11 @@ static tix_rc place_best(tix_booking_ctx *c, const char *show_id, const char *us
         if (map == NULL) {
             rc = read_map(c, &show, user_id, now, &map, &n, &own);
             stale = false;
+            pref = rc == TIX_OK ? align_prefs(c, &ls, map, n) : NULL;
         }
         out->nproblems = 0;
         out->problem = TIX_HOLD_PROBLEM_NONE;
-        rc = rc ? rc : pick_best(c, req, map, n, own, out);
+        rc = rc ? rc : pick_best(c, req, map, n, pref, own, out);
         if (rc == TIX_ECONFLICT && stale) {
             map = NULL; /* nothing fits what this map knows: read the hall again */
             continue;
@@ -428,6 +480,18 @@ static tix_rc place_best(tix_booking_ctx *c, const char *show_id, const char *us
     return TIX_ECONFLICT;
 }
 
+/* ticketd_holds_total{outcome} (core/metrics.h): placed (committed), conflict (seats taken or
+ * none left), refused (bad or unknown seats, show not on sale), error (the database). */
+static void count_hold(tix_rc rc)
+{
+    const char *outcome = rc == TIX_OK          ? "placed"
+                          : rc == TIX_ECONFLICT ? "conflict"
+                          : rc == TIX_EINVAL || rc == TIX_ENOTFOUND || rc == TIX_EFORBIDDEN
+                              ? "refused"
+                              : "error";
+    tix_metrics_add(TIX_M_HOLDS, outcome, 1);
+}
+
 tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_id,
                       const tix_hold_request *req, tix_hold_result *out)
 {
@@ -440,6 +504,7 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
         tix_rc rc = req->seat_ids ? place_by_ids(c, show_id, user_id, req, out, now)
                                   : place_best(c, show_id, user_id, req, out, now);
         if (rc != TIX_EBUSY || busy >= BUSY_RETRIES) {
+            count_hold(rc);
             return rc;
         }
         /* A deadlock PostgreSQL broke between two replacing holds, or this user's twin request
@@ -474,6 +539,7 @@ tix_rc tix_hold_release(tix_booking_ctx *c, const char *hold_id, const char *use
         tix_db_rollback(c->db);
         return rc;
     }
+    tix_metrics_add(TIX_M_HOLDS, "released", 1);
     tix_seats_changed(h.show_id, freed.ids, freed.n, "available", 0);
     return TIX_OK;
 }

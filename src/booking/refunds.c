@@ -7,6 +7,7 @@
  */
 #include "booking/booking.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "store/payments.h"
 
@@ -42,5 +43,6 @@ tix_rc tix_refund_send(tix_booking_ctx *c, const char *id, const char *key, cons
         tix_log_error("refund %s: could not record the provider's answer (%s)", id,
                       tix_rc_name(rc));
     }
+    tix_metrics_add(TIX_M_REFUNDS, st, 1); /* the provider's answer, recorded or not */
     return rc;
 }

@@ -44,8 +44,9 @@ void tix_seats_changed(const char *show_id, const char *const *seat_ids, int n, 
  * so invalidates its cached seat map on every server, and reaches its SSE streams. */
 void tix_show_changed(const char *show_id, int64_t starts_at, int64_t ends_at, bool prices_changed);
 void tix_bookings_changed(const char *user_id);
-/* A user's own event (booking_confirmed, booking_cancelled, refund_processed, show_cancelled,
- * hold_expired from the expire job)
+/* A user's own event (booking_confirmed, booking_cancelled, refund_processed, show_cancelled;
+ * hold_expiring and hold_expired from the expire job, jobs/lifecycle.c; show_rescheduled from
+ * a move, catalog/show_change.c)
  * with data (JSON text of one object): published on the bus under the key "user:<user_id>",
  * so it reaches that user's WebSockets on every server (http/ws.h) with a per-user id; the
  * bus bumps that key's counter, which no cached answer reads. */

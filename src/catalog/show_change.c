@@ -21,13 +21,18 @@
  *
  * After the commit: the catalogue version is bumped (every cached listing and seat map, on every
  * server) and a "show" event goes on the bus (the show's version: its cached seat map; its SSE
- * streams hear of it). No mail for a price-only change.
+ * streams hear of it), and each user with a confirmed or unpaid booking or a live hold of a moved
+ * show gets one show_rescheduled event on their own channel (WebSockets on every server, through
+ * the bus; read in the move's transaction, so it names the same bookings as the mails). No mail
+ * and no event for a price-only change.
  */
 #include "booking/seat_events.h"
 #include "catalog/catalog_int.h"
 #include "core/util.h"
 #include "store/show_changes.h"
 
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The rules that refuse any change of show s at now (why in why->why). */
@@ -43,9 +48,16 @@ static tix_rc changeable(const tix_show *s, int64_t now, tix_catalog_refusal *wh
     return why->why ? TIX_ECONFLICT : TIX_OK;
 }
 
-/* Inside the transaction, under the hall's lock: the change of *s (read again) to `to`. */
+/* The users to tell of a move (read in its transaction, told after the commit). */
+typedef struct audience {
+    char **user_ids; /* c->a */
+    int n;
+} audience;
+
+/* Inside the transaction, under the hall's lock: the change of *s (read again) to `to`.
+ * OUT: *who, for a real move, the users its show_rescheduled event goes to. */
 static tix_rc write_change(tix_catalog_ctx *c, const tix_show_change_input *in, tix_show *s,
-                           tix_show_change *ch, tix_catalog_refusal *why)
+                           tix_show_change *ch, tix_catalog_refusal *why, audience *who)
 {
     int64_t now = ch->changed_at;
     tix_rc rc = tix_show_get(c->db, c->a, s->id, s);
@@ -82,8 +94,30 @@ static tix_rc write_change(tix_catalog_ctx *c, const tix_show_change_input *in, 
     if (rc == TIX_OK && moved) {
         rc = tix_outbox_show_rescheduled(c->db, s->id, ch->id, ch->previous_starts_at,
                                          c->cfg->reschedule_free_cancel_s / 60, now);
+        rc = rc ? rc : tix_show_move_audience(c->db, c->a, s->id, now, &who->user_ids, &who->n);
     }
     return rc;
+}
+
+/* After the commit of a move: show_rescheduled on the user channel of each user in *who
+ * (seat_events.h), once per user whatever they have of the show, with
+ * {"show_id","previous_starts_at","starts_at","ends_at"}. */
+static void tell_move(const tix_show_change *ch, const audience *who)
+{
+    char prev[TIX_RFC3339_MAX];
+    char starts[TIX_RFC3339_MAX];
+    char ends[TIX_RFC3339_MAX];
+    tix_rfc3339(prev, ch->previous_starts_at);
+    tix_rfc3339(starts, ch->new_starts_at);
+    tix_rfc3339(ends, ch->new_ends_at);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "show_id", ch->show_id, "previous_starts_at", prev,
+                          "starts_at", starts, "ends_at", ends);
+    char *data = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    for (int i = 0; data != NULL && i < who->n; i++) {
+        tix_user_event(who->user_ids[i], "show_rescheduled", data);
+    }
+    free(data);
 }
 
 tix_rc tix_catalog_show_change(tix_catalog_ctx *c, const char *id, const tix_show_change_input *in,
@@ -114,7 +148,8 @@ tix_rc tix_catalog_show_change(tix_catalog_ctx *c, const char *id, const tix_sho
                           .changed_at = now};
     rc = tix_db_begin(c->db);
     rc = rc ? rc : tix_hall_lock(c->db, out->hall_id);
-    rc = rc ? rc : write_change(c, in, out, &ch, why);
+    audience who = {NULL, 0};
+    rc = rc ? rc : write_change(c, in, out, &ch, why, &who);
     rc = rc ? rc : tix_db_commit(c->db);
     if (rc != TIX_OK) {
         tix_db_rollback(c->db);
@@ -124,5 +159,6 @@ tix_rc tix_catalog_show_change(tix_catalog_ctx *c, const char *id, const tix_sho
     out->ends_at = ch.new_ends_at;
     (void)tix_catalog_committed(rc);
     tix_show_changed(out->id, out->starts_at, out->ends_at, ch.prices_changed);
+    tell_move(&ch, &who);
     return TIX_OK;
 }

@@ -49,6 +49,8 @@ typedef struct tix_config {
     int64_t connection_timeout_s; /* idle keep-alive and header time-out */
     int64_t request_timeout_s;    /* the whole request body must arrive within this */
     int64_t read_max_lag_ms;      /* READ_MAX_LAG: the replica's staleness bound */
+    int64_t read_timeout_ms;      /* READ_REPLICA_TIMEOUT: a replica's call at most */
+    int64_t db_wait_ms; /* not a variable: > 0 on the read pool's copy only (store/db_pg.c) */
     int port;
     int workers;
     int max_connections;
@@ -115,9 +117,13 @@ typedef struct tix_config {
         job_refund_poll_ms; /* JOB_INTERVAL_REFUND_POLL: pending refunds asked of the provider */
     int64_t refund_poll_age_ms; /* REFUND_POLL_AGE: a pending refund is asked about after this */
     int64_t refund_poll_batch;  /* REFUND_POLL_BATCH: refunds asked about per run at most */
+    int64_t job_reco_ms;        /* JOB_INTERVAL_RECO: recommendations are learned again */
+    int64_t reco_window_ms;     /* RECO_WINDOW: recommended movies have a show this soon */
+    int64_t reco_neighbours;    /* RECO_NEIGHBOURS: similar movies kept per movie */
     /* Holds, refunds and show timing (config_booking.c). */
-    int64_t show_buffer_s;            /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
-    int64_t hold_ttl_s;               /* HOLD_TTL: how long held seats stay held */
+    int64_t show_buffer_s; /* cleaning time after each show (SHOW_CLEANING_BUFFER) */
+    int64_t hold_ttl_s;    /* HOLD_TTL: how long held seats stay held */
+    int64_t idem_lease_s;  /* IDEMPOTENCY_LEASE: an unanswered Idempotency-Key claim lapses */
     int64_t cancel_full_refund_s;     /* CANCEL_FULL_REFUND_HOURS before the show, in seconds */
     int64_t reschedule_free_cancel_s; /* RESCHEDULE_FREE_CANCEL_MINUTES, in seconds */
     int max_seats_per_hold;

@@ -16,6 +16,7 @@ tix_rc tix_config_load_booking(tix_config_parser *p, tix_config *cfg)
     int64_t seats = 0;
     if (tix_config_get_num(p, "MAX_SEATS_PER_HOLD", &seats) != TIX_OK ||
         tix_config_get_num(p, "HOLD_TTL", &cfg->hold_ttl_s) != TIX_OK ||
+        tix_config_get_num(p, "IDEMPOTENCY_LEASE", &cfg->idem_lease_s) != TIX_OK ||
         tix_config_get_num(p, "CANCEL_FULL_REFUND_HOURS", &cfg->cancel_full_refund_s) != TIX_OK ||
         tix_config_get_num(p, "RESCHEDULE_FREE_CANCEL_MINUTES", &cfg->reschedule_free_cancel_s) !=
             TIX_OK ||

@@ -19,6 +19,7 @@ tix_rc tix_config_load_database(tix_config_parser *p, tix_config *cfg)
     }
     const char *read_url = tix_config_text(p, "DATABASE_READ_URL");
     if (tix_config_get_num(p, "READ_MAX_LAG", &cfg->read_max_lag_ms) != TIX_OK ||
+        tix_config_get_num(p, "READ_REPLICA_TIMEOUT", &cfg->read_timeout_ms) != TIX_OK ||
         (read_url != NULL &&
          tix_config_copy_str(p, cfg->database_read_url, sizeof(cfg->database_read_url),
                              "DATABASE_READ_URL", read_url) != TIX_OK)) {

@@ -24,6 +24,9 @@ tix_rc tix_config_load_jobs(tix_config_parser *p, tix_config *cfg)
         {"JOB_INTERVAL_MAIL", &cfg->job_mail_ms},
         {"REFUND_POLL_AGE", &cfg->refund_poll_age_ms},
         {"REFUND_POLL_BATCH", &cfg->refund_poll_batch},
+        {"JOB_INTERVAL_RECO", &cfg->job_reco_ms},
+        {"RECO_WINDOW", &cfg->reco_window_ms},
+        {"RECO_NEIGHBOURS", &cfg->reco_neighbours},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         if (tix_config_get_num(p, vars[i].name, vars[i].out) != TIX_OK) {

@@ -64,6 +64,10 @@ const tix_config_var tix_config_vars[] = {
     MSECS("READ_MAX_LAG", "1s", 0, 60000,
           "a replica serves reads only while it has replayed everything the primary had this "
           "long ago; more behind (or down) = the primary answers"),
+    MSECS("READ_REPLICA_TIMEOUT", "1s", 50, 60000,
+          "a replica that has not answered a connect, statement or batch within this (stalled, "
+          "hung, unreachable without a reset) is given up: the read is done on the primary and "
+          "the replicas are left for a second"),
     TEXT("REDIS_URL", NULL,
          "redis://host:port/db or unix:///path: share the cache, seat events, versions and rate "
          "limits through Redis; redis+sentinel://host1:26379,host2:26379,host3:26379/mymaster[/db] "
@@ -123,6 +127,11 @@ const tix_config_var tix_config_vars[] = {
         "1 = load the demo movies, theatres and shows into an empty database (make run sets "
         "it)"),
     SECS("HOLD_TTL", "480s", 1, 2 * HOUR, "how long a hold keeps its seats"),
+    SECS("IDEMPOTENCY_LEASE", "60s", 1, HOUR,
+         "a request with an Idempotency-Key (other than a hold) that has not answered this long "
+         "after it started (its server died, or the database was gone when its error was to be "
+         "recorded) no longer holds the key: the next request with it does the work; keep it "
+         "longer than any request's work"),
     INT("MAX_SEATS_PER_HOLD", "10", 1, 10, "seats in one hold at most"),
     INT("CANCEL_FULL_REFUND_HOURS", "4", 0, 24LL * 30,
         "a booking cancelled at least this long before the show is refunded in full; later it "
@@ -172,7 +181,8 @@ const tix_config_var tix_config_vars[] = {
           "twice JOB_TICK)"),
     MSECS("JOB_INTERVAL_SHOWS", "30s", 100, WEEK_MS, "stored show status follows the clock"),
     MSECS("JOB_INTERVAL_EXPIRE", "15s", 100, WEEK_MS,
-          "unpaid bookings expire, stale holds are released"),
+          "unpaid bookings expire, stale holds are released, hold_expiring (sent 60 s plus this "
+          "before the expiry) and hold_expired go to the user's WebSockets"),
     MSECS("JOB_INTERVAL_REFUNDS", "60s", 100, WEEK_MS,
           "failed refunds are sent again, with back-off"),
     MSECS("JOB_INTERVAL_RECONCILE", "5m", 100, WEEK_MS,
@@ -189,6 +199,11 @@ const tix_config_var tix_config_vars[] = {
           "every run)"),
     INT("REFUND_POLL_BATCH", "50", 1, 1000,
         "refunds asked about per run at most: the provider's rate limits"),
+    MSECS("JOB_INTERVAL_RECO", "1h", 100, WEEK_MS,
+          "movie similarity and seat preference are learned again from confirmed bookings"),
+    MSECS("RECO_WINDOW", "7d", 60000, 90 * DAY * 1000,
+          "GET /me/recommendations offers movies with a show starting this soon"),
+    INT("RECO_NEIGHBOURS", "20", 1, 1000, "similar movies the reco job keeps per movie"),
 
     HEAD("Mail"),
     TEXT("SMTP_URL", NULL,

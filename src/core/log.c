@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 static atomic_int min_level = TIX_LOG_INFO;
+/* The request id of what this thread works for (see log.h), already JSON-escaped; "" none. */
+static _Thread_local char cur_rid[TIX_LOG_RID_MAX * 2];
 static const char *const names[] = {"debug", "info", "warn", "error"};
 
 void tix_log_set_level(tix_log_level level)
@@ -135,6 +137,18 @@ static size_t stamp(char *buf, size_t cap)
     return n;
 }
 
+void tix_log_set_request_id(const char *rid)
+{
+    char cut[TIX_LOG_RID_MAX];
+    snprintf(cut, sizeof(cut), "%s", rid != NULL ? rid : "");
+    tix_json_escape(cur_rid, sizeof(cur_rid), cut);
+}
+
+const char *tix_log_request_id(void)
+{
+    return cur_rid[0] != '\0' ? cur_rid : NULL;
+}
+
 void tix_log_fields(tix_log_level level, const char *msg, const char *fields)
 {
     if (!tix_log_enabled(level)) {
@@ -143,10 +157,14 @@ void tix_log_fields(tix_log_level level, const char *msg, const char *fields)
     char ts[40];
     char emsg[1024];
     char line[4096];
+    char rid[sizeof(cur_rid) + 16] = "";
     stamp(ts, sizeof(ts));
     tix_json_escape(emsg, sizeof(emsg), msg);
-    int n = snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"%s%s}\n",
-                     ts, names[level], emsg, fields ? "," : "", fields ? fields : "");
+    if (cur_rid[0] != '\0' && (fields == NULL || strncmp(fields, "\"rid\":", 6) != 0)) {
+        snprintf(rid, sizeof(rid), ",\"rid\":\"%s\"", cur_rid); /* fields naming it win */
+    }
+    int n = snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"%s%s%s}\n",
+                     ts, names[level], emsg, rid, fields ? "," : "", fields ? fields : "");
     if (n < 0) {
         return;
     }

@@ -1,6 +1,8 @@
 /*
  * Logging as JSON lines on stderr, one write(2) per line so lines from many threads never
- * interleave. Never log a password, token, secret or signature: log ids.
+ * interleave. Never log a password, token, secret or signature: log ids. A line logged while
+ * a request id is set (tix_log_set_request_id) carries it as "rid", so one request's lines,
+ * and those of the mail and jobs it caused, can be found together.
  */
 #ifndef TIX_CORE_LOG_H
 #define TIX_CORE_LOG_H
@@ -26,6 +28,16 @@ void tix_log(tix_log_level level, const char *fmt, ...) __attribute__((format(pr
 /* {"ts":…,"level":…,"msg":msg,<fields>}: fields is a ready JSON member list such as
  * "\"port\":8080" (already escaped by the caller with tix_json_escape), or NULL. */
 void tix_log_fields(tix_log_level level, const char *msg, const char *fields);
+
+/* The request id (X-Request-Id) of the work this thread does now: every line it logs carries
+ * it as "rid" until it is cleared (NULL or ""). The server sets it around a handler's run
+ * (http/server_request.c), the mail job around each outbox row it sends (the id of the request
+ * that queued the mail), the scheduler around a job's run (the run's id). At most
+ * TIX_LOG_RID_MAX - 1 bytes are kept. tix_log_request_id: the id as set (JSON-escaped), or
+ * NULL when none is set. */
+#define TIX_LOG_RID_MAX 72
+void tix_log_set_request_id(const char *rid);
+const char *tix_log_request_id(void);
 
 /* Writes s as the inside of a JSON string into out (at most cap bytes, always terminated).
  * Control characters (C0, DEL, C1) and U+2028/U+2029 are escaped, so a line of the log is

@@ -21,10 +21,16 @@
  *   provider, cancel and refund retries likewise, so their work is not one transaction). The
  *   key is inserted with status 0 on its own, the handler runs, then the answer is stored or,
  *   for a 5xx, the claim dropped. A concurrent duplicate gets 409 idempotency_in_progress with
- *   Retry-After until the first has answered. If the database is gone when a 5xx is answered
- *   the claim cannot be dropped and the key answers 409 until it expires (24 h): the gap the
- *   transactional way closes for holds.
+ *   Retry-After until the first has answered. If the database is gone when a 5xx is answered,
+ *   the claim cannot be dropped; nor can it when the server dies in the middle of the work. So a
+ *   claim is a lease: one still unanswered IDEMPOTENCY_LEASE (60 s) after its request started
+ *   is abandoned, and the next request with the key takes it over and does the work (or finds
+ *   it done), as after a dropped claim. The lease outlasts any request's work (a payment call
+ *   gives up after 10 s, a lock wait after 5 s); should one run longer all the same, its late
+ *   answer is not stored over the new claim (store/booking.h: finish and forget touch only
+ *   their own claim). The transactional way needs no lease: its row never commits unanswered.
  */
+#include "app.h"
 #include "booking/booking.h"
 #include "core/util.h"
 #include "http/req.h"
@@ -109,9 +115,10 @@ static void claim_first(tix_req *r, tix_handler handler, tix_db *db, const tix_i
     } else {
         handler(r);
         tix_rc frc = r->status >= 500 || r->status == 0
-                         ? tix_idem_forget(db, k->user_id, k->key)
-                         : tix_idem_finish(db, k->user_id, k->key, (int)r->status, r->resp);
-        (void)frc; /* the answer stands; a lost record only means no replay */
+                         ? tix_idem_forget(db, k)
+                         : tix_idem_finish(db, k, (int)r->status, r->resp);
+        (void)frc; /* the answer stands; a lost record only means no replay (a claim left
+                    * unanswered lapses after its lease) */
     }
 }
 
@@ -175,7 +182,7 @@ void tix_idempotent_call(tix_req *r, tix_handler handler)
     }
     char *hash = tix_arena_alloc(r->arena, TIX_SHA256_HEX);
     request_hash(r, hash);
-    tix_idem_key k = {r->auth.user_id, key, hash, tix_now_ms()};
+    tix_idem_key k = {r->auth.user_id, key, hash, tix_now_ms(), r->app->cfg.idem_lease_s * 1000};
     if (r->route->flags & TIX_ROUTE_IDEM_TX) {
         in_tx(r, handler, db, &k);
     } else {

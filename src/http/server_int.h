@@ -74,6 +74,10 @@ typedef struct req_state {
     bool queued;
     bool handled; /* the handler ran on the pool; its connection was resumed to send the answer */
     struct MHD_Connection *conn;
+    /* handed to a pool: when (tix_mono_us) and which lane ("handlers", "reads"), for the
+     * queue-wait histogram (core/metrics.h) */
+    int64_t queued_us;
+    const char *lane;
     tix_upload_state *up; /* TIX_ROUTE_UPLOAD routes, once the body is being read */
     bool upload_slot;     /* holds one of s->uploads until completion */
     /* A WebSocket: the request was finished (logged, counted, freed but this struct) when its

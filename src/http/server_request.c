@@ -12,6 +12,9 @@
  *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot, and so
  *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now);
  *   4. completion callback: access-log line, database connection back to the pool, free.
+ * Metrics (core/metrics.h): the time from the first byte to the answer queued, by route pattern
+ * and status class; a pooled request's wait in the queue. The request id is the thread's
+ * (core/log.h) while its handler runs, so every line the handler logs carries it.
  * Upload routes (TIX_ROUTE_UPLOAD) differ: auth, role and Content-Type are checked and the
  * handler's begin call made on the FIRST callback, so errors go out before the body is read;
  * the body streams through http/upload.c to a temporary file (never into memory), and the
@@ -19,6 +22,7 @@
  * Slow clients are cut by the reaper (server_reaper.c).
  */
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "http/answers.h"
 #include "http/audit.h"
@@ -117,6 +121,11 @@ bool tix_server_queue(req_state *st, struct MHD_Connection *conn)
     enum MHD_Result ok = MHD_queue_response(conn, r->status, resp);
     MHD_destroy_response(resp);
     st->queued = ok == MHD_YES;
+    if (st->queued) { /* latency to the answer: a stream's or a download's life is not in it */
+        const tix_route *rt = r->route;
+        tix_metrics_request(rt, rt ? rt->method : NULL, rt ? rt->pattern : NULL, r->status,
+                            tix_mono_us() - r->start_us);
+    }
     if (st->queued && r->upgrade && r->status == 101) {
         tix_server_set_phase(st->t, PHASE_UPGRADED);
     }
@@ -281,6 +290,7 @@ static void reject(req_state *st)
 /* The handler, on whichever thread runs it. */
 static void run_handler(req_state *st)
 {
+    tix_log_set_request_id(st->r.request_id); /* every line the handler logs names it */
     if (is_upload(st)) {
         tix_server_upload_end(st);
     } else {
@@ -294,6 +304,7 @@ static void run_handler(req_state *st)
     st->r.db = NULL;
     tix_db_release(st->s->app->db, st->r.rdb);
     st->r.rdb = NULL;
+    tix_log_set_request_id(NULL);
 }
 
 /* Unknown routes and routes flagged TIX_ROUTE_INLINE answer on the MHD thread: they cannot
@@ -310,6 +321,7 @@ static bool runs_inline(const req_state *st)
 static void pool_job(void *arg)
 {
     req_state *st = arg;
+    tix_metrics_queue_wait(st->lane, tix_mono_us() - st->queued_us);
     run_handler(st);
     st->handled = true;
     MHD_resume_connection(st->conn);
@@ -331,7 +343,10 @@ static enum MHD_Result hand_to_pool(req_state *st, struct MHD_Connection *conn)
 {
     st->conn = conn;
     MHD_suspend_connection(conn); /* before the job can possibly resume it */
-    if (tix_workpool_submit(pool_for(st), pool_job, st)) {
+    tix_workpool *pool = pool_for(st);
+    st->lane = pool == st->s->pool ? "handlers" : "reads";
+    st->queued_us = tix_mono_us();
+    if (tix_workpool_submit(pool, pool_job, st)) {
         return MHD_YES;
     }
     atomic_fetch_add(&st->s->app->overloaded, 1);

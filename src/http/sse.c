@@ -8,6 +8,7 @@
 #include "http/sse.h"
 
 #include "core/log.h"
+#include "http/channels.h"
 
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -18,43 +19,23 @@
 #include <string.h>
 #include <time.h>
 
-#define SHOW_BUCKETS     1024
 #define STREAM_MAX_BYTES ((size_t)64 * 1024)
-#define HELD_MAX         256
 #define RETRY_MS         2000
 
-typedef struct held {
-    struct held *next;
-    int64_t id;
-    char text[]; /* the formatted event */
-} held;
-
-typedef struct show_subs {
-    struct show_subs *next;
-    tix_sse_stream *streams;
-    char show_id[];
-} show_subs;
-
 struct tix_sse_stream {
-    tix_sse_stream *prev, *next; /* the show's streams */
-    show_subs *show;
+    tix_chan_sub sub; /* first: the registry's callbacks get &s->sub; the show is its key */
     tix_sse_hub *hub;
     struct MHD_Connection *conn;
     char *buf;
     size_t off, len, cap;
-    int64_t last_id;
     bool suspended; /* by tix_sse_read; resumed by whoever appends */
     bool closing;
-    bool priming;
-    held *held_head, *held_tail;
-    int nheld;
 };
 
 struct tix_sse_hub {
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* wakes the heartbeat thread to stop */
-    show_subs *buckets[SHOW_BUCKETS];
-    long count;
+    pthread_cond_t cv;  /* wakes the heartbeat thread to stop */
+    tix_chan_reg chans; /* the streams by show (http/channels.h); chans.nsubs counts them */
     long max;
     bool closing;
     bool stop;
@@ -63,13 +44,9 @@ struct tix_sse_hub {
     bool hb_started;
 };
 
-static size_t bucket_of(const char *s)
+static tix_sse_stream *stream_of(tix_chan_sub *sub)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
-    return (size_t)(h % SHOW_BUCKETS);
+    return (tix_sse_stream *)sub; /* sub is the stream's first member */
 }
 
 /* ---- buffers (hub mutex held) ---- */
@@ -108,7 +85,7 @@ static void append_refetch(tix_sse_stream *s, const char *reason)
     char text[256];
     int n = snprintf(text, sizeof(text),
                      "event: refetch\ndata: {\"show_id\":\"%s\",\"reason\":\"%s\"}\n\n",
-                     s->show->show_id, reason);
+                     tix_chan_key(&s->sub), reason);
     append_raw(s, text, (size_t)n);
 }
 
@@ -138,61 +115,28 @@ static char *format_event(const tix_bus_event *ev, size_t *n)
     return t;
 }
 
-static void hold_back(tix_sse_stream *s, int64_t id, const char *text, size_t n)
+/* The registry's callbacks (http/channels.h). */
+static void chan_send(tix_chan_sub *sub, const char *text, size_t n)
 {
-    held *h = s->nheld < HELD_MAX ? malloc(sizeof(*h) + n + 1) : NULL;
-    if (h == NULL) {
-        return; /* tix_sse_prime sees nheld at the limit and sends a refetch */
-    }
-    h->next = NULL;
-    h->id = id;
-    memcpy(h->text, text, n + 1);
-    if (s->held_tail) {
-        s->held_tail->next = h;
-    } else {
-        s->held_head = h;
-    }
-    s->held_tail = h;
-    s->nheld++;
-}
-
-static void give(tix_sse_stream *s, int64_t id, const char *text, size_t n)
-{
-    if (s->priming) {
-        hold_back(s, id, text, n);
-        return;
-    }
-    if (id > 0 && id <= s->last_id) {
-        return; /* already sent (from the backlog) */
-    }
+    tix_sse_stream *s = stream_of(sub);
     append_event(s, text, n);
-    if (id > 0) {
-        s->last_id = id;
-    }
     wake(s);
 }
 
-/* ---- delivery ---- */
-
-static show_subs *find_show(tix_sse_hub *h, const char *show_id)
+static void chan_refetch(tix_chan_sub *sub, const char *reason)
 {
-    show_subs *sub = h->buckets[bucket_of(show_id)];
-    while (sub != NULL && strcmp(sub->show_id, show_id) != 0) {
-        sub = sub->next;
-    }
-    return sub;
+    append_refetch(stream_of(sub), reason);
 }
 
-static void refetch_all(tix_sse_hub *h)
+static const tix_chan_ops sse_chan_ops = {chan_send, chan_refetch};
+
+/* ---- delivery ---- */
+
+static void refetch_one(tix_chan_sub *sub, void *ctx)
 {
-    for (int b = 0; b < SHOW_BUCKETS; b++) {
-        for (show_subs *sub = h->buckets[b]; sub != NULL; sub = sub->next) {
-            for (tix_sse_stream *s = sub->streams; s != NULL; s = s->next) {
-                append_refetch(s, "events_lost");
-                wake(s);
-            }
-        }
-    }
+    (void)ctx;
+    append_refetch(stream_of(sub), "events_lost");
+    wake(stream_of(sub));
 }
 
 void tix_sse_deliver(void *ctx, const tix_bus_event *ev)
@@ -202,11 +146,10 @@ void tix_sse_deliver(void *ctx, const tix_bus_event *ev)
     char *text = ev->show_id != NULL ? format_event(ev, &n) : NULL;
     pthread_mutex_lock(&h->mu);
     if (ev->show_id == NULL) {
-        refetch_all(h);
+        tix_chan_each(&h->chans, refetch_one, NULL);
     } else if (text != NULL) {
-        show_subs *sub = find_show(h, ev->show_id);
-        for (tix_sse_stream *s = sub ? sub->streams : NULL; s != NULL; s = s->next) {
-            give(s, ev->id, text, n);
+        for (tix_chan_sub *s = tix_chan_first(&h->chans, ev->show_id); s != NULL; s = s->next) {
+            tix_chan_give(&h->chans, s, ev->id, text, n);
         }
     }
     pthread_mutex_unlock(&h->mu);
@@ -222,29 +165,13 @@ tix_rc tix_sse_open(tix_sse_hub *h, void *conn, const char *show_id, int64_t las
     if (s == NULL) {
         return TIX_ENOMEM;
     }
-    *s = (tix_sse_stream){.hub = h, .conn = conn, .last_id = last_id, .priming = true};
+    s->hub = h;
+    s->conn = conn;
     pthread_mutex_lock(&h->mu);
-    show_subs *sub = h->closing || h->count >= h->max ? NULL : find_show(h, show_id);
-    if (!h->closing && h->count < h->max && sub == NULL) {
-        size_t len = strlen(show_id);
-        sub = calloc(1, sizeof(*sub) + len + 1);
-        if (sub != NULL) {
-            memcpy(sub->show_id, show_id, len + 1);
-            sub->next = h->buckets[bucket_of(show_id)];
-            h->buckets[bucket_of(show_id)] = sub;
-        }
-    }
-    if (sub != NULL) {
-        s->show = sub;
-        s->next = sub->streams;
-        if (sub->streams) {
-            sub->streams->prev = s;
-        }
-        sub->streams = s;
-        h->count++;
-    }
+    bool ok = !h->closing && h->chans.nsubs < h->max &&
+              tix_chan_start(&h->chans, &s->sub, show_id, last_id) == TIX_OK;
     pthread_mutex_unlock(&h->mu);
-    if (sub == NULL) {
+    if (!ok) {
         free(s);
         return TIX_EUNAVAIL;
     }
@@ -256,58 +183,49 @@ tix_rc tix_sse_open(tix_sse_hub *h, void *conn, const char *show_id, int64_t las
 static void write_start(tix_sse_stream *s, const tix_bus_backlog *b)
 {
     char text[256];
+    const char *show_id = tix_chan_key(&s->sub);
     int n = snprintf(text, sizeof(text), "retry: %d\n\n", RETRY_MS);
     append_raw(s, text, (size_t)n);
-    if (b == NULL) { /* the bus is down: no id to offer */
-        if (s->last_id > 0) {
-            append_refetch(s, "events_unavailable");
-        } else {
-            n = snprintf(text, sizeof(text),
-                         "event: ready\ndata: {\"show_id\":\"%s\",\"last_event_id\":null}\n\n",
-                         s->show->show_id);
-            append_raw(s, text, (size_t)n);
-        }
-        return;
-    }
-    if (s->last_id > 0 && b->gap) {
+    switch (tix_chan_resume(&s->sub, b)) {
+    case TIX_CHAN_UNAVAILABLE: /* the bus is down: no id to offer */
+        append_refetch(s, "events_unavailable");
+        break;
+    case TIX_CHAN_EXPIRED:
         n = snprintf(text, sizeof(text), "id: %" PRId64 "\n", b->current);
         append_raw(s, text, (size_t)n);
         append_refetch(s, "backlog_expired");
-    } else if (s->last_id <= 0) {
-        n = snprintf(text, sizeof(text),
-                     "id: %" PRId64 "\nevent: ready\ndata: {\"show_id\":\"%s\",\"last_event_id\":"
-                     "%" PRId64 "}\n\n",
-                     b->current, s->show->show_id, b->current);
-        append_raw(s, text, (size_t)n);
-    }
-    for (int i = 0; i < b->n; i++) {
-        size_t len = 0;
-        char *t = format_event(&b->events[i], &len);
-        if (t != NULL) {
-            append_raw(s, t, len);
-            free(t);
+        break;
+    case TIX_CHAN_FRESH:
+        if (b == NULL) {
+            n = snprintf(text, sizeof(text),
+                         "event: ready\ndata: {\"show_id\":\"%s\",\"last_event_id\":null}\n\n",
+                         show_id);
+        } else {
+            n = snprintf(text, sizeof(text),
+                         "id: %" PRId64 "\nevent: ready\ndata: {\"show_id\":\"%s\","
+                         "\"last_event_id\":%" PRId64 "}\n\n",
+                         b->current, show_id, b->current);
         }
+        append_raw(s, text, (size_t)n);
+        break;
+    case TIX_CHAN_REPLAY:
+        for (int i = 0; i < b->n; i++) {
+            size_t len = 0;
+            char *t = format_event(&b->events[i], &len);
+            if (t != NULL) {
+                append_raw(s, t, len);
+                free(t);
+            }
+        }
+        break;
     }
-    s->last_id = b->current > s->last_id || b->gap || s->last_id <= 0 ? b->current : s->last_id;
 }
 
 void tix_sse_prime(tix_sse_hub *h, tix_sse_stream *s, const tix_bus_backlog *b)
 {
     pthread_mutex_lock(&h->mu);
     write_start(s, b);
-    s->priming = false;
-    if (s->nheld >= HELD_MAX) {
-        append_refetch(s, "events_lost");
-    }
-    for (held *e = s->held_head, *next = NULL; e != NULL; e = next) {
-        next = e->next;
-        if (s->nheld < HELD_MAX) {
-            give(s, e->id, e->text, strlen(e->text));
-        }
-        free(e);
-    }
-    s->held_head = s->held_tail = NULL;
-    s->nheld = 0;
+    tix_chan_primed(&h->chans, &s->sub, b);
     if (s->closing) {
         wake(s);
     }
@@ -346,51 +264,37 @@ void tix_sse_free(void *cls)
     tix_sse_stream *s = cls;
     tix_sse_hub *h = s->hub;
     pthread_mutex_lock(&h->mu);
-    show_subs *sub = s->show;
-    if (s->prev) {
-        s->prev->next = s->next;
-    } else {
-        sub->streams = s->next;
-    }
-    if (s->next) {
-        s->next->prev = s->prev;
-    }
-    if (sub->streams == NULL) {
-        show_subs **p = &h->buckets[bucket_of(sub->show_id)];
-        while (*p != sub) {
-            p = &(*p)->next;
-        }
-        *p = sub->next;
-        free(sub);
-    }
-    h->count--;
+    tix_chan_stop(&h->chans, &s->sub);
     pthread_mutex_unlock(&h->mu);
-    for (held *e = s->held_head, *next = NULL; e != NULL; e = next) {
-        next = e->next;
-        free(e);
-    }
     free(s->buf);
     free(s);
 }
 
 /* ---- heartbeats, shutdown ---- */
 
+typedef struct for_all_arg {
+    const char *text;
+    bool closing;
+} for_all_arg;
+
+static void for_one(tix_chan_sub *sub, void *ctx)
+{
+    const for_all_arg *a = ctx;
+    tix_sse_stream *s = stream_of(sub);
+    s->closing = s->closing || a->closing;
+    if (a->text != NULL && !sub->priming) {
+        append_event(s, a->text, strlen(a->text));
+    }
+    if (!sub->priming) {
+        wake(s);
+    }
+}
+
 /* Appends text to every stream that is not priming and wakes it; closing: ends them too. */
 static void for_all(tix_sse_hub *h, const char *text, bool closing)
 {
-    for (int b = 0; b < SHOW_BUCKETS; b++) {
-        for (show_subs *sub = h->buckets[b]; sub != NULL; sub = sub->next) {
-            for (tix_sse_stream *s = sub->streams; s != NULL; s = s->next) {
-                s->closing = s->closing || closing;
-                if (text != NULL && !s->priming) {
-                    append_event(s, text, strlen(text));
-                }
-                if (!s->priming) {
-                    wake(s);
-                }
-            }
-        }
-    }
+    for_all_arg a = {text, closing};
+    tix_chan_each(&h->chans, for_one, &a);
 }
 
 static void *heartbeat_main(void *arg)
@@ -433,7 +337,7 @@ long tix_sse_count(tix_sse_hub *h)
         return 0;
     }
     pthread_mutex_lock(&h->mu);
-    long n = h->count;
+    long n = h->chans.nsubs;
     pthread_mutex_unlock(&h->mu);
     return n;
 }
@@ -444,6 +348,7 @@ tix_rc tix_sse_hub_create(const tix_config *cfg, tix_sse_hub **out)
     if (h == NULL) {
         return TIX_ENOMEM;
     }
+    tix_chan_init(&h->chans, &sse_chan_ops);
     h->max = cfg->sse_max_streams;
     h->heartbeat_ms = cfg->sse_heartbeat_ms;
     pthread_mutex_init(&h->mu, NULL);
@@ -468,8 +373,10 @@ void tix_sse_hub_destroy(tix_sse_hub *h)
     if (h->hb_started) {
         pthread_join(h->hb, NULL);
     }
-    if (h->count > 0) {
-        tix_log_warn("sse: %ld streams still open at exit", h->count);
+    if (h->chans.nsubs > 0) {
+        tix_log_warn("sse: %ld streams still open at exit", h->chans.nsubs);
+    } else {
+        tix_chan_close(&h->chans);
     }
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);

@@ -4,7 +4,8 @@
  * A stream is an MHD response of unknown size whose content callback (tix_sse_read) copies
  * out whatever text the stream has buffered; with nothing buffered it suspends the connection
  * and returns 0, so an idle stream costs no thread and no polling, only its connection and a
- * small struct. The hub (one per process) keeps the streams per show; the bus's sink
+ * small struct. The hub (one per process) keeps the streams per show (a channel registry,
+ * http/channels.h, which also holds the resume rule shared with WebSockets); the bus's sink
  * (tix_sse_deliver) appends each event to the streams of its show and resumes the suspended
  * ones. A heartbeat thread appends ": ping" to every stream each SSE_HEARTBEAT, which also
  * finds clients that went away (a suspended connection notices nothing until a write fails).

@@ -36,6 +36,10 @@
  * loop thread, the bus's sink (tix_ws_deliver) and the two job threads (auth and subscribe, which
  * may block on the database or Redis) take it. Sockets are only freed by the loop thread, after
  * the batch of epoll events that might name them.
+ *
+ * Files: ws.c is the transport (upgrade, wslay, send queue, epoll loop, the hub's life),
+ * ws_proto.c the JSON protocol above it (messages, jobs, channels, the bus sink); ws_int.h is
+ * their private header. Channels and the resume rule are http/channels.h's, shared with SSE.
  */
 #ifndef TIX_HTTP_WS_H
 #define TIX_HTTP_WS_H

@@ -2,8 +2,9 @@
  * Lifecycle jobs and their scheduler.
  *
  * A job is one function that keeps some stored state true as time passes (show status, unpaid
- * bookings and stale holds, failed refunds, unreconciled payments, old rows, refunds whose
- * outcome the provider never reported). Each is
+ * bookings and stale holds, with the user channel's hold_expiring and hold_expired notices,
+ * failed refunds, unreconciled payments, old rows, refunds whose outcome the provider never
+ * reported, recommendations learned from bookings). Each is
  * idempotent, safe to run while requests are served, and reports what it did as named counts.
  *
  * The scheduler is one thread per server (tix_jobs_start). Every JOB_TICK it renews, in one
@@ -92,6 +93,8 @@ TIX_MUSTCHECK tix_rc tix_job_refunds(tix_job_ctx *c, tix_job_counts *out);
 TIX_MUSTCHECK tix_rc tix_job_reconcile(tix_job_ctx *c, tix_job_counts *out);
 TIX_MUSTCHECK tix_rc tix_job_purge(tix_job_ctx *c, tix_job_counts *out);
 TIX_MUSTCHECK tix_rc tix_job_refund_poll(tix_job_ctx *c, tix_job_counts *out);
+/* Recommendations: movie similarity and seat preference learned again (booking/reco.h). */
+TIX_MUSTCHECK tix_rc tix_job_reco(tix_job_ctx *c, tix_job_counts *out);
 /* The mail outbox (jobs/mail.c). */
 TIX_MUSTCHECK tix_rc tix_job_mail(tix_job_ctx *c, tix_job_counts *out);
 

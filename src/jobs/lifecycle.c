@@ -9,8 +9,10 @@
  */
 #include "booking/booking.h"
 #include "booking/payments.h"
+#include "booking/reco.h"
 #include "booking/seat_events.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
 #include "store/jobs_store.h"
@@ -18,10 +20,14 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define EXPIRE_BATCH 500 /* bookings, and holds, looked at per run */
+/* hold_expiring goes out this long (at least) before a hold's expiry; see hold_notices. */
+#define HOLD_EXPIRING_LEAD_MS (60LL * 1000)
 /* An active hold is retired this long after its expiry, not at once: a user placing a new
  * hold or releasing the old one right at expiry then never races the job for that row. The
  * hold's seats count as free from the expiry on anyway (store/booking.h). */
@@ -129,6 +135,7 @@ static tix_rc expire_booking(tix_job_ctx *c, const char *id, bool *done)
     }
     *done = rc == TIX_OK && due;
     if (*done) {
+        tix_metrics_add(TIX_M_BOOKINGS, tix_booking_status_name(to), 1);
         tix_bookings_changed(b.user_id); /* their cached GET /bookings (seat_events.h) */
         /* the buyer's sockets (http/ws.h): the hold behind the unpaid booking ran out */
         tix_booking_event_notify(b.user_id, "hold_expired", b.id, b.show_id, "expired", NULL);
@@ -156,6 +163,57 @@ static tix_rc retire_hold(tix_job_ctx *c, const tix_jobs_hold *h, bool *done)
     return rc == TIX_ECONFLICT ? TIX_OK : rc; /* booked or released meanwhile: nothing to do */
 }
 
+/* One notice on the user's channel (seat_events.h): {"hold_id","show_id","expires_at"}. */
+static void hold_notice(const char *name, const tix_jobs_hold_notice *h)
+{
+    char t[TIX_RFC3339_MAX];
+    tix_rfc3339(t, h->expires_at);
+    json_t *j =
+        json_pack("{s:s,s:s,s:s}", "hold_id", h->id, "show_id", h->show_id, "expires_at", t);
+    char *data = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    tix_user_event(h->user_id, name, data);
+    free(data);
+}
+
+/*
+ * The user channel's hold notices (API.md "Real time for people"), before the holds are retired:
+ *   hold_expiring  once per hold, in its last minute: an active hold, or the hold behind a
+ *                  booking still pending_payment (the booking pays by the hold's expiry). The
+ *                  run that first finds expires_at within HOLD_EXPIRING_LEAD_MS plus one
+ *                  JOB_INTERVAL_EXPIRE of now sends it, so with the job on time it arrives
+ *                  between 60 s and 60 s + the interval before the expiry, never later. A hold
+ *                  placed with less than that left (HOLD_TTL under a minute) gets it from the
+ *                  first run after it was placed; one that lapsed before any run saw it gets
+ *                  only hold_expired.
+ *   hold_expired   once per hold that ran out unbooked (still active at its expiry), at the
+ *                  first run after the expiry; an unpaid booking's lapse is expire_booking's.
+ * Exactly once with any number of servers: the rows are claimed by the UPDATE that selects
+ * them (jobs_store.h, migration 0025), and only the run that claimed a hold publishes. At most
+ * once: a server that dies between the claim and the publish loses those notices (the seats'
+ * own events on the show channel and the hold's expires_at still tell the client).
+ */
+static tix_rc hold_notices(tix_job_ctx *c, tix_job_counts *out)
+{
+    tix_jobs_hold_notice *items = NULL;
+    int n = 0;
+    tix_rc rc = tix_jobs_holds_expiring_claim(
+        c->db, c->a, c->now, c->now + HOLD_EXPIRING_LEAD_MS + c->cfg->job_expire_ms, EXPIRE_BATCH,
+        &items, &n);
+    for (int i = 0; i < n; i++) {
+        hold_notice("hold_expiring", &items[i]);
+    }
+    tix_job_count_add(out, "holds_expiring", rc == TIX_OK ? n : 0);
+    if (rc == TIX_OK) {
+        rc = tix_jobs_holds_expired_claim(c->db, c->a, c->now, EXPIRE_BATCH, &items, &n);
+        for (int i = 0; rc == TIX_OK && i < n; i++) {
+            hold_notice("hold_expired", &items[i]);
+        }
+        tix_job_count_add(out, "holds_expired", rc == TIX_OK ? n : 0);
+    }
+    return rc;
+}
+
 /* Counts one item's outcome; TIX_OK to go on with the next item, else the code to stop on
  * (the database is gone: the other items would fail the same way). */
 static tix_rc tally(tix_job_counts *out, const char *done_name, bool done, tix_rc rc)
@@ -176,7 +234,15 @@ tix_rc tix_job_expire(tix_job_ctx *c, tix_job_counts *out)
     tix_job_count_add(out, "bookings_expired", 0);
     tix_job_count_add(out, "holds_released", 0);
     tix_job_count_add(out, "errors", 0);
-    tix_rc rc = tix_jobs_bookings_due(c->db, c->a, c->now, EXPIRE_BATCH, &ids, &n);
+    tix_rc rc = hold_notices(c, out);
+    if (rc != TIX_OK) {
+        tix_log_warn("expire job: hold notices: %s", tix_rc_name(rc));
+        tix_job_count_add(out, "errors", 1);
+        if (rc != TIX_EUNAVAIL) {
+            rc = TIX_OK; /* the expiries below matter more than the notices */
+        }
+    }
+    rc = rc ? rc : tix_jobs_bookings_due(c->db, c->a, c->now, EXPIRE_BATCH, &ids, &n);
     for (int i = 0; i < n && rc == TIX_OK && !stopping(c); i++) {
         bool done = false;
         tix_rc one = expire_booking(c, ids[i], &done);
@@ -307,5 +373,20 @@ tix_rc tix_job_purge(tix_job_ctx *c, tix_job_counts *out)
     tix_job_count_add(out, "job_runs", runs);
     tix_job_count_add(out, "mail_outbox", mails);
     tix_job_count_add(out, "password_resets", resets);
+    return rc;
+}
+
+/* ---- reco ---- */
+
+/* Learns both recommendation models again from every confirmed booking (booking/reco.h): one
+ * read of the bookings, the computation in memory, the tables replaced in one transaction. */
+tix_rc tix_job_reco(tix_job_ctx *c, tix_job_counts *out)
+{
+    tix_reco_refresh_counts n;
+    tix_rc rc = tix_reco_refresh(c->db, c->a, (int)c->cfg->reco_neighbours, c->now, &n);
+    tix_job_count_add(out, "movies", n.movies);
+    tix_job_count_add(out, "pairs", n.pairs);
+    tix_job_count_add(out, "halls", n.halls);
+    tix_job_count_add(out, "seats", n.seats);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include "booking/ticket_print.h"
 #include "core/currency.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
 #include "media/qr.h"
@@ -479,10 +480,22 @@ static tix_rc send_claimed(tix_job_ctx *c, CURL *curl, const tix_outbox_row *row
 {
     tix_rc rc = TIX_OK;
     int i = 0;
+    const char *run_rid = tix_log_request_id();
+    char job_rid[TIX_LOG_RID_MAX];
+    snprintf(job_rid, sizeof(job_rid), "%s", run_rid ? run_rid : "");
     for (; i < n && rc == TIX_OK && !stopping(c); i++) {
         const char *count = "errors";
+        /* the row's lines name the request that queued the mail (store/outbox.h) */
+        const char *rid = json_field(c->a, rows[i].data, "request_id");
+        tix_log_set_request_id(rid != NULL ? rid : job_rid);
         rc = send_row(c, curl, &rows[i], &count);
+        if (strcmp(count, "sent") == 0) {
+            tix_log_info("mail %s sent: outbox row %s (attempt %d)", rows[i].kind, rows[i].id,
+                         rows[i].attempts);
+        }
+        tix_log_set_request_id(job_rid);
         tix_job_count_add(out, count, 1);
+        tix_metrics_add(TIX_M_MAIL, count, 1);
         if (rc == TIX_ECONFLICT) {
             rc = TIX_OK; /* an admin or another sender moved it meanwhile */
         }

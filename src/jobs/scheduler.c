@@ -5,6 +5,7 @@
  * struct, through the mutex-guarded stop flag.
  */
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
 #include "store/jobs_store.h"
@@ -26,6 +27,7 @@ const tix_job tix_jobs_table[] = {
     {"purge", tix_job_purge, offsetof(tix_config, job_purge_ms)},
     {"refund_poll", tix_job_refund_poll, offsetof(tix_config, job_refund_poll_ms)},
     {"mail", tix_job_mail, offsetof(tix_config, job_mail_ms)},
+    {"reco", tix_job_reco, offsetof(tix_config, job_reco_ms)},
 };
 const int tix_jobs_table_count = (int)(sizeof(tix_jobs_table) / sizeof(tix_jobs_table[0]));
 
@@ -117,6 +119,9 @@ tix_rc tix_jobs_run_recorded(tix_job_ctx *c, const tix_job *job, const char *hol
                      tix_rc_name(rc));
         return rc;
     }
+    char outer[TIX_LOG_RID_MAX]; /* the caller's id, back after the run */
+    snprintf(outer, sizeof(outer), "%s", tix_log_request_id() ? tix_log_request_id() : "");
+    tix_log_set_request_id(id); /* every line the run logs names it */
     rc = job->run(c, out);
     if (tix_db_in_tx(c->db)) {
         tix_db_rollback(c->db); /* a job must end its transactions; never leave one open */
@@ -127,6 +132,13 @@ tix_rc tix_jobs_run_recorded(tix_job_ctx *c, const tix_job *job, const char *hol
         tix_log_warn("job %s: run %s could not be completed in job_runs", job->name, id);
     }
     log_run(job, id, holder, finished - c->now, out, rc);
+    tix_log_set_request_id(outer);
+    tix_metrics_add(TIX_M_JOB_RUNS, job->name, 1);
+    if (rc == TIX_OK) {
+        tix_metrics_job_success(job->name, finished);
+    } else {
+        tix_metrics_add(TIX_M_JOB_FAILS, job->name, 1);
+    }
     return rc;
 }
 

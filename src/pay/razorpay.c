@@ -99,6 +99,11 @@ static CURLcode attempt(const rzp_impl *t, CURL *h, rzp_call *c, long timeout_ms
         snprintf(idem, sizeof(idem), "X-Refund-Idempotency: %s", c->idem);
         hdr = curl_slist_append(hdr, idem);
     }
+    char rid[TIX_LOG_RID_MAX + 16];
+    if (hdr != NULL && tix_log_request_id() != NULL) { /* the provider's logs can name it too */
+        snprintf(rid, sizeof(rid), "X-Request-Id: %s", tix_log_request_id());
+        hdr = curl_slist_append(hdr, rid);
+    }
     snprintf(url, sizeof(url), "%s%s", t->base, c->path);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");

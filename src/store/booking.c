@@ -842,8 +842,15 @@ tix_rc tix_show_sales(tix_db *db, tix_arena *a, const char *show_id, tix_sales_l
 
 /* ---- idempotency keys ---- */
 
-/* Inserts the key with (status, response), or takes over a key older than the TTL; when the
- * key is there and younger, *seen says what it holds (TIX_ECONFLICT). */
+/* The instant before which an unanswered claim of k is abandoned (0: never). */
+static int64_t lease_cut(const tix_idem_key *k)
+{
+    return k->lease_ms > 0 ? k->now - k->lease_ms : 0;
+}
+
+/* Inserts the key with (status, response), or takes over a key older than the TTL or a claim
+ * older than the lease; when the key is there and live, *seen says what it holds
+ * (TIX_ECONFLICT). */
 static tix_rc idem_put(tix_db *db, tix_arena *a, const tix_idem_key *k, int status,
                        const char *response, tix_idem_seen *seen)
 {
@@ -853,16 +860,19 @@ static tix_rc idem_put(tix_db *db, tix_arena *a, const tix_idem_key *k, int stat
                    TIX_DB_INT(k->now),
                    TIX_DB_INT(k->now - IDEM_TTL_MS),
                    TIX_DB_INT(status),
-                   TIX_DB_TEXT(response)};
-    /* A key older than 24 h is forgotten: the new request takes it over. */
-    tix_rc rc = tix_db_exec_one(db,
-                                "INSERT INTO idempotency_keys (user_id, idem_key, request_hash,"
-                                " status, response, created_at) VALUES ($1, $2, $3, $6, $7, $4)"
-                                " ON CONFLICT (user_id, idem_key) DO UPDATE SET request_hash ="
-                                " excluded.request_hash, status = excluded.status, response ="
-                                " excluded.response, created_at = excluded.created_at"
-                                " WHERE idempotency_keys.created_at < $5",
-                                p, 7, TIX_ECONFLICT);
+                   TIX_DB_TEXT(response),
+                   TIX_DB_INT(lease_cut(k))};
+    /* A key older than 24 h is forgotten, an abandoned claim too: the new request takes it. */
+    tix_rc rc =
+        tix_db_exec_one(db,
+                        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash,"
+                        " status, response, created_at) VALUES ($1, $2, $3, $6, $7, $4)"
+                        " ON CONFLICT (user_id, idem_key) DO UPDATE SET request_hash ="
+                        " excluded.request_hash, status = excluded.status, response ="
+                        " excluded.response, created_at = excluded.created_at"
+                        " WHERE idempotency_keys.created_at < $5 OR (idempotency_keys.status"
+                        " = 0 AND idempotency_keys.created_at < $8)",
+                        p, 8, TIX_ECONFLICT);
     if (rc != TIX_ECONFLICT) {
         return rc;
     }
@@ -883,13 +893,15 @@ tix_rc tix_idem_store(tix_db *db, tix_arena *a, const tix_idem_key *k, int statu
 
 tix_rc tix_idem_lookup(tix_db *db, tix_arena *a, const tix_idem_key *k, tix_idem_seen *seen)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_INT(k->now - IDEM_TTL_MS)};
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_INT(k->now - IDEM_TTL_MS),
+                   TIX_DB_INT(lease_cut(k))};
     tix_db_res *res = NULL;
     tix_rc rc = tix_db_exec(db,
                             "SELECT status, response, request_hash,"
-                            " CASE WHEN created_at < $3 THEN 1 ELSE 0 END"
+                            " CASE WHEN created_at < $3 OR (status = 0 AND created_at < $4)"
+                            " THEN 1 ELSE 0 END"
                             " FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
-                            p, 3, &res);
+                            p, 4, &res);
     bool expired = false;
     if (rc == TIX_OK && tix_db_res_rows(res) == 1) {
         seen->status = (int)tix_db_res_int(res, 0, 0);
@@ -901,11 +913,12 @@ tix_rc tix_idem_lookup(tix_db *db, tix_arena *a, const tix_idem_key *k, tix_idem
     }
     tix_db_res_destroy(res);
     if (rc == TIX_OK && expired) {
-        /* Older than the TTL: forgotten (unless another request took it over meanwhile). */
+        /* Older than the TTL, or a claim older than the lease: forgotten (unless another
+         * request took it over meanwhile). */
         rc = tix_db_exec(db,
                          "DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2"
-                         " AND created_at < $3",
-                         p, 3, NULL);
+                         " AND (created_at < $3 OR (status = 0 AND created_at < $4))",
+                         p, 4, NULL);
         rc = rc == TIX_OK ? TIX_ENOTFOUND : rc;
     }
     return rc;
@@ -936,20 +949,21 @@ void tix_idem_answer_stmt(tix_arena *a, const tix_idem_key *k, int status, const
                         .n = 4};
 }
 
-tix_rc tix_idem_finish(tix_db *db, const char *user_id, const char *key, int status,
-                       const char *response)
+tix_rc tix_idem_finish(tix_db *db, const tix_idem_key *k, int status, const char *response)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(user_id), TIX_DB_TEXT(key), TIX_DB_INT(status),
-                   TIX_DB_TEXT(response)};
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_INT(status),
+                   TIX_DB_TEXT(response), TIX_DB_INT(k->now)};
     return tix_db_exec(db,
                        "UPDATE idempotency_keys SET status = $3, response = $4"
-                       " WHERE user_id = $1 AND idem_key = $2",
-                       p, 4, NULL);
+                       " WHERE user_id = $1 AND idem_key = $2 AND status = 0 AND created_at = $5",
+                       p, 5, NULL);
 }
 
-tix_rc tix_idem_forget(tix_db *db, const char *user_id, const char *key)
+tix_rc tix_idem_forget(tix_db *db, const tix_idem_key *k)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(user_id), TIX_DB_TEXT(key)};
-    return tix_db_exec(db, "DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2", p,
-                       2, NULL);
+    tix_dbv p[] = {TIX_DB_TEXT(k->user_id), TIX_DB_TEXT(k->key), TIX_DB_INT(k->now)};
+    return tix_db_exec(db,
+                       "DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2"
+                       " AND status = 0 AND created_at = $3",
+                       p, 3, NULL);
 }

@@ -255,7 +255,8 @@ typedef struct tix_idem_key {
     const char *user_id;
     const char *key;
     const char *hash; /* of the request */
-    int64_t now;
+    int64_t now;      /* the request's start; a claim made by it is created at this instant */
+    int64_t lease_ms; /* a claim (status 0) older than this was abandoned; 0 = never */
 } tix_idem_key;
 
 typedef struct tix_idem_seen {
@@ -265,16 +266,20 @@ typedef struct tix_idem_seen {
 } tix_idem_seen;
 
 /* Idempotency keys (http/idempotency.c says how they are used). A key younger than 24 h is
- * kept; an older one is taken over by its next use.
+ * kept; an older one is taken over by its next use, and so is a claim still without an answer
+ * (status 0) older than k->lease_ms: the request that made it died, or could not drop it after
+ * its 5xx because the database was gone.
  *
  * Claim first, answer after (routes whose work is not one transaction): begin: TIX_OK = first
- * use (a row with status 0 now exists, committed on its own); TIX_ECONFLICT = seen before,
- * *seen says what was stored. finish stores the answer, forget drops the claim. */
+ * use (a row with status 0 now exists, committed on its own, created at k->now); TIX_ECONFLICT
+ * = seen before, *seen says what was stored. finish stores the answer, forget drops the claim:
+ * both touch only the claim made with this k (still unanswered and created at k->now), never
+ * one that another request took over after the lease. */
 TIX_MUSTCHECK tix_rc tix_idem_begin(tix_db *db, tix_arena *a, const tix_idem_key *k,
                                     tix_idem_seen *seen);
-TIX_MUSTCHECK tix_rc tix_idem_finish(tix_db *db, const char *user_id, const char *key, int status,
+TIX_MUSTCHECK tix_rc tix_idem_finish(tix_db *db, const tix_idem_key *k, int status,
                                      const char *response);
-TIX_MUSTCHECK tix_rc tix_idem_forget(tix_db *db, const char *user_id, const char *key);
+TIX_MUSTCHECK tix_rc tix_idem_forget(tix_db *db, const tix_idem_key *k);
 
 /* In the work's own transaction (booking/booking.h tix_idem_tx): the claim statement inserts
  * the key with status 0 and fails with TIX_ECONFLICT when the key exists (on PostgreSQL it
@@ -285,8 +290,8 @@ TIX_MUSTCHECK tix_rc tix_idem_forget(tix_db *db, const char *user_id, const char
 void tix_idem_claim_stmt(tix_arena *a, const tix_idem_key *k, tix_db_stmt *st);
 void tix_idem_answer_stmt(tix_arena *a, const tix_idem_key *k, int status, const char *response,
                           tix_db_stmt *st);
-/* What the key holds: TIX_OK and *seen, TIX_ENOTFOUND when it has none (an expired key is
- * deleted here and is none). */
+/* What the key holds: TIX_OK and *seen, TIX_ENOTFOUND when it has none (an expired key or an
+ * abandoned claim is deleted here and is none). */
 TIX_MUSTCHECK tix_rc tix_idem_lookup(tix_db *db, tix_arena *a, const tix_idem_key *k,
                                      tix_idem_seen *seen);
 /* Stores an answer given without the work's transaction (a refusal: nothing was written), on

@@ -122,11 +122,13 @@ typedef struct tix_hall {
     int64_t created_at;
     int64_t updated_at;
     char *theatre_status; /* the theatre's onboarding status (tix_theatre.status) */
+    char *seat_pick;      /* best-available's ranking: "geometric" or "learned" (0023) */
 } tix_hall;
 
 /* Inserts the hall and one row per seat of l. */
 TIX_MUSTCHECK tix_rc tix_hall_insert(tix_db *db, const tix_hall *h, const tix_layout *l);
-/* Renames and/or replaces the layout (l may be NULL to keep the seats). */
+/* Renames, sets seat_pick (NULL: geometric) and/or replaces the layout (l may be NULL to keep
+ * the seats). */
 TIX_MUSTCHECK tix_rc tix_hall_update(tix_db *db, const tix_hall *h, const tix_layout *l);
 TIX_MUSTCHECK tix_rc tix_hall_get(tix_db *db, tix_arena *a, const char *id, tix_hall *out);
 TIX_MUSTCHECK tix_rc tix_hall_list(tix_db *db, tix_arena *a, const char *theatre_id,
@@ -183,6 +185,7 @@ typedef struct tix_show {
     bool cancelled;
     int utc_offset_minutes;
     int64_t created_at;
+    bool learned_seats; /* the hall's seat_pick is "learned" (migration 0023) */
 } tix_show;
 
 typedef struct tix_show_price {

@@ -17,6 +17,7 @@
 #include "store/db.h"
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "store/db_driver.h"
 #include "store/migrations.h"
@@ -227,6 +228,7 @@ static tix_rc acquire(tix_db_pool *pool, bool wait, tix_db **out)
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += ACQUIRE_WAIT_MS / 1000;
+    int64_t t0 = tix_mono_us();
     pthread_mutex_lock(&pool->mu);
     while (pool->nfree == 0) {
         if (!wait) {
@@ -235,6 +237,7 @@ static tix_rc acquire(tix_db_pool *pool, bool wait, tix_db **out)
         }
         if (pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&pool->mu);
+            tix_metrics_db_wait(pool->primary ? "replica" : "primary", tix_mono_us() - t0);
             tix_log_warn("no database connection became free within %d ms", ACQUIRE_WAIT_MS);
             return TIX_EUNAVAIL;
         }
@@ -243,6 +246,9 @@ static tix_rc acquire(tix_db_pool *pool, bool wait, tix_db **out)
     assert(db->pool == pool && !db->leased && !db->in_tx && !db->write_locked);
     db->leased = true;
     pthread_mutex_unlock(&pool->mu);
+    if (wait) { /* the waits of callers that would wait (a try that found none is no wait) */
+        tix_metrics_db_wait(pool->primary ? "replica" : "primary", tix_mono_us() - t0);
+    }
     tix_rc rc = ensure_open(db);
     assert(rc != TIX_OK || db->open);
     if (rc != TIX_OK) {
@@ -595,7 +601,10 @@ void tix_db_set_error(tix_db *db, const char *sql, const char *msg)
  * recovery (a promoted replica, or prefer-standby that found only the primary) is current.
  *
  * A replica that cannot be reached marks the read pool down for DOWN_MS: reads go to the
- * primary without trying it meanwhile. */
+ * primary without trying it meanwhile. One that is reached but does not answer (stalled:
+ * SIGSTOP, a hung host) is the same: the read pool's connections wait READ_REPLICA_TIMEOUT at
+ * most for any answer (db_pg.c, bounded waits), then the call fails with TIX_EUNAVAIL and the
+ * read is done on the primary (http/reply.c tix_req_db_read_again). */
 #define REPLICA_DOWN_MS 1000
 
 static int64_t mono_ms(void)
@@ -609,6 +618,7 @@ static tix_rc create_replica_pool(tix_db_pool *primary)
 {
     tix_config rc_cfg = primary->cfg;
     memcpy(rc_cfg.database_url, rc_cfg.database_read_url, sizeof(rc_cfg.database_url));
+    rc_cfg.db_wait_ms = primary->cfg.read_timeout_ms; /* a stalled replica never holds a read */
     tix_db_pool *rp = NULL;
     char err[256];
     tix_rc rc = pool_create(&rc_cfg, primary->size, false, &rp, err, sizeof(err));

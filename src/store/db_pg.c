@@ -21,15 +21,28 @@
  * pending BEGIN) is sent at once and the results are read in order, so the batch costs one
  * round trip. Statements are prepared before the pipeline starts (only their first use on a
  * connection costs a round trip of its own).
+ *
+ * Bounded waits (a read pool's connections: store/db.c "read replicas"). A replica that
+ * stalls (stopped with SIGSTOP, a hung host, a network that drops packets without a reset)
+ * keeps its TCP connection open and never answers, and libpq's blocking calls would wait for it
+ * for ever, with the request that asked. On a connection opened with cfg->db_wait_ms > 0 every
+ * call of the driver (connect, statement, batch) has that long in all: results are awaited
+ * with poll() up to the deadline before PQgetResult (which then never blocks), and a server
+ * that has not answered by then is given up: TIX_EUNAVAIL, the connection out of step (closed
+ * and made anew on its next use), so the caller reads from the primary instead. The primary's
+ * connections wait as long as the server takes (lock_timeout bounds a lock wait).
  */
 #include "core/log.h"
 #include "store/db_driver.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define INT8OID            20
 #define TEXTOID            25
@@ -41,6 +54,9 @@ typedef struct pg_conn {
     PGconn *c;
     bool out_of_step; /* a pipeline left results unread: never use again */
     bool read_only;   /* the server refused a write (25006): not the primary any more */
+    bool timed_out;   /* a bounded wait ran out (then out_of_step too) */
+    int64_t wait_ms;  /* > 0: each driver call has this long in all (bounded waits) */
+    int64_t deadline; /* the current call's, monotonic ms (bounded waits only) */
     int nstmts;
     char *sql[STMT_CACHE]; /* sql[i] was prepared as "s<i>" */
 } pg_conn;
@@ -53,34 +69,120 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until c's socket is ready for events or the deadline passes: false when it passed.
+ * An error on the socket counts as ready (libpq then finds and reports it). */
+static bool wait_socket(PGconn *c, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - mono_ms();
+        if (left <= 0) {
+            return false;
+        }
+        struct pollfd p = {.fd = PQsocket(c), .events = events, .revents = 0};
+        int got = poll(&p, 1, (int)left);
+        if (got != 0 && !(got < 0 && errno == EINTR)) {
+            return true;
+        }
+    }
+}
+
+/* Whether a result can be read: on a bounded connection, waits for it until the call's
+ * deadline (then PQgetResult does not block); false when the server did not answer in time,
+ * and the connection is out of step. Unbounded: true at once (PQgetResult waits). */
+static bool await_result(pg_conn *pc)
+{
+    while (pc->wait_ms > 0 && PQisBusy(pc->c) && PQstatus(pc->c) == CONNECTION_OK) {
+        if (!wait_socket(pc->c, POLLIN, pc->deadline)) {
+            pc->timed_out = pc->out_of_step = true;
+            return false;
+        }
+        if (PQconsumeInput(pc->c) == 0) {
+            break; /* the connection broke: PQgetResult reports it */
+        }
+    }
+    return true;
+}
+
+/* The results of the command just sent (PQexec's way: the last one), or NULL when the sending
+ * failed or a bounded wait ran out. Caller PQclears. */
+static PGresult *collect(pg_conn *pc, bool sent)
+{
+    PGresult *last = NULL;
+    while (sent) {
+        if (!await_result(pc)) {
+            PQclear(last);
+            return NULL;
+        }
+        PGresult *r = PQgetResult(pc->c);
+        if (r == NULL) {
+            break;
+        }
+        PQclear(last);
+        last = r;
+    }
+    return last;
+}
+
+/* PQconnectdbParams, but giving up at deadline (connect_timeout counts whole seconds, at least
+ * 2). NULL on time-out. */
+static PGconn *connect_by(const char *const *keys, const char *const *vals, int64_t deadline)
+{
+    PGconn *c = PQconnectStartParams(keys, vals, 1);
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (c != NULL && PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+           st != PGRES_POLLING_FAILED) {
+        if (!wait_socket(c, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline)) {
+            PQfinish(c);
+            return NULL;
+        }
+        st = PQconnectPoll(c);
+    }
+    return c;
+}
+
 static tix_rc pg_open(tix_db *db, const tix_config *cfg)
 {
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
     const char *vals[] = {cfg->database_url, "3", "ticketd", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    pg_conn *pc = calloc(1, sizeof(*pc));
+    if (pc == NULL) {
+        return TIX_ENOMEM;
+    }
+    pc->wait_ms = cfg->db_wait_ms;
+    pc->deadline = mono_ms() + pc->wait_ms;
+    PGconn *c =
+        pc->wait_ms > 0 ? connect_by(keys, vals, pc->deadline) : PQconnectdbParams(keys, vals, 1);
     if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-        tix_db_set_error(db, "connect", c ? PQerrorMessage(c) : "out of memory");
+        tix_db_set_error(db, "connect",
+                         c                 ? PQerrorMessage(c)
+                         : pc->wait_ms > 0 ? "no answer in time"
+                                           : "out of memory");
         PQfinish(c);
+        free(pc);
         return TIX_EUNAVAIL;
     }
+    pc->c = c;
     PQsetNoticeProcessor(c, ignore_notice, NULL);
     /* Terse: error messages must never carry row values (DETAIL lines quote them). */
     PQsetErrorVerbosity(c, PQERRORS_TERSE);
-    PGresult *r = PQexec(c, "SET TIME ZONE 'UTC'; SET lock_timeout = '5s'; "
-                            "SET idle_in_transaction_session_timeout = '60s'");
+    const char *set = "SET TIME ZONE 'UTC'; SET lock_timeout = '5s'; "
+                      "SET idle_in_transaction_session_timeout = '60s'";
+    PGresult *r = collect(pc, PQsendQuery(c, set) == 1);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok) {
-        tix_db_set_error(db, "SET", PQerrorMessage(c));
+        tix_db_set_error(db, "SET", pc->timed_out ? "no answer in time" : PQerrorMessage(c));
         PQfinish(c);
+        free(pc);
         return TIX_EUNAVAIL;
     }
-    pg_conn *pc = calloc(1, sizeof(*pc));
-    if (pc == NULL) {
-        PQfinish(c);
-        return TIX_ENOMEM;
-    }
-    pc->c = c;
     db->impl = pc;
     return TIX_OK;
 }
@@ -185,7 +287,7 @@ static int prepared(pg_conn *pc, const char *sql, int n, const unsigned int *typ
     }
     char name[16];
     snprintf(name, sizeof(name), "s%d", pc->nstmts);
-    PGresult *r = PQprepare(pc->c, name, sql, n, n ? types : NULL);
+    PGresult *r = collect(pc, PQsendPrepare(pc->c, name, sql, n, n ? types : NULL) == 1);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     char *copy = ok ? strdup(sql) : NULL;
@@ -203,11 +305,12 @@ static PGresult *run(pg_conn *pc, const char *sql, int n, const unsigned int *ty
     int slot =
         n > 0 && PQtransactionStatus(pc->c) != PQTRANS_INERROR ? prepared(pc, sql, n, types) : -1;
     if (slot < 0) {
-        return PQexecParams(pc->c, sql, n, n ? types : NULL, n ? values : NULL, NULL, NULL, 0);
+        return collect(pc, PQsendQueryParams(pc->c, sql, n, n ? types : NULL, n ? values : NULL,
+                                             NULL, NULL, 0) == 1);
     }
     char name[16];
     snprintf(name, sizeof(name), "s%d", slot);
-    return PQexecPrepared(pc->c, name, n, values, NULL, NULL, 0);
+    return collect(pc, PQsendQueryPrepared(pc->c, name, n, values, NULL, NULL, 0) == 1);
 }
 
 /* Fills values/types for params (ints are printed into ints). */
@@ -257,8 +360,11 @@ static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
     unsigned int types[TIX_DB_MAX_PARAMS];
     char ints[TIX_DB_MAX_PARAMS][24];
     bind_params(params, n, values, types, ints);
-    PGresult *r = run(db->impl, sql, n, types, values);
-    tix_rc rc = take_result(db, sql, r, PQerrorMessage(CONN(db)), out);
+    pg_conn *pc = db->impl;
+    pc->deadline = mono_ms() + pc->wait_ms;
+    PGresult *r = run(pc, sql, n, types, values);
+    const char *msg = pc->timed_out ? "no answer in time" : PQerrorMessage(pc->c);
+    tix_rc rc = take_result(db, sql, r, msg, out);
     PQclear(r);
     return rc;
 }
@@ -325,6 +431,11 @@ static tix_rc read_pipeline(tix_db *db, const char *begin, tix_db_stmt *st, int 
     bool last_null = false;
     tix_rc begin_rc = TIX_OK;
     while (syncs > 0) {
+        if (!await_result(db->impl)) {
+            tix_db_set_error(db, begin ? begin : st[0].sql, "no answer in time");
+            tix_log_error("postgres: %s", db->err);
+            break; /* the missing results make it TIX_EUNAVAIL */
+        }
         PGresult *r = PQgetResult(c);
         if (r == NULL && (last_null || PQstatus(c) != CONNECTION_OK)) {
             break;
@@ -385,6 +496,7 @@ static tix_rc pg_exec_many(tix_db *db, const char *begin, tix_db_stmt *st, int n
         return TIX_EUNAVAIL;
     }
     pg_conn *pc = db->impl;
+    pc->deadline = mono_ms() + pc->wait_ms;
     prepare_all(pc, st, n);
     int syncs = 0;
     bool ok = PQenterPipelineMode(pc->c) == 1 && send_all(pc, begin, st, n, sync_each, &syncs);

@@ -130,6 +130,43 @@ tix_rc tix_jobs_hold_retire(tix_db *db, const char *id, int64_t before, int64_t 
     return rc == TIX_OK && n == 0 ? TIX_ECONFLICT : rc;
 }
 
+static const tix_db_col notice_cols[] = {
+    TIX_DB_COL(tix_jobs_hold_notice, id), TIX_DB_COL(tix_jobs_hold_notice, show_id),
+    TIX_DB_COL(tix_jobs_hold_notice, user_id), TIX_DB_COL(tix_jobs_hold_notice, expires_at)};
+static const tix_db_map notice_map = TIX_DB_MAP(tix_jobs_hold_notice, notice_cols, NULL);
+
+/* Both claims select ids in a subquery (an UPDATE takes no LIMIT) and test the claim column
+ * again in the outer WHERE: PostgreSQL re-evaluates it on the row it locked, so a run that
+ * overlaps another skips what that one claimed; SQLite has one writer at a time anyway. */
+tix_rc tix_jobs_holds_expiring_claim(tix_db *db, tix_arena *a, int64_t now, int64_t until,
+                                     int limit, tix_jobs_hold_notice **items, int *n)
+{
+    tix_dbv p[] = {TIX_DB_INT(now), TIX_DB_INT(until), TIX_DB_INT(limit)};
+    return TIX_DB_LIST(db, a,
+                       "UPDATE holds SET expiring_sent_at = $1 WHERE id IN (SELECT id FROM"
+                       " (SELECT id FROM holds WHERE status = 'active' AND expires_at > $1"
+                       " AND expires_at <= $2 AND expiring_sent_at IS NULL"
+                       " UNION ALL SELECT hold_id AS id FROM bookings"
+                       " WHERE status = 'pending_payment' AND expires_at > $1"
+                       " AND expires_at <= $2) AS due LIMIT $3)"
+                       " AND expiring_sent_at IS NULL"
+                       " RETURNING id, show_id, user_id, expires_at",
+                       p, 3, &notice_map, items, n);
+}
+
+tix_rc tix_jobs_holds_expired_claim(tix_db *db, tix_arena *a, int64_t now, int limit,
+                                    tix_jobs_hold_notice **items, int *n)
+{
+    tix_dbv p[] = {TIX_DB_INT(now), TIX_DB_INT(limit)};
+    return TIX_DB_LIST(db, a,
+                       "UPDATE holds SET expired_sent_at = $1 WHERE id IN (SELECT id FROM holds"
+                       " WHERE status = 'active' AND expires_at <= $1 AND expired_sent_at IS NULL"
+                       " ORDER BY expires_at LIMIT $2)"
+                       " AND status = 'active' AND expired_sent_at IS NULL"
+                       " RETURNING id, show_id, user_id, expires_at",
+                       p, 2, &notice_map, items, n);
+}
+
 static const tix_db_col refund_cols[] = {TIX_DB_COL(tix_jobs_refund, id),
                                          TIX_DB_COL(tix_jobs_refund, attempts),
                                          TIX_DB_COL(tix_jobs_refund, updated_at)};

@@ -66,6 +66,28 @@ TIX_MUSTCHECK tix_rc tix_jobs_holds_due(tix_db *db, tix_arena *a, int64_t before
  * TIX_ECONFLICT when it was not (booked, released or renewed meanwhile). */
 TIX_MUSTCHECK tix_rc tix_jobs_hold_retire(tix_db *db, const char *id, int64_t before, int64_t now);
 
+/* A hold the expire job tells its user about (jobs/lifecycle.c, the user channel of http/ws.h). */
+typedef struct tix_jobs_hold_notice {
+    char *id;
+    char *show_id;
+    char *user_id;
+    int64_t expires_at;
+} tix_jobs_hold_notice;
+
+/* Claims, at most limit, the holds whose last minute has come: expiring after now and at or
+ * before until, never noticed so far (expiring_sent_at, migration 0025), either still active or
+ * behind a booking still pending_payment (its payment window is the hold's). Sets their
+ * expiring_sent_at to now in the statement that selects them, so two runs never both get one.
+ * OUT: *items (arena), *n. */
+TIX_MUSTCHECK tix_rc tix_jobs_holds_expiring_claim(tix_db *db, tix_arena *a, int64_t now,
+                                                   int64_t until, int limit,
+                                                   tix_jobs_hold_notice **items, int *n);
+/* The same for holds that ran out unbooked: active, expired at or before now, never noticed
+ * (expired_sent_at). A hold behind a booking is the booking's business (its expiry sends
+ * hold_expired with the booking's id). OUT: *items (arena), *n. */
+TIX_MUSTCHECK tix_rc tix_jobs_holds_expired_claim(tix_db *db, tix_arena *a, int64_t now, int limit,
+                                                  tix_jobs_hold_notice **items, int *n);
+
 typedef struct tix_jobs_refund {
     char *id;
     int attempts;

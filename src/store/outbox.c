@@ -1,6 +1,7 @@
 /* The mail outbox and password-reset tokens (store/outbox.h). */
 #include "store/outbox.h"
 
+#include "core/log.h"
 #include "core/util.h"
 
 #include <stdio.h>
@@ -27,9 +28,11 @@ static const tix_db_col outbox_cols[] = {TIX_DB_COL(tix_outbox_row, id),
                                          TIX_DB_COL(tix_outbox_row, updated_at)};
 static const tix_db_map outbox_map = TIX_DB_MAP(tix_outbox_row, outbox_cols, NULL);
 
-/* {"<key>":"<value>"} with value's quotes, backslashes and control characters escaped. */
+/* {"<key>":"<value>"} with value's quotes, backslashes and control characters escaped, and
+ * "request_id" when the thread works for a request (core/log.h: its id is already escaped). */
 static void json_one(char *out, size_t cap, const char *key, const char *value)
 {
+    const char *rid = tix_log_request_id();
     size_t len = (size_t)snprintf(out, cap, "{\"%s\":\"", key);
     for (const char *s = value; *s != '\0' && len + 8 < cap; s++) {
         unsigned char ch = (unsigned char)*s;
@@ -42,7 +45,8 @@ static void json_one(char *out, size_t cap, const char *key, const char *value)
             out[len++] = (char)ch;
         }
     }
-    snprintf(out + len, cap - len, "\"}");
+    snprintf(out + len, cap - len, "\"%s%s%s}", rid ? ",\"request_id\":\"" : "", rid ? rid : "",
+             rid ? "\"" : "");
 }
 
 tix_rc tix_outbox_booking(tix_db *db, const char *booking_id, const char *kind, int64_t now)

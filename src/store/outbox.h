@@ -6,7 +6,9 @@
  * message tells of: a rollback takes the message with it, a commit makes both durable at once.
  * So a crash can neither confirm a booking without its mail nor mail a booking that rolled
  * back. The row holds references (a booking id, a reset token), not the text: the `mail` job
- * (jobs/mail.c) renders the templates when it sends.
+ * (jobs/mail.c) renders the templates when it sends. Its data also keeps the X-Request-Id of
+ * the request that queued it ("request_id", from core/log.h's thread request id, when one is
+ * set), which the mail job's log lines about the row carry as "rid".
  *
  * Sending: tix_outbox_claim moves due rows to 'sending' with a lease (one conditional UPDATE:
  * of two senders only one gets a row); a sender that dies leaves its rows to be claimed again

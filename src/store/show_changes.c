@@ -85,6 +85,18 @@ tix_rc tix_outbox_show_rescheduled(tix_db *db, const char *show_id, const char *
                        p, 6, NULL);
 }
 
+tix_rc tix_show_move_audience(tix_db *db, tix_arena *a, const char *show_id, int64_t now,
+                              char ***user_ids, int *n)
+{
+    tix_dbv p[] = {TIX_DB_TEXT(show_id), TIX_DB_INT(now)};
+    return TIX_DB_LIST(db, a,
+                       "SELECT user_id FROM bookings WHERE show_id = $1"
+                       " AND status IN ('confirmed', 'pending_payment')"
+                       " UNION SELECT user_id FROM holds WHERE show_id = $1"
+                       " AND status = 'active' AND expires_at > $2 ORDER BY 1",
+                       p, 2, &tix_db_text_rows, user_ids, n);
+}
+
 tix_rc tix_show_start_bought(tix_db *db, const char *show_id, int64_t created_at,
                              int64_t *starts_at, bool *moved)
 {

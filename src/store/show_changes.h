@@ -46,6 +46,13 @@ TIX_MUSTCHECK tix_rc tix_outbox_show_rescheduled(tix_db *db, const char *show_id
                                                  const char *change_id, int64_t previous_starts_at,
                                                  int64_t free_cancel_minutes, int64_t now);
 
+/* The users a move of show_id concerns, each once: those with a booking of it that is
+ * confirmed or pending_payment, and those with an active hold on it live at now (they are about
+ * to buy for the old time). For the user channel's show_rescheduled (catalog/show_change.c).
+ * OUT: *user_ids (arena), *n. */
+TIX_MUSTCHECK tix_rc tix_show_move_audience(tix_db *db, tix_arena *a, const char *show_id,
+                                            int64_t now, char ***user_ids, int *n);
+
 /* The start a booking of show_id created at created_at was bought for: the previous start of
  * the first move (a change of time) at or after created_at. OUT: *moved false (and *starts_at
  * untouched) when the show has not moved since. */

@@ -7,7 +7,7 @@
 #define SHOW_SELECT                                                                                \
     "SELECT s.id, s.movie_id, s.hall_id, s.theatre_id, t.owner_id, m.title, t.name, t.city,"       \
     " h.name, s.starts_at, s.ends_at, s.currency, s.status, t.utc_offset_minutes,"                 \
-    " s.created_at FROM shows s JOIN theatres t ON t.id = s.theatre_id"                            \
+    " s.created_at, h.seat_pick FROM shows s JOIN theatres t ON t.id = s.theatre_id"               \
     " JOIN halls h ON h.id = s.hall_id JOIN movies m ON m.id = s.movie_id"
 
 #define S(field) TIX_DB_COL(tix_show, field)
@@ -17,13 +17,15 @@ static const tix_db_col show_cols[] = {
     S(ends_at),     S(currency),     TIX_DB_COL_NONE, S(utc_offset_minutes), S(created_at)};
 #undef S
 
-/* Column 12, the status text, is the cancelled flag. */
+/* Column 12, the status text, is the cancelled flag; column 15 the hall's seat_pick. */
 static void read_show_status(tix_arena *a, const tix_db_res *res, int row, void *item)
 {
     (void)a;
     tix_show *s = item;
     const char *st = tix_db_res_text(res, row, 12);
     s->cancelled = st != NULL && strcmp(st, "cancelled") == 0;
+    const char *pick = tix_db_res_text(res, row, 15);
+    s->learned_seats = pick != NULL && strcmp(pick, "learned") == 0;
 }
 static const tix_db_map show_map = TIX_DB_MAP(tix_show, show_cols, read_show_status);
 

@@ -159,12 +159,12 @@ tix_rc tix_theatre_soft_delete(tix_db *db, const char *id, int64_t now)
 
 #define HALL_SELECT                                                                                \
     "SELECT h.id, h.theatre_id, t.owner_id, h.name, h.layout, h.seat_count, h.created_at,"         \
-    " h.updated_at, t.status FROM halls h JOIN theatres t ON t.id = h.theatre_id"
+    " h.updated_at, t.status, h.seat_pick FROM halls h JOIN theatres t ON t.id = h.theatre_id"
 
 #define H(field) TIX_DB_COL(tix_hall, field)
-static const tix_db_col hall_cols[] = {H(id),         H(theatre_id), H(owner_id),
-                                       H(name),       H(layout),     H(seat_count),
-                                       H(created_at), H(updated_at), H(theatre_status)};
+static const tix_db_col hall_cols[] = {
+    H(id),         H(theatre_id), H(owner_id),   H(name),           H(layout),
+    H(seat_count), H(created_at), H(updated_at), H(theatre_status), H(seat_pick)};
 #undef H
 static const tix_db_map hall_map = TIX_DB_MAP(tix_hall, hall_cols, NULL);
 
@@ -199,12 +199,15 @@ tix_rc tix_hall_insert(tix_db *db, const tix_hall *h, const tix_layout *l)
 
 tix_rc tix_hall_update(tix_db *db, const tix_hall *h, const tix_layout *l)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(h->id), TIX_DB_TEXT(h->name), TIX_DB_TEXT(h->layout),
-                   TIX_DB_INT(l ? l->nseats : h->seat_count), TIX_DB_INT(h->updated_at)};
+    tix_dbv p[] = {
+        TIX_DB_TEXT(h->id),        TIX_DB_TEXT(h->name),
+        TIX_DB_TEXT(h->layout),    TIX_DB_INT(l ? l->nseats : h->seat_count),
+        TIX_DB_INT(h->updated_at), TIX_DB_TEXT(h->seat_pick ? h->seat_pick : "geometric")};
     tix_rc rc = tix_db_exec_one(db,
                                 "UPDATE halls SET name = $2, layout = $3, seat_count = $4,"
-                                " updated_at = $5 WHERE id = $1 AND deleted_at IS NULL",
-                                p, 5, TIX_ENOTFOUND);
+                                " updated_at = $5, seat_pick = $6 WHERE id = $1"
+                                " AND deleted_at IS NULL",
+                                p, 6, TIX_ENOTFOUND);
     if (rc != TIX_OK || l == NULL) {
         return rc;
     }

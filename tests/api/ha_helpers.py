@@ -128,6 +128,17 @@ class HaSet:
             return None
         return p.stdout.strip() == "f"
 
+    def patroni_log_tails(self, lines: int = 40) -> str:
+        """The last lines of each node's Patroni log (its routine "no action" lines left out),
+        for an assertion's message: what Patroni decided is the only witness of why."""
+        out = []
+        for node in (1, 2, 3):
+            log = self.dir / f"pg{node}" / "patroni.log"
+            text = log.read_text(errors="replace").splitlines() if log.exists() else []
+            text = [ln for ln in text if "no action" not in ln][-lines:]
+            out.append(f"--- pg{node}/patroni.log\n" + "\n".join(text))
+        return "\n" + "\n".join(out)
+
     def node_pids(self, node: int) -> list[int]:
         """The node's Patroni, postmaster and the postmaster's children (a machine's worth),
         in that order."""

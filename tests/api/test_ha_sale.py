@@ -180,7 +180,8 @@ def test_a_frozen_primary_never_accepts_a_write_beside_the_new_one(ha_set):
         stop.set()
         for t in threads:
             t.join(10)
-        assert demoted, "the thawed old primary was not demoted:\n" + ha.run("status")
+        assert demoted, (f"the thawed old primary pg{old} was not demoted (pg{new} was promoted):\n"
+                         + ha.run("status") + ha.patroni_log_tails())
     finally:
         for pid in pids:  # never leave a stopped process behind
             try:

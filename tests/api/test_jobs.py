@@ -18,19 +18,20 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 import pytest
+import requests
 
 from booking_helpers import Venue, book, confirm, get_booking, hold, pay
 from catalog_helpers import cast, create_show, iso, make_user, ok, utcnow
 from conftest import TICKETD_BIN, call, find_pg_bindir, sanitizer_report, server_env
 from redis_helpers import redis_server  # noqa: F401  (fixture)
 
-JOB_NAMES = ["shows", "expire", "refunds", "reconcile", "purge", "refund_poll", "mail"]
+JOB_NAMES = ["shows", "expire", "refunds", "reconcile", "purge", "refund_poll", "mail", "reco"]
 
 TICK_MS = 100
 LEASE_MS = 2000
 # Short intervals, all different, so a job run by three servers would show at once.
 INTERVALS_MS = {"shows": 500, "expire": 300, "refunds": 700, "reconcile": 900, "purge": 1100,
-                "refund_poll": 1300, "mail": 1500}
+                "refund_poll": 1300, "mail": 1500, "reco": 1700}
 
 
 def jobs_env(**extra) -> dict:
@@ -253,6 +254,13 @@ def test_expire_job_stores_expired_and_a_late_payment_still_confirms(backend, ma
     # Nobody took C3: the payment that arrives now still gets it (API.md: late payment).
     done = confirm(srv, u.token, bid, pay(srv, u.token, body["payment"]["order_id"]))
     assert done["status"] == "confirmed" and done["refunds"] == [], done
+    # /metrics counts each move once: the job's expiry, then the late confirmation and its money
+    text = requests.get(srv.url + "/metrics", timeout=10).text
+    for line in ('ticketd_bookings_total{status="pending_payment"} 1',
+                 'ticketd_bookings_total{status="expired"} 1',
+                 'ticketd_bookings_total{status="confirmed"} 1',
+                 f'ticketd_revenue_minor_total{{currency="INR"}} {done["amount"]}'):
+        assert line in text.splitlines(), (line, text)
 
 
 def test_shows_job_stores_running(backend, make_server):

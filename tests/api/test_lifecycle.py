@@ -321,3 +321,78 @@ def test_keepalive_request_behind_a_busy_worker_is_answered(own_pg_cluster, make
             locker.stdin.close()
             locker.wait(10)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+
+
+def test_websocket_auth_and_subscribe_while_postgres_is_down(own_pg_cluster, make_server):
+    """PostgreSQL stopped: a WebSocket auth (its session's revocation is checked in the
+    database once the process's cached answer has lapsed) closes with 1011 at once, and a subscribe on a socket authenticated before the
+    outage gets an `unavailable` error and keeps the socket; neither hangs nor crashes the
+    server. Once PostgreSQL is back both work on new sockets."""
+    import asyncio
+
+    import websockets
+
+    pg = own_pg_cluster
+    srv = make_server("postgres", pg=pg, CACHE="off")
+    token = register(srv)["access_token"]
+    venue = Venue(srv)
+    url = srv.api.replace("http://", "ws://") + "/ws"
+
+    async def recv(ws, timeout=5.0) -> dict:
+        return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+    async def authed():
+        ws = await websockets.connect(url, open_timeout=TIMEOUT, ping_interval=None)
+        await ws.send(json.dumps({"type": "auth", "access_token": token}))
+        return ws, await recv(ws)
+
+    async def outage():
+        early, ready = await authed()
+        assert ready["type"] == "ready", ready
+        pg.stop()
+        await asyncio.sleep(2.5)  # the session's cached check (TIX_REVOCATION_TTL_MS) lapses
+        t0 = time.monotonic()
+        ws = await websockets.connect(url, open_timeout=TIMEOUT, ping_interval=None)
+        await ws.send(json.dumps({"type": "auth", "access_token": token}))
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        except websockets.ConnectionClosed:
+            pass
+        closed = (ws.close_code, time.monotonic() - t0)
+        await early.send(json.dumps({"type": "subscribe", "channel": f"show:{venue.show_id}"}))
+        answer = await recv(early, 10)
+        await early.send(json.dumps({"type": "nonsense"}))
+        alive = await recv(early, 5)  # the socket still answers
+        await early.close()
+        return closed, answer, alive
+
+    try:
+        (code, took), answer, alive = asyncio.run(asyncio.wait_for(outage(), 60))
+    finally:
+        pg.start()
+    assert code == 1011, code
+    assert took < 10, took
+    assert answer["type"] == "error" and answer["code"] == "unavailable", answer
+    assert (alive["type"], alive["code"]) == ("error", "invalid_message"), alive
+    assert srv.proc.poll() is None, "the server died during the outage"
+    healthz_ok(srv)
+
+    async def after():
+        deadline = time.monotonic() + 15
+        while True:
+            ws, ready = None, {}
+            try:
+                ws, ready = await authed()
+            except websockets.ConnectionClosed:
+                pass
+            if ready.get("type") == "ready":
+                break
+            assert time.monotonic() < deadline, "WebSocket auth never recovered"
+            await asyncio.sleep(0.3)
+        await ws.send(json.dumps({"type": "subscribe", "channel": f"show:{venue.show_id}"}))
+        while (m := await recv(ws))["type"] != "subscribed":
+            pass
+        await ws.close()
+
+    asyncio.run(asyncio.wait_for(after(), 60))

@@ -206,6 +206,32 @@ def test_order_has_the_servers_amount_receipt_and_notes_and_checkout_confirms(rz
     assert rzp.refunds_of(pay["id"]) == []
 
 
+def test_request_id_reaches_the_provider_and_the_webhook_log(rzp, srv):
+    """The X-Request-Id of POST /bookings goes with its order to Razorpay (the provider's logs
+    can name it); a webhook's own id is on the log lines of its handling (issue 17)."""
+    user, show = make_user(srv), Show(srv)
+    rid = f"trace-rzp-{srv.backend}-{time.monotonic_ns()}"  # the stand-in serves both databases
+    h = hold(srv, user, show, "A3")
+    r = call("POST", srv, "/bookings", token=user.token, json={"hold_id": h["hold_id"]},
+             headers={"X-Request-Id": rid}, timeout=20)
+    assert r.status_code == 201, r.text
+    order_id = r.json()["payment"]["order_id"]
+    calls = [c for c in rzp.calls_to("POST", r"/v1/orders$")
+             if c["headers"].get("X-Request-Id") == rid]
+    assert len(calls) == 1, rzp.calls_to("POST", r"/v1/orders$")[-1]["headers"]
+    pay = rzp.pay(order_id)
+    ev = rzp.event("payment.captured", payment=pay, order=None)
+    body = json.dumps(ev).encode()
+    sig = rzp.sign(body)
+    resp = requests.post(hook_url(srv), data=body, timeout=10,
+                         headers={"Content-Type": "application/json", "X-Razorpay-Signature": sig,
+                                  "X-Razorpay-Event-Id": "evt_trace_1",
+                                  "X-Request-Id": rid + "-hook"})
+    hook_ok(resp)
+    lines = [json.loads(x) for x in srv.stderr_text().splitlines() if rid + "-hook" in x]
+    assert any(x.get("msg") == "request" and x.get("rid") == rid + "-hook" for x in lines)
+
+
 def test_checkout_and_webhook_racing_confirm_once(rzp, srv):
     user = make_user(srv, "rzp-race")
     show = Show(srv)

@@ -20,6 +20,7 @@ import json
 import random
 import sqlite3
 import subprocess
+import threading
 import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
@@ -27,12 +28,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import requests
 
-from booking_helpers import GRID_LAYOUT, api, book, buy, confirm, hold, pay, post_booking, \
+from booking_helpers import GRID_LAYOUT, Venue, api, book, buy, confirm, hold, pay, post_booking, \
     post_cancel, seat_map
 from catalog_helpers import create_hall, create_movie, create_show, create_theatre, future, iso, \
     make_owner, make_user, ok, param_error, parse_time, today_utc, uid
-from conftest import admin_tokens, assert_error, call, find_pg_bindir, scale_release_only
+from conftest import admin_tokens, assert_error, call, find_pg_bindir, register, \
+    scale_release_only
 
 MIGRATION_0019 = Path(__file__).resolve().parents[2] / "src/store/migrations/0019_show_sales.sql"
 MIGRATION_0020 = MIGRATION_0019.with_name("0020_show_sales_keys.sql")
@@ -588,3 +591,62 @@ def test_sales_report_refusals(server):
     assert r.status_code == 200 and r.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert r.text == ("theatre_id,theatre_name,currency,shows,tickets,sellable_seats,occupancy,"
                       "gross,discounts,refunds,net\r\n")
+
+
+def test_database_lost_in_the_middle_of_a_report_is_503(own_pg_cluster, make_server):
+    """PostgreSQL goes away while a sales report is being read (its query waits on a lock on
+    show_sales, then the server shuts down): the answer is 503 unavailable with Retry-After, a
+    JSON error and nothing of the report, for JSON and for CSV alike; never a 500 or a partial
+    body. Once the database is back the report is answered again."""
+    pg = own_pg_cluster
+    srv = make_server("postgres", pg=pg, CACHE="off")
+    v = Venue(srv)
+    buy(srv, register(srv)["access_token"], v.show_id, v.ids("A1", "A2"))
+    dbname = srv.database_url.rsplit("/", 1)[1]
+    params = {"from": today_utc().isoformat(),
+              "to": (today_utc() + timedelta(days=30)).isoformat(),
+              "group_by": "show", "theatre_id": v.theatre["id"]}
+
+    def report_again() -> requests.Response:
+        deadline = time.monotonic() + 20
+        while True:
+            r = call("GET", srv, "/reports/sales", token=v.owner_token, params=params)
+            if r.status_code == 200 or time.monotonic() > deadline:
+                return r
+            time.sleep(0.2)
+
+    body = ok(report_again(), 200)
+    assert [it["tickets"] for it in body["items"]] == [2], body
+    for headers in ({}, {"Accept": "text/csv"}):
+        answers: list = []
+        locker = pg.session(dbname)
+        try:
+            pg.lock_table(locker, dbname, "show_sales")
+            t = threading.Thread(target=lambda: answers.append(call(
+                "GET", srv, "/reports/sales", token=v.owner_token, params=params,
+                headers=headers)))
+            t.start()
+            deadline = time.monotonic() + 10
+            while pg.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                  "wait_event_type = 'Lock' AND client_addr IS NOT NULL") != "1":
+                assert time.monotonic() < deadline, "the report never waited for the lock"
+                time.sleep(0.05)
+            pg.stop()
+            t.join(30)
+            assert not t.is_alive(), "the report hung"
+        finally:
+            pg.start()
+            locker.stdin.close()
+            locker.wait(10)
+        assert srv.proc.poll() is None, "the server died"
+        r = answers[0]
+        err = assert_error(r, 503, "unavailable")
+        assert r.headers.get("Retry-After"), r.headers
+        assert r.headers["Content-Type"].startswith("application/json"), r.headers
+        assert "items" not in r.text and "currency" not in r.text, r.text
+        assert set(err) >= {"code", "message"}, err
+        r = report_again()
+        assert r.status_code == 200, r.text
+    r = call("GET", srv, "/reports/sales", token=v.owner_token, params=params,
+             headers={"Accept": "text/csv"})
+    assert r.status_code == 200 and r.text.count("\r\n") == 2, r.text

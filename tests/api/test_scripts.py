@@ -42,3 +42,25 @@ def test_free_port_skips_the_used_ports(tmp_path):
     out = run_bash(f'PY={py}; USED_PORTS=" 5432 6379 "; . {LIB}\nfree_port p; echo "$p"',
                    tmp_path)
     assert out.split() == ["40010"]
+
+
+def test_wait_for_retries_until_the_command_succeeds(tmp_path):
+    """wait_for runs the command until it succeeds, in the calling shell (what it sets stays
+    set), and returns 0 at once then."""
+    out = run_bash(f'. {LIB}\nn=0\nthird() {{ n=$((n + 1)); found=$n; [ "$n" -ge 3 ]; }}\n'
+                   'wait_for 10 0.01 third; echo "$? $n $found"', tmp_path)
+    assert out.split() == ["0", "3", "3"]
+
+
+def test_wait_for_gives_up_by_the_clock(tmp_path):
+    """A command that never succeeds: 1 after SECONDS by the clock, even when each try is slow
+    (a count of tries would wait far longer), and one try at least."""
+    import time
+    t0 = time.monotonic()
+    out = run_bash(f'. {LIB}\ntries=0\nslow() {{ tries=$((tries + 1)); sleep 0.4; return 1; }}\n'
+                   'rc=0; wait_for 1 0.1 slow || rc=$?; echo "$rc $tries"', tmp_path)
+    took = time.monotonic() - t0
+    rc, tries = out.split()
+    assert rc == "1"
+    assert 2 <= int(tries) <= 4, tries
+    assert 0.9 < took < 3.0, took

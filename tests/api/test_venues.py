@@ -13,7 +13,7 @@ THEATRE_KEYS = {"id", "owner_id", "name", "city", "address", "utc_offset_minutes
                 "created_at", "updated_at", "status", "rejection_reason", "submitted_at",
                 "reviewed_at"}
 HALL_KEYS = {"id", "theatre_id", "name", "seat_count", "layout", "seats", "created_at",
-             "updated_at"}
+             "updated_at", "seat_pick"}
 SEAT_KEYS = {"id", "label", "row", "number", "x", "y", "category", "blocked"}
 
 

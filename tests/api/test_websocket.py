@@ -16,14 +16,17 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
 import websockets
 
-from booking_helpers import Venue, book, buy, hold, post_cancel
-from catalog_helpers import make_user
-from conftest import TIMEOUT, call
+from datetime import timedelta
+
+from booking_helpers import Venue, api, book, buy, hold, post_cancel, release
+from catalog_helpers import iso, make_user, parse_time
+from conftest import TICKETD_BIN, TIMEOUT, call, server_env
 from redis_helpers import redis_server  # noqa: F401  (fixture)
 
 
@@ -516,6 +519,232 @@ def test_unpaid_booking_sends_hold_expired(make_server, backend):
                               "status": "expired"}
         with pytest.raises(asyncio.TimeoutError):
             await recv_event(ws, "hold_expired", timeout=1.5)
+        await ws.close()
+
+    run(go())
+
+
+# ---- hold notices: hold_expiring (once, in the last minute) and hold_expired (once) -----------
+
+# HOLD_TTL under the 60 s lead: hold_expiring comes from the first expire run after the hold
+# (jobs/lifecycle.c), hold_expired from the first run after its expiry; the job every 300 ms.
+FAST_EXPIRY = {"HOLD_TTL": "3", "JOB_TICK": "100ms", "JOB_LEASE": "2000ms",
+               "JOB_INTERVAL_EXPIRE": "300ms"}
+
+
+async def events_for(ws, seconds: float) -> list[dict]:
+    """Every event the socket gets in the next `seconds`."""
+    out = []
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        try:
+            m = await recv(ws, left)
+        except asyncio.TimeoutError:
+            break
+        if m["type"] == "event":
+            out.append(m)
+    return out
+
+
+def hold_notices(events: list[dict], hold_id: str) -> list[str]:
+    return [e["event"] for e in events
+            if e["event"].startswith("hold_") and e["data"].get("hold_id") == hold_id]
+
+
+def test_lapsed_hold_sends_hold_expiring_then_hold_expired_once(make_server, backend):
+    srv = make_server(backend, **FAST_EXPIRY)
+    v = Venue(srv)
+    user, other = make_user(srv), make_user(srv)
+
+    async def go():
+        ws, _ = await authed(srv, user.token)
+        ws_other, _ = await authed(srv, other.token)
+        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("A7"))
+        ev = await recv_event(ws, "hold_expiring", timeout=10)
+        assert ev["channel"] == "user"
+        assert ev["data"] == {"hold_id": h["hold_id"], "show_id": v.show_id,
+                              "expires_at": h["expires_at"]}
+        late = await recv_event(ws, "hold_expired", timeout=10)
+        assert late["data"] == ev["data"] and late["id"] > ev["id"]
+        # several more runs of the job, and its retiring of the hold: nothing more
+        rest = await events_for(ws, 2.0)
+        assert hold_notices(rest, h["hold_id"]) == []
+        assert await events_for(ws_other, 0.2) == []  # another user hears nothing
+        await ws.close()
+        await ws_other.close()
+
+    run(go())
+
+
+def test_released_and_booked_holds_send_no_hold_expired(make_server, backend):
+    # a hold let go by its user, and one booked and paid: hold_expiring may come (they were in
+    # their last minute), hold_expired never
+    srv = make_server(backend, **FAST_EXPIRY)
+    v = Venue(srv)
+    user = make_user(srv)
+
+    async def go():
+        ws, _ = await authed(srv, user.token)
+        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("B7"))
+        r = await asyncio.to_thread(release, srv, user.token, h["hold_id"])
+        assert r.status_code in (200, 204), r.text
+        b = await asyncio.to_thread(buy, srv, user.token, v.show_id, v.ids("B8"))
+        events = await events_for(ws, 5.0)
+        assert "hold_expired" not in [e["event"] for e in events], events
+        assert any(e["event"] == "booking_confirmed" and e["data"]["booking_id"] == b["id"]
+                   for e in events)
+        await ws.close()
+
+    run(go())
+
+
+def test_hold_notices_once_with_two_servers(make_server, redis_server):
+    # two servers running the jobs on one database and one Redis, a socket of the user on each:
+    # each socket hears hold_expiring once and hold_expired once, whichever server sent them
+    a = make_server("postgres", REDIS_URL=redis_server.url, **FAST_EXPIRY)
+    b = make_server("postgres", database_url=a.database_url, REDIS_URL=redis_server.url,
+                    **FAST_EXPIRY)
+    v = Venue(a)
+    user = make_user(a)
+
+    async def go():
+        ws_a, _ = await authed(a, user.token)
+        ws_b, _ = await authed(b, user.token)
+        h = await asyncio.to_thread(hold, b, user.token, v.show_id, seat_ids=v.ids("C7", "C8"))
+        got = await asyncio.gather(events_for(ws_a, 6.0), events_for(ws_b, 6.0))
+        for events in got:
+            assert hold_notices(events, h["hold_id"]) == ["hold_expiring", "hold_expired"], events
+        assert [e["id"] for e in got[0] if e["event"].startswith("hold_")] == \
+            [e["id"] for e in got[1] if e["event"].startswith("hold_")]
+        await ws_a.close()
+        await ws_b.close()
+
+    run(go())
+
+
+def test_concurrent_expire_runs_send_each_notice_once(make_server, backend, redis_server,
+                                                      tmp_path):
+    # `ticketd jobs run-once expire` takes no lease (main.c): four of them at once, next to a
+    # server with the jobs off, race for the same hold in its last minute. The claim in the
+    # UPDATE (migration 0025) lets one of them have it: one hold_expiring on the socket, and
+    # the runs' counts add up to one.
+    srv = make_server(backend, JOBS="off", HOLD_TTL="30", REDIS_URL=redis_server.url)
+    v = Venue(srv)
+    user = make_user(srv)
+    env = server_env(srv.database_url, REDIS_URL=redis_server.url, HOLD_TTL="30",
+                     LOG_LEVEL="warn")
+
+    async def go():
+        ws, _ = await authed(srv, user.token)
+        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("C9"))
+        procs = [subprocess.Popen([str(TICKETD_BIN), "jobs", "run-once", "expire"], env=env,
+                                  cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(4)]
+        outs = [await asyncio.to_thread(p.communicate, None, 30) for p in procs]
+        assert all(p.returncode == 0 for p in procs), outs
+        counts = [json.loads(out)["holds_expiring"] for out, _ in outs]
+        assert sum(counts) == 1, counts
+        events = await events_for(ws, 1.5)
+        assert hold_notices(events, h["hold_id"]) == ["hold_expiring"], events
+        await ws.close()
+
+    run(go())
+
+
+def test_unpaid_booking_gets_hold_expiring(make_server, backend):
+    # the hold behind a booking left unpaid: hold_expiring (by the hold's id) in the last minute,
+    # then the booking's own hold_expired (by the booking's id), each once
+    srv = make_server(backend, **FAST_EXPIRY)
+    v = Venue(srv)
+    user = make_user(srv)
+
+    async def go():
+        ws, _ = await authed(srv, user.token)
+        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("D7"))
+        body = await asyncio.to_thread(book, srv, user.token, h["hold_id"])
+        events = await events_for(ws, 6.0)
+        names = [e["event"] for e in events if e["event"].startswith("hold_")]
+        assert names == ["hold_expiring", "hold_expired"], events
+        soon = [e for e in events if e["event"] == "hold_expiring"][0]
+        assert soon["data"] == {"hold_id": h["hold_id"], "show_id": v.show_id,
+                                "expires_at": h["expires_at"]}
+        exp = [e for e in events if e["event"] == "hold_expired"][0]
+        assert exp["data"]["booking_id"] == body["booking"]["id"]
+        await ws.close()
+
+    run(go())
+
+
+# ---- show_rescheduled -----------------------------------------------------------------------
+
+
+def test_show_rescheduled_reaches_buyers_and_holders(server):
+    v = Venue(server)
+    buyer, holder, other = make_user(server), make_user(server), make_user(server)
+    buy(server, buyer.token, v.show_id, v.ids("E3"))
+    buy(server, buyer.token, v.show_id, v.ids("E4"))  # two bookings, one event
+    hold(server, holder.token, v.show_id, seat_ids=v.ids("E5"))
+    old = v.show["starts_at"]
+    new = iso(parse_time(old) + timedelta(hours=5))
+
+    async def go():
+        sockets = [(await authed(server, u.token))[0] for u in (buyer, holder, other)]
+        r = await asyncio.to_thread(api, "PATCH", server, f"/shows/{v.show_id}",
+                                    token=v.owner_token, json={"prices": {"premium": 41000}})
+        assert r.status_code == 200, r.text
+        r = await asyncio.to_thread(api, "PATCH", server, f"/shows/{v.show_id}",
+                                    token=v.owner_token, json={"starts_at": new})
+        assert r.status_code == 200, r.text
+        got = [await events_for(ws, 1.5) for ws in sockets]
+        for events in got[:2]:
+            moves = [e for e in events if e["event"] == "show_rescheduled"]
+            assert len(moves) == 1, events  # once per user, not per booking nor per change
+            assert moves[0]["data"] == {"show_id": v.show_id, "previous_starts_at": old,
+                                        "starts_at": r.json()["starts_at"],
+                                        "ends_at": r.json()["ends_at"]}
+            assert parse_time(moves[0]["data"]["starts_at"]) == parse_time(new)
+        assert [e for e in got[2] if e["event"] == "show_rescheduled"] == []
+        for ws in sockets:
+            await ws.close()
+
+    run(go())
+
+
+# ---- a server dies: its sockets go elsewhere and resume -------------------------------------
+
+
+def test_killed_servers_socket_resumes_on_another(make_server, backend, redis_server):
+    # a socket on server A follows a show; A is killed (SIGKILL: no close frame); seats change
+    # through B meanwhile; the client reconnects to B with the last id it saw and gets every
+    # missed change in order (the backlog is Redis's, not A's), then the live stream goes on
+    a = make_server(backend, REDIS_URL=redis_server.url)
+    b = make_server(backend, database_url=a.database_url, REDIS_URL=redis_server.url)
+    v = Venue(b)
+    u1, u2, u3 = make_user(b), make_user(b), make_user(b)
+
+    async def go():
+        ws = await connect(a)
+        last = (await subscribe(ws, v.show_id))["last_event_id"]
+        await asyncio.to_thread(hold, b, u1.token, v.show_id, seat_ids=v.ids("F1"))
+        ev = await recv_event(ws, "seats")
+        last = ev["id"]
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait(timeout=10)
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+        await asyncio.to_thread(hold, b, u2.token, v.show_id, seat_ids=v.ids("F2"))
+        await asyncio.to_thread(hold, b, u3.token, v.show_id, seat_ids=v.ids("F3"))
+        ws = await connect(b)
+        await send(ws, {"type": "subscribe", "channel": f"show:{v.show_id}",
+                        "last_event_id": last})
+        e1 = await recv_event(ws, "seats")
+        e2 = await recv_event(ws, "seats")
+        assert (e1["id"], e1["data"]["seats"]) == (last + 1, v.ids("F2"))
+        assert (e2["id"], e2["data"]["seats"]) == (last + 2, v.ids("F3"))
+        assert (await recv_type(ws, "subscribed"))["last_event_id"] == last + 2
+        await asyncio.to_thread(hold, b, u1.token, v.show_id, seat_ids=v.ids("F4"))
+        e3 = await recv_event(ws, "seats")
+        assert e3["id"] == last + 3
         await ws.close()
 
     run(go())

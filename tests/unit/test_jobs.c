@@ -378,6 +378,8 @@ static void test_job_expire(void **state)
     assert_int_equal(tix_job_expire(&c, &n), TIX_OK);
     assert_int_equal(tix_job_count_get(&n, "bookings_expired"), 1);
     assert_int_equal(tix_job_count_get(&n, "holds_released"), 1);
+    assert_int_equal(tix_job_count_get(&n, "holds_expired"), 2); /* hld_stale, hld_fresh */
+    assert_int_equal(tix_job_count_get(&n, "holds_expiring"), 0);
     assert_int_equal(tix_job_count_get(&n, "errors"), 0);
     assert_status(b->db, "bookings", "bkg_due", "expired");
     assert_status(b->db, "bookings", "bkg_live", "pending_payment");
@@ -401,6 +403,68 @@ static void test_job_expire(void **state)
     assert_int_equal(tix_job_expire(&c, &n), TIX_OK);
     assert_int_equal(tix_job_count_get(&n, "bookings_expired"), 0);
     assert_int_equal(tix_job_count_get(&n, "holds_released"), 0);
+    assert_int_equal(tix_job_count_get(&n, "holds_expired"), 0);
+    tix_arena_destroy(a);
+}
+
+/* Whether the claimed notices are the two holds a and b (in any order), with their users. */
+static void assert_notices(const tix_jobs_hold_notice *items, int n, const char *a, const char *b)
+{
+    assert_int_equal(n, 2);
+    bool first_a = strcmp(items[0].id, a) == 0;
+    assert_string_equal(items[0].id, first_a ? a : b);
+    assert_string_equal(items[1].id, first_a ? b : a);
+    for (int i = 0; i < n; i++) {
+        assert_non_null(items[i].user_id);
+        assert_true(items[i].expires_at > 0);
+    }
+}
+
+/* The hold notices' claims (migration 0025): each hold comes back from one claim only. */
+static void test_hold_notice_claims(void **state)
+{
+    backend *b = get_backend(state);
+    fixture_catalog(b);
+    fixture_bookings(b);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO holds (id, show_id, user_id, status, seat_count, amount, currency,"
+             " expires_at, created_at, updated_at) VALUES"
+             " ('hld_soon', 'shw_future', 'usr_1', 'active', 1, 100, 'INR', %lld, 0, 0),"
+             " ('hld_gone', 'shw_started', 'usr_1', 'released', 1, 100, 'INR', %lld, 0, 0)",
+             (long long)(b->now + 30000), (long long)(b->now - 1000));
+    run_ok(b->db, sql);
+    tix_arena *a = tix_arena_create(0);
+    tix_jobs_hold_notice *items = NULL;
+    int n = -1;
+    /* hld_soon (active) and hld_live (behind a pending_payment booking, 5 min left); not
+     * hld_paid (confirmed), nor the expired or released ones */
+    assert_int_equal(
+        tix_jobs_holds_expiring_claim(b->db, a, b->now, b->now + 6 * MIN_MS, 100, &items, &n),
+        TIX_OK);
+    assert_int_equal(n, 2);
+    assert_notices(items, n, "hld_soon", "hld_live");
+    assert_int_equal(tix_jobs_holds_expiring_claim(b->db, a, b->now + 1000, b->now + 6 * MIN_MS,
+                                                   100, &items, &n),
+                     TIX_OK);
+    assert_int_equal(n, 0);
+    /* active and expired, never booked: hld_stale, hld_fresh; the booked hld_due is not */
+    assert_int_equal(tix_jobs_holds_expired_claim(b->db, a, b->now, 100, &items, &n), TIX_OK);
+    assert_int_equal(n, 2);
+    assert_notices(items, n, "hld_stale", "hld_fresh");
+    assert_int_equal(tix_jobs_holds_expired_claim(b->db, a, b->now + 1000, 100, &items, &n),
+                     TIX_OK);
+    assert_int_equal(n, 0);
+    /* the limit holds, and what it left is claimed by the next call */
+    snprintf(sql, sizeof(sql),
+             "UPDATE holds SET expired_sent_at = NULL WHERE id IN ('hld_stale', 'hld_fresh')");
+    run_ok(b->db, sql);
+    assert_int_equal(tix_jobs_holds_expired_claim(b->db, a, b->now, 1, &items, &n), TIX_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(tix_jobs_holds_expired_claim(b->db, a, b->now, 1, &items, &n), TIX_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(tix_jobs_holds_expired_claim(b->db, a, b->now, 1, &items, &n), TIX_OK);
+    assert_int_equal(n, 0);
     tix_arena_destroy(a);
 }
 
@@ -708,6 +772,7 @@ static void test_two_schedulers(void **state)
                        {"JOB_INTERVAL_PURGE", "300ms"},
                        {"JOB_INTERVAL_REFUND_POLL", "350ms"},
                        {"JOB_INTERVAL_MAIL", "400ms"},
+                       {"JOB_INTERVAL_RECO", "450ms"},
                        {NULL, NULL}};
     char err[256];
     memset(&app, 0, sizeof(app));
@@ -844,6 +909,7 @@ int main(void)
         BOTH(test_renew_all_two_holders),
         BOTH(test_job_shows),
         BOTH(test_job_expire),
+        BOTH(test_hold_notice_claims),
         BOTH(test_job_refunds),
         BOTH(test_job_refunds_provider_down),
         BOTH(test_job_refund_poll),

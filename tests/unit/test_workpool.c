@@ -1,5 +1,11 @@
 /* Unit tests for http/workpool: every job runs once, a full queue refuses, destroy runs what
- * is queued before it returns. */
+ * is queued before it returns.
+ *
+ * No step depends on timing: the test thread never spins or sleeps waiting for the pool's
+ * threads. It waits on a condition variable that each held job signals (it once spun on
+ * sched_yield: under a load of 20+ on two cores the spinner competed for the CPU with the very
+ * threads it waited for, and the run failed once), with a generous deadline that turns a pool
+ * that never runs its jobs into a failure instead of a hang. */
 /* cmocka needs these headers first, in this order. */
 /* clang-format off */
 #include <stdarg.h>
@@ -11,10 +17,11 @@
 
 #include "http/workpool.h"
 
+#include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 
 static atomic_int ran;
 
@@ -43,17 +50,20 @@ static void test_every_job_runs_once(void **state)
     }
 }
 
-/* A job that holds its thread until the test lets it go. */
+/* A job that holds its thread until the test lets it go; blocked (under gate_mu) counts the
+ * jobs held, and held_cv tells the test each time one more is. */
 static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t held_cv = PTHREAD_COND_INITIALIZER;
 static bool gate_open;
-static atomic_int blocked;
+static int blocked;
 
 static void wait_gate(void *arg)
 {
     (void)arg;
-    atomic_fetch_add(&blocked, 1);
     pthread_mutex_lock(&gate_mu);
+    blocked++;
+    pthread_cond_broadcast(&held_cv);
     while (!gate_open) {
         pthread_cond_wait(&gate_cv, &gate_mu);
     }
@@ -61,19 +71,33 @@ static void wait_gate(void *arg)
     atomic_fetch_add(&ran, 1);
 }
 
+/* Waits until n jobs are held (at most 60 s: a failure, never a hang); returns how many are. */
+static int wait_held(int n)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 60;
+    pthread_mutex_lock(&gate_mu);
+    int rc = 0;
+    while (blocked < n && rc != ETIMEDOUT) {
+        rc = pthread_cond_timedwait(&held_cv, &gate_mu, &deadline);
+    }
+    int got = blocked;
+    pthread_mutex_unlock(&gate_mu);
+    return got;
+}
+
 static void test_full_queue_refuses_then_drains(void **state)
 {
     (void)state;
     atomic_store(&ran, 0);
-    atomic_store(&blocked, 0);
+    blocked = 0;
     gate_open = false;
     tix_workpool *p = NULL;
     assert_int_equal(tix_workpool_create(2, 3, &p), TIX_OK);
     assert_true(tix_workpool_submit(p, wait_gate, NULL));
     assert_true(tix_workpool_submit(p, wait_gate, NULL));
-    while (atomic_load(&blocked) < 2) { /* both threads are now held */
-        sched_yield();
-    }
+    assert_int_equal(wait_held(2), 2); /* both threads are now held */
     for (int i = 0; i < 3; i++) {
         assert_true(tix_workpool_submit(p, wait_gate, NULL));
     }
