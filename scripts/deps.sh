@@ -11,6 +11,7 @@ build_pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 test_pkgs=(postgresql patroni etcd-server redis-server redis-sentinel nginx-light python3 python3-pytest python3-requests python3-yaml python3-jsonschema python3-aiosmtpd
   clang-format clang-tidy cppcheck wrk curl valgrind
   zbar-tools poppler-utils python3-nacl openssl python3-websockets
+  nodejs  # tests/graphql: graphql-js (npm ci) checks our introspection
   chromium chromium-driver python3-selenium  # tests/browser: the web app in headless chromium
   prometheus)  # promtool: tests/api/test_metrics.py checks /metrics and deploy/alerts.yml
 bench_pkgs=(linux-perf)
@@ -23,13 +24,35 @@ if [ "${1:-build}" = "bench" ]; then
   want+=("${bench_pkgs[@]}")
 fi
 
+# graphql-js (tests/graphql/check.mjs: the reference implementation checks the server's GraphQL
+# schema and the test queries), from the vendored package-lock.json into tests/graphql/node_modules.
+graphql_js() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/graphql"
+  if [ "${mode}" != "build" ] && [ ! -f "$dir/node_modules/graphql/package.json" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      # Debian's nodejs comes without npm (a NodeSource nodejs brings its own, and conflicts
+      # with Debian's npm: hence only when the command is missing)
+      "${SUDO[@]}" apt-get install -y -q npm >>/tmp/ticketd-apt.log 2>&1
+    fi
+    echo "deps: npm ci in tests/graphql (graphql-js)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+mode="${1:-build}"
+SUDO=()
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO=(sudo)
+
 missing=()
 for p in "${want[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  graphql_js
+  exit 0
+fi
 
 echo "deps: installing missing Debian packages: ${missing[*]}"
 if [ "$(id -u)" -eq 0 ]; then
@@ -52,4 +75,5 @@ if ! "${SUDO[@]}" apt-get install -y -q "${missing[@]}" >/tmp/ticketd-apt.log 2>
     exit 1
   fi
 fi
+graphql_js
 echo "deps: done"

@@ -35,6 +35,7 @@ for t in "${targets[@]}"; do
   case $t in
     validate | layout | webhook) dict=(-dict=tests/fuzz/json.dict) ;;
     token) dict=(-dict=tests/fuzz/jwt.dict) ;;
+    graphql) dict=(-dict=tests/fuzz/graphql.dict) ;;
   esac
   mkdir -p "$work/corpus/$t" "tests/fuzz/corpus/$t"
   log="$work/$t.log"

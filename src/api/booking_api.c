@@ -24,7 +24,7 @@ static tix_booking_ctx ctx_of(tix_req *r, tix_db *db)
 
 static const char *const claim_names[] = {"available", "held", "booked"};
 
-static const char *seat_status(const tix_map_seat *s)
+const char *tix_api_seat_status(const tix_map_seat *s)
 {
     if (s->blocked || s->price < 0) {
         return "blocked";
@@ -118,7 +118,7 @@ void tix_api_seat_map(tix_req *r)
     int counts[4] = {0, 0, 0, 0};
     json_t *list = json_array();
     for (int i = 0; i < n; i++) {
-        const char *st = seat_status(&seats[i]);
+        const char *st = tix_api_seat_status(&seats[i]);
         counts[strcmp(st, "blocked") == 0 ? 3 : (int)seats[i].claim]++;
         json_array_append_new(
             list, json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:s,s:I,s:s}", "id", seats[i].id, "label",
@@ -325,7 +325,7 @@ void tix_api_hold_delete(tix_req *r)
 
 /* ---- bookings ---- */
 
-static json_t *booking_view(tix_req *r, tix_db *db, const tix_booking *b, bool with_refunds)
+json_t *tix_api_booking_view(tix_req *r, tix_db *db, const tix_booking *b, bool with_refunds)
 {
     tix_booking_seat *seats = NULL;
     int n = 0;
@@ -414,9 +414,9 @@ void tix_api_booking_create(tix_req *r)
     json_t *payment =
         json_pack("{s:s,s:s,s:s,s:I,s:s}", "provider", b.provider, "order_id", b.order_id, "key_id",
                   r->app->pay->key_id, "amount", (json_int_t)b.amount, "currency", b.currency);
-    tix_reply_json(
-        r, 201,
-        json_pack("{s:o,s:o}", "booking", booking_view(r, db, &b, false), "payment", payment));
+    tix_reply_json(r, 201,
+                   json_pack("{s:o,s:o}", "booking", tix_api_booking_view(r, db, &b, false),
+                             "payment", payment));
 }
 
 /* Loads a booking the caller may see (own; the theatre's owner; admin), else answers 404. */
@@ -463,7 +463,7 @@ void tix_api_booking_get(tix_req *r)
                             (json_int_t)amount, "amount_before_discount", (json_int_t)before,
                             "discount", (json_int_t)discount, "rates", c.rates);
     }
-    json_t *view = booking_view(r, db, &b, true);
+    json_t *view = tix_api_booking_view(r, db, &b, true);
     if (display != NULL) {
         json_object_set_new(view, "display", display);
     }
@@ -492,7 +492,7 @@ void tix_api_booking_list(tix_req *r)
     json_t *list = json_array();
     int64_t now = tix_now_ms();
     for (int i = 0; i < n && i < limit; i++) {
-        json_array_append_new(list, booking_view(r, db, &items[i], false));
+        json_array_append_new(list, tix_api_booking_view(r, db, &items[i], false));
         /* a pending booking reads "expired" from its expiry on (cached no longer) */
         if (items[i].status == TIX_BK_PENDING_PAYMENT && items[i].expires_at > now &&
             (r->cache_until == 0 || items[i].expires_at < r->cache_until)) {
@@ -574,7 +574,7 @@ void tix_api_booking_confirm(tix_req *r)
         tix_reply_rc(r, rc);
         return;
     }
-    tix_reply_json(r, 200, booking_view(r, db, &b, true));
+    tix_reply_json(r, 200, tix_api_booking_view(r, db, &b, true));
 }
 
 /* 409 already_checked_in for a booking with an admitted ticket: details name the first
@@ -625,7 +625,7 @@ void tix_api_booking_cancel(tix_req *r)
         tix_reply_rc(r, rc);
         return;
     }
-    tix_reply_json(r, 200, booking_view(r, db, &b, true));
+    tix_reply_json(r, 200, tix_api_booking_view(r, db, &b, true));
 }
 
 /* POST /payments/test/{order_id}/pay: what a checkout would return, signed by the test

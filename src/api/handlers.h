@@ -64,6 +64,14 @@ void tix_api_admin_theatre_reject(tix_req *r);
 void tix_api_theatre_submit(tix_req *r);
 /* booking_api.c */
 void tix_api_seat_map(tix_req *r);
+/* Shared with GraphQL (api/graphql_resolve.c), so both answer from one view: a seat's status
+ * in a seat map (available | held | booked | blocked), and a booking's JSON view (seats,
+ * tickets, payment state; refunds when with_refunds). */
+typedef struct tix_map_seat tix_map_seat;
+const char *tix_api_seat_status(const tix_map_seat *s);
+json_t *tix_api_booking_view(tix_req *r, tix_db *db, const tix_booking *b, bool with_refunds);
+/* movies_api.c: the LIKE pattern of ?q= (lower case, % _ \ escaped), arena-owned. */
+char *tix_api_like_pattern(tix_req *r, const char *q);
 /* tickets_api.c */
 void tix_api_ticket_key(tix_req *r);
 void tix_api_ticket_qr_png(tix_req *r);
@@ -75,6 +83,9 @@ const char *tix_api_ticket_token(tix_req *r, const char *ticket_id, const char *
                                  const char *seat, int64_t starts_at_ms, const char *booking_id);
 /* events_api.c */
 void tix_api_show_events(tix_req *r);
+/* graphql_api.c: POST and GET /api/v1/graphql (api/graphql.h) */
+void tix_api_graphql_post(tix_req *r);
+void tix_api_graphql_get(tix_req *r);
 void tix_api_ws(tix_req *r);
 void tix_api_hold_create(tix_req *r);
 void tix_api_hold_delete(tix_req *r);

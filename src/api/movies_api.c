@@ -201,7 +201,7 @@ void tix_api_movie_get(tix_req *r)
 }
 
 /* "%<q with % _ \ escaped>%" in lower case, for LIKE ... ESCAPE '\'. */
-static char *like_pattern(tix_req *r, const char *q)
+char *tix_api_like_pattern(tix_req *r, const char *q)
 {
     size_t n = strlen(q);
     char *out = tix_arena_alloc(r->arena, n * 2 + 3);
@@ -254,7 +254,7 @@ static bool read_movie_filter(tix_req *r, tix_movie_filter *f, char *today)
     tix_format_date(today, tix_now_ms());
     f->today = today;
     f->release = status && strcmp(status, "all") != 0 ? status : NULL;
-    f->q_like = q && *q ? like_pattern(r, q) : NULL;
+    f->q_like = q && *q ? tix_api_like_pattern(r, q) : NULL;
     f->genre = lower_copy(r, tix_req_query(r, "genre"));
     f->language = lower_copy(r, tix_req_query(r, "language"));
     f->include_inactive = r->auth.authenticated && r->auth.role == TIX_ROLE_ADMIN;

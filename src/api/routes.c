@@ -58,6 +58,12 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/admin/users", tix_api_admin_list_users, ADMIN, 0},
     {"PATCH", V1 "/admin/users/{id}", tix_api_admin_update_user, ADMIN, JSON},
 
+    /* GraphQL beside REST (api/graphql.h): public, each field applies its REST twin's rules */
+    {"POST", V1 "/graphql", tix_api_graphql_post, PUB, JSON,
+     NOAUDIT("reads, and booking mutations whose domain calls are those of the audited REST "
+             "routes")},
+    {"GET", V1 "/graphql", tix_api_graphql_get, PUB, 0},
+
     /* catalogue: public reads, owner/admin writes */
     {"GET", V1 "/movies", tix_api_movie_list, PUB, CCAT, "status q genre language limit cursor"},
     {"POST", V1 "/movies", tix_api_movie_create, ADMIN, JSON},

@@ -46,6 +46,12 @@ TIX_MUSTCHECK tix_rc tix_movie_insert(tix_db *db, const tix_movie *m);
 /* Writes every field of m (the caller merged a partial update into the current row). */
 TIX_MUSTCHECK tix_rc tix_movie_update(tix_db *db, const tix_movie *m);
 TIX_MUSTCHECK tix_rc tix_movie_get(tix_db *db, tix_arena *a, const char *id, tix_movie *out);
+/* The movies (not deleted) among ids[0..nids), in one statement, in id order: those not found
+ * are simply absent. At most TIX_MOVIE_GET_MANY_MAX ids (one statement's parameters; TIX_EINVAL
+ * above). GraphQL's batch of the movies of a page of shows (api/graphql_resolve.c). */
+#define TIX_MOVIE_GET_MANY_MAX TIX_DB_MAX_PARAMS
+TIX_MUSTCHECK tix_rc tix_movie_get_many(tix_db *db, tix_arena *a, const char *const *ids, int nids,
+                                        tix_movie **items, int *n);
 /* Up to f->limit + 1 rows (so the caller sees whether another page exists). */
 TIX_MUSTCHECK tix_rc tix_movie_list(tix_db *db, tix_arena *a, const tix_movie_filter *f,
                                     tix_movie **items, int *n);

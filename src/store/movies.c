@@ -92,6 +92,28 @@ tix_rc tix_movie_get(tix_db *db, tix_arena *a, const char *id, tix_movie *out)
                       1, &movie_map, out);
 }
 
+tix_rc tix_movie_get_many(tix_db *db, tix_arena *a, const char *const *ids, int nids,
+                          tix_movie **items, int *n)
+{
+    if (nids <= 0 || nids > TIX_MOVIE_GET_MANY_MAX) {
+        *items = NULL;
+        *n = 0;
+        return nids == 0 ? TIX_OK : TIX_EINVAL;
+    }
+    tix_dbv *p = tix_arena_alloc(a, sizeof(tix_dbv) * (size_t)nids);
+    /* "$1,$2,...": at most 64 placeholders of at most 3 characters and a comma */
+    char *in = tix_arena_alloc(a, (size_t)nids * 5 + 1);
+    size_t k = 0;
+    for (int i = 0; i < nids; i++) {
+        p[i] = TIX_DB_TEXT(ids[i]);
+        k += (size_t)snprintf(in + k, 6, "%s$%d", i ? "," : "", i + 1);
+    }
+    const char *sql = tix_arena_sprintf(
+        a, "SELECT " MOVIE_COLS " FROM movies WHERE deleted_at IS NULL AND id IN (%s) ORDER BY id",
+        in);
+    return TIX_DB_LIST(db, a, sql, p, nids, &movie_map, items, n);
+}
+
 /* LIKE pattern matching "value" as one item of a JSON array text, wildcards escaped. */
 static char *list_pattern(tix_arena *a, const char *value)
 {

@@ -14,6 +14,7 @@
 #include "catalog/catalog.h"
 #include "core/arena.h"
 #include "core/util.h"
+#include "store/catalog.h"
 #include "store/users.h"
 #include "support.h"
 
@@ -375,6 +376,46 @@ static void test_theatre_rules(void **state)
     assert_false(tix_db_in_tx(f->db));
 }
 
+/* store: tix_movie_get_many reads several movies in one statement (GraphQL's batch): the ones
+ * found, in id order, unknown and deleted ids left out, duplicates once; none asked, none
+ * read; more than the limit refused. */
+static void test_movie_get_many(void **state)
+{
+    fixture *f = *state;
+    tix_catalog_ctx ac = as(f, &f->admin);
+    tix_movie m[3];
+    const char *titles[] = {"One", "Two", "Three"};
+    for (int i = 0; i < 3; i++) {
+        tix_movie_change mc = {.title = titles[i],
+                               .release_date = "2026-01-01",
+                               .certificate = "U",
+                               .has_duration = true,
+                               .duration_minutes = 90};
+        assert_int_equal(tix_catalog_movie_create(&ac, &mc, &m[i]), TIX_OK);
+    }
+    assert_int_equal(tix_movie_soft_delete(f->db, m[1].id, 5), TIX_OK);
+    const char *ids[] = {m[2].id, "mov_nope", m[1].id, m[0].id, m[2].id};
+    tix_movie *got = NULL;
+    int n = -1;
+    assert_int_equal(tix_movie_get_many(f->db, f->a, ids, 5, &got, &n), TIX_OK);
+    assert_int_equal(n, 2);
+    int first = strcmp(m[0].id, m[2].id) < 0 ? 0 : 2; /* id order */
+    assert_string_equal(got[0].id, m[first].id);
+    assert_string_equal(got[1].id, m[2 - first].id);
+    assert_string_equal(got[0].title, titles[first]);
+    assert_int_equal(tix_movie_get_many(f->db, f->a, ids, 0, &got, &n), TIX_OK);
+    assert_int_equal(n, 0);
+    const char *many[TIX_MOVIE_GET_MANY_MAX + 1];
+    for (int i = 0; i <= TIX_MOVIE_GET_MANY_MAX; i++) {
+        many[i] = m[0].id;
+    }
+    assert_int_equal(tix_movie_get_many(f->db, f->a, many, TIX_MOVIE_GET_MANY_MAX, &got, &n),
+                     TIX_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(tix_movie_get_many(f->db, f->a, many, TIX_MOVIE_GET_MANY_MAX + 1, &got, &n),
+                     TIX_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +424,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_completed_show_is_not_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layout_and_running_time_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_theatre_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_movie_get_many, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

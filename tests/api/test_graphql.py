@@ -1,0 +1,527 @@
+"""GraphQL at /api/v1/graphql (API.md "GraphQL and recommendations", docs/schema.graphql): queries
+answer what the REST twins answer, variables, fragments, directives and aliases, errors with
+extensions.code equal to the REST code, validation and limits, the GraphQL over HTTP rules, and
+graphql-js (the reference implementation) checking the introspected schema and every query here.
+Every test runs on SQLite and PostgreSQL; no answer may be a 5xx.
+
+Every query a test sends is in QUERIES (valid) or BAD_QUERIES (must fail validation), so that
+test_graphql_js can have graphql-js validate exactly the documents this file sends."""
+
+import json
+import shutil
+import time
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+from booking_helpers import GRID_PRICES, Venue, api, book, hold, seat_map
+from catalog_helpers import make_user, ok
+from conftest import assert_error
+
+REPO = Path(__file__).resolve().parents[2]
+GQL_RESPONSE = "application/graphql-response+json"
+
+QUERIES = {
+    "show_seats": """
+        query ShowSeats($id: ID!) {
+          show(id: $id) {
+            id currency status hallName theatreName startsAt
+            seats { id label row number x y category status price { amount currency } }
+          }
+        }""",
+    "movie": """
+        query Movie($id: ID!) {
+          movie(id: $id) {
+            id title description durationMinutes releaseDate languages genres certificate
+            posterUrl trailerUrl status releaseStatus
+          }
+        }""",
+    "catalogue": """
+        query Catalogue($movie: ID, $city: String) {
+          theatres(city: $city, first: 5) { id name city address utcOffsetMinutes }
+          shows(movieId: $movie) {
+            id movieId city
+            movie { id title }
+            prices { category price { amount currency } }
+          }
+          movies(status: "all", first: 100) { id }
+        }""",
+    "mergeable": """
+        query M($id: ID!) {
+          show(id: $id) { id movie { id } }
+          show(id: $id) { movie { title } ...S }
+          ... on Query { show(id: $id) { x: city } }
+        }
+        fragment S on Show { x: city }""",
+    "fragments": """
+        query Frags($id: ID!, $withSeats: Boolean = false, $noPrices: Boolean!) {
+          first: show(id: $id) { ...ShowParts }
+          second: show(id: $id) {
+            ... on Show { id }
+            ... @include(if: $withSeats) { seats { label } }
+            prices @skip(if: $noPrices) { category }
+            __typename
+          }
+        }
+        fragment ShowParts on Show { id theatreName movie { ...MovieParts } }
+        fragment MovieParts on Movie { title __typename }""",
+    "all_shows_movies": "{ shows(first: 100) { id movieId movie { id title } } }",
+    "me": "{ me { id email name role } }",
+    "my_bookings": """
+        query { me { id bookings(first: 10) {
+          id showId status total { amount currency } expiresAt createdAt
+          seats { id label category price { amount currency } }
+        } } }""",
+    "missing_movie": '{ movie(id: "mov_00000000000000000000000000") { id } }',
+    "typename": "{ __typename }",
+    "type_show": '{ __type(name: "Show") { name kind fields { name type { kind name ofType { name } } } } }',
+    "first_too_big": "{ movies(first: 101) { id } }",
+    "two_ops": "query A { __typename } query B { movies(first: 1) { id } }",
+    "variable_positions": """
+        query V($id: ID = "mov_x", $n: Int!, $one: ID!, $s: ID!) {
+          movie(id: $id) { id }
+          movies(first: $n) { id }
+          hold: show(id: $one) { id }
+          shows(movieId: $s) { id }
+        }
+        mutation M($show: ID!, $ids: [ID!], $one: ID!) {
+          a: hold(showId: $show, seatIds: $ids) { id }
+          b: hold(showId: $show, seatIds: [$one]) { id }
+        }""",
+    "costly_ok": """
+        { a: shows(first: 100) { seats { id } } }""",
+    "costly": """
+        { a: shows(first: 100) { seats { id } } b: shows(first: 100) { seats { id } } }""",
+    "hold": """
+        mutation Hold($show: ID!, $seats: [ID!], $n: Int) {
+          hold(showId: $show, seatIds: $seats, quantity: $n) {
+            id showId expiresAt total { amount currency }
+            seats { id label category price { amount currency } }
+          }
+        }""",
+    "release": "mutation Release($id: ID!) { releaseHold(id: $id) }",
+    "book": """
+        mutation Book($hold: ID!) {
+          book(holdId: $hold) {
+            booking { id status showId total { amount currency } seats { label } }
+            payment { provider orderId keyId amount { amount currency } }
+          }
+        }""",
+    "cancel": "mutation Cancel($id: ID!) { cancelBooking(id: $id) { id status } }",
+    "aliases": "{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }",
+}
+
+BAD_QUERIES = {
+    "unknown_field": "{ movies { id nope } }",
+    "missing_arg": "{ movie { id } }",
+    "leaf_selection": "{ movies { id { x } } }",
+    "object_no_selection": "{ movies }",
+    "wrong_literal": "{ movie(id: true) { id } }",
+    "unknown_arg": "{ movies(sort: 1) { id } }",
+    "undefined_variable": "query { movie(id: $id) { id } }",
+    "unused_variable": "query Q($id: ID) { __typename }",
+    "unknown_fragment": "{ ...Nope }",
+    "unused_fragment": "{ __typename } fragment F on Query { __typename }",
+    "fragment_cycle": "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }",
+    "wrong_fragment_type": "{ ...M } fragment M on Movie { id }",
+    "unknown_directive": "{ __typename @nope }",
+    "variable_object_type": "query Q($m: Movie) { movie(id: $m) { id } }",
+    # OverlappingFieldsCanBeMerged: one response key, two different fields (crashed the server)
+    "conflicting_fields": "{ a: movies { id } a: theatres { name utcOffsetMinutes } }",
+    "conflicting_args": "{ movies(first: 1) { id } movies(first: 2) { id } }",
+    "conflicting_nested": """
+        { shows { m: movie { id } } ...F }
+        fragment F on Query { shows { m: movieId } }""",
+    "conflicting_deep": "{ me { x: id } me { x: email } }",
+    "variable_wrong_position": "query Q($s: [ID!]) { shows(movieId: $s) { id } }",
+    "variable_nullable_in_non_null": "query Q($id: ID) { movie(id: $id) { id } }",
+    "variable_wrong_scalar": "query Q($b: String!) { __typename @skip(if: $b) }",
+}
+
+
+def gql(server, query, variables=None, token=None, accept=GQL_RESPONSE, operation=None,
+        status=200):
+    body = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    if operation is not None:
+        body["operationName"] = operation
+    headers = {"Accept": accept} if accept else {}
+    r = api("POST", server, "/graphql", json=body, token=token, headers=headers)
+    assert r.status_code == status, (r.status_code, r.text[:800])
+    ctype = r.headers["Content-Type"]
+    want = accept if accept in (GQL_RESPONSE, "application/json") else "application/json"
+    assert ctype.startswith(want), ctype
+    assert r.headers.get("Cache-Control") == "no-store"
+    return r.json()
+
+
+def codes(body):
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+@pytest.fixture
+def venue(server):
+    return Venue(server)
+
+
+# --------------------------------------------------------------------------------------------
+# Queries answer what REST answers
+
+
+def test_show_seats_match_rest_seat_map(server, venue):
+    user = make_user(server, "gqlseats")
+    hold(server, user.token, venue.show_id, seat_ids=venue.ids("A1", "A2"))
+    body = gql(server, QUERIES["show_seats"], {"id": venue.show_id})
+    assert "errors" not in body, body
+    show = body["data"]["show"]
+    rest = seat_map(server, venue.show_id)
+    assert show["id"] == venue.show_id and show["currency"] == rest["currency"] == "INR"
+    assert show["status"] == rest["status"]
+    assert len(show["seats"]) == len(rest["seats"]) == 60
+    for g, r in zip(show["seats"], rest["seats"]):
+        assert (g["id"], g["label"], g["row"], g["number"], g["x"], g["y"], g["category"],
+                g["status"]) == (r["id"], r["label"], r["row"], r["number"], r["x"], r["y"],
+                                 r["category"], r["status"])
+        assert g["price"] == {"amount": r["price"], "currency": "INR"}
+    assert {s["label"]: s["status"] for s in show["seats"]}["A1"] == "held"
+
+
+def test_movie_matches_rest(server, venue):
+    body = gql(server, QUERIES["movie"], {"id": venue.movie["id"]})
+    assert "errors" not in body, body
+    m = body["data"]["movie"]
+    rest = ok(api("GET", server, f"/movies/{venue.movie['id']}"))
+    assert m == {
+        "id": rest["id"], "title": rest["title"], "description": rest["description"],
+        "durationMinutes": rest["duration_minutes"], "releaseDate": rest["release_date"],
+        "languages": rest["languages"], "genres": rest["genres"],
+        "certificate": rest["certificate"], "posterUrl": rest["poster_url"],
+        "trailerUrl": rest["trailer_url"], "status": rest["status"],
+        "releaseStatus": rest["release_status"]}
+
+
+def test_catalogue_lists_and_batched_movie(server, venue):
+    body = gql(server, QUERIES["catalogue"],
+               {"movie": venue.movie["id"], "city": venue.theatre["city"].upper()})
+    assert "errors" not in body, body
+    d = body["data"]
+    assert [t["id"] for t in d["theatres"]] == [venue.theatre["id"]]
+    assert d["theatres"][0]["utcOffsetMinutes"] == venue.theatre["utc_offset_minutes"]
+    assert [s["id"] for s in d["shows"]] == [venue.show_id]
+    s = d["shows"][0]
+    assert s["movie"] == {"id": venue.movie["id"], "title": venue.movie["title"]}
+    assert sorted((p["category"], p["price"]["amount"]) for p in s["prices"]) == \
+        sorted(GRID_PRICES.items())
+    assert venue.movie["id"] in [m["id"] for m in d["movies"]]
+
+
+def test_batched_movies_of_many_shows(server, venue):
+    """Show.movie is read for the whole list at once (one store call, api/graphql_resolve.c):
+    each show still gets its own movie."""
+    Venue(server)  # a second show, of another movie
+    body = gql(server, QUERIES["all_shows_movies"])
+    assert "errors" not in body, body
+    shows = body["data"]["shows"]
+    assert len({s["movieId"] for s in shows}) >= 2, shows
+    rest = {s["id"]: s for s in ok(api("GET", server, "/shows?limit=100"))["items"]}
+    for s in shows:
+        assert s["movie"]["id"] == s["movieId"] == rest[s["id"]]["movie_id"]
+        assert s["movie"]["title"] == rest[s["id"]]["movie_title"]
+
+
+def test_same_fields_merge(server, venue):
+    body = gql(server, QUERIES["mergeable"], {"id": venue.show_id})
+    assert "errors" not in body, body
+    assert body["data"]["show"] == {"id": venue.show_id, "movie": {
+        "id": venue.movie["id"], "title": venue.movie["title"]}, "x": venue.theatre["city"]}
+
+
+def test_variables_fragments_directives_aliases(server, venue):
+    body = gql(server, QUERIES["fragments"], {"id": venue.show_id, "noPrices": True})
+    assert "errors" not in body, body
+    first, second = body["data"]["first"], body["data"]["second"]
+    assert first == {"id": venue.show_id, "theatreName": venue.theatre["name"],
+                     "movie": {"title": venue.movie["title"], "__typename": "Movie"}}
+    assert second == {"id": venue.show_id, "__typename": "Show"}  # no seats, no prices
+    body = gql(server, QUERIES["fragments"],
+               {"id": venue.show_id, "withSeats": True, "noPrices": False})
+    second = body["data"]["second"]
+    assert list(second) == ["id", "seats", "prices", "__typename"]
+    assert len(second["seats"]) == 60 and len(second["prices"]) == 2
+    # a required variable missing, or of the wrong type: a request error, nothing runs
+    body = gql(server, QUERIES["fragments"], {"id": venue.show_id}, status=400)
+    assert "data" not in body and codes(body) == ["graphql_variable_invalid"]
+    body = gql(server, QUERIES["fragments"], {"id": venue.show_id, "noPrices": "yes"},
+               status=400)
+    assert codes(body) == ["graphql_variable_invalid"]
+
+
+# --------------------------------------------------------------------------------------------
+# Errors and access
+
+
+def test_not_found_is_a_field_error_with_the_rest_code(server):
+    body = gql(server, QUERIES["missing_movie"])
+    assert body["data"] == {"movie": None}
+    [e] = body["errors"]
+    assert e["extensions"]["code"] == "not_found" and e["path"] == ["movie"]
+    assert e["locations"] == [{"line": 1, "column": 3}]
+    body = gql(server, QUERIES["first_too_big"])
+    assert body["data"] is None and codes(body) == ["invalid_parameter"]
+
+
+def test_me_needs_a_token_and_shows_own_bookings(server, venue):
+    body = gql(server, QUERIES["me"])
+    assert body["data"] == {"me": None} and codes(body) == ["unauthorized"]
+    body = gql(server, QUERIES["me"], token="not-a-token")
+    assert codes(body) == ["unauthorized"]
+    user = make_user(server, "gqlme")
+    other = make_user(server, "gqlother")
+    h = hold(server, user.token, venue.show_id, seat_ids=venue.ids("C3", "C4"))
+    b = book(server, user.token, h["hold_id"])["booking"]
+    hold(server, other.token, venue.show_id, seat_ids=venue.ids("D1"))
+    body = gql(server, QUERIES["my_bookings"], token=user.token)
+    assert "errors" not in body, body
+    me = body["data"]["me"]
+    assert me["id"] == user.id
+    rest = ok(api("GET", server, "/bookings", token=user.token))["items"]
+    assert [x["id"] for x in me["bookings"]] == [x["id"] for x in rest] == [b["id"]]
+    g = me["bookings"][0]
+    assert g["status"] == "pending_payment" and g["showId"] == venue.show_id
+    assert g["total"] == {"amount": b["amount"], "currency": "INR"}
+    assert sorted(s["label"] for s in g["seats"]) == ["C3", "C4"]
+    assert all(s["price"]["currency"] == "INR" for s in g["seats"])
+    body = gql(server, QUERIES["my_bookings"], token=other.token)
+    assert body["data"]["me"]["bookings"] == []
+
+
+# --------------------------------------------------------------------------------------------
+# Mutations: the REST routes' rules and errors
+
+
+def test_hold_and_book_match_rest(server, venue):
+    user = make_user(server, "gqlhold")
+    body = gql(server, QUERIES["hold"], {"show": venue.show_id,
+                                         "seats": venue.ids("B2", "B3")}, token=user.token)
+    assert "errors" not in body, body
+    h = body["data"]["hold"]
+    assert h["id"].startswith("hld_") and h["showId"] == venue.show_id
+    assert sorted(s["label"] for s in h["seats"]) == ["B2", "B3"]
+    assert h["total"] == {"amount": 2 * GRID_PRICES["premium"], "currency": "INR"}
+    assert all(s["price"] == {"amount": GRID_PRICES["premium"], "currency": "INR"}
+               for s in h["seats"])
+    statuses = {s["label"]: s["status"] for s in seat_map(server, venue.show_id)["seats"]}
+    assert statuses["B2"] == statuses["B3"] == "held"
+    # the same refusal as REST, with its code: a held seat, another user
+    other = make_user(server, "gqlhold2")
+    body = gql(server, QUERIES["hold"], {"show": venue.show_id, "seats": venue.ids("B3")},
+               token=other.token)
+    assert body["data"] is None and codes(body) == ["seat_unavailable"]
+    rest = api("POST", server, f"/shows/{venue.show_id}/holds", token=other.token,
+               json={"seat_ids": venue.ids("B3")})
+    assert rest.status_code == 409 and rest.json()["error"]["code"] == "seat_unavailable"
+    body = gql(server, QUERIES["hold"], {"show": venue.show_id}, token=other.token)
+    assert codes(body) == ["validation_failed"]  # neither seatIds nor quantity, as REST
+    # anonymous: unauthorized, nothing held
+    body = gql(server, QUERIES["hold"], {"show": venue.show_id, "n": 2})
+    assert body["data"] is None and codes(body) == ["unauthorized"]
+    # someone else's hold is not found; the owner releases it
+    body = gql(server, QUERIES["release"], {"id": h["id"]}, token=other.token)
+    assert codes(body) == ["not_found"]
+    body = gql(server, QUERIES["release"], {"id": h["id"]}, token=user.token)
+    assert body == {"data": {"releaseHold": True}}
+    statuses = {s["label"]: s["status"] for s in seat_map(server, venue.show_id)["seats"]}
+    assert statuses["B2"] == statuses["B3"] == "available"
+    # best available, then book: the booking REST shows
+    body = gql(server, QUERIES["hold"], {"show": venue.show_id, "n": 2}, token=user.token)
+    h = body["data"]["hold"]
+    assert len(h["seats"]) == 2
+    body = gql(server, QUERIES["book"], {"hold": h["id"]}, token=user.token)
+    assert "errors" not in body, body
+    b, p = body["data"]["book"]["booking"], body["data"]["book"]["payment"]
+    assert b["status"] == "pending_payment" and b["total"] == h["total"]
+    assert p["provider"] == "test" and p["amount"] == h["total"]
+    rest = ok(api("GET", server, f"/bookings/{b['id']}", token=user.token))
+    assert (rest["amount"], rest["status"]) == (b["total"]["amount"], "pending_payment")
+    assert sorted(s["label"] for s in rest["seats"]) == sorted(s["label"] for s in b["seats"])
+    # booking the same hold again, and cancelling an unpaid booking: REST's 409 codes
+    body = gql(server, QUERIES["book"], {"hold": h["id"]}, token=user.token)
+    again = api("POST", server, "/bookings", token=user.token, json={"hold_id": h["id"]})
+    assert codes(body) == [again.json()["error"]["code"]]
+    body = gql(server, QUERIES["cancel"], {"id": b["id"]}, token=user.token)
+    rest = api("POST", server, f"/bookings/{b['id']}/cancel", token=user.token)
+    assert rest.status_code == 409 and codes(body) == [rest.json()["error"]["code"]]
+
+
+# --------------------------------------------------------------------------------------------
+# Validation and limits
+
+
+@pytest.mark.parametrize("name", sorted(BAD_QUERIES))
+def test_invalid_documents_are_refused_before_running(server, name):
+    body = gql(server, BAD_QUERIES[name], status=400)
+    assert "data" not in body, body
+    assert body["errors"] and set(codes(body)) == {"graphql_validation_failed"}, body
+    assert all(e.get("locations") for e in body["errors"]), body
+    # application/json: the same errors with 200 (the spec's compatibility rule)
+    body = gql(server, BAD_QUERIES[name], accept="application/json")
+    assert "data" not in body and set(codes(body)) == {"graphql_validation_failed"}
+
+
+def test_limits(server):
+    body = gql(server, QUERIES["costly_ok"])
+    assert "errors" not in body, body
+    body = gql(server, QUERIES["costly"], status=400)
+    assert codes(body) == ["graphql_query_too_costly"]
+    body = gql(server, QUERIES["aliases"], status=400)
+    assert "more than 30 aliases" in body["errors"][0]["message"]
+    deep = "{ movies(q: " + "[" * 60 + "]" * 60 + ") { id } }"
+    body = gql(server, deep, status=400)
+    assert codes(body) == ["graphql_parse_failed"] and "deeper" in body["errors"][0]["message"]
+    big = "{ __typename " + "#" * 70000 + "\n}"
+    body = gql(server, big, status=400)
+    assert "larger than" in body["errors"][0]["message"]
+
+
+def test_hostile_documents_are_refused_quickly(server):
+    """A fragment bomb (each fragment spreads the next one twice: 2^25 selections expanded) is
+    refused by validation's expansion bound, in bounded time; other hostile shapes get clean
+    errors, never a 5xx."""
+    frags = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(25))
+    bomb = "{ ...F0 } " + frags + " fragment F25 on Query { __typename }"
+    t0 = time.monotonic()
+    body = gql(server, bomb, status=400)
+    assert time.monotonic() - t0 < 5
+    assert any("too complex" in e["message"] for e in body["errors"]), body
+    hostile = [
+        "{ " + "__typename " * 5000 + "}",  # many selections of one key: merged
+        '{ __type(name: "' + "\\u0000" + '") { name } }',
+        '{ movie(id: "' + "x" * 5000 + '") { id } }',
+        "{ movies(first: 99999999999999999999) { id } }",
+        "query($a: [[[ID!]!]!]!) { __typename }",
+        '{ movie(id: """\n  block\n""") { id } }',
+        "{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }",
+    ]
+    for doc in hostile:
+        r = api("POST", server, "/graphql", json={"query": doc},
+                headers={"Accept": GQL_RESPONSE})
+        assert r.status_code in (200, 400), (doc[:80], r.status_code, r.text[:300])
+        b = r.json()
+        assert "data" in b or b.get("errors"), b
+    # variables of hostile shapes: a clean variable error, nothing runs
+    q = "query($s: [ID!]) { hold: __typename movies(first: 1) { id } }"
+    for v in ([[["x"]]], {"a": 1}, [None], 1.5, True):
+        body = gql(server, q.replace("hold: __typename", "__typename") + "", {"s": v},
+                   status=400)
+        assert codes(body) == ["graphql_validation_failed"], (v, body)  # $s unused
+    q = "query($s: [ID!]) { a: __typename } query B($s: ID) { shows(movieId: $s) { id } }"
+    for v in ([[["x"]]], {"a": 1}, [None], 1.5, True):
+        body = gql(server, "query($s: ID) { shows(movieId: $s) { id } }", {"s": v}, status=400)
+        assert codes(body) == ["graphql_variable_invalid"], (v, body)
+    body = gql(server, "query($s: ID) { shows(movieId: $s) { id } }", {"s": "x" * 100000})
+    assert body == {"data": {"shows": []}}
+
+
+def test_variable_positions(server, venue):
+    """Variables where their types allow (a nullable one with a default in a non-null position,
+    a non-null one in a nullable position, an item of a list): validation passes, both
+    operations of one document run by name."""
+    body = gql(server, QUERIES["variable_positions"], {"n": 1, "one": venue.show_id,
+                                                      "s": venue.movie["id"]}, operation="V")
+    assert body["data"]["hold"] == {"id": venue.show_id}
+    assert body["data"]["shows"] == [{"id": venue.show_id}]
+    assert codes(body) == ["not_found"]  # movie(id: "mov_x"), the default
+    user = make_user(server, "gqlvars")
+    body = gql(server, QUERIES["variable_positions"],
+               {"show": venue.show_id, "ids": venue.ids("E1"), "one": venue.ids("E2")[0]},
+               token=user.token, operation="M")
+    # the second hold replaces the first (one hold per user and show), as over REST
+    assert "errors" not in body, body
+    assert [s["label"] for s in seat_map(server, venue.show_id)["seats"]
+            if s["status"] == "held"] == ["E2"]
+
+
+def test_operation_name(server):
+    body = gql(server, QUERIES["two_ops"], operation="A")
+    assert body == {"data": {"__typename": "Query"}}
+    body = gql(server, QUERIES["two_ops"], status=400)
+    assert codes(body) == ["graphql_operation_unknown"]
+    body = gql(server, QUERIES["two_ops"], operation="C", status=400)
+    assert codes(body) == ["graphql_operation_unknown"]
+
+
+def test_introspection(server):
+    body = gql(server, QUERIES["typename"])
+    assert body == {"data": {"__typename": "Query"}}
+    body = gql(server, QUERIES["type_show"])
+    t = body["data"]["__type"]
+    assert t["name"] == "Show" and t["kind"] == "OBJECT"
+    seats = next(f for f in t["fields"] if f["name"] == "seats")
+    assert seats["type"] == {"kind": "NON_NULL", "name": None,
+                             "ofType": {"name": None}}  # [Seat!]!
+
+
+# --------------------------------------------------------------------------------------------
+# GraphQL over HTTP
+
+
+def test_http_rules(server):
+    url = server.api + "/graphql"
+    r = requests.get(url, params={"query": "{ __typename }"}, timeout=10)
+    assert r.status_code == 200 and r.json() == {"data": {"__typename": "Query"}}
+    assert r.headers["Content-Type"].startswith("application/json")
+    r = requests.get(url, params={"query": "query($n: Int) { movies(first: $n) { id } }",
+                                  "variables": '{"n": 1}'}, timeout=10)
+    assert r.status_code == 200 and "errors" not in r.json(), r.text
+    r = requests.get(url, params={"query": 'mutation { releaseHold(id: "x") }'}, timeout=10)
+    assert r.status_code == 405 and r.headers["Allow"] == "POST"
+    assert_error(requests.get(url, timeout=10), 400, "invalid_parameter")
+    assert_error(requests.get(url, params={"query": "{ __typename }", "variables": "[1"},
+                              timeout=10), 400, "invalid_parameter")
+    r = requests.post(url, data="{ __typename }", headers={"Content-Type": "text/plain"},
+                      timeout=10)
+    assert r.status_code == 415
+    r = requests.post(url, json={"query": "{ __typename }"}, headers={"Accept": "text/html"},
+                      timeout=10)
+    assert r.status_code == 406
+    # not a well-formed GraphQL-over-HTTP request: the API's own 400 (no GraphQL response)
+    for bad, code in ((b"{", "malformed_json"), (b"[]", "invalid_type"),
+                      (b'{"query": 1}', "invalid_type"), (b'{"variables": {}}', "invalid_type"),
+                      (b'{"query": "{a}", "variables": [1]}', "invalid_type"),
+                      (b'{"query": "{a}", "operationName": 5}', "invalid_type"),
+                      (b'{"query": "{a}", "extensions": []}', "invalid_type")):
+        r = requests.post(url, data=bad, headers={"Content-Type": "application/json",
+                                                  "Accept": GQL_RESPONSE}, timeout=10)
+        assert_error(r, 400, code)
+    assert_error(requests.post(url, timeout=10), 400, "malformed_json")
+    # a syntax error: 400 under graphql-response+json, 200 under application/json
+    body = gql(server, "{ movies(", status=400)
+    assert codes(body) == ["graphql_parse_failed"]
+    assert body["errors"][0]["locations"] == [{"line": 1, "column": 10}]
+    body = gql(server, "{ movies(", accept="application/json")
+    assert codes(body) == ["graphql_parse_failed"] and "data" not in body
+    body = gql(server, "{ __typename }", accept=None)  # no Accept: application/json
+    assert body == {"data": {"__typename": "Query"}}
+
+
+# --------------------------------------------------------------------------------------------
+# graphql-js, the reference implementation
+
+
+def test_graphql_js(server, tmp_path):
+    node = shutil.which("node")
+    assert node, "nodejs is missing: scripts/deps.sh test installs it"
+    assert (REPO / "tests/graphql/node_modules/graphql/package.json").exists(), \
+        "graphql-js is missing: scripts/deps.sh test runs npm ci in tests/graphql"
+    queries = {name: {"query": q, "valid": True} for name, q in QUERIES.items()}
+    queries.update({name: {"query": q, "valid": False} for name, q in BAD_QUERIES.items()})
+    path = tmp_path / "queries.json"
+    path.write_text(json.dumps(queries))
+    out = subprocess.run([node, str(REPO / "tests/graphql/check.mjs"), server.api + "/graphql",
+                          str(path), str(REPO / "docs/schema.graphql")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert json.loads(out.stdout) == {"ok": True, "problems": []}
