@@ -150,7 +150,7 @@ const tix_config_var tix_config_vars[] = {
     SECS("CHECKIN_WINDOW_AFTER", "0s", 0, 24 * HOUR,
          "the door admits a show's tickets until this long after its end (cleaning time included)"),
     SECS(
-        "FX_MAX_AGE", "24h", 60, 30 * 24 * HOUR,
+        "FX_MAX_AGE", "24h", 60, 30 * DAY,
         "an admin-set exchange rate older than this is refused for display conversion, never used"),
     TEXT("RAZORPAY_KEY_ID", NULL,
          "rzp_test_... or rzp_live_...: take payments through Razorpay; unset = the embedded "
