@@ -1,6 +1,7 @@
 /*
- * SQL for seat claims, holds, bookings, tickets, refunds, the audit trail and idempotency keys.
- * Strings in returned structs live in the caller's arena. Callers own transactions.
+ * SQL for seat claims, holds, bookings, tickets, refunds, the audit trail and idempotency keys
+ * (booking.c; the seat map and a hold's read of its seats in seatmap.c). Strings in returned
+ * structs live in the caller's arena. Callers own transactions.
  *
  * Claims are the truth about seats: a row (show, seat) with expires_at in the future is a hold,
  * with expires_at NULL a sale; a row whose expiry has passed counts as free everywhere (no job

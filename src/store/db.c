@@ -1,7 +1,8 @@
 /*
  * The driver-independent half of the storage layer: the connection pool, transactions,
  * results and the migration runner. The pool is a fixed array guarded by one mutex; a
- * connection belongs to exactly one thread between acquire and release.
+ * connection belongs to exactly one thread between acquire and release. The read-replica pool
+ * (DATABASE_READ_URL) is db_read.c; the two share the pool's struct through db_int.h.
  *
  * The invariants, asserted where they can break (debug and sanitizer builds; release builds
  * compile with NDEBUG, and keep the run-time checks that return TIX_EINVAL):
@@ -20,6 +21,7 @@
 #include "core/metrics.h"
 #include "core/util.h"
 #include "store/db_driver.h"
+#include "store/db_int.h"
 #include "store/migrations.h"
 
 #include <assert.h>
@@ -31,40 +33,6 @@
 #include <time.h>
 
 #define ACQUIRE_WAIT_MS 5000
-
-struct tix_db_pool {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    /* SQLite allows one writer at a time. Its busy handler makes waiting writers sleep and
-     * poll, which is slow and unfair under load; so this process queues its writers on a
-     * mutex instead (held from BEGIN to COMMIT/ROLLBACK). Other processes on the same file
-     * still meet the busy time-out. PostgreSQL needs no such thing. */
-    pthread_mutex_t write_mu;
-    const tix_db_driver *drv;
-    tix_config cfg; /* a copy: connections point at it */
-    int size;
-    int nfree;
-    tix_db *conns;
-    tix_db **free; /* stack of free connections */
-    /* Read replicas (see "read replicas" below). On the primary's pool: replica is the read
-     * pool or NULL, and the ring of the primary's WAL positions (under lsn_mu). On a read
-     * pool: primary points back, down_until_ms is when to try the replicas again. */
-    tix_db_pool *replica;
-    tix_db_pool *primary;
-    int64_t max_lag_ms;
-    int64_t check_ms;
-    _Atomic int64_t down_until_ms;
-    pthread_mutex_t lsn_mu;
-    int64_t last_sample_ms; /* when a sample was last due (taken or tried) */
-    int nsamples;
-    int next_sample;
-    struct wal_sample {
-        int64_t at_ms; /* monotonic, just before the query */
-        uint64_t lsn;  /* pg_current_wal_lsn() as a byte position */
-    } samples[64];
-    atomic_ullong reads_replica;
-    atomic_ullong reads_primary;
-};
 
 static void end_tx(tix_db *db);
 
@@ -118,13 +86,11 @@ static tix_rc ensure_open(tix_db *db)
     return rc;
 }
 
-static tix_rc create_replica_pool(tix_db_pool *primary);
 static void pool_free(tix_db_pool *pool);
 
-/* A pool; `eager`: open one connection now and fail if it cannot (a read pool opens lazily:
- * replicas being down must not stop the server). */
-static tix_rc pool_create(const tix_config *cfg, int size, bool eager, tix_db_pool **out, char *err,
-                          size_t errlen)
+/* db_int.h. */
+tix_rc tix_db_pool_new(const tix_config *cfg, int size, bool eager, tix_db_pool **out, char *err,
+                       size_t errlen)
 {
     tix_db_pool *p = calloc(1, sizeof(*p));
     if (p == NULL) {
@@ -170,9 +136,9 @@ tix_rc tix_db_pool_create(const tix_config *cfg, int size, tix_db_pool **out, ch
                           size_t errlen)
 {
     tix_db_pool *p = NULL;
-    tix_rc rc = pool_create(cfg, size, true, &p, err, errlen);
+    tix_rc rc = tix_db_pool_new(cfg, size, true, &p, err, errlen);
     if (rc == TIX_OK && cfg->db_kind == TIX_DB_POSTGRES && cfg->database_read_url[0] != '\0') {
-        rc = create_replica_pool(p);
+        rc = tix_db_read_pool_create(p);
         if (rc != TIX_OK) {
             snprintf(err, errlen, "cannot make the read pool: %s", tix_rc_name(rc));
             tix_db_pool_destroy(p);
@@ -221,9 +187,8 @@ tix_db_kind tix_db_pool_kind(const tix_db_pool *pool)
     return pool->cfg.db_kind;
 }
 
-/* A connection of pool, waiting for one to free up (wait) or not: TIX_EBUSY when none is
- * free (and !wait), TIX_EUNAVAIL when it cannot be opened or none freed up in time. */
-static tix_rc acquire(tix_db_pool *pool, bool wait, tix_db **out)
+/* db_int.h. */
+tix_rc tix_db_lease(tix_db_pool *pool, bool wait, tix_db **out)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -261,7 +226,7 @@ static tix_rc acquire(tix_db_pool *pool, bool wait, tix_db **out)
 
 tix_rc tix_db_acquire(tix_db_pool *pool, tix_db **out)
 {
-    return acquire(pool, true, out);
+    return tix_db_lease(pool, true, out);
 }
 
 void tix_db_release(tix_db_pool *pool, tix_db *db)
@@ -575,185 +540,6 @@ void tix_db_set_error(tix_db *db, const char *sql, const char *msg)
     while (n > 0 && (db->err[n - 1] == '\n' || db->err[n - 1] == ' ')) {
         db->err[--n] = '\0';
     }
-}
-
-/* ---- read replicas ----
- *
- * The read pool is a second pool of the same size on DATABASE_READ_URL (a copy of the
- * configuration with that URL as its database), opened lazily. tix_db_acquire_read hands out
- * one of its connections only when that connection's server is known to be complete as of at
- * most READ_MAX_LAG ago; otherwise, or when the replicas are down or all their connections
- * busy, a connection of the primary's pool, so a read never waits or fails because of a
- * replica.
- *
- * How far behind a replica is. `now() - pg_last_xact_replay_timestamp()` on the replica
- * measures the time since the last replayed commit, which on an idle primary grows without the
- * replica being behind at all. Instead this pool samples the primary's WAL position
- * (pg_current_wal_lsn(), at most once per check period, on a primary connection that is free at
- * that moment) into a ring of (instant, position); a replica connection compares its replay
- * position (pg_last_wal_replay_lsn()) with the ring: if it has replayed past the position
- * sampled at instant t, it holds every commit acknowledged before t, so its data is at most
- * now - t old. That is a bound, not an estimate, and it is 0 on an idle primary. (A heartbeat
- * row written by the primary would do too, but costs a write, WAL and a synchronous-standby
- * wait every period, and a job that must keep running.) The verdict is kept per connection for
- * one check period (READ_MAX_LAG / 4, 20..250 ms) and ages with the clock meanwhile: a
- * connection complete as of t stays usable while now - t <= READ_MAX_LAG. A server not in
- * recovery (a promoted replica, or prefer-standby that found only the primary) is current.
- *
- * A replica that cannot be reached marks the read pool down for DOWN_MS: reads go to the
- * primary without trying it meanwhile. One that is reached but does not answer (stalled:
- * SIGSTOP, a hung host) is the same: the read pool's connections wait READ_REPLICA_TIMEOUT at
- * most for any answer (db_pg.c, bounded waits), then the call fails with TIX_EUNAVAIL and the
- * read is done on the primary (http/reply.c tix_req_db_read_again). */
-#define REPLICA_DOWN_MS 1000
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static tix_rc create_replica_pool(tix_db_pool *primary)
-{
-    tix_config rc_cfg = primary->cfg;
-    memcpy(rc_cfg.database_url, rc_cfg.database_read_url, sizeof(rc_cfg.database_url));
-    rc_cfg.db_wait_ms = primary->cfg.read_timeout_ms; /* a stalled replica never holds a read */
-    tix_db_pool *rp = NULL;
-    char err[256];
-    tix_rc rc = pool_create(&rc_cfg, primary->size, false, &rp, err, sizeof(err));
-    if (rc != TIX_OK) {
-        return rc;
-    }
-    rp->primary = primary;
-    primary->replica = rp;
-    int64_t lag = primary->cfg.read_max_lag_ms;
-    primary->max_lag_ms = lag;
-    primary->check_ms = lag / 4 < 20 ? 20 : lag / 4 > 250 ? 250 : lag / 4;
-    tix_log_info("seat maps and listings may read from DATABASE_READ_URL while its replay lag is "
-                 "under %lld ms",
-                 (long long)lag);
-    return TIX_OK;
-}
-
-/* Records the primary's WAL position, when a sample is due and a primary connection is free. */
-static void sample_primary(tix_db_pool *pool, int64_t now)
-{
-    pthread_mutex_lock(&pool->lsn_mu);
-    bool due = now - pool->last_sample_ms >= pool->check_ms;
-    if (due) {
-        pool->last_sample_ms = now; /* one thread samples; the others use the ring */
-    }
-    pthread_mutex_unlock(&pool->lsn_mu);
-    tix_db *db = NULL;
-    if (!due || acquire(pool, false, &db) != TIX_OK) {
-        return;
-    }
-    int64_t at = mono_ms();
-    tix_db_res *res = NULL;
-    tix_rc rc =
-        tix_db_exec(db, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint", NULL, 0, &res);
-    if (rc == TIX_OK && tix_db_res_rows(res) == 1 && !tix_db_res_isnull(res, 0, 0)) {
-        pthread_mutex_lock(&pool->lsn_mu);
-        int n = (int)(sizeof(pool->samples) / sizeof(pool->samples[0]));
-        pool->samples[pool->next_sample] =
-            (struct wal_sample){at, (uint64_t)tix_db_res_int(res, 0, 0)};
-        pool->next_sample = (pool->next_sample + 1) % n;
-        pool->nsamples += pool->nsamples < n;
-        pthread_mutex_unlock(&pool->lsn_mu);
-    }
-    tix_db_res_destroy(res);
-    tix_db_release(pool, db);
-}
-
-/* The newest sampled instant whose position replay has reached; 0 when none. */
-static int64_t complete_as_of(tix_db_pool *pool, uint64_t replay)
-{
-    int64_t best = 0;
-    pthread_mutex_lock(&pool->lsn_mu);
-    for (int i = 0; i < pool->nsamples; i++) {
-        if (pool->samples[i].lsn <= replay && pool->samples[i].at_ms > best) {
-            best = pool->samples[i].at_ms;
-        }
-    }
-    pthread_mutex_unlock(&pool->lsn_mu);
-    return best;
-}
-
-/* Re-checks replica connection db when its verdict is older than a period. TIX_EUNAVAIL when
- * the replica did not answer. */
-static tix_rc check_replica(tix_db_pool *pool, tix_db *db, int64_t now)
-{
-    if (db->checked_ms != 0 && now - db->checked_ms < pool->check_ms) {
-        return TIX_OK;
-    }
-    sample_primary(pool, now);
-    tix_db_res *res = NULL;
-    tix_rc rc = tix_db_exec(db,
-                            "SELECT pg_is_in_recovery()::int, "
-                            "(pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint",
-                            NULL, 0, &res);
-    if (rc == TIX_OK && tix_db_res_rows(res) == 1) {
-        bool standby = tix_db_res_int(res, 0, 0) != 0;
-        int64_t checked = mono_ms();
-        db->checked_ms = checked;
-        db->complete_as_of_ms = !standby ? checked
-                                : tix_db_res_isnull(res, 0, 1)
-                                    ? 0
-                                    : complete_as_of(pool, (uint64_t)tix_db_res_int(res, 0, 1));
-    }
-    tix_db_res_destroy(res);
-    return rc == TIX_OK ? TIX_OK : TIX_EUNAVAIL;
-}
-
-void tix_db_replica_failed(tix_db_pool *pool)
-{
-    if (pool->replica != NULL) {
-        atomic_store(&pool->replica->down_until_ms, mono_ms() + REPLICA_DOWN_MS);
-    }
-}
-
-tix_rc tix_db_acquire_read(tix_db_pool *pool, tix_db **out, int64_t *stale_ms)
-{
-    *stale_ms = 0;
-    tix_db_pool *rp = pool->replica;
-    int64_t now = mono_ms();
-    if (rp != NULL && now >= atomic_load(&rp->down_until_ms)) {
-        tix_db *db = NULL;
-        tix_rc rc = acquire(rp, false, &db);
-        if (rc == TIX_OK) {
-            rc = check_replica(pool, db, now);
-        }
-        if (rc == TIX_OK && db->complete_as_of_ms != 0 &&
-            mono_ms() - db->complete_as_of_ms <= pool->max_lag_ms) {
-            *stale_ms = mono_ms() - db->complete_as_of_ms;
-            atomic_fetch_add(&pool->reads_replica, 1);
-            *out = db;
-            return TIX_OK;
-        }
-        if (rc == TIX_EUNAVAIL) {
-            tix_log_warn("the read replica is unreachable; reading from the primary for %d ms",
-                         REPLICA_DOWN_MS);
-            tix_db_replica_failed(pool);
-        }
-        tix_db_release(pool, db); /* NULL does nothing */
-    }
-    if (rp != NULL) {
-        atomic_fetch_add(&pool->reads_primary, 1);
-    }
-    return tix_db_acquire(pool, out);
-}
-
-bool tix_db_is_replica(const tix_db *db)
-{
-    return db != NULL && db->pool != NULL && db->pool->primary != NULL;
-}
-
-void tix_db_read_counts(const tix_db_pool *pool, unsigned long long *replica,
-                        unsigned long long *primary)
-{
-    *replica = atomic_load(&((tix_db_pool *)pool)->reads_replica);
-    *primary = atomic_load(&((tix_db_pool *)pool)->reads_primary);
 }
 
 /* ---- results ---- */

@@ -71,7 +71,7 @@ TIX_MUSTCHECK tix_rc tix_db_acquire(tix_db_pool *pool, tix_db **out);
  * rolled back. NULL does nothing. */
 void tix_db_release(tix_db_pool *pool, tix_db *db);
 
-/* Read replicas (PostgreSQL, DATABASE_READ_URL; the design is in db.c, "read replicas").
+/* Read replicas (PostgreSQL, DATABASE_READ_URL; the design is in db_read.c).
  * A connection for reads that may be up to READ_MAX_LAG old: a replica's when one is
  * reachable, has a free connection and is complete as of at most READ_MAX_LAG ago, else the
  * primary's (as tix_db_acquire; always so without DATABASE_READ_URL). OUT: *stale_ms, how old

@@ -1,6 +1,7 @@
 /*
  * What a storage driver provides (the two live in db_sqlite.c and db_pg.c). db.c owns the
- * pool, the result type and the migration runner; drivers only talk to their library.
+ * pool, the result type and the migration runner (db_read.c the read-replica pool); drivers
+ * only talk to their library.
  */
 #ifndef TIX_STORE_DB_DRIVER_H
 #define TIX_STORE_DB_DRIVER_H
@@ -50,7 +51,7 @@ struct tix_db {
     bool leased;        /* between acquire and release (a pool's connection; under pool->mu) */
     bool write_locked;  /* holds pool->write_mu (SQLite: from BEGIN to COMMIT/ROLLBACK) */
     atomic_bool busy;   /* a driver call is running: one thread at a time uses a connection */
-    /* Read pools (db.c, "read replicas"): when this connection last checked its replay
+    /* Read pools (db_read.c): when this connection last checked its replay
      * position, and the monotonic instant it then held everything the primary had committed
      * (0: none known). Touched only by the thread that leases the connection. */
     int64_t checked_ms;

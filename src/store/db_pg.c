@@ -22,7 +22,7 @@
  * round trip. Statements are prepared before the pipeline starts (only their first use on a
  * connection costs a round trip of its own).
  *
- * Bounded waits (a read pool's connections: store/db.c "read replicas"). A replica that
+ * Bounded waits (a read pool's connections: store/db_read.c). A replica that
  * stalls (stopped with SIGSTOP, a hung host, a network that drops packets without a reset)
  * keeps its TCP connection open and never answers, and libpq's blocking calls would wait for it
  * for ever, with the request that asked. On a connection opened with cfg->db_wait_ms > 0 every
