@@ -8,8 +8,8 @@ existing PostgreSQL database), sets up one show over the API (owner, approved th
 hall, movie, show), then:
   1. idle:   RSS of the server after the set-up requests, with no stream open;
   2. open:   N WebSockets to GET /ws, each subscribed to the show ({"type":"subscribe"}) and read
-             up to its "subscribed" answer, then left idle (MHD keeps its connection record and
-             memory pool for every upgraded socket: that is in the number);
+             up to its "subscribed" answer, then left idle (MHD's connection
+             record and memory pool are freed at the upgrade: http/ws.c);
   3. event:  one hold on the show; every one of the N sockets must get its "seats" event (proof
              that the sockets are live, and the memory a delivery to all of them touches);
   4. RSS again after another heartbeat.

@@ -62,8 +62,7 @@ struct tix_ws_conn {
     tix_ws_conn *prev, *next; /* the hub's sockets */
     tix_ws_conn *grave;       /* dropped, to be freed by the loop */
     tix_ws_hub *hub;
-    int fd;
-    struct MHD_UpgradeResponseHandle *urh;
+    int fd; /* ours (a dup of MHD's, whose handle went back at the upgrade); -1 once dead */
     wslay_event_context_ptr ctx;
     char *pre; /* bytes MHD read past the request's headers (extra_in), given to wslay first */
     size_t pre_len, pre_off;

@@ -20,6 +20,7 @@ import subprocess
 import time
 
 import pytest
+import requests
 import websockets
 
 from datetime import timedelta
@@ -487,6 +488,30 @@ def test_idle_socket_outlives_the_http_timeouts(make_server, backend):
         return ev
 
     assert run(go())["data"]["status"] == "held"
+
+
+def test_upgraded_sockets_leave_mhds_connection_limit(make_server, backend):
+    # the hub owns an upgraded socket alone (ws.c dups it and gives MHD's handle back at once):
+    # it holds no MHD connection slot, so more sockets than MAX_CONNECTIONS stay open and live,
+    # and plain requests are still answered next to them
+    srv = make_server(backend, MAX_CONNECTIONS="16")
+    v = Venue(srv)
+    other = make_user(srv)
+
+    async def go():
+        socks = [await connect(srv) for _ in range(24)]
+        for ws in socks:
+            await subscribe(ws, v.show_id)
+        health = await asyncio.to_thread(requests.get, srv.url + "/healthz", timeout=TIMEOUT)
+        await asyncio.to_thread(hold, srv, other.token, v.show_id, seat_ids=v.ids("A1"))
+        events = [await recv_event(ws, "seats") for ws in socks]
+        for ws in socks:
+            await ws.close()
+        return health.status_code, events
+
+    status, events = run(go())
+    assert status == 200
+    assert len(events) == 24 and all(e["data"]["status"] == "held" for e in events)
 
 
 def test_sigterm_closes_sockets_with_1001(make_server, backend):
