@@ -91,12 +91,17 @@ const tix_config_var tix_config_vars[] = {
     INT("MAX_BODY_BYTES", "1048576", 1024, 1LL << 30, "largest request body"),
     SECS("CONNECTION_TIMEOUT", "15s", 1, HOUR, "idle keep-alive / header time-out"),
     SECS("REQUEST_TIMEOUT", "30s", 1, HOUR, "time allowed for a whole request body"),
-    INT("MAX_CONNECTIONS", "10000", 16, 1000000, "open connections at most"),
-    INT("PER_IP_CONNECTIONS", "0", 0, 1000000, "open connections per client address, 0 = no limit"),
+    INT("MAX_CONNECTIONS", "10000", 16, 1000000,
+        "open HTTP connections at most (event streams included; a WebSocket leaves this count once "
+        "upgraded: SSE_MAX_STREAMS caps those)"),
+    INT("PER_IP_CONNECTIONS", "0", 0, 1000000,
+        "open HTTP connections per client address, and as many WebSockets (counted apart once "
+        "upgraded; more are closed with 1013), 0 = no limit"),
     INT("MAX_HEADER_BYTES", "8192", 1024, 1048576,
         "largest request line and header fields together, in up to 32 fields (more fields take "
         "about 64 bytes each from it; a larger request gets 431 or is closed); every open "
-        "connection, an idle event stream too, keeps a buffer of this size plus 3 KiB"),
+        "connection, an idle event stream too (not a WebSocket once upgraded), keeps a buffer of "
+        "this size plus 3 KiB"),
     TEXT("PASSWORD_HASH_COST", "interactive", "interactive | moderate | min (min is for tests)"),
 
     HEAD("Media"),
@@ -249,7 +254,9 @@ const tix_config_var tix_config_vars[] = {
     MSECS("EVENT_BACKLOG_TTL", "1h", 1000, WEEK_MS, "a quiet show's backlog is dropped after"),
     MSECS("SSE_HEARTBEAT", "15s", 100, HOUR * 1000,
           "a \": ping\" comment on every event stream this often"),
-    INT("SSE_MAX_STREAMS", "10000", 0, 1000000, "open event streams at most; more get 503"),
+    INT("SSE_MAX_STREAMS", "10000", 0, 1000000,
+        "open event streams at most; more get 503 (and as many WebSockets; more are closed with "
+        "1013)"),
 
     HEAD("Rate limits and proxies"),
     SWITCH("RATE_LIMIT", "on",
