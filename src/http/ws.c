@@ -21,7 +21,10 @@
  * lives on through our duplicate and no FIN goes out (MHD_USE_TURBO, which only drops the
  * shutdown() of that other path, is not needed). An idle socket costs about 10 KiB
  * instead of 21 (bench/ws_memory.py). The upgraded socket no longer counts against MHD's
- * MAX_CONNECTIONS and PER_IP_CONNECTIONS: the hub's own limit (its max) caps the sockets.
+ * MAX_CONNECTIONS and PER_IP_CONNECTIONS, so the hub keeps both caps itself: its max (all
+ * sockets) and per_ip (sockets from one peer address, PER_IP_CONNECTIONS), each closing the
+ * socket over it with 1013. The peer is the socket's, as for MHD's own per-IP cap (not
+ * X-Forwarded-For: behind nginx every socket has nginx's address, as every connection does).
  *
  * A failed queue marks the socket broken instead of dropping it on the spot: the caller may be
  * walking the socket's subscriptions (channels.h forbids freeing a subscriber inside a send),
@@ -35,6 +38,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -50,6 +54,39 @@
 
 #define SNDBUF_BYTES  (16 * 1024)
 #define CLOSE_WAIT_MS 5000
+
+/* The peer's address bytes (sin_addr / sin6_addr) into c->peer; none for another family. */
+static void note_peer(tix_ws_conn *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0) {
+        return;
+    }
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        memcpy(c->peer, &in->sin_addr, 4);
+        c->peer_len = 4;
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        memcpy(c->peer, &in6->sin6_addr, 16);
+        c->peer_len = 16;
+    }
+}
+
+/* The hub's live sockets from c's peer, c not counted (hub mutex held). A walk over the hub's
+ * list: upgrades are rare next to messages, and the list is at most max long. */
+static long same_peer(const tix_ws_hub *h, const tix_ws_conn *c)
+{
+    long n = 0;
+    for (const tix_ws_conn *o = h->conns; o != NULL; o = o->next) {
+        if (o != c && !o->dead && o->peer_len == c->peer_len && c->peer_len > 0 &&
+            memcmp(o->peer, c->peer, c->peer_len) == 0) {
+            n++;
+        }
+    }
+    return n;
+}
 
 /* ---- the handshake ---- */
 
@@ -434,8 +471,10 @@ void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
     fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     int sndbuf = SNDBUF_BYTES;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    note_peer(c);
     pthread_mutex_lock(&h->mu);
-    bool full = h->closing || h->count >= h->max;
+    bool ip_full = h->per_ip > 0 && same_peer(h, c) >= h->per_ip;
+    bool full = h->closing || h->count >= h->max || ip_full;
     c->next = h->conns;
     if (h->conns) {
         h->conns->prev = c;
@@ -452,7 +491,8 @@ void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
         h->graves = c;
     } else if (full) {
         tix_ws_close_with(c, h->closing ? WSLAY_CODE_GOING_AWAY : 1013,
-                          "the server takes no more sockets");
+                          ip_full && !h->closing ? "too many sockets from this address"
+                                                 : "the server takes no more sockets");
         tix_ws_flush(c);
     } else if (c->pre != NULL) {
         on_io(c, EPOLLIN); /* what the client sent with the handshake */
@@ -509,7 +549,7 @@ long tix_ws_count(tix_ws_hub *h)
     return n;
 }
 
-tix_rc tix_ws_hub_create(struct tix_app *app, long max, tix_ws_hub **out)
+tix_rc tix_ws_hub_create(struct tix_app *app, long max, long per_ip, tix_ws_hub **out)
 {
     tix_ws_hub *h = calloc(1, sizeof(*h));
     if (h == NULL) {
@@ -517,6 +557,7 @@ tix_rc tix_ws_hub_create(struct tix_app *app, long max, tix_ws_hub **out)
     }
     h->app = app;
     h->max = max;
+    h->per_ip = per_ip;
     h->ep = epoll_create1(EPOLL_CLOEXEC);
     h->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};

@@ -80,6 +80,8 @@ struct tix_ws_conn {
     bool broken;   /* a message could not be queued: the next flush drops the socket */
     int64_t opened_ms, last_rx_ms, last_ping_ms, close_sent_ms;
     char user_id[TIX_ID_MAX];
+    unsigned char peer[16]; /* the peer's address (4 bytes IPv4, 16 IPv6), for the per-IP cap */
+    unsigned char peer_len; /* 0: unknown (never counted against the cap) */
 };
 
 struct tix_ws_hub {
@@ -89,6 +91,7 @@ struct tix_ws_hub {
     tix_ws_conn *conns;
     tix_ws_conn *graves;
     long count, max;
+    long per_ip; /* sockets at most from one peer address; 0 = no limit */
     bool closing;
     atomic_bool stop;
     int ep, wake_fd;

@@ -514,6 +514,44 @@ def test_upgraded_sockets_leave_mhds_connection_limit(make_server, backend):
     assert len(events) == 24 and all(e["data"]["status"] == "held" for e in events)
 
 
+def test_sockets_from_one_address_are_capped_at_per_ip_connections(make_server, backend):
+    # upgraded sockets leave MHD's count (the test above), PER_IP_CONNECTIONS with it, so the
+    # hub keeps that cap itself: a 4th socket from 127.0.0.1 is closed with 1013, the 3 before
+    # it stay live, and once one of them has gone a new one is let in
+    srv = make_server(backend, PER_IP_CONNECTIONS="3")
+
+    async def alive(ws) -> bool:
+        await send(ws, {"type": "subscribe", "channel": "show:shw_nope"})
+        try:
+            await recv_type(ws, "error")  # unknown show: the socket answers, so it is live
+            return True
+        except websockets.ConnectionClosed:
+            return False
+
+    async def go():
+        socks = [await connect(srv) for _ in range(3)]
+        assert [await alive(ws) for ws in socks] == [True, True, True]
+        extra = await connect(srv)
+        refused = await closed_with(extra, timeout=10)
+        still = [await alive(ws) for ws in socks]
+        await socks[0].close()
+        let_in = None
+        for _ in range(50):  # the hub drops the closed socket once its close handshake is done
+            ws = await connect(srv)
+            if await alive(ws):
+                let_in = ws
+                break
+            await asyncio.sleep(0.1)
+        for ws in socks[1:] + ([let_in] if let_in else []):
+            await ws.close()
+        return refused, still, let_in is not None
+
+    refused, still, let_in = run(go())
+    assert refused == (1013, "too many sockets from this address")
+    assert still == [True, True, True]
+    assert let_in
+
+
 def test_sigterm_closes_sockets_with_1001(make_server, backend):
     srv = make_server(backend)
 
