@@ -39,14 +39,14 @@ QUERIES = {
           }
         }""",
     "catalogue": """
-        query Catalogue($movie: ID, $city: String) {
+        query Catalogue($movie: ID, $city: String, $title: String) {
           theatres(city: $city, first: 5) { id name city address utcOffsetMinutes }
           shows(movieId: $movie) {
             id movieId city
             movie { id title }
             prices { category price { amount currency } }
           }
-          movies(status: "all", first: 100) { id }
+          movies(status: "all", q: $title, first: 100) { id }
         }""",
     "mergeable": """
         query M($id: ID!) {
@@ -205,7 +205,8 @@ def test_movie_matches_rest(server, venue):
 
 def test_catalogue_lists_and_batched_movie(server, venue):
     body = gql(server, QUERIES["catalogue"],
-               {"movie": venue.movie["id"], "city": venue.theatre["city"].upper()})
+               {"movie": venue.movie["id"], "city": venue.theatre["city"].upper(),
+                "title": venue.movie["title"]})
     assert "errors" not in body, body
     d = body["data"]
     assert [t["id"] for t in d["theatres"]] == [venue.theatre["id"]]
