@@ -16,6 +16,7 @@
 #include "api/views.h"
 #include "catalog/show_time.h"
 #include "core/util.h"
+#include "http/audit.h"
 #include "http/ratelimit.h"
 #include "store/booking.h"
 #include "store/catalog.h"
@@ -394,9 +395,10 @@ json_t *tix_gqlr_user_bookings(tix_gql_ctx *c, json_t *parent, json_t *args)
  * request with the argument as its path parameter, the arguments as its JSON body and a fresh
  * answer, on the same arena, caller and database connection. So a mutation takes exactly the
  * REST route's checks, rules, transaction and errors (a refusal's code and message become the
- * GraphQL error's), and its rate limit (the route's RL flags, http/ratelimit.h). What it does not
- * share: the Idempotency-Key (a GraphQL request has none) and the audit row of the REST route
- * (the GraphQL route is exempt; the booking tables record what happened).
+ * GraphQL error's), its rate limit (the route's RL flags, http/ratelimit.h) and its audit row
+ * (tix_audit_record on the sub-request: the REST route's action, target and policy, so an
+ * owner's or admin's write is in the trail whichever door it came through). What it does not
+ * share: the Idempotency-Key (a GraphQL request has none).
  */
 
 /* The route of handler h (the route table is the one place that binds them). */
@@ -444,6 +446,9 @@ static json_t *rest_call(tix_gql_ctx *c, tix_handler h, const char *id, json_t *
     if (sub->route != NULL && tix_ratelimit_admit(sub, &rl)) {
         h(sub);
         tix_ratelimit_done(sub, &rl);
+    }
+    if (sub->route != NULL) {
+        tix_audit_record(sub); /* as the server does after a REST handler (http/audit.h) */
     }
     json_decref(sub->json);
     /* the connection the handler took is the request's: released once, after the reply */

@@ -60,8 +60,8 @@ const tix_route tix_routes[] = {
 
     /* GraphQL beside REST (api/graphql.h): public, each field applies its REST twin's rules */
     {"POST", V1 "/graphql", tix_api_graphql_post, PUB, JSON,
-     NOAUDIT("reads, and booking mutations whose domain calls are those of the audited REST "
-             "routes")},
+     NOAUDIT("reads; each mutation runs its REST route's handler and leaves that route's audit "
+             "row (api/graphql_resolve.c)")},
     {"GET", V1 "/graphql", tix_api_graphql_get, PUB, 0},
 
     /* catalogue: public reads, owner/admin writes */

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from booking_helpers import GRID_PRICES, Venue, api, book, hold, seat_map
-from catalog_helpers import make_user, ok
+from catalog_helpers import cast, make_owner, make_user, ok
 from conftest import assert_error
 
 REPO = Path(__file__).resolve().parents[2]
@@ -526,3 +526,21 @@ def test_graphql_js(server, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert json.loads(out.stdout) == {"ok": True, "problems": []}
+
+
+def test_an_owners_mutations_leave_the_rest_routes_audit_rows(server, venue):
+    """An owner's writes are in the audit trail whichever door they came through: a mutation runs
+    its REST route's handler as a sub-request and leaves that route's row (http/audit.h)."""
+    owner = make_owner(server, label="gql-audited-owner")
+    body = gql(server, QUERIES["hold"], {"show": venue.show_id, "n": 1}, token=owner.token)
+    assert "errors" not in body, body
+    h = body["data"]["hold"]
+    body = gql(server, QUERIES["book"], {"hold": h["id"]}, token=owner.token)
+    assert "errors" not in body, body
+    b = body["data"]["book"]["booking"]
+    trail = ok(api("GET", server, "/admin/audit", token=cast(server).admin.token,
+                   params={"actor_id": owner.id, "limit": 100}))["items"]
+    got = {r["action"]: r for r in trail}
+    assert got["hold.create"]["target_id"] == h["id"], trail
+    assert got["booking.create"]["target_id"] == b["id"], trail
+    assert got["booking.create"]["route"] == "/api/v1/bookings", trail
