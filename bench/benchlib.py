@@ -2,7 +2,7 @@
 What the Python benches share: a keep-alive API client, a percentile, a free loopback port, the
 venue every bench sets up before it measures anything (an owner, an approved theatre with one
 hall, a movie, shows on demand), starting and stopping the servers a bench measures (server_env,
-wait_port, stop_all, error_lines, revision), and the whole loop of the idle-stream memory benches
+wait_port, stop_all, error_lines, revision, Report), and the whole loop of the idle-stream memory benches
 (MemoryBench). Used by bench/checkin.py, promo.py, sse_memory.py, ws_memory.py and ws_fanout.py;
 the benches import it from their own directory (`bench/x.py` puts bench/ first on sys.path).
 
@@ -233,6 +233,25 @@ def wait_port(port: int, proc: subprocess.Popen, log_path: str, what: str,
             time.sleep(0.1)
 
 
+class Report:
+    """A bench's report: log() prints a line and keeps it; finish() adds the servers' error lines
+    (if any) and appends the whole report to out (the bench's --out file; "" for none)."""
+
+    def __init__(self, out: str):
+        self.out, self.lines = out, []
+
+    def log(self, msg: str) -> None:
+        print(msg, flush=True)
+        self.lines.append(msg)
+
+    def finish(self, errors: list[str]) -> None:
+        if errors:
+            self.log(f"server error lines: {len(errors)}; first: {errors[0][:300]}")
+        if self.out:
+            with open(self.out, "a") as f:
+                f.write("\n".join(self.lines) + "\n\n")
+
+
 def stop_all(procs: list[subprocess.Popen]) -> None:
     """SIGTERM to each, last started first; SIGKILL to one that has not exited in 30 s."""
     for proc in reversed(procs):
@@ -367,11 +386,8 @@ class MemoryBench:
         args = p.parse_args()
         raise_open_files(args.streams + 1024)
 
-        lines: list[str] = []
-
-        def log(msg: str):
-            print(msg, flush=True)
-            lines.append(msg)
+        report = Report(args.out)
+        log = report.log
 
         tmp = tempfile.mkdtemp(prefix=self.tmp_prefix)
         port = free_port()
@@ -395,11 +411,7 @@ class MemoryBench:
             errlog.close()
             errors = error_lines([log_path])
             subprocess.run(["rm", "-rf", tmp])
-        if errors:
-            log(f"server error lines: {len(errors)}; first: {errors[0][:300]}")
-        if args.out:
-            with open(args.out, "a") as f:
-                f.write("\n".join(lines) + "\n\n")
+        report.finish(errors)
         return rc
 
 

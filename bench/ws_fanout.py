@@ -46,7 +46,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    Api, Venue, error_lines, free_port, pct, revision, server_env, stop_all, wait_port,
+    Api, Report, Venue, error_lines, free_port, pct, revision, server_env, stop_all, wait_port,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,11 +172,8 @@ def main() -> int:
     args = p.parse_args()
     args.db_kind = "postgres" if args.database_url else "sqlite"
 
-    lines: list[str] = []
-
-    def log(msg: str):
-        print(msg, flush=True)
-        lines.append(msg)
+    report = Report(args.out)
+    log = report.log
 
     tmp = tempfile.mkdtemp(prefix="ticketd-ws-fanout-")
     procs: list[subprocess.Popen] = []
@@ -217,11 +214,7 @@ def main() -> int:
             f.close()
         errors = error_lines([f"{tmp}/ticketd-{name}.log" for name in "ABC"])
         subprocess.run(["rm", "-rf", tmp])
-    if errors:
-        log(f"server error lines: {len(errors)}; first: {errors[0][:300]}")
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write("\n".join(lines) + "\n\n")
+    report.finish(errors)
     return rc
 
 
