@@ -85,7 +85,7 @@ const tix_route tix_routes[] = {
     {"PATCH", V1 "/halls/{id}", tix_api_hall_update, OWNER, JSON},
     {"DELETE", V1 "/halls/{id}", tix_api_hall_delete, OWNER, 0},
     {"GET", V1 "/shows", tix_api_show_list, PUB, CCAT,
-     "date city movie_id theatre_id hall_id limit cursor"},
+     "date city movie_id theatre_id hall_id limit cursor display_currency"},
     {"POST", V1 "/shows", tix_api_show_create, OWNER, JSON},
     {"GET", V1 "/shows/{id}", tix_api_show_get, PUB, 0},
     {"PATCH", V1 "/shows/{id}", tix_api_show_update, OWNER, JSON},
