@@ -80,8 +80,17 @@ async def closed_with(ws, timeout=5.0) -> tuple[int, str]:
 
 
 async def authed(server, token):
-    ws = await connect(server)
-    await send(ws, {"type": "auth", "access_token": token})
+    return await authed_with(server, token)
+
+
+async def authed_with(server, token, last_event_id=None, **kw):
+    """A socket authenticated with token (resuming the user channel after last_event_id when
+    given); its "ready" message."""
+    ws = await connect(server, **kw)
+    msg = {"type": "auth", "access_token": token}
+    if last_event_id is not None:
+        msg["last_event_id"] = last_event_id
+    await send(ws, msg)
     ready = await recv_type(ws, "ready")
     return ws, ready
 
@@ -143,7 +152,10 @@ def test_auth_first_message(server):
 
     async def go():
         ws, ready = await authed(server, user.token)
-        assert ready == {"type": "ready", "user_id": user.id}
+        # last_event_id: where the user's channel stands, for a resume (see below)
+        assert ready == {"type": "ready", "user_id": user.id,
+                         "last_event_id": ready["last_event_id"]}
+        assert isinstance(ready["last_event_id"], int) and ready["last_event_id"] > 0
         await ws.close()
         assert ws.close_code == 1000
 
@@ -188,6 +200,70 @@ def test_bad_messages_are_errors_and_keep_the_socket(server):
         assert ws.close_code == 1000
 
     run(go())
+
+
+# ---- languages: error messages and close reasons (core/i18n.h, as the REST errors) ----------
+
+HI_BAD_MESSAGE = 'संदेश "type" वाला एक JSON ऑब्जेक्ट होता है'
+HI_UNKNOWN_TYPE = "अज्ञात संदेश प्रकार"
+HI_AUTH_FIRST = "auth पहला संदेश होना चाहिए"
+TA_UNKNOWN_TYPE = "தெரியாத செய்தி வகை"
+EN_UNKNOWN_TYPE = "unknown message type"
+
+
+def test_errors_follow_the_handshakes_accept_language(server):
+    user = make_user(server)
+
+    async def go():
+        ws = await connect(server, extra_headers={"Accept-Language": "fr;q=0.9, hi;q=0.8, en;q=0.1"})
+        await ws.send("not json")
+        bad = await recv(ws)
+        await send(ws, {"type": "dance"})
+        unknown = await recv(ws)
+        await ws.close()
+        plain = await connect(server)
+        await send(plain, {"type": "dance"})
+        english = await recv(plain)
+        await plain.close()
+        # a close reason too: a second auth closes 1008 with the reason in Hindi
+        ws, _ = await authed_with(server, user.token, extra_headers={"Accept-Language": "hi"})
+        await send(ws, {"type": "auth", "access_token": user.token})
+        closed = await closed_with(ws)
+        return bad, unknown, english, closed
+
+    bad, unknown, english, closed = run(go())
+    assert bad == {"type": "error", "code": "invalid_message", "message": HI_BAD_MESSAGE}
+    assert unknown == {"type": "error", "code": "invalid_message", "message": HI_UNKNOWN_TYPE}
+    assert english == {"type": "error", "code": "invalid_message", "message": EN_UNKNOWN_TYPE}
+    assert closed == (1008, HI_AUTH_FIRST)
+    assert len(HI_AUTH_FIRST.encode()) <= 123
+
+
+def test_saved_locale_applies_after_auth_unless_the_handshake_named_one(server):
+    user = make_user(server)
+    r = call("PATCH", server, "/me", token=user.token, json={"locale": "ta"})
+    assert r.status_code == 200, r.text
+
+    async def unknown_type(**kw):
+        ws = await connect(server, **kw)
+        await send(ws, {"type": "dance"})  # anonymous: no saved locale to go by yet
+        before = (await recv(ws))["message"]
+        await ws.close()
+        ws, _ = await authed_with(server, user.token, **kw)
+        await send(ws, {"type": "dance"})
+        after = await recv_type(ws, "error")
+        await ws.close()
+        return before, after
+
+    async def go():
+        return (await unknown_type(),
+                await unknown_type(extra_headers={"Accept-Language": "en"}),
+                await unknown_type(extra_headers={"Accept-Language": "*"}))
+
+    (b1, a1), (b2, a2), (b3, a3) = run(go())
+    assert (b1, a1["message"], a1["code"]) == (EN_UNKNOWN_TYPE, TA_UNKNOWN_TYPE, "invalid_message")
+    assert (b2, a2["message"]) == (EN_UNKNOWN_TYPE, EN_UNKNOWN_TYPE)  # the handshake's wins
+    assert (b3, a3["message"]) == (EN_UNKNOWN_TYPE, TA_UNKNOWN_TYPE)  # "*" names none
 
 
 # ---- frames ---------------------------------------------------------------------------------
@@ -408,6 +484,77 @@ def test_booking_confirmed_once_per_socket(server):
             await ws.close()
 
     run(go())
+
+
+async def until_ready(ws, timeout=5.0) -> tuple[list[dict], dict]:
+    """The events before "ready", and "ready"."""
+    events = []
+    while True:
+        m = await recv(ws, timeout)
+        if m["type"] == "ready":
+            return events, m
+        events.append(m)
+
+
+def test_user_channel_resumes_by_last_event_id(server):
+    # a user's socket closes, a booking is confirmed meanwhile: a new socket whose auth names
+    # the last id it saw gets that booking_confirmed once (replayed before "ready"), then the
+    # live channel goes on
+    v = Venue(server)
+    user = make_user(server)
+
+    async def go():
+        ws, ready = await authed(server, user.token)
+        first = ready["last_event_id"]
+        await ws.close()
+        b = await asyncio.to_thread(buy, server, user.token, v.show_id, v.ids("C2"))
+        ws = await connect(server)
+        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": first})
+        missed, ready = await until_ready(ws)
+        assert [(e["event"], e["channel"], e["id"]) for e in missed] == \
+            [("booking_confirmed", "user", first + 1)], missed
+        assert missed[0]["data"]["booking_id"] == b["id"]
+        assert ready == {"type": "ready", "user_id": user.id, "last_event_id": first + 1}
+        with pytest.raises(asyncio.TimeoutError):
+            await recv_event(ws, "booking_confirmed", timeout=1.0)
+        b2 = await asyncio.to_thread(buy, server, user.token, v.show_id, v.ids("C3"))
+        live = await recv_event(ws, "booking_confirmed")
+        assert (live["id"], live["data"]["booking_id"]) == (first + 2, b2["id"])
+        await ws.close()
+        # up to date: nothing replayed
+        ws, ready = await authed_with(server, user.token, last_event_id=first + 2)
+        assert ready["last_event_id"] == first + 2
+        assert await events_for(ws, 0.5) == []
+        await ws.close()
+        # an id older than the backlog reaches: one refetch event instead, then "ready"
+        ws = await connect(server)
+        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": 1})
+        missed, ready = await until_ready(ws)
+        assert missed == [{"type": "event", "channel": "user", "event": "refetch",
+                           "data": {"reason": "backlog_expired"}}]
+        assert ready["last_event_id"] == first + 2
+        await ws.close()
+
+    run(go())
+
+
+def test_bad_last_event_id_in_auth_is_an_error_and_auth_may_follow(server):
+    user = make_user(server)
+
+    async def go():
+        ws = await connect(server)
+        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": "x"})
+        err = await recv(ws)
+        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": -1})
+        err2 = await recv(ws)
+        await send(ws, {"type": "auth", "access_token": user.token})
+        ready = await recv_type(ws, "ready")
+        await ws.close()
+        return err, err2, ready
+
+    err, err2, ready = run(go())
+    assert err["code"] == err2["code"] == "invalid_message"
+    assert ready["user_id"] == user.id
 
 
 def test_cancel_sends_booking_cancelled_and_refund_processed(server):
