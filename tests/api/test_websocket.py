@@ -18,6 +18,7 @@ import socket
 import struct
 import subprocess
 import time
+from typing import NamedTuple
 
 import pytest
 import requests
@@ -715,34 +716,32 @@ def test_sigterm_closes_sockets_with_1001(make_server, backend):
     assert run(go())[0] == 1001
 
 
-def test_unpaid_booking_sends_hold_expired(make_server, backend):
-    # HOLD_TTL=1 and the expire job every 300 ms: the booking left unpaid expires, and its buyer's
-    # socket hears hold_expired once
-    srv = make_server(backend, HOLD_TTL="1", JOB_TICK="100ms", JOB_LEASE="2000ms",
-                      JOB_INTERVAL_EXPIRE="300ms")
-    v = Venue(srv)
-    user = make_user(srv)
-
-    async def go():
-        ws, _ = await authed(srv, user.token)
-        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("A5"))
-        body = await asyncio.to_thread(book, srv, user.token, h["hold_id"])
-        ev = await recv_event(ws, "hold_expired", timeout=10)
-        assert ev["data"] == {"booking_id": body["booking"]["id"], "show_id": v.show_id,
-                              "status": "expired"}
-        with pytest.raises(asyncio.TimeoutError):
-            await recv_event(ws, "hold_expired", timeout=1.5)
-        await ws.close()
-
-    run(go())
-
-
 # ---- hold notices: hold_expiring (once, in the last minute) and hold_expired (once) -----------
 
 # HOLD_TTL under the 60 s lead: hold_expiring comes from the first expire run after the hold
 # (jobs/lifecycle.c), hold_expired from the first run after its expiry; the job every 300 ms.
 FAST_EXPIRY = {"HOLD_TTL": "3", "JOB_TICK": "100ms", "JOB_LEASE": "2000ms",
                "JOB_INTERVAL_EXPIRE": "300ms"}
+
+
+class Expiring(NamedTuple):
+    srv: object
+    v: Venue
+    user: object
+
+    async def watch_hold(self, seat: str):
+        """The user's socket (authenticated), then a hold of one seat; both."""
+        ws, _ = await authed(self.srv, self.user.token)
+        h = await asyncio.to_thread(hold, self.srv, self.user.token, self.v.show_id,
+                                    seat_ids=self.v.ids(seat))
+        return ws, h
+
+
+@pytest.fixture
+def expiring(make_server, backend) -> Expiring:
+    """A FAST_EXPIRY server on the test's database, a venue and a user on it."""
+    srv = make_server(backend, **FAST_EXPIRY)
+    return Expiring(srv, Venue(srv), make_user(srv))
 
 
 async def events_for(ws, seconds: float) -> list[dict]:
@@ -764,15 +763,13 @@ def hold_notices(events: list[dict], hold_id: str) -> list[str]:
             if e["event"].startswith("hold_") and e["data"].get("hold_id") == hold_id]
 
 
-def test_lapsed_hold_sends_hold_expiring_then_hold_expired_once(make_server, backend):
-    srv = make_server(backend, **FAST_EXPIRY)
-    v = Venue(srv)
-    user, other = make_user(srv), make_user(srv)
+def test_lapsed_hold_sends_hold_expiring_then_hold_expired_once(expiring):
+    srv, v = expiring.srv, expiring.v
+    other = make_user(srv)
 
     async def go():
-        ws, _ = await authed(srv, user.token)
         ws_other, _ = await authed(srv, other.token)
-        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("A7"))
+        ws, h = await expiring.watch_hold("A7")
         ev = await recv_event(ws, "hold_expiring", timeout=10)
         assert ev["channel"] == "user"
         assert ev["data"] == {"hold_id": h["hold_id"], "show_id": v.show_id,
@@ -789,16 +786,13 @@ def test_lapsed_hold_sends_hold_expiring_then_hold_expired_once(make_server, bac
     run(go())
 
 
-def test_released_and_booked_holds_send_no_hold_expired(make_server, backend):
+def test_released_and_booked_holds_send_no_hold_expired(expiring):
     # a hold let go by its user, and one booked and paid: hold_expiring may come (they were in
     # their last minute), hold_expired never
-    srv = make_server(backend, **FAST_EXPIRY)
-    v = Venue(srv)
-    user = make_user(srv)
+    srv, v, user = expiring
 
     async def go():
-        ws, _ = await authed(srv, user.token)
-        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("B7"))
+        ws, h = await expiring.watch_hold("B7")
         r = await asyncio.to_thread(release, srv, user.token, h["hold_id"])
         assert r.status_code in (200, 204), r.text
         b = await asyncio.to_thread(buy, srv, user.token, v.show_id, v.ids("B8"))
@@ -864,16 +858,13 @@ def test_concurrent_expire_runs_send_each_notice_once(make_server, backend, redi
     run(go())
 
 
-def test_unpaid_booking_gets_hold_expiring(make_server, backend):
+def test_unpaid_booking_gets_hold_expiring_then_hold_expired(expiring):
     # the hold behind a booking left unpaid: hold_expiring (by the hold's id) in the last minute,
     # then the booking's own hold_expired (by the booking's id), each once
-    srv = make_server(backend, **FAST_EXPIRY)
-    v = Venue(srv)
-    user = make_user(srv)
+    srv, v, user = expiring
 
     async def go():
-        ws, _ = await authed(srv, user.token)
-        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("D7"))
+        ws, h = await expiring.watch_hold("D7")
         body = await asyncio.to_thread(book, srv, user.token, h["hold_id"])
         events = await events_for(ws, 6.0)
         names = [e["event"] for e in events if e["event"].startswith("hold_")]
@@ -882,7 +873,8 @@ def test_unpaid_booking_gets_hold_expiring(make_server, backend):
         assert soon["data"] == {"hold_id": h["hold_id"], "show_id": v.show_id,
                                 "expires_at": h["expires_at"]}
         exp = [e for e in events if e["event"] == "hold_expired"][0]
-        assert exp["data"]["booking_id"] == body["booking"]["id"]
+        assert exp["data"] == {"booking_id": body["booking"]["id"], "show_id": v.show_id,
+                               "status": "expired"}
         await ws.close()
 
     run(go())
