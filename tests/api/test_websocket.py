@@ -953,3 +953,30 @@ def test_killed_servers_socket_resumes_on_another(make_server, backend, redis_se
         await ws.close()
 
     run(go())
+
+
+def test_user_channel_resumes_on_another_server(make_server, backend, redis_server):
+    # the user channel's backlog is the bus's (Redis), not one server's: a socket on A, closed;
+    # two bookings confirmed through B meanwhile; a socket on B resuming with A's last id gets
+    # both, in order, once each, then "ready" naming the newer id
+    a = make_server(backend, REDIS_URL=redis_server.url)
+    b = make_server(backend, database_url=a.database_url, REDIS_URL=redis_server.url)
+    v = Venue(b)
+    user = make_user(b)
+
+    async def go():
+        ws, ready = await authed(a, user.token)
+        last = ready["last_event_id"]
+        await ws.close()
+        b1 = await asyncio.to_thread(buy, b, user.token, v.show_id, v.ids("F5"))
+        b2 = await asyncio.to_thread(buy, b, user.token, v.show_id, v.ids("F6"))
+        ws = await connect(b)
+        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": last})
+        missed, ready = await until_ready(ws)
+        assert [(e["event"], e["id"], e["data"]["booking_id"]) for e in missed] == \
+            [("booking_confirmed", last + 1, b1["id"]), ("booking_confirmed", last + 2, b2["id"])]
+        assert ready["last_event_id"] == last + 2
+        assert await events_for(ws, 1.0) == []
+        await ws.close()
+
+    run(go())
