@@ -447,10 +447,9 @@ void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
      * back at once, which frees MHD's connection and pool (the file header says why no FIN) */
     int fd = fcntl(sock, F_DUPFD_CLOEXEC, 3);
     tix_ws_conn *c = fd >= 0 ? calloc(1, sizeof(*c)) : NULL;
-    if (c != NULL) { /* the handshake's language, read while MHD still has the request */
-        c->lang =
-            tix_lang_accept(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language"));
-    }
+    /* the handshake's language, read while MHD still has the request */
+    tix_lang lang =
+        tix_lang_accept(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language"));
     if (c != NULL && extra_in_size > 0) {
         c->pre = malloc(extra_in_size);
         if (c->pre != NULL) {
@@ -473,6 +472,7 @@ void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
     }
     c->hub = h;
     c->fd = fd;
+    c->lang = lang;
     c->opened_ms = c->last_rx_ms = c->last_ping_ms = tix_mono_ms();
     wslay_event_config_set_max_recv_msg_length(c->ctx, WS_MAX_MESSAGE);
     int fl = fcntl(fd, F_GETFL, 0);

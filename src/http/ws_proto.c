@@ -270,6 +270,63 @@ static tix_lang saved_lang(tix_db *db, const char *user_id)
     return tix_lang_parse(tag);
 }
 
+/* The auth job's blocking part (no mutex): the token's signature and revocation, and, when
+ * want_lang, the user's saved locale into *lang. TIX_OK, TIX_EFORBIDDEN (revoked), TIX_EAUTH or
+ * TIX_ENOTFOUND (invalid), else the check failed (database down). */
+static tix_rc check_token(tix_app *app, const job *j, tix_claims *cl, tix_lang *lang)
+{
+    const char *token = json_string_value(json_object_get(j->m, "access_token"));
+    *lang = TIX_LANG_NONE;
+    if (token == NULL || strlen(token) > TIX_TOKEN_MAX ||
+        tix_token_verify(app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, token, tix_now_ms() / 1000,
+                         cl) != TIX_OK) {
+        return TIX_EAUTH;
+    }
+    tix_db *db = NULL;
+    if (tix_db_acquire(app->db, &db) != TIX_OK) {
+        return TIX_EUNAVAIL;
+    }
+    tix_arena *a = tix_arena_create(0);
+    tix_rc rc = tix_revocation_check(app->cache, a, cl, job_db, &db);
+    if (rc == TIX_OK && j->want_lang) {
+        *lang = saved_lang(db, cl->sub);
+    }
+    tix_arena_destroy(a);
+    tix_db_release(app->db, db);
+    return rc;
+}
+
+/* The auth's outcome on a live socket (hub mutex held): authenticated, with the user channel
+ * started (priming) from j->last, returned (NULL when out of memory); or closed. */
+static tix_ws_sub *auth_outcome(tix_ws_conn *c, job *j, tix_rc rc, const tix_claims *cl,
+                                tix_lang lang)
+{
+    if (rc == TIX_EFORBIDDEN) {
+        tix_ws_close_with(c, WS_CODE_AUTH, "token_revoked");
+        return NULL;
+    }
+    if (rc == TIX_EAUTH || rc == TIX_ENOTFOUND) {
+        tix_ws_close_with(c, WS_CODE_AUTH, "invalid_token");
+        return NULL;
+    }
+    if (rc != TIX_OK) {
+        tix_ws_close_with(c, WSLAY_CODE_INTERNAL_SERVER_ERROR,
+                          N_("the token could not be checked"));
+        return NULL;
+    }
+    c->authed = true;
+    memcpy(c->user_id, cl->sub, sizeof(c->user_id));
+    if (c->lang == TIX_LANG_NONE) {
+        c->lang = lang;
+    }
+    j->key = malloc(TIX_ID_MAX + 8);
+    if (j->key == NULL) {
+        return NULL;
+    }
+    snprintf(j->key, TIX_ID_MAX + 8, "user:%s", c->user_id);
+    return add_sub(c, j->key, j->last);
+}
+
 /* {"type":"auth"}: checks the token (and reads the saved locale when the handshake named no
  * language), then joins the user's channel like a show subscription: the backlog after the
  * message's last_event_id, or a refetch (prime), then "ready" naming the id the client has. */
@@ -277,55 +334,20 @@ static void auth_job(void *arg)
 {
     job *j = arg;
     tix_ws_hub *h = j->c->hub;
-    tix_app *app = h->app;
-    const char *token = json_string_value(json_object_get(j->m, "access_token"));
     tix_claims cl;
-    tix_rc rc = TIX_EAUTH;
     tix_lang lang = TIX_LANG_NONE;
-    if (token != NULL && strlen(token) <= TIX_TOKEN_MAX &&
-        tix_token_verify(app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, token, tix_now_ms() / 1000,
-                         &cl) == TIX_OK) {
-        tix_db *db = NULL;
-        if (tix_db_acquire(app->db, &db) != TIX_OK) {
-            db = NULL;
-        }
-        tix_arena *a = tix_arena_create(0);
-        rc = db == NULL ? TIX_EUNAVAIL : tix_revocation_check(app->cache, a, &cl, job_db, &db);
-        if (rc == TIX_OK && j->want_lang) {
-            lang = saved_lang(db, cl.sub);
-        }
-        tix_arena_destroy(a);
-        tix_db_release(app->db, db);
-    }
+    tix_rc rc = check_token(h->app, j, &cl, &lang);
     tix_arena *a = tix_arena_create(0);
     tix_ws_sub *s = NULL;
     pthread_mutex_lock(&h->mu);
     tix_ws_conn *c = j->c;
     if (!c->dead) {
-        if (rc == TIX_OK) {
-            c->authed = true;
-            memcpy(c->user_id, cl.sub, sizeof(c->user_id));
-            if (c->lang == TIX_LANG_NONE) {
-                c->lang = lang;
-            }
-            j->key = malloc(TIX_ID_MAX + 8);
-            if (j->key != NULL) {
-                snprintf(j->key, TIX_ID_MAX + 8, "user:%s", c->user_id);
-                s = add_sub(c, j->key, j->last);
-            }
-        } else if (rc == TIX_EFORBIDDEN) {
-            tix_ws_close_with(c, WS_CODE_AUTH, "token_revoked");
-        } else if (rc == TIX_EAUTH || rc == TIX_ENOTFOUND) {
-            tix_ws_close_with(c, WS_CODE_AUTH, "invalid_token");
-        } else {
-            tix_ws_close_with(c, WSLAY_CODE_INTERNAL_SERVER_ERROR,
-                              N_("the token could not be checked"));
-        }
+        s = auth_outcome(c, j, rc, &cl, lang);
     }
     pthread_mutex_unlock(&h->mu);
     tix_bus_backlog b;
     bool known =
-        s != NULL && tix_bus_since(app->bus, a, j->key, j->last, &b) == TIX_OK; /* may block */
+        s != NULL && tix_bus_since(h->app->bus, a, j->key, j->last, &b) == TIX_OK; /* may block */
     pthread_mutex_lock(&h->mu);
     if (rc == TIX_OK && !c->dead) { /* a dropped socket took its subscription with it */
         if (s != NULL) {
