@@ -29,8 +29,8 @@
  * are the API's error bodies, no GraphQL responses). The key and the request hash are REST's
  * (user, key; method, path and body), so a key used on a REST route and then here is reused.
  * An answer whose errors include a 5xx's code (internal, unavailable, upstream_error: the
- * mutation's sub-request met one) is not stored, as a 5xx is not: the retry does the work. A
- * query's key is ignored, as a GET's is.
+ * mutation's sub-request met one) or rate_limited is not stored, as REST never stores a 5xx or
+ * a 429: the retry does the work. A query's key is ignored, as a GET's is.
  *
  * Resolvers that meet an unavailable database go through tix_req_db, which answers 503 on the
  * request (Retry-After, the access log's error code); the GraphQL answer replaces that, and run
@@ -98,11 +98,13 @@ static void bad_request(tix_req *r, const char *code, const char *field, const c
     tix_reply_header(r, "Cache-Control", "no-store");
 }
 
-/* Whether the response's errors include one a 5xx answers over REST (an idempotent retry
- * must do the work again rather than get it replayed). */
+/* Whether the response's errors include one whose REST answer is never stored under a key: a
+ * 5xx's, or the 429 of a rate limit (REST checks it before the key; a mutation's sub-request
+ * meets it after). The retry must do the work then, not get the failure replayed. */
 static bool transient_errors(json_t *resp)
 {
-    static const char *const codes[] = {"internal", "unavailable", "upstream_error"};
+    static const char *const codes[] = {"internal", "unavailable", "upstream_error",
+                                        "rate_limited"};
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(resp, "errors"), i, e)

@@ -112,8 +112,8 @@ struct tix_req {
     bool cache_hit;
     const char *error_code; /* for the access log */
     /* The answer reports a failure a retry may not meet although its status is no 5xx (a
-     * GraphQL 200 whose mutation met a 503): http/idempotency.c drops the Idempotency-Key's
-     * claim, as for a 5xx, instead of storing the answer for replay. */
+     * GraphQL 200 whose mutation met a 503 or a 429): http/idempotency.c drops the
+     * Idempotency-Key's claim, as for a 5xx, instead of storing the answer for replay. */
     bool transient;
     /* What the request acted on, when the handler names it (http/audit.h: tix_audit_target);
      * NULL: the audit trail derives it from the route. Static text or arena memory. */

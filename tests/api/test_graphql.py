@@ -725,3 +725,27 @@ def test_a_list_of_shows_reads_the_store_a_constant_number_of_times(server):
         [(m["id"], m["title"], theatre["name"]) for m in movies]
     assert one >= 2, one  # the shows, then their movies
     assert six == one, f"{one} store calls for one show, {six} for six"
+
+
+def test_a_rate_limited_keyed_mutation_is_not_stored(make_server):
+    """REST checks the rate limit before the key, so a 429 is never the key's answer; a mutation's
+    sub-request meets the limit after the key was claimed: its `rate_limited` answer must not be
+    stored either, or the retry after the window would get it replayed for a day."""
+    srv = make_server("sqlite", RATE_LIMIT="on", RATE_LIMIT_HOLD_USER="2/2s")
+    venue = Venue(srv)
+    user = make_user(srv, "gqlidemrl")
+    for _ in range(2):
+        hold(srv, user.token, venue.show_id, quantity=1)
+    key = f"gql-{uuid.uuid4().hex}"
+    variables = {"show": venue.show_id, "seats": venue.ids("F6")}
+    r = gql_post(srv, QUERIES["hold"], variables, user.token, key)
+    assert codes(r.json()) == ["rate_limited"], r.text
+    deadline = time.monotonic() + 10
+    while True:  # the window passes
+        time.sleep(0.5)
+        r = gql_post(srv, QUERIES["hold"], variables, user.token, key)
+        if codes(r.json()) != ["rate_limited"] or time.monotonic() > deadline:
+            break
+    assert r.status_code == 200 and "errors" not in r.json(), r.text
+    assert "Idempotent-Replayed" not in r.headers
+    assert [s["label"] for s in r.json()["data"]["hold"]["seats"]] == ["F6"]
