@@ -155,6 +155,7 @@ const tix_route tix_routes[] = {
     {"GET", "/door", tix_api_web_page, PUB, 0},
     {"GET", "/sales", tix_api_web_page, PUB, 0},
     {"GET", "/docs", tix_api_web_page, PUB, 0},
+    {"GET", "/graphiql", tix_api_web_page, PUB, 0},
     {"GET", "/docs/openapi.yaml", tix_api_web_openapi, PUB, 0},
     {"GET", "/web/{file}", tix_api_web_asset, PUB, 0},
     {"GET", "/web/vendor/{file}", tix_api_web_vendor, PUB, 0},

@@ -137,6 +137,11 @@ TIX_MUSTCHECK tix_rc tix_db_commit_after(tix_db *db, tix_db_stmt *stmts, int n);
 /* Rolls back the open transaction; nothing without one. */
 void tix_db_rollback(tix_db *db);
 bool tix_db_in_tx(const tix_db *db);
+/* How many calls db made to its driver since it was acquired: statements, and on PostgreSQL
+ * round trips (a batch, BEGIN with it, is one). The access log's db_calls, which shows that a
+ * request's store work does not grow with the size of its answer (GraphQL's batching). 0 for
+ * NULL. */
+int tix_db_calls(const tix_db *db);
 tix_db_kind tix_db_kind_of(const tix_db *db);
 
 /* A cheap round trip: TIX_OK or TIX_EUNAVAIL. */
