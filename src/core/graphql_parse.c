@@ -568,6 +568,30 @@ static void leave(parser *p)
     p->depth--;
 }
 
+static bool run_more(parser *p, char close)
+{
+    if (is_punct(p, close)) {
+        next(p);
+        return false;
+    }
+    return true;
+}
+
+/* The grammar's delimited runs: "(" item+ ")" (arguments, variable definitions), "{" item+ "}"
+ * (selection sets), "{" item* "}" (object values), "[" item* "]" (list values). A run is read
+ * as
+ *
+ *     for (bool more = run_open(p, '(', ')', true); more; more = run_more(p, ')')) { item }
+ *
+ * run_open reads the opening punctuator; with at_least_one the first item is read whatever
+ * follows (so "()" fails where the item expects a name, as the grammar says), without it an
+ * empty run is read whole. run_more reads the closing punctuator when it is next. */
+static bool run_open(parser *p, char open, char close, bool at_least_one)
+{
+    expect(p, open);
+    return at_least_one || run_more(p, close);
+}
+
 /* ---- values ----
  * From here on the functions call each other recursively, as the grammar nests; enter() bounds
  * the depth (limits.max_depth), so the recursion cannot exhaust the stack. */
@@ -575,34 +599,36 @@ static void leave(parser *p)
 
 static tix_gql_value *value(parser *p, bool is_const);
 
+/* "name: value": an argument, or a field of an object value. */
+static tix_gql_arg *name_and_value(parser *p, bool is_const)
+{
+    tix_gql_arg *a = tix_arena_calloc(p->a, sizeof *a);
+    a->line = p->t.line;
+    a->col = p->t.col;
+    a->name = name(p);
+    expect(p, ':');
+    a->value = value(p, is_const);
+    return a;
+}
+
 static tix_gql_arg *object_fields(parser *p, bool is_const)
 {
     tix_gql_arg *first = NULL;
     tix_gql_arg **tail = &first;
-    expect(p, '{');
-    while (!is_punct(p, '}')) {
-        tix_gql_arg *f = tix_arena_calloc(p->a, sizeof *f);
-        f->line = p->t.line;
-        f->col = p->t.col;
-        f->name = name(p);
-        expect(p, ':');
-        f->value = value(p, is_const);
-        *tail = f;
-        tail = &f->next;
+    for (bool more = run_open(p, '{', '}', false); more; more = run_more(p, '}')) {
+        *tail = name_and_value(p, is_const);
+        tail = &(*tail)->next;
     }
-    next(p);
     return first;
 }
 
 static void list_items(parser *p, tix_gql_value *v, bool is_const)
 {
     tix_gql_value **tail = &v->items;
-    expect(p, '[');
-    while (!is_punct(p, ']')) {
+    for (bool more = run_open(p, '[', ']', false); more; more = run_more(p, ']')) {
         *tail = value(p, is_const);
         tail = &(*tail)->next;
     }
-    next(p);
 }
 
 static void name_value(parser *p, tix_gql_value *v)
@@ -664,20 +690,12 @@ static tix_gql_arg *arguments(parser *p, bool is_const)
     if (!is_punct(p, '(')) {
         return NULL;
     }
-    next(p);
     tix_gql_arg *first = NULL;
     tix_gql_arg **tail = &first;
-    do {
-        tix_gql_arg *a = tix_arena_calloc(p->a, sizeof *a);
-        a->line = p->t.line;
-        a->col = p->t.col;
-        a->name = name(p);
-        expect(p, ':');
-        a->value = value(p, is_const);
-        *tail = a;
-        tail = &a->next;
-    } while (!is_punct(p, ')'));
-    next(p);
+    for (bool more = run_open(p, '(', ')', true); more; more = run_more(p, ')')) {
+        *tail = name_and_value(p, is_const);
+        tail = &(*tail)->next;
+    }
     return first;
 }
 
@@ -724,31 +742,35 @@ static tix_gql_type *type_ref(parser *p)
     return t;
 }
 
+/* "$name: Type = default @directives" */
+static tix_gql_vardef *variable_definition(parser *p)
+{
+    tix_gql_vardef *v = tix_arena_calloc(p->a, sizeof *v);
+    v->line = p->t.line;
+    v->col = p->t.col;
+    expect(p, '$');
+    v->name = name(p);
+    expect(p, ':');
+    v->type = type_ref(p);
+    if (is_punct(p, '=')) {
+        next(p);
+        v->default_value = value(p, true);
+    }
+    v->directives = directives(p, true);
+    return v;
+}
+
 static tix_gql_vardef *variable_definitions(parser *p)
 {
     if (!is_punct(p, '(')) {
         return NULL;
     }
-    next(p);
     tix_gql_vardef *first = NULL;
     tix_gql_vardef **tail = &first;
-    do {
-        tix_gql_vardef *v = tix_arena_calloc(p->a, sizeof *v);
-        v->line = p->t.line;
-        v->col = p->t.col;
-        expect(p, '$');
-        v->name = name(p);
-        expect(p, ':');
-        v->type = type_ref(p);
-        if (is_punct(p, '=')) {
-            next(p);
-            v->default_value = value(p, true);
-        }
-        v->directives = directives(p, true);
-        *tail = v;
-        tail = &v->next;
-    } while (!is_punct(p, ')'));
-    next(p);
+    for (bool more = run_open(p, '(', ')', true); more; more = run_more(p, ')')) {
+        *tail = variable_definition(p);
+        tail = &(*tail)->next;
+    }
     return first;
 }
 
@@ -801,14 +823,12 @@ static tix_gql_selection *selection(parser *p)
 static tix_gql_selection *selection_set(parser *p)
 {
     enter(p);
-    expect(p, '{');
     tix_gql_selection *first = NULL;
     tix_gql_selection **tail = &first;
-    do {
+    for (bool more = run_open(p, '{', '}', true); more; more = run_more(p, '}')) {
         *tail = selection(p);
         tail = &(*tail)->next;
-    } while (!is_punct(p, '}'));
-    next(p);
+    }
     leave(p);
     return first;
 }
