@@ -1,7 +1,8 @@
 /*
  * GraphQL beside REST (API.md, "GraphQL and recommendations"; docs/schema.graphql). The parts:
  *
- *   core/graphql_parse.c   the text of a document -> a syntax tree (pure)
+ *   core/graphql_parse.c   the text of a document -> a syntax tree (pure; its lexer is
+ *                          core/graphql_lex.c)
  *   api/graphql_schema.c   the schema as tables (types, fields, arguments) and introspection
  *   api/graphql_ctx.c      what the next two share (api/graphql_ctx.h): errors gathered,
  *                          input values coerced, fields collected (fragments, @skip/@include)
