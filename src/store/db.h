@@ -249,6 +249,10 @@ TIX_MUSTCHECK tix_rc tix_db_get(tix_db *db, tix_arena *a, const char *sql, const
     (assert(sizeof(*(out)) == (map)->size),                                                        \
      tix_db_get((db), (a), (sql), (params), (n), (map), (out)))
 
+/* An IN list of the n texts ids (n >= 1): returns "$1,$2,...,$n" and sets *params to their
+ * values, both in the arena, for "... IN (%s)" and the statement's parameters. */
+const char *tix_db_in_list(tix_arena *a, const char *const *ids, int n, tix_dbv **params);
+
 /* A copy of a cell in the arena; NULL for SQL NULL. */
 char *tix_db_res_dup(tix_arena *a, const tix_db_res *res, int row, int col);
 /* Runs an UPDATE/DELETE that must change at least one row; `none` when it changed none. */
