@@ -215,7 +215,9 @@ def test_sigterm_hands_the_leases_over_at_once(backend, make_server):
     # was given up on the way out, or already taken by a survivor).
     exited_at = now_ms()
     for name, (holder, expires) in leases(url).items():
-        assert holder_pid(holder) != pid or expires <= exited_at, (name, holder, expires)
+        assert holder_pid(holder) != pid or expires <= exited_at, (
+            f"{name} still held by the leaving server ({holder}) until {expires}, "
+            f"{expires - exited_at} ms after it exited; its log:\n{leaving.stderr_text()[-4000:]}")
     assert wait_for(lambda: len(takeover_ms(url, pid, stopped_at)) == len(JOB_NAMES),
                     timeout=10)
     taken = takeover_ms(url, pid, stopped_at)
