@@ -20,7 +20,11 @@
 # ticketd then the limit, back to back; a row's ratio is the median of the rounds' ratios (each
 # round's pair saw nearly the same machine), printed beside the median req/s of each side. PERF=1 records ticketd with perf during the
 # first round of row 1 and prints the top of the profile.
-# ROWS="1 2" selects rows.
+# ROWS="1 2" selects rows. BURST_PROFILE=1: row 5 prints, around every hold burst, the commits, WAL
+# flushes and their fsync time (PostgreSQL then runs with track_wal_io_timing=on), PostgreSQL's and
+# ticketd's CPU time, and ticketd's own account of the holds' time (bench/burst.py --profile).
+# PG_EXTRA_OPTS="-c name=value ..." adds PostgreSQL settings (experiments such as
+# synchronous_commit=off; not a configuration ticketd supports: it loses committed holds on a crash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}; CONNS=${CONNS:-64}; PERF=${PERF:-0}; ROWS=${ROWS:-"1 2 3 4 5"}; ROUNDS=${ROUNDS:-5}
@@ -47,7 +51,7 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); PGPORT=$(free_port
 mkdir "$TMP/pg"; chown postgres "$TMP/pg" "$TMP"
 runuser -u postgres -- "$PGBIN/initdb" -D "$TMP/pg" -U postgres --auth=trust >/dev/null
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$TMP/pg" \
-  -o "-p $PGPORT -k $TMP -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" \
+  -o "-p $PGPORT -k $TMP -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on${BURST_PROFILE:+ -c track_wal_io_timing=on} ${PG_EXTRA_OPTS:-}" \
   -l "$TMP/pg.log" -w start >/dev/null
 URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
 
@@ -119,7 +123,7 @@ cmp -s "$TMP/t.gz" "$TMP/n.gz" || { echo "gzip bodies differ" >&2; exit 1; }
 cmp -s "$TMP/t.id" <(gzip -dc "$TMP/t.gz") || { echo "gzip body does not inflate to the plain one" >&2; exit 1; }
 XC=$(curl -s -o /dev/null -D - -H 'Accept-Encoding: identity' "$T$SEATS" | tr -d '\r' | sed -n 's/^X-Cache: //Ip')
 
-echo "ticketd compare $(date -u +%FT%TZ) $(git rev-parse --short HEAD) workers=$WORKERS cpus=$(nproc) conns=$CONNS dur=${DUR}s"
+echo "ticketd compare $(date -u +%FT%TZ) $(git rev-parse --short HEAD)${PG_EXTRA_OPTS:+ postgres: $PG_EXTRA_OPTS} workers=$WORKERS cpus=$(nproc) conns=$CONNS dur=${DUR}s"
 echo "$(nginx -v 2>&1), $("$PGBIN/postgres" --version), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 echo "seat map: 2,000 seats, $(stat -c %s "$TMP/t.id") bytes plain, $(stat -c %s "$TMP/t.gz") bytes gzip (identical bytes from nginx; ticketd X-Cache: $XC)"
@@ -189,7 +193,8 @@ fi
 if [[ " $ROWS " == *" 5 "* ]]; then
   echo "== 5. 100 users each hold 2 seats in the same instant; limit: the same client bursting GET /healthz"
   /usr/bin/python3 bench/burst.py --url "$T" --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" \
-    --rounds "$ROUNDS" | tee "$TMP/burst.txt" | sed 's/^/  /'
+    --rounds "$ROUNDS" ${BURST_PROFILE:+--profile --pg-url "$URL" --server-pid "$TPID"} \
+    ${BURST_PROFILE:+--pg-pid "$(head -1 "$TMP/pg/postmaster.pid")"} | tee "$TMP/burst.txt" | sed 's/^/  /'
   B=$(sed -nE 's/^burst: holds p50 ([0-9.]+) ms, healthz p50 ([0-9.]+) ms, ratio ([0-9.]+).*/\1 \2 \3/p' "$TMP/burst.txt")
   read -r BH BZ BR <<<"${B:-0 0 0}"
   SUMMARY+=("$(printf '%-38s %9.1f ms p50 %9.1f ms p50 %5.2f  <= 1.5' "100 simultaneous 2-seat holds" "$BH" "$BZ" "$BR")")
