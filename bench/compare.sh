@@ -14,6 +14,13 @@
 #      (bench/sse_memory.py, bench/ws_memory.py; STREAMS=n changes the count)
 #   5. 100 users each holding 2 seats in the same instant          vs the same client bursting GET /healthz
 #      (bench/burst.py: p50 of each burst over ROUNDS rounds, ratio = median of the rounds' ratios)
+#      The goal (<= 1.5) is below this machine's floor (bench/results/2026-12-06-holds-y7.txt, BURST_PROFILE=1):
+#      /healthz is answered on libmicrohttpd's thread with no database (2-3 ms p50 on a quiet machine); the
+#      100 holds are 100 durable transactions needing 80-250 ms of PostgreSQL CPU on 2 cores, so the median
+#      one cannot end before ~20-60 ms even with nothing queued and no disk, and each commit group waits for
+#      a WAL flush (13-52 per burst, 4-10 ms each, one at a time): p50 68-132 ms, 45-54 ms with
+#      synchronous_commit=off (an experiment, not a supported setting). WORKERS=100 (no handler queue) is
+#      3x slower: 100 concurrent transactions cost PostgreSQL 2-4x the CPU.
 #
 # Usage: bench/compare.sh [seconds per run]   (make bench); output to stdout and to
 # bench/results/<date>-compare.txt (OUT=path elsewhere). Each row runs ROUNDS (5) rounds of

@@ -143,10 +143,10 @@ if [ -n "${PERFPID:-}" ]; then
   wait "$PERFPID" || true
   PM=$(head -1 "$TMP/pg/postmaster.pid")
   PIDLIST="$SERVER_PID,$PM,$(pgrep -d, -P "$PM")"
-  echo "-- perf -a during the wrk run: samples of the server and of PostgreSQL, by command"
+  echo "-- perf -a during the wrk run: the server's and PostgreSQL's samples by command (% of all the machine's)"
   { perf report -i "$TMP/perf.data" --pid "$PIDLIST" --no-children --stdio --sort comm -g none 2>/dev/null |
       grep -E '^ +[0-9]' | head -8; } || true
-  echo "-- perf: top symbols of the server (% of the server's and PostgreSQL's samples)"
+  echo "-- perf: top symbols of the server (% of all the machine's samples)"
   { perf report -i "$TMP/perf.data" --pid "$SERVER_PID" --no-children --stdio --sort dso,symbol -g none 2>/dev/null |
       grep -E '^ +[0-9]' | head -25; } || true
   echo "-- perf: top symbols of PostgreSQL"
