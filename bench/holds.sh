@@ -8,6 +8,8 @@
 # transaction: http/idempotency.c).
 # PGBENCH=1 (PostgreSQL only) then runs bench/holds_pgbench.sql, the bare hold SQL, with pgbench at
 # the same concurrency on the same cluster (claims emptied first) and prints the ratio.
+# PERF=1 records the server and PostgreSQL's backends (perf record -g) during the wrk run and
+# prints, after it, each side's share of the CPU samples and the top symbols of each.
 # PG_URL=<url> runs against that PostgreSQL (an empty database; e.g. the Patroni set's multi-host
 # URL) instead of a throwaway one.
 # P6 sweep knobs (PostgreSQL only; bench/holds_sweep.sh sets them): SHOWS_TOTAL=N fills the
@@ -102,16 +104,56 @@ echo "ticketd holds bench $(date -u +%FT%TZ) $(git rev-parse --short HEAD) db=$D
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 SERVER_PID=${PIDS[0]}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }  # utime + stime of the server
+# PostgreSQL's CPU (throwaway cluster only): the postmaster's own and reaped children's time plus
+# its live children's (the backends, the WAL writer, the checkpointer...).
+pg_ticks() {
+  if [ -z "${PGBIN:-}" ]; then echo 0; return; fi
+  local pm; pm=$(head -1 "$TMP/pg/postmaster.pid")
+  { awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+    for c in $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || true; done; } |
+    awk '{t += $1} END {print t}'
+}
+per_req() { awk -v t="$1" -v h="$(getconf CLK_TCK)" -v n="$2" 'BEGIN{printf "%.3f", t*1000/h/n}'; }
 CPU0=$(cpu_ticks)
-wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$TMP/run.lua" "http://127.0.0.1:$PORT" | tee "$TMP/wrk.txt" |
+if [ "${PERF:-0}" = 1 ] && [ -n "${PGBIN:-}" ]; then  # the whole machine; filtered by process after
+  perf record -F 499 -g -a -o "$TMP/perf.data" -- sleep "$DUR" >/dev/null 2>&1 & PERFPID=$!
+fi
+PG0=$(pg_ticks)
+/usr/bin/time -f "%U %S" -o "$TMP/wrk.time" wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$TMP/run.lua" "http://127.0.0.1:$PORT" | tee "$TMP/wrk.txt" |
   grep -E "Requests/sec|Latency  |50%|99%|Non-2xx|requests in|^status"
-CPU1=$(cpu_ticks)
+CPU1=$(cpu_ticks); PG1=$(pg_ticks)
 # The server's own CPU time per request: less sensitive than throughput to what else runs on the
 # machine (it does not count time spent waiting for a core or for the database).
 REQS_DONE=$(sed -nE 's/^ *([0-9]+) requests in.*/\1/p' "$TMP/wrk.txt")
 echo "server cpu: $(( (CPU1 - CPU0) * 1000 / $(getconf CLK_TCK) )) ms for $REQS_DONE requests =" \
   "$(awk -v t=$(( CPU1 - CPU0 )) -v h=$(getconf CLK_TCK) -v n="$REQS_DONE" 'BEGIN{printf "%.3f", t*1000/h/n}') ms/request"
+# Where a hold's time goes inside the server (GET /metrics' histograms): the whole request, its
+# wait for a handler thread, and its wait for a database connection; means over the run's holds.
+curl -s "http://127.0.0.1:$PORT/metrics" | awk '
+  /^ticketd_http_request_duration_seconds_(sum|count)\{.*route="\/api\/v1\/shows\/\{id\}\/holds".*method="POST"/ ||
+  /^ticketd_http_request_duration_seconds_(sum|count)\{.*method="POST".*route="\/api\/v1\/shows\/\{id\}\/holds"/ {
+    if ($1 ~ /_sum/) rs += $2; else rc += $2 }
+  /^ticketd_handler_queue_wait_seconds_sum/ { qs += $2 } /^ticketd_handler_queue_wait_seconds_count/ { qc += $2 }
+  /^ticketd_db_pool_wait_seconds_sum/ { ps += $2 } /^ticketd_db_pool_wait_seconds_count/ { pc += $2 }
+  END { if (rc && qc && pc) printf "server time per hold (mean, /metrics): request %.2f ms, of which handler-queue wait %.2f ms, db-pool wait %.2f ms\n", rs / rc * 1000, qs / qc * 1000, ps / pc * 1000 }'
+echo "wrk cpu: $(awk -v n="$REQS_DONE" '{printf "%.3f", ($1 + $2) * 1000 / n}' "$TMP/wrk.time") ms/request"
+[ -n "${PGBIN:-}" ] && echo "postgres cpu: $(( (PG1 - PG0) * 1000 / $(getconf CLK_TCK) )) ms = $(per_req $(( PG1 - PG0 )) "$REQS_DONE") ms/request"
 echo "load after:  $(uptime | sed 's/.*load average/load average/')"
+if [ -n "${PERFPID:-}" ]; then
+  wait "$PERFPID" || true
+  PM=$(head -1 "$TMP/pg/postmaster.pid")
+  PIDLIST="$SERVER_PID,$PM,$(pgrep -d, -P "$PM")"
+  echo "-- perf -a during the wrk run: the server's and PostgreSQL's samples by command (% of all the machine's)"
+  { perf report -i "$TMP/perf.data" --pid "$PIDLIST" --no-children --stdio --sort comm -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | head -8; } || true
+  echo "-- perf: top symbols of the server (% of all the machine's samples)"
+  { perf report -i "$TMP/perf.data" --pid "$SERVER_PID" --no-children --stdio --sort dso,symbol -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | head -25; } || true
+  echo "-- perf: top symbols of PostgreSQL"
+  { perf report -i "$TMP/perf.data" --pid "$PM,$(pgrep -d, -P "$PM")" --no-children --stdio --sort symbol -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | head -25; } || true
+  cp "$TMP/perf.data" "${PERF_OUT:-/tmp/holds-perf.data}" 2>/dev/null || true
+fi
 if [ "$PROFILE" = 1 ] && [ "$DB" = postgres ]; then
   REQS=$(sed -nE 's/^ *([0-9]+) requests in.*/\1/p' "$TMP/wrk.txt")
   echo "-- PostgreSQL per request ($REQS requests; includes the few other statements of the run)"
@@ -134,9 +176,16 @@ if [ "$PGBENCH" = 1 ] && [ "$DB" = postgres ]; then
     -c "ALTER TABLE bench_shows ADD PRIMARY KEY (n)" -c "ALTER TABLE bench_users ADD PRIMARY KEY (n)" \
     -c "ANALYZE"
   echo "-- pgbench, bench/holds_pgbench.sql, -c $CONNS -j2 -T $DUR"
-  pgbench -n -c "$CONNS" -j2 -T "$DUR" -M prepared \
+  PG0=$(pg_ticks)
+  /usr/bin/time -f "%U %S" -o "$TMP/pgbench.time" pgbench -n -c "$CONNS" -j2 -T "$DUR" -M prepared \
     -f bench/holds_pgbench.sql "$PGCONN" >"$TMP/pgbench.txt" 2>&1 || { grep -m5 -iE "error|abort" "$TMP/pgbench.txt"; exit 1; }
+  PG1=$(pg_ticks)
   grep -E "^tps|latency average|failed|processed|rror|bort" "$TMP/pgbench.txt"
+  if [ -n "${PGBIN:-}" ]; then
+    NTX=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$TMP/pgbench.txt")
+    echo "postgres cpu: $(( (PG1 - PG0) * 1000 / $(getconf CLK_TCK) )) ms = $(per_req $(( PG1 - PG0 )) "$NTX") ms/transaction;" \
+      "pgbench cpu: $(awk -v n="$NTX" '{printf "%.3f", ($1 + $2) * 1000 / n}' "$TMP/pgbench.time") ms/transaction"
+  fi
   TKT=$(sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' "$TMP/wrk.txt")
   PGB=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$TMP/pgbench.txt")
   echo "ratio holds: ticketd $TKT req/s / pgbench $PGB tps = $(awk -v a="$TKT" -v b="$PGB" 'BEGIN{printf "%.2f", a/b}')"
