@@ -170,18 +170,13 @@ static void announce_hold(const char *show_id, const tix_hold *h, const char *co
 }
 
 /* The statements of a hold's transaction, in order: [read (by seat ids only)], retire the
- * user's previous hold (one statement on PostgreSQL, two on SQLite: tix_hold_retire_stmts),
- * claim the seats, [claim the Idempotency-Key]. All go to the database in one round trip. Slot
- * 0 is the read's (left empty for a best-available hold, whose batch starts at slot 1); the
- * others' slots are in the fields below. */
-enum { ST_READ, ST_RETIRE, ST_MAX = 6 };
+ * user's previous hold (2), claim the seats, [claim the Idempotency-Key]. All go to the
+ * database in one round trip. */
+enum { ST_READ, ST_RETIRE, ST_FREE, ST_CLAIM, ST_KEY, ST_COUNT };
 
 typedef struct hold_tx {
-    tix_db_stmt st[ST_MAX];
-    int n;     /* slots in use, the read's included */
-    int freed; /* the retirement statement whose result lists the seats it freed */
-    int claim; /* the claims */
-    int key;   /* the key's claim, or -1 without a key */
+    tix_db_stmt st[ST_COUNT];
+    int n; /* statements in use: ST_KEY + 1 with a key, else ST_KEY */
     tix_claim_req q;
 } hold_tx;
 
@@ -192,16 +187,12 @@ static void hold_tx_init(tix_booking_ctx *c, hold_tx *t, const char *show_id, co
     char *hold_id = tix_arena_alloc(c->a, TIX_ID_MAX);
     tix_id_new(hold_id, "hld");
     t->q = (tix_claim_req){show_id, user_id, hold_id, ids, n, now + c->cfg->hold_ttl_s * 1000, now};
-    int nretire = tix_hold_retire_stmts(c->a, tix_db_kind_of(c->db), show_id, user_id, now,
-                                        &t->st[ST_RETIRE]);
-    t->freed = ST_RETIRE + nretire - 1;
-    t->claim = ST_RETIRE + nretire;
-    tix_claims_take_stmt(c->a, &t->q, &t->st[t->claim]);
-    t->n = t->claim + 1;
-    t->key = -1;
+    tix_hold_retire_stmts(c->a, show_id, user_id, now, &t->st[ST_RETIRE]);
+    tix_claims_take_stmt(c->a, &t->q, &t->st[ST_CLAIM]);
+    t->n = ST_KEY;
     if (c->idem != NULL) {
-        t->key = t->n++;
-        tix_idem_claim_stmt(c->a, &c->idem->k, &t->st[t->key]);
+        tix_idem_claim_stmt(c->a, &c->idem->k, &t->st[ST_KEY]);
+        t->n = ST_KEY + 1;
     }
 }
 
@@ -209,7 +200,7 @@ static void hold_tx_init(tix_booking_ctx *c, hold_tx *t, const char *show_id, co
  * concurrent one that committed first): then the transaction is rolled back and nothing done. */
 static bool key_taken(tix_booking_ctx *c, hold_tx *t)
 {
-    if (t->key < 0 || !t->st[t->key].ran || t->st[t->key].rc != TIX_ECONFLICT) {
+    if (c->idem == NULL || !t->st[ST_KEY].ran || t->st[ST_KEY].rc != TIX_ECONFLICT) {
         return false;
     }
     tix_db_rollback(c->db);
@@ -243,7 +234,7 @@ static tix_rc finish(tix_booking_ctx *c, const tix_show *show, hold_tx *t, tix_h
     bool *got = tix_arena_calloc(c->a, sizeof(bool) * (size_t)q->n);
     int64_t *prices = tix_arena_calloc(c->a, sizeof(int64_t) * (size_t)q->n);
     int ngot = 0;
-    tix_claims_taken(t->st[t->claim].res, q, got, prices, &ngot);
+    tix_claims_taken(t->st[ST_CLAIM].res, q, got, prices, &ngot);
     if (ngot < q->n) {
         bool twin = false;
         tix_rc rc = tix_claims_held_by_user(c->db, c->a, q, &twin);
@@ -288,7 +279,7 @@ static tix_rc finish(tix_booking_ctx *c, const tix_show *show, hold_tx *t, tix_h
          * request committed first. Run again: this one then replaces that one. */
         return rc == TIX_ECONFLICT ? TIX_EBUSY : rc;
     }
-    announce_hold(show->id, h, q->seat_ids, q->n, t->st[t->freed].res);
+    announce_hold(show->id, h, q->seat_ids, q->n, t->st[ST_FREE].res);
     return TIX_OK;
 }
 
@@ -330,7 +321,7 @@ static tix_rc place_by_ids(tix_booking_ctx *c, const char *show_id, const char *
     tix_hold_read_stmt(c->a, show_id, ids, n, &t.st[ST_READ]);
     tix_rc rc = tix_db_begin_reading(c->db, t.st, t.n, 1);
     if (key_taken(c, &t)) {
-        tix_db_stmts_cleanup(t.st, ST_MAX);
+        tix_db_stmts_cleanup(t.st, ST_COUNT);
         return TIX_ECONFLICT;
     }
     tix_show show;
@@ -346,7 +337,7 @@ static tix_rc place_by_ids(tix_booking_ctx *c, const char *show_id, const char *
     } else {
         tix_db_rollback(c->db);
     }
-    tix_db_stmts_cleanup(t.st, ST_MAX);
+    tix_db_stmts_cleanup(t.st, ST_COUNT);
     return rc;
 }
 
@@ -369,7 +360,7 @@ static tix_rc claim_picked(tix_booking_ctx *c, const tix_show *show, const char 
     } else {
         tix_db_rollback(c->db);
     }
-    tix_db_stmts_cleanup(t.st, ST_MAX);
+    tix_db_stmts_cleanup(t.st, ST_COUNT);
     return rc;
 }
 

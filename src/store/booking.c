@@ -215,27 +215,13 @@ tix_rc tix_hold_insert(tix_db *db, const tix_hold *h)
     return tix_db_exec(db, HOLD_INSERT, p, 8, NULL);
 }
 
-int tix_hold_retire_stmts(tix_arena *a, tix_db_kind kind, const char *show_id, const char *user_id,
-                          int64_t now, tix_db_stmt st[2])
+void tix_hold_retire_stmts(tix_arena *a, const char *show_id, const char *user_id, int64_t now,
+                           tix_db_stmt st[2])
 {
     tix_dbv *p = tix_arena_calloc(a, sizeof(tix_dbv) * 3);
     p[0] = TIX_DB_TEXT(show_id);
     p[1] = TIX_DB_TEXT(user_id);
     p[2] = TIX_DB_INT(now);
-    if (kind == TIX_DB_POSTGRES) {
-        /* One statement instead of two: a hold's batch is CPU-bound in PostgreSQL on a busy
-         * machine, and each statement costs its bind, execute and snapshot whatever it does
-         * (bench/results/2026-12-06-holds-y7.txt). The claims are found by the ids the UPDATE
-         * returned, by hold id alone (seat_claims_hold). */
-        st[0] = (tix_db_stmt){.sql = "WITH r AS (UPDATE holds SET status = 'replaced',"
-                                     " updated_at = $3 WHERE user_id = $2 AND show_id = $1"
-                                     " AND status = 'active' RETURNING id)"
-                                     " DELETE FROM seat_claims WHERE expires_at IS NOT NULL"
-                                     " AND hold_id IN (SELECT id FROM r) RETURNING seat_id",
-                              .params = p,
-                              .n = 3};
-        return 1;
-    }
     st[0] = (tix_db_stmt){.sql = "UPDATE holds SET status = 'replaced', updated_at = $3"
                                  " WHERE user_id = $2 AND show_id = $1 AND status = 'active'",
                           .params = p,
@@ -250,7 +236,6 @@ int tix_hold_retire_stmts(tix_arena *a, tix_db_kind kind, const char *show_id, c
                                  " RETURNING seat_id",
                           .params = p,
                           .n = 3};
-    return 2;
 }
 
 static tix_rc one_hold(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *p, int n,

@@ -101,16 +101,13 @@ void tix_hold_read_stmt(tix_arena *a, const char *show_id, const char *const *id
  * TIX_ENOTFOUND when there is no such show. */
 TIX_MUSTCHECK tix_rc tix_hold_read_result(tix_arena *a, const tix_db_res *res, const char *show_id,
                                           tix_show *show, tix_map_seat **seats, int *n);
-/* The statements of a batch, in a transaction, that retire the user's active hold on the show
- * (expired or not: the unique index allows one): it becomes 'replaced' at `now` and its claims
- * are deleted, RETURNING the seats freed. The hold row is locked first, so a twin request of the
- * same user waits for this one and then finds no active hold to replace (its hold insert then
- * meets the unique index: run it again). On PostgreSQL one statement (the UPDATE in a
- * data-modifying CTE, the DELETE of the claims of the rows it returned); on SQLite, which has no
- * UPDATE in a WITH, two (the UPDATE, then the DELETE of the claims of the holds it replaced).
- * Fills st[0..n) and returns n (1 or 2); the last one's result lists the freed seats. */
-int tix_hold_retire_stmts(tix_arena *a, tix_db_kind kind, const char *show_id, const char *user_id,
-                          int64_t now, tix_db_stmt st[2]);
+/* Two statements of a batch, in a transaction: the user's active hold on the show (expired or
+ * not: the unique index allows one) becomes 'replaced' at `now`, then its claims are deleted
+ * (RETURNING the seats freed). The hold row is locked first, so a twin request of the same user
+ * waits for this one and then finds no active hold to replace (its hold insert then meets the
+ * unique index: run it again). */
+void tix_hold_retire_stmts(tix_arena *a, const char *show_id, const char *user_id, int64_t now,
+                           tix_db_stmt st[2]);
 /* Whether one of q->seat_ids is held by an active hold of q->user_id other than q->hold_id (a
  * twin request of the same user got there first). */
 TIX_MUSTCHECK tix_rc tix_claims_held_by_user(tix_db *db, tix_arena *a, const tix_claim_req *q,
