@@ -6,7 +6,8 @@
  * script shows "not found" itself when the API says so.
  *
  *   /                 index.html    films and shows by city and date
- *   /shows/{id}       show.html     the live seat map (SSE), hold, pay with the test provider
+ *   /shows/{id}       show.html     the live seat map (SSE), hold, pay (Razorpay Checkout or the
+ *                                   test provider: see below)
  *   /bookings/{id}    booking.html  the booking's tickets with their QR codes
  *   /door             door.html     staff check-in: typed code, or the camera (BarcodeDetector)
  *   /sales            sales.html    an owner's sales report

@@ -3,8 +3,7 @@ format 0.0.4, checked by `promtool check metrics` (Debian's prometheus package) 
 traffic; the alert rules in deploy/alerts.yml (`promtool check rules`, `promtool test rules`
 with deploy/alerts_test.yml); the Grafana dashboard in deploy/grafana/ (never loaded in a real
 Grafana: none can be installed here, so its JSON is checked against what Grafana imports), whose
-every query (the variables' too) names
-only metrics a live server exposes; and X-Request-Id carried from the request into the log, the
+every query (the variables' too) names only metrics a live server exposes; and X-Request-Id carried from the request into the log, the
 outbox row its mail waits in, and the mail job's log line when it is sent.
 
 promtool tests skip, saying so, only when promtool is not installed (scripts/deps.sh installs
