@@ -110,7 +110,7 @@ const tix_config_var tix_config_vars[] = {
          "/media/<kind>/<file>"),
     {"WEB_DIR", TIX_CFG_TEXT, NULL, "web/ of the source tree ticketd was built from", 0, 0,
      "the web app's pages, scripts and styles, served at /, /shows/<id>, /bookings/<id>, /door, "
-     "/sales, /docs and /web/<file>; /docs/openapi.yaml is read from docs/ beside it"},
+     "/sales, /docs, /graphiql and /web/<file>; /docs/openapi.yaml is read from docs/ beside it"},
     INT("MEDIA_POSTER_MAX_BYTES", "10485760", 1024, 1LL << 30, "largest poster; JPEG, PNG or WebP"),
     INT("MEDIA_TRAILER_MAX_BYTES", "209715200", 1024, 4LL << 30, "largest trailer; MP4 or WebM"),
     SECS("MEDIA_UPLOAD_TIMEOUT", "10m", 1, DAY,
