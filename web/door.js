@@ -1,4 +1,5 @@
-/* /door: staff check-in. A typed (or scanned) ticket code or signed token goes to
+/* /door: staff check-in. The theatre list is GET /me/theatres: the ones this account may scan
+ * for (door staff: theirs; owners: their own; admins: all). A typed (or scanned) ticket code or signed token goes to
  * POST /theatres/{id}/check-ins; the verdict is shown in words: admitted, already checked in
  * (with when), wrong theatre or show, void, unknown. Where the browser has BarcodeDetector,
  * the camera reads QR codes and submits them the same way. */
@@ -10,11 +11,19 @@
   const form = $('checkin');
   const verdict = $('verdict');
   const KEY = 'ticketd.door.theatre';
-  if (!tix.session()) say(verdict, 'Sign in (at the top of the page) as door staff or the owner.', 'error');
+  if (!tix.session()) { say(verdict, 'Sign in (at the top of the page) as door staff or the owner.', 'error'); return; }
   try {
-    const th = await api('GET', '/theatres?limit=100');
-    for (const t of th.items) form.theatre.append(el('option', { value: t.id, text: t.name + ' (' + t.city + ')' }));
-    if (localStorage.getItem(KEY)) form.theatre.value = localStorage.getItem(KEY);
+    /* only the theatres whose door this account may work: staff theirs, owners theirs, admins all */
+    let cursor = null;
+    let pages = 0;
+    do {
+      const th = await api('GET', '/me/theatres?limit=100' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+      for (const t of th.items) form.theatre.append(el('option', { value: t.id, text: t.name + ' (' + t.city + ')' }));
+      cursor = th.next_cursor;
+    } while (cursor && ++pages < 10);
+    if (!form.theatre.options.length) say(verdict, 'This account works the door of no theatre: ask a theatre\'s owner to add you as staff.', 'error');
+    const saved = localStorage.getItem(KEY);
+    if (saved && [...form.theatre.options].some((o) => o.value === saved)) form.theatre.value = saved;
   } catch (e) { say(verdict, e.message, 'error'); }
   form.theatre.addEventListener('change', () => localStorage.setItem(KEY, form.theatre.value));
 

@@ -2,7 +2,8 @@
  * category, price and status in words (and a mark, so status never rests on colour alone).
  * The map follows GET /shows/{id}/events (Server-Sent Events; after a reconnect it reloads the
  * map, since events may have been missed). Pick seats or ask for the best available, hold them
- * (a countdown to expires_at), pay with the test provider, and land on /bookings/{id}.
+ * (a countdown to expires_at), pay (Razorpay Checkout when the server has Razorpay keys, else
+ * the embedded test provider), and land on /bookings/{id}.
  * Performance marks: "seatmap-painted" once the first map has been painted (two animation
  * frames after it was built); window.tixSeatmapPaintMs holds its time since navigation start. */
 'use strict';
@@ -201,20 +202,68 @@
     setHold(null);
     say(status, 'Released.');
   });
+  /* How this server takes payments (GET /payments/config): the embedded test provider, or
+   * Razorpay Checkout, whose script (from checkout_url: the page's CSP allows its origin only
+   * when Razorpay is on) is loaded once, when first needed. */
+  let payConfig = null;
+  let checkoutScript = null;
+  function loadCheckout(url) {
+    if (!checkoutScript) {
+      checkoutScript = new Promise((resolve, reject) => {
+        const s = document.createElement('script');
+        s.src = url;
+        s.onload = () => (window.Razorpay ? resolve(window.Razorpay) : reject(new Error('Razorpay Checkout did not start.')));
+        s.onerror = () => { checkoutScript = null; reject(new Error('Razorpay Checkout could not be loaded; try again.')); };
+        document.head.append(s);
+      });
+    }
+    return checkoutScript;
+  }
+  /* Opens Checkout on the booking's order; resolves with Checkout's answer
+   * {razorpay_payment_id, razorpay_order_id, razorpay_signature}, rejects when the payment
+   * failed or the buyer closed Checkout. */
+  async function razorpayCheckout(booking, payment) {
+    const Razorpay = await loadCheckout(payConfig.checkout_url);
+    return new Promise((resolve, reject) => {
+      const rzp = new Razorpay({
+        key: payment.key_id || payConfig.key_id, order_id: payment.order_id,
+        amount: payment.amount, currency: payment.currency, name: 'ticketd',
+        description: $('hold-summary').textContent,
+        prefill: { email: (tix.session().user || {}).email || '' },
+        handler: (answer) => resolve(answer),
+        modal: { ondismiss: () => reject(new Error('Payment not finished; booking ' + booking.id + ' waits for payment while your hold lasts.')) },
+      });
+      if (rzp.on) rzp.on('payment.failed', (r) => reject(new Error('Payment failed: ' + ((r && r.error && r.error.description) || 'try again') + '.')));
+      rzp.open();
+    });
+  }
+
+  let pending = null; /* {booking, payment} of this hold, so a second try reuses its order */
   $('pay').addEventListener('click', async () => {
     if (!hold) return;
     $('pay').disabled = true;
     try {
       say(status, 'Paying…');
-      const { booking, payment } = await api('POST', '/bookings', { hold_id: hold.hold_id });
-      if (payment.provider !== 'test') {
-        say(status, 'This server takes payments through Razorpay Checkout, which this page does not load yet; booking ' +
-          booking.id + ' waits for payment.', 'error');
+      if (!payConfig) payConfig = await api('GET', '/payments/config');
+      if (!pending || pending.hold_id !== hold.hold_id) {
+        const made = await api('POST', '/bookings', { hold_id: hold.hold_id });
+        pending = { hold_id: hold.hold_id, booking: made.booking, payment: made.payment };
+      }
+      const { booking, payment } = pending;
+      let paid;
+      if (payment.provider === 'razorpay') {
+        paid = await razorpayCheckout(booking, payment);
+        say(status, 'Paid; confirming…');
+      } else if (payment.provider === 'test') {
+        /* The embedded test provider: what a checkout returns, then the confirmation. */
+        paid = await api('POST', '/payments/test/' + encodeURIComponent(payment.order_id) + '/pay');
+      } else {
+        say(status, 'This page cannot pay through ' + payment.provider + '; booking ' + booking.id + ' waits for payment.', 'error');
         return;
       }
-      /* The embedded test provider: what a checkout returns, then the confirmation. */
-      const paid = await api('POST', '/payments/test/' + encodeURIComponent(payment.order_id) + '/pay');
-      const done = await api('POST', '/bookings/' + encodeURIComponent(booking.id) + '/confirm', paid);
+      const done = await api('POST', '/bookings/' + encodeURIComponent(booking.id) + '/confirm', {
+        razorpay_order_id: paid.razorpay_order_id, razorpay_payment_id: paid.razorpay_payment_id,
+        razorpay_signature: paid.razorpay_signature });
       sessionStorage.removeItem(STORE);
       location.assign('/bookings/' + encodeURIComponent(done.id));
     } catch (e) { say(status, e.message, 'error'); } finally { $('pay').disabled = false; }

@@ -117,7 +117,7 @@ json_t *tix_gqlr_theatres(tix_gql_ctx *c, json_t *parent, json_t *args)
         return NULL;
     }
     /* approved theatres only, for everyone, as GET /theatres */
-    tix_theatre_filter f = {lower(c, arg_str(args, "city")), NULL, "approved", NULL, limit};
+    tix_theatre_filter f = {lower(c, arg_str(args, "city")), NULL, "approved", NULL, limit, NULL};
     tix_db *db = tix_gql_db(c);
     tix_theatre *items = NULL;
     int n = 0;

@@ -47,12 +47,14 @@ void tix_api_web_page(tix_req *r);
 void tix_api_web_asset(tix_req *r);
 void tix_api_web_vendor(tix_req *r);
 void tix_api_web_openapi(tix_req *r);
+void tix_api_payments_config(tix_req *r);
 /* venues_api.c */
 void tix_api_theatre_create(tix_req *r);
 void tix_api_theatre_update(tix_req *r);
 void tix_api_theatre_delete(tix_req *r);
 void tix_api_theatre_get(tix_req *r);
 void tix_api_theatre_list(tix_req *r);
+void tix_api_me_theatres(tix_req *r);
 void tix_api_hall_create(tix_req *r);
 void tix_api_hall_update(tix_req *r);
 void tix_api_hall_delete(tix_req *r);

@@ -54,6 +54,7 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/me", tix_api_me, USER, 0},
     {"PATCH", V1 "/me", tix_api_update_me, USER, JSON},
     {"GET", V1 "/me/recommendations", tix_api_me_recommendations, USER, 0},
+    {"GET", V1 "/me/theatres", tix_api_me_theatres, USER, 0}, /* the door's: venues_api.c */
     {"DELETE", V1 "/me", tix_api_delete_me, USER, JSON},
     {"GET", V1 "/admin/users", tix_api_admin_list_users, ADMIN, 0},
     {"PATCH", V1 "/admin/users/{id}", tix_api_admin_update_user, ADMIN, JSON},
@@ -111,6 +112,7 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/tickets/{id}/qr.png", tix_api_ticket_qr_png, USER, 0},
     {"GET", V1 "/tickets/{id}/qr.svg", tix_api_ticket_qr_svg, USER, 0},
     {"POST", V1 "/payments/test/{order_id}/pay", tix_api_test_pay, USER, 0},
+    {"GET", V1 "/payments/config", tix_api_payments_config, PUB, INL}, /* api/web_api.c */
     {"POST", V1 "/payments/razorpay/webhook", tix_api_razorpay_webhook, PUB, TIX_ROUTE_RAW,
      NOAUDIT("the payment provider, not a person; payment_events keeps every webhook")},
 

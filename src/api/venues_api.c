@@ -201,7 +201,29 @@ void tix_api_theatre_list(tix_req *r)
     }
     /* Approved theatres only, for everyone (the answer is cached per catalogue version, not
      * per caller): owners see their others by id, admins through GET /admin/theatres. */
-    tix_theatre_filter f = {city_lower, tix_req_query(r, "owner_id"), "approved", after, limit};
+    tix_theatre_filter f = {city_lower, tix_req_query(r, "owner_id"), "approved", after, limit,
+                            NULL};
+    tix_api_reply_theatre_page(r, db, &f);
+}
+
+/* GET /me/theatres: the theatres whose door the caller may work (booking/door.h's rule,
+ * tix_policy_can_work_door): an admin's are all, an owner's those it owns, anyone's those it is
+ * door staff of; any status, in id order, paged. Read from the primary: a membership just
+ * added must show at once, and the list is per caller (never cached). */
+void tix_api_me_theatres(tix_req *r)
+{
+    int limit = 0;
+    const char *after = NULL;
+    if (!tix_req_page(r, &limit, &after)) {
+        return;
+    }
+    tix_db *db = tix_req_db(r);
+    if (db == NULL) {
+        return;
+    }
+    bool admin = r->auth.role == TIX_ROLE_ADMIN;
+    tix_theatre_filter f = {
+        .after = after, .limit = limit, .door_user = admin ? NULL : r->auth.user_id};
     tix_api_reply_theatre_page(r, db, &f);
 }
 

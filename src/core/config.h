@@ -83,10 +83,11 @@ typedef struct tix_config {
     char cloudinary_api_base[TIX_CFG_STR]; /* CLOUDINARY_API_BASE, without a trailing slash */
     /* Razorpay (src/pay/razorpay.c): selected when razorpay_key_id is set; all three secrets
      * come together. Never logged. */
-    char razorpay_key_id[64];            /* RAZORPAY_KEY_ID: rzp_test_… or rzp_live_… */
-    char razorpay_key_secret[128];       /* RAZORPAY_KEY_SECRET */
-    char razorpay_webhook_secret[256];   /* RAZORPAY_WEBHOOK_SECRET */
-    char razorpay_api_base[TIX_CFG_STR]; /* RAZORPAY_API_BASE, without a trailing slash */
+    char razorpay_key_id[64];                /* RAZORPAY_KEY_ID: rzp_test_… or rzp_live_… */
+    char razorpay_key_secret[128];           /* RAZORPAY_KEY_SECRET */
+    char razorpay_webhook_secret[256];       /* RAZORPAY_WEBHOOK_SECRET */
+    char razorpay_api_base[TIX_CFG_STR];     /* RAZORPAY_API_BASE, without a trailing slash */
+    char razorpay_checkout_url[TIX_CFG_STR]; /* RAZORPAY_CHECKOUT_URL (api/web_api.c) */
     /* ticket tokens (booking/ticket_token.h); checked when the keyring is made at start */
     char ticket_signing_key[256];         /* TICKET_SIGNING_KEY, empty = generated (never logged) */
     char ticket_verify_keys[TIX_CFG_STR]; /* TICKET_VERIFY_KEYS, empty = none */

@@ -129,5 +129,22 @@ tix_rc tix_config_load_razorpay(tix_config_parser *p, tix_config *cfg)
         return TIX_EINVAL;
     }
     tix_config_trim_slashes(cfg->razorpay_api_base);
+    /* Checkout's script: the same rules (a page loads it, so never plain http:// to elsewhere) */
+    const char *checkout = tix_config_value(p, "RAZORPAY_CHECKOUT_URL");
+    if (set == 0 && checkout != NULL) {
+        return tix_config_fail(p, "RAZORPAY_CHECKOUT_URL is set but RAZORPAY_KEY_ID is not: set "
+                                  "the keys too (or unset it to use the test payment provider)");
+    }
+    checkout = tix_config_text(p, "RAZORPAY_CHECKOUT_URL");
+    if ((strncmp(checkout, "https://", 8) != 0 && !loopback_http(checkout)) ||
+        strpbrk(checkout, " \t;,'\"<>\\") != NULL) {
+        return tix_config_fail(
+            p, "RAZORPAY_CHECKOUT_URL must be an https:// URL (http:// only for a stand-in on "
+               "127.0.0.1 or localhost) without spaces, quotes, commas or semicolons");
+    }
+    if (tix_config_copy_str(p, cfg->razorpay_checkout_url, sizeof(cfg->razorpay_checkout_url),
+                            "RAZORPAY_CHECKOUT_URL", checkout) != TIX_OK) {
+        return TIX_EINVAL;
+    }
     return TIX_OK;
 }

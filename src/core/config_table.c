@@ -165,6 +165,10 @@ const tix_config_var tix_config_vars[] = {
          "the webhook secret set in Razorpay's dashboard (required with RAZORPAY_KEY_ID); "
          "webhooks go to POST /api/v1/payments/razorpay/webhook"),
     TEXT("RAZORPAY_API_BASE", "https://api.razorpay.com/v1", "Razorpay's API"),
+    TEXT("RAZORPAY_CHECKOUT_URL", "https://checkout.razorpay.com/v1/checkout.js",
+         "Razorpay Checkout's script, which the seat map's page loads to take the payment (its "
+         "origin, and RAZORPAY_API_BASE's for Checkout's frame, join that page's "
+         "Content-Security-Policy)"),
 
     HEAD("Tickets"),
     {"TICKET_SIGNING_KEY", TIX_CFG_TEXT, NULL,

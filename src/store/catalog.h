@@ -97,6 +97,7 @@ typedef struct tix_theatre_filter {
     const char *status; /* "pending" | "approved" | "rejected" */
     const char *after;  /* cursor: last id seen */
     int limit;
+    const char *door_user; /* theatres this user owns or is door staff of (theatre_staff) */
 } tix_theatre_filter;
 
 /* Up to f->limit + 1 theatres in id order (so the caller sees whether another page exists). */

@@ -97,15 +97,17 @@ tix_rc tix_theatre_list(tix_db *db, tix_arena *a, const tix_theatre_filter *f, t
                         int *n)
 {
     tix_dbv p[] = {TIX_DB_TEXT(f->city_lower), TIX_DB_TEXT(f->owner_id), TIX_DB_TEXT(f->after),
-                   TIX_DB_INT(f->limit + 1), TIX_DB_TEXT(f->status)};
+                   TIX_DB_INT(f->limit + 1),   TIX_DB_TEXT(f->status),   TIX_DB_TEXT(f->door_user)};
     return TIX_DB_LIST(db, a,
                        "SELECT " THEATRE_COLS " FROM theatres WHERE deleted_at IS NULL"
                        " AND (CAST($1 AS TEXT) IS NULL OR city_search = $1)"
                        " AND (CAST($2 AS TEXT) IS NULL OR owner_id = $2)"
                        " AND (CAST($3 AS TEXT) IS NULL OR id > $3)"
                        " AND (CAST($5 AS TEXT) IS NULL OR status = $5)"
+                       " AND (CAST($6 AS TEXT) IS NULL OR owner_id = $6 OR id IN"
+                       " (SELECT theatre_id FROM theatre_staff WHERE user_id = $6))"
                        " ORDER BY id LIMIT $4",
-                       p, 5, &theatre_map, items, n);
+                       p, 6, &theatre_map, items, n);
 }
 
 tix_rc tix_theatre_transition(tix_db *db, const char *id, const char *from, const char *to,

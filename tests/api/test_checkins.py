@@ -111,6 +111,50 @@ def test_staff_add_list_remove(server):
     assert [i["user_id"] for i in page["items"]] == [member]
 
 
+def my_theatres(server, token, **query) -> list[str]:
+    """Every id GET /me/theatres lists for token, page by page."""
+    ids, cursor = [], None
+    while True:
+        q = "&".join(f"{k}={v}" for k, v in {**query, **({"cursor": cursor} if cursor else {})}
+                     .items())
+        page = ok(api("GET", server, "/me/theatres" + ("?" + q if q else ""), token=token))
+        ids += [t["id"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return ids
+
+
+def test_me_theatres_lists_the_doors_the_caller_works(server):
+    """The door page's list: staff see only the theatres they staff, owners theirs, admins all;
+    a plain customer none."""
+    c = cast(server)
+    o1, o2 = make_owner(server, c.admin.token, "door1"), make_owner(server, c.admin.token, "door2")
+    v1, v2 = near_venue(server, o1.token), near_venue(server, o2.token)
+    t1, t2 = v1.theatre["id"], v2.theatre["id"]
+    door = staff_member(server, v1)
+    assert my_theatres(server, door.token) == [t1]
+    ok(add_staff(server, t2, v2.owner_token, door_email(server, door)), 201)
+    assert my_theatres(server, door.token) == sorted([t1, t2])
+    # an owner: its own (a pending one too), not another owner's
+    pending = create_theatre(server, o1.token, approve=False)
+    assert my_theatres(server, o1.token) == sorted([t1, pending["id"]])
+    assert my_theatres(server, o2.token) == [t2]
+    # admins: every theatre, paged
+    every = my_theatres(server, c.admin.token, limit=2)
+    assert {t1, t2, pending["id"]} <= set(every) and every == sorted(every)
+    assert my_theatres(server, c.user.token) == []
+    # removed from the staff: gone at once
+    ok(api("DELETE", server, f"/theatres/{t1}/staff/{door.id}", token=v1.owner_token), 204)
+    assert my_theatres(server, door.token) == [t2]
+    assert_error(api("GET", server, "/me/theatres", token=None), 401, "unauthorized")
+    assert_error(api("GET", server, "/me/theatres?limit=0", token=door.token), 400,
+                 "invalid_parameter")
+
+
+def door_email(server, actor) -> str:
+    return ok(api("GET", server, "/me", token=actor.token))["email"]
+
+
 def test_staff_reads_its_theatres_bookings_and_nothing_else(server):
     c = cast(server)
     v = near_venue(server)

@@ -1,8 +1,9 @@
 """Operations (issue 17, API.md "Pages and operations"): GET /metrics in the Prometheus text
 format 0.0.4, checked by `promtool check metrics` (Debian's prometheus package) after real
 traffic; the alert rules in deploy/alerts.yml (`promtool check rules`, `promtool test rules`
-with deploy/alerts_test.yml); the Grafana dashboard in deploy/grafana/, whose every query names
-only metrics a live server exposes; and X-Request-Id carried from the request into the log, the
+with deploy/alerts_test.yml); the Grafana dashboard in deploy/grafana/ (never loaded in a real
+Grafana: none can be installed here, so its JSON is checked against what Grafana imports), whose
+every query (the variables' too) names only metrics a live server exposes; and X-Request-Id carried from the request into the log, the
 outbox row its mail waits in, and the mail job's log line when it is sent.
 
 promtool tests skip, saying so, only when promtool is not installed (scripts/deps.sh installs
@@ -198,6 +199,7 @@ def test_dashboard_and_alerts_use_only_metrics_the_server_exposes(server):
         board = json.loads(path.read_text())
         exprs = exprs_of(board.get("panels", []))
         assert len(exprs) >= 8, f"{path.name}: only {len(exprs)} queries"
+        exprs += template_queries(board)  # the variables' queries too
         for e in exprs:
             for n in re.findall(r"\bticketd_[a-z0-9_]+", e):
                 used.setdefault(n, path.name)
@@ -208,12 +210,85 @@ def test_dashboard_and_alerts_use_only_metrics_the_server_exposes(server):
     assert not missing, f"metrics not exposed by /metrics: {missing}"
 
 
+GRAFANA_PANELS = {"timeseries", "stat", "gauge", "bargauge", "table", "heatmap", "text",
+                  "row", "state-timeline", "status-history", "barchart", "piechart", "logs"}
+GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__interval_ms", "__range", "__range_s",
+                    "__range_ms", "__dashboard", "__from", "__to"}
+
+
+def template_queries(board: dict) -> list[str]:
+    """The PromQL a query variable runs: label_values(metric, label) as Grafana's Prometheus
+    data source does it (a series query), written as an equivalent expression."""
+    out = []
+    for var in board.get("templating", {}).get("list", []):
+        if var.get("type") != "query":
+            continue
+        q = var["query"]["query"] if isinstance(var.get("query"), dict) else var.get("query")
+        m = re.fullmatch(r"label_values\((\w+)\s*,\s*(\w+)\)", q)
+        assert m, f"variable {var['name']}: not label_values(metric, label): {q}"
+        out.append(f"count by ({m.group(2)}) ({m.group(1)})")
+    return out
+
+
+def test_dashboard_has_the_shape_grafana_imports():
+    """Grafana itself cannot be installed on these machines (Debian 12 does not package it and
+    npm's `grafana` is a placeholder), so the dashboard is checked against what Grafana's import
+    needs and what makes a panel work: a uid Grafana accepts, a schemaVersion of the Grafana 9+
+    JSON model, unique panel ids, panels of core types laid out on the 24-column grid without
+    overlapping, each on the `${datasource}` Prometheus variable with targets that have a
+    unique refId and an expr, legends naming only labels their query keeps, and every
+    $variable defined (or one of Grafana's own)."""
+    board = json.loads((DEPLOY / "grafana" / "ticketd.json").read_text())
+    assert isinstance(board.get("title"), str) and board["title"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,40}", board.get("uid", "")), board.get("uid")
+    assert isinstance(board.get("schemaVersion"), int) and 36 <= board["schemaVersion"] <= 41
+    assert "id" not in board or board["id"] is None, "an exported id breaks import elsewhere"
+    assert set(board["time"]) >= {"from", "to"}
+    assert isinstance(board.get("annotations", {}).get("list", []), list)
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    ds = variables.get("datasource")
+    assert ds and ds["type"] == "datasource" and ds["query"] == "prometheus", ds
+    panels = board["panels"]
+    ids = [p["id"] for p in panels]
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == len(ids), ids
+    taken = set()
+    for p in panels:
+        where = f"panel {p['id']} ({p.get('title')})"
+        assert p["type"] in GRAFANA_PANELS, where
+        assert isinstance(p.get("title"), str) and p["title"], where
+        g = p["gridPos"]
+        assert all(isinstance(g[k], int) for k in "hwxy"), where
+        assert g["h"] > 0 and 0 < g["w"] <= 24 and 0 <= g["x"] and g["x"] + g["w"] <= 24, where
+        cells = {(x, y) for x in range(g["x"], g["x"] + g["w"])
+                 for y in range(g["y"], g["y"] + g["h"])}
+        assert not cells & taken, f"{where} overlaps another panel"
+        taken |= cells
+        if p["type"] in ("row", "text"):
+            continue
+        assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, where
+        targets = p["targets"]
+        assert targets, where
+        refs = [t["refId"] for t in targets]
+        assert len(set(refs)) == len(refs), where
+        for t in targets:
+            assert t.get("datasource", p["datasource"]) == p["datasource"], where
+            assert isinstance(t.get("expr"), str) and t["expr"].strip(), where
+            for name in re.findall(r"\$\{?(\w+)", t["expr"]):
+                assert name in variables or name in GRAFANA_BUILTINS, f"{where}: ${name}"
+            kept = set()
+            for group in re.findall(r"\bby\s*\(([^)]*)\)", t["expr"]):
+                kept |= {x.strip() for x in group.split(",") if x.strip()}
+            for label in re.findall(r"\{\{\s*(\w+)\s*\}\}", t.get("legendFormat", "")):
+                assert label in kept or "by" not in t["expr"], \
+                    f"{where}: legend {{{{{label}}}}} names a label the query drops"
+
+
 @need_promtool
 def test_dashboard_queries_are_valid_promql(tmp_path):
     """Each panel query, with Grafana's variables filled in, parses: promtool checks them as the
     expressions of recording rules."""
     board = json.loads((DEPLOY / "grafana" / "ticketd.json").read_text())
-    exprs = exprs_of(board["panels"])
+    exprs = exprs_of(board["panels"]) + template_queries(board)
     rules = {"groups": [{"name": "dashboard", "rules": [
         {"record": f"dashboard:query{i}",
          "expr": e.replace("$__rate_interval", "5m").replace("$job", "ticketd")}

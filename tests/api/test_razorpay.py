@@ -906,6 +906,27 @@ def test_reconcile_confirms_captured_but_unnotified_bookings(rzp, backend, make_
 # Configuration
 
 
+def test_payments_config_and_the_seat_maps_csp(srv, rzp):
+    """The page learns Razorpay is on from GET /payments/config (no secret in it), and only the
+    seat map's page (the one that pays) lets Checkout's script, frame and connections in: the
+    script's origin (the default URL here) and RAZORPAY_API_BASE's, nothing more."""
+    cfg = ok(call("GET", srv, "/payments/config"))
+    assert cfg == {"provider": "razorpay", "key_id": KEY_ID,
+                   "checkout_url": "https://checkout.razorpay.com/v1/checkout.js"}, cfg
+    api_origin = rzp.base.split("/v1")[0].rstrip("/")
+    assert api_origin.startswith("http://127.0.0.1:"), api_origin
+    csp = requests.get(srv.url + "/shows/shw_x", timeout=10).headers["Content-Security-Policy"]
+    directives = {d.split()[0]: d.split()[1:] for d in csp.split("; ")}
+    assert directives["script-src"] == ["'self'", "https://checkout.razorpay.com"], csp
+    assert directives["frame-src"] == [api_origin], csp
+    assert directives["connect-src"] == ["'self'", "https://checkout.razorpay.com", api_origin], csp
+    assert directives["default-src"] == ["'self'"] and directives["frame-ancestors"] == ["'none'"]
+    for path in ("/", "/bookings/bkg_x", "/door", "/sales", "/web/show.js"):
+        other = requests.get(srv.url + path, timeout=10).headers["Content-Security-Policy"]
+        assert "razorpay" not in other and "frame-src" not in other and api_origin not in other, \
+            (path, other)
+
+
 def test_webhook_is_404_with_the_test_provider(server):
     resp = call("POST", server, "/payments/razorpay/webhook", data=b"{}",
                 headers={"X-Razorpay-Signature": "0" * 64, "Content-Type": "application/json"})
@@ -928,6 +949,16 @@ def test_webhook_is_404_with_the_test_provider(server):
                  id="plain-http-remote"),
     pytest.param({"RAZORPAY_API_BASE": "https://api.razorpay.com/v1"}, "RAZORPAY_API_BASE",
                  id="base-without-keys"),
+    pytest.param({"RAZORPAY_CHECKOUT_URL": "https://checkout.razorpay.com/v1/checkout.js"},
+                 "RAZORPAY_CHECKOUT_URL", id="checkout-without-keys"),
+    pytest.param({"RAZORPAY_KEY_ID": KEY_ID, "RAZORPAY_KEY_SECRET": KEY_SECRET,
+                  "RAZORPAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                  "RAZORPAY_CHECKOUT_URL": "http://checkout.razorpay.com/v1/checkout.js"},
+                 "RAZORPAY_CHECKOUT_URL", id="checkout-plain-http-remote"),
+    pytest.param({"RAZORPAY_KEY_ID": KEY_ID, "RAZORPAY_KEY_SECRET": KEY_SECRET,
+                  "RAZORPAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                  "RAZORPAY_CHECKOUT_URL": "https://x.example/c.js; script-src *"},
+                 "RAZORPAY_CHECKOUT_URL", id="checkout-csp-injection"),
 ])
 def test_razorpay_config_errors_exit_2(ticketd_bin, tmp_path, env, name):
     full = clean_environ()

@@ -36,6 +36,16 @@ def test_every_page_is_html_with_a_csp(server):
         assert "<script>" not in r.text, "inline script: the CSP forbids it"
 
 
+def test_without_razorpay_the_pages_pay_with_the_test_provider(server):
+    """No Razorpay keys: /payments/config says so, and no page's policy names another origin."""
+    r = get(server, "/api/v1/payments/config")
+    assert r.status_code == 200 and r.json() == {"provider": "test"}, r.text
+    for path in PAGES:
+        csp = get(server, path).headers["Content-Security-Policy"]
+        assert "frame-src" not in csp and "script-src" not in csp and "http" not in csp, (path, csp)
+        assert "connect-src 'self';" in csp, (path, csp)
+
+
 def test_assets_have_their_types(server):
     want = {"/web/app.css": "text/css; charset=utf-8",
             "/web/app.js": "text/javascript; charset=utf-8",

@@ -54,13 +54,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def new_browser(width: int = 412, height: int = 915):
-    """A headless chromium; phone-sized by default (412 x 915 CSS pixels)."""
+def new_browser(width: int = 412, height: int = 915, extra_args: list[str] | None = None):
+    """A headless chromium; phone-sized by default (412 x 915 CSS pixels); extra_args are more
+    command-line switches (a fake camera, say)."""
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 "--disable-extensions", "--no-first-run", f"--window-size={width},{height}",
-                "--lang=en-GB"):
+                "--lang=en-GB", *(extra_args or [])):
         opts.add_argument(arg)
     drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     drv.set_page_load_timeout(30)

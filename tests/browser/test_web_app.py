@@ -166,9 +166,29 @@ def test_the_door_admits_a_ticket_once(web_server, browser, world):
     user = world.new_user()
     bk = buy(srv, user["access_token"], world.show_id, world.venue.ids("H12"))
     code = bk["tickets"][0]["code"]
+    theatre_id = world.venue.theatre["id"]
+    # door staff see only the theatre they staff (GET /me/theatres), not every theatre
+    other = Venue(srv, layout=LAYOUT, prices=PRICES, starts_at=starts_in(1),
+                  owner_token=world.owner["access_token"])
+    staff_email = unique_email("webdoor")
+    register(srv, email=staff_email)
+    ok(call("POST", srv, f"/theatres/{theatre_id}/staff", token=world.owner["access_token"],
+            json={"email": staff_email}), 201)
+    sign_out(drv, srv)
+    sign_in_as(drv, srv, login(srv, staff_email))
+    drv.get(srv.url + "/door")
+    wait(drv, lambda d: d.find_elements(By.CSS_SELECTOR, f'#theatre option[value="{theatre_id}"]'))
+    time.sleep(0.3)  # (the list is complete once its only page is in; nothing else may follow)
+    options = drv.execute_script("return [...document.querySelectorAll('#theatre option')]"
+                                 ".map(o => o.value)")
+    assert options == [theatre_id], options
+    # the owner sees both of its theatres
     sign_in_as(drv, srv, world.owner)
     drv.get(srv.url + "/door")
-    theatre_id = world.venue.theatre["id"]
+    wait(drv, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#theatre option")) == 2,
+         what="the owner's door does not list its two theatres")
+    assert other.theatre["id"] in drv.execute_script(
+        "return [...document.querySelectorAll('#theatre option')].map(o => o.value)")
     wait(drv, lambda d: d.find_elements(By.CSS_SELECTOR, f'#theatre option[value="{theatre_id}"]'))
     drv.execute_script("const s = document.getElementById('theatre'); s.value = arguments[0];"
                        "s.dispatchEvent(new Event('change'));", theatre_id)

@@ -32,6 +32,7 @@ static void test_unset_means_the_test_provider(void **state)
     assert_int_equal(load(none, &cfg, err), TIX_OK);
     assert_string_equal(cfg.razorpay_key_id, "");
     assert_string_equal(cfg.razorpay_api_base, "https://api.razorpay.com/v1");
+    assert_string_equal(cfg.razorpay_checkout_url, "https://checkout.razorpay.com/v1/checkout.js");
 }
 
 static void test_all_three_and_a_base(void **state)
@@ -116,6 +117,51 @@ static void test_loopback_forms(void **state)
     }
 }
 
+/* RAZORPAY_CHECKOUT_URL goes into a page's Content-Security-Policy (api/web_api.c): https://,
+ * or http:// to this machine; never without the keys, never with a character that could end
+ * a CSP source or directive. */
+static void test_checkout_url(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url;
+        bool ok;
+    } cases[] = {
+        {"http://127.0.0.1:9999/v1/checkout.js", true},
+        {"https://cdn.example.com/checkout.js", true},
+        {"http://checkout.razorpay.com/v1/checkout.js", false},
+        {"https://x.example/c.js; script-src *", false},
+        {"https://x.example/c.js 'unsafe-inline'", false},
+        {"https://x.example/c.js,evil", false},
+        {"javascript:alert(1)", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const kv vars[] = {{"RAZORPAY_KEY_ID", KEY_ID},
+                           {"RAZORPAY_KEY_SECRET", SECRET},
+                           {"RAZORPAY_WEBHOOK_SECRET", WEBHOOK},
+                           {"RAZORPAY_CHECKOUT_URL", cases[i].url},
+                           {NULL, NULL}};
+        tix_config cfg;
+        char err[512] = "";
+        tix_rc rc = load(vars, &cfg, err);
+        if (cases[i].ok && rc != TIX_OK) {
+            fail_msg("%s refused: %s", cases[i].url, err);
+        }
+        if (!cases[i].ok && (rc == TIX_OK || strstr(err, "RAZORPAY_CHECKOUT_URL") == NULL)) {
+            fail_msg("%s accepted (or the message does not name it): %s", cases[i].url, err);
+        }
+        if (cases[i].ok) {
+            assert_string_equal(cfg.razorpay_checkout_url, cases[i].url);
+        }
+    }
+    static const kv alone[] = {{"RAZORPAY_CHECKOUT_URL", "https://checkout.razorpay.com/x.js"},
+                               {NULL, NULL}};
+    tix_config cfg;
+    char err[512] = "";
+    assert_int_not_equal(load(alone, &cfg, err), TIX_OK);
+    assert_non_null(strstr(err, "RAZORPAY_CHECKOUT_URL"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -123,6 +169,7 @@ int main(void)
         cmocka_unit_test(test_all_three_and_a_base),
         cmocka_unit_test(test_bad_settings_name_the_variable),
         cmocka_unit_test(test_loopback_forms),
+        cmocka_unit_test(test_checkout_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
