@@ -2,9 +2,10 @@
  * The WebSocket transport (see ws.h for the whole, ws_int.h for how it meets ws_proto.c):
  * the upgrade, libwslay's callbacks, a socket's send queue, the epoll loop and the hub.
  *
- * A socket's life: tix_ws_on_upgrade (MHD's thread) takes the socket from MHD (below), makes
- * the wslay context and adds the descriptor to the loop's epoll set. The loop reads with
- * wslay_event_recv, which calls on_msg: each complete text message goes to the socket's inbox
+ * A socket's life: tix_ws_on_upgrade (MHD's thread) takes the socket from MHD (below) and
+ * adds the descriptor to the loop's epoll set; the wslay context is made when there is
+ * something to read or send and freed while the socket is idle (parking, below). The loop reads
+ * with wslay_event_recv, which calls on_msg: each complete text message goes to the socket's inbox
  * (at most TIX_WS_INBOX_MAX waiting); tix_ws_pump (ws_proto.c) takes them one at a time.
  * Anything that queued output calls tix_ws_flush, which sends what the socket takes now and
  * asks epoll for EPOLLOUT when wslay still wants to write. drop() takes a socket out of its
@@ -19,12 +20,34 @@
  * destroys the pool and close()s its descriptor without shutdown() (that is only on the path
  * of a connection that was not upgraded: MHD_connection_mark_closed_), so the TCP connection
  * lives on through our duplicate and no FIN goes out (MHD_USE_TURBO, which only drops the
- * shutdown() of that other path, is not needed). An idle socket costs about 10 KiB
- * instead of 21 (bench/ws_memory.py). The upgraded socket no longer counts against MHD's
- * MAX_CONNECTIONS and PER_IP_CONNECTIONS, so the hub keeps both caps itself: its max (all
- * sockets) and per_ip (sockets from one peer address, PER_IP_CONNECTIONS), each closing the
- * socket over it with 1013. The peer is the socket's, as for MHD's own per-IP cap (not
+ * shutdown() of that other path, is not needed). That took an idle socket from 21 KiB to
+ * about 10 (bench/ws_memory.py); parking (below) takes it to about 1. The upgraded socket no longer
+ * counts against MHD's MAX_CONNECTIONS and PER_IP_CONNECTIONS, so the hub keeps both caps itself:
+ * its max (all sockets) and per_ip (sockets from one peer address, PER_IP_CONNECTIONS), each
+ * closing the socket over it with 1013. The peer is the socket's, as for MHD's own per-IP cap (not
  * X-Forwarded-For: behind nginx every socket has nginx's address, as every connection does).
+ *
+ * Parking. libwslay's context is 8.6 KiB (calloc'd: the event context with a 4 KiB output
+ * buffer, the frame context with a 4 KiB input buffer), most of an idle socket's cost, so an
+ * idle socket has none: park() frees it at the end of every tix_ws_flush when it holds nothing
+ * a new context would not, and unpark() makes a new one (wslay_event_context_server_init, the
+ * message limit set again) on the next EPOLLIN, queued message, ping or close. A socket starts
+ * parked. What wslay 1.1.1 keeps between calls, and why each is empty when park() frees it:
+ *   frame context: ibuf, ibufmark/ibuflimit and istate (a partial header, mask key or payload):
+ *     c->rx_held counts the bytes on_recv handed over and not yet part of a whole frame
+ *     (on_frame_start notes the frame's size, header included; on_frame_end subtracts it);
+ *     0 means the frame layer is at a frame's start with its buffer empty. Its output state
+ *     (oheader, ostate) belongs to a message being sent.
+ *   event context: imsg (a fragmented message begun: c->rx_frag, from the data frames' fin
+ *     bits), ipayloadlen/ipayloadoff (a frame being read: rx_held), omsg/obuf and the queues
+ *     (queued_msg_count counts a message until its last byte is out), close_status (no close
+ *     queued, sent or received; c->closing and wr_shut are ours), read_enabled and
+ *     write_enabled (both on, as in a new context).
+ * Messages waiting in the inbox, a running job, subscriptions and timers are c's, not wslay's,
+ * and do not keep a context. 5,000 idle sockets: 21.4 MiB RSS instead of 62.8 (about 1.1 KiB a
+ * socket over an idle server; bench/results/2026-12-06-ws-idle.txt). A delivery to every
+ * socket unparks and parks them one after another, so the contexts' memory is reused, not
+ * multiplied; only a server shutdown (a close queued on every socket) makes them all at once.
  *
  * A failed queue marks the socket broken instead of dropping it on the spot: the caller may be
  * walking the socket's subscriptions (channels.h forbids freeing a subscriber inside a send),
@@ -55,9 +78,14 @@
 #define SNDBUF_BYTES  (16 * 1024)
 #define CLOSE_WAIT_MS 5000
 
-/* The peer's address bytes (sin_addr / sin6_addr) into c->peer; none for another family. */
-static void note_peer(tix_ws_conn *c)
+/* c->fd non-blocking with a small send buffer (ws.h, "Bounds"), and the peer's address bytes
+ * (sin_addr / sin6_addr) into c->peer; none for another family. */
+static void set_up_fd(tix_ws_conn *c)
 {
+    int fl = fcntl(c->fd, F_GETFL, 0);
+    fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
+    int sndbuf = SNDBUF_BYTES;
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     if (getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0) {
@@ -215,7 +243,7 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 
 /* ---- parking: no wslay context while a socket is idle (hub mutex held) ---- */
 
-static const struct wslay_event_callbacks WSLAY_CB = {
+static const struct wslay_event_callbacks wslay_cb = {
     .recv_callback = on_recv,
     .send_callback = on_send,
     .on_frame_recv_start_callback = on_frame_start,
@@ -230,7 +258,7 @@ static bool unpark(tix_ws_conn *c)
     if (c->ctx != NULL) {
         return true;
     }
-    if (wslay_event_context_server_init(&c->ctx, &WSLAY_CB, c) != 0) {
+    if (wslay_event_context_server_init(&c->ctx, &wslay_cb, c) != 0) {
         c->ctx = NULL;
         return false;
     }
@@ -562,11 +590,7 @@ void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
     c->hub = h;
     c->fd = fd;
     c->opened_ms = c->last_rx_ms = c->last_ping_ms = tix_mono_ms();
-    int fl = fcntl(fd, F_GETFL, 0);
-    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-    int sndbuf = SNDBUF_BYTES;
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-    note_peer(c);
+    set_up_fd(c);
     pthread_mutex_lock(&h->mu);
     bool ip_full = h->per_ip > 0 && same_peer(h, c) >= h->per_ip;
     bool full = h->closing || h->count >= h->max || ip_full;
