@@ -54,18 +54,17 @@ run: build
 	ADMIN_EMAIL=$${ADMIN_EMAIL:-admin@ticketd.local} ADMIN_PASSWORD=$${ADMIN_PASSWORD:-admin-password} \
 	  DEMO_DATA=$${DEMO_DATA:-1} ./build/ticketd serve
 
-# The layer check, unit and API tests on the release build, then the web app in headless chromium
-# (tests/browser, release build only: the pages are what it tests, and every request they make is
-# in the API suite), then all but the browser tests again under ASan+UBSan, then a few seconds of
-# each fuzz target.
+# The layer check, the unit tests on both builds, then (scripts/test_suites.sh) side by side: the
+# API tests on the release build followed by the web app in headless chromium (tests/browser,
+# release build only: the pages are what it tests, and every request they make is in the API
+# suite), and all the API tests again under ASan+UBSan followed by a few seconds of each fuzz
+# target. The API suites mostly wait (servers, fail-overs, time-outs), so together they take
+# about as long as the longer one.
 test: test-deps build asan fuzz-build
 	$(LAYERS)
 	ctest --preset release
-	TICKETD_BIN=$(CURDIR)/build/ticketd $(PY) -m pytest tests/api -q
-	TICKETD_BIN=$(CURDIR)/build/ticketd $(PY) -m pytest tests/browser -q
 	$(ASAN_ENV) ctest --preset asan
-	$(ASAN_ENV) TICKETD_BIN=$(CURDIR)/build-asan/ticketd $(PY) -m pytest tests/api -q
-	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+	$(ASAN_ENV) scripts/test_suites.sh $(FUZZ_SMOKE_SECONDS)
 
 # ticketd beside the limits it stands on (nginx, PostgreSQL), one run; never part of make test.
 # Prints every row and saves the run in bench/results/<date>-compare.txt (bench/compare.sh).

@@ -1,9 +1,10 @@
 """
 What the Python benches share: a keep-alive API client, a percentile, a free loopback port, the
 venue every bench sets up before it measures anything (an owner, an approved theatre with one
-hall, a movie, shows on demand), and the whole loop of the idle-stream memory benches
-(MemoryBench). Used by bench/checkin.py, promo.py, sse_memory.py and ws_memory.py; the benches
-import it from their own directory (`bench/x.py` puts bench/ first on sys.path).
+hall, a movie, shows on demand), starting and stopping the servers a bench measures (server_env,
+wait_port, stop_all, error_lines, revision, Report), and the whole loop of the idle-stream memory benches
+(MemoryBench). Used by bench/checkin.py, promo.py, sse_memory.py, ws_memory.py and ws_fanout.py;
+the benches import it from their own directory (`bench/x.py` puts bench/ first on sys.path).
 
 Set-up calls go through Api.ok(), which ends the bench (SystemExit) on any status but the one
 expected: a bench whose set-up failed has nothing to measure. Only the standard library.
@@ -184,6 +185,93 @@ def rss_split(pid: int) -> str:
             f"file {mib(status_kib(pid, 'RssFile')):.1f} MiB")
 
 
+# ---- the servers a bench starts ----
+
+def revision() -> str:
+    """The checkout's short commit, with "+dirty" when src/ differs from it (a bench's first line
+    says what it measured)."""
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                         capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src"], cwd=REPO).returncode
+    return rev + ("+dirty" if dirty else "")
+
+
+def server_env(port: int, tmp: str, database_url: str, admin: tuple[str, str],
+               extra: list[str], **more: str) -> dict:
+    """A release server's environment for a bench: this process's, without anything the server
+    (or libpq, or its Redis client) would read, then loopback PORT, the database (SQLite in tmp
+    by default), fixed JWT secrets, the cheapest password hash, no rate limit, warnings only;
+    then more (NAME=value) and last the bench's --env NAME=VALUE list (extra)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TICKETD_", "DATABASE_", "PG", "REDIS", "CACHE_"))}
+    env.update(
+        BIND_ADDRESS="127.0.0.1", PORT=str(port),
+        DATABASE_URL=database_url or f"sqlite://{tmp}/t.db",
+        JWT_ACCESS_SECRET="bench-access-secret-6f1c2a9e0b7d4c38a5e2f9d1c0b8a7e6",
+        JWT_REFRESH_SECRET="bench-refresh-secret-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d",
+        PASSWORD_HASH_COST="min", ADMIN_EMAIL=admin[0], ADMIN_PASSWORD=admin[1],
+        RATE_LIMIT="off", LOG_LEVEL="warn", MEDIA_DIR=f"{tmp}/media")
+    env.update(more)
+    for kv in extra:
+        k, _, v = kv.partition("=")
+        env[k] = v
+    return env
+
+
+def wait_port(port: int, proc: subprocess.Popen, log_path: str, what: str,
+              timeout: float = 20) -> None:
+    """Returns once 127.0.0.1:port accepts; ends the bench with the log's tail if proc exits or
+    timeout passes first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{what} did not start:\n" + Path(log_path).read_text()[-3000:])
+            time.sleep(0.1)
+
+
+class Report:
+    """A bench's report: log() prints a line and keeps it; finish() adds the servers' error lines
+    (if any) and appends the whole report to out (the bench's --out file; "" for none)."""
+
+    def __init__(self, out: str):
+        self.out, self.lines = out, []
+
+    def log(self, msg: str) -> None:
+        print(msg, flush=True)
+        self.lines.append(msg)
+
+    def finish(self, errors: list[str]) -> None:
+        if errors:
+            self.log(f"server error lines: {len(errors)}; first: {errors[0][:300]}")
+        if self.out:
+            with open(self.out, "a") as f:
+                f.write("\n".join(self.lines) + "\n\n")
+
+
+def stop_all(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM to each, last started first; SIGKILL to one that has not exited in 30 s."""
+    for proc in reversed(procs):
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def error_lines(paths: list[str]) -> list[str]:
+    """The servers' "level":"error" log lines (a bench reports them: a clean number from a
+    server that logged errors is not clean)."""
+    out: list[str] = []
+    for path in map(Path, paths):
+        if path.exists():
+            out += [line for line in path.read_text().splitlines() if '"level":"error"' in line]
+    return out
+
+
 class MarkerStream:
     """One raw-socket live-stream client that keeps nothing but the last `keep` bytes it read,
     to spot two markers: READY (the stream's first answer) and SEATS (the event the bench
@@ -298,68 +386,32 @@ class MemoryBench:
         args = p.parse_args()
         raise_open_files(args.streams + 1024)
 
-        lines: list[str] = []
-
-        def log(msg: str):
-            print(msg, flush=True)
-            lines.append(msg)
+        report = Report(args.out)
+        log = report.log
 
         tmp = tempfile.mkdtemp(prefix=self.tmp_prefix)
         port = free_port()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("TICKETD_", "DATABASE_", "PG", "REDIS", "CACHE_"))}
-        env.update(
-            BIND_ADDRESS="127.0.0.1", PORT=str(port),
-            DATABASE_URL=args.database_url or f"sqlite://{tmp}/t.db",
-            JWT_ACCESS_SECRET="bench-access-secret-6f1c2a9e0b7d4c38a5e2f9d1c0b8a7e6",
-            JWT_REFRESH_SECRET="bench-refresh-secret-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d",
-            PASSWORD_HASH_COST="min", ADMIN_EMAIL=ADMIN_EMAIL, ADMIN_PASSWORD=ADMIN_PASSWORD,
-            RATE_LIMIT="off", LOG_LEVEL="warn", MEDIA_DIR=f"{tmp}/media",
-            MAX_CONNECTIONS=str(args.streams + 200), SSE_MAX_STREAMS=str(args.streams + 100),
-            SSE_HEARTBEAT="2s")
-        for kv in args.env:
-            k, _, v = kv.partition("=")
-            env[k] = v
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                             capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src"],
-                               cwd=REPO).returncode
+        env = server_env(port, tmp, args.database_url, (ADMIN_EMAIL, ADMIN_PASSWORD), args.env,
+                         MAX_CONNECTIONS=str(args.streams + 200),
+                         SSE_MAX_STREAMS=str(args.streams + 100), SSE_HEARTBEAT="2s")
         log(f"ticketd {self.title} memory bench {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
-            f"{rev}{'+dirty' if dirty else ''} streams={args.streams} "
+            f"{revision()} streams={args.streams} "
             f"db={'postgres' if args.database_url else 'sqlite'} "
             f"heartbeat={env['SSE_HEARTBEAT']} WORKERS={env.get('WORKERS', 'default')} "
             f"extra={' '.join(args.env) or '-'}")
-        errlog = open(f"{tmp}/ticketd.log", "w")
+        log_path = f"{tmp}/ticketd.log"
+        errlog = open(log_path, "w")
         proc = subprocess.Popen([args.bin], env=env, cwd=tmp, stdin=subprocess.DEVNULL,
                                 stdout=errlog, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        errlog.flush()
-                        raise SystemExit("server did not start:\n" +
-                                         Path(f"{tmp}/ticketd.log").read_text()[-3000:])
-                    time.sleep(0.1)
+            wait_port(port, proc, log_path, "server")
             rc = asyncio.run(self.run(args, proc.pid, port, log))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_all([proc])
             errlog.close()
-            errors = [line for line in Path(f"{tmp}/ticketd.log").read_text().splitlines()
-                      if '"level":"error"' in line]
+            errors = error_lines([log_path])
             subprocess.run(["rm", "-rf", tmp])
-        if errors:
-            log(f"server error lines: {len(errors)}; first: {errors[0][:300]}")
-        if args.out:
-            with open(args.out, "a") as f:
-                f.write("\n".join(lines) + "\n\n")
+        report.finish(errors)
         return rc
 
 

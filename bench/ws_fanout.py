@@ -35,7 +35,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,24 +45,14 @@ from pathlib import Path
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import Api, Venue, free_port, pct  # noqa: E402
+from benchlib import (  # noqa: E402
+    Api, Report, Venue, error_lines, free_port, pct, revision, server_env, stop_all, wait_port,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@fanout.test", "fanout-admin-password-1"
 PASSWORD = "fanout-user-password-1"
 BUYERS = 10
-
-
-def wait_port(port: int, proc: subprocess.Popen, log_path: str, what: str) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"{what} did not start:\n" + Path(log_path).read_text()[-3000:])
-            time.sleep(0.1)
 
 
 class Socket:
@@ -183,11 +172,8 @@ def main() -> int:
     args = p.parse_args()
     args.db_kind = "postgres" if args.database_url else "sqlite"
 
-    lines: list[str] = []
-
-    def log(msg: str):
-        print(msg, flush=True)
-        lines.append(msg)
+    report = Report(args.out)
+    log = report.log
 
     tmp = tempfile.mkdtemp(prefix="ticketd-ws-fanout-")
     procs: list[subprocess.Popen] = []
@@ -205,30 +191,15 @@ def main() -> int:
                 stdin=subprocess.DEVNULL, stdout=rlog, stderr=subprocess.STDOUT))
             wait_port(rport, procs[-1], f"{tmp}/redis.log", "redis-server")
             redis_url = f"redis://127.0.0.1:{rport}"
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                             capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src"],
-                               cwd=REPO).returncode
         log(f"ticketd WebSocket fan-out bench {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
-            f"{rev}{'+dirty' if dirty else ''} events={args.events} servers=3 "
+            f"{revision()} events={args.events} servers=3 "
             f"db={args.db_kind} bus=redis nproc={os.cpu_count()} "
             f"load={os.getloadavg()[0]:.1f} extra={' '.join(args.env) or '-'}")
         ports = []
         for name in "ABC":
             port = free_port()
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("TICKETD_", "DATABASE_", "PG", "REDIS", "CACHE_"))}
-            env.update(
-                BIND_ADDRESS="127.0.0.1", PORT=str(port),
-                DATABASE_URL=args.database_url or f"sqlite://{tmp}/t.db",
-                REDIS_URL=redis_url,
-                JWT_ACCESS_SECRET="bench-access-secret-6f1c2a9e0b7d4c38a5e2f9d1c0b8a7e6",
-                JWT_REFRESH_SECRET="bench-refresh-secret-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d",
-                PASSWORD_HASH_COST="min", ADMIN_EMAIL=ADMIN_EMAIL, ADMIN_PASSWORD=ADMIN_PASSWORD,
-                RATE_LIMIT="off", LOG_LEVEL="warn", MEDIA_DIR=f"{tmp}/media")
-            for kv in args.env:
-                k, _, v = kv.partition("=")
-                env[k] = v
+            env = server_env(port, tmp, args.database_url, (ADMIN_EMAIL, ADMIN_PASSWORD),
+                             args.env, REDIS_URL=redis_url)
             log_path = f"{tmp}/ticketd-{name}.log"
             lf = open(log_path, "w")
             logs.append(lf)
@@ -238,25 +209,12 @@ def main() -> int:
             ports.append(port)
         rc = asyncio.run(measure(args, ports, log))
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
         for f in logs:
             f.close()
-        errors = []
-        for name in "ABC":
-            path = Path(f"{tmp}/ticketd-{name}.log")
-            if path.exists():
-                errors += [l for l in path.read_text().splitlines() if '"level":"error"' in l]
+        errors = error_lines([f"{tmp}/ticketd-{name}.log" for name in "ABC"])
         subprocess.run(["rm", "-rf", tmp])
-    if errors:
-        log(f"server error lines: {len(errors)}; first: {errors[0][:300]}")
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write("\n".join(lines) + "\n\n")
+    report.finish(errors)
     return rc
 
 

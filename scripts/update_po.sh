@@ -8,7 +8,7 @@
 #   tix_reply_error's 4th argument (every error body's message), the reasons of validation
 #   failures (tix_v_fail, tix_verr_value and the catalogue's wrappers bad_input/value_fail),
 #   anything marked N_("...") (tables and messages chosen at run time) or NC_("context", "..."),
-#   tix_tr's 2nd argument,
+#   tix_tr's 2nd argument, tix_ws_send_error's 3rd (WebSocket error messages),
 #   and every mail template: templates/mail/en/<name>.txt becomes one msgid, its whole text, with
 #   the context "mail:<name>".
 set -euo pipefail
@@ -22,7 +22,7 @@ trap 'rm -rf "$tmp"' EXIT
 git ls-files 'src/*.c' 'src/*.h' | LC_ALL=C sort >"$tmp/files"
 xgettext --from-code=UTF-8 --language=C --no-wrap --sort-by-file --omit-header \
   -k -ktix_reply_error:4 -ktix_v_fail:3 -ktix_verr_value:3 -kbad_input:3 -kvalue_fail:5 \
-  -kbad:3 -kN_ -kNC_:1c,2 -ktix_tr:2 -ktix_trc:2c,3 \
+  -kbad:3 -kN_ -kNC_:1c,2 -ktix_tr:2 -ktix_trc:2c,3 -ktix_ws_send_error:3 \
   -f "$tmp/files" -o "$tmp/code.pot"
 
 python3 - "$tmp/mail.pot" templates/mail/en/*.txt <<'PY'

@@ -140,16 +140,24 @@ static bool rate_of(tix_req *r, tix_db *db, const tix_currency *cur, int64_t now
     return true;
 }
 
+const tix_currency *tix_fx_target(tix_req *r, const char *to, const char *param)
+{
+    const tix_currency *cur = tix_currency_find(to);
+    if (cur == NULL) {
+        tix_reply_error(r, 400, "invalid_parameter",
+                        "is not a supported ISO 4217 currency code (upper case, such as USD)",
+                        json_pack("{s:s}", "parameter", param));
+    }
+    return cur;
+}
+
 bool tix_fx_open(tix_req *r, tix_db *db, const char *from, const char *to, const char *param,
                  tix_fx_conv *c)
 {
     memset(c, 0, sizeof(*c));
     c->from = tix_currency_find(from);
-    c->to = tix_currency_find(to);
+    c->to = tix_fx_target(r, to, param);
     if (c->to == NULL) {
-        tix_reply_error(r, 400, "invalid_parameter",
-                        "is not a supported ISO 4217 currency code (upper case, such as USD)",
-                        json_pack("{s:s}", "parameter", param));
         return false;
     }
     if (c->from == NULL) {

@@ -3,8 +3,9 @@
  * its own currency; an admin sets exchange rates (PUT /admin/fx-rates/{currency}
  * {rate_per_inr, as_of}, GET /admin/fx-rates), and GET /shows/{id}/seats?display_currency=USD
  * adds the show's prices converted into USD beside the real ones, with the rates used and their
- * times (GET /bookings/{id}?display_currency= the same for a booking's amounts). The charged
- * amount never changes.
+ * times (GET /bookings/{id}?display_currency= the same for a booking's amounts, and GET
+ * /shows?display_currency= for each listed show's price range). The charged amount never
+ * changes.
  *
  * A rate is "units of the currency per INR", an exact decimal (core/currency.h), so any pair
  * converts through INR: amount_D = amount_C / rate_C * rate_D, in integers with one half-even
@@ -31,6 +32,10 @@ typedef struct tix_fx_conv {
     int64_t to_rate;
     json_t *rates; /* {"USD": {"rate_per_inr", "as_of"}, ...}: the rows used (new reference) */
 } tix_fx_conv;
+
+/* The display currency named by to (a query parameter's text), or NULL after answering 400
+ * invalid_parameter naming param: for checking it before anything is read. */
+const tix_currency *tix_fx_target(tix_req *r, const char *to, const char *param);
 
 /*
  * Prepares the conversion of amounts in show currency `from` into the display currency named by

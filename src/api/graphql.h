@@ -1,11 +1,14 @@
 /*
- * GraphQL beside REST (API.md, "GraphQL and recommendations"; docs/schema.graphql). Four parts:
+ * GraphQL beside REST (API.md, "GraphQL and recommendations"; docs/schema.graphql). The parts:
  *
- *   core/graphql_parse.c   the text of a document -> a syntax tree (pure)
+ *   core/graphql_parse.c   the text of a document -> a syntax tree (pure; its lexer is
+ *                          core/graphql_lex.c)
  *   api/graphql_schema.c   the schema as tables (types, fields, arguments) and introspection
- *   api/graphql_exec.c     validation of a document against the tables, then execution:
- *                          fields collected (fragments, @skip/@include), arguments coerced,
- *                          resolvers called, values completed by their types, errors gathered
+ *   api/graphql_ctx.c      what the next two share (api/graphql_ctx.h): errors gathered,
+ *                          input values coerced, fields collected (fragments, @skip/@include)
+ *   api/graphql_validate.c validation of a document against the tables and the limits
+ *   api/graphql_exec.c     execution of a valid document: arguments coerced, resolvers
+ *                          called, values completed by their types
  *   api/graphql_resolve.c  the resolvers: the same store and domain calls and the same JSON
  *                          views as the REST handlers (no SQL here), the same access rules
  *   api/graphql_api.c      POST/GET /api/v1/graphql by the GraphQL over HTTP spec

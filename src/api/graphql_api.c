@@ -20,6 +20,21 @@
  *   - anything that executed: 200 with {"data": ..., "errors"?: [...]}; a field's error
  *     carries extensions.code = the REST error code.
  * Responses are never cached (Cache-Control: no-store): a query may read the caller's data.
+ *
+ * Idempotency-Key (API.md): a signed-in caller's POST that runs a mutation with the header is
+ * run under the key as a REST write is (http/idempotency.c, the key claimed before the work, as
+ * for POST /bookings): a retry with the same key and body gets the first answer again
+ * (Idempotent-Replayed: true) and holds or books nothing more; the same key with another body
+ * is 422 idempotency_key_reused, a duplicate still running 409 idempotency_in_progress (those
+ * are the API's error bodies, no GraphQL responses). The key and the request hash are REST's
+ * (user, key; method, path and body), so a key used on a REST route and then here is reused.
+ * An answer whose errors include a 5xx's code (internal, unavailable, upstream_error: the
+ * mutation's sub-request met one) or rate_limited is not stored, as REST never stores a 5xx or
+ * a 429: the retry does the work. A query's key is ignored, as a GET's is.
+ *
+ * Resolvers that meet an unavailable database go through tix_req_db, which answers 503 on the
+ * request (Retry-After, the access log's error code); the GraphQL answer replaces that, and run
+ * drops the headers and error code the execution left, so a 200 never carries a Retry-After.
  */
 #include "api/graphql.h"
 #include "api/handlers.h"
@@ -83,6 +98,48 @@ static void bad_request(tix_req *r, const char *code, const char *field, const c
     tix_reply_header(r, "Cache-Control", "no-store");
 }
 
+/* Whether the response's errors include one whose REST answer is never stored under a key: a
+ * 5xx's, or the 429 of a rate limit (REST checks it before the key; a mutation's sub-request
+ * meets it after). The retry must do the work then, not get the failure replayed. */
+static bool transient_errors(json_t *resp)
+{
+    static const char *const codes[] = {"internal", "unavailable", "upstream_error",
+                                        "rate_limited"};
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(resp, "errors"), i, e)
+    {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(e, "extensions"), "code"));
+        for (size_t k = 0; code != NULL && k < sizeof codes / sizeof codes[0]; k++) {
+            if (strcmp(code, codes[k]) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Whether query (operation op, or its only one) is a mutation; false when it does not parse or
+ * names no operation (run answers that). */
+static bool runs_mutation(tix_req *r, const char *query, const char *op)
+{
+    tix_gql_error err;
+    tix_gql_document *doc = tix_gql_parse(r->arena, query, strlen(query), NULL, &err);
+    const tix_gql_definition *found = NULL;
+    int nops = 0;
+    for (const tix_gql_definition *d = doc ? doc->definitions : NULL; d != NULL; d = d->next) {
+        if (d->kind != TIX_GQL_OPERATION_DEF) {
+            continue;
+        }
+        nops++;
+        if (op == NULL || (d->name != NULL && strcmp(d->name, op) == 0)) {
+            found = d;
+        }
+    }
+    return found != NULL && (op != NULL || nops == 1) && found->operation == TIX_GQL_MUTATION;
+}
+
 /* Parses, validates and runs; answers. variables: an object or NULL (borrowed). */
 static void run(tix_req *r, const char *type, const char *query, json_t *variables,
                 const char *operation_name, bool is_get)
@@ -99,8 +156,13 @@ static void run(tix_req *r, const char *type, const char *query, json_t *variabl
     }
     bool request_error = false;
     bool is_mutation = false;
+    int nheaders = r->nheaders;
     json_t *resp =
         tix_gql_execute(r, doc, operation_name, variables, is_get, &request_error, &is_mutation);
+    /* a resolver's 503 (tix_req_db) is in the response's errors, not in its headers */
+    r->nheaders = nheaders;
+    r->error_code = NULL;
+    r->transient = transient_errors(resp);
     if (is_get && is_mutation) {
         json_decref(resp);
         tix_reply_header(r, "Allow", "POST");
@@ -111,7 +173,33 @@ static void run(tix_req *r, const char *type, const char *query, json_t *variabl
     answer(r, request_error && strict ? 400 : 200, resp, type);
 }
 
-void tix_api_graphql_post(tix_req *r)
+static void post_keyed(tix_req *r);
+
+static bool has_header(const tix_req *r, const char *name)
+{
+    for (int i = 0; i < r->nheaders; i++) {
+        if (strcasecmp(r->hname[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* After a keyed POST: an answer the key gave instead of post_keyed (a replay, 409 or 422) is
+ * not cached either, and a replayed GraphQL response has this request's media type. */
+static void keyed_answer(tix_req *r, const char *type)
+{
+    if (has_header(r, "Cache-Control")) {
+        return; /* post_keyed answered */
+    }
+    if (has_header(r, "Idempotent-Replayed") && r->resp_len > 0 && r->error_code == NULL) {
+        r->content_type = type;
+    }
+    tix_reply_header(r, "Cache-Control", "no-store");
+}
+
+/* POST; keyed: running under the request's Idempotency-Key already. */
+static void post(tix_req *r, bool keyed)
 {
     const char *type = negotiate(r);
     if (type == NULL) {
@@ -135,11 +223,25 @@ void tix_api_graphql_post(tix_req *r)
         bad_request(r, "invalid_type", "operationName", "operationName must be a string");
     } else if (ext != NULL && !json_is_object(ext) && !json_is_null(ext)) {
         bad_request(r, "invalid_type", "extensions", "extensions must be an object");
+    } else if (!keyed && tix_req_header(r, "Idempotency-Key") != NULL &&
+               runs_mutation(r, json_string_value(query), json_string_value(op))) {
+        tix_idempotent_call(r, post_keyed); /* which reads the body again */
+        keyed_answer(r, type);
     } else {
         run(r, type, json_string_value(query), json_is_object(vars) ? vars : NULL,
             json_string_value(op), false);
     }
     json_decref(body);
+}
+
+static void post_keyed(tix_req *r)
+{
+    post(r, true);
+}
+
+void tix_api_graphql_post(tix_req *r)
+{
+    post(r, false);
 }
 
 void tix_api_graphql_get(tix_req *r)

@@ -398,7 +398,7 @@ json_t *tix_gqlr_user_bookings(tix_gql_ctx *c, json_t *parent, json_t *args)
  * GraphQL error's), its rate limit (the route's RL flags, http/ratelimit.h) and its audit row
  * (tix_audit_record on the sub-request: the REST route's action, target and policy, so an
  * owner's or admin's write is in the trail whichever door it came through). What it does not
- * share: the Idempotency-Key (a GraphQL request has none).
+ * share: the Idempotency-Key, which guards the whole GraphQL request instead (graphql_api.c).
  */
 
 /* The route of handler h (the route table is the one place that binds them). */

@@ -5,6 +5,7 @@
  * the hall's lock and the transaction to the catalogue service (catalog/catalog.h, shows.c).
  */
 #include "api/catalog_views.h"
+#include "api/fx_api.h"
 #include "api/handlers.h"
 #include "api/views.h"
 #include "app.h"
@@ -180,12 +181,99 @@ static bool read_show_filter(tix_req *r, tix_show_filter *f)
     return true;
 }
 
+/* {"min", "max"} of a show's price range in minor units, or null when it has no prices. */
+static json_t *view_range(int64_t lo, int64_t hi)
+{
+    return lo < 0 ? json_null()
+                  : json_pack("{s:I,s:I}", "min", (json_int_t)lo, "max", (json_int_t)hi);
+}
+
+/* Distinct show currencies one page converts from: more than core/currency.c supports. */
+#define LIST_FX_MAX 32
+
+/* The conversion from currency into code among conv[0..*nconv), opened (and added) if it is
+ * not there yet; NULL after answering (a missing or stale rate, a database failure). */
+static const tix_fx_conv *conv_for(tix_req *r, tix_db *db, tix_fx_conv conv[LIST_FX_MAX],
+                                   int *nconv, const char *currency, const char *code)
+{
+    for (int k = 0; k < *nconv; k++) {
+        if (strcmp(conv[k].from->code, currency) == 0) {
+            return &conv[k];
+        }
+    }
+    if (*nconv >= LIST_FX_MAX) {
+        tix_reply_rc(r, TIX_EDB); /* a show currency that is no supported one */
+        return NULL;
+    }
+    if (!tix_fx_open(r, db, currency, code, "display_currency", &conv[*nconv])) {
+        return NULL;
+    }
+    return &conv[(*nconv)++];
+}
+
+/* Adds "price_range" and "display" to view, the view of show s, converted with c; false (and
+ * nothing added) if an amount cannot be converted. */
+static bool add_show_display(json_t *view, const tix_show *s, const tix_fx_conv *c)
+{
+    int64_t lo = s->price_min;
+    int64_t hi = s->price_max;
+    int64_t dlo = lo < 0 ? -1 : tix_fx_convert(c, lo);
+    int64_t dhi = hi < 0 ? -1 : tix_fx_convert(c, hi);
+    if (lo >= 0 && (dlo < 0 || dhi < 0)) {
+        return false;
+    }
+    json_object_set_new(view, "price_range", view_range(lo, hi));
+    json_object_set_new(view, "display",
+                        json_pack("{s:s,s:o,s:O}", "currency", c->to->code, "price_range",
+                                  view_range(dlo, dhi), "rates", c->rates));
+    return true;
+}
+
+/*
+ * ?display_currency=XYZ on a list: to each listed show (list[i] is the view of items[i]) its
+ * price range in its own currency, "price_range": {"min", "max"} (read with the list itself:
+ * tix_show_filter.price_range), and "display": {"currency", "price_range", "rates"}, the same
+ * range converted as the seat map converts its prices (api/fx_api.h; "rates" the rows used for
+ * that show). One conversion per currency on the page; a missing or stale rate for any of them
+ * refuses the whole list (422), never used. False after answering.
+ */
+static bool add_display(tix_req *r, tix_db *db, const tix_show *items, int n, json_t *list,
+                        const char *code)
+{
+    tix_fx_conv conv[LIST_FX_MAX];
+    int nconv = 0;
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++) {
+        const tix_fx_conv *c = conv_for(r, db, conv, &nconv, items[i].currency, code);
+        ok = c != NULL;
+        if (ok && !add_show_display(json_array_get(list, (size_t)i), &items[i], c)) {
+            tix_reply_rc(r, TIX_EDB);
+            ok = false;
+        }
+    }
+    for (int k = 0; k < nconv; k++) {
+        json_decref(conv[k].rates);
+    }
+    return ok;
+}
+
+/*
+ * GET /shows (also a movie's or a theatre's shows: ?movie_id=, ?theatre_id=). Cached per
+ * catalogue version (http/cached.h) until a listed show starts or ends; with display_currency
+ * (add_display) never cached (r->cache_until = now), as a seat map's display: the rates do not
+ * bump the catalogue's version, and a new one must show at once. The parameter is part of the
+ * route's cache key all the same (routes.c), so a currency's answer can never be handed to a
+ * request for another or for none (nor through a coalesced miss).
+ */
 void tix_api_show_list(tix_req *r)
 {
     tix_show_filter f;
-    if (!read_show_filter(r, &f)) {
+    const char *code = tix_req_query(r, "display_currency");
+    if (!read_show_filter(r, &f) ||
+        (code != NULL && tix_fx_target(r, code, "display_currency") == NULL)) {
         return;
     }
+    f.price_range = code != NULL;
     tix_db *db = tix_req_db_read(r); /* a listing may come from a replica */
     if (db == NULL) {
         return;
@@ -203,14 +291,22 @@ void tix_api_show_list(tix_req *r)
         return;
     }
     int64_t now = tix_now_ms();
+    int shown = n < f.limit ? n : f.limit;
     json_t *list = json_array();
-    for (int i = 0; i < n && i < f.limit; i++) {
+    for (int i = 0; i < shown; i++) {
         json_array_append_new(list, tix_view_show(&items[i], NULL, 0, now));
         /* a cached list (http/cached.h) lasts until a listed show starts or ends */
         int64_t edge = items[i].starts_at > now ? items[i].starts_at : items[i].ends_at;
         if (edge > now && (r->cache_until == 0 || edge < r->cache_until)) {
             r->cache_until = edge;
         }
+    }
+    if (code != NULL) {
+        r->cache_until = now; /* converted: never cached */
+    }
+    if (code != NULL && !add_display(r, db, items, shown, list, code)) {
+        json_decref(list);
+        return;
     }
     const tix_show *last = n > f.limit ? &items[f.limit - 1] : NULL;
     tix_reply_page(

@@ -1,10 +1,11 @@
 /*
- * Recommendations: the two models of reco.h. The similarity is computed from a compressed
- * table of the bookings in both directions (users -> movies and movies -> users, as index
- * arrays over the sorted distinct ids): for each movie X, walking its users' movies counts
- * |U(X) n U(Y)| for every Y in one scratch array, so time is the sum over users of (movies
- * they booked)^2 and memory linear in the bookings, never movies^2. The scratch is malloc'd
- * and freed before returning; results go to the caller's arena.
+ * Recommendations: the two models of reco.h. The similarity needs only counts, and the database
+ * counts them (store/reco.h, GROUP BY): each movie's bookers |U(X)|, and for a page of
+ * TIX_RECO_PAGE movies X every Y sharing a booker with |U(X) n U(Y)|. The job reads the pages in
+ * turn, each into an arena of its own destroyed after it, and keeps each movie's best
+ * neighbours: memory is one page's rows (at most TIX_RECO_PAGE x movies) and the kept pairs,
+ * never the bookings. The seat scores are computed here from the sales in sale order. Scratch
+ * space is malloc'd and freed before returning; results go to the caller's arena.
  */
 #include "booking/reco.h"
 
@@ -14,208 +15,104 @@
 
 /* ---- movies ---- */
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Sorted distinct copy of the strings (pointers into the caller's rows). OUT: *n. */
-static const char **distinct(tix_arena *a, const char **v, int n, int *nout)
-{
-    const char **d = tix_arena_calloc(a, sizeof(*d) * (size_t)(n ? n : 1));
-    memcpy(d, v, sizeof(*d) * (size_t)n);
-    qsort(d, (size_t)n, sizeof(*d), cmp_str);
-    int k = 0;
-    for (int i = 0; i < n; i++) {
-        if (k == 0 || strcmp(d[k - 1], d[i]) != 0) {
-            d[k++] = d[i];
-        }
-    }
-    *nout = k;
-    return d;
-}
-
-static int index_of(const char **sorted, int n, const char *s)
-{
-    const char **hit = bsearch(&s, sorted, (size_t)n, sizeof(*sorted), cmp_str);
-    return hit ? (int)(hit - sorted) : -1;
-}
-
-typedef struct edge {
-    int from, to;
-} edge;
-
-static int cmp_edge(const void *pa, const void *pb)
-{
-    const edge *a = pa;
-    const edge *b = pb;
-    return a->from != b->from ? (a->from > b->from) - (a->from < b->from)
-                              : (a->to > b->to) - (a->to < b->to);
-}
-
-/* Compressed adjacency: the targets of `from` are to[start[from] .. start[from + 1]). */
-typedef struct csr {
-    int *start; /* nfrom + 1 */
-    int *to;    /* nedges */
-} csr;
-
-/* Builds the adjacency of the (distinct, sorted) edges. malloc'd: free start and to. */
-static tix_rc csr_build(const edge *e, int ne, int nfrom, csr *out)
-{
-    out->start = calloc((size_t)nfrom + 1, sizeof(int));
-    out->to = malloc(sizeof(int) * (size_t)(ne ? ne : 1));
-    if (out->start == NULL || out->to == NULL) {
-        return TIX_ENOMEM;
-    }
-    for (int i = 0; i < ne; i++) {
-        out->start[e[i].from + 1]++;
-        out->to[i] = e[i].to;
-    }
-    for (int i = 0; i < nfrom; i++) {
-        out->start[i + 1] += out->start[i];
-    }
-    return TIX_OK;
-}
-
-/* A neighbour of one movie while choosing the best. */
+/* A co-occurrence row with its cosine, while choosing the best. */
 typedef struct neighbour {
-    int other;
-    int together;
+    const tix_reco_together *row;
     double sim;
 } neighbour;
 
+/* By movie id, then similarity descending, then the other's id. */
 static int cmp_near(const void *pa, const void *pb)
 {
     const neighbour *a = pa;
     const neighbour *b = pb;
+    int c = strcmp(a->row->movie_id, b->row->movie_id);
+    if (c != 0) {
+        return c;
+    }
     if (a->sim != b->sim) {
         return a->sim < b->sim ? 1 : -1;
     }
-    return (a->other > b->other) - (a->other < b->other); /* ids are sorted: smaller id first */
+    return strcmp(a->row->other_id, b->row->other_id);
 }
 
-typedef struct sim_scratch {
-    edge *um;         /* (user, movie) */
-    edge *mu;         /* (movie, user) */
-    csr users;        /* user -> movies */
-    csr movies;       /* movie -> users */
-    int *together;    /* per movie Y: |U(X) n U(Y)| for the X at hand */
-    int *touched;     /* the Y with together > 0 */
-    neighbour *nears; /* the touched Y of the X at hand */
-} sim_scratch;
-
-static void sim_free(sim_scratch *s)
+tix_rc tix_reco_similarity(tix_arena *a, const tix_reco_together *rows, int n, int neighbours,
+                           tix_reco_pair **pairs, int *npairs)
 {
-    free(s->um);
-    free(s->mu);
-    free(s->users.start);
-    free(s->users.to);
-    free(s->movies.start);
-    free(s->movies.to);
-    free(s->together);
-    free(s->touched);
-    free(s->nears);
-}
-
-/* Stores movie x's best `keep` neighbours from s->nears[0..k) into pairs. */
-static void keep_best(tix_arena *a, const char **mids, int x, neighbour *nears, int k, int keep,
-                      tix_reco_pair *pairs, int *npairs)
-{
-    qsort(nears, (size_t)k, sizeof(*nears), cmp_near);
-    for (int i = 0; i < k && i < keep; i++) {
-        tix_reco_pair *p = &pairs[(*npairs)++];
-        p->movie_id = tix_arena_strdup(a, mids[x]);
-        p->other_id = tix_arena_strdup(a, mids[nears[i].other]);
-        p->score_e6 = (int64_t)llround(nears[i].sim * 1e6);
-        p->together = nears[i].together;
+    neighbour *nears = malloc(sizeof(*nears) * (size_t)(n ? n : 1));
+    if (nears == NULL) {
+        return TIX_ENOMEM;
     }
-}
-
-/* Fills s->um (distinct (user, movie) edges), s->mu (the same reversed) and both adjacencies
- * from the booked rows, with uids/mids the sorted distinct ids (nu, nm of them). */
-static tix_rc load_edges(sim_scratch *s, const char **uv, const char **mv, int n, const char **uids,
-                         int nu, const char **mids, int nm)
-{
     for (int i = 0; i < n; i++) {
-        s->um[i] = (edge){index_of(uids, nu, uv[i]), index_of(mids, nm, mv[i])};
+        const tix_reco_together *r = &rows[i];
+        nears[i] = (neighbour){r, r->together / sqrt((double)r->bookers * r->other_bookers)};
     }
-    qsort(s->um, (size_t)n, sizeof(edge), cmp_edge);
-    int ne = 0;
-    for (int i = 0; i < n; i++) {
-        if (ne == 0 || cmp_edge(&s->um[ne - 1], &s->um[i]) != 0) {
-            s->um[ne++] = s->um[i];
-        }
-    }
-    for (int i = 0; i < ne; i++) {
-        s->mu[i] = (edge){s->um[i].to, s->um[i].from};
-    }
-    qsort(s->mu, (size_t)ne, sizeof(edge), cmp_edge);
-    tix_rc rc = csr_build(s->um, ne, nu, &s->users);
-    return rc ? rc : csr_build(s->mu, ne, nm, &s->movies);
-}
-
-/* Movie x's neighbours into s->nears: every y sharing a user, with |U(x) n U(y)| and the
- * cosine. Returns how many. s->together is all zero before and after. */
-static int neighbours_of(sim_scratch *s, int x)
-{
-    int k = 0;
-    for (int i = s->movies.start[x]; i < s->movies.start[x + 1]; i++) {
-        int u = s->movies.to[i];
-        for (int j = s->users.start[u]; j < s->users.start[u + 1]; j++) {
-            int y = s->users.to[j];
-            if (y != x && s->together[y]++ == 0) {
-                s->touched[k++] = y;
-            }
-        }
-    }
-    int ux = s->movies.start[x + 1] - s->movies.start[x];
-    for (int i = 0; i < k; i++) {
-        int y = s->touched[i];
-        int uy = s->movies.start[y + 1] - s->movies.start[y];
-        s->nears[i] = (neighbour){y, s->together[y], s->together[y] / sqrt((double)ux * uy)};
-        s->together[y] = 0;
-    }
-    return k;
-}
-
-static tix_rc sim_alloc(sim_scratch *s, int n, int nm)
-{
-    memset(s, 0, sizeof(*s));
-    s->um = malloc(sizeof(edge) * (size_t)(n ? n : 1));
-    s->mu = malloc(sizeof(edge) * (size_t)(n ? n : 1));
-    s->together = calloc((size_t)(nm ? nm : 1), sizeof(int));
-    s->touched = malloc(sizeof(int) * (size_t)(nm ? nm : 1));
-    s->nears = malloc(sizeof(neighbour) * (size_t)(nm ? nm : 1));
-    return s->um && s->mu && s->together && s->touched && s->nears ? TIX_OK : TIX_ENOMEM;
-}
-
-tix_rc tix_reco_similarity(tix_arena *a, const tix_reco_booked *booked, int n, int neighbours,
-                           tix_reco_pair **pairs, int *npairs, tix_reco_pop **pop, int *npop)
-{
-    const char **uv = tix_arena_calloc(a, sizeof(char *) * (size_t)(n ? n : 1));
-    const char **mv = tix_arena_calloc(a, sizeof(char *) * (size_t)(n ? n : 1));
-    for (int i = 0; i < n; i++) {
-        uv[i] = booked[i].user_id;
-        mv[i] = booked[i].movie_id;
-    }
-    int nu = 0;
-    int nm = 0;
-    const char **uids = distinct(a, uv, n, &nu);
-    const char **mids = distinct(a, mv, n, &nm);
-    sim_scratch s;
-    tix_rc rc = sim_alloc(&s, n, nm);
-    rc = rc ? rc : load_edges(&s, uv, mv, n, uids, nu, mids, nm);
+    qsort(nears, (size_t)n, sizeof(*nears), cmp_near);
     int keep = neighbours < 0 ? 0 : neighbours;
-    *pairs = tix_arena_calloc(a, sizeof(**pairs) * (size_t)(nm * (keep < nm ? keep : nm) + 1));
+    *pairs = tix_arena_calloc(a, sizeof(**pairs) * (size_t)(n ? n : 1));
     *npairs = 0;
-    *pop = tix_arena_calloc(a, sizeof(**pop) * (size_t)(nm ? nm : 1));
-    *npop = 0;
-    for (int x = 0; x < nm && rc == TIX_OK; x++) {
-        int ux = s.movies.start[x + 1] - s.movies.start[x];
-        (*pop)[(*npop)++] = (tix_reco_pop){tix_arena_strdup(a, mids[x]), ux};
-        keep_best(a, mids, x, s.nears, neighbours_of(&s, x), keep, *pairs, npairs);
+    int rank = 0; /* of nears[i] among its movie's rows */
+    for (int i = 0; i < n; i++) {
+        rank =
+            i > 0 && strcmp(nears[i].row->movie_id, nears[i - 1].row->movie_id) == 0 ? rank + 1 : 0;
+        if (rank < keep) {
+            tix_reco_pair *p = &(*pairs)[(*npairs)++];
+            p->movie_id = tix_arena_strdup(a, nears[i].row->movie_id);
+            p->other_id = tix_arena_strdup(a, nears[i].row->other_id);
+            p->score_e6 = (int64_t)llround(nears[i].sim * 1e6);
+            p->together = nears[i].row->together;
+        }
     }
-    sim_free(&s);
+    free(nears);
+    return TIX_OK;
+}
+
+static int cmp_pop(const void *pa, const void *pb)
+{
+    return strcmp(((const tix_reco_pop *)pa)->movie_id, ((const tix_reco_pop *)pb)->movie_id);
+}
+
+/* The movie model: *pop every booked movie with its bookers (ordered by id), *pairs each one's
+ * best `neighbours`, read TIX_RECO_PAGE movies at a time in id order (so the pairs come out
+ * ordered by movie, as tix_reco_similarity orders one page). */
+static tix_rc movie_model(tix_db *db, tix_arena *a, int neighbours, tix_reco_pair **pairs,
+                          int *npairs, tix_reco_pop **pop, int *npop)
+{
+    tix_rc rc = tix_reco_movie_bookers(db, a, pop, npop);
+    if (rc != TIX_OK) {
+        return rc;
+    }
+    qsort(*pop, (size_t)*npop, sizeof(**pop), cmp_pop); /* the database's order may be a locale's */
+    int cap = 16;
+    *pairs = tix_arena_calloc(a, sizeof(**pairs) * (size_t)cap);
+    *npairs = 0;
+    const char *ids[TIX_RECO_PAGE];
+    for (int first = 0; first < *npop && rc == TIX_OK; first += TIX_RECO_PAGE) {
+        int k = *npop - first < TIX_RECO_PAGE ? *npop - first : TIX_RECO_PAGE;
+        for (int i = 0; i < k; i++) {
+            ids[i] = (*pop)[first + i].movie_id;
+        }
+        tix_arena *page = tix_arena_create(0);
+        tix_reco_together *rows = NULL;
+        tix_reco_pair *got = NULL;
+        int nrows = 0;
+        int ngot = 0;
+        rc = tix_reco_together_of(db, page, ids, k, &rows, &nrows);
+        rc = rc ? rc : tix_reco_similarity(a, rows, nrows, neighbours, &got, &ngot);
+        tix_arena_destroy(page);
+        if (rc == TIX_OK && *npairs + ngot > cap) {
+            while (*npairs + ngot > cap) {
+                cap *= 2;
+            }
+            tix_reco_pair *grown = tix_arena_calloc(a, sizeof(**pairs) * (size_t)cap);
+            memcpy(grown, *pairs, sizeof(**pairs) * (size_t)*npairs);
+            *pairs = grown;
+        }
+        if (rc == TIX_OK && ngot > 0) {
+            memcpy(*pairs + *npairs, got, sizeof(*got) * (size_t)ngot);
+            *npairs += ngot;
+        }
+    }
     return rc;
 }
 
@@ -451,13 +348,11 @@ void tix_reco_rank(tix_arena *a, const tix_reco_inputs *in, int limit, tix_reco_
 tix_rc tix_reco_refresh(tix_db *db, tix_arena *a, int neighbours, int64_t now,
                         tix_reco_refresh_counts *out)
 {
-    tix_reco_booked *booked = NULL;
     tix_reco_sale *sales = NULL;
     tix_reco_seat *seats = NULL;
     tix_reco_pair *pairs = NULL;
     tix_reco_pop *pop = NULL;
     tix_reco_seat_score *scores = NULL;
-    int nbooked = 0;
     int nsales = 0;
     int nseats = 0;
     int npairs = 0;
@@ -465,11 +360,9 @@ tix_rc tix_reco_refresh(tix_db *db, tix_arena *a, int neighbours, int64_t now,
     int nscores = 0;
     memset(out, 0, sizeof(*out));
     /* the reads need no transaction: a booking confirmed meanwhile is learned next run */
-    tix_rc rc = tix_reco_booked_all(db, a, &booked, &nbooked);
+    tix_rc rc = movie_model(db, a, neighbours, &pairs, &npairs, &pop, &npop);
     rc = rc ? rc : tix_reco_sales_all(db, a, &sales, &nsales);
     rc = rc ? rc : tix_reco_sold_hall_seats(db, a, &seats, &nseats);
-    rc =
-        rc ? rc : tix_reco_similarity(a, booked, nbooked, neighbours, &pairs, &npairs, &pop, &npop);
     rc = rc ? rc : tix_reco_seat_scores(a, sales, nsales, seats, nseats, &scores, &nscores);
     rc = rc ? rc : tix_db_begin(db);
     rc = rc ? rc : tix_reco_save_movies(db, pairs, npairs, pop, npop, now);

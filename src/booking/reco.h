@@ -42,13 +42,13 @@
 #define TIX_RECO_SEAT_PRIOR 2.0 /* M above: shows' worth of prior at 0.5 */
 #define TIX_RECO_LIMIT_MAX  50  /* most items one request may ask for */
 
-/* Movie similarity from booked (any order; duplicates count once). OUT: pairs (both
- * directions, at most `neighbours` per movie, ordered by movie then score descending) and pop
- * (every booked movie with its bookers, ordered by movie id). TIX_ENOMEM on a failed malloc
- * of the scratch space (freed before returning). */
-TIX_MUSTCHECK tix_rc tix_reco_similarity(tix_arena *a, const tix_reco_booked *booked, int n,
-                                         int neighbours, tix_reco_pair **pairs, int *npairs,
-                                         tix_reco_pop **pop, int *npop);
+/* Movie similarity from co-occurrence rows (as tix_reco_together_of gives them: any order, each
+ * movie_id with all of its rows): sim = together / sqrt(bookers * other_bookers). OUT: pairs,
+ * at most `neighbours` per movie_id, ordered by movie_id then score descending (ties: the
+ * other's id), as a new array in the arena. TIX_ENOMEM on a failed malloc of the scratch space
+ * (freed before returning). */
+TIX_MUSTCHECK tix_rc tix_reco_similarity(tix_arena *a, const tix_reco_together *rows, int n,
+                                         int neighbours, tix_reco_pair **pairs, int *npairs);
 
 /* Seat scores from sales (ordered by hall, show, sale order, as tix_reco_sales_all gives them)
  * and seats (the halls' active seats, any order). OUT: one row per seat of a hall that has
@@ -92,7 +92,8 @@ typedef struct tix_reco_refresh_counts {
 } tix_reco_refresh_counts;
 
 /* Recomputes both models from every confirmed booking and replaces the tables in one
- * transaction (readers see the old answer or the new one). */
+ * transaction (readers see the old answer or the new one). The movie model reads counts the
+ * database aggregated, TIX_RECO_PAGE movies at a time (store/reco.h), not the bookings. */
 TIX_MUSTCHECK tix_rc tix_reco_refresh(tix_db *db, tix_arena *a, int neighbours, int64_t now,
                                       tix_reco_refresh_counts *out);
 

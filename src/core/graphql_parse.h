@@ -1,7 +1,8 @@
 /*
  * GraphQL executable documents (the October 2021 specification, sections 2 "Language" and
- * B "Grammar Summary"): a hand-written lexer and recursive-descent parser that turns the text of
- * a request's `query` into a syntax tree the validator and executor of api/graphql_*.c walk.
+ * B "Grammar Summary"): a hand-written lexer (graphql_lex.c) and recursive-descent parser
+ * (graphql_parse.c) that turns the text of a request's `query` into a syntax tree the validator
+ * and executor of api/graphql_*.c walk.
  *
  * Why ours: Debian 12 packages no C GraphQL parser (libgraphqlparser is not in the archive), and
  * the grammar of executable documents is small. Only executable definitions are accepted

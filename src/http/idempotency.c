@@ -17,18 +17,19 @@
  *   and gets its answer; a used key makes the transaction roll back (state TAKEN) and the stored
  *   answer replaces the handler's. A refusal that never reached the commit (validation, 404,
  *   409 seats taken: nothing written) is stored on its own afterwards, as before.
- * - Claimed before the handler (the other routes: bookings and confirm call the payment
- *   provider, cancel and refund retries likewise, so their work is not one transaction). The
- *   key is inserted with status 0 on its own, the handler runs, then the answer is stored or,
- *   for a 5xx, the claim dropped. A concurrent duplicate gets 409 idempotency_in_progress with
- *   Retry-After until the first has answered. If the database is gone when a 5xx is answered,
- *   the claim cannot be dropped; nor can it when the server dies in the middle of the work. So a
- *   claim is a lease: one still unanswered IDEMPOTENCY_LEASE (60 s) after its request started
- *   is abandoned, and the next request with the key takes it over and does the work (or finds
- *   it done), as after a dropped claim. The lease outlasts any request's work (a payment call
- *   gives up after 10 s, a lock wait after 5 s); should one run longer all the same, its late
- *   answer is not stored over the new claim (store/booking.h: finish and forget touch only
- *   their own claim). The transactional way needs no lease: its row never commits unanswered.
+ * - Claimed before the handler (the other routes: bookings and confirm call the payment provider,
+ *   cancel and refund retries likewise, so their work is not one transaction). The key is inserted
+ *   with status 0 on its own, the handler runs, then the answer is stored or, for a 5xx (or an
+ *   answer the handler marks transient: a GraphQL 200 whose mutation met a 5xx, api/graphql_api.c),
+ *   the claim dropped. A concurrent duplicate gets 409 idempotency_in_progress with Retry-After
+ *   until the first has answered. If the database is gone when a 5xx is answered, the claim cannot
+ *   be dropped; nor can it when the server dies in the middle of the work. So a claim is a lease:
+ *   one still unanswered IDEMPOTENCY_LEASE (60 s) after its request started is abandoned, and the
+ *   next request with the key takes it over and does the work (or finds it done), as after a
+ *   dropped claim. The lease outlasts any request's work (a payment call gives up after 10 s, a
+ *   lock wait after 5 s); should one run longer all the same, its late answer is not stored over
+ *   the new claim (store/booking.h: finish and forget touch only their own claim). The
+ *   transactional way needs no lease: its row never commits unanswered.
  */
 #include "app.h"
 #include "booking/booking.h"
@@ -114,7 +115,7 @@ static void claim_first(tix_req *r, tix_handler handler, tix_db *db, const tix_i
         tix_reply_rc(r, rc);
     } else {
         handler(r);
-        tix_rc frc = r->status >= 500 || r->status == 0
+        tix_rc frc = r->status >= 500 || r->status == 0 || r->transient
                          ? tix_idem_forget(db, k)
                          : tix_idem_finish(db, k, (int)r->status, r->resp);
         (void)frc; /* the answer stands; a lost record only means no replay (a claim left

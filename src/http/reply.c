@@ -181,6 +181,7 @@ bool tix_req_db_read_again(tix_req *r, tix_rc rc, tix_db **db)
     if (rc == TIX_EUNAVAIL) {
         tix_db_replica_failed(r->app->db);
     }
+    r->db_calls += tix_db_calls(r->rdb);
     tix_db_release(r->app->db, r->rdb);
     r->rdb = NULL;
     r->read_until = 0;

@@ -68,8 +68,11 @@ struct tix_req {
     tix_principal auth; /* who is calling; .authenticated false for anonymous */
     char request_id[72];
     int64_t start_us;
-    tix_db *db;         /* acquired on first use by tix_req_db, released after the reply */
-    tix_db *rdb;        /* tix_req_db_read's, when db was not acquired first; released with it */
+    tix_db *db;  /* acquired on first use by tix_req_db, released after the reply */
+    tix_db *rdb; /* tix_req_db_read's, when db was not acquired first; released with it */
+    /* Store calls (store/db.h tix_db_calls) of connections the request has given back already;
+     * the access log adds those of db and rdb if still held. */
+    int db_calls;
     int64_t read_until; /* an answer read from a replica is cached no later than this (ms) */
     tix_upload upload;  /* TIX_ROUTE_UPLOAD routes only */
     /* TIX_ROUTE_IDEM_TX routes with an Idempotency-Key: the key, for the handler to hand to the
@@ -108,6 +111,10 @@ struct tix_req {
     struct tix_cached *cached;
     bool cache_hit;
     const char *error_code; /* for the access log */
+    /* The answer reports a failure a retry may not meet although its status is no 5xx (a
+     * GraphQL 200 whose mutation met a 503 or a 429): http/idempotency.c drops the
+     * Idempotency-Key's claim, as for a 5xx, instead of storing the answer for replay. */
+    bool transient;
     /* What the request acted on, when the handler names it (http/audit.h: tix_audit_target);
      * NULL: the audit trail derives it from the route. Static text or arena memory. */
     const char *audit_target_type;

@@ -299,7 +299,8 @@ static void run_handler(req_state *st)
     tix_audit_record(&st->r); /* after the answer, never changing it (http/audit.h) */
     /* The handler is done with the database: give the connection back now, not when the
      * response has been sent (completion runs on an MHD thread, which must never wait for a
-     * database connection). */
+     * database connection). Its store calls are kept for the access log. */
+    st->r.db_calls += tix_db_calls(st->r.db) + tix_db_calls(st->r.rdb);
     tix_db_release(st->s->app->db, st->r.db);
     st->r.db = NULL;
     tix_db_release(st->s->app->db, st->r.rdb);
@@ -435,8 +436,9 @@ static const char *logged_method(const char *m)
     return "OTHER";
 }
 
-/* One JSON line per request. Every text that comes from the client is escaped and bounded
- * (path 511 bytes, user 127), so the line always fits its buffer and always parses. */
+/* One JSON line per request; db_calls: the store calls it made (tix_req.db_calls). Every text that
+ * comes from the client is escaped and bounded (path 511 bytes, user 127), so the line always fits
+ * its buffer and always parses. */
 static void access_log(req_state *st, enum MHD_RequestTerminationCode toe)
 {
     tix_req *r = &st->r;
@@ -455,11 +457,12 @@ static void access_log(req_state *st, enum MHD_RequestTerminationCode toe)
     int n = snprintf(fields, sizeof(fields),
                      "\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,"
                      "\"dur_us\":%lld,\"bytes_in\":%zu,\"bytes_out\":%zu,\"ip\":\"%s\","
-                     "\"user\":\"%s\",\"error\":\"%s\"%s",
+                     "\"user\":\"%s\",\"error\":\"%s\",\"db_calls\":%d%s",
                      rid, logged_method(r->method), path, r->status,
                      (long long)(tix_mono_us() - r->start_us), r->body_len,
                      r->resp_file ? (size_t)r->resp_size : r->resp_len, ip, user,
                      r->error_code ? r->error_code : "",
+                     r->db_calls + tix_db_calls(r->db) + tix_db_calls(r->rdb),
                      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
     if (n < 0 || (size_t)n >= sizeof(fields)) { /* cannot happen with the bounds above */
         snprintf(fields, sizeof(fields), "\"rid\":\"%s\",\"status\":%u,\"truncated\":true", rid,

@@ -51,6 +51,7 @@ bool tix_server_upload_begin(req_state *st)
         r->route->handler(r);
         r->upload.begin = false;
         /* No database connection is held while the body arrives (it may take minutes). */
+        r->db_calls += tix_db_calls(r->db);
         tix_db_release(st->s->app->db, r->db);
         r->db = NULL;
         if (!tix_req_answered(r) && take_upload_slot(st)) {
@@ -61,6 +62,7 @@ bool tix_server_upload_begin(req_state *st)
         return false;
     }
     tix_audit_record(r); /* a refused upload is an attempt too; run_handler never runs */
+    r->db_calls += tix_db_calls(r->db);
     tix_db_release(st->s->app->db, r->db);
     r->db = NULL;
     tix_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");

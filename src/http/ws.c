@@ -321,8 +321,8 @@ void tix_ws_queue_json(tix_ws_conn *c, json_t *j)
 
 void tix_ws_send_error(tix_ws_conn *c, const char *code, const char *message)
 {
-    tix_ws_queue_json(
-        c, json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", message));
+    tix_ws_queue_json(c, json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message",
+                                   tix_tr(c->lang, message)));
 }
 
 void tix_ws_close_with(tix_ws_conn *c, uint16_t code, const char *reason)
@@ -337,6 +337,11 @@ void tix_ws_close_with(tix_ws_conn *c, uint16_t code, const char *reason)
     if (wslay_event_get_close_sent(c->ctx)) {
         return;
     }
+    const char *tr = reason ? tix_tr(c->lang, reason) : NULL;
+    if (tr != NULL && strlen(tr) > WS_MAX_REASON) {
+        tr = reason; /* a translation too long for a close frame: English (ws.h) */
+    }
+    reason = tr;
     /* wslay goes on reading, to see the client's answering close; messages meanwhile are
      * ignored (pump) */
     wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
@@ -503,7 +508,7 @@ static void tick(tix_ws_hub *h, int64_t now)
         if (close_timed_out || now - c->last_rx_ms > WS_IDLE_MS) {
             drop(c); /* no answer to our close, or a dead peer (it answers our pings) */
         } else if (!c->got_first && c->inbox_head == NULL && now - c->opened_ms > WS_FIRST_MS) {
-            tix_ws_close_with(c, WSLAY_CODE_POLICY_VIOLATION, "no first message in time");
+            tix_ws_close_with(c, WSLAY_CODE_POLICY_VIOLATION, N_("no first message in time"));
             tix_ws_flush(c);
         } else if (now - c->last_ping_ms > WS_PING_MS) {
             c->last_ping_ms = now;
@@ -565,13 +570,15 @@ static void *loop_main(void *arg)
 void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
                        size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
-    (void)conn;
     (void)con_cls;
     tix_ws_hub *h = cls;
     /* Our own descriptor, and extra_in copied (it lives in MHD's pool): then MHD's handle goes
      * back at once, which frees MHD's connection and pool (the file header says why no FIN) */
     int fd = fcntl(sock, F_DUPFD_CLOEXEC, 3);
     tix_ws_conn *c = fd >= 0 ? calloc(1, sizeof(*c)) : NULL;
+    /* the handshake's language, read while MHD still has the request */
+    tix_lang lang =
+        tix_lang_accept(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language"));
     if (c != NULL && extra_in_size > 0) {
         c->pre = malloc(extra_in_size);
         if (c->pre != NULL) {
@@ -589,6 +596,7 @@ void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
     /* no wslay context yet: the socket starts parked, the first read makes it (unpark) */
     c->hub = h;
     c->fd = fd;
+    c->lang = lang;
     c->opened_ms = c->last_rx_ms = c->last_ping_ms = tix_mono_ms();
     set_up_fd(c);
     pthread_mutex_lock(&h->mu);
@@ -610,8 +618,8 @@ void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
         h->graves = c;
     } else if (full) {
         tix_ws_close_with(c, h->closing ? WSLAY_CODE_GOING_AWAY : 1013,
-                          ip_full && !h->closing ? "too many sockets from this address"
-                                                 : "the server takes no more sockets");
+                          ip_full && !h->closing ? N_("too many sockets from this address")
+                                                 : N_("the server takes no more sockets"));
         tix_ws_flush(c);
     } else if (c->pre != NULL) {
         on_io(c, EPOLLIN); /* what the client sent with the handshake */
@@ -630,7 +638,7 @@ void tix_ws_shutdown(tix_ws_hub *h, int wait_ms)
     h->closing = true;
     for (tix_ws_conn *c = h->conns, *next = NULL; c != NULL; c = next) {
         next = c->next;
-        tix_ws_close_with(c, WSLAY_CODE_GOING_AWAY, "server shutting down");
+        tix_ws_close_with(c, WSLAY_CODE_GOING_AWAY, N_("server shutting down"));
         tix_ws_flush(c);
     }
     pthread_mutex_unlock(&h->mu);

@@ -9,10 +9,14 @@
  * text messages, the size limit): no frame is parsed here.
  *
  * Protocol (JSON text messages; API.md "Real time for people"):
- *   client → {"type":"auth","access_token":"…"}          optional, and only as the first message
+ *   client → {"type":"auth","access_token":"…","last_event_id":N}   optional, and only as the
+ *                                                        first message (N optional: the user
+ *                                                        channel's last id, to resume)
  *            {"type":"subscribe","channel":"show:<id>","last_event_id":N}   (N optional)
  *            {"type":"unsubscribe","channel":"show:<id>"}
- *   server → {"type":"ready","user_id":"…"|null}          after auth (or the first subscribe)
+ *   server → {"type":"ready","user_id":"…","last_event_id":N|null}   after auth (after the
+ *                                                        user channel's replayed events)
+ *            {"type":"ready","user_id":null}           or after the first subscribe
  *            {"type":"subscribed","channel":"show:<id>","last_event_id":N}
  *            {"type":"unsubscribed","channel":"show:<id>"}
  *            {"type":"event","channel":"show:<id>"|"user","id":N,"event":"seats",…,"data":{…}}
@@ -20,12 +24,23 @@
  * Show channels carry the SSE stream's events with the same ids (the bus's per-show sequence):
  * a subscribe with last_event_id gets the backlog after it, or one "refetch" event when the
  * backlog no longer reaches back that far. The user channel ("user:<id>" on the bus,
- * booking/seat_events.h tix_user_event) is joined by itself after auth.
+ * booking/seat_events.h tix_user_event) is joined by itself after auth and resumes the same
+ * way from the auth message's last_event_id (its ids are the bus's per-user sequence, kept in
+ * the same backlog as a show's): the missed events, or one refetch event {"reason":…}, then
+ * "ready" naming the id the client has now.
  *
  * Close codes: 1000 normal, 1001 server shutting down, 1002 bad frame, 1007 text not UTF-8,
  * 1008 no first message within WS_FIRST_MS or a second auth, 1009 a message over
  * WS_MAX_MESSAGE, 1011 the token could not be checked (database down), 1013 the server takes no
  * more sockets, 4401 invalid or revoked token (reason "invalid_token"/"token_revoked").
+ *
+ * Languages (core/i18n.h, as REST errors): the socket's language is the best supported one of
+ * the handshake's Accept-Language; when that names none, the user's saved locale applies from
+ * a successful auth on (before it, and for anonymous sockets: English). Error messages' and
+ * close reasons' texts are in it; codes (an error's "code", a close code, and the 4401
+ * reasons, which are code words) never change. A close reason fits WS_MAX_REASON bytes of
+ * UTF-8 (Hindi and Tamil take 3 bytes a letter): the reasons are kept short, and one whose
+ * translation would not fit goes out in English.
  *
  * Bounds: a socket's send queue (wslay's queued bytes) over WS_MAX_QUEUE drops the client at
  * once (a slow reader is never buffered for without bound); the kernel send buffer is set small
@@ -64,6 +79,7 @@
 #define WS_PING_MS     25000
 #define WS_IDLE_MS     (2 * WS_PING_MS + 10000)
 #define WS_CODE_AUTH   4401
+#define WS_MAX_REASON  123 /* bytes of a close frame's reason (RFC 6455 5.5: 125 with the code) */
 
 typedef struct tix_ws_hub tix_ws_hub;
 struct tix_app;

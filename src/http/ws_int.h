@@ -29,6 +29,7 @@
 #ifndef TIX_HTTP_WS_INT_H
 #define TIX_HTTP_WS_INT_H
 
+#include "core/i18n.h"
 #include "http/channels.h"
 #include "http/workpool.h"
 #include "http/ws.h"
@@ -86,6 +87,8 @@ struct tix_ws_conn {
     bool broken;   /* a message could not be queued: the next flush drops the socket */
     int64_t opened_ms, last_rx_ms, last_ping_ms, close_sent_ms;
     char user_id[TIX_ID_MAX];
+    tix_lang lang; /* of error messages and close reasons: Accept-Language at the handshake,
+                    * else the user's saved locale after auth; NONE: English */
     unsigned char peer[16]; /* the peer's address (4 bytes IPv4, 16 IPv6), for the per-IP cap */
     unsigned char peer_len; /* 0: unknown (never counted against the cap) */
 };
@@ -112,9 +115,12 @@ struct tix_ws_hub {
 void tix_ws_queue_text(tix_ws_conn *c, const char *text, size_t n);
 /* Queues j's compact text and releases j (NULL: nothing). */
 void tix_ws_queue_json(tix_ws_conn *c, json_t *j);
-/* {"type":"error","code":code,"message":message}. */
+/* {"type":"error","code":code,"message":message in c->lang}: message is a msgid (English; the
+ * 3rd argument is an xgettext keyword, scripts/update_po.sh). */
 void tix_ws_send_error(tix_ws_conn *c, const char *code, const char *message);
-/* Queues a close frame (once); later messages from the client are not handled. */
+/* Queues a close frame (once); later messages from the client are not handled. reason is a
+ * msgid marked N_() and goes out in c->lang when that fits WS_MAX_REASON bytes (else in
+ * English), or a code word ("invalid_token"), which no catalogue has and so stays as it is. */
 void tix_ws_close_with(tix_ws_conn *c, uint16_t code, const char *reason);
 /* Sends what the socket takes now; drops a socket that failed, is broken, is done or is over
  * WS_MAX_QUEUE. */

@@ -9,10 +9,14 @@
  * the loop does not pump a busy socket). A job takes the hub mutex only around its effects.
  *
  * Channels are http/channels.h's, keyed by the bus's show_id: a show's id, or "user:<id>" for
- * the user's own channel, joined by itself after auth (nothing to resume: primed at once). A
- * show subscription follows channels.h's resume logic exactly like an SSE stream: the backlog
- * after last_event_id, or one refetch; live events held back while it primes; ids the same as
- * the SSE stream's. Only the framing differs: {"type":"event","channel":…,"id":N,…}.
+ * the user's own channel, joined by itself after auth. Both follow channels.h's resume logic
+ * exactly like an SSE stream: the backlog after last_event_id (the subscribe's, or the auth's
+ * for the user channel), or one refetch; live events held back while it primes; ids the bus's
+ * per-key sequence (the SSE stream's for a show). The user channel's events are kept in the
+ * bus's backlog like a show's (tix_user_event publishes under "user:<id>": EVENT_BACKLOG
+ * events, EVENT_BACKLOG_TTL after the last; in Redis when REDIS_URL is set, so a resume works
+ * on another server), so no table keeps them. Only the framing differs from SSE:
+ * {"type":"event","channel":…,"id":N,…}.
  *
  * Memory: a tix_ws_sub is malloc'd here when a subscription starts and freed here when it
  * ends (unsubscribe, or tix_ws_unsubscribe_all when the socket is dropped); a job and its
@@ -24,6 +28,7 @@
 #include "core/util.h"
 #include "http/ws_int.h"
 #include "store/catalog.h"
+#include "store/users.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -125,11 +130,17 @@ static char *format_event(const char *key, int64_t id, const char *name, const c
     return t;
 }
 
+/* One refetch event: data {"show_id","reason"} on a show channel, {"reason"} on the user's (its
+ * client reloads what it shows of its bookings and holds). */
 static void send_refetch(tix_ws_sub *s, const char *reason)
 {
     const char *key = tix_chan_key(&s->chan);
     char data[TIX_ID_MAX + 96];
-    snprintf(data, sizeof(data), "{\"show_id\":\"%s\",\"reason\":\"%s\"}", key, reason);
+    if (strncmp(key, "user:", 5) == 0) {
+        snprintf(data, sizeof(data), "{\"reason\":\"%s\"}", reason);
+    } else {
+        snprintf(data, sizeof(data), "{\"show_id\":\"%s\",\"reason\":\"%s\"}", key, reason);
+    }
     size_t n = 0;
     char *t = format_event(key, 0, "refetch", data, &n);
     if (t != NULL) {
@@ -151,15 +162,14 @@ static void chan_refetch(tix_chan_sub *cs, const char *reason)
 
 const tix_chan_ops tix_ws_chan_ops = {chan_send, chan_refetch};
 
-/* Events may have been lost (the bus's subscription was down): every primed show
- * subscription refetches (a user channel has nothing to refetch; a priming one reads the
- * backlog after this anyway). */
+/* Events may have been lost (the bus's subscription was down): every primed subscription,
+ * show or user channel, refetches (a priming one reads the backlog after this anyway). */
 static void refetch_all(tix_ws_hub *h)
 {
     for (tix_ws_conn *c = h->conns, *cnext = NULL; c != NULL; c = cnext) {
         cnext = c->next; /* flush may drop c */
         for (tix_ws_sub *s = c->subs; s != NULL; s = s->next) {
-            if (strncmp(tix_chan_key(&s->chan), "user:", 5) != 0 && !s->chan.priming) {
+            if (!s->chan.priming) {
                 send_refetch(s, "events_lost");
             }
         }
@@ -225,9 +235,10 @@ static void prime(tix_ws_sub *s, const tix_bus_backlog *b)
 
 typedef struct job {
     tix_ws_conn *c;
-    json_t *m;    /* the message (owned) */
-    char *key;    /* subscribe: the channel's bus key */
-    int64_t last; /* subscribe: last_event_id (0 none) */
+    json_t *m;      /* the message (owned) */
+    char *key;      /* the channel's bus key (auth: made by the job) */
+    int64_t last;   /* last_event_id (0 none) */
+    bool want_lang; /* auth: the handshake named no language, read the saved locale */
 } job;
 
 static void job_done(job *j)
@@ -249,48 +260,107 @@ static tix_db *job_db(void *ctx)
     return *db;
 }
 
+/* The user's saved locale (store/users.h) on db; NONE when unknown or unreadable. */
+static tix_lang saved_lang(tix_db *db, const char *user_id)
+{
+    char tag[TIX_LOCALE_MAX];
+    if (db == NULL || tix_user_locale(db, user_id, tag, sizeof(tag)) != TIX_OK) {
+        return TIX_LANG_NONE;
+    }
+    return tix_lang_parse(tag);
+}
+
+/* The auth job's blocking part (no mutex): the token's signature and revocation, and, when
+ * want_lang, the user's saved locale into *lang. TIX_OK, TIX_EFORBIDDEN (revoked), TIX_EAUTH or
+ * TIX_ENOTFOUND (invalid), else the check failed (database down). */
+static tix_rc check_token(tix_app *app, const job *j, tix_claims *cl, tix_lang *lang)
+{
+    const char *token = json_string_value(json_object_get(j->m, "access_token"));
+    *lang = TIX_LANG_NONE;
+    if (token == NULL || strlen(token) > TIX_TOKEN_MAX ||
+        tix_token_verify(app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, token, tix_now_ms() / 1000,
+                         cl) != TIX_OK) {
+        return TIX_EAUTH;
+    }
+    tix_db *db = NULL;
+    if (tix_db_acquire(app->db, &db) != TIX_OK) {
+        return TIX_EUNAVAIL;
+    }
+    tix_arena *a = tix_arena_create(0);
+    tix_rc rc = tix_revocation_check(app->cache, a, cl, job_db, &db);
+    if (rc == TIX_OK && j->want_lang) {
+        *lang = saved_lang(db, cl->sub);
+    }
+    tix_arena_destroy(a);
+    tix_db_release(app->db, db);
+    return rc;
+}
+
+/* The auth's outcome on a live socket (hub mutex held): authenticated, with the user channel
+ * started (priming) from j->last, returned (NULL when out of memory); or closed. */
+static tix_ws_sub *auth_outcome(tix_ws_conn *c, job *j, tix_rc rc, const tix_claims *cl,
+                                tix_lang lang)
+{
+    if (rc == TIX_EFORBIDDEN) {
+        tix_ws_close_with(c, WS_CODE_AUTH, "token_revoked");
+        return NULL;
+    }
+    if (rc == TIX_EAUTH || rc == TIX_ENOTFOUND) {
+        tix_ws_close_with(c, WS_CODE_AUTH, "invalid_token");
+        return NULL;
+    }
+    if (rc != TIX_OK) {
+        tix_ws_close_with(c, WSLAY_CODE_INTERNAL_SERVER_ERROR,
+                          N_("the token could not be checked"));
+        return NULL;
+    }
+    c->authed = true;
+    memcpy(c->user_id, cl->sub, sizeof(c->user_id));
+    if (c->lang == TIX_LANG_NONE) {
+        c->lang = lang;
+    }
+    j->key = malloc(TIX_ID_MAX + 8);
+    if (j->key == NULL) {
+        return NULL;
+    }
+    snprintf(j->key, TIX_ID_MAX + 8, "user:%s", c->user_id);
+    return add_sub(c, j->key, j->last);
+}
+
+/* {"type":"auth"}: checks the token (and reads the saved locale when the handshake named no
+ * language), then joins the user's channel like a show subscription: the backlog after the
+ * message's last_event_id, or a refetch (prime), then "ready" naming the id the client has. */
 static void auth_job(void *arg)
 {
     job *j = arg;
     tix_ws_hub *h = j->c->hub;
-    tix_app *app = h->app;
-    const char *token = json_string_value(json_object_get(j->m, "access_token"));
     tix_claims cl;
-    tix_rc rc = TIX_EAUTH;
-    if (token != NULL && strlen(token) <= TIX_TOKEN_MAX &&
-        tix_token_verify(app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, token, tix_now_ms() / 1000,
-                         &cl) == TIX_OK) {
-        tix_db *db = NULL;
-        if (tix_db_acquire(app->db, &db) != TIX_OK) {
-            db = NULL;
-        }
-        tix_arena *a = tix_arena_create(0);
-        rc = db == NULL ? TIX_EUNAVAIL : tix_revocation_check(app->cache, a, &cl, job_db, &db);
-        tix_arena_destroy(a);
-        tix_db_release(app->db, db);
-    }
+    tix_lang lang = TIX_LANG_NONE;
+    tix_rc rc = check_token(h->app, j, &cl, &lang);
+    tix_arena *a = tix_arena_create(0);
+    tix_ws_sub *s = NULL;
     pthread_mutex_lock(&h->mu);
     tix_ws_conn *c = j->c;
     if (!c->dead) {
-        if (rc == TIX_OK) {
-            c->authed = true;
-            memcpy(c->user_id, cl.sub, sizeof(c->user_id));
-            char key[TIX_ID_MAX + 8];
-            snprintf(key, sizeof(key), "user:%s", c->user_id);
-            tix_ws_sub *s = add_sub(c, key, 0);
-            if (s != NULL) { /* the user's channel has no backlog to resume */
-                tix_chan_primed(&h->chans, &s->chan, NULL);
-            }
-            tix_ws_queue_json(c, json_pack("{s:s,s:s}", "type", "ready", "user_id", c->user_id));
-        } else if (rc == TIX_EFORBIDDEN) {
-            tix_ws_close_with(c, WS_CODE_AUTH, "token_revoked");
-        } else if (rc == TIX_EAUTH || rc == TIX_ENOTFOUND) {
-            tix_ws_close_with(c, WS_CODE_AUTH, "invalid_token");
-        } else {
-            tix_ws_close_with(c, WSLAY_CODE_INTERNAL_SERVER_ERROR,
-                              "the token could not be checked");
-        }
+        s = auth_outcome(c, j, rc, &cl, lang);
     }
+    pthread_mutex_unlock(&h->mu);
+    tix_bus_backlog b;
+    bool known =
+        s != NULL && tix_bus_since(h->app->bus, a, j->key, j->last, &b) == TIX_OK; /* may block */
+    pthread_mutex_lock(&h->mu);
+    if (rc == TIX_OK && !c->dead) { /* a dropped socket took its subscription with it */
+        if (s != NULL) {
+            prime(s, known ? &b : NULL);
+        }
+        json_t *ready = json_pack("{s:s,s:s}", "type", "ready", "user_id", c->user_id);
+        json_object_set_new(ready, "last_event_id",
+                            s != NULL && s->chan.last_id > 0 ? json_integer(s->chan.last_id)
+                                                             : json_null());
+        /* after the replayed and held-back events, as "subscribed" is */
+        tix_ws_queue_json(c, ready);
+    }
+    tix_arena_destroy(a);
     job_done(j);
     pthread_mutex_unlock(&h->mu);
 }
@@ -382,22 +452,45 @@ static char *show_key(const char *channel)
     return strdup(id);
 }
 
+/* A message's last_event_id: absent or null is 0; false when it is not a non-negative
+ * integer. */
+static bool last_event_id(json_t *m, int64_t *out)
+{
+    json_t *lj = json_object_get(m, "last_event_id");
+    *out = 0;
+    if (lj == NULL || json_is_null(lj)) {
+        return true;
+    }
+    if (!json_is_integer(lj) || json_integer_value(lj) < 0) {
+        return false;
+    }
+    *out = json_integer_value(lj);
+    return true;
+}
+
 static void ready_anonymous(tix_ws_conn *c)
 {
     tix_ws_queue_json(c, json_pack("{s:s,s:n}", "type", "ready", "user_id"));
 }
 
-/* {"type":"auth"}: true when a job took m. */
+/* {"type":"auth"} (last_event_id: the user channel's, to resume): true when a job took m. A
+ * bad last_event_id is an error that does not count as the first message (auth may follow). */
 static bool handle_auth(tix_ws_conn *c, json_t *m, bool first)
 {
+    int64_t last = 0;
     if (!first) {
-        tix_ws_close_with(c, WSLAY_CODE_POLICY_VIOLATION, "auth must be the first message");
+        tix_ws_close_with(c, WSLAY_CODE_POLICY_VIOLATION, N_("auth must be the first message"));
     } else if (!json_is_string(json_object_get(m, "access_token"))) {
         tix_ws_close_with(c, WS_CODE_AUTH, "invalid_token");
+    } else if (!last_event_id(m, &last)) {
+        c->got_first = false;
+        tix_ws_send_error(c, "invalid_message", "last_event_id must be a non-negative integer");
     } else {
         job *j = calloc(1, sizeof(*j));
         if (j != NULL) {
             j->m = m;
+            j->last = last;
+            j->want_lang = c->lang == TIX_LANG_NONE;
             start_job(c, auth_job, j);
             return true;
         }
@@ -412,12 +505,11 @@ static bool handle_channel(tix_ws_conn *c, json_t *m, bool subscribe, bool first
         ready_anonymous(c);
     }
     const char *channel = json_string_value(json_object_get(m, "channel"));
-    json_t *lj = json_object_get(m, "last_event_id");
+    int64_t last = 0;
     char *key = show_key(channel);
     if (key == NULL) {
         tix_ws_send_error(c, "invalid_channel", "channel must be \"show:<id>\"");
-    } else if (lj != NULL && !json_is_null(lj) &&
-               (!json_is_integer(lj) || json_integer_value(lj) < 0)) {
+    } else if (!last_event_id(m, &last)) {
         tix_ws_send_error(c, "invalid_message", "last_event_id must be a non-negative integer");
     } else if (!subscribe) {
         tix_ws_sub *s = find_sub(c, key);
@@ -432,7 +524,7 @@ static bool handle_channel(tix_ws_conn *c, json_t *m, bool subscribe, bool first
         if (j != NULL) {
             j->m = m;
             j->key = key;
-            j->last = lj != NULL && json_is_integer(lj) ? json_integer_value(lj) : 0;
+            j->last = last;
             start_job(c, subscribe_job, j);
             return true;
         }

@@ -378,8 +378,9 @@ tix_rc tix_job_purge(tix_job_ctx *c, tix_job_counts *out)
 
 /* ---- reco ---- */
 
-/* Learns both recommendation models again from every confirmed booking (booking/reco.h): one
- * read of the bookings, the computation in memory, the tables replaced in one transaction. */
+/* Learns both recommendation models again from every confirmed booking (booking/reco.h): the
+ * co-occurrence counted by the database a page of movies at a time, the seats' sales read in
+ * sale order, the tables replaced in one transaction. */
 tix_rc tix_job_reco(tix_job_ctx *c, tix_job_counts *out)
 {
     tix_reco_refresh_counts n;

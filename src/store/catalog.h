@@ -186,6 +186,10 @@ typedef struct tix_show {
     int utc_offset_minutes;
     int64_t created_at;
     bool learned_seats; /* the hall's seat_pick is "learned" (migration 0023) */
+    /* The cheapest and dearest of its categories' prices (minor units of currency), -1 when it
+     * has none: read only by tix_show_list with f->price_range (0 from every other read). */
+    int64_t price_min;
+    int64_t price_max;
 } tix_show;
 
 typedef struct tix_show_price {
@@ -206,6 +210,7 @@ typedef struct tix_show_filter {
     int64_t after_start;
     const char *after_id;
     int limit;
+    bool price_range; /* also read each show's price_min and price_max, in the same statement */
 } tix_show_filter;
 
 TIX_MUSTCHECK tix_rc tix_show_insert(tix_db *db, const tix_show *s, const tix_show_price *prices,

@@ -63,6 +63,7 @@ static tix_rc drv_exec(tix_db *db, const char *sql, const tix_dbv *params, int n
 {
     assert(n >= 0 && n <= TIX_DB_MAX_PARAMS && (n == 0 || params != NULL));
     enter(db);
+    db->calls++;
     tix_rc rc = db->drv->exec(db, sql, params, n, out);
     leave(db);
     return rc;
@@ -210,6 +211,7 @@ tix_rc tix_db_lease(tix_db_pool *pool, bool wait, tix_db **out)
     tix_db *db = pool->free[--pool->nfree];
     assert(db->pool == pool && !db->leased && !db->in_tx && !db->write_locked);
     db->leased = true;
+    db->calls = 0;
     pthread_mutex_unlock(&pool->mu);
     if (wait) { /* the waits of callers that would wait (a try that found none is no wait) */
         tix_metrics_db_wait(pool->primary ? "replica" : "primary", tix_mono_us() - t0);
@@ -258,6 +260,7 @@ static tix_rc run_many(tix_db *db, tix_db_stmt *st, int n)
     db->begin_pending = false;
     if (db->drv->exec_many != NULL) {
         enter(db);
+        db->calls++;
         tix_rc rc = db->drv->exec_many(db, begin, st, n, !db->in_tx);
         leave(db);
         return rc;
@@ -398,6 +401,7 @@ tix_rc tix_db_exec_script(tix_db *db, const char *sql)
         }
     }
     enter(db);
+    db->calls++;
     tix_rc rc = db->drv->exec_script(db, sql);
     leave(db);
     return rc;
@@ -500,6 +504,11 @@ void tix_db_rollback(tix_db *db)
         (void)rc; /* nothing to do if even the rollback fails: the connection will be reset */
     }
     end_tx(db);
+}
+
+int tix_db_calls(const tix_db *db)
+{
+    return db != NULL ? db->calls : 0;
 }
 
 bool tix_db_in_tx(const tix_db *db)

@@ -137,6 +137,11 @@ TIX_MUSTCHECK tix_rc tix_db_commit_after(tix_db *db, tix_db_stmt *stmts, int n);
 /* Rolls back the open transaction; nothing without one. */
 void tix_db_rollback(tix_db *db);
 bool tix_db_in_tx(const tix_db *db);
+/* How many calls db made to its driver since it was acquired: statements, and on PostgreSQL
+ * round trips (a batch, BEGIN with it, is one). The access log's db_calls, which shows that a
+ * request's store work does not grow with the size of its answer (GraphQL's batching). 0 for
+ * NULL. */
+int tix_db_calls(const tix_db *db);
 tix_db_kind tix_db_kind_of(const tix_db *db);
 
 /* A cheap round trip: TIX_OK or TIX_EUNAVAIL. */
@@ -243,6 +248,10 @@ TIX_MUSTCHECK tix_rc tix_db_get(tix_db *db, tix_arena *a, const char *sql, const
 #define TIX_DB_GET(db, a, sql, params, n, map, out)                                                \
     (assert(sizeof(*(out)) == (map)->size),                                                        \
      tix_db_get((db), (a), (sql), (params), (n), (map), (out)))
+
+/* An IN list of the n texts ids (n >= 1): returns "$1,$2,...,$n" and sets *params to their
+ * values, both in the arena, for "... IN (%s)" and the statement's parameters. */
+const char *tix_db_in_list(tix_arena *a, const char *const *ids, int n, tix_dbv **params);
 
 /* A copy of a cell in the arena; NULL for SQL NULL. */
 char *tix_db_res_dup(tix_arena *a, const tix_db_res *res, int row, int col);

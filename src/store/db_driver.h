@@ -56,6 +56,9 @@ struct tix_db {
      * (0: none known). Touched only by the thread that leases the connection. */
     int64_t checked_ms;
     int64_t complete_as_of_ms;
+    /* Driver calls (round trips on PostgreSQL: a batch is one) since the connection was last
+     * leased; tix_db_calls. Touched only by the thread that leases it. */
+    int calls;
     char err[256];
 };
 

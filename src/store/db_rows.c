@@ -1,11 +1,13 @@
 /*
  * The row mapper (see "Reading rows into structs" in db.h): one loop from a result to an array
  * of row structs, so each reader in store/ is its SQL and a table of where its columns go. It
- * sits on the public result API (tix_db_res_*) and knows nothing of the drivers.
+ * sits on the public result API (tix_db_res_*) and knows nothing of the drivers. Also the
+ * placeholders of an IN list (tix_db_in_list), for the readers that take a list of ids.
  */
 #include "store/db.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 static const tix_db_col text_cols[] = {{TIX_DB_COL_TEXT, 0}};
@@ -82,4 +84,18 @@ tix_rc tix_db_get(tix_db *db, tix_arena *a, const char *sql, const tix_dbv *para
     }
     tix_db_res_destroy(res);
     return rc;
+}
+
+const char *tix_db_in_list(tix_arena *a, const char *const *ids, int n, tix_dbv **params)
+{
+    *params = tix_arena_alloc(a, sizeof(tix_dbv) * (size_t)(n > 0 ? n : 1));
+    /* "$1,$2,...": each placeholder has at most 11 characters and a comma */
+    char *in = tix_arena_alloc(a, (size_t)(n > 0 ? n : 1) * 12 + 1);
+    size_t k = 0;
+    in[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        (*params)[i] = TIX_DB_TEXT(ids[i]);
+        k += (size_t)snprintf(in + k, 13, "%s$%d", i ? "," : "", i + 1);
+    }
+    return in;
 }

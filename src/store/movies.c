@@ -100,14 +100,8 @@ tix_rc tix_movie_get_many(tix_db *db, tix_arena *a, const char *const *ids, int 
         *n = 0;
         return nids == 0 ? TIX_OK : TIX_EINVAL;
     }
-    tix_dbv *p = tix_arena_alloc(a, sizeof(tix_dbv) * (size_t)nids);
-    /* "$1,$2,...": at most 64 placeholders of at most 3 characters and a comma */
-    char *in = tix_arena_alloc(a, (size_t)nids * 5 + 1);
-    size_t k = 0;
-    for (int i = 0; i < nids; i++) {
-        p[i] = TIX_DB_TEXT(ids[i]);
-        k += (size_t)snprintf(in + k, 6, "%s$%d", i ? "," : "", i + 1);
-    }
+    tix_dbv *p = NULL;
+    const char *in = tix_db_in_list(a, ids, nids, &p);
     const char *sql = tix_arena_sprintf(
         a, "SELECT " MOVIE_COLS " FROM movies WHERE deleted_at IS NULL AND id IN (%s) ORDER BY id",
         in);

@@ -6,10 +6,20 @@
 #include <string.h>
 
 #define CONFIRMED "b.status = 'confirmed'"
+/* Each booked movie's number of distinct bookers. */
+#define BOOKERS                                                                                    \
+    "SELECT s.movie_id, COUNT(DISTINCT b.user_id) AS n FROM bookings b"                            \
+    " JOIN shows s ON s.id = b.show_id WHERE " CONFIRMED " GROUP BY s.movie_id"
 
-static const tix_db_col booked_cols[] = {TIX_DB_COL(tix_reco_booked, user_id),
-                                         TIX_DB_COL(tix_reco_booked, movie_id)};
-static const tix_db_map booked_map = TIX_DB_MAP(tix_reco_booked, booked_cols, NULL);
+static const tix_db_col pop_cols[] = {TIX_DB_COL(tix_reco_pop, movie_id),
+                                      TIX_DB_COL(tix_reco_pop, bookers)};
+static const tix_db_map pop_map = TIX_DB_MAP(tix_reco_pop, pop_cols, NULL);
+
+static const tix_db_col together_cols[] = {
+    TIX_DB_COL(tix_reco_together, movie_id), TIX_DB_COL(tix_reco_together, other_id),
+    TIX_DB_COL(tix_reco_together, together), TIX_DB_COL(tix_reco_together, bookers),
+    TIX_DB_COL(tix_reco_together, other_bookers)};
+static const tix_db_map together_map = TIX_DB_MAP(tix_reco_together, together_cols, NULL);
 
 static const tix_db_col sale_cols[] = {
     TIX_DB_COL(tix_reco_sale, hall_id), TIX_DB_COL(tix_reco_sale, show_id),
@@ -43,13 +53,35 @@ static const tix_db_col pref_cols[] = {TIX_DB_COL(pref_row, mode), TIX_DB_COL(pr
                                        TIX_DB_COL(pref_row, score_e6)};
 static const tix_db_map pref_map = TIX_DB_MAP(pref_row, pref_cols, NULL);
 
-tix_rc tix_reco_booked_all(tix_db *db, tix_arena *a, tix_reco_booked **rows, int *n)
+tix_rc tix_reco_movie_bookers(tix_db *db, tix_arena *a, tix_reco_pop **rows, int *n)
 {
-    return TIX_DB_LIST(db, a,
-                       "SELECT DISTINCT b.user_id, s.movie_id FROM bookings b"
-                       " JOIN shows s ON s.id = b.show_id WHERE " CONFIRMED
-                       " ORDER BY b.user_id, s.movie_id",
-                       NULL, 0, &booked_map, rows, n);
+    return TIX_DB_LIST(db, a, BOOKERS " ORDER BY s.movie_id", NULL, 0, &pop_map, rows, n);
+}
+
+/* co: each confirmed booking b1 of a show of one of the page's movies, joined to its user's
+ * other confirmed bookings b2 (index bookings_user) and their movies; a user counts once per
+ * pair (COUNT DISTINCT) however many bookings they made. Then each pair gets both movies'
+ * bookers (pop), joined after the grouping, when co is at most 64 x movies rows. */
+tix_rc tix_reco_together_of(tix_db *db, tix_arena *a, const char *const *ids, int nids,
+                            tix_reco_together **rows, int *n)
+{
+    if (nids <= 0 || nids > TIX_RECO_PAGE) {
+        return TIX_EINVAL;
+    }
+    tix_dbv *p = NULL;
+    const char *in = tix_db_in_list(a, ids, nids, &p);
+    const char *sql = tix_arena_sprintf(
+        a,
+        "WITH pop AS (" BOOKERS "), co AS ("
+        "SELECT s1.movie_id AS m, s2.movie_id AS o, COUNT(DISTINCT b1.user_id) AS n"
+        " FROM bookings b1 JOIN shows s1 ON s1.id = b1.show_id"
+        " JOIN bookings b2 ON b2.user_id = b1.user_id JOIN shows s2 ON s2.id = b2.show_id"
+        " WHERE s1.movie_id IN (%s) AND b1.status = 'confirmed' AND b2.status = 'confirmed'"
+        " AND s2.movie_id <> s1.movie_id GROUP BY s1.movie_id, s2.movie_id)"
+        " SELECT co.m, co.o, co.n, px.n, py.n FROM co"
+        " JOIN pop px ON px.movie_id = co.m JOIN pop py ON py.movie_id = co.o",
+        in);
+    return TIX_DB_LIST(db, a, sql, p, nids, &together_map, rows, n);
 }
 
 tix_rc tix_reco_sales_all(tix_db *db, tix_arena *a, tix_reco_sale **rows, int *n)

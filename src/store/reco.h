@@ -1,7 +1,8 @@
 /*
  * SQL of the recommendations (migrations 0022 and 0023; the logic is booking/reco.h): what the
- * `reco` job reads (every confirmed booking as (user, movie) pairs and as seats in sale order,
- * the active seats of the halls that sold), what it writes (reco_pairs, reco_movies,
+ * `reco` job reads (each booked movie's bookers and, a page of movies at a time, the
+ * co-occurrence counts, both aggregated by the database; every confirmed booking's seats in
+ * sale order, the active seats of the halls that sold), what it writes (reco_pairs, reco_movies,
  * seat_prefs: each replaced whole), and what a request reads (a user's booked movies and city,
  * the movies showing soon, the learned seat scores of a hall).
  *
@@ -18,11 +19,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* One (user, movie) pair with at least one confirmed booking. */
-typedef struct tix_reco_booked {
-    char *user_id;
+/* Most movies one tix_reco_together_of reads for. */
+#define TIX_RECO_PAGE 64
+
+/* Two different movies booked by the same users: `together` users have a confirmed booking of
+ * both; bookers and other_bookers are each movie's own number of users with one. */
+typedef struct tix_reco_together {
     char *movie_id;
-} tix_reco_booked;
+    char *other_id;
+    int together;
+    int bookers;
+    int other_bookers;
+} tix_reco_together;
 
 /* One seat of a confirmed booking, in the order seats sold (see tix_reco_sales_all). */
 typedef struct tix_reco_sale {
@@ -74,8 +82,16 @@ typedef struct tix_reco_mine {
 
 /* ---- the job ---- */
 
-/* Every distinct (user, movie) of confirmed bookings, ordered by user then movie. */
-TIX_MUSTCHECK tix_rc tix_reco_booked_all(tix_db *db, tix_arena *a, tix_reco_booked **rows, int *n);
+/* Every movie with a confirmed booking and its number of distinct bookers (computed_at is not
+ * read), ordered by movie id in the database's collation. One row per movie: the bookings stay
+ * in the database (COUNT ... GROUP BY). */
+TIX_MUSTCHECK tix_rc tix_reco_movie_bookers(tix_db *db, tix_arena *a, tix_reco_pop **rows, int *n);
+/* The co-occurrence of the movies ids[0..nids) (1 to TIX_RECO_PAGE of them, else TIX_EINVAL):
+ * for each, every other movie one of its bookers booked too, with the three counts, all counted
+ * by the database (GROUP BY) in one statement, so they agree with each other even while
+ * bookings are confirmed. At most nids x movies rows, any order. */
+TIX_MUSTCHECK tix_rc tix_reco_together_of(tix_db *db, tix_arena *a, const char *const *ids,
+                                          int nids, tix_reco_together **rows, int *n);
 /* Every seat of a confirmed booking, ordered by hall, show, then the booking's creation (its
  * hold became a booking: the order the seats went) and id, then seat id. */
 TIX_MUSTCHECK tix_rc tix_reco_sales_all(tix_db *db, tix_arena *a, tix_reco_sale **rows, int *n);

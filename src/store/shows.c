@@ -4,11 +4,20 @@
 
 #include <string.h>
 
-#define SHOW_SELECT                                                                                \
-    "SELECT s.id, s.movie_id, s.hall_id, s.theatre_id, t.owner_id, m.title, t.name, t.city,"       \
+#define SHOW_COLS                                                                                  \
+    "s.id, s.movie_id, s.hall_id, s.theatre_id, t.owner_id, m.title, t.name, t.city,"              \
     " h.name, s.starts_at, s.ends_at, s.currency, s.status, t.utc_offset_minutes,"                 \
-    " s.created_at, h.seat_pick FROM shows s JOIN theatres t ON t.id = s.theatre_id"               \
+    " s.created_at, h.seat_pick"
+#define SHOW_FROM                                                                                  \
+    " FROM shows s JOIN theatres t ON t.id = s.theatre_id"                                         \
     " JOIN halls h ON h.id = s.hall_id JOIN movies m ON m.id = s.movie_id"
+#define SHOW_SELECT "SELECT " SHOW_COLS SHOW_FROM
+/* Columns 16 and 17 of a list with tix_show_filter.price_range: the show's cheapest and dearest
+ * category, -1 without prices. Subqueries of the one statement (the primary key's show_id
+ * leads), so a page of shows reads its prices in the same round trip, never one per show. */
+#define SHOW_PRICE_RANGE                                                                           \
+    ", COALESCE((SELECT MIN(p.amount) FROM show_prices p WHERE p.show_id = s.id), -1),"            \
+    " COALESCE((SELECT MAX(p.amount) FROM show_prices p WHERE p.show_id = s.id), -1)"
 
 #define S(field) TIX_DB_COL(tix_show, field)
 static const tix_db_col show_cols[] = {
@@ -28,6 +37,15 @@ static void read_show_status(tix_arena *a, const tix_db_res *res, int row, void 
     s->learned_seats = pick != NULL && strcmp(pick, "learned") == 0;
 }
 static const tix_db_map show_map = TIX_DB_MAP(tix_show, show_cols, read_show_status);
+
+#define S(field) TIX_DB_COL(tix_show, field)
+static const tix_db_col show_priced_cols[] = {
+    S(id),           S(movie_id),     S(hall_id),      S(theatre_id),         S(owner_id),
+    S(movie_title),  S(theatre_name), S(city),         S(hall_name),          S(starts_at),
+    S(ends_at),      S(currency),     TIX_DB_COL_NONE, S(utc_offset_minutes), S(created_at),
+    TIX_DB_COL_NONE, S(price_min),    S(price_max)};
+#undef S
+static const tix_db_map show_priced_map = TIX_DB_MAP(tix_show, show_priced_cols, read_show_status);
 
 tix_rc tix_show_insert(tix_db *db, const tix_show *s, const tix_show_price *prices, int nprices)
 {
@@ -107,19 +125,23 @@ tix_rc tix_show_list(tix_db *db, tix_arena *a, const tix_show_filter *f, tix_sho
                    TIX_DB_INT(f->after_start),
                    TIX_DB_TEXT(f->after_id ? f->after_id : ""),
                    TIX_DB_INT(f->limit + 1)};
-    return TIX_DB_LIST(db, a,
-                       SHOW_SELECT
-                       " WHERE (CAST($1 AS TEXT) IS NULL OR s.movie_id = $1)"
-                       " AND (CAST($2 AS TEXT) IS NULL OR s.theatre_id = $2)"
-                       " AND (CAST($3 AS TEXT) IS NULL OR s.hall_id = $3)"
-                       " AND (CAST($4 AS TEXT) IS NULL OR t.city_search = $4)"
-                       " AND ($5 = 0 OR (s.starts_at + t.utc_offset_minutes * 60000 >= $6"
-                       "      AND s.starts_at + t.utc_offset_minutes * 60000 < $6 + 86400000))"
-                       " AND s.ends_at > $7"
-                       " AND ($8 = 1 OR s.status <> 'cancelled')"
-                       " AND ($9 = 0 OR s.starts_at > $10 OR (s.starts_at = $10 AND s.id > $11))"
-                       " ORDER BY s.starts_at, s.id LIMIT $12",
-                       p, 12, &show_map, items, n);
+#define SHOW_LIST_WHERE                                                                            \
+    " WHERE (CAST($1 AS TEXT) IS NULL OR s.movie_id = $1)"                                         \
+    " AND (CAST($2 AS TEXT) IS NULL OR s.theatre_id = $2)"                                         \
+    " AND (CAST($3 AS TEXT) IS NULL OR s.hall_id = $3)"                                            \
+    " AND (CAST($4 AS TEXT) IS NULL OR t.city_search = $4)"                                        \
+    " AND ($5 = 0 OR (s.starts_at + t.utc_offset_minutes * 60000 >= $6"                            \
+    "      AND s.starts_at + t.utc_offset_minutes * 60000 < $6 + 86400000))"                       \
+    " AND s.ends_at > $7"                                                                          \
+    " AND ($8 = 1 OR s.status <> 'cancelled')"                                                     \
+    " AND ($9 = 0 OR s.starts_at > $10 OR (s.starts_at = $10 AND s.id > $11))"                     \
+    " ORDER BY s.starts_at, s.id LIMIT $12"
+    if (f->price_range) {
+        return TIX_DB_LIST(db, a, "SELECT " SHOW_COLS SHOW_PRICE_RANGE SHOW_FROM SHOW_LIST_WHERE, p,
+                           12, &show_priced_map, items, n);
+    }
+    return TIX_DB_LIST(db, a, SHOW_SELECT SHOW_LIST_WHERE, p, 12, &show_map, items, n);
+#undef SHOW_LIST_WHERE
 }
 
 tix_rc tix_show_cancel(tix_db *db, const char *id, int64_t now)

@@ -14,11 +14,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import pytest
 
 from catalog_helpers import (
-    DEFAULT_PRICES, cast, create_movie, create_show, future, iso, ok, venue,
+    DEFAULT_PRICES, cast, create_movie, create_show, future, iso, ok, venue, walk,
 )
 from conftest import assert_error, call
 
-EXP = {"INR": 2, "USD": 2, "EUR": 2, "JPY": 0, "KWD": 3, "BHD": 3, "OMR": 3, "GBP": 2}
+EXP = {"INR": 2, "USD": 2, "EUR": 2, "JPY": 0, "KWD": 3, "BHD": 3, "OMR": 3, "GBP": 2,
+       "AED": 2}
 
 
 def now_utc() -> datetime:
@@ -226,3 +227,142 @@ def test_setting_a_rate_is_audited(server):
                    token=cast(server).admin.token))["items"]
     assert rows and rows[0]["target_id"] == "SGD" and rows[0]["status"] == 200, rows
     assert rows[0]["actor_id"] == cast(server).admin.id
+
+
+# --------------------------------------------------------------------------------------------
+# Show lists: GET /shows?display_currency= (each show's price range, converted)
+
+
+def show_list(server, display=None, **params):
+    if display is not None:
+        params["display_currency"] = display
+    return call("GET", server, "/shows", params=params)
+
+
+def hall_with_shows(server, priced):
+    """One new hall with one show per (currency, prices) of priced, a day apart: (theatre,
+    hall, movie, shows in start order)."""
+    theatre, hall = venue(server)
+    movie = create_movie(server)
+    shows = [create_show(server, movie["id"], hall["id"], future(days=3 + i, hour=11),
+                         prices=prices, currency=cur)
+             for i, (cur, prices) in enumerate(priced)]
+    return theatre, hall, movie, shows
+
+
+LIST_PRICED = [("INR", {"premium": 35000, "regular": 20050}),
+               ("JPY", {"premium": 1800, "regular": 1201}),
+               ("KWD", {"premium": 3655, "regular": 2250})]
+LIST_RATES = {"INR": "1", "USD": "0.012034", "JPY": "1.78", "KWD": "0.003651"}
+
+
+def test_display_currency_on_show_lists_zero_two_three_decimals(server):
+    for cur in ("USD", "JPY", "KWD"):
+        ok(put_rate(server, cur, LIST_RATES[cur]))
+    theatre, hall, movie, shows = hall_with_shows(server, LIST_PRICED)
+    plain = ok(show_list(server, hall_id=hall["id"]))["items"]
+    assert [s["id"] for s in plain] == [s["id"] for s in shows]
+    assert all("price_range" not in s and "display" not in s for s in plain)
+    for to in ("USD", "JPY", "KWD", "INR"):
+        items = ok(show_list(server, to, hall_id=hall["id"]))["items"]
+        assert len(items) == 3
+        for item, before, (frm, prices) in zip(items, plain, LIST_PRICED):
+            lo, hi = min(prices.values()), max(prices.values())
+            # The real range, in the show's own currency and minor units.
+            assert item.pop("price_range") == {"min": lo, "max": hi}
+            d = item.pop("display")
+            assert item == before  # everything else as without the parameter
+            assert d["currency"] == to
+            assert d["price_range"] == {
+                "min": expect(lo, frm, LIST_RATES[frm], to, LIST_RATES[to]),
+                "max": expect(hi, frm, LIST_RATES[frm], to, LIST_RATES[to])}, (frm, to, d)
+            used = {c for c in (frm, to) if c != "INR"} if frm != to else set()
+            assert set(d["rates"]) == used, (frm, to, d)
+            for c in used:
+                assert d["rates"][c]["rate_per_inr"] == LIST_RATES[c] and "as_of" in d["rates"][c]
+    # Hand-checked, one per rounding: Rs 200.50 at 1.78 = 356.89 yen -> 357 (0 decimals);
+    # 1201 yen / 1.78 * 0.012034 = 8.1195... USD -> 812 cents (2); Rs 350 at 0.003651 =
+    # 1.27785 KWD -> 1278 fils (3).
+    items = {to: ok(show_list(server, to, hall_id=hall["id"]))["items"] for to in ("JPY", "USD",
+                                                                                     "KWD")}
+    assert items["JPY"][0]["display"]["price_range"]["min"] == 357
+    assert items["USD"][1]["display"]["price_range"]["min"] == 812
+    assert items["KWD"][0]["display"]["price_range"]["max"] == 1278
+    # The other show lists (a movie's, a theatre's) are the same route and say the same.
+    for params in ({"movie_id": movie["id"]}, {"theatre_id": theatre["id"]}):
+        got = ok(show_list(server, "JPY", **params))["items"]
+        assert [(s["id"], s["display"]) for s in got] == \
+            [(s["id"], s["display"]) for s in items["JPY"]]
+
+
+def test_show_list_display_pages_like_the_plain_list(server):
+    ok(put_rate(server, "USD", LIST_RATES["USD"]))
+    ok(put_rate(server, "JPY", LIST_RATES["JPY"]))
+    _, hall, _, shows = hall_with_shows(server, LIST_PRICED)
+    got, cursor = [], None
+    while True:
+        params = {"hall_id": hall["id"], "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        body = ok(show_list(server, "USD", **params))
+        got += body["items"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert [s["id"] for s in got] == [s["id"] for s in shows]
+    assert all(s["display"]["currency"] == "USD" for s in got)
+    # The same cursor walk without display_currency is unchanged.
+    assert [s["id"] for s in walk(server, "/shows", 2, hall_id=hall["id"])[0]] == \
+        [s["id"] for s in shows]
+
+
+def test_show_list_missing_and_stale_rates_are_refused_never_used(server):
+    # QAR and AED are set by no other test: QAR never, AED only here.
+    _, hall, _, _ = hall_with_shows(server, [("INR", None), ("AED", {"premium": 5000,
+                                                                      "regular": 3000})])
+    err = assert_error(show_list(server, "QAR", hall_id=hall["id"]), 422, "fx_rate_missing")
+    assert err["details"]["currency"] == "QAR"
+    ok(put_rate(server, "USD", LIST_RATES["USD"]))
+    # The AED show's own rate is missing: the whole list is refused, none of it guessed.
+    err = assert_error(show_list(server, "USD", hall_id=hall["id"]), 422, "fx_rate_missing")
+    assert err["details"]["currency"] == "AED"
+    ok(put_rate(server, "AED", "0.0441", now_utc() - timedelta(hours=25)))
+    err = assert_error(show_list(server, "USD", hall_id=hall["id"]), 422, "fx_rate_stale")
+    assert err["details"]["currency"] == "AED" and err["details"]["max_age_seconds"] == 86400
+    # ... and stale as the target too.
+    err = assert_error(show_list(server, "AED", hall_id=hall["id"]), 422, "fx_rate_stale")
+    assert err["details"]["currency"] == "AED"
+    # The plain list never needs a rate.
+    assert len(ok(show_list(server, hall_id=hall["id"]))["items"]) == 2
+    ok(put_rate(server, "AED", "0.0441", now_utc() - timedelta(hours=23)))
+    items = ok(show_list(server, "USD", hall_id=hall["id"]))["items"]
+    assert items[1]["display"]["price_range"]["max"] == expect(5000, "AED", "0.0441", "USD",
+                                                               LIST_RATES["USD"])
+
+
+@pytest.mark.parametrize("code", ["usd", "XYZ", "", "US", "USDX"])
+def test_show_list_bad_display_currency_is_400(server, code):
+    _, hall, _, _ = hall_with_shows(server, [("INR", None)])
+    for params in ({"hall_id": hall["id"]}, {"movie_id": "mov_nope"}):  # with or without shows
+        err = assert_error(show_list(server, code, **params), 400, "invalid_parameter")
+        assert err["details"]["parameter"] == "display_currency"
+
+
+def test_show_list_cache_keeps_currencies_apart_and_follows_rates(server):
+    ok(put_rate(server, "USD", "0.012034"))
+    ok(put_rate(server, "JPY", "1.78"))
+    _, hall, _, _ = hall_with_shows(server, [("INR", {"premium": 35000, "regular": 20000})])
+    first = show_list(server, hall_id=hall["id"])
+    assert first.status_code == 200
+    for _ in range(2):  # alternating currencies never answer one with the other's figures
+        for to, want in (("USD", 421), ("JPY", 623)):
+            r = show_list(server, to, hall_id=hall["id"])
+            assert r.status_code == 200 and r.headers.get("X-Cache") != "hit", r.headers
+            assert r.json()["items"][0]["display"]["price_range"]["max"] == want
+    again = show_list(server, hall_id=hall["id"])
+    assert again.content == first.content
+    assert again.headers.get("ETag") == first.headers.get("ETag")
+    # A new rate shows at once: converted lists are never served from the cache.
+    ok(put_rate(server, "USD", "0.02"))
+    assert ok(show_list(server, "USD", hall_id=hall["id"]))["items"][0]["display"][
+        "price_range"] == {"min": 400, "max": 700}

@@ -11,14 +11,16 @@ import json
 import shutil
 import time
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
-from booking_helpers import GRID_PRICES, Venue, api, book, hold, seat_map
-from catalog_helpers import cast, make_owner, make_user, ok
-from conftest import assert_error
+from booking_helpers import GRID_PRICES, Venue, api, book, hold, seat_map, starts_in
+from catalog_helpers import (cast, create_hall, create_movie, create_show, create_theatre,
+                             make_owner, make_user, ok)
+from conftest import TIMEOUT, assert_error, at_once, call
 
 REPO = Path(__file__).resolve().parents[2]
 GQL_RESPONSE = "application/graphql-response+json"
@@ -111,6 +113,10 @@ QUERIES = {
         }""",
     "cancel": "mutation Cancel($id: ID!) { cancelBooking(id: $id) { id status } }",
     "aliases": "{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }",
+    "city_shows": """
+        query CityShows($city: String!) {
+          shows(city: $city, first: 100) { id theatreName startsAt movie { id title } }
+        }""",
 }
 
 BAD_QUERIES = {
@@ -544,3 +550,202 @@ def test_an_owners_mutations_leave_the_rest_routes_audit_rows(server, venue):
     assert got["hold.create"]["target_id"] == h["id"], trail
     assert got["booking.create"]["target_id"] == b["id"], trail
     assert got["booking.create"]["route"] == "/api/v1/bookings", trail
+
+
+# --------------------------------------------------------------------------------------------
+# Idempotency-Key on mutations (API.md: honoured on every POST that creates money-related state)
+
+
+def gql_post(server, query, variables, token, key=None, accept=GQL_RESPONSE, fn=api):
+    headers = {"Accept": accept}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return fn("POST", server, "/graphql", json={"query": query, "variables": variables},
+              token=token, headers=headers)
+
+
+def held_labels(server, venue):
+    return sorted(s["label"] for s in seat_map(server, venue.show_id)["seats"]
+                  if s["status"] == "held")
+
+
+def test_idempotency_key_replays_a_mutation(server, venue):
+    """A retried mutation with the same key and body gets the first answer (no second hold, no
+    second booking); the same key with another body is REST's 422; a query's key is ignored."""
+    user = make_user(server, "gqlidem")
+    key = f"gql-{uuid.uuid4().hex}"
+    variables = {"show": venue.show_id, "n": 2}  # best available: a second run picks anew
+    first = gql_post(server, QUERIES["hold"], variables, user.token, key)
+    assert first.status_code == 200 and "errors" not in first.json(), first.text
+    h = first.json()["data"]["hold"]
+    assert "Idempotent-Replayed" not in first.headers
+    again = gql_post(server, QUERIES["hold"], variables, user.token, key)
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json(), "the retry made a second hold"
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.headers["Content-Type"].startswith(GQL_RESPONSE)
+    assert again.headers.get("Cache-Control") == "no-store"
+    assert held_labels(server, venue) == sorted(s["label"] for s in h["seats"])
+    # the same key, another body: REST's 422, nothing held anew
+    other = gql_post(server, QUERIES["hold"], {"show": venue.show_id, "n": 3}, user.token, key)
+    assert_error(other, 422, "idempotency_key_reused")
+    assert held_labels(server, venue) == sorted(s["label"] for s in h["seats"])
+    # a key used over REST is the same key here (one key space per user, as REST)
+    rest_key = f"rest-{uuid.uuid4().hex}"
+    ok(api("POST", server, f"/shows/{venue.show_id}/holds", token=user.token,
+           json={"quantity": 1}, headers={"Idempotency-Key": rest_key}), 201)
+    assert_error(gql_post(server, QUERIES["hold"], variables, user.token, rest_key), 422,
+                 "idempotency_key_reused")
+    h = gql_post(server, QUERIES["hold"], variables, user.token).json()["data"]["hold"]
+    # book: the retry replays the booking instead of REST's 409 for a hold booked already
+    book_key = f"gql-{uuid.uuid4().hex}"
+    b1 = gql_post(server, QUERIES["book"], {"hold": h["id"]}, user.token, book_key)
+    assert "errors" not in b1.json(), b1.text
+    b2 = gql_post(server, QUERIES["book"], {"hold": h["id"]}, user.token, book_key)
+    assert b2.json() == b1.json() and b2.headers.get("Idempotent-Replayed") == "true"
+    mine = ok(api("GET", server, "/bookings", token=user.token))["items"]
+    assert [x["id"] for x in mine] == [b1.json()["data"]["book"]["booking"]["id"]]
+    # a query's key is ignored (as a GET's): another query with it runs
+    q1 = gql_post(server, QUERIES["typename"], None, user.token, book_key)
+    assert q1.json() == {"data": {"__typename": "Query"}} and "Idempotent-Replayed" not in \
+        q1.headers
+
+
+def test_idempotency_key_concurrent_duplicates_make_one_hold(server, venue):
+    """Duplicates sent at once: one does the work; the others wait for it (its answer) or get
+    409 idempotency_in_progress, as POST /bookings's duplicates do. One hold in the end."""
+    user = make_user(server, "gqlidemrace")
+    key = f"gql-{uuid.uuid4().hex}"
+    variables = {"show": venue.show_id, "n": 1}
+    answers = at_once(4, lambda i: lambda: gql_post(server, QUERIES["hold"], variables,
+                                                    user.token, key))
+    ids = set()
+    for r in answers:
+        if r.status_code == 409:
+            assert_error(r, 409, "idempotency_in_progress")
+            assert r.headers.get("Retry-After"), r.headers
+        else:
+            assert r.status_code == 200 and "errors" not in r.json(), r.text
+            ids.add(r.json()["data"]["hold"]["id"])
+    assert len(ids) == 1, f"duplicates made {len(ids)} holds"
+    retry = gql_post(server, QUERIES["hold"], variables, user.token, key)
+    assert retry.json()["data"]["hold"]["id"] in ids
+    assert len(held_labels(server, venue)) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# A database outage: field errors in a 200, never the sub-request's 503 headers
+
+
+def test_outage_errors_do_not_leak_retry_after(own_pg_cluster, make_server):
+    """With PostgreSQL down a query is answered 200 with `unavailable` field errors: the 503 and
+    Retry-After that the store call set on the request must not reach that 200 (nor its access
+    log's error code). A keyed mutation is REST's 503 then, and its retry after the outage does
+    the work (a failure is never stored under the key)."""
+    pg = own_pg_cluster
+    srv = make_server("postgres", pg=pg)
+    user = make_user(srv, "gqloutage")
+    venue = Venue(srv)
+    key = f"gql-{uuid.uuid4().hex}"
+    pg.stop()
+    try:
+        for _ in range(2):  # a pooled connection that just died, then a failed connect
+            rid = f"gql-outage-{uuid.uuid4().hex}"
+            r = requests.post(srv.api + "/graphql", json={"query": QUERIES["all_shows_movies"]},
+                              headers={"Accept": "application/json", "X-Request-Id": rid},
+                              timeout=TIMEOUT)
+            assert r.status_code == 200, r.text
+            assert r.json()["data"] is None and codes(r.json()) == ["unavailable"], r.text
+            assert "Retry-After" not in r.headers, r.headers
+            assert r.headers.get("Cache-Control") == "no-store"
+            line = access_line(srv, rid)
+            assert line["status"] == 200 and line["error"] == "", line
+        r = gql_post(srv, QUERIES["hold"], {"show": venue.show_id, "n": 1}, user.token, key,
+                     fn=call)
+        assert_error(r, 503, "unavailable")
+    finally:
+        pg.start()
+    deadline = time.monotonic() + 10
+    while True:
+        r = gql_post(srv, QUERIES["hold"], {"show": venue.show_id, "n": 1}, user.token, key,
+                     fn=call)
+        if r.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.status_code == 200 and "errors" not in r.json(), r.text
+    assert "Idempotent-Replayed" not in r.headers
+    assert len(held_labels(srv, venue)) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# N+1: a list's movies are read once per level, not once per show
+
+
+def access_line(server, rid):
+    """The access-log line of request rid (written after the answer went out: waited for)."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(x) for x in server.stderr_text().splitlines()
+                 if f'"rid":"{rid}"' in x and '"msg":"request"' in x]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_a_list_of_shows_reads_the_store_a_constant_number_of_times(server):
+    """One show, then six (each of its own movie, in one theatre): the query listing them with
+    their movie and theatre makes the same number of store calls (the access log's db_calls,
+    store/db.h tix_db_calls) either way. Without Show.movie's batch each show would read its
+    movie alone: five calls more for six shows."""
+    owner = cast(server).owner.token
+    theatre = create_theatre(server, owner)
+    hall = create_hall(server, theatre["id"], owner)
+
+    def add_show(i):
+        movie = create_movie(server, cast(server).admin.token, duration_minutes=90)
+        create_show(server, movie["id"], hall["id"], starts_in(24 + 3 * i), token=owner)
+        return movie
+
+    def listed():
+        rid = f"gql-n1-{uuid.uuid4().hex}"
+        r = api("POST", server, "/graphql", json={"query": QUERIES["city_shows"],
+                                                  "variables": {"city": theatre["city"]}},
+                headers={"Accept": GQL_RESPONSE, "X-Request-Id": rid})
+        assert r.status_code == 200 and "errors" not in r.json(), r.text
+        return r.json()["data"]["shows"], access_line(server, rid)["db_calls"]
+
+    movies = [add_show(0)]
+    shows, one = listed()
+    assert [s["movie"]["id"] for s in shows] == [movies[0]["id"]]
+    movies += [add_show(i) for i in range(1, 6)]
+    shows, six = listed()
+    assert [(s["movie"]["id"], s["movie"]["title"], s["theatreName"]) for s in shows] == \
+        [(m["id"], m["title"], theatre["name"]) for m in movies]
+    assert one >= 2, one  # the shows, then their movies
+    assert six == one, f"{one} store calls for one show, {six} for six"
+
+
+def test_a_rate_limited_keyed_mutation_is_not_stored(make_server):
+    """REST checks the rate limit before the key, so a 429 is never the key's answer; a mutation's
+    sub-request meets the limit after the key was claimed: its `rate_limited` answer must not be
+    stored either, or the retry after the window would get it replayed for a day."""
+    srv = make_server("sqlite", RATE_LIMIT="on", RATE_LIMIT_HOLD_USER="2/2s")
+    venue = Venue(srv)
+    user = make_user(srv, "gqlidemrl")
+    for _ in range(2):
+        hold(srv, user.token, venue.show_id, quantity=1)
+    key = f"gql-{uuid.uuid4().hex}"
+    variables = {"show": venue.show_id, "seats": venue.ids("F6")}
+    r = gql_post(srv, QUERIES["hold"], variables, user.token, key)
+    assert codes(r.json()) == ["rate_limited"], r.text
+    deadline = time.monotonic() + 10
+    while True:  # the window passes
+        time.sleep(0.5)
+        r = gql_post(srv, QUERIES["hold"], variables, user.token, key)
+        if codes(r.json()) != ["rate_limited"] or time.monotonic() > deadline:
+            break
+    assert r.status_code == 200 and "errors" not in r.json(), r.text
+    assert "Idempotent-Replayed" not in r.headers
+    assert [s["label"] for s in r.json()["data"]["hold"]["seats"]] == ["F6"]

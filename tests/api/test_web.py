@@ -16,7 +16,7 @@ import requests
 
 from conftest import REPO, TIMEOUT
 
-PAGES = ["/", "/shows/shw_x", "/bookings/bkg_x", "/door", "/sales", "/docs"]
+PAGES = ["/", "/shows/shw_x", "/bookings/bkg_x", "/door", "/sales", "/docs", "/graphiql"]
 
 
 def get(server, path: str, **headers) -> requests.Response:
@@ -41,6 +41,15 @@ def test_assets_have_their_types(server):
             "/web/app.js": "text/javascript; charset=utf-8",
             "/web/vendor/redoc.standalone.js": "text/javascript; charset=utf-8",
             "/web/vendor/redoc.LICENSE.txt": "text/plain; charset=utf-8",
+            "/web/graphiql.js": "text/javascript; charset=utf-8",
+            "/web/graphiql.css": "text/css; charset=utf-8",
+            "/web/vendor/graphiql.min.js": "text/javascript; charset=utf-8",
+            "/web/vendor/graphiql.min.css": "text/css; charset=utf-8",
+            "/web/vendor/react.production.min.js": "text/javascript; charset=utf-8",
+            "/web/vendor/react-dom.production.min.js": "text/javascript; charset=utf-8",
+            "/web/vendor/graphiql.LICENSE.txt": "text/plain; charset=utf-8",
+            "/web/vendor/react.LICENSE.txt": "text/plain; charset=utf-8",
+            "/web/vendor/react-dom.LICENSE.txt": "text/plain; charset=utf-8",
             "/docs/openapi.yaml": "application/yaml; charset=utf-8"}
     for path, ctype in want.items():
         r = get(server, path)

@@ -18,6 +18,7 @@ import socket
 import struct
 import subprocess
 import time
+from typing import NamedTuple
 
 import pytest
 import requests
@@ -80,8 +81,17 @@ async def closed_with(ws, timeout=5.0) -> tuple[int, str]:
 
 
 async def authed(server, token):
-    ws = await connect(server)
-    await send(ws, {"type": "auth", "access_token": token})
+    return await authed_with(server, token)
+
+
+async def authed_with(server, token, last_event_id=None, **kw):
+    """A socket authenticated with token (resuming the user channel after last_event_id when
+    given); its "ready" message."""
+    ws = await connect(server, **kw)
+    msg = {"type": "auth", "access_token": token}
+    if last_event_id is not None:
+        msg["last_event_id"] = last_event_id
+    await send(ws, msg)
     ready = await recv_type(ws, "ready")
     return ws, ready
 
@@ -143,7 +153,10 @@ def test_auth_first_message(server):
 
     async def go():
         ws, ready = await authed(server, user.token)
-        assert ready == {"type": "ready", "user_id": user.id}
+        # last_event_id: where the user's channel stands, for a resume (see below)
+        assert ready == {"type": "ready", "user_id": user.id,
+                         "last_event_id": ready["last_event_id"]}
+        assert isinstance(ready["last_event_id"], int) and ready["last_event_id"] > 0
         await ws.close()
         assert ws.close_code == 1000
 
@@ -188,6 +201,70 @@ def test_bad_messages_are_errors_and_keep_the_socket(server):
         assert ws.close_code == 1000
 
     run(go())
+
+
+# ---- languages: error messages and close reasons (core/i18n.h, as the REST errors) ----------
+
+HI_BAD_MESSAGE = 'संदेश "type" वाला एक JSON ऑब्जेक्ट होता है'
+HI_UNKNOWN_TYPE = "अज्ञात संदेश प्रकार"
+HI_AUTH_FIRST = "auth पहला संदेश होना चाहिए"
+TA_UNKNOWN_TYPE = "தெரியாத செய்தி வகை"
+EN_UNKNOWN_TYPE = "unknown message type"
+
+
+def test_errors_follow_the_handshakes_accept_language(server):
+    user = make_user(server)
+
+    async def go():
+        ws = await connect(server, extra_headers={"Accept-Language": "fr;q=0.9, hi;q=0.8, en;q=0.1"})
+        await ws.send("not json")
+        bad = await recv(ws)
+        await send(ws, {"type": "dance"})
+        unknown = await recv(ws)
+        await ws.close()
+        plain = await connect(server)
+        await send(plain, {"type": "dance"})
+        english = await recv(plain)
+        await plain.close()
+        # a close reason too: a second auth closes 1008 with the reason in Hindi
+        ws, _ = await authed_with(server, user.token, extra_headers={"Accept-Language": "hi"})
+        await send(ws, {"type": "auth", "access_token": user.token})
+        closed = await closed_with(ws)
+        return bad, unknown, english, closed
+
+    bad, unknown, english, closed = run(go())
+    assert bad == {"type": "error", "code": "invalid_message", "message": HI_BAD_MESSAGE}
+    assert unknown == {"type": "error", "code": "invalid_message", "message": HI_UNKNOWN_TYPE}
+    assert english == {"type": "error", "code": "invalid_message", "message": EN_UNKNOWN_TYPE}
+    assert closed == (1008, HI_AUTH_FIRST)
+    assert len(HI_AUTH_FIRST.encode()) <= 123
+
+
+def test_saved_locale_applies_after_auth_unless_the_handshake_named_one(server):
+    user = make_user(server)
+    r = call("PATCH", server, "/me", token=user.token, json={"locale": "ta"})
+    assert r.status_code == 200, r.text
+
+    async def unknown_type(**kw):
+        ws = await connect(server, **kw)
+        await send(ws, {"type": "dance"})  # anonymous: no saved locale to go by yet
+        before = (await recv(ws))["message"]
+        await ws.close()
+        ws, _ = await authed_with(server, user.token, **kw)
+        await send(ws, {"type": "dance"})
+        after = await recv_type(ws, "error")
+        await ws.close()
+        return before, after
+
+    async def go():
+        return (await unknown_type(),
+                await unknown_type(extra_headers={"Accept-Language": "en"}),
+                await unknown_type(extra_headers={"Accept-Language": "*"}))
+
+    (b1, a1), (b2, a2), (b3, a3) = run(go())
+    assert (b1, a1["message"], a1["code"]) == (EN_UNKNOWN_TYPE, TA_UNKNOWN_TYPE, "invalid_message")
+    assert (b2, a2["message"]) == (EN_UNKNOWN_TYPE, EN_UNKNOWN_TYPE)  # the handshake's wins
+    assert (b3, a3["message"]) == (EN_UNKNOWN_TYPE, TA_UNKNOWN_TYPE)  # "*" names none
 
 
 # ---- frames ---------------------------------------------------------------------------------
@@ -410,6 +487,77 @@ def test_booking_confirmed_once_per_socket(server):
     run(go())
 
 
+async def until_ready(ws, timeout=5.0) -> tuple[list[dict], dict]:
+    """The events before "ready", and "ready"."""
+    events = []
+    while True:
+        m = await recv(ws, timeout)
+        if m["type"] == "ready":
+            return events, m
+        events.append(m)
+
+
+def test_user_channel_resumes_by_last_event_id(server):
+    # a user's socket closes, a booking is confirmed meanwhile: a new socket whose auth names
+    # the last id it saw gets that booking_confirmed once (replayed before "ready"), then the
+    # live channel goes on
+    v = Venue(server)
+    user = make_user(server)
+
+    async def go():
+        ws, ready = await authed(server, user.token)
+        first = ready["last_event_id"]
+        await ws.close()
+        b = await asyncio.to_thread(buy, server, user.token, v.show_id, v.ids("C2"))
+        ws = await connect(server)
+        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": first})
+        missed, ready = await until_ready(ws)
+        assert [(e["event"], e["channel"], e["id"]) for e in missed] == \
+            [("booking_confirmed", "user", first + 1)], missed
+        assert missed[0]["data"]["booking_id"] == b["id"]
+        assert ready == {"type": "ready", "user_id": user.id, "last_event_id": first + 1}
+        with pytest.raises(asyncio.TimeoutError):
+            await recv_event(ws, "booking_confirmed", timeout=1.0)
+        b2 = await asyncio.to_thread(buy, server, user.token, v.show_id, v.ids("C3"))
+        live = await recv_event(ws, "booking_confirmed")
+        assert (live["id"], live["data"]["booking_id"]) == (first + 2, b2["id"])
+        await ws.close()
+        # up to date: nothing replayed
+        ws, ready = await authed_with(server, user.token, last_event_id=first + 2)
+        assert ready["last_event_id"] == first + 2
+        assert await events_for(ws, 0.5) == []
+        await ws.close()
+        # an id older than the backlog reaches: one refetch event instead, then "ready"
+        ws = await connect(server)
+        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": 1})
+        missed, ready = await until_ready(ws)
+        assert missed == [{"type": "event", "channel": "user", "event": "refetch",
+                           "data": {"reason": "backlog_expired"}}]
+        assert ready["last_event_id"] == first + 2
+        await ws.close()
+
+    run(go())
+
+
+def test_bad_last_event_id_in_auth_is_an_error_and_auth_may_follow(server):
+    user = make_user(server)
+
+    async def go():
+        ws = await connect(server)
+        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": "x"})
+        err = await recv(ws)
+        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": -1})
+        err2 = await recv(ws)
+        await send(ws, {"type": "auth", "access_token": user.token})
+        ready = await recv_type(ws, "ready")
+        await ws.close()
+        return err, err2, ready
+
+    err, err2, ready = run(go())
+    assert err["code"] == err2["code"] == "invalid_message"
+    assert ready["user_id"] == user.id
+
+
 def test_cancel_sends_booking_cancelled_and_refund_processed(server):
     v = Venue(server, starts_at=None)
     user = make_user(server)
@@ -568,34 +716,32 @@ def test_sigterm_closes_sockets_with_1001(make_server, backend):
     assert run(go())[0] == 1001
 
 
-def test_unpaid_booking_sends_hold_expired(make_server, backend):
-    # HOLD_TTL=1 and the expire job every 300 ms: the booking left unpaid expires, and its buyer's
-    # socket hears hold_expired once
-    srv = make_server(backend, HOLD_TTL="1", JOB_TICK="100ms", JOB_LEASE="2000ms",
-                      JOB_INTERVAL_EXPIRE="300ms")
-    v = Venue(srv)
-    user = make_user(srv)
-
-    async def go():
-        ws, _ = await authed(srv, user.token)
-        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("A5"))
-        body = await asyncio.to_thread(book, srv, user.token, h["hold_id"])
-        ev = await recv_event(ws, "hold_expired", timeout=10)
-        assert ev["data"] == {"booking_id": body["booking"]["id"], "show_id": v.show_id,
-                              "status": "expired"}
-        with pytest.raises(asyncio.TimeoutError):
-            await recv_event(ws, "hold_expired", timeout=1.5)
-        await ws.close()
-
-    run(go())
-
-
 # ---- hold notices: hold_expiring (once, in the last minute) and hold_expired (once) -----------
 
 # HOLD_TTL under the 60 s lead: hold_expiring comes from the first expire run after the hold
 # (jobs/lifecycle.c), hold_expired from the first run after its expiry; the job every 300 ms.
 FAST_EXPIRY = {"HOLD_TTL": "3", "JOB_TICK": "100ms", "JOB_LEASE": "2000ms",
                "JOB_INTERVAL_EXPIRE": "300ms"}
+
+
+class Expiring(NamedTuple):
+    srv: object
+    v: Venue
+    user: object
+
+    async def watch_hold(self, seat: str):
+        """The user's socket (authenticated), then a hold of one seat; both."""
+        ws, _ = await authed(self.srv, self.user.token)
+        h = await asyncio.to_thread(hold, self.srv, self.user.token, self.v.show_id,
+                                    seat_ids=self.v.ids(seat))
+        return ws, h
+
+
+@pytest.fixture
+def expiring(make_server, backend) -> Expiring:
+    """A FAST_EXPIRY server on the test's database, a venue and a user on it."""
+    srv = make_server(backend, **FAST_EXPIRY)
+    return Expiring(srv, Venue(srv), make_user(srv))
 
 
 async def events_for(ws, seconds: float) -> list[dict]:
@@ -617,15 +763,13 @@ def hold_notices(events: list[dict], hold_id: str) -> list[str]:
             if e["event"].startswith("hold_") and e["data"].get("hold_id") == hold_id]
 
 
-def test_lapsed_hold_sends_hold_expiring_then_hold_expired_once(make_server, backend):
-    srv = make_server(backend, **FAST_EXPIRY)
-    v = Venue(srv)
-    user, other = make_user(srv), make_user(srv)
+def test_lapsed_hold_sends_hold_expiring_then_hold_expired_once(expiring):
+    srv, v = expiring.srv, expiring.v
+    other = make_user(srv)
 
     async def go():
-        ws, _ = await authed(srv, user.token)
         ws_other, _ = await authed(srv, other.token)
-        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("A7"))
+        ws, h = await expiring.watch_hold("A7")
         ev = await recv_event(ws, "hold_expiring", timeout=10)
         assert ev["channel"] == "user"
         assert ev["data"] == {"hold_id": h["hold_id"], "show_id": v.show_id,
@@ -642,16 +786,13 @@ def test_lapsed_hold_sends_hold_expiring_then_hold_expired_once(make_server, bac
     run(go())
 
 
-def test_released_and_booked_holds_send_no_hold_expired(make_server, backend):
+def test_released_and_booked_holds_send_no_hold_expired(expiring):
     # a hold let go by its user, and one booked and paid: hold_expiring may come (they were in
     # their last minute), hold_expired never
-    srv = make_server(backend, **FAST_EXPIRY)
-    v = Venue(srv)
-    user = make_user(srv)
+    srv, v, user = expiring
 
     async def go():
-        ws, _ = await authed(srv, user.token)
-        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("B7"))
+        ws, h = await expiring.watch_hold("B7")
         r = await asyncio.to_thread(release, srv, user.token, h["hold_id"])
         assert r.status_code in (200, 204), r.text
         b = await asyncio.to_thread(buy, srv, user.token, v.show_id, v.ids("B8"))
@@ -717,16 +858,13 @@ def test_concurrent_expire_runs_send_each_notice_once(make_server, backend, redi
     run(go())
 
 
-def test_unpaid_booking_gets_hold_expiring(make_server, backend):
+def test_unpaid_booking_gets_hold_expiring_then_hold_expired(expiring):
     # the hold behind a booking left unpaid: hold_expiring (by the hold's id) in the last minute,
     # then the booking's own hold_expired (by the booking's id), each once
-    srv = make_server(backend, **FAST_EXPIRY)
-    v = Venue(srv)
-    user = make_user(srv)
+    srv, v, user = expiring
 
     async def go():
-        ws, _ = await authed(srv, user.token)
-        h = await asyncio.to_thread(hold, srv, user.token, v.show_id, seat_ids=v.ids("D7"))
+        ws, h = await expiring.watch_hold("D7")
         body = await asyncio.to_thread(book, srv, user.token, h["hold_id"])
         events = await events_for(ws, 6.0)
         names = [e["event"] for e in events if e["event"].startswith("hold_")]
@@ -735,7 +873,8 @@ def test_unpaid_booking_gets_hold_expiring(make_server, backend):
         assert soon["data"] == {"hold_id": h["hold_id"], "show_id": v.show_id,
                                 "expires_at": h["expires_at"]}
         exp = [e for e in events if e["event"] == "hold_expired"][0]
-        assert exp["data"]["booking_id"] == body["booking"]["id"]
+        assert exp["data"] == {"booking_id": body["booking"]["id"], "show_id": v.show_id,
+                               "status": "expired"}
         await ws.close()
 
     run(go())
@@ -811,6 +950,33 @@ def test_killed_servers_socket_resumes_on_another(make_server, backend, redis_se
         await asyncio.to_thread(hold, b, u1.token, v.show_id, seat_ids=v.ids("F4"))
         e3 = await recv_event(ws, "seats")
         assert e3["id"] == last + 3
+        await ws.close()
+
+    run(go())
+
+
+def test_user_channel_resumes_on_another_server(make_server, backend, redis_server):
+    # the user channel's backlog is the bus's (Redis), not one server's: a socket on A, closed;
+    # two bookings confirmed through B meanwhile; a socket on B resuming with A's last id gets
+    # both, in order, once each, then "ready" naming the newer id
+    a = make_server(backend, REDIS_URL=redis_server.url)
+    b = make_server(backend, database_url=a.database_url, REDIS_URL=redis_server.url)
+    v = Venue(b)
+    user = make_user(b)
+
+    async def go():
+        ws, ready = await authed(a, user.token)
+        last = ready["last_event_id"]
+        await ws.close()
+        b1 = await asyncio.to_thread(buy, b, user.token, v.show_id, v.ids("F5"))
+        b2 = await asyncio.to_thread(buy, b, user.token, v.show_id, v.ids("F6"))
+        ws = await connect(b)
+        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": last})
+        missed, ready = await until_ready(ws)
+        assert [(e["event"], e["id"], e["data"]["booking_id"]) for e in missed] == \
+            [("booking_confirmed", last + 1, b1["id"]), ("booking_confirmed", last + 2, b2["id"])]
+        assert ready["last_event_id"] == last + 2
+        assert await events_for(ws, 1.0) == []
         await ws.close()
 
     run(go())

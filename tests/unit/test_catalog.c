@@ -416,6 +416,53 @@ static void test_movie_get_many(void **state)
                      TIX_EINVAL);
 }
 
+/* store: tix_show_list with price_range reads each listed show's cheapest and dearest price in
+ * the list's own statement (GET /shows?display_currency=); -1 for a show without prices; the
+ * plain list leaves both 0. */
+static void test_show_list_price_range(void **state)
+{
+    fixture *f = *state;
+    tix_theatre t;
+    tix_hall h;
+    tix_movie m;
+    tix_show s[2];
+    tix_catalog_refusal why;
+    venue(f, &t, &h, &m);
+    int64_t at = tix_now_ms() + 48 * HOUR_MS;
+    tix_price_input cheap[] = {{"gold", true, 900}, {"silver", true, 250}};
+    assert_int_equal(schedule(f, &f->owner, h.id, m.id, at, cheap, 2, &s[0], &why), TIX_OK);
+    assert_int_equal(schedule(f, &f->owner, h.id, m.id, at + 24 * HOUR_MS, both, 2, &s[1], &why),
+                     TIX_OK);
+    char bare_id[] = "shw_bare";
+    tix_show bare = s[1];
+    bare.id = bare_id;
+    bare.starts_at = at + 48 * HOUR_MS;
+    bare.ends_at = bare.starts_at + HOUR_MS;
+    assert_int_equal(tix_show_insert(f->db, &bare, NULL, 0), TIX_OK);
+
+    tix_show_filter sf = {.hall_id = h.id, .limit = 10, .price_range = true};
+    tix_show *items = NULL;
+    int n = 0;
+    assert_int_equal(tix_show_list(f->db, f->a, &sf, &items, &n), TIX_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(items[0].id, s[0].id);
+    assert_int_equal(items[0].price_min, 250);
+    assert_int_equal(items[0].price_max, 900);
+    assert_string_equal(items[0].currency, "INR");
+    assert_int_equal(items[1].price_min, 300);
+    assert_int_equal(items[1].price_max, 500);
+    assert_string_equal(items[2].id, "shw_bare");
+    assert_int_equal(items[2].price_min, -1);
+    assert_int_equal(items[2].price_max, -1);
+    assert_string_equal(items[2].hall_name, items[1].hall_name); /* the other columns as ever */
+
+    sf.price_range = false;
+    assert_int_equal(tix_show_list(f->db, f->a, &sf, &items, &n), TIX_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(items[0].price_min, 0);
+    assert_int_equal(items[0].price_max, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -425,6 +472,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_layout_and_running_time_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_theatre_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_movie_get_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show_list_price_range, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

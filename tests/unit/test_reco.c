@@ -33,23 +33,16 @@ static const tix_reco_pair *pair_of(const tix_reco_pair *p, int n, const char *x
 static void test_similarity(void **state)
 {
     (void)state;
-    /* u1: A B, u2: A B, u3: A C, u4: B (twice: counts once), u5: D */
-    tix_reco_booked b[] = {{"u1", "A"}, {"u1", "B"}, {"u2", "B"}, {"u2", "A"}, {"u3", "A"},
-                           {"u3", "C"}, {"u4", "B"}, {"u4", "B"}, {"u5", "D"}};
+    /* u1: A B, u2: A B, u3: A C, u4: B, u5: D, as the database counts it (store/reco.h):
+     * |U(A)| = 3, |U(B)| = 3, |U(C)| = 1, |U(D)| = 1; A and B share 2, A and C 1; D shares none,
+     * so it has no row. Rows in no particular order. */
+    tix_reco_together rows[] = {
+        {"C", "A", 1, 1, 3}, {"A", "B", 2, 3, 3}, {"B", "A", 2, 3, 3}, {"A", "C", 1, 3, 1}};
     tix_arena *a = tix_arena_create(0);
     tix_reco_pair *p = NULL;
-    tix_reco_pop *pop = NULL;
     int np = 0;
-    int npop = 0;
-    assert_int_equal(tix_reco_similarity(a, b, (int)COUNT(b), 10, &p, &np, &pop, &npop), TIX_OK);
-    /* |U(A)| = 3, |U(B)| = 3, |U(C)| = 1, |U(D)| = 1 */
-    assert_int_equal(npop, 4);
-    assert_string_equal(pop[0].movie_id, "A");
-    assert_int_equal(pop[0].bookers, 3);
-    assert_int_equal(pop[1].bookers, 3);
-    assert_int_equal(pop[2].bookers, 1);
-    assert_int_equal(pop[3].bookers, 1);
-    /* A-B: 2 / sqrt(9); A-C: 1 / sqrt(3); both directions; D has no neighbour */
+    assert_int_equal(tix_reco_similarity(a, rows, (int)COUNT(rows), 10, &p, &np), TIX_OK);
+    /* A-B: 2 / sqrt(9); A-C: 1 / sqrt(3); both directions */
     assert_int_equal(np, 4);
     const tix_reco_pair *ab = pair_of(p, np, "A", "B");
     const tix_reco_pair *ba = pair_of(p, np, "B", "A");
@@ -62,18 +55,25 @@ static void test_similarity(void **state)
     assert_int_equal(ab->together, 2);
     assert_int_equal(ac->score_e6, (int64_t)llround(1e6 / sqrt(3.0)));
     assert_null(pair_of(p, np, "B", "C"));
-    /* ordered by movie, then score: A's best (C: 0.577 < B: 0.667) first */
+    /* ordered by movie, then score: A's best (C: 0.577 < B: 0.667) first, then B, then C */
     assert_string_equal(p[0].movie_id, "A");
     assert_string_equal(p[0].other_id, "B");
+    assert_string_equal(p[1].other_id, "C");
+    assert_string_equal(p[2].movie_id, "B");
+    assert_string_equal(p[3].movie_id, "C");
     /* a cap of one neighbour keeps A's best only */
-    assert_int_equal(tix_reco_similarity(a, b, (int)COUNT(b), 1, &p, &np, &pop, &npop), TIX_OK);
+    assert_int_equal(tix_reco_similarity(a, rows, (int)COUNT(rows), 1, &p, &np), TIX_OK);
     assert_int_equal(np, 3); /* A->B, B->A, C->A */
     assert_null(pair_of(p, np, "A", "C"));
     assert_non_null(pair_of(p, np, "C", "A"));
-    /* no bookings: nothing */
-    assert_int_equal(tix_reco_similarity(a, b, 0, 10, &p, &np, &pop, &npop), TIX_OK);
+    /* equal scores: the other's id decides */
+    tix_reco_together tie[] = {{"X", "Z", 1, 2, 2}, {"X", "Y", 1, 2, 2}};
+    assert_int_equal(tix_reco_similarity(a, tie, 2, 10, &p, &np), TIX_OK);
+    assert_int_equal(np, 2);
+    assert_string_equal(p[0].other_id, "Y");
+    /* nothing booked together: nothing */
+    assert_int_equal(tix_reco_similarity(a, rows, 0, 10, &p, &np), TIX_OK);
     assert_int_equal(np, 0);
-    assert_int_equal(npop, 0);
     tix_arena_destroy(a);
 }
 
