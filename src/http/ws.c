@@ -2,9 +2,10 @@
  * The WebSocket transport (see ws.h for the whole, ws_int.h for how it meets ws_proto.c):
  * the upgrade, libwslay's callbacks, a socket's send queue, the epoll loop and the hub.
  *
- * A socket's life: tix_ws_on_upgrade (MHD's thread) takes the socket from MHD (below), makes
- * the wslay context and adds the descriptor to the loop's epoll set. The loop reads with
- * wslay_event_recv, which calls on_msg: each complete text message goes to the socket's inbox
+ * A socket's life: tix_ws_on_upgrade (MHD's thread) takes the socket from MHD (below) and
+ * adds the descriptor to the loop's epoll set; the wslay context is made when there is
+ * something to read or send and freed while the socket is idle (parking, below). The loop reads
+ * with wslay_event_recv, which calls on_msg: each complete text message goes to the socket's inbox
  * (at most TIX_WS_INBOX_MAX waiting); tix_ws_pump (ws_proto.c) takes them one at a time.
  * Anything that queued output calls tix_ws_flush, which sends what the socket takes now and
  * asks epoll for EPOLLOUT when wslay still wants to write. drop() takes a socket out of its
@@ -19,12 +20,34 @@
  * destroys the pool and close()s its descriptor without shutdown() (that is only on the path
  * of a connection that was not upgraded: MHD_connection_mark_closed_), so the TCP connection
  * lives on through our duplicate and no FIN goes out (MHD_USE_TURBO, which only drops the
- * shutdown() of that other path, is not needed). An idle socket costs about 10 KiB
- * instead of 21 (bench/ws_memory.py). The upgraded socket no longer counts against MHD's
- * MAX_CONNECTIONS and PER_IP_CONNECTIONS, so the hub keeps both caps itself: its max (all
- * sockets) and per_ip (sockets from one peer address, PER_IP_CONNECTIONS), each closing the
- * socket over it with 1013. The peer is the socket's, as for MHD's own per-IP cap (not
+ * shutdown() of that other path, is not needed). That took an idle socket from 21 KiB to
+ * about 10 (bench/ws_memory.py); parking (below) takes it to about 1. The upgraded socket no longer
+ * counts against MHD's MAX_CONNECTIONS and PER_IP_CONNECTIONS, so the hub keeps both caps itself:
+ * its max (all sockets) and per_ip (sockets from one peer address, PER_IP_CONNECTIONS), each
+ * closing the socket over it with 1013. The peer is the socket's, as for MHD's own per-IP cap (not
  * X-Forwarded-For: behind nginx every socket has nginx's address, as every connection does).
+ *
+ * Parking. libwslay's context is 8.6 KiB (calloc'd: the event context with a 4 KiB output
+ * buffer, the frame context with a 4 KiB input buffer), most of an idle socket's cost, so an
+ * idle socket has none: park() frees it at the end of every tix_ws_flush when it holds nothing
+ * a new context would not, and unpark() makes a new one (wslay_event_context_server_init, the
+ * message limit set again) on the next EPOLLIN, queued message, ping or close. A socket starts
+ * parked. What wslay 1.1.1 keeps between calls, and why each is empty when park() frees it:
+ *   frame context: ibuf, ibufmark/ibuflimit and istate (a partial header, mask key or payload):
+ *     c->rx_held counts the bytes on_recv handed over and not yet part of a whole frame
+ *     (on_frame_start notes the frame's size, header included; on_frame_end subtracts it);
+ *     0 means the frame layer is at a frame's start with its buffer empty. Its output state
+ *     (oheader, ostate) belongs to a message being sent.
+ *   event context: imsg (a fragmented message begun: c->rx_frag, from the data frames' fin
+ *     bits), ipayloadlen/ipayloadoff (a frame being read: rx_held), omsg/obuf and the queues
+ *     (queued_msg_count counts a message until its last byte is out), close_status (no close
+ *     queued, sent or received; c->closing and wr_shut are ours), read_enabled and
+ *     write_enabled (both on, as in a new context).
+ * Messages waiting in the inbox, a running job, subscriptions and timers are c's, not wslay's,
+ * and do not keep a context. 5,000 idle sockets: 21.4 MiB RSS instead of 62.8 (about 1.1 KiB a
+ * socket over an idle server; bench/results/2026-12-06-ws-idle.txt). A delivery to every
+ * socket unparks and parks them one after another, so the contexts' memory is reused, not
+ * multiplied; only a server shutdown (a close queued on every socket) makes them all at once.
  *
  * A failed queue marks the socket broken instead of dropping it on the spot: the caller may be
  * walking the socket's subscriptions (channels.h forbids freeing a subscriber inside a send),
@@ -55,9 +78,14 @@
 #define SNDBUF_BYTES  (16 * 1024)
 #define CLOSE_WAIT_MS 5000
 
-/* The peer's address bytes (sin_addr / sin6_addr) into c->peer; none for another family. */
-static void note_peer(tix_ws_conn *c)
+/* c->fd non-blocking with a small send buffer (ws.h, "Bounds"), and the peer's address bytes
+ * (sin_addr / sin6_addr) into c->peer; none for another family. */
+static void set_up_fd(tix_ws_conn *c)
 {
+    int fl = fcntl(c->fd, F_GETFL, 0);
+    fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
+    int sndbuf = SNDBUF_BYTES;
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     if (getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0) {
@@ -121,6 +149,7 @@ static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
             c->pre = NULL;
             c->pre_off = c->pre_len = 0;
         }
+        c->rx_held += n;
         return (ssize_t)n;
     }
     ssize_t n = recv(c->fd, buf, len, 0);
@@ -133,7 +162,33 @@ static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         return -1;
     }
     c->last_rx_ms = tix_mono_ms();
+    c->rx_held += (uint64_t)n;
     return n;
+}
+
+/* A frame's header was read (wslay checked it: masked, as a client's must be, and its length
+ * in the shortest form, so the header's size follows from the payload's length). */
+static void on_frame_start(wslay_event_context_ptr ctx,
+                           const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
+{
+    (void)ctx;
+    tix_ws_conn *c = user;
+    uint64_t len = arg->payload_length;
+    c->rx_frame = 2 + 4 + (len < 126 ? 0 : len <= 0xffff ? 2 : 8) + len;
+    if ((arg->opcode & 0x8) == 0) { /* text, binary, continuation: not a control frame */
+        c->rx_frag = !arg->fin;
+    }
+}
+
+/* The frame's last payload byte was read: its bytes are no longer wslay's. */
+static void on_frame_end(wslay_event_context_ptr ctx, void *user)
+{
+    (void)ctx;
+    tix_ws_conn *c = user;
+    if (c->rx_frame <= c->rx_held) { /* else a miscount: rx_held stays, the context too */
+        c->rx_held -= c->rx_frame;
+    }
+    c->rx_frame = 0;
 }
 
 static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
@@ -186,13 +241,65 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     c->ninbox++;
 }
 
+/* ---- parking: no wslay context while a socket is idle (hub mutex held) ---- */
+
+static const struct wslay_event_callbacks wslay_cb = {
+    .recv_callback = on_recv,
+    .send_callback = on_send,
+    .on_frame_recv_start_callback = on_frame_start,
+    .on_frame_recv_end_callback = on_frame_end,
+    .on_msg_recv_callback = on_msg,
+};
+
+/* c's wslay context, made now when the socket was parked (or is new); false: out of memory. A
+ * parked socket's context was in the state a new one starts in (park), so nothing is lost. */
+static bool unpark(tix_ws_conn *c)
+{
+    if (c->ctx != NULL) {
+        return true;
+    }
+    if (wslay_event_context_server_init(&c->ctx, &wslay_cb, c) != 0) {
+        c->ctx = NULL;
+        return false;
+    }
+    wslay_event_config_set_max_recv_msg_length(c->ctx, WS_MAX_MESSAGE);
+    return true;
+}
+
+/* Frees c's context when it holds nothing a new one would not: no input byte (rx_held: no
+ * partial header or payload in the frame context's ibuf, no partial frame in the event
+ * context's ipayloadlen/ipayloadoff), no fragmented message begun (imsg), nothing queued or
+ * being sent (queued_msg_count counts a message until its last byte is out; omsg, obuf and the
+ * frame context's output header go with it), no close queued, sent or received, reading and
+ * writing enabled. What wslay keeps besides (max_recv_msg_length, the callbacks) unpark sets
+ * again; what the socket keeps (closing, timers, inbox, subscriptions) is in c. */
+static void park(tix_ws_conn *c)
+{
+    wslay_event_context_ptr x = c->ctx;
+    if (x == NULL || c->dead || c->broken || c->closing || c->wr_shut || c->rx_held != 0 ||
+        c->rx_frag || !wslay_event_get_read_enabled(x) || !wslay_event_get_write_enabled(x) ||
+        wslay_event_get_close_sent(x) || wslay_event_get_close_received(x) ||
+        wslay_event_get_queued_msg_count(x) != 0 || wslay_event_want_write(x)) {
+        return;
+    }
+    wslay_event_context_free(x);
+    c->ctx = NULL;
+}
+
 /* ---- sending (hub mutex held) ---- */
 
 static void drop(tix_ws_conn *c);
 
 void tix_ws_queue_text(tix_ws_conn *c, const char *text, size_t n)
 {
-    if (c->dead || c->broken || !wslay_event_get_write_enabled(c->ctx)) {
+    if (c->dead || c->broken) {
+        return;
+    }
+    if (!unpark(c)) {
+        c->broken = true; /* dropped by the caller's flush */
+        return;
+    }
+    if (!wslay_event_get_write_enabled(c->ctx)) {
         return;
     }
     struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)text, n};
@@ -220,7 +327,14 @@ void tix_ws_send_error(tix_ws_conn *c, const char *code, const char *message)
 
 void tix_ws_close_with(tix_ws_conn *c, uint16_t code, const char *reason)
 {
-    if (c->dead || wslay_event_get_close_sent(c->ctx)) {
+    if (c->dead) {
+        return;
+    }
+    if (!unpark(c)) {
+        c->broken = true; /* dropped by the caller's flush */
+        return;
+    }
+    if (wslay_event_get_close_sent(c->ctx)) {
         return;
     }
     const char *tr = reason ? tix_tr(c->lang, reason) : NULL;
@@ -246,10 +360,14 @@ static void set_out(tix_ws_conn *c, bool out)
 }
 
 /* Sends what the socket takes now; drops a client that fails, that is done (both closes
- * exchanged) or whose unsent bytes passed WS_MAX_QUEUE. */
+ * exchanged) or whose unsent bytes passed WS_MAX_QUEUE; parks one left idle. */
 void tix_ws_flush(tix_ws_conn *c)
 {
     if (c->dead) {
+        return;
+    }
+    if (!c->broken && c->ctx == NULL) {
+        set_out(c, false); /* parked: nothing to send */
         return;
     }
     if (c->broken || (wslay_event_want_write(c->ctx) && wslay_event_send(c->ctx) != 0)) {
@@ -280,6 +398,7 @@ void tix_ws_flush(tix_ws_conn *c)
         }
     }
     set_out(c, wslay_event_want_write(c->ctx) != 0);
+    park(c);
 }
 
 /* ---- sockets (hub mutex held) ---- */
@@ -323,7 +442,9 @@ static void free_conn(tix_ws_conn *c)
         next = m->next;
         free(m);
     }
-    wslay_event_context_free(c->ctx);
+    if (c->ctx != NULL) {
+        wslay_event_context_free(c->ctx);
+    }
     free(c->pre);
     free(c);
 }
@@ -353,11 +474,16 @@ static bool discard_input(tix_ws_conn *c)
 
 static void on_io(tix_ws_conn *c, uint32_t events)
 {
-    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) && !wslay_event_want_read(c->ctx)) {
+    bool in = (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) != 0;
+    if (in && !unpark(c)) {
+        drop(c); /* out of memory: the socket cannot be read */
+        return;
+    }
+    if (in && !wslay_event_want_read(c->ctx)) {
         if (!discard_input(c)) {
             return;
         }
-    } else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+    } else if (in) {
         int rc = wslay_event_want_read(c->ctx) ? wslay_event_recv(c->ctx) : 0;
         if (rc == WSLAY_ERR_PROTO) {
             tix_ws_close_with(c, WSLAY_CODE_PROTOCOL_ERROR, NULL);
@@ -387,9 +513,12 @@ static void tick(tix_ws_hub *h, int64_t now)
         } else if (now - c->last_ping_ms > WS_PING_MS) {
             c->last_ping_ms = now;
             struct wslay_event_msg m = {WSLAY_PING, NULL, 0};
-            if (wslay_event_queue_msg(c->ctx, &m) == 0) {
-                tix_ws_flush(c);
+            if (!unpark(c)) {
+                c->broken = true; /* dropped by the flush */
+            } else {
+                (void)wslay_event_queue_msg(c->ctx, &m); /* refused once a close is queued */
             }
+            tix_ws_flush(c); /* sends the ping; parks the socket again */
         }
     }
 }
@@ -458,28 +587,18 @@ void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
         }
     }
     MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-    struct wslay_event_callbacks cb = {
-        .recv_callback = on_recv, .send_callback = on_send, .on_msg_recv_callback = on_msg};
-    if (c == NULL || wslay_event_context_server_init(&c->ctx, &cb, c) != 0) {
-        if (c != NULL) {
-            free(c->pre);
-        }
-        free(c);
+    if (c == NULL) {
         if (fd >= 0) {
             close(fd);
         }
         return;
     }
+    /* no wslay context yet: the socket starts parked, the first read makes it (unpark) */
     c->hub = h;
     c->fd = fd;
     c->lang = lang;
     c->opened_ms = c->last_rx_ms = c->last_ping_ms = tix_mono_ms();
-    wslay_event_config_set_max_recv_msg_length(c->ctx, WS_MAX_MESSAGE);
-    int fl = fcntl(fd, F_GETFL, 0);
-    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-    int sndbuf = SNDBUF_BYTES;
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-    note_peer(c);
+    set_up_fd(c);
     pthread_mutex_lock(&h->mu);
     bool ip_full = h->per_ip > 0 && same_peer(h, c) >= h->per_ip;
     bool full = h->closing || h->count >= h->max || ip_full;

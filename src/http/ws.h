@@ -47,6 +47,11 @@
  * for the same reason. A socket silent for WS_IDLE_MS (it answers our pings, so only a dead
  * peer is silent) is dropped. Subscriptions per socket are bounded by WS_MAX_SUBS.
  *
+ * Memory: an idle socket costs about 1.1 KiB (its record, subscriptions and channel entries;
+ * 5,000 idle sockets take 21.4 MiB RSS, bench/ws_memory.py): MHD's connection is given back at
+ * the upgrade and libwslay's 8.6 KiB context is freed while the socket is idle ("parking",
+ * ws.c), made again for the next frame in or out.
+ *
  * Threads and locking: one hub mutex guards everything (sockets, wslay contexts, channels); the
  * loop thread, the bus's sink (tix_ws_deliver) and the two job threads (auth and subscribe, which
  * may block on the database or Redis) take it. Sockets are only freed by the loop thread, after

@@ -64,11 +64,17 @@ struct tix_ws_conn {
     tix_ws_conn *grave;       /* dropped, to be freed by the loop */
     tix_ws_hub *hub;
     int fd; /* ours (a dup of MHD's, whose handle went back at the upgrade); -1 once dead */
-    wslay_event_context_ptr ctx;
+    wslay_event_context_ptr ctx; /* NULL while parked (idle: see ws.c, "parking") */
     char *pre; /* bytes MHD read past the request's headers (extra_in), given to wslay first */
     size_t pre_len, pre_off;
     tix_ws_sub *subs;
     int nsubs;
+    /* what wslay holds of the input, kept by the callbacks so that ws.c knows when the
+     * context may go (parking): bytes handed to wslay (on_recv) and not yet part of a whole
+     * frame, the length (header and payload) of the frame being read, and a fragmented
+     * message begun and not ended */
+    uint64_t rx_held, rx_frame;
+    bool rx_frag;
     tix_ws_msg *inbox_head, *inbox_tail;
     int ninbox;
     bool busy; /* a job runs for this socket */
