@@ -83,6 +83,34 @@ static void flight_drop(struct flight *f)
     free(f);
 }
 
+/* The flight of key, added to the list if there is none; NULL when out of memory. flights.mu
+ * held. */
+static struct flight *flight_find_or_add(const char *key)
+{
+    struct flight *f = flights.head;
+    while (f != NULL && strcmp(f->key, key) != 0) {
+        f = f->next;
+    }
+    if (f != NULL) {
+        return f;
+    }
+    f = calloc(1, sizeof(*f));
+    char *k = f ? strdup(key) : NULL;
+    if (k == NULL) {
+        free(f);
+        return NULL;
+    }
+    f->key = k;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    f->next = flights.head;
+    flights.head = f;
+    return f;
+}
+
 /* Joins the flight of key. Returns the flight when this request leads its next build
  * (*gen: that build's number); else NULL with *answer set (a new reference) when a build that
  * began after this request arrived stored one, or NULL with *answer NULL: build without the
@@ -92,26 +120,10 @@ static struct flight *flight_join(const char *key, const char *vers, unsigned lo
 {
     *answer = NULL;
     pthread_mutex_lock(&flights.mu);
-    struct flight *f = flights.head;
-    while (f != NULL && strcmp(f->key, key) != 0) {
-        f = f->next;
-    }
+    struct flight *f = flight_find_or_add(key);
     if (f == NULL) {
-        f = calloc(1, sizeof(*f));
-        char *k = f ? strdup(key) : NULL;
-        if (k == NULL) {
-            free(f);
-            pthread_mutex_unlock(&flights.mu);
-            return NULL; /* out of memory: build without coalescing */
-        }
-        f->key = k;
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&f->cv, &ca);
-        pthread_condattr_destroy(&ca);
-        f->next = flights.head;
-        flights.head = f;
+        pthread_mutex_unlock(&flights.mu);
+        return NULL; /* out of memory: build without coalescing */
     }
     if (!f->building) {
         f->building = true;

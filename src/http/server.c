@@ -70,6 +70,48 @@ static tix_rc start_media(tix_server *s)
     return TIX_OK;
 }
 
+/* What tix_server_start made before a later step failed: the media store it opened, and s. */
+static void undo_start(tix_server *s)
+{
+    if (s->own_media) {
+        tix_media_destroy(s->app->media);
+        s->app->media = NULL;
+    }
+    free(s);
+}
+
+/* libmicrohttpd's daemon for s on ss, or NULL. */
+static struct MHD_Daemon *start_daemon(tix_server *s, const struct sockaddr_storage *ss, bool v6)
+{
+    const tix_config *cfg = &s->app->cfg;
+    /* WORKERS handler threads; MHD's own threads (one per core) only move bytes. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned io_threads = cores < 1 ? 1u : (unsigned)cores;
+    io_threads = io_threads > (unsigned)cfg->workers ? (unsigned)cfg->workers : io_threads;
+    /* Each connection's memory pool (libmicrohttpd 0.9.75 sizes it per daemon, not per
+     * connection): the request line and headers must fit in it, next to MHD's record of each
+     * header field (about 64 bytes each) and the answer's header block, hence the 3 KiB over
+     * MAX_HEADER_BYTES (room for 32 fields; tests/api/test_http.py sends such requests). It is
+     * also what an idle event stream costs: MHD zeroes the unused half of the read buffer when
+     * the answer starts, so about half the pool is resident for every open stream (bench/
+     * sse_memory.py; MHD's default 32 KiB made 5,000 streams 170 MiB). Request bodies do not
+     * need room here: they are handed over piece by piece (server_request.c, upload.c). */
+    size_t pool_bytes = (size_t)cfg->max_header_bytes + 3072;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG |
+                     (v6 ? MHD_USE_IPv6 : 0);
+    return MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, tix_server_on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE, io_threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->per_ip_connections, MHD_OPTION_NOTIFY_COMPLETED, tix_server_on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, tix_server_on_connection, s, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)ss, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_URI_LOG_CALLBACK, tix_server_on_uri, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        pool_bytes, MHD_OPTION_END);
+}
+
 tix_rc tix_server_start(tix_app *app, tix_server **out)
 {
     const tix_config *cfg = &app->cfg;
@@ -88,56 +130,25 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
         free(s);
         return TIX_EINVAL;
     }
-    /* WORKERS handler threads; MHD's own threads (one per core) only move bytes. Every open
-     * connection has at most one request waiting, so the queue never needs more room. */
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned io_threads = cores < 1 ? 1u : (unsigned)cores;
-    io_threads = io_threads > (unsigned)cfg->workers ? (unsigned)cfg->workers : io_threads;
-    /* The read lane (server_int.h): a quarter of WORKERS, at least 2, in addition. */
+    /* Every open connection has at most one request waiting, so a queue never needs more room
+     * than MAX_CONNECTIONS. The read lane (server_int.h): a quarter of WORKERS, at least 2, in
+     * addition. */
     int readers = cfg->workers / 4 > 2 ? cfg->workers / 4 : 2;
     if (tix_workpool_create(cfg->workers, cfg->max_connections, &s->pool) != TIX_OK ||
         tix_workpool_create(readers, cfg->max_connections, &s->read_pool) != TIX_OK) {
         tix_workpool_destroy(s->pool);
-        if (s->own_media) {
-            tix_media_destroy(app->media);
-            app->media = NULL;
-        }
-        free(s);
+        undo_start(s);
         return TIX_ENOMEM;
     }
     pthread_mutex_init(&s->mu, NULL);
-    /* Each connection's memory pool (libmicrohttpd 0.9.75 sizes it per daemon, not per
-     * connection): the request line and headers must fit in it, next to MHD's record of each
-     * header field (about 64 bytes each) and the answer's header block, hence the 3 KiB over
-     * MAX_HEADER_BYTES (room for 32 fields; tests/api/test_http.py sends such requests). It is
-     * also what an idle event stream costs: MHD zeroes the unused half of the read buffer when
-     * the answer starts, so about half the pool is resident for every open stream (bench/
-     * sse_memory.py; MHD's default 32 KiB made 5,000 streams 170 MiB). Request bodies do not
-     * need room here: they are handed over piece by piece (server_request.c, upload.c). */
-    size_t pool_bytes = (size_t)cfg->max_header_bytes + 3072;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG |
-                     (v6 ? MHD_USE_IPv6 : 0);
-    s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, tix_server_on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE, io_threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)cfg->per_ip_connections, MHD_OPTION_NOTIFY_COMPLETED, tix_server_on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, tix_server_on_connection, s, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK,
-        tix_server_on_uri, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_bytes, MHD_OPTION_END);
+    s->daemon = start_daemon(s, &ss, v6);
     if (s->daemon == NULL) {
         tix_log_error("cannot listen on %s:%d (in use, or not permitted)", cfg->bind_address,
                       cfg->port);
         pthread_mutex_destroy(&s->mu);
         tix_workpool_destroy(s->pool);
         tix_workpool_destroy(s->read_pool);
-        if (s->own_media) {
-            tix_media_destroy(app->media);
-            app->media = NULL;
-        }
-        free(s);
+        undo_start(s);
         return TIX_EUNAVAIL;
     }
     s->reaper_started = pthread_create(&s->reaper, NULL, tix_server_reaper_main, s) == 0;
