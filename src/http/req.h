@@ -68,8 +68,8 @@ struct tix_req {
     tix_principal auth; /* who is calling; .authenticated false for anonymous */
     char request_id[72];
     int64_t start_us;
-    tix_db *db;  /* acquired on first use by tix_req_db, released after the reply */
-    tix_db *rdb; /* tix_req_db_read's, when db was not acquired first; released with it */
+    tix_db *db;         /* acquired on first use by tix_req_db, released after the reply */
+    tix_db *rdb;        /* tix_req_db_read's, when db was not acquired first; released with it */
     int64_t read_until; /* an answer read from a replica is cached no later than this (ms) */
     tix_upload upload;  /* TIX_ROUTE_UPLOAD routes only */
     /* TIX_ROUTE_IDEM_TX routes with an Idempotency-Key: the key, for the handler to hand to the
