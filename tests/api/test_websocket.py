@@ -497,6 +497,15 @@ async def until_ready(ws, timeout=5.0) -> tuple[list[dict], dict]:
         events.append(m)
 
 
+async def resumed(server, token, last_event_id) -> tuple:
+    """A new socket whose auth resumes the user channel after last_event_id: the socket, the
+    events replayed before "ready", and "ready"."""
+    ws = await connect(server)
+    await send(ws, {"type": "auth", "access_token": token, "last_event_id": last_event_id})
+    missed, ready = await until_ready(ws)
+    return ws, missed, ready
+
+
 def test_user_channel_resumes_by_last_event_id(server):
     # a user's socket closes, a booking is confirmed meanwhile: a new socket whose auth names
     # the last id it saw gets that booking_confirmed once (replayed before "ready"), then the
@@ -509,9 +518,7 @@ def test_user_channel_resumes_by_last_event_id(server):
         first = ready["last_event_id"]
         await ws.close()
         b = await asyncio.to_thread(buy, server, user.token, v.show_id, v.ids("C2"))
-        ws = await connect(server)
-        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": first})
-        missed, ready = await until_ready(ws)
+        ws, missed, ready = await resumed(server, user.token, first)
         assert [(e["event"], e["channel"], e["id"]) for e in missed] == \
             [("booking_confirmed", "user", first + 1)], missed
         assert missed[0]["data"]["booking_id"] == b["id"]
@@ -970,9 +977,7 @@ def test_user_channel_resumes_on_another_server(make_server, backend, redis_serv
         await ws.close()
         b1 = await asyncio.to_thread(buy, b, user.token, v.show_id, v.ids("F5"))
         b2 = await asyncio.to_thread(buy, b, user.token, v.show_id, v.ids("F6"))
-        ws = await connect(b)
-        await send(ws, {"type": "auth", "access_token": user.token, "last_event_id": last})
-        missed, ready = await until_ready(ws)
+        ws, missed, ready = await resumed(b, user.token, last)
         assert [(e["event"], e["id"], e["data"]["booking_id"]) for e in missed] == \
             [("booking_confirmed", last + 1, b1["id"]), ("booking_confirmed", last + 2, b2["id"])]
         assert ready["last_event_id"] == last + 2

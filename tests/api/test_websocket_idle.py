@@ -12,6 +12,7 @@ pauses inside a frame.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import time
@@ -70,10 +71,15 @@ class Reader:
             assert f[0] in (0x1, 0x9, 0xA), f
 
 
-def opened(server) -> tuple[socket.socket, Reader]:
+@contextlib.contextmanager
+def opened(server):
+    """An upgraded socket and its frame reader, closed on the way out."""
     s, head = handshake(server)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return s, Reader(s)
+    try:
+        assert head.startswith(b"HTTP/1.1 101"), head
+        yield s, Reader(s)
+    finally:
+        s.close()
 
 
 def assert_not_found(payload: bytes) -> None:
@@ -85,8 +91,7 @@ def test_frame_cut_and_finished_after_a_pause_arrives(server, cut):
     # cut after 1 byte (half the header), 2 (the header, no mask key), 4 (half the key), 6 (the
     # key) or 9 (in the payload): the bytes before the pause are held by libwslay's frame
     # context, which must not be freed with them
-    s, r = opened(server)
-    try:
+    with opened(server) as (s, r):
         raw = frame(0x1, SUBSCRIBE_NOPE)
         s.sendall(raw[:cut])
         time.sleep(PAUSE)
@@ -95,29 +100,23 @@ def test_frame_cut_and_finished_after_a_pause_arrives(server, cut):
         assert_not_found(r.text())
         s.sendall(frame(0x1, SUBSCRIBE_NOPE))  # and the socket goes on
         assert_not_found(r.text())
-    finally:
-        s.close()
 
 
 def test_two_frames_in_one_segment_after_a_pause(server):
     # a whole frame and the start of the next in one write: the second's bytes stay with wslay
-    s, r = opened(server)
-    try:
+    with opened(server) as (s, r):
         a, b = frame(0x1, SUBSCRIBE_NOPE), frame(0x1, SUBSCRIBE_NOPE)
         s.sendall(a + b[:3])
         assert_not_found(r.text())
         time.sleep(PAUSE)
         s.sendall(b[3:])
         assert_not_found(r.text())
-    finally:
-        s.close()
 
 
 def test_fragmented_message_with_pauses_and_a_ping_between_fragments(server):
     # the message begun lives in libwslay's event context (imsg); a ping between two fragments
     # is answered and does not end it
-    s, r = opened(server)
-    try:
+    with opened(server) as (s, r):
         s.sendall(frame(0x1, SUBSCRIBE_NOPE[:10], fin=False))
         time.sleep(PAUSE)
         s.sendall(frame(0x0, SUBSCRIBE_NOPE[10:20], fin=False))
@@ -127,13 +126,10 @@ def test_fragmented_message_with_pauses_and_a_ping_between_fragments(server):
         time.sleep(PAUSE)
         s.sendall(frame(0x0, SUBSCRIBE_NOPE[20:], fin=True))
         assert_not_found(r.text())
-    finally:
-        s.close()
 
 
 def test_ping_and_close_after_a_long_idle(server):
-    s, r = opened(server)
-    try:
+    with opened(server) as (s, r):
         s.sendall(frame(0x1, SUBSCRIBE_NOPE))
         assert_not_found(r.text())
         time.sleep(PAUSE)
@@ -147,40 +143,31 @@ def test_ping_and_close_after_a_long_idle(server):
         f = r.frame()
         assert f is not None and f[0] == 0x8 and f[1][:2] == struct.pack("!H", 1000), f
         assert r.frame(2.0) is None  # and the server ends the socket
-    finally:
-        s.close()
 
 
 def test_bad_frame_after_a_long_idle_closes_1002(server):
-    s, r = opened(server)
-    try:
+    with opened(server) as (s, r):
         s.sendall(frame(0x1, SUBSCRIBE_NOPE))
         assert_not_found(r.text())
         time.sleep(PAUSE)
         s.sendall(frame(0x3, b"x"))  # a reserved opcode
         f = r.frame()
         assert f is not None and f[0] == 0x8 and f[1][:2] == struct.pack("!H", 1002), f
-    finally:
-        s.close()
 
 
 def test_silent_socket_is_closed_1008_after_the_first_message_time(server):
     # a socket that never sends has never had a context: the time-out's close makes one
-    s, r = opened(server)
-    try:
+    with opened(server) as (s, r):
         f = r.frame(15.0)
         while f is not None and f[0] == 0x9:
             f = r.frame(15.0)
         assert f is not None and f[0] == 0x8 and f[1][:2] == struct.pack("!H", 1008), f
-    finally:
-        s.close()
 
 
 def test_server_pings_an_idle_socket_and_it_stays_after_the_pong(server):
     # the hub's tick pings a socket after WS_PING_MS (25 s) of our silence; the ping is queued
     # on a parked socket, the pong answered on another context, and the socket still works
-    s, r = opened(server)
-    try:
+    with opened(server) as (s, r):
         s.sendall(frame(0x1, SUBSCRIBE_NOPE))
         assert_not_found(r.text())
         f = r.frame(30.0)
@@ -189,5 +176,3 @@ def test_server_pings_an_idle_socket_and_it_stays_after_the_pong(server):
         time.sleep(PAUSE)
         s.sendall(frame(0x1, SUBSCRIBE_NOPE))
         assert_not_found(r.text())
-    finally:
-        s.close()

@@ -72,9 +72,15 @@ def new_browser(width: int = 412, height: int = 915, extra_args: list[str] | Non
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory, ticketd_bin):
     """One server per module on SQLite, serving this checkout's web/."""
-    tmp = tmp_path_factory.mktemp("web-server")
+    yield from serve_web(tmp_path_factory, "web-server")
+
+
+def serve_web(tmp_path_factory, name: str, **env):
+    """A fixture's body: a server on SQLite in a new temp folder (name), serving this checkout's
+    web/ with env added to its settings; yields it, then stops it and checks its exit."""
+    tmp = tmp_path_factory.mktemp(name)
     srv = _api_conftest.Server("sqlite", f"sqlite://{tmp / 't.db'}", tmp,
-                               WEB_DIR=str(REPO / "web"))
+                               WEB_DIR=str(REPO / "web"), **env)
     srv.start()
     yield srv
     srv.assert_clean_exit(srv.stop())

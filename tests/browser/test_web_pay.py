@@ -20,11 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from booking_helpers import get_booking
-from conftest import By, login, new_browser, register, sign_in_as, unique_email, wait
+from conftest import By, login, register, serve_web, sign_in_as, unique_email, wait
 from razorpay_standin import RazorpayStandin
 
-import api_conftest
-from test_web_app import LAYOUT, PRICES, open_show, seat
+from test_web_app import PRICES, open_show, seat
 
 KEY_ID = "rzp_test_TicketdWebPay01"
 KEY_SECRET = "webpayKeySecret0123456789"
@@ -126,28 +125,27 @@ def fake_checkout(rzp):
 
 @pytest.fixture(scope="module")
 def pay_server(tmp_path_factory, ticketd_bin, rzp, fake_checkout):
-    tmp = tmp_path_factory.mktemp("web-pay")
-    srv = api_conftest.Server("sqlite", f"sqlite://{tmp / 't.db'}", tmp,
-                              WEB_DIR=str(api_conftest.REPO / "web"),
-                              RAZORPAY_KEY_ID=KEY_ID, RAZORPAY_KEY_SECRET=KEY_SECRET,
-                              RAZORPAY_WEBHOOK_SECRET=WEBHOOK_SECRET, RAZORPAY_API_BASE=rzp.base,
-                              RAZORPAY_CHECKOUT_URL=fake_checkout.base + "/v1/checkout.js")
-    srv.start()
-    yield srv
-    srv.assert_clean_exit(srv.stop())
-
-
-@pytest.fixture(scope="module")
-def browser():
-    drv = new_browser()
-    yield drv
-    drv.quit()
+    yield from serve_web(tmp_path_factory, "web-pay",
+                         RAZORPAY_KEY_ID=KEY_ID, RAZORPAY_KEY_SECRET=KEY_SECRET,
+                         RAZORPAY_WEBHOOK_SECRET=WEBHOOK_SECRET, RAZORPAY_API_BASE=rzp.base,
+                         RAZORPAY_CHECKOUT_URL=fake_checkout.base + "/v1/checkout.js")
 
 
 @pytest.fixture(scope="module")
 def venue(pay_server):
     from test_web_app import World
     return World(pay_server)
+
+
+def new_buyer_holds(drv, srv, show_id: str, *labels) -> dict:
+    """A new user, signed in on the page, holding labels on the show's page; the user's login."""
+    email = unique_email("webpay")
+    register(srv, email=email)
+    user = login(srv, email)
+    sign_in_as(drv, srv, user)
+    open_show(drv, srv, show_id)
+    hold_seats(drv, *labels)
+    return user
 
 
 def hold_seats(drv, *labels) -> None:
@@ -159,12 +157,7 @@ def hold_seats(drv, *labels) -> None:
 
 def test_pays_through_razorpay_checkout(pay_server, browser, venue, rzp, fake_checkout):
     drv, srv = browser, pay_server
-    email = unique_email("webpay")
-    register(srv, email=email)
-    user = login(srv, email)
-    sign_in_as(drv, srv, user)
-    open_show(drv, srv, venue.show_id)
-    hold_seats(drv, "C3", "C4")
+    user = new_buyer_holds(drv, srv, venue.show_id, "C3", "C4")
     drv.find_element(By.ID, "pay").click()
     wait(drv, lambda d: "/bookings/" in d.current_url, timeout=20,
          what="Checkout's answer did not lead to the tickets")
@@ -189,12 +182,7 @@ def test_a_refused_payment_leaves_the_booking_waiting(pay_server, browser, venue
     """Checkout reports the payment failed: the page says so and stays; paying again reuses the
     same booking and order (no second order for one hold), and then confirms."""
     drv, srv = browser, pay_server
-    email = unique_email("webpay")
-    register(srv, email=email)
-    user = login(srv, email)
-    sign_in_as(drv, srv, user)
-    open_show(drv, srv, venue.show_id)
-    hold_seats(drv, "E5")
+    user = new_buyer_holds(drv, srv, venue.show_id, "E5")
     fake_checkout.refuse = True
     try:
         drv.find_element(By.ID, "pay").click()
