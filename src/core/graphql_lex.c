@@ -146,26 +146,12 @@ static void lex_number(tix_gql_parser *p)
     p->t.len = p->pos - start;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* The four hex digits after "\u" at p->pos (which is at the 'u'); -1 if they are not hex. */
 static long read_u4(tix_gql_parser *p)
 {
     long v = 0;
     for (int i = 1; i <= 4; i++) {
-        int h = hexval(p->s[p->pos + (size_t)i]);
+        int h = tix_hex_digit(p->s[p->pos + (size_t)i]);
         if (h < 0) {
             return -1;
         }

@@ -83,6 +83,15 @@ void tix_hex_encode(char *out, const unsigned char *in, size_t n)
     sodium_bin2hex(out, 2 * n + 1, in, n);
 }
 
+int tix_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 bool tix_base64url_encode(char *out, size_t cap, const unsigned char *in, size_t n)
 {
     int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;

@@ -31,6 +31,8 @@ void tix_id_new(char out[TIX_ID_MAX], const char *prefix);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void tix_hex_encode(char *out, const unsigned char *in, size_t n);
+/* The value of one hex digit (either case), or -1 if c is none. */
+int tix_hex_digit(char c);
 /* URL-safe base64 without padding into out (cap bytes); false if it does not fit. */
 bool tix_base64url_encode(char *out, size_t cap, const unsigned char *in, size_t n);
 /* Decodes URL-safe base64 without padding; returns bytes written or -1 if invalid/too long. */

@@ -148,15 +148,6 @@ static bool sane_request_id(const char *s)
     return true;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Whether the path part of a request-target holds a control byte (0x00-0x1F, 0x7F), sent as
  * it is or percent-encoded, or a percent-encoded slash: MHD decodes the path before routing,
  * so "/movies/%2F" would be routed as "/movies/" (the list) and "/shows/x%2Fseats" as
@@ -168,8 +159,9 @@ static bool path_refused(const char *uri, size_t n)
         if (c < 0x20 || c == 0x7f) {
             return true;
         }
-        if (c == '%' && i + 2 < n && hex_digit(uri[i + 1]) >= 0 && hex_digit(uri[i + 2]) >= 0) {
-            int v = hex_digit(uri[i + 1]) * 16 + hex_digit(uri[i + 2]);
+        if (c == '%' && i + 2 < n && tix_hex_digit(uri[i + 1]) >= 0 &&
+            tix_hex_digit(uri[i + 2]) >= 0) {
+            int v = tix_hex_digit(uri[i + 1]) * 16 + tix_hex_digit(uri[i + 2]);
             if (v < 0x20 || v == 0x7f || v == '/') {
                 return true;
             }

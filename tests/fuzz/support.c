@@ -1,5 +1,6 @@
 /* Shared helpers for the fuzz targets (fuzz.h): the fake libmicrohttpd connection. */
 #include "core/log.h"
+#include "core/util.h"
 #include "fuzz.h"
 
 #include <microhttpd.h>
@@ -112,20 +113,6 @@ void tix_fuzz_quiet(void)
     tix_log_set_level(TIX_LOG_ERROR + 1);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Percent-decodes s in place ('+' is a space); a value ends at its first decoded NUL, as
  * libmicrohttpd's C strings do. */
 static void unescape(char *s)
@@ -134,8 +121,8 @@ static void unescape(char *s)
     for (char *p = s; *p; p++) {
         if (*p == '+') {
             *w++ = ' ';
-        } else if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-            *w++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+        } else if (*p == '%' && tix_hex_digit(p[1]) >= 0 && tix_hex_digit(p[2]) >= 0) {
+            *w++ = (char)(tix_hex_digit(p[1]) * 16 + tix_hex_digit(p[2]));
             p += 2;
         } else {
             *w++ = *p;
@@ -148,8 +135,8 @@ bool tix_fuzz_parse_query(tix_fuzz_conn *c, char *qs)
 {
     bool clean = true;
     for (const char *p = qs; *p; p++) {
-        if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-            int b = hexval(p[1]) * 16 + hexval(p[2]);
+        if (*p == '%' && tix_hex_digit(p[1]) >= 0 && tix_hex_digit(p[2]) >= 0) {
+            int b = tix_hex_digit(p[1]) * 16 + tix_hex_digit(p[2]);
             clean = clean && b >= 0x20 && b != 0x7f;
         } else {
             clean = clean && (unsigned char)*p >= 0x20 && *p != 0x7f;
