@@ -219,9 +219,14 @@ class PgCluster:
                   "-t", "30", "start", as_owner=True)
         self.running = True
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stops the cluster. "fast" ends every session in order: a backend that exits releases
+        its locks, and may wake a waiter before that waiter's own SIGTERM arrives (on a loaded
+        machine the postmaster can be preempted between its kill() calls), which then finishes
+        its query. "immediate" is a crash: every backend quits at once, nothing is released, and
+        a statement waiting on a lock can only fail (the next start recovers from the WAL)."""
         if self.running:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop",
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop",
                       as_owner=True)
             self.running = False
 

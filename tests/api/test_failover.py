@@ -265,7 +265,7 @@ def test_a_key_claimed_when_the_database_went_away_is_released_after_its_lease(o
             assert time.monotonic() < deadline, "the booking never waited for the lock"
             time.sleep(0.05)
         assert pg.psql(dbname, "SELECT status FROM idempotency_keys") == "0", "not claimed"
-        pg.stop()  # fast shutdown: the work's connection dies, no reconnect, nothing recorded
+        pg.stop("immediate")  # the work's connection dies, no reconnect, nothing recorded
         t.join(30)
         assert not t.is_alive(), "the request hung"
         assert len(answers) == 1

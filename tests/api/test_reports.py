@@ -628,10 +628,12 @@ def test_database_lost_in_the_middle_of_a_report_is_503(own_pg_cluster, make_ser
             t.start()
             deadline = time.monotonic() + 10
             while pg.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE "
-                                  "wait_event_type = 'Lock' AND client_addr IS NOT NULL") != "1":
+                                  "wait_event_type = 'Lock' AND client_addr IS NOT NULL "
+                                  "AND query LIKE '%FROM show_sales ss%'") != "1":
                 assert time.monotonic() < deadline, "the report never waited for the lock"
                 time.sleep(0.05)
-            pg.stop()
+            assert t.is_alive(), "the report was answered while show_sales was locked"
+            pg.stop("immediate")  # a crash: the lock is never handed to the report (stop())
             t.join(30)
             assert not t.is_alive(), "the report hung"
         finally:
