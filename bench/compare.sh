@@ -22,6 +22,9 @@
 #      synchronous_commit=off (an experiment, not a supported setting). WORKERS=100 (no handler queue) is
 #      3x slower: 100 concurrent transactions cost PostgreSQL 2-4x the CPU.
 #
+#   6. P6, flat with scale: hold p50 at 100 -> 100,000 shows and 100- -> 10,000-seat halls, largest/smallest
+#      within 1.5 (bench/holds_sweep.sh, a fresh PostgreSQL per size; SWEEP_SECONDS per size, default 5)
+#
 # Usage: bench/compare.sh [seconds per run]   (make bench); output to stdout and to
 # bench/results/<date>-compare.txt (OUT=path elsewhere). Each row runs ROUNDS (5) rounds of
 # ticketd then the limit, back to back; a row's ratio is the median of the rounds' ratios (each
@@ -34,7 +37,7 @@
 # synchronous_commit=off; not a configuration ticketd supports: it loses committed holds on a crash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-10}; CONNS=${CONNS:-64}; PERF=${PERF:-0}; ROWS=${ROWS:-"1 2 3 4 5"}; ROUNDS=${ROUNDS:-5}
+DUR=${1:-10}; CONNS=${CONNS:-64}; PERF=${PERF:-0}; ROWS=${ROWS:-"1 2 3 4 5 6"}; ROUNDS=${ROUNDS:-5}
 BIN=$(realpath "${BIN:-./build/ticketd}")
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 for t in wrk nginx curl; do command -v $t >/dev/null || { echo "$t missing (scripts/deps.sh bench)" >&2; exit 1; }; done
@@ -226,6 +229,16 @@ if [[ " $ROWS " == *" 4 "* ]]; then
     M=$(sed -nE 's/.*rss_mib=([0-9.]+).*/\1/p' "$TMP/$kind.txt" | tail -1)
     SUMMARY+=("$(printf '%-38s %9.1f MiB      %9.1f MiB      %5.2f  <= 1' "$N_STREAMS idle $kind streams, RSS" "${M:-0}" 50 \
       "$(ratio "${M:-0}" 50)")")
+  done
+fi
+
+if [[ " $ROWS " == *" 6 "* ]]; then
+  echo "== 6. P6, flat with scale: hold p50 from 100 to 100,000 shows and from 100- to 10,000-seat halls"
+  BIN=$BIN bench/holds_sweep.sh "${SWEEP_SECONDS:-5}" 16 >"$TMP/sweep.txt" 2>&1 || { sed 's/^/  /' "$TMP/sweep.txt"; exit 1; }
+  sed 's/^/  /' "$TMP/sweep.txt"
+  for what in shows halls; do
+    S=$(sed -nE 's/^largest\/smallest p50 = ([0-9.]+).*/\1/p' "$TMP/sweep.txt" | sed -n "$([ $what = shows ] && echo 1 || echo 2)p")
+    SUMMARY+=("$(printf '%-38s %9s            %9s            %5.2f  <= 1.5' "P6: hold p50, largest/smallest $what" - - "${S:-0}")")
   done
 fi
 
