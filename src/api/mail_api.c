@@ -68,13 +68,12 @@ void tix_api_admin_outbox_retry(tix_req *r)
         return;
     }
     const char *id = tix_req_param(r, "id");
-    tix_rc rc = tix_outbox_requeue(db, id, tix_now_ms());
     tix_outbox_row o;
+    tix_rc rc = tix_outbox_requeue(db, r->arena, id, tix_now_ms(), &o);
     if (rc == TIX_ECONFLICT) {
         tix_reply_error(r, 409, "outbox_not_failed", "only a failed message can be retried", NULL);
         return;
     }
-    rc = rc ? rc : tix_outbox_get(db, r->arena, id, &o);
     if (rc != TIX_OK) {
         tix_reply_rc(r, rc);
         return;

@@ -197,19 +197,24 @@ tix_rc tix_outbox_get(tix_db *db, tix_arena *a, const char *id, tix_outbox_row *
                       &outbox_map, out);
 }
 
-tix_rc tix_outbox_requeue(tix_db *db, const char *id, int64_t now)
+tix_rc tix_outbox_requeue(tix_db *db, tix_arena *a, const char *id, int64_t now,
+                          tix_outbox_row *out)
 {
     tix_dbv p[] = {TIX_DB_TEXT(id), TIX_DB_INT(now)};
-    tix_rc rc = tix_db_exec_one(db,
-                                "UPDATE mail_outbox SET status = 'pending', attempts = 0,"
-                                " next_attempt_at = $2, updated_at = $2"
-                                " WHERE id = $1 AND status = 'failed'",
-                                p, 2, TIX_ECONFLICT);
-    if (rc == TIX_ECONFLICT) {
+    /* RETURNING: the row as this statement left it. A read after it could find the mail job
+     * already sending it (the job claims a due row at once), which is not what the retry did. */
+    tix_rc rc = TIX_DB_GET(db, a,
+                           "UPDATE mail_outbox SET status = 'pending', attempts = 0,"
+                           " next_attempt_at = $2, updated_at = $2"
+                           " WHERE id = $1 AND status = 'failed' RETURNING " OUTBOX_COLS,
+                           p, 2, &outbox_map, out);
+    if (rc == TIX_ENOTFOUND) {
         tix_db_res *res = NULL;
         tix_rc rc2 = tix_db_exec(db, "SELECT 1 FROM mail_outbox WHERE id = $1", p, 1, &res);
-        if (rc2 == TIX_OK && tix_db_res_rows(res) == 0) {
-            rc = TIX_ENOTFOUND;
+        if (rc2 == TIX_OK && tix_db_res_rows(res) > 0) {
+            rc = TIX_ECONFLICT;
+        } else if (rc2 != TIX_OK) {
+            rc = rc2;
         }
         tix_db_res_destroy(res);
     }

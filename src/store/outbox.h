@@ -97,9 +97,11 @@ TIX_MUSTCHECK tix_rc tix_outbox_failed(tix_db *db, const char *id, const char *e
 TIX_MUSTCHECK tix_rc tix_outbox_page(tix_db *db, tix_arena *a, const char *status,
                                      const char *cursor, int limit, tix_outbox_row **rows, int *n);
 TIX_MUSTCHECK tix_rc tix_outbox_get(tix_db *db, tix_arena *a, const char *id, tix_outbox_row *out);
-/* Admin retry: a failed row back to pending, due now, with a fresh count of attempts.
- * TIX_ENOTFOUND when absent, TIX_ECONFLICT when it is not failed. */
-TIX_MUSTCHECK tix_rc tix_outbox_requeue(tix_db *db, const char *id, int64_t now);
+/* Admin retry: a failed row back to pending, due now, with a fresh count of attempts; *out is
+ * the row as the retry left it (strings in a). TIX_ENOTFOUND when absent, TIX_ECONFLICT when it
+ * is not failed. */
+TIX_MUSTCHECK tix_rc tix_outbox_requeue(tix_db *db, tix_arena *a, const char *id, int64_t now,
+                                        tix_outbox_row *out);
 
 /* A deleted account (DELETE /me): every outbox row to email is readdressed to placeholder, and
  * those not sent yet are failed (never claimed again) with their data erased. A message whose

@@ -234,9 +234,13 @@ static void test_claims_are_exclusive_until_the_lease_lapses(void **state)
     assert_int_equal(tix_outbox_failed(f->db, id, "again", 5002), TIX_ECONFLICT); /* not sending */
     assert_int_equal(tix_outbox_claim(f->db, f->a, 99999, 500, 10, &rows, &n), TIX_OK);
     assert_int_equal(n, 0); /* failed rows wait for an admin */
-    assert_int_equal(tix_outbox_requeue(f->db, "mail_none", 6000), TIX_ENOTFOUND);
-    assert_int_equal(tix_outbox_requeue(f->db, id, 6000), TIX_OK);
-    assert_int_equal(tix_outbox_requeue(f->db, id, 6000), TIX_ECONFLICT);
+    tix_outbox_row back;
+    assert_int_equal(tix_outbox_requeue(f->db, f->a, "mail_none", 6000, &back), TIX_ENOTFOUND);
+    assert_int_equal(tix_outbox_requeue(f->db, f->a, id, 6000, &back), TIX_OK);
+    assert_string_equal(back.id, id); /* the row as the retry left it */
+    assert_string_equal(back.status, "pending");
+    assert_int_equal(back.attempts, 0);
+    assert_int_equal(tix_outbox_requeue(f->db, f->a, id, 6000, &back), TIX_ECONFLICT);
     assert_int_equal(tix_outbox_claim(f->db, f->a, 6000, 500, 10, &rows, &n), TIX_OK);
     assert_int_equal(n, 1);
     assert_int_equal(rows[0].attempts, 1); /* a fresh count */
