@@ -106,6 +106,15 @@ void tix_jobs_holder_id(char out[TIX_JOBS_HOLDER_MAX], const char *prefix);
 TIX_MUSTCHECK tix_rc tix_jobs_leases_renew(tix_db *db, const tix_config *cfg, const char *holder,
                                            int64_t now, bool *held, int64_t *next_run_at);
 
+/* Gives every lease of holder up (each lapses now, its schedule kept), in one transaction and
+ * in the order tix_jobs_leases_renew locks the rows (the job table's). That order is what keeps
+ * a give-up from deadlocking with another server's renewal on PostgreSQL: one UPDATE of all of
+ * holder's rows locked them in the heap's order, so it could hold `expire` and wait for
+ * `shows` while a renewal held `shows` and waited for `expire`; PostgreSQL failed the give-up
+ * (40P01) and the leases stayed live until they lapsed. In the same order the give-up simply
+ * waits for the renewal's commit. */
+TIX_MUSTCHECK tix_rc tix_jobs_leases_give_up(tix_db *db, const char *holder);
+
 /* Runs job once now as holder: a job_runs row (started_at = c->now), the job, the row
  * completed with counts and error, one log line. OUT: *out, the counts. Returns the job's
  * code (or the database's, when even the row could not be written). */
@@ -114,7 +123,8 @@ TIX_MUSTCHECK tix_rc tix_jobs_run_recorded(tix_job_ctx *c, const tix_job *job, c
 
 /* The scheduler thread. start: begins ticking at once (the first tick takes the leases).
  * Free with tix_jobs_stop, which wakes the thread, waits for the job it may be running to end,
- * lets this server's leases lapse and frees everything. stop(NULL) does nothing. */
+ * gives this server's leases up (tix_jobs_leases_give_up) and frees everything. stop(NULL)
+ * does nothing. */
 typedef struct tix_jobs tix_jobs;
 TIX_MUSTCHECK tix_rc tix_jobs_start(tix_app *app, tix_jobs **out);
 void tix_jobs_stop(tix_jobs *j);

@@ -82,6 +82,19 @@ tix_rc tix_jobs_leases_renew(tix_db *db, const tix_config *cfg, const char *hold
     return rc;
 }
 
+tix_rc tix_jobs_leases_give_up(tix_db *db, const char *holder)
+{
+    tix_rc rc = tix_db_begin(db);
+    for (int i = 0; i < tix_jobs_table_count && rc == TIX_OK; i++) {
+        rc = tix_jobs_lease_release(db, tix_jobs_table[i].name, holder);
+    }
+    rc = rc ? rc : tix_db_commit(db);
+    if (rc != TIX_OK) {
+        tix_db_rollback(db);
+    }
+    return rc;
+}
+
 /* The log line of a run: info when it did something or failed, debug when it found nothing. */
 static void log_run(const tix_job *job, const char *run_id, const char *holder, int64_t ms,
                     const tix_job_counts *counts, tix_rc rc)
@@ -278,9 +291,11 @@ void tix_jobs_stop(tix_jobs *j)
     pthread_mutex_unlock(&j->mu);
     pthread_join(j->thread, NULL);
     tix_db *db = NULL;
-    if (tix_db_acquire(j->app->db, &db) != TIX_OK ||
-        tix_jobs_leases_release(db, j->holder) != TIX_OK) {
-        tix_log_warn("jobs: could not give the leases up; they lapse in %lld ms",
+    tix_rc rc = tix_db_acquire(j->app->db, &db);
+    rc = rc ? rc : tix_jobs_leases_give_up(db, j->holder);
+    if (rc != TIX_OK) {
+        tix_log_warn("jobs: could not give the leases up (%s: %s); they lapse in %lld ms",
+                     tix_rc_name(rc), db != NULL ? tix_db_errmsg(db) : "no connection",
                      (long long)j->app->cfg.job_lease_ms);
     }
     tix_db_release(j->app->db, db);

@@ -51,10 +51,11 @@ tix_rc tix_jobs_claim_run(tix_db *db, const char *name, const char *holder, int6
     return rc;
 }
 
-tix_rc tix_jobs_leases_release(tix_db *db, const char *holder)
+tix_rc tix_jobs_lease_release(tix_db *db, const char *name, const char *holder)
 {
-    tix_dbv p = TIX_DB_TEXT(holder);
-    return exec_count(db, "UPDATE job_leases SET expires_at = 0 WHERE holder = $1", &p, 1, NULL);
+    tix_dbv p[] = {TIX_DB_TEXT(name), TIX_DB_TEXT(holder)};
+    return exec_count(db, "UPDATE job_leases SET expires_at = 0 WHERE name = $1 AND holder = $2", p,
+                      2, NULL);
 }
 
 tix_rc tix_jobs_run_begin(tix_db *db, const char *id, const char *name, const char *holder,

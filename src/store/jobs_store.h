@@ -31,9 +31,11 @@ TIX_MUSTCHECK tix_rc tix_jobs_lease_acquire(tix_db *db, const char *name, const 
 TIX_MUSTCHECK tix_rc tix_jobs_claim_run(tix_db *db, const char *name, const char *holder,
                                         int64_t now, int64_t next, bool *claimed);
 
-/* Lets every lease of holder lapse now (expires_at = 0), keeping next_run_at, so another
- * server takes them over at its next tick and runs nothing early. */
-TIX_MUSTCHECK tix_rc tix_jobs_leases_release(tix_db *db, const char *holder);
+/* Lets holder's lease of job `name` lapse now (expires_at = 0), keeping next_run_at, so another
+ * server takes it over at its next tick and runs nothing early. Nothing when another holds it.
+ * One row per call: a caller giving several up picks the order the rows are locked in (a single
+ * UPDATE of all of a holder's rows locks them in the heap's order; see jobs.h). */
+TIX_MUSTCHECK tix_rc tix_jobs_lease_release(tix_db *db, const char *name, const char *holder);
 
 /* The job_runs row of a run: inserted when it starts, completed when it ends. counts is a
  * JSON object; error is NULL for a run that went well. */

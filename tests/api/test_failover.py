@@ -13,6 +13,19 @@ from conftest import PgCluster, Server, assert_error, call, register
 from booking_helpers import Venue, book, hold
 
 
+def read_only_reloaded(pg: PgCluster, dbname: str, value: str) -> None:
+    """Waits until the postmaster has reloaded default_transaction_read_only = value: a new
+    session shows it. The postmaster signals its sessions (SIGHUP) right after it reloads and
+    before it starts any new one, and a session applies a pending reload after it reads its next
+    command, before running it: from here on every statement of ticketd's sessions sees value.
+    A fixed pause instead could end before the postmaster, preempted on a loaded machine, got
+    to the reload."""
+    deadline = time.monotonic() + 10
+    while pg.psql(dbname, "SHOW default_transaction_read_only") != value:
+        assert time.monotonic() < deadline, f"the reload to {value} never happened"
+        time.sleep(0.05)
+
+
 def test_a_primary_turned_read_only_answers_503_and_is_left(own_pg_cluster, make_server):
     """A session whose server no longer takes writes (SQLSTATE 25006, as on a demoted primary or
     a standby) is a failover seen from inside: 503 with Retry-After, never a 500, and the
@@ -26,7 +39,7 @@ def test_a_primary_turned_read_only_answers_503_and_is_left(own_pg_cluster, make
     pg.psql(dbname, "ALTER SYSTEM SET default_transaction_read_only = on")
     pg.psql(dbname, "SELECT pg_reload_conf()")
     try:
-        time.sleep(0.5)  # the reload reaches the sessions
+        read_only_reloaded(pg, dbname, "on")
         r = call("POST", srv, f"/shows/{v.show_id}/holds", token=token,
                  json={"seat_ids": v.ids("A2")})
         assert_error(r, 503, "unavailable")
@@ -34,7 +47,7 @@ def test_a_primary_turned_read_only_answers_503_and_is_left(own_pg_cluster, make
     finally:
         pg.psql(dbname, "ALTER SYSTEM RESET default_transaction_read_only")
         pg.psql(dbname, "SELECT pg_reload_conf()")
-    time.sleep(0.5)
+    read_only_reloaded(pg, dbname, "off")
     hold(srv, token, v.show_id, seat_ids=v.ids("A2"))
 
 

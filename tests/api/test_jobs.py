@@ -11,6 +11,7 @@ share one SQLite file as well as one PostgreSQL database."""
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import subprocess
 import time
@@ -224,6 +225,61 @@ def test_sigterm_hands_the_leases_over_at_once(backend, make_server):
     print(f"\n[{backend}] SIGTERM of the lease holder: first run elsewhere after (ms) {taken}")
     for name in JOB_NAMES:
         assert_once_per_interval(runs_of(url, name), INTERVALS_MS[name], name)
+
+
+def test_giving_the_leases_up_waits_for_a_renewal_instead_of_deadlocking(pg_cluster,
+                                                                         make_server):
+    """The give-up at SIGTERM locks the lease rows in the order every renewal does (the job
+    table's), so it waits behind another server's renewal instead of deadlocking with it.
+
+    A single UPDATE ... WHERE holder = me locked them in the heap's order: it took `expire` and
+    the rest, then waited for `shows`, which a survivor's renewal (shows first, then expire)
+    held while it waited for `expire`. PostgreSQL broke the cycle by failing the give-up, and
+    the leaving server's leases stayed live until they lapsed (the flaky failure of the test
+    above on a loaded machine). Here a psql session is that survivor: it locks `shows`, the
+    server is told to stop, and once the give-up waits on a lock the session locks `expire`.
+    PostgreSQL only; SQLite has one writer at a time and no row locks."""
+    pg = pg_cluster
+    # One tick (it takes the leases and runs every job once), then the scheduler stays idle:
+    # nothing but the give-up and the session below touches job_leases.
+    srv = make_server("postgres", pg=pg, **jobs_env(JOB_TICK="60s", JOB_LEASE="10m"))
+    url = srv.database_url
+    dbname = url.rsplit("/", 1)[1]
+    first_tick_done = wait_for(lambda: len(leases(url)) == len(JOB_NAMES) and all(
+        len(runs_of(url, n)) == 1 and runs_of(url, n)[0]["finished"] is not None
+        for n in JOB_NAMES), timeout=20)
+    assert first_tick_done, (leases(url), srv.stderr_text()[-4000:])
+    # A committed update puts the live row of `shows` last in the heap (a sequential scan's
+    # order), as another server's renewal may have left it.
+    pg.psql(dbname, "UPDATE job_leases SET holder = holder WHERE name = 'shows'")
+    order = [r[0] for r in query(url, "SELECT name FROM job_leases ORDER BY ctid")]
+    assert order[-1] == "shows", order
+    locker = pg.session(dbname)
+    try:
+        # Only the give-up may find the cycle: the session waits a minute before it looks.
+        locker.stdin.write("SET application_name = 'renewal'; SET deadlock_timeout = '60s';"
+                           " BEGIN; SELECT name FROM job_leases WHERE name = 'shows' FOR UPDATE;\n")
+        locker.stdin.flush()
+        assert wait_for(lambda: pg.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                                " application_name = 'renewal' AND state ="
+                                                " 'idle in transaction'") == "1", timeout=10)
+        srv.proc.send_signal(signal.SIGTERM)
+        waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                   " AND application_name <> 'renewal' AND query LIKE '%job_leases%'")
+        assert wait_for(lambda: pg.psql(dbname, waiting) == "1", timeout=10), \
+            srv.stderr_text()[-4000:]
+        locker.stdin.write("SELECT name FROM job_leases WHERE name = 'expire' FOR UPDATE;"
+                           " COMMIT;\n")
+        locker.stdin.flush()
+        rc = srv.stop(timeout=30)
+    finally:
+        locker.stdin.close()  # ends the session: its locks go with it
+        locker.wait(10)
+    srv.assert_clean_exit(rc)
+    log = srv.stderr_text()
+    assert "could not give the leases up" not in log, log[-4000:]
+    assert leases(url) == {name: (leases(url)[name][0], 0) for name in JOB_NAMES}, log[-4000:]
+    assert {holder_pid(h) for h, _ in leases(url).values()} == {srv.proc.pid}
 
 
 # --------------------------------------------------------------------------------------------

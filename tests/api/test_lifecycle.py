@@ -34,6 +34,13 @@ def test_sigterm_when_idle_exits_0(make_server, backend):
     srv.assert_clean_exit(rc)
 
 
+def in_flight(srv) -> int:
+    """The server's ticketd_requests_in_flight, this /metrics request included."""
+    text = requests.get(srv.url + "/metrics", timeout=TIMEOUT).text
+    return int(next(ln.split()[1] for ln in text.splitlines()
+                    if ln.startswith("ticketd_requests_in_flight ")))
+
+
 def test_sigterm_lets_an_in_flight_request_finish(make_server, backend):
     srv = make_server(backend)
     email = unique_email("inflight")
@@ -41,7 +48,14 @@ def test_sigterm_lets_an_in_flight_request_finish(make_server, backend):
     half = len(body) // 2
     with RawConn(srv.port) as conn:
         assert conn.send(raw_request("POST", "/api/v1/auth/register", body)[:-len(body) + half])
-        time.sleep(0.3)  # the server has the headers and half the body
+        # The drain waits for the requests whose headers the server has taken in (its
+        # in-flight count), so the SIGTERM must come after that: waited for on /metrics (which
+        # counts itself too), not slept for, or a loaded machine sends it first and the
+        # server rightly stops with nothing in flight.
+        deadline = time.monotonic() + 10
+        while in_flight(srv) < 2:
+            assert time.monotonic() < deadline, "the server never took the request's headers in"
+            time.sleep(0.02)
         srv.proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         assert srv.running, "ticketd exited with a request in flight"

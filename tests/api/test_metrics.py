@@ -340,6 +340,11 @@ def test_request_id_reaches_log_outbox_and_mail_job(backend, make_server, tmp_pa
                 if x.get("msg", "").startswith("mail booking_confirmed sent")
                 and x.get("rid") == rid]
     wait_until(sent_line, what="the mail job's line with the request's id")
+    # The access-log line is written once the answer has gone out (MHD's completion callback),
+    # and the mail job may send (and log) the mail before that: waited for, not read at once.
+    wait_until(lambda: [x for x in log_lines(server)
+                        if x.get("msg") == "request" and x.get("rid") == rid],
+               what="the confirm's access-log line")
     access = [x for x in log_lines(server) if x.get("msg") == "request" and x.get("rid") == rid]
     assert len(access) == 1 and access[0]["path"].endswith("/confirm"), access
     runs = [x for x in log_lines(server) if x.get("msg") == "job run" and x.get("job") == "mail"]

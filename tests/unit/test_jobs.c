@@ -218,11 +218,34 @@ static void test_release_hands_over_and_keeps_schedule(void **state)
     assert_true(acquire(b->db, "A", t, NULL));
     assert_int_equal(tix_jobs_claim_run(b->db, "shows", "A", t, t + 60000, &claimed), TIX_OK);
     assert_true(claimed);
-    assert_int_equal(tix_jobs_leases_release(b->db, "B"), TIX_OK); /* not B's: no change */
+    assert_int_equal(tix_jobs_lease_release(b->db, "shows", "B"), TIX_OK); /* not B's */
     assert_false(acquire(b->db, "B", t + 1, NULL));
-    assert_int_equal(tix_jobs_leases_release(b->db, "A"), TIX_OK);
+    assert_int_equal(tix_jobs_lease_release(b->db, "expire", "A"), TIX_OK); /* another job's */
+    assert_false(acquire(b->db, "B", t + 1, NULL));
+    assert_int_equal(tix_jobs_lease_release(b->db, "shows", "A"), TIX_OK);
     assert_true(acquire(b->db, "B", t + 2, &next)); /* at once, not after the lease */
     assert_int_equal(next, t + 60000);
+}
+
+static void test_give_up_releases_every_lease_of_the_holder_only(void **state)
+{
+    backend *b = get_backend(state);
+    bool held[8] = {false};
+    int64_t next[8] = {0};
+    assert_true(tix_jobs_table_count <= 8);
+    assert_int_equal(tix_jobs_leases_renew(b->db, &b->t.cfg, "A", b->now, held, next), TIX_OK);
+    run_ok(b->db, "UPDATE job_leases SET holder = 'C' WHERE name = 'mail'");
+    assert_int_equal(tix_jobs_leases_give_up(b->db, "A"), TIX_OK);
+    assert_false(tix_db_in_tx(b->db));
+    assert_int_equal(scalar(b->db, "SELECT COUNT(*) FROM job_leases WHERE expires_at = 0"),
+                     tix_jobs_table_count - 1);
+    assert_int_equal(scalar(b->db, "SELECT expires_at FROM job_leases WHERE name = 'mail'"),
+                     b->now + b->t.cfg.job_lease_ms); /* C's: kept */
+    /* B takes every lease A gave up at once, not after the lease. */
+    assert_int_equal(tix_jobs_leases_renew(b->db, &b->t.cfg, "B", b->now + 1, held, next), TIX_OK);
+    for (int i = 0; i < tix_jobs_table_count; i++) {
+        assert_true(held[i] == (strcmp(tix_jobs_table[i].name, "mail") != 0));
+    }
 }
 
 static void test_renew_all_two_holders(void **state)
@@ -906,6 +929,7 @@ int main(void)
         BOTH(test_lease_one_holder_at_a_time),
         BOTH(test_claim_run_once_per_interval),
         BOTH(test_release_hands_over_and_keeps_schedule),
+        BOTH(test_give_up_releases_every_lease_of_the_holder_only),
         BOTH(test_renew_all_two_holders),
         BOTH(test_job_shows),
         BOTH(test_job_expire),
