@@ -51,7 +51,10 @@ void tix_metrics_db_wait(const char *pool, int64_t us);
 
 /* Business counters, counted after the commit that makes them true. */
 typedef enum tix_metric_counter {
-    TIX_M_HOLDS,     /* ticketd_holds_total{outcome}: placed, conflict, refused, error, released */
+    TIX_M_HOLDS, /* ticketd_holds_total{outcome}: placed, conflict, refused, error, released */
+    /* ticketd_holds_early_total{outcome}: seat_unavailable, no_seats_available: the holds of
+     * ticketd_holds_total's "conflict" refused before the handler queue (booking/early.h) */
+    TIX_M_HOLDS_EARLY,
     TIX_M_BOOKINGS,  /* ticketd_bookings_total{status}: the status a booking moved into */
     TIX_M_REVENUE,   /* ticketd_revenue_minor_total{currency}: confirmed bookings' amounts */
     TIX_M_REFUNDS,   /* ticketd_refunds_total{outcome}: answers of refund calls to the provider */
