@@ -298,11 +298,39 @@ static void hold_answer(void *arg, int *status, const char **response)
     free(text);
 }
 
+/* Whether the show's current claims view (http/aside.h) says req is sure to be refused
+ * (booking/early.h); then *h as tix_hold_place would fill it. */
+static bool refused_early(tix_req *r, const tix_hold_request *req, tix_hold_result *h)
+{
+    tix_answer *view = tix_aside_current(r, tix_req_param(r, "id"), CLAIMS_VIEW);
+    bool refused = view != NULL &&
+                   tix_early_refusal(r->arena, view->plain, req, r->auth.user_id, tix_now_ms(), h);
+    tix_answer_unref(view);
+    return refused;
+}
+
+/* The 409 of an early refusal, counted (path: "network_thread" or "handler", static). */
+static void reply_early(tix_req *r, const tix_hold_result *h, const char *path)
+{
+    tix_metrics_add(TIX_M_HOLDS, "conflict", 1);
+    tix_metrics_add(TIX_M_HOLDS_EARLY, path, 1);
+    reply_hold_problem(r, TIX_ECONFLICT, h);
+}
+
 void tix_api_hold_create(tix_req *r)
 {
     json_t *body = tix_req_json(r);
     tix_hold_request req;
     if (body == NULL || !read_hold_request(r, body, &req)) {
+        return;
+    }
+    tix_hold_result early;
+    if (tix_req_header(r, "Idempotency-Key") == NULL && refused_early(r, &req, &early)) {
+        /* What tix_api_hold_now answers before the queue, for a request it had to leave to the
+         * queue (the session not in the cache, no Accept-Language, an owner's audited write):
+         * the same 409 without the hold's transaction. A keyed refusal is stored with its key
+         * (http/idempotency.c), so it goes the whole way. */
+        reply_early(r, &early, "handler");
         return;
     }
     tix_db *db = tix_req_db(r);
@@ -350,22 +378,14 @@ bool tix_api_hold_now(tix_req *r)
         json_decref(body); /* the queue answers it: 400 or 422 */
         return false;
     }
-    tix_answer *view = tix_aside_current(r, tix_req_param(r, "id"), CLAIMS_VIEW);
     tix_hold_result h;
-    bool refused = view != NULL && tix_early_refusal(r->arena, view->plain, &req, r->auth.user_id,
-                                                     tix_now_ms(), &h);
-    tix_answer_unref(view);
-    if (!refused) {
+    if (!refused_early(r, &req, &h)) {
         json_decref(body);
         return false;
     }
     tix_rl_ticket rl;
     if (tix_ratelimit_admit(r, &rl)) { /* else answered: 429 */
-        tix_metrics_add(TIX_M_HOLDS, "conflict", 1);
-        tix_metrics_add(
-            TIX_M_HOLDS_EARLY,
-            h.problem == TIX_HOLD_SEAT_UNAVAILABLE ? "seat_unavailable" : "no_seats_available", 1);
-        reply_hold_problem(r, TIX_ECONFLICT, &h);
+        reply_early(r, &h, "network_thread");
         tix_ratelimit_done(r, &rl);
     }
     json_decref(body);

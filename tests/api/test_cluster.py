@@ -188,7 +188,7 @@ def test_hold_on_a_is_in_b_seat_map_at_once(cluster):
 
 def _early_refusals(ep) -> float:
     text = requests.get(ep.url + "/metrics", timeout=TIMEOUT).text
-    m = re.search(r'^ticketd_holds_early_total\{outcome="seat_unavailable"\} (\S+)$', text, re.M)
+    m = re.search(r'^ticketd_holds_early_total\{path="network_thread"\} (\S+)$', text, re.M)
     return float(m.group(1)) if m else 0.0
 
 

@@ -54,9 +54,11 @@ def try_hold(server, token, show_id, headers=None, **body) -> tuple[requests.Res
     return r, access_line(server, rid)["db_calls"]
 
 
-def early_total(server, outcome: str) -> float:
+def early_total(server, path: str = "network_thread") -> float:
+    """ticketd_holds_early_total{path}: refusals from the claims view, before the handler queue
+    (network_thread) or in the handler (handler), neither with a hold transaction."""
     text = requests.get(server.url + "/metrics", timeout=TIMEOUT).text
-    m = re.search(r'^ticketd_holds_early_total\{outcome="%s"\} (\S+)$' % outcome, text, re.M)
+    m = re.search(r'^ticketd_holds_early_total\{path="%s"\} (\S+)$' % path, text, re.M)
     return float(m.group(1)) if m else 0.0
 
 
@@ -72,19 +74,27 @@ def test_taken_seats_are_refused_without_the_database(server, venue):
     rival, user = make_user(server, "rival"), make_user(server, "late")
     hold(server, rival.token, venue.show_id, seat_ids=venue.ids("C5", "C6"))
     seat_map(server, venue.show_id)  # the current map (and its claims view) is built
-    before = early_total(server, "seat_unavailable")
+    before, in_handler = early_total(server), early_total(server, "handler")
 
     asked = venue.ids("C6", "C5", "C6")
     fast, calls = try_hold(server, user.token, venue.show_id, headers=EN, seat_ids=asked)
     assert unavailable_error(fast) == sorted(venue.ids("C5", "C6"))
     assert calls == 0, "an early refusal touched the database"
-    assert early_total(server, "seat_unavailable") == before + 1
+    assert early_total(server) == before + 1
 
-    # The database path (no Accept-Language: the saved locale is read) says exactly the same.
-    slow, calls = try_hold(server, user.token, venue.show_id, seat_ids=asked)
+    # The database path (a keyed request: its answer is stored with the key) says the same.
+    slow, calls = try_hold(server, user.token, venue.show_id,
+                           headers={**EN, "Idempotency-Key": uuid.uuid4().hex}, seat_ids=asked)
     assert calls > 0
     assert slow.status_code == 409 and slow.json() == fast.json(), (slow.text, fast.text)
-    assert early_total(server, "seat_unavailable") == before + 1
+    assert early_total(server) == before + 1 and early_total(server, "handler") == in_handler
+
+    # Without Accept-Language (the saved locale is a database read) the handler queue answers,
+    # from the same view, without a hold transaction.
+    queued, calls = try_hold(server, user.token, venue.show_id, seat_ids=asked)
+    assert queued.status_code == 409 and queued.json() == fast.json(), queued.text
+    assert early_total(server) == before + 1
+    assert early_total(server, "handler") == in_handler + 1
 
 
 def test_a_free_seat_among_them_goes_to_the_database(server, venue):
@@ -141,13 +151,14 @@ def test_best_available_refused_early_only_when_fewer_seats_are_free(server):
         hold(server, rival.token, v.show_id, seat_ids=v.ids(lbl))
     seat_map(server, v.show_id)
     user = make_user(server, "late")
-    before = early_total(server, "no_seats_available")
+    before = early_total(server)
 
     r, calls = try_hold(server, user.token, v.show_id, headers=EN, quantity=2)
     err = assert_error(r, 409, "no_seats_available")
     assert err["details"] == {"unavailable": []} and calls == 0
-    assert early_total(server, "no_seats_available") == before + 1
-    slow, calls = try_hold(server, user.token, v.show_id, quantity=2)
+    assert early_total(server) == before + 1
+    slow, calls = try_hold(server, user.token, v.show_id,
+                           headers={**EN, "Idempotency-Key": uuid.uuid4().hex}, quantity=2)
     assert calls > 0 and slow.status_code == 409 and slow.json() == r.json(), slow.text
     r, calls = try_hold(server, user.token, v.show_id, headers=EN, quantity=2,
                         category="no-such-category")
@@ -215,7 +226,7 @@ def test_with_the_cache_off_the_database_decides(make_server, backend):
     seat_map(srv, v.show_id)
     r, calls = try_hold(srv, user.token, v.show_id, headers=EN, seat_ids=v.ids("C3"))
     assert unavailable_error(r) == v.ids("C3") and calls > 0
-    assert early_total(srv, "seat_unavailable") == 0
+    assert early_total(srv) == 0 and early_total(srv, "handler") == 0
     r = api("POST", srv, f"/shows/{v.show_id}/holds", token=user.token, headers=EN,
             json={"seat_ids": v.ids("C4")})
     assert r.status_code == 201, r.text
