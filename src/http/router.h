@@ -67,7 +67,9 @@ typedef struct tix_route {
      * database; false when it cannot, having changed nothing the handler reads (the request then
      * goes to the queue as usual). Called only for a request that passed every check the queue
      * makes before the handler (path and query, bearer token and session checked from the cache
-     * alone, role, content type), carrying no Idempotency-Key. Rate limits are its to apply. */
+     * alone, role, content type), carrying no Idempotency-Key. Rate limits are its to apply.
+     * It must not wait for the database; with Redis, its cache reads (and the session check's)
+     * are round trips on this thread, each bounded by CACHE_TIMEOUT. */
     bool (*now)(tix_req *r);
 } tix_route;
 

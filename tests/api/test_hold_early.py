@@ -230,3 +230,20 @@ def test_with_the_cache_off_the_database_decides(make_server, backend):
     r = api("POST", srv, f"/shows/{v.show_id}/holds", token=user.token, headers=EN,
             json={"seat_ids": v.ids("C4")})
     assert r.status_code == 201, r.text
+
+
+def test_the_hold_rate_limit_counts_early_refusals(make_server, backend):
+    srv = make_server(backend, RATE_LIMIT="on", RATE_LIMIT_LOGIN_IP="0",
+                      RATE_LIMIT_LOGIN_EMAIL="0", RATE_LIMIT_REGISTER_IP="0",
+                      RATE_LIMIT_HOLD_USER="2/1m")
+    v = Venue(srv)
+    rival, user = make_user(srv, "rival"), make_user(srv, "late")
+    hold(srv, rival.token, v.show_id, seat_ids=v.ids("A1"))
+    seat_map(srv, v.show_id)
+    for _ in range(2):
+        r, calls = try_hold(srv, user.token, v.show_id, headers=EN, seat_ids=v.ids("A1"))
+        assert unavailable_error(r) == v.ids("A1") and calls == 0
+    r, calls = try_hold(srv, user.token, v.show_id, headers=EN, seat_ids=v.ids("A1"))
+    err = assert_error(r, 429, "rate_limited")
+    assert err["details"]["action"] == "hold" and calls == 0, err
+    assert early_total(srv) == 2
