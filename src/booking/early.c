@@ -26,6 +26,14 @@ static bool plain_field(const char *s)
     return s != NULL && strpbrk(s, "\t\n") == NULL;
 }
 
+static char state_of(const tix_map_seat *s)
+{
+    if (s->blocked || s->price < 0) {
+        return 'b';
+    }
+    return s->claim == TIX_CLAIM_FREE ? 'f' : 'c';
+}
+
 char *tix_early_view(tix_arena *a, const tix_show *show, const tix_map_seat *seats, int n,
                      size_t *len)
 {
@@ -43,7 +51,7 @@ char *tix_early_view(tix_arena *a, const tix_show *show, const tix_map_seat *sea
                                  (long long)show->starts_at);
     for (int i = 0; i < n; i++) {
         const tix_map_seat *s = &seats[i];
-        char state = (s->blocked || s->price < 0) ? 'b' : s->claim == TIX_CLAIM_FREE ? 'f' : 'c';
+        char state = state_of(s);
         const char *who = state == 'c' && s->claim_user ? s->claim_user : "";
         at += (size_t)snprintf(text + at, cap - at, "%s\t%c\t%s\t%s\n", s->id, state, s->category,
                                who);
@@ -57,18 +65,11 @@ static int cmp_view_seat(const void *x, const void *y)
     return strcmp(((const view_seat *)x)->id, ((const view_seat *)y)->id);
 }
 
-/* Parses a copy of text; false on anything but the format early.h describes. */
-static bool parse_view(tix_arena *a, const char *text, view *v)
+/* The first line, "v1 <cancelled> <starts_at>" (NUL-terminated in place). */
+static bool parse_head(char *line, view *v)
 {
-    char *copy = tix_arena_strdup(a, text);
-    char *line = copy;
-    char *nl = strchr(line, '\n');
     int64_t cancelled = 0;
-    if (nl == NULL || strncmp(line, "v1 ", 3) != 0) {
-        return false;
-    }
-    *nl = '\0';
-    char *sp = strchr(line + 3, ' ');
+    char *sp = strncmp(line, "v1 ", 3) == 0 ? strchr(line + 3, ' ') : NULL;
     if (sp == NULL) {
         return false;
     }
@@ -78,32 +79,56 @@ static bool parse_view(tix_arena *a, const char *text, view *v)
         return false;
     }
     v->cancelled = cancelled != 0;
+    return true;
+}
+
+/* A seat line "<id>\t<state>\t<category>\t<claimant>" (NUL-terminated in place) into *out. */
+static bool parse_seat(char *line, view_seat *out)
+{
+    char *f[4];
+    f[0] = line;
+    for (int k = 1; k < 4; k++) {
+        char *tab = strchr(f[k - 1], '\t');
+        if (tab == NULL) {
+            return false;
+        }
+        *tab = '\0';
+        f[k] = tab + 1;
+    }
+    if (strlen(f[1]) != 1 || strchr("fcb", f[1][0]) == NULL) {
+        return false;
+    }
+    *out = (view_seat){f[0], f[1][0], f[2], f[3]};
+    return true;
+}
+
+/* Parses a copy of text; false on anything but the format early.h describes. */
+static bool parse_view(tix_arena *a, const char *text, view *v)
+{
+    char *copy = tix_arena_strdup(a, text);
+    char *nl = strchr(copy, '\n');
+    if (nl == NULL) {
+        return false;
+    }
+    *nl = '\0';
+    if (!parse_head(copy, v)) {
+        return false;
+    }
     int lines = 0;
     for (const char *p = nl + 1; *p != '\0'; p++) {
         lines += *p == '\n';
     }
     v->seats = tix_arena_calloc(a, sizeof(view_seat) * (size_t)(lines ? lines : 1));
     v->n = 0;
-    for (line = nl + 1; *line != '\0'; line = nl + 1) {
+    for (char *line = nl + 1; *line != '\0'; line = nl + 1) {
         nl = strchr(line, '\n');
-        if (nl == NULL) {
+        if (nl == NULL || v->n >= lines) {
             return false;
         }
         *nl = '\0';
-        char *f[4];
-        f[0] = line;
-        for (int k = 1; k < 4; k++) {
-            char *tab = strchr(f[k - 1], '\t');
-            if (tab == NULL) {
-                return false;
-            }
-            *tab = '\0';
-            f[k] = tab + 1;
-        }
-        if (strlen(f[1]) != 1 || strchr("fcb", f[1][0]) == NULL) {
+        if (!parse_seat(line, &v->seats[v->n++])) {
             return false;
         }
-        v->seats[v->n++] = (view_seat){f[0], f[1][0], f[2], f[3]};
     }
     qsort(v->seats, (size_t)v->n, sizeof(view_seat), cmp_view_seat);
     return true;
