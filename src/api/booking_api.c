@@ -362,7 +362,8 @@ void tix_api_hold_create(tix_req *r)
  * database). Here: only plain users (an owner's or admin's write goes to the audit trail, a
  * database write), a body that tix_api_hold_create would accept as it is (anything it answers
  * 400/422 goes there), a view that is current; then the hold rate limit, as the queue applies
- * it, and the outcome counters. Anything else: false, and the queue decides as always.
+ * it, and the outcome counters. Anything else: false, and the queue decides as always
+ * (tix_api_hold_create, which may still refuse from the view, without the hold's transaction).
  */
 bool tix_api_hold_now(tix_req *r)
 {
