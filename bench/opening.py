@@ -51,6 +51,13 @@ RETRIES = 3  # a careful client sends a POST again (same Idempotency-Key) after 
 REQUEST_TIMEOUT = 30.0  # seconds; a request that takes longer is a hang (a violation)
 IDLE_REOPEN = 8.0  # reopen a keep-alive connection idle this long (ticketd closes at 15 s)
 PASSWORD = "opening-night-1"
+# --accept-language: sent with every request, as a browser does (ticketd then answers errors in
+# it without reading the caller's saved locale); --no-hold-keys: holds go without an
+# Idempotency-Key (harmless for a hold: a user's new hold replaces his last one). Both change
+# how the servers answer (a keyed or language-less hold never takes the early refusal of
+# booking/early.h), so results are comparable only between runs with the same settings.
+EXTRA_HEADERS: list[str] = []
+HOLD_KEYS = True
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,6 +165,7 @@ class Conn:
             head.append(f"Authorization: Bearer {token}")
         if key:
             head.append(f"Idempotency-Key: {key}")
+        head += EXTRA_HEADERS
         try:
             self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
             status, headers, payload = await asyncio.wait_for(self._response(), REQUEST_TIMEOUT)
@@ -219,7 +227,8 @@ class Client:
         """(status, parsed JSON or None). With retry, as a careful client does: a POST carries
         an Idempotency-Key, and a 5xx, a dropped connection or a time-out is sent again (same
         key) up to RETRIES times after a pause; every attempt is recorded."""
-        key = uuid.uuid4().hex if retry and method == "POST" else None
+        key = uuid.uuid4().hex if retry and method == "POST" and (HOLD_KEYS or step != "hold") \
+            else None
         for attempt in range(RETRIES + 1 if retry else 1):
             status, j = await self._call(conn, step, method, path, body, token, key)
             if 0 < status < 500:
@@ -1049,7 +1058,14 @@ def main() -> int:
     ap.add_argument("--hold-ttl", type=float)
     ap.add_argument("--deadline", type=float)
     ap.add_argument("--seed", type=int)
+    ap.add_argument("--accept-language", help="an Accept-Language header for every request")
+    ap.add_argument("--no-hold-keys", action="store_true",
+                    help="holds without an Idempotency-Key (other POSTs keep theirs)")
     a = ap.parse_args()
+    global HOLD_KEYS
+    HOLD_KEYS = not a.no_hold_keys
+    if a.accept_language:
+        EXTRA_HEADERS.append(f"Accept-Language: {a.accept_language}")
     p = Params.tiny() if a.tiny else Params()
     for k in ("users", "hold_ttl", "deadline", "seed"):
         if getattr(a, k) is not None:
@@ -1062,7 +1078,9 @@ def main() -> int:
           f"release={p.p_release} unpaid={p.p_unpaid} late={p.p_late} (rest pay; of payers "
           f"double_book={p.p_double_book} double_pay={p.p_double_pay} "
           f"double_confirm={p.p_double_confirm} cancel={p.p_cancel}) seed={p.seed} "
-          f"entry points={[f'{t.name}:{t.port}' for t in info.entry_points]}", flush=True)
+          f"entry points={[f'{t.name}:{t.port}' for t in info.entry_points]} "
+          f"accept_language={a.accept_language or '-'} hold_keys={'on' if HOLD_KEYS else 'off'}",
+          flush=True)
     text, violations, _, _ = asyncio.run(opening(info, p, a.admin_email, a.admin_password))
     print(text, flush=True)
     return 1 if violations else 0

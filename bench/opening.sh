@@ -5,7 +5,8 @@
 # violation (a seat sold twice, a paid booking lost, a 5xx, a hang, a seat map that disagrees).
 #
 # Usage: bench/opening.sh [--tiny]     (--tiny: 100 users, a 40-seat hall, as the CI test)
-# Environment: USERS (2000), HOLD_TTL (20 s), DEADLINE (120 s), SEED (1), WORKERS (8 per
+# Environment: ACCEPT_LANGUAGE (none; e.g. "en": sent with every request), HOLD_KEYS (1; 0: holds
+#   without an Idempotency-Key), USERS (2000), HOLD_TTL (20 s), DEADLINE (120 s), SEED (1), WORKERS (8 per
 #   server), TICKETD_BIN (build/ticketd), OUT (bench/results/2026-11-26-opening.txt; "-" = none),
 #   KEEP=1 keeps the cluster's directory (logs) after the run. PROFILE=1 loads pg_stat_statements
 #   and prints, after the run, PostgreSQL's statements by total time and the CPU time each
@@ -68,7 +69,9 @@ read -r C_PG C_TD C_NG C_RD <<<"$(cpu_snapshot)"
 set +e
 /usr/bin/time -f "%U %S" -o "$CLUSTER_DIR/driver.time" /usr/bin/python3 -u bench/opening.py --state "$CLUSTER_DIR/cluster.env" $TINY \
   --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --users "$USERS" \
-  --hold-ttl "$TTL" --deadline "$DEADLINE" --seed "${SEED:-1}" 2>&1 | tee -a "$LOG"
+  --hold-ttl "$TTL" --deadline "$DEADLINE" --seed "${SEED:-1}" \
+  ${ACCEPT_LANGUAGE:+--accept-language "$ACCEPT_LANGUAGE"} \
+  $([ "${HOLD_KEYS:-1}" = 0 ] && echo --no-hold-keys) 2>&1 | tee -a "$LOG"
 rc=${PIPESTATUS[0]}
 set -e
 read -r E_PG E_TD E_NG E_RD <<<"$(cpu_snapshot)"
@@ -86,6 +89,19 @@ read -r E_PG E_TD E_NG E_RD <<<"$(cpu_snapshot)"
          rows, left(regexp_replace(query, '\s+', ' ', 'g'), 150) AS query
        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" 2>&1 || true
   fi
+  # Holds refused before the handler queue (booking/early.h), of all hold conflicts, per server.
+  early=0 queued=0 conflicts=0
+  sum() { awk -v re="$1" '$0 ~ re {s += $2} END {printf "%d", s}'; }
+  for port in $TICKETD_PORTS; do
+    m=$(curl -s --max-time 5 "http://127.0.0.1:$port/metrics" || true)
+    early=$((early + $(sum '^ticketd_holds_early_total[{]path="network_thread"' <<<"$m")))
+    queued=$((queued + $(sum '^ticketd_holds_early_total[{]path="handler"' <<<"$m")))
+    conflicts=$((conflicts + $(sum '^ticketd_holds_total[{]outcome="conflict"' <<<"$m")))
+  done
+  pct() { awk -v e="$1" -v k="$conflicts" 'BEGIN {printf "%.1f", k ? 100 * e / k : 0}'; }
+  echo "hold conflicts (409) refused from the seat map without a hold transaction, all servers:" \
+    "before the handler queue $early ($(pct "$early") %), in the handler $queued" \
+    "($(pct "$queued") %), of $conflicts"
   echo "load after: $(uptime)"
   # Anything the servers logged at error level, and nginx's own errors, for the reader.
   errs=$(cat "$CLUSTER_DIR"/ticketd*.log 2>/dev/null | grep -c '"level":"error"' || true)

@@ -9,9 +9,13 @@
 #include "app.h"
 #include "auth/policy.h"
 #include "booking/booking.h"
+#include "booking/early.h"
 #include "catalog/show_time.h"
 #include "core/i18n.h"
+#include "core/metrics.h"
 #include "core/util.h"
+#include "http/aside.h"
+#include "http/ratelimit.h"
 #include "store/door.h"
 
 #include <stdlib.h>
@@ -23,6 +27,10 @@ static tix_booking_ctx ctx_of(tix_req *r, tix_db *db)
 }
 
 static const char *const claim_names[] = {"available", "held", "booked"};
+
+/* The name the seat map's claims view (booking/early.h) is kept under beside its cached answer
+ * (http/aside.h): "<prefix>:{show:ID}:claims". */
+#define CLAIMS_VIEW "claims"
 
 const char *tix_api_seat_status(const tix_map_seat *s)
 {
@@ -129,6 +137,11 @@ void tix_api_seat_map(tix_req *r)
     tix_show_status ss = tix_show_status_at(show.cancelled, show.starts_at, show.ends_at, now);
     if (display == NULL) {
         r->cache_until = seat_map_until(&show, seats, n, now);
+        size_t len = 0;
+        const char *view = tix_early_view(r->arena, &show, seats, n, &len);
+        if (view != NULL) { /* who claims what, for holds refused early (tix_api_hold_now) */
+            tix_aside_put(r, show.id, CLAIMS_VIEW, view, len, r->cache_until);
+        }
     }
     json_t *body = json_pack("{s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i},s:o}", "show_id", show.id, "status",
                              tix_show_status_name(ss), "currency", show.currency, "counts",
@@ -163,23 +176,21 @@ static json_t *id_list(const char **ids, int n)
     return list;
 }
 
-/* Reads {seat_ids} or {quantity, category?}; answers and returns false on a bad body. */
-static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
+/* Checks {seat_ids} or {quantity, category?} into req (pointing into body); false with *e
+ * saying what is wrong, nothing answered. */
+static bool check_hold_request(tix_req *r, json_t *body, tix_hold_request *req, tix_verr *e)
 {
-    tix_verr e;
     int max = r->app->cfg.max_seats_per_hold;
     json_t *ids = json_object_get(body, "seat_ids");
     int64_t q = 0;
     bool has_q = false;
     memset(req, 0, sizeof(*req));
-    if (!tix_v_int(body, "quantity", false, 1, max, &q, &has_q, &e) ||
-        !tix_v_string(body, "category", false, 1, 32, &req->category, &e)) {
-        tix_reply_verr(r, &e);
+    if (!tix_v_int(body, "quantity", false, 1, max, &q, &has_q, e) ||
+        !tix_v_string(body, "category", false, 1, 32, &req->category, e)) {
         return false;
     }
     if ((ids == NULL || json_is_null(ids)) == !has_q) {
-        tix_v_fail(&e, "seat_ids", "is required unless quantity is sent (not both)");
-        tix_reply_verr(r, &e);
+        tix_v_fail(e, "seat_ids", "is required unless quantity is sent (not both)");
         return false;
     }
     req->quantity = (int)q;
@@ -187,15 +198,13 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
         return true;
     }
     if (!json_is_array(ids)) {
-        (void)tix_verr_type(&e, "seat_ids", "array of strings");
-        tix_reply_verr(r, &e);
+        (void)tix_verr_type(e, "seat_ids", "array of strings");
         return false;
     }
     size_t n = json_array_size(ids);
     if (n == 0 || n > (size_t)max) {
-        tix_v_fail(&e, "seat_ids",
+        tix_v_fail(e, "seat_ids",
                    n ? "asks for more seats than one hold may take" : "must not be empty");
-        tix_reply_verr(r, &e);
         return false;
     }
     const char **list = tix_arena_calloc(r->arena, sizeof(char *) * n);
@@ -203,21 +212,30 @@ static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
         json_t *v = json_array_get(ids, i);
         if (!json_is_string(v) || json_string_length(v) == 0 ||
             tix_utf8_len(json_string_value(v)) > 96) { /* characters, as documented */
-            e = (tix_verr){TIX_VERR_TYPE, "seat_ids", "must hold seat id strings",
-                           "array of strings"};
-            tix_reply_verr(r, &e);
+            *e = (tix_verr){TIX_VERR_TYPE, "seat_ids", "must hold seat id strings",
+                            "array of strings"};
             return false;
         }
         if (strlen(json_string_value(v)) !=
             json_string_length(v)) { /* U+0000: 422, as for any field */
-            tix_v_fail(&e, "seat_ids", "must not contain NUL characters");
-            tix_reply_verr(r, &e);
+            tix_v_fail(e, "seat_ids", "must not contain NUL characters");
             return false;
         }
         list[i] = json_string_value(v);
     }
     req->seat_ids = list;
     req->nseat_ids = (int)n;
+    return true;
+}
+
+/* Reads {seat_ids} or {quantity, category?}; answers and returns false on a bad body. */
+static bool read_hold_request(tix_req *r, json_t *body, tix_hold_request *req)
+{
+    tix_verr e;
+    if (!check_hold_request(r, body, req, &e)) {
+        tix_reply_verr(r, &e);
+        return false;
+    }
     return true;
 }
 
@@ -280,11 +298,39 @@ static void hold_answer(void *arg, int *status, const char **response)
     free(text);
 }
 
+/* Whether the show's current claims view (http/aside.h) says req is sure to be refused
+ * (booking/early.h); then *h as tix_hold_place would fill it. */
+static bool refused_early(tix_req *r, const tix_hold_request *req, tix_hold_result *h)
+{
+    tix_answer *view = tix_aside_current(r, tix_req_param(r, "id"), CLAIMS_VIEW);
+    bool refused = view != NULL &&
+                   tix_early_refusal(r->arena, view->plain, req, r->auth.user_id, tix_now_ms(), h);
+    tix_answer_unref(view);
+    return refused;
+}
+
+/* The 409 of an early refusal, counted (path: "network_thread" or "handler", static). */
+static void reply_early(tix_req *r, const tix_hold_result *h, const char *path)
+{
+    tix_metrics_add(TIX_M_HOLDS, "conflict", 1);
+    tix_metrics_add(TIX_M_HOLDS_EARLY, path, 1);
+    reply_hold_problem(r, TIX_ECONFLICT, h);
+}
+
 void tix_api_hold_create(tix_req *r)
 {
     json_t *body = tix_req_json(r);
     tix_hold_request req;
     if (body == NULL || !read_hold_request(r, body, &req)) {
+        return;
+    }
+    tix_hold_result early;
+    if (tix_req_header(r, "Idempotency-Key") == NULL && refused_early(r, &req, &early)) {
+        /* What tix_api_hold_now answers before the queue, for a request it had to leave to the
+         * queue (the session not in the cache, no Accept-Language, an owner's audited write):
+         * the same 409 without the hold's transaction. A keyed refusal is stored with its key
+         * (http/idempotency.c), so it goes the whole way. */
+        reply_early(r, &early, "handler");
         return;
     }
     tix_db *db = tix_req_db(r);
@@ -305,6 +351,46 @@ void tix_api_hold_create(tix_req *r)
         return;
     }
     tix_reply_json(r, 201, hold_view(&h));
+}
+
+/*
+ * On the libmicrohttpd thread, before the handler queue (tix_route.now): a hold that the show's
+ * current claims view says is sure to be refused (booking/early.h: why that 409 is true) is
+ * answered here, with the very 409 tix_api_hold_create would give, and never reaches the queue
+ * or the database. The server has checked path, token and session (from the cache), role and
+ * content type, and sends no keyed request here (an Idempotency-Key's answer is kept in the
+ * database). Here: only plain users (an owner's or admin's write goes to the audit trail, a
+ * database write), a body that tix_api_hold_create would accept as it is (anything it answers
+ * 400/422 goes there), a view that is current; then the hold rate limit, as the queue applies
+ * it, and the outcome counters. Anything else: false, and the queue decides as always
+ * (tix_api_hold_create, which may still refuse from the view, without the hold's transaction).
+ */
+bool tix_api_hold_now(tix_req *r)
+{
+    if (r->auth.role != TIX_ROLE_USER || r->body == NULL || r->body_len == 0) {
+        return false;
+    }
+    json_error_t jerr;
+    json_t *body = json_loadb(r->body, r->body_len,
+                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    tix_hold_request req;
+    tix_verr e;
+    if (body == NULL || !json_is_object(body) || !check_hold_request(r, body, &req, &e)) {
+        json_decref(body); /* the queue answers it: 400 or 422 */
+        return false;
+    }
+    tix_hold_result h;
+    if (!refused_early(r, &req, &h)) {
+        json_decref(body);
+        return false;
+    }
+    tix_rl_ticket rl;
+    if (tix_ratelimit_admit(r, &rl)) { /* else answered: 429 */
+        reply_early(r, &h, "network_thread");
+        tix_ratelimit_done(r, &rl);
+    }
+    json_decref(body);
+    return true;
 }
 
 void tix_api_hold_delete(tix_req *r)

@@ -90,6 +90,9 @@ void tix_api_graphql_post(tix_req *r);
 void tix_api_graphql_get(tix_req *r);
 void tix_api_ws(tix_req *r);
 void tix_api_hold_create(tix_req *r);
+/* A hold sure to be refused, answered before the handler queue (tix_route.now): true when
+ * answered (409, or 429), false when tix_api_hold_create must decide. */
+bool tix_api_hold_now(tix_req *r);
 void tix_api_hold_delete(tix_req *r);
 void tix_api_booking_create(tix_req *r);
 void tix_api_booking_get(tix_req *r);

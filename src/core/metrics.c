@@ -208,6 +208,11 @@ typedef struct family {
 
 static family families[TIX_M_FAMILIES] = {
     [TIX_M_HOLDS] = {"ticketd_holds_total", "outcome", "Hold requests by outcome.", {{0}}},
+    [TIX_M_HOLDS_EARLY] = {"ticketd_holds_early_total",
+                           "path",
+                           "Hold requests refused from the current seat map without a hold "
+                           "transaction, by where (counted in ticketd_holds_total too).",
+                           {{0}}},
     [TIX_M_BOOKINGS] = {"ticketd_bookings_total",
                         "status",
                         "Bookings by the status they moved into.",

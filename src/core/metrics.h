@@ -51,7 +51,11 @@ void tix_metrics_db_wait(const char *pool, int64_t us);
 
 /* Business counters, counted after the commit that makes them true. */
 typedef enum tix_metric_counter {
-    TIX_M_HOLDS,     /* ticketd_holds_total{outcome}: placed, conflict, refused, error, released */
+    TIX_M_HOLDS, /* ticketd_holds_total{outcome}: placed, conflict, refused, error, released */
+    /* ticketd_holds_early_total{path}: the holds of ticketd_holds_total's "conflict" refused
+     * from the seat map's claims view (booking/early.h) without a hold transaction:
+     * network_thread (before the handler queue), handler (in it) */
+    TIX_M_HOLDS_EARLY,
     TIX_M_BOOKINGS,  /* ticketd_bookings_total{status}: the status a booking moved into */
     TIX_M_REVENUE,   /* ticketd_revenue_minor_total{currency}: confirmed bookings' amounts */
     TIX_M_REFUNDS,   /* ticketd_refunds_total{outcome}: answers of refund calls to the provider */

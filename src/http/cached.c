@@ -495,6 +495,16 @@ bool tix_cached_answer_now(tix_req *r)
     return true;
 }
 
+bool tix_cached_versions(const tix_req *r, const char **catver, const char **scopever)
+{
+    if (r->cached == NULL || !r->cached->storable) {
+        return false;
+    }
+    *catver = r->cached->catver;
+    *scopever = r->cached->scopever;
+    return true;
+}
+
 unsigned long long tix_cached_coalesced(void)
 {
     return atomic_load(&coalesced);

@@ -47,6 +47,11 @@ bool tix_cached_answer(tix_req *r);
  * or the catalogue's (not a user's) and every version already exists; otherwise it changes
  * nothing and returns false (the handler pool then looks up and builds as usual). */
 bool tix_cached_answer_now(tix_req *r);
+/* The versions r's lookup read before its handler read the database (arena strings), when
+ * the answer it builds may be stored under them; false when the cache is off, could not be
+ * read, or r is not building a cached answer. What a handler keeps beside its answer
+ * (http/aside.h) is kept under these, so it is exactly as current as the answer. */
+bool tix_cached_versions(const tix_req *r, const char **catver, const char **scopever);
 /* After the handler: ETag, 304, storing the answer. */
 void tix_cached_finish(tix_req *r);
 /* When the request ends (whether or not it was answered): lets go of anything the lookup

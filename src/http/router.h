@@ -62,6 +62,15 @@ typedef struct tix_route {
     /* Writes (POST, PUT, PATCH, DELETE) are audited (http/audit.h) unless this says why not
      * (NULL: audited). tests/unit/test_audit.c walks the table: every write is one or the other. */
     const char *audit_exempt;
+    /* Optional: answers some of the route's requests on the libmicrohttpd thread, before the
+     * handler queue (http/server_admit.c: tix_server_answer_now), when it can without the
+     * database; false when it cannot, having changed nothing the handler reads (the request then
+     * goes to the queue as usual). Called only for a request that passed every check the queue
+     * makes before the handler (path and query, bearer token and session checked from the cache
+     * alone, role, content type), carrying no Idempotency-Key. Rate limits are its to apply.
+     * It must not wait for the database; with Redis, its cache reads (and the session check's)
+     * are round trips on this thread, each bounded by CACHE_TIMEOUT. */
+    bool (*now)(tix_req *r);
 } tix_route;
 
 /* Whether route declares the query parameter name (see tix_route.query). */

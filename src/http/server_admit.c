@@ -248,6 +248,61 @@ bool tix_server_answer_cached_now(req_state *st)
     return tix_cached_answer_now(r);
 }
 
+/* A session check that never asks the database: NULL makes tix_revocation_check give up
+ * (TIX_EUNAVAIL) where it would, and nothing is answered. */
+static tix_db *no_db(void *ctx)
+{
+    (void)ctx;
+    return NULL;
+}
+
+/* The checks tix_server_dispatch makes before a handler, none of them answering: true only
+ * when each would pass, with r->auth the token's user (the session checked from the cache). */
+static bool would_admit(req_state *st)
+{
+    tix_req *r = &st->r;
+    const tix_route *route = r->route;
+    arg_check q = {.a = r->arena};
+    if (st->raw_path != NULL || !tix_utf8_valid(r->path)) {
+        return false;
+    }
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+    const char *token = bearer(r);
+    tix_claims c;
+    /* An error answered to a signed-in caller is in his language: Accept-Language's, else his
+     * saved locale, which is read from the database (http/reply.c). So only the former here. */
+    if (q.bad != NULL || token == NULL ||
+        tix_lang_accept(tix_req_header(r, "Accept-Language")) == TIX_LANG_NONE ||
+        tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, token,
+                         tix_now_ms() / 1000, &c) != TIX_OK ||
+        tix_revocation_check(r->app->cache, r->arena, &c, no_db, NULL) != TIX_OK) {
+        return false; /* a 400 or 401 to answer, or the database to ask: the queue does it */
+    }
+    r->auth.authenticated = true;
+    r->auth.role = c.role;
+    memcpy(r->auth.user_id, c.sub, sizeof(c.sub));
+    memcpy(r->auth.session_id, c.sid, sizeof(c.sid));
+    return tix_policy_route_allows(route->access, &r->auth) &&
+           (!(route->flags & TIX_ROUTE_JSON) || r->body_len == 0 ||
+            is_json_type(tix_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)));
+}
+
+bool tix_server_answer_now(req_state *st)
+{
+    tix_req *r = &st->r;
+    const tix_route *route = r->route;
+    if (st->match != TIX_MATCH_OK || route == NULL || route->now == NULL ||
+        route->access == TIX_ACCESS_PUBLIC ||
+        ((route->flags & TIX_ROUTE_IDEMPOTENT) && tix_req_header(r, "Idempotency-Key") != NULL)) {
+        return false; /* a keyed request behaves as it always did: the queue, the key's store */
+    }
+    if (would_admit(st) && route->now(r)) {
+        return true;
+    }
+    memset(&r->auth, 0, sizeof(r->auth)); /* the queue authenticates again, from scratch */
+    return false;
+}
+
 void tix_server_dispatch(req_state *st)
 {
     tix_req *r = &st->r;

@@ -10,7 +10,8 @@
  *      the handler (then the audit trail's row, http/audit.h), then resumes the connection;
  *      MHD calls once more and the answer is
  *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot, and so
- *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now);
+ *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now, and a
+ *      route's early answers, tix_route.now: a hold sure to be refused, booking/early.h);
  *   4. completion callback: access-log line, database connection back to the pool, free.
  * Metrics (core/metrics.h): the time from the first byte to the answer queued, by route pattern
  * and status class; a pooled request's wait in the queue. The request id is the thread's
@@ -409,7 +410,8 @@ enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, con
         reject(st);
     } else if (runs_inline(st)) {
         run_handler(st);
-    } else if (!tix_server_answer_cached_now(st)) { /* cache hits never queue (issue 13) */
+    } else if (!tix_server_answer_cached_now(st) && /* cache hits never queue (issue 13) */
+               !tix_server_answer_now(st)) {        /* nor sure refusals of holds */
         return hand_to_pool(st, conn);
     }
     return tix_server_queue(st, conn) ? MHD_YES : MHD_NO;

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import queue
 import random
+import re
 import signal
 import threading
 import time
@@ -183,6 +184,42 @@ def test_hold_on_a_is_in_b_seat_map_at_once(cluster):
     for ep in (a, c, cluster.nginx):
         st = statuses(ep, v.show_id)
         assert [st[s] for s in seats] == ["available", "available"], ep.name
+
+
+def _early_refusals(ep) -> float:
+    text = requests.get(ep.url + "/metrics", timeout=TIMEOUT).text
+    m = re.search(r'^ticketd_holds_early_total\{path="network_thread"\} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_a_hold_on_a_is_refused_early_on_b_only_once_b_map_is_current(cluster):
+    """booking/early.h: B refuses a hold before its handler queue only from a seat map (claims
+    view) built at the show's current versions, on B or on any server (through Redis)."""
+    a, b, c = cluster.servers
+    v = Venue(a, layout=CONTENTION_LAYOUT, prices=CONTENTION_PRICES)
+    holder, other, buyer = register(a), register(a), register(b)
+    seat_map(b, v.show_id)  # B's view, of the show before the hold
+    hold(a, holder["access_token"], v.show_id, seat_ids=v.ids("B4"))
+    en = {"Accept-Language": "en"}
+
+    def refused_on_b() -> bool:
+        """The buyer asks B for B4: 409 either way; True when B answered it early."""
+        ok(call("GET", b, "/me", token=buyer["access_token"]), 200)  # session in B's table
+        before = _early_refusals(b)
+        r = call("POST", b, f"/shows/{v.show_id}/holds", token=buyer["access_token"],
+                 headers=en, json={"seat_ids": v.ids("B4")})
+        err = assert_error(r, 409, "seat_unavailable")
+        assert err["details"]["unavailable"] == v.ids("B4"), err
+        return _early_refusals(b) == before + 1
+
+    assert not refused_on_b(), "refused early from a map older than the hold"
+    seat_map(b, v.show_id)  # now current on B
+    assert refused_on_b()
+    # Another hold (not of B4) moves the show on: B's view is outdated, whatever it says of B4.
+    hold(a, other["access_token"], v.show_id, seat_ids=v.ids("C1"))
+    assert not refused_on_b(), "refused early from an outdated map"
+    seat_map(c, v.show_id)  # built on C: B finds the view in Redis
+    assert refused_on_b()
 
 
 def test_rate_limits_are_shared_across_servers(cluster):

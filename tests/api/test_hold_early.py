@@ -1,0 +1,249 @@
+"""Holds refused before the handler queue (issue 13, booking/early.h): a hold for seats that the
+show's CURRENT seat map shows claimed by someone else, or for more seats than it shows free, is
+answered 409 on the network thread, with the body the database path gives, and never touches the
+database (the access log's db_calls is 0). Only a current map counts: after a release, an expiry
+or any other change the same request succeeds at once; with the cache off, or for a keyed request,
+the database decides as before. Bad input still gets its 400/401/415/422 first. Every test runs on
+SQLite and PostgreSQL.
+
+The early path answers in the language Accept-Language picks (a signed-in caller's saved locale
+would be a database read), so the requests meant to take it send one; the same requests without
+it take the database path, which must give the same body."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+
+import pytest
+import requests
+
+from booking_helpers import Venue, api, hold, post_hold, release, seat_map, unavailable_error
+from catalog_helpers import make_user
+from conftest import TIMEOUT, assert_error, auth_headers
+
+EN = {"Accept-Language": "en"}
+# One row of four seats: small enough to fill with three holds.
+ROW_LAYOUT = {"rows": [{"label": "A", "seats": 4, "category": "regular"}]}
+ROW_PRICES = {"regular": 10000}
+
+
+def access_line(server, rid: str) -> dict:
+    """The access-log line of request rid (written once the answer is out: waited for)."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(x) for x in server.stderr_text().splitlines()
+                 if f'"rid":"{rid}"' in x and '"msg":"request"' in x]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def try_hold(server, token, show_id, headers=None, **body) -> tuple[requests.Response, int]:
+    """POST a hold with a request id of its own: (answer, the store calls it made). Just before,
+    a request of the same session, so its check is in the server's table (auth/revocation.h:
+    2 s): the early path checks the session from the cache alone."""
+    assert api("GET", server, "/me", token=token).status_code == 200
+    rid = "early-" + uuid.uuid4().hex
+    r = post_hold(server, token, show_id, headers={"X-Request-Id": rid, **(headers or {})},
+                  **body)
+    return r, access_line(server, rid)["db_calls"]
+
+
+def early_total(server, path: str = "network_thread") -> float:
+    """ticketd_holds_early_total{path}: refusals from the claims view, before the handler queue
+    (network_thread) or in the handler (handler), neither with a hold transaction."""
+    text = requests.get(server.url + "/metrics", timeout=TIMEOUT).text
+    m = re.search(r'^ticketd_holds_early_total\{path="%s"\} (\S+)$' % path, text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+@pytest.fixture
+def venue(server):
+    return Venue(server)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def test_taken_seats_are_refused_without_the_database(server, venue):
+    rival, user = make_user(server, "rival"), make_user(server, "late")
+    hold(server, rival.token, venue.show_id, seat_ids=venue.ids("C5", "C6"))
+    seat_map(server, venue.show_id)  # the current map (and its claims view) is built
+    before, in_handler = early_total(server), early_total(server, "handler")
+
+    asked = venue.ids("C6", "C5", "C6")
+    fast, calls = try_hold(server, user.token, venue.show_id, headers=EN, seat_ids=asked)
+    assert unavailable_error(fast) == sorted(venue.ids("C5", "C6"))
+    assert calls == 0, "an early refusal touched the database"
+    assert early_total(server) == before + 1
+
+    # The database path (a keyed request: its answer is stored with the key) says the same.
+    slow, calls = try_hold(server, user.token, venue.show_id,
+                           headers={**EN, "Idempotency-Key": uuid.uuid4().hex}, seat_ids=asked)
+    assert calls > 0
+    assert slow.status_code == 409 and slow.json() == fast.json(), (slow.text, fast.text)
+    assert early_total(server) == before + 1 and early_total(server, "handler") == in_handler
+
+    # Without Accept-Language (the saved locale is a database read) the handler queue answers,
+    # from the same view, without a hold transaction.
+    queued, calls = try_hold(server, user.token, venue.show_id, seat_ids=asked)
+    assert queued.status_code == 409 and queued.json() == fast.json(), queued.text
+    assert early_total(server) == before + 1
+    assert early_total(server, "handler") == in_handler + 1
+
+
+def test_a_free_seat_among_them_goes_to_the_database(server, venue):
+    rival, user = make_user(server, "rival"), make_user(server, "late")
+    hold(server, rival.token, venue.show_id, seat_ids=venue.ids("D5"))
+    seat_map(server, venue.show_id)
+    r, calls = try_hold(server, user.token, venue.show_id, headers=EN,
+                        seat_ids=venue.ids("D4", "D5"))
+    assert unavailable_error(r) == venue.ids("D5")
+    assert calls > 0, "a seat shown free proves nothing: the claim decides"
+
+
+def test_after_a_release_the_same_request_succeeds_at_once(server, venue):
+    rival, user = make_user(server, "rival"), make_user(server, "late")
+    h = hold(server, rival.token, venue.show_id, seat_ids=venue.ids("E1", "E2"))
+    seat_map(server, venue.show_id)
+    r, calls = try_hold(server, user.token, venue.show_id, headers=EN, seat_ids=venue.ids("E2"))
+    assert unavailable_error(r) == venue.ids("E2") and calls == 0
+    assert release(server, rival.token, h["hold_id"]).status_code == 204
+    # No seat map read in between: the view is outdated by the release's bump, never used.
+    r, _ = try_hold(server, user.token, venue.show_id, headers=EN, seat_ids=venue.ids("E2"))
+    assert r.status_code == 201, r.text
+
+
+def test_after_an_expiry_the_same_request_succeeds_at_once(make_server, backend):
+    # The expiry job never runs during the test: only the view's own instant ends it.
+    srv = make_server(backend, HOLD_TTL="2s", JOB_INTERVAL_EXPIRE="1h")
+    v = Venue(srv, layout=ROW_LAYOUT, prices=ROW_PRICES)
+    rival, user = make_user(srv, "rival"), make_user(srv, "late")
+    h = hold(srv, rival.token, v.show_id, seat_ids=v.ids("A2"))
+    seat_map(srv, v.show_id)
+    r, calls = try_hold(srv, user.token, v.show_id, headers=EN, seat_ids=v.ids("A2"))
+    assert unavailable_error(r) == v.ids("A2") and calls == 0
+    expires = time.time() + 2.2
+    while time.time() < expires:
+        time.sleep(0.1)
+    r, _ = try_hold(srv, user.token, v.show_id, headers=EN, seat_ids=v.ids("A2"))
+    assert r.status_code == 201, f"refused after {h['expires_at']}: {r.text}"
+
+
+def test_own_held_seats_are_his_to_take(server, venue):
+    """A hold replaces the user's own: seats the map shows held may be his."""
+    user = make_user(server, "changer")
+    hold(server, user.token, venue.show_id, seat_ids=venue.ids("F1", "F2"))
+    seat_map(server, venue.show_id)
+    r, _ = try_hold(server, user.token, venue.show_id, headers=EN, seat_ids=venue.ids("F2"))
+    assert r.status_code == 201, r.text
+
+
+def test_best_available_refused_early_only_when_fewer_seats_are_free(server):
+    v = Venue(server, layout=ROW_LAYOUT, prices=ROW_PRICES)
+    rivals = [make_user(server, f"rival{i}") for i in range(3)]
+    for rival, lbl in zip(rivals, ("A1", "A2", "A3")):
+        hold(server, rival.token, v.show_id, seat_ids=v.ids(lbl))
+    seat_map(server, v.show_id)
+    user = make_user(server, "late")
+    before = early_total(server)
+
+    r, calls = try_hold(server, user.token, v.show_id, headers=EN, quantity=2)
+    err = assert_error(r, 409, "no_seats_available")
+    assert err["details"] == {"unavailable": []} and calls == 0
+    assert early_total(server) == before + 1
+    slow, calls = try_hold(server, user.token, v.show_id,
+                           headers={**EN, "Idempotency-Key": uuid.uuid4().hex}, quantity=2)
+    assert calls > 0 and slow.status_code == 409 and slow.json() == r.json(), slow.text
+    r, calls = try_hold(server, user.token, v.show_id, headers=EN, quantity=2,
+                        category="no-such-category")
+    assert_error(r, 409, "no_seats_available")
+
+    # One seat is free: the database decides, and gives it.
+    got = r = post_hold(server, user.token, v.show_id, headers=EN, quantity=1)
+    assert r.status_code == 201, r.text
+    # Now every seat is claimed, one by him: his replacement may take his own seat again.
+    seat_map(server, v.show_id)
+    r, calls = try_hold(server, user.token, v.show_id, headers=EN, quantity=1)
+    assert r.status_code == 201, r.text
+    assert [s["id"] for s in r.json()["seats"]] == [s["id"] for s in got.json()["seats"]]
+
+
+def test_bad_input_is_answered_as_before(server, venue):
+    rival, user = make_user(server, "rival"), make_user(server, "late")
+    taken = venue.ids("B7")
+    hold(server, rival.token, venue.show_id, seat_ids=taken)
+    seat_map(server, venue.show_id)
+    url = f"{server.url}/api/v1/shows/{venue.show_id}/holds"
+    h = {**EN, **auth_headers(user.token)}
+
+    assert_error(requests.post(url, json={"seat_ids": taken}, headers=EN, timeout=TIMEOUT),
+                 401, "unauthorized")
+    assert_error(requests.post(url, json={"seat_ids": taken},
+                               headers={**EN, "Authorization": "Bearer x.y.z"}, timeout=TIMEOUT),
+                 401, "invalid_token")
+    r = requests.post(url, data='{"seat_ids": [', headers={**h, "Content-Type": "application/json"},
+                      timeout=TIMEOUT)
+    assert_error(r, 400, "malformed_json")
+    r = requests.post(url, data=json.dumps({"seat_ids": taken}),
+                      headers={**h, "Content-Type": "text/plain"}, timeout=TIMEOUT)
+    assert r.status_code == 415, r.text
+    assert requests.post(url, json={"seat_ids": taken, "quantity": 1}, headers=h,
+                         timeout=TIMEOUT).status_code == 422
+    assert requests.post(url, json={"seat_ids": taken + ["no-such-seat"]}, headers=h,
+                         timeout=TIMEOUT).status_code == 422
+    assert requests.post(url, json={"seat_ids": taken * 20}, headers=h,
+                         timeout=TIMEOUT).status_code == 422
+    assert requests.post(url, json=[taken], headers=h, timeout=TIMEOUT).status_code == 400
+    assert_error(post_hold(server, user.token, "shw_none", headers=EN, seat_ids=taken),
+                 404, "not_found")
+    # And the sound request after all that is still refused early.
+    r, calls = try_hold(server, user.token, venue.show_id, headers=EN, seat_ids=taken)
+    assert unavailable_error(r) == taken and calls == 0
+
+
+def test_a_keyed_request_goes_to_the_database(server, venue):
+    rival, user = make_user(server, "rival"), make_user(server, "late")
+    hold(server, rival.token, venue.show_id, seat_ids=venue.ids("A9"))
+    seat_map(server, venue.show_id)
+    key = {**EN, "Idempotency-Key": uuid.uuid4().hex}
+    r, calls = try_hold(server, user.token, venue.show_id, headers=key, seat_ids=venue.ids("A9"))
+    assert unavailable_error(r) == venue.ids("A9") and calls > 0
+    again, _ = try_hold(server, user.token, venue.show_id, headers=key, seat_ids=venue.ids("A9"))
+    assert again.json() == r.json() and again.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_with_the_cache_off_the_database_decides(make_server, backend):
+    srv = make_server(backend, CACHE="off")
+    v = Venue(srv)
+    rival, user = make_user(srv, "rival"), make_user(srv, "late")
+    hold(srv, rival.token, v.show_id, seat_ids=v.ids("C3"))
+    seat_map(srv, v.show_id)
+    r, calls = try_hold(srv, user.token, v.show_id, headers=EN, seat_ids=v.ids("C3"))
+    assert unavailable_error(r) == v.ids("C3") and calls > 0
+    assert early_total(srv) == 0 and early_total(srv, "handler") == 0
+    r = api("POST", srv, f"/shows/{v.show_id}/holds", token=user.token, headers=EN,
+            json={"seat_ids": v.ids("C4")})
+    assert r.status_code == 201, r.text
+
+
+def test_the_hold_rate_limit_counts_early_refusals(make_server, backend):
+    srv = make_server(backend, RATE_LIMIT="on", RATE_LIMIT_LOGIN_IP="0",
+                      RATE_LIMIT_LOGIN_EMAIL="0", RATE_LIMIT_REGISTER_IP="0",
+                      RATE_LIMIT_HOLD_USER="2/1m")
+    v = Venue(srv)
+    rival, user = make_user(srv, "rival"), make_user(srv, "late")
+    hold(srv, rival.token, v.show_id, seat_ids=v.ids("A1"))
+    seat_map(srv, v.show_id)
+    for _ in range(2):
+        r, calls = try_hold(srv, user.token, v.show_id, headers=EN, seat_ids=v.ids("A1"))
+        assert unavailable_error(r) == v.ids("A1") and calls == 0
+    r, calls = try_hold(srv, user.token, v.show_id, headers=EN, seat_ids=v.ids("A1"))
+    err = assert_error(r, 429, "rate_limited")
+    assert err["details"]["action"] == "hold" and calls == 0, err
+    assert early_total(srv) == 2
