@@ -31,8 +31,9 @@
 
 /* Where a connection's current request is; the reaper's time-outs depend on it. */
 enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER, PHASE_TIMED_OUT, PHASE_UPGRADED };
-/* PHASE_UPGRADED: the socket belongs to the WebSocket hub (http/ws.h), which keeps its own
- * time-outs; the reaper leaves it alone. */
+/* PHASE_UPGRADED: the socket belongs to the WebSocket hub (http/ws.h) or, an event stream's, to
+ * the SSE hub (http/sse.h), which keep their own time-outs; the reaper leaves it alone (until
+ * MHD's close of its own descriptor takes the track away). */
 
 /* One open connection, in the server's list from MHD's start to its close notification. */
 typedef struct track {
@@ -83,6 +84,10 @@ typedef struct req_state {
     /* A WebSocket: the request was finished (logged, counted, freed but this struct) when its
      * socket went to the hub; MHD's completion callback comes only when the socket closes. */
     bool finished;
+    /* An event stream whose socket went to the SSE hub (http/sse.h): finished like a
+     * WebSocket, its access-log line deferred to the stream's end. */
+    bool handed_off;
+    bool http10; /* the request said HTTP/1.0: a stream's body ends at the close, not chunked */
     /* The path as sent (percent-encoded, malloc'd) when it holds a control byte, encoded
      * (%00) or not, or an encoded slash (%2F): MHD hands on the decoded path cut at the first
      * NUL (and with %2F turned into a separator), so this is what the 400 is for and what the
@@ -105,6 +110,10 @@ void tix_server_on_connection(void *cls, struct MHD_Connection *conn, void **soc
 void *tix_server_reaper_main(void *arg);
 
 /* server_request.c */
+/* Set on MHD's thread when an access callback hands an event stream's socket over and answers
+ * MHD_NO (MHD's way to forget a connection): MHD then logs "Application reported internal
+ * error", which server.c's logger drops while this is set. Cleared by every access callback. */
+extern _Thread_local bool tix_server_handing_off;
 /* MHD_OPTION_URI_LOG_CALLBACK: makes the request's state from the request-target as sent,
  * before MHD decodes it (cls is the server). */
 void *tix_server_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
