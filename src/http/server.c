@@ -2,6 +2,9 @@
  * The HTTP server's lifecycle on libmicrohttpd: start (the daemon's epoll thread pool, the
  * media store uploads need, the reaper thread) and graceful stop (stop accepting, end event
  * streams, drain in-flight requests, then close). server_int.h says where the rest lives.
+ * Event streams and WebSockets leave the daemon once they start (their hubs own the sockets:
+ * http/sse.h, http/ws.h), so the pool below is what a request costs, not what a stream keeps;
+ * the daemon runs with MHD_USE_TURBO for the streams' way out (start_daemon).
  */
 #include "http/server.h"
 
@@ -95,11 +98,11 @@ static struct MHD_Daemon *start_daemon(tix_server *s, const struct sockaddr_stor
     /* Each connection's memory pool (libmicrohttpd 0.9.75 sizes it per daemon, not per
      * connection): the request line and headers must fit in it, next to MHD's record of each
      * header field (about 64 bytes each) and the answer's header block, hence the 3 KiB over
-     * MAX_HEADER_BYTES (room for 32 fields; tests/api/test_http.py sends such requests). It is
-     * also what an idle event stream costs: MHD zeroes the unused half of the read buffer when
-     * the answer starts, so about half the pool is resident for every open stream (bench/
-     * sse_memory.py; MHD's default 32 KiB made 5,000 streams 170 MiB). Request bodies do not
-     * need room here: they are handed over piece by piece (server_request.c, upload.c). */
+     * MAX_HEADER_BYTES (room for 32 fields; tests/api/test_http.py sends such requests). About
+     * half of it stays resident while a connection lives (MHD zeroes the unused half of the read
+     * buffer when the answer starts); event streams, which once kept it for their whole life
+     * (14 KiB a stream), now leave MHD and its pool when they start (http/sse.h). Request bodies
+     * do not need room here: they are handed over piece by piece (server_request.c, upload.c). */
     size_t pool_bytes = (size_t)cfg->max_header_bytes + 3072;
     /* MHD_USE_TURBO: in 0.9.75 it only (1) drops the shutdown(SHUT_WR) MHD does before closing
      * a connection (connection.c MHD_connection_mark_closed_; the close follows in the same

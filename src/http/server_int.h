@@ -3,15 +3,16 @@
  * slow-client reaper watches, the per-request state, and the calls between the parts.
  *   server.c          start, graceful stop (drain), the MHD daemon's options
  *   server_request.c  the MHD access and completion callbacks: one request from first byte to
- *                     access log, the body, the answer (buffer, file or SSE stream)
+ *                     access log, the body, the answer (buffer, file, or an SSE stream's hand-off)
  *   server_admit.c    checks before a handler (encoding, route, auth, role, content type,
  *                     rate limits) and the dispatch to it
  *   server_upload.c   TIX_ROUTE_UPLOAD routes: streaming bodies through http/upload.c
  *   server_reaper.c   connection tracking and the slow-client reaper thread
  *   workpool.c        the handler threads
- * Threads: libmicrohttpd runs one I/O thread per core (reading requests, writing answers,
- * event streams); handlers run on WORKERS pool threads with their connection suspended, so a
- * handler that blocks (the database, Redis, a provider) holds up no other connection.
+ * Threads: libmicrohttpd runs one I/O thread per core (reading requests, writing answers; event
+ * streams and WebSockets leave it for their hubs' loops once they start); handlers run on WORKERS
+ * pool threads with their connection suspended, so a handler that blocks (the database, Redis, a
+ * provider) holds up no other connection.
  */
 #ifndef TIX_HTTP_SERVER_INT_H
 #define TIX_HTTP_SERVER_INT_H

@@ -11,6 +11,11 @@
  *      MHD calls once more and the answer is
  *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot, and so
  *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now);
+ *      An event stream's answer (r->stream) is not queued: hand_off_stream writes its head
+ *      itself, gives a dup() of the socket to the SSE hub (http/sse.h) and answers MHD_NO, on
+ *      which MHD closes its descriptor (no FIN: MHD_USE_TURBO, server.c) and forgets the
+ *      connection; the request is finished then, its access-log line written at the stream's
+ *      end (stream_ended);
  *   4. completion callback: access-log line, database connection back to the pool, free.
  * Metrics (core/metrics.h): the time from the first byte to the answer queued, by route pattern
  * and status class; a pooled request's wait in the queue. The request id is the thread's

@@ -95,8 +95,8 @@ static void flush(tix_sse_stream *s);
 
 static void append_raw(tix_sse_stream *s, const char *text, size_t n)
 {
-    if (s->dead) {
-        return;
+    if (s->dead || s->end_queued) {
+        return; /* nothing goes after the end of the body */
     }
     if (s->qlen + n > s->qcap) {
         size_t cap = s->qcap ? s->qcap : 256;
