@@ -226,7 +226,8 @@ static bool refill(tix_sse_stream *s)
         }
         int hn = snprintf(w, 24, "%zx\r\n", s->qlen);
         memcpy(w + hn, s->q, s->qlen);
-        memcpy(w + (size_t)hn + s->qlen, "\r\n", 2);
+        w[(size_t)hn + s->qlen] = '\r';
+        w[(size_t)hn + s->qlen + 1] = '\n';
         free(s->w);
         s->w = w;
         s->woff = 0;
@@ -241,11 +242,10 @@ static bool refill(tix_sse_stream *s)
         if (!s->chunked) {
             return false;
         }
-        char *w = malloc(5);
+        char *w = strdup("0\r\n\r\n");
         if (w == NULL) {
             return false;
         }
-        memcpy(w, "0\r\n\r\n", 5);
         free(s->w);
         s->w = w;
         s->woff = 0;
