@@ -46,6 +46,7 @@
 
 #define STREAM_MAX_BYTES ((size_t)64 * 1024)
 #define RETRY_MS         2000
+#define SNDBUF_BYTES     (16 * 1024)
 
 struct tix_sse_stream {
     tix_chan_sub sub; /* first: the registry's callbacks get &s->sub; the show is its key */
@@ -434,12 +435,16 @@ void tix_sse_prime(tix_sse_hub *h, tix_sse_stream *s, const tix_bus_backlog *b)
     pthread_mutex_unlock(&h->mu);
 }
 
-/* The socket as a stream wants it: non-blocking, and each event out at once (no Nagle delay,
- * no cork left by MHD). */
+/* The socket as a stream wants it: non-blocking, each event out at once (no Nagle delay, no
+ * cork left by MHD), and a small kernel send buffer (SNDBUF_BYTES, as the WebSocket hub's): a
+ * client that does not read fills it soon, so the STREAM_MAX_BYTES rule (a refetch instead of
+ * a backlog) bounds what it costs rather than the kernel's autotuning (up to MiBs a socket). */
 static void set_up_fd(int fd)
 {
     int fl = fcntl(fd, F_GETFL, 0);
     fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    int sndbuf = SNDBUF_BYTES;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     int one = 1;
     int zero = 0;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -382,3 +382,39 @@ def server_log(srv) -> list[dict]:
         if isinstance(obj, dict):
             out.append(obj)
     return out
+
+
+def test_a_client_that_does_not_read_gets_a_refetch(make_server, backend):
+    """A client that stops reading while events pile up (past the stream's 64 KiB and a small
+    kernel buffer) gets one `refetch` "slow_client" in place of the backlog; what it reads stays
+    whole events, and live events follow."""
+    srv = make_server(backend)
+    v = Venue(srv)
+    users = [make_user(srv) for _ in range(4)]
+    c = open_stream(srv, v.show_id)
+    try:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        ready_id(c)
+        rows = "ABCD"
+
+        def work(i):  # 50 holds and releases of a whole row: 100 events of ~0.5 KiB
+            seats = v.ids(*[f"{rows[i]}{n}" for n in range(1, 11)])
+            for _ in range(50):
+                h = hold(srv, users[i].token, v.show_id, seat_ids=seats)
+                release(srv, users[i].token, h["hold_id"])
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ev = c.next_event(timeout=10, name="refetch")
+        assert ev is not None and ev["data"] == {"show_id": v.show_id, "reason": "slow_client"}
+        hold(srv, users[0].token, v.show_id, seat_ids=v.ids("E1"))
+        while True:  # events published after the refetch, then the live one
+            ev = c.next_event(timeout=5, name="seats")
+            assert ev is not None and isinstance(ev["data"], dict), ev
+            if ev["data"]["seats"] == v.ids("E1"):
+                break
+    finally:
+        c.close()
