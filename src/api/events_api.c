@@ -5,9 +5,12 @@
  * is idle. A client resumes with the Last-Event-ID header (EventSource sends it by itself
  * when it reconnects) or ?last_event_id= (for a first connection that already has a map).
  *
- * Memory: the request (and its arena) lives as long as the stream, so the show and the
- * backlog are read into a scratch arena freed before the answer; an idle stream keeps only
- * the request's few strings, its tix_sse_stream and MHD's connection (bench/sse_memory.py).
+ * The server then writes the answer's head itself and hands the socket to the hub, out of
+ * libmicrohttpd (http/server_request.c, http/sse.h): the request, its arena and MHD's
+ * connection are gone once the stream starts, and an idle stream keeps only its
+ * tix_sse_stream and its access-log line (bench/sse_memory.py). The show and the backlog are
+ * read into a scratch arena freed before the answer all the same (it is the handler's only
+ * big allocation).
  */
 #include "api/handlers.h"
 #include "app.h"
@@ -68,9 +71,7 @@ void tix_api_show_events(tix_req *r)
     r->content_type = "text/event-stream; charset=utf-8";
     tix_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     tix_reply_header(r, "X-Accel-Buffering", "no");
-    r->stream_read = tix_sse_read;
-    r->stream_cls = s;
-    r->stream_free = tix_sse_free;
+    r->stream = s;
 }
 
 /* Whether the comma-separated header value holds token (case-insensitive). */

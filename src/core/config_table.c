@@ -92,11 +92,11 @@ const tix_config_var tix_config_vars[] = {
     SECS("CONNECTION_TIMEOUT", "15s", 1, HOUR, "idle keep-alive / header time-out"),
     SECS("REQUEST_TIMEOUT", "30s", 1, HOUR, "time allowed for a whole request body"),
     INT("MAX_CONNECTIONS", "10000", 16, 1000000,
-        "open HTTP connections at most (event streams included; a WebSocket leaves this count once "
-        "upgraded: SSE_MAX_STREAMS caps those)"),
+        "open HTTP connections at most (an event stream or a WebSocket leaves this count once "
+        "started: SSE_MAX_STREAMS caps those)"),
     INT("PER_IP_CONNECTIONS", "0", 0, 1000000,
-        "open HTTP connections per client address, and as many WebSockets (counted apart once "
-        "upgraded; more are closed with 1013), 0 = no limit"),
+        "open HTTP connections per client address, and as many event streams and WebSockets "
+        "(counted apart once started; more streams get 503, sockets 1013), 0 = no limit"),
     INT("MAX_HEADER_BYTES", "8192", 1024, 1048576,
         "largest request line and header fields together, in up to 32 fields (more fields take "
         "about 64 bytes each from it; a larger request gets 431 or is closed); every open "

@@ -157,7 +157,7 @@ void tix_audit_target(tix_req *r, const char *type, const char *id)
  * NULL when the answer holds none (arena copy otherwise). */
 static const char *created_id(tix_req *r, const char *noun)
 {
-    if (r->resp == NULL || r->resp_len == 0 || r->resp_file || r->stream_read != NULL) {
+    if (r->resp == NULL || r->resp_len == 0 || r->resp_file || r->stream != NULL) {
         return NULL;
     }
     json_t *body = json_loadb(r->resp, r->resp_len, 0, NULL);

@@ -572,7 +572,7 @@ void tix_cached_finish(tix_req *r)
     }
     unsigned f = r->route->flags;
     if (!(f & CACHE_FLAGS) || r->status != 200 || r->resp == NULL || r->resp_file ||
-        r->stream_read != NULL || r->cache_hit) {
+        r->stream != NULL || r->cache_hit) {
         flight_end(r, NULL); /* nothing to store: the waiters build their own */
         return;
     }

@@ -96,7 +96,7 @@ bool tix_req_accepts_gzip(tix_req *r)
 
 void tix_reply_compress(tix_req *r)
 {
-    if (r->resp_encoding != NULL || r->resp_file || r->stream_read != NULL || r->resp == NULL ||
+    if (r->resp_encoding != NULL || r->resp_file || r->stream != NULL || r->resp == NULL ||
         r->resp_len < TIX_COMPRESS_MIN || r->content_type == NULL ||
         strncmp(r->content_type, "application/json", 16) != 0) {
         return;

@@ -93,12 +93,10 @@ struct tix_req {
     bool resp_file;
     int resp_fd;
     uint64_t resp_size;
-    /* A streamed answer instead of resp (GET /shows/{id}/events): the server sends an MHD
-     * response of unknown size read through stream_read(stream_cls, …); stream_free(stream_cls)
-     * runs exactly once, when MHD is done with it (or at completion if it never got there). */
-    ssize_t (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
-    void (*stream_free)(void *cls);
-    void *stream_cls;
+    /* An event stream instead of resp (GET /shows/{id}/events, http/sse.h): the server writes
+     * the head itself and gives the socket to the stream's hub (tix_sse_attach), out of MHD; a
+     * stream that never gets there (an error first, a HEAD) is discarded (tix_sse_discard). */
+    struct tix_sse_stream *stream;
     /* A WebSocket handshake (GET /ws): the handler answered 101 with its headers; the server
      * sends an MHD upgrade response and hands the socket to the hub (http/ws.h). */
     bool upgrade;

@@ -2,6 +2,9 @@
  * The HTTP server's lifecycle on libmicrohttpd: start (the daemon's epoll thread pool, the
  * media store uploads need, the reaper thread) and graceful stop (stop accepting, end event
  * streams, drain in-flight requests, then close). server_int.h says where the rest lives.
+ * Event streams and WebSockets leave the daemon once they start (their hubs own the sockets:
+ * http/sse.h, http/ws.h), so the pool below is what a request costs, not what a stream keeps;
+ * the daemon runs with MHD_USE_TURBO for the streams' way out (start_daemon).
  */
 #include "http/server.h"
 
@@ -28,6 +31,10 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     (void)cls;
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (tix_server_handing_off && strncmp(msg, "Application reported internal error", 35) == 0) {
+        tix_server_handing_off = false; /* an event stream left MHD: no error (server_int.h) */
+        return;
+    }
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n') {
         msg[--n] = '\0';
@@ -91,15 +98,23 @@ static struct MHD_Daemon *start_daemon(tix_server *s, const struct sockaddr_stor
     /* Each connection's memory pool (libmicrohttpd 0.9.75 sizes it per daemon, not per
      * connection): the request line and headers must fit in it, next to MHD's record of each
      * header field (about 64 bytes each) and the answer's header block, hence the 3 KiB over
-     * MAX_HEADER_BYTES (room for 32 fields; tests/api/test_http.py sends such requests). It is
-     * also what an idle event stream costs: MHD zeroes the unused half of the read buffer when
-     * the answer starts, so about half the pool is resident for every open stream (bench/
-     * sse_memory.py; MHD's default 32 KiB made 5,000 streams 170 MiB). Request bodies do not
-     * need room here: they are handed over piece by piece (server_request.c, upload.c). */
+     * MAX_HEADER_BYTES (room for 32 fields; tests/api/test_http.py sends such requests). About
+     * half of it stays resident while a connection lives (MHD zeroes the unused half of the read
+     * buffer when the answer starts); event streams, which once kept it for their whole life
+     * (14 KiB a stream), now leave MHD and its pool when they start (http/sse.h). Request bodies
+     * do not need room here: they are handed over piece by piece (server_request.c, upload.c). */
     size_t pool_bytes = (size_t)cfg->max_header_bytes + 3072;
+    /* MHD_USE_TURBO: in 0.9.75 it only (1) drops the shutdown(SHUT_WR) MHD does before closing
+     * a connection (connection.c MHD_connection_mark_closed_; the close follows in the same
+     * loop), (2) puts a new connection on epoll's ready list at once instead of adding it to
+     * the set at accept (it is added when it would block), and (3) makes accepted sockets
+     * non-inheritable. (1) is what event streams need: a stream leaves MHD by MHD_NO from the
+     * access callback with a dup() of the descriptor in the SSE hub (server_request.c
+     * hand_off_stream), and MHD's close must not end the TCP connection the dup still uses
+     * (MHD_cleanup_connections takes the descriptor out of its epoll set before the close). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG |
-                     (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_TURBO | (v6 ? MHD_USE_IPv6 : 0);
     return MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, tix_server_on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE, io_threads, MHD_OPTION_CONNECTION_TIMEOUT,

@@ -3,15 +3,16 @@
  * slow-client reaper watches, the per-request state, and the calls between the parts.
  *   server.c          start, graceful stop (drain), the MHD daemon's options
  *   server_request.c  the MHD access and completion callbacks: one request from first byte to
- *                     access log, the body, the answer (buffer, file or SSE stream)
+ *                     access log, the body, the answer (buffer, file, or an SSE stream's hand-off)
  *   server_admit.c    checks before a handler (encoding, route, auth, role, content type,
  *                     rate limits) and the dispatch to it
  *   server_upload.c   TIX_ROUTE_UPLOAD routes: streaming bodies through http/upload.c
  *   server_reaper.c   connection tracking and the slow-client reaper thread
  *   workpool.c        the handler threads
- * Threads: libmicrohttpd runs one I/O thread per core (reading requests, writing answers,
- * event streams); handlers run on WORKERS pool threads with their connection suspended, so a
- * handler that blocks (the database, Redis, a provider) holds up no other connection.
+ * Threads: libmicrohttpd runs one I/O thread per core (reading requests, writing answers; event
+ * streams and WebSockets leave it for their hubs' loops once they start); handlers run on WORKERS
+ * pool threads with their connection suspended, so a handler that blocks (the database, Redis, a
+ * provider) holds up no other connection.
  */
 #ifndef TIX_HTTP_SERVER_INT_H
 #define TIX_HTTP_SERVER_INT_H
@@ -31,8 +32,9 @@
 
 /* Where a connection's current request is; the reaper's time-outs depend on it. */
 enum phase { PHASE_IDLE, PHASE_BODY, PHASE_HANDLER, PHASE_TIMED_OUT, PHASE_UPGRADED };
-/* PHASE_UPGRADED: the socket belongs to the WebSocket hub (http/ws.h), which keeps its own
- * time-outs; the reaper leaves it alone. */
+/* PHASE_UPGRADED: the socket belongs to the WebSocket hub (http/ws.h) or, an event stream's, to
+ * the SSE hub (http/sse.h), which keep their own time-outs; the reaper leaves it alone (until
+ * MHD's close of its own descriptor takes the track away). */
 
 /* One open connection, in the server's list from MHD's start to its close notification. */
 typedef struct track {
@@ -83,6 +85,10 @@ typedef struct req_state {
     /* A WebSocket: the request was finished (logged, counted, freed but this struct) when its
      * socket went to the hub; MHD's completion callback comes only when the socket closes. */
     bool finished;
+    /* An event stream whose socket went to the SSE hub (http/sse.h): finished like a
+     * WebSocket, its access-log line deferred to the stream's end. */
+    bool handed_off;
+    bool http10; /* the request said HTTP/1.0: a stream's body ends at the close, not chunked */
     /* The path as sent (percent-encoded, malloc'd) when it holds a control byte, encoded
      * (%00) or not, or an encoded slash (%2F): MHD hands on the decoded path cut at the first
      * NUL (and with %2F turned into a separator), so this is what the 400 is for and what the
@@ -105,6 +111,10 @@ void tix_server_on_connection(void *cls, struct MHD_Connection *conn, void **soc
 void *tix_server_reaper_main(void *arg);
 
 /* server_request.c */
+/* Set on MHD's thread when an access callback hands an event stream's socket over and answers
+ * MHD_NO (MHD's way to forget a connection): MHD then logs "Application reported internal
+ * error", which server.c's logger drops while this is set. Cleared by every access callback. */
+extern _Thread_local bool tix_server_handing_off;
 /* MHD_OPTION_URI_LOG_CALLBACK: makes the request's state from the request-target as sent,
  * before MHD decodes it (cls is the server). */
 void *tix_server_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);

@@ -12,6 +12,11 @@
  *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot, and so
  *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now, and a
  *      route's early answers, tix_route.now: a hold sure to be refused, booking/early.h);
+ *      An event stream's answer (r->stream) is not queued: hand_off_stream writes its head
+ *      itself, gives a dup() of the socket to the SSE hub (http/sse.h) and answers MHD_NO, on
+ *      which MHD closes its descriptor (no FIN: MHD_USE_TURBO, server.c) and forgets the
+ *      connection; the request is finished then, its access-log line written at the stream's
+ *      end (stream_ended);
  *   4. completion callback: access-log line, database connection back to the pool, free.
  * Metrics (core/metrics.h): the time from the first byte to the answer queued, by route pattern
  * and status class; a pooled request's wait in the queue. The request id is the thread's
@@ -31,14 +36,19 @@
 #include "http/clientip.h"
 #include "http/encoding.h"
 #include "http/server_int.h"
+#include "http/sse.h"
 #include "http/validate.h"
 #include "http/ws.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
+
+_Thread_local bool tix_server_handing_off;
 
 static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
                         size_t extra_in_size, MHD_socket sock,
@@ -51,16 +61,9 @@ static struct MHD_Response *make_response(tix_req *r)
     if (r->upgrade && r->status == 101) { /* the hub takes the socket after the 101 */
         return MHD_create_response_for_upgrade(on_upgraded, r->app->ws);
     }
-    if (r->stream_read != NULL) { /* SSE: the response owns the stream from here on */
-        /* The block (allocated and zeroed with the response, kept as long as the stream) is
-         * only used for HTTP/1.0 clients; chunked answers are read straight into the
-         * connection's write buffer. Small, as every idle stream keeps one. */
-        struct MHD_Response *resp = MHD_create_response_from_callback(
-            MHD_SIZE_UNKNOWN, 512, r->stream_read, r->stream_cls, r->stream_free);
-        if (resp != NULL) {
-            r->stream_cls = NULL;
-        }
-        return resp;
+    if (r->stream != NULL) { /* a HEAD of an event stream: the head alone, no stream */
+        tix_sse_discard(r->stream);
+        r->stream = NULL;
     }
     if (r->resp_file) {
         struct MHD_Response *resp = MHD_create_response_from_fd64(r->resp_size, r->resp_fd);
@@ -96,12 +99,158 @@ static bool has_header(const tix_req *r, const char *name)
     return false;
 }
 
+/* ---- event streams: out of MHD (http/sse.h) ---- */
+
+static void finish(tix_server *s, req_state *st, enum MHD_RequestTerminationCode toe);
+static bool log_parts(req_state *st, char *head, size_t hcap, char *tail, size_t tcap);
+
+/* The access-log line of an event stream, written when the stream ends (stream_ended, on the
+ * SSE hub's thread): the request's fields as they were at the hand-off, text holding the ones
+ * before dur_us, a NUL, then the ones after bytes_out. */
+typedef struct stream_log {
+    int64_t start_us;
+    size_t bytes_in;
+    char text[];
+} stream_log;
+
+static stream_log *make_stream_log(req_state *st)
+{
+    char head[1024];
+    char tail[1024];
+    if (!tix_log_enabled(TIX_LOG_INFO) || !log_parts(st, head, sizeof(head), tail, sizeof(tail))) {
+        return NULL;
+    }
+    size_t hn = strlen(head);
+    size_t tn = strlen(tail);
+    stream_log *lg = malloc(sizeof(*lg) + hn + tn + 2);
+    if (lg != NULL) {
+        lg->start_us = st->r.start_us;
+        lg->bytes_in = st->r.body_len;
+        memcpy(lg->text, head, hn + 1);
+        memcpy(lg->text + hn + 1, tail, tn + 1);
+    }
+    return lg;
+}
+
+/* tix_sse_end_fn: the stream's access-log line (as access_log writes any other), then lg goes. */
+static void stream_ended(void *cls, uint64_t bytes_out, bool aborted)
+{
+    stream_log *lg = cls;
+    if (lg == NULL) {
+        return;
+    }
+    const char *tail = lg->text + strlen(lg->text) + 1;
+    char fields[2304];
+    snprintf(fields, sizeof(fields), "%s,\"dur_us\":%lld,\"bytes_in\":%zu,\"bytes_out\":%llu,%s%s",
+             lg->text, (long long)(tix_mono_us() - lg->start_us), lg->bytes_in,
+             (unsigned long long)bytes_out, tail, aborted ? ",\"aborted\":true" : "");
+    tix_log_fields(TIX_LOG_INFO, "request", fields);
+    free(lg);
+}
+
+/* A header line for the head, unless its value could break the head (CR, LF). */
+static void head_line(FILE *f, const char *name, const char *value)
+{
+    if (strpbrk(name, "\r\n") == NULL && strpbrk(value, "\r\n") == NULL) {
+        fprintf(f, "%s: %s\r\n", name, value);
+    }
+}
+
+/* The answer's head as MHD would have sent it (status line, Date, then the headers
+ * tix_server_queue gives a response), with the body chunked (HTTP/1.1) or ending at the close
+ * (HTTP/1.0), and Connection: close, as the socket ends with the stream. malloc'd; NULL: no
+ * memory. */
+static char *stream_head(const tix_req *r, bool chunked, size_t *n)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, n);
+    if (f == NULL) {
+        return NULL;
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    const char *reason = MHD_get_reason_phrase_for(r->status);
+    fprintf(f, "HTTP/1.1 %u %s\r\n", r->status, reason != NULL && *reason ? reason : "OK");
+    fprintf(f, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[tm.tm_wday % 7], tm.tm_mday,
+            months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (r->content_type != NULL) {
+        head_line(f, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    }
+    head_line(f, "X-Request-Id", r->request_id);
+    if (!has_header(r, MHD_HTTP_HEADER_CACHE_CONTROL)) {
+        head_line(f, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    }
+    for (int i = 0; i < r->nheaders; i++) {
+        head_line(f, r->hname[i], r->hvalue[i]);
+    }
+    if (chunked) {
+        head_line(f, MHD_HTTP_HEADER_TRANSFER_ENCODING, "chunked");
+    }
+    fputs("Connection: close\r\n\r\n", f);
+    bool bad = ferror(f) != 0;
+    if (fclose(f) != 0 || bad) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* An event stream leaves MHD here: a descriptor of our own (a dup of the connection's), the head
+ * and the stream's first events written by the SSE hub, and MHD told to forget the connection
+ * (the caller answers MHD_NO; MHD_USE_TURBO keeps MHD's close from sending a FIN, server.c).
+ * The request is over for the server now (metrics, counters, its memory); only the access-log
+ * line waits for the stream's end. false, with r->stream discarded and a 503 answered in r,
+ * when the socket could not be taken. */
+static bool hand_off_stream(req_state *st, struct MHD_Connection *conn)
+{
+    tix_req *r = &st->r;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int fd = ci != NULL ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 3) : -1;
+    size_t n = 0;
+    char *head = fd >= 0 ? stream_head(r, !st->http10, &n) : NULL;
+    if (head == NULL) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        tix_sse_discard(r->stream);
+        r->stream = NULL;
+        tix_reply_header(r, "Retry-After", "5");
+        tix_reply_error(r, 503, "unavailable", "the event stream could not be started; try again",
+                        NULL);
+        return false;
+    }
+    stream_log *lg = make_stream_log(st);
+    const tix_route *rt = r->route;
+    tix_metrics_request(rt, rt ? rt->method : NULL, rt ? rt->pattern : NULL, r->status,
+                        tix_mono_us() - r->start_us);
+    tix_sse_stream *s = r->stream;
+    r->stream = NULL;
+    st->handed_off = true;
+    finish(st->s, st, MHD_REQUEST_TERMINATED_COMPLETED_OK); /* logs nothing: lg does, later */
+    tix_server_handing_off = true; /* MHD's "internal error" line for the MHD_NO is not one */
+    if (tix_sse_attach(s, fd, head, n, !st->http10, stream_ended, lg) != TIX_OK) {
+        tix_log_warn("sse: a stream's socket could not be taken (out of memory or descriptors)");
+    } /* the stream is gone then, its line logged (aborted) */
+    free(head);
+    return true;
+}
+
+/* ---- answers ---- */
+
 bool tix_server_queue(req_state *st, struct MHD_Connection *conn)
 {
     tix_req *r = &st->r;
     if (r->status == 0) {
         tix_log_error("handler left %s %s unanswered", r->method, r->path);
         tix_reply_rc(r, TIX_EDB);
+    }
+    if (r->stream != NULL && strcmp(r->method, "HEAD") != 0 && hand_off_stream(st, conn)) {
+        return false; /* MHD_NO: MHD forgets the connection, the stream has the socket */
     }
     tix_cached_finish(r); /* ETag, 304, storing a cached route's answer */
     tix_reply_compress(r);
@@ -354,13 +503,14 @@ static enum MHD_Result hand_to_pool(req_state *st, struct MHD_Connection *conn)
 
 /* The first callback: headers only. */
 static enum MHD_Result first_call(tix_server *s, struct MHD_Connection *conn, const char *url,
-                                  const char *method, void **con_cls)
+                                  const char *method, const char *version, void **con_cls)
 {
     req_state *st = begin_request(s, *con_cls, conn, url, method);
     *con_cls = st;
     if (st == NULL) {
         return MHD_NO;
     }
+    st->http10 = version != NULL && strcmp(version, MHD_HTTP_VERSION_1_0) == 0;
     if (st->reject != 0) {
         /* Content-Length over the limit: answer before reading any of it. MHD accepts a
          * response only now or once the body is complete, and closes after this one. */
@@ -377,10 +527,10 @@ enum MHD_Result tix_server_on_access(void *cls, struct MHD_Connection *conn, con
                                      const char *method, const char *version,
                                      const char *upload_data, size_t *upload_size, void **con_cls)
 {
-    (void)version;
     req_state *st = *con_cls;
+    tix_server_handing_off = false;
     if (st == NULL || st->s == NULL) { /* made by tix_server_on_uri, not begun yet */
-        return first_call(cls, conn, url, method, con_cls);
+        return first_call(cls, conn, url, method, version, con_cls);
     }
     if (*upload_size > 0 && is_upload(st)) {
         bool go_on = tix_server_upload_progress(st, upload_data, *upload_size);
@@ -433,35 +583,50 @@ static const char *logged_method(const char *m)
 /* One JSON line per request; db_calls: the store calls it made (tix_req.db_calls). Every text that
  * comes from the client is escaped and bounded (path 511 bytes, user 127), so the line always fits
  * its buffer and always parses. */
+/* The line's fields before dur_us (rid, method, path, status) into head and after bytes_out
+ * (ip, user, error, db_calls) into tail; false when they did not fit (cannot happen with the
+ * bounds above and 1 KiB each). An event stream's line is written at its end from these
+ * (stream_ended). */
+static bool log_parts(req_state *st, char *head, size_t hcap, char *tail, size_t tcap)
+{
+    tix_req *r = &st->r;
+    char ip[TIX_IP_TEXT];
+    char path[512];
+    char user[128];
+    char rid[160];
+    tix_client_ip(r, ip); /* behind a trusted proxy, the address it saw */
+    tix_json_escape(path, sizeof(path), r->path);
+    tix_json_escape(user, sizeof(user), r->auth.user_id);
+    tix_json_escape(rid, sizeof(rid), r->request_id);
+    int hn = snprintf(head, hcap, "\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%u",
+                      rid, logged_method(r->method), path, r->status);
+    int tn = snprintf(tail, tcap, "\"ip\":\"%s\",\"user\":\"%s\",\"error\":\"%s\",\"db_calls\":%d",
+                      ip, user, r->error_code ? r->error_code : "",
+                      r->db_calls + tix_db_calls(r->db) + tix_db_calls(r->rdb));
+    if (hn < 0 || (size_t)hn >= hcap || tn < 0 || (size_t)tn >= tcap) {
+        snprintf(head, hcap, "\"rid\":\"%s\",\"status\":%u,\"truncated\":true", rid, r->status);
+        return false;
+    }
+    return true;
+}
+
 static void access_log(req_state *st, enum MHD_RequestTerminationCode toe)
 {
     tix_req *r = &st->r;
     if (!tix_log_enabled(TIX_LOG_INFO)) {
         return;
     }
-    char ip[TIX_IP_TEXT];
-    char path[512];
-    char user[128];
-    char rid[160];
-    char fields[2048];
-    tix_client_ip(r, ip); /* behind a trusted proxy, the address it saw */
-    tix_json_escape(path, sizeof(path), r->path);
-    tix_json_escape(user, sizeof(user), r->auth.user_id);
-    tix_json_escape(rid, sizeof(rid), r->request_id);
-    int n = snprintf(fields, sizeof(fields),
-                     "\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,"
-                     "\"dur_us\":%lld,\"bytes_in\":%zu,\"bytes_out\":%zu,\"ip\":\"%s\","
-                     "\"user\":\"%s\",\"error\":\"%s\",\"db_calls\":%d%s",
-                     rid, logged_method(r->method), path, r->status,
-                     (long long)(tix_mono_us() - r->start_us), r->body_len,
-                     r->resp_file ? (size_t)r->resp_size : r->resp_len, ip, user,
-                     r->error_code ? r->error_code : "",
-                     r->db_calls + tix_db_calls(r->db) + tix_db_calls(r->rdb),
-                     toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
-    if (n < 0 || (size_t)n >= sizeof(fields)) { /* cannot happen with the bounds above */
-        snprintf(fields, sizeof(fields), "\"rid\":\"%s\",\"status\":%u,\"truncated\":true", rid,
-                 r->status);
+    char head[1024];
+    char tail[1024];
+    char fields[2304];
+    if (!log_parts(st, head, sizeof(head), tail, sizeof(tail))) {
+        tix_log_fields(TIX_LOG_INFO, "request", head);
+        return;
     }
+    snprintf(fields, sizeof(fields), "%s,\"dur_us\":%lld,\"bytes_in\":%zu,\"bytes_out\":%zu,%s%s",
+             head, (long long)(tix_mono_us() - r->start_us), r->body_len,
+             r->resp_file ? (size_t)r->resp_size : r->resp_len, tail,
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ",\"aborted\":true");
     tix_log_fields(TIX_LOG_INFO, "request", fields);
 }
 
@@ -469,7 +634,9 @@ static void access_log(req_state *st, enum MHD_RequestTerminationCode toe)
  * holds but st itself. */
 static void finish(tix_server *s, req_state *st, enum MHD_RequestTerminationCode toe)
 {
-    access_log(st, toe);
+    if (!st->handed_off) { /* a stream's line comes at its end (stream_ended) */
+        access_log(st, toe);
+    }
     tix_cached_release(&st->r);
     atomic_fetch_add(&s->app->requests_total, 1);
     if (st->r.status >= 500) {
@@ -482,13 +649,16 @@ static void finish(tix_server *s, req_state *st, enum MHD_RequestTerminationCode
         atomic_fetch_sub(&s->uploads, 1); /* before the file goes: no file left = no slot */
     }
     tix_upload_cleanup(st->up); /* the temporary file goes, whatever happened */
-    if (st->r.stream_cls != NULL && st->r.stream_free != NULL) {
-        st->r.stream_free(st->r.stream_cls); /* a stream that never reached MHD */
+    if (st->r.stream != NULL) {
+        tix_sse_discard(st->r.stream); /* a stream that never got its socket */
+        st->r.stream = NULL;
     }
     if (st->r.resp_file && st->r.resp_fd >= 0) {
         close(st->r.resp_fd); /* a file answer that never reached MHD */
     }
-    if (!(st->r.upgrade && st->r.status == 101)) {
+    if (st->handed_off) {
+        tix_server_set_phase(st->t, PHASE_UPGRADED); /* the socket is the SSE hub's now */
+    } else if (!(st->r.upgrade && st->r.status == 101)) {
         tix_server_set_phase(st->t, PHASE_IDLE);
     }
     tix_arena_destroy(st->r.arena);

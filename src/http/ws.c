@@ -20,7 +20,8 @@
  * destroys the pool and close()s its descriptor without shutdown() (that is only on the path
  * of a connection that was not upgraded: MHD_connection_mark_closed_), so the TCP connection
  * lives on through our duplicate and no FIN goes out (MHD_USE_TURBO, which only drops the
- * shutdown() of that other path, is not needed). That took an idle socket from 21 KiB to
+ * shutdown() of that other path, is not needed here; the daemon has it for the event streams,
+ * which leave MHD by that other path: http/sse.h). That took an idle socket from 21 KiB to
  * about 10 (bench/ws_memory.py); parking (below) takes it to about 1. The upgraded socket no longer
  * counts against MHD's MAX_CONNECTIONS and PER_IP_CONNECTIONS, so the hub keeps both caps itself:
  * its max (all sockets) and per_ip (sockets from one peer address, PER_IP_CONNECTIONS), each

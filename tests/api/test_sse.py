@@ -9,6 +9,7 @@ idle streams hold no worker thread, and SIGTERM ends them before the server stop
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -252,5 +253,168 @@ def test_many_events_under_concurrency(server):
             assert ev is not None, f"only {len(ids)} events"
             ids.append(int(ev["id"]))
         assert ids == list(range(first + 1, first + 49))
+    finally:
+        c.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Streams out of libmicrohttpd: the server writes the head and the SSE hub owns the socket
+
+
+def sse_streams_gauge(srv) -> int:
+    text = requests.get(srv.url + "/metrics", timeout=TIMEOUT).text
+    line = [ln for ln in text.splitlines() if ln.startswith("ticketd_sse_streams ")][0]
+    return int(line.split()[1])
+
+
+def test_streams_are_not_http_connections(make_server, backend):
+    """An open stream has left libmicrohttpd: more streams than MAX_CONNECTIONS stay open, every
+    one gets its events, and ordinary requests still go through."""
+    srv = make_server(backend, MAX_CONNECTIONS="16")
+    v = Venue(srv)
+    user = make_user(srv)
+    streams = []
+    try:
+        for _ in range(40):
+            streams.append(open_stream(srv, v.show_id))
+            ready_id(streams[-1])
+        assert call("GET", srv, f"/shows/{v.show_id}/seats").status_code == 200
+        hold(srv, user.token, v.show_id, seat_ids=v.ids("A3"))
+        for c in streams:
+            assert c.next_event(timeout=5, name="seats") is not None
+        assert sse_streams_gauge(srv) == 40
+    finally:
+        for c in streams:
+            c.close()
+    wait_for(lambda: sse_streams_gauge(srv) == 0, timeout=10, what="closed streams to go")
+
+
+def test_per_ip_cap_counts_streams(make_server, backend):
+    """PER_IP_CONNECTIONS caps one address's streams too (they no longer count against MHD's
+    per-address cap): the next one is a 503 too_many_streams, other requests still pass."""
+    srv = make_server(backend, PER_IP_CONNECTIONS="3")
+    v = Venue(srv)
+    streams = [open_stream(srv, v.show_id) for _ in range(3)]
+    try:
+        r = call("GET", srv, f"/shows/{v.show_id}/events")
+        assert_error(r, 503, "too_many_streams")
+        assert call("GET", srv, f"/shows/{v.show_id}/seats").status_code == 200
+        streams.pop().close()
+        wait_for(lambda: sse_streams_gauge(srv) == 2, timeout=10, what="a closed stream to go")
+        streams.append(open_stream(srv, v.show_id))
+        ready_id(streams[-1])
+    finally:
+        for c in streams:
+            c.close()
+
+
+def test_stream_head_and_http10(server):
+    v = Venue(server)
+    c = open_stream(server, v.show_id)
+    try:
+        assert c.headers.get("transfer-encoding") == "chunked"
+        assert c.headers.get("connection") == "close"
+        assert c.headers.get("date", "").endswith(" GMT")
+        assert len(c.headers.get("x-request-id", "")) > 0
+        ready_id(c)
+    finally:
+        c.close()
+    # HTTP/1.0 has no chunks: the body is the events themselves, up to the close
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+    try:
+        sock.sendall(f"GET /api/v1/shows/{v.show_id}/events HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        data = b""
+        deadline = time.monotonic() + 5
+        while b"event: ready" not in data and time.monotonic() < deadline:
+            got = sock.recv(65536)
+            if not got:
+                break
+            data += got
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        assert lines[0].startswith("HTTP/1.1 200"), lines[0]
+        headers = {k.strip().lower(): val.strip()
+                   for k, _, val in (ln.partition(":") for ln in lines[1:])}
+        assert "transfer-encoding" not in headers and headers.get("connection") == "close"
+        assert headers["content-type"].startswith("text/event-stream")
+        assert body.startswith(b"retry: 2000\n\n") and b"event: ready" in body, body
+    finally:
+        sock.close()
+
+
+def test_head_of_the_stream_opens_none(server):
+    v = Venue(server)
+    r = requests.head(f"{server.url}/api/v1/shows/{v.show_id}/events", timeout=TIMEOUT)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert r.content == b""
+    wait_for(lambda: sse_streams_gauge(server) == 0, timeout=5, what="no stream to stay")
+
+
+def test_a_stream_is_logged_when_it_ends(server):
+    """The access-log line of a stream is written when it ends: its status, the bytes it sent
+    after the head, and aborted when the client went away."""
+    v = Venue(server)
+    c = open_stream(server, v.show_id)
+    rid = c.headers["x-request-id"]
+    ready_id(c)
+    time.sleep(0.2)
+    assert not [x for x in server_log(server) if x.get("rid") == rid and x.get("msg") == "request"]
+    c.close()
+
+    def logged():
+        return [x for x in server_log(server) if x.get("rid") == rid and x.get("msg") == "request"]
+
+    wait_for(lambda: logged(), timeout=10, what="the stream's access-log line")
+    line = logged()[0]
+    assert line["status"] == 200 and line["path"] == f"/api/v1/shows/{v.show_id}/events", line
+    assert line["method"] == "GET" and line.get("aborted") is True, line
+    assert line["bytes_out"] > len("retry: 2000\n\n"), line
+    assert not [x for x in server_log(server) if "internal error" in x.get("msg", "")]
+
+
+def server_log(srv) -> list[dict]:
+    out = []
+    for ln in srv.stderr_text().splitlines():
+        try:
+            obj = json.loads(ln)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+def test_a_client_that_does_not_read_gets_a_refetch(make_server, backend):
+    """A client that stops reading while events pile up (past the stream's 64 KiB and a small
+    kernel buffer) gets one `refetch` "slow_client" in place of the backlog; what it reads stays
+    whole events, and live events follow."""
+    srv = make_server(backend)
+    v = Venue(srv)
+    users = [make_user(srv) for _ in range(4)]
+    c = open_stream(srv, v.show_id)
+    try:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        ready_id(c)
+        rows = "ABCD"
+
+        def work(i):  # 50 holds and releases of a whole row: 100 events of ~0.5 KiB
+            seats = v.ids(*[f"{rows[i]}{n}" for n in range(1, 11)])
+            for _ in range(50):
+                h = hold(srv, users[i].token, v.show_id, seat_ids=seats)
+                release(srv, users[i].token, h["hold_id"])
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ev = c.next_event(timeout=10, name="refetch")
+        assert ev is not None and ev["data"] == {"show_id": v.show_id, "reason": "slow_client"}
+        hold(srv, users[0].token, v.show_id, seat_ids=v.ids("E1"))
+        while True:  # events published after the refetch, then the live one
+            ev = c.next_event(timeout=5, name="seats")
+            assert ev is not None and isinstance(ev["data"], dict), ev
+            if ev["data"]["seats"] == v.ids("E1"):
+                break
     finally:
         c.close()
