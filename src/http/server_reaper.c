@@ -53,6 +53,17 @@ void tix_server_on_connection(void *cls, struct MHD_Connection *conn, void **soc
     if (t == NULL) {
         return;
     }
+    /* The FIN that MHD_USE_TURBO (server.c) no longer sends when MHD marks a connection closed,
+     * sent here, just before MHD's close() (the close notification precedes it), for every
+     * connection whose socket is still MHD's alone. It matters to a client still sending a body
+     * we refused at once (413 on a Content-Length over the limit): its kernel takes the FIN, then
+     * the reset that close() sends over the unread body, and reports the broken send as EPIPE,
+     * after which clients read the answer; a reset without the FIN is ECONNRESET, and they
+     * report an error instead of the 413. A socket handed to the SSE or WebSocket hub lives on
+     * through their duplicate and gets no FIN from us. */
+    if (t->fd >= 0 && atomic_load(&t->phase) != PHASE_UPGRADED) {
+        shutdown(t->fd, SHUT_WR);
+    }
     pthread_mutex_lock(&s->mu);
     if (t->prev) {
         t->prev->next = t->next;
