@@ -47,6 +47,13 @@ bool tix_cached_answer(tix_req *r);
  * or the catalogue's (not a user's) and every version already exists; otherwise it changes
  * nothing and returns false (the handler pool then looks up and builds as usual). */
 bool tix_cached_answer_now(tix_req *r);
+/* Also on a libmicrohttpd thread, after tix_cached_answer_now found no hit, for a show-scope
+ * route (the seat map): true when the request was answered with the entry's last stored answer,
+ * out of date by less than SEATMAP_STALE_MS, because a build of the entry is running or queued
+ * (X-Cache: stale, Age; see "stale while revalidating" in cached.c). Otherwise it changes
+ * nothing but count the request as queued for its entry (r->queued_on, until its lookup in the
+ * pool or its end) and set r->build_first when it will lead the entry's next build. */
+bool tix_cached_answer_stale(tix_req *r);
 /* After the handler: ETag, 304, storing the answer. */
 void tix_cached_finish(tix_req *r);
 /* When the request ends (whether or not it was answered): lets go of anything the lookup
@@ -58,6 +65,8 @@ void tix_cached_release(tix_req *r);
 const char *tix_cached_query_text(tix_req *r);
 /* Misses answered by another request's build of the same entry (for /metrics). */
 unsigned long long tix_cached_coalesced(void);
+/* Reads answered stale (for /metrics). */
+unsigned long long tix_cached_stale(void);
 /* Stored gzip entries inflated (for /metrics): once per entry and version per server, never
  * per request (both forms of an answer are kept, http/answers.h). */
 unsigned long long tix_cached_inflates(void);
