@@ -46,7 +46,10 @@ struct tix_cached {
  * arrives meanwhile is served by the one after it: builds per second are bounded by the build's
  * time, not by the reads. When a build ends, one of the waiters for the next one leads it. A
  * waiter that waits more than COALESCE_WAIT_MS, or whose build stored nothing (it failed, or
- * its answer was not storable), builds its own answer. */
+ * its answer was not storable), builds its own answer. With SEATMAP_STALE_MS, a show-scope
+ * miss that finds a build running (or, on MHD's thread, a read of its entry queued to lead one:
+ * `queued`) is answered with the entry's last answer instead of waiting, while that is recent
+ * enough (see "stale while revalidating" below). */
 #define COALESCE_WAIT_MS 3000
 
 struct tix_flight {

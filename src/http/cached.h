@@ -25,12 +25,19 @@
  * (the cache then holds just the version counters), so answers take CACHE_MAX_BYTES at most.
  *
  * Misses are coalesced: while one request builds the answer for an entry and versions, the
- * others that miss on it wait for that answer (see "flights" in cached.c).
+ * others that miss on it wait for that answer (see "flights" in cached.c). For show-scope
+ * routes (the seat map) with SEATMAP_STALE_MS > 0, a miss that arrives while a build of its
+ * entry runs or is queued is instead answered at once, from libmicrohttpd's thread, with the
+ * entry's last stored answer when that went out of date less than SEATMAP_STALE_MS ago
+ * ("stale while revalidating" in cached.c): the one exception to the exactness above, bounded,
+ * and only while someone else's build is under way (a read with none leads one and waits).
  *
  * Every answer of a cached route carries a strong ETag (a hash of the body, the same whether
  * it came from the cache or the database) and "Cache-Control: no-cache" (private for a user's
- * answers); If-None-Match with a matching tag gets 304 without a body. X-Cache says hit, miss
- * or bypass (the cache is off or unreachable).
+ * answers); If-None-Match with a matching tag gets 304 without a body. X-Cache says hit, miss,
+ * bypass (the cache is off or unreachable) or stale (with Age: seconds, rounded up, since the
+ * answer went out of date; a stale answer keeps its own ETag, and a conditional read gets it
+ * only when If-None-Match names it).
  */
 #ifndef TIX_HTTP_CACHED_H
 #define TIX_HTTP_CACHED_H
