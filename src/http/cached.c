@@ -124,6 +124,29 @@ static struct tix_flight *flight_find_or_add(const char *key)
 
 static tix_answer *stale_copy(tix_req *r, const char *key, int64_t now, int64_t *age_ms);
 
+/* The caller leads f's next build, under versions vers (*gen: its number). flights.mu held. */
+static struct tix_flight *flight_lead(struct tix_flight *f, const char *vers, unsigned long *gen)
+{
+    f->building = true;
+    *gen = ++f->started;
+    snprintf(f->vers, sizeof(f->vers), "%s", vers);
+    return f;
+}
+
+/* COALESCE_WAIT_MS from now on CLOCK_MONOTONIC (the flights' condition variables' clock). */
+static struct timespec wait_deadline(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += COALESCE_WAIT_MS / 1000;
+    until.tv_nsec += (long)(COALESCE_WAIT_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return until;
+}
+
 /* Joins the flight of key. Returns the flight when this request leads its next build
  * (*gen: that build's number); else NULL with *answer set (a new reference) when a build that
  * began after this request arrived stored one (*stale_age -1), or when a build is running and
@@ -145,9 +168,7 @@ static struct tix_flight *flight_join(tix_req *r, const char *key, const char *v
         r->queued_on = NULL;
     }
     if (!f->building) {
-        f->building = true;
-        *gen = ++f->started;
-        snprintf(f->vers, sizeof(f->vers), "%s", vers);
+        flight_lead(f, vers, gen);
         pthread_mutex_unlock(&flights.mu);
         return f;
     }
@@ -159,14 +180,7 @@ static struct tix_flight *flight_join(tix_req *r, const char *key, const char *v
     }
     /* The running build when it read the same versions, else the next one. */
     unsigned long want = strcmp(f->vers, vers) == 0 ? f->started : f->started + 1;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += COALESCE_WAIT_MS / 1000;
-    until.tv_nsec += (long)(COALESCE_WAIT_MS % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = wait_deadline();
     f->waiters++;
     struct tix_flight *lead = NULL;
     for (;;) {
@@ -178,10 +192,7 @@ static struct tix_flight *flight_join(tix_req *r, const char *key, const char *v
             break;
         }
         if (!f->building) { /* the build before ours ended: lead ours */
-            f->building = true;
-            *gen = ++f->started;
-            snprintf(f->vers, sizeof(f->vers), "%s", vers);
-            lead = f;
+            lead = flight_lead(f, vers, gen);
             break;
         }
         if (pthread_cond_timedwait(&f->cv, &flights.mu, &until) != 0) {

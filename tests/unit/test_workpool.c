@@ -114,10 +114,11 @@ static void test_full_queue_refuses_then_drains(void **state)
 /* Records the order jobs ran in (the pool has one thread, so they run one at a time). */
 static int order[8];
 static atomic_int norder;
+static int ids[7] = {0, 1, 2, 3, 4, 5, 6};
 
 static void record(void *arg)
 {
-    order[atomic_fetch_add(&norder, 1)] = (int)(intptr_t)arg;
+    order[atomic_fetch_add(&norder, 1)] = *(const int *)arg;
 }
 
 static void test_submit_first_jumps_the_queue(void **state)
@@ -131,12 +132,12 @@ static void test_submit_first_jumps_the_queue(void **state)
     assert_int_equal(tix_workpool_create(1, 5, &p), TIX_OK);
     assert_true(tix_workpool_submit(p, wait_gate, NULL));
     assert_int_equal(wait_held(1), 1); /* the only thread is held: the rest queue */
-    assert_true(tix_workpool_submit(p, record, (void *)(intptr_t)1));
-    assert_true(tix_workpool_submit(p, record, (void *)(intptr_t)2));
-    assert_true(tix_workpool_submit_first(p, record, (void *)(intptr_t)3));
-    assert_true(tix_workpool_submit(p, record, (void *)(intptr_t)4));
-    assert_true(tix_workpool_submit_first(p, record, (void *)(intptr_t)5));
-    assert_false(tix_workpool_submit_first(p, record, (void *)(intptr_t)6)); /* full */
+    assert_true(tix_workpool_submit(p, record, &ids[1]));
+    assert_true(tix_workpool_submit(p, record, &ids[2]));
+    assert_true(tix_workpool_submit_first(p, record, &ids[3]));
+    assert_true(tix_workpool_submit(p, record, &ids[4]));
+    assert_true(tix_workpool_submit_first(p, record, &ids[5]));
+    assert_false(tix_workpool_submit_first(p, record, &ids[6])); /* full */
     pthread_mutex_lock(&gate_mu);
     gate_open = true;
     pthread_cond_broadcast(&gate_cv);
