@@ -132,6 +132,17 @@ tix_answer *tix_answers_get(const char *key, const char *catver, const char *sco
     return found;
 }
 
+tix_answer *tix_answers_peek(const char *key)
+{
+    pthread_mutex_lock(&store.mu);
+    tix_answer *a = *slot_of(key, fnv1a(key));
+    if (a != NULL) {
+        atomic_fetch_add(&a->refs, 1);
+    }
+    pthread_mutex_unlock(&store.mu);
+    return a;
+}
+
 void tix_answers_put(tix_answer *a, size_t budget)
 {
     tix_answer *drop[64];

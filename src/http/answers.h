@@ -42,6 +42,11 @@ typedef struct tix_answer {
     size_t plen;
     const char *gz;
     size_t gzlen;
+    /* Staleness (http/cached.c, SEATMAP_STALE_MS), written by lookups of any thread: the last
+     * time this process knew the answer current (stored, or a hit), and the first time a lookup
+     * read versions other than its own (0 until then). */
+    atomic_llong seen_ms;
+    atomic_llong superseded_ms;
 } tix_answer;
 
 /* What an answer is made of (tix_answer_make copies all of it; gz may be NULL). */
@@ -67,6 +72,10 @@ void tix_answer_free_cb(void *cls);
  * one of other versions stays until a put replaces it or it is evicted). */
 tix_answer *tix_answers_get(const char *key, const char *catver, const char *scopever,
                             int64_t now_ms);
+/* The answer stored under key whatever versions it was built under and whether or not its
+ * instant has passed, with a new reference (it is not moved in the LRU order); NULL when there
+ * is none. For serving an answer known to be out of date (http/cached.c: stale seat maps). */
+tix_answer *tix_answers_peek(const char *key);
 /* Stores a (taking a reference of its own), replacing any answer under the same key, then
  * evicts the least recently used answers until the store fits budget bytes. */
 void tix_answers_put(tix_answer *a, size_t budget);

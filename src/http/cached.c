@@ -28,8 +28,8 @@ struct tix_cached {
     const char *catver;
     const char *scopever;
     bool storable;
-    struct flight *flight; /* the build this request leads, until it ends */
-    unsigned long gen;     /* that build's number in its flight */
+    struct tix_flight *flight; /* the build this request leads, until it ends */
+    unsigned long gen;         /* that build's number in its flight */
 };
 
 /* ---- one build per entry at a time, and one for everyone who waited ----
@@ -46,11 +46,14 @@ struct tix_cached {
  * arrives meanwhile is served by the one after it: builds per second are bounded by the build's
  * time, not by the reads. When a build ends, one of the waiters for the next one leads it. A
  * waiter that waits more than COALESCE_WAIT_MS, or whose build stored nothing (it failed, or
- * its answer was not storable), builds its own answer. */
+ * its answer was not storable), builds its own answer. With SEATMAP_STALE_MS, a show-scope
+ * miss that finds a build running (or, on MHD's thread, a read of its entry queued to lead one:
+ * `queued`) is answered with the entry's last answer instead of waiting, while that is recent
+ * enough (see "stale while revalidating" below). */
 #define COALESCE_WAIT_MS 3000
 
-struct flight {
-    struct flight *next;
+struct tix_flight {
+    struct tix_flight *next;
     char *key;
     int waiters;
     bool building;         /* a build of this entry is running */
@@ -58,20 +61,28 @@ struct flight {
     unsigned long ended;   /* builds ended (they run one at a time: the last is `ended`) */
     tix_answer *answer;    /* the last ended build's stored answer (a reference), or NULL */
     char vers[128];        /* "<catalogue version> <scope version>" the running build read */
+    int queued;            /* reads handed to the pool from MHD's thread, not yet looked up */
     pthread_cond_t cv;
 };
 
 static struct {
     pthread_mutex_t mu;
-    struct flight *head;
+    struct tix_flight *head;
 } flights = {PTHREAD_MUTEX_INITIALIZER, NULL};
 
 static atomic_ullong coalesced; /* misses answered by another request's build */
+static atomic_ullong stale;     /* misses answered with a stale answer */
+
+/* Nobody waits on f, builds it or is queued for it: it may go. flights.mu held. */
+static bool flight_idle(const struct tix_flight *f)
+{
+    return f->waiters == 0 && !f->building && f->queued == 0;
+}
 
 /* Unlinks and frees f (under flights.mu), once nobody waits on it and nothing builds. */
-static void flight_drop(struct flight *f)
+static void flight_drop(struct tix_flight *f)
 {
-    for (struct flight **pp = &flights.head; *pp != NULL; pp = &(*pp)->next) {
+    for (struct tix_flight **pp = &flights.head; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == f) {
             *pp = f->next;
             break;
@@ -85,9 +96,9 @@ static void flight_drop(struct flight *f)
 
 /* The flight of key, added to the list if there is none; NULL when out of memory. flights.mu
  * held. */
-static struct flight *flight_find_or_add(const char *key)
+static struct tix_flight *flight_find_or_add(const char *key)
 {
-    struct flight *f = flights.head;
+    struct tix_flight *f = flights.head;
     while (f != NULL && strcmp(f->key, key) != 0) {
         f = f->next;
     }
@@ -111,29 +122,20 @@ static struct flight *flight_find_or_add(const char *key)
     return f;
 }
 
-/* Joins the flight of key. Returns the flight when this request leads its next build
- * (*gen: that build's number); else NULL with *answer set (a new reference) when a build that
- * began after this request arrived stored one, or NULL with *answer NULL: build without the
- * flight. */
-static struct flight *flight_join(const char *key, const char *vers, unsigned long *gen,
-                                  tix_answer **answer)
+static tix_answer *stale_copy(tix_req *r, const char *key, int64_t now, int64_t *age_ms);
+
+/* The caller leads f's next build, under versions vers (*gen: its number). flights.mu held. */
+static struct tix_flight *flight_lead(struct tix_flight *f, const char *vers, unsigned long *gen)
 {
-    *answer = NULL;
-    pthread_mutex_lock(&flights.mu);
-    struct flight *f = flight_find_or_add(key);
-    if (f == NULL) {
-        pthread_mutex_unlock(&flights.mu);
-        return NULL; /* out of memory: build without coalescing */
-    }
-    if (!f->building) {
-        f->building = true;
-        *gen = ++f->started;
-        snprintf(f->vers, sizeof(f->vers), "%s", vers);
-        pthread_mutex_unlock(&flights.mu);
-        return f;
-    }
-    /* The running build when it read the same versions, else the next one. */
-    unsigned long want = strcmp(f->vers, vers) == 0 ? f->started : f->started + 1;
+    f->building = true;
+    *gen = ++f->started;
+    snprintf(f->vers, sizeof(f->vers), "%s", vers);
+    return f;
+}
+
+/* COALESCE_WAIT_MS from now on CLOCK_MONOTONIC (the flights' condition variables' clock). */
+static struct timespec wait_deadline(void)
+{
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += COALESCE_WAIT_MS / 1000;
@@ -142,8 +144,45 @@ static struct flight *flight_join(const char *key, const char *vers, unsigned lo
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
+    return until;
+}
+
+/* Joins the flight of key. Returns the flight when this request leads its next build
+ * (*gen: that build's number); else NULL with *answer set (a new reference) when a build that
+ * began after this request arrived stored one (*stale_age -1), or when a build is running and
+ * the entry's last answer may be served stale (*stale_age: its staleness in ms), or NULL with
+ * *answer NULL: build without the flight. r stops counting as queued on the flight. */
+static struct tix_flight *flight_join(tix_req *r, const char *key, const char *vers,
+                                      unsigned long *gen, tix_answer **answer, int64_t *stale_age)
+{
+    *answer = NULL;
+    *stale_age = -1;
+    pthread_mutex_lock(&flights.mu);
+    struct tix_flight *f = flight_find_or_add(key);
+    if (f == NULL) {
+        pthread_mutex_unlock(&flights.mu);
+        return NULL; /* out of memory: build without coalescing */
+    }
+    if (r->queued_on == f) { /* counted in MHD's thread: it has arrived */
+        f->queued--;
+        r->queued_on = NULL;
+    }
+    if (!f->building) {
+        flight_lead(f, vers, gen);
+        pthread_mutex_unlock(&flights.mu);
+        return f;
+    }
+    /* A build is running: the last answer, if it went out of date recently enough. */
+    *answer = stale_copy(r, key, tix_now_ms(), stale_age);
+    if (*answer != NULL) {
+        pthread_mutex_unlock(&flights.mu);
+        return NULL;
+    }
+    /* The running build when it read the same versions, else the next one. */
+    unsigned long want = strcmp(f->vers, vers) == 0 ? f->started : f->started + 1;
+    struct timespec until = wait_deadline();
     f->waiters++;
-    struct flight *lead = NULL;
+    struct tix_flight *lead = NULL;
     for (;;) {
         if (f->ended >= want) {
             if (f->answer != NULL) { /* ours, or a later one if we woke late */
@@ -153,10 +192,7 @@ static struct flight *flight_join(const char *key, const char *vers, unsigned lo
             break;
         }
         if (!f->building) { /* the build before ours ended: lead ours */
-            f->building = true;
-            *gen = ++f->started;
-            snprintf(f->vers, sizeof(f->vers), "%s", vers);
-            lead = f;
+            lead = flight_lead(f, vers, gen);
             break;
         }
         if (pthread_cond_timedwait(&f->cv, &flights.mu, &until) != 0) {
@@ -164,7 +200,7 @@ static struct flight *flight_join(const char *key, const char *vers, unsigned lo
         }
     }
     f->waiters--;
-    if (lead == NULL && f->waiters == 0 && !f->building) {
+    if (lead == NULL && flight_idle(f)) {
         flight_drop(f);
     }
     pthread_mutex_unlock(&flights.mu);
@@ -174,7 +210,7 @@ static struct flight *flight_join(const char *key, const char *vers, unsigned lo
 /* Ends the build r leads, with its stored answer (a, or NULL), waking the waiters. */
 static void flight_end(tix_req *r, tix_answer *a)
 {
-    struct flight *f = r->cached ? r->cached->flight : NULL;
+    struct tix_flight *f = r->cached ? r->cached->flight : NULL;
     if (f == NULL) {
         return;
     }
@@ -188,7 +224,7 @@ static void flight_end(tix_req *r, tix_answer *a)
         atomic_fetch_add(&a->refs, 1);
     }
     pthread_cond_broadcast(&f->cv);
-    if (f->waiters == 0) {
+    if (flight_idle(f)) {
         flight_drop(f);
     }
     pthread_mutex_unlock(&flights.mu);
@@ -327,13 +363,118 @@ static void serve_answer(tix_req *r, tix_answer *a, const char *how)
     serve(r, a->etag, a->plain, a->plen, a->gz, a->gzlen, how, a);
 }
 
+/* ---- stale while revalidating (SEATMAP_STALE_MS) ----
+ *
+ * A show-scope read that misses while a build of its entry is running, or while another read
+ * of it waits in the pool to lead one, is answered at once with the entry's last stored answer
+ * (X-Cache: stale, Age: whole seconds, rounded up, since it went out of date; its own ETag) when
+ * that answer went out of date less than SEATMAP_STALE_MS ago. "Went out of date" is the first
+ * time a lookup of this process read newer versions than the answer's (superseded_ms), or its
+ * instant by the clock if that came first. So that a first sighting long after the fact cannot
+ * pass for a recent change, an answer this process had not seen current (stored, or a hit) for
+ * more than the bound when the newer versions were first read counts as out of date since it
+ * was last seen current: it is past the bound at once.
+ * A read with no build running and none queued leads a build and waits for it exactly as
+ * before (so a client that reads after its own write completed sees it, unless its read meets
+ * a build begun by someone else: then it may get an answer up to the bound old). A conditional
+ * read is answered stale only when If-None-Match names the stale answer (304): a client that
+ * holds another copy, possibly a newer one from another server, waits for the build instead.
+ * Only show-scope routes (the seat map) serve stale; catalogue and user answers never do. */
+
+/* Whether the versions read are newer than the ones answer a was built under. Versions are
+ * counters that only grow (cache.h: a lost one restarts from the clock); anything unreadable
+ * counts as newer. */
+static bool newer_versions(const tix_answer *a, const char *catver, const char *scopever)
+{
+    int64_t rc = 0, rs = 0, ac = 0, as = 0;
+    bool scoped = strcmp(scopever, "-") != 0;
+    if (!tix_parse_int(catver, 0, INT64_MAX, &rc) || !tix_parse_int(a->catver, 0, INT64_MAX, &ac) ||
+        (scoped && (!tix_parse_int(scopever, 0, INT64_MAX, &rs) ||
+                    !tix_parse_int(a->scopever, 0, INT64_MAX, &as)))) {
+        return strcmp(catver, a->catver) != 0 || strcmp(scopever, a->scopever) != 0;
+    }
+    return rc > ac || rs > as;
+}
+
+/* A lookup at now read versions (catver, scopever) for key and found no answer built under
+ * them: the stored answer, if older, is marked out of date from now (the first sighting). */
+static void note_superseded(tix_req *r, const char *key, const char *catver, const char *scopever,
+                            int64_t now)
+{
+    int64_t bound = r->app->cfg.seatmap_stale_ms;
+    if (bound <= 0 || !(r->route->flags & TIX_ROUTE_CACHE_SHOW)) {
+        return;
+    }
+    tix_answer *a = tix_answers_peek(key);
+    if (a != NULL && atomic_load(&a->superseded_ms) == 0 && newer_versions(a, catver, scopever)) {
+        long long seen = atomic_load(&a->seen_ms);
+        long long since = now - seen <= bound ? now : seen;
+        long long none = 0;
+        atomic_compare_exchange_strong(&a->superseded_ms, &none, since);
+    }
+    tix_answer_unref(a);
+}
+
+/* The entry's last stored answer (a new reference) when r may be answered with it stale at
+ * now (*age_ms: how long it has been out of date); NULL otherwise. */
+static tix_answer *stale_copy(tix_req *r, const char *key, int64_t now, int64_t *age_ms)
+{
+    int64_t bound = r->app->cfg.seatmap_stale_ms;
+    if (bound <= 0 || !(r->route->flags & TIX_ROUTE_CACHE_SHOW)) {
+        return NULL;
+    }
+    tix_answer *a = tix_answers_peek(key);
+    if (a == NULL) {
+        return NULL;
+    }
+    int64_t since = atomic_load(&a->superseded_ms);
+    if (a->until_ms <= now && (since == 0 || a->until_ms < since)) {
+        since = a->until_ms;
+    }
+    bool conditional = tix_req_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH) != NULL;
+    if (since == 0 || now - since >= bound || (conditional && !etag_matches(r, a->etag))) {
+        tix_answer_unref(a);
+        return NULL;
+    }
+    *age_ms = now - since;
+    return a;
+}
+
+/* Answers with a stale answer (taking over the reference). */
+static void serve_stale(tix_req *r, tix_answer *a, int64_t age_ms)
+{
+    tix_reply_header(r, "Age", tix_arena_sprintf(r->arena, "%" PRId64, (age_ms + 999) / 1000));
+    serve_answer(r, a, "stale");
+    r->cache_hit = true;
+    atomic_fetch_add(&stale, 1);
+}
+
+/* r is no longer counted as queued on its entry's flight (its lookup ran, or it ended). */
+static void flight_unqueue(tix_req *r)
+{
+    struct tix_flight *f = r->queued_on;
+    if (f == NULL) {
+        return;
+    }
+    r->queued_on = NULL;
+    pthread_mutex_lock(&flights.mu);
+    f->queued--;
+    if (flight_idle(f)) {
+        flight_drop(f);
+    }
+    pthread_mutex_unlock(&flights.mu);
+}
+
 /* The answer for st in the store, built under the versions just read: a hit. */
 static bool try_store(tix_req *r, const struct tix_cached *st)
 {
-    tix_answer *a = tix_answers_get(st->key, st->catver, st->scopever, tix_now_ms());
+    int64_t now = tix_now_ms();
+    tix_answer *a = tix_answers_get(st->key, st->catver, st->scopever, now);
     if (a == NULL) {
+        note_superseded(r, st->key, st->catver, st->scopever, now);
         return false;
     }
+    atomic_store(&a->seen_ms, now);
     serve_answer(r, a, "hit");
     r->cache_hit = true;
     return true;
@@ -383,6 +524,7 @@ static bool try_entry(tix_req *r, const struct tix_cached *st, char *entry, size
     if (a == NULL) {
         serve(r, f[3], plain, plen, gz ? body : NULL, gz ? blen : 0, "hit", NULL);
     } else {
+        atomic_store(&a->seen_ms, tix_now_ms());
         tix_answers_put(a, (size_t)r->app->cfg.cache_max_bytes);
         serve_answer(r, a, "hit");
     }
@@ -446,15 +588,21 @@ bool tix_cached_answer(tix_req *r)
         return false;
     }
     bool hit = lookup(r, c);
+    bool stale_hit = false;
     if (!hit && r->cached != NULL) {
         const struct tix_cached *st = r->cached;
         unsigned long gen = 0;
         tix_answer *a = NULL;
-        struct flight *f = flight_join(
-            st->key, tix_arena_sprintf(r->arena, "%s %s", st->catver, st->scopever), &gen, &a);
+        int64_t age = -1;
+        struct tix_flight *f =
+            flight_join(r, st->key, tix_arena_sprintf(r->arena, "%s %s", st->catver, st->scopever),
+                        &gen, &a, &age);
         if (f != NULL) {
             r->cached->flight = f; /* this request builds; tix_cached_finish ends the flight */
             r->cached->gen = gen;
+        } else if (a != NULL && age >= 0) {
+            serve_stale(r, a, age); /* a build runs: the last answer, out of date < the bound */
+            stale_hit = true;
         } else if (a != NULL) {
             serve_answer(r, a, "hit"); /* built after this request arrived */
             r->cache_hit = true;
@@ -462,8 +610,11 @@ bool tix_cached_answer(tix_req *r)
             hit = true;
         }
     }
-    atomic_fetch_add(hit ? &c->hits : &c->misses, 1);
-    return hit;
+    flight_unqueue(r); /* when its lookup did not join the flight it was counted on */
+    if (!stale_hit) {
+        atomic_fetch_add(hit ? &c->hits : &c->misses, 1);
+    }
+    return hit || stale_hit;
 }
 
 bool tix_cached_answer_now(tix_req *r)
@@ -485,10 +636,13 @@ bool tix_cached_answer_now(tix_req *r)
         (ver != NULL && vals[1] == NULL)) {
         return false; /* a version to create: the pool's lookup does it */
     }
-    tix_answer *a = tix_answers_get(entry, vals[0], ver ? vals[1] : "-", tix_now_ms());
+    int64_t now = tix_now_ms();
+    tix_answer *a = tix_answers_get(entry, vals[0], ver ? vals[1] : "-", now);
     if (a == NULL) {
+        note_superseded(r, entry, vals[0], ver ? vals[1] : "-", now);
         return false;
     }
+    atomic_store(&a->seen_ms, now);
     serve_answer(r, a, "hit");
     r->cache_hit = true;
     atomic_fetch_add(&c->hits, 1);
@@ -505,13 +659,49 @@ bool tix_cached_versions(const tix_req *r, const char **catver, const char **sco
     return true;
 }
 
+bool tix_cached_answer_stale(tix_req *r)
+{
+    tix_cache *c = r->app->cache;
+    if (c == NULL || !c->enabled || !(r->route->flags & TIX_ROUTE_CACHE_SHOW) ||
+        r->queued_on != NULL) {
+        return false;
+    }
+    const char *ver = NULL;
+    const char *entry = NULL;
+    scope_keys(r, &ver, &entry);
+    int64_t age = 0;
+    tix_answer *a = NULL;
+    pthread_mutex_lock(&flights.mu);
+    struct tix_flight *f = flight_find_or_add(entry);
+    if (f != NULL && (f->building || f->queued > 0)) {
+        a = stale_copy(r, entry, tix_now_ms(), &age);
+    }
+    if (a == NULL && f != NULL) { /* to the pool: counted until its lookup runs */
+        r->build_first = !f->building && f->queued == 0;
+        f->queued++;
+        r->queued_on = f;
+    }
+    pthread_mutex_unlock(&flights.mu);
+    if (a == NULL) {
+        return false;
+    }
+    serve_stale(r, a, age);
+    return true;
+}
+
 unsigned long long tix_cached_coalesced(void)
 {
     return atomic_load(&coalesced);
 }
 
+unsigned long long tix_cached_stale(void)
+{
+    return atomic_load(&stale);
+}
+
 void tix_cached_release(tix_req *r)
 {
+    flight_unqueue(r);
     flight_end(r, NULL);
     tix_answer_unref(r->resp_ref); /* an answer that never reached MHD */
     r->resp_ref = NULL;
@@ -560,6 +750,7 @@ static tix_answer *store(tix_req *r, const char *etag, const char *gz, size_t gz
                           .gzlen = gzlen};
     tix_answer *a = tix_answer_make(&in);
     if (a != NULL) {
+        atomic_store(&a->seen_ms, now);
         tix_answers_put(a, (size_t)r->app->cfg.cache_max_bytes);
     }
     return a;

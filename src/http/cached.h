@@ -25,12 +25,19 @@
  * (the cache then holds just the version counters), so answers take CACHE_MAX_BYTES at most.
  *
  * Misses are coalesced: while one request builds the answer for an entry and versions, the
- * others that miss on it wait for that answer (see "flights" in cached.c).
+ * others that miss on it wait for that answer (see "flights" in cached.c). For show-scope
+ * routes (the seat map) with SEATMAP_STALE_MS > 0, a miss that arrives while a build of its
+ * entry runs or is queued is instead answered at once, from libmicrohttpd's thread, with the
+ * entry's last stored answer when that went out of date less than SEATMAP_STALE_MS ago
+ * ("stale while revalidating" in cached.c): the one exception to the exactness above, bounded,
+ * and only while someone else's build is under way (a read with none leads one and waits).
  *
  * Every answer of a cached route carries a strong ETag (a hash of the body, the same whether
  * it came from the cache or the database) and "Cache-Control: no-cache" (private for a user's
- * answers); If-None-Match with a matching tag gets 304 without a body. X-Cache says hit, miss
- * or bypass (the cache is off or unreachable).
+ * answers); If-None-Match with a matching tag gets 304 without a body. X-Cache says hit, miss,
+ * bypass (the cache is off or unreachable) or stale (with Age: seconds, rounded up, since the
+ * answer went out of date; a stale answer keeps its own ETag, and a conditional read gets it
+ * only when If-None-Match names it).
  */
 #ifndef TIX_HTTP_CACHED_H
 #define TIX_HTTP_CACHED_H
@@ -52,6 +59,13 @@ bool tix_cached_answer_now(tix_req *r);
  * read, or r is not building a cached answer. What a handler keeps beside its answer
  * (http/aside.h) is kept under these, so it is exactly as current as the answer. */
 bool tix_cached_versions(const tix_req *r, const char **catver, const char **scopever);
+/* Also on a libmicrohttpd thread, after tix_cached_answer_now found no hit, for a show-scope
+ * route (the seat map): true when the request was answered with the entry's last stored answer,
+ * out of date by less than SEATMAP_STALE_MS, because a build of the entry is running or queued
+ * (X-Cache: stale, Age; see "stale while revalidating" in cached.c). Otherwise it changes
+ * nothing but count the request as queued for its entry (r->queued_on, until its lookup in the
+ * pool or its end) and set r->build_first when it will lead the entry's next build. */
+bool tix_cached_answer_stale(tix_req *r);
 /* After the handler: ETag, 304, storing the answer. */
 void tix_cached_finish(tix_req *r);
 /* When the request ends (whether or not it was answered): lets go of anything the lookup
@@ -63,6 +77,8 @@ void tix_cached_release(tix_req *r);
 const char *tix_cached_query_text(tix_req *r);
 /* Misses answered by another request's build of the same entry (for /metrics). */
 unsigned long long tix_cached_coalesced(void);
+/* Reads answered stale (for /metrics). */
+unsigned long long tix_cached_stale(void);
 /* Stored gzip entries inflated (for /metrics): once per entry and version per server, never
  * per request (both forms of an answer are kept, http/answers.h). */
 unsigned long long tix_cached_inflates(void);

@@ -105,6 +105,12 @@ struct tix_req {
     int64_t cache_until;
     struct tix_cached *cached;
     bool cache_hit;
+    /* A show-scope read handed to the handler pool from MHD's thread is counted on its entry's
+     * flight until its lookup runs (http/cached.c: reads queued for a build may be answered
+     * stale meanwhile); build_first: it will lead the entry's next build, so the pool runs it
+     * before other queued reads. */
+    struct tix_flight *queued_on;
+    bool build_first;
     /* The answer reports a failure a retry may not meet although its status is no 5xx (a
      * GraphQL 200 whose mutation met a 503 or a 429): http/idempotency.c drops the
      * Idempotency-Key's claim, as for a 5xx, instead of storing the answer for replay. */

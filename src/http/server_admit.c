@@ -245,7 +245,7 @@ bool tix_server_answer_cached_now(req_state *st)
     if (q.bad != NULL || !tix_policy_route_allows(route->access, &r->auth)) {
         return false;
     }
-    return tix_cached_answer_now(r);
+    return tix_cached_answer_now(r) || tix_cached_answer_stale(r);
 }
 
 /* A session check that never asks the database: NULL makes tix_revocation_check give up

@@ -489,7 +489,10 @@ static enum MHD_Result hand_to_pool(req_state *st, struct MHD_Connection *conn)
     tix_workpool *pool = pool_for(st);
     st->lane = pool == st->s->pool ? "handlers" : "reads";
     st->queued_us = tix_mono_us();
-    if (tix_workpool_submit(pool, pool_job, st)) {
+    /* A read that will lead its seat map's build goes first: others are answered stale
+     * meanwhile, and the build bounds how long (http/cached.c). */
+    if (st->r.build_first ? tix_workpool_submit_first(pool, pool_job, st)
+                          : tix_workpool_submit(pool, pool_job, st)) {
         return MHD_YES;
     }
     atomic_fetch_add(&st->s->app->overloaded, 1);

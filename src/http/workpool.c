@@ -91,6 +91,20 @@ bool tix_workpool_submit(tix_workpool *p, tix_work_fn fn, void *arg)
     return ok;
 }
 
+bool tix_workpool_submit_first(tix_workpool *p, tix_work_fn fn, void *arg)
+{
+    pthread_mutex_lock(&p->mu);
+    bool ok = !p->stopping && p->count < p->cap;
+    if (ok) {
+        p->head = (p->head + p->cap - 1) % p->cap;
+        p->ring[p->head] = (job){fn, arg};
+        p->count++;
+        pthread_cond_signal(&p->ready);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
 int tix_workpool_pending(tix_workpool *p)
 {
     pthread_mutex_lock(&p->mu);

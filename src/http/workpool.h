@@ -21,6 +21,9 @@ typedef void (*tix_work_fn)(void *arg);
 TIX_MUSTCHECK tix_rc tix_workpool_create(int nthreads, int queue_max, tix_workpool **out);
 /* Queues fn(arg); false when the queue is full or the pool is stopping (fn is not called). */
 bool tix_workpool_submit(tix_workpool *p, tix_work_fn fn, void *arg);
+/* The same, but the job goes before every queued one (a cache build that others wait for:
+ * http/server_request.c); jobs queued this way run last-in first-out among themselves. */
+bool tix_workpool_submit_first(tix_workpool *p, tix_work_fn fn, void *arg);
 /* Jobs queued or running now. */
 int tix_workpool_pending(tix_workpool *p);
 /* Runs every queued job to its end, then joins the threads and frees the pool. NULL: no-op. */

@@ -404,9 +404,11 @@ def test_concurrent_misses_build_the_seat_map_once(own_pg_cluster, make_server):
     others wait for its answer and are served it from the cache (X-Cache: hit).
 
     A psql session locks seat_claims, so the first reader's build stops inside the database
-    while the others arrive; without coalescing each of them would be a miss of its own."""
+    while the others arrive; without coalescing each of them would be a miss of its own. With
+    SEATMAP_STALE_MS=0: otherwise they would be answered with the map Venue read, stale (see
+    test_readers_during_a_slow_build_get_the_stale_map_within_the_bound)."""
     pg = own_pg_cluster
-    srv = make_server("postgres", pg=pg, WORKERS=16)
+    srv = make_server("postgres", pg=pg, WORKERS=16, SEATMAP_STALE_MS="0")
     v = Venue(srv)
     hold(srv, make_user(srv).token, v.show_id, seat_ids=v.ids("A1"))  # a new version: a miss
     dbname = srv.database_url.rsplit("/", 1)[1]
@@ -519,9 +521,10 @@ def test_misses_under_newer_versions_share_the_next_build(own_pg_cluster, make_s
     version of its own. A read that arrives while a build runs waits for the next build (begun
     after it arrived) instead of building its own: with the first build stuck in the database
     (a psql session locks seat_claims) and four reads arriving under four newer versions, the
-    database is read twice, not five times, and every answer is the same map."""
+    database is read twice, not five times, and every answer is the same map (SEATMAP_STALE_MS=0:
+    otherwise the reads would be answered stale with the map Venue read)."""
     pg = own_pg_cluster
-    srv = make_server("postgres", pg=pg, WORKERS=32, **redis_env(redis_server))
+    srv = make_server("postgres", pg=pg, WORKERS=32, SEATMAP_STALE_MS="0", **redis_env(redis_server))
     v = Venue(srv)
     hold(srv, make_user(srv).token, v.show_id, seat_ids=v.ids("A1"))  # a new version: a miss
     ver = [k for k in redis_server.command("KEYS", "*") if f"{{show:{v.show_id}}}:ver" in k]
@@ -558,3 +561,114 @@ def test_misses_under_newer_versions_share_the_next_build(own_pg_cluster, make_s
         [r.headers["X-Cache"] for r in answers]
     assert len({r.content for r in answers}) == 1
     assert metric(srv, "ticketd_cache_coalesced_total") == before + 3
+
+
+# ------------------------------------------------------------------- stale while revalidating
+
+
+def blocked_in_database(pg, dbname) -> int:
+    return int(pg.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE "
+                               "wait_event_type = 'Lock' AND client_addr IS NOT NULL"))
+
+
+def in_thread(fn) -> tuple[threading.Thread, list]:
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(fn()))
+    t.start()
+    return t, out
+
+
+@pytest.mark.parametrize("cache", ["in-process", "redis"])
+def test_readers_during_a_slow_build_get_the_stale_map_within_the_bound(
+        own_pg_cluster, make_server, redis_server, cache):
+    """SEATMAP_STALE_MS (cached.c, "stale while revalidating"): while one reader's build of a
+    seat map is stuck in the database (a psql session locks seat_claims), other readers are
+    answered at once with the last stored map, marked X-Cache: stale with an Age and the old
+    map's ETag (If-None-Match with it: 304; with another tag: no stale answer, it waits), but
+    only until the map has been out of date for the bound; past it, readers wait for the build,
+    and every answer after the build shows the hold that made the map out of date."""
+    pg = own_pg_cluster
+    bound = 2.0  # the leader's wait must end within the server's 5 s lock_timeout
+    env = redis_env(redis_server) if cache == "redis" else {}
+    srv = make_server("postgres", pg=pg, WORKERS=8, SEATMAP_STALE_MS=f"{int(bound * 1000)}ms",
+                      **env)
+    v = Venue(srv)
+    a1 = v.ids("A1")[0]
+    old = seats(srv, v.show_id)
+    assert seats(srv, v.show_id).headers["X-Cache"] == "hit"
+    old_tag = old.headers["ETag"]  # "<hex>-gzip" (requests asks for gzip)
+    hold(srv, make_user(srv).token, v.show_id, seat_ids=[a1])  # the stored map is out of date
+    dbname = srv.database_url.rsplit("/", 1)[1]
+    before = metric(srv, "ticketd_cache_stale_total")
+    locker = pg.session(dbname)
+    waiting: list = []
+    try:
+        pg.lock_table(locker, dbname, "seat_claims")
+        waiting.append(in_thread(lambda: seats(srv, v.show_id)))  # leads the build: blocked
+        wait_for(lambda: blocked_in_database(pg, dbname) >= 1, what="the build blocked")
+        blocked_at = time.monotonic()
+        for accept in ("gzip", "identity", "gzip", "identity"):
+            r = requests.get(f"{srv.api}/shows/{v.show_id}/seats", timeout=2,
+                             headers={"Accept-Encoding": accept})
+            assert r.status_code == 200 and r.headers["X-Cache"] == "stale", r.headers
+            assert r.headers["ETag"].replace("-gzip", "") == old_tag.replace("-gzip", "")
+            assert r.content == old.content and status_of(r, a1) == "available"
+            assert 0 <= int(r.headers["Age"]) <= bound, r.headers
+            assert r.headers.get("Content-Encoding") == ("gzip" if accept == "gzip" else None)
+        r = seats(srv, v.show_id, {"If-None-Match": old_tag})
+        assert r.status_code == 304 and r.headers["X-Cache"] == "stale", r.headers
+        # a client with another copy (perhaps newer) is never sent the old one: it waits
+        other = in_thread(lambda: seats(srv, v.show_id, {"If-None-Match": '"' + "0" * 20 + '"'}))
+        waiting.append(other)
+        assert time.monotonic() - blocked_at < bound - 0.5, "the machine is too slow for this test"
+        assert metric(srv, "ticketd_cache_stale_total") >= before + 5
+        # past the bound (measured from the leader's read, before blocked_at): no stale answer
+        time.sleep(max(0.0, blocked_at + bound + 0.2 - time.monotonic()))
+        late = in_thread(lambda: seats(srv, v.show_id))
+        waiting.append(late)
+        late[0].join(1.0)
+        assert not late[1], f"answered while the build still waits: {late[1][0].headers}"
+        assert not other[1]
+    finally:
+        locker.stdin.close()  # the lock goes with the session
+        locker.wait(10)
+    for t, out in waiting:
+        t.join(30)
+        assert len(out) == 1 and out[0].status_code == 200, out
+        assert out[0].headers["X-Cache"] in ("miss", "hit"), out[0].headers
+        assert status_of(out[0], a1) == "held"
+    r = seats(srv, v.show_id)
+    assert r.headers["X-Cache"] == "hit" and status_of(r, a1) == "held"
+
+
+def test_no_stale_map_when_off_or_when_nobody_saw_it_current_lately(own_pg_cluster, make_server):
+    """SEATMAP_STALE_MS=0 keeps every reader waiting for the build; and with the bound on, a map
+    stored long before the change that made it out of date (no read for longer than the bound)
+    is never served stale, however recently the change was first noticed."""
+    pg = own_pg_cluster
+    for stale_ms, pause in (("0", 0.0), ("1000ms", 1.5)):
+        srv = make_server("postgres", pg=pg, WORKERS=8, SEATMAP_STALE_MS=stale_ms)
+        v = Venue(srv)
+        a1 = v.ids("A1")[0]
+        assert seats(srv, v.show_id).status_code == 200
+        time.sleep(pause)
+        hold(srv, make_user(srv).token, v.show_id, seat_ids=[a1])
+        dbname = srv.database_url.rsplit("/", 1)[1]
+        locker = pg.session(dbname)
+        waiting: list = []
+        try:
+            pg.lock_table(locker, dbname, "seat_claims")
+            waiting.append(in_thread(lambda: seats(srv, v.show_id)))
+            wait_for(lambda: blocked_in_database(pg, dbname) >= 1, what="the build blocked")
+            second = in_thread(lambda: seats(srv, v.show_id))
+            waiting.append(second)
+            second[0].join(1.0)
+            assert not second[1], f"SEATMAP_STALE_MS={stale_ms}: {second[1][0].headers}"
+        finally:
+            locker.stdin.close()
+            locker.wait(10)
+        for t, out in waiting:
+            t.join(30)
+            assert len(out) == 1 and out[0].status_code == 200
+            assert status_of(out[0], a1) == "held"
+        assert metric(srv, "ticketd_cache_stale_total") == 0

@@ -106,12 +106,35 @@ static void test_budget_evicts_least_recently_used(void **state)
     tix_answers_clear();
 }
 
+static void test_peek_ignores_versions_and_instant(void **state)
+{
+    (void)state;
+    tix_answers_clear();
+    assert_null(tix_answers_peek("p"));
+    tix_answer *a = make("p", "3", NOW + 100, "old");
+    tix_answers_put(a, 1 << 20);
+    tix_answer *got = tix_answers_peek("p");
+    assert_ptr_equal(got, a);                     /* whatever versions a reader holds */
+    assert_int_equal(atomic_load(&got->refs), 3); /* ours, the store's, the peek's */
+    tix_answer_unref(got);
+    tix_answer_unref(a);
+    tix_answer *b = make("p", "4", NOW + 100, "new");
+    tix_answers_put(b, 1 << 20);
+    tix_answer_unref(b);
+    assert_non_null(got = tix_answers_peek("p"));
+    assert_memory_equal(got->plain, "new", 4); /* the last one put */
+    assert_int_equal(atomic_load(&got->superseded_ms), 0);
+    tix_answer_unref(got);
+    tix_answers_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_versions_and_instant),
         cmocka_unit_test(test_reference_outlives_replacement_and_eviction),
         cmocka_unit_test(test_budget_evicts_least_recently_used),
+        cmocka_unit_test(test_peek_ignores_versions_and_instant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

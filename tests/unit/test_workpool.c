@@ -111,6 +111,45 @@ static void test_full_queue_refuses_then_drains(void **state)
     assert_int_equal(atomic_load(&ran), 5);
 }
 
+/* Records the order jobs ran in (the pool has one thread, so they run one at a time). */
+static int order[8];
+static atomic_int norder;
+static int ids[7] = {0, 1, 2, 3, 4, 5, 6};
+
+static void record(void *arg)
+{
+    order[atomic_fetch_add(&norder, 1)] = *(const int *)arg;
+}
+
+static void test_submit_first_jumps_the_queue(void **state)
+{
+    (void)state;
+    atomic_store(&ran, 0);
+    atomic_store(&norder, 0);
+    blocked = 0;
+    gate_open = false;
+    tix_workpool *p = NULL;
+    assert_int_equal(tix_workpool_create(1, 5, &p), TIX_OK);
+    assert_true(tix_workpool_submit(p, wait_gate, NULL));
+    assert_int_equal(wait_held(1), 1); /* the only thread is held: the rest queue */
+    assert_true(tix_workpool_submit(p, record, &ids[1]));
+    assert_true(tix_workpool_submit(p, record, &ids[2]));
+    assert_true(tix_workpool_submit_first(p, record, &ids[3]));
+    assert_true(tix_workpool_submit(p, record, &ids[4]));
+    assert_true(tix_workpool_submit_first(p, record, &ids[5]));
+    assert_false(tix_workpool_submit_first(p, record, &ids[6])); /* full */
+    pthread_mutex_lock(&gate_mu);
+    gate_open = true;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+    tix_workpool_destroy(p);
+    assert_int_equal(atomic_load(&norder), 5);
+    int want[5] = {5, 3, 1, 2, 4}; /* the first-queued ones last in, first out, then the rest */
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(order[i], want[i]);
+    }
+}
+
 static void test_bad_sizes(void **state)
 {
     (void)state;
@@ -125,6 +164,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_job_runs_once),
         cmocka_unit_test(test_full_queue_refuses_then_drains),
+        cmocka_unit_test(test_submit_first_jumps_the_queue),
         cmocka_unit_test(test_bad_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
