@@ -403,6 +403,20 @@ class Server:
             return ""
         return self.stderr_path.read_text(errors="replace")
 
+    def access_line(self, rid: str) -> dict:
+        """The access-log line of request rid, parsed. It is written once the answer has gone out
+        (MHD's completion callback), so it may come a moment after the client has the answer:
+        waited for, up to 10 s."""
+        deadline = time.monotonic() + 10
+        while True:
+            lines = [json.loads(x) for x in self.stderr_text().splitlines()
+                     if f'"rid":"{rid}"' in x and '"msg":"request"' in x]
+            if lines or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(lines) == 1, lines
+        return lines[0]
+
     def wrapper_text(self) -> str:
         if self.wrapper_log is None or not self.wrapper_log.exists():
             return ""

@@ -658,7 +658,7 @@ def test_outage_errors_do_not_leak_retry_after(own_pg_cluster, make_server):
             assert r.json()["data"] is None and codes(r.json()) == ["unavailable"], r.text
             assert "Retry-After" not in r.headers, r.headers
             assert r.headers.get("Cache-Control") == "no-store"
-            line = access_line(srv, rid)
+            line = srv.access_line(rid)
             assert line["status"] == 200 and line["error"] == "", line
         r = gql_post(srv, QUERIES["hold"], {"show": venue.show_id, "n": 1}, user.token, key,
                      fn=call)
@@ -681,19 +681,6 @@ def test_outage_errors_do_not_leak_retry_after(own_pg_cluster, make_server):
 # N+1: a list's movies are read once per level, not once per show
 
 
-def access_line(server, rid):
-    """The access-log line of request rid (written after the answer went out: waited for)."""
-    deadline = time.monotonic() + 10
-    while True:
-        lines = [json.loads(x) for x in server.stderr_text().splitlines()
-                 if f'"rid":"{rid}"' in x and '"msg":"request"' in x]
-        if lines or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert len(lines) == 1, lines
-    return lines[0]
-
-
 def test_a_list_of_shows_reads_the_store_a_constant_number_of_times(server):
     """One show, then six (each of its own movie, in one theatre): the query listing them with
     their movie and theatre makes the same number of store calls (the access log's db_calls,
@@ -714,7 +701,7 @@ def test_a_list_of_shows_reads_the_store_a_constant_number_of_times(server):
                                                   "variables": {"city": theatre["city"]}},
                 headers={"Accept": GQL_RESPONSE, "X-Request-Id": rid})
         assert r.status_code == 200 and "errors" not in r.json(), r.text
-        return r.json()["data"]["shows"], access_line(server, rid)["db_calls"]
+        return r.json()["data"]["shows"], server.access_line(rid)["db_calls"]
 
     movies = [add_show(0)]
     shows, one = listed()

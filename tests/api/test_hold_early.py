@@ -30,19 +30,6 @@ ROW_LAYOUT = {"rows": [{"label": "A", "seats": 4, "category": "regular"}]}
 ROW_PRICES = {"regular": 10000}
 
 
-def access_line(server, rid: str) -> dict:
-    """The access-log line of request rid (written once the answer is out: waited for)."""
-    deadline = time.monotonic() + 10
-    while True:
-        lines = [json.loads(x) for x in server.stderr_text().splitlines()
-                 if f'"rid":"{rid}"' in x and '"msg":"request"' in x]
-        if lines or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert len(lines) == 1, lines
-    return lines[0]
-
-
 def try_hold(server, token, show_id, headers=None, **body) -> tuple[requests.Response, int]:
     """POST a hold with a request id of its own: (answer, the store calls it made). Just before,
     a request of the same session, so its check is in the server's table (auth/revocation.h:
@@ -51,7 +38,7 @@ def try_hold(server, token, show_id, headers=None, **body) -> tuple[requests.Res
     rid = "early-" + uuid.uuid4().hex
     r = post_hold(server, token, show_id, headers={"X-Request-Id": rid, **(headers or {})},
                   **body)
-    return r, access_line(server, rid)["db_calls"]
+    return r, server.access_line(rid)["db_calls"]
 
 
 def early_total(server, path: str = "network_thread") -> float:
