@@ -230,15 +230,18 @@ start_nginx() {
 # ---- commands ----
 
 do_stop() {
-  local i pid
+  local i pid stoppers=()
   load_state || { say "nothing to stop (no $STATE)"; return 0; }
   stop_pid nginx "${NGINX_PID:-}" "$DIR/nginx.conf" QUIT
   i=0
   for pid in ${TICKETD_PIDS:-}; do
     i=$((i + 1))
     stop_pid "ticketd$i" "$pid" "env:TICKETD_CLUSTER=$DIR" &
+    stoppers+=($!)
   done
-  wait
+  # Only the stoppers: after a failed start this runs in start's own shell, whose children
+  # include the servers it started (redis, ticketd), and a bare `wait` waited for them forever.
+  [ ${#stoppers[@]} -eq 0 ] || wait "${stoppers[@]}"
   stop_pid redis "${REDIS_PID:-}" "redis-server"
   if [ -n "${PG_DATA:-}" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
     if as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null 2>&1; then

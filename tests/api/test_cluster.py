@@ -21,6 +21,7 @@ import queue
 import random
 import re
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -34,7 +35,7 @@ from booking_helpers import (
     release, seat_map, session_for, statuses,
 )
 from catalog_helpers import describe, ok
-from cluster_helpers import kill_server, running_cluster
+from cluster_helpers import Cluster, kill_server, running_cluster
 from conftest import TIMEOUT, assert_error, call, register
 
 N_SERVERS = 3
@@ -319,3 +320,20 @@ def test_a_stopping_server_is_not_noticed(cluster, show):
         if r.status_code != 200:
             failures.append(describe(r))
     assert not failures, failures[:3]
+
+
+def test_a_failed_start_stops_what_it_started_and_returns():
+    """A server that refuses its configuration fails the start after PostgreSQL and Redis are up:
+    cluster.sh stops those two and returns. Its clean-up once waited (a bare `wait`) for the
+    children of its own shell, Redis among them, so the start hung and left both running."""
+    c = Cluster(SEATMAP_STALE_MS="not-a-duration")
+    try:
+        t0 = time.monotonic()
+        p = c._run("start", "3", timeout=60)
+        assert p.returncode != 0, p.stdout
+        assert "SEATMAP_STALE_MS" in p.stderr and "start failed" in p.stderr, p.stderr
+        assert time.monotonic() - t0 < 45, "the failed start took too long to give up"
+        left = subprocess.run(["pgrep", "-f", str(c.dir)], capture_output=True, text=True)
+        assert left.stdout.strip() == "", f"left running: {left.stdout}"
+    finally:
+        c.destroy()
