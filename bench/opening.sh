@@ -7,7 +7,7 @@
 # Usage: bench/opening.sh [--tiny]     (--tiny: 100 users, a 40-seat hall, as the CI test)
 # Environment: ACCEPT_LANGUAGE (none; e.g. "en": sent with every request), HOLD_KEYS (1; 0: holds
 #   without an Idempotency-Key), USERS (2000), HOLD_TTL (20 s), DEADLINE (120 s), SEED (1), WORKERS (8 per
-#   server), SEATMAP_STALE_MS (1000ms here: an opening night's setting; the server's default is 0),
+#   server), SEATMAP_STALE (1000ms here: an opening night's setting; the server's default is 0),
 #   TICKETD_BIN (build/ticketd), OUT (bench/results/2026-11-26-opening.txt; "-" = none),
 #   KEEP=1 keeps the cluster's directory (logs) after the run. PROFILE=1 loads pg_stat_statements
 #   and prints, after the run, PostgreSQL's statements by total time and the CPU time each
@@ -27,7 +27,7 @@ OUT=${OUT:-bench/results/2026-11-26-opening.txt}
 CLUSTER_DIR=$(mktemp -d /tmp/ticketd-opening-XXXXXX)
 export CLUSTER_DIR TICKETD_BIN=$BIN
 export RATE_LIMIT=off PASSWORD_HASH_COST=min HOLD_TTL="${TTL}s" LOG_LEVEL=warn
-export WORKERS=${WORKERS:-8} JOB_INTERVAL_EXPIRE=2s SEATMAP_STALE_MS=${SEATMAP_STALE_MS:-1000ms}
+export WORKERS=${WORKERS:-8} JOB_INTERVAL_EXPIRE=2s SEATMAP_STALE=${SEATMAP_STALE:-1000ms}
 export ADMIN_EMAIL=admin@opening.test ADMIN_PASSWORD=opening-admin-password
 LOG=$(mktemp /tmp/ticketd-opening-report-XXXXXX)
 cleanup() {
