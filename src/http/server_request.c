@@ -219,6 +219,14 @@ static bool hand_off_stream(req_state *st, struct MHD_Connection *conn)
         }
         tix_sse_discard(r->stream);
         r->stream = NULL;
+        /* The handler's 200 and its stream headers are void (nothing adds headers before a
+         * stream's handler runs): the 503 replaces them, or tix_reply_error would refuse to
+         * answer twice and MHD would send the 200 with an empty body. */
+        r->status = 0;
+        r->resp = NULL;
+        r->resp_len = 0;
+        r->content_type = NULL;
+        r->nheaders = 0;
         tix_reply_header(r, "Retry-After", "5");
         tix_reply_error(r, 503, "unavailable", "the event stream could not be started; try again",
                         NULL);
