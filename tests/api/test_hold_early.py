@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -410,3 +411,52 @@ def test_a_release_during_a_redis_partition_is_never_refused_after(make_server, 
     r, calls = try_hold(srv, make_user(srv, "third").token, v.show_id, headers=EN,
                         seat_ids=v.ids("A2"))
     assert unavailable_error(r) == v.ids("A2") and calls == 0
+
+
+class Monitor:
+    """Redis's MONITOR on a connection of its own: every command any client sends, as text."""
+
+    def __init__(self, redis):
+        self.sock = socket.create_connection(("127.0.0.1", redis.port), timeout=TIMEOUT)
+        self.sock.sendall(b"*1\r\n$7\r\nMONITOR\r\n")
+        self.f = self.sock.makefile("rb")
+        assert self.f.readline().startswith(b"+OK")
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            for line in self.f:
+                self.lines.append(line.decode(errors="replace"))
+        except (OSError, ValueError):
+            pass
+
+    def count(self, needle: str) -> int:
+        time.sleep(0.3)  # what the last request sent reaches us
+        return sum(needle in line for line in self.lines)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_with_redis_a_view_is_fetched_once_per_version_per_server(make_server, backend,
+                                                                  redis_server):
+    """A view another server built (one database, one Redis) is read from Redis by this
+    server's first refusal at its version, then only from this server's store."""
+    builder = make_server(backend, **redis_env(redis_server))
+    srv = make_server(backend, database_url=builder.database_url, **redis_env(redis_server))
+    v = Venue(builder, layout=ROW_LAYOUT, prices=ROW_PRICES)
+    rival, user = make_user(builder, "rival"), make_user(builder, "late")
+    hold(builder, rival.token, v.show_id, seat_ids=v.ids("A4"))
+    seat_map(builder, v.show_id)
+    key = '"ticketd:{show:%s}:claims"' % v.show_id
+    mon = Monitor(redis_server)
+    try:
+        for n in (1, 2, 3):
+            r, calls = try_hold(srv, user.token, v.show_id, headers=EN, seat_ids=v.ids("A4"))
+            assert unavailable_error(r) == v.ids("A4") and calls == 0
+            assert early_total(srv, "handler") == n
+            assert mon.count(key) == 1, [ln for ln in mon.lines if key in ln]
+    finally:
+        mon.close()
