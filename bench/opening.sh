@@ -90,7 +90,9 @@ read -r E_PG E_TD E_NG E_RD <<<"$(cpu_snapshot)"
          rows, left(regexp_replace(query, '\s+', ' ', 'g'), 150) AS query
        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" 2>&1 || true
   fi
-  # Holds refused before the handler queue (booking/early.h), of all hold conflicts, per server.
+  # Holds refused from the claims view (booking/early.h), of all hold conflicts, per server: with
+  # Redis (this cluster) all in the handler, the network thread making no round trip, so "before
+  # the handler queue" reads 0 here (it was 18 of 35,305 in bench/results/…-opening-fast409.txt).
   early=0 queued=0 conflicts=0
   sum() { awk -v re="$1" '$0 ~ re {s += $2} END {printf "%d", s}'; }
   for port in $TICKETD_PORTS; do

@@ -10,8 +10,10 @@
  *      the handler (then the audit trail's row, http/audit.h), then resumes the connection;
  *      MHD calls once more and the answer is
  *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot, and so
- *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now, and a
- *      route's early answers, tix_route.now: a hold sure to be refused, booking/early.h);
+ *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now, and,
+ *      with the in-process cache too, a route's early answers, tix_route.now: a hold sure to
+ *      be refused, booking/early.h; with Redis both go to the pool, so this thread never
+ *      waits for a round trip);
  *      An event stream's answer (r->stream) is not queued: hand_off_stream writes its head
  *      itself, gives a dup() of the socket to the SSE hub (http/sse.h) and answers MHD_NO, on
  *      which MHD closes its descriptor (no FIN: MHD_USE_TURBO, server.c) and forgets the
