@@ -2,8 +2,8 @@
 show's CURRENT seat map shows claimed by someone else, or for more seats than it shows free, is
 answered 409 on the network thread, with the body the database path gives, and never touches the
 database (the access log's db_calls is 0). Only a current map counts: after a release, an expiry
-or any other change the same request succeeds at once; with the cache off, or for a keyed request,
-the database decides as before. Bad input still gets its 400/401/415/422 first. Every test runs on
+or any other change the same request succeeds at once; with the cache off the database decides as
+before. A keyed request is refused in the handler, its answer stored with its key (one INSERT). Bad input still gets its 400/401/415/422 first. Every test runs on
 SQLite and PostgreSQL.
 
 With Redis the network thread makes no round trip: the same refusals are made in the handler
@@ -67,28 +67,37 @@ def venue(server):
 def test_taken_seats_are_refused_without_the_database(server, venue):
     rival, user = make_user(server, "rival"), make_user(server, "late")
     hold(server, rival.token, venue.show_id, seat_ids=venue.ids("C5", "C6"))
-    seat_map(server, venue.show_id)  # the current map (and its claims view) is built
     before, in_handler = early_total(server), early_total(server, "handler")
-
     asked = venue.ids("C6", "C5", "C6")
+
+    # No seat map read since the rival's hold: no view is current, the database decides.
+    slow, calls = try_hold(server, user.token, venue.show_id, headers=EN, seat_ids=asked)
+    assert calls > 0
+    assert early_total(server) == before and early_total(server, "handler") == in_handler
+
+    seat_map(server, venue.show_id)  # the current map (and its claims view) is built
     fast, calls = try_hold(server, user.token, venue.show_id, headers=EN, seat_ids=asked)
     assert unavailable_error(fast) == sorted(venue.ids("C5", "C6"))
     assert calls == 0, "an early refusal touched the database"
     assert early_total(server) == before + 1
+    assert fast.json() == slow.json(), (fast.text, slow.text)  # the database path's very 409
 
-    # The database path (a keyed request: its answer is stored with the key) says the same.
-    slow, calls = try_hold(server, user.token, venue.show_id,
-                           headers={**EN, "Idempotency-Key": uuid.uuid4().hex}, seat_ids=asked)
-    assert calls > 0
-    assert slow.status_code == 409 and slow.json() == fast.json(), (slow.text, fast.text)
-    assert early_total(server) == before + 1 and early_total(server, "handler") == in_handler
+    # A keyed request is refused in the handler from the same view; its one store call is the
+    # key's answer (a refusal wrote nothing, so it is stored on its own, as the database
+    # path's refusals are).
+    keyed, calls = try_hold(server, user.token, venue.show_id,
+                            headers={**EN, "Idempotency-Key": uuid.uuid4().hex}, seat_ids=asked)
+    assert keyed.status_code == 409 and keyed.json() == fast.json(), keyed.text
+    assert calls == 1, f"a keyed early refusal made {calls} store calls"
+    assert early_total(server) == before + 1
+    assert early_total(server, "handler") == in_handler + 1
 
     # Without Accept-Language (the saved locale is a database read) the handler queue answers,
     # from the same view, without a hold transaction.
     queued, calls = try_hold(server, user.token, venue.show_id, seat_ids=asked)
     assert queued.status_code == 409 and queued.json() == fast.json(), queued.text
     assert early_total(server) == before + 1
-    assert early_total(server, "handler") == in_handler + 1
+    assert early_total(server, "handler") == in_handler + 2
 
 
 def test_a_free_seat_among_them_goes_to_the_database(server, venue):
@@ -201,15 +210,38 @@ def test_bad_input_is_answered_as_before(server, venue):
     assert unavailable_error(r) == taken and calls == 0
 
 
-def test_a_keyed_request_goes_to_the_database(server, venue):
+def test_a_keyed_refusal_is_stored_with_its_key(server, venue):
     rival, user = make_user(server, "rival"), make_user(server, "late")
     hold(server, rival.token, venue.show_id, seat_ids=venue.ids("A9"))
     seat_map(server, venue.show_id)
+    in_handler = early_total(server, "handler")
     key = {**EN, "Idempotency-Key": uuid.uuid4().hex}
     r, calls = try_hold(server, user.token, venue.show_id, headers=key, seat_ids=venue.ids("A9"))
-    assert unavailable_error(r) == venue.ids("A9") and calls > 0
+    assert unavailable_error(r) == venue.ids("A9") and calls == 1
+    assert early_total(server, "handler") == in_handler + 1
     again, _ = try_hold(server, user.token, venue.show_id, headers=key, seat_ids=venue.ids("A9"))
     assert again.json() == r.json() and again.headers.get("Idempotent-Replayed") == "true"
+
+    # A key that holds a placed hold gets that hold back, even when the view now refuses the
+    # request: the key's answer is the reply, as the hold's transaction would have found it.
+    placed_key = {**EN, "Idempotency-Key": uuid.uuid4().hex}
+    first, _ = try_hold(server, user.token, venue.show_id, headers=placed_key,
+                        seat_ids=venue.ids("A10"))
+    assert first.status_code == 201, first.text
+    assert release(server, user.token, first.json()["hold_id"]).status_code == 204
+    hold(server, make_user(server, "rival2").token, venue.show_id, seat_ids=venue.ids("A10"))
+    seat_map(server, venue.show_id)
+    refused, _ = try_hold(server, user.token, venue.show_id, headers=EN,
+                          seat_ids=venue.ids("A10"))
+    assert unavailable_error(refused) == venue.ids("A10")  # the view refuses it ...
+    replay, _ = try_hold(server, user.token, venue.show_id, headers=placed_key,
+                         seat_ids=venue.ids("A10"))
+    assert replay.status_code == 201, replay.text  # ... but the key's answer stands
+    assert replay.json() == first.json() and replay.headers.get("Idempotent-Replayed") == "true"
+    # The same key for another request: 422, whatever the view says.
+    other, _ = try_hold(server, user.token, venue.show_id, headers=placed_key,
+                        seat_ids=venue.ids("A9"))
+    assert_error(other, 422, "idempotency_key_reused")
 
 
 def test_with_the_cache_off_the_database_decides(make_server, backend):
