@@ -89,20 +89,22 @@ void tix_sockloop_close(tix_sockloop *l)
     l->ep = l->wake_fd = -1;
 }
 
-static int ctl(tix_sockloop *l, int op, int fd, void *sock, uint32_t events)
+int tix_sockloop_add(tix_sockloop *l, int fd, void *sock)
 {
-    struct epoll_event ev = {.events = events, .data.ptr = sock};
-    return epoll_ctl(l->ep, op, fd, &ev);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = sock};
+    return epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-int tix_sockloop_add(tix_sockloop *l, int fd, void *sock, uint32_t events)
+void tix_sockloop_want_out(tix_sockloop *l, int fd, void *sock, bool *want_out, bool out)
 {
-    return ctl(l, EPOLL_CTL_ADD, fd, sock, events);
-}
-
-int tix_sockloop_mod(tix_sockloop *l, int fd, void *sock, uint32_t events)
-{
-    return ctl(l, EPOLL_CTL_MOD, fd, sock, events);
+    if (*want_out == out) {
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0u),
+                             .data.ptr = sock};
+    if (epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev) == 0) {
+        *want_out = out;
+    }
 }
 
 int tix_sockloop_del(tix_sockloop *l, int fd)

@@ -15,10 +15,12 @@
  * on_io must ignore a socket it has dropped (the hubs' `dead` flag). Ticks are tick_ms apart,
  * counted from when the last one ran (a late tick does not make the next one early).
  *
- * Sockets. The owner adds each socket with tix_sockloop_add (its descriptor, the events it
- * wants, and a non-NULL pointer that on_io gets back: the owner's struct for it), changes the
- * events with tix_sockloop_mod and takes it out with tix_sockloop_del before it closes the
- * descriptor. These are epoll_ctl calls, safe from any thread, with or without the mutex.
+ * Sockets. The owner adds each socket with tix_sockloop_add (its descriptor and a non-NULL
+ * pointer that on_io gets back: the owner's struct for it), watched for input and the peer's
+ * end (EPOLLIN | EPOLLRDHUP, level-triggered: what both hubs want); asks for EPOLLOUT only
+ * while it has bytes the socket did not take (tix_sockloop_want_out); and takes the socket out
+ * with tix_sockloop_del before it closes the descriptor. These are epoll_ctl calls, safe from
+ * any thread, with or without the mutex.
  *
  * Ownership. The owner allocates the tix_sockloop (a member of its hub) and owns its sockets,
  * their descriptors and their structs: the loop keeps only the pointers it is given (the mutex,
@@ -74,10 +76,14 @@ void tix_sockloop_stop(tix_sockloop *l);
 /* Closes the epoll set and the wake descriptor (after stop). */
 void tix_sockloop_close(tix_sockloop *l);
 
-/* epoll_ctl ADD, MOD and DEL of the owner's socket fd; sock (non-NULL) comes back to on_io.
- * 0 or -1 (errno set), as epoll_ctl. */
-int tix_sockloop_add(tix_sockloop *l, int fd, void *sock, uint32_t events);
-int tix_sockloop_mod(tix_sockloop *l, int fd, void *sock, uint32_t events);
+/* Watches the owner's socket fd for EPOLLIN | EPOLLRDHUP; sock (non-NULL) comes back to on_io.
+ * 0, or -1 with errno set (as epoll_ctl). */
+int tix_sockloop_add(tix_sockloop *l, int fd, void *sock);
+/* Asks for EPOLLOUT on fd as well (out) or no more. *want_out is the owner's record of what it
+ * asked for (false after add): nothing is done when it already says out, and it changes only
+ * when epoll took the change. */
+void tix_sockloop_want_out(tix_sockloop *l, int fd, void *sock, bool *want_out, bool out);
+/* Stops watching fd (before the owner closes it). 0, or -1 with errno set. */
 int tix_sockloop_del(tix_sockloop *l, int fd);
 
 #endif

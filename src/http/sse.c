@@ -170,13 +170,7 @@ static const tix_chan_ops sse_chan_ops = {chan_send, chan_refetch};
 
 static void set_out(tix_sse_stream *s, bool out)
 {
-    if (s->want_out == out) {
-        return;
-    }
-    uint32_t events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0u);
-    if (tix_sockloop_mod(&s->hub->loop, s->fd, s, events) == 0) {
-        s->want_out = out;
-    }
+    tix_sockloop_want_out(&s->hub->loop, s->fd, s, &s->want_out, out);
 }
 
 /* Out of the epoll set now, the descriptor closed, the buffers freed; the channel is left and
@@ -463,7 +457,7 @@ tix_rc tix_sse_attach(tix_sse_stream *s, int fd, const char *head, size_t n, boo
     s->chunked = chunked;
     s->fd = fd;
     s->closing = s->closing || h->closing;
-    if (w == NULL || tix_sockloop_add(&h->loop, fd, s, EPOLLIN | EPOLLRDHUP) != 0) {
+    if (w == NULL || tix_sockloop_add(&h->loop, fd, s) != 0) {
         tix_chan_stop(&h->chans, &s->sub);
         pthread_mutex_unlock(&h->mu);
         close(fd);

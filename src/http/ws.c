@@ -353,13 +353,7 @@ void tix_ws_close_with(tix_ws_conn *c, uint16_t code, const char *reason)
 
 static void set_out(tix_ws_conn *c, bool out)
 {
-    if (c->want_out == out) {
-        return;
-    }
-    uint32_t events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0u);
-    if (tix_sockloop_mod(&c->hub->loop, c->fd, c, events) == 0) {
-        c->want_out = out;
-    }
+    tix_sockloop_want_out(&c->hub->loop, c->fd, c, &c->want_out, out);
 }
 
 /* Sends what the socket takes now; drops a client that fails, that is done (both closes
@@ -592,7 +586,7 @@ void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
     }
     h->conns = c;
     h->count++;
-    if (tix_sockloop_add(&h->loop, fd, c, EPOLLIN | EPOLLRDHUP) != 0) {
+    if (tix_sockloop_add(&h->loop, fd, c) != 0) {
         c->dead = true;
         unlink_conn(c);
         close(fd);
