@@ -1,5 +1,5 @@
 /*
- * The SSE hub, its streams and its loop (see sse.h). The wire format of an event:
+ * The SSE hub and its streams (see sse.h). The wire format of an event:
  *     id: <per-show sequence number>\nevent: seats\ndata: {"show_id":…,"seats":[…],…}\n\n
  * and of a heartbeat ": ping\n\n".
  *
@@ -21,12 +21,18 @@
  * it ends once the terminating chunk is out (a FIN, then the close). drop() closes the
  * descriptor and leaves the channel at once; the loop frees the struct (bury) and runs its
  * done callback (the access log line) after its batch of events.
+ *
+ * The loop is a tix_sockloop (http/sockloop.h: the thread, the epoll set, the wake descriptor
+ * and the tick), run with the hub mutex held; this file gives it three callbacks: on_io (read
+ * and drop the client's bytes, see its end, send on EPOLLOUT), heartbeat (the tick, every
+ * SSE_HEARTBEAT) and bury.
  */
 #include "http/sse.h"
 
 #include "core/log.h"
 #include "core/util.h"
 #include "http/channels.h"
+#include "http/sockloop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,12 +41,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,11 +82,7 @@ struct tix_sse_hub {
     long max;
     long per_ip; /* streams at most from one peer address; 0 = no limit */
     bool closing;
-    atomic_bool stop;
-    int64_t heartbeat_ms;
-    int ep, wake_fd;
-    pthread_t loop;
-    bool loop_started;
+    tix_sockloop loop; /* the thread, the epoll set and the heartbeat tick (http/sockloop.h) */
 };
 
 static tix_sse_stream *stream_of(tix_chan_sub *sub)
@@ -170,13 +170,7 @@ static const tix_chan_ops sse_chan_ops = {chan_send, chan_refetch};
 
 static void set_out(tix_sse_stream *s, bool out)
 {
-    if (s->want_out == out) {
-        return;
-    }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0u), .data.ptr = s};
-    if (epoll_ctl(s->hub->ep, EPOLL_CTL_MOD, s->fd, &ev) == 0) {
-        s->want_out = out;
-    }
+    tix_sockloop_want_out(&s->hub->loop, s->fd, s, &s->want_out, out);
 }
 
 /* Out of the epoll set now, the descriptor closed, the buffers freed; the channel is left and
@@ -192,7 +186,7 @@ static void drop(tix_sse_stream *s, bool aborted)
     s->dead = true;
     s->aborted = aborted;
     if (s->fd >= 0) {
-        epoll_ctl(h->ep, EPOLL_CTL_DEL, s->fd, NULL);
+        tix_sockloop_del(&h->loop, s->fd);
         if (!aborted) {
             shutdown(s->fd, SHUT_WR); /* the end of a close-delimited body */
         }
@@ -463,8 +457,7 @@ tix_rc tix_sse_attach(tix_sse_stream *s, int fd, const char *head, size_t n, boo
     s->chunked = chunked;
     s->fd = fd;
     s->closing = s->closing || h->closing;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = s};
-    if (w == NULL || epoll_ctl(h->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    if (w == NULL || tix_sockloop_add(&h->loop, fd, s) != 0) {
         tix_chan_stop(&h->chans, &s->sub);
         pthread_mutex_unlock(&h->mu);
         close(fd);
@@ -497,11 +490,17 @@ void tix_sse_discard(void *cls)
     free(s);
 }
 
-/* ---- the loop ---- */
+/* ---- the loop's callbacks (http/sockloop.h; hub mutex held, loop thread) ---- */
 
-/* Whatever the client sends is read and dropped; its end (or an error) ends the stream. */
-static void on_io(tix_sse_stream *s, uint32_t events)
+/* Whatever the client sends is read and dropped; its end (or an error) ends the stream. A
+ * stream dropped earlier in the batch is still allocated (bury) and takes nothing. */
+static void on_io(void *hub, void *sock, uint32_t events)
 {
+    (void)hub;
+    tix_sse_stream *s = sock;
+    if (s->dead) {
+        return;
+    }
     if (events & (EPOLLERR | EPOLLHUP)) {
         drop(s, true);
         return;
@@ -527,8 +526,9 @@ static void on_io(tix_sse_stream *s, uint32_t events)
 
 /* Frees the dropped streams and runs their done callbacks (hub mutex held, loop thread or
  * destroy). */
-static void bury(tix_sse_hub *h)
+static void bury(void *hub)
 {
+    tix_sse_hub *h = hub;
     while (h->graves != NULL) {
         tix_sse_stream *s = h->graves;
         h->graves = s->grave;
@@ -565,39 +565,17 @@ static void for_all(tix_sse_hub *h, const char *text, bool closing)
     tix_chan_each(&h->chans, for_one, &a);
 }
 
-static void *loop_main(void *arg)
+/* Every SSE_HEARTBEAT: ": ping" to every stream (none once the hub is closing). */
+static void heartbeat(void *hub, int64_t now)
 {
-    tix_sse_hub *h = arg;
-    struct epoll_event evs[64];
-    int64_t next_beat = tix_mono_ms() + h->heartbeat_ms;
-    while (!atomic_load(&h->stop)) {
-        int64_t wait = next_beat - tix_mono_ms();
-        int n = epoll_wait(h->ep, evs, 64, wait < 0 ? 0 : wait > 1000 ? 1000 : (int)wait);
-        pthread_mutex_lock(&h->mu);
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == NULL) {
-                uint64_t v;
-                ssize_t r = read(h->wake_fd, &v, sizeof(v));
-                (void)r;
-                continue;
-            }
-            tix_sse_stream *s = evs[i].data.ptr;
-            if (!s->dead) {
-                on_io(s, evs[i].events);
-            }
-        }
-        int64_t now = tix_mono_ms();
-        if (now >= next_beat) {
-            next_beat = now + h->heartbeat_ms;
-            if (!h->closing) {
-                for_all(h, ": ping\n\n", false);
-            }
-        }
-        bury(h);
-        pthread_mutex_unlock(&h->mu);
+    (void)now;
+    tix_sse_hub *h = hub;
+    if (!h->closing) {
+        for_all(h, ": ping\n\n", false);
     }
-    return NULL;
 }
+
+static const tix_sockloop_ops sse_loop_ops = {on_io, heartbeat, bury};
 
 /* ---- the hub ---- */
 
@@ -632,30 +610,20 @@ tix_rc tix_sse_hub_create(const tix_config *cfg, tix_sse_hub **out)
     tix_chan_init(&h->chans, &sse_chan_ops);
     h->max = cfg->sse_max_streams;
     h->per_ip = cfg->per_ip_connections;
-    h->heartbeat_ms = cfg->sse_heartbeat_ms > 0 ? cfg->sse_heartbeat_ms : 1000;
-    h->ep = epoll_create1(EPOLL_CLOEXEC);
-    h->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (h->ep < 0 || h->wake_fd < 0 || epoll_ctl(h->ep, EPOLL_CTL_ADD, h->wake_fd, &ev) != 0) {
-        goto fail;
+    int64_t heartbeat_ms = cfg->sse_heartbeat_ms > 0 ? cfg->sse_heartbeat_ms : 1000;
+    if (tix_sockloop_init(&h->loop, &h->mu, &sse_loop_ops, h, heartbeat_ms) != TIX_OK) {
+        free(h);
+        return TIX_ENOMEM;
     }
     pthread_mutex_init(&h->mu, NULL);
-    h->loop_started = pthread_create(&h->loop, NULL, loop_main, h) == 0;
-    if (!h->loop_started) {
+    if (tix_sockloop_start(&h->loop) != TIX_OK) {
+        tix_sockloop_close(&h->loop);
         pthread_mutex_destroy(&h->mu);
-        goto fail;
+        free(h);
+        return TIX_ENOMEM;
     }
     *out = h;
     return TIX_OK;
-fail:
-    if (h->ep >= 0) {
-        close(h->ep);
-    }
-    if (h->wake_fd >= 0) {
-        close(h->wake_fd);
-    }
-    free(h);
-    return TIX_ENOMEM;
 }
 
 static void drop_one(tix_chan_sub *sub, void *ctx)
@@ -672,11 +640,7 @@ void tix_sse_hub_destroy(tix_sse_hub *h)
     if (h == NULL) {
         return;
     }
-    atomic_store(&h->stop, true);
-    uint64_t one = 1;
-    ssize_t w = write(h->wake_fd, &one, sizeof(one));
-    (void)w;
-    pthread_join(h->loop, NULL);
+    tix_sockloop_stop(&h->loop); /* no batch runs from here: the streams are ours */
     pthread_mutex_lock(&h->mu);
     tix_chan_each(&h->chans, drop_one, NULL); /* clients that did not read their end */
     bury(h);
@@ -687,8 +651,7 @@ void tix_sse_hub_destroy(tix_sse_hub *h)
     } else {
         tix_chan_close(&h->chans);
     }
-    close(h->ep);
-    close(h->wake_fd);
+    tix_sockloop_close(&h->loop);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }

@@ -6,9 +6,10 @@
  * connection (the daemon runs with MHD_USE_TURBO, so MHD's close sends no FIN: server.c), and
  * hands the descriptor to the hub with the answer's HTTP head (tix_sse_attach). From there the
  * hub's one loop thread owns the socket: an epoll set of every stream's descriptor, which also
- * carries the heartbeats. So an idle stream costs no MHD connection and no memory pool, only its
- * small struct (below), its channel entry and the deferred access-log record: its buffers are
- * freed whenever everything is sent ("parking", as the WebSocket hub does; sse.c).
+ * carries the heartbeats (a tix_sockloop, http/sockloop.h, as the WebSocket hub's). So an idle
+ * stream costs no MHD connection and no memory pool, only its small struct (below), its channel
+ * entry and the deferred access-log record: its buffers are freed whenever everything is sent
+ * ("parking", as the WebSocket hub does; sse.c).
  *
  * The hub (one per process) keeps the streams per show (a channel registry, http/channels.h,
  * which also holds the resume rule shared with WebSockets); the bus's sink (tix_sse_deliver)

@@ -1,6 +1,9 @@
 /*
  * The WebSocket transport (see ws.h for the whole, ws_int.h for how it meets ws_proto.c):
- * the upgrade, libwslay's callbacks, a socket's send queue, the epoll loop and the hub.
+ * the upgrade, libwslay's callbacks, a socket's send queue, the loop's callbacks and the hub.
+ * The loop is a tix_sockloop (http/sockloop.h: the thread, the epoll set, the wake descriptor
+ * and a tick every WS_TICK_MS), run with the hub mutex held; ws.c gives it on_io (wslay's reads
+ * and writes), tick (pings and time-outs) and bury.
  *
  * A socket's life: tix_ws_on_upgrade (MHD's thread) takes the socket from MHD (below) and
  * adds the descriptor to the loop's epoll set; the wslay context is made when there is
@@ -66,18 +69,17 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <wslay/wslay.h>
 
 #define SNDBUF_BYTES  (16 * 1024)
 #define CLOSE_WAIT_MS 5000
+#define WS_TICK_MS    1000 /* the loop's timer: time-outs and pings (tick) */
 
 /* c->fd non-blocking with a small send buffer (ws.h, "Bounds"), and the peer's address bytes
  * (sin_addr / sin6_addr) into c->peer; none for another family. */
@@ -351,13 +353,7 @@ void tix_ws_close_with(tix_ws_conn *c, uint16_t code, const char *reason)
 
 static void set_out(tix_ws_conn *c, bool out)
 {
-    if (c->want_out == out) {
-        return;
-    }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0u), .data.ptr = c};
-    if (epoll_ctl(c->hub->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0) {
-        c->want_out = out;
-    }
+    tix_sockloop_want_out(&c->hub->loop, c->fd, c, &c->want_out, out);
 }
 
 /* Sends what the socket takes now; drops a client that fails, that is done (both closes
@@ -429,7 +425,7 @@ static void drop(tix_ws_conn *c)
     }
     c->dead = true;
     tix_ws_hub *h = c->hub;
-    epoll_ctl(h->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    tix_sockloop_del(&h->loop, c->fd);
     unlink_conn(c);
     close(c->fd);
     c->fd = -1;
@@ -450,7 +446,7 @@ static void free_conn(tix_ws_conn *c)
     free(c);
 }
 
-/* ---- the loop ---- */
+/* ---- the loop's callbacks (http/sockloop.h; hub mutex held) ---- */
 
 /* After wslay stopped reading (a close was queued: ours, or the answer to the client's), what
  * the client still sends is read and thrown away, so that a client busy writing (the rest of
@@ -473,8 +469,14 @@ static bool discard_input(tix_ws_conn *c)
     return true;
 }
 
-static void on_io(tix_ws_conn *c, uint32_t events)
+/* A socket dropped earlier in the batch is still allocated (bury) and takes nothing. */
+static void on_io(void *hub, void *sock, uint32_t events)
 {
+    (void)hub;
+    tix_ws_conn *c = sock;
+    if (c->dead) {
+        return;
+    }
     bool in = (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) != 0;
     if (in && !unpark(c)) {
         drop(c); /* out of memory: the socket cannot be read */
@@ -501,8 +503,10 @@ static void on_io(tix_ws_conn *c, uint32_t events)
     tix_ws_flush(c);
 }
 
-static void tick(tix_ws_hub *h, int64_t now)
+/* Every second: the time-outs (no close answered, no input, no first message) and pings. */
+static void tick(void *hub, int64_t now)
 {
+    tix_ws_hub *h = hub;
     for (tix_ws_conn *c = h->conns, *next = NULL; c != NULL; c = next) {
         next = c->next;
         bool close_timed_out = c->close_sent_ms > 0 && now - c->close_sent_ms > CLOSE_WAIT_MS;
@@ -524,8 +528,10 @@ static void tick(tix_ws_hub *h, int64_t now)
     }
 }
 
-static void bury(tix_ws_hub *h)
+/* Frees the dropped sockets that no job runs for (hub mutex held, loop thread or destroy). */
+static void bury(void *hub)
 {
+    tix_ws_hub *h = hub;
     for (tix_ws_conn **p = &h->graves; *p != NULL;) {
         tix_ws_conn *c = *p;
         if (c->busy) {
@@ -537,36 +543,7 @@ static void bury(tix_ws_hub *h)
     }
 }
 
-static void *loop_main(void *arg)
-{
-    tix_ws_hub *h = arg;
-    struct epoll_event evs[64];
-    int64_t last_tick = tix_mono_ms();
-    while (!atomic_load(&h->stop)) {
-        int n = epoll_wait(h->ep, evs, 64, 1000);
-        pthread_mutex_lock(&h->mu);
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == NULL) {
-                uint64_t v;
-                ssize_t r = read(h->wake_fd, &v, sizeof(v));
-                (void)r;
-                continue;
-            }
-            tix_ws_conn *c = evs[i].data.ptr;
-            if (!c->dead) {
-                on_io(c, evs[i].events);
-            }
-        }
-        int64_t now = tix_mono_ms();
-        if (now - last_tick >= 1000) {
-            last_tick = now;
-            tick(h, now);
-        }
-        bury(h);
-        pthread_mutex_unlock(&h->mu);
-    }
-    return NULL;
-}
+static const tix_sockloop_ops ws_loop_ops = {on_io, tick, bury};
 
 void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
                        size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
@@ -609,8 +586,7 @@ void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
     }
     h->conns = c;
     h->count++;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-    if (epoll_ctl(h->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    if (tix_sockloop_add(&h->loop, fd, c) != 0) {
         c->dead = true;
         unlink_conn(c);
         close(fd);
@@ -623,7 +599,7 @@ void tix_ws_on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
                                                  : N_("the server takes no more sockets"));
         tix_ws_flush(c);
     } else if (c->pre != NULL) {
-        on_io(c, EPOLLIN); /* what the client sent with the handshake */
+        on_io(h, c, EPOLLIN); /* what the client sent with the handshake */
     }
     pthread_mutex_unlock(&h->mu);
 }
@@ -686,28 +662,21 @@ tix_rc tix_ws_hub_create(struct tix_app *app, long max, long per_ip, tix_ws_hub 
     h->app = app;
     h->max = max;
     h->per_ip = per_ip;
-    h->ep = epoll_create1(EPOLL_CLOEXEC);
-    h->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (h->ep < 0 || h->wake_fd < 0 || epoll_ctl(h->ep, EPOLL_CTL_ADD, h->wake_fd, &ev) != 0 ||
-        tix_workpool_create(2, 4096, &h->jobs) != TIX_OK) {
-        if (h->ep >= 0) {
-            close(h->ep);
-        }
-        if (h->wake_fd >= 0) {
-            close(h->wake_fd);
-        }
+    if (tix_sockloop_init(&h->loop, &h->mu, &ws_loop_ops, h, WS_TICK_MS) != TIX_OK) {
+        free(h);
+        return TIX_ENOMEM;
+    }
+    if (tix_workpool_create(2, 4096, &h->jobs) != TIX_OK) {
+        tix_sockloop_close(&h->loop);
         free(h);
         return TIX_ENOMEM;
     }
     pthread_mutex_init(&h->mu, NULL);
     tix_chan_init(&h->chans, &tix_ws_chan_ops);
-    h->loop_started = pthread_create(&h->loop, NULL, loop_main, h) == 0;
-    if (!h->loop_started) {
+    if (tix_sockloop_start(&h->loop) != TIX_OK) {
         tix_workpool_destroy(h->jobs);
         pthread_mutex_destroy(&h->mu);
-        close(h->ep);
-        close(h->wake_fd);
+        tix_sockloop_close(&h->loop);
         free(h);
         return TIX_ENOMEM;
     }
@@ -722,14 +691,9 @@ void tix_ws_hub_destroy(tix_ws_hub *h)
     }
     tix_ws_shutdown(h, 0);
     tix_workpool_destroy(h->jobs); /* jobs end (their sockets are dead) before the loop goes */
-    atomic_store(&h->stop, true);
-    uint64_t one = 1;
-    ssize_t w = write(h->wake_fd, &one, sizeof(one));
-    (void)w;
-    pthread_join(h->loop, NULL);
+    tix_sockloop_stop(&h->loop);
     bury(h);
-    close(h->ep);
-    close(h->wake_fd);
+    tix_sockloop_close(&h->loop);
     tix_chan_close(&h->chans); /* every socket was dropped: no subscription is left */
     pthread_mutex_destroy(&h->mu);
     free(h);

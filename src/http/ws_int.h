@@ -2,7 +2,8 @@
  * The WebSocket hub's private header: what its two parts share (see ws.h for the whole).
  *
  *   ws.c        the transport: the upgrade, libwslay's callbacks, the socket's send queue
- *               (queue, flush, close, drop), the epoll loop thread and its timers, the hub's
+ *               (queue, flush, close, drop), the socket loop's callbacks (on_io, the timers'
+ *               tick, bury; the thread and epoll set are http/sockloop.h's), the hub's
  *               life. It knows frames and sockets, not what the messages say.
  *   ws_proto.c  the JSON protocol on top: parsing the inbox (tix_ws_pump), auth and
  *               subscribe jobs, the show and user channels (http/channels.h), and the bus's
@@ -31,12 +32,12 @@
 
 #include "core/i18n.h"
 #include "http/channels.h"
+#include "http/sockloop.h"
 #include "http/workpool.h"
 #include "http/ws.h"
 
 #include <jansson.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <wslay/wslay.h>
@@ -102,10 +103,7 @@ struct tix_ws_hub {
     long count, max;
     long per_ip; /* sockets at most from one peer address; 0 = no limit */
     bool closing;
-    atomic_bool stop;
-    int ep, wake_fd;
-    pthread_t loop;
-    bool loop_started;
+    tix_sockloop loop; /* the thread, the epoll set and the tick (http/sockloop.h) */
     tix_workpool *jobs;
 };
 
