@@ -9,7 +9,10 @@
 #   without an Idempotency-Key), USERS (2000), HOLD_TTL (20 s), DEADLINE (120 s), SEED (1), WORKERS (8 per
 #   server), SEATMAP_STALE_MS (1000ms here: an opening night's setting; the server's default is 0),
 #   TICKETD_BIN (build/ticketd), OUT (bench/results/2026-11-26-opening.txt; "-" = none),
-#   KEEP=1 keeps the cluster's directory (logs) after the run. PROFILE=1 loads pg_stat_statements
+#   KEEP=1 keeps the cluster's directory (logs) after the run. PROCS (1): the driver's processes
+#   (the users split over them, each its own event loop; see bench/opening.py --procs), LOOP
+#   (asyncio; uvloop: Debian's python3-uvloop, asyncio when missing), LOG_LEVEL (info: the
+#   servers' access lines, from which the report gives the servers' own view of each step). PROFILE=1 loads pg_stat_statements
 #   and prints, after the run, PostgreSQL's statements by total time and the CPU time each
 #   process kind (PostgreSQL, ticketd, nginx, Redis, the driver) used during the run.
 set -euo pipefail
@@ -26,7 +29,7 @@ OUT=${OUT:-bench/results/2026-11-26-opening.txt}
 
 CLUSTER_DIR=$(mktemp -d /tmp/ticketd-opening-XXXXXX)
 export CLUSTER_DIR TICKETD_BIN=$BIN
-export RATE_LIMIT=off PASSWORD_HASH_COST=min HOLD_TTL="${TTL}s" LOG_LEVEL=warn
+export RATE_LIMIT=off PASSWORD_HASH_COST=min HOLD_TTL="${TTL}s" LOG_LEVEL=${LOG_LEVEL:-info}
 export WORKERS=${WORKERS:-8} JOB_INTERVAL_EXPIRE=2s SEATMAP_STALE_MS=${SEATMAP_STALE_MS:-1000ms}
 export ADMIN_EMAIL=admin@opening.test ADMIN_PASSWORD=opening-admin-password
 LOG=$(mktemp /tmp/ticketd-opening-report-XXXXXX)
@@ -71,6 +74,7 @@ set +e
 /usr/bin/time -f "%U %S" -o "$CLUSTER_DIR/driver.time" /usr/bin/python3 -u bench/opening.py --state "$CLUSTER_DIR/cluster.env" $TINY \
   --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --users "$USERS" \
   --hold-ttl "$TTL" --deadline "$DEADLINE" --seed "${SEED:-1}" \
+  --procs "${PROCS:-1}" --loop "${LOOP:-asyncio}" \
   ${ACCEPT_LANGUAGE:+--accept-language "$ACCEPT_LANGUAGE"} \
   $([ "${HOLD_KEYS:-1}" = 0 ] && echo --no-hold-keys) 2>&1 | tee -a "$LOG"
 rc=${PIPESTATUS[0]}
