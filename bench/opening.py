@@ -243,14 +243,17 @@ class Client:
         self.lags: list[tuple] = []
 
     async def call(self, conn: Conn, step: str, method: str, path: str, body=None,
-                   token: str | None = None, retry: bool = False):
+                   token: str | None = None, retry: bool = False, parse: bool = True):
         """(status, parsed JSON or None). With retry, as a careful client does: a POST carries
         an Idempotency-Key, and a 5xx, a dropped connection or a time-out is sent again (same
-        key) up to RETRIES times after a pause; every attempt is recorded."""
+        key) up to RETRIES times after a pause; every attempt is recorded. parse=False: a 2xx
+        body is not parsed (None): a buyer's look at the seat map, whose ~80 KB the driver
+        never reads, would cost ~0.5 ms of the event loop each, hundreds of them in the
+        stampede's first second."""
         key = uuid.uuid4().hex if retry and method == "POST" and (HOLD_KEYS or step != "hold") \
             else None
         for attempt in range(RETRIES + 1 if retry else 1):
-            status, j = await self._call(conn, step, method, path, body, token, key)
+            status, j = await self._call(conn, step, method, path, body, token, key, parse)
             if 0 < status < 500:
                 break
             if attempt < RETRIES and retry:
@@ -258,7 +261,7 @@ class Client:
                 await asyncio.sleep(1.0 + attempt)
         return status, j
 
-    async def _call(self, conn, step, method, path, body, token, key):
+    async def _call(self, conn, step, method, path, body, token, key, parse=True):
         self.seq += 1
         rid = f"{step}.{self.tag}.{self.seq}"
         start = time.monotonic()
@@ -277,7 +280,7 @@ class Client:
             return 0, None
         lat = time.monotonic() - start
         try:
-            j = json.loads(payload) if payload else None
+            j = json.loads(payload) if payload and (parse or status >= 300) else None
         except ValueError:
             j = None
         code = ""
@@ -475,12 +478,15 @@ class Shared:
 
 async def lag_probe(client: Client, done: asyncio.Event) -> None:
     """How late this event loop wakes a task: sleeps 10 ms at a time and records by how much
-    more than 10 ms each sleep took (the time every other task of the loop kept it busy, which
-    a request's latency measured here includes too)."""
+    more than 10 ms each sleep took (the time every other task of the loop kept it busy, or
+    the kernel left the process waiting for a CPU; a request's latency measured here includes
+    it too), and the CPU time the process used meanwhile (near the whole interval: the loop
+    itself was busy; far less: the process waited for a CPU, the cores busy elsewhere)."""
     while not done.is_set():
-        t = time.monotonic()
+        t, c = time.monotonic(), time.process_time()
         await asyncio.sleep(0.010)
-        client.lags.append((t - client.t0, time.monotonic() - t - 0.010, client.tag))
+        client.lags.append((t - client.t0, time.monotonic() - t - 0.010, client.tag,
+                            time.process_time() - c))
 
 
 class Stampede:
@@ -537,7 +543,7 @@ class Stampede:
         await self.start.wait()
         await asyncio.sleep(rng.random() * p.spread)
         if rng.random() < p.p_look:
-            st, j = await self.call(conn, "seatmap", "GET", base + "/seats")
+            st, j = await self.call(conn, "seatmap", "GET", base + "/seats", parse=False)
             if st != 200:
                 self.bad("seat map", st, j)
         hold = None
@@ -1272,19 +1278,25 @@ def lag_lines(lags: list) -> list[str]:
     """The event-loop lag probe's figures: per second of the first 10, and overall."""
     if not lags:
         return []
-    procs = len({tag for _, _, tag in lags})
+    procs = len({x[2] for x in lags})
 
     def fig(xs: list) -> str:
-        ms = [x * 1000 for x in xs]
-        return f"{pct(ms, 50):.1f}/{pct(ms, 99):.1f}/{max(ms):.1f}" if ms else "-"
+        """p50/p99/max of the lags, and the share of those intervals the process was on a CPU
+        (its own work) rather than waiting for one."""
+        if not xs:
+            return "no wake-up"
+        ms = [x[1] * 1000 for x in xs]
+        busy = sum(x[3] for x in xs) / max(1e-9, sum(x[1] + 0.010 for x in xs))
+        return f"{pct(ms, 50):.0f}/{pct(ms, 99):.0f}/{max(ms):.0f} cpu {100 * busy:.0f}%"
     per_s = []
     for sec in range(10):
-        xs = [lag for t, lag, _ in lags if sec <= t < sec + 1]
-        per_s.append(f"{sec}s: {fig(xs)}")
-    first = [lag for t, lag, _ in lags if 0 <= t < 10]
-    every = [lag for t, lag, _ in lags if t >= 0]
-    return [f"event-loop lag (how late a 10 ms sleep woke, ms p50/p99/max; {procs} driver "
-            f"loop{'s' if procs > 1 else ''}): " + "  ".join(per_s),
+        per_s.append(f"{sec}s: {fig([x for x in lags if sec <= x[0] < sec + 1])}")
+    first = [x for x in lags if 0 <= x[0] < 10]
+    every = [x for x in lags if x[0] >= 0]
+    return [f"event-loop lag (how late a 10 ms sleep woke, ms p50/p99/max, and cpu: the share "
+            f"of those intervals the process ran rather than waited for a core; {procs} driver "
+            f"loop{'s' if procs > 1 else ''}, by the second the sleep began):",
+            "  " + "  ".join(per_s[:5]), "  " + "  ".join(per_s[5:]),
             f"  first 10 s: {fig(first)}; the whole stampede: {fig(every)} "
             f"({len(every)} wake-ups)"]
 

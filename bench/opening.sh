@@ -43,7 +43,7 @@ trap cleanup EXIT
 
 PROFILE=${PROFILE:-0}
 [ "$PROFILE" = 1 ] && export PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top"
-scripts/cluster.sh start 3 >"$CLUSTER_DIR/start.out" 2>&1 ||
+nice -n "${CLUSTER_NICE:-0}" scripts/cluster.sh start 3 >"$CLUSTER_DIR/start.out" 2>&1 ||
   { cat "$CLUSTER_DIR/start.out" >&2; exit 1; }
 
 rc=0

@@ -102,7 +102,7 @@ def test_a_stampede_over_two_driver_processes_merges_into_one_audit(cluster):
     assert violations == [], f"{len(violations)} violations:\n" + "\n".join(violations[:40])
     samples = [s for s in audit.client.samples if s.step == "hold"]
     assert {s.rid.split(".")[1] for s in samples} == {"p0", "p1"}
-    assert {tag for _, _, tag in audit.client.lags} == {"p0", "p1"}
+    assert {x[2] for x in audit.client.lags} == {"p0", "p1"}
     users = {h["user"] for h in stampede.ledger.holds.values()}
     ids = [u[1] for u in audit.ctx["users"]]
     assert {ids.index(u) % 2 for u in users} == {0, 1}, "holds from one process only"
