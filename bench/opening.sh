@@ -9,15 +9,17 @@
 #   without an Idempotency-Key), USERS (2000), HOLD_TTL (20 s), DEADLINE (120 s), SEED (1), WORKERS (8 per
 #   server), SEATMAP_STALE_MS (1000ms here: an opening night's setting; the server's default is 0),
 #   TICKETD_BIN (build/ticketd), OUT (bench/results/2026-11-26-opening.txt; "-" = none),
-#   KEEP=1 keeps the cluster's directory (logs) after the run. PROCS (2): the driver's processes
+#   KEEP=1 keeps the cluster's directory (logs) after the run. PROCS (1): the driver's processes
 #   (the users split over them, each its own event loop; bench/opening.py --procs), LOOP (uvloop:
 #   Debian's python3-uvloop, asyncio's own loop when it is missing; or asyncio), LOG_LEVEL (info:
 #   the servers' access lines, from which the report gives the servers' own view of each step),
 #   CLUSTER_NICE (0): the cluster's niceness above the driver's, so that a driver that shares the
 #   cores with it is not kept waiting for one (its latencies would then include that wait).
 #   The defaults are measured (bench/results/2026-12-06-opening-driver.txt): on 2 shared cores
-#   the driver's loops stalled for 2-4 s in the first seconds with asyncio, 1, 2 or 4 processes
-#   alike, and 1.2-1.4 s with uvloop (2 or 4 alike; 2 takes less CPU from the servers). PROFILE=1 loads pg_stat_statements
+#   the driver's loops stalled for 2-4 s in the stampede's first seconds with asyncio, with 1, 2
+#   or 4 processes alike, and 0.8-1.4 s with uvloop (1, 2 or 4 alike). The stalls are waits for
+#   a core (the loops ran 4-18 % of them), so more processes do not shorten them; uvloop does,
+#   as it needs less CPU per request to catch up. PROFILE=1 loads pg_stat_statements
 #   and prints, after the run, PostgreSQL's statements by total time and the CPU time each
 #   process kind (PostgreSQL, ticketd, nginx, Redis, the driver) used during the run.
 set -euo pipefail
@@ -79,7 +81,7 @@ set +e
 /usr/bin/time -f "%U %S" -o "$CLUSTER_DIR/driver.time" /usr/bin/python3 -u bench/opening.py --state "$CLUSTER_DIR/cluster.env" $TINY \
   --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --users "$USERS" \
   --hold-ttl "$TTL" --deadline "$DEADLINE" --seed "${SEED:-1}" \
-  --procs "${PROCS:-2}" --loop "${LOOP:-uvloop}" \
+  --procs "${PROCS:-1}" --loop "${LOOP:-uvloop}" \
   ${ACCEPT_LANGUAGE:+--accept-language "$ACCEPT_LANGUAGE"} \
   $([ "${HOLD_KEYS:-1}" = 0 ] && echo --no-hold-keys) 2>&1 | tee -a "$LOG"
 rc=${PIPESTATUS[0]}
