@@ -27,7 +27,16 @@ The audit (audit()) checks, from the database and through the API of every serve
 
 Used by bench/opening.sh (full scale) and tests/api/test_opening.py (tiny scale). Only the
 standard library: the load generator is asyncio over raw sockets (HTTP/1.1 keep-alive), cheap
-enough to run on the same two cores as the cluster.
+enough to run on the same two cores as the cluster; --loop uvloop runs it on Debian's
+python3-uvloop, --procs N over N forked processes (stampede_procs).
+
+Measuring the driver itself (issue 13): a driver that shares the cores with the servers can
+report latencies that are its own. So every request carries an X-Request-Id ("<step>.<process>.
+<n>"), which nginx and ticketd write in their access lines, and the report sets each step's
+latency as the driver saw it (to the last byte, and to the answer's head) beside nginx's and
+the servers' own figures for the same requests (access_logs, views); and a probe in each event
+loop records how late a 10 ms sleep wakes, and how much of that time the process was on a CPU
+(lag_probe): a loop busy with its own work, or a process waiting for a core.
 """
 
 from __future__ import annotations
