@@ -137,9 +137,14 @@ void tix_api_seat_map(tix_req *r)
     tix_show_status ss = tix_show_status_at(show.cancelled, show.starts_at, show.ends_at, now);
     if (display == NULL) {
         r->cache_until = seat_map_until(&show, seats, n, now);
+        /* Who claims what, for holds refused early (tix_api_hold_now), when it could refuse
+         * any (booking/early.h): a show off sale or without claims costs no view (with Redis,
+         * no SET per build). */
         size_t len = 0;
-        const char *view = tix_early_view(r->arena, &show, seats, n, &len);
-        if (view != NULL) { /* who claims what, for holds refused early (tix_api_hold_now) */
+        const char *view = tix_early_useful(&show, seats, n, now)
+                               ? tix_early_view(r->arena, &show, seats, n, &len)
+                               : NULL;
+        if (view != NULL) {
             tix_aside_put(r, show.id, CLAIMS_VIEW, view, len, r->cache_until);
         }
     }
@@ -325,11 +330,17 @@ void tix_api_hold_create(tix_req *r)
         return;
     }
     tix_hold_result early;
-    if (tix_req_header(r, "Idempotency-Key") == NULL && refused_early(r, &req, &early)) {
+    if (refused_early(r, &req, &early)) {
         /* What tix_api_hold_now answers before the queue, for a request it had to leave to the
-         * queue (the session not in the cache, no Accept-Language, an owner's audited write):
-         * the same 409 without the hold's transaction. A keyed refusal is stored with its key
-         * (http/idempotency.c), so it goes the whole way. */
+         * queue (Redis, the session not in the cache, no Accept-Language, an owner's audited
+         * write, an Idempotency-Key): the same 409 without the hold's transaction; with Redis
+         * the view is fetched once per version into this process's store (http/aside.h).
+         * A keyed refusal wrote nothing, so http/idempotency.c stores it with its key on its
+         * own, one INSERT, as it stores the database path's refusals; a key that already
+         * holds an answer (a retry of a hold that succeeded, a duplicate still in its
+         * transaction: the INSERT waits for it) makes that answer the reply instead, as the
+         * hold's transaction would have found it. In an opening-night stampede nearly every
+         * hold is such a refusal, and a careful client keys every POST. */
         reply_early(r, &early, "handler");
         return;
     }
@@ -357,13 +368,16 @@ void tix_api_hold_create(tix_req *r)
  * On the libmicrohttpd thread, before the handler queue (tix_route.now): a hold that the show's
  * current claims view says is sure to be refused (booking/early.h: why that 409 is true) is
  * answered here, with the very 409 tix_api_hold_create would give, and never reaches the queue
- * or the database. The server has checked path, token and session (from the cache), role and
- * content type, and sends no keyed request here (an Idempotency-Key's answer is kept in the
- * database). Here: only plain users (an owner's or admin's write goes to the audit trail, a
- * database write), a body that tix_api_hold_create would accept as it is (anything it answers
- * 400/422 goes there), a view that is current; then the hold rate limit, as the queue applies
- * it, and the outcome counters. Anything else: false, and the queue decides as always
- * (tix_api_hold_create, which may still refuse from the view, without the hold's transaction).
+ * or the database. The server calls it only with the in-process cache, where the session check
+ * and the view's versions are process memory (with Redis they would be round trips on this
+ * thread: the queue refuses those, below). It has checked path, token and session (from the
+ * cache), role and content type, and sends no keyed request here (an Idempotency-Key's answer
+ * is kept in the database). Here: only plain users (an owner's or admin's write goes to the
+ * audit trail, a database write), a body that tix_api_hold_create would accept as it is
+ * (anything it answers 400/422 goes there), a view that is current; then the hold rate limit,
+ * as the queue applies it, and the outcome counters. Anything else: false, and the queue
+ * decides as always (tix_api_hold_create, which may still refuse from the view, without the
+ * hold's transaction).
  */
 bool tix_api_hold_now(tix_req *r)
 {

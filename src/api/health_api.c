@@ -126,7 +126,7 @@ static void services(const tix_app *a, FILE *f)
         "Requests that waited for another's cached answer instead of running the handler.",
         tix_cached_coalesced());
     one(f, "counter", "ticketd_cache_stale_total",
-        "Seat-map reads answered with the last answer while a build of it ran (SEATMAP_STALE_MS).",
+        "Seat-map reads answered with the last answer while a build of it ran (SEATMAP_STALE).",
         tix_cached_stale());
     one(f, "counter", "ticketd_cache_inflates_total",
         "Cached gzip answers inflated for clients without gzip.", tix_cached_inflates());

@@ -34,6 +34,19 @@ static char state_of(const tix_map_seat *s)
     return s->claim == TIX_CLAIM_FREE ? 'f' : 'c';
 }
 
+bool tix_early_useful(const tix_show *show, const tix_map_seat *seats, int n, int64_t now_ms)
+{
+    if (show->cancelled || show->starts_at <= now_ms) {
+        return false; /* not on sale: tix_early_refusal would refuse nothing */
+    }
+    for (int i = 0; i < n; i++) {
+        if (state_of(&seats[i]) == 'c') {
+            return true;
+        }
+    }
+    return false;
+}
+
 char *tix_early_view(tix_arena *a, const tix_show *show, const tix_map_seat *seats, int n,
                      size_t *len)
 {

@@ -9,7 +9,12 @@
  * (http/aside.h), never shown to anyone: per seat its state (free, claimed, never sold) and
  * category, and WHO claims it. The public answer cannot serve: a hold replaces the user's own
  * live hold atomically, so a seat that the map shows held may be held by the very user asking,
- * and is then his to take.
+ * and is then his to take. A view is written only when it could refuse anything
+ * (tix_early_useful: the show on sale, a seat claimed): a map without claims refuses no seat a
+ * hold names, and with Redis every view kept is one more SET per build, so a show nobody holds
+ * seats of costs none. A hold that finds no current view decides on the database, as it would
+ * without this module; the view is never built anywhere but beside the seat map's answer, from
+ * the same read, so "usable only at the version it was built for" below holds for every view.
  *
  * Why a refusal from the view is a true answer. The view is used only while the catalogue's and
  * the show's versions are the ones read before the seat map was read from the database, and
@@ -49,6 +54,12 @@
  * in a; *len its length. NULL when a text could not hold it (a tab or newline in a field). */
 char *tix_early_view(tix_arena *a, const tix_show *show, const tix_map_seat *seats, int n,
                      size_t *len);
+
+/* Whether a view of this map, read at now_ms, could ever refuse a hold: the show is on sale
+ * (not cancelled, not started) and at least one sellable seat is claimed. false: no view is
+ * worth keeping (best available asking more seats than a hall without claims has free is then
+ * left to the database, which refuses it as well). */
+bool tix_early_useful(const tix_show *show, const tix_map_seat *seats, int n, int64_t now_ms);
 
 /* Whether req by user_id is sure to be refused by the view (text of tix_early_view) at now_ms:
  * then true with out->problem (TIX_HOLD_SEAT_UNAVAILABLE or TIX_HOLD_NO_SEATS_AVAILABLE) and

@@ -145,7 +145,7 @@ typedef struct tix_config {
     /* Cache, event bus and event streams (src/cache, http/sse.c; docs/cache.md), in ms. */
     int64_t cache_ttl_ms;         /* CACHE_TTL: the longest any answer stays cached */
     int64_t cache_timeout_ms;     /* CACHE_TIMEOUT: every Redis call at most */
-    int64_t seatmap_stale_ms;     /* SEATMAP_STALE_MS: a stale seat map is served this long */
+    int64_t seatmap_stale_ms;     /* SEATMAP_STALE: a stale seat map is served this long */
     int64_t cache_max_bytes;      /* CACHE_MAX_BYTES: size of the in-process store */
     int64_t event_backlog_ttl_ms; /* EVENT_BACKLOG_TTL: a quiet show's backlog is dropped */
     int64_t sse_heartbeat_ms;     /* SSE_HEARTBEAT: ": ping" on every stream this often */

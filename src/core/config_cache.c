@@ -36,7 +36,7 @@ tix_rc tix_config_load_cache(tix_config_parser *p, tix_config *cfg)
     snprintf(cfg->cache_prefix, sizeof(cfg->cache_prefix), "%s", prefix);
     if (tix_config_get_num(p, "CACHE_TTL", &cfg->cache_ttl_ms) != TIX_OK ||
         tix_config_get_num(p, "CACHE_TIMEOUT", &cfg->cache_timeout_ms) != TIX_OK ||
-        tix_config_get_num(p, "SEATMAP_STALE_MS", &cfg->seatmap_stale_ms) != TIX_OK ||
+        tix_config_get_num(p, "SEATMAP_STALE", &cfg->seatmap_stale_ms) != TIX_OK ||
         tix_config_get_num(p, "CACHE_POOL_SIZE", &pool) != TIX_OK ||
         tix_config_get_num(p, "CACHE_MAX_BYTES", &cfg->cache_max_bytes) != TIX_OK ||
         tix_config_get_num(p, "EVENT_BACKLOG", &backlog) != TIX_OK ||

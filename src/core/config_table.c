@@ -252,7 +252,7 @@ const tix_config_var tix_config_vars[] = {
          "deployment sharing a Redis"),
     MSECS("CACHE_TTL", "60s", 1000, DAY * 1000, "the longest any answer stays cached"),
     MSECS("CACHE_TIMEOUT", "250ms", 10, 10000, "every Redis call at most; slower is a miss"),
-    MSECS("SEATMAP_STALE_MS", "0", 0, 60000,
+    MSECS("SEATMAP_STALE", "0", 0, 60000,
           "a seat-map read that misses while a build of the same map runs is answered at once with "
           "the last stored map (X-Cache: stale) if it stopped being current less than this ago; "
           "0 = never (every such read waits for the build, and a client always sees its own holds)."

@@ -54,7 +54,8 @@ typedef enum tix_metric_counter {
     TIX_M_HOLDS, /* ticketd_holds_total{outcome}: placed, conflict, refused, error, released */
     /* ticketd_holds_early_total{path}: the holds of ticketd_holds_total's "conflict" refused
      * from the seat map's claims view (booking/early.h) without a hold transaction:
-     * network_thread (before the handler queue), handler (in it) */
+     * network_thread (before the handler queue: with the in-process cache only), handler (in
+     * it: every other unkeyed one, and all of them with Redis) */
     TIX_M_HOLDS_EARLY,
     TIX_M_BOOKINGS,  /* ticketd_bookings_total{status}: the status a booking moved into */
     TIX_M_REVENUE,   /* ticketd_revenue_minor_total{currency}: confirmed bookings' amounts */

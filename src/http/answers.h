@@ -42,7 +42,7 @@ typedef struct tix_answer {
     size_t plen;
     const char *gz;
     size_t gzlen;
-    /* Staleness (http/cached.c, SEATMAP_STALE_MS), written by lookups of any thread: the last
+    /* Staleness (http/cached.c, SEATMAP_STALE), written by lookups of any thread: the last
      * time this process knew the answer current (stored, or a hit), and the first time a lookup
      * read versions other than its own (0 until then). */
     atomic_llong seen_ms;

@@ -18,7 +18,10 @@
  *
  * Blocking: with the in-process cache every call is in memory; with Redis tix_aside_current
  * costs one GET (the two versions) and, the first time this server sees a version, a second
- * (the entry), each bounded by CACHE_TIMEOUT.
+ * (the entry, then kept in this process's store, as cached.c keeps an entry another server
+ * built: once per version per server), each bounded by CACHE_TIMEOUT. So with Redis it is
+ * called only from a handler, never on a libmicrohttpd thread (http/router.h: tix_route.now),
+ * and a Redis that cannot answer makes it find nothing (the database decides).
  */
 #ifndef TIX_HTTP_ASIDE_H
 #define TIX_HTTP_ASIDE_H
@@ -39,7 +42,7 @@ void tix_aside_put(tix_req *r, const char *show_id, const char *name, const char
 /* The text kept under show_id's key name if it is current now (see above), as an answer of
  * the store with a new reference for the caller (tix_answer_unref; its plain bytes are the
  * text, NUL-terminated); NULL otherwise. Safe on a libmicrohttpd thread with the in-process
- * cache. */
+ * cache only. */
 tix_answer *tix_aside_current(tix_req *r, const char *show_id, const char *name);
 
 #endif

@@ -46,7 +46,7 @@ struct tix_cached {
  * arrives meanwhile is served by the one after it: builds per second are bounded by the build's
  * time, not by the reads. When a build ends, one of the waiters for the next one leads it. A
  * waiter that waits more than COALESCE_WAIT_MS, or whose build stored nothing (it failed, or
- * its answer was not storable), builds its own answer. With SEATMAP_STALE_MS, a show-scope
+ * its answer was not storable), builds its own answer. With SEATMAP_STALE, a show-scope
  * miss that finds a build running (or, on MHD's thread, a read of its entry queued to lead one:
  * `queued`) is answered with the entry's last answer instead of waiting, while that is recent
  * enough (see "stale while revalidating" below). */
@@ -363,12 +363,12 @@ static void serve_answer(tix_req *r, tix_answer *a, const char *how)
     serve(r, a->etag, a->plain, a->plen, a->gz, a->gzlen, how, a);
 }
 
-/* ---- stale while revalidating (SEATMAP_STALE_MS) ----
+/* ---- stale while revalidating (SEATMAP_STALE) ----
  *
  * A show-scope read that misses while a build of its entry is running, or while another read
  * of it waits in the pool to lead one, is answered at once with the entry's last stored answer
  * (X-Cache: stale, Age: whole seconds, rounded up, since it went out of date; its own ETag) when
- * that answer went out of date less than SEATMAP_STALE_MS ago. "Went out of date" is the first
+ * that answer went out of date less than SEATMAP_STALE ago. "Went out of date" is the first
  * time a lookup of this process read newer versions than the answer's (superseded_ms), or its
  * instant by the clock if that came first. So that a first sighting long after the fact cannot
  * pass for a recent change, an answer this process had not seen current (stored, or a hit) for

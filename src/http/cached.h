@@ -26,9 +26,9 @@
  *
  * Misses are coalesced: while one request builds the answer for an entry and versions, the
  * others that miss on it wait for that answer (see "flights" in cached.c). For show-scope
- * routes (the seat map) with SEATMAP_STALE_MS > 0, a miss that arrives while a build of its
+ * routes (the seat map) with SEATMAP_STALE > 0, a miss that arrives while a build of its
  * entry runs or is queued is instead answered at once, from libmicrohttpd's thread, with the
- * entry's last stored answer when that went out of date less than SEATMAP_STALE_MS ago
+ * entry's last stored answer when that went out of date less than SEATMAP_STALE ago
  * ("stale while revalidating" in cached.c): the one exception to the exactness above, bounded,
  * and only while someone else's build is under way (a read with none leads one and waits).
  *
@@ -61,7 +61,7 @@ bool tix_cached_answer_now(tix_req *r);
 bool tix_cached_versions(const tix_req *r, const char **catver, const char **scopever);
 /* Also on a libmicrohttpd thread, after tix_cached_answer_now found no hit, for a show-scope
  * route (the seat map): true when the request was answered with the entry's last stored answer,
- * out of date by less than SEATMAP_STALE_MS, because a build of the entry is running or queued
+ * out of date by less than SEATMAP_STALE, because a build of the entry is running or queued
  * (X-Cache: stale, Age; see "stale while revalidating" in cached.c). Otherwise it changes
  * nothing but count the request as queued for its entry (r->queued_on, until its lookup in the
  * pool or its end) and set r->build_first when it will lead the entry's next build. */

@@ -67,9 +67,11 @@ typedef struct tix_route {
      * database; false when it cannot, having changed nothing the handler reads (the request then
      * goes to the queue as usual). Called only for a request that passed every check the queue
      * makes before the handler (path and query, bearer token and session checked from the cache
-     * alone, role, content type), carrying no Idempotency-Key. Rate limits are its to apply.
-     * It must not wait for the database; with Redis, its cache reads (and the session check's)
-     * are round trips on this thread, each bounded by CACHE_TIMEOUT. */
+     * alone, role, content type), carrying no Idempotency-Key, and only while the cache cannot
+     * block (tix_cache.nonblocking: the in-process cache), so that everything it and the session
+     * check read is this process's memory; with Redis the queue answers every request, as it
+     * does cache hits (http/cached.h). Rate limits are its to apply. It must not wait for the
+     * database. */
     bool (*now)(tix_req *r);
 } tix_route;
 

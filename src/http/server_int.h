@@ -141,7 +141,8 @@ void tix_server_dispatch(req_state *st);
 bool tix_server_answer_cached_now(req_state *st);
 /* On the MHD thread, before the handler queue: a route's own early answer (tix_route.now) for a
  * request that passes every check the queue would make first, with the session checked from
- * the cache alone; false, changing nothing the queue reads, otherwise. */
+ * the cache alone, when the cache cannot block (never with Redis); false, changing nothing the
+ * queue reads, otherwise. */
 bool tix_server_answer_now(req_state *st);
 
 /* server_upload.c (called by server_request.c; it calls nothing there) */

@@ -10,8 +10,10 @@
  *      the handler (then the audit trail's row, http/audit.h), then resumes the connection;
  *      MHD calls once more and the answer is
  *      queued (routes flagged TIX_ROUTE_INLINE, which cannot block, answer on the spot, and so
- *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now, and a
- *      route's early answers, tix_route.now: a hold sure to be refused, booking/early.h);
+ *      do hits of the in-process answer cache: http/cached.h, tix_cached_answer_now, and,
+ *      with the in-process cache too, a route's early answers, tix_route.now: a hold sure to
+ *      be refused, booking/early.h; with Redis both go to the pool, so this thread never
+ *      waits for a round trip);
  *      An event stream's answer (r->stream) is not queued: hand_off_stream writes its head
  *      itself, gives a dup() of the socket to the SSE hub (http/sse.h) and answers MHD_NO, on
  *      which MHD closes its descriptor (no FIN: MHD_USE_TURBO, server.c) and forgets the
@@ -219,6 +221,14 @@ static bool hand_off_stream(req_state *st, struct MHD_Connection *conn)
         }
         tix_sse_discard(r->stream);
         r->stream = NULL;
+        /* The handler's 200 and its stream headers are void (nothing adds headers before a
+         * stream's handler runs): the 503 replaces them, or tix_reply_error would refuse to
+         * answer twice and MHD would send the 200 with an empty body. */
+        r->status = 0;
+        r->resp = NULL;
+        r->resp_len = 0;
+        r->content_type = NULL;
+        r->nheaders = 0;
         tix_reply_header(r, "Retry-After", "5");
         tix_reply_error(r, 503, "unavailable", "the event stream could not be started; try again",
                         NULL);

@@ -405,10 +405,10 @@ def test_concurrent_misses_build_the_seat_map_once(own_pg_cluster, make_server):
 
     A psql session locks seat_claims, so the first reader's build stops inside the database
     while the others arrive; without coalescing each of them would be a miss of its own. With
-    SEATMAP_STALE_MS=0: otherwise they would be answered with the map Venue read, stale (see
+    SEATMAP_STALE=0: otherwise they would be answered with the map Venue read, stale (see
     test_readers_during_a_slow_build_get_the_stale_map_within_the_bound)."""
     pg = own_pg_cluster
-    srv = make_server("postgres", pg=pg, WORKERS=16, SEATMAP_STALE_MS="0")
+    srv = make_server("postgres", pg=pg, WORKERS=16, SEATMAP_STALE="0")
     v = Venue(srv)
     hold(srv, make_user(srv).token, v.show_id, seat_ids=v.ids("A1"))  # a new version: a miss
     dbname = srv.database_url.rsplit("/", 1)[1]
@@ -521,10 +521,10 @@ def test_misses_under_newer_versions_share_the_next_build(own_pg_cluster, make_s
     version of its own. A read that arrives while a build runs waits for the next build (begun
     after it arrived) instead of building its own: with the first build stuck in the database
     (a psql session locks seat_claims) and four reads arriving under four newer versions, the
-    database is read twice, not five times, and every answer is the same map (SEATMAP_STALE_MS=0:
+    database is read twice, not five times, and every answer is the same map (SEATMAP_STALE=0:
     otherwise the reads would be answered stale with the map Venue read)."""
     pg = own_pg_cluster
-    srv = make_server("postgres", pg=pg, WORKERS=32, SEATMAP_STALE_MS="0", **redis_env(redis_server))
+    srv = make_server("postgres", pg=pg, WORKERS=32, SEATMAP_STALE="0", **redis_env(redis_server))
     v = Venue(srv)
     hold(srv, make_user(srv).token, v.show_id, seat_ids=v.ids("A1"))  # a new version: a miss
     ver = [k for k in redis_server.command("KEYS", "*") if f"{{show:{v.show_id}}}:ver" in k]
@@ -581,7 +581,7 @@ def in_thread(fn) -> tuple[threading.Thread, list]:
 @pytest.mark.parametrize("cache", ["in-process", "redis"])
 def test_readers_during_a_slow_build_get_the_stale_map_within_the_bound(
         own_pg_cluster, make_server, redis_server, cache):
-    """SEATMAP_STALE_MS (cached.c, "stale while revalidating"): while one reader's build of a
+    """SEATMAP_STALE (cached.c, "stale while revalidating"): while one reader's build of a
     seat map is stuck in the database (a psql session locks seat_claims), other readers are
     answered at once with the last stored map, marked X-Cache: stale with an Age and the old
     map's ETag (If-None-Match with it: 304; with another tag: no stale answer, it waits), but
@@ -590,7 +590,7 @@ def test_readers_during_a_slow_build_get_the_stale_map_within_the_bound(
     pg = own_pg_cluster
     bound = 2.0  # the leader's wait must end within the server's 5 s lock_timeout
     env = redis_env(redis_server) if cache == "redis" else {}
-    srv = make_server("postgres", pg=pg, WORKERS=8, SEATMAP_STALE_MS=f"{int(bound * 1000)}ms",
+    srv = make_server("postgres", pg=pg, WORKERS=8, SEATMAP_STALE=f"{int(bound * 1000)}ms",
                       **env)
     v = Venue(srv)
     a1 = v.ids("A1")[0]
@@ -642,12 +642,12 @@ def test_readers_during_a_slow_build_get_the_stale_map_within_the_bound(
 
 
 def test_no_stale_map_when_off_or_when_nobody_saw_it_current_lately(own_pg_cluster, make_server):
-    """SEATMAP_STALE_MS=0 keeps every reader waiting for the build; and with the bound on, a map
+    """SEATMAP_STALE=0 keeps every reader waiting for the build; and with the bound on, a map
     stored long before the change that made it out of date (no read for longer than the bound)
     is never served stale, however recently the change was first noticed."""
     pg = own_pg_cluster
     for stale_ms, pause in (("0", 0.0), ("1000ms", 1.5)):
-        srv = make_server("postgres", pg=pg, WORKERS=8, SEATMAP_STALE_MS=stale_ms)
+        srv = make_server("postgres", pg=pg, WORKERS=8, SEATMAP_STALE=stale_ms)
         v = Venue(srv)
         a1 = v.ids("A1")[0]
         assert seats(srv, v.show_id).status_code == 200
@@ -663,7 +663,7 @@ def test_no_stale_map_when_off_or_when_nobody_saw_it_current_lately(own_pg_clust
             second = in_thread(lambda: seats(srv, v.show_id))
             waiting.append(second)
             second[0].join(1.0)
-            assert not second[1], f"SEATMAP_STALE_MS={stale_ms}: {second[1][0].headers}"
+            assert not second[1], f"SEATMAP_STALE={stale_ms}: {second[1][0].headers}"
         finally:
             locker.stdin.close()
             locker.wait(10)

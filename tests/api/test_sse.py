@@ -10,6 +10,8 @@ idle streams hold no worker thread, and SIGTERM ends them before the server stop
 from __future__ import annotations
 
 import json
+import os
+import resource
 import socket
 import threading
 import time
@@ -19,7 +21,7 @@ import requests
 
 from booking_helpers import Venue, buy, hold, release
 from catalog_helpers import make_user
-from conftest import TIMEOUT, assert_error, call
+from conftest import TICKETD_WRAPPER, TIMEOUT, assert_error, call
 from redis_helpers import SseClient, redis_server, wait_for  # noqa: F401  (fixture)
 
 
@@ -370,6 +372,75 @@ def test_a_stream_is_logged_when_it_ends(server):
     assert line["method"] == "GET" and line.get("aborted") is True, line
     assert line["bytes_out"] > len("retry: 2000\n\n"), line
     assert not [x for x in server_log(server) if "internal error" in x.get("msg", "")]
+
+
+def read_error(c: SseClient, timeout: float = TIMEOUT) -> dict:
+    """The JSON body of a non-stream answer read by c (c.read_headers done): Content-Length
+    bytes after the head."""
+    n = int(c.headers["content-length"])
+    deadline = time.monotonic() + timeout
+    while len(c.raw) < n:
+        assert c._fill(deadline), f"body cut short: {c.raw!r}"
+    return json.loads(c.raw[:n])
+
+
+@pytest.mark.skipif(bool(TICKETD_WRAPPER), reason="a wrapper (valgrind) keeps descriptors of "
+                    "its own under the process's limit")
+def test_a_stream_that_cannot_take_its_socket_is_a_503(make_server, backend):
+    """hand_off_stream (http/server_request.c) dups the connection's descriptor for the SSE hub;
+    when that fails (out of descriptors: the server's RLIMIT_NOFILE is lowered here, with
+    prlimit, to a few above what it holds) the client gets 503 unavailable "the event stream
+    could not be started" with a Retry-After, on the connection MHD still has, and nothing is
+    left behind: once descriptors are free again /healthz answers and a new stream works (and
+    under ASan the server exits without a leak report: make_server checks)."""
+    srv = make_server(backend, SSE_HEARTBEAT="1h")
+    v = Venue(srv)
+    for _ in range(3):  # warm up: whatever opens descriptors on first use (database connections)
+        c = open_stream(srv, v.show_id)
+        ready_id(c)
+        c.close()
+    wait_for(lambda: sse_streams_gauge(srv) == 0, timeout=10, what="the warm-up streams to go")
+    pid = srv.proc.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    top = max(int(x) for x in os.listdir(f"/proc/{pid}/fd"))
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (top + 1 + 6, hard))
+    streams: list[SseClient] = []
+    refused = None
+    try:
+        for _ in range(40):  # each stream keeps one descriptor; the free ones run out
+            c = SseClient(srv, v.show_id)
+            if c.read_headers() != 200:
+                refused = c
+                break
+            streams.append(c)
+            ready_id(c)
+        assert refused is not None, "every stream was started: the limit did not bite"
+        assert streams, "no stream started below the limit"
+        assert refused.status == 503, refused.raw
+        assert refused.headers.get("retry-after") == "5", refused.headers
+        assert refused.headers["content-type"].startswith("application/json"), refused.headers
+        body = read_error(refused)
+        assert body["error"]["code"] == "unavailable", body
+        assert "the event stream could not be started" in body["error"]["message"], body
+        assert srv.access_line(refused.headers["x-request-id"])["status"] == 503
+        refused.close()
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))  # room for /metrics
+        assert sse_streams_gauge(srv) == len(streams)  # the refused one left nothing behind
+    finally:
+        if refused is not None:
+            refused.close()
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        for c in streams:
+            c.close()
+    wait_for(lambda: sse_streams_gauge(srv) == 0, timeout=10, what="the streams to go")
+    assert requests.get(srv.url + "/healthz", timeout=TIMEOUT).status_code == 200
+    c = open_stream(srv, v.show_id)
+    try:
+        ready_id(c)
+    finally:
+        c.close()
+    assert not [x for x in server_log(srv) if x.get("level") in ("error", "fatal")], \
+        [x for x in server_log(srv) if x.get("level") in ("error", "fatal")]
 
 
 def server_log(srv) -> list[dict]:

@@ -127,6 +127,30 @@ static void test_a_field_with_a_tab_makes_no_view(void **state)
     tix_arena_destroy(a);
 }
 
+/* A view is worth keeping only when it could refuse: on sale, and some sellable seat claimed. */
+static void test_a_view_is_useful_only_with_claims_on_sale(void **state)
+{
+    (void)state;
+    char i1[] = "s1", i2[] = "s2", i3[] = "s3", cat[] = "back", rival[] = RIVAL;
+    tix_map_seat seats[3] = {{.id = i1, .category = cat, .price = 100},
+                             {.id = i2, .category = cat, .price = 100},
+                             {.id = i3, .category = cat, .price = 100}};
+    tix_show show = {.starts_at = STARTS};
+    assert_false(tix_early_useful(&show, seats, 3, NOW)); /* every seat free */
+    seats[2].blocked = true;
+    seats[1].price = -1;
+    assert_false(tix_early_useful(&show, seats, 3, NOW)); /* blocked, unpriced: never sold */
+    assert_false(tix_early_useful(&show, seats, 0, NOW));
+    seats[0].claim = TIX_CLAIM_SOLD;
+    seats[0].claim_user = rival;
+    assert_true(tix_early_useful(&show, seats, 3, NOW));
+    seats[0].claim = TIX_CLAIM_HELD;
+    assert_true(tix_early_useful(&show, seats, 3, NOW));
+    assert_false(tix_early_useful(&show, seats, 3, STARTS)); /* started: not on sale */
+    show.cancelled = true;
+    assert_false(tix_early_useful(&show, seats, 3, NOW));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_anything_else_takes_the_ordinary_path),
         cmocka_unit_test(test_best_available_only_when_fewer_are_free),
         cmocka_unit_test(test_a_field_with_a_tab_makes_no_view),
+        cmocka_unit_test(test_a_view_is_useful_only_with_claims_on_sale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
