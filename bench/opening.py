@@ -27,7 +27,16 @@ The audit (audit()) checks, from the database and through the API of every serve
 
 Used by bench/opening.sh (full scale) and tests/api/test_opening.py (tiny scale). Only the
 standard library: the load generator is asyncio over raw sockets (HTTP/1.1 keep-alive), cheap
-enough to run on the same two cores as the cluster.
+enough to run on the same two cores as the cluster; --loop uvloop runs it on Debian's
+python3-uvloop, --procs N over N forked processes (stampede_procs).
+
+Measuring the driver itself (issue 13): a driver that shares the cores with the servers can
+report latencies that are its own. So every request carries an X-Request-Id ("<step>.<process>.
+<n>"), which nginx and ticketd write in their access lines, and the report sets each step's
+latency as the driver saw it (to the last byte, and to the answer's head) beside nginx's and
+the servers' own figures for the same requests (access_logs, views); and a probe in each event
+loop records how late a 10 ms sleep wakes, and how much of that time the process was on a CPU
+(lag_probe): a loop busy with its own work, or a process waiting for a core.
 """
 
 from __future__ import annotations
@@ -36,12 +45,18 @@ import argparse
 import asyncio
 import functools
 import json
+import mmap
+import multiprocessing
+import os
+import pickle
 import random
 import re
 import shlex
 import subprocess
+import struct
 import sys
 import time
+import traceback
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -135,6 +150,7 @@ class Conn:
         self.name, self.port = name, port
         self.reader = self.writer = None
         self.last = 0.0
+        self.t_head = 0.0  # monotonic time the last answer's head was read (its first byte's)
 
     async def open(self) -> "Conn":
         self.close()
@@ -152,8 +168,11 @@ class Conn:
         self.reader = self.writer = None
 
     async def request(self, method: str, path: str, body=None, token: str | None = None,
-                      key: str | None = None):
-        """(status, headers, body bytes); raises NetError or asyncio.TimeoutError."""
+                      key: str | None = None, rid: str | None = None):
+        """(status, headers, body bytes); raises NetError or asyncio.TimeoutError. rid: sent as
+        X-Request-Id, so nginx's and the server's access-log lines can be matched to it.
+        self.t_head is then when the answer's head had been read (the time to its first byte,
+        as near as this event loop can tell)."""
         if self.writer is None or time.monotonic() - self.last > IDLE_REOPEN:
             await self.open()
         data = b"" if body is None else json.dumps(body).encode()
@@ -165,6 +184,8 @@ class Conn:
             head.append(f"Authorization: Bearer {token}")
         if key:
             head.append(f"Idempotency-Key: {key}")
+        if rid:
+            head.append(f"X-Request-Id: {rid}")
         head += EXTRA_HEADERS
         try:
             self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
@@ -182,6 +203,7 @@ class Conn:
 
     async def _response(self):
         raw = await self.reader.readuntil(b"\r\n\r\n")
+        self.t_head = time.monotonic()
         lines = raw.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
         headers = {}
@@ -211,26 +233,36 @@ class Sample:
     t: float  # since the start of the stampede (negative: set-up)
     target: str
     code: str = ""  # the error code of a 4xx
+    head: float = 0.0  # seconds from sending to the answer's head read (0: no answer)
+    rid: str = ""  # its X-Request-Id: "<step>.<process>.<n>"
 
 
 class Client:
     """Sends requests and records one Sample per request."""
 
-    def __init__(self):
+    def __init__(self, tag: str = "p0"):
         self.samples: list[Sample] = []
         self.t0 = time.monotonic()
         self.problems: list[str] = []  # transport failures and 5xx, with context
         self.retried: Counter = Counter()  # step -> attempts sent again
+        self.tag = tag  # the driver process, in request ids
+        self.seq = 0
+        # The event loop's lateness: (t since the start, seconds a 10 ms sleep woke up late,
+        # the process's tag), from lag_probe.
+        self.lags: list[tuple] = []
 
     async def call(self, conn: Conn, step: str, method: str, path: str, body=None,
-                   token: str | None = None, retry: bool = False):
+                   token: str | None = None, retry: bool = False, parse: bool = True):
         """(status, parsed JSON or None). With retry, as a careful client does: a POST carries
         an Idempotency-Key, and a 5xx, a dropped connection or a time-out is sent again (same
-        key) up to RETRIES times after a pause; every attempt is recorded."""
+        key) up to RETRIES times after a pause; every attempt is recorded. parse=False: a 2xx
+        body is not parsed (None): a buyer's look at the seat map, whose ~80 KB the driver
+        never reads, would cost ~0.5 ms of the event loop each, hundreds of them in the
+        stampede's first second."""
         key = uuid.uuid4().hex if retry and method == "POST" and (HOLD_KEYS or step != "hold") \
             else None
         for attempt in range(RETRIES + 1 if retry else 1):
-            status, j = await self._call(conn, step, method, path, body, token, key)
+            status, j = await self._call(conn, step, method, path, body, token, key, parse)
             if 0 < status < 500:
                 break
             if attempt < RETRIES and retry:
@@ -238,30 +270,33 @@ class Client:
                 await asyncio.sleep(1.0 + attempt)
         return status, j
 
-    async def _call(self, conn, step, method, path, body, token, key):
+    async def _call(self, conn, step, method, path, body, token, key, parse=True):
+        self.seq += 1
+        rid = f"{step}.{self.tag}.{self.seq}"
         start = time.monotonic()
         try:
-            status, _, payload = await conn.request(method, path, body, token, key)
+            status, _, payload = await conn.request(method, path, body, token, key, rid)
         except asyncio.TimeoutError:
             self.samples.append(Sample(step, -1, time.monotonic() - start, start - self.t0,
-                                       conn.name))
+                                       conn.name, rid=rid))
             self.problems.append(f"{step} {method} {path} on {conn.name}: no answer in "
                                  f"{REQUEST_TIMEOUT:.0f} s")
             return -1, None
         except NetError as e:
             self.samples.append(Sample(step, 0, time.monotonic() - start, start - self.t0,
-                                       conn.name))
+                                       conn.name, rid=rid))
             self.problems.append(f"{step} {method} {path}: connection failed: {e}")
             return 0, None
         lat = time.monotonic() - start
         try:
-            j = json.loads(payload) if payload else None
+            j = json.loads(payload) if payload and (parse or status >= 300) else None
         except ValueError:
             j = None
         code = ""
         if status >= 400 and isinstance(j, dict):
             code = (j.get("error") or {}).get("code", "")
-        self.samples.append(Sample(step, status, lat, start - self.t0, conn.name, code))
+        self.samples.append(Sample(step, status, lat, start - self.t0, conn.name, code,
+                                   conn.t_head - start, rid))
         if status >= 500:
             self.problems.append(f"{step} {method} {path} on {conn.name}: {status} "
                                  f"{payload[:300]!r}")
@@ -284,6 +319,7 @@ class ClusterInfo:
     servers: list
     pg_bin: str
     pg_port: str
+    dir: str = ""  # the cluster's directory: the servers' and nginx's logs
 
     @staticmethod
     def from_state(path: str) -> "ClusterInfo":
@@ -296,7 +332,7 @@ class ClusterInfo:
         servers = [Target(f"ticketd{i + 1}", int(p))
                    for i, p in enumerate(st["TICKETD_PORTS"].split())]
         return ClusterInfo(Target("nginx", int(st["NGINX_PORT"])), servers, st["PG_BIN"],
-                           st["PG_PORT"])
+                           st["PG_PORT"], st.get("CLUSTER_DIR", ""))
 
     @property
     def entry_points(self) -> list:
@@ -402,9 +438,71 @@ class Ledger:
     timeline: list = field(default_factory=list)  # monitor: (t, available, held, booked)
 
 
+class Shared:
+    """What the driver's processes share (--procs N, fork): the start instant, the seats sold
+    so far by all of them, and when they first reached the capacity (which stops every one).
+    An anonymous shared mapping made before the fork, and a lock around the sold count."""
+
+    T0, SOLD_OUT_AT, SOLD, READY = 0, 1, 2, 3  # doubles
+
+    def __init__(self):
+        self.mem = mmap.mmap(-1, 64)
+        self.lock = multiprocessing.get_context("fork").Lock()
+        self._set(self.SOLD_OUT_AT, -1.0)
+
+    def _get(self, k: int) -> float:
+        return struct.unpack_from("d", self.mem, 8 * k)[0]
+
+    def _set(self, k: int, v: float) -> None:
+        struct.pack_into("d", self.mem, 8 * k, v)
+
+    @property
+    def t0(self) -> float:
+        return self._get(self.T0)
+
+    @t0.setter
+    def t0(self, v: float) -> None:
+        self._set(self.T0, v)
+
+    @property
+    def ready(self) -> int:
+        return int(self._get(self.READY))
+
+    def set_ready(self) -> None:
+        with self.lock:
+            self._set(self.READY, self._get(self.READY) + 1)
+
+    @property
+    def sold_out_at(self) -> float | None:
+        v = self._get(self.SOLD_OUT_AT)
+        return None if v < 0 else v
+
+    def add_sold(self, n: int, now: float, capacity: int) -> None:
+        with self.lock:
+            sold = self._get(self.SOLD) + n
+            self._set(self.SOLD, sold)
+            if sold >= capacity and self._get(self.SOLD_OUT_AT) < 0:
+                self._set(self.SOLD_OUT_AT, now)
+
+
+async def lag_probe(client: Client, done: asyncio.Event) -> None:
+    """How late this event loop wakes a task: sleeps 10 ms at a time and records by how much
+    more than 10 ms each sleep took (the time every other task of the loop kept it busy, or
+    the kernel left the process waiting for a CPU; a request's latency measured here includes
+    it too), and the CPU time the process used meanwhile (near the whole interval: the loop
+    itself was busy; far less: the process waited for a CPU, the cores busy elsewhere)."""
+    while not done.is_set():
+        t, c = time.monotonic(), time.process_time()
+        await asyncio.sleep(0.010)
+        client.lags.append((t - client.t0, time.monotonic() - t - 0.010, client.tag,
+                            time.process_time() - c))
+
+
 class Stampede:
-    def __init__(self, info: ClusterInfo, p: Params, client: Client, ctx: dict):
+    def __init__(self, info: ClusterInfo, p: Params, client: Client, ctx: dict,
+                 shared: Shared | None = None):
         self.info, self.p, self.client, self.ctx = info, p, client, ctx
+        self.shared = shared
         self.show = ctx["show_id"]
         self.ledger = Ledger()
         self.stop = asyncio.Event()
@@ -435,6 +533,11 @@ class Stampede:
     def sold_change(self, n: int) -> None:
         self.sold += n
         self.ledger.sold_events.append((self.now(), n))
+        if self.shared is not None:  # the total is all processes' (watch_shared stops us)
+            self.shared.add_sold(n, self.now(), self.capacity)
+            if self.shared.sold_out_at is not None:
+                self.stop.set()
+            return
         if self.sold >= self.capacity and self.sold_out_at is None:
             self.sold_out_at = self.now()
             self.stop.set()
@@ -449,7 +552,7 @@ class Stampede:
         await self.start.wait()
         await asyncio.sleep(rng.random() * p.spread)
         if rng.random() < p.p_look:
-            st, j = await self.call(conn, "seatmap", "GET", base + "/seats")
+            st, j = await self.call(conn, "seatmap", "GET", base + "/seats", parse=False)
             if st != 200:
                 self.bad("seat map", st, j)
         hold = None
@@ -621,31 +724,167 @@ class Stampede:
         for c in conns:
             c.close()
 
-    async def run(self) -> float:
-        """Runs every user to the end; returns the wall time of the stampede."""
-        conns = []
-        for i in range(self.p.users):
+    async def watch_shared(self, done: asyncio.Event) -> None:
+        """With other driver processes: stop when any of them saw the show sold out."""
+        while not done.is_set() and not self.stop.is_set():
+            if self.shared.sold_out_at is not None:
+                self.stop.set()
+                return
+            await asyncio.sleep(0.02)
+
+    async def run(self, users: list | None = None, monitor: bool = True) -> float:
+        """Runs the users (all by default; with --procs, this process's share) to the end;
+        returns the wall time of the stampede. The start instant is this process's own, or
+        with a Shared one the parent's (it waits until every process is connected and
+        ready). monitor: this process also reads the seat map every 0.5 s."""
+        users = list(range(self.p.users)) if users is None else users
+        conns = {}
+        for i in users:
             t = self.target_for(i)
-            conns.append(Conn(t.name, t.port))
+            conns[i] = Conn(t.name, t.port)
         # Connect everyone first, so the stampede is requests, not TCP handshakes.
         sem = asyncio.Semaphore(200)
 
         async def connect(c):
             async with sem:
                 await c.open()
-        await asyncio.gather(*(connect(c) for c in conns))
-        tasks = [asyncio.create_task(self.user(i, conns[i])) for i in range(self.p.users)]
-        mon = asyncio.create_task(self.monitor())
-        await asyncio.sleep(0.2)
-        self.client.t0 = time.monotonic()
+        await asyncio.gather(*(connect(c) for c in conns.values()))
+        tasks = [asyncio.create_task(self.user(i, conns[i])) for i in users]
+        mon = asyncio.create_task(self.monitor()) if monitor else None
+        done = asyncio.Event()
+        if self.shared is None:
+            await asyncio.sleep(0.2)
+            self.client.t0 = time.monotonic()
+        else:
+            self.shared.set_ready()
+            while self.shared.t0 == 0:
+                await asyncio.sleep(0.002)
+            self.client.t0 = self.shared.t0
+            await asyncio.sleep(max(0.0, self.client.t0 - time.monotonic()))
+        probe = asyncio.create_task(lag_probe(self.client, done))
+        watch = asyncio.create_task(self.watch_shared(done)) if self.shared else None
         self.start.set()
         await asyncio.gather(*tasks)
         wall = self.now()
-        self.stop.set()
-        await mon
-        for c in conns:
+        done.set()
+        if users:  # the users are done; a monitor-only process stops when told (wall)
+            self.stop.set()
+        if mon is not None:
+            await mon
+        await probe
+        if watch is not None:
+            await watch
+        for c in conns.values():
             c.close()
         return wall
+
+
+# ---- the stampede over N processes (--procs) ----
+
+
+def merge_ledger(into: Ledger, o: Ledger) -> None:
+    """A child process's ledger into the parent's (users are disjoint: nothing collides)."""
+    into.holds.update(o.holds)
+    into.bookings.update(o.bookings)
+    into.payments.update(o.payments)
+    into.confirmed_seen.update(o.confirmed_seen)
+    into.cancelled |= o.cancelled
+    into.unexpected += o.unexpected
+    into.sold_events = sorted(into.sold_events + o.sold_events)
+    into.no_seats_times = sorted(into.no_seats_times + o.no_seats_times)
+    into.outcomes.update(o.outcomes)
+    into.timeline = sorted(into.timeline + o.timeline)
+
+
+def stampede_procs(info: ClusterInfo, p: Params, client: Client, ctx: dict,
+                   procs: int) -> tuple[Stampede, float]:
+    """The stampede over procs forked processes, each with its own event loop, connections
+    and share of the users (user i in process i % procs); this process (the parent) reads
+    the seat map every 0.5 s (the monitor) and sets the start instant once every child has
+    connected its users. Each child sends back through a pipe, pickled, its samples, problems,
+    retries, loop lags and ledger; they are merged here into client and the returned
+    Stampede's ledger, so the audit sees exactly what one process would have. Called outside
+    any running event loop (a child runs its own with asyncio.run)."""
+    shared = Shared()
+    st = Stampede(info, p, client, ctx, shared)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    kids = []
+    for k in range(procs):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            code = 0
+            try:
+                os.close(r)
+                mine = Client(f"p{k}")
+                cst = Stampede(info, p, mine, ctx, shared)
+                wall = asyncio.run(cst.run([i for i in range(p.users) if i % procs == k],
+                                           monitor=False))
+                out = pickle.dumps({"samples": mine.samples, "problems": mine.problems,
+                                    "retried": mine.retried, "lags": mine.lags,
+                                    "ledger": cst.ledger, "sold": cst.sold, "wall": wall})
+                with os.fdopen(w, "wb") as fh:
+                    fh.write(out)
+            except BaseException:  # noqa: BLE001 - reported, and the parent sees no result
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(w)
+        kids.append((pid, r))
+
+    async def parent() -> list:
+        loop = asyncio.get_running_loop()
+        futs = []
+        for _, r in kids:
+            fut, chunks = loop.create_future(), []
+
+            def readable(r=r, fut=fut, chunks=chunks):
+                data = os.read(r, 1 << 20)
+                if data:
+                    chunks.append(data)
+                    return
+                loop.remove_reader(r)
+                os.close(r)
+                fut.set_result(b"".join(chunks))
+            loop.add_reader(r, readable)
+            futs.append(fut)
+        limit = time.monotonic() + 300
+        while shared.ready < procs and not any(f.done() for f in futs):
+            if time.monotonic() > limit:
+                raise RuntimeError("the driver's processes did not get ready in 300 s")
+            await asyncio.sleep(0.005)
+        shared.t0 = client.t0 = time.monotonic() + 0.2
+        await asyncio.sleep(0.2)
+        done = asyncio.Event()
+        st.start.set()
+        mon = asyncio.create_task(st.monitor())
+        watch = asyncio.create_task(st.watch_shared(done))
+        datas = await asyncio.gather(*futs)
+        st.stop.set()
+        done.set()
+        await mon
+        await watch
+        return datas
+
+    datas = asyncio.run(parent())
+    walls = []
+    for (pid, _), data in zip(kids, datas):
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or not data:
+            client.problems.append(f"driver process {pid} failed (wait status {status})")
+            continue
+        d = pickle.loads(data)
+        client.samples += d["samples"]
+        client.problems += d["problems"]
+        client.retried.update(d["retried"])
+        client.lags += d["lags"]
+        merge_ledger(st.ledger, d["ledger"])
+        st.sold += d["sold"]
+        walls.append(d["wall"])
+    st.sold_out_at = shared.sold_out_at
+    return st, max(walls, default=time.monotonic() - client.t0)
 
 
 def hold_left(hold: dict) -> float:
@@ -969,8 +1208,110 @@ def pct(xs: list, p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def access_logs(info: ClusterInfo | None) -> tuple[dict, dict]:
+    """The servers' and nginx's own times of the driver's requests, by request id:
+    ({rid: seconds from the request's first byte in to its answer sent: the ticketd access
+    line's dur_us}, {rid: (nginx $request_time, $upstream_response_time)}). Empty when the
+    logs are not there (the servers log requests at LOG_LEVEL=info only)."""
+    servers, nginx = {}, {}
+    if info is None or not info.dir or not os.path.isdir(info.dir):
+        return servers, nginx
+    for name in sorted(os.listdir(info.dir)):
+        if not re.fullmatch(r"ticketd\d+\.log", name):
+            continue
+        with open(os.path.join(info.dir, name), encoding="utf-8", errors="replace") as fh:
+            for ln in fh:
+                if '"msg":"request"' not in ln or '"dur_us"' not in ln:
+                    continue
+                try:
+                    j = json.loads(ln)
+                except ValueError:
+                    continue
+                servers[j.get("rid", "")] = j["dur_us"] / 1e6
+    line = re.compile(r" rt=([\d.]+) urt=(\S+) .*rid=(\S+)")
+    try:
+        with open(os.path.join(info.dir, "nginx-access.log"), encoding="utf-8",
+                  errors="replace") as fh:
+            for ln in fh:
+                m = line.search(ln)
+                if m:
+                    # urt: one time per upstream tried ("0.004, 0.002"); "-" when none answered
+                    urt = sum(float(x) for x in re.findall(r"[\d.]+", m.group(2))) \
+                        if m.group(2) != "-" else None
+                    nginx[m.group(3)] = (float(m.group(1)), urt)
+    except OSError:
+        pass
+    return servers, nginx
+
+
+def views(samples: list, info: ClusterInfo | None) -> list[str]:
+    """Each step's latency three ways, matched per request by its X-Request-Id: the driver's
+    (send to last byte, and to the head), nginx's (for the requests sent through it) and the
+    server's; and, per request, the driver's time minus the server's (time spent outside the
+    server: the network, nginx, and this driver's event loop)."""
+    servers, nginx = access_logs(info)
+    out = ["three views of each step's latency, ms (p50/p99; n): the driver (send to last byte"
+           " | to the answer's head), nginx (request_time | upstream_response_time; requests"
+           " through nginx), the servers (access log dur_us), and driver minus server per"
+           " request"]
+    out.append(f"{'step':<14}{'n':>6}{'driver':>16}{'head':>16}{'nginx n':>9}{'nginx rt':>16}"
+               f"{'upstream':>16}{'srv n':>7}{'server':>16}{'drv-srv':>16}")
+
+    def pp(xs: list) -> str:
+        return f"{pct(xs, 50):.1f}/{pct(xs, 99):.1f}" if xs else "-"
+    rows = [(st, lambda s, st=st: s.step == st) for st in
+            ("seatmap", "hold", "release", "book", "pay", "confirm", "cancel", "monitor")]
+    rows.append(("seatmap<5s", lambda s: s.step == "seatmap" and s.t < 5.0))
+    rows.append(("hold<5s", lambda s: s.step == "hold" and s.t < 5.0))
+    for name, keep in rows:
+        ss = [s for s in samples if keep(s) and s.status > 0]
+        if not ss:
+            continue
+        ng = [nginx[s.rid] for s in ss if s.rid in nginx]
+        sv = [(s, servers[s.rid]) for s in ss if s.rid in servers]
+        out.append(
+            f"{name:<14}{len(ss):>6}{pp([s.latency * 1000 for s in ss]):>16}"
+            f"{pp([s.head * 1000 for s in ss]):>16}{len(ng):>9}"
+            f"{pp([x[0] * 1000 for x in ng]):>16}"
+            f"{pp([x[1] * 1000 for x in ng if x[1] is not None]):>16}{len(sv):>7}"
+            f"{pp([d * 1000 for _, d in sv]):>16}"
+            f"{pp([(s.latency - d) * 1000 for s, d in sv]):>16}")
+    if not servers:
+        out.append("  (no server access lines: the servers log requests at LOG_LEVEL=info)")
+    if not nginx:
+        out.append("  (no nginx access lines with rt= and rid=)")
+    return out
+
+
+def lag_lines(lags: list) -> list[str]:
+    """The event-loop lag probe's figures: per second of the first 10, and overall."""
+    if not lags:
+        return []
+    procs = len({x[2] for x in lags})
+
+    def fig(xs: list) -> str:
+        """p50/p99/max of the lags, and the share of those intervals the process was on a CPU
+        (its own work) rather than waiting for one."""
+        if not xs:
+            return "no wake-up"
+        ms = [x[1] * 1000 for x in xs]
+        busy = sum(x[3] for x in xs) / max(1e-9, sum(x[1] + 0.010 for x in xs))
+        return f"{pct(ms, 50):.0f}/{pct(ms, 99):.0f}/{max(ms):.0f} cpu {100 * busy:.0f}%"
+    per_s = []
+    for sec in range(10):
+        per_s.append(f"{sec}s: {fig([x for x in lags if sec <= x[0] < sec + 1])}")
+    first = [x for x in lags if 0 <= x[0] < 10]
+    every = [x for x in lags if x[0] >= 0]
+    return [f"event-loop lag (how late a 10 ms sleep woke, ms p50/p99/max, and cpu: the share "
+            f"of those intervals the process ran rather than waited for a core; {procs} driver "
+            f"loop{'s' if procs > 1 else ''}, by the second the sleep began):",
+            "  " + "  ".join(per_s[:5]), "  " + "  ".join(per_s[5:]),
+            f"  first 10 s: {fig(first)}; the whole stampede: {fig(every)} "
+            f"({len(every)} wake-ups)"]
+
+
 def report(p: Params, client: Client, st: Stampede, wall: float, audit: Audit,
-           ctx: dict) -> str:
+           ctx: dict, info: ClusterInfo | None = None) -> str:
     out = []
     w = out.append
     steps = ["seatmap", "hold", "release", "book", "pay", "confirm", "cancel", "monitor"]
@@ -995,6 +1336,12 @@ def report(p: Params, client: Client, st: Stampede, wall: float, audit: Audit,
           f"{pct(lat, 90):>9.1f}{pct(lat, 99):>9.1f}{max(lat):>9.1f}{c2:>7}{c409:>7}"
           f"{len(ss) - c2 - c409 - c5 - net:>7}{c5:>5}{net:>5}")
     w("  (req/s: requests of the step over the span from its first request to its last answer)")
+    for ln in lag_lines(client.lags):
+        w(ln)
+    w("")
+    for ln in views(samples, info):
+        w(ln)
+    w("")
     codes = Counter((s.step, s.status, s.code) for s in samples if s.status >= 300)
     w("answers other than 2xx: " + ", ".join(f"{k[0]} {k[1]} {k[2]}: {v}"
                                             for k, v in sorted(codes.items())))
@@ -1036,6 +1383,23 @@ def report(p: Params, client: Client, st: Stampede, wall: float, audit: Audit,
     return "\n".join(out)
 
 
+def night(info: ClusterInfo, p: Params, admin_email: str, admin_password: str,
+          procs: int = 1, wait_for_expiry: bool = True):
+    """As opening() (set-up, stampede, audit), with the stampede's users split over procs
+    processes when procs > 1 (stampede_procs). Not a coroutine: it forks between event
+    loops."""
+    client = Client()
+    ctx = asyncio.run(setup(info, p, client, admin_email, admin_password))
+    if procs > 1:
+        st, wall = stampede_procs(info, p, client, ctx, procs)
+    else:
+        st = Stampede(info, p, client, ctx)
+        wall = asyncio.run(st.run())
+    audit = Audit(info, p, client, ctx, st.ledger)
+    violations = asyncio.run(audit.run(wait_for_expiry))
+    return report(p, client, st, wall, audit, ctx, info), violations, audit, st
+
+
 async def opening(info: ClusterInfo, p: Params, admin_email: str, admin_password: str,
                   wait_for_expiry: bool = True):
     """Set-up, stampede, audit: (report text, violations, Audit, Stampede)."""
@@ -1045,7 +1409,7 @@ async def opening(info: ClusterInfo, p: Params, admin_email: str, admin_password
     wall = await st.run()
     audit = Audit(info, p, client, ctx, st.ledger)
     violations = await audit.run(wait_for_expiry)
-    return report(p, client, st, wall, audit, ctx), violations, audit, st
+    return report(p, client, st, wall, audit, ctx, info), violations, audit, st
 
 
 def main() -> int:
@@ -1059,6 +1423,10 @@ def main() -> int:
     ap.add_argument("--deadline", type=float)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--accept-language", help="an Accept-Language header for every request")
+    ap.add_argument("--procs", type=int, default=1,
+                    help="split the users over this many processes (each its own event loop)")
+    ap.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                    help="the event loop (uvloop: Debian's python3-uvloop; asyncio if missing)")
     ap.add_argument("--no-hold-keys", action="store_true",
                     help="holds without an Idempotency-Key (other POSTs keep theirs)")
     a = ap.parse_args()
@@ -1071,6 +1439,14 @@ def main() -> int:
         if getattr(a, k) is not None:
             setattr(p, k, getattr(a, k))
     info = ClusterInfo.from_state(a.state)
+    loop = "asyncio"
+    if a.loop == "uvloop":
+        try:
+            import uvloop  # noqa: PLC0415 - optional
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+            loop = "uvloop"
+        except ImportError:
+            print("uvloop is not installed (python3-uvloop): asyncio's own loop", flush=True)
     print(f"parameters: users={p.users} hall={len(p.rows)}x{p.seats_per_row} "
           f"(capacity {p.capacity()}, blocked {list(p.blocked)}) popular={p.popular_rows}"
           f"{p.popular_seats[0]}-{p.popular_seats[1]} hold_ttl={p.hold_ttl}s spread={p.spread}s "
@@ -1079,9 +1455,10 @@ def main() -> int:
           f"double_book={p.p_double_book} double_pay={p.p_double_pay} "
           f"double_confirm={p.p_double_confirm} cancel={p.p_cancel}) seed={p.seed} "
           f"entry points={[f'{t.name}:{t.port}' for t in info.entry_points]} "
-          f"accept_language={a.accept_language or '-'} hold_keys={'on' if HOLD_KEYS else 'off'}",
+          f"accept_language={a.accept_language or '-'} hold_keys={'on' if HOLD_KEYS else 'off'} "
+          f"driver: {a.procs} process{'es' if a.procs > 1 else ''}, {loop} loop",
           flush=True)
-    text, violations, _, _ = asyncio.run(opening(info, p, a.admin_email, a.admin_password))
+    text, violations, _, _ = night(info, p, a.admin_email, a.admin_password, a.procs)
     print(text, flush=True)
     return 1 if violations else 0
 

@@ -14,7 +14,8 @@ test_pkgs=(postgresql patroni etcd-server redis-server redis-sentinel nginx-ligh
   nodejs  # tests/graphql: graphql-js (npm ci) checks our introspection
   chromium chromium-driver python3-selenium  # tests/browser: the web app in headless chromium
   prometheus)  # promtool: tests/api/test_metrics.py checks /metrics and deploy/alerts.yml
-bench_pkgs=(linux-perf)
+bench_pkgs=(linux-perf
+  python3-uvloop)  # bench/opening.sh LOOP=uvloop (the driver falls back to asyncio without it)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = "test" ] || [ "${1:-build}" = "bench" ]; then

@@ -90,6 +90,31 @@ def test_the_stampede_went_down_every_path(night):
     assert audit.facts["sales"]["seats"] == audit.facts["strict"]["sold"], audit.facts
 
 
+def test_a_stampede_over_two_driver_processes_merges_into_one_audit(cluster):
+    """--procs 2: the users split over two forked processes (each its own event loop), the
+    start instant and the sold-out stop shared, samples and ledgers merged back for the same
+    strict audit (a new show on the same cluster). The lag probe ran in both loops, and the
+    report matched the requests to nginx's access-log lines by their X-Request-Id."""
+    info = opening.ClusterInfo.from_state(str(cluster.dir / "cluster.env"))
+    text, violations, audit, stampede = opening.night(info, P, ADMIN_EMAIL, ADMIN_PASSWORD,
+                                                      procs=2, wait_for_expiry=False)
+    print("\n" + text)
+    assert violations == [], f"{len(violations)} violations:\n" + "\n".join(violations[:40])
+    samples = [s for s in audit.client.samples if s.step == "hold"]
+    assert {s.rid.split(".")[1] for s in samples} == {"p0", "p1"}
+    assert {x[2] for x in audit.client.lags} == {"p0", "p1"}
+    users = {h["user"] for h in stampede.ledger.holds.values()}
+    ids = [u[1] for u in audit.ctx["users"]]
+    assert {ids.index(u) % 2 for u in users} == {0, 1}, "holds from one process only"
+    assert audit.facts["db_bookings"]["confirmed"] > 0, audit.facts
+    assert stampede.sold == sum(n for _, n in stampede.ledger.sold_events)
+    if stampede.sold >= stampede.capacity:  # sold out before the deadline: all stopped then
+        assert stampede.sold_out_at is not None, "the shared sold-out stop never came"
+    _, nginx = opening.access_logs(info)
+    via_nginx = [s for s in samples if s.target == "nginx" and s.status > 0]
+    assert via_nginx and all(s.rid in nginx for s in via_nginx)
+
+
 def test_the_audit_notices_a_seat_sold_twice(night):
     info, _, audit, _ = night
     bid, seats = confirmed_booking(night)
