@@ -1210,8 +1210,9 @@ def pct(xs: list, p: float) -> float:
 
 def access_logs(info: ClusterInfo | None) -> tuple[dict, dict]:
     """The servers' and nginx's own times of the driver's requests, by request id:
-    ({rid: seconds from the request's first byte in to its answer sent: the ticketd access
-    line's dur_us}, {rid: (nginx $request_time, $upstream_response_time)}). Empty when the
+    ({rid: (seconds from the request's first byte in to its answer sent: the ticketd access
+    line's dur_us, of which waiting for a handler thread: queue_us, and for a database
+    connection: db_wait_us)}, {rid: (nginx $request_time, $upstream_response_time)}). Empty when the
     logs are not there (the servers log requests at LOG_LEVEL=info only)."""
     servers, nginx = {}, {}
     if info is None or not info.dir or not os.path.isdir(info.dir):
@@ -1227,7 +1228,8 @@ def access_logs(info: ClusterInfo | None) -> tuple[dict, dict]:
                     j = json.loads(ln)
                 except ValueError:
                     continue
-                servers[j.get("rid", "")] = j["dur_us"] / 1e6
+                servers[j.get("rid", "")] = (j["dur_us"] / 1e6, j.get("queue_us", 0) / 1e6,
+                                             j.get("db_wait_us", 0) / 1e6)
     line = re.compile(r" rt=([\d.]+) urt=(\S+) .*rid=(\S+)")
     try:
         with open(os.path.join(info.dir, "nginx-access.log"), encoding="utf-8",
@@ -1252,10 +1254,12 @@ def views(samples: list, info: ClusterInfo | None) -> list[str]:
     servers, nginx = access_logs(info)
     out = ["three views of each step's latency, ms (p50/p99; n): the driver (send to last byte"
            " | to the answer's head), nginx (request_time | upstream_response_time; requests"
-           " through nginx), the servers (access log dur_us), and driver minus server per"
-           " request"]
+           " through nginx), the servers (access log dur_us; of it, the wait for a handler"
+           " thread, queue_us, and for a database connection, db_wait_us), and driver minus"
+           " server per request"]
     out.append(f"{'step':<14}{'n':>6}{'driver':>16}{'head':>16}{'nginx n':>9}{'nginx rt':>16}"
-               f"{'upstream':>16}{'srv n':>7}{'server':>16}{'drv-srv':>16}")
+               f"{'upstream':>16}{'srv n':>7}{'server':>16}{'queue':>14}{'db wait':>14}"
+               f"{'drv-srv':>16}")
 
     def pp(xs: list) -> str:
         return f"{pct(xs, 50):.1f}/{pct(xs, 99):.1f}" if xs else "-"
@@ -1268,13 +1272,15 @@ def views(samples: list, info: ClusterInfo | None) -> list[str]:
         if not ss:
             continue
         ng = [nginx[s.rid] for s in ss if s.rid in nginx]
-        sv = [(s, servers[s.rid]) for s in ss if s.rid in servers]
+        sv = [(s, servers[s.rid][0]) for s in ss if s.rid in servers]
+        qw = [servers[s.rid][1:] for s in ss if s.rid in servers]
         out.append(
             f"{name:<14}{len(ss):>6}{pp([s.latency * 1000 for s in ss]):>16}"
             f"{pp([s.head * 1000 for s in ss]):>16}{len(ng):>9}"
             f"{pp([x[0] * 1000 for x in ng]):>16}"
             f"{pp([x[1] * 1000 for x in ng if x[1] is not None]):>16}{len(sv):>7}"
             f"{pp([d * 1000 for _, d in sv]):>16}"
+            f"{pp([x[0] * 1000 for x in qw]):>14}{pp([x[1] * 1000 for x in qw]):>14}"
             f"{pp([(s.latency - d) * 1000 for s, d in sv]):>16}")
     if not servers:
         out.append("  (no server access lines: the servers log requests at LOG_LEVEL=info)")

@@ -145,7 +145,10 @@ tix_db *tix_req_db(tix_req *r)
     if (r->db != NULL) {
         return r->db;
     }
-    if (tix_db_acquire(r->app->db, &r->db) != TIX_OK) {
+    int64_t t0 = tix_mono_us();
+    tix_rc rc = tix_db_acquire(r->app->db, &r->db);
+    r->db_wait_us += tix_mono_us() - t0;
+    if (rc != TIX_OK) {
         r->db = NULL;
         tix_reply_rc(r, TIX_EUNAVAIL);
         return NULL;
@@ -159,7 +162,10 @@ tix_db *tix_req_db_read(tix_req *r)
         return r->db != NULL ? r->db : r->rdb;
     }
     int64_t stale = 0;
-    if (tix_db_acquire_read(r->app->db, &r->rdb, &stale) != TIX_OK) {
+    int64_t t0 = tix_mono_us();
+    tix_rc rc = tix_db_acquire_read(r->app->db, &r->rdb, &stale);
+    r->db_wait_us += tix_mono_us() - t0;
+    if (rc != TIX_OK) {
         r->rdb = NULL;
         tix_reply_rc(r, TIX_EUNAVAIL);
         return NULL;

@@ -125,6 +125,11 @@ struct tix_req {
     /* Store calls (store/db.h tix_db_calls) of connections the request has given back already;
      * the access log adds those of db and rdb if still held. */
     int db_calls;
+    /* Where the time before and around the handler went, for the access line: queue_us, how
+     * long the request waited in its lane's queue for a pool thread (0 inline); db_wait_us, how
+     * long tix_req_db / tix_req_db_read waited for a pooled connection (store/db.h). */
+    int64_t queue_us;
+    int64_t db_wait_us;
     int nheaders;
     const char *hname[TIX_REQ_MAX_HEADERS];
     const char *hvalue[TIX_REQ_MAX_HEADERS];

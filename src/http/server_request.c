@@ -474,7 +474,8 @@ static bool runs_inline(const req_state *st)
 static void pool_job(void *arg)
 {
     req_state *st = arg;
-    tix_metrics_queue_wait(st->lane, tix_mono_us() - st->queued_us);
+    st->r.queue_us = tix_mono_us() - st->queued_us;
+    tix_metrics_queue_wait(st->lane, st->r.queue_us);
     run_handler(st);
     st->handled = true;
     MHD_resume_connection(st->conn);
@@ -593,13 +594,14 @@ static const char *logged_method(const char *m)
     return "OTHER";
 }
 
-/* One JSON line per request; db_calls: the store calls it made (tix_req.db_calls). Every text that
+/* One JSON line per request; db_calls: the store calls it made (tix_req.db_calls); queue_us and
+ * db_wait_us: its waits for a pool thread and a database connection. Every text that
  * comes from the client is escaped and bounded (path 511 bytes, user 127), so the line always fits
  * its buffer and always parses. */
 /* The line's fields before dur_us (rid, method, path, status) into head and after bytes_out
- * (ip, user, error, db_calls) into tail; false when they did not fit (cannot happen with the
- * bounds above and 1 KiB each). An event stream's line is written at its end from these
- * (stream_ended). */
+ * (ip, user, error, db_calls, queue_us, db_wait_us) into tail; false when they did not fit (cannot
+ * happen with the bounds above and 1 KiB each). An event stream's line is written at its end from
+ * these (stream_ended). */
 static bool log_parts(req_state *st, char *head, size_t hcap, char *tail, size_t tcap)
 {
     tix_req *r = &st->r;
@@ -613,9 +615,12 @@ static bool log_parts(req_state *st, char *head, size_t hcap, char *tail, size_t
     tix_json_escape(rid, sizeof(rid), r->request_id);
     int hn = snprintf(head, hcap, "\"rid\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%u",
                       rid, logged_method(r->method), path, r->status);
-    int tn = snprintf(tail, tcap, "\"ip\":\"%s\",\"user\":\"%s\",\"error\":\"%s\",\"db_calls\":%d",
+    int tn = snprintf(tail, tcap,
+                      "\"ip\":\"%s\",\"user\":\"%s\",\"error\":\"%s\",\"db_calls\":%d,"
+                      "\"queue_us\":%lld,\"db_wait_us\":%lld",
                       ip, user, r->error_code ? r->error_code : "",
-                      r->db_calls + tix_db_calls(r->db) + tix_db_calls(r->rdb));
+                      r->db_calls + tix_db_calls(r->db) + tix_db_calls(r->rdb),
+                      (long long)r->queue_us, (long long)r->db_wait_us);
     if (hn < 0 || (size_t)hn >= hcap || tn < 0 || (size_t)tn >= tcap) {
         snprintf(head, hcap, "\"rid\":\"%s\",\"status\":%u,\"truncated\":true", rid, r->status);
         return false;
