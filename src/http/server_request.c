@@ -481,14 +481,24 @@ static void pool_job(void *arg)
     MHD_resume_connection(st->conn);
 }
 
-/* The read lane for public cacheable GETs (server_int.h), the handler pool for the rest. */
-static tix_workpool *pool_for(const req_state *st)
+/* The read lane for public cacheable GETs, the hold lane for holds (server_int.h), the handler
+ * pool for the rest; *lane: its name for the queue-wait metric. */
+static tix_workpool *pool_for(const req_state *st, const char **lane)
 {
     unsigned f = st->r.route ? st->r.route->flags : 0;
     bool read = st->s->read_pool != NULL && strcmp(st->r.method, "GET") == 0 &&
                 (f & (TIX_ROUTE_CACHE_SHOW | TIX_ROUTE_CACHE_CATALOG)) != 0 &&
                 (f & TIX_ROUTE_CACHE_USER) == 0;
-    return read ? st->s->read_pool : st->s->pool;
+    if (read) {
+        *lane = "reads";
+        return st->s->read_pool;
+    }
+    if ((f & TIX_ROUTE_LANE_HOLDS) != 0 && st->s->hold_pool != NULL) {
+        *lane = "holds";
+        return st->s->hold_pool;
+    }
+    *lane = "handlers";
+    return st->s->pool;
 }
 
 /* Suspends the connection and queues its handler. A full queue is answered at once: 503 with
@@ -497,8 +507,7 @@ static enum MHD_Result hand_to_pool(req_state *st, struct MHD_Connection *conn)
 {
     st->conn = conn;
     MHD_suspend_connection(conn); /* before the job can possibly resume it */
-    tix_workpool *pool = pool_for(st);
-    st->lane = pool == st->s->pool ? "handlers" : "reads";
+    tix_workpool *pool = pool_for(st, &st->lane);
     st->queued_us = tix_mono_us();
     /* A read that will lead its seat map's build goes first: others are answered stale
      * meanwhile, and the build bounds how long (http/cached.c). */

@@ -553,3 +553,55 @@ def test_a_hold_refused_for_a_taken_seat_takes_no_lock_of_it(make_server, pg_clu
         locker.wait(10)
     # The lock gone, the rival's hold is still his, and he can book it.
     assert book(srv, rival.token, held["hold_id"])["booking"]["status"] == "pending_payment"
+
+
+def test_checkout_never_queues_behind_holds(make_server, pg_cluster):
+    """Holds run on a lane of their own (http/server_int.h hold_pool), so a booking is answered
+    while every hold thread is stuck. WORKERS=2 gives the hold lane 2 threads; two keyed holds
+    are made to wait on their Idempotency-Keys' rows, which a psql session has inserted and not
+    committed; then a buyer who already holds seats books them. With one lane for both (before
+    the hold lane) the two stuck holds had both handler threads, and the booking waited until
+    lock_timeout (5 s) answered the holds first."""
+    srv = make_server("postgres", WORKERS="2")
+    v = Venue(srv)
+    buyer, jam1, jam2 = make_user(srv, "buyer"), make_user(srv, "jam1"), make_user(srv, "jam2")
+    got = hold(srv, buyer.token, v.show_id, seat_ids=v.ids("C1"))
+    dbname = srv.database_url.rsplit("/", 1)[1]
+    locker = pg_cluster.session(dbname)
+    answers: dict = {}
+    threads = []
+    try:
+        locker.stdin.write(
+            "BEGIN; INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status,"
+            f" created_at) VALUES ('{jam1.id}', 'jam', 'x', 0, 0), ('{jam2.id}', 'jam', 'x', 0,"
+            " 0);\n")
+        locker.stdin.flush()
+        deadline = time.monotonic() + 10
+        while pg_cluster.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE state ="
+                                      " 'idle in transaction' AND query LIKE '%jam%'") != "1":
+            assert time.monotonic() < deadline, "the locker never inserted the keys"
+            time.sleep(0.05)
+        for who, seat in ((jam1, "D1"), (jam2, "D2")):
+            def send(who=who, seat=seat):
+                answers[who.name] = requests.post(
+                    f"{srv.url}/api/v1/shows/{v.show_id}/holds", timeout=30,
+                    json={"seat_ids": v.ids(seat)},
+                    headers={"Authorization": f"Bearer {who.token}", "Idempotency-Key": "jam"})
+            threads.append(threading.Thread(target=send))
+            threads[-1].start()
+        deadline = time.monotonic() + 10
+        while pg_cluster.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                      " wait_event_type = 'Lock' AND client_addr IS NOT NULL") != "2":
+            assert time.monotonic() < deadline, "the two holds never waited on their keys"
+            time.sleep(0.05)
+        r = requests.post(f"{srv.url}/api/v1/bookings", json={"hold_id": got["hold_id"]},
+                          headers={"Authorization": f"Bearer {buyer.token}"}, timeout=30)
+        assert all(t.is_alive() for t in threads), "the booking was answered after a stuck hold"
+        assert r.status_code == 201, r.text
+    finally:
+        locker.stdin.close()
+        locker.wait(10)
+        for t in threads:
+            t.join(30)
+    for label in ("jam1", "jam2"):  # the keys' rows gone, the holds went ahead
+        assert answers[label].status_code == 201, answers[label].text
