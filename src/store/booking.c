@@ -29,32 +29,21 @@ void tix_claims_take_stmt(tix_arena *a, const tix_claim_req *q, tix_db_stmt *st)
     char *values = tix_arena_strdup(a, "");
     for (int i = 0; i < n; i++) {
         p[5 + i] = TIX_DB_TEXT(q->seat_ids[i]);
-        values = tix_arena_sprintf(a, "%s%s(CAST($%d AS TEXT))", values, i ? ", " : "", 6 + i);
+        values = tix_arena_sprintf(a,
+                                   "%s%s($1, $%d, $2, $3, NULL, $4, $5, (SELECT p.amount FROM"
+                                   " seats s JOIN show_prices p ON p.category = s.category"
+                                   " WHERE p.show_id = $1 AND s.id = $%d))",
+                                   values, i ? ", " : "", 6 + i, 6 + i);
     }
     /* One statement, seats in sorted order (no deadlocks between overlapping holds). A live
      * claim is left alone; an expired one is taken over. Each claim records the seat's price as
      * this statement reads it, and RETURNING lists what we got at which price: that is what the
-     * hold says and what its booking charges, whatever the show's prices become meanwhile.
-     *
-     * A seat whose live claim this statement's snapshot already sees is not inserted at all (the
-     * NOT EXISTS): a conflict on it would take the claim's row lock (ON CONFLICT DO UPDATE locks
-     * the row it meets, whether its WHERE then updates it or not) and keep it until this
-     * transaction ends, after one more round trip when the hold is refused. In a stampede a
-     * popular seat's row was so locked by one refused hold after another, and every booking,
-     * confirmation and hold that needed the row queued behind them (bench/opening.sh PROFILE=1:
-     * 16 ms per claim INSERT). The conflict clause still decides the seats this snapshot sees free
-     * or expired, and so every race: the unique key and the row lock are the authority, the
-     * snapshot only spares the lock of a seat that was surely taken. */
+     * hold says and what its booking charges, whatever the show's prices become meanwhile. */
     *st = (tix_db_stmt){
         .sql = tix_arena_sprintf(
             a,
             "INSERT INTO seat_claims (show_id, seat_id, user_id, hold_id, booking_id, expires_at,"
-            " created_at, price) SELECT $1, v.column1, $2, $3, NULL, $4, $5, (SELECT p.amount"
-            " FROM seats s JOIN show_prices p ON p.category = s.category"
-            " WHERE p.show_id = $1 AND s.id = v.column1) FROM (VALUES %s) AS v"
-            " WHERE NOT EXISTS (SELECT 1 FROM seat_claims c WHERE c.show_id = $1"
-            " AND c.seat_id = v.column1 AND (c.expires_at IS NULL OR c.expires_at > $5))"
-            " ON CONFLICT (show_id, seat_id) DO UPDATE SET"
+            " created_at, price) VALUES %s ON CONFLICT (show_id, seat_id) DO UPDATE SET"
             " user_id = excluded.user_id, hold_id = excluded.hold_id, booking_id = NULL,"
             " expires_at = excluded.expires_at, created_at = excluded.created_at,"
             " price = excluded.price"

@@ -24,7 +24,7 @@ import requests
 
 from booking_helpers import (
     CONTENTION_LAYOUT, CONTENTION_PRICES, Venue, assert_tickets, book, buy, get_booking, hold,
-    make_users, pay, seat_ids_of, seat_map, session_for, statuses, unavailable_error,
+    make_users, pay, seat_ids_of, seat_map, session_for, statuses,
 )
 from catalog_helpers import make_user
 from conftest import TIMEOUT, scale_release_only
@@ -517,42 +517,6 @@ def test_release_racing_booking_of_one_hold(server):
             assert (rel.status_code, bk.status_code) == (204, 409), (rel.text, bk.text)
             assert st == "available"
     STATS.update(backend=server.backend, outcomes={f"{a}/{b}": n for (a, b), n in outcomes.items()})
-
-
-def test_a_hold_refused_for_a_taken_seat_takes_no_lock_of_it(make_server, pg_cluster):
-    """A hold for a seat whose live claim has committed is refused without taking that claim's
-    row lock (store/booking.c tix_claims_take_stmt): it is answered while another transaction
-    holds the lock. A conflict on the row would wait for it, as ON CONFLICT DO UPDATE does,
-    until lock_timeout (a 503): in a stampede that made every booking and confirmation of a
-    popular seat queue behind the holds refused for it. The cache is off, so the database
-    refuses (no early refusal from the claims view). PostgreSQL only: SQLite has no row locks."""
-    srv = make_server("postgres", CACHE="off")
-    v = Venue(srv)
-    rival, user = make_user(srv, "rival"), make_user(srv, "late")
-    held = hold(srv, rival.token, v.show_id, seat_ids=v.ids("B2", "B3"))
-    dbname = srv.database_url.rsplit("/", 1)[1]
-    locker = pg_cluster.session(dbname)
-    try:
-        # What a booking of the rival's hold does first: lock its claims' rows (and keep them).
-        locker.stdin.write(f"BEGIN; SELECT 1 FROM seat_claims WHERE hold_id = "
-                           f"'{held['hold_id']}' FOR UPDATE;\n")
-        locker.stdin.flush()
-        deadline = time.monotonic() + 10
-        while pg_cluster.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE state ="
-                                      " 'idle in transaction' AND query LIKE '%FOR UPDATE%'") != "1":
-            assert time.monotonic() < deadline, "the locker never took the rows"
-            time.sleep(0.05)
-        for asked in (("B2",), ("B3", "B4")):
-            r = requests.post(f"{srv.url}/api/v1/shows/{v.show_id}/holds", timeout=TIMEOUT,
-                              json={"seat_ids": v.ids(*asked)},
-                              headers={"Authorization": f"Bearer {user.token}"})
-            assert unavailable_error(r) == v.ids(asked[0]), r.text
-        assert statuses(srv, v.show_id)[v.ids("B4")[0]] == "available"
-    finally:
-        locker.stdin.close()
-        locker.wait(10)
-    # The lock gone, the rival's hold is still his, and he can book it.
-    assert book(srv, rival.token, held["hold_id"])["booking"]["status"] == "pending_payment"
 
 
 def test_checkout_never_queues_behind_holds(make_server, pg_cluster):
