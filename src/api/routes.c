@@ -102,7 +102,7 @@ const tix_route tix_routes[] = {
     {"GET", V1 "/shows/{id}/events", tix_api_show_events, PUB, 0}, /* Server-Sent Events */
     {"GET", V1 "/ws", tix_api_ws, PUB, 0},                         /* WebSocket: http/ws.h */
     {"POST", V1 "/shows/{id}/holds", tix_api_hold_create, USER,
-     JSON | IDEM | IDTX | RL(HOLD) | TIX_ROUTE_LANE_HOLDS, NULL, NULL, tix_api_hold_now},
+     JSON | IDEM | IDTX | RL(HOLD) | TIX_ROUTE_QUEUE_LATER, NULL, NULL, tix_api_hold_now},
     {"DELETE", V1 "/holds/{id}", tix_api_hold_delete, USER, 0},
     {"POST", V1 "/bookings", tix_api_booking_create, USER, JSON | IDEM},
     {"GET", V1 "/bookings", tix_api_booking_list, USER, CUSER, "limit cursor"},

@@ -44,10 +44,10 @@ enum {
     /* runs on the MHD thread itself: it never blocks (no database, no outside service), so the
      * hop to the handler pool (http/workpool.h) would only cost time */
     TIX_ROUTE_INLINE = 1u << 12,
-    /* runs on the hold lane (http/server_int.h: hold_pool), not with the other handlers: in an
-     * opening-night stampede the hold attempts come in thousands at once, and the bookings and
-     * confirmations of those who got seats must not wait in the queue behind them */
-    TIX_ROUTE_LANE_HOLDS = 1u << 13,
+    /* queued in the handler pool's "later" queue (http/workpool.h tix_workpool_submit_later):
+     * in an opening-night stampede the hold attempts come in thousands at once, and the
+     * bookings and confirmations of those who got seats must not wait in the queue behind them */
+    TIX_ROUTE_QUEUE_LATER = 1u << 13,
     /* audit every caller's attempt, whatever the role (check-ins: a door wants its staff's
      * scans, refused ones too); other writes are audited for owners and admins: http/audit.h */
     TIX_ROUTE_AUDIT_ALL = 1u << 20,

@@ -150,13 +150,10 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
     }
     /* Every open connection has at most one request waiting, so a queue never needs more room
      * than MAX_CONNECTIONS. The read lane (server_int.h): a quarter of WORKERS, at least 2, in
-     * addition; the hold lane: WORKERS more (with half as many, bench/compare.sh's holds row
-     * fell from 1.04 to 0.71 of pgbench, the holds waiting for a thread). */
+     * addition. */
     int readers = cfg->workers / 4 > 2 ? cfg->workers / 4 : 2;
-    int holders = cfg->workers;
     if (tix_workpool_create(cfg->workers, cfg->max_connections, &s->pool) != TIX_OK ||
-        tix_workpool_create(readers, cfg->max_connections, &s->read_pool) != TIX_OK ||
-        tix_workpool_create(holders, cfg->max_connections, &s->hold_pool) != TIX_OK) {
+        tix_workpool_create(readers, cfg->max_connections, &s->read_pool) != TIX_OK) {
         tix_workpool_destroy(s->pool);
         tix_workpool_destroy(s->read_pool);
         undo_start(s);
@@ -170,7 +167,6 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
         pthread_mutex_destroy(&s->mu);
         tix_workpool_destroy(s->pool);
         tix_workpool_destroy(s->read_pool);
-        tix_workpool_destroy(s->hold_pool);
         undo_start(s);
         return TIX_EUNAVAIL;
     }
@@ -202,7 +198,6 @@ void tix_server_stop(tix_server *s, int drain_s)
     }
     /* Handlers still queued or running finish (each resumes its connection) before the
      * daemon goes: none may touch a connection of a stopped daemon. */
-    tix_workpool_destroy(s->hold_pool);
     tix_workpool_destroy(s->pool);
     tix_workpool_destroy(s->read_pool);
     MHD_stop_daemon(s->daemon);

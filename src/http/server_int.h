@@ -62,12 +62,6 @@ struct tix_server {
      * bookings blocked on the database. In an opening-night stampede every worker was busy
      * with holds and seat-map reads queued for seconds behind them (bench/opening.sh). */
     tix_workpool *read_pool;
-    /* Runs the holds (routes flagged TIX_ROUTE_LANE_HOLDS) on threads of their own, as many as
-     * WORKERS, so the checkout of those who got seats (book, pay, confirm,
-     * cancel, release: the handlers lane) never queues behind a stampede of hold attempts. In
-     * bench/opening.sh, with one lane for both, a booking waited 1.3 s at p50 in the queue
-     * behind them (the access line's queue_us). The lanes share the database pool. */
-    tix_workpool *hold_pool;
 };
 
 /* Per-request state that handlers do not see. */

@@ -481,8 +481,8 @@ static void pool_job(void *arg)
     MHD_resume_connection(st->conn);
 }
 
-/* The read lane for public cacheable GETs, the hold lane for holds (server_int.h), the handler
- * pool for the rest; *lane: its name for the queue-wait metric. */
+/* The read lane for public cacheable GETs (server_int.h), the handler pool for the rest;
+ * *lane: its name for the queue-wait metric ("holds" for the handler pool's later queue). */
 static tix_workpool *pool_for(const req_state *st, const char **lane)
 {
     unsigned f = st->r.route ? st->r.route->flags : 0;
@@ -493,11 +493,7 @@ static tix_workpool *pool_for(const req_state *st, const char **lane)
         *lane = "reads";
         return st->s->read_pool;
     }
-    if ((f & TIX_ROUTE_LANE_HOLDS) != 0 && st->s->hold_pool != NULL) {
-        *lane = "holds";
-        return st->s->hold_pool;
-    }
-    *lane = "handlers";
+    *lane = (f & TIX_ROUTE_QUEUE_LATER) != 0 ? "holds" : "handlers";
     return st->s->pool;
 }
 
@@ -510,8 +506,13 @@ static enum MHD_Result hand_to_pool(req_state *st, struct MHD_Connection *conn)
     tix_workpool *pool = pool_for(st, &st->lane);
     st->queued_us = tix_mono_us();
     /* A read that will lead its seat map's build goes first: others are answered stale
-     * meanwhile, and the build bounds how long (http/cached.c). */
+     * meanwhile, and the build bounds how long (http/cached.c). A hold goes to the later queue:
+     * the checkout of those who got seats (book, pay, confirm: the queue) is not held up by a
+     * stampede of hold attempts (router.h TIX_ROUTE_QUEUE_LATER). */
+    bool later = pool == st->s->pool && st->r.route != NULL &&
+                 (st->r.route->flags & TIX_ROUTE_QUEUE_LATER) != 0;
     if (st->r.build_first ? tix_workpool_submit_first(pool, pool_job, st)
+        : later           ? tix_workpool_submit_later(pool, pool_job, st)
                           : tix_workpool_submit(pool, pool_job, st)) {
         return MHD_YES;
     }

@@ -1,8 +1,14 @@
-/* The handler pool (see workpool.h): a ring of jobs under one mutex, two condition variables. */
+/* The handler pool (see workpool.h): two rings of jobs (the queue, and the "later" queue that
+ * waits while the first has jobs, but for every LATER_EVERY-th pick) under one mutex and one
+ * condition variable. */
 #include "http/workpool.h"
 
 #include <pthread.h>
 #include <stdlib.h>
+
+/* While both rings have jobs, one pick in LATER_EVERY is the later ring's: its jobs wait behind
+ * the queue's, but never for ever. */
+#define LATER_EVERY 4
 
 typedef struct job {
     tix_work_fn fn;
@@ -14,6 +20,9 @@ struct tix_workpool {
     pthread_cond_t ready; /* a job was queued, or the pool is stopping */
     job *ring;
     int cap, head, count;
+    job *later; /* tix_workpool_submit_later's jobs: as many slots as ring */
+    int lhead, lcount;
+    int streak; /* jobs taken from ring in a row while later had some waiting */
     int running;
     bool stopping;
     int nthreads;
@@ -25,15 +34,24 @@ static void *worker(void *arg)
     tix_workpool *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (p->count == 0 && !p->stopping) {
+        while (p->count == 0 && p->lcount == 0 && !p->stopping) {
             pthread_cond_wait(&p->ready, &p->mu);
         }
-        if (p->count == 0) { /* stopping, and nothing left to run */
+        if (p->count == 0 && p->lcount == 0) { /* stopping, and nothing left to run */
             break;
         }
-        job j = p->ring[p->head];
-        p->head = (p->head + 1) % p->cap;
-        p->count--;
+        job j;
+        if (p->lcount > 0 && (p->count == 0 || p->streak >= LATER_EVERY - 1)) {
+            j = p->later[p->lhead];
+            p->lhead = (p->lhead + 1) % p->cap;
+            p->lcount--;
+            p->streak = 0;
+        } else {
+            j = p->ring[p->head];
+            p->head = (p->head + 1) % p->cap;
+            p->count--;
+            p->streak = p->lcount > 0 ? p->streak + 1 : 0;
+        }
         p->running++;
         pthread_mutex_unlock(&p->mu);
         j.fn(j.arg);
@@ -55,9 +73,11 @@ tix_rc tix_workpool_create(int nthreads, int queue_max, tix_workpool **out)
     }
     p->cap = queue_max;
     p->ring = calloc((size_t)queue_max, sizeof(job));
+    p->later = calloc((size_t)queue_max, sizeof(job));
     p->threads = calloc((size_t)nthreads, sizeof(pthread_t));
-    if (p->ring == NULL || p->threads == NULL) {
+    if (p->ring == NULL || p->later == NULL || p->threads == NULL) {
         free(p->ring);
+        free(p->later);
         free(p->threads);
         free(p);
         return TIX_ENOMEM;
@@ -105,10 +125,23 @@ bool tix_workpool_submit_first(tix_workpool *p, tix_work_fn fn, void *arg)
     return ok;
 }
 
+bool tix_workpool_submit_later(tix_workpool *p, tix_work_fn fn, void *arg)
+{
+    pthread_mutex_lock(&p->mu);
+    bool ok = !p->stopping && p->lcount < p->cap;
+    if (ok) {
+        p->later[(p->lhead + p->lcount) % p->cap] = (job){fn, arg};
+        p->lcount++;
+        pthread_cond_signal(&p->ready);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
 int tix_workpool_pending(tix_workpool *p)
 {
     pthread_mutex_lock(&p->mu);
-    int n = p->count + p->running;
+    int n = p->count + p->lcount + p->running;
     pthread_mutex_unlock(&p->mu);
     return n;
 }
@@ -129,5 +162,6 @@ void tix_workpool_destroy(tix_workpool *p)
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
     free(p->ring);
+    free(p->later);
     free(p);
 }

@@ -24,6 +24,10 @@ bool tix_workpool_submit(tix_workpool *p, tix_work_fn fn, void *arg);
 /* The same, but the job goes before every queued one (a cache build that others wait for:
  * http/server_request.c); jobs queued this way run last-in first-out among themselves. */
 bool tix_workpool_submit_first(tix_workpool *p, tix_work_fn fn, void *arg);
+/* The same, into the "later" queue: its jobs run when the queue is empty, and one pick in 4
+ * while both have jobs, so a flood of them (a stampede's hold attempts: http/server_request.c)
+ * delays the others by one job at most, and is never starved by them. Its own room: queue_max. */
+bool tix_workpool_submit_later(tix_workpool *p, tix_work_fn fn, void *arg);
 /* Jobs queued or running now. */
 int tix_workpool_pending(tix_workpool *p);
 /* Runs every queued job to its end, then joins the threads and frees the pool. NULL: no-op. */

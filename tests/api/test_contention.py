@@ -519,53 +519,69 @@ def test_release_racing_booking_of_one_hold(server):
     STATS.update(backend=server.backend, outcomes={f"{a}/{b}": n for (a, b), n in outcomes.items()})
 
 
-def test_checkout_never_queues_behind_holds(make_server, pg_cluster):
-    """Holds run on a lane of their own (http/server_int.h hold_pool), so a booking is answered
-    while every hold thread is stuck. WORKERS=2 gives the hold lane 2 threads; two keyed holds
-    are made to wait on their Idempotency-Keys' rows, which a psql session has inserted and not
-    committed; then a buyer who already holds seats books them. With one lane for both (before
-    the hold lane) the two stuck holds had both handler threads, and the booking waited until
-    lock_timeout (5 s) answered the holds first."""
-    srv = make_server("postgres", WORKERS="2")
+def test_checkout_goes_before_queued_holds(make_server, pg_cluster):
+    """Holds wait in the handler pool's later queue (http/workpool.h), so a booking queued after
+    them runs first. WORKERS=1: one handler thread. Two keyed holds are made to wait on their
+    Idempotency-Keys' rows, which two psql sessions have inserted and not committed: the first
+    hold takes the thread, the second queues, then a buyer who holds seats books them. When the
+    first session ends, the thread runs the booking, while the second hold still waits its turn;
+    in one queue (before) it would have run the second hold first, and waited on its key."""
+    srv = make_server("postgres", WORKERS="1")
     v = Venue(srv)
     buyer, jam1, jam2 = make_user(srv, "buyer"), make_user(srv, "jam1"), make_user(srv, "jam2")
     got = hold(srv, buyer.token, v.show_id, seat_ids=v.ids("C1"))
     dbname = srv.database_url.rsplit("/", 1)[1]
-    locker = pg_cluster.session(dbname)
+    lockers = {}
     answers: dict = {}
-    threads = []
+    threads: dict = {}
+
+    def wait_for(sql: str, want: str, what: str) -> None:
+        deadline = time.monotonic() + 10
+        while pg_cluster.psql(dbname, sql) != want:
+            assert time.monotonic() < deadline, what
+            time.sleep(0.05)
+
+    def send(name, method, path, body, headers):
+        def run():
+            answers[name] = requests.request(method, f"{srv.url}/api/v1{path}", json=body,
+                                             headers=headers, timeout=60)
+        threads[name] = threading.Thread(target=run)
+        threads[name].start()
+
     try:
-        locker.stdin.write(
-            "BEGIN; INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status,"
-            f" created_at) VALUES ('{jam1.id}', 'jam', 'x', 0, 0), ('{jam2.id}', 'jam', 'x', 0,"
-            " 0);\n")
-        locker.stdin.flush()
-        deadline = time.monotonic() + 10
-        while pg_cluster.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE state ="
-                                      " 'idle in transaction' AND query LIKE '%jam%'") != "1":
-            assert time.monotonic() < deadline, "the locker never inserted the keys"
-            time.sleep(0.05)
-        for who, seat in ((jam1, "D1"), (jam2, "D2")):
-            def send(who=who, seat=seat):
-                answers[who.name] = requests.post(
-                    f"{srv.url}/api/v1/shows/{v.show_id}/holds", timeout=30,
-                    json={"seat_ids": v.ids(seat)},
-                    headers={"Authorization": f"Bearer {who.token}", "Idempotency-Key": "jam"})
-            threads.append(threading.Thread(target=send))
-            threads[-1].start()
-        deadline = time.monotonic() + 10
-        while pg_cluster.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE"
-                                      " wait_event_type = 'Lock' AND client_addr IS NOT NULL") != "2":
-            assert time.monotonic() < deadline, "the two holds never waited on their keys"
-            time.sleep(0.05)
-        r = requests.post(f"{srv.url}/api/v1/bookings", json={"hold_id": got["hold_id"]},
-                          headers={"Authorization": f"Bearer {buyer.token}"}, timeout=30)
-        assert all(t.is_alive() for t in threads), "the booking was answered after a stuck hold"
-        assert r.status_code == 201, r.text
+        for who in (jam1, jam2):
+            lockers[who.name] = pg_cluster.session(dbname)
+            lockers[who.name].stdin.write(
+                "BEGIN; INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status,"
+                f" created_at) VALUES ('{who.id}', 'jam', 'x', 0, 0);\n")
+            lockers[who.name].stdin.flush()
+        wait_for("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
+                 " AND query LIKE '%idempotency_keys%'", "2", "the lockers never inserted the keys")
+        for n, (who, seat) in enumerate(((jam1, "D1"), (jam2, "D2"))):
+            send(who.name, "POST", f"/shows/{v.show_id}/holds", {"seat_ids": v.ids(seat)},
+                 {"Authorization": f"Bearer {who.token}", "Idempotency-Key": "jam"})
+            if n == 0:  # the first hold has the thread, waiting on its key
+                wait_for("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                         " AND client_addr IS NOT NULL", "1", "the first hold never waited")
+        # Time for the second hold to be read and queued (nothing that could tell it is not
+        # queued: /metrics needs the handler thread too). Were it queued after the booking, the
+        # booking would run first in either design, and this test could not fail.
+        time.sleep(0.5)
+        send("book", "POST", "/bookings", {"hold_id": got["hold_id"]},
+             {"Authorization": f"Bearer {buyer.token}"})
+        time.sleep(0.5)
+        lockers["jam1"].stdin.close()  # the first hold goes on; then the thread is free
+        lockers["jam1"].wait(10)
+        threads["book"].join(20)
+        assert not threads["book"].is_alive(), "the booking waited behind the queued hold"
+        assert answers["book"].status_code == 201, answers["book"].text
+        assert threads["jam2"].is_alive(), "the queued hold ran before the booking"
     finally:
-        locker.stdin.close()
-        locker.wait(10)
-        for t in threads:
-            t.join(30)
-    for label in ("jam1", "jam2"):  # the keys' rows gone, the holds went ahead
-        assert answers[label].status_code == 201, answers[label].text
+        for locker in lockers.values():
+            if locker.stdin and not locker.stdin.closed:
+                locker.stdin.close()
+            locker.wait(10)
+        for t in threads.values():
+            t.join(60)
+    for name in ("jam1", "jam2"):  # the keys' rows gone, the holds went ahead
+        assert answers[name].status_code == 201, answers[name].text

@@ -112,9 +112,9 @@ static void test_full_queue_refuses_then_drains(void **state)
 }
 
 /* Records the order jobs ran in (the pool has one thread, so they run one at a time). */
-static int order[8];
+static int order[12];
 static atomic_int norder;
-static int ids[7] = {0, 1, 2, 3, 4, 5, 6};
+static int ids[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
 
 static void record(void *arg)
 {
@@ -150,6 +150,40 @@ static void test_submit_first_jumps_the_queue(void **state)
     }
 }
 
+/* Later jobs (holds) wait behind the queue's (checkout), but take one pick in 4 while both
+ * have jobs, and have room of their own. */
+static void test_later_jobs_wait_but_are_not_starved(void **state)
+{
+    (void)state;
+    atomic_store(&ran, 0);
+    atomic_store(&norder, 0);
+    blocked = 0;
+    gate_open = false;
+    tix_workpool *p = NULL;
+    assert_int_equal(tix_workpool_create(1, 6, &p), TIX_OK);
+    assert_true(tix_workpool_submit(p, wait_gate, NULL));
+    assert_int_equal(wait_held(1), 1); /* the only thread is held: the rest queue */
+    for (int i = 1; i <= 3; i++) {
+        assert_true(tix_workpool_submit_later(p, record, &ids[i]));
+    }
+    for (int i = 4; i <= 9; i++) {
+        assert_true(tix_workpool_submit(p, record, &ids[i]));
+    }
+    assert_false(tix_workpool_submit(p, record, &ids[10]));      /* the queue is full (6) ... */
+    assert_true(tix_workpool_submit_later(p, record, &ids[10])); /* ... the later one is not */
+    assert_int_equal(tix_workpool_pending(p), 11);
+    pthread_mutex_lock(&gate_mu);
+    gate_open = true;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+    tix_workpool_destroy(p);
+    assert_int_equal(atomic_load(&norder), 10);
+    int want[10] = {4, 5, 6, 1, 7, 8, 9, 2, 3, 10};
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(order[i], want[i]);
+    }
+}
+
 static void test_bad_sizes(void **state)
 {
     (void)state;
@@ -165,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_every_job_runs_once),
         cmocka_unit_test(test_full_queue_refuses_then_drains),
         cmocka_unit_test(test_submit_first_jumps_the_queue),
+        cmocka_unit_test(test_later_jobs_wait_but_are_not_starved),
         cmocka_unit_test(test_bad_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
