@@ -69,8 +69,10 @@ PASSWORD = "opening-night-1"
 # --accept-language: sent with every request, as a browser does (ticketd then answers errors in
 # it without reading the caller's saved locale); --no-hold-keys: holds go without an
 # Idempotency-Key (harmless for a hold: a user's new hold replaces his last one). Both change
-# how the servers answer (a keyed or language-less hold never takes the early refusal of
-# booking/early.h), so results are comparable only between runs with the same settings.
+# how the servers answer (booking/early.h: a keyed hold refused from the claims view still
+# stores its answer with its key, one INSERT; with the in-process cache a language-less one is
+# never refused on the network thread), so results are comparable only between runs with the
+# same settings.
 EXTRA_HEADERS: list[str] = []
 HOLD_KEYS = True
 
