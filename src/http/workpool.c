@@ -15,43 +15,47 @@ typedef struct job {
     void *arg;
 } job;
 
+/* A bounded ring of jobs (cap slots, the pool's queue_max). */
+typedef struct ring {
+    job *slot;
+    int head, count;
+} ring;
+
 struct tix_workpool {
     pthread_mutex_t mu;
     pthread_cond_t ready; /* a job was queued, or the pool is stopping */
-    job *ring;
-    int cap, head, count;
-    job *later; /* tix_workpool_submit_later's jobs: as many slots as ring */
-    int lhead, lcount;
-    int streak; /* jobs taken from ring in a row while later had some waiting */
+    int cap;              /* slots in each ring */
+    ring now;             /* tix_workpool_submit and _submit_first */
+    ring later;           /* tix_workpool_submit_later */
+    int streak;           /* jobs taken from now in a row while later had some waiting */
     int running;
     bool stopping;
     int nthreads;
     pthread_t *threads;
 };
 
+static job take(ring *q, int cap)
+{
+    job j = q->slot[q->head];
+    q->head = (q->head + 1) % cap;
+    q->count--;
+    return j;
+}
+
 static void *worker(void *arg)
 {
     tix_workpool *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (p->count == 0 && p->lcount == 0 && !p->stopping) {
+        while (p->now.count == 0 && p->later.count == 0 && !p->stopping) {
             pthread_cond_wait(&p->ready, &p->mu);
         }
-        if (p->count == 0 && p->lcount == 0) { /* stopping, and nothing left to run */
+        if (p->now.count == 0 && p->later.count == 0) { /* stopping, nothing left to run */
             break;
         }
-        job j;
-        if (p->lcount > 0 && (p->count == 0 || p->streak >= LATER_EVERY - 1)) {
-            j = p->later[p->lhead];
-            p->lhead = (p->lhead + 1) % p->cap;
-            p->lcount--;
-            p->streak = 0;
-        } else {
-            j = p->ring[p->head];
-            p->head = (p->head + 1) % p->cap;
-            p->count--;
-            p->streak = p->lcount > 0 ? p->streak + 1 : 0;
-        }
+        bool late = p->later.count > 0 && (p->now.count == 0 || p->streak >= LATER_EVERY - 1);
+        job j = take(late ? &p->later : &p->now, p->cap);
+        p->streak = !late && p->later.count > 0 ? p->streak + 1 : 0;
         p->running++;
         pthread_mutex_unlock(&p->mu);
         j.fn(j.arg);
@@ -72,12 +76,12 @@ tix_rc tix_workpool_create(int nthreads, int queue_max, tix_workpool **out)
         return TIX_ENOMEM;
     }
     p->cap = queue_max;
-    p->ring = calloc((size_t)queue_max, sizeof(job));
-    p->later = calloc((size_t)queue_max, sizeof(job));
+    p->now.slot = calloc((size_t)queue_max, sizeof(job));
+    p->later.slot = calloc((size_t)queue_max, sizeof(job));
     p->threads = calloc((size_t)nthreads, sizeof(pthread_t));
-    if (p->ring == NULL || p->later == NULL || p->threads == NULL) {
-        free(p->ring);
-        free(p->later);
+    if (p->now.slot == NULL || p->later.slot == NULL || p->threads == NULL) {
+        free(p->now.slot);
+        free(p->later.slot);
         free(p->threads);
         free(p);
         return TIX_ENOMEM;
@@ -98,50 +102,42 @@ tix_rc tix_workpool_create(int nthreads, int queue_max, tix_workpool **out)
     return TIX_OK;
 }
 
-bool tix_workpool_submit(tix_workpool *p, tix_work_fn fn, void *arg)
+/* Queues fn(arg) in q, at its front or its back; false when q is full or the pool stopping. */
+static bool submit(tix_workpool *p, ring *q, bool front, tix_work_fn fn, void *arg)
 {
     pthread_mutex_lock(&p->mu);
-    bool ok = !p->stopping && p->count < p->cap;
+    bool ok = !p->stopping && q->count < p->cap;
     if (ok) {
-        p->ring[(p->head + p->count) % p->cap] = (job){fn, arg};
-        p->count++;
+        if (front) {
+            q->head = (q->head + p->cap - 1) % p->cap;
+        }
+        q->slot[front ? q->head : (q->head + q->count) % p->cap] = (job){fn, arg};
+        q->count++;
         pthread_cond_signal(&p->ready);
     }
     pthread_mutex_unlock(&p->mu);
     return ok;
+}
+
+bool tix_workpool_submit(tix_workpool *p, tix_work_fn fn, void *arg)
+{
+    return submit(p, &p->now, false, fn, arg);
 }
 
 bool tix_workpool_submit_first(tix_workpool *p, tix_work_fn fn, void *arg)
 {
-    pthread_mutex_lock(&p->mu);
-    bool ok = !p->stopping && p->count < p->cap;
-    if (ok) {
-        p->head = (p->head + p->cap - 1) % p->cap;
-        p->ring[p->head] = (job){fn, arg};
-        p->count++;
-        pthread_cond_signal(&p->ready);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return ok;
+    return submit(p, &p->now, true, fn, arg);
 }
 
 bool tix_workpool_submit_later(tix_workpool *p, tix_work_fn fn, void *arg)
 {
-    pthread_mutex_lock(&p->mu);
-    bool ok = !p->stopping && p->lcount < p->cap;
-    if (ok) {
-        p->later[(p->lhead + p->lcount) % p->cap] = (job){fn, arg};
-        p->lcount++;
-        pthread_cond_signal(&p->ready);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return ok;
+    return submit(p, &p->later, false, fn, arg);
 }
 
 int tix_workpool_pending(tix_workpool *p)
 {
     pthread_mutex_lock(&p->mu);
-    int n = p->count + p->lcount + p->running;
+    int n = p->now.count + p->later.count + p->running;
     pthread_mutex_unlock(&p->mu);
     return n;
 }
@@ -161,7 +157,7 @@ void tix_workpool_destroy(tix_workpool *p)
     pthread_cond_destroy(&p->ready);
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
-    free(p->ring);
-    free(p->later);
+    free(p->now.slot);
+    free(p->later.slot);
     free(p);
 }

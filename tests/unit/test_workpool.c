@@ -87,30 +87,6 @@ static int wait_held(int n)
     return got;
 }
 
-static void test_full_queue_refuses_then_drains(void **state)
-{
-    (void)state;
-    atomic_store(&ran, 0);
-    blocked = 0;
-    gate_open = false;
-    tix_workpool *p = NULL;
-    assert_int_equal(tix_workpool_create(2, 3, &p), TIX_OK);
-    assert_true(tix_workpool_submit(p, wait_gate, NULL));
-    assert_true(tix_workpool_submit(p, wait_gate, NULL));
-    assert_int_equal(wait_held(2), 2); /* both threads are now held */
-    for (int i = 0; i < 3; i++) {
-        assert_true(tix_workpool_submit(p, wait_gate, NULL));
-    }
-    assert_false(tix_workpool_submit(p, wait_gate, NULL)); /* 3 queued: full */
-    assert_int_equal(tix_workpool_pending(p), 5);
-    pthread_mutex_lock(&gate_mu);
-    gate_open = true;
-    pthread_cond_broadcast(&gate_cv);
-    pthread_mutex_unlock(&gate_mu);
-    tix_workpool_destroy(p);
-    assert_int_equal(atomic_load(&ran), 5);
-}
-
 /* Records the order jobs ran in (the pool has one thread, so they run one at a time). */
 static int order[12];
 static atomic_int norder;
@@ -121,28 +97,57 @@ static void record(void *arg)
     order[atomic_fetch_add(&norder, 1)] = *(const int *)arg;
 }
 
-static void test_submit_first_jumps_the_queue(void **state)
+/* A pool of nthreads threads and queue_max slots whose every thread is held at the gate (so
+ * whatever is submitted next queues), the counters reset. */
+static tix_workpool *held_pool(int nthreads, int queue_max)
 {
-    (void)state;
     atomic_store(&ran, 0);
     atomic_store(&norder, 0);
     blocked = 0;
     gate_open = false;
     tix_workpool *p = NULL;
-    assert_int_equal(tix_workpool_create(1, 5, &p), TIX_OK);
-    assert_true(tix_workpool_submit(p, wait_gate, NULL));
-    assert_int_equal(wait_held(1), 1); /* the only thread is held: the rest queue */
+    assert_int_equal(tix_workpool_create(nthreads, queue_max, &p), TIX_OK);
+    for (int i = 0; i < nthreads; i++) {
+        assert_true(tix_workpool_submit(p, wait_gate, NULL));
+    }
+    assert_int_equal(wait_held(nthreads), nthreads);
+    return p;
+}
+
+/* Lets the held jobs go, then destroys p (which runs whatever is queued first). */
+static void release_and_destroy(tix_workpool *p)
+{
+    pthread_mutex_lock(&gate_mu);
+    gate_open = true;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+    tix_workpool_destroy(p);
+}
+
+static void test_full_queue_refuses_then_drains(void **state)
+{
+    (void)state;
+    tix_workpool *p = held_pool(2, 3); /* both threads are held */
+    for (int i = 0; i < 3; i++) {
+        assert_true(tix_workpool_submit(p, wait_gate, NULL));
+    }
+    assert_false(tix_workpool_submit(p, wait_gate, NULL)); /* 3 queued: full */
+    assert_int_equal(tix_workpool_pending(p), 5);
+    release_and_destroy(p);
+    assert_int_equal(atomic_load(&ran), 5);
+}
+
+static void test_submit_first_jumps_the_queue(void **state)
+{
+    (void)state;
+    tix_workpool *p = held_pool(1, 5); /* the only thread is held: the rest queue */
     assert_true(tix_workpool_submit(p, record, &ids[1]));
     assert_true(tix_workpool_submit(p, record, &ids[2]));
     assert_true(tix_workpool_submit_first(p, record, &ids[3]));
     assert_true(tix_workpool_submit(p, record, &ids[4]));
     assert_true(tix_workpool_submit_first(p, record, &ids[5]));
     assert_false(tix_workpool_submit_first(p, record, &ids[6])); /* full */
-    pthread_mutex_lock(&gate_mu);
-    gate_open = true;
-    pthread_cond_broadcast(&gate_cv);
-    pthread_mutex_unlock(&gate_mu);
-    tix_workpool_destroy(p);
+    release_and_destroy(p);
     assert_int_equal(atomic_load(&norder), 5);
     int want[5] = {5, 3, 1, 2, 4}; /* the first-queued ones last in, first out, then the rest */
     for (int i = 0; i < 5; i++) {
@@ -155,14 +160,7 @@ static void test_submit_first_jumps_the_queue(void **state)
 static void test_later_jobs_wait_but_are_not_starved(void **state)
 {
     (void)state;
-    atomic_store(&ran, 0);
-    atomic_store(&norder, 0);
-    blocked = 0;
-    gate_open = false;
-    tix_workpool *p = NULL;
-    assert_int_equal(tix_workpool_create(1, 6, &p), TIX_OK);
-    assert_true(tix_workpool_submit(p, wait_gate, NULL));
-    assert_int_equal(wait_held(1), 1); /* the only thread is held: the rest queue */
+    tix_workpool *p = held_pool(1, 6); /* the only thread is held: the rest queue */
     for (int i = 1; i <= 3; i++) {
         assert_true(tix_workpool_submit_later(p, record, &ids[i]));
     }
@@ -172,11 +170,7 @@ static void test_later_jobs_wait_but_are_not_starved(void **state)
     assert_false(tix_workpool_submit(p, record, &ids[10]));      /* the queue is full (6) ... */
     assert_true(tix_workpool_submit_later(p, record, &ids[10])); /* ... the later one is not */
     assert_int_equal(tix_workpool_pending(p), 11);
-    pthread_mutex_lock(&gate_mu);
-    gate_open = true;
-    pthread_cond_broadcast(&gate_cv);
-    pthread_mutex_unlock(&gate_mu);
-    tix_workpool_destroy(p);
+    release_and_destroy(p);
     assert_int_equal(atomic_load(&norder), 10);
     int want[10] = {4, 5, 6, 1, 7, 8, 9, 2, 3, 10};
     for (int i = 0; i < 10; i++) {
