@@ -509,8 +509,7 @@ static enum MHD_Result hand_to_pool(req_state *st, struct MHD_Connection *conn)
      * meanwhile, and the build bounds how long (http/cached.c). A hold goes to the later queue:
      * the checkout of those who got seats (book, pay, confirm: the queue) is not held up by a
      * stampede of hold attempts (router.h TIX_ROUTE_QUEUE_LATER). */
-    bool later = pool == st->s->pool && st->r.route != NULL &&
-                 (st->r.route->flags & TIX_ROUTE_QUEUE_LATER) != 0;
+    bool later = strcmp(st->lane, "holds") == 0; /* pool_for's name for the later queue */
     if (st->r.build_first ? tix_workpool_submit_first(pool, pool_job, st)
         : later           ? tix_workpool_submit_later(pool, pool_job, st)
                           : tix_workpool_submit(pool, pool_job, st)) {
