@@ -238,6 +238,11 @@ static family families[TIX_M_FAMILIES] = {
                          "job_name",
                          "Lifecycle job runs that failed.",
                          {{0}}},
+    [TIX_M_SEAT_LAYOUTS] = {"ticketd_seat_layout_reads_total",
+                            "source",
+                            "Seat-map loads by where the hall's seats came from: this process's "
+                            "cached copy (its version checked) or the database.",
+                            {{0}}},
 };
 
 static uint64_t text_hash(const char *s)

@@ -64,7 +64,10 @@ typedef enum tix_metric_counter {
     TIX_M_MAIL,      /* ticketd_mail_total{outcome}: sent, retry, failed (the mail job) */
     TIX_M_JOB_RUNS,  /* ticketd_job_runs_total{job_name}: job runs that ended, success or not */
     TIX_M_JOB_FAILS, /* ticketd_job_failures_total{job_name}: job runs that failed */
-    TIX_M_FAMILIES   /* how many */
+    /* ticketd_seat_layout_reads_total{source}: seat-map loads by where the hall's seats came
+     * from: cache (this process's copy, its version checked) or database (store/seatmap.c) */
+    TIX_M_SEAT_LAYOUTS,
+    TIX_M_FAMILIES /* how many */
 } tix_metric_counter;
 
 /* Adds by to the series of counter c with the label value v, copied (at most 31 bytes; bytes

@@ -35,7 +35,8 @@ typedef struct tix_map_seat {
     int64_t claim_price;   /* the price a live hold was given for the seat, -1 otherwise */
 } tix_map_seat;
 
-/* Every active seat of the show's hall with its price and live claim, ordered by (y, x). */
+/* Every active seat of the show's hall with its price and live claim, ordered by (y, x). The
+ * hall's seats come from this process's copy when its seats_version is current (seatmap.c). */
 TIX_MUSTCHECK tix_rc tix_seatmap_load(tix_db *db, tix_arena *a, const char *show_id,
                                       const char *hall_id, int64_t now, tix_map_seat **seats,
                                       int *n);

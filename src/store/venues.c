@@ -170,6 +170,19 @@ static const tix_db_col hall_cols[] = {
 #undef H
 static const tix_db_map hall_map = TIX_DB_MAP(tix_hall, hall_cols, NULL);
 
+/* A new halls.seats_version (migration 0026): random rather than counted, so that no two
+ * layouts share one, also across databases (a restore, tests' databases with fixed ids) that
+ * a running process may meet under the same hall id; 0 is only ever a hall's pre-0026 value. */
+static int64_t new_seats_version(void)
+{
+    uint64_t v = 0;
+    while (v == 0) {
+        tix_random_bytes(&v, sizeof(v));
+        v &= INT64_MAX;
+    }
+    return (int64_t)v;
+}
+
 static tix_rc insert_seats(tix_db *db, const char *hall_id, const tix_layout *l)
 {
     char id[TIX_ID_MAX + 32];
@@ -190,26 +203,38 @@ static tix_rc insert_seats(tix_db *db, const char *hall_id, const tix_layout *l)
 
 tix_rc tix_hall_insert(tix_db *db, const tix_hall *h, const tix_layout *l)
 {
-    tix_dbv p[] = {TIX_DB_TEXT(h->id),     TIX_DB_TEXT(h->theatre_id), TIX_DB_TEXT(h->name),
-                   TIX_DB_TEXT(h->layout), TIX_DB_INT(l->nseats),      TIX_DB_INT(h->created_at)};
+    tix_dbv p[] = {TIX_DB_TEXT(h->id),
+                   TIX_DB_TEXT(h->theatre_id),
+                   TIX_DB_TEXT(h->name),
+                   TIX_DB_TEXT(h->layout),
+                   TIX_DB_INT(l->nseats),
+                   TIX_DB_INT(h->created_at),
+                   TIX_DB_INT(new_seats_version())};
     tix_rc rc = tix_db_exec(db,
                             "INSERT INTO halls (id, theatre_id, name, layout, seat_count,"
-                            " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-                            p, 6, NULL);
+                            " created_at, updated_at, seats_version)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+                            p, 7, NULL);
     return rc == TIX_OK ? insert_seats(db, h->id, l) : rc;
 }
 
 tix_rc tix_hall_update(tix_db *db, const tix_hall *h, const tix_layout *l)
 {
-    tix_dbv p[] = {
-        TIX_DB_TEXT(h->id),        TIX_DB_TEXT(h->name),
-        TIX_DB_TEXT(h->layout),    TIX_DB_INT(l ? l->nseats : h->seat_count),
-        TIX_DB_INT(h->updated_at), TIX_DB_TEXT(h->seat_pick ? h->seat_pick : "geometric")};
+    tix_dbv p[] = {TIX_DB_TEXT(h->id),
+                   TIX_DB_TEXT(h->name),
+                   TIX_DB_TEXT(h->layout),
+                   TIX_DB_INT(l ? l->nseats : h->seat_count),
+                   TIX_DB_INT(h->updated_at),
+                   TIX_DB_TEXT(h->seat_pick ? h->seat_pick : "geometric"),
+                   l ? TIX_DB_INT(new_seats_version()) : TIX_DB_NULL};
+    /* A new layout gets a new seats_version (migration 0026): the seat map's per-process
+     * copies of the hall's seats (store/seatmap.c) are then read again. */
     tix_rc rc = tix_db_exec_one(db,
                                 "UPDATE halls SET name = $2, layout = $3, seat_count = $4,"
-                                " updated_at = $5, seat_pick = $6 WHERE id = $1"
+                                " updated_at = $5, seat_pick = $6,"
+                                " seats_version = COALESCE($7, seats_version) WHERE id = $1"
                                 " AND deleted_at IS NULL",
-                                p, 6, TIX_ENOTFOUND);
+                                p, 7, TIX_ENOTFOUND);
     if (rc != TIX_OK || l == NULL) {
         return rc;
     }

@@ -34,7 +34,7 @@ from booking_helpers import (
     CONTENTION_LAYOUT, CONTENTION_PRICES, GRID_LAYOUT, GRID_PRICES, Venue, hold, make_users,
     release, seat_map, session_for, statuses,
 )
-from catalog_helpers import describe, ok
+from catalog_helpers import cast, describe, ok
 from cluster_helpers import Cluster, kill_server, running_cluster
 from conftest import TIMEOUT, assert_error, call, register
 
@@ -225,6 +225,49 @@ def test_a_hold_on_a_is_refused_early_on_b_only_once_b_map_is_current(cluster):
     seat_map(c, v.show_id)  # built on C: B finds the view in Redis
     assert refused_on_b()
     assert _early_refusals(b, "network_thread") == 0
+
+
+def _layout_reads(ep) -> dict[str, float]:
+    """ticketd_seat_layout_reads_total by source: where a seat-map load took the hall's seats
+    from (store/seatmap.c)."""
+    text = requests.get(ep.url + "/metrics", timeout=TIMEOUT).text
+    return {src: float(n) for src, n in
+            re.findall(r'^ticketd_seat_layout_reads_total\{source="(\w+)"\} (\S+)$', text, re.M)}
+
+
+def test_a_layout_changed_on_a_is_what_b_holds_from_next(cluster):
+    """B keeps a copy of a hall's seats and reads only their version per seat-map load; a new
+    layout made through A (a new halls.seats_version) is what B's next best-available hold picks
+    from, and what B's next seat map shows."""
+    a, b, _ = cluster.servers
+    c = cast(a)
+    v = Venue(a, layout=CONTENTION_LAYOUT, prices=CONTENTION_PRICES)
+    buyer = register(b)["access_token"]
+    rows = [s["label"] for s in hold(b, buyer, v.show_id, quantity=2)["seats"]]
+    before = _layout_reads(b)
+    first = hold(b, buyer, v.show_id, quantity=2)  # replaces the first: B's copy, version read
+    after = _layout_reads(b)
+    assert after.get("cache", 0) >= before.get("cache", 0) + 1, (before, after)
+    assert after.get("database", 0) == before.get("database", 0), (before, after)
+    assert [s["label"] for s in first["seats"]] == rows
+    ok(release(b, buyer, first["hold_id"]), 204)
+
+    # Through A: one row of 3 seats, all new but R1 and R2 (ids derive from the labels).
+    ok(call("PATCH", a, f"/halls/{v.hall['id']}", token=c.owner.token,
+            json={"layout": {"rows": [{"label": "R", "seats": 3, "category": "regular"}]}}), 200)
+    before = _layout_reads(b)
+    got = hold(b, buyer, v.show_id, quantity=2)
+    assert {s["label"] for s in got["seats"]} <= {"R1", "R2", "R3"}, got
+    assert _layout_reads(b).get("database", 0) == before.get("database", 0) + 1
+    ok(release(b, buyer, got["hold_id"]), 204)
+
+    def b_map_is_new() -> bool:
+        return sorted(s["label"] for s in seat_map(b, v.show_id)["seats"]) == ["R1", "R2", "R3"]
+
+    deadline = time.monotonic() + 10  # the answer cache's own staleness bound, then B's map
+    while not b_map_is_new() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert b_map_is_new()
 
 
 def test_rate_limits_are_shared_across_servers(cluster):
