@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gzip
 import json
 import mmap
 import multiprocessing
@@ -277,7 +278,7 @@ class Client:
         rid = f"{step}.{self.tag}.{self.seq}"
         start = time.monotonic()
         try:
-            status, _, payload = await conn.request(method, path, body, token, key, rid)
+            status, headers, payload = await conn.request(method, path, body, token, key, rid)
         except asyncio.TimeoutError:
             self.samples.append(Sample(step, -1, time.monotonic() - start, start - self.t0,
                                        conn.name, rid=rid))
@@ -291,6 +292,9 @@ class Client:
             return 0, None
         lat = time.monotonic() - start
         try:
+            if payload and (parse or status >= 300) and \
+                    headers.get("content-encoding", "").lower() == "gzip":
+                payload = gzip.decompress(payload)
             j = json.loads(payload) if payload and (parse or status >= 300) else None
         except ValueError:
             j = None
@@ -1435,6 +1439,9 @@ def main() -> int:
                     help="split the users over this many processes (each its own event loop)")
     ap.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
                     help="the event loop (uvloop: Debian's python3-uvloop; asyncio if missing)")
+    ap.add_argument("--gzip", action="store_true",
+                    help="send Accept-Encoding: gzip with every request, as browsers do (a seat "
+                         "map then comes compressed, its cached gzip form)")
     ap.add_argument("--no-hold-keys", action="store_true",
                     help="holds without an Idempotency-Key (other POSTs keep theirs)")
     a = ap.parse_args()
@@ -1442,6 +1449,8 @@ def main() -> int:
     HOLD_KEYS = not a.no_hold_keys
     if a.accept_language:
         EXTRA_HEADERS.append(f"Accept-Language: {a.accept_language}")
+    if a.gzip:
+        EXTRA_HEADERS.append("Accept-Encoding: gzip")
     p = Params.tiny() if a.tiny else Params()
     for k in ("users", "hold_ttl", "deadline", "seed"):
         if getattr(a, k) is not None:
@@ -1463,7 +1472,8 @@ def main() -> int:
           f"double_book={p.p_double_book} double_pay={p.p_double_pay} "
           f"double_confirm={p.p_double_confirm} cancel={p.p_cancel}) seed={p.seed} "
           f"entry points={[f'{t.name}:{t.port}' for t in info.entry_points]} "
-          f"accept_language={a.accept_language or '-'} hold_keys={'on' if HOLD_KEYS else 'off'} "
+          f"accept_language={a.accept_language or '-'} gzip={'on' if a.gzip else 'off'} "
+          f"hold_keys={'on' if HOLD_KEYS else 'off'} "
           f"driver: {a.procs} process{'es' if a.procs > 1 else ''}, {loop} loop",
           flush=True)
     text, violations, _, _ = night(info, p, a.admin_email, a.admin_password, a.procs)
