@@ -23,6 +23,9 @@
 #include "http/ws.h"
 #include "jobs/jobs.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -396,6 +399,23 @@ static int run_command(tix_app *app, int argc, char **argv)
     return EXIT_CONFIG;
 }
 
+/* glibc's malloc gives the top of a heap back to the kernel (madvise MADV_DONTNEED) as soon as
+ * 128 KiB of it is free, and every request's arena (core/arena.h) is freed at its end, on the
+ * MHD thread that then serves cached seat maps: in an opening-night stampede 12 % of that
+ * thread's samples were those madvise calls (most of it their TLB shoot-down on the other core)
+ * and 7 % the page faults that took the pages back for the next requests (perf record -g on the
+ * servers, the stampede's first 8 s; bench/results/2026-12-07-opening-malloc.txt). So a few MiB of
+ * free memory stay with each malloc arena, and blocks up to 1 MiB come from the heap rather than
+ * from mmap/munmap each (setting the trim threshold turns glibc's self-adjusting mmap threshold
+ * off, leaving it at 128 KiB). */
+static void keep_freed_memory(void)
+{
+#ifdef __GLIBC__
+    (void)mallopt(M_TRIM_THRESHOLD, 4 << 20);
+    (void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -424,6 +444,7 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    keep_freed_memory();
     static tix_app app; /* big (the config), and lives for the whole process */
     int rc = load_config(&app.cfg);
     if (rc == 0 && strcmp(cmd, "admin") == 0 && argc > 2 && strcmp(argv[2], "create") == 0) {
