@@ -47,9 +47,20 @@ bool tix_early_useful(const tix_show *show, const tix_map_seat *seats, int n, in
     return false;
 }
 
+static int cmp_map_seat_id(const void *x, const void *y)
+{
+    return strcmp((*(const tix_map_seat *const *)x)->id, (*(const tix_map_seat *const *)y)->id);
+}
+
 char *tix_early_view(tix_arena *a, const tix_show *show, const tix_map_seat *seats, int n,
                      size_t *len)
 {
+    /* The seats in id order: sorted once here, per build, not by every refusal that reads it. */
+    const tix_map_seat **by_id = tix_arena_alloc(a, sizeof(*by_id) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        by_id[i] = &seats[i];
+    }
+    qsort(by_id, (size_t)n, sizeof(*by_id), cmp_map_seat_id);
     size_t cap = 64;
     for (int i = 0; i < n; i++) {
         const tix_map_seat *s = &seats[i];
@@ -63,7 +74,7 @@ char *tix_early_view(tix_arena *a, const tix_show *show, const tix_map_seat *sea
     size_t at = (size_t)snprintf(text, cap, "v1 %d %lld\n", show->cancelled ? 1 : 0,
                                  (long long)show->starts_at);
     for (int i = 0; i < n; i++) {
-        const tix_map_seat *s = &seats[i];
+        const tix_map_seat *s = by_id[i];
         char state = state_of(s);
         const char *who = state == 'c' && s->claim_user ? s->claim_user : "";
         at += (size_t)snprintf(text + at, cap - at, "%s\t%c\t%s\t%s\n", s->id, state, s->category,
@@ -143,7 +154,13 @@ static bool parse_view(tix_arena *a, const char *text, view *v)
             return false;
         }
     }
-    qsort(v->seats, (size_t)v->n, sizeof(view_seat), cmp_view_seat);
+    /* Written in id order (tix_early_view); sorted here only if not (a view of another build). */
+    for (int i = 1; i < v->n; i++) {
+        if (cmp_view_seat(&v->seats[i - 1], &v->seats[i]) > 0) {
+            qsort(v->seats, (size_t)v->n, sizeof(view_seat), cmp_view_seat);
+            break;
+        }
+    }
     return true;
 }
 

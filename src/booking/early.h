@@ -36,8 +36,9 @@
  * could be freed by the replacement, so then the ordinary path decides.
  *
  * The view's text (the caller keeps it; the format is this module's): a first line
- * "v1 <cancelled 0|1> <starts_at ms>", then per seat "<id>\t<f|c|b>\t<category>\t<claimant>"
- * (f free, c claimed: held or sold, b blocked or unpriced: never sold; claimant empty unless c).
+ * "v1 <cancelled 0|1> <starts_at ms>", then per seat, in seat id order (strcmp),
+ * "<id>\t<f|c|b>\t<category>\t<claimant>" (f free, c claimed: held or sold, b blocked or
+ * unpriced: never sold; claimant empty unless c). A reader sorts a view not in id order.
  * No seat id, category or user id holds a tab or a newline (a map that would is not written).
  *
  * Pure functions of their arguments; results live in the arena.

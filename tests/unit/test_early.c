@@ -10,6 +10,7 @@
 
 #include "booking/early.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define NOW     1000000
@@ -70,6 +71,41 @@ static void test_claimed_seats_are_refused_sorted_once(void **state)
     assert_int_equal(out.nproblems, 2);
     assert_string_equal(out.problem_ids[0], "s2");
     assert_string_equal(out.problem_ids[1], "s3");
+    tix_arena_destroy(a);
+}
+
+/* The map comes in (y, x) order; the view is written in id order, and a view that is not (one
+ * written by another build) is sorted by its reader. */
+static void test_the_view_is_in_id_order_and_read_in_any(void **state)
+{
+    (void)state;
+    tix_arena *a = tix_arena_create(4096);
+    static char c1[] = "c1", a2[] = "a2", b3[] = "b3", back[] = "back", rival[] = RIVAL;
+    tix_map_seat seats[3] = {{.id = c1, .category = back, .price = 100},
+                             {.id = a2, .category = back, .price = 100},
+                             {.id = b3, .category = back, .price = 100}};
+    seats[0].claim = TIX_CLAIM_HELD;
+    seats[0].claim_user = rival;
+    seats[1].claim = TIX_CLAIM_SOLD;
+    seats[1].claim_user = rival;
+    tix_show show = {.starts_at = STARTS};
+    size_t len = 0;
+    char *v = tix_early_view(a, &show, seats, 3, &len);
+    assert_non_null(v);
+    const char *lines = strchr(v, '\n') + 1;
+    assert_string_equal(lines, "a2\tc\tback\t" RIVAL "\nb3\tf\tback\t\nc1\tc\tback\t" RIVAL "\n");
+    tix_hold_result out;
+    assert_true(by_ids(a, v, "usr_other", &out, 2, "c1", "a2"));
+    assert_int_equal(out.nproblems, 2);
+    char unsorted[128];
+    snprintf(unsorted, sizeof(unsorted),
+             "v1 0 %lld\nc1\tc\tback\t%s\nb3\tf\tback\t\na2\tc\tback\t%s\n", (long long)STARTS,
+             RIVAL, RIVAL);
+    assert_true(by_ids(a, unsorted, "usr_other", &out, 2, "a2", "c1"));
+    assert_int_equal(out.nproblems, 2);
+    assert_string_equal(out.problem_ids[0], "a2");
+    assert_string_equal(out.problem_ids[1], "c1");
+    assert_false(by_ids(a, unsorted, "usr_other", &out, 2, "a2", "b3")); /* b3 is free */
     tix_arena_destroy(a);
 }
 
@@ -155,6 +191,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_claimed_seats_are_refused_sorted_once),
+        cmocka_unit_test(test_the_view_is_in_id_order_and_read_in_any),
         cmocka_unit_test(test_anything_else_takes_the_ordinary_path),
         cmocka_unit_test(test_best_available_only_when_fewer_are_free),
         cmocka_unit_test(test_a_field_with_a_tab_makes_no_view),
