@@ -291,17 +291,13 @@ bool tix_server_answer_now(req_state *st)
 {
     tix_req *r = &st->r;
     const tix_route *route = r->route;
-    const tix_cache *c = r->app->cache;
     if (st->match != TIX_MATCH_OK || route == NULL || route->now == NULL ||
         route->access == TIX_ACCESS_PUBLIC ||
         ((route->flags & TIX_ROUTE_IDEMPOTENT) && tix_req_header(r, "Idempotency-Key") != NULL)) {
         return false; /* a keyed request behaves as it always did: the queue, the key's store */
     }
-    if (c == NULL || !c->nonblocking) {
-        /* With Redis the session check and the route's version reads would be round trips on
-         * this thread, which every connection waits for: the queue answers (as cache hits,
-         * http/cached.h: tix_cached_answer_now). */
-        return false;
+    if (!tix_cached_nonblocking(r)) {
+        return false; /* with Redis the queue answers (http/cached.h) */
     }
     if (would_admit(st) && route->now(r)) {
         return true;
