@@ -26,7 +26,9 @@ void tix_api_healthz(tix_req *r)
 void tix_api_readyz(tix_req *r)
 {
     tix_db *db = NULL;
-    tix_rc rc = tix_db_acquire(r->app->db, &db);
+    int64_t waited = 0;
+    tix_rc rc = tix_db_acquire_timed(r->app->db, &db, &waited);
+    r->db_wait_us += waited; /* the access line's, as tix_req_db's */
     if (rc == TIX_OK) {
         r->db = db; /* released after the reply */
         rc = tix_db_ping(db);
@@ -62,7 +64,9 @@ static void backlogs(tix_req *r, FILE *f)
 {
     tix_ops_backlog b = {0};
     tix_db *db = NULL;
-    tix_rc rc = tix_db_acquire(r->app->db, &db);
+    int64_t waited = 0;
+    tix_rc rc = tix_db_acquire_timed(r->app->db, &db, &waited);
+    r->db_wait_us += waited; /* the access line's, as tix_req_db's */
     if (rc == TIX_OK) {
         r->db = db; /* released after the reply */
         rc = tix_ops_backlog_get(db, r->arena, &b);

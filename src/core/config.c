@@ -1,8 +1,9 @@
 /*
  * The configuration's driver: tix_config_load runs the parse step of each area (config_*.c,
  * declared in config_int.h) in a fixed order and stops at the first problem; each variable has
- * one parse step with one error sentence. Also here: the helpers every area uses to read one
- * variable, duration parsing, the environment getter and the .env reader.
+ * one parse step with one error sentence. A retired name that is set (config_table.c) fails it
+ * before any step. Also here: the helpers every area uses to read one variable, duration
+ * parsing, the environment getter and the .env reader.
  */
 #include "core/config.h"
 
@@ -186,6 +187,20 @@ static tix_rc (*const steps[])(tix_config_parser *p, tix_config *cfg) = {
     tix_config_load_redis,    tix_config_load_secrets,
 };
 
+/* Fails when a retired name (config_table.c) is set, naming the variable that replaced it. */
+static tix_rc refuse_retired(tix_config_parser *p)
+{
+    for (size_t i = 0; i < tix_config_nretired; i++) {
+        const tix_config_retired *r = &tix_config_retired_vars[i];
+        assert(tix_config_var_find(r->name) == NULL && tix_config_var_find(r->replacement));
+        if (p->get(r->name, p->ctx) != NULL) {
+            return tix_config_fail(p, "%s was renamed %s: set %s instead (%s) and remove %s",
+                                   r->name, r->replacement, r->replacement, r->note, r->name);
+        }
+    }
+    return TIX_OK;
+}
+
 tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
                        char *err, /* NOLINT(readability-non-const-parameter) */
                        size_t errlen)
@@ -194,6 +209,9 @@ tix_rc tix_config_load(tix_config *cfg, tix_config_getter get, void *ctx,
     tix_config_parser *p = &pp;
     memset(cfg, 0, sizeof(*cfg));
     err[0] = '\0';
+    if (refuse_retired(p) != TIX_OK) {
+        return TIX_EINVAL;
+    }
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         if (steps[i](p, cfg) != TIX_OK) {
             return TIX_EINVAL;

@@ -32,6 +32,17 @@ typedef struct tix_config_var {
 
 extern const tix_config_var tix_config_vars[];
 extern const size_t tix_config_nvars;
+/* A name that was renamed: set, it fails the load with a sentence naming its replacement
+ * (config_table.c says why it fails rather than warns). Never in tix_config_vars. */
+typedef struct tix_config_retired {
+    const char *name;        /* the old name */
+    const char *replacement; /* the variable of the table that took its place */
+    const char *note;        /* how to write the value under the new name */
+} tix_config_retired;
+
+extern const tix_config_retired tix_config_retired_vars[];
+extern const size_t tix_config_nretired;
+
 /* The variable called name; NULL when the table has none. */
 const tix_config_var *tix_config_var_find(const char *name);
 /* The range of v as --help shows it ("1..65535", "1s..2h", "on | off"; "" for text). */

@@ -289,6 +289,22 @@ const tix_config_var tix_config_vars[] = {
 
 const size_t tix_config_nvars = sizeof(tix_config_vars) / sizeof(tix_config_vars[0]);
 
+/* Renamed variables. The environment may hold any name, and an unknown one is not an error (the
+ * process shares it with everything else), so a renamed variable would be ignored without a
+ * word and the server would run with the default of the new one while its operator believes
+ * the old setting holds. The old names are listed here, and one that is set fails the load
+ * (tix_config_load, before every parse step) with a sentence naming its replacement: the
+ * configuration refuses every other bad value rather than warn, and has no warning of its own
+ * (it is loaded before the log level, one of its settings, is set; `ticketd migrate` and
+ * `admin create` load it too, and a warning there would scroll by unread).
+ * A name stays here for good: it costs a lookup at start. */
+const tix_config_retired tix_config_retired_vars[] = {
+    {"SEATMAP_STALE_MS", "SEATMAP_STALE", "a duration with its unit, e.g. 1000ms or 1s; 0 = off"},
+};
+
+const size_t tix_config_nretired =
+    sizeof(tix_config_retired_vars) / sizeof(tix_config_retired_vars[0]);
+
 const tix_config_var *tix_config_var_find(const char *name)
 {
     /* The loaders ask for settings mostly in table order, so the search starts just after the

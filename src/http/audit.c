@@ -277,7 +277,9 @@ void tix_audit_record(tix_req *r)
     tix_db *own = NULL;
     tix_rc rc = TIX_OK;
     if (db == NULL || tix_db_in_tx(db)) {
-        rc = tix_db_acquire(r->app->db, &own);
+        int64_t waited = 0;
+        rc = tix_db_acquire_timed(r->app->db, &own, &waited);
+        r->db_wait_us += waited;
         db = own;
     }
     if (rc == TIX_OK) {

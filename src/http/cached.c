@@ -617,10 +617,16 @@ bool tix_cached_answer(tix_req *r)
     return hit || stale_hit;
 }
 
+bool tix_cached_nonblocking(const tix_req *r)
+{
+    const tix_cache *c = r->app->cache;
+    return c != NULL && c->nonblocking;
+}
+
 bool tix_cached_answer_now(tix_req *r)
 {
     tix_cache *c = r->app->cache;
-    if (c == NULL || !c->enabled || !c->nonblocking ||
+    if (!tix_cached_nonblocking(r) || !c->enabled ||
         !(r->route->flags & (TIX_ROUTE_CACHE_SHOW | TIX_ROUTE_CACHE_CATALOG)) ||
         (r->route->flags & TIX_ROUTE_CACHE_USER)) {
         return false;

@@ -48,6 +48,13 @@
 
 /* true when the request was answered from the cache (or with 304). */
 bool tix_cached_answer(tix_req *r);
+/* Whether the server may answer r on a libmicrohttpd thread, before the handler queue, from
+ * what the cache holds: only while the cache's operations never wait for I/O
+ * (tix_cache.nonblocking: the in-process cache). With Redis the session check and the version
+ * reads would be round trips on the thread every connection waits for, so the queue answers,
+ * cache hits (tix_cached_answer_now) and routes' early answers (http/server_admit.c,
+ * tix_server_answer_now) alike. The one statement of that rule: both ask here. */
+bool tix_cached_nonblocking(const tix_req *r);
 /* The same, on a libmicrohttpd thread before the handler queue, so hits never wait behind
  * handlers blocked on the database: answers only from the in-process store of answers
  * (http/answers.h) when the cache cannot block (tix_cache.nonblocking), the route is a show's

@@ -145,9 +145,9 @@ tix_db *tix_req_db(tix_req *r)
     if (r->db != NULL) {
         return r->db;
     }
-    int64_t t0 = tix_mono_us();
-    tix_rc rc = tix_db_acquire(r->app->db, &r->db);
-    r->db_wait_us += tix_mono_us() - t0;
+    int64_t waited = 0;
+    tix_rc rc = tix_db_acquire_timed(r->app->db, &r->db, &waited);
+    r->db_wait_us += waited;
     if (rc != TIX_OK) {
         r->db = NULL;
         tix_reply_rc(r, TIX_EUNAVAIL);
@@ -162,9 +162,9 @@ tix_db *tix_req_db_read(tix_req *r)
         return r->db != NULL ? r->db : r->rdb;
     }
     int64_t stale = 0;
-    int64_t t0 = tix_mono_us();
-    tix_rc rc = tix_db_acquire_read(r->app->db, &r->rdb, &stale);
-    r->db_wait_us += tix_mono_us() - t0;
+    int64_t waited = 0;
+    tix_rc rc = tix_db_acquire_read(r->app->db, &r->rdb, &stale, &waited);
+    r->db_wait_us += waited;
     if (rc != TIX_OK) {
         r->rdb = NULL;
         tix_reply_rc(r, TIX_EUNAVAIL);
@@ -285,9 +285,14 @@ static tix_lang saved_lang(tix_req *r, unsigned status)
     if (!r->auth.authenticated || status == 503 || r->app == NULL || r->app->db == NULL) {
         return TIX_LANG_NONE;
     }
-    if (r->db == NULL && tix_db_acquire(r->app->db, &r->db) != TIX_OK) {
-        r->db = NULL;
-        return TIX_LANG_NONE;
+    int64_t waited = 0;
+    if (r->db == NULL) {
+        tix_rc rc = tix_db_acquire_timed(r->app->db, &r->db, &waited);
+        r->db_wait_us += waited;
+        if (rc != TIX_OK) {
+            r->db = NULL;
+            return TIX_LANG_NONE;
+        }
     }
     char tag[TIX_LOCALE_MAX];
     if (tix_db_in_tx(r->db) ||

@@ -127,7 +127,9 @@ struct tix_req {
     int db_calls;
     /* Where the time before and around the handler went, for the access line: queue_us, how
      * long the request waited in its lane's queue for a pool thread (0 inline); db_wait_us, how
-     * long tix_req_db / tix_req_db_read waited for a pooled connection (store/db.h). */
+     * long it waited for pooled connections (tix_req_db, tix_req_db_read and every other
+     * acquire made for it): the sum of the waits store/db.h tix_db_acquire_timed reports, the
+     * pool wait ticketd_db_pool_wait_seconds observes, without the time opening a connection. */
     int64_t queue_us;
     int64_t db_wait_us;
     int nheaders;

@@ -224,6 +224,19 @@ bool tix_server_check_encoding(req_state *st)
     return true;
 }
 
+/* Whether tix_server_check_encoding would pass st, answering nothing (the early answers on the
+ * libmicrohttpd thread leave every refusal to the queue). */
+static bool encoding_would_pass(req_state *st)
+{
+    tix_req *r = &st->r;
+    if (st->raw_path != NULL || !tix_utf8_valid(r->path)) {
+        return false;
+    }
+    arg_check q = {.a = r->arena};
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+    return q.bad == NULL;
+}
+
 bool tix_server_answer_cached_now(req_state *st)
 {
     tix_req *r = &st->r;
@@ -237,12 +250,7 @@ bool tix_server_answer_cached_now(req_state *st)
     }
     /* Only a request that would pass every check unchanged: a bad path or query goes to the
      * pool, which answers it as before. */
-    arg_check q = {.a = r->arena};
-    if (st->raw_path != NULL || !tix_utf8_valid(r->path)) {
-        return false;
-    }
-    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
-    if (q.bad != NULL || !tix_policy_route_allows(route->access, &r->auth)) {
+    if (!encoding_would_pass(st) || !tix_policy_route_allows(route->access, &r->auth)) {
         return false;
     }
     return tix_cached_answer_now(r) || tix_cached_answer_stale(r);
@@ -262,17 +270,14 @@ static bool would_admit(req_state *st)
 {
     tix_req *r = &st->r;
     const tix_route *route = r->route;
-    arg_check q = {.a = r->arena};
-    if (st->raw_path != NULL || !tix_utf8_valid(r->path)) {
+    if (!encoding_would_pass(st)) {
         return false;
     }
-    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
     const char *token = bearer(r);
     tix_claims c;
     /* An error answered to a signed-in caller is in his language: Accept-Language's, else his
      * saved locale, which is read from the database (http/reply.c). So only the former here. */
-    if (q.bad != NULL || token == NULL ||
-        tix_lang_accept(tix_req_header(r, "Accept-Language")) == TIX_LANG_NONE ||
+    if (token == NULL || tix_lang_accept(tix_req_header(r, "Accept-Language")) == TIX_LANG_NONE ||
         tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, token,
                          tix_now_ms() / 1000, &c) != TIX_OK ||
         tix_revocation_check(r->app->cache, r->arena, &c, no_db, NULL) != TIX_OK) {
@@ -291,17 +296,13 @@ bool tix_server_answer_now(req_state *st)
 {
     tix_req *r = &st->r;
     const tix_route *route = r->route;
-    const tix_cache *c = r->app->cache;
     if (st->match != TIX_MATCH_OK || route == NULL || route->now == NULL ||
         route->access == TIX_ACCESS_PUBLIC ||
         ((route->flags & TIX_ROUTE_IDEMPOTENT) && tix_req_header(r, "Idempotency-Key") != NULL)) {
         return false; /* a keyed request behaves as it always did: the queue, the key's store */
     }
-    if (c == NULL || !c->nonblocking) {
-        /* With Redis the session check and the route's version reads would be round trips on
-         * this thread, which every connection waits for: the queue answers (as cache hits,
-         * http/cached.h: tix_cached_answer_now). */
-        return false;
+    if (!tix_cached_nonblocking(r)) {
+        return false; /* with Redis the queue answers (http/cached.h) */
     }
     if (would_admit(st) && route->now(r)) {
         return true;

@@ -188,13 +188,19 @@ tix_db_kind tix_db_pool_kind(const tix_db_pool *pool)
     return pool->cfg.db_kind;
 }
 
-/* db_int.h. */
-tix_rc tix_db_lease(tix_db_pool *pool, bool wait, tix_db **out)
+/* db_int.h. The one place a pool wait is measured: the metric and *wait_us get the same
+ * number, from the call until a connection is taken off the free stack (or the time-out);
+ * ensure_open's connecting comes after it and is no wait for the pool. */
+tix_rc tix_db_lease(tix_db_pool *pool, bool wait, tix_db **out, int64_t *wait_us)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += ACQUIRE_WAIT_MS / 1000;
     int64_t t0 = tix_mono_us();
+    const char *name = pool->primary ? "replica" : "primary";
+    if (wait_us != NULL) {
+        *wait_us = 0;
+    }
     pthread_mutex_lock(&pool->mu);
     while (pool->nfree == 0) {
         if (!wait) {
@@ -203,7 +209,11 @@ tix_rc tix_db_lease(tix_db_pool *pool, bool wait, tix_db **out)
         }
         if (pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&pool->mu);
-            tix_metrics_db_wait(pool->primary ? "replica" : "primary", tix_mono_us() - t0);
+            int64_t waited = tix_mono_us() - t0;
+            tix_metrics_db_wait(name, waited);
+            if (wait_us != NULL) {
+                *wait_us = waited;
+            }
             tix_log_warn("no database connection became free within %d ms", ACQUIRE_WAIT_MS);
             return TIX_EUNAVAIL;
         }
@@ -214,7 +224,11 @@ tix_rc tix_db_lease(tix_db_pool *pool, bool wait, tix_db **out)
     db->calls = 0;
     pthread_mutex_unlock(&pool->mu);
     if (wait) { /* the waits of callers that would wait (a try that found none is no wait) */
-        tix_metrics_db_wait(pool->primary ? "replica" : "primary", tix_mono_us() - t0);
+        int64_t waited = tix_mono_us() - t0;
+        tix_metrics_db_wait(name, waited);
+        if (wait_us != NULL) {
+            *wait_us = waited;
+        }
     }
     tix_rc rc = ensure_open(db);
     assert(rc != TIX_OK || db->open);
@@ -228,7 +242,12 @@ tix_rc tix_db_lease(tix_db_pool *pool, bool wait, tix_db **out)
 
 tix_rc tix_db_acquire(tix_db_pool *pool, tix_db **out)
 {
-    return tix_db_lease(pool, true, out);
+    return tix_db_lease(pool, true, out, NULL);
+}
+
+tix_rc tix_db_acquire_timed(tix_db_pool *pool, tix_db **out, int64_t *wait_us)
+{
+    return tix_db_lease(pool, true, out, wait_us);
 }
 
 void tix_db_release(tix_db_pool *pool, tix_db *db)

@@ -67,6 +67,13 @@ tix_db_kind tix_db_pool_kind(const tix_db_pool *pool);
 /* Waits (at most a few seconds) for a free connection and makes sure it is open.
  * TIX_EUNAVAIL if the database cannot be reached or no connection frees up in time. */
 TIX_MUSTCHECK tix_rc tix_db_acquire(tix_db_pool *pool, tix_db **out);
+/* tix_db_acquire, and OUT: *wait_us, how long it waited for the pool, also when it failed. The
+ * wait is the pool's only: from the call until a connection was free (or the time-out), the
+ * very number ticketd_db_pool_wait_seconds observes (measured once, in db.c). Opening the
+ * connection (a first use, or a reconnect after the server went away) comes after the wait
+ * and is not in it: it is the database's time, as a statement's is. The access log's
+ * db_wait_us is the sum of a request's waits (http/reply.c), so it matches the metric. */
+TIX_MUSTCHECK tix_rc tix_db_acquire_timed(tix_db_pool *pool, tix_db **out, int64_t *wait_us);
 /* Returns the connection (to the read pool if it came from there); an open transaction is
  * rolled back. NULL does nothing. */
 void tix_db_release(tix_db_pool *pool, tix_db *db);
@@ -75,10 +82,12 @@ void tix_db_release(tix_db_pool *pool, tix_db *db);
  * A connection for reads that may be up to READ_MAX_LAG old: a replica's when one is
  * reachable, has a free connection and is complete as of at most READ_MAX_LAG ago, else the
  * primary's (as tix_db_acquire; always so without DATABASE_READ_URL). OUT: *stale_ms, how old
- * its data may be (0 on the primary). Never decide a write on it: a replica's connection
- * refuses writes, and what it reads may already be out of date. Release with
- * tix_db_release(pool, db). */
-TIX_MUSTCHECK tix_rc tix_db_acquire_read(tix_db_pool *pool, tix_db **out, int64_t *stale_ms);
+ * its data may be (0 on the primary); *wait_us, its wait for the primary's pool as
+ * tix_db_acquire_timed's (a replica's connection is taken only when one is free: 0). Never
+ * decide a write on it: a replica's connection refuses writes, and what it reads may already
+ * be out of date. Release with tix_db_release(pool, db). */
+TIX_MUSTCHECK tix_rc tix_db_acquire_read(tix_db_pool *pool, tix_db **out, int64_t *stale_ms,
+                                         int64_t *wait_us);
 /* Whether db is a replica's connection (from tix_db_acquire_read). */
 bool tix_db_is_replica(const tix_db *db);
 /* A read on a replica's connection failed as TIX_EUNAVAIL: reads go to the primary for a

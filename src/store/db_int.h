@@ -69,8 +69,10 @@ tix_rc tix_db_pool_new(const tix_config *cfg, int size, bool eager, tix_db_pool 
 
 /* db.c. A connection of pool, waiting for one to free up (wait) or not: TIX_EBUSY when none is
  * free (and !wait), TIX_EUNAVAIL when it cannot be opened or none freed up in time. Release
- * with tix_db_release. */
-tix_rc tix_db_lease(tix_db_pool *pool, bool wait, tix_db **out);
+ * with tix_db_release. OUT (may be NULL): *wait_us, the pool wait as db.h's
+ * tix_db_acquire_timed defines it, also on failure; 0 for a lease that would not wait (which
+ * the metric does not count either). */
+tix_rc tix_db_lease(tix_db_pool *pool, bool wait, tix_db **out, int64_t *wait_us);
 
 /* db_read.c. Gives primary (a PostgreSQL pool with DATABASE_READ_URL set, no read pool yet)
  * its read pool, opened lazily; freed by tix_db_pool_destroy with the primary. */

@@ -106,7 +106,7 @@ static void sample_primary(tix_db_pool *pool, int64_t now)
     }
     pthread_mutex_unlock(&pool->lsn_mu);
     tix_db *db = NULL;
-    if (!due || tix_db_lease(pool, false, &db) != TIX_OK) {
+    if (!due || tix_db_lease(pool, false, &db, NULL) != TIX_OK) {
         return;
     }
     int64_t at = mono_ms();
@@ -177,16 +177,17 @@ void tix_db_replica_failed(tix_db_pool *pool)
     }
 }
 
-tix_rc tix_db_acquire_read(tix_db_pool *pool, tix_db **out, int64_t *stale_ms)
+tix_rc tix_db_acquire_read(tix_db_pool *pool, tix_db **out, int64_t *stale_ms, int64_t *wait_us)
 {
     *stale_ms = 0;
+    *wait_us = 0; /* a replica's connection is only taken when one is free: no wait */
     assert(pool->primary == NULL && "tix_db_acquire_read takes the primary's pool");
     tix_db_pool *rp = pool->replica;
     assert(rp == NULL || (rp->primary == pool && rp->replica == NULL));
     int64_t now = mono_ms();
     if (rp != NULL && now >= atomic_load(&rp->down_until_ms)) {
         tix_db *db = NULL;
-        tix_rc rc = tix_db_lease(rp, false, &db);
+        tix_rc rc = tix_db_lease(rp, false, &db, NULL);
         if (rc == TIX_OK) {
             rc = check_replica(pool, db, now);
         }
@@ -208,7 +209,7 @@ tix_rc tix_db_acquire_read(tix_db_pool *pool, tix_db **out, int64_t *stale_ms)
     if (rp != NULL) {
         atomic_fetch_add(&pool->reads_primary, 1);
     }
-    return tix_db_acquire(pool, out);
+    return tix_db_acquire_timed(pool, out, wait_us);
 }
 
 bool tix_db_is_replica(const tix_db *db)

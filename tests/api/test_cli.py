@@ -143,3 +143,19 @@ def test_invalid_config_exits_2_naming_the_variable(run, tmp_path, env, name):
     proc = run(timeout=10, **full)
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert_tidy_failure(proc, name)
+
+
+def test_a_retired_variable_is_refused_naming_its_replacement(run, tmp_path):
+    """SEATMAP_STALE_MS was renamed SEATMAP_STALE: a server given the old name would otherwise
+    run with the default (off) while its operator believes the setting is on. The config module
+    refuses bad input rather than warn (every other bad value fails the load), so the old name
+    fails it too, with a sentence naming the new one; the new name alone starts."""
+    base = {"DATABASE_URL": f"sqlite://{tmp_path / 't.db'}", "PORT": str(free_port()),
+            "BIND_ADDRESS": "127.0.0.1"}
+    for env in ({"SEATMAP_STALE_MS": "1000ms"}, {"SEATMAP_STALE_MS": "1000ms",
+                                                "SEATMAP_STALE": "1000ms"}):
+        proc = run(timeout=10, **base, **env)
+        assert proc.returncode == 2, (proc.returncode, proc.stderr)
+        assert_tidy_failure(proc, "SEATMAP_STALE_MS", "renamed SEATMAP_STALE")
+        assert not os.path.exists(tmp_path / "t.db"), "a refused start touched the database"
+    assert run("migrate", timeout=30, **base, SEATMAP_STALE="1000ms").returncode == 0

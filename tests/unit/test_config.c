@@ -271,6 +271,9 @@ static void test_bad_values(void **state)
         {"REDIS_URL", "http://x", NULL, NULL, "REDIS_URL"},
         {"REDIS_URL", "redis:/x", NULL, NULL, "REDIS_URL"},
         {"BIND_ADDRESS", long_bind, NULL, NULL, "BIND_ADDRESS"},
+        /* a retired name is refused naming its replacement, also beside it (config_table.c) */
+        {"SEATMAP_STALE_MS", "1000ms", NULL, NULL, "renamed SEATMAP_STALE:"},
+        {"SEATMAP_STALE_MS", "0", "SEATMAP_STALE", "1s", "SEATMAP_STALE_MS"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const bad_case *c = &cases[i];
@@ -554,8 +557,21 @@ static void test_table_is_what_the_parser_reads(void **state)
         assert_non_null(tix_config_vars[i].help);
         assert_true(tix_config_vars[i].def == NULL || tix_config_vars[i].def_doc == NULL);
     }
+    /* every name asked is the table's, or a retired one (asked only to refuse it) */
     for (size_t i = 0; i < unset.n; i++) {
-        assert_non_null(tix_config_var_find(unset.names[i]));
+        bool retired = false;
+        for (size_t k = 0; k < tix_config_nretired; k++) {
+            retired = retired || strcmp(tix_config_retired_vars[k].name, unset.names[i]) == 0;
+        }
+        assert_true(retired || tix_config_var_find(unset.names[i]) != NULL);
+    }
+    /* a retired name is not the table's, and its replacement is */
+    assert_true(tix_config_nretired >= 1);
+    for (size_t k = 0; k < tix_config_nretired; k++) {
+        const tix_config_retired *r = &tix_config_retired_vars[k];
+        assert_null(tix_config_var_find(r->name));
+        assert_non_null(tix_config_var_find(r->replacement));
+        assert_true(was_asked(&unset, r->name));
     }
     assert_true(nvars >= 67);
 

@@ -778,13 +778,14 @@ typedef struct waiter {
     tix_rc rc;
     atomic_int done;
     int64_t waited_ms;
+    int64_t pool_wait_us; /* what the acquire said it waited */
 } waiter;
 
 static void *acquire_in_thread(void *arg)
 {
     waiter *w = arg;
     int64_t t0 = tix_mono_ms();
-    w->rc = tix_db_acquire(w->pool, &w->got);
+    w->rc = tix_db_acquire_timed(w->pool, &w->got, &w->pool_wait_us);
     w->waited_ms = tix_mono_ms() - t0;
     atomic_store(&w->done, 1);
     return NULL;
@@ -955,6 +956,9 @@ static void test_pool_exhaustion_waits(void **state)
     assert_ptr_equal(w.got, freed);
     assert_true(w.waited_ms >= 250);
     assert_true(w.waited_ms < 4000); /* woken by the release, not by the time-out */
+    /* the wait it reports is the wait, and no longer than the call */
+    assert_true(w.pool_wait_us >= 250000);
+    assert_true(w.pool_wait_us <= (w.waited_ms + 1) * 1000);
     assert_int_equal(tix_db_ping(w.got), TIX_OK);
     tix_db_release(b->pool, w.got);
     tix_db_release(b->pool, all[0]);
@@ -971,9 +975,12 @@ static void test_pool_exhaustion_times_out(void **state)
     }
     tix_db *extra = NULL;
     int64_t t0 = tix_mono_ms();
-    assert_int_equal(tix_db_acquire(b->pool, &extra), TIX_EUNAVAIL);
+    int64_t reported_us = -1;
+    assert_int_equal(tix_db_acquire_timed(b->pool, &extra, &reported_us), TIX_EUNAVAIL);
     int64_t waited = tix_mono_ms() - t0;
     assert_null(extra);
+    assert_true(reported_us >= 1000000); /* a failed acquire reports its wait too */
+    assert_true(reported_us <= (waited + 1) * 1000);
     assert_true(waited >= 1000);
     assert_true(waited < 15000);
     for (int i = 0; i < POOL_SIZE; i++) {
