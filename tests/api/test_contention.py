@@ -8,6 +8,8 @@
   booked seat to exactly one confirmed booking.
 - Concurrent confirms, bookings and cancels of one booking or hold: one outcome, no doubles.
 - One user racing holds against itself: at most one live hold per user and show.
+- A request stuck on a lock another session keeps (an uncommitted Idempotency-Key row or seat
+  claim; on SQLite the write lock): 503 with Retry-After after one lock wait, not after many.
 Every response is checked: never a 5xx. Each thread has its own requests.Session; tokens are
 made before the barrier so that the threads start together.
 """
