@@ -34,7 +34,18 @@
  * (best.h's pref_weight). Chosen, not tuned; bench/reco.py measures the outcome
  * (bench/results/2026-12-06-reco.txt), including a control where it loses to the rule. */
 #define LEARNED_WEIGHT 0.7
+/* A hold that met TIX_EBUSY runs again (after a short random pause) at most BUSY_RETRIES times,
+ * and only while it has taken less than BUSY_BUDGET_MS since it started. The quick causes are
+ * worth another run: this user's twin request got there first (milliseconds), or PostgreSQL
+ * broke a deadlock between two replacing holds (the victim learns it after deadlock_timeout,
+ * 1 s). A lock wait that ran out is not: the lock is another session's that has stayed open
+ * for the whole wait (PostgreSQL's lock_timeout and SQLite's busy timeout, 5 s, store/db_pg.c
+ * and store/db_sqlite.c), and waiting it out again and again held the handler thread for 13
+ * waits, 65 s, before answering 503 all the same. The budget is below one lock wait, so such a
+ * hold is answered (503 with Retry-After) after one; any hold after at most the budget and one
+ * more run. */
 #define BUSY_RETRIES   12
+#define BUSY_BUDGET_MS 3000
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -496,6 +507,7 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
                       const tix_hold_request *req, tix_hold_result *out)
 {
     memset(out, 0, sizeof(*out));
+    int64_t started = tix_mono_ms();
     for (int busy = 0;; busy++) {
         int64_t now = tix_now_ms();
         out->nproblems = 0;
@@ -503,12 +515,12 @@ tix_rc tix_hold_place(tix_booking_ctx *c, const char *show_id, const char *user_
         out->problem = TIX_HOLD_PROBLEM_NONE;
         tix_rc rc = req->seat_ids ? place_by_ids(c, show_id, user_id, req, out, now)
                                   : place_best(c, show_id, user_id, req, out, now);
-        if (rc != TIX_EBUSY || busy >= BUSY_RETRIES) {
+        if (rc != TIX_EBUSY || busy >= BUSY_RETRIES || tix_mono_ms() - started >= BUSY_BUDGET_MS) {
             count_hold(rc);
             return rc;
         }
         /* A deadlock PostgreSQL broke between two replacing holds, or this user's twin request
-         * that got there first: run again after a short random pause. */
+         * that got there first (not a lock wait that ran out: that took the budget). */
         struct timespec nap = {0, (long)(1 + randombytes_uniform(8)) * 1000000L};
         nanosleep(&nap, NULL);
     }

@@ -8,6 +8,8 @@
   booked seat to exactly one confirmed booking.
 - Concurrent confirms, bookings and cancels of one booking or hold: one outcome, no doubles.
 - One user racing holds against itself: at most one live hold per user and show.
+- A request stuck on a lock another session keeps (an uncommitted Idempotency-Key row or seat
+  claim; on SQLite the write lock): 503 with Retry-After after one lock wait, not after many.
 Every response is checked: never a 5xx. Each thread has its own requests.Session; tokens are
 made before the barrier so that the threads start together.
 """
@@ -15,6 +17,8 @@ made before the barrier so that the threads start together.
 from __future__ import annotations
 
 import random
+import sqlite3
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -585,3 +589,101 @@ def test_checkout_goes_before_queued_holds(make_server, pg_cluster):
             t.join(60)
     for name in ("jam1", "jam2"):  # the keys' rows gone, the holds went ahead
         assert answers[name].status_code == 201, answers[name].text
+
+
+# --------------------------------------------------------------------------------------------
+# A request stuck on a lock another session keeps
+
+LOCK_WAIT = 5  # seconds: the server's lock wait (PostgreSQL lock_timeout, SQLite busy timeout)
+
+
+class Locker:
+    """Another database session that writes and does not commit: on PostgreSQL a psql session
+    whose INSERT keeps the new row's lock; on SQLite the sqlite3 shell, whose open write
+    transaction keeps the database's write lock. end() rolls it back (the session ends)."""
+
+    def __init__(self, srv, pg, sql: str):
+        if srv.backend == "postgres":
+            dbname = srv.database_url.rsplit("/", 1)[1]
+            self.proc = pg.session(dbname)
+            self.proc.stdin.write(f"BEGIN; {sql}\n")
+            self.proc.stdin.flush()
+            deadline = time.monotonic() + 10
+            while pg.psql(dbname, "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in"
+                                  " transaction' AND client_addr IS NULL") != "1":
+                assert time.monotonic() < deadline, "the locker never wrote"
+                time.sleep(0.05)
+        else:
+            path = srv.database_url[len("sqlite://"):]
+            self.proc = subprocess.Popen(["sqlite3", path], stdin=subprocess.PIPE, text=True,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.proc.stdin.write(f"BEGIN IMMEDIATE; {sql}\n")
+            self.proc.stdin.flush()
+            deadline = time.monotonic() + 10
+            while True:  # the write lock is the shell's once ours cannot take it
+                probe = sqlite3.connect(path, timeout=0)
+                try:
+                    probe.execute("BEGIN IMMEDIATE")
+                    probe.rollback()
+                except sqlite3.OperationalError:
+                    break
+                finally:
+                    probe.close()
+                assert time.monotonic() < deadline, "the locker never wrote"
+                time.sleep(0.05)
+
+    def end(self) -> None:
+        if not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+@pytest.mark.parametrize("what", ["hold_key", "hold_seat", "hold_best_key", "booking_key"])
+def test_request_stuck_on_a_lock_is_answered_after_one_lock_wait(request, backend, make_server,
+                                                                  what):
+    """A request whose transaction waits on a lock another session keeps (its Idempotency-Key's
+    row, or the claim of its seat, inserted and not committed; on SQLite the write lock) is
+    answered 503 `unavailable` with Retry-After once one lock wait has run out: its handler
+    thread is free again after about LOCK_WAIT, not after the hold's 12 busy retries had each
+    waited it out again (65 s, before). Nothing changed meanwhile, and once the other session
+    is gone the same request goes through."""
+    pg = request.getfixturevalue("pg_cluster") if backend == "postgres" else None
+    srv = make_server(backend)
+    v = Venue(srv)
+    u = make_user(srv, "stuck")
+    headers = {"Authorization": f"Bearer {u.token}"}
+    seat = v.ids("C3")[0]
+    url, body = f"{srv.api}/shows/{v.show_id}/holds", {"seat_ids": [seat]}
+    if what == "hold_best_key":
+        body = {"quantity": 2}
+    elif what == "booking_key":
+        url, body = f"{srv.api}/bookings", {"hold_id": hold(srv, u.token, v.show_id,
+                                                             seat_ids=[seat])["hold_id"]}
+    if what.endswith("_key"):
+        headers["Idempotency-Key"] = "stuck"
+        sql = ("INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status,"
+               f" created_at) VALUES ('{u.id}', 'stuck', 'x', 0, 0);")
+    else:
+        sql = ("INSERT INTO seat_claims (show_id, seat_id, user_id, hold_id, booking_id,"
+               f" expires_at, created_at, price) VALUES ('{v.show_id}', '{seat}', 'x', NULL,"
+               " NULL, NULL, 0, 0);")
+    before = statuses(srv, v.show_id)
+    locker = Locker(srv, pg, sql)
+    try:
+        t0 = time.monotonic()
+        try:
+            r = requests.post(url, json=body, headers=headers, timeout=3 * LOCK_WAIT)
+        except requests.Timeout:
+            pytest.fail(f"no answer within {3 * LOCK_WAIT} s: the handler waits on and on")
+        elapsed = time.monotonic() - t0
+        STATS.update(backend=backend, what=what, status=r.status_code, elapsed=f"{elapsed:.2f}s")
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "unavailable", r.text
+        assert r.headers.get("Retry-After") == "1"
+        assert elapsed < 2 * LOCK_WAIT, f"answered after {elapsed:.1f} s"
+    finally:
+        locker.end()
+    assert statuses(srv, v.show_id) == before  # the refusal changed nothing
+    r = requests.post(url, json=body, headers=headers, timeout=TIMEOUT)  # the retry goes ahead
+    assert r.status_code == 201, r.text
+    assert r.headers.get("Idempotent-Replayed") is None
