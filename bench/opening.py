@@ -154,6 +154,7 @@ class Conn:
         self.reader = self.writer = None
         self.last = 0.0
         self.t_head = 0.0  # monotonic time the last answer's head was read (its first byte's)
+        self.t_connect = 0.0  # seconds the last request spent opening the connection (0: reused)
 
     async def open(self) -> "Conn":
         self.close()
@@ -176,8 +177,11 @@ class Conn:
         X-Request-Id, so nginx's and the server's access-log lines can be matched to it.
         self.t_head is then when the answer's head had been read (the time to its first byte,
         as near as this event loop can tell)."""
+        self.t_connect = 0.0
         if self.writer is None or time.monotonic() - self.last > IDLE_REOPEN:
+            t = time.monotonic()
             await self.open()
+            self.t_connect = time.monotonic() - t
         data = b"" if body is None else json.dumps(body).encode()
         head = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}",
                 f"Content-Length: {len(data)}"]
@@ -238,6 +242,7 @@ class Sample:
     code: str = ""  # the error code of a 4xx
     head: float = 0.0  # seconds from sending to the answer's head read (0: no answer)
     rid: str = ""  # its X-Request-Id: "<step>.<process>.<n>"
+    connect: float = 0.0  # of latency, seconds spent opening a new connection (0: reused)
 
 
 class Client:
@@ -302,7 +307,7 @@ class Client:
         if status >= 400 and isinstance(j, dict):
             code = (j.get("error") or {}).get("code", "")
         self.samples.append(Sample(step, status, lat, start - self.t0, conn.name, code,
-                                   conn.t_head - start, rid))
+                                   conn.t_head - start, rid, conn.t_connect))
         if status >= 500:
             self.problems.append(f"{step} {method} {path} on {conn.name}: {status} "
                                  f"{payload[:300]!r}")
@@ -1246,7 +1251,11 @@ def access_logs(info: ClusterInfo | None) -> tuple[dict, dict]:
                     # urt: one time per upstream tried ("0.004, 0.002"); "-" when none answered
                     urt = sum(float(x) for x in re.findall(r"[\d.]+", m.group(2))) \
                         if m.group(2) != "-" else None
-                    nginx[m.group(3)] = (float(m.group(1)), urt)
+                    # uct: the time to connect to the upstream (0.000 on a kept-alive one)
+                    u = re.search(r" uct=(\S+)", ln)
+                    uct = sum(float(x) for x in re.findall(r"[\d.]+", u.group(1))) \
+                        if u and u.group(1) != "-" else None
+                    nginx[m.group(3)] = (float(m.group(1)), urt, uct)
     except OSError:
         pass
     return servers, nginx
@@ -1262,10 +1271,12 @@ def views(samples: list, info: ClusterInfo | None) -> list[str]:
            " | to the answer's head), nginx (request_time | upstream_response_time; requests"
            " through nginx), the servers (access log dur_us; of it, the wait for a handler"
            " thread, queue_us, and for a database connection, db_wait_us), and driver minus"
-           " server per request"]
+           " server per request; then, of the driver's time, opening a new connection (connect:"
+           " p50/p99 of the requests that opened one, and how many did), and nginx's time to"
+           " connect to the server (up conn: p50/p99, and how many connections were new)"]
     out.append(f"{'step':<14}{'n':>6}{'driver':>16}{'head':>16}{'nginx n':>9}{'nginx rt':>16}"
                f"{'upstream':>16}{'srv n':>7}{'server':>16}{'queue':>14}{'db wait':>14}"
-               f"{'drv-srv':>16}")
+               f"{'drv-srv':>16}{'connect':>16}{'new':>6}{'up conn':>14}{'new':>6}")
 
     def pp(xs: list) -> str:
         return f"{pct(xs, 50):.1f}/{pct(xs, 99):.1f}" if xs else "-"
@@ -1287,7 +1298,11 @@ def views(samples: list, info: ClusterInfo | None) -> list[str]:
             f"{pp([x[1] * 1000 for x in ng if x[1] is not None]):>16}{len(sv):>7}"
             f"{pp([d * 1000 for _, d in sv]):>16}"
             f"{pp([x[0] * 1000 for x in qw]):>14}{pp([x[1] * 1000 for x in qw]):>14}"
-            f"{pp([(s.latency - d) * 1000 for s, d in sv]):>16}")
+            f"{pp([(s.latency - d) * 1000 for s, d in sv]):>16}"
+            f"{pp([s.connect * 1000 for s in ss if s.connect > 0]):>16}"
+            f"{sum(1 for s in ss if s.connect > 0):>6}"
+            f"{pp([x[2] * 1000 for x in ng if x[2] is not None]):>14}"
+            f"{sum(1 for x in ng if x[2]):>6}")
     if not servers:
         out.append("  (no server access lines: the servers log requests at LOG_LEVEL=info)")
     if not nginx:
