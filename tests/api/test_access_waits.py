@@ -126,12 +126,8 @@ class Blocker:
                 "BEGIN; INSERT INTO users (id, email, name, role, password_hash, created_at,"
                 f" updated_at) VALUES ('usr_blocker', '{self.email}', 'x', 'user', '!', 0, 0);\n")
             self.locker.stdin.flush()
-            deadline = time.monotonic() + 10
-            while self.pg.psql(self.dbname, "SELECT count(*) FROM pg_stat_activity WHERE state ="
-                                            " 'idle in transaction' AND query LIKE "
-                                            "'%INSERT INTO users%'") != "1":
-                assert time.monotonic() < deadline, "the locker never inserted its user"
-                time.sleep(0.05)
+            self.wait_activity("state = 'idle in transaction' AND query LIKE"
+                               " '%INSERT INTO users%'", "the locker never inserted its user")
         else:
             self.con = sqlite3.connect(srv.database_url.removeprefix("sqlite://"),
                                        isolation_level=None, timeout=10)
@@ -148,11 +144,15 @@ class Blocker:
         if self.pg is None:
             time.sleep(HOLD_S / 2)
             return
+        self.wait_activity("wait_event_type = 'Lock' AND application_name = 'ticketd'",
+                           "the registration never waited for the lock")
+
+    def wait_activity(self, where: str, what: str) -> None:
+        """Returns once exactly one PostgreSQL session matches where (in pg_stat_activity)."""
         deadline = time.monotonic() + 10
-        while self.pg.psql(self.dbname, "SELECT count(*) FROM pg_stat_activity WHERE "
-                                        "wait_event_type = 'Lock' AND application_name = "
-                                        "'ticketd'") != "1":
-            assert time.monotonic() < deadline, "the registration never waited for the lock"
+        while self.pg.psql(self.dbname,
+                           f"SELECT count(*) FROM pg_stat_activity WHERE {where}") != "1":
+            assert time.monotonic() < deadline, what
             time.sleep(0.05)
 
     def connections(self) -> int:
