@@ -93,18 +93,22 @@ static tix_rc write_png(const unsigned char *m, int width, int scale, membuf *b)
     png_set_IHDR(png, info, (png_uint_32)side, (png_uint_32)side, 1, PNG_COLOR_TYPE_GRAY,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
-    for (int y = 0; y < side; y++) {
+    /* One row of pixels per row of modules, written scale times (the quiet zone's rows are
+     * one white row); each dark module clears its scale bits. */
+    for (int my = -TIX_QR_QUIET; my < width + TIX_QR_QUIET; my++) {
         memset(row, 0xff, rowbytes); /* 1 = white in 1-bit greyscale */
-        int my = y / scale - TIX_QR_QUIET;
-        if (my >= 0 && my < width) {
-            for (int x = 0; x < side; x++) {
-                int mx = x / scale - TIX_QR_QUIET;
-                if (mx >= 0 && mx < width && m[(size_t)my * (size_t)width + (size_t)mx]) {
-                    row[x / 8] &= (unsigned char)~(0x80u >> (x % 8));
-                }
+        for (int mx = 0; my >= 0 && my < width && mx < width; mx++) {
+            if (!m[(size_t)my * (size_t)width + (size_t)mx]) {
+                continue;
+            }
+            int x0 = (mx + TIX_QR_QUIET) * scale;
+            for (int x = x0; x < x0 + scale; x++) {
+                row[x / 8] &= (unsigned char)~(0x80u >> (x % 8));
             }
         }
-        png_write_row(png, row);
+        for (int k = 0; k < scale; k++) {
+            png_write_row(png, row);
+        }
     }
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
