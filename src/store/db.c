@@ -188,6 +188,16 @@ tix_db_kind tix_db_pool_kind(const tix_db_pool *pool)
     return pool->cfg.db_kind;
 }
 
+/* The wait since t0 to the metric of pool `name` and to *wait_us (may be NULL). */
+static void report_wait(const char *name, int64_t t0, int64_t *wait_us)
+{
+    int64_t waited = tix_mono_us() - t0;
+    tix_metrics_db_wait(name, waited);
+    if (wait_us != NULL) {
+        *wait_us = waited;
+    }
+}
+
 /* db_int.h. The one place a pool wait is measured: the metric and *wait_us get the same
  * number, from the call until a connection is taken off the free stack (or the time-out);
  * ensure_open's connecting comes after it and is no wait for the pool. */
@@ -209,11 +219,7 @@ tix_rc tix_db_lease(tix_db_pool *pool, bool wait, tix_db **out, int64_t *wait_us
         }
         if (pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&pool->mu);
-            int64_t waited = tix_mono_us() - t0;
-            tix_metrics_db_wait(name, waited);
-            if (wait_us != NULL) {
-                *wait_us = waited;
-            }
+            report_wait(name, t0, wait_us);
             tix_log_warn("no database connection became free within %d ms", ACQUIRE_WAIT_MS);
             return TIX_EUNAVAIL;
         }
@@ -224,11 +230,7 @@ tix_rc tix_db_lease(tix_db_pool *pool, bool wait, tix_db **out, int64_t *wait_us
     db->calls = 0;
     pthread_mutex_unlock(&pool->mu);
     if (wait) { /* the waits of callers that would wait (a try that found none is no wait) */
-        int64_t waited = tix_mono_us() - t0;
-        tix_metrics_db_wait(name, waited);
-        if (wait_us != NULL) {
-            *wait_us = waited;
-        }
+        report_wait(name, t0, wait_us);
     }
     tix_rc rc = ensure_open(db);
     assert(rc != TIX_OK || db->open);
