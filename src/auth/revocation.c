@@ -31,11 +31,7 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t slot_of(const char *sid)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)sid; *p; p++) {
-        h = (h ^ *p) * 1099511628211ULL;
-    }
-    return (size_t)(h % REVOCATION_SLOTS);
+    return (size_t)(tix_fnv1a_str(sid) % REVOCATION_SLOTS);
 }
 
 static int64_t mono_ms(void)

@@ -104,11 +104,7 @@ typedef struct local_bus {
 
 static size_t bucket_of(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
-    return (size_t)(h % RING_BUCKETS);
+    return (size_t)(tix_fnv1a_str(s) % RING_BUCKETS);
 }
 
 static void ring_free(ring *r, int cap)

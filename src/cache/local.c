@@ -42,16 +42,6 @@ typedef struct local_cache {
     entry lru; /* sentinel */
 } local_cache;
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static size_t entry_cost(const entry *e)
 {
     return sizeof(*e) + e->klen + e->vlen + 2;
@@ -139,7 +129,7 @@ static void evict(local_cache *lc, int64_t now)
 static entry *find(local_cache *lc, const char *key, int64_t now)
 {
     size_t klen = strlen(key);
-    entry **slot = slot_of(lc, key, klen, fnv1a(key, klen));
+    entry **slot = slot_of(lc, key, klen, tix_fnv1a(key, klen));
     if (*slot != NULL && (*slot)->expires_ms <= now) {
         remove_entry(lc, slot);
         return NULL;
@@ -152,7 +142,7 @@ static bool put(local_cache *lc, const char *key, const char *val, size_t vlen, 
                 bool pinned)
 {
     size_t klen = strlen(key);
-    uint64_t h = fnv1a(key, klen);
+    uint64_t h = tix_fnv1a(key, klen);
     entry **slot = slot_of(lc, key, klen, h);
     if (*slot != NULL) {
         remove_entry(lc, slot);

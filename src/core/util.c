@@ -50,6 +50,21 @@ void tix_random_bytes(void *buf, size_t n)
     randombytes_buf(buf, n);
 }
 
+uint64_t tix_fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ b[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+uint64_t tix_fnv1a_str(const char *s)
+{
+    return tix_fnv1a(s, strlen(s));
+}
+
 void tix_id_new(char out[TIX_ID_MAX], const char *prefix)
 {
     static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";

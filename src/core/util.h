@@ -25,6 +25,11 @@ int64_t tix_mono_us(void);
 /* Cryptographically secure random bytes (libsodium). */
 void tix_random_bytes(void *buf, size_t n);
 
+/* The 64-bit FNV-1a hash of n bytes: the in-process tables' bucket choice (not for anything an
+ * attacker must not collide). tix_fnv1a_str: of a NUL-terminated string. */
+uint64_t tix_fnv1a(const void *p, size_t n);
+uint64_t tix_fnv1a_str(const char *s);
+
 /* A new time-ordered id "<prefix>_<26 chars>" (48-bit ms time + 80 random bits, Crockford
  * base32, ULID-like): ids sort by creation time, so they double as pagination keys. */
 void tix_id_new(char out[TIX_ID_MAX], const char *prefix);

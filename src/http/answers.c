@@ -1,6 +1,8 @@
 /* Cached answers ready to send, reference-counted (see answers.h). */
 #include "http/answers.h"
 
+#include "core/util.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +15,6 @@ static struct {
     tix_answer lru; /* sentinel: lru.next is the most recently used */
     size_t bytes;
 } store = {.mu = PTHREAD_MUTEX_INITIALIZER, .lru = {.prev = &store.lru, .next = &store.lru}};
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 /* Copies n bytes to *at and NUL-terminates them; returns the copy and moves *at past it. */
 static char *place(char **at, const char *src, size_t n)
@@ -57,7 +49,7 @@ tix_answer *tix_answer_make(const tix_answer_init *in)
     a->gz = in->gz ? place(&at, in->gz, gzlen) : NULL;
     a->gzlen = gzlen;
     a->until_ms = in->until_ms;
-    a->hash = fnv1a(in->key);
+    a->hash = tix_fnv1a_str(in->key);
     a->cost = total;
     return a;
 }
@@ -110,7 +102,7 @@ static void lru_front(tix_answer *a)
 tix_answer *tix_answers_get(const char *key, const char *catver, const char *scopever,
                             int64_t now_ms)
 {
-    uint64_t h = fnv1a(key);
+    uint64_t h = tix_fnv1a_str(key);
     tix_answer *stale = NULL;
     tix_answer *found = NULL;
     pthread_mutex_lock(&store.mu);
@@ -135,7 +127,7 @@ tix_answer *tix_answers_get(const char *key, const char *catver, const char *sco
 tix_answer *tix_answers_peek(const char *key)
 {
     pthread_mutex_lock(&store.mu);
-    tix_answer *a = *slot_of(key, fnv1a(key));
+    tix_answer *a = *slot_of(key, tix_fnv1a_str(key));
     if (a != NULL) {
         atomic_fetch_add(&a->refs, 1);
     }

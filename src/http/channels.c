@@ -6,6 +6,8 @@
  */
 #include "http/channels.h"
 
+#include "core/util.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +26,7 @@ struct tix_chan_held {
 
 static size_t bucket_of(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
-    return (size_t)(h % TIX_CHAN_BUCKETS);
+    return (size_t)(tix_fnv1a_str(s) % TIX_CHAN_BUCKETS);
 }
 
 static tix_chan *find(tix_chan_reg *r, const char *key)
