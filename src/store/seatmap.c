@@ -13,6 +13,7 @@
  * entries reference-counted); everything else uses the caller's connection and arena only.
  */
 #include "core/metrics.h"
+#include "core/util.h"
 #include "store/booking.h"
 
 #include <assert.h>
@@ -75,8 +76,7 @@ typedef struct layout {
     int64_t version;
     int n;
     size_t bytes;       /* of blob */
-    tix_map_seat *seat; /* n of them at the start of blob, claim fields zero; strings after */
-    max_align_t blob[]; /* seats, then hall_id and every seat's strings */
+    max_align_t blob[]; /* n tix_map_seat (claim fields zero), then hall_id and their strings */
 } layout;
 
 static pthread_mutex_t layout_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -85,11 +85,7 @@ static size_t layout_bytes; /* of the entries in layout_slot */
 
 static size_t layout_slot_of(const char *hall_id)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)hall_id; *p; p++) {
-        h = (h ^ *p) * 1099511628211ULL;
-    }
-    return (size_t)(h % LAYOUT_SLOTS);
+    return (size_t)(tix_fnv1a_str(hall_id) % LAYOUT_SLOTS);
 }
 
 static void layout_unref(layout *l)
@@ -140,19 +136,19 @@ static void layout_put(const char *hall_id, int64_t version, const tix_map_seat 
     l->version = version;
     l->n = n;
     l->bytes = bytes;
-    l->seat = (tix_map_seat *)(void *)l->blob;
-    char *at = (char *)(l->seat + n);
+    tix_map_seat *seat = (tix_map_seat *)(void *)l->blob;
+    char *at = (char *)(seat + n);
     l->hall_id = put_str(&at, hall_id);
     for (int i = 0; i < n; i++) {
         const tix_map_seat *s = &seats[i];
-        l->seat[i] = (tix_map_seat){.id = put_str(&at, s->id),
-                                    .label = put_str(&at, s->label),
-                                    .row = put_str(&at, s->row),
-                                    .number = s->number,
-                                    .x = s->x,
-                                    .y = s->y,
-                                    .category = put_str(&at, s->category),
-                                    .blocked = s->blocked};
+        seat[i] = (tix_map_seat){.id = put_str(&at, s->id),
+                                 .label = put_str(&at, s->label),
+                                 .row = put_str(&at, s->row),
+                                 .number = s->number,
+                                 .x = s->x,
+                                 .y = s->y,
+                                 .category = put_str(&at, s->category),
+                                 .blocked = s->blocked};
     }
     assert(at == (char *)l->blob + bytes);
     layout *old = NULL;
