@@ -26,9 +26,7 @@ void tix_api_healthz(tix_req *r)
 void tix_api_readyz(tix_req *r)
 {
     tix_db *db = NULL;
-    int64_t waited = 0;
-    tix_rc rc = tix_db_acquire_timed(r->app->db, &db, &waited);
-    r->db_wait_us += waited; /* the access line's, as tix_req_db's */
+    tix_rc rc = tix_req_acquire(r, &db);
     if (rc == TIX_OK) {
         r->db = db; /* released after the reply */
         rc = tix_db_ping(db);
@@ -64,9 +62,7 @@ static void backlogs(tix_req *r, FILE *f)
 {
     tix_ops_backlog b = {0};
     tix_db *db = NULL;
-    int64_t waited = 0;
-    tix_rc rc = tix_db_acquire_timed(r->app->db, &db, &waited);
-    r->db_wait_us += waited; /* the access line's, as tix_req_db's */
+    tix_rc rc = tix_req_acquire(r, &db);
     if (rc == TIX_OK) {
         r->db = db; /* released after the reply */
         rc = tix_ops_backlog_get(db, r->arena, &b);

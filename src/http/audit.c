@@ -277,9 +277,7 @@ void tix_audit_record(tix_req *r)
     tix_db *own = NULL;
     tix_rc rc = TIX_OK;
     if (db == NULL || tix_db_in_tx(db)) {
-        int64_t waited = 0;
-        rc = tix_db_acquire_timed(r->app->db, &own, &waited);
-        r->db_wait_us += waited;
+        rc = tix_req_acquire(r, &own);
         db = own;
     }
     if (rc == TIX_OK) {

@@ -140,15 +140,20 @@ json_t *tix_req_json(tix_req *r)
     return j;
 }
 
+tix_rc tix_req_acquire(tix_req *r, tix_db **out)
+{
+    int64_t waited = 0;
+    tix_rc rc = tix_db_acquire_timed(r->app->db, out, &waited);
+    r->db_wait_us += waited;
+    return rc;
+}
+
 tix_db *tix_req_db(tix_req *r)
 {
     if (r->db != NULL) {
         return r->db;
     }
-    int64_t waited = 0;
-    tix_rc rc = tix_db_acquire_timed(r->app->db, &r->db, &waited);
-    r->db_wait_us += waited;
-    if (rc != TIX_OK) {
+    if (tix_req_acquire(r, &r->db) != TIX_OK) {
         r->db = NULL;
         tix_reply_rc(r, TIX_EUNAVAIL);
         return NULL;
@@ -285,14 +290,9 @@ static tix_lang saved_lang(tix_req *r, unsigned status)
     if (!r->auth.authenticated || status == 503 || r->app == NULL || r->app->db == NULL) {
         return TIX_LANG_NONE;
     }
-    int64_t waited = 0;
-    if (r->db == NULL) {
-        tix_rc rc = tix_db_acquire_timed(r->app->db, &r->db, &waited);
-        r->db_wait_us += waited;
-        if (rc != TIX_OK) {
-            r->db = NULL;
-            return TIX_LANG_NONE;
-        }
+    if (r->db == NULL && tix_req_acquire(r, &r->db) != TIX_OK) {
+        r->db = NULL;
+        return TIX_LANG_NONE;
     }
     char tag[TIX_LOCALE_MAX];
     if (tix_db_in_tx(r->db) ||

@@ -155,6 +155,10 @@ json_t *tix_req_json(tix_req *r);
 /* The request's database connection (acquired once per request). On failure it answers
  * 503 and returns NULL. */
 tix_db *tix_req_db(tix_req *r);
+/* A connection from the primary pool with its wait added to r->db_wait_us (the access line's,
+ * as for every acquire made for the request); answers nothing. The caller releases it, or
+ * hands it to r->db to be released after the reply. */
+TIX_MUSTCHECK tix_rc tix_req_acquire(tix_req *r, tix_db **out);
 /* A connection for a read that may be up to READ_MAX_LAG old (store/db.h:
  * tix_db_acquire_read): a replica's when one is current enough, else the primary's; the
  * request's primary connection when it already has one. Only for answers that decide nothing
