@@ -605,7 +605,8 @@ class Stampede:
                 "release" if r < p.p_abandon + p.p_release else
                 "unpaid" if r < p.p_abandon + p.p_release + p.p_unpaid else
                 "late" if r < p.p_abandon + p.p_release + p.p_unpaid + p.p_late else "pay")
-        self.ledger.holds[hold["hold_id"]] = {"user": uid, "seats": seats, "fate": fate}
+        self.ledger.holds[hold["hold_id"]] = {"user": uid, "seats": seats, "fate": fate,
+                                              "t": self.now()}
         self.ledger.outcomes[fate] += 1
         if fate == "abandon":
             return
@@ -1283,6 +1284,9 @@ def views(samples: list, info: ClusterInfo | None) -> list[str]:
     rows = [(st, lambda s, st=st: s.step == st) for st in
             ("seatmap", "hold", "release", "book", "pay", "confirm", "cancel", "monitor")]
     rows.append(("seatmap<5s", lambda s: s.step == "seatmap" and s.t < 5.0))
+    # The same seat maps split by the way they came: through nginx, or straight to a server.
+    rows.append(("seatmap/nginx", lambda s: s.step == "seatmap" and s.rid in nginx))
+    rows.append(("seatmap/direct", lambda s: s.step == "seatmap" and s.rid not in nginx))
     rows.append(("hold<5s", lambda s: s.step == "hold" and s.t < 5.0))
     for name, keep in rows:
         ss = [s for s in samples if keep(s) and s.status > 0]
@@ -1337,6 +1341,31 @@ def lag_lines(lags: list) -> list[str]:
             f"({len(every)} wake-ups)"]
 
 
+def unsold_lines(p: Params, st: Stampede) -> list[str]:
+    """Why a run did not sell out: each sellable seat no confirmed, uncancelled booking of the
+    driver's holds, with the last hold the driver got on it: when, and the fate the script gave
+    that buyer (abandon, unpaid and late keep a seat for the hold's TTL without buying it; a
+    seat they take less than a TTL before the deadline cannot be sold again in time)."""
+    sold = set()
+    for b, seats in st.ledger.confirmed_seen.items():
+        if b not in st.ledger.cancelled:
+            sold.update(seats)
+    blocked = {st.ctx["by_label"][x] for x in p.blocked if x in st.ctx["by_label"]}
+    unsold = sorted(set(st.ctx["by_label"].values()) - blocked - sold)
+    label = {v: k for k, v in st.ctx["by_label"].items()}
+    out = [f"not sold by the deadline: {len(unsold)} seat(s)"]
+    for seat in unsold[:20]:
+        last = max((h for h in st.ledger.holds.values() if seat in h["seats"]),
+                   key=lambda h: h.get("t", 0.0), default=None)
+        if last is None:
+            out.append(f"  {label.get(seat, seat)}: never held by the driver's buyers")
+            continue
+        t = last.get("t", 0.0)
+        out.append(f"  {label.get(seat, seat)}: last held at {t:.1f} s by a buyer scripted "
+                   f"'{last['fate']}' (hold until {t + p.hold_ttl:.1f} s; deadline {p.deadline:.0f} s)")
+    return out
+
+
 def report(p: Params, client: Client, st: Stampede, wall: float, audit: Audit,
            ctx: dict, info: ClusterInfo | None = None) -> str:
     out = []
@@ -1385,6 +1414,9 @@ def report(p: Params, client: Client, st: Stampede, wall: float, audit: Audit,
       f"seat map first all-booked at: {f'{mon_sold:.2f} s' if mon_sold else '-'}; "
       f"first no seat available (all held or sold) at: "
       f"{f'{all_claimed:.2f} s' if all_claimed is not None else '-'}")
+    if st.sold_out_at is None:
+        for line in unsold_lines(p, st):
+            w(line)
     early = [t for t in st.ledger.no_seats_times if all_claimed is None or t < all_claimed - 0.5]
     w(f"409 no_seats_available answers: {len(st.ledger.no_seats_times)}, of which {len(early)} "
       "came more than 0.5 s before the seat map first showed no seat available")

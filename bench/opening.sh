@@ -88,6 +88,16 @@ if [ "$CLUSTER_NICE" != 0 ] && [ -w /proc/self/autogroup ]; then
     [ "$g" = "$mine" ] || echo "$CLUSTER_NICE" >"/proc/$p/autogroup" 2>/dev/null || true
   done
 fi
+# NGINX_NICE (an experiment; unset: as the rest of the cluster): nginx's master, workers and
+# autogroup at this niceness instead, to see how much of a step's time through nginx is nginx
+# waiting for a core behind the rest of the cluster.
+if [ -n "${NGINX_NICE:-}" ]; then
+  for p in $NGINX_PID $(pgrep -P "$NGINX_PID"); do
+    renice -n "$NGINX_NICE" -p "$p" >/dev/null 2>&1 || true
+    [ -w /proc/self/autogroup ] && { echo "$NGINX_NICE" >"/proc/$p/autogroup"; } 2>/dev/null || true
+  done
+  echo "nginx at nice $NGINX_NICE (NGINX_NICE), the rest of the cluster at +$CLUSTER_NICE" | tee -a "$LOG"
+fi
 [ "$PROFILE" = 1 ] && "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ticketd \
   -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
 cpu_snapshot() { echo "$(cpu_of "$PG_PID") $(cpu_of $TICKETD_PIDS) $(cpu_of "$NGINX_PID") $(cpu_of "$REDIS_PID")"; }
