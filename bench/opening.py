@@ -775,6 +775,8 @@ class Stampede:
             await asyncio.sleep(max(0.0, self.client.t0 - time.monotonic()))
         probe = asyncio.create_task(lag_probe(self.client, done))
         watch = asyncio.create_task(self.watch_shared(done)) if self.shared else None
+        if self.shared is None:
+            mark_start()
         self.start.set()
         await asyncio.gather(*tasks)
         wall = self.now()
@@ -870,6 +872,7 @@ def stampede_procs(info: ClusterInfo, p: Params, client: Client, ctx: dict,
         shared.t0 = client.t0 = time.monotonic() + 0.2
         await asyncio.sleep(0.2)
         done = asyncio.Event()
+        mark_start()
         st.start.set()
         mon = asyncio.create_task(st.monitor())
         watch = asyncio.create_task(st.watch_shared(done))
@@ -1341,6 +1344,18 @@ def lag_lines(lags: list) -> list[str]:
             f"({len(every)} wake-ups)"]
 
 
+START_FILE = None  # --start-file: where the stampede's start (Unix time) is written
+
+
+def mark_start() -> None:
+    """The stampede starts now: its Unix time into --start-file, for a profiler outside the
+    driver (opening.sh PROFILE=1 samples PostgreSQL and the CPU times 5 s later)."""
+    if START_FILE:
+        with open(START_FILE + ".tmp", "w") as f:
+            f.write(f"{time.time():.3f}\n")
+        os.replace(START_FILE + ".tmp", START_FILE)
+
+
 def unsold_lines(p: Params, st: Stampede) -> list[str]:
     """Why a run did not sell out: each sellable seat no confirmed, uncancelled booking of the
     driver's holds, with the last hold the driver got on it: when, and the fate the script gave
@@ -1491,8 +1506,11 @@ def main() -> int:
                          "map then comes compressed, its cached gzip form)")
     ap.add_argument("--no-hold-keys", action="store_true",
                     help="holds without an Idempotency-Key (other POSTs keep theirs)")
+    ap.add_argument("--start-file",
+                    help="write the stampede's start (Unix time) to this file when it starts")
     a = ap.parse_args()
-    global HOLD_KEYS
+    global HOLD_KEYS, START_FILE
+    START_FILE = a.start_file
     HOLD_KEYS = not a.no_hold_keys
     if a.accept_language:
         EXTRA_HEADERS.append(f"Accept-Language: {a.accept_language}")

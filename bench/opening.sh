@@ -102,8 +102,28 @@ fi
   -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
 cpu_snapshot() { echo "$(cpu_of "$PG_PID") $(cpu_of $TICKETD_PIDS) $(cpu_of "$NGINX_PID") $(cpu_of "$REDIS_PID")"; }
 read -r C_PG C_TD C_NG C_RD <<<"$(cpu_snapshot)"
+# PROFILE=1: the stampede's first 5 s on their own (its busiest; the set-up before it registers
+# 2,000 users): PostgreSQL's statement counters and the processes' CPU times at the start the
+# driver marks (--start-file) and 5 s later, as CSV and "pg cpu td ng rd" lines.
+pgss_copy() {
+  "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ticketd -c \
+    "\\copy (SELECT queryid, calls, total_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 150) FROM pg_stat_statements) TO '$1' CSV" \
+    >/dev/null 2>&1 || true
+}
+START_FILE=$CLUSTER_DIR/stampede.start
+FIRST5_PID=""
+if [ "$PROFILE" = 1 ]; then
+  (
+    while [ ! -s "$START_FILE" ]; do sleep 0.02; done
+    pgss_copy "$CLUSTER_DIR/pgss0.csv"; cpu_snapshot >"$CLUSTER_DIR/cpu0"
+    sleep 5
+    cpu_snapshot >"$CLUSTER_DIR/cpu5"; pgss_copy "$CLUSTER_DIR/pgss5.csv"
+  ) &
+  FIRST5_PID=$!
+fi
 set +e
 /usr/bin/time -f "%U %S" -o "$CLUSTER_DIR/driver.time" /usr/bin/python3 -u bench/opening.py --state "$CLUSTER_DIR/cluster.env" $TINY \
+  --start-file "$START_FILE" \
   --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --users "$USERS" \
   --hold-ttl "$TTL" --deadline "$DEADLINE" --seed "${SEED:-1}" \
   --procs "${PROCS:-1}" --loop "${LOOP:-uvloop}" \
@@ -111,6 +131,7 @@ set +e
   $([ "${HOLD_KEYS:-1}" = 0 ] && echo --no-hold-keys) $([ "${GZIP:-1}" = 1 ] && echo --gzip) \
   2>&1 | tee -a "$LOG"
 rc=${PIPESTATUS[0]}
+[ -z "$FIRST5_PID" ] || wait "$FIRST5_PID" 2>/dev/null || true
 set -e
 read -r E_PG E_TD E_NG E_RD <<<"$(cpu_snapshot)"
 {
@@ -121,6 +142,31 @@ read -r E_PG E_TD E_NG E_RD <<<"$(cpu_snapshot)"
     printf "cpu seconds during the run (driver incl. set-up and audit): PostgreSQL %.1f, ticketd x3 %.1f," \
       " nginx %.1f, Redis %.1f, driver %.1f (total %.1f)\n", pg / hz, td / hz, ng / hz, rd / hz, dv, t }'
   if [ "$PROFILE" = 1 ]; then
+    if [ -s "$CLUSTER_DIR/cpu5" ] && [ -s "$CLUSTER_DIR/pgss5.csv" ]; then
+      read -r A_PG A_TD A_NG A_RD <"$CLUSTER_DIR/cpu0"; read -r B_PG B_TD B_NG B_RD <"$CLUSTER_DIR/cpu5"
+      awk -v hz="$HZ" -v pg=$((B_PG - A_PG)) -v td=$((B_TD - A_TD)) -v ng=$((B_NG - A_NG)) -v rd=$((B_RD - A_RD)) \
+        'BEGIN { printf "-- the first 5 s of the stampede: cpu seconds PostgreSQL %.2f, ticketd x3 %.2f, nginx %.2f, Redis %.2f" \
+                 " (the machine has %d cpu-seconds in 5 s; the driver takes the rest)\n", pg / hz, td / hz, ng / hz, rd / hz, 5 * '"$(nproc)"' }'
+      /usr/bin/python3 - "$CLUSTER_DIR/pgss0.csv" "$CLUSTER_DIR/pgss5.csv" <<'PY'
+import csv, sys
+def load(path):
+    try:
+        return {r[0]: (int(r[1]), float(r[2]), int(r[3]), r[4]) for r in csv.reader(open(path))}
+    except OSError:
+        return {}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+d = []
+for k, (calls, ms, rows, q) in b.items():
+    c0, m0, r0, _ = a.get(k, (0, 0.0, 0, q))
+    if calls > c0:
+        d.append((ms - m0, calls - c0, rows - r0, q))
+d.sort(reverse=True)
+print(f"   PostgreSQL statements in those 5 s: {sum(x[1] for x in d)} calls, {sum(x[0] for x in d):.0f} ms; by total time:")
+print(f"   {'calls':>7} {'total_ms':>9} {'mean_ms':>8} {'rows':>8}  query")
+for ms, calls, rows, q in d[:15]:
+    print(f"   {calls:>7} {ms:>9.0f} {ms / calls:>8.2f} {rows:>8}  {q[:110]}")
+PY
+    fi
     echo "-- PostgreSQL statements by total time (pg_stat_statements, the whole run)"
     "$PG_BIN/psql" -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ticketd -P pager=off -c \
       "SELECT calls, round(total_exec_time::numeric) AS total_ms, round(mean_exec_time::numeric, 2) AS mean_ms,
