@@ -232,7 +232,8 @@ class Profile:
               f" ({d['sync_ms']:.1f} ms in fsync), {d['records']} WAL records;"
               f" CPU: PostgreSQL {d['pg_cpu'] * 1000 / HZ:.0f} ms")
         if not server:  # a SQL burst: the server idles (its CPU would be noise)
-            return f"{db} for {holds} transactions"
+            return (f"{db} for {holds} transactions (the whole pgbench run: its connections"
+                    " opened and warmed up, the burst, their exit)")
         return (f"{db}, server {d['srv_cpu'] * 1000 / HZ:.0f} ms for {holds} holds\n"
                 f"           server (mean per request, /metrics): hold {mean_ms('req_s', 'req_n'):.1f}"
                 f" ms, of which waiting for a handler thread {mean_ms('q_s', 'q_n'):.1f} ms and for"
@@ -260,8 +261,8 @@ class SqlBurst:
     """The same burst as bare SQL on the server's PostgreSQL (bench/burst_pgbench.sql, pgbench)."""
 
     def __init__(self, pg_url: str, pg_bin: str | None, show: str, emails: list[str],
-                 workers: int):
-        self.pg_url, self.show, self.workers = pg_url, show, workers
+                 workers: int, pg_pid: int | None = None):
+        self.pg_url, self.show, self.workers, self.pg_pid = pg_url, show, workers, pg_pid
         self.psql_bin, self.pgbench = pg_tool("psql", pg_bin), pg_tool("pgbench", pg_bin)
         self.stamp = int(time.time())
         ids = dict(ln.split("|") for ln in self.psql(
@@ -299,7 +300,7 @@ class SqlBurst:
         how closely the clients started together."""
         total = len(self.users)
         per = -(-total // clients)
-        self.note = ""
+        self.note, self.burst_cpu_ms = "", None
         self.psql("TRUNCATE bench_burst_late")
         # The start: time enough to connect every client and run its warm-up on a busy machine.
         t0 = time.time() + 1.0 + 0.03 * clients
@@ -308,7 +309,15 @@ class SqlBurst:
                    "-t", str(per + 1), "-D", f"clients={clients}", "-D", f"total={total}",
                    "-D", f"base={base}", "-D", "k=0", "-D", f"t0={t0:.6f}",
                    "--log", f"--log-prefix={tmp}/pgb", "-f", SQL_SCRIPT, self.pg_url]
-            r = subprocess.run(cmd, capture_output=True, text=True)
+            with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) as pgb:
+                if self.pg_pid:  # PostgreSQL's CPU from just before the start (--profile)
+                    time.sleep(max(0.0, t0 - 0.2 - time.time()))
+                    cpu0 = ticks(self.pg_pid, True) if pgb.poll() is None else None
+                out, errout = pgb.communicate()
+                if self.pg_pid and cpu0 is not None:
+                    self.burst_cpu_ms = (ticks(self.pg_pid, True) - cpu0) * 1000 / HZ
+            r = subprocess.CompletedProcess(cmd, pgb.returncode, out, errout)
             lines = []
             for f in glob.glob(f"{tmp}/pgb.*"):
                 with open(f) as fh:
@@ -407,6 +416,9 @@ async def run(url: str, show: str, tokens: list[str], ids: list[str], rounds: in
                       flush=True)
                 if prof:
                     print(Profile.report(before, after, users, server=False), flush=True)
+                    if sql.burst_cpu_ms is not None:
+                        print(f"           CPU: PostgreSQL {sql.burst_cpu_ms:.0f} ms from 0.2 s"
+                              " before the burst's start to pgbench's exit", flush=True)
         print(f"           healthz p50 {zp:7.1f} ms  p99 {pct(zl, 99):7.1f} ms  status "
               f"{dict(sorted(zs.items()))}", flush=True)
     for c in conns:
@@ -459,7 +471,8 @@ def main() -> int:
     if need > rows * 100 or rows > 100:
         ap.error(f"not enough seats: {need} needed, a hall has at most 100 rows of 100")
     show, tokens, emails, ids = setup(a.url, a.admin_email, a.admin_password, a.users, rows)
-    sql = SqlBurst(a.pg_url, a.pg_bin, show, emails, a.workers) if a.pg_url else None
+    sql = SqlBurst(a.pg_url, a.pg_bin, show, emails, a.workers,
+                   a.pg_pid if a.profile else None) if a.pg_url else None
     prof = Profile(a.url, a.pg_url, a.pg_pid, a.server_pid) if a.profile else None
     return asyncio.run(run(a.url, show, tokens, ids, a.rounds, prof, sql))
 
