@@ -316,6 +316,9 @@ class SqlBurst:
                     cpu0 = ticks(self.pg_pid, True) if pgb.poll() is None else None
                 out, errout = pgb.communicate()
                 if self.pg_pid and cpu0 is not None:
+                    # Its backends exit now: read once the postmaster has reaped them (their CPU
+                    # is then in its children's time; read while they go, some would be missed).
+                    time.sleep(0.5)
                     self.burst_cpu_ms = (ticks(self.pg_pid, True) - cpu0) * 1000 / HZ
             r = subprocess.CompletedProcess(cmd, pgb.returncode, out, errout)
             lines = []
