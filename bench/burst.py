@@ -235,7 +235,8 @@ class Profile:
             return (f"{db} for {holds} transactions (the whole pgbench run: its connections"
                     " opened and warmed up, the burst, their exit)")
         return (f"{db}, server {d['srv_cpu'] * 1000 / HZ:.0f} ms for {holds} holds\n"
-                f"           server (mean per request, /metrics): hold {mean_ms('req_s', 'req_n'):.1f}"
+                "           server (mean per request, /metrics): hold"
+                f" {mean_ms('req_s', 'req_n'):.1f}"
                 f" ms, of which waiting for a handler thread {mean_ms('q_s', 'q_n'):.1f} ms and for"
                 f" a database connection {mean_ms('p_s', 'p_n'):.1f} ms")
 
@@ -457,7 +458,8 @@ def main() -> int:
     ap.add_argument("--pg-url", help="the server's PostgreSQL: the same burst as bare SQL there"
                     " after every round (and --profile's counters)")
     ap.add_argument("--workers", type=int, default=16,
-                    help="the server's WORKERS: the SQL burst's pooled way uses as many connections")
+                    help="the server's WORKERS: the SQL burst's pooled way uses as many"
+                    " connections")
     ap.add_argument("--pg-bin", help="where pgbench and psql are (default: PATH, then the newest"
                     " /usr/lib/postgresql/*/bin)")
     ap.add_argument("--profile", action="store_true", help="counters around every burst")
