@@ -16,16 +16,21 @@ burst, pgbench runs bench/burst_pgbench.sql, the transaction of bench/holds_pgbe
 row and ticketd's own claims upsert statement text with the price subquery), one per user of the
 burst, on the burst's show and on fresh seat pairs (not those the server just took: new ones per
 round and way; the hall gets the rows it needs), from a lookup table (bench_burst) filled per
-round with psql. Two ways, each reported:
+round with psql. Four ways, each reported:
   (a) 100 connections, one transaction each, all at once (pgbench -c100 -j2);
   (b) --workers connections (the server's WORKERS, 16) running the 100 between them, the burst
-      through a pool the size of the server's.
+      through a pool the size of the server's;
+  (c100), (c16) the same two, each transaction pipelined (bench/burst_pgbench_pipelined.sql:
+      BEGIN, the two INSERTs and COMMIT between \\startpipeline and \\endpipeline, one round trip;
+      (a) and (b) make 5, ticketd about 2). No look-up first (\\gset is not allowed in a
+      pipeline): the show, the time and the hold id's prefix are pgbench variables, the user and
+      the seats scalar subqueries on the lookup table inside the INSERTs.
 Every connection first runs the same statements once, rolled back (a new backend loads its
 catalog caches and prepares: the server's pool connections are warm), then waits for one start
 instant. A transaction's time runs from the burst's start (its earliest transaction start) to
 its COMMIT's answer (pgbench --log: end - latency), what a user of the burst waits. After each
 run every transaction must have committed its hold with its 2 claims (rows counted), else exit 1.
-The limit is the way with the lower median p50; a round's ratio is the server's holds p50 over
+The limit is the way with the lowest median p50; a round's ratio is the server's holds p50 over
 that way's p50 of the same round, and the row's ratio the median of the rounds' ratios (each
 round's figures saw nearly the same machine).
 
@@ -46,8 +51,8 @@ Usage: bench/burst.py --url http://127.0.0.1:PORT --admin-email E --admin-passwo
          [--profile [--pg-pid PID] [--server-pid PID]]
 Prints every round (p50, p99, status mix of the HTTP bursts, what each SQL burst committed) and
 a last line
-  burst: holds p50 X ms, SQL limit p50 Y ms, ratio R (SQL (w), N connections; ...); beside it
-         healthz p50 Z ms, holds/healthz Q (...)
+  burst: holds p50 X ms, SQL limit p50 Y ms, ratio R (SQL (w), N connections[, pipelined]; ...);
+         beside it healthz p50 Z ms, holds/healthz Q (...)
 (without --pg-url: burst: holds p50 X ms, healthz p50 Z ms, holds/healthz Q (...)).
 Only the standard library (and pgbench, psql). Exits non-zero when a hold burst is not all 201 or
 a SQL burst did not commit all its holds and claims.
@@ -256,6 +261,8 @@ def pg_tool(name: str, pg_bin: str | None) -> str:
 
 
 SQL_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "burst_pgbench.sql")
+SQL_PIPELINED = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             "burst_pgbench_pipelined.sql")
 
 
 class SqlBurst:
@@ -285,17 +292,20 @@ class SqlBurst:
         """Rows base .. base+users-1 of the lookup table for each way (way 0 at 0, way 1 at
         users, ...): user i of the burst holds pairs[way][i] under a hold id of its own."""
         rows = []
+        # Row n's hold id: the prefix and n (the pipelined script builds it so, without a look-up).
+        self.hold_prefix = f"hld_sqlb_{self.stamp}_{rnd + 1}_"
         for w, (way, ps) in enumerate(pairs.items()):
             for i, (u, pair) in enumerate(zip(self.users, ps)):
                 a, b = sorted(pair)  # ticketd claims seats in sorted order
-                rows.append(f"({w * len(self.users) + i}, '{self.show}', '{u}',"
-                            f" 'hld_sqlb_{self.stamp}_{rnd + 1}{way}_{i:03d}', '{a}', '{b}')")
+                n = w * len(self.users) + i
+                rows.append(f"({n}, '{self.show}', '{u}', '{self.hold_prefix}{n}', '{a}', '{b}')")
         self.psql("TRUNCATE bench_burst; INSERT INTO bench_burst VALUES " + ", ".join(rows)
                   + "; ANALYZE bench_burst")
 
-    def run(self, base: int, clients: int) -> tuple[list[float], str]:
+    def run(self, base: int, clients: int, pipelined: bool = False) -> tuple[list[float], str]:
         """pgbench runs the users' transactions (rows base.. of the lookup table) through
-        `clients` warm connections that all start at one instant; (each transaction's time in
+        `clients` warm connections that all start at one instant, each transaction in one round
+        trip when pipelined (bench/burst_pgbench_pipelined.sql); (each transaction's time in
         ms from the burst's start, the earliest transaction start, to its COMMIT's answer; an
         error text, empty when every transaction committed with its 2 claims). Sets self.note:
         how closely the clients started together."""
@@ -309,7 +319,12 @@ class SqlBurst:
             cmd = [self.pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
                    "-t", str(per + 1), "-D", f"clients={clients}", "-D", f"total={total}",
                    "-D", f"base={base}", "-D", "k=0", "-D", f"t0={t0:.6f}",
-                   "--log", f"--log-prefix={tmp}/pgb", "-f", SQL_SCRIPT, self.pg_url]
+                   "--log", f"--log-prefix={tmp}/pgb"]
+            if pipelined:
+                cmd += ["-D", f"show={self.show}", "-D", f"hold_prefix={self.hold_prefix}",
+                        "-D", f"now_ms={int(t0 * 1000)}", "-f", SQL_PIPELINED, self.pg_url]
+            else:
+                cmd += ["-f", SQL_SCRIPT, self.pg_url]
             with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True) as pgb:
                 if self.pg_pid:  # PostgreSQL's CPU from just before the start (--profile)
@@ -372,8 +387,10 @@ async def run(url: str, show: str, tokens: list[str], ids: list[str], rounds: in
     conns = [Conn(u.hostname, u.port) for _ in tokens]
     await asyncio.gather(*(c.open() for c in conns))
     users = len(tokens)
-    # (a) one connection per user, all at once; (b) the server's WORKERS connections.
-    ways = {"a": users, "b": sql.workers} if sql else {}
+    # (a) one connection per user, all at once; (b) the server's WORKERS connections; (c) the
+    # same two, each transaction pipelined: way -> (connections, pipelined).
+    ways = {"a": (users, False), "b": (sql.workers, False), f"c{users}": (users, True),
+            f"c{sql.workers}": (sql.workers, True)} if sql else {}
     # Warm-up: every connection and user once (token checks cached, pool connections open).
     await burst(conns, [request(host, "GET", "/healthz") for _ in conns])
     await burst(conns, [request(host, "GET", f"/api/v1/shows/{show}", None, t) for t in tokens])
@@ -405,16 +422,16 @@ async def run(url: str, show: str, tokens: list[str], ids: list[str], rounds: in
                 off = rounds * users * 2 + (rnd * len(ways) + w) * users * 2
                 pairs[way] = [ids[off + 2 * i: off + 2 * i + 2] for i in range(users)]
             sql.fill(rnd, pairs)
-            for w, (way, clients) in enumerate(ways.items()):
+            for w, (way, (clients, piped)) in enumerate(ways.items()):
                 await asyncio.sleep(0.3)
                 before = prof.sample() if prof else None
-                times, err = sql.run(w * users, clients)
+                times, err = sql.run(w * users, clients, piped)
                 after = prof.sample() if prof else None
                 if err:
                     print(f"burst.py: SQL burst ({way}), round {rnd + 1}: {err}", file=sys.stderr)
                     return 1
                 wp50s[way].append(pct(times, 50))
-                print(f"           SQL ({way})   p50 {pct(times, 50):7.1f} ms  p99"
+                print(f"           {'SQL (' + way + ')':<10} p50 {pct(times, 50):7.1f} ms  p99"
                       f" {pct(times, 99):7.1f} ms  committed {sql.committed[0]} holds,"
                       f" {sql.committed[1]} claims, {clients} connections, {sql.note}",
                       flush=True)
@@ -442,7 +459,8 @@ async def run(url: str, show: str, tokens: list[str], ids: list[str], rounds: in
                              for w, v in wp50s.items()))
     print(f"burst: holds p50 {statistics.median(hp50s):.1f} ms, SQL limit p50"
           f" {statistics.median(wp50s[best]):.1f} ms, ratio {statistics.median(rs):.2f}"
-          f" (SQL ({best}), {ways[best]} connections; goal <= 1.5); beside it {zpart}")
+          f" (SQL ({best}), {ways[best][0]} connections"
+          f"{', pipelined' if ways[best][1] else ''}; goal <= 1.5); beside it {zpart}")
     return 1 if bad else 0
 
 
@@ -471,7 +489,7 @@ def main() -> int:
     if a.users < 1 or a.rounds < 1 or a.workers < 1:
         ap.error("--users, --rounds and --workers must be at least 1")
     # The server's pairs, then fresh ones for each SQL way of each round.
-    need = a.users * 2 * a.rounds * (3 if a.pg_url else 1)
+    need = a.users * 2 * a.rounds * (5 if a.pg_url else 1)
     rows = a.rows if a.rows else max(20, -(-need // 100))
     if need > rows * 100 or rows > 100:
         ap.error(f"not enough seats: {need} needed, a hall has at most 100 rows of 100")
