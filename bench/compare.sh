@@ -14,11 +14,13 @@
 #      (bench/sse_memory.py, bench/ws_memory.py; STREAMS=n changes the count)
 #   5. 100 users each holding 2 seats in the same instant          vs the same burst of the bare hold SQL
 #      (bench/burst.py --pg-url: after every round's hold burst, pgbench runs the same 100 transactions,
-#      bench/burst_pgbench.sql, on the same cluster, the burst's show and users and fresh seat pairs, two
+#      bench/burst_pgbench.sql, on the same cluster, the burst's show and users and fresh seat pairs, four
 #      ways: (a) 100 connections, one transaction each, all at once; (b) WORKERS connections sharing the
-#      100, the burst through a pool the size of ticketd's. A transaction's time runs from the burst's
-#      start to its COMMIT's answer. The limit is the way with the lower median p50; ratio = median of
-#      the rounds' ticketd p50 / that way's p50. GET /healthz bursts are still printed beside it.)
+#      100, the burst through a pool the size of ticketd's; (c100), (c16) the same two with each
+#      transaction pipelined, one round trip (bench/burst_pgbench_pipelined.sql; (a), (b) make 5).
+#      A transaction's time runs from the burst's start to its COMMIT's answer. The limit is the way
+#      with the lowest median p50; ratio = median of the rounds' ticketd p50 / that way's p50.
+#      GET /healthz bursts are still printed beside it.)
 #      /healthz (the issue's first reference) is not the floor (bench/results/2026-12-06-holds-y7.txt,
 #      BURST_PROFILE=1): it is answered on libmicrohttpd's thread with no database (2-3 ms p50 on a quiet
 #      machine); the 100 holds are 100 durable transactions needing 80-250 ms of PostgreSQL CPU on 2 cores
@@ -209,7 +211,7 @@ fi
 
 if [[ " $ROWS " == *" 5 "* ]]; then
   echo "== 5. 100 users each hold 2 seats in the same instant; limit: the same burst of the bare hold SQL" \
-    "(pgbench on the same cluster: (a) 100 connections, (b) $WORKERS)"
+    "(pgbench on the same cluster: (a) 100 connections, (b) $WORKERS; pipelined: (c100), (c$WORKERS))"
   /usr/bin/python3 bench/burst.py --url "$T" --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" \
     --rounds "$ROUNDS" --pg-url "$URL" --pg-bin "$PGBIN" --workers "$WORKERS" \
     ${BURST_PROFILE:+--profile --server-pid "$TPID" --pg-pid "$(head -1 "$TMP/pg/postmaster.pid")"} \
