@@ -440,6 +440,9 @@ async def run(url: str, show: str, tokens: list[str], ids: list[str], rounds: in
                     if sql.burst_cpu_ms is not None:
                         print(f"           CPU: PostgreSQL {sql.burst_cpu_ms:.0f} ms from 0.2 s"
                               " before the burst's start to pgbench's exit", flush=True)
+                # Keeps the connections inside the server's idle time-out (CONNECTION_TIMEOUT,
+                # 15 s; four ways of pgbench take about as long): an unreported /healthz burst.
+                await burst(conns, [request(host, "GET", "/healthz") for _ in conns])
         print(f"           healthz p50 {zp:7.1f} ms  p99 {pct(zl, 99):7.1f} ms  status "
               f"{dict(sorted(zs.items()))}", flush=True)
     for c in conns:
