@@ -42,7 +42,7 @@ static identity take_identity(tix_req *r, const char *token)
                          tix_now_ms() / 1000, &c) != TIX_OK) {
         return ID_INVALID;
     }
-    tix_rc rc = tix_revocation_check(r->app->cache, r->arena, &c, request_db, r);
+    tix_rc rc = tix_revocation_check(r->app->cache, r->arena, &c, request_db, r, NULL);
     if (rc == TIX_ENOTFOUND) {
         return ID_INVALID;
     }
@@ -280,7 +280,7 @@ static bool would_admit(req_state *st)
     if (token == NULL || tix_lang_accept(tix_req_header(r, "Accept-Language")) == TIX_LANG_NONE ||
         tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, token,
                          tix_now_ms() / 1000, &c) != TIX_OK ||
-        tix_revocation_check(r->app->cache, r->arena, &c, no_db, NULL) != TIX_OK) {
+        tix_revocation_check(r->app->cache, r->arena, &c, no_db, NULL, NULL) != TIX_OK) {
         return false; /* a 400 or 401 to answer, or the database to ask: the queue does it */
     }
     r->auth.authenticated = true;

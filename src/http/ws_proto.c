@@ -287,7 +287,7 @@ static tix_rc check_token(tix_app *app, const job *j, tix_claims *cl, tix_lang *
         return TIX_EUNAVAIL;
     }
     tix_arena *a = tix_arena_create(0);
-    tix_rc rc = tix_revocation_check(app->cache, a, cl, job_db, &db);
+    tix_rc rc = tix_revocation_check(app->cache, a, cl, job_db, &db, NULL);
     if (rc == TIX_OK && j->want_lang) {
         *lang = saved_lang(db, cl->sub);
     }
