@@ -94,11 +94,6 @@ static tix_rc one_locale(tix_db *db, const char *sql, const char *arg, char *out
     return rc;
 }
 
-tix_rc tix_user_locale(tix_db *db, const char *id, char *out, size_t cap)
-{
-    return one_locale(db, "SELECT locale FROM users WHERE id = $1", id, out, cap);
-}
-
 tix_rc tix_user_locale_by_email(tix_db *db, const char *email, char *out, size_t cap)
 {
     return one_locale(db, "SELECT locale FROM users WHERE email = $1", email, out, cap);

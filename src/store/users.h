@@ -29,9 +29,9 @@ typedef struct tix_user {
     char locale[TIX_LOCALE_MAX]; /* the saved language of mails and messages; "" = none */
 } tix_user;
 
-/* The user's saved locale into out ("" when none). TIX_ENOTFOUND for no such user. */
-TIX_MUSTCHECK tix_rc tix_user_locale(tix_db *db, const char *id, char *out, size_t cap);
-/* The same for the user with this e-mail address (a mail's recipient). */
+/* The saved locale of the user with this e-mail address (a mail's recipient) into out (""
+ * when none). TIX_ENOTFOUND for no such user. A signed-in caller's own comes with the
+ * session check instead (tix_user_auth_state). */
 TIX_MUSTCHECK tix_rc tix_user_locale_by_email(tix_db *db, const char *email, char *out, size_t cap);
 /* PATCH /me: sets the name and/or the locale (NULL: unchanged; the caller validated both). */
 TIX_MUSTCHECK tix_rc tix_user_set_profile(tix_db *db, const char *id, const char *name,
