@@ -68,12 +68,13 @@ REQUEST_TIMEOUT = 30.0  # seconds; a request that takes longer is a hang (a viol
 IDLE_REOPEN = 8.0  # reopen a keep-alive connection idle this long (ticketd closes at 15 s)
 PASSWORD = "opening-night-1"
 # --accept-language: sent with every request, as a browser does (ticketd then answers errors in
-# it without reading the caller's saved locale); --no-hold-keys: holds go without an
-# Idempotency-Key (harmless for a hold: a user's new hold replaces his last one). Both change
-# how the servers answer (booking/early.h: a keyed hold refused from the claims view still
-# stores its answer with its key, one INSERT; with the in-process cache a language-less one is
-# never refused on the network thread), so results are comparable only between runs with the
-# same settings.
+# it rather than in the caller's saved locale; neither costs a query); --no-hold-keys: holds go
+# without an Idempotency-Key (harmless for a hold: a user's new hold replaces his last one). That
+# changes how the servers answer (booking/early.h: a keyed hold refused from the claims view
+# still stores its answer with its key, one INSERT), so results are comparable only between runs
+# with the same settings. (Before the saved locale came with the session check, a hold without
+# Accept-Language was never refused on the network thread and each of its errors read the
+# locale, one query: older results in bench/results/ reflect that.)
 EXTRA_HEADERS: list[str] = []
 HOLD_KEYS = True
 

@@ -6,6 +6,7 @@
 #include "api/views.h"
 #include "app.h"
 #include "auth/password.h"
+#include "auth/revocation.h"
 #include "auth/session.h"
 #include "core/i18n.h"
 #include "core/util.h"
@@ -211,7 +212,9 @@ void tix_api_me(tix_req *r)
 }
 
 /* PATCH /me {name?, locale?}: at least one. locale is one of the supported languages
- * (core/i18n.h), else 422 unsupported_locale with the list; the answer is the user as GET /me. */
+ * (core/i18n.h), else 422 unsupported_locale with the list; the answer is the user as GET /me.
+ * A new locale is announced like a session change (auth/revocation.h), since the session
+ * check's table keeps it: the next error answered to him, on any server, is in it. */
 void tix_api_update_me(tix_req *r)
 {
     json_t *body = tix_req_json(r);
@@ -247,6 +250,9 @@ void tix_api_update_me(tix_req *r)
     }
     const char *tag = locale != NULL ? tix_lang_tag(tix_lang_parse(locale)) : NULL;
     tix_rc rc = tix_user_set_profile(db, r->auth.user_id, name, tag, tix_now_ms());
+    if (rc == TIX_OK && tag != NULL) { /* one statement: committed */
+        tix_revocation_changed(r->app->cache, r->arena, r->auth.user_id);
+    }
     tix_user u;
     rc = rc ? rc : tix_user_by_id(db, r->auth.user_id, &u);
     if (rc == TIX_ENOTFOUND) {

@@ -332,9 +332,9 @@ void tix_api_hold_create(tix_req *r)
     tix_hold_result early;
     if (refused_early(r, &req, &early)) {
         /* What tix_api_hold_now answers before the queue, for a request it had to leave to the
-         * queue (Redis, the session not in the cache, no Accept-Language, an owner's audited
-         * write, an Idempotency-Key): the same 409 without the hold's transaction; with Redis
-         * the view is fetched once per version into this process's store (http/aside.h).
+         * queue (Redis, the session not in the cache, an owner's audited write, an
+         * Idempotency-Key): the same 409 without the hold's transaction; with Redis the view
+         * is fetched once per version into this process's store (http/aside.h).
          * A keyed refusal wrote nothing, so http/idempotency.c stores it with its key on its
          * own, one INSERT, as it stores the database path's refusals; a key that already
          * holds an answer (a retry of a hold that succeeded, a duplicate still in its

@@ -1,9 +1,11 @@
 /*
  * The session check's per-process table; see revocation.h. A direct-mapped table of
  * REVOCATION_SLOTS entries keyed by session id under one mutex: a colliding session simply
- * replaces the entry (a miss later costs one query). Entries hold the user's counter value
- * as read from the cache before the database was asked, so a bump that lands in between makes
- * the entry stale at once rather than after its TTL.
+ * replaces the entry (a miss later costs one query). An entry keeps the user's saved locale
+ * too, read by the same query, so an error answer in his language costs nothing more (PATCH
+ * /me bumps the counter like a session change). Entries hold the user's counter value as read
+ * from the cache before the database was asked, so a bump that lands in between makes the
+ * entry stale at once rather than after its TTL.
  */
 #include "auth/revocation.h"
 
@@ -23,7 +25,8 @@ typedef struct slot {
     char version[VERSION_MAX];
     int64_t stored_ms; /* monotonic */
     int64_t epoch;
-    bool usable; /* session live and user enabled */
+    bool usable;                 /* session live and user enabled */
+    char locale[TIX_LOCALE_MAX]; /* the user's saved locale as read; "" = none */
 } slot;
 
 static slot table[REVOCATION_SLOTS];
@@ -54,6 +57,7 @@ static bool lookup(const tix_claims *c, const char *version, tix_auth_state *out
         out->epoch = s->epoch;
         out->disabled = !s->usable;
         out->session_live = s->usable;
+        memcpy(out->locale, s->locale, sizeof(out->locale));
         hit = true;
     }
     pthread_mutex_unlock(&table_lock);
@@ -70,6 +74,7 @@ static void store(const tix_claims *c, const char *version, const tix_auth_state
     s->stored_ms = mono_ms();
     s->epoch = st->epoch;
     s->usable = st->session_live && !st->disabled;
+    memcpy(s->locale, st->locale, sizeof(s->locale));
     pthread_mutex_unlock(&table_lock);
 }
 
@@ -80,13 +85,20 @@ void tix_revocation_clear(void)
     pthread_mutex_unlock(&table_lock);
 }
 
-static tix_rc decide(const tix_claims *c, const tix_auth_state *st)
+/* The answer for c, and on TIX_OK the user's locale into locale (when not NULL). */
+static tix_rc decide(const tix_claims *c, const tix_auth_state *st, char *locale)
 {
-    return st->session_live && !st->disabled && st->epoch == c->epoch ? TIX_OK : TIX_EFORBIDDEN;
+    if (!st->session_live || st->disabled || st->epoch != c->epoch) {
+        return TIX_EFORBIDDEN;
+    }
+    if (locale != NULL) {
+        snprintf(locale, TIX_LOCALE_MAX, "%s", st->locale);
+    }
+    return TIX_OK;
 }
 
 tix_rc tix_revocation_check(tix_cache *cache, tix_arena *a, const tix_claims *c,
-                            tix_revocation_db_fn get_db, void *ctx)
+                            tix_revocation_db_fn get_db, void *ctx, char *locale)
 {
     /* The version first, the database second: see the file comment. */
     char version[VERSION_MAX] = "";
@@ -103,7 +115,7 @@ tix_rc tix_revocation_check(tix_cache *cache, tix_arena *a, const tix_claims *c,
     }
     tix_auth_state st;
     if (cacheable && lookup(c, version, &st)) {
-        return decide(c, &st);
+        return decide(c, &st, locale);
     }
     tix_db *db = get_db(ctx);
     if (db == NULL) {
@@ -116,7 +128,7 @@ tix_rc tix_revocation_check(tix_cache *cache, tix_arena *a, const tix_claims *c,
     if (cacheable) {
         store(c, version, &st);
     }
-    return decide(c, &st);
+    return decide(c, &st, locale);
 }
 
 void tix_revocation_changed(tix_cache *cache, tix_arena *a, const char *user_id)

@@ -8,6 +8,7 @@
 #ifndef TIX_CORE_ROLES_H
 #define TIX_CORE_ROLES_H
 
+#include "core/i18n.h"
 #include "core/util.h"
 
 #include <stdbool.h>
@@ -27,6 +28,8 @@ typedef struct tix_principal {
     tix_role role;
     char user_id[TIX_ID_MAX];
     char session_id[TIX_ID_MAX]; /* the refresh-token family of this login */
+    char locale[TIX_LOCALE_MAX]; /* the user's saved locale, read with the session check
+                                  * (auth/revocation.h); "" = none saved */
 } tix_principal;
 
 /* "user" | "owner" | "admin" (static text; "user" for a value out of range). */

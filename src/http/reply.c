@@ -8,7 +8,6 @@
 #include "core/util.h"
 #include "http/req.h"
 #include "http/validate.h"
-#include "store/users.h"
 
 #include <assert.h>
 #include <microhttpd.h>
@@ -282,33 +281,20 @@ void tix_reply_empty(tix_req *r, unsigned status)
     r->resp_len = 0;
 }
 
-/* The saved locale of the caller, read on the request's connection (acquired if need be; a
- * failure only means English). Not on a 503: the database may be what is failing; nor inside an
- * open transaction, which may be one PostgreSQL has aborted (the handler rolls it back). */
-static tix_lang saved_lang(tix_req *r, unsigned status)
+/* The saved locale of the caller: the session check read it with his session (http/
+ * server_admit.c, auth/revocation.h), so no query here, on any thread, whatever the status. */
+static tix_lang saved_lang(const tix_req *r)
 {
-    if (!r->auth.authenticated || status == 503 || r->app == NULL || r->app->db == NULL) {
-        return TIX_LANG_NONE;
-    }
-    if (r->db == NULL && tix_req_acquire(r, &r->db) != TIX_OK) {
-        r->db = NULL;
-        return TIX_LANG_NONE;
-    }
-    char tag[TIX_LOCALE_MAX];
-    if (tix_db_in_tx(r->db) ||
-        tix_user_locale(r->db, r->auth.user_id, tag, sizeof(tag)) != TIX_OK) {
-        return TIX_LANG_NONE;
-    }
-    return tix_lang_parse(tag);
+    return r->auth.authenticated ? tix_lang_parse(r->auth.locale) : TIX_LANG_NONE;
 }
 
-static tix_lang choose_lang(tix_req *r, unsigned status)
+static tix_lang choose_lang(tix_req *r)
 {
     if (r->lang == TIX_LANG_NONE) {
         r->lang = tix_lang_accept(tix_req_header(r, "Accept-Language"));
     }
     if (r->lang == TIX_LANG_NONE) {
-        r->lang = saved_lang(r, status);
+        r->lang = saved_lang(r);
     }
     if (r->lang == TIX_LANG_NONE) {
         r->lang = TIX_LANG_EN;
@@ -318,13 +304,13 @@ static tix_lang choose_lang(tix_req *r, unsigned status)
 
 tix_lang tix_req_lang(tix_req *r)
 {
-    return choose_lang(r, 200);
+    return choose_lang(r);
 }
 
 void tix_reply_error(tix_req *r, unsigned status, const char *code, const char *message,
                      json_t *details)
 {
-    tix_lang lang = choose_lang(r, status);
+    tix_lang lang = choose_lang(r);
     json_t *err = json_pack("{s:s,s:s}", "code", code, "message", tix_tr(lang, message));
     if (details != NULL) {
         json_object_set_new(err, "details", details);

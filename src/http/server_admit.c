@@ -33,8 +33,9 @@ static tix_db *request_db(void *ctx)
 }
 
 /* Whether token is a valid access token of a live session (auth/revocation.h); if so the
- * request is now the token's user's. ID_ANSWERED when the check could not be made (the
- * database is down: already answered 503, never let through). */
+ * request is now the token's user's, with his saved locale from the same check. ID_ANSWERED
+ * when the check could not be made (the database is down: already answered 503, never let
+ * through). */
 static identity take_identity(tix_req *r, const char *token)
 {
     tix_claims c;
@@ -42,7 +43,8 @@ static identity take_identity(tix_req *r, const char *token)
                          tix_now_ms() / 1000, &c) != TIX_OK) {
         return ID_INVALID;
     }
-    tix_rc rc = tix_revocation_check(r->app->cache, r->arena, &c, request_db, r);
+    char locale[TIX_LOCALE_MAX];
+    tix_rc rc = tix_revocation_check(r->app->cache, r->arena, &c, request_db, r, locale);
     if (rc == TIX_ENOTFOUND) {
         return ID_INVALID;
     }
@@ -59,6 +61,7 @@ static identity take_identity(tix_req *r, const char *token)
     r->auth.role = c.role;
     memcpy(r->auth.user_id, c.sub, sizeof(c.sub));
     memcpy(r->auth.session_id, c.sid, sizeof(c.sid));
+    memcpy(r->auth.locale, locale, sizeof(locale));
     return ID_OK;
 }
 
@@ -276,17 +279,20 @@ static bool would_admit(req_state *st)
     const char *token = bearer(r);
     tix_claims c;
     /* An error answered to a signed-in caller is in his language: Accept-Language's, else his
-     * saved locale, which is read from the database (http/reply.c). So only the former here. */
-    if (token == NULL || tix_lang_accept(tix_req_header(r, "Accept-Language")) == TIX_LANG_NONE ||
+     * saved locale. The latter comes with the session check (from the table here, never the
+     * database), so a caller without Accept-Language is answered here too, with no query. */
+    char locale[TIX_LOCALE_MAX];
+    if (token == NULL ||
         tix_token_verify(r->app->cfg.jwt_access_secret, TIX_TOKEN_ACCESS, token,
                          tix_now_ms() / 1000, &c) != TIX_OK ||
-        tix_revocation_check(r->app->cache, r->arena, &c, no_db, NULL) != TIX_OK) {
+        tix_revocation_check(r->app->cache, r->arena, &c, no_db, NULL, locale) != TIX_OK) {
         return false; /* a 400 or 401 to answer, or the database to ask: the queue does it */
     }
     r->auth.authenticated = true;
     r->auth.role = c.role;
     memcpy(r->auth.user_id, c.sub, sizeof(c.sub));
     memcpy(r->auth.session_id, c.sid, sizeof(c.sid));
+    memcpy(r->auth.locale, locale, sizeof(locale));
     return tix_policy_route_allows(route->access, &r->auth) &&
            (!(route->flags & TIX_ROUTE_JSON) || r->body_len == 0 ||
             is_json_type(tix_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)));

@@ -28,7 +28,6 @@
 #include "core/util.h"
 #include "http/ws_int.h"
 #include "store/catalog.h"
-#include "store/users.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -235,10 +234,9 @@ static void prime(tix_ws_sub *s, const tix_bus_backlog *b)
 
 typedef struct job {
     tix_ws_conn *c;
-    json_t *m;      /* the message (owned) */
-    char *key;      /* the channel's bus key (auth: made by the job) */
-    int64_t last;   /* last_event_id (0 none) */
-    bool want_lang; /* auth: the handshake named no language, read the saved locale */
+    json_t *m;    /* the message (owned) */
+    char *key;    /* the channel's bus key (auth: made by the job) */
+    int64_t last; /* last_event_id (0 none) */
 } job;
 
 static void job_done(job *j)
@@ -260,19 +258,11 @@ static tix_db *job_db(void *ctx)
     return *db;
 }
 
-/* The user's saved locale (store/users.h) on db; NONE when unknown or unreadable. */
-static tix_lang saved_lang(tix_db *db, const char *user_id)
-{
-    char tag[TIX_LOCALE_MAX];
-    if (db == NULL || tix_user_locale(db, user_id, tag, sizeof(tag)) != TIX_OK) {
-        return TIX_LANG_NONE;
-    }
-    return tix_lang_parse(tag);
-}
-
-/* The auth job's blocking part (no mutex): the token's signature and revocation, and, when
- * want_lang, the user's saved locale into *lang. TIX_OK, TIX_EFORBIDDEN (revoked), TIX_EAUTH or
- * TIX_ENOTFOUND (invalid), else the check failed (database down). */
+/* The auth job's blocking part (no mutex): the token's signature and revocation, and the
+ * user's saved locale into *lang, which the session check gives with its answer (NONE when
+ * none is saved; auth_outcome uses it when the handshake named no language). TIX_OK,
+ * TIX_EFORBIDDEN (revoked), TIX_EAUTH or TIX_ENOTFOUND (invalid), else the check failed
+ * (database down). */
 static tix_rc check_token(tix_app *app, const job *j, tix_claims *cl, tix_lang *lang)
 {
     const char *token = json_string_value(json_object_get(j->m, "access_token"));
@@ -287,9 +277,10 @@ static tix_rc check_token(tix_app *app, const job *j, tix_claims *cl, tix_lang *
         return TIX_EUNAVAIL;
     }
     tix_arena *a = tix_arena_create(0);
-    tix_rc rc = tix_revocation_check(app->cache, a, cl, job_db, &db);
-    if (rc == TIX_OK && j->want_lang) {
-        *lang = saved_lang(db, cl->sub);
+    char locale[TIX_LOCALE_MAX];
+    tix_rc rc = tix_revocation_check(app->cache, a, cl, job_db, &db, locale);
+    if (rc == TIX_OK) {
+        *lang = tix_lang_parse(locale);
     }
     tix_arena_destroy(a);
     tix_db_release(app->db, db);
@@ -327,8 +318,8 @@ static tix_ws_sub *auth_outcome(tix_ws_conn *c, job *j, tix_rc rc, const tix_cla
     return add_sub(c, j->key, j->last);
 }
 
-/* {"type":"auth"}: checks the token (and reads the saved locale when the handshake named no
- * language), then joins the user's channel like a show subscription: the backlog after the
+/* {"type":"auth"}: checks the token (the saved locale comes with it, for a handshake that
+ * named no language), then joins the user's channel like a show subscription: the backlog after the
  * message's last_event_id, or a refetch (prime), then "ready" naming the id the client has. */
 static void auth_job(void *arg)
 {
@@ -490,7 +481,6 @@ static bool handle_auth(tix_ws_conn *c, json_t *m, bool first)
         if (j != NULL) {
             j->m = m;
             j->last = last;
-            j->want_lang = c->lang == TIX_LANG_NONE;
             start_job(c, auth_job, j);
             return true;
         }

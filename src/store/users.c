@@ -94,11 +94,6 @@ static tix_rc one_locale(tix_db *db, const char *sql, const char *arg, char *out
     return rc;
 }
 
-tix_rc tix_user_locale(tix_db *db, const char *id, char *out, size_t cap)
-{
-    return one_locale(db, "SELECT locale FROM users WHERE id = $1", id, out, cap);
-}
-
 tix_rc tix_user_locale_by_email(tix_db *db, const char *email, char *out, size_t cap)
 {
     return one_locale(db, "SELECT locale FROM users WHERE email = $1", email, out, cap);
@@ -160,7 +155,8 @@ tix_rc tix_user_auth_state(tix_db *db, const char *user_id, const char *session_
                             "SELECT u.token_epoch, u.disabled_at,"
                             " (SELECT COUNT(*) FROM (SELECT 1 FROM refresh_tokens t"
                             "   WHERE t.family_id = $2 AND t.user_id = $1"
-                            "   AND t.revoked_at IS NULL LIMIT 1) AS live)"
+                            "   AND t.revoked_at IS NULL LIMIT 1) AS live),"
+                            " u.locale"
                             " FROM users u WHERE u.id = $1",
                             p, 2, &res);
     if (rc == TIX_OK && tix_db_res_rows(res) == 0) {
@@ -170,6 +166,7 @@ tix_rc tix_user_auth_state(tix_db *db, const char *user_id, const char *session_
         out->epoch = tix_db_res_int(res, 0, 0);
         out->disabled = tix_db_res_int(res, 0, 1) != 0;
         out->session_live = tix_db_res_int(res, 0, 2) > 0;
+        copy_cell(out->locale, sizeof(out->locale), tix_db_res_text(res, 0, 3));
     }
     tix_db_res_destroy(res);
     return rc;

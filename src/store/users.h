@@ -29,9 +29,9 @@ typedef struct tix_user {
     char locale[TIX_LOCALE_MAX]; /* the saved language of mails and messages; "" = none */
 } tix_user;
 
-/* The user's saved locale into out ("" when none). TIX_ENOTFOUND for no such user. */
-TIX_MUSTCHECK tix_rc tix_user_locale(tix_db *db, const char *id, char *out, size_t cap);
-/* The same for the user with this e-mail address (a mail's recipient). */
+/* The saved locale of the user with this e-mail address (a mail's recipient) into out (""
+ * when none). TIX_ENOTFOUND for no such user. A signed-in caller's own comes with the
+ * session check instead (tix_user_auth_state). */
 TIX_MUSTCHECK tix_rc tix_user_locale_by_email(tix_db *db, const char *email, char *out, size_t cap);
 /* PATCH /me: sets the name and/or the locale (NULL: unchanged; the caller validated both). */
 TIX_MUSTCHECK tix_rc tix_user_set_profile(tix_db *db, const char *id, const char *name,
@@ -52,11 +52,13 @@ TIX_MUSTCHECK tix_rc tix_user_set_disabled(tix_db *db, const char *id, bool disa
 TIX_MUSTCHECK tix_rc tix_user_anonymise(tix_db *db, const char *id, const char *placeholder_email,
                                         int64_t now);
 
-/* What the per-request session check needs (auth/revocation.h): one round trip. */
+/* What the per-request session check needs (auth/revocation.h): one round trip. The locale
+ * rides along so that an error answered to the caller needs no query of its own. */
 typedef struct tix_auth_state {
     int64_t epoch;
     bool disabled;
-    bool session_live; /* the family session_id of this user has a token not revoked */
+    bool session_live;           /* the family session_id of this user has a token not revoked */
+    char locale[TIX_LOCALE_MAX]; /* the user's saved locale; "" = none */
 } tix_auth_state;
 TIX_MUSTCHECK tix_rc tix_user_auth_state(tix_db *db, const char *user_id, const char *session_id,
                                          tix_auth_state *out);

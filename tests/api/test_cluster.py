@@ -6,6 +6,8 @@
   claim belongs to a live hold, and the live holds are exactly each user's last 201.
 - A hold made through server A is in server B's (already cached) seat map at once; a release
   through B is in A's at once.
+- A locale saved through server A is the language of the caller's next error on server B (the
+  session check keeps it; PATCH /me invalidates that through Redis).
 - Rate limits are counted across servers (the counters live in Redis).
 - Seat events reach a stream on server C and one through nginx (when the server has
   /shows/{id}/events).
@@ -268,6 +270,23 @@ def test_a_layout_changed_on_a_is_what_b_holds_from_next(cluster):
     while not b_map_is_new() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert b_map_is_new()
+
+
+def test_a_locale_saved_on_a_is_in_force_on_b_at_once(cluster):
+    """auth/revocation.h: B keeps the session check's answer, locale included; PATCH /me on A
+    bumps the user's counter in Redis, so B's next request reads the new locale."""
+    a, b, _ = cluster.servers
+    tok = register(a)["access_token"]
+
+    def error_on_b() -> str:
+        r = call("GET", b, "/movies/mov_doesnotexist", token=tok)
+        return assert_error(r, 404, "not_found")["message"]
+
+    assert error_on_b() == "not found"  # no locale saved; B now keeps the check's answer
+    ok(call("PATCH", a, "/me", token=tok, json={"locale": "hi"}), 200)
+    assert error_on_b() == "नहीं मिला"
+    ok(call("PATCH", a, "/me", token=tok, json={"locale": "en"}), 200)
+    assert error_on_b() == "not found"
 
 
 def test_rate_limits_are_shared_across_servers(cluster):

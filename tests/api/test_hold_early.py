@@ -10,9 +10,9 @@ With Redis the network thread makes no round trip: the same refusals are made in
 (still without the database), and with Redis down the database decides; the claims view is kept
 only for a show on sale with a claimed seat (no SET per build for the others).
 
-The early path answers in the language Accept-Language picks (a signed-in caller's saved locale
-would be a database read), so the requests meant to take it send one; the same requests without
-it take the database path, which must give the same body."""
+The early path answers in the caller's language as every error is: Accept-Language's, else his
+saved locale, which comes with the session check from the server's table (auth/revocation.h), so
+a request without the header is refused early too, with no database read, in that locale."""
 
 from __future__ import annotations
 
@@ -92,12 +92,23 @@ def test_taken_seats_are_refused_without_the_database(server, venue):
     assert early_total(server) == before + 1
     assert early_total(server, "handler") == in_handler + 1
 
-    # Without Accept-Language (the saved locale is a database read) the handler queue answers,
-    # from the same view, without a hold transaction.
-    queued, calls = try_hold(server, user.token, venue.show_id, seat_ids=asked)
-    assert queued.status_code == 409 and queued.json() == fast.json(), queued.text
-    assert early_total(server) == before + 1
-    assert early_total(server, "handler") == in_handler + 2
+    # Without Accept-Language the saved locale (none: English) comes with the session check:
+    # refused early all the same, with the same body.
+    bare, calls = try_hold(server, user.token, venue.show_id, seat_ids=asked)
+    assert bare.status_code == 409 and bare.json() == fast.json(), bare.text
+    assert calls == 0, f"an early refusal without Accept-Language made {calls} store calls"
+    assert early_total(server) == before + 2
+    assert early_total(server, "handler") == in_handler + 1
+
+    # A saved locale: the early refusal is in it (as the header would have it), still no query.
+    hindi, calls = try_hold(server, user.token, venue.show_id, headers={"Accept-Language": "hi"},
+                            seat_ids=asked)
+    assert calls == 0 and hindi.json() != fast.json(), hindi.text
+    assert call("PATCH", server, "/me", token=user.token, json={"locale": "hi"}).status_code == 200
+    saved, calls = try_hold(server, user.token, venue.show_id, seat_ids=asked)
+    assert saved.status_code == 409 and saved.json() == hindi.json(), saved.text
+    assert calls == 0, f"an early refusal in the saved locale made {calls} store calls"
+    assert early_total(server) == before + 4
 
 
 def test_a_free_seat_among_them_goes_to_the_database(server, venue):

@@ -11,6 +11,7 @@ Every test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -23,6 +24,8 @@ from test_mail import mail_server
 EN_NOT_FOUND = "not found"
 HI_NOT_FOUND = "नहीं मिला"
 TA_NOT_FOUND = "கிடைக்கவில்லை"
+EN_FORBIDDEN = "your role may not do this"
+HI_FORBIDDEN = "आपकी भूमिका यह नहीं कर सकती"
 HI_MONTHS = ["जनवरी", "फ़रवरी", "मार्च", "अप्रैल", "मई", "जून", "जुलाई", "अगस्त", "सितंबर",
              "अक्टूबर", "नवंबर", "दिसंबर"]
 
@@ -30,6 +33,12 @@ HI_MONTHS = ["जनवरी", "फ़रवरी", "मार्च", "अप
 def missing_movie(server, token: str | None = None, lang: str | None = None):
     headers = {"Accept-Language": lang} if lang is not None else {}
     return call("GET", server, "/movies/mov_doesnotexist", token=token, headers=headers)
+
+
+def forbidden(server, token: str, rid: str | None = None):
+    """A user asks for an admin's list: 403 from the route's role check, before any handler."""
+    headers = {"X-Request-Id": rid} if rid is not None else {}
+    return call("GET", server, "/admin/users", token=token, headers=headers)
 
 
 def message(resp, status: int, code: str) -> str:
@@ -118,6 +127,35 @@ def test_patch_me_saves_name_and_locale_and_messages_follow_it(server):
     r = call("PATCH", server, "/me", token=tok, json={"name": "Ravi K"})
     assert (r.json()["name"], r.json()["locale"]) == ("Ravi K", "ta")  # locale unchanged
     assert message(missing_movie(server, tok), 404, "not_found") == TA_NOT_FOUND
+
+
+def test_a_changed_locale_is_in_force_from_the_very_next_request(server):
+    """The saved locale comes with the session check, whose answer the server keeps (auth/
+    revocation.h); PATCH /me announces the change, so the kept one is never the old locale."""
+    tok = register(server)["access_token"]
+    # errors first, so the check's answer (no locale saved) is in the server's table
+    assert message(missing_movie(server, tok), 404, "not_found") == EN_NOT_FOUND
+    assert message(forbidden(server, tok), 403, "forbidden") == EN_FORBIDDEN
+    assert call("PATCH", server, "/me", token=tok, json={"locale": "hi"}).status_code == 200
+    assert message(forbidden(server, tok), 403, "forbidden") == HI_FORBIDDEN
+    assert message(missing_movie(server, tok), 404, "not_found") == HI_NOT_FOUND
+    assert call("PATCH", server, "/me", token=tok, json={"locale": "en"}).status_code == 200
+    assert message(forbidden(server, tok), 403, "forbidden") == EN_FORBIDDEN
+    assert message(missing_movie(server, tok), 404, "not_found") == EN_NOT_FOUND
+    # a name alone changes no language
+    assert call("PATCH", server, "/me", token=tok, json={"name": "Someone"}).status_code == 200
+    assert message(forbidden(server, tok), 403, "forbidden") == EN_FORBIDDEN
+
+
+def test_the_saved_locale_costs_no_query(server):
+    """An error answered in the saved locale reads nothing more than the session check, which
+    the server kept from the request before: a 403 from the role check makes no store call."""
+    tok = register(server)["access_token"]
+    assert call("PATCH", server, "/me", token=tok, json={"locale": "hi"}).status_code == 200
+    assert call("GET", server, "/me", token=tok).status_code == 200  # the check, kept
+    rid = "locale-" + uuid.uuid4().hex
+    assert message(forbidden(server, tok, rid), 403, "forbidden") == HI_FORBIDDEN
+    assert server.access_line(rid)["db_calls"] == 0
 
 
 @pytest.mark.parametrize("body, status, code", [

@@ -267,6 +267,25 @@ def test_saved_locale_applies_after_auth_unless_the_handshake_named_one(server):
     assert (b3, a3["message"]) == (EN_UNKNOWN_TYPE, TA_UNKNOWN_TYPE)  # "*" names none
 
 
+def test_a_locale_changed_while_the_session_check_is_kept_applies_to_the_next_socket(server):
+    """The auth's language comes with its session check (auth/revocation.h), which the server
+    keeps; PATCH /me invalidates it, so the next socket has the new locale."""
+    user = make_user(server)
+    assert call("GET", server, "/me", token=user.token).status_code == 200  # kept, no locale
+
+    async def unknown_type():
+        ws, _ = await authed_with(server, user.token)
+        await send(ws, {"type": "dance"})
+        err = await recv_type(ws, "error")
+        await ws.close()
+        return err["message"]
+
+    assert call("PATCH", server, "/me", token=user.token, json={"locale": "hi"}).status_code == 200
+    assert run(unknown_type()) == HI_UNKNOWN_TYPE
+    assert call("PATCH", server, "/me", token=user.token, json={"locale": "en"}).status_code == 200
+    assert run(unknown_type()) == EN_UNKNOWN_TYPE
+
+
 # ---- frames ---------------------------------------------------------------------------------
 
 

@@ -101,7 +101,13 @@ static tix_claims claims(const char *sub, const char *sid, int64_t epoch)
 
 static tix_rc check(fixture *f, const tix_claims *c)
 {
-    return tix_revocation_check(f->cache, f->a, c, get_db, f);
+    return tix_revocation_check(f->cache, f->a, c, get_db, f, NULL);
+}
+
+/* The same, with the user's locale into locale (TIX_LOCALE_MAX bytes). */
+static tix_rc check_locale(fixture *f, const tix_claims *c, char *locale)
+{
+    return tix_revocation_check(f->cache, f->a, c, get_db, f, locale);
 }
 
 static void test_live_revoked_unknown(void **state)
@@ -159,6 +165,50 @@ static void test_epoch_and_disabled(void **state)
     assert_int_equal(check(f, &after), TIX_OK);
 }
 
+/* The saved locale comes with the answer: from the database on a miss, from the table on a
+ * hit, and read again once a change is announced. */
+static void test_locale(void **state)
+{
+    fixture *f = *state;
+    seed(f);
+    tix_claims c = claims("usr_1", "ses_1", 0);
+    char locale[TIX_LOCALE_MAX] = "xx";
+    int asks = f->db_asks;
+    assert_int_equal(check_locale(f, &c, locale), TIX_OK);
+    assert_string_equal(locale, ""); /* none saved */
+    assert_int_equal(f->db_asks, asks + 1);
+
+    assert_int_equal(tix_user_set_profile(f->db, "usr_1", NULL, "hi", 4), TIX_OK);
+    tix_revocation_changed(f->cache, f->a, "usr_1");
+    assert_int_equal(check_locale(f, &c, locale), TIX_OK);
+    assert_string_equal(locale, "hi"); /* a miss: read with the session */
+    assert_int_equal(f->db_asks, asks + 2);
+
+    /* changed behind the check's back (no announcement): the table answers, as it was */
+    assert_int_equal(tix_user_set_profile(f->db, "usr_1", NULL, "ta", 5), TIX_OK);
+    memset(locale, 0, sizeof(locale));
+    assert_int_equal(check_locale(f, &c, locale), TIX_OK);
+    assert_string_equal(locale, "hi");
+    assert_int_equal(f->db_asks, asks + 2); /* a hit */
+
+    /* announced, as PATCH /me does after its commit: read again */
+    tix_revocation_changed(f->cache, f->a, "usr_1");
+    assert_int_equal(check_locale(f, &c, locale), TIX_OK);
+    assert_string_equal(locale, "ta");
+    assert_int_equal(f->db_asks, asks + 3);
+
+    /* without a cache, straight from the database */
+    assert_int_equal(tix_user_set_profile(f->db, "usr_1", NULL, "en", 6), TIX_OK);
+    assert_int_equal(tix_revocation_check(NULL, f->a, &c, get_db, f, locale), TIX_OK);
+    assert_string_equal(locale, "en");
+
+    /* a refused session gives no locale: the buffer is left as it was */
+    tix_claims old_session = claims("usr_1", "ses_old", 0);
+    snprintf(locale, sizeof(locale), "zz");
+    assert_int_equal(check_locale(f, &old_session, locale), TIX_EFORBIDDEN);
+    assert_string_equal(locale, "zz");
+}
+
 /* Without a cache every check asks the database; without a database none succeeds. */
 static void test_never_open(void **state)
 {
@@ -171,12 +221,12 @@ static void test_never_open(void **state)
     assert_int_equal(check(f, &c), TIX_OK);
     /* no cache (Redis down): the database, which is down too: refused */
     int asks = f->db_asks;
-    assert_int_equal(tix_revocation_check(NULL, f->a, &c, get_db, f), TIX_EUNAVAIL);
+    assert_int_equal(tix_revocation_check(NULL, f->a, &c, get_db, f, NULL), TIX_EUNAVAIL);
     assert_int_equal(f->db_asks, asks + 1);
     f->db_down = false;
     assert_int_equal(tix_refresh_revoke_family(f->db, "ses_1", 3), TIX_OK);
     /* not announced through the cache (a lost bump), but the database is asked */
-    assert_int_equal(tix_revocation_check(NULL, f->a, &c, get_db, f), TIX_EFORBIDDEN);
+    assert_int_equal(tix_revocation_check(NULL, f->a, &c, get_db, f, NULL), TIX_EFORBIDDEN);
     /* and a lost bump lives at most TIX_REVOCATION_TTL_MS in the table */
     tix_test_sleep_ms(TIX_REVOCATION_TTL_MS + 50);
     assert_int_equal(check(f, &c), TIX_EFORBIDDEN);
@@ -189,6 +239,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cached_until_changed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_epoch_and_disabled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_never_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locale, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
