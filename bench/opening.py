@@ -766,7 +766,9 @@ class Stampede:
         mon = asyncio.create_task(self.monitor()) if monitor else None
         done = asyncio.Event()
         if self.shared is None:
-            await asyncio.sleep(0.2)
+            pause = START_PAUSE if START_FILE else 0.2
+            mark_start(pause)
+            await asyncio.sleep(pause)
             self.client.t0 = time.monotonic()
         else:
             self.shared.set_ready()
@@ -776,8 +778,6 @@ class Stampede:
             await asyncio.sleep(max(0.0, self.client.t0 - time.monotonic()))
         probe = asyncio.create_task(lag_probe(self.client, done))
         watch = asyncio.create_task(self.watch_shared(done)) if self.shared else None
-        if self.shared is None:
-            mark_start()
         self.start.set()
         await asyncio.gather(*tasks)
         wall = self.now()
@@ -870,10 +870,11 @@ def stampede_procs(info: ClusterInfo, p: Params, client: Client, ctx: dict,
             if time.monotonic() > limit:
                 raise RuntimeError("the driver's processes did not get ready in 300 s")
             await asyncio.sleep(0.005)
-        shared.t0 = client.t0 = time.monotonic() + 0.2
-        await asyncio.sleep(0.2)
+        pause = START_PAUSE if START_FILE else 0.2
+        mark_start(pause)
+        shared.t0 = client.t0 = time.monotonic() + pause
+        await asyncio.sleep(pause)
         done = asyncio.Event()
-        mark_start()
         st.start.set()
         mon = asyncio.create_task(st.monitor())
         watch = asyncio.create_task(st.watch_shared(done))
@@ -1346,14 +1347,17 @@ def lag_lines(lags: list) -> list[str]:
 
 
 START_FILE = None  # --start-file: where the stampede's start (Unix time) is written
+START_PAUSE = 1.0  # with --start-file: the pause before the start, for the profiler's first sample
 
 
-def mark_start() -> None:
-    """The stampede starts now: its Unix time into --start-file, for a profiler outside the
-    driver (opening.sh PROFILE=1 samples PostgreSQL and the CPU times 5 s later)."""
+def mark_start(delay: float) -> None:
+    """The stampede starts in delay seconds: that instant's Unix time into --start-file, for a
+    profiler outside the driver (opening.sh PROFILE=1 samples PostgreSQL and the CPU times in
+    the pause before the start, and 5 s after it), so its first sample does not land in the
+    stampede's first second."""
     if START_FILE:
         with open(START_FILE + ".tmp", "w") as f:
-            f.write(f"{time.time():.3f}\n")
+            f.write(f"{time.time() + delay:.3f}\n")
         os.replace(START_FILE + ".tmp", START_FILE)
 
 

@@ -70,13 +70,17 @@ rc=0
 # CPU seconds (user + system) a process and its children used so far, children that exited
 # included (the kernel adds those to their parent's cutime/cstime once reaped).
 cpu_of() {
-  local t=0 p k
-  for p in "$@"; do
-    [ -r "/proc/$p/stat" ] || continue
-    t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat")))
-    for k in $(pgrep -P "$p"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$k/stat" 2>/dev/null || echo 0))); done
-  done
-  echo "$t"
+  # One pgrep and one awk a call, whatever the number of children (PostgreSQL has a backend per
+  # connection): the first-5-s profile below samples at the stampede's busiest instant.
+  local parents=() p
+  for p in "$@"; do [ -r "/proc/$p/stat" ] && parents+=("/proc/$p/stat"); done
+  [ ${#parents[@]} -gt 0 ] || { echo 0; return; }
+  local list kids=()
+  list=$(IFS=,; echo "$*")
+  for p in $(pgrep -P "$list"); do kids+=("/proc/$p/stat"); done
+  awk -v parents=" ${parents[*]} " '
+    { t += $14 + $15; if (index(parents, " " FILENAME " ")) t += $16 + $17 }
+    END { printf "%d\n", t }' "${parents[@]}" "${kids[@]}" 2>/dev/null
 }
 # shellcheck disable=SC1091
 . "$CLUSTER_DIR/cluster.env"
@@ -103,8 +107,8 @@ fi
 cpu_snapshot() { echo "$(cpu_of "$PG_PID") $(cpu_of $TICKETD_PIDS) $(cpu_of "$NGINX_PID") $(cpu_of "$REDIS_PID")"; }
 read -r C_PG C_TD C_NG C_RD <<<"$(cpu_snapshot)"
 # PROFILE=1: the stampede's first 5 s on their own (its busiest; the set-up before it registers
-# 2,000 users): PostgreSQL's statement counters and the processes' CPU times at the start the
-# driver marks (--start-file) and 5 s later, as CSV and "pg cpu td ng rd" lines.
+# 2,000 users): PostgreSQL's statement counters and the processes' CPU times just before the
+# start the driver announces (--start-file) and 5 s after it, as CSV and "pg cpu td ng rd" lines.
 pgss_copy() {
   "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ticketd -c \
     "\\copy (SELECT queryid, calls, total_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 150) FROM pg_stat_statements) TO '$1' CSV" \
@@ -114,16 +118,18 @@ START_FILE=$CLUSTER_DIR/stampede.start
 FIRST5_PID=""
 if [ "$PROFILE" = 1 ]; then
   (
+    # The driver writes the start's Unix time in the pause before it (--start-file): the first
+    # sample is taken in that pause, not in the stampede's first second.
     while [ ! -s "$START_FILE" ]; do sleep 0.02; done
     pgss_copy "$CLUSTER_DIR/pgss0.csv"; cpu_snapshot >"$CLUSTER_DIR/cpu0"
-    sleep 5
+    sleep "$(awk -v s="$(cat "$START_FILE")" -v now="$(date +%s.%N)" 'BEGIN { d = s + 5 - now; printf "%.3f", (d > 0 ? d : 0) }')"
     cpu_snapshot >"$CLUSTER_DIR/cpu5"; pgss_copy "$CLUSTER_DIR/pgss5.csv"
   ) &
   FIRST5_PID=$!
 fi
 set +e
 /usr/bin/time -f "%U %S" -o "$CLUSTER_DIR/driver.time" /usr/bin/python3 -u bench/opening.py --state "$CLUSTER_DIR/cluster.env" $TINY \
-  --start-file "$START_FILE" \
+  $([ "$PROFILE" = 1 ] && echo --start-file "$START_FILE") \
   --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PASSWORD" --users "$USERS" \
   --hold-ttl "$TTL" --deadline "$DEADLINE" --seed "${SEED:-1}" \
   --procs "${PROCS:-1}" --loop "${LOOP:-uvloop}" \
