@@ -14,11 +14,11 @@
  * and validated by one version counter per user in the shared cache, "<prefix>:{user:ID}:auth"
  * (the mechanism that invalidates seat maps and carries the bus's sequence numbers): every
  * change above commits, then bumps that counter (tix_revocation_changed), and every check
- * reads it first. An entry stored under
- * another version is never used, so an invalidation reaches every server before its next
- * request, not whenever a pub/sub message arrives. With Redis, one GET per authenticated
- * request; with the in-process cache, a lookup in memory. An entry also lives at most
- * TIX_REVOCATION_TTL_MS, which bounds what a bump lost with a Redis restart could leave.
+ * reads it first. An entry stored under another version is never used, so an invalidation
+ * reaches every server before its next request, not whenever a pub/sub message arrives. With
+ * Redis, one GET per authenticated request; with the in-process cache, a lookup in memory. An
+ * entry also lives at most TIX_REVOCATION_TTL_MS, which bounds what a bump lost with a Redis
+ * restart could leave.
  *
  * When the cache cannot answer (Redis down) the database is asked on every request, and when
  * the database cannot answer either the request fails (503): never open.
