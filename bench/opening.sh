@@ -28,7 +28,12 @@
 #   so more processes do not shorten them; uvloop needs less CPU per request to catch up, and
 #   the cluster's lower priority lets the driver's loop run when it has work. PROFILE=1 loads pg_stat_statements
 #   and prints, after the run, PostgreSQL's statements by total time and the CPU time each
-#   process kind (PostgreSQL, ticketd, nginx, Redis, the driver) used during the run.
+#   process kind (PostgreSQL, ticketd, nginx, Redis, the driver) used during the run, and the
+#   same for the stampede's first 5 s alone (sampled in a 1 s pause the driver makes before its
+#   start, and 5 s after it). NGINX_NICE (an experiment): nginx at this niceness instead of
+#   CLUSTER_NICE. The report splits the seat maps by the way they came (through nginx, or
+#   straight to a server), and a run that does not sell out names each unsold seat's last
+#   holder and the fate the script gave him.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TINY=""
