@@ -391,9 +391,16 @@ async def run(url: str, show: str, tokens: list[str], ids: list[str], rounds: in
     # same two, each transaction pipelined: way -> (connections, pipelined).
     ways = {"a": (users, False), "b": (sql.workers, False), f"c{users}": (users, True),
             f"c{sql.workers}": (sql.workers, True)} if sql else {}
-    # Warm-up: every connection and user once (token checks cached, pool connections open).
+    # Warm-up: every connection and user once (token checks cached), then one unreported hold
+    # burst on the hall's last pairs, so the server's pool has opened the connections a burst
+    # takes (they open lazily, store/db.h; pgbench's are warmed the same way) and every round,
+    # the first too, retires the user's previous hold as the later ones do.
     await burst(conns, [request(host, "GET", "/healthz") for _ in conns])
     await burst(conns, [request(host, "GET", f"/api/v1/shows/{show}", None, t) for t in tokens])
+    warm = ids[len(ids) - 2 * users:]
+    await burst(conns, [request(host, "POST", f"/api/v1/shows/{show}/holds",
+                                {"seat_ids": warm[2 * i: 2 * i + 2]}, t)
+                        for i, t in enumerate(tokens)])
     hp50s, zp50s, bad = [], [], 0
     wp50s: dict[str, list[float]] = {w: [] for w in ways}
     for rnd in range(rounds):
@@ -491,8 +498,8 @@ def main() -> int:
         ap.error("--profile needs --pg-url")
     if a.users < 1 or a.rounds < 1 or a.workers < 1:
         ap.error("--users, --rounds and --workers must be at least 1")
-    # The server's pairs, then fresh ones for each SQL way of each round.
-    need = a.users * 2 * a.rounds * (5 if a.pg_url else 1)
+    # The server's pairs, then fresh ones for each SQL way of each round, and the warm-up's last.
+    need = a.users * 2 * a.rounds * (5 if a.pg_url else 1) + a.users * 2  # + the warm-up's
     rows = a.rows if a.rows else max(20, -(-need // 100))
     if need > rows * 100 or rows > 100:
         ap.error(f"not enough seats: {need} needed, a hall has at most 100 rows of 100")
