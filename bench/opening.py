@@ -1382,7 +1382,8 @@ def unsold_lines(p: Params, st: Stampede) -> list[str]:
             continue
         t = last.get("t", 0.0)
         out.append(f"  {label.get(seat, seat)}: last held at {t:.1f} s by a buyer scripted "
-                   f"'{last['fate']}' (hold until {t + p.hold_ttl:.1f} s; deadline {p.deadline:.0f} s)")
+                   f"'{last['fate']}' (hold until {t + p.hold_ttl:.1f} s; "
+                   f"deadline {p.deadline:.0f} s)")
     return out
 
 
