@@ -119,6 +119,12 @@ pgss_copy() {
     "\\copy (SELECT queryid, calls, total_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 150) FROM pg_stat_statements) TO '$1' CSV" \
     >/dev/null 2>&1 || true
 }
+# PostgreSQL's client backends: "all started-after-$1" ($1: a Unix time).
+backends() {
+  "$PG_BIN/psql" -X -q -At -F ' ' -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ticketd -c \
+    "SELECT count(*), count(*) FILTER (WHERE backend_start >= to_timestamp($1))
+       FROM pg_stat_activity WHERE backend_type = 'client backend' AND datname = 'ticketd'" 2>/dev/null || true
+}
 START_FILE=$CLUSTER_DIR/stampede.start
 FIRST5_PID=""
 if [ "$PROFILE" = 1 ]; then
@@ -127,8 +133,10 @@ if [ "$PROFILE" = 1 ]; then
     # sample is taken in that pause, not in the stampede's first second.
     while [ ! -s "$START_FILE" ]; do sleep 0.02; done
     pgss_copy "$CLUSTER_DIR/pgss0.csv"; cpu_snapshot >"$CLUSTER_DIR/cpu0"
+    backends "$(cat "$START_FILE")" >"$CLUSTER_DIR/backends0"
     sleep "$(awk -v s="$(cat "$START_FILE")" -v now="$(date +%s.%N)" 'BEGIN { d = s + 5 - now; printf "%.3f", (d > 0 ? d : 0) }')"
     cpu_snapshot >"$CLUSTER_DIR/cpu5"; pgss_copy "$CLUSTER_DIR/pgss5.csv"
+    backends "$(cat "$START_FILE")" >"$CLUSTER_DIR/backends5"
   ) &
   FIRST5_PID=$!
 fi
@@ -158,6 +166,8 @@ read -r E_PG E_TD E_NG E_RD <<<"$(cpu_snapshot)"
       awk -v hz="$HZ" -v pg=$((B_PG - A_PG)) -v td=$((B_TD - A_TD)) -v ng=$((B_NG - A_NG)) -v rd=$((B_RD - A_RD)) \
         'BEGIN { printf "-- the first 5 s of the stampede: cpu seconds PostgreSQL %.2f, ticketd x3 %.2f, nginx %.2f, Redis %.2f" \
                  " (the machine has %d cpu-seconds in 5 s; the driver takes the rest)\n", pg / hz, td / hz, ng / hz, rd / hz, 5 * '"$(nproc)"' }'
+      read -r K0 _ <"$CLUSTER_DIR/backends0" || true; read -r K5 N5 <"$CLUSTER_DIR/backends5" || true
+      echo "   PostgreSQL client backends: ${K0:-?} just before the start, ${K5:-?} at +5 s, of which ${N5:-?} opened after the start (psql's own included)"
       /usr/bin/python3 - "$CLUSTER_DIR/pgss0.csv" "$CLUSTER_DIR/pgss5.csv" <<'PY'
 import csv, sys
 def load(path):
