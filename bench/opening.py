@@ -1384,7 +1384,39 @@ def unsold_lines(p: Params, st: Stampede) -> list[str]:
         out.append(f"  {label.get(seat, seat)}: last held at {t:.1f} s by a buyer scripted "
                    f"'{last['fate']}' (hold until {t + p.hold_ttl:.1f} s; "
                    f"deadline {p.deadline:.0f} s)")
+        chain = sorted((h.get("t", 0.0), h["fate"]) for h in st.ledger.holds.values()
+                       if seat in h["seats"])
+        out.append("    its holds: " + ", ".join(f"{ht:.1f} s {f}" for ht, f in chain))
     return out
+
+
+# Fates that keep a hold until it expires (nothing releases or books it before its TTL).
+EXPIRING_FATES = ("abandon", "unpaid", "late")
+
+
+def rehold_line(p: Params, st: Stampede) -> str:
+    """How soon a seat freed by an expired hold was held again: for each hold of a fate that
+    lets it expire, the time from its expiry (the driver's answer time + the TTL: the server's
+    expires_at is a little earlier) to the next hold the driver got on any of its seats. This
+    is the part of the sell-out time the servers can shorten; the TTLs are the script's."""
+    by_seat: dict = {}
+    for h in st.ledger.holds.values():
+        for seat in h["seats"]:
+            by_seat.setdefault(seat, []).append((h.get("t", 0.0), h["fate"]))
+    gaps = []
+    for chain in by_seat.values():
+        chain.sort()
+        for (t0, fate), (t1, _) in zip(chain, chain[1:]):
+            if fate in EXPIRING_FATES:
+                gaps.append(t1 - (t0 + p.hold_ttl))
+    if not gaps:
+        return "seats held again after an expired hold: none"
+    gaps.sort()
+
+    def q(f: float) -> float:
+        return gaps[min(len(gaps) - 1, int(f * len(gaps)))]
+    return (f"seats held again after an expired hold: {len(gaps)}; from the expiry to the next "
+            f"hold, s: p50 {q(0.5):.2f}, p90 {q(0.9):.2f}, max {gaps[-1]:.2f}")
 
 
 def report(p: Params, client: Client, st: Stampede, wall: float, audit: Audit,
@@ -1438,6 +1470,7 @@ def report(p: Params, client: Client, st: Stampede, wall: float, audit: Audit,
     if st.sold_out_at is None:
         for line in unsold_lines(p, st):
             w(line)
+    w(rehold_line(p, st))
     early = [t for t in st.ledger.no_seats_times if all_claimed is None or t < all_claimed - 0.5]
     w(f"409 no_seats_available answers: {len(st.ledger.no_seats_times)}, of which {len(early)} "
       "came more than 0.5 s before the seat map first showed no seat available")

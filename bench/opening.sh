@@ -61,7 +61,7 @@ cleanup() {
 trap cleanup EXIT
 
 PROFILE=${PROFILE:-0}
-[ "$PROFILE" = 1 ] && export PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top"
+[ "$PROFILE" = 1 ] && export PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top -c pg_stat_statements.track_planning=on ${PG_EXTRA_OPTS:-}"
 CLUSTER_NICE=${CLUSTER_NICE:-10}
 nice -n "$CLUSTER_NICE" scripts/cluster.sh start 3 >"$CLUSTER_DIR/start.out" 2>&1 ||
   { cat "$CLUSTER_DIR/start.out" >&2; exit 1; }
@@ -116,7 +116,7 @@ read -r C_PG C_TD C_NG C_RD <<<"$(cpu_snapshot)"
 # start the driver announces (--start-file) and 5 s after it, as CSV and "pg cpu td ng rd" lines.
 pgss_copy() {
   "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ticketd -c \
-    "\\copy (SELECT queryid, calls, total_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 150) FROM pg_stat_statements) TO '$1' CSV" \
+    "\\copy (SELECT queryid, calls, total_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 150), plans, total_plan_time FROM pg_stat_statements) TO '$1' CSV" \
     >/dev/null 2>&1 || true
 }
 # PostgreSQL's client backends: "all started-after-$1" ($1: a Unix time).
@@ -172,26 +172,33 @@ read -r E_PG E_TD E_NG E_RD <<<"$(cpu_snapshot)"
 import csv, sys
 def load(path):
     try:
-        return {r[0]: (int(r[1]), float(r[2]), int(r[3]), r[4]) for r in csv.reader(open(path))}
+        return {r[0]: (int(r[1]), float(r[2]), int(r[3]), r[4], int(r[5]), float(r[6]))
+                for r in csv.reader(open(path))}
     except OSError:
         return {}
 a, b = load(sys.argv[1]), load(sys.argv[2])
 d = []
-for k, (calls, ms, rows, q) in b.items():
-    c0, m0, r0, _ = a.get(k, (0, 0.0, 0, q))
+for k, (calls, ms, rows, q, plans, pms) in b.items():
+    c0, m0, r0, _, p0, pm0 = a.get(k, (0, 0.0, 0, q, 0, 0.0))
     if calls > c0:
-        d.append((ms - m0, calls - c0, rows - r0, q))
+        d.append((ms - m0, calls - c0, rows - r0, q, plans - p0, pms - pm0))
 d.sort(reverse=True)
-print(f"   PostgreSQL statements in those 5 s: {sum(x[1] for x in d)} calls, {sum(x[0] for x in d):.0f} ms; by total time:")
-print(f"   {'calls':>7} {'total_ms':>9} {'mean_ms':>8} {'rows':>8}  query")
-for ms, calls, rows, q in d[:15]:
-    print(f"   {calls:>7} {ms:>9.0f} {ms / calls:>8.2f} {rows:>8}  {q[:110]}")
+print(f"   PostgreSQL statements in those 5 s: {sum(x[1] for x in d)} calls, {sum(x[0] for x in d):.0f} ms"
+      f" executing, {sum(x[4] for x in d)} plans made in {sum(x[5] for x in d):.0f} ms; by total time:")
+print(f"   {'calls':>7} {'total_ms':>9} {'mean_ms':>8} {'rows':>8} {'plans':>6} {'plan_ms':>8}  query")
+for ms, calls, rows, q, plans, pms in d[:15]:
+    print(f"   {calls:>7} {ms:>9.0f} {ms / calls:>8.2f} {rows:>8} {plans:>6} {pms:>8.0f}  {q[:100]}")
+by_plan = sorted(d, key=lambda x: -x[5])[:8]
+print("   by planning time (a prepared statement planned again at each call gets a custom plan):")
+for ms, calls, rows, q, plans, pms in by_plan:
+    print(f"   {calls:>7} calls {plans:>6} plans {pms:>6.0f} ms  {q[:100]}")
 PY
     fi
     echo "-- PostgreSQL statements by total time (pg_stat_statements, the whole run)"
     "$PG_BIN/psql" -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ticketd -P pager=off -c \
       "SELECT calls, round(total_exec_time::numeric) AS total_ms, round(mean_exec_time::numeric, 2) AS mean_ms,
-         rows, left(regexp_replace(query, '\s+', ' ', 'g'), 150) AS query
+         rows, plans, round(total_plan_time::numeric) AS plan_ms,
+         left(regexp_replace(query, '\s+', ' ', 'g'), 150) AS query
        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" 2>&1 || true
   fi
   # Holds refused from the claims view (booking/early.h), of all hold conflicts, per server: with
