@@ -1225,6 +1225,15 @@ def pct(xs: list, p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def iso_epoch(ts: str | None) -> float | None:
+    """A server log line's "ts" (2026-12-07T00:10:02.123Z) as Unix seconds; None if absent."""
+    try:
+        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=timezone.utc).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
 def access_logs(info: ClusterInfo | None) -> tuple[dict, dict]:
     """The servers' and nginx's own times of the driver's requests, by request id:
     ({rid: (seconds from the request's first byte in to its answer sent: the ticketd access
@@ -1246,7 +1255,7 @@ def access_logs(info: ClusterInfo | None) -> tuple[dict, dict]:
                 except ValueError:
                     continue
                 servers[j.get("rid", "")] = (j["dur_us"] / 1e6, j.get("queue_us", 0) / 1e6,
-                                             j.get("db_wait_us", 0) / 1e6)
+                                             j.get("db_wait_us", 0) / 1e6, iso_epoch(j.get("ts")))
     line = re.compile(r" rt=([\d.]+) urt=(\S+) .*rid=(\S+)")
     try:
         with open(os.path.join(info.dir, "nginx-access.log"), encoding="utf-8",
@@ -1261,7 +1270,10 @@ def access_logs(info: ClusterInfo | None) -> tuple[dict, dict]:
                     u = re.search(r" uct=(\S+)", ln)
                     uct = sum(float(x) for x in re.findall(r"[\d.]+", u.group(1))) \
                         if u and u.group(1) != "-" else None
-                    nginx[m.group(3)] = (float(m.group(1)), urt, uct)
+                    # ts: $msec, when nginx wrote the answer's last byte (Unix s, ms)
+                    t = re.search(r" ts=([\d.]+)", ln)
+                    nginx[m.group(3)] = (float(m.group(1)), urt, uct,
+                                         float(t.group(1)) if t else None)
     except OSError:
         pass
     return servers, nginx
@@ -1312,6 +1324,27 @@ def views(samples: list, info: ClusterInfo | None) -> list[str]:
             f"{sum(1 for s in ss if s.connect > 0):>6}"
             f"{pp([x[2] * 1000 for x in ng if x[2] is not None]):>14}"
             f"{sum(1 for x in ng if x[2]):>6}")
+    # Where a request through nginx spends nginx's time, from the two logs' clocks (the same
+    # host's; both to the millisecond): nginx's start (its end $msec less $request_time) to the
+    # server's start (its line's ts less dur_us, libmicrohttpd's first callback: the headers
+    # read), and the server's end to nginx's end. The first is nginx reading the request,
+    # connecting or taking a kept connection, writing it, and the server's network thread
+    # waking to read it; the second the server's bytes reaching nginx and nginx's writing them.
+    for name in ("seatmap", "hold"):
+        pre, post = [], []
+        for s in samples:
+            if s.step != name or s.t >= 5.0 or s.rid not in nginx or s.rid not in servers:
+                continue
+            n_rt, _, _, n_end = nginx[s.rid]
+            dur, _, _, s_end = servers[s.rid]
+            if n_end is None or s_end is None:
+                continue
+            pre.append(((s_end - dur) - (n_end - n_rt)) * 1000)
+            post.append((n_end - s_end) * 1000)
+        if pre:
+            out.append(f"{name} through nginx, first 5 s ({len(pre)}): nginx's start to the "
+                       f"server's first callback {pp(pre)} ms, the server's last byte to nginx's "
+                       f"{pp(post)} ms (p50/p99; two logs' clocks, 1 ms apart at worst)")
     if not servers:
         out.append("  (no server access lines: the servers log requests at LOG_LEVEL=info)")
     if not nginx:

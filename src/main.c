@@ -211,8 +211,8 @@ static void to_streams(void *ctx, const tix_bus_event *ev)
 static int start_cache(tix_app *app)
 {
     if (tix_sse_hub_create(&app->cfg, &app->sse) != TIX_OK ||
-        tix_ws_hub_create(app, app->cfg.sse_max_streams, app->cfg.per_ip_connections, &app->ws) !=
-            TIX_OK) {
+        tix_ws_hub_create(app, app->cfg.sse_max_streams, app->cfg.per_ip_connections,
+                          app->cfg.handler_nice, &app->ws) != TIX_OK) {
         tix_log_error("the cache could not be set up: out of memory");
         return 1;
     }

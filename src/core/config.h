@@ -53,6 +53,7 @@ typedef struct tix_config {
     int64_t db_wait_ms; /* not a variable: > 0 on the read pool's copy only (store/db_pg.c) */
     int port;
     int workers;
+    int handler_nice; /* HANDLER_NICE: handler and job threads this much less urgent */
     int max_connections;
     int per_ip_connections; /* 0 = unlimited */
     int max_header_bytes;   /* request line and headers; sizes libmicrohttpd's connection pool */

@@ -122,6 +122,7 @@ tix_rc tix_config_load_numbers(tix_config_parser *p, tix_config *cfg)
 {
     int64_t port = 0;
     int64_t workers = 0;
+    int64_t nice = 0;
     int64_t conns = 0;
     int64_t per_ip = 0;
     int64_t header_bytes = 0;
@@ -129,6 +130,7 @@ tix_rc tix_config_load_numbers(tix_config_parser *p, tix_config *cfg)
     int64_t demo = 0;
     if (tix_config_get_num(p, "PORT", &port) != TIX_OK ||
         tix_config_get_num(p, "WORKERS", &workers) != TIX_OK ||
+        tix_config_get_num(p, "HANDLER_NICE", &nice) != TIX_OK ||
         tix_config_get_num(p, "MAX_CONNECTIONS", &conns) != TIX_OK ||
         tix_config_get_num(p, "PER_IP_CONNECTIONS", &per_ip) != TIX_OK ||
         tix_config_get_num(p, "MAX_HEADER_BYTES", &header_bytes) != TIX_OK ||
@@ -143,6 +145,7 @@ tix_rc tix_config_load_numbers(tix_config_parser *p, tix_config *cfg)
     }
     cfg->port = (int)port;
     cfg->workers = (int)workers;
+    cfg->handler_nice = (int)nice;
     cfg->max_connections = (int)conns;
     cfg->per_ip_connections = (int)per_ip;
     cfg->max_header_bytes = (int)header_bytes;

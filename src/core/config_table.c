@@ -85,6 +85,10 @@ const tix_config_var tix_config_vars[] = {
         "handler threads (each may block on the database); libmicrohttpd itself runs one I/O "
         "thread per core, and a request waits in a bounded queue for a handler thread (503 "
         "overloaded when it is full)"),
+    INT("HANDLER_NICE", "5", 0, 19,
+        "nice steps by which the handler and job threads are less urgent than libmicrohttpd's "
+        "threads, so that on a busy machine accepting, reading, cached reads, early refusals "
+        "and writing answers get a core first (0: all alike)"),
     {"DB_POOL_SIZE", TIX_CFG_INT, NULL, "WORKERS + 2", 0, 1024,
      "database connections (0 = WORKERS + 2)"},
     TEXT("LOG_LEVEL", "info", "debug | info | warn | error"),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static int64_t real_now_ms(void)
@@ -43,6 +44,21 @@ int64_t tix_mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+bool tix_thread_nice(int inc)
+{
+    if (inc <= 0) {
+        return true;
+    }
+    /* PRIO_PROCESS with who 0 is the calling thread on Linux (setpriority(2), BUGS). */
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, 0);
+    if (now == -1 && errno != 0) {
+        return false;
+    }
+    int want = now + inc > 19 ? 19 : now + inc;
+    return setpriority(PRIO_PROCESS, 0, want) == 0;
 }
 
 void tix_random_bytes(void *buf, size_t n)

@@ -22,6 +22,13 @@ void tix_clock_set(int64_t (*now_ms)(void));
 int64_t tix_mono_ms(void);
 int64_t tix_mono_us(void);
 
+/* Makes the calling thread inc nice steps less urgent than it is (Linux keeps a nice value per
+ * thread; raising it needs no privilege and cannot be undone without one). The handler and job
+ * threads call it, so that libmicrohttpd's threads, which accept, read, answer cached reads and
+ * early refusals and write every answer, get a core first when all want one (HANDLER_NICE).
+ * inc <= 0: nothing. False if the kernel refused. */
+bool tix_thread_nice(int inc);
+
 /* Cryptographically secure random bytes (libsodium). */
 void tix_random_bytes(void *buf, size_t n);
 

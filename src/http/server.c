@@ -152,8 +152,10 @@ tix_rc tix_server_start(tix_app *app, tix_server **out)
      * than MAX_CONNECTIONS. The read lane (server_int.h): a quarter of WORKERS, at least 2, in
      * addition. */
     int readers = cfg->workers / 4 > 2 ? cfg->workers / 4 : 2;
-    if (tix_workpool_create(cfg->workers, cfg->max_connections, &s->pool) != TIX_OK ||
-        tix_workpool_create(readers, cfg->max_connections, &s->read_pool) != TIX_OK) {
+    if (tix_workpool_create(cfg->workers, cfg->max_connections, cfg->handler_nice, &s->pool) !=
+            TIX_OK ||
+        tix_workpool_create(readers, cfg->max_connections, cfg->handler_nice, &s->read_pool) !=
+            TIX_OK) {
         tix_workpool_destroy(s->pool);
         tix_workpool_destroy(s->read_pool);
         undo_start(s);

@@ -3,6 +3,8 @@
  * condition variable. */
 #include "http/workpool.h"
 
+#include "core/util.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -30,6 +32,7 @@ struct tix_workpool {
     int streak;           /* jobs taken from now in a row while later had some waiting */
     int running;
     bool stopping;
+    int nice; /* each thread's nice increment, set before they start */
     int nthreads;
     pthread_t *threads;
 };
@@ -45,6 +48,7 @@ static job take(ring *q, int cap)
 static void *worker(void *arg)
 {
     tix_workpool *p = arg;
+    (void)tix_thread_nice(p->nice); /* a refusal leaves the thread as urgent as before */
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (p->now.count == 0 && p->later.count == 0 && !p->stopping) {
@@ -66,7 +70,7 @@ static void *worker(void *arg)
     return NULL;
 }
 
-tix_rc tix_workpool_create(int nthreads, int queue_max, tix_workpool **out)
+tix_rc tix_workpool_create(int nthreads, int queue_max, int nice, tix_workpool **out)
 {
     if (nthreads < 1 || queue_max < 1) {
         return TIX_EINVAL;
@@ -76,6 +80,7 @@ tix_rc tix_workpool_create(int nthreads, int queue_max, tix_workpool **out)
         return TIX_ENOMEM;
     }
     p->cap = queue_max;
+    p->nice = nice;
     p->now.slot = calloc((size_t)queue_max, sizeof(job));
     p->later.slot = calloc((size_t)queue_max, sizeof(job));
     p->threads = calloc((size_t)nthreads, sizeof(pthread_t));

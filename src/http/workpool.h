@@ -17,8 +17,9 @@
 typedef struct tix_workpool tix_workpool;
 typedef void (*tix_work_fn)(void *arg);
 
-/* nthreads threads and room for queue_max waiting jobs. */
-TIX_MUSTCHECK tix_rc tix_workpool_create(int nthreads, int queue_max, tix_workpool **out);
+/* nthreads threads and room for queue_max waiting jobs; each thread nice steps less urgent than
+ * the creating one (core/util.h tix_thread_nice; 0: as urgent). */
+TIX_MUSTCHECK tix_rc tix_workpool_create(int nthreads, int queue_max, int nice, tix_workpool **out);
 /* Queues fn(arg); false when the queue is full or the pool is stopping (fn is not called). */
 bool tix_workpool_submit(tix_workpool *p, tix_work_fn fn, void *arg);
 /* The same, but the job goes before every queued one (a cache build that others wait for:

@@ -653,7 +653,7 @@ long tix_ws_count(tix_ws_hub *h)
     return n;
 }
 
-tix_rc tix_ws_hub_create(struct tix_app *app, long max, long per_ip, tix_ws_hub **out)
+tix_rc tix_ws_hub_create(struct tix_app *app, long max, long per_ip, int nice, tix_ws_hub **out)
 {
     tix_ws_hub *h = calloc(1, sizeof(*h));
     if (h == NULL) {
@@ -666,7 +666,7 @@ tix_rc tix_ws_hub_create(struct tix_app *app, long max, long per_ip, tix_ws_hub 
         free(h);
         return TIX_ENOMEM;
     }
-    if (tix_workpool_create(2, 4096, &h->jobs) != TIX_OK) {
+    if (tix_workpool_create(2, 4096, nice, &h->jobs) != TIX_OK) {
         tix_sockloop_close(&h->loop);
         free(h);
         return TIX_ENOMEM;

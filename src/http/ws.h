@@ -85,9 +85,9 @@ typedef struct tix_ws_hub tix_ws_hub;
 struct tix_app;
 
 /* The hub, its loop thread and job threads. max: sockets at most (then 1013); per_ip: sockets
- * at most from one peer address (PER_IP_CONNECTIONS; 0 = no limit; then 1013 too). Free with
- * destroy after the server stopped. */
-TIX_MUSTCHECK tix_rc tix_ws_hub_create(struct tix_app *app, long max, long per_ip,
+ * at most from one peer address (PER_IP_CONNECTIONS; 0 = no limit; then 1013 too); nice: the
+ * job threads' (HANDLER_NICE, http/workpool.h). Free with destroy after the server stopped. */
+TIX_MUSTCHECK tix_rc tix_ws_hub_create(struct tix_app *app, long max, long per_ip, int nice,
                                        tix_ws_hub **out);
 void tix_ws_hub_destroy(tix_ws_hub *h);
 /* The bus sink (ctx is the hub). */

@@ -227,6 +227,7 @@ static void add_ms(struct timespec *t, int64_t ms)
 static void *loop(void *arg)
 {
     tix_jobs *j = arg;
+    (void)tix_thread_nice(j->app->cfg.handler_nice); /* background work: after the network */
     struct timespec due;
     clock_gettime(CLOCK_MONOTONIC, &due);
     while (!atomic_load(&j->stop)) {

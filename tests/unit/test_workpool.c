@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static atomic_int ran;
@@ -36,7 +37,7 @@ static void test_every_job_runs_once(void **state)
     (void)state;
     atomic_store(&ran, 0);
     tix_workpool *p = NULL;
-    assert_int_equal(tix_workpool_create(4, 100000, &p), TIX_OK);
+    assert_int_equal(tix_workpool_create(4, 100000, 0, &p), TIX_OK);
     static atomic_int hits[1000];
     for (int round = 0; round < 20; round++) {
         for (int i = 0; i < 1000; i++) {
@@ -106,7 +107,7 @@ static tix_workpool *held_pool(int nthreads, int queue_max)
     blocked = 0;
     gate_open = false;
     tix_workpool *p = NULL;
-    assert_int_equal(tix_workpool_create(nthreads, queue_max, &p), TIX_OK);
+    assert_int_equal(tix_workpool_create(nthreads, queue_max, 0, &p), TIX_OK);
     for (int i = 0; i < nthreads; i++) {
         assert_true(tix_workpool_submit(p, wait_gate, NULL));
     }
@@ -178,12 +179,39 @@ static void test_later_jobs_wait_but_are_not_starved(void **state)
     }
 }
 
+static atomic_int seen_nice;
+
+static void note_nice(void *arg)
+{
+    (void)arg;
+    atomic_store(&seen_nice, getpriority(PRIO_PROCESS, 0)); /* this thread's (Linux) */
+}
+
+/* The pool's threads run nice steps less urgent than the thread that made the pool, which
+ * keeps its own (HANDLER_NICE: libmicrohttpd's threads are made by that thread). */
+static void test_threads_run_less_urgent(void **state)
+{
+    (void)state;
+    int base = getpriority(PRIO_PROCESS, 0);
+    int steps[] = {0, 3};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        tix_workpool *p = NULL;
+        assert_int_equal(tix_workpool_create(1, 4, steps[i], &p), TIX_OK);
+        atomic_store(&seen_nice, -100);
+        assert_true(tix_workpool_submit(p, note_nice, NULL));
+        tix_workpool_destroy(p); /* runs the job, joins */
+        int want = base + steps[i] > 19 ? 19 : base + steps[i];
+        assert_int_equal(atomic_load(&seen_nice), want);
+        assert_int_equal(getpriority(PRIO_PROCESS, 0), base);
+    }
+}
+
 static void test_bad_sizes(void **state)
 {
     (void)state;
     tix_workpool *p = NULL;
-    assert_int_equal(tix_workpool_create(0, 10, &p), TIX_EINVAL);
-    assert_int_equal(tix_workpool_create(2, 0, &p), TIX_EINVAL);
+    assert_int_equal(tix_workpool_create(0, 10, 0, &p), TIX_EINVAL);
+    assert_int_equal(tix_workpool_create(2, 0, 0, &p), TIX_EINVAL);
     tix_workpool_destroy(NULL);
 }
 
@@ -194,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_full_queue_refuses_then_drains),
         cmocka_unit_test(test_submit_first_jumps_the_queue),
         cmocka_unit_test(test_later_jobs_wait_but_are_not_starved),
+        cmocka_unit_test(test_threads_run_less_urgent),
         cmocka_unit_test(test_bad_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
