@@ -1496,7 +1496,8 @@ def report(p: Params, client: Client, st: Stampede, wall: float, audit: Audit,
     all_claimed = next((t for t, a, h, b in st.ledger.timeline if a == 0), None)
     mon_sold = next((t for t, a, h, b in st.ledger.timeline if b == st.capacity), None)
     w(f"sold out (driver: confirmed seats = capacity) at: "
-      f"{f'{st.sold_out_at:.2f} s' if st.sold_out_at is not None else 'never (deadline)'}; "
+      f"{f'{st.sold_out_at:.2f} s' if st.sold_out_at is not None else 'never (deadline)'}"
+      f"{' (after the deadline)' if (st.sold_out_at or 0) > p.deadline else ''}; "
       f"seat map first all-booked at: {f'{mon_sold:.2f} s' if mon_sold else '-'}; "
       f"first no seat available (all held or sold) at: "
       f"{f'{all_claimed:.2f} s' if all_claimed is not None else '-'}")

@@ -30,8 +30,11 @@
 #   and prints, after the run, PostgreSQL's statements by total time and the CPU time each
 #   process kind (PostgreSQL, ticketd, nginx, Redis, the driver) used during the run, and the
 #   same for the stampede's first 5 s alone (sampled in a 1 s pause the driver makes before its
-#   start, and 5 s after it). NGINX_NICE (an experiment): nginx at this niceness instead of
-#   CLUSTER_NICE. The report splits the seat maps by the way they came (through nginx, or
+#   start, and 5 s after it). NGINX_NICE (0): nginx (master, workers, autogroup) at this niceness
+#   instead of CLUSTER_NICE, as deploy/nginx.conf asks of a host shared with the database (nginx's
+#   CPU weight 10x the other services'); NGINX_NICE=$CLUSTER_NICE puts nginx with the rest of the
+#   cluster, as this bench ran before 2026-12-07 (its seat maps through nginx then took 86-227 ms
+#   p50 against 29-48 at 0: bench/results/2026-12-07-opening-handler-nice*). The report splits the seat maps by the way they came (through nginx, or
 #   straight to a server), and a run that does not sell out names each unsold seat's last
 #   holder and the fate the script gave him.
 set -euo pipefail
@@ -97,15 +100,16 @@ if [ "$CLUSTER_NICE" != 0 ] && [ -w /proc/self/autogroup ]; then
     [ "$g" = "$mine" ] || echo "$CLUSTER_NICE" >"/proc/$p/autogroup" 2>/dev/null || true
   done
 fi
-# NGINX_NICE (an experiment; unset: as the rest of the cluster): nginx's master, workers and
-# autogroup at this niceness instead, to see how much of a step's time through nginx is nginx
-# waiting for a core behind the rest of the cluster.
+# NGINX_NICE (0; the header says why): nginx's master, workers and autogroup at this niceness
+# instead of the cluster's. Set it to CLUSTER_NICE to run nginx with the rest of the cluster.
+NGINX_NICE=${NGINX_NICE:-0}
 if [ -n "${NGINX_NICE:-}" ]; then
   for p in $NGINX_PID $(pgrep -P "$NGINX_PID"); do
     renice -n "$NGINX_NICE" -p "$p" >/dev/null 2>&1 || true
     [ -w /proc/self/autogroup ] && { echo "$NGINX_NICE" >"/proc/$p/autogroup"; } 2>/dev/null || true
   done
-  echo "nginx at nice $NGINX_NICE (NGINX_NICE), the rest of the cluster at +$CLUSTER_NICE" | tee -a "$LOG"
+  echo "nginx at nice $(ps -o ni= -p "$NGINX_PID" | tr -d ' ') (NGINX_NICE=$NGINX_NICE; lowering it needs root)," \
+    "the rest of the cluster at +$CLUSTER_NICE" | tee -a "$LOG"
 fi
 [ "$PROFILE" = 1 ] && "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ticketd \
   -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
