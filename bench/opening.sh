@@ -33,10 +33,11 @@
 #   start, and 5 s after it). NGINX_NICE (0): nginx (master, workers, autogroup) at this niceness
 #   instead of CLUSTER_NICE, as deploy/nginx.conf asks of a host shared with the database (nginx's
 #   CPU weight 10x the other services'); NGINX_NICE=$CLUSTER_NICE puts nginx with the rest of the
-#   cluster, as this bench ran before 2026-12-07 (its seat maps through nginx then took 86-227 ms
-#   p50 against 29-48 at 0: bench/results/2026-12-07-opening-handler-nice*). The report splits the seat maps by the way they came (through nginx, or
-#   straight to a server), and a run that does not sell out names each unsold seat's last
-#   holder and the fate the script gave him.
+#   cluster, as this bench ran before 2026-12-07 (its seat maps through nginx then took 86-293 ms
+#   p50 in five runs, against 20-99 in eight at 0: bench/results/2026-12-07-opening-handler-nice*,
+#   -final-*). The report splits the seat maps by the way they came (through nginx, or straight
+#   to a server), and a run that does not sell out names each unsold seat's holds and the fates
+#   the script gave their buyers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TINY=""
