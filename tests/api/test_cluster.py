@@ -10,7 +10,7 @@
   session check keeps it; PATCH /me invalidates that through Redis).
 - Rate limits are counted across servers (the counters live in Redis).
 - Seat events reach a stream on server C and one through nginx (when the server has
-  /shows/{id}/events).
+  /shows/{id}/events), and a WebSocket opened through nginx.
 - nginx: X-Request-Id passes through, requests spread over every server, an oversized body is
   answered 413 in ticketd's error format, and a server that stops is not noticed by clients.
 The cluster is stopped at the end, whatever happened; the servers' logs must hold no sanitizer
@@ -19,6 +19,8 @@ report.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import queue
 import random
 import re
@@ -31,6 +33,7 @@ from collections import Counter, defaultdict
 
 import pytest
 import requests
+import websockets
 
 from booking_helpers import (
     CONTENTION_LAYOUT, CONTENTION_PRICES, GRID_LAYOUT, GRID_PRICES, Venue, hold, make_users,
@@ -355,6 +358,34 @@ def test_seat_events_reach_other_servers(cluster):
     finally:
         for r in streams.values():
             r.close()
+
+
+def test_websocket_through_nginx(cluster):
+    """deploy/nginx.conf passes the WebSocket upgrade on: a socket opened through nginx gets a
+    hold made on another server, as a seat event (ws.h's protocol)."""
+    a = cluster.servers[0]
+    v = Venue(a, layout=CONTENTION_LAYOUT, prices=CONTENTION_PRICES)
+    url = cluster.nginx.api.replace("http://", "ws://") + "/ws"
+
+    async def go():
+        ws = await websockets.connect(url, open_timeout=TIMEOUT, ping_interval=None)
+        try:
+            await ws.send(json.dumps({"type": "subscribe", "channel": f"show:{v.show_id}"}))
+            got = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
+            assert [m["type"] for m in got] == ["ready", "subscribed"], got
+            seat = v.ids("C8")[0]
+            await asyncio.to_thread(hold, a, register(a)["access_token"], v.show_id,
+                                    seat_ids=[seat])
+            end = time.monotonic() + 5
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.recv(), max(0.05, end - time.monotonic())))
+                if m["type"] == "event" and m["event"] == "seats":
+                    assert m["data"]["seats"] == [seat] and m["data"]["status"] == "held", m
+                    return
+        finally:
+            await ws.close()
+
+    asyncio.run(asyncio.wait_for(go(), 30))
 
 
 def test_nginx_front(cluster, show):
