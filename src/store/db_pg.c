@@ -35,6 +35,7 @@
 #include "core/log.h"
 #include "store/db_driver.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -384,14 +385,14 @@ static tix_rc pg_exec(tix_db *db, const char *sql, const tix_dbv *params, int n,
     return rc;
 }
 
-/* Queues one statement of a pipeline; false if libpq could not. */
-static bool send_one(pg_conn *pc, const char *sql, const tix_dbv *params, int n)
+/* Queues one statement of a pipeline (slot: its cache slot, from prepare_all; -1 to run it
+ * unprepared); false if libpq could not. */
+static bool send_one(pg_conn *pc, const char *sql, const tix_dbv *params, int n, int slot)
 {
     const char *values[TIX_DB_MAX_PARAMS];
     unsigned int types[TIX_DB_MAX_PARAMS];
     char ints[TIX_DB_MAX_PARAMS][24];
     bind_params(params, n, values, types, ints);
-    int slot = n > 0 ? find_slot(pc, sql) : -1;
     if (slot < 0) {
         return PQsendQueryParams(pc->c, sql, n, n ? types : NULL, n ? values : NULL, NULL, NULL,
                                  0) == 1;
@@ -466,29 +467,32 @@ static tix_rc read_pipeline(tix_db *db, const char *begin, tix_db_stmt *st, int 
     return settle(st, n, next, syncs, begin_rc);
 }
 
-/* Prepares the batch's statements not prepared yet: a pipeline cannot wait for PQprepare. */
-static void prepare_all(pg_conn *pc, const tix_db_stmt *st, int n)
+/* Prepares the batch's statements not prepared yet (a pipeline cannot wait for PQprepare) and
+ * fills slots[i] with statement i's cache slot, -1 for one that runs unprepared: each text is
+ * looked up once per batch. */
+static void prepare_all(pg_conn *pc, const tix_db_stmt *st, int n, int *slots)
 {
-    for (int i = 0; i < n && PQtransactionStatus(pc->c) != PQTRANS_INERROR; i++) {
-        if (st[i].n > 0 && find_slot(pc, st[i].sql) < 0) {
+    for (int i = 0; i < n; i++) {
+        slots[i] = st[i].n > 0 ? find_slot(pc, st[i].sql) : -1;
+        if (slots[i] < 0 && st[i].n > 0 && PQtransactionStatus(pc->c) != PQTRANS_INERROR) {
             unsigned int types[TIX_DB_MAX_PARAMS];
             const char *values[TIX_DB_MAX_PARAMS];
             char ints[TIX_DB_MAX_PARAMS][24];
             bind_params(st[i].params, st[i].n, values, types, ints);
-            (void)prepared(pc, st[i].sql, st[i].n, types);
+            slots[i] = prepared(pc, st[i].sql, st[i].n, types);
         }
     }
 }
 
 /* Queues begin (if any) and the statements with their sync points; false if libpq could not.
  * OUT: *syncs, the sync points queued. */
-static bool send_all(pg_conn *pc, const char *begin, const tix_db_stmt *st, int n, bool sync_each,
-                     int *syncs)
+static bool send_all(pg_conn *pc, const char *begin, const tix_db_stmt *st, const int *slots, int n,
+                     bool sync_each, int *syncs)
 {
     *syncs = 0;
     bool ok = begin == NULL || PQsendQueryParams(pc->c, begin, 0, NULL, NULL, NULL, NULL, 0) == 1;
     for (int i = 0; ok && i < n; i++) {
-        ok = send_one(pc, st[i].sql, st[i].params, st[i].n);
+        ok = send_one(pc, st[i].sql, st[i].params, st[i].n, slots[i]);
         if (ok && sync_each) {
             ok = PQpipelineSync(pc->c) == 1;
             *syncs += ok;
@@ -512,9 +516,12 @@ static tix_rc pg_exec_many(tix_db *db, const char *begin, tix_db_stmt *st, int n
     }
     pg_conn *pc = db->impl;
     pc->deadline = mono_ms() + pc->wait_ms;
-    prepare_all(pc, st, n);
+    assert(n >= 1 && n <= TIX_DB_MAX_BATCH + 1); /* db.c refuses more */
+    int slots[TIX_DB_MAX_BATCH + 1];
+    prepare_all(pc, st, n, slots);
     int syncs = 0;
-    bool ok = PQenterPipelineMode(pc->c) == 1 && send_all(pc, begin, st, n, sync_each, &syncs);
+    bool ok =
+        PQenterPipelineMode(pc->c) == 1 && send_all(pc, begin, st, slots, n, sync_each, &syncs);
     if (!ok) {
         tix_db_set_error(db, st[0].sql, PQerrorMessage(pc->c));
         tix_log_error("postgres: %s", db->err);
